@@ -1,0 +1,222 @@
+/**
+ * Reads an image project: mpimg.json (validated by the one schema in runtime/manifest.ts) plus the
+ * conventional folders, and checks what only the file system can tell (missing files, shebangs,
+ * duplicate numbers, symlinks). Every problem is collected before anything is reported.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  DEFAULTS,
+  FIRST_BOOT_FILE_RE,
+  formatProblems,
+  unsafeRelativePath,
+  validateManifest,
+  type Manifest,
+  type Problem,
+} from '../../runtime/manifest.js';
+import { MpimgError } from '../errors.js';
+
+export interface ProjectFile {
+  /** Path inside the project (POSIX separators). */
+  rel: string;
+  abs: string;
+  mode: number;
+}
+
+export interface FirstBootScript extends ProjectFile {
+  order: number;
+  name: string;
+}
+
+export interface Project {
+  dir: string;
+  manifest: Manifest;
+  firstBoot: FirstBootScript[];
+  firstLogin?: ProjectFile;
+  motd?: ProjectFile;
+  /** Files mirrored onto `/`: `target` is the droplet path. */
+  files: Array<ProjectFile & { target: string }>;
+  /** Numbered build steps run on the build droplet, in order (cleanup and check excluded). */
+  buildScripts: ProjectFile[];
+  cleanupScript: ProjectFile;
+  checkScript: ProjectFile;
+}
+
+const IGNORED = new Set(['.gitkeep', '.keep', '.DS_Store']);
+
+function readManifestJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new MpimgError(`no mpimg.json in ${path.dirname(file)}`, {
+      where: file,
+      hint: 'run this inside an image project (create one with `mpimg new <dir>`)',
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = file;
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`;
+    }
+    throw new MpimgError(`mpimg.json is not valid JSON: ${msg}`, { where, hint: 'fix the JSON syntax (a trailing comma or a missing quote is common)' });
+  }
+}
+
+function shebangProblem(abs: string, rel: string, out: Problem[]): void {
+  const head = fs.readFileSync(abs).subarray(0, 2).toString('latin1');
+  if (head !== '#!') out.push({ path: rel, message: 'script has no shebang line', hint: 'start it with #!/bin/sh or #!/bin/bash' });
+}
+
+function crProblem(abs: string, rel: string, out: Problem[]): void {
+  if (fs.readFileSync(abs).includes(13)) out.push({ path: rel, message: 'file has CR (Windows) line endings', hint: 'convert it to LF (e.g. `sed -i "s/\\r$//" FILE`; .gitattributes `* text eol=lf`)' });
+}
+
+function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFile | undefined {
+  const abs = path.join(dir, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    out.push({ path: at, message: `missing file ${rel}`, hint: `create ${rel} or change ${at}` });
+    return undefined;
+  }
+  if (!st.isFile()) {
+    out.push({ path: at, message: `${rel} is not a regular file`, hint: 'point it at a regular file (not a folder or a symlink)' });
+    return undefined;
+  }
+  return { rel, abs, mode: st.mode & 0o7777 };
+}
+
+/** Files under files/, mirrored onto `/`. Symlinks are refused: they could point anywhere. */
+function walkFiles(dir: string, base: string, out: Problem[], acc: Array<ProjectFile & { target: string }>): void {
+  const absBase = path.join(dir, base);
+  const visit = (relInside: string) => {
+    const abs = path.join(absBase, relInside);
+    for (const name of fs.readdirSync(abs).sort()) {
+      if (IGNORED.has(name)) continue;
+      const childRel = relInside ? `${relInside}/${name}` : name;
+      const childAbs = path.join(abs, name);
+      const st = fs.lstatSync(childAbs);
+      const rel = `${base}/${childRel}`;
+      if (st.isSymbolicLink()) {
+        out.push({ path: rel, message: 'symlinks are not copied onto the droplet (they can point outside files/)', hint: 'replace it with the real file, or create the link in a build script' });
+      } else if (st.isDirectory()) visit(childRel);
+      else if (st.isFile()) acc.push({ rel, abs: childAbs, mode: st.mode & 0o7777, target: `/${childRel}` });
+      else out.push({ path: rel, message: 'not a regular file', hint: 'remove it from files/' });
+    }
+  };
+  visit('');
+}
+
+export function loadProject(dir: string): Project {
+  const file = path.join(dir, 'mpimg.json');
+  const raw = readManifestJson(file);
+  const { manifest, problems } = validateManifest(raw);
+  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again' });
+  const out: Problem[] = [];
+
+  // first-boot: the manifest list, else every NN-name file of the folder
+  let firstBoot: FirstBootScript[] = [];
+  if (manifest.firstBoot) {
+    manifest.firstBoot.forEach((e, i) => {
+      const f = fileAt(dir, e.file, `$.firstBoot[${i}].file`, out);
+      if (f) firstBoot.push({ ...f, order: e.order, name: e.name });
+    });
+  } else {
+    const fbDir = path.join(dir, DEFAULTS.firstBootDir);
+    const seen = new Map<number, string>();
+    if (fs.existsSync(fbDir)) {
+      for (const name of fs.readdirSync(fbDir).sort()) {
+        if (IGNORED.has(name)) continue;
+        const rel = `${DEFAULTS.firstBootDir}/${name}`;
+        const m = FIRST_BOOT_FILE_RE.exec(name);
+        if (!m) {
+          out.push({ path: rel, message: 'first-boot file name is not NN-name (e.g. 10-setup.sh)', hint: 'rename it: two digits, a dash, lower-case name; the number sets the order' });
+          continue;
+        }
+        const order = Number(m[1]);
+        if (seen.has(order)) {
+          out.push({ path: rel, message: `duplicate order number ${m[1]} (also ${seen.get(order)})`, hint: 'give each first-boot script its own number' });
+          continue;
+        }
+        seen.set(order, rel);
+        const f = fileAt(dir, rel, rel, out);
+        if (f) firstBoot.push({ ...f, order, name: m[2] });
+      }
+    }
+  }
+  firstBoot = firstBoot.sort((a, b) => a.order - b.order);
+  for (const s of firstBoot) {
+    shebangProblem(s.abs, s.rel, out);
+    crProblem(s.abs, s.rel, out);
+  }
+
+  let firstLogin: ProjectFile | undefined;
+  if (manifest.firstLogin) firstLogin = fileAt(dir, manifest.firstLogin.file, '$.firstLogin.file', out);
+  else if (manifest.firstLogin === undefined && fs.existsSync(path.join(dir, DEFAULTS.firstLoginFile))) {
+    firstLogin = fileAt(dir, DEFAULTS.firstLoginFile, DEFAULTS.firstLoginFile, out);
+  }
+  if (firstLogin) {
+    shebangProblem(firstLogin.abs, firstLogin.rel, out);
+    crProblem(firstLogin.abs, firstLogin.rel, out);
+  }
+
+  let motd: ProjectFile | undefined;
+  if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
+  else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
+  if (motd && fs.readFileSync(motd.abs, 'utf8').split('\n').includes('MPIMG_MOTD')) {
+    out.push({ path: motd.rel, message: 'the MOTD has a line "MPIMG_MOTD", which ends the MOTD script early', hint: 'change that line' });
+  }
+
+  const files: Project['files'] = [];
+  const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
+  if (fs.existsSync(path.join(dir, filesDir))) walkFiles(dir, filesDir, out, files);
+  else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
+
+  const cleanupRel = manifest.cleanup?.script ?? DEFAULTS.cleanupScript;
+  const checkRel = manifest.check?.script ?? DEFAULTS.checkScript;
+  const cleanupScript = fileAt(dir, cleanupRel, manifest.cleanup?.script ? '$.cleanup.script' : cleanupRel, out);
+  const checkScript = fileAt(dir, checkRel, manifest.check?.script ? '$.check.script' : checkRel, out);
+
+  const buildScripts: ProjectFile[] = [];
+  const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
+  if (fs.existsSync(path.join(dir, scriptsDir))) {
+    const seen = new Map<string, string>();
+    for (const name of fs.readdirSync(path.join(dir, scriptsDir)).sort()) {
+      if (IGNORED.has(name)) continue;
+      const rel = `${scriptsDir}/${name}`;
+      if (rel === cleanupRel || rel === checkRel) continue;
+      const m = /^(\d{2})-/.exec(name);
+      if (!m) {
+        out.push({ path: rel, message: 'build script name does not start with a two-digit number', hint: 'rename it NN-name.sh; the number sets the order' });
+        continue;
+      }
+      if (seen.has(m[1])) {
+        out.push({ path: rel, message: `duplicate order number ${m[1]} (also ${seen.get(m[1])})`, hint: 'give each build script its own number' });
+        continue;
+      }
+      seen.set(m[1], rel);
+      const f = fileAt(dir, rel, rel, out);
+      if (f) {
+        shebangProblem(f.abs, f.rel, out);
+        buildScripts.push(f);
+      }
+    }
+  }
+  for (const f of [cleanupScript, checkScript]) if (f) shebangProblem(f.abs, f.rel, out);
+
+  for (const p of [filesDir, scriptsDir]) {
+    const why = unsafeRelativePath(p);
+    if (why) out.push({ path: p, message: `unsafe path: ${why}`, hint: 'use a folder inside the project' });
+  }
+
+  if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
+  return { dir, manifest, firstBoot, firstLogin, motd, files, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript! };
+}

@@ -1,0 +1,63 @@
+/**
+ * Writes dist/<slug>.cjs (the prebuilt runtime with the payload filled in) and dist/<slug>-install.sh.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PAYLOAD_SENTINEL, type Payload } from '../../runtime/payload.js';
+import { MpimgError } from '../errors.js';
+import { packageVersion, runtimeBundlePath } from '../paths.js';
+import { buildPlan } from './plan-builder.js';
+import type { Project } from './project.js';
+import { renderShInstaller } from './sh-installer.js';
+
+export interface BundleResult {
+  cjs: string;
+  sh: string;
+  payloadBytes: number;
+  runtimeBytes: number;
+}
+
+export function makePayload(project: Project): Payload {
+  const version = packageVersion();
+  return {
+    format: 1,
+    generator: version,
+    manifest: project.manifest,
+    plan: buildPlan(project, version),
+    scripts: {
+      cleanup: fs.readFileSync(project.cleanupScript.abs).toString('base64'),
+      check: fs.readFileSync(project.checkScript.abs).toString('base64'),
+    },
+  };
+}
+
+/** Written next to the target then renamed, so a failed bundle never leaves a half file in dist/. */
+function writeAtomic(file: string, data: string, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
+  const runtimePath = runtimeBundlePath();
+  if (!fs.existsSync(runtimePath)) {
+    throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
+  }
+  const runtime = fs.readFileSync(runtimePath, 'utf8');
+  const literal = JSON.stringify(PAYLOAD_SENTINEL);
+  const at = runtime.indexOf(literal);
+  if (at < 0 || runtime.indexOf(literal, at + 1) >= 0) {
+    throw new MpimgError(`the runtime bundle has no single payload slot: ${runtimePath}`, { hint: 'rebuild generator-mpimg (npm run build)' });
+  }
+  const payload = makePayload(project);
+  // JSON inside a JS string literal: JSON.stringify twice gives a valid, exact literal.
+  const filled = runtime.slice(0, at) + JSON.stringify(JSON.stringify(payload)) + runtime.slice(at + literal.length);
+  fs.mkdirSync(outDir, { recursive: true });
+  const slug = project.manifest.slug;
+  const cjs = path.join(outDir, `${slug}.cjs`);
+  const sh = path.join(outDir, `${slug}-install.sh`);
+  writeAtomic(cjs, filled, 0o755);
+  writeAtomic(sh, renderShInstaller(payload.plan, payload.generator), 0o755);
+  return { cjs, sh, payloadBytes: filled.length - runtime.length, runtimeBytes: runtime.length };
+}

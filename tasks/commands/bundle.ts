@@ -1,0 +1,37 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadProject } from '../bundle/project.js';
+import { writeBundle } from '../bundle/write-bundle.js';
+import { UsageError } from '../errors.js';
+import type { Command } from './types.js';
+
+const command: Command = {
+  name: 'bundle',
+  summary: 'build dist/<slug>.cjs and dist/<slug>-install.sh from this image project',
+  usage: `Usage: mpimg bundle [--project DIR] [--out DIR]
+
+Validates mpimg.json and the project folders, then writes:
+  dist/<slug>.cjs         the runtime with this project's payload (run with node 18+)
+  dist/<slug>-install.sh  the same plan as a POSIX-sh installer (droplets without Node)
+
+Options:
+  --project DIR  the image project (default: the current folder)
+  --out DIR      output folder (default: <project>/dist)
+`,
+  async run(argv, ctx) {
+    let values: { project?: string; out?: string };
+    try {
+      ({ values } = parseArgs({ args: argv, options: { project: { type: 'string' }, out: { type: 'string' } }, strict: true }));
+    } catch (e) {
+      throw new UsageError((e as Error).message, 'see `mpimg bundle --help`');
+    }
+    const dir = path.resolve(ctx.cwd, values.project ?? '.');
+    const project = loadProject(dir);
+    const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined);
+    const rel = (p: string) => path.relative(ctx.cwd, p) || p;
+    ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
+    ctx.stdout.write(`wrote ${rel(r.sh)}\n`);
+    return 0;
+  },
+};
+export default command;

@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { MpimgError } from '../../tasks/errors.js';
+import { makeProject } from '../helpers/project-fixture.js';
+
+function problemsOf(dir: string): string {
+  try {
+    loadProject(dir);
+  } catch (e) {
+    expect(e).toBeInstanceOf(MpimgError);
+    return (e as MpimgError).message;
+  }
+  throw new Error('expected loadProject to fail');
+}
+
+describe('loading an image project', () => {
+  it('finds first-boot/, first-login/, files/ and scripts/ by convention', () => {
+    const p = loadProject(makeProject());
+    expect(p.firstBoot.map((s) => [s.order, s.name])).toEqual([[10, 'password'], [20, 'ip']]);
+    expect(p.firstLogin?.rel).toBe('first-login/first-login.sh');
+    expect(p.motd?.rel).toBe('motd.txt');
+    expect(p.files.map((f) => [f.target, f.mode.toString(8)])).toEqual([
+      ['/etc/acme-wiki/secret.conf', '600'],
+      ['/etc/acme-wiki/wiki.conf', '644'],
+      ['/usr/local/bin/acme-wiki-hello', '755'],
+    ]);
+    expect(p.buildScripts.map((s) => s.rel)).toEqual(['scripts/10-install.sh']);
+    expect(p.cleanupScript.rel).toBe('scripts/90-cleanup.sh');
+    expect(p.checkScript.rel).toBe('scripts/99-img-check.sh');
+  });
+
+  it('says where the JSON syntax is broken', () => {
+    const dir = makeProject();
+    fs.writeFileSync(path.join(dir, 'mpimg.json'), '{\n  "name": "x",\n  "slug": "y",\n}\n');
+    const msg = (() => {
+      try {
+        loadProject(dir);
+      } catch (e) {
+        return (e as MpimgError).format();
+      }
+      return '';
+    })();
+    expect(msg).toMatch(/not valid JSON/);
+    expect(msg).toMatch(/mpimg\.json:4:/);
+  });
+
+  it('lists schema problems with their JSON paths', () => {
+    const dir = makeProject({ manifest: { slug: 'Bad Slug' } });
+    expect(problemsOf(dir)).toMatch(/\$\.slug: bad slug "Bad Slug"\n\s+fix: /);
+  });
+
+  it('reports a missing file, a missing shebang, CR line endings and duplicate numbers together', () => {
+    const dir = makeProject();
+    fs.writeFileSync(path.join(dir, 'first-boot/20-ip.sh'), 'echo no shebang\r\n');
+    fs.writeFileSync(path.join(dir, 'first-boot/10-again.sh'), '#!/bin/sh\n');
+    fs.writeFileSync(path.join(dir, 'first-boot/setup.sh'), '#!/bin/sh\n');
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8'));
+    m.motd = { file: 'missing-motd.txt' };
+    fs.writeFileSync(path.join(dir, 'mpimg.json'), JSON.stringify(m));
+    const msg = problemsOf(dir);
+    expect(msg).toContain('first-boot/10-password.sh: duplicate order number 10 (also first-boot/10-again.sh)');
+    expect(msg).toContain('first-boot/setup.sh: first-boot file name is not NN-name');
+    expect(msg).toContain('first-boot/20-ip.sh: script has no shebang line');
+    expect(msg).toContain('first-boot/20-ip.sh: file has CR (Windows) line endings');
+    expect(msg).toContain('$.motd.file: missing file missing-motd.txt');
+    expect(msg).toMatch(/^.*mpimg\.json: 5 problems/);
+  });
+
+  it('refuses symlinks in files/ (they could point outside)', () => {
+    const dir = makeProject();
+    fs.symlinkSync('/etc/shadow', path.join(dir, 'files/etc/acme-wiki/shadow'));
+    expect(problemsOf(dir)).toContain('files/etc/acme-wiki/shadow: symlinks are not copied');
+  });
+
+  it('refuses a build script without a number', () => {
+    const dir = makeProject();
+    fs.writeFileSync(path.join(dir, 'scripts/install.sh'), '#!/bin/sh\n');
+    expect(problemsOf(dir)).toContain('scripts/install.sh: build script name does not start with a two-digit number');
+  });
+
+  it('explains when there is no project at all', () => {
+    const dir = fs.mkdtempSync('/tmp/mpimg-empty-');
+    expect(() => loadProject(dir)).toThrow(/no mpimg\.json/);
+  });
+});

@@ -1,0 +1,20 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+
+/** The droplet folders the runtime writes to; a staged root provides each of them. */
+const MOUNTS = ['/opt', '/root', '/var', '/etc/ssh', '/etc/update-motd.d'];
+
+/**
+ * Runs a shell script with a staged root's folders bind-mounted over the host's, in a private
+ * mount namespace: installed scripts use their real absolute paths (/opt/..., /root/.bashrc) while
+ * the host's own folders are never written (the mounts vanish with the namespace).
+ */
+export function runInSandbox(root: string, script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  for (const m of MOUNTS) fs.mkdirSync(`${root}${m}`, { recursive: true });
+  const binds = MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`).join(' && ');
+  return spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `set -e; ${binds}; set +e; ${script}`], {
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...opts.env },
+  });
+}

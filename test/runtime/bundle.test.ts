@@ -1,0 +1,225 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { builtinModules } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runtimeBundlePath } from '../../tasks/paths.js';
+import { bundledFixture, stagedRoot } from '../helpers/bundled.js';
+import { treeDigest } from '../helpers/tree.js';
+
+let b: ReturnType<typeof bundledFixture>;
+beforeAll(() => {
+  b = bundledFixture();
+});
+
+const node = (args: string[], opts: { cwd?: string } = {}) =>
+  spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8', cwd: opts.cwd ?? os.tmpdir() });
+const sh = (args: string[]) => spawnSync('sh', [b.sh, ...args], { encoding: 'utf8', cwd: os.tmpdir() });
+
+describe('the runtime bundle', () => {
+  it('runs from an empty folder with plain node and no node_modules', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-empty-'));
+    const copy = path.join(empty, 'acme-wiki.cjs');
+    fs.copyFileSync(b.cjs, copy);
+    const r = spawnSync(process.execPath, [copy, 'plan'], { encoding: 'utf8', cwd: empty, env: { PATH: process.env.PATH } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('/var/lib/cloud/scripts/per-instance/10-acme-wiki-password');
+    expect(fs.readdirSync(empty)).toEqual(['acme-wiki.cjs']);
+  });
+
+  it('requires Node built-ins only', () => {
+    const src = fs.readFileSync(runtimeBundlePath(), 'utf8');
+    const required = [...src.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThan(0);
+    for (const r of required) expect(builtinModules).toContain(r.replace(/^node:/, ''));
+    expect(src.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(src).toContain('mpimg-runtime');
+  });
+
+  it('has --version and --help, and refuses an unknown command', () => {
+    expect(node(['--version']).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(node(['--help']).stdout).toContain('uninstall');
+    const r = node(['frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('the bare runtime explains that it has no payload', () => {
+    const r = spawnSync(process.execPath, [runtimeBundlePath(), 'install', '--root', os.tmpdir()], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('without an image payload');
+  });
+
+  it('refuses an embedded manifest that fails the schema', () => {
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-bad-')), 'bad.cjs');
+    fs.writeFileSync(bad, fs.readFileSync(b.cjs, 'utf8').replace('\\"slug\\":\\"acme-wiki\\"', '\\"slug\\":\\"Acme Wiki\\"'));
+    const root = stagedRoot();
+    const r = spawnSync(process.execPath, [bad, 'install', '--root', root], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('$.slug: bad slug "Acme Wiki"');
+    expect(fs.existsSync(path.join(root, 'opt'))).toBe(false);
+  });
+
+  it('refuses a --root that does not exist, changing nothing', () => {
+    const r = node(['install', '--root', '/nonexistent/mpimg-root']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--root /nonexistent/mpimg-root does not exist');
+  });
+});
+
+describe('install, status, uninstall under --root', () => {
+  it('lays down the planned tree with the right modes', () => {
+    const root = stagedRoot();
+    const r = node(['install', '--root', root]);
+    expect(r.status).toBe(0);
+    const tree = treeDigest(root).map((l) => l.split(' ').slice(0, 3).join(' '));
+    expect(tree).toEqual(expect.arrayContaining([
+      '0755 f var/lib/cloud/scripts/per-instance/10-acme-wiki-password',
+      '0755 f var/lib/cloud/scripts/per-instance/20-acme-wiki-ip',
+      '0755 f var/lib/cloud/scripts/per-instance/zz-acme-wiki-finish',
+      '0644 f opt/acme/acme-wiki/lib.sh',
+      '0755 f opt/acme/acme-wiki/first-login.sh',
+      '0755 f opt/acme/acme-wiki/first-login-run',
+      '0644 f opt/acme/acme-wiki/installed.json',
+      '0755 f etc/update-motd.d/99-acme-wiki',
+      '0600 f etc/acme-wiki/secret.conf',
+      '0755 f usr/local/bin/acme-wiki-hello',
+    ]));
+    const bashrc = fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8');
+    expect(bashrc.match(/# >>> mpimg:acme-wiki first-login >>>/g)).toHaveLength(1);
+    expect(bashrc.endsWith('export EDITOR=vi\n')).toBe(true);
+    expect(fs.readFileSync(path.join(root, 'etc/ssh/sshd_config'), 'utf8')).toMatch(/PasswordAuthentication no\n# >>> mpimg:acme-wiki login-hold >>>\n# .*\nMatch User root\n\tForceCommand .*\n# <<< mpimg:acme-wiki login-hold <<<\n$/);
+    expect(fs.readdirSync(root).filter((n) => n.includes('mpimg-tmp'))).toEqual([]);
+  });
+
+  it('is idempotent: a second install changes nothing and says so', () => {
+    const root = stagedRoot();
+    node(['install', '--root', root]);
+    const before = treeDigest(root);
+    const r = node(['install', '--root', root]);
+    expect(r.stdout).toBe('install: nothing to change\n');
+    expect(treeDigest(root)).toEqual(before);
+  });
+
+  it('status reports each kind of drift and exits non-zero', () => {
+    const root = stagedRoot();
+    expect(node(['status', '--root', root]).status).toBe(1);
+    node(['install', '--root', root]);
+    expect(node(['status', '--root', root]).status).toBe(0);
+    fs.rmSync(path.join(root, 'var/lib/cloud/scripts/per-instance/20-acme-wiki-ip'));
+    fs.chmodSync(path.join(root, 'etc/update-motd.d/99-acme-wiki'), 0o644);
+    fs.appendFileSync(path.join(root, 'opt/acme/acme-wiki/lib.sh'), '# edited\n');
+    fs.writeFileSync(path.join(root, 'root/.bashrc'), 'alias ll="ls -l"\n');
+    const r = node(['status', '--root', root, '--json']);
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.drift).toEqual(expect.arrayContaining([
+      { path: '/var/lib/cloud/scripts/per-instance/20-acme-wiki-ip', problem: 'missing' },
+      { path: '/etc/update-motd.d/99-acme-wiki', problem: 'wrong mode', detail: '644 instead of 755' },
+      { path: '/opt/acme/acme-wiki/lib.sh', problem: 'changed content' },
+      { path: '/root/.bashrc', problem: 'hook missing', detail: 'mpimg:acme-wiki first-login' },
+    ]));
+    // install repairs the drift
+    node(['install', '--root', root]);
+    expect(node(['status', '--root', root]).status).toBe(0);
+  });
+
+  it('uninstall removes exactly what install added; .bashrc comes back byte-identical', () => {
+    const root = stagedRoot('# no trailing newline\nalias x=y');
+    fs.mkdirSync(path.join(root, 'etc/update-motd.d'));
+    fs.writeFileSync(path.join(root, 'etc/update-motd.d/10-uname'), '#!/bin/sh\nuname\n', { mode: 0o755 });
+    const before = treeDigest(root);
+    node(['install', '--root', root]);
+    const r = node(['uninstall', '--root', root]);
+    expect(r.status).toBe(0);
+    expect(treeDigest(root)).toEqual(before);
+    expect(node(['uninstall', '--root', root]).stdout).toBe('uninstall: nothing to change\n');
+  });
+
+  it('uninstall deletes a .bashrc that install created for the hook alone', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-bare-'));
+    node(['install', '--root', root]);
+    expect(fs.existsSync(path.join(root, 'root/.bashrc'))).toBe(true);
+    node(['uninstall', '--root', root]);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('--remove-self deletes the bundle after a successful install', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-self-'));
+    const copy = path.join(dir, 'x.cjs');
+    fs.copyFileSync(b.cjs, copy);
+    const root = stagedRoot();
+    const r = spawnSync(process.execPath, [copy, 'install', '--root', root, '--remove-self'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(copy)).toBe(false);
+    const shCopy = path.join(dir, 'x-install.sh');
+    fs.copyFileSync(b.sh, shCopy);
+    expect(spawnSync('sh', [shCopy, 'install', '--root', stagedRoot(), '--remove-self']).status).toBe(0);
+    expect(fs.existsSync(shCopy)).toBe(false);
+  });
+
+  it('refuses to touch / unless run as root (node and sh)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-nobody-'));
+    fs.chmodSync(dir, 0o755);
+    for (const f of [b.cjs, b.sh]) fs.copyFileSync(f, path.join(dir, path.basename(f)));
+    const asNobody = (cmd: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { encoding: 'utf8', cwd: dir });
+    const r1 = asNobody([process.execPath, path.join(dir, path.basename(b.cjs)), 'install']);
+    expect(r1.status).toBe(2);
+    expect(r1.stderr).toContain('refusing to install on / as uid 65534');
+    const r2 = asNobody(['sh', path.join(dir, path.basename(b.sh)), 'uninstall']);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toContain('refusing to uninstall on / as uid 65534');
+  });
+
+  it('plan prints every operation, also as JSON without file contents', () => {
+    const text = node(['plan']).stdout;
+    expect(text).toContain('block      /root/.bashrc [mpimg:acme-wiki first-login] (start)');
+    const ops = JSON.parse(node(['plan', '--json']).stdout);
+    expect(ops.every((o: { content?: string }) => o.content === undefined)).toBe(true);
+    expect(sh(['plan']).stdout.trim()).toBe(text.trim());
+  });
+
+  it('cleanup and check run the embedded scripts with their arguments and exit codes', () => {
+    const r = node(['cleanup', '--dry-run', '--root', '/x']);
+    expect(r.stdout).toBe('cleanup args: --dry-run --root /x\n');
+    expect(node(['check', '--json']).stdout).toBe('check args: --json\n');
+  });
+});
+
+describe('node executor and sh installer are twins', () => {
+  const cases: Array<[string, string]> = [
+    ['a usual .bashrc', '# user\nalias ll="ls -l"\n'],
+    ['a .bashrc without final newline', 'export A=1'],
+    ['an empty .bashrc', ''],
+  ];
+  it.each(cases)('byte-identical trees and modes with %s, after install, reinstall and uninstall', (_n, bashrc) => {
+    const a = stagedRoot(bashrc);
+    const c = stagedRoot(bashrc);
+    expect(node(['install', '--root', a]).status).toBe(0);
+    const r = sh(['install', '--root', c]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(treeDigest(c)).toEqual(treeDigest(a));
+    expect(sh(['install', '--root', c]).stdout).toBe('install: nothing to change\n');
+    expect(sh(['status', '--root', a]).status).toBe(0);
+    expect(node(['status', '--root', c]).status).toBe(0);
+    expect(treeDigest(c)).toEqual(treeDigest(a));
+    node(['uninstall', '--root', a]);
+    sh(['uninstall', '--root', c]);
+    expect(treeDigest(c)).toEqual(treeDigest(a));
+  });
+
+  it('sh status finds the same drift', () => {
+    const root = stagedRoot();
+    sh(['install', '--root', root]);
+    fs.chmodSync(path.join(root, 'etc/update-motd.d/99-acme-wiki'), 0o600);
+    fs.writeFileSync(path.join(root, 'root/.bashrc'), '');
+    const r = sh(['status', '--root', root]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('wrong mode: /etc/update-motd.d/99-acme-wiki');
+    expect(r.stdout).toContain('hook missing: /root/.bashrc');
+  });
+});
