@@ -1,0 +1,71 @@
+// `npm run bench`: size and speed targets, measured on the built package (never in unit tests).
+// Prints one line per measure with its target and PASS/MISS; exits 0 either way (targets are reports).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const results = [];
+const report = (name, value, target, ok) => {
+  results.push({ name, value, target, ok });
+  console.log(`${ok ? 'PASS' : 'MISS'}  ${name}: ${value}  (target ${target})`);
+};
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Median wall time of `runs` runs of cmd, in ms (after two warm-up runs). */
+function timeCmd(cmd, args, runs = 21, opts = {}) {
+  for (let i = 0; i < 2; i++) spawnSync(cmd, args, opts);
+  const t = [];
+  for (let i = 0; i < runs; i++) {
+    const s = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, opts);
+    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  }
+  return median(t);
+}
+
+if (!existsSync(join(root, 'lib/runtime/mpimg-runtime.cjs'))) execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+
+// 1. runtime size without payload
+const runtimeBytes = statSync(join(root, 'lib/runtime/mpimg-runtime.cjs')).size;
+report('runtime bundle size without payload', `${runtimeBytes} bytes`, '< 65536 bytes', runtimeBytes < 65536);
+
+// 2. startup of a real bundle (generated project) against bare node
+const work = mkdtempSync(join(tmpdir(), 'mpimg-bench-'));
+try {
+  const mpimg = join(root, 'bin/mpimg.js');
+  const project = join(work, 'bench-app');
+  execFileSync(process.execPath, [mpimg, 'new', project, '--yes', '--name', 'Bench App'], { stdio: 'ignore' });
+  execFileSync(process.execPath, [mpimg, 'bundle'], { cwd: project, stdio: 'ignore' });
+  const bundle = join(project, 'dist/bench-app.cjs');
+  const bare = timeCmd(process.execPath, ['-e', '0']);
+  const ours = timeCmd(process.execPath, [bundle, '--version']);
+  const ratio = ours / bare;
+  report('startup `node bundle --version` / `node -e 0`', `${ratio.toFixed(2)} (${ours.toFixed(1)} ms vs ${bare.toFixed(1)} ms)`, '< 1.5', ratio < 1.5);
+
+  // 3. non-interactive generation against a trivial generator through the same yeoman-environment
+  const gen = spawnSync(process.execPath, [join(root, 'scripts/bench-generate.mjs')], { encoding: 'utf8' });
+  if (gen.status === 0) {
+    const { ours: g, trivial } = JSON.parse(gen.stdout);
+    const r = g / trivial;
+    report('generation `mpimg new --yes` / trivial generator', `${r.toFixed(2)} (${g.toFixed(0)} ms vs ${trivial.toFixed(0)} ms)`, '< 1.5', r < 1.5);
+  } else {
+    report('generation `mpimg new --yes` / trivial generator', `failed: ${gen.stderr.trim().split('\n').pop()}`, '< 1.5', false);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+// 4. the SSH task library against plain ssh and Fabric 2 (starts its own sshd on 127.0.0.1)
+const ssh = spawnSync(process.execPath, [join(root, 'scripts/bench-ssh.mjs')], { stdio: 'inherit' });
+if (ssh.status !== 0) report('ssh benchmark', `exited ${ssh.status}`, 'runs', false);
+
+const missed = results.filter((r) => !r.ok).length;
+console.log(`\n${results.length - missed} of ${results.length} targets met above (ssh targets are reported by bench-ssh)`);

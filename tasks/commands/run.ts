@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { MpimgError, UsageError } from '../errors.js';
+import { Connection } from '../ssh/connection.js';
+import { formatTimings, formatDuration } from '../ssh/output.js';
+import { loadTaskFile } from '../ssh/taskfile.js';
+import { waitForSsh } from '../ssh/wait.js';
+import type { Command } from './types.js';
+
+const usage = `Usage: mpimg run <task> --host <host> [options]
+
+Runs a task of ./mpimgfile.mjs on a host over SSH (the system OpenSSH client, one shared connection).
+List the tasks with: mpimg tasks
+
+Options:
+  --host <host>          droplet IP or host name (required)
+  --user <user>          remote user (default root)
+  --port <port>          SSH port (default 22)
+  --identity <file>      private key file (the agent and ~/.ssh/config work too)
+  --strict-host-keys     only connect to hosts already in known_hosts (default: accept a new host's key, refuse a changed one)
+  --known-hosts <file>   known_hosts file to use instead of ~/.ssh/known_hosts
+  --ssh-config <file>    ssh client config to use instead of ~/.ssh/config
+  --wait-attempts <n>    how many times to try to reach SSH, 2 s apart (default 30)
+`;
+
+function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
+  return n;
+}
+
+const command: Command = {
+  name: 'run',
+  summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
+  usage,
+  async run(argv, ctx) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          host: { type: 'string' },
+          user: { type: 'string' },
+          port: { type: 'string' },
+          identity: { type: 'string' },
+          'strict-host-keys': { type: 'boolean' },
+          'known-hosts': { type: 'string' },
+          'ssh-config': { type: 'string' },
+          'wait-attempts': { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'run `mpimg run --help`');
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? `one task at a time, got: ${positionals.join(' ')}` : 'which task? none given', 'mpimg run <task> --host <host>; `mpimg tasks` lists them');
+    if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
+    const port = intOption(values.port, 'port', 22, 1, 65535);
+    const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
+
+    const { tasks } = await loadTaskFile(ctx.cwd);
+    const name = positionals[0];
+    const t = tasks.get(name);
+    if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs`, `one of: ${[...tasks.keys()].join(', ')}`);
+
+    const c = new Connection({
+      host: values.host,
+      user: values.user ?? 'root',
+      port,
+      identityFile: values.identity,
+      hostKeys: values['strict-host-keys'] ? 'strict' : 'accept-new',
+      knownHostsFile: values['known-hosts'],
+      sshConfigFile: values['ssh-config'],
+      stdout: ctx.stdout,
+      stderr: ctx.stderr,
+      signal: ctx.signal,
+    });
+    const start = performance.now();
+    try {
+      await waitForSsh(c, { attempts, signal: ctx.signal });
+      await t(c);
+      ctx.stderr.write(formatTimings(c.timings));
+      ctx.stderr.write(`task "${name}" finished on ${c.target} in ${formatDuration(performance.now() - start)}\n`);
+      return 0;
+    } catch (err) {
+      ctx.stderr.write(formatTimings(c.timings));
+      // The task file may use its own copy of this library, so duck-type the error instead of instanceof.
+      const e = err as { format?: () => string; exitCode?: number; message?: string };
+      if (err instanceof MpimgError || typeof e?.format === 'function') {
+        ctx.stderr.write(`${e.format!()}\n`);
+        return typeof e.exitCode === 'number' && e.exitCode > 0 ? e.exitCode : 1;
+      }
+      if (ctx.signal.aborted) {
+        ctx.stderr.write(`task "${name}" interrupted\n`);
+        return 130;
+      }
+      ctx.stderr.write(`error: task "${name}" failed: ${(err as Error)?.stack ?? String(err)}\n`);
+      return 1;
+    } finally {
+      c.close();
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+import { loadTaskFile } from '../ssh/taskfile.js';
+import type { Command } from './types.js';
+
+const usage = `Usage: mpimg tasks [--json]
+
+Lists the tasks defined in ./mpimgfile.mjs with their descriptions.
+Run one with: mpimg run <task> --host <host>
+
+Options:
+  --json   print [{"name","description"}] as JSON
+`;
+
+const command: Command = {
+  name: 'tasks',
+  summary: "list the tasks of this project's mpimgfile.mjs",
+  usage,
+  async run(argv, ctx) {
+    let values: { json?: boolean };
+    try {
+      ({ values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: false, strict: true }));
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'run `mpimg tasks --help`');
+    }
+    const { tasks } = await loadTaskFile(ctx.cwd);
+    const list = [...tasks.values()].map((t) => ({ name: t.taskName, description: t.description }));
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return 0;
+    }
+    const width = Math.max(...list.map((t) => t.name.length));
+    ctx.stdout.write(`Tasks (mpimg run <task> --host <host>):\n${list.map((t) => `  ${t.name.padEnd(width)}  ${t.description}`).join('\n')}\n`);
+    return 0;
+  },
+};
+
+export default command;

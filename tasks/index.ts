@@ -1,0 +1,2 @@
+// Public entry `generator-mpimg/tasks`: what an image project's mpimgfile.mjs imports.
+export * from './ssh/index.js';

@@ -1,0 +1,95 @@
+/**
+ * `mpimg new` through the built bin (lib/ from the test globalSetup), the way CI and root shells
+ * use it: as root, stdin closed, no TTY.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { validateManifest } from '../../runtime/manifest.js';
+import { REPO, removeDir, tempDir, tree } from './support.js';
+
+const parent = tempDir('mpimg-new-');
+afterAll(() => removeDir(parent));
+
+/** Runs the bin with stdin closed (`0<&-`), from `parent`. */
+function mpimg(args: string[]) {
+  return spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], {
+    cwd: parent,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+}
+
+describe('mpimg new', () => {
+  it('runs as root with stdin closed: --yes writes a valid project and prints next steps', () => {
+    // The CI machine runs tests as root; yo would drop privileges here, mpimg new must not.
+    expect(process.getuid?.()).toBe(0);
+    const r = mpimg(['new', 'acme-wiki', '--yes', '--packages', 'nginx,curl', '--first-login', '--region', 'fra1']);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    const dir = join(parent, 'acme-wiki');
+    const manifest = JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8'));
+    expect(validateManifest(manifest).problems).toEqual([]);
+    expect(manifest).toMatchObject({
+      name: 'Acme Wiki', slug: 'acme-wiki', vendor: 'acme', distributions: ['ubuntu-24-04-x64'],
+      firstLogin: { file: 'first-login/first-login.sh' }, loginHold: false,
+      build: { packages: ['nginx', 'curl'] }, droplet: { region: 'fra1', size: 's-1vcpu-512mb-10gb' },
+    });
+    expect(statSync(join(dir, 'first-login/first-login.sh')).mode & 0o777).toBe(0o755);
+    expect(tree(dir).filter((l) => l.endsWith('.sh')).every((l) => l.startsWith('0755 '))).toBe(true);
+    expect(r.stdout).toContain('Image project "Acme Wiki" is ready in acme-wiki. Next steps:');
+    expect(r.stdout).toContain('  cd acme-wiki\n');
+    expect(r.stdout).toContain('make bundle');
+    // No install from the registry behind the user's back.
+    expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+  });
+
+  it('without --yes and without a terminal it fails naming the missing options, writing nothing', () => {
+    const r = mpimg(['new', 'half', '--name', 'Half Done', '--distro', 'debian-12-x64']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages');
+    expect(r.stderr).toContain('fix: pass --slug');
+    expect(r.stderr).toContain('or --yes to take the defaults');
+    expect(existsSync(join(parent, 'half', 'mpimg.json'))).toBe(false);
+  });
+
+  it('reports invalid options with what, where and how to fix', () => {
+    const r = mpimg(['new', 'bad', '--yes', '--slug', 'Bad_Slug', '--distro', 'windows-x64']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--slug: bad slug "Bad_Slug"\n\s+fix: 2-40 characters/);
+    expect(r.stderr).toMatch(/--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64/);
+    expect(r.stderr).toContain('nothing was written');
+    expect(existsSync(join(parent, 'bad', 'mpimg.json'))).toBe(false);
+    const unknown = mpimg(['new', 'bad', '--colour']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--colour'");
+    const noDir = mpimg(['new', '--yes']);
+    expect(noDir.status).toBe(2);
+    expect(noDir.stderr).toContain('error: missing <dir>');
+  });
+
+  it('--help shows every option under its stable name', () => {
+    const r = mpimg(['new', '--help']);
+    expect(r.status).toBe(0);
+    for (const o of ['--name', '--slug', '--vendor', '--distro', '--packages', '--first-login', '--login-hold', '--motd', '--region', '--size', '--yes', '--force']) {
+      expect(r.stdout).toMatch(new RegExp(`^ +(-[a-z], )?${o}\\b`, 'm'));
+    }
+  });
+
+  it('re-run with no options asks nothing, keeps edits and reports them; --force overwrites', () => {
+    const dir = join(parent, 'rerun');
+    expect(mpimg(['new', 'rerun', '--yes', '--name', 'Re Run']).status).toBe(0);
+    const original = readFileSync(join(dir, 'Makefile'), 'utf8');
+    writeFileSync(join(dir, 'Makefile'), `${original}# vendor edit\n`);
+    const again = mpimg(['new', 'rerun']);
+    expect(again.stderr).not.toMatch(/error/i);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('1 file differs from what the generator would write; kept as it is:\n  Makefile\n');
+    expect(again.stdout).toContain('run again with --force');
+    expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(`${original}# vendor edit\n`);
+    const forced = mpimg(['new', 'rerun', '--force']);
+    expect(forced.status).toBe(0);
+    expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(original);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The generated project's own machinery, run for real: Makefile targets, shellcheck on every
+ * script, the first-login script with real input, the first-boot example with a stand-in of the
+ * helper library. Paths under / are redirected into a temp dir by rewriting the copy under test.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, runIn, tempDir } from './support.js';
+
+let dir: string;
+let scratch: string;
+beforeAll(async () => {
+  dir = tempDir();
+  scratch = tempDir('mpimg-scratch-');
+  await runIn('app', dir).withOptions({ yes: true, name: "Acme's Wiki", slug: 'acme-wiki', vendor: 'acme', 'first-login': true });
+});
+afterAll(() => {
+  removeDir(dir);
+  removeDir(scratch);
+});
+
+const make = (args: string[]) => spawnSync('make', ['-s', '--no-print-directory', ...args], { cwd: dir, encoding: 'utf8' });
+
+describe('generated Makefile', () => {
+  it('help lists every target with one line each', () => {
+    const r = make(['help']);
+    expect(r.status).toBe(0);
+    const targets = r.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
+    expect(targets).toEqual(['help', 'bundle', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image']);
+    // `make` with no target is `make help`
+    expect(make([]).stdout).toBe(r.stdout);
+  });
+
+  for (const target of ['build', 'testbuild', 'cleanup', 'check', 'status']) {
+    it(`${target} without HOST prints a usage line and exits 2; with HOST it calls mpimg run ${target}`, () => {
+      const bad = make([target]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain(`usage: make ${target} HOST=<droplet-ip> [SSH_USER=root] [SSH_PORT=22]`);
+      const ok = make([target, 'HOST=203.0.113.7', 'MPIMG=echo mpimg']);
+      expect(ok.stdout.trim()).toBe(`mpimg run ${target} --host 203.0.113.7 --user root --port 22`);
+      const all = make([target, 'HOST=h', 'SSH_USER=ops', 'SSH_PORT=2222', 'SSH_KEY=/k/id', 'MPIMG=echo mpimg']);
+      expect(all.stdout.trim()).toBe(`mpimg run ${target} --host h --user ops --port 2222 --identity /k/id`);
+    });
+  }
+
+  it('snapshot needs DROPLET; bundle and image call mpimg through npx --no-install', () => {
+    const bad = make(['snapshot']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('usage: make snapshot DROPLET=<droplet-id>');
+    expect(make(['snapshot', 'DROPLET=42', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42');
+    const dry = spawnSync('make', ['-n', 'bundle', 'image'], { cwd: dir, encoding: 'utf8' });
+    expect(dry.stdout.trim().split('\n')).toEqual(['npx --no-install mpimg bundle', 'npx --no-install mpimg image']);
+  });
+});
+
+describe('generated shell scripts', () => {
+  it('are shellcheck-clean', () => {
+    const scripts = ['first-boot/10-setup.sh', 'first-login/first-login.sh', 'scripts/10-configure.sh'];
+    const r = spawnSync('shellcheck', ['-s', 'sh', ...scripts], { cwd: dir, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  function redirected(rel: string, replacements: Array<[string, string]>): string {
+    let text = readFileSync(join(dir, rel), 'utf8');
+    for (const [from, to] of replacements) {
+      expect(text).toContain(from);
+      text = text.split(from).join(to);
+    }
+    const out = join(scratch, rel.replace(/\//g, '_'));
+    writeFileSync(out, text);
+    chmodSync(out, 0o755);
+    return out;
+  }
+
+  it('first-login asks for a domain, re-asks on a bad one, writes it and exits 0', () => {
+    const etc = join(scratch, 'etc-login');
+    const script = redirected('first-login/first-login.sh', [['/etc/acme-wiki', etc]]);
+    const r = spawnSync(script, [], { input: 'not a domain\nwiki.example.com\n', encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Welcome to Acme's Wiki.");
+    expect(r.stderr).toContain('"not a domain" is not a domain name');
+    expect(readFileSync(join(etc, 'domain'), 'utf8')).toBe('wiki.example.com\n');
+  });
+
+  it('first-login exits non-zero without an answer, and after three bad ones, writing nothing', () => {
+    const etc = join(scratch, 'etc-fail');
+    const script = redirected('first-login/first-login.sh', [['/etc/acme-wiki', etc]]);
+    const eof = spawnSync(script, [], { input: '', encoding: 'utf8' });
+    expect(eof.status).toBe(1);
+    expect(eof.stderr).toContain('starts again at your next login');
+    const bad = spawnSync(script, [], { input: 'a\nb\nc\nok.example.com\n', encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(existsSync(join(etc, 'domain'))).toBe(false);
+  });
+
+  it('the first-boot example saves a password, writes the IP into the config (0600) and prints no secret', () => {
+    const etc = join(scratch, 'etc-boot');
+    const saved = join(scratch, 'credentials');
+    const lib = join(scratch, 'lib.sh');
+    // Stand-in for the helper library: same functions, fixed values, a file instead of /root.
+    writeFileSync(lib, [
+      'mpimg_random_password() { printf "%s" "S3cretPassw0rdValue12345" | head -c "${1:-24}"; }',
+      `mpimg_save_credential() { printf '%s=%s\\n' "$1" "$2" >> '${saved}'; }`,
+      'mpimg_public_ipv4() { echo 203.0.113.9; }',
+      '',
+    ].join('\n'));
+    const script = redirected('first-boot/10-setup.sh', [['/opt/acme/acme-wiki/lib.sh', lib], ['/etc/acme-wiki', etc]]);
+    const r = spawnSync(script, [], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(saved, 'utf8')).toBe('ADMIN_PASSWORD=S3cretPassw0rdValue12345\n');
+    const conf = readFileSync(join(etc, 'acme-wiki.conf'), 'utf8');
+    expect(conf).toContain('public_ip=203.0.113.9\n');
+    expect(conf).toContain('public_url=http://203.0.113.9/\n');
+    expect(statSync(join(etc, 'acme-wiki.conf')).mode & 0o777).toBe(0o600);
+    expect(r.stdout).not.toContain('S3cret');
+  });
+
+  it('the build step example records the build in /etc/<slug>/build-info', () => {
+    const etc = join(scratch, 'etc-build');
+    mkdirSync(scratch, { recursive: true });
+    const script = redirected('scripts/10-configure.sh', [['/etc/acme-wiki', etc]]);
+    const r = spawnSync(script, [], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const info = readFileSync(join(etc, 'build-info'), 'utf8');
+    expect(info).toMatch(/^name=Acme's Wiki\nversion=1\.0\.0\nbase=ubuntu-24-04-x64\nbuilt=\d{4}-\d\d-\d\dT/);
+  });
+});

@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const shBlocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].trim());
+
+describe('README', () => {
+  it('keeps the two commands: the main job first, the tests second, and .ci/run runs the latter', () => {
+    expect(shBlocks[0]).toMatch(/^npm ci && npm run build && node bin\/mpimg\.js new \S+ --yes/);
+    expect(shBlocks[1]).toBe('npm test && npm run test:e2e');
+    const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8');
+    expect(ci.trimEnd().split('\n').pop()).toBe(shBlocks[1]);
+  });
+
+  it('main job: scaffolds a project non-interactively, as root, and builds its bundle', () => {
+    // `npm ci && npm run build` already ran for this suite (global setup); the rest runs as written.
+    const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-readme-')), 'acme-wiki');
+    const rest = shBlocks[0].replace(/^npm ci && npm run build && /, '').replaceAll('/tmp/acme-wiki', target);
+    const r = spawnSync('bash', ['-c', rest], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status, r.stderr).toBe(0);
+    const cjs = path.join(target, 'dist/acme-wiki.cjs');
+    expect(fs.statSync(cjs).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(target, 'dist/acme-wiki-install.sh')).mode & 0o777).toBe(0o755);
+    const plan = spawnSync(process.execPath, [cjs, 'plan'], { encoding: 'utf8' });
+    expect(plan.stdout).toContain('/var/lib/cloud/scripts/per-instance/10-acme-wiki-setup');
+  });
+});

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import runCommand from '../../tasks/commands/run.js';
+import tasksCommand from '../../tasks/commands/tasks.js';
+import type { CommandContext } from '../../tasks/commands/types.js';
+import { Capture } from './helpers.js';
+import { makeFixtureProject, REPO, SLUG, VENDOR, type FixtureProject } from './fixture-project.js';
+import ejs from 'ejs';
+import { spawnSync } from 'node:child_process';
+
+// The generated mpimgfile.mjs, driven through `mpimg run` against a real sshd. The "droplet" is this
+// machine as root, so every task is pointed at a temp root (MPIMG_TARGET_ROOT) and the package
+// manager is skipped (MPIMG_SKIP_PACKAGES=1); the fixture's scripts refuse to act on /.
+let sshd: Sshd;
+let project: FixtureProject;
+const roots: string[] = [];
+
+function newRoot(): string {
+  const r = mkdtempSync(join(tmpdir(), 'mpimg-tasks-root-'));
+  roots.push(r);
+  return r;
+}
+
+function context(cwd: string): CommandContext & { stdout: Capture; stderr: Capture } {
+  return { cwd, env: process.env, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal };
+}
+
+async function runTask(name: string, root: string, extraEnv: Record<string, string> = {}) {
+  const ctx = context(project.dir);
+  const saved = { ...process.env };
+  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ...extraEnv });
+  try {
+    const code = await runCommand.run([
+      name, '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
+      '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3',
+    ], ctx);
+    return { code, out: ctx.stdout.text, err: ctx.stderr.text };
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+/** Remote scratch dirs the tasks made in /tmp (they must all be gone after a task). */
+const scratch = () => readdirSync('/tmp').filter((n) => n.startsWith(`${SLUG}-`)).sort();
+const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  project = await makeFixtureProject();
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  if (project) rmSync(project.dir, { recursive: true, force: true });
+});
+
+describe('mpimg tasks', () => {
+  it('lists the tasks of the generated mpimgfile with descriptions', async () => {
+    const ctx = context(project.dir);
+    expect(await tasksCommand.run(['--json'], ctx)).toBe(0);
+    const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; description: string }>;
+    const names = list.map((t) => t.name);
+    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot']) {
+      expect(names).toContain(n);
+    }
+    expect(list.every((t) => t.description.length > 10)).toBe(true);
+    const text = context(project.dir);
+    await tasksCommand.run([], text);
+    expect(text.stdout.text).toMatch(/^ {2}testbuild +build without cleanup/m);
+  });
+
+  it('the template renders to valid JavaScript for either package family and an empty package list', () => {
+    const template = readFileSync(join(REPO, 'templates/project/mpimgfile.mjs.ejs'), 'utf8');
+    for (const vars of [
+      { slug: 'x-y', vendor: 'v', name: "O'Brien \"Wiki\"", packages: [], distroFamily: 'dnf' },
+      { slug: 'x-y', vendor: 'v', name: 'Wiki', packages: ['nginx', 'redis-server'], distroFamily: 'apt' },
+    ]) {
+      const file = join(project.dir, `render-${vars.distroFamily}.mjs`);
+      writeFileSync(file, ejs.render(template, vars));
+      const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain(`const SLUG = 'x-y';`);
+      expect(text).toContain(`${vars.distroFamily}-based`);
+      rmSync(file);
+    }
+  });
+
+  it('says what to do outside an image project', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'mpimg-tasks-empty-'));
+    roots.push(empty);
+    await expect(tasksCommand.run([], context(empty))).rejects.toThrow(/no mpimgfile\.mjs/);
+  });
+
+  it('says to run npm install when generator-mpimg is missing from the project', async () => {
+    const bare = mkdtempSync(join(tmpdir(), 'mpimg-tasks-bare-'));
+    roots.push(bare);
+    writeFileSync(join(bare, 'mpimgfile.mjs'), readFileSync(join(project.dir, 'mpimgfile.mjs')));
+    await expect(tasksCommand.run([], context(bare))).rejects.toThrow(/generator-mpimg\/tasks, which is not installed/);
+  });
+});
+
+describe('mpimg run', () => {
+  it('rejects a missing --host and an unknown task with a usage error', async () => {
+    await expect(runCommand.run(['build'], context(project.dir))).rejects.toThrow(/--host is missing/);
+    await expect(runCommand.run(['nope', '--host', '127.0.0.1'], context(project.dir))).rejects.toThrow(/no task "nope"[\s\S]*/);
+  });
+
+  it('testbuild: files, build scripts in order, bundle install under the temp root, no cleanup, one connection', async () => {
+    const root = newRoot();
+    const before = scratch();
+    const accepted = sshd.acceptedConnections();
+    const r = await runTask('testbuild', root);
+    expect(r.code, r.err).toBe(0);
+    expect(sshd.acceptedConnections() - accepted).toBe(1);
+
+    // progress, prefixes and timings
+    expect(r.err).toContain('[packages] MPIMG_SKIP_PACKAGES=1: not installing acme-not-a-real-package');
+    expect(r.err).toMatch(/\[files\] done in/);
+    expect(r.err).toMatch(/timings:\n {2}testbuild +[\d.]+m?s +ok\n {4}wait-boot +\d/);
+    expect(r.err).toMatch(/task "testbuild" finished on root@127\.0\.0\.1:\d+ in/);
+
+    // files/ mirrored under the root with modes, placeholders left out
+    expect(readFileSync(join(root, 'etc/acme-test/app.conf'), 'utf8')).toBe('listen=127.0.0.1\n');
+    expect(mode(join(root, 'etc/acme-test/app.conf'))).toBe('640');
+    expect(mode(join(root, 'usr/local/bin/acme-hello'))).toBe('755');
+    expect(existsSync(join(root, '.gitkeep'))).toBe(false);
+
+    // build scripts: in order, after files/, with a clean env that names the root
+    expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('10\n20\n');
+    const env = readFileSync(join(root, 'var/lib/acme-build/env'), 'utf8');
+    expect(env).toContain(`MPIMG_ROOT=${root}\n`);
+    expect(env).toContain('DEBIAN_FRONTEND=noninteractive\n');
+    expect(env).toContain(`MPIMG_SLUG=${SLUG}\n`);
+
+    // the bundle ran with node (this host has Node 18+), under --root, and removed itself
+    expect(r.err).toContain(`node ${process.versions.node.split('.')[0]} found: using dist/${SLUG}.cjs`);
+    if (project.realBundle) {
+      const wrapper = join(root, `var/lib/cloud/scripts/per-instance/10-${SLUG}-setup`);
+      expect(mode(wrapper)).toBe('755');
+      expect(existsSync(join(root, `opt/${VENDOR}/${SLUG}/first-boot/10-setup`))).toBe(true);
+      expect(mode(join(root, `etc/update-motd.d/99-${SLUG}`))).toBe('755');
+    } else {
+      expect(readFileSync(join(root, 'stand-in-node-args'), 'utf8')).toBe(`install --root ${root} --remove-self\n`);
+    }
+
+    // no cleanup in testbuild; the check only reported
+    expect(existsSync(join(root, 'cleanup-args'))).toBe(false);
+    expect(r.out).toContain(`[check-report] [PASS] checked root ${root}`);
+
+    // every remote scratch copy (scripts, bundle) is gone
+    expect(scratch()).toEqual(before);
+  });
+
+  it('testbuild with the sh installer twin (droplets without Node 18+), re-runnable', async () => {
+    const root = newRoot();
+    const first = await runTask('testbuild', root, { MPIMG_INSTALLER: 'sh' });
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toContain(`using dist/${SLUG}-install.sh (MPIMG_INSTALLER=sh)`);
+    if (project.realBundle) {
+      expect(mode(join(root, `var/lib/cloud/scripts/per-instance/10-${SLUG}-setup`))).toBe('755');
+    } else {
+      expect(readFileSync(join(root, 'stand-in-sh-args'), 'utf8')).toBe(`install --root ${root} --remove-self\n`);
+    }
+    const again = await runTask('testbuild', root, { MPIMG_INSTALLER: 'sh' });
+    expect(again.code, again.err).toBe(0);
+    // the build scripts ran once more (they append), nothing else broke
+    expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('10\n20\n10\n20\n');
+  });
+
+  it('build: the testbuild steps, then cleanup, then the check that decides the result', async () => {
+    const root = newRoot();
+    const r = await runTask('build', root);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('10\n20\n');
+    expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
+    expect(r.out).toContain('[check] 0 failures');
+    const order = [...r.err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
+    expect(order).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install', 'cleanup', 'check']);
+
+    const failing = newRoot();
+    writeFileSync(join(failing, 'fail-marker'), '');
+    const bad = await runTask('build', failing);
+    expect(bad.code).toBe(1);
+    expect(existsSync(join(failing, 'cleanup-args'))).toBe(true);
+    expect(bad.err).toContain('error: the image check found failures');
+  });
+
+  it('cleanup passes --root and the manifest options, never --zero-fill for a staged root', async () => {
+    const root = newRoot();
+    const r = await runTask('cleanup', root);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
+    expect(r.err).toContain('cleanup.zeroFill is on, but not for a staged root: skipped');
+    expect(r.out).toContain('[cleanup] [cleanup] done');
+  });
+
+  it('check prints the report and fails the task on failures', async () => {
+    const root = newRoot();
+    const ok = await runTask('check', root);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain('[check] 0 failures');
+    writeFileSync(join(root, 'fail-marker'), '');
+    const bad = await runTask('check', root);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('[check] [FAIL] fail-marker present');
+    expect(bad.err).toMatch(/error: the image check found failures[\s\S]*fix: /);
+    expect(bad.err).toMatch(/ {2}check +[\d.]+m?s +FAILED/);
+  });
+
+  it('a failing build script stops the build with the command, exit code and last lines', async () => {
+    const root = newRoot();
+    mkdirSync(join(root, 'var/lib/acme-build'), { recursive: true });
+    // A build step between 10- and 20- that fails: 20- and the install must not run.
+    const script = join(project.dir, 'scripts/15-break.sh');
+    writeFileSync(script, '#!/bin/sh\necho "about to break"\necho "details on stderr" >&2\nexit 5\n', { mode: 0o755 });
+    try {
+      const before = scratch();
+      const r = await runTask('testbuild', root);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/error: remote command failed with exit code 5 in task "scripts"/);
+      expect(r.err).toMatch(/command: .*15-break\.sh/);
+      expect(r.err).toContain('exit code: 5');
+      expect(r.err).toContain('| about to break');
+      expect(r.err).toContain('| details on stderr');
+      expect(r.err).toContain('fix: fix scripts/15-break.sh and run the task again');
+      expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('10\n');
+      expect(existsSync(join(root, 'stand-in-node-args'))).toBe(false);
+      expect(existsSync(join(root, `var/lib/cloud/scripts/per-instance/10-${SLUG}-setup`))).toBe(false);
+      expect(scratch()).toEqual(before);
+    } finally {
+      rmSync(script);
+    }
+  });
+
+  it('status runs the bundle status against the root', async () => {
+    const root = newRoot();
+    expect((await runTask('testbuild', root)).code).toBe(0);
+    const r = await runTask('status', root);
+    expect(r.code, r.err).toBe(0);
+    if (!project.realBundle) expect(readFileSync(join(root, 'stand-in-node-args'), 'utf8')).toBe(`status --root ${root}\n`);
+  });
+});
