@@ -21,7 +21,9 @@ export function fail(message: string, hint?: string, where?: string): never {
  */
 export async function withRemoteTempDir<T>(c: Connection, fn: (dir: string) => Promise<T>, prefix = 'mpimg'): Promise<T> {
   if (!/^[A-Za-z0-9._-]+$/.test(prefix)) throw new TypeError(`bad temp dir prefix ${JSON.stringify(prefix)}`);
-  const dir = (await c.run(`mktemp -d "\${TMPDIR:-/tmp}/${prefix}.XXXXXXXX"`, { quiet: true, echo: false })).stdout.trim();
+  // /run (a tmpfs, never part of a snapshot) when writable: the image check counts files left in /tmp.
+  const base = 'b=\${TMPDIR:-/tmp}; if [ -d /run ] && [ -w /run ]; then b=/run; fi';
+  const dir = (await c.run(`${base}; mktemp -d "$b/${prefix}.XXXXXXXX"`, { quiet: true, echo: false })).stdout.trim();
   if (!dir.startsWith('/')) fail(`mktemp on ${c.target} returned "${dir}"`, 'check that /tmp exists and is writable on the host');
   try {
     return await fn(dir);
