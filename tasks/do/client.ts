@@ -1,0 +1,321 @@
+import { MpimgError } from '../errors.js';
+import { realClock, type Clock } from './clock.js';
+import { AbortedError, DoApiError } from './errors.js';
+import { resolveToken, type TokenSource } from './token.js';
+import type { Action, CreateDropletRequest, Droplet, DropletSnapshot, Image, SshKey } from './types.js';
+
+export const DEFAULT_API_URL = 'https://api.digitalocean.com';
+
+export interface RetryPolicy {
+  /** Retries for 429, 5xx and network errors (each kind counts against this). */
+  maxRetries: number;
+  /** First 5xx/network backoff; doubles each time up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** Wait between tries when a droplet "already has a pending event" (422). */
+  pendingWaitMs: number;
+  maxPendingRetries: number;
+  /** A 429 whose reset is further away than this fails instead of waiting. */
+  maxRateLimitWaitMs: number;
+  /** Per request. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxRetries: 5,
+  backoffMs: 1000,
+  maxBackoffMs: 30_000,
+  pendingWaitMs: 5000,
+  maxPendingRetries: 36,
+  maxRateLimitWaitMs: 5 * 60_000,
+  requestTimeoutMs: 60_000,
+};
+
+export interface DoClientOptions {
+  token: string;
+  /** Names where the token came from in 401/403 hints (never the token itself). */
+  tokenSource?: TokenSource | string;
+  baseUrl?: string;
+  clock?: Clock;
+  /** Cancels waits and requests (Ctrl-C). Individual calls may pass their own. */
+  signal?: AbortSignal;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean>;
+  /** Overrides the client's signal (e.g. cleanup after Ctrl-C must still run). */
+  signal?: AbortSignal | null;
+  /** Retry 422 "pending event" (default true). */
+  retryPending?: boolean;
+}
+
+interface ApiErrorBody { id?: string; message?: string; request_id?: string }
+
+const PENDING_RE = /pending event/i;
+
+/**
+ * Normalises DIGITALOCEAN_API_URL (doctl's form has no /v2) and refuses to send a token in clear text
+ * anywhere but loopback.
+ */
+export function normaliseBaseUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new MpimgError(`bad API URL "${raw}"`, { where: 'DIGITALOCEAN_API_URL', hint: `use a URL such as ${DEFAULT_API_URL}, or unset it` });
+  }
+  const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+    throw new MpimgError(`refusing to send the API token to ${u.protocol}//${u.host}`, {
+      where: 'DIGITALOCEAN_API_URL',
+      hint: 'use an https:// URL (plain http is only allowed on 127.0.0.1/localhost)',
+    });
+  }
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, '').replace(/\/v2$/, '');
+}
+
+export class DoClient {
+  readonly #token: string;
+  readonly tokenSource: string;
+  readonly baseUrl: string;
+  readonly clock: Clock;
+  readonly signal?: AbortSignal;
+  readonly retry: RetryPolicy;
+
+  constructor(opts: DoClientOptions) {
+    if (!opts.token) throw new MpimgError('empty DigitalOcean API token', { hint: 'set DIGITALOCEAN_ACCESS_TOKEN' });
+    // An HTTP header cannot carry spaces or control characters; say so without echoing the token.
+    if (!/^[\x21-\x7e]+$/.test(opts.token)) {
+      throw new MpimgError('the DigitalOcean API token contains spaces, line breaks or non-ASCII characters', {
+        where: opts.tokenSource ?? 'token', hint: 'copy the token again exactly as the control panel shows it',
+      });
+    }
+    this.#token = opts.token;
+    this.tokenSource = opts.tokenSource ?? 'token';
+    this.baseUrl = normaliseBaseUrl(opts.baseUrl ?? DEFAULT_API_URL);
+    this.clock = opts.clock ?? realClock;
+    this.signal = opts.signal;
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+  }
+
+  /** Token from the environment / doctl config, base URL from DIGITALOCEAN_API_URL. */
+  static fromEnv(env: NodeJS.ProcessEnv, opts: Omit<DoClientOptions, 'token' | 'tokenSource' | 'baseUrl'> = {}): DoClient {
+    const t = resolveToken(env);
+    return new DoClient({ ...opts, token: t.token, tokenSource: t.file ? `${t.source} (${t.file})` : t.source, baseUrl: env.DIGITALOCEAN_API_URL || DEFAULT_API_URL });
+  }
+
+  /** Never let the token reach a message, even if the server echoes it. */
+  redact(s: string): string {
+    return s.split(this.#token).join('[redacted]');
+  }
+
+  toJSON(): Record<string, string> {
+    return { baseUrl: this.baseUrl, tokenSource: this.tokenSource };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `DoClient(${this.baseUrl}, token from ${this.tokenSource})`;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, String(v));
+    const outer = opts.signal === null ? undefined : opts.signal ?? this.signal;
+    const label = `${method} ${url.pathname}`;
+    let tries = 0;
+    let pendingTries = 0;
+    for (;;) {
+      if (outer?.aborted) throw new AbortedError();
+      const attempt = AbortSignal.timeout(this.retry.requestTimeoutMs);
+      const signal = outer ? AbortSignal.any([outer, attempt]) : attempt;
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${this.#token}`,
+            Accept: 'application/json',
+            ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+            'User-Agent': 'generator-mpimg',
+          },
+          body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+          signal,
+        });
+        text = await res.text();
+      } catch (err) {
+        if (outer?.aborted) throw new AbortedError();
+        const why = this.redact(errText(err));
+        if (tries >= this.retry.maxRetries) {
+          throw new DoApiError(`cannot reach the DigitalOcean API: ${why}`, {
+            status: 0, where: `${label} (${this.baseUrl})`,
+            hint: 'check the network; if DIGITALOCEAN_API_URL is set, check it points at the API',
+          });
+        }
+        await this.clock.sleep(this.backoff(tries++), outer);
+        continue;
+      }
+      if (res.ok) {
+        if (res.status === 204 || text === '') return undefined as T;
+        try {
+          return JSON.parse(text) as T;
+        } catch {
+          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, { status: res.status, where: label, hint: 'check DIGITALOCEAN_API_URL' });
+        }
+      }
+      const body = parseErrorBody(text);
+      const message = this.redact(body.message ?? res.statusText ?? 'no message');
+      const base = { status: res.status, apiId: body.id, requestId: body.request_id, where: label };
+      if (res.status === 429) {
+        const wait = rateLimitWaitMs(res.headers, this.clock.now());
+        if (tries >= this.retry.maxRetries || wait > this.retry.maxRateLimitWaitMs) {
+          throw new DoApiError(`rate limited by the DigitalOcean API (${message})`, {
+            ...base, hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,
+          });
+        }
+        tries++;
+        await this.clock.sleep(wait, outer);
+        continue;
+      }
+      if (res.status >= 500) {
+        if (tries >= this.retry.maxRetries) {
+          throw new DoApiError(`the DigitalOcean API failed with ${res.status}: ${message}`, {
+            ...base, hint: 'a DigitalOcean-side problem: check https://status.digitalocean.com and try again',
+          });
+        }
+        await this.clock.sleep(this.backoff(tries++), outer);
+        continue;
+      }
+      if (res.status === 422 && PENDING_RE.test(message) && opts.retryPending !== false) {
+        if (pendingTries >= this.retry.maxPendingRetries) {
+          throw new DoApiError(`the droplet stayed busy: ${message}`, { ...base, hint: 'wait until the droplet\'s current action ends and try again' });
+        }
+        pendingTries++;
+        await this.clock.sleep(this.retry.pendingWaitMs, outer);
+        continue;
+      }
+      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, { ...base, hint: this.hintFor(res.status) });
+    }
+  }
+
+  private backoff(n: number): number {
+    return Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** n);
+  }
+
+  private hintFor(status: number): string {
+    switch (status) {
+      case 401: return `the token (from ${this.tokenSource}) was rejected: create a new one at https://cloud.digitalocean.com/account/api/tokens`;
+      case 403: return `the token (from ${this.tokenSource}) lacks a needed scope: give it read and write access to droplets, images, actions and ssh keys`;
+      case 404: return 'check the droplet/image/action id or name (and that it belongs to this account)';
+      case 422: return 'the request was rejected as invalid: check the values in mpimg.json and the flags';
+      default: return 'check the request and try again';
+    }
+  }
+
+  /** Every page of a list; follows page numbers on our own base URL (never an absolute link from the answer). */
+  async listAll<T>(path: string, key: string, query: Record<string, string | number | boolean> = {}, perPage = 200): Promise<T[]> {
+    const out: T[] = [];
+    for (let page = 1; page <= 10_000; page++) {
+      const res = await this.request<Record<string, unknown>>('GET', path, { query: { ...query, page, per_page: perPage } });
+      const items = (res?.[key] as T[] | undefined) ?? [];
+      out.push(...items);
+      const links = res?.links as { pages?: { next?: string } } | undefined;
+      if (!links?.pages?.next || items.length === 0) break;
+    }
+    return out;
+  }
+
+  async getDroplet(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet> {
+    return (await this.request<{ droplet: Droplet }>('GET', `/v2/droplets/${id}`, opts)).droplet;
+  }
+
+  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+    const res = await this.request<{ droplets: Droplet[] }>('GET', '/v2/droplets', { ...opts, query: { name, per_page: 200 } });
+    return (res.droplets ?? []).filter((d) => d.name === name);
+  }
+
+  /** `123` is an id; anything else is an exact droplet name that must match exactly one droplet. */
+  async resolveDroplet(idOrName: string): Promise<Droplet> {
+    if (/^\d+$/.test(idOrName)) {
+      try {
+        return await this.getDroplet(Number(idOrName));
+      } catch (err) {
+        if (err instanceof DoApiError && err.status === 404) {
+          throw new DoApiError(`droplet ${idOrName} not found`, { status: 404, where: '--droplet', hint: 'check the id with `doctl compute droplet list` (the token must belong to the droplet\'s team)' });
+        }
+        throw err;
+      }
+    }
+    const found = await this.findDropletsByName(idOrName);
+    if (found.length === 0) {
+      throw new DoApiError(`no droplet named "${idOrName}"`, { status: 404, where: '--droplet', hint: 'give the droplet id or its exact name' });
+    }
+    if (found.length > 1) {
+      throw new MpimgError(`${found.length} droplets are named "${idOrName}" (ids ${found.map((d) => d.id).join(', ')})`, { where: '--droplet', hint: 'give the droplet id instead of the name' });
+    }
+    return found[0];
+  }
+
+  async dropletAction(id: number, body: { type: string; name?: string }, opts: Pick<RequestOptions, 'retryPending' | 'signal'> = {}): Promise<Action> {
+    return (await this.request<{ action: Action }>('POST', `/v2/droplets/${id}/actions`, { ...opts, body })).action;
+  }
+
+  async getAction(id: number): Promise<Action> {
+    return (await this.request<{ action: Action }>('GET', `/v2/actions/${id}`)).action;
+  }
+
+  async dropletSnapshots(id: number): Promise<DropletSnapshot[]> {
+    return this.listAll<DropletSnapshot>(`/v2/droplets/${id}/snapshots`, 'snapshots');
+  }
+
+  async getImage(id: number): Promise<Image> {
+    return (await this.request<{ image: Image }>('GET', `/v2/images/${id}`)).image;
+  }
+
+  /** The account's own images (snapshots, backups, custom): what `doctl compute image list-user` shows. */
+  async listUserImages(perPage = 200): Promise<Image[]> {
+    return this.listAll<Image>('/v2/images', 'images', { private: true }, perPage);
+  }
+
+  async createDroplet(req: CreateDropletRequest): Promise<Droplet> {
+    return (await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', { body: req })).droplet;
+  }
+
+  async deleteDroplet(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<void> {
+    await this.request<void>('DELETE', `/v2/droplets/${id}`, opts);
+  }
+
+  async listSshKeys(): Promise<SshKey[]> {
+    return this.listAll<SshKey>('/v2/account/keys', 'ssh_keys');
+  }
+}
+
+function parseErrorBody(text: string): ApiErrorBody {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' ? (v as ApiErrorBody) : {};
+  } catch {
+    return { message: text.slice(0, 200) || undefined };
+  }
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    if (err.name === 'TimeoutError') return 'request timed out';
+    if (cause instanceof Error) return `${err.message} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`;
+    return err.message;
+  }
+  return String(err);
+}
+
+/** retry-after (seconds) wins; else ratelimit-reset (epoch seconds); else one second. */
+export function rateLimitWaitMs(headers: Headers, nowMs: number): number {
+  const ra = headers.get('retry-after');
+  if (ra && /^\d+(\.\d+)?$/.test(ra.trim())) return Math.max(0, Math.round(Number(ra) * 1000));
+  const reset = headers.get('ratelimit-reset');
+  if (reset && /^\d+$/.test(reset.trim())) return Math.max(0, Number(reset) * 1000 - nowMs);
+  return 1000;
+}

@@ -1,0 +1,195 @@
+import { createServer } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DoClient, normaliseBaseUrl } from '../../tasks/do/client.js';
+import { DoApiError } from '../../tasks/do/errors.js';
+import { MpimgError } from '../../tasks/errors.js';
+import { DoApiDouble } from '../helpers/do-api-double.js';
+import { FAST_RETRY, TOKEN, fastClock } from './support.js';
+
+let api: DoApiDouble;
+beforeEach(async () => { api = await DoApiDouble.start(TOKEN); });
+afterEach(async () => { await api.close(); });
+
+function client(over: Partial<ConstructorParameters<typeof DoClient>[0]> = {}) {
+  const clock = fastClock();
+  return { clock, c: new DoClient({ token: TOKEN, tokenSource: 'DIGITALOCEAN_ACCESS_TOKEN', baseUrl: api.url, clock, retry: FAST_RETRY, ...over }) };
+}
+
+async function failure(p: Promise<unknown>): Promise<DoApiError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(MpimgError);
+    const text = (err as MpimgError).format();
+    expect(text).not.toContain(TOKEN);
+    return err as DoApiError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('DoClient against the API double', () => {
+  it('sends Bearer auth and reads the public shapes', async () => {
+    const d = api.addDroplet({ name: 'web' });
+    const { c } = client();
+    expect((await c.getDroplet(d.id)).name).toBe('web');
+    expect((await c.resolveDroplet('web')).id).toBe(d.id);
+    expect((await c.resolveDroplet(String(d.id))).id).toBe(d.id);
+  });
+
+  it('fails fast and clearly on 401 (one request, no retry, hint names the token source, not the token)', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client({ token: 'dop_v1_wrong' });
+    const err = await failure(c.getDroplet(d.id));
+    expect(err.status).toBe(401);
+    expect(err.format()).toMatch(/token \(from DIGITALOCEAN_ACCESS_TOKEN\) was rejected/);
+    expect(api.requests).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('fails fast on 403 and 404 with what/where/fix', async () => {
+    const d = api.addDroplet();
+    api.inject({ path: `/v2/droplets/${d.id}`, status: 403, body: { id: 'forbidden', message: 'You do not have access for the attempted action.' } });
+    const { c, clock } = client();
+    const e403 = await failure(c.getDroplet(d.id));
+    expect(e403.status).toBe(403);
+    expect(e403.format()).toContain('lacks a needed scope');
+    const e404 = await failure(c.resolveDroplet('999999'));
+    expect(e404.status).toBe(404);
+    expect(e404.format()).toMatch(/droplet 999999 not found[\s\S]*where: --droplet[\s\S]*fix:/);
+    const byName = await failure(c.resolveDroplet('nope'));
+    expect(byName.message).toBe('no droplet named "nope"');
+    expect(api.requests).toHaveLength(3);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('refuses an ambiguous droplet name', async () => {
+    api.addDroplet({ name: 'twin' });
+    api.addDroplet({ name: 'twin' });
+    const { c } = client();
+    await expect(c.resolveDroplet('twin')).rejects.toThrow(/2 droplets are named "twin"/);
+  });
+
+  it('waits until ratelimit-reset on 429 and then retries', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client();
+    const reset = Math.floor(Date.now() / 1000) + 30;
+    api.rateLimit({ path: `/v2/droplets/${d.id}`, resetEpoch: reset });
+    expect((await c.getDroplet(d.id)).id).toBe(d.id);
+    expect(api.requests.map((r) => r.status)).toEqual([429, 200]);
+    expect(clock.sleeps).toHaveLength(1);
+    expect(clock.sleeps[0]).toBeGreaterThan(28_000);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(30_000);
+  });
+
+  it('prefers retry-after over ratelimit-reset', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client();
+    api.rateLimit({ path: `/v2/droplets/${d.id}`, resetEpoch: Math.floor(Date.now() / 1000) + 600, retryAfter: 7 });
+    await c.getDroplet(d.id);
+    expect(clock.sleeps).toEqual([7000]);
+  });
+
+  it('gives up with a clear message when the rate limit resets too far away', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client();
+    api.rateLimit({ path: `/v2/droplets/${d.id}`, resetEpoch: Math.floor(Date.now() / 1000) + 3600 });
+    const err = await failure(c.getDroplet(d.id));
+    expect(err.status).toBe(429);
+    expect(err.format()).toMatch(/rate limited[\s\S]*fix: wait 3\d{3} s/);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('retries 5xx with exponential backoff, then succeeds', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client({ retry: { ...FAST_RETRY, backoffMs: 100, maxBackoffMs: 10_000 } });
+    api.inject({ path: `/v2/droplets/${d.id}`, status: 500, times: 2 });
+    api.inject({ path: `/v2/droplets/${d.id}`, status: 503, times: 1 });
+    await c.getDroplet(d.id);
+    expect(api.requests.map((r) => r.status)).toEqual([500, 500, 503, 200]);
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+  });
+
+  it('gives up on a persistent 5xx after maxRetries', async () => {
+    const d = api.addDroplet();
+    const { c } = client({ retry: { ...FAST_RETRY, maxRetries: 3 } });
+    api.inject({ path: `/v2/droplets/${d.id}`, status: 500, times: 100, body: { id: 'server_error', message: 'Server Error' } });
+    const err = await failure(c.getDroplet(d.id));
+    expect(err.status).toBe(500);
+    expect(err.format()).toContain('status.digitalocean.com');
+    expect(api.requests).toHaveLength(4);
+  });
+
+  it('treats 422 "pending event" as wait-and-retry, other 422s as a clear failure', async () => {
+    const d = api.addDroplet();
+    const { c, clock } = client({ retry: { ...FAST_RETRY, pendingWaitMs: 250 } });
+    api.inject({ path: `/v2/droplets/${d.id}/actions`, status: 422, times: 2, body: { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' } });
+    const a = await c.dropletAction(d.id, { type: 'power_off' });
+    expect(a.type).toBe('power_off');
+    expect(clock.sleeps).toEqual([250, 250]);
+    const bad = await failure(c.dropletAction(d.id, { type: 'explode' }));
+    expect(bad.status).toBe(422);
+    expect(bad.message).toContain('explode is not a valid droplet action type');
+  });
+
+  it('reads every page of the private images list on its own base URL (never the absolute next link)', async () => {
+    for (let i = 0; i < 450; i++) api.addImage({ name: `img-${i}` });
+    const { c } = client();
+    const images = await c.listUserImages();
+    expect(images).toHaveLength(450);
+    expect(new Set(images.map((i) => i.id)).size).toBe(450);
+    const lists = api.requests.filter((r) => r.path === '/v2/images');
+    expect(lists.map((r) => [r.query.page, r.query.per_page, r.query.private])).toEqual([['1', '200', 'true'], ['2', '200', 'true'], ['3', '200', 'true']]);
+    const small = await c.listUserImages(7);
+    expect(small.map((i) => i.name)).toEqual(images.map((i) => i.name));
+  });
+
+  it('redacts the token even when the server echoes it back', async () => {
+    const d = api.addDroplet();
+    api.inject({ path: `/v2/droplets/${d.id}`, status: 400, body: { id: 'bad_request', message: `bad header Bearer ${TOKEN}` } });
+    const { c } = client();
+    const err = await failure(c.getDroplet(d.id));
+    expect(err.message).toContain('[redacted]');
+    expect(JSON.stringify(c)).not.toContain(TOKEN);
+    const { inspect } = await import('node:util');
+    expect(inspect(c, { showHidden: true, depth: 5 })).not.toContain(TOKEN);
+  });
+
+  it('reports an unreachable API after retrying, naming DIGITALOCEAN_API_URL', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const { c, clock } = client({ baseUrl: `http://127.0.0.1:${port}`, retry: { ...FAST_RETRY, maxRetries: 2 } });
+    const err = await failure(c.getDroplet(1));
+    expect(err.message).toMatch(/cannot reach the DigitalOcean API/);
+    expect(err.format()).toContain('DIGITALOCEAN_API_URL');
+    expect(clock.sleeps).toHaveLength(2);
+  });
+
+  it('refuses a token a header cannot carry, without echoing it', () => {
+    const bad = `${TOKEN}\nsecond-line`;
+    let err: unknown;
+    try { new DoClient({ token: bad, baseUrl: api.url }); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(MpimgError);
+    expect((err as MpimgError).format()).toMatch(/contains spaces, line breaks/);
+    expect((err as MpimgError).format()).not.toContain(TOKEN);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('normalises DIGITALOCEAN_API_URL and refuses plain http off loopback', () => {
+    expect(normaliseBaseUrl('https://api.digitalocean.com/')).toBe('https://api.digitalocean.com');
+    expect(normaliseBaseUrl('https://api.example.com/do/v2/')).toBe('https://api.example.com/do');
+    expect(normaliseBaseUrl('http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    expect(() => normaliseBaseUrl('http://api.example.com')).toThrow(/refusing to send the API token/);
+    expect(() => normaliseBaseUrl('not a url')).toThrow(/bad API URL/);
+  });
+
+  it('validates request bodies like the API: unknown create fields and missing fields get 422', async () => {
+    const { c } = client();
+    const err = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64', agent: false } }));
+    expect(err.status).toBe(422);
+    expect(err.message).toContain('unknown field(s): agent');
+    const missing = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', image: 'debian-12-x64' } }));
+    expect(missing.message).toContain('size is required');
+  });
+});

@@ -1,0 +1,74 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createImageCommand } from '../../tasks/commands/image.js';
+import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { DoApiDouble } from '../helpers/do-api-double.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
+
+// `mpimg image` end to end on this side of the API: the double plays DigitalOcean and hands out a
+// droplet at 127.0.0.1, a real sshd plays the droplet, and the real `mpimg run build` runs the
+// project's build task over SSH. The task only writes inside the test's temp dir.
+let sshd: Sshd;
+let api: DoApiDouble;
+let project: ReturnType<typeof tempDir>;
+
+beforeAll(async () => { sshd = await startSshd(); });
+afterAll(async () => { await sshd?.stop(); });
+beforeEach(async () => {
+  api = await DoApiDouble.start(TOKEN);
+  api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'test', public_key: 'ssh-ed25519 AAAA test' }];
+  api.behaviour.createdIp = sshd.host;
+  api.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
+  project = tempDir('mpimg-image-ssh-');
+  writeManifest(project.dir);
+});
+afterEach(async () => {
+  await api.close();
+  project.cleanup();
+});
+
+/** A task file without imports: a task is a function carrying the library's shared marker. */
+function writeTaskFile(body: string): void {
+  writeFileSync(join(project.dir, 'mpimgfile.mjs'), `const mark = Symbol.for('generator-mpimg.task');
+const task = (name, fn) => Object.assign(fn, { taskName: name, description: name, [mark]: true });
+export const build = task('build', async (c) => { ${body} });
+`);
+}
+
+function command() {
+  const build = runTaskBuildStep({
+    sshPort: sshd.port,
+    extraArgs: ['--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3'],
+  });
+  return createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
+}
+
+describe('mpimg image with the real `mpimg run build` over SSH', () => {
+  it('runs the build task on the droplet before shutting it down, then snapshots and destroys it', async () => {
+    const marker = join(project.dir, 'built-on-droplet');
+    writeTaskFile(`await c.run("date +%s%3N > ${marker}");`);
+    const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
+    expect(await runCommand(command(), [], cap.ctx)).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+    const builtAt = Number(readFileSync(marker, 'utf8').trim());
+    const shutdown = api.requests.find((r) => (r.body as { type?: string })?.type === 'shutdown')!;
+    expect(builtAt).toBeLessThanOrEqual(shutdown.at);
+    expect(api.droplets.size).toBe(0);
+    expect(api.images.size).toBe(1);
+    expect(cap.out()).toMatch(/^\d+ {4}acme-wiki-1\.2\.0-\d{8}-\d{6} {4}snapshot/m);
+    expect(cap.out() + cap.err()).not.toContain(TOKEN);
+  });
+
+  it('destroys the droplet when the build task fails on the droplet', async () => {
+    writeTaskFile('await c.run("echo step broke >&2; exit 3");');
+    const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
+    expect(await runCommand(command(), [], cap.ctx)).toBe(1);
+    expect(cap.err()).toContain('step broke');
+    expect(cap.err()).toMatch(/the build task failed on 127\.0\.0\.1 \(exit code \d+\)/);
+    expect(api.requests.some((r) => r.path.endsWith('/actions'))).toBe(false);
+    expect(api.droplets.size).toBe(0);
+    expect(api.images.size).toBe(0);
+  });
+});

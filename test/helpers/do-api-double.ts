@@ -1,0 +1,423 @@
+/**
+ * A local stand-in for the DigitalOcean API v2 (node:http on 127.0.0.1, random port).
+ * It keeps droplet, action and image state, checks request bodies against the public shapes
+ * (422 like the real API for missing fields and unknown action types), answers in the real JSON
+ * shapes, and can inject faults: 401, 404, 422 pending event, 429 with ratelimit headers, 5xx,
+ * slow actions and errored actions.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  status: number;
+  at: number;
+}
+
+export interface Fault {
+  method?: string;
+  /** Exact pathname or a pattern. */
+  path?: string | RegExp;
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many matching requests get the fault (default 1). */
+  times?: number;
+  /** Do the work first, then answer with the fault (a lost answer: the change happened anyway). */
+  afterHandling?: boolean;
+}
+
+interface ActionState {
+  id: number;
+  status: 'in-progress' | 'completed' | 'errored';
+  type: string;
+  started_at: string;
+  completed_at: string | null;
+  resource_id: number;
+  resource_type: 'droplet';
+  region: { slug: string; name: string };
+  region_slug: string;
+  doneAt: number;
+  name?: string;
+}
+
+export interface DropletState {
+  id: number;
+  name: string;
+  status: 'new' | 'active' | 'off' | 'archive';
+  locked: boolean;
+  region: string;
+  size: string;
+  image: string | number;
+  distribution: string;
+  disk: number;
+  tags: string[];
+  snapshot_ids: number[];
+  ip: string;
+  created_at: string;
+  activeAt: number;
+  /** The create request body, for assertions. */
+  request?: Record<string, unknown>;
+}
+
+export interface DoubleImage {
+  id: number;
+  name: string;
+  type: string;
+  distribution: string;
+  slug: string | null;
+  public: boolean;
+  regions: string[];
+  created_at: string;
+  min_disk_size: number;
+  size_gigabytes: number;
+  description: string;
+  tags: string[];
+  status: string;
+  error_message: string;
+  /** Droplet the snapshot was taken from. */
+  droplet_id?: number;
+}
+
+export interface DoubleBehaviour {
+  /** How long each action type stays in-progress (ms). */
+  actionMs: Record<string, number>;
+  /** Action types that end as `errored`. */
+  erroredActions: Set<string>;
+  /** The graceful shutdown action completes but the droplet keeps running (a hung guest). */
+  shutdownIgnored: boolean;
+  /** A new droplet becomes active (with its public IPv4) after this long. */
+  activeAfterMs: number;
+  /** Public IPv4 given to created droplets (default: one from 203.0.113.0/24). */
+  createdIp?: string;
+}
+
+const ACTION_TYPES = new Set([
+  'enable_backups', 'disable_backups', 'reboot', 'power_cycle', 'shutdown', 'power_off', 'power_on', 'restore',
+  'password_reset', 'resize', 'rebuild', 'rename', 'change_kernel', 'enable_ipv6', 'enable_private_networking', 'snapshot',
+]);
+const CREATE_KEYS = new Set([
+  'name', 'names', 'region', 'size', 'image', 'ssh_keys', 'backups', 'backup_policy', 'ipv6', 'private_networking',
+  'vpc_uuid', 'user_data', 'monitoring', 'volumes', 'tags', 'with_droplet_agent',
+]);
+const PUBLIC_HOST = 'https://api.digitalocean.com';
+
+function distributionOf(image: string | number): string {
+  const s = String(image);
+  if (s.startsWith('ubuntu')) return 'Ubuntu';
+  if (s.startsWith('debian')) return 'Debian';
+  if (s.startsWith('rocky')) return 'Rocky Linux';
+  if (s.startsWith('alma')) return 'AlmaLinux';
+  if (s.startsWith('centos')) return 'CentOS';
+  return 'Unknown';
+}
+
+export class DoApiDouble {
+  readonly server: Server;
+  url = '';
+  token: string;
+  readonly droplets = new Map<number, DropletState>();
+  readonly actions = new Map<number, ActionState>();
+  readonly images = new Map<number, DoubleImage>();
+  sshKeys: Array<{ id: number; fingerprint: string; public_key: string; name: string }> = [];
+  readonly requests: RecordedRequest[] = [];
+  readonly faults: Fault[] = [];
+  behaviour: DoubleBehaviour = { actionMs: {}, erroredActions: new Set(), shutdownIgnored: false, activeAfterMs: 0 };
+  private nextId = 1000;
+  private override?: Fault;
+
+  private constructor(token: string) {
+    this.token = token;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.send(res, req, 500, { id: 'server_error', message: String(err) }));
+    });
+  }
+
+  static async start(token: string): Promise<DoApiDouble> {
+    const d = new DoApiDouble(token);
+    await new Promise<void>((resolve) => d.server.listen(0, '127.0.0.1', resolve));
+    d.url = `http://127.0.0.1:${(d.server.address() as AddressInfo).port}`;
+    return d;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  inject(fault: Fault): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  /** A 429 answer with the rate-limit headers the real API sends. */
+  rateLimit(opts: { path?: string | RegExp; method?: string; resetEpoch?: number; retryAfter?: number; times?: number }): void {
+    const headers: Record<string, string> = { 'ratelimit-limit': '5000', 'ratelimit-remaining': '0' };
+    if (opts.resetEpoch !== undefined) headers['ratelimit-reset'] = String(opts.resetEpoch);
+    if (opts.retryAfter !== undefined) headers['retry-after'] = String(opts.retryAfter);
+    this.inject({ path: opts.path, method: opts.method, times: opts.times, status: 429, headers, body: { id: 'too_many_requests', message: 'API Rate limit exceeded.' } });
+  }
+
+  /** The requests the client made, as "METHOD /path" (plus the action type for actions). */
+  calls(): string[] {
+    return this.requests.map((r) => {
+      const type = r.body && typeof r.body === 'object' && 'type' in r.body ? ` ${(r.body as { type: string }).type}` : '';
+      return `${r.method} ${r.path}${type}`;
+    });
+  }
+
+  addDroplet(p: Partial<DropletState> = {}): DropletState {
+    const id = p.id ?? this.nextId++;
+    const image = p.image ?? 'debian-12-x64';
+    const d: DropletState = {
+      id, name: `droplet-${id}`, status: 'active', locked: false, region: 'nyc3', size: 's-1vcpu-512mb-10gb', image,
+      distribution: distributionOf(image), disk: 10, tags: [], snapshot_ids: [], ip: `203.0.113.${(id % 250) + 1}`,
+      created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), activeAt: 0, ...p,
+    };
+    this.droplets.set(id, d);
+    return d;
+  }
+
+  addImage(p: Partial<DoubleImage> = {}): DoubleImage {
+    const id = p.id ?? this.nextId++;
+    const img: DoubleImage = {
+      id, name: `image-${id}`, type: 'snapshot', distribution: 'Debian', slug: null, public: false, regions: ['nyc3'],
+      created_at: '2026-01-02T03:04:05Z', min_disk_size: 10, size_gigabytes: 1.2, description: '', tags: [], status: 'available',
+      error_message: '', ...p,
+    };
+    this.images.set(id, img);
+    return img;
+  }
+
+  /** Moves time-based state forward: finishes due actions, brings new droplets up. */
+  private tick(): void {
+    const now = Date.now();
+    for (const d of this.droplets.values()) {
+      if (d.status === 'new' && now >= d.activeAt) d.status = 'active';
+    }
+    for (const a of this.actions.values()) {
+      if (a.status !== 'in-progress' || now < a.doneAt) continue;
+      const d = this.droplets.get(a.resource_id);
+      a.completed_at = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+      if (this.behaviour.erroredActions.has(a.type)) {
+        a.status = 'errored';
+      } else {
+        a.status = 'completed';
+        if (d) this.applyAction(a, d);
+      }
+      if (d) d.locked = false;
+    }
+  }
+
+  private applyAction(a: ActionState, d: DropletState): void {
+    if (a.type === 'shutdown' && !this.behaviour.shutdownIgnored) d.status = 'off';
+    if (a.type === 'power_off') d.status = 'off';
+    if (a.type === 'power_on' || a.type === 'reboot' || a.type === 'power_cycle') d.status = 'active';
+    if (a.type === 'snapshot') {
+      const img = this.addImage({
+        name: a.name ?? `${d.name}-${Date.now()}`, distribution: d.distribution, regions: [d.region], min_disk_size: d.disk,
+        created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), droplet_id: d.id,
+      });
+      d.snapshot_ids.push(img.id);
+    }
+  }
+
+  private dropletJson(d: DropletState): Record<string, unknown> {
+    const up = d.status !== 'new';
+    return {
+      id: d.id, name: d.name, memory: 512, vcpus: 1, disk: d.disk, locked: d.locked, status: d.status, kernel: null,
+      created_at: d.created_at, features: [], backup_ids: [], next_backup_window: null, snapshot_ids: [...d.snapshot_ids],
+      image: { id: 1, name: String(d.image), distribution: d.distribution, slug: typeof d.image === 'string' ? d.image : null, public: true },
+      volume_ids: [], size: { slug: d.size, memory: 512, vcpus: 1, disk: d.disk }, size_slug: d.size,
+      networks: { v4: up ? [{ ip_address: d.ip, netmask: '255.255.240.0', gateway: '203.0.113.1', type: 'public' }] : [], v6: [] },
+      region: { slug: d.region, name: d.region, available: true }, tags: [...d.tags], vpc_uuid: '00000000-0000-4000-8000-000000000000',
+    };
+  }
+
+  private actionJson(a: ActionState): Record<string, unknown> {
+    const { doneAt: _doneAt, name: _name, ...rest } = a;
+    return { ...rest };
+  }
+
+  private imageJson(i: DoubleImage): Record<string, unknown> {
+    const { droplet_id: _d, ...rest } = i;
+    return { ...rest };
+  }
+
+  private send(res: ServerResponse, req: IncomingMessage, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+    if (this.override) {
+      const f = this.override;
+      this.override = undefined;
+      status = f.status;
+      body = f.body ?? { id: 'error', message: `injected ${f.status}` };
+      headers = f.headers ?? {};
+    }
+    const last = this.requests[this.requests.length - 1];
+    if (last && last.status === 0) last.status = status;
+    const text = body === undefined ? '' : JSON.stringify(body);
+    res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999', ...headers });
+    res.end(text);
+    void req;
+  }
+
+  private unprocessable(res: ServerResponse, req: IncomingMessage, message: string): void {
+    this.send(res, req, 422, { id: 'unprocessable_entity', message, request_id: 'req-double' });
+  }
+
+  private notFound(res: ServerResponse, req: IncomingMessage): void {
+    this.send(res, req, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.', request_id: 'req-double' });
+  }
+
+  private paginate<T>(res: ServerResponse, req: IncomingMessage, key: string, all: T[], path: string, query: Record<string, string>): void {
+    const page = query.page === undefined ? 1 : Number(query.page);
+    const perPage = query.per_page === undefined ? 20 : Number(query.per_page);
+    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1 || perPage > 200) {
+      this.send(res, req, 400, { id: 'bad_request', message: 'page must be >= 1 and per_page between 1 and 200' });
+      return;
+    }
+    const items = all.slice((page - 1) * perPage, page * perPage);
+    const lastPage = Math.max(1, Math.ceil(all.length / perPage));
+    const extra = Object.entries(query).filter(([k]) => k !== 'page' && k !== 'per_page').map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
+    // Links point at the public host, like the real API: a client must not follow them blindly.
+    const link = (p: number) => `${PUBLIC_HOST}${path}?page=${p}&per_page=${perPage}${extra}`;
+    const pages: Record<string, string> = {};
+    if (page > 1) { pages.first = link(1); pages.prev = link(page - 1); }
+    if (page < lastPage) { pages.next = link(page + 1); pages.last = link(lastPage); }
+    this.send(res, req, 200, { [key]: items, links: Object.keys(pages).length ? { pages } : {}, meta: { total: all.length } });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    const query = Object.fromEntries(url.searchParams);
+    let body: unknown;
+    if (raw) {
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+        this.requests.push({ method, path, query, body: raw, status: 0, at: Date.now() });
+        return this.send(res, req, 400, { id: 'bad_request', message: 'Content-Type must be application/json' });
+      }
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        this.requests.push({ method, path, query, body: raw, status: 0, at: Date.now() });
+        return this.send(res, req, 400, { id: 'bad_request', message: 'unparseable JSON' });
+      }
+    }
+    this.requests.push({ method, path, query, body, status: 0, at: Date.now() });
+
+    const fault = this.faults.find((f) => (!f.method || f.method === method) && (!f.path || (typeof f.path === 'string' ? f.path === path : f.path.test(path))) && (f.times ?? 1) > 0);
+    if (fault) {
+      fault.times = (fault.times ?? 1) - 1;
+      if (fault.afterHandling) this.override = fault;
+      else return this.send(res, req, fault.status, fault.body ?? { id: 'error', message: `injected ${fault.status}` }, fault.headers);
+    }
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      return this.send(res, req, 401, { id: 'Unauthorized', message: 'Unable to authenticate you', request_id: 'req-double' });
+    }
+    this.tick();
+
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/v2/droplets') {
+      const all = [...this.droplets.values()].filter((d) => query.name === undefined || d.name === query.name).map((d) => this.dropletJson(d));
+      return this.paginate(res, req, 'droplets', all, path, query);
+    }
+    if (method === 'POST' && path === '/v2/droplets') return this.createDroplet(res, req, body);
+    if ((m = /^\/v2\/droplets\/(\d+)$/.exec(path))) {
+      const d = this.droplets.get(Number(m[1]));
+      if (!d) return this.notFound(res, req);
+      if (method === 'GET') return this.send(res, req, 200, { droplet: this.dropletJson(d) });
+      if (method === 'DELETE') {
+        this.droplets.delete(d.id);
+        return this.send(res, req, 204);
+      }
+    }
+    if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST') return this.postAction(res, req, Number(m[1]), body);
+    if ((m = /^\/v2\/(?:droplets\/(\d+)\/)?actions\/(\d+)$/.exec(path)) && method === 'GET') {
+      const a = this.actions.get(Number(m[2]));
+      if (!a || (m[1] !== undefined && a.resource_id !== Number(m[1]))) return this.notFound(res, req);
+      return this.send(res, req, 200, { action: this.actionJson(a) });
+    }
+    if ((m = /^\/v2\/droplets\/(\d+)\/snapshots$/.exec(path)) && method === 'GET') {
+      const d = this.droplets.get(Number(m[1]));
+      if (!d) return this.notFound(res, req);
+      const snaps = d.snapshot_ids.map((id) => this.images.get(id)).filter((i): i is DoubleImage => Boolean(i)).map((i) => ({
+        id: i.id, name: i.name, created_at: i.created_at, regions: i.regions, min_disk_size: i.min_disk_size, size_gigabytes: i.size_gigabytes, type: 'snapshot',
+      }));
+      return this.paginate(res, req, 'snapshots', snaps, path, query);
+    }
+    if (method === 'GET' && path === '/v2/images') {
+      // Only the account's own images live here, which is what private=true lists.
+      const all = query.private === 'true' ? [...this.images.values()].map((i) => this.imageJson(i)) : [];
+      return this.paginate(res, req, 'images', all, path, query);
+    }
+    if ((m = /^\/v2\/images\/(\d+)$/.exec(path)) && method === 'GET') {
+      const i = this.images.get(Number(m[1]));
+      if (!i) return this.notFound(res, req);
+      return this.send(res, req, 200, { image: this.imageJson(i) });
+    }
+    if (method === 'GET' && path === '/v2/account/keys') return this.paginate(res, req, 'ssh_keys', this.sshKeys, path, query);
+    return this.notFound(res, req);
+  }
+
+  private postAction(res: ServerResponse, req: IncomingMessage, id: number, body: unknown): void {
+    const d = this.droplets.get(id);
+    if (!d) return this.notFound(res, req);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    if (typeof b.type !== 'string') return this.unprocessable(res, req, 'type is required');
+    if (!ACTION_TYPES.has(b.type)) return this.unprocessable(res, req, `${b.type} is not a valid droplet action type`);
+    const allowed = b.type === 'snapshot' ? ['type', 'name'] : ['type'];
+    const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
+    if (unknown.length) return this.unprocessable(res, req, `unknown field(s) for ${b.type}: ${unknown.join(', ')}`);
+    if (b.type === 'snapshot' && b.name !== undefined && (typeof b.name !== 'string' || b.name === '')) return this.unprocessable(res, req, 'name must be a non-empty string');
+    if ([...this.actions.values()].some((a) => a.resource_id === id && a.status === 'in-progress') || d.status === 'new') {
+      return this.unprocessable(res, req, 'Droplet already has a pending event.');
+    }
+    const now = Date.now();
+    const a: ActionState = {
+      id: this.nextId++, status: 'in-progress', type: b.type, started_at: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'), completed_at: null,
+      resource_id: id, resource_type: 'droplet', region: { slug: d.region, name: d.region }, region_slug: d.region,
+      doneAt: now + (this.behaviour.actionMs[b.type] ?? 0), name: typeof b.name === 'string' ? b.name : undefined,
+    };
+    this.actions.set(a.id, a);
+    d.locked = true;
+    this.send(res, req, 201, { action: this.actionJson(a) });
+  }
+
+  private createDroplet(res: ServerResponse, req: IncomingMessage, body: unknown): void {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    const unknown = Object.keys(b).filter((k) => !CREATE_KEYS.has(k));
+    if (unknown.length) return this.unprocessable(res, req, `unknown field(s): ${unknown.join(', ')}`);
+    for (const k of ['name', 'size', 'image']) if (b[k] === undefined || b[k] === '') return this.unprocessable(res, req, `${k} is required`);
+    if (typeof b.name !== 'string' || !/^[a-zA-Z0-9.-]{1,255}$/.test(b.name)) return this.unprocessable(res, req, 'name must be a valid hostname');
+    if (typeof b.size !== 'string') return this.unprocessable(res, req, 'size must be a string');
+    if (typeof b.image !== 'string' && typeof b.image !== 'number') return this.unprocessable(res, req, 'image must be a slug or an id');
+    if (b.region !== undefined && typeof b.region !== 'string') return this.unprocessable(res, req, 'region must be a string');
+    for (const k of ['ipv6', 'monitoring', 'with_droplet_agent', 'backups', 'private_networking']) {
+      if (b[k] !== undefined && typeof b[k] !== 'boolean') return this.unprocessable(res, req, `${k} must be a boolean`);
+    }
+    if (b.ssh_keys !== undefined && (!Array.isArray(b.ssh_keys) || b.ssh_keys.some((k) => typeof k !== 'string' && typeof k !== 'number'))) {
+      return this.unprocessable(res, req, 'ssh_keys must be an array of ids or fingerprints');
+    }
+    if (Array.isArray(b.ssh_keys)) {
+      const bad = b.ssh_keys.find((k) => !this.sshKeys.some((s) => s.id === k || s.fingerprint === k));
+      if (bad !== undefined) return this.unprocessable(res, req, `ssh key ${String(bad)} not found`);
+    }
+    if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))) {
+      return this.unprocessable(res, req, 'tags must be an array of valid tag names');
+    }
+    const d = this.addDroplet({
+      name: b.name, size: b.size, image: b.image, region: (b.region as string | undefined) ?? 'nyc3', status: 'new',
+      tags: (b.tags as string[] | undefined) ?? [], activeAt: Date.now() + this.behaviour.activeAfterMs, request: b,
+      ...(this.behaviour.createdIp ? { ip: this.behaviour.createdIp } : {}),
+    });
+    this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: this.nextId++, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/0` }] } });
+  }
+}
