@@ -3,7 +3,6 @@
  * Node 18+ and built-ins only.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -51,28 +50,11 @@ function loadPayload(): Payload {
   return payload;
 }
 
-/** Runs an embedded script with bash from a private temp dir (not /tmp: the check looks there). */
-function runScript(name: string, b64: string, args: string[]): number {
-  const base = fs.existsSync('/run') && isWritable('/run') ? '/run' : os.tmpdir();
-  const dir = fs.mkdtempSync(path.join(base, 'mpimg-'));
-  const file = path.join(dir, name);
-  try {
-    fs.writeFileSync(file, Buffer.from(b64, 'base64'), { mode: 0o700 });
-    const r = spawnSync('bash', [file, ...args], { stdio: 'inherit' });
-    if (r.error) fail(`error: could not run bash: ${r.error.message}\n  fix: install bash on this droplet`);
-    return r.status ?? 1;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function isWritable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/** Runs an embedded script with `bash -s`: no copy of it is left anywhere (the check looks in /tmp). */
+function runScript(b64: string, args: string[]): number {
+  const r = spawnSync('bash', ['-s', '--', ...args], { input: Buffer.from(b64, 'base64'), stdio: ['pipe', 'inherit', 'inherit'] });
+  if (r.error) fail(`error: could not run bash: ${r.error.message}\n  fix: install bash on this droplet`);
+  return r.status ?? 1;
 }
 
 function main(argv: string[]): number {
@@ -86,8 +68,8 @@ function main(argv: string[]): number {
     return cmd === undefined ? 2 : 0;
   }
   const payload = loadPayload();
-  if (cmd === 'cleanup') return runScript('90-cleanup.sh', payload.scripts.cleanup, rest);
-  if (cmd === 'check') return runScript('99-img-check.sh', payload.scripts.check, rest);
+  if (cmd === 'cleanup') return runScript(payload.scripts.cleanup, rest);
+  if (cmd === 'check') return runScript(payload.scripts.check, rest);
   if (!['install', 'status', 'uninstall', 'plan'].includes(cmd)) {
     fail(`error: unknown command "${cmd}"\n  fix: use one of install, status, uninstall, plan, cleanup, check (see --help)`);
   }

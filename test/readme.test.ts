@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -19,7 +20,7 @@ describe('README', () => {
 
   it('main job: scaffolds a project non-interactively, as root, and builds its bundle', () => {
     // `npm ci && npm run build` already ran for this suite (global setup); the rest runs as written.
-    const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-readme-')), 'acme-wiki');
+    const target = path.join(tempDir('mpimg-readme-'), 'acme-wiki');
     const rest = shBlocks[0].replace(/^npm ci && npm run build && /, '').replaceAll('/tmp/acme-wiki', target);
     const r = spawnSync('bash', ['-c', rest], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status, r.stderr).toBe(0);

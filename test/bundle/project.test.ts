@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { makeProject } from '../helpers/project-fixture.js';
@@ -81,7 +82,7 @@ describe('loading an image project', () => {
   });
 
   it('explains when there is no project at all', () => {
-    const dir = fs.mkdtempSync('/tmp/mpimg-empty-');
+    const dir = tempDir('mpimg-empty-');
     expect(() => loadProject(dir)).toThrow(/no mpimg\.json/);
   });
 });

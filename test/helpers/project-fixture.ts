@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Manifest } from '../../runtime/manifest.js';
+import { tempDir } from './temp.js';
 
 /** A small image project that uses every feature the plan knows (first boot, first login, MOTD, hold, files/). */
 export function makeProject(opts: { manifest?: Partial<Manifest>; dir?: string; firstLogin?: boolean } = {}): string {
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-proj-'));
+  const dir = opts.dir ?? tempDir('mpimg-proj-');
   const w = (rel: string, text: string, mode = 0o644) => {
     const abs = path.join(dir, rel);
     fs.mkdirSync(path.dirname(abs), { recursive: true });

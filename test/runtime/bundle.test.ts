@@ -4,7 +4,10 @@ import { builtinModules } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runtimeBundlePath } from '../../tasks/paths.js';
+import { tempDir } from '../helpers/temp.js';
+import { runtimeBundlePath, templatesDir } from '../../tasks/paths.js';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { bundledFixture, stagedRoot } from '../helpers/bundled.js';
 import { treeDigest } from '../helpers/tree.js';
 
@@ -19,7 +22,7 @@ const sh = (args: string[]) => spawnSync('sh', [b.sh, ...args], { encoding: 'utf
 
 describe('the runtime bundle', () => {
   it('runs from an empty folder with plain node and no node_modules', () => {
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-empty-'));
+    const empty = tempDir('mpimg-empty-');
     const copy = path.join(empty, 'acme-wiki.cjs');
     fs.copyFileSync(b.cjs, copy);
     const r = spawnSync(process.execPath, [copy, 'plan'], { encoding: 'utf8', cwd: empty, env: { PATH: process.env.PATH } });
@@ -53,7 +56,7 @@ describe('the runtime bundle', () => {
   });
 
   it('refuses an embedded manifest that fails the schema', () => {
-    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-bad-')), 'bad.cjs');
+    const bad = path.join(tempDir('mpimg-bad-'), 'bad.cjs');
     fs.writeFileSync(bad, fs.readFileSync(b.cjs, 'utf8').replace('\\"slug\\":\\"acme-wiki\\"', '\\"slug\\":\\"Acme Wiki\\"'));
     const root = stagedRoot();
     const r = spawnSync(process.execPath, [bad, 'install', '--root', root], { encoding: 'utf8' });
@@ -140,7 +143,7 @@ describe('install, status, uninstall under --root', () => {
   });
 
   it('uninstall deletes a .bashrc that install created for the hook alone', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-bare-'));
+    const root = tempDir('mpimg-bare-');
     node(['install', '--root', root]);
     expect(fs.existsSync(path.join(root, 'root/.bashrc'))).toBe(true);
     node(['uninstall', '--root', root]);
@@ -148,7 +151,7 @@ describe('install, status, uninstall under --root', () => {
   });
 
   it('--remove-self deletes the bundle after a successful install', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-self-'));
+    const dir = tempDir('mpimg-self-');
     const copy = path.join(dir, 'x.cjs');
     fs.copyFileSync(b.cjs, copy);
     const root = stagedRoot();
@@ -162,7 +165,7 @@ describe('install, status, uninstall under --root', () => {
   });
 
   it('refuses to touch / unless run as root (node and sh)', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-nobody-'));
+    const dir = tempDir('mpimg-nobody-');
     fs.chmodSync(dir, 0o755);
     for (const f of [b.cjs, b.sh]) fs.copyFileSync(f, path.join(dir, path.basename(f)));
     const asNobody = (cmd: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { encoding: 'utf8', cwd: dir });
@@ -186,6 +189,23 @@ describe('install, status, uninstall under --root', () => {
     const r = node(['cleanup', '--dry-run', '--root', '/x']);
     expect(r.stdout).toBe('cleanup args: --dry-run --root /x\n');
     expect(node(['check', '--json']).stdout).toBe('check args: --json\n');
+  });
+
+  it('runs the real image check and cleanup of a project, leaving no copy of them behind', () => {
+    const real = bundledFixture();
+    for (const s of ['90-cleanup.sh', '99-img-check.sh']) {
+      fs.copyFileSync(path.join(templatesDir(), 'project/scripts', s), path.join(real.project, 'scripts', s));
+    }
+    const fresh = writeBundle(loadProject(real.project), tempDir('mpimg-dist-'));
+    const root = stagedRoot();
+    const run = (args: string[]) => spawnSync(process.execPath, [fresh.cjs, ...args], { encoding: 'utf8' });
+    const dry = run(['cleanup', '--dry-run', '--root', root]);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toMatch(/Summary: .*dry run/i);
+    const check = run(['check', '--json', '--root', root]);
+    const report = JSON.parse(check.stdout);
+    expect(report.tool).toBe('mpimg-img-check');
+    expect(check.status).toBe(report.summary.fail > 0 ? 1 : 0);
   });
 });
 
