@@ -91,6 +91,7 @@ export function install(plan: Plan, root: string): Change[] {
         continue;
       }
       atomicWrite(real, Buffer.from(after, 'latin1'), had ? modeOf(real) : op.createMode);
+      if (!had) created.push(op.path);
       changes.push({ op: op.kind, path: op.path, action: had ? 'updated' : 'created' });
     }
   }
@@ -132,6 +133,8 @@ export function status(plan: Plan, root: string): { drift: Drift[]; checked: num
 
 export function uninstall(plan: Plan, root: string): Change[] {
   const changes: Change[] = [];
+  const list = at(root, createdDirsFile(plan));
+  const created = exists(list) ? fs.readFileSync(list, 'utf8').split('\n').filter(Boolean) : [];
   for (const op of [...plan.ops].reverse()) {
     const real = at(root, op.path);
     if (op.kind === 'dir') continue; // directories go below, and only those install created
@@ -147,7 +150,7 @@ export function uninstall(plan: Plan, root: string): Change[] {
       const after = removeBlock(before, op.id);
       if (after === before) {
         changes.push({ op: op.kind, path: op.path, action: 'absent' });
-      } else if (after.length === 0) {
+      } else if (after.length === 0 && created.includes(op.path)) {
         // install created this file for the block alone
         fs.unlinkSync(real);
         changes.push({ op: op.kind, path: op.path, action: 'removed' });
@@ -157,10 +160,9 @@ export function uninstall(plan: Plan, root: string): Change[] {
       }
     }
   }
-  const list = at(root, createdDirsFile(plan));
-  const dirs = exists(list) ? fs.readFileSync(list, 'utf8').split('\n').filter(Boolean) : [];
   if (exists(list)) fs.unlinkSync(list);
-  for (const d of dirs.reverse()) {
+  for (const d of [...created].reverse()) {
+    if (!fs.lstatSync(at(root, d), { throwIfNoEntry: false })?.isDirectory()) continue; // a block's file, handled above
     try {
       fs.rmdirSync(at(root, d));
       changes.push({ op: 'dir', path: d, action: 'removed' });

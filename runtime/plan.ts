@@ -48,8 +48,11 @@ export interface Plan {
 export const startMarker = (id: string): string => `# >>> mpimg:${id} >>>`;
 export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;
 
-/** Where the executors record the directories they created (one per line), for an exact uninstall. */
-export const createdDirsFile = (plan: Plan): string => `${plan.home}/.created-dirs`;
+/**
+ * Where the executors record what they created that the plan does not own outright: directories, and
+ * shared files made just to hold a block (one path per line, in creation order), for an exact uninstall.
+ */
+export const createdDirsFile = (plan: Plan): string => `${plan.home}/.created`;
 
 /**
  * Finds the block's line range in `text` (latin1 string, so bytes map 1:1 to chars).

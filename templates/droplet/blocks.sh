@@ -10,16 +10,12 @@ mpimg_block_lines() {
   printf '%s %s\n' "$_mb_s" "$((_mb_s + _mb_e - 1))"
 }
 
-# mpimg_block_remove FILE ID: removes the block; a file left empty is deleted (install created it).
+# mpimg_block_remove FILE ID: removes the block, keeping every other byte and the file's mode.
 mpimg_block_remove() {
   [ -f "$1" ] || return 0
   _mb_l=$(mpimg_block_lines "$1" "$2") || return 0
   _mb_tmp="$1.mpimg-tmp"
   { head -n "$((${_mb_l% *} - 1))" "$1"; tail -n "+$((${_mb_l#* } + 1))" "$1"; } > "$_mb_tmp"
-  if [ -s "$_mb_tmp" ]; then
-    chmod "$(stat -c %a "$1")" "$_mb_tmp"
-    mv -f "$_mb_tmp" "$1"
-  else
-    rm -f "$_mb_tmp" "$1"
-  fi
+  chmod "$(stat -c %a "$1")" "$_mb_tmp"
+  mv -f "$_mb_tmp" "$1"
 }

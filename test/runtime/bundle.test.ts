@@ -106,6 +106,20 @@ describe('install, status, uninstall under --root', () => {
     expect(treeDigest(root)).toEqual(before);
   });
 
+  it('replaces files by rename, never by rewriting them in place (node and sh)', () => {
+    for (const run of [node, sh]) {
+      const root = stagedRoot();
+      run(['install', '--root', root]);
+      const lib = path.join(root, 'opt/acme/acme-wiki/lib.sh');
+      fs.writeFileSync(lib, 'stale\n');
+      const before = fs.statSync(lib).ino;
+      expect(run(['install', '--root', root]).stdout).toContain('updated  /opt/acme/acme-wiki/lib.sh');
+      // a new inode: readers of the old file never see a half-written one
+      expect(fs.statSync(lib).ino).not.toBe(before);
+      expect(fs.readdirSync(path.dirname(lib)).filter((n) => n.includes('mpimg-tmp'))).toEqual([]);
+    }
+  });
+
   it('status reports each kind of drift and exits non-zero', () => {
     const root = stagedRoot();
     expect(node(['status', '--root', root]).status).toBe(1);
@@ -147,6 +161,9 @@ describe('install, status, uninstall under --root', () => {
     node(['install', '--root', root]);
     expect(fs.existsSync(path.join(root, 'root/.bashrc'))).toBe(true);
     node(['uninstall', '--root', root]);
+    expect(fs.readdirSync(root)).toEqual([]);
+    sh(['install', '--root', root]);
+    sh(['uninstall', '--root', root]);
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
@@ -218,6 +235,7 @@ describe('node executor and sh installer are twins', () => {
   it.each(cases)('byte-identical trees and modes with %s, after install, reinstall and uninstall', (_n, bashrc) => {
     const a = stagedRoot(bashrc);
     const c = stagedRoot(bashrc);
+    const pristine = treeDigest(a);
     expect(node(['install', '--root', a]).status).toBe(0);
     const r = sh(['install', '--root', c]);
     expect(r.stderr).toBe('');
@@ -229,7 +247,8 @@ describe('node executor and sh installer are twins', () => {
     expect(treeDigest(c)).toEqual(treeDigest(a));
     node(['uninstall', '--root', a]);
     sh(['uninstall', '--root', c]);
-    expect(treeDigest(c)).toEqual(treeDigest(a));
+    expect(treeDigest(a)).toEqual(pristine);
+    expect(treeDigest(c)).toEqual(pristine);
   });
 
   it('sh status finds the same drift', () => {
