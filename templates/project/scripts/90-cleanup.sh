@@ -216,7 +216,8 @@ detect_pm() {
 # Wait for background package jobs instead of fighting them for the lock.
 step_wait_lock() {
   step "wait for the package manager"
-  if [ "$MODE" != live ] || ! command -v systemctl >/dev/null 2>&1; then
+  # systemctl answers "active" in a chroot without systemd: ask it only where systemd runs.
+  if [ "$MODE" != live ] || ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
     step_done "no running services to wait for here"; return
   fi
   local waited=0 units
