@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../helpers/sshd.js';
 import { run, type RunResult } from './exec.js';
 import { Interactive } from './interactive.js';
 import type { Droplet, DropletProcess } from './droplet.js';
@@ -16,18 +16,6 @@ export async function makeKeyPair(dir: string, name = 'id_e2e'): Promise<KeyPair
   const privateKey = join(dir, name);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `mpimg-e2e-${name}`, '-f', privateKey]);
   return { privateKey, publicKeyFile: `${privateKey}.pub`, publicKey: readFileSync(`${privateKey}.pub`, 'utf8').trim() };
-}
-
-/** A free TCP port on 127.0.0.1 (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface DropletSshd {

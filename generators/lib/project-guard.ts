@@ -1,0 +1,26 @@
+/** Sub-generators only add to an existing image project: find it or explain what is wrong. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatProblems, validateManifest, type Manifest } from '../../runtime/manifest.js';
+import { MpimgError } from '../../tasks/errors.js';
+
+export function loadProject(dir: string, generatorName: string): Manifest {
+  const file = join(dir, 'mpimg.json');
+  if (!existsSync(file)) {
+    throw new MpimgError(`${dir} is not an image project (no mpimg.json)`, {
+      where: dir,
+      hint: `run \`yo mpimg:${generatorName}\` inside a project made by \`yo mpimg\` or \`mpimg new <dir>\``,
+    });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again' });
+  }
+  const { manifest, problems } = validateManifest(data);
+  if (!manifest) {
+    throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again' });
+  }
+  return manifest;
+}
