@@ -49,7 +49,7 @@ function readManifestJson(file: string): unknown {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new MpimgError(`no mpimg.json in ${path.dirname(file)}`, {
+    throw new MpimgError('no mpimg.json in this folder', {
       where: file,
       hint: 'run this inside an image project (create one with `mpimg new <dir>`)',
     });
@@ -115,11 +115,17 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
   visit('');
 }
 
+/** <dir>/mpimg.json, parsed and validated by the one schema; every problem at once. */
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'mpimg.json');
+  const { manifest, problems } = validateManifest(readManifestJson(file));
+  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again' });
+  return manifest;
+}
+
 export function loadProject(dir: string): Project {
   const file = path.join(dir, 'mpimg.json');
-  const raw = readManifestJson(file);
-  const { manifest, problems } = validateManifest(raw);
-  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again' });
+  const manifest = readManifest(dir);
   const out: Problem[] = [];
 
   // first-boot: the manifest list, else every NN-name file of the folder
