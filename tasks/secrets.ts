@@ -1,0 +1,51 @@
+/**
+ * Secrets in the environment. The DigitalOcean token is for the API client only: every child process
+ * (ssh, tar, the vendor's tasks) starts from `childEnv()`, so a token never reaches a droplet, a log
+ * or a build script by inheritance. A task that really needs the token asks for it with `apiToken()`.
+ */
+
+/** Environment variables that hold a DigitalOcean API token (doctl's and ours). */
+export const TOKEN_VARS: readonly string[] = ['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKEN', 'DIGITALOCEAN_API_TOKEN', 'PKR_VAR_do_token', 'PKR_VAR_do_access_token'];
+
+/** Values taken out of process.env by stashTokens(), kept only in this module. */
+const stash = new Map<string, string>();
+
+/** A copy of `env` without the token variables. */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const k of TOKEN_VARS) delete out[k];
+  return out;
+}
+
+/**
+ * Moves the token variables out of process.env (so code that spawns with the default environment
+ * cannot pass them on) into a private store. Returns a function that puts them back.
+ */
+export function stashTokens(env: NodeJS.ProcessEnv = process.env): () => void {
+  const taken: Array<[string, string]> = [];
+  for (const k of TOKEN_VARS) {
+    const v = env[k];
+    if (v === undefined) continue;
+    taken.push([k, v]);
+    if (!stash.has(k)) stash.set(k, v);
+    delete env[k];
+  }
+  return () => {
+    for (const [k, v] of taken) {
+      env[k] = v;
+      stash.delete(k);
+    }
+  };
+}
+
+/**
+ * The API token for a task that needs it explicitly (e.g. to call the API from a build step):
+ * from the stash when the CLI took it out of the environment, else from the environment.
+ */
+export function apiToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const k of ['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKEN']) {
+    const v = stash.get(k) ?? env[k];
+    if (v) return v;
+  }
+  return undefined;
+}
