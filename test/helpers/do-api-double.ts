@@ -3,7 +3,8 @@
  * It keeps droplet, action and image state, checks request bodies against the public shapes
  * (422 like the real API for missing fields and unknown action types), answers in the real JSON
  * shapes, and can inject faults: 401, 404, 422 pending event, 429 with ratelimit headers, 5xx,
- * slow actions and errored actions.
+ * slow actions and errored actions, a lost answer (the change happened, the answer is an error, never
+ * comes in time, or the connection drops), and a slow server.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,21 +14,34 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   body: unknown;
+  /** The status answered; 0 when the connection was dropped without an answer. */
   status: number;
   at: number;
+  /** Whether the request carried the expected bearer token. */
+  authorized: boolean;
 }
 
 export interface Fault {
   method?: string;
   /** Exact pathname or a pattern. */
   path?: string | RegExp;
-  status: number;
+  /** Only a droplet action of this type (the body's `type`). */
+  actionType?: string;
+  /** Answer with this status instead of the real answer. Without it (and without `drop`) the real answer is only delayed. */
+  status?: number;
   body?: unknown;
   headers?: Record<string, string>;
   /** How many matching requests get the fault (default 1). */
   times?: number;
   /** Do the work first, then answer with the fault (a lost answer: the change happened anyway). */
   afterHandling?: boolean;
+  /** Close the connection without answering (a reset). */
+  drop?: boolean;
+  /**
+   * Wait this long: before the work when not `afterHandling` (a slow server: the change happens late),
+   * else before the answer (the client may time out although the change happened).
+   */
+  delayMs?: number;
 }
 
 interface ActionState {
@@ -93,6 +107,8 @@ export interface DoubleBehaviour {
   activeAfterMs: number;
   /** Public IPv4 given to created droplets (default: one from 203.0.113.0/24). */
   createdIp?: string;
+  /** Created droplets become active but never get a public IPv4. */
+  noPublicIp?: boolean;
 }
 
 const ACTION_TYPES = new Set([
@@ -127,7 +143,10 @@ export class DoApiDouble {
   readonly faults: Fault[] = [];
   behaviour: DoubleBehaviour = { actionMs: {}, erroredActions: new Set(), shutdownIgnored: false, activeAfterMs: 0 };
   private nextId = 1000;
-  private override?: Fault;
+  /** Per request, so concurrent clients never get each other's faults or statuses. */
+  private readonly overrides = new WeakMap<IncomingMessage, Fault>();
+  private readonly records = new WeakMap<IncomingMessage, RecordedRequest>();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(token: string) {
     this.token = token;
@@ -136,14 +155,19 @@ export class DoApiDouble {
     });
   }
 
-  static async start(token: string): Promise<DoApiDouble> {
+  static async start(token: string, opts: { port?: number } = {}): Promise<DoApiDouble> {
     const d = new DoApiDouble(token);
-    await new Promise<void>((resolve) => d.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      d.server.once('error', reject);
+      d.server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+    });
     d.url = `http://127.0.0.1:${(d.server.address() as AddressInfo).port}`;
     return d;
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -191,6 +215,18 @@ export class DoApiDouble {
     return img;
   }
 
+  /** A finished action from the droplet's past (fixtures for action lists). */
+  addAction(p: { resourceId: number; type: string; startedAt: string; status?: 'completed' | 'errored' }): number {
+    const d = this.droplets.get(p.resourceId);
+    const region = d?.region ?? 'nyc3';
+    const id = this.nextId++;
+    this.actions.set(id, {
+      id, status: p.status ?? 'completed', type: p.type, started_at: p.startedAt, completed_at: p.startedAt, resource_id: p.resourceId,
+      resource_type: 'droplet', region: { slug: region, name: region }, region_slug: region, doneAt: 0,
+    });
+    return id;
+  }
+
   /** Moves time-based state forward: finishes due actions, brings new droplets up. */
   private tick(): void {
     const now = Date.now();
@@ -231,7 +267,7 @@ export class DoApiDouble {
       created_at: d.created_at, features: [], backup_ids: [], next_backup_window: null, snapshot_ids: [...d.snapshot_ids],
       image: { id: 1, name: String(d.image), distribution: d.distribution, slug: typeof d.image === 'string' ? d.image : null, public: true },
       volume_ids: [], size: { slug: d.size, memory: 512, vcpus: 1, disk: d.disk }, size_slug: d.size,
-      networks: { v4: up ? [{ ip_address: d.ip, netmask: '255.255.240.0', gateway: '203.0.113.1', type: 'public' }] : [], v6: [] },
+      networks: { v4: up && d.ip ? [{ ip_address: d.ip, netmask: '255.255.240.0', gateway: '203.0.113.1', type: 'public' }] : [], v6: [] },
       region: { slug: d.region, name: d.region, available: true }, tags: [...d.tags], vpc_uuid: '00000000-0000-4000-8000-000000000000',
     };
   }
@@ -246,20 +282,32 @@ export class DoApiDouble {
     return { ...rest };
   }
 
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+  }
+
   private send(res: ServerResponse, req: IncomingMessage, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-    if (this.override) {
-      const f = this.override;
-      this.override = undefined;
+    const f = this.overrides.get(req);
+    this.overrides.delete(req);
+    if (f?.status !== undefined) {
       status = f.status;
       body = f.body ?? { id: 'error', message: `injected ${f.status}` };
       headers = f.headers ?? {};
     }
-    const last = this.requests[this.requests.length - 1];
-    if (last && last.status === 0) last.status = status;
-    const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999', ...headers });
-    res.end(text);
-    void req;
+    const rec = this.records.get(req);
+    if (rec) rec.status = f?.drop ? 0 : status;
+    const answer = () => {
+      if (f?.drop) {
+        req.socket.destroy();
+        return;
+      }
+      const text = body === undefined ? '' : JSON.stringify(body);
+      res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999', ...headers });
+      res.end(text);
+    };
+    if (f?.delayMs && f.afterHandling) this.later(f.delayMs, answer);
+    else answer();
   }
 
   private unprocessable(res: ServerResponse, req: IncomingMessage, message: string): void {
@@ -296,35 +344,56 @@ export class DoApiDouble {
     const method = req.method ?? 'GET';
     const path = url.pathname;
     const query = Object.fromEntries(url.searchParams);
+    const authorized = req.headers.authorization === `Bearer ${this.token}`;
+    const record = (b: unknown) => {
+      const rec: RecordedRequest = { method, path, query, body: b, status: 0, at: Date.now(), authorized };
+      this.requests.push(rec);
+      this.records.set(req, rec);
+    };
     let body: unknown;
     if (raw) {
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
-        this.requests.push({ method, path, query, body: raw, status: 0, at: Date.now() });
+        record(raw);
         return this.send(res, req, 400, { id: 'bad_request', message: 'Content-Type must be application/json' });
       }
       try {
         body = JSON.parse(raw);
       } catch {
-        this.requests.push({ method, path, query, body: raw, status: 0, at: Date.now() });
+        record(raw);
         return this.send(res, req, 400, { id: 'bad_request', message: 'unparseable JSON' });
       }
     }
-    this.requests.push({ method, path, query, body, status: 0, at: Date.now() });
+    record(body);
 
-    const fault = this.faults.find((f) => (!f.method || f.method === method) && (!f.path || (typeof f.path === 'string' ? f.path === path : f.path.test(path))) && (f.times ?? 1) > 0);
+    const type = body && typeof body === 'object' && 'type' in body ? (body as { type: unknown }).type : undefined;
+    const fault = this.faults.find((f) => (!f.method || f.method === method)
+      && (!f.path || (typeof f.path === 'string' ? f.path === path : f.path.test(path)))
+      && (f.actionType === undefined || f.actionType === type)
+      && (f.times ?? 1) > 0);
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
-      if (fault.afterHandling) this.override = fault;
-      else return this.send(res, req, fault.status, fault.body ?? { id: 'error', message: `injected ${fault.status}` }, fault.headers);
+      if (fault.afterHandling) {
+        this.overrides.set(req, fault);
+      } else if (fault.status !== undefined || fault.drop) {
+        this.overrides.set(req, fault);
+        const answer = () => this.send(res, req, fault.status ?? 500);
+        if (fault.delayMs) return this.later(fault.delayMs, answer);
+        return answer();
+      } else if (fault.delayMs) {
+        // A slow server: the work happens late, whether or not the client still waits.
+        await new Promise<void>((r) => this.later(fault.delayMs!, r));
+      }
     }
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    if (!authorized) {
       return this.send(res, req, 401, { id: 'Unauthorized', message: 'Unable to authenticate you', request_id: 'req-double' });
     }
     this.tick();
 
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/v2/droplets') {
-      const all = [...this.droplets.values()].filter((d) => query.name === undefined || d.name === query.name).map((d) => this.dropletJson(d));
+      const all = [...this.droplets.values()]
+        .filter((d) => (query.name === undefined || d.name === query.name) && (query.tag_name === undefined || d.tags.includes(query.tag_name)))
+        .map((d) => this.dropletJson(d));
       return this.paginate(res, req, 'droplets', all, path, query);
     }
     if (method === 'POST' && path === '/v2/droplets') return this.createDroplet(res, req, body);
@@ -338,6 +407,13 @@ export class DoApiDouble {
       }
     }
     if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST') return this.postAction(res, req, Number(m[1]), body);
+    if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'GET') {
+      const id = Number(m[1]);
+      if (!this.droplets.has(id)) return this.notFound(res, req);
+      // Oldest first here; a client must not rely on the order (or on finding its action on page 1).
+      const all = [...this.actions.values()].filter((a) => a.resource_id === id).map((a) => this.actionJson(a));
+      return this.paginate(res, req, 'actions', all, path, query);
+    }
     if ((m = /^\/v2\/(?:droplets\/(\d+)\/)?actions\/(\d+)$/.exec(path)) && method === 'GET') {
       const a = this.actions.get(Number(m[2]));
       if (!a || (m[1] !== undefined && a.resource_id !== Number(m[1]))) return this.notFound(res, req);
@@ -417,6 +493,7 @@ export class DoApiDouble {
       name: b.name, size: b.size, image: b.image, region: (b.region as string | undefined) ?? 'nyc3', status: 'new',
       tags: (b.tags as string[] | undefined) ?? [], activeAt: Date.now() + this.behaviour.activeAfterMs, request: b,
       ...(this.behaviour.createdIp ? { ip: this.behaviour.createdIp } : {}),
+      ...(this.behaviour.noPublicIp ? { ip: '' } : {}),
     });
     this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: this.nextId++, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/0` }] } });
   }
