@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { snapshotName } from '../../runtime/manifest.js';
 import { runTaskBuildStep } from '../do/build-step.js';
 import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
-import { runImagePipeline, type BuildStep, type PipelineTimings } from '../do/pipeline.js';
+import { BuildDropletLeftError, runImagePipeline, type BuildStep, type PipelineTimings } from '../do/pipeline.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
 import { UsageError } from '../errors.js';
@@ -11,9 +11,10 @@ import type { Command } from './types.js';
 const usage = `Usage: mpimg image [--keep] [--json]
 
 The whole path in one command, from ./mpimg.json: create a build droplet (base image, region, smallest
-size, your account's SSH keys, droplet agent/monitoring/IPv6 off, tag mpimg-build), wait until it is
-active, run the \`build\` task on it over SSH, snapshot it, and destroy it at the end, also when a step
-fails or on Ctrl-C.
+size, your account's SSH keys, droplet agent/monitoring/IPv6 off, tags mpimg-build and mpimg-run:<id>
+of this run), wait until it is active, run the \`build\` task on it over SSH (with a known_hosts file of
+this run only, and without the API token in its environment), snapshot it, and destroy it at the end,
+also when a step fails or on Ctrl-C. Only this run's droplet is destroyed: parallel runs are safe.
 
 Options:
   --keep   keep the build droplet (e.g. to debug a failed build); delete it yourself afterwards
@@ -61,6 +62,13 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
         progress.done(`image ${res.image.id} "${res.image.name}" ready${res.destroyed ? ', build droplet destroyed' : ''}`);
         printImage(ctx, res.image, Boolean(values.json));
         return 0;
+      } catch (err) {
+        // The image was made but the droplet is left: still print the line to submit, then fail.
+        if (err instanceof BuildDropletLeftError && err.result) {
+          progress.done(`image ${err.result.image.id} "${err.result.image.name}" ready, but the build droplet was not destroyed`);
+          printImage(ctx, err.result.image, Boolean(values.json));
+        }
+        throw err;
       } finally {
         progress.suspend();
       }

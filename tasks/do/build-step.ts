@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MpimgError } from '../errors.js';
+import { childEnv, withTokensStashed } from './child-env.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError } from './errors.js';
 import type { Command } from '../commands/types.js';
@@ -56,7 +57,8 @@ export interface SpawnBuildStepOptions {
 
 /**
  * A build step in a child process: wait for SSH, then `node bin/mpimg.js run build --host <ip>
- * --user root` in the project folder, without the API tokens in the child's environment.
+ * --user root [--known-hosts <the run's file>]` in the project folder, without the API tokens in the
+ * child's environment.
  */
 export function spawnBuildStep(opts: SpawnBuildStepOptions = {}): BuildStep {
   return async (ctx) => {
@@ -64,9 +66,8 @@ export function spawnBuildStep(opts: SpawnBuildStepOptions = {}): BuildStep {
     await waitForTcp(ctx.ip, port, { ...(opts.sshWait ?? { timeoutMs: 5 * 60_000, pollMs: 5000 }), clock: opts.clock, signal: ctx.signal });
     const args = [opts.bin ?? findMpimgBin(), 'run', opts.task ?? 'build', '--host', ctx.ip, '--user', opts.user ?? 'root'];
     if (port !== 22) args.push('--port', String(port));
-    const env = { ...ctx.env };
-    delete env.DIGITALOCEAN_ACCESS_TOKEN;
-    delete env.DIGITALOCEAN_TOKEN;
+    if (ctx.knownHostsFile) args.push('--known-hosts', ctx.knownHostsFile);
+    const env = childEnv(ctx.env);
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(opts.node ?? process.execPath, args, { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (b: Buffer) => ctx.stdout.write(b));
@@ -99,9 +100,11 @@ export interface RunTaskBuildStepOptions {
 }
 
 /**
- * The default build step: `mpimg run build --host <ip> --user root` in this process, in the project
- * folder. `mpimg run` itself waits for SSH, accepts the new droplet's host key once and reports the
- * task's failure; a non-zero exit becomes an error here.
+ * The default build step: `mpimg run build --host <ip> --user root [--known-hosts <the run's file>]`
+ * in this process, in the project folder, with the token variables out of process.env and ctx.env
+ * meanwhile (the vendor's task file runs in this process). `mpimg run` itself waits for SSH, accepts
+ * the new droplet's host key once and reports the task's failure; a non-zero exit becomes an error.
+ * A `--known-hosts` in extraArgs comes later and wins.
  */
 export function runTaskBuildStep(opts: RunTaskBuildStepOptions = {}): BuildStep {
   return async (ctx) => {
@@ -109,11 +112,12 @@ export function runTaskBuildStep(opts: RunTaskBuildStepOptions = {}): BuildStep 
     const cmd = (await (opts.load ?? (() => import('../commands/run.js')))()).default;
     const argv = [task, '--host', ctx.ip, '--user', opts.user ?? 'root'];
     if (opts.sshPort !== undefined && opts.sshPort !== 22) argv.push('--port', String(opts.sshPort));
+    if (ctx.knownHostsFile) argv.push('--known-hosts', ctx.knownHostsFile);
     argv.push(...(opts.extraArgs ?? []));
-    const code = await cmd.run(argv, {
-      cwd: ctx.cwd, env: ctx.env, stdout: ctx.stdout, stderr: ctx.stderr, isTTY: false,
+    const code = await withTokensStashed(() => cmd.run(argv, {
+      cwd: ctx.cwd, env: childEnv(ctx.env), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: false,
       signal: ctx.signal ?? new AbortController().signal,
-    });
+    }));
     if (ctx.signal?.aborted) throw new AbortedError();
     if (code !== 0) {
       throw new MpimgError(`the build task failed on ${ctx.ip} (exit code ${code})`, {

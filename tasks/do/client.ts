@@ -42,18 +42,48 @@ export interface DoClientOptions {
   retry?: Partial<RetryPolicy>;
 }
 
-export interface RequestOptions {
+export interface RequestOptions<T = unknown> {
   body?: unknown;
   query?: Record<string, string | number | boolean>;
   /** Overrides the client's signal (e.g. cleanup after Ctrl-C must still run). */
   signal?: AbortSignal | null;
   /** Retry 422 "pending event" (default true). */
   retryPending?: boolean;
+  /**
+   * For a request that is not safe to repeat (POST): after a failure that leaves open whether the server
+   * acted (5xx, timeout, connection lost after sending), look the result up before sending again.
+   * `sentAt` is when the first try went out, in the API server's time (ms). A value is taken as the
+   * answer; undefined means nothing happened, so the request is sent again. Without `reconcile` such a
+   * request fails instead (DoApiError.unknownEffect).
+   */
+  reconcile?: (sentAt: number) => Promise<T | undefined>;
+  /**
+   * The signal stops waits and retries but not a request already sent: its answer (e.g. the id of a
+   * droplet just made) is needed to clean up after Ctrl-C.
+   */
+  finishInFlight?: boolean;
 }
 
 interface ApiErrorBody { id?: string; message?: string; request_id?: string }
 
 const PENDING_RE = /pending event/i;
+
+/** Failures that happen before a request leaves this machine: the server cannot have acted on it. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** An action's started_at has one-second resolution and our estimate of the server's clock is ±1 s. */
+const ACTION_TIME_SLACK_MS = 2000;
+
+function neverSent(err: unknown): boolean {
+  const codes: unknown[] = [];
+  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    codes.push((e as { code?: unknown }).code);
+    // Node tries each address of a host name; all of them must have refused.
+    const list = (e as { errors?: unknown }).errors;
+    if (Array.isArray(list) && list.length && list.every((x) => NOT_SENT_CODES.has((x as { code?: string })?.code ?? ''))) return true;
+  }
+  return codes.some((c) => typeof c === 'string' && NOT_SENT_CODES.has(c));
+}
 
 /**
  * Normalises DIGITALOCEAN_API_URL (doctl's form has no /v2) and refuses to send a token in clear text
@@ -78,6 +108,8 @@ export function normaliseBaseUrl(raw: string): string {
 
 export class DoClient {
   readonly #token: string;
+  /** Server clock minus ours, from the Date header of the last answer (to compare with action times). */
+  #serverOffsetMs = 0;
   readonly tokenSource: string;
   readonly baseUrl: string;
   readonly clock: Clock;
@@ -119,17 +151,32 @@ export class DoClient {
     return `DoClient(${this.baseUrl}, token from ${this.tokenSource})`;
   }
 
-  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  /** Our estimate of the API server's clock (ms). */
+  serverNow(): number {
+    return this.clock.now() + this.#serverOffsetMs;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions<T> = {}): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, String(v));
     const outer = opts.signal === null ? undefined : opts.signal ?? this.signal;
     const label = `${method} ${url.pathname}`;
+    // GET/PUT/DELETE may be repeated freely; a POST twice can make two droplets or two snapshots.
+    const repeatable = method === 'GET' || method === 'HEAD' || method === 'PUT' || method === 'DELETE';
     let tries = 0;
     let pendingTries = 0;
+    let firstSentAt: number | undefined;
+    /** An earlier try may have been carried out: look before sending again. */
+    let maybeDone = false;
     for (;;) {
       if (outer?.aborted) throw new AbortedError();
+      if (maybeDone && opts.reconcile) {
+        const found = await opts.reconcile(firstSentAt!);
+        if (found !== undefined) return found;
+      }
       const attempt = AbortSignal.timeout(this.retry.requestTimeoutMs);
-      const signal = outer ? AbortSignal.any([outer, attempt]) : attempt;
+      const signal = outer && !opts.finishInFlight ? AbortSignal.any([outer, attempt]) : attempt;
+      firstSentAt ??= this.serverNow();
       let res: Response;
       let text: string;
       try {
@@ -148,7 +195,10 @@ export class DoClient {
       } catch (err) {
         if (outer?.aborted) throw new AbortedError();
         const why = this.redact(errText(err));
-        if (tries >= this.retry.maxRetries) {
+        if (!repeatable && !neverSent(err)) {
+          maybeDone = true;
+          if (!opts.reconcile || tries >= this.retry.maxRetries) return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, why, 0));
+        } else if (tries >= this.retry.maxRetries) {
           throw new DoApiError(`cannot reach the DigitalOcean API: ${why}`, {
             status: 0, where: `${label} (${this.baseUrl})`,
             hint: 'check the network; if DIGITALOCEAN_API_URL is set, check it points at the API',
@@ -157,6 +207,8 @@ export class DoClient {
         await this.clock.sleep(this.backoff(tries++), outer);
         continue;
       }
+      const date = Date.parse(res.headers.get('date') ?? '');
+      if (Number.isFinite(date)) this.#serverOffsetMs = date - this.clock.now();
       if (res.ok) {
         if (res.status === 204 || text === '') return undefined as T;
         try {
@@ -165,6 +217,8 @@ export class DoClient {
           throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, { status: res.status, where: label, hint: 'check DIGITALOCEAN_API_URL' });
         }
       }
+      // Only reachable with finishInFlight: the answer came, it is not a success, and the user wants out.
+      if (outer?.aborted) throw new AbortedError();
       const body = parseErrorBody(text);
       const message = this.redact(body.message ?? res.statusText ?? 'no message');
       const base = { status: res.status, apiId: body.id, requestId: body.request_id, where: label };
@@ -180,7 +234,10 @@ export class DoClient {
         continue;
       }
       if (res.status >= 500) {
-        if (tries >= this.retry.maxRetries) {
+        if (!repeatable) {
+          maybeDone = true;
+          if (!opts.reconcile || tries >= this.retry.maxRetries) return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, `${res.status}: ${message}`, res.status, base));
+        } else if (tries >= this.retry.maxRetries) {
           throw new DoApiError(`the DigitalOcean API failed with ${res.status}: ${message}`, {
             ...base, hint: 'a DigitalOcean-side problem: check https://status.digitalocean.com and try again',
           });
@@ -200,6 +257,20 @@ export class DoClient {
     }
   }
 
+  /** Out of retries after a failure of unknown effect: one more look, then give up without sending again. */
+  private async lastLook<T>(reconcile: RequestOptions<T>['reconcile'], sentAt: number, err: DoApiError): Promise<T> {
+    const found = reconcile ? await reconcile(sentAt) : undefined;
+    if (found !== undefined) return found;
+    throw err;
+  }
+
+  private unknownEffect(label: string, why: string, status: number, base: { apiId?: string; requestId?: string } = {}): DoApiError {
+    return new DoApiError(`${label} failed (${why}) and it is not known whether DigitalOcean carried it out`, {
+      ...base, status, where: `${label} (${this.baseUrl})`, unknownEffect: true,
+      hint: 'it was not sent again, so nothing is done twice: check the droplet (control panel or doctl) before running the command again',
+    });
+  }
+
   private backoff(n: number): number {
     return Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** n);
   }
@@ -215,10 +286,10 @@ export class DoClient {
   }
 
   /** Every page of a list; follows page numbers on our own base URL (never an absolute link from the answer). */
-  async listAll<T>(path: string, key: string, query: Record<string, string | number | boolean> = {}, perPage = 200): Promise<T[]> {
+  async listAll<T>(path: string, key: string, query: Record<string, string | number | boolean> = {}, perPage = 200, opts: Pick<RequestOptions, 'signal'> = {}): Promise<T[]> {
     const out: T[] = [];
     for (let page = 1; page <= 10_000; page++) {
-      const res = await this.request<Record<string, unknown>>('GET', path, { query: { ...query, page, per_page: perPage } });
+      const res = await this.request<Record<string, unknown>>('GET', path, { ...opts, query: { ...query, page, per_page: perPage } });
       const items = (res?.[key] as T[] | undefined) ?? [];
       out.push(...items);
       const links = res?.links as { pages?: { next?: string } } | undefined;
@@ -232,8 +303,11 @@ export class DoClient {
   }
 
   async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
-    const res = await this.request<{ droplets: Droplet[] }>('GET', '/v2/droplets', { ...opts, query: { name, per_page: 200 } });
-    return (res.droplets ?? []).filter((d) => d.name === name);
+    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', { name }, 200, opts)).filter((d) => d.name === name);
+  }
+
+  async listDropletsByTag(tag: string, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', { tag_name: tag }, 200, opts)).filter((d) => (d.tags ?? []).includes(tag));
   }
 
   /** `123` is an id; anything else is an exact droplet name that must match exactly one droplet. */
@@ -258,8 +332,31 @@ export class DoClient {
     return found[0];
   }
 
+  /**
+   * Sends a droplet action once: after a failure that leaves open whether it was accepted, the
+   * droplet's actions are searched for one of this type started since, and only if there is none is
+   * it sent again.
+   */
   async dropletAction(id: number, body: { type: string; name?: string }, opts: Pick<RequestOptions, 'retryPending' | 'signal'> = {}): Promise<Action> {
-    return (await this.request<{ action: Action }>('POST', `/v2/droplets/${id}/actions`, { ...opts, body })).action;
+    return (await this.request<{ action: Action }>('POST', `/v2/droplets/${id}/actions`, {
+      ...opts, body,
+      reconcile: async (sentAt) => {
+        const a = await this.findActionSince(id, body.type, sentAt, opts);
+        return a ? { action: a } : undefined;
+      },
+    })).action;
+  }
+
+  async listDropletActions(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Action[]> {
+    return this.listAll<Action>(`/v2/droplets/${id}/actions`, 'actions', {}, 200, opts);
+  }
+
+  /** The earliest action of `type` on the droplet that started at or after `sinceServerMs` (server clock). */
+  async findActionSince(id: number, type: string, sinceServerMs: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Action | undefined> {
+    const from = sinceServerMs - ACTION_TIME_SLACK_MS;
+    return (await this.listDropletActions(id, opts))
+      .filter((a) => a.type === type && a.resource_id === id && a.started_at !== null && Date.parse(a.started_at) >= from)
+      .sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!) || a.id - b.id)[0];
   }
 
   async getAction(id: number): Promise<Action> {
@@ -279,12 +376,32 @@ export class DoClient {
     return this.listAll<Image>('/v2/images', 'images', { private: true }, perPage);
   }
 
-  async createDroplet(req: CreateDropletRequest): Promise<Droplet> {
-    return (await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', { body: req })).droplet;
+  /**
+   * Creates a droplet once. With `findByTag` (a tag unique to this request, among `req.tags`), a failure
+   * that leaves open whether the droplet was made is answered by looking for a droplet with that tag;
+   * without it such a failure is not retried.
+   */
+  async createDroplet(req: CreateDropletRequest, opts: { findByTag?: string } & Pick<RequestOptions, 'signal' | 'finishInFlight'> = {}): Promise<Droplet> {
+    const tag = opts.findByTag;
+    if (tag !== undefined && !req.tags.includes(tag)) throw new Error(`createDroplet: findByTag ${tag} is not among the request's tags`);
+    return (await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', {
+      body: req, signal: opts.signal, finishInFlight: opts.finishInFlight,
+      reconcile: tag === undefined ? undefined : async () => {
+        const found = (await this.listDropletsByTag(tag, { signal: opts.signal })).sort((a, b) => a.id - b.id);
+        return found.length ? { droplet: found[0] } : undefined;
+      },
+    })).droplet;
   }
 
-  async deleteDroplet(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<void> {
-    await this.request<void>('DELETE', `/v2/droplets/${id}`, opts);
+  /** Deletes a droplet; true when it was deleted, false when it was already gone (404). */
+  async deleteDroplet(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<boolean> {
+    try {
+      await this.request<void>('DELETE', `/v2/droplets/${id}`, opts);
+      return true;
+    } catch (err) {
+      if (err instanceof DoApiError && err.status === 404) return false;
+      throw err;
+    }
   }
 
   async listSshKeys(): Promise<SshKey[]> {

@@ -6,12 +6,15 @@ export class DoApiError extends MpimgError {
   /** The API's error id, e.g. `not_found`, `unprocessable_entity`, `too_many_requests`. */
   readonly apiId?: string;
   readonly requestId?: string;
-  constructor(message: string, opts: { status: number; apiId?: string; requestId?: string; where?: string; hint?: string }) {
+  /** A request that changes something failed in a way that leaves open whether DigitalOcean carried it out. */
+  readonly unknownEffect: boolean;
+  constructor(message: string, opts: { status: number; apiId?: string; requestId?: string; where?: string; hint?: string; unknownEffect?: boolean }) {
     super(message, { where: opts.where, hint: opts.hint });
     this.name = 'DoApiError';
     this.status = opts.status;
     this.apiId = opts.apiId;
     this.requestId = opts.requestId;
+    this.unknownEffect = opts.unknownEffect ?? false;
   }
 }
 

@@ -7,9 +7,10 @@ export { snapshotDroplet, DEFAULT_SNAPSHOT_TIMINGS, type SnapshotOptions, type S
 export { formatListUser, listUserCells, alignColumns, LIST_USER_COLUMNS } from './format.js';
 export { createProgress, formatElapsed, type Progress } from './progress.js';
 export {
-  runImagePipeline, buildDropletRequest, buildDropletName, publicIPv4, BUILD_TAG,
+  runImagePipeline, buildDropletRequest, buildDropletName, publicIPv4, BUILD_TAG, RUN_TAG_PREFIX, runTag, newRunId, BuildDropletLeftError,
   type BuildStep, type BuildStepContext, type ImagePipelineOptions, type ImagePipelineResult, type PipelineTimings,
 } from './pipeline.js';
 export { runTaskBuildStep, spawnBuildStep, findMpimgBin, waitForTcp, type RunTaskBuildStepOptions, type SpawnBuildStepOptions } from './build-step.js';
 export { loadManifest } from './project.js';
+export { withTokensStashed } from './child-env.js';
 export type { Action, ActionStatus, Droplet, DropletSnapshot, Image, SshKey, CreateDropletRequest, NetworkV4 } from './types.js';

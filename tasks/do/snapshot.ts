@@ -1,7 +1,7 @@
 import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { DoApiError } from './errors.js';
-import type { Action, Droplet, Image } from './types.js';
+import type { Action, Droplet, DropletSnapshot, Image } from './types.js';
 
 /** Bounds and poll intervals of the snapshot flow (defaults follow Packer's digitalocean builder). */
 export interface SnapshotTimings {
@@ -14,6 +14,8 @@ export interface SnapshotTimings {
   powerOffTimeoutMs: number;
   unlockTimeoutMs: number;
   snapshotTimeoutMs: number;
+  /** How long a completed snapshot may take to show up among the droplet's snapshots. */
+  imageTimeoutMs: number;
 }
 
 export const DEFAULT_SNAPSHOT_TIMINGS: SnapshotTimings = {
@@ -23,13 +25,24 @@ export const DEFAULT_SNAPSHOT_TIMINGS: SnapshotTimings = {
   powerOffTimeoutMs: 5 * 60_000,
   unlockTimeoutMs: 10 * 60_000,
   snapshotTimeoutMs: 60 * 60_000,
+  imageTimeoutMs: 5 * 60_000,
 };
 
 export type PhaseFn = (phase: string) => void;
 
+/** The snapshot action itself ended as `errored`: no image will come of it. */
+export class SnapshotErroredError extends MpimgError {
+  constructor(message: string, opts: { where: string; hint: string }) {
+    super(message, opts);
+    this.name = 'SnapshotErroredError';
+  }
+}
+
 export interface SnapshotOptions {
   timings?: Partial<SnapshotTimings>;
   onPhase?: PhaseFn;
+  /** Called just before each droplet action (shutdown, power_off, snapshot) is sent. */
+  beforeAction?: (type: string) => void;
 }
 
 export interface SnapshotResult {
@@ -47,6 +60,10 @@ export interface SnapshotResult {
 export async function snapshotDroplet(client: DoClient, droplet: Droplet | number, name: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const t = { ...DEFAULT_SNAPSHOT_TIMINGS, ...opts.timings };
   const phase = opts.onPhase ?? (() => {});
+  const act = (type: string, o: { retryPending?: boolean } = {}) => {
+    opts.beforeAction?.(type);
+    return client.dropletAction(id, type === 'snapshot' ? { type, name } : { type }, o);
+  };
   const { clock, signal } = client;
   const id = typeof droplet === 'number' ? droplet : droplet.id;
   if (!name.trim() || name.length > 255) {
@@ -60,7 +77,7 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   let poweredOff = false;
   if (d.status !== 'off') {
     phase(`shutting down droplet ${id}`);
-    await client.dropletAction(id, { type: 'shutdown' });
+    await act('shutdown');
     const start = clock.now();
     let lastSent = start;
     for (;;) {
@@ -70,7 +87,7 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
       const now = clock.now();
       if (now - start >= t.shutdownTimeoutMs) {
         phase(`powering off droplet ${id} (graceful shutdown took longer than ${seconds(t.shutdownTimeoutMs)})`);
-        await client.dropletAction(id, { type: 'power_off' });
+        await act('power_off');
         poweredOff = true;
         d = await waitFor(client, id, (x) => x.status === 'off', t.powerOffTimeoutMs, t.pollMs, 'power off');
         break;
@@ -78,7 +95,7 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
       if (now - lastSent >= t.shutdownResendMs) {
         lastSent = now;
         try {
-          await client.dropletAction(id, { type: 'shutdown' }, { retryPending: false });
+          await act('shutdown', { retryPending: false });
         } catch (err) {
           // The first shutdown may still be pending; that is the wait we are already doing.
           if (!(err instanceof DoApiError && err.status === 422)) throw err;
@@ -93,7 +110,7 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   const before = new Set(d.snapshot_ids ?? []);
 
   phase(`snapshotting droplet ${id} as "${name}"`);
-  let action = await client.dropletAction(id, { type: 'snapshot', name });
+  let action = await act('snapshot');
   const started = clock.now();
   while (action.status === 'in-progress') {
     if (clock.now() - started >= t.snapshotTimeoutMs) {
@@ -105,7 +122,7 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
     action = await client.getAction(action.id);
   }
   if (action.status !== 'completed') {
-    throw new MpimgError(`snapshot action ${action.id} ended as "${action.status}"`, {
+    throw new SnapshotErroredError(`snapshot action ${action.id} ended as "${action.status}"`, {
       where: `droplet ${id}`, hint: 'DigitalOcean could not take the snapshot; run the command again, and contact support if it keeps failing',
     });
   }
@@ -113,14 +130,20 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   if (d.locked) d = await waitFor(client, id, (x) => !x.locked, t.unlockTimeoutMs, t.pollMs, 'unlock');
 
   phase('looking up the new image');
-  const snaps = await client.dropletSnapshots(id);
-  const named = snaps.filter((s) => s.name === name);
-  const fresh = named.filter((s) => !before.has(s.id));
-  const pick = (fresh.length ? fresh : named).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id)[0];
-  if (!pick) {
-    throw new MpimgError(`the snapshot "${name}" completed but is not among droplet ${id}'s snapshots`, {
-      where: `GET /v2/droplets/${id}/snapshots`, hint: 'look for it with `doctl compute image list-user`',
-    });
+  // Only a snapshot that was not there before counts: an older one may carry the same name (a custom
+  // --name, a re-run), and the list may lag behind the action for a moment.
+  const lookStart = clock.now();
+  let pick: DropletSnapshot | undefined;
+  for (;;) {
+    const fresh = (await client.dropletSnapshots(id)).filter((s) => s.name === name && !before.has(s.id));
+    pick = fresh.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id)[0];
+    if (pick) break;
+    if (clock.now() - lookStart >= t.imageTimeoutMs) {
+      throw new MpimgError(`the snapshot "${name}" completed but did not appear among droplet ${id}'s snapshots within ${seconds(t.imageTimeoutMs)}`, {
+        where: `GET /v2/droplets/${id}/snapshots`, hint: 'look for it with `doctl compute image list-user`',
+      });
+    }
+    await clock.sleep(t.pollMs, signal);
   }
   const image = await client.getImage(pick.id);
   return { image, action, dropletId: id, poweredOff };
@@ -140,6 +163,7 @@ async function waitFor(client: DoClient, id: number, ok: (d: Droplet) => boolean
   }
 }
 
-function seconds(ms: number): string {
+/** A bound for messages: seconds, or milliseconds below one second (tests use tiny bounds). */
+export function seconds(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }

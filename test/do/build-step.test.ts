@@ -9,6 +9,7 @@ import type { Command, CommandContext } from '../../tasks/commands/types.js';
 import type { BuildStepContext } from '../../tasks/do/pipeline.js';
 import type { Droplet } from '../../tasks/do/types.js';
 import { MpimgError } from '../../tasks/errors.js';
+import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { TOKEN, fastClock, tempDir } from './support.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -41,12 +42,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function ctx(env: NodeJS.ProcessEnv, signal?: AbortSignal): { c: BuildStepContext; out: () => string } {
+function ctx(env: NodeJS.ProcessEnv, signal?: AbortSignal, knownHostsFile?: string): { c: BuildStepContext; out: () => string } {
   const stdout = new PassThrough();
   let o = '';
   stdout.on('data', (b: Buffer) => { o += b.toString(); });
   const droplet = { id: 1 } as Droplet;
-  return { c: { ip: '127.0.0.1', droplet, cwd: dir.dir, env, stdout, stderr: new PassThrough(), signal }, out: () => o };
+  return { c: { ip: '127.0.0.1', droplet, cwd: dir.dir, env, stdout, stderr: new PassThrough(), signal, knownHostsFile }, out: () => o };
+}
+
+/** Every variable that may hold the token, set to it. */
+function tokenEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(TOKEN_VARS.map((k) => [k, TOKEN]));
 }
 
 describe('default build step: `mpimg run build` in this process', () => {
@@ -63,6 +69,39 @@ describe('default build step: `mpimg run build` in this process', () => {
     exit = 4;
     await expect(step(c)).rejects.toThrow('the build task failed on 127.0.0.1 (exit code 4)');
   });
+
+  it('passes the run\'s known_hosts file (an explicit --known-hosts in extraArgs comes later and wins)', async () => {
+    const seen: string[][] = [];
+    const fake: Command = { name: 'run', summary: '', usage: '', run: async (argv) => { seen.push(argv); return 0; } };
+    const kh = join(dir.dir, 'known_hosts');
+    await runTaskBuildStep({ load: async () => ({ default: fake }) })(ctx({}, undefined, kh).c);
+    expect(seen[0]).toEqual(['build', '--host', '127.0.0.1', '--user', 'root', '--known-hosts', kh]);
+    await runTaskBuildStep({ load: async () => ({ default: fake }), extraArgs: ['--known-hosts', '/x'] })(ctx({}, undefined, kh).c);
+    expect(seen[1].slice(-4)).toEqual(['--known-hosts', kh, '--known-hosts', '/x']);
+  });
+
+  it('runs the command with no token in its env nor in process.env, and puts process.env back afterwards', async () => {
+    const saved = Object.fromEntries(TOKEN_VARS.map((k) => [k, process.env[k]]));
+    let during: { proc: string[]; ctx: string[] } | undefined;
+    const fake: Command = {
+      name: 'run', summary: '', usage: '',
+      run: async (_argv, c) => {
+        during = { proc: TOKEN_VARS.filter((k) => process.env[k] !== undefined), ctx: TOKEN_VARS.filter((k) => c.env[k] !== undefined) };
+        return 0;
+      },
+    };
+    try {
+      Object.assign(process.env, tokenEnv());
+      await runTaskBuildStep({ load: async () => ({ default: fake }) })(ctx({ ...tokenEnv(), KEEP_ME: '1' }).c);
+      expect(during).toEqual({ proc: [], ctx: [] });
+      for (const k of TOKEN_VARS) expect(process.env[k]).toBe(TOKEN);
+    } finally {
+      for (const k of TOKEN_VARS) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
 });
 
 describe('build step in a child process (node bin/mpimg.js run build)', () => {
@@ -73,10 +112,12 @@ describe('build step in a child process (node bin/mpimg.js run build)', () => {
     setTimeout(() => { sshd = createServer((s) => s.end()); sshd.listen(port, '127.0.0.1'); }, 40);
     const clock = fastClock(5);
     const step = spawnBuildStep({ bin, sshPort: port, sshWait: { timeoutMs: 5000, pollMs: 5 }, clock });
-    const { c, out } = ctx({ PATH: process.env.PATH, DIGITALOCEAN_ACCESS_TOKEN: TOKEN, DIGITALOCEAN_TOKEN: TOKEN, KEEP_ME: '1' });
+    const kh = join(dir.dir, 'known_hosts');
+    const { c, out } = ctx({ PATH: process.env.PATH, ...tokenEnv(), KEEP_ME: '1' }, undefined, kh);
     await step(c);
     const rec = JSON.parse(readFileSync(record, 'utf8'));
-    expect(rec.argv).toEqual(['run', 'build', '--host', '127.0.0.1', '--user', 'root', '--port', String(port)]);
+    expect(rec.argv).toEqual(['run', 'build', '--host', '127.0.0.1', '--user', 'root', '--port', String(port), '--known-hosts', kh]);
+    for (const k of TOKEN_VARS) expect(rec.env[k]).toBeUndefined();
     expect(rec.cwd).toBe(dir.dir);
     expect(rec.env.KEEP_ME).toBe('1');
     expect(JSON.stringify(rec.env)).not.toContain(TOKEN);

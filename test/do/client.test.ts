@@ -4,6 +4,7 @@ import { DoClient, normaliseBaseUrl } from '../../tasks/do/client.js';
 import { DoApiError } from '../../tasks/do/errors.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
+import { realSleep, type Clock } from '../../tasks/do/clock.js';
 import { FAST_RETRY, TOKEN, fastClock } from './support.js';
 
 let api: DoApiDouble;
@@ -191,5 +192,70 @@ describe('DoClient against the API double', () => {
     expect(err.message).toContain('unknown field(s): agent');
     const missing = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', image: 'debian-12-x64' } }));
     expect(missing.message).toContain('size is required');
+  });
+
+  it('counts every droplet of a name, beyond the first page', async () => {
+    for (let i = 0; i < 201; i++) api.addDroplet({ name: 'twin' });
+    const { c } = client();
+    await expect(c.resolveDroplet('twin')).rejects.toThrow(/^201 droplets are named "twin"/);
+  });
+
+  it('a POST that failed with 5xx is not sent again without a way to look its result up', async () => {
+    const d = api.addDroplet();
+    api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, status: 500, afterHandling: true });
+    const { c } = client();
+    const err = await failure(c.request('POST', `/v2/droplets/${d.id}/actions`, { body: { type: 'power_off' } }));
+    expect(err.unknownEffect).toBe(true);
+    expect(err.format()).toMatch(/POST \/v2\/droplets\/\d+\/actions failed \(500: injected 500\) and it is not known whether DigitalOcean carried it out[\s\S]*fix: it was not sent again/);
+    expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(api.actions.size).toBe(1);
+  });
+
+  it('a POST to an API that refuses connections (nothing was sent) is retried without a lookup', async () => {
+    const d = api.addDroplet({ status: 'off' });
+    const port = Number(new URL(api.url).port);
+    const state = { droplets: [...api.droplets.values()] };
+    await api.close();
+    // The API comes (back) up while the client waits before its second try.
+    let restarted: DoApiDouble | undefined;
+    const clock: Clock = {
+      now: () => Date.now(),
+      sleep: async (ms, signal) => {
+        if (!restarted) {
+          restarted = await DoApiDouble.start(TOKEN, { port });
+          for (const x of state.droplets) restarted.addDroplet(x);
+        }
+        await realSleep(Math.min(ms, 2), signal);
+      },
+    };
+    try {
+      const c = new DoClient({ token: TOKEN, baseUrl: `http://127.0.0.1:${port}`, clock, retry: FAST_RETRY });
+      const a = await c.dropletAction(d.id, { type: 'power_on' });
+      expect(a.type).toBe('power_on');
+      expect(restarted!.calls()).toEqual([`POST /v2/droplets/${d.id}/actions power_on`]);
+      expect(restarted!.actions.size).toBe(1);
+    } finally {
+      await restarted?.close();
+      api = await DoApiDouble.start(TOKEN);
+    }
+  });
+
+  it('deleting a droplet that is already gone (404) counts as done; other failures do not', async () => {
+    const d = api.addDroplet();
+    const { c } = client();
+    expect(await c.deleteDroplet(d.id)).toBe(true);
+    expect(await c.deleteDroplet(d.id)).toBe(false);
+    const e = api.addDroplet();
+    api.inject({ method: 'DELETE', path: `/v2/droplets/${e.id}`, status: 403, body: { id: 'forbidden', message: 'You do not have access for the attempted action.' } });
+    expect((await failure(c.deleteDroplet(e.id))).status).toBe(403);
+  });
+
+  it('a DELETE whose answer was lost (5xx after deleting) is retried and ends as done', async () => {
+    const d = api.addDroplet();
+    api.inject({ method: 'DELETE', path: `/v2/droplets/${d.id}`, status: 503, afterHandling: true });
+    const { c } = client();
+    expect(await c.deleteDroplet(d.id)).toBe(false);
+    expect(api.requests.map((r) => r.status)).toEqual([503, 404]);
+    expect(api.droplets.has(d.id)).toBe(false);
   });
 });

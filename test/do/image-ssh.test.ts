@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createImageCommand } from '../../tasks/commands/image.js';
@@ -70,5 +71,51 @@ describe('mpimg image with the real `mpimg run build` over SSH', () => {
     expect(api.requests.some((r) => r.path.endsWith('/actions'))).toBe(false);
     expect(api.droplets.size).toBe(0);
     expect(api.images.size).toBe(0);
+  });
+
+  it('two runs on droplets at one address with different host keys both succeed, without using ~/.ssh', async () => {
+    // A stand-in for ~/.ssh/known_hosts, named by the client config the way a user's default would be:
+    // a run that fell back to the user's known_hosts would record the first key there and then fail
+    // on the second ("host key CHANGED"). The real ~/.ssh is only looked at, never written.
+    const home = tempDir('mpimg-image-home-');
+    const userKnownHosts = join(home.dir, 'user-known_hosts');
+    writeFileSync(userKnownHosts, '');
+    const sshConfig = join(home.dir, 'ssh_config');
+    writeFileSync(sshConfig, `UserKnownHostsFile ${userKnownHosts}\n`);
+    const realSsh = join(userInfo().homedir, '.ssh');
+    const look = () => (existsSync(realSsh) ? readdirSync(realSsh).map((f) => `${f}:${statSync(join(realSsh, f)).mtimeMs}`).sort() : null);
+    const realBefore = look();
+
+    const first = await startSshd();
+    let second: Sshd | undefined;
+    const run = async (port: number) => {
+      const build = runTaskBuildStep({ sshPort: port, extraArgs: ['--identity', first.identityFile, '--ssh-config', sshConfig, '--wait-attempts', '3'] });
+      const cmd = createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
+      const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, home.dir) });
+      return { code: await runCommand(cmd, [], cap.ctx), cap };
+    };
+    try {
+      writeTaskFile('await c.run("true");');
+      api.behaviour.createdIp = first.host;
+      const one = await run(first.port);
+      expect(one.code, one.cap.err()).toBe(0);
+      // The address is handed out again, to a droplet with a new host key.
+      await first.halt();
+      second = await startSshd({ port: first.port, identityFile: first.identityFile });
+      expect(second.hostPublicKey).not.toBe(first.hostPublicKey);
+      const two = await run(second.port);
+      expect(two.code, two.cap.err()).toBe(0);
+      expect(second.acceptedConnections()).toBeGreaterThan(0);
+      expect(api.images.size).toBe(2);
+      expect(api.droplets.size).toBe(0);
+      expect(readFileSync(userKnownHosts, 'utf8')).toBe('');
+      expect(existsSync(join(home.dir, '.ssh'))).toBe(false);
+      expect(look()).toEqual(realBefore);
+      for (const r of [one, two]) expect(r.cap.out() + r.cap.err()).not.toContain(TOKEN);
+    } finally {
+      await second?.stop();
+      await first.stop();
+      home.cleanup();
+    }
   });
 });

@@ -1,8 +1,13 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
-import { createImageCommand } from '../../tasks/commands/image.js';
+import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
+import type { Command } from '../../tasks/commands/types.js';
+import { runTaskBuildStep } from '../../tasks/do/build-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { MpimgError } from '../../tasks/errors.js';
+import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { FAST_RETRY, FAST_TIMINGS, MANIFEST, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
 
@@ -26,10 +31,16 @@ afterEach(async () => {
 
 const NOW = new Date('2026-03-04T05:06:07Z');
 
-function setup(build: BuildStep, opts: { isTTY?: boolean } = {}) {
-  const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir), isTTY: opts.isTTY });
-  const cmd = createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW });
+function setup(build: BuildStep, opts: { isTTY?: boolean; env?: NodeJS.ProcessEnv; deps?: Partial<ImageCommandDeps> } = {}) {
+  const cap = captureContext({ cwd: project.dir, env: opts.env ?? apiEnv(api.url, project.dir), isTTY: opts.isTTY });
+  const cmd = createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW, ...opts.deps });
   return { cap, run: (argv: string[] = []) => runCommand(cmd, argv, cap.ctx) };
+}
+
+const RUN_TAG_RE = /^mpimg-run:[0-9a-f]{12}$/;
+
+function creates() {
+  return api.requests.filter((r) => r.method === 'POST' && r.path === '/v2/droplets');
 }
 
 /** A build step that records what it saw and what the API had done when it ran. */
@@ -55,9 +66,13 @@ describe('mpimg image', () => {
     expect(await run()).toBe(0);
 
     const create = api.requests.find((r) => r.method === 'POST' && r.path === '/v2/droplets')!;
+    const body = create.body as { name: string; tags: string[] };
+    // The name carries this run's id, and so does the run's own tag.
+    const runId = /^acme-wiki-build-20260304-050607-([0-9a-f]{12})$/.exec(body.name)?.[1];
+    expect(runId).toBeDefined();
     expect(create.body).toEqual({
-      name: 'acme-wiki-build-20260304-050607', region: 'fra1', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64',
-      ssh_keys: api.sshKeys.map((k) => k.fingerprint), tags: ['mpimg-build'],
+      name: `acme-wiki-build-20260304-050607-${runId}`, region: 'fra1', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64',
+      ssh_keys: api.sshKeys.map((k) => k.fingerprint), tags: ['mpimg-build', `mpimg-run:${runId}`],
       with_droplet_agent: false, monitoring: false, ipv6: false,
     });
     // Build ran once, on the droplet's public IPv4, after it was active, before any power action.
@@ -161,7 +176,12 @@ describe('mpimg image', () => {
     expect(await run()).toBe(0);
     expect(api.requests.some((r) => r.path === '/v2/account/keys')).toBe(false);
     const create = api.requests.find((r) => r.method === 'POST' && r.path === '/v2/droplets')!.body as Record<string, unknown>;
-    expect(create).toMatchObject({ region: 'ams3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64', tags: ['mpimg-build', 'acme'], ssh_keys: ['3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa'] });
+    expect(create).toMatchObject({ region: 'ams3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64', ssh_keys: ['3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa'] });
+    const tags = create.tags as string[];
+    expect(tags).toHaveLength(3);
+    expect(tags[0]).toBe('mpimg-build');
+    expect(tags[1]).toMatch(RUN_TAG_RE);
+    expect(tags[2]).toBe('acme');
   });
 
   it('refuses to create a droplet when the account has no SSH keys', async () => {
@@ -172,14 +192,199 @@ describe('mpimg image', () => {
     expect(api.requests.some((r) => r.method === 'POST')).toBe(false);
   });
 
-  it('cleans up a droplet whose create answer was lost (5xx after the droplet was made)', async () => {
-    // The API makes a droplet but the answer is a 500; the client's retry makes a second one.
-    api.inject({ method: 'POST', path: '/v2/droplets', status: 500, afterHandling: true });
-    const { run } = setup(recordingBuild(async () => { throw new MpimgError('build broke'); }).step);
-    expect(await run()).toBe(1);
-    expect(api.requests.filter((r) => r.method === 'POST' && r.path === '/v2/droplets').map((r) => r.status)).toEqual([500, 202]);
-    expect(api.requests.filter((r) => r.method === 'DELETE')).toHaveLength(2);
+  it('a create whose answer was lost (503 after the droplet was made) is looked up by the run tag, not sent again', async () => {
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 503, afterHandling: true });
+    const b = recordingBuild();
+    const { cap, run } = setup(b.step);
+    expect(await run()).toBe(0);
+    expect(creates().map((r) => r.status)).toEqual([503]);
+    const tag = (creates()[0].body as { tags: string[] }).tags[1];
+    expect(tag).toMatch(RUN_TAG_RE);
+    const lookup = api.requests.findIndex((r) => r.method === 'GET' && r.path === '/v2/droplets' && r.query.tag_name === tag);
+    expect(lookup).toBeGreaterThan(api.requests.indexOf(creates()[0]));
+    // The one droplet made was found, built on, snapshotted and destroyed.
+    expect(b.seen).toHaveLength(1);
+    expect(api.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
     expect(api.droplets.size).toBe(0);
+    expect(api.images.size).toBe(1);
+    noTokenAnywhere(cap);
+  });
+
+  it('a create that the API refused with 503 before acting is sent again (one droplet)', async () => {
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 503 });
+    const b = recordingBuild();
+    const { run } = setup(b.step);
+    expect(await run()).toBe(0);
+    expect(creates().map((r) => r.status)).toEqual([503, 202]);
+    expect(b.seen).toHaveLength(1);
+    expect(api.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(api.droplets.size).toBe(0);
+  });
+
+  it('a create whose connection dropped after the droplet was made, or whose answer came too late, makes one droplet', async () => {
+    for (const fault of [{ drop: true }, { delayMs: 400 }]) {
+      api.requests.length = 0;
+      api.inject({ method: 'POST', path: '/v2/droplets', afterHandling: true, ...fault });
+      const b = recordingBuild();
+      const { run } = setup(b.step, { deps: { retry: { ...FAST_RETRY, requestTimeoutMs: 150 } } });
+      expect(await run()).toBe(0);
+      expect(creates()).toHaveLength(1);
+      expect(b.seen).toHaveLength(1);
+      expect(api.droplets.size).toBe(0);
+    }
+    expect(api.images.size).toBe(2);
+  });
+
+  it('two runs of one project in the same second: a failing one destroys only its own droplet', async () => {
+    const ctxs: Record<string, BuildStepContext> = {};
+    let bothBuilding!: () => void;
+    const both = new Promise<void>((r) => { bothBuilding = r; });
+    const arrive = (k: string, c: BuildStepContext) => { ctxs[k] = c; if (ctxs.a && ctxs.b) bothBuilding(); };
+    let aDone!: () => void;
+    const aFinished = new Promise<void>((r) => { aDone = r; });
+    let bAliveAfterA: boolean | undefined;
+    const a = setup(async (c) => { arrive('a', c); await both; throw new MpimgError('build broke'); });
+    const b = setup(async (c) => { arrive('b', c); await both; await aFinished; bAliveAfterA = api.droplets.has(c.droplet.id); });
+    const pa = a.run().finally(() => aDone());
+    const pb = b.run();
+    expect(await pa).toBe(1);
+    expect(await pb).toBe(0);
+
+    const idA = ctxs.a.droplet.id;
+    const idB = ctxs.b.droplet.id;
+    expect(idA).not.toBe(idB);
+    expect(ctxs.a.droplet.name).not.toBe(ctxs.b.droplet.name);
+    expect(ctxs.a.droplet.name.startsWith('acme-wiki-build-20260304-050607-')).toBe(true);
+    expect(bAliveAfterA).toBe(true);
+    const runTags = [ctxs.a, ctxs.b].map((c) => (c.droplet.tags ?? []).filter((t) => RUN_TAG_RE.test(t)));
+    expect(runTags[0]).toHaveLength(1);
+    expect(runTags[1]).toHaveLength(1);
+    expect(runTags[0][0]).not.toBe(runTags[1][0]);
+    // Each droplet deleted once, by its own run; B's snapshot was taken.
+    expect(api.requests.filter((r) => r.method === 'DELETE').map((r) => r.path).sort()).toEqual([`/v2/droplets/${idA}`, `/v2/droplets/${idB}`].sort());
+    expect(a.cap.err()).toContain('build broke');
+    expect(a.cap.err()).not.toContain(`destroying build droplet ${idB}`);
+    expect([...api.images.values()].map((i) => i.droplet_id)).toEqual([idB]);
+    expect(api.droplets.size).toBe(0);
+  });
+
+  it('the build gets a known_hosts file of its own, in a private dir removed afterwards (also after a failure)', async () => {
+    for (const fails of [false, true]) {
+      const seen: Array<{ file: string; dirMode: number; fileMode: number; content: string }> = [];
+      const { run } = setup(async (c) => {
+        const file = c.knownHostsFile!;
+        seen.push({ file, dirMode: statSync(dirname(file)).mode & 0o777, fileMode: statSync(file).mode & 0o777, content: readFileSync(file, 'utf8') });
+        if (fails) throw new MpimgError('build broke');
+      });
+      expect(await run()).toBe(fails ? 1 : 0);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ dirMode: 0o700, fileMode: 0o600, content: '' });
+      expect(existsSync(dirname(seen[0].file))).toBe(false);
+    }
+  });
+
+  it('keeps the API token away from the build (process.env and its env) and restores it afterwards; the API calls carry it', async () => {
+    const keys = [...TOKEN_VARS, 'DIGITALOCEAN_API_URL'];
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    const tokensIn = (env: NodeJS.ProcessEnv) => TOKEN_VARS.filter((k) => env[k] !== undefined).concat(Object.values(env).some((v) => v?.includes(TOKEN)) ? ['(value)'] : []);
+    const seen: Array<{ where: string; found: string[] }> = [];
+    // The real `mpimg run` command is replaced by one that records what the vendor's task would see.
+    const fakeRun: Command = {
+      name: 'run', summary: '', usage: '',
+      run: async (_argv, c) => {
+        seen.push({ where: 'run: process.env', found: tokensIn(process.env) }, { where: 'run: ctx.env', found: tokensIn(c.env) });
+        return 0;
+      },
+    };
+    const inner = runTaskBuildStep({ load: async () => ({ default: fakeRun }) });
+    const build: BuildStep = async (c) => {
+      seen.push({ where: 'step: process.env', found: tokensIn(process.env) }, { where: 'step: ctx.env', found: tokensIn(c.env) });
+      await inner(c);
+    };
+    try {
+      // Like the CLI: the command's env IS process.env, holding the token under several names.
+      for (const k of TOKEN_VARS) process.env[k] = TOKEN;
+      process.env.DIGITALOCEAN_API_URL = api.url;
+      const { cap, run } = setup(build, { env: process.env });
+      expect(await run()).toBe(0);
+      expect(seen).toEqual([
+        { where: 'step: process.env', found: [] }, { where: 'step: ctx.env', found: [] },
+        { where: 'run: process.env', found: [] }, { where: 'run: ctx.env', found: [] },
+      ]);
+      for (const k of TOKEN_VARS) expect(process.env[k]).toBe(TOKEN);
+      // Calls before and after the build were authorised with the token.
+      expect(api.requests.length).toBeGreaterThan(5);
+      expect(api.requests.every((r) => r.authorized)).toBe(true);
+      expect(api.calls().some((c) => c.endsWith('snapshot'))).toBe(true);
+      noTokenAnywhere(cap);
+    } finally {
+      for (const k of keys) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+
+  it('Ctrl-C while a slow create is under way still destroys the droplet it made', async () => {
+    // The API takes its time to make the droplet; the user gives up before the answer comes.
+    api.inject({ method: 'POST', path: '/v2/droplets', delayMs: 150 });
+    const b = recordingBuild();
+    const s = setup(b.step);
+    setTimeout(() => s.cap.abort.abort(), 30);
+    expect(await s.run()).toBe(130);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(creates()).toHaveLength(1);
+    expect(b.seen).toHaveLength(0);
+    expect(api.droplets.size).toBe(0);
+    expect(s.cap.err()).toMatch(/error: aborted; build droplet \d+ destroyed/);
+  });
+
+  it('Ctrl-C during the snapshot destroys the droplet and says the snapshot may still appear', async () => {
+    api.behaviour.actionMs = { shutdown: 10, snapshot: 60_000 };
+    const s = setup(recordingBuild().step);
+    const poll = setInterval(() => { if (api.calls().some((c) => c.endsWith('snapshot'))) { clearInterval(poll); s.cap.abort.abort(); } }, 2);
+    expect(await s.run()).toBe(130);
+    expect(api.droplets.size).toBe(0);
+    expect(s.cap.err()).toMatch(/error: aborted; build droplet \d+ destroyed; a snapshot "acme-wiki-1\.2\.0-20260304-050607" had been started and may still appear: check `doctl compute image list-user`/);
+  });
+
+  it('Ctrl-C while a build step ignores the signal: cleanup goes ahead after a grace period', async () => {
+    const b = recordingBuild(() => new Promise<void>(() => { /* stuck, deaf to Ctrl-C */ }));
+    const s = setup(b.step, { deps: { timings: { ...FAST_TIMINGS, abortGraceMs: 50 } } });
+    const poll = setInterval(() => { if (b.seen.length) { clearInterval(poll); s.cap.abort.abort(); } }, 2);
+    expect(await s.run()).toBe(130);
+    expect(api.droplets.size).toBe(0);
+    expect(s.cap.err()).toContain('the build step did not stop within 50 ms of Ctrl-C; cleaning up without it');
+    expect(s.cap.err()).toMatch(/error: aborted; build droplet \d+ destroyed/);
+  }, 10_000);
+
+  it('refuses a manifest tag DigitalOcean would not take, before creating anything', async () => {
+    writeManifest(project.dir, { ...MANIFEST, droplet: { tags: ['acme', 'has space'] } });
+    const { cap, run } = setup(recordingBuild().step);
+    expect(await run()).toBe(1);
+    expect(cap.err()).toMatch(/error: bad droplet tag "has space"\n {2}where: \$\.droplet\.tags\[1\] in mpimg\.json\n {2}fix: .*no spaces/);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('a droplet that never gets a public IPv4: bounded wait, clear error, droplet destroyed', async () => {
+    api.behaviour.noPublicIp = true;
+    const b = recordingBuild();
+    const { cap, run } = setup(b.step, { deps: { timings: { ...FAST_TIMINGS, activeTimeoutMs: 80 } } });
+    expect(await run()).toBe(1);
+    expect(cap.err()).toMatch(/did not become active with a public IPv4 within 80 ms \(status active, no public IPv4\)/);
+    expect(b.seen).toHaveLength(0);
+    expect(api.droplets.size).toBe(0);
+  });
+
+  it('a token revoked mid-run (401): reports it and how to delete the droplet left behind', async () => {
+    const b = recordingBuild(async () => { api.token = 'revoked'; });
+    const { cap, run } = setup(b.step);
+    expect(await run()).toBe(1);
+    const id = [...api.droplets.keys()][0];
+    expect(cap.err()).toMatch(/refused GET \/v2\/droplets\/\d+ with 401[\s\S]*the token \(from DIGITALOCEAN_ACCESS_TOKEN\) was rejected/);
+    expect(cap.err()).toContain(`doctl compute droplet delete ${id}`);
+    expect(api.calls().some((c) => c.includes('/actions'))).toBe(false);
+    noTokenAnywhere(cap);
   });
 
   it('still destroys the droplet through a 429 and 5xx on the delete', async () => {
@@ -198,6 +403,9 @@ describe('mpimg image', () => {
     const id = [...api.droplets.keys()][0];
     expect(cap.err()).toContain(`could not destroy build droplet(s) ${id}`);
     expect(cap.err()).toContain(`doctl compute droplet delete ${id}`);
+    // The image was made all the same: its line to submit is not lost.
+    const image = [...api.images.values()][0];
+    expect(cap.out()).toMatch(new RegExp(`^${image.id} {4}acme-wiki-1\\.2\\.0-20260304-050607 {4}snapshot`, 'm'));
   });
 
   it('through the CLI: --help, bad flags (exit 2) and a missing token (exit 1) without API calls', async () => {

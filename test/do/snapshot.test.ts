@@ -102,4 +102,90 @@ describe('snapshot flow', () => {
     expect((err as MpimgError).exitCode).toBe(130);
     expect(dedupe(posts())).toEqual([`POST /v2/droplets/${d.id}/actions shutdown`]);
   });
+
+  describe('a snapshot action is sent once', () => {
+    function snapshotActions() {
+      return [...api.actions.values()].filter((a) => a.type === 'snapshot');
+    }
+
+    it('503 after the API accepted it: finds the accepted action, completes with its image, sends nothing twice', async () => {
+      const d = api.addDroplet({ status: 'off' });
+      api.behaviour.actionMs = { snapshot: 30 };
+      api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, actionType: 'snapshot', status: 503, afterHandling: true });
+      const res = await snapshotDroplet(client(), d.id, 'snap', { timings: FAST_TIMINGS });
+      expect(snapshotActions()).toHaveLength(1);
+      expect(res.action.id).toBe(snapshotActions()[0].id);
+      expect(res.action.status).toBe('completed');
+      expect(api.images.size).toBe(1);
+      expect(res.image.id).toBe([...api.images.values()][0].id);
+      expect(res.image.name).toBe('snap');
+      expect(api.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([503]);
+      expect(api.calls()).toContain(`GET /v2/droplets/${d.id}/actions`);
+    });
+
+    it('a dropped connection or a too-late answer after acceptance: the same', async () => {
+      for (const fault of [{ drop: true }, { delayMs: 400 }]) {
+        const d = api.addDroplet({ status: 'off' });
+        api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, actionType: 'snapshot', afterHandling: true, ...fault });
+        const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: fastClock(), retry: { ...FAST_RETRY, requestTimeoutMs: 150 } });
+        const res = await snapshotDroplet(c, d.id, 'snap', { timings: FAST_TIMINGS });
+        expect([...api.actions.values()].filter((a) => a.resource_id === d.id)).toHaveLength(1);
+        expect(res.image.name).toBe('snap');
+        expect(api.droplets.get(d.id)!.snapshot_ids).toEqual([res.image.id]);
+      }
+    });
+
+    it('503 before the API acted: looked up, nothing found, sent again', async () => {
+      const d = api.addDroplet({ status: 'off' });
+      api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, actionType: 'snapshot', status: 503 });
+      const res = await snapshotDroplet(client(), d.id, 'snap', { timings: FAST_TIMINGS });
+      expect(api.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([503, 201]);
+      expect(snapshotActions()).toHaveLength(1);
+      expect(res.image.name).toBe('snap');
+    });
+
+    it('the lookup reads every page of the droplet\'s actions and ignores older actions of the same type', async () => {
+      const d = api.addDroplet({ status: 'off' });
+      // A long-lived droplet: 250 old actions, some of them snapshots.
+      for (let i = 0; i < 250; i++) api.addAction({ resourceId: d.id, type: i % 5 === 0 ? 'snapshot' : 'reboot', startedAt: '2025-01-01T00:00:00Z' });
+      api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, actionType: 'snapshot', status: 502, afterHandling: true });
+      const res = await snapshotDroplet(client(), d.id, 'snap', { timings: FAST_TIMINGS });
+      const fresh = snapshotActions().filter((a) => a.started_at > '2026');
+      expect(fresh).toHaveLength(1);
+      expect(res.action.id).toBe(fresh[0].id);
+      const pages = api.requests.filter((r) => r.path === `/v2/droplets/${d.id}/actions` && r.method === 'GET').map((r) => r.query.page);
+      expect(pages).toEqual(['1', '2']);
+      expect(res.image.name).toBe('snap');
+    });
+
+    it('a shutdown whose answer was lost is not sent twice either', async () => {
+      const d = api.addDroplet();
+      api.behaviour.actionMs = { shutdown: 20 };
+      api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, actionType: 'shutdown', status: 500, afterHandling: true });
+      await snapshotDroplet(client(), d.id, 'snap', { timings: { ...FAST_TIMINGS, shutdownResendMs: 60_000 } });
+      expect([...api.actions.values()].filter((a) => a.type === 'shutdown')).toHaveLength(1);
+    });
+  });
+
+  it('never returns an older snapshot of the same name when the droplet\'s snapshot list lags', async () => {
+    const d = api.addDroplet({ status: 'off' });
+    const old = api.addImage({ name: 'snap', droplet_id: d.id, created_at: '2025-01-01T00:00:00Z' });
+    d.snapshot_ids.push(old.id);
+    const stale = { snapshots: [{ id: old.id, name: 'snap', created_at: old.created_at, regions: ['nyc3'], min_disk_size: 10, size_gigabytes: 1.2, type: 'snapshot' }], links: {}, meta: { total: 1 } };
+    api.inject({ method: 'GET', path: `/v2/droplets/${d.id}/snapshots`, status: 200, body: stale, times: 2 });
+    const res = await snapshotDroplet(client(), d.id, 'snap', { timings: FAST_TIMINGS });
+    expect(res.image.id).not.toBe(old.id);
+    expect(api.droplets.get(d.id)!.snapshot_ids).toEqual([old.id, res.image.id]);
+    expect(api.requests.filter((r) => r.path === `/v2/droplets/${d.id}/snapshots`)).toHaveLength(3);
+  });
+
+  it('a completed snapshot that never shows up fails within its bound instead of naming another image', async () => {
+    const d = api.addDroplet({ status: 'off' });
+    const old = api.addImage({ name: 'snap', droplet_id: d.id });
+    d.snapshot_ids.push(old.id);
+    const stale = { snapshots: [{ id: old.id, name: 'snap', created_at: old.created_at, regions: ['nyc3'], min_disk_size: 10, type: 'snapshot' }], links: {}, meta: { total: 1 } };
+    api.inject({ method: 'GET', path: `/v2/droplets/${d.id}/snapshots`, status: 200, body: stale, times: 10_000 });
+    await expect(snapshotDroplet(client(), d.id, 'snap', { timings: { ...FAST_TIMINGS, imageTimeoutMs: 40 } }))
+      .rejects.toThrow(/the snapshot "snap" completed but did not appear among droplet \d+'s snapshots within 40 ms/);
+  });
 });

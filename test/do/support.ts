@@ -67,6 +67,7 @@ export const FAST_TIMINGS = {
   powerOffTimeoutMs: 2000,
   unlockTimeoutMs: 2000,
   snapshotTimeoutMs: 2000,
+  imageTimeoutMs: 2000,
   activeTimeoutMs: 2000,
 };
 
