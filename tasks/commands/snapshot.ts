@@ -1,28 +1,65 @@
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { snapshotName } from '../../runtime/manifest.js';
 import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
+import { AbortedError } from '../do/errors.js';
+import { BUILD_TAG, publicIPv4 } from '../do/pipeline.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
-import { snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
-import { UsageError } from '../errors.js';
-import type { Command } from './types.js';
+import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
+import type { Droplet } from '../do/types.js';
+import { MpimgError, UsageError } from '../errors.js';
+import type { Command, CommandContext } from './types.js';
 
-const usage = `Usage: mpimg snapshot --droplet <id|name> [--name <snapshot name>] [--json]
+const usage = `Usage: mpimg snapshot --droplet <id|name> [--name <snapshot name>] [--yes] [--json]
 
 Power off a built droplet (graceful shutdown, hard power-off after a bound), snapshot it through the
 DigitalOcean API and print the \`doctl compute image list-user\` line to submit.
 
+A droplet without the tag ${BUILD_TAG} (the build droplets of \`mpimg image\` carry it) may be one
+that serves someone: its name, tags and IP are shown and you are asked before it is shut down. Without
+a terminal (CI, pipes) the command refuses unless --yes is given.
+
 Options:
   --droplet <id|name>  the droplet to snapshot (id, or its exact name)
   --name <name>        snapshot name (default: $.snapshot.name of ./mpimg.json, with a timestamp)
+  --yes                do not ask: shut the droplet down and snapshot it
   --json               print the image object as JSON instead of the list-user line
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
 DIGITALOCEAN_API_URL points the client at another API endpoint.
 `;
 
+/** Asks one question on the terminal; resolves with the answer line. */
+export type Prompt = (question: string, ctx: CommandContext) => Promise<string>;
+
 export interface SnapshotCommandDeps extends DoCommandDeps {
   timings?: Partial<SnapshotTimings>;
+  /** Asks for confirmation (default: a line from the terminal on stdin). Used only when ctx.isTTY. */
+  prompt?: Prompt;
+}
+
+const ttyPrompt: Prompt = async (question, ctx) => {
+  const rl = createInterface({ input: process.stdin, output: ctx.stderr, terminal: true });
+  try {
+    return await rl.question(question, { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw new AbortedError();
+    throw err;
+  } finally {
+    rl.close();
+  }
+};
+
+/** Names come from the API; keep terminal control characters out of what we print. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+export function describeDroplet(d: Droplet): string {
+  const tags = (d.tags ?? []).map(printable).join(', ');
+  return `droplet ${d.id} "${printable(d.name ?? '')}" (tags: ${tags || 'none'}; public IPv4: ${publicIPv4(d) ?? 'none'}; status: ${printable(String(d.status))})`;
 }
 
 export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
@@ -31,9 +68,9 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
     summary: 'power off a droplet, snapshot it and print the line to submit',
     usage,
     async run(argv, ctx) {
-      let values: { droplet?: string; name?: string; json?: boolean };
+      let values: { droplet?: string; name?: string; json?: boolean; yes?: boolean };
       try {
-        ({ values } = parseArgs({ args: argv, options: { droplet: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+        ({ values } = parseArgs({ args: argv, options: { droplet: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } }, strict: true, allowPositionals: false }));
       } catch (err) {
         throw new UsageError((err as Error).message, 'see `mpimg snapshot --help`');
       }
@@ -41,13 +78,40 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
       const name = values.name ?? snapshotName(loadManifest(ctx.cwd), deps.now?.() ?? new Date());
       const client = clientFor(ctx, deps);
       const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg snapshot', now: deps.clock?.now });
+      const sent = new Set<string>();
+      let droplet: Droplet | undefined;
       try {
         progress.phase(`looking up droplet ${values.droplet}`);
-        const droplet = await client.resolveDroplet(values.droplet);
-        const res = await snapshotDroplet(client, droplet, name, { timings: deps.timings, onPhase: (p) => progress.phase(p) });
+        droplet = await client.resolveDroplet(values.droplet);
+        const what = describeDroplet(droplet);
+        progress.phase(`found ${what}`);
+        if (!(droplet.tags ?? []).includes(BUILD_TAG) && !values.yes) {
+          if (!ctx.isTTY || (!deps.prompt && !process.stdin.isTTY)) {
+            throw new MpimgError(`refusing to shut down and snapshot ${what} without confirmation`, {
+              where: `--droplet ${values.droplet}`,
+              hint: `it is not tagged ${BUILD_TAG} and there is no terminal to ask on: make sure it is the droplet you built, then run again with --yes`,
+            });
+          }
+          progress.suspend();
+          const answer = await (deps.prompt ?? ttyPrompt)(`This shuts down ${what} and snapshots it.\nContinue? [y/N] `, ctx);
+          if (!/^\s*y(es)?\s*$/i.test(answer)) {
+            throw new MpimgError(`not confirmed: droplet ${droplet.id} was left as it is`, { where: `--droplet ${values.droplet}`, hint: 'answer "y" to go on (or pass --yes)' });
+          }
+        }
+        const res = await snapshotDroplet(client, droplet, name, { timings: deps.timings, onPhase: (p) => progress.phase(p), beforeAction: (t) => sent.add(t) });
         progress.done(`snapshot ${res.image.id} "${res.image.name}" ready`);
         printImage(ctx, res.image, Boolean(values.json));
         return 0;
+      } catch (err) {
+        progress.suspend();
+        // Say what state the droplet may have been left in.
+        if (droplet && droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
+          ctx.stderr.write(`note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`);
+        }
+        if (droplet && sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
+          ctx.stderr.write(`note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`);
+        }
+        throw err;
       } finally {
         progress.suspend();
       }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
-import { createSnapshotCommand } from '../../tasks/commands/snapshot.js';
+import { createSnapshotCommand, type Prompt } from '../../tasks/commands/snapshot.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
 
@@ -21,10 +21,19 @@ afterEach(async () => {
 
 const NOW = new Date('2026-03-04T05:06:07Z');
 
-function setup(opts: { env?: NodeJS.ProcessEnv; isTTY?: boolean } = {}) {
+function setup(opts: { env?: NodeJS.ProcessEnv; isTTY?: boolean; prompt?: Prompt } = {}) {
   const cap = captureContext({ cwd: project.dir, env: opts.env ?? apiEnv(api.url, project.dir), isTTY: opts.isTTY });
-  const cmd = createSnapshotCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW });
+  const cmd = createSnapshotCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW, prompt: opts.prompt });
   return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
+}
+
+/** A build droplet as `mpimg image --keep` leaves it: tagged, so no confirmation is needed. */
+const BUILD = { tags: ['mpimg-build'] };
+
+/** A prompt that records its questions and gives a fixed answer. */
+function answering(answer: string): Prompt & { questions: string[] } {
+  const questions: string[] = [];
+  return Object.assign(async (q: string) => { questions.push(q); return answer; }, { questions });
 }
 
 function clean(cap: { out: () => string; err: () => string }): void {
@@ -34,7 +43,7 @@ function clean(cap: { out: () => string; err: () => string }): void {
 
 describe('mpimg snapshot', () => {
   it('snapshots a droplet by id with the manifest\'s default name and prints the list-user line', async () => {
-    const d = api.addDroplet({ name: 'build-1' });
+    const d = api.addDroplet({ name: 'build-1', ...BUILD });
     const { cap, run } = setup();
     expect(await run(['--droplet', String(d.id)])).toBe(0);
     const img = [...api.images.values()][0];
@@ -51,7 +60,7 @@ describe('mpimg snapshot', () => {
   });
 
   it('finds the droplet by name, uses --name, and --json prints the image object only', async () => {
-    api.addDroplet({ name: 'build-2', status: 'off' });
+    api.addDroplet({ name: 'build-2', status: 'off', ...BUILD });
     const { cap, run } = setup();
     expect(await run(['--droplet', 'build-2', '--name', 'acme custom', '--json'])).toBe(0);
     const img = JSON.parse(cap.out());
@@ -61,7 +70,7 @@ describe('mpimg snapshot', () => {
   });
 
   it('works outside a project when --name is given, and needs mpimg.json otherwise', async () => {
-    const d = api.addDroplet({ status: 'off' });
+    const d = api.addDroplet({ status: 'off', ...BUILD });
     const empty = tempDir('mpimg-empty-');
     try {
       const cap = captureContext({ cwd: empty.dir, env: apiEnv(api.url, empty.dir) });
@@ -76,7 +85,7 @@ describe('mpimg snapshot', () => {
   });
 
   it('shows phase and ticking elapsed time on a terminal', async () => {
-    const d = api.addDroplet();
+    const d = api.addDroplet(BUILD);
     const { cap, run } = setup({ isTTY: true });
     expect(await run(['--droplet', String(d.id)])).toBe(0);
     expect(cap.err()).toMatch(/\r\x1b\[2K\[00:00\] shutting down droplet \d+ \(00:00\)/);
@@ -94,7 +103,7 @@ describe('mpimg snapshot', () => {
   });
 
   it('reads the token from doctl\'s config under the HOME passed in, and never prints it', async () => {
-    const d = api.addDroplet({ status: 'off' });
+    const d = api.addDroplet({ status: 'off', ...BUILD });
     const cfg = join(project.dir, '.config', 'doctl');
     mkdirSync(cfg, { recursive: true });
     writeFileSync(join(cfg, 'config.yaml'), `access-token: ${TOKEN}\ncontext: default\n`);
@@ -120,5 +129,101 @@ describe('mpimg snapshot', () => {
     expect(api.requests).toHaveLength(0);
     expect(await main(['snapshot', '--help'], cap.ctx)).toBe(0);
     expect(cap.out()).toContain('Usage: mpimg snapshot --droplet <id|name>');
+  });
+
+  describe('a droplet that is not a build droplet (no tag mpimg-build)', () => {
+    function noActionsSent(): void {
+      expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    }
+
+    it('without a terminal and without --yes: refuses, says which droplet and how, and sends nothing', async () => {
+      const d = api.addDroplet({ name: 'shop-prod', tags: ['web', 'prod'], status: 'active' });
+      const { cap, run } = setup();
+      expect(await run(['--droplet', String(d.id)])).toBe(1);
+      expect(cap.err()).toContain(`error: refusing to shut down and snapshot droplet ${d.id} "shop-prod" (tags: web, prod; public IPv4: ${d.ip}; status: active) without confirmation`);
+      expect(cap.err()).toContain(`where: --droplet ${d.id}`);
+      expect(cap.err()).toMatch(/fix: .*not tagged mpimg-build.*run again with --yes/);
+      noActionsSent();
+      expect(api.droplets.get(d.id)!.status).toBe('active');
+      expect(api.images.size).toBe(0);
+    });
+
+    it('also when given by name', async () => {
+      api.addDroplet({ name: 'shop-prod' });
+      const { cap, run } = setup();
+      expect(await run(['--droplet', 'shop-prod'])).toBe(1);
+      expect(cap.err()).toMatch(/refusing to shut down and snapshot droplet \d+ "shop-prod" \(tags: none;/);
+      noActionsSent();
+    });
+
+    it('on a terminal: shows name, tags and IP and asks; anything but yes leaves the droplet alone', async () => {
+      const d = api.addDroplet({ name: 'shop-prod', tags: ['prod'] });
+      for (const answer of ['', 'n', 'no', 'yess']) {
+        const prompt = answering(answer);
+        const { cap, run } = setup({ isTTY: true, prompt });
+        expect(await run(['--droplet', String(d.id)])).toBe(1);
+        expect(prompt.questions).toHaveLength(1);
+        expect(prompt.questions[0]).toContain(`droplet ${d.id} "shop-prod" (tags: prod; public IPv4: ${d.ip}; status: active)`);
+        expect(prompt.questions[0]).toMatch(/\[y\/N\] $/);
+        expect(cap.err()).toContain(`error: not confirmed: droplet ${d.id} was left as it is`);
+      }
+      noActionsSent();
+    });
+
+    it('on a terminal: "y" goes on', async () => {
+      const d = api.addDroplet({ name: 'shop-prod' });
+      const prompt = answering('y\n');
+      const { cap, run } = setup({ isTTY: true, prompt });
+      expect(await run(['--droplet', String(d.id)])).toBe(0);
+      expect(prompt.questions).toHaveLength(1);
+      expect(api.images.size).toBe(1);
+      clean(cap);
+    });
+
+    it('--yes goes on without asking, also without a terminal', async () => {
+      const d = api.addDroplet({ name: 'shop-prod' });
+      const prompt = answering('n');
+      const { run } = setup({ prompt });
+      expect(await run(['--droplet', String(d.id), '--yes'])).toBe(0);
+      expect(prompt.questions).toEqual([]);
+      expect(api.calls().filter((c) => c.startsWith('POST')).map((c) => c.split(' ').pop())).toContain('snapshot');
+    });
+
+    it('a build droplet (tag mpimg-build) is not asked about', async () => {
+      const d = api.addDroplet({ tags: ['acme', 'mpimg-build'] });
+      const prompt = answering('n');
+      const { cap, run } = setup({ isTTY: true, prompt });
+      expect(await run(['--droplet', String(d.id)])).toBe(0);
+      expect(prompt.questions).toEqual([]);
+      expect(cap.err()).toMatch(/found droplet \d+ "droplet-\d+" \(tags: acme, mpimg-build;/);
+    });
+
+    it('names from the API cannot put terminal control sequences on the screen', async () => {
+      const d = api.addDroplet({ name: 'x\u001b]0;pwned\u0007y' });
+      const { cap, run } = setup();
+      expect(await run(['--droplet', String(d.id)])).toBe(1);
+      expect(cap.err()).toContain('"x?]0;pwned?y"');
+      expect(cap.err()).not.toContain('\u001b');
+    });
+  });
+
+  it('after a failed snapshot of a running droplet, says it may be left off and how to power it on', async () => {
+    const d = api.addDroplet(BUILD);
+    api.behaviour.erroredActions.add('snapshot');
+    const { cap, run } = setup();
+    expect(await run(['--droplet', String(d.id)])).toBe(1);
+    expect(cap.err()).toMatch(/snapshot action \d+ ended as "errored"/);
+    expect(cap.err()).toContain(`note: droplet ${d.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${d.id}\``);
+    expect(cap.err()).not.toContain('may still appear');
+  });
+
+  it('Ctrl-C while the snapshot runs: exit 130, and says the snapshot may still appear', async () => {
+    const d = api.addDroplet({ ...BUILD, status: 'off' });
+    api.behaviour.actionMs = { snapshot: 60_000 };
+    const { cap, run } = setup();
+    const poll = setInterval(() => { if (api.calls().some((c) => c.endsWith('snapshot'))) { clearInterval(poll); cap.abort.abort(); } }, 2);
+    expect(await run(['--droplet', String(d.id)])).toBe(130);
+    expect(cap.err()).toContain(`note: a snapshot "acme-wiki-1.2.0-20260304-050607" of droplet ${d.id} was started and may still appear: check \`doctl compute image list-user\``);
+    expect(cap.err()).not.toContain('may now be off');
   });
 });
