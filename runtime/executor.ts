@@ -1,174 +1,383 @@
 /**
  * The node executor: applies, checks and reverses a plan under a root directory.
- * Node 18 APIs only (this file is bundled into the on-droplet runtime).
+ * Node 18 APIs only (this file is bundled into the on-droplet runtime). The sh installer twin
+ * (templates/droplet/installer.sh.ejs) does the same, step for step: both leave byte-identical trees.
+ *
+ * What install may destroy is nothing: a file it replaces is backed up first, everything it makes is
+ * journaled before it is made, and uninstall removes only what the journal says install made and
+ * what still has the content install gave it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { createdDirsFile, ensureBlock, findBlock, removeBlock, type Op, type Plan } from './plan.js';
+import { backupDir, ensureBlock, findBlock, journalFile, removeBlock, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
+import { resolveInRoot, StepError } from './root.js';
+
+export { StepError } from './root.js';
 
 export interface Change {
   op: Op['kind'];
   path: string;
-  action: 'created' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'kept';
+  action: 'created' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'kept';
   note?: string;
 }
 
 export interface Drift {
   path: string;
-  problem: 'missing' | 'wrong mode' | 'changed content' | 'hook missing' | 'block changed';
+  problem: 'missing' | 'wrong mode' | 'changed content' | 'hook missing' | 'block changed' | 'wrong link';
   detail?: string;
 }
 
-const at = (root: string, p: string): string => (root === '/' ? p : path.join(root, p));
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Files are handled as latin1 strings (one char per byte); block texts are UTF-8. */
 const latin1 = (utf8: string): string => Buffer.from(utf8, 'utf8').toString('latin1');
-const modeOf = (p: string): number => fs.statSync(p).mode & 0o7777;
 
-function exists(p: string): boolean {
+function lstat(p: string): fs.Stats | undefined {
   try {
-    fs.lstatSync(p);
-    return true;
+    return fs.lstatSync(p);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** temp file + rename: an interrupted run never leaves a half-written script in place. */
-function atomicWrite(target: string, data: Buffer, mode: number): void {
+function fileSha(p: string): string {
+  return sha256(fs.readFileSync(p));
+}
+
+/** temp file + rename: an interrupted or full-disk run never leaves a half-written file in place. */
+function atomicWrite(droplet: string, target: string, data: Buffer, mode: number, owner?: { uid: number; gid: number }): void {
   const tmp = `${target}.mpimg-tmp`;
-  fs.writeFileSync(tmp, data, { mode });
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, target);
+  try {
+    fs.writeFileSync(tmp, data, { mode });
+    fs.chmodSync(tmp, mode);
+    if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new StepError(droplet, `cannot write ${droplet}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
+  }
 }
 
-/** mkdir -p that reports which directories it created (droplet paths, top-down). */
-function makeDirs(root: string, dir: string, finalMode: number | null, created: string[]): void {
-  const parts = dir.split('/').filter(Boolean);
-  let cur = '';
-  for (let i = 0; i < parts.length; i++) {
-    cur += `/${parts[i]}`;
-    const real = at(root, cur);
-    if (exists(real)) continue;
-    const mode = i === parts.length - 1 && finalMode !== null ? finalMode : 0o755;
-    fs.mkdirSync(real, { mode });
-    fs.chmodSync(real, mode);
-    created.push(cur);
+function atomicLink(droplet: string, target: string, linkTarget: string): void {
+  const tmp = `${target}.mpimg-tmp`;
+  try {
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(linkTarget, tmp);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new StepError(droplet, `cannot create the link ${droplet}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
   }
+}
+
+/**
+ * The install journal (see plan.ts). Entries are appended and synced before the step they describe;
+ * until the journal's own folder (the image's home) exists they wait in memory.
+ */
+class Journal {
+  readonly entries: Array<[JournalVerb, string]> = [];
+  private written = 0;
+  private file?: string;
+
+  constructor(private readonly root: string, private readonly plan: Plan) {
+    let real: string | undefined;
+    try {
+      real = resolveInRoot(root, journalFile(plan)).real;
+    } catch {
+      return; // something on the way is not a folder: install reports it at its first step
+    }
+    if (lstat(real)?.isFile()) {
+      this.file = real;
+      this.entries.push(...parseJournal(fs.readFileSync(real, 'utf8')));
+      this.written = this.entries.length;
+    }
+  }
+
+  has(verb: JournalVerb, p: string): boolean {
+    return this.entries.some(([v, x]) => v === verb && x === p);
+  }
+
+  add(verb: JournalVerb, p: string): void {
+    if (this.has(verb, p)) return;
+    this.entries.push([verb, p]);
+    this.flush();
+  }
+
+  /** Writes what waits in memory once the image's home exists. */
+  flush(): void {
+    if (this.written === this.entries.length) return;
+    if (!this.file) {
+      const home = resolveInRoot(this.root, this.plan.home, { followLast: true });
+      if (!lstat(home.real)?.isDirectory()) return;
+      this.file = resolveInRoot(this.root, journalFile(this.plan)).real;
+    }
+    const text = this.entries.slice(this.written).map(([v, p]) => `${v} ${p}\n`).join('');
+    const fd = fs.openSync(this.file, 'a', 0o644);
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.written = this.entries.length;
+  }
+
+  /** Directories made before the journal could be written (install failed that early): undo them. */
+  rollbackUnwritten(): void {
+    for (const [v, p] of this.entries.slice(this.written).reverse()) {
+      if (v !== 'dir') continue;
+      try {
+        fs.rmdirSync(resolveInRoot(this.root, p).real);
+      } catch {
+        /* not empty or gone: left as it is */
+      }
+    }
+  }
+}
+
+/** Journal lines; a line of the old format (a bare path) counts as a directory or block file. */
+export function parseJournal(text: string): Array<[JournalVerb, string]> {
+  const out: Array<[JournalVerb, string]> = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const sp = line.indexOf(' ');
+    const verb = line.slice(0, sp) as JournalVerb;
+    if (sp > 0 && JOURNAL_VERBS.includes(verb)) out.push([verb, line.slice(sp + 1)]);
+  }
+  return out;
+}
+
+/** What an earlier install recorded in installed.json: path → sha256 of the file (or target of the link) it laid down. */
+function priorItems(root: string, plan: Plan): Map<string, { sha256?: string; link?: string }> {
+  const out = new Map<string, { sha256?: string; link?: string }>();
+  try {
+    const st = JSON.parse(fs.readFileSync(resolveInRoot(root, `${plan.home}/installed.json`).real, 'utf8')) as { items?: Array<{ path?: string; sha256?: string; link?: string }> };
+    for (const i of st.items ?? []) if (typeof i.path === 'string') out.set(i.path, { sha256: i.sha256, link: i.link });
+  } catch {
+    /* no earlier install */
+  }
+  return out;
+}
+
+/** True when what is at `real` is what an earlier install laid down there. */
+function asBefore(prior: { sha256?: string; link?: string } | undefined, real: string): boolean {
+  const st = lstat(real);
+  if (!prior || !st) return false;
+  if (st.isSymbolicLink()) return prior.link !== undefined && fs.readlinkSync(real) === prior.link;
+  return st.isFile() && prior.sha256 !== undefined && fileSha(real) === prior.sha256;
+}
+
+/** Copies what is at `real` (a file or a link) to the backup folder, mode and owner kept, then journals it. */
+function backup(root: string, plan: Plan, j: Journal, droplet: string, real: string, st: fs.Stats): void {
+  const dest = resolveInRoot(root, `${backupDir(plan)}${droplet}`, { create: true, onCreate: (d) => j.add('dir', d) });
+  if (st.isSymbolicLink()) atomicLink(`${backupDir(plan)}${droplet}`, dest.real, fs.readlinkSync(real));
+  else if (st.isFile()) atomicWrite(`${backupDir(plan)}${droplet}`, dest.real, fs.readFileSync(real), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
+  else throw new StepError(droplet, `${droplet} is in the way: it is not a regular file or a link`, 'EEXIST');
+  j.add('backup', droplet);
 }
 
 export function install(plan: Plan, root: string): Change[] {
   process.umask(0o022);
   const changes: Change[] = [];
-  const created: string[] = [];
-  for (const op of plan.ops) {
-    const real = at(root, op.path);
-    if (op.kind === 'dir') {
-      const had = exists(real);
-      makeDirs(root, op.path, op.mode, created);
-      if (had && modeOf(real) !== op.mode) {
-        fs.chmodSync(real, op.mode);
-        changes.push({ op: op.kind, path: op.path, action: 'updated', note: 'mode' });
-      } else changes.push({ op: op.kind, path: op.path, action: had ? 'unchanged' : 'created' });
-    } else if (op.kind === 'file') {
-      makeDirs(root, path.posix.dirname(op.path), null, created);
-      const data = Buffer.from(op.content, 'base64');
-      const had = exists(real);
-      if (had && sha256(fs.readFileSync(real)) === op.sha256 && modeOf(real) === op.mode) {
-        changes.push({ op: op.kind, path: op.path, action: 'unchanged' });
-        continue;
+  const j = new Journal(root, plan);
+  // installed.json tells what an earlier install laid down only for an install from before the
+  // journal; once there is a journal, it alone says what is ours.
+  const prior = j.entries.length === 0 ? priorItems(root, plan) : new Map<string, { sha256?: string; link?: string }>();
+  const mkdirs = { create: true, onCreate: (d: string) => j.add('dir', d) };
+  /** A file at this path is ours when install made it, or it is still what an earlier install laid down. */
+  const ours = (p: string, real: string) =>
+    p.startsWith(`${plan.home}/`) || j.has('file', p) || j.has('backup', p) || asBefore(prior.get(p), real);
+  try {
+    for (const op of plan.ops) {
+      if (op.kind === 'dir') {
+        const before = lstat(resolveInRoot(root, op.path, { followLast: true }).real);
+        const r = resolveInRoot(root, op.path, { ...mkdirs, createLast: true, lastMode: op.mode, followLast: true });
+        if (before && !before.isDirectory()) throw new StepError(op.path, `${op.path} is in the way: it is not a directory`, 'ENOTDIR');
+        if (before && (before.mode & 0o7777) !== op.mode) {
+          fs.chmodSync(r.real, op.mode);
+          changes.push({ op: op.kind, path: op.path, action: 'updated', note: 'mode' });
+        } else changes.push({ op: op.kind, path: op.path, action: before ? 'unchanged' : 'created' });
+        j.flush();
+      } else if (op.kind === 'file' || op.kind === 'link') {
+        const { real } = resolveInRoot(root, op.path, mkdirs);
+        const st = lstat(real);
+        if (st?.isDirectory()) throw new StepError(op.path, `${op.path} is in the way: it is a directory`, 'EISDIR');
+        const same = op.kind === 'file'
+          ? st?.isFile() && (st.mode & 0o7777) === op.mode && fileSha(real) === op.sha256
+          : st?.isSymbolicLink() && fs.readlinkSync(real) === op.target;
+        // What an earlier install laid down (or the home folder holds) is ours: journal it as made by us.
+        const claim = () => {
+          if (!ours(op.path, real)) return false;
+          if (!j.has('file', op.path) && !j.has('backup', op.path)) j.add('file', op.path);
+          return true;
+        };
+        if (same) {
+          claim();
+          changes.push({ op: op.kind, path: op.path, action: 'unchanged' });
+          continue;
+        }
+        let note: string | undefined;
+        if (!st) j.add('file', op.path);
+        else if (!claim()) {
+          backup(root, plan, j, op.path, real, st);
+          note = `the file that was there is kept in ${backupDir(plan)}`;
+        }
+        if (op.kind === 'file') atomicWrite(op.path, real, Buffer.from(op.content, 'base64'), op.mode);
+        else atomicLink(op.path, real, op.target);
+        changes.push({ op: op.kind, path: op.path, action: st ? 'updated' : 'created', ...(note ? { note } : {}) });
+      } else {
+        const { real } = resolveInRoot(root, op.path, mkdirs);
+        const st = lstat(real);
+        if (st && !st.isFile()) throw new StepError(op.path, `${op.path} is in the way: it is not a regular file`, 'EEXIST');
+        const before = st ? fs.readFileSync(real, 'latin1') : '';
+        const after = ensureBlock(before, { ...op, text: latin1(op.text) });
+        if (st && after === before) {
+          changes.push({ op: op.kind, path: op.path, action: 'unchanged' });
+          continue;
+        }
+        if (!st) j.add('blockfile', op.path);
+        atomicWrite(op.path, real, Buffer.from(after, 'latin1'), st ? st.mode & 0o7777 : op.createMode, st ? { uid: st.uid, gid: st.gid } : undefined);
+        changes.push({ op: op.kind, path: op.path, action: st ? 'updated' : 'created' });
       }
-      atomicWrite(real, data, op.mode);
-      changes.push({ op: op.kind, path: op.path, action: had ? 'updated' : 'created' });
-    } else {
-      makeDirs(root, path.posix.dirname(op.path), null, created);
-      const had = exists(real);
-      const before = had ? fs.readFileSync(real, 'latin1') : '';
-      const after = ensureBlock(before, { ...op, text: latin1(op.text) });
-      if (had && after === before) {
-        changes.push({ op: op.kind, path: op.path, action: 'unchanged' });
-        continue;
-      }
-      atomicWrite(real, Buffer.from(after, 'latin1'), had ? modeOf(real) : op.createMode);
-      if (!had) created.push(op.path);
-      changes.push({ op: op.kind, path: op.path, action: had ? 'updated' : 'created' });
     }
+  } catch (e) {
+    j.rollbackUnwritten();
+    throw e;
   }
-  recordCreatedDirs(plan, root, created);
   return changes;
-}
-
-function recordCreatedDirs(plan: Plan, root: string, created: string[]): void {
-  if (created.length === 0) return;
-  const file = at(root, createdDirsFile(plan));
-  const old = exists(file) ? fs.readFileSync(file, 'utf8') : '';
-  const known = new Set(old.split('\n').filter(Boolean));
-  const add = created.filter((d) => !known.has(d));
-  if (add.length === 0) return;
-  atomicWrite(file, Buffer.from(old + add.map((d) => `${d}\n`).join('')), 0o644);
 }
 
 export function status(plan: Plan, root: string): { drift: Drift[]; checked: number } {
   const drift: Drift[] = [];
   for (const op of plan.ops) {
-    const real = at(root, op.path);
-    if (!exists(real)) {
+    let real: string;
+    try {
+      real = resolveInRoot(root, op.path, { followLast: op.kind === 'dir' }).real;
+    } catch {
+      drift.push({ path: op.path, problem: 'missing', detail: 'a folder on the way is not a directory' });
+      continue;
+    }
+    const st = lstat(real);
+    if (!st) {
       drift.push({ path: op.path, problem: op.kind === 'block' ? 'hook missing' : 'missing' });
       continue;
     }
     if (op.kind === 'block') {
-      const text = fs.readFileSync(real, 'latin1');
+      const text = st.isFile() ? fs.readFileSync(real, 'latin1') : '';
       const range = findBlock(text, op.id);
       if (!range) drift.push({ path: op.path, problem: 'hook missing', detail: `mpimg:${op.id}` });
       else if (text.slice(range[0], range[1]) !== latin1(op.text)) drift.push({ path: op.path, problem: 'block changed', detail: `mpimg:${op.id}` });
       continue;
     }
-    const mode = modeOf(real);
+    if (op.kind === 'link') {
+      if (!st.isSymbolicLink() || fs.readlinkSync(real) !== op.target) drift.push({ path: op.path, problem: 'wrong link', detail: `should point to ${op.target}` });
+      continue;
+    }
+    const mode = st.mode & 0o7777;
+    if (op.kind === 'file' && !st.isFile()) {
+      drift.push({ path: op.path, problem: 'changed content', detail: 'not a regular file' });
+      continue;
+    }
     if (mode !== op.mode) drift.push({ path: op.path, problem: 'wrong mode', detail: `${mode.toString(8)} instead of ${op.mode.toString(8)}` });
-    if (op.kind === 'file' && sha256(fs.readFileSync(real)) !== op.sha256) drift.push({ path: op.path, problem: 'changed content' });
+    if (op.kind === 'file' && fileSha(real) !== op.sha256) drift.push({ path: op.path, problem: 'changed content' });
   }
   return { drift, checked: plan.ops.length };
 }
 
-export function uninstall(plan: Plan, root: string): Change[] {
+export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = {}): Change[] {
   const changes: Change[] = [];
-  const list = at(root, createdDirsFile(plan));
-  const created = exists(list) ? fs.readFileSync(list, 'utf8').split('\n').filter(Boolean) : [];
-  for (const op of [...plan.ops].reverse()) {
-    const real = at(root, op.path);
-    if (op.kind === 'dir') continue; // directories go below, and only those install created
-    if (!exists(real)) {
-      changes.push({ op: op.kind, path: op.path, action: 'absent' });
-      continue;
+  const jr = resolveInRoot(root, journalFile(plan));
+  const legacy = resolveInRoot(root, `${plan.home}/.created`);
+  const entries = lstat(jr.real)?.isFile() ? parseJournal(fs.readFileSync(jr.real, 'utf8')) : [];
+  const has = (v: JournalVerb, p: string) => entries.some(([x, y]) => x === v && y === p);
+  const legacyLines = lstat(legacy.real)?.isFile() ? fs.readFileSync(legacy.real, 'utf8').split('\n').filter(Boolean) : [];
+  // An install made before the journal existed: its files are ours when they still hold the planned bytes.
+  const noJournal = entries.length === 0;
+  let kept = 0;
+
+  const restore = (p: string): boolean => {
+    const b = resolveInRoot(root, `${backupDir(plan)}${p}`);
+    const st = lstat(b.real);
+    if (!st) return false;
+    const dest = resolveInRoot(root, p);
+    try {
+      fs.renameSync(b.real, dest.real);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      // another file system: copy (mode and owner kept), then drop the backup
+      if (st.isSymbolicLink()) atomicLink(p, dest.real, fs.readlinkSync(b.real));
+      else atomicWrite(p, dest.real, fs.readFileSync(b.real), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
+      fs.unlinkSync(b.real);
     }
-    if (op.kind === 'file') {
-      fs.unlinkSync(real);
-      changes.push({ op: op.kind, path: op.path, action: 'removed' });
-    } else {
+    return true;
+  };
+
+  for (const op of [...plan.ops].reverse()) {
+    if (op.kind === 'dir') continue; // directories go below, and only those install created
+    const { real } = resolveInRoot(root, op.path);
+    const st = lstat(real);
+    if (op.kind === 'block') {
+      if (!st?.isFile()) {
+        changes.push({ op: op.kind, path: op.path, action: 'absent' });
+        continue;
+      }
       const before = fs.readFileSync(real, 'latin1');
       const after = removeBlock(before, op.id);
-      if (after === before) {
-        changes.push({ op: op.kind, path: op.path, action: 'absent' });
-      } else if (after.length === 0 && created.includes(op.path)) {
-        // install created this file for the block alone
-        fs.unlinkSync(real);
+      if (after === before) changes.push({ op: op.kind, path: op.path, action: 'absent' });
+      else if (after.length === 0 && (has('blockfile', op.path) || legacyLines.includes(op.path))) {
+        fs.unlinkSync(real); // install created this file for the block alone
         changes.push({ op: op.kind, path: op.path, action: 'removed' });
       } else {
-        atomicWrite(real, Buffer.from(after, 'latin1'), modeOf(real));
+        atomicWrite(op.path, real, Buffer.from(after, 'latin1'), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
         changes.push({ op: op.kind, path: op.path, action: 'removed', note: 'block' });
       }
+      continue;
     }
+    const backedUp = has('backup', op.path);
+    const made = has('file', op.path);
+    const matches = op.kind === 'file'
+      ? Boolean(st?.isFile()) && fileSha(real) === op.sha256
+      : Boolean(st?.isSymbolicLink()) && fs.readlinkSync(real) === op.target;
+    if (!made && !backedUp && !(noJournal && matches)) {
+      if (st) changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'it was there before install' });
+      else changes.push({ op: op.kind, path: op.path, action: 'absent' });
+      continue;
+    }
+    if (st && !matches && !opts.force) {
+      kept++;
+      changes.push({ op: op.kind, path: op.path, action: 'kept', note: `changed since install; \`uninstall --force\` removes it${backedUp ? ` and restores the original from ${backupDir(plan)}` : ''}` });
+      continue;
+    }
+    if (st) fs.unlinkSync(real);
+    if (backedUp && restore(op.path)) changes.push({ op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' });
+    else changes.push({ op: op.kind, path: op.path, action: st ? 'removed' : 'absent' });
   }
-  if (exists(list)) fs.unlinkSync(list);
-  for (const d of [...created].reverse()) {
-    if (!fs.lstatSync(at(root, d), { throwIfNoEntry: false })?.isDirectory()) continue; // a block's file, handled above
+  if (kept > 0) return changes; // journal and backups stay, so a later `uninstall --force` can finish
+
+  for (const f of [jr.real, legacy.real]) fs.rmSync(f, { force: true });
+  const dirs = [...entries.filter(([v]) => v === 'dir').map(([, p]) => p), ...legacyLines];
+  // In reverse creation order: the deepest first.
+  for (const d of [...new Set(dirs)].reverse()) {
+    let real: string;
     try {
-      fs.rmdirSync(at(root, d));
+      real = resolveInRoot(root, d).real;
+    } catch {
+      continue;
+    }
+    if (!lstat(real)?.isDirectory()) continue; // a block's file, handled above
+    try {
+      fs.rmdirSync(real);
       changes.push({ op: 'dir', path: d, action: 'removed' });
     } catch {
-      changes.push({ op: 'dir', path: d, action: 'kept', note: 'not empty or gone' });
+      changes.push({ op: 'dir', path: d, action: 'kept', note: 'not empty' });
     }
   }
   return changes;
+}
+
+/** One line for a failed step: what, where, and the way back. */
+export function describeFailure(cmd: string, e: unknown): string {
+  if (e instanceof StepError) return `${cmd} stopped at ${e.droplet}: ${e.message}`;
+  const err = e as NodeJS.ErrnoException;
+  return `${cmd} failed: ${err?.message ?? String(e)}${err?.path ? ` (${path.basename(err.path)})` : ''}`;
 }

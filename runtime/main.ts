@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { validateManifest, formatProblems } from './manifest.js';
 import { describeOp } from './plan.js';
-import { install, status, uninstall } from './executor.js';
+import { describeFailure, install, status, uninstall } from './executor.js';
 import type { Payload } from './payload.js';
 
 declare const MPIMG_VERSION: string;
@@ -30,6 +30,7 @@ Options:
   --root DIR      act on DIR instead of / (staged trees, tests)
   --json          machine-readable output (install, status, uninstall, plan)
   --remove-self   install: delete this file after a successful install
+  --force         uninstall: also remove files changed since install (and restore what they replaced)
   -h, --help      this help
   -v, --version   print the version
 `;
@@ -73,11 +74,11 @@ function main(argv: string[]): number {
   if (!['install', 'status', 'uninstall', 'plan'].includes(cmd)) {
     fail(`error: unknown command "${cmd}"\n  fix: use one of install, status, uninstall, plan, cleanup, check (see --help)`);
   }
-  let values: { root?: string; json?: boolean; 'remove-self'?: boolean };
+  let values: { root?: string; json?: boolean; 'remove-self'?: boolean; force?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { root: { type: 'string' }, json: { type: 'boolean' }, 'remove-self': { type: 'boolean' } },
+      options: { root: { type: 'string' }, json: { type: 'boolean' }, 'remove-self': { type: 'boolean' }, force: { type: 'boolean' } },
       strict: true,
     }));
   } catch (e) {
@@ -104,12 +105,20 @@ function main(argv: string[]): number {
   if (root === '/' && typeof process.getuid === 'function' && process.getuid() !== 0) {
     fail(`error: refusing to ${cmd} on / as uid ${process.getuid()}\n  fix: run as root (sudo node ${path.basename(process.argv[1] ?? 'bundle')} ${cmd}) or pass --root DIR`);
   }
-  const changes = cmd === 'install' ? install(plan, root) : uninstall(plan, root);
+  let changes;
+  try {
+    changes = cmd === 'install' ? install(plan, root) : uninstall(plan, root, { force: Boolean(values.force) });
+  } catch (e) {
+    const again = root === '/' ? '' : ` --root ${root}`;
+    fail(`error: ${describeFailure(cmd, e)}\n  fix: ${cmd === 'install' ? `fix that path and run install again; \`uninstall${again}\` removes what this install made so far` : 'fix that path and run uninstall again'}`, 1);
+  }
   const touched = changes.filter((c) => c.action !== 'unchanged' && c.action !== 'absent');
   if (json) out(`${JSON.stringify({ image: plan.slug, command: cmd, root, changes }, null, 2)}\n`);
   else {
     for (const c of touched) out(`${c.action.padEnd(8)} ${c.path}${c.note ? ` (${c.note})` : ''}\n`);
-    out(touched.length === 0 ? `${cmd}: nothing to change\n` : `${cmd}: ${touched.length} change(s) under ${root}\n`);
+    out(touched.length === 0 ? `${cmd}: nothing to change\n` : `${cmd}: ${touched.filter((c) => c.action !== 'kept').length} change(s) under ${root}\n`);
+    const kept = changes.filter((c) => c.action === 'kept' && c.note?.startsWith('changed')).length;
+    if (kept) out(`${cmd}: kept ${kept} file(s) changed since install; \`uninstall --force\` removes them\n`);
   }
   if (cmd === 'install' && values['remove-self']) {
     fs.unlinkSync(__filename);

@@ -11,6 +11,8 @@ export interface FirstBootEntry {
   name: string;
   /** Path inside the project, e.g. first-boot/10-setup.sh */
   file: string;
+  /** Stop the step after this many minutes (default: $.firstBootTimeoutMinutes). */
+  timeoutMinutes?: number;
 }
 
 export interface Manifest {
@@ -26,6 +28,8 @@ export interface Manifest {
   distributions: string[];
   /** Defaults to every NN-name file in first-boot/. */
   firstBoot?: FirstBootEntry[];
+  /** A first-boot step still running after this many minutes is stopped and counted as failed (default 30). */
+  firstBootTimeoutMinutes?: number;
   /** Defaults to first-login/first-login.sh when that file exists; null turns it off. */
   firstLogin?: { file: string } | null;
   /** MOTD text file; `{{ip}}`, `{{name}}` and `{{version}}` are filled in at login. */
@@ -107,6 +111,7 @@ export const DEFAULTS = {
   checkScript: 'scripts/99-img-check.sh',
   zeroFillMaxMiB: 4096,
   snapshotName: '{slug}-{version}-{timestamp}',
+  firstBootTimeoutMinutes: 30,
 } as const;
 
 /** Vendor folder names that fail Marketplace review by themselves (/opt/digitalocean is the agent's). */
@@ -122,6 +127,7 @@ const TOP: Shape = {
   version: { type: 'string', required: true },
   distributions: { type: 'array', required: true },
   firstBoot: { type: 'array' },
+  firstBootTimeoutMinutes: { type: 'number' },
   firstLogin: { type: 'object|null' },
   motd: { type: 'object|null' },
   files: { type: 'object' },
@@ -157,7 +163,36 @@ const FIRST_BOOT_ENTRY: Shape = {
   order: { type: 'number', required: true },
   name: { type: 'string', required: true },
   file: { type: 'string', required: true },
+  timeoutMinutes: { type: 'number' },
 };
+
+/**
+ * Characters no string of the manifest may hold: they reach shell scripts, comments in JavaScript
+ * and YAML, sshd and systemd files, where a line break (U+2028/U+2029 count in JavaScript) ends a
+ * comment or a here-document early.
+ */
+export const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function describeChar(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Every string in the manifest, with its JSON path. */
+function controlProblems(v: unknown, at: string, out: Problem[]): void {
+  if (typeof v === 'string') {
+    const m = CONTROL_RE.exec(v);
+    if (m) out.push({ path: at, message: `holds a control or line-separator character (${describeChar(m[0])})`, hint: 'use one line of printable text: no newlines, tabs or U+2028/U+2029' });
+  } else if (Array.isArray(v)) v.forEach((x, i) => controlProblems(x, `${at}[${i}]`, out));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) controlProblems(x, `${at}.${k}`, out);
+}
+
+/** A whole number of minutes from 1 to 1440, or a problem. */
+function minutesProblem(v: unknown, at: string, out: Problem[]): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1440) {
+    out.push({ path: at, message: `${JSON.stringify(v)} is not a whole number of minutes from 1 to 1440`, hint: 'e.g. 30' });
+  }
+}
 
 function typeOf(v: unknown): string {
   if (v === null) return 'null';
@@ -238,9 +273,11 @@ export function validateManifest(input: unknown): { manifest?: Manifest; problem
   if (typeof m.slug === 'string' && !SLUG_RE.test(m.slug)) {
     problems.push({ path: '$.slug', message: `bad slug "${m.slug}"`, hint: '2-40 characters: lower-case letters, digits and "-", starting with a letter, not ending with "-"' });
   }
-  if (typeof m.name === 'string' && (m.name.trim() === '' || /[\n\r]/.test(m.name))) {
+  controlProblems(m, '$', problems);
+  if (typeof m.name === 'string' && m.name.trim() === '') {
     problems.push({ path: '$.name', message: 'name must be one non-empty line', hint: 'use the product name as customers see it' });
   }
+  minutesProblem(m.firstBootTimeoutMinutes, '$.firstBootTimeoutMinutes', problems);
   if (typeof m.vendor === 'string') {
     if (!VENDOR_RE.test(m.vendor)) {
       problems.push({ path: '$.vendor', message: `bad vendor folder name "${m.vendor}"`, hint: 'lower-case letters, digits, ".", "_" and "-" only (it becomes /opt/<vendor>)' });
@@ -284,6 +321,7 @@ export function validateManifest(input: unknown): { manifest?: Manifest; problem
         else seenName.set(entry.name, i);
       }
       if (typeof entry.file === 'string') pathProblem(entry.file, `${at}.file`, problems);
+      minutesProblem(entry.timeoutMinutes, `${at}.timeoutMinutes`, problems);
     });
   }
   const pathKeys: Array<[string, string]> = [

@@ -33,7 +33,14 @@ export interface BlockOp {
   createMode: number;
 }
 
-export type Op = DirOp | FileOp | BlockOp;
+/** A symbolic link laid down as a link (never followed): e.g. nginx sites-enabled/x -> ../sites-available/x. */
+export interface LinkOp {
+  kind: 'link';
+  path: string;
+  target: string;
+}
+
+export type Op = DirOp | FileOp | BlockOp | LinkOp;
 
 export interface Plan {
   name: string;
@@ -49,10 +56,19 @@ export const startMarker = (id: string): string => `# >>> mpimg:${id} >>>`;
 export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;
 
 /**
- * Where the executors record what they created that the plan does not own outright: directories, and
- * shared files made just to hold a block (one path per line, in creation order), for an exact uninstall.
+ * The install journal: one line per thing install made, appended (and synced) BEFORE the thing is made,
+ * so an interrupted or failed install leaves nothing uninstall cannot find. Lines are `<verb> <path>`:
+ *   dir PATH        a directory install created (the resolved droplet path)
+ *   file PATH       a planned file (or link) that did not exist before
+ *   backup PATH     a planned file that replaced an existing one, kept under backupDir
+ *   blockfile PATH  a shared file created just to hold a block
+ * Paths never hold a newline (the manifest and the bundler refuse control characters).
  */
-export const createdDirsFile = (plan: Plan): string => `${plan.home}/.created`;
+export const journalFile = (plan: Plan): string => `${plan.home}/.journal`;
+/** Copies of files that install replaced, at their droplet path below this folder. */
+export const backupDir = (plan: Plan): string => `${plan.home}/backup`;
+export const JOURNAL_VERBS = ['dir', 'file', 'backup', 'blockfile'] as const;
+export type JournalVerb = (typeof JOURNAL_VERBS)[number];
 
 /**
  * Finds the block's line range in `text` (latin1 string, so bytes map 1:1 to chars).
@@ -95,5 +111,7 @@ export function describeOp(op: Op): string {
       return `file  ${mode(op.mode)} ${op.path} (${Buffer.from(op.content, 'base64').length} bytes)`;
     case 'block':
       return `block      ${op.path} [mpimg:${op.id}] (${op.position})`;
+    case 'link':
+      return `link       ${op.path} -> ${op.target}`;
   }
 }

@@ -11,6 +11,14 @@ import { readDroplet, renderDroplet } from './render.js';
 
 export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
 
+/** The login hold's sshd drop-in (sorts first, so its ForceCommand wins); armed at boot, never in the plan. */
+export const holdDropIn = (slug: string): string => `/etc/ssh/sshd_config.d/00-${slug}-login-hold.conf`;
+
+const HOLD_MESSAGE = (name: string) => `${name} is still finishing its first boot. Please log in again in a minute.`;
+
+/** systemd expands %-specifiers in unit settings: a literal % is written %%. */
+const unitText = (s: string): string => s.replaceAll('%', '%%');
+
 function fileOp(p: string, mode: number, data: Buffer | string): Op {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return { kind: 'file', path: p, mode, content: buf.toString('base64'), sha256: createHash('sha256').update(buf).digest('hex') };
@@ -29,10 +37,23 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     const id = `${nn}-${s.name}`;
     const script = `${home}/first-boot/${id}`;
     ops.push(fileOp(script, 0o755, fs.readFileSync(s.abs)));
-    ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${m.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script })));
+    ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${m.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS })));
   }
+  const hold = Boolean(m.loginHold);
   // Always present: it sorts last, releases the login hold and records the result for the MOTD.
-  ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', common)));
+  ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) })));
+  if (hold) {
+    // The hold is armed at boot by cloud-init (bootcmd) and by a unit ordered before sshd; the script
+    // itself decides, so the build droplet (whose first boot ran) is never held.
+    const stepsS = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0);
+    const unit = `/etc/systemd/system/${m.slug}-login-hold.service`;
+    ops.push(fileOp(`${home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
+      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug), message: HOLD_MESSAGE(m.name), backstop: stepsS + 600,
+    })));
+    ops.push(fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)));
+    ops.push(fileOp(unit, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })));
+    ops.push({ kind: 'link', path: `/etc/systemd/system/multi-user.target.wants/${m.slug}-login-hold.service`, target: unit });
+  }
 
   if (project.firstLogin) {
     ops.push(fileOp(`${home}/first-login.sh`, 0o755, fs.readFileSync(project.firstLogin.abs)));
@@ -44,10 +65,8 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
       .replaceAll('{{name}}', m.name).replaceAll('{{version}}', m.version);
     ops.push(fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, renderDroplet('motd.sh.ejs', { ...common, text })));
   }
-  if (m.loginHold) {
-    ops.push({ kind: 'block', path: '/etc/ssh/sshd_config', id: `${m.slug} login-hold`, text: renderDroplet('login-hold-block.ejs', { ...common, finish }), position: 'end', createMode: 0o644 });
-  }
   for (const f of project.files) ops.push(fileOp(f.target, f.mode & 0o777, fs.readFileSync(f.abs)));
+  for (const l of project.links) ops.push({ kind: 'link', path: l.path, target: l.target });
 
   // Two operations on one path would fight each other (e.g. files/root/.bashrc and the hook).
   const seen = new Map<string, Op>();
@@ -65,7 +84,14 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     slug: m.slug,
     vendor: m.vendor,
     version: m.version,
-    items: ops.map((op) => (op.kind === 'file' ? { path: op.path, mode: op.mode.toString(8), sha256: op.sha256 } : op.kind === 'dir' ? { path: op.path, mode: op.mode.toString(8), dir: true } : { path: op.path, block: `mpimg:${op.id}` })),
+    items: ops.map((op) => {
+      switch (op.kind) {
+        case 'file': return { path: op.path, mode: op.mode.toString(8), sha256: op.sha256 };
+        case 'dir': return { path: op.path, mode: op.mode.toString(8), dir: true };
+        case 'link': return { path: op.path, link: op.target };
+        default: return { path: op.path, block: `mpimg:${op.id}` };
+      }
+    }),
   };
   ops.push(fileOp(`${home}/installed.json`, 0o644, `${JSON.stringify(state, null, 2)}\n`));
   return { ...common, ops };

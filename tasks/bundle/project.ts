@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  CONTROL_RE,
   DEFAULTS,
   FIRST_BOOT_FILE_RE,
   formatProblems,
@@ -26,6 +27,16 @@ export interface ProjectFile {
 export interface FirstBootScript extends ProjectFile {
   order: number;
   name: string;
+  /** Seconds after which the step is stopped on the droplet. */
+  timeoutS: number;
+}
+
+/** A link in files/, laid down as a link (never followed when bundling). */
+export interface ProjectLink {
+  rel: string;
+  target: string;
+  /** The droplet path of the link. */
+  path: string;
 }
 
 export interface Project {
@@ -36,6 +47,8 @@ export interface Project {
   motd?: ProjectFile;
   /** Files mirrored onto `/`: `target` is the droplet path. */
   files: Array<ProjectFile & { target: string }>;
+  /** Symbolic links in files/, in the same tree order. */
+  links: ProjectLink[];
   /** Numbered build steps run on the build droplet, in order (cleanup and check excluded). */
   buildScripts: ProjectFile[];
   cleanupScript: ProjectFile;
@@ -94,8 +107,13 @@ function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFi
   return { rel, abs, mode: st.mode & 0o7777 };
 }
 
-/** Files under files/, mirrored onto `/`. Symlinks are refused: they could point anywhere. */
-function walkFiles(dir: string, base: string, out: Problem[], acc: Array<ProjectFile & { target: string }>): void {
+/**
+ * Files under files/, mirrored onto `/`. A symlink is never followed: it becomes a link on the
+ * droplet, pointing where it points inside the image. A relative link that climbs above the top of
+ * files/ (out of the image, into the vendor's machine) is refused, and so is any name with a
+ * control character (it would break the scripts the plan is written into).
+ */
+function walkFiles(dir: string, base: string, out: Problem[], acc: Array<ProjectFile & { target: string }>, links: ProjectLink[]): void {
   const absBase = path.join(dir, base);
   const visit = (relInside: string) => {
     const abs = path.join(absBase, relInside);
@@ -105,14 +123,52 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
       const childAbs = path.join(abs, name);
       const st = fs.lstatSync(childAbs);
       const rel = `${base}/${childRel}`;
+      const ctl = CONTROL_RE.exec(name);
+      if (ctl) {
+        out.push({ path: JSON.stringify(rel), message: `file name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`, hint: 'rename it: droplet file names are one line of printable text' });
+        continue;
+      }
       if (st.isSymbolicLink()) {
-        out.push({ path: rel, message: 'symlinks are not copied onto the droplet (they can point outside files/)', hint: 'replace it with the real file, or create the link in a build script' });
+        const target = fs.readlinkSync(childAbs);
+        const unusable = CONTROL_RE.test(target) || target === '';
+        // Where the link leads, from the link's own folder in the image (files/ is the image's `/`).
+        const climbs = !target.startsWith('/') && escapes(`/${relInside}`, target);
+        if (unusable) out.push({ path: rel, message: 'link target is empty or holds a control character', hint: 'point the link at a plain path' });
+        else if (climbs) out.push({ path: rel, message: `link points outside files/ (${target})`, hint: 'links in files/ may point within the image only (e.g. ../sites-available/site); copy the real file instead' });
+        else links.push({ rel, target, path: `/${childRel}` });
       } else if (st.isDirectory()) visit(childRel);
       else if (st.isFile()) acc.push({ rel, abs: childAbs, mode: st.mode & 0o7777, target: `/${childRel}` });
       else out.push({ path: rel, message: 'not a regular file', hint: 'remove it from files/' });
     }
   };
   visit('');
+}
+
+/** True when a relative link in droplet folder `from` climbs above `/` (out of files/). */
+function escapes(from: string, target: string): boolean {
+  let depth = from.split('/').filter(Boolean).length;
+  for (const part of target.split('/')) {
+    if (part === '..') depth--;
+    else if (part !== '' && part !== '.') depth++;
+    if (depth < 0) return true;
+  }
+  return false;
+}
+
+/** files/ (or $.files.dir) itself may be a link only to a folder inside the project. */
+function filesDirProblem(dir: string, rel: string, out: Problem[]): boolean {
+  let real: string;
+  try {
+    real = fs.realpathSync(path.join(dir, rel));
+  } catch {
+    return false;
+  }
+  const project = fs.realpathSync(dir);
+  if (real !== project && !real.startsWith(`${project}${path.sep}`)) {
+    out.push({ path: rel, message: `${rel} leads outside the project (${real})`, hint: 'keep the files to mirror inside the project folder (a link to a folder inside it is fine)' });
+    return true;
+  }
+  return false;
 }
 
 /** <dir>/mpimg.json, parsed and validated by the one schema; every problem at once. */
@@ -133,7 +189,7 @@ export function loadProject(dir: string): Project {
   if (manifest.firstBoot) {
     manifest.firstBoot.forEach((e, i) => {
       const f = fileAt(dir, e.file, `$.firstBoot[${i}].file`, out);
-      if (f) firstBoot.push({ ...f, order: e.order, name: e.name });
+      if (f) firstBoot.push({ ...f, order: e.order, name: e.name, timeoutS: 60 * (e.timeoutMinutes ?? manifest.firstBootTimeoutMinutes ?? DEFAULTS.firstBootTimeoutMinutes) });
     });
   } else {
     const fbDir = path.join(dir, DEFAULTS.firstBootDir);
@@ -154,7 +210,7 @@ export function loadProject(dir: string): Project {
         }
         seen.set(order, rel);
         const f = fileAt(dir, rel, rel, out);
-        if (f) firstBoot.push({ ...f, order, name: m[2] });
+        if (f) firstBoot.push({ ...f, order, name: m[2], timeoutS: 60 * (manifest.firstBootTimeoutMinutes ?? DEFAULTS.firstBootTimeoutMinutes) });
       }
     }
   }
@@ -177,13 +233,13 @@ export function loadProject(dir: string): Project {
   let motd: ProjectFile | undefined;
   if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
   else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
-  if (motd && fs.readFileSync(motd.abs, 'utf8').split('\n').includes('MPIMG_MOTD')) {
-    out.push({ path: motd.rel, message: 'the MOTD has a line "MPIMG_MOTD", which ends the MOTD script early', hint: 'change that line' });
-  }
 
   const files: Project['files'] = [];
+  const links: ProjectLink[] = [];
   const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
-  if (fs.existsSync(path.join(dir, filesDir))) walkFiles(dir, filesDir, out, files);
+  if (fs.existsSync(path.join(dir, filesDir))) {
+    if (!filesDirProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
+  }
   else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
 
   const cleanupRel = manifest.cleanup?.script ?? DEFAULTS.cleanupScript;
@@ -224,5 +280,5 @@ export function loadProject(dir: string): Project {
   }
 
   if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
-  return { dir, manifest, firstBoot, firstLogin, motd, files, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript! };
+  return { dir, manifest, firstBoot, firstLogin, motd, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript! };
 }

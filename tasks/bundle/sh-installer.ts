@@ -1,15 +1,21 @@
 /**
  * Plan → POSIX-sh installer: the twin of the node executor for droplets without Node.
- * Each operation becomes one function call; file bytes travel as base64 here-documents.
+ * Each operation becomes one function call. Data reaches the script only in forms that cannot end
+ * early or run: file bytes as base64 here-documents (the alphabet has no quote and no delimiter
+ * line), every other value as one single-quoted word.
  */
 import { createHash } from 'node:crypto';
-import { createdDirsFile, describeOp, type Plan } from '../../runtime/plan.js';
+import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
 const heredoc = (b64: string): string => `<<'MPIMG_B64'\n${b64Lines(b64)}\nMPIMG_B64`;
 const mode = (m: number): string => m.toString(8);
 const sha = (s: string): string => createHash('sha256').update(Buffer.from(s, 'latin1')).digest('hex');
+/** The exact JSON form of a path in installed.json (what the sh twin matches an earlier install by). */
+const json = (p: string): string => sq(JSON.stringify(p));
+// Until the journal has a place (the image's home folder), each step tries to give it one.
+const FLUSH = '  mpimg_j_flush';
 
 export function renderShInstaller(plan: Plan, generatorVersion: string): string {
   const install: string[] = [];
@@ -18,17 +24,22 @@ export function renderShInstaller(plan: Plan, generatorVersion: string): string 
   for (const op of plan.ops) {
     if (op.kind === 'dir') {
       install.push(`  mpimg_dir ${sq(op.path)} ${mode(op.mode)}`);
-      status.push(`  mpimg_st_file ${sq(op.path)} ${mode(op.mode)} ''`);
+      status.push(`  mpimg_st ${sq(op.path)} dir ${mode(op.mode)} ''`);
     } else if (op.kind === 'file') {
-      install.push(`  mpimg_file ${sq(op.path)} ${mode(op.mode)} ${op.sha256} ${heredoc(op.content)}`);
-      uninstall.unshift(`  mpimg_rm_file ${sq(op.path)}`);
-      status.push(`  mpimg_st_file ${sq(op.path)} ${mode(op.mode)} ${op.sha256}`);
+      install.push(`  mpimg_file ${sq(op.path)} ${json(op.path)} ${mode(op.mode)} ${op.sha256} ${heredoc(op.content)}`);
+      uninstall.unshift(`  mpimg_rm ${sq(op.path)} file ${op.sha256}`);
+      status.push(`  mpimg_st ${sq(op.path)} file ${mode(op.mode)} ${op.sha256}`);
+    } else if (op.kind === 'link') {
+      install.push(`  mpimg_link ${sq(op.path)} ${json(op.path)} ${sq(op.target)} ${sq(JSON.stringify(op.target).slice(1, -1))}`);
+      uninstall.unshift(`  mpimg_rm ${sq(op.path)} link ${sq(op.target)}`);
+      status.push(`  mpimg_st ${sq(op.path)} link - ${sq(op.target)}`);
     } else {
       const text = Buffer.from(op.text, 'utf8').toString('base64');
       install.push(`  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${heredoc(text)}`);
       uninstall.unshift(`  mpimg_rm_block ${sq(op.path)} ${sq(op.id)}`);
       status.push(`  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))}`);
     }
+    install.push(FLUSH);
   }
   return renderDroplet('installer.sh.ejs', {
     name: plan.name,
@@ -36,8 +47,10 @@ export function renderShInstaller(plan: Plan, generatorVersion: string): string 
     version: plan.version,
     generator: generatorVersion,
     blocks: readDroplet('blocks.sh'),
-    createdDirs: createdDirsFile(plan),
-    planText: plan.ops.map(describeOp).join('\n'),
+    home: plan.home,
+    journal: journalFile(plan),
+    backup: backupDir(plan),
+    planLines: plan.ops.map((op) => `    ${sq(describeOp(op))}`).join(' \\\n'),
     opCount: plan.ops.length,
     installBody: install.join('\n'),
     uninstallBody: uninstall.join('\n') || '  :',

@@ -69,10 +69,39 @@ describe('loading an image project', () => {
     expect(msg).toMatch(/^.*mpimg\.json: 5 problems/);
   });
 
-  it('refuses symlinks in files/ (they could point outside)', () => {
+  it('refuses a link in files/ that climbs out of the image, and a files/ folder that leads outside the project', () => {
     const dir = makeProject();
-    fs.symlinkSync('/etc/shadow', path.join(dir, 'files/etc/acme-wiki/shadow'));
-    expect(problemsOf(dir)).toContain('files/etc/acme-wiki/shadow: symlinks are not copied');
+    fs.symlinkSync('../../../../etc/shadow', path.join(dir, 'files/etc/acme-wiki/shadow'));
+    expect(problemsOf(dir)).toContain('files/etc/acme-wiki/shadow: link points outside files/ (../../../../etc/shadow)');
+    const other = makeProject();
+    const outside = tempDir('mpimg-outside-');
+    fs.rmSync(path.join(other, 'files'), { recursive: true });
+    fs.symlinkSync(outside, path.join(other, 'files'));
+    expect(problemsOf(other)).toMatch(/files: files leads outside the project/);
+  });
+
+  it('keeps links in files/ that point within the image, without following them', () => {
+    const dir = makeProject();
+    fs.mkdirSync(path.join(dir, 'files/etc/nginx/sites-enabled'), { recursive: true });
+    fs.symlinkSync('../sites-available/wiki', path.join(dir, 'files/etc/nginx/sites-enabled/wiki'));
+    fs.symlinkSync('/usr/share/zoneinfo/UTC', path.join(dir, 'files/etc/localtime'));
+    const p = loadProject(dir);
+    expect(p.links).toEqual([
+      { rel: 'files/etc/localtime', target: '/usr/share/zoneinfo/UTC', path: '/etc/localtime' },
+      { rel: 'files/etc/nginx/sites-enabled/wiki', target: '../sites-available/wiki', path: '/etc/nginx/sites-enabled/wiki' },
+    ]);
+    // a files/ folder that is a link to a folder inside the project is fine
+    fs.renameSync(path.join(dir, 'files'), path.join(dir, 'image-files'));
+    fs.symlinkSync('image-files', path.join(dir, 'files'));
+    expect(loadProject(dir).files.length).toBeGreaterThan(0);
+  });
+
+  it('refuses file names in files/ with a newline or a line separator', () => {
+    for (const bad of ['two\nlines', 'sep\u2028x', 'tab\tx']) {
+      const dir = makeProject();
+      fs.writeFileSync(path.join(dir, 'files/etc/acme-wiki', bad), 'x\n');
+      expect(problemsOf(dir)).toMatch(/file name holds a control or line-separator character \(U\+(000A|2028|0009)\)/);
+    }
   });
 
   it('refuses a build script without a number', () => {

@@ -11,7 +11,8 @@ const MOUNTS = ['/opt', '/root', '/var', '/etc/ssh', '/etc/update-motd.d'];
  */
 export function runInSandbox(root: string, script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
   for (const m of MOUNTS) fs.mkdirSync(`${root}${m}`, { recursive: true });
-  const binds = MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`).join(' && ');
+  // A private /run too: nothing run here can reach this machine's services (systemctl, sshd's pid file).
+  const binds = [...MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`), 'mount -t tmpfs -o mode=755 tmpfs /run'].join(' && ');
   return spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `set -e; ${binds}; set +e; ${script}`], {
     encoding: 'utf8',
     input: opts.input ?? '',

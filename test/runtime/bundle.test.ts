@@ -93,7 +93,14 @@ describe('install, status, uninstall under --root', () => {
     const bashrc = fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8');
     expect(bashrc.match(/# >>> mpimg:acme-wiki first-login >>>/g)).toHaveLength(1);
     expect(bashrc.endsWith('export EDITOR=vi\n')).toBe(true);
-    expect(fs.readFileSync(path.join(root, 'etc/ssh/sshd_config'), 'utf8')).toMatch(/PasswordAuthentication no\n# >>> mpimg:acme-wiki login-hold >>>\n# .*\nMatch User root\n\tForceCommand .*\n# <<< mpimg:acme-wiki login-hold <<<\n$/);
+    // The hold is armed at a new droplet's boot, never at install: sshd_config is left alone.
+    expect(fs.readFileSync(path.join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n');
+    expect(tree).toEqual(expect.arrayContaining([
+      '0755 f opt/acme/acme-wiki/login-hold',
+      '0644 f etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg',
+      '0644 f etc/systemd/system/acme-wiki-login-hold.service',
+      '0777 l etc/systemd/system/multi-user.target.wants/acme-wiki-login-hold.service',
+    ]));
     expect(fs.readdirSync(root).filter((n) => n.includes('mpimg-tmp'))).toEqual([]);
   });
 
