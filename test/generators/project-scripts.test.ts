@@ -50,6 +50,7 @@ describe('generated Makefile', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('usage: make snapshot DROPLET=<droplet-id>');
     expect(make(['snapshot', 'DROPLET=42', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42');
+    expect(make(['snapshot', 'DROPLET=42', 'YES=1', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42 --yes');
     const dry = spawnSync('make', ['-n', 'bundle', 'image'], { cwd: dir, encoding: 'utf8' });
     expect(dry.stdout.trim().split('\n')).toEqual(['npx --no-install mpimg bundle', 'npx --no-install mpimg image']);
   });
