@@ -3,23 +3,29 @@
  * answers against the manifest rules, stores them in .yo-rc.json and writes the image project
  * listed in lib/files.ts.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import Generator from 'yeoman-generator';
+import { formatProblems, validateManifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { ANSWER_SPECS, EXTRA_OPTIONS, type Answers } from '../lib/options.js';
 import { coerce, formatAnswerProblems, validateAnswers, validateOne } from '../lib/answers.js';
 import { knownAnswers, missingSpecs, withDefaults } from '../lib/resolve.js';
 import { GENERATED_FILES, PROJECT_FILES } from '../lib/files.js';
-import { manifestFromAnswers, packageJsonFor, templateContext, toJson } from '../lib/project.js';
+import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, templateContext, toJson } from '../lib/project.js';
 import { generatorVersion, projectTemplates } from '../lib/paths.js';
-import { conflictReport, ProjectWriter } from '../lib/write.js';
+import { conflictReport, ProjectWriter, RECORD_KEY } from '../lib/write.js';
 import { nextSteps } from '../lib/next-steps.js';
 
 export default class AppGenerator extends Generator {
   answers!: Answers;
   writer!: ProjectWriter;
-  /** Answers that came from neither an option nor .yo-rc.json. */
+  /** Answers known before asking: options, then the existing mpimg.json, then .yo-rc.json. */
   private known: Partial<Answers> = {};
+  /** Answers given on this run (options and prompts): only these change an existing mpimg.json. */
+  private given: Partial<Answers> = {};
+  /** The project's mpimg.json as the vendor has it, when there is one. */
+  private existing?: Record<string, unknown>;
 
   constructor(args: string[], options: Record<string, unknown>) {
     super(args, options as never);
@@ -42,7 +48,24 @@ export default class AppGenerator extends Generator {
   }
 
   initializing(): void {
-    this.known = knownAnswers(this.opts, this.config.getAll());
+    const file = this.destinationPath('mpimg.json');
+    const stored = this.config.getAll();
+    const fromOptions = knownAnswers(this.opts, {});
+    let fromManifest: Partial<Answers> = {};
+    if (existsSync(file)) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new MpimgError(`mpimg.json is not valid JSON: ${(e as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again; nothing was written' });
+      }
+      const { manifest, problems } = validateManifest(raw);
+      if (!manifest) throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again; nothing was written' });
+      this.existing = raw as Record<string, unknown>;
+      fromManifest = answersFromManifest(manifest);
+    }
+    this.given = { ...fromOptions };
+    this.known = { ...knownAnswers({}, stored), ...fromManifest, ...fromOptions };
   }
 
   async prompting(): Promise<void> {
@@ -78,11 +101,18 @@ export default class AppGenerator extends Generator {
       const given = (await this.prompt(questions as never)) as Record<string, unknown>;
       for (const s of missing) {
         const v = coerce(s, given[s.key]);
-        if (v !== undefined) (this.known as Record<string, unknown>)[s.key] = v;
+        if (v !== undefined) {
+          (this.known as Record<string, unknown>)[s.key] = v;
+          (this.given as Record<string, unknown>)[s.key] = v;
+        }
       }
     }
     this.answers = withDefaults(this.known, this.folderName);
     const problems = validateAnswers(this.answers);
+    if (this.existing && problems.length === 0) {
+      const merged = validateManifest(mergeAnswers(this.existing, this.given));
+      for (const p of merged.problems) problems.push({ option: p.path, message: p.message, fix: p.hint });
+    }
     if (problems.length) {
       throw new MpimgError(`invalid answer${problems.length === 1 ? '' : 's'}:\n${formatAnswerProblems(problems)}`, {
         where: problems.map((p) => (p.option.startsWith('$') ? p.option : `--${p.option}`)).join(', '),
@@ -92,19 +122,36 @@ export default class AppGenerator extends Generator {
   }
 
   configuring(): void {
-    // Stored so that a re-run asks nothing already answered.
+    // Stored so that a re-run asks nothing already answered (mpimg.json, once there, wins over them).
     this.config.set({ ...this.answers });
   }
 
   writing(): void {
-    this.writer = new ProjectWriter(this, Boolean(this.opts.force));
+    this.writer = new ProjectWriter(this, Boolean(this.opts.force), (this.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {});
     const ctx = templateContext(this.answers);
-    this.writer.write(GENERATED_FILES.manifest, toJson(manifestFromAnswers(this.answers)), 0o644);
-    this.writer.write(GENERATED_FILES.packageJson, toJson(packageJsonFor(this.answers, generatorVersion())), 0o644);
+    // mpimg.json and package.json are the vendor's own files: a re-run changes only what it was given.
+    const manifest = this.existing ? mergeAnswers(this.existing, this.given) : manifestFromAnswers(this.answers);
+    this._writeOwned(GENERATED_FILES.manifest, toJson(manifest));
+    const pkgPath = this.destinationPath(GENERATED_FILES.packageJson);
+    const pkg = existsSync(pkgPath)
+      ? mergePackageJson(JSON.parse(readFileSync(pkgPath, 'utf8')) as Record<string, unknown>, this.answers, generatorVersion())
+      : packageJsonFor(this.answers, generatorVersion());
+    this._writeOwned(GENERATED_FILES.packageJson, toJson(pkg));
     for (const file of PROJECT_FILES) {
       if (file.when && !file.when(ctx)) continue;
-      this.writer.writeTemplate(file, ctx);
+      // Asked for on this very run (e.g. --first-login): a file deleted earlier comes back.
+      const wanted = file.wantedBy ? this.given[file.wantedBy] === true : false;
+      this.writer.writeTemplate(file, ctx, { wanted });
     }
+    this.config.set(RECORD_KEY, this.writer.record);
+  }
+
+  /** Writes a file that belongs to the vendor once it exists (merged above), when its bytes change. */
+  private _writeOwned(rel: string, text: string): void {
+    const abs = this.destinationPath(rel);
+    const same = existsSync(abs) && readFileSync(abs, 'utf8') === text;
+    this.writer.results.push({ path: rel, status: same ? 'identical' : existsSync(abs) ? 'update' : 'create' });
+    if (!same) this.fs.write(abs, text);
   }
 
   end(): void {

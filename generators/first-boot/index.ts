@@ -59,7 +59,7 @@ export default class FirstBootGenerator extends SubGenerator {
 
   writing(): void {
     const ctx = { ...this.context(), stepName: this.stepName };
-    this.writer.write(this.file, renderTemplate({ template: FIRST_BOOT_TEMPLATE, render: 'ejs' }, ctx), 0o755);
+    this.writePiece(this.file, renderTemplate({ template: FIRST_BOOT_TEMPLATE, render: 'ejs' }, ctx), 0o755);
     // A manifest that lists its first-boot scripts explicitly gets the new one too.
     const order = Number(this.file.slice('first-boot/'.length, 'first-boot/'.length + 2));
     this.updateManifest((m) => {

@@ -13,7 +13,7 @@ export default class FirstLoginGenerator extends SubGenerator {
 
   writing(): void {
     const file = this.manifest.firstLogin?.file ?? DEFAULTS.firstLoginFile;
-    this.writer.write(file, renderTemplate({ template: FIRST_LOGIN_TEMPLATE, render: 'ejs' }, this.context({ firstLogin: true })), 0o755);
+    this.writePiece(file, renderTemplate({ template: FIRST_LOGIN_TEMPLATE, render: 'ejs' }, this.context({ firstLogin: true })), 0o755);
     this.updateManifest((m) => {
       if (m.firstLogin && typeof m.firstLogin === 'object') return false;
       m.firstLogin = { file };

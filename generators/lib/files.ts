@@ -14,6 +14,8 @@ export interface ProjectFile {
   render: 'ejs' | 'copy';
   mode: 0o644 | 0o755;
   when?: (c: TemplateContext) => boolean;
+  /** The boolean answer that asks for this file: given on a run, a deleted copy is written again. */
+  wantedBy?: 'firstLogin';
 }
 
 const fixed = (p: string) => () => p;
@@ -29,7 +31,7 @@ export const PROJECT_FILES: ReadonlyArray<ProjectFile> = [
   { template: 'mpimgfile.mjs.ejs', dest: fixed('mpimgfile.mjs'), render: 'ejs', mode: 0o644 },
   { template: MOTD_TEMPLATE, dest: fixed('motd.txt'), render: 'ejs', mode: 0o644 },
   { template: 'first-boot/10-setup.sh.ejs', dest: fixed(FIRST_BOOT_EXAMPLE), render: 'ejs', mode: 0o755 },
-  { template: FIRST_LOGIN_TEMPLATE, dest: fixed('first-login/first-login.sh'), render: 'ejs', mode: 0o755, when: (c) => c.firstLogin },
+  { template: FIRST_LOGIN_TEMPLATE, dest: fixed('first-login/first-login.sh'), render: 'ejs', mode: 0o755, when: (c) => c.firstLogin, wantedBy: 'firstLogin' },
   { template: 'files/README.ejs', dest: (c) => `files/etc/${c.slug}/README`, render: 'ejs', mode: 0o644 },
   { template: 'scripts/10-configure.sh.ejs', dest: fixed('scripts/10-configure.sh'), render: 'ejs', mode: 0o755 },
   { template: 'scripts/90-cleanup.sh', dest: fixed('scripts/90-cleanup.sh'), render: 'copy', mode: 0o755 },

@@ -27,6 +27,42 @@ export function manifestFromAnswers(a: Answers): Manifest {
   };
 }
 
+/**
+ * The answers an existing mpimg.json already gives (it is the source of truth once it exists; the
+ * copy in .yo-rc.json only fills what the manifest does not say).
+ */
+export function answersFromManifest(m: Manifest): Partial<Answers> {
+  const out: Partial<Answers> = { name: m.name, slug: m.slug, vendor: m.vendor, distro: m.distributions[0], loginHold: Boolean(m.loginHold) };
+  if (m.build?.packages) out.packages = [...m.build.packages];
+  if (m.firstLogin !== undefined) out.firstLogin = Boolean(m.firstLogin);
+  if (m.droplet?.region) out.region = m.droplet.region;
+  if (m.droplet?.size) out.size = m.droplet.size;
+  return out;
+}
+
+/**
+ * Applies the answers given on THIS run (options, prompts) to the vendor's mpimg.json, leaving every
+ * other key as the vendor has it. Returns the new manifest object (the input is not changed).
+ */
+export function mergeAnswers(manifest: Record<string, unknown>, given: Partial<Answers>): Record<string, unknown> {
+  const m = structuredClone(manifest) as Record<string, any>;
+  if (given.name !== undefined) m.name = given.name;
+  if (given.slug !== undefined) m.slug = given.slug;
+  if (given.vendor !== undefined) m.vendor = given.vendor;
+  if (given.distro !== undefined) {
+    const rest = (Array.isArray(m.distributions) ? m.distributions : []).filter((d: unknown) => d !== given.distro);
+    m.distributions = [given.distro, ...rest];
+  }
+  if (given.packages !== undefined) m.build = { ...(m.build ?? {}), packages: [...given.packages] };
+  if (given.firstLogin !== undefined) {
+    m.firstLogin = given.firstLogin ? { file: m.firstLogin?.file ?? DEFAULTS.firstLoginFile } : null;
+  }
+  if (given.loginHold !== undefined) m.loginHold = given.loginHold;
+  if (given.region !== undefined) m.droplet = { ...(m.droplet ?? {}), region: given.region };
+  if (given.size !== undefined) m.droplet = { ...(m.droplet ?? {}), size: given.size };
+  return m;
+}
+
 /** Quotes a value for POSIX sh: 'it'\''s'. */
 export function shq(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -51,6 +87,16 @@ export function packageJsonFor(a: Answers, generatorVersion: string): Record<str
     },
     devDependencies: { 'generator-mpimg': `^${generatorVersion}` },
   };
+}
+
+/** An existing package.json keeps everything; what the project needs from us is added if missing. */
+export function mergePackageJson(pkg: Record<string, unknown>, a: Answers, generatorVersion: string): Record<string, unknown> {
+  const want = packageJsonFor(a, generatorVersion) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+  const out = structuredClone(pkg) as Record<string, any>;
+  out.scripts = { ...want.scripts, ...(out.scripts ?? {}) };
+  const deps = { ...(out.dependencies ?? {}), ...(out.devDependencies ?? {}) };
+  if (!deps['generator-mpimg']) out.devDependencies = { ...(out.devDependencies ?? {}), ...want.devDependencies };
+  return out;
 }
 
 export type TemplateContext = Answers & {

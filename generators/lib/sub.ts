@@ -9,7 +9,7 @@ import { knownAnswers, withDefaults } from './resolve.js';
 import { loadProject } from './project-guard.js';
 import { projectTemplates } from './paths.js';
 import { templateContext, type TemplateContext } from './project.js';
-import { conflictReport, ProjectWriter } from './write.js';
+import { conflictReport, ProjectWriter, RECORD_KEY } from './write.js';
 
 export abstract class SubGenerator extends Generator {
   manifest!: Manifest;
@@ -30,7 +30,16 @@ export abstract class SubGenerator extends Generator {
   /** Call first in `initializing`: fails outside an image project. */
   protected loadProject(): void {
     this.manifest = loadProject(this.destinationRoot(), this.subName);
-    this.writer = new ProjectWriter(this, Boolean(this.opts.force));
+    this.writer = new ProjectWriter(this, Boolean(this.opts.force), (this.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {});
+  }
+
+  /**
+   * Writes the one piece this sub-generator adds. It was asked for by name, so a copy the vendor
+   * deleted earlier comes back; an edited one is kept and reported.
+   */
+  protected writePiece(rel: string, data: string | Buffer, mode: number): void {
+    this.writer.write(rel, data, mode, { wanted: true });
+    this.config.set(RECORD_KEY, this.writer.record);
   }
 
   /** Template values from the manifest, completed by .yo-rc.json answers and defaults. */

@@ -1,9 +1,16 @@
 /**
- * Writing into a project that may already hold the vendor's edits. A file that exists and differs
- * from what would be generated is a conflict: it is kept and reported, unless --force. Doing this
- * here (instead of in Yeoman's interactive conflicter) gives the same answer with a TTY, without
- * one (`mpimg new` in CI) and in tests. Modes are set explicitly on every write.
+ * Writing into a project that may already hold the vendor's edits. Every file the generator writes
+ * is recorded in .yo-rc.json with the sha256 of what it wrote, so a later run (a re-run, `mpimg
+ * upgrade`, a sub-generator) can tell apart:
+ *   - a file the vendor never edited (its bytes are still the recorded ones): refreshed to the current
+ *     template, silently, as the package's fix should reach it;
+ *   - a file the vendor edited: kept and reported (a conflict), unless --force;
+ *   - a file the vendor deleted: it stays deleted (never re-created), unless --force or the run was
+ *     asked for that very file (e.g. `--first-login` for first-login/first-login.sh).
+ * Doing this here (instead of in Yeoman's interactive conflicter) gives the same answer with a TTY,
+ * without one (`mpimg new` in CI) and in tests. Modes are set explicitly on every write.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import ejs from 'ejs';
@@ -12,34 +19,58 @@ import { projectTemplates } from './paths.js';
 import type { ProjectFile } from './files.js';
 import type { TemplateContext } from './project.js';
 
-export type WriteStatus = 'create' | 'identical' | 'conflict' | 'force';
+export type WriteStatus = 'create' | 'identical' | 'update' | 'conflict' | 'force' | 'deleted';
+
+/** Key in .yo-rc.json (beside the answers): project path → sha256 of the bytes last written there. */
+export const RECORD_KEY = 'generated';
+
+export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 export class ProjectWriter {
   readonly conflicts: string[] = [];
   readonly results: Array<{ path: string; status: WriteStatus }> = [];
+  /** What is recorded after this run (updated as files are written). */
+  readonly record: Record<string, string>;
 
-  constructor(private readonly gen: Generator, private readonly force: boolean) {}
+  constructor(private readonly gen: Generator, private readonly force: boolean, previous: Record<string, string> = {}) {
+    this.record = { ...previous };
+  }
 
-  write(rel: string, contents: string | Buffer, mode: number): WriteStatus {
+  /**
+   * Writes `rel` unless the vendor's copy must win. `wanted`: the run was asked for this file (an
+   * option that turns it on), so a deleted one comes back.
+   */
+  write(rel: string, contents: string | Buffer, mode: number, opts: { wanted?: boolean } = {}): WriteStatus {
     const abs = this.gen.destinationPath(rel);
     const data = Buffer.isBuffer(contents) ? contents : Buffer.from(contents, 'utf8');
-    let status: WriteStatus = 'create';
-    if (existsSync(abs)) {
-      const same = readFileSync(abs).equals(data) && (statSync(abs).mode & 0o777) === mode;
-      status = same ? 'identical' : this.force ? 'force' : 'conflict';
+    const prev = this.record[rel];
+    let status: WriteStatus;
+    if (!existsSync(abs)) {
+      status = prev !== undefined && !this.force && !opts.wanted ? 'deleted' : 'create';
+    } else {
+      const have = readFileSync(abs);
+      if (have.equals(data)) status = (statSync(abs).mode & 0o777) === mode ? 'identical' : 'update';
+      else if (prev !== undefined && sha256(have) === prev) status = 'update';
+      else status = this.force ? 'force' : 'conflict';
     }
     this.results.push({ path: rel, status });
     if (status === 'conflict') this.conflicts.push(rel);
-    if (status === 'create' || status === 'force') {
+    if (status === 'create' || status === 'force' || status === 'update') {
       // mem-fs-editor applies stat.mode on commit (and chmods when the file already existed).
       this.gen.fs.write(abs, data, { stat: { mode: 0o100000 | mode } as Stats });
     }
+    if (status !== 'conflict' && status !== 'deleted') this.record[rel] = sha256(data);
     return status;
   }
 
   /** Renders or copies one entry of the skeleton. */
-  writeTemplate(file: ProjectFile, ctx: TemplateContext): WriteStatus {
-    return this.write(file.dest(ctx), renderTemplate(file, ctx), file.mode);
+  writeTemplate(file: ProjectFile, ctx: TemplateContext, opts: { wanted?: boolean } = {}): WriteStatus {
+    return this.write(file.dest(ctx), renderTemplate(file, ctx), file.mode, opts);
+  }
+
+  /** Paths by what happened to them (for reports). */
+  byStatus(status: WriteStatus): string[] {
+    return this.results.filter((r) => r.status === status).map((r) => r.path);
   }
 }
 
@@ -52,13 +83,13 @@ export function renderTemplate(file: Pick<ProjectFile, 'template' | 'render'>, c
 }
 
 /** One line per conflict and the way out, for the end of a run. */
-export function conflictReport(conflicts: string[]): string {
+export function conflictReport(conflicts: string[], diffHint?: (rel: string) => string): string {
   if (conflicts.length === 0) return '';
   return [
     conflicts.length === 1
       ? '1 file differs from what the generator would write; kept as it is:'
       : `${conflicts.length} files differ from what the generator would write; kept as they are:`,
-    ...conflicts.map((c) => `  ${c}`),
+    ...conflicts.map((c) => `  ${c}${diffHint ? `   (review: ${diffHint(c)})` : ''}`),
     'To replace them, run again with --force (your edits in those files are lost).',
   ].join('\n');
 }

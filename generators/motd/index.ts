@@ -37,7 +37,7 @@ export default class MotdGenerator extends SubGenerator {
   writing(): void {
     const file = this.manifest.motd?.file ?? DEFAULTS.motdFile;
     const ctx = this.context({ motd: this.greeting });
-    this.writer.write(file, renderTemplate({ template: MOTD_TEMPLATE, render: 'ejs' }, ctx), 0o644);
+    this.writePiece(file, renderTemplate({ template: MOTD_TEMPLATE, render: 'ejs' }, ctx), 0o644);
     this.updateManifest((m) => {
       if (m.motd && typeof m.motd === 'object') return false;
       m.motd = { file };

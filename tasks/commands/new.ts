@@ -3,18 +3,16 @@
  * works where `yo` does not: as root (yo drops privileges) and with no terminal, where it never
  * waits on a prompt (missing answers come from --yes defaults or fail naming the option).
  */
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { Console } from 'node:console';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createEnv } from 'yeoman-environment';
 import { ANSWER_SPECS, optionsHelp, type Answers } from '../../generators/lib/options.js';
 import { nextSteps } from '../../generators/lib/next-steps.js';
 import { conflictReport } from '../../generators/lib/write.js';
-import { MpimgError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
-import type { Command } from './types.js';
+import type { Command, CommandContext } from './types.js';
+import { runGenerator } from './yeoman.js';
 
 const usage = `Usage: mpimg new <dir> [options]
 
@@ -29,8 +27,6 @@ ${optionsHelp()}
                     (instead of \`npm install\`; for development and offline use)
 `;
 
-/** The compiled generator next to this module: lib/tasks/commands → lib/generators/app. */
-const APP_GENERATOR = fileURLToPath(new URL('../../generators/app/index.js', import.meta.url));
 
 type ParsedValues = Record<string, string | boolean | undefined>;
 
@@ -80,45 +76,27 @@ const command: Command = {
   async run(argv, ctx) {
     const { dir: dirArg, values } = parse(argv);
     const dir = resolve(ctx.cwd, dirArg);
+    // A run that fails leaves no folder it made behind (an existing project is never removed).
+    const made = !existsSync(dir);
     mkdirSync(dir, { recursive: true });
-    const interactive = Boolean(process.stdin.isTTY) && ctx.isTTY;
-
-    const generatorOptions: Record<string, unknown> = {
-      localConfigOnly: true,
-      skipInstall: true,
-      'skip-next-steps': true,
-      yes: values.yes === true,
-      force: values.force === true,
-      'non-interactive': !interactive,
-    };
-    for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) generatorOptions[s.option] = values[s.option];
-
-    const env = createEnv({
-      cwd: dir,
-      skipInstall: true,
-      stdout: ctx.stdout as NodeJS.WriteStream,
-      stderr: ctx.stderr as NodeJS.WriteStream,
-      console: new Console(ctx.stderr, ctx.stderr),
-    });
-    if (!interactive) {
-      // Safety net: nothing may wait on a terminal that is not there.
-      env.adapter.prompt = (async (questions: unknown) => {
-        const names = (Array.isArray(questions) ? questions : [questions]).map((q) => (q as { name?: string }).name).join(', ');
-        throw new MpimgError(`a question came up with no terminal to ask on (${names})`, {
-          hint: 'pass the answer as an option (see `mpimg new --help`) or use --yes',
-        });
-      }) as typeof env.adapter.prompt;
+    try {
+      return await generate(dir, values, ctx);
+    } catch (e) {
+      if (made) rmSync(dir, { recursive: true, force: true });
+      throw e;
     }
-    env.register(APP_GENERATOR, { namespace: 'mpimg:app' });
-    const generator = (await env.create('mpimg:app', { generatorArgs: [], generatorOptions })) as unknown as AppGeneratorLike;
-    await env.runGenerator(generator as never);
-
-    if (values.link === true) linkThisPackage(dir);
-    const report = conflictReport(generator.writer?.conflicts ?? []);
-    if (report) ctx.stdout.write(`${report}\n`);
-    if (generator.answers) ctx.stdout.write(nextSteps(dir, generator.answers, ctx.cwd, values.link === true));
-    return 0;
   },
 };
+
+async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
+  const options: Record<string, unknown> = { 'skip-next-steps': true, yes: values.yes === true, force: values.force === true };
+  for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
+  const generator = await runGenerator<AppGeneratorLike>('app', dir, ctx, { options });
+  if (values.link === true) linkThisPackage(dir);
+  const report = conflictReport(generator.writer?.conflicts ?? []);
+  if (report) ctx.stdout.write(`${report}\n`);
+  if (generator.answers) ctx.stdout.write(nextSteps(dir, generator.answers, ctx.cwd, values.link === true));
+  return 0;
+}
 
 export default command;

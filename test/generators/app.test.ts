@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,7 +57,11 @@ describe('yo mpimg (app generator)', () => {
     const manifest = json(dir, 'mpimg.json');
     expect(manifest).toEqual(EXPECTED_MANIFEST);
     expect(validateManifest(manifest).problems).toEqual([]);
-    expect(json(dir, '.yo-rc.json')['generator-mpimg']).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'] });
+    const { generated, ...stored } = json(dir, '.yo-rc.json')['generator-mpimg'];
+    expect(stored).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'] });
+    // every file the generator wrote, with the sha256 of what it wrote (to tell edits from refreshes later)
+    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p)).sort());
+    expect(generated['Makefile']).toBe(createHash('sha256').update(readFileSync(join(dir, 'Makefile'))).digest('hex'));
     expect(read(dir, 'motd.txt').split('\n')[0]).toBe('Hello from {{name}} {{version}}');
     expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(true);
   });
@@ -204,26 +209,58 @@ describe('yo mpimg (app generator)', () => {
       expect(json(dir, 'mpimg.json')).toEqual(EXPECTED_MANIFEST);
     });
 
-    it('restores a deleted file and leaves the rest', async () => {
+    it('never re-creates a file the vendor deleted; --force brings it back', async () => {
       const dir = fresh();
       await runIn('app', dir).withOptions(ALL_OPTIONS);
-      removeDir(join(dir, 'scripts'));
+      removeDir(join(dir, 'scripts/10-configure.sh'));
+      removeDir(join(dir, 'first-boot'));
       const again = await runIn('app', dir);
       expect(again.askedQuestions).toEqual([]);
-      expect(modeOf(dir, 'scripts/90-cleanup.sh')).toBe(0o755);
+      expect(existsSync(join(dir, 'scripts/10-configure.sh'))).toBe(false);
+      expect(existsSync(join(dir, 'first-boot/10-setup.sh'))).toBe(false);
       expect((again.generator as any).writer.conflicts).toEqual([]);
+      await runIn('app', dir).withOptions({ force: true });
+      expect(modeOf(dir, 'scripts/10-configure.sh')).toBe(0o755);
     });
 
-    it('an option on the re-run overrides the stored answer; the differing manifest is a reported conflict', async () => {
+    it('a deleted first-login script comes back when --first-login is asked for again', async () => {
       const dir = fresh();
       await runIn('app', dir).withOptions(ALL_OPTIONS);
-      const again = await runIn('app', dir).withOptions({ packages: 'nginx,curl,git' });
+      removeDir(join(dir, 'first-login'));
+      await runIn('app', dir);
+      expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(false);
+      await runIn('app', dir).withOptions({ 'first-login': true });
+      expect(modeOf(dir, 'first-login/first-login.sh')).toBe(0o755);
+    });
+
+    it('new answers merge into mpimg.json, keeping the vendor\'s own keys; unedited generated files follow them', async () => {
+      const dir = fresh();
+      await runIn('app', dir).withOptions({ ...ALL_OPTIONS, 'first-login': false });
+      const m = json(dir, 'mpimg.json');
+      m.version = '2.3.4';
+      m.droplet.tags = ['team-a'];
+      writeFileSync(join(dir, 'mpimg.json'), `${JSON.stringify(m, null, 2)}\n`);
+      const again = await runIn('app', dir).withOptions({ packages: 'nginx,curl,git', 'first-login': true });
+      expect((again.generator as any).writer.conflicts).toEqual([]);
+      const after = json(dir, 'mpimg.json');
+      expect(after.build.packages).toEqual(['nginx', 'curl', 'git']);
+      expect(after.firstLogin).toEqual({ file: 'first-login/first-login.sh' });
+      expect(after.version).toBe('2.3.4');
+      expect(after.droplet).toEqual({ region: 'ams3', size: 's-1vcpu-1gb', tags: ['team-a'] });
+      expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(true);
       expect(json(dir, '.yo-rc.json')['generator-mpimg'].packages).toEqual(['nginx', 'curl', 'git']);
-      // Only files that mention the packages differ (mpimgfile.mjs and the Packer template do too).
-      const conflicts: string[] = (again.generator as any).writer.conflicts;
-      expect(conflicts).toContain('mpimg.json');
-      expect(conflicts.filter((c) => !['mpimg.json', 'mpimgfile.mjs', 'packer/acme-wiki.pkr.hcl'].includes(c))).toEqual([]);
-      expect(json(dir, 'mpimg.json').build.packages).toEqual(['nginx', 'curl']);
+    });
+
+    it('mpimg.json edited by hand is the source on a re-run (not the answers stored in .yo-rc.json)', async () => {
+      const dir = fresh();
+      await runIn('app', dir).withOptions(ALL_OPTIONS);
+      const m = json(dir, 'mpimg.json');
+      m.name = 'Acme Wiki Pro';
+      m.build.packages = ['apache2'];
+      writeFileSync(join(dir, 'mpimg.json'), `${JSON.stringify(m, null, 2)}\n`);
+      await runIn('app', dir);
+      expect(json(dir, 'mpimg.json')).toMatchObject({ name: 'Acme Wiki Pro', build: { packages: ['apache2'] } });
+      expect(json(dir, '.yo-rc.json')['generator-mpimg']).toMatchObject({ name: 'Acme Wiki Pro', packages: ['apache2'] });
     });
 
     it('--force overwrites edited files with the generated ones', async () => {

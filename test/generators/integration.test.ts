@@ -4,7 +4,7 @@
  * bundle under --root and ask it for its status.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, removeDir, tempDir } from './support.js';
@@ -49,6 +49,8 @@ describe('generated project, end to end on this machine', () => {
     expect(readFileSync(join(root, 'etc/acme-wiki/README'), 'utf8')).toBe(readFileSync(join(dir, 'files/etc/acme-wiki/README'), 'utf8'));
     expect(statSync(join(root, 'etc/update-motd.d/99-acme-wiki')).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(root, 'root/.bashrc'), 'utf8')).toContain('# >>> mpimg:acme-wiki first-login >>>');
-    expect(readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8')).toContain('# >>> mpimg:acme-wiki login-hold >>>');
+    // The hold is armed at a new droplet's boot (cloud-init bootcmd and a unit before sshd), not at install.
+    expect(readFileSync(join(root, 'etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg'), 'utf8')).toContain('/opt/acme/acme-wiki/login-hold, arm');
+    expect(existsSync(join(root, 'etc/ssh/sshd_config'))).toBe(false);
   });
 });
