@@ -2,11 +2,13 @@
 // libraries into full fixture roots): `sshd -t` / `sshd -T` run with chroot in a private mount
 // namespace (--root), or inside a chroot as on a live system. sshd only parses its config here:
 // it never listens.
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type CheckReport, check, checkJson, cleanupFixtures, fullRoot, leaks, liveCheck, liveRoot, put, tagOf, treeHash,
+  CHROOT_ENV, type CheckReport, check, checkJson, chrootCommand, cleanupFixtures, fullRoot, leaks, liveCheck, liveRoot, put, tagOf,
+  treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -114,6 +116,25 @@ describe('sshd -t on the running system (the check run inside a chroot, no --roo
     expect(tagOf(r.stdout, 'sshd-config')).toBe('FAIL');
     expect(r.stdout).toContain("       - /etc/ssh/sshd_config line 10: Directive 'UsePAM' is not allowed within a Match block\n");
     expect(r.code).toBe(1);
+    expect(readdirSync(join(root, 'tmp')).filter((f) => f.startsWith('mpimg-check'))).toEqual([]);
+  });
+
+  it('interrupted (Ctrl-C) while sshd runs: the throw-away key dir is removed too', async () => {
+    const root = liveRoot();
+    // An sshd that takes its time, so that the interrupt lands while the key exists.
+    put(root, 'usr/sbin/sshd', '#!/bin/sh\n: > /sshd-started\nexec sleep 60\n', 0o755);
+    const [cmd, args] = chrootCommand(root, ['/usr/bin/bash', '/mpimg-test/99-img-check.sh']);
+    const child = spawn(cmd, args, { env: CHROOT_ENV, detached: true, stdio: 'ignore' });
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
+    for (let i = 0; i < 200 && !existsSync(join(root, 'sshd-started')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(root, 'sshd-started'))).toBe(true);
+    expect(readdirSync(join(root, 'tmp')).filter((f) => f.startsWith('mpimg-check'))).toHaveLength(1);
+    // The terminal sends SIGINT to the whole foreground process group.
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    for (let i = 0; i < 40 && readdirSync(join(root, 'tmp')).some((f) => f.startsWith('mpimg-check')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(readdirSync(join(root, 'tmp')).filter((f) => f.startsWith('mpimg-check'))).toEqual([]);
   });
 });
