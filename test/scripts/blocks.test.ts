@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/temp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupFixtures, tempRoot } from './fixture-root.js';
 
 const BLOCKS = fileURLToPath(new URL('../../templates/droplet/blocks.sh', import.meta.url));
 const ID = 'acme-app first-login';
@@ -17,6 +17,7 @@ const BLOCK = `# >>> mpimg:${ID} >>>\nif [ -t 0 ]; then /opt/acme/acme-app/first
 const TAIL = `${'export PATH="$PATH:/usr/local/bin" # user content\n'.repeat(400)}last line without newline`;
 const ORIGINAL = HEAD + BLOCK + TAIL;
 
+afterAll(cleanupFixtures);
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error('these tests mount a tmpfs in a private mount namespace and must run as root');
 });
@@ -29,7 +30,7 @@ interface Outcome { rc: number; sha: string; owner: string; mode: string; files:
  * then runs mpimg_block_remove with the caller's shell options, as first-login-run does (set -u).
  */
 function removeOnTmpfs(opts: { fill: boolean; freePages?: number; shellOpts?: string }): Outcome {
-  const mnt = tempDir('mpimg-blocks-mnt-');
+  const mnt = tempRoot('mpimg-scripts-blocks-mnt-');
   const script = `
     set -u
     mnt=$1 blocks=$2
@@ -101,7 +102,7 @@ describe('mpimg_block_remove with room on the disk', () => {
   });
 
   it('is a no-op (exit 0) when the block is gone, and replaces a stale temp file of an interrupted run', () => {
-    const dir = tempDir('mpimg-blocks-');
+    const dir = tempRoot('mpimg-scripts-blocks-');
     const f = join(dir, '.bashrc');
     const r = spawnSync('sh', ['-euc', `
       . "$1"; f=$2

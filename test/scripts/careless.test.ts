@@ -5,9 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/temp.js';
 import {
-  CLEANUP_SCRIPT, FAKE_HASH, checkJson, cleanRoot, cleanup, cleanupFixtures, dirty, exists, put, treeHash,
+  CLEANUP_SCRIPT, FAKE_HASH, checkJson, cleanRoot, cleanup, cleanupFixtures, dirty, exists, put, tempRoot, treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -76,7 +75,7 @@ describe('odd names', () => {
  * then `cleanup --lock-root-password`.
  */
 function lockOnFullDisk(freePages: number) {
-  const mnt = tempDir('mpimg-full-');
+  const mnt = tempRoot('mpimg-scripts-full-');
   let shadow = `root:${FAKE_HASH}:19700:0:99999:7:::\n`;
   for (let i = 0; shadow.length + 29 < 4096 - 20; i++) shadow += `user${String(i).padStart(4, '0')}:!:19700:0:99999:7:::\n`;
   const end = ':!:19700:::::\n';
@@ -136,7 +135,7 @@ describe('interrupted', () => {
     const shadow = readFileSync(join(root, 'etc/shadow'), 'utf8');
     // awk and sed stand-ins that stop (as a slow disk would) once a temp copy of the shadow file
     // exists next to it; otherwise they are the real tools.
-    const bin = tempDir('mpimg-slow-');
+    const bin = tempRoot('mpimg-scripts-slow-');
     const marker = join(bin, 'stopped');
     for (const tool of ['awk', 'sed']) {
       put(bin, tool, [

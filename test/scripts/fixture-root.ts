@@ -196,6 +196,18 @@ export function dirty(root: string): string {
   return root;
 }
 
+/** A temp dir removed by cleanupFixtures (afterAll), like the fixture roots. */
+export function tempRoot(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmpRoots.push(d);
+  return d;
+}
+
+/** Removes these too in cleanupFixtures (e.g. dirs made by shared helpers). */
+export function removeLater(...paths: string[]): void {
+  tmpRoots.push(...paths);
+}
+
 export function cleanupFixtures(): void {
   for (const r of tmpRoots.splice(0)) rmSync(r, { recursive: true, force: true });
 }

@@ -5,16 +5,15 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledFixture } from '../helpers/bundled.js';
-import { tempDir } from '../helpers/temp.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { templatesDir } from '../../tasks/paths.js';
 import {
   CHROOT_ENV, CLEANUP_SCRIPT, CHECK_SCRIPT, type Run, chrootCommand, cleanupFixtures, copyLibraries, exists, inChroot, leaks,
-  liveCleanup, liveRoot, put, readCalls, remove, treeHash,
+  liveCleanup, liveRoot, put, readCalls, remove, removeLater, tempRoot, treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -152,10 +151,11 @@ describe("the bundle's cleanup command (runtime/main.ts runs the embedded script
   let cjs = '';
   beforeAll(() => {
     const b = bundledFixture();
+    removeLater(b.project, dirname(b.cjs));
     copyFileSync(CLEANUP_SCRIPT, join(b.project, 'scripts/90-cleanup.sh'));
     copyFileSync(CHECK_SCRIPT, join(b.project, 'scripts/99-img-check.sh'));
     expect(readFileSync(join(templatesDir(), 'project/scripts/90-cleanup.sh'), 'utf8')).toBe(readFileSync(CLEANUP_SCRIPT, 'utf8'));
-    cjs = writeBundle(loadProject(b.project), tempDir('mpimg-dist-')).cjs;
+    cjs = writeBundle(loadProject(b.project), tempRoot('mpimg-scripts-dist-')).cjs;
   });
 
   // node runs inside the chroot too: this machine's node bind-mounted read-only in a private mount

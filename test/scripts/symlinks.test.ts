@@ -4,10 +4,9 @@
 import { existsSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/temp.js';
 import {
   type CheckReport, FAKE_PRIVATE_KEY, FAKE_TOKEN, checkJson, cleanup, cleanupFixtures, dirty, exists, fullRoot, leaks, link, put,
-  remove, treeHash,
+  remove, tempRoot, treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -24,7 +23,7 @@ const appendPasswd = (root: string, lines: string[]) =>
  * out of it, into `host`, which holds what a build droplet's own files would look like.
  */
 function escapingRoot(): { root: string; host: string } {
-  const host = tempDir('mpimg-host-');
+  const host = tempRoot('mpimg-scripts-host-');
   const root = dirty(fullRoot('apt', ''));
   // /opt -> <host>/opt (an absolute link), with what the check flags and the cleanup would remove.
   put(host, 'opt/digitalocean/bin/droplet-agent', '', 0o755);
