@@ -68,6 +68,17 @@ const cases: Case[] = [
 
   { id: 'openssh-server', name: 'missing', tag: 'FAIL', setup: (r) => { remove(r, 'usr/sbin/sshd'); dpkgStatus(r, { ...BASE_PACKAGES, 'openssh-server': '' }); } },
 
+  // A staged root is read: sshd -T runs in sshd.test.ts, on full roots with the real sshd.
+  { id: 'sftp', name: 'no Subsystem sftp in sshd_config', tag: 'WARN', evidence: /^no Subsystem sftp \(read from the sshd_config files/,
+    setup: (r) => put(r, 'etc/ssh/sshd_config', 'PermitRootLogin prohibit-password\n') },
+  { id: 'sftp', name: 'Subsystem sftp naming a program missing from the image', tag: 'WARN',
+    setup: (r) => remove(r, 'usr/lib/openssh/sftp-server') },
+  { id: 'sftp', name: 'internal-sftp in a drop-in', tag: 'PASS', evidence: /^Subsystem sftp internal-sftp/,
+    setup: (r) => {
+      put(r, 'etc/ssh/sshd_config', 'Include /etc/ssh/sshd_config.d/*.conf\n');
+      put(r, 'etc/ssh/sshd_config.d/50-sftp.conf', 'subsystem sftp internal-sftp -l INFO\n');
+    } },
+
   { id: 'firewall', name: 'ufw installed but disabled', tag: 'WARN', setup: (r) => put(r, 'etc/ufw/ufw.conf', 'ENABLED=no\n') },
   { id: 'firewall', name: 'commented ENABLED=yes does not count', tag: 'WARN', setup: (r) => put(r, 'etc/ufw/ufw.conf', '#ENABLED=yes\nENABLED=no\n') },
   {
@@ -157,7 +168,7 @@ const cases: Case[] = [
 
 /** Checks about the image's software and its own pieces. */
 export const SYSTEM_IDS = [
-  'os', 'cloud-init', 'openssh-server', 'firewall', 'droplet-agent', 'login-hold', 'per-instance', 'first-login',
+  'os', 'cloud-init', 'openssh-server', 'sftp', 'firewall', 'droplet-agent', 'login-hold', 'per-instance', 'first-login',
   'motd', 'swap', 'bundle',
 ];
 /** Checks about what a build leaves behind. */

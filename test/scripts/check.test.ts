@@ -12,13 +12,14 @@ import { LEFTOVER_IDS, SYSTEM_IDS } from './check-cases.js';
 afterAll(cleanupFixtures);
 
 describe('99-img-check.sh on a clean staged root', () => {
-  it('passes every check (package-manager checks skipped with a reason), exit 0, no secrets', () => {
+  it('passes every check (package-manager checks and sshd -t skipped with a reason), exit 0, no secrets', () => {
     const root = cleanRoot();
     const r = check(root);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/\[(FAIL|WARN)\]/);
     expect(r.stdout).toMatch(/^\[SKIP\] security-updates: .*not a full root filesystem/m);
-    expect(r.stdout).toMatch(/^Summary: \d+ passed, 0 warnings, 0 failed, 1 skipped$/m);
+    expect(r.stdout).toMatch(/^\[SKIP\] sshd-config: sshd -t not tested: .*not a full root filesystem/m);
+    expect(r.stdout).toMatch(/^Summary: \d+ passed, 0 warnings, 0 failed, 2 skipped$/m);
     expect(r.stdout).toMatch(/^Result: PASS/m);
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
   });
@@ -28,12 +29,13 @@ describe('99-img-check.sh on a clean staged root', () => {
     const { run, report } = checkJson(root);
     expect(run.code).toBe(0);
     expect(report).toMatchObject({ tool: 'mpimg-img-check', version: 1, root, mode: 'staged', result: 'pass' });
-    expect(report.summary).toEqual({ pass: report.checks.length - 1, warn: 0, fail: 0, skip: 1 });
+    expect(report.summary).toEqual({ pass: report.checks.length - 2, warn: 0, fail: 0, skip: 2 });
     const ids = report.checks.map((c) => c.id);
-    // Every check (but security-updates, tested in chroot.test.ts) has its fixture table.
-    expect([...SYSTEM_IDS, ...LEFTOVER_IDS, 'security-updates'].sort()).toEqual([...ids].sort());
+    // Every check (but security-updates, tested in chroot.test.ts, and sshd-config, in sshd.test.ts)
+    // has its fixture table.
+    expect([...SYSTEM_IDS, ...LEFTOVER_IDS, 'security-updates', 'sshd-config'].sort()).toEqual([...ids].sort());
     expect(ids).toEqual([
-      'os', 'cloud-init', 'openssh-server', 'firewall', 'security-updates', 'passwords', 'authorized-keys',
+      'os', 'cloud-init', 'openssh-server', 'sshd-config', 'sftp', 'firewall', 'security-updates', 'passwords', 'authorized-keys',
       'private-keys', 'histories', 'logs', 'rotated-logs', 'journal', 'login-records', 'cloud-init-data',
       'ssh-host-keys', 'revoked-keys', 'machine-id', 'droplet-agent', 'login-hold', 'per-instance',
       'first-login', 'motd', 'tmp', 'package-caches', 'swap', 'bundle',
@@ -53,7 +55,7 @@ describe('99-img-check.sh on a clean staged root', () => {
     put(root, 'var/tmp/x', 'x');
     const r = check(root);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Summary: \d+ passed, 2 warnings, 0 failed, 1 skipped$/m);
+    expect(r.stdout).toMatch(/^Summary: \d+ passed, 2 warnings, 0 failed, 2 skipped$/m);
     expect(r.stdout).toMatch(/^Result: PASS with warnings/m);
     const { report } = checkJson(root);
     expect(report.result).toBe('warn');
@@ -113,7 +115,7 @@ describe('99-img-check.sh on a dirty root', () => {
     expect(byStatus('warn')).toEqual(['logs', 'rotated-logs', 'journal', 'login-records', 'tmp', 'package-caches']);
     const text = check(root);
     expect(text.code).toBe(1);
-    expect(text.stdout).toMatch(/^Summary: \d+ passed, 6 warnings, 8 failed, 1 skipped$/m);
+    expect(text.stdout).toMatch(/^Summary: \d+ passed, 6 warnings, 8 failed, 2 skipped$/m);
     expect(leaks(run.stdout + text.stdout + text.stderr)).toEqual([]);
     // Evidence names files but never quotes them.
     expect(text.stdout).toContain('/root/.ssh/id_ecdsa');

@@ -81,6 +81,7 @@ export function cleanRoot(): string {
     'root:x:0:0:root:/root:/bin/bash',
     'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin',
     'postgres:x:110:117::/var/lib/postgresql:/bin/bash',
+    'sshd:x:105:65534::/run/sshd:/usr/sbin/nologin',
     'bob:x:1000:1000:Bob:/home/bob:/bin/bash',
     'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
     '',
@@ -102,6 +103,7 @@ export function cleanRoot(): string {
     'Include /etc/ssh/sshd_config.d/*.conf',
     'PermitRootLogin prohibit-password',
     'RevokedKeys /etc/ssh/revoked_keys',
+    'Subsystem sftp /usr/lib/openssh/sftp-server',
     '# ForceCommand in a comment is not a directive',
     `# >>> mpimg:${SLUG} login-hold >>>`,
     'Match User root',
@@ -110,6 +112,7 @@ export function cleanRoot(): string {
     '',
   ].join('\n'));
   put(root, 'etc/ssh/revoked_keys', '', 0o600);
+  put(root, 'usr/lib/openssh/sftp-server', '#!/bin/sh\nexit 0\n', 0o755);
   put(root, 'etc/ssh/ssh_config', 'Host *\n');
   put(root, 'etc/ssl/private/ssl-cert-snakeoil.key', FAKE_PRIVATE_KEY, 0o600);
   put(root, 'var/lib/cloud/scripts/per-instance/10-acme-app-setup', '#!/bin/sh\nset -eu\necho setup\n', 0o755);
@@ -193,6 +196,18 @@ export function dirty(root: string): string {
   return root;
 }
 
+/** A temp dir removed by cleanupFixtures (afterAll), like the fixture roots. */
+export function tempRoot(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmpRoots.push(d);
+  return d;
+}
+
+/** Removes these too in cleanupFixtures (e.g. dirs made by shared helpers). */
+export function removeLater(...paths: string[]): void {
+  tmpRoots.push(...paths);
+}
+
 export function cleanupFixtures(): void {
   for (const r of tmpRoots.splice(0)) rmSync(r, { recursive: true, force: true });
 }
@@ -261,9 +276,8 @@ export function spawnScript(script: string, root: string, args: string[], env: N
   });
 }
 
-/** Copies a host binary and the shared libraries ldd names into `root`. */
-function copyBinary(root: string, hostPath: string, rel: string): void {
-  put(root, rel, readFileSync(hostPath), 0o755);
+/** Copies the shared libraries ldd names for a host binary into `root`. */
+export function copyLibraries(root: string, hostPath: string): void {
   const ldd = spawnSync('ldd', [hostPath], { encoding: 'utf8' }).stdout;
   for (const m of ldd.matchAll(/(\/\S+) \(0x/g)) {
     const lib = m[1];
@@ -271,17 +285,27 @@ function copyBinary(root: string, hostPath: string, rel: string): void {
   }
 }
 
+/** Copies a host binary and the shared libraries ldd names into `root`. */
+export function copyBinary(root: string, hostPath: string, rel: string): void {
+  put(root, rel, readFileSync(hostPath), 0o755);
+  copyLibraries(root, hostPath);
+}
+
 /**
  * A clean root that is also a full root filesystem for chroot: a real /bin/sh
- * (dash) and env from this machine, plus package-manager commands that
- * replay output recorded from real ones (apt-get -s upgrade, dnf updateinfo,
- * cloud-init --version) and log how they were called to /pm-calls.log.
+ * (dash), env and this machine's real sshd (which the check runs with -t/-T),
+ * plus package-manager commands that replay output recorded from real ones
+ * (apt-get -s upgrade, dnf updateinfo, cloud-init --version) and log how they
+ * were called to /pm-calls.log. /run and /dev are empty, as in an unbooted image.
  */
 export function fullRoot(pm: 'apt' | 'dnf', simulation: string): string {
   const root = cleanRoot();
   copyBinary(root, '/usr/bin/dash', 'bin/sh');
   copyBinary(root, '/usr/bin/env', 'usr/bin/env');
   copyBinary(root, '/usr/bin/cat', 'usr/bin/cat');
+  copyBinary(root, '/usr/sbin/sshd', 'usr/sbin/sshd');
+  dir(root, 'run');
+  dir(root, 'dev');
   put(root, 'pm-simulation.txt', simulation);
   const tool = pm === 'apt' ? 'apt-get' : 'dnf';
   put(root, `usr/bin/${tool}`, [
@@ -299,3 +323,63 @@ export function fullRoot(pm: 'apt' | 'dnf', simulation: string): string {
 
 export const readCalls = (root: string): string[] =>
   existsSync(join(root, 'pm-calls.log')) ? readFileSync(join(root, 'pm-calls.log'), 'utf8').trim().split('\n') : [];
+
+/** Where a command is on this machine (resolved through links, e.g. awk -> mawk). */
+function hostCommand(name: string): string {
+  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const p = r.stdout.trim();
+  if (r.status !== 0 || !p.startsWith('/')) throw new Error(`this test needs ${name} installed on this machine`);
+  return p;
+}
+
+// What the two scripts run when they run as on a live system.
+const LIVE_TOOLS = [
+  'bash', 'awk', 'cat', 'chmod', 'chown', 'cut', 'curl', 'dd', 'df', 'du', 'find', 'grep', 'head', 'id', 'ls', 'mktemp',
+  'mv', 'readlink', 'rm', 'sed', 'sleep', 'sort', 'ssh-keygen', 'stat', 'sync', 'tail', 'tr', 'truncate', 'wc',
+];
+
+/**
+ * A dirty full root in which the scripts run as on a live system, through
+ * `inChroot`: bash and the tools they use copied from this machine, a real
+ * /dev/null, /dev/fd (bash's process substitution; /proc is mounted by
+ * `inChroot`), /run/sshd (as while sshd runs) and the scripts under /mpimg-test.
+ * Whatever the scripts do there, even with a broken guard, stays in the root.
+ */
+export function liveRoot(simulation = ''): string {
+  const root = dirty(fullRoot('apt', simulation));
+  for (const t of LIVE_TOOLS) copyBinary(root, hostCommand(t), `usr/bin/${t}`);
+  const mk = spawnSync('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3'], { encoding: 'utf8' });
+  if (mk.status !== 0) throw new Error(`mknod ${root}/dev/null: ${mk.stderr}`);
+  link(root, 'dev/fd', '/proc/self/fd');
+  dir(root, 'proc');
+  dir(root, 'run/sshd');
+  put(root, 'mpimg-test/90-cleanup.sh', readFileSync(CLEANUP_SCRIPT), 0o755);
+  put(root, 'mpimg-test/99-img-check.sh', readFileSync(CHECK_SCRIPT), 0o755);
+  return root;
+}
+
+/**
+ * The command line that runs argv inside `root` with chroot, with a /proc of its own: a private
+ * mount namespace and a new pid namespace (nothing mounted there is seen outside; the proc
+ * shows the chroot's processes only). `setup` runs first in the namespace (e.g. a bind mount).
+ */
+export function chrootCommand(root: string, argv: string[], setup = ':'): [string, string[]] {
+  if (!root || root === '/' || !existsSync(join(root, 'mpimg-test'))) throw new Error('chrootCommand needs a liveRoot()');
+  return ['unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', 'sh', '-c',
+    `r=$1; shift; ${setup} && mount -t proc -o nosuid,nodev,noexec proc "$r/proc" && exec chroot "$r" "$@"`, 'sh', root, ...argv]];
+}
+
+export const CHROOT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+/** Runs argv inside `root` with chroot (never on this machine's /), with a minimal environment. */
+export function inChroot(root: string, argv: string[], env: NodeJS.ProcessEnv = {}, setup?: string): Run {
+  const [cmd, args] = chrootCommand(root, argv, setup);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, env: { ...CHROOT_ENV, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/** The cleanup run inside a liveRoot as on the running system (no --root). */
+export const liveCleanup = (root: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+  inChroot(root, ['/usr/bin/bash', '/mpimg-test/90-cleanup.sh', ...args], { MPIMG_METADATA_URL: 'http://127.0.0.1:9/metadata/v1/id', ...env });
+/** The image check run inside a liveRoot as on the running system (no --root). */
+export const liveCheck = (root: string, args: string[] = []) => inChroot(root, ['/usr/bin/bash', '/mpimg-test/99-img-check.sh', ...args]);

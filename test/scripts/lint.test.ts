@@ -1,9 +1,13 @@
 // Static properties of the two droplet scripts the generator copies and the
-// bundle embeds: shellcheck-clean, 0755, LF only, a bash #! line.
+// bundle embeds (shellcheck-clean, 0755, LF only, a bash #! line), and of the
+// POSIX-sh block helpers the droplet library and the sh installer include.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CHECK_SCRIPT, CLEANUP_SCRIPT } from './fixture-root.js';
+
+const BLOCKS = fileURLToPath(new URL('../../templates/droplet/blocks.sh', import.meta.url));
 
 describe.each([
   ['99-img-check.sh', CHECK_SCRIPT],
@@ -41,4 +45,15 @@ describe.each([
 it('the cleanup never calls `cloud-init clean` (it deletes /var/lib/cloud/scripts)', () => {
   const code = readFileSync(CLEANUP_SCRIPT, 'utf8').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
   expect(code).not.toMatch(/cloud-init\s+clean/);
+});
+
+describe('templates/droplet/blocks.sh', () => {
+  it('has no shellcheck findings as POSIX sh (any severity), parses with sh -n, LF only', () => {
+    const r = spawnSync('shellcheck', ['--shell=sh', '--severity=style', '--format=gcc', BLOCKS], { encoding: 'utf8' });
+    expect(r.error, 'shellcheck must be installed (apt-get install shellcheck)').toBeUndefined();
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(spawnSync('sh', ['-n', BLOCKS]).status).toBe(0);
+    expect(readFileSync(BLOCKS, 'utf8')).not.toContain('\r');
+  });
 });

@@ -3,19 +3,32 @@
 # its snapshot. Safe to run again: every step only removes or empties what is
 # still there.
 #
+# It deletes every user's SSH keys, authorized_keys, the SSH host keys, shell
+# histories and logs, so on the running system it only runs where it looks
+# like a DigitalOcean build droplet (cloud-init, and the DMI vendor, cloud-init's
+# datasource or the metadata service saying DigitalOcean), or when told so.
+#
 # Usage: 90-cleanup.sh [--dry-run] [--root DIR] [--lock-root-password]
 #                      [--zero-fill] [--zero-fill-max-mib N] [--no-packages]
+#                      [--yes-this-is-a-build-droplet]
 #   --dry-run             print every action, change nothing
 #   --root DIR            clean the root filesystem at DIR instead of /
 #                         (package-manager steps run with chroot when DIR is a
-#                         full root filesystem, and are skipped otherwise)
+#                         full root filesystem, and are skipped otherwise);
+#                         symlinks in it are resolved inside DIR, never on this
+#                         machine
+#   --yes-this-is-a-build-droplet
+#                         clean the running system even though it does not
+#                         look like a DigitalOcean droplet (e.g. another cloud)
 #   --lock-root-password  lock root's password (prefix "!" in /etc/shadow)
 #   --zero-fill           fill free space with zeros, then remove the file
 #                         (off by default; bounded by --zero-fill-max-mib)
 #   --zero-fill-max-mib N upper bound of the zero-fill file (default 4096)
 #   --no-packages         skip upgrade/autoremove (caches are still emptied)
 # Environment: MPIMG_LOCK_TIMEOUT seconds to wait for the package lock (600),
-#              MPIMG_ZERO_FILL_RESERVE_MIB free space left untouched (256).
+#              MPIMG_ZERO_FILL_RESERVE_MIB free space left untouched (256),
+#              MPIMG_METADATA_URL where the droplet id is asked
+#              (http://169.254.169.254/metadata/v1/id).
 #
 # Deliberately NOT done: `cloud-init clean` (it deletes /var/lib/cloud/scripts,
 # i.e. the image's own first-boot scripts); instance data is removed by hand.
@@ -29,6 +42,7 @@ LOCK_ROOT=0
 ZERO=0
 ZERO_MAX=4096
 PACKAGES=1
+FORCE_LIVE=0
 LOCK_TIMEOUT=${MPIMG_LOCK_TIMEOUT:-600}
 ZERO_RESERVE=${MPIMG_ZERO_FILL_RESERVE_MIB:-256}
 
@@ -46,6 +60,7 @@ while [ $# -gt 0 ]; do
     --lock-root-password) LOCK_ROOT=1 ;;
     --zero-fill) ZERO=1 ;;
     --no-packages) PACKAGES=0 ;;
+    --yes-this-is-a-build-droplet) FORCE_LIVE=1 ;;
     --zero-fill-max-mib)
       [ $# -ge 2 ] || die_usage "--zero-fill-max-mib needs a number of MiB, e.g. --zero-fill-max-mib 2048"
       ZERO_MAX=$2; shift ;;
@@ -55,14 +70,19 @@ while [ $# -gt 0 ]; do
       ROOT=$2; ROOT_SET=1; shift ;;
     --root=*) ROOT=${1#--root=}; ROOT_SET=1 ;;
     -h|--help)
-      printf 'Usage: %s [--dry-run] [--root DIR] [--lock-root-password] [--zero-fill] [--zero-fill-max-mib N] [--no-packages]\n' "$PROG"
+      printf 'Usage: %s [--dry-run] [--root DIR] [--lock-root-password] [--zero-fill] [--zero-fill-max-mib N] [--no-packages] [--yes-this-is-a-build-droplet]\n' "$PROG"
       printf '  --dry-run             print every action, change nothing\n'
-      printf '  --root DIR            clean the root filesystem at DIR instead of /\n'
+      printf '  --root DIR            clean the root filesystem at DIR instead of / (symlinks resolved inside DIR)\n'
       printf '  --lock-root-password  lock root'"'"'s password in /etc/shadow\n'
       printf '  --zero-fill           fill free space with zeros, then remove the file (off by default)\n'
       printf '  --zero-fill-max-mib N upper bound of the zero-fill file in MiB (default 4096)\n'
       printf '  --no-packages         skip upgrade and autoremove (caches are still emptied)\n'
-      printf 'Environment: MPIMG_LOCK_TIMEOUT (s, default 600), MPIMG_ZERO_FILL_RESERVE_MIB (default 256)\n'
+      printf '  --yes-this-is-a-build-droplet\n'
+      printf '                        clean the running system although it does not look like a DigitalOcean droplet\n'
+      printf 'The running system is cleaned only on a DigitalOcean build droplet (cloud-init, and the DMI vendor,\n'
+      printf "cloud-init's datasource or the metadata service saying DigitalOcean) or with --yes-this-is-a-build-droplet.\n"
+      printf 'Environment: MPIMG_LOCK_TIMEOUT (s, default 600), MPIMG_ZERO_FILL_RESERVE_MIB (default 256),\n'
+      printf '             MPIMG_METADATA_URL (default http://169.254.169.254/metadata/v1/id)\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
@@ -75,6 +95,43 @@ fi
 is_uint "$LOCK_TIMEOUT" || die_usage "MPIMG_LOCK_TIMEOUT '$LOCK_TIMEOUT' is not a number of seconds"
 is_uint "$ZERO_RESERVE" || die_usage "MPIMG_ZERO_FILL_RESERVE_MIB '$ZERO_RESERVE' is not a number of MiB"
 
+# in_root PATH [nofollow]: sets IR to where the image's PATH is on this machine.
+# Symlinks are resolved as inside the image: an absolute target starts again at
+# ROOT (never at this machine's /), ".." stops at ROOT, at most 40 links. With
+# nofollow a link in the last component is left alone, to be acted on as a link.
+# The running system (ROOT empty) is its own image: PATH as it is.
+IR=""
+in_root() {
+  local todo=$1 done="" c t n=0
+  if [ -z "$ROOT" ]; then IR=$1; return 0; fi
+  while [ -n "$todo" ]; do
+    case $todo in
+      */*) c=${todo%%/*}; todo=${todo#*/} ;;
+      *) c=$todo; todo="" ;;
+    esac
+    case $c in
+      ''|.) continue ;;
+      ..) done=${done%/*}; continue ;;
+    esac
+    if [ -z "$todo" ] && [ "${2:-}" = nofollow ]; then done+=/$c; break; fi
+    if [ -L "$ROOT$done/$c" ]; then
+      n=$((n + 1))
+      # The x keeps a target's trailing newlines from $( ) stripping.
+      if [ "$n" -gt 40 ] || ! t=$(readlink -- "$ROOT$done/$c" && printf x); then
+        IR=""
+        printf '%s: cannot resolve %s inside %s (a symlink loop?); skipped\n' "$PROG" "$1" "$ROOT" >&2
+        return 1
+      fi
+      t=${t%?x}
+      case $t in /*) done="" ;; esac
+      todo=$t${todo:+/$todo}
+    else
+      done+=/$c
+    fi
+  done
+  IR=$ROOT$done
+}
+
 MODE=live
 MODE_REASON=""
 if [ "$ROOT_SET" = 1 ] && [ -z "$ROOT" ]; then
@@ -83,12 +140,15 @@ fi
 if [ -n "$ROOT" ]; then
   [ -d "$ROOT" ] || die_usage "--root '$ROOT' is not a directory; pass the directory holding the image's root filesystem"
   ROOT=$(cd "$ROOT" && pwd -P)
-  [ "$ROOT" = / ] && ROOT=""
+  # / itself, also by another name (a bind mount of /), is the running system.
+  if [ "$ROOT" = / ] || [ "$ROOT" -ef / ]; then ROOT=""; fi
 fi
+root_exists() { in_root "$1" && [ -e "$IR" ]; }
+root_runs() { in_root "$1" && [ -x "$IR" ]; }
 if [ -n "$ROOT" ]; then
-  if [ ! -e "$ROOT/etc/os-release" ] && [ ! -e "$ROOT/usr/lib/os-release" ]; then
+  if ! root_exists /etc/os-release && ! root_exists /usr/lib/os-release; then
     MODE=staged; MODE_REASON="$ROOT has no os-release, so it is not a full root filesystem"
-  elif [ ! -x "$ROOT/bin/sh" ] && [ ! -x "$ROOT/usr/bin/sh" ]; then
+  elif ! root_runs /bin/sh && ! root_runs /usr/bin/sh; then
     MODE=staged; MODE_REASON="$ROOT has no /bin/sh, so it is not a full root filesystem"
   elif [ "$(id -u)" != 0 ]; then
     MODE=staged; MODE_REASON="running commands inside $ROOT needs chroot, which needs root"
@@ -102,6 +162,75 @@ elif [ "$DRY" = 0 ] && [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
+# --- is the running system a build droplet? -----------------------------------
+# Run by mistake on a workstation or a server, this script would delete every
+# user's keys, histories and logs: the running system is cleaned only when it
+# looks like a DigitalOcean build droplet, or when the user says it is one.
+METADATA_URL=${MPIMG_METADATA_URL:-http://169.254.169.254/metadata/v1/id}
+DROPLET_EVIDENCE=""
+DROPLET_MISSING=""
+
+# Returns 0 when the metadata service answers with a droplet id, 1 when it does
+# not, 2 when there is no curl or wget to ask it. Short timeouts: off DigitalOcean
+# nothing answers, and the proxy is never asked.
+metadata_answers() {
+  local out
+  if command -v curl >/dev/null 2>&1; then
+    out=$(curl -fsS --noproxy '*' --connect-timeout 2 --max-time 3 "$METADATA_URL" < /dev/null 2>/dev/null) || return 1
+  elif command -v wget >/dev/null 2>&1; then
+    out=$(wget -qO- --no-proxy -T 3 -t 1 "$METADATA_URL" < /dev/null 2>/dev/null) || return 1
+  else
+    return 2
+  fi
+  case $out in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac
+}
+
+looks_like_build_droplet() {
+  local vendor="" ds="" rc=0
+  if ! command -v cloud-init >/dev/null 2>&1 && [ ! -x /usr/bin/cloud-init ]; then
+    DROPLET_MISSING="cloud-init is not installed (no cloud-init command), and every DigitalOcean droplet has it"
+    return 1
+  fi
+  if [ -r /sys/class/dmi/id/sys_vendor ]; then vendor=$(tr -d '\n' < /sys/class/dmi/id/sys_vendor 2>/dev/null || true); fi
+  vendor=${vendor%"${vendor##*[![:space:]]}"}
+  if [ "$vendor" = DigitalOcean ]; then DROPLET_EVIDENCE="DMI system vendor is DigitalOcean"; return 0; fi
+  if [ -r /var/lib/cloud/instance/datasource ]; then ds=$(head -c 200 /var/lib/cloud/instance/datasource 2>/dev/null || true); fi
+  case $ds in *DigitalOcean*) DROPLET_EVIDENCE="cloud-init's datasource is DigitalOcean"; return 0 ;; esac
+  metadata_answers || rc=$?
+  if [ "$rc" = 0 ]; then DROPLET_EVIDENCE="the DigitalOcean metadata service answers at $METADATA_URL"; return 0; fi
+  DROPLET_MISSING="cloud-init is installed, but nothing says this is a DigitalOcean droplet:"
+  if [ -n "$vendor" ]; then DROPLET_MISSING+=" /sys/class/dmi/id/sys_vendor is \"$vendor\", not DigitalOcean;"
+  else DROPLET_MISSING+=" /sys/class/dmi/id/sys_vendor is missing, not DigitalOcean;"; fi
+  if [ -n "$ds" ]; then DROPLET_MISSING+=" /var/lib/cloud/instance/datasource does not name DigitalOcean;"
+  else DROPLET_MISSING+=" /var/lib/cloud/instance/datasource is missing;"; fi
+  if [ "$rc" = 2 ]; then DROPLET_MISSING+=" the metadata service could not be asked (no curl or wget)"
+  else DROPLET_MISSING+=" the metadata service at $METADATA_URL did not answer with a droplet id"; fi
+  return 1
+}
+
+refuse_live() {
+  printf '%s: refusing to clean the running system: it does not look like a DigitalOcean build droplet.\n' "$PROG" >&2
+  printf '  missing evidence: %s\n' "$DROPLET_MISSING" >&2
+  printf '  This cleanup deletes every user'"'"'s SSH keys and authorized_keys, the SSH host keys, shell histories and logs.\n' >&2
+  printf '  fix: run it on the build droplet; to clean an image'"'"'s root filesystem, pass --root DIR;\n' >&2
+  printf '       if this machine really is the build machine of the image (e.g. on another cloud), pass --yes-this-is-a-build-droplet\n' >&2
+  printf '  nothing was changed\n' >&2
+  exit 2
+}
+
+GUARD_NOTE=""
+if [ -z "$ROOT" ]; then
+  if [ "$FORCE_LIVE" = 1 ]; then
+    GUARD_NOTE="cleaning the running system: --yes-this-is-a-build-droplet"
+  elif looks_like_build_droplet; then
+    GUARD_NOTE="cleaning the running system: a build droplet ($DROPLET_EVIDENCE)"
+  elif [ "$DRY" = 0 ]; then
+    refuse_live
+  else
+    GUARD_NOTE="a real run would refuse: $DROPLET_MISSING (override: --yes-this-is-a-build-droplet)"
+  fi
+fi
+
 # --- bookkeeping and actions ----------------------------------------------------
 STEPS=0 CHANGES=0 FREED=0 ERRORS=0
 S_CHANGES=0 S_FREED=0
@@ -113,7 +242,12 @@ human() {
     if (i == 1) printf "%d %s", b, u[i]; else printf "%.1f %s", b, u[i] }'
 }
 
-size_of() { du -sb -- "$1" 2>/dev/null | awk '{ s = $1 } END { print s + 0 }'; }
+# Bytes under a path. du's first line carries the total (a name holding a
+# newline spreads over more lines).
+size_of() { du -sxb -- "$1" 2>/dev/null | awk 'NR == 1 { s = $1 } END { printf "%d\n", s }'; }
+
+# The image path of a path under ROOT, on one line (names may hold newlines).
+shown() { local p=${1#"$ROOT"}; printf '%s' "${p//[$'\001'-$'\037'$'\177']/?}"; }
 
 step() {
   STEPS=$((STEPS + 1)); S_CHANGES=0; S_FREED=0
@@ -142,23 +276,26 @@ act() {
   fi
 }
 
+# Removes a file, a tree or a symlink. rm never follows a link (a link is
+# removed as a link) and stays on the filesystem of the path it is given.
 rm_path() {
   local f=$1 n
   [ -e "$f" ] || [ -L "$f" ] || return 0
   n=$(size_of "$f"); S_FREED=$((S_FREED + n))
-  act "remove ${f#"$ROOT"} ($(human "$n"))" rm -rf -- "$f"
+  act "remove $(shown "$f") ($(human "$n"))" rm -rf --one-file-system -- "$f"
 }
 
+# Empties a regular file in place (owner and mode kept), never through a link.
 truncate_file() {
   local f=$1 n
-  if [ ! -f "$f" ] || [ ! -s "$f" ]; then return 0; fi
-  n=$(wc -c < "$f"); S_FREED=$((S_FREED + n))
-  act "empty ${f#"$ROOT"} ($(human "$n"))" truncate -s 0 -- "$f"
+  if [ -L "$f" ] || [ ! -f "$f" ] || [ ! -s "$f" ]; then return 0; fi
+  n=$(stat -c %s -- "$f"); S_FREED=$((S_FREED + n))
+  act "empty $(shown "$f") ($(human "$n"))" truncate -s 0 -- "$f"
 }
 
 # stdin is /dev/null: when this script is fed to `bash -s`, a command reading
 # stdin would otherwise eat the rest of the script.
-in_root() {
+run_in_root() {
   case $MODE in
     live) "$@" < /dev/null ;;
     chroot) chroot "$ROOT" "$@" < /dev/null ;;
@@ -169,7 +306,8 @@ in_root() {
 have_in_root() {
   local d
   for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
-    [ -x "$ROOT$d/$1" ] && [ ! -d "$ROOT$d/$1" ] && return 0
+    in_root "$d/$1" || continue
+    [ -x "$IR" ] && [ ! -d "$IR" ] && return 0
   done
   return 1
 }
@@ -179,29 +317,36 @@ run_pm() {
   S_CHANGES=$((S_CHANGES + 1))
   if [ "$DRY" = 1 ]; then printf '    would run: %s\n' "$what"; return 0; fi
   printf '    running: %s\n' "$what"
-  if ! in_root "$@"; then
+  if ! run_in_root "$@"; then
     ERRORS=$((ERRORS + 1)); printf '    FAILED: %s\n' "$what" >&2
     return 1
   fi
 }
 
+# Every distinct home directory of the image (image paths): passwd entries,
+# /root and /home/*.
 HOMES=()
+add_home() {
+  local h
+  case $1 in /*) ;; *) return 0 ;; esac
+  for h in ${HOMES[@]+"${HOMES[@]}"}; do [ "$h" = "$1" ] && return 0; done
+  HOMES+=("$1")
+}
 collect_homes() {
-  local pw home seen=" " d
-  pw=$ROOT/etc/passwd
-  if [ -r "$pw" ]; then
-    while IFS=: read -r _ _ _ _ _ home _; do
-      [ -n "$home" ] || continue
-      case $seen in *" $home "*) continue ;; esac
-      seen+="$home "; HOMES+=("$home")
-    done < "$pw"
+  local user home d
+  if in_root /etc/passwd && [ -r "$IR" ]; then
+    # "|| [ -n ...]": a last line without its newline is an account too.
+    while IFS=: read -r user _ _ _ _ home _ || [ -n "$user" ]; do
+      add_home "$home"
+    done < "$IR"
   fi
-  for d in "$ROOT/root" "$ROOT/home"/*; do
-    if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
-    home=${d#"$ROOT"}
-    case $seen in *" $home "*) continue ;; esac
-    seen+="$home "; HOMES+=("$home")
-  done
+  if in_root /root && [ -d "$IR" ]; then add_home /root; fi
+  if in_root /home && [ -d "$IR" ]; then
+    for d in "$IR"/*; do
+      if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
+      add_home "${d#"$ROOT"}"
+    done
+  fi
 }
 
 # --- steps ---------------------------------------------------------------------
@@ -241,8 +386,8 @@ step_packages() {
   if [ "$PACKAGES" = 0 ]; then step_done "skipped: --no-packages"; return; fi
   if [ "$MODE" = staged ]; then step_done "skipped: $MODE_REASON"; return; fi
   if [ -z "$PM" ]; then step_done "skipped: no apt-get, dnf or yum in the image"; return; fi
-  local cache before after
-  case $PM in apt) cache=$ROOT/var/cache/apt ;; *) cache=$ROOT/var/cache/$PM ;; esac
+  local cache="" before after
+  case $PM in apt) in_root /var/cache/apt && cache=$IR ;; *) in_root "/var/cache/$PM" && cache=$IR ;; esac
   before=$(size_of "$cache")
   case $PM in
     apt)
@@ -277,15 +422,19 @@ step_caches() {
   step "empty package caches"
   local f d
   for d in /var/cache/apt/archives /var/cache/apt/archives/partial; do
-    for f in "$ROOT$d"/*; do
+    in_root "$d" || continue
+    for f in "$IR"/*; do
       [ -f "$f" ] || continue
       case ${f##*/} in lock) continue ;; esac
       rm_path "$f"
     done
   done
-  for f in "$ROOT/var/cache/apt"/*.bin; do [ -f "$f" ] && rm_path "$f"; done
+  if in_root /var/cache/apt; then
+    for f in "$IR"/*.bin; do [ -f "$f" ] && rm_path "$f"; done
+  fi
   for d in /var/cache/dnf /var/cache/yum; do
-    for f in "$ROOT$d"/* "$ROOT$d"/.[!.]*; do
+    in_root "$d" || continue
+    for f in "$IR"/* "$IR"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
       rm_path "$f"
     done
@@ -297,8 +446,9 @@ step_tmp() {
   step "empty /tmp and /var/tmp"
   local d f
   for d in /tmp /var/tmp; do
-    [ -d "$ROOT$d" ] || continue
-    for f in "$ROOT$d"/* "$ROOT$d"/.[!.]* "$ROOT$d"/..?*; do
+    in_root "$d" || continue
+    [ -d "$IR" ] || continue
+    for f in "$IR"/* "$IR"/.[!.]* "$IR"/..?*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
       # On a running system these belong to running services and the X/ICE
       # socket dirs; systemd removes stale ones at boot.
@@ -311,15 +461,16 @@ step_tmp() {
   step_done
 }
 
-HISTORY_FILES=".bash_history .zsh_history .sh_history .python_history .mysql_history .lesshst .psql_history .local/share/fish/fish_history"
+HISTORY_FILES=(.bash_history .zsh_history .sh_history .python_history .mysql_history .lesshst .psql_history .local/share/fish/fish_history)
 
 step_histories() {
   step "clear shell histories of all users"
-  local home name f
-  for home in "${HOMES[@]}"; do
-    for name in $HISTORY_FILES; do
-      f=$ROOT${home%/}/$name
-      if [ -f "$f" ] && [ ! -L "$f" ]; then rm_path "$f"; fi
+  local home name
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    for name in "${HISTORY_FILES[@]}"; do
+      # A history that is a link (e.g. to /dev/null) is left as it is.
+      in_root "${home%/}/$name" nofollow || continue
+      if [ -f "$IR" ] && [ ! -L "$IR" ]; then rm_path "$IR"; fi
     done
   done
   step_done
@@ -331,15 +482,16 @@ step_histories() {
 step_logs() {
   step "empty logs under /var/log (all ages, subfolders), drop rotated logs, vacuum the journal"
   local dir f name
-  dir=$ROOT/var/log
-  if [ ! -d "$dir" ]; then step_done "no /var/log"; return; fi
+  if ! in_root /var/log || [ ! -d "$IR" ]; then step_done "no /var/log"; return; fi
+  dir=$IR
   if [ "$MODE" = live ] && command -v journalctl >/dev/null 2>&1; then
     run_pm "journalctl --rotate, --vacuum-time=1s" sh -c 'journalctl --rotate >/dev/null 2>&1; journalctl --vacuum-time=1s' || true
   fi
+  # Regular files only, on /var/log's own filesystem: links in the tree are not followed.
   while IFS= read -r -d '' f; do
     name=${f##*/}
-    case ${f#"$ROOT"} in
-      /var/log/journal/*)
+    case ${f#"$dir"} in
+      /journal/*)
         # journald keeps its active files open on a running system.
         case $name in
           *@*) rm_path "$f" ;;
@@ -353,25 +505,27 @@ step_logs() {
         rm_path "$f" ;;
       *) truncate_file "$f" ;;
     esac
-  done < <(find "$dir" -type f -print0 2>/dev/null)
+  done < <(find "$dir" -xdev -type f -print0 2>/dev/null)
   step_done
 }
 
 step_cloud_init() {
   step "remove cloud-init instance data and logs (keeping /var/lib/cloud/scripts)"
   local c f kept=0
-  c=$ROOT/var/lib/cloud
-  if [ -d "$c" ]; then
+  if in_root /var/lib/cloud && [ -d "$IR" ]; then
+    c=$IR
     for f in "$c"/* "$c"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
       [ "${f##*/}" = scripts ] && continue
       rm_path "$f"
     done
-    [ -d "$c/scripts" ] && kept=$(find "$c/scripts" -type f | wc -l)
+    if [ -d "$c/scripts" ] && [ ! -L "$c/scripts" ]; then kept=$(find "$c/scripts" -type f | wc -l); fi
   fi
-  for f in "$ROOT/var/log"/cloud-init.log "$ROOT/var/log"/cloud-init-output.log; do
-    rm_path "$f"
-  done
+  if in_root /var/log; then
+    for f in "$IR"/cloud-init.log "$IR"/cloud-init-output.log; do
+      rm_path "$f"
+    done
+  fi
   step_done "kept /var/lib/cloud/scripts: $kept file(s)"
 }
 
@@ -389,27 +543,35 @@ create_private_file() { (umask 077 && : > "$1") && chmod 600 "$1"; }
 step_ssh() {
   step "remove authorized_keys, private keys in ~/.ssh and SSH host keys"
   local home d f
-  for home in "${HOMES[@]}"; do
-    d=$ROOT${home%/}/.ssh
-    if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    in_root "${home%/}/.ssh" || continue
+    d=$IR
+    [ -d "$d" ] || continue
     rm_path "$d/authorized_keys"
     rm_path "$d/authorized_keys2"
     while IFS= read -r -d '' f; do
       case ${f##*/} in known_hosts|known_hosts.old|config) continue ;; esac
       is_private_key_file "$f" && rm_path "$f"
-    done < <(find "$d" -maxdepth 3 -type f -print0 2>/dev/null)
+    done < <(find "$d" -xdev -maxdepth 3 -type f -print0 2>/dev/null)
   done
-  for f in "$ROOT/etc/ssh"/ssh_host_*key*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    rm_path "$f"
-  done
-  # sshd refuses every key when a configured RevokedKeys file is missing.
-  f=$ROOT/etc/ssh/revoked_keys
-  if [ -d "$ROOT/etc/ssh" ]; then
-    if [ ! -f "$f" ]; then
+  if in_root /etc/ssh && [ -d "$IR" ]; then
+    d=$IR
+    for f in "$d"/ssh_host_*key*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      rm_path "$f"
+    done
+    # sshd refuses every key when a configured RevokedKeys file is missing.
+    # A link to a file is followed inside the image (sshd there reads what it
+    # points to); a link to nothing is replaced by the file.
+    f=$d/revoked_keys
+    if [ -L "$f" ]; then
+      if in_root /etc/ssh/revoked_keys && [ -f "$IR" ]; then f=$IR
+      else act "replace the dangling link /etc/ssh/revoked_keys by an empty file" rm -f -- "$f"; fi
+    fi
+    if [ ! -f "$f" ] || { [ "$DRY" = 1 ] && [ -L "$f" ]; }; then
       act "create /etc/ssh/revoked_keys (mode 600)" create_private_file "$f"
-    elif [ "$(stat -c %a "$f")" != 600 ]; then
-      act "chmod 600 /etc/ssh/revoked_keys" chmod 600 "$f"
+    elif [ "$(stat -c %a -- "$f")" != 600 ]; then
+      act "chmod 600 /etc/ssh/revoked_keys" chmod 600 -- "$f"
     fi
   fi
   step_done
@@ -417,27 +579,42 @@ step_ssh() {
 
 step_machine_id() {
   step "empty /etc/machine-id"
-  truncate_file "$ROOT/etc/machine-id"
+  if in_root /etc/machine-id; then truncate_file "$IR"; fi
   step_done
 }
 
+# Temp files to remove however the script ends (a copy of /etc/shadow, say).
+TMP_FILES=()
+
+# Puts "!" before root's password hash. The new /etc/shadow is written to a
+# temp file next to it and renamed over it only when complete (every write
+# succeeded, exactly one byte more per locked line): a full disk must never
+# leave a truncated shadow file. Owner, mode and (best effort) the SELinux
+# label are copied from the old file.
 # shellcheck disable=SC2317 # called through act
 lock_root_in_shadow() {
-  local sh=$1 tmp
-  tmp=$(umask 077 && mktemp "$sh.mpimg.XXXXXX")
-  awk -F: -v OFS=: '$1 == "root" && $2 !~ /^[!*]/ { $2 = "!" $2 } { print }' "$sh" > "$tmp" &&
-    cat "$tmp" > "$sh"
-  local rc=$?
-  rm -f "$tmp"
-  return "$rc"
+  local sh=$1 tmp st n
+  st=$(stat -c '%u:%g %a %s' -- "$sh") || return 1
+  n=$(grep -c '^root:[^!*]' -- "$sh" || true)
+  tmp=$(umask 077 && mktemp -- "$sh.mpimg.XXXXXX") || return 1
+  TMP_FILES+=("$tmp")
+  if sed 's/^root:\([^!*]\)/root:!\1/' -- "$sh" > "$tmp" &&
+     [ "$(stat -c %s -- "$tmp")" = "$(( ${st##* } + n ))" ] &&
+     chown -- "${st%% *}" "$tmp" && chmod -- "$(printf '%s' "$st" | cut -d' ' -f2)" "$tmp"; then
+    if command -v chcon >/dev/null 2>&1; then chcon --reference="$sh" -- "$tmp" 2>/dev/null || true; fi
+    if sync -- "$tmp" && mv -f -- "$tmp" "$sh"; then return 0; fi
+  fi
+  rm -f -- "$tmp"
+  printf '    could not write the new /etc/shadow (disk full?); it is unchanged\n' >&2
+  return 1
 }
 
 step_root_password() {
   step "lock the root password"
   if [ "$LOCK_ROOT" = 0 ]; then step_done "not asked (--lock-root-password)"; return; fi
-  local sh field
-  sh=$ROOT/etc/shadow
-  if [ ! -f "$sh" ]; then
+  local sh="" field
+  in_root /etc/shadow && sh=$IR
+  if [ -z "$sh" ] || [ ! -f "$sh" ]; then
     ERRORS=$((ERRORS + 1)); printf '    FAILED: no /etc/shadow to lock root in\n' >&2; step_done; return
   fi
   field=$(awk -F: '$1 == "root" { print ($2 ~ /^[!*]/) ? "locked" : "open"; exit }' "$sh")
@@ -501,12 +678,20 @@ step_zero_fill() {
   step_done "wrote and removed $written MiB of zeros"
 }
 
-trap zf_remove EXIT
+# Bash runs this on every exit, also when a signal ends the script.
+# shellcheck disable=SC2317 # exit trap
+on_exit() {
+  local f
+  zf_remove
+  for f in ${TMP_FILES[@]+"${TMP_FILES[@]}"}; do rm -f -- "$f"; done
+}
+trap on_exit EXIT
 
 # --- run ------------------------------------------------------------------------
 printf 'mpimg cleanup of %s%s%s\n' "${ROOT:-/}" \
   "$( [ "$MODE" = chroot ] && printf ' (package commands run with chroot)'; [ "$MODE" = staged ] && printf ' (staged root: %s)' "$MODE_REASON"; true)" \
   "$( [ "$DRY" = 1 ] && printf ' - DRY RUN, nothing is changed'; true)"
+[ -z "$GUARD_NOTE" ] || printf '    %s\n' "$GUARD_NOTE"
 
 collect_homes
 detect_pm

@@ -8,7 +8,13 @@
 # [SKIP] with the reason and do not change the result.
 #
 # It only reads: no clear, no chmod, no package index refresh unless --refresh.
+# The one thing it writes is the throw-away host key `sshd -t` needs (the image
+# has none after the cleanup): in a private temp dir, or with --root in a tmpfs
+# of a private mount namespace, removed when the test is done.
 # It never prints file contents: evidence is paths, names, counts and versions.
+#
+# With --root DIR, symlinks in DIR are resolved inside DIR (an absolute link
+# starts again at DIR), never on this machine.
 #
 # Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--help]
 #   --json      print one JSON report instead of the tagged lines
@@ -58,15 +64,58 @@ fi
 if [ -n "$ROOT" ]; then
   [ -d "$ROOT" ] || die_usage "--root '$ROOT' is not a directory; pass the directory where the image's root filesystem is mounted"
   ROOT=$(cd "$ROOT" && pwd -P)
-  [ "$ROOT" = / ] && ROOT=""
+  # / itself, also by another name (a bind mount of /), is the running system.
+  if [ "$ROOT" = / ] || [ "$ROOT" -ef / ]; then ROOT=""; fi
 fi
+# in_root PATH [nofollow]: sets IR to where the image's PATH is on this machine.
+# Symlinks are resolved as inside the image: an absolute target starts again at
+# ROOT (never at this machine's /), ".." stops at ROOT, at most 40 links. With
+# nofollow a link in the last component is left as it is. The running system
+# (ROOT empty) is its own image: PATH as it is.
+IR=""
+in_root() {
+  local todo=$1 done="" c t n=0
+  if [ -z "$ROOT" ]; then IR=$1; return 0; fi
+  while [ -n "$todo" ]; do
+    case $todo in
+      */*) c=${todo%%/*}; todo=${todo#*/} ;;
+      *) c=$todo; todo="" ;;
+    esac
+    case $c in
+      ''|.) continue ;;
+      ..) done=${done%/*}; continue ;;
+    esac
+    if [ -z "$todo" ] && [ "${2:-}" = nofollow ]; then done+=/$c; break; fi
+    if [ -L "$ROOT$done/$c" ]; then
+      n=$((n + 1))
+      # The x keeps a target's trailing newlines from $( ) stripping.
+      if [ "$n" -gt 40 ] || ! t=$(readlink -- "$ROOT$done/$c" && printf x); then
+        IR=""
+        printf '%s: cannot resolve %s inside %s (a symlink loop?); not checked\n' "$PROG" "$1" "$ROOT" >&2
+        return 1
+      fi
+      t=${t%?x}
+      case $t in /*) done="" ;; esac
+      todo=$t${todo:+/$todo}
+    else
+      done+=/$c
+    fi
+  done
+  IR=$ROOT$done
+}
+
+# at PATH: prints in_root's answer, or nothing when it has none. For tests of
+# a whole path only ([ -r "$(at /etc/x)" ]): never as a prefix, where "" would
+# leave this machine's /.
+at() { if in_root "$1" "${2:-}"; then printf '%s' "$IR"; fi; }
+
 if [ -n "$ROOT" ]; then
   ROOT_LABEL=$ROOT
   # Commands run inside DIR only when it is a whole root filesystem (a shell
   # to run them with and an os-release); a staged tree gets file-based checks.
-  if [ ! -e "$ROOT/etc/os-release" ] && [ ! -e "$ROOT/usr/lib/os-release" ]; then
+  if [ ! -e "$(at /etc/os-release)" ] && [ ! -e "$(at /usr/lib/os-release)" ]; then
     MODE=staged; MODE_REASON="$ROOT has no os-release, so it is not a full root filesystem"
-  elif [ ! -x "$ROOT/bin/sh" ] && [ ! -x "$ROOT/usr/bin/sh" ]; then
+  elif [ ! -x "$(at /bin/sh)" ] && [ ! -x "$(at /usr/bin/sh)" ]; then
     MODE=staged; MODE_REASON="$ROOT has no /bin/sh, so it is not a full root filesystem"
   elif [ "$(id -u)" != 0 ]; then
     MODE=staged; MODE_REASON="running commands inside $ROOT needs chroot, which needs root"
@@ -132,7 +181,7 @@ json_str() {
 # Runs a command inside the checked system; returns 125 when that is impossible.
 # stdin is /dev/null: when this script is fed to `bash -s`, a command reading
 # stdin would otherwise eat the rest of the script.
-in_root() {
+run_in_root() {
   case $MODE in
     live) "$@" < /dev/null ;;
     chroot) chroot "$ROOT" "$@" < /dev/null ;;
@@ -140,10 +189,13 @@ in_root() {
   esac
 }
 
+# have_in_root CMD: whether the image has CMD; sets HAVE to its image path.
+HAVE=""
 have_in_root() {
   local d
   for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
-    [ -x "$ROOT$d/$1" ] && [ ! -d "$ROOT$d/$1" ] && return 0
+    in_root "$d/$1" || continue
+    if [ -x "$IR" ] && [ ! -d "$IR" ]; then HAVE=$d/$1; return 0; fi
   done
   return 1
 }
@@ -168,7 +220,7 @@ ver_ge() {
 # os_field KEY reads one os-release value without sourcing the file.
 os_field() {
   local f
-  f=$ROOT/etc/os-release; [ -e "$f" ] || f=$ROOT/usr/lib/os-release
+  f=$(at /etc/os-release); [ -e "$f" ] || f=$(at /usr/lib/os-release)
   [ -r "$f" ] || return 0
   awk -v k="$1" 'index($0, k "=") == 1 { v = substr($0, length(k) + 2)
     if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2)
@@ -177,7 +229,7 @@ os_field() {
 
 # dpkg_version PKG prints the installed version from the dpkg status file.
 dpkg_version() {
-  local f; f=$ROOT/var/lib/dpkg/status
+  local f; f=$(at /var/lib/dpkg/status)
   [ -r "$f" ] || return 0
   awk -v want="$1" '
     /^Package: / { pkg = $2; st = ""; ver = "" }
@@ -187,26 +239,30 @@ dpkg_version() {
     END { if (!done && pkg == want && st ~ / installed$/ && ver != "") print ver }' "$f"
 }
 
-# Every distinct home directory of the image (passwd entries and /home/*).
+# Every distinct home directory of the image (image paths): passwd entries,
+# /root and /home/*.
 HOMES=()
+add_home() {
+  local h
+  case $1 in /*) ;; *) return 0 ;; esac
+  for h in ${HOMES[@]+"${HOMES[@]}"}; do [ "$h" = "$1" ] && return 0; done
+  HOMES+=("$1")
+}
 collect_homes() {
-  local pw home seen=" " d
-  pw=$ROOT/etc/passwd
-  if [ -r "$pw" ]; then
-    while IFS=: read -r _ _ _ _ _ home _; do
-      [ -n "$home" ] || continue
-      case $seen in *" $home "*) continue ;; esac
-      seen+="$home "
-      HOMES+=("$home")
-    done < "$pw"
+  local user home d
+  if in_root /etc/passwd && [ -r "$IR" ]; then
+    # "|| [ -n ...]": a last line without its newline is an account too.
+    while IFS=: read -r user _ _ _ _ home _ || [ -n "$user" ]; do
+      add_home "$home"
+    done < "$IR"
   fi
-  for d in "$ROOT/root" "$ROOT/home"/*; do
-    if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
-    home=${d#"$ROOT"}
-    case $seen in *" $home "*) continue ;; esac
-    seen+="$home "
-    HOMES+=("$home")
-  done
+  if in_root /root && [ -d "$IR" ]; then add_home /root; fi
+  if in_root /home && [ -d "$IR" ]; then
+    for d in "$IR"/*; do
+      if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
+      add_home "${d#"$ROOT"}"
+    done
+  fi
 }
 
 # --- checks -------------------------------------------------------------------
@@ -251,7 +307,7 @@ almalinux|8 9|major"
 
 check_cloud_init() {
   local out ver="" src=""
-  if have_in_root cloud-init && out=$(in_root cloud-init --version 2>&1); then
+  if have_in_root cloud-init && out=$(run_in_root cloud-init --version 2>&1); then
     ver=$(printf '%s\n' "$out" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]/) { print $i; exit } }')
     src="cloud-init --version"
   fi
@@ -259,13 +315,14 @@ check_cloud_init() {
     ver=$(dpkg_version cloud-init)
     [ -n "$ver" ] && src="/var/lib/dpkg/status"
   fi
-  if [ -z "$ver" ]; then
-    local f
-    for f in "$ROOT/usr/lib"/python3*/site-packages/cloudinit/version.py \
-             "$ROOT/usr/lib"/python3/dist-packages/cloudinit/version.py \
-             "$ROOT/usr/lib"/python3*/dist-packages/cloudinit/version.py; do
-      [ -r "$f" ] || continue
-      ver=$(sed -n 's/^__VERSION__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p' "$f" | head -n 1)
+  if [ -z "$ver" ] && in_root /usr/lib; then
+    local f lib=$IR
+    for f in "$lib"/python3*/site-packages/cloudinit/version.py \
+             "$lib"/python3/dist-packages/cloudinit/version.py \
+             "$lib"/python3*/dist-packages/cloudinit/version.py; do
+      in_root "${f#"$ROOT"}" || continue
+      [ -r "$IR" ] || continue
+      ver=$(sed -n 's/^__VERSION__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p' "$IR" | head -n 1)
       [ -n "$ver" ] && { src=${f#"$ROOT"}; break; }
     done
   fi
@@ -292,19 +349,169 @@ check_cloud_init() {
 check_openssh() {
   local ver
   ver=$(dpkg_version openssh-server)
-  if [ -x "$ROOT/usr/sbin/sshd" ] || [ -n "$ver" ]; then
+  if [ -x "$(at /usr/sbin/sshd)" ] || [ -n "$ver" ]; then
     [ -n "$ver" ] && ev_add "openssh-server $ver (from /var/lib/dpkg/status)"
-    [ -x "$ROOT/usr/sbin/sshd" ] && ev_add "/usr/sbin/sshd"
+    [ -x "$(at /usr/sbin/sshd)" ] && ev_add "/usr/sbin/sshd"
     record pass openssh-server "openssh-server is installed"
   else
     record fail openssh-server "openssh-server is not installed (no /usr/sbin/sshd): users could not log in"
   fi
 }
 
+# --- would sshd start? -------------------------------------------------------
+# `sshd -t` with the image's own sshd and sshd_config: a config sshd rejects
+# (a Match block left open before a global keyword, a bad keyword) means sshd
+# does not start and customers are locked out. The image has no host keys after
+# the cleanup (each droplet makes its own), so sshd gets a throw-away one (-h).
+# `sshd -T -C` (a root login from localhost, Match blocks evaluated) then shows
+# the effective sftp subsystem. Results: SSHD_STATE ok|fail|untested, SSHD_WHY,
+# SSHD_T_OUT (-t output), SSHD_DUMP (-T output, when it ran).
+SSHD_STATE="" SSHD_WHY="" SSHD_T_OUT="" SSHD_DUMP="" SSHD_BIN=""
+SSHD_MATCH="user=root,host=localhost,addr=127.0.0.1"
+
+# Runs in a private mount namespace (nothing it mounts is seen outside, and it
+# all goes when it exits): a tmpfs on the image's /run holds the privilege
+# separation dir sshd wants (/run/sshd, made at boot) and the throw-away key;
+# /dev/null is provided when the image has none (an unbooted image's /dev is
+# empty). Prints sshd -t's output, "@@mpimg-rc N", sshd -T's, "@@mpimg-rc N";
+# or "@@mpimg-probe REASON" and exits 125.
+# shellcheck disable=SC2016 # expanded by the bash that runs it
+SSHD_NS_SCRIPT='
+set -u
+root=$1 run=$2 run_img=$3 dev=$4 sshd=$5 match=$6
+fail() { printf "@@mpimg-probe %s\n" "$1"; exit 125; }
+mount -t tmpfs -o mode=0755,size=4m mpimg-check "$run" 2>/dev/null || fail "cannot mount a private tmpfs on /run of the image"
+mkdir -m 0755 "$run/sshd" && mkdir -m 0700 "$run/mpimg-check" || fail "cannot make directories in the private /run"
+if [ ! -c "$dev/null" ]; then
+  { mount -t tmpfs -o mode=0755,size=64k mpimg-check-dev "$dev" 2>/dev/null && mknod -m 0666 "$dev/null" c 1 3 2>/dev/null; } ||
+    fail "cannot provide /dev/null inside the image"
+fi
+key=$run_img/mpimg-check/hostkey
+if ! { command -v ssh-keygen >/dev/null 2>&1 && ssh-keygen -q -t ed25519 -N "" -C mpimg-check -f "$root$key" </dev/null >/dev/null 2>&1; } &&
+   ! chroot "$root" ssh-keygen -q -t ed25519 -N "" -C mpimg-check -f "$key" </dev/null >/dev/null 2>&1; then
+  fail "no ssh-keygen (here or in the image) made a throw-away host key"
+fi
+chroot "$root" "$sshd" -t -f /etc/ssh/sshd_config -h "$key" </dev/null 2>&1; echo "@@mpimg-rc $?"
+chroot "$root" "$sshd" -T -C "$match" -f /etc/ssh/sshd_config -h "$key" </dev/null 2>&1; echo "@@mpimg-rc $?"
+'
+
+# The running system: the key goes to a private temp dir, removed afterwards
+# (also when interrupted). Same output as SSHD_NS_SCRIPT.
+sshd_live_probe() {
+  local dir
+  dir=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/mpimg-check-sshd.XXXXXX" 2>/dev/null) || {
+    printf '@@mpimg-probe cannot create a private temp dir for the throw-away host key\n'; return 125; }
+  # shellcheck disable=SC2064 # the dir is fixed now
+  trap "rm -rf -- '$dir'" EXIT
+  trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
+  if ! ssh-keygen -q -t ed25519 -N '' -C mpimg-check -f "$dir/hostkey" < /dev/null > /dev/null 2>&1; then
+    printf '@@mpimg-probe ssh-keygen could not make a throw-away host key\n'; return 125
+  fi
+  "$SSHD_BIN" -t -f /etc/ssh/sshd_config -h "$dir/hostkey" < /dev/null 2>&1; echo "@@mpimg-rc $?"
+  "$SSHD_BIN" -T -C "$SSHD_MATCH" -f /etc/ssh/sshd_config -h "$dir/hostkey" < /dev/null 2>&1; echo "@@mpimg-rc $?"
+}
+
+sshd_probe() {
+  local out="" line part=t t_rc="" dump_rc="" dump="" run dev
+  SSHD_STATE=untested
+  if ! have_in_root sshd; then SSHD_WHY="no sshd in the image"; return; fi
+  SSHD_BIN=$HAVE
+  case $MODE in
+    staged)
+      SSHD_WHY="$MODE_REASON"; return ;;
+    live)
+      if [ "$(id -u)" != 0 ]; then SSHD_WHY="sshd reads its configuration as root: run the check as root"; return; fi
+      out=$(sshd_live_probe) || true ;;
+    chroot)
+      if ! command -v unshare >/dev/null 2>&1; then SSHD_WHY="unshare (util-linux) is not available on this machine"; return; fi
+      if ! in_root /run || [ ! -d "$IR" ]; then SSHD_WHY="the image has no /run directory"; return; fi
+      run=$IR
+      if ! in_root /dev || [ ! -d "$IR" ]; then SSHD_WHY="the image has no /dev directory"; return; fi
+      dev=$IR
+      out=$(unshare --mount --propagation private -- "$BASH" -c "$SSHD_NS_SCRIPT" mpimg-check \
+        "$ROOT" "$run" "${run#"$ROOT"}" "$dev" "$SSHD_BIN" "$SSHD_MATCH" < /dev/null 2>&1) || true ;;
+  esac
+  while IFS= read -r line; do
+    line=${line%$'\r'}  # sshd ends its messages with CR LF on a terminal-less stderr
+    case $line in
+      '@@mpimg-probe '*) SSHD_WHY="${line#@@mpimg-probe }"; return ;;
+      '@@mpimg-rc '*)
+        if [ "$part" = t ]; then t_rc=${line#@@mpimg-rc }; part=T; else dump_rc=${line#@@mpimg-rc }; fi ;;
+      *) if [ "$part" = t ]; then SSHD_T_OUT+=$line$'\n'; else dump+=$line$'\n'; fi ;;
+    esac
+  done <<< "$out"
+  case $t_rc in
+    '') SSHD_WHY="sshd -t could not be run${out:+: ${out%%$'\n'*}}" ;;
+    0) SSHD_STATE=ok; [ "$dump_rc" = 0 ] && SSHD_DUMP=$dump ;;
+    126|127) SSHD_WHY="the image's $SSHD_BIN could not be run (exit $t_rc)" ;;
+    *)
+      # sshd checks the privilege separation dir after reading its whole
+      # config. /run/sshd is made when sshd starts; another one comes with the
+      # package and its absence would stop sshd.
+      if [ "$MODE" = live ] && printf '%s' "$SSHD_T_OUT" | grep -Eq 'Missing privilege separation directory: /(var/)?run/'; then
+        SSHD_WHY="sshd has not started since boot ($(printf '%s' "$SSHD_T_OUT" | grep -Eo '/(var/)?run/[^ ]*' | head -n 1) is missing)"
+      else
+        SSHD_STATE=fail; SSHD_WHY="exit $t_rc"
+      fi ;;
+  esac
+}
+
+# Not tested (a staged root, not root, no unshare) is [SKIP], like the other
+# checks that need to run the image's programs: it says so and does not change
+# the result, because the fix is in how the check is run, not in the image; the
+# check run on the build droplet (live) always tests it.
+check_sshd_config() {
+  local line n=0
+  sshd_probe
+  case $SSHD_STATE in
+    ok)
+      ev_add "$SSHD_BIN -t -f /etc/ssh/sshd_config with a throw-away host key$([ "$MODE" = chroot ] && printf ', inside %s' "$ROOT")"
+      record pass sshd-config "sshd accepts its configuration (sshd -t)" ;;
+    fail)
+      while IFS= read -r line; do
+        # Expected on a cleaned image: the configured host keys are made at first boot.
+        case $line in ''|*'Unable to load host key'*|*'no hostkeys available'*) continue ;; esac
+        n=$((n + 1)); [ "$n" -le 5 ] && ev_add "$line"
+      done <<< "$SSHD_T_OUT"
+      record fail sshd-config "sshd rejects its configuration (sshd -t, $SSHD_WHY): sshd would not start and nobody could log in; fix what sshd reports (a Match block captures every line after it: close it with 'Match all', or put settings in a drop-in under /etc/ssh/sshd_config.d/)" ;;
+    *)
+      record skip sshd-config "sshd -t not tested: $SSHD_WHY" ;;
+  esac
+}
+
+# The Marketplace guide recommends sftp; scp from OpenSSH 9+ clients uses it too.
+check_sftp() {
+  local cmd="" src i prog
+  if [ "$SSHD_STATE" = ok ] && [ -n "$SSHD_DUMP" ]; then
+    cmd=$(printf '%s' "$SSHD_DUMP" | awk 'tolower($1) == "subsystem" && $2 == "sftp" { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }')
+    src="sshd -T for a root login"
+  else
+    for i in ${SSHD_FILES[@]+"${!SSHD_FILES[@]}"}; do
+      [ -r "${SSHD_FILES[i]}" ] || continue
+      cmd=$(awk 'tolower($1) == "subsystem" && $2 == "sftp" { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "${SSHD_FILES[i]}")
+      [ -n "$cmd" ] && break
+    done
+    src="read from the sshd_config files: sshd -T did not run"
+  fi
+  if [ -z "$cmd" ]; then
+    ev_add "no Subsystem sftp ($src)"
+    record warn sftp "no sftp subsystem in sshd_config: sftp and scp (OpenSSH 9+ clients) fail; add 'Subsystem sftp internal-sftp' (the Marketplace guide recommends sftp)"
+    return
+  fi
+  ev_add "Subsystem sftp $cmd ($src)"
+  prog=${cmd%% *}
+  if [ "$prog" = internal-sftp ] || { in_root "$prog" && [ -f "$IR" ] && [ -x "$IR" ]; }; then
+    record pass sftp "sftp is configured"
+  else
+    record warn sftp "the sftp subsystem runs $prog, which is not in the image: sftp and scp would fail; install it or use internal-sftp"
+  fi
+}
+
 # A systemd unit is enabled when a *.wants link for it exists under /etc.
 unit_enabled() {
   local l
-  for l in "$ROOT/etc/systemd/system"/*.wants/"$1"; do
+  in_root /etc/systemd/system || return 1
+  for l in "$IR"/*.wants/"$1"; do
     [ -L "$l" ] || [ -e "$l" ] && return 0
   done
   return 1
@@ -316,7 +523,7 @@ unit_active() {
 
 check_firewall() {
   local f on=""
-  f=$ROOT/etc/ufw/ufw.conf
+  f=$(at /etc/ufw/ufw.conf)
   if [ -r "$f" ] && grep -Eq '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' "$f"; then
     on="ufw (ENABLED=yes in /etc/ufw/ufw.conf)"
   fi
@@ -329,7 +536,7 @@ check_firewall() {
     on="firewalld (enabled at boot)"
   fi
   if [ -z "$on" ] && unit_enabled nftables.service; then
-    f=$ROOT/etc/nftables.conf
+    f=$(at /etc/nftables.conf)
     if [ -r "$f" ] && grep -Eq 'hook[[:space:]]+input' "$f"; then
       on="nftables (nftables.service enabled, /etc/nftables.conf filters input)"
     else
@@ -337,9 +544,9 @@ check_firewall() {
     fi
   fi
   if [ -z "$on" ] && { unit_enabled netfilter-persistent.service || unit_enabled iptables.service; }; then
-    for f in "$ROOT/etc/iptables/rules.v4" "$ROOT/etc/sysconfig/iptables"; do
-      if [ -r "$f" ] && grep -Eq '^(-A INPUT|:INPUT (DROP|REJECT))' "$f"; then
-        on="iptables (${f#"$ROOT"} restored at boot)"; break
+    for f in /etc/iptables/rules.v4 /etc/sysconfig/iptables; do
+      if in_root "$f" && [ -r "$IR" ] && grep -Eq '^(-A INPUT|:INPUT (DROP|REJECT))' "$IR"; then
+        on="iptables ($f restored at boot)"; break
       fi
     done
   fi
@@ -366,17 +573,17 @@ check_security_updates() {
   case $pm in
     apt)
       if [ "$REFRESH" = 1 ]; then
-        in_root apt-get -qq update >/dev/null 2>&1 || ev_add "apt-get update failed; counted from the existing indexes"
+        run_in_root apt-get -qq update >/dev/null 2>&1 || ev_add "apt-get update failed; counted from the existing indexes"
       fi
       # Empty cache file names keep apt from (re)writing pkgcache.bin: no side effects.
-      out=$(in_root env LC_ALL=C apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= \
+      out=$(run_in_root env LC_ALL=C apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= \
         -o Dir::Cache::srcpkgcache= upgrade 2>/dev/null) || rc=$?
       ;;
     dnf|yum)
       if [ "$REFRESH" = 1 ]; then
-        out=$(in_root env LC_ALL=C "$pm" -q --refresh updateinfo list --security 2>/dev/null) || rc=$?
+        out=$(run_in_root env LC_ALL=C "$pm" -q --refresh updateinfo list --security 2>/dev/null) || rc=$?
       else
-        out=$(in_root env LC_ALL=C "$pm" -q -C updateinfo list --security 2>/dev/null) || rc=$?
+        out=$(run_in_root env LC_ALL=C "$pm" -q -C updateinfo list --security 2>/dev/null) || rc=$?
       fi
       ;;
   esac
@@ -407,7 +614,7 @@ check_security_updates() {
 
 check_passwords() {
   local pw sh user uid pass ok=1 n=0 users=" "
-  pw=$ROOT/etc/passwd; sh=$ROOT/etc/shadow
+  pw=$(at /etc/passwd); sh=$(at /etc/shadow)
   if [ ! -r "$pw" ]; then record fail passwords "no readable /etc/passwd"; return; fi
   if [ ! -e "$sh" ]; then record fail passwords "no /etc/shadow: password state of the accounts is unknown"; return; fi
   if [ ! -r "$sh" ]; then record skip passwords "/etc/shadow is not readable (run as root)"; return; fi
@@ -443,12 +650,15 @@ is_private_key_file() {
 
 check_ssh_keys() {
   local home d f keys bad_auth=0 bad_priv=0 auth_ev=() priv_ev=()
-  for home in "${HOMES[@]}"; do
-    d=$ROOT${home%/}/.ssh
-    if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    in_root "${home%/}/.ssh" || continue
+    d=$IR
+    [ -d "$d" ] || continue
     for f in "$d"/authorized_keys "$d"/authorized_keys2; do
-      [ -f "$f" ] || continue
-      keys=$(grep -Ecv '^[[:space:]]*(#|$)' "$f" 2>/dev/null || true)
+      # A link is read where sshd in the image would read it.
+      in_root "${f#"$ROOT"}" || continue
+      [ -f "$IR" ] || continue
+      keys=$(grep -Ecv '^[[:space:]]*(#|$)' "$IR" 2>/dev/null || true)
       if [ "${keys:-0}" -gt 0 ]; then
         bad_auth=1; auth_ev+=("${f#"$ROOT"}: $keys key(s)")
       fi
@@ -456,7 +666,7 @@ check_ssh_keys() {
     while IFS= read -r -d '' f; do
       case ${f##*/} in authorized_keys|authorized_keys2|known_hosts|known_hosts.old|config) continue ;; esac
       if is_private_key_file "$f"; then bad_priv=1; priv_ev+=("${f#"$ROOT"}"); fi
-    done < <(find "$d" -maxdepth 3 -type f -print0 2>/dev/null)
+    done < <(find "$d" -xdev -maxdepth 3 -type f -print0 2>/dev/null)
   done
   EV=(${auth_ev[@]+"${auth_ev[@]}"})
   if [ "$bad_auth" = 1 ]; then
@@ -474,10 +684,12 @@ check_ssh_keys() {
 
 check_histories() {
   local home f bad=0 name
-  for home in "${HOMES[@]}"; do
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
     for name in .bash_history .zsh_history .sh_history .python_history .mysql_history .lesshst .psql_history .local/share/fish/fish_history; do
-      f=$ROOT${home%/}/$name
-      if [ -f "$f" ] && [ -s "$f" ]; then bad=1; ev_add "${f#"$ROOT"} ($(wc -c < "$f") bytes)"; fi
+      # Like the cleanup, a history that is a link (e.g. to /dev/null) is left alone.
+      in_root "${home%/}/$name" nofollow || continue
+      f=$IR
+      if [ ! -L "$f" ] && [ -f "$f" ] && [ -s "$f" ]; then bad=1; ev_add "${f#"$ROOT"} ($(stat -c %s -- "$f") bytes)"; fi
     done
   done
   if [ "$bad" = 1 ]; then
@@ -489,16 +701,17 @@ check_histories() {
 
 check_logs() {
   local dir f bad=0 rot=0 jr=0 rec=0 name rot_ev=() j_ev=() rec_ev=() log_ev=()
-  dir=$ROOT/var/log
-  if [ ! -d "$dir" ]; then
+  dir=$(at /var/log)
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
     record pass logs "no /var/log"; record pass rotated-logs "no /var/log"
     record pass journal "no /var/log"; record pass login-records "no /var/log"
     return
   fi
+  # Regular files only: links in the tree are not followed.
   while IFS= read -r -d '' f; do
     name=${f##*/}
-    case ${f#"$ROOT"} in
-      /var/log/journal/*)
+    case ${f#"$dir"} in
+      /journal/*)
         case $name in
           *@*) jr=1; j_ev+=("${f#"$ROOT"}") ;;
           *.journal) if [ -s "$f" ] && [ "$MODE" != live ]; then jr=1; j_ev+=("${f#"$ROOT"}"); fi ;;
@@ -513,7 +726,7 @@ check_logs() {
         continue ;;
     esac
     if [ -s "$f" ]; then bad=1; log_ev+=("${f#"$ROOT"} ($(wc -c < "$f") bytes)"); fi
-  done < <(find "$dir" -type f -print0 2>/dev/null)
+  done < <(find "$dir" -xdev -type f -print0 2>/dev/null)
   EV=(${log_ev[@]+"${log_ev[@]}"})
   if [ "$bad" = 1 ]; then record warn logs "log files under /var/log are not empty: truncate them (the cleanup does)"
   else record pass logs "log files under /var/log are empty"; fi
@@ -529,21 +742,25 @@ check_logs() {
   else record pass login-records "login records are empty"; fi
 }
 
+# Whether the image's directory DIR has entries (a link to one is followed inside the image).
+dir_has_entries() { in_root "$1" && [ -d "$IR" ] && [ -n "$(ls -A -- "$IR" 2>/dev/null)" ]; }
+
 check_cloud_init_data() {
-  local c bad=0 warn=0 e f
-  c=$ROOT/var/lib/cloud
+  local bad=0 warn=0 e f l
   for e in instances data sem handlers; do
-    if [ -d "$c/$e" ] && [ -n "$(ls -A "$c/$e" 2>/dev/null)" ]; then bad=1; ev_add "/var/lib/cloud/$e/"; fi
+    if dir_has_entries "/var/lib/cloud/$e"; then bad=1; ev_add "/var/lib/cloud/$e/"; fi
   done
-  if [ -L "$c/instance" ] || [ -e "$c/instance" ]; then
+  l=$(at /var/lib/cloud/instance nofollow)
+  if [ -n "$l" ] && { [ -L "$l" ] || [ -e "$l" ]; }; then
     bad=1
-    if [ -L "$c/instance" ] && [ ! -e "$c/instance" ]; then ev_add "/var/lib/cloud/instance (dangling link)"
+    # Dangling as the image sees it, wherever the link would point on this machine.
+    if [ -L "$l" ] && [ ! -e "$(at /var/lib/cloud/instance)" ]; then ev_add "/var/lib/cloud/instance (dangling link)"
     else ev_add "/var/lib/cloud/instance"; fi
   fi
-  for f in "$ROOT/var/log"/cloud-init.log "$ROOT/var/log"/cloud-init-output.log; do
-    if [ -s "$f" ]; then bad=1; ev_add "${f#"$ROOT"}"; fi
+  for f in /var/log/cloud-init.log /var/log/cloud-init-output.log; do
+    if [ -s "$(at "$f")" ]; then bad=1; ev_add "$f"; fi
   done
-  if [ -d "$c/seed" ] && [ -n "$(ls -A "$c/seed" 2>/dev/null)" ]; then warn=1; ev_add "/var/lib/cloud/seed/"; fi
+  if dir_has_entries /var/lib/cloud/seed; then warn=1; ev_add "/var/lib/cloud/seed/"; fi
   if [ "$bad" = 1 ]; then
     record fail cloud-init-data "cloud-init instance data of the build droplet is left (it can hold user data): remove it (the cleanup does, keeping /var/lib/cloud/scripts)"
   elif [ "$warn" = 1 ]; then
@@ -555,10 +772,12 @@ check_cloud_init_data() {
 
 check_host_keys() {
   local f bad=0
-  for f in "$ROOT/etc/ssh"/ssh_host_*key*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    bad=1; ev_add "${f#"$ROOT"}"
-  done
+  if in_root /etc/ssh; then
+    for f in "$IR"/ssh_host_*key*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      bad=1; ev_add "${f#"$ROOT"}"
+    done
+  fi
   if [ "$bad" = 1 ]; then
     record fail ssh-host-keys "SSH host keys are left: every droplet would share them; remove them (the cleanup does)"
   else
@@ -566,19 +785,30 @@ check_host_keys() {
   fi
 }
 
+# The image's sshd_config and its drop-ins, resolved (as SSHD_FILES), with their image paths (SSHD_NAMES).
+SSHD_FILES=() SSHD_NAMES=()
+collect_sshd_files() {
+  local f
+  in_root /etc/ssh/sshd_config && SSHD_FILES+=("$IR") && SSHD_NAMES+=(/etc/ssh/sshd_config)
+  in_root /etc/ssh/sshd_config.d || return 0
+  for f in "$IR"/*.conf; do
+    in_root "${f#"$ROOT"}" || continue
+    SSHD_FILES+=("$IR"); SSHD_NAMES+=("${f#"$ROOT"}")
+  done
+}
+
 check_revoked_keys() {
-  local conf f path=""
-  conf=$ROOT/etc/ssh/sshd_config
-  for f in "$conf" "$ROOT/etc/ssh/sshd_config.d"/*.conf; do
-    [ -r "$f" ] || continue
-    path=$(awk 'tolower($1) == "revokedkeys" { print $2; exit }' "$f")
+  local i path=""
+  for i in ${SSHD_FILES[@]+"${!SSHD_FILES[@]}"}; do
+    [ -r "${SSHD_FILES[i]}" ] || continue
+    path=$(awk 'tolower($1) == "revokedkeys" { print $2; exit }' "${SSHD_FILES[i]}")
     [ -n "$path" ] && break
   done
   if [ -z "$path" ] || [ "$path" = none ]; then
     record pass revoked-keys "sshd_config sets no RevokedKeys file"; return
   fi
   ev_add "RevokedKeys $path"
-  if [ -f "$ROOT$path" ]; then
+  if [ -f "$(at "$path")" ]; then
     record pass revoked-keys "the RevokedKeys file exists"
   else
     record fail revoked-keys "sshd_config names RevokedKeys $path but it is missing: sshd would refuse every key (touch it, mode 600)"
@@ -586,9 +816,9 @@ check_revoked_keys() {
 }
 
 check_machine_id() {
-  local f; f=$ROOT/etc/machine-id
-  if [ -s "$f" ]; then
-    ev_add "/etc/machine-id ($(wc -c < "$f") bytes)"
+  local f; f=$(at /etc/machine-id)
+  if [ -n "$f" ] && [ -s "$f" ]; then
+    ev_add "/etc/machine-id ($(stat -c %s -- "$f") bytes)"
     record fail machine-id "/etc/machine-id is not empty: every droplet would share it; empty it (the cleanup does)"
   else
     record pass machine-id "/etc/machine-id is empty or absent (generated at first boot)"
@@ -597,7 +827,8 @@ check_machine_id() {
 
 check_droplet_agent() {
   local bad=0 u
-  if [ -e "$ROOT/opt/digitalocean" ] || [ -L "$ROOT/opt/digitalocean" ]; then bad=1; ev_add "/opt/digitalocean"; fi
+  u=$(at /opt/digitalocean nofollow)
+  if [ -n "$u" ] && { [ -e "$u" ] || [ -L "$u" ]; }; then bad=1; ev_add "/opt/digitalocean"; fi
   for u in droplet-agent.service do-agent.service; do
     if unit_enabled "$u"; then bad=1; ev_add "$u enabled"; fi
   done
@@ -613,8 +844,9 @@ check_droplet_agent() {
 
 # ForceCommand outside the image's own, releasable login hold locks users out.
 check_login_hold() {
-  local f out line kind slug bad=0 managed=0 finish
-  for f in "$ROOT/etc/ssh/sshd_config" "$ROOT/etc/ssh/sshd_config.d"/*.conf; do
+  local i f name out line kind slug bad=0 managed=0 finish
+  for i in ${SSHD_FILES[@]+"${!SSHD_FILES[@]}"}; do
+    f=${SSHD_FILES[i]}; name=${SSHD_NAMES[i]}
     [ -r "$f" ] || continue
     # Prints "managed <slug> <line>" or "other - <line>" per ForceCommand.
     out=$(awk '
@@ -626,14 +858,14 @@ check_login_hold() {
     while read -r kind slug line; do
       [ -n "${kind:-}" ] || continue
       if [ "$kind" = managed ]; then
-        finish=$ROOT/var/lib/cloud/scripts/per-instance/zz-$slug-finish
-        if [ -f "$finish" ] && [ -x "$finish" ]; then
-          managed=1; ev_add "${f#"$ROOT"}:$line in the mpimg:$slug login-hold block, released by /var/lib/cloud/scripts/per-instance/zz-$slug-finish"
+        finish=$(at "/var/lib/cloud/scripts/per-instance/zz-$slug-finish")
+        if [ -n "$finish" ] && [ -f "$finish" ] && [ -x "$finish" ]; then
+          managed=1; ev_add "$name:$line in the mpimg:$slug login-hold block, released by /var/lib/cloud/scripts/per-instance/zz-$slug-finish"
         else
-          bad=1; ev_add "${f#"$ROOT"}:$line in the mpimg:$slug login-hold block, but /var/lib/cloud/scripts/per-instance/zz-$slug-finish is missing or not executable"
+          bad=1; ev_add "$name:$line in the mpimg:$slug login-hold block, but /var/lib/cloud/scripts/per-instance/zz-$slug-finish is missing or not executable"
         fi
       else
-        bad=1; ev_add "${f#"$ROOT"}:$line ForceCommand outside an mpimg login-hold block"
+        bad=1; ev_add "$name:$line ForceCommand outside an mpimg login-hold block"
       fi
     done <<< "$out"
   done
@@ -647,18 +879,22 @@ check_login_hold() {
 }
 
 check_per_instance() {
-  local d f first interp bad=0 n=0
-  d=$ROOT/var/lib/cloud/scripts/per-instance
-  if [ -d "$d" ]; then
-    for f in "$d"/*; do
-      [ -e "$f" ] || [ -L "$f" ] || continue
+  local d f e name first interp bad=0 n=0
+  if in_root /var/lib/cloud/scripts/per-instance && [ -d "$IR" ]; then
+    d=$IR
+    for e in "$d"/*; do
+      [ -e "$e" ] || [ -L "$e" ] || continue
+      name=${e#"$ROOT"}
+      # A link is what cloud-init runs inside the image: read what it points to there.
+      in_root "$name" || continue
+      f=$IR
       [ -d "$f" ] && continue
       n=$((n + 1))
-      if [ ! -x "$f" ]; then bad=1; ev_add "${f#"$ROOT"}: not executable (cloud-init skips it silently)"; continue; fi
+      if [ ! -x "$f" ]; then bad=1; ev_add "$name: not executable (cloud-init skips it silently)"; continue; fi
       first=$(head -c 256 "$f" 2>/dev/null | head -n 1 || true)
       case $first in
         '#!'*) ;;
-        *) bad=1; ev_add "${f#"$ROOT"}: no #! line"; continue ;;
+        *) bad=1; ev_add "$name: no #! line"; continue ;;
       esac
       interp=${first#\#!}; interp=${interp#"${interp%%[! ]*}"}
       case $interp in
@@ -666,8 +902,8 @@ check_per_instance() {
         *) interp=${interp%% *}; interp=${interp##*/} ;;
       esac
       case $interp in
-        sh|dash|ash) if ! sh -n "$f" >/dev/null 2>&1; then bad=1; ev_add "${f#"$ROOT"}: fails sh -n"; fi ;;
-        bash) if ! bash -n "$f" >/dev/null 2>&1; then bad=1; ev_add "${f#"$ROOT"}: fails bash -n"; fi ;;
+        sh|dash|ash) if ! sh -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails sh -n"; fi ;;
+        bash) if ! bash -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails bash -n"; fi ;;
       esac
     done
   fi
@@ -679,9 +915,10 @@ check_per_instance() {
 }
 
 check_first_login() {
-  local home f blocks slug run bad=0 n=0
-  for home in "${HOMES[@]}"; do
-    f=$ROOT${home%/}/.bashrc
+  local home f shown blocks slug run bad=0 n=0
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    in_root "${home%/}/.bashrc" || continue
+    f=$IR; shown=${home%/}/.bashrc
     [ -r "$f" ] || continue
     # "<slug> <path or -> <closed 0|1>" for every mpimg first-login block.
     blocks=$(awk '
@@ -692,10 +929,10 @@ check_first_login() {
     while read -r slug run closed; do
       [ -n "${slug:-}" ] || continue
       n=$((n + 1))
-      if [ "$closed" = 0 ]; then bad=1; ev_add "${f#"$ROOT"}: mpimg:$slug first-login block has no end marker"; fi
-      if [ "$run" = - ]; then bad=1; ev_add "${f#"$ROOT"}: mpimg:$slug first-login block runs no /opt/.../first-login-run"
-      elif [ ! -f "$ROOT$run" ] || [ ! -x "$ROOT$run" ]; then bad=1; ev_add "${f#"$ROOT"}: mpimg:$slug runs $run, which is missing or not executable"
-      else ev_add "${f#"$ROOT"}: mpimg:$slug runs $run"; fi
+      if [ "$closed" = 0 ]; then bad=1; ev_add "$shown: mpimg:$slug first-login block has no end marker"; fi
+      if [ "$run" = - ]; then bad=1; ev_add "$shown: mpimg:$slug first-login block runs no /opt/.../first-login-run"
+      elif ! in_root "$run" || [ ! -f "$IR" ] || [ ! -x "$IR" ]; then bad=1; ev_add "$shown: mpimg:$slug runs $run, which is missing or not executable"
+      else ev_add "$shown: mpimg:$slug runs $run"; fi
     done <<< "$blocks"
   done
   if [ "$bad" = 1 ]; then
@@ -708,15 +945,17 @@ check_first_login() {
 }
 
 check_motd() {
-  local d f bad=0 warn=0
-  d=$ROOT/etc/update-motd.d
-  if [ -d "$d" ]; then
-    for f in "$d"/*; do
+  local d e f bad=0 warn=0
+  if in_root /etc/update-motd.d && [ -d "$IR" ]; then
+    d=$IR
+    for e in "$d"/*; do
+      in_root "${e#"$ROOT"}" || continue
+      f=$IR
       [ -f "$f" ] || continue
       [ -x "$f" ] && continue
-      case ${f##*/} in
-        99-*) bad=1; ev_add "${f#"$ROOT"}: not executable, so it is never shown" ;;
-        *) warn=1; ev_add "${f#"$ROOT"}: not executable (disabled)" ;;
+      case ${e##*/} in
+        99-*) bad=1; ev_add "${e#"$ROOT"}: not executable, so it is never shown" ;;
+        *) warn=1; ev_add "${e#"$ROOT"}: not executable (disabled)" ;;
       esac
     done
   fi
@@ -731,7 +970,9 @@ check_motd() {
 
 check_tmp() {
   local d f bad=0
-  for d in "$ROOT/tmp" "$ROOT/var/tmp"; do
+  for d in /tmp /var/tmp; do
+    in_root "$d" || continue
+    d=$IR
     [ -d "$d" ] || continue
     while IFS= read -r -d '' f; do
       bad=1; ev_add "${f#"$ROOT"}"
@@ -747,14 +988,17 @@ check_tmp() {
 check_package_caches() {
   local f bad=0 d
   for d in /var/cache/apt/archives /var/cache/dnf /var/cache/yum; do
-    [ -d "$ROOT$d" ] || continue
+    in_root "$d" || continue
+    [ -d "$IR" ] || continue
     while IFS= read -r -d '' f; do
       bad=1; ev_add "${f#"$ROOT"}"
-    done < <(find "$ROOT$d" -type f \( -name '*.deb' -o -name '*.rpm' \) -print0 2>/dev/null)
+    done < <(find "$IR" -type f \( -name '*.deb' -o -name '*.rpm' \) -print0 2>/dev/null)
   done
-  for f in "$ROOT/var/cache/apt"/*.bin; do
-    [ -f "$f" ] && { bad=1; ev_add "${f#"$ROOT"}"; }
-  done
+  if in_root /var/cache/apt; then
+    for f in "$IR"/*.bin; do
+      [ -f "$f" ] && { bad=1; ev_add "${f#"$ROOT"}"; }
+    done
+  fi
   if [ "$bad" = 1 ]; then
     record warn package-caches "package caches are not empty: apt-get clean / dnf clean all (the cleanup does)"
   else
@@ -764,15 +1008,15 @@ check_package_caches() {
 
 check_swap() {
   local f bad=0 dev type
-  f=$ROOT/etc/fstab
-  if [ -r "$f" ]; then
+  f=$(at /etc/fstab)
+  if [ -n "$f" ] && [ -r "$f" ]; then
     while read -r dev _ type _; do
       case $dev in ''|'#'*) continue ;; esac
       [ "$type" = swap ] && { bad=1; ev_add "/etc/fstab: swap entry $dev"; }
     done < "$f"
   fi
   for f in /swapfile /swap.img /swap; do
-    [ -f "$ROOT$f" ] && { bad=1; ev_add "$f"; }
+    [ -f "$(at "$f")" ] && { bad=1; ev_add "$f"; }
   done
   if [ "$bad" = 1 ]; then
     record fail swap "swap is configured on the image: remove the swap file and its /etc/fstab line"
@@ -784,10 +1028,11 @@ check_swap() {
 check_bundle() {
   local f bad=0 d
   for d in /root /tmp /var/tmp /opt; do
-    [ -d "$ROOT$d" ] || continue
+    in_root "$d" || continue
+    [ -d "$IR" ] || continue
     while IFS= read -r -d '' f; do
       if grep -q 'mpimg-runtime' "$f" 2>/dev/null; then bad=1; ev_add "${f#"$ROOT"}"; fi
-    done < <(find "$ROOT$d" -type f \( -name '*.cjs' -o -name '*-install.sh' \) -print0 2>/dev/null)
+    done < <(find "$IR" -type f \( -name '*.cjs' -o -name '*-install.sh' \) -print0 2>/dev/null)
   done
   if [ "$bad" = 1 ]; then
     record fail bundle "the mpimg bundle is left on the image: remove it (install --remove-self does)"
@@ -798,6 +1043,7 @@ check_bundle() {
 
 # --- run ------------------------------------------------------------------------
 collect_homes
+collect_sshd_files
 if [ "$JSON" = 0 ]; then
   printf 'mpimg image check of %s' "$ROOT_LABEL"
   case $MODE in
@@ -810,6 +1056,8 @@ fi
 check_os
 check_cloud_init
 check_openssh
+check_sshd_config
+check_sftp
 check_firewall
 check_security_updates
 check_passwords
