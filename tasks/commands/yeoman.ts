@@ -17,6 +17,9 @@ export async function runGenerator<G>(name: string, dir: string, ctx: CommandCon
   const env = createEnv({
     cwd: dir,
     skipInstall: true,
+    // Our ProjectWriter decides what to write (edited files are kept, never prompted about): Yeoman's
+    // own conflicter must then write what it is given instead of asking on a terminal.
+    force: true,
     stdout: ctx.stdout as NodeJS.WriteStream,
     stderr: ctx.stderr as NodeJS.WriteStream,
     console: new Console(ctx.stderr, ctx.stderr),

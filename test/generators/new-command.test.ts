@@ -3,7 +3,7 @@
  * use it: as root, stdin closed, no TTY.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../../runtime/manifest.js';
@@ -51,7 +51,8 @@ describe('mpimg new', () => {
     expect(r.stderr).toContain('error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages');
     expect(r.stderr).toContain('fix: pass --slug');
     expect(r.stderr).toContain('or --yes to take the defaults');
-    expect(existsSync(join(parent, 'half', 'mpimg.json'))).toBe(false);
+    // the folder it made for the project is gone again
+    expect(existsSync(join(parent, 'half'))).toBe(false);
   });
 
   it('reports invalid options with what, where and how to fix', () => {
@@ -60,7 +61,7 @@ describe('mpimg new', () => {
     expect(r.stderr).toMatch(/--slug: bad slug "Bad_Slug"\n\s+fix: 2-40 characters/);
     expect(r.stderr).toMatch(/--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64/);
     expect(r.stderr).toContain('nothing was written');
-    expect(existsSync(join(parent, 'bad', 'mpimg.json'))).toBe(false);
+    expect(existsSync(join(parent, 'bad'))).toBe(false);
     const unknown = mpimg(['new', 'bad', '--colour']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--colour'");
@@ -91,5 +92,53 @@ describe('mpimg new', () => {
     const forced = mpimg(['new', 'rerun', '--force']);
     expect(forced.status).toBe(0);
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(original);
+  });
+
+  it('a failed run in a folder that was already there leaves the folder', () => {
+    const dir = join(parent, 'kept');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'mine\n');
+    expect(mpimg(['new', 'kept', '--yes', '--slug', 'Bad_Slug']).status).toBe(1);
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine\n');
+  });
+});
+
+describe('mpimg add (the sub-generators without yo, as root, no terminal)', () => {
+  const project = () => {
+    const name = `add-${Math.random().toString(36).slice(2, 8)}`;
+    expect(mpimg(['new', name, '--yes']).status).toBe(0);
+    return join(parent, name);
+  };
+  const inside = (dir: string, args: string[]) => spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], { cwd: dir, encoding: 'utf8' });
+
+  it('first-boot <name> adds the next numbered script, 0755', () => {
+    const dir = project();
+    const r = inside(dir, ['add', 'first-boot', 'database']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(join(dir, 'first-boot/20-database.sh')).mode & 0o777).toBe(0o755);
+    expect(inside(dir, ['add', 'first-boot', 'database']).stderr).toContain('a first-boot script named "database" exists already');
+    expect(inside(dir, ['add', 'first-boot']).stderr).toContain('needs one <name>');
+  });
+
+  it('first-login turns it on in mpimg.json; motd takes --motd', () => {
+    const dir = project();
+    expect(inside(dir, ['add', 'first-login']).status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')).firstLogin).toEqual({ file: 'first-login/first-login.sh' });
+    expect(statSync(join(dir, 'first-login/first-login.sh')).mode & 0o777).toBe(0o755);
+    expect(inside(dir, ['add', 'motd', '--motd', 'Hi from {{name}}']).status).toBe(0);
+    expect(readFileSync(join(dir, 'motd.txt'), 'utf8').split('\n')[0]).toBe('Hi from {{name}}');
+    // without a terminal, a missing answer is an error naming the option, never a prompt
+    const asked = inside(dir, ['add', 'motd']);
+    expect(asked.status).not.toBe(0);
+    expect(asked.stderr).toContain('no terminal to ask on (motd)');
+  });
+
+  it('refuses what it does not know, and runs only inside a project', () => {
+    const r = inside(parent, ['add', 'frob']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown piece "frob"');
+    const outside = inside(parent, ['add', 'first-login']);
+    expect(outside.status).not.toBe(0);
+    expect(outside.stderr).toContain('is not an image project (no mpimg.json)');
   });
 });
