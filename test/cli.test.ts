@@ -64,4 +64,36 @@ describe('the mpimg command', () => {
     expect(fs.readFileSync(path.join(dir, 'dist/acme-wiki.cjs')).equals(bytes)).toBe(true);
     expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['acme-wiki-install.sh', 'acme-wiki.cjs']);
   });
+
+  it('every command refuses an unknown flag instead of reading it as a folder or ignoring it', () => {
+    const dir = makeProject();
+    for (const cmd of [['validate'], ['bundle'], ['tasks'], ['new', 'x'], ['snapshot'], ['image'], ['add', 'motd'], ['run', 'build']]) {
+      const r = mpimg([...cmd, '--frob'], dir);
+      expect(r.status, `${cmd.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, cmd.join(' ')).toMatch(/^error: Unknown option '--frob'/);
+    }
+    expect(fs.existsSync(path.join(dir, '--frob'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
+  });
+
+  it('validate and bundle parse every script with the shell its #! names, naming file and line', () => {
+    const dir = makeProject();
+    fs.writeFileSync(path.join(dir, 'first-boot/30-db.sh'), '#!/bin/sh\necho start\nif then\n  echo x\nfi\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'scripts/20-build.sh'), '#!/usr/bin/env bash\nfor x in; do\n', { mode: 0o755 });
+    for (const cmd of ['validate', 'bundle']) {
+      const r = mpimg([cmd], dir);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/first-boot\/30-db\.sh:3: sh -n: Syntax error: "then" unexpected/);
+      expect(r.stderr).toMatch(/scripts\/20-build\.sh:\d: bash -n: syntax error/);
+    }
+    expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+  });
+
+  it('shellcheck findings are warnings with file:line; they do not stop validate', () => {
+    const dir = makeProject();
+    fs.writeFileSync(path.join(dir, 'first-boot/30-db.sh'), '#!/bin/sh\nrm -rf $DIR/*\n', { mode: 0o755 });
+    const r = mpimg(['validate'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: first-boot\/30-db\.sh:2:\d+: warning: .*\[SC2115\]$/m);
+  });
 });

@@ -16,6 +16,7 @@ import {
   type Problem,
 } from '../../runtime/manifest.js';
 import { MpimgError } from '../errors.js';
+import { syntaxProblems } from './script-check.js';
 
 export interface ProjectFile {
   /** Path inside the project (POSIX separators). */
@@ -53,6 +54,8 @@ export interface Project {
   buildScripts: ProjectFile[];
   cleanupScript: ProjectFile;
   checkScript: ProjectFile;
+  /** Every shell script of the project that runs on a droplet (first boot, first login, build, cleanup, check). */
+  scripts: ProjectFile[];
 }
 
 const IGNORED = new Set(['.gitkeep', '.keep', '.DS_Store']);
@@ -279,6 +282,8 @@ export function loadProject(dir: string): Project {
     if (why) out.push({ path: p, message: `unsafe path: ${why}`, hint: 'use a folder inside the project' });
   }
 
+  const scripts = [...firstBoot, ...(firstLogin ? [firstLogin] : []), ...buildScripts, ...[cleanupScript, checkScript].filter((f): f is ProjectFile => Boolean(f))];
+  syntaxProblems(scripts, out);
   if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
-  return { dir, manifest, firstBoot, firstLogin, motd, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript! };
+  return { dir, manifest, firstBoot, firstLogin, motd, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
 }

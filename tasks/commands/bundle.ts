@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
+import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
 import { UsageError } from '../errors.js';
 import type { Command } from './types.js';
@@ -27,6 +28,7 @@ Options:
     }
     const dir = path.resolve(ctx.cwd, values.project ?? '.');
     const project = loadProject(dir);
+    for (const w of shellcheckWarnings(project.scripts, dir)) ctx.stderr.write(`warning: ${w}\n`);
     const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined);
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
     ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);

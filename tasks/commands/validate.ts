@@ -1,6 +1,9 @@
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
 import { buildPlan } from '../bundle/plan-builder.js';
+import { shellcheckWarnings } from '../bundle/script-check.js';
+import { UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import type { Command } from './types.js';
 
@@ -10,12 +13,22 @@ const command: Command = {
   usage: `Usage: mpimg validate [DIR]
 
 Checks mpimg.json against the schema and the project folders (first-boot/, first-login/, files/,
-scripts/): every problem is listed with where it is and how to fix it. Exit 1 when there are problems.
+scripts/): every problem is listed with where it is and how to fix it. Every script is parsed by
+the shell its #! line names (sh -n, bash -n); shellcheck's findings, when it is installed, are
+listed as warnings. Exit 1 when there are problems.
 `,
   async run(argv, ctx) {
-    const dir = path.resolve(ctx.cwd, argv[0] ?? '.');
+    let positionals: string[];
+    try {
+      ({ positionals } = parseArgs({ args: argv, options: {}, allowPositionals: true, strict: true }));
+    } catch (e) {
+      throw new UsageError((e as Error).message, 'see `mpimg validate --help`');
+    }
+    if (positionals.length > 1) throw new UsageError(`one DIR at most, got ${positionals.join(' ')}`, 'mpimg validate [DIR]');
+    const dir = path.resolve(ctx.cwd, positionals[0] ?? '.');
     const project = loadProject(dir);
     const plan = buildPlan(project, packageVersion());
+    for (const w of shellcheckWarnings(project.scripts, dir)) ctx.stderr.write(`warning: ${w}\n`);
     ctx.stdout.write(`${path.join(dir, 'mpimg.json')}: ok (${project.firstBoot.length} first-boot script(s), ${project.files.length} file(s), ${plan.ops.length} install operations)\n`);
     return 0;
   },

@@ -147,6 +147,12 @@ const cases: Case[] = [
   { id: 'per-instance', name: 'script without #!', tag: 'FAIL', setup: (r) => put(r, 'var/lib/cloud/scripts/per-instance/30-x', 'echo hi\n', 0o755) },
   { id: 'per-instance', name: 'sh script with a syntax error', tag: 'FAIL', evidence: /fails sh -n/, setup: (r) => put(r, 'var/lib/cloud/scripts/per-instance/30-x', `#!/bin/sh\nif [ x ]; then\necho ${FAKE_TOKEN}\n`, 0o755) },
   { id: 'per-instance', name: 'bash script with a syntax error', tag: 'FAIL', evidence: /fails bash -n/, setup: (r) => put(r, 'var/lib/cloud/scripts/per-instance/30-x', '#!/usr/bin/env bash\nfor x in; do\n', 0o755) },
+  // An mpimg wrapper is fine by itself: the vendor's step it runs is what must be checked.
+  { id: 'per-instance', name: "a wrapper whose vendor step has a syntax error", tag: 'FAIL', evidence: /\/opt\/acme\/acme-app\/first-boot\/30-db \(run by \/var\/lib\/cloud\/scripts\/per-instance\/30-acme-app-db\): fails sh -n/, setup: (r) => {
+    put(r, 'opt/acme/acme-app/first-boot/30-db', '#!/bin/sh\nif then\n  echo no\nfi\n', 0o755);
+    put(r, 'var/lib/cloud/scripts/per-instance/30-acme-app-db', "#!/bin/sh\nset -u\n. '/opt/acme/acme-app/lib.sh'\nmpimg_run_first_boot '30-db' '/opt/acme/acme-app/first-boot/30-db' 1800\n", 0o755);
+  } },
+  { id: 'per-instance', name: 'a wrapper whose vendor step is missing', tag: 'FAIL', evidence: /runs \/opt\/acme\/acme-app\/first-boot\/31-gone, which is missing/, setup: (r) => put(r, 'var/lib/cloud/scripts/per-instance/31-acme-app-gone', "#!/bin/sh\nmpimg_run_first_boot '31-gone' '/opt/acme/acme-app/first-boot/31-gone' 1800\n", 0o755) },
 
   { id: 'first-login', name: 'hook installed, script missing', tag: 'FAIL', evidence: /runs \/opt\/acme\/acme-app\/first-login-run, which is missing/, setup: (r) => remove(r, `opt/${VENDOR}/${SLUG}/first-login-run`) },
   { id: 'first-login', name: 'hook without end marker', tag: 'FAIL', evidence: /no end marker/, setup: (r) => put(r, 'root/.bashrc', `# >>> mpimg:${SLUG} first-login >>>\n/opt/${VENDOR}/${SLUG}/first-login-run\n`) },

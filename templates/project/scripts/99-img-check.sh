@@ -878,8 +878,29 @@ check_login_hold() {
   fi
 }
 
+# script_runs NAME FILE: FILE (shown as NAME) is executable with a #! line its interpreter accepts.
+# Sets bad=1 and adds evidence otherwise.
+script_runs() {
+  local name=$1 f=$2 first interp
+  if [ ! -x "$f" ]; then bad=1; ev_add "$name: not executable (cloud-init skips it silently)"; return; fi
+  first=$(head -c 256 "$f" 2>/dev/null | head -n 1 || true)
+  case $first in
+    '#!'*) ;;
+    *) bad=1; ev_add "$name: no #! line"; return ;;
+  esac
+  interp=${first#\#!}; interp=${interp#"${interp%%[! ]*}"}
+  case $interp in
+    */env\ *) interp=${interp#*/env }; interp=${interp%% *} ;;
+    *) interp=${interp%% *}; interp=${interp##*/} ;;
+  esac
+  case $interp in
+    sh|dash|ash) if ! sh -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails sh -n"; fi ;;
+    bash) if ! bash -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails bash -n"; fi ;;
+  esac
+}
+
 check_per_instance() {
-  local d f e name first interp bad=0 n=0
+  local d f e name step bad=0 n=0
   if in_root /var/lib/cloud/scripts/per-instance && [ -d "$IR" ]; then
     d=$IR
     for e in "$d"/*; do
@@ -890,21 +911,13 @@ check_per_instance() {
       f=$IR
       [ -d "$f" ] && continue
       n=$((n + 1))
-      if [ ! -x "$f" ]; then bad=1; ev_add "$name: not executable (cloud-init skips it silently)"; continue; fi
-      first=$(head -c 256 "$f" 2>/dev/null | head -n 1 || true)
-      case $first in
-        '#!'*) ;;
-        *) bad=1; ev_add "$name: no #! line"; continue ;;
-      esac
-      interp=${first#\#!}; interp=${interp#"${interp%%[! ]*}"}
-      case $interp in
-        */env\ *) interp=${interp#*/env }; interp=${interp%% *} ;;
-        *) interp=${interp%% *}; interp=${interp##*/} ;;
-      esac
-      case $interp in
-        sh|dash|ash) if ! sh -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails sh -n"; fi ;;
-        bash) if ! bash -n "$f" >/dev/null 2>&1; then bad=1; ev_add "$name: fails bash -n"; fi ;;
-      esac
+      script_runs "$name" "$f"
+      # An mpimg wrapper runs the vendor's step: that script must run too.
+      step=$(sed -n "s/^mpimg_run_first_boot '[^']*' '\([^']*\)'.*/\1/p" "$f" 2>/dev/null | head -n 1)
+      if [ -n "$step" ]; then
+        if in_root "$step" && [ -f "$IR" ]; then script_runs "$step (run by $name)" "$IR"
+        else bad=1; ev_add "$name: runs $step, which is missing"; fi
+      fi
     done
   fi
   if [ "$bad" = 1 ]; then
