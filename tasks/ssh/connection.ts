@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { MpimgError } from '../errors.js';
+import { childEnv } from '../secrets.js';
 import { CommandError, HostKeyError, SshError } from './errors.js';
 import { LineStream, TailBuffer, type TaskTiming } from './output.js';
 import { envWords, shellQuote } from './quote.js';
@@ -223,6 +224,8 @@ export class Connection {
       const child = spawn('ssh', this.sshArgs([]).concat(remote), {
         stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         signal: this.opts.signal,
+        // No API token (or other stashed secret) reaches ssh, its ProxyCommand or the host.
+        env: childEnv(),
       });
       const chunks: Buffer[] = [];
       let stderr = '';
@@ -376,7 +379,7 @@ export class Connection {
     const tar = spawn('tar', [...excludes, '-C', localDir, '-cf', '-', '.'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // macOS tar would add ._ resource-fork files otherwise.
-      env: { ...process.env, COPYFILE_DISABLE: '1' },
+      env: { ...childEnv(), COPYFILE_DISABLE: '1' },
     });
     let tarErr = '';
     tar.stderr!.on('data', (d) => { tarErr += String(d); });
@@ -398,7 +401,7 @@ export class Connection {
     if (this.closed) return;
     process.removeListener('exit', this.onExit);
     if (this.controlDir) {
-      spawnSync('ssh', this.sshArgs(['-O', 'exit']), { stdio: 'ignore', timeout: 10_000 });
+      spawnSync('ssh', this.sshArgs(['-O', 'exit']), { stdio: 'ignore', timeout: 10_000, env: childEnv() });
       rmSync(this.controlDir, { recursive: true, force: true });
     }
     this.closed = true;
