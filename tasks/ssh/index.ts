@@ -1,6 +1,6 @@
 export { Connection, BASE_ENV } from './connection.js';
 export type { ConnectionOptions, RunOptions, RunResult, TransferOptions, HostKeyPolicy } from './connection.js';
-export { CommandError, HostKeyError, SshError } from './errors.js';
+export { CommandError, CommandTimeoutError, HostKeyError, SshError } from './errors.js';
 export { task, series, isTask, collectTasks, TASK_MARK, TASK_NAME_RE } from './task.js';
 export type { Task, TaskFn } from './task.js';
 export { waitForSsh, waitCloudInit } from './wait.js';
