@@ -3,7 +3,7 @@ import { MpimgError, UsageError } from '../errors.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
 import { loadTaskFile } from '../ssh/taskfile.js';
-import { waitForSsh } from '../ssh/wait.js';
+import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens } from '../secrets.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -21,6 +21,9 @@ Options:
   --known-hosts <file>   known_hosts file to use instead of ~/.ssh/known_hosts
   --ssh-config <file>    ssh client config to use instead of ~/.ssh/config
   --wait-attempts <n>    how many times to try to reach SSH, 2 s apart (default 30)
+  --cloud-init-timeout <seconds>
+                         how long wait-boot waits for cloud-init's first boot (default 600, or
+                         $MPIMG_CLOUD_INIT_TIMEOUT); 0 skips the wait
 
 The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
 of the environment while the task runs, so no process it starts inherits them; a task that needs the
@@ -54,6 +57,7 @@ const command: Command = {
           'known-hosts': { type: 'string' },
           'ssh-config': { type: 'string' },
           'wait-attempts': { type: 'string' },
+          'cloud-init-timeout': { type: 'string' },
         },
       });
     } catch (err) {
@@ -64,13 +68,19 @@ const command: Command = {
     if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
     const port = intOption(values.port, 'port', 22, 1, 65535);
     const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
+    const cloudInitTimeout = values['cloud-init-timeout'] === undefined ? undefined : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
     // code (and everything it spawns with the default environment) cannot pass it on by accident.
     const restoreTokens = stashTokens();
+    // The flag reaches waitCloudInit (maybe another copy of this library) through its env variable.
+    const savedTimeout = process.env[CLOUD_INIT_TIMEOUT_ENV];
+    if (cloudInitTimeout !== undefined) process.env[CLOUD_INIT_TIMEOUT_ENV] = String(cloudInitTimeout);
     try {
       return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts }, ctx);
     } finally {
+      if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
+      else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;
       restoreTokens();
     }
   },

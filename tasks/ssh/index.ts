@@ -3,8 +3,8 @@ export type { ConnectionOptions, RunOptions, RunResult, TransferOptions, HostKey
 export { CommandError, CommandTimeoutError, HostKeyError, SshError } from './errors.js';
 export { task, series, isTask, collectTasks, TASK_MARK, TASK_NAME_RE } from './task.js';
 export type { Task, TaskFn } from './task.js';
-export { waitForSsh, waitCloudInit } from './wait.js';
-export type { WaitForSshOptions } from './wait.js';
+export { waitForSsh, waitCloudInit, parseCloudInitStatus, CLOUD_INIT_TIMEOUT_ENV } from './wait.js';
+export type { WaitForSshOptions, WaitCloudInitOptions, CloudInitState } from './wait.js';
 export { loadTaskFile, TASK_FILE } from './taskfile.js';
 export { shellQuote } from './quote.js';
 export { formatTimings, formatDuration } from './output.js';

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import {
   Connection, getScript, killGroupCommand, killGroupScript, pgidLine, putDirScript, putScript,
 } from '../../tasks/ssh/connection.js';
+import { CLOUD_INIT_STATUS_SCRIPT } from '../../tasks/ssh/wait.js';
 import { LineStream, TailBuffer } from '../../tasks/ssh/output.js';
 
 // The shell the library sends to hosts: it must parse (sh -n), also with awkward paths, and be
@@ -25,13 +26,14 @@ function check(name: string, build: (path: string) => string, excludes: string[]
 const NESTED = ['SC2016'];
 
 describe('generated remote shell', () => {
-  it('the transfer, kill and process-group scripts parse and are shellcheck-clean', () => {
+  it('the transfer, kill, process-group and cloud-init scripts parse and are shellcheck-clean', () => {
     check('put', (p) => putScript(`${p}file`, '0644', 1234));
     check('get', (p) => getScript(`${p}file`));
     check('putDir', (p) => putDirScript(p));
     check('kill group', () => killGroupScript(4242));
     check('kill command', () => killGroupCommand(4242), NESTED);
     check('pgid line', () => `${pgidLine('0123456789abcdef')}\necho hi\n`);
+    check('cloud-init status', () => CLOUD_INIT_STATUS_SCRIPT);
   });
 
   it('the command line a Connection sends, and the script inside it', () => {
