@@ -7,8 +7,14 @@
 /** Environment variables that hold a DigitalOcean API token (doctl's and ours). */
 export const TOKEN_VARS: readonly string[] = ['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKEN', 'DIGITALOCEAN_API_TOKEN', 'PKR_VAR_do_token', 'PKR_VAR_do_access_token'];
 
-/** Values taken out of process.env by stashTokens(), kept only in this module. */
-const stash = new Map<string, string>();
+/**
+ * Values taken out of process.env by stashTokens(). Kept under a global symbol, not in a module
+ * variable: the CLI and an image project's mpimgfile may load different copies of this library, and
+ * apiToken() in the project's copy must see what the CLI's copy stashed.
+ */
+const STASH_KEY = Symbol.for('generator-mpimg.token-stash');
+const holder = globalThis as unknown as Record<symbol, Map<string, string> | undefined>;
+const stash: Map<string, string> = holder[STASH_KEY] ?? (holder[STASH_KEY] = new Map<string, string>());
 
 /** A copy of `env` without the token variables. */
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

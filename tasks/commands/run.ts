@@ -3,8 +3,9 @@ import { MpimgError, UsageError } from '../errors.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
 import { loadTaskFile } from '../ssh/taskfile.js';
-import { waitForSsh } from '../ssh/wait.js';
-import type { Command } from './types.js';
+import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
+import { stashTokens } from '../secrets.js';
+import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg run <task> --host <host> [options]
 
@@ -20,6 +21,13 @@ Options:
   --known-hosts <file>   known_hosts file to use instead of ~/.ssh/known_hosts
   --ssh-config <file>    ssh client config to use instead of ~/.ssh/config
   --wait-attempts <n>    how many times to try to reach SSH, 2 s apart (default 30)
+  --cloud-init-timeout <seconds>
+                         how long wait-boot waits for cloud-init's first boot (default 600, or
+                         $MPIMG_CLOUD_INIT_TIMEOUT); 0 skips the wait
+
+The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
+of the environment while the task runs, so no process it starts inherits them; a task that needs the
+token calls apiToken() from generator-mpimg/tasks.
 `;
 
 function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
@@ -49,6 +57,7 @@ const command: Command = {
           'known-hosts': { type: 'string' },
           'ssh-config': { type: 'string' },
           'wait-attempts': { type: 'string' },
+          'cloud-init-timeout': { type: 'string' },
         },
       });
     } catch (err) {
@@ -59,49 +68,76 @@ const command: Command = {
     if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
     const port = intOption(values.port, 'port', 22, 1, 65535);
     const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
+    const cloudInitTimeout = values['cloud-init-timeout'] === undefined ? undefined : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
 
-    const { tasks } = await loadTaskFile(ctx.cwd);
-    const name = positionals[0];
-    const t = tasks.get(name);
-    if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs`, `one of: ${[...tasks.keys()].join(', ')}`);
-
-    const c = new Connection({
-      host: values.host,
-      user: values.user ?? 'root',
-      port,
-      identityFile: values.identity,
-      hostKeys: values['strict-host-keys'] ? 'strict' : 'accept-new',
-      knownHostsFile: values['known-hosts'],
-      sshConfigFile: values['ssh-config'],
-      stdout: ctx.stdout,
-      stderr: ctx.stderr,
-      signal: ctx.signal,
-    });
-    const start = performance.now();
+    // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
+    // code (and everything it spawns with the default environment) cannot pass it on by accident.
+    const restoreTokens = stashTokens();
+    // The flag reaches waitCloudInit (maybe another copy of this library) through its env variable.
+    const savedTimeout = process.env[CLOUD_INIT_TIMEOUT_ENV];
+    if (cloudInitTimeout !== undefined) process.env[CLOUD_INIT_TIMEOUT_ENV] = String(cloudInitTimeout);
     try {
-      await waitForSsh(c, { attempts, signal: ctx.signal });
-      await t(c);
-      ctx.stderr.write(formatTimings(c.timings));
-      ctx.stderr.write(`task "${name}" finished on ${c.target} in ${formatDuration(performance.now() - start)}\n`);
-      return 0;
-    } catch (err) {
-      ctx.stderr.write(formatTimings(c.timings));
-      // The task file may use its own copy of this library, so duck-type the error instead of instanceof.
-      const e = err as { format?: () => string; exitCode?: number; message?: string };
-      if (err instanceof MpimgError || typeof e?.format === 'function') {
-        ctx.stderr.write(`${e.format!()}\n`);
-        return typeof e.exitCode === 'number' && e.exitCode > 0 ? e.exitCode : 1;
-      }
-      if (ctx.signal.aborted) {
-        ctx.stderr.write(`task "${name}" interrupted\n`);
-        return 130;
-      }
-      ctx.stderr.write(`error: task "${name}" failed: ${(err as Error)?.stack ?? String(err)}\n`);
-      return 1;
+      return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts }, ctx);
     } finally {
-      c.close();
+      if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
+      else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;
+      restoreTokens();
     }
   },
 };
+
+interface RunValues {
+  host: string;
+  user?: string;
+  identity?: string;
+  'strict-host-keys'?: boolean;
+  'known-hosts'?: string;
+  'ssh-config'?: string;
+}
+
+/** Loads the task file and runs one task over a fresh Connection; prints timings and the outcome. */
+async function runTask(name: string, values: RunValues, o: { port: number; attempts: number }, ctx: CommandContext): Promise<number> {
+  const { port, attempts } = o;
+  const { tasks } = await loadTaskFile(ctx.cwd);
+  const t = tasks.get(name);
+  if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs`, `one of: ${[...tasks.keys()].join(', ')}`);
+
+  const c = new Connection({
+    host: values.host,
+    user: values.user ?? 'root',
+    port,
+    identityFile: values.identity,
+    hostKeys: values['strict-host-keys'] ? 'strict' : 'accept-new',
+    knownHostsFile: values['known-hosts'],
+    sshConfigFile: values['ssh-config'],
+    stdout: ctx.stdout,
+    stderr: ctx.stderr,
+    signal: ctx.signal,
+  });
+  const start = performance.now();
+  try {
+    await waitForSsh(c, { attempts, signal: ctx.signal });
+    await t(c);
+    ctx.stderr.write(formatTimings(c.timings));
+    ctx.stderr.write(`task "${name}" finished on ${c.target} in ${formatDuration(performance.now() - start)}\n`);
+    return 0;
+  } catch (err) {
+    ctx.stderr.write(formatTimings(c.timings));
+    // The task file may use its own copy of this library, so duck-type the error instead of instanceof.
+    const e = err as { format?: () => string; exitCode?: number; message?: string };
+    if (err instanceof MpimgError || typeof e?.format === 'function') {
+      ctx.stderr.write(`${e.format!()}\n`);
+      return typeof e.exitCode === 'number' && e.exitCode > 0 ? e.exitCode : 1;
+    }
+    if (ctx.signal.aborted) {
+      ctx.stderr.write(`task "${name}" interrupted\n`);
+      return 130;
+    }
+    ctx.stderr.write(`error: task "${name}" failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    c.close();
+  }
+}
 
 export default command;

@@ -1,4 +1,5 @@
 import { MpimgError } from '../errors.js';
+import { formatDuration } from './output.js';
 
 /** A remote command exited non-zero: says which command, its exit code and the last lines it printed. */
 export class CommandError extends MpimgError {
@@ -52,5 +53,34 @@ export class SshError extends MpimgError {
     const extra = this.lastLines.length ? ['  ssh said:', ...this.lastLines.map((l) => `    | ${l}`)] : [];
     if (fix < 0) return [...base, ...extra].join('\n');
     return [...base.slice(0, fix), ...extra, ...base.slice(fix)].join('\n');
+  }
+}
+
+/**
+ * A remote command ran longer than its `timeoutMs`. `remoteStopped` tells whether its remote process
+ * group was killed (false when the host could not be reached again or the group was never reported).
+ */
+export class CommandTimeoutError extends CommandError {
+  readonly timeoutMs: number;
+  readonly remoteStopped: boolean;
+  constructor(opts: { command: string; timeoutMs: number; remoteStopped: boolean; lastLines: string[]; host: string; task?: string; hint?: string }) {
+    super({
+      command: opts.command,
+      // 124: what timeout(1) reports for a command it had to stop.
+      exitCode: 124,
+      lastLines: opts.lastLines,
+      host: opts.host,
+      task: opts.task,
+      hint: opts.hint ?? (opts.remoteStopped
+        ? 'the command was stopped on the host; find out why it hangs (its last output is above) or give it a larger timeoutMs'
+        : 'the command could NOT be stopped on the host and may still be running there: log in and check (ps -ef); then find out why it hangs or give it a larger timeoutMs'),
+    });
+    this.name = 'CommandTimeoutError';
+    this.timeoutMs = opts.timeoutMs;
+    this.remoteStopped = opts.remoteStopped;
+    this.message = `remote command timed out after ${formatDuration(opts.timeoutMs)}${opts.task ? ` in task "${opts.task}"` : ''}${opts.remoteStopped ? ' and was stopped' : ''}`;
+  }
+  override format(): string {
+    return super.format().replace(/^ {2}exit code: .*$/m, `  timeout: ${formatDuration(this.timeoutMs)} (timeoutMs), ${this.remoteStopped ? 'its processes on the host were killed' : 'its processes on the host may still run'}`);
   }
 }

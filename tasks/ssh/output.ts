@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 
 /**
@@ -6,6 +7,8 @@ import type { Writable } from 'node:stream';
  */
 export class LineStream {
   private rest = '';
+  // A multi-byte character split across two chunks must not turn into two replacement characters.
+  private readonly decoder = new StringDecoder('utf8');
   constructor(
     private readonly sink: Writable | null,
     private readonly prefix: () => string,
@@ -13,13 +16,14 @@ export class LineStream {
   ) {}
 
   write(chunk: Buffer | string): void {
-    const text = this.rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
     const lines = text.split('\n');
     this.rest = lines.pop() ?? '';
     for (const line of lines) this.emit(line);
   }
 
   flush(): void {
+    this.rest += this.decoder.end();
     if (this.rest !== '') this.emit(this.rest);
     this.rest = '';
   }

@@ -1,5 +1,6 @@
 import { MpimgError } from '../errors.js';
 import { HostKeyError } from './errors.js';
+import { formatDuration } from './output.js';
 import type { Connection } from './connection.js';
 
 export interface WaitForSshOptions {
@@ -13,8 +14,10 @@ export interface WaitForSshOptions {
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    // The listener goes when the pause ends: a long wait must not pile them up on one signal.
+    const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 /**
@@ -49,25 +52,162 @@ export async function waitForSsh(c: Connection, opts: WaitForSshOptions = {}): P
   });
 }
 
+export interface WaitCloudInitOptions {
+  /**
+   * Upper bound of the wait in milliseconds; 0 skips the wait. Default: MPIMG_CLOUD_INIT_TIMEOUT
+   * (seconds; `mpimg run --cloud-init-timeout` sets it for the run), else 10 minutes.
+   */
+  timeoutMs?: number;
+  /** How long cloud-init may report "not run" / "not started" before the wait fails. Default 60 s. */
+  notRunGraceMs?: number;
+  /** Pause between two `cloud-init status` calls. Default 5 s. */
+  pollMs?: number;
+  /** A progress line at least this often while waiting. Default 30 s. */
+  progressMs?: number;
+  /** Added to the environment of the status commands (e.g. PATH). */
+  env?: Record<string, string>;
+  /** Stops the wait; default: the connection's signal. */
+  signal?: AbortSignal;
+}
+
+export const CLOUD_INIT_TIMEOUT_ENV = 'MPIMG_CLOUD_INIT_TIMEOUT';
+const DEFAULT_CLOUD_INIT_TIMEOUT_MS = 10 * 60_000;
+
+/** What one `cloud-init status --long` said, reduced to what the wait acts on. */
+export type CloudInitState = 'absent' | 'not run' | 'running' | 'done' | 'degraded' | 'error' | 'disabled' | 'unknown';
+
 /**
- * Waits for cloud-init to finish its first boot (`cloud-init status --wait`) so the build does not race
- * it for apt/dnf locks. Exit 2 (finished with recoverable errors) is reported and accepted; a host
- * without cloud-init has nothing to wait for.
+ * Reads `cloud-init status --long` output and its exit code. Old releases print `status: X` (not run,
+ * running, done, error, disabled); 23.4+ add `extended_status:` (degraded done, degraded running,
+ * error - done, ...), say "not started" for "not run", and exit 2 for recoverable errors and 1 for
+ * hard ones (some distributions patch the 2 back to 0, so extended_status is read first).
  */
-export async function waitCloudInit(c: Connection): Promise<void> {
-  c.log('$ cloud-init status --wait');
-  const r = await c.run(
-    'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null; s=$?; cloud-init status --long || true; exit $s; else echo "cloud-init is not installed: nothing to wait for"; fi',
-    { check: false, echo: false },
-  );
-  if (r.exitCode === 2) {
-    c.log('cloud-init finished with recoverable errors (exit 2): see `cloud-init status --long` above; going on');
+export function parseCloudInitStatus(text: string, exitCode: number): { state: CloudInitState; reported: string } {
+  const ext = /^\s*extended_status:\s*(.+?)\s*$/m.exec(text)?.[1];
+  const plain = /^\s*status:\s*(.+?)\s*$/m.exec(text)?.[1];
+  const reported = (ext ?? plain ?? '').toLowerCase();
+  let state: CloudInitState;
+  if (/^error\b/.test(reported) || plain?.toLowerCase() === 'error') state = 'error';
+  else if (/^(degraded )?running$/.test(reported)) state = 'running';
+  else if (reported === 'not run' || reported === 'not started') state = 'not run';
+  else if (reported === 'disabled') state = 'disabled';
+  else if (reported === 'degraded done') state = 'degraded';
+  else if (reported === 'done') state = exitCode === 2 ? 'degraded' : 'done';
+  else state = 'unknown';
+  // A hard error is exit 1 whatever the text says, unless cloud-init is still on its way.
+  if (exitCode === 1 && state !== 'running' && state !== 'not run') state = 'error';
+  return { state, reported: reported || (exitCode ? `exit code ${exitCode}, no status line` : 'no status line') };
+}
+
+function timeoutFromEnv(): number | undefined {
+  const v = process.env[CLOUD_INIT_TIMEOUT_ENV];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v.trim())) {
+    throw new MpimgError(`${CLOUD_INIT_TIMEOUT_ENV} must be a whole number of seconds, got ${JSON.stringify(v)}`, {
+      where: CLOUD_INIT_TIMEOUT_ENV,
+      hint: `e.g. ${CLOUD_INIT_TIMEOUT_ENV}=900 (15 minutes); 0 skips the wait for cloud-init`,
+    });
+  }
+  return Number(v.trim()) * 1000;
+}
+
+/** One poll. Exits 0 whenever it ran: the status and cloud-init's exit code travel in the output. */
+export const CLOUD_INIT_STATUS_SCRIPT = [
+  'if ! command -v cloud-init >/dev/null 2>&1; then echo "mpimg-cloud-init: absent"; exit 0; fi',
+  'cloud-init status --long 2>&1',
+  'echo "mpimg-cloud-init-exit: $?"',
+].join('\n');
+
+/**
+ * Waits, within a bound, for cloud-init to finish the first boot, so the build does not race it for
+ * the apt/dnf locks. Polls `cloud-init status --long` (never `--wait`, which waits forever where
+ * cloud-init never runs), with a progress line every ~30 s. Goes on when cloud-init is done, is not
+ * installed (nothing to wait for), or finished with recoverable errors (a warning). Fails, naming the
+ * state, on "error", "disabled", "not run" for longer than the grace, or "running" at the bound.
+ */
+export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = {}): Promise<void> {
+  const bound = opts.timeoutMs ?? timeoutFromEnv() ?? DEFAULT_CLOUD_INIT_TIMEOUT_MS;
+  if (!Number.isFinite(bound) || bound < 0) {
+    throw new MpimgError(`bad cloud-init timeout ${bound}`, { where: 'waitCloudInit', hint: 'give milliseconds >= 0 (0 skips the wait)' });
+  }
+  if (bound === 0) {
+    c.log('not waiting for cloud-init (timeout 0)');
     return;
   }
-  if (r.exitCode !== 0) {
-    throw new MpimgError(`cloud-init failed on ${c.target} (exit code ${r.exitCode})`, {
-      where: c.target,
-      hint: 'look at /var/log/cloud-init.log and /var/log/cloud-init-output.log on the droplet; recreate it if its first boot failed',
-    });
+  const grace = opts.notRunGraceMs ?? 60_000;
+  const pollMs = Math.max(10, opts.pollMs ?? 5000);
+  const progressMs = opts.progressMs ?? 30_000;
+  const signal = opts.signal ?? c.signal;
+  const start = Date.now();
+  const elapsed = () => Date.now() - start;
+  const where = c.target;
+  const logsHint = 'look at `cloud-init status --long`, /var/log/cloud-init.log and /var/log/cloud-init-output.log on the host';
+  c.log(`waiting for cloud-init to finish the first boot (up to ${formatDuration(bound)})`);
+
+  let lastState: CloudInitState | undefined;
+  let lastText = '';
+  let lastProgress = 0;
+  let notRunSince: number | undefined;
+  const show = () => lastText.split('\n').filter((l) => l.trim() !== '').forEach((l) => c.log(`  ${l}`));
+  for (;;) {
+    const r = await c.run(CLOUD_INIT_STATUS_SCRIPT, { quiet: true, echo: false, env: opts.env, timeoutMs: 60_000 });
+    if (/^mpimg-cloud-init: absent$/m.test(r.stdout)) {
+      c.log('cloud-init is not installed: nothing to wait for');
+      return;
+    }
+    const exitMatch = /^mpimg-cloud-init-exit: (\d+)$/m.exec(r.stdout);
+    const code = exitMatch ? Number(exitMatch[1]) : 1;
+    lastText = r.stdout.replace(/^mpimg-cloud-init-exit: \d+\n?/m, '').trimEnd();
+    const { state, reported } = parseCloudInitStatus(lastText, code);
+    const now = elapsed();
+    if (state !== lastState || now - lastProgress >= progressMs) {
+      if (lastState !== undefined || state !== 'done') c.log(`cloud-init: ${reported} (${formatDuration(now)} elapsed)`);
+      lastProgress = now;
+    }
+    lastState = state;
+
+    if (state === 'done') {
+      c.log(`cloud-init is done${now >= 1000 ? ` (waited ${formatDuration(now)})` : ''}`);
+      return;
+    }
+    if (state === 'degraded') {
+      show();
+      c.log(`warning: cloud-init finished with recoverable errors ("${reported}", exit code ${code}): see the status above; going on`);
+      return;
+    }
+    if (state === 'error') {
+      show();
+      throw new MpimgError(`cloud-init reported "${reported}" on ${where} (exit code ${code})`, {
+        where,
+        hint: `${logsHint}; a droplet whose first boot failed is best destroyed and created again`,
+      });
+    }
+    if (state === 'disabled') {
+      show();
+      throw new MpimgError(`cloud-init is disabled on ${where} (status "disabled"): it will not run on this boot`, {
+        where,
+        hint: 'build on a fresh droplet of a stock image; the image\'s first-boot scripts need cloud-init. Check /etc/cloud/cloud-init.disabled and the kernel command line (cloud-init=disabled). To build anyway without waiting: --cloud-init-timeout 0',
+      });
+    }
+    if (state === 'not run') {
+      notRunSince ??= now;
+      if (now - notRunSince >= grace) {
+        show();
+        throw new MpimgError(`cloud-init has not run on ${where} (status "${reported}" for ${formatDuration(now - notRunSince)})`, {
+          where,
+          hint: 'this host did not boot through cloud-init (not a fresh droplet, or cloud-init is broken): build on a fresh droplet, or skip the wait with --cloud-init-timeout 0',
+        });
+      }
+    } else notRunSince = undefined;
+
+    const left = bound - elapsed();
+    if (left <= 0) {
+      show();
+      throw new MpimgError(`cloud-init is still "${reported}" on ${where} after ${formatDuration(bound)} (the bound of the wait)`, {
+        where,
+        hint: `${logsHint}; if its first boot is only slow, raise the bound: --cloud-init-timeout <seconds> or ${CLOUD_INIT_TIMEOUT_ENV}`,
+      });
+    }
+    await sleep(Math.min(pollMs, left), signal);
   }
 }

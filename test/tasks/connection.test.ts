@@ -71,7 +71,8 @@ describe('Connection.run', () => {
   });
 
   it('reports a failing command with its exit code, the command and its last lines', async () => {
-    const cmd = 'for i in $(seq 1 30); do echo "line $i"; done; echo "bad thing" >&2; exit 7';
+    // The pause orders the two pipes: lines are kept in arrival order, and stdout and stderr race.
+    const cmd = 'for i in $(seq 1 30); do echo "line $i"; done; sleep 0.2; echo "bad thing" >&2; exit 7';
     const e = await c.run(cmd, { quiet: true }).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(CommandError);
     const ce = e as CommandError;

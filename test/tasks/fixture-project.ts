@@ -26,6 +26,33 @@ function write(file: string, text: string, mode = 0o644): void {
   chmodSync(file, mode);
 }
 
+/**
+ * node_modules/generator-mpimg in `dir`, bundled from this repository's tasks/ sources: a separate
+ * copy of the library from the one the CLI (tasks/commands) uses, as in a real project.
+ */
+export async function installTasksPackage(dir: string): Promise<void> {
+  const pkg = join(dir, 'node_modules/generator-mpimg');
+  write(join(pkg, 'package.json'), JSON.stringify({ name: 'generator-mpimg', type: 'module', exports: { './tasks': './tasks.mjs' } }));
+  await build({
+    absWorkingDir: REPO,
+    entryPoints: ['tasks/index.ts'],
+    outfile: join(pkg, 'tasks.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
+/** A bare project in a temp dir: the given mpimgfile.mjs and the library package, nothing else. */
+export async function makeTaskProject(mpimgfile: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'mpimg-tasks-mini-'));
+  write(join(dir, 'mpimgfile.mjs'), mpimgfile);
+  await installTasksPackage(dir);
+  return dir;
+}
+
 export interface FixtureProject {
   dir: string;
   realBundle: boolean;
@@ -87,19 +114,7 @@ echo "0 failures"
   write(join(dir, 'first-boot/10-setup.sh'), '#!/bin/sh\nset -eu\necho first boot\n', 0o755);
   write(join(dir, 'motd.txt'), 'Welcome to {{name}} {{version}} on {{ip}}\n');
 
-  // generator-mpimg/tasks, from this repository's sources.
-  const pkg = join(dir, 'node_modules/generator-mpimg');
-  write(join(pkg, 'package.json'), JSON.stringify({ name: 'generator-mpimg', type: 'module', exports: { './tasks': './tasks.mjs' } }));
-  await build({
-    absWorkingDir: REPO,
-    entryPoints: ['tasks/index.ts'],
-    outfile: join(pkg, 'tasks.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-  });
+  await installTasksPackage(dir);
 
   const cli = join(REPO, 'lib/tasks/cli.js');
   // MPIMG_FIXTURE_STAND_IN=1 forces the stand-ins (to check that path while lib/ exists).
