@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { backupDir, ensureBlock, findBlock, journalFile, removeBlock, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
+import { backupDir, ensureBlock, findBlock, journalFile, removeBlock, stateFiles, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
 import { resolveInRoot, StepError } from './root.js';
 
 export { StepError } from './root.js';
@@ -176,19 +176,69 @@ function backup(root: string, plan: Plan, j: Journal, droplet: string, real: str
   j.add('backup', droplet);
 }
 
-export function install(plan: Plan, root: string): Change[] {
+/** Where a droplet is in its life (see plan.ts), read from what first boot and first login recorded. */
+export interface Stage {
+  stage: 'built' | 'first-boot-running' | 'first-boot-finished';
+  /** Steps of the last (or running) first boot that failed, as "ID EXIT". */
+  failedSteps: string[];
+  firstLogin: 'none' | 'pending' | 'done';
+}
+
+export function readStage(plan: Plan, root: string): Stage {
+  const f = stateFiles(plan);
+  const file = (p: string): string | undefined => {
+    try {
+      const real = resolveInRoot(root, p).real;
+      return lstat(real)?.isFile() ? fs.readFileSync(real, 'utf8') : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const running = file(f.running);
+  const finished = file(f.finished);
+  const failedText = running !== undefined ? running : file(f.failed) ?? '';
+  const failedSteps = failedText.split('\n').filter((l) => /^\S+ [1-9]\d*$/.test(l));
+  const stage: Stage['stage'] = running !== undefined ? 'first-boot-running' : finished !== undefined ? 'first-boot-finished' : 'built';
+  const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
+  let firstLogin: Stage['firstLogin'] = 'none';
+  if (hook && hook.kind === 'block') {
+    const bashrc = file(hook.path) ?? '';
+    firstLogin = file(f.loginDone) !== undefined || (stage !== 'built' && !findBlock(bashrc, hook.id)) ? 'done' : 'pending';
+  }
+  return { stage, failedSteps, firstLogin };
+}
+
+export interface InstallOptions {
+  /** `seeded`: only the folders and the seeded files (files/), before the build scripts run. */
+  only?: 'seeded';
+  /** Install on a droplet whose first boot already ran (the first-login hook is never put back). */
+  force?: boolean;
+}
+
+export function install(plan: Plan, root: string, opts: InstallOptions = {}): Change[] {
   process.umask(0o022);
   const changes: Change[] = [];
+  const stage = readStage(plan, root);
+  const booted = stage.stage !== 'built';
+  if (booted && !opts.force) {
+    throw new StepError(plan.state, `this droplet already ran its first boot (${stage.stage.replace(/-/g, ' ')}): installing again would undo what first boot and the customer set up`, 'EBOOTED');
+  }
   const j = new Journal(root, plan);
   // installed.json tells what an earlier install laid down only for an install from before the
   // journal; once there is a journal, it alone says what is ours.
-  const prior = j.entries.length === 0 ? priorItems(root, plan) : new Map<string, { sha256?: string; link?: string }>();
+  const laidDown = priorItems(root, plan);
+  const prior = j.entries.length === 0 ? laidDown : new Map<string, { sha256?: string; link?: string }>();
   const mkdirs = { create: true, onCreate: (d: string) => j.add('dir', d) };
   /** A file at this path is ours when install made it, or it is still what an earlier install laid down. */
   const ours = (p: string, real: string) =>
     p.startsWith(`${plan.home}/`) || j.has('file', p) || j.has('backup', p) || asBefore(prior.get(p), real);
   try {
     for (const op of plan.ops) {
+      if (opts.only === 'seeded' && op.kind !== 'dir' && !((op.kind === 'file' || op.kind === 'link') && op.seed)) continue;
+      if (booted && op.kind === 'block' && op.hook === 'first-login') {
+        changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'first boot ran: the first-login hook is not put back' });
+        continue;
+      }
       if (op.kind === 'dir') {
         const before = lstat(resolveInRoot(root, op.path, { followLast: true }).real);
         const r = resolveInRoot(root, op.path, { ...mkdirs, createLast: true, lastMode: op.mode, followLast: true });
@@ -217,6 +267,12 @@ export function install(plan: Plan, root: string): Change[] {
           continue;
         }
         let note: string | undefined;
+        // Laid down once: what a build script, first boot or the customer made of it stays. Only a
+        // copy nobody touched since the last install (installed.json says so) follows a new files/.
+        if (st && op.seed && claim() && !asBefore(laidDown.get(op.path), real)) {
+          changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'seeded: changed here since it was laid down' });
+          continue;
+        }
         if (!st) j.add('file', op.path);
         else if (!claim()) {
           backup(root, plan, j, op.path, real, st);
@@ -247,9 +303,20 @@ export function install(plan: Plan, root: string): Change[] {
   return changes;
 }
 
-export function status(plan: Plan, root: string): { drift: Drift[]; checked: number } {
+export interface StatusReport {
+  drift: Drift[];
+  checked: number;
+  stage: Stage;
+  /** Seeded files that differ from what was laid down (expected: not drift). */
+  seeded: Array<{ path: string; state: 'changed' | 'missing' }>;
+}
+
+export function status(plan: Plan, root: string): StatusReport {
   const drift: Drift[] = [];
+  const seeded: StatusReport['seeded'] = [];
+  const stage = readStage(plan, root);
   for (const op of plan.ops) {
+    const seed = (op.kind === 'file' || op.kind === 'link') && op.seed === true;
     let real: string;
     try {
       real = resolveInRoot(root, op.path, { followLast: op.kind === 'dir' }).real;
@@ -258,30 +325,34 @@ export function status(plan: Plan, root: string): { drift: Drift[]; checked: num
       continue;
     }
     const st = lstat(real);
-    if (!st) {
-      drift.push({ path: op.path, problem: op.kind === 'block' ? 'hook missing' : 'missing' });
-      continue;
-    }
     if (op.kind === 'block') {
-      const text = st.isFile() ? fs.readFileSync(real, 'latin1') : '';
+      const text = st?.isFile() ? fs.readFileSync(real, 'latin1') : '';
       const range = findBlock(text, op.id);
+      // After the first login the hook has removed itself: that is the design, not drift.
+      if (!range && op.hook === 'first-login' && stage.firstLogin === 'done') continue;
       if (!range) drift.push({ path: op.path, problem: 'hook missing', detail: `mpimg:${op.id}` });
       else if (text.slice(range[0], range[1]) !== latin1(op.text)) drift.push({ path: op.path, problem: 'block changed', detail: `mpimg:${op.id}` });
       continue;
     }
+    if (!st) {
+      if (seed && stage.stage !== 'built') seeded.push({ path: op.path, state: 'missing' });
+      else drift.push({ path: op.path, problem: 'missing' });
+      continue;
+    }
+    const found: Drift[] = [];
     if (op.kind === 'link') {
-      if (!st.isSymbolicLink() || fs.readlinkSync(real) !== op.target) drift.push({ path: op.path, problem: 'wrong link', detail: `should point to ${op.target}` });
-      continue;
+      if (!st.isSymbolicLink() || fs.readlinkSync(real) !== op.target) found.push({ path: op.path, problem: 'wrong link', detail: `should point to ${op.target}` });
+    } else if (op.kind === 'file' && !st.isFile()) {
+      found.push({ path: op.path, problem: 'changed content', detail: 'not a regular file' });
+    } else {
+      const mode = st.mode & 0o7777;
+      if (mode !== op.mode) found.push({ path: op.path, problem: 'wrong mode', detail: `${mode.toString(8)} instead of ${op.mode.toString(8)}` });
+      if (op.kind === 'file' && fileSha(real) !== op.sha256) found.push({ path: op.path, problem: 'changed content' });
     }
-    const mode = st.mode & 0o7777;
-    if (op.kind === 'file' && !st.isFile()) {
-      drift.push({ path: op.path, problem: 'changed content', detail: 'not a regular file' });
-      continue;
-    }
-    if (mode !== op.mode) drift.push({ path: op.path, problem: 'wrong mode', detail: `${mode.toString(8)} instead of ${op.mode.toString(8)}` });
-    if (op.kind === 'file' && fileSha(real) !== op.sha256) drift.push({ path: op.path, problem: 'changed content' });
+    if (found.length && seed) seeded.push({ path: op.path, state: 'changed' });
+    else drift.push(...found);
   }
-  return { drift, checked: plan.ops.length };
+  return { drift, checked: plan.ops.length, stage, seeded };
 }
 
 export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = {}): Change[] {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { validateManifest, formatProblems } from './manifest.js';
 import { describeOp } from './plan.js';
-import { describeFailure, install, status, uninstall } from './executor.js';
+import { describeFailure, install, status, uninstall, StepError, type Stage } from './executor.js';
 import type { Payload } from './payload.js';
 
 declare const MPIMG_VERSION: string;
@@ -30,7 +30,9 @@ Options:
   --root DIR      act on DIR instead of / (staged trees, tests)
   --json          machine-readable output (install, status, uninstall, plan)
   --remove-self   install: delete this file after a successful install
-  --force         uninstall: also remove files changed since install (and restore what they replaced)
+  --only seeded   install: only files/ (and other seeded files), before the build scripts run
+  --force         install: also on a droplet whose first boot ran (never puts the first-login hook back)
+                  uninstall: also remove files changed since install (and restore what they replaced)
   -h, --help      this help
   -v, --version   print the version
 `;
@@ -58,10 +60,24 @@ function runScript(b64: string, args: string[]): number {
   return r.status ?? 1;
 }
 
+function describeStage(st: Stage): string {
+  const boot = st.stage === 'built' ? 'built, first boot not run here yet'
+    : st.stage === 'first-boot-running' ? 'first boot running'
+    : 'first boot finished';
+  const failed = st.failedSteps.length ? ` (failed: ${st.failedSteps.map((l) => l.split(' ')[0]).join(', ')})` : '';
+  const login = st.firstLogin === 'none' ? '' : `, first login ${st.firstLogin}`;
+  return `${boot}${failed}${login}`;
+}
+
 function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
   if (cmd === '-v' || cmd === '--version') {
-    process.stdout.write(`${MPIMG_VERSION}\n`);
+    // The image and the tool that made this bundle (the bare runtime knows only the tool).
+    if (EMBEDDED.startsWith('@@')) process.stdout.write(`generator-mpimg ${MPIMG_VERSION}\n`);
+    else {
+      const p = loadPayload();
+      process.stdout.write(`${p.plan.name} ${p.plan.version} (${p.plan.slug}), generator-mpimg ${p.generator}\n`);
+    }
     return 0;
   }
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -74,16 +90,17 @@ function main(argv: string[]): number {
   if (!['install', 'status', 'uninstall', 'plan'].includes(cmd)) {
     fail(`error: unknown command "${cmd}"\n  fix: use one of install, status, uninstall, plan, cleanup, check (see --help)`);
   }
-  let values: { root?: string; json?: boolean; 'remove-self'?: boolean; force?: boolean };
+  let values: { root?: string; json?: boolean; 'remove-self'?: boolean; force?: boolean; only?: string };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { root: { type: 'string' }, json: { type: 'boolean' }, 'remove-self': { type: 'boolean' }, force: { type: 'boolean' } },
+      options: { root: { type: 'string' }, json: { type: 'boolean' }, 'remove-self': { type: 'boolean' }, force: { type: 'boolean' }, only: { type: 'string' } },
       strict: true,
     }));
   } catch (e) {
     fail(`error: ${(e as Error).message}\n  fix: see \`node <bundle> --help\``);
   }
+  if (values.only !== undefined && (values.only !== 'seeded' || cmd !== 'install')) fail(`error: --only ${values.only} is not known here\n  fix: \`install --only seeded\` lays down files/ (and other seeded files) alone`);
   const root = path.resolve(values.root ?? '/');
   if (values.root !== undefined && !fs.existsSync(root)) fail(`error: --root ${values.root} does not exist\n  fix: create it or point --root at a staged tree`);
   const plan = payload.plan;
@@ -91,25 +108,39 @@ function main(argv: string[]): number {
   const out = (s: string) => process.stdout.write(s);
 
   if (cmd === 'plan') {
+    // (the sh twin prints these same bytes: tasks/bundle/sh-installer.ts planJson)
     if (json) out(`${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`);
     else out(`${plan.ops.map(describeOp).join('\n')}\n`);
     return 0;
   }
   if (cmd === 'status') {
-    const { drift, checked } = status(plan, root);
-    if (json) out(`${JSON.stringify({ image: plan.slug, version: plan.version, root, checked, drift, ok: drift.length === 0 }, null, 2)}\n`);
-    else if (drift.length === 0) out(`${plan.name} ${plan.version}: installed, ${checked} items as planned\n`);
-    else out(`${plan.name} ${plan.version}: ${drift.length} problem(s)\n${drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: run install again to repair\n`);
-    return drift.length === 0 ? 0 : 1;
+    const r = status(plan, root);
+    const ok = r.drift.length === 0;
+    if (json) out(`${JSON.stringify({ image: plan.slug, version: plan.version, root, checked: r.checked, ...r.stage, drift: r.drift, seeded: r.seeded, ok }, null, 2)}\n`);
+    else {
+      const seeded = r.seeded.length ? `; ${r.seeded.length} seeded file(s) changed here (expected)` : '';
+      if (ok) out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.checked} items as planned${seeded}\n`);
+      else {
+        // On a droplet that booted, install refuses (it would undo first boot): never suggest it there.
+        const fix = r.stage.stage === 'built' ? 'run install again to repair' : 'these were changed on this droplet after its first boot; compare them with the image (`plan --json`)';
+        out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.drift.length} problem(s)${seeded}\n${r.drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: ${fix}\n`);
+      }
+    }
+    return ok ? 0 : 1;
   }
   if (root === '/' && typeof process.getuid === 'function' && process.getuid() !== 0) {
     fail(`error: refusing to ${cmd} on / as uid ${process.getuid()}\n  fix: run as root (sudo node ${path.basename(process.argv[1] ?? 'bundle')} ${cmd}) or pass --root DIR`);
   }
   let changes;
   try {
-    changes = cmd === 'install' ? install(plan, root) : uninstall(plan, root, { force: Boolean(values.force) });
+    changes = cmd === 'install'
+      ? install(plan, root, { force: Boolean(values.force), only: values.only === 'seeded' ? 'seeded' : undefined })
+      : uninstall(plan, root, { force: Boolean(values.force) });
   } catch (e) {
     const again = root === '/' ? '' : ` --root ${root}`;
+    if (e instanceof StepError && e.code === 'EBOOTED') {
+      fail(`error: install refused: ${e.message}\n  fix: nothing needs installing on a droplet made from the image; \`install --force${again}\` lays the files down again (never the first-login hook or the login hold)`, 1);
+    }
     fail(`error: ${describeFailure(cmd, e)}\n  fix: ${cmd === 'install' ? `fix that path and run install again; \`uninstall${again}\` removes what this install made so far` : 'fix that path and run uninstall again'}`, 1);
   }
   const touched = changes.filter((c) => c.action !== 'unchanged' && c.action !== 'absent');

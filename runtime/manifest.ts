@@ -34,8 +34,13 @@ export interface Manifest {
   firstLogin?: { file: string } | null;
   /** MOTD text file; `{{ip}}`, `{{name}}` and `{{version}}` are filled in at login. */
   motd?: { file: string } | null;
-  /** Folder mirrored onto `/` (modes kept). */
-  files?: { dir: string };
+  /**
+   * Folder mirrored onto `/` (modes kept). Its files are seeded (laid down once; build scripts, first
+   * boot and the customer may change them) except droplet paths matching `managed` globs.
+   */
+  files?: { dir: string; managed?: string[] };
+  /** Other installed droplet paths (globs: `*`, `**`, `?`) that first boot or the customer change: seeded too. */
+  seeded?: string[];
   /** Hold root SSH logins with a "please wait" until first boot finished (always released). */
   loginHold?: boolean;
   build?: {
@@ -131,6 +136,7 @@ const TOP: Shape = {
   firstLogin: { type: 'object|null' },
   motd: { type: 'object|null' },
   files: { type: 'object' },
+  seeded: { type: 'array' },
   loginHold: { type: 'boolean' },
   build: { type: 'object' },
   cleanup: { type: 'object' },
@@ -141,7 +147,7 @@ const TOP: Shape = {
 const NESTED: Record<string, Shape> = {
   firstLogin: { file: { type: 'string', required: true } },
   motd: { file: { type: 'string', required: true } },
-  files: { dir: { type: 'string', required: true } },
+  files: { dir: { type: 'string', required: true }, managed: { type: 'array' } },
   build: { packages: { type: 'array' }, scriptsDir: { type: 'string' } },
   cleanup: {
     script: { type: 'string' },
@@ -332,6 +338,15 @@ export function validateManifest(input: unknown): { manifest?: Manifest; problem
     if (typeOf(o) === 'object' && typeof (o as Record<string, unknown>)[f] === 'string') {
       pathProblem((o as Record<string, string>)[f], `$.${k}.${f}`, problems);
     }
+  }
+  const globs: Array<[unknown, string]> = [[m.seeded, '$.seeded'], [typeOf(m.files) === 'object' ? (m.files as Record<string, unknown>).managed : undefined, '$.files.managed']];
+  for (const [list, at] of globs) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((g, i) => {
+      if (typeof g !== 'string' || !g.startsWith('/') || g.includes('\\')) {
+        problems.push({ path: `${at}[${i}]`, message: `bad path glob ${JSON.stringify(g)}`, hint: 'a droplet path starting with "/", with * (one level), ** (any depth) or ?, e.g. "/etc/nginx/**"' });
+      }
+    });
   }
   const build = m.build as Record<string, unknown> | undefined;
   if (typeOf(build) === 'object' && Array.isArray(build!.packages)) {

@@ -17,6 +17,12 @@ export interface FileOp {
   /** base64 of the exact bytes. */
   content: string;
   sha256: string;
+  /**
+   * Seeded (files/ by default): content that build scripts, first boot or the customer are expected to
+   * change. Laid down once, never "repaired", not drift when changed; uninstall removes it only while
+   * unchanged. Without it the file is managed: the tool's own, status reports its drift.
+   */
+  seed?: true;
 }
 
 export interface BlockOp {
@@ -31,6 +37,8 @@ export interface BlockOp {
   position: 'start' | 'end';
   /** Mode when the file has to be created. */
   createMode: number;
+  /** The first-login hook: it removes itself after the first login, which is then not drift. */
+  hook?: 'first-login';
 }
 
 /** A symbolic link laid down as a link (never followed): e.g. nginx sites-enabled/x -> ../sites-available/x. */
@@ -38,6 +46,7 @@ export interface LinkOp {
   kind: 'link';
   path: string;
   target: string;
+  seed?: true;
 }
 
 export type Op = DirOp | FileOp | BlockOp | LinkOp;
@@ -49,8 +58,22 @@ export interface Plan {
   version: string;
   /** /opt/<vendor>/<slug> */
   home: string;
+  /** /var/lib/<slug>: what first boot and first login record (see droplet stages below). */
+  state: string;
   ops: Op[];
 }
+
+/**
+ * The stages a droplet goes through, read from what first boot and first login record in the state
+ * folder: `installed` (built, not booted: the build droplet or a staged root), first boot `running` or
+ * `finished` (with the steps that failed), and first login `pending` or `done`.
+ */
+export const stateFiles = (plan: Pick<Plan, 'state'>) => ({
+  running: `${plan.state}/first-boot.status`,
+  finished: `${plan.state}/first-boot.last`,
+  failed: `${plan.state}/first-boot.failed`,
+  loginDone: `${plan.state}/first-login.done`,
+});
 
 export const startMarker = (id: string): string => `# >>> mpimg:${id} >>>`;
 export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;
@@ -108,10 +131,10 @@ export function describeOp(op: Op): string {
     case 'dir':
       return `dir   ${mode(op.mode)} ${op.path}`;
     case 'file':
-      return `file  ${mode(op.mode)} ${op.path} (${Buffer.from(op.content, 'base64').length} bytes)`;
+      return `file  ${mode(op.mode)} ${op.path} (${Buffer.from(op.content, 'base64').length} bytes${op.seed ? ', seeded' : ''})`;
     case 'block':
       return `block      ${op.path} [mpimg:${op.id}] (${op.position})`;
     case 'link':
-      return `link       ${op.path} -> ${op.target}`;
+      return `link       ${op.path} -> ${op.target}${op.seed ? ' (seeded)' : ''}`;
   }
 }

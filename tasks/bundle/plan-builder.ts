@@ -4,9 +4,10 @@
  */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { Op, Plan } from '../../runtime/plan.js';
+import type { FileOp, Op, Plan } from '../../runtime/plan.js';
 import { MpimgError } from '../errors.js';
 import type { Project } from './project.js';
+import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
 
 export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
@@ -27,7 +28,7 @@ function fileOp(p: string, mode: number, data: Buffer | string): Op {
 export function buildPlan(project: Project, generatorVersion: string): Plan {
   const m = project.manifest;
   const home = `/opt/${m.vendor}/${m.slug}`;
-  const common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home };
+  const common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, state: `/var/lib/${m.slug}` };
   const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
   const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
 
@@ -58,15 +59,24 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
   if (project.firstLogin) {
     ops.push(fileOp(`${home}/first-login.sh`, 0o755, fs.readFileSync(project.firstLogin.abs)));
     ops.push(fileOp(`${home}/first-login-run`, 0o755, renderDroplet('first-login-run.sh.ejs', common)));
-    ops.push({ kind: 'block', path: '/root/.bashrc', id: `${m.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644 });
+    ops.push({ kind: 'block', path: '/root/.bashrc', id: `${m.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644, hook: 'first-login' });
   }
   if (project.motd) {
     const text = fs.readFileSync(project.motd.abs, 'utf8').replace(/\n+$/, '')
       .replaceAll('{{name}}', m.name).replaceAll('{{version}}', m.version);
     ops.push(fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, renderDroplet('motd.sh.ejs', { ...common, text })));
   }
-  for (const f of project.files) ops.push(fileOp(f.target, f.mode & 0o777, fs.readFileSync(f.abs)));
-  for (const l of project.links) ops.push({ kind: 'link', path: l.path, target: l.target });
+  // files/ is seeded unless the manifest says the tool manages a path; $.seeded marks more.
+  const managed = m.files?.managed;
+  for (const f of project.files) {
+    const op = fileOp(f.target, f.mode & 0o777, fs.readFileSync(f.abs));
+    if (!matchesAny(f.target, managed)) (op as FileOp).seed = true;
+    ops.push(op);
+  }
+  for (const l of project.links) ops.push({ kind: 'link', path: l.path, target: l.target, ...(matchesAny(l.path, managed) ? {} : { seed: true as const }) });
+  for (const op of ops) {
+    if ((op.kind === 'file' || op.kind === 'link') && matchesAny(op.path, m.seeded)) op.seed = true;
+  }
 
   // Two operations on one path would fight each other (e.g. files/root/.bashrc and the hook).
   const seen = new Map<string, Op>();
@@ -86,7 +96,7 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     version: m.version,
     items: ops.map((op) => {
       switch (op.kind) {
-        case 'file': return { path: op.path, mode: op.mode.toString(8), sha256: op.sha256 };
+        case 'file': return { path: op.path, mode: op.mode.toString(8), sha256: op.sha256, ...(op.seed ? { seeded: true } : {}) };
         case 'dir': return { path: op.path, mode: op.mode.toString(8), dir: true };
         case 'link': return { path: op.path, link: op.target };
         default: return { path: op.path, block: `mpimg:${op.id}` };

@@ -5,6 +5,7 @@
  * line), every other value as one single-quoted word.
  */
 import { createHash } from 'node:crypto';
+import type { Payload } from '../../runtime/payload.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 
@@ -17,7 +18,11 @@ const json = (p: string): string => sq(JSON.stringify(p));
 // Until the journal has a place (the image's home folder), each step tries to give it one.
 const FLUSH = '  mpimg_j_flush';
 
-export function renderShInstaller(plan: Plan, generatorVersion: string): string {
+/** What `plan --json` prints: the node runtime's exact bytes. */
+export const planJson = (plan: Plan): string => `${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`;
+
+export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts'>): string {
+  const { plan, generator: generatorVersion } = payload;
   const install: string[] = [];
   const uninstall: string[] = [];
   const status: string[] = [];
@@ -26,21 +31,22 @@ export function renderShInstaller(plan: Plan, generatorVersion: string): string 
       install.push(`  mpimg_dir ${sq(op.path)} ${mode(op.mode)}`);
       status.push(`  mpimg_st ${sq(op.path)} dir ${mode(op.mode)} ''`);
     } else if (op.kind === 'file') {
-      install.push(`  mpimg_file ${sq(op.path)} ${json(op.path)} ${mode(op.mode)} ${op.sha256} ${heredoc(op.content)}`);
+      install.push(`  mpimg_file ${sq(op.path)} ${json(op.path)} ${mode(op.mode)} ${op.sha256} ${op.seed ? 1 : 0} ${heredoc(op.content)}`);
       uninstall.unshift(`  mpimg_rm ${sq(op.path)} file ${op.sha256}`);
-      status.push(`  mpimg_st ${sq(op.path)} file ${mode(op.mode)} ${op.sha256}`);
+      status.push(`  mpimg_st ${sq(op.path)} file ${mode(op.mode)} ${op.sha256} ${op.seed ? 1 : 0}`);
     } else if (op.kind === 'link') {
-      install.push(`  mpimg_link ${sq(op.path)} ${json(op.path)} ${sq(op.target)} ${sq(JSON.stringify(op.target).slice(1, -1))}`);
+      install.push(`  mpimg_link ${sq(op.path)} ${json(op.path)} ${sq(op.target)} ${sq(JSON.stringify(op.target).slice(1, -1))} ${op.seed ? 1 : 0}`);
       uninstall.unshift(`  mpimg_rm ${sq(op.path)} link ${sq(op.target)}`);
-      status.push(`  mpimg_st ${sq(op.path)} link - ${sq(op.target)}`);
+      status.push(`  mpimg_st ${sq(op.path)} link - ${sq(op.target)} ${op.seed ? 1 : 0}`);
     } else {
       const text = Buffer.from(op.text, 'utf8').toString('base64');
-      install.push(`  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${heredoc(text)}`);
+      install.push(`  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${op.hook ?? '-'} ${heredoc(text)}`);
       uninstall.unshift(`  mpimg_rm_block ${sq(op.path)} ${sq(op.id)}`);
-      status.push(`  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))}`);
+      status.push(`  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))} ${op.hook ?? '-'}`);
     }
     install.push(FLUSH);
   }
+  const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   return renderDroplet('installer.sh.ejs', {
     name: plan.name,
     slug: plan.slug,
@@ -48,6 +54,12 @@ export function renderShInstaller(plan: Plan, generatorVersion: string): string 
     generator: generatorVersion,
     blocks: readDroplet('blocks.sh'),
     home: plan.home,
+    state: plan.state,
+    hookPath: hook?.path ?? '',
+    hookId: hook && hook.kind === 'block' ? hook.id : '',
+    planJsonB64: b64Lines(Buffer.from(planJson(plan)).toString('base64')),
+    cleanupB64: b64Lines(payload.scripts.cleanup),
+    checkB64: b64Lines(payload.scripts.check),
     journal: journalFile(plan),
     backup: backupDir(plan),
     planLines: plan.ops.map((op) => `    ${sq(describeOp(op))}`).join(' \\\n'),

@@ -58,6 +58,6 @@ export function writeBundle(project: Project, outDir = path.join(project.dir, 'd
   const cjs = path.join(outDir, `${slug}.cjs`);
   const sh = path.join(outDir, `${slug}-install.sh`);
   writeAtomic(cjs, filled, 0o755);
-  writeAtomic(sh, renderShInstaller(payload.plan, payload.generator), 0o755);
+  writeAtomic(sh, renderShInstaller(payload), 0o755);
   return { cjs, sh, payloadBytes: filled.length - runtime.length, runtimeBytes: runtime.length };
 }

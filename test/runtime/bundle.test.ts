@@ -42,7 +42,9 @@ describe('the runtime bundle', () => {
   });
 
   it('has --version and --help, and refuses an unknown command', () => {
-    expect(node(['--version']).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    // the image and the tool that made the bundle, from both executors
+    expect(node(['--version']).stdout).toMatch(/^Acme Wiki 1\.2\.3 \(acme-wiki\), generator-mpimg \d+\.\d+\.\d+\n$/);
+    expect(sh(['--version']).stdout).toBe(node(['--version']).stdout);
     expect(node(['--help']).stdout).toContain('uninstall');
     const r = node(['frobnicate']);
     expect(r.status).toBe(2);
