@@ -20,8 +20,8 @@ export function manifestFromAnswers(a: Answers): Manifest {
     files: { dir: DEFAULTS.filesDir },
     loginHold: a.loginHold,
     build: { packages: [...a.packages], scriptsDir: DEFAULTS.scriptsDir },
-    cleanup: { script: DEFAULTS.cleanupScript, zeroFill: false },
-    check: { script: DEFAULTS.checkScript },
+    // No cleanup.script / check.script: the package's own scripts run unless the project customises them.
+    cleanup: { zeroFill: false },
     droplet: { region: a.region, size: a.size },
     snapshot: { name: DEFAULTS.snapshotName },
   };

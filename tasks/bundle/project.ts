@@ -16,6 +16,7 @@ import {
   type Problem,
 } from '../../runtime/manifest.js';
 import { MpimgError } from '../errors.js';
+import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
 
 export interface ProjectFile {
@@ -52,6 +53,7 @@ export interface Project {
   links: ProjectLink[];
   /** Numbered build steps run on the build droplet, in order (cleanup and check excluded). */
   buildScripts: ProjectFile[];
+  /** The cleanup and check the bundle embeds: the project's customised copies, else the package's. */
   cleanupScript: ProjectFile;
   checkScript: ProjectFile;
   /** Every shell script of the project that runs on a droplet (first boot, first login, build, cleanup, check). */
@@ -245,10 +247,15 @@ export function loadProject(dir: string): Project {
   }
   else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
 
-  const cleanupRel = manifest.cleanup?.script ?? DEFAULTS.cleanupScript;
-  const checkRel = manifest.check?.script ?? DEFAULTS.checkScript;
-  const cleanupScript = fileAt(dir, cleanupRel, manifest.cleanup?.script ? '$.cleanup.script' : cleanupRel, out);
-  const checkScript = fileAt(dir, checkRel, manifest.check?.script ? '$.check.script' : checkRel, out);
+  // The package's cleanup and check, unless the project has customised copies of them.
+  const scriptOf = (s: DropletScript, at: string): ProjectFile | undefined =>
+    s.custom ? fileAt(dir, s.rel, at, out) : { rel: s.rel, abs: s.abs, mode: fs.statSync(s.abs).mode & 0o7777 };
+  const cleanupChoice = cleanupScriptOf(dir, manifest);
+  const checkChoice = checkScriptOf(dir, manifest);
+  const cleanupRel = cleanupChoice.rel;
+  const checkRel = checkChoice.rel;
+  const cleanupScript = scriptOf(cleanupChoice, manifest.cleanup?.script ? '$.cleanup.script' : cleanupRel);
+  const checkScript = scriptOf(checkChoice, manifest.check?.script ? '$.check.script' : checkRel);
 
   const buildScripts: ProjectFile[] = [];
   const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
@@ -257,7 +264,7 @@ export function loadProject(dir: string): Project {
     for (const name of fs.readdirSync(path.join(dir, scriptsDir)).sort()) {
       if (IGNORED.has(name)) continue;
       const rel = `${scriptsDir}/${name}`;
-      if (rel === cleanupRel || rel === checkRel) continue;
+      if (rel === cleanupRel || rel === checkRel || name === '90-cleanup.sh' || name === '99-img-check.sh') continue;
       const m = /^(\d{2})-/.exec(name);
       if (!m) {
         out.push({ path: rel, message: 'build script name does not start with a two-digit number', hint: 'rename it NN-name.sh; the number sets the order' });
@@ -275,14 +282,16 @@ export function loadProject(dir: string): Project {
       }
     }
   }
-  for (const f of [cleanupScript, checkScript]) if (f) shebangProblem(f.abs, f.rel, out);
+  for (const [f, c] of [[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const) if (f && c.custom) shebangProblem(f.abs, f.rel, out);
 
   for (const p of [filesDir, scriptsDir]) {
     const why = unsafeRelativePath(p);
     if (why) out.push({ path: p, message: `unsafe path: ${why}`, hint: 'use a folder inside the project' });
   }
 
-  const scripts = [...firstBoot, ...(firstLogin ? [firstLogin] : []), ...buildScripts, ...[cleanupScript, checkScript].filter((f): f is ProjectFile => Boolean(f))];
+  // The vendor's scripts (the package's cleanup and check are tested with the package).
+  const scripts = [...firstBoot, ...(firstLogin ? [firstLogin] : []), ...buildScripts,
+    ...[cleanupChoice.custom ? cleanupScript : undefined, checkChoice.custom ? checkScript : undefined].filter((f): f is ProjectFile => Boolean(f))];
   syntaxProblems(scripts, out);
   if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
   return { dir, manifest, firstBoot, firstLogin, motd, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };

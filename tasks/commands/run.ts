@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { MpimgError, UsageError } from '../errors.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
-import { loadTaskFile } from '../ssh/taskfile.js';
+import { projectTasks } from '../standard/index.js';
 import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens } from '../secrets.js';
 import type { Command, CommandContext } from './types.js';
@@ -98,9 +98,9 @@ interface RunValues {
 /** Loads the task file and runs one task over a fresh Connection; prints timings and the outcome. */
 async function runTask(name: string, values: RunValues, o: { port: number; attempts: number }, ctx: CommandContext): Promise<number> {
   const { port, attempts } = o;
-  const { tasks } = await loadTaskFile(ctx.cwd);
+  const { tasks } = await projectTasks(ctx.cwd);
   const t = tasks.get(name);
-  if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs`, `one of: ${[...tasks.keys()].join(', ')}`);
+  if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs or the standard tasks`, `one of: ${[...tasks.keys()].join(', ')}`);
 
   const c = new Connection({
     host: values.host,
@@ -113,7 +113,10 @@ async function runTask(name: string, values: RunValues, o: { port: number; attem
     stdout: ctx.stdout,
     stderr: ctx.stderr,
     signal: ctx.signal,
+    project: ctx.cwd,
   });
+  // Pipelines (build, testbuild) run their steps by name from this set: the vendor's replace the standard ones.
+  c.tasks = tasks;
   const start = performance.now();
   try {
     await waitForSsh(c, { attempts, signal: ctx.signal });

@@ -40,6 +40,8 @@ export interface ConnectionOptions {
   controlPersist?: number;
   /** Aborts running commands (e.g. Ctrl-C in the CLI). */
   signal?: AbortSignal;
+  /** The image project the tasks work for (mpimg.json, dist/, files/): default the current folder. */
+  project?: string;
 }
 
 export interface RunOptions {
@@ -315,6 +317,13 @@ export class Connection {
   readonly hostKeys: HostKeyPolicy;
   /** Name of the running task: prefixes every output line. Set by task(). */
   prefix = '';
+  /** The image project folder (mpimg.json, dist/, files/, scripts/). */
+  readonly project: string;
+  /**
+   * The tasks of this run by name (the project's task file over the standard set), so a pipeline's
+   * step named "scripts" runs the vendor's own `scripts` task when there is one. Set by `mpimg run`.
+   */
+  tasks?: Map<string, (c: Connection) => Promise<void>>;
   /** Depth of nested tasks (for the timing table). */
   depth = 0;
   /** One entry per task run on this connection, in starting order (parents before their steps). */
@@ -353,6 +362,7 @@ export class Connection {
     if (opts.identityFile) configPath(resolve(opts.identityFile), '--identity');
     checkSshOptions(opts.sshOptions ?? [], { host: opts.host, port, user, sshConfigFile: opts.sshConfigFile });
     this.opts = opts;
+    this.project = resolve(opts.project ?? process.cwd());
     this.host = opts.host;
     this.user = user;
     this.port = port;

@@ -21,12 +21,14 @@ export async function loadTaskFile(dir: string): Promise<{ file: string; tasks: 
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e?.code === 'ERR_MODULE_NOT_FOUND' && /generator-mpimg/.test(e.message)) {
-      throw new MpimgError(`${TASK_FILE} imports generator-mpimg/tasks, which is not installed in this project`, {
+      throw new MpimgError(`${TASK_FILE} imports generator-mpimg, which is not installed in this project`, {
         where: file,
         hint: 'run `npm install` in the project (generator-mpimg is one of its devDependencies)',
       });
     }
-    throw new MpimgError(`${TASK_FILE} could not be loaded: ${e?.message ?? String(err)}`, { where: file, hint: 'fix the error in the file (node --check mpimgfile.mjs shows syntax errors)' });
+    // An error of the library itself (e.g. a pipeline change naming no step) says how to fix it.
+    const hint = typeof (err as { hint?: unknown })?.hint === 'string' ? (err as { hint: string }).hint : 'fix the error in the file (node --check mpimgfile.mjs shows syntax errors)';
+    throw new MpimgError(`${TASK_FILE} could not be loaded: ${e?.message ?? String(err)}`, { where: file, hint });
   }
   const tasks = collectTasks(mod);
   if (tasks.size === 0) {

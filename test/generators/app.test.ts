@@ -43,8 +43,7 @@ const EXPECTED_MANIFEST = {
   files: { dir: 'files' },
   loginHold: true,
   build: { packages: ['nginx', 'curl'], scriptsDir: 'scripts' },
-  cleanup: { script: 'scripts/90-cleanup.sh', zeroFill: false },
-  check: { script: 'scripts/99-img-check.sh' },
+  cleanup: { zeroFill: false },
   droplet: { region: 'ams3', size: 's-1vcpu-1gb' },
   snapshot: { name: '{slug}-{version}-{timestamp}' },
 };
@@ -167,8 +166,6 @@ describe('yo mpimg (app generator)', () => {
         "0644 package.json",
         "0644 packer/acme-wiki.pkr.hcl",
         "0755 scripts/10-configure.sh",
-        "0755 scripts/90-cleanup.sh",
-        "0755 scripts/99-img-check.sh",
       ]
     `);
   });

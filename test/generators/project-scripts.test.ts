@@ -28,7 +28,7 @@ describe('generated Makefile', () => {
     const r = make(['help']);
     expect(r.status).toBe(0);
     const targets = r.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
-    expect(targets).toEqual(['help', 'bundle', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image']);
+    expect(targets).toEqual(['help', 'bundle', 'upgrade', 'validate', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image']);
     // `make` with no target is `make help`
     expect(make([]).stdout).toBe(r.stdout);
   });
@@ -45,14 +45,22 @@ describe('generated Makefile', () => {
     });
   }
 
-  it('snapshot needs DROPLET; bundle and image call mpimg through npx --no-install', () => {
+  it('snapshot needs DROPLET; every target calls the project\'s own mpimg, never npx', () => {
     const bad = make(['snapshot']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('usage: make snapshot DROPLET=<droplet-id>');
     expect(make(['snapshot', 'DROPLET=42', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42');
     expect(make(['snapshot', 'DROPLET=42', 'YES=1', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42 --yes');
-    const dry = spawnSync('make', ['-n', 'bundle', 'image'], { cwd: dir, encoding: 'utf8' });
-    expect(dry.stdout.trim().split('\n')).toEqual(['npx --no-install mpimg bundle', 'npx --no-install mpimg image']);
+    expect(readFileSync(join(dir, 'Makefile'), 'utf8')).not.toMatch(/^[^#]*npx/m);
+    // node_modules/.bin/mpimg when the project has it (npm install), else mpimg on PATH, else a clear error
+    const bin = join(dir, 'node_modules/.bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'mpimg'), '#!/bin/sh\necho "local mpimg $*"\n', { mode: 0o755 });
+    expect(make(['bundle']).stdout.trim()).toBe('local mpimg bundle');
+    removeDir(join(dir, 'node_modules'));
+    const missing = spawnSync('make', ['-s', 'bundle'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('mpimg is not installed in this project: run npm install');
   });
 });
 
@@ -120,11 +128,17 @@ describe('generated shell scripts', () => {
     expect(r.stdout).not.toContain('S3cret');
   });
 
-  it('the build step example records the build in /etc/<slug>/build-info', () => {
-    const etc = join(scratch, 'etc-build');
-    mkdirSync(scratch, { recursive: true });
-    const script = redirected('scripts/10-configure.sh', [['/etc/acme-wiki', etc]]);
-    const r = spawnSync(script, [], { encoding: 'utf8' });
+  it('the build step example records the build in /etc/<slug>/build-info, from the values the build passes', () => {
+    const root = join(scratch, 'root-build');
+    mkdirSync(root, { recursive: true });
+    // No manifest value is written into the script: it follows mpimg.json through the environment.
+    const text = readFileSync(join(dir, 'scripts/10-configure.sh'), 'utf8');
+    expect(text).not.toMatch(/acme-wiki|1\.0\.0|ubuntu-24/);
+    const r = spawnSync(join(dir, 'scripts/10-configure.sh'), [], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, MPIMG_ROOT: root, MPIMG_NAME: "Acme's Wiki", MPIMG_SLUG: 'acme-wiki', MPIMG_VERSION: '1.0.0', MPIMG_DISTRO: 'ubuntu-24-04-x64' },
+    });
+    const etc = join(root, 'etc/acme-wiki');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const info = readFileSync(join(etc, 'build-info'), 'utf8');

@@ -220,7 +220,7 @@ describe('install, status, uninstall under --root', () => {
   it('runs the real image check and cleanup of a project, leaving no copy of them behind', () => {
     const real = bundledFixture();
     for (const s of ['90-cleanup.sh', '99-img-check.sh']) {
-      fs.copyFileSync(path.join(templatesDir(), 'project/scripts', s), path.join(real.project, 'scripts', s));
+      fs.copyFileSync(path.join(templatesDir(), 'droplet', s), path.join(real.project, 'scripts', s));
     }
     const fresh = writeBundle(loadProject(real.project), tempDir('mpimg-dist-'));
     const root = stagedRoot();

@@ -1,4 +1,4 @@
-// The image check (templates/project/scripts/99-img-check.sh) run with real
+// The image check (templates/droplet/99-img-check.sh) run with real
 // bash on staged roots built in temp dirs.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';

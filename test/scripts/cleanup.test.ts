@@ -1,4 +1,4 @@
-// The cleanup (templates/project/scripts/90-cleanup.sh) run with real bash on
+// The cleanup (templates/droplet/90-cleanup.sh) run with real bash on
 // dirty staged roots in temp dirs; never on this machine's /.
 import { spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';

@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-export const CHECK_SCRIPT = join(repo, 'templates/project/scripts/99-img-check.sh');
-export const CLEANUP_SCRIPT = join(repo, 'templates/project/scripts/90-cleanup.sh');
+export const CHECK_SCRIPT = join(repo, 'templates/droplet/99-img-check.sh');
+export const CLEANUP_SCRIPT = join(repo, 'templates/droplet/90-cleanup.sh');
 
 // Fake secrets planted in fixtures; none may ever show up in script output.
 export const FAKE_KEY_BODY = 'b3BlbnNzaC1rZXktdjEAAAAFAKEFAKEFAKEmpimgTESTKEYbodyDoNotPrint0000';

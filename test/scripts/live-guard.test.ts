@@ -154,7 +154,7 @@ describe("the bundle's cleanup command (runtime/main.ts runs the embedded script
     removeLater(b.project, dirname(b.cjs));
     copyFileSync(CLEANUP_SCRIPT, join(b.project, 'scripts/90-cleanup.sh'));
     copyFileSync(CHECK_SCRIPT, join(b.project, 'scripts/99-img-check.sh'));
-    expect(readFileSync(join(templatesDir(), 'project/scripts/90-cleanup.sh'), 'utf8')).toBe(readFileSync(CLEANUP_SCRIPT, 'utf8'));
+    expect(readFileSync(join(templatesDir(), 'droplet/90-cleanup.sh'), 'utf8')).toBe(readFileSync(CLEANUP_SCRIPT, 'utf8'));
     cjs = writeBundle(loadProject(b.project), tempRoot('mpimg-scripts-dist-')).cjs;
   });
 

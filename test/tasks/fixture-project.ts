@@ -1,8 +1,9 @@
 /**
  * A small image project for the mpimgfile tests, in a temp dir: mpimg.json, the real mpimgfile.mjs
  * rendered from templates/project/mpimgfile.mjs.ejs, files/, build scripts that only write under
- * $MPIMG_ROOT, recording cleanup/check scripts, and node_modules/generator-mpimg built from this
- * repository's tasks/ sources (esbuild), so `import 'generator-mpimg/tasks'` resolves as in a real project.
+ * $MPIMG_ROOT, recording cleanup/check scripts (customised copies: they win over the package's), and
+ * node_modules/generator-mpimg built from this repository's tasks/ sources (esbuild), so
+ * `import 'generator-mpimg/tasks/standard'` resolves as in a real project.
  *
  * The bundle: when the compiled CLI exists (lib/tasks/cli.js, made by `npm run build`), the real
  * `mpimg bundle` writes dist/; otherwise dist/ gets two small stand-ins that only record their
@@ -32,12 +33,17 @@ function write(file: string, text: string, mode = 0o644): void {
  */
 export async function installTasksPackage(dir: string): Promise<void> {
   const pkg = join(dir, 'node_modules/generator-mpimg');
-  write(join(pkg, 'package.json'), JSON.stringify({ name: 'generator-mpimg', type: 'module', exports: { './tasks': './tasks.mjs' } }));
+  write(join(pkg, 'package.json'), JSON.stringify({
+    name: 'generator-mpimg', version: '0.0.0-fixture', type: 'module',
+    exports: { './tasks': './tasks.js', './tasks/standard': './standard.js' },
+  }));
+  // Both entries share one copy of the library (a chunk), as the published package does.
   await build({
     absWorkingDir: REPO,
-    entryPoints: ['tasks/index.ts'],
-    outfile: join(pkg, 'tasks.mjs'),
+    entryPoints: { tasks: 'tasks/index.ts', standard: 'tasks/standard/index.ts' },
+    outdir: pkg,
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -72,9 +78,7 @@ export async function makeFixtureProject(opts: { manifest?: Record<string, unkno
   };
   write(join(dir, 'mpimg.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const template = readFileSync(join(REPO, 'templates/project/mpimgfile.mjs.ejs'), 'utf8');
-  write(join(dir, 'mpimgfile.mjs'), ejs.render(template, {
-    slug: SLUG, vendor: VENDOR, name: manifest.name, packages: manifest.build.packages, distroFamily: 'apt',
-  }));
+  write(join(dir, 'mpimgfile.mjs'), ejs.render(template, { slug: SLUG, vendor: VENDOR, name: manifest.name }));
 
   write(join(dir, 'files/etc/acme-test/app.conf'), 'listen=127.0.0.1\n', 0o640);
   write(join(dir, 'files/usr/local/bin/acme-hello'), '#!/bin/sh\necho hello\n', 0o755);

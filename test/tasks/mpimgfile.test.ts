@@ -74,21 +74,19 @@ describe('mpimg tasks', () => {
     expect(text.stdout.text).toMatch(/^ {2}testbuild +build without cleanup/m);
   });
 
-  it('the template renders to valid JavaScript for either package family and an empty package list', () => {
+  it('the generated mpimgfile is thin: valid JavaScript, the standard tasks re-exported, no manifest value repeated', () => {
     const template = readFileSync(join(REPO, 'templates/project/mpimgfile.mjs.ejs'), 'utf8');
-    for (const vars of [
-      { slug: 'x-y', vendor: 'v', name: "O'Brien \"Wiki\"", packages: [], distroFamily: 'dnf' },
-      { slug: 'x-y', vendor: 'v', name: 'Wiki', packages: ['nginx', 'redis-server'], distroFamily: 'apt' },
-    ]) {
-      const file = join(project.dir, `render-${vars.distroFamily}.mjs`);
-      writeFileSync(file, ejs.render(template, vars));
-      const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      const text = readFileSync(file, 'utf8');
-      expect(text).toContain(`const SLUG = 'x-y';`);
-      expect(text).toContain(`${vars.distroFamily}-based`);
-      rmSync(file);
-    }
+    const file = join(project.dir, 'render-check.mjs');
+    writeFileSync(file, ejs.render(template, { slug: 'x-y', vendor: 'v', name: "O'Brien \"Wiki\"" }));
+    const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    rmSync(file);
+    expect(text.split('\n').length).toBeLessThanOrEqual(40);
+    expect(text).toContain("export * from 'generator-mpimg/tasks/standard';");
+    // the build logic is in the package: no copy of a task, no slug, no package list here
+    expect(text).not.toMatch(/^[^/]*\b(c\.sudo|c\.run|readFileSync|SLUG)\b/m);
+    expect(text).not.toContain('x-y');
   });
 
   it('says what to do outside an image project', async () => {
@@ -101,7 +99,7 @@ describe('mpimg tasks', () => {
     const bare = mkdtempSync(join(tmpdir(), 'mpimg-tasks-bare-'));
     roots.push(bare);
     writeFileSync(join(bare, 'mpimgfile.mjs'), readFileSync(join(project.dir, 'mpimgfile.mjs')));
-    await expect(tasksCommand.run([], context(bare))).rejects.toThrow(/generator-mpimg\/tasks, which is not installed/);
+    await expect(tasksCommand.run([], context(bare))).rejects.toThrow(/imports generator-mpimg, which is not installed/);
   });
 });
 
@@ -246,3 +244,97 @@ describe('mpimg run', () => {
     if (!project.realBundle) expect(readFileSync(join(root, 'stand-in-node-args'), 'utf8')).toBe(`status --root ${root}\n`);
   });
 });
+
+describe('the package owns the build; the project holds the vendor\'s choices', () => {
+  /** A fixture project with its own mpimgfile.mjs. */
+  async function withTaskFile(text: string): Promise<FixtureProject> {
+    const p = await makeFixtureProject();
+    writeFileSync(join(p.dir, 'mpimgfile.mjs'), text);
+    return p;
+  }
+  async function runIn(p: FixtureProject, name: string, root: string) {
+    const saved = project;
+    project = p;
+    try {
+      return await runTask(name, root);
+    } finally {
+      project = saved;
+    }
+  }
+  const order = (err: string) => [...err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
+
+  it('a change of a standard task inside the package reaches the project with no regeneration', async () => {
+    const p = await makeFixtureProject();
+    const generated = readFileSync(join(p.dir, 'mpimgfile.mjs'), 'utf8');
+    // As if `npm update` brought a package whose build runs the build scripts before files/.
+    const pkg = join(p.dir, 'node_modules/generator-mpimg');
+    let patched = 0;
+    for (const f of readdirSync(pkg).filter((n) => n.endsWith('.js'))) {
+      const js = readFileSync(join(pkg, f), 'utf8');
+      const next = js.replace(/\["wait-boot", "upgrade", "packages", "files", "scripts", "install"\]/, '["wait-boot", "upgrade", "packages", "scripts", "files", "install"]');
+      if (next !== js) { writeFileSync(join(pkg, f), next); patched++; }
+    }
+    expect(patched).toBe(1);
+    // the build script that needs files/ now fails: proof the package's order ran
+    const r = await runIn(p, 'build', newRoot());
+    expect(readFileSync(join(p.dir, 'mpimgfile.mjs'), 'utf8')).toBe(generated);
+    expect(order(r.err).slice(0, 5)).toEqual(['wait-boot', 'upgrade', 'packages', 'scripts']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/in task "scripts"/);
+  });
+
+  it('a vendor task of a standard name replaces it everywhere; build.with() inserts a step; an exported series is a task', async () => {
+    const p = await withTaskFile(`export * from 'generator-mpimg/tasks/standard';
+import { task, series } from 'generator-mpimg/tasks';
+import { build as standardBuild } from 'generator-mpimg/tasks/standard';
+export const scripts = task('scripts', "the vendor's own build steps", async (c) => {
+  await c.run('mkdir -p "$R/var/lib/acme-build" && echo vendor-scripts >> "$R/var/lib/acme-build/order"', { env: { R: process.env.MPIMG_TARGET_ROOT } });
+});
+export const smoke = task('smoke', "the vendor's smoke test", async (c) => {
+  await c.run('echo smoke >> "$R/var/lib/acme-build/order"', { env: { R: process.env.MPIMG_TARGET_ROOT } });
+});
+export const build = standardBuild.with({ after: 'scripts', run: smoke });
+export const both = series(smoke, smoke);
+`);
+    const root = newRoot();
+    const r = await runIn(p, 'build', root);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('vendor-scripts\nsmoke\n');
+    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'smoke', 'install', 'cleanup', 'check']);
+    // testbuild (not changed by the vendor) runs the vendor's scripts too: steps go by name
+    const t = newRoot();
+    expect((await runIn(p, 'testbuild', t)).code).toBe(0);
+    expect(readFileSync(join(t, 'var/lib/acme-build/order'), 'utf8')).toBe('vendor-scripts\n');
+    // the exported series runs as a task named after its export
+    const s2 = newRoot();
+    mkdirSync(join(s2, 'var/lib/acme-build'), { recursive: true });
+    expect((await runIn(p, 'both', s2)).code).toBe(0);
+    expect(readFileSync(join(s2, 'var/lib/acme-build/order'), 'utf8')).toBe('smoke\nsmoke\n');
+    // mpimg tasks lists standard and vendor tasks alike
+    const ctx = context(p.dir);
+    await tasksCommand.run(['--json'], ctx);
+    const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; standard: boolean; description: string }>;
+    expect(list.find((x) => x.name === 'scripts')).toMatchObject({ standard: false, description: "the vendor's own build steps" });
+    expect(list.find((x) => x.name === 'build')).toMatchObject({ standard: false });
+    expect(list.find((x) => x.name === 'both')).toMatchObject({ standard: false, description: 'series: smoke, smoke' });
+    expect(list.find((x) => x.name === 'cleanup')).toMatchObject({ standard: true });
+    const text = context(p.dir);
+    await tasksCommand.run([], text);
+    expect(text.stdout.text).toMatch(/This project's own tasks \(mpimgfile\.mjs\):\n(.*\n)*  smoke +the vendor's smoke test/);
+    rmSync(p.dir, { recursive: true, force: true });
+  });
+
+  it('a mistaken pipeline change names the steps there are', async () => {
+    const p = await withTaskFile(`export * from 'generator-mpimg/tasks/standard';
+import { build as b } from 'generator-mpimg/tasks/standard';
+export const build = b.with({ after: 'pakages', run: async () => {} });
+`);
+    const ctx = context(p.dir);
+    await expect(tasksCommand.run([], ctx)).rejects.toMatchObject({
+      message: expect.stringContaining('build.with: no step "pakages"'),
+      hint: expect.stringContaining('wait-boot, upgrade, packages, files'),
+    });
+    rmSync(p.dir, { recursive: true, force: true });
+  });
+});
+

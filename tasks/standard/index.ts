@@ -1,0 +1,157 @@
+/**
+ * The standard tasks (`generator-mpimg/tasks/standard`): the build of an image project, owned by the
+ * package so that a fix reaches every project on `npm update`. Each reads mpimg.json when it runs.
+ * A project's mpimgfile.mjs re-exports them and may add tasks, or replace one by exporting a task
+ * of the same name: the `build` and `testbuild` pipelines run steps by name, so they use the
+ * replacement too.
+ *
+ * Order of a build: wait for cloud-init → upgrade → packages → files/ (seeded: laid down BEFORE the
+ * build scripts, which may edit them) → build scripts → install (the tool's own parts: first-boot
+ * steps, first-login hook, MOTD, hold) → cleanup → check.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { DEFAULTS } from '../../runtime/manifest.js';
+import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
+import type { Connection } from '../ssh/connection.js';
+import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
+import { shellQuote } from '../ssh/quote.js';
+import { STANDARD_MARK, task, type Task, type TaskFn } from '../ssh/task.js';
+import { loadTaskFile } from '../ssh/taskfile.js';
+import { waitCloudInit } from '../ssh/wait.js';
+import { runBundle } from './bundle-run.js';
+import { pipeline, type Pipeline } from './pipeline.js';
+import { manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
+
+export { pipeline, type Pipeline, type PipelineChange, type Step } from './pipeline.js';
+
+const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
+/** Files in scripts/ that are placeholders, not build steps. */
+const IGNORED = ['.gitkeep', '.keep', '.DS_Store'];
+
+const REGISTRY = new Map<string, Task>();
+function standard(name: string, description: string, fn: TaskFn): Task {
+  const t = task(name, description, fn);
+  Object.defineProperty(t, STANDARD_MARK, { value: true });
+  REGISTRY.set(name, t);
+  return t;
+}
+
+export const waitBoot = standard('wait-boot', 'wait (bounded) until cloud-init has finished the first boot', (c) => waitCloudInit(c));
+
+export const upgrade = standard('upgrade', 'refresh the package lists and upgrade every package', async (c) => {
+  if (skipPackages()) return c.log('MPIMG_SKIP_PACKAGES=1: not upgrading');
+  await upgradePackages(c);
+});
+
+export const packages = standard('packages', 'install the build.packages of mpimg.json', async (c) => {
+  const list = manifestOf(c).build?.packages ?? [];
+  if (list.length === 0) return c.log('mpimg.json lists no build.packages');
+  if (skipPackages()) return c.log(`MPIMG_SKIP_PACKAGES=1: not installing ${list.join(' ')}`);
+  await installPackages(c, list);
+});
+
+export const files = standard('files', 'lay down files/ (seeded: before the build scripts, which may change them)', async (c) => {
+  await runBundle(c, ['install', '--only', 'seeded', ...rootArgs()]);
+});
+
+/** scripts/NN-*: the build steps, in order (the cleanup and check scripts are not build steps). */
+export function buildScripts(c: Connection): string[] {
+  const m = manifestOf(c);
+  const dir = join(c.project, m.build?.scriptsDir ?? DEFAULTS.scriptsDir);
+  if (!existsSync(dir)) return [];
+  const special = new Set(['90-cleanup.sh', '99-img-check.sh', basename(m.cleanup?.script ?? ''), basename(m.check?.script ?? '')]);
+  return readdirSync(dir).filter((f) => /^\d\d-/.test(f) && !special.has(f) && !IGNORED.includes(f)).sort().map((f) => join(dir, f));
+}
+
+export const scripts = standard('scripts', 'run the build scripts scripts/NN-* in order', async (c) => {
+  const list = buildScripts(c);
+  if (list.length === 0) return c.log('no build scripts in scripts/');
+  const m = manifestOf(c);
+  // mpimg.json's values reach the scripts as environment, so no script has to repeat them.
+  const env = { MPIMG_ROOT: targetRoot(), MPIMG_NAME: m.name, MPIMG_SLUG: m.slug, MPIMG_VERSION: m.version, MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0] };
+  await withRemoteTempDir(c, async (tmp) => {
+    for (const file of list) {
+      const remote = `${tmp}/${basename(file)}`;
+      await c.put(file, remote, { mode: 0o755 });
+      c.log(`--- ${basename(file)}`);
+      await c.sudo(shellQuote(remote), { env, hint: `fix scripts/${basename(file)} and run the task again` });
+    }
+  }, `${m.slug}-build`);
+});
+
+export const install = standard('install', "install the image's own parts with the bundle (first-boot steps, first-login hook, MOTD, hold)", async (c) => {
+  await runBundle(c, ['install', ...rootArgs(), '--remove-self']);
+});
+
+/** Runs the cleanup or check script (the project's customised copy, else the package's) with bash. */
+async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args: string[]): Promise<number> {
+  const m = manifestOf(c);
+  const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
+  if (script.custom) c.log(`using the project's own ${script.rel}`);
+  return withRemoteTempDir(c, async (tmp) => {
+    const remote = `${tmp}/${basename(script.abs)}`;
+    await c.put(script.abs, remote, { mode: 0o700 });
+    return (await c.sudo(cmdline('bash', remote, ...args), { check: false })).exitCode;
+  }, `${m.slug}-${which}`);
+}
+
+export const cleanup = standard('cleanup', 'clean the droplet for its snapshot (keys, logs, histories, caches, cloud-init data)', async (c) => {
+  const m = manifestOf(c);
+  const args = [...rootArgs()];
+  if (m.cleanup?.lockRootPassword) args.push('--lock-root-password');
+  if (m.cleanup?.zeroFill) {
+    // Zero-filling is for the droplet's own disk only: never for a staged root.
+    if (targetRoot() === '/') {
+      args.push('--zero-fill');
+      if (m.cleanup.zeroFillMaxMiB) args.push('--zero-fill-max-mib', String(m.cleanup.zeroFillMaxMiB));
+    } else c.log('cleanup.zeroFill is on, but not for a staged root: skipped');
+  }
+  // The cleanup refuses a machine that does not look like a DigitalOcean build droplet; a build on
+  // another cloud or a local VM says so explicitly.
+  if (process.env.MPIMG_BUILD_DROPLET === 'yes') args.push('--yes-this-is-a-build-droplet');
+  const code = await runDropletScript(c, 'cleanup', args);
+  if (code !== 0) fail(`the cleanup failed (exit code ${code})`, code === 2 ? 'see its message above (on a machine that is not a DigitalOcean droplet: MPIMG_BUILD_DROPLET=yes)' : 'see the FAILED lines above and run the task again');
+});
+
+export const check = standard('check', 'run the Marketplace image check and fail on [FAIL] lines', async (c) => {
+  const code = await runDropletScript(c, 'check', rootArgs());
+  if (code === 1) fail('the image check found failures (the [FAIL] lines above)', 'fix them (often: run `make cleanup HOST=...`) and run the check again');
+  if (code !== 0) fail(`the image check could not run (exit code ${code})`, 'see its message above');
+});
+
+export const checkReport = standard('check-report', 'run the image check and only report (never fails)', async (c) => {
+  const code = await runDropletScript(c, 'check', rootArgs());
+  c.log(code === 0 ? 'image check: no failures' : `image check exit code ${code}: expected before cleanup; \`make build\` cleans and checks again`);
+});
+
+export const status = standard('status', 'compare the droplet with what the bundle installs, for its stage', async (c) => {
+  const r = await runBundle(c, ['status', ...rootArgs()], { check: false });
+  if (r.exitCode !== 0) fail(`the droplet differs from the bundle (exit code ${r.exitCode})`, 'see the lines above');
+});
+
+const lookup = (n: string) => REGISTRY.get(n);
+
+/** The steps of a build, by name: a vendor's task of the same name runs in its place. */
+export const BUILD_STEPS = ['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install'] as const;
+
+export const testbuild: Pipeline = pipeline('testbuild', 'build without cleanup, to try the image on this droplet', [...BUILD_STEPS, 'check-report'], lookup, true);
+export const build: Pipeline = pipeline('build', 'full build', [...BUILD_STEPS, 'cleanup', 'check'], lookup, true);
+REGISTRY.set('testbuild', testbuild);
+REGISTRY.set('build', build);
+
+/** Every standard task by name. */
+export function standardTasks(): Map<string, Task> {
+  return new Map(REGISTRY);
+}
+
+/**
+ * The tasks of a project: the standard set overlaid by its mpimgfile.mjs (which re-exports the set
+ * of the project's own copy of generator-mpimg, and may replace any of them by name).
+ */
+export async function projectTasks(dir: string): Promise<{ file: string; tasks: Map<string, Task> }> {
+  const { file, tasks } = await loadTaskFile(dir);
+  const all = standardTasks();
+  for (const [n, t] of tasks) all.set(n, t);
+  return { file, tasks: all };
+}
