@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   new: { summary: 'scaffold a new image project (works as root and without a TTY)', load: () => import('./commands/new.js') },
   add: { summary: 'add a first-boot step, the first-login script or the MOTD to this project', load: () => import('./commands/add.js') },
   bundle: { summary: 'build dist/<slug>.cjs and dist/<slug>-install.sh from this image project', load: () => import('./commands/bundle.js') },
+  upgrade: { summary: 'refresh the generated files you never edited to the installed generator-mpimg', load: () => import('./commands/upgrade.js') },
   validate: { summary: 'check mpimg.json and the project folders, listing every problem', load: () => import('./commands/validate.js') },
   tasks: { summary: 'list the tasks of this project\'s mpimgfile.mjs', load: () => import('./commands/tasks.js') },
   run: { summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>', load: () => import('./commands/run.js') },

@@ -14,7 +14,8 @@ import { knownAnswers, missingSpecs, withDefaults } from '../lib/resolve.js';
 import { GENERATED_FILES, PROJECT_FILES } from '../lib/files.js';
 import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, templateContext, toJson } from '../lib/project.js';
 import { generatorVersion, projectTemplates } from '../lib/paths.js';
-import { conflictReport, ProjectWriter, RECORD_KEY } from '../lib/write.js';
+import { legacyRecord, RETIRED } from '../lib/legacy.js';
+import { generationReport, ProjectWriter, RECORD_KEY, sha256 } from '../lib/write.js';
 import { nextSteps } from '../lib/next-steps.js';
 
 export default class AppGenerator extends Generator {
@@ -26,6 +27,8 @@ export default class AppGenerator extends Generator {
   private given: Partial<Answers> = {};
   /** The project's mpimg.json as the vendor has it, when there is one. */
   private existing?: Record<string, unknown>;
+  /** Files an earlier release generated and this one does not: removed (unedited) or kept (edited). */
+  retired: Array<{ path: string; why: string; removed: boolean }> = [];
 
   constructor(args: string[], options: Record<string, unknown>) {
     super(args, options as never);
@@ -127,10 +130,37 @@ export default class AppGenerator extends Generator {
   }
 
   writing(): void {
-    this.writer = new ProjectWriter(this, Boolean(this.opts.force), (this.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {});
+    const stored = (this.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {};
     const ctx = templateContext(this.answers);
+    // A project from before hashes were recorded: its files that still hold what that release
+    // generated (with the answers it was generated with) count as unedited.
+    const asGenerated = templateContext(withDefaults(knownAnswers({}, this.config.getAll()), this.folderName));
+    const legacy = legacyRecord(this.destinationRoot(), asGenerated);
+    const previous = { ...Object.fromEntries(Object.entries(legacy).filter(([k]) => !(k in stored))), ...stored };
+    this.writer = new ProjectWriter(this, Boolean(this.opts.force), previous);
+
+    // Files this release no longer generates: gone when unedited, kept (and reported) when edited.
+    const removed = new Set<string>();
+    for (const r of RETIRED(ctx)) {
+      const abs = this.destinationPath(r.rel);
+      if (!existsSync(abs)) continue;
+      if (previous[r.rel] !== undefined && sha256(readFileSync(abs)) === previous[r.rel]) {
+        removed.add(r.rel);
+        this.fs.delete(abs);
+        this.retired.push({ path: r.rel, why: r.why, removed: true });
+        delete this.writer.record[r.rel];
+      } else this.retired.push({ path: r.rel, why: r.why, removed: false });
+    }
+
     // mpimg.json and package.json are the vendor's own files: a re-run changes only what it was given.
     const manifest = this.existing ? mergeAnswers(this.existing, this.given) : manifestFromAnswers(this.answers);
+    for (const k of ['cleanup', 'check'] as const) {
+      const sec = manifest[k] as Record<string, unknown> | undefined;
+      if (sec && typeof sec.script === 'string' && removed.has(sec.script)) {
+        delete sec.script;
+        if (Object.keys(sec).length === 0) delete manifest[k];
+      }
+    }
     this._writeOwned(GENERATED_FILES.manifest, toJson(manifest));
     const pkgPath = this.destinationPath(GENERATED_FILES.packageJson);
     const pkg = existsSync(pkgPath)
@@ -156,8 +186,8 @@ export default class AppGenerator extends Generator {
 
   end(): void {
     for (const c of this.writer.conflicts) this.log.conflict(c);
-    const report = conflictReport(this.writer.conflicts);
-    if (report) this.log(report);
+    const report = generationReport(this.writer, this.retired);
+    if (report && !this.opts.skipNextSteps && !this.opts['skip-next-steps']) this.log(report);
     if (!this.opts.skipNextSteps && !this.opts['skip-next-steps']) {
       this.log(nextSteps(this.destinationRoot(), this.answers));
     }

@@ -93,3 +93,23 @@ export function conflictReport(conflicts: string[], diffHint?: (rel: string) => 
     'To replace them, run again with --force (your edits in those files are lost).',
   ].join('\n');
 }
+
+/** How to compare an edited file with what this release would write there. */
+export const reviewCommand = (rel: string): string => `mpimg upgrade --show ${rel} | diff -u ${rel} -`;
+
+/**
+ * The end-of-run report of a re-run or an upgrade: refreshed files, retired ones, and the edited
+ * ones that were kept, each with the way to review or replace them. Empty when nothing happened.
+ */
+export function generationReport(writer: Pick<ProjectWriter, 'results' | 'conflicts'>, retired: ReadonlyArray<{ path: string; why: string; removed: boolean }> = []): string {
+  const out: string[] = [];
+  const refreshed = writer.results.filter((r) => r.status === 'update' && r.path !== 'mpimg.json' && r.path !== 'package.json').map((r) => r.path);
+  if (refreshed.length) out.push('Refreshed (you had not edited them):', ...refreshed.map((p) => `  ${p}`));
+  const gone = retired.filter((r) => r.removed);
+  if (gone.length) out.push('Removed (no longer part of a project):', ...gone.map((r) => `  ${r.path}: ${r.why}`));
+  const kept = retired.filter((r) => !r.removed);
+  if (kept.length) out.push('Kept, because you edited them (your copy wins):', ...kept.map((r) => `  ${r.path}: otherwise ${r.why}`));
+  const conflicts = conflictReport(writer.conflicts, reviewCommand);
+  if (conflicts) out.push(conflicts);
+  return out.join('\n');
+}

@@ -46,14 +46,18 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
   if (hold) {
     // The hold is armed at boot by cloud-init (bootcmd) and by a unit ordered before sshd; the script
     // itself decides, so the build droplet (whose first boot ran) is never held.
-    const stepsS = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0);
-    const unit = `/etc/systemd/system/${m.slug}-login-hold.service`;
+    // Backstop (systemd): the hold never outlasts the time every step may take, plus a margin.
+    const backstop = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0) + 600;
+    const sys = '/etc/systemd/system';
     ops.push(fileOp(`${home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
-      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug), message: HOLD_MESSAGE(m.name), backstop: stepsS + 600,
+      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug), message: HOLD_MESSAGE(m.name),
     })));
     ops.push(fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)));
-    ops.push(fileOp(unit, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })));
-    ops.push({ kind: 'link', path: `/etc/systemd/system/multi-user.target.wants/${m.slug}-login-hold.service`, target: unit });
+    ops.push(fileOp(`${sys}/${m.slug}-login-hold.service`, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })));
+    ops.push(fileOp(`${sys}/${m.slug}-login-hold-backstop.service`, 0o644, renderDroplet('login-hold-backstop.service.ejs', { ...common, unitText })));
+    ops.push(fileOp(`${sys}/${m.slug}-login-hold-backstop.timer`, 0o644, renderDroplet('login-hold-backstop.timer.ejs', { ...common, unitText, backstop })));
+    ops.push({ kind: 'link', path: `${sys}/multi-user.target.wants/${m.slug}-login-hold.service`, target: `${sys}/${m.slug}-login-hold.service` });
+    ops.push({ kind: 'link', path: `${sys}/timers.target.wants/${m.slug}-login-hold-backstop.timer`, target: `${sys}/${m.slug}-login-hold-backstop.timer` });
   }
 
   if (project.firstLogin) {

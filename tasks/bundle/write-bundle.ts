@@ -8,11 +8,13 @@ import { MpimgError } from '../errors.js';
 import { packageVersion, runtimeBundlePath } from '../paths.js';
 import { buildPlan } from './plan-builder.js';
 import type { Project } from './project.js';
+import { renderPacker } from './packer.js';
 import { renderShInstaller } from './sh-installer.js';
 
 export interface BundleResult {
   cjs: string;
   sh: string;
+  packer: string;
   payloadBytes: number;
   runtimeBytes: number;
 }
@@ -39,7 +41,8 @@ function writeAtomic(file: string, data: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
+/** What `mpimg bundle` writes into dist/, by file name: all of it follows from the project alone. */
+export function bundleOutputs(project: Project): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
   const runtimePath = runtimeBundlePath();
   if (!fs.existsSync(runtimePath)) {
     throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
@@ -53,11 +56,28 @@ export function writeBundle(project: Project, outDir = path.join(project.dir, 'd
   const payload = makePayload(project);
   // JSON inside a JS string literal: JSON.stringify twice gives a valid, exact literal.
   const filled = runtime.slice(0, at) + JSON.stringify(JSON.stringify(payload)) + runtime.slice(at + literal.length);
-  fs.mkdirSync(outDir, { recursive: true });
   const slug = project.manifest.slug;
-  const cjs = path.join(outDir, `${slug}.cjs`);
-  const sh = path.join(outDir, `${slug}-install.sh`);
-  writeAtomic(cjs, filled, 0o755);
-  writeAtomic(sh, renderShInstaller(payload), 0o755);
-  return { cjs, sh, payloadBytes: filled.length - runtime.length, runtimeBytes: runtime.length };
+  return {
+    files: [
+      { name: `${slug}.cjs`, text: filled, mode: 0o755 },
+      { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
+      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator), mode: 0o644 },
+    ],
+    runtimeBytes: runtime.length,
+    payloadBytes: filled.length - runtime.length,
+  };
+}
+
+export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
+  const out = bundleOutputs(project);
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const f of out.files) writeAtomic(path.join(outDir, f.name), f.text, f.mode);
+  const slug = project.manifest.slug;
+  return {
+    cjs: path.join(outDir, `${slug}.cjs`),
+    sh: path.join(outDir, `${slug}-install.sh`),
+    packer: path.join(outDir, `${slug}.pkr.hcl`),
+    payloadBytes: out.payloadBytes,
+    runtimeBytes: out.runtimeBytes,
+  };
 }

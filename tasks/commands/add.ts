@@ -2,8 +2,15 @@
  * `mpimg add <piece>`: what the sub-generators (`yo mpimg:first-boot` ...) do, through the same
  * generator code, without yo: as root and without a terminal.
  */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.js';
+import { DEFAULTS } from '../../runtime/manifest.js';
+import { packageScript } from '../bundle/droplet-scripts.js';
+import { readManifest } from '../bundle/project.js';
+import { recordCustomised } from '../bundle/customised.js';
+import { MpimgError, UsageError } from '../errors.js';
+import { packageVersion } from '../paths.js';
 import type { Command } from './types.js';
 import { runGenerator } from './yeoman.js';
 
@@ -21,24 +28,61 @@ const PIECES: Record<string, Piece> = {
   motd: { generator: 'motd', args: '[--motd <greeting>]', summary: 'motd.txt, the login message', strings: ['motd'] },
 };
 
+/** Copies of the package's own scripts, for a project that must change them (the copy then wins). */
+const SCRIPTS: Record<string, { which: 'cleanup' | 'check'; rel: string; summary: string }> = {
+  'cleanup-script': { which: 'cleanup', rel: DEFAULTS.cleanupScript, summary: `${DEFAULTS.cleanupScript}: your copy of the cleanup (it then runs instead of the package's)` },
+  'check-script': { which: 'check', rel: DEFAULTS.checkScript, summary: `${DEFAULTS.checkScript}: your copy of the image check (it then runs instead of the package's)` },
+};
+
 const usage = `Usage: mpimg add <piece> [options]
 
 Adds one piece to the image project in the current folder (the same as \`yo mpimg:<piece>\`):
 ${Object.entries(PIECES).map(([n, p]) => `  ${`${n} ${p.args}`.padEnd(28)} ${p.summary}`).join('\n')}
+${Object.entries(SCRIPTS).map(([n, p]) => `  ${`${n} [--show]`.padEnd(28)} ${p.summary}`).join('\n')}
 
 Options:
   -f, --force   overwrite a file that differs (default: keep it and report)
+  --show        cleanup-script, check-script: print the package's script instead (e.g. | diff -u FILE -)
 `;
+
+function addScript(what: string, argv: string[], cwd: string, out: NodeJS.WritableStream | { write(s: string): unknown }): number {
+  const spec = SCRIPTS[what];
+  let values: { force?: boolean; show?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'see `mpimg add --help`');
+  }
+  const source = readFileSync(packageScript(spec.which));
+  if (values.show) {
+    out.write(source.toString('utf8'));
+    return 0;
+  }
+  readManifest(cwd); // only inside an image project
+  const dest = join(cwd, spec.rel);
+  if (existsSync(dest) && !values.force) {
+    throw new MpimgError(`${spec.rel} exists already`, { where: dest, hint: `it is your copy and runs instead of the package's; \`mpimg add ${what} --force\` replaces it with the package's current one` });
+  }
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = `${dest}.mpimg-tmp`;
+  writeFileSync(tmp, source, { mode: 0o755 });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, dest);
+  recordCustomised(cwd, spec.rel, source, packageVersion());
+  out.write(`Added ${spec.rel} (generator-mpimg ${packageVersion()}'s ${spec.which}): it now runs instead of the package's. \`mpimg validate\` tells when the package's changes after this.\n`);
+  return 0;
+}
 
 const command: Command = {
   name: 'add',
-  summary: 'add a first-boot step, the first-login script or the MOTD to this project',
+  summary: 'add a first-boot step, the first-login script, the MOTD, or a copy of the cleanup or check',
   usage,
   async run(argv, ctx) {
     const [what, ...rest] = argv;
+    if (what !== undefined && SCRIPTS[what]) return addScript(what, rest, ctx.cwd, ctx.stdout);
     const piece = what === undefined ? undefined : PIECES[what];
     if (!piece) {
-      throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${Object.keys(PIECES).join(', ')} (see \`mpimg add --help\`)`);
+      throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`);
     }
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { force: { type: 'boolean', short: 'f' } };
     for (const s of piece.strings ?? []) options[s] = { type: 'string' };

@@ -14,6 +14,7 @@ const command: Command = {
 Validates mpimg.json and the project folders, then writes:
   dist/<slug>.cjs         the runtime with this project's payload (run with node 18+)
   dist/<slug>-install.sh  the same plan as a POSIX-sh installer (droplets without Node)
+  dist/<slug>.pkr.hcl     the Packer template of the same build (generated: never edit it)
 
 Options:
   --project DIR  the image project (default: the current folder)
@@ -33,6 +34,7 @@ Options:
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
     ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
     ctx.stdout.write(`wrote ${rel(r.sh)}\n`);
+    ctx.stdout.write(`wrote ${rel(r.packer)} (the Packer template, from mpimg.json)\n`);
     return 0;
   },
 };

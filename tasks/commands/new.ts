@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ANSWER_SPECS, optionsHelp, type Answers } from '../../generators/lib/options.js';
 import { nextSteps } from '../../generators/lib/next-steps.js';
-import { conflictReport } from '../../generators/lib/write.js';
+import { generationReport } from '../../generators/lib/write.js';
 import { UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { Command, CommandContext } from './types.js';
@@ -49,9 +49,10 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
   return { dir: parsed.positionals[0], values: parsed.values };
 }
 
-interface AppGeneratorLike {
+export interface AppGeneratorLike {
   answers?: Answers;
-  writer?: { conflicts: string[] };
+  writer?: Parameters<typeof generationReport>[0];
+  retired?: Parameters<typeof generationReport>[1];
 }
 
 /**
@@ -93,7 +94,7 @@ async function generate(dir: string, values: ParsedValues, ctx: CommandContext):
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
   const generator = await runGenerator<AppGeneratorLike>('app', dir, ctx, { options });
   if (values.link === true) linkThisPackage(dir);
-  const report = conflictReport(generator.writer?.conflicts ?? []);
+  const report = generator.writer ? generationReport(generator.writer, generator.retired) : '';
   if (report) ctx.stdout.write(`${report}\n`);
   if (generator.answers) ctx.stdout.write(nextSteps(dir, generator.answers, ctx.cwd, values.link === true));
   return 0;

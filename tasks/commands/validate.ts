@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
 import { buildPlan } from '../bundle/plan-builder.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
-import { UsageError } from '../errors.js';
+import { staleness } from '../bundle/staleness.js';
+import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import type { Command } from './types.js';
 
@@ -15,7 +16,8 @@ const command: Command = {
 Checks mpimg.json against the schema and the project folders (first-boot/, first-login/, files/,
 scripts/): every problem is listed with where it is and how to fix it. Every script is parsed by
 the shell its #! line names (sh -n, bash -n); shellcheck's findings, when it is installed, are
-listed as warnings. Exit 1 when there are problems.
+listed as warnings. Generated files that no longer follow mpimg.json (dist/ from an older bundle,
+an unedited project file from an older release) are listed as stale. Exit 1 when there are problems.
 `,
   async run(argv, ctx) {
     let positionals: string[];
@@ -29,6 +31,13 @@ listed as warnings. Exit 1 when there are problems.
     const project = loadProject(dir);
     const plan = buildPlan(project, packageVersion());
     for (const w of shellcheckWarnings(project.scripts, dir)) ctx.stderr.write(`warning: ${w}\n`);
+    const st = staleness(project);
+    for (const w of st.warnings) ctx.stderr.write(`warning: ${w}\n`);
+    if (st.stale.length) {
+      throw new MpimgError(`${st.stale.length} generated file(s) no longer follow mpimg.json:\n${st.stale.map((s) => `  ${s.path}: ${s.fix}`).join('\n')}`, {
+        where: path.join(dir, 'mpimg.json'), hint: 'run what each line says (generated files are never edited by hand)',
+      });
+    }
     ctx.stdout.write(`${path.join(dir, 'mpimg.json')}: ok (${project.firstBoot.length} first-boot script(s), ${project.files.length} file(s), ${plan.ops.length} install operations)\n`);
     return 0;
   },

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -8,7 +8,7 @@ import { Droplet, withDroplet, type Image } from './harness/droplet.js';
 import type { Interactive } from './harness/interactive.js';
 import { mountsUnder } from './harness/mounts.js';
 import { SystemdBoot } from './harness/nspawn.js';
-import { createProject, FAIL_FLAG, FIRST_BOOT, PROJECT, RUNS_FILE, type Project } from './harness/project.js';
+import { createProject, FAIL_FLAG, FIRST_BOOT, PROJECT, RUNS_FILE, runTask, type Project } from './harness/project.js';
 import { SUITES, type Suite } from './harness/rootfs.js';
 import { consoleLogin, makeKeyPair, scpTo, sshCommand, sshLogin, startDropletSshd, type KeyPair } from './harness/ssh.js';
 
@@ -27,6 +27,9 @@ export interface ScenarioOptions {
 
 const S = PROJECT.slug;
 const HOLD_START = `# >>> mpimg:${S} login-hold >>>`;
+const HOLD_DROPIN = `etc/ssh/sshd_config.d/00-${S}-login-hold.conf`;
+// sshd -t as sshd would start: with a throw-away host key (cleanup removed the image's own).
+const SSHD_T = 'mkdir -p /run/sshd; k=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $k/k; /usr/sbin/sshd -t -h $k/k; r=$?; rm -rf $k; exit $r';
 const HOOK_START = `# >>> mpimg:${S} first-login >>>`;
 const CREDENTIALS = `/root/.${S}-credentials`;
 const STATE = `/var/lib/${S}`;
@@ -107,7 +110,8 @@ export function imageScenarios(opts: ScenarioOptions): void {
 
       await withDroplet(work, image, async (d) => {
         const r = await d.exec(`
-          stat -c '%a %n' /var/lib/cloud/scripts/per-instance/* /etc/update-motd.d/99-${S} /etc/${S}/e2e.conf /usr/local/bin/${S}-hello
+          stat -c '%a %n' /var/lib/cloud/scripts/per-instance/* /etc/update-motd.d/99-${S} /usr/local/bin/${S}-hello
+          stat -c '%a %U %n' /etc/${S}/e2e.conf
           hello; /usr/local/bin/${S}-hello
           command -v node >/dev/null && echo "node=$(node --version)" || echo node=none
           ls /root/.ssh/authorized_keys /etc/ssh/ssh_host_*key /var/lib/cloud/instance 2>/dev/null | sed 's/^/left: /'
@@ -119,7 +123,9 @@ export function imageScenarios(opts: ScenarioOptions): void {
           expect(o).toContain(`755 /var/lib/cloud/scripts/per-instance/${n}`);
         }
         expect(o).toContain(`755 /etc/update-motd.d/99-${S}`);
-        expect(o).toContain(`640 /etc/${S}/e2e.conf`);
+        // a build script edited this files/ config and gave it to a service user: both survived install
+        expect(o).toMatch(new RegExp(`640 nobody /etc/${S}/e2e\\.conf`));
+        expect(d.read(`etc/${S}/e2e.conf`)).toBe('listen = 127.0.0.1:8080\nworkers = 4\n');
         expect(o).toContain(`755 /usr/local/bin/${S}-hello`);
         expect(o).toContain('Hello, world!');
         expect(o).toContain(`hello from ${S}`);
@@ -127,7 +133,12 @@ export function imageScenarios(opts: ScenarioOptions): void {
         expect(o).not.toContain('left: ');
         expect(o).not.toContain('bundle: ');
         expect(o).toContain('name=E2E Wiki');
-        expect(d.read('etc/ssh/sshd_config')).toContain(HOLD_START);
+        // The hold is armed at a new droplet's boot, not in the image's sshd config, which sshd accepts.
+        expect(d.read('etc/ssh/sshd_config')).not.toContain(HOLD_START);
+        expect(existsSync(d.path(HOLD_DROPIN))).toBe(false);
+        expect(d.read(`etc/cloud/cloud.cfg.d/99-${S}-login-hold.cfg`)).toContain(`/opt/acme/${S}/login-hold, arm`);
+        const t = await d.exec(SSHD_T, { allowFail: true });
+        expect(t.code, t.stdout + t.stderr).toBe(0);
         expect(d.read('root/.bashrc')).toContain(HOOK_START);
       });
     });
@@ -141,6 +152,10 @@ export function imageScenarios(opts: ScenarioOptions): void {
         await d.boot();
         const early = await runStages(d, STAGES.slice(0, 3));
         expect(early.stages.map((s) => s.code), early.result.stdout + early.result.stderr).toEqual([0, 0, 0]);
+        // armed before sshd starts, in a drop-in of its own (Debian reads sshd_config.d), and sshd accepts it
+        expect(d.read(HOLD_DROPIN)).toContain('ForceCommand');
+        const heldT = await d.exec(SSHD_T, { allowFail: true });
+        expect(heldT.code, heldT.stdout + heldT.stderr).toBe(0);
         const sshd = await startDropletSshd(d);
         const held = await sshCommand(sshd, keys.privateKey, 'echo got-a-shell');
         expect(held.stdout).toContain('still finishing its first boot');
@@ -173,7 +188,25 @@ export function imageScenarios(opts: ScenarioOptions): void {
         expect(logs.stdout).not.toContain(password!);
 
         expect(d.read('etc/ssh/sshd_config')).not.toContain(HOLD_START);
+        expect(existsSync(d.path(HOLD_DROPIN))).toBe(false);
         expect(d.read('root/.ssh/authorized_keys')).toContain(keys.publicKey);
+        // released: sshd accepts its config, and still does after something appends to it
+        const releasedT = await d.exec(SSHD_T, { allowFail: true });
+        expect(releasedT.code, releasedT.stdout + releasedT.stderr).toBe(0);
+        d.write('etc/ssh/sshd_config', `${d.read('etc/ssh/sshd_config')}ClientAliveInterval 120\n`);
+        const appendedT = await d.exec(SSHD_T, { allowFail: true });
+        expect(appendedT.code, appendedT.stdout + appendedT.stderr).toBe(0);
+
+        // The droplet knows its stage: status is happy, install refuses (it would undo first boot).
+        const tool = opts.node ? `node /root/${S}.cjs` : `sh /root/${S}-install.sh`;
+        copyFileSync(opts.node ? project.cjs : project.sh, d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`));
+        const st = await d.exec(`${tool} status --json`, { allowFail: true });
+        expect(st.code, st.stdout + st.stderr).toBe(0);
+        expect(JSON.parse(st.stdout)).toMatchObject({ ok: true, stage: 'first-boot-finished', failedSteps: [], firstLogin: 'pending' });
+        const reinstall = await d.exec(`${tool} install`, { allowFail: true });
+        expect(reinstall.code).toBe(1);
+        expect(reinstall.stderr).toContain('install refused: this droplet already ran its first boot');
+        rmSync(d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`));
 
         // Reboot, same instance: nothing runs again.
         const logBefore = d.read(`${LOGS}/${record[0].split(' ')[0]}.log`);
@@ -289,6 +322,27 @@ export function imageScenarios(opts: ScenarioOptions): void {
     });
 
     if (opts.systemdBoot) {
+      it('the build droplet is never held: after a testbuild, a reboot and a restarted sshd still give root a shell', async () => {
+        const d = await Droplet.create(work, { name: suite, lowers: [baseOf(suite)] }, 'testbuild', 'host');
+        try {
+          await bootNewInstance(d, { instanceId: newId('tb'), publicKey: keys.publicKey });
+          let sshd = await startDropletSshd(d);
+          const r = await runTask(project, 'testbuild', { port: sshd.port, key: keys.privateKey, knownHosts: join(d.dir, 'known_hosts') }, { MPIMG_SKIP_PACKAGES: '1' });
+          expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+          expect(existsSync(d.path(`etc/cloud/cloud.cfg.d/99-${S}-login-hold.cfg`))).toBe(true);
+          // reboot, same instance: cloud-init runs its boot stages again, the hold script sees this
+          // instance already ran its first boot and arms nothing
+          const again = await cloudInitBoot(d);
+          expect(again.stages.map((x) => x.code), again.result.stdout + again.result.stderr).toEqual([0, 0, 0, 0]);
+          expect(existsSync(d.path(HOLD_DROPIN))).toBe(false);
+          sshd = await startDropletSshd(d);
+          expect((await sshCommand(sshd, keys.privateKey, 'echo got-a-shell')).stdout).toBe('got-a-shell\n');
+        } finally {
+          await d.destroy();
+        }
+      });
+
+
       it('boots with systemd as PID 1 (systemd-nspawn): cloud-init runs the first boot from its units and releases the hold', async () => {
         await withDroplet(work, image, async (d) => {
           const id = newId('systemd');

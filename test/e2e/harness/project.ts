@@ -76,6 +76,13 @@ echo flaky-ok
   write(join(dir, 'first-boot/40-last.sh'), `#!/bin/sh\nset -eu\n${record('40-last')}\necho last\n`, 0o755);
   write(join(dir, `files/etc/${slug}/e2e.conf`), 'listen = 127.0.0.1:8080\n', 0o640);
   write(join(dir, `files/usr/local/bin/${slug}-hello`), `#!/bin/sh\necho "hello from ${slug}"\n`, 0o755);
+  // A build script that edits a files/ config and gives it to a service user: both must survive the build.
+  write(join(dir, 'scripts/20-own-config.sh'), `#!/bin/sh
+set -eu
+root=\${MPIMG_ROOT:-/}
+echo 'workers = 4' >> "\${root%/}/etc/${slug}/e2e.conf"
+chown nobody:nogroup "\${root%/}/etc/${slug}/e2e.conf"
+`, 0o755);
 
   const bundle = await run('make', ['bundle'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000 });
   return {
@@ -92,5 +99,11 @@ export function runTask(p: Project, task: string, ssh: { port: number; key: stri
   return run(join(p.dir, 'node_modules/.bin/mpimg'), [
     'run', task, '--host', '127.0.0.1', '--port', String(ssh.port), '--user', 'root', '--identity', ssh.key,
     '--known-hosts', ssh.knownHosts,
-  ], { cwd: p.dir, env: hostEnv(env), allowFail: true, timeoutMs: 20 * 60_000 });
+  ], {
+    cwd: p.dir,
+    // The bed's build droplet is not a DigitalOcean droplet: the cleanup refuses those unless told.
+    env: hostEnv({ MPIMG_BUILD_DROPLET: 'yes', ...env }),
+    allowFail: true,
+    timeoutMs: 20 * 60_000,
+  });
 }

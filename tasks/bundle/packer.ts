@@ -1,0 +1,39 @@
+/**
+ * The Packer template of an image project, rendered from mpimg.json by `mpimg bundle` into
+ * dist/<slug>.pkr.hcl: no value of the manifest is ever typed into it by hand, so it cannot drift.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULTS, distroInfo } from '../../runtime/manifest.js';
+import type { Project } from './project.js';
+import { renderDroplet } from './render.js';
+
+/** An HCL string's inside: JSON escaping plus HCL's own template markers. */
+const hclInner = (s: string): string => JSON.stringify(s).slice(1, -1).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+
+export function renderPacker(project: Project, generatorVersion: string): string {
+  const m = project.manifest;
+  const image = m.droplet?.image ?? m.distributions[0];
+  const scriptsDir = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
+  const cleanupArgs = [
+    ...(m.cleanup?.lockRootPassword ? ['--lock-root-password'] : []),
+    ...(m.cleanup?.zeroFill ? ['--zero-fill', ...(m.cleanup.zeroFillMaxMiB ? ['--zero-fill-max-mib', String(m.cleanup.zeroFillMaxMiB)] : [])] : []),
+  ];
+  // The snapshot name of mpimg.json, with Packer filling in the time as `mpimg snapshot` does.
+  const name = (m.snapshot?.name ?? DEFAULTS.snapshotName).replaceAll('{slug}', m.slug).replaceAll('{version}', m.version);
+  const snapshotExpr = `"${name.split('{timestamp}').map(hclInner).join('${formatdate("YYYYMMDD-hhmmss", timestamp())}')}"`;
+  return renderDroplet('packer.pkr.hcl.ejs', {
+    slug: m.slug,
+    generator: generatorVersion,
+    image,
+    region: m.droplet?.region ?? DEFAULTS.region,
+    size: m.droplet?.size ?? DEFAULTS.size,
+    family: distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt',
+    packages: m.build?.packages ?? [],
+    scriptsDir,
+    hasScripts: project.buildScripts.length > 0 && existsSync(join(project.dir, scriptsDir)),
+    env: ['MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
+    cleanupArgs,
+    snapshotExpr,
+  });
+}

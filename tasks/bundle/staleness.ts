@@ -1,0 +1,65 @@
+/**
+ * Generated files that no longer follow mpimg.json or the installed generator-mpimg: dist/ written by
+ * an older bundle, a generated project file nobody edited but an older release or manifest wrote,
+ * and customised copies of the cleanup or check whose package original changed since.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { PROJECT_FILES } from '../../generators/lib/files.js';
+import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
+import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
+import { RECORD_KEY, renderTemplate } from '../../generators/lib/write.js';
+import { customisedCopies } from './customised.js';
+import { checkScriptOf, cleanupScriptOf, packageScript } from './droplet-scripts.js';
+import type { Project } from './project.js';
+import { bundleOutputs } from './write-bundle.js';
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+export interface Staleness {
+  /** Generated files that are out of date: path and what to run. */
+  stale: Array<{ path: string; fix: string }>;
+  /** Customised copies whose package original changed since they were made. */
+  warnings: string[];
+}
+
+export function staleness(project: Project): Staleness {
+  const dir = project.dir;
+  const stale: Staleness['stale'] = [];
+  for (const f of bundleOutputs(project).files) {
+    const p = join(dir, 'dist', f.name);
+    if (existsSync(p) && readFileSync(p, 'utf8') !== f.text) stale.push({ path: `dist/${f.name}`, fix: 'written by an older bundle: run `make bundle`' });
+  }
+  let rc: Record<string, unknown> = {};
+  try {
+    rc = (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+  } catch {
+    /* no generator record: nothing to compare with */
+  }
+  const record = (rc[RECORD_KEY] as Record<string, string> | undefined) ?? {};
+  if (Object.keys(record).length) {
+    const ctx = templateContext(withDefaults({ ...knownAnswers({}, rc), ...answersFromManifest(project.manifest) }, basename(dir)));
+    for (const f of PROJECT_FILES) {
+      if (f.when && !f.when(ctx)) continue;
+      const rel = f.dest(ctx);
+      const abs = join(dir, rel);
+      if (!existsSync(abs) || record[rel] === undefined) continue;
+      const have = readFileSync(abs);
+      // edited by the vendor: theirs, not stale
+      if (sha(have) !== record[rel]) continue;
+      if (!have.equals(renderTemplate(f, ctx))) stale.push({ path: rel, fix: 'generated from an older mpimg.json or generator-mpimg, never edited: run `make upgrade`' });
+    }
+  }
+  const warnings: string[] = [];
+  const copies = customisedCopies(dir);
+  for (const [which, choice] of [['cleanup', cleanupScriptOf(dir, project.manifest)], ['check', checkScriptOf(dir, project.manifest)]] as const) {
+    if (!choice.custom) continue;
+    const now = sha(readFileSync(packageScript(which)));
+    const made = copies[choice.rel];
+    const review = `mpimg add ${which}-script --show | diff -u ${choice.rel} -`;
+    if (!made) warnings.push(`${choice.rel} is your own ${which}: it runs instead of the package's, which gets fixes with every release; review them with \`${review}\``);
+    else if (made.sha256 !== now) warnings.push(`${choice.rel} was copied from generator-mpimg ${made.from}; the package's ${which} changed since: review with \`${review}\``);
+  }
+  return { stale, warnings };
+}

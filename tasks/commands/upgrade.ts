@@ -1,0 +1,72 @@
+/**
+ * `mpimg upgrade`: the project's generated files follow the installed generator-mpimg. Files the
+ * vendor never edited are refreshed, files no longer generated are removed, edited ones are kept and
+ * listed with the command that compares them (`--show FILE` prints what this release would write).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readManifest } from '../bundle/project.js';
+import { PROJECT_FILES } from '../../generators/lib/files.js';
+import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
+import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
+import { generationReport, renderTemplate } from '../../generators/lib/write.js';
+import { MpimgError, UsageError } from '../errors.js';
+import { packageVersion } from '../paths.js';
+import type { AppGeneratorLike } from './new.js';
+import type { Command } from './types.js';
+import { runGenerator } from './yeoman.js';
+
+const usage = `Usage: mpimg upgrade [--force] [--show FILE]
+
+Brings this image project's generated files to the installed generator-mpimg: every file you never
+edited is refreshed, files a project no longer has are removed (the package or \`make bundle\` provide
+them now), and every file you edited is kept and listed with the command that compares it.
+mpimg.json and package.json stay yours.
+
+Options:
+  --show FILE   print what this release would write at FILE (e.g. | diff -u FILE -)
+  -f, --force   also overwrite the files you edited (your edits there are lost)
+`;
+
+function show(dir: string, rel: string): string {
+  const stored = (() => {
+    try {
+      return (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+    } catch {
+      return {};
+    }
+  })();
+  const answers = withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir));
+  const ctx = templateContext(answers);
+  const file = PROJECT_FILES.find((f) => f.dest(ctx) === rel);
+  if (!file) throw new UsageError(`${rel} is not a file the generator writes`, `one of: ${PROJECT_FILES.map((f) => f.dest(ctx)).join(', ')}`);
+  return renderTemplate(file, ctx).toString('utf8');
+}
+
+const command: Command = {
+  name: 'upgrade',
+  summary: 'refresh the generated files you never edited to the installed generator-mpimg',
+  usage,
+  async run(argv, ctx) {
+    let values: { force?: boolean; show?: string };
+    try {
+      ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, strict: true, allowPositionals: false }));
+    } catch (e) {
+      throw new UsageError((e as Error).message, 'see `mpimg upgrade --help`');
+    }
+    if (!existsSync(join(ctx.cwd, 'mpimg.json'))) {
+      throw new MpimgError('no mpimg.json in this folder', { where: ctx.cwd, hint: 'run `mpimg upgrade` inside an image project' });
+    }
+    if (values.show !== undefined) {
+      ctx.stdout.write(show(ctx.cwd, values.show));
+      return 0;
+    }
+    const gen = await runGenerator<AppGeneratorLike>('app', ctx.cwd, ctx, { options: { yes: true, force: values.force === true, 'skip-next-steps': true } });
+    const report = gen.writer ? generationReport(gen.writer, gen.retired) : '';
+    ctx.stdout.write(report ? `${report}\n` : `Nothing to upgrade: every generated file is as generator-mpimg ${packageVersion()} writes it (or yours).\n`);
+    return 0;
+  },
+};
+
+export default command;
