@@ -12,7 +12,7 @@ import { ANSWER_SPECS, EXTRA_OPTIONS, type Answers } from '../lib/options.js';
 import { coerce, formatAnswerProblems, validateAnswers, validateOne } from '../lib/answers.js';
 import { knownAnswers, missingSpecs, withDefaults } from '../lib/resolve.js';
 import { GENERATED_FILES, PROJECT_FILES } from '../lib/files.js';
-import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, templateContext, toJson } from '../lib/project.js';
+import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, packageSpecProblem, templateContext, toJson } from '../lib/project.js';
 import { generatorVersion, projectTemplates } from '../lib/paths.js';
 import { legacyRecord, RETIRED } from '../lib/legacy.js';
 import { generationReport, ProjectWriter, RECORD_KEY, sha256 } from '../lib/write.js';
@@ -36,6 +36,7 @@ export default class AppGenerator extends Generator {
       this.option(s.option, { type: s.kind === 'boolean' ? Boolean : String, description: s.description });
     }
     for (const o of EXTRA_OPTIONS) this.option(o.option, { type: Boolean, alias: o.alias, description: o.description });
+    this.option('package', { type: String, description: 'npm spec of generator-mpimg for the project (version, tarball path or URL, git URL)' });
     // Set by `mpimg new` when there is no terminal: never wait on a prompt.
     this.option('non-interactive', { type: Boolean, hide: true, description: 'fail instead of asking' });
     this.option('skip-next-steps', { type: Boolean, hide: true, description: 'the launcher prints them' });
@@ -112,6 +113,9 @@ export default class AppGenerator extends Generator {
     }
     this.answers = withDefaults(this.known, this.folderName);
     const problems = validateAnswers(this.answers);
+    const spec = this.opts.package as string | undefined;
+    const specWhy = spec === undefined ? undefined : packageSpecProblem(spec);
+    if (specWhy) problems.push({ option: 'package', message: `bad --package ${JSON.stringify(spec)}`, fix: specWhy });
     if (this.existing && problems.length === 0) {
       const merged = validateManifest(mergeAnswers(this.existing, this.given));
       for (const p of merged.problems) problems.push({ option: p.path, message: p.message, fix: p.hint });
@@ -163,9 +167,10 @@ export default class AppGenerator extends Generator {
     }
     this._writeOwned(GENERATED_FILES.manifest, toJson(manifest));
     const pkgPath = this.destinationPath(GENERATED_FILES.packageJson);
+    const spec = this.opts.package as string | undefined;
     const pkg = existsSync(pkgPath)
-      ? mergePackageJson(JSON.parse(readFileSync(pkgPath, 'utf8')) as Record<string, unknown>, this.answers, generatorVersion())
-      : packageJsonFor(this.answers, generatorVersion());
+      ? mergePackageJson(JSON.parse(readFileSync(pkgPath, 'utf8')) as Record<string, unknown>, this.answers, generatorVersion(), spec)
+      : packageJsonFor(this.answers, generatorVersion(), spec);
     this._writeOwned(GENERATED_FILES.packageJson, toJson(pkg));
     for (const file of PROJECT_FILES) {
       if (file.when && !file.when(ctx)) continue;

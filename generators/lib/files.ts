@@ -34,7 +34,6 @@ export const PROJECT_FILES: ReadonlyArray<ProjectFile> = [
   { template: FIRST_LOGIN_TEMPLATE, dest: fixed('first-login/first-login.sh'), render: 'ejs', mode: 0o755, when: (c) => c.firstLogin, wantedBy: 'firstLogin' },
   { template: 'files/README.ejs', dest: (c) => `files/etc/${c.slug}/README`, render: 'ejs', mode: 0o644 },
   { template: 'scripts/10-configure.sh.ejs', dest: fixed('scripts/10-configure.sh'), render: 'ejs', mode: 0o755 },
-  { template: 'packer/image.pkr.hcl.ejs', dest: (c) => `packer/${c.slug}.pkr.hcl`, render: 'ejs', mode: 0o644 },
   { template: 'gitignore', dest: fixed('.gitignore'), render: 'copy', mode: 0o644 },
   { template: 'gitattributes', dest: fixed('.gitattributes'), render: 'copy', mode: 0o644 },
   { template: 'editorconfig', dest: fixed('.editorconfig'), render: 'copy', mode: 0o644 },

@@ -69,7 +69,11 @@ export function shq(value: string): string {
 }
 
 /** The npm scripts wrap the same `mpimg` commands as the Makefile. */
-export function packageJsonFor(a: Answers, generatorVersion: string): Record<string, unknown> {
+/**
+ * `spec`: where npm gets generator-mpimg for this project (`--package`): a version range, a tarball
+ * path or URL, a git URL. Default: this release's version range from the registry.
+ */
+export function packageJsonFor(a: Answers, generatorVersion: string, spec?: string): Record<string, unknown> {
   return {
     name: `${a.slug}-image`,
     version: INITIAL_VERSION,
@@ -85,18 +89,25 @@ export function packageJsonFor(a: Answers, generatorVersion: string): Record<str
       snapshot: 'mpimg snapshot',
       image: 'mpimg image',
     },
-    devDependencies: { 'generator-mpimg': `^${generatorVersion}` },
+    devDependencies: { 'generator-mpimg': spec ?? `^${generatorVersion}` },
   };
 }
 
 /** An existing package.json keeps everything; what the project needs from us is added if missing. */
-export function mergePackageJson(pkg: Record<string, unknown>, a: Answers, generatorVersion: string): Record<string, unknown> {
-  const want = packageJsonFor(a, generatorVersion) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+export function mergePackageJson(pkg: Record<string, unknown>, a: Answers, generatorVersion: string, spec?: string): Record<string, unknown> {
+  const want = packageJsonFor(a, generatorVersion, spec) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
   const out = structuredClone(pkg) as Record<string, any>;
   out.scripts = { ...want.scripts, ...(out.scripts ?? {}) };
   const deps = { ...(out.dependencies ?? {}), ...(out.devDependencies ?? {}) };
-  if (!deps['generator-mpimg']) out.devDependencies = { ...(out.devDependencies ?? {}), ...want.devDependencies };
+  // an explicit --package on this run replaces the vendor's spec; otherwise theirs stays
+  if (!deps['generator-mpimg'] || spec !== undefined) out.devDependencies = { ...(out.devDependencies ?? {}), ...want.devDependencies };
   return out;
+}
+
+/** A --package value npm can take, on one line: refused otherwise (it goes into package.json). */
+export function packageSpecProblem(spec: string): string | undefined {
+  if (spec.trim() === '' || /[\s\u0000-\u001f\u007f]/.test(spec)) return 'give one npm package spec: a version range, a tarball path or URL, or a git URL, without spaces';
+  return undefined;
 }
 
 export type TemplateContext = Answers & {

@@ -25,6 +25,8 @@ Options:
 ${optionsHelp()}
   --link            link node_modules/generator-mpimg to this copy of generator-mpimg
                     (instead of \`npm install\`; for development and offline use)
+  --package <spec>  where npm gets generator-mpimg for the project: a version range, a tarball
+                    path or URL, or a git URL (default: this release from the registry)
 `;
 
 
@@ -35,6 +37,7 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
     yes: { type: 'boolean', short: 'y' },
     force: { type: 'boolean', short: 'f' },
     link: { type: 'boolean' },
+    package: { type: 'string' },
   };
   for (const s of ANSWER_SPECS) options[s.option] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
   let parsed: { values: ParsedValues; positionals: string[] };
@@ -91,6 +94,7 @@ const command: Command = {
 
 async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
   const options: Record<string, unknown> = { 'skip-next-steps': true, yes: values.yes === true, force: values.force === true };
+  if (values.package !== undefined) options.package = values.package;
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
   const generator = await runGenerator<AppGeneratorLike>('app', dir, ctx, { options });
   if (values.link === true) linkThisPackage(dir);

@@ -164,7 +164,6 @@ describe('yo mpimg (app generator)', () => {
         "0644 mpimg.json",
         "0644 mpimgfile.mjs",
         "0644 package.json",
-        "0644 packer/acme-wiki.pkr.hcl",
         "0755 scripts/10-configure.sh",
       ]
     `);

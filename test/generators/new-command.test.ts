@@ -86,7 +86,7 @@ describe('mpimg new', () => {
     const again = mpimg(['new', 'rerun']);
     expect(again.stderr).not.toMatch(/error/i);
     expect(again.status).toBe(0);
-    expect(again.stdout).toContain('1 file differs from what the generator would write; kept as it is:\n  Makefile\n');
+    expect(again.stdout).toContain('1 file differs from what the generator would write; kept as it is:\n  Makefile   (review: mpimg upgrade --show Makefile | diff -u Makefile -)\n');
     expect(again.stdout).toContain('run again with --force');
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(`${original}# vendor edit\n`);
     const forced = mpimg(['new', 'rerun', '--force']);

@@ -152,3 +152,33 @@ describe('the sh twin takes the commands and flags of the .cjs', () => {
     expect(m.stderr).toContain('--root /nonexistent/mpimg-x does not exist\n  fix: create it (mkdir -p /nonexistent/mpimg-x)');
   });
 });
+
+describe('which files are seeded', () => {
+  it('files/ is seeded unless $.files.managed says so; $.seeded marks more, globs with * and **', () => {
+    const project = bundledFixture({ manifest: { files: { dir: 'files', managed: ['/usr/local/bin/**'] }, seeded: ['/etc/update-motd.d/*'] } }).project;
+    const r = writeBundle(loadProject(project), tempDir('mpimg-dist-'));
+    const plan = JSON.parse(spawnSync(process.execPath, [r.cjs, 'plan', '--json'], { encoding: 'utf8' }).stdout) as Array<{ path: string; seed?: boolean }>;
+    const seed = (p: string) => plan.find((o) => o.path === p)?.seed === true;
+    expect(seed('/etc/acme-wiki/wiki.conf')).toBe(true);
+    expect(seed('/usr/local/bin/acme-wiki-hello')).toBe(false);
+    expect(seed('/etc/update-motd.d/99-acme-wiki')).toBe(true);
+    expect(seed('/opt/acme/acme-wiki/lib.sh')).toBe(false);
+    const root = stagedRoot();
+    expect(spawnSync(process.execPath, [r.cjs, 'install', '--root', root]).status).toBe(0);
+    // a managed file changed is drift; a seeded one is not
+    fs.appendFileSync(path.join(root, 'etc/update-motd.d/99-acme-wiki'), 'echo "set up by the customer"\n');
+    expect(spawnSync(process.execPath, [r.cjs, 'status', '--root', root]).status).toBe(0);
+    fs.appendFileSync(path.join(root, 'usr/local/bin/acme-wiki-hello'), 'echo changed\n');
+    const st = JSON.parse(spawnSync(process.execPath, [r.cjs, 'status', '--root', root, '--json'], { encoding: 'utf8' }).stdout);
+    expect(st.drift).toEqual([{ path: '/usr/local/bin/acme-wiki-hello', problem: 'changed content' }]);
+    expect(st.seeded).toEqual([{ path: '/etc/update-motd.d/99-acme-wiki', state: 'changed' }]);
+  });
+
+  it('a bad glob is a schema error naming the field', () => {
+    const dir = bundledFixture().project;
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8'));
+    m.seeded = ['etc/relative'];
+    fs.writeFileSync(path.join(dir, 'mpimg.json'), JSON.stringify(m));
+    expect(() => loadProject(dir)).toThrow(/\$\.seeded\[0\]: bad path glob "etc\/relative"/);
+  });
+});

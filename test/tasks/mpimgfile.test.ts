@@ -236,6 +236,15 @@ describe('mpimg run', () => {
     }
   });
 
+  it('status runs the bundle the droplet can run: the sh twin where there is no Node 18+', async () => {
+    const root = newRoot();
+    expect((await runTask('testbuild', root, { MPIMG_INSTALLER: 'sh' })).code).toBe(0);
+    const r = await runTask('status', root, { MPIMG_INSTALLER: 'sh' });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`using dist/${SLUG}-install.sh (MPIMG_INSTALLER=sh)`);
+    if (project.realBundle) expect(r.out).toMatch(/\[status\] Acme Test 1\.2\.3: built, first boot not run here yet; \d+ items as planned/);
+  });
+
   it('status runs the bundle status against the root', async () => {
     const root = newRoot();
     expect((await runTask('testbuild', root)).code).toBe(0);

@@ -6,12 +6,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ejs from 'ejs';
 import { createSshd, startSshd, type Sshd } from '../helpers/sshd.js';
 import { BASE_ENV, type Connection } from '../../tasks/ssh/connection.js';
 import type { MpimgError } from '../../tasks/errors.js';
 import { connectTo } from './helpers.js';
-import { REPO } from './fixture-project.js';
 
 // putDir / get / put against the real sshd. The "droplet" is this machine as root: every remote path
 // is inside `work`, a temp dir; the usr-merged "root" below is a temp tree, never /.
@@ -108,26 +106,8 @@ describe('putDir onto a usr-merged root', () => {
   });
 });
 
-describe("the Packer template's files/ extraction", () => {
-  it('keeps the usr-merge links too (its tar line, run against a temp root)', () => {
-    const text = ejs.render(readFileSync(join(REPO, 'templates/project/packer/image.pkr.hcl.ejs'), 'utf8'), {
-      slug: 'acme-wiki', name: 'Acme Wiki', vendor: 'acme', version: '1.2.0', image: 'debian-12-x64', region: 'fra1',
-      size: 's-1vcpu-512mb-10gb', packages: [], distroFamily: 'apt',
-    });
-    const line = /"(tar [^"]*files\.tar[^"]* -C \/)"/.exec(text.split('\n').find((l) => /inline = \["tar .*-x/.test(l)) ?? '')?.[1];
-    expect(line, 'the extraction line of the template').toBeDefined();
-    const root = usrMergedRoot();
-    const archive = join(work, `packer-${Date.now()}.tar`);
-    const pack = spawnSync('tar', ['-C', filesTree(), '-cf', archive, '.'], { encoding: 'utf8' });
-    expect(pack.status, pack.stderr).toBe(0);
-    // The same command with the archive path filled in and the root pointed at the temp tree.
-    const cmd = line!.replace('${local.work}/files.tar', archive).replace(/ -C \/$/, ` -C '${root}'`);
-    expect(cmd).not.toContain('${');
-    const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    expectMergedIntact(root);
-  });
-});
+// The Packer template lays files/ down with the bundle's sh twin (`install --only seeded`), whose
+// usr-merge behaviour is tested with both executors in test/runtime/install-safety.test.ts.
 
 describe('get', () => {
   it('gives a fetched symlink the mode of its target, not 0777', async () => {
