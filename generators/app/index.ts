@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import Generator from 'yeoman-generator';
-import { formatProblems, validateManifest } from '../../runtime/manifest.js';
+import { validateManifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { ANSWER_SPECS, EXTRA_OPTIONS, type Answers } from '../lib/options.js';
 import { coerce, formatAnswerProblems, validateAnswers, validateOne } from '../lib/answers.js';
@@ -15,6 +15,7 @@ import { GENERATED_FILES, PROJECT_FILES } from '../lib/files.js';
 import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, packageSpecProblem, templateContext, toJson } from '../lib/project.js';
 import { generatorVersion, projectTemplates } from '../lib/paths.js';
 import { legacyRecord, RETIRED } from '../lib/legacy.js';
+import { readProjectManifest } from '../lib/project-guard.js';
 import { generationReport, ProjectWriter, RECORD_KEY, sha256 } from '../lib/write.js';
 import { nextSteps } from '../lib/next-steps.js';
 
@@ -57,15 +58,8 @@ export default class AppGenerator extends Generator {
     const fromOptions = knownAnswers(this.opts, {});
     let fromManifest: Partial<Answers> = {};
     if (existsSync(file)) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (e) {
-        throw new MpimgError(`mpimg.json is not valid JSON: ${(e as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again; nothing was written' });
-      }
-      const { manifest, problems } = validateManifest(raw);
-      if (!manifest) throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again; nothing was written' });
-      this.existing = raw as Record<string, unknown>;
+      const { raw, manifest } = readProjectManifest(file);
+      this.existing = raw;
       fromManifest = answersFromManifest(manifest);
     }
     this.given = { ...fromOptions };

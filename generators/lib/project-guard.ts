@@ -4,6 +4,21 @@ import { join } from 'node:path';
 import { formatProblems, validateManifest, type Manifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../../tasks/errors.js';
 
+/** mpimg.json of an existing project, parsed and validated by the one schema; its raw object too. */
+export function readProjectManifest(file: string): { raw: Record<string, unknown>; manifest: Manifest } {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again; nothing was written' });
+  }
+  const { manifest, problems } = validateManifest(data);
+  if (!manifest) {
+    throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again; nothing was written' });
+  }
+  return { raw: data as Record<string, unknown>, manifest };
+}
+
 export function loadProject(dir: string, generatorName: string): Manifest {
   const file = join(dir, 'mpimg.json');
   if (!existsSync(file)) {
@@ -12,15 +27,5 @@ export function loadProject(dir: string, generatorName: string): Manifest {
       hint: `run \`yo mpimg:${generatorName}\` inside a project made by \`yo mpimg\` or \`mpimg new <dir>\``,
     });
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again' });
-  }
-  const { manifest, problems } = validateManifest(data);
-  if (!manifest) {
-    throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again' });
-  }
-  return manifest;
+  return readProjectManifest(file).manifest;
 }
