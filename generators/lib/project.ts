@@ -2,7 +2,8 @@
  * What the answers become: the mpimg.json manifest, the project's package.json and the values
  * templates see. Pure functions, so the answers→manifest mapping is tested without a generator.
  */
-import { DEFAULTS, distroInfo, type Manifest } from '../../runtime/manifest.js';
+import { familyOf } from '../../runtime/distro.js';
+import { DEFAULTS, distroInfo, forDistro, type Manifest } from '../../runtime/manifest.js';
 import type { Answers } from './options.js';
 
 /** First version of every new image project. */
@@ -33,7 +34,7 @@ export function manifestFromAnswers(a: Answers): Manifest {
  */
 export function answersFromManifest(m: Manifest): Partial<Answers> {
   const out: Partial<Answers> = { name: m.name, slug: m.slug, vendor: m.vendor, distro: m.distributions[0], loginHold: Boolean(m.loginHold) };
-  if (m.build?.packages) out.packages = [...m.build.packages];
+  if (m.build?.packages) out.packages = forDistro(m.build.packages, m.distributions[0], familyOf(m.distributions[0]));
   if (m.firstLogin !== undefined) out.firstLogin = Boolean(m.firstLogin);
   if (m.droplet?.region) out.region = m.droplet.region;
   if (m.droplet?.size) out.size = m.droplet.size;

@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, distroInfo } from '../../runtime/manifest.js';
+import { familyOf } from '../../runtime/distro.js';
+import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import type { Project } from './project.js';
 import { renderDroplet } from './render.js';
 
@@ -29,7 +30,7 @@ export function renderPacker(project: Project, generatorVersion: string): string
     region: m.droplet?.region ?? DEFAULTS.region,
     size: m.droplet?.size ?? DEFAULTS.size,
     family: distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt',
-    packages: m.build?.packages ?? [],
+    packages: forDistro(m.build?.packages, image, familyOf(image)),
     scriptsDir,
     hasScripts: project.buildScripts.length > 0 && existsSync(join(project.dir, scriptsDir)),
     env: ['MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],

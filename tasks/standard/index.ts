@@ -11,7 +11,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { DEFAULTS } from '../../runtime/manifest.js';
+import { DEFAULTS, forDistro } from '../../runtime/manifest.js';
 import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
@@ -21,7 +21,7 @@ import { loadTaskFile } from '../ssh/taskfile.js';
 import { waitCloudInit } from '../ssh/wait.js';
 import { runBundle } from './bundle-run.js';
 import { pipeline, type Pipeline } from './pipeline.js';
-import { manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
+import { distroOf, manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
 
 export { pipeline, type Pipeline, type PipelineChange, type Step } from './pipeline.js';
 
@@ -44,8 +44,10 @@ export const upgrade = standard('upgrade', 'refresh the package lists and upgrad
   await upgradePackages(c);
 });
 
-export const packages = standard('packages', 'install the build.packages of mpimg.json', async (c) => {
-  const list = manifestOf(c).build?.packages ?? [];
+export const packages = standard('packages', 'install the build.packages of mpimg.json (for this distribution)', async (c) => {
+  const m = manifestOf(c);
+  const d = await distroOf(c, m);
+  const list = forDistro(m.build?.packages, d.slug, d.family);
   if (list.length === 0) return c.log('mpimg.json lists no build.packages');
   if (skipPackages()) return c.log(`MPIMG_SKIP_PACKAGES=1: not installing ${list.join(' ')}`);
   await installPackages(c, list);

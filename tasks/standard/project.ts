@@ -4,7 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { distroFromOsRelease, familyOf, type Distro } from '../../runtime/distro.js';
 import type { Manifest } from '../../runtime/manifest.js';
+import { shellQuote } from '../ssh/quote.js';
 import { readManifest } from '../bundle/project.js';
 import { fail } from '../ssh/helpers.js';
 import type { Connection } from '../ssh/connection.js';
@@ -27,4 +29,18 @@ export function bundleOf(c: Connection, m: Manifest = manifestOf(c)): { cjs: str
   const sh = join(c.project, 'dist', `${m.slug}-install.sh`);
   if (!existsSync(cjs) || !existsSync(sh)) fail(`the bundle is missing (dist/${m.slug}.cjs, dist/${m.slug}-install.sh)`, 'run `make bundle` first', c.project);
   return { cjs, sh };
+}
+
+/**
+ * The distribution being built: from the target's os-release (the droplet, or a staged root), else
+ * the manifest's build base. Packages, repositories and services may differ per distribution.
+ */
+export async function distroOf(c: Connection, m: Manifest = manifestOf(c)): Promise<Distro> {
+  const root = targetRoot() === '/' ? '' : targetRoot();
+  const files = [`${root}/etc/os-release`, `${root}/usr/lib/os-release`].map(shellQuote).join(' ');
+  const r = await c.run(`for f in ${files}; do if [ -f "$f" ]; then cat "$f"; exit 0; fi; done; true`, { quiet: true, echo: false, check: false });
+  const found = distroFromOsRelease(r.stdout);
+  if (found) return found;
+  const slug = m.droplet?.image && !/^\d+$/.test(m.droplet.image) ? m.droplet.image : m.distributions[0];
+  return { slug, family: familyOf(slug) };
 }

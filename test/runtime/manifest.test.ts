@@ -34,7 +34,7 @@ describe('manifest schema', () => {
   it('lists missing required keys and wrong types', () => {
     const r = validateManifest({ name: 'X', slug: 5, loginHold: 'yes' });
     expect(r.problems.map((p) => p.path).sort()).toEqual(['$.distributions', '$.loginHold', '$.slug', '$.vendor', '$.version'].sort());
-    expect(r.problems.find((p) => p.path === '$.loginHold')?.message).toBe('must be boolean, got string');
+    expect(r.problems.find((p) => p.path === '$.loginHold')?.message).toBe('must be boolean or object, got string');
   });
 
   it.each([
@@ -79,10 +79,10 @@ describe('manifest schema', () => {
         { order: 100, name: 'a', file: 'first-boot/x.sh' },
       ],
     });
-    expect(r.problems.map((p) => [p.path, p.message])).toEqual([
+    expect(r.problems.map((p) => [p.path, p.message]).sort()).toEqual([
       ['$.firstBoot[1].order', 'duplicate order 10 (also $.firstBoot[0])'],
-      ['$.firstBoot[2].order', 'order 100 is not a whole number from 0 to 99'],
       ['$.firstBoot[2].name', 'duplicate name "a"'],
+      ['$.firstBoot[2].order', 'order 100 is not a whole number from 0 to 99'],
     ]);
   });
 
@@ -90,7 +90,7 @@ describe('manifest schema', () => {
     expect(paths({ ...good, distributions: [] })).toEqual(['$.distributions']);
     expect(paths({ ...good, distributions: ['Ubuntu 24.04'] })).toEqual(['$.distributions[0]']);
     expect(paths({ ...good, build: { packages: ['nginx', 'rm -rf /', ''] } })).toEqual(['$.build.packages[1]', '$.build.packages[2]']);
-    expect(paths({ ...good, droplet: { image: 'my image', tags: [''] } })).toEqual(['$.droplet.tags[0]', '$.droplet.image']);
+    expect(paths({ ...good, droplet: { image: 'my image', tags: [''] } }).sort()).toEqual(['$.droplet.image', '$.droplet.tags[0]']);
     expect(paths({ ...good, cleanup: { zeroFillMaxMiB: 0 } })).toEqual(['$.cleanup.zeroFillMaxMiB']);
   });
 

@@ -1,0 +1,70 @@
+/** $.build: what the build droplet installs: repositories first, then packages, then the build scripts. */
+import type { Check, Schema } from '../schema.js';
+import { obj, perDistro, projectPath, push, str, strings, type PerDistro } from './common.js';
+
+export interface RepositoryKey {
+  /** The signing key shipped in the project (armored or binary). */
+  file?: string;
+  /** Or fetched from here at build time... */
+  url?: string;
+  /** ...and checked against this fingerprint (40 or 64 hex digits) before anything trusts it. */
+  fingerprint?: string;
+}
+
+export interface Repository {
+  /** File name on the droplet: /etc/apt/sources.list.d/<name>.sources, /etc/yum.repos.d/<name>.repo. */
+  name: string;
+  /** Ubuntu only: "owner/name" of a Launchpad PPA. */
+  ppa?: string;
+  /** apt: the repository's URI(s), suites ({codename} is the droplet's) and components. */
+  uris?: string;
+  suites?: string[];
+  components?: string[];
+  /** dnf: the repository's base URL ($releasever and $basearch are dnf's). */
+  baseurl?: string;
+  key?: RepositoryKey;
+}
+
+export interface BuildSection {
+  packages?: PerDistro<string>;
+  scriptsDir?: string;
+  repositories?: PerDistro<Repository>;
+}
+
+const PACKAGE: Schema = str({ pattern: '^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$', 'x-message': 'bad package name {value}', 'x-hint': 'one package per entry, e.g. "nginx" or "nginx=1.24.*"' });
+
+const REPOSITORY: Schema = obj({
+  name: str({ description: 'File name of the repository on the droplet.', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'bad repository name {value}', 'x-hint': 'lower-case letters, digits, ".", "_" and "-" (it becomes a file name)' }),
+  ppa: str({ description: 'Ubuntu only: a Launchpad PPA as "owner/name".', pattern: '^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$', 'x-hint': 'e.g. "ondrej/php"' }),
+  uris: str({ description: 'apt: the URI of the repository.', pattern: '^https?://[^\\s]+$', 'x-hint': 'an http(s) URL, e.g. "https://deb.nodesource.com/node_20.x"' }),
+  suites: strings(str({ pattern: '^[A-Za-z0-9.{}_/-]+$' }), { description: 'apt: suites; {codename} is the build droplet\'s release codename.', minItems: 1 }),
+  components: strings(str({ pattern: '^[A-Za-z0-9._-]+$' }), { description: 'apt: components, e.g. ["main"].' }),
+  baseurl: str({ description: 'dnf: the base URL of the repository.', pattern: '^https?://[^\\s]+$', 'x-hint': 'an http(s) URL' }),
+  key: obj({
+    file: projectPath('The signing key, shipped in the project.'),
+    url: str({ description: 'The signing key, fetched at build time.', pattern: '^https?://[^\\s]+$', 'x-hint': 'an http(s) URL' }),
+    fingerprint: str({ description: 'The key\'s fingerprint: a fetched key is refused unless it matches.', pattern: '^[0-9A-Fa-f]{40}([0-9A-Fa-f]{24})?$', 'x-message': 'bad fingerprint {value}', 'x-hint': '40 (or 64) hex digits, as `gpg --show-keys --with-colons KEYFILE` prints in its fpr line' }),
+  }, { description: 'The repository\'s signing key.' }),
+}, { required: ['name'], 'x-check': 'repository' });
+
+export const BUILD_SCHEMA: Schema = obj({
+  packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
+  scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),
+  repositories: perDistro(REPOSITORY, 'Package repositories, installed before the packages.'),
+}, { description: 'What the build droplet installs.' });
+
+export const BUILD_CHECKS: Record<string, Check> = {
+  repository(v, at, out) {
+    const r = v as Repository;
+    if (typeof r !== 'object' || r === null) return;
+    const kinds = [r.ppa !== undefined, r.uris !== undefined, r.baseurl !== undefined].filter(Boolean).length;
+    if (kinds !== 1) push(out, at, 'a repository is a "ppa", an apt "uris" or a dnf "baseurl": give exactly one', 'e.g. {"name": "nodesource", "uris": "https://deb.nodesource.com/node_20.x", "suites": ["nodistro"], "components": ["main"], "key": {...}}');
+    if (r.uris !== undefined && !r.suites) push(out, `${at}.suites`, 'an apt repository needs its suites', 'e.g. "suites": ["{codename}"]');
+    if (r.ppa !== undefined && r.key) push(out, `${at}.key`, 'a PPA brings its own key', 'remove "key" (add-apt-repository fetches it)');
+    if (r.ppa === undefined && !r.key) push(out, `${at}.key`, 'the repository has no signing key', 'give "key": {"file": ...} or {"url": ..., "fingerprint": ...}: unsigned repositories are refused');
+    if (r.key) {
+      if ((r.key.file === undefined) === (r.key.url === undefined)) push(out, `${at}.key`, 'give the key as "file" or as "url", one of them', 'a key file shipped in the project, or a URL with its "fingerprint"');
+      if (r.key.url !== undefined && !r.key.fingerprint) push(out, `${at}.key.fingerprint`, 'a key fetched from a URL needs its fingerprint', 'add the fingerprint: a changed key then stops the build');
+    }
+  },
+};

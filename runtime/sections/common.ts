@@ -1,0 +1,74 @@
+/** Building blocks the manifest's sections share: schema fragments and the rules only code can state. */
+import type { Check, Problem, Schema } from '../schema.js';
+
+export const SLUG_RE = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+export const VENDOR_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+/** DigitalOcean base image slug shape, e.g. ubuntu-24-04-x64, debian-12-x64, rockylinux-9-x64. */
+export const DISTRO_SLUG_RE = /^[a-z][a-z0-9-]*-x64$/;
+/** Unix user and group names as useradd takes them (no leading digit or dash). */
+export const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+export const str = (extra: Partial<Schema> = {}): Schema => ({ type: 'string', ...extra });
+export const bool = (description: string): Schema => ({ type: 'boolean', description });
+export const strings = (item: Schema, extra: Partial<Schema> = {}): Schema => ({ type: 'array', items: item, ...extra });
+export const obj = (properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
+
+/** A path inside the project: relative, no `..`, no backslashes. Returns why not, or null. */
+export function unsafeRelativePath(p: string): string | null {
+  if (p.length === 0) return 'is empty';
+  if (p.startsWith('/')) return 'is absolute';
+  if (p.includes('\\')) return 'contains a backslash';
+  if (p.includes('\0')) return 'contains a NUL byte';
+  if (p.split('/').some((seg) => seg === '..')) return 'contains ".."';
+  return null;
+}
+
+/** A path on the droplet: absolute, no `..` (it must not climb out of what it names). */
+export function unsafeDropletPath(p: string): string | null {
+  if (!p.startsWith('/')) return 'is not absolute';
+  if (p.includes('\\')) return 'contains a backslash';
+  if (p.split('/').some((seg) => seg === '..')) return 'contains ".."';
+  return null;
+}
+
+export const projectPath = (description: string): Schema => str({ description, 'x-check': 'projectPath' });
+export const dropletPath = (description: string): Schema => str({ description, 'x-check': 'dropletPath' });
+export const octalMode = (description: string): Schema => str({ description, pattern: '^0?[0-7]{3,4}$', 'x-message': 'bad mode {value}', 'x-hint': 'an octal mode as a string, e.g. "0750"' });
+
+/**
+ * A list that may differ per distribution: a plain list, or `{ all, apt, dnf, <distribution slug> }`
+ * where the most specific of the slug and the family is added to `all`.
+ */
+export const perDistro = (item: Schema, description: string): Schema => ({
+  description: `${description} A list, or {"all": [...], "apt": [...], "dnf": [...], "<distribution slug>": [...]}: on a distribution, "all" plus its own slug's list, else its family's.`,
+  anyOf: [
+    { type: 'array', items: item },
+    { type: 'object', propertyNames: { pattern: `^(all|apt|dnf|${DISTRO_SLUG_RE.source.slice(1, -1)})$` }, additionalProperties: { type: 'array', items: item } },
+  ],
+  'x-hint': 'a list, or an object with "all", "apt", "dnf" or distribution slugs as keys, each a list',
+});
+
+export type PerDistro<T> = T[] | { all?: T[]; apt?: T[]; dnf?: T[]; [slug: string]: T[] | undefined };
+
+/** The list of a per-distribution value for one distribution (see perDistro). */
+export function forDistro<T>(v: PerDistro<T> | undefined, slug: string, family: 'apt' | 'dnf'): T[] {
+  if (v === undefined) return [];
+  if (Array.isArray(v)) return v;
+  return [...(v.all ?? []), ...(v[slug] ?? v[family] ?? [])];
+}
+
+export const COMMON_CHECKS: Record<string, Check> = {
+  projectPath(v, at, out) {
+    const why = typeof v === 'string' ? unsafeRelativePath(v) : null;
+    if (why) out.push({ path: at, message: `unsafe path "${v}": ${why}`, hint: 'use a path relative to the project folder, without ".."' });
+  },
+  dropletPath(v, at, out) {
+    const why = typeof v === 'string' ? unsafeDropletPath(v) : null;
+    if (why) out.push({ path: at, message: `bad droplet path "${v}": ${why}`, hint: 'an absolute path on the droplet, e.g. /var/lib/app' });
+  },
+};
+
+export function push(out: Problem[], path: string, message: string, hint: string): void {
+  out.push({ path, message, hint });
+}
