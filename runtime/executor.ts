@@ -10,10 +10,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { backupDir, ensureBlock, findBlock, journalFile, removeBlock, stateFiles, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
+import { backupDir, ensureBlock, familyOfOsRelease, findBlock, journalFile, removeBlock, stateFiles, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
 import { resolveInRoot, StepError } from './root.js';
 
 export { StepError } from './root.js';
+
+/** The operations of the plan for the root's package family (its os-release), in plan order. */
+export function opsFor(plan: Plan, root: string): Op[] {
+  let text = '';
+  for (const f of ['/etc/os-release', '/usr/lib/os-release']) {
+    try {
+      text = fs.readFileSync(resolveInRoot(root, f, { followLast: true }).real, 'utf8');
+      break;
+    } catch {
+      /* try the next one */
+    }
+  }
+  const family = familyOfOsRelease(text);
+  return plan.ops.filter((op) => !op.family || op.family === family);
+}
 
 export interface Change {
   op: Op['kind'];
@@ -233,7 +248,7 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   const ours = (p: string, real: string) =>
     p.startsWith(`${plan.home}/`) || j.has('file', p) || j.has('backup', p) || asBefore(prior.get(p), real);
   try {
-    for (const op of plan.ops) {
+    for (const op of opsFor(plan, root)) {
       if (opts.only === 'seeded' && op.kind !== 'dir' && !((op.kind === 'file' || op.kind === 'link') && op.seed)) continue;
       if (booted && op.kind === 'block' && op.hook === 'first-login') {
         changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'first boot ran: the first-login hook is not put back' });
@@ -315,7 +330,8 @@ export function status(plan: Plan, root: string): StatusReport {
   const drift: Drift[] = [];
   const seeded: StatusReport['seeded'] = [];
   const stage = readStage(plan, root);
-  for (const op of plan.ops) {
+  const ops = opsFor(plan, root);
+  for (const op of ops) {
     const seed = (op.kind === 'file' || op.kind === 'link') && op.seed === true;
     let real: string;
     try {
@@ -352,7 +368,7 @@ export function status(plan: Plan, root: string): StatusReport {
     if (found.length && seed) seeded.push({ path: op.path, state: 'changed' });
     else drift.push(...found);
   }
-  return { drift, checked: plan.ops.length, stage, seeded };
+  return { drift, checked: ops.length, stage, seeded };
 }
 
 export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = {}): Change[] {
@@ -383,7 +399,7 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
     return true;
   };
 
-  for (const op of [...plan.ops].reverse()) {
+  for (const op of [...opsFor(plan, root)].reverse()) {
     if (op.kind === 'dir') continue; // directories go below, and only those install created
     const { real } = resolveInRoot(root, op.path);
     const st = lstat(real);

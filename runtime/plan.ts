@@ -49,7 +49,22 @@ export interface LinkOp {
   seed?: true;
 }
 
-export type Op = DirOp | FileOp | BlockOp | LinkOp;
+/**
+ * An operation only for one package family: the executors read the target's os-release (its
+ * ID/ID_LIKE) and skip the others, so one bundle serves an image built on Ubuntu and on Rocky.
+ */
+export type Family = 'apt' | 'dnf';
+
+export type Op = (DirOp | FileOp | BlockOp | LinkOp) & { family?: Family };
+
+/** The family of a root's os-release text (ID and ID_LIKE); apt when it says neither (or is missing). */
+export function familyOfOsRelease(text: string): Family {
+  const v = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(text)?.[1].replace(/^(["'])(.*)\1$/, '$2').toLowerCase() ?? '';
+  const words = ` ${v('ID')} ${v('ID_LIKE')} `;
+  if (/ (debian|ubuntu) /.test(words)) return 'apt';
+  if (/ (rhel|fedora|centos) /.test(words)) return 'dnf';
+  return 'apt';
+}
 
 export interface Plan {
   name: string;
@@ -126,6 +141,11 @@ export function ensureBlock(text: string, op: Pick<BlockOp, 'id' | 'text' | 'pos
 }
 
 export function describeOp(op: Op): string {
+  const text = describeOne(op);
+  return op.family ? `${text} [${op.family} only]` : text;
+}
+
+function describeOne(op: Op): string {
   const mode = (m: number) => m.toString(8).padStart(4, '0');
   switch (op.kind) {
     case 'dir':

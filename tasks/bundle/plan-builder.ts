@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import type { FileOp, Op, Plan } from '../../runtime/plan.js';
 import { MpimgError } from '../errors.js';
 import type { Project } from './project.js';
+import { familyOf } from '../../runtime/distro.js';
+import { forDistro } from '../../runtime/manifest.js';
+import { serviceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
 
@@ -16,6 +19,26 @@ export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
 export const holdDropIn = (slug: string): string => `/etc/ssh/sshd_config.d/00-${slug}-login-hold.conf`;
 
 const HOLD_MESSAGE = (name: string) => `${name} is still finishing its first boot. Please log in again in a minute.`;
+
+/** The root-only credentials file of an image. */
+export const credentialsFile = (m: Project['manifest']): string => m.credentials?.file ?? `/root/.${m.slug}-credentials`;
+
+/** `ID VERSION_ID` of /etc/os-release for a DigitalOcean distribution slug, as a sh case pattern. */
+function osReleasePattern(slug: string): string | undefined {
+  const m = /^(ubuntu)-(\d+)-(\d+)-x64$/.exec(slug);
+  if (m) return `'ubuntu ${m[2]}.${m[3]}'`;
+  const n = /^(debian|rockylinux|almalinux|centos-stream)-(\d+)-x64$/.exec(slug);
+  if (!n) return undefined;
+  const id = { debian: 'debian', rockylinux: 'rocky', almalinux: 'almalinux', 'centos-stream': 'centos' }[n[1]];
+  return `'${id} ${n[2]}' | '${id} ${n[2]}'.*`;
+}
+
+/** The MOTD text with what is known at bundle time filled in; {{ip}} stays for the login. */
+export function fillMotd(text: string, m: Project['manifest'], variables: Record<string, string>): string {
+  let out = text.replace(/\n+$/, '').replaceAll('{{name}}', m.name).replaceAll('{{version}}', m.version).replaceAll('{{credentials}}', credentialsFile(m));
+  for (const [k, v] of Object.entries(variables)) out = out.replaceAll(`{{${k}}}`, v);
+  return out;
+}
 
 /** systemd expands %-specifiers in unit settings: a literal % is written %%. */
 const unitText = (s: string): string => s.replaceAll('%', '%%');
@@ -32,7 +55,7 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
   const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
   const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
 
-  ops.push(fileOp(`${home}/lib.sh`, 0o644, renderDroplet('lib.sh.ejs', { ...common, blocks: readDroplet('blocks.sh') })));
+  ops.push(fileOp(`${home}/lib.sh`, 0o644, renderDroplet('lib.sh.ejs', { ...common, blocks: readDroplet('blocks.sh'), credentials: credentialsFile(m), variables: project.variables })));
   for (const s of project.firstBoot) {
     const nn = String(s.order).padStart(2, '0');
     const id = `${nn}-${s.name}`;
@@ -40,7 +63,17 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     ops.push(fileOp(script, 0o755, fs.readFileSync(s.abs)));
     ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${m.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS })));
   }
-  const hold = Boolean(m.loginHold);
+  // The services of the manifest, (re)started after the first-boot steps, before the finish.
+  const perDistro = m.distributions.map((slug) => ({ slug, units: forDistro(m.services, slug, familyOf(slug)).map(serviceOf).filter((u) => u.firstBoot !== 'none') }));
+  if (perDistro.some((d) => d.units.length)) {
+    const cases = perDistro.map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
+      .filter((c): c is readonly [string, Array<{ name: string; action: 'restart' | 'start' }>] => c[0] !== undefined);
+    const script = `${home}/services`;
+    ops.push(fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })) })));
+    const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
+    ops.push(fileOp(`${PER_INSTANCE_DIR}/yy-${m.slug}-services`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout })));
+  }
+  const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);
   // Always present: it sorts last, releases the login hold and records the result for the MOTD.
   ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) })));
   if (hold) {
@@ -50,7 +83,8 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     const backstop = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0) + 600;
     const sys = '/etc/systemd/system';
     ops.push(fileOp(`${home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
-      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug), message: HOLD_MESSAGE(m.name),
+      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug),
+      message: (typeof m.loginHold === 'object' && m.loginHold?.message) || HOLD_MESSAGE(m.name),
     })));
     ops.push(fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)));
     ops.push(fileOp(`${sys}/${m.slug}-login-hold.service`, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })));
@@ -66,9 +100,14 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     ops.push({ kind: 'block', path: '/root/.bashrc', id: `${m.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644, hook: 'first-login' });
   }
   if (project.motd) {
-    const text = fs.readFileSync(project.motd.abs, 'utf8').replace(/\n+$/, '')
-      .replaceAll('{{name}}', m.name).replaceAll('{{version}}', m.version);
-    ops.push(fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, renderDroplet('motd.sh.ejs', { ...common, text })));
+    const text = fillMotd(fs.readFileSync(project.motd.abs, 'utf8'), m, project.variables);
+    const after = project.motdAfter ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables) : undefined;
+    const motd = renderDroplet('motd.sh.ejs', { ...common, text, after });
+    // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
+    // snippet shows the same message to interactive login shells there.
+    ops.push({ ...fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, motd), family: 'apt' });
+    ops.push({ ...fileOp(`${home}/motd`, 0o755, motd), family: 'dnf' });
+    ops.push({ ...fileOp(`/etc/profile.d/zz-${m.slug}-motd.sh`, 0o644, renderDroplet('motd-profile.sh.ejs', common)), family: 'dnf' });
   }
   // files/ is seeded unless the manifest says the tool manages a path; $.seeded marks more.
   const managed = m.files?.managed;

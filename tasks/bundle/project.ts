@@ -15,6 +15,7 @@ import {
   type Manifest,
   type Problem,
 } from '../../runtime/manifest.js';
+import { resolveVariables } from '../../runtime/sections/variables.js';
 import { MpimgError } from '../errors.js';
 import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
@@ -47,6 +48,10 @@ export interface Project {
   firstBoot: FirstBootScript[];
   firstLogin?: ProjectFile;
   motd?: ProjectFile;
+  /** The MOTD text shown once the first-login setup has finished ($.motd.afterFirstLogin). */
+  motdAfter?: ProjectFile;
+  /** The variables of mpimg.json with this build's values (defaults, MPIMG_VAR_<NAME>, --var). */
+  variables: Record<string, string>;
   /** Files mirrored onto `/`: `target` is the droplet path. */
   files: Array<ProjectFile & { target: string }>;
   /** Symbolic links in files/, in the same tree order. */
@@ -184,10 +189,33 @@ export function readManifest(dir: string): Manifest {
   return manifest;
 }
 
-export function loadProject(dir: string): Project {
+export interface LoadOptions {
+  /** Values of $.variables for this build (`mpimg bundle --var NAME=VALUE`), over MPIMG_VAR_<NAME>. */
+  vars?: Record<string, string>;
+  /** Where MPIMG_VAR_<NAME> overrides are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Placeholders a MOTD may hold besides the variables: {{ip}} is filled in at login, the rest at bundle time. */
+export const MOTD_PLACEHOLDERS = ['ip', 'name', 'version', 'credentials'];
+
+export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const file = path.join(dir, 'mpimg.json');
   const manifest = readManifest(dir);
   const out: Problem[] = [];
+
+  // $.variables: defaults, then MPIMG_VAR_<NAME> from the environment, then --var.
+  const known = Object.keys(manifest.variables ?? {});
+  const overrides: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env ?? process.env)) {
+    if (k.startsWith('MPIMG_VAR_') && v !== undefined && known.includes(k.slice(10))) overrides[k.slice(10)] = v;
+  }
+  for (const [k, v] of Object.entries(opts.vars ?? {})) {
+    if (!known.includes(k)) out.push({ path: `--var ${k}`, message: `unknown variable "${k}"`, hint: known.length ? `one of: ${known.join(', ')} (declare it in $.variables)` : 'declare it in $.variables of mpimg.json first' });
+    else if (CONTROL_RE.test(v)) out.push({ path: `--var ${k}`, message: 'the value holds a control or line-separator character', hint: 'give one line of printable text' });
+    else overrides[k] = v;
+  }
+  const variables = resolveVariables(manifest.variables, overrides);
 
   // first-boot: the manifest list, else every NN-name file of the folder
   let firstBoot: FirstBootScript[] = [];
@@ -238,6 +266,18 @@ export function loadProject(dir: string): Project {
   let motd: ProjectFile | undefined;
   if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
   else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
+  const motdAfter = manifest.motd?.afterFirstLogin ? fileAt(dir, manifest.motd.afterFirstLogin, '$.motd.afterFirstLogin', out) : undefined;
+  // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line.
+  for (const f of [motd, motdAfter]) {
+    if (!f) continue;
+    fs.readFileSync(f.abs, 'utf8').split('\n').forEach((line, i) => {
+      for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
+        if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
+          out.push({ path: `${f.rel}:${i + 1}`, message: `unknown placeholder {{${m[1]}}}`, hint: `use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or a variable of $.variables${known.length ? ` (${known.map((k) => `{{${k}}}`).join(', ')})` : ''}` });
+        }
+      }
+    });
+  }
 
   const files: Project['files'] = [];
   const links: ProjectLink[] = [];
@@ -294,5 +334,5 @@ export function loadProject(dir: string): Project {
     ...[cleanupChoice.custom ? cleanupScript : undefined, checkChoice.custom ? checkScript : undefined].filter((f): f is ProjectFile => Boolean(f))];
   syntaxProblems(scripts, out);
   if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
-  return { dir, manifest, firstBoot, firstLogin, motd, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
+  return { dir, manifest, firstBoot, firstLogin, motd, motdAfter, variables, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
 }

@@ -27,6 +27,9 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
   const uninstall: string[] = [];
   const status: string[] = [];
   for (const op of plan.ops) {
+    // A family's own operation runs only there (the twin reads the target's os-release as the node runtime does).
+    const only = op.family ? `mpimg_for ${op.family} && ` : '';
+    const before = [install.length, uninstall.length, status.length];
     if (op.kind === 'dir') {
       install.push(`  mpimg_dir ${sq(op.path)} ${mode(op.mode)}`);
       status.push(`  mpimg_st ${sq(op.path)} dir ${mode(op.mode)} ''`);
@@ -43,6 +46,11 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
       install.push(`  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${op.hook ?? '-'} ${heredoc(text)}`);
       uninstall.unshift(`  mpimg_rm_block ${sq(op.path)} ${sq(op.id)}`);
       status.push(`  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))} ${op.hook ?? '-'}`);
+    }
+    if (only) {
+      for (let i = before[0]; i < install.length; i++) install[i] = install[i].replace(/^  /, `  ${only}`);
+      if (uninstall.length > before[1]) uninstall[0] = uninstall[0].replace(/^  /, `  ${only}`);
+      for (let i = before[2]; i < status.length; i++) status[i] = status[i].replace(/^  /, `  ${only}`);
     }
     install.push(FLUSH);
   }
@@ -63,7 +71,8 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     journal: journalFile(plan),
     backup: backupDir(plan),
     planLines: plan.ops.map((op) => `    ${sq(describeOp(op))}`).join(' \\\n'),
-    opCount: plan.ops.length,
+    opCountApt: plan.ops.filter((o) => o.family !== 'dnf').length,
+    opCountDnf: plan.ops.filter((o) => o.family !== 'apt').length,
     installBody: install.join('\n'),
     uninstallBody: uninstall.join('\n') || '  :',
     statusBody: status.join('\n'),

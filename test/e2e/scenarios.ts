@@ -182,7 +182,7 @@ export function imageScenarios(opts: ScenarioOptions): void {
 
         const cred = await d.exec(`stat -c '%a %U' ${CREDENTIALS}`);
         expect(cred.stdout.trim()).toBe('600 root');
-        const password = /^ADMIN_PASSWORD=(\S+)$/m.exec(d.read(CREDENTIALS))?.[1];
+        const password = /^ADMIN_PASSWORD='([A-Za-z0-9]+)'$/m.exec(d.read(CREDENTIALS))?.[1];
         expect(password).toMatch(/^[A-Za-z0-9]{24}$/);
         const logs = await d.exec(`cat ${LOGS}/*.log /var/log/cloud-init-output.log 2>/dev/null`, { allowFail: true });
         expect(logs.stdout).not.toContain(password!);

@@ -114,13 +114,14 @@ describe('generated shell scripts', () => {
       'mpimg_random_password() { printf "%s" "S3cretPassw0rdValue12345" | head -c "${1:-24}"; }',
       `mpimg_save_credential() { printf '%s=%s\\n' "$1" "$2" >> '${saved}'; }`,
       'mpimg_public_ipv4() { echo 203.0.113.9; }',
+      'mpimg_dbaas() { return 1; }',
       '',
     ].join('\n'));
     const script = redirected('first-boot/10-setup.sh', [['/opt/acme/acme-wiki/lib.sh', lib], ['/etc/acme-wiki', etc]]);
     const r = spawnSync(script, [], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readFileSync(saved, 'utf8')).toBe('ADMIN_PASSWORD=S3cretPassw0rdValue12345\n');
+    expect(readFileSync(saved, 'utf8')).toBe('ADMIN_PASSWORD=S3cretPassw0rdValue12345\nDB_PASSWORD=S3cretPassw0rdValue12345\n');
     const conf = readFileSync(join(etc, 'acme-wiki.conf'), 'utf8');
     expect(conf).toContain('public_ip=203.0.113.9\n');
     expect(conf).toContain('public_url=http://203.0.113.9/\n');

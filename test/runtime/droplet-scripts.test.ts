@@ -36,7 +36,7 @@ describe('first boot', () => {
     expect(read(root, 'var/log/acme-wiki/20-ip.log')).toContain('end 20-ip exit=0');
     const cred = path.join(root, 'root/.acme-wiki-credentials');
     expect(fs.statSync(cred).mode & 0o777).toBe(0o600);
-    const password = /^ADMIN_PASSWORD=([A-Za-z0-9]{24})\n$/.exec(fs.readFileSync(cred, 'utf8'))![1];
+    const password = /^ADMIN_PASSWORD='([A-Za-z0-9]{24})'\n$/.exec(fs.readFileSync(cred, 'utf8'))![1];
     // the secret is in the credentials file only
     expect(log).not.toContain(password);
     expect(r.stdout + r.stderr).not.toContain(password);
