@@ -4,7 +4,7 @@
 // schema's descriptions instead, and listed here so none goes unnoticed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { schemaDocument } from '../../runtime/manifest-schema.js';
 import { validateManifest } from '../../runtime/manifest.js';
