@@ -21,11 +21,9 @@ import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
 import { OVERRIDES_LINE, VARIABLES_LINE } from './variables.js';
 
-/** The subcommands, in the order a build runs them (the standard tasks and the Packer template). */
-export const BUILD_SCRIPT_COMMANDS = ['repositories', 'users', 'owners', 'services', 'firewall'] as const;
-export type BuildScriptCommand = (typeof BUILD_SCRIPT_COMMANDS)[number];
+import { buildScriptName } from './dist-names.js';
 
-export const buildScriptName = (slug: string): string => `${slug}-build.sh`;
+export { BUILD_SCRIPT_COMMANDS, buildScriptName, type BuildScriptCommand } from './dist-names.js';
 
 /** Rate of a `limit` rule under firewalld (ufw's own limit: 6 new connections in 30 s). */
 export const FIREWALLD_LIMIT = '10/m';
@@ -140,6 +138,24 @@ export function ownedPaths(project: Project): Array<{ path: string; owner?: stri
     }
     for (const p of hits) out.push({ path: p, owner: o.owner, group: o.group });
   });
+  return out;
+}
+
+/**
+ * What the firewall step will need on a distribution and mpimg.json does not install: the firewall
+ * step never installs packages (it must be in build.packages or the base image). DigitalOcean's
+ * Ubuntu images have ufw; its Debian and RHEL-family images may not have ufw or firewalld.
+ */
+export function catalogWarnings(m: Manifest): string[] {
+  if (!m.firewall) return [];
+  const out: string[] = [];
+  for (const slug of scriptDistributions(m)) {
+    const family = familyOf(slug);
+    const tool = family === 'apt' ? 'ufw' : 'firewalld';
+    if (slug.startsWith('ubuntu-')) continue;
+    const packages = forDistro(m.build?.packages, slug, family).map((p) => p.split(/[=:]/)[0]);
+    if (!packages.includes(tool)) out.push(`${slug}: the firewall step needs ${tool}, which build.packages does not install for it: add "${tool}" (e.g. "packages": {"${family}": ["${tool}"]}) unless the base image has it`);
+  }
   return out;
 }
 

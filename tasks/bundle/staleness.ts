@@ -13,7 +13,7 @@ import { RECORD_KEY, renderTemplate } from '../../generators/lib/write.js';
 import { customisedCopies } from './customised.js';
 import { checkScriptOf, cleanupScriptOf, packageScript } from './droplet-scripts.js';
 import type { Project } from './project.js';
-import { buildScriptName } from './build-script.js';
+import { buildScriptName } from './dist-names.js';
 import { recordedOverrides } from './variables.js';
 import { bundleOutputs } from './write-bundle.js';
 

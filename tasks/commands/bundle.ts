@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
+import { catalogWarnings } from '../bundle/build-script.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
 import { variableOverrides } from '../bundle/variables.js';
@@ -34,14 +35,14 @@ Options:
     const dir = path.resolve(ctx.cwd, values.project ?? '.');
     const project = loadProject(dir);
     const overrides = variableOverrides(project.manifest, values.var ?? [], ctx.env);
-    for (const w of shellcheckWarnings(project.scripts, dir)) ctx.stderr.write(`warning: ${w}\n`);
+    for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
     const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined, { overrides });
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
     ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
     ctx.stdout.write(`wrote ${rel(r.sh)}\n`);
     ctx.stdout.write(`wrote ${rel(r.build)} (the build steps of mpimg.json)\n`);
     // Names only: a value is the vendor's to show (it may be a licence key).
-    const given = Object.keys(overrides);
+    const given = Object.keys(overrides).sort();
     if (given.length) ctx.stdout.write(`variables given for this bundle (instead of mpimg.json's defaults): ${given.join(', ')}\n`);
     ctx.stdout.write(`wrote ${rel(r.packer)} (the Packer template, from mpimg.json)\n`);
     return 0;

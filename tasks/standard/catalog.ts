@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { forDistro, type Manifest } from '../../runtime/manifest.js';
-import { buildScriptName, type BuildScriptCommand } from '../bundle/build-script.js';
+import { buildScriptName, type BuildScriptCommand } from '../bundle/dist-names.js';
 import { recordedVariables } from '../bundle/variables.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, withRemoteTempDir } from '../ssh/helpers.js';

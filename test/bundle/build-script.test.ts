@@ -9,10 +9,12 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
+import { catalogWarnings } from '../../tasks/bundle/build-script.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { buildRoot, calls, installScript, runBuild, stagedIn, standIn } from '../helpers/build-root.js';
 import { fingerprintsOf, makeKey, stopAgent, type TestKey } from '../helpers/gpg.js';
+import { makeAptRepo } from '../helpers/apt-repo.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { serveDir, type Served } from '../helpers/static-server.js';
 import { tempDir } from '../helpers/temp.js';
@@ -384,6 +386,24 @@ describe('repositories: signing keys checked with gpg before anything is written
     expect(readdirSync(join(staged, 'etc/apt/keyrings'))).toEqual(['acme.gpg']);
   });
 
+  it('the local signed apt repository (test/helpers/apt-repo.ts): its key by url + fingerprint verifies its InRelease as apt would', async () => {
+    const repo = await makeAptRepo({ suite: 'bookworm' });
+    try {
+      const root = buildRoot();
+      const staged = stagedIn(root, 'staged');
+      installScript(root, bundled({ build: { repositories: [{ name: 'mpimg-test', uris: repo.url, suites: ['{codename}'], components: [repo.component], key: { url: repo.keyUrl, fingerprint: repo.fingerprint } }] } }));
+      const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(staged, 'etc/apt/sources.list.d/mpimg-test.sources'), 'utf8')).toContain(`URIs: ${repo.url}\nSuites: bookworm\nComponents: main\nSigned-By: /etc/apt/keyrings/mpimg-test.gpg\n`);
+      // apt checks InRelease with gpgv against the Signed-By keyring: the one the script wrote
+      const v = spawnSync('gpgv', ['--keyring', join(staged, 'etc/apt/keyrings/mpimg-test.gpg'), join(repo.dir, 'dists/bookworm/InRelease')], { encoding: 'utf8' });
+      expect(v.status, v.stderr).toBe(0);
+      expect(v.stderr).toContain('Good signature');
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('then apt-get update in the staged root (unless MPIMG_SKIP_PACKAGES=1)', () => {
     const root = buildRoot();
     stagedIn(root, 'staged');
@@ -553,6 +573,18 @@ esac; done`);
     const before = calls(root).length;
     expect(runBuild(root, ['firewall']).code).toBe(0);
     expect(calls(root).slice(before).filter((c) => /--(add|remove)-/.test(c))).toEqual([]);
+  });
+});
+
+describe('bundle-time warnings', () => {
+  it('the firewall needs ufw (apt) or firewalld (dnf) from build.packages, except on Ubuntu whose images have ufw', () => {
+    const base = { name: 'A', slug: 'acme-wiki', vendor: 'acme', version: '1', firewall: { limit: ['22/tcp'] } };
+    expect(catalogWarnings({ ...base, distributions: ['debian-12-x64', 'ubuntu-24-04-x64', 'rockylinux-9-x64'], build: { packages: { all: ['jq'] } } })).toEqual([
+      'debian-12-x64: the firewall step needs ufw, which build.packages does not install for it: add "ufw" (e.g. "packages": {"apt": ["ufw"]}) unless the base image has it',
+      'rockylinux-9-x64: the firewall step needs firewalld, which build.packages does not install for it: add "firewalld" (e.g. "packages": {"dnf": ["firewalld"]}) unless the base image has it',
+    ]);
+    expect(catalogWarnings({ ...base, distributions: ['debian-12-x64', 'rockylinux-9-x64'], build: { packages: { apt: ['ufw'], dnf: ['firewalld'] } } })).toEqual([]);
+    expect(catalogWarnings({ ...base, firewall: undefined, distributions: ['debian-12-x64'] })).toEqual([]);
   });
 });
 
