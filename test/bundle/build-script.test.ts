@@ -132,8 +132,9 @@ describe('users: system users, their groups and the directories (useradd --root 
     // a user with a login gets /etc/skel; the system user does not
     expect(existsSync(join(staged, 'home/ops/.profile'))).toBe(true);
     expect(existsSync(join(staged, 'var/lib/acme/.profile'))).toBe(false);
-    // nothing of it reached the chroot's own accounts
+    // nothing of it reached the chroot's own accounts; no scratch folder left
     expect(readFileSync(join(root, 'etc/passwd'), 'utf8')).not.toContain('acme');
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
 
     const before = readFileSync(join(staged, 'etc/passwd'), 'utf8') + readFileSync(join(staged, 'etc/group'), 'utf8');
     const again = runBuild(root, ['--root', '/staged', 'users']);
