@@ -82,6 +82,7 @@ describe('the rendered build script', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe('error: usage: unknown command or option "deploy"\nfix: Commands: repositories users owners services firewall variables help\n');
     expect(spawnSync('sh', [script], { encoding: 'utf8' }).status).toBe(2);
+    expect(spawnSync('sh', [script, 'variables'], { encoding: 'utf8' })).toMatchObject({ status: 0, stdout: '', stderr: '' });
     const rel = spawnSync('sh', [script, '--root', 'relative/dir', 'variables'], { encoding: 'utf8' });
     expect(rel.status).toBe(1);
     expect(rel.stderr).toMatch(/^error: build: --root relative\/dir is not an absolute path\nfix: /);
