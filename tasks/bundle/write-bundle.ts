@@ -1,25 +1,34 @@
 /**
- * Writes dist/<slug>.cjs (the prebuilt runtime with the payload filled in) and dist/<slug>-install.sh.
+ * Writes dist/<slug>.cjs (the prebuilt runtime with the payload filled in), dist/<slug>-install.sh,
+ * dist/<slug>-build.sh (the catalog build steps) and dist/<slug>.pkr.hcl.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAYLOAD_SENTINEL, type Payload } from '../../runtime/payload.js';
 import { MpimgError } from '../errors.js';
 import { packageVersion, runtimeBundlePath } from '../paths.js';
+import { buildScriptName, renderBuildScript } from './build-script.js';
 import { buildPlan } from './plan-builder.js';
 import type { Project } from './project.js';
 import { renderPacker } from './packer.js';
 import { renderShInstaller } from './sh-installer.js';
+import { buildVariables } from './variables.js';
 
 export interface BundleResult {
   cjs: string;
   sh: string;
+  build: string;
   packer: string;
   payloadBytes: number;
   runtimeBytes: number;
 }
 
-export function makePayload(project: Project): Payload {
+/** The variables of this build: mpimg.json's defaults and the overrides (`--var`, MPIMG_VAR_<NAME>). */
+export interface BundleOptions {
+  overrides?: Record<string, string>;
+}
+
+export function makePayload(project: Project, opts: BundleOptions = {}): Payload {
   const version = packageVersion();
   return {
     format: 1,
@@ -30,6 +39,7 @@ export function makePayload(project: Project): Payload {
       cleanup: fs.readFileSync(project.cleanupScript.abs).toString('base64'),
       check: fs.readFileSync(project.checkScript.abs).toString('base64'),
     },
+    variables: buildVariables(project.manifest, opts.overrides),
   };
 }
 
@@ -42,7 +52,7 @@ function writeAtomic(file: string, data: string, mode: number): void {
 }
 
 /** What `mpimg bundle` writes into dist/, by file name: all of it follows from the project alone. */
-export function bundleOutputs(project: Project): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
+export function bundleOutputs(project: Project, opts: BundleOptions = {}): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
   const runtimePath = runtimeBundlePath();
   if (!fs.existsSync(runtimePath)) {
     throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
@@ -53,7 +63,7 @@ export function bundleOutputs(project: Project): { files: Array<{ name: string; 
   if (at < 0 || runtime.indexOf(literal, at + 1) >= 0) {
     throw new MpimgError(`the runtime bundle has no single payload slot: ${runtimePath}`, { hint: 'rebuild generator-mpimg (npm run build)' });
   }
-  const payload = makePayload(project);
+  const payload = makePayload(project, opts);
   // JSON inside a JS string literal: JSON.stringify twice gives a valid, exact literal.
   const filled = runtime.slice(0, at) + JSON.stringify(JSON.stringify(payload)) + runtime.slice(at + literal.length);
   const slug = project.manifest.slug;
@@ -61,21 +71,23 @@ export function bundleOutputs(project: Project): { files: Array<{ name: string; 
     files: [
       { name: `${slug}.cjs`, text: filled, mode: 0o755 },
       { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
-      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator), mode: 0o644 },
+      { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: opts.overrides ?? {} }), mode: 0o755 },
+      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables), mode: 0o644 },
     ],
     runtimeBytes: runtime.length,
     payloadBytes: filled.length - runtime.length,
   };
 }
 
-export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
-  const out = bundleOutputs(project);
+export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist'), opts: BundleOptions = {}): BundleResult {
+  const out = bundleOutputs(project, opts);
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of out.files) writeAtomic(path.join(outDir, f.name), f.text, f.mode);
   const slug = project.manifest.slug;
   return {
     cjs: path.join(outDir, `${slug}.cjs`),
     sh: path.join(outDir, `${slug}-install.sh`),
+    build: path.join(outDir, buildScriptName(slug)),
     packer: path.join(outDir, `${slug}.pkr.hcl`),
     payloadBytes: out.payloadBytes,
     runtimeBytes: out.runtimeBytes,
