@@ -12,7 +12,7 @@ import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
 import { RECORD_KEY, renderTemplate } from '../../generators/lib/write.js';
 import { customisedCopies } from './customised.js';
 import { checkScriptOf, cleanupScriptOf, packageScript } from './droplet-scripts.js';
-import type { Project } from './project.js';
+import { loadProject, type Project } from './project.js';
 import { buildScriptName } from './dist-names.js';
 import { recordedOverrides } from './variables.js';
 import { bundleOutputs } from './write-bundle.js';
@@ -35,7 +35,8 @@ export function staleness(project: Project): Staleness {
   const script = join(dir, 'dist', buildScriptName(project.manifest.slug));
   const recorded = existsSync(script) ? recordedOverrides(readFileSync(script, 'utf8')) : {};
   const overrides = Object.fromEntries(Object.entries(recorded).filter(([k]) => k in (project.manifest.variables ?? {})));
-  const outputs = bundleOutputs(project, { overrides }).files;
+  const same = Object.keys(overrides).length ? loadProject(dir, { overrides }) : project;
+  const outputs = bundleOutputs(same).files;
   // A bundle of an older release may lack a file this one writes: missing next to the others is stale too.
   const bundled = outputs.some((f) => existsSync(join(dir, 'dist', f.name)));
   for (const f of outputs) {

@@ -6,26 +6,7 @@
  */
 import { CONTROL_RE, type Manifest } from '../../runtime/manifest.js';
 import { resolveVariables, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
-import { MpimgError, UsageError } from '../errors.js';
-
-/** Names a variable may not take: they reach build scripts as environment, where these mean something already. */
-const RESERVED = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'PWD', 'OLDPWD', 'IFS', 'PS1', 'PS2', 'PS4', 'ENV', 'TERM', 'LANG', 'LANGUAGE', 'TMPDIR', 'TZ', 'DEBIAN_FRONTEND', 'SUDO_USER', 'SUDO_UID', 'SUDO_GID', 'SUDO_COMMAND', 'MAIL', 'OPTIND', 'OPTARG', 'PPID', 'LINENO', 'GNUPGHOME']);
-const reserved = (n: string): boolean => RESERVED.has(n) || n.startsWith('LC_') || n.startsWith('MPIMG_') || n.startsWith('LD_');
-
-/** A manifest variable name that would clash with the environment build scripts run in. */
-export function variableProblems(m: Manifest): string[] {
-  return Object.keys(m.variables ?? {}).filter(reserved);
-}
-
-function checkManifest(m: Manifest): void {
-  const bad = variableProblems(m);
-  if (bad.length) {
-    throw new MpimgError(`mpimg.json: variable name${bad.length > 1 ? 's' : ''} ${bad.map((n) => `"${n}"`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} reserved`, {
-      where: `$.variables.${bad[0]}`,
-      hint: 'variables reach build scripts as environment variables: PATH, HOME, LC_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)',
-    });
-  }
-}
+import { UsageError } from '../errors.js';
 
 const known = (m: Manifest): string => {
   const names = Object.keys(m.variables ?? {});
@@ -42,7 +23,6 @@ function checkValue(name: string, value: string, where: string): void {
  * wins). An unknown name or a bad value is refused, naming where it came from.
  */
 export function variableOverrides(m: Manifest, vars: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Record<string, string> {
-  checkManifest(m);
   const defined = m.variables ?? {};
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -66,7 +46,6 @@ export function variableOverrides(m: Manifest, vars: readonly string[] = [], env
 
 /** Every variable's value for this build; overrides of names mpimg.json does not have are refused. */
 export function buildVariables(m: Manifest, overrides: Record<string, string> = {}): Record<string, string> {
-  checkManifest(m);
   for (const n of Object.keys(overrides)) {
     if (!(n in (m.variables ?? {}))) throw new UsageError(`variable "${n}": mpimg.json has no such variable`, known(m));
   }

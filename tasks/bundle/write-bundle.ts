@@ -12,7 +12,6 @@ import { buildPlan } from './plan-builder.js';
 import type { Project } from './project.js';
 import { renderPacker } from './packer.js';
 import { renderShInstaller } from './sh-installer.js';
-import { buildVariables } from './variables.js';
 
 export interface BundleResult {
   cjs: string;
@@ -23,12 +22,7 @@ export interface BundleResult {
   runtimeBytes: number;
 }
 
-/** The variables of this build: mpimg.json's defaults and the overrides (`--var`, MPIMG_VAR_<NAME>). */
-export interface BundleOptions {
-  overrides?: Record<string, string>;
-}
-
-export function makePayload(project: Project, opts: BundleOptions = {}): Payload {
+export function makePayload(project: Project): Payload {
   const version = packageVersion();
   return {
     format: 1,
@@ -39,7 +33,7 @@ export function makePayload(project: Project, opts: BundleOptions = {}): Payload
       cleanup: fs.readFileSync(project.cleanupScript.abs).toString('base64'),
       check: fs.readFileSync(project.checkScript.abs).toString('base64'),
     },
-    variables: buildVariables(project.manifest, opts.overrides),
+    variables: project.variables,
   };
 }
 
@@ -52,7 +46,7 @@ function writeAtomic(file: string, data: string, mode: number): void {
 }
 
 /** What `mpimg bundle` writes into dist/, by file name: all of it follows from the project alone. */
-export function bundleOutputs(project: Project, opts: BundleOptions = {}): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
+export function bundleOutputs(project: Project): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
   const runtimePath = runtimeBundlePath();
   if (!fs.existsSync(runtimePath)) {
     throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
@@ -63,7 +57,7 @@ export function bundleOutputs(project: Project, opts: BundleOptions = {}): { fil
   if (at < 0 || runtime.indexOf(literal, at + 1) >= 0) {
     throw new MpimgError(`the runtime bundle has no single payload slot: ${runtimePath}`, { hint: 'rebuild generator-mpimg (npm run build)' });
   }
-  const payload = makePayload(project, opts);
+  const payload = makePayload(project);
   // JSON inside a JS string literal: JSON.stringify twice gives a valid, exact literal.
   const filled = runtime.slice(0, at) + JSON.stringify(JSON.stringify(payload)) + runtime.slice(at + literal.length);
   const slug = project.manifest.slug;
@@ -71,7 +65,7 @@ export function bundleOutputs(project: Project, opts: BundleOptions = {}): { fil
     files: [
       { name: `${slug}.cjs`, text: filled, mode: 0o755 },
       { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
-      { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: opts.overrides ?? {} }), mode: 0o755 },
+      { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: project.overrides }), mode: 0o755 },
       { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables), mode: 0o644 },
     ],
     runtimeBytes: runtime.length,
@@ -79,8 +73,8 @@ export function bundleOutputs(project: Project, opts: BundleOptions = {}): { fil
   };
 }
 
-export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist'), opts: BundleOptions = {}): BundleResult {
-  const out = bundleOutputs(project, opts);
+export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
+  const out = bundleOutputs(project);
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of out.files) writeAtomic(path.join(outDir, f.name), f.text, f.mode);
   const slug = project.manifest.slug;

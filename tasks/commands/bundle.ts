@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadProject } from '../bundle/project.js';
+import { loadProject, readManifest } from '../bundle/project.js';
 import { catalogWarnings } from '../bundle/build-script.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
@@ -33,10 +33,10 @@ Options:
       throw new UsageError((e as Error).message, 'see `mpimg bundle --help`');
     }
     const dir = path.resolve(ctx.cwd, values.project ?? '.');
-    const project = loadProject(dir);
-    const overrides = variableOverrides(project.manifest, values.var ?? [], ctx.env);
+    const overrides = variableOverrides(readManifest(dir), values.var ?? [], ctx.env);
+    const project = loadProject(dir, { overrides });
     for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
-    const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined, { overrides });
+    const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined);
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
     ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
     ctx.stdout.write(`wrote ${rel(r.sh)}\n`);

@@ -3,16 +3,19 @@
  * defaults, the resolved values are embedded in the payload, the build script and the Packer
  * template, and `mpimg validate` compares dist/ with a bundle of the same values.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import bundleCommand from '../../tasks/commands/bundle.js';
 import validateCommand from '../../tasks/commands/validate.js';
 import type { CommandContext } from '../../tasks/commands/types.js';
 import { loadProject } from '../../tasks/bundle/project.js';
+import { validateManifest } from '../../runtime/manifest.js';
 import { makePayload } from '../../tasks/bundle/write-bundle.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { Capture } from '../tasks/helpers.js';
+import { stagedRoot } from '../helpers/bundled.js';
 
 const VARS = { APP_VERSION: '2.4.1', EDITION: { default: 'community', description: 'which edition' } };
 
@@ -45,6 +48,18 @@ describe('mpimg bundle --var / MPIMG_VAR_<NAME>', () => {
     expect(dist(dir, 'acme-wiki.pkr.hcl')).toContain('environment_vars = ["APP_VERSION=2.5.0", "EDITION=pro", "MPIMG_ROOT=/"');
   });
 
+  it('the same values reach the droplet: the MOTD placeholders and the helper library', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'motd.txt'), 'Acme {{APP_VERSION}} ({{EDITION}})\n');
+    expect(await bundleCommand.run(['--var', 'APP_VERSION=2.5.0'], ctx(dir, { MPIMG_VAR_EDITION: 'pro' }))).toBe(0);
+    const root = stagedRoot();
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    writeFileSync(join(root, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+    execFileSync(process.execPath, [join(dir, 'dist/acme-wiki.cjs'), 'install', '--root', root]);
+    expect(readFileSync(join(root, 'etc/update-motd.d/99-acme-wiki'), 'utf8')).toContain('Acme 2.5.0 (pro)');
+    expect(readFileSync(join(root, 'opt/acme/acme-wiki/lib.sh'), 'utf8')).toMatch(/APP_VERSION='2\.5\.0'[\s\S]*EDITION='pro'/);
+  });
+
   it('refuses an unknown name (from --var or the environment), a malformed --var and a control character', async () => {
     const dir = project();
     await expect(bundleCommand.run(['--var', 'APP_VERSON=1'], ctx(dir))).rejects.toMatchObject({
@@ -60,9 +75,10 @@ describe('mpimg bundle --var / MPIMG_VAR_<NAME>', () => {
     await expect(bundleCommand.run(['--var', 'X=1'], ctx(none))).rejects.toMatchObject({ hint: expect.stringContaining('mpimg.json has no "variables"') });
   });
 
-  it('refuses variable names that mean something in a build script\'s environment', async () => {
+  it('refuses variable names that mean something in a build script\'s environment (a schema rule: validate and editors too)', async () => {
     const dir = project({ PATH: '/opt/bin', APP_VERSION: '1' });
-    await expect(bundleCommand.run([], ctx(dir))).rejects.toMatchObject({ message: 'mpimg.json: variable name "PATH" is reserved', where: '$.variables.PATH' });
+    await expect(bundleCommand.run([], ctx(dir))).rejects.toThrow(/\$\.variables\.PATH: variable name "PATH" is reserved[\s\S]*fix: variables reach build scripts/);
+    expect(validateManifest({ ...JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')), variables: { LC_ALL: 'C' } }).problems.map((p) => p.path)).toEqual(['$.variables.LC_ALL']);
     const mp = project({ MPIMG_ROOT: '/x' });
     await expect(bundleCommand.run([], ctx(mp))).rejects.toThrow(/variable name "MPIMG_ROOT" is reserved/);
   });

@@ -150,7 +150,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(v.stdout + v.stderr).not.toMatch(/Error/);
     expect(v.status).toBe(0);
     // a variable given to `mpimg bundle` is what Packer's build scripts get
-    const again = readFileSync(writeBundle(loadProject(dir), undefined, { overrides: { APP_VERSION: '2.5.0' } }).packer, 'utf8');
+    const again = readFileSync(writeBundle(loadProject(dir, { overrides: { APP_VERSION: '2.5.0' } })).packer, 'utf8');
     expect(again).toContain('"APP_VERSION=2.5.0"');
     expect(again).not.toContain('2.4.1');
   });
