@@ -118,6 +118,15 @@ class Journal {
     this.flush();
   }
 
+  /** Drops the file and backup entries of `paths` (they are no longer ours). */
+  forget(paths: Set<string>): void {
+    if (paths.size === 0) return;
+    this.flush();
+    const keep = this.file ? rewriteJournal(this.file, this.entries, paths) : this.entries.filter(([v, p]) => !((v === 'file' || v === 'backup') && paths.has(p)));
+    this.entries.splice(0, this.entries.length, ...keep);
+    this.written = this.file ? this.entries.length : Math.min(this.written, this.entries.length);
+  }
+
   /** Writes what waits in memory once the image's home exists. */
   flush(): void {
     if (this.written === this.entries.length) return;
@@ -191,6 +200,64 @@ function backup(root: string, plan: Plan, j: Journal, droplet: string, real: str
   j.add('backup', droplet);
 }
 
+/** Rewrites the journal without the entries of `forget` (temp file + rename, as every write). */
+function rewriteJournal(real: string, entries: Array<[JournalVerb, string]>, forget: Set<string>): Array<[JournalVerb, string]> {
+  const keep = entries.filter(([v, p]) => !((v === 'file' || v === 'backup') && forget.has(p)));
+  if (keep.length === entries.length || !lstat(real)?.isFile()) return keep;
+  atomicWrite(real, real, Buffer.from(keep.map(([v, p]) => `${v} ${p}\n`).join('')), 0o644);
+  return keep;
+}
+
+/**
+ * What an earlier install made (the journal says so) that the plan no longer has: a first-boot step
+ * or a files/ entry removed from the project. Without this, a reinstall with a newer bundle (the
+ * testbuild, edit, build loop on one droplet) would ship the removed step in the snapshot. Each goes
+ * when it is still what that install laid down (installed.json) or lies in the image's home folder,
+ * and what it had replaced comes back; one changed since stays (`force`: goes too).
+ * Returns the paths that are no longer ours, for the journal to forget.
+ */
+function removeUnplanned(plan: Plan, root: string, entries: Array<[JournalVerb, string]>, laidDown: Map<string, { sha256?: string; link?: string }>, force: boolean, changes: Change[]): { forget: Set<string>; kept: number } {
+  const planned = new Set(opsFor(plan, root).filter((o) => o.kind !== 'dir').map((o) => o.path));
+  const stale = [...new Set(entries.filter(([v, p]) => (v === 'file' || v === 'backup') && !planned.has(p)).map(([, p]) => p))];
+  const has = (v: JournalVerb, p: string) => entries.some(([x, y]) => x === v && y === p);
+  const forget = new Set<string>();
+  let kept = 0;
+  for (const p of stale.reverse()) {
+    const { real } = resolveInRoot(root, p);
+    const st = lstat(real);
+    const op: Change['op'] = st?.isSymbolicLink() ? 'link' : 'file';
+    if (st && !st.isFile() && !st.isSymbolicLink()) continue; // a folder now: not ours to touch
+    if (st && !force && !p.startsWith(`${plan.home}/`) && !asBefore(laidDown.get(p), real)) {
+      kept++;
+      changes.push({ op, path: p, action: 'kept', note: 'no longer in the plan, but changed since it was laid down; `uninstall --force` removes it' });
+      continue;
+    }
+    if (st) fs.unlinkSync(real);
+    if (has('backup', p) && restoreBackup(plan, root, p)) changes.push({ op, path: p, action: 'restored', note: 'no longer in the plan: the file that was there before install is back' });
+    else if (st) changes.push({ op, path: p, action: 'removed', note: 'no longer in the plan' });
+    forget.add(p);
+  }
+  return { forget, kept };
+}
+
+/** Puts back what install kept of `p` in the backup folder; false when there is no copy. */
+function restoreBackup(plan: Plan, root: string, p: string): boolean {
+  const b = resolveInRoot(root, `${backupDir(plan)}${p}`);
+  const st = lstat(b.real);
+  if (!st) return false;
+  const dest = resolveInRoot(root, p);
+  try {
+    fs.renameSync(b.real, dest.real);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    // another file system: copy (mode and owner kept), then drop the backup
+    if (st.isSymbolicLink()) atomicLink(p, dest.real, fs.readlinkSync(b.real));
+    else atomicWrite(p, dest.real, fs.readFileSync(b.real), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
+    fs.unlinkSync(b.real);
+  }
+  return true;
+}
+
 /** Where a droplet is in its life (see plan.ts), read from what first boot and first login recorded. */
 export interface Stage {
   stage: 'built' | 'first-boot-running' | 'first-boot-finished';
@@ -243,6 +310,10 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   // journal; once there is a journal, it alone says what is ours.
   const laidDown = priorItems(root, plan);
   const prior = j.entries.length === 0 ? laidDown : new Map<string, { sha256?: string; link?: string }>();
+  if (opts.only !== 'seeded' && j.entries.length > 0) {
+    const { forget } = removeUnplanned(plan, root, j.entries, laidDown, false, changes);
+    j.forget(forget);
+  }
   const mkdirs = { create: true, onCreate: (d: string) => j.add('dir', d) };
   /** A file at this path is ours when install made it, or it is still what an earlier install laid down. */
   const ours = (p: string, real: string) =>
@@ -380,24 +451,10 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
   const legacyLines = lstat(legacy.real)?.isFile() ? fs.readFileSync(legacy.real, 'utf8').split('\n').filter(Boolean) : [];
   // An install made before the journal existed: its files are ours when they still hold the planned bytes.
   const noJournal = entries.length === 0;
+  const laid = priorItems(root, plan);
   let kept = 0;
 
-  const restore = (p: string): boolean => {
-    const b = resolveInRoot(root, `${backupDir(plan)}${p}`);
-    const st = lstat(b.real);
-    if (!st) return false;
-    const dest = resolveInRoot(root, p);
-    try {
-      fs.renameSync(b.real, dest.real);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-      // another file system: copy (mode and owner kept), then drop the backup
-      if (st.isSymbolicLink()) atomicLink(p, dest.real, fs.readlinkSync(b.real));
-      else atomicWrite(p, dest.real, fs.readFileSync(b.real), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
-      fs.unlinkSync(b.real);
-    }
-    return true;
-  };
+  const restore = (p: string): boolean => restoreBackup(plan, root, p);
 
   for (const op of [...opsFor(plan, root)].reverse()) {
     if (op.kind === 'dir') continue; // directories go below, and only those install created
@@ -422,9 +479,12 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
     }
     const backedUp = has('backup', op.path);
     const made = has('file', op.path);
-    const matches = op.kind === 'file'
+    // Unchanged: what this bundle would lay down, or what the last install laid down (an uninstall
+    // with a newer bundle than the one installed), or anything in the image's own home folder.
+    const matches = (op.kind === 'file'
       ? Boolean(st?.isFile()) && fileSha(real) === op.sha256
-      : Boolean(st?.isSymbolicLink()) && fs.readlinkSync(real) === op.target;
+      : Boolean(st?.isSymbolicLink()) && fs.readlinkSync(real) === op.target)
+      || (Boolean(st) && (op.path.startsWith(`${plan.home}/`) || asBefore(laid.get(op.path), real)));
     if (!made && !backedUp && !(noJournal && matches)) {
       if (st) changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'it was there before install' });
       else changes.push({ op: op.kind, path: op.path, action: 'absent' });
@@ -439,7 +499,13 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
     if (backedUp && restore(op.path)) changes.push({ op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' });
     else changes.push({ op: op.kind, path: op.path, action: st ? 'removed' : 'absent' });
   }
-  if (kept > 0) return changes; // journal and backups stay, so a later `uninstall --force` can finish
+  // What an install of an older bundle made that this bundle's plan no longer has.
+  const unplanned = removeUnplanned(plan, root, entries, laid, Boolean(opts.force), changes);
+  kept += unplanned.kept;
+  if (kept > 0) {
+    rewriteJournal(jr.real, entries, unplanned.forget);
+    return changes; // journal and backups stay, so a later `uninstall --force` can finish
+  }
 
   for (const f of [jr.real, legacy.real]) fs.rmSync(f, { force: true });
   const dirs = [...entries.filter(([v]) => v === 'dir').map(([, p]) => p), ...legacyLines];

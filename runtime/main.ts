@@ -149,7 +149,7 @@ function main(argv: string[]): number {
   else {
     for (const c of touched) out(`${c.action.padEnd(8)} ${c.path}${c.note ? ` (${c.note})` : ''}\n`);
     out(touched.length === 0 ? `${cmd}: nothing to change\n` : `${cmd}: ${touched.filter((c) => c.action !== 'kept').length} change(s) under ${root}\n`);
-    const kept = changes.filter((c) => c.action === 'kept' && c.note?.startsWith('changed')).length;
+    const kept = changes.filter((c) => c.action === 'kept' && (c.note?.startsWith('changed') || c.note?.startsWith('no longer in the plan, but changed'))).length;
     if (kept) out(`${cmd}: kept ${kept} file(s) changed since install; \`uninstall --force\` removes them\n`);
   }
   if (cmd === 'install' && values['remove-self']) {

@@ -55,8 +55,11 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     }
     install.push(FLUSH);
   }
+  // Every path the plan lays a file, link or block at, for this family (mpimg_unplanned).
+  const planned = plan.ops.filter((op) => op.kind !== 'dir').map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   return renderDroplet('installer.sh.ejs', {
+    plannedBody: planned.join('\n'),
     name: plan.name,
     slug: plan.slug,
     version: plan.version,
