@@ -102,6 +102,8 @@ function main(argv: string[]): number {
     fail(`error: ${(e as Error).message}\n  fix: see \`node <bundle> --help\``);
   }
   if (values.only !== undefined && (values.only !== 'seeded' || cmd !== 'install')) fail(`error: --only ${values.only} is not known here\n  fix: \`install --only seeded\` lays down files/ (and other seeded files) alone`);
+  // An empty --root is an unset variable (`--root "$STAGE"`), never a wish to act on /.
+  if (values.root === '') fail('error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /');
   const root = path.resolve(values.root ?? '/');
   if (values.root !== undefined && !fs.existsSync(root)) fail(`error: --root ${values.root} does not exist\n  fix: create it or point --root at a staged tree`);
   const plan = payload.plan;

@@ -83,6 +83,16 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
     expect(fs.existsSync(path.join(root, 'etc/nginx'))).toBe(false);
   });
 
+  it('refuses an empty --root (an unset variable) instead of acting on /', () => {
+    // status only: should the refusal ever break, the test reads / and changes nothing.
+    for (const args of [['status', '--root', ''], ['status', '--root=']]) {
+      const r = run(args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /\n');
+    }
+  });
+
   it('never follows a link out of --root: absolute links are re-rooted, `..` stops at the root', () => {
     const host = tempDir('mpimg-host-');
     for (const d of ['host_opt', 'hostroot', 'hostvar', 'hostmotd']) fs.mkdirSync(path.join(host, d));
