@@ -310,6 +310,16 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   // journal; once there is a journal, it alone says what is ours.
   const laidDown = priorItems(root, plan);
   const prior = j.entries.length === 0 ? laidDown : new Map<string, { sha256?: string; link?: string }>();
+  const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
+  if (!booted && opts.only !== 'seeded' && hook) {
+    // A login on the build droplet ran the first-login setup; the image must start with it to come
+    // (install puts the hook back), or its MOTD and status would say it is done.
+    const done = resolveInRoot(root, stateFiles(plan).loginDone);
+    if (lstat(done.real)?.isFile()) {
+      fs.unlinkSync(done.real);
+      changes.push({ op: 'file', path: stateFiles(plan).loginDone, action: 'removed', note: 'a first login on this build droplet: the image starts with its first login to come' });
+    }
+  }
   if (opts.only !== 'seeded' && j.entries.length > 0) {
     const { forget } = removeUnplanned(plan, root, j.entries, laidDown, false, changes);
     j.forget(forget);
