@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
+import type { Droplet } from './harness/droplet.js';
 import { credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
 import type { Interactive } from './harness/interactive.js';
 import { mountsUnder } from './harness/mounts.js';
@@ -81,6 +83,51 @@ async function expectSecretCredentials(d: SystemdDroplet, project: ExampleProjec
     expect((await d.sh(logsHolding(values[k]))).trim(), `${k} found in these logs`).toBe('');
   }
   return values;
+}
+
+/**
+ * A "managed database" for a droplet made from the LAMP image, as DigitalOcean attaches one: a second
+ * MariaDB server (the image's own binaries) on 127.0.0.1:3307 that takes TLS connections only, started
+ * by systemd before cloud-init's final stage, and DigitalOcean's hand-over file naming it.
+ */
+const MANAGED_SOCK = '/run/mpimg-e2e-managed-db/mariadbd.sock';
+function managedDatabase(d: Droplet, password: string): void {
+  const dir = '/var/lib/mpimg-e2e-managed-db';
+  d.write('etc/mpimg-e2e/managed-db/init.sh', `set -eu
+mkdir -p ${dir}-tls
+if [ ! -f ${dir}-tls/key.pem ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=managed-db.e2e -keyout ${dir}-tls/key.pem -out ${dir}-tls/cert.pem 2>/dev/null
+  chown mysql ${dir}-tls/key.pem
+fi
+if [ ! -d ${dir}/mysql ]; then
+  mariadb-install-db --no-defaults --user=mysql --datadir=${dir} --auth-root-authentication-method=socket --skip-test-db > /dev/null
+fi
+`);
+  d.write('etc/mpimg-e2e/managed-db/users.sql', `CREATE DATABASE IF NOT EXISTS defaultdb;
+CREATE OR REPLACE USER 'doadmin'@'%' IDENTIFIED BY '${password}' REQUIRE SSL;
+GRANT ALL PRIVILEGES ON defaultdb.* TO 'doadmin'@'%';
+`, 0o600);
+  d.write('etc/systemd/system/mpimg-e2e-managed-db.service', `[Unit]
+Description=e2e test bed: a managed database (MariaDB on 127.0.0.1:3307, TLS only)
+After=network.target
+Before=cloud-final.service
+
+[Service]
+Type=notify
+User=mysql
+RuntimeDirectory=mpimg-e2e-managed-db
+# "+": as root (the data folder, and root's socket login for the users)
+ExecStartPre=+/bin/sh /etc/mpimg-e2e/managed-db/init.sh
+ExecStart=/usr/sbin/mariadbd --no-defaults --datadir=${dir} --port=3307 --bind-address=127.0.0.1 --skip-name-resolve --socket=${MANAGED_SOCK} --pid-file=/run/mpimg-e2e-managed-db/mariadbd.pid --ssl-cert=${dir}-tls/cert.pem --ssl-key=${dir}-tls/key.pem
+ExecStartPost=+/bin/sh -c 'mariadb --no-defaults -S ${MANAGED_SOCK} -u root < /etc/mpimg-e2e/managed-db/users.sql'
+
+[Install]
+WantedBy=multi-user.target
+`);
+  const wants = d.path('etc/systemd/system/multi-user.target.wants');
+  mkdirSync(wants, { recursive: true });
+  symlinkSync('/etc/systemd/system/mpimg-e2e-managed-db.service', join(wants, 'mpimg-e2e-managed-db.service'));
+  d.write('root/.digitalocean_dbaas_credentials', `db_protocol="mysql"\ndb_username="doadmin"\ndb_password="${password}"\ndb_host="127.0.0.1"\ndb_port="3307"\ndb_database="defaultdb"\n`, 0o600);
 }
 
 /** User of the main process of a systemd unit. */
@@ -185,6 +232,42 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
     it('the firewall lets in only what mpimg.json says (22/tcp limited, 80 and 443)', async () => {
       await expectFirewall(s.droplet, s.project);
     });
+
+    it('first boot gives the droplet its own TLS key (not the one made at build time)', async () => {
+      const key = 'etc/ssl/private/ssl-cert-snakeoil.key';
+      const built = createHash('sha256').update(readFileSync(join(s.built.image.lowers[0], key))).digest('hex');
+      const out = await s.droplet.sh(`sha256sum /${key}; openssl x509 -noout -checkend 86400 -in /etc/ssl/certs/ssl-cert-snakeoil.pem`);
+      expect(out.split(' ')[0]).toMatch(/^[0-9a-f]{64}$/);
+      expect(out.split(' ')[0]).not.toBe(built);
+    });
+
+    it('with a managed database attached (DigitalOcean\'s hand-over file), the site uses it over TLS and the local MariaDB is stopped and disabled', async () => {
+      const password = randomBytes(18).toString('base64url');
+      const managed = await SystemdDroplet.start({
+        work, image: s.built.image, name: 'ex-lamp-dbaas', slug: s.project.slug, instanceId: newId('lamp-dbaas'), keys, address: '192.0.2.24/24',
+        prepare: (d) => managedDatabase(d, password),
+      });
+      try {
+        const out = await managed.sh(`
+          curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
+          cat /tmp/page
+          echo "local=$(systemctl is-active mariadb.service || true) $(systemctl is-enabled mariadb.service || true)"
+          mariadb --no-defaults -S ${MANAGED_SOCK} -u root -N -e 'SELECT CONCAT("visits=", COUNT(*)) FROM defaultdb.visits'
+          mariadb --no-defaults -S ${MANAGED_SOCK} -u root -N -e "SELECT CONCAT('tls=', ssl_type) FROM mysql.user WHERE User = 'doadmin'"
+          grep -c "'ssl' => true" /etc/acme-lamp/database.php
+          test ! -e /root/.digitalocean_passwords && echo no-local-passwords
+        `);
+        expect(out).toContain('page=200');
+        expect(out).toContain('Database OK: managed database <code>defaultdb</code> on 127.0.0.1');
+        expect(out).toContain('local=inactive disabled');
+        expect(out).toMatch(/visits=[1-9]/);
+        expect(out).toContain('tls=ANY');
+        expect(out).toContain('no-local-passwords');
+        expect((await managed.sh(logsHolding(password))).trim()).toBe('');
+      } finally {
+        expect(await managed.close()).toBe(0);
+      }
+    }, 12 * 60_000);
 
     it('first login asks for the domain (again after a bad one), writes it into the Apache site; then the MOTD changes', async () => {
       const t = await s.droplet.ssh();
