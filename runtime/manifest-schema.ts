@@ -35,7 +35,7 @@ export const MANIFEST_SCHEMA: Schema = {
     vendor: str({ description: 'Company folder under /opt: /opt/<vendor>/<slug>. "digitalocean" is reserved (it fails the Marketplace check).', pattern: VENDOR_RE.source, 'x-message': 'bad vendor folder name {value}', 'x-hint': 'lower-case letters, digits, ".", "_" and "-" only (it becomes /opt/<vendor>)', 'x-check': 'vendor' }),
     version: str({ description: 'The image\'s version.', pattern: '^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$', 'x-message': 'bad version {value}', 'x-hint': 'use something like 1.0.0 (letters, digits, ".", "+", "_", "-")' }),
     distributions: strings(str({ pattern: DISTRO_SLUG_RE.source, 'x-message': 'bad distribution {value}', 'x-hint': 'use a DigitalOcean image slug such as ubuntu-24-04-x64' }), { description: 'DigitalOcean base image slugs this image is built for; the first is the build base.', minItems: 1, 'x-hint': 'add one, e.g. "ubuntu-24-04-x64"' }),
-    firstBoot: strings(FIRST_BOOT_ENTRY, { description: 'First-boot steps. Default: every NN-name file in first-boot/.', 'x-check': 'firstBoot' }),
+    firstBoot: strings(FIRST_BOOT_ENTRY, { description: 'First-boot steps, each with its own order and name. Default: every NN-name file in first-boot/.', 'x-check': 'firstBoot' }),
     firstBootTimeoutMinutes: minutes('A first-boot step still running after this many minutes is stopped and counted as failed (default 30).'),
     firstLogin: { anyOf: [obj({ file: projectPath('The first-login script.') }, { required: ['file'] }), { type: 'null' }], description: 'Defaults to first-login/first-login.sh when that file exists; null turns it off.' },
     motd: {

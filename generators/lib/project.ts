@@ -9,8 +9,12 @@ import type { Answers } from './options.js';
 /** First version of every new image project. */
 export const INITIAL_VERSION = '1.0.0';
 
+/** What generated manifests name as their schema: the package's, so editors complete and check it offline. */
+export const MANIFEST_SCHEMA_REF = './node_modules/generator-mpimg/mpimg.schema.json';
+
 export function manifestFromAnswers(a: Answers): Manifest {
   return {
+    $schema: MANIFEST_SCHEMA_REF,
     name: a.name,
     slug: a.slug,
     vendor: a.vendor,

@@ -50,7 +50,7 @@ const REPOSITORY: Schema = obj({
 export const BUILD_SCHEMA: Schema = obj({
   packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
   scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),
-  repositories: perDistro(REPOSITORY, 'Package repositories, installed before the packages.'),
+  repositories: perDistro(REPOSITORY, 'Package repositories, installed before the packages. Each is a "ppa" (Ubuntu), an apt "uris" with "suites" or a dnf "baseurl", and needs its signing key (a file of the project, or a URL with the fingerprint it must have); a PPA brings its own.'),
 }, { description: 'What the build droplet installs.' });
 
 export const BUILD_CHECKS: Record<string, Check> = {

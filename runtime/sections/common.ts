@@ -32,8 +32,8 @@ export function unsafeDropletPath(p: string): string | null {
   return null;
 }
 
-export const projectPath = (description: string): Schema => str({ description, 'x-check': 'projectPath' });
-export const dropletPath = (description: string): Schema => str({ description, 'x-check': 'dropletPath' });
+export const projectPath = (description: string): Schema => str({ description: `${description} (A path relative to the project folder, without "..".)`, 'x-check': 'projectPath' });
+export const dropletPath = (description: string): Schema => str({ description: `${description} (An absolute path on the droplet, without "..".)`, 'x-check': 'dropletPath' });
 export const octalMode = (description: string): Schema => str({ description, pattern: '^0?[0-7]{3,4}$', 'x-message': 'bad mode {value}', 'x-hint': 'an octal mode as a string, e.g. "0750"' });
 
 /**

@@ -9,9 +9,10 @@
  * build scripts, which may edit them) → build scripts → install (the tool's own parts: first-boot
  * steps, first-login hook, MOTD, hold) → cleanup → check.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DEFAULTS, forDistro } from '../../runtime/manifest.js';
+import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
 import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
@@ -91,6 +92,11 @@ async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args:
   const m = manifestOf(c);
   const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
   if (script.custom) c.log(`using the project's own ${script.rel}`);
+  if (which === 'check') {
+    const text = readFileSync(script.abs, 'utf8');
+    if (m.firewall && !knowsFirewallFlag(text)) c.log(`${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`);
+    args = [...checkArgs(m.firewall, text), ...args];
+  }
   return withRemoteTempDir(c, async (tmp) => {
     const remote = `${tmp}/${basename(script.abs)}`;
     await c.put(script.abs, remote, { mode: 0o700 });

@@ -185,3 +185,41 @@ describe('a managed database handed over by DigitalOcean', () => {
     expect(run(l, { MPIMG_DBAAS_FILE: path.join(os.tmpdir(), 'nonexistent-dbaas') }).stdout).toBe('none\n');
   });
 });
+
+describe('the firewall in the image check', () => {
+  const usePackageCheck = (dir: string) => fs.rmSync(path.join(dir, 'scripts/99-img-check.sh'));
+  function firewallOf(run: { stdout: string }) {
+    const report = JSON.parse(run.stdout) as { checks: Array<{ id: string; status: string; evidence: string[] }> };
+    return report.checks.find((c) => c.id === 'firewall')!;
+  }
+
+  it('`check` of the bundle and of its sh twin compares the image with mpimg.json\'s $.firewall', () => {
+    const b = bundle({ firewall: { limit: ['22/tcp'], allow: ['80/tcp', '53'] } }, usePackageCheck);
+    const root = installedRoot(b.cjs);
+    for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+      const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--root', root, '--json'], { encoding: 'utf8' });
+      const fw = firewallOf(r);
+      // The staged root has no firewall at all: declared, so a failure (not the usual warning).
+      expect(fw.status, argv.join(' ')).toBe('fail');
+      expect(fw.evidence).toContain('mpimg.json: limit:22/tcp allow:80/tcp allow:53');
+      expect(r.status).toBe(1);
+    }
+    const plain = bundle({}, usePackageCheck);
+    const r = spawnSync(process.execPath, [plain.cjs, 'check', '--root', root, '--json'], { encoding: 'utf8' });
+    expect(firewallOf(r).status).toBe('warn');
+  });
+
+  it('a vendor\'s own check is given --firewall only when it has the option; their arguments come last', () => {
+    const withFlag = (dir: string) => fs.writeFileSync(path.join(dir, 'scripts/99-img-check.sh'),
+      '#!/bin/bash\n# handles: --firewall) ...\nprintf "check args:"; printf " [%s]" "$@"; echo\n', { mode: 0o755 });
+    const knows = bundle({ firewall: { limit: ['22/tcp'] } }, withFlag);
+    // The project fixture's check echoes its arguments and has no --firewall option (as 0.1.0's copy).
+    const old = bundle({ firewall: { limit: ['22/tcp'] } });
+    for (const [b, expected] of [[knows, 'check args: [--firewall] [limit:22/tcp] [--json]'], [old, 'check args: --json']] as const) {
+      for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+        const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--json'], { encoding: 'utf8' });
+        expect(r.stdout.trim(), argv.join(' ')).toBe(expected);
+      }
+    }
+  });
+});

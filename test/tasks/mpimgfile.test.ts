@@ -211,6 +211,32 @@ describe('mpimg run', () => {
     expect(bad.err).toMatch(/ {2}check +[\d.]+m?s +FAILED/);
   });
 
+  it('check gives the check mpimg.json\'s firewall (only when the script has --firewall); an older copy is named', async () => {
+    const manifestFile = join(project.dir, 'mpimg.json');
+    const checkFile = join(project.dir, 'scripts/99-img-check.sh');
+    const [manifest, script] = [readFileSync(manifestFile, 'utf8'), readFileSync(checkFile, 'utf8')];
+    try {
+      writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(manifest), firewall: { limit: ['22/tcp'], allow: ['443/tcp'] } }));
+      const root = newRoot();
+      const old = await runTask('check', root);
+      expect(old.code, old.err).toBe(0);
+      expect(old.err).toContain('scripts/99-img-check.sh has no --firewall option, so the firewall is not compared with mpimg.json');
+      writeFileSync(checkFile, `#!/usr/bin/env bash
+# knows: --firewall) RULES
+echo "$*" > "\${4:?}/check-args"
+echo "0 failures"
+`);
+      const r = await runTask('check', root);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).not.toContain('has no --firewall option');
+      // The rules first, then --root, so the script's own argument parsing sees both.
+      expect(readFileSync(join(root, 'check-args'), 'utf8')).toBe(`--firewall limit:22/tcp allow:443/tcp --root ${root}\n`);
+    } finally {
+      writeFileSync(manifestFile, manifest);
+      writeFileSync(checkFile, script, { mode: 0o755 });
+    }
+  });
+
   it('a failing build script stops the build with the command, exit code and last lines', async () => {
     const root = newRoot();
     mkdirSync(join(root, 'var/lib/acme-build'), { recursive: true });
