@@ -33,6 +33,7 @@ const ALL_OPTIONS = {
 };
 
 const EXPECTED_MANIFEST = {
+  $schema: './node_modules/generator-mpimg/mpimg.schema.json',
   name: 'Acme Wiki',
   slug: 'acme-wiki',
   vendor: 'acme',
