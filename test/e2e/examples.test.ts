@@ -21,7 +21,7 @@ import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
 
 const SUITE = 'bookworm';
 const PROMPT = /root@[\w.-]+:~# $/m;
-const BUILD_STEPS = ['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install', 'cleanup', 'check'];
+const BUILD_STEPS = ['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check'];
 
 let work: string;
 let keys: KeyPair;

@@ -2,12 +2,12 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { join, relative, sep } from 'node:path';
 import type { Manifest } from '../../../runtime/manifest.js';
 import { firewallRules, type Firewall } from '../../../runtime/sections/firewall.js';
-import { writeSeed } from './cloudinit.js';
+import { bootNewInstance, writeSeed } from './cloudinit.js';
 import { Droplet, type Image } from './droplet.js';
 import { run, tail, type RunResult } from './exec.js';
 import { SystemdBoot } from './nspawn.js';
-import type { Project } from './project.js';
-import type { KeyPair, SshTarget } from './ssh.js';
+import { runTask, type Project } from './project.js';
+import { startDropletSshd, type KeyPair, type SshTarget } from './ssh.js';
 
 /** The example image projects of the repository (examples/<name>), each built and booted by examples.test.ts. */
 export const EXAMPLES = ['webapp', 'lamp', 'redis'] as const;
@@ -68,32 +68,92 @@ export async function exampleProject(opts: {
     },
   });
   gitModes(opts.dir);
-  const pkg = process.env.MPIMG_E2E_PACKAGE || opts.repoRoot;
-  mkdirSync(join(opts.dir, 'node_modules/.bin'), { recursive: true });
-  symlinkSync(pkg, join(opts.dir, 'node_modules/generator-mpimg'));
-  symlinkSync('../generator-mpimg/bin/mpimg.js', join(opts.dir, 'node_modules/.bin/mpimg'));
+  linkPackage(opts.dir, opts.repoRoot);
 
-  const manifestPath = join(opts.dir, 'mpimg.json');
+  return finishProject(opts.dir, `examples/${opts.name}`, opts.vars, opts.edit);
+}
+
+/** Edits mpimg.json (when asked), then `mpimg validate` (must pass) and `mpimg bundle [--var ...]`. */
+async function finishProject(dir: string, what: string, vars: Record<string, string> = {}, edit?: (dir: string, manifest: Manifest) => Manifest | void): Promise<ExampleProject> {
+  const manifestPath = join(dir, 'mpimg.json');
   let manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  if (opts.edit) {
-    manifest = opts.edit(opts.dir, manifest) ?? manifest;
+  if (edit) {
+    manifest = edit(dir, manifest) ?? manifest;
     writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   }
-  const mpimg = join(opts.dir, 'node_modules/.bin/mpimg');
-  const validate = await run(mpimg, ['validate'], { cwd: opts.dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (validate.code !== 0) throw new Error(`\`mpimg validate\` failed in examples/${opts.name} (exit ${validate.code}):\n${validate.stdout}${validate.stderr}`);
-  const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}=${v}`]);
-  const bundle = await run(mpimg, ['bundle', ...vars], { cwd: opts.dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (bundle.code !== 0) throw new Error(`\`mpimg bundle\` failed in examples/${opts.name} (exit ${bundle.code}):\n${bundle.stdout}${bundle.stderr}`);
+  const mpimg = join(dir, 'node_modules/.bin/mpimg');
+  const validate = await run(mpimg, ['validate'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
+  if (validate.code !== 0) throw new Error(`\`mpimg validate\` failed in ${what} (exit ${validate.code}):\n${validate.stdout}${validate.stderr}`);
+  const args = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}=${v}`]);
+  const bundle = await run(mpimg, ['bundle', ...args], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
+  if (bundle.code !== 0) throw new Error(`\`mpimg bundle\` failed in ${what} (exit ${bundle.code}):\n${bundle.stdout}${bundle.stderr}`);
   return {
-    dir: opts.dir,
+    dir,
     slug: manifest.slug,
     manifest,
-    cjs: join(opts.dir, `dist/${manifest.slug}.cjs`),
-    sh: join(opts.dir, `dist/${manifest.slug}-install.sh`),
+    cjs: join(dir, `dist/${manifest.slug}.cjs`),
+    sh: join(dir, `dist/${manifest.slug}-install.sh`),
     validate: `${validate.stdout}${validate.stderr}`,
     log: `${bundle.stdout}${bundle.stderr}`,
   };
+}
+
+function linkPackage(dir: string, repoRoot: string): void {
+  const pkg = process.env.MPIMG_E2E_PACKAGE || repoRoot;
+  mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+  symlinkSync(pkg, join(dir, 'node_modules/generator-mpimg'));
+  symlinkSync('../generator-mpimg/bin/mpimg.js', join(dir, 'node_modules/.bin/mpimg'));
+}
+
+/** The repository of `repositoryProject`, as test/helpers/apt-repo.ts serves it. */
+export interface RepositoryUnderTest {
+  url: string;
+  suite: string;
+  component: string;
+  keyUrl: string;
+  fingerprint: string;
+  package: string;
+}
+
+export const REPOSITORY_NAME = 'acme-tools';
+
+/**
+ * A small project of its own for build.repositories: `mpimg new --yes` on Debian 12, then in
+ * mpimg.json one apt repository (its key fetched from `repo.keyUrl` and pinned to `fingerprint`)
+ * and its package; validated and bundled.
+ */
+export async function repositoryProject(opts: { repoRoot: string; dir: string; repo: RepositoryUnderTest; fingerprint: string }): Promise<ExampleProject> {
+  await run('node', [join(opts.repoRoot, 'bin/mpimg.js'), 'new', opts.dir, '--yes', '--name', 'Acme Tools', '--slug', 'acme-tools', '--vendor', 'acme', '--distro', 'debian-12-x64'], { env: hostEnv(), timeoutMs: 120_000, input: '' });
+  linkPackage(opts.dir, opts.repoRoot);
+  return finishProject(opts.dir, 'the repository project', {}, (_dir, m) => ({
+    ...m,
+    build: {
+      ...m.build,
+      repositories: [{
+        name: REPOSITORY_NAME, uris: opts.repo.url, suites: [opts.repo.suite], components: [opts.repo.component],
+        key: { url: opts.repo.keyUrl, fingerprint: opts.fingerprint },
+      }],
+      packages: [opts.repo.package],
+    },
+  }));
+}
+
+/**
+ * `mpimg run build` of `project` on a new build droplet (a DigitalOcean-like first boot, its own sshd),
+ * without failing on a failed build: the droplet stays for the caller to look at and destroy.
+ */
+export async function buildOn(opts: { work: string; base: Image; project: Project; keys: KeyPair; name: string }): Promise<{ droplet: Droplet; result: RunResult; output: string }> {
+  const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'host');
+  try {
+    const boot = await bootNewInstance(d, { instanceId: `i-build-${opts.name}-${Date.now()}`, publicKey: opts.keys.publicKey });
+    if (boot.stages.some((st) => st.code !== 0)) throw new Error(`build droplet did not boot: ${JSON.stringify(boot.stages)}\n${tail(boot.result.stdout)}`);
+    const sshd = await startDropletSshd(d);
+    const result = await runTask(opts.project, 'build', { port: sshd.port, key: opts.keys.privateKey, knownHosts: join(d.dir, 'known_hosts') });
+    return { droplet: d, result, output: `${result.stdout}${result.stderr}` };
+  } catch (e) {
+    await d.destroy();
+    throw e;
+  }
 }
 
 /**
