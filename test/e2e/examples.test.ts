@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
 import type { Droplet } from './harness/droplet.js';
-import { credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
+import { buildOn, credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, REPOSITORY_NAME, repositoryProject, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
+import { tail } from './harness/exec.js';
+import { makeAptRepo, type AptRepo } from '../helpers/apt-repo.js';
 import type { Interactive } from './harness/interactive.js';
 import { mountsUnder } from './harness/mounts.js';
 import { mirror, pointSourcesAt, resolveMirror, tarballPath } from './harness/rootfs.js';
@@ -348,6 +350,52 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
     it('the firewall lets in only what mpimg.json says (22/tcp limited, 6379/tcp)', async () => {
       await expectFirewall(s.droplet, s.project);
     });
+  });
+});
+
+describe(`build.repositories on ${SUITE}: a package from a signed apt repository on 127.0.0.1 (test/helpers/apt-repo.ts)`, () => {
+  let repo: AptRepo;
+  const base = () => ({ name: SUITE, lowers: [baseOf(SUITE)] });
+  beforeAll(async () => {
+    repo = await makeAptRepo({ package: 'acme-tools-hello' });
+  });
+  afterAll(async () => {
+    await repo?.close();
+  });
+
+  it('the build adds the repository with its key checked against the fingerprint, installs its package, and the image check finds 0 failures', async () => {
+    const project = await repositoryProject({ repoRoot: e2eContext().repoRoot, dir: join(work, 'repo-ok'), repo, fingerprint: repo.fingerprint });
+    const b = await buildOn({ work, base: base(), project, keys, name: 'ex-repo-ok' });
+    try {
+      expect(b.result.code, tail(b.output, 60)).toBe(0);
+      expect(b.output).toContain('[repositories] > repositories:');
+      expect(b.output).toContain(`repository ${REPOSITORY_NAME}: key ${repo.fingerprint} checked`);
+      expect(b.output).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
+      const sources = b.droplet.read(`etc/apt/sources.list.d/${REPOSITORY_NAME}.sources`);
+      expect(sources).toContain(`URIs: ${repo.url}\n`);
+      expect(sources).toContain(`Signed-By: /etc/apt/keyrings/${REPOSITORY_NAME}.gpg\n`);
+      expect(b.droplet.read(repo.installedFile.slice(1))).toBe(`hello from ${repo.package} ${repo.version}\n`);
+      expect(b.droplet.read('var/lib/dpkg/status')).toContain(`Package: ${repo.package}\nStatus: install ok installed\n`);
+    } finally {
+      await b.droplet.destroy();
+    }
+  });
+
+  it('a wrong fingerprint stops the build at the repository step, naming the repository; nothing of it is written, no package installed', async () => {
+    const wrong = repo.fingerprint.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+    const project = await repositoryProject({ repoRoot: e2eContext().repoRoot, dir: join(work, 'repo-wrong'), repo, fingerprint: wrong });
+    const b = await buildOn({ work, base: base(), project, keys, name: 'ex-repo-wrong' });
+    try {
+      expect(b.result.code).not.toBe(0);
+      expect(b.output).toContain(`repository ${REPOSITORY_NAME}: the key at ${repo.keyUrl} has the fingerprint ${repo.fingerprint}, not the expected ${wrong}`);
+      expect(b.output).not.toContain('[packages] > packages:');
+      expect(b.output).not.toContain(`key ${repo.fingerprint} checked`);
+      expect(existsSync(b.droplet.path(`etc/apt/sources.list.d/${REPOSITORY_NAME}.sources`))).toBe(false);
+      expect(existsSync(b.droplet.path(`etc/apt/keyrings/${REPOSITORY_NAME}.gpg`))).toBe(false);
+      expect(existsSync(b.droplet.path(repo.installedFile.slice(1)))).toBe(false);
+    } finally {
+      await b.droplet.destroy();
+    }
   });
 });
 
