@@ -10,7 +10,7 @@ import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
 import { bool, COMMON_CHECKS, DISTRO_SLUG_RE, dropletPath, NAME_RE, obj, projectPath, push, SLUG_RE, str, strings, VENDOR_RE } from './sections/common.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
-import { VARIABLES_SCHEMA } from './sections/variables.js';
+import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
 
 export const SCHEMA_ID = 'https://raw.githubusercontent.com/generator-mpimg/generator-mpimg/main/mpimg.schema.json';
 
@@ -95,6 +95,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...BUILD_CHECKS,
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
+  ...VARIABLE_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v)) push(out, at, `vendor "${v}" is reserved`, '/opt/digitalocean alone fails the Marketplace check: use your company name');
   },

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
-import { loadProject } from '../../tasks/bundle/project.js';
+import { loadProject, readManifest } from '../../tasks/bundle/project.js';
+import { variableOverrides } from '../../tasks/bundle/variables.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { stagedRoot } from '../helpers/bundled.js';
 import { makeProject } from '../helpers/project-fixture.js';
@@ -27,7 +28,7 @@ function bundle(manifest: Partial<Manifest>, edit?: (dir: string) => void, vars?
   edit?.(dir);
   const out = tempDir('mpimg-dist-');
   fs.chmodSync(out, 0o755);
-  return { dir, ...writeBundle(loadProject(dir, { vars, env: {} }), out) };
+  return { dir, ...writeBundle(loadProject(dir, { overrides: vars }), out) };
 }
 
 function installedRoot(cjs: string, osRelease = DEBIAN): string {
@@ -110,9 +111,12 @@ describe('variables and the MOTD', () => {
     // the environment overrides the default, --var the environment
     const dir = makeProject({ manifest });
     edit(dir);
-    expect(loadProject(dir, { env: { MPIMG_VAR_CHANNEL: 'beta' } }).variables).toEqual({ APP_VERSION: '2.4.1', CHANNEL: 'beta' });
-    expect(loadProject(dir, { env: { MPIMG_VAR_CHANNEL: 'beta' }, vars: { CHANNEL: 'rc' } }).variables.CHANNEL).toBe('rc');
-    expect(() => loadProject(dir, { vars: { NOPE: 'x' } })).toThrow(/--var NOPE: unknown variable "NOPE"[\s\S]*one of: APP_VERSION, CHANNEL/);
+    const m = readManifest(dir);
+    const env = { MPIMG_VAR_CHANNEL: 'beta' };
+    expect(loadProject(dir, { overrides: variableOverrides(m, [], env) }).variables).toEqual({ APP_VERSION: '2.4.1', CHANNEL: 'beta' });
+    expect(loadProject(dir, { overrides: variableOverrides(m, ['CHANNEL=rc'], env) }).variables.CHANNEL).toBe('rc');
+    expect(() => variableOverrides(m, ['NOPE=x'])).toThrow(/--var NOPE: mpimg.json has no variable "NOPE"/);
+    expect(() => loadProject(dir, { overrides: { NOPE: 'x' } })).toThrow(/variable "NOPE": mpimg.json has no such variable/);
   });
 
   it('an unknown placeholder is an error naming file and line', () => {

@@ -65,7 +65,7 @@ describe('mpimg tasks', () => {
     expect(await tasksCommand.run(['--json'], ctx)).toBe(0);
     const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; description: string }>;
     const names = list.map((t) => t.name);
-    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot']) {
+    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot', 'repositories', 'users', 'owners', 'services', 'firewall']) {
       expect(names).toContain(n);
     }
     expect(list.every((t) => t.description.length > 10)).toBe(true);
@@ -179,7 +179,7 @@ describe('mpimg run', () => {
     expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
     expect(r.out).toContain('[check] 0 failures');
     const order = [...r.err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
-    expect(order).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install', 'cleanup', 'check']);
+    expect(order).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check']);
 
     const failing = newRoot();
     writeFileSync(join(failing, 'fail-marker'), '');
@@ -306,14 +306,14 @@ describe('the package owns the build; the project holds the vendor\'s choices', 
     let patched = 0;
     for (const f of readdirSync(pkg).filter((n) => n.endsWith('.js'))) {
       const js = readFileSync(join(pkg, f), 'utf8');
-      const next = js.replace(/\["wait-boot", "upgrade", "packages", "files", "scripts", "install"\]/, '["wait-boot", "upgrade", "packages", "scripts", "files", "install"]');
+      const next = js.replace(/\["wait-boot", "upgrade", "repositories", "packages", "users", "files", "owners", "scripts", "install", "services", "firewall"\]/, '["wait-boot", "upgrade", "repositories", "packages", "users", "scripts", "files", "owners", "install", "services", "firewall"]');
       if (next !== js) { writeFileSync(join(pkg, f), next); patched++; }
     }
     expect(patched).toBe(1);
     // the build script that needs files/ now fails: proof the package's order ran
     const r = await runIn(p, 'build', newRoot());
     expect(readFileSync(join(p.dir, 'mpimgfile.mjs'), 'utf8')).toBe(generated);
-    expect(order(r.err).slice(0, 5)).toEqual(['wait-boot', 'upgrade', 'packages', 'scripts']);
+    expect(order(r.err).slice(0, 6)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'scripts']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/in task "scripts"/);
   });
@@ -335,7 +335,7 @@ export const both = series(smoke, smoke);
     const r = await runIn(p, 'build', root);
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('vendor-scripts\nsmoke\n');
-    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'smoke', 'install', 'cleanup', 'check']);
+    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'smoke', 'install', 'services', 'firewall', 'cleanup', 'check']);
     // testbuild (not changed by the vendor) runs the vendor's scripts too: steps go by name
     const t = newRoot();
     expect((await runIn(p, 'testbuild', t)).code).toBe(0);
@@ -367,7 +367,7 @@ export const build = b.with({ after: 'pakages', run: async () => {} });
     const ctx = context(p.dir);
     await expect(tasksCommand.run([], ctx)).rejects.toMatchObject({
       message: expect.stringContaining('build.with: no step "pakages"'),
-      hint: expect.stringContaining('wait-boot, upgrade, packages, files'),
+      hint: expect.stringContaining('wait-boot, upgrade, repositories, packages, users, files'),
     });
     rmSync(p.dir, { recursive: true, force: true });
   });
