@@ -2,8 +2,9 @@
 //
 // The standard tasks come from generator-mpimg and read mpimg.json when they run, so editing
 // mpimg.json needs no change here and `npm update generator-mpimg` brings their fixes. `mpimg tasks`
-// lists them all: wait-boot, upgrade, packages, files, scripts, install, cleanup, check, status,
-// and the pipelines build and testbuild, which run their steps by name.
+// lists them all: wait-boot, upgrade, repositories, packages, users, files, owners, scripts, install,
+// services, firewall, cleanup, check, status, and the pipelines build and testbuild, which run their
+// steps by name.
 export * from 'generator-mpimg/tasks/standard';
 // import { task } from 'generator-mpimg/tasks';
 // import { build as standardBuild, testbuild as standardTestbuild } from 'generator-mpimg/tasks/standard';
