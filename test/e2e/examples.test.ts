@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
 import type { Droplet } from './harness/droplet.js';
-import { buildOn, credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, REPOSITORY_NAME, repositoryProject, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
+import { buildOn, credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, REPOSITORY_NAME, repositoryProject, viaNat, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
 import { tail } from './harness/exec.js';
 import { makeAptRepo, type AptRepo } from '../helpers/apt-repo.js';
 import type { Interactive } from './harness/interactive.js';
@@ -372,7 +372,7 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
       expect(b.output).toContain(`repository ${REPOSITORY_NAME}: key ${repo.fingerprint} checked`);
       expect(b.output).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
       const sources = b.droplet.read(`etc/apt/sources.list.d/${REPOSITORY_NAME}.sources`);
-      expect(sources).toContain(`URIs: ${repo.url}\n`);
+      expect(sources).toContain(`URIs: ${viaNat(repo.url)}\n`);
       expect(sources).toContain(`Signed-By: /etc/apt/keyrings/${REPOSITORY_NAME}.gpg\n`);
       expect(b.droplet.read(repo.installedFile.slice(1))).toBe(`hello from ${repo.package} ${repo.version}\n`);
       expect(b.droplet.read('var/lib/dpkg/status')).toContain(`Package: ${repo.package}\nStatus: install ok installed\n`);
@@ -387,7 +387,7 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
     const b = await buildOn({ work, base: base(), project, keys, name: 'ex-repo-wrong' });
     try {
       expect(b.result.code).not.toBe(0);
-      expect(b.output).toContain(`repository ${REPOSITORY_NAME}: the key at ${repo.keyUrl} has the fingerprint ${repo.fingerprint}, not the expected ${wrong}`);
+      expect(b.output).toContain(`repository ${REPOSITORY_NAME}: the key at ${viaNat(repo.keyUrl)} has the fingerprint ${repo.fingerprint}, not the expected ${wrong}`);
       expect(b.output).not.toContain('[packages] > packages:');
       expect(b.output).not.toContain(`key ${repo.fingerprint} checked`);
       expect(existsSync(b.droplet.path(`etc/apt/sources.list.d/${REPOSITORY_NAME}.sources`))).toBe(false);

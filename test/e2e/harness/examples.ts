@@ -3,7 +3,7 @@ import { join, relative, sep } from 'node:path';
 import type { Manifest } from '../../../runtime/manifest.js';
 import { firewallRules, type Firewall } from '../../../runtime/sections/firewall.js';
 import { bootNewInstance, writeSeed } from './cloudinit.js';
-import { Droplet, type Image } from './droplet.js';
+import { Droplet, NAT_HOST_IP, type Image } from './droplet.js';
 import { run, tail, type RunResult } from './exec.js';
 import { SystemdBoot } from './nspawn.js';
 import { runTask, type Project } from './project.js';
@@ -117,6 +117,11 @@ export interface RepositoryUnderTest {
 
 export const REPOSITORY_NAME = 'acme-tools';
 
+/** A URL of this machine's 127.0.0.1 as a build droplet (network 'nat') reaches it. */
+export function viaNat(url: string): string {
+  return url.replace(/^(\w+:\/\/)127\.0\.0\.1([:/])/, `$1${NAT_HOST_IP}$2`);
+}
+
 /**
  * A small project of its own for build.repositories: `mpimg new --yes` on Debian 12, then in
  * mpimg.json one apt repository (its key fetched from `repo.keyUrl` and pinned to `fingerprint`)
@@ -130,8 +135,8 @@ export async function repositoryProject(opts: { repoRoot: string; dir: string; r
     build: {
       ...m.build,
       repositories: [{
-        name: REPOSITORY_NAME, uris: opts.repo.url, suites: [opts.repo.suite], components: [opts.repo.component],
-        key: { url: opts.repo.keyUrl, fingerprint: opts.fingerprint },
+        name: REPOSITORY_NAME, uris: viaNat(opts.repo.url), suites: [opts.repo.suite], components: [opts.repo.component],
+        key: { url: viaNat(opts.repo.keyUrl), fingerprint: opts.fingerprint },
       }],
       packages: [opts.repo.package],
     },
@@ -143,7 +148,7 @@ export async function repositoryProject(opts: { repoRoot: string; dir: string; r
  * without failing on a failed build: the droplet stays for the caller to look at and destroy.
  */
 export async function buildOn(opts: { work: string; base: Image; project: Project; keys: KeyPair; name: string }): Promise<{ droplet: Droplet; result: RunResult; output: string }> {
-  const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'host');
+  const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'nat');
   try {
     const boot = await bootNewInstance(d, { instanceId: `i-build-${opts.name}-${Date.now()}`, publicKey: opts.keys.publicKey });
     if (boot.stages.some((st) => st.code !== 0)) throw new Error(`build droplet did not boot: ${JSON.stringify(boot.stages)}\n${tail(boot.result.stdout)}`);
