@@ -1,15 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootNewInstance } from './harness/cloudinit.js';
 import { baseOf, e2eContext } from './harness/context.js';
-import { Droplet, withDroplet, type Image } from './harness/droplet.js';
+import { Droplet, NAT_GUEST_IP, NAT_HOST_IP, withDroplet, type Image } from './harness/droplet.js';
 import { mountsUnder, processesRootedIn } from './harness/mounts.js';
 import { assertPrerequisites, prerequisiteProblems } from './harness/prereq.js';
 import { cacheDir, produceAtomically, tarballPath } from './harness/rootfs.js';
-import { consoleLogin, makeKeyPair, sshCommand, startDropletSshd } from './harness/ssh.js';
+import { consoleLogin, makeKeyPair, sshCommand, sshOptions, startDropletSshd } from './harness/ssh.js';
 
 // Self-test of the test bed: if these fail, no scenario result can be trusted.
 
@@ -95,6 +97,36 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
       expect(capBnd & (1n << 12n)).toBe(0n); // CAP_NET_ADMIN
     });
     expect(hostHostname()).toBe(hostName);
+    expect(hostLinks()).toEqual(linksBefore);
+  });
+
+  it('a build droplet (nat) has a network of its own: netfilter changes stay inside, this machine\'s 127.0.0.1 is 10.0.2.2 from it, its sshd is reached on 127.0.0.1 here', async () => {
+    const server = createServer((_req, res) => res.end('from the host\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const linksBefore = hostLinks();
+    const d = await Droplet.create(work, image, 'nat', 'nat');
+    try {
+      const r = await d.exec(`
+        iptables -N mpimg-e2e-probe && iptables -S mpimg-e2e-probe && echo NETFILTER-OWN
+        ip -4 -o addr show tap0 | awk '{print "addr=" $4}'
+        curl -sS --max-time 10 http://${NAT_HOST_IP}:${port}/
+      `, { allowFail: true });
+      expect(r.stdout).toContain('NETFILTER-OWN');
+      expect(r.stdout).toContain(`addr=${NAT_GUEST_IP}/24`);
+      expect(r.stdout).toContain('from the host');
+      expect(readlinkSync(d.netns())).not.toBe(readlinkSync('/proc/self/ns/net'));
+      expect(hostLinks()).toEqual(linksBefore);
+      const keys = await makeKeyPair(work, 'id_nat');
+      d.write('root/.ssh/authorized_keys', keys.publicKey, 0o600);
+      const sshd = await startDropletSshd(d);
+      expect(sshd.netns).toBeUndefined();
+      const out = execFileSync('ssh', [...sshOptions(sshd.port, keys.privateKey), 'root@127.0.0.1', 'hostname -I'], { encoding: 'utf8' });
+      expect(out.trim().split(/\s+/)).toContain(NAT_GUEST_IP);
+    } finally {
+      await d.destroy();
+      server.close();
+    }
     expect(hostLinks()).toEqual(linksBefore);
   });
 

@@ -323,7 +323,7 @@ export function imageScenarios(opts: ScenarioOptions): void {
 
     if (opts.systemdBoot) {
       it('the build droplet is never held: after a testbuild, a reboot and a restarted sshd still give root a shell', async () => {
-        const d = await Droplet.create(work, { name: suite, lowers: [baseOf(suite)] }, 'testbuild', 'host');
+        const d = await Droplet.create(work, { name: suite, lowers: [baseOf(suite)] }, 'testbuild', 'nat');
         try {
           await bootNewInstance(d, { instanceId: newId('tb'), publicKey: keys.publicKey });
           let sshd = await startDropletSshd(d);

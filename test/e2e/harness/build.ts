@@ -18,7 +18,7 @@ export interface BuiltImage {
  * sshd; then the project's `build` task over SSH. The droplet's disk becomes the image.
  */
 export async function buildImage(opts: { work: string; base: Image; project: Project; keys: KeyPair; name: string }): Promise<BuiltImage> {
-  const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'host');
+  const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'nat');
   try {
     const boot = await bootNewInstance(d, { instanceId: `i-build-${opts.name}-${Date.now()}`, publicKey: opts.keys.publicKey });
     if (boot.stages.some((s) => s.code !== 0)) throw new Error(`build droplet did not boot: ${JSON.stringify(boot.stages)}\n${tail(boot.result.stdout)}\n${tail(boot.result.stderr)}`);
@@ -28,7 +28,14 @@ export async function buildImage(opts: { work: string; base: Image; project: Pro
     const ms = Date.now() - t0;
     const output = `${result.stdout}${result.stderr}`;
     if (result.code !== 0) {
-      throw new Error(`\`mpimg run build\` failed (exit ${result.code}) on the ${opts.name} build droplet:\n${tail(output, 80)}\n--- droplet sshd ---\n${tail(sshd.log(), 20)}`);
+      // The [FAIL] lines and their evidence first: the tail alone often cuts them off.
+      const lines = output.split('\n');
+      const failed = lines.flatMap((l, i) => {
+        if (!l.includes('[FAIL]')) return [];
+        const evidence = lines.slice(i + 1).findIndex((e) => !/^\[\w[\w-]*\] {6,}- /.test(e));
+        return lines.slice(i, i + 1 + (evidence < 0 ? 0 : evidence));
+      }).join('\n');
+      throw new Error(`\`mpimg run build\` failed (exit ${result.code}) on the ${opts.name} build droplet:\n${failed}\n${tail(output, 80)}\n--- droplet sshd ---\n${tail(sshd.log(), 20)}`);
     }
     const image = await d.freeze(`${opts.name}-image`);
     return { image, output, result, ms };

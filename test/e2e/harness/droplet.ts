@@ -1,9 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOptions, RunResult } from './exec.js';
 import { mountOverlay, mountsUnder, mountTmpfs, unmountTree } from './mounts.js';
-import { enterRun, enterSpawn, startMachine, type SandboxSpec } from './sandbox.js';
+import { enterRun, enterSpawn, startMachine, type Network, type SandboxSpec } from './sandbox.js';
+
+/** What a nat droplet (slirp4netns) has: its own address, and this machine's loopback as seen from it. */
+export const NAT_GUEST_IP = '10.0.2.100';
+export const NAT_HOST_IP = '10.0.2.2';
 
 /** A read-only image: overlay lower layers, top-most first. */
 export interface Image {
@@ -32,19 +37,22 @@ export class Droplet {
   private readonly procs = new Set<ChildProcess>();
   private machine: ChildProcess | null = null;
   private machinePid = 0;
+  private slirp: ChildProcess | null = null;
   private destroyed = false;
 
-  private constructor(readonly dir: string, readonly image: Image, readonly network: 'host' | 'private') {
+  private constructor(readonly dir: string, readonly image: Image, readonly network: Network) {
     this.root = join(dir, 'root');
     this.layer = join(dir, 'layer');
     this.runDir = join(dir, 'run');
   }
 
   /**
-   * Creates a droplet from `image` under `workDir`. Its network is private unless `network: 'host'`
-   * (build droplets, which need the Debian mirror).
+   * Creates a droplet from `image` under `workDir`. Its network is private (nothing outside
+   * reachable) unless `network: 'nat'` (build droplets, which need the Debian mirror: a network of
+   * their own whose traffic slirp4netns carries through this machine's sockets; this machine's
+   * 127.0.0.1 is NAT_HOST_IP from inside).
    */
-  static async create(workDir: string, image: Image, name = 'droplet', network: 'host' | 'private' = 'private'): Promise<Droplet> {
+  static async create(workDir: string, image: Image, name = 'droplet', network: Network = 'private'): Promise<Droplet> {
     mkdirSync(workDir, { recursive: true });
     const d = new Droplet(mkdtempSync(join(workDir, `${name}-`)), image, network);
     try {
@@ -99,6 +107,7 @@ export class Droplet {
         try {
           if (readlinkSync(`/proc/${pid}/root`) === this.root) {
             this.machinePid = pid;
+            if (this.network === 'nat') await this.startSlirp(pid);
             return;
           }
         } catch { /* still starting */ }
@@ -106,6 +115,47 @@ export class Droplet {
       if (Date.now() > deadline) throw new Error(`the droplet's PID 1 did not start within 15 s:\n${err}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  private apiSocket(): string {
+    return join(this.runDir, '..', 'slirp.sock');
+  }
+
+  /**
+   * slirp4netns: a tap0 in the droplet's network namespace (10.0.2.100, gateway 10.0.2.2) whose
+   * packets become ordinary sockets of this machine, so apt reaches the mirror while nothing inside
+   * can add a link, a route or a netfilter rule here. It ends with the boot (killAll).
+   */
+  private async startSlirp(pid: number): Promise<void> {
+    rmSync(this.apiSocket(), { force: true });
+    const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--ready-fd=3', '--api-socket', this.apiSocket(), String(pid), 'tap0'], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    this.slirp = child;
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+    child.stdout!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`slirp4netns was not ready within 15 s:\n${err}`)), 15_000);
+      (child.stdio[3] as NodeJS.ReadableStream).once('data', () => { clearTimeout(timer); resolve(); });
+      child.once('error', (e) => { clearTimeout(timer); reject(new Error(`slirp4netns did not start (apt-get install slirp4netns): ${e.message}`)); });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`slirp4netns ended (exit ${code}):\n${err}`)); });
+    });
+  }
+
+  /** Makes this machine's 127.0.0.1:`port` lead to NAT_GUEST_IP:`port` inside a nat droplet. */
+  async forward(port: number): Promise<void> {
+    if (this.network !== 'nat' || !this.slirp) throw new Error('forward() is for a booted nat droplet');
+    const request = { execute: 'add_hostfwd', arguments: { proto: 'tcp', host_addr: '127.0.0.1', host_port: port, guest_addr: NAT_GUEST_IP, guest_port: port } };
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = connect(this.apiSocket());
+      let out = '';
+      sock.on('data', (b) => { out += b.toString('utf8'); });
+      sock.on('end', () => resolve(out));
+      sock.on('error', reject);
+      sock.end(JSON.stringify(request));
+    });
+    if (!/"return"/.test(answer) || /"error"/.test(answer)) throw new Error(`slirp4netns refused to forward port ${port}: ${answer}`);
   }
 
   private childOf(pid: number): number | undefined {
@@ -140,12 +190,12 @@ export class Droplet {
 
   /** Runs a shell script (the droplet's /bin/sh) inside the droplet's current boot and waits for it. */
   exec(script: string, opts: ExecOptions = {}): Promise<RunResult> {
-    return enterRun(this.pid1(), script, { timeoutMs: 10 * 60_000, ...opts });
+    return enterRun(this.pid1(), this.network, script, { timeoutMs: 10 * 60_000, ...opts });
   }
 
   /** Starts a long-running script inside the droplet; it ends at the next boot() or destroy(). */
   spawn(script: string): DropletProcess {
-    const child = enterSpawn(this.pid1(), script);
+    const child = enterSpawn(this.pid1(), this.network, script);
     this.procs.add(child);
     let out = '';
     child.stdout!.on('data', (b: Buffer) => { out += b.toString('utf8'); });
@@ -164,8 +214,9 @@ export class Droplet {
   }
 
   private async killAll(): Promise<void> {
-    const all = [...this.procs, ...(this.machine ? [this.machine] : [])];
+    const all = [...this.procs, ...(this.machine ? [this.machine] : []), ...(this.slirp ? [this.slirp] : [])];
     this.machine = null;
+    this.slirp = null;
     this.machinePid = 0;
     const waits = all.map(
       (c) => new Promise<void>((resolve) => {

@@ -18,6 +18,7 @@ export const HOST_TOOLS: ReadonlyArray<{ cmd: string; pkg: string; why: string }
   { cmd: 'ssh-keygen', pkg: 'openssh-client', why: 'test keys' },
   { cmd: 'make', pkg: 'make', why: 'runs the generated project\'s Makefile' },
   { cmd: 'ip', pkg: 'iproute2', why: 'proves the host network is left alone' },
+  { cmd: 'slirp4netns', pkg: 'slirp4netns', why: 'build droplets\' own network, carried through this machine\'s sockets' },
 ];
 
 function onPath(cmd: string, path: string): boolean {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { sandboxRun } from './sandbox.js';
@@ -18,7 +18,110 @@ export const INCLUDE = [
   'iproute2', 'procps',
 ] as const;
 
-export const MIRROR = process.env.MPIMG_E2E_MIRROR ?? 'http://deb.debian.org/debian';
+export interface AptSource {
+  types: string[];
+  uris: string[];
+  suites: string[];
+  components: string[];
+  enabled: boolean;
+}
+
+/** The entries of apt's one-line format (sources.list, *.list): `deb [options] URI SUITE [COMPONENT...]`. */
+export function parseOneLineSources(text: string): AptSource[] {
+  const out: AptSource[] = [];
+  for (const raw of text.split('\n')) {
+    const words = raw.replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
+    if (words.length < 3 || !/^deb(-src)?$/.test(words[0])) continue;
+    let i = 1;
+    if (words[i].startsWith('[')) {
+      while (i < words.length && !words[i].endsWith(']')) i++;
+      i++;
+    }
+    const [uri, suite, ...components] = words.slice(i);
+    if (uri && suite) out.push({ types: [words[0]], uris: [uri], suites: [suite], components, enabled: true });
+  }
+  return out;
+}
+
+/** The entries of apt's deb822 format (*.sources): paragraphs of `Field: value` lines. */
+export function parseDeb822Sources(text: string): AptSource[] {
+  const out: AptSource[] = [];
+  for (const para of text.split(/\n[ \t]*\n/)) {
+    const fields = new Map<string, string>();
+    let last = '';
+    for (const line of para.split('\n')) {
+      if (/^\s*#/.test(line) || line.trim() === '') continue;
+      if (/^\s/.test(line) && last) {
+        fields.set(last, `${fields.get(last)} ${line.trim()}`);
+        continue;
+      }
+      const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+      if (!m) continue;
+      last = m[1].toLowerCase();
+      fields.set(last, m[2].trim());
+    }
+    const list = (k: string) => (fields.get(k) ?? '').split(/\s+/).filter(Boolean);
+    if (!fields.has('uris')) continue;
+    out.push({ types: list('types'), uris: list('uris'), suites: list('suites'), components: list('components'), enabled: !/^(no|false|0)$/i.test(fields.get('enabled') ?? 'yes') });
+  }
+  return out;
+}
+
+/**
+ * The Debian mirror among apt sources: the first enabled `deb` entry over http(s) for a release
+ * itself (a plain codename such as bookworm, not -updates, -security or -backports) with main.
+ */
+export function debianMirrorOf(sources: AptSource[]): string | undefined {
+  for (const s of sources) {
+    if (!s.enabled || !s.types.includes('deb') || !s.components.includes('main')) continue;
+    if (!s.suites.some((x) => /^[a-z]+$/.test(x))) continue;
+    const uri = s.uris.find((u) => /^https?:\/\/[^\s]+$/.test(u));
+    if (uri) return uri.replace(/\/+$/, '');
+  }
+  return undefined;
+}
+
+/** apt's own order: sources.list, then sources.list.d/*.list and *.sources by name (other files are ignored). */
+function aptSourceFiles(etcApt: string): string[] {
+  const files: string[] = [];
+  if (existsSync(join(etcApt, 'sources.list'))) files.push(join(etcApt, 'sources.list'));
+  const d = join(etcApt, 'sources.list.d');
+  if (existsSync(d)) {
+    for (const f of readdirSync(d).sort()) if (/\.(list|sources)$/.test(f)) files.push(join(d, f));
+  }
+  return files;
+}
+
+/**
+ * The Debian mirror the bed builds from: MPIMG_E2E_MIRROR, else the one this machine's own apt uses
+ * (so a machine behind its own mirror or proxy never needs the public one written into the code).
+ */
+export function resolveMirror(opts: { env?: NodeJS.ProcessEnv; etcApt?: string; osRelease?: string } = {}): { mirror: string; from: string } {
+  const env = opts.env ?? process.env;
+  if (env.MPIMG_E2E_MIRROR) return { mirror: env.MPIMG_E2E_MIRROR.replace(/\/+$/, ''), from: 'MPIMG_E2E_MIRROR' };
+  const etcApt = opts.etcApt ?? '/etc/apt';
+  let osRelease = opts.osRelease;
+  if (osRelease === undefined) {
+    try { osRelease = readFileSync('/etc/os-release', 'utf8'); } catch { osRelease = ''; }
+  }
+  const files = aptSourceFiles(etcApt);
+  if (/^ID="?debian"?$/m.test(osRelease)) {
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      const mirror = debianMirrorOf(f.endsWith('.sources') ? parseDeb822Sources(text) : parseOneLineSources(text));
+      if (mirror) return { mirror, from: f };
+    }
+  }
+  const looked = files.length ? files.join(', ') : `${etcApt}/sources.list and ${etcApt}/sources.list.d/*.sources`;
+  throw new Error(`no Debian mirror for the e2e root filesystems: ${/^ID="?debian"?$/m.test(osRelease) ? `none of ${looked} names one (an enabled "deb" entry over http(s) for a release with "main")` : 'this machine is not Debian, so its apt sources name none'}.\n    fix: set MPIMG_E2E_MIRROR to a Debian mirror, e.g. MPIMG_E2E_MIRROR=http://<your mirror>/debian`);
+}
+
+let mirrorCache: { mirror: string; from: string } | undefined;
+/** The mirror of this run (resolved once). */
+export function mirror(): { mirror: string; from: string } {
+  mirrorCache ??= resolveMirror();
+  return mirrorCache;
+}
 
 /** Cache folder, outside the repository. MPIMG_E2E_CACHE overrides it. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -53,12 +156,13 @@ export async function produceAtomically(dest: string, produce: (tmpPath: string)
 const TAR_XATTRS = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
 
 async function debootstrap(suite: Suite, root: string, log: (line: string) => void): Promise<void> {
-  log(`debootstrap ${suite} (${SUITES[suite]}) from ${MIRROR} ...`);
+  const m = mirror();
+  log(`debootstrap ${suite} (${SUITES[suite]}) from ${m.mirror} (${m.from}) ...`);
   // Own mount/pid/uts namespaces: the mounts debootstrap makes in the target die with it, even when interrupted.
   await run('unshare', [
     '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private',
     'setpriv', '--bounding-set', '-net_admin,-sys_module,-sys_time,-sys_boot', '--',
-    'debootstrap', '--variant=minbase', `--include=${INCLUDE.join(',')}`, suite, root, MIRROR,
+    'debootstrap', '--variant=minbase', `--include=${INCLUDE.join(',')}`, suite, root, m.mirror,
   ], { timeoutMs: 15 * 60_000 });
   // cloud-init's locale module fails unless the locale it sets exists.
   const genPath = join(root, 'etc/locale.gen');
@@ -95,8 +199,19 @@ export async function ensureRootfsTarball(suite: Suite, log: (line: string) => v
   return { path: dest, built: true, ms: Date.now() - t0 };
 }
 
-/** Extracts a cached root filesystem into `dir` (created; must not exist yet). */
+/** apt's sources.list of a root filesystem with every `deb` line's URI set to `uri`. */
+export function pointSourcesAt(text: string, uri: string): string {
+  return text.replace(/^(deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?)(\S+)/gm, (_m, head: string) => `${head}${uri}`);
+}
+
+/**
+ * Extracts a cached root filesystem into `dir` (created; must not exist yet), its apt pointed at this
+ * run's mirror. The mirror is not part of the cache's recipe: the same release from another mirror is
+ * the same file system, so a changed mirror needs no new cache, and a cache never keeps an old mirror.
+ */
 export async function extractRootfs(tarball: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: false });
   await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -d -T0', '-C', dir, '-xpf', tarball], { timeoutMs: 10 * 60_000 });
+  const sources = join(dir, 'etc/apt/sources.list');
+  if (existsSync(sources)) writeFileSync(sources, pointSourcesAt(readFileSync(sources, 'utf8'), mirror().mirror));
 }

@@ -5,11 +5,22 @@ import { run, type RunOptions, type RunResult } from './exec.js';
  * Runs commands inside a root filesystem the tests made, never on this machine:
  * fresh mount/uts/ipc/pid namespaces (so mounts, hostname and processes die with the command),
  * a minimal /dev without any disk, /proc of the new pid namespace, read-only /sys, the given
- * directory as /run, and a bounding set without the capabilities that could touch the shared host
+ * directory as /run, and a bounding set without the capabilities that could touch the host's
  * network, clock, kernel modules or (through mknod) the host disks.
  */
 
 export const DROPPED_CAPS = ['net_admin', 'sys_module', 'sys_time', 'sys_boot', 'sys_rawio', 'mknod'] as const;
+
+export type Network = 'host' | 'private' | 'nat';
+
+/**
+ * The bounding set's removals for a network. A build droplet (nat) keeps CAP_NET_ADMIN: its network
+ * namespace is its own, and ufw must probe netfilter there (without it, ufw silently leaves out
+ * IPv6 `limit` rules).
+ */
+function droppedCaps(network: Network): string {
+  return DROPPED_CAPS.filter((c) => c !== 'net_admin' || network !== 'nat').map((c) => `-${c}`).join(',');
+}
 
 /** The address a droplet with a private network has (TEST-NET-2: never routed anywhere). */
 export const DROPLET_IP = '198.51.100.10';
@@ -46,6 +57,10 @@ if [ "$NET" = private ]; then
   ip addr add ${DROPLET_CIDR} dev eth0
   ip link set eth0 up
 fi
+if [ "$NET" = nat ]; then
+  # slirp4netns adds tap0 from the host once PID 1 runs; until then only loopback.
+  ip link set lo up
+fi
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755,nosuid,size=8m mpimg-dev "$R/dev"
 for n in null zero full random urandom tty; do : > "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
@@ -67,20 +82,23 @@ export interface SandboxSpec {
   /** Root filesystem directory (host path). */
   root: string;
   /**
-   * host: shares this machine's network (build droplets: apt needs the Debian mirror).
+   * host: shares this machine's network (only the test bed's own checks use it).
    * private: a network namespace of its own (droplets made from the image: their first boot and
    * logins ask the metadata address, which must never leave this machine).
+   * nat: a network namespace of its own whose traffic slirp4netns carries through this machine's
+   * sockets (build droplets: apt needs the Debian mirror, ufw needs a netfilter it may probe);
+   * nothing in it can change this machine's network. See droplet.ts.
    */
-  network: 'host' | 'private';
+  network: Network;
   /** Host directory bound onto /run (a tmpfs per "boot"). */
   runDir: string;
   hostname: string;
 }
 
 function unshareArgs(spec: SandboxSpec, script: string): string[] {
-  const caps = DROPPED_CAPS.map((c) => `-${c}`).join(',');
+  const caps = droppedCaps(spec.network);
   return [
-    '--mount', '--uts', '--ipc', '--pid', ...(spec.network === 'private' ? ['--net'] : []),
+    '--mount', '--uts', '--ipc', '--pid', ...(spec.network === 'host' ? [] : ['--net']),
     '--fork', '--kill-child', '--propagation', 'private',
     '/bin/sh', '-c', SETUP, 'mpimg-sandbox', spec.root, spec.runDir, spec.hostname, caps, spec.network, script,
   ];
@@ -104,20 +122,20 @@ export function startMachine(spec: SandboxSpec): ChildProcess {
 }
 
 /** Command line that runs `script` with the droplet's /bin/sh inside the machine whose PID 1 is `pid`. */
-export function enterArgs(pid: number, script: string): [string, string[]] {
-  const caps = DROPPED_CAPS.map((c) => `-${c}`).join(',');
+export function enterArgs(pid: number, script: string, network: Network): [string, string[]] {
+  const caps = droppedCaps(network);
   return ['setpriv', [
     '--bounding-set', caps, '--',
     'nsenter', '-t', String(pid), '-m', '-u', '-i', '-p', '-n', '-r', '-w', '--', '/bin/sh', '-c', script,
   ]];
 }
 
-export function enterRun(pid: number, script: string, opts: Omit<RunOptions, 'env' | 'cwd'> = {}): Promise<RunResult> {
-  const [file, args] = enterArgs(pid, script);
+export function enterRun(pid: number, network: Network, script: string, opts: Omit<RunOptions, 'env' | 'cwd'> = {}): Promise<RunResult> {
+  const [file, args] = enterArgs(pid, script, network);
   return run(file, args, { ...opts, env: CHROOT_ENV, cwd: '/' });
 }
 
-export function enterSpawn(pid: number, script: string): ChildProcess {
-  const [file, args] = enterArgs(pid, script);
+export function enterSpawn(pid: number, network: Network, script: string): ChildProcess {
+  const [file, args] = enterArgs(pid, script, network);
   return spawn(file, args, { env: CHROOT_ENV, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { freePort } from '../../helpers/sshd.js';
 import { run, type RunResult } from './exec.js';
 import { Interactive } from './interactive.js';
-import type { Droplet, DropletProcess } from './droplet.js';
+import { NAT_GUEST_IP, type Droplet, type DropletProcess } from './droplet.js';
 
 export interface KeyPair {
   privateKey: string;
@@ -33,22 +33,34 @@ export interface DropletSshd {
  * only the network: the client, its keys and files stay the host's). It stops at the next boot().
  */
 export async function startDropletSshd(d: Droplet, timeoutMs = 30_000): Promise<DropletSshd> {
+  // A nat droplet's sshd listens on its own address; slirp4netns forwards this machine's
+  // 127.0.0.1:port to it, so the host's ssh and `mpimg run` connect as to any droplet.
+  const listen = d.network === 'nat' ? NAT_GUEST_IP : '127.0.0.1';
+  const listening = new RegExp(`Server listening on ${listen.replace(/\./g, '\\.')} port`);
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const proc = d.spawn(
-      `mkdir -p /run/sshd && chmod 0755 /run/sshd && /usr/sbin/sshd -D -e -p ${port} -o ListenAddress=127.0.0.1`,
+      `mkdir -p /run/sshd && chmod 0755 /run/sshd && /usr/sbin/sshd -D -e -p ${port} -o ListenAddress=${listen}`,
     );
     const deadline = Date.now() + timeoutMs;
     let done = false;
     proc.exited.then(() => { done = true; });
-    while (!done && Date.now() < deadline && !/Server listening on 127\.0\.0\.1 port/.test(proc.output())) {
+    while (!done && Date.now() < deadline && !listening.test(proc.output())) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (/Server listening on 127\.0\.0\.1 port/.test(proc.output())) {
+    if (listening.test(proc.output())) {
+      if (d.network === 'nat') {
+        try {
+          await d.forward(port);
+        } catch (e) {
+          if (attempt < 3 && /in use|refused/i.test(String(e))) continue;
+          throw e;
+        }
+      }
       return { port, proc, log: () => proc.output(), netns: d.network === 'private' ? d.netns() : undefined };
     }
     if (/Address already in use/.test(proc.output()) && attempt < 3) continue;
-    throw new Error(`the droplet's sshd did not start on 127.0.0.1:${port}:\n${proc.output()}`);
+    throw new Error(`the droplet's sshd did not start on ${listen}:${port}:\n${proc.output()}`);
   }
 }
 
