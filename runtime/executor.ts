@@ -469,6 +469,8 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
   for (const op of [...opsFor(plan, root)].reverse()) {
     if (op.kind === 'dir') continue; // directories go below, and only those install created
     const { real } = resolveInRoot(root, op.path);
+    // what an interrupted write left (never a file of its own: install names its temp files so)
+    if (lstat(`${real}.mpimg-tmp`) && !lstat(`${real}.mpimg-tmp`)!.isDirectory()) fs.unlinkSync(`${real}.mpimg-tmp`);
     const st = lstat(real);
     if (op.kind === 'block') {
       if (!st?.isFile()) {
