@@ -122,7 +122,7 @@ class Journal {
   forget(paths: Set<string>): void {
     if (paths.size === 0) return;
     this.flush();
-    const keep = this.file ? rewriteJournal(this.file, this.entries, paths) : this.entries.filter(([v, p]) => !((v === 'file' || v === 'backup') && paths.has(p)));
+    const keep = this.file ? rewriteJournal(this.file, this.entries, paths) : this.entries.filter(([v, p]) => !((v === 'file' || v === 'backup' || v === 'laid') && paths.has(p)));
     this.entries.splice(0, this.entries.length, ...keep);
     this.written = this.file ? this.entries.length : Math.min(this.written, this.entries.length);
   }
@@ -202,7 +202,7 @@ function backup(root: string, plan: Plan, j: Journal, droplet: string, real: str
 
 /** Rewrites the journal without the entries of `forget` (temp file + rename, as every write). */
 function rewriteJournal(real: string, entries: Array<[JournalVerb, string]>, forget: Set<string>): Array<[JournalVerb, string]> {
-  const keep = entries.filter(([v, p]) => !((v === 'file' || v === 'backup') && forget.has(p)));
+  const keep = entries.filter(([v, p]) => !((v === 'file' || v === 'backup' || v === 'laid') && forget.has(p)));
   if (keep.length === entries.length || !lstat(real)?.isFile()) return keep;
   atomicWrite(real, real, Buffer.from(keep.map(([v, p]) => `${v} ${p}\n`).join('')), 0o644);
   return keep;
@@ -359,7 +359,12 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
         };
         if (same) {
           claim();
+          if (op.seed) j.add('laid', op.path);
           changes.push({ op: op.kind, path: op.path, action: 'unchanged' });
+          continue;
+        }
+        if (!st && op.seed && j.has('laid', op.path)) {
+          changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'seeded: removed here since it was laid down' });
           continue;
         }
         let note: string | undefined;
@@ -376,6 +381,7 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
         }
         if (op.kind === 'file') atomicWrite(op.path, real, Buffer.from(op.content, 'base64'), op.mode);
         else atomicLink(op.path, real, op.target);
+        if (op.seed) j.add('laid', op.path);
         changes.push({ op: op.kind, path: op.path, action: st ? 'updated' : 'created', ...(note ? { note } : {}) });
       } else {
         const { real } = resolveInRoot(root, op.path, mkdirs);
@@ -412,6 +418,13 @@ export function status(plan: Plan, root: string): StatusReport {
   const seeded: StatusReport['seeded'] = [];
   const stage = readStage(plan, root);
   const ops = opsFor(plan, root);
+  let journal: Array<[JournalVerb, string]> = [];
+  try {
+    const jr = resolveInRoot(root, journalFile(plan)).real;
+    if (lstat(jr)?.isFile()) journal = parseJournal(fs.readFileSync(jr, 'utf8'));
+  } catch {
+    /* no journal */
+  }
   for (const op of ops) {
     const seed = (op.kind === 'file' || op.kind === 'link') && op.seed === true;
     let real: string;
@@ -432,7 +445,8 @@ export function status(plan: Plan, root: string): StatusReport {
       continue;
     }
     if (!st) {
-      if (seed && stage.stage !== 'built') seeded.push({ path: op.path, state: 'missing' });
+      // Removed after it was laid down (by a build script, or on a droplet that booted): expected.
+      if (seed && (stage.stage !== 'built' || journal.some(([v, p]) => v === 'laid' && p === op.path))) seeded.push({ path: op.path, state: 'missing' });
       else drift.push({ path: op.path, problem: 'missing' });
       continue;
     }

@@ -100,12 +100,14 @@ export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;
  *   file PATH       a planned file (or link) that did not exist before
  *   backup PATH     a planned file that replaced an existing one, kept under backupDir
  *   blockfile PATH  a shared file created just to hold a block
+ *   laid PATH       a seeded file (files/) laid down whole (written AFTER it was): when it is gone
+ *                   later, a build script or the customer removed it, and it is not laid down again
  * Paths never hold a newline (the manifest and the bundler refuse control characters).
  */
 export const journalFile = (plan: Plan): string => `${plan.home}/.journal`;
 /** Copies of files that install replaced, at their droplet path below this folder. */
 export const backupDir = (plan: Plan): string => `${plan.home}/backup`;
-export const JOURNAL_VERBS = ['dir', 'file', 'backup', 'blockfile'] as const;
+export const JOURNAL_VERBS = ['dir', 'file', 'backup', 'blockfile', 'laid'] as const;
 export type JournalVerb = (typeof JOURNAL_VERBS)[number];
 
 /**

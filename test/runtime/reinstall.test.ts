@@ -120,6 +120,21 @@ describe.each(EXECUTORS)('%s executor, reinstall with a newer bundle', (_name, r
     expect(ok(run(newer, ['status', '--root', root])).stdout).toContain('first login pending');
   });
 
+  it('a files/ entry a build script removed after `install --only seeded` is not laid down again, and status expects it gone', () => {
+    const root = stagedRoot();
+    ok(run(newer, ['install', '--only', 'seeded', '--root', root]));
+    fs.rmSync(path.join(root, 'etc/acme-wiki/wiki.conf'));
+    const r = ok(run(newer, ['install', '--root', root]));
+    expect(r.stdout).toContain('kept     /etc/acme-wiki/wiki.conf (seeded: removed here since it was laid down)');
+    expect(fs.existsSync(path.join(root, 'etc/acme-wiki/wiki.conf'))).toBe(false);
+    const st = ok(run(newer, ['status', '--root', root]));
+    expect(st.stdout).toContain('items as planned; 1 seeded file(s) changed here (expected)');
+    // A fresh root still gets it: only what was laid down and then removed stays away.
+    const fresh = stagedRoot();
+    ok(run(newer, ['install', '--root', fresh]));
+    expect(fs.existsSync(path.join(fresh, 'etc/acme-wiki/wiki.conf'))).toBe(true);
+  });
+
   it('install --only seeded (before the build scripts) removes nothing', () => {
     const root = stagedRoot();
     ok(run(older, ['install', '--root', root]));
