@@ -132,6 +132,8 @@ async function waitFirstBoot(c: Connection, m: Manifest): Promise<{ held?: strin
     await sleep(Math.min(5000, Math.max(100, bound / 20)), c.signal);
   }
   let cloudInit: string | undefined;
+  // --cloud-init-timeout 0: no waiting at all; the checks see the droplet as it is.
+  if (bound === 0) return { status: await bundleStatus(c, m) };
   try {
     await waitCloudInit(c, { timeoutMs: Math.max(1000, bound - (Date.now() - start)) });
   } catch (err) {

@@ -122,6 +122,22 @@ describe('mpimg image --all', () => {
     expect(api.requests.some((r) => r.method === 'PATCH')).toBe(false);
   });
 
+  it('Ctrl-C stops every build and destroys every droplet (exit 130)', async () => {
+    let cap!: ReturnType<typeof setup>['cap'];
+    let started = 0;
+    const build: BuildStep = (c) => new Promise<void>((_resolve, reject) => {
+      if (++started === 3) setTimeout(() => cap.abort.abort(), 10);
+      c.signal!.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })), { once: true });
+    });
+    const s = setup({ build });
+    cap = s.cap;
+    expect(await s.run(['--all'])).toBe(130);
+    expect(started).toBe(3);
+    expect(api.droplets.size).toBe(0);
+    expect(api.requests.filter((r) => r.method === 'DELETE')).toHaveLength(3);
+    expect(cap.err()).toMatch(/error: aborted/);
+  });
+
   it('refuses distributions that mpimg.json does not build, a bad --parallel, and a release that cannot happen, before any API call', async () => {
     const { cap, run } = setup({ build: async () => {} });
     expect(await run(['--distributions', 'debian-12-x64,fedora-40-x64'])).toBe(2);

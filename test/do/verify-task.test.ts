@@ -50,6 +50,12 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(v.out).toContain('[PASS] command-1: `test -s /var/lib/acme-wiki/ready` exited 0');
     expect(v.out).toMatch(/^Summary: 8 passed, 0 warnings, 0 failed, 0 skipped\nResult: PASS$/m);
     expect(v.err).toMatch(/task "verify" finished on root@127\.0\.0\.1:\d+/);
+    expect(v.err).toContain('cloud-init is done');
+    // --cloud-init-timeout 0 checks the droplet as it is, without asking cloud-init at all.
+    const now = await verify(project, d, ['--cloud-init-timeout', '0']);
+    expect(now.code, now.out + now.err).toBe(0);
+    expect(now.err).not.toMatch(/cloud-init/);
+    expect(now.lines).toHaveLength(8);
   });
 
   it('fails naming first-boot when a first-boot step failed, and goes on with the other checks', async () => {
