@@ -10,6 +10,7 @@ import { validateManifest, formatProblems } from './manifest.js';
 import { describeOp } from './plan.js';
 import { describeFailure, install, status, uninstall, StepError, type Stage } from './executor.js';
 import type { Payload } from './payload.js';
+import { checkArgs } from './sections/firewall.js';
 
 declare const MPIMG_VERSION: string;
 
@@ -86,7 +87,7 @@ function main(argv: string[]): number {
   }
   const payload = loadPayload();
   if (cmd === 'cleanup') return runScript(payload.scripts.cleanup, rest);
-  if (cmd === 'check') return runScript(payload.scripts.check, rest);
+  if (cmd === 'check') return runScript(payload.scripts.check, [...checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')), ...rest]);
   if (!['install', 'status', 'uninstall', 'plan'].includes(cmd)) {
     fail(`error: unknown command "${cmd}"\n  fix: use one of install, status, uninstall, plan, cleanup, check (see --help)`);
   }

@@ -11,7 +11,7 @@ import { bool, COMMON_CHECKS, DISTRO_SLUG_RE, dropletPath, NAME_RE, obj, project
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
 import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
-import { VARIABLES_SCHEMA } from './sections/variables.js';
+import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
 import { VERIFY_SCHEMA } from './sections/verify.js';
 
 export const SCHEMA_ID = 'https://raw.githubusercontent.com/generator-mpimg/generator-mpimg/main/mpimg.schema.json';
@@ -100,6 +100,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
   ...LISTING_CHECKS,
+  ...VARIABLE_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v)) push(out, at, `vendor "${v}" is reserved`, '/opt/digitalocean alone fails the Marketplace check: use your company name');
   },

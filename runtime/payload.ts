@@ -9,6 +9,8 @@ export interface Payload {
   plan: Plan;
   /** base64 of scripts/90-cleanup.sh and scripts/99-img-check.sh, run by `cleanup` and `check`. */
   scripts: { cleanup: string; check: string };
+  /** $.variables for this build: the defaults overridden by `mpimg bundle --var` / MPIMG_VAR_<NAME>. */
+  variables: Record<string, string>;
 }
 
 /** The bundler replaces this exact string literal (quotes included) with the payload's JSON. */

@@ -54,15 +54,15 @@ describe('the mpimg command', () => {
     expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
   });
 
-  it('bundle writes its three files and says how big the bundle is; re-running is safe', () => {
+  it('bundle writes its four files and says how big the bundle is; re-running is safe', () => {
     const dir = makeProject();
     const first = mpimg(['bundle'], dir);
     expect(first.status).toBe(0);
-    expect(first.stdout).toMatch(/^wrote dist\/acme-wiki\.cjs \(\d+ bytes: runtime \d+, payload \d+\)\nwrote dist\/acme-wiki-install\.sh\nwrote dist\/acme-wiki\.pkr\.hcl \(the Packer template, from mpimg\.json\)\n$/);
+    expect(first.stdout).toMatch(/^wrote dist\/acme-wiki\.cjs \(\d+ bytes: runtime \d+, payload \d+\)\nwrote dist\/acme-wiki-install\.sh\nwrote dist\/acme-wiki-build\.sh \(the build steps of mpimg\.json\)\nwrote dist\/acme-wiki\.pkr\.hcl \(the Packer template, from mpimg\.json\)\n$/);
     const bytes = fs.readFileSync(path.join(dir, 'dist/acme-wiki.cjs'));
     expect(mpimg(['bundle'], dir).status).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'dist/acme-wiki.cjs')).equals(bytes)).toBe(true);
-    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['acme-wiki-install.sh', 'acme-wiki.cjs', 'acme-wiki.pkr.hcl']);
+    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['acme-wiki-build.sh', 'acme-wiki-install.sh', 'acme-wiki.cjs', 'acme-wiki.pkr.hcl']);
   });
 
   it('every command refuses an unknown flag instead of reading it as a folder or ignoring it', () => {

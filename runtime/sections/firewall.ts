@@ -49,3 +49,20 @@ export function firewallRules(f: Firewall): Array<{ ports: string; proto: 'tcp' 
   }
   return out;
 }
+
+/** The image check's --firewall argument: "limit:22/tcp allow:80/tcp allow:53" (ufw's order: limits first). */
+export function firewallCheckArg(f: Firewall): string {
+  return firewallRules(f).map((r) => `${r.action}:${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}`).join(' ');
+}
+
+/**
+ * What the bundle and the check task put before the vendor's own check arguments (a later
+ * --firewall wins). A vendor's copy of the check from before --firewall existed would refuse the
+ * flag, so it is given only to a script that knows it.
+ */
+export function checkArgs(f: Firewall | undefined, checkScript: string): string[] {
+  if (!f || !(f.allow?.length || f.limit?.length) || !knowsFirewallFlag(checkScript)) return [];
+  return ['--firewall', firewallCheckArg(f)];
+}
+
+export const knowsFirewallFlag = (checkScript: string): boolean => checkScript.includes('--firewall)');

@@ -1,6 +1,6 @@
 /** $.variables: named values (APP_VERSION, ...) with defaults, overridable per build. */
-import type { Schema } from '../schema.js';
-import { obj, str } from './common.js';
+import type { Check, Schema } from '../schema.js';
+import { obj, push, str } from './common.js';
 
 export const VARIABLE_NAME_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
@@ -17,6 +17,20 @@ export const VARIABLES_SCHEMA: Schema = {
     ],
   },
   'x-hint': 'names of capital letters, digits and "_", starting with a letter (e.g. APP_VERSION); values are strings',
+  'x-check': 'variableNames',
+};
+
+/** Names that already mean something in the environment build scripts run in. */
+const RESERVED = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'PWD', 'OLDPWD', 'IFS', 'PS1', 'PS2', 'PS4', 'ENV', 'TERM', 'LANG', 'LANGUAGE', 'TMPDIR', 'TZ', 'DEBIAN_FRONTEND', 'SUDO_USER', 'SUDO_UID', 'SUDO_GID', 'SUDO_COMMAND', 'MAIL', 'OPTIND', 'OPTARG', 'PPID', 'LINENO', 'GNUPGHOME']);
+export const reservedVariable = (n: string): boolean => RESERVED.has(n) || n.startsWith('LC_') || n.startsWith('MPIMG_') || n.startsWith('LD_');
+
+export const VARIABLE_CHECKS: Record<string, Check> = {
+  variableNames(v, at, out) {
+    if (typeof v !== 'object' || v === null) return;
+    for (const name of Object.keys(v)) {
+      if (reservedVariable(name)) push(out, `${at}.${name}`, `variable name "${name}" is reserved`, 'variables reach build scripts as environment variables: PATH, HOME, LC_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)');
+    }
+  },
 };
 
 /** The value of every variable: defaults, then the overrides given for this build. */

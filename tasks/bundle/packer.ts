@@ -12,7 +12,8 @@ import { renderDroplet } from './render.js';
 /** An HCL string's inside: JSON escaping plus HCL's own template markers. */
 const hclInner = (s: string): string => JSON.stringify(s).slice(1, -1).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
 
-export function renderPacker(project: Project, generatorVersion: string): string {
+/** `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`. */
+export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}): string {
   const m = project.manifest;
   const image = m.droplet?.image ?? m.distributions[0];
   const scriptsDir = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
@@ -33,7 +34,7 @@ export function renderPacker(project: Project, generatorVersion: string): string
     packages: forDistro(m.build?.packages, image, familyOf(image)),
     scriptsDir,
     hasScripts: project.buildScripts.length > 0 && existsSync(join(project.dir, scriptsDir)),
-    env: ['MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
+    env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
     cleanupArgs,
     snapshotExpr,
   });

@@ -15,7 +15,7 @@ import {
   type Manifest,
   type Problem,
 } from '../../runtime/manifest.js';
-import { resolveVariables } from '../../runtime/sections/variables.js';
+import { buildVariables } from './variables.js';
 import { MpimgError } from '../errors.js';
 import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
@@ -52,6 +52,8 @@ export interface Project {
   motdAfter?: ProjectFile;
   /** The variables of mpimg.json with this build's values (defaults, MPIMG_VAR_<NAME>, --var). */
   variables: Record<string, string>;
+  /** The values given for this build (recorded in dist/<slug>-build.sh, so `validate` can rebuild the same). */
+  overrides: Record<string, string>;
   /** Files mirrored onto `/`: `target` is the droplet path. */
   files: Array<ProjectFile & { target: string }>;
   /** Symbolic links in files/, in the same tree order. */
@@ -190,10 +192,8 @@ export function readManifest(dir: string): Manifest {
 }
 
 export interface LoadOptions {
-  /** Values of $.variables for this build (`mpimg bundle --var NAME=VALUE`), over MPIMG_VAR_<NAME>. */
-  vars?: Record<string, string>;
-  /** Where MPIMG_VAR_<NAME> overrides are read (default process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** $.variables given for this build (`mpimg bundle --var`, MPIMG_VAR_<NAME>: see variableOverrides). */
+  overrides?: Record<string, string>;
 }
 
 /** Placeholders a MOTD may hold besides the variables: {{ip}} is filled in at login, the rest at bundle time. */
@@ -204,18 +204,11 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const manifest = readManifest(dir);
   const out: Problem[] = [];
 
-  // $.variables: defaults, then MPIMG_VAR_<NAME> from the environment, then --var.
+  // $.variables: the defaults, or this build's values. Resolved once, here: the MOTD, the helper
+  // library, the payload, the build script and the Packer template all read project.variables.
+  const overrides = opts.overrides ?? {};
+  const variables = buildVariables(manifest, overrides);
   const known = Object.keys(manifest.variables ?? {});
-  const overrides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.env ?? process.env)) {
-    if (k.startsWith('MPIMG_VAR_') && v !== undefined && known.includes(k.slice(10))) overrides[k.slice(10)] = v;
-  }
-  for (const [k, v] of Object.entries(opts.vars ?? {})) {
-    if (!known.includes(k)) out.push({ path: `--var ${k}`, message: `unknown variable "${k}"`, hint: known.length ? `one of: ${known.join(', ')} (declare it in $.variables)` : 'declare it in $.variables of mpimg.json first' });
-    else if (CONTROL_RE.test(v)) out.push({ path: `--var ${k}`, message: 'the value holds a control or line-separator character', hint: 'give one line of printable text' });
-    else overrides[k] = v;
-  }
-  const variables = resolveVariables(manifest.variables, overrides);
 
   // first-boot: the manifest list, else every NN-name file of the folder
   let firstBoot: FirstBootScript[] = [];
@@ -334,5 +327,5 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
     ...[cleanupChoice.custom ? cleanupScript : undefined, checkChoice.custom ? checkScript : undefined].filter((f): f is ProjectFile => Boolean(f))];
   syntaxProblems(scripts, out);
   if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
-  return { dir, manifest, firstBoot, firstLogin, motd, motdAfter, variables, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
+  return { dir, manifest, firstBoot, firstLogin, motd, motdAfter, variables, overrides, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Payload } from '../../runtime/payload.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
+import { checkArgs } from '../../runtime/sections/firewall.js';
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
 const heredoc = (b64: string): string => `<<'MPIMG_B64'\n${b64Lines(b64)}\nMPIMG_B64`;
@@ -21,7 +22,7 @@ const FLUSH = '  mpimg_j_flush';
 /** What `plan --json` prints: the node runtime's exact bytes. */
 export const planJson = (plan: Plan): string => `${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`;
 
-export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts'>): string {
+export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts' | 'manifest'>): string {
   const { plan, generator: generatorVersion } = payload;
   const install: string[] = [];
   const uninstall: string[] = [];
@@ -68,6 +69,7 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     planJsonB64: b64Lines(Buffer.from(planJson(plan)).toString('base64')),
     cleanupB64: b64Lines(payload.scripts.cleanup),
     checkB64: b64Lines(payload.scripts.check),
+    checkArgs: checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')).map(sq).join(' '),
     journal: journalFile(plan),
     backup: backupDir(plan),
     planLines: plan.ops.map((op) => `    ${sq(describeOp(op))}`).join(' \\\n'),

@@ -12,7 +12,9 @@ import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
 import { RECORD_KEY, renderTemplate } from '../../generators/lib/write.js';
 import { customisedCopies } from './customised.js';
 import { checkScriptOf, cleanupScriptOf, packageScript } from './droplet-scripts.js';
-import type { Project } from './project.js';
+import { loadProject, type Project } from './project.js';
+import { buildScriptName } from './dist-names.js';
+import { recordedOverrides } from './variables.js';
 import { bundleOutputs } from './write-bundle.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -27,9 +29,19 @@ export interface Staleness {
 export function staleness(project: Project): Staleness {
   const dir = project.dir;
   const stale: Staleness['stale'] = [];
-  for (const f of bundleOutputs(project).files) {
+  // dist/ is compared with what `mpimg bundle` would write with the same --var values as the last
+  // bundle (recorded in its build script); overrides of variables mpimg.json no longer has are dropped
+  // (the files then differ, and are stale).
+  const script = join(dir, 'dist', buildScriptName(project.manifest.slug));
+  const recorded = existsSync(script) ? recordedOverrides(readFileSync(script, 'utf8')) : {};
+  const overrides = Object.fromEntries(Object.entries(recorded).filter(([k]) => k in (project.manifest.variables ?? {})));
+  const same = Object.keys(overrides).length ? loadProject(dir, { overrides }) : project;
+  const outputs = bundleOutputs(same).files;
+  // A bundle of an older release may lack a file this one writes: missing next to the others is stale too.
+  const bundled = outputs.some((f) => existsSync(join(dir, 'dist', f.name)));
+  for (const f of outputs) {
     const p = join(dir, 'dist', f.name);
-    if (existsSync(p) && readFileSync(p, 'utf8') !== f.text) stale.push({ path: `dist/${f.name}`, fix: 'written by an older bundle: run `make bundle`' });
+    if (existsSync(p) ? readFileSync(p, 'utf8') !== f.text : bundled) stale.push({ path: `dist/${f.name}`, fix: existsSync(p) ? 'written by an older bundle: run `make bundle`' : 'missing (the bundle is from an older release): run `make bundle`' });
   }
   let rc: Record<string, unknown> = {};
   try {

@@ -1,11 +1,13 @@
 /**
- * Writes dist/<slug>.cjs (the prebuilt runtime with the payload filled in) and dist/<slug>-install.sh.
+ * Writes dist/<slug>.cjs (the prebuilt runtime with the payload filled in), dist/<slug>-install.sh,
+ * dist/<slug>-build.sh (the catalog build steps) and dist/<slug>.pkr.hcl.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAYLOAD_SENTINEL, type Payload } from '../../runtime/payload.js';
 import { MpimgError } from '../errors.js';
 import { packageVersion, runtimeBundlePath } from '../paths.js';
+import { buildScriptName, renderBuildScript } from './build-script.js';
 import { buildPlan } from './plan-builder.js';
 import type { Project } from './project.js';
 import { renderPacker } from './packer.js';
@@ -14,6 +16,7 @@ import { renderShInstaller } from './sh-installer.js';
 export interface BundleResult {
   cjs: string;
   sh: string;
+  build: string;
   packer: string;
   payloadBytes: number;
   runtimeBytes: number;
@@ -30,6 +33,7 @@ export function makePayload(project: Project): Payload {
       cleanup: fs.readFileSync(project.cleanupScript.abs).toString('base64'),
       check: fs.readFileSync(project.checkScript.abs).toString('base64'),
     },
+    variables: project.variables,
   };
 }
 
@@ -61,7 +65,8 @@ export function bundleOutputs(project: Project): { files: Array<{ name: string; 
     files: [
       { name: `${slug}.cjs`, text: filled, mode: 0o755 },
       { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
-      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator), mode: 0o644 },
+      { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: project.overrides }), mode: 0o755 },
+      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables), mode: 0o644 },
     ],
     runtimeBytes: runtime.length,
     payloadBytes: filled.length - runtime.length,
@@ -76,6 +81,7 @@ export function writeBundle(project: Project, outDir = path.join(project.dir, 'd
   return {
     cjs: path.join(outDir, `${slug}.cjs`),
     sh: path.join(outDir, `${slug}-install.sh`),
+    build: path.join(outDir, buildScriptName(slug)),
     packer: path.join(outDir, `${slug}.pkr.hcl`),
     payloadBytes: out.payloadBytes,
     runtimeBytes: out.runtimeBytes,

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { clientFor, type DoCommandDeps } from '../do/command-support.js';
 import { loadManifest } from '../do/project.js';
 import { DEFAULT_API_URL, normaliseBaseUrl } from '../do/client.js';
-import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, VENDOR_APP_PATH } from '../do/release.js';
+import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, releaseVariables, VENDOR_APP_PATH } from '../do/release.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { imageIdOption } from './verify.js';
 import type { Command, CommandContext } from './types.js';
@@ -14,7 +14,8 @@ const usage = `Usage: mpimg release (--image <id> | --images <file>) --reason "<
 Points your Marketplace listing ($.listing.appId of ./mpimg.json) at a new snapshot through the
 DigitalOcean Vendor API; the update then goes to DigitalOcean's review. The request carries the
 image id, the reason, the manifest's version, the OS of the listing's distribution and
-$.listing.software (with {{VARIABLE}} filled in from $.variables).
+$.listing.software (with {{VARIABLE}} filled in: the values dist/<slug>-build.sh was bundled with,
+else mpimg.json's $.variables with MPIMG_VAR_<NAME> of the environment).
 
 Before anything is sent: the image must be a snapshot of this account that is available, and the
 listing fields must be valid. A PATCH is never sent twice: it is repeated only when DigitalOcean
@@ -49,7 +50,7 @@ export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps
   if (!appId) {
     throw new MpimgError('mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}' });
   }
-  const body = releaseBody(r.manifest, r.imageId, r.reason);
+  const body = releaseBody(r.manifest, r.imageId, r.reason, releaseVariables(ctx.cwd, r.manifest, ctx.env));
   const client = clientFor(ctx, deps);
   const image = await releasableImage(client, r.imageId);
   if (r.dryRun) {

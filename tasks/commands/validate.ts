@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
 import { buildPlan } from '../bundle/plan-builder.js';
+import { catalogWarnings } from '../bundle/build-script.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { staleness } from '../bundle/staleness.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -30,7 +31,7 @@ an unedited project file from an older release) are listed as stale. Exit 1 when
     const dir = path.resolve(ctx.cwd, positionals[0] ?? '.');
     const project = loadProject(dir);
     const plan = buildPlan(project, packageVersion());
-    for (const w of shellcheckWarnings(project.scripts, dir)) ctx.stderr.write(`warning: ${w}\n`);
+    for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
     const st = staleness(project);
     for (const w of st.warnings) ctx.stderr.write(`warning: ${w}\n`);
     if (st.stale.length) {

@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import { distroInfo, type Manifest } from '../../runtime/manifest.js';
 import { fillListing, listingPlaceholders } from '../../runtime/sections/listing.js';
 import { resolveVariables } from '../../runtime/sections/variables.js';
+import { buildScriptName } from '../bundle/dist-names.js';
+import { buildVariables, recordedVariables, variableOverrides } from '../bundle/variables.js';
 import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { DoApiError } from './errors.js';
@@ -33,9 +35,23 @@ export function osVersionOf(m: Manifest, distribution = listingDistribution(m)):
   return o ? `${names[o[1]] ?? o[1]} ${o[2]}` : distribution;
 }
 
+/**
+ * The variables the image was built with, for the listing's texts: those recorded in
+ * dist/<slug>-build.sh (the bundle the build used, `make bundle VAR=...` included); without one,
+ * mpimg.json's defaults with MPIMG_VAR_<NAME> of the environment, as `mpimg bundle` would resolve them.
+ */
+export function releaseVariables(dir: string, m: Manifest, env: NodeJS.ProcessEnv = {}): Record<string, string> {
+  const names = Object.keys(m.variables ?? {}).sort().join(' ');
+  const file = join(dir, 'dist', buildScriptName(m.slug));
+  const recorded = existsSync(file) ? recordedVariables(readFileSync(file, 'utf8')) : undefined;
+  // A bundle of other variables than mpimg.json has now is stale: not the truth about this image either.
+  if (recorded && Object.keys(recorded).sort().join(' ') === names) return recorded;
+  return buildVariables(m, variableOverrides(m, [], env));
+}
+
 /** The exact body of the PATCH: the manifest's version, the OS, the software with {{VARIABLE}} filled in. */
-export function releaseBody(m: Manifest, imageId: number, reason: string, overrides: Record<string, string> = {}): VendorAppUpdate {
-  const values = resolveVariables(m.variables, overrides);
+export function releaseBody(m: Manifest, imageId: number, reason: string, variables: Record<string, string> = resolveVariables(m.variables)): VendorAppUpdate {
+  const values = variables;
   const unknown = listingPlaceholders(m.listing ?? {}).filter((p) => !(p.name in values));
   if (unknown.length) {
     throw new MpimgError(`{{${unknown[0].name}}} in $.listing.${unknown[0].at} is not a variable of $.variables`, { where: 'mpimg.json', hint: `add "${unknown[0].name}" to $.variables or write the value itself` });

@@ -5,38 +5,36 @@
  * of the same name: the `build` and `testbuild` pipelines run steps by name, so they use the
  * replacement too.
  *
- * Order of a build: wait for cloud-init → upgrade → packages → files/ (seeded: laid down BEFORE the
- * build scripts, which may edit them) → build scripts → install (the tool's own parts: first-boot
- * steps, first-login hook, MOTD, hold) → cleanup → check.
+ * Order of a build: wait for cloud-init → upgrade → repositories → packages → users (and
+ * directories) → files/ (seeded: laid down BEFORE the build scripts, which may edit them) → owners of
+ * files/ paths → build scripts → install (the tool's own parts: first-boot steps, first-login hook,
+ * MOTD, hold) → services enabled → firewall → cleanup → check. The catalog steps (repositories,
+ * users, owners, services, firewall) are in catalog.ts.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DEFAULTS, forDistro } from '../../runtime/manifest.js';
+import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
 import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
-import { STANDARD_MARK, task, type Task, type TaskFn } from '../ssh/task.js';
+import type { Task } from '../ssh/task.js';
 import { loadTaskFile } from '../ssh/taskfile.js';
 import { waitCloudInit } from '../ssh/wait.js';
 import { runBundle } from './bundle-run.js';
+import { bundledVariables } from './catalog.js';
 import { pipeline, type Pipeline } from './pipeline.js';
 import { distroOf, manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
+import { REGISTRY, standard } from './registry.js';
 import { VERIFY_DESCRIPTION, verifyDroplet } from './verify.js';
 
 export { pipeline, type Pipeline, type PipelineChange, type Step } from './pipeline.js';
+export { firewall, owners, repositories, services, users } from './catalog.js';
 
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 /** Files in scripts/ that are placeholders, not build steps. */
 const IGNORED = ['.gitkeep', '.keep', '.DS_Store'];
-
-const REGISTRY = new Map<string, Task>();
-function standard(name: string, description: string, fn: TaskFn): Task {
-  const t = task(name, description, fn);
-  Object.defineProperty(t, STANDARD_MARK, { value: true });
-  REGISTRY.set(name, t);
-  return t;
-}
 
 export const waitBoot = standard('wait-boot', 'wait (bounded) until cloud-init has finished the first boot', (c) => waitCloudInit(c));
 
@@ -71,8 +69,9 @@ export const scripts = standard('scripts', 'run the build scripts scripts/NN-* i
   const list = buildScripts(c);
   if (list.length === 0) return c.log('no build scripts in scripts/');
   const m = manifestOf(c);
-  // mpimg.json's values reach the scripts as environment, so no script has to repeat them.
-  const env = { MPIMG_ROOT: targetRoot(), MPIMG_NAME: m.name, MPIMG_SLUG: m.slug, MPIMG_VERSION: m.version, MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0] };
+  // mpimg.json's values reach the scripts as environment, so no script has to repeat them; its
+  // variables under their own names, with the values of the bundle (as the droplet side has them).
+  const env = { ...bundledVariables(c, m), MPIMG_ROOT: targetRoot(), MPIMG_NAME: m.name, MPIMG_SLUG: m.slug, MPIMG_VERSION: m.version, MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0] };
   await withRemoteTempDir(c, async (tmp) => {
     for (const file of list) {
       const remote = `${tmp}/${basename(file)}`;
@@ -92,6 +91,11 @@ async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args:
   const m = manifestOf(c);
   const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
   if (script.custom) c.log(`using the project's own ${script.rel}`);
+  if (which === 'check') {
+    const text = readFileSync(script.abs, 'utf8');
+    if (m.firewall && !knowsFirewallFlag(text)) c.log(`${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`);
+    args = [...checkArgs(m.firewall, text), ...args];
+  }
   return withRemoteTempDir(c, async (tmp) => {
     const remote = `${tmp}/${basename(script.abs)}`;
     await c.put(script.abs, remote, { mode: 0o700 });
@@ -138,7 +142,7 @@ export const verify = standard('verify', VERIFY_DESCRIPTION, async (c) => { awai
 const lookup = (n: string) => REGISTRY.get(n);
 
 /** The steps of a build, by name: a vendor's task of the same name runs in its place. */
-export const BUILD_STEPS = ['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install'] as const;
+export const BUILD_STEPS = ['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall'] as const;
 
 export const testbuild: Pipeline = pipeline('testbuild', 'build without cleanup, to try the image on this droplet', [...BUILD_STEPS, 'check-report'], lookup, true);
 export const build: Pipeline = pipeline('build', 'full build', [...BUILD_STEPS, 'cleanup', 'check'], lookup, true);

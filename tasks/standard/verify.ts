@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
-import { firewallRules } from '../../runtime/sections/firewall.js';
+import { checkArgs, firewallCheckArg } from '../../runtime/sections/firewall.js';
 import { serviceOf } from '../../runtime/sections/services.js';
 import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
 import { checkScriptOf } from '../bundle/droplet-scripts.js';
@@ -244,23 +244,49 @@ async function checkServices(c: Connection, m: Manifest, rep: Report): Promise<v
   else rep.add('pass', 'services', `every declared service is active: ${units.join(', ')}`);
 }
 
-/** Firewall rules as `ufw status` lists them (To, Action). */
-export function parseUfwStatus(text: string): { active: boolean; rules: Array<{ to: string; action: string }> } {
-  const active = /^Status:\s*active\b/m.test(text);
-  const rules: Array<{ to: string; action: string }> = [];
-  for (const line of text.split('\n')) {
-    const mt = /^(\S+)(?: \(v6\))?\s+(ALLOW|LIMIT|DENY|REJECT)(?: IN)?\s+/.exec(line.trim());
-    if (mt) rules.push({ to: mt[1], action: mt[2] });
-  }
-  return { active, rules };
+/** Whether `ufw status` says the firewall is active. */
+export function parseUfwStatus(text: string): { active: boolean } {
+  return { active: /^Status:\s*active\b/m.test(text) };
 }
 
-async function checkFirewall(c: Connection, m: Manifest, rep: Report): Promise<void> {
+interface CheckJson { result?: string; checks?: Array<{ id: string; status: string; message: string; evidence?: string[] }> }
+
+/** One run of the image check per verify: the firewall and image-check lines both read it. */
+interface ImageCheckRun {
+  script: ReturnType<typeof checkScriptOf>;
+  /** The project's check knows --firewall, so it compared the rules with mpimg.json's. */
+  comparesFirewall: boolean;
+  r: RunResult;
+  report?: CheckJson;
+}
+
+async function runImageCheck(c: Connection, m: Manifest): Promise<ImageCheckRun> {
+  const script = checkScriptOf(c.project, m);
+  const text = readFileSync(script.abs, 'utf8');
+  // The rules as the build's check task passes them (one rule source: $.firewall through checkArgs).
+  const fw = checkArgs(m.firewall, text);
+  const r = await withRemoteTempDir(c, async (tmp) => {
+    const remote = `${tmp}/${basename(script.abs)}`;
+    await c.put(script.abs, remote, { mode: 0o700 });
+    return c.sudo(cmdline('bash', remote, ...fw, '--booted', '--json', ...rootArgs()), { quiet: true, echo: false, check: false, timeoutMs: 15 * 60_000 });
+  }, `${m.slug}-check`);
+  let report: CheckJson | undefined;
+  try {
+    report = JSON.parse(r.stdout) as CheckJson;
+  } catch {
+    report = undefined;
+  }
+  return { script, comparesFirewall: fw.length > 0, r, report };
+}
+
+/**
+ * The firewall runs now (ufw active, firewalld running), and what it loads at boot lets in exactly
+ * $.firewall: that comparison is the image check's own (--firewall), read from its report.
+ */
+async function checkFirewall(c: Connection, m: Manifest, rep: Report, image: () => Promise<ImageCheckRun>): Promise<void> {
   const r = await c.sudo([
     'if command -v ufw >/dev/null 2>&1; then echo "@@ufw"; ufw status 2>&1 || true; fi',
-    'if command -v firewall-cmd >/dev/null 2>&1; then echo "@@firewalld"; firewall-cmd --state 2>&1 || true;',
-    '  echo "@@ports"; firewall-cmd --list-ports 2>&1 || true; echo "@@services"; firewall-cmd --list-services 2>&1 || true;',
-    '  echo "@@rich"; firewall-cmd --list-rich-rules 2>&1 || true; fi',
+    'if command -v firewall-cmd >/dev/null 2>&1; then echo "@@firewalld"; firewall-cmd --state 2>&1 || true; fi',
   ].join('\n'), { quiet: true, echo: false });
   const parts = new Map<string, string>();
   let key = '';
@@ -271,57 +297,41 @@ async function checkFirewall(c: Connection, m: Manifest, rep: Report): Promise<v
   const ufw = parts.has('ufw') ? parseUfwStatus(parts.get('ufw')!) : undefined;
   const firewalld = parts.has('firewalld') ? parts.get('firewalld')!.trim() === 'running' : undefined;
   const which = ufw?.active ? 'ufw' : firewalld ? 'firewalld' : undefined;
-  const rules = m.firewall ? firewallRules(m.firewall) : [];
   if (!m.firewall) {
     if (which) return rep.add('pass', 'firewall', `a firewall is active (${which}); $.firewall declares no rules`);
     return rep.add('warn', 'firewall', 'no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
   }
   if (!which) return rep.add('fail', 'firewall', `the firewall is not active (${[ufw ? 'ufw inactive' : '', firewalld === false ? 'firewalld not running' : '', !ufw && firewalld === undefined ? 'neither ufw nor firewalld is installed' : ''].filter(Boolean).join(', ')})`);
-  const missing: string[] = [];
-  for (const rule of rules) {
-    const spec = rule.proto === 'any' ? rule.ports : `${rule.ports}/${rule.proto}`;
-    const name = `${rule.action} ${spec}`;
-    if (which === 'ufw') {
-      if (!ufw!.rules.some((u) => u.to === spec && u.action === rule.action.toUpperCase())) missing.push(name);
-    } else {
-      const fwPorts = (parts.get('ports') ?? '').split(/\s+/);
-      const services = (parts.get('services') ?? '').split(/\s+/);
-      const rich = parts.get('rich') ?? '';
-      const range = rule.ports.replace(':', '-');
-      const protos = rule.proto === 'any' ? ['tcp', 'udp'] : [rule.proto];
-      const ok = protos.some((p) => fwPorts.includes(`${range}/${p}`) || rich.includes(`port="${range}" protocol="${p}"`))
-        || (range === '22' && protos.includes('tcp') && services.includes('ssh'));
-      if (!ok) missing.push(name);
-    }
+  const rules = firewallCheckArg(m.firewall).split(' ').map((x) => x.replace(':', ' ')).join(', ');
+  const ic = await image();
+  if (!ic.comparesFirewall) {
+    return rep.add('warn', 'firewall', `${which} is active; its rules were not compared with $.firewall: the project's ${ic.script.rel} has no --firewall option`, [`compare: mpimg add check-script --show | diff -u ${ic.script.rel} -`]);
   }
-  if (missing.length) rep.add('fail', 'firewall', `${which} is active but lacks rule(s) of $.firewall: ${missing.join(', ')}`);
-  else rep.add('pass', 'firewall', `${which} is active with the rules of $.firewall (${rules.map((x) => `${x.action} ${x.proto === 'any' ? x.ports : `${x.ports}/${x.proto}`}`).join(', ')})`);
+  const fw = ic.report?.checks?.find((x) => x.id === 'firewall');
+  if (!fw) return rep.add('fail', 'firewall', `${which} is active, but the image check gave no firewall result to compare its rules with $.firewall (see the image-check line)`);
+  if (fw.status === 'pass') return rep.add('pass', 'firewall', `${which} is active with exactly the rules of $.firewall (${rules})`);
+  rep.add('fail', 'firewall', `${which} is active, but ${fw.message}`, (fw.evidence ?? []).filter((e) => !e.startsWith('mpimg.json: ')));
 }
 
-interface CheckJson { result?: string; checks?: Array<{ id: string; status: string; message: string }> }
-
-async function checkImage(c: Connection, m: Manifest, rep: Report): Promise<void> {
-  const script = checkScriptOf(c.project, m);
-  const r = await withRemoteTempDir(c, async (tmp) => {
-    const remote = `${tmp}/${basename(script.abs)}`;
-    await c.put(script.abs, remote, { mode: 0o700 });
-    return c.sudo(cmdline('bash', remote, '--booted', '--json', ...rootArgs()), { quiet: true, echo: false, check: false, timeoutMs: 15 * 60_000 });
-  }, `${m.slug}-check`);
+async function checkImage(c: Connection, m: Manifest, rep: Report, image: () => Promise<ImageCheckRun>): Promise<void> {
+  const { script, r, report } = await image();
   if (r.exitCode === 2 && /unknown argument '--booted'/.test(r.stderr)) {
     return rep.add('fail', 'image-check', `the project's own ${script.rel} has no --booted mode (it is older than this check)`, [`bring it up to date from generator-mpimg's templates/droplet/99-img-check.sh, or remove it to use the package's`]);
   }
-  let report: CheckJson;
-  try {
-    report = JSON.parse(r.stdout) as CheckJson;
-  } catch {
+  if (!report) {
     return rep.add('fail', 'image-check', `the image check (${script.rel}) did not answer JSON (exit code ${r.exitCode})`, r.stderr.trim().split('\n').filter(Boolean).slice(-3));
   }
-  const by = (s: string) => (report.checks ?? []).filter((x) => x.status === s);
+  // Its firewall result has the firewall line of its own: a wrong rule is reported there, once.
+  const own = (report.checks ?? []).filter((x) => x.id !== 'firewall');
+  const by = (st: string) => own.filter((x) => x.status === st);
   const n = (report.checks ?? []).length;
   if (by('fail').length) rep.add('fail', 'image-check', `the image check (--booted) failed: ${by('fail').map((x) => x.id).join(', ')}`, by('fail').map((x) => `${x.id}: ${x.message}`));
   else if (by('warn').length) rep.add('warn', 'image-check', `the image check (--booted) passes with warnings: ${by('warn').map((x) => x.id).join(', ')}`, by('warn').map((x) => `${x.id}: ${x.message}`));
-  else if (r.exitCode === 0 && report.result === 'pass') rep.add('pass', 'image-check', `the image check passes on the booted droplet (${n} checks${script.custom ? `, the project's ${script.rel}` : ''})`);
-  else rep.add('fail', 'image-check', `the image check ended with exit code ${r.exitCode} (result ${report.result ?? 'unknown'})`);
+  else if ((r.exitCode === 0 && report.result === 'pass') || ((r.exitCode === 0 || r.exitCode === 1) && (report.checks ?? []).some((x) => x.id === 'firewall' && x.status !== 'pass'))) {
+    // Nothing of its own failed or warned: a warning (exit 0) or failure (exit 1) is its firewall
+    // check's, which the firewall line reports.
+    rep.add('pass', 'image-check', `the image check passes on the booted droplet (${n} checks${script.custom ? `, the project's ${script.rel}` : ''})`);
+  } else rep.add('fail', 'image-check', `the image check ended with exit code ${r.exitCode} (result ${report.result ?? 'unknown'})`);
 }
 
 async function checkCommands(c: Connection, m: Manifest, rep: Report): Promise<void> {
@@ -353,8 +363,10 @@ export async function verifyDroplet(c: Connection): Promise<VerifyCheck[]> {
     await rep.run('motd', () => checkMotd(c, m, rep));
     await rep.run('credentials', () => checkCredentials(c, m, rep));
     await rep.run('services', () => checkServices(c, m, rep));
-    await rep.run('firewall', () => checkFirewall(c, m, rep));
-    await rep.run('image-check', () => checkImage(c, m, rep));
+    let ic: Promise<ImageCheckRun> | undefined;
+    const image = () => (ic ??= runImageCheck(c, m));
+    await rep.run('firewall', () => checkFirewall(c, m, rep, image));
+    await rep.run('image-check', () => checkImage(c, m, rep, image));
     await checkCommands(c, m, rep);
   }
   const failed = rep.checks.filter((x) => x.status === 'fail');

@@ -23,11 +23,15 @@
 # data); what must still hold does (no other droplet's cloud-init data or keys,
 # no private keys or histories, the login hold released, ...).
 #
-# Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--booted [--seed-keys FILE]] [--help]
+# Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--firewall RULES]
+#                        [--booted [--seed-keys FILE]] [--help]
 #   --json      print one JSON report instead of the tagged lines
 #   --root DIR  check the root filesystem mounted or staged at DIR instead of /
 #   --refresh   refresh the package index (apt-get update / dnf --refresh)
 #               before counting pending security updates
+#   --firewall RULES  the allow list the image must have, as the bundle passes
+#               it from mpimg.json ("limit:22/tcp allow:80/tcp allow:53"): no
+#               firewall, or other rules, is then a failure
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -44,6 +48,9 @@ MODE=live       # live | chroot | staged
 MODE_REASON=""
 BOOTED=0
 SEED_KEYS_FILE=""
+FW_EXPECT=""    # --firewall: "ACTION:PORT[/PROTO] ..." from mpimg.json
+FW_SET=0
+FW_RULES=()
 
 die_usage() {
   printf '%s: %s\n' "$PROG" "$1" >&2
@@ -63,8 +70,12 @@ while [ $# -gt 0 ]; do
     --seed-keys)
       [ $# -ge 2 ] || die_usage "--seed-keys needs a file of SSH public keys"
       SEED_KEYS_FILE=$2; shift ;;
+    --firewall)
+      [ $# -ge 2 ] || die_usage "--firewall needs the rules, e.g. --firewall 'limit:22/tcp allow:80/tcp'"
+      FW_EXPECT=$2; FW_SET=1; shift ;;
+    --firewall=*) FW_EXPECT=${1#--firewall=}; FW_SET=1 ;;
     -h|--help)
-      printf 'Usage: %s [--json] [--root DIR] [--refresh] [--booted [--seed-keys FILE]]\n' "$PROG"
+      printf 'Usage: %s [--json] [--root DIR] [--refresh] [--firewall RULES] [--booted [--seed-keys FILE]]\n' "$PROG"
       printf '  --json      one JSON report on stdout\n'
       printf '  --root DIR  check the root filesystem at DIR instead of /\n'
       printf '  --refresh   refresh package indexes before counting security updates\n'
@@ -72,6 +83,7 @@ while [ $# -gt 0 ]; do
       printf '              boot made (host keys, its SSH keys, logs, its cloud-init data) is expected\n'
       printf '  --seed-keys FILE  with --booted: the droplet'"'"'s own SSH public keys (default:\n'
       printf '              those of its cloud-init instance data)\n'
+      printf '  --firewall RULES  the rules the image must have: "limit:22/tcp allow:80/tcp"\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
@@ -82,6 +94,20 @@ if [ -n "$SEED_KEYS_FILE" ]; then
   [ "$BOOTED" = 1 ] || die_usage "--seed-keys goes with --booted"
   [ -r "$SEED_KEYS_FILE" ] || die_usage "--seed-keys '$SEED_KEYS_FILE' is not a readable file"
 fi
+# Each rule of --firewall is checked now, so a typo is a usage error, not a failed check.
+if [ "$FW_SET" = 1 ]; then
+  read -r -a FW_RULES <<< "$FW_EXPECT"   # split on blanks, never globbed
+  for _r in ${FW_RULES[@]+"${FW_RULES[@]}"}; do
+    case $_r in
+      allow:* | limit:*) ;;
+      *) die_usage "--firewall: '$_r' is not ACTION:PORT[/PROTO] (ACTION allow or limit), e.g. allow:80/tcp" ;;
+    esac
+    printf '%s\n' "${_r#*:}" | grep -Eq '^[0-9]{1,5}(:[0-9]{1,5})?(/(tcp|udp))?$' \
+      || die_usage "--firewall: '$_r' has no port like 80/tcp, 6000:6010/tcp or 53"
+  done
+  [ ${#FW_RULES[@]} -gt 0 ] || die_usage "--firewall needs at least one rule (SSH: limit:22/tcp)"
+fi
+
 if [ "$ROOT_SET" = 1 ] && [ -z "$ROOT" ]; then
   die_usage "--root needs a directory, not an empty string (use --root / for the running system)"
 fi
@@ -546,23 +572,23 @@ unit_active() {
 }
 
 check_firewall() {
-  local f on=""
+  local f l on="" kind="" FW_DIFF=""
   f=$(at /etc/ufw/ufw.conf)
   if [ -r "$f" ] && grep -Eq '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' "$f"; then
-    on="ufw (ENABLED=yes in /etc/ufw/ufw.conf)"
+    on="ufw (ENABLED=yes in /etc/ufw/ufw.conf)"; kind=ufw
   fi
   if [ -z "$on" ] && unit_enabled firewalld.service; then
     if [ "$MODE" = live ] && command -v systemctl >/dev/null 2>&1 && ! unit_active firewalld.service; then
       ev_add "firewalld.service enabled but not running"
-      record warn firewall "firewalld is enabled but stopped: start it (systemctl start firewalld) and check its rules"
+      record "$( [ "$FW_SET" = 1 ] && echo fail || echo warn )" firewall "firewalld is enabled but stopped: start it (systemctl start firewalld) and check its rules"
       return
     fi
-    on="firewalld (enabled at boot)"
+    on="firewalld (enabled at boot)"; kind=firewalld
   fi
   if [ -z "$on" ] && unit_enabled nftables.service; then
     f=$(at /etc/nftables.conf)
     if [ -r "$f" ] && grep -Eq 'hook[[:space:]]+input' "$f"; then
-      on="nftables (nftables.service enabled, /etc/nftables.conf filters input)"
+      on="nftables (nftables.service enabled, /etc/nftables.conf filters input)"; kind=nftables
     else
       ev_add "nftables.service enabled, but /etc/nftables.conf has no input hook"
     fi
@@ -570,9 +596,34 @@ check_firewall() {
   if [ -z "$on" ] && { unit_enabled netfilter-persistent.service || unit_enabled iptables.service; }; then
     for f in /etc/iptables/rules.v4 /etc/sysconfig/iptables; do
       if in_root "$f" && [ -r "$IR" ] && grep -Eq '^(-A INPUT|:INPUT (DROP|REJECT))' "$IR"; then
-        on="iptables ($f restored at boot)"; break
+        on="iptables ($f restored at boot)"; kind=iptables; break
       fi
     done
+  fi
+  if [ "$FW_SET" = 1 ]; then
+    ev_add "mpimg.json: $FW_EXPECT"
+    if [ -z "$on" ]; then
+      record fail firewall "mpimg.json declares a firewall, but none is enabled at boot: run the build's firewall step (ufw on apt systems, firewalld on dnf ones)"
+      return
+    fi
+    ev_add "$on"
+    case $kind in
+      ufw)
+        FW_DIFF=$(firewall_diff "$(fw_expected_ufw)" "$(fw_actual_ufw /etc/ufw/user.rules)" "")
+        f=$(at /etc/default/ufw)
+        if [ -r "$f" ] && grep -Eq '^[[:space:]]*IPV6[[:space:]]*=[[:space:]]*"?yes"?' "$f"; then
+          FW_DIFF+=$'\n'$(firewall_diff "$(fw_expected_ufw)" "$(fw_actual_ufw /etc/ufw/user6.rules)" " (IPv6)")
+        fi ;;
+      firewalld) FW_DIFF=$(firewall_diff "$(fw_expected_firewalld)" "$(fw_actual_firewalld)" "") ;;
+      *) record fail firewall "mpimg.json declares a firewall for ufw or firewalld, but the image filters with ${on%% *}: its rules cannot be compared; use ufw or firewalld"; return ;;
+    esac
+    if [ -z "${FW_DIFF//$'\n'/}" ]; then
+      record pass firewall "the firewall lets in exactly what mpimg.json allows"
+    else
+      while IFS= read -r l; do [ -n "$l" ] && ev_add "$l"; done <<< "$FW_DIFF"
+      record fail firewall "the firewall's rules differ from mpimg.json's (below): run the build's firewall step again, or change mpimg.json"
+    fi
+    return
   fi
   if [ -n "$on" ]; then
     ev_add "$on"
@@ -580,6 +631,89 @@ check_firewall() {
   else
     record warn firewall "no firewall is enabled at boot (ufw, firewalld, nftables or iptables); consider enabling one with only the needed ports open"
   fi
+}
+
+# firewall_diff EXPECTED ACTUAL LABEL: a "missing: RULE" or "not in mpimg.json:
+# RULE" line per difference; both lists are sorted, one rule per line.
+firewall_diff() {
+  comm -3 <(printf '%s\n' "$1" | sed '/^$/d') <(printf '%s\n' "$2" | sed '/^$/d') \
+    | sed "s/^\t\(.*\)/not in mpimg.json: \1$3/; t; s/^\(.*\)/missing: \1$3/"
+}
+
+# ufw's own notation: "allow tcp 22", "limit tcp 22", "allow any 53", "allow tcp 6000:6010".
+fw_expected_ufw() {
+  local r action port proto
+  for r in "${FW_RULES[@]}"; do
+    action=${r%%:*}; port=${r#*:}; proto=any
+    case $port in */*) proto=${port#*/}; port=${port%/*} ;; esac
+    printf '%s %s %s\n' "$action" "$proto" "$port"
+  done | LC_ALL=C sort -u
+}
+
+# fw_actual_ufw FILE: the incoming rules in FILE, from its "### tuple ###"
+# comments (the form ufw itself writes and reads back), one port per line
+# ("80,443" lists are split; rules by application name give their ports). A
+# rule narrowed to some sources, destinations or an interface is listed whole,
+# so it never passes for an open port.
+fw_actual_ufw() {
+  local f
+  f=$(at "$1")
+  [ -r "$f" ] || { printf 'no %s\n' "$1"; return; }
+  sed -n 's/^### tuple ### //p' "$f" | awk '{
+    dir = $NF
+    if (dir !~ /^in/) next
+    open = dir == "in" && ($4 == "0.0.0.0/0" || $4 == "::/0") && ($6 == "0.0.0.0/0" || $6 == "::/0") && $5 == "any"
+    if (open && (NF == 7 || NF == 9)) { n = split($3, p, ","); for (i = 1; i <= n; i++) print $1, $2, p[i] }
+    else print $0
+  }' | LC_ALL=C sort -u
+}
+
+# firewalld has no rate limit for a plain port: limit and allow both mean "open".
+fw_expected_firewalld() {
+  local r port proto
+  for r in "${FW_RULES[@]}"; do
+    port=${r#*:}; proto=""
+    case $port in */*) proto=${port#*/}; port=${port%/*} ;; esac
+    port=${port/:/-}
+    if [ -n "$proto" ]; then printf '%s/%s\n' "$port" "$proto"
+    else printf '%s/tcp\n%s/udp\n' "$port" "$port"; fi
+  done | LC_ALL=C sort -u
+}
+
+# fw_ports FILE: "PORT/PROTO" of each <port .../> element of a firewalld XML file.
+fw_ports() {
+  local tag p pr
+  grep -o '<port [^>]*>' "$1" 2>/dev/null | while IFS= read -r tag; do
+    p=$(printf '%s' "$tag" | sed -n 's/.*[[:space:]]port="\([^"]*\)".*/\1/p')
+    pr=$(printf '%s' "$tag" | sed -n 's/.*[[:space:]]protocol="\([^"]*\)".*/\1/p')
+    [ -n "$p" ] && printf '%s/%s\n' "$p" "${pr:-tcp}"
+  done
+}
+
+# The ports the default zone opens: its <port> elements, and its <service>s as
+# the ports their definitions (/etc/firewalld/services, then the package's) list.
+fw_actual_firewalld() {
+  local conf zone z="" s sf name f
+  conf=$(at /etc/firewalld/firewalld.conf)
+  zone=public
+  if [ -r "$conf" ]; then
+    name=$(sed -n 's/^[[:space:]]*DefaultZone[[:space:]]*=[[:space:]]*//p' "$conf" | tail -n 1)
+    [ -n "$name" ] && zone=$name
+  fi
+  for f in /etc/firewalld/zones/$zone.xml /usr/lib/firewalld/zones/$zone.xml; do
+    f=$(at "$f"); if [ -r "$f" ]; then z=$f; break; fi
+  done
+  if [ -z "$z" ]; then printf 'zone %s (no zone file)\n' "$zone"; return; fi
+  {
+    fw_ports "$z"
+    grep -o '<service [^>]*>' "$z" | sed -n 's/.*name="\([^"]*\)".*/\1/p' | while IFS= read -r s; do
+      sf=""
+      for f in "/etc/firewalld/services/$s.xml" "/usr/lib/firewalld/services/$s.xml"; do
+        f=$(at "$f"); if [ -r "$f" ]; then sf=$f; break; fi
+      done
+      if [ -n "$sf" ]; then fw_ports "$sf"; else printf 'service %s (no definition)\n' "$s"; fi
+    done
+  } | LC_ALL=C sort -u
 }
 
 check_security_updates() {

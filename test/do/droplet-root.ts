@@ -77,6 +77,14 @@ const UFW_ACTIVE = [
   '22/tcp (v6)                LIMIT       Anywhere (v6)', '80/tcp (v6)                ALLOW       Anywhere (v6)', '',
 ].join('\n');
 
+/** /etc/ufw/user.rules as ufw writes it for limit 22/tcp, allow 80/tcp ("### tuple ###" before each rule). */
+const UFW_USER_RULES = [
+  '*filter', ':ufw-user-input - [0:0]', '### RULES ###', '',
+  '### tuple ### limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in', '-A ufw-user-input -p tcp --dport 22 -j ufw-user-limit', '',
+  '### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in', '-A ufw-user-input -p tcp --dport 80 -j ACCEPT', '',
+  '### END RULES ###', 'COMMIT', '',
+].join('\n');
+
 function fakeBin(bin: string): void {
   const f = (name: string, body: string) => put(bin, name, `#!/bin/sh\n${body}\n`, 0o755);
   // Answers from /fake-state/* inside the root, so a test can change them between runs.
@@ -159,6 +167,9 @@ export async function testDroplet(project: string, boot: { finish?: boolean; fak
   put(root, 'etc/hostname', 'acme-wiki-droplet\n');
   put(root, 'etc/ssh/sshd_config', 'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n');
   put(root, 'etc/ufw/ufw.conf', 'ENABLED=yes\nLOGLEVEL=low\n');
+  // What ufw loads at boot, as the build's firewall step left it (the same rules as UFW_ACTIVE).
+  put(root, 'etc/default/ufw', 'IPV6=no\nDEFAULT_INPUT_POLICY="DROP"\n');
+  put(root, 'etc/ufw/user.rules', UFW_USER_RULES);
   put(root, 'var/lib/dpkg/status', ['base-files 12.4+deb12u5', 'cloud-init 22.4.2-1+deb12u1', 'openssh-server 1:9.2p1-2+deb12u3', 'ufw 0.36.2-1']
     .map((p) => { const [n, v] = p.split(' '); return `Package: ${n}\nStatus: install ok installed\nVersion: ${v}\n\n`; }).join(''));
   put(root, 'root/.bashrc', '# ~/.bashrc\n', 0o644);

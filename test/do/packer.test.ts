@@ -124,6 +124,37 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(dnf).not.toContain('dnf -y install');
   });
 
+  it('runs the build script\'s catalog steps where the build task does, with the bundle\'s variables; still valid', () => {
+    const manifest = {
+      variables: { APP_VERSION: '2.4.1', GREETING: 'say "hi" ${x}' },
+      users: [{ name: 'acme' }],
+      firewall: { limit: ['22/tcp'] },
+      build: { packages: ['jq', 'ufw'] },
+    } as Partial<Manifest>;
+    const { dir, text } = bundled(manifest);
+    const steps = ['dist-upgrade', 'acme-wiki-build.sh repositories', "install 'jq' 'ufw'", 'acme-wiki-build.sh users', 'install --only seeded',
+      'acme-wiki-build.sh owners', '90-cleanup.sh|99-img-check.sh) continue', 'acme-wiki-install.sh install"', 'acme-wiki-build.sh services',
+      'acme-wiki-build.sh firewall', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
+    const at = steps.map((s) => text.indexOf(s));
+    expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // the script is the one `mpimg bundle` wrote next to the template, uploaded before it is used
+    expect(text).toContain('source      = "${local.project}/dist/acme-wiki-build.sh"');
+    expect(text.indexOf('destination = "${local.work}/acme-wiki-build.sh"')).toBeLessThan(text.indexOf('acme-wiki-build.sh repositories'));
+    // variables: the build scripts' environment, HCL-escaped
+    expect(text).toContain('environment_vars = ["APP_VERSION=2.4.1", "GREETING=say \\"hi\\" $${x}", "MPIMG_ROOT=/"');
+    writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
+    const fmt = packer(dir, ['fmt', '-check', '-diff', 'dist/acme-wiki.pkr.hcl']);
+    expect(fmt.stdout + fmt.stderr, 'packer fmt -check').toBe('');
+    const v = packer(dir, ['validate', 'dist/check.pkr.hcl'], { DIGITALOCEAN_TOKEN: TOKEN });
+    expect(v.stdout + v.stderr).not.toMatch(/Error/);
+    expect(v.status).toBe(0);
+    // a variable given to `mpimg bundle` is what Packer's build scripts get
+    const again = readFileSync(writeBundle(loadProject(dir, { overrides: { APP_VERSION: '2.5.0' } })).packer, 'utf8');
+    expect(again).toContain('"APP_VERSION=2.5.0"');
+    expect(again).not.toContain('2.4.1');
+  });
+
   it('escapes HCL template markers coming from the manifest', () => {
     const { text } = bundled({ name: 'x${evil}%{if}' });
     expect(text).toContain('"MPIMG_NAME=x$${evil}%%{if}"');

@@ -1,11 +1,13 @@
 // `mpimg release` against the API double's Vendor API: the exact request, the checks before it is
 // sent, the refusals of the API in words that say what to do, the retry rules of a PATCH.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
 import { osVersionOf, releaseBody } from '../../tasks/do/release.js';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { validateManifest, type Manifest } from '../../runtime/manifest.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { FAST_RETRY, MANIFEST, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
@@ -180,6 +182,26 @@ describe('mpimg release', () => {
     s = setup();
     expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(1);
     expect(s.cap.err()).toMatch(/mpimg\.json names no Marketplace listing\n\s+where: \$\.listing\.appId in mpimg\.json/);
+    expect(patches()).toHaveLength(0);
+  });
+
+  it('fills the listing with the variables the bundle was made with (make bundle VAR=...), else with MPIMG_VAR_<NAME>', async () => {
+    // No bundle yet: mpimg.json's defaults, with the environment's override, as `mpimg bundle` resolves them.
+    let s = setup(apiEnv(api.url, project.dir, { MPIMG_VAR_NGINX_VERSION: '1.26.1' }));
+    expect(await s.run(['--image', String(imageId), '--reason', 'x', '--dry-run']), s.cap.err()).toBe(0);
+    expect(JSON.parse(s.cap.out().split('\n').slice(1).join('\n')).softwareIncluded.map((x: { version: string }) => x.version)).toEqual(['3.1.4', '1.26.1']);
+    // The image was built from a bundle of WIKI_VERSION=3.2.0: the listing says so, whatever the environment says now.
+    writeBundle(loadProject(project.dir, { overrides: { WIKI_VERSION: '3.2.0' } }));
+    s = setup(apiEnv(api.url, project.dir, { MPIMG_VAR_NGINX_VERSION: '1.26.1' }));
+    expect(await s.run(['--image', String(imageId), '--reason', 'x', '--dry-run']), s.cap.err()).toBe(0);
+    const body = JSON.parse(s.cap.out().split('\n').slice(1).join('\n'));
+    expect(body.softwareIncluded.map((x: { version: string }) => x.version)).toEqual(['3.2.0', '1.24.0']);
+    expect(body.softwareIncluded[0].releaseNotes).toBe('https://acme.example/wiki/3.2.0/notes');
+    // An override of a name mpimg.json does not have is refused, as by `mpimg bundle`.
+    rmSync(join(project.dir, 'dist'), { recursive: true });
+    s = setup(apiEnv(api.url, project.dir, { MPIMG_VAR_NO_SUCH: '1' }));
+    expect(await s.run(['--image', String(imageId), '--reason', 'x', '--dry-run'])).toBe(2);
+    expect(s.cap.err()).toContain('MPIMG_VAR_NO_SUCH: mpimg.json has no variable "NO_SUCH"');
     expect(patches()).toHaveLength(0);
   });
 

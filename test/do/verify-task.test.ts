@@ -1,10 +1,11 @@
 // The standard `verify` task, run as `mpimg run verify --host ... --port ...` against a droplet made
 // from the image: the test droplet of droplet-root.ts (the project's real bundle installed, its real
 // first boot run, reached over a real sshd whose sessions run inside that root).
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
+import { packageRoot } from '../../tasks/paths.js';
 import { TOKEN, captureContext } from './support.js';
 import { ADMIN_PASSWORD_MARK, CREDENTIALS, DROPLET_IP, SLUG, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
 
@@ -46,7 +47,7 @@ describe('mpimg run verify on a droplet made from the image', () => {
     ]);
     expect(v.out).toContain(`[PASS] motd: the MOTD renders with the droplet's IP ${DROPLET_IP}`);
     expect(v.out).toContain(`[PASS] credentials: ${CREDENTIALS} is 0600, owned by root`);
-    expect(v.out).toContain('[PASS] firewall: ufw is active with the rules of $.firewall (limit 22/tcp, allow 80/tcp)');
+    expect(v.out).toContain('[PASS] firewall: ufw is active with exactly the rules of $.firewall (limit 22/tcp, allow 80/tcp)');
     expect(v.out).toContain('[PASS] command-1: `test -s /var/lib/acme-wiki/ready` exited 0');
     expect(v.out).toMatch(/^Summary: 8 passed, 0 warnings, 0 failed, 0 skipped\nResult: PASS$/m);
     expect(v.err).toMatch(/task "verify" finished on root@127\.0\.0\.1:\d+/);
@@ -56,6 +57,17 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(now.code, now.out + now.err).toBe(0);
     expect(now.err).not.toMatch(/cloud-init/);
     expect(now.lines).toHaveLength(8);
+  });
+
+  it("a project's own image check from before --firewall: the rules are not compared, and the firewall line says so", async () => {
+    const { project, d } = await setup();
+    const pkg = readFileSync(join(packageRoot(), 'templates/droplet/99-img-check.sh'), 'utf8');
+    mkdirSync(join(project, 'scripts'), { recursive: true });
+    writeFileSync(join(project, 'scripts/99-img-check.sh'), pkg.replaceAll('--firewall)', '--firewall-not-yet)'), { mode: 0o755 });
+    const v = await verify(project, d);
+    expect(v.code, v.out + v.err).toBe(0);
+    expect(v.out).toContain("[WARN] firewall: ufw is active; its rules were not compared with $.firewall: the project's scripts/99-img-check.sh has no --firewall option");
+    expect(v.out).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks, the project's scripts\/99-img-check\.sh\)$/m);
   });
 
   it('fails naming first-boot when a first-boot step failed, and goes on with the other checks', async () => {
@@ -87,7 +99,9 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(v.out).toContain(`[FAIL] motd: the MOTD does not show the droplet's IP (${DROPLET_IP}); it shows 203.0.113.99`);
     expect(v.out).toContain(`[FAIL] credentials: ${CREDENTIALS} has mode 0644, owner root: it holds passwords and must be 0600, owned by root`);
     expect(v.out).toContain('[FAIL] services: declared service(s) not active: acme-wiki.service (inactive)');
-    expect(v.out).toContain('[FAIL] firewall: ufw is active but lacks rule(s) of $.firewall: allow 443/tcp');
+    // the image check's own comparison (--firewall from $.firewall), on the firewall line only
+    expect(v.out).toMatch(/^\[FAIL\] firewall: ufw is active, but the firewall's rules differ from mpimg\.json's.*\n {7}- ufw \(ENABLED=yes in \/etc\/ufw\/ufw\.conf\)\n {7}- missing: allow tcp 443$/m);
+    expect(v.tag('image-check')).toBe('PASS');
     expect(v.out).toContain('[PASS] command-1:');
     expect(v.out).toContain('[FAIL] command-2: `echo no such page >&2; exit 22` exited 22');
     expect(v.err).toContain('command-2 | no such page');
@@ -108,6 +122,18 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(v.out).toContain('[FAIL] image-check: the image check (--booted) failed: cloud-init-data');
     expect(v.out).toMatch(/^ {7}- cloud-init-data: cloud-init data of another droplet/m);
     expect(Date.now() - start).toBeLessThan(25_000);
+  });
+
+  it('no firewall declared and none running: a warning on the firewall line only, the image check\'s own warning about it not counted twice', async () => {
+    const { firewall: _none, ...manifest } = VERIFY_MANIFEST;
+    const { project, d } = await setup({ manifest });
+    d.setFake({ ufw: 'Status: inactive\n' });
+    d.exec("sed -i 's/^ENABLED=yes/ENABLED=no/' /etc/ufw/ufw.conf");
+    const v = await verify(project, d);
+    expect(v.code, v.out + v.err).toBe(0);
+    expect(v.out).toContain('[WARN] firewall: no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
+    expect(v.out).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks\)$/m);
+    expect(v.out).toMatch(/^Summary: 7 passed, 1 warnings, 0 failed, 0 skipped\nResult: PASS with warnings$/m);
   });
 
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {

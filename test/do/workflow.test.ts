@@ -179,11 +179,14 @@ describe('.github/workflows/image.yml of a generated project', () => {
       writeFileSync(join(dir, 'mpimg.json'), JSON.stringify({ ...m, listing: { appId: 'acme-wiki' } }, null, 2));
       try {
         const id = api.addImage({ name: 'acme-wiki-1.0.0' }).id;
-        const reason = 'It\'s "quoted" $HOME `and` all';
+        // Quotes, expansions, a command substitution and a second line: none is run or changed on the way.
+        const reason = 'It\'s "quoted" $HOME `touch ticked` $(touch pwned) all\nsecond line; rm -rf "$PWD"';
         const r = await makeAsync(['release', `IMAGE=${id}`, `REASON=${reason}`, 'DRY_RUN=1'], env);
         expect(r.status, r.stderr).toBe(0);
         expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({ imageId: id, reasonForUpdate: reason });
         expect(api.requests.some((x) => x.method === 'PATCH')).toBe(false);
+        expect(existsSync(join(dir, 'pwned')) || existsSync(join(dir, 'ticked'))).toBe(false);
+        expect(existsSync(join(dir, 'mpimg.json'))).toBe(true);
         expect(r.stdout + r.stderr).not.toContain(TOKEN);
       } finally {
         writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));

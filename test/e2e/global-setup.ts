@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import type { E2eContext } from './harness/context.js';
 import { processesRootedIn, unmountTree } from './harness/mounts.js';
 import { assertPrerequisites } from './harness/prereq.js';
+import { E2E_PACKAGES, ensureDebianPackages } from '../debian-packages.js';
 import { ensureRootfsTarball, extractRootfs, SUITES, type Suite } from './harness/rootfs.js';
 
 function log(line: string): void {
@@ -19,6 +20,7 @@ function log(line: string): void {
  * is cached (debootstrap on a cold cache), and extracts each once into this run's private folder.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureDebianPackages(E2E_PACKAGES, 'e2e suite');
   assertPrerequisites();
   const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
   if (process.env.MPIMG_SKIP_BUILD !== '1') {

@@ -45,6 +45,14 @@ describe('generated Makefile', () => {
     });
   }
 
+  it('bundle passes each VAR="NAME=value ..." as one --var word (a quote, $ or ; in a value stays in it)', () => {
+    const args = (extra: string[]) => make(['bundle', `MPIMG=${process.execPath} -e "console.log(JSON.stringify(process.argv.slice(1)))"`, ...extra]);
+    expect(JSON.parse(args([]).stdout)).toEqual(['bundle']);
+    expect(JSON.parse(args(['VAR=APP_VERSION=2.5.0 EDITION=pro']).stdout)).toEqual(['bundle', '--var', 'APP_VERSION=2.5.0', '--var', 'EDITION=pro']);
+    // ($$ is make's own way to write a $)
+    expect(JSON.parse(args(["VAR=A=it's B=x;false C=`id` D=$$(id)"]).stdout)).toEqual(['bundle', '--var', "A=it's", '--var', 'B=x;false', '--var', 'C=`id`', '--var', 'D=$(id)']);
+  });
+
   it('snapshot needs DROPLET; every target calls the project\'s own mpimg, never npx', () => {
     const bad = make(['snapshot']);
     expect(bad.status).toBe(2);

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
-import { loadProject } from '../../tasks/bundle/project.js';
+import { loadProject, readManifest } from '../../tasks/bundle/project.js';
+import { variableOverrides } from '../../tasks/bundle/variables.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { stagedRoot } from '../helpers/bundled.js';
 import { makeProject } from '../helpers/project-fixture.js';
@@ -27,7 +28,7 @@ function bundle(manifest: Partial<Manifest>, edit?: (dir: string) => void, vars?
   edit?.(dir);
   const out = tempDir('mpimg-dist-');
   fs.chmodSync(out, 0o755);
-  return { dir, ...writeBundle(loadProject(dir, { vars, env: {} }), out) };
+  return { dir, ...writeBundle(loadProject(dir, { overrides: vars }), out) };
 }
 
 function installedRoot(cjs: string, osRelease = DEBIAN): string {
@@ -110,9 +111,12 @@ describe('variables and the MOTD', () => {
     // the environment overrides the default, --var the environment
     const dir = makeProject({ manifest });
     edit(dir);
-    expect(loadProject(dir, { env: { MPIMG_VAR_CHANNEL: 'beta' } }).variables).toEqual({ APP_VERSION: '2.4.1', CHANNEL: 'beta' });
-    expect(loadProject(dir, { env: { MPIMG_VAR_CHANNEL: 'beta' }, vars: { CHANNEL: 'rc' } }).variables.CHANNEL).toBe('rc');
-    expect(() => loadProject(dir, { vars: { NOPE: 'x' } })).toThrow(/--var NOPE: unknown variable "NOPE"[\s\S]*one of: APP_VERSION, CHANNEL/);
+    const m = readManifest(dir);
+    const env = { MPIMG_VAR_CHANNEL: 'beta' };
+    expect(loadProject(dir, { overrides: variableOverrides(m, [], env) }).variables).toEqual({ APP_VERSION: '2.4.1', CHANNEL: 'beta' });
+    expect(loadProject(dir, { overrides: variableOverrides(m, ['CHANNEL=rc'], env) }).variables.CHANNEL).toBe('rc');
+    expect(() => variableOverrides(m, ['NOPE=x'])).toThrow(/--var NOPE: mpimg.json has no variable "NOPE"/);
+    expect(() => loadProject(dir, { overrides: { NOPE: 'x' } })).toThrow(/variable "NOPE": mpimg.json has no such variable/);
   });
 
   it('an unknown placeholder is an error naming file and line', () => {
@@ -183,5 +187,43 @@ describe('a managed database handed over by DigitalOcean', () => {
     expect(run(l, { MPIMG_DBAAS_FILE: file }).stdout).toBe('mysql|db-mysql-nyc3-1.ondigitalocean.com|25060|doadmin|p@ss:w0rd|defaultdb');
     expect(run(l, { MPIMG_DBAAS_FILE: '/nonexistent', DATABASE_URL: 'postgresql://app:s3cret@db.example.com:25061/appdb?sslmode=require' }).stdout).toBe('postgresql|db.example.com|25061|app|s3cret|appdb');
     expect(run(l, { MPIMG_DBAAS_FILE: path.join(os.tmpdir(), 'nonexistent-dbaas') }).stdout).toBe('none\n');
+  });
+});
+
+describe('the firewall in the image check', () => {
+  const usePackageCheck = (dir: string) => fs.rmSync(path.join(dir, 'scripts/99-img-check.sh'));
+  function firewallOf(run: { stdout: string }) {
+    const report = JSON.parse(run.stdout) as { checks: Array<{ id: string; status: string; evidence: string[] }> };
+    return report.checks.find((c) => c.id === 'firewall')!;
+  }
+
+  it('`check` of the bundle and of its sh twin compares the image with mpimg.json\'s $.firewall', () => {
+    const b = bundle({ firewall: { limit: ['22/tcp'], allow: ['80/tcp', '53'] } }, usePackageCheck);
+    const root = installedRoot(b.cjs);
+    for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+      const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--root', root, '--json'], { encoding: 'utf8' });
+      const fw = firewallOf(r);
+      // The staged root has no firewall at all: declared, so a failure (not the usual warning).
+      expect(fw.status, argv.join(' ')).toBe('fail');
+      expect(fw.evidence).toContain('mpimg.json: limit:22/tcp allow:80/tcp allow:53');
+      expect(r.status).toBe(1);
+    }
+    const plain = bundle({}, usePackageCheck);
+    const r = spawnSync(process.execPath, [plain.cjs, 'check', '--root', root, '--json'], { encoding: 'utf8' });
+    expect(firewallOf(r).status).toBe('warn');
+  });
+
+  it('a vendor\'s own check is given --firewall only when it has the option; their arguments come last', () => {
+    const withFlag = (dir: string) => fs.writeFileSync(path.join(dir, 'scripts/99-img-check.sh'),
+      '#!/bin/bash\n# handles: --firewall) ...\nprintf "check args:"; printf " [%s]" "$@"; echo\n', { mode: 0o755 });
+    const knows = bundle({ firewall: { limit: ['22/tcp'] } }, withFlag);
+    // The project fixture's check echoes its arguments and has no --firewall option (as 0.1.0's copy).
+    const old = bundle({ firewall: { limit: ['22/tcp'] } });
+    for (const [b, expected] of [[knows, 'check args: [--firewall] [limit:22/tcp] [--json]'], [old, 'check args: --json']] as const) {
+      for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+        const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--json'], { encoding: 'utf8' });
+        expect(r.stdout.trim(), argv.join(' ')).toBe(expected);
+      }
+    }
   });
 });

@@ -65,7 +65,7 @@ describe('mpimg tasks', () => {
     expect(await tasksCommand.run(['--json'], ctx)).toBe(0);
     const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; description: string }>;
     const names = list.map((t) => t.name);
-    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot']) {
+    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot', 'repositories', 'users', 'owners', 'services', 'firewall']) {
       expect(names).toContain(n);
     }
     expect(list.every((t) => t.description.length > 10)).toBe(true);
@@ -179,7 +179,7 @@ describe('mpimg run', () => {
     expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
     expect(r.out).toContain('[check] 0 failures');
     const order = [...r.err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
-    expect(order).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'install', 'cleanup', 'check']);
+    expect(order).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check']);
 
     const failing = newRoot();
     writeFileSync(join(failing, 'fail-marker'), '');
@@ -209,6 +209,32 @@ describe('mpimg run', () => {
     expect(bad.out).toContain('[check] [FAIL] fail-marker present');
     expect(bad.err).toMatch(/error: the image check found failures[\s\S]*fix: /);
     expect(bad.err).toMatch(/ {2}check +[\d.]+m?s +FAILED/);
+  });
+
+  it('check gives the check mpimg.json\'s firewall (only when the script has --firewall); an older copy is named', async () => {
+    const manifestFile = join(project.dir, 'mpimg.json');
+    const checkFile = join(project.dir, 'scripts/99-img-check.sh');
+    const [manifest, script] = [readFileSync(manifestFile, 'utf8'), readFileSync(checkFile, 'utf8')];
+    try {
+      writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(manifest), firewall: { limit: ['22/tcp'], allow: ['443/tcp'] } }));
+      const root = newRoot();
+      const old = await runTask('check', root);
+      expect(old.code, old.err).toBe(0);
+      expect(old.err).toContain('scripts/99-img-check.sh has no --firewall option, so the firewall is not compared with mpimg.json');
+      writeFileSync(checkFile, `#!/usr/bin/env bash
+# knows: --firewall) RULES
+echo "$*" > "\${4:?}/check-args"
+echo "0 failures"
+`);
+      const r = await runTask('check', root);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).not.toContain('has no --firewall option');
+      // The rules first, then --root, so the script's own argument parsing sees both.
+      expect(readFileSync(join(root, 'check-args'), 'utf8')).toBe(`--firewall limit:22/tcp allow:443/tcp --root ${root}\n`);
+    } finally {
+      writeFileSync(manifestFile, manifest);
+      writeFileSync(checkFile, script, { mode: 0o755 });
+    }
   });
 
   it('a failing build script stops the build with the command, exit code and last lines', async () => {
@@ -280,14 +306,14 @@ describe('the package owns the build; the project holds the vendor\'s choices', 
     let patched = 0;
     for (const f of readdirSync(pkg).filter((n) => n.endsWith('.js'))) {
       const js = readFileSync(join(pkg, f), 'utf8');
-      const next = js.replace(/\["wait-boot", "upgrade", "packages", "files", "scripts", "install"\]/, '["wait-boot", "upgrade", "packages", "scripts", "files", "install"]');
+      const next = js.replace(/\["wait-boot", "upgrade", "repositories", "packages", "users", "files", "owners", "scripts", "install", "services", "firewall"\]/, '["wait-boot", "upgrade", "repositories", "packages", "users", "scripts", "files", "owners", "install", "services", "firewall"]');
       if (next !== js) { writeFileSync(join(pkg, f), next); patched++; }
     }
     expect(patched).toBe(1);
     // the build script that needs files/ now fails: proof the package's order ran
     const r = await runIn(p, 'build', newRoot());
     expect(readFileSync(join(p.dir, 'mpimgfile.mjs'), 'utf8')).toBe(generated);
-    expect(order(r.err).slice(0, 5)).toEqual(['wait-boot', 'upgrade', 'packages', 'scripts']);
+    expect(order(r.err).slice(0, 6)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'scripts']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/in task "scripts"/);
   });
@@ -309,7 +335,7 @@ export const both = series(smoke, smoke);
     const r = await runIn(p, 'build', root);
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('vendor-scripts\nsmoke\n');
-    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'packages', 'files', 'scripts', 'smoke', 'install', 'cleanup', 'check']);
+    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'smoke', 'install', 'services', 'firewall', 'cleanup', 'check']);
     // testbuild (not changed by the vendor) runs the vendor's scripts too: steps go by name
     const t = newRoot();
     expect((await runIn(p, 'testbuild', t)).code).toBe(0);
@@ -341,7 +367,7 @@ export const build = b.with({ after: 'pakages', run: async () => {} });
     const ctx = context(p.dir);
     await expect(tasksCommand.run([], ctx)).rejects.toMatchObject({
       message: expect.stringContaining('build.with: no step "pakages"'),
-      hint: expect.stringContaining('wait-boot, upgrade, packages, files'),
+      hint: expect.stringContaining('wait-boot, upgrade, repositories, packages, users, files'),
     });
     rmSync(p.dir, { recursive: true, force: true });
   });
