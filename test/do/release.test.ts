@@ -1,6 +1,6 @@
 // `mpimg release` against the API double's Vendor API: the exact request, the checks before it is
 // sent, the refusals of the API in words that say what to do, the retry rules of a PATCH.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
@@ -213,7 +213,20 @@ describe('mpimg release', () => {
     expect(cap.err()).toContain('missing --reason');
     expect(await main(['release', '--reason', 'x'], cap.ctx)).toBe(2);
     expect(cap.err()).toContain('missing --image <id>');
+    // a terminal escape or an endless text never reaches the reviewers
+    expect(await main(['release', '--image', String(imageId), '--reason', 'fixed \x1b[31mred\x1b[0m'], cap.ctx)).toBe(2);
+    expect(cap.err()).toContain('--reason must be plain text of at most 1000 characters');
+    expect(await main(['release', '--image', String(imageId), '--reason', 'x'.repeat(1001)], cap.ctx)).toBe(2);
     expect(api.requests).toHaveLength(0);
+  });
+
+  it('a hostile reason (quotes, $(...), backticks, a second line) is sent as written, never run', async () => {
+    const reason = 'It\'s "v2" $(touch pwned) `touch ticked` ${HOME}\n- second line';
+    const { cap, run } = setup();
+    expect(await run(['--image', String(imageId), '--reason', reason]), cap.err()).toBe(0);
+    expect((patches()[0].body as { reasonForUpdate: string }).reasonForUpdate).toBe(reason);
+    expect(existsSync(join(project.dir, 'pwned')) || existsSync(join(project.dir, 'ticked'))).toBe(false);
+    noToken(cap);
   });
 
   it('the OS of the listing follows the build distribution; $.listing.osVersion and .distribution win', () => {
