@@ -298,8 +298,11 @@ async function checkFirewall(c: Connection, m: Manifest, rep: Report, image: () 
   const firewalld = parts.has('firewalld') ? parts.get('firewalld')!.trim() === 'running' : undefined;
   const which = ufw?.active ? 'ufw' : firewalld ? 'firewalld' : undefined;
   if (!m.firewall) {
-    if (which) return rep.add('pass', 'firewall', `a firewall is active (${which}); $.firewall declares no rules`);
-    return rep.add('warn', 'firewall', 'no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
+    if (!which) return rep.add('warn', 'firewall', 'no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
+    // Running now is not enough: the image check tells whether it also comes up at the next boot.
+    const boot = (await image()).report?.checks?.find((x) => x.id === 'firewall');
+    if (boot && boot.status !== 'pass') return rep.add('warn', 'firewall', `${which} is active now, but the image check says: ${boot.message}`, boot.evidence ?? []);
+    return rep.add('pass', 'firewall', `a firewall is active (${which}); $.firewall declares no rules`);
   }
   if (!which) return rep.add('fail', 'firewall', `the firewall is not active (${[ufw ? 'ufw inactive' : '', firewalld === false ? 'firewalld not running' : '', !ufw && firewalld === undefined ? 'neither ufw nor firewalld is installed' : ''].filter(Boolean).join(', ')})`);
   const rules = firewallCheckArg(m.firewall).split(' ').map((x) => x.replace(':', ' ')).join(', ');

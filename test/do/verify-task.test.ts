@@ -134,6 +134,13 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(v.out).toContain('[WARN] firewall: no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
     expect(v.out).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks\)$/m);
     expect(v.out).toMatch(/^Summary: 7 passed, 1 warnings, 0 failed, 0 skipped\nResult: PASS with warnings$/m);
+    // ufw runs now but would not come up at the next boot: still a warning, in the image check's words
+    d.setFake({ ufw: 'Status: active\n' });
+    const once = await verify(project, d);
+    expect(once.code).toBe(0);
+    expect(once.out).toMatch(/^\[WARN\] firewall: ufw is active now, but the image check says: no firewall is enabled at boot/m);
+    d.exec("sed -i 's/^ENABLED=no/ENABLED=yes/' /etc/ufw/ufw.conf");
+    expect((await verify(project, d)).out).toContain('[PASS] firewall: a firewall is active (ufw); $.firewall declares no rules');
   });
 
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {
