@@ -9,8 +9,10 @@ import { ACCOUNT_CHECKS, DIRECTORIES_SCHEMA, OWNERS_SCHEMA, USERS_SCHEMA } from 
 import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
 import { bool, COMMON_CHECKS, DISTRO_SLUG_RE, dropletPath, NAME_RE, obj, projectPath, push, SLUG_RE, str, strings, VENDOR_RE } from './sections/common.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
+import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
+import { VERIFY_SCHEMA } from './sections/verify.js';
 
 export const SCHEMA_ID = 'https://raw.githubusercontent.com/generator-mpimg/generator-mpimg/main/mpimg.schema.json';
 
@@ -77,6 +79,8 @@ export const MANIFEST_SCHEMA: Schema = {
       sshKeys: strings(str({ minLength: 1, 'x-message': 'must be a non-empty string', 'x-hint': 'remove it or give a value' }), { description: 'SSH key ids or fingerprints; default every key of the account.' }),
     }, { description: 'The build droplet.' }),
     snapshot: obj({ name: str({ description: 'Snapshot name; {slug}, {version} and {timestamp} are filled in.', minLength: 1, maxLength: 255 }) }),
+    verify: VERIFY_SCHEMA,
+    listing: LISTING_SCHEMA,
   }, { required: ['name', 'slug', 'vendor', 'version', 'distributions'] }),
 };
 
@@ -95,6 +99,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...BUILD_CHECKS,
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
+  ...LISTING_CHECKS,
   ...VARIABLE_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v)) push(out, at, `vendor "${v}" is reserved`, '/opt/digitalocean alone fails the Marketplace check: use your company name');

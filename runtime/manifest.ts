@@ -9,8 +9,10 @@ import { validate, type Problem } from './schema.js';
 import type { Directory, Ownership, User } from './sections/accounts.js';
 import type { BuildSection } from './sections/build.js';
 import type { Firewall } from './sections/firewall.js';
+import type { Listing } from './sections/listing.js';
 import type { Service } from './sections/services.js';
 import type { Variable } from './sections/variables.js';
+import type { VerifySection } from './sections/verify.js';
 import type { PerDistro } from './sections/common.js';
 
 export type { Problem } from './schema.js';
@@ -71,6 +73,8 @@ export interface Manifest {
     /** Snapshot name; `{slug}`, `{version}` and `{timestamp}` are filled in. */
     name?: string;
   };
+  verify?: VerifySection;
+  listing?: Listing;
 }
 
 /** First-boot file names: NN-name[.ext], the number gives the order. */

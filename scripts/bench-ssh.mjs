@@ -5,21 +5,27 @@
 //   (b) the same 50 through ONE Fabric 2 Connection (Debian's python3-fabric, /usr/bin/python3)
 //       target: ratio <= 1.0 (no slower than the tool vendors used before)
 // Connection setup is inside every measurement; interpreter start-up is not.
-// Prints PASS/MISS per target and always exits 0 (speed targets are reported, not enforced).
+// Prints PASS/MISS per target; with --results FILE also one JSON line per target there (what
+// `npm run bench` sums up and exits non-zero on). Exits 0 itself when the measuring worked.
 // The test sshd sets SHLVL=1 so the remote bash does not read THIS machine's ~/.bashrc (a droplet's
 // default one costs ~nothing; a dev box's may run pyenv/nvm init on every command). All three clients
 // pay the same remote shell start-up either way; --with-host-bashrc measures with it.
-// Usage: node scripts/bench-ssh.mjs [--count N] [--with-host-bashrc]
+// Usage: node scripts/bench-ssh.mjs [--count N] [--with-host-bashrc] [--results FILE]
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { count: { type: 'string', default: '50' }, 'with-host-bashrc': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '50' }, 'with-host-bashrc': { type: 'boolean' }, results: { type: 'string' } } });
+/** One target: its PASS/MISS line here, and a JSON line for `npm run bench`. */
+function target(name, value, goal, ok) {
+  console.log(`${ok ? 'PASS' : 'MISS'} ${name} ${value} (target ${goal})`);
+  if (values.results) appendFileSync(values.results, `${JSON.stringify({ name, value, target: goal, ok })}\n`);
+}
 const COUNT = Number(values.count);
 if (!Number.isInteger(COUNT) || COUNT < 1) {
   console.error('error: --count must be a positive whole number');
@@ -116,13 +122,14 @@ try {
   if ('ms' in fabric) console.log(`  Fabric 2 (one Connection):            ${fmt(fabric.ms)}`);
   else console.log(`  Fabric 2:                             not measured: ${fabric.skipped}`);
   const r1 = lib / plain;
-  console.log(`${r1 < 0.3 ? 'PASS' : 'MISS'} library/plain-ssh ratio ${r1.toFixed(3)} (target < 0.3)`);
+  target('library/plain-ssh ratio', r1.toFixed(3), '< 0.3', r1 < 0.3);
   if ('ms' in fabric) {
     const r2 = lib / fabric.ms;
-    console.log(`${r2 <= 1.0 ? 'PASS' : 'MISS'} library/Fabric ratio ${r2.toFixed(3)} (target <= 1.0)`);
-  } else console.log('MISS library/Fabric ratio: Fabric could not run (install python3-fabric)');
+    target('library/Fabric ratio', r2.toFixed(3), '<= 1.0', r2 <= 1.0);
+  } else target('library/Fabric ratio', 'not measured: Fabric could not run (install python3-fabric)', '<= 1.0', false);
 } catch (err) {
   exitNote = `benchmark error: ${err?.stack ?? err}`;
+  target('ssh benchmark', 'failed to run', 'runs', false);
 } finally {
   await sshd.stop();
   rmSync(work, { recursive: true, force: true });

@@ -12,7 +12,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   tasks: { summary: 'list the tasks of this project\'s mpimgfile.mjs', load: () => import('./commands/tasks.js') },
   run: { summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>', load: () => import('./commands/run.js') },
   snapshot: { summary: 'power off a droplet, snapshot it and print the line to submit', load: () => import('./commands/snapshot.js') },
-  image: { summary: 'create a build droplet, build, snapshot and destroy it', load: () => import('./commands/image.js') },
+  image: { summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)', load: () => import('./commands/image.js') },
+  verify: { summary: 'create a droplet from a snapshot, check it after first boot, destroy it', load: () => import('./commands/verify.js') },
+  release: { summary: 'point the Marketplace listing at a snapshot (Vendor API)', load: () => import('./commands/release.js') },
 };
 
 function helpText(): string {

@@ -37,6 +37,7 @@ export const PROJECT_FILES: ReadonlyArray<ProjectFile> = [
   { template: 'gitignore', dest: fixed('.gitignore'), render: 'copy', mode: 0o644 },
   { template: 'gitattributes', dest: fixed('.gitattributes'), render: 'copy', mode: 0o644 },
   { template: 'editorconfig', dest: fixed('.editorconfig'), render: 'copy', mode: 0o644 },
+  { template: 'github/workflows/image.yml', dest: fixed('.github/workflows/image.yml'), render: 'copy', mode: 0o644 },
 ];
 
 /** Written from the answers in code (JSON), not from a template. */

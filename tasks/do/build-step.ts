@@ -120,8 +120,9 @@ export function runTaskBuildStep(opts: RunTaskBuildStepOptions = {}): BuildStep 
     }));
     if (ctx.signal?.aborted) throw new AbortedError();
     if (code !== 0) {
-      throw new MpimgError(`the build task failed on ${ctx.ip} (exit code ${code})`, {
-        where: `mpimg run ${task} --host ${ctx.ip}`, hint: 'read the output above; run `mpimg image --keep` to keep the droplet for debugging',
+      throw new MpimgError(`the ${task} task failed on ${ctx.ip} (exit code ${code})`, {
+        where: `mpimg run ${task} --host ${ctx.ip}`,
+        hint: task === 'verify' ? 'read the [FAIL] lines above; `mpimg verify --keep` keeps the droplet to look at' : 'read the output above; run `mpimg image --keep` to keep the droplet for debugging',
       });
     }
   };

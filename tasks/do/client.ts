@@ -2,7 +2,7 @@ import { MpimgError } from '../errors.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError, DoApiError } from './errors.js';
 import { resolveToken, type TokenSource } from './token.js';
-import type { Action, CreateDropletRequest, Droplet, DropletSnapshot, Image, SshKey } from './types.js';
+import type { Action, CreateDropletRequest, Droplet, DropletSnapshot, Image, SshKey, VendorApp, VendorAppUpdate } from './types.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
 
@@ -406,6 +406,15 @@ export class DoClient {
 
   async listSshKeys(): Promise<SshKey[]> {
     return this.listAll<SshKey>('/v2/account/keys', 'ssh_keys');
+  }
+
+  /**
+   * Updates a Marketplace listing through the Vendor API (it then goes to review). A PATCH is sent
+   * again only when the server cannot have acted on it (429, or the request never left this machine);
+   * after a 5xx or a lost answer it fails as DoApiError.unknownEffect instead.
+   */
+  async updateVendorApp(appId: string, body: VendorAppUpdate, opts: Pick<RequestOptions, 'signal'> = {}): Promise<VendorApp> {
+    return this.request<VendorApp>('PATCH', `/api/v1/vendor-portal/apps/${encodeURIComponent(appId)}`, { ...opts, body, retryPending: false });
   }
 }
 

@@ -11,6 +11,9 @@ export {
   type BuildStep, type BuildStepContext, type ImagePipelineOptions, type ImagePipelineResult, type PipelineTimings,
 } from './pipeline.js';
 export { runTaskBuildStep, spawnBuildStep, findMpimgBin, waitForTcp, type RunTaskBuildStepOptions, type SpawnBuildStepOptions } from './build-step.js';
+export { withRunDroplet, runDropletStep, checkDropletTags, sshKeysFor, type RunDropletOptions, type RunDropletResult, type DropletInfo } from './droplet-run.js';
+export { runVerifyPipeline, pickSize, usableImage, checkCollector, summarise, SIZES, VERIFY_TAG, type VerifyPipelineOptions, type VerifyPipelineResult } from './verify.js';
+export { releaseBody, releasableImage, releaseToListing, listingDistribution, osVersionOf, writeImageRecords, imageFromRecords, IMAGES_FILE, type ImageRecord } from './release.js';
 export { loadManifest } from './project.js';
 export { withTokensStashed } from './child-env.js';
-export type { Action, ActionStatus, Droplet, DropletSnapshot, Image, SshKey, CreateDropletRequest, NetworkV4 } from './types.js';
+export type { Action, ActionStatus, Droplet, DropletSnapshot, Image, SshKey, CreateDropletRequest, NetworkV4, VendorApp, VendorAppUpdate, VendorSoftware } from './types.js';

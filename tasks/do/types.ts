@@ -79,3 +79,32 @@ export interface CreateDropletRequest {
   monitoring: boolean;
   ipv6: boolean;
 }
+
+/** One entry of softwareIncluded (Vendor API): all strings. */
+export interface VendorSoftware {
+  name: string;
+  version: string;
+  releaseNotes: string;
+  website: string;
+  licenseType: string;
+  licenseLink: string;
+}
+
+/** PATCH /api/v1/vendor-portal/apps/{app_id}: null leaves a listing's value as it is. */
+export interface VendorAppUpdate {
+  imageId: number;
+  reasonForUpdate: string;
+  version: string | null;
+  osVersion: string | null;
+  softwareIncluded: VendorSoftware[] | null;
+}
+
+/** The Vendor API's answer: the listing after the update. */
+export interface VendorApp {
+  appId: string;
+  name?: string;
+  version?: number;
+  type?: string;
+  status?: { value?: string; lastUpdated?: number; modifiedBy?: string; reason?: string };
+  customData?: Record<string, unknown>;
+}

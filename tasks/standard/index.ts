@@ -27,6 +27,7 @@ import { bundledVariables } from './catalog.js';
 import { pipeline, type Pipeline } from './pipeline.js';
 import { distroOf, manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
 import { REGISTRY, standard } from './registry.js';
+import { VERIFY_DESCRIPTION, verifyDroplet } from './verify.js';
 
 export { pipeline, type Pipeline, type PipelineChange, type Step } from './pipeline.js';
 export { firewall, owners, repositories, services, users } from './catalog.js';
@@ -135,6 +136,8 @@ export const status = standard('status', 'compare the droplet with what the bund
   const r = await runBundle(c, ['status', ...rootArgs()], { check: false });
   if (r.exitCode !== 0) fail(`the droplet differs from the bundle (exit code ${r.exitCode})`, 'see the lines above');
 });
+
+export const verify = standard('verify', VERIFY_DESCRIPTION, async (c) => { await verifyDroplet(c); });
 
 const lookup = (n: string) => REGISTRY.get(n);
 

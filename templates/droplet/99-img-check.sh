@@ -16,7 +16,15 @@
 # With --root DIR, symlinks in DIR are resolved inside DIR (an absolute link
 # starts again at DIR), never on this machine.
 #
-# Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--firewall RULES] [--help]
+# --booted checks a droplet made FROM the image, after its first boot (what
+# `mpimg verify` runs): what first boot rightly made there is expected, not a
+# failure (SSH host keys, machine-id, root's authorized_keys holding the
+# droplet's own SSH keys, logs and login records, this instance's cloud-init
+# data); what must still hold does (no other droplet's cloud-init data or keys,
+# no private keys or histories, the login hold released, ...).
+#
+# Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--firewall RULES]
+#                        [--booted [--seed-keys FILE]] [--help]
 #   --json      print one JSON report instead of the tagged lines
 #   --root DIR  check the root filesystem mounted or staged at DIR instead of /
 #   --refresh   refresh the package index (apt-get update / dnf --refresh)
@@ -24,6 +32,9 @@
 #   --firewall RULES  the allow list the image must have, as the bundle passes
 #               it from mpimg.json ("limit:22/tcp allow:80/tcp allow:53"): no
 #               firewall, or other rules, is then a failure
+#   --booted    the system is a droplet made from the image, after first boot
+#   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
+#               the keys in its cloud-init instance data and seed
 # Environment: NO_COLOR disables colour (colour is only used on a terminal).
 set -eu
 
@@ -35,6 +46,8 @@ ROOT_SET=0
 ROOT_LABEL="/"
 MODE=live       # live | chroot | staged
 MODE_REASON=""
+BOOTED=0
+SEED_KEYS_FILE=""
 FW_EXPECT=""    # --firewall: "ACTION:PORT[/PROTO] ..." from mpimg.json
 FW_SET=0
 FW_RULES=()
@@ -53,15 +66,23 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die_usage "--root needs a directory, e.g. --root /mnt/image"
       ROOT=$2; ROOT_SET=1; shift ;;
     --root=*) ROOT=${1#--root=}; ROOT_SET=1 ;;
+    --booted) BOOTED=1 ;;
+    --seed-keys)
+      [ $# -ge 2 ] || die_usage "--seed-keys needs a file of SSH public keys"
+      SEED_KEYS_FILE=$2; shift ;;
     --firewall)
       [ $# -ge 2 ] || die_usage "--firewall needs the rules, e.g. --firewall 'limit:22/tcp allow:80/tcp'"
       FW_EXPECT=$2; FW_SET=1; shift ;;
     --firewall=*) FW_EXPECT=${1#--firewall=}; FW_SET=1 ;;
     -h|--help)
-      printf 'Usage: %s [--json] [--root DIR] [--refresh]\n' "$PROG"
+      printf 'Usage: %s [--json] [--root DIR] [--refresh] [--firewall RULES] [--booted [--seed-keys FILE]]\n' "$PROG"
       printf '  --json      one JSON report on stdout\n'
       printf '  --root DIR  check the root filesystem at DIR instead of /\n'
       printf '  --refresh   refresh package indexes before counting security updates\n'
+      printf '  --booted    a droplet made from the image, after its first boot: what first\n'
+      printf '              boot made (host keys, its SSH keys, logs, its cloud-init data) is expected\n'
+      printf '  --seed-keys FILE  with --booted: the droplet'"'"'s own SSH public keys (default:\n'
+      printf '              those of its cloud-init instance data)\n'
       printf '  --firewall RULES  the rules the image must have: "limit:22/tcp allow:80/tcp"\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
@@ -69,6 +90,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+if [ -n "$SEED_KEYS_FILE" ]; then
+  [ "$BOOTED" = 1 ] || die_usage "--seed-keys goes with --booted"
+  [ -r "$SEED_KEYS_FILE" ] || die_usage "--seed-keys '$SEED_KEYS_FILE' is not a readable file"
+fi
 # Each rule of --firewall is checked now, so a typo is a usage error, not a failed check.
 if [ "$FW_SET" = 1 ]; then
   read -r -a FW_RULES <<< "$FW_EXPECT"   # split on blanks, never globbed
@@ -781,8 +806,40 @@ is_private_key_file() {
   grep -Eq -- 'PRIVATE KEY-----|^PuTTY-User-Key-File-' "$1" 2>/dev/null
 }
 
+# key_blobs: the base64 bodies of the SSH public keys on stdin, one per line.
+key_blobs() { grep -Eo 'AAAA[A-Za-z0-9+/]{20,}={0,3}' 2>/dev/null | sort -u || true; }
+
+# The droplet's own SSH public keys (booted mode): --seed-keys, else what
+# cloud-init was given for this instance (its instance data, user data and
+# seed). SEED_BLOBS holds their bodies, SEED_SRC where they were read.
+SEED_BLOBS="" SEED_SRC=""
+collect_seed_keys() {
+  local f p blobs="" srcs=""
+  if [ -n "$SEED_KEYS_FILE" ]; then
+    SEED_BLOBS=$(key_blobs < "$SEED_KEYS_FILE"); SEED_SRC="--seed-keys"; return 0
+  fi
+  for p in /run/cloud-init/instance-data.json /run/cloud-init/instance-data-sensitive.json \
+           /var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/vendor-data.txt; do
+    in_root "$p" || continue
+    if [ ! -f "$IR" ] || [ ! -r "$IR" ]; then continue; fi
+    blobs+=$(key_blobs < "$IR")$'\n'; srcs+=" $p"
+  done
+  if in_root /var/lib/cloud/seed && [ -d "$IR" ]; then
+    for f in "$IR"/*/meta-data "$IR"/*/user-data; do
+      if [ ! -f "$f" ] || [ ! -r "$f" ]; then continue; fi
+      blobs+=$(key_blobs < "$f")$'\n'; srcs+=" ${f#"$ROOT"}"
+    done
+  fi
+  SEED_BLOBS=$(printf '%s' "$blobs" | sed '/^$/d' | sort -u)
+  SEED_SRC=${srcs# }
+}
+
+# is_seed_key BLOB: whether BLOB is one of the droplet's own keys.
+is_seed_key() { [ -n "$1" ] && [ -n "$SEED_BLOBS" ] && printf '%s\n' "$SEED_BLOBS" | grep -Fqx -- "$1"; }
+
 check_ssh_keys() {
-  local home d f keys bad_auth=0 bad_priv=0 auth_ev=() priv_ev=()
+  local home d f keys line blob own foreign unsure=0 n_own=0 bad_auth=0 bad_priv=0 auth_ev=() priv_ev=()
+  [ "$BOOTED" = 1 ] && collect_seed_keys
   for home in ${HOMES[@]+"${HOMES[@]}"}; do
     in_root "${home%/}/.ssh" || continue
     d=$IR
@@ -792,8 +849,24 @@ check_ssh_keys() {
       in_root "${f#"$ROOT"}" || continue
       [ -f "$IR" ] || continue
       keys=$(grep -Ecv '^[[:space:]]*(#|$)' "$IR" 2>/dev/null || true)
-      if [ "${keys:-0}" -gt 0 ]; then
-        bad_auth=1; auth_ev+=("${f#"$ROOT"}: $keys key(s)")
+      [ "${keys:-0}" -gt 0 ] || continue
+      if [ "$BOOTED" = 0 ]; then
+        bad_auth=1; auth_ev+=("${f#"$ROOT"}: $keys key(s)"); continue
+      fi
+      # A droplet made from the image: first boot put its own SSH keys there.
+      own=0 foreign=0
+      while IFS= read -r line || [ -n "$line" ]; do
+        case ${line#"${line%%[![:space:]]*}"} in ''|'#'*) continue ;; esac
+        blob=$(printf '%s\n' "$line" | grep -Eo 'AAAA[A-Za-z0-9+/]{20,}={0,3}' | head -n 1 || true)
+        if is_seed_key "$blob"; then own=$((own + 1)); else foreign=$((foreign + 1)); fi
+      done < "$IR"
+      n_own=$((n_own + own))
+      if [ "$foreign" -gt 0 ] && [ -z "$SEED_BLOBS" ]; then
+        unsure=1; auth_ev+=("${f#"$ROOT"}: $keys key(s); no cloud-init instance data names the droplet's own keys")
+      elif [ "$foreign" -gt 0 ]; then
+        bad_auth=1; auth_ev+=("${f#"$ROOT"}: $foreign key(s) that are not the droplet's own SSH keys")
+      else
+        auth_ev+=("${f#"$ROOT"}: $own key(s) of the droplet (from $SEED_SRC)")
       fi
     done
     while IFS= read -r -d '' f; do
@@ -802,8 +875,14 @@ check_ssh_keys() {
     done < <(find "$d" -xdev -maxdepth 3 -type f -print0 2>/dev/null)
   done
   EV=(${auth_ev[@]+"${auth_ev[@]}"})
-  if [ "$bad_auth" = 1 ]; then
+  if [ "$bad_auth" = 1 ] && [ "$BOOTED" = 1 ]; then
+    record fail authorized-keys "authorized_keys hold keys that are not this droplet's own SSH keys: they came with the image (remove them from the build; the cleanup does)"
+  elif [ "$bad_auth" = 1 ]; then
     record fail authorized-keys "authorized_keys with keys left on the image: remove them (the cleanup does)"
+  elif [ "$unsure" = 1 ]; then
+    record warn authorized-keys "authorized_keys hold keys, and no cloud-init instance data tells whether they are the droplet's own: pass them with --seed-keys"
+  elif [ "$n_own" -gt 0 ]; then
+    record pass authorized-keys "authorized_keys hold only the droplet's own SSH keys (put there at first boot)"
   else
     record pass authorized-keys "no authorized_keys with keys in any home (${#HOMES[@]} homes checked)"
   fi
@@ -847,7 +926,7 @@ check_logs() {
       /journal/*)
         case $name in
           *@*) jr=1; j_ev+=("${f#"$ROOT"}") ;;
-          *.journal) if [ -s "$f" ] && [ "$MODE" != live ]; then jr=1; j_ev+=("${f#"$ROOT"}"); fi ;;
+          *.journal) if [ -s "$f" ] && [ "$MODE" != live ] && [ "$BOOTED" = 0 ]; then jr=1; j_ev+=("${f#"$ROOT"}"); fi ;;
         esac
         continue ;;
     esac
@@ -861,25 +940,59 @@ check_logs() {
     if [ -s "$f" ]; then bad=1; log_ev+=("${f#"$ROOT"} ($(wc -c < "$f") bytes)"); fi
   done < <(find "$dir" -xdev -type f -print0 2>/dev/null)
   EV=(${log_ev[@]+"${log_ev[@]}"})
-  if [ "$bad" = 1 ]; then record warn logs "log files under /var/log are not empty: truncate them (the cleanup does)"
+  if [ "$bad" = 1 ] && [ "$BOOTED" = 1 ]; then
+    EV=("${#log_ev[@]} log file(s) written since boot"); record pass logs "logs written since boot (expected on a booted droplet)"
+  elif [ "$bad" = 1 ]; then record warn logs "log files under /var/log are not empty: truncate them (the cleanup does)"
   else record pass logs "log files under /var/log are empty"; fi
   EV=(${rot_ev[@]+"${rot_ev[@]}"})
   if [ "$rot" = 1 ]; then record warn rotated-logs "rotated or compressed logs left under /var/log"
   else record pass rotated-logs "no rotated or compressed logs"; fi
   EV=(${j_ev[@]+"${j_ev[@]}"})
   if [ "$jr" = 1 ]; then record warn journal "journal files left: vacuum the journal (the cleanup does)"
-  elif [ "$MODE" = live ]; then record pass journal "no archived journal files (active files are recreated by journald)"
+  elif [ "$MODE" = live ] || [ "$BOOTED" = 1 ]; then record pass journal "no archived journal files (active files are recreated by journald)"
   else record pass journal "no journal files"; fi
   EV=(${rec_ev[@]+"${rec_ev[@]}"})
-  if [ "$rec" = 1 ]; then record warn login-records "login records (wtmp/btmp/lastlog) are not empty"
+  if [ "$rec" = 1 ] && [ "$BOOTED" = 1 ]; then record pass login-records "login records kept since boot (expected on a booted droplet)"
+  elif [ "$rec" = 1 ]; then record warn login-records "login records (wtmp/btmp/lastlog) are not empty"
   else record pass login-records "login records are empty"; fi
 }
 
 # Whether the image's directory DIR has entries (a link to one is followed inside the image).
 dir_has_entries() { in_root "$1" && [ -d "$IR" ] && [ -n "$(ls -A -- "$IR" 2>/dev/null)" ]; }
 
+# Booted: this instance's data is what cloud-init rightly keeps; another
+# instance's (the build droplet's) came with the image.
+check_cloud_init_data_booted() {
+  local bad=0 cur="" l t d f n=0
+  l=$(at /var/lib/cloud/instance nofollow)
+  if [ -n "$l" ] && [ -L "$l" ]; then
+    if [ ! -e "$(at /var/lib/cloud/instance)" ]; then bad=1; ev_add "/var/lib/cloud/instance (dangling link)"
+    else t=$(readlink -- "$l" || true); cur=${t%/}; cur=${cur##*/}; fi
+  fi
+  if [ -z "$cur" ] && [ "$bad" = 0 ]; then
+    f=$(at /var/lib/cloud/data/instance-id)
+    if [ -n "$f" ] && [ -r "$f" ]; then cur=$(head -n 1 "$f" 2>/dev/null || true); fi
+  fi
+  if in_root /var/lib/cloud/instances && [ -d "$IR" ]; then
+    for d in "$IR"/*; do
+      [ -d "$d" ] || continue
+      n=$((n + 1))
+      if [ "${d##*/}" != "$cur" ]; then bad=1; ev_add "${d#"$ROOT"}/ (not this droplet's instance ${cur:-?})"; fi
+    done
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail cloud-init-data "cloud-init data of another droplet (the build droplet's?) came with the image: the cleanup must remove it before the snapshot (keeping /var/lib/cloud/scripts)"
+  elif [ -z "$cur" ]; then
+    record warn cloud-init-data "no cloud-init instance recorded: did cloud-init run the first boot of this droplet?"
+  else
+    ev_add "instance $cur"
+    record pass cloud-init-data "only this droplet's own cloud-init data ($n instance folder(s))"
+  fi
+}
+
 check_cloud_init_data() {
   local bad=0 warn=0 e f l
+  if [ "$BOOTED" = 1 ]; then check_cloud_init_data_booted; return; fi
   for e in instances data sem handlers; do
     if dir_has_entries "/var/lib/cloud/$e"; then bad=1; ev_add "/var/lib/cloud/$e/"; fi
   done
@@ -911,7 +1024,9 @@ check_host_keys() {
       bad=1; ev_add "${f#"$ROOT"}"
     done
   fi
-  if [ "$bad" = 1 ]; then
+  if [ "$bad" = 1 ] && [ "$BOOTED" = 1 ]; then
+    EV=("${#EV[@]} file(s) in /etc/ssh"); record pass ssh-host-keys "SSH host keys made at first boot"
+  elif [ "$bad" = 1 ]; then
     record fail ssh-host-keys "SSH host keys are left: every droplet would share them; remove them (the cleanup does)"
   else
     record pass ssh-host-keys "no SSH host keys (new droplets generate their own)"
@@ -950,6 +1065,11 @@ check_revoked_keys() {
 
 check_machine_id() {
   local f; f=$(at /etc/machine-id)
+  if [ "$BOOTED" = 1 ]; then
+    if [ -n "$f" ] && [ -s "$f" ]; then record pass machine-id "/etc/machine-id was generated at first boot"
+    else record pass machine-id "/etc/machine-id is empty or absent"; fi
+    return
+  fi
   if [ -n "$f" ] && [ -s "$f" ]; then
     ev_add "/etc/machine-id ($(stat -c %s -- "$f") bytes)"
     record fail machine-id "/etc/machine-id is not empty: every droplet would share it; empty it (the cleanup does)"
@@ -977,7 +1097,7 @@ check_droplet_agent() {
 
 # ForceCommand outside the image's own, releasable login hold locks users out.
 check_login_hold() {
-  local i f name out line kind slug bad=0 managed=0 finish
+  local i f name out line kind slug bad=0 managed=0 finish released=1
   for i in ${SSHD_FILES[@]+"${!SSHD_FILES[@]}"}; do
     f=${SSHD_FILES[i]}; name=${SSHD_NAMES[i]}
     [ -r "$f" ] || continue
@@ -990,7 +1110,10 @@ check_login_hold() {
         if (inblk != "") print "managed " inblk " " NR; else print "other - " NR }' "$f")
     while read -r kind slug line; do
       [ -n "${kind:-}" ] || continue
-      if [ "$kind" = managed ]; then
+      if [ "$kind" = managed ] && [ "$BOOTED" = 1 ]; then
+        # First boot has finished here: its last step releases the hold.
+        bad=1; released=0; ev_add "$name:$line in the mpimg:$slug login-hold block: still holding root logins"
+      elif [ "$kind" = managed ]; then
         finish=$(at "/var/lib/cloud/scripts/per-instance/zz-$slug-finish")
         if [ -n "$finish" ] && [ -f "$finish" ] && [ -x "$finish" ]; then
           managed=1; ev_add "$name:$line in the mpimg:$slug login-hold block, released by /var/lib/cloud/scripts/per-instance/zz-$slug-finish"
@@ -1002,7 +1125,9 @@ check_login_hold() {
       fi
     done <<< "$out"
   done
-  if [ "$bad" = 1 ]; then
+  if [ "$bad" = 1 ] && [ "$released" = 0 ]; then
+    record fail login-hold "the login hold was not released after first boot: root logins only get the wait message (see /var/log/<slug>/ and the zz-<slug>-finish step)"
+  elif [ "$bad" = 1 ]; then
     record fail login-hold "a ForceCommand in sshd_config would lock users out: remove it, or use the image's login hold with its release script"
   elif [ "$managed" = 1 ]; then
     record pass login-hold "the image holds logins until first boot is done; the hold is released by its per-instance finish script"
@@ -1192,6 +1317,7 @@ collect_homes
 collect_sshd_files
 if [ "$JSON" = 0 ]; then
   printf 'mpimg image check of %s' "$ROOT_LABEL"
+  [ "$BOOTED" = 1 ] && printf ' (a droplet made from the image, after its first boot)'
   case $MODE in
     chroot) printf ' (commands run with chroot)' ;;
     staged) printf ' (staged root: %s)' "$MODE_REASON" ;;
@@ -1229,7 +1355,7 @@ elif [ "$N_WARN" -gt 0 ]; then RESULT=warn
 else RESULT=pass; fi
 
 if [ "$JSON" = 1 ]; then
-  printf '{"tool":"mpimg-img-check","version":1,"root":%s,"mode":%s,' "$(json_str "$ROOT_LABEL")" "$(json_str "$MODE")"
+  printf '{"tool":"mpimg-img-check","version":1,"root":%s,"mode":%s,"booted":%s,' "$(json_str "$ROOT_LABEL")" "$(json_str "$MODE")" "$([ "$BOOTED" = 1 ] && echo true || echo false)"
   printf '"result":"%s","summary":{"pass":%d,"warn":%d,"fail":%d,"skip":%d},"checks":[' \
     "$RESULT" "$N_PASS" "$N_WARN" "$N_FAIL" "$N_SKIP"
   for i in "${!R_ID[@]}"; do

@@ -412,7 +412,7 @@ describe('mpimg image', () => {
   it('through the CLI: --help, bad flags (exit 2) and a missing token (exit 1) without API calls', async () => {
     const cap = captureContext({ cwd: project.dir, env: { HOME: project.dir, XDG_CONFIG_HOME: project.dir, DIGITALOCEAN_API_URL: api.url } });
     expect(await main(['image', '--help'], cap.ctx)).toBe(0);
-    expect(cap.out()).toContain('Usage: mpimg image [--keep] [--json]');
+    expect(cap.out()).toContain('Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--json]');
     expect(await main(['image', '--kep'], cap.ctx)).toBe(2);
     expect(cap.err()).toMatch(/--kep/);
     expect(await main(['image'], cap.ctx)).toBe(1);

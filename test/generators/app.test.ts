@@ -154,6 +154,7 @@ describe('yo mpimg (app generator)', () => {
       [
         "0644 .editorconfig",
         "0644 .gitattributes",
+        "0644 .github/workflows/image.yml",
         "0644 .gitignore",
         "0644 .yo-rc.json",
         "0644 Makefile",

@@ -28,7 +28,7 @@ describe('generated Makefile', () => {
     const r = make(['help']);
     expect(r.status).toBe(0);
     const targets = r.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
-    expect(targets).toEqual(['help', 'bundle', 'upgrade', 'validate', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image']);
+    expect(targets).toEqual(['help', 'bundle', 'upgrade', 'validate', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image', 'verify', 'release']);
     // `make` with no target is `make help`
     expect(make([]).stdout).toBe(r.stdout);
   });

@@ -5,6 +5,9 @@
  * shapes, and can inject faults: 401, 404, 422 pending event, 429 with ratelimit headers, 5xx,
  * slow actions and errored actions, a lost answer (the change happened, the answer is an error, never
  * comes in time, or the connection drops), and a slow server.
+ * Droplets may be made from the account's snapshots (size, region and status checked like the real
+ * API), and the Marketplace Vendor API's PATCH of a listing is there too (body shape checked, 400 for
+ * a listing in review, 404 for an unknown app).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -109,7 +112,28 @@ export interface DoubleBehaviour {
   createdIp?: string;
   /** Created droplets become active but never get a public IPv4. */
   noPublicIp?: boolean;
+  /** Public IPv4 of droplets created from one of the account's images (default: as createdIp). */
+  fromImageIp?: string;
 }
+
+/** A Marketplace listing of the Vendor Portal. */
+export interface DoubleApp {
+  appId: string;
+  name: string;
+  /** The listing's version counter (the Vendor API answers it as a number). */
+  version: number;
+  /** "approved" can be updated; "pending" and "in review" answer 400. */
+  status: 'approved' | 'pending' | 'in review' | 'rejected';
+  customData: Record<string, unknown>;
+  lastUpdated: number;
+  reason: string;
+}
+
+/** Disk (GB) of the droplet sizes the double knows; a size outside it is taken without a disk check. */
+export const SIZE_DISK_GB: Record<string, number> = {
+  's-1vcpu-512mb-10gb': 10, 's-1vcpu-1gb': 25, 's-1vcpu-2gb': 50, 's-2vcpu-2gb': 60, 's-2vcpu-4gb': 80,
+  's-4vcpu-8gb': 160, 's-8vcpu-16gb': 320,
+};
 
 const ACTION_TYPES = new Set([
   'enable_backups', 'disable_backups', 'reboot', 'power_cycle', 'shutdown', 'power_off', 'power_on', 'restore',
@@ -120,6 +144,8 @@ const CREATE_KEYS = new Set([
   'vpc_uuid', 'user_data', 'monitoring', 'volumes', 'tags', 'with_droplet_agent',
 ]);
 const PUBLIC_HOST = 'https://api.digitalocean.com';
+const APP_KEYS = new Set(['imageId', 'reasonForUpdate', 'version', 'osVersion', 'softwareIncluded']);
+const SOFTWARE_KEYS = ['name', 'version', 'releaseNotes', 'website', 'licenseType', 'licenseLink'];
 
 function distributionOf(image: string | number): string {
   const s = String(image);
@@ -138,6 +164,7 @@ export class DoApiDouble {
   readonly droplets = new Map<number, DropletState>();
   readonly actions = new Map<number, ActionState>();
   readonly images = new Map<number, DoubleImage>();
+  readonly apps = new Map<string, DoubleApp>();
   sshKeys: Array<{ id: number; fingerprint: string; public_key: string; name: string }> = [];
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
@@ -213,6 +240,13 @@ export class DoApiDouble {
     };
     this.images.set(id, img);
     return img;
+  }
+
+  /** A listing of the Vendor Portal (approved, so it can be updated, unless said otherwise). */
+  addApp(p: Partial<DoubleApp> & { appId: string }): DoubleApp {
+    const app: DoubleApp = { name: `app-${p.appId}`, version: 1, status: 'approved', customData: {}, lastUpdated: 0, reason: '', ...p };
+    this.apps.set(app.appId, app);
+    return app;
   }
 
   /** A finished action from the droplet's past (fixtures for action lists). */
@@ -438,7 +472,55 @@ export class DoApiDouble {
       return this.send(res, req, 200, { image: this.imageJson(i) });
     }
     if (method === 'GET' && path === '/v2/account/keys') return this.paginate(res, req, 'ssh_keys', this.sshKeys, path, query);
+    if ((m = /^\/api\/v1\/vendor-portal\/apps\/([^/]+)$/.exec(path)) && method === 'PATCH') return this.patchApp(res, req, decodeURIComponent(m[1]), body);
     return this.notFound(res, req);
+  }
+
+  private appJson(a: DoubleApp): Record<string, unknown> {
+    return {
+      appId: a.appId, name: a.name, version: a.version, type: 'droplet',
+      status: { value: a.status, lastUpdated: a.lastUpdated, modifiedBy: 'vendor@example.com', reason: a.reason },
+      customData: { ...a.customData },
+    };
+  }
+
+  /** PATCH /api/v1/vendor-portal/apps/{app_id}: the Vendor API's update of a listing (it then goes to review). */
+  private patchApp(res: ServerResponse, req: IncomingMessage, appId: string, body: unknown): void {
+    const app = this.apps.get(appId);
+    if (!app) return this.send(res, req, 404, { id: 'not_found', message: `app ${appId} not found`, request_id: 'req-double' });
+    if (app.status === 'pending' || app.status === 'in review') {
+      return this.send(res, req, 400, { id: 'bad_request', message: `app is ${app.status} and cannot be updated until it has been reviewed`, request_id: 'req-double' });
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    const unknown = Object.keys(b).filter((k) => !APP_KEYS.has(k));
+    if (unknown.length) return this.unprocessable(res, req, `unknown field(s): ${unknown.join(', ')}`);
+    if (typeof b.imageId !== 'number' || !Number.isInteger(b.imageId)) return this.unprocessable(res, req, 'imageId must be an integer');
+    for (const k of ['reasonForUpdate', 'version', 'osVersion']) {
+      if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') return this.unprocessable(res, req, `${k} must be a string or null`);
+    }
+    if (b.softwareIncluded !== undefined && b.softwareIncluded !== null) {
+      if (!Array.isArray(b.softwareIncluded)) return this.unprocessable(res, req, 'softwareIncluded must be an array');
+      for (const [i, sw] of b.softwareIncluded.entries()) {
+        if (!sw || typeof sw !== 'object' || Array.isArray(sw)) return this.unprocessable(res, req, `softwareIncluded[${i}] must be an object`);
+        const keys = Object.keys(sw as object);
+        const bad = keys.filter((k) => !SOFTWARE_KEYS.includes(k));
+        if (bad.length) return this.unprocessable(res, req, `softwareIncluded[${i}]: unknown field(s) ${bad.join(', ')}`);
+        const notString = SOFTWARE_KEYS.filter((k) => typeof (sw as Record<string, unknown>)[k] !== 'string');
+        if (notString.length) return this.unprocessable(res, req, `softwareIncluded[${i}]: ${notString.join(', ')} must be strings`);
+      }
+    }
+    const img = this.images.get(b.imageId);
+    if (!img || img.type !== 'snapshot') return this.unprocessable(res, req, `imageId ${b.imageId} is not a snapshot of this team`);
+    app.version += 1;
+    app.status = 'pending';
+    app.lastUpdated = Date.now();
+    app.reason = typeof b.reasonForUpdate === 'string' ? b.reasonForUpdate : app.reason;
+    // null leaves a value as it was; anything else (an empty string too) replaces it.
+    const data: Record<string, unknown> = { ...app.customData, imageId: img.id, imageName: img.name, imageLabel: img.name };
+    for (const k of ['reasonForUpdate', 'version', 'osVersion', 'softwareIncluded']) if (b[k] !== undefined && b[k] !== null) data[k] = b[k];
+    app.customData = data;
+    this.send(res, req, 200, this.appJson(app));
   }
 
   private postAction(res: ServerResponse, req: IncomingMessage, id: number, body: unknown): void {
@@ -489,11 +571,27 @@ export class DoApiDouble {
     if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))) {
       return this.unprocessable(res, req, 'tags must be an array of valid tag names');
     }
+    const region = (b.region as string | undefined) ?? 'nyc3';
+    const disk = SIZE_DISK_GB[b.size];
+    // A droplet made from one of the account's images (a snapshot): the image must be there, done,
+    // in the region, and fit the size's disk.
+    let from: DoubleImage | undefined;
+    if (typeof b.image === 'number') {
+      from = this.images.get(b.image);
+      if (!from) return this.unprocessable(res, req, 'You specified an invalid image for Droplet creation.');
+      if (from.status !== 'available') return this.unprocessable(res, req, `image ${from.id} is ${from.status}, not available`);
+      if (!from.regions.includes(region)) return this.unprocessable(res, req, `image ${from.id} is not available in region ${region}`);
+      if (disk !== undefined && disk < from.min_disk_size) {
+        return this.unprocessable(res, req, `size ${b.size} has a ${disk} GB disk, smaller than the image's min_disk_size of ${from.min_disk_size} GB`);
+      }
+    }
+    const ip = this.behaviour.noPublicIp ? '' : (from && this.behaviour.fromImageIp) || this.behaviour.createdIp;
     const d = this.addDroplet({
-      name: b.name, size: b.size, image: b.image, region: (b.region as string | undefined) ?? 'nyc3', status: 'new',
+      name: b.name, size: b.size, image: b.image, region, status: 'new',
       tags: (b.tags as string[] | undefined) ?? [], activeAt: Date.now() + this.behaviour.activeAfterMs, request: b,
-      ...(this.behaviour.createdIp ? { ip: this.behaviour.createdIp } : {}),
-      ...(this.behaviour.noPublicIp ? { ip: '' } : {}),
+      ...(from ? { distribution: from.distribution } : {}),
+      ...(disk !== undefined ? { disk } : {}),
+      ...(ip !== undefined ? { ip } : {}),
     });
     this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: this.nextId++, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/0` }] } });
   }

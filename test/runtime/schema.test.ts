@@ -56,6 +56,21 @@ const VALID: Array<[string, unknown]> = [
       ],
     },
   }],
+  ['verify and listing', {
+    ...good,
+    distributions: ['ubuntu-24-04-x64', 'debian-12-x64'],
+    variables: { NGINX_VERSION: '1.24.0' },
+    verify: { commands: ['curl -fsS http://localhost/', 'systemctl is-active nginx'], commandTimeoutSeconds: 60 },
+    listing: {
+      appId: '5f8c0a1b2c3d4e5f6a7b8c9d',
+      distribution: 'debian-12-x64',
+      osVersion: 'Debian 12',
+      software: [
+        { name: 'Nginx', version: '{{NGINX_VERSION}}', releaseNotes: 'https://nginx.org/en/CHANGES', website: 'https://nginx.org/', licenseType: 'BSD-2-Clause', licenseLink: 'https://nginx.org/LICENSE' },
+        { name: 'Acme Wiki', version: '1.0.0' },
+      ],
+    },
+  }],
 ];
 
 const INVALID: Array<[string, unknown]> = [
@@ -75,6 +90,13 @@ const INVALID: Array<[string, unknown]> = [
   ['a per-distribution key that is no distribution', { ...good, services: { windows: ['x.service'] } }],
   ['a timeout out of range', { ...good, firstBootTimeoutMinutes: 0 }],
   ['a first-boot order out of range', { ...good, firstBoot: [{ order: 100, name: 'a', file: 'first-boot/a.sh' }] }],
+  ['an empty verify command', { ...good, verify: { commands: [' '] } }],
+  ['a verify timeout out of range', { ...good, verify: { commandTimeoutSeconds: 0 } }],
+  ['an unknown verify key', { ...good, verify: { command: ['true'] } }],
+  ['a bad app id', { ...good, listing: { appId: 'apps/123' } }],
+  ['software without a version', { ...good, listing: { software: [{ name: 'Nginx' }] } }],
+  ['a software website that is no URL', { ...good, listing: { software: [{ name: 'Nginx', version: '1', website: 'nginx.org' }] } }],
+  ['an unknown listing key', { ...good, listing: { appid: 'x' } }],
 ];
 
 /** Rules only code states: the published schema accepts these, validateManifest does not. */
@@ -86,6 +108,8 @@ const CODE_ONLY: Array<[string, unknown, RegExp]> = [
   ['duplicate first-boot orders', { ...good, firstBoot: [{ order: 10, name: 'a', file: 'a.sh' }, { order: 10, name: 'b', file: 'b.sh' }] }, /duplicate order/],
   ['a repository without a key', { ...good, build: { repositories: [{ name: 'x', uris: 'https://x.example', suites: ['a'] }] } }, /no signing key/],
   ['a control character', { ...good, name: 'a\u2028b' }, /line-separator/],
+  ['a listing placeholder that is no variable', { ...good, listing: { software: [{ name: 'Nginx', version: '{{NGINX_VERSION}}' }] } }, /\{\{NGINX_VERSION\}\} is not a variable of \$\.variables/],
+  ['a listing distribution that is not built', { ...good, listing: { distribution: 'debian-12-x64' } }, /not one of \$\.distributions/],
 ];
 
 describe('mpimg.schema.json', () => {
@@ -113,7 +137,7 @@ describe('mpimg.schema.json', () => {
 
   it('tells the code-only rules in its descriptions', () => {
     const text = JSON.stringify(published);
-    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key']) {
+    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key', 'must be a variable of $.variables']) {
       expect(text, words).toContain(words);
     }
   });

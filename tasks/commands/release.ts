@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { clientFor, type DoCommandDeps } from '../do/command-support.js';
+import { loadManifest } from '../do/project.js';
+import { DEFAULT_API_URL, normaliseBaseUrl } from '../do/client.js';
+import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, releaseVariables, VENDOR_APP_PATH } from '../do/release.js';
+import { MpimgError, UsageError } from '../errors.js';
+import { imageIdOption } from './verify.js';
+import type { Command, CommandContext } from './types.js';
+import type { Manifest } from '../../runtime/manifest.js';
+
+const usage = `Usage: mpimg release (--image <id> | --images <file>) --reason "<text>" [--dry-run] [--if-listed] [--json]
+
+Points your Marketplace listing ($.listing.appId of ./mpimg.json) at a new snapshot through the
+DigitalOcean Vendor API; the update then goes to DigitalOcean's review. The request carries the
+image id, the reason, the manifest's version, the OS of the listing's distribution and
+$.listing.software (with {{VARIABLE}} filled in: the values dist/<slug>-build.sh was bundled with,
+else mpimg.json's $.variables with MPIMG_VAR_<NAME> of the environment).
+
+Before anything is sent: the image must be a snapshot of this account that is available, and the
+listing fields must be valid. A PATCH is never sent twice: it is repeated only when DigitalOcean
+cannot have acted on it (rate limited, or not sent at all).
+
+Options:
+  --image <id>      the snapshot to release (the id \`mpimg image\` printed)
+  --images <file>   take it from what \`mpimg image\` recorded (${IMAGES_FILE}): the image of the
+                    listing's distribution, which must have passed
+  --reason <text>   what changed, for DigitalOcean's reviewers (required)
+  --dry-run         check the image and print the exact request; send no update
+  --if-listed       without $.listing.appId, say so and exit 0 (for CI)
+  --json            print the listing the Vendor API answers as JSON
+
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token); it needs
+write access and must belong to the team that owns the listing.
+`;
+
+export type ReleaseCommandDeps = DoCommandDeps;
+
+export interface ReleaseRequest {
+  manifest: Manifest;
+  imageId: number;
+  reason: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** The release itself (also the last step of `mpimg image --release`). */
+export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseRequest): Promise<void> {
+  const appId = r.manifest.listing?.appId;
+  if (!appId) {
+    throw new MpimgError('mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}' });
+  }
+  const body = releaseBody(r.manifest, r.imageId, r.reason, releaseVariables(ctx.cwd, r.manifest, ctx.env));
+  const client = clientFor(ctx, deps);
+  const image = await releasableImage(client, r.imageId);
+  if (r.dryRun) {
+    const base = normaliseBaseUrl(ctx.env.DIGITALOCEAN_API_URL || DEFAULT_API_URL);
+    ctx.stdout.write(`PATCH ${base}${VENDOR_APP_PATH}${encodeURIComponent(appId)}\n${JSON.stringify(body, null, 2)}\n`);
+    ctx.stderr.write(`dry run: image ${image.id} "${image.name}" is an available snapshot; nothing was sent\n`);
+    return;
+  }
+  const app = await releaseToListing(client, appId, body);
+  if (r.json) ctx.stdout.write(`${JSON.stringify(app, null, 2)}\n`);
+  else ctx.stdout.write(`listing ${app.appId ?? appId}${app.name ? ` "${app.name}"` : ''} now points at image ${image.id} "${image.name}" (version ${body.version}); status: ${app.status?.value ?? 'unknown'} (DigitalOcean reviews the update)\n`);
+}
+
+export function reasonOption(v: string | undefined): string {
+  const reason = v?.trim();
+  if (!reason) throw new UsageError('missing --reason "<text>"', 'say what changed for the reviewers, e.g. --reason "Nginx 1.26, security updates"');
+  if (reason.length > 1000 || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason)) throw new UsageError('--reason must be plain text of at most 1000 characters', 'shorten it');
+  return reason;
+}
+
+export function createReleaseCommand(deps: ReleaseCommandDeps = {}): Command {
+  return {
+    name: 'release',
+    summary: 'point the Marketplace listing at a snapshot (Vendor API)',
+    usage,
+    async run(argv, ctx) {
+      let values: { image?: string; images?: string; reason?: string; 'dry-run'?: boolean; 'if-listed'?: boolean; json?: boolean };
+      try {
+        ({ values } = parseArgs({
+          args: argv, strict: true, allowPositionals: false,
+          options: { image: { type: 'string' }, images: { type: 'string' }, reason: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'if-listed': { type: 'boolean' }, json: { type: 'boolean' } },
+        }));
+      } catch (err) {
+        throw new UsageError((err as Error).message, 'see `mpimg release --help`');
+      }
+      if (values.image !== undefined && values.images !== undefined) throw new UsageError('give --image or --images, not both', 'mpimg release --image <id> --reason "..."');
+      const manifest = loadManifest(ctx.cwd);
+      if (!manifest.listing?.appId && values['if-listed']) {
+        ctx.stderr.write('mpimg release: mpimg.json has no $.listing.appId: nothing to release\n');
+        return 0;
+      }
+      const reason = reasonOption(values.reason);
+      const imageId = values.images !== undefined ? imageFromRecords(join(ctx.cwd, values.images), manifest) : imageIdOption(values.image);
+      await releaseImage(ctx, deps, { manifest, imageId, reason, dryRun: values['dry-run'], json: values.json });
+      return 0;
+    },
+  };
+}
+
+export default createReleaseCommand();

@@ -1,0 +1,234 @@
+/**
+ * One droplet of one run (a build droplet of `mpimg image`, a verify droplet of `mpimg verify`):
+ * created once (a lost answer is looked up by the run's tag, never sent twice), waited for until it
+ * is active with a public IPv4, handed to the work, and destroyed ALWAYS afterwards (failure,
+ * Ctrl-C), unless kept, in which case the way to delete it is printed.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Manifest } from '../../runtime/manifest.js';
+import { MpimgError } from '../errors.js';
+import { childEnv, withTokensStashed } from './child-env.js';
+import type { DoClient } from './client.js';
+import { throwIfAborted } from './clock.js';
+import { AbortedError } from './errors.js';
+import type { BuildStep } from './pipeline.js';
+import { seconds, type PhaseFn } from './snapshot.js';
+import type { CreateDropletRequest, Droplet } from './types.js';
+
+/** DigitalOcean's tag rule (letters, digits, `:`, `-`, `_`; at most 255). */
+export const TAG_RE = /^[a-zA-Z0-9_:-]{1,255}$/;
+
+/** The public IPv4 address, only if it is one: it becomes an ssh argument. */
+export function publicIPv4(d: Droplet): string | undefined {
+  const ip = d.networks?.v4?.find((n) => n.type === 'public')?.ip_address;
+  return typeof ip === 'string' && isIPv4(ip) ? ip : undefined;
+}
+
+export interface DropletInfo {
+  id: number;
+  name: string;
+  ip: string;
+}
+
+export interface RunDropletOptions<T> {
+  client: DoClient;
+  request: CreateDropletRequest;
+  /** This run's own tag (among request.tags): cleanup goes by it. */
+  tag: string;
+  /** "build droplet", "verify droplet": how messages name it. */
+  label: string;
+  keep?: boolean;
+  timings: { activeTimeoutMs: number; pollMs: number };
+  phase: PhaseFn;
+  stderr: Writable;
+  work: (droplet: Droplet, ip: string) => Promise<T>;
+  /** What else to say after Ctrl-C (e.g. that a snapshot had been started). */
+  abortNotes?: () => string[];
+  /** The error for a droplet that could not be destroyed (with the work's result, when it finished). */
+  leftError?: (message: string, opts: { where: string; hint: string }, result: T | undefined, droplet: DropletInfo | undefined) => MpimgError;
+}
+
+export interface RunDropletResult<T> {
+  result: T;
+  droplet: DropletInfo;
+  destroyed: boolean;
+}
+
+/** The manifest's extra tags, refused before anything is created: a bad one could cost the droplet all its tags. */
+export function checkDropletTags(m: Manifest): void {
+  (m.droplet?.tags ?? []).forEach((tg, i) => {
+    if (!TAG_RE.test(tg)) {
+      throw new MpimgError(`bad droplet tag "${tg}"`, { where: `$.droplet.tags[${i}] in mpimg.json`, hint: 'DigitalOcean tags are 1-255 letters, digits, ":", "-" or "_" (no spaces)' });
+    }
+  });
+}
+
+/** $.droplet.sshKeys, else every key of the account (a droplet nobody can log into is no use). */
+export async function sshKeysFor(client: DoClient, m: Manifest, phase: PhaseFn, what = 'the build droplet'): Promise<Array<string | number>> {
+  const keys: Array<string | number> = m.droplet?.sshKeys ?? [];
+  if (keys.length) return keys;
+  phase('reading the account\'s SSH keys');
+  const found = (await client.listSshKeys()).map((k) => k.fingerprint);
+  if (found.length === 0) {
+    throw new MpimgError(`the DigitalOcean account has no SSH keys, so ${what} could not be reached`, {
+      where: '$.droplet.sshKeys in mpimg.json',
+      hint: 'add your public key with `doctl compute ssh-key import` (or in the control panel), or list key fingerprints in $.droplet.sshKeys',
+    });
+  }
+  return found;
+}
+
+export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDropletResult<T>> {
+  const { client, request: req, tag, label, phase } = o;
+  let droplet: Droplet | undefined;
+  let ip = '';
+  let failed: unknown;
+  let destroyedOk = false;
+  let result: T | undefined;
+  let done = false;
+  try {
+    phase(`creating ${label} ${req.name} (${req.image}, ${req.region}, ${req.size}, tag ${tag})`);
+    // finishInFlight: after Ctrl-C the answer still tells which droplet to destroy.
+    droplet = await client.createDroplet(req, { findByTag: tag, finishInFlight: true });
+    throwIfAborted(client.signal);
+    phase(`waiting for droplet ${droplet.id} to become active`);
+    const start = client.clock.now();
+    for (;;) {
+      droplet = await client.getDroplet(droplet.id);
+      ip = publicIPv4(droplet) ?? '';
+      if (droplet.status === 'active' && ip) break;
+      if (client.clock.now() - start >= o.timings.activeTimeoutMs) {
+        throw new MpimgError(`${label} ${droplet.id} did not become active with a public IPv4 within ${seconds(o.timings.activeTimeoutMs)} (status ${droplet.status}, ${ip ? `IPv4 ${ip}` : 'no public IPv4'})`, {
+          where: `droplet ${droplet.id}`, hint: 'try another region ($.droplet.region) or run again later',
+        });
+      }
+      await client.clock.sleep(o.timings.pollMs, client.signal);
+    }
+    result = await o.work(droplet, ip);
+    done = true;
+  } catch (err) {
+    // Ctrl-C surfaces as whatever the interrupted step threw; report it as one clear abort.
+    failed = client.signal?.aborted && !(err instanceof AbortedError) ? new AbortedError() : err;
+  }
+  const info = droplet ? { id: droplet.id, name: req.name, ip } : undefined;
+
+  if (o.keep) {
+    if (droplet) phase(`keeping ${label} ${droplet.id} (${ip || 'no IP yet'}): delete it with \`doctl compute droplet delete ${droplet.id}\``);
+  } else {
+    const destroyed = await destroyRunDroplets(client, droplet, tag, label, phase);
+    destroyedOk = destroyed.ok;
+    if (!destroyed.ok) {
+      const which = destroyed.left.length ? destroyed.left.join(', ') : `tagged ${tag}`;
+      const msg = `could not destroy ${label}(s) ${which}: ${destroyed.why}`;
+      const opts = {
+        where: `droplet ${which}`,
+        hint: destroyed.left.length ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}` : `check \`doctl compute droplet list --tag-name ${tag}\` and delete what is left`,
+      };
+      const err = o.leftError?.(msg, opts, done ? result : undefined, info) ?? new MpimgError(msg, opts);
+      if (failed) o.stderr.write(`${err.format()}\n`);
+      else failed = err;
+    }
+  }
+  const notes = o.abortNotes?.() ?? [];
+  if (failed instanceof AbortedError && (droplet || notes.length)) {
+    const parts = ['aborted'];
+    if (droplet) parts.push(o.keep ? `${label} ${droplet.id} kept` : destroyedOk ? `${label} ${droplet.id} destroyed` : `${label} ${droplet.id} NOT destroyed`);
+    parts.push(...notes);
+    failed = new AbortedError(parts.join('; '));
+  }
+  if (failed) throw failed;
+  return { result: result as T, droplet: info!, destroyed: destroyedOk };
+}
+
+/**
+ * Deletes the droplet we created and any other droplet carrying this run's tag (a create whose answer
+ * was lost may have made one we have no id for). Never by name or by a shared tag: those match other
+ * runs' droplets. Runs without the abort signal: Ctrl-C must still clean up.
+ */
+async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined, tag: string, label: string, phase: PhaseFn): Promise<{ ok: boolean; left: number[]; why?: string }> {
+  const ids = new Set<number>();
+  if (droplet) ids.add(droplet.id);
+  const left: number[] = [];
+  let why: string | undefined;
+  try {
+    for (const d of await client.listDropletsByTag(tag, { signal: null })) ids.add(d.id);
+  } catch (err) {
+    // Only a problem when we do not even know the id of the droplet we made.
+    if (!droplet) why = `cannot look for droplets tagged ${tag}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  for (const id of ids) {
+    phase(`destroying ${label} ${id}`);
+    try {
+      await client.deleteDroplet(id, { signal: null });
+    } catch (err) {
+      left.push(id);
+      why = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return { ok: left.length === 0 && why === undefined, left, why };
+}
+
+export interface StepRun {
+  ip: string;
+  droplet: Droplet;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: Writable;
+  stderr: Writable;
+  signal?: AbortSignal;
+  graceMs: number;
+  /** "build", "verify": how messages name the step. */
+  what: string;
+  /** Prefix of the grace message, e.g. "mpimg image". */
+  prog: string;
+  step: BuildStep;
+}
+
+/** A step over SSH with a private known_hosts file and without the API token anywhere in reach. */
+export async function runDropletStep(b: StepRun): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mpimg-run-'));
+  try {
+    chmodSync(dir, 0o700);
+    const knownHostsFile = join(dir, 'known_hosts');
+    writeFileSync(knownHostsFile, '', { mode: 0o600 });
+    const step = withTokensStashed(() => b.step({
+      ip: b.ip, droplet: b.droplet, cwd: b.cwd, env: childEnv(b.env), stdout: b.stdout, stderr: b.stderr, signal: b.signal, knownHostsFile,
+    }));
+    await settleOrAbandon(step, b.signal, b.graceMs, () => {
+      b.stderr.write(`${b.prog}: the ${b.what} step did not stop within ${seconds(b.graceMs)} of Ctrl-C; cleaning up without it\n`);
+    });
+  } catch (err) {
+    if (err instanceof MpimgError || b.signal?.aborted) throw err;
+    throw new MpimgError(`the ${b.what} step failed: ${err instanceof Error ? err.message : String(err)}`, { where: `droplet ${b.droplet.id} (${b.ip})`, hint: `read the output above; \`${b.prog} --keep\` keeps the droplet for debugging` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits for `p`; once the signal fires, waits at most `graceMs` more. A step that ignores Ctrl-C
+ * must not keep the droplet (and its bill) alive: cleanup goes ahead and `p` is left to end on its own.
+ */
+async function settleOrAbandon(p: Promise<void>, signal: AbortSignal | undefined, graceMs: number, onAbandon: () => void): Promise<void> {
+  if (!signal) return p;
+  p.catch(() => { /* a late failure after we moved on is not news */ });
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
+  const abandoned = new Promise<void>((_resolve, reject) => {
+    onAbort = () => {
+      timer = setTimeout(() => { onAbandon(); reject(new AbortedError()); }, graceMs);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([p, abandoned]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (timer) clearTimeout(timer);
+  }
+}
