@@ -116,6 +116,8 @@ function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFi
     out.push({ path: at, message: `${rel} is not a regular file`, hint: 'point it at a regular file (not a folder or a symlink)' });
     return undefined;
   }
+  // A regular file, but maybe through a linked folder (first-login -> /elsewhere).
+  if (outsideProblem(dir, rel, out, at)) return undefined;
   return { rel, abs, mode: st.mode & 0o7777 };
 }
 
@@ -167,20 +169,31 @@ function escapes(from: string, target: string): boolean {
   return false;
 }
 
-/** files/ (or $.files.dir) itself may be a link only to a folder inside the project. */
-function filesDirProblem(dir: string, rel: string, out: Problem[]): boolean {
+/**
+ * Where project path `rel` really leads when a link on the way takes it outside the project (the
+ * vendor's machine would be bundled silently), else null. A link to a place inside it is fine.
+ */
+export function outsideProject(dir: string, rel: string): string | null {
   let real: string;
   try {
     real = fs.realpathSync(path.join(dir, rel));
   } catch {
-    return false;
+    return null;
   }
   const project = fs.realpathSync(dir);
-  if (real !== project && !real.startsWith(`${project}${path.sep}`)) {
-    out.push({ path: rel, message: `${rel} leads outside the project (${real})`, hint: 'keep the files to mirror inside the project folder (a link to a folder inside it is fine)' });
-    return true;
-  }
-  return false;
+  return real === project || real.startsWith(`${project}${path.sep}`) ? null : real;
+}
+
+/** The one rule for every project file and folder read: it may not lead outside the project. */
+export function outsideMessage(rel: string, real: string): { message: string; hint: string } {
+  return { message: `${rel} leads outside the project (${real})`, hint: `keep ${rel} inside the project folder (a link to a place inside it is fine)` };
+}
+
+/** True (and a problem) when `rel` leads outside the project. */
+function outsideProblem(dir: string, rel: string, out: Problem[], at = rel): boolean {
+  const real = outsideProject(dir, rel);
+  if (real !== null) out.push({ path: at, ...outsideMessage(rel, real) });
+  return real !== null;
 }
 
 /** <dir>/mpimg.json, parsed and validated by the one schema; every problem at once. */
@@ -220,7 +233,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   } else {
     const fbDir = path.join(dir, DEFAULTS.firstBootDir);
     const seen = new Map<number, string>();
-    if (fs.existsSync(fbDir)) {
+    if (fs.existsSync(fbDir) && !outsideProblem(dir, DEFAULTS.firstBootDir, out)) {
       for (const name of fs.readdirSync(fbDir).sort()) {
         if (IGNORED.has(name)) continue;
         const rel = `${DEFAULTS.firstBootDir}/${name}`;
@@ -276,7 +289,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const links: ProjectLink[] = [];
   const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
   if (fs.existsSync(path.join(dir, filesDir))) {
-    if (!filesDirProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
+    if (!outsideProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
   }
   else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
 
@@ -292,7 +305,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
 
   const buildScripts: ProjectFile[] = [];
   const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
-  if (fs.existsSync(path.join(dir, scriptsDir))) {
+  if (fs.existsSync(path.join(dir, scriptsDir)) && !outsideProblem(dir, scriptsDir, out)) {
     const seen = new Map<string, string>();
     for (const name of fs.readdirSync(path.join(dir, scriptsDir)).sort()) {
       if (IGNORED.has(name)) continue;

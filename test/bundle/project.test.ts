@@ -5,6 +5,7 @@ import { tempDir } from '../helpers/temp.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { makeProject } from '../helpers/project-fixture.js';
+import type { Manifest } from '../../runtime/manifest.js';
 
 function problemsOf(dir: string): string {
   try {
@@ -78,6 +79,36 @@ describe('loading an image project', () => {
     fs.rmSync(path.join(other, 'files'), { recursive: true });
     fs.symlinkSync(outside, path.join(other, 'files'));
     expect(problemsOf(other)).toMatch(/files: files leads outside the project/);
+  });
+
+  it('refuses every project folder (first-boot/, scripts/, first-login/, a MOTD or script folder) that leads outside the project', () => {
+    // Each folder moved outside the project and linked back: the bundle would have read the vendor's machine.
+    type Case = [folder: string, expected: string, manifest?: Partial<Manifest>, file?: string];
+    const cases: Case[] = [
+      ['first-boot', 'first-boot: first-boot leads outside the project'],
+      ['scripts', 'scripts: scripts leads outside the project'],
+      ['first-login', '$.firstLogin.file: first-login/first-login.sh leads outside the project', { firstLogin: { file: 'first-login/first-login.sh' } }],
+      ['first-login', 'first-login/first-login.sh: first-login/first-login.sh leads outside the project'],
+      ['texts', '$.motd.file: texts/motd.txt leads outside the project', { motd: { file: 'texts/motd.txt' } }, 'motd.txt'],
+      ['steps', '$.firstBoot[0].file: steps/10-a.sh leads outside the project', { firstBoot: [{ order: 10, name: 'a', file: 'steps/10-a.sh' }] }, '10-a.sh'],
+      ['own', '$.check.script: own/check.sh leads outside the project', { check: { script: 'own/check.sh' } }, 'check.sh'],
+    ];
+    for (const [folder, expected, manifest, file] of cases) {
+      const dir = makeProject({ manifest });
+      const outside = tempDir('mpimg-outside-');
+      if (file) fs.writeFileSync(path.join(outside, file), '#!/bin/sh\necho hello\n', { mode: 0o755 });
+      if (fs.existsSync(path.join(dir, folder))) fs.cpSync(path.join(dir, folder), outside, { recursive: true });
+      fs.rmSync(path.join(dir, folder), { recursive: true, force: true });
+      fs.symlinkSync(outside, path.join(dir, folder));
+      const msg = problemsOf(dir);
+      expect(msg, folder).toContain(`${expected} (${fs.realpathSync(outside)}`);
+      expect(msg).toMatch(/fix: keep \S+ inside the project folder \(a link to a place inside it is fine\)/);
+      // a link to a folder inside the project is fine
+      fs.rmSync(path.join(dir, folder));
+      fs.cpSync(outside, path.join(dir, `real-${folder}`), { recursive: true });
+      fs.symlinkSync(`real-${folder}`, path.join(dir, folder));
+      expect(() => loadProject(dir), folder).not.toThrow();
+    }
   });
 
   it('keeps links in files/ that point within the image, without following them', () => {
