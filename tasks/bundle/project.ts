@@ -273,9 +273,11 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
   else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
   const motdAfter = manifest.motd?.afterFirstLogin ? fileAt(dir, manifest.motd.afterFirstLogin, '$.motd.afterFirstLogin', out) : undefined;
-  // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line.
+  // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line. A CR would
+  // reach their terminal too (the MOTD script prints the text as it is).
   for (const f of [motd, motdAfter]) {
     if (!f) continue;
+    crProblem(f.abs, f.rel, out);
     fs.readFileSync(f.abs, 'utf8').split('\n').forEach((line, i) => {
       for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
         if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
@@ -324,11 +326,17 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
       const f = fileAt(dir, rel, rel, out);
       if (f) {
         shebangProblem(f.abs, f.rel, out);
+        crProblem(f.abs, f.rel, out);
         buildScripts.push(f);
       }
     }
   }
-  for (const [f, c] of [[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const) if (f && c.custom) shebangProblem(f.abs, f.rel, out);
+  for (const [f, c] of [[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const) {
+    if (f && c.custom) {
+      shebangProblem(f.abs, f.rel, out);
+      crProblem(f.abs, f.rel, out);
+    }
+  }
 
   for (const p of [filesDir, scriptsDir]) {
     const why = unsafeRelativePath(p);

@@ -135,6 +135,18 @@ describe('loading an image project', () => {
     }
   });
 
+  it('refuses CR line endings in build scripts, the own cleanup and check copies and the MOTD texts, as in first-boot scripts', () => {
+    const dir = makeProject({ manifest: { motd: { file: 'motd.txt', afterFirstLogin: 'motd-after.txt' } } });
+    fs.writeFileSync(path.join(dir, 'scripts/20-win.sh'), '#!/bin/sh\r\necho win\r\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'scripts/99-img-check.sh'), '#!/bin/bash\r\nexit 0\r\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'motd.txt'), 'Welcome to {{name}}\r\n');
+    fs.writeFileSync(path.join(dir, 'motd-after.txt'), 'Ready\r\n');
+    const msg = problemsOf(dir);
+    for (const rel of ['scripts/20-win.sh', 'scripts/99-img-check.sh', 'motd.txt', 'motd-after.txt']) {
+      expect(msg, rel).toContain(`${rel}: file has CR (Windows) line endings\n    fix: convert it to LF`);
+    }
+  });
+
   it('refuses a build script without a number', () => {
     const dir = makeProject();
     fs.writeFileSync(path.join(dir, 'scripts/install.sh'), '#!/bin/sh\n');
