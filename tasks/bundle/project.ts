@@ -103,6 +103,29 @@ function crProblem(abs: string, rel: string, out: Problem[]): void {
   if (fs.readFileSync(abs).includes(13)) out.push({ path: rel, message: 'file has CR (Windows) line endings', hint: 'convert it to LF (e.g. `sed -i "s/\\r$//" FILE`; .gitattributes `* text eol=lf`)' });
 }
 
+/** Bytes of a file name as printable ASCII for a message and a bash $'...' word: others as \xHH. */
+function printableName(raw: Buffer): string {
+  return [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+/**
+ * The names in project folder `rel`, sorted. A name that is not UTF-8 is reported (with its bytes as
+ * escapes) and left out: Node would read it back as another name, and no plan, script or
+ * mpimg.json could name it.
+ */
+function namesIn(dir: string, rel: string, out: Problem[]): string[] {
+  const names: string[] = [];
+  for (const raw of fs.readdirSync(path.join(dir, rel), { encoding: 'buffer' })) {
+    const name = raw.toString('utf8');
+    if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
+    else {
+      const shown = printableName(raw);
+      out.push({ path: `${rel}/${shown}`, message: 'file name is not UTF-8 text', hint: `rename it, e.g. mv ${rel}/$'${shown}' ${rel}/NEW-NAME (file names in a project are UTF-8)` });
+    }
+  }
+  return names.sort();
+}
+
 function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFile | undefined {
   const abs = path.join(dir, rel);
   let st: fs.Stats;
@@ -131,7 +154,7 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
   const absBase = path.join(dir, base);
   const visit = (relInside: string) => {
     const abs = path.join(absBase, relInside);
-    for (const name of fs.readdirSync(abs).sort()) {
+    for (const name of namesIn(dir, relInside ? `${base}/${relInside}` : base, out)) {
       if (IGNORED.has(name)) continue;
       const childRel = relInside ? `${relInside}/${name}` : name;
       const childAbs = path.join(abs, name);
@@ -234,7 +257,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
     const fbDir = path.join(dir, DEFAULTS.firstBootDir);
     const seen = new Map<number, string>();
     if (fs.existsSync(fbDir) && !outsideProblem(dir, DEFAULTS.firstBootDir, out)) {
-      for (const name of fs.readdirSync(fbDir).sort()) {
+      for (const name of namesIn(dir, DEFAULTS.firstBootDir, out)) {
         if (IGNORED.has(name)) continue;
         const rel = `${DEFAULTS.firstBootDir}/${name}`;
         const m = FIRST_BOOT_FILE_RE.exec(name);
@@ -309,7 +332,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
   if (fs.existsSync(path.join(dir, scriptsDir)) && !outsideProblem(dir, scriptsDir, out)) {
     const seen = new Map<string, string>();
-    for (const name of fs.readdirSync(path.join(dir, scriptsDir)).sort()) {
+    for (const name of namesIn(dir, scriptsDir, out)) {
       if (IGNORED.has(name)) continue;
       const rel = `${scriptsDir}/${name}`;
       if (rel === cleanupRel || rel === checkRel || name === '90-cleanup.sh' || name === '99-img-check.sh') continue;

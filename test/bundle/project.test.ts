@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -145,6 +146,24 @@ describe('loading an image project', () => {
     for (const rel of ['scripts/20-win.sh', 'scripts/99-img-check.sh', 'motd.txt', 'motd-after.txt']) {
       expect(msg, rel).toContain(`${rel}: file has CR (Windows) line endings\n    fix: convert it to LF`);
     }
+  });
+
+  it('names a file name that is not UTF-8 (in files/, scripts/, first-boot/) with printable escapes and how to rename it; no crash', () => {
+    const dir = makeProject();
+    fs.mkdirSync(path.join(dir, 'files/etc/x'));
+    const bad = (rel: string) => Buffer.concat([Buffer.from(path.join(dir, rel)), Buffer.from([0xff, 0xfe]), Buffer.from('.sh')]);
+    fs.writeFileSync(bad('files/etc/x/bad'), 'x\n');
+    fs.writeFileSync(bad('scripts/20-'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.writeFileSync(bad('first-boot/30-'), '#!/bin/sh\n', { mode: 0o755 });
+    const msg = problemsOf(dir);
+    expect(msg).toContain("files/etc/x/bad\\xff\\xfe.sh: file name is not UTF-8 text\n    fix: rename it, e.g. mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/NEW-NAME");
+    expect(msg).toContain("scripts/20-\\xff\\xfe.sh: file name is not UTF-8 text");
+    expect(msg).toContain("first-boot/30-\\xff\\xfe.sh: file name is not UTF-8 text");
+    expect(msg).toMatch(/mpimg\.json: 3 problems\n/);
+    // the suggested command, run by bash, renames exactly that file
+    const mv = spawnSync('bash', ['-c', "mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/good.sh && mv scripts/$'20-\\xff\\xfe.sh' scripts/20-b.sh && mv first-boot/$'30-\\xff\\xfe.sh' first-boot/30-c.sh"], { cwd: dir, encoding: 'utf8' });
+    expect(mv.stderr).toBe('');
+    expect(loadProject(dir).files.map((f) => f.target)).toContain('/etc/x/good.sh');
   });
 
   it('refuses a build script without a number', () => {
