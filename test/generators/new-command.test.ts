@@ -94,6 +94,17 @@ describe('mpimg new', () => {
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(original);
   });
 
+  it('a failed run leaves none of the parent folders it made for a/b/c, and keeps a parent that was there', () => {
+    const r = mpimg(['new', 'deep/er/project', '--yes', '--distro', 'nope']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nothing was written');
+    expect(existsSync(join(parent, 'deep'))).toBe(false);
+    mkdirSync(join(parent, 'there'));
+    expect(mpimg(['new', 'there/a/b', '--yes', '--distro', 'nope']).status).toBe(1);
+    expect(existsSync(join(parent, 'there'))).toBe(true);
+    expect(existsSync(join(parent, 'there/a'))).toBe(false);
+  });
+
   it('a failed run in a folder that was already there leaves the folder', () => {
     const dir = join(parent, 'kept');
     mkdirSync(dir);
