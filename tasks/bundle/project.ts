@@ -69,16 +69,38 @@ export interface Project {
 
 const IGNORED = new Set(['.gitkeep', '.keep', '.DS_Store']);
 
-function readManifestJson(file: string): unknown {
-  let text: string;
+/**
+ * The text of mpimg.json, or an error that says why there is none: missing, not a file (a folder of
+ * that name), or starting with a UTF-8 byte order mark (JSON.parse would only say "Unexpected token").
+ */
+export function readManifestText(file: string): string {
+  let st: fs.Stats;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    st = fs.statSync(file);
   } catch {
     throw new MpimgError('no mpimg.json in this folder', {
       where: file,
       hint: 'run this inside an image project (create one with `mpimg new <dir>`)',
     });
   }
+  if (!st.isFile()) {
+    throw new MpimgError(`mpimg.json is not a file (it is a ${st.isDirectory() ? 'folder' : 'special file'})`, {
+      where: file,
+      hint: 'the project\'s manifest must be a JSON file named mpimg.json: move that away (e.g. `mv mpimg.json mpimg.json.old`) and put the manifest file there',
+    });
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.startsWith('\uFEFF')) {
+    throw new MpimgError('mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF), which JSON does not allow', {
+      where: `${file}:1:1`,
+      hint: "remove it: `sed -i '1s/^\\xEF\\xBB\\xBF//' mpimg.json`, or save the file as UTF-8 without BOM in your editor",
+    });
+  }
+  return text;
+}
+
+function readManifestJson(file: string): unknown {
+  const text = readManifestText(file);
   try {
     return JSON.parse(text);
   } catch (e) {

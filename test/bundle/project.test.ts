@@ -172,6 +172,32 @@ describe('loading an image project', () => {
     expect(problemsOf(dir)).toContain('scripts/install.sh: build script name does not start with a two-digit number');
   });
 
+  it('names a byte order mark in mpimg.json and a folder named mpimg.json, with the fix', () => {
+    const dir = makeProject();
+    const file = path.join(dir, 'mpimg.json');
+    const json = fs.readFileSync(file);
+    fs.writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json]));
+    const bom = (() => {
+      try {
+        loadProject(dir);
+      } catch (e) {
+        return (e as MpimgError).format();
+      }
+      return '';
+    })();
+    expect(bom).toContain('error: mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF)');
+    expect(bom).toContain(`where: ${file}:1:1`);
+    // the fix it gives, run as given, makes the project load
+    const sed = /`(sed [^`]+)`/.exec(bom)![1];
+    expect(spawnSync('sh', ['-c', sed], { cwd: dir }).status).toBe(0);
+    expect(fs.readFileSync(file)).toEqual(json);
+    expect(() => loadProject(dir)).not.toThrow();
+
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    expect(() => loadProject(dir)).toThrow(/^mpimg\.json is not a file \(it is a folder\)$/);
+  });
+
   it('explains when there is no project at all', () => {
     const dir = tempDir('mpimg-empty-');
     expect(() => loadProject(dir)).toThrow(/no mpimg\.json/);
