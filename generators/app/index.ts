@@ -16,7 +16,7 @@ import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJso
 import { generatorVersion, projectTemplates } from '../lib/paths.js';
 import { legacyRecord, RETIRED } from '../lib/legacy.js';
 import { readProjectManifest } from '../lib/project-guard.js';
-import { generationReport, ProjectWriter, RECORD_KEY, sha256 } from '../lib/write.js';
+import { generationReport, ProjectWriter, RECORD_KEY, sha256, type Retired } from '../lib/write.js';
 import { nextSteps } from '../lib/next-steps.js';
 
 export default class AppGenerator extends Generator {
@@ -29,7 +29,7 @@ export default class AppGenerator extends Generator {
   /** The project's mpimg.json as the vendor has it, when there is one. */
   private existing?: Record<string, unknown>;
   /** Files an earlier release generated and this one does not: removed (unedited) or kept (edited). */
-  retired: Array<{ path: string; why: string; removed: boolean }> = [];
+  retired: Retired[] = [];
 
   constructor(args: string[], options: Record<string, unknown>) {
     super(args, options as never);
@@ -138,11 +138,19 @@ export default class AppGenerator extends Generator {
     this.writer = new ProjectWriter(this, Boolean(this.opts.force), previous);
 
     // Files this release no longer generates: gone when unedited, kept (and reported) when edited.
+    // An edited mpimgfile.mjs of an old release is kept, and it still reads the scripts it ran:
+    // those stay until it is replaced, so its tasks keep working.
+    const keptEdited = (rel: string) => {
+      const file = PROJECT_FILES.find((f) => f.dest(ctx) === rel);
+      return file !== undefined && (!file.when || file.when(ctx)) && this.writer.keepsEdited(file, ctx);
+    };
     const removed = new Set<string>();
     for (const r of RETIRED(ctx)) {
       const abs = this.destinationPath(r.rel);
       if (!existsSync(abs)) continue;
-      if (previous[r.rel] !== undefined && sha256(readFileSync(abs)) === previous[r.rel]) {
+      const unedited = previous[r.rel] !== undefined && sha256(readFileSync(abs)) === previous[r.rel];
+      if (unedited && r.usedBy && keptEdited(r.usedBy)) this.retired.push({ path: r.rel, why: r.why, removed: false, usedBy: r.usedBy });
+      else if (unedited) {
         removed.add(r.rel);
         this.fs.delete(abs);
         this.retired.push({ path: r.rel, why: r.why, removed: true });

@@ -1,6 +1,6 @@
 /**
  * `yo mpimg:first-boot <name>`: adds first-boot/NN-<name>.sh with the next free number (the next
- * multiple of 10 after the highest one, else the next number), mode 0755.
+ * multiple of 10 after the highest one, else the next number), mode 0755. `NN-<name>` asks for NN.
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { FIRST_BOOT_FILE_RE, NAME_RE } from '../../runtime/manifest.js';
@@ -31,7 +31,11 @@ export default class FirstBootGenerator extends SubGenerator {
 
   initializing(): void {
     this.loadProject();
-    const name = String(this.opts.name ?? '');
+    // "15-cache" asks for that number (the file name shape of first-boot/), not for a step named "15-cache".
+    const given = String(this.opts.name ?? '');
+    const prefixed = /^(\d{2})-(.*)$/.exec(given);
+    const name = prefixed ? prefixed[2] : given;
+    const wanted = prefixed ? Number(prefixed[1]) : undefined;
     if (!NAME_RE.test(name)) {
       throw new MpimgError(`bad first-boot script name "${name}"`, {
         where: 'argument <name>',
@@ -49,7 +53,14 @@ export default class FirstBootGenerator extends SubGenerator {
     if (entries.some((e) => e.name === name)) {
       throw new MpimgError(`a first-boot script named "${name}" exists already`, { where: 'first-boot/', hint: 'choose another name, or edit the existing script' });
     }
-    const order = nextFirstBootNumber(entries.map((e) => e.order));
+    const taken = entries.find((e) => e.order === wanted);
+    if (taken) {
+      throw new MpimgError(`first-boot number ${prefixed![1]} is taken (by "${taken.name}")`, {
+        where: 'argument <name>',
+        hint: `give a free number (e.g. \`mpimg add first-boot ${String(nextFirstBootNumber(entries.map((e) => e.order)) ?? 1).padStart(2, '0')}-${name}\`), or only the name to get the next free one`,
+      });
+    }
+    const order = wanted ?? nextFirstBootNumber(entries.map((e) => e.order));
     if (order === undefined) {
       throw new MpimgError('no free first-boot number left (00-99 are all used)', { where: 'first-boot/', hint: 'merge some first-boot scripts' });
     }

@@ -31,10 +31,14 @@ export const LEGACY_SCRIPT_SHAS: Readonly<Record<string, readonly string[]>> = {
   'scripts/99-img-check.sh': ['6f93004405235dab93a27f6260dc6bbf81ab101ca3eb9ce456f9a11b8fe4e725'],
 };
 
-/** Files an earlier release generated that this one no longer does (the package or the bundle has them now). */
-export const RETIRED = (c: TemplateContext): Array<{ rel: string; why: string }> => [
-  { rel: 'scripts/90-cleanup.sh', why: 'the package\'s cleanup runs now (`mpimg add cleanup-script` makes a copy of your own)' },
-  { rel: 'scripts/99-img-check.sh', why: 'the package\'s image check runs now (`mpimg add check-script` makes a copy of your own)' },
+/**
+ * Files an earlier release generated that this one no longer does (the package or the bundle has them now).
+ * `usedBy`: the old generated file that still reads it; while the vendor keeps an edited copy of
+ * that file, this one (and its mpimg.json field) stays.
+ */
+export const RETIRED = (c: TemplateContext): Array<{ rel: string; why: string; usedBy?: string }> => [
+  { rel: 'scripts/90-cleanup.sh', why: 'the package\'s cleanup runs now (`mpimg add cleanup-script` makes a copy of your own)', usedBy: 'mpimgfile.mjs' },
+  { rel: 'scripts/99-img-check.sh', why: 'the package\'s image check runs now (`mpimg add check-script` makes a copy of your own)', usedBy: 'mpimgfile.mjs' },
   { rel: `packer/${c.slug}.pkr.hcl`, why: `\`make bundle\` writes the Packer template from mpimg.json now (dist/${c.slug}.pkr.hcl)` },
 ];
 

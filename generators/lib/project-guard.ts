@@ -1,14 +1,16 @@
 /** Sub-generators only add to an existing image project: find it or explain what is wrong. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatProblems, validateManifest, type Manifest } from '../../runtime/manifest.js';
+import { readManifestText } from '../../tasks/bundle/project.js';
 import { MpimgError } from '../../tasks/errors.js';
 
 /** mpimg.json of an existing project, parsed and validated by the one schema; its raw object too. */
 export function readProjectManifest(file: string): { raw: Record<string, unknown>; manifest: Manifest } {
   let data: unknown;
+  const text = readManifestText(file);
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    data = JSON.parse(text);
   } catch (err) {
     throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again; nothing was written' });
   }

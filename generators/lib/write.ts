@@ -43,16 +43,7 @@ export class ProjectWriter {
   write(rel: string, contents: string | Buffer, mode: number, opts: { wanted?: boolean } = {}): WriteStatus {
     const abs = this.gen.destinationPath(rel);
     const data = Buffer.isBuffer(contents) ? contents : Buffer.from(contents, 'utf8');
-    const prev = this.record[rel];
-    let status: WriteStatus;
-    if (!existsSync(abs)) {
-      status = prev !== undefined && !this.force && !opts.wanted ? 'deleted' : 'create';
-    } else {
-      const have = readFileSync(abs);
-      if (have.equals(data)) status = (statSync(abs).mode & 0o777) === mode ? 'identical' : 'update';
-      else if (prev !== undefined && sha256(have) === prev) status = 'update';
-      else status = this.force ? 'force' : 'conflict';
-    }
+    const status = this.statusOf(rel, data, mode, opts);
     this.results.push({ path: rel, status });
     if (status === 'conflict') this.conflicts.push(rel);
     if (status === 'create' || status === 'force' || status === 'update') {
@@ -61,6 +52,22 @@ export class ProjectWriter {
     }
     if (status !== 'conflict' && status !== 'deleted') this.record[rel] = sha256(data);
     return status;
+  }
+
+  /** What write() would do with these bytes at `rel`, without writing. */
+  statusOf(rel: string, data: Buffer, mode: number, opts: { wanted?: boolean } = {}): WriteStatus {
+    const abs = this.gen.destinationPath(rel);
+    const prev = this.record[rel];
+    if (!existsSync(abs)) return prev !== undefined && !this.force && !opts.wanted ? 'deleted' : 'create';
+    const have = readFileSync(abs);
+    if (have.equals(data)) return (statSync(abs).mode & 0o777) === mode ? 'identical' : 'update';
+    if (prev !== undefined && sha256(have) === prev) return 'update';
+    return this.force ? 'force' : 'conflict';
+  }
+
+  /** True when writeTemplate would keep the vendor's edited copy of this skeleton entry. */
+  keepsEdited(file: ProjectFile, ctx: TemplateContext): boolean {
+    return this.statusOf(file.dest(ctx), renderTemplate(file, ctx), file.mode) === 'conflict';
   }
 
   /** Renders or copies one entry of the skeleton. */
@@ -101,14 +108,26 @@ export const reviewCommand = (rel: string): string => `mpimg upgrade --show ${re
  * The end-of-run report of a re-run or an upgrade: refreshed files, retired ones, and the edited
  * ones that were kept, each with the way to review or replace them. Empty when nothing happened.
  */
-export function generationReport(writer: Pick<ProjectWriter, 'results' | 'conflicts'>, retired: ReadonlyArray<{ path: string; why: string; removed: boolean }> = []): string {
+export interface Retired {
+  path: string;
+  why: string;
+  removed: boolean;
+  /** Kept although unedited: this edited (kept) file of the project still uses it. */
+  usedBy?: string;
+}
+
+export function generationReport(writer: Pick<ProjectWriter, 'results' | 'conflicts'>, retired: ReadonlyArray<Retired> = []): string {
   const out: string[] = [];
   const refreshed = writer.results.filter((r) => r.status === 'update' && r.path !== 'mpimg.json' && r.path !== 'package.json').map((r) => r.path);
   if (refreshed.length) out.push('Refreshed (you had not edited them):', ...refreshed.map((p) => `  ${p}`));
   const gone = retired.filter((r) => r.removed);
   if (gone.length) out.push('Removed (no longer part of a project):', ...gone.map((r) => `  ${r.path}: ${r.why}`));
-  const kept = retired.filter((r) => !r.removed);
+  const kept = retired.filter((r) => !r.removed && !r.usedBy);
   if (kept.length) out.push('Kept, because you edited them (your copy wins):', ...kept.map((r) => `  ${r.path}: otherwise ${r.why}`));
+  for (const user of new Set(retired.filter((r) => !r.removed && r.usedBy).map((r) => r.usedBy!))) {
+    out.push(`Kept, because your edited ${user} still uses them:`, ...retired.filter((r) => !r.removed && r.usedBy === user).map((r) => `  ${r.path}`),
+      `  Once ${user} is this release's (${reviewCommand(user)}), \`mpimg upgrade\` removes them: ${retired.filter((r) => r.usedBy === user).map((r) => r.why).join('; ')}.`);
+  }
   const conflicts = conflictReport(writer.conflicts, reviewCommand);
   if (conflicts) out.push(conflicts);
   return out.join('\n');

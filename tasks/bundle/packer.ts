@@ -9,8 +9,14 @@ import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import type { Project } from './project.js';
 import { renderDroplet } from './render.js';
 
-/** An HCL string's inside: JSON escaping plus HCL's own template markers. */
-const hclInner = (s: string): string => JSON.stringify(s).slice(1, -1).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+/**
+ * An HCL string's inside: JSON escaping plus HCL's own template markers, so text from mpimg.json
+ * stays text (`${var.do_access_token}` in a snapshot name must not reach Packer as an expression).
+ * Function replacements: in a replacement string `$$` means one `$`.
+ */
+export const hclInner = (s: string): string => JSON.stringify(String(s)).slice(1, -1).replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+/** A whole HCL string literal of text. */
+export const hcl = (s: string): string => `"${hclInner(s)}"`;
 
 /** `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`. */
 export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}): string {
@@ -37,5 +43,7 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
     env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
     cleanupArgs,
     snapshotExpr,
+    hcl,
+    hclInner,
   });
 }

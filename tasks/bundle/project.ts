@@ -69,16 +69,38 @@ export interface Project {
 
 const IGNORED = new Set(['.gitkeep', '.keep', '.DS_Store']);
 
-function readManifestJson(file: string): unknown {
-  let text: string;
+/**
+ * The text of mpimg.json, or an error that says why there is none: missing, not a file (a folder of
+ * that name), or starting with a UTF-8 byte order mark (JSON.parse would only say "Unexpected token").
+ */
+export function readManifestText(file: string): string {
+  let st: fs.Stats;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    st = fs.statSync(file);
   } catch {
     throw new MpimgError('no mpimg.json in this folder', {
       where: file,
       hint: 'run this inside an image project (create one with `mpimg new <dir>`)',
     });
   }
+  if (!st.isFile()) {
+    throw new MpimgError(`mpimg.json is not a file (it is a ${st.isDirectory() ? 'folder' : 'special file'})`, {
+      where: file,
+      hint: 'the project\'s manifest must be a JSON file named mpimg.json: move that away (e.g. `mv mpimg.json mpimg.json.old`) and put the manifest file there',
+    });
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.startsWith('\uFEFF')) {
+    throw new MpimgError('mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF), which JSON does not allow', {
+      where: `${file}:1:1`,
+      hint: "remove it: `sed -i '1s/^\\xEF\\xBB\\xBF//' mpimg.json`, or save the file as UTF-8 without BOM in your editor",
+    });
+  }
+  return text;
+}
+
+function readManifestJson(file: string): unknown {
+  const text = readManifestText(file);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -103,6 +125,29 @@ function crProblem(abs: string, rel: string, out: Problem[]): void {
   if (fs.readFileSync(abs).includes(13)) out.push({ path: rel, message: 'file has CR (Windows) line endings', hint: 'convert it to LF (e.g. `sed -i "s/\\r$//" FILE`; .gitattributes `* text eol=lf`)' });
 }
 
+/** Bytes of a file name as printable ASCII for a message and a bash $'...' word: others as \xHH. */
+function printableName(raw: Buffer): string {
+  return [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+/**
+ * The names in project folder `rel`, sorted. A name that is not UTF-8 is reported (with its bytes as
+ * escapes) and left out: Node would read it back as another name, and no plan, script or
+ * mpimg.json could name it.
+ */
+function namesIn(dir: string, rel: string, out: Problem[]): string[] {
+  const names: string[] = [];
+  for (const raw of fs.readdirSync(path.join(dir, rel), { encoding: 'buffer' })) {
+    const name = raw.toString('utf8');
+    if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
+    else {
+      const shown = printableName(raw);
+      out.push({ path: `${rel}/${shown}`, message: 'file name is not UTF-8 text', hint: `rename it, e.g. mv ${rel}/$'${shown}' ${rel}/NEW-NAME (file names in a project are UTF-8)` });
+    }
+  }
+  return names.sort();
+}
+
 function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFile | undefined {
   const abs = path.join(dir, rel);
   let st: fs.Stats;
@@ -116,6 +161,8 @@ function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFi
     out.push({ path: at, message: `${rel} is not a regular file`, hint: 'point it at a regular file (not a folder or a symlink)' });
     return undefined;
   }
+  // A regular file, but maybe through a linked folder (first-login -> /elsewhere).
+  if (outsideProblem(dir, rel, out, at)) return undefined;
   return { rel, abs, mode: st.mode & 0o7777 };
 }
 
@@ -129,7 +176,7 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
   const absBase = path.join(dir, base);
   const visit = (relInside: string) => {
     const abs = path.join(absBase, relInside);
-    for (const name of fs.readdirSync(abs).sort()) {
+    for (const name of namesIn(dir, relInside ? `${base}/${relInside}` : base, out)) {
       if (IGNORED.has(name)) continue;
       const childRel = relInside ? `${relInside}/${name}` : name;
       const childAbs = path.join(abs, name);
@@ -167,20 +214,31 @@ function escapes(from: string, target: string): boolean {
   return false;
 }
 
-/** files/ (or $.files.dir) itself may be a link only to a folder inside the project. */
-function filesDirProblem(dir: string, rel: string, out: Problem[]): boolean {
+/**
+ * Where project path `rel` really leads when a link on the way takes it outside the project (the
+ * vendor's machine would be bundled silently), else null. A link to a place inside it is fine.
+ */
+export function outsideProject(dir: string, rel: string): string | null {
   let real: string;
   try {
     real = fs.realpathSync(path.join(dir, rel));
   } catch {
-    return false;
+    return null;
   }
   const project = fs.realpathSync(dir);
-  if (real !== project && !real.startsWith(`${project}${path.sep}`)) {
-    out.push({ path: rel, message: `${rel} leads outside the project (${real})`, hint: 'keep the files to mirror inside the project folder (a link to a folder inside it is fine)' });
-    return true;
-  }
-  return false;
+  return real === project || real.startsWith(`${project}${path.sep}`) ? null : real;
+}
+
+/** The one rule for every project file and folder read: it may not lead outside the project. */
+export function outsideMessage(rel: string, real: string): { message: string; hint: string } {
+  return { message: `${rel} leads outside the project (${real})`, hint: `keep ${rel} inside the project folder (a link to a place inside it is fine)` };
+}
+
+/** True (and a problem) when `rel` leads outside the project. */
+function outsideProblem(dir: string, rel: string, out: Problem[], at = rel): boolean {
+  const real = outsideProject(dir, rel);
+  if (real !== null) out.push({ path: at, ...outsideMessage(rel, real) });
+  return real !== null;
 }
 
 /** <dir>/mpimg.json, parsed and validated by the one schema; every problem at once. */
@@ -220,8 +278,8 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   } else {
     const fbDir = path.join(dir, DEFAULTS.firstBootDir);
     const seen = new Map<number, string>();
-    if (fs.existsSync(fbDir)) {
-      for (const name of fs.readdirSync(fbDir).sort()) {
+    if (fs.existsSync(fbDir) && !outsideProblem(dir, DEFAULTS.firstBootDir, out)) {
+      for (const name of namesIn(dir, DEFAULTS.firstBootDir, out)) {
         if (IGNORED.has(name)) continue;
         const rel = `${DEFAULTS.firstBootDir}/${name}`;
         const m = FIRST_BOOT_FILE_RE.exec(name);
@@ -260,9 +318,11 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
   else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
   const motdAfter = manifest.motd?.afterFirstLogin ? fileAt(dir, manifest.motd.afterFirstLogin, '$.motd.afterFirstLogin', out) : undefined;
-  // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line.
+  // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line. A CR would
+  // reach their terminal too (the MOTD script prints the text as it is).
   for (const f of [motd, motdAfter]) {
     if (!f) continue;
+    crProblem(f.abs, f.rel, out);
     fs.readFileSync(f.abs, 'utf8').split('\n').forEach((line, i) => {
       for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
         if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
@@ -276,7 +336,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const links: ProjectLink[] = [];
   const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
   if (fs.existsSync(path.join(dir, filesDir))) {
-    if (!filesDirProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
+    if (!outsideProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
   }
   else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
 
@@ -292,9 +352,9 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
 
   const buildScripts: ProjectFile[] = [];
   const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
-  if (fs.existsSync(path.join(dir, scriptsDir))) {
+  if (fs.existsSync(path.join(dir, scriptsDir)) && !outsideProblem(dir, scriptsDir, out)) {
     const seen = new Map<string, string>();
-    for (const name of fs.readdirSync(path.join(dir, scriptsDir)).sort()) {
+    for (const name of namesIn(dir, scriptsDir, out)) {
       if (IGNORED.has(name)) continue;
       const rel = `${scriptsDir}/${name}`;
       if (rel === cleanupRel || rel === checkRel || name === '90-cleanup.sh' || name === '99-img-check.sh') continue;
@@ -311,11 +371,17 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
       const f = fileAt(dir, rel, rel, out);
       if (f) {
         shebangProblem(f.abs, f.rel, out);
+        crProblem(f.abs, f.rel, out);
         buildScripts.push(f);
       }
     }
   }
-  for (const [f, c] of [[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const) if (f && c.custom) shebangProblem(f.abs, f.rel, out);
+  for (const [f, c] of [[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const) {
+    if (f && c.custom) {
+      shebangProblem(f.abs, f.rel, out);
+      crProblem(f.abs, f.rel, out);
+    }
+  }
 
   for (const p of [filesDir, scriptsDir]) {
     const why = unsafeRelativePath(p);

@@ -23,7 +23,7 @@ interface Piece {
 }
 
 const PIECES: Record<string, Piece> = {
-  'first-boot': { generator: 'first-boot', args: '<name>', summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet' },
+  'first-boot': { generator: 'first-boot', args: '<name>', summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet (NN-<name> picks the number)' },
   'first-login': { generator: 'first-login', args: '', summary: 'first-login/first-login.sh, run at the first interactive root login until it succeeds' },
   motd: { generator: 'motd', args: '[--motd <greeting>]', summary: 'motd.txt, the login message', strings: ['motd'] },
 };

@@ -3,7 +3,7 @@
  * works where `yo` does not: as root (yo drops privileges) and with no terminal, where it never
  * waits on a prompt (missing answers come from --yes defaults or fail naming the option).
  */
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ANSWER_SPECS, optionsHelp, type Answers } from '../../generators/lib/options.js';
@@ -80,13 +80,13 @@ const command: Command = {
   async run(argv, ctx) {
     const { dir: dirArg, values } = parse(argv);
     const dir = resolve(ctx.cwd, dirArg);
-    // A run that fails leaves no folder it made behind (an existing project is never removed).
-    const made = !existsSync(dir);
-    mkdirSync(dir, { recursive: true });
+    // A run that fails leaves no folder it made behind, parents of a/b/c included (mkdirSync returns
+    // the topmost one it created); an existing folder is never removed.
+    const made = mkdirSync(dir, { recursive: true });
     try {
       return await generate(dir, values, ctx);
     } catch (e) {
-      if (made) rmSync(dir, { recursive: true, force: true });
+      if (made) rmSync(made, { recursive: true, force: true });
       throw e;
     }
   },

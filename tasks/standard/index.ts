@@ -16,6 +16,7 @@ import { basename, join } from 'node:path';
 import { DEFAULTS, forDistro } from '../../runtime/manifest.js';
 import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
 import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
+import { outsideMessage, outsideProject } from '../bundle/project.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -56,13 +57,26 @@ export const files = standard('files', 'lay down files/ (seeded: before the buil
   await runBundle(c, ['install', '--only', 'seeded', ...rootArgs()]);
 });
 
+/** The bundle's rule (tasks/bundle/project.ts): nothing is read through a link leading out of the project. */
+function refuseOutside(project: string, rel: string): void {
+  const real = outsideProject(project, rel);
+  if (real !== null) {
+    const { message, hint } = outsideMessage(rel, real);
+    fail(message, hint, project);
+  }
+}
+
 /** scripts/NN-*: the build steps, in order (the cleanup and check scripts are not build steps). */
 export function buildScripts(c: Connection): string[] {
   const m = manifestOf(c);
-  const dir = join(c.project, m.build?.scriptsDir ?? DEFAULTS.scriptsDir);
+  const rel = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
+  const dir = join(c.project, rel);
   if (!existsSync(dir)) return [];
+  refuseOutside(c.project, rel);
   const special = new Set(['90-cleanup.sh', '99-img-check.sh', basename(m.cleanup?.script ?? ''), basename(m.check?.script ?? '')]);
-  return readdirSync(dir).filter((f) => /^\d\d-/.test(f) && !special.has(f) && !IGNORED.includes(f)).sort().map((f) => join(dir, f));
+  const names = readdirSync(dir).filter((f) => /^\d\d-/.test(f) && !special.has(f) && !IGNORED.includes(f)).sort();
+  for (const f of names) refuseOutside(c.project, `${rel}/${f}`);
+  return names.map((f) => join(dir, f));
 }
 
 export const scripts = standard('scripts', 'run the build scripts scripts/NN-* in order', async (c) => {
@@ -90,7 +104,10 @@ export const install = standard('install', "install the image's own parts with t
 async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args: string[]): Promise<number> {
   const m = manifestOf(c);
   const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
-  if (script.custom) c.log(`using the project's own ${script.rel}`);
+  if (script.custom) {
+    refuseOutside(c.project, script.rel);
+    c.log(`using the project's own ${script.rel}`);
+  }
   if (which === 'check') {
     const text = readFileSync(script.abs, 'utf8');
     if (m.firewall && !knowsFirewallFlag(text)) c.log(`${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`);

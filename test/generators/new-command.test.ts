@@ -3,7 +3,7 @@
  * use it: as root, stdin closed, no TTY.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../../runtime/manifest.js';
@@ -94,6 +94,17 @@ describe('mpimg new', () => {
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(original);
   });
 
+  it('a failed run leaves none of the parent folders it made for a/b/c, and keeps a parent that was there', () => {
+    const r = mpimg(['new', 'deep/er/project', '--yes', '--distro', 'nope']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nothing was written');
+    expect(existsSync(join(parent, 'deep'))).toBe(false);
+    mkdirSync(join(parent, 'there'));
+    expect(mpimg(['new', 'there/a/b', '--yes', '--distro', 'nope']).status).toBe(1);
+    expect(existsSync(join(parent, 'there'))).toBe(true);
+    expect(existsSync(join(parent, 'there/a'))).toBe(false);
+  });
+
   it('a failed run in a folder that was already there leaves the folder', () => {
     const dir = join(parent, 'kept');
     mkdirSync(dir);
@@ -131,6 +142,29 @@ describe('mpimg add (the sub-generators without yo, as root, no terminal)', () =
     const asked = inside(dir, ['add', 'motd']);
     expect(asked.status).not.toBe(0);
     expect(asked.stderr).toContain('no terminal to ask on (motd)');
+  });
+
+  it('a BOM in mpimg.json or a folder named mpimg.json is named as such; nothing is written', () => {
+    const dir = project();
+    const file = join(dir, 'mpimg.json');
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(file)]);
+    writeFileSync(file, withBom);
+    const before = tree(dir);
+    for (const args of [['add', 'first-login'], ['new', '.'], ['upgrade'], ['validate']]) {
+      const r = inside(dir, args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain('mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF)');
+      expect(r.stderr).not.toContain('Unexpected token');
+    }
+    expect(readFileSync(file)).toEqual(withBom);
+    expect(tree(dir)).toEqual(before);
+    rmSync(file);
+    mkdirSync(file);
+    for (const args of [['add', 'first-login'], ['upgrade'], ['validate']]) {
+      const r = inside(dir, args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain('mpimg.json is not a file (it is a folder)');
+    }
   });
 
   it('refuses what it does not know, and runs only inside a project', () => {

@@ -63,6 +63,20 @@ describe('yo mpimg:first-boot <name>', () => {
     expect(dup?.message).toMatch(/named "setup" exists already/);
   });
 
+  it('honours a number given as NN-name, and refuses a taken one or a taken name clearly', async () => {
+    const dir = await project();
+    await runIn('first-boot', dir).withArguments(['15-cache']);
+    expect(statSync(join(dir, 'first-boot/15-cache.sh')).mode & 0o777).toBe(0o755);
+    expect(existsSync(join(dir, 'first-boot/20-15-cache.sh'))).toBe(false);
+    const before = tree(dir);
+    const dupName = await failure(runIn('first-boot', dir).withArguments(['30-setup']));
+    expect(dupName?.message).toMatch(/named "setup" exists already/);
+    const dupNumber = await failure(runIn('first-boot', dir).withArguments(['10-mail']));
+    expect(dupNumber?.message).toBe('first-boot number 10 is taken (by "setup")');
+    expect(dupNumber?.hint).toContain('`mpimg add first-boot 20-mail`');
+    expect(tree(dir)).toEqual(before);
+  });
+
   it('picks numbers: next ten, then any free one', () => {
     expect(nextFirstBootNumber([])).toBe(10);
     expect(nextFirstBootNumber([10])).toBe(20);

@@ -97,6 +97,36 @@ describe('mpimg upgrade of a project made by generator-mpimg 0.1.0', () => {
     expect(read(dir, 'README.md')).toContain('make upgrade');
   });
 
+  it('keeps the cleanup and check (and their mpimg.json fields) that an edited old mpimgfile.mjs still runs, and says why', () => {
+    const dir = oldProject('p4');
+    const edited = `${read(dir, 'mpimgfile.mjs')}\n// vendor: our own smoke test\nexport const smoke = task('smoke', 'our smoke test', async (c) => { await c.run('true'); });\n`;
+    writeFileSync(join(dir, 'mpimgfile.mjs'), edited);
+    const r = mpimg(['upgrade'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(read(dir, 'mpimgfile.mjs')).toBe(edited);
+    // what that mpimgfile's cleanup and check tasks read: the scripts, as they were, and the fields naming them
+    for (const rel of ['scripts/90-cleanup.sh', 'scripts/99-img-check.sh']) expect(read(dir, rel), rel).toBe(readFileSync(join(FIXTURE, rel), 'utf8'));
+    const m = JSON.parse(read(dir, 'mpimg.json'));
+    expect(m.cleanup).toEqual({ script: 'scripts/90-cleanup.sh', zeroFill: false });
+    expect(m.check).toEqual({ script: 'scripts/99-img-check.sh' });
+    // the Packer template is nothing the old mpimgfile uses: still retired
+    expect(existsSync(join(dir, 'packer/acme-wiki.pkr.hcl'))).toBe(false);
+    expect(r.stdout).toMatch(/Kept, because your edited mpimgfile\.mjs still uses them:\n  scripts\/90-cleanup\.sh\n  scripts\/99-img-check\.sh\n  Once mpimgfile\.mjs is this release's \(mpimg upgrade --show mpimgfile\.mjs \| diff -u mpimgfile\.mjs -\), `mpimg upgrade` removes them/);
+    expect(r.stdout).toContain('  mpimgfile.mjs   (review:');
+    expect(r.stdout).toMatch(/Removed \(no longer part of a project\):\n  packer\/acme-wiki\.pkr\.hcl: [^\n]*\nKept/);
+    const tasks = mpimg(['tasks', '--json'], dir);
+    expect(tasks.status, tasks.stderr).toBe(0);
+    expect(JSON.parse(tasks.stdout).map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['smoke', 'cleanup', 'check']));
+    expect(mpimg(['validate'], dir).status).toBe(0);
+
+    // once the vendor takes this release's mpimgfile, the next upgrade retires them as unedited
+    expect(mpimg(['upgrade', '--force'], dir).status).toBe(0);
+    for (const gone of ['scripts/90-cleanup.sh', 'scripts/99-img-check.sh']) expect(existsSync(join(dir, gone)), gone).toBe(false);
+    const after = JSON.parse(read(dir, 'mpimg.json'));
+    expect(after.check).toBeUndefined();
+    expect(after.cleanup).toEqual({ zeroFill: false });
+  });
+
   it('refuses outside a project and an unknown file to show', () => {
     expect(mpimg(['upgrade'], parent).stderr).toContain('no mpimg.json in this folder');
     const dir = oldProject('p3');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -259,6 +259,43 @@ echo "0 failures"
       expect(scratch()).toEqual(before);
     } finally {
       rmSync(script);
+    }
+  });
+
+  it('scripts and check refuse a build script or a script folder that leads outside the project; nothing runs', async () => {
+    const root = newRoot();
+    const outside = mkdtempSync(join(tmpdir(), 'mpimg-outside-'));
+    roots.push(outside);
+    mkdirSync(join(root, 'var/lib/acme-build'), { recursive: true });
+    writeFileSync(join(outside, '15-elsewhere.sh'), '#!/bin/sh\ntouch "$MPIMG_ROOT/ran-outside"\n', { mode: 0o755 });
+    const link = join(project.dir, 'scripts/15-elsewhere.sh');
+    symlinkSync(join(outside, '15-elsewhere.sh'), link);
+    try {
+      const r = await runTask('scripts', root);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`error: scripts/15-elsewhere.sh leads outside the project (${realpathSync(outside)}/15-elsewhere.sh)`);
+      expect(r.err).toContain('fix: keep scripts/15-elsewhere.sh inside the project folder');
+      expect(existsSync(join(root, 'ran-outside'))).toBe(false);
+      expect(existsSync(join(root, 'var/lib/acme-build/order'))).toBe(false);
+    } finally {
+      rmSync(link);
+    }
+    // the project's own check, in a folder linked from outside
+    const checkAt = join(project.dir, 'scripts/99-img-check.sh');
+    const saved = readFileSync(checkAt);
+    renameSync(checkAt, join(outside, '99-img-check.sh'));
+    const scriptsDir = join(project.dir, 'own');
+    symlinkSync(outside, scriptsDir);
+    const m = readFileSync(join(project.dir, 'mpimg.json'), 'utf8');
+    writeFileSync(join(project.dir, 'mpimg.json'), JSON.stringify({ ...JSON.parse(m), check: { script: 'own/99-img-check.sh' } }));
+    try {
+      const r = await runTask('check', root);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`error: own/99-img-check.sh leads outside the project (${realpathSync(outside)}/99-img-check.sh)`);
+    } finally {
+      rmSync(scriptsDir);
+      writeFileSync(join(project.dir, 'mpimg.json'), m);
+      writeFileSync(checkAt, saved, { mode: 0o755 });
     }
   });
 
