@@ -78,7 +78,9 @@ export const MANIFEST_SCHEMA: Schema = {
       tags: strings(str({ pattern: '^[a-zA-Z0-9_:-]{1,255}$', 'x-message': 'bad tag {value}', 'x-hint': 'DigitalOcean tags are 1-255 letters, digits, ":", "-" or "_"' }), { description: 'Extra tags of build droplets.' }),
       sshKeys: strings(str({ minLength: 1, 'x-message': 'must be a non-empty string', 'x-hint': 'remove it or give a value' }), { description: 'SSH key ids or fingerprints; default every key of the account.' }),
     }, { description: 'The build droplet.' }),
-    snapshot: obj({ name: str({ description: 'Snapshot name; {slug}, {version} and {timestamp} are filled in.', minLength: 1, maxLength: 255 }) }),
+    // `$`, `{` and `}` only in the placeholders: the name also goes into the Packer template, where
+    // `${...}` would be evaluated (and could carry the token into the snapshot's name).
+    snapshot: obj({ name: str({ description: 'Snapshot name; {slug}, {version} and {timestamp} are filled in.', minLength: 1, maxLength: 255, pattern: '^([^${}]|\\{(slug|version|timestamp)\\})+$', 'x-message': 'snapshot name {value}: "$", "{" and "}" are only allowed in {slug}, {version} and {timestamp}', 'x-hint': 'e.g. "{slug}-{version}-{timestamp}"' }) }),
     verify: VERIFY_SCHEMA,
     listing: LISTING_SCHEMA,
   }, { required: ['name', 'slug', 'vendor', 'version', 'distributions'] }),

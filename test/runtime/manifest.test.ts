@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { snapshotName, validateManifest } from '../../runtime/manifest.js';
+import { formatProblems, snapshotName, validateManifest } from '../../runtime/manifest.js';
 
 const good = {
   name: 'Acme Wiki',
@@ -102,5 +102,14 @@ describe('manifest schema', () => {
   it('fills the snapshot name template', () => {
     const m = validateManifest({ ...good, snapshot: { name: '{slug}-{version}-{timestamp}' } }).manifest!;
     expect(snapshotName(m, new Date('2026-11-25T18:30:05Z'))).toBe('acme-wiki-1.0.0-20261125-183005');
+  });
+
+  it('refuses "$", "{" and "}" in the snapshot name outside its placeholders (Packer would evaluate `${...}`)', () => {
+    for (const name of ['leak-${var.do_access_token}-{slug}', 'x-%{if true}y%{endif}', '{slug}-{date}', 'a}b']) {
+      const r = validateManifest({ ...good, snapshot: { name } });
+      expect(r.problems.map((p) => p.path)).toEqual(['$.snapshot.name']);
+      expect(formatProblems(r.problems)).toContain('"$", "{" and "}" are only allowed in {slug}, {version} and {timestamp}');
+    }
+    expect(validateManifest({ ...good, snapshot: { name: 'acme_{slug}.{version}@{timestamp}' } }).problems).toEqual([]);
   });
 });
