@@ -13,7 +13,8 @@ const result = await build({
   platform: 'node',
   format: 'cjs',
   target: 'node18',
-  minify: false,
+  // Whitespace only (names and syntax stay as written): the file is read on droplets, and kept small.
+  minifyWhitespace: true,
   legalComments: 'none',
   banner: { js: '#!/usr/bin/env node\n// mpimg-runtime: installs a DigitalOcean Marketplace image payload (generator-mpimg)' },
   metafile: true,
