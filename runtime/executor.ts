@@ -120,11 +120,11 @@ class Journal {
 
   /** Drops the file and backup entries of `paths` (they are no longer ours). */
   forget(paths: Set<string>): void {
-    if (paths.size === 0) return;
+    // Only called for a journal read from its file, so there is a file to rewrite.
+    if (paths.size === 0 || !this.file) return;
     this.flush();
-    const keep = this.file ? rewriteJournal(this.file, this.entries, paths) : this.entries.filter(([v, p]) => !((v === 'file' || v === 'backup' || v === 'laid') && paths.has(p)));
-    this.entries.splice(0, this.entries.length, ...keep);
-    this.written = this.file ? this.entries.length : Math.min(this.written, this.entries.length);
+    this.entries.splice(0, this.entries.length, ...rewriteJournal(this.file, this.entries, paths));
+    this.written = this.entries.length;
   }
 
   /** Writes what waits in memory once the image's home exists. */
@@ -200,9 +200,9 @@ function backup(root: string, plan: Plan, j: Journal, droplet: string, real: str
   j.add('backup', droplet);
 }
 
-/** Rewrites the journal without the entries of `forget` (temp file + rename, as every write). */
+/** Rewrites the journal without what it says of the paths in `forget` but their folders (temp file + rename). */
 function rewriteJournal(real: string, entries: Array<[JournalVerb, string]>, forget: Set<string>): Array<[JournalVerb, string]> {
-  const keep = entries.filter(([v, p]) => !((v === 'file' || v === 'backup' || v === 'laid') && forget.has(p)));
+  const keep = entries.filter(([v, p]) => v === 'dir' || v === 'blockfile' || !forget.has(p));
   if (keep.length === entries.length || !lstat(real)?.isFile()) return keep;
   atomicWrite(real, real, Buffer.from(keep.map(([v, p]) => `${v} ${p}\n`).join('')), 0o644);
   return keep;
@@ -478,13 +478,12 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
   const laid = priorItems(root, plan);
   let kept = 0;
 
-  const restore = (p: string): boolean => restoreBackup(plan, root, p);
-
   for (const op of [...opsFor(plan, root)].reverse()) {
     if (op.kind === 'dir') continue; // directories go below, and only those install created
     const { real } = resolveInRoot(root, op.path);
     // what an interrupted write left (never a file of its own: install names its temp files so)
-    if (lstat(`${real}.mpimg-tmp`) && !lstat(`${real}.mpimg-tmp`)!.isDirectory()) fs.unlinkSync(`${real}.mpimg-tmp`);
+    const half = lstat(`${real}.mpimg-tmp`);
+    if (half && !half.isDirectory()) fs.unlinkSync(`${real}.mpimg-tmp`);
     const st = lstat(real);
     if (op.kind === 'block') {
       if (!st?.isFile()) {
@@ -522,7 +521,7 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
       continue;
     }
     if (st) fs.unlinkSync(real);
-    if (backedUp && restore(op.path)) changes.push({ op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' });
+    if (backedUp && restoreBackup(plan, root, op.path)) changes.push({ op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' });
     else changes.push({ op: op.kind, path: op.path, action: st ? 'removed' : 'absent' });
   }
   // What an install of an older bundle made that this bundle's plan no longer has.

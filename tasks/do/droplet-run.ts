@@ -172,7 +172,8 @@ async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined
   return { ok: left.length === 0 && why === undefined, left, why };
 }
 
-export interface StepRun {
+/** A fresh droplet's address, where the step runs from, its output, and a way to stop (Ctrl-C). */
+export interface DropletSession {
   ip: string;
   droplet: Droplet;
   cwd: string;
@@ -180,6 +181,9 @@ export interface StepRun {
   stdout: Writable;
   stderr: Writable;
   signal?: AbortSignal;
+}
+
+export interface StepRun extends DropletSession {
   graceMs: number;
   /** "build", "verify": how messages name the step. */
   what: string;

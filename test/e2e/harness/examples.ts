@@ -6,7 +6,7 @@ import { bootNewInstance, writeSeed } from './cloudinit.js';
 import { Droplet, NAT_HOST_IP, type Image } from './droplet.js';
 import { run, tail, type RunResult } from './exec.js';
 import { SystemdBoot } from './nspawn.js';
-import { runTask, type Project } from './project.js';
+import { hostEnv, runTask, type Project } from './project.js';
 import { startDropletSshd, type KeyPair, type SshTarget } from './ssh.js';
 
 /** The example image projects of the repository (examples/<name>), each built and booted by examples.test.ts. */
@@ -17,18 +17,6 @@ export interface ExampleProject extends Project {
   manifest: Manifest;
   /** Output of `mpimg validate` in the copy. */
   validate: string;
-}
-
-/** The environment `mpimg` gets on this machine: no npm network access, a known locale. */
-export function hostEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/root',
-    LANG: 'C.UTF-8',
-    npm_config_offline: 'true',
-    npm_config_update_notifier: 'false',
-    ...extra,
-  };
 }
 
 /**

@@ -22,7 +22,8 @@ export interface Project {
   log: string;
 }
 
-function hostEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+/** The environment `mpimg` gets on this machine: no npm network access, a known locale. */
+export function hostEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',

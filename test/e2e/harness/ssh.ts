@@ -53,6 +53,7 @@ export async function startDropletSshd(d: Droplet, timeoutMs = 30_000): Promise<
         try {
           await d.forward(port);
         } catch (e) {
+          proc.child.kill('SIGKILL'); // this sshd is no use without its forward
           if (attempt < 3 && /in use|refused/i.test(String(e))) continue;
           throw e;
         }
