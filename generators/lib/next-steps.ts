@@ -8,7 +8,7 @@ export function nextSteps(dir: string, a: Answers, cwd: string = process.cwd(), 
   const rel = r.startsWith('..') ? dir : r;
   return [
     '',
-    `Image project "${a.name}" is ready in ${rel}. Next steps:`,
+    `Image project "${a.name}" is ready${rel === "." ? " here" : ` in ${rel}`}. Next steps:`,
     ...(rel === '.' ? [] : [`  cd ${rel}`]),
     ...(linked ? [] : ['  npm install                      # installs generator-mpimg (the mpimg command)']),
     '  make help                        # every target, one line each',

@@ -12,6 +12,8 @@ export interface Answers {
   vendor: string;
   distro: string;
   packages: string[];
+  /** Ports the app serves to the internet ("80/tcp"); SSH is always let in, rate-limited. */
+  ports: string[];
   firstLogin: boolean;
   loginHold: boolean;
   motd: string;
@@ -76,6 +78,12 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
     key: 'packages', option: 'packages', kind: 'list', prompt: 'input',
     message: 'Packages to install on the build droplet (comma-separated, may be empty)',
     description: 'apt/dnf packages, comma-separated (default: none)',
+    default: () => [],
+  }),
+  spec({
+    key: 'ports', option: 'ports', kind: 'list', prompt: 'input',
+    message: 'Ports the app serves to the internet, for the firewall (comma-separated, e.g. 80/tcp,443/tcp; SSH 22/tcp is always let in, rate-limited)',
+    description: 'ports the firewall lets in besides SSH, comma-separated, e.g. 80/tcp,443/tcp (default: none)',
     default: () => [],
   }),
   spec({

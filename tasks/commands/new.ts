@@ -1,18 +1,19 @@
 /**
- * `mpimg new <dir> [options]`: runs the `yo mpimg` app generator through yeoman-environment, so it
- * works where `yo` does not: as root (yo drops privileges) and with no terminal, where it never
- * waits on a prompt (missing answers come from --yes defaults or fail naming the option).
+ * `mpimg new <dir> [options]`: the `yo mpimg` generator (generators/lib/app-core.ts) without Yeoman,
+ * so it works where `yo` does not: as root (yo drops privileges) and with no terminal, where it
+ * never waits on a prompt (missing answers come from --yes defaults or fail naming the option).
  */
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ANSWER_SPECS, optionsHelp, type Answers } from '../../generators/lib/options.js';
+import { AppProject } from '../../generators/lib/app-core.js';
+import { ANSWER_SPECS, optionsHelp } from '../../generators/lib/options.js';
 import { nextSteps } from '../../generators/lib/next-steps.js';
 import { generationReport } from '../../generators/lib/write.js';
 import { UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
+import { terminalPrompter } from './ask.js';
 import type { Command, CommandContext } from './types.js';
-import { runGenerator } from './yeoman.js';
 
 const usage = `Usage: mpimg new <dir> [options]
 
@@ -52,12 +53,6 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
   return { dir: parsed.positionals[0], values: parsed.values };
 }
 
-export interface AppGeneratorLike {
-  answers?: Answers;
-  writer?: Parameters<typeof generationReport>[0];
-  retired?: Parameters<typeof generationReport>[1];
-}
-
 /**
  * --link: node_modules/generator-mpimg → this package, plus its bin, so `make bundle` works in the
  * new project without a registry (development, CI, the README's main job).
@@ -93,14 +88,16 @@ const command: Command = {
 };
 
 async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
-  const options: Record<string, unknown> = { 'skip-next-steps': true, yes: values.yes === true, force: values.force === true };
+  const prompt = terminalPrompter(ctx);
+  const options: Record<string, unknown> = { yes: values.yes === true, force: values.force === true, nonInteractive: !prompt };
   if (values.package !== undefined) options.package = values.package;
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
-  const generator = await runGenerator<AppGeneratorLike>('app', dir, ctx, { options });
+  const app = await new AppProject(dir, options).run(prompt);
   if (values.link === true) linkThisPackage(dir);
-  const report = generator.writer ? generationReport(generator.writer, generator.retired) : '';
+  for (const w of app.warnings) ctx.stderr.write(`warning: ${w}\n`);
+  const report = generationReport(app.writer, app.retired);
   if (report) ctx.stdout.write(`${report}\n`);
-  if (generator.answers) ctx.stdout.write(nextSteps(dir, generator.answers, ctx.cwd, values.link === true));
+  ctx.stdout.write(nextSteps(dir, app.answers, ctx.cwd, values.link === true));
   return 0;
 }
 

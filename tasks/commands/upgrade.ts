@@ -13,9 +13,8 @@ import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
 import { generationReport, renderTemplate } from '../../generators/lib/write.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import type { AppGeneratorLike } from './new.js';
+import { AppProject } from '../../generators/lib/app-core.js';
 import type { Command } from './types.js';
-import { runGenerator } from './yeoman.js';
 
 const usage = `Usage: mpimg upgrade [--force] [--show FILE]
 
@@ -62,8 +61,8 @@ const command: Command = {
       ctx.stdout.write(show(ctx.cwd, values.show));
       return 0;
     }
-    const gen = await runGenerator<AppGeneratorLike>('app', ctx.cwd, ctx, { options: { yes: true, force: values.force === true, 'skip-next-steps': true } });
-    const report = gen.writer ? generationReport(gen.writer, gen.retired) : '';
+    const gen = await new AppProject(ctx.cwd, { yes: true, force: values.force === true, nonInteractive: true }).run();
+    const report = generationReport(gen.writer, gen.retired);
     ctx.stdout.write(report ? `${report}\n` : `Nothing to upgrade: every generated file is as generator-mpimg ${packageVersion()} writes it (or yours).\n`);
     return 0;
   },
