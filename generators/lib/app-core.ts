@@ -15,6 +15,7 @@ import { knownAnswers, missingSpecs, withDefaults } from './resolve.js';
 import { GENERATED_FILES, PROJECT_FILES } from './files.js';
 import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, packageSpecProblem, templateContext, toJson } from './project.js';
 import { generatorVersion } from './paths.js';
+import { packageSource, VENDOR_DIR } from './package-source.js';
 import { legacyRecord, RETIRED } from './legacy.js';
 import { parseProjectManifest } from './project-guard.js';
 import { ProjectFs } from './project-fs.js';
@@ -28,8 +29,10 @@ export interface AppOptions {
   yes?: boolean;
   /** Overwrite edited files: all (true) or these project paths. */
   force?: boolean | ReadonlySet<string>;
-  /** npm spec of generator-mpimg for the project's package.json. */
+  /** npm spec of generator-mpimg for the project's package.json, or a local .tgz or clone (lib/package-source.ts). */
   package?: string;
+  /** Where a relative --package path starts (default: the process's folder). */
+  cwd?: string;
   /** No terminal: a missing answer fails naming its option instead of being asked. */
   nonInteractive?: boolean;
 }
@@ -173,10 +176,21 @@ export class AppProject {
     }
     this.writeOwned(GENERATED_FILES.manifest, manifest as Record<string, unknown>);
     const pkgText = this.fs.read(GENERATED_FILES.packageJson)?.toString('utf8');
-    const spec = this.opts.package;
-    const pkg = pkgText !== undefined
-      ? mergePackageJson(JSON.parse(pkgText) as Record<string, unknown>, this.answers, generatorVersion(), spec)
+    const source = packageSource(this.opts.package, this.opts.cwd ?? process.cwd(), pkgText === undefined);
+    const spec = source?.spec;
+    const old = pkgText !== undefined ? JSON.parse(pkgText) as Record<string, any> : undefined;
+    const pkg = old !== undefined
+      ? mergePackageJson(old, this.answers, generatorVersion(), spec)
       : packageJsonFor(this.answers, generatorVersion(), spec);
+    if (source?.tarball) {
+      const have = this.fs.read(source.tarball.rel);
+      this.writer.results.push({ path: source.tarball.rel, status: have === undefined ? 'create' : have.equals(source.tarball.data) ? 'identical' : 'update' });
+      if (!have?.equals(source.tarball.data)) this.fs.write(source.tarball.rel, source.tarball.data, 0o644);
+      // the copy it replaces (vendor/generator-mpimg-<older>.tgz) goes
+      const before = String(old?.devDependencies?.['generator-mpimg'] ?? old?.dependencies?.['generator-mpimg'] ?? '');
+      const oldRel = before.startsWith(`file:${VENDOR_DIR}/`) ? before.slice('file:'.length) : undefined;
+      if (oldRel && oldRel !== source.tarball.rel && /^vendor\/generator-mpimg-[^/]+\.tgz$/.test(oldRel) && this.fs.exists(oldRel)) this.fs.delete(oldRel);
+    }
     this.writeOwned(GENERATED_FILES.packageJson, pkg);
     for (const file of PROJECT_FILES) {
       if (file.when && !file.when(ctx)) continue;

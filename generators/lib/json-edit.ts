@@ -143,7 +143,10 @@ function diff(s: string, node: ObjectNode, before: Record<string, unknown>, afte
     const old = before[key];
     if (JSON.stringify(old) === JSON.stringify(value)) continue;
     if (m.object && isObject(old) && isObject(value)) { diff(s, m.object, old, value, edits); continue; }
-    edits.push({ start: m.valueStart, end: m.valueEnd, text: render(value, indentAt(s, m.keyStart), s.slice(m.valueStart, m.valueEnd).includes('\n') || (pretty && (isObject(value) || Array.isArray(value)) && !isCompact(s, m))) });
+    // laid out as the vendor laid out this member: a value on its own line may span lines, one
+    // written on a line with other members (or compact) stays on one line
+    const multi = s.slice(m.valueStart, m.valueEnd).includes('\n') || (pretty && ownLine(s, m) && !isCompact(s, m));
+    edits.push({ start: m.valueStart, end: m.valueEnd, text: render(value, indentAt(s, m.keyStart), multi) });
   }
   if (added.length === 0) return;
   const last = node.members.filter((m) => m.key in after).at(-1);
@@ -151,6 +154,13 @@ function diff(s: string, node: ObjectNode, before: Record<string, unknown>, afte
   const text = added.map((k) => (pretty ? `\n${inner}` : '') + `${JSON.stringify(k)}:${pretty ? ' ' : ''}${render(after[k], inner, pretty)}`).join(',');
   if (last) edits.push({ start: last.valueEnd, end: last.valueEnd, text: `,${text}` });
   else edits.push({ start: node.start + 1, end: node.end - 1, text: `${text}${pretty ? `\n${indentAt(s, node.start)}` : ''}` });
+}
+
+/** The member is alone on its line(s): nothing but blanks before its key and a comma after its value. */
+function ownLine(s: string, m: Member): boolean {
+  const lineStart = s.lastIndexOf('\n', m.keyStart - 1) + 1;
+  const lineEnd = s.indexOf('\n', m.valueEnd);
+  return /^[ \t]*$/.test(s.slice(lineStart, m.keyStart)) && /^,?[ \t]*$/.test(s.slice(m.valueEnd, lineEnd < 0 ? s.length : lineEnd));
 }
 
 /** An array or object the vendor wrote on one line stays on one line. */

@@ -24,10 +24,13 @@ reported (--force overwrites them).
 
 Options:
 ${optionsHelp()}
-  --link            link node_modules/generator-mpimg to this copy of generator-mpimg
-                    (instead of \`npm install\`; for development and offline use)
-  --package <spec>  where npm gets generator-mpimg for the project: a version range, a tarball
-                    path or URL, or a git URL (default: this release from the registry)
+  --link            link node_modules/generator-mpimg to this copy of generator-mpimg, so
+                    \`make bundle\` works at once (for development; \`npm install\` replaces it)
+  --package <spec>  where the project gets generator-mpimg: a .tgz made by \`npm pack\` or the
+                    folder of a built clone (copied into vendor/, so the lock file CI installs
+                    from holds no path of this machine), or an npm spec (version, URL, git URL).
+                    Default: a copy of this generator-mpimg in vendor/ (it is not on the npm
+                    registry yet)
 `;
 
 
@@ -89,7 +92,7 @@ const command: Command = {
 
 async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
   const prompt = terminalPrompter(ctx);
-  const options: Record<string, unknown> = { yes: values.yes === true, force: values.force === true, nonInteractive: !prompt };
+  const options: Record<string, unknown> = { yes: values.yes === true, force: values.force === true, nonInteractive: !prompt, cwd: ctx.cwd };
   if (values.package !== undefined) options.package = values.package;
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
   const app = await new AppProject(dir, options).run(prompt);
