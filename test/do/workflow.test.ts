@@ -40,7 +40,7 @@ const parsed = (text: string) => parseYaml(text) as Workflow;
 
 /** Every step of every job, as parsed YAML. */
 function steps(text: string): Step[] {
-  return Object.entries(parsed(text).jobs).flatMap(([job, j]) => j.steps.map((st) => ({ job, env: {}, ...st })));
+  return Object.entries(parsed(text).jobs).flatMap(([job, j]) => j.steps.map((st) => ({ job, ...st, env: st.env ?? {} })));
 }
 
 /** Shell words of a run line: plain words, "double quoted" words with $VAR from env. */
