@@ -4,6 +4,8 @@
  * validateManifest on it, then naming the option that fed each failing field.
  */
 import { DISTRIBUTIONS, validateManifest } from '../../runtime/manifest.js';
+import { MOTD_PLACEHOLDERS } from '../../tasks/bundle/project.js';
+import { nearest } from '../../tasks/bundle/nearest.js';
 import { distributionKind, distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import { ANSWER_SPECS, type AnswerKey, type Answers, type AnswerSpec, specFor } from './options.js';
 import { manifestFromAnswers } from './project.js';
@@ -81,6 +83,12 @@ export function validateAnswers(answers: Answers): AnswerProblem[] {
   }
   if (answers.motd.trim() === '' || /[\r\n]/.test(answers.motd)) {
     problems.push({ option: 'motd', message: 'the greeting must be one non-empty line', fix: 'give --motd one line of text; edit motd.txt later for more' });
+  }
+  // {{lower-case}} is one of the MOTD's own placeholders; {{UPPER_CASE}} a variable of mpimg.json
+  for (const m of answers.motd.matchAll(/\{\{([^{}]*)\}\}/g)) {
+    if (MOTD_PLACEHOLDERS.includes(m[1]) || /^[A-Z][A-Z0-9_]*$/.test(m[1])) continue;
+    const near = nearest(m[1], MOTD_PLACEHOLDERS);
+    problems.push({ option: 'motd', message: `unknown placeholder {{${m[1]}}}`, fix: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or {{VARIABLE}} of mpimg.json's $.variables` });
   }
   const { problems: manifestProblems } = validateManifest(manifestFromAnswers(answers));
   for (const p of manifestProblems) {

@@ -100,7 +100,7 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
   }),
   spec({
     key: 'motd', option: 'motd', kind: 'string', prompt: 'input',
-    message: 'Greeting line of the login message ({{name}}, {{version}} and {{ip}} are filled in)',
+    message: 'Greeting line of the login message ({{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json\'s {{VARIABLES}} are filled in)',
     description: `first line of motd.txt (default: "${DEFAULT_MOTD}")`,
     default: () => DEFAULT_MOTD,
   }),
@@ -112,7 +112,7 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
   }),
   spec({
     key: 'size', option: 'size', kind: 'string', prompt: 'input',
-    message: 'Droplet size for builds (the smallest is what the Marketplace asks for)',
+    message: 'Droplet size for builds ($.droplet.size: the Marketplace asks for the smallest your image runs on)',
     description: `size of build droplets (default: ${DEFAULTS.size})`,
     default: () => DEFAULTS.size,
   }),
