@@ -72,6 +72,24 @@ describe('scaffolding and editing', () => {
   });
 });
 
+describe('output', () => {
+  it('mpimg new, add and upgrade print their own summary, none of Yeoman\'s chatter, and each kept file once', () => {
+    const r = mpimg(['new', 'quiet', '--yes']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toMatch(/^\s*(force|create|conflict|identical|skip)\s/m);
+    expect(r.stdout).not.toMatch(/package manager|package\.json was detected|\.yo-rc\.json/);
+    expect(r.stdout.trimStart()).toMatch(/^Image project "Quiet" is ready in quiet\. Next steps:/);
+    const dir = join(parent, 'quiet');
+    writeFileSync(join(dir, 'motd.txt'), 'mine\n');
+    const up = mpimg(['upgrade'], dir);
+    expect(up.stdout.split('\n').filter((l) => l.includes('motd.txt'))).toEqual(['  motd.txt   (review: mpimg upgrade --show motd.txt | diff -u motd.txt -)']);
+    expect(up.stdout).not.toMatch(/^\s*conflict /m);
+    const add = mpimg(['add', 'first-boot', 'db'], dir);
+    expect(add.stdout).toBe('Added first-boot/20-db.sh: it runs once at the first boot of every droplet, after the lower numbers.\n');
+  });
+});
+
 describe('the generated Makefile', () => {
   it('does not echo its recipes, reads local.mk for the vendor\'s own targets, and refreshes one edited file with FILE=', () => {
     expect(mpimg(['new', 'mk', '--yes']).status).toBe(0);
