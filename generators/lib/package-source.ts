@@ -85,16 +85,20 @@ export function packDirectory(dir: string): Buffer {
   }
   const files = new Set<string>(['package.json']);
   for (const f of readdirSync(dir)) if (/^(readme|license|licence|notice)(\..*)?$/i.test(f)) files.add(f);
+  const modes = new Map<string, number>();
   const walk = (rel: string) => {
     const abs = join(dir, rel);
     if (!existsSync(abs)) return;
     const st = statSync(abs);
     if (st.isDirectory()) {
       for (const e of readdirSync(abs)) if (!IGNORED.test(e)) walk(`${rel}/${e}`);
-    } else if (st.isFile()) files.add(rel);
+    } else if (st.isFile()) {
+      files.add(rel);
+      modes.set(rel, st.mode & 0o111 ? 0o755 : 0o644);
+    }
   };
   for (const entry of pkg.files ?? []) walk(entry.replace(/\/+$/, ''));
-  return tarGz([...files].sort().map((rel) => ({ name: `package/${rel}`, data: readFileSync(join(dir, rel)), mode: statSync(join(dir, rel)).mode & 0o111 ? 0o755 : 0o644 })));
+  return tarGz([...files].sort().map((rel) => ({ name: `package/${rel}`, data: readFileSync(join(dir, rel)), mode: modes.get(rel) ?? (statSync(join(dir, rel)).mode & 0o111 ? 0o755 : 0o644) })));
 }
 
 /** What npm never packs. */
@@ -109,7 +113,8 @@ function tarGz(entries: Array<{ name: string; data: Buffer; mode: number }>): Bu
     blocks.push(header(e.name, e.data.length, e.mode), e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks), { level: 9 });
+  // level 1: a few percent larger than npm's, and several times faster (every `mpimg new` packs)
+  return gzipSync(Buffer.concat(blocks), { level: 1 });
 }
 
 function header(path: string, size: number, mode: number): Buffer {
