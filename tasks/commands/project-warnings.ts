@@ -1,30 +1,20 @@
 /**
  * What `mpimg validate` warns about in a project the generator made (one call from validate.ts):
- * no firewall (review rejects such images), a firewall without its package, a distribution, region
+ * no firewall (review rejects such images), a distribution, region
  * or size DigitalOcean is not known to offer, and a generated file that is empty (what an
  * interrupted write of an older release left; `mpimg upgrade` writes it again).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { familyOf } from '../../runtime/distro.js';
 import { distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
-import { forDistro, type Manifest } from '../../runtime/manifest.js';
-
-const FIREWALL_PACKAGE = { apt: 'ufw', dnf: 'firewalld' } as const;
+import type { Manifest } from '../../runtime/manifest.js';
 
 export function projectWarnings(project: { dir: string; manifest: Manifest }): string[] {
   const m = project.manifest;
   const out: string[] = [];
+  // (a firewall without its package is catalogWarnings' to say: Ubuntu's images have ufw)
   if (!m.firewall) {
     out.push('mpimg.json has no $.firewall: DigitalOcean\'s review rejects images without an active firewall. Add `"firewall": {"limit": ["22/tcp"], "allow": ["80/tcp"]}` (the ports your app serves) and the firewall package (`"packages": {"apt": ["ufw"], "dnf": ["firewalld"]}` in $.build)');
-  } else {
-    for (const d of m.distributions) {
-      const family = familyOf(d);
-      const pkg = FIREWALL_PACKAGE[family];
-      if (!forDistro(m.build?.packages, d, family).includes(pkg)) {
-        out.push(`$.firewall is set but ${d} does not install ${pkg} ($.build.packages): the firewall step sets it up, it does not install it; add "${pkg}" (e.g. "packages": {"${family}": ["${pkg}"]})`);
-      }
-    }
   }
   for (const d of m.distributions) {
     const w = distributionWarning(d);

@@ -68,7 +68,8 @@ describe('yo mpimg (app generator)', () => {
     const { generated, ...stored } = json(dir, '.yo-rc.json')['generator-mpimg'];
     expect(stored).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'], ports: ['80/tcp', '443/tcp'] });
     // every file the generator wrote, with the sha256 of what it wrote (to tell edits from refreshes later)
-    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p)).sort());
+    // (not the package's copy in vendor/: that is package.json's, like mpimg.json)
+    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p) && !p.startsWith('vendor/')).sort());
     expect(generated['Makefile']).toBe(createHash('sha256').update(readFileSync(join(dir, 'Makefile'))).digest('hex'));
     expect(read(dir, 'motd.txt').split('\n')[0]).toBe('Hello from {{name}} {{version}}');
     expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(true);
@@ -177,6 +178,7 @@ describe('yo mpimg (app generator)', () => {
         "0644 mpimgfile.mjs",
         "0644 package.json",
         "0755 scripts/10-configure.sh",
+        "0644 vendor/generator-mpimg-0.1.0.tgz",
       ]
     `);
   });
@@ -184,7 +186,7 @@ describe('yo mpimg (app generator)', () => {
   it('writes LF-only files and executable shell scripts', async () => {
     const dir = fresh();
     await runIn('app', dir).withOptions(ALL_OPTIONS);
-    for (const line of tree(dir)) {
+    for (const line of tree(dir, ['node_modules', 'vendor'])) {
       const [mode, rel] = line.split(' ');
       expect(readFileSync(join(dir, rel)).includes(13), `${rel} has a CR`).toBe(false);
       if (rel.endsWith('.sh')) expect(mode, rel).toBe('0755');

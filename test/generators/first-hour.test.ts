@@ -34,10 +34,12 @@ describe('scaffolding and editing', () => {
     const none = mpimg(['validate'], dir);
     expect(none.status).toBe(0);
     expect(none.stderr).toContain('warning: mpimg.json has no $.firewall: DigitalOcean\'s review rejects images without an active firewall');
+    // a firewall without its package (Debian's images lack ufw; Ubuntu's have it)
     m.firewall = { limit: ['22/tcp'] };
+    m.distributions = ['debian-12-x64'];
     m.build.packages = ['nginx'];
     writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
-    expect(mpimg(['validate'], dir).stderr).toContain('$.firewall is set but ubuntu-24-04-x64 does not install ufw');
+    expect(mpimg(['validate'], dir).stderr).toContain('debian-12-x64: the firewall step needs ufw, which build.packages does not install for it');
   });
 
   it('a newer distribution release is taken with a warning, by --distro and in mpimg.json alike; an unknown region or size warns', () => {
