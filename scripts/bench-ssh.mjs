@@ -37,7 +37,7 @@ const PYTHON = '/usr/bin/python3';
 const work = mkdtempSync(join(tmpdir(), 'mpimg-bench-'));
 await build({
   absWorkingDir: root,
-  entryPoints: { tasks: 'tasks/index.ts', sshd: 'test/helpers/sshd.ts' },
+  entryPoints: { tasks: 'tasks/library.ts', sshd: 'test/helpers/sshd.ts' },
   outdir: work,
   outExtension: { '.js': '.mjs' },
   bundle: true,

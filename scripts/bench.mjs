@@ -2,7 +2,7 @@
 // Prints one line per measure with its target and PASS/MISS as it goes, then ends with one line per
 // target (the SSH and image ones too) and exits 1 when any target was missed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,30 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+// 3b. what an image project installs: `npm install` in a new project that got this package the way
+// `mpimg new` gives it (a packed copy in vendor/), from the npm cache where it can. Before the
+// scaffolding moved out of the package's dependencies this was about 360 packages.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'mpimg-bench-install-'));
+  try {
+    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });
+    const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+    const project = join(dir, 'light-app');
+    execFileSync(process.execPath, [join(root, 'bin/mpimg.js'), 'new', project, '--yes', '--package', join(dir, tgz)], { stdio: 'ignore' });
+    const started = process.hrtime.bigint();
+    const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, encoding: 'utf8' });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (r.status !== 0) throw new Error(r.stderr);
+    const ls = spawnSync('npm', ['ls', '--all', '--parseable'], { cwd: project, encoding: 'utf8' });
+    const count = new Set(ls.stdout.split('\n').filter(Boolean)).size - 1;
+    report('packages an image project installs (npm install of generator-mpimg)', `${count} packages, ${seconds.toFixed(1)} s`, '<= 25 packages', count <= 25);
+  } catch (e) {
+    report('packages an image project installs (npm install of generator-mpimg)', `failed: ${String(e.message ?? e).trim().split('\n').pop()}`, '<= 25 packages', false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // 4. the SSH task library against plain ssh and Fabric 2 (starts its own sshd on 127.0.0.1), and

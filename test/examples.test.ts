@@ -45,5 +45,19 @@ describe('examples/', () => {
         expect(sh.status, `${f}: ${sh.stderr}`).toBe(0);
       }
     });
+
+    it(`examples/${name}: its Makefile runs \`make validate bundle\` with the project's own mpimg (examples/lamp's was once emptied unnoticed)`, () => {
+      const dir = copyOf(name);
+      // as `npm install` (or `mpimg new --link`) leaves it: node_modules/.bin/mpimg of this checkout
+      fs.mkdirSync(path.join(dir, 'node_modules/.bin'), { recursive: true });
+      fs.symlinkSync(root, path.join(dir, 'node_modules/generator-mpimg'));
+      fs.symlinkSync('../generator-mpimg/bin/mpimg.js', path.join(dir, 'node_modules/.bin/mpimg'));
+      const make = spawnSync('make', ['--no-print-directory', 'validate', 'bundle'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
+      expect(make.stderr).toBe('');
+      expect(make.status).toBe(0);
+      expect(make.stdout).toMatch(/mpimg\.json: ok/);
+      const slug = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')).slug;
+      for (const f of [`${slug}.cjs`, `${slug}-install.sh`, `${slug}-build.sh`, `${slug}.pkr.hcl`]) expect(fs.existsSync(path.join(dir, 'dist', f)), f).toBe(true);
+    });
   }
 });

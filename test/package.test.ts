@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createEnv } from 'yeoman-environment';
+import { gunzipSync } from 'node:zlib';
+import { packDirectory } from '../generators/lib/package-source.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -13,7 +15,7 @@ describe('the published package', () => {
   it('ships the compiled generators, CLI, runtime bundle and templates, and no TypeScript sources', () => {
     const [{ files }] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
     const names: string[] = files.map((f: { path: string }) => f.path);
-    for (const f of ['bin/mpimg.js', 'lib/tasks/cli.js', 'lib/tasks/index.js', 'lib/generators/app/index.js', 'lib/runtime/mpimg-runtime.cjs', 'templates/project/gitignore', 'templates/droplet/lib.sh.ejs']) {
+    for (const f of ['bin/mpimg.js', 'lib/tasks/cli.js', 'lib/tasks/library.js', 'lib/generators/app/index.js', 'lib/runtime/mpimg-runtime.cjs', 'templates/project/gitignore', 'templates/droplet/lib.sh.ejs']) {
       expect(names).toContain(f);
     }
     expect(names.filter((n) => n.endsWith('.ts') && !n.endsWith('.d.ts'))).toEqual([]);
@@ -36,5 +38,42 @@ describe('the published package', () => {
     const env = createEnv();
     await env.lookup({ packagePaths: [path.join(dir, 'node_modules/generator-mpimg')] });
     expect(Object.keys(env.getGeneratorsMeta()).sort()).toEqual(['mpimg:app', 'mpimg:first-boot', 'mpimg:first-login', 'mpimg:motd']);
+  });
+
+  it('installed from a clone (`npm install -g <clone>` links the folder), yo lists only the four real generators', async () => {
+    // the clone's own tasks/ once showed up as a broken `mpimg:tasks` in `yo --generators`
+    const global = path.join(tempDir('mpimg-global-'), 'node_modules');
+    fs.mkdirSync(global);
+    fs.symlinkSync(root, path.join(global, 'generator-mpimg'));
+    const env = createEnv();
+    await env.lookup({ packagePaths: [path.join(global, 'generator-mpimg')] });
+    expect(Object.keys(env.getGeneratorsMeta()).sort()).toEqual(['mpimg:app', 'mpimg:first-boot', 'mpimg:first-login', 'mpimg:motd']);
+    for (const meta of Object.values(env.getGeneratorsMeta())) expect(meta.resolved).toMatch(/\/lib\/generators\/[a-z-]+\/index\.js$/);
+  });
+
+  it('what an image project installs is light: generator-mpimg needs ejs only (Yeoman is for `yo mpimg`, an optional peer)', () => {
+    expect(Object.keys(pkg.dependencies)).toEqual(['ejs']);
+    expect(pkg.peerDependenciesMeta['yeoman-generator']).toEqual({ optional: true });
+    // nothing `mpimg` runs in a project loads Yeoman: only the yo entry points import it
+    const imports = execFileSync('grep', ['-rlE', "from 'yeoman-(generator|environment)'", 'tasks', 'generators', 'runtime'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    expect(imports.split('\n').filter(Boolean).sort()).toEqual(['generators/app/index.ts', 'generators/lib/sub.ts']);
+  });
+
+  it('the copy `mpimg new` puts into vendor/ holds exactly the files `npm pack` ships, and the same bytes every time', () => {
+    const [{ files }] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
+    const tgz = packDirectory(root);
+    expect(packDirectory(root).equals(tgz)).toBe(true);
+    const tar = gunzipSync(tgz);
+    const names: string[] = [];
+    for (let off = 0; off + 512 <= tar.length;) {
+      const h = tar.subarray(off, off + 512);
+      if (h.every((b) => b === 0)) break;
+      const str = (a: number, n: number) => h.subarray(a, a + n).toString('utf8').replace(/\0.*$/s, '');
+      const prefix = str(345, 155);
+      names.push(`${prefix ? `${prefix}/` : ''}${str(0, 100)}`);
+      const size = parseInt(str(124, 12), 8);
+      off += 512 + Math.ceil(size / 512) * 512;
+    }
+    expect(names.map((n) => n.replace(/^package\//, '')).sort()).toEqual(files.map((f: { path: string }) => f.path).sort());
   });
 });

@@ -4,6 +4,9 @@
  * validateManifest on it, then naming the option that fed each failing field.
  */
 import { DISTRIBUTIONS, validateManifest } from '../../runtime/manifest.js';
+import { MOTD_PLACEHOLDERS } from '../../tasks/bundle/project.js';
+import { nearest } from '../../tasks/bundle/nearest.js';
+import { distributionKind, distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import { ANSWER_SPECS, type AnswerKey, type Answers, type AnswerSpec, specFor } from './options.js';
 import { manifestFromAnswers } from './project.js';
 
@@ -34,7 +37,7 @@ export function coerce(spec: AnswerSpec, raw: unknown): unknown {
 
 /** A manifest-valid stand-in, so one answer can be checked before the others are known. */
 const PROBE: Answers = {
-  name: 'Probe', slug: 'probe', vendor: 'probe', distro: DISTRIBUTIONS[0].slug, packages: [],
+  name: 'Probe', slug: 'probe', vendor: 'probe', distro: DISTRIBUTIONS[0].slug, packages: [], ports: [],
   firstLogin: false, loginHold: false, motd: 'probe', region: 'nyc3', size: 's-1vcpu-512mb-10gb',
 };
 
@@ -46,6 +49,7 @@ function optionForPath(path: string): string | undefined {
     [/^\$\.vendor$/, 'vendor'],
     [/^\$\.distributions/, 'distro'],
     [/^\$\.build\.packages/, 'packages'],
+    [/^\$\.firewall/, 'ports'],
     [/^\$\.droplet\.region$/, 'region'],
     [/^\$\.droplet\.size$/, 'size'],
     [/^\$\.loginHold$/, 'loginHold'],
@@ -67,8 +71,9 @@ export function validateAnswers(answers: Answers): AnswerProblem[] {
   }
   if (problems.length) return problems;
 
-  if (!DISTRIBUTIONS.some((d) => d.slug === answers.distro)) {
-    problems.push({ option: 'distro', message: `unknown distribution "${answers.distro}"`, fix: `use one of: ${DISTRIBUTIONS.map((d) => d.slug).join(', ')}` });
+  // A newer release of a known family is taken (with a warning): DigitalOcean adds them before we do.
+  if (distributionKind(answers.distro) === 'unknown') {
+    problems.push({ option: 'distro', message: `unknown distribution "${answers.distro}"`, fix: `use one of: ${DISTRIBUTIONS.map((d) => d.slug).join(', ')} (or a newer release of one of them)` });
   }
   for (const key of ['region', 'size'] as const) {
     // DigitalOcean slugs: lower-case letters, digits and "-" (nyc3, s-1vcpu-512mb-10gb).
@@ -78,6 +83,12 @@ export function validateAnswers(answers: Answers): AnswerProblem[] {
   }
   if (answers.motd.trim() === '' || /[\r\n]/.test(answers.motd)) {
     problems.push({ option: 'motd', message: 'the greeting must be one non-empty line', fix: 'give --motd one line of text; edit motd.txt later for more' });
+  }
+  // {{lower-case}} is one of the MOTD's own placeholders; {{UPPER_CASE}} a variable of mpimg.json
+  for (const m of answers.motd.matchAll(/\{\{([^{}]*)\}\}/g)) {
+    if (MOTD_PLACEHOLDERS.includes(m[1]) || /^[A-Z][A-Z0-9_]*$/.test(m[1])) continue;
+    const near = nearest(m[1], MOTD_PLACEHOLDERS);
+    problems.push({ option: 'motd', message: `unknown placeholder {{${m[1]}}}`, fix: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or {{VARIABLE}} of mpimg.json's $.variables` });
   }
   const { problems: manifestProblems } = validateManifest(manifestFromAnswers(answers));
   for (const p of manifestProblems) {
@@ -92,6 +103,12 @@ export function validateAnswers(answers: Answers): AnswerProblem[] {
     return i < 0 ? ANSWER_SPECS.length : i;
   };
   return problems.sort((a, b) => rank(a.option) - rank(b.option));
+}
+
+/** What is accepted but not known to exist at DigitalOcean (a newer distribution, an unknown region or size). */
+export function answerWarnings(answers: Answers): string[] {
+  const out = [distributionWarning(answers.distro), regionWarning(answers.region), sizeWarning(answers.size)];
+  return out.filter((w): w is string => w !== undefined);
 }
 
 /** For a prompt's `validate`: true, or the message and fix for this one answer. */

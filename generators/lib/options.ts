@@ -12,6 +12,8 @@ export interface Answers {
   vendor: string;
   distro: string;
   packages: string[];
+  /** Ports the app serves to the internet ("80/tcp"); SSH is always let in, rate-limited. */
+  ports: string[];
   firstLogin: boolean;
   loginHold: boolean;
   motd: string;
@@ -79,6 +81,12 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
     default: () => [],
   }),
   spec({
+    key: 'ports', option: 'ports', kind: 'list', prompt: 'input',
+    message: 'Ports the app serves to the internet, for the firewall (comma-separated, e.g. 80/tcp,443/tcp; SSH 22/tcp is always let in, rate-limited)',
+    description: 'ports the firewall lets in besides SSH, comma-separated, e.g. 80/tcp,443/tcp (default: none)',
+    default: () => [],
+  }),
+  spec({
     key: 'firstLogin', option: 'first-login', kind: 'boolean', prompt: 'confirm',
     message: 'Add a first-login script (asks the customer for a domain name at the first root login)?',
     description: 'add first-login/first-login.sh (default: off)',
@@ -92,7 +100,7 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
   }),
   spec({
     key: 'motd', option: 'motd', kind: 'string', prompt: 'input',
-    message: 'Greeting line of the login message ({{name}}, {{version}} and {{ip}} are filled in)',
+    message: 'Greeting line of the login message ({{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json\'s {{VARIABLES}} are filled in)',
     description: `first line of motd.txt (default: "${DEFAULT_MOTD}")`,
     default: () => DEFAULT_MOTD,
   }),
@@ -104,7 +112,7 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
   }),
   spec({
     key: 'size', option: 'size', kind: 'string', prompt: 'input',
-    message: 'Droplet size for builds (the smallest is what the Marketplace asks for)',
+    message: 'Droplet size for builds ($.droplet.size: the Marketplace asks for the smallest your image runs on)',
     description: `size of build droplets (default: ${DEFAULTS.size})`,
     default: () => DEFAULTS.size,
   }),

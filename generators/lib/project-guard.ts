@@ -7,8 +7,12 @@ import { MpimgError } from '../../tasks/errors.js';
 
 /** mpimg.json of an existing project, parsed and validated by the one schema; its raw object too. */
 export function readProjectManifest(file: string): { raw: Record<string, unknown>; manifest: Manifest } {
+  return parseProjectManifest(readManifestText(file), file);
+}
+
+/** The same for the text of mpimg.json already read (`file` names it in errors). */
+export function parseProjectManifest(text: string, file: string): { raw: Record<string, unknown>; manifest: Manifest } {
   let data: unknown;
-  const text = readManifestText(file);
   try {
     data = JSON.parse(text);
   } catch (err) {
@@ -26,7 +30,7 @@ export function loadProject(dir: string, generatorName: string): Manifest {
   if (!existsSync(file)) {
     throw new MpimgError(`${dir} is not an image project (no mpimg.json)`, {
       where: dir,
-      hint: `run \`yo mpimg:${generatorName}\` inside a project made by \`yo mpimg\` or \`mpimg new <dir>\``,
+      hint: `run \`mpimg add ${generatorName}\` (or \`yo mpimg:${generatorName}\`) inside a project made by \`mpimg new <dir>\` or \`yo mpimg\``,
     });
   }
   return readProjectManifest(file).manifest;

@@ -5,14 +5,24 @@
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro, type Manifest } from '../../runtime/manifest.js';
 import type { Answers } from './options.js';
+import { formatJson } from './json-edit.js';
 
 /** First version of every new image project. */
 export const INITIAL_VERSION = '1.0.0';
+
+/** The firewall package of each family: the firewall step sets it up, it does not install it. */
+export const FIREWALL_PACKAGES = { apt: ['ufw'], dnf: ['firewalld'] } as const;
+const FIREWALL_PACKAGE_NAMES = new Set<string>([...FIREWALL_PACKAGES.apt, ...FIREWALL_PACKAGES.dnf]);
+
+/** SSH, let in with ufw's rate limit (per source) on every image: customers must be able to log in. */
+export const SSH_RULE = '22/tcp';
 
 /** What generated manifests name as their schema: the package's, so editors complete and check it offline. */
 export const MANIFEST_SCHEMA_REF = './node_modules/generator-mpimg/mpimg.schema.json';
 
 export function manifestFromAnswers(a: Answers): Manifest {
+  // The common sections are all there (empty where the answers say nothing), so a newcomer sees
+  // what a manifest can hold; docs/manifest.md (linked from the README) describes every field.
   return {
     $schema: MANIFEST_SCHEMA_REF,
     name: a.name,
@@ -20,11 +30,21 @@ export function manifestFromAnswers(a: Answers): Manifest {
     vendor: a.vendor,
     version: INITIAL_VERSION,
     distributions: [a.distro],
+    variables: {},
+    build: {
+      repositories: [],
+      packages: { all: [...a.packages], apt: [...FIREWALL_PACKAGES.apt], dnf: [...FIREWALL_PACKAGES.dnf] },
+      scriptsDir: DEFAULTS.scriptsDir,
+    },
+    users: [],
+    directories: [],
+    files: { dir: DEFAULTS.filesDir },
+    services: [],
+    // Review rejects images without an active firewall: every new project has one.
+    firewall: { limit: [SSH_RULE], allow: [...a.ports] },
     firstLogin: a.firstLogin ? { file: DEFAULTS.firstLoginFile } : null,
     motd: { file: DEFAULTS.motdFile },
-    files: { dir: DEFAULTS.filesDir },
     loginHold: a.loginHold,
-    build: { packages: [...a.packages], scriptsDir: DEFAULTS.scriptsDir },
     // No cleanup.script / check.script: the package's own scripts run unless the project customises them.
     cleanup: { zeroFill: false },
     droplet: { region: a.region, size: a.size },
@@ -38,7 +58,11 @@ export function manifestFromAnswers(a: Answers): Manifest {
  */
 export function answersFromManifest(m: Manifest): Partial<Answers> {
   const out: Partial<Answers> = { name: m.name, slug: m.slug, vendor: m.vendor, distro: m.distributions[0], loginHold: Boolean(m.loginHold) };
-  if (m.build?.packages) out.packages = forDistro(m.build.packages, m.distributions[0], familyOf(m.distributions[0]));
+  // The scaffold's shape ({all, apt, dnf}) answers with its `all`; another one with what the first
+  // distribution installs, less the firewall package the scaffold adds itself.
+  const p = m.build?.packages;
+  if (p) out.packages = Array.isArray(p) ? [...p] : p.all && Object.keys(p).every((k) => ['all', 'apt', 'dnf'].includes(k)) ? [...p.all] : forDistro(p, m.distributions[0], familyOf(m.distributions[0])).filter((x) => !FIREWALL_PACKAGE_NAMES.has(x));
+  if (m.firewall) out.ports = [...(m.firewall.allow ?? [])];
   if (m.firstLogin !== undefined) out.firstLogin = Boolean(m.firstLogin);
   if (m.droplet?.region) out.region = m.droplet.region;
   if (m.droplet?.size) out.size = m.droplet.size;
@@ -58,7 +82,12 @@ export function mergeAnswers(manifest: Record<string, unknown>, given: Partial<A
     const rest = (Array.isArray(m.distributions) ? m.distributions : []).filter((d: unknown) => d !== given.distro);
     m.distributions = [given.distro, ...rest];
   }
-  if (given.packages !== undefined) m.build = { ...(m.build ?? {}), packages: [...given.packages] };
+  if (given.packages !== undefined) {
+    const have = m.build?.packages;
+    const packages = have && typeof have === 'object' && !Array.isArray(have) ? { ...have, all: [...given.packages] } : [...given.packages];
+    m.build = { ...(m.build ?? {}), packages };
+  }
+  if (given.ports !== undefined) m.firewall = { limit: [SSH_RULE], ...(m.firewall ?? {}), allow: [...given.ports] };
   if (given.firstLogin !== undefined) {
     m.firstLogin = given.firstLogin ? { file: m.firstLogin?.file ?? DEFAULTS.firstLoginFile } : null;
   }
@@ -141,6 +170,7 @@ export function templateContext(a: Answers): TemplateContext {
   };
 }
 
+/** mpimg.json and package.json as written new: see formatJson. */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${formatJson(value, '')}\n`;
 }

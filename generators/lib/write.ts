@@ -7,19 +7,22 @@
  *   - a file the vendor edited: kept and reported (a conflict), unless --force;
  *   - a file the vendor deleted: it stays deleted (never re-created), unless --force or the run was
  *     asked for that very file (e.g. `--first-login` for first-login/first-login.sh).
+ *   - a generated file that is empty (what an interrupted write of an older release left): written
+ *     again and reported, never taken for an edit.
  * Doing this here (instead of in Yeoman's interactive conflicter) gives the same answer with a TTY,
- * without one (`mpimg new` in CI) and in tests. Modes are set explicitly on every write.
+ * without one (`mpimg new` in CI) and in tests. Modes are set explicitly on every write; the writes
+ * themselves are ProjectFs's (atomic, the record last).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ejs from 'ejs';
-import type Generator from 'yeoman-generator';
 import { projectTemplates } from './paths.js';
+import type { ProjectFs } from './project-fs.js';
 import type { ProjectFile } from './files.js';
 import type { TemplateContext } from './project.js';
 
-export type WriteStatus = 'create' | 'identical' | 'update' | 'conflict' | 'force' | 'deleted';
+export type WriteStatus = 'create' | 'identical' | 'update' | 'conflict' | 'force' | 'deleted' | 'repair';
 
 /** Key in .yo-rc.json (beside the answers): project path → sha256 of the bytes last written there. */
 export const RECORD_KEY = 'generated';
@@ -31,9 +34,12 @@ export class ProjectWriter {
   readonly results: Array<{ path: string; status: WriteStatus }> = [];
   /** What is recorded after this run (updated as files are written). */
   readonly record: Record<string, string>;
+  private readonly forced: (rel: string) => boolean;
 
-  constructor(private readonly gen: Generator, private readonly force: boolean, previous: Record<string, string> = {}) {
+  /** `force`: every file (true), or only these project paths (upgrade --force FILE). */
+  constructor(readonly fs: ProjectFs, force: boolean | ReadonlySet<string>, previous: Record<string, string> = {}) {
     this.record = { ...previous };
+    this.forced = typeof force === 'boolean' ? () => force : (rel) => force.has(rel);
   }
 
   /**
@@ -41,28 +47,27 @@ export class ProjectWriter {
    * option that turns it on), so a deleted one comes back.
    */
   write(rel: string, contents: string | Buffer, mode: number, opts: { wanted?: boolean } = {}): WriteStatus {
-    const abs = this.gen.destinationPath(rel);
     const data = Buffer.isBuffer(contents) ? contents : Buffer.from(contents, 'utf8');
     const status = this.statusOf(rel, data, mode, opts);
     this.results.push({ path: rel, status });
     if (status === 'conflict') this.conflicts.push(rel);
-    if (status === 'create' || status === 'force' || status === 'update') {
-      // mem-fs-editor applies stat.mode on commit (and chmods when the file already existed).
-      this.gen.fs.write(abs, data, { stat: { mode: 0o100000 | mode } as Stats });
-    }
+    if (status === 'create' || status === 'force' || status === 'update' || status === 'repair') this.fs.write(rel, data, mode);
     if (status !== 'conflict' && status !== 'deleted') this.record[rel] = sha256(data);
     return status;
   }
 
   /** What write() would do with these bytes at `rel`, without writing. */
   statusOf(rel: string, data: Buffer, mode: number, opts: { wanted?: boolean } = {}): WriteStatus {
-    const abs = this.gen.destinationPath(rel);
+    const abs = this.fs.path(rel);
     const prev = this.record[rel];
-    if (!existsSync(abs)) return prev !== undefined && !this.force && !opts.wanted ? 'deleted' : 'create';
+    const force = this.forced(rel);
+    if (!existsSync(abs)) return prev !== undefined && !force && !opts.wanted ? 'deleted' : 'create';
     const have = readFileSync(abs);
     if (have.equals(data)) return (statSync(abs).mode & 0o777) === mode ? 'identical' : 'update';
     if (prev !== undefined && sha256(have) === prev) return 'update';
-    return this.force ? 'force' : 'conflict';
+    // No generated file is empty: an empty one is what an interrupted write left, not an edit.
+    if (have.length === 0 && data.length > 0) return 'repair';
+    return force ? 'force' : 'conflict';
   }
 
   /** True when writeTemplate would keep the vendor's edited copy of this skeleton entry. */
@@ -120,6 +125,10 @@ export function generationReport(writer: Pick<ProjectWriter, 'results' | 'confli
   const out: string[] = [];
   const refreshed = writer.results.filter((r) => r.status === 'update' && r.path !== 'mpimg.json' && r.path !== 'package.json').map((r) => r.path);
   if (refreshed.length) out.push('Refreshed (you had not edited them):', ...refreshed.map((p) => `  ${p}`));
+  const repaired = writer.results.filter((r) => r.status === 'repair').map((r) => r.path);
+  if (repaired.length) out.push('Written again (they were empty, as an interrupted write leaves a file):', ...repaired.map((p) => `  ${p}`));
+  const forced = writer.results.filter((r) => r.status === 'force').map((r) => r.path);
+  if (forced.length) out.push('Replaced with this release\'s version (--force; your edits there are gone):', ...forced.map((p) => `  ${p}`));
   const gone = retired.filter((r) => r.removed);
   if (gone.length) out.push('Removed (no longer part of a project):', ...gone.map((r) => `  ${r.path}: ${r.why}`));
   const kept = retired.filter((r) => !r.removed && !r.usedBy);

@@ -4,6 +4,7 @@
  * duplicate numbers, symlinks). Every problem is collected before anything is reported.
  */
 import * as fs from 'node:fs';
+import { nearest } from './nearest.js';
 import * as path from 'node:path';
 import {
   CONTROL_RE,
@@ -326,7 +327,8 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
     fs.readFileSync(f.abs, 'utf8').split('\n').forEach((line, i) => {
       for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
         if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
-          out.push({ path: `${f.rel}:${i + 1}`, message: `unknown placeholder {{${m[1]}}}`, hint: `use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or a variable of $.variables${known.length ? ` (${known.map((k) => `{{${k}}}`).join(', ')})` : ''}` });
+          const near = nearest(m[1], [...MOTD_PLACEHOLDERS, ...known]);
+          out.push({ path: `${f.rel}:${i + 1}`, message: `unknown placeholder {{${m[1]}}}`, hint: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or a variable of $.variables${known.length ? ` (${known.map((k) => `{{${k}}}`).join(', ')})` : ''}` });
         }
       }
     });

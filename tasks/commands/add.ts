@@ -1,6 +1,7 @@
 /**
  * `mpimg add <piece>`: what the sub-generators (`yo mpimg:first-boot` ...) do, through the same
- * generator code, without yo: as root and without a terminal.
+ * code (generators/lib/pieces.ts), without yo: as root and without a terminal. Every piece takes
+ * --yes and --force, and the exit code says whether the piece is there as asked.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,21 +12,31 @@ import { readManifest } from '../bundle/project.js';
 import { recordCustomised } from '../bundle/customised.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import type { Command } from './types.js';
-import { runGenerator } from './yeoman.js';
+import { addFirstBoot, addFirstLogin, addMotd, type PieceOptions, type PieceResult } from '../../generators/lib/pieces.js';
+import { terminalPrompter } from './ask.js';
+import type { Command, CommandContext } from './types.js';
 
 interface Piece {
-  generator: string;
   args: string;
   summary: string;
-  /** Extra string options the sub-generator takes. */
+  /** Extra string options the piece takes. */
   strings?: string[];
+  add: (ctx: CommandContext, positionals: string[], values: Record<string, string | boolean | undefined>, opts: PieceOptions) => Promise<PieceResult>;
 }
 
 const PIECES: Record<string, Piece> = {
-  'first-boot': { generator: 'first-boot', args: '<name>', summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet (NN-<name> picks the number)' },
-  'first-login': { generator: 'first-login', args: '', summary: 'first-login/first-login.sh, run at the first interactive root login until it succeeds' },
-  motd: { generator: 'motd', args: '[--motd <greeting>]', summary: 'motd.txt, the login message', strings: ['motd'] },
+  'first-boot': {
+    args: '<name>', summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet (NN-<name> picks the number)',
+    add: async (ctx, [name], _v, opts) => addFirstBoot(ctx.cwd, name, opts),
+  },
+  'first-login': {
+    args: '', summary: 'first-login/first-login.sh, run at the first interactive root login until it succeeds',
+    add: async (ctx, _p, _v, opts) => addFirstLogin(ctx.cwd, opts),
+  },
+  motd: {
+    args: '[--motd <greeting>]', summary: 'motd.txt, the login message (--yes keeps the current greeting)', strings: ['motd'],
+    add: async (ctx, _p, v, opts) => addMotd(ctx.cwd, v.motd as string | undefined, opts, terminalPrompter(ctx)),
+  },
 };
 
 /** Copies of the package's own scripts, for a project that must change them (the copy then wins). */
@@ -41,15 +52,19 @@ ${Object.entries(PIECES).map(([n, p]) => `  ${`${n} ${p.args}`.padEnd(28)} ${p.s
 ${Object.entries(SCRIPTS).map(([n, p]) => `  ${`${n} [--show]`.padEnd(28)} ${p.summary}`).join('\n')}
 
 Options:
-  -f, --force   overwrite a file that differs (default: keep it and report)
+  -y, --yes     ask nothing: take the current or default values (motd: the current greeting)
+  -f, --force   replace a file you edited (default: keep it, change nothing, exit 1)
   --show        cleanup-script, check-script: print the package's script instead (e.g. | diff -u FILE -)
+
+Exit 0 when the piece is in the project as asked (added, or already so), 1 when it was not written
+(a copy you edited is kept: nothing changed).
 `;
 
 function addScript(what: string, argv: string[], cwd: string, out: NodeJS.WritableStream | { write(s: string): unknown }): number {
   const spec = SCRIPTS[what];
   let values: { force?: boolean; show?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' }, show: { type: 'boolean' } }, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new UsageError((e as Error).message, 'see `mpimg add --help`');
   }
@@ -84,7 +99,7 @@ const command: Command = {
     if (!piece) {
       throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`);
     }
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { force: { type: 'boolean', short: 'f' } };
+    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' } };
     for (const s of piece.strings ?? []) options[s] = { type: 'string' };
     let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
     try {
@@ -95,10 +110,10 @@ const command: Command = {
     const wantsName = piece.args.startsWith('<');
     if (wantsName && parsed.positionals.length !== 1) throw new UsageError(`mpimg add ${what} needs one ${piece.args}`, `e.g. \`mpimg add ${what} database\``);
     if (!wantsName && parsed.positionals.length > 0) throw new UsageError(`mpimg add ${what} takes no argument, got ${parsed.positionals.join(' ')}`, 'see `mpimg add --help`');
-    const genOptions: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined) genOptions[k] = v;
-    await runGenerator(piece.generator, ctx.cwd, ctx, { args: parsed.positionals, options: genOptions });
-    return 0;
+    const opts: PieceOptions = { force: parsed.values.force === true, yes: parsed.values.yes === true, nonInteractive: !terminalPrompter(ctx) };
+    const result = await piece.add(ctx, parsed.positionals, parsed.values, opts);
+    (result.failed ? ctx.stderr : ctx.stdout).write(`${result.message}\n`);
+    return result.failed ? 1 : 0;
   },
 };
 

@@ -1,18 +1,19 @@
 /**
- * `mpimg new <dir> [options]`: runs the `yo mpimg` app generator through yeoman-environment, so it
- * works where `yo` does not: as root (yo drops privileges) and with no terminal, where it never
- * waits on a prompt (missing answers come from --yes defaults or fail naming the option).
+ * `mpimg new <dir> [options]`: the `yo mpimg` generator (generators/lib/app-core.ts) without Yeoman,
+ * so it works where `yo` does not: as root (yo drops privileges) and with no terminal, where it
+ * never waits on a prompt (missing answers come from --yes defaults or fail naming the option).
  */
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ANSWER_SPECS, optionsHelp, type Answers } from '../../generators/lib/options.js';
+import { AppProject } from '../../generators/lib/app-core.js';
+import { ANSWER_SPECS, optionsHelp } from '../../generators/lib/options.js';
 import { nextSteps } from '../../generators/lib/next-steps.js';
 import { generationReport } from '../../generators/lib/write.js';
 import { UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
+import { terminalPrompter } from './ask.js';
 import type { Command, CommandContext } from './types.js';
-import { runGenerator } from './yeoman.js';
 
 const usage = `Usage: mpimg new <dir> [options]
 
@@ -23,10 +24,13 @@ reported (--force overwrites them).
 
 Options:
 ${optionsHelp()}
-  --link            link node_modules/generator-mpimg to this copy of generator-mpimg
-                    (instead of \`npm install\`; for development and offline use)
-  --package <spec>  where npm gets generator-mpimg for the project: a version range, a tarball
-                    path or URL, or a git URL (default: this release from the registry)
+  --link            link node_modules/generator-mpimg to this copy of generator-mpimg, so
+                    \`make bundle\` works at once (for development; \`npm install\` replaces it)
+  --package <spec>  where the project gets generator-mpimg: a .tgz made by \`npm pack\` or the
+                    folder of a built clone (copied into vendor/, so the lock file CI installs
+                    from holds no path of this machine), or an npm spec (version, URL, git URL).
+                    Default: a copy of this generator-mpimg in vendor/ (it is not on the npm
+                    registry yet)
 `;
 
 
@@ -50,12 +54,6 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
     throw new UsageError(parsed.positionals.length === 0 ? 'missing <dir>' : `one <dir> expected, got ${parsed.positionals.join(' ')}`, 'e.g. `mpimg new acme-wiki --name "Acme Wiki" --yes`');
   }
   return { dir: parsed.positionals[0], values: parsed.values };
-}
-
-export interface AppGeneratorLike {
-  answers?: Answers;
-  writer?: Parameters<typeof generationReport>[0];
-  retired?: Parameters<typeof generationReport>[1];
 }
 
 /**
@@ -93,14 +91,16 @@ const command: Command = {
 };
 
 async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
-  const options: Record<string, unknown> = { 'skip-next-steps': true, yes: values.yes === true, force: values.force === true };
+  const prompt = terminalPrompter(ctx);
+  const options: Record<string, unknown> = { yes: values.yes === true, force: values.force === true, nonInteractive: !prompt, cwd: ctx.cwd };
   if (values.package !== undefined) options.package = values.package;
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
-  const generator = await runGenerator<AppGeneratorLike>('app', dir, ctx, { options });
+  const app = await new AppProject(dir, options).run(prompt);
   if (values.link === true) linkThisPackage(dir);
-  const report = generator.writer ? generationReport(generator.writer, generator.retired) : '';
+  for (const w of app.warnings) ctx.stderr.write(`warning: ${w}\n`);
+  const report = generationReport(app.writer, app.retired);
   if (report) ctx.stdout.write(`${report}\n`);
-  if (generator.answers) ctx.stdout.write(nextSteps(dir, generator.answers, ctx.cwd, values.link === true));
+  ctx.stdout.write(nextSteps(dir, app.answers, ctx.cwd, values.link === true));
   return 0;
 }
 

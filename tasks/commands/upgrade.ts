@@ -13,11 +13,10 @@ import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
 import { generationReport, renderTemplate } from '../../generators/lib/write.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import type { AppGeneratorLike } from './new.js';
+import { AppProject } from '../../generators/lib/app-core.js';
 import type { Command } from './types.js';
-import { runGenerator } from './yeoman.js';
 
-const usage = `Usage: mpimg upgrade [--force] [--show FILE]
+const usage = `Usage: mpimg upgrade [--force [FILE...]] [--show FILE]
 
 Brings this image project's generated files to the installed generator-mpimg: every file you never
 edited is refreshed, files a project no longer has are removed (the package or \`make bundle\` provide
@@ -26,7 +25,8 @@ mpimg.json and package.json stay yours.
 
 Options:
   --show FILE   print what this release would write at FILE (e.g. | diff -u FILE -)
-  -f, --force   also overwrite the files you edited (your edits there are lost)
+  -f, --force   also overwrite the files you edited (your edits there are lost); with FILEs,
+                only those (e.g. \`mpimg upgrade --force Makefile\` after reviewing it)
 `;
 
 function show(dir: string, rel: string): string {
@@ -44,17 +44,35 @@ function show(dir: string, rel: string): string {
   return renderTemplate(file, ctx).toString('utf8');
 }
 
+/** FILE as the project path the generator writes (./Makefile → Makefile), or a usage error naming the ones it does. */
+function generatedPath(dir: string, file: string): string {
+  const rel = file.replace(/^(\.\/)+/, '');
+  const stored = (() => {
+    try {
+      return (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+    } catch {
+      return {};
+    }
+  })();
+  const ctx = templateContext(withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir)));
+  const known = PROJECT_FILES.map((f) => f.dest(ctx));
+  if (!known.includes(rel)) throw new UsageError(`${file} is not a file the generator writes`, `one of: ${known.join(', ')}`);
+  return rel;
+}
+
 const command: Command = {
   name: 'upgrade',
   summary: 'refresh the generated files you never edited to the installed generator-mpimg',
   usage,
   async run(argv, ctx) {
     let values: { force?: boolean; show?: string };
+    let files: string[];
     try {
-      ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, strict: true, allowPositionals: false }));
+      ({ values, positionals: files } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, strict: true, allowPositionals: true }));
     } catch (e) {
       throw new UsageError((e as Error).message, 'see `mpimg upgrade --help`');
     }
+    if (files.length && !values.force) throw new UsageError(`FILE arguments go with --force: ${files.join(' ')}`, 'e.g. `mpimg upgrade --force Makefile` (see `mpimg upgrade --help`)');
     if (!existsSync(join(ctx.cwd, 'mpimg.json'))) {
       throw new MpimgError('no mpimg.json in this folder', { where: ctx.cwd, hint: 'run `mpimg upgrade` inside an image project' });
     }
@@ -62,8 +80,9 @@ const command: Command = {
       ctx.stdout.write(show(ctx.cwd, values.show));
       return 0;
     }
-    const gen = await runGenerator<AppGeneratorLike>('app', ctx.cwd, ctx, { options: { yes: true, force: values.force === true, 'skip-next-steps': true } });
-    const report = gen.writer ? generationReport(gen.writer, gen.retired) : '';
+    const force = files.length ? new Set(files.map((f) => generatedPath(ctx.cwd, f))) : values.force === true;
+    const gen = await new AppProject(ctx.cwd, { yes: true, force, nonInteractive: true }).run();
+    const report = generationReport(gen.writer, gen.retired);
     ctx.stdout.write(report ? `${report}\n` : `Nothing to upgrade: every generated file is as generator-mpimg ${packageVersion()} writes it (or yours).\n`);
     return 0;
   },

@@ -7,6 +7,7 @@ import { shellcheckWarnings } from '../bundle/script-check.js';
 import { staleness } from '../bundle/staleness.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
+import { projectWarnings } from './project-warnings.js';
 import type { Command } from './types.js';
 
 const command: Command = {
@@ -32,6 +33,7 @@ an unedited project file from an older release) are listed as stale. Exit 1 when
     const project = loadProject(dir);
     const plan = buildPlan(project, packageVersion());
     for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
+    for (const w of projectWarnings(project)) ctx.stderr.write(`warning: ${w}\n`);
     const st = staleness(project);
     for (const w of st.warnings) ctx.stderr.write(`warning: ${w}\n`);
     if (st.stale.length) {

@@ -2,11 +2,12 @@
 // every step it runs is run here too: the make targets for real, the mpimg commands in this process
 // against the API double (with stand-ins for the SSH steps: no droplet is reachable from a test).
 // Also the Makefile's verify and release targets, through make, to the real CLI.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Command } from '../../tasks/commands/types.js';
 import { createImageCommand } from '../../tasks/commands/image.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
@@ -31,30 +32,32 @@ beforeAll(async () => {
 });
 afterAll(() => removeDir(dir));
 
-/** Each step: its job, name, `run:` line and `env:` (the workflow is written one `run:` line per step). */
-function steps(text: string): Array<{ job: string; run: string; env: Record<string, string> }> {
-  const out: Array<{ job: string; run: string; env: Record<string, string> }> = [];
-  let job = '';
-  let env: Record<string, string> = {};
-  let inEnv = false;
-  for (const line of text.split('\n')) {
-    const j = /^ {2}([a-z][a-z0-9-]*):\s*$/.exec(line);
-    if (j) { job = j[1]; continue; }
-    if (/^ {6}- /.test(line)) { env = {}; inEnv = false; }
-    if (/^ {8}env:\s*$/.test(line)) { inEnv = true; continue; }
-    const kv = /^ {10}([A-Z_]+): (.*)$/.exec(line);
-    if (inEnv && kv) { env[kv[1]] = kv[2]; continue; }
-    if (!/^ {10}/.test(line)) inEnv = false;
-    const r = /^ {6}(?:- | {2})run: (.*)$/.exec(line);
-    if (r) out.push({ job, run: r[1], env });
-  }
-  return out;
+interface Step { job: string; id?: string; name?: string; run?: string; uses?: string; if?: string; env: Record<string, string>; with?: Record<string, unknown> }
+interface Job { 'runs-on': string; if?: string; needs?: string; env?: unknown; concurrency?: { group: string; 'cancel-in-progress': boolean }; strategy?: { matrix: Record<string, string> }; defaults?: { run: { 'working-directory': string } }; steps: Array<Omit<Step, 'job'>> }
+interface Workflow { on: Record<string, unknown>; permissions: Record<string, string>; env?: unknown; jobs: Record<string, Job> }
+
+const parsed = (text: string) => parseYaml(text) as Workflow;
+
+/** Every step of every job, as parsed YAML. */
+function steps(text: string): Step[] {
+  return Object.entries(parsed(text).jobs).flatMap(([job, j]) => j.steps.map((st) => ({ job, ...st, env: st.env ?? {} })));
 }
 
 /** Shell words of a run line: plain words, "double quoted" words with $VAR from env. */
 function words(line: string, env: Record<string, string>): string[] {
   return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]).replace(/\$([A-Z_]+)/g, (_w, k: string) => env[k] ?? ''));
 }
+
+/** Runs a multi-line `run:` script as GitHub does (bash -e -o pipefail), with env and $GITHUB_OUTPUT; returns its outputs. */
+function runScript(script: string, cwd: string, env: Record<string, string> = {}): { status: number | null; out: Record<string, string>; stdout: string; stderr: string } {
+  const outFile = join(tempDir('mpimg-gh-output-'), 'output');
+  writeFileSync(outFile, '');
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', script], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: cwd, GITHUB_OUTPUT: outFile, ...env } });
+  const out = Object.fromEntries(readFileSync(outFile, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return { status: r.status, out, stdout: r.stdout, stderr: r.stderr };
+}
+
+const git = (cwd: string, args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
 
 const makeArgs = (args: string[]) => ['-s', '--no-print-directory', `MPIMG=${MPIMG}`, ...args];
 const make = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync('make', makeArgs(args), { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir, ...env } });
@@ -83,21 +86,98 @@ describe('.github/workflows/image.yml of a generated project', () => {
     expect(found.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('pull requests: npm ci, validate, bundle, the script checks; tags and manual runs: image --all --verify, release, bounded, one at a time', () => {
-    expect(yaml).toMatch(/^on:\n {2}pull_request:\n {2}push:\n {4}tags: \['v\*'\]\n {2}workflow_dispatch:/m);
+  it('pull requests: npm ci, validate, bundle, the script checks; tags and manual runs: image --all --verify, release, bounded, per project', () => {
+    const wf = parsed(yaml);
+    expect(Object.keys(wf.on)).toEqual(['pull_request', 'push', 'workflow_dispatch']);
+    expect(wf.on.push).toEqual({ tags: ['v*'] });
     const s = steps(yaml);
-    expect(s.filter((x) => x.job === 'check').map((x) => x.run)).toEqual(['npm ci', 'make validate', 'make bundle', 'make validate']);
-    expect(s.filter((x) => x.job === 'image').map((x) => x.run)).toEqual([
-      'npm ci', 'make bundle', './node_modules/.bin/mpimg image --all --verify',
+    expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual(['npm ci --no-audit --no-fund', 'make validate', 'make bundle', 'make validate']);
+    expect(s.filter((x) => x.job === 'image' && x.run && !x.id).map((x) => x.run)).toEqual([
+      'npm ci --no-audit --no-fund', 'make bundle', './node_modules/.bin/mpimg image --all --verify',
       './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
     ]);
-    // the token comes from a repository secret, and only into the image job
-    expect(yaml.match(/DIGITALOCEAN_ACCESS_TOKEN: \$\{\{ secrets\.DIGITALOCEAN_ACCESS_TOKEN \}\}/g)).toHaveLength(1);
-    expect(yaml).toMatch(/ {4}concurrency:\n {6}group: mpimg-image-\$\{\{ github\.ref \}\}\n {6}cancel-in-progress: false/);
-    expect(yaml).toMatch(/ {4}timeout-minutes: 120\n/);
-    expect(yaml).toMatch(/uses: actions\/upload-artifact@v4\n {8}with:\n {10}name: dist\n {10}path: dist\//);
-    // every step runs `npm ci`, a make target of the project or its own mpimg: nothing else
-    for (const x of s) expect(x.run).toMatch(/^(npm ci|make [a-z]+|\.\/node_modules\/\.bin\/mpimg [a-z]+( .*)?)$/);
+    expect(wf.jobs.image['timeout-minutes' as keyof Job]).toBe(120);
+    for (const job of ['check', 'image']) {
+      expect(wf.jobs[job].needs).toBe('projects');
+      expect(wf.jobs[job].strategy!.matrix.project).toBe('${{ fromJSON(needs.projects.outputs.list) }}');
+      expect(wf.jobs[job].defaults!.run['working-directory']).toBe('${{ matrix.project.dir }}');
+    }
+    const upload = s.find((x) => x.uses?.startsWith('actions/upload-artifact@'))!;
+    expect(upload.with).toMatchObject({ path: '${{ matrix.project.dir }}/dist/', 'if-no-files-found': 'ignore' });
+  });
+
+  it('least privilege: read-only contents, the token only in the two steps that call the API, actions pinned to commit SHAs', () => {
+    const wf = parsed(yaml);
+    expect(wf.permissions).toEqual({ contents: 'read' });
+    expect(wf.env).toBeUndefined();
+    for (const j of Object.values(wf.jobs)) expect(j.env).toBeUndefined();
+    const s = steps(yaml);
+    const withToken = s.filter((x) => 'DIGITALOCEAN_ACCESS_TOKEN' in x.env);
+    expect(withToken.map((x) => x.run)).toEqual([
+      './node_modules/.bin/mpimg image --all --verify',
+      './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
+    ]);
+    for (const x of withToken) expect(x.env.DIGITALOCEAN_ACCESS_TOKEN).toBe('${{ secrets.DIGITALOCEAN_ACCESS_TOKEN }}');
+    // no other mention of the token or of any other secret than the SSH key handed to ssh-agent
+    expect(yaml.match(/secrets\.DIGITALOCEAN_ACCESS_TOKEN/g)).toHaveLength(2);
+    expect([...yaml.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== 'DIGITALOCEAN_ACCESS_TOKEN')).toEqual(['MPIMG_SSH_PRIVATE_KEY']);
+    // every action at a full commit SHA, its tag in a comment; checkout keeps no credentials in .git
+    const uses = [...yaml.matchAll(/uses: ([^@\s]+)@(\S+)( # (\S+))?/g)];
+    expect(uses.length).toBeGreaterThanOrEqual(6);
+    for (const [line, , ref, , tag] of uses) {
+      expect(ref, line).toMatch(/^[0-9a-f]{40}$/);
+      expect(tag, line).toMatch(/^v\d+\.\d+\.\d+$/);
+    }
+    for (const x of s.filter((st) => st.uses?.startsWith('actions/checkout@'))) expect(x.with).toMatchObject({ 'persist-credentials': false });
+  });
+
+  it('one run per listing at a time, and only the newest version tag releases: tags pushed together never release out of order', () => {
+    const image = parsed(yaml).jobs.image;
+    expect(image.concurrency).toEqual({ group: 'mpimg-listing-${{ matrix.project.listing }}', 'cancel-in-progress': false });
+    const step = steps(yaml).find((x) => x.id === 'newest')!;
+    const repo = tempDir('mpimg-tags-');
+    git(repo, ['init', '-q']);
+    git(repo, ['commit', '-q', '--allow-empty', '-m', 'one']);
+    for (const t of ['v1.0.1', 'v1.0.2', 'v1.0.10']) git(repo, ['tag', t]);
+    const run = (env: Record<string, string>) => runScript(step.run!, repo, env).out.release;
+    expect(run({ REF_TYPE: 'tag', REF_NAME: 'v1.0.10' })).toBe('yes');
+    // v1.0.2's run started last (or first): it does not release over v1.0.10
+    expect(run({ REF_TYPE: 'tag', REF_NAME: 'v1.0.2' })).toBe('no');
+    expect(run({ REF_TYPE: 'tag', REF_NAME: 'v1.0.1' })).toBe('no');
+    // a manual run (a branch) releases what it built
+    expect(run({ REF_TYPE: 'branch', REF_NAME: 'main' })).toBe('yes');
+    const release = steps(yaml).find((x) => x.run?.includes('mpimg release'))!;
+    expect(release.if).toBe("steps.newest.outputs.release == 'yes'");
+  });
+
+  it('finds every image project of the repository (root and subfolders), each with its listing', () => {
+    const repo = tempDir('mpimg-repo-');
+    cpSync(dir, repo, { recursive: true, filter: (p) => !/\/(node_modules|dist)(\/|$)/.test(p.slice(dir.length)) });
+    const sub = join(repo, 'images', 'acme board');
+    mkdirSync(sub, { recursive: true });
+    cpSync(join(dir, 'mpimg.json'), join(sub, 'mpimg.json'));
+    const m = JSON.parse(readFileSync(join(sub, 'mpimg.json'), 'utf8'));
+    writeFileSync(join(sub, 'mpimg.json'), JSON.stringify({ ...m, slug: 'acme-board', listing: { appId: 'abc-123' } }));
+    mkdirSync(join(repo, 'node_modules', 'x'), { recursive: true });
+    writeFileSync(join(repo, 'node_modules', 'x', 'mpimg.json'), '{}');
+    git(repo, ['init', '-q']);
+    git(repo, ['add', '-f', 'mpimg.json', 'images', 'node_modules/x/mpimg.json']);
+    const find = steps(yaml).find((x) => x.id === 'find')!;
+    const r = runScript(find.run!, repo);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.out.list), r.out.list).toEqual([{ dir: '.', listing: '.' }, { dir: 'images/acme board', listing: 'abc-123' }]);
+    const empty = tempDir('mpimg-norepo-');
+    git(empty, ['init', '-q']);
+    const none = runScript(find.run!, empty);
+    expect(none.status).toBe(1);
+    expect(none.stdout).toContain('::error::no mpimg.json in this repository');
+  });
+
+  it('its shell steps pass shellcheck (bash, as GitHub runs them)', () => {
+    for (const x of steps(yaml).filter((st) => st.run && st.run.includes('\n'))) {
+      const r = spawnSync('shellcheck', ['-s', 'bash', '-'], { input: x.run, encoding: 'utf8' });
+      expect(r.stdout, x.name).toBe('');
+    }
   });
 
   describe('its steps, run here', () => {
@@ -119,20 +199,30 @@ describe('.github/workflows/image.yml of a generated project', () => {
 
     async function runSteps(job: string, env: NodeJS.ProcessEnv): Promise<string[]> {
       const log: string[] = [];
-      for (const s of steps(yaml).filter((x) => x.job === job)) {
-        if (s.run === 'npm ci') continue; // the registry is not this test's business
-        if (s.run.startsWith('make ')) {
-          const r = make(s.run.split(' ').slice(1), env);
-          expect(r.status, `${s.run}\n${r.stdout}${r.stderr}`).toBe(0);
-          log.push(`${s.run}: ${r.stdout.trim().split('\n').pop()}`);
+      for (const s of steps(yaml).filter((x) => x.job === job && x.run)) {
+        const run = s.run!.trim();
+        if (run.startsWith('npm ci')) continue; // the registry is not this test's business (test/generators/package-source.test.ts runs it)
+        if (s.id === 'newest') {
+          const repo = tempDir('mpimg-newest-');
+          git(repo, ['init', '-q']);
+          expect(runScript(run, repo, { REF_TYPE: 'branch', REF_NAME: 'main' }).out.release).toBe('yes');
           continue;
         }
-        const [, name, ...args] = words(s.run, { REASON: 'Release v1.0.0' });
-        const cap = captureContext({ cwd: dir, env });
+        if (run.startsWith('make ')) {
+          const r = make(run.split(' ').slice(1), env);
+          expect(r.status, `${run}\n${r.stdout}${r.stderr}`).toBe(0);
+          log.push(`${run}: ${r.stdout.trim().split('\n').pop()}`);
+          continue;
+        }
+        const [, name, ...args] = words(run, { REASON: 'Release v1.0.0' });
+        // the token reaches only these steps, from their own env:
+        const stepEnv = { ...env };
+        if (!('DIGITALOCEAN_ACCESS_TOKEN' in s.env)) delete stepEnv.DIGITALOCEAN_ACCESS_TOKEN;
+        const cap = captureContext({ cwd: dir, env: stepEnv });
         const code = await runCommand(commands[name](), args, cap.ctx);
-        expect(code, `${s.run}\n${cap.err()}`).toBe(0);
+        expect(code, `${run}\n${cap.err()}`).toBe(0);
         expect(cap.out() + cap.err()).not.toContain(TOKEN);
-        log.push(`${s.run}: ${cap.err().trim().split('\n').pop()}`);
+        log.push(`${run}: ${cap.err().trim().split('\n').pop()}`);
       }
       return log;
     }

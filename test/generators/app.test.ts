@@ -25,6 +25,7 @@ const ALL_OPTIONS = {
   vendor: 'acme',
   distro: 'debian-12-x64',
   packages: 'nginx, curl',
+  ports: '80/tcp, 443/tcp',
   'first-login': true,
   'login-hold': true,
   motd: 'Hello from {{name}} {{version}}',
@@ -39,11 +40,18 @@ const EXPECTED_MANIFEST = {
   vendor: 'acme',
   version: '1.0.0',
   distributions: ['debian-12-x64'],
+  variables: {},
+  // the firewall package of each family: the firewall step sets it up, it does not install it
+  build: { repositories: [], packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] }, scriptsDir: 'scripts' },
+  users: [],
+  directories: [],
+  files: { dir: 'files' },
+  services: [],
+  // review rejects images without a firewall: SSH rate-limited, the app's ports open
+  firewall: { limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] },
   firstLogin: { file: 'first-login/first-login.sh' },
   motd: { file: 'motd.txt' },
-  files: { dir: 'files' },
   loginHold: true,
-  build: { packages: ['nginx', 'curl'], scriptsDir: 'scripts' },
   cleanup: { zeroFill: false },
   droplet: { region: 'ams3', size: 's-1vcpu-1gb' },
   snapshot: { name: '{slug}-{version}-{timestamp}' },
@@ -58,9 +66,10 @@ describe('yo mpimg (app generator)', () => {
     expect(manifest).toEqual(EXPECTED_MANIFEST);
     expect(validateManifest(manifest).problems).toEqual([]);
     const { generated, ...stored } = json(dir, '.yo-rc.json')['generator-mpimg'];
-    expect(stored).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'] });
+    expect(stored).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'], ports: ['80/tcp', '443/tcp'] });
     // every file the generator wrote, with the sha256 of what it wrote (to tell edits from refreshes later)
-    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p)).sort());
+    // (not the package's copy in vendor/: that is package.json's, like mpimg.json)
+    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p) && !p.startsWith('vendor/')).sort());
     expect(generated['Makefile']).toBe(createHash('sha256').update(readFileSync(join(dir, 'Makefile'))).digest('hex'));
     expect(read(dir, 'motd.txt').split('\n')[0]).toBe('Hello from {{name}} {{version}}');
     expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(true);
@@ -70,7 +79,7 @@ describe('yo mpimg (app generator)', () => {
     const dir = fresh();
     const result = await runIn('app', dir).withAnswers(FULL_ANSWERS);
     expect(result.askedQuestions.map((q) => q.name)).toEqual([
-      'name', 'slug', 'vendor', 'distro', 'packages', 'firstLogin', 'loginHold', 'motd', 'region', 'size',
+      'name', 'slug', 'vendor', 'distro', 'packages', 'ports', 'firstLogin', 'loginHold', 'motd', 'region', 'size',
     ]);
     expect(json(dir, 'mpimg.json')).toEqual(EXPECTED_MANIFEST);
   });
@@ -80,7 +89,7 @@ describe('yo mpimg (app generator)', () => {
     const result = await runIn('app', dir).withAnswers({ name: 'Zeta Board 2' }, { throwOnMissingAnswer: false });
     const defaults = Object.fromEntries(result.askedQuestions.map((q) => [q.name, q.answer]));
     expect(defaults).toMatchObject({
-      slug: 'zeta-board-2', vendor: 'zeta', distro: 'ubuntu-24-04-x64', packages: '', firstLogin: false, loginHold: false,
+      slug: 'zeta-board-2', vendor: 'zeta', distro: 'ubuntu-24-04-x64', packages: '', ports: '', firstLogin: false, loginHold: false,
       region: 'nyc3', size: 's-1vcpu-512mb-10gb',
     });
     expect(json(dir, 'mpimg.json')).toMatchObject({ slug: 'zeta-board-2', vendor: 'zeta', firstLogin: null, loginHold: false });
@@ -95,7 +104,8 @@ describe('yo mpimg (app generator)', () => {
       distributions: ['ubuntu-24-04-x64'],
       firstLogin: null,
       loginHold: false,
-      build: { packages: [], scriptsDir: 'scripts' },
+      build: { repositories: [], packages: { all: [], apt: ['ufw'], dnf: ['firewalld'] }, scriptsDir: 'scripts' },
+      firewall: { limit: ['22/tcp'], allow: [] },
       droplet: { region: 'nyc3', size: 's-1vcpu-512mb-10gb' },
     });
     expect(read(dir, 'motd.txt').split('\n')[0]).toBe('Welcome to {{name}} {{version}}!');
@@ -114,14 +124,15 @@ describe('yo mpimg (app generator)', () => {
   it('rejects invalid answers naming each option and the fix, and writes nothing', async () => {
     const dir = fresh();
     const run = runIn('app', dir).withOptions({
-      yes: true, name: 'Acme', slug: 'Bad_Slug', vendor: 'digitalocean', distro: 'ubuntu-99-04-x64', packages: 'ok,bad pkg', region: 'NYC 3',
+      yes: true, name: 'Acme', slug: 'Bad_Slug', vendor: 'digitalocean', distro: 'windows-x64', packages: 'ok,bad pkg', region: 'NYC 3', ports: '80/tcp,http',
     });
     const err = await run.then(() => undefined, (e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     const text = `${err!.message}\n${(err as any).hint ?? ''}`;
     expect(text).toMatch(/--slug: bad slug "Bad_Slug"\n\s+fix: .*lower-case letters/);
     expect(text).toMatch(/--vendor: vendor "digitalocean" is reserved\n\s+fix: .*company name/);
-    expect(text).toMatch(/--distro: unknown distribution "ubuntu-99-04-x64"\n\s+fix: use one of: ubuntu-24-04-x64, .*debian-12-x64/);
+    expect(text).toMatch(/--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64, .*debian-12-x64.* \(or a newer release of one of them\)/);
+    expect(text).toMatch(/--ports: bad rule "http"/);
     expect(text).toMatch(/--packages: bad package name "bad pkg"/);
     expect(text).toMatch(/--region: bad region "NYC 3"/);
     expect(text).toMatch(/nothing was written/);
@@ -142,7 +153,7 @@ describe('yo mpimg (app generator)', () => {
     const err = await runIn('app', dir)
       .withOptions({ 'non-interactive': true, name: 'Acme Wiki', distro: 'debian-12-x64' })
       .then(() => undefined, (e: Error & { hint?: string }) => e);
-    expect(err?.message).toContain('missing: --slug, --vendor, --packages, --first-login, --login-hold, --motd, --region, --size');
+    expect(err?.message).toContain('missing: --slug, --vendor, --packages, --ports, --first-login, --login-hold, --motd, --region, --size');
     expect((err as { hint?: string }).hint).toMatch(/or --yes/);
     expect(existsSync(join(dir, 'mpimg.json'))).toBe(false);
   });
@@ -167,6 +178,7 @@ describe('yo mpimg (app generator)', () => {
         "0644 mpimgfile.mjs",
         "0644 package.json",
         "0755 scripts/10-configure.sh",
+        "0644 vendor/generator-mpimg-0.1.0.tgz",
       ]
     `);
   });
@@ -174,7 +186,7 @@ describe('yo mpimg (app generator)', () => {
   it('writes LF-only files and executable shell scripts', async () => {
     const dir = fresh();
     await runIn('app', dir).withOptions(ALL_OPTIONS);
-    for (const line of tree(dir)) {
+    for (const line of tree(dir, ['node_modules', 'vendor'])) {
       const [mode, rel] = line.split(' ');
       expect(readFileSync(join(dir, rel)).includes(13), `${rel} has a CR`).toBe(false);
       if (rel.endsWith('.sh')) expect(mode, rel).toBe('0755');
@@ -182,7 +194,8 @@ describe('yo mpimg (app generator)', () => {
     expect(read(dir, '.gitattributes')).toContain('eol=lf');
     expect(json(dir, 'package.json')).toMatchObject({
       private: true,
-      devDependencies: { 'generator-mpimg': expect.stringMatching(/^\^\d+\.\d+\.\d+/) },
+      // a copy of this package in vendor/ while it is not on the npm registry (lib/package-source.ts)
+      devDependencies: { 'generator-mpimg': 'file:vendor/generator-mpimg-0.1.0.tgz' },
       scripts: { bundle: 'mpimg bundle', build: 'mpimg run build' },
     });
   });
@@ -241,7 +254,7 @@ describe('yo mpimg (app generator)', () => {
       const again = await runIn('app', dir).withOptions({ packages: 'nginx,curl,git', 'first-login': true });
       expect((again.generator as any).writer.conflicts).toEqual([]);
       const after = json(dir, 'mpimg.json');
-      expect(after.build.packages).toEqual(['nginx', 'curl', 'git']);
+      expect(after.build.packages).toEqual({ all: ['nginx', 'curl', 'git'], apt: ['ufw'], dnf: ['firewalld'] });
       expect(after.firstLogin).toEqual({ file: 'first-login/first-login.sh' });
       expect(after.version).toBe('2.3.4');
       expect(after.droplet).toEqual({ region: 'ams3', size: 's-1vcpu-1gb', tags: ['team-a'] });

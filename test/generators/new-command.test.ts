@@ -34,7 +34,8 @@ describe('mpimg new', () => {
     expect(manifest).toMatchObject({
       name: 'Acme Wiki', slug: 'acme-wiki', vendor: 'acme', distributions: ['ubuntu-24-04-x64'],
       firstLogin: { file: 'first-login/first-login.sh' }, loginHold: false,
-      build: { packages: ['nginx', 'curl'] }, droplet: { region: 'fra1', size: 's-1vcpu-512mb-10gb' },
+      build: { packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] } }, droplet: { region: 'fra1', size: 's-1vcpu-512mb-10gb' },
+      firewall: { limit: ['22/tcp'], allow: [] },
     });
     expect(statSync(join(dir, 'first-login/first-login.sh')).mode & 0o777).toBe(0o755);
     expect(tree(dir).filter((l) => l.endsWith('.sh')).every((l) => l.startsWith('0755 '))).toBe(true);
@@ -48,7 +49,7 @@ describe('mpimg new', () => {
   it('without --yes and without a terminal it fails naming the missing options, writing nothing', () => {
     const r = mpimg(['new', 'half', '--name', 'Half Done', '--distro', 'debian-12-x64']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages');
+    expect(r.stderr).toContain('error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages, --ports');
     expect(r.stderr).toContain('fix: pass --slug');
     expect(r.stderr).toContain('or --yes to take the defaults');
     // the folder it made for the project is gone again
@@ -73,7 +74,7 @@ describe('mpimg new', () => {
   it('--help shows every option under its stable name', () => {
     const r = mpimg(['new', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--name', '--slug', '--vendor', '--distro', '--packages', '--first-login', '--login-hold', '--motd', '--region', '--size', '--yes', '--force']) {
+    for (const o of ['--name', '--slug', '--vendor', '--distro', '--packages', '--ports', '--first-login', '--login-hold', '--motd', '--region', '--size', '--yes', '--force']) {
       expect(r.stdout).toMatch(new RegExp(`^ +(-[a-z], )?${o}\\b`, 'm'));
     }
   });
@@ -140,8 +141,44 @@ describe('mpimg add (the sub-generators without yo, as root, no terminal)', () =
     expect(readFileSync(join(dir, 'motd.txt'), 'utf8').split('\n')[0]).toBe('Hi from {{name}}');
     // without a terminal, a missing answer is an error naming the option, never a prompt
     const asked = inside(dir, ['add', 'motd']);
-    expect(asked.status).not.toBe(0);
-    expect(asked.stderr).toContain('no terminal to ask on (motd)');
+    expect(asked.status).toBe(1);
+    expect(asked.stderr).toContain('no terminal to ask for the greeting on');
+    expect(asked.stderr).toContain('pass --motd "<greeting>", or --yes');
+  });
+
+  it('every piece takes --yes and --force and says what really happened (exit 1 when nothing changed)', () => {
+    const dir = project();
+    // --yes, as the no-terminal error suggests: the current greeting
+    const yes = inside(dir, ['add', 'motd', '--yes']);
+    expect(yes.status, yes.stderr).toBe(0);
+    expect(yes.stdout).toMatch(/^Nothing to do: motd\.txt already holds exactly this/);
+    const before = readFileSync(join(dir, 'motd.txt'), 'utf8');
+    // an edited motd.txt is kept and the command says so, with a non-zero exit
+    writeFileSync(join(dir, 'motd.txt'), 'my own words\n');
+    const kept = inside(dir, ['add', 'motd', '--motd', 'Hello {{name}}']);
+    expect(kept.status).toBe(1);
+    expect(kept.stdout).toBe('');
+    expect(kept.stderr).toContain('motd.txt differs from what this would write (you edited it): kept as it is, nothing changed');
+    expect(readFileSync(join(dir, 'motd.txt'), 'utf8')).toBe('my own words\n');
+    expect(JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8'))['generator-mpimg'].motd).not.toBe('Hello {{name}}');
+    // --force replaces it, and says that too
+    const forced = inside(dir, ['add', 'motd', '--motd', 'Hello {{name}}', '--force', '--yes']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/^Replaced your motd\.txt with a new one \(--force\)/);
+    expect(readFileSync(join(dir, 'motd.txt'), 'utf8')).toBe(before.replace(/^.*\n/, 'Hello {{name}}\n'));
+    for (const piece of [['first-login'], ['first-boot', 'cache']]) {
+      const r = inside(dir, ['add', ...piece, '--yes']);
+      expect(r.status, `${piece}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/^Added /);
+    }
+    const again = inside(dir, ['add', 'first-login', '--yes']);
+    expect(again.stdout).toMatch(/^Nothing to do: first-login\/first-login\.sh already holds exactly this/);
+    writeFileSync(join(dir, 'first-boot/20-cache.sh'), '#!/bin/sh\necho mine\n');
+    expect(inside(dir, ['add', 'first-boot', 'cache']).stderr).toContain('a first-boot script named "cache" exists already');
+    const fb = inside(dir, ['add', 'first-boot', 'cache', '--force']);
+    expect(fb.status, fb.stderr).toBe(0);
+    expect(fb.stdout).toMatch(/^Replaced your first-boot\/20-cache\.sh/);
+    expect(readFileSync(join(dir, 'first-boot/20-cache.sh'), 'utf8')).toContain('. /opt/');
   });
 
   it('a BOM in mpimg.json or a folder named mpimg.json is named as such; nothing is written', () => {

@@ -67,6 +67,7 @@ export const FULL_ANSWERS = {
   vendor: 'acme',
   distro: 'debian-12-x64',
   packages: 'nginx,curl',
+  ports: '80/tcp,443/tcp',
   firstLogin: true,
   loginHold: true,
   motd: 'Hello from {{name}} {{version}}',

@@ -40,7 +40,7 @@ export async function installTasksPackage(dir: string): Promise<void> {
   // Both entries share one copy of the library (a chunk), as the published package does.
   await build({
     absWorkingDir: REPO,
-    entryPoints: { tasks: 'tasks/index.ts', standard: 'tasks/standard/index.ts' },
+    entryPoints: { tasks: 'tasks/library.ts', standard: 'tasks/standard/index.ts' },
     outdir: pkg,
     bundle: true,
     splitting: true,

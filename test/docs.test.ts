@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { validateManifest } from '../runtime/manifest.js';
+import { schemaDocument } from '../runtime/manifest-schema.js';
+import { publishedSchema } from '../runtime/schema.js';
+import { exampleAt, fields, manifestDoc } from '../tasks/docs/manifest-doc.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const schema = publishedSchema(schemaDocument()) as Parameters<typeof manifestDoc>[0];
+const example = JSON.parse(readFileSync(`${root}docs/manifest-example.json`, 'utf8'));
+
+describe('docs/manifest.md, the mpimg.json reference the generated README links to', () => {
+  it('is what `npm run build` writes from the schema today (run it after a schema change)', () => {
+    expect(readFileSync(`${root}docs/manifest.md`, 'utf8')).toBe(manifestDoc(schema, example));
+  });
+
+  it('its example is a manifest the schema accepts, with a value for every field', () => {
+    expect(validateManifest(example).problems).toEqual([]);
+    const list = fields(schema);
+    expect(list.length).toBeGreaterThan(60);
+    expect(list.filter((f) => exampleAt(example, f.path) === undefined).map((f) => f.path)).toEqual([]);
+    for (const f of list) expect(f.type, f.path).not.toBe('any value');
+  });
+
+  it('names each field with its type and example', () => {
+    const doc = manifestDoc(schema, example);
+    expect(doc).toContain('| `$.firewall.limit` | a list of strings | Ports let in with a rate limit on new connections (ufw limit), e.g. ["22/tcp"]. | `["22/tcp"]` |');
+    expect(doc).toContain('| `$.services[].firstBoot` | one of "restart", "start", "none" |');
+    expect(doc).toContain('## `listing`');
+  });
+});
