@@ -4,13 +4,13 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../../runtime/manifest.js';
 import { packageScript } from '../bundle/droplet-scripts.js';
 import { readManifest } from '../bundle/project.js';
 import { recordCustomised } from '../bundle/customised.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
+import { parseOptions, projectDir, projectHelp, PROJECT_OPTION, type OptionSpec } from './options.js';
 import type { Command } from './types.js';
 import { runGenerator } from './yeoman.js';
 
@@ -43,16 +43,13 @@ ${Object.entries(SCRIPTS).map(([n, p]) => `  ${`${n} [--show]`.padEnd(28)} ${p.s
 Options:
   -f, --force   overwrite a file that differs (default: keep it and report)
   --show        cleanup-script, check-script: print the package's script instead (e.g. | diff -u FILE -)
+${projectHelp(16)}
 `;
 
 function addScript(what: string, argv: string[], cwd: string, out: NodeJS.WritableStream | { write(s: string): unknown }): number {
   const spec = SCRIPTS[what];
-  let values: { force?: boolean; show?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'boolean' } }, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError((e as Error).message, 'see `mpimg add --help`');
-  }
+  const { values } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, show: { type: 'boolean' } }, { command: `add ${what}`, usage });
+  cwd = projectDir({ cwd }, values.project);
   const source = readFileSync(packageScript(spec.which));
   if (values.show) {
     out.write(source.toString('utf8'));
@@ -84,20 +81,17 @@ const command: Command = {
     if (!piece) {
       throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`);
     }
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { force: { type: 'boolean', short: 'f' } };
+    const options: Record<string, OptionSpec> = { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' } };
     for (const s of piece.strings ?? []) options[s] = { type: 'string' };
-    let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-    try {
-      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true }) as typeof parsed;
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg add --help`');
-    }
+    const parsed = parseOptions(rest, options, { command: `add ${what}`, usage, positionals: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    const { project, ...given } = parsed.values;
     const wantsName = piece.args.startsWith('<');
     if (wantsName && parsed.positionals.length !== 1) throw new UsageError(`mpimg add ${what} needs one ${piece.args}`, `e.g. \`mpimg add ${what} database\``);
     if (!wantsName && parsed.positionals.length > 0) throw new UsageError(`mpimg add ${what} takes no argument, got ${parsed.positionals.join(' ')}`, 'see `mpimg add --help`');
     const genOptions: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined) genOptions[k] = v;
-    await runGenerator(piece.generator, ctx.cwd, ctx, { args: parsed.positionals, options: genOptions });
+    for (const [k, v] of Object.entries(given)) if (v !== undefined) genOptions[k] = v;
+    const dir = projectDir(ctx, project as string | undefined);
+    await runGenerator(piece.generator, dir, { ...ctx, cwd: dir }, { args: parsed.positionals, options: genOptions });
     return 0;
   },
 };

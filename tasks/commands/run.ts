@@ -1,15 +1,16 @@
-import { parseArgs } from 'node:util';
 import { MpimgError, UsageError } from '../errors.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
 import { projectTasks } from '../standard/index.js';
 import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens } from '../secrets.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg run <task> --host <host> [options]
 
-Runs a task of ./mpimgfile.mjs on a host over SSH (the system OpenSSH client, one shared connection).
+Runs a task of the project's mpimgfile.mjs on a host over SSH (the system OpenSSH client, one shared
+connection).
 List the tasks with: mpimg tasks
 
 Options:
@@ -24,6 +25,7 @@ Options:
   --cloud-init-timeout <seconds>
                          how long wait-boot waits for cloud-init's first boot (default 600, or
                          $MPIMG_CLOUD_INIT_TIMEOUT); 0 skips the wait
+${projectHelp(25)}
 
 The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
 of the environment while the task runs, so no process it starts inherits them; a task that needs the
@@ -42,33 +44,24 @@ const command: Command = {
   summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
   usage,
   async run(argv, ctx) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          host: { type: 'string' },
-          user: { type: 'string' },
-          port: { type: 'string' },
-          identity: { type: 'string' },
-          'strict-host-keys': { type: 'boolean' },
-          'known-hosts': { type: 'string' },
-          'ssh-config': { type: 'string' },
-          'wait-attempts': { type: 'string' },
-          'cloud-init-timeout': { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message, 'run `mpimg run --help`');
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseOptions(argv, {
+      ...PROJECT_OPTION,
+      host: { type: 'string' },
+      user: { type: 'string' },
+      port: { type: 'string' },
+      identity: { type: 'string' },
+      'strict-host-keys': { type: 'boolean' },
+      'known-hosts': { type: 'string' },
+      'ssh-config': { type: 'string' },
+      'wait-attempts': { type: 'string' },
+      'cloud-init-timeout': { type: 'string' },
+    }, { command: 'run', usage, positionals: true });
     if (positionals.length !== 1) throw new UsageError(positionals.length ? `one task at a time, got: ${positionals.join(' ')}` : 'which task? none given', 'mpimg run <task> --host <host>; `mpimg tasks` lists them');
     if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
     const port = intOption(values.port, 'port', 22, 1, 65535);
     const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
     const cloudInitTimeout = values['cloud-init-timeout'] === undefined ? undefined : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
+    const project = inProject(ctx, values.project);
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
     // code (and everything it spawns with the default environment) cannot pass it on by accident.
@@ -77,7 +70,7 @@ const command: Command = {
     const savedTimeout = process.env[CLOUD_INIT_TIMEOUT_ENV];
     if (cloudInitTimeout !== undefined) process.env[CLOUD_INIT_TIMEOUT_ENV] = String(cloudInitTimeout);
     try {
-      return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts }, ctx);
+      return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts }, project);
     } finally {
       if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
       else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;

@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readManifest } from '../bundle/project.js';
 import { PROJECT_FILES } from '../../generators/lib/files.js';
 import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
@@ -14,6 +13,7 @@ import { generationReport, renderTemplate } from '../../generators/lib/write.js'
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import type { AppGeneratorLike } from './new.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
 import { runGenerator } from './yeoman.js';
 
@@ -27,6 +27,7 @@ mpimg.json and package.json stay yours.
 Options:
   --show FILE   print what this release would write at FILE (e.g. | diff -u FILE -)
   -f, --force   also overwrite the files you edited (your edits there are lost)
+${projectHelp(16)}
 `;
 
 function show(dir: string, rel: string): string {
@@ -49,12 +50,8 @@ const command: Command = {
   summary: 'refresh the generated files you never edited to the installed generator-mpimg',
   usage,
   async run(argv, ctx) {
-    let values: { force?: boolean; show?: string };
-    try {
-      ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, strict: true, allowPositionals: false }));
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg upgrade --help`');
-    }
+    const { values } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, { command: 'upgrade', usage });
+    ctx = inProject(ctx, values.project);
     if (!existsSync(join(ctx.cwd, 'mpimg.json'))) {
       throw new MpimgError('no mpimg.json in this folder', { where: ctx.cwd, hint: 'run `mpimg upgrade` inside an image project' });
     }
