@@ -70,13 +70,17 @@ export function parseOptions<const O extends Record<string, OptionSpec>>(argv: s
       continue;
     }
     if (t.kind !== 'option') continue;
-    const spec = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
-    const negated = t.rawName.startsWith('--no-') && t.rawName !== `--${t.name}`;
-    const offWithValue = !spec && rules.allowNegative && t.rawName.startsWith('--no-') && options[t.rawName.slice(5)]?.type === 'boolean';
-    if (offWithValue) throw usageError(`${t.rawName} takes no value, got ${t.rawName}=${t.value}`, rules, `give ${t.rawName} alone`);
+    const own = (name: string): OptionSpec | undefined => (Object.hasOwn(options, name) ? options[name] : undefined);
+    const spec = own(t.name);
+    // `--no-x`: with allowNegative parseArgs names it "x"; a value after it, or no allowNegative, keeps "no-x".
+    const isNo = t.rawName.startsWith('--no-');
+    const negated = isNo && t.rawName !== `--${t.name}`;
     if (!spec || (negated && spec.type !== 'boolean')) {
-      const off = t.rawName.startsWith('--no-') && options[t.rawName.slice(5)]?.type === 'boolean' ? `--${t.rawName.slice(5)}` : undefined;
-      if (off) throw usageError(`unknown option ${t.rawName}`, rules, `${off} is off unless given: leave it out`);
+      const switched = isNo ? own(t.rawName.slice(5)) : undefined;
+      if (switched?.type === 'boolean') {
+        if (rules.allowNegative) throw usageError(`${t.rawName} takes no value, got ${t.rawName}=${t.value}`, rules, `give ${t.rawName} alone`);
+        throw usageError(`unknown option ${t.rawName}`, rules, `--${t.rawName.slice(5)} is off unless given: leave it out`);
+      }
       const near = t.rawName.startsWith('--') ? closest(t.rawName, longNames) : undefined;
       throw usageError(`unknown option ${t.rawName}${near ? ` (did you mean ${near}?)` : ''}`, rules);
     }

@@ -105,11 +105,13 @@ export interface RunLog {
 
 /** Opens `file` for appending (0600 when new); a folder or an unwritable place is an error. */
 function openGiven(file: string, from: string): number {
+  let folder = false;
   try {
-    if (fs.statSync(file).isDirectory()) throw new MpimgError(`${from} ${JSON.stringify(file)} is a folder`, { where: file, hint: `give a file name, e.g. ${path.join(file, 'build.log')}`, exitCode: 2 });
-  } catch (err) {
-    if (err instanceof MpimgError) throw err;
+    folder = fs.statSync(file).isDirectory();
+  } catch {
+    /* not there yet: open makes it */
   }
+  if (folder) throw new MpimgError(`${from} ${JSON.stringify(file)} is a folder`, { where: file, hint: `give a file name, e.g. ${path.join(file, 'build.log')}`, exitCode: 2 });
   try {
     return fs.openSync(file, 'a', 0o600);
   } catch (err) {
