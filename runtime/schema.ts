@@ -57,6 +57,8 @@ const fits = (v: unknown, t: JsonType): boolean => {
 const typeList = (s: Schema): JsonType[] | undefined => (s.type === undefined ? undefined : Array.isArray(s.type) ? s.type : [s.type]);
 
 const words = (types: JsonType[]): string => types.map((t) => (t === 'integer' ? 'whole number' : t)).join(' or ');
+/** "an array", "an object", "a string". */
+const article = (noun: string): string => `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
 
 /** Edit distance, to suggest the key the user probably meant. */
 function distance(a: string, b: string): number {
@@ -69,7 +71,8 @@ function distance(a: string, b: string): number {
   return prev[b.length];
 }
 
-function closest(key: string, known: string[]): string | undefined {
+/** The known name nearest to `key` (2 edits at most), for a did-you-mean. */
+export function closest(key: string, known: string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;
   for (const c of known) {
@@ -100,7 +103,7 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
   }
   const types = typeList(s);
   if (types && !types.some((t) => fits(value, t))) {
-    out.push({ path: at, message: `must be ${words(types)}, got ${typeOf(value)}`, hint: `change it to a ${words(types)}` });
+    out.push({ path: at, message: `must be ${words(types)}, got ${typeOf(value)}`, hint: `change it to ${article(words(types))}` });
     return;
   }
   const shown = JSON.stringify(value);

@@ -1,5 +1,6 @@
 import { packageVersion } from './paths.js';
-import { MpimgError } from './errors.js';
+import { closest } from '../runtime/schema.js';
+import { MpimgError, UsageError } from './errors.js';
 import type { Command, CommandContext } from './commands/types.js';
 
 /** Every command lives in its own module under tasks/commands/, loaded only when used. */
@@ -29,7 +30,7 @@ function helpText(): string {
     ...rows,
     '',
     'Options:',
-    '  -h, --help     show help (also: mpimg <command> --help)',
+    '  -h, --help     show help (also: mpimg help <command>, mpimg <command> --help)',
     '  -v, --version  print the version',
     '',
   ].join('\n');
@@ -50,27 +51,55 @@ export function defaultContext(): CommandContext {
   };
 }
 
+/** The command nearest to a mistyped one: a small edit away, or the only one it begins. */
+function suggestCommand(word: string): string | undefined {
+  const names = Object.keys(COMMANDS);
+  return closest(word, names) ?? (() => {
+    const starts = word.length >= 2 ? names.filter((n) => n.startsWith(word.toLowerCase())) : [];
+    return starts.length === 1 ? starts[0] : undefined;
+  })();
+}
+
+function unknownCommand(word: string): UsageError {
+  if (word.startsWith('-')) {
+    return new UsageError(`unknown option ${word} before a command`, `options go after the command, e.g. \`mpimg bundle ${word.startsWith('--project') ? '--project DIR' : word}\`; \`mpimg --help\` lists the commands`);
+  }
+  const near = suggestCommand(word);
+  return new UsageError(`unknown command ${JSON.stringify(word)}`, `${near ? `did you mean \`mpimg ${near}\`? ` : ''}run \`mpimg --help\` to see the commands`);
+}
+
+async function loadCommand(name: string): Promise<Command> {
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) throw unknownCommand(name);
+  return (await entry.load()).default;
+}
+
+const withNewline = (s: string): string => (s.endsWith('\n') ? s : `${s}\n`);
+
 export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
-    ctx.stdout.write(helpText());
-    return first === undefined ? 2 : 0;
-  }
-  if (first === '-v' || first === '--version') {
-    ctx.stdout.write(`${packageVersion()}\n`);
-    return 0;
-  }
-  const entry = COMMANDS[first];
-  if (!entry) {
-    ctx.stderr.write(`error: unknown command "${first}"\n  fix: run \`mpimg --help\` to see the commands\n`);
-    return 2;
-  }
-  const cmd = (await entry.load()).default;
-  if (rest.includes('--help') || rest.includes('-h')) {
-    ctx.stdout.write(cmd.usage.endsWith('\n') ? cmd.usage : `${cmd.usage}\n`);
-    return 0;
-  }
   try {
+    if (first === undefined || first === '-h' || first === '--help' || (first === 'help' && rest.length === 0)) {
+      ctx.stdout.write(helpText());
+      return first === undefined ? 2 : 0;
+    }
+    if (first === '-v' || first === '--version') {
+      ctx.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    // `mpimg help <command>`: that command's help, as `mpimg <command> --help` shows it.
+    if (first === 'help') {
+      if (rest.length > 1) throw new UsageError(`mpimg help takes one command, got ${rest.join(' ')}`, 'e.g. `mpimg help bundle`');
+      ctx.stdout.write(withNewline((await loadCommand(rest[0])).usage));
+      return 0;
+    }
+    const cmd = await loadCommand(first);
+    // --help anywhere before `--` (after it, words are the command's arguments).
+    const end = rest.indexOf('--');
+    if ((end < 0 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+      ctx.stdout.write(withNewline(cmd.usage));
+      return 0;
+    }
     return await cmd.run(rest, ctx);
   } catch (err) {
     if (err instanceof MpimgError) {

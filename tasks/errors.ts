@@ -6,12 +6,15 @@ export class MpimgError extends Error {
   readonly where?: string;
   readonly hint?: string;
   readonly exitCode: number;
-  constructor(message: string, opts: { where?: string; hint?: string; exitCode?: number } = {}) {
+  /** The problems a listing message was made of, each with its own path and fix (`validate --json`). */
+  readonly problems?: ReadonlyArray<{ path: string; message: string; hint: string }>;
+  constructor(message: string, opts: { where?: string; hint?: string; exitCode?: number; problems?: MpimgError['problems'] } = {}) {
     super(message);
     this.name = 'MpimgError';
     this.where = opts.where;
     this.hint = opts.hint;
     this.exitCode = opts.exitCode ?? 1;
+    this.problems = opts.problems;
   }
   format(): string {
     const lines = [`error: ${this.message}`];

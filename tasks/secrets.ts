@@ -55,3 +55,19 @@ export function apiToken(env: NodeJS.ProcessEnv = process.env): string | undefin
   }
   return undefined;
 }
+
+/**
+ * The token values this process knows, from `envs` and from the stash: what `mpimg run` masks in
+ * the terminal output and the log, should a task print one.
+ */
+export function tokenValues(...envs: NodeJS.ProcessEnv[]): string[] {
+  const out = new Set<string>();
+  for (const env of envs) {
+    for (const k of TOKEN_VARS) {
+      const v = env[k];
+      if (v) out.add(v);
+    }
+  }
+  for (const v of stash.values()) out.add(v);
+  return [...out];
+}

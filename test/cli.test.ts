@@ -37,7 +37,7 @@ describe('the mpimg command', () => {
   it('bundle with an unknown option is a usage error (exit 2)', () => {
     const r = mpimg(['bundle', '--bogus'], makeProject());
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toMatch(/^error: unknown option --bogus\n {2}fix: usage: mpimg bundle \[--project DIR\]/);
   });
 
   it('validate lists every problem and changes nothing; a good project validates', () => {
@@ -70,7 +70,7 @@ describe('the mpimg command', () => {
     for (const cmd of [['validate'], ['bundle'], ['tasks'], ['new', 'x'], ['snapshot'], ['image'], ['add', 'motd'], ['run', 'build']]) {
       const r = mpimg([...cmd, '--frob'], dir);
       expect(r.status, `${cmd.join(' ')}: ${r.stderr}`).toBe(2);
-      expect(r.stderr, cmd.join(' ')).toMatch(/^error: Unknown option '--frob'/);
+      expect(r.stderr, cmd.join(' ')).toMatch(/^error: unknown option --frob\n {2}fix: usage: mpimg /);
     }
     expect(fs.existsSync(path.join(dir, '--frob'))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
@@ -94,6 +94,7 @@ describe('the mpimg command', () => {
     fs.writeFileSync(path.join(dir, 'first-boot/30-db.sh'), '#!/bin/sh\nrm -rf $DIR/*\n', { mode: 0o755 });
     const r = mpimg(['validate'], dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^warning: first-boot\/30-db\.sh:2:\d+: warning: .*\[SC2115\]$/m);
+    expect(r.stderr).toMatch(/^warning: first-boot\/30-db\.sh:2:\d+: .*\[SC2115\]$/m);
+    expect(r.stderr).not.toMatch(/warning:.*warning:/);
   });
 });

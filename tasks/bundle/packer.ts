@@ -2,8 +2,8 @@
  * The Packer template of an image project, rendered from mpimg.json by `mpimg bundle` into
  * dist/<slug>.pkr.hcl: no value of the manifest is ever typed into it by hand, so it cannot drift.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import type { Project } from './project.js';
@@ -18,8 +18,31 @@ export const hclInner = (s: string): string => JSON.stringify(String(s)).slice(1
 /** A whole HCL string literal of text. */
 export const hcl = (s: string): string => `"${hclInner(s)}"`;
 
-/** `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`. */
-export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}): string {
+/** `p` with its links resolved, also when its last parts do not exist yet (an --out folder to be made). */
+function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const up = dirname(p);
+    return up === p ? p : join(realPath(up), basename(p));
+  }
+}
+
+/**
+ * The project folder as Packer finds it from the template: `${path.root}` (the template's folder)
+ * and the way from there, so the template works wherever `mpimg bundle --out` wrote it and wherever
+ * packer is started. Both ends with their links resolved: the system follows a link before `..`.
+ */
+export function projectFromTemplate(projectDir: string, outDir: string): string {
+  const rel = relative(realPath(outDir), realPath(projectDir));
+  return `"\${path.root}${rel ? `/${hclInner(rel)}` : ''}"`;
+}
+
+/**
+ * `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`.
+ * `outDir`: where the template is written (the bundle's own files are found next to it).
+ */
+export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}, outDir = join(project.dir, 'dist')): string {
   const m = project.manifest;
   const image = m.droplet?.image ?? m.distributions[0];
   const scriptsDir = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
@@ -43,6 +66,7 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
     env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
     cleanupArgs,
     snapshotExpr,
+    project: projectFromTemplate(project.dir, outDir),
     hcl,
     hclInner,
   });

@@ -246,7 +246,7 @@ function outsideProblem(dir: string, rel: string, out: Problem[], at = rel): boo
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, 'mpimg.json');
   const { manifest, problems } = validateManifest(readManifestJson(file));
-  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again' });
+  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again', problems });
   return manifest;
 }
 
@@ -394,6 +394,6 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const scripts = [...firstBoot, ...(firstLogin ? [firstLogin] : []), ...buildScripts,
     ...[cleanupChoice.custom ? cleanupScript : undefined, checkChoice.custom ? checkScript : undefined].filter((f): f is ProjectFile => Boolean(f))];
   syntaxProblems(scripts, out);
-  if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again' });
+  if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again', problems: out });
   return { dir, manifest, firstBoot, firstLogin, motd, motdAfter, variables, overrides, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
 }

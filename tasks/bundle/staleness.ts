@@ -19,9 +19,16 @@ import { bundleOutputs } from './write-bundle.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
+/** A generated file that no longer follows the project, and the command that writes it again. */
+export interface StaleFile {
+  path: string;
+  reason: string;
+  run: 'bundle' | 'upgrade';
+}
+
 export interface Staleness {
-  /** Generated files that are out of date: path and what to run. */
-  stale: Array<{ path: string; fix: string }>;
+  /** Generated files that are out of date: path, why, and what writes them again. */
+  stale: StaleFile[];
   /** Customised copies whose package original changed since they were made. */
   warnings: string[];
 }
@@ -41,7 +48,9 @@ export function staleness(project: Project): Staleness {
   const bundled = outputs.some((f) => existsSync(join(dir, 'dist', f.name)));
   for (const f of outputs) {
     const p = join(dir, 'dist', f.name);
-    if (existsSync(p) ? readFileSync(p, 'utf8') !== f.text : bundled) stale.push({ path: `dist/${f.name}`, fix: existsSync(p) ? 'written by an older bundle: run `make bundle`' : 'missing (the bundle is from an older release): run `make bundle`' });
+    if (existsSync(p) ? readFileSync(p, 'utf8') !== f.text : bundled) {
+      stale.push({ path: `dist/${f.name}`, reason: existsSync(p) ? 'bundled before the last change to the project (or to generator-mpimg)' : 'missing (the bundle is from an older release)', run: 'bundle' });
+    }
   }
   let rc: Record<string, unknown> = {};
   try {
@@ -60,7 +69,7 @@ export function staleness(project: Project): Staleness {
       const have = readFileSync(abs);
       // edited by the vendor: theirs, not stale
       if (sha(have) !== record[rel]) continue;
-      if (!have.equals(renderTemplate(f, ctx))) stale.push({ path: rel, fix: 'generated from an older mpimg.json or generator-mpimg, never edited: run `make upgrade`' });
+      if (!have.equals(renderTemplate(f, ctx))) stale.push({ path: rel, reason: 'generated from an older mpimg.json or generator-mpimg, never edited', run: 'upgrade' });
     }
   }
   const warnings: string[] = [];

@@ -45,8 +45,11 @@ function writeAtomic(file: string, data: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-/** What `mpimg bundle` writes into dist/, by file name: all of it follows from the project alone. */
-export function bundleOutputs(project: Project): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
+/**
+ * What `mpimg bundle` writes into dist/ (or `outDir`), by file name: all of it follows from the
+ * project alone (and, for the Packer template, the way from `outDir` to the project).
+ */
+export function bundleOutputs(project: Project, outDir = path.join(project.dir, 'dist')): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
   const runtimePath = runtimeBundlePath();
   if (!fs.existsSync(runtimePath)) {
     throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
@@ -66,7 +69,7 @@ export function bundleOutputs(project: Project): { files: Array<{ name: string; 
       { name: `${slug}.cjs`, text: filled, mode: 0o755 },
       { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
       { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: project.overrides }), mode: 0o755 },
-      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables), mode: 0o644 },
+      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables, outDir), mode: 0o644 },
     ],
     runtimeBytes: runtime.length,
     payloadBytes: filled.length - runtime.length,
@@ -74,7 +77,7 @@ export function bundleOutputs(project: Project): { files: Array<{ name: string; 
 }
 
 export function writeBundle(project: Project, outDir = path.join(project.dir, 'dist')): BundleResult {
-  const out = bundleOutputs(project);
+  const out = bundleOutputs(project, outDir);
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of out.files) writeAtomic(path.join(outDir, f.name), f.text, f.mode);
   const slug = project.manifest.slug;

@@ -5,7 +5,6 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../../runtime/manifest.js';
 import { packageScript } from '../bundle/droplet-scripts.js';
 import { readManifest } from '../bundle/project.js';
@@ -14,6 +13,7 @@ import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { addFirstBoot, addFirstLogin, addMotd, type PieceOptions, type PieceResult } from '../../generators/lib/pieces.js';
 import { terminalPrompter } from './ask.js';
+import { parseOptions, projectDir, projectHelp, PROJECT_OPTION, type OptionSpec } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 interface Piece {
@@ -55,6 +55,7 @@ Options:
   -y, --yes     ask nothing: take the current or default values (motd: the current greeting)
   -f, --force   replace a file you edited (default: keep it, change nothing, exit 1)
   --show        cleanup-script, check-script: print the package's script instead (e.g. | diff -u FILE -)
+${projectHelp(16)}
 
 Exit 0 when the piece is in the project as asked (added, or already so), 1 when it was not written
 (a copy you edited is kept: nothing changed).
@@ -62,12 +63,8 @@ Exit 0 when the piece is in the project as asked (added, or already so), 1 when 
 
 function addScript(what: string, argv: string[], cwd: string, out: NodeJS.WritableStream | { write(s: string): unknown }): number {
   const spec = SCRIPTS[what];
-  let values: { force?: boolean; show?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' }, show: { type: 'boolean' } }, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError((e as Error).message, 'see `mpimg add --help`');
-  }
+  const { values } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' }, show: { type: 'boolean' } }, { command: `add ${what}`, usage });
+  cwd = projectDir({ cwd }, values.project);
   const source = readFileSync(packageScript(spec.which));
   if (values.show) {
     out.write(source.toString('utf8'));
@@ -99,19 +96,16 @@ const command: Command = {
     if (!piece) {
       throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`);
     }
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' } };
+    const options: Record<string, OptionSpec> = { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' } };
     for (const s of piece.strings ?? []) options[s] = { type: 'string' };
-    let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-    try {
-      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true }) as typeof parsed;
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg add --help`');
-    }
+    const parsed = parseOptions(rest, options, { command: `add ${what}`, usage, positionals: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    const { project, ...given } = parsed.values;
     const wantsName = piece.args.startsWith('<');
     if (wantsName && parsed.positionals.length !== 1) throw new UsageError(`mpimg add ${what} needs one ${piece.args}`, `e.g. \`mpimg add ${what} database\``);
     if (!wantsName && parsed.positionals.length > 0) throw new UsageError(`mpimg add ${what} takes no argument, got ${parsed.positionals.join(' ')}`, 'see `mpimg add --help`');
-    const opts: PieceOptions = { force: parsed.values.force === true, yes: parsed.values.yes === true, nonInteractive: !terminalPrompter(ctx) };
-    const result = await piece.add(ctx, parsed.positionals, parsed.values, opts);
+    const dir = projectDir(ctx, project as string | undefined);
+    const opts: PieceOptions = { force: given.force === true, yes: given.yes === true, nonInteractive: !terminalPrompter(ctx) };
+    const result = await piece.add({ ...ctx, cwd: dir }, parsed.positionals, given, opts);
     (result.failed ? ctx.stderr : ctx.stdout).write(`${result.message}\n`);
     return result.failed ? 1 : 0;
   },

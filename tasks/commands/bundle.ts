@@ -1,12 +1,24 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadProject, readManifest } from '../bundle/project.js';
 import { catalogWarnings } from '../bundle/build-script.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
 import { variableOverrides } from '../bundle/variables.js';
-import { UsageError } from '../errors.js';
+import { MpimgError } from '../errors.js';
+import { shellcheckNotice, toNotice, writeWarnings } from './notices.js';
+import { parseOptions, projectHelp, PROJECT_OPTION, projectDir } from './options.js';
 import type { Command } from './types.js';
+
+/** An --out that exists must be a folder (a file there would be replaced by nothing we can write). */
+function outDir(cwd: string, given: string | undefined): string | undefined {
+  if (given === undefined) return undefined;
+  const dir = path.resolve(cwd, given);
+  if (given === '' || (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())) {
+    throw new MpimgError(given === '' ? '--out is empty' : `--out ${JSON.stringify(given)} is a file, not a folder`, { where: dir, hint: 'give a folder (it is made if missing), e.g. --out build/images', exitCode: 2 });
+  }
+  return dir;
+}
 
 const command: Command = {
   name: 'bundle',
@@ -20,23 +32,20 @@ Validates mpimg.json and the project folders, then writes:
   dist/<slug>.pkr.hcl     the Packer template of the same build (generated: never edit it)
 
 Options:
-  --project DIR     the image project (default: the current folder)
-  --out DIR         output folder (default: <project>/dist)
+${projectHelp()}
+  --out DIR         output folder (default: <project>/dist); the Packer template written there
+                    finds the project from where it is
   --var NAME=VALUE  give a variable of mpimg.json ("variables") this value for this bundle
                     (repeatable; MPIMG_VAR_<NAME>=VALUE in the environment does the same, --var wins)
 `,
   async run(argv, ctx) {
-    let values: { project?: string; out?: string; var?: string[] };
-    try {
-      ({ values } = parseArgs({ args: argv, options: { project: { type: 'string' }, out: { type: 'string' }, var: { type: 'string', multiple: true } }, strict: true }));
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg bundle --help`');
-    }
-    const dir = path.resolve(ctx.cwd, values.project ?? '.');
+    const { values } = parseOptions(argv, { ...PROJECT_OPTION, out: { type: 'string' }, var: { type: 'string', multiple: true } }, { command: 'bundle', usage: command.usage });
+    const dir = projectDir(ctx, values.project);
+    const out = outDir(ctx.cwd, values.out);
     const overrides = variableOverrides(readManifest(dir), values.var ?? [], ctx.env);
     const project = loadProject(dir, { overrides });
-    for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
-    const r = writeBundle(project, values.out ? path.resolve(ctx.cwd, values.out) : undefined);
+    writeWarnings(ctx.stderr, [...shellcheckWarnings(project.scripts, dir).map(shellcheckNotice), ...catalogWarnings(project.manifest).map(toNotice)]);
+    const r = writeBundle(project, out);
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
     ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
     ctx.stdout.write(`wrote ${rel(r.sh)}\n`);

@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { snapshotName, type Manifest } from '../../runtime/manifest.js';
 import { runTaskBuildStep } from '../do/build-step.js';
 import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
@@ -13,6 +12,7 @@ import type { Image } from '../do/types.js';
 import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { reasonOption, releaseImage } from './release.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 import { defaultVerifyStep } from './verify.js';
 
@@ -36,6 +36,7 @@ Options:
   --parallel N      at most N builds at a time with --all (default 3)
   --keep            keep the build droplet (e.g. to debug a failed build); delete it yourself afterwards
   --json            print the image object (with --all: the table) as JSON instead of the list-user line
+${projectHelp()}
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
 `;
@@ -148,18 +149,11 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
     summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)',
     usage,
     async run(argv, ctx) {
-      let values: Flags;
-      try {
-        ({ values } = parseArgs({
-          args: argv, strict: true, allowPositionals: false,
-          options: {
-            keep: { type: 'boolean' }, json: { type: 'boolean' }, verify: { type: 'boolean' }, release: { type: 'boolean' }, reason: { type: 'string' },
-            all: { type: 'boolean' }, distributions: { type: 'string' }, parallel: { type: 'string' },
-          },
-        }));
-      } catch (err) {
-        throw new UsageError((err as Error).message, 'see `mpimg image --help`');
-      }
+      const { values } = parseOptions(argv, {
+        ...PROJECT_OPTION, keep: { type: 'boolean' }, json: { type: 'boolean' }, verify: { type: 'boolean' }, release: { type: 'boolean' }, reason: { type: 'string' },
+        all: { type: 'boolean' }, distributions: { type: 'string' }, parallel: { type: 'string' },
+      }, { command: 'image', usage });
+      ctx = inProject(ctx, values.project);
       if (values.all && values.distributions !== undefined) throw new UsageError('give --all or --distributions, not both', 'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64');
       if (values.reason !== undefined && !values.release) throw new UsageError('--reason goes with --release', 'mpimg image --release --reason "..."');
       const parallel = parallelOption(values.parallel);

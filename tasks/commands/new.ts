@@ -5,7 +5,6 @@
  */
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AppProject } from '../../generators/lib/app-core.js';
 import { ANSWER_SPECS, optionsHelp } from '../../generators/lib/options.js';
 import { nextSteps } from '../../generators/lib/next-steps.js';
@@ -13,6 +12,7 @@ import { generationReport } from '../../generators/lib/write.js';
 import { UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { terminalPrompter } from './ask.js';
+import { parseOptions } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg new <dir> [options]
@@ -44,12 +44,7 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
     package: { type: 'string' },
   };
   for (const s of ANSWER_SPECS) options[s.option] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
-  let parsed: { values: ParsedValues; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, allowNegative: true }) as typeof parsed;
-  } catch (err) {
-    throw new UsageError((err as Error).message, 'run `mpimg new --help` for the options');
-  }
+  const parsed = parseOptions(argv, options, { command: 'new', usage, positionals: true, allowNegative: true }) as { values: ParsedValues; positionals: string[] };
   if (parsed.positionals.length !== 1) {
     throw new UsageError(parsed.positionals.length === 0 ? 'missing <dir>' : `one <dir> expected, got ${parsed.positionals.join(' ')}`, 'e.g. `mpimg new acme-wiki --name "Acme Wiki" --yes`');
   }

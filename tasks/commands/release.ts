@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { clientFor, type DoCommandDeps } from '../do/command-support.js';
 import { loadManifest } from '../do/project.js';
 import { DEFAULT_API_URL, normaliseBaseUrl } from '../do/client.js';
 import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, releaseVariables, VENDOR_APP_PATH } from '../do/release.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { imageIdOption } from './verify.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 import type { Manifest } from '../../runtime/manifest.js';
 
@@ -29,6 +29,7 @@ Options:
   --dry-run         check the image and print the exact request; send no update
   --if-listed       without $.listing.appId, say so and exit 0 (for CI)
   --json            print the listing the Vendor API answers as JSON
+${projectHelp()}
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token); it needs
 write access and must belong to the team that owns the listing.
@@ -77,15 +78,10 @@ export function createReleaseCommand(deps: ReleaseCommandDeps = {}): Command {
     summary: 'point the Marketplace listing at a snapshot (Vendor API)',
     usage,
     async run(argv, ctx) {
-      let values: { image?: string; images?: string; reason?: string; 'dry-run'?: boolean; 'if-listed'?: boolean; json?: boolean };
-      try {
-        ({ values } = parseArgs({
-          args: argv, strict: true, allowPositionals: false,
-          options: { image: { type: 'string' }, images: { type: 'string' }, reason: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'if-listed': { type: 'boolean' }, json: { type: 'boolean' } },
-        }));
-      } catch (err) {
-        throw new UsageError((err as Error).message, 'see `mpimg release --help`');
-      }
+      const { values } = parseOptions(argv, {
+        ...PROJECT_OPTION, image: { type: 'string' }, images: { type: 'string' }, reason: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'if-listed': { type: 'boolean' }, json: { type: 'boolean' },
+      }, { command: 'release', usage });
+      ctx = inProject(ctx, values.project);
       if (values.image !== undefined && values.images !== undefined) throw new UsageError('give --image or --images, not both', 'mpimg release --image <id> --reason "..."');
       const manifest = loadManifest(ctx.cwd);
       if (!manifest.listing?.appId && values['if-listed']) {

@@ -1,16 +1,24 @@
-import { parseArgs } from 'node:util';
+import * as path from 'node:path';
 import { MpimgError, UsageError } from '../errors.js';
+import { packageVersion } from '../paths.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
+import type { Task } from '../ssh/task.js';
 import { projectTasks } from '../standard/index.js';
 import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
-import { stashTokens } from '../secrets.js';
+import { stashTokens, tokenValues } from '../secrets.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
+import { LOG_PATH_ENV, masker, openRunLog, tapWrites, type RunLog } from './run-log.js';
 import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg run <task> --host <host> [options]
 
-Runs a task of ./mpimgfile.mjs on a host over SSH (the system OpenSSH client, one shared connection).
-List the tasks with: mpimg tasks
+Runs a task of the project's mpimgfile.mjs on a host over SSH (the system OpenSSH client, one shared
+connection). List the tasks with: mpimg tasks
+
+Everything the task prints also goes to a log file, named at the start and at the end: by default a
+new dist/logs/<task>-<time>.log in the project (0600); a known token value is masked there and on
+the terminal.
 
 Options:
   --host <host>          droplet IP or host name (required)
@@ -24,6 +32,9 @@ Options:
   --cloud-init-timeout <seconds>
                          how long wait-boot waits for cloud-init's first boot (default 600, or
                          $MPIMG_CLOUD_INIT_TIMEOUT); 0 skips the wait
+  --log <file>           append the log to this file instead (also: $${LOG_PATH_ENV}=<file>)
+  --no-log               write no log file
+${projectHelp(25)}
 
 The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
 of the environment while the task runs, so no process it starts inherits them; a task that needs the
@@ -42,33 +53,35 @@ const command: Command = {
   summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
   usage,
   async run(argv, ctx) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          host: { type: 'string' },
-          user: { type: 'string' },
-          port: { type: 'string' },
-          identity: { type: 'string' },
-          'strict-host-keys': { type: 'boolean' },
-          'known-hosts': { type: 'string' },
-          'ssh-config': { type: 'string' },
-          'wait-attempts': { type: 'string' },
-          'cloud-init-timeout': { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message, 'run `mpimg run --help`');
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseOptions(argv, {
+      ...PROJECT_OPTION,
+      host: { type: 'string' },
+      user: { type: 'string' },
+      port: { type: 'string' },
+      identity: { type: 'string' },
+      'strict-host-keys': { type: 'boolean' },
+      'known-hosts': { type: 'string' },
+      'ssh-config': { type: 'string' },
+      'wait-attempts': { type: 'string' },
+      'cloud-init-timeout': { type: 'string' },
+      log: { type: 'string' },
+      'no-log': { type: 'boolean' },
+    }, { command: 'run', usage, positionals: true });
     if (positionals.length !== 1) throw new UsageError(positionals.length ? `one task at a time, got: ${positionals.join(' ')}` : 'which task? none given', 'mpimg run <task> --host <host>; `mpimg tasks` lists them');
     if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
     const port = intOption(values.port, 'port', 22, 1, 65535);
     const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
     const cloudInitTimeout = values['cloud-init-timeout'] === undefined ? undefined : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
+    if (values.log !== undefined && values['no-log']) throw new UsageError('give --log <file> or --no-log, not both', 'mpimg run build --host <host> --log build.log');
+    const fromEnv = ctx.env[LOG_PATH_ENV];
+    const log: LogChoice = {
+      off: values['no-log'] === true,
+      given: values.log !== undefined ? { value: values.log, from: '--log' } : fromEnv ? { value: fromEnv, from: LOG_PATH_ENV } : undefined,
+      cwd: ctx.cwd,
+      argv,
+    };
+    if (log.given?.value === '') throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
+    const project = inProject(ctx, values.project);
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
     // code (and everything it spawns with the default environment) cannot pass it on by accident.
@@ -77,7 +90,7 @@ const command: Command = {
     const savedTimeout = process.env[CLOUD_INIT_TIMEOUT_ENV];
     if (cloudInitTimeout !== undefined) process.env[CLOUD_INIT_TIMEOUT_ENV] = String(cloudInitTimeout);
     try {
-      return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts }, ctx);
+      return await runTask(positionals[0], { ...values, host: values.host }, { port, attempts, log }, project);
     } finally {
       if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
       else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;
@@ -95,12 +108,63 @@ interface RunValues {
   'ssh-config'?: string;
 }
 
+interface LogChoice {
+  off: boolean;
+  given?: { value: string; from: string };
+  /** Where mpimg was started: a relative --log is from there. */
+  cwd: string;
+  argv: string[];
+}
+
+/** A path as the user would type it from where mpimg was started. */
+function shown(cwd: string, file: string): string {
+  const rel = path.relative(cwd, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/**
+ * Runs `fn` with everything written to ctx's streams masked (token values) and copied to the log
+ * of this run, which is named before and after.
+ */
+async function withRunLog(name: string, choice: LogChoice, ctx: CommandContext, fn: () => Promise<number>): Promise<number> {
+  const mask = masker(tokenValues(ctx.env, process.env));
+  let log: RunLog | undefined;
+  if (!choice.off) {
+    const opened = openRunLog({ project: ctx.cwd, task: name, given: choice.given, cwd: choice.cwd, now: new Date() });
+    if ('failed' in opened) ctx.stderr.write(`warning: ${opened.failed}: this run has no log file\n  fix: give one with --log <file> (or --no-log)\n`);
+    else log = opened;
+  }
+  const onText = (text: string) => {
+    const stopped = log?.write(text);
+    if (stopped) ctx.stderr.write(`warning: ${stopped}; the run goes on\n`);
+  };
+  const untap = [...new Set([ctx.stdout, ctx.stderr])].map((s) => tapWrites(s, { mask, onText }));
+  const started = new Date();
+  let code = 1;
+  try {
+    if (log) {
+      onText(mask(`# mpimg run ${choice.argv.join(' ')} (generator-mpimg ${packageVersion()})\n# project: ${ctx.cwd}\n# started: ${started.toISOString()}\n`));
+      ctx.stderr.write(`log: ${shown(choice.cwd, log.file)}\n`);
+    }
+    code = await fn();
+    return code;
+  } finally {
+    if (log) ctx.stderr.write(`log: ${shown(choice.cwd, log.file)}\n`);
+    for (const u of untap) u();
+    log?.close(`# finished: ${new Date().toISOString()}, exit code ${code}\n`);
+  }
+}
+
 /** Loads the task file and runs one task over a fresh Connection; prints timings and the outcome. */
-async function runTask(name: string, values: RunValues, o: { port: number; attempts: number }, ctx: CommandContext): Promise<number> {
-  const { port, attempts } = o;
+async function runTask(name: string, values: RunValues, o: { port: number; attempts: number; log: LogChoice }, ctx: CommandContext): Promise<number> {
   const { tasks } = await projectTasks(ctx.cwd);
   const t = tasks.get(name);
   if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs or the standard tasks`, `one of: ${[...tasks.keys()].join(', ')}`);
+  return withRunLog(name, o.log, ctx, () => runOne(name, t, tasks, values, o, ctx));
+}
+
+async function runOne(name: string, t: Task, tasks: Map<string, Task>, values: RunValues, o: { port: number; attempts: number }, ctx: CommandContext): Promise<number> {
+  const { port, attempts } = o;
 
   const c = new Connection({
     host: values.host,

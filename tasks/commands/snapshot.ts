@@ -1,5 +1,4 @@
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { snapshotName } from '../../runtime/manifest.js';
 import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
 import { AbortedError } from '../do/errors.js';
@@ -9,6 +8,7 @@ import { loadManifest } from '../do/project.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
 import { MpimgError, UsageError } from '../errors.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg snapshot --droplet <id|name> [--name <snapshot name>] [--yes] [--json]
@@ -25,6 +25,7 @@ Options:
   --name <name>        snapshot name (default: $.snapshot.name of ./mpimg.json, with a timestamp)
   --yes                do not ask: shut the droplet down and snapshot it
   --json               print the image object as JSON instead of the list-user line
+${projectHelp(23)}
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
 DIGITALOCEAN_API_URL points the client at another API endpoint.
@@ -68,12 +69,8 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
     summary: 'power off a droplet, snapshot it and print the line to submit',
     usage,
     async run(argv, ctx) {
-      let values: { droplet?: string; name?: string; json?: boolean; yes?: boolean };
-      try {
-        ({ values } = parseArgs({ args: argv, options: { droplet: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } }, strict: true, allowPositionals: false }));
-      } catch (err) {
-        throw new UsageError((err as Error).message, 'see `mpimg snapshot --help`');
-      }
+      const { values } = parseOptions(argv, { ...PROJECT_OPTION, droplet: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } }, { command: 'snapshot', usage });
+      ctx = inProject(ctx, values.project);
       if (!values.droplet) throw new UsageError('missing --droplet <id|name>', 'e.g. `mpimg snapshot --droplet 123456` (or `make snapshot DROPLET=123456`)');
       const name = values.name ?? snapshotName(loadManifest(ctx.cwd), deps.now?.() ?? new Date());
       const client = clientFor(ctx, deps);

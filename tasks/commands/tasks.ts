@@ -1,16 +1,16 @@
-import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.js';
 import { isStandard } from '../ssh/task.js';
 import { projectTasks } from '../standard/index.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
 
-const usage = `Usage: mpimg tasks [--json]
+const usage = `Usage: mpimg tasks [--project DIR] [--json]
 
-Lists the tasks defined in ./mpimgfile.mjs with their descriptions.
+Lists the tasks of the project's mpimgfile.mjs (the standard ones and its own) with their descriptions.
 Run one with: mpimg run <task> --host <host>
 
 Options:
-  --json   print [{"name","description"}] as JSON
+${projectHelp()}
+  --json            print [{"name","description","standard"}] as JSON
 `;
 
 const command: Command = {
@@ -18,13 +18,8 @@ const command: Command = {
   summary: "list the tasks of this project's mpimgfile.mjs",
   usage,
   async run(argv, ctx) {
-    let values: { json?: boolean };
-    try {
-      ({ values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: false, strict: true }));
-    } catch (err) {
-      throw new UsageError((err as Error).message, 'run `mpimg tasks --help`');
-    }
-    const { tasks } = await projectTasks(ctx.cwd);
+    const { values } = parseOptions(argv, { ...PROJECT_OPTION, json: { type: 'boolean' } }, { command: 'tasks', usage });
+    const { tasks } = await projectTasks(inProject(ctx, values.project).cwd);
     const list = [...tasks.values()].map((t) => ({ name: t.taskName, description: t.description, standard: isStandard(t) }));
     if (values.json) {
       ctx.stdout.write(`${JSON.stringify(list, null, 2)}\n`);

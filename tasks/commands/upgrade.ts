@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readManifest } from '../bundle/project.js';
 import { PROJECT_FILES } from '../../generators/lib/files.js';
 import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
@@ -14,6 +13,7 @@ import { generationReport, renderTemplate } from '../../generators/lib/write.js'
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { AppProject } from '../../generators/lib/app-core.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
 
 const usage = `Usage: mpimg upgrade [--force [FILE...]] [--show FILE]
@@ -27,6 +27,7 @@ Options:
   --show FILE   print what this release would write at FILE (e.g. | diff -u FILE -)
   -f, --force   also overwrite the files you edited (your edits there are lost); with FILEs,
                 only those (e.g. \`mpimg upgrade --force Makefile\` after reviewing it)
+${projectHelp(16)}
 `;
 
 function show(dir: string, rel: string): string {
@@ -65,14 +66,9 @@ const command: Command = {
   summary: 'refresh the generated files you never edited to the installed generator-mpimg',
   usage,
   async run(argv, ctx) {
-    let values: { force?: boolean; show?: string };
-    let files: string[];
-    try {
-      ({ values, positionals: files } = parseArgs({ args: argv, options: { force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, strict: true, allowPositionals: true }));
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg upgrade --help`');
-    }
+    const { values, positionals: files } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, { command: 'upgrade', usage, positionals: true });
     if (files.length && !values.force) throw new UsageError(`FILE arguments go with --force: ${files.join(' ')}`, 'e.g. `mpimg upgrade --force Makefile` (see `mpimg upgrade --help`)');
+    ctx = inProject(ctx, values.project);
     if (!existsSync(join(ctx.cwd, 'mpimg.json'))) {
       throw new MpimgError('no mpimg.json in this folder', { where: ctx.cwd, hint: 'run `mpimg upgrade` inside an image project' });
     }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { runTaskBuildStep } from '../do/build-step.js';
 import { clientFor, type DoCommandDeps } from '../do/command-support.js';
 import { createProgress } from '../do/progress.js';
@@ -6,6 +5,7 @@ import { loadManifest } from '../do/project.js';
 import { checkCollector, runVerifyPipeline, summarise, VERIFY_TAG } from '../do/verify.js';
 import type { BuildStep, PipelineTimings } from '../do/pipeline.js';
 import { MpimgError, UsageError } from '../errors.js';
+import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
 
 const usage = `Usage: mpimg verify --image <id> [--keep] [--json]
@@ -28,6 +28,7 @@ Options:
   --image <id>  the snapshot to verify (the id \`mpimg image\` printed)
   --keep        keep the droplet (e.g. to look at a failure); delete it yourself afterwards
   --json        print the result as JSON (the task's lines then go to stderr)
+${projectHelp(16)}
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
 `;
@@ -54,12 +55,8 @@ export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
     summary: 'create a droplet from a snapshot, check it after first boot, destroy it',
     usage,
     async run(argv, ctx) {
-      let values: { image?: string; keep?: boolean; json?: boolean };
-      try {
-        ({ values } = parseArgs({ args: argv, options: { image: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false }));
-      } catch (err) {
-        throw new UsageError((err as Error).message, 'see `mpimg verify --help`');
-      }
+      const { values } = parseOptions(argv, { ...PROJECT_OPTION, image: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } }, { command: 'verify', usage });
+      ctx = inProject(ctx, values.project);
       const imageId = imageIdOption(values.image);
       const manifest = loadManifest(ctx.cwd);
       const client = clientFor(ctx, deps);

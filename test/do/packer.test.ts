@@ -139,7 +139,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     // the script is the one `mpimg bundle` wrote next to the template, uploaded before it is used
-    expect(text).toContain('source      = "${local.project}/dist/acme-wiki-build.sh"');
+    expect(text).toContain('source      = "${path.root}/acme-wiki-build.sh"');
     expect(text.indexOf('destination = "${local.work}/acme-wiki-build.sh"')).toBeLessThan(text.indexOf('acme-wiki-build.sh repositories'));
     // variables: the build scripts' environment, HCL-escaped
     expect(text).toContain('environment_vars = ["APP_VERSION=2.4.1", "GREETING=say \\"hi\\" $${x}", "MPIMG_ROOT=/"');
