@@ -51,10 +51,9 @@ export async function runBuildScript(c: Connection, command: BuildScriptCommand)
   }, `${m.slug}-steps`);
 }
 
-export const repositories = standard('repositories', 'add the build.repositories of mpimg.json with their checked signing keys (before the packages)', async (c) => {
-  const m = manifestOf(c);
-  const d = await distroOf(c, m);
-  if (forDistro(m.build?.repositories, d.slug, d.family).length === 0) return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
+// Run also when this distribution's list is empty: the repositories an earlier build added and
+// mpimg.json no longer lists are removed then too (the script says when there is nothing to do).
+export const repositories = standard('repositories', 'add the build.repositories of mpimg.json with their checked signing keys (before the packages), remove the ones it no longer lists', async (c) => {
   await runBuildScript(c, 'repositories');
 });
 

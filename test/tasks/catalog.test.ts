@@ -82,7 +82,7 @@ describe('catalog steps over SSH (standard tasks)', () => {
     const r = await runTask('testbuild', root);
     expect(r.code, r.err).toBe(0);
     expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'check-report']);
-    expect(r.err).toContain('[repositories] mpimg.json lists no build.repositories for debian-12-x64');
+    expect(r.out).toContain('[repositories] repositories: mpimg.json lists no repositories for debian-12-x64');
     expect(r.err).toContain('[users] mpimg.json lists no users and no directories');
     expect(r.err).toMatch(/\[firewall\] mpimg\.json has no firewall \(Marketplace review rejects images without an active firewall/);
     // owners: after files/, numeric ids of the root's own accounts
@@ -104,6 +104,22 @@ describe('catalog steps over SSH (standard tasks)', () => {
     expect(env).toContain('APP_VERSION=2.5.0\n');
     expect(env).toContain('EDITION=community\n');
     expect(env).toContain(`MPIMG_SLUG=${SLUG}\n`);
+  });
+
+  it('repositories runs also when mpimg.json lists none any more: what an earlier build added is removed', async () => {
+    const root = newRoot();
+    // as an earlier build with a repository "acme-old" left it; and the distribution's own list
+    const mark = `# mpimg:${SLUG} repository acme-old: written by ${SLUG}-build.sh from mpimg.json (edit mpimg.json, not this file)`;
+    mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
+    mkdirSync(join(root, 'etc/apt/keyrings'), { recursive: true });
+    writeFileSync(join(root, 'etc/apt/sources.list.d/acme-old.sources'), `${mark}\nTypes: deb\nURIs: https://apt.acme.example\nSuites: bookworm\nSigned-By: /etc/apt/keyrings/acme-old.gpg\n`);
+    writeFileSync(join(root, 'etc/apt/keyrings/acme-old.gpg'), 'key');
+    writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'Types: deb\nURIs: http://deb.debian.org/debian\n');
+    const r = await runTask('repositories', root);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('[repositories] repositories: repository acme-old: removed (no longer in mpimg.json)');
+    expect(readdirSync(join(root, 'etc/apt/sources.list.d'))).toEqual(['debian.sources']);
+    expect(readdirSync(join(root, 'etc/apt/keyrings'))).toEqual([]);
   });
 
   it('a failing step stops the build with the script\'s error and fix lines (ufw is not in this root)', async () => {
