@@ -62,7 +62,7 @@ export const MANIFEST_SCHEMA: Schema = {
     directories: DIRECTORIES_SCHEMA,
     services: SERVICES_SCHEMA,
     firewall: FIREWALL_SCHEMA,
-    credentials: obj({ file: dropletPath('The root-only file first-boot scripts save credentials to (default /root/.<slug>-credentials; DigitalOcean\'s own images use /root/.digitalocean_passwords).') }, { description: 'Where generated passwords are kept.' }),
+    credentials: obj({ file: dropletPath('The root-only file first-boot scripts save credentials to (default /root/.<slug>-credentials; DigitalOcean\'s own images use /root/.digitalocean_passwords). Not inside a folder $.directories or $.users give to another user.') }, { description: 'Where generated passwords are kept.', 'x-check': 'credentials' }),
     build: BUILD_SCHEMA,
     cleanup: obj({
       script: projectPath('The project\'s own copy of the cleanup (default: the package\'s).'),
@@ -105,6 +105,17 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...VARIABLE_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v)) push(out, at, `vendor "${v}" is reserved`, '/opt/digitalocean alone fails the Marketplace check: use your company name');
+  },
+  // Root writes the credentials file at first boot: in a folder another user owns, that user could
+  // put a link where it writes (or read the passwords).
+  credentials(v, at, out, root) {
+    const file = (v as { file?: string }).file;
+    if (typeof file !== 'string') return;
+    const owned: Array<[string, string]> = [];
+    if (Array.isArray(root.directories)) for (const d of root.directories as Array<{ path?: unknown; owner?: unknown }>) if (typeof d?.path === 'string' && typeof d.owner === 'string' && d.owner !== 'root') owned.push([d.path, d.owner]);
+    if (Array.isArray(root.users)) for (const u of root.users as Array<{ name?: unknown; home?: unknown }>) if (typeof u?.home === 'string' && typeof u.name === 'string') owned.push([u.home, u.name]);
+    const hit = owned.find(([d]) => file.startsWith(`${d}/`));
+    if (hit) push(out, `${at}.file`, `${file} is inside ${hit[0]}, which belongs to "${hit[1]}": it could read the passwords root saves there, or put a link where root writes them`, 'keep the credentials in a root-only folder, e.g. /root/.<slug>-credentials (the default)');
   },
   firstBoot(v, at, out) {
     if (!Array.isArray(v)) return;

@@ -27,6 +27,7 @@ describe('an app user never owns where root runs code from (runtime home, the fo
     ['a home in /usr/local', { users: [{ name: 'app', home: '/usr/local/app' }] }, '$.users[0].home: /usr/local/app is inside /usr, where root runs code from: a home owned by "app" could change what root runs'],
     ['a home above the runtime home', { users: [{ name: 'app', home: '/opt/acme' }] }, '$.users[0].home: /opt/acme holds /opt/acme/acme-wiki, where root runs code from: a home owned by "app" could change what root runs'],
     ['files/ in /etc/profile.d', { files: { dir: 'files', owners: [{ path: '/etc/profile.d/*', owner: 'app' }] } }, '$.files.owners[0].owner: /etc/profile.d/* is in /etc/profile.d, where root runs code from: owned by "app" it could change what root runs'],
+    ['the credentials file in the app\'s folder', { users: [{ name: 'app', home: '/var/lib/app' }], credentials: { file: '/var/lib/app/passwords' } }, '$.credentials.file: /var/lib/app/passwords is inside /var/lib/app, which belongs to "app": it could read the passwords root saves there, or put a link where root writes them'],
     ['files/ in per-instance scripts', { files: { dir: 'files', owners: [{ path: '/var/lib/cloud/scripts/per-instance/**', owner: 'app' }] } }, '$.files.owners[0].owner: /var/lib/cloud/scripts/per-instance/** is in /var/lib/cloud, where root runs code from: owned by "app" it could change what root runs'],
   ])('refuses %s', (_what, extra, problem) => {
     expect(problems(extra)).toEqual([problem]);
