@@ -7,6 +7,10 @@
  * Dependency-free: it is bundled into the on-droplet runtime.
  */
 
+/** Short to write and small in the on-droplet bundle: prefix + each space-separated name. */
+const list = (prefix: string, names: string): string[] => names.split(' ').map((n) => prefix + n);
+const words = (names: string): string[] => names.split(' ');
+
 /** Vendor folder names that fail Marketplace review by themselves (/opt/digitalocean is the agent's). */
 export const RESERVED_VENDORS: ReadonlySet<string> = new Set(['digitalocean', 'do-agent', 'droplet-agent']);
 
@@ -18,13 +22,9 @@ export const ROOT_ACCOUNTS: readonly string[] = ['root', 'toor'];
  * DigitalOcean's images; the RHEL family's setup package): $.users may add them to groups, never
  * change their home or shell (`nobody` with a shell, `daemon` with a home of the app's...).
  */
-export const SYSTEM_ACCOUNTS: readonly string[] = [
-  'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data', 'backup', 'list', 'irc',
-  'gnats', 'nobody', '_apt', 'messagebus', 'syslog', 'sshd', 'uuidd', 'tcpdump', 'tss', 'landscape', 'pollinate', 'usbmux',
-  'lxd', 'dnsmasq', 'fwupd-refresh', 'polkitd', 'systemd-network', 'systemd-resolve', 'systemd-timesync', 'systemd-coredump',
-  'systemd-oom', '_chrony', 'adm', 'shutdown', 'halt', 'operator', 'ftp', 'dbus', 'chrony', 'sssd', 'rpc', 'rpcuser',
-  'unbound', 'libstoragemgmt', 'cockpit-ws', 'cockpit-wsinstance', 'setroubleshoot', 'clevis', 'rngd', 'nfsnobody',
-];
+export const SYSTEM_ACCOUNTS: readonly string[] = words(
+  'daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody _apt messagebus syslog sshd uuidd tcpdump tss landscape pollinate usbmux lxd dnsmasq fwupd-refresh polkitd systemd-network systemd-resolve systemd-timesync systemd-coredump systemd-oom _chrony adm shutdown halt operator ftp dbus chrony sssd rpc rpcuser unbound libstoragemgmt cockpit-ws cockpit-wsinstance setroubleshoot clevis rngd nfsnobody',
+);
 
 /** Groups that hand root (or its secrets, or the raw disks) to their members. */
 export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem'];
@@ -35,23 +35,15 @@ export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'a
  * Their own children (/etc/nginx, /var/lib/app) are the vendor's.
  */
 export const SYSTEM_DIRS: readonly string[] = [
-  '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc', '/root',
-  '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var',
-  '/dev/shm', '/run/lock', '/run/user', '/root/.ssh',
-  '/usr/bin', '/usr/sbin', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libx32', '/usr/libexec', '/usr/include', '/usr/share',
-  '/usr/src', '/usr/games', '/usr/local', '/usr/local/bin', '/usr/local/sbin', '/usr/local/lib', '/usr/local/libexec',
-  '/usr/local/share', '/usr/local/etc', '/usr/local/include', '/usr/local/src', '/usr/local/games',
-  '/usr/lib/systemd', '/usr/lib/systemd/system', '/lib/systemd', '/lib/systemd/system',
-  '/var/lib', '/var/log', '/var/cache', '/var/tmp', '/var/spool', '/var/mail', '/var/backups', '/var/opt', '/var/local', '/var/run',
-  '/var/lock', '/var/crash', '/var/empty', '/var/spool/cron', '/var/lib/dpkg', '/var/lib/rpm', '/var/lib/systemd', '/var/lib/cloud',
-  '/var/lib/cloud/scripts', '/var/lib/cloud/scripts/per-instance', '/var/lib/cloud/scripts/per-boot', '/var/lib/cloud/scripts/per-once',
-  '/etc/update-motd.d', '/etc/profile.d', '/etc/cron.d', '/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly',
-  '/etc/systemd', '/etc/systemd/system', '/etc/init.d', '/etc/sudoers.d', '/etc/ssh', '/etc/ssh/sshd_config.d', '/etc/cloud',
-  '/etc/cloud/cloud.cfg.d', '/etc/apt', '/etc/apt/sources.list.d', '/etc/apt/keyrings', '/etc/apt/trusted.gpg.d', '/etc/apt/apt.conf.d',
-  '/etc/apt/preferences.d', '/etc/yum.repos.d', '/etc/dnf', '/etc/yum', '/etc/pki', '/etc/pki/rpm-gpg', '/etc/ld.so.conf.d', '/etc/pam.d',
-  '/etc/security', '/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d', '/etc/default', '/etc/logrotate.d', '/etc/skel',
-  '/etc/ssl', '/etc/ssl/certs', '/etc/ssl/private', '/etc/ufw', '/etc/firewalld', '/etc/network', '/etc/netplan', '/etc/tmpfiles.d',
-  '/etc/udev', '/etc/selinux',
+  '/',
+  ...list('/', 'bin boot dev etc home lib lib32 lib64 libx32 media mnt opt proc root run sbin srv sys tmp usr var'),
+  '/dev/shm',
+  ...list('/run/', 'lock user'),
+  '/root/.ssh',
+  ...list('/usr/', 'bin sbin lib lib32 lib64 libx32 libexec include share src games local local/bin local/sbin local/lib local/libexec local/share local/etc local/include local/src local/games lib/systemd lib/systemd/system'),
+  ...list('/lib/', 'systemd systemd/system'),
+  ...list('/var/', 'lib log cache tmp spool mail backups opt local run lock crash empty spool/cron lib/dpkg lib/rpm lib/systemd lib/cloud lib/cloud/scripts lib/cloud/scripts/per-instance lib/cloud/scripts/per-boot lib/cloud/scripts/per-once'),
+  ...list('/etc/', 'update-motd.d profile.d cron.d cron.hourly cron.daily cron.weekly cron.monthly systemd systemd/system init.d sudoers.d ssh ssh/sshd_config.d cloud cloud/cloud.cfg.d apt apt/sources.list.d apt/keyrings apt/trusted.gpg.d apt/apt.conf.d apt/preferences.d yum.repos.d dnf yum pki pki/rpm-gpg ld.so.conf.d pam.d security sysctl.d modprobe.d modules-load.d default logrotate.d skel ssl ssl/certs ssl/private ufw firewalld network netplan tmpfiles.d udev selinux'),
 ];
 
 /**
@@ -62,16 +54,9 @@ export const SYSTEM_DIRS: readonly string[] = [
  * The runtime home /opt/<vendor>/<slug> is added per image (rootRunPaths).
  */
 export const ROOT_RUN_PATHS: readonly string[] = [
-  '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/usr', '/boot', '/root',
-  '/var/lib/cloud', '/var/spool/cron', '/var/lib/dpkg', '/var/lib/rpm', '/var/lib/systemd',
-  '/etc/update-motd.d', '/etc/profile', '/etc/profile.d', '/etc/bash.bashrc', '/etc/bashrc', '/etc/environment', '/etc/shells',
-  '/etc/crontab', '/etc/cron.d', '/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly', '/etc/anacrontab',
-  '/etc/systemd', '/etc/init.d', '/etc/rc.local', '/etc/sudoers', '/etc/sudoers.d', '/etc/ssh', '/etc/cloud', '/etc/apt',
-  '/etc/yum.repos.d', '/etc/dnf', '/etc/yum', '/etc/yum.conf', '/etc/pki', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/ld.so.preload',
-  '/etc/pam.d', '/etc/security', '/etc/sysctl.conf', '/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d', '/etc/udev',
-  '/etc/logrotate.conf', '/etc/logrotate.d', '/etc/default', '/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow',
-  '/etc/login.defs', '/etc/ufw', '/etc/firewalld', '/etc/network', '/etc/netplan', '/etc/fstab', '/etc/tmpfiles.d', '/etc/selinux',
-  '/etc/letsencrypt',
+  ...list('/', 'bin sbin lib lib32 lib64 libx32 usr boot root'),
+  ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd'),
+  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local sudoers sudoers.d ssh cloud apt yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d default passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
 ];
 
 /** The runtime home: first-login script, helper library, install journal. Root runs code from it. */

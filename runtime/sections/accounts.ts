@@ -34,24 +34,24 @@ const account = (what: string): Schema => str({ description: what, pattern: ACCO
 const passwdPath = (what: string): Schema => dropletPath(what, { pattern: PASSWD_FIELD_RE.source, 'x-message': 'bad path {value}: it goes into /etc/passwd, where ":" separates the fields', 'x-hint': 'a path without ":"' });
 
 export const USERS_SCHEMA: Schema = strings(obj({
-  name: account('The user name. Not root (nor another uid-0 name); an account of the base image (www-data, nobody, daemon, ...) only gets groups, never a home or shell.'),
+  name: account('The user name; not root (nor another uid-0 name). A base image account (www-data, nobody, ...) gets groups only, no home or shell.'),
   system: { type: 'boolean', description: 'A system account (default true): no password, no login, a uid below 1000.' },
-  home: passwdPath('Its home folder (made, owned by it). Not a system folder (/, /tmp, /var/lib, ...), and not where root runs code from (/opt/<vendor>/<slug>, the folders above it, /etc/profile.d, /usr, ...).'),
+  home: passwdPath('Its home folder (made, owned by it); not a system folder, nor where root runs code from (/opt/<vendor>/<slug> and above, /usr, ...).'),
   shell: passwdPath('Its login shell (default /usr/sbin/nologin).'),
-  groups: strings(account('An extra group.'), { description: 'Extra groups (made when missing); the user\'s own group is always made. Not root, sudo, wheel, admin, shadow, disk or kmem (they hand over root).' }),
+  groups: strings(account('An extra group.'), { description: 'Extra groups (made when missing; its own group is always made); not root, sudo, wheel, admin, shadow, disk or kmem.' }),
   comment: str({ description: 'The GECOS comment.', pattern: '^[^:]*$', 'x-hint': 'no ":"' }),
 }, { required: ['name'], 'x-check': 'user' }), { description: 'Users (and their groups) made at build time, before files/ and the build scripts.', 'x-check': 'uniqueNames' });
 
 export const DIRECTORIES_SCHEMA: Schema = strings(obj({
-  path: dropletPath('The folder (made with its parents). Not a system folder (/, /tmp, /etc, /var/lib, /etc/ssh, ...) nor the tool\'s own (/var/lib/mpimg, /var/log/mpimg).'),
-  owner: account('Its owner (a user of $.users or of the system). Only root where root runs code from: /opt/<vendor>/<slug> and the folders above it, /etc/profile.d, /usr, /root, ... (an app user owning /opt/<vendor> could swap what root runs at login).'),
+  path: dropletPath('The folder (made with its parents); not a system folder (/, /tmp, /etc, /var/lib, ...) nor the tool\'s (/var/lib/mpimg, /var/log/mpimg).'),
+  owner: account('Its owner (of $.users or the system); only root where root runs code from (/opt/<vendor>/<slug> and the folders above it, /etc/profile.d, /usr, ...).'),
   group: account('Its group.'),
-  mode: octalMode('Its mode, e.g. "0750". Not writable by a group or others where root runs code from.'),
+  mode: octalMode('Its mode, e.g. "0750"; no group or other write where root runs code from.'),
 }, { required: ['path'], 'x-check': 'directory' }), { description: 'Folders made at build time with owner, group and mode (empty ones too).' });
 
 export const OWNERS_SCHEMA: Schema = strings(obj({
   path: str({ description: 'A droplet path glob over files/: * is one level, ** any depth.', pattern: '^/', 'x-hint': 'a droplet path starting with "/", e.g. "/etc/app/**"' }),
-  owner: account('The owner. Only root for paths root runs code from (/etc/profile.d, /usr, /opt/<vendor>/<slug>, ...).'),
+  owner: account('The owner; only root where root runs code from.'),
   group: account('The group.'),
 }, { required: ['path'], 'x-check': 'ownership' }), { description: 'Owner and group of files/ paths, set when files/ is laid down.' });
 
@@ -75,7 +75,7 @@ function rootRunProblems(out: Problem[], at: { owner: string; mode: string }, p:
   const r = rootRunOf(p, rootRunFor(root));
   if (!r) return;
   const where = r === p ? `${p} is where root runs code from` : p.startsWith(`${r}/`) ? `${p} is inside ${r}, where root runs code from` : `${p} holds ${r}, where root runs code from`;
-  if (notRoot(d.owner)) push(out, at.owner, `${where}: ${what} owned by "${d.owner}" could change what root runs`, `leave it to root (remove "owner"), or use a folder of the app's own (e.g. /var/lib/<app>, /srv/<app>, /opt/<vendor>/<app>-data)`);
+  if (notRoot(d.owner)) push(out, at.owner, `${where}: ${what} owned by "${d.owner}" could change what root runs`, 'leave it to root (remove "owner"), or use a folder of the app\'s own, e.g. /var/lib/<app>');
   if (typeof d.mode === 'string' && /^0?[0-7]{3,4}$/.test(d.mode) && groupOrOtherWritable(d.mode)) push(out, at.mode, `${where}: mode ${d.mode} lets a group or others write there`, 'use a mode without group and other write, e.g. "0755" or "0750"');
 }
 
@@ -114,7 +114,7 @@ export const ACCOUNT_CHECKS: Record<string, Check> = {
     const wild = parts.findIndex((seg) => /[*?[]/.test(seg));
     const fixed = wild < 0 ? o.path : parts.slice(0, wild).join('/') || '/';
     const r = rootRunFor(root).find((x) => fixed === x || fixed.startsWith(`${x}/`));
-    if (r && notRoot(o.owner)) push(out, `${at}.owner`, `${o.path} is in ${r}, where root runs code from: owned by "${o.owner}" it could change what root runs`, 'leave those files to root (remove "owner"), or move them to a folder of the app\'s own');
+    if (r && notRoot(o.owner)) push(out, `${at}.owner`, `${o.path} is in ${r}, where root runs code from: owned by "${o.owner}" it could change what root runs`, 'leave them to root (remove "owner"), or move them to a folder of the app\'s own');
   },
   uniqueNames(v, at, out) {
     if (!Array.isArray(v)) return;

@@ -142,7 +142,7 @@ describe('mpimg.schema.json', () => {
 
   it('tells the code-only rules in its descriptions', () => {
     const text = JSON.stringify(published);
-    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key', 'must be a variable of $.variables', 'Not root (nor another uid-0 name)', 'Not a system folder', 'where root runs code from', 'Not a name of the distribution\'s own']) {
+    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key', 'must be a variable of $.variables', 'not root (nor another uid-0 name)', 'not a system folder', 'where root runs code from', 'Not a name of the distribution\'s own']) {
       expect(text, words).toContain(words);
     }
   });
