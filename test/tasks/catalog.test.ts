@@ -82,7 +82,7 @@ describe('catalog steps over SSH (standard tasks)', () => {
     const r = await runTask('testbuild', root);
     expect(r.code, r.err).toBe(0);
     expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'check-report']);
-    expect(r.out).toContain('[repositories] repositories: mpimg.json lists no repositories for debian-12-x64');
+    expect(r.err).toContain('[repositories] mpimg.json lists no build.repositories for debian-12-x64');
     expect(r.err).toContain('[users] mpimg.json lists no users and no directories');
     expect(r.err).toMatch(/\[firewall\] mpimg\.json has no firewall \(Marketplace review rejects images without an active firewall/);
     // owners: after files/, numeric ids of the root's own accounts
