@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { backupDir, ensureBlock, familyOfOsRelease, findBlock, journalFile, removeBlock, stateFiles, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
+import { backupDir, ensureBlock, familyOfOsRelease, findBlock, journalFile, removeBlock, stateFileSets, stateFiles, JOURNAL_VERBS, type JournalVerb, type Op, type Plan } from './plan.js';
 import { resolveInRoot, StepError } from './root.js';
 
 export { StepError } from './root.js';
@@ -267,7 +267,6 @@ export interface Stage {
 }
 
 export function readStage(plan: Plan, root: string): Stage {
-  const f = stateFiles(plan);
   const file = (p: string): string | undefined => {
     try {
       const real = resolveInRoot(root, p).real;
@@ -276,16 +275,18 @@ export function readStage(plan: Plan, root: string): Stage {
       return undefined;
     }
   };
-  const running = file(f.running);
-  const finished = file(f.finished);
-  const failedText = running !== undefined ? running : file(f.failed) ?? '';
+  // Where this bundle keeps each state file, else where an older one did (stateFileSets).
+  const state = (k: keyof ReturnType<typeof stateFiles>) => stateFileSets(plan).map((f) => file(f[k])).find((t) => t !== undefined);
+  const running = state('running');
+  const finished = state('finished');
+  const failedText = running !== undefined ? running : state('failed') ?? '';
   const failedSteps = failedText.split('\n').filter((l) => /^\S+ [1-9]\d*$/.test(l));
   const stage: Stage['stage'] = running !== undefined ? 'first-boot-running' : finished !== undefined ? 'first-boot-finished' : 'built';
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   let firstLogin: Stage['firstLogin'] = 'none';
   if (hook && hook.kind === 'block') {
     const bashrc = file(hook.path) ?? '';
-    firstLogin = file(f.loginDone) !== undefined || (stage !== 'built' && !findBlock(bashrc, hook.id)) ? 'done' : 'pending';
+    firstLogin = state('loginDone') !== undefined || (stage !== 'built' && !findBlock(bashrc, hook.id)) ? 'done' : 'pending';
   }
   return { stage, failedSteps, firstLogin };
 }
@@ -314,10 +315,11 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   if (!booted && opts.only !== 'seeded' && hook) {
     // A login on the build droplet ran the first-login setup; the image must start with it to come
     // (install puts the hook back), or its MOTD and status would say it is done.
-    const done = resolveInRoot(root, stateFiles(plan).loginDone);
-    if (lstat(done.real)?.isFile()) {
+    for (const { loginDone } of stateFileSets(plan)) {
+      const done = resolveInRoot(root, loginDone);
+      if (!lstat(done.real)?.isFile()) continue;
       fs.unlinkSync(done.real);
-      changes.push({ op: 'file', path: stateFiles(plan).loginDone, action: 'removed', note: 'a first login on this build droplet: the image starts with its first login to come' });
+      changes.push({ op: 'file', path: loginDone, action: 'removed', note: 'a first login on this build droplet: the image starts with its first login to come' });
     }
   }
   if (opts.only !== 'seeded' && j.entries.length > 0) {

@@ -13,11 +13,11 @@ import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
 import { VERIFY_SCHEMA } from './sections/verify.js';
+import { RESERVED_VENDORS } from './policy.js';
 
 export const SCHEMA_ID = 'https://raw.githubusercontent.com/generator-mpimg/generator-mpimg/main/mpimg.schema.json';
 
-/** Vendor folder names that fail Marketplace review by themselves (/opt/digitalocean is the agent's). */
-export const RESERVED_VENDORS = new Set(['digitalocean', 'do-agent', 'droplet-agent']);
+export { RESERVED_VENDORS } from './policy.js';
 
 const minutes = (description: string): Schema => ({ type: 'integer', minimum: 1, maximum: 1440, description, 'x-message': '{value}: not a whole number of minutes from 1 to 1440', 'x-hint': 'e.g. 30' });
 const glob = (description: string): Schema => strings(str({ pattern: '^/[^\\\\]*$', 'x-message': 'bad path glob {value}', 'x-hint': 'a droplet path starting with "/", with * (one level), ** (any depth) or ?, e.g. "/etc/nginx/**"' }), { description });
@@ -33,7 +33,7 @@ export const MANIFEST_SCHEMA: Schema = {
   ...obj({
     $schema: str({ description: 'This schema, for editors.' }),
     name: str({ description: 'Display name, e.g. "Acme Wiki".', minLength: 1, pattern: '\\S', 'x-message': 'name must be one non-empty line', 'x-hint': 'use the product name as customers see it' }),
-    slug: str({ description: 'Lower-case id used in every installed name: /var/log/<slug>, 99-<slug>, ...', pattern: SLUG_RE.source, 'x-message': 'bad slug {value}', 'x-hint': '2-40 characters: lower-case letters, digits and "-", starting with a letter, not ending with "-"' }),
+    slug: str({ description: 'Lower-case id used in every installed name: /var/log/mpimg/<slug>, 99-<slug>, ...', pattern: SLUG_RE.source, 'x-message': 'bad slug {value}', 'x-hint': '2-40 characters: lower-case letters, digits and "-", starting with a letter, not ending with "-"' }),
     vendor: str({ description: 'Company folder under /opt: /opt/<vendor>/<slug>. "digitalocean" is reserved (it fails the Marketplace check).', pattern: VENDOR_RE.source, 'x-message': 'bad vendor folder name {value}', 'x-hint': 'lower-case letters, digits, ".", "_" and "-" only (it becomes /opt/<vendor>)', 'x-check': 'vendor' }),
     version: str({ description: 'The image\'s version.', pattern: '^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$', 'x-message': 'bad version {value}', 'x-hint': 'use something like 1.0.0 (letters, digits, ".", "+", "_", "-")' }),
     distributions: strings(str({ pattern: DISTRO_SLUG_RE.source, 'x-message': 'bad distribution {value}', 'x-hint': 'use a DigitalOcean image slug such as ubuntu-24-04-x64' }), { description: 'DigitalOcean base image slugs this image is built for; the first is the build base.', minItems: 1, 'x-hint': 'add one, e.g. "ubuntu-24-04-x64"' }),
@@ -62,7 +62,7 @@ export const MANIFEST_SCHEMA: Schema = {
     directories: DIRECTORIES_SCHEMA,
     services: SERVICES_SCHEMA,
     firewall: FIREWALL_SCHEMA,
-    credentials: obj({ file: dropletPath('The root-only file first-boot scripts save credentials to (default /root/.<slug>-credentials; DigitalOcean\'s own images use /root/.digitalocean_passwords).') }, { description: 'Where generated passwords are kept.' }),
+    credentials: obj({ file: dropletPath('The root-only file first-boot scripts save credentials to (default /root/.<slug>-credentials; DigitalOcean\'s own images use /root/.digitalocean_passwords). Not inside a folder $.directories or $.users give to another user.') }, { description: 'Where generated passwords are kept.', 'x-check': 'credentials' }),
     build: BUILD_SCHEMA,
     cleanup: obj({
       script: projectPath('The project\'s own copy of the cleanup (default: the package\'s).'),
@@ -105,6 +105,17 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...VARIABLE_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v)) push(out, at, `vendor "${v}" is reserved`, '/opt/digitalocean alone fails the Marketplace check: use your company name');
+  },
+  // Root writes the credentials file at first boot: in a folder another user owns, that user could
+  // put a link where it writes (or read the passwords).
+  credentials(v, at, out, root) {
+    const file = (v as { file?: string }).file;
+    if (typeof file !== 'string') return;
+    const owned: Array<[string, string]> = [];
+    if (Array.isArray(root.directories)) for (const d of root.directories as Array<{ path?: unknown; owner?: unknown }>) if (typeof d?.path === 'string' && typeof d.owner === 'string' && d.owner !== 'root') owned.push([d.path, d.owner]);
+    if (Array.isArray(root.users)) for (const u of root.users as Array<{ name?: unknown; home?: unknown }>) if (typeof u?.home === 'string' && typeof u.name === 'string') owned.push([u.home, u.name]);
+    const hit = owned.find(([d]) => file.startsWith(`${d}/`));
+    if (hit) push(out, `${at}.file`, `${file} is inside ${hit[0]}, which belongs to "${hit[1]}": it could read the passwords root saves there, or put a link where root writes them`, 'keep the credentials in a root-only folder, e.g. /root/.<slug>-credentials (the default)');
   },
   firstBoot(v, at, out) {
     if (!Array.isArray(v)) return;

@@ -4,6 +4,8 @@
  * (tasks/bundle/sh-installer.ts); both must leave byte-identical trees.
  */
 
+import { legacyToolDirs } from './policy.js';
+
 export interface DirOp {
   kind: 'dir';
   path: string;
@@ -73,8 +75,10 @@ export interface Plan {
   version: string;
   /** /opt/<vendor>/<slug> */
   home: string;
-  /** /var/lib/<slug>: what first boot and first login record (see droplet stages below). */
+  /** /var/lib/mpimg/<slug>: what first boot and first login record (see droplet stages below). */
   state: string;
+  /** /var/log/mpimg/<slug>: the first-boot steps' logs. */
+  logs: string;
   ops: Op[];
 }
 
@@ -89,6 +93,13 @@ export const stateFiles = (plan: Pick<Plan, 'state'>) => ({
   failed: `${plan.state}/first-boot.failed`,
   loginDone: `${plan.state}/first-login.done`,
 });
+
+/**
+ * The state files where this bundle keeps them, then where bundles before the tool's folders were
+ * namespaced did (/var/lib/<slug>, runtime/policy.ts): status and install of a newer bundle still
+ * know the stage of a droplet an older one built or booted.
+ */
+export const stateFileSets = (plan: Pick<Plan, 'state' | 'slug'>) => [stateFiles(plan), stateFiles({ state: legacyToolDirs(plan.slug).state })];
 
 export const startMarker = (id: string): string => `# >>> mpimg:${id} >>>`;
 export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;

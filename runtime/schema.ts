@@ -88,6 +88,30 @@ function fail(s: Schema, value: unknown, at: string, out: Problem[], message: st
   out.push({ path: at, message: s['x-message'] ? s['x-message'].replace('{value}', shown) : message, hint: s['x-hint'] ?? hint });
 }
 
+/**
+ * Whether `value` has the types `s` asks for, all the way down (patterns, ranges and unknown keys
+ * aside). A node's x-check runs only then: its code may rely on the shapes (a string where the
+ * schema says a list made `forEach` throw), while every other problem is still listed at once.
+ */
+export function typesFit(s: Schema, value: unknown): boolean {
+  if (s.anyOf) {
+    const pick = s.anyOf.find((alt) => (typeList(alt) ?? []).some((t) => fits(value, t)));
+    return pick !== undefined && typesFit(pick, value);
+  }
+  const types = typeList(s);
+  if (types && !types.some((t) => fits(value, t))) return false;
+  if (Array.isArray(value)) return !s.items || value.every((v) => typesFit(s.items!, v));
+  if (typeOf(value) === 'object') {
+    const obj = value as Record<string, unknown>;
+    for (const [key, v] of Object.entries(obj)) {
+      if (v === undefined) continue;
+      const sub = s.properties?.[key] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+      if (sub && !typesFit(sub, v)) return false;
+    }
+  }
+  return true;
+}
+
 /** Validates `value` against `s`, appending every problem (never stopping at the first). */
 export function validate(s: Schema, value: unknown, at: string, out: Problem[], checks: Record<string, Check>, root: Record<string, unknown>): void {
   if (s.anyOf) {
@@ -98,7 +122,7 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
       return;
     }
     validate(pick, value, at, out, checks, root);
-    if (s['x-check']) checks[s['x-check']](value, at, out, root);
+    if (s['x-check'] && typesFit(pick, value)) checks[s['x-check']](value, at, out, root);
     return;
   }
   const types = typeList(s);
@@ -144,7 +168,7 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
       validate(sub, obj[key], `${at}.${key}`, out, checks, root);
     }
   }
-  if (s['x-check']) checks[s['x-check']](value, at, out, root);
+  if (s['x-check'] && typesFit(s, value)) checks[s['x-check']](value, at, out, root);
 }
 
 /** The schema as published (mpimg.schema.json): our x- keywords taken out. */

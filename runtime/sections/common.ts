@@ -1,4 +1,5 @@
 /** Building blocks the manifest's sections share: schema fragments and the rules only code can state. */
+import { uncanonicalPath } from '../policy.js';
 import type { Check, Problem, Schema } from '../schema.js';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -24,16 +25,19 @@ export function unsafeRelativePath(p: string): string | null {
   return null;
 }
 
-/** A path on the droplet: absolute, no `..` (it must not climb out of what it names). */
+/**
+ * A path on the droplet: absolute, no `..` (it must not climb out of what it names), written the one
+ * way the policy compares it (no "//", "/./" or trailing "/": "/tmp/" is /tmp).
+ */
 export function unsafeDropletPath(p: string): string | null {
   if (!p.startsWith('/')) return 'is not absolute';
   if (p.includes('\\')) return 'contains a backslash';
   if (p.split('/').some((seg) => seg === '..')) return 'contains ".."';
-  return null;
+  return uncanonicalPath(p);
 }
 
 export const projectPath = (description: string): Schema => str({ description: `${description} (A path relative to the project folder, without "..".)`, 'x-check': 'projectPath' });
-export const dropletPath = (description: string): Schema => str({ description: `${description} (An absolute path on the droplet, without "..".)`, 'x-check': 'dropletPath' });
+export const dropletPath = (description: string, extra: Partial<Schema> = {}): Schema => str({ description: `${description} (An absolute path on the droplet, without "..", "//" or a trailing "/".)`, 'x-check': 'dropletPath', ...extra });
 export const octalMode = (description: string): Schema => str({ description, pattern: '^0?[0-7]{3,4}$', 'x-message': 'bad mode {value}', 'x-hint': 'an octal mode as a string, e.g. "0750"' });
 
 /**
@@ -65,7 +69,7 @@ export const COMMON_CHECKS: Record<string, Check> = {
   },
   dropletPath(v, at, out) {
     const why = typeof v === 'string' ? unsafeDropletPath(v) : null;
-    if (why) out.push({ path: at, message: `bad droplet path "${v}": ${why}`, hint: 'an absolute path on the droplet, e.g. /var/lib/app' });
+    if (why) out.push({ path: at, message: `bad droplet path "${v}": ${why}`, hint: 'an absolute path on the droplet written plainly, e.g. /var/lib/app' });
   },
 };
 

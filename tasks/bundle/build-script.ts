@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { familyOf, type Family } from '../../runtime/distro.js';
 import { DISTRO_SLUG_RE, forDistro, type Manifest, type PerDistro } from '../../runtime/manifest.js';
+import { ancestorsOf, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, shellPattern, SYSTEM_DIRS, TOOL_DIRS } from '../../runtime/policy.js';
 import type { Repository } from '../../runtime/sections/build.js';
 import { firewallRules } from '../../runtime/sections/firewall.js';
 import { serviceOf, type Service } from '../../runtime/sections/services.js';
@@ -125,6 +126,8 @@ function serviceLines(m: Manifest, slug: string | undefined, family: Family): st
  */
 export function ownedPaths(project: Project): Array<{ path: string; owner?: string; group?: string }> {
   const paths = [...project.files.map((f) => f.target), ...project.links.map((l) => l.path)].sort();
+  const modes = new Map(project.files.map((f) => [f.target, f.mode]));
+  const rootRun = rootRunPaths(project.manifest.vendor, project.manifest.slug);
   const out: Array<{ path: string; owner?: string; group?: string }> = [];
   (project.manifest.files?.owners ?? []).forEach((o, i) => {
     if (!o.owner && !o.group) throw new MpimgError(`$.files.owners[${i}] names neither an owner nor a group`, { where: `$.files.owners[${i}]`, hint: 'give "owner", "group" or both' });
@@ -136,7 +139,17 @@ export function ownedPaths(project: Project): Array<{ path: string; owner?: stri
         hint: `use a droplet path of a file under ${project.manifest.files?.dir ?? 'files'}/ (* is one level, ** any depth, e.g. "/etc/app/**"); folders are owned through "directories"`,
       });
     }
-    for (const p of hits) out.push({ path: p, owner: o.owner, group: o.group });
+    for (const p of hits) {
+      // The policy on what the glob really matched: root's files stay root's (runtime/policy.ts).
+      const r = rootRunOf(p, rootRun);
+      if (r && o.owner && !ROOT_ACCOUNTS.includes(o.owner)) {
+        throw new MpimgError(`$.files.owners[${i}] makes "${o.owner}" the owner of ${p}, in ${r}, where root runs code from`, { where: `$.files.owners[${i}].path`, hint: 'narrow the glob to the app\'s own files, or leave those to root' });
+      }
+      if (r && o.group && !ROOT_ACCOUNTS.includes(o.group) && ((modes.get(p) ?? 0) & 0o020)) {
+        throw new MpimgError(`$.files.owners[${i}] gives group "${o.group}" write access to ${p}, in ${r}, where root runs code from`, { where: `$.files.owners[${i}].group`, hint: `take the group write bit off files${p}, or leave its group to root` });
+      }
+      out.push({ path: p, owner: o.owner, group: o.group });
+    }
   });
   return out;
 }
@@ -185,6 +198,11 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
     ownersBody: owners.join('\n') || ':',
     rulesBody: rules.join('\n') || ':',
     hasFirewall: Boolean(m.firewall),
+    policy: {
+      systemDirs: shellPattern(SYSTEM_DIRS, false),
+      toolDirs: shellPattern(TOOL_DIRS, true),
+      rootRun: `${shellPattern(rootRunPaths(m.vendor, m.slug), true)}|${shellPattern(ancestorsOf(rootRunPaths(m.vendor, m.slug)), false)}`,
+    },
     limitRate: FIREWALLD_LIMIT,
   });
 }

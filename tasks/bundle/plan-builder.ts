@@ -9,6 +9,7 @@ import { MpimgError } from '../errors.js';
 import type { Project } from './project.js';
 import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';
+import { runtimeHome, toolDirs } from '../../runtime/policy.js';
 import { serviceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
@@ -50,8 +51,8 @@ function fileOp(p: string, mode: number, data: Buffer | string): Op {
 
 export function buildPlan(project: Project, generatorVersion: string): Plan {
   const m = project.manifest;
-  const home = `/opt/${m.vendor}/${m.slug}`;
-  const common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, state: `/var/lib/${m.slug}` };
+  const home = runtimeHome(m.vendor, m.slug);
+  const common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, ...toolDirs(m.slug) };
   const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
   const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
 

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../runtime/payload.js';
+import { legacyToolDirs } from '../../runtime/policy.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 import { checkArgs } from '../../runtime/sections/firewall.js';
@@ -67,6 +68,7 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     blocks: readDroplet('blocks.sh'),
     home: plan.home,
     state: plan.state,
+    legacyState: legacyToolDirs(plan.slug).state,
     hookPath: hook?.path ?? '',
     hookId: hook && hook.kind === 'block' ? hook.id : '',
     planJsonB64: b64Lines(Buffer.from(planJson(plan)).toString('base64')),

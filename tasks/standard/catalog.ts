@@ -12,7 +12,7 @@ import { recordedVariables } from '../bundle/variables.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
-import { distroOf, manifestOf, rootArgs, skipPackages } from './project.js';
+import { distroOf, manifestOf, rootArgs, skipPackages, targetRoot } from './project.js';
 import { standard } from './registry.js';
 
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
@@ -51,10 +51,20 @@ export async function runBuildScript(c: Connection, command: BuildScriptCommand)
   }, `${m.slug}-steps`);
 }
 
-export const repositories = standard('repositories', 'add the build.repositories of mpimg.json with their checked signing keys (before the packages)', async (c) => {
+/** Whether the target has a repository list an earlier build of this image wrote (its mark). */
+async function ownRepositoryLists(c: Connection, m: Manifest): Promise<boolean> {
+  const root = targetRoot() === '/' ? '' : targetRoot();
+  const globs = `${shellQuote(`${root}/etc/apt/sources.list.d`)}/*.sources ${shellQuote(`${root}/etc/yum.repos.d`)}/*.repo`;
+  const r = await c.run(`for f in ${globs}; do [ -f "$f" ] || continue; case $(head -n 1 "$f") in ${shellQuote(`# mpimg:${m.slug} repository `)}*) exit 0 ;; esac; done; exit 1`, { quiet: true, echo: false, check: false });
+  return r.exitCode === 0;
+}
+
+// Also when this distribution's list is empty, if an earlier build added repositories: the ones
+// mpimg.json no longer lists are removed then too.
+export const repositories = standard('repositories', 'add the build.repositories of mpimg.json with their checked signing keys (before the packages), remove the ones it no longer lists', async (c) => {
   const m = manifestOf(c);
   const d = await distroOf(c, m);
-  if (forDistro(m.build?.repositories, d.slug, d.family).length === 0) return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
+  if (forDistro(m.build?.repositories, d.slug, d.family).length === 0 && !(await ownRepositoryLists(c, m))) return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
   await runBuildScript(c, 'repositories');
 });
 

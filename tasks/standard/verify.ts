@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
+import { toolDirs } from '../../runtime/policy.js';
 import { checkArgs, firewallCheckArg } from '../../runtime/sections/firewall.js';
 import { serviceOf } from '../../runtime/sections/services.js';
 import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
@@ -172,7 +173,7 @@ async function checkFirstBoot(c: Connection, m: Manifest, rep: Report, blocked: 
   }
   const stage = String(json.stage);
   const failed = Array.isArray(json.failedSteps) ? json.failedSteps.map(String) : [];
-  const logs = `/var/log/${m.slug}/`;
+  const logs = `${toolDirs(m.slug).logs}/`;
   if (failed.length) {
     const named = failed.map((f) => { const [id, code] = f.split(' '); return `${id} (exit ${code})`; });
     rep.add('fail', 'first-boot', `first-boot step(s) failed: ${named.join(', ')}: see ${logs} on the droplet`);

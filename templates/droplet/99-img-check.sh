@@ -1126,7 +1126,7 @@ check_login_hold() {
     done <<< "$out"
   done
   if [ "$bad" = 1 ] && [ "$released" = 0 ]; then
-    record fail login-hold "the login hold was not released after first boot: root logins only get the wait message (see /var/log/<slug>/ and the zz-<slug>-finish step)"
+    record fail login-hold "the login hold was not released after first boot: root logins only get the wait message (see /var/log/mpimg/<slug>/ and the zz-<slug>-finish step)"
   elif [ "$bad" = 1 ]; then
     record fail login-hold "a ForceCommand in sshd_config would lock users out: remove it, or use the image's login hold with its release script"
   elif [ "$managed" = 1 ]; then
@@ -1239,6 +1239,88 @@ check_motd() {
   fi
 }
 
+# Where root runs code from: runtime/policy.ts ROOT_RUN_PATHS, as they are (a test keeps the two
+# lists equal). These folders and files, everything the image's own pieces run at boot or login,
+# and every folder above them must be root's alone.
+ROOT_RUN_PATHS=(/bin /sbin /lib /lib32 /lib64 /libx32 /usr /boot /root /var/lib/cloud /var/spool/cron /var/lib/dpkg /var/lib/rpm /var/lib/systemd /etc/update-motd.d /etc/profile /etc/profile.d /etc/bash.bashrc /etc/bashrc /etc/environment /etc/shells /etc/crontab /etc/cron.d /etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly /etc/anacrontab /etc/systemd /etc/init.d /etc/rc.local /etc/sudoers /etc/sudoers.d /etc/ssh /etc/cloud /etc/apt /etc/yum.repos.d /etc/dnf /etc/yum /etc/yum.conf /etc/pki /etc/ld.so.conf /etc/ld.so.conf.d /etc/ld.so.preload /etc/pam.d /etc/security /etc/sysctl.conf /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/udev /etc/logrotate.conf /etc/logrotate.d /etc/default /etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/login.defs /etc/ufw /etc/firewalld /etc/network /etc/netplan /etc/fstab /etc/tmpfiles.d /etc/selinux /etc/letsencrypt)
+
+# root_chain PATH WHAT: PATH (a path inside the image) with its links followed, and every folder
+# above it up to /, must be owned by root and not writable by others or by a group other than
+# root's (a sticky folder like /tmp aside). Adds evidence and sets bad=1 otherwise; each folder is
+# looked at once (SEEN).
+root_chain() {
+  local d=$1 what=$2 host st uid gid mode
+  if [ -z "$ROOT" ]; then
+    d=$(readlink -f -- "$d" 2>/dev/null) || return 0
+  else
+    in_root "$d" || return 0
+    d=${IR#"$ROOT"}
+    d=${d:-/}
+  fi
+  while :; do
+    if [ -z "${SEEN[$d]:-}" ]; then
+      SEEN[$d]=1
+      host=$ROOT$d
+      [ -n "$ROOT" ] || host=$d
+      if [ -e "$host" ] && st=$(stat -c '%u %g %a' -- "$host" 2>/dev/null); then
+        read -r uid gid mode <<< "$st"
+        mode=$((8#$mode))
+        if [ "$uid" != 0 ]; then
+          bad=1; ev_add "$d: owned by uid $uid, not root ($what)"
+        elif [ $((mode & 01000)) = 0 ] && { [ $((mode & 02)) != 0 ] || { [ $((mode & 020)) != 0 ] && [ "$gid" != 0 ]; }; }; then
+          bad=1; ev_add "$d: writable by $( [ $((mode & 02)) != 0 ] && echo others || echo "group $gid") ($what)"
+        fi
+      fi
+    fi
+    [ "$d" != / ] || break
+    d=${d%/*}
+    d=${d:-/}
+  done
+}
+
+check_root_run() {
+  local p d e f run step lib bad=0 n=0
+  local -A SEEN=()
+  for p in "${ROOT_RUN_PATHS[@]}"; do
+    in_root "$p" nofollow || continue
+    [ -e "$IR" ] || [ -L "$IR" ] || continue
+    n=$((n + 1)); root_chain "$p" "root runs code from $p"
+  done
+  # Everything root runs at boot or login, as the image has it: cloud-init's scripts and the steps
+  # and library an mpimg wrapper runs, the MOTD, login shells' files, the first-login hook's script.
+  for d in /var/lib/cloud/scripts/per-instance /var/lib/cloud/scripts/per-boot /var/lib/cloud/scripts/per-once /etc/update-motd.d /etc/profile.d; do
+    if ! in_root "$d" || [ ! -d "$IR" ]; then continue; fi
+    for e in "$IR"/*; do
+      [ -e "$e" ] || [ -L "$e" ] || continue
+      f=${e#"$ROOT"}
+      n=$((n + 1)); root_chain "$f" "root runs $f"
+      if ! in_root "$f" || [ ! -f "$IR" ]; then continue; fi
+      step=$(sed -n "s/^mpimg_run_first_boot '[^']*' '\([^']*\)'.*/\1/p" "$IR" 2>/dev/null | head -n 1)
+      lib=$(sed -n "s/^\. '\(\/[^']*\)'\$/\1/p" "$IR" 2>/dev/null | head -n 1)
+      for run in $step $lib; do n=$((n + 1)); root_chain "$run" "root runs it from $f"; done
+    done
+  done
+  for f in /etc/profile /etc/bash.bashrc /etc/bashrc /etc/environment /etc/rc.local /root/.bashrc /root/.profile; do
+    if ! in_root "$f" nofollow || { [ ! -e "$IR" ] && [ ! -L "$IR" ]; }; then continue; fi
+    n=$((n + 1)); root_chain "$f" "root runs $f at login"
+  done
+  # The first-login hook's script and what it runs and sources (in its own folder).
+  if in_root /root/.bashrc && [ -r "$IR" ]; then
+    while read -r run; do
+      [ -n "$run" ] || continue
+      for f in "$run" "${run%/*}/first-login.sh" "${run%/*}/lib.sh"; do
+        if ! in_root "$f" || [ ! -e "$IR" ]; then continue; fi
+        n=$((n + 1)); root_chain "$f" "root runs it at the first login"
+      done
+    done < <(grep -o '/opt/[A-Za-z0-9._/-]*first-login-run' "$IR" 2>/dev/null | sort -u)
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail root-run "root runs code from folders another user can change: give them (and every folder above) back to root (chown root:root, chmod go-w); an app user owning /opt/<vendor> can swap what root runs at login"
+  else
+    record pass root-run "$n path(s) root runs at boot or login, and every folder above them, are root's alone"
+  fi
+}
+
 check_tmp() {
   local d f bad=0
   for d in /tmp /var/tmp; do
@@ -1345,6 +1427,7 @@ check_login_hold
 check_per_instance
 check_first_login
 check_motd
+check_root_run
 check_tmp
 check_package_caches
 check_swap

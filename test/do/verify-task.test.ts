@@ -74,7 +74,7 @@ describe('mpimg run verify on a droplet made from the image', () => {
     const { project, d } = await setup({ steps: { ip: '#!/bin/sh\necho cannot configure >&2\nexit 5\n' } });
     const v = await verify(project, d);
     expect(v.code).toBe(1);
-    expect(v.out).toContain('[FAIL] first-boot: first-boot step(s) failed: 20-ip (exit 5): see /var/log/acme-wiki/ on the droplet');
+    expect(v.out).toContain('[FAIL] first-boot: first-boot step(s) failed: 20-ip (exit 5): see /var/log/mpimg/acme-wiki/ on the droplet');
     expect(v.tag('login-hold')).toBe('PASS');
     expect(v.lines).toHaveLength(8);
     expect(v.err).toMatch(/error: verify: 1 check\(s\) failed on root@127\.0\.0\.1:\d+: first-boot/);
@@ -165,6 +165,6 @@ describe('mpimg run verify on a droplet made from the image', () => {
     const later = await verify(project, d, ['--wait-attempts', '10']);
     expect(later.code, later.out + later.err).toBe(0);
     expect(later.err).toMatch(/waiting for ssh on root@127\.0\.0\.1:\d+ \(attempt 1\/10\)[\s\S]*ssh is up \(attempt \d+\)/);
-    expect(readFileSync(join(d.root, `var/lib/${SLUG}/first-boot.last`), 'utf8')).toContain('10-setup 0');
+    expect(readFileSync(join(d.root, `var/lib/mpimg/${SLUG}/first-boot.last`), 'utf8')).toContain('10-setup 0');
   });
 });

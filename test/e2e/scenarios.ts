@@ -32,8 +32,8 @@ const HOLD_DROPIN = `etc/ssh/sshd_config.d/00-${S}-login-hold.conf`;
 const SSHD_T = 'mkdir -p /run/sshd; k=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $k/k; /usr/sbin/sshd -t -h $k/k; r=$?; rm -rf $k; exit $r';
 const HOOK_START = `# >>> mpimg:${S} first-login >>>`;
 const CREDENTIALS = `/root/.${S}-credentials`;
-const STATE = `/var/lib/${S}`;
-const LOGS = `/var/log/${S}`;
+const STATE = `/var/lib/mpimg/${S}`;
+const LOGS = `/var/log/mpimg/${S}`;
 const DOMAIN_PROMPT = 'Domain name pointing to this droplet';
 const PROMPT = /root@[\w.-]+:~# $/m;
 

@@ -139,7 +139,7 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
     const lines = checkLines(r.stdout);
     expect([...lines.keys()]).toEqual(CHECK_IDS);
-    expect(lines.get('first-boot')).toBe(`[FAIL] first-boot: first-boot step(s) failed: 30-flaky (exit 3): see /var/log/${S}/ on the droplet`);
+    expect(lines.get('first-boot')).toBe(`[FAIL] first-boot: first-boot step(s) failed: 30-flaky (exit 3): see /var/log/mpimg/${S}/ on the droplet`);
     // the hold is released anyway, and the rest is checked
     expect(lines.get('login-hold')).toMatch(/^\[PASS\] /);
     expect(lines.get('command-1')).toMatch(/^\[PASS\] /);

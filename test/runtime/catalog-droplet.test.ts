@@ -60,7 +60,7 @@ describe('services after the first-boot steps', () => {
     expect(r.stdout).not.toContain('FAILED');
     expect(fs.readFileSync(fake.log, 'utf8')).toBe('restart app.service\nstart nginx.service\n');
     // after the vendor's steps, before the finish (its record lists it last among the steps)
-    expect(fs.readFileSync(path.join(root, 'var/lib/acme-wiki/first-boot.last'), 'utf8')).toBe('10-password 0\n20-ip 0\nservices 0\n');
+    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.last'), 'utf8')).toBe('10-password 0\n20-ip 0\nservices 0\n');
   });
 
   it('a unit that does not start is a first-boot failure, shown at login', () => {
@@ -69,10 +69,10 @@ describe('services after the first-boot steps', () => {
     const fake = fakeSystemctl();
     const r = runInSandbox(root, FIRST_BOOT, { env: { ...NO_METADATA, PATH: `${fake.bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/yy-acme-wiki-services`);
-    expect(fs.readFileSync(path.join(root, 'var/lib/acme-wiki/first-boot.failed'), 'utf8')).toBe('services 1\n');
-    expect(fs.readFileSync(path.join(root, 'var/log/acme-wiki/services.log'), 'utf8')).toContain('fail-app.service did not restart');
+    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'), 'utf8')).toBe('services 1\n');
+    expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/services.log'), 'utf8')).toContain('fail-app.service did not restart');
     const motd = runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA });
-    expect(motd.stdout).toContain('WARNING: first-boot steps failed; see /var/log/acme-wiki:\n  services 1');
+    expect(motd.stdout).toContain('WARNING: first-boot steps failed; see /var/log/mpimg/acme-wiki:\n  services 1');
   });
 });
 

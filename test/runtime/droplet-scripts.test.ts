@@ -31,9 +31,9 @@ describe('first boot', () => {
     const root = installed();
     const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
     expect(r.stdout).not.toContain('FAILED');
-    const log = read(root, 'var/log/acme-wiki/10-password.log');
+    const log = read(root, 'var/log/mpimg/acme-wiki/10-password.log');
     expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:]+Z\] start 10-password\npassword saved\n\[.*\] end 10-password exit=0\n$/);
-    expect(read(root, 'var/log/acme-wiki/20-ip.log')).toContain('end 20-ip exit=0');
+    expect(read(root, 'var/log/mpimg/acme-wiki/20-ip.log')).toContain('end 20-ip exit=0');
     const cred = path.join(root, 'root/.acme-wiki-credentials');
     expect(fs.statSync(cred).mode & 0o777).toBe(0o600);
     const password = /^ADMIN_PASSWORD='([A-Za-z0-9]{24})'\n$/.exec(fs.readFileSync(cred, 'utf8'))![1];
@@ -42,8 +42,28 @@ describe('first boot', () => {
     expect(r.stdout + r.stderr).not.toContain(password);
     expect(read(root, 'etc/ssh/sshd_config')).not.toContain('login-hold');
     expect(read(root, 'etc/ssh/sshd_config')).toBe('Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n');
-    expect(read(root, 'var/lib/acme-wiki/first-boot.last')).toBe('10-password 0\n20-ip 0\n');
-    expect(fs.existsSync(path.join(root, 'var/lib/acme-wiki/first-boot.failed'))).toBe(false);
+    expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.last')).toBe('10-password 0\n20-ip 0\n');
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'))).toBe(false);
+  });
+
+  it('keeps its logs and state in folders of its own: a package\'s /var/lib/<slug> and /var/log/<slug> stay as they are', () => {
+    // the slug of a vendor of RabbitMQ or Redis is naturally the package's name: its folders exist
+    const root = installed();
+    for (const d of ['var/lib/acme-wiki', 'var/log/acme-wiki']) {
+      fs.mkdirSync(path.join(root, d), { recursive: true });
+      fs.chownSync(path.join(root, d), 4242, 4242);
+      fs.chmodSync(path.join(root, d), 0o700);
+      fs.writeFileSync(path.join(root, d, 'data'), 'the package\'s\n');
+    }
+    const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
+    expect(r.stdout).not.toContain('FAILED');
+    for (const d of ['var/lib/acme-wiki', 'var/log/acme-wiki']) {
+      const st = fs.statSync(path.join(root, d));
+      expect([st.uid, st.mode & 0o7777], d).toEqual([4242, 0o700]);
+      expect(fs.readdirSync(path.join(root, d)), d).toEqual(['data']);
+    }
+    expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.last')).toBe('10-password 0\n20-ip 0\n');
+    expect(fs.readdirSync(path.join(root, 'var/log/mpimg/acme-wiki')).sort()).toEqual(['10-password.log', '20-ip.log']);
   });
 
   it('a failing step does not stop the others, the hold is still released and the failure is shown', () => {
@@ -52,23 +72,23 @@ describe('first boot', () => {
     const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/10-acme-wiki-password`);
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/zz-acme-wiki-finish`);
-    expect(r.stderr).toContain('first-boot step 10-password failed (exit 3); see /var/log/acme-wiki/10-password.log');
-    expect(read(root, 'var/log/acme-wiki/10-password.log')).toContain('db setup broke\n');
-    expect(read(root, 'var/log/acme-wiki/20-ip.log')).toContain('exit=0');
+    expect(r.stderr).toContain('first-boot step 10-password failed (exit 3); see /var/log/mpimg/acme-wiki/10-password.log');
+    expect(read(root, 'var/log/mpimg/acme-wiki/10-password.log')).toContain('db setup broke\n');
+    expect(read(root, 'var/log/mpimg/acme-wiki/20-ip.log')).toContain('exit=0');
     expect(read(root, 'etc/ssh/sshd_config')).not.toContain('ForceCommand');
-    expect(read(root, 'var/lib/acme-wiki/first-boot.failed')).toBe('10-password 3\n');
+    expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.failed')).toBe('10-password 3\n');
     const motd = runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA });
-    expect(motd.stdout).toContain('WARNING: first-boot steps failed; see /var/log/acme-wiki:\n  10-password 3');
+    expect(motd.stdout).toContain('WARNING: first-boot steps failed; see /var/log/mpimg/acme-wiki:\n  10-password 3');
   });
 
   it('a new instance starts with a clean record', () => {
     const root = installed();
     fs.writeFileSync(path.join(root, 'opt/acme/acme-wiki/first-boot/20-ip'), '#!/bin/sh\nexit 1\n');
     runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
-    expect(read(root, 'var/lib/acme-wiki/first-boot.failed')).toBe('20-ip 1\n');
+    expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.failed')).toBe('20-ip 1\n');
     fs.writeFileSync(path.join(root, 'opt/acme/acme-wiki/first-boot/20-ip'), '#!/bin/sh\nexit 0\n');
     runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
-    expect(fs.existsSync(path.join(root, 'var/lib/acme-wiki/first-boot.failed'))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'))).toBe(false);
   });
 });
 

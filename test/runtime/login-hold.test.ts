@@ -132,10 +132,10 @@ describe('the login hold', () => {
     expect(Date.now() - start).toBeLessThan(20_000);
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/10-acme-wiki-password`);
     expect(r.stderr).toContain('first-boot step 10-password failed (exit 124)');
-    const log = fs.readFileSync(path.join(root, 'var/log/acme-wiki/10-password.log'), 'utf8');
+    const log = fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/10-password.log'), 'utf8');
     expect(log).toContain('10-password timed out after 2 s and was stopped');
-    expect(fs.readFileSync(path.join(root, 'var/log/acme-wiki/20-ip.log'), 'utf8')).toContain('exit=0');
-    expect(fs.readFileSync(path.join(root, 'var/lib/acme-wiki/first-boot.failed'), 'utf8')).toBe('10-password 124\n');
+    expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/20-ip.log'), 'utf8')).toContain('exit=0');
+    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'), 'utf8')).toBe('10-password 124\n');
     expect(fs.existsSync(path.join(root, DROPIN))).toBe(false);
     expect(spawnSync('pgrep', ['-f', 'sleep 733[12]']).status).toBe(1);
   });

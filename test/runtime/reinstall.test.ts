@@ -109,12 +109,12 @@ describe.each(EXECUTORS)('%s executor, reinstall with a newer bundle', (_name, r
     const root = stagedRoot();
     ok(run(newer, ['install', '--root', root]));
     // What the first-login setup leaves when it ran (first-login-run): its record, and no hook.
-    const done = path.join(root, 'var/lib/acme-wiki/first-login.done');
+    const done = path.join(root, 'var/lib/mpimg/acme-wiki/first-login.done');
     fs.mkdirSync(path.dirname(done), { recursive: true });
     fs.writeFileSync(done, '2026-12-01T10:00:00Z\n');
     fs.writeFileSync(path.join(root, 'root/.bashrc'), fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8').replace(/# >>> mpimg:acme-wiki first-login >>>[\s\S]*?# <<< mpimg:acme-wiki first-login <<<\n/, ''));
     const r = ok(run(newer, ['install', '--root', root]));
-    expect(r.stdout).toContain('removed  /var/lib/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)');
+    expect(r.stdout).toContain('removed  /var/lib/mpimg/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)');
     expect(fs.existsSync(done)).toBe(false);
     expect(fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8')).toContain('# >>> mpimg:acme-wiki first-login >>>');
     expect(ok(run(newer, ['status', '--root', root])).stdout).toContain('first login pending');

@@ -83,6 +83,7 @@ const INVALID: Array<[string, unknown]> = [
   ['a bad package', { ...good, build: { packages: ['rm -rf /'] } }],
   ['a bad variable name', { ...good, variables: { 'app-version': '1' } }],
   ['a bad firewall rule', { ...good, firewall: { allow: ['http'] } }],
+  ['a backslash in a repository URL', { ...good, build: { repositories: [{ name: 'x', uris: 'https://x.example/apt\\nTrusted:\\tyes', suites: ['a'], key: { file: 'k' } }] } }],
   ['a bad fingerprint', { ...good, build: { repositories: [{ name: 'x', uris: 'https://x.example', suites: ['a'], key: { url: 'https://x.example/k', fingerprint: 'ABCD' } }] } }],
   ['a bad user name', { ...good, users: [{ name: 'Web App' }] }],
   ['a bad service unit', { ...good, services: ['nginx'] }],
@@ -110,6 +111,10 @@ const CODE_ONLY: Array<[string, unknown, RegExp]> = [
   ['a control character', { ...good, name: 'a\u2028b' }, /line-separator/],
   ['a listing placeholder that is no variable', { ...good, listing: { software: [{ name: 'Nginx', version: '{{NGINX_VERSION}}' }] } }, /\{\{NGINX_VERSION\}\} is not a variable of \$\.variables/],
   ['a listing distribution that is not built', { ...good, listing: { distribution: 'debian-12-x64' } }, /not one of \$\.distributions/],
+  ['root in users', { ...good, users: [{ name: 'root', shell: '/usr/sbin/nologin' }] }, /"root" is root/],
+  ['a system folder', { ...good, directories: [{ path: '/tmp', mode: '0755' }] }, /\/tmp is a system folder/],
+  ['the vendor folder owned by an app user', { ...good, directories: [{ path: '/opt/acme', owner: 'app' }] }, /where root runs code from/],
+  ['a repository named like the distribution\'s', { ...good, build: { repositories: [{ name: 'ubuntu', uris: 'https://x.example', suites: ['a'], key: { file: 'k' } }] } }, /distribution's own repositories/],
 ];
 
 describe('mpimg.schema.json', () => {
@@ -137,7 +142,7 @@ describe('mpimg.schema.json', () => {
 
   it('tells the code-only rules in its descriptions', () => {
     const text = JSON.stringify(published);
-    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key', 'must be a variable of $.variables']) {
+    for (const words of ['\\"digitalocean\\" is reserved', 'SSH (22/tcp) must be among them', 'relative to the project folder, without', 'absolute path on the droplet, without', 'each with its own order and name', 'needs its signing key', 'must be a variable of $.variables', 'not root (nor another uid-0 name)', 'not a system folder', 'where root runs code from', 'Not a name of the distribution\'s own']) {
       expect(text, words).toContain(words);
     }
   });

@@ -62,6 +62,30 @@ describe.each([['node', () => node], ['sh', () => sh]] as const)('%s executor', 
     expect(run(['status', '--root', root]).status).toBe(0);
   });
 
+  it('a droplet an older bundle made (its state in /var/lib/<slug>): status and install know its stage', () => {
+    const root = stagedRoot();
+    expect(run(['install', '--root', root]).status).toBe(0);
+    // a login on the build droplet, recorded where bundles before the namespaced folders did
+    const old = path.join(root, 'var/lib/acme-wiki');
+    fs.mkdirSync(old, { recursive: true });
+    fs.writeFileSync(path.join(old, 'first-login.done'), '2026-01-01T00:00:00Z\n');
+    const inst = run(['install', '--root', root]);
+    expect(inst.status, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('removed  /var/lib/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)');
+    expect(fs.existsSync(path.join(old, 'first-login.done'))).toBe(false);
+    // its first boot, as the older bundle's helper library recorded it
+    fs.writeFileSync(path.join(old, 'first-boot.last'), '10-password 0\n20-ip 4\n');
+    fs.writeFileSync(path.join(old, 'first-boot.failed'), '20-ip 4\n');
+    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({ stage: 'first-boot-finished', failedSteps: ['20-ip 4'] });
+    const again = run(['install', '--root', root]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/^error: install refused: this droplet already ran its first boot \(first boot finished\)/);
+    // where this bundle keeps it wins
+    fs.mkdirSync(path.join(root, 'var/lib/mpimg/acme-wiki'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.status'), '10-password 0\n');
+    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({ stage: 'first-boot-running', failedSteps: [] });
+  });
+
   it('seeded files/ are laid down before the build scripts; what a script made of them survives install', () => {
     const root = stagedRoot();
     const only = run(['install', '--root', root, '--only', 'seeded']);

@@ -37,11 +37,11 @@ function bootedRoot(): string {
   put(root, 'var/log/cloud-init.log', 'boot\n');
   put(root, 'var/log/cloud-init-output.log', 'boot\n');
   put(root, 'var/log/syslog', 'Dec  1 sshd: started\n');
-  put(root, `var/log/${SLUG}/10-setup.log`, 'password saved\n');
+  put(root, `var/log/mpimg/${SLUG}/10-setup.log`, 'password saved\n');
   put(root, 'var/log/wtmp', Buffer.alloc(384, 1), 0o664);
   put(root, 'var/log/journal/0123abcd/system.journal', Buffer.alloc(4096, 4), 0o640);
   put(root, `root/.${SLUG}-credentials`, `ADMIN_PASSWORD='${PASSWORD}'\n`, 0o600);
-  put(root, `var/lib/${SLUG}/first-boot.last`, '10-setup 0\n');
+  put(root, `var/lib/mpimg/${SLUG}/first-boot.last`, '10-setup 0\n');
   return root;
 }
 

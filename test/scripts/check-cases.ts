@@ -1,7 +1,7 @@
 // Fixture table for the image check: for every check, fixtures where it
 // fails or warns (and extra passing variants); registered by the two
 // check-*.test.ts files so vitest runs the halves in parallel.
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -161,6 +161,18 @@ const cases: Case[] = [
   { id: 'motd', name: "the image's MOTD not executable", tag: 'FAIL', setup: (r) => chmodSync(join(r, `etc/update-motd.d/99-${SLUG}`), 0o644) },
   { id: 'motd', name: 'a disabled stock MOTD part', tag: 'WARN', setup: (r) => put(r, 'etc/update-motd.d/10-help-text', '#!/bin/sh\n', 0o644) },
 
+  { id: 'root-run', name: 'the app user owns the vendor folder above the first-login script', tag: 'FAIL', evidence: new RegExp(`^/opt/${VENDOR}: owned by uid 1000, not root \\(root runs it at the first login\\)$`), setup: (r) => chownSync(join(r, `opt/${VENDOR}`), 1000, 1000) },
+  { id: 'root-run', name: '/etc/profile.d writable by others', tag: 'FAIL', evidence: /^\/etc\/profile\.d: writable by others/, setup: (r) => { put(r, 'etc/profile.d/app.sh', 'export A=1\n'); chmodSync(join(r, 'etc/profile.d'), 0o777); } },
+  { id: 'root-run', name: 'a first-boot step in a folder its group may write', tag: 'FAIL', evidence: new RegExp(`^/opt/${VENDOR}/${SLUG}/first-boot: writable by group 1000 \\(root runs it from /var/lib/cloud/scripts/per-instance/30-${SLUG}-db\\)$`), setup: (r) => {
+    put(r, `opt/${VENDOR}/${SLUG}/first-boot/30-db`, '#!/bin/sh\necho db\n', 0o755);
+    put(r, `opt/${VENDOR}/${SLUG}/lib.sh`, '# lib\n');
+    put(r, `var/lib/cloud/scripts/per-instance/30-${SLUG}-db`, `#!/bin/sh\n. '/opt/${VENDOR}/${SLUG}/lib.sh'\nmpimg_run_first_boot '30-db' '/opt/${VENDOR}/${SLUG}/first-boot/30-db' 1800\n`, 0o755);
+    chownSync(join(r, `opt/${VENDOR}/${SLUG}/first-boot`), 0, 1000);
+    chmodSync(join(r, `opt/${VENDOR}/${SLUG}/first-boot`), 0o775);
+  } },
+  { id: 'root-run', name: 'the MOTD script owned by the app user', tag: 'FAIL', evidence: new RegExp(`^/etc/update-motd\\.d/99-${SLUG}: owned by uid 1000`), setup: (r) => chownSync(join(r, `etc/update-motd.d/99-${SLUG}`), 1000, 1000) },
+  { id: 'root-run', name: 'the app\'s own folders owned by the app, a sticky /tmp', tag: 'PASS', setup: (r) => { mkdirSync(join(r, 'srv/app'), { recursive: true }); chownSync(join(r, 'srv/app'), 1000, 1000); chmodSync(join(r, 'srv/app'), 0o777); chownSync(join(r, 'var/lib/postgresql'), 110, 117); } },
+
   { id: 'tmp', name: 'file in /var/tmp', tag: 'WARN', setup: (r) => put(r, 'var/tmp/leftover', 'x') },
   { id: 'tmp', name: 'hidden nested file in /tmp', tag: 'WARN', setup: (r) => put(r, 'tmp/a/.b', 'x') },
   { id: 'package-caches', name: 'downloaded .deb', tag: 'WARN', setup: (r) => put(r, 'var/cache/apt/archives/nginx_1.0_amd64.deb', 'x') },
@@ -175,7 +187,7 @@ const cases: Case[] = [
 /** Checks about the image's software and its own pieces. */
 export const SYSTEM_IDS = [
   'os', 'cloud-init', 'openssh-server', 'sftp', 'firewall', 'droplet-agent', 'login-hold', 'per-instance', 'first-login',
-  'motd', 'swap', 'bundle',
+  'motd', 'root-run', 'swap', 'bundle',
 ];
 /** Checks about what a build leaves behind. */
 export const LEFTOVER_IDS = [

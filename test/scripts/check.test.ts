@@ -38,7 +38,7 @@ describe('99-img-check.sh on a clean staged root', () => {
       'os', 'cloud-init', 'openssh-server', 'sshd-config', 'sftp', 'firewall', 'security-updates', 'passwords', 'authorized-keys',
       'private-keys', 'histories', 'logs', 'rotated-logs', 'journal', 'login-records', 'cloud-init-data',
       'ssh-host-keys', 'revoked-keys', 'machine-id', 'droplet-agent', 'login-hold', 'per-instance',
-      'first-login', 'motd', 'tmp', 'package-caches', 'swap', 'bundle',
+      'first-login', 'motd', 'root-run', 'tmp', 'package-caches', 'swap', 'bundle',
     ]);
     for (const c of report.checks) {
       expect(typeof c.message).toBe('string');

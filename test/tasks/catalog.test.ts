@@ -106,6 +106,22 @@ describe('catalog steps over SSH (standard tasks)', () => {
     expect(env).toContain(`MPIMG_SLUG=${SLUG}\n`);
   });
 
+  it('repositories runs also when mpimg.json lists none any more: what an earlier build added is removed', async () => {
+    const root = newRoot();
+    // as an earlier build with a repository "acme-old" left it; and the distribution's own list
+    const mark = `# mpimg:${SLUG} repository acme-old: written by ${SLUG}-build.sh from mpimg.json (edit mpimg.json, not this file)`;
+    mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
+    mkdirSync(join(root, 'etc/apt/keyrings'), { recursive: true });
+    writeFileSync(join(root, 'etc/apt/sources.list.d/acme-old.sources'), `${mark}\nTypes: deb\nURIs: https://apt.acme.example\nSuites: bookworm\nSigned-By: /etc/apt/keyrings/acme-old.gpg\n`);
+    writeFileSync(join(root, 'etc/apt/keyrings/acme-old.gpg'), 'key');
+    writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'Types: deb\nURIs: http://deb.debian.org/debian\n');
+    const r = await runTask('repositories', root);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('[repositories] repositories: repository acme-old: removed (no longer in mpimg.json)');
+    expect(readdirSync(join(root, 'etc/apt/sources.list.d'))).toEqual(['debian.sources']);
+    expect(readdirSync(join(root, 'etc/apt/keyrings'))).toEqual([]);
+  });
+
   it('a failing step stops the build with the script\'s error and fix lines (ufw is not in this root)', async () => {
     const p = await makeFixtureProject({ manifest: { firewall: { limit: ['22/tcp'], allow: ['80/tcp'] } } });
     try {

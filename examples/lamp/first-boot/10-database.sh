@@ -6,7 +6,7 @@
 #   stopped and disabled.
 # - Otherwise the local MariaDB: root and the site's user get passwords of their own, saved in the
 #   credentials file of mpimg.json (/root/.digitalocean_passwords, root only).
-# Nothing here prints a password: this step's output is kept in /var/log/acme-lamp/.
+# Nothing here prints a password: this step's output is kept in /var/log/mpimg/acme-lamp/.
 set -eu
 
 # The helper library: mpimg_random_password, mpimg_save_credential, mpimg_dbaas.

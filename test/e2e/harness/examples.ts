@@ -171,7 +171,7 @@ export class SystemdDroplet {
       const st = await s.exec('cloud-init status --wait >/dev/null 2>&1; cloud-init status --long; cat /proc/1/comm', 300_000);
       if (!/status: done[\s\S]*\nsystemd\n$/.test(st.stdout) || /^\s*errors: \[[^\]]/m.test(st.stdout)) {
         // What a vendor would look at: the first-boot logs and the units that failed.
-        const why = await s.exec(`for f in /var/log/${opts.slug}/*.log; do echo "--- $f"; tail -n 40 "$f"; done; systemctl --failed --no-pager`);
+        const why = await s.exec(`for f in /var/log/mpimg/${opts.slug}/*.log; do echo "--- $f"; tail -n 40 "$f"; done; systemctl --failed --no-pager`);
         throw new Error(`${opts.name}: the first boot did not finish cleanly (cloud-init):\n${st.stdout}${st.stderr}\n${why.stdout}${why.stderr}\n--- console ---\n${tail(boot.console(), 30)}`);
       }
       return s;
