@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadProject } from '../bundle/project.js';
 import { buildPlan } from '../bundle/plan-builder.js';
 import { catalogWarnings } from '../bundle/build-script.js';
+import { packerWarnings } from '../bundle/packer-version.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { staleness } from '../bundle/staleness.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -32,6 +33,7 @@ an unedited project file from an older release) are listed as stale. Exit 1 when
     const project = loadProject(dir);
     const plan = buildPlan(project, packageVersion());
     for (const w of [...shellcheckWarnings(project.scripts, dir), ...catalogWarnings(project.manifest)]) ctx.stderr.write(`warning: ${w}\n`);
+    for (const w of packerWarnings(project, ctx.env)) ctx.stderr.write(`warning: ${w}\n`);
     const st = staleness(project);
     for (const w of st.warnings) ctx.stderr.write(`warning: ${w}\n`);
     if (st.stale.length) {
