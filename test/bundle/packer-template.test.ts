@@ -46,6 +46,9 @@ function packer(cwd: string, args: string[]) {
 /** A folder name and a script name a careless vendor (or an attacker's pull request) could commit. */
 const HOSTILE_DIR = 'build steps; touch PWNED-a $(touch PWNED-b) `touch PWNED-c` \'q\' "dq" & <x> ${var.do_token} %{if} tab-free.';
 const HOSTILE_STEP = "20-it's $(touch PWNED-d); a&b <c> \"$HOME\".sh";
+/** Values the scripts get in their environment: Packer's own quoting must carry them verbatim. */
+const NAME = "Acme's \"Wiki\" $(touch PWNED-e) & <b>";
+const EDITION = "it's `touch PWNED-f` ${HOME} $PATH \\ %s";
 
 /**
  * A project whose build scripts folder holds two build steps, the project's own cleanup and check
@@ -55,6 +58,8 @@ const HOSTILE_STEP = "20-it's $(touch PWNED-d); a&b <c> \"$HOME\".sh";
 function hostileProject(log: string, folder = HOSTILE_DIR): { dir: string; text: string } {
   const dir = makeProject({
     manifest: {
+      name: NAME,
+      variables: { EDITION: EDITION },
       build: { packages: ['jq'], scriptsDir: folder },
       cleanup: { script: `${folder}/80-our-cleanup.sh` },
       check: { script: `./${folder}//85-our-check.sh` },
@@ -62,7 +67,8 @@ function hostileProject(log: string, folder = HOSTILE_DIR): { dir: string; text:
   });
   const at = join(dir, folder);
   mkdirSync(at, { recursive: true });
-  const body = (shell: string) => `#!/bin/${shell}\nset -eu\nbasename "$0" >> '${log}'\n`;
+  // each records its name, and (once) the values it got, to compare with mpimg.json's
+  const body = (shell: string) => `#!/bin/${shell}\nset -eu\nbasename "$0" >> '${log}'\nprintf '%s|%s' "$MPIMG_NAME" "$EDITION" > '${log}.env'\n`;
   for (const name of ['10-first.sh', HOSTILE_STEP]) writeFileSync(join(at, name), body('sh'), { mode: 0o755 });
   for (const name of ['80-our-cleanup.sh', '85-our-check.sh', '90-cleanup.sh', '99-img-check.sh']) writeFileSync(join(at, name), body('bash'), { mode: 0o755 });
   writeFileSync(join(at, '.gitkeep'), '');
@@ -117,6 +123,7 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
     expect(r.stdout + r.stderr, 'packer build').not.toMatch(/Error|error/);
     expect(r.status).toBe(0);
     expect(ran(log)).toEqual(['10-first.sh', HOSTILE_STEP]);
+    expect(readFileSync(`${log}.env`, 'utf8')).toBe(`${NAME}|${EDITION}`);
     expect(r.stdout).toContain(`--- ${HOSTILE_STEP}`);
     expect(pwned(dir, join(dir, HOSTILE_DIR), work, join(work, 'scripts'), '/tmp')).toEqual([]);
 
@@ -132,7 +139,7 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
     });
     expect(v.stdout + v.stderr, 'packer validate').not.toMatch(/Error/);
     expect(v.status).toBe(0);
-  });
+  }, 240_000);
 
   for (const folder of ['steps', HOSTILE_DIR]) {
     it(`runs exactly the scripts the SSH task \`scripts\` runs: a custom-named cleanup or check is no build step (${folder === 'steps' ? 'steps/' : 'hostile folder name'})`, async () => {
@@ -160,7 +167,8 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
       expect(err.text).not.toMatch(/error|FAILED/);
       expect(ran(sshLog)).toEqual(['10-first.sh', HOSTILE_STEP]);
       expect(ran(packerLog)).toEqual(ran(sshLog));
-    });
+      expect(readFileSync(`${packerLog}.env`, 'utf8')).toBe(readFileSync(`${sshLog}.env`, 'utf8'));
+    }, 240_000);
   }
 
   it('apt package names reach the shell as single-quoted words', () => {
