@@ -6,7 +6,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 
-export const UNIT_PACKAGES = ['shellcheck', 'openssh-server', 'openssh-client', 'packer', 'util-linux', 'procps', 'make', 'bsdutils', 'gnupg', 'apt-utils', 'dpkg-dev', 'jq', 'git', 'rpm'];
+export const UNIT_PACKAGES = ['shellcheck', 'openssh-server', 'openssh-client', 'packer', 'util-linux', 'procps', 'make', 'bsdutils', 'gnupg', 'apt-utils', 'dpkg-dev', 'jq', 'git', 'rpm',
+  'firewalld', 'nftables', 'ufw', 'dbus-daemon', 'iproute2'];
 export const E2E_PACKAGES = ['debootstrap', 'systemd-container', 'zstd', 'iproute2', 'slirp4netns', 'openssh-client', 'openssh-server', 'make', 'util-linux', 'gnupg', 'apt-utils', 'dpkg-dev'];
 
 export function missingPackages(pkgs: readonly string[]): string[] {

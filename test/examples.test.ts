@@ -35,7 +35,9 @@ describe('examples/', () => {
     it(`examples/${name}: validates with this release (no generated file stale), bundles, and its scripts pass sh -n`, () => {
       const dir = copyOf(name);
       const v = mpimg(['validate'], dir);
-      expect(v.stderr).toBe('');
+      // This machine's packer (Debian's 1.6.6) is older than the Packer template needs, and validate
+      // says so (test/bundle/packer-version.test.ts); the example itself must cause no warning.
+      expect(v.stderr.replace(/^warning: the packer on PATH is [^\n]*\n/m, '')).toBe('');
       expect(v.status).toBe(0);
       const b = mpimg(['bundle'], dir);
       expect(b.status, b.stderr).toBe(0);

@@ -17,6 +17,7 @@ import type { Repository } from '../../runtime/sections/build.js';
 import { firewallRules } from '../../runtime/sections/firewall.js';
 import { serviceOf, type Service } from '../../runtime/sections/services.js';
 import { MpimgError } from '../errors.js';
+import { LIMIT_BURST, LIMIT_FILE, LIMIT_MARK, LIMIT_RATE, LIMIT_UNIT, limitRuleset, limitUnit } from './firewall-limit.js';
 import { globToRegExp } from './glob.js';
 import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
@@ -25,9 +26,6 @@ import { OVERRIDES_LINE, VARIABLES_LINE } from './variables.js';
 import { buildScriptName } from './dist-names.js';
 
 export { BUILD_SCRIPT_COMMANDS, buildScriptName, type BuildScriptCommand } from './dist-names.js';
-
-/** Rate of a `limit` rule under firewalld (ufw's own limit: 6 new connections in 30 s). */
-export const FIREWALLD_LIMIT = '10/m';
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
 
@@ -203,6 +201,12 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
       toolDirs: shellPattern(TOOL_DIRS, true),
       rootRun: `${shellPattern(rootRunPaths(m.vendor, m.slug), true)}|${shellPattern(ancestorsOf(rootRunPaths(m.vendor, m.slug)), false)}`,
     },
-    limitRate: FIREWALLD_LIMIT,
+    limitRuleset: limitRuleset(m.firewall),
+    limitUnit: limitUnit(),
+    limitFile: LIMIT_FILE,
+    limitUnitName: LIMIT_UNIT,
+    limitMark: LIMIT_MARK,
+    limitRate: `a source's new connections beyond ${LIMIT_BURST}, then ${LIMIT_RATE}, are dropped`,
+    limitRules: m.firewall ? firewallRules(m.firewall).filter((r) => r.action === 'limit').map((r) => `${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}`).join(', ') : '',
   });
 }

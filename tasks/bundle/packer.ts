@@ -2,8 +2,8 @@
  * The Packer template of an image project, rendered from mpimg.json by `mpimg bundle` into
  * dist/<slug>.pkr.hcl: no value of the manifest is ever typed into it by hand, so it cannot drift.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import type { Project } from './project.js';
@@ -39,13 +39,18 @@ export function projectFromTemplate(projectDir: string, outDir: string): string 
 }
 
 /**
+ * The oldest Packer that reads the template (`required_version`; `mpimg validate` warns about an
+ * older one on PATH): `required_plugins` and `packer init` came with Packer 1.7.0.
+ */
+export const PACKER_MIN_VERSION = '1.7.0';
+
+/**
  * `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`.
  * `outDir`: where the template is written (the bundle's own files are found next to it).
  */
 export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}, outDir = join(project.dir, 'dist')): string {
   const m = project.manifest;
   const image = m.droplet?.image ?? m.distributions[0];
-  const scriptsDir = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
   const cleanupArgs = [
     ...(m.cleanup?.lockRootPassword ? ['--lock-root-password'] : []),
     ...(m.cleanup?.zeroFill ? ['--zero-fill', ...(m.cleanup.zeroFillMaxMiB ? ['--zero-fill-max-mib', String(m.cleanup.zeroFillMaxMiB)] : [])] : []),
@@ -61,8 +66,9 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
     size: m.droplet?.size ?? DEFAULTS.size,
     family: distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt',
     packages: forDistro(m.build?.packages, image, familyOf(image)),
-    scriptsDir,
-    hasScripts: project.buildScripts.length > 0 && existsSync(join(project.dir, scriptsDir)),
+    requiredVersion: `>= ${PACKER_MIN_VERSION}`,
+    // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
+    buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
     env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
     cleanupArgs,
     snapshotExpr,

@@ -20,6 +20,7 @@ import { buildVariables } from './variables.js';
 import { MpimgError } from '../errors.js';
 import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
+import { PLACEHOLDER_NAMES, scriptsDirEntry, STEP_NAME_RE } from './scripts-dir.js';
 
 export interface ProjectFile {
   /** Path inside the project (POSIX separators). */
@@ -68,7 +69,7 @@ export interface Project {
   scripts: ProjectFile[];
 }
 
-const IGNORED = new Set(['.gitkeep', '.keep', '.DS_Store']);
+const IGNORED = PLACEHOLDER_NAMES;
 
 /**
  * The text of mpimg.json, or an error that says why there is none: missing, not a file (a folder of
@@ -357,12 +358,18 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   if (fs.existsSync(path.join(dir, scriptsDir)) && !outsideProblem(dir, scriptsDir, out)) {
     const seen = new Map<string, string>();
     for (const name of namesIn(dir, scriptsDir, out)) {
-      if (IGNORED.has(name)) continue;
+      const kind = scriptsDirEntry(manifest, name);
+      if (kind === 'placeholder' || kind === 'droplet-script') continue;
       const rel = `${scriptsDir}/${name}`;
-      if (rel === cleanupRel || rel === checkRel || name === '90-cleanup.sh' || name === '99-img-check.sh') continue;
-      const m = /^(\d{2})-/.exec(name);
-      if (!m) {
+      const m = STEP_NAME_RE.exec(name);
+      if (kind === 'misnamed' || !m) {
         out.push({ path: rel, message: 'build script name does not start with a two-digit number', hint: 'rename it NN-name.sh; the number sets the order' });
+        continue;
+      }
+      const ctl = CONTROL_RE.exec(name);
+      if (ctl) {
+        // The Packer template uploads it under its own name (scp): a line break would end the name.
+        out.push({ path: JSON.stringify(rel), message: `build script name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`, hint: 'rename it: build script names are one line of printable text' });
         continue;
       }
       if (seen.has(m[1])) {

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { loadProject, type Project } from '../bundle/project.js';
 import { buildPlan } from '../bundle/plan-builder.js';
 import { catalogWarnings } from '../bundle/build-script.js';
+import { packerWarnings } from '../bundle/packer-version.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { staleness, type StaleFile } from '../bundle/staleness.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -84,6 +85,7 @@ const command: Command = {
       ...shellcheckWarnings(project.scripts, dir).map(shellcheckNotice),
       ...catalogWarnings(project.manifest),
       ...projectWarnings(project),
+      ...packerWarnings(project, ctx.env),
     ];
     const st = staleness(project);
     sources.push(...st.warnings);

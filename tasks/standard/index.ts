@@ -17,6 +17,7 @@ import { DEFAULTS, forDistro } from '../../runtime/manifest.js';
 import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
 import { cleanupScriptOf, checkScriptOf } from '../bundle/droplet-scripts.js';
 import { outsideMessage, outsideProject } from '../bundle/project.js';
+import { scriptsDirEntry } from '../bundle/scripts-dir.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail, installPackages, upgradePackages, withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -34,8 +35,6 @@ export { pipeline, type Pipeline, type PipelineChange, type Step } from './pipel
 export { firewall, owners, repositories, services, users } from './catalog.js';
 
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
-/** Files in scripts/ that are placeholders, not build steps. */
-const IGNORED = ['.gitkeep', '.keep', '.DS_Store'];
 
 export const waitBoot = standard('wait-boot', 'wait (bounded) until cloud-init has finished the first boot', (c) => waitCloudInit(c));
 
@@ -66,15 +65,14 @@ function refuseOutside(project: string, rel: string): void {
   }
 }
 
-/** scripts/NN-*: the build steps, in order (the cleanup and check scripts are not build steps). */
+/** scripts/NN-*: the build steps, in order, by the bundle's own rule (tasks/bundle/scripts-dir.ts). */
 export function buildScripts(c: Connection): string[] {
   const m = manifestOf(c);
   const rel = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
   const dir = join(c.project, rel);
   if (!existsSync(dir)) return [];
   refuseOutside(c.project, rel);
-  const special = new Set(['90-cleanup.sh', '99-img-check.sh', basename(m.cleanup?.script ?? ''), basename(m.check?.script ?? '')]);
-  const names = readdirSync(dir).filter((f) => /^\d\d-/.test(f) && !special.has(f) && !IGNORED.includes(f)).sort();
+  const names = readdirSync(dir).filter((f) => scriptsDirEntry(m, f) === 'step').sort();
   for (const f of names) refuseOutside(c.project, `${rel}/${f}`);
   return names.map((f) => join(dir, f));
 }

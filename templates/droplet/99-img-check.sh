@@ -578,7 +578,8 @@ check_firewall() {
     on="ufw (ENABLED=yes in /etc/ufw/ufw.conf)"; kind=ufw
   fi
   if [ -z "$on" ] && unit_enabled firewalld.service; then
-    if [ "$MODE" = live ] && command -v systemctl >/dev/null 2>&1 && ! unit_active firewalld.service; then
+    # Running or stopped is systemd's to say: only where it runs (not in a chroot or container).
+    if [ "$MODE" = live ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && ! unit_active firewalld.service; then
       ev_add "firewalld.service enabled but not running"
       record "$( [ "$FW_SET" = 1 ] && echo fail || echo warn )" firewall "firewalld is enabled but stopped: start it (systemctl start firewalld) and check its rules"
       return
@@ -614,7 +615,9 @@ check_firewall() {
         if [ -r "$f" ] && grep -Eq '^[[:space:]]*IPV6[[:space:]]*=[[:space:]]*"?yes"?' "$f"; then
           FW_DIFF+=$'\n'$(firewall_diff "$(fw_expected_ufw)" "$(fw_actual_ufw /etc/ufw/user6.rules)" " (IPv6)")
         fi ;;
-      firewalld) FW_DIFF=$(firewall_diff "$(fw_expected_firewalld)" "$(fw_actual_firewalld)" "") ;;
+      firewalld)
+        FW_DIFF=$(firewall_diff "$(fw_expected_firewalld)" "$(fw_actual_firewalld)" "")
+        FW_DIFF+=$'\n'$(fw_limit_diff) ;;
       *) record fail firewall "mpimg.json declares a firewall for ufw or firewalld, but the image filters with ${on%% *}: its rules cannot be compared; use ufw or firewalld"; return ;;
     esac
     if [ -z "${FW_DIFF//$'\n'/}" ]; then
@@ -668,7 +671,8 @@ fw_actual_ufw() {
   }' | LC_ALL=C sort -u
 }
 
-# firewalld has no rate limit for a plain port: limit and allow both mean "open".
+# The zone opens the ports of limit and allow rules alike; a limit rule's rate is the per-source
+# limit below (firewalld's own rich-rule limit is one rate for all sources together).
 fw_expected_firewalld() {
   local r port proto
   for r in "${FW_RULES[@]}"; do
@@ -678,6 +682,52 @@ fw_expected_firewalld() {
     if [ -n "$proto" ]; then printf '%s/%s\n' "$port" "$proto"
     else printf '%s/tcp\n%s/udp\n' "$port" "$port"; fi
   done | LC_ALL=C sort -u
+}
+
+# The per-source limit the build writes for limit rules under firewalld: an nftables table of
+# the image's own, loaded at boot by its unit (names as in tasks/bundle/firewall-limit.ts).
+FW_LIMIT_TABLE=mpimg_firewall_limit
+FW_LIMIT_FILE=/etc/nftables/mpimg-firewall-limit.nft
+FW_LIMIT_UNIT=mpimg-firewall-limit.service
+
+# "limit PORT/PROTO per source (IPv4)" and "(IPv6)" for each limit rule of --firewall.
+fw_expected_limits() {
+  local r port proto p
+  for r in "${FW_RULES[@]}"; do
+    [ "${r%%:*}" = limit ] || continue
+    port=${r#*:}; proto=""
+    case $port in */*) proto=${port#*/}; port=${port%/*} ;; esac
+    for p in tcp udp; do
+      if [ -z "$proto" ] || [ "$proto" = "$p" ]; then
+        printf 'limit %s/%s per source (IPv4)\nlimit %s/%s per source (IPv6)\n' "$port" "$p" "$port" "$p"
+      fi
+    done
+  done | LC_ALL=C sort -u
+}
+
+# The same from nftables text on stdin: the build's file, or `nft list table` (both write a rule
+# as "tcp dport 22 ct state new update @SET { ip saddr limit rate over ... } drop ...").
+fw_limits_in() {
+  sed -nE 's/^[[:space:]]*(tcp|udp) dport ([0-9]+)(-([0-9]+))? ct state new update @[A-Za-z0-9_]+ \{ (ip6?) saddr limit rate over [^}]*\} drop( .*)?$/\1 \2 \4 \5/p' \
+    | awk '{ port = $2; fam = $3; if (NF == 4) { port = $2 ":" $3; fam = $4 }
+             print "limit " port "/" $1 " per source (" (fam == "ip6" ? "IPv6" : "IPv4") ")" }' \
+    | LC_ALL=C sort -u
+}
+
+# What differs in the per-source limit: its file, its unit enabled at boot and, on a droplet
+# after its first boot (--booted, live), the table the kernel has loaded.
+fw_limit_diff() {
+  local exp f have=""
+  exp=$(fw_expected_limits)
+  f=$(at "$FW_LIMIT_FILE")
+  if [ -r "$f" ]; then have=$(fw_limits_in < "$f"); fi
+  [ -n "$exp" ] || [ -n "$have" ] || return 0
+  firewall_diff "$exp" "$have" ""
+  [ -n "$exp" ] || return 0
+  unit_enabled "$FW_LIMIT_UNIT" || echo "missing: $FW_LIMIT_UNIT enabled at boot (it loads the per-source limit)"
+  if [ "$BOOTED" = 1 ] && [ "$MODE" = live ] && command -v nft >/dev/null 2>&1; then
+    firewall_diff "$exp" "$(nft list table inet "$FW_LIMIT_TABLE" 2>/dev/null | fw_limits_in)" " (loaded)"
+  fi
 }
 
 # fw_ports FILE: "PORT/PROTO" of each <port .../> element of a firewalld XML file.

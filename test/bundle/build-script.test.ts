@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { catalogWarnings } from '../../tasks/bundle/build-script.js';
+import { LIMIT_FILE, LIMIT_UNIT, limitRuleset, limitUnit } from '../../tasks/bundle/firewall-limit.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { buildRoot, calls, installScript, runBuild, stagedIn, standIn } from '../helpers/build-root.js';
@@ -458,17 +459,32 @@ describe('repositories: signing keys checked with gpg before anything is written
 describe('firewall: configured for the first boot, never switched on for the build', () => {
   /**
    * A stand-in ufw that keeps its rules in a file and answers `show added` as ufw 0.36 does
-   * ("ufw allow 22/tcp", app names with spaces quoted), and records every call.
+   * ("ufw allow 22/tcp", app names with spaces quoted), writes them into /etc/ufw/user.rules and
+   * user6.rules as "### tuple ###" lines as ufw does, and records every call. With
+   * /etc/ufw-stand-in-no-ipv6-limit it does what real ufw does where it cannot probe ip6tables
+   * (test/bundle/firewall-ufw.test.ts runs that real one): prints "Skipping unsupported IPv6
+   * 'limit' rule", exits 0 and writes no IPv6 half of a limit rule.
    */
   const UFW = `state=/var/lib/ufw-stand-in/rules
 mkdir -p /var/lib/ufw-stand-in; touch "$state"
 [ "$1" = --force ] && shift
 q() { for a in "$@"; do case $a in *' '*) printf "'%s' " "$a" ;; *) printf '%s ' "$a" ;; esac; done | sed 's/ $//'; }
+tuples() {
+  : > /etc/ufw/user.rules; : > /etc/ufw/user6.rules
+  while read -r a spec; do
+    case $spec in *"'"*) continue ;; esac
+    port=\${spec%/*}; proto=any; case $spec in */*) proto=\${spec#*/} ;; esac
+    echo "### tuple ### $a $proto $port 0.0.0.0/0 any 0.0.0.0/0 in" >> /etc/ufw/user.rules
+    if [ "$a" = limit ] && [ -e /etc/ufw-stand-in-no-ipv6-limit ]; then continue; fi
+    echo "### tuple ### $a $proto $port ::/0 any ::/0 in" >> /etc/ufw/user6.rules
+  done < "$state"
+}
 case $1 in
   status) echo "Status: inactive" ;;
   show) echo "Added user rules (see 'ufw status' for running firewall):"; if [ -s "$state" ]; then sed 's/^/ufw /' "$state"; else echo "(None)"; fi ;;
-  allow|limit|deny) line=$(q "$@"); grep -qxF "$line" "$state" || echo "$line" >> "$state"; echo "Rules updated" ;;
-  delete) shift; line=$(q "$@"); grep -qxF "$line" "$state" || { echo "Could not delete non-existent rule" >&2; exit 1; }; grep -vxF "$line" "$state" > "$state.new" || true; mv "$state.new" "$state"; echo "Rule deleted" ;;
+  allow|limit|deny) line=$(q "$@"); grep -qxF "$line" "$state" || echo "$line" >> "$state"; tuples; echo "Rules updated"
+    if [ "$1" = limit ] && [ -e /etc/ufw-stand-in-no-ipv6-limit ]; then echo "Skipping unsupported IPv6 'limit' rule"; else echo "Rules updated (v6)"; fi ;;
+  delete) shift; line=$(q "$@"); grep -qxF "$line" "$state" || { echo "Could not delete non-existent rule" >&2; exit 1; }; grep -vxF "$line" "$state" > "$state.new" || true; mv "$state.new" "$state"; tuples; echo "Rule deleted" ;;
   default) echo "Default $3 policy changed to '$2'" ;;
   *) echo "stand-in ufw: unexpected $*" >&2; exit 9 ;;
 esac`;
@@ -477,9 +493,13 @@ esac`;
     const root = buildRoot('debian');
     standIn(root, 'usr/sbin/ufw', UFW);
     put(root, 'etc/ufw/ufw.conf', '# /etc/ufw/ufw.conf\nENABLED=no\nLOGLEVEL=low\n');
+    put(root, 'etc/default/ufw', '# /etc/default/ufw\nIPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\n');
     put(root, 'usr/lib/systemd/system/ufw.service', '[Unit]\nDescription=Uncomplicated firewall\n[Service]\nType=oneshot\nExecStart=/lib/ufw/ufw-init start\n[Install]\nWantedBy=multi-user.target\n');
     // what the image had before (another tool's rules): removed, since mpimg.json does not list them
     put(root, 'var/lib/ufw-stand-in/rules', "allow 8080/tcp\nallow 'Nginx Full'\nallow 80/tcp\n");
+    for (const [file, any] of [['user.rules', '0.0.0.0/0'], ['user6.rules', '::/0']]) {
+      put(root, `etc/ufw/${file}`, [`allow tcp 8080 ${any} any ${any} in`, `allow tcp 80,443 ${any} any ${any} Nginx%20Full - in`, `allow tcp 80 ${any} any ${any} in`].map((t) => `### tuple ### ${t}\n`).join(''));
+    }
     return root;
   }
   const ufwCalls = (root: string) => calls(root).filter((c) => c.startsWith('ufw ') && c !== 'ufw status' && c !== 'ufw show added');
@@ -522,6 +542,31 @@ esac`;
     expect(lines(join(root, 'var/lib/ufw-stand-in/rules')).sort()).toEqual(['allow 53', 'allow 6000:6010/udp', 'allow 80/tcp', 'allow 8443/tcp', 'limit 22/tcp']);
   });
 
+  it('ufw that leaves out the IPv6 half of a limit rule (as where it cannot probe ip6tables): the step fails on the spot, naming it', () => {
+    const root = ufwRoot();
+    put(root, 'etc/ufw-stand-in-no-ipv6-limit', '');
+    installScript(root, bundled({ firewall: { limit: ['22/tcp'], allow: ['80/tcp'] } }));
+    const r = runBuild(root, ['firewall']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('firewall: ufw limit 22/tcp\n');
+    expect(r.stdout).not.toContain('ufw on from the first boot');
+    expect(r.stderr).toBe([
+      '  missing: limit 22/tcp (IPv6)',
+      "  ufw said: Skipping unsupported IPv6 'limit' rule",
+      'error: firewall: ufw did not write every rule of mpimg.json: limit 22/tcp (IPv6) is missing from /etc/ufw/user6.rules (all listed above)',
+      "fix: ufw leaves out IPv6 'limit' rules where it cannot use ip6tables (a container or chroot without netfilter): run the build on the droplet itself, or set IPV6=no in /etc/default/ufw if the image must not filter IPv6",
+      '',
+    ].join('\n'));
+    // run again: ufw has the rule (IPv4), so it is not added again, and the missing half still fails
+    const again = runBuild(root, ['firewall']);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain('firewall: ufw limit 22/tcp (already)');
+    expect(again.stderr).toContain('  missing: limit 22/tcp (IPv6)\n');
+    // where ufw filters IPv4 only (IPV6=no), the IPv4 rules are all there is to compare
+    put(root, 'etc/default/ufw', 'IPV6=no\n');
+    expect(runBuild(root, ['firewall']).code).toBe(0);
+  });
+
   it('ufw missing: a clear error that says to add it to build.packages, nothing changed', () => {
     const root = buildRoot('debian');
     put(root, 'etc/ufw/ufw.conf', 'ENABLED=no\n');
@@ -532,49 +577,104 @@ esac`;
     expect(readFileSync(join(root, 'etc/ufw/ufw.conf'), 'utf8')).toBe('ENABLED=no\n');
   });
 
-  it('firewalld (dnf): firewall-offline-cmd ports (ranges LOW-HIGH), limit as a rich rule, other services and ports removed, enabled', () => {
+  /** A stand-in firewall-offline-cmd with the permanent config of the public zone in files; DROP lists ports it drops silently. */
+  function firewalldRoot(): string {
     const root = buildRoot('rocky');
-    // A stand-in firewall-offline-cmd with the permanent config of the public zone in files.
-    standIn(root, 'usr/bin/firewall-offline-cmd', `d=/var/lib/fwo; mkdir -p $d; touch $d/ports $d/rich $d/services
+    standIn(root, 'usr/bin/firewall-offline-cmd', `d=/var/lib/fwo; mkdir -p $d; touch $d/ports $d/rich $d/services $d/drop
 zone=; for a in "$@"; do case $a in --zone=*) zone=\${a#--zone=} ;; esac; done
 for a in "$@"; do case $a in
   --get-default-zone) echo public ;;
   --list-ports) tr '\\n' ' ' < $d/ports | sed 's/ $//'; echo ;;
   --list-services) tr '\\n' ' ' < $d/services | sed 's/ $//'; echo ;;
   --list-rich-rules) cat $d/rich ;;
-  --add-port=*) echo "\${a#--add-port=}" >> $d/ports ;;
+  --add-port=*) grep -qxF "\${a#--add-port=}" $d/drop || echo "\${a#--add-port=}" >> $d/ports ;;
   --remove-port=*) grep -vxF "\${a#--remove-port=}" $d/ports > $d/x || true; mv $d/x $d/ports ;;
-  --add-rich-rule=*) echo "\${a#--add-rich-rule=}" >> $d/rich ;;
   --remove-rich-rule=*) grep -vxF "\${a#--remove-rich-rule=}" $d/rich > $d/x || true; mv $d/x $d/rich ;;
-  --remove-service=*) grep -vxF "\${a#--remove-service=}" $d/services > $d/x || true; mv $d/x $d/services ;;
+  --remove-service-from-zone=*) grep -vxF "\${a#--remove-service-from-zone=}" $d/services > $d/x || true; mv $d/x $d/services ;;
+  --remove-service=*) echo "Can't use lokkit options with other options." >&2; exit 2 ;;
   --zone=*) [ "$zone" = public ] || exit 9 ;;
   *) echo "unexpected $a" >&2; exit 9 ;;
 esac; done`);
+    // nft -c -f FILE: the real one parses it in test/bundle/firewall-firewalld.test.ts
+    standIn(root, 'usr/sbin/nft', '[ "$1 $2" = "-c -f" ] && [ -f "$3" ] || exit 9');
     put(root, 'var/lib/fwo/services', 'ssh\ncockpit\ndhcpv6-client\n');
     put(root, 'var/lib/fwo/ports', '9090/tcp\n');
+    // what an earlier build of this tool wrote: firewalld's global limit, one rate for all sources
+    put(root, 'var/lib/fwo/rich', 'rule port port="22" protocol="tcp" accept limit value="10/m"\n');
     put(root, 'usr/lib/systemd/system/firewalld.service', '[Unit]\nDescription=firewalld\n[Service]\nExecStart=/usr/sbin/firewalld --nofork\n[Install]\nWantedBy=multi-user.target\n');
-    installScript(root, bundled({ distributions: ['rockylinux-9-x64'], firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] } }));
+    return root;
+  }
+
+  it('firewalld (dnf): the ports of every rule (ranges LOW-HIGH), limit rules limited per source by a table of their own, other services, ports and rich rules removed, enabled', () => {
+    const root = firewalldRoot();
+    const firewall = { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] };
+    installScript(root, bundled({ distributions: ['rockylinux-9-x64'], firewall }));
     const r = runBuild(root, ['firewall']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(calls(root).filter((c) => /--(add|remove)-/.test(c))).toEqual([
+      'firewall-offline-cmd --zone=public --add-port=22/tcp',
       'firewall-offline-cmd --zone=public --add-port=80/tcp',
       'firewall-offline-cmd --zone=public --add-port=6000-6010/udp',
       'firewall-offline-cmd --zone=public --add-port=53/tcp',
       'firewall-offline-cmd --zone=public --add-port=53/udp',
-      'firewall-offline-cmd --zone=public --add-rich-rule=rule port port="22" protocol="tcp" accept limit value="10/m"',
       'firewall-offline-cmd --zone=public --remove-port=9090/tcp',
-      'firewall-offline-cmd --zone=public --remove-service=ssh',
-      'firewall-offline-cmd --zone=public --remove-service=cockpit',
-      'firewall-offline-cmd --zone=public --remove-service=dhcpv6-client',
+      'firewall-offline-cmd --zone=public --remove-rich-rule=rule port port="22" protocol="tcp" accept limit value="10/m"',
+      'firewall-offline-cmd --zone=public --remove-service-from-zone=ssh',
+      'firewall-offline-cmd --zone=public --remove-service-from-zone=cockpit',
+      'firewall-offline-cmd --zone=public --remove-service-from-zone=dhcpv6-client',
     ]);
-    expect(lines(join(root, 'var/lib/fwo/ports'))).toEqual(['80/tcp', '6000-6010/udp', '53/tcp', '53/udp']);
-    expect(lines(join(root, 'var/lib/fwo/rich'))).toEqual(['rule port port="22" protocol="tcp" accept limit value="10/m"']);
+    expect(lines(join(root, 'var/lib/fwo/ports'))).toEqual(['22/tcp', '80/tcp', '6000-6010/udp', '53/tcp', '53/udp']);
+    expect(readFileSync(join(root, 'var/lib/fwo/rich'), 'utf8')).toBe('');
     expect(readFileSync(join(root, 'var/lib/fwo/services'), 'utf8')).toBe('');
+    // the per-source limit: the file the unit loads at boot (checked by nft), the unit enabled
+    expect(readFileSync(join(root, LIMIT_FILE), 'utf8')).toBe(limitRuleset(firewall));
+    expect(mode(join(root, LIMIT_FILE))).toBe('644');
+    expect(readFileSync(join(root, 'etc/systemd/system', LIMIT_UNIT), 'utf8')).toBe(limitUnit());
+    expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants', LIMIT_UNIT))).toBe(`/etc/systemd/system/${LIMIT_UNIT}`);
+    expect(calls(root)).toContain(`nft -c -f ${LIMIT_FILE}`);
+    expect(r.stdout).toContain(`firewall: per-source limit of 22/tcp: a source's new connections beyond 5, then 10/minute, are dropped; ${LIMIT_FILE}, ${LIMIT_UNIT} enabled\n`);
     expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/firewalld.service'))).toBe('/usr/lib/systemd/system/firewalld.service');
     const before = calls(root).length;
-    expect(runBuild(root, ['firewall']).code).toBe(0);
+    const again = runBuild(root, ['firewall']);
+    expect(again.code).toBe(0);
     expect(calls(root).slice(before).filter((c) => /--(add|remove)-/.test(c))).toEqual([]);
+    expect(again.stdout).toContain(`${LIMIT_UNIT} enabled (already)\n`);
+
+    // limit rules taken out of mpimg.json: the per-source limit goes with them (and the port stays open as allow)
+    installScript(root, bundled({ distributions: ['rockylinux-9-x64'], firewall: { allow: ['22/tcp', '80/tcp'] } }));
+    const none = runBuild(root, ['firewall']);
+    expect(none.stderr).toBe('');
+    expect(none.code).toBe(0);
+    expect(existsSync(join(root, LIMIT_FILE))).toBe(false);
+    expect(existsSync(join(root, 'etc/systemd/system', LIMIT_UNIT))).toBe(false);
+    expect(existsSync(join(root, 'etc/systemd/system/multi-user.target.wants', LIMIT_UNIT))).toBe(false);
+    expect(lines(join(root, 'var/lib/fwo/ports'))).toEqual(['22/tcp', '80/tcp']);
+  });
+
+  it('firewalld: a file mpimg did not write where the per-source limit goes is never overwritten', () => {
+    const root = firewalldRoot();
+    put(root, LIMIT_FILE.slice(1), 'table inet mine {}\n');
+    installScript(root, bundled({ distributions: ['rockylinux-9-x64'], firewall: { limit: ['22/tcp'] } }));
+    const r = runBuild(root, ['firewall']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: firewall: ${LIMIT_FILE} is in the way: mpimg did not write it\nfix: move it away (the firewall step writes its per-source limit there) and run the step again\n`);
+    expect(readFileSync(join(root, LIMIT_FILE), 'utf8')).toBe('table inet mine {}\n');
+  });
+
+  it('firewalld that does not keep a port: the step reads the zone back and fails on the spot, naming it', () => {
+    const root = firewalldRoot();
+    put(root, 'var/lib/fwo/drop', '6000-6010/udp\n');
+    installScript(root, bundled({ distributions: ['rockylinux-9-x64'], firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp'] } }));
+    const r = runBuild(root, ['firewall']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe([
+      '  missing: port 6000-6010/udp in zone public',
+      'error: firewall: the firewall is not what mpimg.json says after writing it: missing: port 6000-6010/udp in zone public (all listed above)',
+      'fix: check /etc/firewalld (firewall-offline-cmd --list-all) and run the step again',
+      '',
+    ].join('\n'));
+    expect(r.stdout).not.toContain('firewalld on from the first boot');
   });
 });
 

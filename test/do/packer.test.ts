@@ -2,8 +2,8 @@
  * The Packer template `mpimg bundle` writes (dist/<slug>.pkr.hcl) from mpimg.json, checked with the
  * real packer of this machine. That is Debian's Packer 1.6.6, older than the template's target
  * (current Packer, which needs the DigitalOcean plugin declared): before `packer validate`, only the
- * two things 1.6.6 cannot parse are taken out, the `packer { required_plugins ... }` block and
- * `droplet_agent = false` (both are checked as text below).
+ * things 1.6.6 cannot parse or refuses are taken out, the `packer { required_version, required_plugins }`
+ * block and `droplet_agent = false` (checked as text below and in test/bundle/packer-template.test.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,9 +28,9 @@ function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   });
 }
 
-/** What Packer 1.6.6 cannot parse, and only that. */
+/** What Packer 1.6.6 cannot parse (or refuses: required_version), and only that. */
 function forOldPacker(text: string): string {
-  const stripped = text.replace(/^packer \{\n {2}required_plugins \{\n[\s\S]*?\n {2}\}\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
+  const stripped = text.replace(/^packer \{\n(?: {2}#.*\n)* {2}required_version = "[^"\n]*"\n {2}required_plugins \{\n[\s\S]*?\n {2}\}\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
   expect(stripped.length).toBeLessThan(text.length - 100);
   return stripped;
 }
@@ -72,7 +72,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
 
   it('targets current Packer: the DigitalOcean plugin declared, the droplet agent off', () => {
     const { text } = bundled();
-    expect(text).toMatch(/^packer \{\n {2}required_plugins \{\n {4}digitalocean = \{\n {6}version = ">= [\d.]+"\n {6}source {2}= "github.com\/digitalocean\/digitalocean"/m);
+    expect(text).toMatch(/^packer \{\n(?: {2}#.*\n)* {2}required_version = ">= 1\.7\.0"\n {2}required_plugins \{\n {4}digitalocean = \{\n {6}version = ">= [\d.]+"\n {6}source {2}= "github.com\/digitalocean\/digitalocean"/m);
     expect(text).toMatch(/^ {2}droplet_agent += false$/m);
   });
 
@@ -112,7 +112,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
   it('runs the build task\'s steps in order with the sh twin', () => {
     const { text } = bundled();
     const steps = ['cloud-init status', 'rm -rf /opt/digitalocean', 'dist-upgrade', "install 'jq'", 'install --only seeded',
-      '90-cleanup.sh|99-img-check.sh) continue', 'acme-wiki-install.sh install"', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
+      "for f in '10-install.sh'; do", 'acme-wiki-install.sh install"', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
     const at = steps.map((s) => text.indexOf(s));
     expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
@@ -133,7 +133,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     } as Partial<Manifest>;
     const { dir, text } = bundled(manifest);
     const steps = ['dist-upgrade', 'acme-wiki-build.sh repositories', "install 'jq' 'ufw'", 'acme-wiki-build.sh users', 'install --only seeded',
-      'acme-wiki-build.sh owners', '90-cleanup.sh|99-img-check.sh) continue', 'acme-wiki-install.sh install"', 'acme-wiki-build.sh services',
+      'acme-wiki-build.sh owners', "for f in '10-install.sh'; do", 'acme-wiki-install.sh install"', 'acme-wiki-build.sh services',
       'acme-wiki-build.sh firewall', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
     const at = steps.map((s) => text.indexOf(s));
     expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
@@ -166,7 +166,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     writeFileSync(join(dir, 'steps-${var.do_token}/10-a.sh'), '#!/bin/sh\necho a\n', { mode: 0o755 });
     const text = readFileSync(writeBundle(loadProject(dir)).packer, 'utf8');
     expect(text).toContain('"leak-%-acme-wiki-${formatdate(');
-    expect(text).toContain('source      = "${local.project}/steps-$${var.do_token}"');
+    expect(text).toContain('source      = "${local.project}/steps-$${var.do_token}/10-a.sh"');
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
     // What Packer makes of it, with a token in the environment: the literal text, no token, no secret marker.
     const c = spawnSync('packer', ['console', 'dist/check.pkr.hcl'], {

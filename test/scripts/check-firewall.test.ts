@@ -2,6 +2,7 @@
 // check task pass mpimg.json's $.firewall): staged roots with the files ufw and
 // firewalld keep their rules in.
 import { afterAll, describe, expect, it } from 'vitest';
+import { LIMIT_FILE, LIMIT_UNIT, limitRuleset, limitUnit } from '../../tasks/bundle/firewall-limit.js';
 import { check, checkJson, cleanRoot, cleanupFixtures, link, put, remove, tagOf, treeHash } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -44,8 +45,16 @@ function evidence(root: string, args: string[]): { status?: string; evidence: st
 const SSH_SERVICE = '<?xml version="1.0" encoding="utf-8"?>\n<service>\n  <short>SSH</short>\n  <port protocol="tcp" port="22"/>\n</service>\n';
 const DHCP6_SERVICE = '<?xml version="1.0" encoding="utf-8"?>\n<service>\n  <short>DHCPv6 Client</short>\n  <port protocol="udp" port="546"/>\n</service>\n';
 
+/** The per-source limit the build writes for the limit rules under firewalld, its unit enabled. */
+function perSourceLimit(root: string): void {
+  put(root, LIMIT_FILE.slice(1), limitRuleset({ limit: ['22/tcp'] })!);
+  put(root, `etc/systemd/system/${LIMIT_UNIT}`, limitUnit());
+  link(root, `etc/systemd/system/multi-user.target.wants/${LIMIT_UNIT}`, `/etc/systemd/system/${LIMIT_UNIT}`);
+}
+
 function firewalldRoot(zone: string): string {
   const root = cleanRoot();
+  perSourceLimit(root);
   remove(root, 'etc/ufw');
   put(root, 'usr/lib/systemd/system/firewalld.service', '[Unit]\n');
   link(root, 'etc/systemd/system/multi-user.target.wants/firewalld.service', '/usr/lib/systemd/system/firewalld.service');
@@ -138,6 +147,31 @@ describe('99-img-check.sh --firewall: the image lets in exactly what mpimg.json 
     put(root, 'etc/firewalld/zones/app.xml', '<zone>\n  <port protocol="tcp" port="22"/>\n  <port protocol="tcp" port="6000-6010"/>\n</zone>\n');
     expect(tagOf(check(root, ['--firewall', 'limit:22/tcp allow:6000:6010/tcp']).stdout, 'firewall')).toBe('PASS');
     expect(tagOf(check(root, ['--firewall', RULES]).stdout, 'firewall')).toBe('FAIL');
+  });
+
+  it('firewalld: each limit rule needs its per-source limit (IPv4 and IPv6), loaded at boot; firewalld\'s global rich-rule limit is not one', () => {
+    const zone = '  <port protocol="tcp" port="22"/>\n  <port protocol="tcp" port="80"/>\n  <port protocol="tcp" port="443"/>\n';
+    // an image from before the per-source limit: port 22 only as firewalld's one rate for every source
+    const old = firewalldRoot('  <rule>\n    <port port="22" protocol="tcp"/>\n    <accept>\n      <limit value="10/m"/>\n    </accept>\n  </rule>\n  <port protocol="tcp" port="80"/>\n  <port protocol="tcp" port="443"/>\n');
+    remove(old, LIMIT_FILE.slice(1));
+    let e = evidence(old, ['--firewall', RULES]);
+    expect(e.status).toBe('fail');
+    expect(e.evidence).toEqual(expect.arrayContaining(['missing: limit 22/tcp per source (IPv4)', 'missing: limit 22/tcp per source (IPv6)']));
+    // the unit that loads it not enabled at boot
+    const off = firewalldRoot(zone);
+    remove(off, `etc/systemd/system/multi-user.target.wants/${LIMIT_UNIT}`);
+    e = evidence(off, ['--firewall', RULES]);
+    expect(e.status).toBe('fail');
+    expect(e.evidence).toContain(`missing: ${LIMIT_UNIT} enabled at boot (it loads the per-source limit)`);
+    // a limit on a port mpimg.json only allows; a range and a port of both protocols
+    const extra = firewalldRoot(zone);
+    put(extra, LIMIT_FILE.slice(1), limitRuleset({ limit: ['22/tcp', '80/tcp'] })!);
+    e = evidence(extra, ['--firewall', RULES]);
+    expect(e.status).toBe('fail');
+    expect(e.evidence).toEqual(expect.arrayContaining(['not in mpimg.json: limit 80/tcp per source (IPv4)', 'not in mpimg.json: limit 80/tcp per source (IPv6)']));
+    const many = firewalldRoot('  <port protocol="tcp" port="6000-6010"/>\n  <port protocol="tcp" port="53"/>\n  <port protocol="udp" port="53"/>\n');
+    put(many, LIMIT_FILE.slice(1), limitRuleset({ limit: ['6000:6010/tcp', '53'] })!);
+    expect(evidence(many, ['--firewall', 'limit:6000:6010/tcp limit:53']).status).toBe('pass');
   });
 
   it('a firewall the manifest cannot describe (nftables) FAILs with the reason', () => {
