@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { snapshotName, type Manifest } from '../../runtime/manifest.js';
-import { runTaskBuildStep } from '../do/build-step.js';
-import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
+import { runTaskBuildStep } from './task-step.js';
+import { clientFor, printImage, type DoCommandDeps } from './do-support.js';
 import { AbortedError } from '../do/errors.js';
 import { alignColumns, formatListUser } from '../do/format.js';
 import { BuildDropletLeftError, runImagePipeline, type BuildStep, type PipelineTimings } from '../do/pipeline.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clientFor, type DoCommandDeps } from '../do/command-support.js';
+import { clientFor, type DoCommandDeps } from './do-support.js';
 import { loadManifest } from '../do/project.js';
 import { DEFAULT_API_URL, normaliseBaseUrl } from '../do/client.js';
 import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, releaseVariables, VENDOR_APP_PATH } from '../do/release.js';

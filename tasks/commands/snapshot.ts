@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { snapshotName } from '../../runtime/manifest.js';
-import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
+import { clientFor, printImage, type DoCommandDeps } from './do-support.js';
 import { AbortedError } from '../do/errors.js';
 import { BUILD_TAG, publicIPv4 } from '../do/pipeline.js';
 import { createProgress } from '../do/progress.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { runTaskBuildStep } from '../do/build-step.js';
-import { clientFor, type DoCommandDeps } from '../do/command-support.js';
+import { runTaskBuildStep } from './task-step.js';
+import { clientFor, type DoCommandDeps } from './do-support.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
 import { checkCollector, runVerifyPipeline, summarise, VERIFY_TAG } from '../do/verify.js';

@@ -15,8 +15,8 @@ import { childEnv, withTokensStashed } from './child-env.js';
 import type { DoClient } from './client.js';
 import { throwIfAborted } from './clock.js';
 import { AbortedError } from './errors.js';
-import type { BuildStep } from './pipeline.js';
 import { seconds, type PhaseFn } from './snapshot.js';
+import type { BuildStep, DropletSession } from './step.js';
 import type { CreateDropletRequest, Droplet } from './types.js';
 
 /** DigitalOcean's tag rule (letters, digits, `:`, `-`, `_`; at most 255). */
@@ -170,17 +170,6 @@ async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined
     }
   }
   return { ok: left.length === 0 && why === undefined, left, why };
-}
-
-/** A fresh droplet's address, where the step runs from, its output, and a way to stop (Ctrl-C). */
-export interface DropletSession {
-  ip: string;
-  droplet: Droplet;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: Writable;
-  stderr: Writable;
-  signal?: AbortSignal;
 }
 
 export interface StepRun extends DropletSession {

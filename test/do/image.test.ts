@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
 import type { Command } from '../../tasks/commands/types.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';

@@ -1,8 +1,8 @@
-import type { CommandContext } from '../commands/types.js';
-import { DoClient, type RetryPolicy } from './client.js';
-import type { Clock } from './clock.js';
-import { formatListUser } from './format.js';
-import type { Image } from './types.js';
+import type { CommandContext } from './types.js';
+import { DoClient, type RetryPolicy } from '../do/client.js';
+import type { Clock } from '../do/clock.js';
+import { formatListUser } from '../do/format.js';
+import type { Image } from '../do/types.js';
 
 /** Test seams shared by `mpimg snapshot` and `mpimg image`: clock, retry bounds, fixed "now". */
 export interface DoCommandDeps {
