@@ -6,6 +6,7 @@ import { AbortedError } from '../do/errors.js';
 import { BUILD_TAG, publicIPv4 } from '../do/pipeline.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -26,8 +27,9 @@ Options:
   --yes                do not ask: shut the droplet down and snapshot it
   --json               print the image object as JSON instead of the list-user line
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
-DIGITALOCEAN_API_URL points the client at another API endpoint.
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file). A custom-scoped token needs ${COMMAND_SCOPES.snapshot.join(', ')}.
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 /** Asks one question on the terminal; resolves with the answer line. */

@@ -3,6 +3,7 @@ import { runTaskBuildStep } from './task-step.js';
 import { clientFor, type DoCommandDeps } from './do-support.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import { checkCollector, runVerifyPipeline, summarise, VERIFY_TAG } from '../do/verify.js';
 import type { BuildStep, PipelineTimings } from '../do/pipeline.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -29,7 +30,9 @@ Options:
   --keep        keep the droplet (e.g. to look at a failure); delete it yourself afterwards
   --json        print the result as JSON (the task's lines then go to stderr)
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file). A custom-scoped token needs ${COMMAND_SCOPES.verify.join(', ')}.
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 export interface VerifyCommandDeps extends DoCommandDeps {

@@ -19,6 +19,9 @@ export interface PipelineTimings extends SnapshotTimings {
   abortGraceMs: number;
 }
 
+/** A droplet's wait and the grace after Ctrl-C (the snapshot's bounds are DEFAULT_SNAPSHOT_TIMINGS). */
+export const DEFAULT_PIPELINE_TIMINGS = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000 };
+
 export const BUILD_TAG = 'mpimg-build';
 /** Tag of one `mpimg image` run: cleanup destroys only droplets carrying it (tags allow letters, digits, `:`, `-`, `_`). */
 export const RUN_TAG_PREFIX = 'mpimg-run:';
@@ -106,7 +109,7 @@ export function buildDropletName(m: Manifest, now: Date = new Date(), runId?: st
 export async function runImagePipeline(o: ImagePipelineOptions): Promise<ImagePipelineResult> {
   const { client, manifest } = o;
   const phase = o.onPhase ?? (() => {});
-  const t = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000, ...o.timings };
+  const t = { ...DEFAULT_PIPELINE_TIMINGS, ...o.timings };
   checkDropletTags(manifest);
   const runId = newRunId();
   const tag = runTag(runId);
