@@ -329,16 +329,11 @@ export class DoClient {
 
   /**
    * Droplets of an exact name (the API's filter ignores case). A listing holds GPU droplets only when
-   * asked for with type=gpus, and non-GPU ones only without it: `gpu: 'any'` asks both ways.
+   * asked for with type=gpus, and the others only without it.
    */
-  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean | 'any' } = {}): Promise<Droplet[]> {
-    const kinds = opts.gpu === 'any' ? [false, true] : [Boolean(opts.gpu)];
-    const out: Droplet[] = [];
-    for (const gpu of kinds) {
-      const found = await this.listAll<Droplet>('/v2/droplets', 'droplets', { name, ...(gpu ? { type: 'gpus' } : {}) }, 200, opts);
-      out.push(...found.filter((d) => d.name === name && !out.some((o) => o.id === d.id)));
-    }
-    return out;
+  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
+    const found = await this.listAll<Droplet>('/v2/droplets', 'droplets', { name, ...(opts.gpu ? { type: 'gpus' } : {}) }, 200, { signal: opts.signal });
+    return found.filter((d) => d.name === name);
   }
 
   /**
@@ -347,7 +342,7 @@ export class DoClient {
    */
   async listDropletsByTag(tag: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
     const query: Record<string, string> = opts.gpu ? { type: 'gpus' } : { tag_name: tag };
-    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', query, 200, opts)).filter((d) => (d.tags ?? []).includes(tag));
+    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', query, 200, { signal: opts.signal })).filter((d) => (d.tags ?? []).includes(tag));
   }
 
   /**
@@ -356,10 +351,10 @@ export class DoClient {
    */
   async findRunDroplets(p: { tag: string; name?: string; sentAt?: number; gpu?: boolean }, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
     const found = new Map<number, Droplet>();
-    for (const d of await this.listDropletsByTag(p.tag, { ...opts, gpu: p.gpu })) found.set(d.id, d);
+    for (const d of await this.listDropletsByTag(p.tag, { signal: opts.signal, gpu: p.gpu })) found.set(d.id, d);
     if (p.name !== undefined) {
       const from = (p.sentAt ?? 0) - ACTION_TIME_SLACK_MS;
-      for (const d of await this.findDropletsByName(p.name, { ...opts, gpu: p.gpu })) {
+      for (const d of await this.findDropletsByName(p.name, { signal: opts.signal, gpu: p.gpu })) {
         if ((d.tags ?? []).includes(p.tag) || (d.created_at !== undefined && Date.parse(d.created_at) >= from)) found.set(d.id, d);
       }
     }

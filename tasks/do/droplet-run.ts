@@ -73,7 +73,7 @@ export function checkDropletTags(m: Manifest): void {
  */
 export function manifestSshKeys(m: Manifest): Array<string | number> {
   const keys: ReadonlyArray<string | number> = m.droplet?.sshKeys ?? [];
-  return keys.map((k) => (typeof k === 'string' && /^\d+$/.test(k.trim()) ? Number(k.trim()) : k));
+  return keys.map((k) => (typeof k === 'string' && /^\d+$/.test(k.trim()) && Number.isSafeInteger(Number(k.trim())) ? Number(k.trim()) : k));
 }
 
 /** $.droplet.sshKeys, else every key of the account (a droplet nobody can log into is no use). */
@@ -129,7 +129,8 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   // A create that went out and failed other than by a refusal may have made a droplet we have no id for.
   const unsure = !droplet && sentAt !== undefined && !(failed instanceof DoApiError && !failed.unknownEffect);
   const gpu = isGpuSize(req.size);
-  const lookup = { tag, name: req.name, sentAt, gpu };
+  // By name only what a create of ours may have made: nothing when none went out.
+  const lookup = { tag, name: sentAt === undefined ? undefined : req.name, sentAt, gpu };
   const notes: string[] = [];
 
   if (o.keep) {
@@ -166,15 +167,15 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   return { result: result as T, droplet: info!, destroyed: destroyedOk };
 }
 
-interface RunLookup { tag: string; name: string; sentAt?: number; gpu: boolean }
+interface RunLookup { tag: string; name?: string; sentAt?: number; gpu: boolean }
 
 /** How to list this run's droplets with doctl (GPU droplets are listed apart, and not by tag). */
 function listCommand(l: RunLookup): string {
-  return l.gpu ? `doctl compute droplet list --gpus | grep ${l.name}` : `doctl compute droplet list --tag-name ${l.tag}`;
+  return l.gpu ? `doctl compute droplet list --gpus --format ID,Name,Tags | grep ${l.tag}` : `doctl compute droplet list --tag-name ${l.tag}`;
 }
 
 function leakNote(l: RunLookup, why: string): string {
-  return `the answer to the create request was lost, so a droplet tagged ${l.tag} (named ${l.name}) may exist: ${why}; check \`${listCommand(l)}\` in a few minutes and delete what it lists`;
+  return `the answer to the create request was lost, so a droplet tagged ${l.tag}${l.name ? ` (named ${l.name})` : ''} may exist: ${why}; check \`${listCommand(l)}\` in a few minutes and delete what it lists`;
 }
 
 /**
@@ -193,7 +194,7 @@ async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined
   let why: string | undefined;
   let unseen = false;
   try {
-    if (unsure) phase(`looking for a droplet tagged ${l.tag} or named ${l.name} (the create's answer was lost)`);
+    if (unsure) phase(`looking for a droplet tagged ${l.tag}${l.name ? ` or named ${l.name}` : ''} (the create's answer was lost)`);
     const found = unsure ? await client.lookForRunDroplets(l, { signal: null }) : await client.findRunDroplets(l, { signal: null });
     for (const d of found) ids.add(d.id);
     unseen = unsure && found.length === 0;
