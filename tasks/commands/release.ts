@@ -35,7 +35,8 @@ Options:
   --json            print the listing the Vendor API answers as JSON
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
-names another config file); it needs ${COMMAND_SCOPES.release.join(' ')}.
+names another config file); it needs ${COMMAND_SCOPES.release.join(', ')} and write access to the
+Vendor API (a full-access token of the team that owns the listing).
 API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 

@@ -28,7 +28,8 @@ Options:
   --json               print the image object as JSON instead of the list-user line
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
-names another config file). A custom-scoped token needs ${COMMAND_SCOPES.snapshot.join(', ')}.
+names another config file). A custom-scoped token needs these scopes:
+  ${COMMAND_SCOPES.snapshot.join(', ')}
 API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 

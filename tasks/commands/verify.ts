@@ -31,7 +31,8 @@ Options:
   --json        print the result as JSON (the task's lines then go to stderr)
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
-names another config file). A custom-scoped token needs ${COMMAND_SCOPES.verify.join(', ')}.
+names another config file). A custom-scoped token needs these scopes:
+  ${COMMAND_SCOPES.verify.join(', ')}
 API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 

@@ -135,8 +135,6 @@ export async function releaseToListing(client: DoClient, appId: string, body: Ve
         });
       case 404:
         throw new MpimgError(`no Marketplace app "${appId}" for this token (404)`, { where: '$.listing.appId in mpimg.json', hint: 'copy the app id from the listing\'s URL in the Vendor Portal; the token must belong to the team that owns the listing' });
-      case 422:
-        throw new MpimgError(`the Vendor API refused the request (422): ${said}`, { where, hint: 'check $.listing in mpimg.json and the image id; `mpimg release --dry-run` shows the request' });
       default:
         throw err;
     }

@@ -40,5 +40,6 @@ export const COMMAND_SCOPES: Record<'image' | 'verify' | 'snapshot' | 'release',
   image: ['droplet:create', 'droplet:read', 'droplet:update', 'droplet:delete', 'image:create', 'image:read', 'ssh_key:read', 'tag:create', 'tag:read', 'actions:read'],
   verify: ['droplet:create', 'droplet:read', 'droplet:delete', 'image:read', 'ssh_key:read', 'tag:create', 'tag:read'],
   snapshot: ['droplet:read', 'droplet:update', 'image:create', 'image:read', 'actions:read'],
-  release: ['image:read', 'plus write access for the Vendor API (a full-access token of the team that owns the listing)'],
+  // The Vendor API names no scopes of its own: it wants write access (README "Update your App Image via API").
+  release: ['image:read'],
 };
