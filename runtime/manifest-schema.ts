@@ -76,7 +76,7 @@ export const MANIFEST_SCHEMA: Schema = {
       size: str({ description: 'Size of build droplets (the smallest is what the Marketplace asks for).', pattern: '^[a-z0-9][a-z0-9-]*$' }),
       image: str({ description: 'Base image slug or id; default distributions[0].', pattern: `^(${DISTRO_SLUG_RE.source.slice(1, -1)}|\\d+)$`, 'x-message': 'bad image {value}', 'x-hint': 'a base image slug such as ubuntu-24-04-x64, or an image id' }),
       tags: strings(str({ pattern: '^[a-zA-Z0-9_:-]{1,255}$', 'x-message': 'bad tag {value}', 'x-hint': 'DigitalOcean tags are 1-255 letters, digits, ":", "-" or "_"' }), { description: 'Extra tags of build droplets.' }),
-      sshKeys: strings(str({ minLength: 1, 'x-message': 'must be a non-empty string', 'x-hint': 'remove it or give a value' }), { description: 'SSH key ids or fingerprints; default every key of the account.' }),
+      sshKeys: strings({ anyOf: [{ type: 'integer', minimum: 1, 'x-message': 'bad key id {value}', 'x-hint': 'a key id is a whole number from 1 up' }, str({ minLength: 1, 'x-message': 'must be a non-empty string', 'x-hint': 'remove it or give a value' })], 'x-hint': 'a key id (a number) or a fingerprint (a string)' }, { description: 'SSH key ids (numbers; "123" is taken as 123) or fingerprints; default every key of the account.' }),
     }, { description: 'The build droplet.' }),
     // `$`, `{` and `}` only in the placeholders: the name also goes into the Packer template, where
     // `${...}` would be evaluated (and could carry the token into the snapshot's name).

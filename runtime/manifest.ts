@@ -67,7 +67,7 @@ export interface Manifest {
     image?: string;
     tags?: string[];
     /** SSH key ids or fingerprints; defaults to every key of the account. */
-    sshKeys?: string[];
+    sshKeys?: Array<string | number>;
   };
   snapshot?: {
     /** Snapshot name; `{slug}`, `{version}` and `{timestamp}` are filled in. */

@@ -1,13 +1,16 @@
 import { Writable } from 'node:stream';
-import { snapshotName, type Manifest } from '../../runtime/manifest.js';
-import { runTaskBuildStep } from '../do/build-step.js';
-import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
+import type { Manifest } from '../../runtime/manifest.js';
+import { runTaskBuildStep } from './task-step.js';
+import { apiBaseUrl, clientFor, printImage, type DoCommandDeps } from './do-support.js';
+import type { DoClient } from '../do/client.js';
 import { AbortedError } from '../do/errors.js';
 import { alignColumns, formatListUser } from '../do/format.js';
 import { BuildDropletLeftError, runImagePipeline, type BuildStep, type PipelineTimings } from '../do/pipeline.js';
 import { createProgress, type Progress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
-import { listingDistribution, releaseBody, writeImageRecords, type ImageRecord } from '../do/release.js';
+import { imagePlan, renderPlan, snapshotNameFor } from '../do/plan.js';
+import { listingDistribution, releaseBody, releaseVariables, writeImageRecords, type ImageRecord } from '../do/release.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import type { Image } from '../do/types.js';
 import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -16,7 +19,7 @@ import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.
 import type { Command, CommandContext } from './types.js';
 import { defaultVerifyStep } from './verify.js';
 
-const usage = `Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--json]
+const usage = `Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--dry-run] [--json]
 
 The whole path in one command, from ./mpimg.json: create a build droplet (base image, region, smallest
 size, your account's SSH keys, droplet agent/monitoring/IPv6 off, tags mpimg-build and mpimg-run:<id>
@@ -35,10 +38,16 @@ Options:
   --distributions a,b  like --all, for these entries of $.distributions
   --parallel N      at most N builds at a time with --all (default 3)
   --keep            keep the build droplet (e.g. to debug a failed build); delete it yourself afterwards
-  --json            print the image object (with --all: the table) as JSON instead of the list-user line
+  --dry-run         print the exact requests and the steps a run would make, and stop: needs no
+                    token, sends nothing ({droplet_id} and the like stand for what the API answers)
+  --json            print the image object (with --all: the table; with --dry-run: the plan) as JSON
+                    instead of the list-user line
 ${projectHelp()}
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file). A custom-scoped token needs these scopes:
+  ${COMMAND_SCOPES.image.join(', ')}
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 export interface ImageCommandDeps extends DoCommandDeps {
@@ -50,7 +59,7 @@ export interface ImageCommandDeps extends DoCommandDeps {
 }
 
 interface Flags {
-  keep?: boolean; json?: boolean; verify?: boolean; release?: boolean; reason?: string; all?: boolean; distributions?: string; parallel?: string;
+  keep?: boolean; json?: boolean; verify?: boolean; release?: boolean; reason?: string; all?: boolean; distributions?: string; parallel?: string; 'dry-run'?: boolean;
 }
 
 /** Writes every line to `target` with `prefix` in front (partial lines wait for their end). */
@@ -73,6 +82,8 @@ export function prefixLines(target: Writable, prefix: string): Writable {
 interface OneOptions {
   ctx: CommandContext;
   deps: ImageCommandDeps;
+  /** One client per command, made before any step runs (a build step takes the token out of process.env). */
+  client: DoClient;
   manifest: Manifest;
   name: string;
   keep: boolean;
@@ -88,8 +99,7 @@ interface OneResult { image?: Image; verify: ImageRecord['verify']; error?: unkn
 
 /** One image: build (and snapshot) it, then verify the snapshot when asked. */
 async function oneImage(o: OneOptions): Promise<OneResult> {
-  const { ctx, deps, progress } = o;
-  const client = clientFor(ctx, deps);
+  const { ctx, deps, progress, client } = o;
   const build = deps.build ?? runTaskBuildStep();
   let image: Image | undefined;
   try {
@@ -151,7 +161,7 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
     async run(argv, ctx) {
       const { values } = parseOptions(argv, {
         ...PROJECT_OPTION, keep: { type: 'boolean' }, json: { type: 'boolean' }, verify: { type: 'boolean' }, release: { type: 'boolean' }, reason: { type: 'string' },
-        all: { type: 'boolean' }, distributions: { type: 'string' }, parallel: { type: 'string' },
+        all: { type: 'boolean' }, distributions: { type: 'string' }, parallel: { type: 'string' }, 'dry-run': { type: 'boolean' },
       }, { command: 'image', usage });
       ctx = inProject(ctx, values.project);
       if (values.all && values.distributions !== undefined) throw new UsageError('give --all or --distributions, not both', 'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64');
@@ -166,13 +176,18 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
         if (!manifest.listing?.appId) throw new MpimgError('--release: mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}, or leave out --release' });
         releaseBody(manifest, 1, reason);
       }
-      if (values.all || values.distributions !== undefined) return runAll(ctx, deps, manifest, values, { now, parallel, reason });
+      const dists = values.all || values.distributions !== undefined ? chooseDistributions(manifest, values) : undefined;
+      if (values['dry-run']) return printPlan(ctx, manifest, values, { now, reason, dists });
+      // One token and one client for the whole command, resolved before any build step runs: a step
+      // takes the token variables out of process.env meanwhile, where a later worker would miss them.
+      const client = clientFor(ctx, deps);
+      if (dists) return runAll(ctx, deps, client, manifest, values, { now, parallel, reason, dists });
 
       const json = Boolean(values.json);
       const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg image', now: deps.clock?.now });
       const start = Date.now();
       const one = await oneImage({
-        ctx, deps, manifest, name: snapshotName(manifest, now), keep: Boolean(values.keep), verify: Boolean(values.verify), json,
+        ctx, deps, client, manifest, name: snapshotNameFor(manifest, now), keep: Boolean(values.keep), verify: Boolean(values.verify), json,
         // --json keeps stdout for the JSON alone.
         stdout: json ? ctx.stderr : ctx.stdout, stderr: ctx.stderr, progress, now,
       });
@@ -184,13 +199,14 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
       // A verify that failed keeps the snapshot: its id, not the line to submit.
       if (one.image && one.verify !== 'failed') printImage(ctx, one.image, json);
       if (one.error) throw one.error;
-      if (values.release) await releaseImage(ctx, deps, { manifest, imageId: one.image!.id, reason: reason! });
+      if (values.release) await releaseImage(ctx, deps, { manifest, imageId: one.image!.id, reason: reason!, client });
       return 0;
     },
   };
 }
 
-async function runAll(ctx: CommandContext, deps: ImageCommandDeps, manifest: Manifest, values: Flags, o: { now: Date; parallel: number; reason?: string }): Promise<number> {
+/** --all or --distributions: which of $.distributions to build, each once. */
+function chooseDistributions(manifest: Manifest, values: Flags): string[] {
   const dists = values.all ? manifest.distributions : values.distributions!.split(',').map((d) => d.trim()).filter(Boolean);
   if (dists.length === 0) throw new UsageError('--distributions names none', `e.g. --distributions ${manifest.distributions.join(',')}`);
   const unknown = dists.filter((d) => !manifest.distributions.includes(d));
@@ -199,6 +215,32 @@ async function runAll(ctx: CommandContext, deps: ImageCommandDeps, manifest: Man
   if (values.release && !unique.includes(listingDistribution(manifest))) {
     throw new MpimgError(`--release: the listing's distribution ${listingDistribution(manifest)} is not among those built`, { where: '--distributions', hint: 'build it too, or set $.listing.distribution' });
   }
+  return unique;
+}
+
+/** --dry-run: the exact requests and steps of the run, per distribution; no token, nothing sent. */
+function printPlan(ctx: CommandContext, manifest: Manifest, values: Flags, o: { now: Date; reason?: string; dists?: string[] }): number {
+  const baseUrl = apiBaseUrl(ctx.env);
+  const release = values.release ? { appId: manifest.listing!.appId!, reason: o.reason!, variables: releaseVariables(ctx.cwd, manifest, ctx.env) } : undefined;
+  const plans = (o.dists ?? [undefined]).map((d) => ({
+    distribution: d ?? manifest.droplet?.image ?? manifest.distributions[0],
+    requests: imagePlan({
+      manifest, baseUrl, cwd: ctx.cwd, now: o.now, distribution: d, verify: Boolean(values.verify),
+      // With --all only the listing's distribution is released.
+      release: release && (d === undefined || d === listingDistribution(manifest)) ? release : undefined,
+    }),
+  }));
+  if (values.json) {
+    ctx.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
+  } else {
+    ctx.stdout.write('# mpimg image --dry-run: nothing is sent. A run makes these requests and steps; {droplet_id},\n# {droplet_ip}, {action_id} and {image_id} come from the API\'s answers, and each run has its own run id.\n');
+    for (const p of plans) ctx.stdout.write(`\n# [${p.distribution}]${plans.length > 1 ? ' (builds run in parallel, each like this)' : ''}\n${renderPlan(p.requests)}\n`);
+  }
+  return 0;
+}
+
+async function runAll(ctx: CommandContext, deps: ImageCommandDeps, client: DoClient, manifest: Manifest, values: Flags, o: { now: Date; parallel: number; reason?: string; dists: string[] }): Promise<number> {
+  const unique = o.dists;
   const json = Boolean(values.json);
   const out = json ? ctx.stderr : ctx.stdout;
   const rows = new Map<string, ImageRecord & { image?: Image }>();
@@ -213,7 +255,7 @@ async function runAll(ctx: CommandContext, deps: ImageCommandDeps, manifest: Man
       const start = Date.now();
       const m: Manifest = { ...manifest, droplet: { ...manifest.droplet, image: d } };
       const one = await oneImage({
-        ctx, deps, manifest: m, name: `${snapshotName(manifest, o.now)}-${d.replace(/-x64$/, '')}`, keep: Boolean(values.keep), verify: Boolean(values.verify), json,
+        ctx, deps, client, manifest: m, name: snapshotNameFor(manifest, o.now, d), keep: Boolean(values.keep), verify: Boolean(values.verify), json,
         stdout, stderr, progress, now: o.now,
       });
       if (one.error && !(one.error instanceof AbortedError)) stderr.write(`${one.error instanceof MpimgError ? one.error.format() : errText(one.error)}\n`);
@@ -247,7 +289,7 @@ async function runAll(ctx: CommandContext, deps: ImageCommandDeps, manifest: Man
   }
   if (values.release) {
     const imageId = records.find((r) => r.distribution === listingDistribution(manifest))!.imageId!;
-    await releaseImage(ctx, deps, { manifest, imageId, reason: o.reason! });
+    await releaseImage(ctx, deps, { manifest, imageId, reason: o.reason!, client });
   }
   return 0;
 }

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { clientFor, type DoCommandDeps } from '../do/command-support.js';
+import { apiBaseUrl, clientFor, type DoCommandDeps } from './do-support.js';
 import { loadManifest } from '../do/project.js';
-import { DEFAULT_API_URL, normaliseBaseUrl } from '../do/client.js';
-import { imageFromRecords, IMAGES_FILE, releasableImage, releaseBody, releaseToListing, releaseVariables, VENDOR_APP_PATH } from '../do/release.js';
+import type { DoClient } from '../do/client.js';
+import { releasePlan, renderPlan } from '../do/plan.js';
+import { imageFromRecords, IMAGES_FILE, keptListingFields, releasableImage, releaseBody, releaseToListing, releaseVariables } from '../do/release.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { imageIdOption } from './verify.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
@@ -15,7 +17,8 @@ Points your Marketplace listing ($.listing.appId of ./mpimg.json) at a new snaps
 DigitalOcean Vendor API; the update then goes to DigitalOcean's review. The request carries the
 image id, the reason, the manifest's version, the OS of the listing's distribution and
 $.listing.software (with {{VARIABLE}} filled in: the values dist/<slug>-build.sh was bundled with,
-else mpimg.json's $.variables with MPIMG_VAR_<NAME> of the environment).
+else mpimg.json's $.variables with MPIMG_VAR_<NAME> of the environment). Only what mpimg.json states
+is sent: without $.listing.software (or a software field) the listing keeps what it shows.
 
 Before anything is sent: the image must be a snapshot of this account that is available, and the
 listing fields must be valid. A PATCH is never sent twice: it is repeated only when DigitalOcean
@@ -26,13 +29,16 @@ Options:
   --images <file>   take it from what \`mpimg image\` recorded (${IMAGES_FILE}): the image of the
                     listing's distribution, which must have passed
   --reason <text>   what changed, for DigitalOcean's reviewers (required)
-  --dry-run         check the image and print the exact request; send no update
+  --dry-run         print the exact requests and send no update; needs no token (with one, the
+                    image is checked too)
   --if-listed       without $.listing.appId, say so and exit 0 (for CI)
   --json            print the listing the Vendor API answers as JSON
 ${projectHelp()}
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token); it needs
-write access and must belong to the team that owns the listing.
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file); it needs ${COMMAND_SCOPES.release.join(', ')} and write access to the
+Vendor API (a full-access token of the team that owns the listing).
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 export type ReleaseCommandDeps = DoCommandDeps;
@@ -43,6 +49,8 @@ export interface ReleaseRequest {
   reason: string;
   dryRun?: boolean;
   json?: boolean;
+  /** The command's client when it has one already (`mpimg image --release`). */
+  client?: DoClient;
 }
 
 /** The release itself (also the last step of `mpimg image --release`). */
@@ -51,18 +59,35 @@ export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps
   if (!appId) {
     throw new MpimgError('mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}' });
   }
-  const body = releaseBody(r.manifest, r.imageId, r.reason, releaseVariables(ctx.cwd, r.manifest, ctx.env));
-  const client = clientFor(ctx, deps);
+  const variables = releaseVariables(ctx.cwd, r.manifest, ctx.env);
+  const body = releaseBody(r.manifest, r.imageId, r.reason, variables);
+  if (r.dryRun) return dryRun(ctx, deps, r, appId, variables);
+  const client = r.client ?? clientFor(ctx, deps);
   const image = await releasableImage(client, r.imageId);
-  if (r.dryRun) {
-    const base = normaliseBaseUrl(ctx.env.DIGITALOCEAN_API_URL || DEFAULT_API_URL);
-    ctx.stdout.write(`PATCH ${base}${VENDOR_APP_PATH}${encodeURIComponent(appId)}\n${JSON.stringify(body, null, 2)}\n`);
-    ctx.stderr.write(`dry run: image ${image.id} "${image.name}" is an available snapshot; nothing was sent\n`);
-    return;
-  }
   const app = await releaseToListing(client, appId, body);
   if (r.json) ctx.stdout.write(`${JSON.stringify(app, null, 2)}\n`);
   else ctx.stdout.write(`listing ${app.appId ?? appId}${app.name ? ` "${app.name}"` : ''} now points at image ${image.id} "${image.name}" (version ${body.version}); status: ${app.status?.value ?? 'unknown'} (DigitalOcean reviews the update)\n`);
+}
+
+/** --dry-run: the exact PATCH, what it leaves as it is, and the image checked when a token is at hand. */
+async function dryRun(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseRequest, appId: string, variables: Record<string, string>): Promise<void> {
+  const [check, patch] = releasePlan({ manifest: r.manifest, baseUrl: apiBaseUrl(ctx.env), appId, reason: r.reason, variables, imageId: r.imageId });
+  ctx.stdout.write(`${renderPlan([patch])}\n`);
+  const kept = keptListingFields(releaseBody(r.manifest, r.imageId, r.reason, variables));
+  if (kept.length) ctx.stderr.write(`dry run: left out, so the listing keeps them: ${kept.join(', ')}\n`);
+  let client = r.client;
+  let why = '';
+  try {
+    client ??= clientFor(ctx, deps);
+  } catch (err) {
+    why = err instanceof Error ? err.message : String(err);
+  }
+  if (!client) {
+    ctx.stderr.write(`dry run: the image was not checked (${why}); a release first asks ${renderPlan([check]).split('\n')[0]}; nothing was sent\n`);
+    return;
+  }
+  const image = await releasableImage(client, r.imageId);
+  ctx.stderr.write(`dry run: image ${image.id} "${image.name}" is an available snapshot; nothing was sent\n`);
 }
 
 export function reasonOption(v: string | undefined): string {

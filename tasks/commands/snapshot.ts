@@ -1,10 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import { snapshotName } from '../../runtime/manifest.js';
-import { clientFor, printImage, type DoCommandDeps } from '../do/command-support.js';
+import { clientFor, printImage, type DoCommandDeps } from './do-support.js';
 import { AbortedError } from '../do/errors.js';
 import { BUILD_TAG, publicIPv4 } from '../do/pipeline.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -27,8 +28,10 @@ Options:
   --json               print the image object as JSON instead of the list-user line
 ${projectHelp(23)}
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
-DIGITALOCEAN_API_URL points the client at another API endpoint.
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file). A custom-scoped token needs these scopes:
+  ${COMMAND_SCOPES.snapshot.join(', ')}
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 /** Asks one question on the terminal; resolves with the answer line. */

@@ -1,7 +1,8 @@
-import { runTaskBuildStep } from '../do/build-step.js';
-import { clientFor, type DoCommandDeps } from '../do/command-support.js';
+import { runTaskBuildStep } from './task-step.js';
+import { clientFor, type DoCommandDeps } from './do-support.js';
 import { createProgress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
+import { COMMAND_SCOPES } from '../do/scopes.js';
 import { checkCollector, runVerifyPipeline, summarise, VERIFY_TAG } from '../do/verify.js';
 import type { BuildStep, PipelineTimings } from '../do/pipeline.js';
 import { MpimgError, UsageError } from '../errors.js';
@@ -30,7 +31,10 @@ Options:
   --json        print the result as JSON (the task's lines then go to stderr)
 ${projectHelp(16)}
 
-Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token).
+Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
+names another config file). A custom-scoped token needs these scopes:
+  ${COMMAND_SCOPES.verify.join(', ')}
+API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
 export interface VerifyCommandDeps extends DoCommandDeps {

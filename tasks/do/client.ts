@@ -1,7 +1,8 @@
 import { MpimgError } from '../errors.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError, DoApiError } from './errors.js';
-import { resolveToken, type TokenSource } from './token.js';
+import { scopesFor } from './scopes.js';
+import { resolveApiUrl, resolveToken, type TokenSource } from './token.js';
 import type { Action, CreateDropletRequest, Droplet, DropletSnapshot, Image, SshKey, VendorApp, VendorAppUpdate } from './types.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
@@ -19,6 +20,12 @@ export interface RetryPolicy {
   maxRateLimitWaitMs: number;
   /** Per request. */
   requestTimeoutMs: number;
+  /**
+   * After a create whose answer was lost, how often to list by the run's tag and name, and how long
+   * between: a new droplet may take a while to show up in listings.
+   */
+  lookupTries: number;
+  lookupPollMs: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -29,6 +36,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxPendingRetries: 36,
   maxRateLimitWaitMs: 5 * 60_000,
   requestTimeoutMs: 60_000,
+  lookupTries: 12,
+  lookupPollMs: 5000,
 };
 
 export interface DoClientOptions {
@@ -36,6 +45,8 @@ export interface DoClientOptions {
   /** Names where the token came from in 401/403 hints (never the token itself). */
   tokenSource?: TokenSource | string;
   baseUrl?: string;
+  /** Where baseUrl came from, for messages about it (default DIGITALOCEAN_API_URL). */
+  baseUrlSource?: string;
   clock?: Clock;
   /** Cancels waits and requests (Ctrl-C). Individual calls may pass their own. */
   signal?: AbortSignal;
@@ -62,6 +73,8 @@ export interface RequestOptions<T = unknown> {
    * droplet just made) is needed to clean up after Ctrl-C.
    */
   finishInFlight?: boolean;
+  /** Called before each try goes out, with the API server's time (ms): the caller then knows it may have acted. */
+  onSend?: (serverNow: number) => void;
 }
 
 interface ApiErrorBody { id?: string; message?: string; request_id?: string }
@@ -89,17 +102,17 @@ function neverSent(err: unknown): boolean {
  * Normalises DIGITALOCEAN_API_URL (doctl's form has no /v2) and refuses to send a token in clear text
  * anywhere but loopback.
  */
-export function normaliseBaseUrl(raw: string): string {
+export function normaliseBaseUrl(raw: string, where = 'DIGITALOCEAN_API_URL'): string {
   let u: URL;
   try {
     u = new URL(raw);
   } catch {
-    throw new MpimgError(`bad API URL "${raw}"`, { where: 'DIGITALOCEAN_API_URL', hint: `use a URL such as ${DEFAULT_API_URL}, or unset it` });
+    throw new MpimgError(`bad API URL "${raw}"`, { where, hint: `use a URL such as ${DEFAULT_API_URL}, or unset it` });
   }
   const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
     throw new MpimgError(`refusing to send the API token to ${u.protocol}//${u.host}`, {
-      where: 'DIGITALOCEAN_API_URL',
+      where,
       hint: 'use an https:// URL (plain http is only allowed on 127.0.0.1/localhost)',
     });
   }
@@ -112,6 +125,7 @@ export class DoClient {
   #serverOffsetMs = 0;
   readonly tokenSource: string;
   readonly baseUrl: string;
+  readonly baseUrlSource: string;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
   readonly retry: RetryPolicy;
@@ -126,16 +140,21 @@ export class DoClient {
     }
     this.#token = opts.token;
     this.tokenSource = opts.tokenSource ?? 'token';
-    this.baseUrl = normaliseBaseUrl(opts.baseUrl ?? DEFAULT_API_URL);
+    this.baseUrl = normaliseBaseUrl(opts.baseUrl ?? DEFAULT_API_URL, opts.baseUrlSource);
+    this.baseUrlSource = opts.baseUrlSource ?? 'DIGITALOCEAN_API_URL';
     this.clock = opts.clock ?? realClock;
     this.signal = opts.signal;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
   }
 
-  /** Token from the environment / doctl config, base URL from DIGITALOCEAN_API_URL. */
-  static fromEnv(env: NodeJS.ProcessEnv, opts: Omit<DoClientOptions, 'token' | 'tokenSource' | 'baseUrl'> = {}): DoClient {
+  /**
+   * Token from the environment / doctl config; base URL from DIGITALOCEAN_API_URL, else the `api-url`
+   * of doctl's config file (DIGITALOCEAN_CONFIG or its default place), else DigitalOcean's.
+   */
+  static fromEnv(env: NodeJS.ProcessEnv, opts: Omit<DoClientOptions, 'token' | 'tokenSource' | 'baseUrl' | 'baseUrlSource'> = {}): DoClient {
+    const api = resolveApiUrl(env, DEFAULT_API_URL);
     const t = resolveToken(env);
-    return new DoClient({ ...opts, token: t.token, tokenSource: t.file ? `${t.source} (${t.file})` : t.source, baseUrl: env.DIGITALOCEAN_API_URL || DEFAULT_API_URL });
+    return new DoClient({ ...opts, token: t.token, tokenSource: t.file ? `${t.source} (${t.file})` : t.source, baseUrl: api.url, baseUrlSource: api.source });
   }
 
   /** Never let the token reach a message, even if the server echoes it. */
@@ -177,6 +196,7 @@ export class DoClient {
       const attempt = AbortSignal.timeout(this.retry.requestTimeoutMs);
       const signal = outer && !opts.finishInFlight ? AbortSignal.any([outer, attempt]) : attempt;
       firstSentAt ??= this.serverNow();
+      opts.onSend?.(this.serverNow());
       let res: Response;
       let text: string;
       try {
@@ -201,7 +221,7 @@ export class DoClient {
         } else if (tries >= this.retry.maxRetries) {
           throw new DoApiError(`cannot reach the DigitalOcean API: ${why}`, {
             status: 0, where: `${label} (${this.baseUrl})`,
-            hint: 'check the network; if DIGITALOCEAN_API_URL is set, check it points at the API',
+            hint: this.baseUrl === DEFAULT_API_URL ? 'check the network' : `check the network, and that ${this.baseUrlSource} points at the API`,
           });
         }
         await this.clock.sleep(this.backoff(tries++), outer);
@@ -214,7 +234,7 @@ export class DoClient {
         try {
           return JSON.parse(text) as T;
         } catch {
-          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, { status: res.status, where: label, hint: 'check DIGITALOCEAN_API_URL' });
+          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, { status: res.status, where: label, hint: `check ${this.baseUrlSource} (${this.baseUrl})` });
         }
       }
       // Only reachable with finishInFlight: the answer came, it is not a success, and the user wants out.
@@ -253,7 +273,7 @@ export class DoClient {
         await this.clock.sleep(this.retry.pendingWaitMs, outer);
         continue;
       }
-      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, { ...base, hint: this.hintFor(res.status) });
+      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, { ...base, hint: this.hintFor(res.status, method, url, opts.body) });
     }
   }
 
@@ -275,10 +295,15 @@ export class DoClient {
     return Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** n);
   }
 
-  private hintFor(status: number): string {
+  private hintFor(status: number, method: string, url: URL, body: unknown): string {
     switch (status) {
       case 401: return `the token (from ${this.tokenSource}) was rejected: create a new one at https://cloud.digitalocean.com/account/api/tokens`;
-      case 403: return `the token (from ${this.tokenSource}) lacks a needed scope: give it read and write access to droplets, images, actions and ssh keys`;
+      case 403: {
+        const scopes = scopesFor(method, url.pathname, url.searchParams, body);
+        return scopes
+          ? `the token (from ${this.tokenSource}) may not do this: a custom-scoped token needs ${scopes.join(', ')} for this call; add them to the token (or use a full-access token of the team that owns the resources)`
+          : `the token (from ${this.tokenSource}) may not do this: use a token with write access of the team that owns the resources`;
+      }
       case 404: return 'check the droplet/image/action id or name (and that it belongs to this account)';
       case 422: return 'the request was rejected as invalid: check the values in mpimg.json and the flags';
       default: return 'check the request and try again';
@@ -302,12 +327,47 @@ export class DoClient {
     return (await this.request<{ droplet: Droplet }>('GET', `/v2/droplets/${id}`, opts)).droplet;
   }
 
-  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
-    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', { name }, 200, opts)).filter((d) => d.name === name);
+  /**
+   * Droplets of an exact name (the API's filter ignores case). A listing holds GPU droplets only when
+   * asked for with type=gpus, and the others only without it.
+   */
+  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
+    const found = await this.listAll<Droplet>('/v2/droplets', 'droplets', { name, ...(opts.gpu ? { type: 'gpus' } : {}) }, 200, { signal: opts.signal });
+    return found.filter((d) => d.name === name);
   }
 
-  async listDropletsByTag(tag: string, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
-    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', { tag_name: tag }, 200, opts)).filter((d) => (d.tags ?? []).includes(tag));
+  /**
+   * Droplets carrying a tag. The API takes tag_name only alone (not with type), and lists no GPU
+   * droplet without type=gpus: GPU droplets are listed with type=gpus and picked by their tags here.
+   */
+  async listDropletsByTag(tag: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
+    const query: Record<string, string> = opts.gpu ? { type: 'gpus' } : { tag_name: tag };
+    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', query, 200, { signal: opts.signal })).filter((d) => (d.tags ?? []).includes(tag));
+  }
+
+  /**
+   * The droplets one create request may have made: those with the run's tag, and those of its exact
+   * name made since it was sent (tags are applied after creation, so a new droplet can be untagged).
+   */
+  async findRunDroplets(p: { tag: string; name?: string; sentAt?: number; gpu?: boolean }, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+    const found = new Map<number, Droplet>();
+    for (const d of await this.listDropletsByTag(p.tag, { signal: opts.signal, gpu: p.gpu })) found.set(d.id, d);
+    if (p.name !== undefined) {
+      const from = (p.sentAt ?? 0) - ACTION_TIME_SLACK_MS;
+      for (const d of await this.findDropletsByName(p.name, { signal: opts.signal, gpu: p.gpu })) {
+        if ((d.tags ?? []).includes(p.tag) || (d.created_at !== undefined && Date.parse(d.created_at) >= from)) found.set(d.id, d);
+      }
+    }
+    return [...found.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** findRunDroplets, asked again for a bounded time (retry.lookupTries, lookupPollMs) until something shows. */
+  async lookForRunDroplets(p: Parameters<DoClient['findRunDroplets']>[0], opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+    for (let i = 1; ; i++) {
+      const found = await this.findRunDroplets(p, opts);
+      if (found.length || i >= this.retry.lookupTries) return found;
+      await this.clock.sleep(this.retry.lookupPollMs, opts.signal === null ? undefined : opts.signal ?? this.signal);
+    }
   }
 
   /** `123` is an id; anything else is an exact droplet name that must match exactly one droplet. */
@@ -323,6 +383,8 @@ export class DoClient {
       }
     }
     const found = await this.findDropletsByName(idOrName);
+    // Only then GPU droplets: a plain listing never holds them.
+    if (found.length === 0) found.push(...await this.findDropletsByName(idOrName, { gpu: true }));
     if (found.length === 0) {
       throw new DoApiError(`no droplet named "${idOrName}"`, { status: 404, where: '--droplet', hint: 'give the droplet id or its exact name' });
     }
@@ -378,16 +440,17 @@ export class DoClient {
 
   /**
    * Creates a droplet once. With `findByTag` (a tag unique to this request, among `req.tags`), a failure
-   * that leaves open whether the droplet was made is answered by looking for a droplet with that tag;
-   * without it such a failure is not retried.
+   * that leaves open whether the droplet was made is answered by looking, for a bounded time, for a
+   * droplet with that tag or with the request's name made since (see findRunDroplets); only when none
+   * shows up is the request sent again. Without it such a failure is not retried.
    */
-  async createDroplet(req: CreateDropletRequest, opts: { findByTag?: string } & Pick<RequestOptions, 'signal' | 'finishInFlight'> = {}): Promise<Droplet> {
+  async createDroplet(req: CreateDropletRequest, opts: { findByTag?: string } & Pick<RequestOptions, 'signal' | 'finishInFlight' | 'onSend'> = {}): Promise<Droplet> {
     const tag = opts.findByTag;
-    if (tag !== undefined && !req.tags.includes(tag)) throw new Error(`createDroplet: findByTag ${tag} is not among the request's tags`);
+    if (tag !== undefined && !(req.tags ?? []).includes(tag)) throw new Error(`createDroplet: findByTag ${tag} is not among the request's tags`);
     return (await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', {
-      body: req, signal: opts.signal, finishInFlight: opts.finishInFlight,
-      reconcile: tag === undefined ? undefined : async () => {
-        const found = (await this.listDropletsByTag(tag, { signal: opts.signal })).sort((a, b) => a.id - b.id);
+      body: req, signal: opts.signal, finishInFlight: opts.finishInFlight, onSend: opts.onSend,
+      reconcile: tag === undefined ? undefined : async (sentAt) => {
+        const found = await this.lookForRunDroplets({ tag, name: req.name, sentAt, gpu: isGpuSize(req.size) }, { signal: opts.signal });
         return found.length ? { droplet: found[0] } : undefined;
       },
     })).droplet;
@@ -416,6 +479,11 @@ export class DoClient {
   async updateVendorApp(appId: string, body: VendorAppUpdate, opts: Pick<RequestOptions, 'signal'> = {}): Promise<VendorApp> {
     return this.request<VendorApp>('PATCH', `/api/v1/vendor-portal/apps/${encodeURIComponent(appId)}`, { ...opts, body, retryPending: false });
   }
+}
+
+/** GPU droplet sizes (gpu-h100x1-80gb, gpu-mi300x1-192gb, ...): listings hold them only with type=gpus. */
+export function isGpuSize(size: string | undefined): boolean {
+  return typeof size === 'string' && /^gpu-/.test(size);
 }
 
 function parseErrorBody(text: string): ApiErrorBody {

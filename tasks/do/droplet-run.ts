@@ -12,11 +12,11 @@ import type { Writable } from 'node:stream';
 import type { Manifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../errors.js';
 import { childEnv, withTokensStashed } from './child-env.js';
-import type { DoClient } from './client.js';
+import { isGpuSize, type DoClient } from './client.js';
 import { throwIfAborted } from './clock.js';
-import { AbortedError } from './errors.js';
-import type { BuildStep } from './pipeline.js';
+import { AbortedError, DoApiError } from './errors.js';
 import { seconds, type PhaseFn } from './snapshot.js';
+import type { BuildStep, DropletSession } from './step.js';
 import type { CreateDropletRequest, Droplet } from './types.js';
 
 /** DigitalOcean's tag rule (letters, digits, `:`, `-`, `_`; at most 255). */
@@ -67,9 +67,18 @@ export function checkDropletTags(m: Manifest): void {
   });
 }
 
+/**
+ * $.droplet.sshKeys as the API takes them: ids as integers (also when written as "123"), fingerprints
+ * as strings, like godo, doctl and Terraform send them.
+ */
+export function manifestSshKeys(m: Manifest): Array<string | number> {
+  const keys: ReadonlyArray<string | number> = m.droplet?.sshKeys ?? [];
+  return keys.map((k) => (typeof k === 'string' && /^\d+$/.test(k.trim()) && Number.isSafeInteger(Number(k.trim())) ? Number(k.trim()) : k));
+}
+
 /** $.droplet.sshKeys, else every key of the account (a droplet nobody can log into is no use). */
 export async function sshKeysFor(client: DoClient, m: Manifest, phase: PhaseFn, what = 'the build droplet'): Promise<Array<string | number>> {
-  const keys: Array<string | number> = m.droplet?.sshKeys ?? [];
+  const keys = manifestSshKeys(m);
   if (keys.length) return keys;
   phase('reading the account\'s SSH keys');
   const found = (await client.listSshKeys()).map((k) => k.fingerprint);
@@ -90,10 +99,12 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   let destroyedOk = false;
   let result: T | undefined;
   let done = false;
+  /** When the (first) create went out, in the API server's time; undefined while it has not. */
+  let sentAt: number | undefined;
   try {
     phase(`creating ${label} ${req.name} (${req.image}, ${req.region}, ${req.size}, tag ${tag})`);
     // finishInFlight: after Ctrl-C the answer still tells which droplet to destroy.
-    droplet = await client.createDroplet(req, { findByTag: tag, finishInFlight: true });
+    droplet = await client.createDroplet(req, { findByTag: tag, finishInFlight: true, onSend: (t) => { sentAt ??= t; } });
     throwIfAborted(client.signal);
     phase(`waiting for droplet ${droplet.id} to become active`);
     const start = client.clock.now();
@@ -115,72 +126,93 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
     failed = client.signal?.aborted && !(err instanceof AbortedError) ? new AbortedError() : err;
   }
   const info = droplet ? { id: droplet.id, name: req.name, ip } : undefined;
+  // A create that went out and failed other than by a refusal may have made a droplet we have no id for.
+  const unsure = !droplet && sentAt !== undefined && !(failed instanceof DoApiError && !failed.unknownEffect);
+  const gpu = isGpuSize(req.size);
+  // By name only what a create of ours may have made: nothing when none went out.
+  const lookup = { tag, name: sentAt === undefined ? undefined : req.name, sentAt, gpu };
+  const notes: string[] = [];
 
   if (o.keep) {
     if (droplet) phase(`keeping ${label} ${droplet.id} (${ip || 'no IP yet'}): delete it with \`doctl compute droplet delete ${droplet.id}\``);
+    else if (unsure) notes.push(leakNote(lookup, '--keep leaves it where it is'));
   } else {
-    const destroyed = await destroyRunDroplets(client, droplet, tag, label, phase);
+    const destroyed = await destroyRunDroplets(client, droplet, lookup, unsure, label, phase);
     destroyedOk = destroyed.ok;
+    const found = destroyed.destroyed.filter((id) => id !== droplet?.id);
+    if (found.length) notes.push(`${label} ${found.join(', ')} of this run, made by a create whose answer was lost, found and destroyed`);
+    if (destroyed.unseen) notes.push(leakNote(lookup, `none showed up within ${seconds(client.retry.lookupTries * client.retry.lookupPollMs)}`));
     if (!destroyed.ok) {
       const which = destroyed.left.length ? destroyed.left.join(', ') : `tagged ${tag}`;
       const msg = `could not destroy ${label}(s) ${which}: ${destroyed.why}`;
       const opts = {
         where: `droplet ${which}`,
-        hint: destroyed.left.length ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}` : `check \`doctl compute droplet list --tag-name ${tag}\` and delete what is left`,
+        hint: destroyed.left.length ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}` : `check \`${listCommand(lookup)}\` and delete what is left`,
       };
       const err = o.leftError?.(msg, opts, done ? result : undefined, info) ?? new MpimgError(msg, opts);
       if (failed) o.stderr.write(`${err.format()}\n`);
       else failed = err;
     }
   }
-  const notes = o.abortNotes?.() ?? [];
+  notes.push(...(o.abortNotes?.() ?? []));
   if (failed instanceof AbortedError && (droplet || notes.length)) {
     const parts = ['aborted'];
     if (droplet) parts.push(o.keep ? `${label} ${droplet.id} kept` : destroyedOk ? `${label} ${droplet.id} destroyed` : `${label} ${droplet.id} NOT destroyed`);
     parts.push(...notes);
     failed = new AbortedError(parts.join('; '));
+  } else if (failed) {
+    for (const n of notes) o.stderr.write(`note: ${n}\n`);
   }
   if (failed) throw failed;
   return { result: result as T, droplet: info!, destroyed: destroyedOk };
 }
 
+interface RunLookup { tag: string; name?: string; sentAt?: number; gpu: boolean }
+
+/** How to list this run's droplets with doctl (GPU droplets are listed apart, and not by tag). */
+function listCommand(l: RunLookup): string {
+  return l.gpu ? `doctl compute droplet list --gpus --format ID,Name,Tags | grep ${l.tag}` : `doctl compute droplet list --tag-name ${l.tag}`;
+}
+
+function leakNote(l: RunLookup, why: string): string {
+  return `the answer to the create request was lost, so a droplet tagged ${l.tag}${l.name ? ` (named ${l.name})` : ''} may exist: ${why}; check \`${listCommand(l)}\` in a few minutes and delete what it lists`;
+}
+
 /**
- * Deletes the droplet we created and any other droplet carrying this run's tag (a create whose answer
- * was lost may have made one we have no id for). Never by name or by a shared tag: those match other
- * runs' droplets. Runs without the abort signal: Ctrl-C must still clean up.
+ * Deletes the droplet we created and any other droplet of this run (a create whose answer was lost may
+ * have made one we have no id for): those carrying the run's own tag, or the run's own name made since
+ * the create went out. Never by a shared tag or an older droplet of the name: those may be others'.
+ * When a create's answer was lost (`unsure`), the droplets are looked for again for a bounded time,
+ * since a new one takes a while to show up; `unseen` says none did. Runs without the abort signal:
+ * Ctrl-C must still clean up.
  */
-async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined, tag: string, label: string, phase: PhaseFn): Promise<{ ok: boolean; left: number[]; why?: string }> {
+async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined, l: RunLookup, unsure: boolean, label: string, phase: PhaseFn): Promise<{ ok: boolean; left: number[]; destroyed: number[]; why?: string; unseen: boolean }> {
   const ids = new Set<number>();
   if (droplet) ids.add(droplet.id);
   const left: number[] = [];
+  const gone: number[] = [];
   let why: string | undefined;
+  let unseen = false;
   try {
-    for (const d of await client.listDropletsByTag(tag, { signal: null })) ids.add(d.id);
+    if (unsure) phase(`looking for a droplet tagged ${l.tag}${l.name ? ` or named ${l.name}` : ''} (the create's answer was lost)`);
+    const found = unsure ? await client.lookForRunDroplets(l, { signal: null }) : await client.findRunDroplets(l, { signal: null });
+    for (const d of found) ids.add(d.id);
+    unseen = unsure && found.length === 0;
   } catch (err) {
     // Only a problem when we do not even know the id of the droplet we made.
-    if (!droplet) why = `cannot look for droplets tagged ${tag}: ${err instanceof Error ? err.message : String(err)}`;
+    if (!droplet && unsure) why = `cannot look for droplets tagged ${l.tag}: ${err instanceof Error ? err.message : String(err)}`;
   }
   for (const id of ids) {
     phase(`destroying ${label} ${id}`);
     try {
       await client.deleteDroplet(id, { signal: null });
+      gone.push(id);
     } catch (err) {
       left.push(id);
       why = err instanceof Error ? err.message : String(err);
     }
   }
-  return { ok: left.length === 0 && why === undefined, left, why };
-}
-
-/** A fresh droplet's address, where the step runs from, its output, and a way to stop (Ctrl-C). */
-export interface DropletSession {
-  ip: string;
-  droplet: Droplet;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: Writable;
-  stderr: Writable;
-  signal?: AbortSignal;
+  return { ok: left.length === 0 && why === undefined, left, destroyed: gone, why, unseen };
 }
 
 export interface StepRun extends DropletSession {

@@ -10,8 +10,9 @@ export {
   runImagePipeline, buildDropletRequest, buildDropletName, publicIPv4, BUILD_TAG, RUN_TAG_PREFIX, runTag, newRunId, BuildDropletLeftError,
   type BuildStep, type BuildStepContext, type ImagePipelineOptions, type ImagePipelineResult, type PipelineTimings,
 } from './pipeline.js';
-export { runTaskBuildStep, spawnBuildStep, findMpimgBin, waitForTcp, type RunTaskBuildStepOptions, type SpawnBuildStepOptions } from './build-step.js';
+export { spawnBuildStep, findMpimgBin, waitForTcp, type SpawnBuildStepOptions } from './build-step.js';
 export { withRunDroplet, runDropletStep, checkDropletTags, sshKeysFor, type RunDropletOptions, type RunDropletResult, type DropletInfo } from './droplet-run.js';
+export type { DropletSession } from './step.js';
 export { runVerifyPipeline, pickSize, usableImage, checkCollector, summarise, SIZES, VERIFY_TAG, type VerifyPipelineOptions, type VerifyPipelineResult } from './verify.js';
 export { releaseBody, releasableImage, releaseToListing, listingDistribution, osVersionOf, writeImageRecords, imageFromRecords, IMAGES_FILE, type ImageRecord } from './release.js';
 export { loadManifest } from './project.js';

@@ -4,24 +4,13 @@ import { DEFAULTS, type Manifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { throwIfAborted } from './clock.js';
-import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet, type DropletSession } from './droplet-run.js';
+import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet } from './droplet-run.js';
 import { snapshotDroplet, type PhaseFn, type SnapshotTimings } from './snapshot.js';
-import type { CreateDropletRequest, Droplet, Image } from './types.js';
+import type { BuildStep } from './step.js';
+import type { CreateDropletRequest, Image } from './types.js';
 
 export { publicIPv4 } from './droplet-run.js';
-
-/** What the build step gets: the fresh droplet's address and a way to stop (Ctrl-C). */
-export interface BuildStepContext extends DropletSession {
-  /**
-   * A known_hosts file of this run alone (empty at the start, in a private temp dir removed afterwards):
-   * the droplet is new and its IP may have belonged to another droplet, so ~/.ssh/known_hosts must not
-   * be used (a changed key would fail the build, and the entry would be litter).
-   */
-  knownHostsFile?: string;
-}
-
-/** Runs the project's `build` task against the droplet; throws when the build failed. */
-export type BuildStep = (ctx: BuildStepContext) => Promise<void>;
+export type { BuildStep, BuildStepContext } from './step.js';
 
 export interface PipelineTimings extends SnapshotTimings {
   /** Bound for a new droplet to become active with a public IPv4. */
@@ -29,6 +18,9 @@ export interface PipelineTimings extends SnapshotTimings {
   /** After Ctrl-C, how long the build step may take to stop before cleanup goes ahead without it. */
   abortGraceMs: number;
 }
+
+/** A droplet's wait and the grace after Ctrl-C (the snapshot's bounds are DEFAULT_SNAPSHOT_TIMINGS). */
+export const DEFAULT_PIPELINE_TIMINGS = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000 };
 
 export const BUILD_TAG = 'mpimg-build';
 /** Tag of one `mpimg image` run: cleanup destroys only droplets carrying it (tags allow letters, digits, `:`, `-`, `_`). */
@@ -117,7 +109,7 @@ export function buildDropletName(m: Manifest, now: Date = new Date(), runId?: st
 export async function runImagePipeline(o: ImagePipelineOptions): Promise<ImagePipelineResult> {
   const { client, manifest } = o;
   const phase = o.onPhase ?? (() => {});
-  const t = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000, ...o.timings };
+  const t = { ...DEFAULT_PIPELINE_TIMINGS, ...o.timings };
   checkDropletTags(manifest);
   const runId = newRunId();
   const tag = runTag(runId);

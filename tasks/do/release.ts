@@ -12,7 +12,7 @@ import { buildVariables, recordedVariables, variableOverrides } from '../bundle/
 import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { DoApiError } from './errors.js';
-import type { Image, VendorApp, VendorAppUpdate } from './types.js';
+import type { Image, VendorApp, VendorAppUpdate, VendorSoftware } from './types.js';
 
 export const VENDOR_APP_PATH = '/api/v1/vendor-portal/apps/';
 
@@ -49,23 +49,39 @@ export function releaseVariables(dir: string, m: Manifest, env: NodeJS.ProcessEn
   return buildVariables(m, variableOverrides(m, [], env));
 }
 
-/** The exact body of the PATCH: the manifest's version, the OS, the software with {{VARIABLE}} filled in. */
+export const SOFTWARE_FIELDS = ['name', 'version', 'releaseNotes', 'website', 'licenseType', 'licenseLink'] as const;
+
+/**
+ * The exact body of the PATCH: the image, the reason, the manifest's version, the OS, and
+ * $.listing.software with {{VARIABLE}} filled in. Only what mpimg.json states is sent: for the Vendor
+ * API a blank string or an empty list overwrites the listing's value and a key left out keeps it, so a
+ * manifest without $.listing.software (or an entry without a website) leaves the listing's as they are.
+ */
 export function releaseBody(m: Manifest, imageId: number, reason: string, variables: Record<string, string> = resolveVariables(m.variables)): VendorAppUpdate {
   const values = variables;
   const unknown = listingPlaceholders(m.listing ?? {}).filter((p) => !(p.name in values));
   if (unknown.length) {
     throw new MpimgError(`{{${unknown[0].name}}} in $.listing.${unknown[0].at} is not a variable of $.variables`, { where: 'mpimg.json', hint: `add "${unknown[0].name}" to $.variables or write the value itself` });
   }
-  const fill = (s: string | undefined) => fillListing(s ?? '', values);
-  return {
-    imageId,
-    reasonForUpdate: reason,
-    version: m.version,
-    osVersion: osVersionOf(m),
-    softwareIncluded: (m.listing?.software ?? []).map((s) => ({
-      name: fill(s.name), version: fill(s.version), releaseNotes: fill(s.releaseNotes), website: fill(s.website), licenseType: fill(s.licenseType), licenseLink: fill(s.licenseLink),
-    })),
-  };
+  const body: VendorAppUpdate = { imageId, reasonForUpdate: reason, version: m.version, osVersion: osVersionOf(m) };
+  const software = m.listing?.software;
+  if (software !== undefined) {
+    body.softwareIncluded = software.map((s) => {
+      const entry: VendorSoftware = {};
+      for (const k of SOFTWARE_FIELDS) if (s[k] !== undefined) entry[k] = fillListing(s[k], values);
+      return entry;
+    });
+  }
+  return body;
+}
+
+/** The listing's values a release body leaves as they are (for --dry-run to say so). */
+export function keptListingFields(body: VendorAppUpdate): string[] {
+  const kept: string[] = (['version', 'osVersion', 'softwareIncluded'] as const).filter((k) => body[k] === undefined || body[k] === null);
+  (body.softwareIncluded ?? []).forEach((s, i) => {
+    for (const k of SOFTWARE_FIELDS) if (s[k] === undefined || s[k] === null) kept.push(`softwareIncluded[${i}].${k}`);
+  });
+  return kept;
 }
 
 /** A listing may only point at a finished snapshot of the team that owns it. */
@@ -111,11 +127,14 @@ export async function releaseToListing(client: DoClient, appId: string, body: Ve
       case 401:
         throw new MpimgError(`the Vendor API rejected the token (401): ${said}`, { where, hint: `${err.hint ?? 'create a new token'}; it needs write access and must belong to the team that owns the listing` });
       case 403:
-        throw new MpimgError(`the token may not update listing ${appId} (403): ${said}`, { where, hint: 'use a token with write scope of the team that owns the listing' });
+        // The Vendor API answers 403 for a bad token and for an app or image of another team. The
+        // same token has just read the image, so it is valid and the image is its team's.
+        throw new MpimgError(`the Vendor API refused the update of listing ${appId} (403): ${said}`, {
+          where,
+          hint: `the token read image ${body.imageId} just before, so the image is in the token's team: listing ${appId} belongs to another team, or the token has no write access. Release with a full-access token of the team that owns the listing (the team you use in the Vendor Portal), and build the image in that team`,
+        });
       case 404:
         throw new MpimgError(`no Marketplace app "${appId}" for this token (404)`, { where: '$.listing.appId in mpimg.json', hint: 'copy the app id from the listing\'s URL in the Vendor Portal; the token must belong to the team that owns the listing' });
-      case 422:
-        throw new MpimgError(`the Vendor API refused the request (422): ${said}`, { where, hint: 'check $.listing in mpimg.json and the image id; `mpimg release --dry-run` shows the request' });
       default:
         throw err;
     }

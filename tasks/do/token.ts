@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MpimgError } from '../errors.js';
 
 /** Where the token came from: reported to the user instead of the token itself. */
@@ -14,11 +14,13 @@ export interface ResolvedToken {
 }
 
 /**
- * doctl keeps its config in the OS user-config folder (Go's os.UserConfigDir): $XDG_CONFIG_HOME or
- * ~/.config on Linux, ~/Library/Application Support on macOS. HOME/XDG_CONFIG_HOME are read from the
- * env passed in so tests never look at the real home.
+ * doctl's config file: DIGITALOCEAN_CONFIG (doctl's --config as an environment variable), else the OS
+ * user-config folder (Go's os.UserConfigDir): $XDG_CONFIG_HOME or ~/.config on Linux, ~/Library/
+ * Application Support on macOS. HOME/XDG_CONFIG_HOME are read from the env passed in so tests never
+ * look at the real home.
  */
 export function doctlConfigPath(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  if (env.DIGITALOCEAN_CONFIG?.trim()) return resolve(env.DIGITALOCEAN_CONFIG.trim());
   const home = env.HOME ?? homedir();
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'doctl', 'config.yaml');
   const xdg = env.XDG_CONFIG_HOME;
@@ -32,19 +34,22 @@ function unquote(raw: string): string {
   return v.replace(/\s+#.*$/, '');
 }
 
+/** A top-level `key: value` of doctl's YAML config (nested keys are indented and never match). */
+function topLevel(lines: string[], key: string): string | undefined {
+  for (const line of lines) {
+    const m = new RegExp(`^${key}:[ \t]*(.*)$`).exec(line);
+    if (m) return unquote(m[1]) || undefined;
+  }
+  return undefined;
+}
+
 /**
  * The token of doctl's current context: `context:` (or DIGITALOCEAN_CONTEXT) names an entry of
  * `auth-contexts:`; the default context uses the top-level `access-token:`.
  */
 export function doctlContextToken(yaml: string, context?: string): string | undefined {
   const lines = yaml.split(/\r?\n/);
-  const top = (key: string) => {
-    for (const line of lines) {
-      const m = new RegExp(`^${key}:[ \t]*(.*)$`).exec(line);
-      if (m) return unquote(m[1]) || undefined;
-    }
-    return undefined;
-  };
+  const top = (key: string) => topLevel(lines, key);
   const ctx = context || top('context');
   if (ctx && ctx !== 'default') {
     let inside = false;
@@ -92,4 +97,29 @@ export function resolveToken(env: NodeJS.ProcessEnv, platform: NodeJS.Platform =
     where: `DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN and ${file} (access-token)`,
     hint: 'export DIGITALOCEAN_ACCESS_TOKEN=<token> (or DIGITALOCEAN_TOKEN), or run `doctl auth init`; create a token at https://cloud.digitalocean.com/account/api/tokens',
   });
+}
+
+export interface ResolvedApiUrl {
+  url: string;
+  /** Where it came from, for messages: the variable, the config file's key, or the default. */
+  source: string;
+}
+
+/**
+ * The API endpoint the way doctl finds it: DIGITALOCEAN_API_URL, else `api-url:` of its config file
+ * (see doctlConfigPath), else DigitalOcean's own. Needs no token (dry runs print it).
+ */
+export function resolveApiUrl(env: NodeJS.ProcessEnv, defaultUrl: string, platform: NodeJS.Platform = process.platform): ResolvedApiUrl {
+  const fromEnv = env.DIGITALOCEAN_API_URL?.trim();
+  if (fromEnv) return { url: fromEnv, source: 'DIGITALOCEAN_API_URL' };
+  const file = doctlConfigPath(env, platform);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  const fromFile = text === undefined ? undefined : topLevel(text.split(/\r?\n/), 'api-url');
+  if (fromFile) return { url: fromFile, source: `api-url in ${file}` };
+  return { url: defaultUrl, source: 'the default' };
 }

@@ -80,23 +80,29 @@ export interface CreateDropletRequest {
   ipv6: boolean;
 }
 
-/** One entry of softwareIncluded (Vendor API): all strings. */
+/**
+ * One entry of softwareIncluded (Vendor API): strings, each optional. A field left out (or null)
+ * keeps the listing's value; a blank string would overwrite it.
+ */
 export interface VendorSoftware {
-  name: string;
-  version: string;
-  releaseNotes: string;
-  website: string;
-  licenseType: string;
-  licenseLink: string;
+  name?: string;
+  version?: string;
+  releaseNotes?: string;
+  website?: string;
+  licenseType?: string;
+  licenseLink?: string;
 }
 
-/** PATCH /api/v1/vendor-portal/apps/{app_id}: null leaves a listing's value as it is. */
+/**
+ * PATCH /api/v1/vendor-portal/apps/{app_id}: a key left out (or null) leaves the listing's value as it
+ * is; an empty string or an empty array overwrites it.
+ */
 export interface VendorAppUpdate {
   imageId: number;
   reasonForUpdate: string;
-  version: string | null;
-  osVersion: string | null;
-  softwareIncluded: VendorSoftware[] | null;
+  version?: string | null;
+  osVersion?: string | null;
+  softwareIncluded?: VendorSoftware[] | null;
 }
 
 /** The Vendor API's answer: the listing after the update. */

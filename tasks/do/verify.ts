@@ -10,7 +10,7 @@ import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet, type DropletInfo } from './droplet-run.js';
 import { DoApiError } from './errors.js';
-import { newRunId, runDropletName, runTag, type BuildStep, type PipelineTimings } from './pipeline.js';
+import { DEFAULT_PIPELINE_TIMINGS, newRunId, runDropletName, runTag, type BuildStep, type PipelineTimings } from './pipeline.js';
 import type { PhaseFn } from './snapshot.js';
 import type { CreateDropletRequest, Image } from './types.js';
 
@@ -93,10 +93,19 @@ export async function usableImage(client: DoClient, id: number, region: string, 
   return image;
 }
 
+/** A droplet made from the image: the manifest's region, agent, monitoring and IPv6 off, this run's tag. */
+export function verifyDropletRequest(m: Manifest, imageId: number, size: string, sshKeys: Array<string | number>, name: string, tag: string): CreateDropletRequest {
+  return {
+    name, region: m.droplet?.region ?? DEFAULTS.region, size, image: imageId, ssh_keys: sshKeys,
+    tags: [VERIFY_TAG, tag, ...(m.droplet?.tags ?? [])].filter((x, i, a) => a.indexOf(x) === i),
+    with_droplet_agent: false, monitoring: false, ipv6: false,
+  };
+}
+
 export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<VerifyPipelineResult> {
   const { client, manifest: m } = o;
   const phase = o.onPhase ?? (() => {});
-  const t = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000, ...o.timings };
+  const t = { ...DEFAULT_PIPELINE_TIMINGS, ...o.timings };
   checkDropletTags(m);
   const region = m.droplet?.region ?? DEFAULTS.region;
   phase(`looking up image ${o.imageId}`);
@@ -106,12 +115,7 @@ export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<Verif
   const runId = newRunId();
   const tag = runTag(runId);
   const sshKeys = await sshKeysFor(client, m, phase, 'the droplet');
-  const req: CreateDropletRequest = {
-    name: runDropletName(m, 'verify', o.now?.() ?? new Date(), runId),
-    region, size, image: image.id, ssh_keys: sshKeys,
-    tags: [VERIFY_TAG, tag, ...(m.droplet?.tags ?? [])].filter((x, i, a) => a.indexOf(x) === i),
-    with_droplet_agent: false, monitoring: false, ipv6: false,
-  };
+  const req = verifyDropletRequest(m, image.id, size, sshKeys, runDropletName(m, 'verify', o.now?.() ?? new Date(), runId), tag);
   const out = await withRunDroplet<void>({
     client, request: req, tag, label: 'verify droplet', keep: o.keep, timings: t, phase, stderr: o.stderr,
     work: async (droplet, ip) => {

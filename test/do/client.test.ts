@@ -53,14 +53,28 @@ describe('DoClient against the API double', () => {
     const { c, clock } = client();
     const e403 = await failure(c.getDroplet(d.id));
     expect(e403.status).toBe(403);
-    expect(e403.format()).toContain('lacks a needed scope');
+    expect(e403.format()).toMatch(/fix: the token \(from DIGITALOCEAN_ACCESS_TOKEN\) may not do this: a custom-scoped token needs droplet:read for this call/);
     const e404 = await failure(c.resolveDroplet('999999'));
     expect(e404.status).toBe(404);
     expect(e404.format()).toMatch(/droplet 999999 not found[\s\S]*where: --droplet[\s\S]*fix:/);
     const byName = await failure(c.resolveDroplet('nope'));
     expect(byName.message).toBe('no droplet named "nope"');
-    expect(api.requests).toHaveLength(3);
+    // a name is looked for among GPU droplets too, which a plain listing never holds
+    expect(api.requests.slice(2).map((r) => r.query)).toEqual([{ name: 'nope', page: '1', per_page: '200' }, { name: 'nope', type: 'gpus', page: '1', per_page: '200' }]);
     expect(clock.sleeps).toEqual([]);
+  });
+
+  it('a 403 of a custom-scoped token names the scopes the refused call needs', async () => {
+    api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'k', public_key: 'ssh-ed25519 AAAA k' }];
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
+    api.inject({ method: 'GET', path: '/v2/droplets', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
+    const d = api.addDroplet();
+    api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
+    const { c } = client();
+    const create = await failure(c.createDroplet({ name: 'x', region: 'nyc3', size: 's-1vcpu-1gb', image: 'debian-12-x64', ssh_keys: [7], tags: ['mpimg-build'], with_droplet_agent: false, monitoring: false, ipv6: false }));
+    expect(create.hint).toBe('the token (from DIGITALOCEAN_ACCESS_TOKEN) may not do this: a custom-scoped token needs droplet:create, image:read, ssh_key:read, tag:create for this call; add them to the token (or use a full-access token of the team that owns the resources)');
+    expect((await failure(c.listDropletsByTag('mpimg-build'))).hint).toMatch(/needs droplet:read, tag:read for this call/);
+    expect((await failure(c.dropletAction(d.id, { type: 'snapshot', name: 's' }))).hint).toMatch(/needs droplet:update, image:create for this call/);
   });
 
   it('refuses an ambiguous droplet name', async () => {
@@ -127,6 +141,8 @@ describe('DoClient against the API double', () => {
     const a = await c.dropletAction(d.id, { type: 'power_off' });
     expect(a.type).toBe('power_off');
     expect(clock.sleeps).toEqual([250, 250]);
+    // an action type the API does not have: sent on purpose, against the contract
+    api.allowViolations = true;
     const bad = await failure(c.dropletAction(d.id, { type: 'explode' }));
     expect(bad.status).toBe(422);
     expect(bad.message).toContain('explode is not a valid droplet action type');
@@ -187,6 +203,7 @@ describe('DoClient against the API double', () => {
 
   it('validates request bodies like the API: unknown create fields and missing fields get 422', async () => {
     const { c } = client();
+    api.allowViolations = true;
     const err = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64', agent: false } }));
     expect(err.status).toBe(422);
     expect(err.message).toContain('unknown field(s): agent');

@@ -1,14 +1,16 @@
 // `mpimg image --verify`, `--release` and `--all` against the API double: builds in parallel with a
 // bound, one failing distribution that does not stop the others, the table, dist/images.json, a
 // failed verify that keeps the snapshot, and the whole way from build to release.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { MpimgError } from '../../tasks/errors.js';
+import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { ADMIN_PASSWORD_MARK, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
 import { FAST_RETRY, FAST_TIMINGS, MANIFEST, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
@@ -62,7 +64,8 @@ describe('mpimg image --all', () => {
       most = Math.max(most, running);
       try {
         c.stdout.write(`building ${distOf(c)}\npartial line`);
-        await new Promise((r) => setTimeout(r, 60));
+        // Stay until two builds overlapped (bounded): on a busy machine a fixed pause may not be enough.
+        for (const t0 = Date.now(); most < 2 && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 5));
         c.stdout.write(' ends here\n');
         if (distOf(c) === 'ubuntu-24-04-x64') throw new MpimgError('the build task failed on 203.0.113.9 (exit code 3)');
       } finally {
@@ -116,11 +119,55 @@ describe('mpimg image --all', () => {
     // a failing verify of another distribution means no release
     api.requests.length = 0;
     api.apps.get(APP)!.status = 'approved';
-    const again = setup({ build: async () => {}, verify: fakeVerify((c) => c.droplet.name.includes('verify') && api.images.get(Number((c.droplet as unknown as { image: { name: string } }).image.name))?.name.endsWith('-rockylinux-9') === true) });
+    const again = setup({ build: async () => {}, verify: fakeVerify((c) => c.droplet.name.includes('verify') && (c.droplet as unknown as { image: { name: string } }).image.name.endsWith('-rockylinux-9')) });
     expect(await again.run(['--distributions', 'debian-12-x64,rockylinux-9-x64', '--verify', '--release', '--reason', 'x'])).toBe(1);
     expect(again.cap.err()).toMatch(/1 of 2 distribution\(s\) failed: rockylinux-9-x64[\s\S]*nothing was released/);
     expect(api.requests.some((r) => r.method === 'PATCH')).toBe(false);
   });
+
+  it('as the CLI runs it (the env IS process.env), four distributions with --parallel 3 all build with the token; no build\'s child process inherits it', async () => {
+    // A build step takes the token variables out of process.env while it runs. A distribution that
+    // starts meanwhile must still have the command's token (not an emptied env, not doctl's config).
+    const FOUR = ['debian-12-x64', 'ubuntu-24-04-x64', 'rockylinux-9-x64', 'almalinux-9-x64'];
+    writeManifest(project.dir, { ...MANIFEST, distributions: FOUR });
+    const keys = [...TOKEN_VARS, 'DIGITALOCEAN_API_URL', 'HOME', 'XDG_CONFIG_HOME'];
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    const childSaw: string[] = [];
+    const started: string[] = [];
+    let cap!: ReturnType<typeof captureContext>;
+    const fourthTried = () => started.includes(FOUR[3]) || cap.err().includes(`[${FOUR[3]}] error`);
+    const build: BuildStep = async (c) => {
+      started.push(distOf(c));
+      // What a process the build starts with the default environment gets.
+      childSaw.push(execFileSync('sh', ['-c', 'printf %s "${DIGITALOCEAN_ACCESS_TOKEN:-none}${DIGITALOCEAN_TOKEN:-}"'], { encoding: 'utf8' }));
+      // The first two builds are still running (token stashed) when the third is done and its worker takes the fourth.
+      if (distOf(c) === FOUR[0] || distOf(c) === FOUR[1]) {
+        for (const t0 = Date.now(); !fourthTried() && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      for (const k of TOKEN_VARS) delete process.env[k];
+      process.env.DIGITALOCEAN_ACCESS_TOKEN = TOKEN;
+      process.env.DIGITALOCEAN_API_URL = api.url;
+      // No doctl config to fall back to: a build that lost the token fails with "no token".
+      process.env.HOME = project.dir;
+      process.env.XDG_CONFIG_HOME = join(project.dir, '.config');
+      cap = captureContext({ cwd: project.dir, env: process.env });
+      const cmd = createImageCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW, build });
+      expect(await runCommand(cmd, ['--all', '--parallel', '3'], cap.ctx), cap.err()).toBe(0);
+      expect(started.sort()).toEqual([...FOUR].sort());
+      expect(childSaw).toEqual(['none', 'none', 'none', 'none']);
+      expect(api.images.size).toBe(4);
+      expect(api.requests.every((r) => r.authorized)).toBe(true);
+      expect(process.env.DIGITALOCEAN_ACCESS_TOKEN).toBe(TOKEN);
+      expect(cap.out() + cap.err()).not.toContain(TOKEN);
+    } finally {
+      for (const k of keys) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  }, 120_000);
 
   it('Ctrl-C stops every build and destroys every droplet (exit 130)', async () => {
     let cap!: ReturnType<typeof setup>['cap'];

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createImageCommand } from '../../tasks/commands/image.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
 import type { Command } from '../../tasks/commands/types.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
@@ -330,7 +330,8 @@ describe('mpimg image', () => {
     api.inject({ method: 'POST', path: '/v2/droplets', delayMs: 150 });
     const b = recordingBuild();
     const s = setup(b.step);
-    setTimeout(() => s.cap.abort.abort(), 30);
+    // Ctrl-C once the create has reached the API (the double records a request when it arrives).
+    const poll = setInterval(() => { if (creates().length) { clearInterval(poll); setTimeout(() => s.cap.abort.abort(), 20); } }, 2);
     expect(await s.run()).toBe(130);
     await new Promise((r) => setTimeout(r, 250));
     expect(creates()).toHaveLength(1);
@@ -412,12 +413,123 @@ describe('mpimg image', () => {
   it('through the CLI: --help, bad flags (exit 2) and a missing token (exit 1) without API calls', async () => {
     const cap = captureContext({ cwd: project.dir, env: { HOME: project.dir, XDG_CONFIG_HOME: project.dir, DIGITALOCEAN_API_URL: api.url } });
     expect(await main(['image', '--help'], cap.ctx)).toBe(0);
-    expect(cap.out()).toContain('Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--json]');
+    expect(cap.out()).toContain('Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--dry-run] [--json]');
     expect(await main(['image', '--kep'], cap.ctx)).toBe(2);
     expect(cap.err()).toMatch(/--kep/);
     expect(await main(['image'], cap.ctx)).toBe(1);
     expect(cap.err()).toMatch(/no DigitalOcean API token found/);
     expect(api.requests).toHaveLength(0);
+  });
+
+  it('$.droplet.sshKeys takes ids as numbers or strings and sends ids as integers, fingerprints as strings', async () => {
+    const fp = api.sshKeys[1].fingerprint;
+    writeManifest(project.dir, { ...MANIFEST, droplet: { region: 'fra1', sshKeys: [11, '12', fp] } });
+    const { cap, run } = setup(recordingBuild().step);
+    expect(await run(), cap.err()).toBe(0);
+    expect((creates()[0].body as { ssh_keys: unknown[] }).ssh_keys).toEqual([11, 12, fp]);
+    expect(api.requests.some((r) => r.path === '/v2/account/keys')).toBe(false);
+  });
+
+  it('a lost create answer is looked up by the run\'s name too: a droplet not tagged yet is found, not made twice', async () => {
+    // The API tags a droplet after making it: for a while a tag listing does not show it.
+    api.behaviour.tagsAfterMs = 60_000;
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 503, afterHandling: true });
+    const b = recordingBuild();
+    const { cap, run } = setup(b.step);
+    expect(await run(), cap.err()).toBe(0);
+    expect(creates().map((r) => r.status)).toEqual([503]);
+    const name = (creates()[0].body as { name: string }).name;
+    expect(api.requests.some((r) => r.path === '/v2/droplets' && r.query.name === name)).toBe(true);
+    expect(b.seen).toHaveLength(1);
+    expect(api.droplets.size).toBe(0);
+  });
+
+  it('a lost create answer is looked up for a bounded time: a droplet listed only a while later is found, not made twice', async () => {
+    api.behaviour.listedAfterMs = 400;
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 503, afterHandling: true });
+    const b = recordingBuild();
+    // real waits between the looks (capped at 50 ms each), up to 40 looks
+    const { cap, run } = setup(b.step, { deps: { clock: fastClock(50), retry: { ...FAST_RETRY, lookupTries: 40, lookupPollMs: 50 } } });
+    expect(await run(), cap.err()).toBe(0);
+    expect(creates()).toHaveLength(1);
+    expect(b.seen).toHaveLength(1);
+    expect(api.droplets.size).toBe(0);
+    expect(api.images.size).toBe(1);
+  });
+
+  it('a GPU size: a lost create answer and the cleanup find the droplet among GPU droplets (type=gpus)', async () => {
+    writeManifest(project.dir, { ...MANIFEST, droplet: { region: 'nyc3', size: 'gpu-h100x1-80gb' } });
+    api.inject({ method: 'POST', path: '/v2/droplets', status: 503, afterHandling: true });
+    const b = recordingBuild(async () => { throw new MpimgError('build broke'); });
+    const { cap, run } = setup(b.step);
+    expect(await run()).toBe(1);
+    expect(cap.err()).toContain('build broke');
+    // one droplet made, found, built on and destroyed
+    expect(creates()).toHaveLength(1);
+    expect(b.seen).toHaveLength(1);
+    expect(api.droplets.size).toBe(0);
+    const lists = api.requests.filter((r) => r.method === 'GET' && r.path === '/v2/droplets');
+    expect(lists.length).toBeGreaterThan(0);
+    expect(lists.every((r) => r.query.type === 'gpus' && r.query.tag_name === undefined)).toBe(true);
+  });
+
+  it('Ctrl-C after a create whose answer never came: the droplet that shows up later is found by the run\'s tag and destroyed', async () => {
+    // The API makes the droplet late; the client has given up on the answer; the user presses Ctrl-C.
+    api.inject({ method: 'POST', path: '/v2/droplets', delayMs: 300 });
+    const b = recordingBuild();
+    const s = setup(b.step, { deps: { clock: fastClock(50), retry: { ...FAST_RETRY, requestTimeoutMs: 100, lookupTries: 40, lookupPollMs: 50 } } });
+    const poll = setInterval(() => { if (creates().length) { clearInterval(poll); setTimeout(() => s.cap.abort.abort(), 20); } }, 2);
+    expect(await s.run()).toBe(130);
+    expect(creates()).toHaveLength(1);
+    expect(b.seen).toHaveLength(0);
+    expect(api.droplets.size).toBe(0);
+    expect(api.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(s.cap.err()).toMatch(/error: aborted; build droplet \d+ of this run, made by a create whose answer was lost, found and destroyed/);
+  });
+
+  it('a create whose answer was lost and whose droplet never shows up: says which tag to check, never "nothing left"', async () => {
+    // The connection drops every time, before anything is made: the client cannot know that.
+    api.inject({ method: 'POST', path: '/v2/droplets', drop: true, times: 100 });
+    const { cap, run } = setup(recordingBuild().step, { deps: { retry: { ...FAST_RETRY, maxRetries: 1, lookupTries: 3, lookupPollMs: 10 } } });
+    expect(await run()).toBe(1);
+    const tag = (creates()[0].body as { tags: string[] }).tags[1];
+    expect(cap.err()).toContain(`note: the answer to the create request was lost, so a droplet tagged ${tag} (named ${(creates()[0].body as { name: string }).name}) may exist: none showed up within 30 ms; check \`doctl compute droplet list --tag-name ${tag}\` in a few minutes and delete what it lists`);
+    expect(cap.err()).toMatch(/error: POST \/v2\/droplets failed .* it is not known whether DigitalOcean carried it out/);
+  });
+
+  it('--dry-run needs no token: the exact requests (as a run sends them) and the steps, nothing sent', async () => {
+    writeManifest(project.dir, { ...MANIFEST, listing: { appId: 'acme-app', software: [{ name: 'Acme Wiki', version: '1.2.0' }] } });
+    const env = { HOME: project.dir, XDG_CONFIG_HOME: join(project.dir, '.config'), PATH: process.env.PATH };
+    const dry = captureContext({ cwd: project.dir, env });
+    expect(await main(['image', '--dry-run', '--verify', '--release', '--reason', 'first', '--json'], dry.ctx), dry.err()).toBe(0);
+    const [plan] = JSON.parse(dry.out()) as Array<{ distribution: string; requests: Array<{ kind: string; method?: string; url?: string; body?: Record<string, unknown>; text?: string }> }>;
+    expect(plan.distribution).toBe('debian-12-x64');
+    const lines = plan.requests.map((r) => (r.kind === 'request' ? `${r.method} ${r.url!.replace('https://api.digitalocean.com', '')}` : 'step'));
+    expect(lines).toEqual([
+      'GET /v2/account/keys', 'POST /v2/droplets', 'GET /v2/droplets/{droplet_id}', 'step',
+      'POST /v2/droplets/{droplet_id}/actions', 'GET /v2/droplets/{droplet_id}', 'POST /v2/droplets/{droplet_id}/actions', 'GET /v2/actions/{action_id}',
+      'GET /v2/droplets/{droplet_id}/snapshots', 'GET /v2/images/{image_id}', 'DELETE /v2/droplets/{droplet_id}',
+      'GET /v2/images/{image_id}', 'GET /v2/account/keys', 'POST /v2/droplets', 'GET /v2/droplets/{droplet_id}', 'step', 'DELETE /v2/droplets/{droplet_id}',
+      'GET /v2/images/{image_id}', 'PATCH /api/v1/vendor-portal/apps/acme-app',
+    ]);
+    // The bodies are those of a real run (up to the run id and the values the API answers).
+    const b = recordingBuild();
+    const { run } = setup(b.step, { deps: { verify: async (c) => { c.stdout.write('[PASS] first-boot: ok\nResult: PASS\n'); } } });
+    api.addApp({ appId: 'acme-app' });
+    expect(await run(['--verify', '--release', '--reason', 'first'])).toBe(0);
+    const sent = api.requests.filter((r) => r.body !== undefined).map((r) => r.body as Record<string, unknown>);
+    const planned = plan.requests.filter((r) => r.body !== undefined).map((r) => r.body!);
+    // (the dry run went through the CLI, at the real time)
+    const runIds = (x: unknown) => JSON.stringify(x).replace(/[0-9a-f]{12}/g, '<run>').replace(/\d{8}-\d{6}/g, '<time>').replace(/"(image|imageId)":\d+/g, '"$1":"{image_id}"')
+      .replace(/"ssh_keys":\[[^\]]*\]/g, '"ssh_keys":[keys]');
+    expect(planned.map(runIds)).toEqual(sent.filter((x) => x.type !== 'shutdown' || sent.indexOf(x) === sent.findIndex((y) => y.type === 'shutdown')).map(runIds));
+    expect(plan.requests.find((r) => r.method === 'POST' && r.url!.endsWith('/v2/droplets'))!.body!.ssh_keys).toEqual(['{fingerprint of every SSH key of the account}']);
+    // The text form, for people: each request line and its JSON body.
+    const text = captureContext({ cwd: project.dir, env });
+    expect(await main(['image', '--dry-run'], text.ctx)).toBe(0);
+    expect(text.out()).toMatch(/^POST https:\/\/api\.digitalocean\.com\/v2\/droplets\n\{\n {2}"name": "acme-wiki-build-20\d{6}-\d{6}-[0-9a-f]{12}",\n {2}"region": "fra1",/m);
+    expect(text.out()).toContain('# on the droplet: `mpimg run build --host {droplet_ip} --user root');
+    expect(text.err()).toBe('');
   });
 
   it('reports a bad mpimg.json before touching the API', async () => {

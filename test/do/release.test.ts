@@ -54,7 +54,8 @@ const EXPECTED_BODY = {
   osVersion: 'Debian 12 (bookworm)',
   softwareIncluded: [
     { name: 'Acme Wiki', version: '3.1.4', releaseNotes: 'https://acme.example/wiki/3.1.4/notes', website: 'https://acme.example/', licenseType: 'AGPL-3.0', licenseLink: 'https://acme.example/license' },
-    { name: 'Nginx', version: '1.24.0', releaseNotes: '', website: '', licenseType: '', licenseLink: '' },
+    // only what mpimg.json states: the listing keeps its own releaseNotes, website and license of Nginx
+    { name: 'Nginx', version: '1.24.0' },
   ],
 };
 
@@ -88,6 +89,39 @@ describe('mpimg release', () => {
     noToken(cap);
   });
 
+  it('sends only what mpimg.json states: without $.listing.software the listing keeps its software table (no [] or "" that would wipe it)', async () => {
+    // The Vendor API: a blank string or an empty list overwrites the listing's value, a key left out keeps it.
+    api.apps.get(APP)!.customData = { softwareIncluded: [{ name: 'Acme Wiki', version: '3.0.0', website: 'https://acme.example/' }] };
+    writeManifest(project.dir, { ...LISTED, listing: { appId: APP } });
+    let s = setup();
+    expect(await s.run(['--image', String(imageId), '--reason', 'security updates']), s.cap.err()).toBe(0);
+    expect(patches()[0].body).toEqual({ imageId, reasonForUpdate: 'security updates', version: '1.2.0', osVersion: 'Debian 12 (bookworm)' });
+    expect(api.apps.get(APP)!.customData.softwareIncluded).toEqual([{ name: 'Acme Wiki', version: '3.0.0', website: 'https://acme.example/' }]);
+    // --dry-run shows the same body and says what the listing keeps.
+    api.apps.get(APP)!.status = 'approved';
+    s = setup();
+    expect(await s.run(['--image', String(imageId), '--reason', 'security updates', '--dry-run'])).toBe(0);
+    expect(JSON.parse(s.cap.out().split('\n').slice(1).join('\n'))).toEqual(patches()[0].body);
+    expect(s.cap.err()).toContain('dry run: left out, so the listing keeps them: softwareIncluded\n');
+    // An entry without some fields sends only those it has; the dry run names the others.
+    writeManifest(project.dir, LISTED);
+    s = setup();
+    expect(await s.run(['--image', String(imageId), '--reason', 'x', '--dry-run'])).toBe(0);
+    expect(JSON.parse(s.cap.out().split('\n').slice(1).join('\n')).softwareIncluded[1]).toEqual({ name: 'Nginx', version: '1.24.0' });
+    expect(s.cap.err()).toContain('softwareIncluded[1].releaseNotes, softwareIncluded[1].website, softwareIncluded[1].licenseType, softwareIncluded[1].licenseLink');
+    expect(patches()).toHaveLength(1);
+  });
+
+  it('--dry-run needs no token: it prints the exact request and says the image was not checked', async () => {
+    const { cap, run } = setup({ HOME: project.dir, XDG_CONFIG_HOME: join(project.dir, '.config'), PATH: process.env.PATH });
+    expect(await run(['--image', String(imageId), '--reason', 'Wiki 3.1.4, security updates', '--dry-run']), cap.err()).toBe(0);
+    const [first, ...rest] = cap.out().split('\n');
+    expect(first).toBe(`PATCH https://api.digitalocean.com/api/v1/vendor-portal/apps/${APP}`);
+    expect(JSON.parse(rest.join('\n'))).toEqual({ imageId, ...EXPECTED_BODY });
+    expect(cap.err()).toMatch(new RegExp(`dry run: the image was not checked \\(no DigitalOcean API token found\\); a release first asks GET https://api\\.digitalocean\\.com/v2/images/${imageId}; nothing was sent`));
+    expect(api.requests).toHaveLength(0);
+  });
+
   it('a listing in review (400), an unknown app (404), a rejected token (401): clear errors, the token never shown', async () => {
     api.apps.get(APP)!.status = 'in review';
     let s = setup();
@@ -109,11 +143,14 @@ describe('mpimg release', () => {
     expect(patches().every((r) => r.status !== 200)).toBe(true);
   });
 
-  it('a 401 on the PATCH itself (the token lacks the listing) is worded for the Vendor API', async () => {
-    api.inject({ method: 'PATCH', status: 401, body: { id: 'Unauthorized', message: 'Unable to authenticate you' } });
+  it('a 403 on the PATCH (the listing or the image of another team) says so instead of blaming the token', async () => {
+    // The Vendor API's README: 403 for a bad token or an app or image that is not the requestor's team's.
+    api.inject({ method: 'PATCH', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
     const s = setup();
     expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(1);
-    expect(s.cap.err()).toMatch(/error: the Vendor API rejected the token \(401\): Unable to authenticate you[\s\S]*team that owns the listing/);
+    expect(s.cap.err()).toMatch(/error: the Vendor API refused the update of listing 5f8c0a1b2c3d4e5f6a7b8c9d \(403\): You are not authorized to perform this operation\n/);
+    expect(s.cap.err()).toMatch(new RegExp(`fix: the token read image ${imageId} just before, so the image is in the token's team: listing 5f8c0a1b2c3d4e5f6a7b8c9d belongs to another team, or the token has no write access`));
+    expect(s.cap.err()).not.toMatch(/rejected the token|lacks/);
     noToken(s.cap);
   });
 
@@ -146,20 +183,22 @@ describe('mpimg release', () => {
 
     api.apps.get(APP)!.status = 'approved';
     api.requests.length = 0;
-    api.inject({ method: 'PATCH', status: 422, body: { id: 'unprocessable_entity', message: 'imageId is not a snapshot of this team' } });
+    api.inject({ method: 'PATCH', status: 400, body: { id: 'bad_request', message: 'app is not a droplet 1-click' } });
     s = setup();
     expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(1);
     expect(patches()).toHaveLength(1);
-    expect(s.cap.err()).toMatch(/the Vendor API refused the request \(422\): imageId is not a snapshot of this team/);
+    expect(s.cap.err()).toMatch(/the Vendor API refused the update of listing 5f8c0a1b2c3d4e5f6a7b8c9d \(400\): app is not a droplet 1-click/);
   });
 
-  it('the double checks the body\'s shape like the Vendor API (a client that sent the wrong shape would hear of it)', async () => {
+  it('the double answers a wrong body shape like the Vendor API (400), and the contract flags it', async () => {
     const res = await fetch(`${api.url}/api/v1/vendor-portal/apps/${APP}`, {
       method: 'PATCH', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ imageId: String(imageId), softwareIncluded: [{ name: 'x' }] }),
     });
-    expect(res.status).toBe(422);
+    expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toBe('imageId must be an integer');
+    expect(api.violations).toEqual([expect.stringContaining('body/imageId: must be integer')]);
+    api.allowViolations = true;
   });
 
   it('--images takes the listing distribution\'s image from dist/images.json; --if-listed without a listing exits 0', async () => {

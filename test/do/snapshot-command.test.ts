@@ -69,6 +69,32 @@ describe('mpimg snapshot', () => {
     clean(cap);
   });
 
+  it('finds a GPU droplet by name too (a plain listing never holds GPU droplets)', async () => {
+    const d = api.addDroplet({ name: 'gpu-build', size: 'gpu-h100x1-80gb', status: 'off', ...BUILD });
+    const { cap, run } = setup();
+    expect(await run(['--droplet', 'gpu-build', '--name', 'gpu snap', '--json']), cap.err()).toBe(0);
+    expect(JSON.parse(cap.out())).toMatchObject({ name: 'gpu snap', type: 'snapshot' });
+    expect(api.images.get(JSON.parse(cap.out()).id)?.droplet_id).toBe(d.id);
+    expect(api.requests.filter((r) => r.path === '/v2/droplets').map((r) => r.query.type ?? 'plain')).toEqual(['plain', 'gpus']);
+    clean(cap);
+  });
+
+  it('takes doctl\'s config file from DIGITALOCEAN_CONFIG, and the API endpoint from its api-url', async () => {
+    const d = api.addDroplet({ status: 'off', ...BUILD });
+    const file = join(project.dir, 'team-b.yaml');
+    writeFileSync(file, `access-token: ${TOKEN}\napi-url: ${api.url}\n`);
+    // No token variable and no DIGITALOCEAN_API_URL: both come from the file DIGITALOCEAN_CONFIG names.
+    const env = { HOME: project.dir, XDG_CONFIG_HOME: join(project.dir, '.config'), DIGITALOCEAN_CONFIG: file };
+    const { cap, run } = setup({ env });
+    expect(await run(['--droplet', String(d.id), '--json']), cap.err()).toBe(0);
+    expect(api.requests.every((r) => r.authorized)).toBe(true);
+    // DIGITALOCEAN_API_URL still wins over the file's api-url, as with doctl.
+    const other = setup({ env: { ...env, DIGITALOCEAN_API_URL: 'http://127.0.0.1:9' } });
+    expect(await other.run(['--droplet', String(d.id)])).toBe(1);
+    expect(other.cap.err()).toMatch(/cannot reach the DigitalOcean API[\s\S]*where: GET \/v2\/droplets\/\d+ \(http:\/\/127\.0\.0\.1:9\)[\s\S]*DIGITALOCEAN_API_URL points at the API/);
+    clean(cap);
+  });
+
   it('works outside a project when --name is given, and needs mpimg.json otherwise', async () => {
     const d = api.addDroplet({ status: 'off', ...BUILD });
     const empty = tempDir('mpimg-empty-');

@@ -26,7 +26,8 @@ describe('snapshot flow', () => {
     const d = api.addDroplet({ name: 'built', distribution: 'Debian', disk: 25 });
     const old = api.addImage({ name: 'acme-1', droplet_id: d.id });
     d.snapshot_ids.push(old.id);
-    api.behaviour.actionMs = { shutdown: 30, snapshot: 60 };
+    // The snapshot takes long enough to be polled more than once, also on a busy machine.
+    api.behaviour.actionMs = { shutdown: 30, snapshot: 1000 };
     const phases: string[] = [];
     const res = await snapshotDroplet(client(), d.id, 'acme-1', { timings: FAST_TIMINGS, onPhase: (p) => phases.push(p) });
     expect(res.image.id).not.toBe(old.id);
@@ -97,8 +98,10 @@ describe('snapshot flow', () => {
     api.behaviour.actionMs = { shutdown: 60_000 };
     const ac = new AbortController();
     const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: fastClock(), retry: FAST_RETRY, signal: ac.signal });
-    setTimeout(() => ac.abort(), 30);
+    // Ctrl-C once the shutdown was sent, while the flow waits for the droplet to go off.
+    const poll = setInterval(() => { if (posts().length) { clearInterval(poll); setTimeout(() => ac.abort(), 20); } }, 2);
     const err = await snapshotDroplet(c, d.id, 'snap', { timings: { ...FAST_TIMINGS, shutdownTimeoutMs: 60_000 } }).catch((e: unknown) => e);
+    clearInterval(poll);
     expect((err as MpimgError).exitCode).toBe(130);
     expect(dedupe(posts())).toEqual([`POST /v2/droplets/${d.id}/actions shutdown`]);
   });
@@ -183,7 +186,7 @@ describe('snapshot flow', () => {
     const d = api.addDroplet({ status: 'off' });
     const old = api.addImage({ name: 'snap', droplet_id: d.id });
     d.snapshot_ids.push(old.id);
-    const stale = { snapshots: [{ id: old.id, name: 'snap', created_at: old.created_at, regions: ['nyc3'], min_disk_size: 10, type: 'snapshot' }], links: {}, meta: { total: 1 } };
+    const stale = { snapshots: [{ id: old.id, name: 'snap', created_at: old.created_at, regions: ['nyc3'], min_disk_size: 10, size_gigabytes: 1.2, type: 'snapshot' }], links: {}, meta: { total: 1 } };
     api.inject({ method: 'GET', path: `/v2/droplets/${d.id}/snapshots`, status: 200, body: stale, times: 10_000 });
     await expect(snapshotDroplet(client(), d.id, 'snap', { timings: { ...FAST_TIMINGS, imageTimeoutMs: 40 } }))
       .rejects.toThrow(/the snapshot "snap" completed but did not appear among droplet \d+'s snapshots within 40 ms/);

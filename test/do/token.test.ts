@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { doctlConfigPath, parseDoctlAccessToken, resolveToken } from '../../tasks/do/token.js';
+import { DoClient } from '../../tasks/do/client.js';
+import { doctlConfigPath, parseDoctlAccessToken, resolveApiUrl, resolveToken } from '../../tasks/do/token.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { TOKEN, tempDir } from './support.js';
 
@@ -53,6 +54,22 @@ describe('token resolution', () => {
     expect(resolveToken({ HOME: h, DIGITALOCEAN_CONTEXT: 'side' }).token).toBe('side-token');
     expect(resolveToken({ HOME: h, DIGITALOCEAN_CONTEXT: 'default' }).token).toBe('default-token');
     expect(() => resolveToken({ HOME: h, DIGITALOCEAN_CONTEXT: 'gone' })).toThrow(/current context has no access token/);
+  });
+
+  it('DIGITALOCEAN_CONFIG names doctl\'s config file (doctl --config); its api-url is the endpoint unless DIGITALOCEAN_API_URL is set', () => {
+    const h = home();
+    writeConfig(join(h, '.config', 'doctl', 'config.yaml'), 'access-token: home-token\n');
+    const file = join(h, 'teams', 'b.yaml');
+    writeConfig(file, 'access-token: team-b-token\napi-url: https://api.example.test\n');
+    expect(doctlConfigPath({ HOME: h, DIGITALOCEAN_CONFIG: file })).toBe(file);
+    expect(resolveToken({ HOME: h, DIGITALOCEAN_CONFIG: file })).toEqual({ token: 'team-b-token', source: 'doctl config', file });
+    expect(resolveApiUrl({ HOME: h, DIGITALOCEAN_CONFIG: file }, 'https://api.digitalocean.com')).toEqual({ url: 'https://api.example.test', source: `api-url in ${file}` });
+    expect(resolveApiUrl({ HOME: h, DIGITALOCEAN_CONFIG: file, DIGITALOCEAN_API_URL: 'https://x.test' }, 'https://api.digitalocean.com')).toEqual({ url: 'https://x.test', source: 'DIGITALOCEAN_API_URL' });
+    expect(resolveApiUrl({ HOME: h }, 'https://api.digitalocean.com')).toEqual({ url: 'https://api.digitalocean.com', source: 'the default' });
+    // A config file that sends the token in clear text off this machine is refused, naming the file.
+    writeConfig(file, 'access-token: t\napi-url: http://api.example.test\n');
+    expect(() => DoClient.fromEnv({ HOME: h, DIGITALOCEAN_CONFIG: file })).toThrow(/refusing to send the API token to http:\/\/api\.example\.test/);
+    try { DoClient.fromEnv({ HOME: h, DIGITALOCEAN_CONFIG: file }); } catch (e) { expect((e as MpimgError).where).toBe(`api-url in ${file}`); }
   });
 
   it('uses ~/Library/Application Support on macOS, like doctl', () => {

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createVerifyCommand, type VerifyCommandDeps } from '../../tasks/commands/verify.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import { pickSize } from '../../tasks/do/verify.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifyCommand } from '../../tasks/commands/verify.js';
-import { runTaskBuildStep } from '../../tasks/do/build-step.js';
+import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand } from '../do/support.js';
 import { buildImage, type BuiltImage } from './harness/build.js';

@@ -6,11 +6,17 @@
  * slow actions and errored actions, a lost answer (the change happened, the answer is an error, never
  * comes in time, or the connection drops), and a slow server.
  * Droplets may be made from the account's snapshots (size, region and status checked like the real
- * API), and the Marketplace Vendor API's PATCH of a listing is there too (body shape checked, 400 for
- * a listing in review, 404 for an unknown app).
+ * API), GPU droplets are listed only with type=gpus (and others only without it), and the Marketplace
+ * Vendor API's PATCH of a listing is there too (the README's answers: 400 for a bad body or a listing
+ * in review, 403 for a bad token or an image of another team, 404 for an unknown app).
+ *
+ * Every exchange is checked against the contract (do-api-contract.ts, written from DigitalOcean's
+ * published API description): what the client sent and what the double answered. close() fails when
+ * anything departed from it, so every test that uses the double is also a contract test.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkExchange } from './do-api-contract.js';
 
 export interface RecordedRequest {
   method: string;
@@ -22,6 +28,9 @@ export interface RecordedRequest {
   at: number;
   /** Whether the request carried the expected bearer token. */
   authorized: boolean;
+  /** The answer's headers (lower-case) and body, for the contract check. */
+  headers?: Record<string, string>;
+  response?: unknown;
 }
 
 export interface Fault {
@@ -55,7 +64,6 @@ interface ActionState {
   completed_at: string | null;
   resource_id: number;
   resource_type: 'droplet';
-  region: { slug: string; name: string };
   region_slug: string;
   doneAt: number;
   name?: string;
@@ -76,6 +84,10 @@ export interface DropletState {
   ip: string;
   created_at: string;
   activeAt: number;
+  /** Listings show the droplet from this time on (a new droplet takes a moment to be listed); 0: at once. */
+  listedAt?: number;
+  /** Its tags are applied from this time on (the API tags a droplet after creating it); 0: at once. */
+  taggedAt?: number;
   /** The create request body, for assertions. */
   request?: Record<string, unknown>;
 }
@@ -114,6 +126,10 @@ export interface DoubleBehaviour {
   noPublicIp?: boolean;
   /** Public IPv4 of droplets created from one of the account's images (default: as createdIp). */
   fromImageIp?: string;
+  /** A created droplet shows up in listings only after this long. */
+  listedAfterMs?: number;
+  /** A created droplet gets its tags only after this long (until then it has none). */
+  tagsAfterMs?: number;
 }
 
 /** A Marketplace listing of the Vendor Portal. */
@@ -129,23 +145,45 @@ export interface DoubleApp {
   reason: string;
 }
 
-/** Disk (GB) of the droplet sizes the double knows; a size outside it is taken without a disk check. */
-export const SIZE_DISK_GB: Record<string, number> = {
-  's-1vcpu-512mb-10gb': 10, 's-1vcpu-1gb': 25, 's-1vcpu-2gb': 50, 's-2vcpu-2gb': 60, 's-2vcpu-4gb': 80,
-  's-4vcpu-8gb': 160, 's-8vcpu-16gb': 320,
+/** The droplet sizes the double knows ([memory MiB, vcpus, disk GB]); a size outside it is taken without a disk check. */
+const SIZES: Record<string, [number, number, number]> = {
+  's-1vcpu-512mb-10gb': [512, 1, 10], 's-1vcpu-1gb': [1024, 1, 25], 's-1vcpu-2gb': [2048, 1, 50], 's-2vcpu-2gb': [2048, 2, 60],
+  's-2vcpu-4gb': [4096, 2, 80], 's-4vcpu-8gb': [8192, 4, 160], 's-8vcpu-16gb': [16384, 8, 320], 'gpu-h100x1-80gb': [245760, 20, 720],
 };
+/** Disk (GB) of the droplet sizes the double knows. */
+export const SIZE_DISK_GB: Record<string, number> = Object.fromEntries(Object.entries(SIZES).map(([k, v]) => [k, v[2]]));
 
-const ACTION_TYPES = new Set([
-  'enable_backups', 'disable_backups', 'reboot', 'power_cycle', 'shutdown', 'power_off', 'power_on', 'restore',
-  'password_reset', 'resize', 'rebuild', 'rename', 'change_kernel', 'enable_ipv6', 'enable_private_networking', 'snapshot',
-]);
+/** GPU droplets are listed only with type=gpus (and the others only without it). */
+const isGpuSize = (size: string) => size.startsWith('gpu-');
+
+/** The keys each droplet action type takes (backup_policy is required for change_backup_policy). */
+const ACTION_KEYS: Record<string, string[]> = {
+  enable_backups: ['backup_policy'], disable_backups: [], change_backup_policy: ['backup_policy'], reboot: [], power_cycle: [], shutdown: [],
+  power_off: [], power_on: [], restore: ['image'], password_reset: [], resize: ['disk', 'size'], rebuild: ['image'], rename: ['name'],
+  change_kernel: ['kernel'], enable_ipv6: [], snapshot: ['name'],
+};
 const CREATE_KEYS = new Set([
-  'name', 'names', 'region', 'size', 'image', 'ssh_keys', 'backups', 'backup_policy', 'ipv6', 'private_networking',
-  'vpc_uuid', 'user_data', 'monitoring', 'volumes', 'tags', 'with_droplet_agent',
+  'name', 'region', 'size', 'image', 'ssh_keys', 'backups', 'backup_policy', 'ipv6', 'private_networking',
+  'vpc_uuid', 'user_data', 'monitoring', 'volumes', 'tags', 'with_droplet_agent', 'public_networking',
 ]);
+/** A droplet name (droplet_single_create.yml). */
+const DROPLET_NAME_RE = /^[a-zA-Z0-9]?[a-z0-9A-Z.-]*[a-z0-9A-Z]$/;
 const PUBLIC_HOST = 'https://api.digitalocean.com';
 const APP_KEYS = new Set(['imageId', 'reasonForUpdate', 'version', 'osVersion', 'softwareIncluded']);
 const SOFTWARE_KEYS = ['name', 'version', 'releaseNotes', 'website', 'licenseType', 'licenseLink'];
+const REGION_FEATURES = ['backups', 'ipv6', 'metadata', 'install_agent', 'storage', 'image_transfer'];
+
+function regionJson(slug: string): Record<string, unknown> {
+  return { name: slug.toUpperCase(), slug, features: [...REGION_FEATURES], available: true, sizes: Object.keys(SIZES) };
+}
+
+function sizeJson(slug: string, region: string): Record<string, unknown> {
+  const [memory, vcpus, disk] = SIZES[slug] ?? [1024, 1, 25];
+  return { slug, memory, vcpus, disk, transfer: 1, price_monthly: 6, price_hourly: 0.00893, regions: [region], available: true, description: isGpuSize(slug) ? 'GPU' : 'Basic' };
+}
+
+/** A time as the API writes it (seconds, Z). */
+const apiTime = (ms: number = Date.now()) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 function distributionOf(image: string | number): string {
   const s = String(image);
@@ -168,6 +206,10 @@ export class DoApiDouble {
   sshKeys: Array<{ id: number; fingerprint: string; public_key: string; name: string }> = [];
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
+  /** Departures from the contract, one line each (see do-api-contract.ts). */
+  readonly violations: string[] = [];
+  /** A test that sends what the contract forbids on purpose sets this; close() then does not fail. */
+  allowViolations = false;
   behaviour: DoubleBehaviour = { actionMs: {}, erroredActions: new Set(), shutdownIgnored: false, activeAfterMs: 0 };
   private nextId = 1000;
   /** Per request, so concurrent clients never get each other's faults or statuses. */
@@ -197,6 +239,9 @@ export class DoApiDouble {
     this.timers.clear();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.violations.length && !this.allowViolations) {
+      throw new Error(`the API double saw ${this.violations.length} departure(s) from the DigitalOcean API contract:\n${this.violations.join('\n')}`);
+    }
   }
 
   inject(fault: Fault): void {
@@ -205,7 +250,7 @@ export class DoApiDouble {
 
   /** A 429 answer with the rate-limit headers the real API sends. */
   rateLimit(opts: { path?: string | RegExp; method?: string; resetEpoch?: number; retryAfter?: number; times?: number }): void {
-    const headers: Record<string, string> = { 'ratelimit-limit': '5000', 'ratelimit-remaining': '0' };
+    const headers: Record<string, string> = { 'ratelimit-limit': '5000', 'ratelimit-remaining': '0', 'ratelimit-reset': String(Math.floor(Date.now() / 1000)) };
     if (opts.resetEpoch !== undefined) headers['ratelimit-reset'] = String(opts.resetEpoch);
     if (opts.retryAfter !== undefined) headers['retry-after'] = String(opts.retryAfter);
     this.inject({ path: opts.path, method: opts.method, times: opts.times, status: 429, headers, body: { id: 'too_many_requests', message: 'API Rate limit exceeded.' } });
@@ -225,7 +270,7 @@ export class DoApiDouble {
     const d: DropletState = {
       id, name: `droplet-${id}`, status: 'active', locked: false, region: 'nyc3', size: 's-1vcpu-512mb-10gb', image,
       distribution: distributionOf(image), disk: 10, tags: [], snapshot_ids: [], ip: `203.0.113.${(id % 250) + 1}`,
-      created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), activeAt: 0, ...p,
+      created_at: apiTime(), activeAt: 0, ...p,
     };
     this.droplets.set(id, d);
     return d;
@@ -256,7 +301,7 @@ export class DoApiDouble {
     const id = this.nextId++;
     this.actions.set(id, {
       id, status: p.status ?? 'completed', type: p.type, started_at: p.startedAt, completed_at: p.startedAt, resource_id: p.resourceId,
-      resource_type: 'droplet', region: { slug: region, name: region }, region_slug: region, doneAt: 0,
+      resource_type: 'droplet', region_slug: region, doneAt: 0,
     });
     return id;
   }
@@ -270,7 +315,7 @@ export class DoApiDouble {
     for (const a of this.actions.values()) {
       if (a.status !== 'in-progress' || now < a.doneAt) continue;
       const d = this.droplets.get(a.resource_id);
-      a.completed_at = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+      a.completed_at = apiTime(now);
       if (this.behaviour.erroredActions.has(a.type)) {
         a.status = 'errored';
       } else {
@@ -288,27 +333,45 @@ export class DoApiDouble {
     if (a.type === 'snapshot') {
       const img = this.addImage({
         name: a.name ?? `${d.name}-${Date.now()}`, distribution: d.distribution, regions: [d.region], min_disk_size: d.disk,
-        created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), droplet_id: d.id,
+        created_at: apiTime(), droplet_id: d.id,
       });
       d.snapshot_ids.push(img.id);
     }
   }
 
+  /** The droplet's image as the API shows it: a base image by its slug, or one of the account's. */
+  private dropletImageJson(d: DropletState): Record<string, unknown> {
+    const own = typeof d.image === 'number' ? this.images.get(d.image) : undefined;
+    if (own) return this.imageJson(own);
+    const slug = typeof d.image === 'string' ? d.image : null;
+    return {
+      id: typeof d.image === 'number' ? d.image : 100_000 + String(d.image).length, name: String(d.image), type: 'base', distribution: d.distribution, slug, public: true,
+      regions: [d.region], created_at: '2025-01-01T00:00:00Z', min_disk_size: 10, size_gigabytes: 1.5, description: `${d.distribution} base image`, tags: [], status: 'available', error_message: '',
+    };
+  }
+
+  /** The tags a droplet has by now. */
+  private tagsOf(d: DropletState): string[] {
+    return Date.now() >= (d.taggedAt ?? 0) ? d.tags : [];
+  }
+
   private dropletJson(d: DropletState): Record<string, unknown> {
     const up = d.status !== 'new';
+    const [memory, vcpus] = SIZES[d.size] ?? [1024, 1];
+    // Every droplet has a private address in its VPC; listed first, as a client must not assume the order.
+    const v4 = up ? [{ ip_address: `10.110.0.${(d.id % 250) + 2}`, netmask: '255.255.240.0', gateway: '<nil>', type: 'private' }] : [];
+    if (up && d.ip) v4.push({ ip_address: d.ip, netmask: '255.255.255.0', gateway: '203.0.113.1', type: 'public' });
     return {
-      id: d.id, name: d.name, memory: 512, vcpus: 1, disk: d.disk, locked: d.locked, status: d.status, kernel: null,
-      created_at: d.created_at, features: [], backup_ids: [], next_backup_window: null, snapshot_ids: [...d.snapshot_ids],
-      image: { id: 1, name: String(d.image), distribution: d.distribution, slug: typeof d.image === 'string' ? d.image : null, public: true },
-      volume_ids: [], size: { slug: d.size, memory: 512, vcpus: 1, disk: d.disk }, size_slug: d.size,
-      networks: { v4: up && d.ip ? [{ ip_address: d.ip, netmask: '255.255.240.0', gateway: '203.0.113.1', type: 'public' }] : [], v6: [] },
-      region: { slug: d.region, name: d.region, available: true }, tags: [...d.tags], vpc_uuid: '00000000-0000-4000-8000-000000000000',
+      id: d.id, name: d.name, memory, vcpus, disk: d.disk, locked: d.locked, status: d.status, kernel: null,
+      created_at: d.created_at, features: ['droplet_agent', 'private_networking'], backup_ids: [], next_backup_window: null, snapshot_ids: [...d.snapshot_ids],
+      image: this.dropletImageJson(d), volume_ids: [], size: sizeJson(d.size, d.region), size_slug: d.size,
+      networks: { v4, v6: [] }, region: regionJson(d.region), tags: [...this.tagsOf(d)], vpc_uuid: '00000000-0000-4000-8000-000000000000',
     };
   }
 
   private actionJson(a: ActionState): Record<string, unknown> {
     const { doneAt: _doneAt, name: _name, ...rest } = a;
-    return { ...rest };
+    return { ...rest, region: regionJson(a.region_slug) };
   }
 
   private imageJson(i: DoubleImage): Record<string, unknown> {
@@ -330,15 +393,24 @@ export class DoApiDouble {
       headers = f.headers ?? {};
     }
     const rec = this.records.get(req);
-    if (rec) rec.status = f?.drop ? 0 : status;
+    // Like the real API, JSON (an empty 204 included) and the rate-limit headers on every answer.
+    const all: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8', 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999',
+      'ratelimit-reset': String(Math.floor(Date.now() / 1000) + 60), ...headers,
+    };
+    if (rec) {
+      rec.status = f?.drop ? 0 : status;
+      rec.headers = all;
+      rec.response = body;
+      for (const v of checkExchange({ method: rec.method, path: rec.path, query: rec.query, body: rec.body, status: rec.status, headers: all, response: body })) this.violations.push(v);
+    }
     const answer = () => {
       if (f?.drop) {
         req.socket.destroy();
         return;
       }
-      const text = body === undefined ? '' : JSON.stringify(body);
-      res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999', ...headers });
-      res.end(text);
+      res.writeHead(status, all);
+      res.end(body === undefined ? '' : JSON.stringify(body));
     };
     if (f?.delayMs && f.afterHandling) this.later(f.delayMs, answer);
     else answer();
@@ -353,12 +425,10 @@ export class DoApiDouble {
   }
 
   private paginate<T>(res: ServerResponse, req: IncomingMessage, key: string, all: T[], path: string, query: Record<string, string>): void {
-    const page = query.page === undefined ? 1 : Number(query.page);
-    const perPage = query.per_page === undefined ? 20 : Number(query.per_page);
-    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1 || perPage > 200) {
-      this.send(res, req, 400, { id: 'bad_request', message: 'page must be >= 1 and per_page between 1 and 200' });
-      return;
-    }
+    // Out-of-range paging is not refused: a page below 1 is the first, per_page is held to 1..200 (the contract flags such a request).
+    const asked = (v: string | undefined, dflt: number) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : dflt);
+    const page = Math.max(1, asked(query.page, 1));
+    const perPage = Math.min(200, Math.max(1, asked(query.per_page, 20)));
     const items = all.slice((page - 1) * perPage, page * perPage);
     const lastPage = Math.max(1, Math.ceil(all.length / perPage));
     const extra = Object.entries(query).filter(([k]) => k !== 'page' && k !== 'per_page').map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
@@ -386,10 +456,6 @@ export class DoApiDouble {
     };
     let body: unknown;
     if (raw) {
-      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
-        record(raw);
-        return this.send(res, req, 400, { id: 'bad_request', message: 'Content-Type must be application/json' });
-      }
       try {
         body = JSON.parse(raw);
       } catch {
@@ -419,14 +485,20 @@ export class DoApiDouble {
       }
     }
     if (!authorized) {
-      return this.send(res, req, 401, { id: 'Unauthorized', message: 'Unable to authenticate you', request_id: 'req-double' });
+      // The Vendor API answers a bad token with 403 (its README), /v2 with 401.
+      if (path.startsWith('/api/v1/vendor-portal/')) return this.send(res, req, 403, { id: 'forbidden', message: 'You are not authorized to perform this operation', request_id: 'req-double' });
+      return this.send(res, req, 401, { id: 'unauthorized', message: 'Unable to authenticate you', request_id: 'req-double' });
     }
     this.tick();
 
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/v2/droplets') {
+      // The name filter is exact but ignores case; GPU droplets only with type=gpus, the others only without.
+      const gpus = query.type === 'gpus';
+      const now = Date.now();
       const all = [...this.droplets.values()]
-        .filter((d) => (query.name === undefined || d.name === query.name) && (query.tag_name === undefined || d.tags.includes(query.tag_name)))
+        .filter((d) => isGpuSize(d.size) === gpus && now >= (d.listedAt ?? 0))
+        .filter((d) => (query.name === undefined || d.name.toLowerCase() === query.name.toLowerCase()) && (query.tag_name === undefined || this.tagsOf(d).includes(query.tag_name)))
         .map((d) => this.dropletJson(d));
       return this.paginate(res, req, 'droplets', all, path, query);
     }
@@ -491,27 +563,31 @@ export class DoApiDouble {
     if (app.status === 'pending' || app.status === 'in review') {
       return this.send(res, req, 400, { id: 'bad_request', message: `app is ${app.status} and cannot be updated until it has been reviewed`, request_id: 'req-double' });
     }
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    // The README's answers: 400 for a bad request, 403 for an image that is not the team's.
+    const bad = (message: string) => this.send(res, req, 400, { id: 'bad_request', message, request_id: 'req-double' });
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return bad('request body must be a JSON object');
     const b = body as Record<string, unknown>;
     const unknown = Object.keys(b).filter((k) => !APP_KEYS.has(k));
-    if (unknown.length) return this.unprocessable(res, req, `unknown field(s): ${unknown.join(', ')}`);
-    if (typeof b.imageId !== 'number' || !Number.isInteger(b.imageId)) return this.unprocessable(res, req, 'imageId must be an integer');
+    if (unknown.length) return bad(`unknown field(s): ${unknown.join(', ')}`);
+    if (b.imageId === undefined) return bad('imageId is required');
+    if (typeof b.imageId !== 'number' || !Number.isInteger(b.imageId)) return bad('imageId must be an integer');
     for (const k of ['reasonForUpdate', 'version', 'osVersion']) {
-      if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') return this.unprocessable(res, req, `${k} must be a string or null`);
+      if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') return bad(`${k} must be a string or null`);
     }
     if (b.softwareIncluded !== undefined && b.softwareIncluded !== null) {
-      if (!Array.isArray(b.softwareIncluded)) return this.unprocessable(res, req, 'softwareIncluded must be an array');
+      if (!Array.isArray(b.softwareIncluded)) return bad('softwareIncluded must be an array');
       for (const [i, sw] of b.softwareIncluded.entries()) {
-        if (!sw || typeof sw !== 'object' || Array.isArray(sw)) return this.unprocessable(res, req, `softwareIncluded[${i}] must be an object`);
+        if (!sw || typeof sw !== 'object' || Array.isArray(sw)) return bad(`softwareIncluded[${i}] must be an object`);
         const keys = Object.keys(sw as object);
-        const bad = keys.filter((k) => !SOFTWARE_KEYS.includes(k));
-        if (bad.length) return this.unprocessable(res, req, `softwareIncluded[${i}]: unknown field(s) ${bad.join(', ')}`);
-        const notString = SOFTWARE_KEYS.filter((k) => typeof (sw as Record<string, unknown>)[k] !== 'string');
-        if (notString.length) return this.unprocessable(res, req, `softwareIncluded[${i}]: ${notString.join(', ')} must be strings`);
+        const unknownKeys = keys.filter((k) => !SOFTWARE_KEYS.includes(k));
+        if (unknownKeys.length) return bad(`softwareIncluded[${i}]: unknown field(s) ${unknownKeys.join(', ')}`);
+        // Each field is optional: null or left out keeps the listing's value.
+        const notString = keys.filter((k) => (sw as Record<string, unknown>)[k] !== null && typeof (sw as Record<string, unknown>)[k] !== 'string');
+        if (notString.length) return bad(`softwareIncluded[${i}]: ${notString.join(', ')} must be strings or null`);
       }
     }
     const img = this.images.get(b.imageId);
-    if (!img || img.type !== 'snapshot') return this.unprocessable(res, req, `imageId ${b.imageId} is not a snapshot of this team`);
+    if (!img || img.type !== 'snapshot') return this.send(res, req, 403, { id: 'forbidden', message: `image ${b.imageId} does not belong to the requestor's team`, request_id: 'req-double' });
     app.version += 1;
     app.status = 'pending';
     app.lastUpdated = Date.now();
@@ -529,18 +605,19 @@ export class DoApiDouble {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
     const b = body as Record<string, unknown>;
     if (typeof b.type !== 'string') return this.unprocessable(res, req, 'type is required');
-    if (!ACTION_TYPES.has(b.type)) return this.unprocessable(res, req, `${b.type} is not a valid droplet action type`);
-    const allowed = b.type === 'snapshot' ? ['type', 'name'] : ['type'];
-    const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
+    const allowed = Object.hasOwn(ACTION_KEYS, b.type) ? ACTION_KEYS[b.type] : undefined;
+    if (!allowed) return this.unprocessable(res, req, `${b.type} is not a valid droplet action type`);
+    const unknown = Object.keys(b).filter((k) => k !== 'type' && !allowed.includes(k));
     if (unknown.length) return this.unprocessable(res, req, `unknown field(s) for ${b.type}: ${unknown.join(', ')}`);
+    if (b.type === 'change_backup_policy' && (!b.backup_policy || typeof b.backup_policy !== 'object')) return this.unprocessable(res, req, 'backup_policy is required');
     if (b.type === 'snapshot' && b.name !== undefined && (typeof b.name !== 'string' || b.name === '')) return this.unprocessable(res, req, 'name must be a non-empty string');
     if ([...this.actions.values()].some((a) => a.resource_id === id && a.status === 'in-progress') || d.status === 'new') {
       return this.unprocessable(res, req, 'Droplet already has a pending event.');
     }
     const now = Date.now();
     const a: ActionState = {
-      id: this.nextId++, status: 'in-progress', type: b.type, started_at: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'), completed_at: null,
-      resource_id: id, resource_type: 'droplet', region: { slug: d.region, name: d.region }, region_slug: d.region,
+      id: this.nextId++, status: 'in-progress', type: b.type, started_at: apiTime(now), completed_at: null,
+      resource_id: id, resource_type: 'droplet', region_slug: d.region,
       doneAt: now + (this.behaviour.actionMs[b.type] ?? 0), name: typeof b.name === 'string' ? b.name : undefined,
     };
     this.actions.set(a.id, a);
@@ -554,11 +631,11 @@ export class DoApiDouble {
     const unknown = Object.keys(b).filter((k) => !CREATE_KEYS.has(k));
     if (unknown.length) return this.unprocessable(res, req, `unknown field(s): ${unknown.join(', ')}`);
     for (const k of ['name', 'size', 'image']) if (b[k] === undefined || b[k] === '') return this.unprocessable(res, req, `${k} is required`);
-    if (typeof b.name !== 'string' || !/^[a-zA-Z0-9.-]{1,255}$/.test(b.name)) return this.unprocessable(res, req, 'name must be a valid hostname');
+    if (typeof b.name !== 'string' || b.name.length > 255 || !DROPLET_NAME_RE.test(b.name)) return this.unprocessable(res, req, 'name must be a valid hostname');
     if (typeof b.size !== 'string') return this.unprocessable(res, req, 'size must be a string');
     if (typeof b.image !== 'string' && typeof b.image !== 'number') return this.unprocessable(res, req, 'image must be a slug or an id');
     if (b.region !== undefined && typeof b.region !== 'string') return this.unprocessable(res, req, 'region must be a string');
-    for (const k of ['ipv6', 'monitoring', 'with_droplet_agent', 'backups', 'private_networking']) {
+    for (const k of ['ipv6', 'monitoring', 'with_droplet_agent', 'backups', 'private_networking', 'public_networking']) {
       if (b[k] !== undefined && typeof b[k] !== 'boolean') return this.unprocessable(res, req, `${k} must be a boolean`);
     }
     if (b.ssh_keys !== undefined && (!Array.isArray(b.ssh_keys) || b.ssh_keys.some((k) => typeof k !== 'string' && typeof k !== 'number'))) {
@@ -568,7 +645,7 @@ export class DoApiDouble {
       const bad = b.ssh_keys.find((k) => !this.sshKeys.some((s) => s.id === k || s.fingerprint === k));
       if (bad !== undefined) return this.unprocessable(res, req, `ssh key ${String(bad)} not found`);
     }
-    if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))) {
+    if (b.tags !== undefined && b.tags !== null && (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))) {
       return this.unprocessable(res, req, 'tags must be an array of valid tag names');
     }
     const region = (b.region as string | undefined) ?? 'nyc3';
@@ -589,10 +666,17 @@ export class DoApiDouble {
     const d = this.addDroplet({
       name: b.name, size: b.size, image: b.image, region, status: 'new',
       tags: (b.tags as string[] | undefined) ?? [], activeAt: Date.now() + this.behaviour.activeAfterMs, request: b,
+      listedAt: Date.now() + (this.behaviour.listedAfterMs ?? 0), taggedAt: Date.now() + (this.behaviour.tagsAfterMs ?? 0),
       ...(from ? { distribution: from.distribution } : {}),
       ...(disk !== undefined ? { disk } : {}),
       ...(ip !== undefined ? { ip } : {}),
     });
-    this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: this.nextId++, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/0` }] } });
+    // The create event is an action of its own, done when the droplet is up.
+    const action: ActionState = {
+      id: this.nextId++, status: 'in-progress', type: 'create', started_at: apiTime(), completed_at: null, resource_id: d.id, resource_type: 'droplet',
+      region_slug: region, doneAt: d.activeAt,
+    };
+    this.actions.set(action.id, action);
+    this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: action.id, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/${action.id}` }] } });
   }
 }

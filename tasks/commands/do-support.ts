@@ -1,8 +1,9 @@
-import type { CommandContext } from '../commands/types.js';
-import { DoClient, type RetryPolicy } from './client.js';
-import type { Clock } from './clock.js';
-import { formatListUser } from './format.js';
-import type { Image } from './types.js';
+import type { CommandContext } from './types.js';
+import { DEFAULT_API_URL, DoClient, normaliseBaseUrl, type RetryPolicy } from '../do/client.js';
+import { resolveApiUrl } from '../do/token.js';
+import type { Clock } from '../do/clock.js';
+import { formatListUser } from '../do/format.js';
+import type { Image } from '../do/types.js';
 
 /** Test seams shared by `mpimg snapshot` and `mpimg image`: clock, retry bounds, fixed "now". */
 export interface DoCommandDeps {
@@ -11,8 +12,15 @@ export interface DoCommandDeps {
   now?: () => Date;
 }
 
+/** The command's API client: call it once per command (see DoClient.fromEnv for where the token comes from). */
 export function clientFor(ctx: CommandContext, deps: DoCommandDeps): DoClient {
   return DoClient.fromEnv(ctx.env, { clock: deps.clock, retry: deps.retry, signal: ctx.signal });
+}
+
+/** The API's base URL as a client would use it, without needing a token (dry runs print it). */
+export function apiBaseUrl(env: NodeJS.ProcessEnv): string {
+  const api = resolveApiUrl(env, DEFAULT_API_URL);
+  return normaliseBaseUrl(api.url, api.source);
 }
 
 /** --json: the image object alone on stdout; else the list-user header and line to submit. */
