@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/temp.js';
+import { withoutOldPacker } from './helpers/old-packer.js';
 
 // The examples are projects a vendor would have made with this release: when a template or a rule
 // changes, they must be regenerated (`mpimg upgrade`) in the same change. The e2e suite builds and
@@ -35,9 +36,8 @@ describe('examples/', () => {
     it(`examples/${name}: validates with this release (no generated file stale), bundles, and its scripts pass sh -n`, () => {
       const dir = copyOf(name);
       const v = mpimg(['validate'], dir);
-      // This machine's packer (Debian's 1.6.6) is older than the Packer template needs, and validate
-      // says so (test/bundle/packer-version.test.ts); the example itself must cause no warning.
-      expect(v.stderr.replace(/^warning: the packer on PATH is [^\n]*\n/m, '')).toBe('');
+      // the example itself must cause no warning (this machine's old packer is not the example's)
+      expect(withoutOldPacker(v.stderr).text).toBe('');
       expect(v.status).toBe(0);
       const b = mpimg(['bundle'], dir);
       expect(b.status, b.stderr).toBe(0);
@@ -55,7 +55,7 @@ describe('examples/', () => {
       fs.symlinkSync(root, path.join(dir, 'node_modules/generator-mpimg'));
       fs.symlinkSync('../generator-mpimg/bin/mpimg.js', path.join(dir, 'node_modules/.bin/mpimg'));
       const make = spawnSync('make', ['--no-print-directory', 'validate', 'bundle'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
-      expect(make.stderr).toBe('');
+      expect(withoutOldPacker(make.stderr).text).toBe('');
       expect(make.status).toBe(0);
       expect(make.stdout).toMatch(/mpimg\.json: ok/);
       const slug = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')).slug;
