@@ -8,7 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { validateManifest, formatProblems } from './manifest.js';
 import { describeOp } from './plan.js';
-import { describeFailure, install, status, uninstall, StepError, type Stage } from './executor.js';
+import { install } from './executor.js';
+import { status } from './status.js';
+import { uninstall } from './uninstall.js';
+import { describeFailure } from './ops.js';
+import { StepError } from './root.js';
+import type { Stage } from './stage.js';
 import type { Payload } from './payload.js';
 import { checkArgs } from './sections/firewall.js';
 
