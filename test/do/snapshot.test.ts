@@ -97,8 +97,10 @@ describe('snapshot flow', () => {
     api.behaviour.actionMs = { shutdown: 60_000 };
     const ac = new AbortController();
     const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: fastClock(), retry: FAST_RETRY, signal: ac.signal });
-    setTimeout(() => ac.abort(), 30);
+    // Aborted once the shutdown was sent and is being waited for (a fixed delay races a busy machine).
+    const sent = setInterval(() => { if (posts().length > 0) { clearInterval(sent); setTimeout(() => ac.abort(), 20); } }, 5);
     const err = await snapshotDroplet(c, d.id, 'snap', { timings: { ...FAST_TIMINGS, shutdownTimeoutMs: 60_000 } }).catch((e: unknown) => e);
+    clearInterval(sent);
     expect((err as MpimgError).exitCode).toBe(130);
     expect(dedupe(posts())).toEqual([`POST /v2/droplets/${d.id}/actions shutdown`]);
   });
