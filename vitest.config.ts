@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { SYSTEM_TESTS, UNIT_STUBS } from './test/lanes.js';
 
@@ -8,6 +9,9 @@ const ALL = ['test/**/*.test.ts', 'generators/**/*.test.ts', 'runtime/**/*.test.
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Every core (vitest's default leaves one idle: one worker on a 2-core machine). The tests wait on
+    // the programs they run (sh, bash, node, sshd) far more than they compute themselves.
+    maxWorkers: Math.max(2, availableParallelism()),
     // Bounds, not targets: on a busy 2-core machine a bundle-and-install test takes a minute or more.
     testTimeout: 180_000,
     hookTimeout: 180_000,
