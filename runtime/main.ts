@@ -1,42 +1,27 @@
 /**
  * mpimg-runtime: the single file copied onto a build droplet. `mpimg bundle` fills in the payload.
- * Node 18+ and built-ins only.
+ * Node 18+ and built-ins only. Commands come from one table (name, summary, options, handler): the
+ * dispatch, the argument checks and every help text are read from it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { validateManifest, formatProblems } from './manifest.js';
-import { describeOp } from './plan.js';
-import { describeFailure, install, status, uninstall, StepError, type Stage } from './executor.js';
+import { describeOp, type Plan } from './plan.js';
+import { install } from './executor.js';
+import { status } from './status.js';
+import { uninstall } from './uninstall.js';
+import { describeFailure, type Change } from './ops.js';
+import { StepError } from './root.js';
+import type { Stage } from './stage.js';
 import type { Payload } from './payload.js';
 import { checkArgs } from './sections/firewall.js';
+import { ArgsError, commandHelp, parseCommandArgs, usage, type CommandSpec, type Values } from './args.js';
 
 declare const MPIMG_VERSION: string;
 
 // Replaced by `mpimg bundle`; the bare runtime (no payload) only answers --help and --version.
 const EMBEDDED = '@@MPIMG_PAYLOAD@@';
-
-const USAGE = `Usage: node <bundle> <command> [options]
-
-Commands:
-  install     lay down the image's files (first-boot scripts, first-login hook, MOTD, ...)
-  status      compare the droplet with the plan; exit 1 on drift
-  uninstall   remove exactly what install added
-  plan        print what install would do
-  cleanup     run the image cleanup script (its own options follow)
-  check       run the Marketplace image check (its own options follow)
-
-Options:
-  --root DIR      act on DIR instead of / (staged trees, tests)
-  --json          machine-readable output (install, status, uninstall, plan)
-  --remove-self   install: delete this file after a successful install
-  --only seeded   install: only files/ (and other seeded files), before the build scripts run
-  --force         install: also on a droplet whose first boot ran (never puts the first-login hook back)
-                  uninstall: also remove files changed since install (and restore what they replaced)
-  -h, --help      this help
-  -v, --version   print the version
-`;
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`${msg}\n`);
@@ -70,71 +55,54 @@ function describeStage(st: Stage): string {
   return `${boot}${failed}${login}`;
 }
 
-function main(argv: string[]): number {
-  const [cmd, ...rest] = argv;
-  if (cmd === '-v' || cmd === '--version') {
-    // The image and the tool that made this bundle (the bare runtime knows only the tool).
-    if (EMBEDDED.startsWith('@@')) process.stdout.write(`generator-mpimg ${MPIMG_VERSION}\n`);
-    else {
-      const p = loadPayload();
-      process.stdout.write(`${p.plan.name} ${p.plan.version} (${p.plan.slug}), generator-mpimg ${p.generator}\n`);
-    }
-    return 0;
-  }
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-    process.stdout.write(USAGE);
-    return cmd === undefined ? 2 : 0;
-  }
-  const payload = loadPayload();
-  if (cmd === 'cleanup') return runScript(payload.scripts.cleanup, rest);
-  if (cmd === 'check') return runScript(payload.scripts.check, [...checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')), ...rest]);
-  if (!['install', 'status', 'uninstall', 'plan'].includes(cmd)) {
-    fail(`error: unknown command "${cmd}"\n  fix: use one of install, status, uninstall, plan, cleanup, check (see --help)`);
-  }
-  let values: { root?: string; json?: boolean; 'remove-self'?: boolean; force?: boolean; only?: string };
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: { root: { type: 'string' }, json: { type: 'boolean' }, 'remove-self': { type: 'boolean' }, force: { type: 'boolean' }, only: { type: 'string' } },
-      strict: true,
-    }));
-  } catch (e) {
-    fail(`error: ${(e as Error).message}\n  fix: see \`node <bundle> --help\``);
-  }
-  if (values.only !== undefined && (values.only !== 'seeded' || cmd !== 'install')) fail(`error: --only ${values.only} is not known here\n  fix: \`install --only seeded\` lays down files/ (and other seeded files) alone`);
-  // An empty --root is an unset variable (`--root "$STAGE"`), never a wish to act on /.
-  if (values.root === '') fail('error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /');
-  const root = path.resolve(values.root ?? '/');
-  if (values.root !== undefined && !fs.existsSync(root)) fail(`error: --root ${values.root} does not exist\n  fix: create it or point --root at a staged tree`);
-  const plan = payload.plan;
-  const json = Boolean(values.json);
-  const out = (s: string) => process.stdout.write(s);
+/** What a command's handler gets: the payload, its checked options, and the root it acts on. */
+interface Context {
+  payload: Payload;
+  plan: Plan;
+  values: Values;
+  /** Unparsed arguments (pass-through commands). */
+  rest: string[];
+  root: string;
+  json: boolean;
+}
 
-  if (cmd === 'plan') {
-    // (the sh twin prints these same bytes: tasks/bundle/sh-installer.ts planJson)
-    if (json) out(`${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`);
-    else out(`${plan.ops.map(describeOp).join('\n')}\n`);
-    return 0;
-  }
-  if (cmd === 'status') {
-    const r = status(plan, root);
-    const ok = r.drift.length === 0;
-    if (json) out(`${JSON.stringify({ image: plan.slug, version: plan.version, root, checked: r.checked, ...r.stage, drift: r.drift, seeded: r.seeded, ok }, null, 2)}\n`);
-    else {
-      const seeded = r.seeded.length ? `; ${r.seeded.length} seeded file(s) changed here (expected)` : '';
-      if (ok) out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.checked} items as planned${seeded}\n`);
-      else {
-        // On a droplet that booted, install refuses (it would undo first boot): never suggest it there.
-        const fix = r.stage.stage === 'built' ? 'run install again to repair' : 'these were changed on this droplet after its first boot; compare them with the image (`plan --json`)';
-        out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.drift.length} problem(s)${seeded}\n${r.drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: ${fix}\n`);
-      }
-    }
+interface Command extends CommandSpec {
+  handler: (ctx: Context) => number;
+}
+
+const out = (s: string) => process.stdout.write(s);
+
+function planCommand({ plan, json }: Context): number {
+  // (the sh twin prints these same bytes: tasks/bundle/sh-installer.ts planJson)
+  if (json) out(`${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`);
+  else out(`${plan.ops.map(describeOp).join('\n')}\n`);
+  return 0;
+}
+
+function statusCommand({ plan, root, json }: Context): number {
+  const r = status(plan, root);
+  const ok = r.drift.length === 0;
+  if (json) {
+    out(`${JSON.stringify({ image: plan.slug, version: plan.version, root, checked: r.checked, ...r.stage, drift: r.drift, seeded: r.seeded, ok }, null, 2)}\n`);
     return ok ? 0 : 1;
   }
+  const seeded = r.seeded.length ? `; ${r.seeded.length} seeded file(s) changed here (expected)` : '';
+  if (ok) out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.checked} items as planned${seeded}\n`);
+  else {
+    // On a droplet that booted, install refuses (it would undo first boot): never suggest it there.
+    const fix = r.stage.stage === 'built' ? 'run install again to repair' : 'these were changed on this droplet after its first boot; compare them with the image (`plan --json`)';
+    out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.drift.length} problem(s)${seeded}\n${r.drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: ${fix}\n`);
+  }
+  return ok ? 0 : 1;
+}
+
+/** install and uninstall: refused on / for a non-root user; a failed step says where and the way back. */
+function changeCommand(cmd: 'install' | 'uninstall', ctx: Context): number {
+  const { plan, root, values, json } = ctx;
   if (root === '/' && typeof process.getuid === 'function' && process.getuid() !== 0) {
     fail(`error: refusing to ${cmd} on / as uid ${process.getuid()}\n  fix: run as root (sudo node ${path.basename(process.argv[1] ?? 'bundle')} ${cmd}) or pass --root DIR`);
   }
-  let changes;
+  let changes: Change[];
   try {
     changes = cmd === 'install'
       ? install(plan, root, { force: Boolean(values.force), only: values.only === 'seeded' ? 'seeded' : undefined })
@@ -159,6 +127,100 @@ function main(argv: string[]): number {
     if (!json) out(`removed ${__filename}\n`);
   }
   return 0;
+}
+
+const ROOT = 'act on DIR instead of / (staged trees, tests)';
+const JSON_OUT = 'machine-readable output';
+
+const COMMANDS: readonly Command[] = [
+  {
+    name: 'install',
+    summary: 'lay down the image\'s files (first-boot scripts, first-login hook, MOTD, ...)',
+    options: {
+      root: ROOT,
+      json: JSON_OUT,
+      'remove-self': 'delete this file after a successful install',
+      only: 'only files/ (and other seeded files), before the build scripts run',
+      force: 'also on a droplet whose first boot ran (never puts the first-login hook back)',
+    },
+    handler: (ctx) => changeCommand('install', ctx),
+  },
+  { name: 'status', summary: 'compare the droplet with the plan; exit 1 on drift', options: { root: ROOT, json: JSON_OUT }, handler: statusCommand },
+  {
+    name: 'uninstall',
+    summary: 'remove exactly what install added',
+    options: { root: ROOT, json: JSON_OUT, force: 'also remove files changed since install (and restore what they replaced)' },
+    handler: (ctx) => changeCommand('uninstall', ctx),
+  },
+  { name: 'plan', summary: 'print what install would do', options: { root: ROOT, json: JSON_OUT }, handler: planCommand },
+  {
+    name: 'cleanup',
+    summary: 'run the image cleanup script (its own options follow)',
+    options: {},
+    passThrough: true,
+    handler: ({ payload, rest }) => runScript(payload.scripts.cleanup, rest),
+  },
+  {
+    name: 'check',
+    summary: 'run the Marketplace image check (its own options follow)',
+    options: {},
+    passThrough: true,
+    handler: ({ payload, rest }) => runScript(payload.scripts.check, [...checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')), ...rest]),
+  },
+];
+
+const find = (name: string | undefined) => COMMANDS.find((c) => c.name === name);
+
+function version(): number {
+  // The image and the tool that made this bundle (the bare runtime knows only the tool).
+  if (EMBEDDED.startsWith('@@')) out(`generator-mpimg ${MPIMG_VERSION}\n`);
+  else {
+    const p = loadPayload();
+    out(`${p.plan.name} ${p.plan.version} (${p.plan.slug}), generator-mpimg ${p.generator}\n`);
+  }
+  return 0;
+}
+
+/** The folder to act on: an empty --root is an unset variable (`--root "$STAGE"`), never a wish to act on /. */
+function rootOf(values: Values): string {
+  if (values.root === '') fail('error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /');
+  const root = path.resolve(values.root ?? '/');
+  if (values.root !== undefined && !fs.existsSync(root)) fail(`error: --root ${values.root} does not exist\n  fix: create it or point --root at a staged tree`);
+  return root;
+}
+
+function main(argv: string[]): number {
+  const [name, ...rest] = argv;
+  if (name === '-v' || name === '--version') return version();
+  if (name === undefined || name === '-h' || name === '--help') {
+    out(usage(COMMANDS));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === 'help') {
+    const topic = find(rest[0]);
+    if (rest[0] !== undefined && !topic) fail(`error: unknown command "${rest[0]}"\n  fix: use one of ${COMMANDS.map((c) => c.name).join(', ')} (see --help)`);
+    out(topic ? commandHelp(topic) : usage(COMMANDS));
+    return 0;
+  }
+  const cmd = find(name);
+  if (!cmd) fail(`error: unknown command "${name}"\n  fix: use one of ${COMMANDS.map((c) => c.name).join(', ')} (see --help)`);
+  if (cmd.passThrough) {
+    const payload = loadPayload();
+    return cmd.handler({ payload, plan: payload.plan, values: {}, rest, root: '/', json: false });
+  }
+  let values: Values | 'help';
+  try {
+    values = parseCommandArgs(cmd, rest);
+  } catch (e) {
+    if (!(e instanceof ArgsError)) throw e;
+    fail(`error: ${e.message}\n  fix: ${e.fix}`);
+  }
+  if (values === 'help') {
+    out(commandHelp(cmd));
+    return 0;
+  }
+  const payload = loadPayload();
+  return cmd.handler({ payload, plan: payload.plan, values, rest, root: rootOf(values), json: Boolean(values.json) });
 }
 
 process.exitCode = main(process.argv.slice(2));

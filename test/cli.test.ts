@@ -88,13 +88,4 @@ describe('the mpimg command', () => {
     }
     expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
   });
-
-  it('shellcheck findings are warnings with file:line; they do not stop validate', () => {
-    const dir = makeProject();
-    fs.writeFileSync(path.join(dir, 'first-boot/30-db.sh'), '#!/bin/sh\nrm -rf $DIR/*\n', { mode: 0o755 });
-    const r = mpimg(['validate'], dir);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^warning: first-boot\/30-db\.sh:2:\d+: .*\[SC2115\]$/m);
-    expect(r.stderr).not.toMatch(/warning:.*warning:/);
-  });
 });

@@ -1,11 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ensureDebianPackages, UNIT_PACKAGES } from './debian-packages.js';
+import { writeUnitStubs } from './lanes.js';
 
-// Tests run the real `mpimg` bin and the real runtime bundle, so build them once per run.
-export default function setup(): void {
-  ensureDebianPackages(UNIT_PACKAGES, 'unit tests');
-  if (process.env.MPIMG_SKIP_BUILD === '1') return;
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+const BUILT = Symbol.for('mpimg.tests.built');
+
+/**
+ * Every lane runs the real `mpimg` bin and the real runtime bundle: build them once per run (each
+ * project of vitest.config.ts calls this; the first one builds).
+ */
+export default async function setup(): Promise<void> {
+  writeUnitStubs();
+  const g = globalThis as { [BUILT]?: Promise<void> };
+  g[BUILT] ??= (async () => {
+    if (process.env.MPIMG_SKIP_BUILD === '1') return;
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  })();
+  await g[BUILT];
 }

@@ -49,80 +49,96 @@ function fileOp(p: string, mode: number, data: Buffer | string): Op {
   return { kind: 'file', path: p, mode, content: buf.toString('base64'), sha256: createHash('sha256').update(buf).digest('hex') };
 }
 
-export function buildPlan(project: Project, generatorVersion: string): Plan {
-  const m = project.manifest;
-  const home = runtimeHome(m.vendor, m.slug);
-  const common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, ...toolDirs(m.slug) };
-  const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
-  const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
+type Common = Pick<Plan, 'name' | 'slug' | 'vendor' | 'version' | 'home' | 'state' | 'logs'>;
 
-  ops.push(fileOp(`${home}/lib.sh`, 0o644, renderDroplet('lib.sh.ejs', { ...common, blocks: readDroplet('blocks.sh'), credentials: credentialsFile(m), variables: project.variables })));
+/** Each first-boot step: its script in the home folder and the per-instance wrapper cloud-init runs. */
+function firstBootOps(project: Project, common: Common): Op[] {
+  const ops: Op[] = [];
   for (const s of project.firstBoot) {
     const nn = String(s.order).padStart(2, '0');
     const id = `${nn}-${s.name}`;
-    const script = `${home}/first-boot/${id}`;
+    const script = `${common.home}/first-boot/${id}`;
     ops.push(fileOp(script, 0o755, fs.readFileSync(s.abs)));
-    ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${m.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS })));
+    ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${common.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS })));
   }
-  // The services of the manifest, (re)started after the first-boot steps, before the finish.
+  return ops;
+}
+
+/** The services of the manifest, (re)started after the first-boot steps, before the finish. */
+function servicesOps(m: Project['manifest'], common: Common): Op[] {
   const perDistro = m.distributions.map((slug) => ({ slug, units: forDistro(m.services, slug, familyOf(slug)).map(serviceOf).filter((u) => u.firstBoot !== 'none') }));
-  if (perDistro.some((d) => d.units.length)) {
-    const cases = perDistro.map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
-      .filter((c): c is readonly [string, Array<{ name: string; action: 'restart' | 'start' }>] => c[0] !== undefined);
-    const script = `${home}/services`;
-    ops.push(fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })) })));
-    const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
-    ops.push(fileOp(`${PER_INSTANCE_DIR}/yy-${m.slug}-services`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout })));
-  }
-  const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);
-  // Always present: it sorts last, releases the login hold and records the result for the MOTD.
-  ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) })));
-  if (hold) {
-    // The hold is armed at boot by cloud-init (bootcmd) and by a unit ordered before sshd; the script
-    // itself decides, so the build droplet (whose first boot ran) is never held.
-    // Backstop (systemd): the hold never outlasts the time every step may take, plus a margin.
-    const backstop = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0) + 600;
-    const sys = '/etc/systemd/system';
-    ops.push(fileOp(`${home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
+  if (!perDistro.some((d) => d.units.length)) return [];
+  const cases = perDistro.map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
+    .filter((c): c is readonly [string, Array<{ name: string; action: 'restart' | 'start' }>] => c[0] !== undefined);
+  const script = `${common.home}/services`;
+  const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
+  return [
+    fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })) })),
+    fileOp(`${PER_INSTANCE_DIR}/yy-${m.slug}-services`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout })),
+  ];
+}
+
+/**
+ * The login hold. It is armed at boot by cloud-init (bootcmd) and by a unit ordered before sshd; the
+ * script itself decides, so the build droplet (whose first boot ran) is never held.
+ */
+function holdOps(project: Project, common: Common): Op[] {
+  const m = project.manifest;
+  // Backstop (systemd): the hold never outlasts the time every step may take, plus a margin.
+  const backstop = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0) + 600;
+  const sys = '/etc/systemd/system';
+  return [
+    fileOp(`${common.home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
       ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug),
       message: (typeof m.loginHold === 'object' && m.loginHold?.message) || HOLD_MESSAGE(m.name),
-    })));
-    ops.push(fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)));
-    ops.push(fileOp(`${sys}/${m.slug}-login-hold.service`, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })));
-    ops.push(fileOp(`${sys}/${m.slug}-login-hold-backstop.service`, 0o644, renderDroplet('login-hold-backstop.service.ejs', { ...common, unitText })));
-    ops.push(fileOp(`${sys}/${m.slug}-login-hold-backstop.timer`, 0o644, renderDroplet('login-hold-backstop.timer.ejs', { ...common, unitText, backstop })));
-    ops.push({ kind: 'link', path: `${sys}/multi-user.target.wants/${m.slug}-login-hold.service`, target: `${sys}/${m.slug}-login-hold.service` });
-    ops.push({ kind: 'link', path: `${sys}/timers.target.wants/${m.slug}-login-hold-backstop.timer`, target: `${sys}/${m.slug}-login-hold-backstop.timer` });
-  }
+    })),
+    fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)),
+    fileOp(`${sys}/${m.slug}-login-hold.service`, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })),
+    fileOp(`${sys}/${m.slug}-login-hold-backstop.service`, 0o644, renderDroplet('login-hold-backstop.service.ejs', { ...common, unitText })),
+    fileOp(`${sys}/${m.slug}-login-hold-backstop.timer`, 0o644, renderDroplet('login-hold-backstop.timer.ejs', { ...common, unitText, backstop })),
+    { kind: 'link', path: `${sys}/multi-user.target.wants/${m.slug}-login-hold.service`, target: `${sys}/${m.slug}-login-hold.service` },
+    { kind: 'link', path: `${sys}/timers.target.wants/${m.slug}-login-hold-backstop.timer`, target: `${sys}/${m.slug}-login-hold-backstop.timer` },
+  ];
+}
 
-  if (project.firstLogin) {
-    ops.push(fileOp(`${home}/first-login.sh`, 0o755, fs.readFileSync(project.firstLogin.abs)));
-    ops.push(fileOp(`${home}/first-login-run`, 0o755, renderDroplet('first-login-run.sh.ejs', common)));
-    ops.push({ kind: 'block', path: '/root/.bashrc', id: `${m.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644, hook: 'first-login' });
-  }
-  if (project.motd) {
-    const text = fillMotd(fs.readFileSync(project.motd.abs, 'utf8'), m, project.variables);
-    const after = project.motdAfter ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables) : undefined;
-    const motd = renderDroplet('motd.sh.ejs', { ...common, text, after });
-    // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
-    // snippet shows the same message to interactive login shells there.
-    ops.push({ ...fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, motd), family: 'apt' });
-    ops.push({ ...fileOp(`${home}/motd`, 0o755, motd), family: 'dnf' });
-    ops.push({ ...fileOp(`/etc/profile.d/zz-${m.slug}-motd.sh`, 0o644, renderDroplet('motd-profile.sh.ejs', common)), family: 'dnf' });
-  }
-  // files/ is seeded unless the manifest says the tool manages a path; $.seeded marks more.
-  const managed = m.files?.managed;
+/** The first-login script, its runner and the .bashrc hook that starts it. */
+function firstLoginOps(firstLogin: NonNullable<Project['firstLogin']>, common: Common): Op[] {
+  return [
+    fileOp(`${common.home}/first-login.sh`, 0o755, fs.readFileSync(firstLogin.abs)),
+    fileOp(`${common.home}/first-login-run`, 0o755, renderDroplet('first-login-run.sh.ejs', common)),
+    { kind: 'block', path: '/root/.bashrc', id: `${common.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644, hook: 'first-login' },
+  ];
+}
+
+function motdOps(project: Project, motdFile: NonNullable<Project['motd']>, common: Common): Op[] {
+  const m = project.manifest;
+  const text = fillMotd(fs.readFileSync(motdFile.abs, 'utf8'), m, project.variables);
+  const after = project.motdAfter ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables) : undefined;
+  const motd = renderDroplet('motd.sh.ejs', { ...common, text, after });
+  // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
+  // snippet shows the same message to interactive login shells there.
+  return [
+    { ...fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, motd), family: 'apt' },
+    { ...fileOp(`${common.home}/motd`, 0o755, motd), family: 'dnf' },
+    { ...fileOp(`/etc/profile.d/zz-${m.slug}-motd.sh`, 0o644, renderDroplet('motd-profile.sh.ejs', common)), family: 'dnf' },
+  ];
+}
+
+/** files/: seeded unless the manifest says the tool manages a path. */
+function filesOps(project: Project): Op[] {
+  const managed = project.manifest.files?.managed;
+  const ops: Op[] = [];
   for (const f of project.files) {
     const op = fileOp(f.target, f.mode & 0o777, fs.readFileSync(f.abs));
     if (!matchesAny(f.target, managed)) (op as FileOp).seed = true;
     ops.push(op);
   }
   for (const l of project.links) ops.push({ kind: 'link', path: l.path, target: l.target, ...(matchesAny(l.path, managed) ? {} : { seed: true as const }) });
-  for (const op of ops) {
-    if ((op.kind === 'file' || op.kind === 'link') && matchesAny(op.path, m.seeded)) op.seed = true;
-  }
+  return ops;
+}
 
-  // Two operations on one path would fight each other (e.g. files/root/.bashrc and the hook).
+/** Two operations on one path would fight each other (e.g. files/root/.bashrc and the hook). */
+function refuseSharedPaths(ops: Op[]): void {
   const seen = new Map<string, Op>();
   for (const op of ops) {
     const prev = seen.get(op.path);
@@ -131,7 +147,10 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     }
     seen.set(op.path, op);
   }
+}
 
+/** installed.json: what this install lays down (the next install and uninstall read it). */
+function installedRecord(ops: Op[], m: Project['manifest'], generatorVersion: string): string {
   const state = {
     generator: generatorVersion,
     name: m.name,
@@ -147,6 +166,31 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
       }
     }),
   };
-  ops.push(fileOp(`${home}/installed.json`, 0o644, `${JSON.stringify(state, null, 2)}\n`));
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
+
+export function buildPlan(project: Project, generatorVersion: string): Plan {
+  const m = project.manifest;
+  const home = runtimeHome(m.vendor, m.slug);
+  const common: Common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, ...toolDirs(m.slug) };
+  const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
+  const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
+
+  ops.push(fileOp(`${home}/lib.sh`, 0o644, renderDroplet('lib.sh.ejs', { ...common, blocks: readDroplet('blocks.sh'), credentials: credentialsFile(m), variables: project.variables })));
+  ops.push(...firstBootOps(project, common));
+  ops.push(...servicesOps(m, common));
+  const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);
+  // Always present: it sorts last, releases the login hold and records the result for the MOTD.
+  ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) })));
+  if (hold) ops.push(...holdOps(project, common));
+  if (project.firstLogin) ops.push(...firstLoginOps(project.firstLogin, common));
+  if (project.motd) ops.push(...motdOps(project, project.motd, common));
+  ops.push(...filesOps(project));
+  // $.seeded marks more paths seeded.
+  for (const op of ops) {
+    if ((op.kind === 'file' || op.kind === 'link') && matchesAny(op.path, m.seeded)) op.seed = true;
+  }
+  refuseSharedPaths(ops);
+  ops.push(fileOp(`${home}/installed.json`, 0o644, installedRecord(ops, m, generatorVersion)));
   return { ...common, ops };
 }

@@ -122,13 +122,13 @@ async function oneImage(o: OneOptions): Promise<OneResult> {
   }
   if (!o.verify) return { image, verify: 'not run' };
   const step = deps.verify ?? defaultVerifyStep();
-  const collect = checkCollector(o.stdout);
+  const collect = checkCollector();
   try {
-    await runVerifyPipeline({
+    await collect.run(() => runVerifyPipeline({
       client, manifest: o.manifest, imageId: image.id, keep: o.keep, now: () => o.now, cwd: ctx.cwd, env: ctx.env,
-      stdout: collect.stream, stderr: o.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p), prog: 'mpimg image --verify',
+      stdout: o.stdout, stderr: o.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p), prog: 'mpimg image --verify',
       verify: async (b) => { progress.suspend(); await step(b); },
-    });
+    }));
     progress.done(`image ${image.id} verified: ${summarise(collect.checks()).result === 'warn' ? 'passed with warnings' : 'passed'}`);
     return { image, verify: 'passed' };
   } catch (err) {

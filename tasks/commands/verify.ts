@@ -66,17 +66,17 @@ export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
       const client = clientFor(ctx, deps);
       const json = Boolean(values.json);
       const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg verify', now: deps.clock?.now });
-      // --json keeps stdout for the JSON alone.
-      const collect = checkCollector(json ? ctx.stderr : ctx.stdout);
+      const collect = checkCollector();
       const step = deps.verify ?? defaultVerifyStep();
       let failure: unknown;
       let res: Awaited<ReturnType<typeof runVerifyPipeline>> | undefined;
       try {
-        res = await runVerifyPipeline({
+        res = await collect.run(() => runVerifyPipeline({
           client, manifest, imageId, keep: Boolean(values.keep), now: deps.now, cwd: ctx.cwd, env: ctx.env,
-          stdout: collect.stream, stderr: ctx.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p),
+          // --json keeps stdout for the JSON alone.
+          stdout: json ? ctx.stderr : ctx.stdout, stderr: ctx.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p),
           verify: async (b) => { progress.suspend(); await step(b); },
-        });
+        }));
       } catch (err) {
         failure = err;
       } finally {

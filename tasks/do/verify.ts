@@ -3,9 +3,9 @@
  * manifest's region, agent off, a tag of this run), the project's `verify` task run on it over SSH
  * (with a known_hosts file of this run), and the droplet destroyed always (failure, Ctrl-C) unless kept.
  */
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { DEFAULTS, type Manifest } from '../../runtime/manifest.js';
-import { CHECK_LINE_RE, DETAIL_LINE_RE, type CheckStatus, type VerifyCheck } from '../standard/verify.js';
+import { collectVerifyChecks, type CheckStatus, type VerifyCheck } from '../standard/verify-results.js';
 import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet, type DropletInfo } from './droplet-run.js';
@@ -130,34 +130,12 @@ export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<Verif
 }
 
 /**
- * Passes what the verify task prints on to `target` and reads its check lines back (the task may be
- * another copy of this library, in the project: its output is the contract).
+ * The checks the verify task reports while `run` goes, as data (standard/verify-results.ts: the task
+ * may be another copy of this library, in the project); what it prints is for people only.
  */
-export function checkCollector(target: Writable): { stream: Writable; checks: () => VerifyCheck[] } {
+export function checkCollector(): { checks: () => VerifyCheck[]; run<T>(fn: () => Promise<T>): Promise<T> } {
   const checks: VerifyCheck[] = [];
-  let partial = '';
-  const take = (line: string) => {
-    const m = CHECK_LINE_RE.exec(line);
-    if (m) checks.push({ status: m[1].toLowerCase() as CheckStatus, id: m[2], message: m[3], details: [] });
-    else {
-      const d = DETAIL_LINE_RE.exec(line);
-      if (d && checks.length) checks[checks.length - 1].details.push(d[1]);
-    }
-  };
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      const text = partial + chunk.toString();
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      lines.forEach(take);
-      target.write(chunk, cb);
-    },
-    final(cb) {
-      if (partial) take(partial);
-      cb();
-    },
-  });
-  return { stream, checks: () => checks };
+  return { checks: () => [...checks], run: (fn) => collectVerifyChecks((c) => checks.push(c), fn) };
 }
 
 export function summarise(checks: VerifyCheck[]): { result: 'pass' | 'warn' | 'fail'; summary: Record<CheckStatus, number> } {

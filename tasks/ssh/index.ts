@@ -1,5 +1,6 @@
-export { Connection, BASE_ENV } from './connection.js';
-export type { ConnectionOptions, RunOptions, RunResult, TransferOptions, HostKeyPolicy } from './connection.js';
+export { Connection } from './connection.js';
+export { BASE_ENV } from './options.js';
+export type { ConnectionOptions, RunOptions, RunResult, TransferOptions, HostKeyPolicy } from './options.js';
 export { CommandError, CommandTimeoutError, HostKeyError, SshError } from './errors.js';
 export { task, series, isTask, collectTasks, TASK_MARK, TASK_NAME_RE } from './task.js';
 export type { Task, TaskFn } from './task.js';

@@ -118,6 +118,44 @@ export const CLOUD_INIT_STATUS_SCRIPT = [
   'echo "mpimg-cloud-init-exit: $?"',
 ].join('\n');
 
+interface CloudInitPoll {
+  state: CloudInitState;
+  reported: string;
+  /** cloud-init's exit code. */
+  code: number;
+  /** What `cloud-init status --long` printed. */
+  text: string;
+}
+
+/** One poll of cloud-init's status; undefined when cloud-init is not installed. */
+async function pollCloudInit(c: Connection, env: Record<string, string> | undefined): Promise<CloudInitPoll | undefined> {
+  const r = await c.run(CLOUD_INIT_STATUS_SCRIPT, { quiet: true, echo: false, env, timeoutMs: 60_000 });
+  if (/^mpimg-cloud-init: absent$/m.test(r.stdout)) return undefined;
+  const exitMatch = /^mpimg-cloud-init-exit: (\d+)$/m.exec(r.stdout);
+  const code = exitMatch ? Number(exitMatch[1]) : 1;
+  const text = r.stdout.replace(/^mpimg-cloud-init-exit: \d+\n?/m, '').trimEnd();
+  return { ...parseCloudInitStatus(text, code), code, text };
+}
+
+const LOGS_HINT = 'look at `cloud-init status --long`, /var/log/cloud-init.log and /var/log/cloud-init-output.log on the host';
+
+/** The error for a state the wait cannot go on from (error, disabled); undefined for the others. */
+function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
+  if (p.state === 'error') {
+    return new MpimgError(`cloud-init reported "${p.reported}" on ${where} (exit code ${p.code})`, {
+      where,
+      hint: `${LOGS_HINT}; a droplet whose first boot failed is best destroyed and created again`,
+    });
+  }
+  if (p.state === 'disabled') {
+    return new MpimgError(`cloud-init is disabled on ${where} (status "disabled"): it will not run on this boot`, {
+      where,
+      hint: 'build on a fresh droplet of a stock image; the image\'s first-boot scripts need cloud-init. Check /etc/cloud/cloud-init.disabled and the kernel command line (cloud-init=disabled). To build anyway without waiting: --cloud-init-timeout 0',
+    });
+  }
+  return undefined;
+}
+
 /**
  * Waits, within a bound, for cloud-init to finish the first boot, so the build does not race it for
  * the apt/dnf locks. Polls `cloud-init status --long` (never `--wait`, which waits forever where
@@ -137,63 +175,46 @@ export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = 
   const grace = opts.notRunGraceMs ?? 60_000;
   const pollMs = Math.max(10, opts.pollMs ?? 5000);
   const progressMs = opts.progressMs ?? 30_000;
-  const signal = opts.signal ?? c.signal;
   const start = Date.now();
   const elapsed = () => Date.now() - start;
   const where = c.target;
-  const logsHint = 'look at `cloud-init status --long`, /var/log/cloud-init.log and /var/log/cloud-init-output.log on the host';
   c.log(`waiting for cloud-init to finish the first boot (up to ${formatDuration(bound)})`);
 
   let lastState: CloudInitState | undefined;
-  let lastText = '';
   let lastProgress = 0;
   let notRunSince: number | undefined;
-  const show = () => lastText.split('\n').filter((l) => l.trim() !== '').forEach((l) => c.log(`  ${l}`));
   for (;;) {
-    const r = await c.run(CLOUD_INIT_STATUS_SCRIPT, { quiet: true, echo: false, env: opts.env, timeoutMs: 60_000 });
-    if (/^mpimg-cloud-init: absent$/m.test(r.stdout)) {
+    const p = await pollCloudInit(c, opts.env);
+    if (!p) {
       c.log('cloud-init is not installed: nothing to wait for');
       return;
     }
-    const exitMatch = /^mpimg-cloud-init-exit: (\d+)$/m.exec(r.stdout);
-    const code = exitMatch ? Number(exitMatch[1]) : 1;
-    lastText = r.stdout.replace(/^mpimg-cloud-init-exit: \d+\n?/m, '').trimEnd();
-    const { state, reported } = parseCloudInitStatus(lastText, code);
+    const show = () => p.text.split('\n').filter((l) => l.trim() !== '').forEach((l) => c.log(`  ${l}`));
     const now = elapsed();
-    if (state !== lastState || now - lastProgress >= progressMs) {
-      if (lastState !== undefined || state !== 'done') c.log(`cloud-init: ${reported} (${formatDuration(now)} elapsed)`);
+    if (p.state !== lastState || now - lastProgress >= progressMs) {
+      if (lastState !== undefined || p.state !== 'done') c.log(`cloud-init: ${p.reported} (${formatDuration(now)} elapsed)`);
       lastProgress = now;
     }
-    lastState = state;
-
-    if (state === 'done') {
+    lastState = p.state;
+    if (p.state === 'done') {
       c.log(`cloud-init is done${now >= 1000 ? ` (waited ${formatDuration(now)})` : ''}`);
       return;
     }
-    if (state === 'degraded') {
+    if (p.state === 'degraded') {
       show();
-      c.log(`warning: cloud-init finished with recoverable errors ("${reported}", exit code ${code}): see the status above; going on`);
+      c.log(`warning: cloud-init finished with recoverable errors ("${p.reported}", exit code ${p.code}): see the status above; going on`);
       return;
     }
-    if (state === 'error') {
+    const fatal = finalError(p, where);
+    if (fatal) {
       show();
-      throw new MpimgError(`cloud-init reported "${reported}" on ${where} (exit code ${code})`, {
-        where,
-        hint: `${logsHint}; a droplet whose first boot failed is best destroyed and created again`,
-      });
+      throw fatal;
     }
-    if (state === 'disabled') {
-      show();
-      throw new MpimgError(`cloud-init is disabled on ${where} (status "disabled"): it will not run on this boot`, {
-        where,
-        hint: 'build on a fresh droplet of a stock image; the image\'s first-boot scripts need cloud-init. Check /etc/cloud/cloud-init.disabled and the kernel command line (cloud-init=disabled). To build anyway without waiting: --cloud-init-timeout 0',
-      });
-    }
-    if (state === 'not run') {
+    if (p.state === 'not run') {
       notRunSince ??= now;
       if (now - notRunSince >= grace) {
         show();
-        throw new MpimgError(`cloud-init has not run on ${where} (status "${reported}" for ${formatDuration(now - notRunSince)})`, {
+        throw new MpimgError(`cloud-init has not run on ${where} (status "${p.reported}" for ${formatDuration(now - notRunSince)})`, {
           where,
           hint: 'this host did not boot through cloud-init (not a fresh droplet, or cloud-init is broken): build on a fresh droplet, or skip the wait with --cloud-init-timeout 0',
         });
@@ -203,11 +224,11 @@ export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = 
     const left = bound - elapsed();
     if (left <= 0) {
       show();
-      throw new MpimgError(`cloud-init is still "${reported}" on ${where} after ${formatDuration(bound)} (the bound of the wait)`, {
+      throw new MpimgError(`cloud-init is still "${p.reported}" on ${where} after ${formatDuration(bound)} (the bound of the wait)`, {
         where,
-        hint: `${logsHint}; if its first boot is only slow, raise the bound: --cloud-init-timeout <seconds> or ${CLOUD_INIT_TIMEOUT_ENV}`,
+        hint: `${LOGS_HINT}; if its first boot is only slow, raise the bound: --cloud-init-timeout <seconds> or ${CLOUD_INIT_TIMEOUT_ENV}`,
       });
     }
-    await sleep(Math.min(pollMs, left), signal);
+    await sleep(Math.min(pollMs, left), opts.signal ?? c.signal);
   }
 }

@@ -5,7 +5,8 @@
  *
  * It waits (within the cloud-init bound, `--cloud-init-timeout`) until root logins are let in and
  * first boot has finished, then prints one line per check ([PASS]/[WARN]/[FAIL]/[SKIP] id: message),
- * a summary and the result, and fails when a check failed. The checks: every first-boot step
+ * a summary and the result, and fails when a check failed. The checks also go, as data, to the run
+ * that collects them (verify-results.ts), and are the task's return value. The checks: every first-boot step
  * succeeded (the bundle's `status --json`), the login hold is released, the MOTD renders with the
  * droplet's IP, the credentials file is 0600, the declared services are active, the firewall is
  * active with the manifest's rules, the image check passes in its --booted mode, and every command
@@ -25,23 +26,13 @@ import { fail, remoteNodeMajor, withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
 import { CLOUD_INIT_TIMEOUT_ENV, waitCloudInit } from '../ssh/wait.js';
 import { bundleOf, distroOf, manifestOf, rootArgs, targetRoot } from './project.js';
+import { reportVerifyCheck, type CheckStatus, type VerifyCheck } from './verify-results.js';
 
 export const VERIFY_DESCRIPTION = 'check a droplet made from the image after its first boot (first-boot steps, login hold, MOTD, credentials, services, firewall, image check --booted, $.verify.commands)';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-
-export interface VerifyCheck {
-  id: string;
-  status: CheckStatus;
-  message: string;
-  details: string[];
-}
+export type { CheckStatus, VerifyCheck } from './verify-results.js';
 
 const TAG: Record<CheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
-
-/** `[PASS] id: message`: the line format `mpimg verify` (and its --json) reads back. */
-export const CHECK_LINE_RE = /^\[(PASS|WARN|FAIL|SKIP)\] ([a-z0-9][a-z0-9:.-]*): (.*)$/;
-export const DETAIL_LINE_RE = /^ {7}- (.*)$/;
 
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 
@@ -58,8 +49,10 @@ class Report {
   add(status: CheckStatus, id: string, message: string, details: string[] = []): void {
     // One line each: a message or detail never breaks the line format.
     const one = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, ' ');
-    const check = { id, status, message: one(message), details: details.map(one) };
+    const check: VerifyCheck = { id, status, message: one(message), details: details.map(one) };
     this.checks.push(check);
+    // As data for the run that asked (mpimg verify, image --verify); the lines below are for people.
+    reportVerifyCheck(check);
     const lines = [`[${TAG[status]}] ${id}: ${check.message}`, ...check.details.slice(0, 10).map((d) => `       - ${d}`)];
     if (check.details.length > 10) lines.push(`       - ... and ${check.details.length - 10} more`);
     this.c.stdout?.write(`${lines.join('\n')}\n`);

@@ -9,6 +9,7 @@ import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
+import { reportVerifyCheck } from '../../tasks/standard/verify-results.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
@@ -44,13 +45,16 @@ function setup(deps: Partial<ImageCommandDeps>) {
   return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
 }
 
-/** A verify step that prints what the real task prints, passing or failing as told. */
+/** A verify step that reports and prints what the real task does, passing or failing as told. */
 function fakeVerify(fail: (c: BuildStepContext) => boolean = () => false): BuildStep {
   return async (c) => {
     if (fail(c)) {
-      c.stdout.write('[FAIL] first-boot: first-boot step(s) failed: 20-ip (exit 5): see /var/log/acme-wiki/ on the droplet\n');
+      const message = 'first-boot step(s) failed: 20-ip (exit 5): see /var/log/acme-wiki/ on the droplet';
+      reportVerifyCheck({ id: 'first-boot', status: 'fail', message, details: [] });
+      c.stdout.write(`[FAIL] first-boot: ${message}\n`);
       throw new MpimgError(`the verify task failed on ${c.ip} (exit code 1)`);
     }
+    reportVerifyCheck({ id: 'first-boot', status: 'pass', message: 'every first-boot step succeeded (first boot finished)', details: [] });
     c.stdout.write('[PASS] first-boot: every first-boot step succeeded (first boot finished)\n\nSummary: 1 passed, 0 warnings, 0 failed, 0 skipped\nResult: PASS\n');
   };
 }

@@ -98,10 +98,10 @@ describe('snapshot flow', () => {
     api.behaviour.actionMs = { shutdown: 60_000 };
     const ac = new AbortController();
     const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: fastClock(), retry: FAST_RETRY, signal: ac.signal });
-    // Ctrl-C once the shutdown was sent, while the flow waits for the droplet to go off.
-    const poll = setInterval(() => { if (posts().length) { clearInterval(poll); setTimeout(() => ac.abort(), 20); } }, 2);
+    // Aborted once the shutdown was sent and is being waited for (a fixed delay races a busy machine).
+    const sent = setInterval(() => { if (posts().length > 0) { clearInterval(sent); setTimeout(() => ac.abort(), 20); } }, 5);
     const err = await snapshotDroplet(c, d.id, 'snap', { timings: { ...FAST_TIMINGS, shutdownTimeoutMs: 60_000 } }).catch((e: unknown) => e);
-    clearInterval(poll);
+    clearInterval(sent);
     expect((err as MpimgError).exitCode).toBe(130);
     expect(dedupe(posts())).toEqual([`POST /v2/droplets/${d.id}/actions shutdown`]);
   });

@@ -93,25 +93,31 @@ async function expectSecretCredentials(d: SystemdDroplet, project: ExampleProjec
  * by systemd before cloud-init's final stage, and DigitalOcean's hand-over file naming it.
  */
 const MANAGED_SOCK = '/run/mpimg-e2e-managed-db/mariadbd.sock';
+const MANAGED_UNIT = 'mpimg-e2e-managed-db.service';
 function managedDatabase(d: Droplet, password: string): void {
   const dir = '/var/lib/mpimg-e2e-managed-db';
+  // Its own scratch folder (--tmpdir), never the shared /tmp: the image's own MariaDB, starting at the
+  // same time, deletes every "#sql*" file in /tmp at its start, the bootstrap's temporary tables too.
+  const tmp = `${dir}-tmp`;
   d.write('etc/mpimg-e2e/managed-db/init.sh', `set -eu
 mkdir -p ${dir}-tls
+install -d -m 0700 -o mysql -g mysql ${tmp}
 if [ ! -f ${dir}-tls/key.pem ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=managed-db.e2e -keyout ${dir}-tls/key.pem -out ${dir}-tls/cert.pem 2>/dev/null
   chown mysql ${dir}-tls/key.pem
 fi
 if [ ! -d ${dir}/mysql ]; then
-  mariadb-install-db --no-defaults --user=mysql --datadir=${dir} --auth-root-authentication-method=socket --skip-test-db > /dev/null
+  mariadb-install-db --no-defaults --user=mysql --datadir=${dir} --tmpdir=${tmp} --auth-root-authentication-method=socket --skip-test-db > /dev/null
 fi
 `);
   d.write('etc/mpimg-e2e/managed-db/users.sql', `CREATE DATABASE IF NOT EXISTS defaultdb;
 CREATE OR REPLACE USER 'doadmin'@'%' IDENTIFIED BY '${password}' REQUIRE SSL;
 GRANT ALL PRIVILEGES ON defaultdb.* TO 'doadmin'@'%';
 `, 0o600);
-  d.write('etc/systemd/system/mpimg-e2e-managed-db.service', `[Unit]
+  d.write(`etc/systemd/system/${MANAGED_UNIT}`, `[Unit]
 Description=e2e test bed: a managed database (MariaDB on 127.0.0.1:3307, TLS only)
-After=network.target
+# After the boot's own file system setup; before the first-boot steps that use it.
+After=network.target local-fs.target systemd-tmpfiles-setup.service
 Before=cloud-final.service
 
 [Service]
@@ -120,7 +126,7 @@ User=mysql
 RuntimeDirectory=mpimg-e2e-managed-db
 # "+": as root (the data folder, and root's socket login for the users)
 ExecStartPre=+/bin/sh /etc/mpimg-e2e/managed-db/init.sh
-ExecStart=/usr/sbin/mariadbd --no-defaults --datadir=${dir} --port=3307 --bind-address=127.0.0.1 --skip-name-resolve --socket=${MANAGED_SOCK} --pid-file=/run/mpimg-e2e-managed-db/mariadbd.pid --ssl-cert=${dir}-tls/cert.pem --ssl-key=${dir}-tls/key.pem
+ExecStart=/usr/sbin/mariadbd --no-defaults --datadir=${dir} --tmpdir=${tmp} --port=3307 --bind-address=127.0.0.1 --skip-name-resolve --socket=${MANAGED_SOCK} --pid-file=/run/mpimg-e2e-managed-db/mariadbd.pid --ssl-cert=${dir}-tls/cert.pem --ssl-key=${dir}-tls/key.pem
 ExecStartPost=+/bin/sh -c 'mariadb --no-defaults -S ${MANAGED_SOCK} -u root < /etc/mpimg-e2e/managed-db/users.sql'
 
 [Install]
@@ -128,7 +134,7 @@ WantedBy=multi-user.target
 `);
   const wants = d.path('etc/systemd/system/multi-user.target.wants');
   mkdirSync(wants, { recursive: true });
-  symlinkSync('/etc/systemd/system/mpimg-e2e-managed-db.service', join(wants, 'mpimg-e2e-managed-db.service'));
+  symlinkSync(`/etc/systemd/system/${MANAGED_UNIT}`, join(wants, MANAGED_UNIT));
   d.write('root/.digitalocean_dbaas_credentials', `db_protocol="mysql"\ndb_username="doadmin"\ndb_password="${password}"\ndb_host="127.0.0.1"\ndb_port="3307"\ndb_database="defaultdb"\n`, 0o600);
 }
 
@@ -247,7 +253,7 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       const password = randomBytes(18).toString('base64url');
       const managed = await SystemdDroplet.start({
         work, image: s.built.image, name: 'ex-lamp-dbaas', slug: s.project.slug, instanceId: newId('lamp-dbaas'), keys, address: '192.0.2.24/24',
-        prepare: (d) => managedDatabase(d, password),
+        prepare: (d) => managedDatabase(d, password), fixtures: [MANAGED_UNIT],
       });
       try {
         const out = await managed.sh(`

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname as hostHostname } from 'node:os';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootNewInstance } from './harness/cloudinit.js';
 import { baseOf, e2eContext } from './harness/context.js';
 import { Droplet, NAT_GUEST_IP, NAT_HOST_IP, withDroplet, type Image } from './harness/droplet.js';
+import { SystemdDroplet } from './harness/examples.js';
 import { mountsUnder, processesRootedIn } from './harness/mounts.js';
 import { assertPrerequisites, prerequisiteProblems } from './harness/prereq.js';
 import { cacheDir, produceAtomically, tarballPath } from './harness/rootfs.js';
@@ -163,6 +164,31 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(processesRootedIn(dir)).toEqual([]);
   });
+
+  it('a fixture unit that fails ends the wait for first boot at once, naming it with its journal (not after the bound)', async () => {
+    const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));
+    const enable = (d: Droplet, unit: string, text: string) => {
+      d.write(`etc/systemd/system/${unit}`, text);
+      mkdirSync(d.path('etc/systemd/system/multi-user.target.wants'), { recursive: true });
+      symlinkSync(`/etc/systemd/system/${unit}`, d.path(`etc/systemd/system/multi-user.target.wants/${unit}`));
+    };
+    const t0 = Date.now();
+    const err = await SystemdDroplet.start({
+      work, image, name: 'harness-fixture', slug: 'harness', instanceId: 'i-harness-fixture', keys, address: '192.0.2.30/24',
+      fixtures: ['mpimg-e2e-broken.service'],
+      prepare: (d) => {
+        // cloud-init's last stage waits 10 minutes for one unit (as a first-boot step waits for a
+        // database that never comes); the fixture it would need fails at once.
+        enable(d, 'mpimg-e2e-slow.service', '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=multi-user.target\n');
+        enable(d, 'mpimg-e2e-broken.service', '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "echo the fixture broke >&2; exit 3"\n[Install]\nWantedBy=multi-user.target\n');
+      },
+    }).then(() => new Error('the boot was taken as finished'), (e: Error) => e);
+    expect(err.message).toContain("the test's fixture mpimg-e2e-broken.service failed during the first boot");
+    expect(err.message).toContain('the fixture broke');
+    // The first boot would have taken 10 minutes (the bound is 8): seconds to a couple of minutes here.
+    expect(Date.now() - t0).toBeLessThan(4 * 60_000);
+    expect(mountsUnder(work)).toEqual([]);
+  }, 10 * 60_000);
 
   it('boots a new droplet with cloud-init (NoCloud seed), serves ssh with the seed key and a pty console login', async () => {
     const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));

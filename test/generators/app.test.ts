@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateManifest } from '../../runtime/manifest.js';
+import { loadProject } from '../../tasks/bundle/project.js';
 import { FULL_ANSWERS, removeDir, runIn, tempDir, tree } from './support.js';
 
 const dirs: string[] = [];
@@ -158,7 +159,7 @@ describe('yo mpimg (app generator)', () => {
     expect(existsSync(join(dir, 'mpimg.json'))).toBe(false);
   });
 
-  it('writes the project tree with these names and modes', async () => {
+  it('writes a project the bundler reads as it is: every part mpimg.json names, scripts executable, the rest 0644', async () => {
     const dir = fresh();
     await runIn('app', dir).withOptions(ALL_OPTIONS);
     expect(tree(dir)).toMatchInlineSnapshot(`
@@ -181,6 +182,19 @@ describe('yo mpimg (app generator)', () => {
         "0644 vendor/generator-mpimg-0.1.0.tgz",
       ]
     `);
+    // ... and what a vendor relies on in it
+    const p = loadProject(dir);
+    expect(p.firstBoot.map((s) => `${s.order}-${s.name}`)).toEqual(['10-setup']);
+    expect(p.firstLogin?.rel).toBe('first-login/first-login.sh');
+    expect(p.motd?.rel).toBe('motd.txt');
+    expect(p.buildScripts.map((s) => s.rel)).toEqual(['scripts/10-configure.sh']);
+    for (const f of p.files) expect(f.target).toBe(f.rel.slice('files'.length));
+    for (const f of ['Makefile', 'mpimgfile.mjs', 'package.json', '.gitignore', '.gitattributes', 'README.md']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const runs = new Set(p.scripts.map((s) => s.rel));
+    for (const line of tree(dir)) {
+      const [mode, rel] = line.split(' ');
+      expect(mode, rel).toBe(runs.has(rel) ? '0755' : '0644');
+    }
   });
 
   it('writes LF-only files and executable shell scripts', async () => {

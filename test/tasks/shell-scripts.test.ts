@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import {
-  Connection, getScript, killGroupCommand, killGroupScript, pgidLine, putDirScript, putScript,
-} from '../../tasks/ssh/connection.js';
+import { Connection } from '../../tasks/ssh/connection.js';
+import { killGroupCommand, killGroupScript, pgidLine } from '../../tasks/ssh/process-group.js';
+import { getScript, putDirScript, putScript } from '../../tasks/ssh/transfer.js';
 import { CLOUD_INIT_STATUS_SCRIPT } from '../../tasks/ssh/wait.js';
 import { LineStream, TailBuffer } from '../../tasks/ssh/output.js';
 

@@ -156,10 +156,35 @@ export async function buildOn(opts: { work: string; base: Image; project: Projec
  * (port 22, started by systemd) from inside its network namespace. `close` powers it off and
  * destroys it, also after a failure.
  */
+/** How long a first boot may take before start() gives up (lamp on a busy 2-core machine: minutes). */
+const FIRST_BOOT_BOUND_MS = 8 * 60_000;
+
+export interface SystemdDropletOptions {
+  work: string;
+  image: Image;
+  name: string;
+  slug: string;
+  instanceId: string;
+  keys: KeyPair;
+  address: string;
+  /** Writes what the boot needs into the droplet's layer before it boots (fixtures such as a managed database). */
+  prepare?: (d: Droplet) => void;
+  /**
+   * The systemd units of the test's own fixtures (written by `prepare`). When one fails, the boot
+   * fails at once with its status and journal, instead of cloud-init waiting out what needed it.
+   */
+  fixtures?: string[];
+}
+
+/** A fixture unit's name: a systemd unit name, nothing a shell would read otherwise. */
+const UNIT_RE = /^[A-Za-z0-9][A-Za-z0-9@._-]*\.(service|socket|mount|timer)$/;
+
 export class SystemdDroplet {
   private constructor(readonly d: Droplet, readonly boot: SystemdBoot) {}
 
-  static async start(opts: { work: string; image: Image; name: string; slug: string; instanceId: string; keys: KeyPair; address: string; prepare?: (d: Droplet) => void }): Promise<SystemdDroplet> {
+  static async start(opts: SystemdDropletOptions): Promise<SystemdDroplet> {
+    const fixtures = opts.fixtures ?? [];
+    for (const u of fixtures) if (!UNIT_RE.test(u)) throw new Error(`not a unit name: ${JSON.stringify(u)}`);
     const d = await Droplet.create(opts.work, opts.image, opts.name);
     let boot: SystemdBoot | undefined;
     try {
@@ -168,7 +193,8 @@ export class SystemdDroplet {
       opts.prepare?.(d);
       boot = SystemdBoot.start(d);
       const s = new SystemdDroplet(d, boot);
-      const st = await s.exec('cloud-init status --wait >/dev/null 2>&1; cloud-init status --long; cat /proc/1/comm', 300_000);
+      await s.waitFirstBoot(opts.name, fixtures);
+      const st = await s.exec('cloud-init status --long; cat /proc/1/comm');
       if (!/status: done[\s\S]*\nsystemd\n$/.test(st.stdout) || /^\s*errors: \[[^\]]/m.test(st.stdout)) {
         // What a vendor would look at: the first-boot logs and the units that failed.
         const why = await s.exec(`for f in /var/log/mpimg/${opts.slug}/*.log; do echo "--- $f"; tail -n 40 "$f"; done; systemctl --failed --no-pager`);
@@ -179,6 +205,32 @@ export class SystemdDroplet {
       if (boot) await boot.poweroff().catch(() => undefined);
       await d.destroy();
       throw e;
+    }
+  }
+
+  /**
+   * Until cloud-init has finished the first boot (done, or error: start() reports it), polling; a
+   * failed fixture unit ends the wait at once, with what systemd says of it.
+   */
+  private async waitFirstBoot(name: string, fixtures: string[]): Promise<void> {
+    const deadline = Date.now() + FIRST_BOOT_BOUND_MS;
+    const units = fixtures.join(' ');
+    for (;;) {
+      const probe = [
+        fixtures.length ? `for u in ${units}; do if systemctl is-failed --quiet "$u"; then echo "failed $u"; fi; done` : ':',
+        'cloud-init status 2>/dev/null | sed -n "s/^status: /cloud-init /p"',
+      ].join('\n');
+      const r = await this.exec(probe, 60_000);
+      const failed = [...r.stdout.matchAll(/^failed (\S+)$/gm)].map((m) => m[1]);
+      if (failed.length) {
+        const why = await this.exec(failed.map((u) => `echo "--- ${u}"; systemctl status --no-pager --lines=0 ${u}; journalctl -b --no-pager -n 40 -u ${u}`).join('\n'));
+        throw new Error(`${name}: the test's fixture ${failed.join(', ')} failed during the first boot (so what depends on it could not work):\n${why.stdout}${why.stderr}`);
+      }
+      if (/^cloud-init (done|error|disabled)/m.test(r.stdout)) return;
+      if (Date.now() >= deadline) {
+        throw new Error(`${name}: the first boot did not finish within ${FIRST_BOOT_BOUND_MS / 60_000} min (${r.stdout.trim() || 'cloud-init said nothing'})\n--- console ---\n${tail(this.boot.console(), 30)}`);
+      }
+      await new Promise((res) => setTimeout(res, 2000));
     }
   }
 

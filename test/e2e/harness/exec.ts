@@ -12,6 +12,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
   timeoutMs?: number;
+  /**
+   * Killed when it prints nothing for this long: a bound that a busy machine only stretches (a slow
+   * debootstrap still prints a line per package), while a hung program is stopped.
+   */
+  idleTimeoutMs?: number;
   /** Resolve with a non-zero exit instead of throwing. */
   allowFail?: boolean;
 }
@@ -37,27 +42,38 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     const child = spawn(file, args, spawnOpts);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
     let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    if (opts.timeoutMs) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, opts.timeoutMs);
-    }
-    child.on('error', (e) => {
+    let idle: NodeJS.Timeout | undefined;
+    let killed: string | undefined;
+    const kill = (why: string) => {
+      killed = why;
+      child.kill('SIGKILL');
+    };
+    const quiet = () => {
+      if (!opts.idleTimeoutMs) return;
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => kill(`killed after ${opts.idleTimeoutMs} ms without output`), opts.idleTimeoutMs);
+    };
+    quiet();
+    child.stdout!.on('data', (b: Buffer) => { out.push(b); quiet(); });
+    child.stderr!.on('data', (b: Buffer) => { err.push(b); quiet(); });
+    if (opts.timeoutMs) timer = setTimeout(() => kill(`killed after ${opts.timeoutMs} ms`), opts.timeoutMs);
+    const stopTimers = () => {
       if (timer) clearTimeout(timer);
+      if (idle) clearTimeout(idle);
+    };
+    child.on('error', (e) => {
+      stopTimers();
       reject(new Error(`cannot start ${file}: ${e.message}`));
     });
     child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
+      stopTimers();
+      const timedOut = killed !== undefined;
       const result: RunResult = {
         code,
         signal,
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + (timedOut ? `\n[killed after ${opts.timeoutMs} ms]` : ''),
+        stderr: Buffer.concat(err).toString('utf8') + (killed ? `\n[${killed}]` : ''),
       };
       const what = `${file} ${args.join(' ')}`.slice(0, 300);
       if ((code !== 0 || timedOut) && !opts.allowFail) reject(new CommandError(what, result));

@@ -163,7 +163,8 @@ async function debootstrap(suite: Suite, root: string, log: (line: string) => vo
     '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private',
     'setpriv', '--bounding-set', '-net_admin,-sys_module,-sys_time,-sys_boot', '--',
     'debootstrap', '--variant=minbase', `--include=${INCLUDE.join(',')}`, suite, root, m.mirror,
-  ], { timeoutMs: 15 * 60_000 });
+  // It prints a line per package: on a busy machine it takes long, but never long in silence.
+  ], { idleTimeoutMs: 10 * 60_000, timeoutMs: 90 * 60_000 });
   // cloud-init's locale module fails unless the locale it sets exists.
   const genPath = join(root, 'etc/locale.gen');
   const gen = readFileSync(genPath, 'utf8');
@@ -191,7 +192,7 @@ export async function ensureRootfsTarball(suite: Suite, log: (line: string) => v
     try {
       await debootstrap(suite, root, log);
       log(`packing ${dest} ...`);
-      await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -T0 -6', '-C', root, '-cf', tmp, '.'], { timeoutMs: 10 * 60_000 });
+      await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -T0 -6', '-C', root, '-cf', tmp, '.'], { timeoutMs: 30 * 60_000 });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -211,7 +212,7 @@ export function pointSourcesAt(text: string, uri: string): string {
  */
 export async function extractRootfs(tarball: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: false });
-  await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -d -T0', '-C', dir, '-xpf', tarball], { timeoutMs: 10 * 60_000 });
+  await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -d -T0', '-C', dir, '-xpf', tarball], { timeoutMs: 30 * 60_000 });
   const sources = join(dir, 'etc/apt/sources.list');
   if (existsSync(sources)) writeFileSync(sources, pointSourcesAt(readFileSync(sources, 'utf8'), mirror().mirror));
 }

@@ -1,0 +1,85 @@
+/**
+ * The test lanes (vitest.config.ts projects). `unit` needs only what a fresh Node machine has, as an
+ * ordinary user: `npm run test:unit`. `system` needs root or Debian packages (a real sshd, shellcheck,
+ * packer, gpg, make, chroots, ...). `npm test` runs both; `npm run test:e2e` the Debian bed.
+ *
+ * A file not listed in SYSTEM_TESTS is a unit test. In the unit lane the commands of SYSTEM_COMMANDS
+ * are stubs that fail naming the fix, so a unit test that needs one fails there (also as root in CI)
+ * instead of passing only on machines that happen to have it.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SYSTEM_TESTS: readonly string[] = [
+  // root: chroots, tmpfs mounts, useradd --root, chown, dropping to another uid
+  'test/bundle/build-script.test.ts',
+  'test/generators/new-command.test.ts',
+  'test/runtime/catalog-droplet.test.ts',
+  'test/runtime/droplet-scripts.test.ts',
+  'test/runtime/hostile-names.test.ts',
+  'test/runtime/install-safety.test.ts',
+  'test/runtime/login-hold.test.ts',
+  'test/runtime/root-guard.test.ts',
+  'test/runtime/stages.test.ts',
+  'test/generators/subgenerators.test.ts',
+  'test/scripts/blocks.test.ts',
+  'test/scripts/careless.test.ts',
+  'test/scripts/chroot.test.ts',
+  'test/scripts/cleanup.test.ts',
+  'test/scripts/live-guard.test.ts',
+  'test/scripts/sshd.test.ts',
+  'test/scripts/symlinks.test.ts',
+  // a droplet root behind a real sshd (mknod, sshd, ssh-keygen)
+  'test/do/image-all.test.ts',
+  'test/do/image-ssh.test.ts',
+  'test/do/verify-command.test.ts',
+  'test/do/verify-task.test.ts',
+  'test/tasks/catalog.test.ts',
+  'test/tasks/child-env.test.ts',
+  'test/tasks/cloud-init.test.ts',
+  'test/tasks/connection.test.ts',
+  'test/tasks/hostkeys-wait.test.ts',
+  'test/tasks/mpimgfile.test.ts',
+  'test/tasks/series.test.ts',
+  'test/tasks/ssh-options.test.ts',
+  'test/tasks/timeout.test.ts',
+  'test/tasks/transfer.test.ts',
+  // shellcheck, packer, make, apt-ftparchive/gpg
+  'test/cli-shellcheck.test.ts',
+  'test/runtime/shellcheck.test.ts',
+  'test/scripts/lint.test.ts',
+  'test/tasks/shell-scripts.test.ts',
+  'test/do/packer.test.ts',
+  'test/do/workflow.test.ts',
+  'test/generators/integration.test.ts',
+  'test/generators/project-scripts.test.ts',
+  'test/readme.test.ts',
+  'test/helpers/apt-repo.test.ts',
+];
+
+/**
+ * Commands a fresh Node machine (Debian's essential packages plus Node) does not have, or that need
+ * root: from shellcheck, openssh-client/-server, packer, procps, make, gnupg, apt-utils, dpkg-dev,
+ * ufw, firewalld, debootstrap, systemd-container, sudo, and util-linux's root-only tools.
+ */
+export const SYSTEM_COMMANDS: readonly string[] = [
+  'shellcheck', 'ssh', 'sshd', 'ssh-keygen', 'ssh-keyscan', 'ssh-agent', 'ssh-add', 'scp', 'sftp', 'packer',
+  'ps', 'pgrep', 'pkill', 'make', 'gmake', 'gpg', 'gpgv', 'gpg-agent', 'gpgconf', 'apt-ftparchive', 'dpkg-scanpackages',
+  'ufw', 'firewall-cmd', 'debootstrap', 'systemd-nspawn', 'sudo', 'runuser', 'setpriv', 'unshare', 'nsenter', 'chroot', 'mount', 'umount',
+];
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The folder of the unit lane's stubs (first on its PATH). */
+export const UNIT_STUBS = join(repoRoot, 'node_modules', '.cache', 'mpimg-unit-lane', 'bin');
+
+/** Writes the stubs: each prints what it is and where the test belongs, and exits 127 (not found). */
+export function writeUnitStubs(): void {
+  mkdirSync(UNIT_STUBS, { recursive: true });
+  for (const cmd of SYSTEM_COMMANDS) {
+    const file = join(UNIT_STUBS, cmd);
+    writeFileSync(file, `#!/bin/sh\necho "unit test lane: ${cmd} is not on a fresh Node machine (or needs root); a test that runs it belongs in SYSTEM_TESTS of test/lanes.ts" >&2\nexit 127\n`);
+    chmodSync(file, 0o755);
+  }
+}
