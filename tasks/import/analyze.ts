@@ -32,6 +32,11 @@ export interface ScriptResult {
 /** A kept unit after which a package line may not move before the build scripts. */
 const APT_AFFECTING = /\b(apt-get|apt|aptitude|dpkg|add-apt-repository|apt-key|debconf-set-selections|debconf-communicate|gdebi|snap)\b|sources\.list|\/keyrings\/|trusted\.gpg|\|\s*(sudo\s+(-\S+\s+)*)?(ba|da|z)?sh\b|(^|[;&|]\s*|\bsudo\s+)(ba|da)?sh\s+[^-\s]|(^|[;&|]\s*)(source|\.)\s+\S|(^|[;&|]\s*)\.?\/[\w./-]+\.sh\b/m;
 
+/** A kept `apt-get install` of package names (from the archive): it changes no source, so it is no barrier. */
+const APT_INSTALL_NAMES = /^\s*(sudo\s+)?([A-Za-z_][A-Za-z0-9_]*=\S*\s+)*(apt|apt-get)\s+((-o\s+\S+|-\S+)\s+)*install(\s+(-o\s+\S+|-\S+|'[A-Za-z0-9][A-Za-z0-9.+_:=~^-]*'|[A-Za-z0-9][A-Za-z0-9.+_:=~^-]*))+\s*$/;
+
+const barrier = (text: string): boolean => APT_AFFECTING.test(text) && !APT_INSTALL_NAMES.test(text);
+
 /** Kept lines with nothing to do once the rest is gone. */
 const TRIVIAL = /^\s*(set\s+[-+][A-Za-z]+(\s+[a-z]+)?|set\s+-o\s+\w+|:|true|exit(\s+0)?|sleep\s+\d+|echo(\s+("[^"$`]*"|'[^']*'|[^\s;&|<>$`"']+))*|export\s+[A-Za-z_][A-Za-z0-9_]*(=("[^"`$]*"|'[^']*'|[^\s;&|<>$`"']*))?)\s*$/;
 
@@ -77,13 +82,13 @@ export async function analyzeScript(input: ScriptInput, state: ImportState): Pro
       if (hit.kept) {
         kept += shellLines(u);
         keptUnits.push(u);
-        if (input.role === 'build' && !state.aptBarrier && APT_AFFECTING.test(hit.replace ?? u.text)) state.aptBarrier = `${input.origin}:${u.start}`;
+        if (input.role === 'build' && !state.aptBarrier && barrier(hit.replace ?? u.text)) state.aptBarrier = `${input.origin}:${u.start}`;
       } else absorbed += shellLines(u);
       return;
     }
     kept += shellLines(u);
     keptUnits.push(u);
-    if (input.role === 'build' && !state.aptBarrier && APT_AFFECTING.test(u.text)) state.aptBarrier = `${input.origin}:${u.start}`;
+    if (input.role === 'build' && !state.aptBarrier && barrier(u.text)) state.aptBarrier = `${input.origin}:${u.start}`;
     for (const [re, what, role] of PERSON) if ((!role || role === input.role) && re.test(u.text)) state.person.push({ where: `${input.origin}:${u.start}`, what });
   });
 

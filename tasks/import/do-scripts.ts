@@ -40,19 +40,22 @@ function lineSet(k: KnownScripts): Set<string> {
 /** One line's fingerprint as known-scripts.ts keeps it. */
 export const lineFingerprint = (normalized: string): string => sha(normalized).slice(0, 16);
 
-/** Is this script DigitalOcean's cleanup or image check (as published, or modified)? */
-export function classifyDoScript(text: string, fileName: string): DoScript | undefined {
+/**
+ * Is this script DigitalOcean's cleanup or image check (as published, or modified)? `known` is the
+ * table of their versions (tests give their own).
+ */
+export function classifyDoScript(text: string, fileName: string, known: { cleanup: KnownScripts; check: KnownScripts } = { cleanup: KNOWN_CLEANUP, check: KNOWN_CHECK }): DoScript | undefined {
   const lines = normalizedLines(text);
   if (lines.length === 0) return undefined;
   const whole = sha(lines.map((l) => l.text).join('\n'));
-  for (const [kind, known, nameRe] of [['cleanup', KNOWN_CLEANUP, /clean-?up/i], ['check', KNOWN_CHECK, /img[-_]?check|image[-_]?check/i]] as const) {
-    const set = lineSet(known);
+  for (const [kind, table, nameRe] of [['cleanup', known.cleanup, /clean-?up/i], ['check', known.check, /img[-_]?check|image[-_]?check/i]] as const) {
+    const set = lineSet(table);
     const shared = lines.filter((l) => set.has(lineFingerprint(l.text))).length;
     const share = shared / lines.length;
-    const version = known.versions[whole];
+    const version = table.versions[whole];
     if (version || (lines.length >= 5 && share >= 0.6) || (nameRe.test(fileName) && share >= 0.3 && shared >= 3)) {
-      // Lines of the other kind's set count as DigitalOcean's too (a cleanup that runs the check).
-      const other = lineSet(kind === 'cleanup' ? KNOWN_CHECK : KNOWN_CLEANUP);
+      // Lines of the other kind's table count as DigitalOcean's too (a cleanup that runs the check).
+      const other = lineSet(kind === 'cleanup' ? known.check : known.cleanup);
       const added = lines.filter((l) => !set.has(lineFingerprint(l.text)) && !other.has(lineFingerprint(l.text)) && !/^(set -[a-z]+|set -o \w+|exit 0)$/.test(l.text));
       return { kind, version, added: version ? [] : added, shared };
     }

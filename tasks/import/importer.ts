@@ -169,7 +169,7 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
 
   // A moved file a kept line still names, or an item the rules refuse in the whole manifest: do it
   // again without that (each round takes one more thing back; they are few).
-  let excluded = new Set<string>();
+  let excluded = new Map<string, PersonNote>();
   let refused = new Set<string>();
   for (let round = 0; ; round++) {
     const r = await importOnce(req, tmpl, located, tree, templateNames, why, excluded, refused);
@@ -177,7 +177,7 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
       if (!r.result) throw new MpimgError('the import did not settle on a project (a bug of mpimg import; please report it with the template)', { where: templateNames[0] });
       return r.result;
     }
-    excluded = new Set([...excluded, ...r.unmove]);
+    excluded = new Map([...excluded, ...r.unmove]);
     refused = new Set([...refused, ...(r.refused ?? [])]);
   }
 }
@@ -201,10 +201,11 @@ function referencedPaths(t: Template): string[] {
   return out;
 }
 
-async function importOnce(req: ImportRequest, tmpl: Template, located: Located, tree: SourceTree, templateNames: string[], baseWhy: string, excluded: Set<string>, refused: Set<string>): Promise<{ result: ImportResult; unmove: Set<string>; refused?: Set<string> }> {
+async function importOnce(req: ImportRequest, tmpl: Template, located: Located, tree: SourceTree, templateNames: string[], baseWhy: string, excluded: Map<string, PersonNote>, refused: Set<string>): Promise<{ result: ImportResult; unmove: Map<string, PersonNote>; refused?: Set<string> }> {
   const tfile = templateNames[0];
   const person: PersonNote[] = [];
-  const info: PersonNote[] = [];
+  // files left in files/ by an earlier round say why
+  const info: PersonNote[] = [...excluded.values()];
   const fields: ReportField[] = [];
   const entries: FileEntry[] = [];
 
@@ -636,27 +637,24 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
 
   // ---- a kept line that names a moved file: leave that file in files/ and do it again ----------
-  const unmove = new Set<string>();
+  const unmove = new Map<string, PersonNote>();
   const keptUnitTexts: string[] = [];
   for (const r of [...results.values(), ...fbResults.values()]) {
     if (r.readError) keptUnitTexts.push(r.input.text);
     for (const u of r.units) if ((u.kind === 'command' || u.kind === 'compound') && (!r.hits.has(u) || r.hits.get(u)!.kept)) keptUnitTexts.push(u.text);
   }
   for (const [target] of state.moved) {
-    if (keptUnitTexts.some((t) => t.includes(target))) unmove.add(target);
+    if (keptUnitTexts.some((t) => t.includes(target))) unmove.set(target, { where: tree$.get(target)!.origin, what: `${target} stays in files/: a kept build line still uses it there` });
   }
   if (motd) {
     let text = motd.text;
     for (const [from, to] of state.motdPlaceholders) text = text.replaceAll(`{{${from}}}`, `{{${to}}}`);
     const knownVars = new Set(vars.used.keys());
     const unknown = [...text.matchAll(/\{\{([^{}]*)\}\}/g)].map((m) => m[1]).filter((n) => !['ip', 'name', 'version', 'credentials'].includes(n) && !knownVars.has(n));
-    if (unknown.length) unmove.add(motd.target);
+    if (unknown.length && !unmove.has(motd.target)) unmove.set(motd.target, { where: tree$.get(motd.target)!.origin, what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})` });
     motd.text = text;
   }
-  if (unmove.size) {
-    for (const t of unmove) info.push({ where: tree$.get(t)!.origin, what: `${t} stays in files/: ${motd?.target === t && !keptUnitTexts.some((x) => x.includes(t)) ? 'its text has placeholders no variable fills in' : 'a kept build line still uses it there'}` });
-    return { result: undefined as unknown as ImportResult, unmove };
-  }
+  if (unmove.size) return { result: undefined as unknown as ImportResult, unmove };
 
   // files/ is laid down before the build scripts: say so where the template had it the other way
   let keptBefore: string | undefined;
@@ -755,7 +753,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
   if (refusedNow.size && [...refusedNow].some((x) => !refused.has(x))) {
     for (const p of problems) info.push({ where: p.path, what: `not taken into mpimg.json: ${p.message} (its line stays as script)` });
-    return { result: undefined as unknown as ImportResult, unmove: new Set(), refused: refusedNow };
+    return { result: undefined as unknown as ImportResult, unmove: new Map(), refused: refusedNow };
   }
   if (problems.length) {
     throw new MpimgError(`the import made an mpimg.json that does not validate (a bug of mpimg import; please report it with the template):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { where: tfile });
@@ -844,7 +842,11 @@ function snapshotName(t: Text | undefined, tmpl: Template, slug: string, special
   let out = '';
   let lost = false;
   for (const p of expandVarsKeeping(t, tmpl, special)) {
-    if ('lit' in p) out += p.lit.replace(/[${}]/g, '');
+    if ('lit' in p) {
+      // "$", "{" and "}" reach the Packer template mpimg writes: not taken as they are
+      if (/[${}]/.test(p.lit)) lost = true;
+      out += p.lit;
+    }
     else if ('timestamp' in p) out += '{timestamp}';
     else if ('var' in p && special.get(p.var) === 'MPIMG_VERSION') out += '{version}';
     else if ('var' in p && special.get(p.var) === 'MPIMG_NAME') out += '{slug}';

@@ -105,7 +105,7 @@ export function motdText(script: string, self: string): MotdResult {
       }
       let line = texts.join(' ');
       if (p === 'printf') {
-        if (/%[^%]/.test(line)) return { why: `line ${u.start} uses a printf format` };
+        if (/%/.test(line.replace(/%%/g, ''))) return { why: `line ${u.start} uses a printf format` };
         line = line.replace(/%%/g, '%').replace(/\\n$/, '');
         if (/\\/.test(line.replace(/\\n/g, ''))) return { why: `line ${u.start} prints escapes (colours?) a plain-text MOTD cannot hold` };
         line = line.replace(/\\n/g, '\n');

@@ -97,12 +97,18 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     const umask = process.umask();
     fs.chmodSync(staging, 0o777 & ~umask);
     checkTarget(abs);
-    try {
-      fs.renameSync(staging, abs);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'something wrote into it while the import ran: import into a new folder' });
-      throw e;
+    if (fs.existsSync(abs)) {
+      // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into it.
+      for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
+      fs.rmdirSync(staging);
+    } else {
+      try {
+        fs.renameSync(staging, abs);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'something wrote into it while the import ran: import into a new folder' });
+        throw e;
+      }
     }
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });

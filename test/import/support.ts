@@ -43,7 +43,7 @@ export function importFixture(src: string, extra: string[] = [], opts: { allowFa
   const report = run.status === 0 ? JSON.parse(run.stdout) : undefined;
   return {
     run, dir, report,
-    manifest: run.status === 0 ? JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')) : undefined,
+    manifest: run.status !== 0 ? undefined : extra.includes('--dry-run') ? report.manifest : JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')),
     read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'),
     mode: (rel) => fs.statSync(path.join(dir, rel)).mode & 0o7777,
     exists: (rel) => fs.existsSync(path.join(dir, rel)),
