@@ -92,6 +92,8 @@ export async function analyzeScript(input: ScriptInput, state: ImportState): Pro
     for (const [re, what, role] of PERSON) if ((!role || role === input.role) && re.test(u.text)) state.person.push({ where: `${input.origin}:${u.start}`, what });
   });
 
+  if (input.role === 'build') for (const u of units) if (u.kind === 'command' || u.kind === 'compound') state.buildTexts.push(u.text);
+
   // Only `set -e`, echo and the like left: nothing to run.
   const meaningful = keptUnits.filter((u) => !(u.kind === 'command' && !hits.get(u) && TRIVIAL.test(u.text)));
   if (meaningful.length === 0 && units.some((u) => u.kind === 'command' || u.kind === 'compound')) {

@@ -47,6 +47,8 @@ export interface ImportRequest {
 export interface ProjectOutput {
   data: Buffer;
   mode: number;
+  /** A symbolic link to this target instead of a file. */
+  link?: string;
 }
 
 export interface ImportResult {
@@ -496,7 +498,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   // ---- state shared by the recognizers ------------------------------------------------------
   const state: ImportState = {
     options: req.options, family, ubuntu: distro.startsWith('ubuntu-'),
-    packages: [], repositories: [], keyFiles: new Map(), services: [], users: [], directories: [], fileModes: new Map(),
+    packages: [], repositories: [], keyFiles: new Map(), services: [], users: [], directories: [], fileModes: new Map(), writtenFiles: new Map(), buildTexts: [],
     firewall: { limit: [], allow: [] }, firewallMode: 'keep',
     filesAt: new Map(), moved: new Map(), motdPlaceholders: new Map(), refused, person, info,
   };
@@ -709,6 +711,9 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     const got = readEntry(e);
     if (!got) continue;
     files.set(`files${t}`, { data: got.data, mode: state.fileModes.get(t) ?? (got.mode & 0o7777 || 0o644) });
+  }
+  for (const [t, w] of state.writtenFiles) {
+    files.set(`files${t}`, w.link !== undefined ? { data: Buffer.alloc(0), mode: 0o777, link: w.link } : { data: w.data!, mode: state.fileModes.get(t) ?? 0o644 });
   }
   for (const [rel, data] of state.keyFiles) files.set(rel, { data, mode: 0o644 });
 

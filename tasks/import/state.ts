@@ -43,6 +43,10 @@ export interface ImportState {
   services: string[];
   users: User[];
   directories: Directory[];
+  /** Files (or links) build lines wrote, now files/ entries: droplet path → content. */
+  writtenFiles: Map<string, { data?: Buffer; link?: string }>;
+  /** The units of the build scripts read so far (a later recognizer looks back at them). */
+  buildTexts: string[];
   /** Modes of files/ paths set by a build line (`chmod +x FILE`): droplet path → mode. */
   fileModes: Map<string, number>;
   firewall: { limit: string[]; allow: string[] };

@@ -78,6 +78,10 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     for (const [rel, f] of result.files) {
       const p = path.join(staging, rel);
       fs.mkdirSync(path.dirname(p), { recursive: true });
+      if (f.link !== undefined) {
+        fs.symlinkSync(f.link, p);
+        continue;
+      }
       fs.writeFileSync(p, f.data, { mode: f.mode });
       fs.chmodSync(p, f.mode);
     }

@@ -122,7 +122,7 @@ describe('the target folder and the options', () => {
     const r = mpimg(['import', src, dir, '--dry-run']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^# mpimg import\n/);
-    expect(r.stdout).toContain('- scripts/01-acme-notes.sh (build script): 2 shell line(s) absorbed, 5 kept; kept as scripts/10-acme-notes.sh');
+    expect(r.stdout).toContain('- scripts/01-acme-notes.sh (build script): 4 shell line(s) absorbed, 3 kept; kept as scripts/10-acme-notes.sh');
     expect(r.stdout).not.toContain('New project:');
     expect(fs.existsSync(dir)).toBe(false);
     expect(fs.readdirSync(path.dirname(dir))).toEqual([]);

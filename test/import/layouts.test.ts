@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { D1C, entry, importFixture, MP, mpimg, validateAndBundle } from './support.js';
@@ -40,8 +41,7 @@ export DEBIAN_FRONTEND='noninteractive'
 # Acme Notes: lay out the site (the packages are installed before this).
 
 rm -f /etc/nginx/sites-enabled/default
-ln -s /etc/nginx/sites-available/acme-notes \\
-      /etc/nginx/sites-enabled/acme-notes
+# mpimg import: files/etc/nginx/sites-enabled/acme-notes (a link to /etc/nginx/sites-available/acme-notes; files/ lays it down before the build scripts)
 
 # mpimg import: directories: /var/www/html/notes
 echo "\${application_name} \${application_version}" > /var/www/html/VERSION
@@ -86,11 +86,13 @@ To delete this message of the day: rm -rf /etc/update-motd.d/99-acme-notes
   it("lays the template's other files into files/ with their modes; writes none of the scaffolder's examples", () => {
     expect(p.files()).toEqual([
       '.editorconfig', '.gitattributes', '.github/workflows/image.yml', '.gitignore', '.yo-rc.json', 'IMPORT.md', 'Makefile', 'README.md',
-      'files/etc/nginx/sites-available/acme-notes', 'files/var/www/html/index.html',
+      'files/etc/nginx/sites-available/acme-notes', 'files/etc/nginx/sites-enabled/acme-notes', 'files/var/www/html/index.html',
       'first-boot/10-onboot.sh', 'motd.txt', 'mpimg.json', 'mpimgfile.mjs', 'package.json', 'scripts/10-acme-notes.sh',
     ]);
     for (const f of EXAMPLES) expect(p.exists(f), f).toBe(false);
     expect(p.mode('files/var/www/html/index.html')).toBe(0o644);
+    // the `ln -s` of the build script, as a link in files/
+    expect(fs.readlinkSync(path.join(p.dir, 'files/etc/nginx/sites-enabled/acme-notes'))).toBe('/etc/nginx/sites-available/acme-notes');
   });
 
   it("drops DigitalOcean's cleanup, naming the lines of the modified copy that are not DigitalOcean's (never kept as the project's own)", () => {
@@ -108,7 +110,7 @@ To delete this message of the day: rm -rf /etc/update-motd.d/99-acme-notes
   it('reports per original file what it became and the lines absorbed and kept; IMPORT.md holds the same report', () => {
     expect(entry(p.report, 'scripts/02-ufw-nginx.sh')).toMatchObject({ absorbed: 3, kept: 0, became: ['firewall: limit 22/tcp', 'firewall: allow 80/tcp, allow 443/tcp', 'dropped (turning ufw on: the firewall step does it, on from the first boot)'] });
     expect(entry(p.report, 'scripts/03-force-ssh-logout.sh')).toMatchObject({ absorbed: 4, kept: 0 });
-    expect(entry(p.report, 'scripts/01-acme-notes.sh')).toMatchObject({ absorbed: 2, kept: 5, keptAs: 'scripts/10-acme-notes.sh' });
+    expect(entry(p.report, 'scripts/01-acme-notes.sh')).toMatchObject({ absorbed: 4, kept: 3, keptAs: 'scripts/10-acme-notes.sh' });
     expect(entry(p.report, 'marketplace-image.json provisioners[3] (inline)')).toMatchObject({
       absorbed: 4, kept: 0,
       became: expect.arrayContaining(['build.packages: nginx php-fpm php-sqlite3 certbot python3-certbot-nginx']),
@@ -116,7 +118,7 @@ To delete this message of the day: rm -rf /etc/update-motd.d/99-acme-notes
     const sum = (k: 'absorbed' | 'kept') => p.report.files.reduce((n: number, f: any) => n + f[k], 0);
     expect(p.report.totals).toEqual({ absorbed: sum('absorbed'), kept: sum('kept'), files: p.report.files.length });
     const md = p.read('IMPORT.md');
-    expect(md).toContain('- scripts/01-acme-notes.sh (build script): 2 shell line(s) absorbed, 5 kept; kept as scripts/10-acme-notes.sh');
+    expect(md).toContain('- scripts/01-acme-notes.sh (build script): 4 shell line(s) absorbed, 3 kept; kept as scripts/10-acme-notes.sh');
     expect(md).toContain(`Shell lines: ${p.report.totals.absorbed} absorbed, ${p.report.totals.kept} kept`);
     expect(md).toMatch(/## Needs a person\n\n- scripts\/90-cleanup.sh: /);
   });

@@ -31,7 +31,7 @@ export const fileModes: Recognizer = {
     if (!a || prog(a) !== 'chmod' || a.length < 3) return undefined;
     const [, spec, ...paths] = a;
     const st = view.state;
-    if (!paths.every((p) => st.filesAt.has(p) && !st.moved.has(p))) return undefined;
+    if (!paths.every((p) => st.filesAt.has(p) && st.fileModes.has(p) && !st.moved.has(p))) return undefined;
     const next = new Map<string, number>();
     for (const p of paths) {
       const m = applyMode(spec, st.fileModes.get(p)!);

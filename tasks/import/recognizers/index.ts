@@ -11,5 +11,6 @@ import { passwords } from './passwords.js';
 import { repositories } from './repositories.js';
 import { systemctlEnable } from './systemctl.js';
 import { ufw } from './ufw.js';
+import { writtenFiles } from './written-files.js';
 
-export const RECOGNIZERS: ReadonlyArray<Recognizer> = [repositories, cloudInit, apt, ufw, systemctlEnable, users, directories, holdAtBuild, holdAtFirstBoot, passwords, movedFiles, fileModes, cleanupLines];
+export const RECOGNIZERS: ReadonlyArray<Recognizer> = [repositories, cloudInit, apt, ufw, systemctlEnable, users, directories, holdAtBuild, holdAtFirstBoot, passwords, movedFiles, writtenFiles, fileModes, cleanupLines];
