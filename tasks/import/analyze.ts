@@ -56,7 +56,7 @@ export async function analyzeScript(input: ScriptInput, state: ImportState): Pro
     const lines = input.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length;
     state.person.push({ where: `${input.origin}:${e.line}`, what: `could not be read as shell (${e.message}): kept whole, nothing in it was mapped` });
     state.aptBarrier ??= `${input.origin} (not readable as shell)`;
-    return { input, units: [], hits: new Map(), absorbed: 0, kept: lines, keptText: input.text, readError: e.message };
+    return { input, units: [], hits: new Map(), absorbed: 0, kept: lines, keptText: input.text.replace(/\r\n/g, '\n'), readError: e.message };
   }
   const view: ScriptView = { role: input.role, origin: input.origin, units, index: 0, env: input.env, envVars: input.envVars, state, claimed: new Map() };
   const mine = RECOGNIZERS.filter((r) => r.roles.includes(input.role));

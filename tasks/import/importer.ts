@@ -9,29 +9,27 @@
  * every script in template order; and when a kept line still names a file that was moved (a
  * `sed` on the per-instance script), leave that file where it was and do it again.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULTS, DISTRO_SLUG_RE, DISTRIBUTIONS, validateManifest, type Manifest } from '../../runtime/manifest.js';
-import { unsafeDropletPath } from '../../runtime/sections/common.js';
-import { reservedVariable, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
-import { MANIFEST_SCHEMA, RESERVED_VENDORS } from '../../runtime/manifest-schema.js';
-import { deriveName, deriveSlug, deriveVendor } from '../../generators/lib/derive.js';
+import { DEFAULTS, validateManifest, type Manifest } from '../../runtime/manifest.js';
+import { MANIFEST_SCHEMA } from '../../runtime/manifest-schema.js';
+import type { Answers } from '../../generators/lib/options.js';
 import { manifestFromAnswers, MANIFEST_SCHEMA_REF } from '../../generators/lib/project.js';
-import { DEFAULT_MOTD, type Answers } from '../../generators/lib/options.js';
-import { formatAnswerProblems, validateAnswers } from '../../generators/lib/answers.js';
-import { familyOf } from '../../runtime/distro.js';
 import { MpimgError } from '../errors.js';
 import { analyzeScript, type ScriptInput, type ScriptResult } from './analyze.js';
+import { mapBuilder, mapNames, snapshotName } from './builder.js';
 import { classifyDoScript } from './do-scripts.js';
 import { chooseBase, locateTemplate, type Located } from './locate.js';
 import { motdText } from './motd.js';
-import { planFirewall } from './recognizers/ufw.js';
+import { readProvisioners, type ScriptStep } from './provisioners.js';
 import { MOTD_TARGET } from './recognizers/moved.js';
+import { planFirewall } from './recognizers/ufw.js';
 import { totals, type Field as ReportField, type FileEntry, type Report } from './report.js';
 import { readShell, ShellReadError } from './shell.js';
 import { Refused, SourceTree } from './source.js';
 import type { ImportOptions, ImportState, PersonNote } from './state.js';
-import { readTemplate, textOf, TemplateReadError, type Block, type Field, type Piece, type Template, type Text } from './template.js';
-import * as fs from 'node:fs';
+import { readTemplate, textOf, TemplateReadError, type Piece, type Template } from './template.js';
+import { fieldText, quoteState, resolver, shq, Variables } from './values.js';
 
 export interface ImportRequest {
   /** The template file or the folder holding it. */
@@ -62,97 +60,6 @@ export interface ImportResult {
 
 const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance/';
 const APT_FILES = /^\/(etc\/apt|usr\/share\/keyrings|etc\/dpkg|var\/cache\/debconf)\//;
-const SECRET_NAME = /TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE/i;
-
-/** One provisioner turned into a step of the walk. */
-type Step =
-  | { kind: 'files'; origin: string; entries: Array<{ target: string; source: { rel: string } | { data: Buffer }; mode: number }> }
-  | { kind: 'script'; origin: string; at: string; role: 'build script' | 'inline build script'; fileRel?: string; text: string; shebangAdded?: boolean; env: EnvLine[]; inline?: { body: Text[]; shebang: string } };
-
-interface EnvLine {
-  name: string;
-  value: Text;
-}
-
-/** Names of the new project's variables for the template's variables and environment references. */
-class Variables {
-  readonly used = new Map<string, { value: string; from: string }>();
-  private readonly names = new Map<string, string>();
-
-  constructor(private readonly tmpl: Template, private readonly special: Map<string, string>, private readonly resolve: (t: Text) => string | undefined, private readonly notes: { person: PersonNote[]; info: PersonNote[] }) {}
-
-  /** The shell name a template variable is known by in the new project (registered when used); none for a secret. */
-  forVar(v: string, where: string): string | undefined {
-    if (this.special.has(v)) return this.special.get(v)!;
-    const tv = this.tmpl.variables.get(v);
-    if (tv && (tv.sensitive || SECRET_NAME.test(v))) {
-      this.notes.person.push({ where, what: `uses the secret template variable "${v}": mpimg.json's variables are not secret, so it is not one; the script gets it empty: give the value at build time another way (a file kept out of the repository, a first-boot secret)` });
-      return undefined;
-    }
-    let n = this.names.get(`var:${v}`);
-    if (!n) {
-      n = this.freshName(v);
-      this.names.set(`var:${v}`, n);
-    }
-    if (!this.used.has(n)) {
-      let value = '';
-      if (!tv) this.notes.person.push({ where, what: `uses the template variable "${v}", which the template does not declare: the variable ${n} of mpimg.json is empty` });
-      else if (tv.default !== undefined) {
-        const r = this.resolve(tv.default);
-        if (r === undefined) this.notes.person.push({ where, what: `the default of template variable "${v}" cannot be evaluated at import (${describe(tv.default)}): ${n} is empty; give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}` });
-        else value = r;
-      }
-      this.used.set(n, { value, from: `template variable "${v}"` });
-    }
-    return n;
-  }
-
-  /** An environment variable the template read at build ({{env `X`}}): a variable of the same name. */
-  forEnv(x: string, where: string): string | undefined {
-    if (SECRET_NAME.test(x)) {
-      this.notes.person.push({ where, what: `reads the secret ${x} from the environment of the machine running Packer: mpimg.json's variables are not secret; give it to the build another way` });
-      return undefined;
-    }
-    let n = this.names.get(`env:${x}`);
-    if (!n) {
-      n = this.freshName(x);
-      this.names.set(`env:${x}`, n);
-    }
-    if (!this.used.has(n)) {
-      this.used.set(n, { value: '', from: `the environment variable ${x} of the machine running Packer` });
-      this.notes.person.push({ where, what: `read ${x} from the environment of the machine running Packer: it is the variable ${n} now (empty by default): give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}=...` });
-    }
-    return n;
-  }
-
-  private freshName(base: string): string {
-    let n = base.toUpperCase().replace(/[^A-Z0-9_]/g, '_').replace(/^[^A-Z]+/, '');
-    if (!n) n = 'VALUE';
-    if (reservedVariable(n) || !VARIABLE_NAME_RE.test(n)) n = `APP_${n}`.slice(0, 64);
-    const taken = new Set([...this.names.values(), ...this.special.values()]);
-    let cand = n;
-    for (let k = 2; taken.has(cand); k++) cand = `${n}_${k}`;
-    return cand;
-  }
-}
-
-const describe = (t: Text): string => t.map((p) => ('lit' in p ? p.lit : 'var' in p ? `{{user \`${p.var}\`}}` : 'env' in p ? `{{env \`${p.env}\`}}` : 'timestamp' in p ? '{{timestamp}}' : p.other)).join('');
-
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** Quote state at the end of `text` (a line of shell): inside '...', "..." or neither. */
-function quoteState(text: string): 'none' | 'single' | 'double' {
-  let st: 'none' | 'single' | 'double' = 'none';
-  for (let k = 0; k < text.length; k++) {
-    const c = text[k];
-    if (st === 'single') {
-      if (c === "'") st = 'none';
-    } else if (c === '\\') k++;
-    else if (c === "'" && st === 'none') st = 'single';
-    else if (c === '"') st = st === 'double' ? 'none' : 'double';
-  }
-  return st;
-}
 
 export async function importTemplate(req: ImportRequest): Promise<ImportResult> {
   const located = locateTemplate(req.source);
@@ -203,7 +110,7 @@ function referencedPaths(t: Template): string[] {
   return out;
 }
 
-async function importOnce(req: ImportRequest, tmpl: Template, located: Located, tree: SourceTree, templateNames: string[], baseWhy: string, excluded: Map<string, PersonNote>, refused: Set<string>): Promise<{ result: ImportResult; unmove: Map<string, PersonNote>; refused?: Set<string> }> {
+async function importOnce(req: ImportRequest, tmpl: Template, located: Located, tree: SourceTree, templateNames: string[], baseWhy: string, excluded: Map<string, PersonNote>, refused: Set<string>): Promise<{ result?: ImportResult; unmove: Map<string, PersonNote>; refused?: Set<string> }> {
   const tfile = templateNames[0];
   const person: PersonNote[] = [];
   // files left in files/ by an earlier round say why
@@ -211,273 +118,17 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   const fields: ReportField[] = [];
   const entries: FileEntry[] = [];
 
-  // ---- values of the template --------------------------------------------------------------
-  const resolve = (t: Text, seen = new Set<string>()): string | undefined => {
-    let out = '';
-    for (const p of t) {
-      if ('lit' in p) out += p.lit;
-      else if ('var' in p) {
-        const v = tmpl.variables.get(p.var);
-        if (!v || v.default === undefined || seen.has(p.var)) return undefined;
-        const r = resolve(v.default, new Set([...seen, p.var]));
-        if (r === undefined) return undefined;
-        out += r;
-      } else return undefined;
-    }
-    return out;
-  };
-  const fieldText = (f: Field | undefined): Text | undefined => (f && 'text' in f ? f.text : undefined);
-  const listOf = (f: Field | undefined): Field[] => (f && 'list' in f ? f.list : f && 'text' in f ? [f] : []);
+  const resolve = resolver(tmpl);
+  const notes = { person, info, fields };
+  const b = mapBuilder(tmpl, resolve, notes, tfile);
+  const { builder, distro, family, dropletImage, tags } = b;
+  const { version, versionMapped, slug, answers } = mapNames(req, tmpl, resolve, located.dir, b, notes, tfile);
 
-  // ---- the builder -------------------------------------------------------------------------
-  const builders = tmpl.builders.filter((b) => b.type === 'digitalocean');
-  if (builders.length === 0) {
-    throw new MpimgError(`the template has no "digitalocean" builder${tmpl.builders.length ? ` (it has ${tmpl.builders.map((b) => `"${b.type}"`).join(', ')})` : ''}`, {
-      where: tfile, hint: 'import a template that builds a DigitalOcean snapshot (a builder or source of type "digitalocean")',
-    });
-  }
-  const builder = builders[0];
-  if (builders.length > 1 || tmpl.builders.length > 1) info.push({ where: builder.at, what: `the template has ${tmpl.builders.length} builders: the first "digitalocean" one was imported` });
-  const bf = (k: string) => { const t = fieldText(builder.fields[k]); return t ? resolve(t) : undefined; };
-
-  const image = bf('image');
-  let distro = 'ubuntu-24-04-x64';
-  let dropletImage: string | undefined;
-  if (image && DISTRO_SLUG_RE.test(image)) {
-    distro = image;
-    fields.push({ field: 'distributions', value: `["${image}"]`, from: `${builder.at} image` });
-  } else if (image && /^\d+$/.test(image)) {
-    dropletImage = image;
-    person.push({ where: `${builder.at} image`, what: `the build starts from image id ${image}: it is droplet.image now; set "distributions" to the distribution that image is (${distro} was assumed)` });
-  } else {
-    person.push({ where: `${builder.at} image`, what: `the base image ${image === undefined ? `"${describe(fieldText(builder.fields.image) ?? [])}" cannot be evaluated` : `"${image}" is not a DigitalOcean image slug`}: ${distro} was assumed; set "distributions" in mpimg.json` });
-  }
-  if (!DISTRIBUTIONS.some((d) => d.slug === distro)) info.push({ where: `${builder.at} image`, what: `${distro} is not among the distributions this release knows (${DISTRIBUTIONS.map((d) => d.slug).join(', ')}): it is kept, and \`mpimg new\` in this project will ask for a known one` });
-  const family = familyOf(distro);
-  const region = bf('region');
-  const size = bf('size');
-  const slugOk = (s: string | undefined) => s !== undefined && /^[a-z0-9][a-z0-9-]*$/.test(s);
-  if (region !== undefined && slugOk(region)) fields.push({ field: 'droplet.region', value: region, from: `${builder.at} region` });
-  else if (builder.fields.region) person.push({ where: `${builder.at} region`, what: `the region "${describe(fieldText(builder.fields.region) ?? [])}" could not be used: ${DEFAULTS.region} was taken` });
-  if (size !== undefined && slugOk(size)) fields.push({ field: 'droplet.size', value: size, from: `${builder.at} size` });
-  else if (builder.fields.size) person.push({ where: `${builder.at} size`, what: `the size "${describe(fieldText(builder.fields.size) ?? [])}" could not be used: ${DEFAULTS.size} was taken` });
-
-  // The API token: mpimg reads it from the environment, never from a file.
-  const token = fieldText(builder.fields.api_token);
-  if (token) {
-    const pieces = expandVars(token, tmpl);
-    const envs = pieces.filter((p): p is { env: string } => 'env' in p).map((p) => p.env);
-    if (pieces.length && pieces.every((p) => 'lit' in p) && pieces.map((p) => (p as { lit: string }).lit).join('').trim() !== '') {
-      person.push({ where: `${builder.at} api_token`, what: 'an API token is written in the template itself: revoke it in the control panel; mpimg reads the token from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN, or doctl\'s config) and never stores it' });
-    } else {
-      info.push({ where: `${builder.at} api_token`, what: `the token${envs.length ? ` (read from ${envs.join(', ')})` : ''}: mpimg reads DIGITALOCEAN_ACCESS_TOKEN, then DIGITALOCEAN_TOKEN, then doctl's config` });
-    }
-  }
-  const user = bf('ssh_username');
-  if (user !== undefined && user !== 'root') person.push({ where: `${builder.at} ssh_username`, what: `the build logged in as "${user}": mpimg builds as root over SSH` });
-  const notCarried = Object.keys(builder.fields).filter((k) => !['type', 'name', 'api_token', 'image', 'region', 'size', 'ssh_username', 'snapshot_name', 'droplet_agent', 'droplet_name', 'tags'].includes(k));
-  if (notCarried.length) info.push({ where: builder.at, what: `not carried over: ${notCarried.join(', ')} (mpimg's build droplet has its own settings: mpimg.json "droplet")` });
-  const tags = listOf(builder.fields.tags).map(textOf).filter((t): t is string => t !== undefined && /^[a-zA-Z0-9_:-]{1,255}$/.test(t));
-
-  // ---- name, version, slug, vendor ---------------------------------------------------------
-  const varLit = (n: string) => {
-    const v = tmpl.variables.get(n);
-    return v?.default ? resolve(v.default) : undefined;
-  };
-  const appName = varLit('application_name');
-  let name = req.name ?? (appName && appName.trim() && !/[\u0000-\u001f\u007f\u2028\u2029]/.test(appName) ? appName.trim() : undefined);
-  if (!name) {
-    name = deriveName(path.basename(located.dir).replace(/-\d+-\d+$/, ''));
-    if (!req.name) person.push({ where: tfile, what: `no usable application_name variable: the name "${name}" was made from the folder name (--name sets it)` });
-  }
-  fields.push({ field: 'name', value: name, from: req.name ? '--name' : appName ? 'variable application_name' : 'the folder name' });
-  const appVersion = varLit('application_version');
-  const versionOk = (v: string | undefined) => v !== undefined && /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$/.test(v);
-  const version = versionOk(appVersion) ? appVersion! : '1.0.0';
-  fields.push({ field: 'version', value: version, from: versionOk(appVersion) ? 'variable application_version' : 'the default (application_version is empty or not a version)' });
-  if (tmpl.variables.has('application_version') && !versionOk(appVersion)) info.push({ where: tfile, what: `application_version is ${appVersion === undefined ? 'not a fixed value' : `"${appVersion}"`}: version ${version} was taken; the build scripts still get the template's value as application_version` });
-  const slug = req.slug ?? deriveSlug(name);
-  let vendor = req.vendor ?? deriveVendor(slug);
-  if (!req.vendor && RESERVED_VENDORS.has(vendor)) {
-    const words = slug.split('-').filter((w) => !RESERVED_VENDORS.has(w) && /^[a-z0-9]/.test(w));
-    vendor = words[0] ?? 'vendor';
-    person.push({ where: tfile, what: `the vendor folder would have been /opt/${deriveVendor(slug)}, which fails the Marketplace check: /opt/${vendor} was taken (--vendor sets it)` });
-  }
-  const answers: Answers = {
-    name, slug, vendor,
-    // The scaffolder asks for a distribution it knows; mpimg.json gets the template's.
-    distro: DISTRIBUTIONS.some((d) => d.slug === distro) ? distro : DISTRIBUTIONS[0].slug,
-    packages: [], firstLogin: false, loginHold: false, motd: DEFAULT_MOTD,
-    region: region !== undefined && slugOk(region) ? region : DEFAULTS.region,
-    size: size !== undefined && slugOk(size) ? size : DEFAULTS.size,
-  };
-  const answerProblems = validateAnswers(answers);
-  if (answerProblems.length) {
-    throw new MpimgError(`the project's answers are not valid:\n${formatAnswerProblems(answerProblems)}`, {
-      where: tfile, hint: 'give --name, --slug or --vendor with a usable value; nothing was written',
-    });
-  }
-
-  // ---- variables ---------------------------------------------------------------------------
+  // application_name/version are mpimg.json's name and version: the scripts get them from there
   const special = new Map<string, string>([['application_name', 'MPIMG_NAME']]);
-  if (versionOk(appVersion)) special.set('application_version', 'MPIMG_VERSION');
-  const vars = new Variables(tmpl, special, (t) => resolve(t), { person, info });
-
-  // ---- the provisioners, in order ----------------------------------------------------------
-  const steps: Step[] = [];
-  tmpl.provisioners.forEach((p, i) => {
-    const at = tmpl.format === 'json' ? `${tfile} provisioners[${i}]` : p.at;
-    for (const k of ['only', 'except', 'override']) if (p.fields[k]) info.push({ where: at, what: `"${k}" is not carried over: the step is imported for every build` });
-    if (p.type === 'file') {
-      const s = fileStep(p, at);
-      if (s) steps.push(s);
-    } else if (p.type === 'shell') steps.push(...shellSteps(p, at));
-    else person.push({ where: at, what: `a "${p.type}" provisioner is not carried over${p.type.startsWith('ansible') ? ' (an Ansible playbook: port its tasks to build scripts or mpimg.json)' : ''}: the image will lack what it did` });
-  });
-  for (const x of tmpl.ignored) info.push({ where: tfile, what: `not carried over: ${x}` });
-
-  function fileStep(p: Block, at: string): Step | undefined {
-    if (textOf(p.fields.direction) === 'download') {
-      info.push({ where: at, what: 'a download from the build droplet is not carried over' });
-      return undefined;
-    }
-    const destT = fieldText(p.fields.destination);
-    const dest = destT ? resolve(destT) : undefined;
-    if (dest === undefined) {
-      person.push({ where: at, what: `the destination "${destT ? describe(destT) : ''}" cannot be evaluated: not carried over` });
-      return undefined;
-    }
-    const why = unsafeDropletPath(dest) ?? (/[\u0000-\u001f\u007f\u2028\u2029]/.test(dest) ? 'holds a control character' : null);
-    if (why) {
-      person.push({ where: at, what: `refused: the destination ${JSON.stringify(dest)} ${why}` });
-      return undefined;
-    }
-    const out: Extract<Step, { kind: 'files' }> = { kind: 'files', origin: at, entries: [] };
-    const content = fieldText(p.fields.content);
-    if (content) {
-      const c = resolve(content);
-      if (c === undefined) person.push({ where: at, what: `the file content for ${dest} cannot be evaluated: not carried over` });
-      else out.entries.push({ target: dest, source: { data: Buffer.from(c) }, mode: 0o644 });
-      return out;
-    }
-    const sources = [...listOf(p.fields.sources), ...(p.fields.source ? [p.fields.source] : [])];
-    for (const s of sources) {
-      const st = fieldText(s);
-      const src = st ? resolve(st) : undefined;
-      if (src === undefined) {
-        person.push({ where: at, what: `the source "${st ? describe(st) : ''}" cannot be evaluated: not carried over` });
-        continue;
-      }
-      let rel: string;
-      try {
-        rel = tree.relative(src);
-      } catch (e) {
-        if (!(e instanceof Refused)) throw e;
-        person.push({ where: at, what: `refused: the source ${JSON.stringify(src)}: ${e.message}` });
-        continue;
-      }
-      let kind: string;
-      try {
-        kind = tree.kind(rel);
-      } catch (e) {
-        if (!(e instanceof Refused)) throw e;
-        person.push({ where: at, what: `refused: the source ${JSON.stringify(src)}: ${e.message}` });
-        continue;
-      }
-      if (kind === 'missing') {
-        person.push({ where: at, what: `the source ${src} does not exist under ${tree.base}: not carried over` });
-        continue;
-      }
-      if (kind === 'file') {
-        const target = dest.endsWith('/') ? `${dest}${path.posix.basename(rel)}` : dest;
-        out.entries.push({ target: path.posix.normalize(target), source: { rel }, mode: fs.lstatSync(tree.abs(rel)).mode & 0o7777 });
-        continue;
-      }
-      if (kind !== 'dir') {
-        person.push({ where: at, what: `refused: the source ${src} is not a regular file or folder` });
-        continue;
-      }
-      const into = src.endsWith('/') ? dest : `${dest.replace(/\/+$/, '')}/${path.posix.basename(rel)}`;
-      for (const e of tree.walk(rel)) {
-        if (e.kind === 'dir') continue;
-        if (e.kind === 'link') {
-          person.push({ where: `${e.rel}`, what: `a symbolic link (to ${JSON.stringify(e.target)}) is not followed and not copied: make it in a build script if the image needs it` });
-          continue;
-        }
-        if (e.kind !== 'file') {
-          person.push({ where: e.rel, what: e.bad ? `refused: ${e.bad}` : 'not a regular file: not copied' });
-          continue;
-        }
-        if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(e.inner)) {
-          person.push({ where: JSON.stringify(e.rel), what: 'refused: the file name holds a control character' });
-          continue;
-        }
-        out.entries.push({ target: path.posix.normalize(`${into.replace(/\/+$/, '')}/${e.inner}`), source: { rel: e.rel }, mode: e.mode });
-      }
-    }
-    return out;
-  }
-
-  function envLines(p: Block, at: string): EnvLine[] {
-    const out: EnvLine[] = [];
-    for (const f of listOf(p.fields.environment_vars)) {
-      const t = fieldText(f);
-      if (!t) continue;
-      const first = t[0];
-      const m = first && 'lit' in first ? /^([^=]*)=/.exec(first.lit) : null;
-      if (!m || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[1])) {
-        person.push({ where: at, what: `environment entry "${describe(t)}" is not NAME=value: not carried over` });
-        continue;
-      }
-      out.push({ name: m[1], value: [{ lit: (first as { lit: string }).lit.slice(m[0].length) }, ...t.slice(1)] });
-    }
-    const env = p.fields.env;
-    if (env && 'map' in env) {
-      for (const [k, v] of Object.entries(env.map)) {
-        const t = fieldText(v);
-        if (!t || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) person.push({ where: at, what: `environment entry ${k} is not carried over` });
-        else out.push({ name: k, value: t });
-      }
-    }
-    return out;
-  }
-
-  function shellSteps(p: Block, at: string): Step[] {
-    const env = envLines(p, at);
-    const out: Step[] = [];
-    const exec = textOf(p.fields.execute_command);
-    if (p.fields.execute_command) info.push({ where: at, what: `execute_command ${JSON.stringify(exec ?? describe(fieldText(p.fields.execute_command) ?? []))} is not carried over: mpimg runs each build script as root by its #! line` });
-    if (p.fields.expect_disconnect) person.push({ where: at, what: 'the build expected the droplet to disconnect (a reboot?): mpimg\'s scripts step does not reconnect; move the reboot to the end or drop it' });
-    for (const k of ['valid_exit_codes', 'pause_before', 'pause_after', 'start_retry_timeout', 'max_retries', 'timeout']) if (p.fields[k]) info.push({ where: at, what: `"${k}" is not carried over` });
-    const inline = listOf(p.fields.inline);
-    if (inline.length) {
-      const shebang = textOf(p.fields.inline_shebang) ?? '/bin/sh -e';
-      const body = inline.map((f) => fieldText(f) ?? [{ lit: '' }]);
-      out.push({ kind: 'script', origin: `${at} (inline)`, at, role: 'inline build script', text: '', env, inline: { body, shebang } });
-    }
-    const scripts = [...(p.fields.script ? [p.fields.script] : []), ...listOf(p.fields.scripts)];
-    for (const s of scripts) {
-      const st = fieldText(s);
-      const src = st ? resolve(st) : undefined;
-      if (src === undefined) {
-        person.push({ where: at, what: `the script "${st ? describe(st) : ''}" cannot be evaluated: not carried over` });
-        continue;
-      }
-      let rel: string;
-      let data: Buffer;
-      try {
-        rel = tree.relative(src);
-        data = tree.read(rel).data;
-      } catch (e) {
-        if (!(e instanceof Refused)) throw e;
-        person.push({ where: at, what: `refused: the script ${JSON.stringify(src)}: ${e.message}` });
-        continue;
-      }
-      const text = data.toString('utf8');
-      out.push({ kind: 'script', origin: rel, at, role: 'build script', fileRel: rel, text, env });
-    }
-    return out;
-  }
+  if (versionMapped) special.set('application_version', 'MPIMG_VERSION');
+  const vars = new Variables(tmpl, special, resolve, { person, info });
+  const steps = readProvisioners(tmpl, tree, resolve, { person, info }, tfile);
 
   // ---- the files tree ----------------------------------------------------------------------
   const tree$ = new Map<string, { source: { rel: string } | { data: Buffer }; mode: number; origin: string }>();
@@ -550,7 +201,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
 
   // ---- scripts: the environment, then the recognizers ----------------------------------------
-  const scriptInputs: Array<{ step: Extract<Step, { kind: 'script' }>; input: ScriptInput; header: string; doScript?: ReturnType<typeof classifyDoScript> }> = [];
+  const scriptInputs: Array<{ step: ScriptStep; input: ScriptInput; header: string; doScript?: ReturnType<typeof classifyDoScript> }> = [];
   for (const s of steps) {
     if (s.kind !== 'script') continue;
     const env = new Map<string, string | undefined>();
@@ -656,7 +307,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     if (unknown.length && !unmove.has(motd.target)) unmove.set(motd.target, { where: tree$.get(motd.target)!.origin, what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})` });
     motd.text = text;
   }
-  if (unmove.size) return { result: undefined as unknown as ImportResult, unmove };
+  if (unmove.size) return { unmove };
 
   // files/ is laid down before the build scripts: say so where the template had it the other way
   let keptBefore: string | undefined;
@@ -690,7 +341,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     const rel = scriptName(si, n);
     keptAs.set(si, rel);
     let text = r.keptText!;
-    const note = `# mpimg import: from ${si.step.origin}${si.step.fileRel ? '' : ''}; lines marked "mpimg import" moved into mpimg.json (see IMPORT.md)`;
+    const note = `# mpimg import: from ${si.step.origin}; lines marked "mpimg import" moved into mpimg.json (see IMPORT.md)`;
     const env = si.header ? `# The environment the template gave this script:\n${si.header}\n` : '';
     const nl = text.indexOf('\n');
     text = `${text.slice(0, nl + 1)}${note}\n${env}${text.slice(nl + 1)}`;
@@ -741,7 +392,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   m.build = { packages: state.packages, ...(state.repositories.length ? { repositories: state.repositories.map((r) => r.repo) } : {}), scriptsDir: DEFAULTS.scriptsDir };
   if (dropletImage) m.droplet = { ...m.droplet, image: dropletImage };
   if (tags.length) m.droplet = { ...m.droplet, tags };
-  m.snapshot = { name: snapshotName(fieldText(builder.fields.snapshot_name), tmpl, slug, special, info, builder.at) };
+  m.snapshot = { name: snapshotName(fieldText(builder.fields.snapshot_name), tmpl, special, info, builder.at) };
   const order = Object.keys(MANIFEST_SCHEMA.properties ?? {});
   const ordered = Object.fromEntries(Object.entries(m).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))) as Manifest & Record<string, unknown>;
   const { problems } = validateManifest(ordered);
@@ -758,7 +409,7 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
   if (refusedNow.size && [...refusedNow].some((x) => !refused.has(x))) {
     for (const p of problems) info.push({ where: p.path, what: `not taken into mpimg.json: ${p.message} (its line stays as script)` });
-    return { result: undefined as unknown as ImportResult, unmove: new Map(), refused: refusedNow };
+    return { unmove: new Map(), refused: refusedNow };
   }
   if (problems.length) {
     throw new MpimgError(`the import made an mpimg.json that does not validate (a bug of mpimg import; please report it with the template):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { where: tfile });
@@ -830,49 +481,3 @@ const dedupeNotes = (xs: PersonNote[]): PersonNote[] => {
     return true;
   });
 };
-
-/** Template references in a text with user variables expanded into their defaults' pieces. */
-function expandVars(t: Text, tmpl: Template, seen = new Set<string>()): Piece[] {
-  const out: Piece[] = [];
-  for (const p of t) {
-    if ('var' in p && !seen.has(p.var) && tmpl.variables.get(p.var)?.default) out.push(...expandVars(tmpl.variables.get(p.var)!.default!, tmpl, new Set([...seen, p.var])));
-    else out.push(p);
-  }
-  return out;
-}
-
-/** The snapshot name: literal text, {timestamp}, {version} and {slug} where the template had their equivalents. */
-function snapshotName(t: Text | undefined, tmpl: Template, slug: string, special: Map<string, string>, info: PersonNote[], at: string): string {
-  if (!t) return DEFAULTS.snapshotName;
-  let out = '';
-  let lost = false;
-  for (const p of expandVarsKeeping(t, tmpl, special)) {
-    if ('lit' in p) {
-      // "$", "{" and "}" reach the Packer template mpimg writes: not taken as they are
-      if (/[${}]/.test(p.lit)) lost = true;
-      out += p.lit;
-    }
-    else if ('timestamp' in p) out += '{timestamp}';
-    else if ('var' in p && special.get(p.var) === 'MPIMG_VERSION') out += '{version}';
-    else if ('var' in p && special.get(p.var) === 'MPIMG_NAME') out += '{slug}';
-    else lost = true;
-  }
-  out = out.replace(/\s+/g, '-');
-  const ok = out !== '' && out.length <= 255 && validateManifest({ name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], snapshot: { name: out } }).problems.length === 0;
-  if (!ok || lost) {
-    info.push({ where: `${at} snapshot_name`, what: `the snapshot name "${describe(t)}" has ${lost ? 'parts mpimg cannot fill in' : 'no equivalent'}: "${DEFAULTS.snapshotName}" was taken` });
-    return DEFAULTS.snapshotName;
-  }
-  void slug;
-  return out;
-}
-
-/** Like expandVars, but application_name/application_version stay references (they map to {slug}/{version}). */
-function expandVarsKeeping(t: Text, tmpl: Template, special: Map<string, string>, seen = new Set<string>()): Piece[] {
-  const out: Piece[] = [];
-  for (const p of t) {
-    if ('var' in p && !special.has(p.var) && !seen.has(p.var) && tmpl.variables.get(p.var)?.default) out.push(...expandVarsKeeping(tmpl.variables.get(p.var)!.default!, tmpl, special, new Set([...seen, p.var])));
-    else out.push(p);
-  }
-  return out;
-}

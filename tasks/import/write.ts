@@ -55,6 +55,8 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
   const madeParent = fs.mkdirSync(parent, { recursive: true });
   const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.mpimg-import-`));
   try {
+    // Ctrl-C aborts the command's signal: checked between the steps, then everything made is removed.
+    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
     const a = result.answers;
     const options: Record<string, unknown> = {
       'skip-next-steps': true, yes: true,
@@ -64,6 +66,7 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     };
     if (opts.package !== undefined) options.package = opts.package;
     await runGenerator('app', staging, { ...ctx, stdout: sink(), stderr: sink(), isTTY: false }, { options });
+    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
 
     const tctx = templateContext(a);
     for (const f of PROJECT_FILES) {
@@ -100,10 +103,23 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     // mkdtemp made it 0700: a project folder is as any other folder the user makes
     const umask = process.umask();
     fs.chmodSync(staging, 0o777 & ~umask);
+    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
     checkTarget(abs);
     if (fs.existsSync(abs)) {
-      // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into it.
-      for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
+      // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into
+      // it, under a marker made exclusively, so two imports into one folder cannot mix.
+      const marker = path.join(abs, '.mpimg-import-in-progress');
+      try {
+        fs.closeSync(fs.openSync(marker, 'wx'));
+      } catch {
+        throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'another import is writing into it: import into a new folder' });
+      }
+      try {
+        if (fs.readdirSync(abs).length !== 1) throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'something wrote into it while the import ran: import into a new folder' });
+        for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
+      } finally {
+        fs.rmSync(marker, { force: true });
+      }
       fs.rmdirSync(staging);
     } else {
       try {

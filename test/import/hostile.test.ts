@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
+import importCommand from '../../tasks/commands/import.js';
+import { MpimgError } from '../../tasks/errors.js';
 import { tempDir } from '../helpers/temp.js';
-import { FIXTURES, importFixture, listFiles, mpimg, validateAndBundle, type Imported } from './support.js';
+import { FIXTURES, importFixture, listFiles, mpimg, root, validateAndBundle, type Imported } from './support.js';
 
 /**
  * The hostile fixture, laid out so that its ".." and absolute paths lead to real files outside
@@ -182,5 +186,39 @@ describe('the target folder and the options', () => {
     expect(r.stderr).toMatch(/^error: the imported project does not validate, so nothing was written:\n/);
     expect(r.stderr).toContain('scripts/10-acme-notes.sh');
     expect(fs.readdirSync(parent)).toEqual([]);
+  });
+});
+
+describe('interrupted and concurrent imports', () => {
+  const src = path.join(FIXTURES, 'marketplace-partners');
+  const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+  it('an interrupt (SIGINT/SIGTERM abort the command) leaves nothing behind', async () => {
+    const parent = tempDir('mpimg-import-int-');
+    const ac = new AbortController();
+    ac.abort();
+    const err = await importCommand.run([src, path.join(parent, 'project')], { cwd: root, env: process.env, stdout: sink(), stderr: sink(), isTTY: false, signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MpimgError);
+    expect((err as MpimgError).message).toBe('interrupted: nothing was written');
+    expect(fs.readdirSync(parent)).toEqual([]);
+  });
+
+  it('two imports into one new folder at once: one project, the other refused, nothing mixed', async () => {
+    const parent = tempDir('mpimg-import-two-');
+    const dir = path.join(parent, 'project');
+    const one = (name: string) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, 'bin/mpimg.js'), 'import', src, dir, '--name', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    const runs = await Promise.all([one('First Notes'), one('Second Notes')]);
+    expect(runs.map((r) => r.code).sort()).toEqual([0, 1]);
+    expect(runs.find((r) => r.code === 1)!.stderr).toMatch(/is not empty/);
+    const name = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')).name;
+    expect(['First Notes', 'Second Notes']).toContain(name);
+    expect(fs.readFileSync(path.join(dir, 'IMPORT.md'), 'utf8')).toContain(`\`name\`: ${name} (from --name)`);
+    expect(fs.readdirSync(parent)).toEqual(['project']);
+    expect(mpimg(['validate', dir]).status).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyDoScript, normalizedLines } from '../../tasks/import/do-scripts.js';
-import { importTemplate, type ImportResult } from '../../tasks/import/importer.js';
+import { importTemplate, type ImportRequest, type ImportResult } from '../../tasks/import/importer.js';
 import { motdText } from '../../tasks/import/motd.js';
 import { makeKey, type TestKey } from '../helpers/gpg.js';
 import { serveDir, type Served } from '../helpers/static-server.js';
@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/temp.js';
 import { D1C, entry, importFixture, validateAndBundle } from './support.js';
 
 /** A marketplace-partners style project made here: template.json with these inline lines and files. */
-async function importLines(lines: string[], files: Record<string, string> = {}, template: Record<string, unknown> = {}): Promise<ImportResult> {
+async function importLines(lines: string[], files: Record<string, string> = {}, template: Record<string, unknown> = {}, options: ImportRequest['options'] = { fetchKeys: false }): Promise<ImportResult> {
   const dir = tempDir('mpimg-import-lines-');
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -26,7 +26,7 @@ async function importLines(lines: string[], files: Record<string, string> = {}, 
     provisioners,
     ...template,
   }));
-  return importTemplate({ source: dir, options: { fetchKeys: false } });
+  return importTemplate({ source: dir, options });
 }
 
 const keptScript = (r: ImportResult): string | undefined => {
@@ -65,6 +65,28 @@ describe('recognizers, one line at a time', () => {
     ]);
     expect(r.manifest.build?.packages).toEqual(['nginx', 'git']);
     expect(keptScript(r)).toContain(['apt-get install -y --no-install-recommends tini', 'apt-get install -y ./vendor.deb', 'curl -fsSL https://deb.example/setup.sh | bash -', 'apt-get update', 'apt-get install -y nodejs', '# mpimg import: dropped (apt clean'].join('\n'));
+  });
+
+  it('apt: an install of nothing (an empty apt_packages) is dropped', async () => {
+    const r = await importLines(['apt-get -qqy install {{user `apt_packages`}}'], {}, { variables: { application_name: 'Probe App', app_version: '7.1', apt_packages: '' } });
+    expect(r.manifest.build?.packages).toEqual([]);
+    expect(keptScript(r)).toBeUndefined();
+  });
+
+  it('repositories: a key put in trusted.gpg.d pairs with the one list without signed-by (the fetch is the --fetch-keys one)', async () => {
+    const key = makeKey('Trusted Repo <t@example.org>');
+    const asked: string[] = [];
+    const r = await importLines([
+      'wget -qO - https://keys.example.org/public | gpg --dearmor | tee /etc/apt/trusted.gpg.d/example.gpg > /dev/null',
+      'echo "deb https://apt.example.org/deb $(awk -F= \'/^VERSION_CODENAME/{print$2}\' /etc/os-release) main" | tee /etc/apt/sources.list.d/example.list',
+      'apt -qqy update',
+      'apt -qqy install example-jre',
+    ], {}, {}, { fetchKeys: true, fetch: async (url) => { asked.push(url); return key.binary; } });
+    expect(asked).toEqual(['https://keys.example.org/public']);
+    expect(r.manifest.build?.repositories).toEqual([{ name: 'example', uris: 'https://apt.example.org/deb', suites: ['{codename}'], components: ['main'], key: { file: 'keys/example.gpg' } }]);
+    expect(r.files.get('keys/example.gpg')!.data.equals(key.binary)).toBe(true);
+    expect(r.manifest.build?.packages).toEqual(['example-jre']);
+    expect(keptScript(r)).toBeUndefined();
   });
 
   it('systemctl enable: units of every kind become services (enabled, left alone at first boot); --now keeps a start', async () => {

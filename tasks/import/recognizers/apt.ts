@@ -45,7 +45,9 @@ function aptLine(c: SimpleCommand, view: ScriptView): AptLine {
   if (sub === 'update' && rest.length === 0) return { kind: 'update' };
   if ((sub === 'upgrade' || sub === 'full-upgrade' || sub === 'dist-upgrade' || sub === 'safe-upgrade') && rest.length === 0) return { kind: 'upgrade' };
   if ((sub === 'clean' || sub === 'autoclean' || sub === 'autoremove') && rest.length === 0) return { kind: 'clean' };
-  if (sub === 'install' && rest.length && rest.every((p) => !p.includes('/') && !p.endsWith('.deb'))) return { kind: 'install', packages: rest };
+  // `install` of nothing (an empty apt_packages) does nothing
+  if (sub === 'install' && rest.length === 0) return { kind: 'clean' };
+  if (sub === 'install' && rest.every((p) => !p.includes('/') && !p.endsWith('.deb'))) return { kind: 'install', packages: rest };
   return undefined;
 }
 
@@ -90,7 +92,7 @@ export const apt: Recognizer = {
     // After a kept line that changed apt's sources, the update (and upgrade) after it are still needed.
     if (view.state.aptBarrier && lines.some((l) => l!.kind !== 'clean')) return undefined;
     const kinds = [...new Set(lines.map((l) => l!.kind))];
-    const what = kinds.map((k) => (k === 'update' ? 'apt update' : k === 'upgrade' ? 'upgrade' : 'apt clean')).join(', ');
+    const what = kinds.map((k) => (k === 'update' ? 'apt update' : k === 'upgrade' ? 'upgrade' : 'apt clean, or an install of nothing')).join(', ');
     return { became: `dropped (${what}: the package's upgrade and cleanup steps do it)` };
   },
 };

@@ -124,14 +124,13 @@ function keyFetch(u: Unit, view: ScriptView): KeyFetch | undefined {
 }
 
 /** "deb [opts] URI SUITE COMP..." → its parts; suites/components with {codename}. */
-function debLine(line: string, file: string): Omit<ListFound, 'file' | 'name'> | undefined {
+function debLine(line: string): Omit<ListFound, 'file' | 'name'> | undefined {
   const m = /^\s*deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)((?:\s+\S+)*)\s*$/.exec(codenameText(line));
   if (!m) return undefined;
   const opts = (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
   const signed = opts.find((o) => o.startsWith('signed-by='))?.slice(10);
   const rest = [m[2], m[3], ...m[4].trim().split(/\s+/).filter(Boolean)];
   if (rest.some((x) => /[$`]/.test(x))) return undefined;
-  void file;
   return { uris: m[2], suites: [m[3]], components: m[4].trim().split(/\s+/).filter(Boolean), signedBy: signed };
 }
 
@@ -164,20 +163,18 @@ function deb822(text: string): Omit<ListFound, 'file' | 'name'> | undefined {
 }
 
 /** The repository list a unit writes, or undefined. */
-function listWrite(u: Unit, view: ScriptView): ListFound | undefined {
+function listWrite(u: Unit): ListFound | undefined {
   const list = u.list;
   if (!list || list.pipelines.length !== 1 || list.background) return undefined;
   const cmds = list.pipelines[0].commands;
   let file: string | undefined;
   let text: string | undefined;
-  let deb822Text = false;
   const echoText = (c: SimpleCommand): string | undefined => {
     const w = argv(c);
     const p = prog(w);
     if (p !== 'echo' && p !== 'printf') return undefined;
     // expansions stay as written: only the codename forms are understood
-    const parts = w.slice(1).map((x) => (x.plain ? x.text : x.text));
-    const words = parts.filter((x) => !/^-[ne]+$/.test(x));
+    const words = w.slice(1).map((x) => x.text).filter((x) => !/^-[ne]+$/.test(x));
     const t = words.join(' ');
     return (p === 'printf' ? t.replace(/\\n$/, '') : t).trim();
   };
@@ -204,7 +201,7 @@ function listWrite(u: Unit, view: ScriptView): ListFound | undefined {
       if (args.length !== 1 || c.redirects.length) return undefined;
       text = args[0].text;
       if (!/^deb\s/.test(text)) return undefined;
-      const parsed = debLine(text, '');
+      const parsed = debLine(text);
       if (!parsed) return undefined;
       const host = /^https?:\/\/([^/]+)/.exec(parsed.uris)?.[1] ?? 'repository';
       return { file: '(add-apt-repository)', name: repoName(host), ...parsed };
@@ -220,10 +217,9 @@ function listWrite(u: Unit, view: ScriptView): ListFound | undefined {
   } else return undefined;
   const m = file ? LIST.exec(file) : null;
   if (!m || text === undefined) return undefined;
-  deb822Text = m[2] === 'sources';
-  const parsed = deb822Text ? deb822(text) : text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).length === 1 ? debLine(text.split('\n').find((l) => l.trim() && !l.trim().startsWith('#'))!, file!) : undefined;
+  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const parsed = m[2] === 'sources' ? deb822(text) : lines.length === 1 ? debLine(lines[0]) : undefined;
   if (!parsed) return undefined;
-  void view;
   return { file: file!, name: repoName(m[1]), ...parsed };
 }
 
@@ -307,10 +303,11 @@ export const repositories: Recognizer = {
     for (const u of view.units) {
       const k = keyFetch(u, view);
       if (k) keys.set(k.path, { fetch: k, unit: u });
-      const l = listWrite(u, view);
+      const l = listWrite(u);
       if (l) lists.push({ list: l, unit: u });
     }
     const taken = new Set(st.repositories.map((r) => r.repo.name));
+    const trusted = [...keys.values()].filter((k) => k.fetch.path.startsWith('/etc/apt/trusted.gpg.d/'));
     for (const { list, unit } of lists) {
       let name = list.name;
       for (let n = 2; taken.has(name); n++) name = `${list.name}-${n}`;
@@ -321,8 +318,9 @@ export const repositories: Recognizer = {
       if (list.inlineKey) {
         keyData = Buffer.from(list.inlineKey);
         keyFrom = `the key written in ${list.file}`;
-      } else if (list.signedBy && keys.has(list.signedBy)) {
-        const k = keys.get(list.signedBy)!;
+      } else if (list.signedBy ? keys.has(list.signedBy) : trusted.length === 1) {
+        // signed-by names the keyring; without it, the one key this script put in trusted.gpg.d
+        const k = list.signedBy ? keys.get(list.signedBy)! : trusted[0];
         units.unshift(k.unit);
         keyFrom = k.fetch.url;
         if (!st.options.fetchKeys) {
