@@ -6,6 +6,7 @@ import type { Command, CommandContext } from './commands/types.js';
 /** Every command lives in its own module under tasks/commands/, loaded only when used. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
   new: { summary: 'scaffold a new image project (works as root and without a TTY)', load: () => import('./commands/new.js') },
+  import: { summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project', load: () => import('./commands/import.js') },
   add: { summary: 'add a first-boot step, the first-login script or the MOTD to this project', load: () => import('./commands/add.js') },
   bundle: { summary: 'build dist/<slug>.cjs and dist/<slug>-install.sh from this image project', load: () => import('./commands/bundle.js') },
   upgrade: { summary: 'refresh the generated files you never edited to the installed generator-mpimg', load: () => import('./commands/upgrade.js') },

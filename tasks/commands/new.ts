@@ -55,7 +55,7 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
  * --link: node_modules/generator-mpimg → this package, plus its bin, so `make bundle` works in the
  * new project without a registry (development, CI, the README's main job).
  */
-function linkThisPackage(dir: string): void {
+export function linkThisPackage(dir: string): void {
   const nm = join(dir, 'node_modules');
   mkdirSync(join(nm, '.bin'), { recursive: true });
   const pkg = join(nm, 'generator-mpimg');
