@@ -129,7 +129,7 @@ export function mapNames(req: { name?: string; slug?: string; vendor?: string },
     name, slug, vendor,
     // The scaffolder asks for a distribution it knows; mpimg.json gets the template's.
     distro: DISTRIBUTIONS.some((d) => d.slug === distro) ? distro : DISTRIBUTIONS[0].slug,
-    packages: [], firstLogin: false, loginHold: false, motd: DEFAULT_MOTD,
+    packages: [], ports: [], firstLogin: false, loginHold: false, motd: DEFAULT_MOTD,
     region: region ?? DEFAULTS.region,
     size: size ?? DEFAULTS.size,
   };

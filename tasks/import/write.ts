@@ -8,14 +8,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
+import { AppProject } from '../../generators/lib/app-core.js';
 import { PROJECT_FILES } from '../../generators/lib/files.js';
 import { templateContext, toJson } from '../../generators/lib/project.js';
 import { loadProject } from '../bundle/project.js';
 import { MpimgError } from '../errors.js';
 import { linkThisPackage } from '../commands/new.js';
 import type { CommandContext } from '../commands/types.js';
-import { runGenerator } from '../commands/yeoman.js';
 import type { ImportResult } from './importer.js';
 import { renderReport } from './report.js';
 
@@ -34,8 +33,6 @@ export function checkTarget(target: string): void {
   if (!st.isDirectory()) throw new MpimgError(`${target} exists and is not a folder`, { where: target, hint: 'give a new folder (or an empty one) for the project' });
   if (fs.readdirSync(target).length) throw new MpimgError(`${target} is not empty`, { where: target, hint: 'import into a new folder (or an empty one): nothing in an existing folder is overwritten' });
 }
-
-const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
 
 /** Removes now-empty folders from `dir` up to (not including) `stop`. */
 function pruneEmpty(dir: string, stop: string): void {
@@ -59,13 +56,14 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
     const a = result.answers;
     const options: Record<string, unknown> = {
-      'skip-next-steps': true, yes: true,
+      yes: true, nonInteractive: true, cwd: ctx.cwd,
       name: a.name, slug: a.slug, vendor: a.vendor, distro: a.distro, region: a.region, size: a.size, motd: a.motd,
       packages: result.manifest.build?.packages && Array.isArray(result.manifest.build.packages) ? result.manifest.build.packages.join(',') : '',
       'first-login': false, 'login-hold': Boolean(result.manifest.loginHold),
     };
     if (opts.package !== undefined) options.package = opts.package;
-    await runGenerator('app', staging, { ...ctx, stdout: sink(), stderr: sink(), isTTY: false }, { options });
+    // the scaffold `mpimg new` writes, then the imported parts in place of its examples
+    await new AppProject(staging, options).run();
     if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
 
     const tctx = templateContext(a);
