@@ -56,6 +56,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/generators/project-scripts.test.ts',
   'test/readme.test.ts',
   'test/helpers/apt-repo.test.ts',
+  'test/import/recognizers.test.ts',
+  'test/import/layouts.test.ts',
 ];
 
 /**

@@ -377,6 +377,9 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   // ---- the manifest ------------------------------------------------------------------------
   const m = manifestFromAnswers(answers) as Manifest & Record<string, unknown>;
   m.$schema = MANIFEST_SCHEMA_REF;
+  // The scaffold's empty sections and its default firewall: what the template did decides them here
+  // (a firewall it did not have, or not as $.firewall, would change the image or delete its rules).
+  for (const k of ['variables', 'users', 'directories', 'services', 'firewall'] as const) delete m[k];
   m.version = version;
   m.distributions = [distro];
   m.firstLogin = null;

@@ -70,7 +70,8 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
       person.push({ where: at, what: `the destination "${destT ? describe(destT) : ''}" cannot be evaluated: not carried over` });
       return undefined;
     }
-    const why = unsafeDropletPath(dest) ?? (/[\u0000-\u001f\u007f\u2028\u2029]/.test(dest) ? 'holds a control character' : null);
+    // A trailing "/" is Packer's "into this folder" (kept below); the folder itself must be a droplet path.
+    const why = unsafeDropletPath(dest.length > 1 ? dest.replace(/\/+$/, '') || '/' : dest) ?? (/[\u0000-\u001f\u007f\u2028\u2029]/.test(dest) ? 'holds a control character' : null);
     if (why) {
       person.push({ where: at, what: `refused: the destination ${JSON.stringify(dest)} ${why}` });
       return undefined;

@@ -88,6 +88,8 @@ To delete this message of the day: rm -rf /etc/update-motd.d/99-acme-notes
       '.editorconfig', '.gitattributes', '.github/workflows/image.yml', '.gitignore', '.yo-rc.json', 'IMPORT.md', 'Makefile', 'README.md',
       'files/etc/nginx/sites-available/acme-notes', 'files/etc/nginx/sites-enabled/acme-notes', 'files/var/www/html/index.html',
       'first-boot/10-onboot.sh', 'motd.txt', 'mpimg.json', 'mpimgfile.mjs', 'package.json', 'scripts/10-acme-notes.sh',
+      // the package copy `mpimg new` keeps too: the project installs it without the registry
+      `vendor/generator-mpimg-${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}.tgz`,
     ]);
     for (const f of EXAMPLES) expect(p.exists(f), f).toBe(false);
     expect(p.mode('files/var/www/html/index.html')).toBe(0o644);
