@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { apiBaseUrl, clientFor, type DoCommandDeps } from './do-support.js';
 import { loadManifest } from '../do/project.js';
 import type { DoClient } from '../do/client.js';
@@ -114,7 +114,7 @@ export function createReleaseCommand(deps: ReleaseCommandDeps = {}): Command {
         return 0;
       }
       const reason = reasonOption(values.reason);
-      const imageId = values.images !== undefined ? imageFromRecords(join(ctx.cwd, values.images), manifest) : imageIdOption(values.image);
+      const imageId = values.images !== undefined ? imageFromRecords(resolve(ctx.cwd, values.images), manifest) : imageIdOption(values.image);
       await releaseImage(ctx, deps, { manifest, imageId, reason, dryRun: values['dry-run'], json: values.json });
       return 0;
     },

@@ -208,6 +208,10 @@ describe('mpimg release', () => {
     let s = setup();
     expect(await s.run(['--images', 'dist/images.json', '--reason', 'x', '--dry-run'])).toBe(0);
     expect(s.cap.out()).toContain(`"imageId": ${imageId}`);
+    // an absolute path is taken as it is (it once became <project>/<absolute path>)
+    s = setup();
+    expect(await s.run(['--images', file, '--reason', 'x', '--dry-run'])).toBe(0);
+    expect(s.cap.out()).toContain(`"imageId": ${imageId}`);
 
     writeFileSync(file, JSON.stringify({ version: '1.2.0', images: [{ distribution: 'debian-12-x64', imageId, verify: 'failed', ok: false, minutes: 3 }] }));
     s = setup();
