@@ -4,11 +4,11 @@
  * new image project in one command, with a report of what became what (tasks/import/).
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { importTemplate } from '../import/importer.js';
 import { renderReport } from '../import/report.js';
 import { checkTarget, writeProject } from '../import/write.js';
+import { parseOptions } from './options.js';
 import type { Command } from './types.js';
 
 const usage = `Usage: mpimg import <template file or app folder> <new project folder> [options]
@@ -42,19 +42,10 @@ const command: Command = {
   summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project',
   usage,
   async run(argv, ctx) {
-    let values: Record<string, string | boolean | undefined>;
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: {
-          base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
-          name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },
-        },
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg import --help`');
-    }
+    const { values, positionals } = parseOptions(argv, {
+      base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
+      name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },
+    }, { command: 'import', usage, positionals: true });
     const dry = values['dry-run'] === true;
     // --dry-run needs no project folder
     if (positionals.length > 2 || positionals.length < (dry ? 1 : 2)) {
@@ -66,10 +57,10 @@ const command: Command = {
     const result = await importTemplate({
       source: path.resolve(ctx.cwd, source),
       base: typeof values.base === 'string' ? path.resolve(ctx.cwd, values.base) : undefined,
-      name: values.name as string | undefined, slug: values.slug as string | undefined, vendor: values.vendor as string | undefined,
+      name: values.name, slug: values.slug, vendor: values.vendor,
       options: { fetchKeys: values['fetch-keys'] === true },
     });
-    if (!dry) await writeProject(target, result, ctx, { link: values.link === true, package: values.package as string | undefined });
+    if (!dry) await writeProject(target, result, ctx, { link: values.link === true, package: values.package });
     const report = { ...result.report, project: dry ? undefined : path.resolve(ctx.cwd, target) };
     if (values.json) ctx.stdout.write(`${JSON.stringify({ ...report, written: !dry, manifest: result.manifest }, null, 2)}\n`);
     else ctx.stdout.write(renderReport(report));

@@ -91,7 +91,7 @@ describe('.github/workflows/image.yml of a generated project', () => {
     expect(Object.keys(wf.on)).toEqual(['pull_request', 'push', 'workflow_dispatch']);
     expect(wf.on.push).toEqual({ tags: ['v*'] });
     const s = steps(yaml);
-    expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual(['npm ci --no-audit --no-fund', 'make validate', 'make bundle', 'make validate']);
+    expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual(['npm ci --no-audit --no-fund', 'make validate', 'make bundle', 'make validate STRICT=1']);
     expect(s.filter((x) => x.job === 'image' && x.run && !x.id).map((x) => x.run)).toEqual([
       'npm ci --no-audit --no-fund', 'make bundle', './node_modules/.bin/mpimg image --all --verify',
       './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
@@ -230,7 +230,20 @@ describe('.github/workflows/image.yml of a generated project', () => {
     it('the pull-request job', async () => {
       const log = await runSteps('check', { PATH: process.env.PATH });
       expect(log[0]).toMatch(/^make validate: .*mpimg\.json: ok/);
+      expect(log.at(-1)).toMatch(/^make validate STRICT=1: .*mpimg\.json: ok/);
       expect(existsSync(join(dir, 'dist/acme-wiki.cjs'))).toBe(true);
+      // the last check fails the job when dist/ does not follow mpimg.json; a plain validate only warns
+      const file = join(dir, 'mpimg.json');
+      const text = readFileSync(file, 'utf8');
+      try {
+        writeFileSync(file, text.replace(/"version": "[^"]*"/, '"version": "9.9.9"'));
+        expect(make(['validate']).status).toBe(0);
+        const strict = make(['validate', 'STRICT=1']);
+        expect(strict.status).not.toBe(0);
+        expect(strict.stderr).toMatch(/--strict/);
+      } finally {
+        writeFileSync(file, text);
+      }
     });
 
     it('the image job, without a listing (nothing to release) and with one (released)', async () => {
