@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ const shBlocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].t
 describe('README', () => {
   it('keeps the two commands: the main job first, the tests second, and .ci/run runs the latter', () => {
     expect(shBlocks[0]).toMatch(/^npm ci && npm run build && node bin\/mpimg\.js new \S+ --yes/);
-    expect(shBlocks[1]).toBe('npm test && npm run test:e2e');
+    expect(shBlocks[1]).toBe('npm run lint && npm test && npm run test:e2e');
     const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8');
     expect(ci.trimEnd().split('\n').pop()).toBe(shBlocks[1]);
   });

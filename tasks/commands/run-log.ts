@@ -80,7 +80,6 @@ export function masker(secrets: string[]): (text: string) => string {
   return (text) => list.reduce((t, s) => (t.includes(s) ? t.split(s).join('[redacted]') : t), text);
 }
 
-// eslint-disable-next-line no-control-regex
 const ESCAPES = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
 /** `YYYYMMDD-HHMMSS` in UTC, as in snapshot names. */

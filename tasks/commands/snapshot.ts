@@ -57,7 +57,6 @@ const ttyPrompt: Prompt = async (question, ctx) => {
 
 /** Names come from the API; keep terminal control characters out of what we print. */
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle, type BundleResult } from '../../tasks/bundle/write-bundle.js';

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Manifest } from '../../runtime/manifest.js';
 import { tempDir } from './temp.js';

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { collectVerifyChecks, reportVerifyCheck, type VerifyCheck } from '../../tasks/standard/verify-results.js';
 import { checkCollector, summarise } from '../../tasks/do/verify.js';
+import type * as VerifyResults from '../../tasks/standard/verify-results.js';
 
 const check = (id: string, status: VerifyCheck['status']): VerifyCheck => ({ id, status, message: `${id} is ${status}`, details: [`about ${id}`] });
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -45,7 +46,7 @@ describe('verify results as data', () => {
 
   it('another copy of the library (the built lib/ beside these sources) reports into the same run', async () => {
     const built = new URL('../../lib/tasks/standard/verify-results.js', import.meta.url).href;
-    const other = await import(built) as typeof import('../../tasks/standard/verify-results.js');
+    const other = await import(built) as typeof VerifyResults;
     expect(other.reportVerifyCheck).not.toBe(reportVerifyCheck);
     const got: VerifyCheck[] = [];
     await collectVerifyChecks((c) => got.push(c), async () => { other.reportVerifyCheck(check('from-lib', 'pass')); });

@@ -2,7 +2,6 @@ import type { ChildProcess } from 'node:child_process';
 
 /** Removes terminal escape sequences and CRs so assertions see what a person reads. */
 export function plain(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1b[()][A-Za-z0-9]/g, '').replace(/\x1b\][^\x07]*\x07/g, '').replace(/\r/g, '');
 }
 

@@ -44,7 +44,7 @@ export async function startDropletSshd(d: Droplet, timeoutMs = 30_000): Promise<
     );
     const deadline = Date.now() + timeoutMs;
     let done = false;
-    proc.exited.then(() => { done = true; });
+    void proc.exited.then(() => { done = true; });
     while (!done && Date.now() < deadline && !listening.test(proc.output())) {
       await new Promise((r) => setTimeout(r, 100));
     }
