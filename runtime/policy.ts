@@ -23,11 +23,21 @@ export const ROOT_ACCOUNTS: readonly string[] = ['root', 'toor'];
  * change their home or shell (`nobody` with a shell, `daemon` with a home of the app's...).
  */
 export const SYSTEM_ACCOUNTS: readonly string[] = words(
-  'daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody _apt messagebus syslog sshd uuidd tcpdump tss landscape pollinate usbmux lxd dnsmasq fwupd-refresh polkitd systemd-network systemd-resolve systemd-timesync systemd-coredump systemd-oom _chrony adm shutdown halt operator ftp dbus chrony sssd rpc rpcuser unbound libstoragemgmt cockpit-ws cockpit-wsinstance setroubleshoot clevis rngd nfsnobody',
+  'daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody _apt messagebus syslog sshd uuidd tcpdump tss landscape pollinate usbmux lxd dnsmasq dhcpcd statd ntp fwupd-refresh polkitd systemd-network systemd-resolve systemd-timesync systemd-coredump systemd-oom _chrony adm shutdown halt operator ftp dbus chrony sssd rpc rpcuser unbound libstoragemgmt cockpit-ws cockpit-wsinstance setroubleshoot clevis rngd nfsnobody',
 );
 
-/** Groups that hand root (or its secrets, or the raw disks) to their members. */
-export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem'];
+/**
+ * A base image's account: one of SYSTEM_ACCOUNTS, or a name of the prefixes distributions keep for
+ * their own (systemd's "systemd-", Debian's "_": systemd-journal-remote, _rpc, _laurel ...).
+ */
+export const isSystemAccount = (name: string): boolean => SYSTEM_ACCOUNTS.includes(name) || name.startsWith('systemd-') || name.startsWith('_');
+
+/**
+ * Groups that hand root (or its secrets, or the raw disks) to their members: docker and lxd start
+ * root containers on request, staff may write /usr/local on Debian. Never an extra group of
+ * $.users, nor a user's own (a user "shadow" would get the group shadow as its primary group).
+ */
+export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'staff'];
 
 /**
  * System folders: never an entry of $.directories or a home of $.users, whoever would own them
