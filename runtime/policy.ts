@@ -60,13 +60,15 @@ export const SYSTEM_DIRS: readonly string[] = [
  * Where root executes, sources or trusts code from, at boot, at login or from cron and the package
  * manager: these paths, everything below them and every folder above them stay root's alone (owner
  * root, not writable by a group or by others). An app user owning /opt/<vendor> could swap the
- * first-login script root runs; owning /etc/profile.d, a line every root login sources.
+ * first-login script root runs; owning /etc/profile.d, a line every root login sources; owning
+ * /etc/dpkg, /etc/kernel or /etc/rsyslog.d, a hook or program the package manager or a daemon runs as root.
  * The runtime home /opt/<vendor>/<slug> is added per image (rootRunPaths).
  */
 export const ROOT_RUN_PATHS: readonly string[] = [
   ...list('/', 'bin sbin lib lib32 lib64 libx32 usr boot root'),
-  ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd'),
-  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local sudoers sudoers.d ssh cloud apt yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d default passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
+  '/snap',
+  ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd lib/snapd'),
+  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
 ];
 
 /** The runtime home: first-login script, helper library, install journal. Root runs code from it. */
