@@ -53,6 +53,12 @@ export const SYSTEM_TESTS: readonly string[] = [
   // shellcheck, packer, make, apt-ftparchive/gpg
   'test/cli-shellcheck.test.ts',
   'test/cli/validate.test.ts',
+  'test/bundle/packer-template.test.ts',
+  'test/cli/bundle-out.test.ts',
+  'test/cli/project-option.test.ts',
+  'test/examples.test.ts',
+  'test/generators/first-hour.test.ts',
+  'test/generators/package-source.test.ts',
   'test/runtime/shellcheck.test.ts',
   'test/scripts/lint.test.ts',
   'test/tasks/shell-scripts.test.ts',
