@@ -165,6 +165,25 @@ describe('repositories: never over or instead of a file this project did not wri
     }
   });
 
+  it('a link planted at the name a file is written under first (<file>.mpimg-new) is replaced, never written through', () => {
+    const root = buildRoot();
+    const staged = stagedIn(root, 'staged');
+    // absolute: in a staged root it would lead out of it, to the build machine's own file
+    put(root, 'victim', 'the build machine\'s own file\n');
+    mkdirSync(join(staged, 'etc/apt/sources.list.d'), { recursive: true });
+    mkdirSync(join(staged, 'etc/apt/keyrings'), { recursive: true });
+    symlinkSync('/victim', join(staged, 'etc/apt/sources.list.d/acme.sources.mpimg-new'));
+    symlinkSync('/victim', join(staged, 'etc/apt/keyrings/acme.gpg.mpimg-new'));
+    installScript(root, bundled({ build: { repositories: [apt('acme')] } }, withKey));
+    const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(root, 'victim'), 'utf8')).toBe('the build machine\'s own file\n');
+    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain('\nURIs: https://apt.acme.example/debian\n');
+    expect(lstatSync(join(staged, 'etc/apt/keyrings/acme.gpg')).isFile()).toBe(true);
+    expect(readdirSync(join(staged, 'etc/apt/sources.list.d'))).toEqual(['acme.sources']);
+    expect(readdirSync(join(staged, 'etc/apt/keyrings'))).toEqual(['acme.gpg']);
+  });
+
   it('a stale list of ours goes; its key only when the list names it; other files stay', () => {
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
