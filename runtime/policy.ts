@@ -23,11 +23,21 @@ export const ROOT_ACCOUNTS: readonly string[] = ['root', 'toor'];
  * change their home or shell (`nobody` with a shell, `daemon` with a home of the app's...).
  */
 export const SYSTEM_ACCOUNTS: readonly string[] = words(
-  'daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody _apt messagebus syslog sshd uuidd tcpdump tss landscape pollinate usbmux lxd dnsmasq fwupd-refresh polkitd systemd-network systemd-resolve systemd-timesync systemd-coredump systemd-oom _chrony adm shutdown halt operator ftp dbus chrony sssd rpc rpcuser unbound libstoragemgmt cockpit-ws cockpit-wsinstance setroubleshoot clevis rngd nfsnobody',
+  'daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody _apt messagebus syslog sshd uuidd tcpdump tss landscape pollinate usbmux lxd dnsmasq dhcpcd statd ntp fwupd-refresh polkitd systemd-network systemd-resolve systemd-timesync systemd-coredump systemd-oom _chrony adm shutdown halt operator ftp dbus chrony sssd rpc rpcuser unbound libstoragemgmt cockpit-ws cockpit-wsinstance setroubleshoot clevis rngd nfsnobody',
 );
 
-/** Groups that hand root (or its secrets, or the raw disks) to their members. */
-export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem'];
+/**
+ * A base image's account: one of SYSTEM_ACCOUNTS, or a name of the prefixes distributions keep for
+ * their own (systemd's "systemd-", Debian's "_": systemd-journal-remote, _rpc, _laurel ...).
+ */
+export const isSystemAccount = (name: string): boolean => SYSTEM_ACCOUNTS.includes(name) || name.startsWith('systemd-') || name.startsWith('_');
+
+/**
+ * Groups that hand root (or its secrets, or the raw disks) to their members: docker and lxd start
+ * root containers on request, staff may write /usr/local on Debian. Never an extra group of
+ * $.users, nor a user's own (a user "shadow" would get the group shadow as its primary group).
+ */
+export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'staff'];
 
 /**
  * System folders: never an entry of $.directories or a home of $.users, whoever would own them
@@ -50,13 +60,15 @@ export const SYSTEM_DIRS: readonly string[] = [
  * Where root executes, sources or trusts code from, at boot, at login or from cron and the package
  * manager: these paths, everything below them and every folder above them stay root's alone (owner
  * root, not writable by a group or by others). An app user owning /opt/<vendor> could swap the
- * first-login script root runs; owning /etc/profile.d, a line every root login sources.
+ * first-login script root runs; owning /etc/profile.d, a line every root login sources; owning
+ * /etc/dpkg, /etc/kernel or /etc/rsyslog.d, a hook or program the package manager or a daemon runs as root.
  * The runtime home /opt/<vendor>/<slug> is added per image (rootRunPaths).
  */
 export const ROOT_RUN_PATHS: readonly string[] = [
   ...list('/', 'bin sbin lib lib32 lib64 libx32 usr boot root'),
-  ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd'),
-  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local sudoers sudoers.d ssh cloud apt yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d default passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
+  '/snap',
+  ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd lib/snapd'),
+  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
 ];
 
 /** The runtime home: first-login script, helper library, install journal. Root runs code from it. */

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 export const SYSTEM_TESTS: readonly string[] = [
   // root: chroots, tmpfs mounts, useradd --root, chown, dropping to another uid
   'test/bundle/build-script.test.ts',
+  'test/bundle/build-policy.test.ts',
+  'test/bundle/build-property.test.ts',
   'test/generators/new-command.test.ts',
   'test/runtime/catalog-droplet.test.ts',
   'test/runtime/droplet-scripts.test.ts',
@@ -45,8 +47,18 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/tasks/ssh-options.test.ts',
   'test/tasks/timeout.test.ts',
   'test/tasks/transfer.test.ts',
+  // ufw and firewalld (network namespaces of the test's own)
+  'test/bundle/firewall-ufw.test.ts',
+  'test/bundle/firewall-firewalld.test.ts',
   // shellcheck, packer, make, apt-ftparchive/gpg
   'test/cli-shellcheck.test.ts',
+  'test/cli/validate.test.ts',
+  'test/bundle/packer-template.test.ts',
+  'test/cli/bundle-out.test.ts',
+  'test/cli/project-option.test.ts',
+  'test/examples.test.ts',
+  'test/generators/first-hour.test.ts',
+  'test/generators/package-source.test.ts',
   'test/runtime/shellcheck.test.ts',
   'test/scripts/lint.test.ts',
   'test/tasks/shell-scripts.test.ts',

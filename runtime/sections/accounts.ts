@@ -1,5 +1,5 @@
 /** $.users and $.directories: system users and owned folders, made at build time. */
-import { groupOrOtherWritable, isSystemDir, PASSWD_FIELD_RE, PRIVILEGED_GROUPS, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, SYSTEM_ACCOUNTS, toolDirOf } from '../policy.js';
+import { groupOrOtherWritable, isSystemAccount, isSystemDir, PASSWD_FIELD_RE, PRIVILEGED_GROUPS, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, toolDirOf } from '../policy.js';
 import type { Check, Problem, Schema } from '../schema.js';
 import { ACCOUNT_RE, dropletPath, obj, octalMode, push, str, strings } from './common.js';
 
@@ -34,11 +34,11 @@ const account = (what: string): Schema => str({ description: what, pattern: ACCO
 const passwdPath = (what: string): Schema => dropletPath(what, { pattern: PASSWD_FIELD_RE.source, 'x-message': 'bad path {value}: it goes into /etc/passwd, where ":" separates the fields', 'x-hint': 'a path without ":"' });
 
 export const USERS_SCHEMA: Schema = strings(obj({
-  name: account('The user name; not root (nor another uid-0 name). A base image account (www-data, nobody, ...) gets groups only, no home or shell.'),
+  name: account('The user name; not root (nor another uid-0 name), nor a group that hands root (sudo, shadow, docker, ...: it would be its own group). A base image account (www-data, nobody, systemd-*, _*, ...) gets groups only, no home or shell.'),
   system: { type: 'boolean', description: 'A system account (default true): no password, no login, a uid below 1000.' },
   home: passwdPath('Its home folder (made, owned by it); not a system folder, nor where root runs code from (/opt/<vendor>/<slug> and above, /usr, ...).'),
   shell: passwdPath('Its login shell (default /usr/sbin/nologin).'),
-  groups: strings(account('An extra group.'), { description: 'Extra groups (made when missing; its own group is always made); not root, sudo, wheel, admin, shadow, disk or kmem.' }),
+  groups: strings(account('An extra group.'), { description: 'Extra groups (made when missing; its own group is always made); not root, sudo, wheel, admin, shadow, disk, kmem, docker, lxd or staff.' }),
   comment: str({ description: 'The GECOS comment.', pattern: '^[^:]*$', 'x-hint': 'no ":"' }),
 }, { required: ['name'], 'x-check': 'user' }), { description: 'Users (and their groups) made at build time, before files/ and the build scripts.', 'x-check': 'uniqueNames' });
 
@@ -84,7 +84,10 @@ export const ACCOUNT_CHECKS: Record<string, Check> = {
     const u = v as User;
     if (ROOT_ACCOUNTS.includes(u.name)) {
       push(out, `${at}.name`, `"${u.name}" is root: $.users never changes it (a shell of nologin locks every customer out)`, 'remove this entry; make a user of the app\'s own instead');
-    } else if (SYSTEM_ACCOUNTS.includes(u.name)) {
+    } else if (PRIVILEGED_GROUPS.includes(u.name)) {
+      // its own group is the group of that name, the user's primary group
+      push(out, `${at}.name`, `a user "${u.name}" would have the group "${u.name}" as its own, which hands root (or its secrets) to its members`, 'name the user after the app, e.g. "acme"');
+    } else if (isSystemAccount(u.name)) {
       for (const k of ['home', 'shell'] as const) {
         if (u[k] !== undefined) push(out, `${at}.${k}`, `"${u.name}" is an account of the base image: its ${k} is not the image's to change`, `remove "${k}" (the entry may still add it to groups), or make a user of the app's own`);
       }

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { familyOf, type Family } from '../../runtime/distro.js';
 import { DISTRO_SLUG_RE, forDistro, type Manifest, type PerDistro } from '../../runtime/manifest.js';
-import { ancestorsOf, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, shellPattern, SYSTEM_DIRS, TOOL_DIRS } from '../../runtime/policy.js';
+import { ancestorsOf, PRIVILEGED_GROUPS, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, shellPattern, SYSTEM_DIRS, TOOL_DIRS } from '../../runtime/policy.js';
 import type { Repository } from '../../runtime/sections/build.js';
 import { firewallRules } from '../../runtime/sections/firewall.js';
 import { serviceOf, type Service } from '../../runtime/sections/services.js';
@@ -199,6 +199,7 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
     policy: {
       systemDirs: shellPattern(SYSTEM_DIRS, false),
       toolDirs: shellPattern(TOOL_DIRS, true),
+      privilegedGroups: shellPattern(PRIVILEGED_GROUPS, false),
       rootRun: `${shellPattern(rootRunPaths(m.vendor, m.slug), true)}|${shellPattern(ancestorsOf(rootRunPaths(m.vendor, m.slug)), false)}`,
     },
     limitRuleset: limitRuleset(m.firewall),

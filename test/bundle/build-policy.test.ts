@@ -54,13 +54,13 @@ describe('users and directories: what only the machine knows is refused before a
   it('an account that has uid 0 here (another name for root), or a group with gid 0: nothing is made', () => {
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
-    put(root, 'staged/etc/passwd', `${readFileSync(join(staged, 'etc/passwd'), 'utf8')}admin:x:0:0:second root:/root:/bin/bash\n`);
+    put(root, 'staged/etc/passwd', `${readFileSync(join(staged, 'etc/passwd'), 'utf8')}boss:x:0:0:second root:/root:/bin/bash\n`);
     put(root, 'staged/etc/group', `${readFileSync(join(staged, 'etc/group'), 'utf8')}wheel2:x:0:\n`);
     const before = snapshot(staged);
-    installScript(root, bundled({ users: [{ name: 'acme' }, { name: 'admin', shell: '/usr/sbin/nologin' }], directories: [{ path: '/srv/acme' }] }));
+    installScript(root, bundled({ users: [{ name: 'acme' }, { name: 'boss', shell: '/usr/sbin/nologin' }], directories: [{ path: '/srv/acme' }] }));
     const r = runBuild(root, ['--root', '/staged', 'users']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('error: users: user admin has uid 0 on this system: it is root, and mpimg.json never changes root\'s account\nfix: take admin out of users in mpimg.json\n');
+    expect(r.stderr).toBe('error: users: user boss has uid 0 on this system: it is root, and mpimg.json never changes root\'s account\nfix: take boss out of users in mpimg.json\n');
     expect(r.stdout).toBe('');
     expect(snapshot(staged)).toBe(before);
 
@@ -69,6 +69,25 @@ describe('users and directories: what only the machine knows is refused before a
     expect(g.code).toBe(1);
     expect(g.stderr).toMatch(/^error: users: user acme: group wheel2 has gid 0 on this system \(root's group\)\n/);
     expect(snapshot(staged)).toBe(before);
+  });
+
+  it('past the schema, a user named like a group that hands root (its own group) or such an extra group: nothing is made', () => {
+    const root = buildRoot();
+    const staged = stagedIn(root, 'staged');
+    put(root, 'staged/etc/group', `${readFileSync(join(staged, 'etc/group'), 'utf8')}shadow:x:42:\ndocker:x:998:\n`);
+    const before = snapshot(staged);
+    const script = bundled({ users: [{ name: 'acme' }] });
+    for (const [line, error] of [
+      ["mpimg_user 'shadow' '1' '' '' '' ''", 'error: users: user shadow: its own group would be the group shadow, which hands root (or its secrets) to its members'],
+      ["mpimg_user 'acme' '1' '' '' 'docker' ''", 'error: users: user acme: group docker hands root (or its secrets) to its members'],
+    ]) {
+      writeFileSync(script, readFileSync(script, 'utf8').replace(/^ {2}mpimg_user .*$/m, `  ${line}`));
+      installScript(root, script);
+      const r = runBuild(root, ['--root', '/staged', 'users']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n')[0]).toBe(error);
+      expect(snapshot(staged)).toBe(before);
+    }
   });
 
   it('a folder that is a link to a system folder, or leads above the runtime home: refused with the path it really is', () => {
@@ -144,6 +163,25 @@ describe('repositories: never over or instead of a file this project did not wri
         + `fix: give the repository another name in mpimg.json (e.g. "acme-wiki-${name}"): that ${what.endsWith('.gpg') ? 'key' : 'file'} is the distribution's or another tool's, and is never written over\n`);
       expect(snapshot(staged), name).toBe(before);
     }
+  });
+
+  it('a link planted at the name a file is written under first (<file>.mpimg-new) is replaced, never written through', () => {
+    const root = buildRoot();
+    const staged = stagedIn(root, 'staged');
+    // absolute: in a staged root it would lead out of it, to the build machine's own file
+    put(root, 'victim', 'the build machine\'s own file\n');
+    mkdirSync(join(staged, 'etc/apt/sources.list.d'), { recursive: true });
+    mkdirSync(join(staged, 'etc/apt/keyrings'), { recursive: true });
+    symlinkSync('/victim', join(staged, 'etc/apt/sources.list.d/acme.sources.mpimg-new'));
+    symlinkSync('/victim', join(staged, 'etc/apt/keyrings/acme.gpg.mpimg-new'));
+    installScript(root, bundled({ build: { repositories: [apt('acme')] } }, withKey));
+    const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(root, 'victim'), 'utf8')).toBe('the build machine\'s own file\n');
+    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain('\nURIs: https://apt.acme.example/debian\n');
+    expect(lstatSync(join(staged, 'etc/apt/keyrings/acme.gpg')).isFile()).toBe(true);
+    expect(readdirSync(join(staged, 'etc/apt/sources.list.d'))).toEqual(['acme.sources']);
+    expect(readdirSync(join(staged, 'etc/apt/keyrings'))).toEqual(['acme.gpg']);
   });
 
   it('a stale list of ours goes; its key only when the list names it; other files stay', () => {

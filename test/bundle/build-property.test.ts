@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
-import { ancestorsOf, rootRunPaths, SYSTEM_DIRS } from '../../runtime/policy.js';
+import { ancestorsOf, PRIVILEGED_GROUPS, rootRunPaths, SYSTEM_DIRS } from '../../runtime/policy.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
@@ -43,7 +43,7 @@ const dropletPath = fc.oneof(
   fc.tuple(fc.constantFrom('/srv', '/var/lib', '/etc', '/opt/acme', '/var/log', '/home', '/tmp', '/var/lib/mpimg'), segment, fc.option(segment, { nil: undefined }))
     .map(([d, a, b]) => `${d}/${a}${b === undefined ? '' : `/${b}`}`),
 );
-const account = fc.constantFrom('app', 'app2', 'root', 'nobody', 'www-data', 'toor', 'daemon');
+const account = fc.constantFrom('app', 'app2', 'root', 'nobody', 'www-data', 'toor', 'daemon', 'shadow', 'sudo', 'systemd-app', '_app');
 const mode = fc.constantFrom('0755', '0750', '0700', '0777', '2770', '1777', '0775', '0705');
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 
@@ -53,7 +53,7 @@ const manifestArb = fc.record({
     system: opt(fc.boolean()),
     home: opt(dropletPath),
     shell: opt(fc.oneof(fc.constantFrom('/bin/sh', '/usr/sbin/nologin'), dropletPath)),
-    groups: opt(fc.uniqueArray(fc.constantFrom('app-data', 'www-data', 'sudo', 'root', 'adm'), { maxLength: 2 })),
+    groups: opt(fc.uniqueArray(fc.constantFrom('app-data', 'www-data', 'sudo', 'root', 'adm', 'docker', 'shadow'), { maxLength: 2 })),
     comment: opt(hostile),
   }, { requiredKeys: ['name'] }), { maxLength: 3 })),
   directories: opt(fc.array(fc.record({ path: dropletPath, owner: opt(account), group: opt(fc.constantFrom('root', 'app', 'www-data', 'adm')), mode: opt(mode) }, { requiredKeys: ['path'] }), { maxLength: 3 })),
@@ -116,6 +116,8 @@ afterAll(() => {
 function freshStaged(): string {
   const name = `s${++n}`;
   const staged = stagedIn(root, name);
+  // groups that hand root, as the base images have them
+  writeFileSync(join(staged, 'etc/group'), `${readFileSync(join(staged, 'etc/group'), 'utf8')}shadow:x:42:\nsudo:x:27:\ndocker:x:998:\n`);
   for (const d of SYSTEM_DIRS) {
     mkdirSync(join(staged, d), { recursive: true });
     chmodSync(join(staged, d), d === '/tmp' || d === '/var/tmp' ? 0o1777 : d === '/root' || d === '/root/.ssh' ? 0o700 : 0o755);
@@ -230,6 +232,17 @@ function check(drawn: Drawn): void {
   }
   for (const [p, a] of after) {
     if (ROOT_RUN.some((x) => within(p, x)) && a.kind !== 'l') expect(a.uid, `${p} owner\n${ctx}`).toBe(0);
+  }
+  // No user of the manifest is in a group that hands root, as its own group or an extra one.
+  const groups = readFileSync(join(staged, 'etc/group'), 'utf8').split('\n').map((l) => l.split(':'));
+  for (const u of (m.users as Array<{ name: string }> | undefined) ?? []) {
+    const row = readFileSync(join(staged, 'etc/passwd'), 'utf8').split('\n').map((l) => l.split(':')).find((x) => x[0] === u.name);
+    if (!row || ['root', 'nobody', 'www-data', 'daemon'].includes(u.name)) continue;
+    const own = groups.find((g) => g[2] === row[3]);
+    expect(own && (own[2] === '0' || PRIVILEGED_GROUPS.includes(own[0])), `${u.name}'s own group ${own?.[0]}\n${ctx}`).toBe(false);
+    for (const g of groups) {
+      if (g[2] === '0' || PRIVILEGED_GROUPS.includes(g[0])) expect((g[3] ?? '').split(','), `${u.name} in ${g[0]}\n${ctx}`).not.toContain(u.name);
+    }
   }
   if (r.code !== 0) return;
 
