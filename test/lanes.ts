@@ -70,21 +70,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/helpers/apt-repo.test.ts',
   'test/import/recognizers.test.ts',
   'test/import/layouts.test.ts',
-  // root, staged roots and the real firewalls: the build script's policy and property runs, ufw and
-  // firewalld (firewall-offline-cmd, nft, network namespaces)
-  'test/bundle/build-policy.test.ts',
-  'test/bundle/build-property.test.ts',
-  'test/bundle/firewall-firewalld.test.ts',
-  'test/bundle/firewall-ufw.test.ts',
-  // packer, make, shellcheck (through mpimg validate) and ssh-keygen/sshd
-  'test/bundle/packer-template.test.ts',
-  'test/cli/bundle-out.test.ts',
-  'test/cli/project-option.test.ts',
+  // a real sshd (ssh-keygen, sshd) for the run log of a build
   'test/cli/run-log.test.ts',
-  'test/cli/validate.test.ts',
-  'test/examples.test.ts',
-  'test/generators/first-hour.test.ts',
-  'test/generators/package-source.test.ts',
 ];
 
 /**
