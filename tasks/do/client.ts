@@ -243,7 +243,9 @@ export class DoClient {
       const message = this.redact(body.message ?? res.statusText ?? 'no message');
       const base = { status: res.status, apiId: body.id, requestId: body.request_id, where: label };
       if (res.status === 429) {
-        const wait = rateLimitWaitMs(res.headers, this.clock.now());
+        // ratelimit-reset is the server's epoch: compared with the server's clock (this answer's Date), so
+        // a machine whose clock is off neither gives up on a short wait nor hammers the API.
+        const wait = rateLimitWaitMs(res.headers, this.serverNow());
         if (tries >= this.retry.maxRetries || wait > this.retry.maxRateLimitWaitMs) {
           throw new DoApiError(`rate limited by the DigitalOcean API (${message})`, {
             ...base, hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,

@@ -96,6 +96,19 @@ describe('DoClient against the API double', () => {
     expect(clock.sleeps[0]).toBeLessThanOrEqual(30_000);
   });
 
+  it('reads ratelimit-reset on the server\'s clock: a machine clock 10 minutes slow still waits 30 s, not 630 s', async () => {
+    const d = api.addDroplet();
+    const clock = fastClock();
+    const slow = { ...clock, now: () => Date.now() - 600_000 };
+    const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: slow, retry: FAST_RETRY });
+    api.rateLimit({ path: `/v2/droplets/${d.id}`, resetEpoch: Math.floor(Date.now() / 1000) + 30 });
+    expect((await c.getDroplet(d.id)).id).toBe(d.id);
+    expect(api.requests.map((r) => r.status)).toEqual([429, 200]);
+    expect(clock.sleeps).toHaveLength(1);
+    expect(clock.sleeps[0]).toBeGreaterThan(27_000);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(31_000);
+  });
+
   it('prefers retry-after over ratelimit-reset', async () => {
     const d = api.addDroplet();
     const { c, clock } = client();
