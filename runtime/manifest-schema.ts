@@ -42,7 +42,7 @@ export const MANIFEST_SCHEMA: Schema = {
     firstLogin: { anyOf: [obj({ file: projectPath('The first-login script.') }, { required: ['file'] }), { type: 'null' }], description: 'Defaults to first-login/first-login.sh when that file exists; null turns it off.' },
     motd: {
       anyOf: [obj({
-        file: projectPath('MOTD text file; {{ip}}, {{name}}, {{version}} and {{VARIABLE}} are filled in.'),
+        file: projectPath('MOTD text file; {{ip}}, {{name}}, {{version}}, {{credentials}} (the credentials file) and {{VARIABLE}} are filled in.'),
         afterFirstLogin: projectPath('MOTD text shown once the first-login setup has finished.'),
       }, { required: ['file'] }), { type: 'null' }],
       description: 'The login message.',
