@@ -71,6 +71,12 @@ describe('scaffolding and editing', () => {
     expect(v.status).toBe(1);
     expect(v.stderr).toContain('unknown placeholder {{credential}}');
     expect(v.stderr).toContain('did you mean {{credentials}}?');
+    // mpimg add motd: the fix is the did-you-mean, not a generic one; motd.txt stays as it was
+    const added = mpimg(['add', 'motd', '--motd', 'Hi {{nmae}}', '--force'], dir);
+    expect(added.status).toBe(1);
+    expect(added.stderr).toContain('error: bad --motd: unknown placeholder {{nmae}}');
+    expect(added.stderr).toMatch(/fix: did you mean \{\{name\}\}\?/);
+    expect(readFileSync(join(dir, 'motd.txt'), 'utf8')).toBe('Hello {{credential}}\n');
   });
 });
 
