@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { withoutOldPacker } from '../helpers/old-packer.js';
 import { REPO, removeDir, tempDir } from './support.js';
 
 const parent = tempDir('mpimg-hour-');
@@ -28,7 +29,8 @@ describe('scaffolding and editing', () => {
     expect(m.build.packages).toMatchObject({ apt: ['ufw'], dnf: ['firewalld'] });
     const ok = mpimg(['validate'], dir);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stderr).toBe('');
+    // this machine's packer is older than the template's minimum: that warning is tested on its own
+    expect(withoutOldPacker(ok.stderr).text).toBe('');
     delete m.firewall;
     writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
     const none = mpimg(['validate'], dir);
