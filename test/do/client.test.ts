@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoClient, normaliseBaseUrl } from '../../tasks/do/client.js';
@@ -107,6 +108,24 @@ describe('DoClient against the API double', () => {
     expect(clock.sleeps).toHaveLength(1);
     expect(clock.sleeps[0]).toBeGreaterThan(27_000);
     expect(clock.sleeps[0]).toBeLessThanOrEqual(31_000);
+  });
+
+  it('a 429 with neither ratelimit-reset nor retry-after waits longer each time (backoff), then goes on', async () => {
+    let n = 0;
+    const srv = createHttpServer((_req, res) => {
+      n++;
+      res.setHeader('content-type', 'application/json');
+      if (n <= 3) { res.statusCode = 429; res.end(JSON.stringify({ id: 'too_many_requests', message: 'slow down' })); return; }
+      res.end(JSON.stringify({ droplet: { id: 1, name: 'x' } }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const { c, clock } = client({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, retry: { ...FAST_RETRY, backoffMs: 1, maxBackoffMs: 8 } });
+      expect((await c.getDroplet(1)).id).toBe(1);
+      expect(clock.sleeps).toEqual([1, 2, 4]);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
   });
 
   it('prefers retry-after over ratelimit-reset', async () => {
