@@ -55,6 +55,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/generators/integration.test.ts',
   'test/generators/project-scripts.test.ts',
   'test/generators/first-hour.test.ts',
+  'test/examples.test.ts',
   'test/readme.test.ts',
   'test/helpers/apt-repo.test.ts',
   'test/import/recognizers.test.ts',
