@@ -4,11 +4,11 @@
  * new image project in one command, with a report of what became what (tasks/import/).
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { importTemplate } from '../import/importer.js';
 import { renderReport } from '../import/report.js';
 import { checkTarget, writeProject } from '../import/write.js';
+import { parseOptions } from './options.js';
 import type { Command } from './types.js';
 
 const usage = `Usage: mpimg import <template file or app folder> <new project folder> [options]
@@ -42,19 +42,11 @@ const command: Command = {
   summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project',
   usage,
   async run(argv, ctx) {
-    let values: Record<string, string | boolean | undefined>;
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: {
-          base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
-          name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },
-        },
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'see `mpimg import --help`');
-    }
+    // The option parser every command shares: its own wording, a did-you-mean, never parseArgs' sentences.
+    const { values, positionals } = parseOptions(argv, {
+      base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
+      name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },
+    }, { command: 'import', usage, positionals: true });
     const dry = values['dry-run'] === true;
     // --dry-run needs no project folder
     if (positionals.length > 2 || positionals.length < (dry ? 1 : 2)) {

@@ -25,7 +25,7 @@ async function cli(args: string[], cwd = root) {
 /** parseArgs' own sentences: none may reach a user. */
 const NODE_WORDING = /Unknown option '|To specify a positional|argument is ambiguous|Unexpected argument '|does not take positional|argument missing|does not take an argument|ERR_PARSE_ARGS/;
 
-const COMMANDS = ['new', 'add', 'bundle', 'upgrade', 'validate', 'tasks', 'run', 'snapshot', 'image', 'verify', 'release'];
+const COMMANDS = ['new', 'import', 'add', 'bundle', 'upgrade', 'validate', 'tasks', 'run', 'snapshot', 'image', 'verify', 'release'];
 
 describe('mpimg help <command>', () => {
   it('lists every command, and `mpimg help X` prints what `mpimg X --help` prints, on stdout, exit 0', async () => {
