@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { validateManifest } from '../runtime/manifest.js';
 import { schemaDocument } from '../runtime/manifest-schema.js';
 import { publishedSchema } from '../runtime/schema.js';
+import { MOTD_PLACEHOLDERS } from '../tasks/bundle/project.js';
 import { exampleAt, fields, manifestDoc } from '../tasks/docs/manifest-doc.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,5 +29,10 @@ describe('docs/manifest.md, the mpimg.json reference the generated README links 
     expect(doc).toContain('| `$.firewall.limit` | a list of strings | Ports let in with a rate limit on new connections (ufw limit), e.g. ["22/tcp"]. | `["22/tcp"]` |');
     expect(doc).toContain('| `$.services[].firstBoot` | one of "restart", "start", "none" |');
     expect(doc).toContain('## `listing`');
+  });
+
+  it('$.motd.file names every placeholder the bundle fills in ({{credentials}} too)', () => {
+    const row = manifestDoc(schema, example).split('\n').find((l) => l.startsWith('| `$.motd.file`'))!;
+    for (const p of MOTD_PLACEHOLDERS) expect(row, p).toContain(`{{${p}}}`);
   });
 });

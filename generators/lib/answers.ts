@@ -113,10 +113,15 @@ export function answerWarnings(answers: Answers): string[] {
 
 /** For a prompt's `validate`: true, or the message and fix for this one answer. */
 export function validateOne(key: AnswerKey, raw: unknown, soFar: Partial<Answers> = {}): true | string {
+  const p = answerProblem(key, raw, soFar);
+  return p === undefined ? true : `${p.message} (${p.fix})`;
+}
+
+/** The first problem of this one answer, with its own fix (for an error of an `add` option). */
+export function answerProblem(key: AnswerKey, raw: unknown, soFar: Partial<Answers> = {}): AnswerProblem | undefined {
   const s = specFor(key);
   const candidate = { ...PROBE, ...soFar, [key]: coerce(s, raw) } as Answers;
-  const mine = validateAnswers(candidate).filter((p) => p.option === s.option);
-  return mine.length === 0 ? true : `${mine[0].message} (${mine[0].fix})`;
+  return validateAnswers(candidate).find((p) => p.option === s.option);
 }
 
 export function formatAnswerProblems(problems: AnswerProblem[]): string {

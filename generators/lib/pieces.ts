@@ -8,7 +8,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULTS, FIRST_BOOT_FILE_RE, NAME_RE, type Manifest } from '../../runtime/manifest.js';
 import { MpimgError } from '../../tasks/errors.js';
-import { validateOne } from './answers.js';
+import { answerProblem, validateOne } from './answers.js';
 import { FIRST_BOOT_TEMPLATE, FIRST_LOGIN_TEMPLATE, MOTD_TEMPLATE } from './files.js';
 import { editJson } from './json-edit.js';
 import { specFor, type Answers } from './options.js';
@@ -191,9 +191,9 @@ export async function addMotd(dir: string, greeting: string | undefined, opts: P
       throw new MpimgError('no terminal to ask for the greeting on', { where: 'command-line options', hint: 'pass --motd "<greeting>", or --yes to take the current one' });
     }
   }
-  const ok = validateOne('motd', greeting);
-  if (ok !== true || greeting === undefined) throw new MpimgError(`bad --motd: ${ok}`, { where: '--motd', hint: 'give one non-empty line of text' });
-  const line = greeting.trim();
+  const bad = answerProblem('motd', greeting ?? '');
+  if (bad) throw new MpimgError(`bad --motd: ${bad.message}`, { where: '--motd', hint: bad.fix });
+  const line = (greeting ?? '').trim();
   const file = p.manifest.motd?.file ?? DEFAULTS.motdFile;
   const status = p.writePiece(file, renderTemplate({ template: MOTD_TEMPLATE, render: 'ejs' }, p.context({ motd: line })), 0o644);
   if (status !== 'conflict') {

@@ -42,6 +42,7 @@ const command: Command = {
   summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project',
   usage,
   async run(argv, ctx) {
+    // The option parser every command shares: its own wording, a did-you-mean, never parseArgs' sentences.
     const { values, positionals } = parseOptions(argv, {
       base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
       name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },

@@ -243,7 +243,10 @@ export class DoClient {
       const message = this.redact(body.message ?? res.statusText ?? 'no message');
       const base = { status: res.status, apiId: body.id, requestId: body.request_id, where: label };
       if (res.status === 429) {
-        const wait = rateLimitWaitMs(res.headers, this.clock.now());
+        // ratelimit-reset is the server's epoch: compared with the server's clock (this answer's Date), so
+        // a machine whose clock is off neither gives up on a short wait nor hammers the API.
+        // Without either header (the Vendor API names none), the 5xx backoff: growing waits, not five quick tries.
+        const wait = rateLimitWaitMs(res.headers, this.serverNow()) ?? this.backoff(tries);
         if (tries >= this.retry.maxRetries || wait > this.retry.maxRateLimitWaitMs) {
           throw new DoApiError(`rate limited by the DigitalOcean API (${message})`, {
             ...base, hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,
@@ -505,11 +508,11 @@ function errText(err: unknown): string {
   return String(err);
 }
 
-/** retry-after (seconds) wins; else ratelimit-reset (epoch seconds); else one second. */
-export function rateLimitWaitMs(headers: Headers, nowMs: number): number {
+/** retry-after (seconds) wins; else ratelimit-reset (epoch seconds); undefined when neither is there. */
+export function rateLimitWaitMs(headers: Headers, nowMs: number): number | undefined {
   const ra = headers.get('retry-after');
   if (ra && /^\d+(\.\d+)?$/.test(ra.trim())) return Math.max(0, Math.round(Number(ra) * 1000));
   const reset = headers.get('ratelimit-reset');
   if (reset && /^\d+$/.test(reset.trim())) return Math.max(0, Number(reset) * 1000 - nowMs);
-  return 1000;
+  return undefined;
 }

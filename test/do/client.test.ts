@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoClient, normaliseBaseUrl } from '../../tasks/do/client.js';
@@ -94,6 +95,37 @@ describe('DoClient against the API double', () => {
     expect(clock.sleeps).toHaveLength(1);
     expect(clock.sleeps[0]).toBeGreaterThan(28_000);
     expect(clock.sleeps[0]).toBeLessThanOrEqual(30_000);
+  });
+
+  it('reads ratelimit-reset on the server\'s clock: a machine clock 10 minutes slow still waits 30 s, not 630 s', async () => {
+    const d = api.addDroplet();
+    const clock = fastClock();
+    const slow = { ...clock, now: () => Date.now() - 600_000 };
+    const c = new DoClient({ token: TOKEN, baseUrl: api.url, clock: slow, retry: FAST_RETRY });
+    api.rateLimit({ path: `/v2/droplets/${d.id}`, resetEpoch: Math.floor(Date.now() / 1000) + 30 });
+    expect((await c.getDroplet(d.id)).id).toBe(d.id);
+    expect(api.requests.map((r) => r.status)).toEqual([429, 200]);
+    expect(clock.sleeps).toHaveLength(1);
+    expect(clock.sleeps[0]).toBeGreaterThan(27_000);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(31_000);
+  });
+
+  it('a 429 with neither ratelimit-reset nor retry-after waits longer each time (backoff), then goes on', async () => {
+    let n = 0;
+    const srv = createHttpServer((_req, res) => {
+      n++;
+      res.setHeader('content-type', 'application/json');
+      if (n <= 3) { res.statusCode = 429; res.end(JSON.stringify({ id: 'too_many_requests', message: 'slow down' })); return; }
+      res.end(JSON.stringify({ droplet: { id: 1, name: 'x' } }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const { c, clock } = client({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, retry: { ...FAST_RETRY, backoffMs: 1, maxBackoffMs: 8 } });
+      expect((await c.getDroplet(1)).id).toBe(1);
+      expect(clock.sleeps).toEqual([1, 2, 4]);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
   });
 
   it('prefers retry-after over ratelimit-reset', async () => {

@@ -532,6 +532,17 @@ describe('mpimg image', () => {
     expect(text.err()).toBe('');
   });
 
+  it('an SSH key that is neither an id nor an MD5 fingerprint (ssh-keygen\'s SHA256 form, a key name) is refused before touching the API', async () => {
+    for (const bad of ['SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8', 'laptop', '0']) {
+      writeManifest(project.dir, { ...MANIFEST, droplet: { sshKeys: [7, bad] } });
+      const { cap, run } = setup(recordingBuild().step);
+      expect(await run(), bad).toBe(1);
+      expect(cap.err()).toContain(`$.droplet.sshKeys[1]: SSH key ${JSON.stringify(bad)} is neither a key id nor an MD5 fingerprint`);
+      expect(cap.err()).toContain('doctl compute ssh-key list');
+    }
+    expect(api.requests).toHaveLength(0);
+  });
+
   it('reports a bad mpimg.json before touching the API', async () => {
     writeManifest(project.dir, { ...MANIFEST, slug: 'Bad Slug' });
     const { cap, run } = setup(recordingBuild().step);

@@ -29,6 +29,7 @@ describe('scaffolding and editing', () => {
     expect(m.build.packages).toMatchObject({ apt: ['ufw'], dnf: ['firewalld'] });
     const ok = mpimg(['validate'], dir);
     expect(ok.status, ok.stderr).toBe(0);
+    // this machine's packer is older than the template's minimum: that warning is tested on its own
     expect(withoutOldPacker(ok.stderr).text).toBe('');
     delete m.firewall;
     writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
@@ -72,6 +73,12 @@ describe('scaffolding and editing', () => {
     expect(v.status).toBe(1);
     expect(v.stderr).toContain('unknown placeholder {{credential}}');
     expect(v.stderr).toContain('did you mean {{credentials}}?');
+    // mpimg add motd: the fix is the did-you-mean, not a generic one; motd.txt stays as it was
+    const added = mpimg(['add', 'motd', '--motd', 'Hi {{nmae}}', '--force'], dir);
+    expect(added.status).toBe(1);
+    expect(added.stderr).toContain('error: bad --motd: unknown placeholder {{nmae}}');
+    expect(added.stderr).toMatch(/fix: did you mean \{\{name\}\}\?/);
+    expect(readFileSync(join(dir, 'motd.txt'), 'utf8')).toBe('Hello {{credential}}\n');
   });
 });
 
