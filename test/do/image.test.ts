@@ -327,7 +327,7 @@ describe('mpimg image', () => {
 
   it('Ctrl-C while a slow create is under way still destroys the droplet it made', async () => {
     // The API takes its time to make the droplet; the user gives up before the answer comes.
-    api.inject({ method: 'POST', path: '/v2/droplets', delayMs: 150 });
+    api.inject({ method: 'POST', path: '/v2/droplets', delayMs: 1500 });
     const b = recordingBuild();
     const s = setup(b.step);
     // Ctrl-C once the create has reached the API (the double records a request when it arrives).
