@@ -30,6 +30,7 @@ import { Refused, SourceTree } from './source.js';
 import type { ImportOptions, ImportState, PersonNote } from './state.js';
 import { readTemplate, textOf, TemplateReadError, type Piece, type Template } from './template.js';
 import { fieldText, quoteState, resolver, shq, Variables } from './values.js';
+import { hasToken, redactFile, redactValue, TOKEN_PLACEHOLDER, withoutTokens } from './tokens.js';
 
 export interface ImportRequest {
   /** The template file or the folder holding it. */
@@ -84,11 +85,35 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
     const r = await importOnce(req, tmpl, located, tree, templateNames, why, excluded, refused);
     if ((r.unmove.size === 0 && !r.refused) || round >= 8) {
       if (!r.result) throw new MpimgError('the import did not settle on a project (a bug of mpimg import; please report it with the template)', { where: templateNames[0] });
-      return r.result;
+      return withoutTemplateTokens(r.result);
     }
     excluded = new Map([...excluded, ...r.unmove]);
     refused = new Set([...refused, ...(r.refused ?? [])]);
   }
+}
+
+/** The result with no DigitalOcean token left in a file, the manifest or the report (each place named). */
+function withoutTemplateTokens(r: ImportResult): ImportResult {
+  const person: PersonNote[] = [];
+  const files = new Map<string, ProjectOutput>();
+  for (const [rel, f] of r.files) {
+    if (f.link !== undefined) {
+      if (hasToken(f.link) || hasToken(rel)) person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this link of the template: it was left out of the project; revoke the token in the control panel' });
+      else files.set(rel, f);
+      continue;
+    }
+    if (hasToken(rel)) {
+      person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this file name of the template: the file was left out of the project; revoke the token in the control panel' });
+      continue;
+    }
+    const data = redactFile(rel, f.data, person);
+    if (data) files.set(rel, { ...f, data });
+  }
+  const manifest = redactValue(r.manifest);
+  if (JSON.stringify(manifest) !== JSON.stringify(r.manifest)) person.push({ where: 'mpimg.json', what: `a DigitalOcean API token was written in the template where a value of mpimg.json comes from (a variable's default): revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place` });
+  const report = redactValue(r.report);
+  report.person = [...report.person, ...person];
+  return { ...r, manifest, answers: redactValue(r.answers), files, report };
 }
 
 /** Every path a provisioner names (for finding where Packer ran). */

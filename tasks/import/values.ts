@@ -3,6 +3,7 @@
  * (variable defaults), the names the new project gives the template's variables, and the quoting
  * that turns a template reference into shell text (a parameter expansion: data, never code).
  */
+import { CONTROL_RE } from '../../runtime/manifest.js';
 import { reservedVariable, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
 import type { PersonNote } from './state.js';
 import type { Field, Piece, Template, Text } from './template.js';
@@ -88,6 +89,8 @@ export class Variables {
       else if (tv.default !== undefined) {
         const r = this.resolve(tv.default);
         if (r === undefined) this.notes.person.push({ where, what: `the default of template variable "${v}" cannot be evaluated at import (${describe(tv.default)}): ${n} is empty; give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}` });
+        // mpimg.json's values are one line of text: a multi-line default would make a project that does not validate
+        else if (CONTROL_RE.test(r)) this.notes.person.push({ where, what: `the default of template variable "${v}" holds a control or line-separator character (U+${CONTROL_RE.exec(r)![0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which a value of mpimg.json cannot: ${n} is empty; put the text into a file of the project (files/) and read it from there, or give a one-line value with \`mpimg bundle --var ${n}=...\`` });
         else value = r;
       }
       this.used.set(n, { value, from: `template variable "${v}"` });
