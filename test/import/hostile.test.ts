@@ -203,6 +203,21 @@ describe('interrupted and concurrent imports', () => {
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
+  it('an interrupt that comes while the import works (not only before it) stops it: nothing written, the empty target left as it was', async () => {
+    const parent = tempDir('mpimg-import-int2-');
+    const target = path.join(parent, 'project');
+    fs.mkdirSync(target);
+    const ac = new AbortController();
+    // the signal handler's abort runs when the event loop turns: a timer due at once stands for it
+    const pending = importCommand.run([src, target], { cwd: root, env: process.env, stdout: sink(), stderr: sink(), isTTY: false, signal: ac.signal }).catch((e: unknown) => e);
+    setTimeout(() => ac.abort(), 0);
+    const err = await pending;
+    expect(err).toBeInstanceOf(MpimgError);
+    expect((err as MpimgError).message).toBe('interrupted: nothing was written');
+    expect(fs.readdirSync(parent)).toEqual(['project']);
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
   it('two imports into one new folder at once: one project, the other refused, nothing mixed', async () => {
     const parent = tempDir('mpimg-import-two-');
     const dir = path.join(parent, 'project');
@@ -244,7 +259,7 @@ describe('tokens, values and accounts the rules refuse: a note for a person, nev
       '',
     ].join('\n'), { mode: 0o755 });
     fs.writeFileSync(path.join(app, 'template.json'), JSON.stringify({
-      variables: { application_name: 'Acme', application_version: '1.0', note: 'one\ntwo', sep: 'a\u2028b', plain: token('f') },
+      variables: { application_name: 'Acme\u2028Evil', application_version: '1.0', note: 'one\ntwo', sep: 'a\u2028b', plain: token('f') },
       builders: [{ type: 'digitalocean', image: 'ubuntu-24-04-x64', region: 'nyc3', size: 's-1vcpu-1gb', snapshot_name: 'acme-{{timestamp}}' }],
       provisioners: [
         { type: 'file', source: 'app/files/etc/', destination: '/etc/' },
@@ -281,6 +296,12 @@ describe('tokens, values and accounts the rules refuse: a note for a person, nev
       expect.stringMatching(/^the default of template variable "sep" holds a control or line-separator character \(U\+2028\).*SEP is empty/),
     ]));
     expect(mpimg(['validate', p.dir]).status).toBe(0);
+  });
+
+  it('an application_name with a line separator: the name comes from the folder, and the report says so and why', () => {
+    expect(p.manifest.name).toBe('App');
+    expect(p.report.fields).toContainEqual(expect.objectContaining({ field: 'name', value: 'App', from: 'the folder name' }));
+    expect(p.report.person.map((n: any) => n.what)).toContain('no usable application_name variable (its value holds a control or line-separator character, which a name cannot): the name "App" was made from the folder name (--name sets it)');
   });
 
   it('users and folders the rules refuse stay as script with a note saying why; a plain mkdir of a system folder is only said', () => {
