@@ -31,6 +31,30 @@ export function quoteState(text: string): 'none' | 'single' | 'double' {
   return st;
 }
 
+/**
+ * Whether the end of `text` (a script's first lines; the last, unfinished line is not counted)
+ * is inside a here-document: 'quoted' when its delimiter was quoted (the shell expands nothing in
+ * it), 'plain' when not, undefined outside one. A line-level reading: enough to place template
+ * references, which Packer pastes in before the shell reads anything.
+ */
+export function hereDocAt(text: string): 'quoted' | 'plain' | undefined {
+  const lines = text.split('\n');
+  lines.pop();
+  const pending: Array<{ delim: string; quoted: boolean; strip: boolean }> = [];
+  let cur: { delim: string; quoted: boolean; strip: boolean } | undefined;
+  for (const l of lines) {
+    if (cur) {
+      if ((cur.strip ? l.replace(/^\t+/, '') : l) === cur.delim) cur = pending.shift();
+      continue;
+    }
+    for (const m of l.matchAll(/(?<!<)<<(-?)(?!<)[ \t]*(?:'([^']*)'|"([^"]*)"|\\?([A-Za-z0-9_.-]+))/g)) {
+      pending.push({ delim: m[2] ?? m[3] ?? m[4], quoted: m[4] === undefined || m[0].includes('\\'), strip: m[1] === '-' });
+    }
+    cur = pending.shift();
+  }
+  return cur ? (cur.quoted ? 'quoted' : 'plain') : undefined;
+}
+
 export const fieldText = (f: Field | undefined): Text | undefined => (f && 'text' in f ? f.text : undefined);
 export const listOf = (f: Field | undefined): Field[] => (f && 'list' in f ? f.list : f && 'text' in f ? [f] : []);
 

@@ -321,3 +321,59 @@ describe('tokens, values and accounts the rules refuse: a note for a person, nev
     expect(bundle.status, bundle.stderr).toBe(0);
   });
 });
+
+describe("what Packer evaluates before the shell reads: HCL's path.root, file contents by expression, values in quoted here-documents", () => {
+  let p: Imported;
+  let tmp: string;
+  beforeAll(() => {
+    tmp = tempDir('mpimg-import-pathroot-');
+    const app = path.join(tmp, 'app');
+    fs.mkdirSync(path.join(app, 'files'), { recursive: true });
+    fs.mkdirSync(path.join(app, 'scripts'));
+    fs.writeFileSync(path.join(app, 'files/app.conf'), 'port = 8080\n');
+    fs.writeFileSync(path.join(app, 'scripts/setup.sh'), '#!/bin/sh\nset -eu\nuseradd -r acmed\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(app, 'app.pkr.hcl'), [
+      'variable "application_name" { default = "Acme" }',
+      'variable "greeting" { default = "$(touch pwned) $HOME it\'s" }',
+      'source "digitalocean" "x" {',
+      '  image = "ubuntu-24-04-x64"', '  region = "nyc3"', '  size = "s-1vcpu-1gb"', '  snapshot_name = "acme-${timestamp()}"', '}',
+      'build {',
+      '  sources = ["source.digitalocean.x"]',
+      '  provisioner "file" {', '    source = "${path.root}/files/app.conf"', '    destination = "/etc/acme/"', '  }',
+      '  provisioner "file" {', '    content = file("/etc/shadow")', '    destination = "/etc/acme/copied"', '  }',
+      '  provisioner "shell" {',
+      '    inline = [',
+      '      "cat > /etc/acme/quoted <<\'EOF\'",', '      "hello ${var.greeting}",', '      "EOF",',
+      '      "cat > /etc/acme/plain <<EOF",', '      "hello ${var.greeting}",', '      "EOF",',
+      '      "cp /etc/acme/quoted /etc/acme/plain /srv/",',
+      '    ]',
+      '    scripts = ["${path.root}/scripts/setup.sh"]',
+      '  }',
+      '}', '',
+    ].join('\n'));
+    p = importFixture(app, [], { cwd: tmp });
+  });
+
+  it('a ${path.root} source is the template\'s folder: its files and scripts come over', () => {
+    expect(p.read('files/etc/acme/app.conf')).toBe('port = 8080\n');
+    expect(p.manifest.users).toEqual([expect.objectContaining({ name: 'acmed', system: true })]);
+    expect(p.report.person.map((n: any) => n.what).join('\n'), JSON.stringify(p.report.person)).not.toMatch(/cannot be evaluated/);
+  });
+
+  it('a file content given by an expression is named for a person, never evaluated', () => {
+    expect(p.report.person).toContainEqual({ where: 'app.pkr.hcl:15', what: 'the file content for /etc/acme/copied is an expression (file("/etc/shadow")) the import does not evaluate: not carried over' });
+    expect(p.exists('files/etc/acme/copied')).toBe(false);
+  });
+
+  it("a value inside a here-document with a quoted delimiter goes in as its text, as Packer pasted it; elsewhere as a variable's expansion", () => {
+    // the fixed here-document became a file of files/, with the text the original wrote
+    expect(p.read('files/etc/acme/quoted')).toBe("hello $(touch pwned) $HOME it's\n");
+    const kept = p.read('scripts/10-inline.sh');
+    expect(kept).toContain('cat > /etc/acme/plain <<EOF\nhello ${GREETING}\nEOF\n');
+    expect(p.manifest.variables).toEqual({ GREETING: "$(touch pwned) $HOME it's" });
+    const { validate, bundle } = validateAndBundle(p.dir);
+    expect(validate.status, validate.stderr).toBe(0);
+    expect(bundle.status, bundle.stderr).toBe(0);
+    expect(pwned(tmp)).toEqual([]);
+  });
+});
