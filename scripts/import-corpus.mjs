@@ -13,7 +13,7 @@
 //   --readme FILE      replace the tally between the import-corpus markers of FILE (README.md)
 //   --fetch-keys       pass --fetch-keys to the import (needs the network)
 //   --jobs N           imports at once (default 2)
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -133,7 +133,17 @@ if (readme) {
     console.error(`${readme} has no ${start} ... ${end} markers`);
     process.exit(1);
   }
-  const corpora = args.map((x) => basename(resolve(x))).join(', ');
+  // which snapshot of each corpus the tally is of (a clone's commit and date), so it can be re-run
+  const at = (d) => {
+    try {
+      const { stdout } = spawnSync('git', ['-C', d, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' });
+      const [h, date] = stdout.trim().split(' ');
+      return h ? ` at ${h} of ${date}` : '';
+    } catch {
+      return '';
+    }
+  };
+  const corpora = args.map((x) => `${basename(resolve(x))}${at(resolve(x))}`).join(', ');
   writeFileSync(readme, `${text.slice(0, a + start.length)}\n${summary}\n\n(${corpora}; \`node scripts/import-corpus.mjs\`, ${fetchKeys ? 'with' : 'without'} --fetch-keys)\n${text.slice(b)}`);
 }
 if (!outArg) rmSync(out, { recursive: true, force: true });

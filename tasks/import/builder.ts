@@ -109,11 +109,13 @@ export function mapNames(req: { name?: string; slug?: string; vendor?: string },
   };
   const appName = varLit('application_name');
   let name = req.name ?? (appName && appName.trim() && !/[\u0000-\u001f\u007f\u2028\u2029]/.test(appName) ? appName.trim() : undefined);
+  const fromVariable = !req.name && name !== undefined;
   if (!name) {
     name = deriveName(path.basename(dir).replace(/-\d+-\d+$/, ''));
-    if (!req.name) person.push({ where: tfile, what: `no usable application_name variable: the name "${name}" was made from the folder name (--name sets it)` });
+    const why = appName?.trim() ? ' (its value holds a control or line-separator character, which a name cannot)' : '';
+    if (!req.name) person.push({ where: tfile, what: `no usable application_name variable${why}: the name "${name}" was made from the folder name (--name sets it)` });
   }
-  fields.push({ field: 'name', value: name, from: req.name ? '--name' : appName ? 'variable application_name' : 'the folder name' });
+  fields.push({ field: 'name', value: name, from: req.name ? '--name' : fromVariable ? 'variable application_name' : 'the folder name' });
   const appVersion = varLit('application_version');
   const version = versionOk(appVersion) ? appVersion : '1.0.0';
   fields.push({ field: 'version', value: version, from: versionOk(appVersion) ? 'variable application_version' : 'the default (application_version is empty or not a version)' });

@@ -29,7 +29,8 @@ import { readShell, ShellReadError } from './shell.js';
 import { Refused, SourceTree } from './source.js';
 import type { ImportOptions, ImportState, PersonNote } from './state.js';
 import { readTemplate, textOf, TemplateReadError, type Piece, type Template } from './template.js';
-import { fieldText, quoteState, resolver, shq, Variables } from './values.js';
+import { describe, fieldText, hereDocAt, quoteState, resolver, SECRET_NAME, shq, Variables } from './values.js';
+import { hasToken, redactFile, redactValue, TOKEN_PLACEHOLDER, withoutTokens } from './tokens.js';
 
 export interface ImportRequest {
   /** The template file or the folder holding it. */
@@ -66,7 +67,7 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
   const texts = located.files.map((f) => ({ text: fs.readFileSync(f, 'utf8'), file: path.basename(f) }));
   let tmpl: Template;
   try {
-    tmpl = readTemplate(texts);
+    tmpl = readTemplate(texts, located.dir);
   } catch (e) {
     if (e instanceof TemplateReadError) throw new MpimgError(e.message, { where: path.join(located.dir, e.where), hint: 'give a Packer template (JSON or HCL2) as Packer reads it' });
     throw e;
@@ -84,11 +85,35 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
     const r = await importOnce(req, tmpl, located, tree, templateNames, why, excluded, refused);
     if ((r.unmove.size === 0 && !r.refused) || round >= 8) {
       if (!r.result) throw new MpimgError('the import did not settle on a project (a bug of mpimg import; please report it with the template)', { where: templateNames[0] });
-      return r.result;
+      return withoutTemplateTokens(r.result);
     }
     excluded = new Map([...excluded, ...r.unmove]);
     refused = new Set([...refused, ...(r.refused ?? [])]);
   }
+}
+
+/** The result with no DigitalOcean token left in a file, the manifest or the report (each place named). */
+function withoutTemplateTokens(r: ImportResult): ImportResult {
+  const person: PersonNote[] = [];
+  const files = new Map<string, ProjectOutput>();
+  for (const [rel, f] of r.files) {
+    if (f.link !== undefined) {
+      if (hasToken(f.link) || hasToken(rel)) person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this link of the template: it was left out of the project; revoke the token in the control panel' });
+      else files.set(rel, f);
+      continue;
+    }
+    if (hasToken(rel)) {
+      person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this file name of the template: the file was left out of the project; revoke the token in the control panel' });
+      continue;
+    }
+    const data = redactFile(rel, f.data, person);
+    if (data) files.set(rel, { ...f, data });
+  }
+  const manifest = redactValue(r.manifest);
+  if (JSON.stringify(manifest) !== JSON.stringify(r.manifest)) person.push({ where: 'mpimg.json', what: `a DigitalOcean API token was written in the template where a value of mpimg.json comes from (a variable's default): revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place` });
+  const report = redactValue(r.report);
+  report.person = [...report.person, ...person];
+  return { ...r, manifest, answers: redactValue(r.answers), files, report };
 }
 
 /** Every path a provisioner names (for finding where Packer ran). */
@@ -243,19 +268,31 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
 
   // inline lines take variables unquoted (Packer pasted the text: `install {{user \`apt_packages\`}}` splits)
+  // In a here-document whose delimiter is quoted the shell expands nothing: the value Packer pasted
+  // there goes in as text (a `${NAME}` would be written to the file as it stands).
   for (const si of scriptInputs) {
     const inline = si.step.inline;
     if (!inline) continue;
+    let done = '';
     const lines = inline.body.map((t) => {
       let line = '';
       for (const p of t) {
         if ('lit' in p) line += p.lit;
-        else {
+        else if (hereDocAt(`${done}${line}`) === 'quoted') {
+          const secret = 'var' in p && (tmpl.variables.get(p.var)?.sensitive || SECRET_NAME.test(p.var));
+          const v = secret ? undefined : 'var' in p ? resolve([p]) : undefined;
+          if (v !== undefined) line += v;
+          else {
+            line += shellPiece(p, 'double', si.step.origin, si.input.env) ?? '';
+            if (!secret) person.push({ where: si.step.origin, what: `${describe([p])} is inside a here-document with a quoted delimiter and has no value at import: the shell writes the text in its place as it stands; put the value in by hand` });
+          }
+        } else {
           const q = quoteState(line);
           const piece = shellPiece(p, q === 'none' ? 'double' : q, si.step.origin, si.input.env);
           line += piece ?? '';
         }
       }
+      done += `${line}\n`;
       return line;
     });
     si.input.text = `#!${inline.shebang.replace(/^#!/, '')}\n${lines.join('\n')}\n`;

@@ -78,6 +78,11 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
     }
     const out: FilesStep = { kind: 'files', origin: at, entries: [] };
     const content = fieldText(p.fields.content);
+    // `content = file("...")` and other expressions: not text the import can evaluate (never run)
+    if (p.fields.content && !content) {
+      person.push({ where: at, what: `the file content for ${dest} is an expression (${'expr' in p.fields.content ? p.fields.content.expr : 'not a text'}) the import does not evaluate: not carried over` });
+      return out;
+    }
     if (content) {
       const c = resolve(content);
       if (c === undefined) person.push({ where: at, what: `the file content for ${dest} cannot be evaluated: not carried over` });
@@ -85,6 +90,7 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
       return out;
     }
     const sources = [...listOf(p.fields.sources), ...(p.fields.source ? [p.fields.source] : [])];
+    if (sources.length === 0) person.push({ where: at, what: `a file provisioner with no source or content for ${dest}: not carried over` });
     for (const s of sources) {
       const st = fieldText(s);
       const src = st ? resolve(st) : undefined;

@@ -120,9 +120,18 @@ export function textOf(f: Field | undefined): string | undefined {
 
 // ---- HCL2 templates -------------------------------------------------------------------------
 
+/**
+ * Where `path.root` (the template's folder) is kept among the locals: no HCL name holds a NUL.
+ * It is the one path expression with a value known at import: `${path.root}/files/` is how HCL
+ * templates name their own files, and without it every such provisioner was lost.
+ */
+const PATH_ROOT = '\u0000path.root';
+
 /** One ${...} of an HCL template as a piece. */
 function hclRef(inner: string, locals: Map<string, HclValue>, seen: Set<string>): Text {
   const t = inner.trim();
+  const root = locals.get(PATH_ROOT);
+  if (t === 'path.root' && root?.kind === 'string') return root.parts.map((p) => ({ lit: 'lit' in p ? p.lit : '' }));
   let m = /^var\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(t);
   if (m) return [{ var: m[1] }];
   m = /^local\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(t);
@@ -176,7 +185,7 @@ function bodyFields(body: HclBody, locals: Map<string, HclValue>): Record<string
 }
 
 /** Packer reads every *.pkr.hcl of a folder as one template: so does this. */
-function readHclTemplate(files: Array<{ text: string; file: string }>): Template {
+function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: string): Template {
   const body: HclBody = { attributes: [], blocks: [] };
   const fileOf = new Map<HclBlock, string>();
   for (const { text, file } of files) {
@@ -194,6 +203,7 @@ function readHclTemplate(files: Array<{ text: string; file: string }>): Template
   const where = (b: HclBlock, line = b.line) => `${fileOf.get(b) ?? files[0].file}:${line}`;
   const ignored: string[] = [];
   const locals = new Map<string, HclValue>();
+  if (dir !== undefined) locals.set(PATH_ROOT, { kind: 'string', parts: [{ lit: dir }], line: 0 });
   for (const b of body.blocks) {
     if (b.type === 'locals') for (const a of b.body.attributes) locals.set(a.name, a.value);
     if (b.type === 'local' && b.labels[0]) {
@@ -247,9 +257,10 @@ function readHclTemplate(files: Array<{ text: string; file: string }>): Template
 }
 
 /** Reads a template: HCL2 files (*.pkr.hcl, read together as Packer does), or one JSON file. */
-export function readTemplate(files: Array<{ text: string; file: string }>): Template {
+/** `dir`: the template's folder, the value of HCL's path.root. */
+export function readTemplate(files: Array<{ text: string; file: string }>, dir?: string): Template {
   if (files.length === 0) throw new TemplateReadError('no template file', '');
-  if (files.every((f) => /\.hcl$/.test(f.file))) return readHclTemplate(files);
+  if (files.every((f) => /\.hcl$/.test(f.file))) return readHclTemplate(files, dir);
   if (files.length > 1) throw new TemplateReadError('one JSON template at a time', files.map((f) => f.file).join(', '));
   return readJsonTemplate(files[0].text, files[0].file);
 }

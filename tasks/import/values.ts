@@ -3,6 +3,7 @@
  * (variable defaults), the names the new project gives the template's variables, and the quoting
  * that turns a template reference into shell text (a parameter expansion: data, never code).
  */
+import { CONTROL_RE } from '../../runtime/manifest.js';
 import { reservedVariable, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
 import type { PersonNote } from './state.js';
 import type { Field, Piece, Template, Text } from './template.js';
@@ -28,6 +29,30 @@ export function quoteState(text: string): 'none' | 'single' | 'double' {
     else if (c === '"') st = st === 'double' ? 'none' : 'double';
   }
   return st;
+}
+
+/**
+ * Whether the end of `text` (a script's first lines; the last, unfinished line is not counted)
+ * is inside a here-document: 'quoted' when its delimiter was quoted (the shell expands nothing in
+ * it), 'plain' when not, undefined outside one. A line-level reading: enough to place template
+ * references, which Packer pastes in before the shell reads anything.
+ */
+export function hereDocAt(text: string): 'quoted' | 'plain' | undefined {
+  const lines = text.split('\n');
+  lines.pop();
+  const pending: Array<{ delim: string; quoted: boolean; strip: boolean }> = [];
+  let cur: { delim: string; quoted: boolean; strip: boolean } | undefined;
+  for (const l of lines) {
+    if (cur) {
+      if ((cur.strip ? l.replace(/^\t+/, '') : l) === cur.delim) cur = pending.shift();
+      continue;
+    }
+    for (const m of l.matchAll(/(?<!<)<<(-?)(?!<)[ \t]*(?:'([^']*)'|"([^"]*)"|\\?([A-Za-z0-9_.-]+))/g)) {
+      pending.push({ delim: m[2] ?? m[3] ?? m[4], quoted: m[4] === undefined || m[0].includes('\\'), strip: m[1] === '-' });
+    }
+    cur = pending.shift();
+  }
+  return cur ? (cur.quoted ? 'quoted' : 'plain') : undefined;
 }
 
 export const fieldText = (f: Field | undefined): Text | undefined => (f && 'text' in f ? f.text : undefined);
@@ -88,6 +113,8 @@ export class Variables {
       else if (tv.default !== undefined) {
         const r = this.resolve(tv.default);
         if (r === undefined) this.notes.person.push({ where, what: `the default of template variable "${v}" cannot be evaluated at import (${describe(tv.default)}): ${n} is empty; give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}` });
+        // mpimg.json's values are one line of text: a multi-line default would make a project that does not validate
+        else if (CONTROL_RE.test(r)) this.notes.person.push({ where, what: `the default of template variable "${v}" holds a control or line-separator character (U+${CONTROL_RE.exec(r)![0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which a value of mpimg.json cannot: ${n} is empty; put the text into a file of the project (files/) and read it from there, or give a one-line value with \`mpimg bundle --var ${n}=...\`` });
         else value = r;
       }
       this.used.set(n, { value, from: `template variable "${v}"` });

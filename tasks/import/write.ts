@@ -45,6 +45,16 @@ function pruneEmpty(dir: string, stop: string): void {
   }
 }
 
+/**
+ * Ctrl-C (SIGINT/SIGTERM) reaches the command's signal only when the event loop turns, and the
+ * import's work is synchronous: each check first lets pending signals in, else an interrupt
+ * during the import was noticed only after the project had been written.
+ */
+async function stopIfInterrupted(ctx: CommandContext, abs: string): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
+}
+
 export async function writeProject(target: string, result: ImportResult, ctx: CommandContext, opts: { link?: boolean; package?: string } = {}): Promise<void> {
   const abs = path.resolve(ctx.cwd, target);
   checkTarget(abs);
@@ -53,7 +63,7 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
   const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.mpimg-import-`));
   try {
     // Ctrl-C aborts the command's signal: checked between the steps, then everything made is removed.
-    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
+    await stopIfInterrupted(ctx, abs);
     const a = result.answers;
     const options: Record<string, unknown> = {
       yes: true, nonInteractive: true, cwd: ctx.cwd,
@@ -64,7 +74,7 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     if (opts.package !== undefined) options.package = opts.package;
     // the scaffold `mpimg new` writes, then the imported parts in place of its examples
     await new AppProject(staging, options).run();
-    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
+    await stopIfInterrupted(ctx, abs);
 
     const tctx = templateContext(a);
     for (const f of PROJECT_FILES) {
@@ -76,7 +86,9 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     if (!result.manifest.motd) fs.rmSync(path.join(staging, 'motd.txt'), { force: true });
 
     fs.writeFileSync(path.join(staging, 'mpimg.json'), toJson(result.manifest));
+    let n = 0;
     for (const [rel, f] of result.files) {
+      if (++n % 64 === 0) await stopIfInterrupted(ctx, abs);
       const p = path.join(staging, rel);
       fs.mkdirSync(path.dirname(p), { recursive: true });
       if (f.link !== undefined) {
@@ -101,7 +113,7 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     // mkdtemp made it 0700: a project folder is as any other folder the user makes
     const umask = process.umask();
     fs.chmodSync(staging, 0o777 & ~umask);
-    if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
+    await stopIfInterrupted(ctx, abs);
     checkTarget(abs);
     if (fs.existsSync(abs)) {
       // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into

@@ -203,6 +203,21 @@ describe('interrupted and concurrent imports', () => {
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
+  it('an interrupt that comes while the import works (not only before it) stops it: nothing written, the empty target left as it was', async () => {
+    const parent = tempDir('mpimg-import-int2-');
+    const target = path.join(parent, 'project');
+    fs.mkdirSync(target);
+    const ac = new AbortController();
+    // the signal handler's abort runs when the event loop turns: a timer due at once stands for it
+    const pending = importCommand.run([src, target], { cwd: root, env: process.env, stdout: sink(), stderr: sink(), isTTY: false, signal: ac.signal }).catch((e: unknown) => e);
+    setTimeout(() => ac.abort(), 0);
+    const err = await pending;
+    expect(err).toBeInstanceOf(MpimgError);
+    expect((err as MpimgError).message).toBe('interrupted: nothing was written');
+    expect(fs.readdirSync(parent)).toEqual(['project']);
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
   it('two imports into one new folder at once: one project, the other refused, nothing mixed', async () => {
     const parent = tempDir('mpimg-import-two-');
     const dir = path.join(parent, 'project');
@@ -220,5 +235,145 @@ describe('interrupted and concurrent imports', () => {
     expect(fs.readFileSync(path.join(dir, 'IMPORT.md'), 'utf8')).toContain(`\`name\`: ${name} (from --name)`);
     expect(fs.readdirSync(parent)).toEqual(['project']);
     expect(mpimg(['validate', dir]).status).toBe(0);
+  });
+});
+
+describe('tokens, values and accounts the rules refuse: a note for a person, never in the project or a crash', () => {
+  const token = (c: string) => `dop_v1_${c.repeat(64)}`;
+  let p: Imported;
+  let tmp: string;
+  beforeAll(() => {
+    tmp = tempDir('mpimg-import-tokens-');
+    const app = path.join(tmp, 'base/app');
+    fs.mkdirSync(path.join(app, 'scripts'), { recursive: true });
+    fs.mkdirSync(path.join(app, 'files/etc/app'), { recursive: true });
+    fs.writeFileSync(path.join(app, 'files/etc/app/app.conf'), `token = ${token('c')}\n`);
+    fs.writeFileSync(path.join(app, 'files/etc/app/blob.bin'), Buffer.concat([Buffer.from([0xff, 0xfe, 0]), Buffer.from(token('d'))]));
+    fs.writeFileSync(path.join(app, 'scripts/a.sh'), [
+      '#!/bin/sh', 'set -eu',
+      `curl -H "Authorization: Bearer ${token('e')}" https://api.example.com/`,
+      'mkdir -p /usr/local/bin',
+      'mkdir -p -m 0777 /etc/cron.d/app',
+      'useradd -r -d /root rooty',
+      'useradd -r -m -d /opt/acmeapp appuser',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    fs.writeFileSync(path.join(app, 'template.json'), JSON.stringify({
+      variables: { application_name: 'Acme\u2028Evil', application_version: '1.0', note: 'one\ntwo', sep: 'a\u2028b', plain: token('f') },
+      builders: [{ type: 'digitalocean', image: 'ubuntu-24-04-x64', region: 'nyc3', size: 's-1vcpu-1gb', snapshot_name: 'acme-{{timestamp}}' }],
+      provisioners: [
+        { type: 'file', source: 'app/files/etc/', destination: '/etc/' },
+        { type: 'shell', environment_vars: [`T2=${token('a')}`, 'NOTE={{user `note`}}', 'SEP={{user `sep`}}', 'PLAIN={{user `plain`}}'], inline: ['echo "$NOTE $SEP $PLAIN" > /etc/app/n'], scripts: ['app/scripts/a.sh'] },
+      ],
+    }, null, 2));
+    p = importFixture(app, [], { cwd: tmp });
+  });
+
+  it('a DigitalOcean token anywhere in the template (environment, variable, script, file) reaches neither the project nor stdout', () => {
+    for (const c of 'acdef') {
+      expect(p.run.stdout).not.toContain(token(c));
+      for (const f of listFiles(p.dir)) expect(fs.readFileSync(path.join(p.dir, f), 'latin1'), f).not.toContain(token(c));
+    }
+    const person = p.report.person.map((n: any) => `${n.where}: ${n.what}`);
+    expect(person).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^scripts\/10-inline\.sh:\d+: a DigitalOcean API token was written here in the template: revoke it/),
+      expect.stringMatching(/^scripts\/20-a\.sh:\d+: a DigitalOcean API token was written here/),
+      expect.stringMatching(/^files\/etc\/app\/app\.conf:1: a DigitalOcean API token was written here/),
+      expect.stringMatching(/^files\/etc\/app\/blob\.bin: a DigitalOcean API token is written in this file .*left out of the project/),
+      expect.stringMatching(/^mpimg\.json: a DigitalOcean API token was written in the template/),
+    ]));
+    expect(p.exists('files/etc/app/blob.bin')).toBe(false);
+    expect(p.read('files/etc/app/app.conf')).toBe('token = DIGITALOCEAN_TOKEN_REMOVED_BY_MPIMG_IMPORT\n');
+    expect(p.read('scripts/10-inline.sh')).toContain("export T2='DIGITALOCEAN_TOKEN_REMOVED_BY_MPIMG_IMPORT'\n");
+  });
+
+  it('a variable default with a newline or U+2028 becomes an empty variable with a note, and the project validates', () => {
+    expect(p.manifest.variables.NOTE).toBe('');
+    expect(p.manifest.variables.SEP).toBe('');
+    const person = p.report.person.map((n: any) => n.what);
+    expect(person).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^the default of template variable "note" holds a control or line-separator character \(U\+000A\).*NOTE is empty/),
+      expect.stringMatching(/^the default of template variable "sep" holds a control or line-separator character \(U\+2028\).*SEP is empty/),
+    ]));
+    expect(mpimg(['validate', p.dir]).status).toBe(0);
+  });
+
+  it('an application_name with a line separator: the name comes from the folder, and the report says so and why', () => {
+    expect(p.manifest.name).toBe('App');
+    expect(p.report.fields).toContainEqual(expect.objectContaining({ field: 'name', value: 'App', from: 'the folder name' }));
+    expect(p.report.person.map((n: any) => n.what)).toContain('no usable application_name variable (its value holds a control or line-separator character, which a name cannot): the name "App" was made from the folder name (--name sets it)');
+  });
+
+  it('users and folders the rules refuse stay as script with a note saying why; a plain mkdir of a system folder is only said', () => {
+    const person = p.report.person.map((n: any) => `${n.where}: ${n.what}`);
+    expect(person).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^app\/scripts\/a\.sh:5: the folder \/etc\/cron\.d\/app \(mode 0777\) is refused by mpimg's rules \(.*lets a group or others write there\): the line stays as script/),
+      expect.stringMatching(/^app\/scripts\/a\.sh:6: the user "rooty" \(home \/root\) is refused by mpimg's rules \(\/root is a system folder/),
+    ]));
+    expect(p.report.info.map((n: any) => `${n.where}: ${n.what}`)).toContain('app/scripts/a.sh:4: the folder /usr/local/bin: a system folder, not one of $.directories; the line (which changes nothing there) stays as script');
+    expect(p.manifest.users).toEqual([expect.objectContaining({ name: 'appuser', home: '/opt/acmeapp' })]);
+    expect(p.manifest.directories).toBeUndefined();
+    const kept = p.read('scripts/20-a.sh');
+    expect(kept).toContain('mkdir -p -m 0777 /etc/cron.d/app\n');
+    expect(kept).toContain('useradd -r -d /root rooty\n');
+    const { validate, bundle } = validateAndBundle(p.dir);
+    expect(validate.status, validate.stderr).toBe(0);
+    expect(bundle.status, bundle.stderr).toBe(0);
+  });
+});
+
+describe("what Packer evaluates before the shell reads: HCL's path.root, file contents by expression, values in quoted here-documents", () => {
+  let p: Imported;
+  let tmp: string;
+  beforeAll(() => {
+    tmp = tempDir('mpimg-import-pathroot-');
+    const app = path.join(tmp, 'app');
+    fs.mkdirSync(path.join(app, 'files'), { recursive: true });
+    fs.mkdirSync(path.join(app, 'scripts'));
+    fs.writeFileSync(path.join(app, 'files/app.conf'), 'port = 8080\n');
+    fs.writeFileSync(path.join(app, 'scripts/setup.sh'), '#!/bin/sh\nset -eu\nuseradd -r acmed\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(app, 'app.pkr.hcl'), [
+      'variable "application_name" { default = "Acme" }',
+      'variable "greeting" { default = "$(touch pwned) $HOME it\'s" }',
+      'source "digitalocean" "x" {',
+      '  image = "ubuntu-24-04-x64"', '  region = "nyc3"', '  size = "s-1vcpu-1gb"', '  snapshot_name = "acme-${timestamp()}"', '}',
+      'build {',
+      '  sources = ["source.digitalocean.x"]',
+      '  provisioner "file" {', '    source = "${path.root}/files/app.conf"', '    destination = "/etc/acme/"', '  }',
+      '  provisioner "file" {', '    content = file("/etc/shadow")', '    destination = "/etc/acme/copied"', '  }',
+      '  provisioner "shell" {',
+      '    inline = [',
+      '      "cat > /etc/acme/quoted <<\'EOF\'",', '      "hello ${var.greeting}",', '      "EOF",',
+      '      "cat > /etc/acme/plain <<EOF",', '      "hello ${var.greeting}",', '      "EOF",',
+      '      "cp /etc/acme/quoted /etc/acme/plain /srv/",',
+      '    ]',
+      '    scripts = ["${path.root}/scripts/setup.sh"]',
+      '  }',
+      '}', '',
+    ].join('\n'));
+    p = importFixture(app, [], { cwd: tmp });
+  });
+
+  it('a ${path.root} source is the template\'s folder: its files and scripts come over', () => {
+    expect(p.read('files/etc/acme/app.conf')).toBe('port = 8080\n');
+    expect(p.manifest.users).toEqual([expect.objectContaining({ name: 'acmed', system: true })]);
+    expect(p.report.person.map((n: any) => n.what).join('\n'), JSON.stringify(p.report.person)).not.toMatch(/cannot be evaluated/);
+  });
+
+  it('a file content given by an expression is named for a person, never evaluated', () => {
+    expect(p.report.person).toContainEqual({ where: 'app.pkr.hcl:15', what: 'the file content for /etc/acme/copied is an expression (file("/etc/shadow")) the import does not evaluate: not carried over' });
+    expect(p.exists('files/etc/acme/copied')).toBe(false);
+  });
+
+  it("a value inside a here-document with a quoted delimiter goes in as its text, as Packer pasted it; elsewhere as a variable's expansion", () => {
+    // the fixed here-document became a file of files/, with the text the original wrote
+    expect(p.read('files/etc/acme/quoted')).toBe("hello $(touch pwned) $HOME it's\n");
+    const kept = p.read('scripts/10-inline.sh');
+    expect(kept).toContain('cat > /etc/acme/plain <<EOF\nhello ${GREETING}\nEOF\n');
+    expect(p.manifest.variables).toEqual({ GREETING: "$(touch pwned) $HOME it's" });
+    const { validate, bundle } = validateAndBundle(p.dir);
+    expect(validate.status, validate.stderr).toBe(0);
+    expect(bundle.status, bundle.stderr).toBe(0);
+    expect(pwned(tmp)).toEqual([]);
   });
 });

@@ -97,6 +97,20 @@ describe('recognizers, one line at a time', () => {
     expect(keptScript(r)).toContain('systemctl start app.socket worker@1.service\nsystemctl daemon-reload\n');
   });
 
+  it("repositories: a PPA or list named like the distribution's own repositories becomes build.repositories under a name the rules take", async () => {
+    const r = await importLines([
+      'add-apt-repository -y ppa:ubuntu-toolchain-r/test',
+      'add-apt-repository -y ppa:deadsnakes/ppa',
+      'apt-get install -y gcc-13 python3.12',
+    ]);
+    expect(r.manifest.build?.repositories).toEqual([
+      { name: 'ppa-ubuntu-toolchain-r-test', ppa: 'ubuntu-toolchain-r/test' },
+      { name: 'deadsnakes-ppa', ppa: 'deadsnakes/ppa' },
+    ]);
+    expect(r.manifest.build?.packages).toEqual(['gcc-13', 'python3.12']);
+    expect(keptScript(r)).toBeUndefined();
+  });
+
   it('cloud-init waits, in their forms, are dropped', async () => {
     const r = await importLines(['cloud-init status --wait || true', '/usr/bin/cloud-init status --wait > /dev/null', 'while [ ! -f /var/lib/cloud/instance/boot-finished ]; do sleep 1; done', 'systemctl restart app']);
     expect(keptScript(r)).toMatch(/# mpimg import: dropped \(waiting for cloud-init.*\n# mpimg import: dropped \(waiting.*\n# mpimg import: dropped \(waiting.*\nsystemctl restart app\n$/);

@@ -4,12 +4,26 @@
  * Options that mpimg.json cannot say (a fixed uid, a password, another primary group) keep the line.
  */
 import { validateManifest } from '../../../runtime/manifest.js';
+import { isSystemDir } from '../../../runtime/policy.js';
 import type { Directory, User } from '../../../runtime/sections/accounts.js';
-import type { Recognizer, ScriptView } from '../state.js';
+import { where, type Recognizer, type ScriptView } from '../state.js';
+import type { Unit } from '../shell.js';
 import { plainArgs, plainCommands, prog, quietRedirects } from './util.js';
 
-const probe = (extra: Record<string, unknown>): boolean =>
-  validateManifest({ name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], ...extra }).problems.length === 0;
+/** What the rules say against these users/directories (empty: accepted). */
+const problemsOf = (extra: Record<string, unknown>): string[] =>
+  validateManifest({ name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], ...extra }).problems.map((p) => p.message);
+
+/**
+ * A line that reads as a user or folder the rules refuse (a system folder, a home of /root, a mode
+ * that lets others write where root runs code): it stays as script, and a person is told why, since
+ * the image then does what mpimg.json would never be allowed to say.
+ */
+function refusedNote(view: ScriptView, u: Unit, what: string, problems: string[], harmless = false): void {
+  // `mkdir -p /usr/local/bin`: the folder is there already and the line changes nothing: only said
+  if (harmless) view.state.info.push({ where: where(view, u), what: `${what}: a system folder, not one of $.directories; the line (which changes nothing there) stays as script` });
+  else view.state.person.push({ where: where(view, u), what: `${what} is refused by mpimg's rules (${[...new Set(problems)].join('; ')}): the line stays as script; check that the image really needs it (Marketplace review may refuse it too)` });
+}
 
 /** useradd's options → a user, or undefined. */
 function fromUseradd(a: string[]): User | undefined {
@@ -77,7 +91,10 @@ export const users: Recognizer = {
     const p = prog(a);
     const user = p === 'useradd' ? fromUseradd(a) : p === 'adduser' ? fromAdduser(a) : undefined;
     if (!user || view.state.users.some((x) => x.name === user.name)) return undefined;
-    if (view.state.refused.has(`user:${user.name}`) || !probe({ users: [...view.state.users, user] })) return undefined;
+    if (view.state.refused.has(`user:${user.name}`)) return undefined;
+    const alone = problemsOf({ users: [user] });
+    if (alone.length) refusedNote(view, u, `the user ${JSON.stringify(user.name)}${user.home ? ` (home ${user.home})` : ''}`, alone);
+    if (alone.length || problemsOf({ users: [...view.state.users, user] }).length) return undefined;
     view.state.users.push(user);
     return { became: `users: ${user.name} (${user.system ? 'system, ' : ''}${user.home ? `home ${user.home}, ` : ''}shell ${user.shell ?? '/usr/sbin/nologin'}${user.groups?.length ? `, groups ${user.groups.join(',')}` : ''})` };
   },
@@ -118,7 +135,10 @@ export const directories: Recognizer = {
     const dirs = dirsOf(a, view);
     if (!dirs) return undefined;
     const fresh = dirs.filter((d) => !view.state.directories.some((x) => x.path === d.path));
-    if (!probe({ directories: [...view.state.directories, ...fresh] })) return undefined;
+    const alone = problemsOf({ directories: fresh });
+    const harmless = fresh.every((d) => !d.mode && isSystemDir(d.path));
+    if (alone.length) refusedNote(view, u, `the folder${fresh.length > 1 ? 's' : ''} ${fresh.map((d) => d.path + (d.mode ? ` (mode ${d.mode})` : '')).join(', ')}`, alone, harmless);
+    if (alone.length || problemsOf({ directories: [...view.state.directories, ...fresh] }).length) return undefined;
     view.state.directories.push(...fresh);
     return { became: `directories: ${dirs.map((d) => d.path + (d.mode ? ` (mode ${d.mode})` : '')).join(', ')}` };
   },

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateManifest } from '../../../runtime/manifest.js';
+import { reservedRepository } from '../../../runtime/policy.js';
 import type { Repository } from '../../../runtime/sections/build.js';
 import { argv, type SimpleCommand, type Unit, type Word } from '../shell.js';
 import { wordValue, type Hit, type Recognizer, type ScriptView } from '../state.js';
@@ -223,10 +224,14 @@ function listWrite(u: Unit): ListFound | undefined {
   return { file: file!, name: repoName(m[1]), ...parsed };
 }
 
-/** A repository name from a list file name: lower-case letters, digits, ".", "_", "-". */
-export function repoName(s: string): string {
-  const n = s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63);
-  return n || 'repository';
+/**
+ * A repository name from a list file name: lower-case letters, digits, ".", "_", "-". A name of the
+ * distribution's own repositories (ubuntu-toolchain-r-test, debian-backports) gets a prefix: the
+ * rules refuse it, since its file would be the distribution's, and the vendor's list was not that file.
+ */
+export function repoName(s: string, prefix = 'extra'): string {
+  const n = s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) || 'repository';
+  return reservedRepository(n) ? `${prefix}-${n}`.slice(0, 63) : n;
 }
 
 /** `add-apt-repository -y ppa:owner/name` → the PPA, or undefined. */
@@ -374,8 +379,8 @@ export const repositories: Recognizer = {
       const ppa = ppaOf(u);
       if (!ppa) continue;
       if (!st.ubuntu) continue;
-      let name = repoName(ppa.replace('/', '-'));
-      for (let n = 2; taken.has(name); n++) name = `${repoName(ppa.replace('/', '-'))}-${n}`;
+      let name = repoName(ppa.replace('/', '-'), 'ppa');
+      for (let n = 2; taken.has(name); n++) name = `${repoName(ppa.replace('/', '-'), 'ppa')}-${n}`;
       const repo: Repository = { name, ppa };
       if (!probeRepo(repo)) continue;
       taken.add(name);
