@@ -28,5 +28,5 @@ export default defineStep({
     if (forDistro(m.build?.repositories, d.slug, d.family).length === 0 && !(await ownRepositoryLists(c, m))) return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
     await runBuildScript(c, 'repositories');
   },
-  packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'build.sh', 'repositories')] }],
+  packer: (p) => [{ type: 'shell', ...(p.family === 'apt' ? { env: ['"DEBIAN_FRONTEND=noninteractive"'] } : {}), inline: [bundleCommand(p, 'build.sh', 'repositories')] }],
 });
