@@ -5,6 +5,8 @@ import { validateManifest } from '../runtime/manifest.js';
 import { schemaDocument } from '../runtime/manifest-schema.js';
 import { publishedSchema } from '../runtime/schema.js';
 import { exampleAt, fields, manifestDoc } from '../tasks/docs/manifest-doc.js';
+import { STEPS } from '../tasks/steps/index.js';
+import { stepTable, withStepTable } from '../tasks/steps/table.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const schema = publishedSchema(schemaDocument()) as Parameters<typeof manifestDoc>[0];
@@ -28,5 +30,15 @@ describe('docs/manifest.md, the mpimg.json reference the generated README links 
     expect(doc).toContain('| `$.firewall.limit` | a list of strings | Ports let in with a rate limit on new connections (ufw limit), e.g. ["22/tcp"]. | `["22/tcp"]` |');
     expect(doc).toContain('| `$.services[].firstBoot` | one of "restart", "start", "none" |');
     expect(doc).toContain('## `listing`');
+  });
+});
+
+describe("the README's table of build steps", () => {
+  it('is the table of the list of steps (tasks/steps/): every step, in build order', () => {
+    const readme = readFileSync(`${root}README.md`, 'utf8');
+    expect(withStepTable(readme), 'README.md has the build-steps markers').not.toBeNull();
+    expect(withStepTable(readme), 'README.md is behind tasks/steps/: run `npm run build && node scripts/build-steps-table.mjs`').toBe(readme);
+    const rows = [...stepTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    expect(rows).toEqual(STEPS.map((s) => s.name));
   });
 });
