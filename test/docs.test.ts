@@ -6,6 +6,8 @@ import { schemaDocument } from '../runtime/manifest-schema.js';
 import { publishedSchema } from '../runtime/schema.js';
 import { MOTD_PLACEHOLDERS } from '../tasks/bundle/project.js';
 import { exampleAt, fields, manifestDoc } from '../tasks/docs/manifest-doc.js';
+import { STEPS } from '../tasks/steps/index.js';
+import { stepTable, withStepTable } from '../tasks/steps/table.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const schema = publishedSchema(schemaDocument()) as Parameters<typeof manifestDoc>[0];
@@ -34,5 +36,15 @@ describe('docs/manifest.md, the mpimg.json reference the generated README links 
   it('$.motd.file names every placeholder the bundle fills in ({{credentials}} too)', () => {
     const row = manifestDoc(schema, example).split('\n').find((l) => l.startsWith('| `$.motd.file`'))!;
     for (const p of MOTD_PLACEHOLDERS) expect(row, p).toContain(`{{${p}}}`);
+  });
+});
+
+describe("the README's table of build steps", () => {
+  it('is the table of the list of steps (tasks/steps/): every step, in build order', () => {
+    const readme = readFileSync(`${root}README.md`, 'utf8');
+    expect(withStepTable(readme), 'README.md has the build-steps markers').not.toBeNull();
+    expect(withStepTable(readme), 'README.md is behind tasks/steps/: run `npm run build && node scripts/build-steps-table.mjs`').toBe(readme);
+    const rows = [...stepTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    expect(rows).toEqual(STEPS.map((s) => s.name));
   });
 });

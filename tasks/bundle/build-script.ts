@@ -24,8 +24,15 @@ import { renderDroplet, sq } from './render.js';
 import { OVERRIDES_LINE, VARIABLES_LINE } from './variables.js';
 
 import { buildScriptName } from './dist-names.js';
+import { BUILD_SCRIPT_STEPS } from '../steps/index.js';
 
-export { BUILD_SCRIPT_COMMANDS, buildScriptName, type BuildScriptCommand } from './dist-names.js';
+export { buildScriptName } from './dist-names.js';
+
+/** The commands of the script: the steps that have one (tasks/steps/), in build order, then its own. */
+export const BUILD_SCRIPT_HELP: ReadonlyArray<{ name: string; help: string }> = [
+  ...BUILD_SCRIPT_STEPS,
+  { name: 'variables', help: 'print the variables of this bundle as shell assignments' },
+];
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
 
@@ -184,6 +191,7 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
     version: m.version,
     generator: opts.generator,
     file: buildScriptName(m.slug),
+    commands: BUILD_SCRIPT_HELP,
     variablesLine: `${VARIABLES_LINE}${json(opts.variables)}`,
     overridesLine: `${OVERRIDES_LINE}${json(opts.overrides)}`,
     variableLines: Object.entries(opts.variables).map(([k, v]) => `${k}=${sq(v)}`).join('\n'),

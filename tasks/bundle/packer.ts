@@ -6,8 +6,9 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
+import { STEPS, type PackerContext } from '../steps/index.js';
 import type { Project } from './project.js';
-import { renderDroplet } from './render.js';
+import { renderDroplet, sq } from './render.js';
 
 /**
  * An HCL string's inside: JSON escaping plus HCL's own template markers, so text from mpimg.json
@@ -58,19 +59,32 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
   // The snapshot name of mpimg.json, with Packer filling in the time as `mpimg snapshot` does.
   const name = (m.snapshot?.name ?? DEFAULTS.snapshotName).replaceAll('{slug}', m.slug).replaceAll('{version}', m.version);
   const snapshotExpr = `"${name.split('{timestamp}').map(hclInner).join('${formatdate("YYYYMMDD-hhmmss", timestamp())}')}"`;
+  const family = distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt';
+  const ctx: PackerContext = {
+    slug: m.slug,
+    family,
+    packages: forDistro(m.build?.packages, image, familyOf(image)),
+    // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
+    buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
+    env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
+    cleanupArgs,
+    hcl,
+    hclInner,
+    sq,
+  };
+  // The steps of tasks/steps/ in build order, each with its provisioners for this bundle (a step with
+  // nothing to do here has none and is left out).
+  const steps = STEPS.map((s) => ({ name: s.name, summary: s.summary, boot: s.packerPhase === 'boot', provisioners: s.packer(ctx) })).filter((s) => s.provisioners.length > 0);
   return renderDroplet('packer.pkr.hcl.ejs', {
     slug: m.slug,
     generator: generatorVersion,
     image,
     region: m.droplet?.region ?? DEFAULTS.region,
     size: m.droplet?.size ?? DEFAULTS.size,
-    family: distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt',
-    packages: forDistro(m.build?.packages, image, familyOf(image)),
+    family,
     requiredVersion: `>= ${PACKER_MIN_VERSION}`,
-    // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
-    buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
-    env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
-    cleanupArgs,
+    bootSteps: steps.filter((s) => s.boot),
+    buildSteps: steps.filter((s) => !s.boot),
     snapshotExpr,
     project: projectFromTemplate(project.dir, outDir),
     hcl,

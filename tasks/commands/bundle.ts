@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProject, readManifest } from '../bundle/project.js';
 import { catalogWarnings } from '../bundle/build-script.js';
+import { BUILD_SCRIPT_COMMANDS } from '../steps/index.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
 import { variableOverrides } from '../bundle/variables.js';
@@ -28,7 +29,7 @@ const command: Command = {
 Validates mpimg.json and the project folders, then writes:
   dist/<slug>.cjs         the runtime with this project's payload (run with node 18+)
   dist/<slug>-install.sh  the same plan as a POSIX-sh installer (droplets without Node)
-  dist/<slug>-build.sh    the catalog build steps (repositories, users, owners, services, firewall)
+  dist/<slug>-build.sh    the catalog build steps (${BUILD_SCRIPT_COMMANDS.join(', ')})
   dist/<slug>.pkr.hcl     the Packer template of the same build (generated: never edit it)
 
 Options:

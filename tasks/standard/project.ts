@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { distroFromOsRelease, familyOf, type Distro } from '../../runtime/distro.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import { shellQuote } from '../ssh/quote.js';
-import { readManifest } from '../bundle/project.js';
+import { outsideMessage, outsideProject, readManifest } from '../bundle/project.js';
 import { fail } from '../ssh/helpers.js';
 import type { Connection } from '../ssh/connection.js';
 
@@ -43,4 +43,13 @@ export async function distroOf(c: Connection, m: Manifest = manifestOf(c)): Prom
   if (found) return found;
   const slug = m.droplet?.image && !/^\d+$/.test(m.droplet.image) ? m.droplet.image : m.distributions[0];
   return { slug, family: familyOf(slug) };
+}
+
+/** The bundle's rule (tasks/bundle/project.ts): nothing is read through a link leading out of the project. */
+export function refuseOutside(project: string, rel: string): void {
+  const real = outsideProject(project, rel);
+  if (real !== null) {
+    const { message, hint } = outsideMessage(rel, real);
+    fail(message, hint, project);
+  }
 }

@@ -9,7 +9,8 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
-import { catalogWarnings } from '../../tasks/bundle/build-script.js';
+import { BUILD_SCRIPT_HELP, catalogWarnings } from '../../tasks/bundle/build-script.js';
+import { BUILD_SCRIPT_COMMANDS } from '../../tasks/steps/index.js';
 import { LIMIT_FILE, LIMIT_UNIT, limitRuleset, limitUnit } from '../../tasks/bundle/firewall-limit.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
@@ -78,10 +79,18 @@ describe('the rendered build script', () => {
     const help = spawnSync('sh', [script, 'help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: sh acme-wiki-build.sh [--root DIR] COMMAND...');
-    expect(help.stdout).toContain('Commands: repositories users owners services firewall variables help');
+    // the commands are the steps of tasks/steps/ that have one, in build order, then its own
+    const commands = `Commands: ${BUILD_SCRIPT_HELP.map((c) => c.name).join(' ')} help`;
+    expect(BUILD_SCRIPT_HELP.map((c) => c.name)).toEqual([...BUILD_SCRIPT_COMMANDS, 'variables']);
+    expect(help.stdout).toContain(commands);
+    const header = readFileSync(script, 'utf8').split('\n').filter((l) => /^# {3}[a-z]/.test(l));
+    expect(header).toEqual(BUILD_SCRIPT_HELP.map((c) => `#   ${c.name.padEnd(12)}  ${c.help}`));
+    // each is dispatched (it may fail later for want of a root, never as unknown)
+    const empty = tempDir('mpimg-build-dispatch-');
+    for (const c of BUILD_SCRIPT_COMMANDS) expect(spawnSync('sh', [script, '--root', empty, c], { encoding: 'utf8' }).stderr, c).not.toContain('unknown command');
     const bad = spawnSync('sh', [script, 'deploy'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toBe('error: usage: unknown command or option "deploy"\nfix: Commands: repositories users owners services firewall variables help\n');
+    expect(bad.stderr).toBe(`error: usage: unknown command or option "deploy"\nfix: ${commands}\n`);
     expect(spawnSync('sh', [script], { encoding: 'utf8' }).status).toBe(2);
     expect(spawnSync('sh', [script, 'variables'], { encoding: 'utf8' })).toMatchObject({ status: 0, stdout: '', stderr: '' });
     const rel = spawnSync('sh', [script, '--root', 'relative/dir', 'variables'], { encoding: 'utf8' });

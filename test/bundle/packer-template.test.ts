@@ -75,10 +75,10 @@ function hostileProject(log: string, folder = HOSTILE_DIR): { dir: string; text:
   return { dir, text: readFileSync(writeBundle(loadProject(dir)).packer, 'utf8') };
 }
 
-/** The template's build-scripts step (between "# 6." and "# 7."), run by packer against the test sshd. */
+/** The template's build-scripts step (from its "# step scripts:" to the next step), run by packer against the test sshd. */
 function runScriptsStep(text: string, project: string, work: string): ReturnType<typeof packer> {
-  const from = text.indexOf('\n  # 6. ');
-  const to = text.indexOf('\n  # 7. ');
+  const from = text.indexOf('\n  # step scripts: ');
+  const to = text.indexOf('\n  # step ', from + 1);
   expect(from, 'the template has its build scripts step').toBeGreaterThan(0);
   const step = text.slice(from, to);
   const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
@@ -152,7 +152,7 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
       const sshLog = join(tempDir('mpimg-ssh-log-'), 'ran');
       for (const name of readdirSync(join(dir, folder)).filter((n) => n.endsWith('.sh'))) {
         const p = join(dir, folder, name);
-        writeFileSync(p, readFileSync(p, 'utf8').replace(packerLog, sshLog));
+        writeFileSync(p, readFileSync(p, 'utf8').replaceAll(packerLog, sshLog));
       }
       const saved = process.env.MPIMG_TARGET_ROOT;
       process.env.MPIMG_TARGET_ROOT = tempDir('mpimg-ssh-root-');

@@ -12,6 +12,7 @@ import type { Interactive } from './harness/interactive.js';
 import { mountsUnder } from './harness/mounts.js';
 import { mirror, pointSourcesAt, resolveMirror, tarballPath } from './harness/rootfs.js';
 import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
+import { buildOrder } from '../../tasks/steps/index.js';
 
 /**
  * The example image projects of examples/, each as a vendor uses it: validated and bundled from its
@@ -23,7 +24,8 @@ import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
 
 const SUITE = 'bookworm';
 const PROMPT = /root@[\w.-]+:~# $/m;
-const BUILD_STEPS = ['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check'];
+/** Every step of a build (tasks/steps/), in order. */
+const BUILD_STEPS = buildOrder();
 
 let work: string;
 let keys: KeyPair;

@@ -16,11 +16,13 @@ import { run } from './harness/exec.js';
 import { mountsUnder } from './harness/mounts.js';
 import { hostEnv, type Project } from './harness/project.js';
 import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
+import { buildOrder } from '../../tasks/steps/index.js';
 
 const SUITE = 'bookworm';
 const ADDRESS = '192.0.2.31';
 const PROMPT = /root@[\w.-]+:~# $/m;
-const BUILD_STEPS = ['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check'];
+/** Every step of a build (tasks/steps/), in order. */
+const BUILD_STEPS = buildOrder();
 
 let work: string;
 let keys: KeyPair;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
 import type { CommandContext } from '../../tasks/commands/types.js';
+import { testbuildOrder } from '../../tasks/steps/index.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { makeFixtureProject, REPO, SLUG, type FixtureProject } from './fixture-project.js';
 import { Capture } from './helpers.js';
@@ -81,7 +82,7 @@ describe('catalog steps over SSH (standard tasks)', () => {
     const before = scratch();
     const r = await runTask('testbuild', root);
     expect(r.code, r.err).toBe(0);
-    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'check-report']);
+    expect(order(r.err)).toEqual(testbuildOrder());
     expect(r.err).toContain('[repositories] mpimg.json lists no build.repositories for debian-12-x64');
     expect(r.err).toContain('[users] mpimg.json lists no users and no directories');
     expect(r.err).toMatch(/\[firewall\] mpimg\.json has no firewall \(Marketplace review rejects images without an active firewall/);

@@ -6,6 +6,7 @@ import { startSshd, type Sshd } from '../helpers/sshd.js';
 import runCommand from '../../tasks/commands/run.js';
 import tasksCommand from '../../tasks/commands/tasks.js';
 import type { CommandContext } from '../../tasks/commands/types.js';
+import { buildOrder, STEPS } from '../../tasks/steps/index.js';
 import { Capture } from './helpers.js';
 import { makeFixtureProject, REPO, SLUG, VENDOR, type FixtureProject } from './fixture-project.js';
 import ejs from 'ejs';
@@ -65,9 +66,10 @@ describe('mpimg tasks', () => {
     expect(await tasksCommand.run(['--json'], ctx)).toBe(0);
     const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; description: string }>;
     const names = list.map((t) => t.name);
-    for (const n of ['build', 'testbuild', 'cleanup', 'check', 'status', 'files', 'scripts', 'install', 'packages', 'upgrade', 'wait-boot', 'repositories', 'users', 'owners', 'services', 'firewall']) {
-      expect(names).toContain(n);
-    }
+    // the build steps first, in build order, described by their units; then the other tasks
+    expect(names.slice(0, STEPS.length)).toEqual(buildOrder());
+    expect(list.slice(0, STEPS.length).map((t) => t.description)).toEqual(STEPS.map((s) => s.summary));
+    for (const n of ['build', 'testbuild', 'check-report', 'status', 'verify']) expect(names).toContain(n);
     expect(list.every((t) => t.description.length > 10)).toBe(true);
     const text = context(project.dir);
     await tasksCommand.run([], text);
@@ -179,7 +181,7 @@ describe('mpimg run', () => {
     expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
     expect(r.out).toContain('[check] 0 failures');
     const order = [...r.err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
-    expect(order).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'install', 'services', 'firewall', 'cleanup', 'check']);
+    expect(order).toEqual(buildOrder());
 
     const failing = newRoot();
     writeFileSync(join(failing, 'fail-marker'), '');
@@ -343,14 +345,23 @@ describe('the package owns the build; the project holds the vendor\'s choices', 
     let patched = 0;
     for (const f of readdirSync(pkg).filter((n) => n.endsWith('.js'))) {
       const js = readFileSync(join(pkg, f), 'utf8');
-      const next = js.replace(/\["wait-boot", "upgrade", "repositories", "packages", "users", "files", "owners", "scripts", "install", "services", "firewall"\]/, '["wait-boot", "upgrade", "repositories", "packages", "users", "scripts", "files", "owners", "install", "services", "firewall"]');
+      // the one list of build steps (tasks/steps/index.ts), with the scripts unit moved before files
+      const next = js.replace(/(STEPS = Object\.freeze\(\[)([^\]]*)\]/, (_, head: string, list: string) => {
+        const units = list.split(',').map((u) => u.trim());
+        const scriptsUnit = units.find((u) => /^scripts/.test(u))!;
+        const rest = units.filter((u) => u !== scriptsUnit);
+        rest.splice(rest.findIndex((u) => /^files/.test(u)), 0, scriptsUnit);
+        return `${head}${rest.join(', ')}]`;
+      });
       if (next !== js) { writeFileSync(join(pkg, f), next); patched++; }
     }
     expect(patched).toBe(1);
     // the build script that needs files/ now fails: proof the package's order ran
     const r = await runIn(p, 'build', newRoot());
     expect(readFileSync(join(p.dir, 'mpimgfile.mjs'), 'utf8')).toBe(generated);
-    expect(order(r.err).slice(0, 6)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'scripts']);
+    const moved = buildOrder().filter((n) => n !== 'scripts');
+    moved.splice(moved.indexOf('files'), 0, 'scripts');
+    expect(order(r.err).slice(0, moved.indexOf('scripts') + 1)).toEqual(moved.slice(0, moved.indexOf('scripts') + 1));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/in task "scripts"/);
   });
@@ -372,7 +383,9 @@ export const both = series(smoke, smoke);
     const r = await runIn(p, 'build', root);
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('vendor-scripts\nsmoke\n');
-    expect(order(r.err)).toEqual(['wait-boot', 'upgrade', 'repositories', 'packages', 'users', 'files', 'owners', 'scripts', 'smoke', 'install', 'services', 'firewall', 'cleanup', 'check']);
+    const withSmoke = buildOrder();
+    withSmoke.splice(withSmoke.indexOf('scripts') + 1, 0, 'smoke');
+    expect(order(r.err)).toEqual(withSmoke);
     // testbuild (not changed by the vendor) runs the vendor's scripts too: steps go by name
     const t = newRoot();
     expect((await runIn(p, 'testbuild', t)).code).toBe(0);

@@ -1,0 +1,31 @@
+/** The cleanup and the image check over SSH: the project's customised copy, else the package's, run with bash. */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
+import { checkScriptOf, cleanupScriptOf } from '../bundle/droplet-scripts.js';
+import type { Connection } from '../ssh/connection.js';
+import { withRemoteTempDir } from '../ssh/helpers.js';
+import { shellQuote } from '../ssh/quote.js';
+import { manifestOf, refuseOutside } from './project.js';
+
+const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
+
+/** Runs the cleanup or check script with these arguments; its exit code. */
+export async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args: string[]): Promise<number> {
+  const m = manifestOf(c);
+  const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
+  if (script.custom) {
+    refuseOutside(c.project, script.rel);
+    c.log(`using the project's own ${script.rel}`);
+  }
+  if (which === 'check') {
+    const text = readFileSync(script.abs, 'utf8');
+    if (m.firewall && !knowsFirewallFlag(text)) c.log(`${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`);
+    args = [...checkArgs(m.firewall, text), ...args];
+  }
+  return withRemoteTempDir(c, async (tmp) => {
+    const remote = `${tmp}/${basename(script.abs)}`;
+    await c.put(script.abs, remote, { mode: 0o700 });
+    return (await c.sudo(cmdline('bash', remote, ...args), { check: false })).exitCode;
+  }, `${m.slug}-${which}`);
+}

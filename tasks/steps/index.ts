@@ -1,0 +1,35 @@
+/**
+ * THE build order: one unit per step (./<name>.ts), in the order a build runs them. From this list
+ * come the standard tasks' `build` and `testbuild` pipelines and `mpimg tasks`' listing, the commands
+ * and header of dist/<slug>-build.sh, the Packer template's provisioners and the README's step table.
+ * A new step is a new unit here (plus its build.sh fragment when it has one).
+ */
+import type { BuildStep } from './types.js';
+import waitBoot from './wait-boot.js';
+import upgrade from './upgrade.js';
+import repositories from './repositories.js';
+import packages from './packages.js';
+import users from './users.js';
+import files from './files.js';
+import owners from './owners.js';
+import scripts from './scripts.js';
+import install from './install.js';
+import services from './services.js';
+import firewall from './firewall.js';
+import cleanup from './cleanup.js';
+import check from './check.js';
+
+export type { BuildStep, PackerContext, PackerProvisioner } from './types.js';
+
+export const STEPS: readonly BuildStep[] = Object.freeze([waitBoot, upgrade, repositories, packages, users, files, owners, scripts, install, services, firewall, cleanup, check]);
+
+/** The task names `build` runs, in order. */
+export const buildOrder = (): string[] => STEPS.map((s) => s.name);
+
+/** The task names `testbuild` runs, in order: the build without cleanup, with a check that only reports. */
+export const testbuildOrder = (): string[] =>
+  STEPS.flatMap((s) => (s.testbuild === null ? [] : [s.testbuild ?? s.name]));
+
+/** The commands of dist/<slug>-build.sh that are steps, in build order, with their header lines. */
+export const BUILD_SCRIPT_STEPS: ReadonlyArray<{ name: string; help: string }> = STEPS.flatMap((s) => (s.buildScript ? [{ name: s.name, help: s.buildScript.help }] : []));
+export const BUILD_SCRIPT_COMMANDS: readonly string[] = BUILD_SCRIPT_STEPS.map((s) => s.name);

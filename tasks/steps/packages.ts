@@ -1,0 +1,27 @@
+/** packages: build.packages of the distribution being built. */
+import { forDistro } from '../../runtime/manifest.js';
+import { installPackages } from '../ssh/helpers.js';
+import { distroOf, manifestOf, skipPackages } from '../standard/project.js';
+import { defineStep } from './define.js';
+import { APT } from './packer-apt.js';
+
+export default defineStep({
+  name: 'packages',
+  summary: 'install the build.packages of mpimg.json (for this distribution)',
+  sections: ['$.build.packages'],
+  run: async (c) => {
+    const m = manifestOf(c);
+    const d = await distroOf(c, m);
+    const list = forDistro(m.build?.packages, d.slug, d.family);
+    if (list.length === 0) return c.log('mpimg.json lists no build.packages');
+    if (skipPackages()) return c.log(`MPIMG_SKIP_PACKAGES=1: not installing ${list.join(' ')}`);
+    await installPackages(c, list);
+  },
+  packer: (p) => {
+    if (p.packages.length === 0) return [];
+    const words = p.packages.map(p.sq).join(' ');
+    return p.family === 'dnf'
+      ? [{ type: 'shell', inline: [p.hcl(`dnf -y install ${words}`)] }]
+      : [{ type: 'shell', env: ['"DEBIAN_FRONTEND=noninteractive"'], inline: [p.hcl(`${APT} install ${words}`)] }];
+  },
+});

@@ -1,0 +1,65 @@
+/** scripts: the project's build scripts (scripts/NN-*), in order, with mpimg.json's values in their environment. */
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { DEFAULTS } from '../../runtime/manifest.js';
+import { scriptsDirEntry } from '../bundle/scripts-dir.js';
+import type { Connection } from '../ssh/connection.js';
+import { withRemoteTempDir } from '../ssh/helpers.js';
+import { shellQuote } from '../ssh/quote.js';
+import { bundledVariables } from '../standard/build-script-run.js';
+import { manifestOf, refuseOutside, targetRoot } from '../standard/project.js';
+import { defineStep } from './define.js';
+import type { PackerContext, PackerProvisioner } from './types.js';
+
+/** scripts/NN-*: the build steps, in order, by the bundle's own rule (tasks/bundle/scripts-dir.ts). */
+export function buildScripts(c: Connection): string[] {
+  const m = manifestOf(c);
+  const rel = m.build?.scriptsDir ?? DEFAULTS.scriptsDir;
+  const dir = join(c.project, rel);
+  if (!existsSync(dir)) return [];
+  refuseOutside(c.project, rel);
+  const names = readdirSync(dir).filter((f) => scriptsDirEntry(m, f) === 'step').sort();
+  for (const f of names) refuseOutside(c.project, `${rel}/${f}`);
+  return names.map((f) => join(dir, f));
+}
+
+/**
+ * The list `mpimg bundle` made by the rule the task follows too (the cleanup and check are not build
+ * steps), each uploaded under its own name, run with mpimg.json's values and variables in the
+ * environment. Names reach the shell only as single-quoted words; the folder's name none at all.
+ */
+function packer(p: PackerContext): PackerProvisioner[] {
+  if (p.buildScripts.length === 0) return [];
+  return [
+    { type: 'shell', inline: ['"mkdir -m 0700 ${local.work}/scripts"'] },
+    ...p.buildScripts.map((s): PackerProvisioner => ({ type: 'file', source: `"\${local.project}/${p.hclInner(s.rel)}"`, destination: `"\${local.work}/scripts/${p.hclInner(s.name)}"` })),
+    {
+      type: 'shell',
+      env: p.env.map(p.hcl),
+      inline: ['"cd ${local.work}/scripts"', p.hcl(`for f in ${p.buildScripts.map((s) => p.sq(s.name)).join(' ')}; do echo "--- $f"; chmod 0755 "./$f"; "./$f"; done`)],
+    },
+  ];
+}
+
+export default defineStep({
+  name: 'scripts',
+  summary: 'run the build scripts scripts/NN-* in order',
+  sections: ['$.build.scriptsDir', '$.variables'],
+  run: async (c) => {
+    const list = buildScripts(c);
+    if (list.length === 0) return c.log('no build scripts in scripts/');
+    const m = manifestOf(c);
+    // mpimg.json's values reach the scripts as environment, so no script has to repeat them; its
+    // variables under their own names, with the values of the bundle (as the droplet side has them).
+    const env = { ...bundledVariables(c, m), MPIMG_ROOT: targetRoot(), MPIMG_NAME: m.name, MPIMG_SLUG: m.slug, MPIMG_VERSION: m.version, MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0] };
+    await withRemoteTempDir(c, async (tmp) => {
+      for (const file of list) {
+        const remote = `${tmp}/${basename(file)}`;
+        await c.put(file, remote, { mode: 0o755 });
+        c.log(`--- ${basename(file)}`);
+        await c.sudo(shellQuote(remote), { env, hint: `fix scripts/${basename(file)} and run the task again` });
+      }
+    }, `${m.slug}-build`);
+  },
+  packer,
+});
