@@ -63,14 +63,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/scripts/lint.test.ts',
   'test/tasks/shell-scripts.test.ts',
   'test/do/packer.test.ts',
-  'test/bundle/packer-template.test.ts',
-  'test/cli/bundle-out.test.ts',
-  'test/examples.test.ts',
-  'test/cli/validate.test.ts',
-  'test/cli/project-option.test.ts',
   'test/cli/run-log.test.ts',
-  'test/bundle/build-policy.test.ts',
-  'test/bundle/build-property.test.ts',
   'test/do/workflow.test.ts',
   'test/generators/integration.test.ts',
   'test/generators/project-scripts.test.ts',
@@ -78,8 +71,6 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/helpers/apt-repo.test.ts',
   'test/import/recognizers.test.ts',
   'test/import/layouts.test.ts',
-  // a real sshd (ssh-keygen, sshd) for the run log of a build
-  'test/cli/run-log.test.ts',
 ];
 
 /**

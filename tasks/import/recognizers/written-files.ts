@@ -36,7 +36,7 @@ function usable(path: string, view: ScriptView): boolean {
 }
 
 /** The fixed content a unit writes to one file, or undefined. */
-function written(u: Unit, view: ScriptView): { path: string; data: string } | undefined {
+function written(u: Unit, _view: ScriptView): { path: string; data: string } | undefined {
   const cmds = plainCommands(u);
   if (!cmds || cmds.length !== 1 || cmds[0].assigns.length) return undefined;
   const c = cmds[0];
