@@ -72,19 +72,23 @@ export function parseDoctlAccessToken(yaml: string): string | undefined {
   return doctlContextToken(yaml, 'default');
 }
 
+/** doctl's config file (see doctlConfigPath) and its text; no text when there is none to read. */
+function readDoctlConfig(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): { file: string; text?: string } {
+  const file = doctlConfigPath(env, platform);
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch {
+    return { file };
+  }
+}
+
 /** DIGITALOCEAN_ACCESS_TOKEN (doctl), then DIGITALOCEAN_TOKEN (Packer/Terraform), then doctl's config file. */
 export function resolveToken(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): ResolvedToken {
   const a = env.DIGITALOCEAN_ACCESS_TOKEN?.trim();
   if (a) return { token: a, source: 'DIGITALOCEAN_ACCESS_TOKEN' };
   const b = env.DIGITALOCEAN_TOKEN?.trim();
   if (b) return { token: b, source: 'DIGITALOCEAN_TOKEN' };
-  const file = doctlConfigPath(env, platform);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = undefined;
-  }
+  const { file, text } = readDoctlConfig(env, platform);
   const fromFile = text === undefined ? undefined : doctlContextToken(text, env.DIGITALOCEAN_CONTEXT);
   if (fromFile) return { token: fromFile, source: 'doctl config', file };
   if (text !== undefined && (env.DIGITALOCEAN_CONTEXT || /^context:/m.test(text))) {
@@ -112,13 +116,7 @@ export interface ResolvedApiUrl {
 export function resolveApiUrl(env: NodeJS.ProcessEnv, defaultUrl: string, platform: NodeJS.Platform = process.platform): ResolvedApiUrl {
   const fromEnv = env.DIGITALOCEAN_API_URL?.trim();
   if (fromEnv) return { url: fromEnv, source: 'DIGITALOCEAN_API_URL' };
-  const file = doctlConfigPath(env, platform);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = undefined;
-  }
+  const { file, text } = readDoctlConfig(env, platform);
   const fromFile = text === undefined ? undefined : topLevel(text.split(/\r?\n/), 'api-url');
   if (fromFile) return { url: fromFile, source: `api-url in ${file}` };
   return { url: defaultUrl, source: 'the default' };
