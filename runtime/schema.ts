@@ -72,7 +72,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known name nearest to `key` (2 edits at most), for a did-you-mean. */
-export function closest(key: string, known: string[]): string | undefined {
+export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;
   for (const c of known) {

@@ -5,7 +5,7 @@
  */
 import { DISTRIBUTIONS, validateManifest } from '../../runtime/manifest.js';
 import { MOTD_PLACEHOLDERS } from '../../tasks/bundle/project.js';
-import { nearest } from '../../tasks/bundle/nearest.js';
+import { closest as nearest } from '../../runtime/schema.js';
 import { distributionKind, distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import { ANSWER_SPECS, type AnswerKey, type Answers, type AnswerSpec, specFor } from './options.js';
 import { manifestFromAnswers } from './project.js';

@@ -4,7 +4,7 @@
  * duplicate numbers, symlinks). Every problem is collected before anything is reported.
  */
 import * as fs from 'node:fs';
-import { nearest } from './nearest.js';
+import { closest as nearest } from '../../runtime/schema.js';
 import * as path from 'node:path';
 import {
   CONTROL_RE,
