@@ -27,7 +27,10 @@ export interface CommandSpec {
 
 /** An argument the command cannot take: what was wrong and how to fix it. */
 export class ArgsError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
   }
 }
@@ -43,13 +46,20 @@ export function parseCommandArgs(cmd: CommandSpec, args: string[]): Values | 'he
   const see = `see \`node <bundle> ${cmd.name} --help\``;
   const takes = known.length ? `${cmd.name} takes ${known.map(flag).join(', ')} (${see})` : see;
   const options = Object.fromEntries(known.map((k) => [k, { type: OPTIONS[k].type }]));
-  const { tokens } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args,
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const values: Record<string, string | boolean> = {};
   for (const t of tokens) {
     if (t.kind === 'positional') throw new ArgsError(`${cmd.name} takes no argument "${t.value}"`, takes);
     if (t.kind !== 'option') continue;
     if (t.name === 'help') return 'help';
-    if (!known.includes(t.name as OptionName)) throw new ArgsError(`${cmd.name} does not take the option ${t.rawName}`, takes);
+    if (!known.includes(t.name as OptionName))
+      throw new ArgsError(`${cmd.name} does not take the option ${t.rawName}`, takes);
     const name = t.name as OptionName;
     if (OPTIONS[name].type === 'boolean') {
       if (t.inlineValue) throw new ArgsError(`${t.rawName} takes no value`, `write ${t.rawName} alone`);
@@ -57,11 +67,17 @@ export function parseCommandArgs(cmd: CommandSpec, args: string[]): Values | 'he
     } else {
       // `--root --json`: a forgotten value, not a folder named --json (--root=-x names one on purpose).
       if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))) {
-        throw new ArgsError(`${t.rawName} needs a value`, `write ${flag(name)} (or ${t.rawName}=VALUE when it starts with "-")`);
+        throw new ArgsError(
+          `${t.rawName} needs a value`,
+          `write ${flag(name)} (or ${t.rawName}=VALUE when it starts with "-")`,
+        );
       }
       const allowed: readonly string[] | undefined = (OPTIONS[name] as { values?: readonly string[] }).values;
       if (allowed && !allowed.includes(t.value)) {
-        throw new ArgsError(`${t.rawName} ${t.value} is not known here`, `${allowed.map((v) => `\`${cmd.name} ${t.rawName} ${v}\``).join(', ')}: ${cmd.options[name]}`);
+        throw new ArgsError(
+          `${t.rawName} ${t.value} is not known here`,
+          `${allowed.map((v) => `\`${cmd.name} ${t.rawName} ${v}\``).join(', ')}: ${cmd.options[name]}`,
+        );
       }
       values[name] = t.value;
     }
@@ -77,7 +93,16 @@ export function commandHelp(cmd: CommandSpec): string {
     return `Usage: node <bundle> ${cmd.name} [its own options]\n\n${cmd.summary}\n(\`node <bundle> ${cmd.name} --help\` shows them)\n`;
   }
   const lines = (Object.entries(cmd.options) as Array<[OptionName, string]>).map(([k, help]) => row(flag(k), help));
-  return [`Usage: node <bundle> ${cmd.name} [options]`, '', cmd.summary, '', 'Options:', ...lines, row('-h, --help', 'this help'), ''].join('\n');
+  return [
+    `Usage: node <bundle> ${cmd.name} [options]`,
+    '',
+    cmd.summary,
+    '',
+    'Options:',
+    ...lines,
+    row('-h, --help', 'this help'),
+    '',
+  ].join('\n');
 }
 
 /** The help of the runtime: every command, and every option with the commands that take it. */
@@ -88,10 +113,25 @@ export function usage(commands: readonly CommandSpec[]): string {
     const users = parsing.filter((c) => c.options[name] !== undefined);
     const helps = [...new Set(users.map((c) => c.options[name]!))];
     if (helps.length === 1) {
-      options.push(row(flag(name), users.length === parsing.length ? helps[0] : `${users.map((c) => c.name).join(', ')}: ${helps[0]}`));
+      options.push(
+        row(
+          flag(name),
+          users.length === parsing.length ? helps[0] : `${users.map((c) => c.name).join(', ')}: ${helps[0]}`,
+        ),
+      );
       continue;
     }
-    helps.forEach((h, i) => options.push(row(i === 0 ? flag(name) : '', `${users.filter((c) => c.options[name] === h).map((c) => c.name).join(', ')}: ${h}`)));
+    helps.forEach((h, i) =>
+      options.push(
+        row(
+          i === 0 ? flag(name) : '',
+          `${users
+            .filter((c) => c.options[name] === h)
+            .map((c) => c.name)
+            .join(', ')}: ${h}`,
+        ),
+      ),
+    );
   }
   return [
     'Usage: node <bundle> <command> [options]',

@@ -33,12 +33,19 @@ export function distroFromOsRelease(text: string): Distro | undefined {
   else if (id === 'rocky') slug = `rockylinux-${major}-x64`;
   else if (id === 'almalinux') slug = `almalinux-${major}-x64`;
   else if (id === 'centos') slug = `centos-stream-${major}-x64`;
-  const family: Family | undefined = /\b(debian|ubuntu)\b/.test(like) ? 'apt' : /\b(rhel|fedora|centos)\b/.test(like) ? 'dnf' : undefined;
+  const family: Family | undefined = /\b(debian|ubuntu)\b/.test(like)
+    ? 'apt'
+    : /\b(rhel|fedora|centos)\b/.test(like)
+      ? 'dnf'
+      : undefined;
   if (!family) return undefined;
   return { slug: slug ?? `${id}-${major}-x64`, family };
 }
 
 /** The family of a distribution slug of the manifest (table first, then the name). */
 export function familyOf(slug: string): Family {
-  return DISTRIBUTIONS.find((d) => d.slug === slug)?.family ?? (/^(rocky|alma|centos|fedora|rhel)/.test(slug) ? 'dnf' : 'apt');
+  return (
+    DISTRIBUTIONS.find((d) => d.slug === slug)?.family ??
+    (/^(rocky|alma|centos|fedora|rhel)/.test(slug) ? 'dnf' : 'apt')
+  );
 }

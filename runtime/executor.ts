@@ -39,7 +39,10 @@ const mkdirs = (j: Journal) => ({ create: true, onCreate: (d: string) => j.add('
 
 /** A file at this path is ours when install made it, or it is still what an earlier install laid down. */
 const ours = (ctx: Context, p: string, real: string): boolean =>
-  p.startsWith(`${ctx.plan.home}/`) || ctx.j.has('file', p) || ctx.j.has('backup', p) || asBefore(ctx.prior.get(p), real);
+  p.startsWith(`${ctx.plan.home}/`) ||
+  ctx.j.has('file', p) ||
+  ctx.j.has('backup', p) ||
+  asBefore(ctx.prior.get(p), real);
 
 /**
  * A login on the build droplet ran the first-login setup; the image must start with it to come
@@ -51,14 +54,25 @@ function forgetBuildLogin(ctx: Context): void {
     const done = resolveInRoot(ctx.root, loginDone);
     if (!lstat(done.real)?.isFile()) continue;
     fs.unlinkSync(done.real);
-    ctx.changes.push({ op: 'file', path: loginDone, action: 'removed', note: 'a first login on this build droplet: the image starts with its first login to come' });
+    ctx.changes.push({
+      op: 'file',
+      path: loginDone,
+      action: 'removed',
+      note: 'a first login on this build droplet: the image starts with its first login to come',
+    });
   }
 }
 
 function installDir(ctx: Context, op: Extract<Op, { kind: 'dir' }>): void {
   const before = lstat(resolveInRoot(ctx.root, op.path, { followLast: true }).real);
-  const r = resolveInRoot(ctx.root, op.path, { ...mkdirs(ctx.j), createLast: true, lastMode: op.mode, followLast: true });
-  if (before && !before.isDirectory()) throw new StepError(op.path, `${op.path} is in the way: it is not a directory`, 'ENOTDIR');
+  const r = resolveInRoot(ctx.root, op.path, {
+    ...mkdirs(ctx.j),
+    createLast: true,
+    lastMode: op.mode,
+    followLast: true,
+  });
+  if (before && !before.isDirectory())
+    throw new StepError(op.path, `${op.path} is in the way: it is not a directory`, 'ENOTDIR');
   if (before && (before.mode & 0o7777) !== op.mode) {
     fs.chmodSync(r.real, op.mode);
     ctx.changes.push({ op: op.kind, path: op.path, action: 'updated', note: 'mode' });
@@ -71,9 +85,10 @@ function installEntry(ctx: Context, op: Extract<Op, { kind: 'file' | 'link' }>):
   const { real } = resolveInRoot(ctx.root, op.path, mkdirs(j));
   const st = lstat(real);
   if (st?.isDirectory()) throw new StepError(op.path, `${op.path} is in the way: it is a directory`, 'EISDIR');
-  const same = op.kind === 'file'
-    ? st?.isFile() && (st.mode & 0o7777) === op.mode && fileSha(real) === op.sha256
-    : st?.isSymbolicLink() && fs.readlinkSync(real) === op.target;
+  const same =
+    op.kind === 'file'
+      ? st?.isFile() && (st.mode & 0o7777) === op.mode && fileSha(real) === op.sha256
+      : st?.isSymbolicLink() && fs.readlinkSync(real) === op.target;
   // What an earlier install laid down (or the home folder holds) is ours: journal it as made by us.
   const claim = () => {
     if (!ours(ctx, op.path, real)) return false;
@@ -119,7 +134,13 @@ function installBlock(ctx: Context, op: Extract<Op, { kind: 'block' }>): void {
     return;
   }
   if (!st) ctx.j.add('blockfile', op.path);
-  atomicWrite(op.path, real, Buffer.from(after, 'latin1'), st ? st.mode & 0o7777 : op.createMode, st ? { uid: st.uid, gid: st.gid } : undefined);
+  atomicWrite(
+    op.path,
+    real,
+    Buffer.from(after, 'latin1'),
+    st ? st.mode & 0o7777 : op.createMode,
+    st ? { uid: st.uid, gid: st.gid } : undefined,
+  );
   ctx.changes.push({ op: op.kind, path: op.path, action: st ? 'updated' : 'created' });
 }
 
@@ -128,7 +149,11 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   const stage = readStage(plan, root);
   const booted = stage.stage !== 'built';
   if (booted && !opts.force) {
-    throw new StepError(plan.state, `this droplet already ran its first boot (${stage.stage.replace(/-/g, ' ')}): installing again would undo what first boot and the customer set up`, 'EBOOTED');
+    throw new StepError(
+      plan.state,
+      `this droplet already ran its first boot (${stage.stage.replace(/-/g, ' ')}): installing again would undo what first boot and the customer set up`,
+      'EBOOTED',
+    );
   }
   const j = new Journal(root, plan);
   // installed.json tells what an earlier install laid down only for an install from before the
@@ -143,9 +168,15 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
   }
   try {
     for (const op of opsFor(plan, root)) {
-      if (opts.only === 'seeded' && op.kind !== 'dir' && !((op.kind === 'file' || op.kind === 'link') && op.seed)) continue;
+      if (opts.only === 'seeded' && op.kind !== 'dir' && !((op.kind === 'file' || op.kind === 'link') && op.seed))
+        continue;
       if (booted && op.kind === 'block' && op.hook === 'first-login') {
-        ctx.changes.push({ op: op.kind, path: op.path, action: 'kept', note: 'first boot ran: the first-login hook is not put back' });
+        ctx.changes.push({
+          op: op.kind,
+          path: op.path,
+          action: 'kept',
+          note: 'first boot ran: the first-login hook is not put back',
+        });
         continue;
       }
       if (op.kind === 'dir') installDir(ctx, op);

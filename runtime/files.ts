@@ -23,7 +23,13 @@ export function fileSha(p: string): string {
 export const latin1 = (utf8: string): string => Buffer.from(utf8, 'utf8').toString('latin1');
 
 /** temp file + rename: an interrupted or full-disk run never leaves a half-written file in place. */
-export function atomicWrite(droplet: string, target: string, data: Buffer, mode: number, owner?: { uid: number; gid: number }): void {
+export function atomicWrite(
+  droplet: string,
+  target: string,
+  data: Buffer,
+  mode: number,
+  owner?: { uid: number; gid: number },
+): void {
   const tmp = `${target}.mpimg-tmp`;
   try {
     fs.writeFileSync(tmp, data, { mode });
@@ -44,6 +50,10 @@ export function atomicLink(droplet: string, target: string, linkTarget: string):
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw new StepError(droplet, `cannot create the link ${droplet}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
+    throw new StepError(
+      droplet,
+      `cannot create the link ${droplet}: ${(e as Error).message}`,
+      (e as NodeJS.ErrnoException).code,
+    );
   }
 }

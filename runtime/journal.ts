@@ -52,7 +52,10 @@ export class Journal {
   private written = 0;
   private file?: string;
 
-  constructor(private readonly root: string, private readonly plan: Plan) {
+  constructor(
+    private readonly root: string,
+    private readonly plan: Plan,
+  ) {
     let real: string | undefined;
     try {
       real = resolveInRoot(root, journalFile(plan)).real;
@@ -93,7 +96,10 @@ export class Journal {
       if (!lstat(home.real)?.isDirectory()) return;
       this.file = resolveInRoot(this.root, journalFile(this.plan)).real;
     }
-    const text = this.entries.slice(this.written).map(([v, p]) => `${v} ${p}\n`).join('');
+    const text = this.entries
+      .slice(this.written)
+      .map(([v, p]) => `${v} ${p}\n`)
+      .join('');
     const fd = fs.openSync(this.file, 'a', 0o644);
     try {
       fs.writeSync(fd, text);

@@ -16,23 +16,44 @@ const FAMILIES: ReadonlyArray<{ prefix: string; name: string }> = [
 ];
 
 /** Regions that take new droplets (doctl compute region list). */
-export const REGIONS: readonly string[] = ['nyc1', 'nyc3', 'sfo2', 'sfo3', 'ams3', 'sgp1', 'lon1', 'fra1', 'tor1', 'blr1', 'syd1', 'atl1'];
+export const REGIONS: readonly string[] = [
+  'nyc1',
+  'nyc3',
+  'sfo2',
+  'sfo3',
+  'ams3',
+  'sgp1',
+  'lon1',
+  'fra1',
+  'tor1',
+  'blr1',
+  'syd1',
+  'atl1',
+];
 
-/** Droplet size slugs: basic (s-), CPU-optimised (c-, c2-), general purpose (g-, gd-), memory (m-, m3-, m6-), storage (so-, so1_5-). */
-const SIZE_RE = /^(s-\d+vcpu-\d+(mb|gb)(-\d+gb)?(-(amd|intel))?|(c|c2|g|gd|m|m3|m6|so|so1_5)-\d+vcpu-\d+gb(-intel)?|c-\d+(-intel)?)$/;
+/**
+ * Droplet size slugs: basic (s-), CPU-optimised (c-, c2-), general purpose (g-, gd-), memory (m-, m3-, m6-), storage
+ * (so-, so1_5-).
+ */
+const SIZE_RE =
+  /^(s-\d+vcpu-\d+(mb|gb)(-\d+gb)?(-(amd|intel))?|(c|c2|g|gd|m|m3|m6|so|so1_5)-\d+vcpu-\d+gb(-intel)?|c-\d+(-intel)?)$/;
 
 const versionOf = (slug: string, prefix: string): number[] | undefined => {
   const m = new RegExp(`^${prefix.replace(/-/g, '\\-')}(\\d+(?:-\\d+)*)-x64$`).exec(slug);
   return m ? m[1].split('-').map(Number) : undefined;
 };
 const compare = (a: number[], b: number[]): number => {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++)
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
   return 0;
 };
 
 export type DistributionKind = 'known' | 'newer' | 'other-release' | 'unknown';
 
-/** How a distribution slug relates to the list: known, a newer release of a known family, another release of one, or unknown. */
+/**
+ * How a distribution slug relates to the list: known, a newer release of a known family, another release of one, or
+ * unknown.
+ */
 export function distributionKind(slug: string): DistributionKind {
   if (DISTRIBUTIONS.some((d) => d.slug === slug)) return 'known';
   for (const f of FAMILIES) {

@@ -17,7 +17,9 @@ export interface LaidDown {
 export function readLaidDown(root: string, plan: Plan): Map<string, LaidDown> {
   const out = new Map<string, LaidDown>();
   try {
-    const st = JSON.parse(fs.readFileSync(resolveInRoot(root, `${plan.home}/installed.json`).real, 'utf8')) as { items?: Array<{ path?: string; sha256?: string; link?: string }> };
+    const st = JSON.parse(fs.readFileSync(resolveInRoot(root, `${plan.home}/installed.json`).real, 'utf8')) as {
+      items?: Array<{ path?: string; sha256?: string; link?: string }>;
+    };
     for (const i of st.items ?? []) if (typeof i.path === 'string') out.set(i.path, { sha256: i.sha256, link: i.link });
   } catch {
     /* no earlier install */
@@ -37,7 +39,11 @@ export function asBefore(prior: LaidDown | undefined, real: string): boolean {
 export function backup(root: string, plan: Plan, j: Journal, droplet: string, real: string, st: fs.Stats): void {
   const dest = resolveInRoot(root, `${backupDir(plan)}${droplet}`, { create: true, onCreate: (d) => j.add('dir', d) });
   if (st.isSymbolicLink()) atomicLink(`${backupDir(plan)}${droplet}`, dest.real, fs.readlinkSync(real));
-  else if (st.isFile()) atomicWrite(`${backupDir(plan)}${droplet}`, dest.real, fs.readFileSync(real), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
+  else if (st.isFile())
+    atomicWrite(`${backupDir(plan)}${droplet}`, dest.real, fs.readFileSync(real), st.mode & 0o7777, {
+      uid: st.uid,
+      gid: st.gid,
+    });
   else throw new StepError(droplet, `${droplet} is in the way: it is not a regular file or a link`, 'EEXIST');
   j.add('backup', droplet);
 }

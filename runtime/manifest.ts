@@ -16,7 +16,15 @@ import type { VerifySection } from './sections/verify.js';
 import type { PerDistro } from './sections/common.js';
 
 export type { Problem } from './schema.js';
-export { SLUG_RE, VENDOR_RE, NAME_RE, DISTRO_SLUG_RE, unsafeRelativePath, forDistro, type PerDistro } from './sections/common.js';
+export {
+  SLUG_RE,
+  VENDOR_RE,
+  NAME_RE,
+  DISTRO_SLUG_RE,
+  unsafeRelativePath,
+  forDistro,
+  type PerDistro,
+} from './sections/common.js';
 
 export interface FirstBootEntry {
   /** Run order (cloud-init runs per-instance scripts in alphanumeric order). 0..99 */
@@ -126,7 +134,12 @@ function describeChar(c: string): string {
 function controlProblems(v: unknown, at: string, out: Problem[]): void {
   if (typeof v === 'string') {
     const m = CONTROL_RE.exec(v);
-    if (m) out.push({ path: at, message: `holds a control or line-separator character (${describeChar(m[0])})`, hint: 'use one line of printable text: no newlines, tabs or U+2028/U+2029' });
+    if (m)
+      out.push({
+        path: at,
+        message: `holds a control or line-separator character (${describeChar(m[0])})`,
+        hint: 'use one line of printable text: no newlines, tabs or U+2028/U+2029',
+      });
   } else if (Array.isArray(v)) v.forEach((x, i) => controlProblems(x, `${at}[${i}]`, out));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) controlProblems(x, `${at}.${k}`, out);
 }
@@ -134,7 +147,11 @@ function controlProblems(v: unknown, at: string, out: Problem[]): void {
 /** Validates the shape and the rules that need no file system. Every problem is listed at once. */
 export function validateManifest(input: unknown): { manifest?: Manifest; problems: Problem[] } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    return { problems: [{ path: '$', message: 'manifest must be a JSON object', hint: 'start from the file `mpimg new` writes' }] };
+    return {
+      problems: [
+        { path: '$', message: 'manifest must be a JSON object', hint: 'start from the file `mpimg new` writes' },
+      ],
+    };
   }
   const problems: Problem[] = [];
   controlProblems(input, '$', problems);

@@ -61,7 +61,11 @@ export type Op = (DirOp | FileOp | BlockOp | LinkOp) & { family?: Family };
 
 /** The family of a root's os-release text (ID and ID_LIKE); apt when it says neither (or is missing). */
 export function familyOfOsRelease(text: string): Family {
-  const v = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(text)?.[1].replace(/^(["'])(.*)\1$/, '$2').toLowerCase() ?? '';
+  const v = (k: string) =>
+    new RegExp(`^${k}=(.*)$`, 'm')
+      .exec(text)?.[1]
+      .replace(/^(["'])(.*)\1$/, '$2')
+      .toLowerCase() ?? '';
   const words = ` ${v('ID')} ${v('ID_LIKE')} `;
   if (/ (debian|ubuntu) /.test(words)) return 'apt';
   if (/ (rhel|fedora|centos) /.test(words)) return 'dnf';
@@ -99,7 +103,10 @@ export const stateFiles = (plan: Pick<Plan, 'state'>) => ({
  * namespaced did (/var/lib/<slug>, runtime/policy.ts): status and install of a newer bundle still
  * know the stage of a droplet an older one built or booted.
  */
-export const stateFileSets = (plan: Pick<Plan, 'state' | 'slug'>) => [stateFiles(plan), stateFiles({ state: legacyToolDirs(plan.slug).state })];
+export const stateFileSets = (plan: Pick<Plan, 'state' | 'slug'>) => [
+  stateFiles(plan),
+  stateFiles({ state: legacyToolDirs(plan.slug).state }),
+];
 
 export const startMarker = (id: string): string => `# >>> mpimg:${id} >>>`;
 export const endMarker = (id: string): string => `# <<< mpimg:${id} <<<`;

@@ -30,14 +30,26 @@ export const SYSTEM_ACCOUNTS: readonly string[] = words(
  * A base image's account: one of SYSTEM_ACCOUNTS, or a name of the prefixes distributions keep for
  * their own (systemd's "systemd-", Debian's "_": systemd-journal-remote, _rpc, _laurel ...).
  */
-export const isSystemAccount = (name: string): boolean => SYSTEM_ACCOUNTS.includes(name) || name.startsWith('systemd-') || name.startsWith('_');
+export const isSystemAccount = (name: string): boolean =>
+  SYSTEM_ACCOUNTS.includes(name) || name.startsWith('systemd-') || name.startsWith('_');
 
 /**
  * Groups that hand root (or its secrets, or the raw disks) to their members: docker and lxd start
  * root containers on request, staff may write /usr/local on Debian. Never an extra group of
  * $.users, nor a user's own (a user "shadow" would get the group shadow as its primary group).
  */
-export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'staff'];
+export const PRIVILEGED_GROUPS: readonly string[] = [
+  'root',
+  'sudo',
+  'wheel',
+  'admin',
+  'shadow',
+  'disk',
+  'kmem',
+  'docker',
+  'lxd',
+  'staff',
+];
 
 /**
  * System folders: never an entry of $.directories or a home of $.users, whoever would own them
@@ -50,10 +62,19 @@ export const SYSTEM_DIRS: readonly string[] = [
   '/dev/shm',
   ...list('/run/', 'lock user'),
   '/root/.ssh',
-  ...list('/usr/', 'bin sbin lib lib32 lib64 libx32 libexec include share src games local local/bin local/sbin local/lib local/libexec local/share local/etc local/include local/src local/games lib/systemd lib/systemd/system'),
+  ...list(
+    '/usr/',
+    'bin sbin lib lib32 lib64 libx32 libexec include share src games local local/bin local/sbin local/lib local/libexec local/share local/etc local/include local/src local/games lib/systemd lib/systemd/system',
+  ),
   ...list('/lib/', 'systemd systemd/system'),
-  ...list('/var/', 'lib log cache tmp spool mail backups opt local run lock crash empty spool/cron lib/dpkg lib/rpm lib/systemd lib/cloud lib/cloud/scripts lib/cloud/scripts/per-instance lib/cloud/scripts/per-boot lib/cloud/scripts/per-once'),
-  ...list('/etc/', 'update-motd.d profile.d cron.d cron.hourly cron.daily cron.weekly cron.monthly systemd systemd/system init.d sudoers.d ssh ssh/sshd_config.d cloud cloud/cloud.cfg.d apt apt/sources.list.d apt/keyrings apt/trusted.gpg.d apt/apt.conf.d apt/preferences.d yum.repos.d dnf yum pki pki/rpm-gpg ld.so.conf.d pam.d security sysctl.d modprobe.d modules-load.d default logrotate.d skel ssl ssl/certs ssl/private ufw firewalld network netplan tmpfiles.d udev selinux'),
+  ...list(
+    '/var/',
+    'lib log cache tmp spool mail backups opt local run lock crash empty spool/cron lib/dpkg lib/rpm lib/systemd lib/cloud lib/cloud/scripts lib/cloud/scripts/per-instance lib/cloud/scripts/per-boot lib/cloud/scripts/per-once',
+  ),
+  ...list(
+    '/etc/',
+    'update-motd.d profile.d cron.d cron.hourly cron.daily cron.weekly cron.monthly systemd systemd/system init.d sudoers.d ssh ssh/sshd_config.d cloud cloud/cloud.cfg.d apt apt/sources.list.d apt/keyrings apt/trusted.gpg.d apt/apt.conf.d apt/preferences.d yum.repos.d dnf yum pki pki/rpm-gpg ld.so.conf.d pam.d security sysctl.d modprobe.d modules-load.d default logrotate.d skel ssl ssl/certs ssl/private ufw firewalld network netplan tmpfiles.d udev selinux',
+  ),
 ];
 
 /**
@@ -68,7 +89,10 @@ export const ROOT_RUN_PATHS: readonly string[] = [
   ...list('/', 'bin sbin lib lib32 lib64 libx32 usr boot root'),
   '/snap',
   ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd lib/snapd'),
-  ...list('/etc/', 'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt'),
+  ...list(
+    '/etc/',
+    'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt',
+  ),
 ];
 
 /** The runtime home: first-login script, helper library, install journal. Root runs code from it. */
@@ -80,9 +104,15 @@ export const runtimeHome = (vendor: string, slug: string): string => `/opt/${ven
  * (/var/lib/<slug> is /var/lib/rabbitmq for the slug rabbitmq).
  */
 export const TOOL_DIRS: readonly string[] = ['/var/lib/mpimg', '/var/log/mpimg'];
-export const toolDirs = (slug: string): { state: string; logs: string } => ({ state: `/var/lib/mpimg/${slug}`, logs: `/var/log/mpimg/${slug}` });
+export const toolDirs = (slug: string): { state: string; logs: string } => ({
+  state: `/var/lib/mpimg/${slug}`,
+  logs: `/var/log/mpimg/${slug}`,
+});
 /** Where bundles before 0.2 kept them: still read by status and install, so an older droplet's stage is known. */
-export const legacyToolDirs = (slug: string): { state: string; logs: string } => ({ state: `/var/lib/${slug}`, logs: `/var/log/${slug}` });
+export const legacyToolDirs = (slug: string): { state: string; logs: string } => ({
+  state: `/var/lib/${slug}`,
+  logs: `/var/log/${slug}`,
+});
 
 /** Every root-run path of an image: the fixed ones and its runtime home. */
 export function rootRunPaths(vendor?: string, slug?: string): string[] {
@@ -119,7 +149,8 @@ export const groupOrOtherWritable = (mode: string): boolean => (parseInt(mode, 8
  * RHEL family's repository ids (a second [baseos] section makes dnf refuse to run):
  * /etc/apt/sources.list.d/ubuntu.sources, debian.sources, /etc/yum.repos.d/rocky.repo, epel.repo...
  */
-export const RESERVED_REPOSITORY_RE = /^(debian|ubuntu|rocky|almalinux|alma|centos|rhel|redhat|fedora|epel|baseos|appstream|crb|powertools|extras|devel|plus|highavailability|resilientstorage|nfv|rt|sap|saphana|droplet-agent|digitalocean|do-agent|cloud-init)([-._].*)?$/;
+export const RESERVED_REPOSITORY_RE =
+  /^(debian|ubuntu|rocky|almalinux|alma|centos|rhel|redhat|fedora|epel|baseos|appstream|crb|powertools|extras|devel|plus|highavailability|resilientstorage|nfv|rt|sap|saphana|droplet-agent|digitalocean|do-agent|cloud-init)([-._].*)?$/;
 export const reservedRepository = (name: string): boolean => RESERVED_REPOSITORY_RE.test(name);
 
 /**

@@ -8,7 +8,11 @@ import * as fs from 'node:fs';
 
 /** An install/uninstall step that could not be done, with the droplet path it was about. */
 export class StepError extends Error {
-  constructor(readonly droplet: string, message: string, readonly code?: string) {
+  constructor(
+    readonly droplet: string,
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = 'StepError';
   }
@@ -20,7 +24,8 @@ function lstat(p: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return undefined;
     throw e;
   }
 }
@@ -47,7 +52,8 @@ export interface ResolveOptions {
 }
 
 /** Joins the root and a resolved droplet path. */
-export const hostPath = (root: string, droplet: string): string => (root === '/' ? droplet : `${root}${droplet === '/' ? '' : droplet}`);
+export const hostPath = (root: string, droplet: string): string =>
+  root === '/' ? droplet : `${root}${droplet === '/' ? '' : droplet}`;
 
 /**
  * Resolves `dropletPath` under `root`. Throws StepError when a middle component is not a directory,
@@ -68,7 +74,8 @@ export function resolveInRoot(root: string, dropletPath: string, opts: ResolveOp
     const real = hostPath(root, droplet);
     const st = lstat(real);
     if (st?.isSymbolicLink() && (!last || opts.followLast)) {
-      if (++links > MAX_LINKS) throw new StepError(dropletPath, `too many symbolic links on the way to ${dropletPath}`, 'ELOOP');
+      if (++links > MAX_LINKS)
+        throw new StepError(dropletPath, `too many symbolic links on the way to ${dropletPath}`, 'ELOOP');
       const target = fs.readlinkSync(real);
       if (target.startsWith('/')) cur.length = 0;
       pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
@@ -82,12 +89,20 @@ export function resolveInRoot(root: string, dropletPath: string, opts: ResolveOp
           fs.mkdirSync(real, { mode });
           fs.chmodSync(real, mode);
         } catch (e) {
-          throw new StepError(droplet, `cannot create directory ${droplet}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
+          throw new StepError(
+            droplet,
+            `cannot create directory ${droplet}: ${(e as Error).message}`,
+            (e as NodeJS.ErrnoException).code,
+          );
         }
       }
     } else if (!last && !st.isDirectory() && opts.create) {
       // Only a problem when something is to be made there; to look, the path simply does not exist.
-      throw new StepError(droplet, `${droplet} is in the way: it is not a directory (needed for ${dropletPath})`, 'ENOTDIR');
+      throw new StepError(
+        droplet,
+        `${droplet} is in the way: it is not a directory (needed for ${dropletPath})`,
+        'ENOTDIR',
+      );
     }
     cur.push(part);
   }

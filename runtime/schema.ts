@@ -54,7 +54,8 @@ const fits = (v: unknown, t: JsonType): boolean => {
   return a === t || (t === 'number' && a === 'integer');
 };
 
-const typeList = (s: Schema): JsonType[] | undefined => (s.type === undefined ? undefined : Array.isArray(s.type) ? s.type : [s.type]);
+const typeList = (s: Schema): JsonType[] | undefined =>
+  s.type === undefined ? undefined : Array.isArray(s.type) ? s.type : [s.type];
 
 const words = (types: JsonType[]): string => types.map((t) => (t === 'integer' ? 'whole number' : t)).join(' or ');
 /** "an array", "an object", "a string". */
@@ -65,7 +66,8 @@ function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];
@@ -85,7 +87,11 @@ export function closest(key: string, known: readonly string[]): string | undefin
 /** A problem in the node's own words (x-message, with {value} the value as given) or the generic ones. */
 function fail(s: Schema, value: unknown, at: string, out: Problem[], message: string, hint: string): void {
   const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  out.push({ path: at, message: s['x-message'] ? s['x-message'].replace('{value}', shown) : message, hint: s['x-hint'] ?? hint });
+  out.push({
+    path: at,
+    message: s['x-message'] ? s['x-message'].replace('{value}', shown) : message,
+    hint: s['x-hint'] ?? hint,
+  });
 }
 
 /**
@@ -105,7 +111,8 @@ export function typesFit(s: Schema, value: unknown): boolean {
     const obj = value as Record<string, unknown>;
     for (const [key, v] of Object.entries(obj)) {
       if (v === undefined) continue;
-      const sub = s.properties?.[key] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+      const sub =
+        s.properties?.[key] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
       if (sub && !typesFit(sub, v)) return false;
     }
   }
@@ -113,12 +120,23 @@ export function typesFit(s: Schema, value: unknown): boolean {
 }
 
 /** Validates `value` against `s`, appending every problem (never stopping at the first). */
-export function validate(s: Schema, value: unknown, at: string, out: Problem[], checks: Record<string, Check>, root: Record<string, unknown>): void {
+export function validate(
+  s: Schema,
+  value: unknown,
+  at: string,
+  out: Problem[],
+  checks: Record<string, Check>,
+  root: Record<string, unknown>,
+): void {
   if (s.anyOf) {
     const pick = s.anyOf.find((alt) => (typeList(alt) ?? []).some((t) => fits(value, t)));
     if (!pick) {
       const types = s.anyOf.flatMap((alt) => typeList(alt) ?? []);
-      out.push({ path: at, message: `must be ${words(types)}, got ${typeOf(value)}`, hint: s['x-hint'] ?? `see the description of ${at} in mpimg.schema.json` });
+      out.push({
+        path: at,
+        message: `must be ${words(types)}, got ${typeOf(value)}`,
+        hint: s['x-hint'] ?? `see the description of ${at} in mpimg.schema.json`,
+      });
       return;
     }
     validate(pick, value, at, out, checks, root);
@@ -127,15 +145,30 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
   }
   const types = typeList(s);
   if (types && !types.some((t) => fits(value, t))) {
-    out.push({ path: at, message: `must be ${words(types)}, got ${typeOf(value)}`, hint: `change it to ${article(words(types))}` });
+    out.push({
+      path: at,
+      message: `must be ${words(types)}, got ${typeOf(value)}`,
+      hint: `change it to ${article(words(types))}`,
+    });
     return;
   }
   const shown = JSON.stringify(value);
-  if (s.enum && !s.enum.includes(value)) fail(s, value, at, out, `${shown} is not one of ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`, `use one of ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+  if (s.enum && !s.enum.includes(value))
+    fail(
+      s,
+      value,
+      at,
+      out,
+      `${shown} is not one of ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`,
+      `use one of ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`,
+    );
   if (typeof value === 'string') {
-    if (s.minLength !== undefined && value.length < s.minLength) fail(s, value, at, out, `${shown} is too short`, `at least ${s.minLength} characters`);
-    else if (s.maxLength !== undefined && value.length > s.maxLength) fail(s, value, at, out, `${shown} is too long`, `at most ${s.maxLength} characters`);
-    else if (s.pattern !== undefined && !new RegExp(s.pattern, 'u').test(value)) fail(s, value, at, out, `bad value ${shown}`, `it must match ${s.pattern}`);
+    if (s.minLength !== undefined && value.length < s.minLength)
+      fail(s, value, at, out, `${shown} is too short`, `at least ${s.minLength} characters`);
+    else if (s.maxLength !== undefined && value.length > s.maxLength)
+      fail(s, value, at, out, `${shown} is too long`, `at most ${s.maxLength} characters`);
+    else if (s.pattern !== undefined && !new RegExp(s.pattern, 'u').test(value))
+      fail(s, value, at, out, `bad value ${shown}`, `it must match ${s.pattern}`);
   }
   if (typeof value === 'number') {
     if ((s.minimum !== undefined && value < s.minimum) || (s.maximum !== undefined && value > s.maximum)) {
@@ -143,7 +176,8 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
     }
   }
   if (Array.isArray(value)) {
-    if (s.minItems !== undefined && value.length < s.minItems) fail(s, value, at, out, 'has too few entries', `give at least ${s.minItems}`);
+    if (s.minItems !== undefined && value.length < s.minItems)
+      fail(s, value, at, out, 'has too few entries', `give at least ${s.minItems}`);
     if (s.items) value.forEach((v, i) => validate(s.items!, v, `${at}[${i}]`, out, checks, root));
   }
   if (typeOf(value) === 'object') {
@@ -153,16 +187,31 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
       if (key in props) continue;
       if (s.additionalProperties === false) {
         const near = closest(key, Object.keys(props));
-        out.push({ path: `${at}.${key}`, message: `unknown key "${key}"`, hint: near ? `did you mean "${near}"? Remove or rename it` : `remove it; known keys: ${Object.keys(props).join(', ')}` });
+        out.push({
+          path: `${at}.${key}`,
+          message: `unknown key "${key}"`,
+          hint: near
+            ? `did you mean "${near}"? Remove or rename it`
+            : `remove it; known keys: ${Object.keys(props).join(', ')}`,
+        });
       } else if (s.additionalProperties) {
         if (s.propertyNames && !new RegExp(s.propertyNames.pattern, 'u').test(key)) {
-          out.push({ path: `${at}.${key}`, message: `bad name "${key}"`, hint: s['x-hint'] ?? `names must match ${s.propertyNames.pattern}` });
+          out.push({
+            path: `${at}.${key}`,
+            message: `bad name "${key}"`,
+            hint: s['x-hint'] ?? `names must match ${s.propertyNames.pattern}`,
+          });
         } else validate(s.additionalProperties, obj[key], `${at}.${key}`, out, checks, root);
       }
     }
     for (const [key, sub] of Object.entries(props)) {
       if (obj[key] === undefined) {
-        if (s.required?.includes(key)) out.push({ path: `${at}.${key}`, message: `missing required key "${key}"`, hint: `add "${key}" (${words(typeList(sub) ?? ['string'])})` });
+        if (s.required?.includes(key))
+          out.push({
+            path: `${at}.${key}`,
+            message: `missing required key "${key}"`,
+            hint: `add "${key}" (${words(typeList(sub) ?? ['string'])})`,
+          });
         continue;
       }
       validate(sub, obj[key], `${at}.${key}`, out, checks, root);
@@ -175,7 +224,11 @@ export function validate(s: Schema, value: unknown, at: string, out: Problem[], 
 export function publishedSchema(s: unknown): unknown {
   if (Array.isArray(s)) return s.map(publishedSchema);
   if (s && typeof s === 'object') {
-    return Object.fromEntries(Object.entries(s).filter(([k]) => !k.startsWith('x-')).map(([k, v]) => [k, publishedSchema(v)]));
+    return Object.fromEntries(
+      Object.entries(s)
+        .filter(([k]) => !k.startsWith('x-'))
+        .map(([k, v]) => [k, publishedSchema(v)]),
+    );
   }
   return s;
 }

@@ -21,17 +21,22 @@ export function readStage(plan: Plan, root: string): Stage {
     }
   };
   // Where this bundle keeps each state file, else where an older one did (stateFileSets).
-  const state = (k: keyof ReturnType<typeof stateFiles>) => stateFileSets(plan).map((f) => file(f[k])).find((t) => t !== undefined);
+  const state = (k: keyof ReturnType<typeof stateFiles>) =>
+    stateFileSets(plan)
+      .map((f) => file(f[k]))
+      .find((t) => t !== undefined);
   const running = state('running');
   const finished = state('finished');
-  const failedText = running !== undefined ? running : state('failed') ?? '';
+  const failedText = running !== undefined ? running : (state('failed') ?? '');
   const failedSteps = failedText.split('\n').filter((l) => /^\S+ [1-9]\d*$/.test(l));
-  const stage: Stage['stage'] = running !== undefined ? 'first-boot-running' : finished !== undefined ? 'first-boot-finished' : 'built';
+  const stage: Stage['stage'] =
+    running !== undefined ? 'first-boot-running' : finished !== undefined ? 'first-boot-finished' : 'built';
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   let firstLogin: Stage['firstLogin'] = 'none';
   if (hook && hook.kind === 'block') {
     const bashrc = file(hook.path) ?? '';
-    firstLogin = state('loginDone') !== undefined || (stage !== 'built' && !findBlock(bashrc, hook.id)) ? 'done' : 'pending';
+    firstLogin =
+      state('loginDone') !== undefined || (stage !== 'built' && !findBlock(bashrc, hook.id)) ? 'done' : 'pending';
   }
   return { stage, failedSteps, firstLogin };
 }

@@ -28,19 +28,28 @@ function blockDrift(op: Extract<Op, { kind: 'block' }>, real: string, st: fs.Sta
   // After the first login the hook has removed itself: that is the design, not drift.
   if (!range && op.hook === 'first-login' && stage.firstLogin === 'done') return [];
   if (!range) return [{ path: op.path, problem: 'hook missing', detail: `mpimg:${op.id}` }];
-  if (text.slice(range[0], range[1]) !== latin1(op.text)) return [{ path: op.path, problem: 'block changed', detail: `mpimg:${op.id}` }];
+  if (text.slice(range[0], range[1]) !== latin1(op.text))
+    return [{ path: op.path, problem: 'block changed', detail: `mpimg:${op.id}` }];
   return [];
 }
 
 /** How a folder, file or link that exists differs from the plan. */
 function entryDrift(op: Exclude<Op, { kind: 'block' }>, real: string, st: fs.Stats): Drift[] {
   if (op.kind === 'link') {
-    return !st.isSymbolicLink() || fs.readlinkSync(real) !== op.target ? [{ path: op.path, problem: 'wrong link', detail: `should point to ${op.target}` }] : [];
+    return !st.isSymbolicLink() || fs.readlinkSync(real) !== op.target
+      ? [{ path: op.path, problem: 'wrong link', detail: `should point to ${op.target}` }]
+      : [];
   }
-  if (op.kind === 'file' && !st.isFile()) return [{ path: op.path, problem: 'changed content', detail: 'not a regular file' }];
+  if (op.kind === 'file' && !st.isFile())
+    return [{ path: op.path, problem: 'changed content', detail: 'not a regular file' }];
   const found: Drift[] = [];
   const mode = st.mode & 0o7777;
-  if (mode !== op.mode) found.push({ path: op.path, problem: 'wrong mode', detail: `${mode.toString(8)} instead of ${op.mode.toString(8)}` });
+  if (mode !== op.mode)
+    found.push({
+      path: op.path,
+      problem: 'wrong mode',
+      detail: `${mode.toString(8)} instead of ${op.mode.toString(8)}`,
+    });
   if (op.kind === 'file' && fileSha(real) !== op.sha256) found.push({ path: op.path, problem: 'changed content' });
   return found;
 }
@@ -67,7 +76,8 @@ export function status(plan: Plan, root: string): StatusReport {
     }
     if (!st) {
       // Removed after it was laid down (by a build script, or on a droplet that booted): expected.
-      if (seed && (stage.stage !== 'built' || journaled(journal, 'laid', op.path))) seeded.push({ path: op.path, state: 'missing' });
+      if (seed && (stage.stage !== 'built' || journaled(journal, 'laid', op.path)))
+        seeded.push({ path: op.path, state: 'missing' });
       else drift.push({ path: op.path, problem: 'missing' });
       continue;
     }

@@ -24,7 +24,12 @@ interface Context {
 }
 
 /** Takes the block out of its file; the file goes too when install created it for the block alone. */
-function removeBlockOp(ctx: Context, op: Extract<Op, { kind: 'block' }>, real: string, st: fs.Stats | undefined): Change {
+function removeBlockOp(
+  ctx: Context,
+  op: Extract<Op, { kind: 'block' }>,
+  real: string,
+  st: fs.Stats | undefined,
+): Change {
   if (!st?.isFile()) return { op: op.kind, path: op.path, action: 'absent' };
   const before = fs.readFileSync(real, 'latin1');
   const after = removeBlock(before, op.id);
@@ -38,27 +43,41 @@ function removeBlockOp(ctx: Context, op: Extract<Op, { kind: 'block' }>, real: s
 }
 
 /** Removes a planned file or link install made (or restores what it replaced); keeps one changed since. */
-function removeEntryOp(ctx: Context, op: Extract<Op, { kind: 'file' | 'link' }>, real: string, st: fs.Stats | undefined): Change {
+function removeEntryOp(
+  ctx: Context,
+  op: Extract<Op, { kind: 'file' | 'link' }>,
+  real: string,
+  st: fs.Stats | undefined,
+): Change {
   const { plan, entries } = ctx;
   const backedUp = journaled(entries, 'backup', op.path);
   const made = journaled(entries, 'file', op.path);
   // Unchanged: what this bundle would lay down, or what the last install laid down (an uninstall
   // with a newer bundle than the one installed), or anything in the image's own home folder.
-  const matches = (op.kind === 'file'
-    ? Boolean(st?.isFile()) && fileSha(real) === op.sha256
-    : Boolean(st?.isSymbolicLink()) && fs.readlinkSync(real) === op.target)
-    || (Boolean(st) && (op.path.startsWith(`${plan.home}/`) || asBefore(ctx.laid.get(op.path), real)));
+  const matches =
+    (op.kind === 'file'
+      ? Boolean(st?.isFile()) && fileSha(real) === op.sha256
+      : Boolean(st?.isSymbolicLink()) && fs.readlinkSync(real) === op.target) ||
+    (Boolean(st) && (op.path.startsWith(`${plan.home}/`) || asBefore(ctx.laid.get(op.path), real)));
   // An install made before the journal existed: its files are ours when they still hold the planned bytes.
   const noJournal = entries.length === 0;
   if (!made && !backedUp && !(noJournal && matches)) {
-    return st ? { op: op.kind, path: op.path, action: 'kept', note: 'it was there before install' } : { op: op.kind, path: op.path, action: 'absent' };
+    return st
+      ? { op: op.kind, path: op.path, action: 'kept', note: 'it was there before install' }
+      : { op: op.kind, path: op.path, action: 'absent' };
   }
   if (st && !matches && !ctx.force) {
     ctx.kept++;
-    return { op: op.kind, path: op.path, action: 'kept', note: `changed since install; \`uninstall --force\` removes it${backedUp ? ` and restores the original from ${backupDir(plan)}` : ''}` };
+    return {
+      op: op.kind,
+      path: op.path,
+      action: 'kept',
+      note: `changed since install; \`uninstall --force\` removes it${backedUp ? ` and restores the original from ${backupDir(plan)}` : ''}`,
+    };
   }
   if (st) fs.unlinkSync(real);
-  if (backedUp && restoreBackup(plan, ctx.root, op.path)) return { op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' };
+  if (backedUp && restoreBackup(plan, ctx.root, op.path))
+    return { op: op.kind, path: op.path, action: 'restored', note: 'the file that was there before install' };
   return { op: op.kind, path: op.path, action: st ? 'removed' : 'absent' };
 }
 

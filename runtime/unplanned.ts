@@ -16,9 +16,22 @@ import { opsFor, type Change } from './ops.js';
  * image's home folder, and what it had replaced comes back; one changed since stays (`force`: goes too).
  * Returns the paths that are no longer ours, for the journal to forget.
  */
-export function removeUnplanned(plan: Plan, root: string, entries: JournalEntry[], laidDown: Map<string, LaidDown>, force: boolean, changes: Change[]): { forget: Set<string>; kept: number } {
-  const planned = new Set(opsFor(plan, root).filter((o) => o.kind !== 'dir').map((o) => o.path));
-  const stale = [...new Set(entries.filter(([v, p]) => (v === 'file' || v === 'backup') && !planned.has(p)).map(([, p]) => p))];
+export function removeUnplanned(
+  plan: Plan,
+  root: string,
+  entries: JournalEntry[],
+  laidDown: Map<string, LaidDown>,
+  force: boolean,
+  changes: Change[],
+): { forget: Set<string>; kept: number } {
+  const planned = new Set(
+    opsFor(plan, root)
+      .filter((o) => o.kind !== 'dir')
+      .map((o) => o.path),
+  );
+  const stale = [
+    ...new Set(entries.filter(([v, p]) => (v === 'file' || v === 'backup') && !planned.has(p)).map(([, p]) => p)),
+  ];
   const forget = new Set<string>();
   let kept = 0;
   for (const p of stale.reverse()) {
@@ -28,11 +41,22 @@ export function removeUnplanned(plan: Plan, root: string, entries: JournalEntry[
     if (st && !st.isFile() && !st.isSymbolicLink()) continue; // a folder now: not ours to touch
     if (st && !force && !p.startsWith(`${plan.home}/`) && !asBefore(laidDown.get(p), real)) {
       kept++;
-      changes.push({ op, path: p, action: 'kept', note: 'no longer in the plan, but changed since it was laid down; `uninstall --force` removes it' });
+      changes.push({
+        op,
+        path: p,
+        action: 'kept',
+        note: 'no longer in the plan, but changed since it was laid down; `uninstall --force` removes it',
+      });
       continue;
     }
     if (st) fs.unlinkSync(real);
-    if (journaled(entries, 'backup', p) && restoreBackup(plan, root, p)) changes.push({ op, path: p, action: 'restored', note: 'no longer in the plan: the file that was there before install is back' });
+    if (journaled(entries, 'backup', p) && restoreBackup(plan, root, p))
+      changes.push({
+        op,
+        path: p,
+        action: 'restored',
+        note: 'no longer in the plan: the file that was there before install is back',
+      });
     else if (st) changes.push({ op, path: p, action: 'removed', note: 'no longer in the plan' });
     forget.add(p);
   }

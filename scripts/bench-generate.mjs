@@ -33,7 +33,17 @@ function makeEnv(cwd) {
 async function runOurs(dir) {
   const env = makeEnv(dir);
   env.register(APP, { namespace: 'mpimg:app' });
-  const g = await env.create('mpimg:app', { generatorArgs: [], generatorOptions: { yes: true, name: 'Bench App', 'non-interactive': true, skipInstall: true, 'skip-next-steps': true, localConfigOnly: true } });
+  const g = await env.create('mpimg:app', {
+    generatorArgs: [],
+    generatorOptions: {
+      yes: true,
+      name: 'Bench App',
+      'non-interactive': true,
+      skipInstall: true,
+      'skip-next-steps': true,
+      localConfigOnly: true,
+    },
+  });
   await env.runGenerator(g);
 }
 

@@ -26,7 +26,13 @@ const work = mkdtempSync(join(tmpdir(), 'mpimg-bench-image-'));
 await build({
   absWorkingDir: root,
   entryPoints: { image: 'tasks/commands/image.ts', double: 'test/helpers/do-api-double.ts' },
-  outdir: work, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
+  outdir: work,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
   // the package's own files (templates, package.json) are found from the repository
   define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(root, 'tasks/commands/image.ts')).href) },
 });
@@ -45,15 +51,35 @@ async function once(argv) {
     const out = new PassThrough();
     const err = new PassThrough();
     let text = '';
-    out.on('data', (d) => { text += d; });
-    err.on('data', (d) => { text += d; });
+    out.on('data', (d) => {
+      text += d;
+    });
+    err.on('data', (d) => {
+      text += d;
+    });
     const ctx = {
-      cwd: project, stdout: out, stderr: err, isTTY: false, signal: new AbortController().signal,
-      env: { PATH: process.env.PATH, HOME: work, XDG_CONFIG_HOME: work, DIGITALOCEAN_API_URL: api.url, DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
+      cwd: project,
+      stdout: out,
+      stderr: err,
+      isTTY: false,
+      signal: new AbortController().signal,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        XDG_CONFIG_HOME: work,
+        DIGITALOCEAN_API_URL: api.url,
+        DIGITALOCEAN_ACCESS_TOKEN: TOKEN,
+      },
     };
-    const cmd = createImageCommand({ build: () => sleep(DELAY.build), timings: { pollMs: 25, shutdownResendMs: 5000 } });
+    const cmd = createImageCommand({
+      build: () => sleep(DELAY.build),
+      timings: { pollMs: 25, shutdownResendMs: 5000 },
+    });
     const t0 = performance.now();
-    const code = await cmd.run(argv, ctx).catch((e) => { text += String(e?.format?.() ?? e); return 1; });
+    const code = await cmd.run(argv, ctx).catch((e) => {
+      text += String(e?.format?.() ?? e);
+      return 1;
+    });
     const ms = performance.now() - t0;
     if (code !== 0) throw new Error(`mpimg image ${argv.join(' ')} failed:\n${text}`);
     if (api.droplets.size !== 0) throw new Error('droplets were left behind');
@@ -67,7 +93,17 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 let line;
 try {
   mkdirSync(project);
-  writeFileSync(join(project, 'mpimg.json'), JSON.stringify({ name: 'Bench App', slug: 'bench-app', vendor: 'bench', version: '1.0.0', distributions: DISTS, droplet: { region: 'fra1' } }));
+  writeFileSync(
+    join(project, 'mpimg.json'),
+    JSON.stringify({
+      name: 'Bench App',
+      slug: 'bench-app',
+      vendor: 'bench',
+      version: '1.0.0',
+      distributions: DISTS,
+      droplet: { region: 'fra1' },
+    }),
+  );
   await once(['--distributions', DISTS[0]]); // warm-up
   const one = [];
   const three = [];
@@ -76,9 +112,19 @@ try {
     three.push(await once(['--all']));
   }
   const r = median(three) / median(one);
-  line = { name: `\`mpimg image --all\` (${DISTS.length} distributions) / one distribution`, value: `${r.toFixed(2)} (${median(three).toFixed(0)} ms vs ${median(one).toFixed(0)} ms)`, target: `<= ${TARGET}`, ok: r <= TARGET };
+  line = {
+    name: `\`mpimg image --all\` (${DISTS.length} distributions) / one distribution`,
+    value: `${r.toFixed(2)} (${median(three).toFixed(0)} ms vs ${median(one).toFixed(0)} ms)`,
+    target: `<= ${TARGET}`,
+    ok: r <= TARGET,
+  };
 } catch (e) {
-  line = { name: `\`mpimg image --all\` (${DISTS.length} distributions) / one distribution`, value: `failed: ${String(e?.message ?? e).split('\n')[0]}`, target: `<= ${TARGET}`, ok: false };
+  line = {
+    name: `\`mpimg image --all\` (${DISTS.length} distributions) / one distribution`,
+    value: `failed: ${String(e?.message ?? e).split('\n')[0]}`,
+    target: `<= ${TARGET}`,
+    ok: false,
+  };
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

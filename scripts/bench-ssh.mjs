@@ -20,7 +20,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { count: { type: 'string', default: '50' }, 'with-host-bashrc': { type: 'boolean' }, results: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '50' },
+    'with-host-bashrc': { type: 'boolean' },
+    results: { type: 'string' },
+  },
+});
 /** One target: its PASS/MISS line here, and a JSON line for `npm run bench`. */
 function target(name, value, goal, ok) {
   console.log(`${ok ? 'PASS' : 'MISS'} ${name} ${value} (target ${goal})`);
@@ -50,30 +56,55 @@ const { Connection } = await import(pathToFileURL(join(work, 'tasks.mjs')).href)
 const { startSshd } = await import(pathToFileURL(join(work, 'sshd.mjs')).href);
 
 const sshd = await startSshd({ loginRc: Boolean(values['with-host-bashrc']) });
-const common = ['-F', sshd.clientConfigFile, '-i', sshd.identityFile, '-p', String(sshd.port), '-l', sshd.user,
-  '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`];
+const common = [
+  '-F',
+  sshd.clientConfigFile,
+  '-i',
+  sshd.identityFile,
+  '-p',
+  String(sshd.port),
+  '-l',
+  sshd.user,
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'StrictHostKeyChecking=accept-new',
+  '-o',
+  `UserKnownHostsFile=${sshd.knownHostsFile}`,
+];
 const cmd = (i) => `echo bench-${i}`;
 
 function plainSsh(i) {
   return new Promise((resolve, reject) => {
     const p = spawn('ssh', [...common, '-T', '--', sshd.host, cmd(i)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
     p.once('error', reject);
-    p.once('close', (code) => (code === 0 && out.trim() === `bench-${i}` ? resolve() : reject(new Error(`plain ssh #${i} failed (${code})`))));
+    p.once('close', (code) =>
+      code === 0 && out.trim() === `bench-${i}` ? resolve() : reject(new Error(`plain ssh #${i} failed (${code})`)),
+    );
   });
 }
 
 async function benchLibrary() {
   const t0 = performance.now();
   const c = new Connection({
-    host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile,
-    knownHostsFile: sshd.knownHostsFile, sshConfigFile: sshd.clientConfigFile, stdout: null, stderr: null,
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    sshConfigFile: sshd.clientConfigFile,
+    stdout: null,
+    stderr: null,
   });
   try {
     for (let i = 0; i < COUNT; i++) {
       const r = await c.run(cmd(i), { quiet: true, echo: false });
-      if (r.stdout.trim() !== `bench-${i}`) throw new Error(`library #${i}: unexpected output ${JSON.stringify(r.stdout)}`);
+      if (r.stdout.trim() !== `bench-${i}`)
+        throw new Error(`library #${i}: unexpected output ${JSON.stringify(r.stdout)}`);
     }
     return performance.now() - t0;
   } finally {
@@ -103,7 +134,11 @@ print((time.perf_counter() - t0) * 1000)
 
 function benchFabric() {
   if (!existsSync(PYTHON)) return { skipped: `${PYTHON} not found` };
-  const r = spawnSync(PYTHON, ['-c', FABRIC, sshd.host, String(sshd.port), sshd.user, sshd.identityFile, String(COUNT)], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    ['-c', FABRIC, sshd.host, String(sshd.port), sshd.user, sshd.identityFile, String(COUNT)],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return { skipped: `fabric failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
   return { ms: Number(r.stdout.trim().split('\n').pop()) };
 }
@@ -116,7 +151,9 @@ try {
   const lib = await benchLibrary();
   const plain = await benchPlain();
   const fabric = benchFabric();
-  console.log(`SSH benchmark: ${COUNT} small commands against sshd on 127.0.0.1:${sshd.port}${values['with-host-bashrc'] ? ' (remote shell reads ~/.bashrc)' : ''}`);
+  console.log(
+    `SSH benchmark: ${COUNT} small commands against sshd on 127.0.0.1:${sshd.port}${values['with-host-bashrc'] ? ' (remote shell reads ~/.bashrc)' : ''}`,
+  );
   console.log(`  task library (one shared connection): ${fmt(lib)}`);
   console.log(`  plain ssh (one connection each):      ${fmt(plain)}`);
   if ('ms' in fabric) console.log(`  Fabric 2 (one Connection):            ${fmt(fabric.ms)}`);

@@ -32,7 +32,8 @@ function timeCmd(cmd, args, runs = 21, opts = {}) {
   return median(t);
 }
 
-if (!existsSync(join(root, 'lib/runtime/mpimg-runtime.cjs'))) execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+if (!existsSync(join(root, 'lib/runtime/mpimg-runtime.cjs')))
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 
 // 1. runtime size without payload
 const runtimeBytes = statSync(join(root, 'lib/runtime/mpimg-runtime.cjs')).size;
@@ -49,16 +50,31 @@ try {
   const bare = timeCmd(process.execPath, ['-e', '0']);
   const ours = timeCmd(process.execPath, [bundle, '--version']);
   const ratio = ours / bare;
-  report('startup `node bundle --version` / `node -e 0`', `${ratio.toFixed(2)} (${ours.toFixed(1)} ms vs ${bare.toFixed(1)} ms)`, '< 1.5', ratio < 1.5);
+  report(
+    'startup `node bundle --version` / `node -e 0`',
+    `${ratio.toFixed(2)} (${ours.toFixed(1)} ms vs ${bare.toFixed(1)} ms)`,
+    '< 1.5',
+    ratio < 1.5,
+  );
 
   // 3. non-interactive generation against a trivial generator through the same yeoman-environment
   const gen = spawnSync(process.execPath, [join(root, 'scripts/bench-generate.mjs')], { encoding: 'utf8' });
   if (gen.status === 0) {
     const { ours: g, trivial } = JSON.parse(gen.stdout);
     const r = g / trivial;
-    report('generation `mpimg new --yes` / trivial generator', `${r.toFixed(2)} (${g.toFixed(0)} ms vs ${trivial.toFixed(0)} ms)`, '< 1.5', r < 1.5);
+    report(
+      'generation `mpimg new --yes` / trivial generator',
+      `${r.toFixed(2)} (${g.toFixed(0)} ms vs ${trivial.toFixed(0)} ms)`,
+      '< 1.5',
+      r < 1.5,
+    );
   } else {
-    report('generation `mpimg new --yes` / trivial generator', `failed: ${gen.stderr.trim().split('\n').pop()}`, '< 1.5', false);
+    report(
+      'generation `mpimg new --yes` / trivial generator',
+      `failed: ${gen.stderr.trim().split('\n').pop()}`,
+      '< 1.5',
+      false,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
@@ -70,19 +86,40 @@ try {
 {
   const dir = mkdtempSync(join(tmpdir(), 'mpimg-bench-install-'));
   try {
-    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });
+    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], {
+      cwd: root,
+      stdio: 'ignore',
+    });
     const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
     const project = join(dir, 'light-app');
-    execFileSync(process.execPath, [join(root, 'bin/mpimg.js'), 'new', project, '--yes', '--package', join(dir, tgz)], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(root, 'bin/mpimg.js'), 'new', project, '--yes', '--package', join(dir, tgz)], {
+      stdio: 'ignore',
+    });
     const started = process.hrtime.bigint();
-    const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, encoding: 'utf8' });
+    const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (r.status !== 0) throw new Error(r.stderr);
     const ls = spawnSync('npm', ['ls', '--all', '--parseable'], { cwd: project, encoding: 'utf8' });
     const count = new Set(ls.stdout.split('\n').filter(Boolean)).size - 1;
-    report('packages an image project installs (npm install of generator-mpimg)', `${count} packages, ${seconds.toFixed(1)} s`, '<= 25 packages', count <= 25);
+    report(
+      'packages an image project installs (npm install of generator-mpimg)',
+      `${count} packages, ${seconds.toFixed(1)} s`,
+      '<= 25 packages',
+      count <= 25,
+    );
   } catch (e) {
-    report('packages an image project installs (npm install of generator-mpimg)', `failed: ${String(e.message ?? e).trim().split('\n').pop()}`, '<= 25 packages', false);
+    report(
+      'packages an image project installs (npm install of generator-mpimg)',
+      `failed: ${String(e.message ?? e)
+        .trim()
+        .split('\n')
+        .pop()}`,
+      '<= 25 packages',
+      false,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -93,12 +130,26 @@ try {
 // targets as JSON lines, which count here like the others.
 const scratch = mkdtempSync(join(tmpdir(), 'mpimg-bench-results-'));
 try {
-  for (const [script, what] of [['bench-ssh.mjs', 'ssh benchmark'], ['bench-image.mjs', 'image benchmark']]) {
+  for (const [script, what] of [
+    ['bench-ssh.mjs', 'ssh benchmark'],
+    ['bench-image.mjs', 'image benchmark'],
+  ]) {
     const file = join(scratch, `${script}.jsonl`);
     const child = spawnSync(process.execPath, [join(root, 'scripts', script), '--results', file], { stdio: 'inherit' });
-    const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    const lines = existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
     results.push(...lines);
-    if (child.status !== 0 || lines.length === 0) results.push({ name: what, value: `exited ${child.status}${lines.length ? '' : ', no targets measured'}`, target: 'runs', ok: false });
+    if (child.status !== 0 || lines.length === 0)
+      results.push({
+        name: what,
+        value: `exited ${child.status}${lines.length ? '' : ', no targets measured'}`,
+        target: 'runs',
+        ok: false,
+      });
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

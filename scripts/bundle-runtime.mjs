@@ -16,7 +16,9 @@ const result = await build({
   // Whitespace only (names and syntax stay as written): the file is read on droplets, and kept small.
   minifyWhitespace: true,
   legalComments: 'none',
-  banner: { js: '#!/usr/bin/env node\n// mpimg-runtime: installs a DigitalOcean Marketplace image payload (generator-mpimg)' },
+  banner: {
+    js: '#!/usr/bin/env node\n// mpimg-runtime: installs a DigitalOcean Marketplace image payload (generator-mpimg)',
+  },
   metafile: true,
   define: { MPIMG_VERSION: JSON.stringify(JSON.parse(readFileSync(root + 'package.json', 'utf8')).version) },
   logLevel: 'warning',

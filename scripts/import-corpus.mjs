@@ -43,7 +43,9 @@ const readme = opt('--readme');
 const jobs = Number(opt('--jobs') ?? 2);
 const fetchKeys = flag('--fetch-keys');
 if (args.length === 0) {
-  console.error('usage: node scripts/import-corpus.mjs CORPUS_FOLDER... [--out DIR] [--readme README.md] [--fetch-keys] [--jobs N]');
+  console.error(
+    'usage: node scripts/import-corpus.mjs CORPUS_FOLDER... [--out DIR] [--readme README.md] [--fetch-keys] [--jobs N]',
+  );
   process.exit(2);
 }
 if (!existsSync(join(root, 'lib/tasks/cli.js'))) {
@@ -51,15 +53,19 @@ if (!existsSync(join(root, 'lib/tasks/cli.js'))) {
   process.exit(2);
 }
 
-const isTemplateDir = (d) => existsSync(join(d, 'template.json')) || existsSync(join(d, 'marketplace-image.json')) || readdirSync(d).some((n) => n.endsWith('.pkr.hcl'));
+const isTemplateDir = (d) =>
+  existsSync(join(d, 'template.json')) ||
+  existsSync(join(d, 'marketplace-image.json')) ||
+  readdirSync(d).some((n) => n.endsWith('.pkr.hcl'));
 const apps = [];
 for (const c of args.map((a) => resolve(a))) {
   if (isTemplateDir(c)) apps.push({ name: basename(c), dir: c });
-  else for (const n of readdirSync(c).sort()) {
-    const d = join(c, n);
-    if (n.startsWith('.') || n.startsWith('_') || !statSync(d).isDirectory()) continue;
-    if (isTemplateDir(d)) apps.push({ name: n, dir: d });
-  }
+  else
+    for (const n of readdirSync(c).sort()) {
+      const d = join(c, n);
+      if (n.startsWith('.') || n.startsWith('_') || !statSync(d).isDirectory()) continue;
+      if (isTemplateDir(d)) apps.push({ name: n, dir: d });
+    }
 }
 
 const out = outArg ? resolve(outArg) : mkdtempSync(join(tmpdir(), 'mpimg-import-corpus-'));
@@ -75,7 +81,16 @@ const node = async (argv, opts = {}) => {
 async function one(app) {
   const dir = join(out, app.name);
   rmSync(dir, { recursive: true, force: true });
-  const r = { app: app.name, imported: false, validates: false, bundles: false, absorbed: 0, kept: 0, person: 0, error: '' };
+  const r = {
+    app: app.name,
+    imported: false,
+    validates: false,
+    bundles: false,
+    absorbed: 0,
+    kept: 0,
+    person: 0,
+    error: '',
+  };
   const imp = await node(['import', app.dir, dir, '--json', ...(fetchKeys ? ['--fetch-keys'] : [])]);
   if (imp.code !== 0) {
     r.error = `import: ${(imp.stderr || imp.stdout).split('\n').slice(0, 4).join(' ')}`;
@@ -97,14 +112,18 @@ async function one(app) {
 
 const results = [];
 let next = 0;
-await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
-  while (next < apps.length) {
-    const app = apps[next++];
-    const r = await one(app);
-    results.push(r);
-    process.stderr.write(`${r.imported ? (r.validates && r.bundles ? 'ok  ' : 'FAIL') : 'FAIL'} ${r.app}: ${r.absorbed} absorbed, ${r.kept} kept${r.error ? ` (${r.error})` : ''}\n`);
-  }
-}));
+await Promise.all(
+  Array.from({ length: Math.max(1, jobs) }, async () => {
+    while (next < apps.length) {
+      const app = apps[next++];
+      const r = await one(app);
+      results.push(r);
+      process.stderr.write(
+        `${r.imported ? (r.validates && r.bundles ? 'ok  ' : 'FAIL') : 'FAIL'} ${r.app}: ${r.absorbed} absorbed, ${r.kept} kept${r.error ? ` (${r.error})` : ''}\n`,
+      );
+    }
+  }),
+);
 results.sort((a, b) => a.app.localeCompare(b.app));
 
 const n = results.length;
@@ -118,8 +137,14 @@ const summary = [
   `| --- | --- | --- | --- | --- | --- | --- | --- |`,
   `| ${n} | ${count('imported')} | ${count('validates')} | ${count('bundles')} | ${absorbed} | ${kept} | ${pct(absorbed, absorbed + kept)}% | ${mostly} |`,
 ].join('\n');
-const table = ['| app | imported | validate | bundle | absorbed | kept | for a person |', '| --- | --- | --- | --- | --- | --- | --- |',
-  ...results.map((r) => `| ${r.app} | ${r.imported ? 'yes' : 'no'} | ${r.validates ? 'yes' : 'no'} | ${r.bundles ? 'yes' : 'no'} | ${r.absorbed} | ${r.kept} | ${r.person} |`)].join('\n');
+const table = [
+  '| app | imported | validate | bundle | absorbed | kept | for a person |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...results.map(
+    (r) =>
+      `| ${r.app} | ${r.imported ? 'yes' : 'no'} | ${r.validates ? 'yes' : 'no'} | ${r.bundles ? 'yes' : 'no'} | ${r.absorbed} | ${r.kept} | ${r.person} |`,
+  ),
+].join('\n');
 process.stdout.write(`${summary}\n\n${table}\n`);
 for (const r of results.filter((x) => x.error)) process.stdout.write(`\n${r.app}: ${r.error}\n`);
 
@@ -144,7 +169,10 @@ if (readme) {
     }
   };
   const corpora = args.map((x) => `${basename(resolve(x))}${at(resolve(x))}`).join(', ');
-  writeFileSync(readme, `${text.slice(0, a + start.length)}\n${summary}\n\n(${corpora}; \`node scripts/import-corpus.mjs\`, ${fetchKeys ? 'with' : 'without'} --fetch-keys)\n${text.slice(b)}`);
+  writeFileSync(
+    readme,
+    `${text.slice(0, a + start.length)}\n${summary}\n\n(${corpora}; \`node scripts/import-corpus.mjs\`, ${fetchKeys ? 'with' : 'without'} --fetch-keys)\n${text.slice(b)}`,
+  );
 }
 if (!outArg) rmSync(out, { recursive: true, force: true });
 process.exit(results.every((r) => r.imported && r.validates && r.bundles) ? 0 : 1);

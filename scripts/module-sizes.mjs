@@ -25,7 +25,8 @@ function nameOf(node, sf) {
   if (node.name) return node.name.getText(sf);
   if (ts.isConstructorDeclaration(node)) return 'constructor';
   const p = node.parent;
-  if (p && (ts.isVariableDeclaration(p) || ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p)) && p.name) return p.name.getText(sf);
+  if (p && (ts.isVariableDeclaration(p) || ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p)) && p.name)
+    return p.name.getText(sf);
   return '(anonymous)';
 }
 
@@ -43,7 +44,8 @@ export function oversized(root = ROOT) {
         if (ts.isFunctionLike(node) && 'body' in node && node.body) {
           const first = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line;
           const last = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
-          if (last - first + 1 > MAX_FUNCTION_LINES) out.push({ file: rel, line: first + 1, name: nameOf(node, sf), lines: last - first + 1 });
+          if (last - first + 1 > MAX_FUNCTION_LINES)
+            out.push({ file: rel, line: first + 1, name: nameOf(node, sf), lines: last - first + 1 });
         }
         ts.forEachChild(node, visit);
       };
@@ -56,9 +58,11 @@ export function oversized(root = ROOT) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const found = oversized();
   for (const f of found) {
-    console.log(f.name === undefined
-      ? `${f.file}: ${f.lines} lines (limit ${MAX_FILE_LINES})`
-      : `${f.file}:${f.line}: ${f.name}: ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`);
+    console.log(
+      f.name === undefined
+        ? `${f.file}: ${f.lines} lines (limit ${MAX_FILE_LINES})`
+        : `${f.file}:${f.line}: ${f.name}: ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`,
+    );
   }
   process.exitCode = found.length ? 1 : 0;
 }

@@ -5,18 +5,51 @@ import type { Command, CommandContext } from './commands/types.js';
 
 /** Every command lives in its own module under tasks/commands/, loaded only when used. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
-  new: { summary: 'scaffold a new image project (works as root and without a TTY)', load: () => import('./commands/new.js') },
-  import: { summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project', load: () => import('./commands/import.js') },
-  add: { summary: 'add a first-boot step, the first-login script or the MOTD to this project', load: () => import('./commands/add.js') },
-  bundle: { summary: 'build dist/<slug>.cjs and dist/<slug>-install.sh from this image project', load: () => import('./commands/bundle.js') },
-  upgrade: { summary: 'refresh the generated files you never edited to the installed generator-mpimg', load: () => import('./commands/upgrade.js') },
-  validate: { summary: 'check mpimg.json and the project folders, listing every problem', load: () => import('./commands/validate.js') },
-  tasks: { summary: 'list the tasks of this project\'s mpimgfile.mjs', load: () => import('./commands/tasks.js') },
-  run: { summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>', load: () => import('./commands/run.js') },
-  snapshot: { summary: 'power off a droplet, snapshot it and print the line to submit', load: () => import('./commands/snapshot.js') },
-  image: { summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)', load: () => import('./commands/image.js') },
-  verify: { summary: 'create a droplet from a snapshot, check it after first boot, destroy it', load: () => import('./commands/verify.js') },
-  release: { summary: 'point the Marketplace listing at a snapshot (Vendor API)', load: () => import('./commands/release.js') },
+  new: {
+    summary: 'scaffold a new image project (works as root and without a TTY)',
+    load: () => import('./commands/new.js'),
+  },
+  import: {
+    summary: 'turn a Packer image project (DigitalOcean layouts) into a new image project',
+    load: () => import('./commands/import.js'),
+  },
+  add: {
+    summary: 'add a first-boot step, the first-login script or the MOTD to this project',
+    load: () => import('./commands/add.js'),
+  },
+  bundle: {
+    summary: 'build dist/<slug>.cjs and dist/<slug>-install.sh from this image project',
+    load: () => import('./commands/bundle.js'),
+  },
+  upgrade: {
+    summary: 'refresh the generated files you never edited to the installed generator-mpimg',
+    load: () => import('./commands/upgrade.js'),
+  },
+  validate: {
+    summary: 'check mpimg.json and the project folders, listing every problem',
+    load: () => import('./commands/validate.js'),
+  },
+  tasks: { summary: "list the tasks of this project's mpimgfile.mjs", load: () => import('./commands/tasks.js') },
+  run: {
+    summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
+    load: () => import('./commands/run.js'),
+  },
+  snapshot: {
+    summary: 'power off a droplet, snapshot it and print the line to submit',
+    load: () => import('./commands/snapshot.js'),
+  },
+  image: {
+    summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)',
+    load: () => import('./commands/image.js'),
+  },
+  verify: {
+    summary: 'create a droplet from a snapshot, check it after first boot, destroy it',
+    load: () => import('./commands/verify.js'),
+  },
+  release: {
+    summary: 'point the Marketplace listing at a snapshot (Vendor API)',
+    load: () => import('./commands/release.js'),
+  },
 };
 
 function helpText(): string {
@@ -55,18 +88,27 @@ export function defaultContext(): CommandContext {
 /** The command nearest to a mistyped one: a small edit away, or the only one it begins. */
 function suggestCommand(word: string): string | undefined {
   const names = Object.keys(COMMANDS);
-  return closest(word, names) ?? (() => {
-    const starts = word.length >= 2 ? names.filter((n) => n.startsWith(word.toLowerCase())) : [];
-    return starts.length === 1 ? starts[0] : undefined;
-  })();
+  return (
+    closest(word, names) ??
+    (() => {
+      const starts = word.length >= 2 ? names.filter((n) => n.startsWith(word.toLowerCase())) : [];
+      return starts.length === 1 ? starts[0] : undefined;
+    })()
+  );
 }
 
 function unknownCommand(word: string): UsageError {
   if (word.startsWith('-')) {
-    return new UsageError(`unknown option ${word} before a command`, `options go after the command, e.g. \`mpimg bundle ${word.startsWith('--project') ? '--project DIR' : word}\`; \`mpimg --help\` lists the commands`);
+    return new UsageError(
+      `unknown option ${word} before a command`,
+      `options go after the command, e.g. \`mpimg bundle ${word.startsWith('--project') ? '--project DIR' : word}\`; \`mpimg --help\` lists the commands`,
+    );
   }
   const near = suggestCommand(word);
-  return new UsageError(`unknown command ${JSON.stringify(word)}`, `${near ? `did you mean \`mpimg ${near}\`? ` : ''}run \`mpimg --help\` to see the commands`);
+  return new UsageError(
+    `unknown command ${JSON.stringify(word)}`,
+    `${near ? `did you mean \`mpimg ${near}\`? ` : ''}run \`mpimg --help\` to see the commands`,
+  );
 }
 
 async function loadCommand(name: string): Promise<Command> {
@@ -90,7 +132,8 @@ export async function main(argv: string[], ctx: CommandContext = defaultContext(
     }
     // `mpimg help <command>`: that command's help, as `mpimg <command> --help` shows it.
     if (first === 'help') {
-      if (rest.length > 1) throw new UsageError(`mpimg help takes one command, got ${rest.join(' ')}`, 'e.g. `mpimg help bundle`');
+      if (rest.length > 1)
+        throw new UsageError(`mpimg help takes one command, got ${rest.join(' ')}`, 'e.g. `mpimg help bundle`');
       ctx.stdout.write(withNewline((await loadCommand(rest[0])).usage));
       return 0;
     }

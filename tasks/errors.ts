@@ -8,7 +8,10 @@ export class MpimgError extends Error {
   readonly exitCode: number;
   /** The problems a listing message was made of, each with its own path and fix (`validate --json`). */
   readonly problems?: ReadonlyArray<{ path: string; message: string; hint: string }>;
-  constructor(message: string, opts: { where?: string; hint?: string; exitCode?: number; problems?: MpimgError['problems'] } = {}) {
+  constructor(
+    message: string,
+    opts: { where?: string; hint?: string; exitCode?: number; problems?: MpimgError['problems'] } = {},
+  ) {
     super(message);
     this.name = 'MpimgError';
     this.where = opts.where;

@@ -10,7 +10,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'generator-mpimg') return (cached = dir);
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'generator-mpimg')
+      return (cached = dir);
     const up = dirname(dir);
     if (up === dir) throw new Error('generator-mpimg: package.json not found above ' + fileURLToPath(import.meta.url));
     dir = up;

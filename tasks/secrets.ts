@@ -5,7 +5,13 @@
  */
 
 /** Environment variables that hold a DigitalOcean API token (doctl's and ours). */
-export const TOKEN_VARS: readonly string[] = ['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKEN', 'DIGITALOCEAN_API_TOKEN', 'PKR_VAR_do_token', 'PKR_VAR_do_access_token'];
+export const TOKEN_VARS: readonly string[] = [
+  'DIGITALOCEAN_ACCESS_TOKEN',
+  'DIGITALOCEAN_TOKEN',
+  'DIGITALOCEAN_API_TOKEN',
+  'PKR_VAR_do_token',
+  'PKR_VAR_do_access_token',
+];
 
 /**
  * Values taken out of process.env by stashTokens(). Kept under a global symbol, not in a module

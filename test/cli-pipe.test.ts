@@ -9,7 +9,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 it('`mpimg upgrade | head -1` still writes every file it records (a closed pipe only drops the output)', () => {
   const dir = path.join(tempDir('mpimg-pipe-'), 'p');
-  const made = spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), 'new', dir, '--yes', '--name', 'Pipe Test', '--link'], { encoding: 'utf8', input: '' });
+  const made = spawnSync(
+    process.execPath,
+    [path.join(root, 'bin/mpimg.js'), 'new', dir, '--yes', '--name', 'Pipe Test', '--link'],
+    { encoding: 'utf8', input: '' },
+  );
   expect(made.status, made.stderr).toBe(0);
   // A project from before the workflow existed: neither the file nor its record.
   const wf = '.github/workflows/image.yml';
@@ -18,7 +22,11 @@ it('`mpimg upgrade | head -1` still writes every file it records (a closed pipe 
   const key = Object.keys(rc)[0];
   delete rc[key].generated[wf];
   fs.writeFileSync(path.join(dir, '.yo-rc.json'), `${JSON.stringify(rc, null, 2)}\n`);
-  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${path.join(root, 'bin/mpimg.js')}" upgrade 2>&1 | head -c 1; sleep 1`], { cwd: dir, encoding: 'utf8' });
+  const r = spawnSync(
+    'sh',
+    ['-c', `"${process.execPath}" "${path.join(root, 'bin/mpimg.js')}" upgrade 2>&1 | head -c 1; sleep 1`],
+    { cwd: dir, encoding: 'utf8' },
+  );
   expect(r.status).toBe(0);
   expect(fs.existsSync(path.join(dir, wf))).toBe(true);
   const after = JSON.parse(fs.readFileSync(path.join(dir, '.yo-rc.json'), 'utf8'));

@@ -8,7 +8,11 @@ import { makeProject } from './helpers/project-fixture.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const mpimg = (args: string[], cwd: string) =>
-  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 describe('mpimg validate with shellcheck', () => {
   it('shellcheck findings are warnings with file:line; they do not stop validate', () => {

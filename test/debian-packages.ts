@@ -6,14 +6,51 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 
-export const UNIT_PACKAGES = ['shellcheck', 'openssh-server', 'openssh-client', 'packer', 'util-linux', 'procps', 'make', 'bsdutils', 'gnupg', 'apt-utils', 'dpkg-dev', 'jq', 'git', 'rpm',
-  'firewalld', 'nftables', 'ufw', 'dbus-daemon', 'iproute2'];
-export const E2E_PACKAGES = ['debootstrap', 'systemd-container', 'zstd', 'iproute2', 'slirp4netns', 'openssh-client', 'openssh-server', 'make', 'util-linux', 'gnupg', 'apt-utils', 'dpkg-dev'];
+export const UNIT_PACKAGES = [
+  'shellcheck',
+  'openssh-server',
+  'openssh-client',
+  'packer',
+  'util-linux',
+  'procps',
+  'make',
+  'bsdutils',
+  'gnupg',
+  'apt-utils',
+  'dpkg-dev',
+  'jq',
+  'git',
+  'rpm',
+  'firewalld',
+  'nftables',
+  'ufw',
+  'dbus-daemon',
+  'iproute2',
+];
+export const E2E_PACKAGES = [
+  'debootstrap',
+  'systemd-container',
+  'zstd',
+  'iproute2',
+  'slirp4netns',
+  'openssh-client',
+  'openssh-server',
+  'make',
+  'util-linux',
+  'gnupg',
+  'apt-utils',
+  'dpkg-dev',
+];
 
 export function missingPackages(pkgs: readonly string[]): string[] {
   const q = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Status}\\n', ...pkgs], { encoding: 'utf8' });
   if (q.error) return []; // not a Debian system: the suites' own checks name what is missing
-  const installed = new Set(q.stdout.split('\n').filter((l) => l.endsWith(' install ok installed')).map((l) => l.split(' ')[0]));
+  const installed = new Set(
+    q.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' install ok installed'))
+      .map((l) => l.split(' ')[0]),
+  );
   return pkgs.filter((p) => !installed.has(p));
 }
 
@@ -21,7 +58,9 @@ export function ensureDebianPackages(pkgs: readonly string[], suite: string): vo
   const missing = missingPackages(pkgs);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`the ${suite} needs these Debian packages, which are missing: ${missing.join(' ')}\n  fix: sudo apt-get install -y --no-install-recommends ${missing.join(' ')} (or run the tests as root, which installs them)`);
+    throw new Error(
+      `the ${suite} needs these Debian packages, which are missing: ${missing.join(' ')}\n  fix: sudo apt-get install -y --no-install-recommends ${missing.join(' ')} (or run the tests as root, which installs them)`,
+    );
   }
   process.stderr.write(`[${suite}] installing the Debian packages the tests need: ${missing.join(' ')}\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -28,13 +28,17 @@ describe('docs/manifest.md, the mpimg.json reference the generated README links 
 
   it('names each field with its type and example', () => {
     const doc = manifestDoc(schema, example);
-    expect(doc).toContain('| `$.firewall.limit` | a list of strings | Ports let in with a rate limit on new connections (ufw limit), e.g. ["22/tcp"]. | `["22/tcp"]` |');
+    expect(doc).toContain(
+      '| `$.firewall.limit` | a list of strings | Ports let in with a rate limit on new connections (ufw limit), e.g. ["22/tcp"]. | `["22/tcp"]` |',
+    );
     expect(doc).toContain('| `$.services[].firstBoot` | one of "restart", "start", "none" |');
     expect(doc).toContain('## `listing`');
   });
 
   it('$.motd.file names every placeholder the bundle fills in ({{credentials}} too)', () => {
-    const row = manifestDoc(schema, example).split('\n').find((l) => l.startsWith('| `$.motd.file`'))!;
+    const row = manifestDoc(schema, example)
+      .split('\n')
+      .find((l) => l.startsWith('| `$.motd.file`'))!;
     for (const p of MOTD_PLACEHOLDERS) expect(row, p).toContain(`{{${p}}}`);
   });
 });
@@ -43,7 +47,10 @@ describe("the README's table of build steps", () => {
   it('is the table of the list of steps (tasks/steps/): every step, in build order', () => {
     const readme = readFileSync(`${root}README.md`, 'utf8');
     expect(withStepTable(readme), 'README.md has the build-steps markers').not.toBeNull();
-    expect(withStepTable(readme), 'README.md is behind tasks/steps/: run `npm run build && node scripts/build-steps-table.mjs`').toBe(readme);
+    expect(
+      withStepTable(readme),
+      'README.md is behind tasks/steps/: run `npm run build && node scripts/build-steps-table.mjs`',
+    ).toBe(readme);
     const rows = [...stepTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
     expect(rows).toEqual(STEPS.map((s) => s.name));
   });

@@ -14,7 +14,11 @@ const examples = path.join(root, 'examples');
 const names = fs.readdirSync(examples).filter((d) => fs.existsSync(path.join(examples, d, 'mpimg.json')));
 
 const mpimg = (args: string[], cwd: string) =>
-  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 /** A copy as a fresh clone has it: no node_modules, no dist. */
 function copyOf(name: string): string {
@@ -54,12 +58,17 @@ describe('examples/', () => {
       fs.mkdirSync(path.join(dir, 'node_modules/.bin'), { recursive: true });
       fs.symlinkSync(root, path.join(dir, 'node_modules/generator-mpimg'));
       fs.symlinkSync('../generator-mpimg/bin/mpimg.js', path.join(dir, 'node_modules/.bin/mpimg'));
-      const make = spawnSync('make', ['--no-print-directory', 'validate', 'bundle'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
+      const make = spawnSync('make', ['--no-print-directory', 'validate', 'bundle'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: dir },
+      });
       expect(withoutOldPacker(make.stderr).text).toBe('');
       expect(make.status).toBe(0);
       expect(make.stdout).toMatch(/mpimg\.json: ok/);
       const slug = JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')).slug;
-      for (const f of [`${slug}.cjs`, `${slug}-install.sh`, `${slug}-build.sh`, `${slug}.pkr.hcl`]) expect(fs.existsSync(path.join(dir, 'dist', f)), f).toBe(true);
+      for (const f of [`${slug}.cjs`, `${slug}-install.sh`, `${slug}-build.sh`, `${slug}.pkr.hcl`])
+        expect(fs.existsSync(path.join(dir, 'dist', f)), f).toBe(true);
     });
   }
 });

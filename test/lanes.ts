@@ -79,9 +79,39 @@ export const SYSTEM_TESTS: readonly string[] = [
  * ufw, firewalld, debootstrap, systemd-container, sudo, and util-linux's root-only tools.
  */
 export const SYSTEM_COMMANDS: readonly string[] = [
-  'shellcheck', 'ssh', 'sshd', 'ssh-keygen', 'ssh-keyscan', 'ssh-agent', 'ssh-add', 'scp', 'sftp', 'packer',
-  'ps', 'pgrep', 'pkill', 'make', 'gmake', 'gpg', 'gpgv', 'gpg-agent', 'gpgconf', 'apt-ftparchive', 'dpkg-scanpackages',
-  'ufw', 'firewall-cmd', 'debootstrap', 'systemd-nspawn', 'sudo', 'runuser', 'setpriv', 'unshare', 'nsenter', 'chroot', 'mount', 'umount',
+  'shellcheck',
+  'ssh',
+  'sshd',
+  'ssh-keygen',
+  'ssh-keyscan',
+  'ssh-agent',
+  'ssh-add',
+  'scp',
+  'sftp',
+  'packer',
+  'ps',
+  'pgrep',
+  'pkill',
+  'make',
+  'gmake',
+  'gpg',
+  'gpgv',
+  'gpg-agent',
+  'gpgconf',
+  'apt-ftparchive',
+  'dpkg-scanpackages',
+  'ufw',
+  'firewall-cmd',
+  'debootstrap',
+  'systemd-nspawn',
+  'sudo',
+  'runuser',
+  'setpriv',
+  'unshare',
+  'nsenter',
+  'chroot',
+  'mount',
+  'umount',
 ];
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -94,7 +124,10 @@ export function writeUnitStubs(): void {
   mkdirSync(UNIT_STUBS, { recursive: true });
   for (const cmd of SYSTEM_COMMANDS) {
     const file = join(UNIT_STUBS, cmd);
-    writeFileSync(file, `#!/bin/sh\necho "unit test lane: ${cmd} is not on a fresh Node machine (or needs root); a test that runs it belongs in SYSTEM_TESTS of test/lanes.ts" >&2\nexit 127\n`);
+    writeFileSync(
+      file,
+      `#!/bin/sh\necho "unit test lane: ${cmd} is not on a fresh Node machine (or needs root); a test that runs it belongs in SYSTEM_TESTS of test/lanes.ts" >&2\nexit 127\n`,
+    );
     chmodSync(file, 0o755);
   }
 }

@@ -29,7 +29,12 @@ describe('README', () => {
     // The paragraph after the command names every file `make bundle` wrote, no fewer.
     const after = readme.slice(readme.indexOf(shBlocks[0]) + shBlocks[0].length).split('\n\n')[1];
     const named = [...after.matchAll(/`(?:\/tmp\/acme-wiki\/)?dist\/([^`/]+)`/g)].map((m) => m[1]).sort();
-    expect(named).toEqual(fs.readdirSync(path.join(target, 'dist')).filter((f) => fs.statSync(path.join(target, 'dist', f)).isFile()).sort());
+    expect(named).toEqual(
+      fs
+        .readdirSync(path.join(target, 'dist'))
+        .filter((f) => fs.statSync(path.join(target, 'dist', f)).isFile())
+        .sort(),
+    );
     const plan = spawnSync(process.execPath, [cjs, 'plan'], { encoding: 'utf8' });
     expect(plan.stdout).toContain('/var/lib/cloud/scripts/per-instance/10-acme-wiki-setup');
   });

@@ -22,7 +22,10 @@ export default class AppGenerator extends Generator {
       this.option(s.option, { type: s.kind === 'boolean' ? Boolean : String, description: s.description });
     }
     for (const o of EXTRA_OPTIONS) this.option(o.option, { type: Boolean, alias: o.alias, description: o.description });
-    this.option('package', { type: String, description: 'npm spec of generator-mpimg for the project (version, tarball path or URL, git URL)' });
+    this.option('package', {
+      type: String,
+      description: 'npm spec of generator-mpimg for the project (version, tarball path or URL, git URL)',
+    });
     // Set by a launcher with no terminal: never wait on a prompt.
     this.option('non-interactive', { type: Boolean, hide: true, description: 'fail instead of asking' });
     this.sourceRoot(projectTemplates());
@@ -33,9 +36,15 @@ export default class AppGenerator extends Generator {
   }
 
   /** What the tests and launchers look at: the answers and the writer of this run. */
-  get answers() { return this.core?.answers; }
-  get writer() { return this.core?.writer; }
-  get retired() { return this.core?.retired ?? []; }
+  get answers() {
+    return this.core?.answers;
+  }
+  get writer() {
+    return this.core?.writer;
+  }
+  get retired() {
+    return this.core?.retired ?? [];
+  }
 
   initializing(): void {
     const o = this.opts;
@@ -63,8 +72,12 @@ export default class AppGenerator extends Generator {
   install(): void {
     // The project's own generator-mpimg (the `mpimg` command of its Makefile), as package.json names it.
     if (this.opts.skipInstall || this.opts['skip-install']) return;
-    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: this.destinationRoot(), stdio: 'inherit' });
-    if (r.status !== 0) this.log(`npm install did not finish (exit ${r.status ?? r.signal}): run it again in ${this.destinationRoot()}`);
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
+      cwd: this.destinationRoot(),
+      stdio: 'inherit',
+    });
+    if (r.status !== 0)
+      this.log(`npm install did not finish (exit ${r.status ?? r.signal}): run it again in ${this.destinationRoot()}`);
   }
 
   end(): void {

@@ -13,7 +13,11 @@ export default class FirstBootGenerator extends SubGenerator {
 
   constructor(args: string[], options: Record<string, unknown>) {
     super(args, options);
-    this.argument('name', { type: String, required: true, description: 'short name: lower-case letters, digits, "_" and "-" (e.g. database)' });
+    this.argument('name', {
+      type: String,
+      required: true,
+      description: 'short name: lower-case letters, digits, "_" and "-" (e.g. database)',
+    });
   }
 
   writing(): void {

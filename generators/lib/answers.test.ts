@@ -20,8 +20,17 @@ describe('derived defaults', () => {
 
   it('--yes defaults are the documented ones', () => {
     expect(withDefaults({}, 'zeta-board')).toEqual({
-      name: 'Zeta Board', slug: 'zeta-board', vendor: 'zeta', distro: DISTRIBUTIONS[0].slug, packages: [], ports: [],
-      firstLogin: false, loginHold: false, motd: 'Welcome to {{name}} {{version}}!', region: DEFAULTS.region, size: DEFAULTS.size,
+      name: 'Zeta Board',
+      slug: 'zeta-board',
+      vendor: 'zeta',
+      distro: DISTRIBUTIONS[0].slug,
+      packages: [],
+      ports: [],
+      firstLogin: false,
+      loginHold: false,
+      motd: 'Welcome to {{name}} {{version}}!',
+      region: DEFAULTS.region,
+      size: DEFAULTS.size,
     });
   });
 
@@ -47,9 +56,12 @@ describe('answers', () => {
     expect(validateOne('slug', 'Acme')).toMatch(/^bad slug "Acme" \(2-40 characters/);
     expect(validateOne('vendor', 'digitalocean')).toMatch(/reserved/);
     expect(validateOne('distro', 'debian-12-x64')).toBe(true);
-    // another release of a known family is a warning (answerWarnings), not a refusal; a slug of no known family is refused
+    // another release of a known family is a warning (answerWarnings), not a refusal; a slug of no known family is
+    // refused
     expect(validateOne('distro', 'debian-10-x64')).toBe(true);
-    expect(answerWarnings({ ...withDefaults({}, 'acme'), distro: 'debian-10-x64' }).join('\n')).toMatch(/"debian-10-x64" is not one DigitalOcean offers today/);
+    expect(answerWarnings({ ...withDefaults({}, 'acme'), distro: 'debian-10-x64' }).join('\n')).toMatch(
+      /"debian-10-x64" is not one DigitalOcean offers today/,
+    );
     expect(validateOne('distro', 'plan9-4-x64')).toMatch(/unknown distribution/);
     expect(validateOne('packages', 'nginx,rm -rf')).toMatch(/bad package name "rm -rf"/);
     expect(validateOne('motd', '')).toMatch(/one non-empty line/);
@@ -58,6 +70,18 @@ describe('answers', () => {
   it('every question is an option with a --help line', () => {
     const help = optionsHelp();
     for (const s of ANSWER_SPECS) expect(help).toContain(`--${s.option}`);
-    expect(ANSWER_SPECS.map((s) => s.option)).toEqual(['name', 'slug', 'vendor', 'distro', 'packages', 'ports', 'first-login', 'login-hold', 'motd', 'region', 'size']);
+    expect(ANSWER_SPECS.map((s) => s.option)).toEqual([
+      'name',
+      'slug',
+      'vendor',
+      'distro',
+      'packages',
+      'ports',
+      'first-login',
+      'login-hold',
+      'motd',
+      'region',
+      'size',
+    ]);
   });
 });

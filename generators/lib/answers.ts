@@ -37,8 +37,17 @@ export function coerce(spec: AnswerSpec, raw: unknown): unknown {
 
 /** A manifest-valid stand-in, so one answer can be checked before the others are known. */
 const PROBE: Answers = {
-  name: 'Probe', slug: 'probe', vendor: 'probe', distro: DISTRIBUTIONS[0].slug, packages: [], ports: [],
-  firstLogin: false, loginHold: false, motd: 'probe', region: 'nyc3', size: 's-1vcpu-512mb-10gb',
+  name: 'Probe',
+  slug: 'probe',
+  vendor: 'probe',
+  distro: DISTRIBUTIONS[0].slug,
+  packages: [],
+  ports: [],
+  firstLogin: false,
+  loginHold: false,
+  motd: 'probe',
+  region: 'nyc3',
+  size: 's-1vcpu-512mb-10gb',
 };
 
 /** JSON path in the manifest → the option that fills it. */
@@ -64,31 +73,55 @@ export function validateAnswers(answers: Answers): AnswerProblem[] {
   const problems: AnswerProblem[] = [];
   for (const s of ANSWER_SPECS) {
     const v = answers[s.key];
-    const ok = s.kind === 'list' ? Array.isArray(v) : s.kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string';
+    const ok =
+      s.kind === 'list' ? Array.isArray(v) : s.kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string';
     if (!ok) {
-      problems.push({ option: s.option, message: `--${s.option} has an unusable value ${JSON.stringify(v)}`, fix: s.kind === 'boolean' ? `use --${s.option} or --no-${s.option}` : `give --${s.option} a ${s.kind === 'list' ? 'comma-separated list' : 'text value'}` });
+      problems.push({
+        option: s.option,
+        message: `--${s.option} has an unusable value ${JSON.stringify(v)}`,
+        fix:
+          s.kind === 'boolean'
+            ? `use --${s.option} or --no-${s.option}`
+            : `give --${s.option} a ${s.kind === 'list' ? 'comma-separated list' : 'text value'}`,
+      });
     }
   }
   if (problems.length) return problems;
 
   // A newer release of a known family is taken (with a warning): DigitalOcean adds them before we do.
   if (distributionKind(answers.distro) === 'unknown') {
-    problems.push({ option: 'distro', message: `unknown distribution "${answers.distro}"`, fix: `use one of: ${DISTRIBUTIONS.map((d) => d.slug).join(', ')} (or a newer release of one of them)` });
+    problems.push({
+      option: 'distro',
+      message: `unknown distribution "${answers.distro}"`,
+      fix: `use one of: ${DISTRIBUTIONS.map((d) => d.slug).join(', ')} (or a newer release of one of them)`,
+    });
   }
   for (const key of ['region', 'size'] as const) {
     // DigitalOcean slugs: lower-case letters, digits and "-" (nyc3, s-1vcpu-512mb-10gb).
     if (!/^[a-z0-9][a-z0-9-]*$/.test(answers[key])) {
-      problems.push({ option: key, message: `bad ${key} "${answers[key]}"`, fix: `use a DigitalOcean ${key} slug such as ${PROBE[key]} (see \`doctl compute ${key} list\`)` });
+      problems.push({
+        option: key,
+        message: `bad ${key} "${answers[key]}"`,
+        fix: `use a DigitalOcean ${key} slug such as ${PROBE[key]} (see \`doctl compute ${key} list\`)`,
+      });
     }
   }
   if (answers.motd.trim() === '' || /[\r\n]/.test(answers.motd)) {
-    problems.push({ option: 'motd', message: 'the greeting must be one non-empty line', fix: 'give --motd one line of text; edit motd.txt later for more' });
+    problems.push({
+      option: 'motd',
+      message: 'the greeting must be one non-empty line',
+      fix: 'give --motd one line of text; edit motd.txt later for more',
+    });
   }
   // {{lower-case}} is one of the MOTD's own placeholders; {{UPPER_CASE}} a variable of mpimg.json
   for (const m of answers.motd.matchAll(/\{\{([^{}]*)\}\}/g)) {
     if (MOTD_PLACEHOLDERS.includes(m[1]) || /^[A-Z][A-Z0-9_]*$/.test(m[1])) continue;
     const near = nearest(m[1], MOTD_PLACEHOLDERS);
-    problems.push({ option: 'motd', message: `unknown placeholder {{${m[1]}}}`, fix: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or {{VARIABLE}} of mpimg.json's $.variables` });
+    problems.push({
+      option: 'motd',
+      message: `unknown placeholder {{${m[1]}}}`,
+      fix: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or {{VARIABLE}} of mpimg.json's $.variables`,
+    });
   }
   const { problems: manifestProblems } = validateManifest(manifestFromAnswers(answers));
   for (const p of manifestProblems) {
@@ -125,5 +158,7 @@ export function answerProblem(key: AnswerKey, raw: unknown, soFar: Partial<Answe
 }
 
 export function formatAnswerProblems(problems: AnswerProblem[]): string {
-  return problems.map((p) => `  ${p.option.startsWith('$') ? p.option : `--${p.option}`}: ${p.message}\n    fix: ${p.fix}`).join('\n');
+  return problems
+    .map((p) => `  ${p.option.startsWith('$') ? p.option : `--${p.option}`}: ${p.message}\n    fix: ${p.fix}`)
+    .join('\n');
 }

@@ -13,7 +13,16 @@ import type { Answers } from './options.js';
 import { answerWarnings, coerce, formatAnswerProblems, validateAnswers, validateOne } from './answers.js';
 import { knownAnswers, missingSpecs, withDefaults } from './resolve.js';
 import { GENERATED_FILES, PROJECT_FILES } from './files.js';
-import { answersFromManifest, manifestFromAnswers, mergeAnswers, mergePackageJson, packageJsonFor, packageSpecProblem, templateContext, toJson } from './project.js';
+import {
+  answersFromManifest,
+  manifestFromAnswers,
+  mergeAnswers,
+  mergePackageJson,
+  packageJsonFor,
+  packageSpecProblem,
+  templateContext,
+  toJson,
+} from './project.js';
 import { generatorVersion } from './paths.js';
 import { packageSource, VENDOR_DIR } from './package-source.js';
 import { legacyRecord, RETIRED } from './legacy.js';
@@ -52,7 +61,10 @@ export class AppProject {
   /** The project's mpimg.json as the vendor has it, when there is one. */
   private existing?: { raw: Record<string, unknown>; text: string };
 
-  constructor(readonly dir: string, private readonly opts: AppOptions) {
+  constructor(
+    readonly dir: string,
+    private readonly opts: AppOptions,
+  ) {
     this.fs = new ProjectFs(dir);
   }
 
@@ -81,10 +93,13 @@ export class AppProject {
     const missing = missingSpecs(this.known);
     if (missing.length > 0 && !this.opts.yes) {
       if (this.opts.nonInteractive || !prompt) {
-        throw new MpimgError(`no terminal to ask on, and these answers are missing: ${missing.map((s) => `--${s.option}`).join(', ')}`, {
-          where: 'command-line options',
-          hint: `pass ${missing.map((s) => `--${s.option}`).join(' ')}, or --yes to take the defaults (see --help)`,
-        });
+        throw new MpimgError(
+          `no terminal to ask on, and these answers are missing: ${missing.map((s) => `--${s.option}`).join(', ')}`,
+          {
+            where: 'command-line options',
+            hint: `pass ${missing.map((s) => `--${s.option}`).join(' ')}, or --yes to take the defaults (see --help)`,
+          },
+        );
       }
       const known = this.known;
       const folderName = this.folderName;
@@ -93,17 +108,20 @@ export class AppProject {
         for (const m of missing) if (answers[m.key] !== undefined) merged[m.key] = coerce(m, answers[m.key]);
         return merged as Partial<Answers>;
       };
-      const given = await prompt(missing.map((s) => ({
-        type: s.prompt,
-        name: s.key,
-        message: s.message,
-        choices: s.choices?.map((c) => ({ ...c })),
-        default: (answers: Record<string, unknown>) => {
-          const d = s.default({ answers: current(answers), folderName });
-          return Array.isArray(d) ? d.join(',') : d;
-        },
-        validate: (value: unknown, answers?: Record<string, unknown>) => validateOne(s.key, value, current(answers ?? {})),
-      })));
+      const given = await prompt(
+        missing.map((s) => ({
+          type: s.prompt,
+          name: s.key,
+          message: s.message,
+          choices: s.choices?.map((c) => ({ ...c })),
+          default: (answers: Record<string, unknown>) => {
+            const d = s.default({ answers: current(answers), folderName });
+            return Array.isArray(d) ? d.join(',') : d;
+          },
+          validate: (value: unknown, answers?: Record<string, unknown>) =>
+            validateOne(s.key, value, current(answers ?? {})),
+        })),
+      );
       for (const s of missing) {
         const v = coerce(s, given[s.key]);
         if (v !== undefined) {
@@ -155,7 +173,8 @@ export class AppProject {
       const have = this.fs.read(r.rel);
       if (have === undefined) continue;
       const unedited = previous[r.rel] !== undefined && sha256(have) === previous[r.rel];
-      if (unedited && r.usedBy && keptEdited(r.usedBy)) this.retired.push({ path: r.rel, why: r.why, removed: false, usedBy: r.usedBy });
+      if (unedited && r.usedBy && keptEdited(r.usedBy))
+        this.retired.push({ path: r.rel, why: r.why, removed: false, usedBy: r.usedBy });
       else if (unedited) {
         removed.add(r.rel);
         this.fs.delete(r.rel);
@@ -178,18 +197,28 @@ export class AppProject {
     const pkgText = this.fs.read(GENERATED_FILES.packageJson)?.toString('utf8');
     const source = packageSource(this.opts.package, this.opts.cwd ?? process.cwd(), pkgText === undefined);
     const spec = source?.spec;
-    const old = pkgText !== undefined ? JSON.parse(pkgText) as Record<string, any> : undefined;
-    const pkg = old !== undefined
-      ? mergePackageJson(old, this.answers, generatorVersion(), spec)
-      : packageJsonFor(this.answers, generatorVersion(), spec);
+    const old = pkgText !== undefined ? (JSON.parse(pkgText) as Record<string, any>) : undefined;
+    const pkg =
+      old !== undefined
+        ? mergePackageJson(old, this.answers, generatorVersion(), spec)
+        : packageJsonFor(this.answers, generatorVersion(), spec);
     if (source?.tarball) {
       const have = this.fs.read(source.tarball.rel);
-      this.writer.results.push({ path: source.tarball.rel, status: have === undefined ? 'create' : have.equals(source.tarball.data) ? 'identical' : 'update' });
+      this.writer.results.push({
+        path: source.tarball.rel,
+        status: have === undefined ? 'create' : have.equals(source.tarball.data) ? 'identical' : 'update',
+      });
       if (!have?.equals(source.tarball.data)) this.fs.write(source.tarball.rel, source.tarball.data, 0o644);
       // the copy it replaces (vendor/generator-mpimg-<older>.tgz) goes
       const before = String(old?.devDependencies?.['generator-mpimg'] ?? old?.dependencies?.['generator-mpimg'] ?? '');
       const oldRel = before.startsWith(`file:${VENDOR_DIR}/`) ? before.slice('file:'.length) : undefined;
-      if (oldRel && oldRel !== source.tarball.rel && /^vendor\/generator-mpimg-[^/]+\.tgz$/.test(oldRel) && this.fs.exists(oldRel)) this.fs.delete(oldRel);
+      if (
+        oldRel &&
+        oldRel !== source.tarball.rel &&
+        /^vendor\/generator-mpimg-[^/]+\.tgz$/.test(oldRel) &&
+        this.fs.exists(oldRel)
+      )
+        this.fs.delete(oldRel);
     }
     this.writeOwned(GENERATED_FILES.packageJson, pkg);
     for (const file of PROJECT_FILES) {

@@ -24,6 +24,9 @@ export function deriveSlug(name: string): string {
 /** The company folder: the first word of the slug ("acme-wiki" → "acme"). */
 export function deriveVendor(slug: string): string {
   // Sanitised so that a bad --slug is reported once, for --slug, and not again for the vendor.
-  const first = slug.toLowerCase().split(/[^a-z0-9]+/).find((w) => w !== '');
+  const first = slug
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .find((w) => w !== '');
   return first ?? 'vendor';
 }

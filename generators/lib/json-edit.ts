@@ -36,7 +36,10 @@ class Scanner {
     if (c === '[') {
       this.i++;
       this.ws();
-      if (this.s[this.i] === ']') { this.i++; return undefined; }
+      if (this.s[this.i] === ']') {
+        this.i++;
+        return undefined;
+      }
       for (;;) {
         this.value();
         this.ws();
@@ -45,7 +48,10 @@ class Scanner {
         if (d !== ',') throw new Error(`unexpected ${JSON.stringify(d)} at ${this.i - 1}`);
       }
     }
-    if (c === '"') { this.string(); return undefined; }
+    if (c === '"') {
+      this.string();
+      return undefined;
+    }
     const m = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(this.s.slice(this.i, this.i + 64));
     if (!m) throw new Error(`unexpected ${JSON.stringify(c)} at ${this.i}`);
     this.i += m[0].length;
@@ -65,7 +71,10 @@ class Scanner {
     this.i++;
     const members: Member[] = [];
     this.ws();
-    if (this.s[this.i] === '}') { this.i++; return { start, end: this.i, members }; }
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return { start, end: this.i, members };
+    }
     for (;;) {
       this.ws();
       const keyStart = this.i;
@@ -117,9 +126,19 @@ function render(value: unknown, indent: string, pretty: boolean): string {
   return pretty ? formatJson(value, indent) : JSON.stringify(value);
 }
 
-interface Edit { start: number; end: number; text: string }
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
 
-function diff(s: string, node: ObjectNode, before: Record<string, unknown>, after: Record<string, unknown>, edits: Edit[]): void {
+function diff(
+  s: string,
+  node: ObjectNode,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  edits: Edit[],
+): void {
   const pretty = s.slice(node.start, node.end).includes('\n');
   const byKey = new Map(node.members.map((m) => [m.key, m]));
   // removed members: each with the comma that joins it to the next one; a trailing run of removed
@@ -139,10 +158,16 @@ function diff(s: string, node: ObjectNode, before: Record<string, unknown>, afte
   const added: string[] = [];
   for (const [key, value] of Object.entries(after)) {
     const m = byKey.get(key);
-    if (!m) { added.push(key); continue; }
+    if (!m) {
+      added.push(key);
+      continue;
+    }
     const old = before[key];
     if (JSON.stringify(old) === JSON.stringify(value)) continue;
-    if (m.object && isObject(old) && isObject(value)) { diff(s, m.object, old, value, edits); continue; }
+    if (m.object && isObject(old) && isObject(value)) {
+      diff(s, m.object, old, value, edits);
+      continue;
+    }
     // laid out as the vendor laid out this member: a value on its own line may span lines, one
     // written on a line with other members (or compact) stays on one line
     const multi = s.slice(m.valueStart, m.valueEnd).includes('\n') || (pretty && ownLine(s, m) && !isCompact(s, m));
@@ -151,16 +176,29 @@ function diff(s: string, node: ObjectNode, before: Record<string, unknown>, afte
   if (added.length === 0) return;
   const last = node.members.filter((m) => m.key in after).at(-1);
   const inner = last ? indentAt(s, last.keyStart) : `${indentAt(s, node.start)}  `;
-  const text = added.map((k) => (pretty ? `\n${inner}` : '') + `${JSON.stringify(k)}:${pretty ? ' ' : ''}${render(after[k], inner, pretty)}`).join(',');
+  const text = added
+    .map(
+      (k) =>
+        (pretty ? `\n${inner}` : '') + `${JSON.stringify(k)}:${pretty ? ' ' : ''}${render(after[k], inner, pretty)}`,
+    )
+    .join(',');
   if (last) edits.push({ start: last.valueEnd, end: last.valueEnd, text: `,${text}` });
-  else edits.push({ start: node.start + 1, end: node.end - 1, text: `${text}${pretty ? `\n${indentAt(s, node.start)}` : ''}` });
+  else
+    edits.push({
+      start: node.start + 1,
+      end: node.end - 1,
+      text: `${text}${pretty ? `\n${indentAt(s, node.start)}` : ''}`,
+    });
 }
 
 /** The member is alone on its line(s): nothing but blanks before its key and a comma after its value. */
 function ownLine(s: string, m: Member): boolean {
   const lineStart = s.lastIndexOf('\n', m.keyStart - 1) + 1;
   const lineEnd = s.indexOf('\n', m.valueEnd);
-  return /^[ \t]*$/.test(s.slice(lineStart, m.keyStart)) && /^,?[ \t]*$/.test(s.slice(m.valueEnd, lineEnd < 0 ? s.length : lineEnd));
+  return (
+    /^[ \t]*$/.test(s.slice(lineStart, m.keyStart)) &&
+    /^,?[ \t]*$/.test(s.slice(m.valueEnd, lineEnd < 0 ? s.length : lineEnd))
+  );
 }
 
 /** An array or object the vendor wrote on one line stays on one line. */

@@ -37,9 +37,20 @@ export const LEGACY_SCRIPT_SHAS: Readonly<Record<string, readonly string[]>> = {
  * that file, this one (and its mpimg.json field) stays.
  */
 export const RETIRED = (c: TemplateContext): Array<{ rel: string; why: string; usedBy?: string }> => [
-  { rel: 'scripts/90-cleanup.sh', why: 'the package\'s cleanup runs now (`mpimg add cleanup-script` makes a copy of your own)', usedBy: 'mpimgfile.mjs' },
-  { rel: 'scripts/99-img-check.sh', why: 'the package\'s image check runs now (`mpimg add check-script` makes a copy of your own)', usedBy: 'mpimgfile.mjs' },
-  { rel: `packer/${c.slug}.pkr.hcl`, why: `\`make bundle\` writes the Packer template from mpimg.json now (dist/${c.slug}.pkr.hcl)` },
+  {
+    rel: 'scripts/90-cleanup.sh',
+    why: "the package's cleanup runs now (`mpimg add cleanup-script` makes a copy of your own)",
+    usedBy: 'mpimgfile.mjs',
+  },
+  {
+    rel: 'scripts/99-img-check.sh',
+    why: "the package's image check runs now (`mpimg add check-script` makes a copy of your own)",
+    usedBy: 'mpimgfile.mjs',
+  },
+  {
+    rel: `packer/${c.slug}.pkr.hcl`,
+    why: `\`make bundle\` writes the Packer template from mpimg.json now (dist/${c.slug}.pkr.hcl)`,
+  },
 ];
 
 /**

@@ -8,9 +8,11 @@ export function nextSteps(dir: string, a: Answers, cwd: string = process.cwd(), 
   const rel = r.startsWith('..') ? dir : r;
   return [
     '',
-    `Image project "${a.name}" is ready${rel === "." ? " here" : ` in ${rel}`}. Next steps:`,
+    `Image project "${a.name}" is ready${rel === '.' ? ' here' : ` in ${rel}`}. Next steps:`,
     ...(rel === '.' ? [] : [`  cd ${rel}`]),
-    ...(linked ? [] : ['  npm install                      # generator-mpimg as package.json names it (the mpimg command)']),
+    ...(linked
+      ? []
+      : ['  npm install                      # generator-mpimg as package.json names it (the mpimg command)']),
     '  make help                        # every target, one line each',
     `  make bundle                      # dist/: ${a.slug}.cjs, ${a.slug}-install.sh, ${a.slug}-build.sh, ${a.slug}.pkr.hcl`,
     '  make build HOST=<droplet-ip>     # build on a fresh droplet over SSH',

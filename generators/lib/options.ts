@@ -50,68 +50,104 @@ function spec<K extends AnswerKey>(s: AnswerSpec<K>): AnswerSpec<K> {
 
 export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
   spec({
-    key: 'name', option: 'name', kind: 'string', prompt: 'input',
+    key: 'name',
+    option: 'name',
+    kind: 'string',
+    prompt: 'input',
     message: 'Display name of the 1-click app',
     description: 'display name, e.g. "Acme Wiki" (default: from the folder name)',
     default: ({ folderName }) => deriveName(folderName),
   }),
   spec({
-    key: 'slug', option: 'slug', kind: 'string', prompt: 'input',
+    key: 'slug',
+    option: 'slug',
+    kind: 'string',
+    prompt: 'input',
     message: 'Slug (used in every installed file name)',
     description: 'lower-case id used in installed names (default: from the name)',
     default: ({ answers, folderName }) => deriveSlug(answers.name ?? deriveName(folderName)),
   }),
   spec({
-    key: 'vendor', option: 'vendor', kind: 'string', prompt: 'input',
+    key: 'vendor',
+    option: 'vendor',
+    kind: 'string',
+    prompt: 'input',
     message: 'Company folder name (/opt/<vendor>)',
     description: 'company folder under /opt (default: first word of the slug)',
-    default: ({ answers, folderName }) => deriveVendor(answers.slug ?? deriveSlug(answers.name ?? deriveName(folderName))),
+    default: ({ answers, folderName }) =>
+      deriveVendor(answers.slug ?? deriveSlug(answers.name ?? deriveName(folderName))),
   }),
   spec({
-    key: 'distro', option: 'distro', kind: 'string', prompt: 'select',
+    key: 'distro',
+    option: 'distro',
+    kind: 'string',
+    prompt: 'select',
     message: 'Base distribution (DigitalOcean image)',
     description: `base image slug: ${DISTRIBUTIONS.map((d) => d.slug).join(', ')} (default: ${DISTRIBUTIONS[0].slug})`,
     choices: DISTRIBUTIONS.map((d) => ({ name: `${d.label} (${d.slug})`, value: d.slug })),
     default: () => DISTRIBUTIONS[0].slug,
   }),
   spec({
-    key: 'packages', option: 'packages', kind: 'list', prompt: 'input',
+    key: 'packages',
+    option: 'packages',
+    kind: 'list',
+    prompt: 'input',
     message: 'Packages to install on the build droplet (comma-separated, may be empty)',
     description: 'apt/dnf packages, comma-separated (default: none)',
     default: () => [],
   }),
   spec({
-    key: 'ports', option: 'ports', kind: 'list', prompt: 'input',
-    message: 'Ports the app serves to the internet, for the firewall (comma-separated, e.g. 80/tcp,443/tcp; SSH 22/tcp is always let in, rate-limited)',
+    key: 'ports',
+    option: 'ports',
+    kind: 'list',
+    prompt: 'input',
+    message:
+      'Ports the app serves to the internet, for the firewall (comma-separated, e.g. 80/tcp,443/tcp; SSH 22/tcp is always let in, rate-limited)',
     description: 'ports the firewall lets in besides SSH, comma-separated, e.g. 80/tcp,443/tcp (default: none)',
     default: () => [],
   }),
   spec({
-    key: 'firstLogin', option: 'first-login', kind: 'boolean', prompt: 'confirm',
+    key: 'firstLogin',
+    option: 'first-login',
+    kind: 'boolean',
+    prompt: 'confirm',
     message: 'Add a first-login script (asks the customer for a domain name at the first root login)?',
     description: 'add first-login/first-login.sh (default: off)',
     default: () => false,
   }),
   spec({
-    key: 'loginHold', option: 'login-hold', kind: 'boolean', prompt: 'confirm',
+    key: 'loginHold',
+    option: 'login-hold',
+    kind: 'boolean',
+    prompt: 'confirm',
     message: 'Hold root SSH logins until first boot has finished?',
     description: 'hold root logins with a "please wait" until first boot finished (default: off)',
     default: () => false,
   }),
   spec({
-    key: 'motd', option: 'motd', kind: 'string', prompt: 'input',
-    message: 'Greeting line of the login message ({{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json\'s {{VARIABLES}} are filled in)',
+    key: 'motd',
+    option: 'motd',
+    kind: 'string',
+    prompt: 'input',
+    message:
+      "Greeting line of the login message ({{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json's {{VARIABLES}} are filled in)",
     description: `first line of motd.txt (default: "${DEFAULT_MOTD}")`,
     default: () => DEFAULT_MOTD,
   }),
   spec({
-    key: 'region', option: 'region', kind: 'string', prompt: 'input',
+    key: 'region',
+    option: 'region',
+    kind: 'string',
+    prompt: 'input',
     message: 'DigitalOcean region for build droplets',
     description: `region of build droplets (default: ${DEFAULTS.region})`,
     default: () => DEFAULTS.region,
   }),
   spec({
-    key: 'size', option: 'size', kind: 'string', prompt: 'input',
+    key: 'size',
+    option: 'size',
+    kind: 'string',
+    prompt: 'input',
     message: 'Droplet size for builds ($.droplet.size: the Marketplace asks for the smallest your image runs on)',
     description: `size of build droplets (default: ${DEFAULTS.size})`,
     default: () => DEFAULTS.size,
@@ -121,7 +157,11 @@ export const ANSWER_SPECS: ReadonlyArray<AnswerSpec> = [
 /** Options that are not questions. */
 export const EXTRA_OPTIONS: ReadonlyArray<{ option: string; alias?: string; description: string }> = [
   { option: 'yes', alias: 'y', description: 'take the default for every question not answered by an option' },
-  { option: 'force', alias: 'f', description: 'overwrite files that differ from what would be generated (default: keep them and report)' },
+  {
+    option: 'force',
+    alias: 'f',
+    description: 'overwrite files that differ from what would be generated (default: keep them and report)',
+  },
 ];
 
 export function specFor(key: AnswerKey): AnswerSpec {
@@ -133,7 +173,10 @@ export function specFor(key: AnswerKey): AnswerSpec {
 /** `--help` lines shared by `yo mpimg --help` (via yeoman) and `mpimg new --help`. */
 export function optionsHelp(): string {
   const rows: Array<[string, string]> = [
-    ...ANSWER_SPECS.map((s): [string, string] => [`--${s.option}${s.kind === 'boolean' ? '' : ' <value>'}`, s.description]),
+    ...ANSWER_SPECS.map((s): [string, string] => [
+      `--${s.option}${s.kind === 'boolean' ? '' : ' <value>'}`,
+      s.description,
+    ]),
     ...EXTRA_OPTIONS.map((o): [string, string] => [`${o.alias ? `-${o.alias}, ` : ''}--${o.option}`, o.description]),
   ];
   const width = Math.max(...rows.map(([l]) => l.length));

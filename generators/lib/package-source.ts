@@ -40,7 +40,11 @@ function localPath(spec: string, cwd: string): string | undefined {
  * The source for `given` (--package), resolved against `cwd`; for no --package, the default of a
  * new project (undefined: keep what the project's package.json says).
  */
-export function packageSource(given: string | undefined, cwd: string, isNewProject: boolean): PackageSource | undefined {
+export function packageSource(
+  given: string | undefined,
+  cwd: string,
+  isNewProject: boolean,
+): PackageSource | undefined {
   if (given === undefined) {
     if (!isNewProject) return undefined;
     if (ON_REGISTRY) return { spec: `^${packageVersion()}` };
@@ -48,10 +52,14 @@ export function packageSource(given: string | undefined, cwd: string, isNewProje
   }
   const abs = localPath(given, cwd);
   if (abs === undefined) return { spec: given };
-  if (statSync(abs).isDirectory()) return vendored(packDirectory(abs), `generator-mpimg-${packageJsonOf(abs).version}.tgz`);
+  if (statSync(abs).isDirectory())
+    return vendored(packDirectory(abs), `generator-mpimg-${packageJsonOf(abs).version}.tgz`);
   const name = basename(abs);
   if (!/^[A-Za-z0-9._-]+\.(tgz|tar\.gz)$/.test(name)) {
-    throw new MpimgError(`--package ${given}: ${name} is not a package tarball`, { where: '--package', hint: 'give the .tgz that `npm pack` made, the folder of a built generator-mpimg clone, or an npm spec (a version, URL or git URL)' });
+    throw new MpimgError(`--package ${given}: ${name} is not a package tarball`, {
+      where: '--package',
+      hint: 'give the .tgz that `npm pack` made, the folder of a built generator-mpimg clone, or an npm spec (a version, URL or git URL)',
+    });
   }
   return vendored(readFileSync(abs), name);
 }
@@ -67,9 +75,16 @@ function packageJsonOf(dir: string): { name?: string; version?: string; files?: 
   try {
     pkg = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    throw new MpimgError(`${dir} is not a generator-mpimg package folder (no readable package.json)`, { where: file, hint: 'give the folder of a generator-mpimg clone, or the .tgz `npm pack` made there' });
+    throw new MpimgError(`${dir} is not a generator-mpimg package folder (no readable package.json)`, {
+      where: file,
+      hint: 'give the folder of a generator-mpimg clone, or the .tgz `npm pack` made there',
+    });
   }
-  if (pkg.name !== 'generator-mpimg') throw new MpimgError(`${dir} holds ${pkg.name ?? 'a package without a name'}, not generator-mpimg`, { where: file, hint: 'give the folder of a generator-mpimg clone' });
+  if (pkg.name !== 'generator-mpimg')
+    throw new MpimgError(`${dir} holds ${pkg.name ?? 'a package without a name'}, not generator-mpimg`, {
+      where: file,
+      hint: 'give the folder of a generator-mpimg clone',
+    });
   return pkg;
 }
 
@@ -81,7 +96,10 @@ function packageJsonOf(dir: string): { name?: string; version?: string; files?: 
 export function packDirectory(dir: string): Buffer {
   const pkg = packageJsonOf(dir);
   if (!existsSync(join(dir, 'lib/tasks/cli.js'))) {
-    throw new MpimgError(`${dir} is not built (no lib/tasks/cli.js)`, { where: dir, hint: `run \`npm ci && npm run build\` in ${dir} first` });
+    throw new MpimgError(`${dir} is not built (no lib/tasks/cli.js)`, {
+      where: dir,
+      hint: `run \`npm ci && npm run build\` in ${dir} first`,
+    });
   }
   const files = new Set<string>(['package.json']);
   for (const f of readdirSync(dir)) if (/^(readme|license|licence|notice)(\..*)?$/i.test(f)) files.add(f);
@@ -98,7 +116,13 @@ export function packDirectory(dir: string): Buffer {
     }
   };
   for (const entry of pkg.files ?? []) walk(entry.replace(/\/+$/, ''));
-  return tarGz([...files].sort().map((rel) => ({ name: `package/${rel}`, data: readFileSync(join(dir, rel)), mode: modes.get(rel) ?? (statSync(join(dir, rel)).mode & 0o111 ? 0o755 : 0o644) })));
+  return tarGz(
+    [...files].sort().map((rel) => ({
+      name: `package/${rel}`,
+      data: readFileSync(join(dir, rel)),
+      mode: modes.get(rel) ?? (statSync(join(dir, rel)).mode & 0o111 ? 0o755 : 0o644),
+    })),
+  );
 }
 
 /** What npm never packs. */
@@ -125,7 +149,8 @@ function header(path: string, size: number, mode: number): Buffer {
     const cut = path.lastIndexOf('/', 155);
     prefix = path.slice(0, cut);
     name = path.slice(cut + 1);
-    if (cut < 0 || Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) throw new Error(`path too long for a tar header: ${path}`);
+    if (cut < 0 || Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155)
+      throw new Error(`path too long for a tar header: ${path}`);
   }
   const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0') + '\0';
   h.write(name, 0, 100, 'utf8');

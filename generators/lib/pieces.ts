@@ -53,10 +53,18 @@ class PieceProject {
   readonly writer: ProjectWriter;
   private manifestChanged = false;
 
-  constructor(readonly dir: string, generatorName: string, readonly opts: PieceOptions) {
+  constructor(
+    readonly dir: string,
+    generatorName: string,
+    readonly opts: PieceOptions,
+  ) {
     this.manifest = loadProject(dir, generatorName);
     this.fs = new ProjectFs(dir);
-    this.writer = new ProjectWriter(this.fs, Boolean(opts.force), (this.fs.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {});
+    this.writer = new ProjectWriter(
+      this.fs,
+      Boolean(opts.force),
+      (this.fs.config.get(RECORD_KEY) as Record<string, string> | undefined) ?? {},
+    );
   }
 
   /** Template values from the manifest, completed by .yo-rc.json answers and defaults. */
@@ -64,8 +72,12 @@ class PieceProject {
     const known = knownAnswers({}, this.fs.config.getAll());
     const m = this.manifest;
     const fromManifest: Partial<Answers> = {
-      name: m.name, slug: m.slug, vendor: m.vendor, distro: m.distributions[0],
-      firstLogin: Boolean(m.firstLogin), loginHold: Boolean(m.loginHold),
+      name: m.name,
+      slug: m.slug,
+      vendor: m.vendor,
+      distro: m.distributions[0],
+      firstLogin: Boolean(m.firstLogin),
+      loginHold: Boolean(m.loginHold),
     };
     const answers = withDefaults({ ...known, ...fromManifest, ...overrides }, m.slug);
     return { ...templateContext(answers), version: m.version };
@@ -101,7 +113,9 @@ class PieceProject {
       update: `Wrote ${file} again (you had not edited it)${on}: ${what}`,
       repair: `Wrote ${file} again (it was empty)${on}: ${what}`,
       force: `Replaced your ${file} with a new one (--force)${on}: ${what}`,
-      identical: changed ? `${file} was already as asked; turned it on in mpimg.json: ${what}` : `Nothing to do: ${file} already holds exactly this, and mpimg.json already uses it.`,
+      identical: changed
+        ? `${file} was already as asked; turned it on in mpimg.json: ${what}`
+        : `Nothing to do: ${file} already holds exactly this, and mpimg.json already uses it.`,
       conflict: `${file} differs from what this would write (you edited it): kept as it is, nothing changed. \`mpimg add ... --force\` replaces it; \`mpimg upgrade --show ${file}\` prints the new one.`,
       deleted: `${file} was not written.`,
     };
@@ -122,18 +136,27 @@ export function addFirstBoot(dir: string, given: string, opts: PieceOptions = {}
       hint: 'use lower-case letters, digits, "_" and "-", starting with a letter or digit, e.g. `mpimg add first-boot database`',
     });
   }
-  const entries: Array<{ order: number; name: string; file?: string }> = (p.manifest.firstBoot ?? []).map((e) => ({ order: e.order, name: e.name, file: e.file }));
+  const entries: Array<{ order: number; name: string; file?: string }> = (p.manifest.firstBoot ?? []).map((e) => ({
+    order: e.order,
+    name: e.name,
+    file: e.file,
+  }));
   const folder = join(dir, 'first-boot');
   if (existsSync(folder)) {
     for (const f of readdirSync(folder)) {
       const m = FIRST_BOOT_FILE_RE.exec(f);
-      if (m && !entries.some((e) => e.order === Number(m[1]) && e.name === m[2])) entries.push({ order: Number(m[1]), name: m[2], file: `first-boot/${f}` });
+      if (m && !entries.some((e) => e.order === Number(m[1]) && e.name === m[2]))
+        entries.push({ order: Number(m[1]), name: m[2], file: `first-boot/${f}` });
     }
   }
   const same = entries.find((e) => e.name === name);
   let order: number | undefined;
   if (same) {
-    if (!opts.force) throw new MpimgError(`a first-boot script named "${name}" exists already`, { where: same.file ?? 'first-boot/', hint: `choose another name, or edit the existing script (\`mpimg add first-boot ${name} --force\` replaces it with a new one)` });
+    if (!opts.force)
+      throw new MpimgError(`a first-boot script named "${name}" exists already`, {
+        where: same.file ?? 'first-boot/',
+        hint: `choose another name, or edit the existing script (\`mpimg add first-boot ${name} --force\` replaces it with a new one)`,
+      });
     order = same.order;
   } else {
     const taken = entries.find((e) => e.order === wanted);
@@ -145,12 +168,24 @@ export function addFirstBoot(dir: string, given: string, opts: PieceOptions = {}
     }
     order = wanted ?? nextFirstBootNumber(entries.map((e) => e.order));
   }
-  if (order === undefined) throw new MpimgError('no free first-boot number left (00-99 are all used)', { where: 'first-boot/', hint: 'merge some first-boot scripts' });
+  if (order === undefined)
+    throw new MpimgError('no free first-boot number left (00-99 are all used)', {
+      where: 'first-boot/',
+      hint: 'merge some first-boot scripts',
+    });
   const file = same?.file ?? `first-boot/${String(order).padStart(2, '0')}-${name}.sh`;
-  const status = p.writePiece(file, renderTemplate({ template: FIRST_BOOT_TEMPLATE, render: 'ejs' }, { ...p.context(), stepName: name } as TemplateContext), 0o755);
+  const status = p.writePiece(
+    file,
+    renderTemplate({ template: FIRST_BOOT_TEMPLATE, render: 'ejs' }, {
+      ...p.context(),
+      stepName: name,
+    } as TemplateContext),
+    0o755,
+  );
   // A manifest that lists its first-boot scripts explicitly gets the new one too.
   p.updateManifest((m) => {
-    if (!Array.isArray(m.firstBoot) || (m.firstBoot as Array<{ name?: unknown }>).some((e) => e?.name === name)) return false;
+    if (!Array.isArray(m.firstBoot) || (m.firstBoot as Array<{ name?: unknown }>).some((e) => e?.name === name))
+      return false;
     m.firstBoot = [...(m.firstBoot as unknown[]), { order, name, file }];
     return true;
   });
@@ -161,7 +196,11 @@ export function addFirstBoot(dir: string, given: string, opts: PieceOptions = {}
 export function addFirstLogin(dir: string, opts: PieceOptions = {}): PieceResult {
   const p = new PieceProject(dir, 'first-login', opts);
   const file = p.manifest.firstLogin?.file ?? DEFAULTS.firstLoginFile;
-  const status = p.writePiece(file, renderTemplate({ template: FIRST_LOGIN_TEMPLATE, render: 'ejs' }, p.context({ firstLogin: true })), 0o755);
+  const status = p.writePiece(
+    file,
+    renderTemplate({ template: FIRST_LOGIN_TEMPLATE, render: 'ejs' }, p.context({ firstLogin: true })),
+    0o755,
+  );
   if (status !== 'conflict') {
     p.updateManifest((m) => {
       if (m.firstLogin && typeof m.firstLogin === 'object') return false;
@@ -177,7 +216,12 @@ export function addFirstLogin(dir: string, opts: PieceOptions = {}): PieceResult
  * motd.txt with `greeting` as its first line, turned on in mpimg.json. With no greeting: asked on a
  * terminal; with --yes (or no terminal and --yes) the stored or default one.
  */
-export async function addMotd(dir: string, greeting: string | undefined, opts: PieceOptions = {}, prompt?: Prompter): Promise<PieceResult> {
+export async function addMotd(
+  dir: string,
+  greeting: string | undefined,
+  opts: PieceOptions = {},
+  prompt?: Prompter,
+): Promise<PieceResult> {
   const p = new PieceProject(dir, 'motd', opts);
   const s = specFor('motd');
   const stored = p.fs.config.get('motd');
@@ -185,17 +229,32 @@ export async function addMotd(dir: string, greeting: string | undefined, opts: P
   if (greeting === undefined) {
     if (opts.yes) greeting = suggested;
     else if (prompt && !opts.nonInteractive) {
-      const a = await prompt([{ type: 'input', name: 'motd', message: s.message, default: () => suggested, validate: (v) => validateOne('motd', v) }]);
+      const a = await prompt([
+        {
+          type: 'input',
+          name: 'motd',
+          message: s.message,
+          default: () => suggested,
+          validate: (v) => validateOne('motd', v),
+        },
+      ]);
       greeting = String(a.motd ?? suggested);
     } else {
-      throw new MpimgError('no terminal to ask for the greeting on', { where: 'command-line options', hint: 'pass --motd "<greeting>", or --yes to take the current one' });
+      throw new MpimgError('no terminal to ask for the greeting on', {
+        where: 'command-line options',
+        hint: 'pass --motd "<greeting>", or --yes to take the current one',
+      });
     }
   }
   const bad = answerProblem('motd', greeting ?? '');
   if (bad) throw new MpimgError(`bad --motd: ${bad.message}`, { where: '--motd', hint: bad.fix });
   const line = (greeting ?? '').trim();
   const file = p.manifest.motd?.file ?? DEFAULTS.motdFile;
-  const status = p.writePiece(file, renderTemplate({ template: MOTD_TEMPLATE, render: 'ejs' }, p.context({ motd: line })), 0o644);
+  const status = p.writePiece(
+    file,
+    renderTemplate({ template: MOTD_TEMPLATE, render: 'ejs' }, p.context({ motd: line })),
+    0o644,
+  );
   if (status !== 'conflict') {
     p.updateManifest((m) => {
       if (m.motd && typeof m.motd === 'object') return false;
@@ -204,5 +263,9 @@ export async function addMotd(dir: string, greeting: string | undefined, opts: P
     });
     p.fs.config.set('motd', line);
   }
-  return p.finish(file, status, 'the login message; {{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json\'s {{VARIABLES}} are filled in on the droplet.');
+  return p.finish(
+    file,
+    status,
+    "the login message; {{name}}, {{version}}, {{ip}}, {{credentials}} and mpimg.json's {{VARIABLES}} are filled in on the droplet.",
+  );
 }

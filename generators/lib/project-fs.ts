@@ -10,7 +10,21 @@
  * truncated Makefile for the vendor's edit, for good).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  chmodSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { MpimgError } from '../../tasks/errors.js';
 
@@ -21,7 +35,8 @@ function removeLeftovers(abs: string): void {
   const dir = dirname(abs);
   if (!existsSync(dir)) return;
   const prefix = `.${basename(abs)}.`;
-  for (const f of readdirSync(dir)) if (f.startsWith(prefix) && f.endsWith(TMP_SUFFIX)) rmSync(join(dir, f), { force: true });
+  for (const f of readdirSync(dir))
+    if (f.startsWith(prefix) && f.endsWith(TMP_SUFFIX)) rmSync(join(dir, f), { force: true });
 }
 
 /** Yeoman's file of answers, shared with `yo mpimg`: { "generator-mpimg": { ...answers, generated } }. */
@@ -77,7 +92,8 @@ export class ProjectFs {
   path(rel: string): string {
     const abs = join(this.root, rel);
     const back = relative(this.root, abs);
-    if (back === '' || back.startsWith(`..${sep}`) || back === '..') throw new Error(`${rel} is not a path inside the project`);
+    if (back === '' || back.startsWith(`..${sep}`) || back === '..')
+      throw new Error(`${rel} is not a path inside the project`);
     return abs;
   }
 

@@ -16,11 +16,17 @@ export function parseProjectManifest(text: string, file: string): { raw: Record<
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, { where: file, hint: 'fix the JSON syntax, then run again; nothing was written' });
+    throw new MpimgError(`mpimg.json is not valid JSON: ${(err as Error).message}`, {
+      where: file,
+      hint: 'fix the JSON syntax, then run again; nothing was written',
+    });
   }
   const { manifest, problems } = validateManifest(data);
   if (!manifest) {
-    throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, { where: file, hint: 'fix the listed fields, then run again; nothing was written' });
+    throw new MpimgError(`mpimg.json is not valid\n${formatProblems(problems, file)}`, {
+      where: file,
+      hint: 'fix the listed fields, then run again; nothing was written',
+    });
   }
   return { raw: data as Record<string, unknown>, manifest };
 }

@@ -57,11 +57,22 @@ export function manifestFromAnswers(a: Answers): Manifest {
  * copy in .yo-rc.json only fills what the manifest does not say).
  */
 export function answersFromManifest(m: Manifest): Partial<Answers> {
-  const out: Partial<Answers> = { name: m.name, slug: m.slug, vendor: m.vendor, distro: m.distributions[0], loginHold: Boolean(m.loginHold) };
+  const out: Partial<Answers> = {
+    name: m.name,
+    slug: m.slug,
+    vendor: m.vendor,
+    distro: m.distributions[0],
+    loginHold: Boolean(m.loginHold),
+  };
   // The scaffold's shape ({all, apt, dnf}) answers with its `all`; another one with what the first
   // distribution installs, less the firewall package the scaffold adds itself.
   const p = m.build?.packages;
-  if (p) out.packages = Array.isArray(p) ? [...p] : p.all && Object.keys(p).every((k) => ['all', 'apt', 'dnf'].includes(k)) ? [...p.all] : forDistro(p, m.distributions[0], familyOf(m.distributions[0])).filter((x) => !FIREWALL_PACKAGE_NAMES.has(x));
+  if (p)
+    out.packages = Array.isArray(p)
+      ? [...p]
+      : p.all && Object.keys(p).every((k) => ['all', 'apt', 'dnf'].includes(k))
+        ? [...p.all]
+        : forDistro(p, m.distributions[0], familyOf(m.distributions[0])).filter((x) => !FIREWALL_PACKAGE_NAMES.has(x));
   if (m.firewall) out.ports = [...(m.firewall.allow ?? [])];
   if (m.firstLogin !== undefined) out.firstLogin = Boolean(m.firstLogin);
   if (m.droplet?.region) out.region = m.droplet.region;
@@ -84,7 +95,10 @@ export function mergeAnswers(manifest: Record<string, unknown>, given: Partial<A
   }
   if (given.packages !== undefined) {
     const have = m.build?.packages;
-    const packages = have && typeof have === 'object' && !Array.isArray(have) ? { ...have, all: [...given.packages] } : [...given.packages];
+    const packages =
+      have && typeof have === 'object' && !Array.isArray(have)
+        ? { ...have, all: [...given.packages] }
+        : [...given.packages];
     m.build = { ...(m.build ?? {}), packages };
   }
   if (given.ports !== undefined) m.firewall = { limit: [SSH_RULE], ...(m.firewall ?? {}), allow: [...given.ports] };
@@ -128,19 +142,29 @@ export function packageJsonFor(a: Answers, generatorVersion: string, spec?: stri
 }
 
 /** An existing package.json keeps everything; what the project needs from us is added if missing. */
-export function mergePackageJson(pkg: Record<string, unknown>, a: Answers, generatorVersion: string, spec?: string): Record<string, unknown> {
-  const want = packageJsonFor(a, generatorVersion, spec) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+export function mergePackageJson(
+  pkg: Record<string, unknown>,
+  a: Answers,
+  generatorVersion: string,
+  spec?: string,
+): Record<string, unknown> {
+  const want = packageJsonFor(a, generatorVersion, spec) as {
+    scripts: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
   const out = structuredClone(pkg) as Record<string, any>;
   out.scripts = { ...want.scripts, ...(out.scripts ?? {}) };
   const deps = { ...(out.dependencies ?? {}), ...(out.devDependencies ?? {}) };
   // an explicit --package on this run replaces the vendor's spec; otherwise theirs stays
-  if (!deps['generator-mpimg'] || spec !== undefined) out.devDependencies = { ...(out.devDependencies ?? {}), ...want.devDependencies };
+  if (!deps['generator-mpimg'] || spec !== undefined)
+    out.devDependencies = { ...(out.devDependencies ?? {}), ...want.devDependencies };
   return out;
 }
 
 /** A --package value npm can take, on one line: refused otherwise (it goes into package.json). */
 export function packageSpecProblem(spec: string): string | undefined {
-  if (spec.trim() === '' || /[\s\u0000-\u001f\u007f]/.test(spec)) return 'give one npm package spec: a version range, a tarball path or URL, or a git URL, without spaces';
+  if (spec.trim() === '' || /[\s\u0000-\u001f\u007f]/.test(spec))
+    return 'give one npm package spec: a version range, a tarball path or URL, or a git URL, without spaces';
   return undefined;
 }
 

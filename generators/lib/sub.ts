@@ -11,7 +11,11 @@ export abstract class SubGenerator extends Generator {
 
   constructor(args: string[], options: Record<string, unknown>) {
     super(args, options as never);
-    this.option('force', { type: Boolean, alias: 'f', description: 'replace a file you edited (default: keep it and report)' });
+    this.option('force', {
+      type: Boolean,
+      alias: 'f',
+      description: 'replace a file you edited (default: keep it and report)',
+    });
     this.option('yes', { type: Boolean, alias: 'y', description: 'ask nothing: take the current or default values' });
     this.option('non-interactive', { type: Boolean, hide: true, description: 'fail instead of asking' });
     this.sourceRoot(projectTemplates());
@@ -23,7 +27,11 @@ export abstract class SubGenerator extends Generator {
 
   protected pieceOptions(): PieceOptions {
     const o = this.opts;
-    return { force: Boolean(o.force), yes: Boolean(o.yes), nonInteractive: Boolean(o.nonInteractive || o['non-interactive']) };
+    return {
+      force: Boolean(o.force),
+      yes: Boolean(o.yes),
+      nonInteractive: Boolean(o.nonInteractive || o['non-interactive']),
+    };
   }
 
   /** The vendor's conflicting copy, when this run kept one (for tests and launchers). */

@@ -37,7 +37,11 @@ export class ProjectWriter {
   private readonly forced: (rel: string) => boolean;
 
   /** `force`: every file (true), or only these project paths (upgrade --force FILE). */
-  constructor(readonly fs: ProjectFs, force: boolean | ReadonlySet<string>, previous: Record<string, string> = {}) {
+  constructor(
+    readonly fs: ProjectFs,
+    force: boolean | ReadonlySet<string>,
+    previous: Record<string, string> = {},
+  ) {
     this.record = { ...previous };
     this.forced = typeof force === 'boolean' ? () => force : (rel) => force.has(rel);
   }
@@ -51,7 +55,8 @@ export class ProjectWriter {
     const status = this.statusOf(rel, data, mode, opts);
     this.results.push({ path: rel, status });
     if (status === 'conflict') this.conflicts.push(rel);
-    if (status === 'create' || status === 'force' || status === 'update' || status === 'repair') this.fs.write(rel, data, mode);
+    if (status === 'create' || status === 'force' || status === 'update' || status === 'repair')
+      this.fs.write(rel, data, mode);
     if (status !== 'conflict' && status !== 'deleted') this.record[rel] = sha256(data);
     return status;
   }
@@ -121,21 +126,41 @@ export interface Retired {
   usedBy?: string;
 }
 
-export function generationReport(writer: Pick<ProjectWriter, 'results' | 'conflicts'>, retired: ReadonlyArray<Retired> = []): string {
+export function generationReport(
+  writer: Pick<ProjectWriter, 'results' | 'conflicts'>,
+  retired: ReadonlyArray<Retired> = [],
+): string {
   const out: string[] = [];
-  const refreshed = writer.results.filter((r) => r.status === 'update' && r.path !== 'mpimg.json' && r.path !== 'package.json').map((r) => r.path);
+  const refreshed = writer.results
+    .filter((r) => r.status === 'update' && r.path !== 'mpimg.json' && r.path !== 'package.json')
+    .map((r) => r.path);
   if (refreshed.length) out.push('Refreshed (you had not edited them):', ...refreshed.map((p) => `  ${p}`));
   const repaired = writer.results.filter((r) => r.status === 'repair').map((r) => r.path);
-  if (repaired.length) out.push('Written again (they were empty, as an interrupted write leaves a file):', ...repaired.map((p) => `  ${p}`));
+  if (repaired.length)
+    out.push(
+      'Written again (they were empty, as an interrupted write leaves a file):',
+      ...repaired.map((p) => `  ${p}`),
+    );
   const forced = writer.results.filter((r) => r.status === 'force').map((r) => r.path);
-  if (forced.length) out.push('Replaced with this release\'s version (--force; your edits there are gone):', ...forced.map((p) => `  ${p}`));
+  if (forced.length)
+    out.push(
+      "Replaced with this release's version (--force; your edits there are gone):",
+      ...forced.map((p) => `  ${p}`),
+    );
   const gone = retired.filter((r) => r.removed);
   if (gone.length) out.push('Removed (no longer part of a project):', ...gone.map((r) => `  ${r.path}: ${r.why}`));
   const kept = retired.filter((r) => !r.removed && !r.usedBy);
-  if (kept.length) out.push('Kept, because you edited them (your copy wins):', ...kept.map((r) => `  ${r.path}: otherwise ${r.why}`));
+  if (kept.length)
+    out.push('Kept, because you edited them (your copy wins):', ...kept.map((r) => `  ${r.path}: otherwise ${r.why}`));
   for (const user of new Set(retired.filter((r) => !r.removed && r.usedBy).map((r) => r.usedBy!))) {
-    out.push(`Kept, because your edited ${user} still uses them:`, ...retired.filter((r) => !r.removed && r.usedBy === user).map((r) => `  ${r.path}`),
-      `  Once ${user} is this release's (${reviewCommand(user)}), \`mpimg upgrade\` removes them: ${retired.filter((r) => r.usedBy === user).map((r) => r.why).join('; ')}.`);
+    out.push(
+      `Kept, because your edited ${user} still uses them:`,
+      ...retired.filter((r) => !r.removed && r.usedBy === user).map((r) => `  ${r.path}`),
+      `  Once ${user} is this release's (${reviewCommand(user)}), \`mpimg upgrade\` removes them: ${retired
+        .filter((r) => r.usedBy === user)
+        .map((r) => r.why)
+        .join('; ')}.`,
+    );
   }
   const conflicts = conflictReport(writer.conflicts, reviewCommand);
   if (conflicts) out.push(conflicts);

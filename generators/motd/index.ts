@@ -15,6 +15,11 @@ export default class MotdGenerator extends SubGenerator {
 
   async prompting(): Promise<void> {
     const prompt: Prompter = async (questions) => (await this.prompt(questions as never)) as Record<string, unknown>;
-    this.result = await addMotd(this.destinationRoot(), this.opts.motd as string | undefined, this.pieceOptions(), prompt);
+    this.result = await addMotd(
+      this.destinationRoot(),
+      this.opts.motd as string | undefined,
+      this.pieceOptions(),
+      prompt,
+    );
   }
 }

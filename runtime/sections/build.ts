@@ -32,40 +32,121 @@ export interface BuildSection {
   repositories?: PerDistro<Repository>;
 }
 
-const PACKAGE: Schema = str({ pattern: '^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$', 'x-message': 'bad package name {value}', 'x-hint': 'one package per entry, e.g. "nginx" or "nginx=1.24.*"' });
+const PACKAGE: Schema = str({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$',
+  'x-message': 'bad package name {value}',
+  'x-hint': 'one package per entry, e.g. "nginx" or "nginx=1.24.*"',
+});
 
-const REPOSITORY: Schema = obj({
-  name: str({ description: 'File name (and dnf id) of the repository on the droplet. Not a name of the distribution\'s own (debian, ubuntu, rocky, almalinux, centos, epel, baseos, appstream, ...): those files are never written over.', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'bad repository name {value}', 'x-hint': 'lower-case letters, digits, ".", "_" and "-" (it becomes a file name)' }),
-  ppa: str({ description: 'Ubuntu only: a Launchpad PPA as "owner/name".', pattern: '^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$', 'x-hint': 'e.g. "ondrej/php"' }),
-  uris: str({ description: 'apt: the URI of the repository.', pattern: URL_PATTERN, 'x-message': 'bad URL {value}', 'x-hint': 'an http(s) URL without blanks or "\\", e.g. "https://deb.nodesource.com/node_20.x"' }),
-  suites: strings(str({ pattern: '^[A-Za-z0-9.{}_/-]+$' }), { description: 'apt: suites; {codename} is the build droplet\'s release codename.', minItems: 1 }),
-  components: strings(str({ pattern: '^[A-Za-z0-9._-]+$' }), { description: 'apt: components, e.g. ["main"].' }),
-  baseurl: str({ description: 'dnf: the base URL of the repository.', pattern: URL_PATTERN, 'x-message': 'bad URL {value}', 'x-hint': 'an http(s) URL without blanks or "\\"' }),
-  key: obj({
-    file: projectPath('The signing key, shipped in the project.'),
-    url: str({ description: 'The signing key, fetched at build time.', pattern: URL_PATTERN, 'x-message': 'bad URL {value}', 'x-hint': 'an http(s) URL without blanks or "\\"' }),
-    fingerprint: str({ description: 'The key\'s fingerprint: a fetched key is refused unless it matches.', pattern: '^[0-9A-Fa-f]{40}([0-9A-Fa-f]{24})?$', 'x-message': 'bad fingerprint {value}', 'x-hint': '40 (or 64) hex digits, as `gpg --show-keys --with-colons KEYFILE` prints in its fpr line' }),
-  }, { description: 'The repository\'s signing key.' }),
-}, { required: ['name'], 'x-check': 'repository' });
+const REPOSITORY: Schema = obj(
+  {
+    name: str({
+      description:
+        "File name (and dnf id) of the repository on the droplet. Not a name of the distribution's own (debian, ubuntu, rocky, almalinux, centos, epel, baseos, appstream, ...): those files are never written over.",
+      pattern: '^[a-z0-9][a-z0-9._-]{0,62}$',
+      'x-message': 'bad repository name {value}',
+      'x-hint': 'lower-case letters, digits, ".", "_" and "-" (it becomes a file name)',
+    }),
+    ppa: str({
+      description: 'Ubuntu only: a Launchpad PPA as "owner/name".',
+      pattern: '^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$',
+      'x-hint': 'e.g. "ondrej/php"',
+    }),
+    uris: str({
+      description: 'apt: the URI of the repository.',
+      pattern: URL_PATTERN,
+      'x-message': 'bad URL {value}',
+      'x-hint': 'an http(s) URL without blanks or "\\", e.g. "https://deb.nodesource.com/node_20.x"',
+    }),
+    suites: strings(str({ pattern: '^[A-Za-z0-9.{}_/-]+$' }), {
+      description: "apt: suites; {codename} is the build droplet's release codename.",
+      minItems: 1,
+    }),
+    components: strings(str({ pattern: '^[A-Za-z0-9._-]+$' }), { description: 'apt: components, e.g. ["main"].' }),
+    baseurl: str({
+      description: 'dnf: the base URL of the repository.',
+      pattern: URL_PATTERN,
+      'x-message': 'bad URL {value}',
+      'x-hint': 'an http(s) URL without blanks or "\\"',
+    }),
+    key: obj(
+      {
+        file: projectPath('The signing key, shipped in the project.'),
+        url: str({
+          description: 'The signing key, fetched at build time.',
+          pattern: URL_PATTERN,
+          'x-message': 'bad URL {value}',
+          'x-hint': 'an http(s) URL without blanks or "\\"',
+        }),
+        fingerprint: str({
+          description: "The key's fingerprint: a fetched key is refused unless it matches.",
+          pattern: '^[0-9A-Fa-f]{40}([0-9A-Fa-f]{24})?$',
+          'x-message': 'bad fingerprint {value}',
+          'x-hint': '40 (or 64) hex digits, as `gpg --show-keys --with-colons KEYFILE` prints in its fpr line',
+        }),
+      },
+      { description: "The repository's signing key." },
+    ),
+  },
+  { required: ['name'], 'x-check': 'repository' },
+);
 
-export const BUILD_SCHEMA: Schema = obj({
-  packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
-  scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),
-  repositories: perDistro(REPOSITORY, 'Package repositories, installed before the packages. Each is a "ppa" (Ubuntu), an apt "uris" with "suites" or a dnf "baseurl", and needs its signing key (a file of the project, or a URL with the fingerprint it must have); a PPA brings its own.'),
-}, { description: 'What the build droplet installs.' });
+export const BUILD_SCHEMA: Schema = obj(
+  {
+    packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
+    scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),
+    repositories: perDistro(
+      REPOSITORY,
+      'Package repositories, installed before the packages. Each is a "ppa" (Ubuntu), an apt "uris" with "suites" or a dnf "baseurl", and needs its signing key (a file of the project, or a URL with the fingerprint it must have); a PPA brings its own.',
+    ),
+  },
+  { description: 'What the build droplet installs.' },
+);
 
 export const BUILD_CHECKS: Record<string, Check> = {
   repository(v, at, out) {
     const r = v as Repository;
-    if (typeof r.name === 'string' && reservedRepository(r.name)) push(out, `${at}.name`, `"${r.name}" is a name of the distribution's own repositories: its file (e.g. /etc/apt/sources.list.d/ubuntu.sources, /etc/yum.repos.d/rocky.repo) or dnf id would be taken over`, `name it after the vendor, e.g. "acme-${r.name}"`);
+    if (typeof r.name === 'string' && reservedRepository(r.name))
+      push(
+        out,
+        `${at}.name`,
+        `"${r.name}" is a name of the distribution's own repositories: its file (e.g. /etc/apt/sources.list.d/ubuntu.sources, /etc/yum.repos.d/rocky.repo) or dnf id would be taken over`,
+        `name it after the vendor, e.g. "acme-${r.name}"`,
+      );
     const kinds = [r.ppa !== undefined, r.uris !== undefined, r.baseurl !== undefined].filter(Boolean).length;
-    if (kinds !== 1) push(out, at, 'a repository is a "ppa", an apt "uris" or a dnf "baseurl": give exactly one', 'e.g. {"name": "nodesource", "uris": "https://deb.nodesource.com/node_20.x", "suites": ["nodistro"], "components": ["main"], "key": {...}}');
-    if (r.uris !== undefined && !r.suites) push(out, `${at}.suites`, 'an apt repository needs its suites', 'e.g. "suites": ["{codename}"]');
-    if (r.ppa !== undefined && r.key) push(out, `${at}.key`, 'a PPA brings its own key', 'remove "key" (add-apt-repository fetches it)');
-    if (r.ppa === undefined && !r.key) push(out, `${at}.key`, 'the repository has no signing key', 'give "key": {"file": ...} or {"url": ..., "fingerprint": ...}: unsigned repositories are refused');
+    if (kinds !== 1)
+      push(
+        out,
+        at,
+        'a repository is a "ppa", an apt "uris" or a dnf "baseurl": give exactly one',
+        'e.g. {"name": "nodesource", "uris": "https://deb.nodesource.com/node_20.x", "suites": ["nodistro"], "components": ["main"], "key": {...}}',
+      );
+    if (r.uris !== undefined && !r.suites)
+      push(out, `${at}.suites`, 'an apt repository needs its suites', 'e.g. "suites": ["{codename}"]');
+    if (r.ppa !== undefined && r.key)
+      push(out, `${at}.key`, 'a PPA brings its own key', 'remove "key" (add-apt-repository fetches it)');
+    if (r.ppa === undefined && !r.key)
+      push(
+        out,
+        `${at}.key`,
+        'the repository has no signing key',
+        'give "key": {"file": ...} or {"url": ..., "fingerprint": ...}: unsigned repositories are refused',
+      );
     if (r.key) {
-      if ((r.key.file === undefined) === (r.key.url === undefined)) push(out, `${at}.key`, 'give the key as "file" or as "url", one of them', 'a key file shipped in the project, or a URL with its "fingerprint"');
-      if (r.key.url !== undefined && !r.key.fingerprint) push(out, `${at}.key.fingerprint`, 'a key fetched from a URL needs its fingerprint', 'add the fingerprint: a changed key then stops the build');
+      if ((r.key.file === undefined) === (r.key.url === undefined))
+        push(
+          out,
+          `${at}.key`,
+          'give the key as "file" or as "url", one of them',
+          'a key file shipped in the project, or a URL with its "fingerprint"',
+        );
+      if (r.key.url !== undefined && !r.key.fingerprint)
+        push(
+          out,
+          `${at}.key.fingerprint`,
+          'a key fetched from a URL needs its fingerprint',
+          'add the fingerprint: a changed key then stops the build',
+        );
     }
   },
 };

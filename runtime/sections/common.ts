@@ -12,8 +12,17 @@ export const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export const str = (extra: Partial<Schema> = {}): Schema => ({ type: 'string', ...extra });
 export const bool = (description: string): Schema => ({ type: 'boolean', description });
-export const strings = (item: Schema, extra: Partial<Schema> = {}): Schema => ({ type: 'array', items: item, ...extra });
-export const obj = (properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
+export const strings = (item: Schema, extra: Partial<Schema> = {}): Schema => ({
+  type: 'array',
+  items: item,
+  ...extra,
+});
+export const obj = (properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
 
 /** A path inside the project: relative, no `..`, no backslashes. Returns why not, or null. */
 export function unsafeRelativePath(p: string): string | null {
@@ -36,9 +45,24 @@ export function unsafeDropletPath(p: string): string | null {
   return uncanonicalPath(p);
 }
 
-export const projectPath = (description: string): Schema => str({ description: `${description} (A path relative to the project folder, without "..".)`, 'x-check': 'projectPath' });
-export const dropletPath = (description: string, extra: Partial<Schema> = {}): Schema => str({ description: `${description} (An absolute path on the droplet, without "..", "//" or a trailing "/".)`, 'x-check': 'dropletPath', ...extra });
-export const octalMode = (description: string): Schema => str({ description, pattern: '^0?[0-7]{3,4}$', 'x-message': 'bad mode {value}', 'x-hint': 'an octal mode as a string, e.g. "0750"' });
+export const projectPath = (description: string): Schema =>
+  str({
+    description: `${description} (A path relative to the project folder, without "..".)`,
+    'x-check': 'projectPath',
+  });
+export const dropletPath = (description: string, extra: Partial<Schema> = {}): Schema =>
+  str({
+    description: `${description} (An absolute path on the droplet, without "..", "//" or a trailing "/".)`,
+    'x-check': 'dropletPath',
+    ...extra,
+  });
+export const octalMode = (description: string): Schema =>
+  str({
+    description,
+    pattern: '^0?[0-7]{3,4}$',
+    'x-message': 'bad mode {value}',
+    'x-hint': 'an octal mode as a string, e.g. "0750"',
+  });
 
 /**
  * A list that may differ per distribution: a plain list, or `{ all, apt, dnf, <distribution slug> }`
@@ -48,7 +72,11 @@ export const perDistro = (item: Schema, description: string): Schema => ({
   description: `${description} A list, or {"all": [...], "apt": [...], "dnf": [...], "<distribution slug>": [...]}: on a distribution, "all" plus its own slug's list, else its family's.`,
   anyOf: [
     { type: 'array', items: item },
-    { type: 'object', propertyNames: { pattern: `^(all|apt|dnf|${DISTRO_SLUG_RE.source.slice(1, -1)})$` }, additionalProperties: { type: 'array', items: item } },
+    {
+      type: 'object',
+      propertyNames: { pattern: `^(all|apt|dnf|${DISTRO_SLUG_RE.source.slice(1, -1)})$` },
+      additionalProperties: { type: 'array', items: item },
+    },
   ],
   'x-hint': 'a list, or an object with "all", "apt", "dnf" or distribution slugs as keys, each a list',
 });
@@ -65,11 +93,21 @@ export function forDistro<T>(v: PerDistro<T> | undefined, slug: string, family: 
 export const COMMON_CHECKS: Record<string, Check> = {
   projectPath(v, at, out) {
     const why = typeof v === 'string' ? unsafeRelativePath(v) : null;
-    if (why) out.push({ path: at, message: `unsafe path "${v}": ${why}`, hint: 'use a path relative to the project folder, without ".."' });
+    if (why)
+      out.push({
+        path: at,
+        message: `unsafe path "${v}": ${why}`,
+        hint: 'use a path relative to the project folder, without ".."',
+      });
   },
   dropletPath(v, at, out) {
     const why = typeof v === 'string' ? unsafeDropletPath(v) : null;
-    if (why) out.push({ path: at, message: `bad droplet path "${v}": ${why}`, hint: 'an absolute path on the droplet written plainly, e.g. /var/lib/app' });
+    if (why)
+      out.push({
+        path: at,
+        message: `bad droplet path "${v}": ${why}`,
+        hint: 'an absolute path on the droplet written plainly, e.g. /var/lib/app',
+      });
   },
 };
 

@@ -8,12 +8,16 @@ export type Variable = string | { default: string; description?: string };
 
 export const VARIABLES_SCHEMA: Schema = {
   type: 'object',
-  description: 'Named values with defaults, e.g. {"APP_VERSION": "2.4.1"}. Override one per build with `mpimg bundle --var APP_VERSION=2.5.0` (or MPIMG_VAR_APP_VERSION=2.5.0 in the environment). They reach build scripts as environment, first-boot and first-login scripts through the helper library, the MOTD as {{APP_VERSION}}, and the Packer template.',
+  description:
+    'Named values with defaults, e.g. {"APP_VERSION": "2.4.1"}. Override one per build with `mpimg bundle --var APP_VERSION=2.5.0` (or MPIMG_VAR_APP_VERSION=2.5.0 in the environment). They reach build scripts as environment, first-boot and first-login scripts through the helper library, the MOTD as {{APP_VERSION}}, and the Packer template.',
   propertyNames: { pattern: VARIABLE_NAME_RE.source },
   additionalProperties: {
     anyOf: [
       str({ description: 'The default value.' }),
-      obj({ default: str({ description: 'The default value.' }), description: str({ description: 'What it is for.' }) }, { required: ['default'] }),
+      obj(
+        { default: str({ description: 'The default value.' }), description: str({ description: 'What it is for.' }) },
+        { required: ['default'] },
+      ),
     ],
   },
   'x-hint': 'names of capital letters, digits and "_", starting with a letter (e.g. APP_VERSION); values are strings',
@@ -21,20 +25,59 @@ export const VARIABLES_SCHEMA: Schema = {
 };
 
 /** Names that already mean something in the environment build scripts run in. */
-const RESERVED = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'PWD', 'OLDPWD', 'IFS', 'PS1', 'PS2', 'PS4', 'ENV', 'TERM', 'LANG', 'LANGUAGE', 'TMPDIR', 'TZ', 'DEBIAN_FRONTEND', 'SUDO_USER', 'SUDO_UID', 'SUDO_GID', 'SUDO_COMMAND', 'MAIL', 'OPTIND', 'OPTARG', 'PPID', 'LINENO', 'GNUPGHOME']);
-export const reservedVariable = (n: string): boolean => RESERVED.has(n) || n.startsWith('LC_') || n.startsWith('MPIMG_') || n.startsWith('LD_');
+const RESERVED = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'PWD',
+  'OLDPWD',
+  'IFS',
+  'PS1',
+  'PS2',
+  'PS4',
+  'ENV',
+  'TERM',
+  'LANG',
+  'LANGUAGE',
+  'TMPDIR',
+  'TZ',
+  'DEBIAN_FRONTEND',
+  'SUDO_USER',
+  'SUDO_UID',
+  'SUDO_GID',
+  'SUDO_COMMAND',
+  'MAIL',
+  'OPTIND',
+  'OPTARG',
+  'PPID',
+  'LINENO',
+  'GNUPGHOME',
+]);
+export const reservedVariable = (n: string): boolean =>
+  RESERVED.has(n) || n.startsWith('LC_') || n.startsWith('MPIMG_') || n.startsWith('LD_');
 
 export const VARIABLE_CHECKS: Record<string, Check> = {
   variableNames(v, at, out) {
     if (typeof v !== 'object' || v === null) return;
     for (const name of Object.keys(v)) {
-      if (reservedVariable(name)) push(out, `${at}.${name}`, `variable name "${name}" is reserved`, 'variables reach build scripts as environment variables: PATH, HOME, LC_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)');
+      if (reservedVariable(name))
+        push(
+          out,
+          `${at}.${name}`,
+          `variable name "${name}" is reserved`,
+          'variables reach build scripts as environment variables: PATH, HOME, LC_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)',
+        );
     }
   },
 };
 
 /** The value of every variable: defaults, then the overrides given for this build. */
-export function resolveVariables(vars: Record<string, Variable> | undefined, overrides: Record<string, string> = {}): Record<string, string> {
+export function resolveVariables(
+  vars: Record<string, Variable> | undefined,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars ?? {})) out[k] = typeof v === 'string' ? v : v.default;
   for (const [k, v] of Object.entries(overrides)) out[k] = v;

@@ -12,12 +12,29 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { familyOf, type Family } from '../../runtime/distro.js';
 import { DISTRO_SLUG_RE, forDistro, type Manifest, type PerDistro } from '../../runtime/manifest.js';
-import { ancestorsOf, PRIVILEGED_GROUPS, ROOT_ACCOUNTS, rootRunOf, rootRunPaths, shellPattern, SYSTEM_DIRS, TOOL_DIRS } from '../../runtime/policy.js';
+import {
+  ancestorsOf,
+  PRIVILEGED_GROUPS,
+  ROOT_ACCOUNTS,
+  rootRunOf,
+  rootRunPaths,
+  shellPattern,
+  SYSTEM_DIRS,
+  TOOL_DIRS,
+} from '../../runtime/policy.js';
 import type { Repository } from '../../runtime/sections/build.js';
 import { firewallRules } from '../../runtime/sections/firewall.js';
 import { serviceOf, type Service } from '../../runtime/sections/services.js';
 import { MpimgError } from '../errors.js';
-import { LIMIT_BURST, LIMIT_FILE, LIMIT_MARK, LIMIT_RATE, LIMIT_UNIT, limitRuleset, limitUnit } from './firewall-limit.js';
+import {
+  LIMIT_BURST,
+  LIMIT_FILE,
+  LIMIT_MARK,
+  LIMIT_RATE,
+  LIMIT_UNIT,
+  limitRuleset,
+  limitUnit,
+} from './firewall-limit.js';
 import { globToRegExp } from './glob.js';
 import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
@@ -51,7 +68,11 @@ function distroCase(m: Manifest, body: (slug: string | undefined, family: Family
     const text = body(slug, familyOf(slug)).join('\n') || ':';
     groups.set(text, [...(groups.get(text) ?? []), slug]);
   }
-  const indent = (t: string, n: string) => t.split('\n').map((l) => `${n}${l}`).join('\n');
+  const indent = (t: string, n: string) =>
+    t
+      .split('\n')
+      .map((l) => `${n}${l}`)
+      .join('\n');
   const branches = [...groups].map(([text, slugs]) => `  ${slugs.join('|')})\n${indent(text, '    ')}\n    ;;`);
   const family = (f: Family) => `      ${f})\n${indent(body(undefined, f).join('\n') || ':', '        ')}\n        ;;`;
   return `case $DSLUG in\n${branches.join('\n')}\n  *)\n    case $DFAMILY in\n${family('apt')}\n${family('dnf')}\n    esac\n    ;;\nesac`;
@@ -76,7 +97,9 @@ function keyFiles(project: Project): { functions: string; index: Map<string, num
   const m = project.manifest;
   const index = new Map<string, number>();
   const out: string[] = [];
-  const all = Array.isArray(m.build?.repositories) ? m.build.repositories : Object.values(m.build?.repositories ?? {}).flat();
+  const all = Array.isArray(m.build?.repositories)
+    ? m.build.repositories
+    : Object.values(m.build?.repositories ?? {}).flat();
   for (const r of all) {
     const rel = r?.key?.file;
     if (!rel || index.has(rel)) continue;
@@ -85,29 +108,46 @@ function keyFiles(project: Project): { functions: string; index: Map<string, num
     try {
       st = fs.lstatSync(abs);
     } catch {
-      throw new MpimgError(`the signing key ${rel} of repository "${r.name}" is missing`, { where: `${repositoryWhere(m.build?.repositories, r)}.key.file`, hint: `put the vendor's key at ${rel} (e.g. curl -fsSL <key URL> -o ${rel}) or give "url" and "fingerprint" instead` });
+      throw new MpimgError(`the signing key ${rel} of repository "${r.name}" is missing`, {
+        where: `${repositoryWhere(m.build?.repositories, r)}.key.file`,
+        hint: `put the vendor's key at ${rel} (e.g. curl -fsSL <key URL> -o ${rel}) or give "url" and "fingerprint" instead`,
+      });
     }
-    if (!st.isFile()) throw new MpimgError(`the signing key ${rel} of repository "${r.name}" is not a regular file`, { where: `${repositoryWhere(m.build?.repositories, r)}.key.file`, hint: 'point key.file at the key file itself (not a folder or a link)' });
+    if (!st.isFile())
+      throw new MpimgError(`the signing key ${rel} of repository "${r.name}" is not a regular file`, {
+        where: `${repositoryWhere(m.build?.repositories, r)}.key.file`,
+        hint: 'point key.file at the key file itself (not a folder or a link)',
+      });
     const n = index.size + 1;
     index.set(rel, n);
-    out.push(`# ${rel}\nmpimg_keyfile_${n}() {\n  cat <<'MPIMG_B64'\n${b64Lines(fs.readFileSync(abs).toString('base64'))}\nMPIMG_B64\n}`);
+    out.push(
+      `# ${rel}\nmpimg_keyfile_${n}() {\n  cat <<'MPIMG_B64'\n${b64Lines(fs.readFileSync(abs).toString('base64'))}\nMPIMG_B64\n}`,
+    );
   }
   return { functions: out.join('\n\n'), index };
 }
 
-function repositoryLines(project: Project, keys: Map<string, number>, slug: string | undefined, family: Family): string[] {
+function repositoryLines(
+  project: Project,
+  keys: Map<string, number>,
+  slug: string | undefined,
+  family: Family,
+): string[] {
   const m = project.manifest;
   const list = listFor(m.build?.repositories, slug, family);
   const seen = new Set<string>();
   return list.map((r) => {
     if (seen.has(r.name)) {
-      throw new MpimgError(`two repositories named "${r.name}" for ${slug ?? `the ${family} family`}`, { where: repositoryWhere(m.build?.repositories, r), hint: 'give each repository its own name: it is the name of its file on the droplet' });
+      throw new MpimgError(`two repositories named "${r.name}" for ${slug ?? `the ${family} family`}`, {
+        where: repositoryWhere(m.build?.repositories, r),
+        hint: 'give each repository its own name: it is the name of its file on the droplet',
+      });
     }
     seen.add(r.name);
     const kind = r.ppa !== undefined ? 'ppa' : r.uris !== undefined ? 'apt' : 'dnf';
     const source = r.ppa ?? r.uris ?? r.baseurl ?? '';
     const keySource = r.key?.file ? 'file' : r.key?.url ? 'url' : 'none';
-    const keyArg = r.key?.file ? `mpimg_keyfile_${keys.get(r.key.file)}` : r.key?.url ?? '';
+    const keyArg = r.key?.file ? `mpimg_keyfile_${keys.get(r.key.file)}` : (r.key?.url ?? '');
     const keyShown = r.key?.file ?? r.key?.url ?? '';
     return `mpimg_repo ${[r.name, kind, source, (r.suites ?? []).join(' '), (r.components ?? []).join(' '), keySource, keyArg, keyShown, (r.key?.fingerprint ?? '').toUpperCase()].map(sq).join(' ')}`;
   });
@@ -135,23 +175,42 @@ export function ownedPaths(project: Project): Array<{ path: string; owner?: stri
   const rootRun = rootRunPaths(project.manifest.vendor, project.manifest.slug);
   const out: Array<{ path: string; owner?: string; group?: string }> = [];
   (project.manifest.files?.owners ?? []).forEach((o, i) => {
-    if (!o.owner && !o.group) throw new MpimgError(`$.files.owners[${i}] names neither an owner nor a group`, { where: `$.files.owners[${i}]`, hint: 'give "owner", "group" or both' });
+    if (!o.owner && !o.group)
+      throw new MpimgError(`$.files.owners[${i}] names neither an owner nor a group`, {
+        where: `$.files.owners[${i}]`,
+        hint: 'give "owner", "group" or both',
+      });
     const re = globToRegExp(o.path);
     const hits = paths.filter((p) => re.test(p));
     if (hits.length === 0) {
-      throw new MpimgError(`$.files.owners[${i}].path "${o.path}" matches nothing in ${project.manifest.files?.dir ?? 'files'}/`, {
-        where: `$.files.owners[${i}].path`,
-        hint: `use a droplet path of a file under ${project.manifest.files?.dir ?? 'files'}/ (* is one level, ** any depth, e.g. "/etc/app/**"); folders are owned through "directories"`,
-      });
+      throw new MpimgError(
+        `$.files.owners[${i}].path "${o.path}" matches nothing in ${project.manifest.files?.dir ?? 'files'}/`,
+        {
+          where: `$.files.owners[${i}].path`,
+          hint: `use a droplet path of a file under ${project.manifest.files?.dir ?? 'files'}/ (* is one level, ** any depth, e.g. "/etc/app/**"); folders are owned through "directories"`,
+        },
+      );
     }
     for (const p of hits) {
       // The policy on what the glob really matched: root's files stay root's (runtime/policy.ts).
       const r = rootRunOf(p, rootRun);
       if (r && o.owner && !ROOT_ACCOUNTS.includes(o.owner)) {
-        throw new MpimgError(`$.files.owners[${i}] makes "${o.owner}" the owner of ${p}, in ${r}, where root runs code from`, { where: `$.files.owners[${i}].path`, hint: 'narrow the glob to the app\'s own files, or leave those to root' });
+        throw new MpimgError(
+          `$.files.owners[${i}] makes "${o.owner}" the owner of ${p}, in ${r}, where root runs code from`,
+          {
+            where: `$.files.owners[${i}].path`,
+            hint: "narrow the glob to the app's own files, or leave those to root",
+          },
+        );
       }
-      if (r && o.group && !ROOT_ACCOUNTS.includes(o.group) && ((modes.get(p) ?? 0) & 0o020)) {
-        throw new MpimgError(`$.files.owners[${i}] gives group "${o.group}" write access to ${p}, in ${r}, where root runs code from`, { where: `$.files.owners[${i}].group`, hint: `take the group write bit off files${p}, or leave its group to root` });
+      if (r && o.group && !ROOT_ACCOUNTS.includes(o.group) && (modes.get(p) ?? 0) & 0o020) {
+        throw new MpimgError(
+          `$.files.owners[${i}] gives group "${o.group}" write access to ${p}, in ${r}, where root runs code from`,
+          {
+            where: `$.files.owners[${i}].group`,
+            hint: `take the group write bit off files${p}, or leave its group to root`,
+          },
+        );
       }
       out.push({ path: p, owner: o.owner, group: o.group });
     }
@@ -172,19 +231,35 @@ export function catalogWarnings(m: Manifest): string[] {
     const tool = family === 'apt' ? 'ufw' : 'firewalld';
     if (slug.startsWith('ubuntu-')) continue;
     const packages = forDistro(m.build?.packages, slug, family).map((p) => p.split(/[=:]/)[0]);
-    if (!packages.includes(tool)) out.push(`${slug}: the firewall step needs ${tool}, which build.packages does not install for it: add "${tool}" (e.g. "packages": {"${family}": ["${tool}"]}) unless the base image has it`);
+    if (!packages.includes(tool))
+      out.push(
+        `${slug}: the firewall step needs ${tool}, which build.packages does not install for it: add "${tool}" (e.g. "packages": {"${family}": ["${tool}"]}) unless the base image has it`,
+      );
   }
   return out;
 }
 
-export function renderBuildScript(project: Project, opts: { generator: string; variables: Record<string, string>; overrides: Record<string, string> }): string {
+export function renderBuildScript(
+  project: Project,
+  opts: { generator: string; variables: Record<string, string>; overrides: Record<string, string> },
+): string {
   const m = project.manifest;
   const keys = keyFiles(project);
-  const users = (m.users ?? []).map((u) => `mpimg_user ${[u.name, u.system === false ? '0' : '1', u.home ?? '', u.shell ?? '', (u.groups ?? []).join(','), u.comment ?? ''].map(sq).join(' ')}`);
-  const directories = (m.directories ?? []).map((d) => `mpimg_directory ${[d.path, d.owner ?? '', d.group ?? '', d.mode ?? ''].map(sq).join(' ')}`);
-  const owners = ownedPaths(project).map((o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`);
-  const rules = m.firewall ? firewallRules(m.firewall).map((r) => `mpimg_rule ${r.action} ${sq(r.ports)} ${r.proto}`) : [];
-  const json = (v: Record<string, string>) => JSON.stringify(Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))));
+  const users = (m.users ?? []).map(
+    (u) =>
+      `mpimg_user ${[u.name, u.system === false ? '0' : '1', u.home ?? '', u.shell ?? '', (u.groups ?? []).join(','), u.comment ?? ''].map(sq).join(' ')}`,
+  );
+  const directories = (m.directories ?? []).map(
+    (d) => `mpimg_directory ${[d.path, d.owner ?? '', d.group ?? '', d.mode ?? ''].map(sq).join(' ')}`,
+  );
+  const owners = ownedPaths(project).map(
+    (o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`,
+  );
+  const rules = m.firewall
+    ? firewallRules(m.firewall).map((r) => `mpimg_rule ${r.action} ${sq(r.ports)} ${r.proto}`)
+    : [];
+  const json = (v: Record<string, string>) =>
+    JSON.stringify(Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))));
   return renderDroplet('build.sh.ejs', {
     name: m.name,
     slug: m.slug,
@@ -194,7 +269,9 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
     commands: BUILD_SCRIPT_HELP,
     variablesLine: `${VARIABLES_LINE}${json(opts.variables)}`,
     overridesLine: `${OVERRIDES_LINE}${json(opts.overrides)}`,
-    variableLines: Object.entries(opts.variables).map(([k, v]) => `${k}=${sq(v)}`).join('\n'),
+    variableLines: Object.entries(opts.variables)
+      .map(([k, v]) => `${k}=${sq(v)}`)
+      .join('\n'),
     distributions: scriptDistributions(m).join(' '),
     keyFunctions: keys.functions,
     repositoriesCase: distroCase(m, (slug, family) => repositoryLines(project, keys.index, slug, family)),
@@ -216,6 +293,11 @@ export function renderBuildScript(project: Project, opts: { generator: string; v
     limitUnitName: LIMIT_UNIT,
     limitMark: LIMIT_MARK,
     limitRate: `a source's new connections beyond ${LIMIT_BURST}, then ${LIMIT_RATE}, are dropped`,
-    limitRules: m.firewall ? firewallRules(m.firewall).filter((r) => r.action === 'limit').map((r) => `${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}`).join(', ') : '',
+    limitRules: m.firewall
+      ? firewallRules(m.firewall)
+          .filter((r) => r.action === 'limit')
+          .map((r) => `${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}`)
+          .join(', ')
+      : '',
   });
 }

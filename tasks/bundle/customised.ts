@@ -33,7 +33,10 @@ export function customisedCopies(dir: string): Record<string, CustomisedCopy> {
 export function recordCustomised(dir: string, rel: string, packageBytes: Buffer, version: string): void {
   const rc = readYoRc(dir);
   const mine = rc[YO] ?? {};
-  mine[CUSTOMISED_KEY] = { ...customisedCopies(dir), [rel]: { from: version, sha256: createHash('sha256').update(packageBytes).digest('hex') } };
+  mine[CUSTOMISED_KEY] = {
+    ...customisedCopies(dir),
+    [rel]: { from: version, sha256: createHash('sha256').update(packageBytes).digest('hex') },
+  };
   rc[YO] = mine;
   const f = join(dir, '.yo-rc.json');
   writeFileSync(`${f}.mpimg-tmp`, `${JSON.stringify(rc, null, 2)}\n`);

@@ -17,13 +17,21 @@ export interface DropletScript {
 
 export const PACKAGE_SCRIPTS = { cleanup: '90-cleanup.sh', check: '99-img-check.sh' } as const;
 
-export const packageScript = (which: keyof typeof PACKAGE_SCRIPTS): string => join(templatesDir(), 'droplet', PACKAGE_SCRIPTS[which]);
+export const packageScript = (which: keyof typeof PACKAGE_SCRIPTS): string =>
+  join(templatesDir(), 'droplet', PACKAGE_SCRIPTS[which]);
 
-function pick(dir: string, which: keyof typeof PACKAGE_SCRIPTS, named: string | undefined, conventional: string): DropletScript {
+function pick(
+  dir: string,
+  which: keyof typeof PACKAGE_SCRIPTS,
+  named: string | undefined,
+  conventional: string,
+): DropletScript {
   const rel = named ?? conventional;
   if (named !== undefined || existsSync(join(dir, rel))) return { abs: join(dir, rel), rel, custom: true };
   return { abs: packageScript(which), rel: `generator-mpimg/${PACKAGE_SCRIPTS[which]}`, custom: false };
 }
 
-export const cleanupScriptOf = (dir: string, m: Manifest): DropletScript => pick(dir, 'cleanup', m.cleanup?.script, DEFAULTS.cleanupScript);
-export const checkScriptOf = (dir: string, m: Manifest): DropletScript => pick(dir, 'check', m.check?.script, DEFAULTS.checkScript);
+export const cleanupScriptOf = (dir: string, m: Manifest): DropletScript =>
+  pick(dir, 'cleanup', m.cleanup?.script, DEFAULTS.cleanupScript);
+export const checkScriptOf = (dir: string, m: Manifest): DropletScript =>
+  pick(dir, 'check', m.check?.script, DEFAULTS.checkScript);

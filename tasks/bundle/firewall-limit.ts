@@ -16,7 +16,8 @@ export const LIMIT_TABLE = 'mpimg_firewall_limit';
 export const LIMIT_FILE = '/etc/nftables/mpimg-firewall-limit.nft';
 export const LIMIT_UNIT = 'mpimg-firewall-limit.service';
 /** The first line of both files: what the build step may replace or remove (never another's file). */
-export const LIMIT_MARK = '# mpimg firewall limit: written by the firewall step of the build (generator-mpimg); do not edit';
+export const LIMIT_MARK =
+  '# mpimg firewall limit: written by the firewall step of the build (generator-mpimg); do not edit';
 /**
  * ufw's limit: a source's 6th new connection within 30 s is refused. Here: a burst of 5, then 10 a
  * minute, per address (a token bucket of the same average).
@@ -31,7 +32,11 @@ function matches(f: Firewall): Array<{ proto: 'tcp' | 'udp'; ports: string; rule
     if (r.action !== 'limit') continue;
     for (const proto of ['tcp', 'udp'] as const) {
       if (r.proto !== 'any' && r.proto !== proto) continue;
-      out.push({ proto, ports: r.ports.replace(':', '-'), rule: `limit ${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}` });
+      out.push({
+        proto,
+        ports: r.ports.replace(':', '-'),
+        rule: `limit ${r.ports}${r.proto === 'any' ? '' : `/${r.proto}`}`,
+      });
     }
   }
   return out;
@@ -44,12 +49,17 @@ export function limitRuleset(f: Firewall | undefined): string | undefined {
   const sets: string[] = [];
   const rules: string[] = [];
   list.forEach((m, i) => {
-    for (const [fam, type, saddr] of [['4', 'ipv4_addr', 'ip'], ['6', 'ipv6_addr', 'ip6']] as const) {
+    for (const [fam, type, saddr] of [
+      ['4', 'ipv4_addr', 'ip'],
+      ['6', 'ipv6_addr', 'ip6'],
+    ] as const) {
       const set = `limit${fam}_${i + 1}`;
       // dynamic: filled by the rule; timeout: an address idle for a minute is forgotten (its bucket
       // is full again by then); size: bounded memory, and a full set lets new addresses through.
       sets.push(`\tset ${set} {\n\t\ttype ${type}\n\t\tflags dynamic,timeout\n\t\ttimeout 1m\n\t\tsize 65535\n\t}`);
-      rules.push(`\t\t${m.proto} dport ${m.ports} ct state new update @${set} { ${saddr} saddr limit rate over ${LIMIT_RATE} burst ${LIMIT_BURST} packets } drop comment "${m.rule}"`);
+      rules.push(
+        `\t\t${m.proto} dport ${m.ports} ct state new update @${set} { ${saddr} saddr limit rate over ${LIMIT_RATE} burst ${LIMIT_BURST} packets } drop comment "${m.rule}"`,
+      );
     }
   });
   return [

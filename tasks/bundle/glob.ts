@@ -19,4 +19,5 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export const matchesAny = (p: string, globs: readonly string[] | undefined): boolean => (globs ?? []).some((g) => globToRegExp(g).test(p));
+export const matchesAny = (p: string, globs: readonly string[] | undefined): boolean =>
+  (globs ?? []).some((g) => globToRegExp(g).test(p));

@@ -22,7 +22,12 @@ export function versionBelow(a: string, b: string): boolean {
  */
 export function packerOnPath(env: NodeJS.ProcessEnv): string | null | undefined {
   // CHECKPOINT_DISABLE: `packer version` would otherwise ask HashiCorp whether it is current.
-  const r = spawnSync('packer', ['version'], { env: { ...env, CHECKPOINT_DISABLE: '1' }, encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('packer', ['version'], {
+    env: { ...env, CHECKPOINT_DISABLE: '1' },
+    encoding: 'utf8',
+    timeout: 20_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
   return /\bPacker v(\d+\.\d+\.\d+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? null;
 }
@@ -33,7 +38,12 @@ export function packerWarnings(project: Project, env: NodeJS.ProcessEnv): string
   const template = `dist/${project.manifest.slug}.pkr.hcl`;
   const fix = `install Packer ${PACKER_MIN_VERSION} or newer (https://developer.hashicorp.com/packer/install), or build with \`make image\`, which needs no Packer`;
   if (have === undefined) return [];
-  if (have === null) return [`\`packer version\` did not say which Packer is on PATH; ${template} needs Packer ${PACKER_MIN_VERSION} or newer: ${fix}`];
+  if (have === null)
+    return [
+      `\`packer version\` did not say which Packer is on PATH; ${template} needs Packer ${PACKER_MIN_VERSION} or newer: ${fix}`,
+    ];
   if (!versionBelow(have, PACKER_MIN_VERSION)) return [];
-  return [`the packer on PATH is ${have}, older than the ${PACKER_MIN_VERSION} that ${template} needs (its required_version; packer refuses it): ${fix}`];
+  return [
+    `the packer on PATH is ${have}, older than the ${PACKER_MIN_VERSION} that ${template} needs (its required_version; packer refuses it): ${fix}`,
+  ];
 }

@@ -15,7 +15,11 @@ import { renderDroplet, sq } from './render.js';
  * stays text (`${var.do_access_token}` in a snapshot name must not reach Packer as an expression).
  * Function replacements: in a replacement string `$$` means one `$`.
  */
-export const hclInner = (s: string): string => JSON.stringify(String(s)).slice(1, -1).replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+export const hclInner = (s: string): string =>
+  JSON.stringify(String(s))
+    .slice(1, -1)
+    .replace(/\$\{/g, () => '$${')
+    .replace(/%\{/g, () => '%%{');
 /** A whole HCL string literal of text. */
 export const hcl = (s: string): string => `"${hclInner(s)}"`;
 
@@ -49,15 +53,24 @@ export const PACKER_MIN_VERSION = '1.7.0';
  * `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`.
  * `outDir`: where the template is written (the bundle's own files are found next to it).
  */
-export function renderPacker(project: Project, generatorVersion: string, variables: Record<string, string> = {}, outDir = join(project.dir, 'dist')): string {
+export function renderPacker(
+  project: Project,
+  generatorVersion: string,
+  variables: Record<string, string> = {},
+  outDir = join(project.dir, 'dist'),
+): string {
   const m = project.manifest;
   const image = m.droplet?.image ?? m.distributions[0];
   const cleanupArgs = [
     ...(m.cleanup?.lockRootPassword ? ['--lock-root-password'] : []),
-    ...(m.cleanup?.zeroFill ? ['--zero-fill', ...(m.cleanup.zeroFillMaxMiB ? ['--zero-fill-max-mib', String(m.cleanup.zeroFillMaxMiB)] : [])] : []),
+    ...(m.cleanup?.zeroFill
+      ? ['--zero-fill', ...(m.cleanup.zeroFillMaxMiB ? ['--zero-fill-max-mib', String(m.cleanup.zeroFillMaxMiB)] : [])]
+      : []),
   ];
   // The snapshot name of mpimg.json, with Packer filling in the time as `mpimg snapshot` does.
-  const name = (m.snapshot?.name ?? DEFAULTS.snapshotName).replaceAll('{slug}', m.slug).replaceAll('{version}', m.version);
+  const name = (m.snapshot?.name ?? DEFAULTS.snapshotName)
+    .replaceAll('{slug}', m.slug)
+    .replaceAll('{version}', m.version);
   const snapshotExpr = `"${name.split('{timestamp}').map(hclInner).join('${formatdate("YYYYMMDD-hhmmss", timestamp())}')}"`;
   const family = distroInfo(image)?.family ?? distroInfo(m.distributions[0])?.family ?? 'apt';
   const ctx: PackerContext = {
@@ -66,7 +79,14 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
     packages: forDistro(m.build?.packages, image, familyOf(image)),
     // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
     buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
-    env: [...Object.entries(variables).map(([k, v]) => `${k}=${v}`), 'MPIMG_ROOT=/', `MPIMG_NAME=${m.name}`, `MPIMG_SLUG=${m.slug}`, `MPIMG_VERSION=${m.version}`, `MPIMG_DISTRO=${image}`],
+    env: [
+      ...Object.entries(variables).map(([k, v]) => `${k}=${v}`),
+      'MPIMG_ROOT=/',
+      `MPIMG_NAME=${m.name}`,
+      `MPIMG_SLUG=${m.slug}`,
+      `MPIMG_VERSION=${m.version}`,
+      `MPIMG_DISTRO=${image}`,
+    ],
     cleanupArgs,
     hcl,
     hclInner,
@@ -74,7 +94,12 @@ export function renderPacker(project: Project, generatorVersion: string, variabl
   };
   // The steps of tasks/steps/ in build order, each with its provisioners for this bundle (a step with
   // nothing to do here has none and is left out).
-  const steps = STEPS.map((s) => ({ name: s.name, summary: s.summary, boot: s.packerPhase === 'boot', provisioners: s.packer(ctx) })).filter((s) => s.provisioners.length > 0);
+  const steps = STEPS.map((s) => ({
+    name: s.name,
+    summary: s.summary,
+    boot: s.packerPhase === 'boot',
+    provisioners: s.packer(ctx),
+  })).filter((s) => s.provisioners.length > 0);
   return renderDroplet('packer.pkr.hcl.ejs', {
     slug: m.slug,
     generator: generatorVersion,

@@ -22,7 +22,8 @@ export const holdDropIn = (slug: string): string => `/etc/ssh/sshd_config.d/00-$
 const HOLD_MESSAGE = (name: string) => `${name} is still finishing its first boot. Please log in again in a minute.`;
 
 /** The root-only credentials file of an image. */
-export const credentialsFile = (m: Project['manifest']): string => m.credentials?.file ?? `/root/.${m.slug}-credentials`;
+export const credentialsFile = (m: Project['manifest']): string =>
+  m.credentials?.file ?? `/root/.${m.slug}-credentials`;
 
 /** `ID VERSION_ID` of /etc/os-release for a DigitalOcean distribution slug, as a sh case pattern. */
 function osReleasePattern(slug: string): string | undefined {
@@ -36,7 +37,11 @@ function osReleasePattern(slug: string): string | undefined {
 
 /** The MOTD text with what is known at bundle time filled in; {{ip}} stays for the login. */
 export function fillMotd(text: string, m: Project['manifest'], variables: Record<string, string>): string {
-  let out = text.replace(/\n+$/, '').replaceAll('{{name}}', m.name).replaceAll('{{version}}', m.version).replaceAll('{{credentials}}', credentialsFile(m));
+  let out = text
+    .replace(/\n+$/, '')
+    .replaceAll('{{name}}', m.name)
+    .replaceAll('{{version}}', m.version)
+    .replaceAll('{{credentials}}', credentialsFile(m));
   for (const [k, v] of Object.entries(variables)) out = out.replaceAll(`{{${k}}}`, v);
   return out;
 }
@@ -46,7 +51,13 @@ const unitText = (s: string): string => s.replaceAll('%', '%%');
 
 function fileOp(p: string, mode: number, data: Buffer | string): Op {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return { kind: 'file', path: p, mode, content: buf.toString('base64'), sha256: createHash('sha256').update(buf).digest('hex') };
+  return {
+    kind: 'file',
+    path: p,
+    mode,
+    content: buf.toString('base64'),
+    sha256: createHash('sha256').update(buf).digest('hex'),
+  };
 }
 
 type Common = Pick<Plan, 'name' | 'slug' | 'vendor' | 'version' | 'home' | 'state' | 'logs'>;
@@ -59,22 +70,46 @@ function firstBootOps(project: Project, common: Common): Op[] {
     const id = `${nn}-${s.name}`;
     const script = `${common.home}/first-boot/${id}`;
     ops.push(fileOp(script, 0o755, fs.readFileSync(s.abs)));
-    ops.push(fileOp(`${PER_INSTANCE_DIR}/${nn}-${common.slug}-${s.name}`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS })));
+    ops.push(
+      fileOp(
+        `${PER_INSTANCE_DIR}/${nn}-${common.slug}-${s.name}`,
+        0o755,
+        renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id, script, timeout: s.timeoutS }),
+      ),
+    );
   }
   return ops;
 }
 
 /** The services of the manifest, (re)started after the first-boot steps, before the finish. */
 function servicesOps(m: Project['manifest'], common: Common): Op[] {
-  const perDistro = m.distributions.map((slug) => ({ slug, units: forDistro(m.services, slug, familyOf(slug)).map(serviceOf).filter((u) => u.firstBoot !== 'none') }));
+  const perDistro = m.distributions.map((slug) => ({
+    slug,
+    units: forDistro(m.services, slug, familyOf(slug))
+      .map(serviceOf)
+      .filter((u) => u.firstBoot !== 'none'),
+  }));
   if (!perDistro.some((d) => d.units.length)) return [];
-  const cases = perDistro.map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
+  const cases = perDistro
+    .map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
     .filter((c): c is readonly [string, Array<{ name: string; action: 'restart' | 'start' }>] => c[0] !== undefined);
   const script = `${common.home}/services`;
   const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
   return [
-    fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })) })),
-    fileOp(`${PER_INSTANCE_DIR}/yy-${m.slug}-services`, 0o755, renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout })),
+    fileOp(
+      script,
+      0o755,
+      renderDroplet('services.sh.ejs', {
+        ...common,
+        cases,
+        fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })),
+      }),
+    ),
+    fileOp(
+      `${PER_INSTANCE_DIR}/yy-${m.slug}-services`,
+      0o755,
+      renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout }),
+    ),
   ];
 }
 
@@ -88,16 +123,42 @@ function holdOps(project: Project, common: Common): Op[] {
   const backstop = project.firstBoot.reduce((n, s) => n + s.timeoutS + 60, 0) + 600;
   const sys = '/etc/systemd/system';
   return [
-    fileOp(`${common.home}/login-hold`, 0o755, renderDroplet('login-hold.sh.ejs', {
-      ...common, blocks: readDroplet('blocks.sh'), holdDropIn: holdDropIn(m.slug),
-      message: (typeof m.loginHold === 'object' && m.loginHold?.message) || HOLD_MESSAGE(m.name),
-    })),
+    fileOp(
+      `${common.home}/login-hold`,
+      0o755,
+      renderDroplet('login-hold.sh.ejs', {
+        ...common,
+        blocks: readDroplet('blocks.sh'),
+        holdDropIn: holdDropIn(m.slug),
+        message: (typeof m.loginHold === 'object' && m.loginHold?.message) || HOLD_MESSAGE(m.name),
+      }),
+    ),
     fileOp(`/etc/cloud/cloud.cfg.d/99-${m.slug}-login-hold.cfg`, 0o644, renderDroplet('login-hold.cfg.ejs', common)),
-    fileOp(`${sys}/${m.slug}-login-hold.service`, 0o644, renderDroplet('login-hold.service.ejs', { ...common, unitText })),
-    fileOp(`${sys}/${m.slug}-login-hold-backstop.service`, 0o644, renderDroplet('login-hold-backstop.service.ejs', { ...common, unitText })),
-    fileOp(`${sys}/${m.slug}-login-hold-backstop.timer`, 0o644, renderDroplet('login-hold-backstop.timer.ejs', { ...common, unitText, backstop })),
-    { kind: 'link', path: `${sys}/multi-user.target.wants/${m.slug}-login-hold.service`, target: `${sys}/${m.slug}-login-hold.service` },
-    { kind: 'link', path: `${sys}/timers.target.wants/${m.slug}-login-hold-backstop.timer`, target: `${sys}/${m.slug}-login-hold-backstop.timer` },
+    fileOp(
+      `${sys}/${m.slug}-login-hold.service`,
+      0o644,
+      renderDroplet('login-hold.service.ejs', { ...common, unitText }),
+    ),
+    fileOp(
+      `${sys}/${m.slug}-login-hold-backstop.service`,
+      0o644,
+      renderDroplet('login-hold-backstop.service.ejs', { ...common, unitText }),
+    ),
+    fileOp(
+      `${sys}/${m.slug}-login-hold-backstop.timer`,
+      0o644,
+      renderDroplet('login-hold-backstop.timer.ejs', { ...common, unitText, backstop }),
+    ),
+    {
+      kind: 'link',
+      path: `${sys}/multi-user.target.wants/${m.slug}-login-hold.service`,
+      target: `${sys}/${m.slug}-login-hold.service`,
+    },
+    {
+      kind: 'link',
+      path: `${sys}/timers.target.wants/${m.slug}-login-hold-backstop.timer`,
+      target: `${sys}/${m.slug}-login-hold-backstop.timer`,
+    },
   ];
 }
 
@@ -106,21 +167,34 @@ function firstLoginOps(firstLogin: NonNullable<Project['firstLogin']>, common: C
   return [
     fileOp(`${common.home}/first-login.sh`, 0o755, fs.readFileSync(firstLogin.abs)),
     fileOp(`${common.home}/first-login-run`, 0o755, renderDroplet('first-login-run.sh.ejs', common)),
-    { kind: 'block', path: '/root/.bashrc', id: `${common.slug} first-login`, text: renderDroplet('bashrc-block.ejs', common), position: 'start', createMode: 0o644, hook: 'first-login' },
+    {
+      kind: 'block',
+      path: '/root/.bashrc',
+      id: `${common.slug} first-login`,
+      text: renderDroplet('bashrc-block.ejs', common),
+      position: 'start',
+      createMode: 0o644,
+      hook: 'first-login',
+    },
   ];
 }
 
 function motdOps(project: Project, motdFile: NonNullable<Project['motd']>, common: Common): Op[] {
   const m = project.manifest;
   const text = fillMotd(fs.readFileSync(motdFile.abs, 'utf8'), m, project.variables);
-  const after = project.motdAfter ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables) : undefined;
+  const after = project.motdAfter
+    ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables)
+    : undefined;
   const motd = renderDroplet('motd.sh.ejs', { ...common, text, after });
   // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
   // snippet shows the same message to interactive login shells there.
   return [
     { ...fileOp(`/etc/update-motd.d/99-${m.slug}`, 0o755, motd), family: 'apt' },
     { ...fileOp(`${common.home}/motd`, 0o755, motd), family: 'dnf' },
-    { ...fileOp(`/etc/profile.d/zz-${m.slug}-motd.sh`, 0o644, renderDroplet('motd-profile.sh.ejs', common)), family: 'dnf' },
+    {
+      ...fileOp(`/etc/profile.d/zz-${m.slug}-motd.sh`, 0o644, renderDroplet('motd-profile.sh.ejs', common)),
+      family: 'dnf',
+    },
   ];
 }
 
@@ -133,7 +207,13 @@ function filesOps(project: Project): Op[] {
     if (!matchesAny(f.target, managed)) (op as FileOp).seed = true;
     ops.push(op);
   }
-  for (const l of project.links) ops.push({ kind: 'link', path: l.path, target: l.target, ...(matchesAny(l.path, managed) ? {} : { seed: true as const }) });
+  for (const l of project.links)
+    ops.push({
+      kind: 'link',
+      path: l.path,
+      target: l.target,
+      ...(matchesAny(l.path, managed) ? {} : { seed: true as const }),
+    });
   return ops;
 }
 
@@ -143,7 +223,10 @@ function refuseSharedPaths(ops: Op[]): void {
   for (const op of ops) {
     const prev = seen.get(op.path);
     if (prev && !(prev.kind === 'block' && op.kind === 'block')) {
-      throw new MpimgError(`two things would be installed at ${op.path}`, { where: 'files/', hint: `remove files${op.path} from files/: mpimg manages that path` });
+      throw new MpimgError(`two things would be installed at ${op.path}`, {
+        where: 'files/',
+        hint: `remove files${op.path} from files/: mpimg manages that path`,
+      });
     }
     seen.set(op.path, op);
   }
@@ -159,10 +242,14 @@ function installedRecord(ops: Op[], m: Project['manifest'], generatorVersion: st
     version: m.version,
     items: ops.map((op) => {
       switch (op.kind) {
-        case 'file': return { path: op.path, mode: op.mode.toString(8), sha256: op.sha256, ...(op.seed ? { seeded: true } : {}) };
-        case 'dir': return { path: op.path, mode: op.mode.toString(8), dir: true };
-        case 'link': return { path: op.path, link: op.target };
-        default: return { path: op.path, block: `mpimg:${op.id}` };
+        case 'file':
+          return { path: op.path, mode: op.mode.toString(8), sha256: op.sha256, ...(op.seed ? { seeded: true } : {}) };
+        case 'dir':
+          return { path: op.path, mode: op.mode.toString(8), dir: true };
+        case 'link':
+          return { path: op.path, link: op.target };
+        default:
+          return { path: op.path, block: `mpimg:${op.id}` };
       }
     }),
   };
@@ -172,16 +259,40 @@ function installedRecord(ops: Op[], m: Project['manifest'], generatorVersion: st
 export function buildPlan(project: Project, generatorVersion: string): Plan {
   const m = project.manifest;
   const home = runtimeHome(m.vendor, m.slug);
-  const common: Common = { name: m.name, slug: m.slug, vendor: m.vendor, version: m.version, home, ...toolDirs(m.slug) };
+  const common: Common = {
+    name: m.name,
+    slug: m.slug,
+    vendor: m.vendor,
+    version: m.version,
+    home,
+    ...toolDirs(m.slug),
+  };
   const finish = `${PER_INSTANCE_DIR}/zz-${m.slug}-finish`;
   const ops: Op[] = [{ kind: 'dir', path: home, mode: 0o755 }];
 
-  ops.push(fileOp(`${home}/lib.sh`, 0o644, renderDroplet('lib.sh.ejs', { ...common, blocks: readDroplet('blocks.sh'), credentials: credentialsFile(m), variables: project.variables })));
+  ops.push(
+    fileOp(
+      `${home}/lib.sh`,
+      0o644,
+      renderDroplet('lib.sh.ejs', {
+        ...common,
+        blocks: readDroplet('blocks.sh'),
+        credentials: credentialsFile(m),
+        variables: project.variables,
+      }),
+    ),
+  );
   ops.push(...firstBootOps(project, common));
   ops.push(...servicesOps(m, common));
   const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);
   // Always present: it sorts last, releases the login hold and records the result for the MOTD.
-  ops.push(fileOp(finish, 0o755, renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) })));
+  ops.push(
+    fileOp(
+      finish,
+      0o755,
+      renderDroplet('first-boot-finish.sh.ejs', { ...common, hold, holdDropIn: holdDropIn(m.slug) }),
+    ),
+  );
   if (hold) ops.push(...holdOps(project, common));
   if (project.firstLogin) ops.push(...firstLoginOps(project.firstLogin, common));
   if (project.motd) ops.push(...motdOps(project, project.motd, common));

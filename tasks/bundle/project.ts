@@ -88,15 +88,18 @@ export function readManifestText(file: string): string {
   if (!st.isFile()) {
     throw new MpimgError(`mpimg.json is not a file (it is a ${st.isDirectory() ? 'folder' : 'special file'})`, {
       where: file,
-      hint: 'the project\'s manifest must be a JSON file named mpimg.json: move that away (e.g. `mv mpimg.json mpimg.json.old`) and put the manifest file there',
+      hint: "the project's manifest must be a JSON file named mpimg.json: move that away (e.g. `mv mpimg.json mpimg.json.old`) and put the manifest file there",
     });
   }
   const text = fs.readFileSync(file, 'utf8');
   if (text.startsWith('\uFEFF')) {
-    throw new MpimgError('mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF), which JSON does not allow', {
-      where: `${file}:1:1`,
-      hint: "remove it: `sed -i '1s/^\\xEF\\xBB\\xBF//' mpimg.json`, or save the file as UTF-8 without BOM in your editor",
-    });
+    throw new MpimgError(
+      'mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF), which JSON does not allow',
+      {
+        where: `${file}:1:1`,
+        hint: "remove it: `sed -i '1s/^\\xEF\\xBB\\xBF//' mpimg.json`, or save the file as UTF-8 without BOM in your editor",
+      },
+    );
   }
   return text;
 }
@@ -114,22 +117,37 @@ function readManifestJson(file: string): unknown {
       const line = before.split('\n').length;
       where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`;
     }
-    throw new MpimgError(`mpimg.json is not valid JSON: ${msg}`, { where, hint: 'fix the JSON syntax (a trailing comma or a missing quote is common)' });
+    throw new MpimgError(`mpimg.json is not valid JSON: ${msg}`, {
+      where,
+      hint: 'fix the JSON syntax (a trailing comma or a missing quote is common)',
+    });
   }
 }
 
 function shebangProblem(abs: string, rel: string, out: Problem[]): void {
   const head = fs.readFileSync(abs).subarray(0, 2).toString('latin1');
-  if (head !== '#!') out.push({ path: rel, message: 'script has no shebang line', hint: 'start it with #!/bin/sh or #!/bin/bash' });
+  if (head !== '#!')
+    out.push({ path: rel, message: 'script has no shebang line', hint: 'start it with #!/bin/sh or #!/bin/bash' });
 }
 
 function crProblem(abs: string, rel: string, out: Problem[]): void {
-  if (fs.readFileSync(abs).includes(13)) out.push({ path: rel, message: 'file has CR (Windows) line endings', hint: 'convert it to LF (e.g. `sed -i "s/\\r$//" FILE`; .gitattributes `* text eol=lf`)' });
+  if (fs.readFileSync(abs).includes(13))
+    out.push({
+      path: rel,
+      message: 'file has CR (Windows) line endings',
+      hint: 'convert it to LF (e.g. `sed -i "s/\\r$//" FILE`; .gitattributes `* text eol=lf`)',
+    });
 }
 
 /** Bytes of a file name as printable ASCII for a message and a bash $'...' word: others as \xHH. */
 function printableName(raw: Buffer): string {
-  return [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  return [...raw]
+    .map((b) =>
+      b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 /**
@@ -144,7 +162,11 @@ function namesIn(dir: string, rel: string, out: Problem[]): string[] {
     if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
     else {
       const shown = printableName(raw);
-      out.push({ path: `${rel}/${shown}`, message: 'file name is not UTF-8 text', hint: `rename it, e.g. mv ${rel}/$'${shown}' ${rel}/NEW-NAME (file names in a project are UTF-8)` });
+      out.push({
+        path: `${rel}/${shown}`,
+        message: 'file name is not UTF-8 text',
+        hint: `rename it, e.g. mv ${rel}/$'${shown}' ${rel}/NEW-NAME (file names in a project are UTF-8)`,
+      });
     }
   }
   return names.sort();
@@ -160,7 +182,11 @@ function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFi
     return undefined;
   }
   if (!st.isFile()) {
-    out.push({ path: at, message: `${rel} is not a regular file`, hint: 'point it at a regular file (not a folder or a symlink)' });
+    out.push({
+      path: at,
+      message: `${rel} is not a regular file`,
+      hint: 'point it at a regular file (not a folder or a symlink)',
+    });
     return undefined;
   }
   // A regular file, but maybe through a linked folder (first-login -> /elsewhere).
@@ -174,7 +200,13 @@ function fileAt(dir: string, rel: string, at: string, out: Problem[]): ProjectFi
  * files/ (out of the image, into the vendor's machine) is refused, and so is any name with a
  * control character (it would break the scripts the plan is written into).
  */
-function walkFiles(dir: string, base: string, out: Problem[], acc: Array<ProjectFile & { target: string }>, links: ProjectLink[]): void {
+function walkFiles(
+  dir: string,
+  base: string,
+  out: Problem[],
+  acc: Array<ProjectFile & { target: string }>,
+  links: ProjectLink[],
+): void {
   const absBase = path.join(dir, base);
   const visit = (relInside: string) => {
     const abs = path.join(absBase, relInside);
@@ -186,7 +218,11 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
       const rel = `${base}/${childRel}`;
       const ctl = CONTROL_RE.exec(name);
       if (ctl) {
-        out.push({ path: JSON.stringify(rel), message: `file name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`, hint: 'rename it: droplet file names are one line of printable text' });
+        out.push({
+          path: JSON.stringify(rel),
+          message: `file name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`,
+          hint: 'rename it: droplet file names are one line of printable text',
+        });
         continue;
       }
       if (st.isSymbolicLink()) {
@@ -194,8 +230,18 @@ function walkFiles(dir: string, base: string, out: Problem[], acc: Array<Project
         const unusable = CONTROL_RE.test(target) || target === '';
         // Where the link leads, from the link's own folder in the image (files/ is the image's `/`).
         const climbs = !target.startsWith('/') && escapes(`/${relInside}`, target);
-        if (unusable) out.push({ path: rel, message: 'link target is empty or holds a control character', hint: 'point the link at a plain path' });
-        else if (climbs) out.push({ path: rel, message: `link points outside files/ (${target})`, hint: 'links in files/ may point within the image only (e.g. ../sites-available/site); copy the real file instead' });
+        if (unusable)
+          out.push({
+            path: rel,
+            message: 'link target is empty or holds a control character',
+            hint: 'point the link at a plain path',
+          });
+        else if (climbs)
+          out.push({
+            path: rel,
+            message: `link points outside files/ (${target})`,
+            hint: 'links in files/ may point within the image only (e.g. ../sites-available/site); copy the real file instead',
+          });
         else links.push({ rel, target, path: `/${childRel}` });
       } else if (st.isDirectory()) visit(childRel);
       else if (st.isFile()) acc.push({ rel, abs: childAbs, mode: st.mode & 0o7777, target: `/${childRel}` });
@@ -233,7 +279,10 @@ export function outsideProject(dir: string, rel: string): string | null {
 
 /** The one rule for every project file and folder read: it may not lead outside the project. */
 export function outsideMessage(rel: string, real: string): { message: string; hint: string } {
-  return { message: `${rel} leads outside the project (${real})`, hint: `keep ${rel} inside the project folder (a link to a place inside it is fine)` };
+  return {
+    message: `${rel} leads outside the project (${real})`,
+    hint: `keep ${rel} inside the project folder (a link to a place inside it is fine)`,
+  };
 }
 
 /** True (and a problem) when `rel` leads outside the project. */
@@ -247,7 +296,8 @@ function outsideProblem(dir: string, rel: string, out: Problem[], at = rel): boo
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, 'mpimg.json');
   const { manifest, problems } = validateManifest(readManifestJson(file));
-  if (!manifest) throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again', problems });
+  if (!manifest)
+    throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again', problems });
   return manifest;
 }
 
@@ -272,7 +322,8 @@ function readFirstBoot(dir: string, manifest: Manifest, out: Problem[]): FirstBo
   if (manifest.firstBoot) {
     manifest.firstBoot.forEach((e, i) => {
       const f = fileAt(dir, e.file, `$.firstBoot[${i}].file`, out);
-      if (f) firstBoot.push({ ...f, order: e.order, name: e.name, timeoutS: 60 * (e.timeoutMinutes ?? defaultTimeout) });
+      if (f)
+        firstBoot.push({ ...f, order: e.order, name: e.name, timeoutS: 60 * (e.timeoutMinutes ?? defaultTimeout) });
     });
   } else if (fs.existsSync(path.join(dir, DEFAULTS.firstBootDir)) && !outsideProblem(dir, DEFAULTS.firstBootDir, out)) {
     const seen = new Map<number, string>();
@@ -281,12 +332,20 @@ function readFirstBoot(dir: string, manifest: Manifest, out: Problem[]): FirstBo
       const rel = `${DEFAULTS.firstBootDir}/${name}`;
       const m = FIRST_BOOT_FILE_RE.exec(name);
       if (!m) {
-        out.push({ path: rel, message: 'first-boot file name is not NN-name (e.g. 10-setup.sh)', hint: 'rename it: two digits, a dash, lower-case name; the number sets the order' });
+        out.push({
+          path: rel,
+          message: 'first-boot file name is not NN-name (e.g. 10-setup.sh)',
+          hint: 'rename it: two digits, a dash, lower-case name; the number sets the order',
+        });
         continue;
       }
       const order = Number(m[1]);
       if (seen.has(order)) {
-        out.push({ path: rel, message: `duplicate order number ${m[1]} (also ${seen.get(order)})`, hint: 'give each first-boot script its own number' });
+        out.push({
+          path: rel,
+          message: `duplicate order number ${m[1]} (also ${seen.get(order)})`,
+          hint: 'give each first-boot script its own number',
+        });
         continue;
       }
       seen.set(order, rel);
@@ -299,7 +358,9 @@ function readFirstBoot(dir: string, manifest: Manifest, out: Problem[]): FirstBo
   return firstBoot;
 }
 
-/** The first-login script: $.firstLogin.file, else the conventional file when there is one ($.firstLogin false: none). */
+/**
+ * The first-login script: $.firstLogin.file, else the conventional file when there is one ($.firstLogin false: none).
+ */
 function readFirstLogin(dir: string, manifest: Manifest, out: Problem[]): ProjectFile | undefined {
   let firstLogin: ProjectFile | undefined;
   if (manifest.firstLogin) firstLogin = fileAt(dir, manifest.firstLogin.file, '$.firstLogin.file', out);
@@ -311,25 +372,39 @@ function readFirstLogin(dir: string, manifest: Manifest, out: Problem[]): Projec
 }
 
 /** The MOTD texts (before and after the first login), their placeholders checked against what fills them in. */
-function readMotd(dir: string, manifest: Manifest, variables: Record<string, string>, out: Problem[]): { motd?: ProjectFile; motdAfter?: ProjectFile } {
+function readMotd(
+  dir: string,
+  manifest: Manifest,
+  variables: Record<string, string>,
+  out: Problem[],
+): { motd?: ProjectFile; motdAfter?: ProjectFile } {
   let motd: ProjectFile | undefined;
   if (manifest.motd) motd = fileAt(dir, manifest.motd.file, '$.motd.file', out);
-  else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile))) motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
-  const motdAfter = manifest.motd?.afterFirstLogin ? fileAt(dir, manifest.motd.afterFirstLogin, '$.motd.afterFirstLogin', out) : undefined;
+  else if (manifest.motd === undefined && fs.existsSync(path.join(dir, DEFAULTS.motdFile)))
+    motd = fileAt(dir, DEFAULTS.motdFile, DEFAULTS.motdFile, out);
+  const motdAfter = manifest.motd?.afterFirstLogin
+    ? fileAt(dir, manifest.motd.afterFirstLogin, '$.motd.afterFirstLogin', out)
+    : undefined;
   const known = Object.keys(manifest.variables ?? {});
   // A placeholder nothing fills in would reach customers as "{{NAME}}": name the line. A CR would
   // reach their terminal too (the MOTD script prints the text as it is).
   for (const f of [motd, motdAfter]) {
     if (!f) continue;
     crProblem(f.abs, f.rel, out);
-    fs.readFileSync(f.abs, 'utf8').split('\n').forEach((line, i) => {
-      for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
-        if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
-          const near = nearest(m[1], [...MOTD_PLACEHOLDERS, ...known]);
-          out.push({ path: `${f.rel}:${i + 1}`, message: `unknown placeholder {{${m[1]}}}`, hint: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or a variable of $.variables${known.length ? ` (${known.map((k) => `{{${k}}}`).join(', ')})` : ''}` });
+    fs.readFileSync(f.abs, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const m of line.matchAll(/\{\{([^{}]*)\}\}/g)) {
+          if (!MOTD_PLACEHOLDERS.includes(m[1]) && !(m[1] in variables)) {
+            const near = nearest(m[1], [...MOTD_PLACEHOLDERS, ...known]);
+            out.push({
+              path: `${f.rel}:${i + 1}`,
+              message: `unknown placeholder {{${m[1]}}}`,
+              hint: `${near ? `did you mean {{${near}}}? ` : ''}use ${MOTD_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} or a variable of $.variables${known.length ? ` (${known.map((k) => `{{${k}}}`).join(', ')})` : ''}`,
+            });
+          }
         }
-      }
-    });
+      });
   }
   return { motd, motdAfter };
 }
@@ -341,7 +416,12 @@ function readFiles(dir: string, manifest: Manifest, out: Problem[]): { files: Pr
   const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
   if (fs.existsSync(path.join(dir, filesDir))) {
     if (!outsideProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
-  } else if (manifest.files) out.push({ path: '$.files.dir', message: `missing folder ${filesDir}`, hint: `create ${filesDir}/ or remove "files"` });
+  } else if (manifest.files)
+    out.push({
+      path: '$.files.dir',
+      message: `missing folder ${filesDir}`,
+      hint: `create ${filesDir}/ or remove "files"`,
+    });
   return { files, links };
 }
 
@@ -359,17 +439,29 @@ function readBuildScripts(dir: string, manifest: Manifest, scriptsDir: string, o
     const rel = `${scriptsDir}/${name}`;
     const m = STEP_NAME_RE.exec(name);
     if (kind === 'misnamed' || !m) {
-      out.push({ path: rel, message: 'build script name does not start with a two-digit number', hint: 'rename it NN-name.sh; the number sets the order' });
+      out.push({
+        path: rel,
+        message: 'build script name does not start with a two-digit number',
+        hint: 'rename it NN-name.sh; the number sets the order',
+      });
       continue;
     }
     const ctl = CONTROL_RE.exec(name);
     if (ctl) {
       // The Packer template uploads it under its own name (scp): a line break would end the name.
-      out.push({ path: JSON.stringify(rel), message: `build script name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`, hint: 'rename it: build script names are one line of printable text' });
+      out.push({
+        path: JSON.stringify(rel),
+        message: `build script name holds a control or line-separator character (U+${ctl[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`,
+        hint: 'rename it: build script names are one line of printable text',
+      });
       continue;
     }
     if (seen.has(m[1])) {
-      out.push({ path: rel, message: `duplicate order number ${m[1]} (also ${seen.get(m[1])})`, hint: 'give each build script its own number' });
+      out.push({
+        path: rel,
+        message: `duplicate order number ${m[1]} (also ${seen.get(m[1])})`,
+        hint: 'give each build script its own number',
+      });
       continue;
     }
     seen.set(m[1], rel);
@@ -408,8 +500,14 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const scriptsDir = manifest.build?.scriptsDir ?? DEFAULTS.scriptsDir;
   const buildScripts = readBuildScripts(dir, manifest, scriptsDir, out);
   // The vendor's own copies of cleanup and check (the package's are tested with the package).
-  const ownCopies = ([[cleanupScript, cleanupChoice], [checkScript, checkChoice]] as const)
-    .filter(([f, c]) => f && c.custom).map(([f]) => f!);
+  const ownCopies = (
+    [
+      [cleanupScript, cleanupChoice],
+      [checkScript, checkChoice],
+    ] as const
+  )
+    .filter(([f, c]) => f && c.custom)
+    .map(([f]) => f!);
   for (const f of ownCopies) scriptProblems(f, out);
 
   for (const p of [manifest.files?.dir ?? DEFAULTS.filesDir, scriptsDir]) {
@@ -419,6 +517,22 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
 
   const scripts = [...firstBoot, ...(firstLogin ? [firstLogin] : []), ...buildScripts, ...ownCopies];
   syntaxProblems(scripts, out);
-  if (out.length) throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again', problems: out });
-  return { dir, manifest, firstBoot, firstLogin, motd, motdAfter, variables, overrides, files, links, buildScripts, cleanupScript: cleanupScript!, checkScript: checkScript!, scripts };
+  if (out.length)
+    throw new MpimgError(formatProblems(out, file), { hint: 'fix the problems above and run again', problems: out });
+  return {
+    dir,
+    manifest,
+    firstBoot,
+    firstLogin,
+    motd,
+    motdAfter,
+    variables,
+    overrides,
+    files,
+    links,
+    buildScripts,
+    cleanupScript: cleanupScript!,
+    checkScript: checkScript!,
+    scripts,
+  };
 }

@@ -14,7 +14,8 @@ export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 export function renderDroplet(name: string, data: Record<string, unknown>): string {
   const file = path.join(templatesDir(), 'droplet', name);
   const src = fs.readFileSync(file, 'utf8');
-  if (src.includes('<%=')) throw new Error(`templates/droplet/${name} uses <%= (HTML-escaping); use <%- with sq() for shell words`);
+  if (src.includes('<%='))
+    throw new Error(`templates/droplet/${name} uses <%= (HTML-escaping); use <%- with sq() for shell words`);
   return ejs.render(src, { sq, ...data }, { filename: file });
 }
 

@@ -26,7 +26,10 @@ export function syntaxProblems(scripts: Array<{ rel: string; abs: string }>, out
     const r = spawnSync(shell, ['-n', s.abs], { encoding: 'utf8', env: { PATH: process.env.PATH, LC_ALL: 'C' } });
     if (r.error) continue; // that shell is not on this machine: nothing to say
     if (r.status === 0) continue;
-    const msg = r.stderr.split('\n').map((l) => l.replace(`${s.abs}: `, '').trim()).filter(Boolean);
+    const msg = r.stderr
+      .split('\n')
+      .map((l) => l.replace(`${s.abs}: `, '').trim())
+      .filter(Boolean);
     // bash: "line 3: syntax error near ..."; dash: "3: Syntax error: ..."
     const line = /^(?:line )?(\d+):/.exec(msg[0] ?? '')?.[1];
     out.push({
@@ -41,7 +44,10 @@ export function syntaxProblems(scripts: Array<{ rel: string; abs: string }>, out
 export function shellcheckWarnings(scripts: Array<{ rel: string; abs: string }>, cwd: string): string[] {
   const files = scripts.filter((s) => shellOf(s.abs));
   if (files.length === 0) return [];
-  const r = spawnSync('shellcheck', ['-f', 'gcc', '-S', 'warning', '-x', ...files.map((f) => f.rel)], { cwd, encoding: 'utf8' });
+  const r = spawnSync('shellcheck', ['-f', 'gcc', '-S', 'warning', '-x', ...files.map((f) => f.rel)], {
+    cwd,
+    encoding: 'utf8',
+  });
   if (r.error) return [];
   return r.stdout.split('\n').filter(Boolean);
 }

@@ -21,7 +21,12 @@ const json = (p: string): string => sq(JSON.stringify(p));
 const FLUSH = '  mpimg_j_flush';
 
 /** What `plan --json` prints: the node runtime's exact bytes. */
-export const planJson = (plan: Plan): string => `${JSON.stringify(plan.ops.map((op) => ({ ...op, content: undefined })), null, 2)}\n`;
+export const planJson = (plan: Plan): string =>
+  `${JSON.stringify(
+    plan.ops.map((op) => ({ ...op, content: undefined })),
+    null,
+    2,
+  )}\n`;
 
 export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts' | 'manifest'>): string {
   const { plan, generator: generatorVersion } = payload;
@@ -36,18 +41,26 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
       install.push(`  mpimg_dir ${sq(op.path)} ${mode(op.mode)}`);
       status.push(`  mpimg_st ${sq(op.path)} dir ${mode(op.mode)} ''`);
     } else if (op.kind === 'file') {
-      install.push(`  mpimg_file ${sq(op.path)} ${json(op.path)} ${mode(op.mode)} ${op.sha256} ${op.seed ? 1 : 0} ${heredoc(op.content)}`);
+      install.push(
+        `  mpimg_file ${sq(op.path)} ${json(op.path)} ${mode(op.mode)} ${op.sha256} ${op.seed ? 1 : 0} ${heredoc(op.content)}`,
+      );
       uninstall.unshift(`  mpimg_rm ${sq(op.path)} file ${op.sha256}`);
       status.push(`  mpimg_st ${sq(op.path)} file ${mode(op.mode)} ${op.sha256} ${op.seed ? 1 : 0}`);
     } else if (op.kind === 'link') {
-      install.push(`  mpimg_link ${sq(op.path)} ${json(op.path)} ${sq(op.target)} ${sq(JSON.stringify(op.target).slice(1, -1))} ${op.seed ? 1 : 0}`);
+      install.push(
+        `  mpimg_link ${sq(op.path)} ${json(op.path)} ${sq(op.target)} ${sq(JSON.stringify(op.target).slice(1, -1))} ${op.seed ? 1 : 0}`,
+      );
       uninstall.unshift(`  mpimg_rm ${sq(op.path)} link ${sq(op.target)}`);
       status.push(`  mpimg_st ${sq(op.path)} link - ${sq(op.target)} ${op.seed ? 1 : 0}`);
     } else {
       const text = Buffer.from(op.text, 'utf8').toString('base64');
-      install.push(`  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${op.hook ?? '-'} ${heredoc(text)}`);
+      install.push(
+        `  mpimg_block ${sq(op.path)} ${sq(op.id)} ${op.position} ${mode(op.createMode)} ${op.hook ?? '-'} ${heredoc(text)}`,
+      );
       uninstall.unshift(`  mpimg_rm_block ${sq(op.path)} ${sq(op.id)}`);
-      status.push(`  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))} ${op.hook ?? '-'}`);
+      status.push(
+        `  mpimg_st_block ${sq(op.path)} ${sq(op.id)} ${sha(Buffer.from(op.text, 'utf8').toString('latin1'))} ${op.hook ?? '-'}`,
+      );
     }
     if (only) {
       for (let i = before[0]; i < install.length; i++) install[i] = install[i].replace(/^  /, `  ${only}`);
@@ -57,7 +70,9 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     install.push(FLUSH);
   }
   // Every path the plan lays a file, link or block at, for this family (mpimg_unplanned).
-  const planned = plan.ops.filter((op) => op.kind !== 'dir').map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
+  const planned = plan.ops
+    .filter((op) => op.kind !== 'dir')
+    .map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   return renderDroplet('installer.sh.ejs', {
     plannedBody: planned.join('\n'),
@@ -74,7 +89,9 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     planJsonB64: b64Lines(Buffer.from(planJson(plan)).toString('base64')),
     cleanupB64: b64Lines(payload.scripts.cleanup),
     checkB64: b64Lines(payload.scripts.check),
-    checkArgs: checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')).map(sq).join(' '),
+    checkArgs: checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8'))
+      .map(sq)
+      .join(' '),
     journal: journalFile(plan),
     backup: backupDir(plan),
     planLines: plan.ops.map((op) => `    ${sq(describeOp(op))}`).join(' \\\n'),

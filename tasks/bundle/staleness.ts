@@ -41,7 +41,9 @@ export function staleness(project: Project): Staleness {
   // (the files then differ, and are stale).
   const script = join(dir, 'dist', buildScriptName(project.manifest.slug));
   const recorded = existsSync(script) ? recordedOverrides(readFileSync(script, 'utf8')) : {};
-  const overrides = Object.fromEntries(Object.entries(recorded).filter(([k]) => k in (project.manifest.variables ?? {})));
+  const overrides = Object.fromEntries(
+    Object.entries(recorded).filter(([k]) => k in (project.manifest.variables ?? {})),
+  );
   const same = Object.keys(overrides).length ? loadProject(dir, { overrides }) : project;
   const outputs = bundleOutputs(same).files;
   // A bundle of an older release may lack a file this one writes: missing next to the others is stale too.
@@ -49,18 +51,29 @@ export function staleness(project: Project): Staleness {
   for (const f of outputs) {
     const p = join(dir, 'dist', f.name);
     if (existsSync(p) ? readFileSync(p, 'utf8') !== f.text : bundled) {
-      stale.push({ path: `dist/${f.name}`, reason: existsSync(p) ? 'bundled before the last change to the project (or to generator-mpimg)' : 'missing (the bundle is from an older release)', run: 'bundle' });
+      stale.push({
+        path: `dist/${f.name}`,
+        reason: existsSync(p)
+          ? 'bundled before the last change to the project (or to generator-mpimg)'
+          : 'missing (the bundle is from an older release)',
+        run: 'bundle',
+      });
     }
   }
   let rc: Record<string, unknown> = {};
   try {
-    rc = (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+    rc =
+      (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
+        'generator-mpimg'
+      ] ?? {};
   } catch {
     /* no generator record: nothing to compare with */
   }
   const record = (rc[RECORD_KEY] as Record<string, string> | undefined) ?? {};
   if (Object.keys(record).length) {
-    const ctx = templateContext(withDefaults({ ...knownAnswers({}, rc), ...answersFromManifest(project.manifest) }, basename(dir)));
+    const ctx = templateContext(
+      withDefaults({ ...knownAnswers({}, rc), ...answersFromManifest(project.manifest) }, basename(dir)),
+    );
     for (const f of PROJECT_FILES) {
       if (f.when && !f.when(ctx)) continue;
       const rel = f.dest(ctx);
@@ -69,18 +82,32 @@ export function staleness(project: Project): Staleness {
       const have = readFileSync(abs);
       // edited by the vendor: theirs, not stale
       if (sha(have) !== record[rel]) continue;
-      if (!have.equals(renderTemplate(f, ctx))) stale.push({ path: rel, reason: 'generated from an older mpimg.json or generator-mpimg, never edited', run: 'upgrade' });
+      if (!have.equals(renderTemplate(f, ctx)))
+        stale.push({
+          path: rel,
+          reason: 'generated from an older mpimg.json or generator-mpimg, never edited',
+          run: 'upgrade',
+        });
     }
   }
   const warnings: string[] = [];
   const copies = customisedCopies(dir);
-  for (const [which, choice] of [['cleanup', cleanupScriptOf(dir, project.manifest)], ['check', checkScriptOf(dir, project.manifest)]] as const) {
+  for (const [which, choice] of [
+    ['cleanup', cleanupScriptOf(dir, project.manifest)],
+    ['check', checkScriptOf(dir, project.manifest)],
+  ] as const) {
     if (!choice.custom) continue;
     const now = sha(readFileSync(packageScript(which)));
     const made = copies[choice.rel];
     const review = `mpimg add ${which}-script --show | diff -u ${choice.rel} -`;
-    if (!made) warnings.push(`${choice.rel} is your own ${which}: it runs instead of the package's, which gets fixes with every release; review them with \`${review}\``);
-    else if (made.sha256 !== now) warnings.push(`${choice.rel} was copied from generator-mpimg ${made.from}; the package's ${which} changed since: review with \`${review}\``);
+    if (!made)
+      warnings.push(
+        `${choice.rel} is your own ${which}: it runs instead of the package's, which gets fixes with every release; review them with \`${review}\``,
+      );
+    else if (made.sha256 !== now)
+      warnings.push(
+        `${choice.rel} was copied from generator-mpimg ${made.from}; the package's ${which} changed since: review with \`${review}\``,
+      );
   }
   return { stale, warnings };
 }

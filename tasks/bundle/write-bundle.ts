@@ -49,16 +49,23 @@ function writeAtomic(file: string, data: string, mode: number): void {
  * What `mpimg bundle` writes into dist/ (or `outDir`), by file name: all of it follows from the
  * project alone (and, for the Packer template, the way from `outDir` to the project).
  */
-export function bundleOutputs(project: Project, outDir = path.join(project.dir, 'dist')): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
+export function bundleOutputs(
+  project: Project,
+  outDir = path.join(project.dir, 'dist'),
+): { files: Array<{ name: string; text: string; mode: number }>; runtimeBytes: number; payloadBytes: number } {
   const runtimePath = runtimeBundlePath();
   if (!fs.existsSync(runtimePath)) {
-    throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, { hint: 'build generator-mpimg first (npm run build in its folder)' });
+    throw new MpimgError(`the runtime bundle is missing: ${runtimePath}`, {
+      hint: 'build generator-mpimg first (npm run build in its folder)',
+    });
   }
   const runtime = fs.readFileSync(runtimePath, 'utf8');
   const literal = JSON.stringify(PAYLOAD_SENTINEL);
   const at = runtime.indexOf(literal);
   if (at < 0 || runtime.indexOf(literal, at + 1) >= 0) {
-    throw new MpimgError(`the runtime bundle has no single payload slot: ${runtimePath}`, { hint: 'rebuild generator-mpimg (npm run build)' });
+    throw new MpimgError(`the runtime bundle has no single payload slot: ${runtimePath}`, {
+      hint: 'rebuild generator-mpimg (npm run build)',
+    });
   }
   const payload = makePayload(project);
   // JSON inside a JS string literal: JSON.stringify twice gives a valid, exact literal.
@@ -68,8 +75,20 @@ export function bundleOutputs(project: Project, outDir = path.join(project.dir, 
     files: [
       { name: `${slug}.cjs`, text: filled, mode: 0o755 },
       { name: `${slug}-install.sh`, text: renderShInstaller(payload), mode: 0o755 },
-      { name: buildScriptName(slug), text: renderBuildScript(project, { generator: payload.generator, variables: payload.variables, overrides: project.overrides }), mode: 0o755 },
-      { name: `${slug}.pkr.hcl`, text: renderPacker(project, payload.generator, payload.variables, outDir), mode: 0o644 },
+      {
+        name: buildScriptName(slug),
+        text: renderBuildScript(project, {
+          generator: payload.generator,
+          variables: payload.variables,
+          overrides: project.overrides,
+        }),
+        mode: 0o755,
+      },
+      {
+        name: `${slug}.pkr.hcl`,
+        text: renderPacker(project, payload.generator, payload.variables, outDir),
+        mode: 0o644,
+      },
     ],
     runtimeBytes: runtime.length,
     payloadBytes: filled.length - runtime.length,

@@ -11,7 +11,13 @@ import { readManifest } from '../bundle/project.js';
 import { recordCustomised } from '../bundle/customised.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import { addFirstBoot, addFirstLogin, addMotd, type PieceOptions, type PieceResult } from '../../generators/lib/pieces.js';
+import {
+  addFirstBoot,
+  addFirstLogin,
+  addMotd,
+  type PieceOptions,
+  type PieceResult,
+} from '../../generators/lib/pieces.js';
 import { terminalPrompter } from './ask.js';
 import { parseOptions, projectDir, projectHelp, PROJECT_OPTION, type OptionSpec } from './options.js';
 import type { Command, CommandContext } from './types.js';
@@ -21,35 +27,56 @@ interface Piece {
   summary: string;
   /** Extra string options the piece takes. */
   strings?: string[];
-  add: (ctx: CommandContext, positionals: string[], values: Record<string, string | boolean | undefined>, opts: PieceOptions) => Promise<PieceResult>;
+  add: (
+    ctx: CommandContext,
+    positionals: string[],
+    values: Record<string, string | boolean | undefined>,
+    opts: PieceOptions,
+  ) => Promise<PieceResult>;
 }
 
 const PIECES: Record<string, Piece> = {
   'first-boot': {
-    args: '<name>', summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet (NN-<name> picks the number)',
+    args: '<name>',
+    summary: 'first-boot/NN-<name>.sh, run once at the first boot of every droplet (NN-<name> picks the number)',
     add: async (ctx, [name], _v, opts) => addFirstBoot(ctx.cwd, name, opts),
   },
   'first-login': {
-    args: '', summary: 'first-login/first-login.sh, run at the first interactive root login until it succeeds',
+    args: '',
+    summary: 'first-login/first-login.sh, run at the first interactive root login until it succeeds',
     add: async (ctx, _p, _v, opts) => addFirstLogin(ctx.cwd, opts),
   },
   motd: {
-    args: '[--motd <greeting>]', summary: 'motd.txt, the login message (--yes keeps the current greeting)', strings: ['motd'],
+    args: '[--motd <greeting>]',
+    summary: 'motd.txt, the login message (--yes keeps the current greeting)',
+    strings: ['motd'],
     add: async (ctx, _p, v, opts) => addMotd(ctx.cwd, v.motd as string | undefined, opts, terminalPrompter(ctx)),
   },
 };
 
 /** Copies of the package's own scripts, for a project that must change them (the copy then wins). */
 const SCRIPTS: Record<string, { which: 'cleanup' | 'check'; rel: string; summary: string }> = {
-  'cleanup-script': { which: 'cleanup', rel: DEFAULTS.cleanupScript, summary: `${DEFAULTS.cleanupScript}: your copy of the cleanup (it then runs instead of the package's)` },
-  'check-script': { which: 'check', rel: DEFAULTS.checkScript, summary: `${DEFAULTS.checkScript}: your copy of the image check (it then runs instead of the package's)` },
+  'cleanup-script': {
+    which: 'cleanup',
+    rel: DEFAULTS.cleanupScript,
+    summary: `${DEFAULTS.cleanupScript}: your copy of the cleanup (it then runs instead of the package's)`,
+  },
+  'check-script': {
+    which: 'check',
+    rel: DEFAULTS.checkScript,
+    summary: `${DEFAULTS.checkScript}: your copy of the image check (it then runs instead of the package's)`,
+  },
 };
 
 const usage = `Usage: mpimg add <piece> [options]
 
 Adds one piece to the image project in the current folder (the same as \`yo mpimg:<piece>\`):
-${Object.entries(PIECES).map(([n, p]) => `  ${`${n} ${p.args}`.padEnd(28)} ${p.summary}`).join('\n')}
-${Object.entries(SCRIPTS).map(([n, p]) => `  ${`${n} [--show]`.padEnd(28)} ${p.summary}`).join('\n')}
+${Object.entries(PIECES)
+  .map(([n, p]) => `  ${`${n} ${p.args}`.padEnd(28)} ${p.summary}`)
+  .join('\n')}
+${Object.entries(SCRIPTS)
+  .map(([n, p]) => `  ${`${n} [--show]`.padEnd(28)} ${p.summary}`)
+  .join('\n')}
 
 Options:
   -y, --yes     ask nothing: take the current or default values (motd: the current greeting)
@@ -61,9 +88,23 @@ Exit 0 when the piece is in the project as asked (added, or already so), 1 when 
 (a copy you edited is kept: nothing changed).
 `;
 
-function addScript(what: string, argv: string[], cwd: string, out: NodeJS.WritableStream | { write(s: string): unknown }): number {
+function addScript(
+  what: string,
+  argv: string[],
+  cwd: string,
+  out: NodeJS.WritableStream | { write(s: string): unknown },
+): number {
   const spec = SCRIPTS[what];
-  const { values } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' }, show: { type: 'boolean' } }, { command: `add ${what}`, usage });
+  const { values } = parseOptions(
+    argv,
+    {
+      ...PROJECT_OPTION,
+      force: { type: 'boolean', short: 'f' },
+      yes: { type: 'boolean', short: 'y' },
+      show: { type: 'boolean' },
+    },
+    { command: `add ${what}`, usage },
+  );
   cwd = projectDir({ cwd }, values.project);
   const source = readFileSync(packageScript(spec.which));
   if (values.show) {
@@ -73,7 +114,10 @@ function addScript(what: string, argv: string[], cwd: string, out: NodeJS.Writab
   readManifest(cwd); // only inside an image project
   const dest = join(cwd, spec.rel);
   if (existsSync(dest) && !values.force) {
-    throw new MpimgError(`${spec.rel} exists already`, { where: dest, hint: `it is your copy and runs instead of the package's; \`mpimg add ${what} --force\` replaces it with the package's current one` });
+    throw new MpimgError(`${spec.rel} exists already`, {
+      where: dest,
+      hint: `it is your copy and runs instead of the package's; \`mpimg add ${what} --force\` replaces it with the package's current one`,
+    });
   }
   mkdirSync(dirname(dest), { recursive: true });
   const tmp = `${dest}.mpimg-tmp`;
@@ -81,7 +125,9 @@ function addScript(what: string, argv: string[], cwd: string, out: NodeJS.Writab
   chmodSync(tmp, 0o755);
   renameSync(tmp, dest);
   recordCustomised(cwd, spec.rel, source, packageVersion());
-  out.write(`Added ${spec.rel} (generator-mpimg ${packageVersion()}'s ${spec.which}): it now runs instead of the package's. \`mpimg validate\` tells when the package's changes after this.\n`);
+  out.write(
+    `Added ${spec.rel} (generator-mpimg ${packageVersion()}'s ${spec.which}): it now runs instead of the package's. \`mpimg validate\` tells when the package's changes after this.\n`,
+  );
   return 0;
 }
 
@@ -94,17 +140,36 @@ const command: Command = {
     if (what !== undefined && SCRIPTS[what]) return addScript(what, rest, ctx.cwd, ctx.stdout);
     const piece = what === undefined ? undefined : PIECES[what];
     if (!piece) {
-      throw new UsageError(what === undefined ? 'what to add? none given' : `unknown piece "${what}"`, `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`);
+      throw new UsageError(
+        what === undefined ? 'what to add? none given' : `unknown piece "${what}"`,
+        `one of: ${[...Object.keys(PIECES), ...Object.keys(SCRIPTS)].join(', ')} (see \`mpimg add --help\`)`,
+      );
     }
-    const options: Record<string, OptionSpec> = { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, yes: { type: 'boolean', short: 'y' } };
+    const options: Record<string, OptionSpec> = {
+      ...PROJECT_OPTION,
+      force: { type: 'boolean', short: 'f' },
+      yes: { type: 'boolean', short: 'y' },
+    };
     for (const s of piece.strings ?? []) options[s] = { type: 'string' };
-    const parsed = parseOptions(rest, options, { command: `add ${what}`, usage, positionals: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    const parsed = parseOptions(rest, options, { command: `add ${what}`, usage, positionals: true }) as {
+      values: Record<string, string | boolean | undefined>;
+      positionals: string[];
+    };
     const { project, ...given } = parsed.values;
     const wantsName = piece.args.startsWith('<');
-    if (wantsName && parsed.positionals.length !== 1) throw new UsageError(`mpimg add ${what} needs one ${piece.args}`, `e.g. \`mpimg add ${what} database\``);
-    if (!wantsName && parsed.positionals.length > 0) throw new UsageError(`mpimg add ${what} takes no argument, got ${parsed.positionals.join(' ')}`, 'see `mpimg add --help`');
+    if (wantsName && parsed.positionals.length !== 1)
+      throw new UsageError(`mpimg add ${what} needs one ${piece.args}`, `e.g. \`mpimg add ${what} database\``);
+    if (!wantsName && parsed.positionals.length > 0)
+      throw new UsageError(
+        `mpimg add ${what} takes no argument, got ${parsed.positionals.join(' ')}`,
+        'see `mpimg add --help`',
+      );
     const dir = projectDir(ctx, project as string | undefined);
-    const opts: PieceOptions = { force: given.force === true, yes: given.yes === true, nonInteractive: !terminalPrompter(ctx) };
+    const opts: PieceOptions = {
+      force: given.force === true,
+      yes: given.yes === true,
+      nonInteractive: !terminalPrompter(ctx),
+    };
     const result = await piece.add({ ...ctx, cwd: dir }, parsed.positionals, given, opts);
     (result.failed ? ctx.stderr : ctx.stdout).write(`${result.message}\n`);
     return result.failed ? 1 : 0;

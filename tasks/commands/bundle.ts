@@ -16,7 +16,11 @@ function outDir(cwd: string, given: string | undefined): string | undefined {
   if (given === undefined) return undefined;
   const dir = path.resolve(cwd, given);
   if (given === '' || (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())) {
-    throw new MpimgError(given === '' ? '--out is empty' : `--out ${JSON.stringify(given)} is a file, not a folder`, { where: dir, hint: 'give a folder (it is made if missing), e.g. --out build/images', exitCode: 2 });
+    throw new MpimgError(given === '' ? '--out is empty' : `--out ${JSON.stringify(given)} is a file, not a folder`, {
+      where: dir,
+      hint: 'give a folder (it is made if missing), e.g. --out build/images',
+      exitCode: 2,
+    });
   }
   return dir;
 }
@@ -40,20 +44,30 @@ ${projectHelp()}
                     (repeatable; MPIMG_VAR_<NAME>=VALUE in the environment does the same, --var wins)
 `,
   async run(argv, ctx) {
-    const { values } = parseOptions(argv, { ...PROJECT_OPTION, out: { type: 'string' }, var: { type: 'string', multiple: true } }, { command: 'bundle', usage: command.usage });
+    const { values } = parseOptions(
+      argv,
+      { ...PROJECT_OPTION, out: { type: 'string' }, var: { type: 'string', multiple: true } },
+      { command: 'bundle', usage: command.usage },
+    );
     const dir = projectDir(ctx, values.project);
     const out = outDir(ctx.cwd, values.out);
     const overrides = variableOverrides(readManifest(dir), values.var ?? [], ctx.env);
     const project = loadProject(dir, { overrides });
-    writeWarnings(ctx.stderr, [...shellcheckWarnings(project.scripts, dir).map(shellcheckNotice), ...catalogWarnings(project.manifest).map(toNotice)]);
+    writeWarnings(ctx.stderr, [
+      ...shellcheckWarnings(project.scripts, dir).map(shellcheckNotice),
+      ...catalogWarnings(project.manifest).map(toNotice),
+    ]);
     const r = writeBundle(project, out);
     const rel = (p: string) => path.relative(ctx.cwd, p) || p;
-    ctx.stdout.write(`wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`);
+    ctx.stdout.write(
+      `wrote ${rel(r.cjs)} (${r.runtimeBytes + r.payloadBytes} bytes: runtime ${r.runtimeBytes}, payload ${r.payloadBytes})\n`,
+    );
     ctx.stdout.write(`wrote ${rel(r.sh)}\n`);
     ctx.stdout.write(`wrote ${rel(r.build)} (the build steps of mpimg.json)\n`);
     // Names only: a value is the vendor's to show (it may be a licence key).
     const given = Object.keys(overrides).sort();
-    if (given.length) ctx.stdout.write(`variables given for this bundle (instead of mpimg.json's defaults): ${given.join(', ')}\n`);
+    if (given.length)
+      ctx.stdout.write(`variables given for this bundle (instead of mpimg.json's defaults): ${given.join(', ')}\n`);
     ctx.stdout.write(`wrote ${rel(r.packer)} (the Packer template, from mpimg.json)\n`);
     return 0;
   },

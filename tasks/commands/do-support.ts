@@ -30,5 +30,7 @@ export function printImage(ctx: CommandContext, image: Image, json: boolean): vo
     return;
   }
   ctx.stdout.write(`${formatListUser([image])}\n`);
-  ctx.stderr.write('Submit the line above (the same as `doctl compute image list-user` shows) with your Marketplace listing.\n');
+  ctx.stderr.write(
+    'Submit the line above (the same as `doctl compute image list-user` shows) with your Marketplace listing.\n',
+  );
 }

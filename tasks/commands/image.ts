@@ -9,7 +9,13 @@ import { BuildDropletLeftError, runImagePipeline, type BuildStep, type PipelineT
 import { createProgress, type Progress } from '../do/progress.js';
 import { loadManifest } from '../do/project.js';
 import { imagePlan, renderPlan, snapshotNameFor } from '../do/plan.js';
-import { listingDistribution, releaseBody, releaseVariables, writeImageRecords, type ImageRecord } from '../do/release.js';
+import {
+  listingDistribution,
+  releaseBody,
+  releaseVariables,
+  writeImageRecords,
+  type ImageRecord,
+} from '../do/release.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import type { Image } from '../do/types.js';
 import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
@@ -59,7 +65,15 @@ export interface ImageCommandDeps extends DoCommandDeps {
 }
 
 interface Flags {
-  keep?: boolean; json?: boolean; verify?: boolean; release?: boolean; reason?: string; all?: boolean; distributions?: string; parallel?: string; 'dry-run'?: boolean;
+  keep?: boolean;
+  json?: boolean;
+  verify?: boolean;
+  release?: boolean;
+  reason?: string;
+  all?: boolean;
+  distributions?: string;
+  parallel?: string;
+  'dry-run'?: boolean;
 }
 
 /** Writes every line to `target` with `prefix` in front (partial lines wait for their end). */
@@ -95,7 +109,11 @@ interface OneOptions {
   now: Date;
 }
 
-interface OneResult { image?: Image; verify: ImageRecord['verify']; error?: unknown }
+interface OneResult {
+  image?: Image;
+  verify: ImageRecord['verify'];
+  error?: unknown;
+}
 
 /** One image: build (and snapshot) it, then verify the snapshot when asked. */
 async function oneImage(o: OneOptions): Promise<OneResult> {
@@ -104,16 +122,30 @@ async function oneImage(o: OneOptions): Promise<OneResult> {
   let image: Image | undefined;
   try {
     const res = await runImagePipeline({
-      client, manifest: o.manifest, snapshotName: o.name, keep: o.keep, now: () => o.now, cwd: ctx.cwd, env: ctx.env,
-      stdout: o.stdout, stderr: o.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p),
-      build: async (b) => { progress.suspend(); await build(b); },
+      client,
+      manifest: o.manifest,
+      snapshotName: o.name,
+      keep: o.keep,
+      now: () => o.now,
+      cwd: ctx.cwd,
+      env: ctx.env,
+      stdout: o.stdout,
+      stderr: o.stderr,
+      timings: deps.timings,
+      onPhase: (p) => progress.phase(p),
+      build: async (b) => {
+        progress.suspend();
+        await build(b);
+      },
     });
     image = res.image;
     progress.done(`image ${res.image.id} "${res.image.name}" ready${res.destroyed ? ', build droplet destroyed' : ''}`);
   } catch (err) {
     // The image was made but the droplet is left: the image still counts, the run fails.
     if (err instanceof BuildDropletLeftError && err.result) {
-      progress.done(`image ${err.result.image.id} "${err.result.image.name}" ready, but the build droplet was not destroyed`);
+      progress.done(
+        `image ${err.result.image.id} "${err.result.image.name}" ready, but the build droplet was not destroyed`,
+      );
       return { image: err.result.image, verify: 'not run', error: err };
     }
     return { verify: 'not run', error: err };
@@ -124,21 +156,44 @@ async function oneImage(o: OneOptions): Promise<OneResult> {
   const step = deps.verify ?? defaultVerifyStep();
   const collect = checkCollector();
   try {
-    await collect.run(() => runVerifyPipeline({
-      client, manifest: o.manifest, imageId: image.id, keep: o.keep, now: () => o.now, cwd: ctx.cwd, env: ctx.env,
-      stdout: o.stdout, stderr: o.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p), prog: 'mpimg image --verify',
-      verify: async (b) => { progress.suspend(); await step(b); },
-    }));
-    progress.done(`image ${image.id} verified: ${summarise(collect.checks()).result === 'warn' ? 'passed with warnings' : 'passed'}`);
+    await collect.run(() =>
+      runVerifyPipeline({
+        client,
+        manifest: o.manifest,
+        imageId: image.id,
+        keep: o.keep,
+        now: () => o.now,
+        cwd: ctx.cwd,
+        env: ctx.env,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        timings: deps.timings,
+        onPhase: (p) => progress.phase(p),
+        prog: 'mpimg image --verify',
+        verify: async (b) => {
+          progress.suspend();
+          await step(b);
+        },
+      }),
+    );
+    progress.done(
+      `image ${image.id} verified: ${summarise(collect.checks()).result === 'warn' ? 'passed with warnings' : 'passed'}`,
+    );
     return { image, verify: 'passed' };
   } catch (err) {
     progress.suspend();
     if (err instanceof AbortedError) return { image, verify: 'failed', error: err };
-    const failed = collect.checks().filter((c) => c.status === 'fail').map((c) => c.id);
-    const e = new MpimgError(`verify failed${failed.length ? ` (${failed.join(', ')})` : ''}: the snapshot ${image.id} "${image.name}" is kept, not ready to submit`, {
-      where: `image ${image.id}`,
-      hint: `${err instanceof MpimgError ? `${err.message}; ` : ''}fix the image and build it again; delete the snapshot with \`doctl compute image delete ${image.id}\``,
-    });
+    const failed = collect
+      .checks()
+      .filter((c) => c.status === 'fail')
+      .map((c) => c.id);
+    const e = new MpimgError(
+      `verify failed${failed.length ? ` (${failed.join(', ')})` : ''}: the snapshot ${image.id} "${image.name}" is kept, not ready to submit`,
+      {
+        where: `image ${image.id}`,
+        hint: `${err instanceof MpimgError ? `${err.message}; ` : ''}fix the image and build it again; delete the snapshot with \`doctl compute image delete ${image.id}\``,
+      },
+    );
     return { image, verify: 'failed', error: e };
   }
 }
@@ -149,7 +204,8 @@ function errText(err: unknown): string {
 
 function parallelOption(v: string | undefined): number {
   if (v === undefined) return 3;
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 20) throw new UsageError(`--parallel must be a whole number from 1 to 20, got "${v}"`, 'e.g. --parallel 3');
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 20)
+    throw new UsageError(`--parallel must be a whole number from 1 to 20, got "${v}"`, 'e.g. --parallel 3');
   return Number(v);
 }
 
@@ -159,13 +215,30 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
     summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)',
     usage,
     async run(argv, ctx) {
-      const { values } = parseOptions(argv, {
-        ...PROJECT_OPTION, keep: { type: 'boolean' }, json: { type: 'boolean' }, verify: { type: 'boolean' }, release: { type: 'boolean' }, reason: { type: 'string' },
-        all: { type: 'boolean' }, distributions: { type: 'string' }, parallel: { type: 'string' }, 'dry-run': { type: 'boolean' },
-      }, { command: 'image', usage });
+      const { values } = parseOptions(
+        argv,
+        {
+          ...PROJECT_OPTION,
+          keep: { type: 'boolean' },
+          json: { type: 'boolean' },
+          verify: { type: 'boolean' },
+          release: { type: 'boolean' },
+          reason: { type: 'string' },
+          all: { type: 'boolean' },
+          distributions: { type: 'string' },
+          parallel: { type: 'string' },
+          'dry-run': { type: 'boolean' },
+        },
+        { command: 'image', usage },
+      );
       ctx = inProject(ctx, values.project);
-      if (values.all && values.distributions !== undefined) throw new UsageError('give --all or --distributions, not both', 'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64');
-      if (values.reason !== undefined && !values.release) throw new UsageError('--reason goes with --release', 'mpimg image --release --reason "..."');
+      if (values.all && values.distributions !== undefined)
+        throw new UsageError(
+          'give --all or --distributions, not both',
+          'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64',
+        );
+      if (values.reason !== undefined && !values.release)
+        throw new UsageError('--reason goes with --release', 'mpimg image --release --reason "..."');
       const parallel = parallelOption(values.parallel);
       const manifest = loadManifest(ctx.cwd);
       const now = deps.now?.() ?? new Date();
@@ -173,10 +246,15 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
       // A release that cannot happen is said before anything is built.
       if (values.release) {
         reason = reasonOption(values.reason);
-        if (!manifest.listing?.appId) throw new MpimgError('--release: mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}, or leave out --release' });
+        if (!manifest.listing?.appId)
+          throw new MpimgError('--release: mpimg.json names no Marketplace listing', {
+            where: '$.listing.appId in mpimg.json',
+            hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}, or leave out --release',
+          });
         releaseBody(manifest, 1, reason);
       }
-      const dists = values.all || values.distributions !== undefined ? chooseDistributions(manifest, values) : undefined;
+      const dists =
+        values.all || values.distributions !== undefined ? chooseDistributions(manifest, values) : undefined;
       if (values['dry-run']) return printPlan(ctx, manifest, values, { now, reason, dists });
       // One token and one client for the whole command, resolved before any build step runs: a step
       // takes the token variables out of process.env meanwhile, where a later worker would miss them.
@@ -187,15 +265,36 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
       const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg image', now: deps.clock?.now });
       const start = Date.now();
       const one = await oneImage({
-        ctx, deps, client, manifest, name: snapshotNameFor(manifest, now), keep: Boolean(values.keep), verify: Boolean(values.verify), json,
+        ctx,
+        deps,
+        client,
+        manifest,
+        name: snapshotNameFor(manifest, now),
+        keep: Boolean(values.keep),
+        verify: Boolean(values.verify),
+        json,
         // --json keeps stdout for the JSON alone.
-        stdout: json ? ctx.stderr : ctx.stdout, stderr: ctx.stderr, progress, now,
+        stdout: json ? ctx.stderr : ctx.stdout,
+        stderr: ctx.stderr,
+        progress,
+        now,
       });
       const dist = manifest.droplet?.image ?? manifest.distributions[0];
-      writeImageRecords(ctx.cwd, [{
-        distribution: dist, imageId: one.image?.id, imageName: one.image?.name, verify: one.verify, ok: !one.error,
-        minutes: Math.round((Date.now() - start) / 600) / 100, ...(one.error ? { error: errText(one.error) } : {}),
-      }], manifest.version);
+      writeImageRecords(
+        ctx.cwd,
+        [
+          {
+            distribution: dist,
+            imageId: one.image?.id,
+            imageName: one.image?.name,
+            verify: one.verify,
+            ok: !one.error,
+            minutes: Math.round((Date.now() - start) / 600) / 100,
+            ...(one.error ? { error: errText(one.error) } : {}),
+          },
+        ],
+        manifest.version,
+      );
       // A verify that failed keeps the snapshot: its id, not the line to submit.
       if (one.image && one.verify !== 'failed') printImage(ctx, one.image, json);
       if (one.error) throw one.error;
@@ -207,25 +306,50 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
 
 /** --all or --distributions: which of $.distributions to build, each once. */
 function chooseDistributions(manifest: Manifest, values: Flags): string[] {
-  const dists = values.all ? manifest.distributions : values.distributions!.split(',').map((d) => d.trim()).filter(Boolean);
-  if (dists.length === 0) throw new UsageError('--distributions names none', `e.g. --distributions ${manifest.distributions.join(',')}`);
+  const dists = values.all
+    ? manifest.distributions
+    : values
+        .distributions!.split(',')
+        .map((d) => d.trim())
+        .filter(Boolean);
+  if (dists.length === 0)
+    throw new UsageError('--distributions names none', `e.g. --distributions ${manifest.distributions.join(',')}`);
   const unknown = dists.filter((d) => !manifest.distributions.includes(d));
-  if (unknown.length) throw new UsageError(`not in $.distributions of mpimg.json: ${unknown.join(', ')}`, `pick from ${manifest.distributions.join(', ')} (or add them there)`);
+  if (unknown.length)
+    throw new UsageError(
+      `not in $.distributions of mpimg.json: ${unknown.join(', ')}`,
+      `pick from ${manifest.distributions.join(', ')} (or add them there)`,
+    );
   const unique = [...new Set(dists)];
   if (values.release && !unique.includes(listingDistribution(manifest))) {
-    throw new MpimgError(`--release: the listing's distribution ${listingDistribution(manifest)} is not among those built`, { where: '--distributions', hint: 'build it too, or set $.listing.distribution' });
+    throw new MpimgError(
+      `--release: the listing's distribution ${listingDistribution(manifest)} is not among those built`,
+      { where: '--distributions', hint: 'build it too, or set $.listing.distribution' },
+    );
   }
   return unique;
 }
 
 /** --dry-run: the exact requests and steps of the run, per distribution; no token, nothing sent. */
-function printPlan(ctx: CommandContext, manifest: Manifest, values: Flags, o: { now: Date; reason?: string; dists?: string[] }): number {
+function printPlan(
+  ctx: CommandContext,
+  manifest: Manifest,
+  values: Flags,
+  o: { now: Date; reason?: string; dists?: string[] },
+): number {
   const baseUrl = apiBaseUrl(ctx.env);
-  const release = values.release ? { appId: manifest.listing!.appId!, reason: o.reason!, variables: releaseVariables(ctx.cwd, manifest, ctx.env) } : undefined;
+  const release = values.release
+    ? { appId: manifest.listing!.appId!, reason: o.reason!, variables: releaseVariables(ctx.cwd, manifest, ctx.env) }
+    : undefined;
   const plans = (o.dists ?? [undefined]).map((d) => ({
     distribution: d ?? manifest.droplet?.image ?? manifest.distributions[0],
     requests: imagePlan({
-      manifest, baseUrl, cwd: ctx.cwd, now: o.now, distribution: d, verify: Boolean(values.verify),
+      manifest,
+      baseUrl,
+      cwd: ctx.cwd,
+      now: o.now,
+      distribution: d,
+      verify: Boolean(values.verify),
       // With --all only the listing's distribution is released.
       release: release && (d === undefined || d === listingDistribution(manifest)) ? release : undefined,
     }),
@@ -233,13 +357,25 @@ function printPlan(ctx: CommandContext, manifest: Manifest, values: Flags, o: { 
   if (values.json) {
     ctx.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
   } else {
-    ctx.stdout.write('# mpimg image --dry-run: nothing is sent. A run makes these requests and steps; {droplet_id},\n# {droplet_ip}, {action_id} and {image_id} come from the API\'s answers, and each run has its own run id.\n');
-    for (const p of plans) ctx.stdout.write(`\n# [${p.distribution}]${plans.length > 1 ? ' (builds run in parallel, each like this)' : ''}\n${renderPlan(p.requests)}\n`);
+    ctx.stdout.write(
+      "# mpimg image --dry-run: nothing is sent. A run makes these requests and steps; {droplet_id},\n# {droplet_ip}, {action_id} and {image_id} come from the API's answers, and each run has its own run id.\n",
+    );
+    for (const p of plans)
+      ctx.stdout.write(
+        `\n# [${p.distribution}]${plans.length > 1 ? ' (builds run in parallel, each like this)' : ''}\n${renderPlan(p.requests)}\n`,
+      );
   }
   return 0;
 }
 
-async function runAll(ctx: CommandContext, deps: ImageCommandDeps, client: DoClient, manifest: Manifest, values: Flags, o: { now: Date; parallel: number; reason?: string; dists: string[] }): Promise<number> {
+async function runAll(
+  ctx: CommandContext,
+  deps: ImageCommandDeps,
+  client: DoClient,
+  manifest: Manifest,
+  values: Flags,
+  o: { now: Date; parallel: number; reason?: string; dists: string[] },
+): Promise<number> {
   const unique = o.dists;
   const json = Boolean(values.json);
   const out = json ? ctx.stderr : ctx.stdout;
@@ -255,37 +391,82 @@ async function runAll(ctx: CommandContext, deps: ImageCommandDeps, client: DoCli
       const start = Date.now();
       const m: Manifest = { ...manifest, droplet: { ...manifest.droplet, image: d } };
       const one = await oneImage({
-        ctx, deps, client, manifest: m, name: snapshotNameFor(manifest, o.now, d), keep: Boolean(values.keep), verify: Boolean(values.verify), json,
-        stdout, stderr, progress, now: o.now,
+        ctx,
+        deps,
+        client,
+        manifest: m,
+        name: snapshotNameFor(manifest, o.now, d),
+        keep: Boolean(values.keep),
+        verify: Boolean(values.verify),
+        json,
+        stdout,
+        stderr,
+        progress,
+        now: o.now,
       });
-      if (one.error && !(one.error instanceof AbortedError)) stderr.write(`${one.error instanceof MpimgError ? one.error.format() : errText(one.error)}\n`);
+      if (one.error && !(one.error instanceof AbortedError))
+        stderr.write(`${one.error instanceof MpimgError ? one.error.format() : errText(one.error)}\n`);
       rows.set(d, {
-        distribution: d, imageId: one.image?.id, imageName: one.image?.name, image: one.image, verify: one.verify, ok: !one.error,
-        minutes: Math.round((Date.now() - start) / 600) / 100, ...(one.error ? { error: errText(one.error) } : {}),
+        distribution: d,
+        imageId: one.image?.id,
+        imageName: one.image?.name,
+        image: one.image,
+        verify: one.verify,
+        ok: !one.error,
+        minutes: Math.round((Date.now() - start) / 600) / 100,
+        ...(one.error ? { error: errText(one.error) } : {}),
       });
-      await new Promise<void>((r) => { stdout.end(r); });
-      await new Promise<void>((r) => { stderr.end(r); });
+      await new Promise<void>((r) => {
+        stdout.end(r);
+      });
+      await new Promise<void>((r) => {
+        stderr.end(r);
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.parallel, unique.length) }, worker));
   const records = unique.map((d) => rows.get(d)!);
-  writeImageRecords(ctx.cwd, records.map(({ image: _image, ...r }) => r), manifest.version);
+  writeImageRecords(
+    ctx.cwd,
+    records.map(({ image: _image, ...r }) => r),
+    manifest.version,
+  );
   const good = records.filter((r) => r.ok && r.image).map((r) => r.image!);
   if (json) {
-    ctx.stdout.write(`${JSON.stringify(records.map(({ image: _i, ...r }) => r), null, 2)}\n`);
+    ctx.stdout.write(
+      `${JSON.stringify(
+        records.map(({ image: _i, ...r }) => r),
+        null,
+        2,
+      )}\n`,
+    );
   } else {
     if (good.length) ctx.stdout.write(`${formatListUser(good)}\n\n`);
-    const table = [['Distribution', 'Image ID', 'Verify', 'Minutes', 'Result'], ...records.map((r) => [
-      r.distribution, r.imageId === undefined ? '-' : String(r.imageId), values.verify ? r.verify : 'not run', r.minutes.toFixed(1), r.ok ? 'ok' : `FAILED: ${(r.error ?? '').split('\n')[0]}`,
-    ])];
+    const table = [
+      ['Distribution', 'Image ID', 'Verify', 'Minutes', 'Result'],
+      ...records.map((r) => [
+        r.distribution,
+        r.imageId === undefined ? '-' : String(r.imageId),
+        values.verify ? r.verify : 'not run',
+        r.minutes.toFixed(1),
+        r.ok ? 'ok' : `FAILED: ${(r.error ?? '').split('\n')[0]}`,
+      ]),
+    ];
     ctx.stdout.write(`${alignColumns(table)}\n`);
   }
-  if (ctx.signal.aborted) throw new AbortedError(`aborted; every build and verify droplet of this run was cleaned up as its own run says above`);
+  if (ctx.signal.aborted)
+    throw new AbortedError(
+      `aborted; every build and verify droplet of this run was cleaned up as its own run says above`,
+    );
   const failed = records.filter((r) => !r.ok);
   if (failed.length) {
-    throw new MpimgError(`${failed.length} of ${records.length} distribution(s) failed: ${failed.map((r) => r.distribution).join(', ')}`, {
-      where: 'mpimg image --all', hint: `the others succeeded; see the lines prefixed [<distribution>] above${values.release ? '; nothing was released' : ''}`,
-    });
+    throw new MpimgError(
+      `${failed.length} of ${records.length} distribution(s) failed: ${failed.map((r) => r.distribution).join(', ')}`,
+      {
+        where: 'mpimg image --all',
+        hint: `the others succeeded; see the lines prefixed [<distribution>] above${values.release ? '; nothing was released' : ''}`,
+      },
+    );
   }
   if (values.release) {
     const imageId = records.find((r) => r.distribution === listingDistribution(manifest))!.imageId!;

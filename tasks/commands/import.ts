@@ -43,31 +43,55 @@ const command: Command = {
   usage,
   async run(argv, ctx) {
     // The option parser every command shares: its own wording, a did-you-mean, never parseArgs' sentences.
-    const { values, positionals } = parseOptions(argv, {
-      base: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'fetch-keys': { type: 'boolean' },
-      name: { type: 'string' }, slug: { type: 'string' }, vendor: { type: 'string' }, link: { type: 'boolean' }, package: { type: 'string' },
-    }, { command: 'import', usage, positionals: true });
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        base: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'fetch-keys': { type: 'boolean' },
+        name: { type: 'string' },
+        slug: { type: 'string' },
+        vendor: { type: 'string' },
+        link: { type: 'boolean' },
+        package: { type: 'string' },
+      },
+      { command: 'import', usage, positionals: true },
+    );
     const dry = values['dry-run'] === true;
     // --dry-run needs no project folder
     if (positionals.length > 2 || positionals.length < (dry ? 1 : 2)) {
-      const what = positionals.length === 0 ? 'missing <template file or app folder> and <new project folder>' : positionals.length === 1 ? 'missing <new project folder>' : `at most two arguments, got ${positionals.length}: ${positionals.join(' ')}`;
-      throw new UsageError(what, 'e.g. `mpimg import droplet-1-clicks/wordpress-24-04 wordpress-image` (or --dry-run with the template alone)');
+      const what =
+        positionals.length === 0
+          ? 'missing <template file or app folder> and <new project folder>'
+          : positionals.length === 1
+            ? 'missing <new project folder>'
+            : `at most two arguments, got ${positionals.length}: ${positionals.join(' ')}`;
+      throw new UsageError(
+        what,
+        'e.g. `mpimg import droplet-1-clicks/wordpress-24-04 wordpress-image` (or --dry-run with the template alone)',
+      );
     }
     const [source, target] = positionals;
     if (target !== undefined) checkTarget(path.resolve(ctx.cwd, target));
     const result = await importTemplate({
       source: path.resolve(ctx.cwd, source),
       base: typeof values.base === 'string' ? path.resolve(ctx.cwd, values.base) : undefined,
-      name: values.name, slug: values.slug, vendor: values.vendor,
+      name: values.name,
+      slug: values.slug,
+      vendor: values.vendor,
       options: { fetchKeys: values['fetch-keys'] === true },
     });
     if (!dry) await writeProject(target, result, ctx, { link: values.link === true, package: values.package });
     const report = { ...result.report, project: dry ? undefined : path.resolve(ctx.cwd, target) };
-    if (values.json) ctx.stdout.write(`${JSON.stringify({ ...report, written: !dry, manifest: result.manifest }, null, 2)}\n`);
+    if (values.json)
+      ctx.stdout.write(`${JSON.stringify({ ...report, written: !dry, manifest: result.manifest }, null, 2)}\n`);
     else ctx.stdout.write(renderReport(report));
     if (!dry && !values.json) {
       const rel = path.relative(ctx.cwd, path.resolve(ctx.cwd, target));
-      ctx.stdout.write(`\nThe project is in ${rel.startsWith('..') ? path.resolve(ctx.cwd, target) : rel || '.'} (the report is its IMPORT.md). Next there: \`npm install\` (or --link), \`mpimg validate\`, \`make bundle\`.\n`);
+      ctx.stdout.write(
+        `\nThe project is in ${rel.startsWith('..') ? path.resolve(ctx.cwd, target) : rel || '.'} (the report is its IMPORT.md). Next there: \`npm install\` (or --link), \`mpimg validate\`, \`make bundle\`.\n`,
+      );
     }
     return 0;
   },

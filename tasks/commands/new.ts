@@ -33,7 +33,6 @@ ${optionsHelp()}
                     registry yet)
 `;
 
-
 type ParsedValues = Record<string, string | boolean | undefined>;
 
 function parse(argv: string[]): { dir: string; values: ParsedValues } {
@@ -44,9 +43,15 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
     package: { type: 'string' },
   };
   for (const s of ANSWER_SPECS) options[s.option] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
-  const parsed = parseOptions(argv, options, { command: 'new', usage, positionals: true, allowNegative: true }) as { values: ParsedValues; positionals: string[] };
+  const parsed = parseOptions(argv, options, { command: 'new', usage, positionals: true, allowNegative: true }) as {
+    values: ParsedValues;
+    positionals: string[];
+  };
   if (parsed.positionals.length !== 1) {
-    throw new UsageError(parsed.positionals.length === 0 ? 'missing <dir>' : `one <dir> expected, got ${parsed.positionals.join(' ')}`, 'e.g. `mpimg new acme-wiki --name "Acme Wiki" --yes`');
+    throw new UsageError(
+      parsed.positionals.length === 0 ? 'missing <dir>' : `one <dir> expected, got ${parsed.positionals.join(' ')}`,
+      'e.g. `mpimg new acme-wiki --name "Acme Wiki" --yes`',
+    );
   }
   return { dir: parsed.positionals[0], values: parsed.values };
 }
@@ -87,7 +92,12 @@ const command: Command = {
 
 async function generate(dir: string, values: ParsedValues, ctx: CommandContext): Promise<number> {
   const prompt = terminalPrompter(ctx);
-  const options: Record<string, unknown> = { yes: values.yes === true, force: values.force === true, nonInteractive: !prompt, cwd: ctx.cwd };
+  const options: Record<string, unknown> = {
+    yes: values.yes === true,
+    force: values.force === true,
+    nonInteractive: !prompt,
+    cwd: ctx.cwd,
+  };
   if (values.package !== undefined) options.package = values.package;
   for (const s of ANSWER_SPECS) if (values[s.option] !== undefined) options[s.option] = values[s.option];
   const app = await new AppProject(dir, options).run(prompt);

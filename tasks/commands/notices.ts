@@ -31,5 +31,6 @@ export function shellcheckNotice(line: string): Notice {
 
 /** "warning: <path>: <message>" (and "  fix: <hint>") for each notice. */
 export function writeWarnings(out: Writable, notices: Notice[]): void {
-  for (const n of notices) out.write(`warning: ${n.path ? `${n.path}: ` : ''}${n.message}\n${n.hint ? `  fix: ${n.hint}\n` : ''}`);
+  for (const n of notices)
+    out.write(`warning: ${n.path ? `${n.path}: ` : ''}${n.message}\n${n.hint ? `  fix: ${n.hint}\n` : ''}`);
 }

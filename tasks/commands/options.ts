@@ -20,8 +20,12 @@ export interface OptionSpec {
 }
 
 type ValueOf<S extends OptionSpec> = S['type'] extends 'string'
-  ? (S['multiple'] extends true ? string[] : string)
-  : (S['multiple'] extends true ? boolean[] : boolean);
+  ? S['multiple'] extends true
+    ? string[]
+    : string
+  : S['multiple'] extends true
+    ? boolean[]
+    : boolean;
 
 export type OptionValues<O extends Record<string, OptionSpec>> = { [K in keyof O]?: ValueOf<O[K]> };
 
@@ -39,7 +43,12 @@ export interface ParseRules {
 /** The `Usage:` paragraph of a usage text, on one line, without the word "Usage:". */
 export function synopsis(usage: string): string {
   const para = usage.trim().split(/\n\s*\n/)[0] ?? '';
-  return para.replace(/^Usage:\s*/i, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return para
+    .replace(/^Usage:\s*/i, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** A usage error about the command line, with the command's usage line and where to read more. */
@@ -61,8 +70,19 @@ const optionLike = (v: string): boolean => v.length > 1 && v.startsWith('-');
  * Parses `argv` against `options`; every mistake is a UsageError (exit 2) in the tool's words.
  * A repeated option that takes one value keeps the last one (a Makefile's extra options can override).
  */
-export function parseOptions<const O extends Record<string, OptionSpec>>(argv: string[], options: O, rules: ParseRules): { values: OptionValues<O>; positionals: string[] } {
-  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, allowNegative: rules.allowNegative === true, tokens: true });
+export function parseOptions<const O extends Record<string, OptionSpec>>(
+  argv: string[],
+  options: O,
+  rules: ParseRules,
+): { values: OptionValues<O>; positionals: string[] } {
+  const { tokens } = parseArgs({
+    args: argv,
+    options,
+    strict: false,
+    allowPositionals: true,
+    allowNegative: rules.allowNegative === true,
+    tokens: true,
+  });
   const longNames = Object.keys(options).map((n) => `--${n}`);
   for (const t of tokens) {
     if (t.kind === 'positional') {
@@ -78,23 +98,44 @@ export function parseOptions<const O extends Record<string, OptionSpec>>(argv: s
     if (!spec || (negated && spec.type !== 'boolean')) {
       const switched = isNo ? own(t.rawName.slice(5)) : undefined;
       if (switched?.type === 'boolean') {
-        if (rules.allowNegative) throw usageError(`${t.rawName} takes no value, got ${t.rawName}=${t.value}`, rules, `give ${t.rawName} alone`);
-        throw usageError(`unknown option ${t.rawName}`, rules, `--${t.rawName.slice(5)} is off unless given: leave it out`);
+        if (rules.allowNegative)
+          throw usageError(
+            `${t.rawName} takes no value, got ${t.rawName}=${t.value}`,
+            rules,
+            `give ${t.rawName} alone`,
+          );
+        throw usageError(
+          `unknown option ${t.rawName}`,
+          rules,
+          `--${t.rawName.slice(5)} is off unless given: leave it out`,
+        );
       }
       const near = t.rawName.startsWith('--') ? closest(t.rawName, longNames) : undefined;
       throw usageError(`unknown option ${t.rawName}${near ? ` (did you mean ${near}?)` : ''}`, rules);
     }
     if (spec.type === 'boolean') {
-      if (t.value !== undefined) throw usageError(`${t.rawName} takes no value, got ${t.rawName}=${t.value}`, rules, `give ${t.rawName} alone`);
+      if (t.value !== undefined)
+        throw usageError(`${t.rawName} takes no value, got ${t.rawName}=${t.value}`, rules, `give ${t.rawName} alone`);
       continue;
     }
-    if (t.value === undefined) throw usageError(`${t.rawName} needs a value`, rules, `e.g. ${t.rawName} ${placeholder(rules.usage, t.name)}`);
+    if (t.value === undefined)
+      throw usageError(`${t.rawName} needs a value`, rules, `e.g. ${t.rawName} ${placeholder(rules.usage, t.name)}`);
     if (!t.inlineValue && optionLike(t.value)) {
-      throw usageError(`${t.rawName} needs a value, got the option ${t.value}`, rules, `give the value after ${t.rawName}; a value that starts with "-" goes as ${t.rawName}=${t.value}`);
+      throw usageError(
+        `${t.rawName} needs a value, got the option ${t.value}`,
+        rules,
+        `give the value after ${t.rawName}; a value that starts with "-" goes as ${t.rawName}=${t.value}`,
+      );
     }
   }
   try {
-    const r = parseArgs({ args: argv, options, strict: true, allowPositionals: true, allowNegative: rules.allowNegative === true });
+    const r = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: rules.allowNegative === true,
+    });
     return { values: r.values as OptionValues<O>, positionals: r.positionals };
   } catch {
     // Every case strict mode refuses is worded above; this is the guard for one Node adds later.
@@ -118,7 +159,8 @@ export function projectHelp(at = 20): string {
 export function projectDir(ctx: Pick<CommandContext, 'cwd'>, given: string | undefined, label = '--project'): string {
   if (given === undefined) return ctx.cwd;
   const shown = `${label} ${JSON.stringify(given)}`;
-  if (given === '') throw new UsageError(`${label} is empty`, `give the folder that holds mpimg.json, e.g. ${label} images/web`);
+  if (given === '')
+    throw new UsageError(`${label} is empty`, `give the folder that holds mpimg.json, e.g. ${label} images/web`);
   const dir = path.resolve(ctx.cwd, given);
   let st: fs.Stats;
   try {
@@ -131,15 +173,28 @@ export function projectDir(ctx: Pick<CommandContext, 'cwd'>, given: string | und
         return false;
       }
     })();
-    throw new MpimgError(`${shown}: ${dangling ? `a link to ${JSON.stringify(fs.readlinkSync(dir))}, which does not exist` : 'no such folder'}`, {
-      where: dir, hint: 'give the folder that holds mpimg.json (create a project with `mpimg new <dir>`)', exitCode: 2,
-    });
+    throw new MpimgError(
+      `${shown}: ${dangling ? `a link to ${JSON.stringify(fs.readlinkSync(dir))}, which does not exist` : 'no such folder'}`,
+      {
+        where: dir,
+        hint: 'give the folder that holds mpimg.json (create a project with `mpimg new <dir>`)',
+        exitCode: 2,
+      },
+    );
   }
   if (!st.isDirectory()) {
-    throw new MpimgError(`${shown} is a file, not a folder`, { where: dir, hint: `give the folder that holds mpimg.json${path.basename(dir) === 'mpimg.json' ? ` (${JSON.stringify(path.dirname(given) || '.')})` : ''}`, exitCode: 2 });
+    throw new MpimgError(`${shown} is a file, not a folder`, {
+      where: dir,
+      hint: `give the folder that holds mpimg.json${path.basename(dir) === 'mpimg.json' ? ` (${JSON.stringify(path.dirname(given) || '.')})` : ''}`,
+      exitCode: 2,
+    });
   }
   if (!fs.existsSync(path.join(dir, 'mpimg.json'))) {
-    throw new MpimgError(`${shown} is not an image project: it has no mpimg.json`, { where: dir, hint: 'give the folder that holds mpimg.json (create a project with `mpimg new <dir>`)', exitCode: 2 });
+    throw new MpimgError(`${shown} is not an image project: it has no mpimg.json`, {
+      where: dir,
+      hint: 'give the folder that holds mpimg.json (create a project with `mpimg new <dir>`)',
+      exitCode: 2,
+    });
   }
   return dir;
 }

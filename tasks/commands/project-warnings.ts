@@ -14,7 +14,9 @@ export function projectWarnings(project: { dir: string; manifest: Manifest }): s
   const out: string[] = [];
   // (a firewall without its package is catalogWarnings' to say: Ubuntu's images have ufw)
   if (!m.firewall) {
-    out.push('mpimg.json has no $.firewall: DigitalOcean\'s review rejects images without an active firewall. Add `"firewall": {"limit": ["22/tcp"], "allow": ["80/tcp"]}` (the ports your app serves) and the firewall package (`"packages": {"apt": ["ufw"], "dnf": ["firewalld"]}` in $.build)');
+    out.push(
+      'mpimg.json has no $.firewall: DigitalOcean\'s review rejects images without an active firewall. Add `"firewall": {"limit": ["22/tcp"], "allow": ["80/tcp"]}` (the ports your app serves) and the firewall package (`"packages": {"apt": ["ufw"], "dnf": ["firewalld"]}` in $.build)',
+    );
   }
   for (const d of m.distributions) {
     const w = distributionWarning(d);
@@ -34,13 +36,25 @@ export function projectWarnings(project: { dir: string; manifest: Manifest }): s
 function emptyGenerated(dir: string): string[] {
   let record: Record<string, unknown> = {};
   try {
-    const rc = JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, { generated?: Record<string, unknown> }>;
+    const rc = JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<
+      string,
+      { generated?: Record<string, unknown> }
+    >;
     record = rc['generator-mpimg']?.generated ?? {};
   } catch {
     return [];
   }
   const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'; // sha256 of nothing
   return Object.entries(record)
-    .filter(([rel, sha]) => sha !== EMPTY && existsSync(join(dir, rel)) && statSync(join(dir, rel)).isFile() && statSync(join(dir, rel)).size === 0)
-    .map(([rel]) => `${rel} is empty, though generator-mpimg wrote it with content (an interrupted write?): \`mpimg upgrade\` writes it again`);
+    .filter(
+      ([rel, sha]) =>
+        sha !== EMPTY &&
+        existsSync(join(dir, rel)) &&
+        statSync(join(dir, rel)).isFile() &&
+        statSync(join(dir, rel)).size === 0,
+    )
+    .map(
+      ([rel]) =>
+        `${rel} is empty, though generator-mpimg wrote it with content (an interrupted write?): \`mpimg upgrade\` writes it again`,
+    );
 }

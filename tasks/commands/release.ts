@@ -3,7 +3,15 @@ import { apiBaseUrl, clientFor, type DoCommandDeps } from './do-support.js';
 import { loadManifest } from '../do/project.js';
 import type { DoClient } from '../do/client.js';
 import { releasePlan, renderPlan } from '../do/plan.js';
-import { imageFromRecords, IMAGES_FILE, keptListingFields, releasableImage, releaseBody, releaseToListing, releaseVariables } from '../do/release.js';
+import {
+  imageFromRecords,
+  IMAGES_FILE,
+  keptListingFields,
+  releasableImage,
+  releaseBody,
+  releaseToListing,
+  releaseVariables,
+} from '../do/release.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import { MpimgError, UsageError } from '../errors.js';
 import { imageIdOption } from './verify.js';
@@ -57,7 +65,10 @@ export interface ReleaseRequest {
 export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseRequest): Promise<void> {
   const appId = r.manifest.listing?.appId;
   if (!appId) {
-    throw new MpimgError('mpimg.json names no Marketplace listing', { where: '$.listing.appId in mpimg.json', hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}' });
+    throw new MpimgError('mpimg.json names no Marketplace listing', {
+      where: '$.listing.appId in mpimg.json',
+      hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}',
+    });
   }
   const variables = releaseVariables(ctx.cwd, r.manifest, ctx.env);
   const body = releaseBody(r.manifest, r.imageId, r.reason, variables);
@@ -66,12 +77,28 @@ export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps
   const image = await releasableImage(client, r.imageId);
   const app = await releaseToListing(client, appId, body);
   if (r.json) ctx.stdout.write(`${JSON.stringify(app, null, 2)}\n`);
-  else ctx.stdout.write(`listing ${app.appId ?? appId}${app.name ? ` "${app.name}"` : ''} now points at image ${image.id} "${image.name}" (version ${body.version}); status: ${app.status?.value ?? 'unknown'} (DigitalOcean reviews the update)\n`);
+  else
+    ctx.stdout.write(
+      `listing ${app.appId ?? appId}${app.name ? ` "${app.name}"` : ''} now points at image ${image.id} "${image.name}" (version ${body.version}); status: ${app.status?.value ?? 'unknown'} (DigitalOcean reviews the update)\n`,
+    );
 }
 
 /** --dry-run: the exact PATCH, what it leaves as it is, and the image checked when a token is at hand. */
-async function dryRun(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseRequest, appId: string, variables: Record<string, string>): Promise<void> {
-  const [check, patch] = releasePlan({ manifest: r.manifest, baseUrl: apiBaseUrl(ctx.env), appId, reason: r.reason, variables, imageId: r.imageId });
+async function dryRun(
+  ctx: CommandContext,
+  deps: ReleaseCommandDeps,
+  r: ReleaseRequest,
+  appId: string,
+  variables: Record<string, string>,
+): Promise<void> {
+  const [check, patch] = releasePlan({
+    manifest: r.manifest,
+    baseUrl: apiBaseUrl(ctx.env),
+    appId,
+    reason: r.reason,
+    variables,
+    imageId: r.imageId,
+  });
   ctx.stdout.write(`${renderPlan([patch])}\n`);
   const kept = keptListingFields(releaseBody(r.manifest, r.imageId, r.reason, variables));
   if (kept.length) ctx.stderr.write(`dry run: left out, so the listing keeps them: ${kept.join(', ')}\n`);
@@ -83,7 +110,9 @@ async function dryRun(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseR
     why = err instanceof Error ? err.message : String(err);
   }
   if (!client) {
-    ctx.stderr.write(`dry run: the image was not checked (${why}); a release first asks ${renderPlan([check]).split('\n')[0]}; nothing was sent\n`);
+    ctx.stderr.write(
+      `dry run: the image was not checked (${why}); a release first asks ${renderPlan([check]).split('\n')[0]}; nothing was sent\n`,
+    );
     return;
   }
   const image = await releasableImage(client, r.imageId);
@@ -92,8 +121,13 @@ async function dryRun(ctx: CommandContext, deps: ReleaseCommandDeps, r: ReleaseR
 
 export function reasonOption(v: string | undefined): string {
   const reason = v?.trim();
-  if (!reason) throw new UsageError('missing --reason "<text>"', 'say what changed for the reviewers, e.g. --reason "Nginx 1.26, security updates"');
-  if (reason.length > 1000 || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason)) throw new UsageError('--reason must be plain text of at most 1000 characters', 'shorten it');
+  if (!reason)
+    throw new UsageError(
+      'missing --reason "<text>"',
+      'say what changed for the reviewers, e.g. --reason "Nginx 1.26, security updates"',
+    );
+  if (reason.length > 1000 || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason))
+    throw new UsageError('--reason must be plain text of at most 1000 characters', 'shorten it');
   return reason;
 }
 
@@ -103,18 +137,32 @@ export function createReleaseCommand(deps: ReleaseCommandDeps = {}): Command {
     summary: 'point the Marketplace listing at a snapshot (Vendor API)',
     usage,
     async run(argv, ctx) {
-      const { values } = parseOptions(argv, {
-        ...PROJECT_OPTION, image: { type: 'string' }, images: { type: 'string' }, reason: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'if-listed': { type: 'boolean' }, json: { type: 'boolean' },
-      }, { command: 'release', usage });
+      const { values } = parseOptions(
+        argv,
+        {
+          ...PROJECT_OPTION,
+          image: { type: 'string' },
+          images: { type: 'string' },
+          reason: { type: 'string' },
+          'dry-run': { type: 'boolean' },
+          'if-listed': { type: 'boolean' },
+          json: { type: 'boolean' },
+        },
+        { command: 'release', usage },
+      );
       ctx = inProject(ctx, values.project);
-      if (values.image !== undefined && values.images !== undefined) throw new UsageError('give --image or --images, not both', 'mpimg release --image <id> --reason "..."');
+      if (values.image !== undefined && values.images !== undefined)
+        throw new UsageError('give --image or --images, not both', 'mpimg release --image <id> --reason "..."');
       const manifest = loadManifest(ctx.cwd);
       if (!manifest.listing?.appId && values['if-listed']) {
         ctx.stderr.write('mpimg release: mpimg.json has no $.listing.appId: nothing to release\n');
         return 0;
       }
       const reason = reasonOption(values.reason);
-      const imageId = values.images !== undefined ? imageFromRecords(resolve(ctx.cwd, values.images), manifest) : imageIdOption(values.image);
+      const imageId =
+        values.images !== undefined
+          ? imageFromRecords(resolve(ctx.cwd, values.images), manifest)
+          : imageIdOption(values.image);
       await releaseImage(ctx, deps, { manifest, imageId, reason, dryRun: values['dry-run'], json: values.json });
       return 0;
     },

@@ -31,8 +31,12 @@ const TAPPED = new WeakMap<Writable, Tapped>();
 
 /** Text of a write's chunk, or undefined for what is not text or bytes (object mode). */
 function chunkText(chunk: unknown, enc: unknown): string | undefined {
-  if (typeof chunk === 'string') return typeof enc === 'string' && !/^utf-?8$/i.test(enc) ? Buffer.from(chunk, enc as BufferEncoding).toString('utf8') : chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+  if (typeof chunk === 'string')
+    return typeof enc === 'string' && !/^utf-?8$/i.test(enc)
+      ? Buffer.from(chunk, enc as BufferEncoding).toString('utf8')
+      : chunk;
+  if (chunk instanceof Uint8Array)
+    return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
   return undefined;
 }
 
@@ -110,13 +114,23 @@ function openGiven(file: string, from: string): number {
   } catch {
     /* not there yet: open makes it */
   }
-  if (folder) throw new MpimgError(`${from} ${JSON.stringify(file)} is a folder`, { where: file, hint: `give a file name, e.g. ${path.join(file, 'build.log')}`, exitCode: 2 });
+  if (folder)
+    throw new MpimgError(`${from} ${JSON.stringify(file)} is a folder`, {
+      where: file,
+      hint: `give a file name, e.g. ${path.join(file, 'build.log')}`,
+      exitCode: 2,
+    });
   try {
     return fs.openSync(file, 'a', 0o600);
   } catch (err) {
-    throw new MpimgError(`${from}: cannot write ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
-      where: file, hint: 'give a file in a folder that exists and that you can write to (or --no-log)', exitCode: 2,
-    });
+    throw new MpimgError(
+      `${from}: cannot write ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      {
+        where: file,
+        hint: 'give a file in a folder that exists and that you can write to (or --no-log)',
+        exitCode: 2,
+      },
+    );
   }
 }
 
@@ -128,7 +142,14 @@ function openDefault(project: string, task: string, now: Date): { fd: number; fi
   for (let n = 1; ; n++) {
     const file = path.join(dir, `${base}${n > 1 ? `-${n}` : ''}.log`);
     try {
-      return { fd: fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600), file };
+      return {
+        fd: fs.openSync(
+          file,
+          fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+          0o600,
+        ),
+        file,
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 100) throw err;
     }
@@ -149,7 +170,9 @@ export function openRunLog(o: RunLogOptions): RunLog | { failed: string } {
     try {
       ({ fd, file } = openDefault(o.project, o.task, o.now));
     } catch (err) {
-      return { failed: `cannot write a log in ${path.join(o.project, 'dist', 'logs')} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+      return {
+        failed: `cannot write a log in ${path.join(o.project, 'dist', 'logs')} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      };
     }
   }
   let broken = false;

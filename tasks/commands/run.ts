@@ -44,7 +44,8 @@ token calls apiToken() from generator-mpimg/tasks.
 function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
   return n;
 }
 
@@ -53,34 +54,52 @@ const command: Command = {
   summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
   usage,
   async run(argv, ctx) {
-    const { values, positionals } = parseOptions(argv, {
-      ...PROJECT_OPTION,
-      host: { type: 'string' },
-      user: { type: 'string' },
-      port: { type: 'string' },
-      identity: { type: 'string' },
-      'strict-host-keys': { type: 'boolean' },
-      'known-hosts': { type: 'string' },
-      'ssh-config': { type: 'string' },
-      'wait-attempts': { type: 'string' },
-      'cloud-init-timeout': { type: 'string' },
-      log: { type: 'string' },
-      'no-log': { type: 'boolean' },
-    }, { command: 'run', usage, positionals: true });
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `one task at a time, got: ${positionals.join(' ')}` : 'which task? none given', 'mpimg run <task> --host <host>; `mpimg tasks` lists them');
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        ...PROJECT_OPTION,
+        host: { type: 'string' },
+        user: { type: 'string' },
+        port: { type: 'string' },
+        identity: { type: 'string' },
+        'strict-host-keys': { type: 'boolean' },
+        'known-hosts': { type: 'string' },
+        'ssh-config': { type: 'string' },
+        'wait-attempts': { type: 'string' },
+        'cloud-init-timeout': { type: 'string' },
+        log: { type: 'string' },
+        'no-log': { type: 'boolean' },
+      },
+      { command: 'run', usage, positionals: true },
+    );
+    if (positionals.length !== 1)
+      throw new UsageError(
+        positionals.length ? `one task at a time, got: ${positionals.join(' ')}` : 'which task? none given',
+        'mpimg run <task> --host <host>; `mpimg tasks` lists them',
+      );
     if (!values.host) throw new UsageError('--host is missing', 'mpimg run <task> --host <droplet-ip>');
     const port = intOption(values.port, 'port', 22, 1, 65535);
     const attempts = intOption(values['wait-attempts'], 'wait-attempts', 30, 1, 1000);
-    const cloudInitTimeout = values['cloud-init-timeout'] === undefined ? undefined : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
-    if (values.log !== undefined && values['no-log']) throw new UsageError('give --log <file> or --no-log, not both', 'mpimg run build --host <host> --log build.log');
+    const cloudInitTimeout =
+      values['cloud-init-timeout'] === undefined
+        ? undefined
+        : intOption(values['cloud-init-timeout'], 'cloud-init-timeout', 600, 0, 7 * 86400);
+    if (values.log !== undefined && values['no-log'])
+      throw new UsageError('give --log <file> or --no-log, not both', 'mpimg run build --host <host> --log build.log');
     const fromEnv = ctx.env[LOG_PATH_ENV];
     const log: LogChoice = {
       off: values['no-log'] === true,
-      given: values.log !== undefined ? { value: values.log, from: '--log' } : fromEnv ? { value: fromEnv, from: LOG_PATH_ENV } : undefined,
+      given:
+        values.log !== undefined
+          ? { value: values.log, from: '--log' }
+          : fromEnv
+            ? { value: fromEnv, from: LOG_PATH_ENV }
+            : undefined,
       cwd: ctx.cwd,
       argv,
     };
-    if (log.given?.value === '') throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
+    if (log.given?.value === '')
+      throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
     const project = inProject(ctx, values.project);
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
@@ -126,12 +145,20 @@ function shown(cwd: string, file: string): string {
  * Runs `fn` with everything written to ctx's streams masked (token values) and copied to the log
  * of this run, which is named before and after.
  */
-async function withRunLog(name: string, choice: LogChoice, ctx: CommandContext, fn: () => Promise<number>): Promise<number> {
+async function withRunLog(
+  name: string,
+  choice: LogChoice,
+  ctx: CommandContext,
+  fn: () => Promise<number>,
+): Promise<number> {
   const mask = masker(tokenValues(ctx.env, process.env));
   let log: RunLog | undefined;
   if (!choice.off) {
     const opened = openRunLog({ project: ctx.cwd, task: name, given: choice.given, cwd: choice.cwd, now: new Date() });
-    if ('failed' in opened) ctx.stderr.write(`warning: ${opened.failed}: this run has no log file\n  fix: give one with --log <file> (or --no-log)\n`);
+    if ('failed' in opened)
+      ctx.stderr.write(
+        `warning: ${opened.failed}: this run has no log file\n  fix: give one with --log <file> (or --no-log)\n`,
+      );
     else log = opened;
   }
   const onText = (text: string) => {
@@ -143,7 +170,11 @@ async function withRunLog(name: string, choice: LogChoice, ctx: CommandContext, 
   let code = 1;
   try {
     if (log) {
-      onText(mask(`# mpimg run ${choice.argv.join(' ')} (generator-mpimg ${packageVersion()})\n# project: ${ctx.cwd}\n# started: ${started.toISOString()}\n`));
+      onText(
+        mask(
+          `# mpimg run ${choice.argv.join(' ')} (generator-mpimg ${packageVersion()})\n# project: ${ctx.cwd}\n# started: ${started.toISOString()}\n`,
+        ),
+      );
       ctx.stderr.write(`log: ${shown(choice.cwd, log.file)}\n`);
     }
     code = await fn();
@@ -156,14 +187,30 @@ async function withRunLog(name: string, choice: LogChoice, ctx: CommandContext, 
 }
 
 /** Loads the task file and runs one task over a fresh Connection; prints timings and the outcome. */
-async function runTask(name: string, values: RunValues, o: { port: number; attempts: number; log: LogChoice }, ctx: CommandContext): Promise<number> {
+async function runTask(
+  name: string,
+  values: RunValues,
+  o: { port: number; attempts: number; log: LogChoice },
+  ctx: CommandContext,
+): Promise<number> {
   const { tasks } = await projectTasks(ctx.cwd);
   const t = tasks.get(name);
-  if (!t) throw new UsageError(`no task "${name}" in mpimgfile.mjs or the standard tasks`, `one of: ${[...tasks.keys()].join(', ')}`);
+  if (!t)
+    throw new UsageError(
+      `no task "${name}" in mpimgfile.mjs or the standard tasks`,
+      `one of: ${[...tasks.keys()].join(', ')}`,
+    );
   return withRunLog(name, o.log, ctx, () => runOne(name, t, tasks, values, o, ctx));
 }
 
-async function runOne(name: string, t: Task, tasks: Map<string, Task>, values: RunValues, o: { port: number; attempts: number }, ctx: CommandContext): Promise<number> {
+async function runOne(
+  name: string,
+  t: Task,
+  tasks: Map<string, Task>,
+  values: RunValues,
+  o: { port: number; attempts: number },
+  ctx: CommandContext,
+): Promise<number> {
   const { port, attempts } = o;
 
   const c = new Connection({

@@ -71,9 +71,23 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
     summary: 'power off a droplet, snapshot it and print the line to submit',
     usage,
     async run(argv, ctx) {
-      const { values } = parseOptions(argv, { ...PROJECT_OPTION, droplet: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } }, { command: 'snapshot', usage });
+      const { values } = parseOptions(
+        argv,
+        {
+          ...PROJECT_OPTION,
+          droplet: { type: 'string' },
+          name: { type: 'string' },
+          json: { type: 'boolean' },
+          yes: { type: 'boolean', short: 'y' },
+        },
+        { command: 'snapshot', usage },
+      );
       ctx = inProject(ctx, values.project);
-      if (!values.droplet) throw new UsageError('missing --droplet <id|name>', 'e.g. `mpimg snapshot --droplet 123456` (or `make snapshot DROPLET=123456`)');
+      if (!values.droplet)
+        throw new UsageError(
+          'missing --droplet <id|name>',
+          'e.g. `mpimg snapshot --droplet 123456` (or `make snapshot DROPLET=123456`)',
+        );
       const name = values.name ?? snapshotName(loadManifest(ctx.cwd), deps.now?.() ?? new Date());
       const client = clientFor(ctx, deps);
       const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg snapshot', now: deps.clock?.now });
@@ -92,12 +106,22 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
             });
           }
           progress.suspend();
-          const answer = await (deps.prompt ?? ttyPrompt)(`This shuts down ${what} and snapshots it.\nContinue? [y/N] `, ctx);
+          const answer = await (deps.prompt ?? ttyPrompt)(
+            `This shuts down ${what} and snapshots it.\nContinue? [y/N] `,
+            ctx,
+          );
           if (!/^\s*y(es)?\s*$/i.test(answer)) {
-            throw new MpimgError(`not confirmed: droplet ${droplet.id} was left as it is`, { where: `--droplet ${values.droplet}`, hint: 'answer "y" to go on (or pass --yes)' });
+            throw new MpimgError(`not confirmed: droplet ${droplet.id} was left as it is`, {
+              where: `--droplet ${values.droplet}`,
+              hint: 'answer "y" to go on (or pass --yes)',
+            });
           }
         }
-        const res = await snapshotDroplet(client, droplet, name, { timings: deps.timings, onPhase: (p) => progress.phase(p), beforeAction: (t) => sent.add(t) });
+        const res = await snapshotDroplet(client, droplet, name, {
+          timings: deps.timings,
+          onPhase: (p) => progress.phase(p),
+          beforeAction: (t) => sent.add(t),
+        });
         progress.done(`snapshot ${res.image.id} "${res.image.name}" ready`);
         printImage(ctx, res.image, Boolean(values.json));
         return 0;
@@ -105,10 +129,14 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
         progress.suspend();
         // Say what state the droplet may have been left in.
         if (droplet && droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
-          ctx.stderr.write(`note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`);
+          ctx.stderr.write(
+            `note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`,
+          );
         }
         if (droplet && sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
-          ctx.stderr.write(`note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`);
+          ctx.stderr.write(
+            `note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`,
+          );
         }
         throw err;
       } finally {

@@ -33,15 +33,24 @@ export function runTaskBuildStep(opts: RunTaskBuildStepOptions = {}): BuildStep 
     if (opts.sshPort !== undefined && opts.sshPort !== 22) argv.push('--port', String(opts.sshPort));
     if (ctx.knownHostsFile) argv.push('--known-hosts', ctx.knownHostsFile);
     argv.push(...(opts.extraArgs ?? []));
-    const code = await withTokensStashed(() => cmd.run(argv, {
-      cwd: ctx.cwd, env: childEnv(ctx.env), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: false,
-      signal: ctx.signal ?? new AbortController().signal,
-    }));
+    const code = await withTokensStashed(() =>
+      cmd.run(argv, {
+        cwd: ctx.cwd,
+        env: childEnv(ctx.env),
+        stdout: ctx.stdout,
+        stderr: ctx.stderr,
+        isTTY: false,
+        signal: ctx.signal ?? new AbortController().signal,
+      }),
+    );
     if (ctx.signal?.aborted) throw new AbortedError();
     if (code !== 0) {
       throw new MpimgError(`the ${task} task failed on ${ctx.ip} (exit code ${code})`, {
         where: `mpimg run ${task} --host ${ctx.ip}`,
-        hint: task === 'verify' ? 'read the [FAIL] lines above; `mpimg verify --keep` keeps the droplet to look at' : 'read the output above; run `mpimg image --keep` to keep the droplet for debugging',
+        hint:
+          task === 'verify'
+            ? 'read the [FAIL] lines above; `mpimg verify --keep` keeps the droplet to look at'
+            : 'read the output above; run `mpimg image --keep` to keep the droplet for debugging',
       });
     }
   };

@@ -33,15 +33,26 @@ ${projectHelp(16)}
 function show(dir: string, rel: string): string {
   const stored = (() => {
     try {
-      return (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+      return (
+        (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
+          'generator-mpimg'
+        ] ?? {}
+      );
     } catch {
       return {};
     }
   })();
-  const answers = withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir));
+  const answers = withDefaults(
+    { ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) },
+    basename(dir),
+  );
   const ctx = templateContext(answers);
   const file = PROJECT_FILES.find((f) => f.dest(ctx) === rel);
-  if (!file) throw new UsageError(`${rel} is not a file the generator writes`, `one of: ${PROJECT_FILES.map((f) => f.dest(ctx)).join(', ')}`);
+  if (!file)
+    throw new UsageError(
+      `${rel} is not a file the generator writes`,
+      `one of: ${PROJECT_FILES.map((f) => f.dest(ctx)).join(', ')}`,
+    );
   return renderTemplate(file, ctx).toString('utf8');
 }
 
@@ -50,14 +61,21 @@ function generatedPath(dir: string, file: string): string {
   const rel = file.replace(/^(\.\/)+/, '');
   const stored = (() => {
     try {
-      return (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)['generator-mpimg'] ?? {};
+      return (
+        (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
+          'generator-mpimg'
+        ] ?? {}
+      );
     } catch {
       return {};
     }
   })();
-  const ctx = templateContext(withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir)));
+  const ctx = templateContext(
+    withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir)),
+  );
   const known = PROJECT_FILES.map((f) => f.dest(ctx));
-  if (!known.includes(rel)) throw new UsageError(`${file} is not a file the generator writes`, `one of: ${known.join(', ')}`);
+  if (!known.includes(rel))
+    throw new UsageError(`${file} is not a file the generator writes`, `one of: ${known.join(', ')}`);
   return rel;
 }
 
@@ -66,11 +84,22 @@ const command: Command = {
   summary: 'refresh the generated files you never edited to the installed generator-mpimg',
   usage,
   async run(argv, ctx) {
-    const { values, positionals: files } = parseOptions(argv, { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, show: { type: 'string' } }, { command: 'upgrade', usage, positionals: true });
-    if (files.length && !values.force) throw new UsageError(`FILE arguments go with --force: ${files.join(' ')}`, 'e.g. `mpimg upgrade --force Makefile` (see `mpimg upgrade --help`)');
+    const { values, positionals: files } = parseOptions(
+      argv,
+      { ...PROJECT_OPTION, force: { type: 'boolean', short: 'f' }, show: { type: 'string' } },
+      { command: 'upgrade', usage, positionals: true },
+    );
+    if (files.length && !values.force)
+      throw new UsageError(
+        `FILE arguments go with --force: ${files.join(' ')}`,
+        'e.g. `mpimg upgrade --force Makefile` (see `mpimg upgrade --help`)',
+      );
     ctx = inProject(ctx, values.project);
     if (!existsSync(join(ctx.cwd, 'mpimg.json'))) {
-      throw new MpimgError('no mpimg.json in this folder', { where: ctx.cwd, hint: 'run `mpimg upgrade` inside an image project' });
+      throw new MpimgError('no mpimg.json in this folder', {
+        where: ctx.cwd,
+        hint: 'run `mpimg upgrade` inside an image project',
+      });
     }
     if (values.show !== undefined) {
       ctx.stdout.write(show(ctx.cwd, values.show));
@@ -79,7 +108,11 @@ const command: Command = {
     const force = files.length ? new Set(files.map((f) => generatedPath(ctx.cwd, f))) : values.force === true;
     const gen = await new AppProject(ctx.cwd, { yes: true, force, nonInteractive: true }).run();
     const report = generationReport(gen.writer, gen.retired);
-    ctx.stdout.write(report ? `${report}\n` : `Nothing to upgrade: every generated file is as generator-mpimg ${packageVersion()} writes it (or yours).\n`);
+    ctx.stdout.write(
+      report
+        ? `${report}\n`
+        : `Nothing to upgrade: every generated file is as generator-mpimg ${packageVersion()} writes it (or yours).\n`,
+    );
     return 0;
   },
 };

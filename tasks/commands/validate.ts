@@ -33,7 +33,9 @@ Options:
 /** The way to run `mpimg <cmd>` for this project from where mpimg was started: make first. */
 function runHint(ctx: CommandContext, dir: string, cmd: 'bundle' | 'upgrade'): string {
   const rel = path.relative(ctx.cwd, dir);
-  return rel === '' ? `\`make ${cmd}\` (or \`mpimg ${cmd}\`)` : `\`make -C ${shellQuote(rel)} ${cmd}\` (or \`mpimg ${cmd} --project ${shellQuote(rel)}\`)`;
+  return rel === ''
+    ? `\`make ${cmd}\` (or \`mpimg ${cmd}\`)`
+    : `\`make -C ${shellQuote(rel)} ${cmd}\` (or \`mpimg ${cmd} --project ${shellQuote(rel)}\`)`;
 }
 
 /** Stale files grouped by the command that writes them again; upgrade first (the bundle embeds files/). */
@@ -42,13 +44,26 @@ function staleNotices(ctx: CommandContext, dir: string, stale: StaleFile[]): Not
   const upgrade = stale.filter((s) => s.run === 'upgrade');
   const bundle = stale.filter((s) => s.run === 'bundle');
   if (upgrade.length) {
-    out.push({ message: `${upgrade.length} generated file(s) you never edited are from an older mpimg.json or generator-mpimg: ${upgrade.map((s) => s.path).join(', ')}`, hint: `run ${runHint(ctx, dir, 'upgrade')}${bundle.length ? ', then bundle again' : ''}` });
+    out.push({
+      message: `${upgrade.length} generated file(s) you never edited are from an older mpimg.json or generator-mpimg: ${upgrade.map((s) => s.path).join(', ')}`,
+      hint: `run ${runHint(ctx, dir, 'upgrade')}${bundle.length ? ', then bundle again' : ''}`,
+    });
   }
   if (bundle.length) {
     const missing = bundle.filter((s) => s.reason.startsWith('missing'));
-    const why = missing.length === bundle.length ? 'missing: dist/ is from an older release' : 'bundled before the last change to the project (or to generator-mpimg)';
-    const names = bundle.map((s) => `${s.path.replace(/^dist\//, '')}${missing.includes(s) && missing.length < bundle.length ? ' (missing)' : ''}`);
-    out.push({ path: 'dist/', message: `${bundle.length} file(s) ${why}: ${names.join(', ')}`, hint: `run ${runHint(ctx, dir, 'bundle')} to write them again` });
+    const why =
+      missing.length === bundle.length
+        ? 'missing: dist/ is from an older release'
+        : 'bundled before the last change to the project (or to generator-mpimg)';
+    const names = bundle.map(
+      (s) =>
+        `${s.path.replace(/^dist\//, '')}${missing.includes(s) && missing.length < bundle.length ? ' (missing)' : ''}`,
+    );
+    out.push({
+      path: 'dist/',
+      message: `${bundle.length} file(s) ${why}: ${names.join(', ')}`,
+      hint: `run ${runHint(ctx, dir, 'bundle')} to write them again`,
+    });
   }
   return out;
 }
@@ -57,7 +72,9 @@ function staleNotices(ctx: CommandContext, dir: string, stale: StaleFile[]): Not
 function problemsOf(err: MpimgError, dir: string): Notice[] {
   if (err.problems?.length) return err.problems.map((p) => ({ ...p }));
   const where = err.where ? path.relative(dir, err.where) || '.' : undefined;
-  return [{ ...(where !== undefined ? { path: where } : {}), message: err.message, ...(err.hint ? { hint: err.hint } : {}) }];
+  return [
+    { ...(where !== undefined ? { path: where } : {}), message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
+  ];
 }
 
 const command: Command = {
@@ -65,9 +82,18 @@ const command: Command = {
   summary: 'check mpimg.json and the project folders, listing every problem',
   usage,
   async run(argv, ctx) {
-    const { values, positionals } = parseOptions(argv, { ...PROJECT_OPTION, strict: { type: 'boolean' }, json: { type: 'boolean' } }, { command: 'validate', usage, positionals: true });
-    if (positionals.length > 1) throw new UsageError(`one DIR at most, got ${positionals.join(' ')}`, 'mpimg validate [DIR]');
-    if (positionals.length && values.project !== undefined) throw new UsageError('give the project as DIR or as --project DIR, not both', 'e.g. mpimg validate --project images/web');
+    const { values, positionals } = parseOptions(
+      argv,
+      { ...PROJECT_OPTION, strict: { type: 'boolean' }, json: { type: 'boolean' } },
+      { command: 'validate', usage, positionals: true },
+    );
+    if (positionals.length > 1)
+      throw new UsageError(`one DIR at most, got ${positionals.join(' ')}`, 'mpimg validate [DIR]');
+    if (positionals.length && values.project !== undefined)
+      throw new UsageError(
+        'give the project as DIR or as --project DIR, not both',
+        'e.g. mpimg validate --project images/web',
+      );
     const dir = projectDir(ctx, values.project ?? positionals[0], values.project !== undefined ? '--project' : 'DIR');
     const file = path.join(dir, 'mpimg.json');
 
@@ -76,7 +102,9 @@ const command: Command = {
       project = loadProject(dir);
     } catch (err) {
       if (!values.json || !(err instanceof MpimgError)) throw err;
-      ctx.stdout.write(`${JSON.stringify({ ok: false, project: dir, problems: problemsOf(err, dir), warnings: [], stale: [], summary: null }, null, 2)}\n`);
+      ctx.stdout.write(
+        `${JSON.stringify({ ok: false, project: dir, problems: problemsOf(err, dir), warnings: [], stale: [], summary: null }, null, 2)}\n`,
+      );
       return 1;
     }
     const plan = buildPlan(project, packageVersion());
@@ -92,25 +120,40 @@ const command: Command = {
     const warnings = sources.map(toNotice);
     const stale = staleNotices(ctx, dir, st.stale);
     const failed = Boolean(values.strict) && stale.length > 0;
-    const summary = { firstBootScripts: project.firstBoot.length, files: project.files.length, installOperations: plan.ops.length };
+    const summary = {
+      firstBootScripts: project.firstBoot.length,
+      files: project.files.length,
+      installOperations: plan.ops.length,
+    };
 
     if (values.json) {
-      ctx.stdout.write(`${JSON.stringify({
-        ok: !failed, project: dir,
-        problems: failed ? stale : [],
-        warnings: failed ? warnings : [...warnings, ...stale],
-        stale: st.stale,
-        summary,
-      }, null, 2)}\n`);
+      ctx.stdout.write(
+        `${JSON.stringify(
+          {
+            ok: !failed,
+            project: dir,
+            problems: failed ? stale : [],
+            warnings: failed ? warnings : [...warnings, ...stale],
+            stale: st.stale,
+            summary,
+          },
+          null,
+          2,
+        )}\n`,
+      );
       return failed ? 1 : 0;
     }
     writeWarnings(ctx.stderr, warnings);
     if (failed) {
-      throw new MpimgError(`${st.stale.length} generated file(s) no longer follow the project (--strict makes this an error):\n${stale.map((n) => `  ${n.path ? `${n.path}: ` : ''}${n.message}\n    fix: ${n.hint}`).join('\n')}`);
+      throw new MpimgError(
+        `${st.stale.length} generated file(s) no longer follow the project (--strict makes this an error):\n${stale.map((n) => `  ${n.path ? `${n.path}: ` : ''}${n.message}\n    fix: ${n.hint}`).join('\n')}`,
+      );
     }
     writeWarnings(ctx.stderr, stale);
     const noted = warnings.length + stale.length;
-    ctx.stdout.write(`${file}: ok (${project.firstBoot.length} first-boot script(s), ${project.files.length} file(s), ${plan.ops.length} install operations)${noted ? `; ${noted} warning(s)` : ''}\n`);
+    ctx.stdout.write(
+      `${file}: ok (${project.firstBoot.length} first-boot script(s), ${project.files.length} file(s), ${plan.ops.length} install operations)${noted ? `; ${noted} warning(s)` : ''}\n`,
+    );
     return 0;
   },
 };

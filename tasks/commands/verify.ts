@@ -45,13 +45,22 @@ export interface VerifyCommandDeps extends DoCommandDeps {
 
 /** Ids are whole numbers; anything else is a slip (a name, a slug). */
 export function imageIdOption(v: string | undefined, flag = '--image'): number {
-  if (v === undefined) throw new UsageError(`missing ${flag} <id>`, `give the snapshot's id, e.g. ${flag} 123456789 (\`doctl compute image list-user\` lists them)`);
-  if (!/^\d{1,15}$/.test(v) || Number(v) === 0) throw new UsageError(`${flag} must be an image id (a whole number), got "${v}"`, 'the first column of `doctl compute image list-user`');
+  if (v === undefined)
+    throw new UsageError(
+      `missing ${flag} <id>`,
+      `give the snapshot's id, e.g. ${flag} 123456789 (\`doctl compute image list-user\` lists them)`,
+    );
+  if (!/^\d{1,15}$/.test(v) || Number(v) === 0)
+    throw new UsageError(
+      `${flag} must be an image id (a whole number), got "${v}"`,
+      'the first column of `doctl compute image list-user`',
+    );
   return Number(v);
 }
 
 /** The default verify step: `mpimg run verify`, patient with SSH (a held login waits for first boot). */
-export const defaultVerifyStep = (): BuildStep => runTaskBuildStep({ task: 'verify', extraArgs: ['--wait-attempts', '150'] });
+export const defaultVerifyStep = (): BuildStep =>
+  runTaskBuildStep({ task: 'verify', extraArgs: ['--wait-attempts', '150'] });
 
 export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
   return {
@@ -59,7 +68,11 @@ export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
     summary: 'create a droplet from a snapshot, check it after first boot, destroy it',
     usage,
     async run(argv, ctx) {
-      const { values } = parseOptions(argv, { ...PROJECT_OPTION, image: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } }, { command: 'verify', usage });
+      const { values } = parseOptions(
+        argv,
+        { ...PROJECT_OPTION, image: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } },
+        { command: 'verify', usage },
+      );
       ctx = inProject(ctx, values.project);
       const imageId = imageIdOption(values.image);
       const manifest = loadManifest(ctx.cwd);
@@ -71,12 +84,26 @@ export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
       let failure: unknown;
       let res: Awaited<ReturnType<typeof runVerifyPipeline>> | undefined;
       try {
-        res = await collect.run(() => runVerifyPipeline({
-          client, manifest, imageId, keep: Boolean(values.keep), now: deps.now, cwd: ctx.cwd, env: ctx.env,
-          // --json keeps stdout for the JSON alone.
-          stdout: json ? ctx.stderr : ctx.stdout, stderr: ctx.stderr, timings: deps.timings, onPhase: (p) => progress.phase(p),
-          verify: async (b) => { progress.suspend(); await step(b); },
-        }));
+        res = await collect.run(() =>
+          runVerifyPipeline({
+            client,
+            manifest,
+            imageId,
+            keep: Boolean(values.keep),
+            now: deps.now,
+            cwd: ctx.cwd,
+            env: ctx.env,
+            // --json keeps stdout for the JSON alone.
+            stdout: json ? ctx.stderr : ctx.stdout,
+            stderr: ctx.stderr,
+            timings: deps.timings,
+            onPhase: (p) => progress.phase(p),
+            verify: async (b) => {
+              progress.suspend();
+              await step(b);
+            },
+          }),
+        );
       } catch (err) {
         failure = err;
       } finally {
@@ -87,14 +114,25 @@ export function createVerifyCommand(deps: VerifyCommandDeps = {}): Command {
       const verdict = failure ? 'fail' : result;
       if (json) {
         const e = failure as MpimgError | undefined;
-        ctx.stdout.write(`${JSON.stringify({
-          image: imageId, result: verdict, summary, checks,
-          ...(res ? { droplet: { ...res.droplet, size: res.size, destroyed: res.destroyed } } : {}),
-          ...(e ? { error: e instanceof Error ? e.message : String(e) } : {}),
-        }, null, 2)}\n`);
+        ctx.stdout.write(
+          `${JSON.stringify(
+            {
+              image: imageId,
+              result: verdict,
+              summary,
+              checks,
+              ...(res ? { droplet: { ...res.droplet, size: res.size, destroyed: res.destroyed } } : {}),
+              ...(e ? { error: e instanceof Error ? e.message : String(e) } : {}),
+            },
+            null,
+            2,
+          )}\n`,
+        );
       }
       if (failure) throw failure;
-      progress.done(`image ${imageId} verified: ${verdict === 'warn' ? 'passed with warnings' : 'passed'}${res!.destroyed ? ', droplet destroyed' : ''}`);
+      progress.done(
+        `image ${imageId} verified: ${verdict === 'warn' ? 'passed with warnings' : 'passed'}${res!.destroyed ? ', droplet destroyed' : ''}`,
+      );
       return 0;
     },
   };

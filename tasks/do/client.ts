@@ -3,7 +3,16 @@ import { realClock, type Clock } from './clock.js';
 import { AbortedError, DoApiError } from './errors.js';
 import { scopesFor } from './scopes.js';
 import { resolveApiUrl, resolveToken, type TokenSource } from './token.js';
-import type { Action, CreateDropletRequest, Droplet, DropletSnapshot, Image, SshKey, VendorApp, VendorAppUpdate } from './types.js';
+import type {
+  Action,
+  CreateDropletRequest,
+  Droplet,
+  DropletSnapshot,
+  Image,
+  SshKey,
+  VendorApp,
+  VendorAppUpdate,
+} from './types.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
 
@@ -77,7 +86,11 @@ export interface RequestOptions<T = unknown> {
   onSend?: (serverNow: number) => void;
 }
 
-interface ApiErrorBody { id?: string; message?: string; request_id?: string }
+interface ApiErrorBody {
+  id?: string;
+  message?: string;
+  request_id?: string;
+}
 
 const PENDING_RE = /pending event/i;
 
@@ -93,7 +106,12 @@ function neverSent(err: unknown): boolean {
     codes.push((e as { code?: unknown }).code);
     // Node tries each address of a host name; all of them must have refused.
     const list = (e as { errors?: unknown }).errors;
-    if (Array.isArray(list) && list.length && list.every((x) => NOT_SENT_CODES.has((x as { code?: string })?.code ?? ''))) return true;
+    if (
+      Array.isArray(list) &&
+      list.length &&
+      list.every((x) => NOT_SENT_CODES.has((x as { code?: string })?.code ?? ''))
+    )
+      return true;
   }
   return codes.some((c) => typeof c === 'string' && NOT_SENT_CODES.has(c));
 }
@@ -135,7 +153,8 @@ export class DoClient {
     // An HTTP header cannot carry spaces or control characters; say so without echoing the token.
     if (!/^[\x21-\x7e]+$/.test(opts.token)) {
       throw new MpimgError('the DigitalOcean API token contains spaces, line breaks or non-ASCII characters', {
-        where: opts.tokenSource ?? 'token', hint: 'copy the token again exactly as the control panel shows it',
+        where: opts.tokenSource ?? 'token',
+        hint: 'copy the token again exactly as the control panel shows it',
       });
     }
     this.#token = opts.token;
@@ -151,10 +170,19 @@ export class DoClient {
    * Token from the environment / doctl config; base URL from DIGITALOCEAN_API_URL, else the `api-url`
    * of doctl's config file (DIGITALOCEAN_CONFIG or its default place), else DigitalOcean's.
    */
-  static fromEnv(env: NodeJS.ProcessEnv, opts: Omit<DoClientOptions, 'token' | 'tokenSource' | 'baseUrl' | 'baseUrlSource'> = {}): DoClient {
+  static fromEnv(
+    env: NodeJS.ProcessEnv,
+    opts: Omit<DoClientOptions, 'token' | 'tokenSource' | 'baseUrl' | 'baseUrlSource'> = {},
+  ): DoClient {
     const api = resolveApiUrl(env, DEFAULT_API_URL);
     const t = resolveToken(env);
-    return new DoClient({ ...opts, token: t.token, tokenSource: t.file ? `${t.source} (${t.file})` : t.source, baseUrl: api.url, baseUrlSource: api.source });
+    return new DoClient({
+      ...opts,
+      token: t.token,
+      tokenSource: t.file ? `${t.source} (${t.file})` : t.source,
+      baseUrl: api.url,
+      baseUrlSource: api.source,
+    });
   }
 
   /** Never let the token reach a message, even if the server echoes it. */
@@ -178,7 +206,7 @@ export class DoClient {
   async request<T>(method: string, path: string, opts: RequestOptions<T> = {}): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, String(v));
-    const outer = opts.signal === null ? undefined : opts.signal ?? this.signal;
+    const outer = opts.signal === null ? undefined : (opts.signal ?? this.signal);
     const label = `${method} ${url.pathname}`;
     // GET/PUT/DELETE may be repeated freely; a POST twice can make two droplets or two snapshots.
     const repeatable = method === 'GET' || method === 'HEAD' || method === 'PUT' || method === 'DELETE';
@@ -217,11 +245,16 @@ export class DoClient {
         const why = this.redact(errText(err));
         if (!repeatable && !neverSent(err)) {
           maybeDone = true;
-          if (!opts.reconcile || tries >= this.retry.maxRetries) return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, why, 0));
+          if (!opts.reconcile || tries >= this.retry.maxRetries)
+            return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, why, 0));
         } else if (tries >= this.retry.maxRetries) {
           throw new DoApiError(`cannot reach the DigitalOcean API: ${why}`, {
-            status: 0, where: `${label} (${this.baseUrl})`,
-            hint: this.baseUrl === DEFAULT_API_URL ? 'check the network' : `check the network, and that ${this.baseUrlSource} points at the API`,
+            status: 0,
+            where: `${label} (${this.baseUrl})`,
+            hint:
+              this.baseUrl === DEFAULT_API_URL
+                ? 'check the network'
+                : `check the network, and that ${this.baseUrlSource} points at the API`,
           });
         }
         await this.clock.sleep(this.backoff(tries++), outer);
@@ -234,7 +267,11 @@ export class DoClient {
         try {
           return JSON.parse(text) as T;
         } catch {
-          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, { status: res.status, where: label, hint: `check ${this.baseUrlSource} (${this.baseUrl})` });
+          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, {
+            status: res.status,
+            where: label,
+            hint: `check ${this.baseUrlSource} (${this.baseUrl})`,
+          });
         }
       }
       // Only reachable with finishInFlight: the answer came, it is not a success, and the user wants out.
@@ -249,7 +286,8 @@ export class DoClient {
         const wait = rateLimitWaitMs(res.headers, this.serverNow()) ?? this.backoff(tries);
         if (tries >= this.retry.maxRetries || wait > this.retry.maxRateLimitWaitMs) {
           throw new DoApiError(`rate limited by the DigitalOcean API (${message})`, {
-            ...base, hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,
+            ...base,
+            hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,
           });
         }
         tries++;
@@ -259,10 +297,16 @@ export class DoClient {
       if (res.status >= 500) {
         if (!repeatable) {
           maybeDone = true;
-          if (!opts.reconcile || tries >= this.retry.maxRetries) return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, `${res.status}: ${message}`, res.status, base));
+          if (!opts.reconcile || tries >= this.retry.maxRetries)
+            return this.lastLook(
+              opts.reconcile,
+              firstSentAt,
+              this.unknownEffect(label, `${res.status}: ${message}`, res.status, base),
+            );
         } else if (tries >= this.retry.maxRetries) {
           throw new DoApiError(`the DigitalOcean API failed with ${res.status}: ${message}`, {
-            ...base, hint: 'a DigitalOcean-side problem: check https://status.digitalocean.com and try again',
+            ...base,
+            hint: 'a DigitalOcean-side problem: check https://status.digitalocean.com and try again',
           });
         }
         await this.clock.sleep(this.backoff(tries++), outer);
@@ -270,13 +314,19 @@ export class DoClient {
       }
       if (res.status === 422 && PENDING_RE.test(message) && opts.retryPending !== false) {
         if (pendingTries >= this.retry.maxPendingRetries) {
-          throw new DoApiError(`the droplet stayed busy: ${message}`, { ...base, hint: 'wait until the droplet\'s current action ends and try again' });
+          throw new DoApiError(`the droplet stayed busy: ${message}`, {
+            ...base,
+            hint: "wait until the droplet's current action ends and try again",
+          });
         }
         pendingTries++;
         await this.clock.sleep(this.retry.pendingWaitMs, outer);
         continue;
       }
-      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, { ...base, hint: this.hintFor(res.status, method, url, opts.body) });
+      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, {
+        ...base,
+        hint: this.hintFor(res.status, method, url, opts.body),
+      });
     }
   }
 
@@ -287,9 +337,17 @@ export class DoClient {
     throw err;
   }
 
-  private unknownEffect(label: string, why: string, status: number, base: { apiId?: string; requestId?: string } = {}): DoApiError {
+  private unknownEffect(
+    label: string,
+    why: string,
+    status: number,
+    base: { apiId?: string; requestId?: string } = {},
+  ): DoApiError {
     return new DoApiError(`${label} failed (${why}) and it is not known whether DigitalOcean carried it out`, {
-      ...base, status, where: `${label} (${this.baseUrl})`, unknownEffect: true,
+      ...base,
+      status,
+      where: `${label} (${this.baseUrl})`,
+      unknownEffect: true,
       hint: 'it was not sent again, so nothing is done twice: check the droplet (control panel or doctl) before running the command again',
     });
   }
@@ -300,24 +358,37 @@ export class DoClient {
 
   private hintFor(status: number, method: string, url: URL, body: unknown): string {
     switch (status) {
-      case 401: return `the token (from ${this.tokenSource}) was rejected: create a new one at https://cloud.digitalocean.com/account/api/tokens`;
+      case 401:
+        return `the token (from ${this.tokenSource}) was rejected: create a new one at https://cloud.digitalocean.com/account/api/tokens`;
       case 403: {
         const scopes = scopesFor(method, url.pathname, url.searchParams, body);
         return scopes
           ? `the token (from ${this.tokenSource}) may not do this: a custom-scoped token needs ${scopes.join(', ')} for this call; add them to the token (or use a full-access token of the team that owns the resources)`
           : `the token (from ${this.tokenSource}) may not do this: use a token with write access of the team that owns the resources`;
       }
-      case 404: return 'check the droplet/image/action id or name (and that it belongs to this account)';
-      case 422: return 'the request was rejected as invalid: check the values in mpimg.json and the flags';
-      default: return 'check the request and try again';
+      case 404:
+        return 'check the droplet/image/action id or name (and that it belongs to this account)';
+      case 422:
+        return 'the request was rejected as invalid: check the values in mpimg.json and the flags';
+      default:
+        return 'check the request and try again';
     }
   }
 
   /** Every page of a list; follows page numbers on our own base URL (never an absolute link from the answer). */
-  async listAll<T>(path: string, key: string, query: Record<string, string | number | boolean> = {}, perPage = 200, opts: Pick<RequestOptions, 'signal'> = {}): Promise<T[]> {
+  async listAll<T>(
+    path: string,
+    key: string,
+    query: Record<string, string | number | boolean> = {},
+    perPage = 200,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<T[]> {
     const out: T[] = [];
     for (let page = 1; page <= 10_000; page++) {
-      const res = await this.request<Record<string, unknown>>('GET', path, { ...opts, query: { ...query, page, per_page: perPage } });
+      const res = await this.request<Record<string, unknown>>('GET', path, {
+        ...opts,
+        query: { ...query, page, per_page: perPage },
+      });
       const items = (res?.[key] as T[] | undefined) ?? [];
       out.push(...items);
       const links = res?.links as { pages?: { next?: string } } | undefined;
@@ -334,8 +405,17 @@ export class DoClient {
    * Droplets of an exact name (the API's filter ignores case). A listing holds GPU droplets only when
    * asked for with type=gpus, and the others only without it.
    */
-  async findDropletsByName(name: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
-    const found = await this.listAll<Droplet>('/v2/droplets', 'droplets', { name, ...(opts.gpu ? { type: 'gpus' } : {}) }, 200, { signal: opts.signal });
+  async findDropletsByName(
+    name: string,
+    opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {},
+  ): Promise<Droplet[]> {
+    const found = await this.listAll<Droplet>(
+      '/v2/droplets',
+      'droplets',
+      { name, ...(opts.gpu ? { type: 'gpus' } : {}) },
+      200,
+      { signal: opts.signal },
+    );
     return found.filter((d) => d.name === name);
   }
 
@@ -343,33 +423,45 @@ export class DoClient {
    * Droplets carrying a tag. The API takes tag_name only alone (not with type), and lists no GPU
    * droplet without type=gpus: GPU droplets are listed with type=gpus and picked by their tags here.
    */
-  async listDropletsByTag(tag: string, opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {}): Promise<Droplet[]> {
+  async listDropletsByTag(
+    tag: string,
+    opts: Pick<RequestOptions, 'signal'> & { gpu?: boolean } = {},
+  ): Promise<Droplet[]> {
     const query: Record<string, string> = opts.gpu ? { type: 'gpus' } : { tag_name: tag };
-    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', query, 200, { signal: opts.signal })).filter((d) => (d.tags ?? []).includes(tag));
+    return (await this.listAll<Droplet>('/v2/droplets', 'droplets', query, 200, { signal: opts.signal })).filter((d) =>
+      (d.tags ?? []).includes(tag),
+    );
   }
 
   /**
    * The droplets one create request may have made: those with the run's tag, and those of its exact
    * name made since it was sent (tags are applied after creation, so a new droplet can be untagged).
    */
-  async findRunDroplets(p: { tag: string; name?: string; sentAt?: number; gpu?: boolean }, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+  async findRunDroplets(
+    p: { tag: string; name?: string; sentAt?: number; gpu?: boolean },
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<Droplet[]> {
     const found = new Map<number, Droplet>();
     for (const d of await this.listDropletsByTag(p.tag, { signal: opts.signal, gpu: p.gpu })) found.set(d.id, d);
     if (p.name !== undefined) {
       const from = (p.sentAt ?? 0) - ACTION_TIME_SLACK_MS;
       for (const d of await this.findDropletsByName(p.name, { signal: opts.signal, gpu: p.gpu })) {
-        if ((d.tags ?? []).includes(p.tag) || (d.created_at !== undefined && Date.parse(d.created_at) >= from)) found.set(d.id, d);
+        if ((d.tags ?? []).includes(p.tag) || (d.created_at !== undefined && Date.parse(d.created_at) >= from))
+          found.set(d.id, d);
       }
     }
     return [...found.values()].sort((a, b) => a.id - b.id);
   }
 
   /** findRunDroplets, asked again for a bounded time (retry.lookupTries, lookupPollMs) until something shows. */
-  async lookForRunDroplets(p: Parameters<DoClient['findRunDroplets']>[0], opts: Pick<RequestOptions, 'signal'> = {}): Promise<Droplet[]> {
+  async lookForRunDroplets(
+    p: Parameters<DoClient['findRunDroplets']>[0],
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<Droplet[]> {
     for (let i = 1; ; i++) {
       const found = await this.findRunDroplets(p, opts);
       if (found.length || i >= this.retry.lookupTries) return found;
-      await this.clock.sleep(this.retry.lookupPollMs, opts.signal === null ? undefined : opts.signal ?? this.signal);
+      await this.clock.sleep(this.retry.lookupPollMs, opts.signal === null ? undefined : (opts.signal ?? this.signal));
     }
   }
 
@@ -380,19 +472,30 @@ export class DoClient {
         return await this.getDroplet(Number(idOrName));
       } catch (err) {
         if (err instanceof DoApiError && err.status === 404) {
-          throw new DoApiError(`droplet ${idOrName} not found`, { status: 404, where: '--droplet', hint: 'check the id with `doctl compute droplet list` (the token must belong to the droplet\'s team)' });
+          throw new DoApiError(`droplet ${idOrName} not found`, {
+            status: 404,
+            where: '--droplet',
+            hint: "check the id with `doctl compute droplet list` (the token must belong to the droplet's team)",
+          });
         }
         throw err;
       }
     }
     const found = await this.findDropletsByName(idOrName);
     // Only then GPU droplets: a plain listing never holds them.
-    if (found.length === 0) found.push(...await this.findDropletsByName(idOrName, { gpu: true }));
+    if (found.length === 0) found.push(...(await this.findDropletsByName(idOrName, { gpu: true })));
     if (found.length === 0) {
-      throw new DoApiError(`no droplet named "${idOrName}"`, { status: 404, where: '--droplet', hint: 'give the droplet id or its exact name' });
+      throw new DoApiError(`no droplet named "${idOrName}"`, {
+        status: 404,
+        where: '--droplet',
+        hint: 'give the droplet id or its exact name',
+      });
     }
     if (found.length > 1) {
-      throw new MpimgError(`${found.length} droplets are named "${idOrName}" (ids ${found.map((d) => d.id).join(', ')})`, { where: '--droplet', hint: 'give the droplet id instead of the name' });
+      throw new MpimgError(
+        `${found.length} droplets are named "${idOrName}" (ids ${found.map((d) => d.id).join(', ')})`,
+        { where: '--droplet', hint: 'give the droplet id instead of the name' },
+      );
     }
     return found[0];
   }
@@ -402,14 +505,21 @@ export class DoClient {
    * droplet's actions are searched for one of this type started since, and only if there is none is
    * it sent again.
    */
-  async dropletAction(id: number, body: { type: string; name?: string }, opts: Pick<RequestOptions, 'retryPending' | 'signal'> = {}): Promise<Action> {
-    return (await this.request<{ action: Action }>('POST', `/v2/droplets/${id}/actions`, {
-      ...opts, body,
-      reconcile: async (sentAt) => {
-        const a = await this.findActionSince(id, body.type, sentAt, opts);
-        return a ? { action: a } : undefined;
-      },
-    })).action;
+  async dropletAction(
+    id: number,
+    body: { type: string; name?: string },
+    opts: Pick<RequestOptions, 'retryPending' | 'signal'> = {},
+  ): Promise<Action> {
+    return (
+      await this.request<{ action: Action }>('POST', `/v2/droplets/${id}/actions`, {
+        ...opts,
+        body,
+        reconcile: async (sentAt) => {
+          const a = await this.findActionSince(id, body.type, sentAt, opts);
+          return a ? { action: a } : undefined;
+        },
+      })
+    ).action;
   }
 
   async listDropletActions(id: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Action[]> {
@@ -417,10 +527,17 @@ export class DoClient {
   }
 
   /** The earliest action of `type` on the droplet that started at or after `sinceServerMs` (server clock). */
-  async findActionSince(id: number, type: string, sinceServerMs: number, opts: Pick<RequestOptions, 'signal'> = {}): Promise<Action | undefined> {
+  async findActionSince(
+    id: number,
+    type: string,
+    sinceServerMs: number,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<Action | undefined> {
     const from = sinceServerMs - ACTION_TIME_SLACK_MS;
     return (await this.listDropletActions(id, opts))
-      .filter((a) => a.type === type && a.resource_id === id && a.started_at !== null && Date.parse(a.started_at) >= from)
+      .filter(
+        (a) => a.type === type && a.resource_id === id && a.started_at !== null && Date.parse(a.started_at) >= from,
+      )
       .sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!) || a.id - b.id)[0];
   }
 
@@ -447,16 +564,31 @@ export class DoClient {
    * droplet with that tag or with the request's name made since (see findRunDroplets); only when none
    * shows up is the request sent again. Without it such a failure is not retried.
    */
-  async createDroplet(req: CreateDropletRequest, opts: { findByTag?: string } & Pick<RequestOptions, 'signal' | 'finishInFlight' | 'onSend'> = {}): Promise<Droplet> {
+  async createDroplet(
+    req: CreateDropletRequest,
+    opts: { findByTag?: string } & Pick<RequestOptions, 'signal' | 'finishInFlight' | 'onSend'> = {},
+  ): Promise<Droplet> {
     const tag = opts.findByTag;
-    if (tag !== undefined && !(req.tags ?? []).includes(tag)) throw new Error(`createDroplet: findByTag ${tag} is not among the request's tags`);
-    return (await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', {
-      body: req, signal: opts.signal, finishInFlight: opts.finishInFlight, onSend: opts.onSend,
-      reconcile: tag === undefined ? undefined : async (sentAt) => {
-        const found = await this.lookForRunDroplets({ tag, name: req.name, sentAt, gpu: isGpuSize(req.size) }, { signal: opts.signal });
-        return found.length ? { droplet: found[0] } : undefined;
-      },
-    })).droplet;
+    if (tag !== undefined && !(req.tags ?? []).includes(tag))
+      throw new Error(`createDroplet: findByTag ${tag} is not among the request's tags`);
+    return (
+      await this.request<{ droplet: Droplet }>('POST', '/v2/droplets', {
+        body: req,
+        signal: opts.signal,
+        finishInFlight: opts.finishInFlight,
+        onSend: opts.onSend,
+        reconcile:
+          tag === undefined
+            ? undefined
+            : async (sentAt) => {
+                const found = await this.lookForRunDroplets(
+                  { tag, name: req.name, sentAt, gpu: isGpuSize(req.size) },
+                  { signal: opts.signal },
+                );
+                return found.length ? { droplet: found[0] } : undefined;
+              },
+      })
+    ).droplet;
   }
 
   /** Deletes a droplet; true when it was deleted, false when it was already gone (404). */
@@ -479,8 +611,16 @@ export class DoClient {
    * again only when the server cannot have acted on it (429, or the request never left this machine);
    * after a 5xx or a lost answer it fails as DoApiError.unknownEffect instead.
    */
-  async updateVendorApp(appId: string, body: VendorAppUpdate, opts: Pick<RequestOptions, 'signal'> = {}): Promise<VendorApp> {
-    return this.request<VendorApp>('PATCH', `/api/v1/vendor-portal/apps/${encodeURIComponent(appId)}`, { ...opts, body, retryPending: false });
+  async updateVendorApp(
+    appId: string,
+    body: VendorAppUpdate,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<VendorApp> {
+    return this.request<VendorApp>('PATCH', `/api/v1/vendor-portal/apps/${encodeURIComponent(appId)}`, {
+      ...opts,
+      body,
+      retryPending: false,
+    });
   }
 }
 

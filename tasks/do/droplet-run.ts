@@ -49,7 +49,12 @@ export interface RunDropletOptions<T> {
   /** What else to say after Ctrl-C (e.g. that a snapshot had been started). */
   abortNotes?: () => string[];
   /** The error for a droplet that could not be destroyed (with the work's result, when it finished). */
-  leftError?: (message: string, opts: { where: string; hint: string }, result: T | undefined, droplet: DropletInfo | undefined) => MpimgError;
+  leftError?: (
+    message: string,
+    opts: { where: string; hint: string },
+    result: T | undefined,
+    droplet: DropletInfo | undefined,
+  ) => MpimgError;
 }
 
 export interface RunDropletResult<T> {
@@ -62,7 +67,10 @@ export interface RunDropletResult<T> {
 export function checkDropletTags(m: Manifest): void {
   (m.droplet?.tags ?? []).forEach((tg, i) => {
     if (!TAG_RE.test(tg)) {
-      throw new MpimgError(`bad droplet tag "${tg}"`, { where: `$.droplet.tags[${i}] in mpimg.json`, hint: 'DigitalOcean tags are 1-255 letters, digits, ":", "-" or "_" (no spaces)' });
+      throw new MpimgError(`bad droplet tag "${tg}"`, {
+        where: `$.droplet.tags[${i}] in mpimg.json`,
+        hint: 'DigitalOcean tags are 1-255 letters, digits, ":", "-" or "_" (no spaces)',
+      });
     }
   });
 }
@@ -73,14 +81,21 @@ export function checkDropletTags(m: Manifest): void {
  */
 export function manifestSshKeys(m: Manifest): Array<string | number> {
   const keys: ReadonlyArray<string | number> = m.droplet?.sshKeys ?? [];
-  return keys.map((k) => (typeof k === 'string' && /^\d+$/.test(k.trim()) && Number.isSafeInteger(Number(k.trim())) ? Number(k.trim()) : k));
+  return keys.map((k) =>
+    typeof k === 'string' && /^\d+$/.test(k.trim()) && Number.isSafeInteger(Number(k.trim())) ? Number(k.trim()) : k,
+  );
 }
 
 /** $.droplet.sshKeys, else every key of the account (a droplet nobody can log into is no use). */
-export async function sshKeysFor(client: DoClient, m: Manifest, phase: PhaseFn, what = 'the build droplet'): Promise<Array<string | number>> {
+export async function sshKeysFor(
+  client: DoClient,
+  m: Manifest,
+  phase: PhaseFn,
+  what = 'the build droplet',
+): Promise<Array<string | number>> {
   const keys = manifestSshKeys(m);
   if (keys.length) return keys;
-  phase('reading the account\'s SSH keys');
+  phase("reading the account's SSH keys");
   const found = (await client.listSshKeys()).map((k) => k.fingerprint);
   if (found.length === 0) {
     throw new MpimgError(`the DigitalOcean account has no SSH keys, so ${what} could not be reached`, {
@@ -104,7 +119,13 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   try {
     phase(`creating ${label} ${req.name} (${req.image}, ${req.region}, ${req.size}, tag ${tag})`);
     // finishInFlight: after Ctrl-C the answer still tells which droplet to destroy.
-    droplet = await client.createDroplet(req, { findByTag: tag, finishInFlight: true, onSend: (t) => { sentAt ??= t; } });
+    droplet = await client.createDroplet(req, {
+      findByTag: tag,
+      finishInFlight: true,
+      onSend: (t) => {
+        sentAt ??= t;
+      },
+    });
     throwIfAborted(client.signal);
     phase(`waiting for droplet ${droplet.id} to become active`);
     const start = client.clock.now();
@@ -113,9 +134,13 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
       ip = publicIPv4(droplet) ?? '';
       if (droplet.status === 'active' && ip) break;
       if (client.clock.now() - start >= o.timings.activeTimeoutMs) {
-        throw new MpimgError(`${label} ${droplet.id} did not become active with a public IPv4 within ${seconds(o.timings.activeTimeoutMs)} (status ${droplet.status}, ${ip ? `IPv4 ${ip}` : 'no public IPv4'})`, {
-          where: `droplet ${droplet.id}`, hint: 'try another region ($.droplet.region) or run again later',
-        });
+        throw new MpimgError(
+          `${label} ${droplet.id} did not become active with a public IPv4 within ${seconds(o.timings.activeTimeoutMs)} (status ${droplet.status}, ${ip ? `IPv4 ${ip}` : 'no public IPv4'})`,
+          {
+            where: `droplet ${droplet.id}`,
+            hint: 'try another region ($.droplet.region) or run again later',
+          },
+        );
       }
       await client.clock.sleep(o.timings.pollMs, client.signal);
     }
@@ -134,20 +159,31 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   const notes: string[] = [];
 
   if (o.keep) {
-    if (droplet) phase(`keeping ${label} ${droplet.id} (${ip || 'no IP yet'}): delete it with \`doctl compute droplet delete ${droplet.id}\``);
+    if (droplet)
+      phase(
+        `keeping ${label} ${droplet.id} (${ip || 'no IP yet'}): delete it with \`doctl compute droplet delete ${droplet.id}\``,
+      );
     else if (unsure) notes.push(leakNote(lookup, '--keep leaves it where it is'));
   } else {
     const destroyed = await destroyRunDroplets(client, droplet, lookup, unsure, label, phase);
     destroyedOk = destroyed.ok;
     const found = destroyed.destroyed.filter((id) => id !== droplet?.id);
-    if (found.length) notes.push(`${label} ${found.join(', ')} of this run, made by a create whose answer was lost, found and destroyed`);
-    if (destroyed.unseen) notes.push(leakNote(lookup, `none showed up within ${seconds(client.retry.lookupTries * client.retry.lookupPollMs)}`));
+    if (found.length)
+      notes.push(
+        `${label} ${found.join(', ')} of this run, made by a create whose answer was lost, found and destroyed`,
+      );
+    if (destroyed.unseen)
+      notes.push(
+        leakNote(lookup, `none showed up within ${seconds(client.retry.lookupTries * client.retry.lookupPollMs)}`),
+      );
     if (!destroyed.ok) {
       const which = destroyed.left.length ? destroyed.left.join(', ') : `tagged ${tag}`;
       const msg = `could not destroy ${label}(s) ${which}: ${destroyed.why}`;
       const opts = {
         where: `droplet ${which}`,
-        hint: destroyed.left.length ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}` : `check \`${listCommand(lookup)}\` and delete what is left`,
+        hint: destroyed.left.length
+          ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}`
+          : `check \`${listCommand(lookup)}\` and delete what is left`,
       };
       const err = o.leftError?.(msg, opts, done ? result : undefined, info) ?? new MpimgError(msg, opts);
       if (failed) o.stderr.write(`${err.format()}\n`);
@@ -157,7 +193,14 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   notes.push(...(o.abortNotes?.() ?? []));
   if (failed instanceof AbortedError && (droplet || notes.length)) {
     const parts = ['aborted'];
-    if (droplet) parts.push(o.keep ? `${label} ${droplet.id} kept` : destroyedOk ? `${label} ${droplet.id} destroyed` : `${label} ${droplet.id} NOT destroyed`);
+    if (droplet)
+      parts.push(
+        o.keep
+          ? `${label} ${droplet.id} kept`
+          : destroyedOk
+            ? `${label} ${droplet.id} destroyed`
+            : `${label} ${droplet.id} NOT destroyed`,
+      );
     parts.push(...notes);
     failed = new AbortedError(parts.join('; '));
   } else if (failed) {
@@ -167,11 +210,18 @@ export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDro
   return { result: result as T, droplet: info!, destroyed: destroyedOk };
 }
 
-interface RunLookup { tag: string; name?: string; sentAt?: number; gpu: boolean }
+interface RunLookup {
+  tag: string;
+  name?: string;
+  sentAt?: number;
+  gpu: boolean;
+}
 
 /** How to list this run's droplets with doctl (GPU droplets are listed apart, and not by tag). */
 function listCommand(l: RunLookup): string {
-  return l.gpu ? `doctl compute droplet list --gpus --format ID,Name,Tags | grep ${l.tag}` : `doctl compute droplet list --tag-name ${l.tag}`;
+  return l.gpu
+    ? `doctl compute droplet list --gpus --format ID,Name,Tags | grep ${l.tag}`
+    : `doctl compute droplet list --tag-name ${l.tag}`;
 }
 
 function leakNote(l: RunLookup, why: string): string {
@@ -186,7 +236,14 @@ function leakNote(l: RunLookup, why: string): string {
  * since a new one takes a while to show up; `unseen` says none did. Runs without the abort signal:
  * Ctrl-C must still clean up.
  */
-async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined, l: RunLookup, unsure: boolean, label: string, phase: PhaseFn): Promise<{ ok: boolean; left: number[]; destroyed: number[]; why?: string; unseen: boolean }> {
+async function destroyRunDroplets(
+  client: DoClient,
+  droplet: Droplet | undefined,
+  l: RunLookup,
+  unsure: boolean,
+  label: string,
+  phase: PhaseFn,
+): Promise<{ ok: boolean; left: number[]; destroyed: number[]; why?: string; unseen: boolean }> {
   const ids = new Set<number>();
   if (droplet) ids.add(droplet.id);
   const left: number[] = [];
@@ -194,13 +251,19 @@ async function destroyRunDroplets(client: DoClient, droplet: Droplet | undefined
   let why: string | undefined;
   let unseen = false;
   try {
-    if (unsure) phase(`looking for a droplet tagged ${l.tag}${l.name ? ` or named ${l.name}` : ''} (the create's answer was lost)`);
-    const found = unsure ? await client.lookForRunDroplets(l, { signal: null }) : await client.findRunDroplets(l, { signal: null });
+    if (unsure)
+      phase(
+        `looking for a droplet tagged ${l.tag}${l.name ? ` or named ${l.name}` : ''} (the create's answer was lost)`,
+      );
+    const found = unsure
+      ? await client.lookForRunDroplets(l, { signal: null })
+      : await client.findRunDroplets(l, { signal: null });
     for (const d of found) ids.add(d.id);
     unseen = unsure && found.length === 0;
   } catch (err) {
     // Only a problem when we do not even know the id of the droplet we made.
-    if (!droplet && unsure) why = `cannot look for droplets tagged ${l.tag}: ${err instanceof Error ? err.message : String(err)}`;
+    if (!droplet && unsure)
+      why = `cannot look for droplets tagged ${l.tag}: ${err instanceof Error ? err.message : String(err)}`;
   }
   for (const id of ids) {
     phase(`destroying ${label} ${id}`);
@@ -231,15 +294,29 @@ export async function runDropletStep(b: StepRun): Promise<void> {
     chmodSync(dir, 0o700);
     const knownHostsFile = join(dir, 'known_hosts');
     writeFileSync(knownHostsFile, '', { mode: 0o600 });
-    const step = withTokensStashed(() => b.step({
-      ip: b.ip, droplet: b.droplet, cwd: b.cwd, env: childEnv(b.env), stdout: b.stdout, stderr: b.stderr, signal: b.signal, knownHostsFile,
-    }));
+    const step = withTokensStashed(() =>
+      b.step({
+        ip: b.ip,
+        droplet: b.droplet,
+        cwd: b.cwd,
+        env: childEnv(b.env),
+        stdout: b.stdout,
+        stderr: b.stderr,
+        signal: b.signal,
+        knownHostsFile,
+      }),
+    );
     await settleOrAbandon(step, b.signal, b.graceMs, () => {
-      b.stderr.write(`${b.prog}: the ${b.what} step did not stop within ${seconds(b.graceMs)} of Ctrl-C; cleaning up without it\n`);
+      b.stderr.write(
+        `${b.prog}: the ${b.what} step did not stop within ${seconds(b.graceMs)} of Ctrl-C; cleaning up without it\n`,
+      );
     });
   } catch (err) {
     if (err instanceof MpimgError || b.signal?.aborted) throw err;
-    throw new MpimgError(`the ${b.what} step failed: ${err instanceof Error ? err.message : String(err)}`, { where: `droplet ${b.droplet.id} (${b.ip})`, hint: `read the output above; \`${b.prog} --keep\` keeps the droplet for debugging` });
+    throw new MpimgError(`the ${b.what} step failed: ${err instanceof Error ? err.message : String(err)}`, {
+      where: `droplet ${b.droplet.id} (${b.ip})`,
+      hint: `read the output above; \`${b.prog} --keep\` keeps the droplet for debugging`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -249,14 +326,24 @@ export async function runDropletStep(b: StepRun): Promise<void> {
  * Waits for `p`; once the signal fires, waits at most `graceMs` more. A step that ignores Ctrl-C
  * must not keep the droplet (and its bill) alive: cleanup goes ahead and `p` is left to end on its own.
  */
-async function settleOrAbandon(p: Promise<void>, signal: AbortSignal | undefined, graceMs: number, onAbandon: () => void): Promise<void> {
+async function settleOrAbandon(
+  p: Promise<void>,
+  signal: AbortSignal | undefined,
+  graceMs: number,
+  onAbandon: () => void,
+): Promise<void> {
   if (!signal) return p;
-  p.catch(() => { /* a late failure after we moved on is not news */ });
+  p.catch(() => {
+    /* a late failure after we moved on is not news */
+  });
   let timer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
   const abandoned = new Promise<void>((_resolve, reject) => {
     onAbort = () => {
-      timer = setTimeout(() => { onAbandon(); reject(new AbortedError()); }, graceMs);
+      timer = setTimeout(() => {
+        onAbandon();
+        reject(new AbortedError());
+      }, graceMs);
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,17 @@ export class DoApiError extends MpimgError {
   readonly requestId?: string;
   /** A request that changes something failed in a way that leaves open whether DigitalOcean carried it out. */
   readonly unknownEffect: boolean;
-  constructor(message: string, opts: { status: number; apiId?: string; requestId?: string; where?: string; hint?: string; unknownEffect?: boolean }) {
+  constructor(
+    message: string,
+    opts: {
+      status: number;
+      apiId?: string;
+      requestId?: string;
+      where?: string;
+      hint?: string;
+      unknownEffect?: boolean;
+    },
+  ) {
     super(message, { where: opts.where, hint: opts.hint });
     this.name = 'DoApiError';
     this.status = opts.status;

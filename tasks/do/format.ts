@@ -1,7 +1,16 @@
 import type { Image } from './types.js';
 
 /** Columns of `doctl compute image list-user`, in doctl's order. */
-export const LIST_USER_COLUMNS = ['ID', 'Name', 'Type', 'Distribution', 'Slug', 'Public', 'Min Disk', 'Created'] as const;
+export const LIST_USER_COLUMNS = [
+  'ID',
+  'Name',
+  'Type',
+  'Distribution',
+  'Slug',
+  'Public',
+  'Min Disk',
+  'Created',
+] as const;
 
 /** doctl prints through a tab writer with 4 spaces of padding; the last column is not padded. */
 const PADDING = 4;
@@ -27,7 +36,10 @@ function width(s: string): number {
 /** Aligns rows the way doctl does: each column as wide as its widest cell plus the padding. */
 export function alignColumns(rows: string[][]): string {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, width(c)); });
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, width(c));
+    });
   return rows
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] + PADDING - width(c)))).join(''))
     .join('\n');

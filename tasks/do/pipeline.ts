@@ -23,7 +23,9 @@ export interface PipelineTimings extends SnapshotTimings {
 export const DEFAULT_PIPELINE_TIMINGS = { activeTimeoutMs: 10 * 60_000, abortGraceMs: 15_000, pollMs: 3000 };
 
 export const BUILD_TAG = 'mpimg-build';
-/** Tag of one `mpimg image` run: cleanup destroys only droplets carrying it (tags allow letters, digits, `:`, `-`, `_`). */
+/**
+ * Tag of one `mpimg image` run: cleanup destroys only droplets carrying it (tags allow letters, digits, `:`, `-`, `_`).
+ */
 export const RUN_TAG_PREFIX = 'mpimg-run:';
 
 /** 48 random bits: droplet names alone have one-second resolution and collide between parallel jobs. */
@@ -73,9 +75,16 @@ export interface ImagePipelineResult {
 }
 
 /** Build droplet request following the Marketplace guide: smallest size, agent/monitoring/IPv6 off, SSH keys, tags. */
-export function buildDropletRequest(m: Manifest, name: string, sshKeys: Array<string | number>, runTagName?: string): CreateDropletRequest {
+export function buildDropletRequest(
+  m: Manifest,
+  name: string,
+  sshKeys: Array<string | number>,
+  runTagName?: string,
+): CreateDropletRequest {
   const image = m.droplet?.image ?? m.distributions[0];
-  const tags = [BUILD_TAG, ...(runTagName ? [runTagName] : []), ...(m.droplet?.tags ?? [])].filter((t, i, a) => a.indexOf(t) === i);
+  const tags = [BUILD_TAG, ...(runTagName ? [runTagName] : []), ...(m.droplet?.tags ?? [])].filter(
+    (t, i, a) => a.indexOf(t) === i,
+  );
   return {
     name,
     region: m.droplet?.region ?? DEFAULTS.region,
@@ -119,21 +128,51 @@ export async function runImagePipeline(o: ImagePipelineOptions): Promise<ImagePi
 
   let snapshotSent = false;
   const out = await withRunDroplet<Image>({
-    client, request: req, tag, label: 'build droplet', keep: o.keep, timings: t, phase, stderr: o.stderr,
+    client,
+    request: req,
+    tag,
+    label: 'build droplet',
+    keep: o.keep,
+    timings: t,
+    phase,
+    stderr: o.stderr,
     work: async (droplet, ip) => {
       phase(`building on ${ip} (droplet ${droplet.id})`);
       await runDropletStep({
-        ip, droplet, cwd: o.cwd, env: o.env, stdout: o.stdout, stderr: o.stderr, signal: client.signal, graceMs: t.abortGraceMs,
-        what: 'build', prog: o.prog ?? 'mpimg image', step: o.build,
+        ip,
+        droplet,
+        cwd: o.cwd,
+        env: o.env,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        signal: client.signal,
+        graceMs: t.abortGraceMs,
+        what: 'build',
+        prog: o.prog ?? 'mpimg image',
+        step: o.build,
       });
       throwIfAborted(client.signal);
       const snap = await snapshotDroplet(client, droplet.id, o.snapshotName, {
-        timings: t, onPhase: phase, beforeAction: (type) => { if (type === 'snapshot') snapshotSent = true; },
+        timings: t,
+        onPhase: phase,
+        beforeAction: (type) => {
+          if (type === 'snapshot') snapshotSent = true;
+        },
       });
       return snap.image;
     },
-    abortNotes: () => (snapshotSent ? [`a snapshot "${o.snapshotName}" had been started and may still appear: check \`doctl compute image list-user\``] : []),
-    leftError: (message, opts, image, droplet) => new BuildDropletLeftError(message, opts, image && droplet ? { image, droplet, destroyed: false, runTag: tag } : undefined),
+    abortNotes: () =>
+      snapshotSent
+        ? [
+            `a snapshot "${o.snapshotName}" had been started and may still appear: check \`doctl compute image list-user\``,
+          ]
+        : [],
+    leftError: (message, opts, image, droplet) =>
+      new BuildDropletLeftError(
+        message,
+        opts,
+        image && droplet ? { image, droplet, destroyed: false, runTag: tag } : undefined,
+      ),
   });
   return { image: out.result, droplet: out.droplet, destroyed: out.destroyed, runTag: tag };
 }

@@ -7,13 +7,19 @@
 import { snapshotName, type Manifest } from '../../runtime/manifest.js';
 import { DEFAULT_SNAPSHOT_TIMINGS, seconds } from './snapshot.js';
 import { manifestSshKeys } from './droplet-run.js';
-import { buildDropletName, buildDropletRequest, DEFAULT_PIPELINE_TIMINGS, newRunId, runDropletName, runTag } from './pipeline.js';
+import {
+  buildDropletName,
+  buildDropletRequest,
+  DEFAULT_PIPELINE_TIMINGS,
+  newRunId,
+  runDropletName,
+  runTag,
+} from './pipeline.js';
 import { releaseBody, VENDOR_APP_PATH } from './release.js';
 import { pickSize, SIZES, verifyDropletRequest } from './verify.js';
 
 export type PlanItem =
-  | { kind: 'request'; method: string; url: string; body?: unknown; note?: string }
-  | { kind: 'step'; text: string };
+  { kind: 'request'; method: string; url: string; body?: unknown; note?: string } | { kind: 'step'; text: string };
 
 /** The snapshot of one distribution of `mpimg image --all` carries the distribution in its name. */
 export function snapshotNameFor(m: Manifest, now: Date, distribution?: string): string {
@@ -40,19 +46,42 @@ export interface ImagePlanOptions {
 function keysStep(m: Manifest, url: string): { keys: Array<string | number>; items: PlanItem[] } {
   const keys = manifestSshKeys(m);
   if (keys.length) return { keys, items: [] };
-  return { keys: [ACCOUNT_KEYS], items: [{ kind: 'request', method: 'GET', url: `${url}/v2/account/keys`, note: '$.droplet.sshKeys is not set: every key of the account goes into ssh_keys' }] };
+  return {
+    keys: [ACCOUNT_KEYS],
+    items: [
+      {
+        kind: 'request',
+        method: 'GET',
+        url: `${url}/v2/account/keys`,
+        note: '$.droplet.sshKeys is not set: every key of the account goes into ssh_keys',
+      },
+    ],
+  };
 }
 
 function dropletLife(url: string, label: string, tag: string, work: PlanItem[]): PlanItem[] {
   return [
-    { kind: 'request', method: 'GET', url: `${url}/v2/droplets/{droplet_id}`, note: `until it is "active" with a public IPv4 (at most ${seconds(DEFAULT_PIPELINE_TIMINGS.activeTimeoutMs)})` },
+    {
+      kind: 'request',
+      method: 'GET',
+      url: `${url}/v2/droplets/{droplet_id}`,
+      note: `until it is "active" with a public IPv4 (at most ${seconds(DEFAULT_PIPELINE_TIMINGS.activeTimeoutMs)})`,
+    },
     ...work,
-    { kind: 'request', method: 'DELETE', url: `${url}/v2/droplets/{droplet_id}`, note: `the ${label}, also after a failure or Ctrl-C; so is any other droplet tagged ${tag}` },
+    {
+      kind: 'request',
+      method: 'DELETE',
+      url: `${url}/v2/droplets/{droplet_id}`,
+      note: `the ${label}, also after a failure or Ctrl-C; so is any other droplet tagged ${tag}`,
+    },
   ];
 }
 
 function taskStep(task: string, cwd: string): PlanItem {
-  return { kind: 'step', text: `\`mpimg run ${task} --host {droplet_ip} --user root --known-hosts {a known_hosts file of this run}\` in ${cwd}, without the API token in its environment` };
+  return {
+    kind: 'step',
+    text: `\`mpimg run ${task} --host {droplet_ip} --user root --known-hosts {a known_hosts file of this run}\` in ${cwd}, without the API token in its environment`,
+  };
 }
 
 /** The requests and steps of `mpimg image` for one distribution (with --verify, --release). */
@@ -60,7 +89,10 @@ export function imagePlan(o: ImagePlanOptions): PlanItem[] {
   const url = o.baseUrl;
   const runId = o.runId ?? newRunId();
   const tag = runTag(runId);
-  const m: Manifest = o.distribution === undefined ? o.manifest : { ...o.manifest, droplet: { ...o.manifest.droplet, image: o.distribution } };
+  const m: Manifest =
+    o.distribution === undefined
+      ? o.manifest
+      : { ...o.manifest, droplet: { ...o.manifest.droplet, image: o.distribution } };
   const name = snapshotNameFor(o.manifest, o.now, o.distribution);
   const t = DEFAULT_SNAPSHOT_TIMINGS;
   const keys = keysStep(m, url);
@@ -70,48 +102,112 @@ export function imagePlan(o: ImagePlanOptions): PlanItem[] {
     { kind: 'request', method: 'POST', url: `${url}/v2/droplets`, body: create, note: 'the build droplet' },
     ...dropletLife(url, 'build droplet', tag, [
       taskStep('build', o.cwd),
-      { kind: 'request', method: 'POST', url: `${url}/v2/droplets/{droplet_id}/actions`, body: { type: 'shutdown' }, note: `again every ${seconds(t.shutdownResendMs)} until the droplet is off; {"type":"power_off"} after ${seconds(t.shutdownTimeoutMs)}` },
+      {
+        kind: 'request',
+        method: 'POST',
+        url: `${url}/v2/droplets/{droplet_id}/actions`,
+        body: { type: 'shutdown' },
+        note: `again every ${seconds(t.shutdownResendMs)} until the droplet is off; {"type":"power_off"} after ${seconds(t.shutdownTimeoutMs)}`,
+      },
       { kind: 'request', method: 'GET', url: `${url}/v2/droplets/{droplet_id}`, note: 'until it is off and unlocked' },
-      { kind: 'request', method: 'POST', url: `${url}/v2/droplets/{droplet_id}/actions`, body: { type: 'snapshot', name } },
-      { kind: 'request', method: 'GET', url: `${url}/v2/actions/{action_id}`, note: `until "completed" (at most ${seconds(t.snapshotTimeoutMs)}; "errored" fails)` },
-      { kind: 'request', method: 'GET', url: `${url}/v2/droplets/{droplet_id}/snapshots`, note: `the new snapshot "${name}"` },
+      {
+        kind: 'request',
+        method: 'POST',
+        url: `${url}/v2/droplets/{droplet_id}/actions`,
+        body: { type: 'snapshot', name },
+      },
+      {
+        kind: 'request',
+        method: 'GET',
+        url: `${url}/v2/actions/{action_id}`,
+        note: `until "completed" (at most ${seconds(t.snapshotTimeoutMs)}; "errored" fails)`,
+      },
+      {
+        kind: 'request',
+        method: 'GET',
+        url: `${url}/v2/droplets/{droplet_id}/snapshots`,
+        note: `the new snapshot "${name}"`,
+      },
       { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}` },
     ]),
   ];
   if (o.verify) {
     const disk = SIZES.find((s) => s.slug === create.size)?.diskGb;
-    const size = disk === undefined ? '{the smallest size whose disk fits the image}' : pickSize(disk, m.droplet?.size).size;
+    const size =
+      disk === undefined ? '{the smallest size whose disk fits the image}' : pickSize(disk, m.droplet?.size).size;
     const vrun = newRunId();
     const vtag = runTag(vrun);
     const vkeys = keysStep(m, url);
-    const req = { ...verifyDropletRequest(m, 0, size, vkeys.keys, runDropletName(m, 'verify', o.now, vrun), vtag), image: '{image_id}' };
+    const req = {
+      ...verifyDropletRequest(m, 0, size, vkeys.keys, runDropletName(m, 'verify', o.now, vrun), vtag),
+      image: '{image_id}',
+    };
     items.push(
       { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}`, note: `available, in ${req.region}` },
       ...vkeys.items,
-      { kind: 'request', method: 'POST', url: `${url}/v2/droplets`, body: req, note: 'a droplet made from the new snapshot' },
+      {
+        kind: 'request',
+        method: 'POST',
+        url: `${url}/v2/droplets`,
+        body: req,
+        note: 'a droplet made from the new snapshot',
+      },
       ...dropletLife(url, 'verify droplet', vtag, [taskStep('verify', o.cwd)]),
     );
   }
-  if (o.release) items.push(...releasePlan({ manifest: o.manifest, baseUrl: url, appId: o.release.appId, reason: o.release.reason, variables: o.release.variables }));
+  if (o.release)
+    items.push(
+      ...releasePlan({
+        manifest: o.manifest,
+        baseUrl: url,
+        appId: o.release.appId,
+        reason: o.release.reason,
+        variables: o.release.variables,
+      }),
+    );
   return items;
 }
 
 /** `mpimg release`: the image check, then the PATCH of the listing. Without an id, {image_id}. */
-export function releasePlan(o: { manifest: Manifest; baseUrl: string; appId: string; reason: string; variables: Record<string, string>; imageId?: number }): PlanItem[] {
+export function releasePlan(o: {
+  manifest: Manifest;
+  baseUrl: string;
+  appId: string;
+  reason: string;
+  variables: Record<string, string>;
+  imageId?: number;
+}): PlanItem[] {
   const body = releaseBody(o.manifest, o.imageId ?? 0, o.reason, o.variables);
   return [
-    { kind: 'request', method: 'GET', url: `${o.baseUrl}/v2/images/${o.imageId ?? '{image_id}'}`, note: 'a snapshot of this team, available' },
-    { kind: 'request', method: 'PATCH', url: `${o.baseUrl}${VENDOR_APP_PATH}${encodeURIComponent(o.appId)}`, body: o.imageId === undefined ? { ...body, imageId: '{image_id}' } : body },
+    {
+      kind: 'request',
+      method: 'GET',
+      url: `${o.baseUrl}/v2/images/${o.imageId ?? '{image_id}'}`,
+      note: 'a snapshot of this team, available',
+    },
+    {
+      kind: 'request',
+      method: 'PATCH',
+      url: `${o.baseUrl}${VENDOR_APP_PATH}${encodeURIComponent(o.appId)}`,
+      body: o.imageId === undefined ? { ...body, imageId: '{image_id}' } : body,
+    },
   ];
 }
 
 /** One request per paragraph: the request line, its JSON body, a `#` note. */
 export function renderPlan(items: PlanItem[], indent = ''): string {
-  return items.map((it) => {
-    if (it.kind === 'step') return `${indent}# on the droplet: ${it.text}`;
-    const lines = [`${indent}${it.method} ${it.url}`];
-    if (it.body !== undefined) lines.push(...JSON.stringify(it.body, null, 2).split('\n').map((l) => `${indent}${l}`));
-    if (it.note) lines.push(`${indent}# ${it.note}`);
-    return lines.join('\n');
-  }).join('\n\n');
+  return items
+    .map((it) => {
+      if (it.kind === 'step') return `${indent}# on the droplet: ${it.text}`;
+      const lines = [`${indent}${it.method} ${it.url}`];
+      if (it.body !== undefined)
+        lines.push(
+          ...JSON.stringify(it.body, null, 2)
+            .split('\n')
+            .map((l) => `${indent}${l}`),
+        );
+      if (it.note) lines.push(`${indent}# ${it.note}`);
+      return lines.join('\n');
+    })
+    .join('\n\n');
 }

@@ -18,7 +18,10 @@ export function formatElapsed(ms: number): string {
  * On a terminal: one line per phase that keeps its elapsed time ticking ("[01:23] snapshotting ...").
  * Otherwise (CI, pipes): one plain line per phase, with the elapsed time since the start.
  */
-export function createProgress(out: Writable, opts: { isTTY: boolean; now?: () => number; prefix?: string; tickMs?: number }): Progress {
+export function createProgress(
+  out: Writable,
+  opts: { isTTY: boolean; now?: () => number; prefix?: string; tickMs?: number },
+): Progress {
   const now = opts.now ?? Date.now;
   const prefix = opts.prefix ?? 'mpimg';
   const start = now();
@@ -68,7 +71,12 @@ export function createProgress(out: Writable, opts: { isTTY: boolean; now?: () =
         out.write('\n');
       }
       current = undefined;
-      if (text) out.write(opts.isTTY ? `[${formatElapsed(now() - start)}] ${text}\n` : `${prefix}: [${formatElapsed(now() - start)}] ${text}\n`);
+      if (text)
+        out.write(
+          opts.isTTY
+            ? `[${formatElapsed(now() - start)}] ${text}\n`
+            : `${prefix}: [${formatElapsed(now() - start)}] ${text}\n`,
+        );
     },
   };
 }

@@ -31,7 +31,12 @@ export function osVersionOf(m: Manifest, distribution = listingDistribution(m)):
   const u = /^ubuntu-(\d+)-(\d+)-x64$/.exec(distribution);
   if (u) return `Ubuntu ${u[1]}.${u[2]}`;
   const o = /^([a-z-]+?)-(\d+)-x64$/.exec(distribution);
-  const names: Record<string, string> = { debian: 'Debian', rockylinux: 'Rocky Linux', almalinux: 'AlmaLinux', 'centos-stream': 'CentOS Stream' };
+  const names: Record<string, string> = {
+    debian: 'Debian',
+    rockylinux: 'Rocky Linux',
+    almalinux: 'AlmaLinux',
+    'centos-stream': 'CentOS Stream',
+  };
   return o ? `${names[o[1]] ?? o[1]} ${o[2]}` : distribution;
 }
 
@@ -41,7 +46,9 @@ export function osVersionOf(m: Manifest, distribution = listingDistribution(m)):
  * mpimg.json's defaults with MPIMG_VAR_<NAME> of the environment, as `mpimg bundle` would resolve them.
  */
 export function releaseVariables(dir: string, m: Manifest, env: NodeJS.ProcessEnv = {}): Record<string, string> {
-  const names = Object.keys(m.variables ?? {}).sort().join(' ');
+  const names = Object.keys(m.variables ?? {})
+    .sort()
+    .join(' ');
   const file = join(dir, 'dist', buildScriptName(m.slug));
   const recorded = existsSync(file) ? recordedVariables(readFileSync(file, 'utf8')) : undefined;
   // A bundle of other variables than mpimg.json has now is stale: not the truth about this image either.
@@ -57,11 +64,19 @@ export const SOFTWARE_FIELDS = ['name', 'version', 'releaseNotes', 'website', 'l
  * API a blank string or an empty list overwrites the listing's value and a key left out keeps it, so a
  * manifest without $.listing.software (or an entry without a website) leaves the listing's as they are.
  */
-export function releaseBody(m: Manifest, imageId: number, reason: string, variables: Record<string, string> = resolveVariables(m.variables)): VendorAppUpdate {
+export function releaseBody(
+  m: Manifest,
+  imageId: number,
+  reason: string,
+  variables: Record<string, string> = resolveVariables(m.variables),
+): VendorAppUpdate {
   const values = variables;
   const unknown = listingPlaceholders(m.listing ?? {}).filter((p) => !(p.name in values));
   if (unknown.length) {
-    throw new MpimgError(`{{${unknown[0].name}}} in $.listing.${unknown[0].at} is not a variable of $.variables`, { where: 'mpimg.json', hint: `add "${unknown[0].name}" to $.variables or write the value itself` });
+    throw new MpimgError(`{{${unknown[0].name}}} in $.listing.${unknown[0].at} is not a variable of $.variables`, {
+      where: 'mpimg.json',
+      hint: `add "${unknown[0].name}" to $.variables or write the value itself`,
+    });
   }
   const body: VendorAppUpdate = { imageId, reasonForUpdate: reason, version: m.version, osVersion: osVersionOf(m) };
   const software = m.listing?.software;
@@ -77,7 +92,9 @@ export function releaseBody(m: Manifest, imageId: number, reason: string, variab
 
 /** The listing's values a release body leaves as they are (for --dry-run to say so). */
 export function keptListingFields(body: VendorAppUpdate): string[] {
-  const kept: string[] = (['version', 'osVersion', 'softwareIncluded'] as const).filter((k) => body[k] === undefined || body[k] === null);
+  const kept: string[] = (['version', 'osVersion', 'softwareIncluded'] as const).filter(
+    (k) => body[k] === undefined || body[k] === null,
+  );
   (body.softwareIncluded ?? []).forEach((s, i) => {
     for (const k of SOFTWARE_FIELDS) if (s[k] === undefined || s[k] === null) kept.push(`softwareIncluded[${i}].${k}`);
   });
@@ -91,15 +108,24 @@ export async function releasableImage(client: DoClient, id: number): Promise<Ima
     image = await client.getImage(id);
   } catch (err) {
     if (err instanceof DoApiError && err.status === 404) {
-      throw new MpimgError(`image ${id} was not found in this account`, { where: '--image', hint: 'give the id of your snapshot (`doctl compute image list-user`); the token must belong to the team that owns the listing' });
+      throw new MpimgError(`image ${id} was not found in this account`, {
+        where: '--image',
+        hint: 'give the id of your snapshot (`doctl compute image list-user`); the token must belong to the team that owns the listing',
+      });
     }
     throw err;
   }
   if (image.type !== 'snapshot') {
-    throw new MpimgError(`image ${id} "${image.name}" is a ${image.type || 'non-snapshot'} image, not a snapshot`, { where: '--image', hint: 'a Marketplace listing takes a snapshot: give the id `mpimg image` printed' });
+    throw new MpimgError(`image ${id} "${image.name}" is a ${image.type || 'non-snapshot'} image, not a snapshot`, {
+      where: '--image',
+      hint: 'a Marketplace listing takes a snapshot: give the id `mpimg image` printed',
+    });
   }
   if (image.status !== undefined && image.status !== 'available') {
-    throw new MpimgError(`image ${id} "${image.name}" is ${image.status}, not available`, { where: '--image', hint: 'wait until the snapshot is available (doctl compute image get) and run again' });
+    throw new MpimgError(`image ${id} "${image.name}" is ${image.status}, not available`, {
+      where: '--image',
+      hint: 'wait until the snapshot is available (doctl compute image get) and run again',
+    });
   }
   return image;
 }
@@ -114,18 +140,31 @@ export async function releaseToListing(client: DoClient, appId: string, body: Ve
     // The API's own message, with the token taken out by the client already.
     const said = err.message.replace(/^DigitalOcean API refused .* with \d+: /, '');
     if (err.unknownEffect) {
-      throw new MpimgError(`the update of listing ${appId} failed and it is not known whether DigitalOcean took it (${said})`, {
-        where, hint: 'it was not sent again: look at the listing in the Vendor Portal before you run `mpimg release` again',
-      });
+      throw new MpimgError(
+        `the update of listing ${appId} failed and it is not known whether DigitalOcean took it (${said})`,
+        {
+          where,
+          hint: 'it was not sent again: look at the listing in the Vendor Portal before you run `mpimg release` again',
+        },
+      );
     }
     switch (err.status) {
       case 400:
         if (/pending|review/i.test(said)) {
-          throw new MpimgError(`listing ${appId} cannot be updated now: ${said}`, { where, hint: 'an earlier update is pending or in review: wait until DigitalOcean has reviewed it (Vendor Portal), then run `mpimg release` again' });
+          throw new MpimgError(`listing ${appId} cannot be updated now: ${said}`, {
+            where,
+            hint: 'an earlier update is pending or in review: wait until DigitalOcean has reviewed it (Vendor Portal), then run `mpimg release` again',
+          });
         }
-        throw new MpimgError(`the Vendor API refused the update of listing ${appId} (400): ${said}`, { where, hint: 'check $.listing in mpimg.json; `mpimg release --dry-run` shows the request' });
+        throw new MpimgError(`the Vendor API refused the update of listing ${appId} (400): ${said}`, {
+          where,
+          hint: 'check $.listing in mpimg.json; `mpimg release --dry-run` shows the request',
+        });
       case 401:
-        throw new MpimgError(`the Vendor API rejected the token (401): ${said}`, { where, hint: `${err.hint ?? 'create a new token'}; it needs write access and must belong to the team that owns the listing` });
+        throw new MpimgError(`the Vendor API rejected the token (401): ${said}`, {
+          where,
+          hint: `${err.hint ?? 'create a new token'}; it needs write access and must belong to the team that owns the listing`,
+        });
       case 403:
         // The Vendor API answers 403 for a bad token and for an app or image of another team. The
         // same token has just read the image, so it is valid and the image is its team's.
@@ -134,7 +173,10 @@ export async function releaseToListing(client: DoClient, appId: string, body: Ve
           hint: `the token read image ${body.imageId} just before, so the image is in the token's team: listing ${appId} belongs to another team, or the token has no write access. Release with a full-access token of the team that owns the listing (the team you use in the Vendor Portal), and build the image in that team`,
         });
       case 404:
-        throw new MpimgError(`no Marketplace app "${appId}" for this token (404)`, { where: '$.listing.appId in mpimg.json', hint: 'copy the app id from the listing\'s URL in the Vendor Portal; the token must belong to the team that owns the listing' });
+        throw new MpimgError(`no Marketplace app "${appId}" for this token (404)`, {
+          where: '$.listing.appId in mpimg.json',
+          hint: "copy the app id from the listing's URL in the Vendor Portal; the token must belong to the team that owns the listing",
+        });
       default:
         throw err;
     }
@@ -164,17 +206,32 @@ export function writeImageRecords(cwd: string, records: ImageRecord[], version: 
 
 /** The listing's image from dist/images.json: the row of the listing's distribution, which must have succeeded. */
 export function imageFromRecords(file: string, m: Manifest): number {
-  if (!existsSync(file)) throw new MpimgError(`no ${file}`, { where: '--images', hint: 'run `mpimg image` first (it writes dist/images.json), or give --image <id>' });
+  if (!existsSync(file))
+    throw new MpimgError(`no ${file}`, {
+      where: '--images',
+      hint: 'run `mpimg image` first (it writes dist/images.json), or give --image <id>',
+    });
   let rows: ImageRecord[];
   try {
     rows = (JSON.parse(readFileSync(file, 'utf8')) as { images: ImageRecord[] }).images;
     if (!Array.isArray(rows)) throw new Error('no images');
   } catch {
-    throw new MpimgError(`${file} is not what \`mpimg image\` writes`, { where: '--images', hint: 'run `mpimg image` again, or give --image <id>' });
+    throw new MpimgError(`${file} is not what \`mpimg image\` writes`, {
+      where: '--images',
+      hint: 'run `mpimg image` again, or give --image <id>',
+    });
   }
   const dist = listingDistribution(m);
   const row = rows.find((r) => r.distribution === dist);
-  if (!row || row.imageId === undefined) throw new MpimgError(`${file} has no image for ${dist}, the listing's distribution`, { where: '--images', hint: 'build it (`mpimg image --all`), or set $.listing.distribution' });
-  if (!row.ok) throw new MpimgError(`the image ${row.imageId} for ${dist} did not pass (verify: ${row.verify}${row.error ? `; ${row.error}` : ''})`, { where: file, hint: 'fix the image and build it again; only an image that passed is released' });
+  if (!row || row.imageId === undefined)
+    throw new MpimgError(`${file} has no image for ${dist}, the listing's distribution`, {
+      where: '--images',
+      hint: 'build it (`mpimg image --all`), or set $.listing.distribution',
+    });
+  if (!row.ok)
+    throw new MpimgError(
+      `the image ${row.imageId} for ${dist} did not pass (verify: ${row.verify}${row.error ? `; ${row.error}` : ''})`,
+      { where: file, hint: 'fix the image and build it again; only an image that passed is released' },
+    );
   return row.imageId;
 }

@@ -57,7 +57,12 @@ export interface SnapshotResult {
  * shutdown (re-sent while waiting) → power_off after a bound → wait off and unlocked → snapshot action →
  * poll until completed (errored fails) → wait unlocked → the new image from the droplet's snapshots.
  */
-export async function snapshotDroplet(client: DoClient, droplet: Droplet | number, name: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
+export async function snapshotDroplet(
+  client: DoClient,
+  droplet: Droplet | number,
+  name: string,
+  opts: SnapshotOptions = {},
+): Promise<SnapshotResult> {
   const t = { ...DEFAULT_SNAPSHOT_TIMINGS, ...opts.timings };
   const phase = opts.onPhase ?? (() => {});
   const act = (type: string, o: { retryPending?: boolean } = {}) => {
@@ -67,12 +72,18 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   const { clock, signal } = client;
   const id = typeof droplet === 'number' ? droplet : droplet.id;
   if (!name.trim() || name.length > 255) {
-    throw new MpimgError(`bad snapshot name "${name}"`, { where: '--name / $.snapshot.name', hint: 'give a non-empty name of at most 255 characters' });
+    throw new MpimgError(`bad snapshot name "${name}"`, {
+      where: '--name / $.snapshot.name',
+      hint: 'give a non-empty name of at most 255 characters',
+    });
   }
 
   let d = await client.getDroplet(id);
   if (d.status === 'archive') {
-    throw new MpimgError(`droplet ${id} is archived and cannot be snapshotted`, { where: `droplet ${id}`, hint: 'pick a live droplet' });
+    throw new MpimgError(`droplet ${id} is archived and cannot be snapshotted`, {
+      where: `droplet ${id}`,
+      hint: 'pick a live droplet',
+    });
   }
   let poweredOff = false;
   if (d.status !== 'off') {
@@ -115,7 +126,8 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   while (action.status === 'in-progress') {
     if (clock.now() - started >= t.snapshotTimeoutMs) {
       throw new MpimgError(`snapshot action ${action.id} did not finish within ${seconds(t.snapshotTimeoutMs)}`, {
-        where: `droplet ${id}`, hint: 'check the droplet in the control panel; the snapshot may still complete later',
+        where: `droplet ${id}`,
+        hint: 'check the droplet in the control panel; the snapshot may still complete later',
       });
     }
     await clock.sleep(t.pollMs, signal);
@@ -123,7 +135,8 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   }
   if (action.status !== 'completed') {
     throw new SnapshotErroredError(`snapshot action ${action.id} ended as "${action.status}"`, {
-      where: `droplet ${id}`, hint: 'DigitalOcean could not take the snapshot; run the command again, and contact support if it keeps failing',
+      where: `droplet ${id}`,
+      hint: 'DigitalOcean could not take the snapshot; run the command again, and contact support if it keeps failing',
     });
   }
   d = await client.getDroplet(id);
@@ -139,9 +152,13 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
     pick = fresh.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id)[0];
     if (pick) break;
     if (clock.now() - lookStart >= t.imageTimeoutMs) {
-      throw new MpimgError(`the snapshot "${name}" completed but did not appear among droplet ${id}'s snapshots within ${seconds(t.imageTimeoutMs)}`, {
-        where: `GET /v2/droplets/${id}/snapshots`, hint: 'look for it with `doctl compute image list-user`',
-      });
+      throw new MpimgError(
+        `the snapshot "${name}" completed but did not appear among droplet ${id}'s snapshots within ${seconds(t.imageTimeoutMs)}`,
+        {
+          where: `GET /v2/droplets/${id}/snapshots`,
+          hint: 'look for it with `doctl compute image list-user`',
+        },
+      );
     }
     await clock.sleep(t.pollMs, signal);
   }
@@ -149,15 +166,26 @@ export async function snapshotDroplet(client: DoClient, droplet: Droplet | numbe
   return { image, action, dropletId: id, poweredOff };
 }
 
-async function waitFor(client: DoClient, id: number, ok: (d: Droplet) => boolean, timeoutMs: number, pollMs: number, what: string): Promise<Droplet> {
+async function waitFor(
+  client: DoClient,
+  id: number,
+  ok: (d: Droplet) => boolean,
+  timeoutMs: number,
+  pollMs: number,
+  what: string,
+): Promise<Droplet> {
   const start = client.clock.now();
   for (;;) {
     const d = await client.getDroplet(id);
     if (ok(d)) return d;
     if (client.clock.now() - start >= timeoutMs) {
-      throw new MpimgError(`droplet ${id} did not ${what} within ${seconds(timeoutMs)} (status ${d.status}, locked ${d.locked})`, {
-        where: `droplet ${id}`, hint: 'check the droplet in the control panel and run the command again',
-      });
+      throw new MpimgError(
+        `droplet ${id} did not ${what} within ${seconds(timeoutMs)} (status ${d.status}, locked ${d.locked})`,
+        {
+          where: `droplet ${id}`,
+          hint: 'check the droplet in the control panel and run the command again',
+        },
+      );
     }
     await client.clock.sleep(pollMs, client.signal);
   }

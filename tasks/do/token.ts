@@ -30,7 +30,8 @@ export function doctlConfigPath(env: NodeJS.ProcessEnv, platform: NodeJS.Platfor
 
 function unquote(raw: string): string {
   const v = raw.trim();
-  if (v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'")))) return v.slice(1, -1);
+  if (v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))))
+    return v.slice(1, -1);
   return v.replace(/\s+#.*$/, '');
 }
 
@@ -54,7 +55,10 @@ export function doctlContextToken(yaml: string, context?: string): string | unde
   if (ctx && ctx !== 'default') {
     let inside = false;
     for (const line of lines) {
-      if (/^auth-contexts:\s*$/.test(line)) { inside = true; continue; }
+      if (/^auth-contexts:\s*$/.test(line)) {
+        inside = true;
+        continue;
+      }
       if (inside && /^\S/.test(line)) break;
       const m = inside ? /^[ \t]+([^:#]+?):[ \t]*(.*)$/.exec(line) : null;
       if (m && unquote(m[1]) === ctx) return unquote(m[2]) || undefined;
@@ -92,7 +96,7 @@ export function resolveToken(env: NodeJS.ProcessEnv, platform: NodeJS.Platform =
   const fromFile = text === undefined ? undefined : doctlContextToken(text, env.DIGITALOCEAN_CONTEXT);
   if (fromFile) return { token: fromFile, source: 'doctl config', file };
   if (text !== undefined && (env.DIGITALOCEAN_CONTEXT || /^context:/m.test(text))) {
-    throw new MpimgError('doctl\'s current context has no access token', {
+    throw new MpimgError("doctl's current context has no access token", {
       where: `${file} (context ${env.DIGITALOCEAN_CONTEXT ?? 'from the file'})`,
       hint: 'run `doctl auth switch --context <name>` or `doctl auth init`, or export DIGITALOCEAN_ACCESS_TOKEN',
     });
@@ -113,7 +117,11 @@ export interface ResolvedApiUrl {
  * The API endpoint the way doctl finds it: DIGITALOCEAN_API_URL, else `api-url:` of its config file
  * (see doctlConfigPath), else DigitalOcean's own. Needs no token (dry runs print it).
  */
-export function resolveApiUrl(env: NodeJS.ProcessEnv, defaultUrl: string, platform: NodeJS.Platform = process.platform): ResolvedApiUrl {
+export function resolveApiUrl(
+  env: NodeJS.ProcessEnv,
+  defaultUrl: string,
+  platform: NodeJS.Platform = process.platform,
+): ResolvedApiUrl {
   const fromEnv = env.DIGITALOCEAN_API_URL?.trim();
   if (fromEnv) return { url: fromEnv, source: 'DIGITALOCEAN_API_URL' };
   const { file, text } = readDoctlConfig(env, platform);

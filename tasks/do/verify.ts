@@ -10,7 +10,14 @@ import { MpimgError } from '../errors.js';
 import type { DoClient } from './client.js';
 import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet, type DropletInfo } from './droplet-run.js';
 import { DoApiError } from './errors.js';
-import { DEFAULT_PIPELINE_TIMINGS, newRunId, runDropletName, runTag, type BuildStep, type PipelineTimings } from './pipeline.js';
+import {
+  DEFAULT_PIPELINE_TIMINGS,
+  newRunId,
+  runDropletName,
+  runTag,
+  type BuildStep,
+  type PipelineTimings,
+} from './pipeline.js';
 import type { PhaseFn } from './snapshot.js';
 import type { CreateDropletRequest, Image } from './types.js';
 
@@ -35,11 +42,16 @@ export function pickSize(minDiskGb: number, preferred?: string): { size: string;
   if (preferred) {
     const known = SIZES.find((s) => s.slug === preferred);
     if (!known || known.diskGb >= minDiskGb) return { size: preferred };
-    if (smallest) return { size: smallest.slug, note: `$.droplet.size ${preferred} has a ${known.diskGb} GB disk, too small for the image's ${minDiskGb} GB: using ${smallest.slug}` };
+    if (smallest)
+      return {
+        size: smallest.slug,
+        note: `$.droplet.size ${preferred} has a ${known.diskGb} GB disk, too small for the image's ${minDiskGb} GB: using ${smallest.slug}`,
+      };
   }
   if (!smallest) {
     throw new MpimgError(`no droplet size known here has a disk of ${minDiskGb} GB, the image's min_disk_size`, {
-      where: 'the image', hint: 'set $.droplet.size in mpimg.json to a size whose disk fits the image (doctl compute size list)',
+      where: 'the image',
+      hint: 'set $.droplet.size in mpimg.json to a size whose disk fits the image (doctl compute size list)',
     });
   }
   return { size: smallest.slug };
@@ -77,28 +89,53 @@ export async function usableImage(client: DoClient, id: number, region: string, 
     image = await client.getImage(id);
   } catch (err) {
     if (err instanceof DoApiError && err.status === 404) {
-      throw new MpimgError(`image ${id} was not found in this account`, { where: what, hint: 'check the id with `doctl compute image list-user` (the token must belong to the team that owns the snapshot)' });
+      throw new MpimgError(`image ${id} was not found in this account`, {
+        where: what,
+        hint: 'check the id with `doctl compute image list-user` (the token must belong to the team that owns the snapshot)',
+      });
     }
     throw err;
   }
   if (image.status !== undefined && image.status !== 'available') {
-    throw new MpimgError(`image ${id} "${image.name}" is ${image.status}, not available`, { where: what, hint: image.status === 'NEW' || image.status === 'pending' ? 'wait until it is available (doctl compute image get) and run again' : 'pick an available snapshot' });
+    throw new MpimgError(`image ${id} "${image.name}" is ${image.status}, not available`, {
+      where: what,
+      hint:
+        image.status === 'NEW' || image.status === 'pending'
+          ? 'wait until it is available (doctl compute image get) and run again'
+          : 'pick an available snapshot',
+    });
   }
   if (!(image.regions ?? []).includes(region)) {
-    throw new MpimgError(`image ${id} is not in region ${region} (it is in ${(image.regions ?? []).join(', ') || 'no region'})`, {
-      where: '$.droplet.region in mpimg.json',
-      hint: `copy it there with \`doctl compute image-action transfer ${id} --region ${region}\`, or set $.droplet.region to one of its regions`,
-    });
+    throw new MpimgError(
+      `image ${id} is not in region ${region} (it is in ${(image.regions ?? []).join(', ') || 'no region'})`,
+      {
+        where: '$.droplet.region in mpimg.json',
+        hint: `copy it there with \`doctl compute image-action transfer ${id} --region ${region}\`, or set $.droplet.region to one of its regions`,
+      },
+    );
   }
   return image;
 }
 
 /** A droplet made from the image: the manifest's region, agent, monitoring and IPv6 off, this run's tag. */
-export function verifyDropletRequest(m: Manifest, imageId: number, size: string, sshKeys: Array<string | number>, name: string, tag: string): CreateDropletRequest {
+export function verifyDropletRequest(
+  m: Manifest,
+  imageId: number,
+  size: string,
+  sshKeys: Array<string | number>,
+  name: string,
+  tag: string,
+): CreateDropletRequest {
   return {
-    name, region: m.droplet?.region ?? DEFAULTS.region, size, image: imageId, ssh_keys: sshKeys,
+    name,
+    region: m.droplet?.region ?? DEFAULTS.region,
+    size,
+    image: imageId,
+    ssh_keys: sshKeys,
     tags: [VERIFY_TAG, tag, ...(m.droplet?.tags ?? [])].filter((x, i, a) => a.indexOf(x) === i),
-    with_droplet_agent: false, monitoring: false, ipv6: false,
+    with_droplet_agent: false,
+    monitoring: false,
+    ipv6: false,
   };
 }
 
@@ -115,14 +152,37 @@ export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<Verif
   const runId = newRunId();
   const tag = runTag(runId);
   const sshKeys = await sshKeysFor(client, m, phase, 'the droplet');
-  const req = verifyDropletRequest(m, image.id, size, sshKeys, runDropletName(m, 'verify', o.now?.() ?? new Date(), runId), tag);
+  const req = verifyDropletRequest(
+    m,
+    image.id,
+    size,
+    sshKeys,
+    runDropletName(m, 'verify', o.now?.() ?? new Date(), runId),
+    tag,
+  );
   const out = await withRunDroplet<void>({
-    client, request: req, tag, label: 'verify droplet', keep: o.keep, timings: t, phase, stderr: o.stderr,
+    client,
+    request: req,
+    tag,
+    label: 'verify droplet',
+    keep: o.keep,
+    timings: t,
+    phase,
+    stderr: o.stderr,
     work: async (droplet, ip) => {
       phase(`verifying image ${image.id} on ${ip} (droplet ${droplet.id})`);
       await runDropletStep({
-        ip, droplet, cwd: o.cwd, env: o.env, stdout: o.stdout, stderr: o.stderr, signal: client.signal, graceMs: t.abortGraceMs,
-        what: 'verify', prog: o.prog ?? 'mpimg verify', step: o.verify,
+        ip,
+        droplet,
+        cwd: o.cwd,
+        env: o.env,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        signal: client.signal,
+        graceMs: t.abortGraceMs,
+        what: 'verify',
+        prog: o.prog ?? 'mpimg verify',
+        step: o.verify,
       });
     },
   });
@@ -138,7 +198,10 @@ export function checkCollector(): { checks: () => VerifyCheck[]; run<T>(fn: () =
   return { checks: () => [...checks], run: (fn) => collectVerifyChecks((c) => checks.push(c), fn) };
 }
 
-export function summarise(checks: VerifyCheck[]): { result: 'pass' | 'warn' | 'fail'; summary: Record<CheckStatus, number> } {
+export function summarise(checks: VerifyCheck[]): {
+  result: 'pass' | 'warn' | 'fail';
+  summary: Record<CheckStatus, number>;
+} {
   const n = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
   const summary = { pass: n('pass'), warn: n('warn'), fail: n('fail'), skip: n('skip') };
   return { result: summary.fail ? 'fail' : summary.warn ? 'warn' : 'pass', summary };

@@ -37,7 +37,8 @@ function typeOf(s: Schema): string {
       return s.items ? `a list of ${plural(typeOf(s.items))}` : 'a list';
     case 'object':
       if (s.properties) return 'an object';
-      if (s.additionalProperties && typeof s.additionalProperties === 'object') return `an object of ${plural(typeOf(s.additionalProperties))} by name`;
+      if (s.additionalProperties && typeof s.additionalProperties === 'object')
+        return `an object of ${plural(typeOf(s.additionalProperties))} by name`;
       return 'an object';
     case 'integer':
       return `an integer${s.minimum !== undefined && s.maximum !== undefined ? ` (${s.minimum}-${s.maximum})` : ''}`;
@@ -63,7 +64,8 @@ function plural(t: string): string {
 export function fields(schema: Schema): Field[] {
   const out: Field[] = [];
   const visit = (s: Schema, path: string, required: boolean, description: string | undefined) => {
-    if (path !== '$') out.push({ path, type: typeOf(s), required, description: (description ?? s.description ?? '').trim() });
+    if (path !== '$')
+      out.push({ path, type: typeOf(s), required, description: (description ?? s.description ?? '').trim() });
     // what lies inside: an object's members, a list's items, the object forms of alternatives (a
     // per-distribution object of lists is the same items again: described once, under [])
     const inner: Array<[Schema, string]> = [];
@@ -71,7 +73,8 @@ export function fields(schema: Schema): Field[] {
       if (x.properties) inner.push([x, at]);
       for (const a of x.anyOf ?? x.oneOf ?? []) under(a, at, true);
       if (x.items) under(x.items, `${at}[]`, false);
-      if (!viaAlternative && !x.properties && x.additionalProperties && typeof x.additionalProperties === 'object') under(x.additionalProperties, `${at}.<name>`, false);
+      if (!viaAlternative && !x.properties && x.additionalProperties && typeof x.additionalProperties === 'object')
+        under(x.additionalProperties, `${at}.<name>`, false);
     };
     under(s, path, false);
     const seen = new Set<string>();
@@ -88,19 +91,26 @@ export function fields(schema: Schema): Field[] {
   return out;
 }
 
-/** The value at `path` in `example`: "[]" looks through a list (or a per-distribution object of lists) for an item that has the rest. */
+/**
+ * The value at `path` in `example`: "[]" looks through a list (or a per-distribution object of lists) for an item that
+ * has the rest.
+ */
 export function exampleAt(example: Json, path: string): Json | undefined {
-  const parts = path.replace(/^\$\.?/, '').split(/\.|(?=\[\])/).filter(Boolean);
+  const parts = path
+    .replace(/^\$\.?/, '')
+    .split(/\.|(?=\[\])/)
+    .filter(Boolean);
   const go = (v: Json | undefined, i: number): Json | undefined => {
     if (v === undefined) return undefined;
     if (i === parts.length) return v;
     const p = parts[i];
     if (p === '[]') {
       const lists = Array.isArray(v) ? [v] : v && typeof v === 'object' ? Object.values(v).filter(Array.isArray) : [];
-      for (const list of lists) for (const item of list as Json[]) {
-        const r = go(item, i + 1);
-        if (r !== undefined) return r;
-      }
+      for (const list of lists)
+        for (const item of list as Json[]) {
+          const r = go(item, i + 1);
+          if (r !== undefined) return r;
+        }
       return undefined;
     }
     if (p === '<name>') {
@@ -129,9 +139,12 @@ export function manifestDoc(schema: Schema, example: Json): string {
     '<!-- Written by `npm run build` (tasks/docs/manifest-doc.ts) from runtime/manifest-schema.ts and',
     '     docs/manifest-example.json: edit those, not this file. -->',
     '',
-    'Every field of an image project\'s `mpimg.json`, with its type and an example. `mpimg validate`',
+    "Every field of an image project's `mpimg.json`, with its type and an example. `mpimg validate`",
     'checks a manifest against the same rules (editors do too, through its `$schema`). Required',
-    `fields: ${top.filter((f) => f.required).map((f) => `\`${f.path.slice(2)}\``).join(', ')}.`,
+    `fields: ${top
+      .filter((f) => f.required)
+      .map((f) => `\`${f.path.slice(2)}\``)
+      .join(', ')}.`,
     '',
     'A complete example is [manifest-example.json](manifest-example.json).',
     '',
@@ -139,9 +152,13 @@ export function manifestDoc(schema: Schema, example: Json): string {
   for (const t of top) {
     lines.push(`## \`${t.path.slice(2)}\``, '', t.description || '(no description)', '');
     lines.push('| field | type | what it is | example |', '| --- | --- | --- | --- |');
-    for (const f of all.filter((x) => x.path === t.path || x.path.startsWith(`${t.path}.`) || x.path.startsWith(`${t.path}[]`))) {
+    for (const f of all.filter(
+      (x) => x.path === t.path || x.path.startsWith(`${t.path}.`) || x.path.startsWith(`${t.path}[]`),
+    )) {
       const ex = f.example === undefined || f.type === 'an object' ? '' : `\`${cell(JSON.stringify(f.example))}\``;
-      lines.push(`| \`${f.path}\`${f.required ? ' (required)' : ''} | ${cell(f.type)} | ${cell(f.path === t.path ? '' : f.description)} | ${ex} |`);
+      lines.push(
+        `| \`${f.path}\`${f.required ? ' (required)' : ''} | ${cell(f.type)} | ${cell(f.path === t.path ? '' : f.description)} | ${ex} |`,
+      );
     }
     lines.push('');
   }

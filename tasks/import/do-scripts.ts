@@ -13,10 +13,13 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** Lines that carry meaning, with their line numbers: trimmed, blanks squeezed, comments dropped. */
 export function normalizedLines(text: string): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
-  text.replace(/\r\n/g, '\n').split('\n').forEach((l, i) => {
-    const t = l.trim().replace(/\s+/g, ' ');
-    if (t !== '' && !t.startsWith('#')) out.push({ line: i + 1, text: t });
-  });
+  text
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .forEach((l, i) => {
+      const t = l.trim().replace(/\s+/g, ' ');
+      if (t !== '' && !t.startsWith('#')) out.push({ line: i + 1, text: t });
+    });
   return out;
 }
 
@@ -44,11 +47,18 @@ export const lineFingerprint = (normalized: string): string => sha(normalized).s
  * Is this script DigitalOcean's cleanup or image check (as published, or modified)? `known` is the
  * table of their versions (tests give their own).
  */
-export function classifyDoScript(text: string, fileName: string, known: { cleanup: KnownScripts; check: KnownScripts } = { cleanup: KNOWN_CLEANUP, check: KNOWN_CHECK }): DoScript | undefined {
+export function classifyDoScript(
+  text: string,
+  fileName: string,
+  known: { cleanup: KnownScripts; check: KnownScripts } = { cleanup: KNOWN_CLEANUP, check: KNOWN_CHECK },
+): DoScript | undefined {
   const lines = normalizedLines(text);
   if (lines.length === 0) return undefined;
   const whole = sha(lines.map((l) => l.text).join('\n'));
-  for (const [kind, table, nameRe] of [['cleanup', known.cleanup, /clean-?up/i], ['check', known.check, /img[-_]?check|image[-_]?check/i]] as const) {
+  for (const [kind, table, nameRe] of [
+    ['cleanup', known.cleanup, /clean-?up/i],
+    ['check', known.check, /img[-_]?check|image[-_]?check/i],
+  ] as const) {
     const set = lineSet(table);
     const shared = lines.filter((l) => set.has(lineFingerprint(l.text))).length;
     const share = shared / lines.length;
@@ -56,7 +66,12 @@ export function classifyDoScript(text: string, fileName: string, known: { cleanu
     if (version || (lines.length >= 5 && share >= 0.6) || (nameRe.test(fileName) && share >= 0.3 && shared >= 3)) {
       // Lines of the other kind's table count as DigitalOcean's too (a cleanup that runs the check).
       const other = lineSet(kind === 'cleanup' ? known.check : known.cleanup);
-      const added = lines.filter((l) => !set.has(lineFingerprint(l.text)) && !other.has(lineFingerprint(l.text)) && !/^(set -[a-z]+|set -o \w+|exit 0)$/.test(l.text));
+      const added = lines.filter(
+        (l) =>
+          !set.has(lineFingerprint(l.text)) &&
+          !other.has(lineFingerprint(l.text)) &&
+          !/^(set -[a-z]+|set -o \w+|exit 0)$/.test(l.text),
+      );
       return { kind, version, added: version ? [] : added, shared };
     }
   }

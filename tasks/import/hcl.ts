@@ -29,7 +29,10 @@ export interface HclBody {
 }
 
 export class HclReadError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
@@ -140,7 +143,17 @@ class Parser {
     this.skipSpace(false);
     const c = s[this.i];
     // A lone value ends here; anything else (operators, .attr, [index], a call) is kept as text.
-    if (c === undefined || c === '\n' || c === ',' || c === ']' || c === '}' || c === ')' || c === ':' || (c === '=' && s[this.i + 1] !== '=')) return first;
+    if (
+      c === undefined ||
+      c === '\n' ||
+      c === ',' ||
+      c === ']' ||
+      c === '}' ||
+      c === ')' ||
+      c === ':' ||
+      (c === '=' && s[this.i + 1] !== '=')
+    )
+      return first;
     this.i = start;
     this.line = line;
     return { kind: 'expr', text: this.rawExpression(), line };
@@ -378,6 +391,7 @@ export function readHcl(text: string): HclBody {
 
 /** The attribute of a body by name (the last one when repeated), or undefined. */
 export function attr(body: HclBody, name: string): HclValue | undefined {
-  for (let k = body.attributes.length - 1; k >= 0; k--) if (body.attributes[k].name === name) return body.attributes[k].value;
+  for (let k = body.attributes.length - 1; k >= 0; k--)
+    if (body.attributes[k].name === name) return body.attributes[k].value;
   return undefined;
 }

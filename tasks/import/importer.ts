@@ -69,7 +69,11 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
   try {
     tmpl = readTemplate(texts, located.dir);
   } catch (e) {
-    if (e instanceof TemplateReadError) throw new MpimgError(e.message, { where: path.join(located.dir, e.where), hint: 'give a Packer template (JSON or HCL2) as Packer reads it' });
+    if (e instanceof TemplateReadError)
+      throw new MpimgError(e.message, {
+        where: path.join(located.dir, e.where),
+        hint: 'give a Packer template (JSON or HCL2) as Packer reads it',
+      });
     throw e;
   }
   const referenced = referencedPaths(tmpl);
@@ -84,7 +88,11 @@ export async function importTemplate(req: ImportRequest): Promise<ImportResult> 
   for (let round = 0; ; round++) {
     const r = await importOnce(req, tmpl, located, tree, templateNames, why, excluded, refused);
     if ((r.unmove.size === 0 && !r.refused) || round >= 8) {
-      if (!r.result) throw new MpimgError('the import did not settle on a project (a bug of mpimg import; please report it with the template)', { where: templateNames[0] });
+      if (!r.result)
+        throw new MpimgError(
+          'the import did not settle on a project (a bug of mpimg import; please report it with the template)',
+          { where: templateNames[0] },
+        );
       return withoutTemplateTokens(r.result);
     }
     excluded = new Map([...excluded, ...r.unmove]);
@@ -98,19 +106,30 @@ function withoutTemplateTokens(r: ImportResult): ImportResult {
   const files = new Map<string, ProjectOutput>();
   for (const [rel, f] of r.files) {
     if (f.link !== undefined) {
-      if (hasToken(f.link) || hasToken(rel)) person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this link of the template: it was left out of the project; revoke the token in the control panel' });
+      if (hasToken(f.link) || hasToken(rel))
+        person.push({
+          where: withoutTokens(rel),
+          what: 'a DigitalOcean API token is written in this link of the template: it was left out of the project; revoke the token in the control panel',
+        });
       else files.set(rel, f);
       continue;
     }
     if (hasToken(rel)) {
-      person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this file name of the template: the file was left out of the project; revoke the token in the control panel' });
+      person.push({
+        where: withoutTokens(rel),
+        what: 'a DigitalOcean API token is written in this file name of the template: the file was left out of the project; revoke the token in the control panel',
+      });
       continue;
     }
     const data = redactFile(rel, f.data, person);
     if (data) files.set(rel, { ...f, data });
   }
   const manifest = redactValue(r.manifest);
-  if (JSON.stringify(manifest) !== JSON.stringify(r.manifest)) person.push({ where: 'mpimg.json', what: `a DigitalOcean API token was written in the template where a value of mpimg.json comes from (a variable's default): revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place` });
+  if (JSON.stringify(manifest) !== JSON.stringify(r.manifest))
+    person.push({
+      where: 'mpimg.json',
+      what: `a DigitalOcean API token was written in the template where a value of mpimg.json comes from (a variable's default): revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place`,
+    });
   const report = redactValue(r.report);
   report.person = [...report.person, ...person];
   return { ...r, manifest, answers: redactValue(r.answers), files, report };
@@ -126,16 +145,26 @@ function referencedPaths(t: Template): string[] {
     }
     for (const k of ['sources', 'scripts']) {
       const f = p.fields[k];
-      if (f && 'list' in f) for (const x of f.list) {
-        const v = textOf(x);
-        if (v) out.push(v.replace(/\/+$/, ''));
-      }
+      if (f && 'list' in f)
+        for (const x of f.list) {
+          const v = textOf(x);
+          if (v) out.push(v.replace(/\/+$/, ''));
+        }
     }
   }
   return out;
 }
 
-async function importOnce(req: ImportRequest, tmpl: Template, located: Located, tree: SourceTree, templateNames: string[], baseWhy: string, excluded: Map<string, PersonNote>, refused: Set<string>): Promise<{ result?: ImportResult; unmove: Map<string, PersonNote>; refused?: Set<string> }> {
+async function importOnce(
+  req: ImportRequest,
+  tmpl: Template,
+  located: Located,
+  tree: SourceTree,
+  templateNames: string[],
+  baseWhy: string,
+  excluded: Map<string, PersonNote>,
+  refused: Set<string>,
+): Promise<{ result?: ImportResult; unmove: Map<string, PersonNote>; refused?: Set<string> }> {
   const tfile = templateNames[0];
   const person: PersonNote[] = [];
   // files left in files/ by an earlier round say why
@@ -158,9 +187,13 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   // ---- the files tree ----------------------------------------------------------------------
   const tree$ = new Map<string, { source: { rel: string } | { data: Buffer }; mode: number; origin: string }>();
   for (const s of steps) {
-    if (s.kind === 'files') for (const e of s.entries) tree$.set(e.target, { source: e.source, mode: e.mode, origin: s.origin });
+    if (s.kind === 'files')
+      for (const e of s.entries) tree$.set(e.target, { source: e.source, mode: e.mode, origin: s.origin });
   }
-  const readEntry = (e: { source: { rel: string } | { data: Buffer }; mode: number }): { data: Buffer; mode: number } | undefined => {
+  const readEntry = (e: {
+    source: { rel: string } | { data: Buffer };
+    mode: number;
+  }): { data: Buffer; mode: number } | undefined => {
     if ('data' in e.source) return { data: e.source.data, mode: e.mode };
     try {
       return tree.read(e.source.rel);
@@ -173,10 +206,26 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
 
   // ---- state shared by the recognizers ------------------------------------------------------
   const state: ImportState = {
-    options: req.options, family, ubuntu: distro.startsWith('ubuntu-'),
-    packages: [], repositories: [], keyFiles: new Map(), services: [], users: [], directories: [], fileModes: new Map(), writtenFiles: new Map(), buildTexts: [],
-    firewall: { limit: [], allow: [] }, firewallMode: 'keep',
-    filesAt: new Map(), moved: new Map(), motdPlaceholders: new Map(), refused, person, info,
+    options: req.options,
+    family,
+    ubuntu: distro.startsWith('ubuntu-'),
+    packages: [],
+    repositories: [],
+    keyFiles: new Map(),
+    services: [],
+    users: [],
+    directories: [],
+    fileModes: new Map(),
+    writtenFiles: new Map(),
+    buildTexts: [],
+    firewall: { limit: [], allow: [] },
+    firewallMode: 'keep',
+    filesAt: new Map(),
+    moved: new Map(),
+    motdPlaceholders: new Map(),
+    refused,
+    person,
+    info,
   };
   for (const [t, e] of tree$) {
     state.filesAt.set(t, `files${t}`);
@@ -184,8 +233,11 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   }
 
   // first-boot steps: the per-instance scripts
-  const firstBoot: Array<{ target: string; rel: string; text: string; mode: number; origin: string; name: string }> = [];
-  const perInstance = [...tree$.keys()].filter((t) => t.startsWith(PER_INSTANCE) && !t.slice(PER_INSTANCE.length).includes('/') && !excluded.has(t)).sort();
+  const firstBoot: Array<{ target: string; rel: string; text: string; mode: number; origin: string; name: string }> =
+    [];
+  const perInstance = [...tree$.keys()]
+    .filter((t) => t.startsWith(PER_INSTANCE) && !t.slice(PER_INSTANCE.length).includes('/') && !excluded.has(t))
+    .sort();
   const fbNames = new Set<string>();
   perInstance.forEach((t) => {
     const e = tree$.get(t)!;
@@ -194,10 +246,24 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     const text = got.data.toString('utf8');
     if (!Buffer.from(text, 'utf8').equals(got.data)) return;
     const base = path.posix.basename(t);
-    let name = base.toLowerCase().replace(/\.[a-z0-9]+$/, '').replace(/^[\d_.-]+/, '').replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 30) || 'step';
+    let name =
+      base
+        .toLowerCase()
+        .replace(/\.[a-z0-9]+$/, '')
+        .replace(/^[\d_.-]+/, '')
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/^[-_]+|[-_]+$/g, '')
+        .slice(0, 30) || 'step';
     for (let k = 2; fbNames.has(name); k++) name = `${name.slice(0, 27)}-${k}`;
     fbNames.add(name);
-    firstBoot.push({ target: t, rel: '', text, mode: got.mode, origin: 'source' in e && 'rel' in e.source ? e.source.rel : e.origin, name });
+    firstBoot.push({
+      target: t,
+      rel: '',
+      text,
+      mode: got.mode,
+      origin: 'source' in e && 'rel' in e.source ? e.source.rel : e.origin,
+      name,
+    });
   });
   const step = firstBoot.length <= 9 ? 10 : Math.max(1, Math.floor(90 / firstBoot.length));
   firstBoot.forEach((f, i) => {
@@ -206,13 +272,17 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     state.moved.set(f.target, f.rel);
   });
   for (const t of [...tree$.keys()].filter((x) => /^\/var\/lib\/cloud\/scripts\/(per-boot|per-once)\//.test(x))) {
-    info.push({ where: tree$.get(t)!.origin, what: `${t} stays in files/ (cloud-init runs it ${t.includes('per-boot') ? 'at every boot' : 'once'}; only per-instance scripts become first-boot steps)` });
+    info.push({
+      where: tree$.get(t)!.origin,
+      what: `${t} stays in files/ (cloud-init runs it ${t.includes('per-boot') ? 'at every boot' : 'once'}; only per-instance scripts become first-boot steps)`,
+    });
   }
 
   // the MOTD
   let motd: { target: string; text: string } | undefined;
   const motds = [...tree$.keys()].filter((t) => MOTD_TARGET.test(t) && !excluded.has(t));
-  const motdPick = motds.find((t) => t === '/etc/update-motd.d/99-one-click') ?? motds.filter((t) => /\/99-[^/]+$/.test(t)).sort()[0];
+  const motdPick =
+    motds.find((t) => t === '/etc/update-motd.d/99-one-click') ?? motds.filter((t) => /\/99-[^/]+$/.test(t)).sort()[0];
   if (motdPick) {
     const got = readEntry(tree$.get(motdPick)!);
     if (got) {
@@ -222,11 +292,17 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
         state.moved.set(motdPick, 'motd.txt');
       } else info.push({ where: tree$.get(motdPick)!.origin, what: `${motdPick} stays in files/: ${r.why}` });
     }
-    for (const t of motds.filter((x) => x !== motdPick)) info.push({ where: tree$.get(t)!.origin, what: `${t} stays in files/ (only one MOTD becomes motd.txt)` });
+    for (const t of motds.filter((x) => x !== motdPick))
+      info.push({ where: tree$.get(t)!.origin, what: `${t} stays in files/ (only one MOTD becomes motd.txt)` });
   }
 
   // ---- scripts: the environment, then the recognizers ----------------------------------------
-  const scriptInputs: Array<{ step: ScriptStep; input: ScriptInput; header: string; doScript?: ReturnType<typeof classifyDoScript> }> = [];
+  const scriptInputs: Array<{
+    step: ScriptStep;
+    input: ScriptInput;
+    header: string;
+    doScript?: ReturnType<typeof classifyDoScript>;
+  }> = [];
   for (const s of steps) {
     if (s.kind !== 'script') continue;
     const env = new Map<string, string | undefined>();
@@ -234,7 +310,10 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     const header: string[] = [];
     for (const e of s.env) {
       env.set(e.name, resolve(e.value));
-      const shell = e.value.filter((p) => !('lit' in p && p.lit === '')).map((p) => shellPiece(p, 'none', s.at)).filter((x) => x !== undefined);
+      const shell = e.value
+        .filter((p) => !('lit' in p && p.lit === ''))
+        .map((p) => shellPiece(p, 'none', s.at))
+        .filter((x) => x !== undefined);
       const only = e.value.filter((p) => !('lit' in p && p.lit === ''));
       if (only.length === 1 && 'var' in only[0]) {
         const n = vars.forVar(only[0].var, s.at);
@@ -248,22 +327,43 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
       s.shebangAdded = true;
     }
     const doScript = s.fileRel ? classifyDoScript(s.text, path.posix.basename(s.fileRel)) : undefined;
-    scriptInputs.push({ step: s, input: { role: 'build', origin: s.origin, text, env, envVars }, header: header.join('\n'), doScript });
+    scriptInputs.push({
+      step: s,
+      input: { role: 'build', origin: s.origin, text, env, envVars },
+      header: header.join('\n'),
+      doScript,
+    });
   }
 
   /** One template reference as shell text: the new project's variable, or the raw text with a note. */
-  function shellPiece(p: Piece, q: 'none' | 'single' | 'double', where: string, env?: Map<string, string | undefined>): string | undefined {
+  function shellPiece(
+    p: Piece,
+    q: 'none' | 'single' | 'double',
+    where: string,
+    env?: Map<string, string | undefined>,
+  ): string | undefined {
     if ('lit' in p) return q === 'none' ? shq(p.lit) : p.lit;
     let name: string | undefined;
     if ('var' in p) name = vars.forVar(p.var, where);
     else if ('env' in p) name = vars.forEnv(p.env, where);
     else if ('timestamp' in p) return q === 'single' ? `'"$(date +%s)"'` : '"$(date +%s)"';
     else {
-      person.push({ where, what: `the template expression ${p.other} cannot be evaluated at import: it was left as text` });
+      person.push({
+        where,
+        what: `the template expression ${p.other} cannot be evaluated at import: it was left as text`,
+      });
       return q === 'none' ? shq(p.other) : p.other;
     }
     if (!name) return q === 'none' ? "''" : '';
-    if (env) env.set(name, name === 'MPIMG_NAME' ? resolve([{ var: 'application_name' }]) : name === 'MPIMG_VERSION' ? version : vars.used.get(name)?.value);
+    if (env)
+      env.set(
+        name,
+        name === 'MPIMG_NAME'
+          ? resolve([{ var: 'application_name' }])
+          : name === 'MPIMG_VERSION'
+            ? version
+            : vars.used.get(name)?.value,
+      );
     return q === 'single' ? `'"\${${name}}"'` : q === 'double' ? `\${${name}}` : `"\${${name}}"`;
   }
 
@@ -284,7 +384,11 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
           if (v !== undefined) line += v;
           else {
             line += shellPiece(p, 'double', si.step.origin, si.input.env) ?? '';
-            if (!secret) person.push({ where: si.step.origin, what: `${describe([p])} is inside a here-document with a quoted delimiter and has no value at import: the shell writes the text in its place as it stands; put the value in by hand` });
+            if (!secret)
+              person.push({
+                where: si.step.origin,
+                what: `${describe([p])} is inside a here-document with a quoted delimiter and has no value at import: the shell writes the text in its place as it stands; put the value in by hand`,
+              });
           }
         } else {
           const q = quoteState(line);
@@ -298,19 +402,25 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     si.input.text = `#!${inline.shebang.replace(/^#!/, '')}\n${lines.join('\n')}\n`;
   }
 
-  const buildUnits = scriptInputs.filter((s) => !s.doScript).map((s) => {
-    try {
-      return { origin: s.input.origin, units: readShell(s.input.text) };
-    } catch (e) {
-      if (e instanceof ShellReadError) return { origin: s.input.origin, units: [] };
-      throw e;
-    }
-  });
+  const buildUnits = scriptInputs
+    .filter((s) => !s.doScript)
+    .map((s) => {
+      try {
+        return { origin: s.input.origin, units: readShell(s.input.text) };
+      } catch (e) {
+        if (e instanceof ShellReadError) return { origin: s.input.origin, units: [] };
+        throw e;
+      }
+    });
   planFirewall(state, buildUnits);
-  if (state.firewallMode === 'keep' && state.firewallWhy) person.push({ where: 'firewall', what: `the ufw lines stay as script (${state.firewallWhy}); add "firewall" to mpimg.json by hand` });
+  if (state.firewallMode === 'keep' && state.firewallWhy)
+    person.push({
+      where: 'firewall',
+      what: `the ufw lines stay as script (${state.firewallWhy}); add "firewall" to mpimg.json by hand`,
+    });
 
   // in template order: file steps may stop later package lines from moving, scripts are read
-  const results = new Map<typeof scriptInputs[number], ScriptResult>();
+  const results = new Map<(typeof scriptInputs)[number], ScriptResult>();
   for (const s of steps) {
     if (s.kind === 'files') {
       const apt = s.entries.find((e) => APT_FILES.test(e.target));
@@ -321,9 +431,15 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     if (si.doScript) continue;
     results.set(si, await analyzeScript(si.input, state));
   }
-  const fbResults = new Map<typeof firstBoot[number], ScriptResult>();
+  const fbResults = new Map<(typeof firstBoot)[number], ScriptResult>();
   for (const f of firstBoot) {
-    fbResults.set(f, await analyzeScript({ role: 'first-boot', origin: f.origin, text: f.text, env: new Map(), envVars: new Map() }, state));
+    fbResults.set(
+      f,
+      await analyzeScript(
+        { role: 'first-boot', origin: f.origin, text: f.text, env: new Map(), envVars: new Map() },
+        state,
+      ),
+    );
   }
 
   // ---- a kept line that names a moved file: leave that file in files/ and do it again ----------
@@ -331,17 +447,29 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   const keptUnitTexts: string[] = [];
   for (const r of [...results.values(), ...fbResults.values()]) {
     if (r.readError) keptUnitTexts.push(r.input.text);
-    for (const u of r.units) if ((u.kind === 'command' || u.kind === 'compound') && (!r.hits.has(u) || r.hits.get(u)!.kept)) keptUnitTexts.push(u.text);
+    for (const u of r.units)
+      if ((u.kind === 'command' || u.kind === 'compound') && (!r.hits.has(u) || r.hits.get(u)!.kept))
+        keptUnitTexts.push(u.text);
   }
   for (const [target] of state.moved) {
-    if (keptUnitTexts.some((t) => t.includes(target))) unmove.set(target, { where: tree$.get(target)!.origin, what: `${target} stays in files/: a kept build line still uses it there` });
+    if (keptUnitTexts.some((t) => t.includes(target)))
+      unmove.set(target, {
+        where: tree$.get(target)!.origin,
+        what: `${target} stays in files/: a kept build line still uses it there`,
+      });
   }
   if (motd) {
     let text = motd.text;
     for (const [from, to] of state.motdPlaceholders) text = text.replaceAll(`{{${from}}}`, `{{${to}}}`);
     const knownVars = new Set(vars.used.keys());
-    const unknown = [...text.matchAll(/\{\{([^{}]*)\}\}/g)].map((m) => m[1]).filter((n) => !['ip', 'name', 'version', 'credentials'].includes(n) && !knownVars.has(n));
-    if (unknown.length && !unmove.has(motd.target)) unmove.set(motd.target, { where: tree$.get(motd.target)!.origin, what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})` });
+    const unknown = [...text.matchAll(/\{\{([^{}]*)\}\}/g)]
+      .map((m) => m[1])
+      .filter((n) => !['ip', 'name', 'version', 'credentials'].includes(n) && !knownVars.has(n));
+    if (unknown.length && !unmove.has(motd.target))
+      unmove.set(motd.target, {
+        where: tree$.get(motd.target)!.origin,
+        what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})`,
+      });
     motd.text = text;
   }
   if (unmove.size) return { unmove };
@@ -353,7 +481,10 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
       const si = scriptInputs.find((x) => x.step === s)!;
       if (results.get(si)?.keptText !== undefined) keptBefore ??= s.origin;
     } else if (keptBefore && s.entries.some((e) => !state.moved.has(e.target))) {
-      info.push({ where: s.origin, what: `files/ is laid down before the build scripts: these files came after ${keptBefore} in the template (a script that changes them now sees them first)` });
+      info.push({
+        where: s.origin,
+        what: `files/ is laid down before the build scripts: these files came after ${keptBefore} in the template (a script that changes them now sees them first)`,
+      });
     }
   }
 
@@ -362,18 +493,28 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   const kept = [...results.entries()].filter(([, r]) => r.keptText !== undefined);
   const scriptStep = kept.length <= 8 ? 10 : Math.max(1, Math.floor(89 / kept.length));
   const usedNames = new Set<string>();
-  const scriptName = (si: typeof scriptInputs[number], n: number): string => {
+  const scriptName = (si: (typeof scriptInputs)[number], n: number): string => {
     const fromFile = si.step.fileRel ? path.posix.basename(si.step.fileRel) : 'inline.sh';
-    const ext = /\.(sh|bash)$/.exec(fromFile)?.[0] ?? (/^#!.*\b(ba|da)?sh\b/.test(si.input.text) ? '.sh' : path.posix.extname(fromFile));
-    let stem = fromFile.replace(/\.[A-Za-z0-9]+$/, '').toLowerCase().replace(/^[\d_.-]+/, '').replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 40) || 'script';
+    const ext =
+      /\.(sh|bash)$/.exec(fromFile)?.[0] ??
+      (/^#!.*\b(ba|da)?sh\b/.test(si.input.text) ? '.sh' : path.posix.extname(fromFile));
+    let stem =
+      fromFile
+        .replace(/\.[A-Za-z0-9]+$/, '')
+        .toLowerCase()
+        .replace(/^[\d_.-]+/, '')
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/^[-_]+|[-_]+$/g, '')
+        .slice(0, 40) || 'script';
     const nn = String(Math.min(98, 10 + n * scriptStep)).padStart(2, '0');
-    if (`${nn}-${stem}${ext}` === '90-cleanup.sh' || `${nn}-${stem}${ext}` === '99-img-check.sh') stem = `${stem}-steps`;
+    if (`${nn}-${stem}${ext}` === '90-cleanup.sh' || `${nn}-${stem}${ext}` === '99-img-check.sh')
+      stem = `${stem}-steps`;
     let file = `${DEFAULTS.scriptsDir}/${nn}-${stem}${ext}`;
     for (let k = 2; usedNames.has(file); k++) file = `${DEFAULTS.scriptsDir}/${nn}-${stem}-${k}${ext}`;
     usedNames.add(file);
     return file;
   };
-  const keptAs = new Map<typeof scriptInputs[number], string>();
+  const keptAs = new Map<(typeof scriptInputs)[number], string>();
   kept.forEach(([si, r], n) => {
     const rel = scriptName(si, n);
     keptAs.set(si, rel);
@@ -386,10 +527,15 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   });
   for (const f of firstBoot) {
     const r = fbResults.get(f)!;
-    let text = r.keptText ?? `${f.text.split('\n')[0].startsWith('#!') ? f.text.split('\n')[0] : '#!/bin/sh'}\n# mpimg import: everything ${f.origin} did is done by mpimg.json now\n`;
+    let text =
+      r.keptText ??
+      `${f.text.split('\n')[0].startsWith('#!') ? f.text.split('\n')[0] : '#!/bin/sh'}\n# mpimg import: everything ${f.origin} did is done by mpimg.json now\n`;
     if (!text.startsWith('#!')) {
       text = `#!/bin/sh\n${text}`;
-      info.push({ where: f.origin, what: 'had no #! line: #!/bin/sh was added (cloud-init runs per-instance scripts directly)' });
+      info.push({
+        where: f.origin,
+        what: 'had no #! line: #!/bin/sh was added (cloud-init runs per-instance scripts directly)',
+      });
     }
     files.set(f.rel, { data: Buffer.from(text), mode: 0o755 });
   }
@@ -401,7 +547,12 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     files.set(`files${t}`, { data: got.data, mode: state.fileModes.get(t) ?? (got.mode & 0o7777 || 0o644) });
   }
   for (const [t, w] of state.writtenFiles) {
-    files.set(`files${t}`, w.link !== undefined ? { data: Buffer.alloc(0), mode: 0o777, link: w.link } : { data: w.data!, mode: state.fileModes.get(t) ?? 0o644 });
+    files.set(
+      `files${t}`,
+      w.link !== undefined
+        ? { data: Buffer.alloc(0), mode: 0o777, link: w.link }
+        : { data: w.data!, mode: state.fileModes.get(t) ?? 0o644 },
+    );
   }
   for (const [rel, data] of state.keyFiles) files.set(rel, { data, mode: 0o644 });
 
@@ -427,14 +578,24 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
   if (state.users.length) m.users = state.users;
   if (state.directories.length) m.directories = state.directories;
   if (state.services.length) m.services = state.services.map((name) => ({ name, firstBoot: 'none' as const }));
-  if (state.firewallMode === 'map') m.firewall = { ...(state.firewall.limit.length ? { limit: state.firewall.limit } : {}), ...(state.firewall.allow.length ? { allow: state.firewall.allow } : {}) };
+  if (state.firewallMode === 'map')
+    m.firewall = {
+      ...(state.firewall.limit.length ? { limit: state.firewall.limit } : {}),
+      ...(state.firewall.allow.length ? { allow: state.firewall.allow } : {}),
+    };
   if (state.credentialsFile) m.credentials = { file: state.credentialsFile };
-  m.build = { packages: state.packages, ...(state.repositories.length ? { repositories: state.repositories.map((r) => r.repo) } : {}), scriptsDir: DEFAULTS.scriptsDir };
+  m.build = {
+    packages: state.packages,
+    ...(state.repositories.length ? { repositories: state.repositories.map((r) => r.repo) } : {}),
+    scriptsDir: DEFAULTS.scriptsDir,
+  };
   if (dropletImage) m.droplet = { ...m.droplet, image: dropletImage };
   if (tags.length) m.droplet = { ...m.droplet, tags };
   m.snapshot = { name: snapshotName(fieldText(builder.fields.snapshot_name), tmpl, special, info, builder.at) };
   const order = Object.keys(MANIFEST_SCHEMA.properties ?? {});
-  const ordered = Object.fromEntries(Object.entries(m).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))) as Manifest & Record<string, unknown>;
+  const ordered = Object.fromEntries(
+    Object.entries(m).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)),
+  ) as Manifest & Record<string, unknown>;
   const { problems } = validateManifest(ordered);
   // An item the rules refuse only in the whole manifest: not taken; its line stays as script.
   const refusedNow = new Set<string>();
@@ -448,33 +609,63 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
     if (at[1] === 'build.packages') refusedNow.add(`package:${state.packages[i]}`);
   }
   if (refusedNow.size && [...refusedNow].some((x) => !refused.has(x))) {
-    for (const p of problems) info.push({ where: p.path, what: `not taken into mpimg.json: ${p.message} (its line stays as script)` });
+    for (const p of problems)
+      info.push({ where: p.path, what: `not taken into mpimg.json: ${p.message} (its line stays as script)` });
     return { unmove: new Map(), refused: refusedNow };
   }
   if (problems.length) {
-    throw new MpimgError(`the import made an mpimg.json that does not validate (a bug of mpimg import; please report it with the template):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { where: tfile });
+    throw new MpimgError(
+      `the import made an mpimg.json that does not validate (a bug of mpimg import; please report it with the template):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+      { where: tfile },
+    );
   }
 
   // ---- the report --------------------------------------------------------------------------
-  if (state.packages.length) fields.push({ field: 'build.packages', value: state.packages.join(' '), from: 'apt install lines' });
-  for (const r of state.repositories) fields.push({ field: 'build.repositories', value: `"${r.repo.name}"`, from: `${r.origin}:${r.units.map((u) => u.start).join(',')}` });
+  if (state.packages.length)
+    fields.push({ field: 'build.packages', value: state.packages.join(' '), from: 'apt install lines' });
+  for (const r of state.repositories)
+    fields.push({
+      field: 'build.repositories',
+      value: `"${r.repo.name}"`,
+      from: `${r.origin}:${r.units.map((u) => u.start).join(',')}`,
+    });
   if (m.firewall) fields.push({ field: 'firewall', value: JSON.stringify(m.firewall), from: 'ufw lines' });
-  if (state.services.length) fields.push({ field: 'services', value: state.services.join(' '), from: 'systemctl enable lines' });
-  if (state.loginHold) fields.push({ field: 'loginHold', value: JSON.stringify(state.loginHold), from: 'the sshd_config ForceCommand "please wait"' });
-  if (state.credentialsFile) fields.push({ field: 'credentials.file', value: state.credentialsFile, from: 'the first-boot script that writes it' });
-  for (const [k, v] of vars.used) fields.push({ field: `variables.${k}`, value: JSON.stringify(v.value), from: v.from });
+  if (state.services.length)
+    fields.push({ field: 'services', value: state.services.join(' '), from: 'systemctl enable lines' });
+  if (state.loginHold)
+    fields.push({
+      field: 'loginHold',
+      value: JSON.stringify(state.loginHold),
+      from: 'the sshd_config ForceCommand "please wait"',
+    });
+  if (state.credentialsFile)
+    fields.push({
+      field: 'credentials.file',
+      value: state.credentialsFile,
+      from: 'the first-boot script that writes it',
+    });
+  for (const [k, v] of vars.used)
+    fields.push({ field: `variables.${k}`, value: JSON.stringify(v.value), from: v.from });
   if (motd) fields.push({ field: 'motd.file', value: 'motd.txt', from: motd.target });
   fields.push({ field: 'snapshot.name', value: m.snapshot.name!, from: `${builder.at} snapshot_name` });
-  if (firstBoot.length) fields.push({ field: 'first-boot/', value: firstBoot.map((f) => f.rel).join(', '), from: 'per-instance scripts' });
+  if (firstBoot.length)
+    fields.push({ field: 'first-boot/', value: firstBoot.map((f) => f.rel).join(', '), from: 'per-instance scripts' });
 
   for (const s of steps) {
     if (s.kind === 'files') {
       const kept = s.entries.filter((e) => !state.moved.has(e.target));
       const moved = s.entries.filter((e) => state.moved.has(e.target));
       entries.push({
-        origin: s.origin, role: 'file provisioner', absorbed: 0, kept: 0,
+        origin: s.origin,
+        role: 'file provisioner',
+        absorbed: 0,
+        kept: 0,
         became: [
-          ...(kept.length ? [`files/: ${kept.length} file(s) (${[...new Set(kept.map((e) => e.target.split('/').slice(0, 3).join('/')))].join(', ')})`] : []),
+          ...(kept.length
+            ? [
+                `files/: ${kept.length} file(s) (${[...new Set(kept.map((e) => e.target.split('/').slice(0, 3).join('/')))].join(', ')})`,
+              ]
+            : []),
           ...moved.map((e) => `${e.target} → ${state.moved.get(e.target)}`),
         ],
       });
@@ -486,27 +677,74 @@ async function importOnce(req: ImportRequest, tmpl: Template, located: Located, 
       const lines = s.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length;
       const what = d.kind === 'cleanup' ? "DigitalOcean's cleanup" : "DigitalOcean's image check";
       const became = d.version
-        ? [`dropped: ${what} as published (${d.version.where}, ${d.version.date}); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`]
+        ? [
+            `dropped: ${what} as published (${d.version.where}, ${d.version.date}); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
+          ]
         : d.added.length
-          ? [`dropped: a modified copy of ${what}; the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`, 'lines no DigitalOcean version has (not carried over):', ...d.added.map((l) => `+ ${l.line}: ${l.text}`)]
-          : [`dropped: ${what}, cut down or reordered (every line of it is DigitalOcean's, but it matches no published version); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`];
-      if (!d.version && d.added.length) person.push({ where: s.origin, what: `a modified copy of ${what}: ${d.added.length} line(s) of it are not DigitalOcean's and were not carried over (listed above); if they are needed, put them into a build script (or \`mpimg add ${d.kind === 'cleanup' ? 'cleanup' : 'check'}-script\` to own the whole ${d.kind})` });
-      entries.push({ origin: s.origin, role: d.kind === 'cleanup' ? 'cleanup script' : 'image check script', became, absorbed: lines, kept: 0 });
+          ? [
+              `dropped: a modified copy of ${what}; the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
+              'lines no DigitalOcean version has (not carried over):',
+              ...d.added.map((l) => `+ ${l.line}: ${l.text}`),
+            ]
+          : [
+              `dropped: ${what}, cut down or reordered (every line of it is DigitalOcean's, but it matches no published version); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
+            ];
+      if (!d.version && d.added.length)
+        person.push({
+          where: s.origin,
+          what: `a modified copy of ${what}: ${d.added.length} line(s) of it are not DigitalOcean's and were not carried over (listed above); if they are needed, put them into a build script (or \`mpimg add ${d.kind === 'cleanup' ? 'cleanup' : 'check'}-script\` to own the whole ${d.kind})`,
+        });
+      entries.push({
+        origin: s.origin,
+        role: d.kind === 'cleanup' ? 'cleanup script' : 'image check script',
+        became,
+        absorbed: lines,
+        kept: 0,
+      });
       continue;
     }
     const r = results.get(si)!;
     const became = dedupe([...r.hits.values()].map((h) => h.became));
     if (s.shebangAdded && r.keptText) became.push('#!/bin/sh added (the script had none)');
-    entries.push({ origin: s.origin, role: s.role, became, keptAs: keptAs.get(si), absorbed: r.absorbed, kept: r.kept });
+    entries.push({
+      origin: s.origin,
+      role: s.role,
+      became,
+      keptAs: keptAs.get(si),
+      absorbed: r.absorbed,
+      kept: r.kept,
+    });
   }
   for (const f of firstBoot) {
     const r = fbResults.get(f)!;
-    entries.push({ origin: f.origin, role: `per-instance script ${f.target}`, became: dedupe([`first-boot step ${f.rel}`, ...[...r.hits.values()].map((h) => h.became)]), keptAs: f.rel, absorbed: r.absorbed, kept: r.kept });
+    entries.push({
+      origin: f.origin,
+      role: `per-instance script ${f.target}`,
+      became: dedupe([`first-boot step ${f.rel}`, ...[...r.hits.values()].map((h) => h.became)]),
+      keptAs: f.rel,
+      absorbed: r.absorbed,
+      kept: r.kept,
+    });
   }
-  if (motd) entries.push({ origin: tree$.get(motd.target)!.origin, role: `MOTD script ${motd.target}`, became: [`motd.txt${motd.text.includes('{{ip}}') ? ' ({{ip}} where it printed the droplet\'s address)' : ''}`], keptAs: 'motd.txt', absorbed: 0, kept: 0 });
+  if (motd)
+    entries.push({
+      origin: tree$.get(motd.target)!.origin,
+      role: `MOTD script ${motd.target}`,
+      became: [`motd.txt${motd.text.includes('{{ip}}') ? " ({{ip}} where it printed the droplet's address)" : ''}`],
+      keptAs: 'motd.txt',
+      absorbed: 0,
+      kept: 0,
+    });
 
   const report: Report = {
-    template: templateNames, base: tree.base, baseWhy, fields, files: entries, person: dedupeNotes(person), info: dedupeNotes(info), totals: totals(entries),
+    template: templateNames,
+    base: tree.base,
+    baseWhy,
+    fields,
+    files: entries,
+    person: dedupeNotes(person),
+    info: dedupeNotes(info),
+    totals: totals(entries),
   };
   return { result: { manifest: ordered, answers, files, report }, unmove };
 }

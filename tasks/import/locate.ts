@@ -27,14 +27,21 @@ function lstatOrNull(p: string): fs.Stats | null {
 
 function refuseLink(p: string): void {
   if (lstatOrNull(p)?.isSymbolicLink()) {
-    throw new MpimgError(`${p} is a symbolic link: the import reads no file through a link`, { where: p, hint: 'name the file it points to, or copy the template project without links' });
+    throw new MpimgError(`${p} is a symbolic link: the import reads no file through a link`, {
+      where: p,
+      hint: 'name the file it points to, or copy the template project without links',
+    });
   }
 }
 
 /** The template file(s) of a path given on the command line. */
 export function locateTemplate(given: string): Located {
   const st = lstatOrNull(given);
-  if (!st) throw new MpimgError(`no such file or folder: ${given}`, { where: given, hint: 'give the Packer template (template.json, marketplace-image.json, *.pkr.hcl) or the folder holding it' });
+  if (!st)
+    throw new MpimgError(`no such file or folder: ${given}`, {
+      where: given,
+      hint: 'give the Packer template (template.json, marketplace-image.json, *.pkr.hcl) or the folder holding it',
+    });
   if (st.isSymbolicLink()) refuseLink(given);
   if (st.isFile()) return { files: [path.resolve(given)], dir: path.dirname(path.resolve(given)) };
   if (!st.isDirectory()) throw new MpimgError(`${given} is neither a file nor a folder`, { where: given });
@@ -49,20 +56,33 @@ export function locateTemplate(given: string): Located {
     const p = names.includes(n) ? pick(n) : undefined;
     if (p) return { files: [p], dir };
   }
-  const hcl = names.filter((n) => n.endsWith('.pkr.hcl')).map(pick).filter((p): p is string => Boolean(p));
+  const hcl = names
+    .filter((n) => n.endsWith('.pkr.hcl'))
+    .map(pick)
+    .filter((p): p is string => Boolean(p));
   if (hcl.length) return { files: hcl, dir };
-  const json = names.filter((n) => n.endsWith('.json') && n !== 'package.json' && n !== 'package-lock.json').map(pick).filter((p): p is string => {
-    if (!p) return false;
-    try {
-      const d = JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown>;
-      return Boolean(d && typeof d === 'object' && 'builders' in d);
-    } catch {
-      return false;
-    }
-  });
+  const json = names
+    .filter((n) => n.endsWith('.json') && n !== 'package.json' && n !== 'package-lock.json')
+    .map(pick)
+    .filter((p): p is string => {
+      if (!p) return false;
+      try {
+        const d = JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown>;
+        return Boolean(d && typeof d === 'object' && 'builders' in d);
+      } catch {
+        return false;
+      }
+    });
   if (json.length === 1) return { files: json, dir };
-  if (json.length > 1) throw new MpimgError(`${given} holds ${json.length} Packer templates (${json.map((p) => path.basename(p)).join(', ')})`, { where: given, hint: 'name the one to import' });
-  throw new MpimgError(`no Packer template in ${given}`, { where: given, hint: 'give the template file itself, or a folder with template.json, marketplace-image.json or *.pkr.hcl' });
+  if (json.length > 1)
+    throw new MpimgError(
+      `${given} holds ${json.length} Packer templates (${json.map((p) => path.basename(p)).join(', ')})`,
+      { where: given, hint: 'name the one to import' },
+    );
+  throw new MpimgError(`no Packer template in ${given}`, {
+    where: given,
+    hint: 'give the template file itself, or a folder with template.json, marketplace-image.json or *.pkr.hcl',
+  });
 }
 
 /**
@@ -72,7 +92,11 @@ export function locateTemplate(given: string): Located {
 export function chooseBase(located: Located, referenced: string[], given?: string): { base: string; why: string } {
   if (given !== undefined) {
     const st = lstatOrNull(given);
-    if (!st?.isDirectory()) throw new MpimgError(`--base ${given} is not a folder`, { where: '--base', hint: 'name the folder Packer ran in (the paths of the template are relative to it)' });
+    if (!st?.isDirectory())
+      throw new MpimgError(`--base ${given} is not a folder`, {
+        where: '--base',
+        hint: 'name the folder Packer ran in (the paths of the template are relative to it)',
+      });
     return { base: fs.realpathSync(given), why: 'given with --base' };
   }
   const relative = referenced.filter((r) => r !== '' && !r.startsWith('/') && !r.split('/').includes('..'));
@@ -81,6 +105,16 @@ export function chooseBase(located: Located, referenced: string[], given?: strin
   const parent = path.dirname(own);
   const a = count(own);
   const b = parent !== own ? count(parent) : -1;
-  if (b > a) return { base: parent, why: `the template's paths (e.g. ${relative[0]}) are relative to its parent folder, as in droplet-1-clicks` };
-  return { base: own, why: a > 0 ? "the template's paths are relative to its own folder, as in marketplace-partners" : "none of the template's paths exist; its own folder was taken (--base names another)" };
+  if (b > a)
+    return {
+      base: parent,
+      why: `the template's paths (e.g. ${relative[0]}) are relative to its parent folder, as in droplet-1-clicks`,
+    };
+  return {
+    base: own,
+    why:
+      a > 0
+        ? "the template's paths are relative to its own folder, as in marketplace-partners"
+        : "none of the template's paths exist; its own folder was taken (--base names another)",
+  };
 }

@@ -8,7 +8,8 @@
 import { argv, readShell, ShellReadError } from './shell.js';
 import { prog } from './recognizers/util.js';
 
-const IP_COMMAND = /^\$\(\s*(hostname\s+-I\s*\|\s*(awk\s+'\{\s*print\s*\$1\s*\}'|cut\s+-d\s*(' '|" "|\\ )\s+-f\s*1)|curl\s+(-[a-zA-Z]+\s+)*(--?[a-z-]+\s+(\d+\s+)?)*["']?http:\/\/169\.254\.169\.254\/metadata\/v1\/interfaces\/public\/0\/ipv4\/address["']?|ip\s+(-4\s+)?(-o\s+)?addr[^)]*)\s*\)$/;
+const IP_COMMAND =
+  /^\$\(\s*(hostname\s+-I\s*\|\s*(awk\s+'\{\s*print\s*\$1\s*\}'|cut\s+-d\s*(' '|" "|\\ )\s+-f\s*1)|curl\s+(-[a-zA-Z]+\s+)*(--?[a-z-]+\s+(\d+\s+)?)*["']?http:\/\/169\.254\.169\.254\/metadata\/v1\/interfaces\/public\/0\/ipv4\/address["']?|ip\s+(-4\s+)?(-o\s+)?addr[^)]*)\s*\)$/;
 
 export type MotdResult = { text: string } | { why: string };
 
@@ -48,7 +49,9 @@ function expand(s: string, ipVars: Set<string>, self: string, inDouble: boolean)
       out += '$';
       continue;
     }
-    return { why: `its text uses ${/^\$\(/.test(rest) ? 'a command' : `the shell value ${(v?.[0] ?? rest.slice(0, 10)).trim()}`} that only the script can compute` };
+    return {
+      why: `its text uses ${/^\$\(/.test(rest) ? 'a command' : `the shell value ${(v?.[0] ?? rest.slice(0, 10)).trim()}`} that only the script can compute`,
+    };
   }
   return out;
 }
@@ -66,7 +69,8 @@ export function motdText(script: string, self: string): MotdResult {
   const parts: string[] = [];
   for (const u of units) {
     if (u.kind === 'blank' || u.kind === 'comment') continue;
-    if (u.kind !== 'command' || !u.list || u.list.pipelines.length !== 1 || u.list.pipelines[0].commands.length !== 1) return { why: `line ${u.start} does more than print text` };
+    if (u.kind !== 'command' || !u.list || u.list.pipelines.length !== 1 || u.list.pipelines[0].commands.length !== 1)
+      return { why: `line ${u.start} does more than print text` };
     const c = u.list.pipelines[0].commands[0];
     if (c.words.length === 0 && c.assigns.length === 1 && c.redirects.length === 0) {
       const a = c.assigns[0].raw;
@@ -89,7 +93,8 @@ export function motdText(script: string, self: string): MotdResult {
     }
     if ((p === 'echo' || p === 'printf') && c.redirects.length === 0) {
       const args = w.slice(1);
-      if (args.some((x) => x.raw.startsWith('-')) || (p === 'printf' && args.length > 1)) return { why: `line ${u.start} prints with options or a format the import does not read` };
+      if (args.some((x) => x.raw.startsWith('-')) || (p === 'printf' && args.length > 1))
+        return { why: `line ${u.start} prints with options or a format the import does not read` };
       const texts: string[] = [];
       for (const x of args) {
         if (x.plain) {
@@ -107,13 +112,16 @@ export function motdText(script: string, self: string): MotdResult {
       if (p === 'printf') {
         if (/%/.test(line.replace(/%%/g, ''))) return { why: `line ${u.start} uses a printf format` };
         line = line.replace(/%%/g, '%').replace(/\\n$/, '');
-        if (/\\/.test(line.replace(/\\n/g, ''))) return { why: `line ${u.start} prints escapes (colours?) a plain-text MOTD cannot hold` };
+        if (/\\/.test(line.replace(/\\n/g, '')))
+          return { why: `line ${u.start} prints escapes (colours?) a plain-text MOTD cannot hold` };
         line = line.replace(/\\n/g, '\n');
       }
       parts.push(line);
       continue;
     }
-    return { why: `line ${u.start} ${p === '.' || p === 'source' ? 'reads another file into the script' : `runs ${p || 'a command'}`}` };
+    return {
+      why: `line ${u.start} ${p === '.' || p === 'source' ? 'reads another file into the script' : `runs ${p || 'a command'}`}`,
+    };
   }
   const text = parts.join('\n');
   if (text.trim() === '') return { why: 'it prints nothing the import could read' };

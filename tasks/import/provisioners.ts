@@ -44,17 +44,29 @@ interface Notes {
   info: PersonNote[];
 }
 
-export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: Text) => string | undefined, notes: Notes, tfile: string): Step[] {
+export function readProvisioners(
+  tmpl: Template,
+  tree: SourceTree,
+  resolve: (t: Text) => string | undefined,
+  notes: Notes,
+  tfile: string,
+): Step[] {
   const { person, info } = notes;
   const steps: Step[] = [];
   tmpl.provisioners.forEach((p, i) => {
     const at = tmpl.format === 'json' ? `${tfile} provisioners[${i}]` : p.at;
-    for (const k of ['only', 'except', 'override']) if (p.fields[k]) info.push({ where: at, what: `"${k}" is not carried over: the step is imported for every build` });
+    for (const k of ['only', 'except', 'override'])
+      if (p.fields[k])
+        info.push({ where: at, what: `"${k}" is not carried over: the step is imported for every build` });
     if (p.type === 'file') {
       const s = fileStep(p, at);
       if (s) steps.push(s);
     } else if (p.type === 'shell') steps.push(...shellSteps(p, at));
-    else person.push({ where: at, what: `a "${p.type}" provisioner is not carried over${p.type.startsWith('ansible') ? ' (an Ansible playbook: port its tasks to build scripts or mpimg.json)' : ''}: the image will lack what it did` });
+    else
+      person.push({
+        where: at,
+        what: `a "${p.type}" provisioner is not carried over${p.type.startsWith('ansible') ? ' (an Ansible playbook: port its tasks to build scripts or mpimg.json)' : ''}: the image will lack what it did`,
+      });
   });
   for (const x of tmpl.ignored) info.push({ where: tfile, what: `not carried over: ${x}` });
   return steps;
@@ -67,11 +79,16 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
     const destT = fieldText(p.fields.destination);
     const dest = destT ? resolve(destT) : undefined;
     if (dest === undefined) {
-      person.push({ where: at, what: `the destination "${destT ? describe(destT) : ''}" cannot be evaluated: not carried over` });
+      person.push({
+        where: at,
+        what: `the destination "${destT ? describe(destT) : ''}" cannot be evaluated: not carried over`,
+      });
       return undefined;
     }
     // A trailing "/" is Packer's "into this folder" (kept below); the folder itself must be a droplet path.
-    const why = unsafeDropletPath(dest.length > 1 ? dest.replace(/\/+$/, '') || '/' : dest) ?? (/[\u0000-\u001f\u007f\u2028\u2029]/.test(dest) ? 'holds a control character' : null);
+    const why =
+      unsafeDropletPath(dest.length > 1 ? dest.replace(/\/+$/, '') || '/' : dest) ??
+      (/[\u0000-\u001f\u007f\u2028\u2029]/.test(dest) ? 'holds a control character' : null);
     if (why) {
       person.push({ where: at, what: `refused: the destination ${JSON.stringify(dest)} ${why}` });
       return undefined;
@@ -80,22 +97,30 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
     const content = fieldText(p.fields.content);
     // `content = file("...")` and other expressions: not text the import can evaluate (never run)
     if (p.fields.content && !content) {
-      person.push({ where: at, what: `the file content for ${dest} is an expression (${'expr' in p.fields.content ? p.fields.content.expr : 'not a text'}) the import does not evaluate: not carried over` });
+      person.push({
+        where: at,
+        what: `the file content for ${dest} is an expression (${'expr' in p.fields.content ? p.fields.content.expr : 'not a text'}) the import does not evaluate: not carried over`,
+      });
       return out;
     }
     if (content) {
       const c = resolve(content);
-      if (c === undefined) person.push({ where: at, what: `the file content for ${dest} cannot be evaluated: not carried over` });
+      if (c === undefined)
+        person.push({ where: at, what: `the file content for ${dest} cannot be evaluated: not carried over` });
       else out.entries.push({ target: dest, source: { data: Buffer.from(c) }, mode: 0o644 });
       return out;
     }
     const sources = [...listOf(p.fields.sources), ...(p.fields.source ? [p.fields.source] : [])];
-    if (sources.length === 0) person.push({ where: at, what: `a file provisioner with no source or content for ${dest}: not carried over` });
+    if (sources.length === 0)
+      person.push({ where: at, what: `a file provisioner with no source or content for ${dest}: not carried over` });
     for (const s of sources) {
       const st = fieldText(s);
       const src = st ? resolve(st) : undefined;
       if (src === undefined) {
-        person.push({ where: at, what: `the source "${st ? describe(st) : ''}" cannot be evaluated: not carried over` });
+        person.push({
+          where: at,
+          what: `the source "${st ? describe(st) : ''}" cannot be evaluated: not carried over`,
+        });
         continue;
       }
       let rel: string;
@@ -120,7 +145,11 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
       }
       if (kind === 'file') {
         const target = dest.endsWith('/') ? `${dest}${path.posix.basename(rel)}` : dest;
-        out.entries.push({ target: path.posix.normalize(target), source: { rel }, mode: fs.lstatSync(tree.abs(rel)).mode & 0o7777 });
+        out.entries.push({
+          target: path.posix.normalize(target),
+          source: { rel },
+          mode: fs.lstatSync(tree.abs(rel)).mode & 0o7777,
+        });
         continue;
       }
       if (kind !== 'dir') {
@@ -131,7 +160,10 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
       for (const e of tree.walk(rel)) {
         if (e.kind === 'dir') continue;
         if (e.kind === 'link') {
-          person.push({ where: `${e.rel}`, what: `a symbolic link (to ${JSON.stringify(e.target)}) is not followed and not copied: make it in a build script if the image needs it` });
+          person.push({
+            where: `${e.rel}`,
+            what: `a symbolic link (to ${JSON.stringify(e.target)}) is not followed and not copied: make it in a build script if the image needs it`,
+          });
           continue;
         }
         if (e.kind !== 'file') {
@@ -142,7 +174,11 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
           person.push({ where: JSON.stringify(e.rel), what: 'refused: the file name holds a control character' });
           continue;
         }
-        out.entries.push({ target: path.posix.normalize(`${into.replace(/\/+$/, '')}/${e.inner}`), source: { rel: e.rel }, mode: e.mode });
+        out.entries.push({
+          target: path.posix.normalize(`${into.replace(/\/+$/, '')}/${e.inner}`),
+          source: { rel: e.rel },
+          mode: e.mode,
+        });
       }
     }
     return out;
@@ -165,7 +201,8 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
     if (env && 'map' in env) {
       for (const [k, v] of Object.entries(env.map)) {
         const t = fieldText(v);
-        if (!t || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) person.push({ where: at, what: `environment entry ${k} is not carried over` });
+        if (!t || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+          person.push({ where: at, what: `environment entry ${k} is not carried over` });
         else out.push({ name: k, value: t });
       }
     }
@@ -176,21 +213,48 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
     const env = envLines(p, at);
     const out: Step[] = [];
     const exec = textOf(p.fields.execute_command);
-    if (p.fields.execute_command) info.push({ where: at, what: `execute_command ${JSON.stringify(exec ?? describe(fieldText(p.fields.execute_command) ?? []))} is not carried over: mpimg runs each build script as root by its #! line` });
-    if (p.fields.expect_disconnect) person.push({ where: at, what: 'the build expected the droplet to disconnect (a reboot?): mpimg\'s scripts step does not reconnect; move the reboot to the end or drop it' });
-    for (const k of ['valid_exit_codes', 'pause_before', 'pause_after', 'start_retry_timeout', 'max_retries', 'timeout']) if (p.fields[k]) info.push({ where: at, what: `"${k}" is not carried over` });
+    if (p.fields.execute_command)
+      info.push({
+        where: at,
+        what: `execute_command ${JSON.stringify(exec ?? describe(fieldText(p.fields.execute_command) ?? []))} is not carried over: mpimg runs each build script as root by its #! line`,
+      });
+    if (p.fields.expect_disconnect)
+      person.push({
+        where: at,
+        what: "the build expected the droplet to disconnect (a reboot?): mpimg's scripts step does not reconnect; move the reboot to the end or drop it",
+      });
+    for (const k of [
+      'valid_exit_codes',
+      'pause_before',
+      'pause_after',
+      'start_retry_timeout',
+      'max_retries',
+      'timeout',
+    ])
+      if (p.fields[k]) info.push({ where: at, what: `"${k}" is not carried over` });
     const inline = listOf(p.fields.inline);
     if (inline.length) {
       const shebang = textOf(p.fields.inline_shebang) ?? '/bin/sh -e';
       const body = inline.map((f) => fieldText(f) ?? [{ lit: '' }]);
-      out.push({ kind: 'script', origin: `${at} (inline)`, at, role: 'inline build script', text: '', env, inline: { body, shebang } });
+      out.push({
+        kind: 'script',
+        origin: `${at} (inline)`,
+        at,
+        role: 'inline build script',
+        text: '',
+        env,
+        inline: { body, shebang },
+      });
     }
     const scripts = [...(p.fields.script ? [p.fields.script] : []), ...listOf(p.fields.scripts)];
     for (const s of scripts) {
       const st = fieldText(s);
       const src = st ? resolve(st) : undefined;
       if (src === undefined) {
-        person.push({ where: at, what: `the script "${st ? describe(st) : ''}" cannot be evaluated: not carried over` });
+        person.push({
+          where: at,
+          what: `the script "${st ? describe(st) : ''}" cannot be evaluated: not carried over`,
+        });
         continue;
       }
       let rel: string;
@@ -204,7 +268,11 @@ export function readProvisioners(tmpl: Template, tree: SourceTree, resolve: (t: 
         continue;
       }
       const text = data.toString('utf8');
-      if (!Buffer.from(text, 'utf8').equals(data)) person.push({ where: rel, what: 'is not UTF-8 text: it was read as UTF-8 (bytes that are not became U+FFFD); compare the kept script with the original' });
+      if (!Buffer.from(text, 'utf8').equals(data))
+        person.push({
+          where: rel,
+          what: 'is not UTF-8 text: it was read as UTF-8 (bytes that are not became U+FFFD); compare the kept script with the original',
+        });
       out.push({ kind: 'script', origin: rel, at, role: 'build script', fileRel: rel, text, env });
     }
     return out;

@@ -62,7 +62,10 @@ export function renderReport(r: Report): string {
     out.push(`- ${f.origin} (${f.role})${counts}${f.keptAs ? `; kept as ${f.keptAs}` : ''}`);
     for (const b of f.became) out.push(`  - ${b}`);
   }
-  out.push('', `Shell lines: ${r.totals.absorbed} absorbed, ${r.totals.kept} kept (${pct(r.totals.absorbed, r.totals.kept)} absorbed).`);
+  out.push(
+    '',
+    `Shell lines: ${r.totals.absorbed} absorbed, ${r.totals.kept} kept (${pct(r.totals.absorbed, r.totals.kept)} absorbed).`,
+  );
   out.push('', '## Needs a person', '');
   if (r.person.length === 0) out.push('Nothing.');
   for (const p of r.person) out.push(`- ${p.where}: ${p.what}`);

@@ -63,7 +63,10 @@ export interface Unit {
 }
 
 export class ShellReadError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
@@ -74,7 +77,31 @@ type Token =
   | { t: 'nl'; line: number; endLine: number };
 
 const META = new Set([' ', '\t', '\n', ';', '&', '|', '<', '>', '(', ')']);
-const OPS = ['&&', '||', ';;&', ';;', ';&', '|&', '&>>', '&>', '>>', '<<<', '<<-', '<<', '>&', '<&', '>|', '<>', ';', '&', '|', '<', '>', '(', ')'];
+const OPS = [
+  '&&',
+  '||',
+  ';;&',
+  ';;',
+  ';&',
+  '|&',
+  '&>>',
+  '&>',
+  '>>',
+  '<<<',
+  '<<-',
+  '<<',
+  '>&',
+  '<&',
+  '>|',
+  '<>',
+  ';',
+  '&',
+  '|',
+  '<',
+  '>',
+  '(',
+  ')',
+];
 const REDIRECT_OPS = new Set(['>', '>>', '<', '<<', '<<-', '<<<', '>&', '<&', '&>', '&>>', '>|', '<>']);
 
 class Lexer {
@@ -116,7 +143,11 @@ class Lexer {
         }
       }
     }
-    if (this.pending.length) throw new ShellReadError(`here-document "${this.pending[0].redirect.heredoc!.delimiter}" is never ended`, this.line);
+    if (this.pending.length)
+      throw new ShellReadError(
+        `here-document "${this.pending[0].redirect.heredoc!.delimiter}" is never ended`,
+        this.line,
+      );
     this.tokens.push({ t: 'nl', line: this.line, endLine: this.line });
     return this.tokens;
   }
@@ -137,7 +168,8 @@ class Lexer {
       const h = p.redirect.heredoc!;
       const body: string[] = [];
       for (;;) {
-        if (this.i >= this.s.length) throw new ShellReadError(`here-document "${h.delimiter}" is never ended`, this.line);
+        if (this.i >= this.s.length)
+          throw new ShellReadError(`here-document "${h.delimiter}" is never ended`, this.line);
         const nl = this.s.indexOf('\n', this.i);
         const end = nl < 0 ? this.s.length : nl;
         let text = this.s.slice(this.i, end);
@@ -356,7 +388,7 @@ export function readShell(text: string): Unit[] {
     cur.push(tok);
     if (tok.t === 'op') {
       const top = caseStack[caseStack.length - 1];
-      if (tok.op === '(' ) {
+      if (tok.op === '(') {
         if (top === 'pattern') continue;
         depth++;
         compound = true;
@@ -486,7 +518,28 @@ function parseList(tokens: Token[]): CommandList | undefined {
     }
     if (cmd.words.length === 0 && /^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(w.raw)) cmd.assigns.push(w);
     else {
-      if (cmd.words.length === 0 && ['if', 'then', 'else', 'elif', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', '{', '}', 'function', '[['].includes(w.raw)) return undefined;
+      if (
+        cmd.words.length === 0 &&
+        [
+          'if',
+          'then',
+          'else',
+          'elif',
+          'fi',
+          'for',
+          'while',
+          'until',
+          'do',
+          'done',
+          'case',
+          'esac',
+          '{',
+          '}',
+          'function',
+          '[[',
+        ].includes(w.raw)
+      )
+        return undefined;
       cmd.words.push(w);
     }
   }
@@ -531,5 +584,5 @@ export function argv(c: SimpleCommand): Word[] {
 /** The program a command runs (basename of its first word after sudo/env), or ''. */
 export function programOf(c: SimpleCommand): string {
   const w = argv(c)[0];
-  return w ? w.text.split('/').pop() ?? '' : '';
+  return w ? (w.text.split('/').pop() ?? '') : '';
 }

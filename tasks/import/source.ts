@@ -62,7 +62,8 @@ export class SourceTree {
       } catch {
         return undefined;
       }
-      if (st.isSymbolicLink()) throw new Refused(`${parts.slice(0, k + 1).join('/')} is a symbolic link (links are not followed)`);
+      if (st.isSymbolicLink())
+        throw new Refused(`${parts.slice(0, k + 1).join('/')} is a symbolic link (links are not followed)`);
       if (k < parts.length - 1 && !st.isDirectory()) return undefined;
     }
     return st;
@@ -123,8 +124,16 @@ export class SourceTree {
         const name = raw.toString('utf8');
         if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
         else {
-          const shown = [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
-          out.push({ rel: `${dir}/${shown}`, inner: inner ? `${inner}/${shown}` : shown, kind: 'other', mode: 0, bad: 'its name is not UTF-8' });
+          const shown = [...raw]
+            .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`))
+            .join('');
+          out.push({
+            rel: `${dir}/${shown}`,
+            inner: inner ? `${inner}/${shown}` : shown,
+            kind: 'other',
+            mode: 0,
+            bad: 'its name is not UTF-8',
+          });
         }
       }
       names.sort();
@@ -132,11 +141,19 @@ export class SourceTree {
         const childInner = inner ? `${inner}/${name}` : name;
         const childRel = dir ? `${dir}/${name}` : name;
         const s = fs.lstatSync(this.abs(childRel));
-        if (s.isSymbolicLink()) out.push({ rel: childRel, inner: childInner, kind: 'link', mode: 0o777, target: fs.readlinkSync(this.abs(childRel)) });
+        if (s.isSymbolicLink())
+          out.push({
+            rel: childRel,
+            inner: childInner,
+            kind: 'link',
+            mode: 0o777,
+            target: fs.readlinkSync(this.abs(childRel)),
+          });
         else if (s.isDirectory()) {
           out.push({ rel: childRel, inner: childInner, kind: 'dir', mode: s.mode & 0o7777 });
           visit(childInner);
-        } else out.push({ rel: childRel, inner: childInner, kind: s.isFile() ? 'file' : 'other', mode: s.mode & 0o7777 });
+        } else
+          out.push({ rel: childRel, inner: childInner, kind: s.isFile() ? 'file' : 'other', mode: s.mode & 0o7777 });
       }
     };
     visit('');

@@ -109,11 +109,14 @@ export interface Recognizer {
 export function wordValue(w: Word, env: Map<string, string | undefined>): string | undefined {
   if (w.plain) return w.text;
   let unknown = false;
-  const out = w.text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a: string | undefined, b: string | undefined) => {
-    const v = env.get((a ?? b)!);
-    if (v === undefined) unknown = true;
-    return v ?? '';
-  });
+  const out = w.text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a: string | undefined, b: string | undefined) => {
+      const v = env.get((a ?? b)!);
+      if (v === undefined) unknown = true;
+      return v ?? '';
+    },
+  );
   if (unknown || /[$`*?[]/.test(out)) return undefined;
   return out;
 }

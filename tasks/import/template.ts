@@ -9,7 +9,14 @@ import { attr, HclReadError, readHcl, type HclBlock, type HclBody, type HclValue
 export type Piece = { lit: string } | { var: string } | { env: string } | { timestamp: true } | { other: string };
 export type Text = Piece[];
 
-export type Field = { text: Text } | { list: Field[] } | { map: Record<string, Field> } | { bool: boolean } | { num: number } | { nil: true } | { expr: string };
+export type Field =
+  | { text: Text }
+  | { list: Field[] }
+  | { map: Record<string, Field> }
+  | { bool: boolean }
+  | { num: number }
+  | { nil: true }
+  | { expr: string };
 
 export interface TemplateVariable {
   name: string;
@@ -36,7 +43,10 @@ export interface Template {
 }
 
 export class TemplateReadError extends Error {
-  constructor(message: string, readonly where: string) {
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
     super(message);
   }
 }
@@ -71,7 +81,8 @@ function jsonField(v: unknown): Field {
   if (typeof v === 'number') return { num: v };
   if (v === null) return { nil: true };
   if (Array.isArray(v)) return { list: v.map(jsonField) };
-  if (typeof v === 'object') return { map: Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonField(x)])) };
+  if (typeof v === 'object')
+    return { map: Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonField(x)])) };
   return { nil: true };
 }
 
@@ -85,13 +96,22 @@ function readJsonTemplate(text: string, file: string): Template {
     const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
     throw new TemplateReadError(`not valid JSON: ${msg}`, line ? `${file}:${line}` : file);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new TemplateReadError('a Packer JSON template is an object with "builders" and "provisioners"', file);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new TemplateReadError('a Packer JSON template is an object with "builders" and "provisioners"', file);
   const d = doc as Record<string, unknown>;
-  const sensitive = new Set(Array.isArray(d['sensitive-variables']) ? (d['sensitive-variables'] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+  const sensitive = new Set(
+    Array.isArray(d['sensitive-variables'])
+      ? (d['sensitive-variables'] as unknown[]).filter((x): x is string => typeof x === 'string')
+      : [],
+  );
   const variables = new Map<string, TemplateVariable>();
   if (d.variables && typeof d.variables === 'object' && !Array.isArray(d.variables)) {
     for (const [name, v] of Object.entries(d.variables as Record<string, unknown>)) {
-      variables.set(name, { name, default: typeof v === 'string' ? goText(v) : v === null ? undefined : [{ lit: String(v) }], sensitive: sensitive.has(name) });
+      variables.set(name, {
+        name,
+        default: typeof v === 'string' ? goText(v) : v === null ? undefined : [{ lit: String(v) }],
+        sensitive: sensitive.has(name),
+      });
     }
   }
   const blocks = (key: string): Block[] => {
@@ -99,7 +119,8 @@ function readJsonTemplate(text: string, file: string): Template {
     if (list === undefined) return [];
     if (!Array.isArray(list)) throw new TemplateReadError(`"${key}" must be a list`, `${file}: $.${key}`);
     return list.map((b, i) => {
-      if (!b || typeof b !== 'object' || Array.isArray(b)) throw new TemplateReadError(`${key}[${i}] must be an object`, `${file}: $.${key}[${i}]`);
+      if (!b || typeof b !== 'object' || Array.isArray(b))
+        throw new TemplateReadError(`${key}[${i}] must be an object`, `${file}: $.${key}[${i}]`);
       const fields = (jsonField(b) as { map: Record<string, Field> }).map;
       const type = textOf(fields.type);
       return { type: type ?? '', name: textOf(fields.name), fields, at: `${key}[${i}]` };
@@ -107,7 +128,18 @@ function readJsonTemplate(text: string, file: string): Template {
   };
   const ignored: string[] = [];
   for (const k of Object.keys(d)) {
-    if (!['variables', 'sensitive-variables', 'builders', 'provisioners', 'description', 'min_packer_version', '_comment'].includes(k)) ignored.push(`"${k}"`);
+    if (
+      ![
+        'variables',
+        'sensitive-variables',
+        'builders',
+        'provisioners',
+        'description',
+        'min_packer_version',
+        '_comment',
+      ].includes(k)
+    )
+      ignored.push(`"${k}"`);
   }
   return { format: 'json', variables, builders: blocks('builders'), provisioners: blocks('provisioners'), ignored };
 }
@@ -193,10 +225,15 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
     try {
       b = readHcl(text);
     } catch (e) {
-      if (e instanceof HclReadError) throw new TemplateReadError(`not HCL a Packer template reader can follow: ${e.message}`, `${file}:${e.line}`);
+      if (e instanceof HclReadError)
+        throw new TemplateReadError(`not HCL a Packer template reader can follow: ${e.message}`, `${file}:${e.line}`);
       throw e;
     }
-    if (b.attributes.length) throw new TemplateReadError(`"${b.attributes[0].name} = ..." outside a block: a Packer template has only blocks at the top`, `${file}:${b.attributes[0].line}`);
+    if (b.attributes.length)
+      throw new TemplateReadError(
+        `"${b.attributes[0].name} = ..." outside a block: a Packer template has only blocks at the top`,
+        `${file}:${b.attributes[0].line}`,
+      );
     for (const x of b.blocks) fileOf.set(x, file);
     body.blocks.push(...b.blocks);
   }
@@ -219,7 +256,16 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
       const f = d ? hclField(d, locals) : undefined;
       variables.set(b.labels[0], {
         name: b.labels[0],
-        default: f && 'text' in f ? f.text : f && 'num' in f ? [{ lit: String(f.num) }] : f && 'bool' in f ? [{ lit: String(f.bool) }] : f && 'expr' in f ? [{ other: f.expr }] : undefined,
+        default:
+          f && 'text' in f
+            ? f.text
+            : f && 'num' in f
+              ? [{ lit: String(f.num) }]
+              : f && 'bool' in f
+                ? [{ lit: String(f.bool) }]
+                : f && 'expr' in f
+                  ? [{ other: f.expr }]
+                  : undefined,
         sensitive: s?.kind === 'bool' && s.value,
       });
     }
@@ -232,11 +278,18 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
   }
   const builders: Block[] = [];
   for (const b of body.blocks) {
-    if (b.type === 'source') builders.push({ type: b.labels[0] ?? '', name: b.labels[1], fields: bodyFields(b.body, locals), at: where(b) });
+    if (b.type === 'source')
+      builders.push({ type: b.labels[0] ?? '', name: b.labels[1], fields: bodyFields(b.body, locals), at: where(b) });
   }
   const provisioners: Block[] = [];
   const builds = body.blocks.filter((b) => b.type === 'build');
-  if (builds.length > 1) ignored.push(`${builds.length - 1} more build block(s) after the first (${builds.slice(1).map((b) => where(b)).join(', ')})`);
+  if (builds.length > 1)
+    ignored.push(
+      `${builds.length - 1} more build block(s) after the first (${builds
+        .slice(1)
+        .map((b) => where(b))
+        .join(', ')})`,
+    );
   for (const b of builds.slice(0, 1)) {
     for (const inner of b.body.blocks) {
       if (inner.type === 'provisioner') {
@@ -251,7 +304,8 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
     }
   }
   for (const b of body.blocks) {
-    if (!['variable', 'variables', 'locals', 'local', 'source', 'build', 'packer'].includes(b.type)) ignored.push(`${b.type} block (${where(b)})`);
+    if (!['variable', 'variables', 'locals', 'local', 'source', 'build', 'packer'].includes(b.type))
+      ignored.push(`${b.type} block (${where(b)})`);
   }
   return { format: 'hcl', variables, builders, provisioners, ignored };
 }

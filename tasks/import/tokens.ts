@@ -18,7 +18,8 @@ export const withoutTokens = (s: string): string => s.replace(DO_TOKEN_RE, TOKEN
 export function redactValue<T>(v: T): T {
   if (typeof v === 'string') return withoutTokens(v) as T;
   if (Array.isArray(v)) return v.map(redactValue) as T;
-  if (v && typeof v === 'object' && !Buffer.isBuffer(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutTokens(k), redactValue(x)])) as T;
+  if (v && typeof v === 'object' && !Buffer.isBuffer(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutTokens(k), redactValue(x)])) as T;
   return v;
 }
 
@@ -28,11 +29,18 @@ export function redactFile(rel: string, data: Buffer, person: PersonNote[]): Buf
   if (!Buffer.from(text, 'utf8').equals(data) || !hasToken(text)) {
     // not text: a token in it cannot be replaced without breaking the file, so the file stays out
     if (!hasToken(data.toString('latin1'))) return data;
-    person.push({ where: withoutTokens(rel), what: 'a DigitalOcean API token is written in this file of the template (not text the import can edit): it was left out of the project; revoke the token in the control panel, take it out of the file and copy the file in by hand' });
+    person.push({
+      where: withoutTokens(rel),
+      what: 'a DigitalOcean API token is written in this file of the template (not text the import can edit): it was left out of the project; revoke the token in the control panel, take it out of the file and copy the file in by hand',
+    });
     return undefined;
   }
   text.split('\n').forEach((line, i) => {
-    if (hasToken(line)) person.push({ where: `${withoutTokens(rel)}:${i + 1}`, what: `a DigitalOcean API token was written here in the template: revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place: give the build the token another way (never in the project)` });
+    if (hasToken(line))
+      person.push({
+        where: `${withoutTokens(rel)}:${i + 1}`,
+        what: `a DigitalOcean API token was written here in the template: revoke it in the control panel; the import put ${TOKEN_PLACEHOLDER} in its place: give the build the token another way (never in the project)`,
+      });
   });
   return Buffer.from(withoutTokens(text), 'utf8');
 }

@@ -12,7 +12,20 @@ import type { Field, Piece, Template, Text } from './template.js';
 export const SECRET_NAME = /TOKEN|SECRET|PASSW|PASSWD|API_?KEY|PRIVATE/i;
 
 /** A text as the template wrote it, for messages. */
-export const describe = (t: Text): string => t.map((p) => ('lit' in p ? p.lit : 'var' in p ? `{{user \`${p.var}\`}}` : 'env' in p ? `{{env \`${p.env}\`}}` : 'timestamp' in p ? '{{timestamp}}' : p.other)).join('');
+export const describe = (t: Text): string =>
+  t
+    .map((p) =>
+      'lit' in p
+        ? p.lit
+        : 'var' in p
+          ? `{{user \`${p.var}\`}}`
+          : 'env' in p
+            ? `{{env \`${p.env}\`}}`
+            : 'timestamp' in p
+              ? '{{timestamp}}'
+              : p.other,
+    )
+    .join('');
 
 /** Quotes a value for POSIX sh. */
 export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -48,7 +61,11 @@ export function hereDocAt(text: string): 'quoted' | 'plain' | undefined {
       continue;
     }
     for (const m of l.matchAll(/(?<!<)<<(-?)(?!<)[ \t]*(?:'([^']*)'|"([^"]*)"|\\?([A-Za-z0-9_.-]+))/g)) {
-      pending.push({ delim: m[2] ?? m[3] ?? m[4], quoted: m[4] === undefined || m[0].includes('\\'), strip: m[1] === '-' });
+      pending.push({
+        delim: m[2] ?? m[3] ?? m[4],
+        quoted: m[4] === undefined || m[0].includes('\\'),
+        strip: m[1] === '-',
+      });
     }
     cur = pending.shift();
   }
@@ -78,10 +95,16 @@ export function resolver(tmpl: Template): (t: Text) => string | undefined {
 }
 
 /** A text with user variables expanded into their defaults' pieces (but those of `keep`). */
-export function expandVars(t: Text, tmpl: Template, keep: ReadonlySet<string> = new Set(), seen = new Set<string>()): Piece[] {
+export function expandVars(
+  t: Text,
+  tmpl: Template,
+  keep: ReadonlySet<string> = new Set(),
+  seen = new Set<string>(),
+): Piece[] {
   const out: Piece[] = [];
   for (const p of t) {
-    if ('var' in p && !keep.has(p.var) && !seen.has(p.var) && tmpl.variables.get(p.var)?.default) out.push(...expandVars(tmpl.variables.get(p.var)!.default!, tmpl, keep, new Set([...seen, p.var])));
+    if ('var' in p && !keep.has(p.var) && !seen.has(p.var) && tmpl.variables.get(p.var)?.default)
+      out.push(...expandVars(tmpl.variables.get(p.var)!.default!, tmpl, keep, new Set([...seen, p.var])));
     else out.push(p);
   }
   return out;
@@ -92,14 +115,22 @@ export class Variables {
   readonly used = new Map<string, { value: string; from: string }>();
   private readonly names = new Map<string, string>();
 
-  constructor(private readonly tmpl: Template, private readonly special: Map<string, string>, private readonly resolve: (t: Text) => string | undefined, private readonly notes: { person: PersonNote[]; info: PersonNote[] }) {}
+  constructor(
+    private readonly tmpl: Template,
+    private readonly special: Map<string, string>,
+    private readonly resolve: (t: Text) => string | undefined,
+    private readonly notes: { person: PersonNote[]; info: PersonNote[] },
+  ) {}
 
   /** The shell name a template variable is known by in the new project (registered when used); none for a secret. */
   forVar(v: string, where: string): string | undefined {
     if (this.special.has(v)) return this.special.get(v)!;
     const tv = this.tmpl.variables.get(v);
     if (tv && (tv.sensitive || SECRET_NAME.test(v))) {
-      this.notes.person.push({ where, what: `uses the secret template variable "${v}": mpimg.json's variables are not secret, so it is not one; the script gets it empty: give the value at build time another way (a file kept out of the repository, a first-boot secret)` });
+      this.notes.person.push({
+        where,
+        what: `uses the secret template variable "${v}": mpimg.json's variables are not secret, so it is not one; the script gets it empty: give the value at build time another way (a file kept out of the repository, a first-boot secret)`,
+      });
       return undefined;
     }
     let n = this.names.get(`var:${v}`);
@@ -109,12 +140,24 @@ export class Variables {
     }
     if (!this.used.has(n)) {
       let value = '';
-      if (!tv) this.notes.person.push({ where, what: `uses the template variable "${v}", which the template does not declare: the variable ${n} of mpimg.json is empty` });
+      if (!tv)
+        this.notes.person.push({
+          where,
+          what: `uses the template variable "${v}", which the template does not declare: the variable ${n} of mpimg.json is empty`,
+        });
       else if (tv.default !== undefined) {
         const r = this.resolve(tv.default);
-        if (r === undefined) this.notes.person.push({ where, what: `the default of template variable "${v}" cannot be evaluated at import (${describe(tv.default)}): ${n} is empty; give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}` });
+        if (r === undefined)
+          this.notes.person.push({
+            where,
+            what: `the default of template variable "${v}" cannot be evaluated at import (${describe(tv.default)}): ${n} is empty; give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}`,
+          });
         // mpimg.json's values are one line of text: a multi-line default would make a project that does not validate
-        else if (CONTROL_RE.test(r)) this.notes.person.push({ where, what: `the default of template variable "${v}" holds a control or line-separator character (U+${CONTROL_RE.exec(r)![0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which a value of mpimg.json cannot: ${n} is empty; put the text into a file of the project (files/) and read it from there, or give a one-line value with \`mpimg bundle --var ${n}=...\`` });
+        else if (CONTROL_RE.test(r))
+          this.notes.person.push({
+            where,
+            what: `the default of template variable "${v}" holds a control or line-separator character (U+${CONTROL_RE.exec(r)![0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which a value of mpimg.json cannot: ${n} is empty; put the text into a file of the project (files/) and read it from there, or give a one-line value with \`mpimg bundle --var ${n}=...\``,
+          });
         else value = r;
       }
       this.used.set(n, { value, from: `template variable "${v}"` });
@@ -125,7 +168,10 @@ export class Variables {
   /** An environment variable the template read at build ({{env `X`}}): a variable of the same name. */
   forEnv(x: string, where: string): string | undefined {
     if (SECRET_NAME.test(x)) {
-      this.notes.person.push({ where, what: `reads the secret ${x} from the environment of the machine running Packer: mpimg.json's variables are not secret; give it to the build another way` });
+      this.notes.person.push({
+        where,
+        what: `reads the secret ${x} from the environment of the machine running Packer: mpimg.json's variables are not secret; give it to the build another way`,
+      });
       return undefined;
     }
     let n = this.names.get(`env:${x}`);
@@ -135,13 +181,19 @@ export class Variables {
     }
     if (!this.used.has(n)) {
       this.used.set(n, { value: '', from: `the environment variable ${x} of the machine running Packer` });
-      this.notes.person.push({ where, what: `read ${x} from the environment of the machine running Packer: it is the variable ${n} now (empty by default): give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}=...` });
+      this.notes.person.push({
+        where,
+        what: `read ${x} from the environment of the machine running Packer: it is the variable ${n} now (empty by default): give it with \`mpimg bundle --var ${n}=...\` or MPIMG_VAR_${n}=...`,
+      });
     }
     return n;
   }
 
   private freshName(base: string): string {
-    let n = base.toUpperCase().replace(/[^A-Z0-9_]/g, '_').replace(/^[^A-Z]+/, '');
+    let n = base
+      .toUpperCase()
+      .replace(/[^A-Z0-9_]/g, '_')
+      .replace(/^[^A-Z]+/, '');
     if (!n) n = 'VALUE';
     if (reservedVariable(n) || !VARIABLE_NAME_RE.test(n)) n = `APP_${n}`.slice(0, 64);
     const taken = new Set([...this.names.values(), ...this.special.values()]);
@@ -150,4 +202,3 @@ export class Variables {
     return cand;
   }
 }
-

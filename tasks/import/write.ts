@@ -29,9 +29,21 @@ export function checkTarget(target: string): void {
   } catch {
     return;
   }
-  if (st.isSymbolicLink()) throw new MpimgError(`${target} is a symbolic link`, { where: target, hint: 'give a new folder (or an empty one) for the project' });
-  if (!st.isDirectory()) throw new MpimgError(`${target} exists and is not a folder`, { where: target, hint: 'give a new folder (or an empty one) for the project' });
-  if (fs.readdirSync(target).length) throw new MpimgError(`${target} is not empty`, { where: target, hint: 'import into a new folder (or an empty one): nothing in an existing folder is overwritten' });
+  if (st.isSymbolicLink())
+    throw new MpimgError(`${target} is a symbolic link`, {
+      where: target,
+      hint: 'give a new folder (or an empty one) for the project',
+    });
+  if (!st.isDirectory())
+    throw new MpimgError(`${target} exists and is not a folder`, {
+      where: target,
+      hint: 'give a new folder (or an empty one) for the project',
+    });
+  if (fs.readdirSync(target).length)
+    throw new MpimgError(`${target} is not empty`, {
+      where: target,
+      hint: 'import into a new folder (or an empty one): nothing in an existing folder is overwritten',
+    });
 }
 
 /** Removes now-empty folders from `dir` up to (not including) `stop`. */
@@ -55,7 +67,12 @@ async function stopIfInterrupted(ctx: CommandContext, abs: string): Promise<void
   if (ctx.signal.aborted) throw new MpimgError('interrupted: nothing was written', { where: abs });
 }
 
-export async function writeProject(target: string, result: ImportResult, ctx: CommandContext, opts: { link?: boolean; package?: string } = {}): Promise<void> {
+export async function writeProject(
+  target: string,
+  result: ImportResult,
+  ctx: CommandContext,
+  opts: { link?: boolean; package?: string } = {},
+): Promise<void> {
   const abs = path.resolve(ctx.cwd, target);
   checkTarget(abs);
   const parent = path.dirname(abs);
@@ -66,10 +83,22 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
     await stopIfInterrupted(ctx, abs);
     const a = result.answers;
     const options: Record<string, unknown> = {
-      yes: true, nonInteractive: true, cwd: ctx.cwd,
-      name: a.name, slug: a.slug, vendor: a.vendor, distro: a.distro, region: a.region, size: a.size, motd: a.motd,
-      packages: result.manifest.build?.packages && Array.isArray(result.manifest.build.packages) ? result.manifest.build.packages.join(',') : '',
-      'first-login': false, 'login-hold': Boolean(result.manifest.loginHold),
+      yes: true,
+      nonInteractive: true,
+      cwd: ctx.cwd,
+      name: a.name,
+      slug: a.slug,
+      vendor: a.vendor,
+      distro: a.distro,
+      region: a.region,
+      size: a.size,
+      motd: a.motd,
+      packages:
+        result.manifest.build?.packages && Array.isArray(result.manifest.build.packages)
+          ? result.manifest.build.packages.join(',')
+          : '',
+      'first-login': false,
+      'login-hold': Boolean(result.manifest.loginHold),
     };
     if (opts.package !== undefined) options.package = opts.package;
     // the scaffold `mpimg new` writes, then the imported parts in place of its examples
@@ -106,7 +135,13 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
       loadProject(staging);
     } catch (e) {
       if (e instanceof MpimgError) {
-        throw new MpimgError(`the imported project does not validate, so nothing was written:\n${e.message.replaceAll(staging, abs)}`, { where: abs, hint: 'fix what the lines above name in the original (or report it: the import should have made a valid project)' });
+        throw new MpimgError(
+          `the imported project does not validate, so nothing was written:\n${e.message.replaceAll(staging, abs)}`,
+          {
+            where: abs,
+            hint: 'fix what the lines above name in the original (or report it: the import should have made a valid project)',
+          },
+        );
       }
       throw e;
     }
@@ -122,10 +157,17 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
       try {
         fs.closeSync(fs.openSync(marker, 'wx'));
       } catch {
-        throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'another import is writing into it: import into a new folder' });
+        throw new MpimgError(`${abs} is not empty any more`, {
+          where: abs,
+          hint: 'another import is writing into it: import into a new folder',
+        });
       }
       try {
-        if (fs.readdirSync(abs).length !== 1) throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'something wrote into it while the import ran: import into a new folder' });
+        if (fs.readdirSync(abs).length !== 1)
+          throw new MpimgError(`${abs} is not empty any more`, {
+            where: abs,
+            hint: 'something wrote into it while the import ran: import into a new folder',
+          });
         for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
       } finally {
         fs.rmSync(marker, { force: true });
@@ -136,7 +178,11 @@ export async function writeProject(target: string, result: ImportResult, ctx: Co
         fs.renameSync(staging, abs);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new MpimgError(`${abs} is not empty any more`, { where: abs, hint: 'something wrote into it while the import ran: import into a new folder' });
+        if (code === 'ENOTEMPTY' || code === 'EEXIST')
+          throw new MpimgError(`${abs} is not empty any more`, {
+            where: abs,
+            hint: 'something wrote into it while the import ran: import into a new folder',
+          });
         throw e;
       }
     }

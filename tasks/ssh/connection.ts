@@ -15,12 +15,29 @@ import { CommandError, CommandTimeoutError, HostKeyError, SshError } from './err
 import type { TaskTiming } from './output.js';
 import { envWords, shellQuote } from './quote.js';
 import {
-  BASE_ENV, checkConnectionOptions, sshArgv,
-  type CheckedOptions, type ConnectionOptions, type HostKeyPolicy, type RunOptions, type RunResult, type TransferOptions,
+  BASE_ENV,
+  checkConnectionOptions,
+  sshArgv,
+  type CheckedOptions,
+  type ConnectionOptions,
+  type HostKeyPolicy,
+  type RunOptions,
+  type RunResult,
+  type TransferOptions,
 } from './options.js';
 import { execSsh, type Exec, type ExecOptions } from './exec.js';
 import { killGroupCommand, pgidLine } from './process-group.js';
-import { fileMode, getScript, NO_KEEP_SYMLINK, putDirScript, putScript, remotePath, splitGot, tarFolder, writeLocalAtomically } from './transfer.js';
+import {
+  fileMode,
+  getScript,
+  NO_KEEP_SYMLINK,
+  putDirScript,
+  putScript,
+  remotePath,
+  splitGot,
+  tarFolder,
+  writeLocalAtomically,
+} from './transfer.js';
 
 export { BASE_ENV } from './options.js';
 export type { ConnectionOptions, HostKeyPolicy, RunOptions, RunResult, TransferOptions } from './options.js';
@@ -88,7 +105,8 @@ export class Connection {
 
   /** The ssh arguments before the remote command. */
   sshArgs(extra: string[] = []): string[] {
-    if (this.closed) throw new MpimgError('connection already closed', { where: this.target, hint: 'create a new Connection' });
+    if (this.closed)
+      throw new MpimgError('connection already closed', { where: this.target, hint: 'create a new Connection' });
     if (!this.controlDir) {
       // Short path on purpose: unix socket paths are limited to ~104 bytes (macOS's TMPDIR is long).
       const t = tmpdir();
@@ -105,7 +123,10 @@ export class Connection {
    * The remote command line: a clean env and ONE `sh -c` for the whole command. `marker`: the script
    * first reports its process group (see pgidLine), which run() uses to stop it on a timeout.
    */
-  wrap(command: string, opts: { env?: Record<string, string>; cwd?: string; sudo?: boolean; marker?: string } = {}): string {
+  wrap(
+    command: string,
+    opts: { env?: Record<string, string>; cwd?: string; sudo?: boolean; marker?: string } = {},
+  ): string {
     const env = envWords({ ...BASE_ENV, ...this.opts.env, ...opts.env });
     const lines: string[] = [];
     if (opts.marker !== undefined) {
@@ -118,21 +139,26 @@ export class Connection {
     const script = lines.join('\n');
     const useSudo = opts.sudo && this.user !== 'root';
     // HOME/USER/LOGNAME come from the remote login (or are root's under sudo); all else is explicit.
-    const ids = useSudo ? ['HOME=/root', 'USER=root', 'LOGNAME=root'] : ['HOME="$HOME"', 'USER="$USER"', 'LOGNAME="$LOGNAME"'];
+    const ids = useSudo
+      ? ['HOME=/root', 'USER=root', 'LOGNAME=root']
+      : ['HOME="$HOME"', 'USER="$USER"', 'LOGNAME="$LOGNAME"'];
     const head = useSudo ? 'exec sudo -n -- env -i' : 'exec env -i';
     return [head, ...ids, ...env, '/bin/sh', '-c', shellQuote(script)].join(' ');
   }
 
   /** Runs one ssh process (see execSsh); never throws for a non-zero exit. */
   private exec(remote: string, opts: ExecOptions): Promise<Exec> {
-    return execSsh({
-      argv: () => this.sshArgs([]).concat(remote),
-      stdout: this.stdout,
-      stderr: this.stderr,
-      prefix: () => this.linePrefix(),
-      signal: this.opts.signal,
-      killGroup: (pgid) => this.killRemoteGroup(pgid),
-    }, opts);
+    return execSsh(
+      {
+        argv: () => this.sshArgs([]).concat(remote),
+        stdout: this.stdout,
+        stderr: this.stderr,
+        prefix: () => this.linePrefix(),
+        signal: this.opts.signal,
+        killGroup: (pgid) => this.killRemoteGroup(pgid),
+      },
+      opts,
+    );
   }
 
   /**
@@ -143,7 +169,11 @@ export class Connection {
   private async killRemoteGroup(pgid: number): Promise<boolean> {
     // Never 0 or 1: `kill -TERM -1` would signal every process the user may signal.
     if (!Number.isSafeInteger(pgid) || pgid <= 1) return false;
-    const e = await this.exec(this.wrap(killGroupCommand(pgid)), { quiet: true, timeoutMs: 30_000, ignoreSignal: true });
+    const e = await this.exec(this.wrap(killGroupCommand(pgid)), {
+      quiet: true,
+      timeoutMs: 30_000,
+      ignoreSignal: true,
+    });
     return e.exitCode === 0 && !e.timedOut;
   }
 
@@ -154,16 +184,30 @@ export class Connection {
     const kh = this.opts.knownHostsFile ?? '~/.ssh/known_hosts';
     const hostSpec = this.port === 22 ? this.host : `[${this.host}]:${this.port}`;
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
-      return new HostKeyError(`the host key of ${hostSpec} CHANGED since it was recorded`, kh,
-        `if the droplet was rebuilt or the IP reused, remove the old key with: ssh-keygen -R '${hostSpec}' -f ${kh}; otherwise do not connect (possible man-in-the-middle)`);
+      return new HostKeyError(
+        `the host key of ${hostSpec} CHANGED since it was recorded`,
+        kh,
+        `if the droplet was rebuilt or the IP reused, remove the old key with: ssh-keygen -R '${hostSpec}' -f ${kh}; otherwise do not connect (possible man-in-the-middle)`,
+      );
     }
     if (/Host key verification failed|No [A-Z0-9-]+ host key is known/.test(s)) {
-      return new HostKeyError(`the host key of ${hostSpec} is not known and strict host-key checking is on`, kh,
-        `verify the key's fingerprint (DigitalOcean console), add it to ${kh}, or run without --strict-host-keys to accept a new host's key`);
+      return new HostKeyError(
+        `the host key of ${hostSpec} is not known and strict host-key checking is on`,
+        kh,
+        `verify the key's fingerprint (DigitalOcean console), add it to ${kh}, or run without --strict-host-keys to accept a new host's key`,
+      );
     }
-    if (/^ssh: |Permission denied|Connection (refused|timed out|closed)|Could not resolve|kex_exchange_identification|Connection reset|No route to host/m.test(s)) {
-      return new SshError(`ssh could not connect to ${this.target}`, this.target, s.trim().split('\n').slice(-5),
-        'check the host address and port, that the droplet is up, and that your key (--identity) is authorized for this user');
+    if (
+      /^ssh: |Permission denied|Connection (refused|timed out|closed)|Could not resolve|kex_exchange_identification|Connection reset|No route to host/m.test(
+        s,
+      )
+    ) {
+      return new SshError(
+        `ssh could not connect to ${this.target}`,
+        this.target,
+        s.trim().split('\n').slice(-5),
+        'check the host address and port, that the droplet is up, and that your key (--identity) is authorized for this user',
+      );
     }
     return undefined;
   }
@@ -172,10 +216,23 @@ export class Connection {
     if (e.timedOut) {
       if (opts.check !== false) {
         throw new CommandTimeoutError({
-          command, timeoutMs: opts.timeoutMs ?? 0, remoteStopped: e.remoteStopped, lastLines: e.tail, host: this.target, task: this.prefix || undefined,
+          command,
+          timeoutMs: opts.timeoutMs ?? 0,
+          remoteStopped: e.remoteStopped,
+          lastLines: e.tail,
+          host: this.target,
+          task: this.prefix || undefined,
         });
       }
-      return { command, exitCode: 124, stdout: e.stdout.toString('utf8'), stderr: e.stderr, ok: false, durationMs: e.durationMs, timedOut: true };
+      return {
+        command,
+        exitCode: 124,
+        stdout: e.stdout.toString('utf8'),
+        stderr: e.stderr,
+        ok: false,
+        durationMs: e.durationMs,
+        timedOut: true,
+      };
     }
     const ssh = this.sshFailure(e);
     if (ssh instanceof HostKeyError) throw ssh;
@@ -190,7 +247,14 @@ export class Connection {
       timedOut: false,
     };
     if (e.exitCode !== 0 && opts.check !== false) {
-      throw new CommandError({ command, exitCode: e.exitCode, lastLines: e.tail, host: this.target, task: this.prefix || undefined, hint: opts.hint });
+      throw new CommandError({
+        command,
+        exitCode: e.exitCode,
+        lastLines: e.tail,
+        host: this.target,
+        task: this.prefix || undefined,
+        hint: opts.hint,
+      });
     }
     return result;
   }
@@ -209,7 +273,10 @@ export class Connection {
     if (opts.echo ?? !opts.quiet) this.log(`$ ${sudo && this.user !== 'root' ? 'sudo ' : ''}${command}`);
     const marker = randomBytes(8).toString('hex');
     const e = await this.exec(this.wrap(command, { env: opts.env, cwd: opts.cwd, sudo, marker }), {
-      input: opts.input, quiet: opts.quiet, timeoutMs: opts.timeoutMs, marker,
+      input: opts.input,
+      quiet: opts.quiet,
+      timeoutMs: opts.timeoutMs,
+      marker,
     });
     return this.checked(command, e, opts);
   }
@@ -223,17 +290,26 @@ export class Connection {
     return e.exitCode === 0;
   }
 
-  /** Copies a local file to `remote` atomically (temp file + rename), creating parent folders, with the given or the local mode. */
+  /**
+   * Copies a local file to `remote` atomically (temp file + rename), creating parent folders, with the given or the
+   * local mode.
+   */
   async put(local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
     const st = statSync(local);
     if (!st.isFile()) throw new MpimgError(`not a file: ${local}`, { where: 'put', hint: 'use putDir() for folders' });
     remotePath(remote, 'put');
     if (remote.endsWith('/')) {
-      throw new MpimgError(`put needs a file path on the host, got the folder ${JSON.stringify(remote)}`, { where: 'put', hint: `name the file, e.g. ${remote}${basename(local)}` });
+      throw new MpimgError(`put needs a file path on the host, got the folder ${JSON.stringify(remote)}`, {
+        where: 'put',
+        hint: `name the file, e.g. ${remote}${basename(local)}`,
+      });
     }
     const mode = fileMode(opts.mode ?? st.mode, 'put');
     this.log(`put ${local} -> ${remote} (${mode})`);
-    const e = await this.exec(this.wrap(putScript(remote, mode, st.size), { sudo: opts.sudo }), { input: createReadStream(local), quiet: true });
+    const e = await this.exec(this.wrap(putScript(remote, mode, st.size), { sudo: opts.sudo }), {
+      input: createReadStream(local),
+      quiet: true,
+    });
     this.checked(`put ${local} ${remote}`, e, {});
   }
 
@@ -246,7 +322,10 @@ export class Connection {
     this.checked(`get ${remote} ${local}`, e, {});
     const got = splitGot(e.stdout);
     if (got.mode === undefined) {
-      throw new MpimgError(`could not read the mode of ${remote} on ${this.target} (stat said ${JSON.stringify(got.reported.slice(0, 40))})`, { where: 'get', hint: 'the host needs GNU or busybox stat; pass { mode } to get() to skip it' });
+      throw new MpimgError(
+        `could not read the mode of ${remote} on ${this.target} (stat said ${JSON.stringify(got.reported.slice(0, 40))})`,
+        { where: 'get', hint: 'the host needs GNU or busybox stat; pass { mode } to get() to skip it' },
+      );
     }
     writeLocalAtomically(local, got.data, wanted ?? got.mode);
   }
@@ -258,11 +337,15 @@ export class Connection {
    * `exclude`: file-name patterns left out (e.g. ['.gitkeep']).
    */
   async putDir(localDir: string, remoteDir: string, opts: { sudo?: boolean; exclude?: string[] } = {}): Promise<void> {
-    if (!statSync(localDir).isDirectory()) throw new MpimgError(`not a folder: ${localDir}`, { where: 'putDir', hint: 'give a folder such as files/' });
+    if (!statSync(localDir).isDirectory())
+      throw new MpimgError(`not a folder: ${localDir}`, { where: 'putDir', hint: 'give a folder such as files/' });
     remotePath(remoteDir, 'putDir');
     this.log(`putDir ${localDir}/ -> ${remoteDir}`);
     const tar = tarFolder(localDir, opts.exclude ?? []);
-    const e = await this.exec(this.wrap(putDirScript(remoteDir), { sudo: opts.sudo }), { input: tar.stream, quiet: true });
+    const e = await this.exec(this.wrap(putDirScript(remoteDir), { sudo: opts.sudo }), {
+      input: tar.stream,
+      quiet: true,
+    });
     const tarCode = await tar.done;
     if (e.exitCode === 3 && e.stderr.includes(NO_KEEP_SYMLINK)) {
       throw new MpimgError(`the tar on ${this.target} cannot keep links to folders (--keep-directory-symlink)`, {
@@ -272,7 +355,10 @@ export class Connection {
     }
     // A local tar that only lost its reader (the remote side failed first) is not the cause: report the remote.
     if (tarCode !== 0 && (e.exitCode === 0 || !/Broken pipe|Cannot write/i.test(tar.stderr()))) {
-      throw new MpimgError(`local tar failed for ${localDir}: ${tar.stderr().trim()}`, { where: localDir, hint: 'check that every file in the folder is readable' });
+      throw new MpimgError(`local tar failed for ${localDir}: ${tar.stderr().trim()}`, {
+        where: localDir,
+        hint: 'check that every file in the folder is readable',
+      });
     }
     this.checked(`putDir ${localDir} ${remoteDir}`, e, {});
   }

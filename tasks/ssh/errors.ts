@@ -8,7 +8,14 @@ export class CommandError extends MpimgError {
   readonly remoteExitCode: number;
   readonly lastLines: string[];
   readonly task?: string;
-  constructor(opts: { command: string; exitCode: number; lastLines: string[]; host: string; task?: string; hint?: string }) {
+  constructor(opts: {
+    command: string;
+    exitCode: number;
+    lastLines: string[];
+    host: string;
+    task?: string;
+    hint?: string;
+  }) {
     super(`remote command failed with exit code ${opts.exitCode}${opts.task ? ` in task "${opts.task}"` : ''}`, {
       where: opts.host,
       hint: opts.hint ?? 'read the output above, fix the command or the host, then run the task again',
@@ -63,7 +70,15 @@ export class SshError extends MpimgError {
 export class CommandTimeoutError extends CommandError {
   readonly timeoutMs: number;
   readonly remoteStopped: boolean;
-  constructor(opts: { command: string; timeoutMs: number; remoteStopped: boolean; lastLines: string[]; host: string; task?: string; hint?: string }) {
+  constructor(opts: {
+    command: string;
+    timeoutMs: number;
+    remoteStopped: boolean;
+    lastLines: string[];
+    host: string;
+    task?: string;
+    hint?: string;
+  }) {
     super({
       command: opts.command,
       // 124: what timeout(1) reports for a command it had to stop.
@@ -71,9 +86,11 @@ export class CommandTimeoutError extends CommandError {
       lastLines: opts.lastLines,
       host: opts.host,
       task: opts.task,
-      hint: opts.hint ?? (opts.remoteStopped
-        ? 'the command was stopped on the host; find out why it hangs (its last output is above) or give it a larger timeoutMs'
-        : 'the command could NOT be stopped on the host and may still be running there: log in and check (ps -ef); then find out why it hangs or give it a larger timeoutMs'),
+      hint:
+        opts.hint ??
+        (opts.remoteStopped
+          ? 'the command was stopped on the host; find out why it hangs (its last output is above) or give it a larger timeoutMs'
+          : 'the command could NOT be stopped on the host and may still be running there: log in and check (ps -ef); then find out why it hangs or give it a larger timeoutMs'),
     });
     this.name = 'CommandTimeoutError';
     this.timeoutMs = opts.timeoutMs;
@@ -81,6 +98,11 @@ export class CommandTimeoutError extends CommandError {
     this.message = `remote command timed out after ${formatDuration(opts.timeoutMs)}${opts.task ? ` in task "${opts.task}"` : ''}${opts.remoteStopped ? ' and was stopped' : ''}`;
   }
   override format(): string {
-    return super.format().replace(/^ {2}exit code: .*$/m, `  timeout: ${formatDuration(this.timeoutMs)} (timeoutMs), ${this.remoteStopped ? 'its processes on the host were killed' : 'its processes on the host may still run'}`);
+    return super
+      .format()
+      .replace(
+        /^ {2}exit code: .*$/m,
+        `  timeout: ${formatDuration(this.timeoutMs)} (timeoutMs), ${this.remoteStopped ? 'its processes on the host were killed' : 'its processes on the host may still run'}`,
+      );
   }
 }

@@ -139,12 +139,22 @@ export function execSsh(ctx: ExecContext, opts: ExecOptions): Promise<Exec> {
 async function stopLocal(child: ChildProcess, closed: Promise<void>, exited: Promise<void>): Promise<void> {
   let gone = false;
   child.kill('SIGTERM');
-  await Promise.race([exited.then(() => { gone = true; }), pause(1000)]);
+  await Promise.race([
+    exited.then(() => {
+      gone = true;
+    }),
+    pause(1000),
+  ]);
   if (!gone) child.kill('SIGKILL');
   // A multiplexed ssh hands its stdio to the master connection, which keeps the pipes open
   // while the remote command lives: after the client is gone, stop waiting for them.
   let isClosed = false;
-  await Promise.race([closed.then(() => { isClosed = true; }), pause(500)]);
+  await Promise.race([
+    closed.then(() => {
+      isClosed = true;
+    }),
+    pause(500),
+  ]);
   if (!isClosed) for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
 }
 
@@ -178,7 +188,9 @@ function captureOutput(child: ChildProcess, ctx: ExecContext, opts: ExecOptions)
 
 function feedInput(child: ChildProcess, input: ExecOptions['input']): void {
   if (input === undefined || !child.stdin) return;
-  child.stdin.on('error', () => { /* the remote side may exit before reading everything */ });
+  child.stdin.on('error', () => {
+    /* the remote side may exit before reading everything */
+  });
   if (typeof input === 'string' || Buffer.isBuffer(input)) child.stdin.end(input);
   else input.pipe(child.stdin);
 }

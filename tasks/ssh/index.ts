@@ -12,7 +12,15 @@ export { formatTimings, formatDuration } from './output.js';
 export type { TaskTiming } from './output.js';
 export { connect } from './connect.js';
 export type { ConnectOptions } from './connect.js';
-export { TaskError, fail, withRemoteTempDir, packageManager, upgradePackages, installPackages, remoteNodeMajor } from './helpers.js';
+export {
+  TaskError,
+  fail,
+  withRemoteTempDir,
+  packageManager,
+  upgradePackages,
+  installPackages,
+  remoteNodeMajor,
+} from './helpers.js';
 export type { PackageManager } from './helpers.js';
 // For a task that really needs the API token: `mpimg run` keeps it out of process.env (and so out of
 // every child process) while tasks run.

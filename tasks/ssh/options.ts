@@ -106,8 +106,10 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
  * shared connection. CheckHostIP, HostKeyAlias and UpdateHostKeys stay allowed: the key is still
  * checked against known_hosts with them.
  */
-const HOST_KEY_HINT = 'use hostKeys ("accept-new" or "strict") and knownHostsFile (--strict-host-keys, --known-hosts) instead; host-key checking cannot be turned off';
-const CONTROL_HINT = 'mpimg runs its own shared connection (ControlMaster/ControlPath); set its idle time with controlPersist';
+const HOST_KEY_HINT =
+  'use hostKeys ("accept-new" or "strict") and knownHostsFile (--strict-host-keys, --known-hosts) instead; host-key checking cannot be turned off';
+const CONTROL_HINT =
+  'mpimg runs its own shared connection (ControlMaster/ControlPath); set its idle time with controlPersist';
 const MANAGED_SSH_KEYS: Readonly<Record<string, string>> = {
   stricthostkeychecking: HOST_KEY_HINT,
   userknownhostsfile: HOST_KEY_HINT,
@@ -122,18 +124,31 @@ const MANAGED_SSH_KEYS: Readonly<Record<string, string>> = {
 };
 
 export function sshMissing(): MpimgError {
-  return new MpimgError('the ssh command was not found', { hint: 'install the OpenSSH client (Debian/Ubuntu: apt-get install openssh-client)' });
+  return new MpimgError('the ssh command was not found', {
+    hint: 'install the OpenSSH client (Debian/Ubuntu: apt-get install openssh-client)',
+  });
 }
 
 /** `ssh -G`: the settings ssh would use for host (no connection is made), by lower-case key. */
-function sshConfigFor(args: string[], host: string): { ok: true; config: Map<string, string> } | { ok: false; message: string } {
-  const r = spawnSync('ssh', ['-G', ...args, '--', host], { encoding: 'utf8', env: childEnv(), timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
+function sshConfigFor(
+  args: string[],
+  host: string,
+): { ok: true; config: Map<string, string> } | { ok: false; message: string } {
+  const r = spawnSync('ssh', ['-G', ...args, '--', host], {
+    encoding: 'utf8',
+    env: childEnv(),
+    timeout: 15_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw sshMissing();
     throw r.error;
   }
   if (r.status !== 0) {
-    const lines = r.stderr.trim().split('\n').filter((l) => l && !/^Pseudo-terminal will not be allocated/.test(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l && !/^Pseudo-terminal will not be allocated/.test(l));
     return { ok: false, message: lines.at(-1) ?? `ssh -G exited with ${r.status ?? r.signal}` };
   }
   const config = new Map<string, string>();
@@ -148,7 +163,10 @@ function sshConfigFor(args: string[], host: string): { ok: true; config: Map<str
 }
 
 /** The first managed setting whose value differs between two `ssh -G` outputs. */
-function managedChange(before: Map<string, string>, after: Map<string, string>): { key: string; from?: string; to?: string } | undefined {
+function managedChange(
+  before: Map<string, string>,
+  after: Map<string, string>,
+): { key: string; from?: string; to?: string } | undefined {
   for (const key of Object.keys(MANAGED_SSH_KEYS)) {
     if (before.get(key) !== after.get(key)) return { key, from: before.get(key), to: after.get(key) };
   }
@@ -157,7 +175,10 @@ function managedChange(before: Map<string, string>, after: Map<string, string>):
 
 function managedError(what: string, c: { key: string; from?: string; to?: string }): MpimgError {
   const show = (v: string | undefined) => (v === undefined ? 'unset' : JSON.stringify(v.replace(/\n/g, ' ')));
-  return new MpimgError(`${what} changes ${c.key} (${show(c.from)} -> ${show(c.to)}), which is managed by mpimg`, { where: 'sshOptions', hint: MANAGED_SSH_KEYS[c.key] });
+  return new MpimgError(`${what} changes ${c.key} (${show(c.from)} -> ${show(c.to)}), which is managed by mpimg`, {
+    where: 'sshOptions',
+    hint: MANAGED_SSH_KEYS[c.key],
+  });
 }
 
 /**
@@ -167,11 +188,17 @@ function managedError(what: string, c: { key: string; from?: string; to?: string
  * block reacts to). All options at once first (two ssh -G runs in the common case), then one by one
  * to name the culprit.
  */
-function checkSshOptions(options: readonly string[], ctx: { host: string; port: number; user: string; sshConfigFile?: string }): void {
+function checkSshOptions(
+  options: readonly string[],
+  ctx: { host: string; port: number; user: string; sshConfigFile?: string },
+): void {
   if (options.length === 0) return;
   for (const o of options) {
     if (typeof o !== 'string' || o.trim() === '' || /[\0\r\n]/.test(o)) {
-      throw new MpimgError(`bad ssh option ${JSON.stringify(o)}`, { where: 'sshOptions', hint: 'one Key=Value per entry, on one line (e.g. ProxyJump=bastion.example.com)' });
+      throw new MpimgError(`bad ssh option ${JSON.stringify(o)}`, {
+        where: 'sshOptions',
+        hint: 'one Key=Value per entry, on one line (e.g. ProxyJump=bastion.example.com)',
+      });
     }
   }
   const base = [...(ctx.sshConfigFile ? ['-F', ctx.sshConfigFile] : []), '-p', String(ctx.port), '-l', ctx.user];
@@ -198,7 +225,10 @@ function checkSshOptions(options: readonly string[], ctx: { host: string; port: 
     if (c) throw managedError(`ssh option "${o}"`, c);
   }
   if (!all.ok) {
-    throw new MpimgError(`ssh rejects the options ${options.map((o) => `"${o}"`).join(', ')} together: ${all.message}`, { where: 'sshOptions', hint: 'check them with `ssh -G -o ... <host>`' });
+    throw new MpimgError(
+      `ssh rejects the options ${options.map((o) => `"${o}"`).join(', ')} together: ${all.message}`,
+      { where: 'sshOptions', hint: 'check them with `ssh -G -o ... <host>`' },
+    );
   }
   throw managedError(`ssh options ${options.map((o) => `"${o}"`).join(', ')} together`, change!);
 }
@@ -210,7 +240,10 @@ function checkSshOptions(options: readonly string[], ctx: { host: string; port: 
  */
 function configPath(path: string, where: string): string {
   if (/["\r\n\0]|\$\{/.test(path)) {
-    throw new MpimgError(`ssh cannot use the path ${JSON.stringify(path)}: it holds a double quote, a line break or "\${"`, { where, hint: 'move the file to a path without those characters' });
+    throw new MpimgError(
+      `ssh cannot use the path ${JSON.stringify(path)}: it holds a double quote, a line break or "\${"`,
+      { where, hint: 'move the file to a path without those characters' },
+    );
   }
   return `"${path.replace(/%/g, '%%')}"`;
 }
@@ -234,12 +267,17 @@ export function checkConnectionOptions(opts: ConnectionOptions): CheckedOptions 
     const at = typeof opts.host === 'string' && opts.host.includes('@');
     throw new MpimgError(`bad host ${JSON.stringify(opts.host)}`, {
       where: '--host',
-      hint: at ? 'give the user separately: --host 203.0.113.10 --user deploy' : 'give an IP address or host name, e.g. --host 203.0.113.10',
+      hint: at
+        ? 'give the user separately: --host 203.0.113.10 --user deploy'
+        : 'give an IP address or host name, e.g. --host 203.0.113.10',
     });
   }
   const user = opts.user ?? 'root';
   if (typeof user !== 'string' || !USER_RE.test(user)) {
-    throw new MpimgError(`bad user ${JSON.stringify(user)}`, { where: '--user', hint: 'a login name such as root or deploy (letters, digits, ".", "_", "-")' });
+    throw new MpimgError(`bad user ${JSON.stringify(user)}`, {
+      where: '--user',
+      hint: 'a login name such as root or deploy (letters, digits, ".", "_", "-")',
+    });
   }
   const hostKeys = opts.hostKeys ?? 'accept-new';
   if (hostKeys !== 'accept-new' && hostKeys !== 'strict') {
@@ -250,7 +288,10 @@ export function checkConnectionOptions(opts: ConnectionOptions): CheckedOptions 
   }
   const port = opts.port ?? 22;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new MpimgError(`bad port ${JSON.stringify(opts.port)}`, { where: '--port', hint: 'a whole number from 1 to 65535' });
+    throw new MpimgError(`bad port ${JSON.stringify(opts.port)}`, {
+      where: '--port',
+      hint: 'a whole number from 1 to 65535',
+    });
   }
   // Checked here, once, so a bad path fails before any connection is tried.
   if (opts.knownHostsFile) configPath(resolve(opts.knownHostsFile), '--known-hosts');
@@ -265,14 +306,22 @@ export function sshArgv(o: ConnectionOptions, c: CheckedOptions, controlDir: str
   if (o.sshConfigFile) args.push('-F', o.sshConfigFile);
   args.push(
     '-T',
-    '-o', 'BatchMode=yes',
-    '-o', `StrictHostKeyChecking=${c.hostKeys === 'strict' ? 'yes' : 'accept-new'}`,
-    '-o', 'ControlMaster=auto',
-    '-o', `ControlPath=${configPath(join(controlDir, 'cm'), 'ControlPath')}`,
-    '-o', `ControlPersist=${o.controlPersist ?? 600}`,
-    '-o', `ConnectTimeout=${o.connectTimeout ?? 10}`,
-    '-o', 'ServerAliveInterval=15',
-    '-o', 'ServerAliveCountMax=4',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `StrictHostKeyChecking=${c.hostKeys === 'strict' ? 'yes' : 'accept-new'}`,
+    '-o',
+    'ControlMaster=auto',
+    '-o',
+    `ControlPath=${configPath(join(controlDir, 'cm'), 'ControlPath')}`,
+    '-o',
+    `ControlPersist=${o.controlPersist ?? 600}`,
+    '-o',
+    `ConnectTimeout=${o.connectTimeout ?? 10}`,
+    '-o',
+    'ServerAliveInterval=15',
+    '-o',
+    'ServerAliveCountMax=4',
   );
   if (o.knownHostsFile) args.push('-o', `UserKnownHostsFile=${configPath(resolve(o.knownHostsFile), '--known-hosts')}`);
   // As an option, not -i: ssh expands %-tokens in identity paths, and -i checks the unexpanded one.

@@ -68,5 +68,12 @@ export function formatTimings(timings: TaskTiming[]): string {
   if (timings.length === 0) return '';
   const rows = timings.map((t) => ({ label: `${'  '.repeat(t.depth)}${t.name}`, t }));
   const width = Math.max(...rows.map((r) => r.label.length));
-  return ['timings:', ...rows.map((r) => `  ${r.label.padEnd(width)}  ${formatDuration(r.t.ms).padStart(7)}  ${r.t.ok ? 'ok' : 'FAILED'}`)].join('\n') + '\n';
+  return (
+    [
+      'timings:',
+      ...rows.map(
+        (r) => `  ${r.label.padEnd(width)}  ${formatDuration(r.t.ms).padStart(7)}  ${r.t.ok ? 'ok' : 'FAILED'}`,
+      ),
+    ].join('\n') + '\n'
+  );
 }

@@ -67,7 +67,10 @@ export class PgidFilter {
   private held: string | undefined;
   private readonly re?: RegExp;
 
-  constructor(marker: string | undefined, private readonly emit: (text: string) => void) {
+  constructor(
+    marker: string | undefined,
+    private readonly emit: (text: string) => void,
+  ) {
     if (marker !== undefined) {
       this.re = new RegExp(`^mpimg-pgid:${marker}:(\\d+)\r?$`);
       this.held = '';

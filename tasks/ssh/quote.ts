@@ -10,7 +10,8 @@ const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function envWords(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(env)) {
-    if (!ENV_NAME_RE.test(k)) throw new TypeError(`bad environment variable name ${JSON.stringify(k)}: use letters, digits and _`);
+    if (!ENV_NAME_RE.test(k))
+      throw new TypeError(`bad environment variable name ${JSON.stringify(k)}: use letters, digits and _`);
     if (v === undefined) continue;
     out.push(shellQuote(`${k}=${v}`));
   }

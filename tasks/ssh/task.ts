@@ -28,9 +28,16 @@ export const TASK_NAME_RE = /^[a-z][a-z0-9_:-]{0,63}$/;
  */
 export function task(name: string, description: string, fn: TaskFn): Task {
   if (!TASK_NAME_RE.test(name)) {
-    throw new MpimgError(`bad task name ${JSON.stringify(name)}`, { where: 'task()', hint: 'lower-case letters, digits, "-", "_" and ":", starting with a letter' });
+    throw new MpimgError(`bad task name ${JSON.stringify(name)}`, {
+      where: 'task()',
+      hint: 'lower-case letters, digits, "-", "_" and ":", starting with a letter',
+    });
   }
-  if (typeof fn !== 'function') throw new MpimgError(`task "${name}" has no function`, { where: 'task()', hint: 'pass an async function (c) => { ... } as the third argument' });
+  if (typeof fn !== 'function')
+    throw new MpimgError(`task "${name}" has no function`, {
+      where: 'task()',
+      hint: 'pass an async function (c) => { ... } as the third argument',
+    });
   const run = async (c: Connection): Promise<void> => {
     const parent = c.prefix;
     const depth = c.depth;
@@ -61,7 +68,11 @@ export function task(name: string, description: string, fn: TaskFn): Task {
  */
 export function series(...steps: TaskFn[]): (c: Connection) => Promise<void> {
   steps.forEach((s, i) => {
-    if (typeof s !== 'function') throw new MpimgError(`series(): step ${i + 1} is not a function or task`, { where: 'series()', hint: 'pass tasks or async functions (c) => { ... }' });
+    if (typeof s !== 'function')
+      throw new MpimgError(`series(): step ${i + 1} is not a function or task`, {
+        where: 'series()',
+        hint: 'pass tasks or async functions (c) => { ... }',
+      });
   });
   const run = async (c: Connection) => {
     for (const step of steps) await step(c);
@@ -73,7 +84,11 @@ export function series(...steps: TaskFn[]): (c: Connection) => Promise<void> {
 export const isStandard = (t: Task): boolean => (t as unknown as Record<symbol, unknown>)[STANDARD_MARK] === true;
 
 export function isTask(v: unknown): v is Task {
-  return typeof v === 'function' && (v as unknown as Record<symbol, unknown>)[TASK_MARK] === true && typeof (v as Task).taskName === 'string';
+  return (
+    typeof v === 'function' &&
+    (v as unknown as Record<symbol, unknown>)[TASK_MARK] === true &&
+    typeof (v as Task).taskName === 'string'
+  );
 }
 
 /**
@@ -94,7 +109,10 @@ export function collectTasks(mod: Record<string, unknown>): Map<string, Task> {
     if (prev && prev !== t) {
       if (isStandard(prev) && !isStandard(t)) return void found.set(t.taskName, t);
       if (!isStandard(prev) && isStandard(t)) return;
-      throw new MpimgError(`two tasks are named "${t.taskName}"`, { where: 'mpimgfile.mjs', hint: 'give every task its own name' });
+      throw new MpimgError(`two tasks are named "${t.taskName}"`, {
+        where: 'mpimgfile.mjs',
+        hint: 'give every task its own name',
+      });
     }
     found.set(t.taskName, t);
   };

@@ -27,12 +27,18 @@ export async function loadTaskFile(dir: string): Promise<{ file: string; tasks: 
       });
     }
     // An error of the library itself (e.g. a pipeline change naming no step) says how to fix it.
-    const hint = typeof (err as { hint?: unknown })?.hint === 'string' ? (err as { hint: string }).hint : 'fix the error in the file (node --check mpimgfile.mjs shows syntax errors)';
+    const hint =
+      typeof (err as { hint?: unknown })?.hint === 'string'
+        ? (err as { hint: string }).hint
+        : 'fix the error in the file (node --check mpimgfile.mjs shows syntax errors)';
     throw new MpimgError(`${TASK_FILE} could not be loaded: ${e?.message ?? String(err)}`, { where: file, hint });
   }
   const tasks = collectTasks(mod);
   if (tasks.size === 0) {
-    throw new MpimgError(`${TASK_FILE} defines no tasks`, { where: file, hint: "export tasks made with task('name', 'description', async (c) => { ... })" });
+    throw new MpimgError(`${TASK_FILE} defines no tasks`, {
+      where: file,
+      hint: "export tasks made with task('name', 'description', async (c) => { ... })",
+    });
   }
   return { file, tasks };
 }

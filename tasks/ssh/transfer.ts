@@ -63,14 +63,20 @@ export function putDirScript(remoteDir: string): string {
 /** A remote path must be a non-empty string without NUL (argv cannot carry one). */
 export function remotePath(p: string, where: string): void {
   if (typeof p !== 'string' || p === '' || p.includes('\0')) {
-    throw new MpimgError(`bad remote path ${JSON.stringify(p)}`, { where, hint: 'give a path on the host, e.g. /etc/app/app.conf' });
+    throw new MpimgError(`bad remote path ${JSON.stringify(p)}`, {
+      where,
+      hint: 'give a path on the host, e.g. /etc/app/app.conf',
+    });
   }
 }
 
 /** The permission bits of `m` as the 4 octal digits chmod takes (file-type bits dropped); refuses NaN and negatives. */
 export function fileMode(m: number, where: string): string {
   if (!Number.isInteger(m) || m < 0) {
-    throw new MpimgError(`bad file mode ${JSON.stringify(m)}`, { where, hint: 'give a permission mode such as 0o644 or 0o755' });
+    throw new MpimgError(`bad file mode ${JSON.stringify(m)}`, {
+      where,
+      hint: 'give a permission mode such as 0o644 or 0o755',
+    });
   }
   return (m & 0o7777).toString(8).padStart(4, '0');
 }
@@ -101,7 +107,10 @@ export function writeLocalAtomically(local: string, data: Buffer, mode: string):
 }
 
 /** A local tar of `localDir` on its stdout; `done` resolves to its exit code and `stderr` holds its complaints. */
-export function tarFolder(localDir: string, exclude: readonly string[]): { stream: Readable; done: Promise<number>; stderr: () => string } {
+export function tarFolder(
+  localDir: string,
+  exclude: readonly string[],
+): { stream: Readable; done: Promise<number>; stderr: () => string } {
   // --exclude takes a name pattern in GNU tar and bsdtar alike (e.g. '.gitkeep' anywhere in the tree).
   const tar = spawn('tar', [...exclude.map((p) => `--exclude=${p}`), '-C', localDir, '-cf', '-', '.'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,7 +118,9 @@ export function tarFolder(localDir: string, exclude: readonly string[]): { strea
     env: { ...childEnv(), COPYFILE_DISABLE: '1' },
   });
   let err = '';
-  tar.stderr!.on('data', (d) => { err += String(d); });
+  tar.stderr!.on('data', (d) => {
+    err += String(d);
+  });
   const done = new Promise<number>((res, rej) => {
     tar.once('error', rej);
     tar.once('close', (c) => res(c ?? 1));

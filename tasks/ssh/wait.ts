@@ -15,8 +15,14 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     // The listener goes when the pause ends: a long wait must not pile them up on one signal.
-    const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
@@ -128,7 +134,10 @@ interface CloudInitPoll {
 }
 
 /** One poll of cloud-init's status; undefined when cloud-init is not installed. */
-async function pollCloudInit(c: Connection, env: Record<string, string> | undefined): Promise<CloudInitPoll | undefined> {
+async function pollCloudInit(
+  c: Connection,
+  env: Record<string, string> | undefined,
+): Promise<CloudInitPoll | undefined> {
   const r = await c.run(CLOUD_INIT_STATUS_SCRIPT, { quiet: true, echo: false, env, timeoutMs: 60_000 });
   if (/^mpimg-cloud-init: absent$/m.test(r.stdout)) return undefined;
   const exitMatch = /^mpimg-cloud-init-exit: (\d+)$/m.exec(r.stdout);
@@ -137,7 +146,8 @@ async function pollCloudInit(c: Connection, env: Record<string, string> | undefi
   return { ...parseCloudInitStatus(text, code), code, text };
 }
 
-const LOGS_HINT = 'look at `cloud-init status --long`, /var/log/cloud-init.log and /var/log/cloud-init-output.log on the host';
+const LOGS_HINT =
+  'look at `cloud-init status --long`, /var/log/cloud-init.log and /var/log/cloud-init-output.log on the host';
 
 /** The error for a state the wait cannot go on from (error, disabled); undefined for the others. */
 function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
@@ -150,7 +160,7 @@ function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
   if (p.state === 'disabled') {
     return new MpimgError(`cloud-init is disabled on ${where} (status "disabled"): it will not run on this boot`, {
       where,
-      hint: 'build on a fresh droplet of a stock image; the image\'s first-boot scripts need cloud-init. Check /etc/cloud/cloud-init.disabled and the kernel command line (cloud-init=disabled). To build anyway without waiting: --cloud-init-timeout 0',
+      hint: "build on a fresh droplet of a stock image; the image's first-boot scripts need cloud-init. Check /etc/cloud/cloud-init.disabled and the kernel command line (cloud-init=disabled). To build anyway without waiting: --cloud-init-timeout 0",
     });
   }
   return undefined;
@@ -166,7 +176,10 @@ function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
 export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = {}): Promise<void> {
   const bound = opts.timeoutMs ?? timeoutFromEnv() ?? DEFAULT_CLOUD_INIT_TIMEOUT_MS;
   if (!Number.isFinite(bound) || bound < 0) {
-    throw new MpimgError(`bad cloud-init timeout ${bound}`, { where: 'waitCloudInit', hint: 'give milliseconds >= 0 (0 skips the wait)' });
+    throw new MpimgError(`bad cloud-init timeout ${bound}`, {
+      where: 'waitCloudInit',
+      hint: 'give milliseconds >= 0 (0 skips the wait)',
+    });
   }
   if (bound === 0) {
     c.log('not waiting for cloud-init (timeout 0)');
@@ -189,10 +202,15 @@ export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = 
       c.log('cloud-init is not installed: nothing to wait for');
       return;
     }
-    const show = () => p.text.split('\n').filter((l) => l.trim() !== '').forEach((l) => c.log(`  ${l}`));
+    const show = () =>
+      p.text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .forEach((l) => c.log(`  ${l}`));
     const now = elapsed();
     if (p.state !== lastState || now - lastProgress >= progressMs) {
-      if (lastState !== undefined || p.state !== 'done') c.log(`cloud-init: ${p.reported} (${formatDuration(now)} elapsed)`);
+      if (lastState !== undefined || p.state !== 'done')
+        c.log(`cloud-init: ${p.reported} (${formatDuration(now)} elapsed)`);
       lastProgress = now;
     }
     lastState = p.state;
@@ -202,7 +220,9 @@ export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = 
     }
     if (p.state === 'degraded') {
       show();
-      c.log(`warning: cloud-init finished with recoverable errors ("${p.reported}", exit code ${p.code}): see the status above; going on`);
+      c.log(
+        `warning: cloud-init finished with recoverable errors ("${p.reported}", exit code ${p.code}): see the status above; going on`,
+      );
       return;
     }
     const fatal = finalError(p, where);
@@ -214,20 +234,26 @@ export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = 
       notRunSince ??= now;
       if (now - notRunSince >= grace) {
         show();
-        throw new MpimgError(`cloud-init has not run on ${where} (status "${p.reported}" for ${formatDuration(now - notRunSince)})`, {
-          where,
-          hint: 'this host did not boot through cloud-init (not a fresh droplet, or cloud-init is broken): build on a fresh droplet, or skip the wait with --cloud-init-timeout 0',
-        });
+        throw new MpimgError(
+          `cloud-init has not run on ${where} (status "${p.reported}" for ${formatDuration(now - notRunSince)})`,
+          {
+            where,
+            hint: 'this host did not boot through cloud-init (not a fresh droplet, or cloud-init is broken): build on a fresh droplet, or skip the wait with --cloud-init-timeout 0',
+          },
+        );
       }
     } else notRunSince = undefined;
 
     const left = bound - elapsed();
     if (left <= 0) {
       show();
-      throw new MpimgError(`cloud-init is still "${p.reported}" on ${where} after ${formatDuration(bound)} (the bound of the wait)`, {
-        where,
-        hint: `${LOGS_HINT}; if its first boot is only slow, raise the bound: --cloud-init-timeout <seconds> or ${CLOUD_INIT_TIMEOUT_ENV}`,
-      });
+      throw new MpimgError(
+        `cloud-init is still "${p.reported}" on ${where} after ${formatDuration(bound)} (the bound of the wait)`,
+        {
+          where,
+          hint: `${LOGS_HINT}; if its first boot is only slow, raise the bound: --cloud-init-timeout <seconds> or ${CLOUD_INIT_TIMEOUT_ENV}`,
+        },
+      );
     }
     await sleep(Math.min(pollMs, left), opts.signal ?? c.signal);
   }

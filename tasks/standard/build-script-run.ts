@@ -18,7 +18,12 @@ const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 /** dist/<slug>-build.sh as `mpimg bundle` wrote it. */
 export function buildScriptOf(c: Connection, m: Manifest = manifestOf(c)): string {
   const file = join(c.project, 'dist', buildScriptName(m.slug));
-  if (!existsSync(file)) fail(`the build script is missing (dist/${buildScriptName(m.slug)})`, 'run `make bundle` first (a bundle of an older generator-mpimg has none)', c.project);
+  if (!existsSync(file))
+    fail(
+      `the build script is missing (dist/${buildScriptName(m.slug)})`,
+      'run `make bundle` first (a bundle of an older generator-mpimg has none)',
+      c.project,
+    );
   return file;
 }
 
@@ -32,7 +37,11 @@ export function bundledVariables(c: Connection, m: Manifest = manifestOf(c)): Re
   const file = buildScriptOf(c, m);
   const vars = recordedVariables(readFileSync(file, 'utf8'));
   if (!vars || Object.keys(vars).sort().join(' ') !== names.join(' ')) {
-    fail(`dist/${basename(file)} was bundled with other variables than mpimg.json has (${names.join(', ')})`, 'run `make bundle` again (with VAR="NAME=value ..." for other values than the defaults)', c.project);
+    fail(
+      `dist/${basename(file)} was bundled with other variables than mpimg.json has (${names.join(', ')})`,
+      'run `make bundle` again (with VAR="NAME=value ..." for other values than the defaults)',
+      c.project,
+    );
   }
   return vars;
 }
@@ -42,9 +51,16 @@ export async function runBuildScript(c: Connection, command: string): Promise<vo
   const m = manifestOf(c);
   const local = buildScriptOf(c, m);
   const env: Record<string, string> = skipPackages() ? { MPIMG_SKIP_PACKAGES: '1' } : {};
-  await withRemoteTempDir(c, async (tmp) => {
-    const remote = `${tmp}/${basename(local)}`;
-    await c.put(local, remote, { mode: 0o700 });
-    await c.sudo(cmdline('sh', remote, ...rootArgs(), command), { env, hint: `see the error and fix lines above; \`sh dist/${basename(local)} help\` lists what each step does` });
-  }, `${m.slug}-steps`);
+  await withRemoteTempDir(
+    c,
+    async (tmp) => {
+      const remote = `${tmp}/${basename(local)}`;
+      await c.put(local, remote, { mode: 0o700 });
+      await c.sudo(cmdline('sh', remote, ...rootArgs(), command), {
+        env,
+        hint: `see the error and fix lines above; \`sh dist/${basename(local)} help\` lists what each step does`,
+      });
+    },
+    `${m.slug}-steps`,
+  );
 }

@@ -16,11 +16,19 @@ export async function runBundle(c: Connection, args: string[], opts: { check?: b
   const { cjs, sh } = bundleOf(c, m);
   const node = await remoteNodeMajor(c);
   const useNode = node >= 18 && process.env.MPIMG_INSTALLER !== 'sh';
-  c.log(useNode ? `node ${node} found: using dist/${basename(cjs)}` : `using dist/${basename(sh)} (${node >= 18 ? 'MPIMG_INSTALLER=sh' : `no Node 18+ on the droplet${node ? `: node ${node}` : ''}`})`);
-  return withRemoteTempDir(c, async (tmp) => {
-    const local = useNode ? cjs : sh;
-    const remote = `${tmp}/${basename(local)}`;
-    await c.put(local, remote, { mode: 0o700 });
-    return c.sudo(cmdline(useNode ? 'node' : 'sh', remote, ...args), { check: opts.check });
-  }, `${m.slug}-bundle`);
+  c.log(
+    useNode
+      ? `node ${node} found: using dist/${basename(cjs)}`
+      : `using dist/${basename(sh)} (${node >= 18 ? 'MPIMG_INSTALLER=sh' : `no Node 18+ on the droplet${node ? `: node ${node}` : ''}`})`,
+  );
+  return withRemoteTempDir(
+    c,
+    async (tmp) => {
+      const local = useNode ? cjs : sh;
+      const remote = `${tmp}/${basename(local)}`;
+      await c.put(local, remote, { mode: 0o700 });
+      return c.sudo(cmdline(useNode ? 'node' : 'sh', remote, ...args), { check: opts.check });
+    },
+    `${m.slug}-bundle`,
+  );
 }

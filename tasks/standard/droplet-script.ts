@@ -20,12 +20,19 @@ export async function runDropletScript(c: Connection, which: 'cleanup' | 'check'
   }
   if (which === 'check') {
     const text = readFileSync(script.abs, 'utf8');
-    if (m.firewall && !knowsFirewallFlag(text)) c.log(`${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`);
+    if (m.firewall && !knowsFirewallFlag(text))
+      c.log(
+        `${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`,
+      );
     args = [...checkArgs(m.firewall, text), ...args];
   }
-  return withRemoteTempDir(c, async (tmp) => {
-    const remote = `${tmp}/${basename(script.abs)}`;
-    await c.put(script.abs, remote, { mode: 0o700 });
-    return (await c.sudo(cmdline('bash', remote, ...args), { check: false })).exitCode;
-  }, `${m.slug}-${which}`);
+  return withRemoteTempDir(
+    c,
+    async (tmp) => {
+      const remote = `${tmp}/${basename(script.abs)}`;
+      await c.put(script.abs, remote, { mode: 0o700 });
+      return (await c.sudo(cmdline('bash', remote, ...args), { check: false })).exitCode;
+    },
+    `${m.slug}-${which}`,
+  );
 }

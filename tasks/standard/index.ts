@@ -43,19 +43,33 @@ export const firewall = stepTask('firewall');
 export const cleanup = stepTask('cleanup');
 export const check = stepTask('check');
 
-export const status = standard('status', 'compare the droplet with what the bundle installs, for its stage', async (c) => {
-  const r = await runBundle(c, ['status', ...rootArgs()], { check: false });
-  if (r.exitCode !== 0) fail(`the droplet differs from the bundle (exit code ${r.exitCode})`, 'see the lines above');
-});
+export const status = standard(
+  'status',
+  'compare the droplet with what the bundle installs, for its stage',
+  async (c) => {
+    const r = await runBundle(c, ['status', ...rootArgs()], { check: false });
+    if (r.exitCode !== 0) fail(`the droplet differs from the bundle (exit code ${r.exitCode})`, 'see the lines above');
+  },
+);
 
-export const verify = standard('verify', VERIFY_DESCRIPTION, async (c) => { await verifyDroplet(c); });
+export const verify = standard('verify', VERIFY_DESCRIPTION, async (c) => {
+  await verifyDroplet(c);
+});
 
 const lookup = (n: string) => REGISTRY.get(n);
 
 /** The steps `build` and `testbuild` both run, by name: a vendor's task of the same name runs in its place. */
-export const BUILD_STEPS: readonly string[] = Object.freeze(STEPS.filter((s) => s.testbuild === undefined).map((s) => s.name));
+export const BUILD_STEPS: readonly string[] = Object.freeze(
+  STEPS.filter((s) => s.testbuild === undefined).map((s) => s.name),
+);
 
-export const testbuild: Pipeline = pipeline('testbuild', 'build without cleanup, to try the image on this droplet', testbuildOrder(), lookup, true);
+export const testbuild: Pipeline = pipeline(
+  'testbuild',
+  'build without cleanup, to try the image on this droplet',
+  testbuildOrder(),
+  lookup,
+  true,
+);
 export const build: Pipeline = pipeline('build', 'full build', buildOrder(), lookup, true);
 REGISTRY.set('testbuild', testbuild);
 REGISTRY.set('build', build);

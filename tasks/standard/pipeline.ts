@@ -28,7 +28,13 @@ export interface Pipeline extends Task {
 const stepName = (s: Step): string => (typeof s === 'string' ? s : isTask(s) ? s.taskName : s.name || '(step)');
 
 /** `fallback` gives the standard task of a name when the run's task set has none (e.g. a direct call). */
-export function pipeline(name: string, description: string, steps: readonly Step[], fallback: (n: string) => Task | undefined, standard = false): Pipeline {
+export function pipeline(
+  name: string,
+  description: string,
+  steps: readonly Step[],
+  fallback: (n: string) => Task | undefined,
+  standard = false,
+): Pipeline {
   const run = async (c: Connection) => {
     for (const s of steps) {
       if (typeof s !== 'string') {
@@ -36,14 +42,22 @@ export function pipeline(name: string, description: string, steps: readonly Step
         continue;
       }
       const t = c.tasks?.get(s) ?? fallback(s);
-      if (!t) throw new MpimgError(`pipeline "${name}": no task "${s}"`, { where: 'mpimgfile.mjs', hint: `define a task named "${s}" or take it out with ${name}.without('${s}')` });
+      if (!t)
+        throw new MpimgError(`pipeline "${name}": no task "${s}"`, {
+          where: 'mpimgfile.mjs',
+          hint: `define a task named "${s}" or take it out with ${name}.without('${s}')`,
+        });
       await t(c);
     }
   };
   const t = task(name, description, run);
   const find = (n: string, what: string): number => {
     const i = steps.findIndex((s) => stepName(s) === n);
-    if (i < 0) throw new MpimgError(`${name}.${what}: no step "${n}"`, { where: 'mpimgfile.mjs', hint: `the steps of ${name} are: ${steps.map(stepName).join(', ')}` });
+    if (i < 0)
+      throw new MpimgError(`${name}.${what}: no step "${n}"`, {
+        where: 'mpimgfile.mjs',
+        hint: `the steps of ${name} are: ${steps.map(stepName).join(', ')}`,
+      });
     return i;
   };
   const make = (next: Step[]) => pipeline(name, description, next, fallback);
@@ -51,8 +65,15 @@ export function pipeline(name: string, description: string, steps: readonly Step
     steps: [...steps],
     with(change) {
       const given = [change.after, change.before, change.replace].filter((x) => x !== undefined);
-      if (given.length !== 1) throw new MpimgError(`${name}.with(): give exactly one of after, before, replace`, { where: 'mpimgfile.mjs', hint: `e.g. ${name}.with({ after: 'packages', run: myStep })` });
-      if (typeof change.run !== 'function' && typeof change.run !== 'string') throw new MpimgError(`${name}.with(): run must be a task, a function or a task name`, { where: 'mpimgfile.mjs' });
+      if (given.length !== 1)
+        throw new MpimgError(`${name}.with(): give exactly one of after, before, replace`, {
+          where: 'mpimgfile.mjs',
+          hint: `e.g. ${name}.with({ after: 'packages', run: myStep })`,
+        });
+      if (typeof change.run !== 'function' && typeof change.run !== 'string')
+        throw new MpimgError(`${name}.with(): run must be a task, a function or a task name`, {
+          where: 'mpimgfile.mjs',
+        });
       const next = [...steps];
       if (change.after !== undefined) next.splice(find(change.after, 'with') + 1, 0, change.run);
       else if (change.before !== undefined) next.splice(find(change.before, 'with'), 0, change.run);

@@ -27,7 +27,8 @@ export function manifestOf(c: Connection): Manifest {
 export function bundleOf(c: Connection, m: Manifest = manifestOf(c)): { cjs: string; sh: string } {
   const cjs = join(c.project, 'dist', `${m.slug}.cjs`);
   const sh = join(c.project, 'dist', `${m.slug}-install.sh`);
-  if (!existsSync(cjs) || !existsSync(sh)) fail(`the bundle is missing (dist/${m.slug}.cjs, dist/${m.slug}-install.sh)`, 'run `make bundle` first', c.project);
+  if (!existsSync(cjs) || !existsSync(sh))
+    fail(`the bundle is missing (dist/${m.slug}.cjs, dist/${m.slug}-install.sh)`, 'run `make bundle` first', c.project);
   return { cjs, sh };
 }
 
@@ -38,7 +39,11 @@ export function bundleOf(c: Connection, m: Manifest = manifestOf(c)): { cjs: str
 export async function distroOf(c: Connection, m: Manifest = manifestOf(c)): Promise<Distro> {
   const root = targetRoot() === '/' ? '' : targetRoot();
   const files = [`${root}/etc/os-release`, `${root}/usr/lib/os-release`].map(shellQuote).join(' ');
-  const r = await c.run(`for f in ${files}; do if [ -f "$f" ]; then cat "$f"; exit 0; fi; done; true`, { quiet: true, echo: false, check: false });
+  const r = await c.run(`for f in ${files}; do if [ -f "$f" ]; then cat "$f"; exit 0; fi; done; true`, {
+    quiet: true,
+    echo: false,
+    check: false,
+  });
   const found = distroFromOsRelease(r.stdout);
   if (found) return found;
   const slug = m.droplet?.image && !/^\d+$/.test(m.droplet.image) ? m.droplet.image : m.distributions[0];

@@ -33,7 +33,8 @@ const STATUSES: readonly string[] = ['pass', 'warn', 'fail', 'skip'];
 function asCheck(x: unknown): VerifyCheck | undefined {
   const c = x as Partial<VerifyCheck> | null;
   if (typeof c !== 'object' || c === null) return undefined;
-  if (typeof c.id !== 'string' || typeof c.message !== 'string' || !STATUSES.includes(c.status as string)) return undefined;
+  if (typeof c.id !== 'string' || typeof c.message !== 'string' || !STATUSES.includes(c.status as string))
+    return undefined;
   const details = Array.isArray(c.details) ? c.details.filter((d): d is string => typeof d === 'string') : [];
   return { id: c.id, status: c.status as CheckStatus, message: c.message, details };
 }

@@ -16,7 +16,11 @@ export default defineStep({
   testbuild: 'check-report',
   run: async (c) => {
     const code = await runDropletScript(c, 'check', rootArgs());
-    if (code === 1) fail('the image check found failures (the [FAIL] lines above)', 'fix them (often: run `make cleanup HOST=...`) and run the check again');
+    if (code === 1)
+      fail(
+        'the image check found failures (the [FAIL] lines above)',
+        'fix them (often: run `make cleanup HOST=...`) and run the check again',
+      );
     if (code !== 0) fail(`the image check could not run (exit code ${code})`, 'see its message above');
   },
   packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'install.sh', 'check')] }],
@@ -24,5 +28,9 @@ export default defineStep({
 
 export const checkReport = standard('check-report', 'run the image check and only report (never fails)', async (c) => {
   const code = await runDropletScript(c, 'check', rootArgs());
-  c.log(code === 0 ? 'image check: no failures' : `image check exit code ${code}: expected before cleanup; \`make build\` cleans and checks again`);
+  c.log(
+    code === 0
+      ? 'image check: no failures'
+      : `image check exit code ${code}: expected before cleanup; \`make build\` cleans and checks again`,
+  );
 });

@@ -25,8 +25,16 @@ export default defineStep({
     // another cloud or a local VM says so explicitly.
     if (process.env.MPIMG_BUILD_DROPLET === 'yes') args.push('--yes-this-is-a-build-droplet');
     const code = await runDropletScript(c, 'cleanup', args);
-    if (code !== 0) fail(`the cleanup failed (exit code ${code})`, code === 2 ? 'see its message above (on a machine that is not a DigitalOcean droplet: MPIMG_BUILD_DROPLET=yes)' : 'see the FAILED lines above and run the task again');
+    if (code !== 0)
+      fail(
+        `the cleanup failed (exit code ${code})`,
+        code === 2
+          ? 'see its message above (on a machine that is not a DigitalOcean droplet: MPIMG_BUILD_DROPLET=yes)'
+          : 'see the FAILED lines above and run the task again',
+      );
   },
   // The cleanup embedded in the sh twin (the project's own when it has one).
-  packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'install.sh', `cleanup${p.cleanupArgs.map((a) => ` ${a}`).join('')}`)] }],
+  packer: (p) => [
+    { type: 'shell', inline: [bundleCommand(p, 'install.sh', `cleanup${p.cleanupArgs.map((a) => ` ${a}`).join('')}`)] },
+  ],
 });

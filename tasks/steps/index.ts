@@ -21,7 +21,21 @@ import check from './check.js';
 
 export type { BuildStep, PackerContext, PackerProvisioner } from './types.js';
 
-export const STEPS: readonly BuildStep[] = Object.freeze([waitBoot, upgrade, repositories, packages, users, files, owners, scripts, install, services, firewall, cleanup, check]);
+export const STEPS: readonly BuildStep[] = Object.freeze([
+  waitBoot,
+  upgrade,
+  repositories,
+  packages,
+  users,
+  files,
+  owners,
+  scripts,
+  install,
+  services,
+  firewall,
+  cleanup,
+  check,
+]);
 
 /** The task names `build` runs, in order. */
 export const buildOrder = (): string[] => STEPS.map((s) => s.name);
@@ -31,5 +45,7 @@ export const testbuildOrder = (): string[] =>
   STEPS.flatMap((s) => (s.testbuild === null ? [] : [s.testbuild ?? s.name]));
 
 /** The commands of dist/<slug>-build.sh that are steps, in build order, with their header lines. */
-export const BUILD_SCRIPT_STEPS: ReadonlyArray<{ name: string; help: string }> = STEPS.flatMap((s) => (s.buildScript ? [{ name: s.name, help: s.buildScript.help }] : []));
+export const BUILD_SCRIPT_STEPS: ReadonlyArray<{ name: string; help: string }> = STEPS.flatMap((s) =>
+  s.buildScript ? [{ name: s.name, help: s.buildScript.help }] : [],
+);
 export const BUILD_SCRIPT_COMMANDS: readonly string[] = BUILD_SCRIPT_STEPS.map((s) => s.name);

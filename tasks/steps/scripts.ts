@@ -18,7 +18,9 @@ export function buildScripts(c: Connection): string[] {
   const dir = join(c.project, rel);
   if (!existsSync(dir)) return [];
   refuseOutside(c.project, rel);
-  const names = readdirSync(dir).filter((f) => scriptsDirEntry(m, f) === 'step').sort();
+  const names = readdirSync(dir)
+    .filter((f) => scriptsDirEntry(m, f) === 'step')
+    .sort();
   for (const f of names) refuseOutside(c.project, `${rel}/${f}`);
   return names.map((f) => join(dir, f));
 }
@@ -32,11 +34,20 @@ function packer(p: PackerContext): PackerProvisioner[] {
   if (p.buildScripts.length === 0) return [];
   return [
     { type: 'shell', inline: ['"mkdir -m 0700 ${local.work}/scripts"'] },
-    ...p.buildScripts.map((s): PackerProvisioner => ({ type: 'file', source: `"\${local.project}/${p.hclInner(s.rel)}"`, destination: `"\${local.work}/scripts/${p.hclInner(s.name)}"` })),
+    ...p.buildScripts.map((s): PackerProvisioner => ({
+      type: 'file',
+      source: `"\${local.project}/${p.hclInner(s.rel)}"`,
+      destination: `"\${local.work}/scripts/${p.hclInner(s.name)}"`,
+    })),
     {
       type: 'shell',
       env: p.env.map(p.hcl),
-      inline: ['"cd ${local.work}/scripts"', p.hcl(`for f in ${p.buildScripts.map((s) => p.sq(s.name)).join(' ')}; do echo "--- $f"; chmod 0755 "./$f"; "./$f"; done`)],
+      inline: [
+        '"cd ${local.work}/scripts"',
+        p.hcl(
+          `for f in ${p.buildScripts.map((s) => p.sq(s.name)).join(' ')}; do echo "--- $f"; chmod 0755 "./$f"; "./$f"; done`,
+        ),
+      ],
     },
   ];
 }
@@ -51,15 +62,26 @@ export default defineStep({
     const m = manifestOf(c);
     // mpimg.json's values reach the scripts as environment, so no script has to repeat them; its
     // variables under their own names, with the values of the bundle (as the droplet side has them).
-    const env = { ...bundledVariables(c, m), MPIMG_ROOT: targetRoot(), MPIMG_NAME: m.name, MPIMG_SLUG: m.slug, MPIMG_VERSION: m.version, MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0] };
-    await withRemoteTempDir(c, async (tmp) => {
-      for (const file of list) {
-        const remote = `${tmp}/${basename(file)}`;
-        await c.put(file, remote, { mode: 0o755 });
-        c.log(`--- ${basename(file)}`);
-        await c.sudo(shellQuote(remote), { env, hint: `fix scripts/${basename(file)} and run the task again` });
-      }
-    }, `${m.slug}-build`);
+    const env = {
+      ...bundledVariables(c, m),
+      MPIMG_ROOT: targetRoot(),
+      MPIMG_NAME: m.name,
+      MPIMG_SLUG: m.slug,
+      MPIMG_VERSION: m.version,
+      MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0],
+    };
+    await withRemoteTempDir(
+      c,
+      async (tmp) => {
+        for (const file of list) {
+          const remote = `${tmp}/${basename(file)}`;
+          await c.put(file, remote, { mode: 0o755 });
+          c.log(`--- ${basename(file)}`);
+          await c.sudo(shellQuote(remote), { env, hint: `fix scripts/${basename(file)} and run the task again` });
+        }
+      },
+      `${m.slug}-build`,
+    );
   },
   packer,
 });

@@ -13,7 +13,8 @@ export default defineStep({
   run: async (c) => {
     const m = manifestOf(c);
     const d = await distroOf(c, m);
-    if (forDistro(m.services, d.slug, d.family).length === 0) return c.log(`mpimg.json lists no services for ${d.slug}`);
+    if (forDistro(m.services, d.slug, d.family).length === 0)
+      return c.log(`mpimg.json lists no services for ${d.slug}`);
     await runBuildScript(c, 'services');
   },
   packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'build.sh', 'services')] }],

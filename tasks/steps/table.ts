@@ -4,7 +4,8 @@
  */
 import { STEPS } from './index.js';
 
-export const STEP_TABLE_START = '<!-- build-steps:start (generated from tasks/steps/: node scripts/build-steps-table.mjs) -->';
+export const STEP_TABLE_START =
+  '<!-- build-steps:start (generated from tasks/steps/: node scripts/build-steps-table.mjs) -->';
 export const STEP_TABLE_END = '<!-- build-steps:end -->';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -12,11 +13,16 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 /** The table: every step in build order, what it does, what of mpimg.json it carries out, its build.sh command. */
 export function stepTable(): string {
   const rows = STEPS.map((s) => {
-    const testbuild = s.testbuild === null ? ' (`build` only)' : s.testbuild ? ` (\`testbuild\` runs \`${s.testbuild}\`)` : '';
+    const testbuild =
+      s.testbuild === null ? ' (`build` only)' : s.testbuild ? ` (\`testbuild\` runs \`${s.testbuild}\`)` : '';
     const sections = s.sections.length ? s.sections.map((p) => `\`${p}\``).join(', ') : '—';
     return `| \`${s.name}\` | ${cell(s.summary)}${testbuild} | ${sections} | ${s.buildScript ? `\`${s.name}\`` : '—'} |`;
   });
-  return ['| Step | What it does | From mpimg.json | `<slug>-build.sh` command |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  return [
+    '| Step | What it does | From mpimg.json | `<slug>-build.sh` command |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 /** `readme` with the table between its markers; null when the markers are missing. */

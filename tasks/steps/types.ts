@@ -30,8 +30,7 @@ export interface PackerContext {
  * string literals with their quotes (`"sh ${local.work}/x-build.sh users"`, or `hcl(text)`).
  */
 export type PackerProvisioner =
-  | { type: 'shell'; env?: string[]; inline: string[] }
-  | { type: 'file'; source: string; destination: string };
+  { type: 'shell'; env?: string[]; inline: string[] } | { type: 'file'; source: string; destination: string };
 
 export interface BuildStepDef {
   /** The task's name; also the build script's command, when the step has one. */

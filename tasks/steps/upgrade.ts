@@ -12,7 +12,14 @@ export default defineStep({
     if (skipPackages()) return c.log('MPIMG_SKIP_PACKAGES=1: not upgrading');
     await upgradePackages(c);
   },
-  packer: (p) => p.family === 'dnf'
-    ? [{ type: 'shell', inline: ['"dnf -y upgrade --refresh"'] }]
-    : [{ type: 'shell', env: ['"DEBIAN_FRONTEND=noninteractive"'], inline: [`"${APT} update"`, `"${APT} dist-upgrade"`] }],
+  packer: (p) =>
+    p.family === 'dnf'
+      ? [{ type: 'shell', inline: ['"dnf -y upgrade --refresh"'] }]
+      : [
+          {
+            type: 'shell',
+            env: ['"DEBIAN_FRONTEND=noninteractive"'],
+            inline: [`"${APT} update"`, `"${APT} dist-upgrade"`],
+          },
+        ],
 });

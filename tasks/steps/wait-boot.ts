@@ -11,5 +11,11 @@ export default defineStep({
   sections: [],
   run: (c) => waitCloudInit(c),
   packerPhase: 'boot',
-  packer: () => [{ type: 'shell', env: ['"LIMIT=${var.cloud_init_timeout}"'], inline: ['"command -v cloud-init >/dev/null 2>&1 || exit 0"', WAIT] }],
+  packer: () => [
+    {
+      type: 'shell',
+      env: ['"LIMIT=${var.cloud_init_timeout}"'],
+      inline: ['"command -v cloud-init >/dev/null 2>&1 || exit 0"', WAIT],
+    },
+  ],
 });

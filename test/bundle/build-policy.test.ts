@@ -5,7 +5,18 @@
  * name it did not write) before it changes anything, and writes manifest data verbatim.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
@@ -19,7 +30,10 @@ import { cleanupFixtures, copyBinary, put } from '../scripts/fixture-root.js';
 
 afterAll(cleanupFixtures);
 beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('these tests chroot into fixture roots and run useradd --root there: they must run as root (CI does)');
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'these tests chroot into fixture roots and run useradd --root there: they must run as root (CI does)',
+    );
 });
 
 function bundled(manifest: Record<string, unknown>, extra: (dir: string) => void = () => {}): string {
@@ -54,13 +68,25 @@ describe('users and directories: what only the machine knows is refused before a
   it('an account that has uid 0 here (another name for root), or a group with gid 0: nothing is made', () => {
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
-    put(root, 'staged/etc/passwd', `${readFileSync(join(staged, 'etc/passwd'), 'utf8')}boss:x:0:0:second root:/root:/bin/bash\n`);
+    put(
+      root,
+      'staged/etc/passwd',
+      `${readFileSync(join(staged, 'etc/passwd'), 'utf8')}boss:x:0:0:second root:/root:/bin/bash\n`,
+    );
     put(root, 'staged/etc/group', `${readFileSync(join(staged, 'etc/group'), 'utf8')}wheel2:x:0:\n`);
     const before = snapshot(staged);
-    installScript(root, bundled({ users: [{ name: 'acme' }, { name: 'boss', shell: '/usr/sbin/nologin' }], directories: [{ path: '/srv/acme' }] }));
+    installScript(
+      root,
+      bundled({
+        users: [{ name: 'acme' }, { name: 'boss', shell: '/usr/sbin/nologin' }],
+        directories: [{ path: '/srv/acme' }],
+      }),
+    );
     const r = runBuild(root, ['--root', '/staged', 'users']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('error: users: user boss has uid 0 on this system: it is root, and mpimg.json never changes root\'s account\nfix: take boss out of users in mpimg.json\n');
+    expect(r.stderr).toBe(
+      "error: users: user boss has uid 0 on this system: it is root, and mpimg.json never changes root's account\nfix: take boss out of users in mpimg.json\n",
+    );
     expect(r.stdout).toBe('');
     expect(snapshot(staged)).toBe(before);
 
@@ -78,8 +104,14 @@ describe('users and directories: what only the machine knows is refused before a
     const before = snapshot(staged);
     const script = bundled({ users: [{ name: 'acme' }] });
     for (const [line, error] of [
-      ["mpimg_user 'shadow' '1' '' '' '' ''", 'error: users: user shadow: its own group would be the group shadow, which hands root (or its secrets) to its members'],
-      ["mpimg_user 'acme' '1' '' '' 'docker' ''", 'error: users: user acme: group docker hands root (or its secrets) to its members'],
+      [
+        "mpimg_user 'shadow' '1' '' '' '' ''",
+        'error: users: user shadow: its own group would be the group shadow, which hands root (or its secrets) to its members',
+      ],
+      [
+        "mpimg_user 'acme' '1' '' '' 'docker' ''",
+        'error: users: user acme: group docker hands root (or its secrets) to its members',
+      ],
     ]) {
       writeFileSync(script, readFileSync(script, 'utf8').replace(/^ {2}mpimg_user .*$/m, `  ${line}`));
       installScript(root, script);
@@ -102,13 +134,35 @@ describe('users and directories: what only the machine knows is refused before a
     symlinkSync('/opt', join(staged, 'data'));
     const before = snapshot(staged);
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ directories: [{ path: '/srv/scratch', mode: '0755' }] }, 'error: users: directory /srv/scratch: /srv/scratch (that is /tmp, its links followed) is a system folder: mpimg.json does not make, own or chmod it\n'],
-      [{ users: [{ name: 'acme', home: '/srv/top' }] }, 'error: users: user acme: home: /srv/top (that is /, its links followed) is a system folder: mpimg.json does not make, own or chmod it\n'],
-      [{ users: [{ name: 'acme' }], directories: [{ path: '/data/acme', owner: 'acme' }] }, 'error: users: directory /data/acme: /data/acme (that is /opt/acme, its links followed) is where root runs code from (or above it): owned by "acme" it could change what root runs\n'],
-      [{ directories: [{ path: '/data/acme/acme-wiki/lib', mode: '0777' }] }, 'error: users: directory /data/acme/acme-wiki/lib: /data/acme/acme-wiki/lib (that is /opt/acme/acme-wiki/lib, its links followed) is where root runs code from (or above it): mode 0777 lets a group or others write there\n'],
+      [
+        { directories: [{ path: '/srv/scratch', mode: '0755' }] },
+        'error: users: directory /srv/scratch: /srv/scratch (that is /tmp, its links followed) is a system folder: mpimg.json does not make, own or chmod it\n',
+      ],
+      [
+        { users: [{ name: 'acme', home: '/srv/top' }] },
+        'error: users: user acme: home: /srv/top (that is /, its links followed) is a system folder: mpimg.json does not make, own or chmod it\n',
+      ],
+      [
+        { users: [{ name: 'acme' }], directories: [{ path: '/data/acme', owner: 'acme' }] },
+        'error: users: directory /data/acme: /data/acme (that is /opt/acme, its links followed) is where root runs code from (or above it): owned by "acme" it could change what root runs\n',
+      ],
+      [
+        { directories: [{ path: '/data/acme/acme-wiki/lib', mode: '0777' }] },
+        'error: users: directory /data/acme/acme-wiki/lib: /data/acme/acme-wiki/lib (that is /opt/acme/acme-wiki/lib, its links followed) is where root runs code from (or above it): mode 0777 lets a group or others write there\n',
+      ],
     ];
     for (const [manifest, error] of cases) {
-      expect(validateManifest({ name: 'x', slug: 'acme-wiki', vendor: 'acme', version: '1', distributions: ['debian-12-x64'], ...manifest }).problems, 'the schema cannot know').toEqual([]);
+      expect(
+        validateManifest({
+          name: 'x',
+          slug: 'acme-wiki',
+          vendor: 'acme',
+          version: '1',
+          distributions: ['debian-12-x64'],
+          ...manifest,
+        }).problems,
+        'the schema cannot know',
+      ).toEqual([]);
       installScript(root, bundled(manifest));
       const r = runBuild(root, ['--root', '/staged', 'users']);
       expect(r.code).toBe(1);
@@ -126,41 +180,73 @@ describe('users and directories: what only the machine knows is refused before a
     symlinkSync('/etc/profile.d', join(staged, 'etc/acme-wiki'));
     put(root, 'staged/etc/profile.d/wiki.conf', 'port = 8080\n');
     const before = snapshot(staged);
-    installScript(root, bundled({ files: { dir: 'files', owners: [{ path: '/etc/acme-wiki/wiki.conf', owner: 'www-data' }] } }));
+    installScript(
+      root,
+      bundled({ files: { dir: 'files', owners: [{ path: '/etc/acme-wiki/wiki.conf', owner: 'www-data' }] } }),
+    );
     const r = runBuild(root, ['--root', '/staged', 'owners']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('error: owners: /etc/acme-wiki/wiki.conf (that is /etc/profile.d/wiki.conf, its folders\' links followed) is where root runs code from: owned by "www-data" it could change what root runs\n'
-      + 'fix: leave it to root in files.owners of mpimg.json, or move it to a folder of the app\'s own\n');
+    expect(r.stderr).toBe(
+      'error: owners: /etc/acme-wiki/wiki.conf (that is /etc/profile.d/wiki.conf, its folders\' links followed) is where root runs code from: owned by "www-data" it could change what root runs\n' +
+        "fix: leave it to root in files.owners of mpimg.json, or move it to a folder of the app's own\n",
+    );
     expect(snapshot(staged)).toBe(before);
   });
 
   it('at bundle time, a files.owners glob that matches a file where root runs code from is refused', () => {
     // (a glob whose fixed part is already there, e.g. "/usr/local/**", the schema refuses by itself)
-    expect(() => bundled({ files: { dir: 'files', owners: [{ path: '/**/acme-wiki-hello', owner: 'www-data' }] } }))
-      .toThrow('$.files.owners[0] makes "www-data" the owner of /usr/local/bin/acme-wiki-hello, in /usr, where root runs code from');
-    expect(() => bundled({ files: { dir: 'files', owners: [{ path: '/**/acme-wiki-hello', group: 'www-data' }] } }, (dir) => {
-      chmodSync(join(dir, 'files/usr/local/bin/acme-wiki-hello'), 0o775);
-    })).toThrow('$.files.owners[0] gives group "www-data" write access to /usr/local/bin/acme-wiki-hello, in /usr, where root runs code from');
+    expect(() =>
+      bundled({ files: { dir: 'files', owners: [{ path: '/**/acme-wiki-hello', owner: 'www-data' }] } }),
+    ).toThrow(
+      '$.files.owners[0] makes "www-data" the owner of /usr/local/bin/acme-wiki-hello, in /usr, where root runs code from',
+    );
+    expect(() =>
+      bundled({ files: { dir: 'files', owners: [{ path: '/**/acme-wiki-hello', group: 'www-data' }] } }, (dir) => {
+        chmodSync(join(dir, 'files/usr/local/bin/acme-wiki-hello'), 0o775);
+      }),
+    ).toThrow(
+      '$.files.owners[0] gives group "www-data" write access to /usr/local/bin/acme-wiki-hello, in /usr, where root runs code from',
+    );
   });
 });
 
 describe('repositories: never over or instead of a file this project did not write', () => {
-  const apt = (name: string) => ({ name, uris: 'https://apt.acme.example/debian', suites: ['{codename}'], components: ['main'], key: { file: 'keys/acme.asc' } });
+  const apt = (name: string) => ({
+    name,
+    uris: 'https://apt.acme.example/debian',
+    suites: ['{codename}'],
+    components: ['main'],
+    key: { file: 'keys/acme.asc' },
+  });
 
   it('a list or a key of the same name that is not ours stops the step before anything is written', () => {
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
-    put(root, 'staged/etc/apt/sources.list.d/vendor.sources', 'Types: deb\nURIs: https://vendor.example/apt\nSuites: stable\n');
+    put(
+      root,
+      'staged/etc/apt/sources.list.d/vendor.sources',
+      'Types: deb\nURIs: https://vendor.example/apt\nSuites: stable\n',
+    );
     put(root, 'staged/etc/apt/keyrings/tool.gpg', 'a key of another tool');
     // another project's list of the same name carries another mark
-    put(root, 'staged/etc/apt/sources.list.d/shared.sources', '# mpimg:other-app repository shared: written by other-app-build.sh\nTypes: deb\n');
+    put(
+      root,
+      'staged/etc/apt/sources.list.d/shared.sources',
+      '# mpimg:other-app repository shared: written by other-app-build.sh\nTypes: deb\n',
+    );
     const before = snapshot(staged);
-    for (const [name, what] of [['vendor', '/etc/apt/sources.list.d/vendor.sources'], ['tool', '/etc/apt/keyrings/tool.gpg'], ['shared', '/etc/apt/sources.list.d/shared.sources']]) {
+    for (const [name, what] of [
+      ['vendor', '/etc/apt/sources.list.d/vendor.sources'],
+      ['tool', '/etc/apt/keyrings/tool.gpg'],
+      ['shared', '/etc/apt/sources.list.d/shared.sources'],
+    ]) {
       installScript(root, bundled({ build: { repositories: [apt('acme'), apt(name)] } }, withKey));
       const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
       expect(r.code, name).toBe(1);
-      expect(r.stderr).toBe(`error: repositories: repository ${name}: ${what} is already there and was not written by acme-wiki-build.sh\n`
-        + `fix: give the repository another name in mpimg.json (e.g. "acme-wiki-${name}"): that ${what.endsWith('.gpg') ? 'key' : 'file'} is the distribution's or another tool's, and is never written over\n`);
+      expect(r.stderr).toBe(
+        `error: repositories: repository ${name}: ${what} is already there and was not written by acme-wiki-build.sh\n` +
+          `fix: give the repository another name in mpimg.json (e.g. "acme-wiki-${name}"): that ${what.endsWith('.gpg') ? 'key' : 'file'} is the distribution's or another tool's, and is never written over\n`,
+      );
       expect(snapshot(staged), name).toBe(before);
     }
   });
@@ -169,7 +255,7 @@ describe('repositories: never over or instead of a file this project did not wri
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
     // absolute: in a staged root it would lead out of it, to the build machine's own file
-    put(root, 'victim', 'the build machine\'s own file\n');
+    put(root, 'victim', "the build machine's own file\n");
     mkdirSync(join(staged, 'etc/apt/sources.list.d'), { recursive: true });
     mkdirSync(join(staged, 'etc/apt/keyrings'), { recursive: true });
     symlinkSync('/victim', join(staged, 'etc/apt/sources.list.d/acme.sources.mpimg-new'));
@@ -177,8 +263,10 @@ describe('repositories: never over or instead of a file this project did not wri
     installScript(root, bundled({ build: { repositories: [apt('acme')] } }, withKey));
     const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(root, 'victim'), 'utf8')).toBe('the build machine\'s own file\n');
-    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain('\nURIs: https://apt.acme.example/debian\n');
+    expect(readFileSync(join(root, 'victim'), 'utf8')).toBe("the build machine's own file\n");
+    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain(
+      '\nURIs: https://apt.acme.example/debian\n',
+    );
     expect(lstatSync(join(staged, 'etc/apt/keyrings/acme.gpg')).isFile()).toBe(true);
     expect(readdirSync(join(staged, 'etc/apt/sources.list.d'))).toEqual(['acme.sources']);
     expect(readdirSync(join(staged, 'etc/apt/keyrings'))).toEqual(['acme.gpg']);
@@ -191,7 +279,13 @@ describe('repositories: never over or instead of a file this project did not wri
     expect(runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' }).code).toBe(0);
     // a marked list whose key line was changed by hand no longer vouches for the key file
     const list = join(staged, 'etc/apt/sources.list.d/acme.sources');
-    writeFileSync(list, readFileSync(list, 'utf8').replace('Signed-By: /etc/apt/keyrings/acme.gpg', 'Signed-By: /usr/share/keyrings/acme.gpg'));
+    writeFileSync(
+      list,
+      readFileSync(list, 'utf8').replace(
+        'Signed-By: /etc/apt/keyrings/acme.gpg',
+        'Signed-By: /usr/share/keyrings/acme.gpg',
+      ),
+    );
     installScript(root, bundled({ build: { repositories: [] } }));
     const r = runBuild(root, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
     expect(r.code, r.stderr).toBe(0);
@@ -202,19 +296,28 @@ describe('repositories: never over or instead of a file this project did not wri
     expect(readdirSync(join(staged, 'etc/apt/keyrings'))).toEqual(['acme.gpg']);
   });
 
-  it('dnf: a removed repository\'s key leaves the rpm database too (the real rpm, in the staged root)', () => {
+  it("dnf: a removed repository's key leaves the rpm database too (the real rpm, in the staged root)", () => {
     const root = buildRoot();
     const staged = stagedIn(root, 'staged', 'rocky');
     // a staged root rpm runs in (chroot): rpm, its libraries and macros, sh; the database where RHEL keeps it
     const s = join(root, 'staged');
-    for (const [bin, at] of [['/usr/bin/rpm', 'usr/bin/rpm'], ['/usr/bin/rpmkeys', 'usr/bin/rpmkeys'], ['/usr/bin/dash', 'bin/sh']] as const) copyBinary(s, bin, at);
+    for (const [bin, at] of [
+      ['/usr/bin/rpm', 'usr/bin/rpm'],
+      ['/usr/bin/rpmkeys', 'usr/bin/rpmkeys'],
+      ['/usr/bin/dash', 'bin/sh'],
+    ] as const)
+      copyBinary(s, bin, at);
     cpSync('/usr/lib/rpm', join(s, 'usr/lib/rpm'), { recursive: true });
     put(root, 'staged/etc/rpm/macros', '%_dbpath /var/lib/rpm\n');
     mkdirSync(join(s, 'var/lib/rpm'), { recursive: true });
     mkdirSync(join(s, 'tmp'), { recursive: true });
     mkdirSync(join(s, 'dev'));
     expect(spawnSync('mknod', ['-m', '666', join(s, 'dev/null'), 'c', '1', '3']).status).toBe(0);
-    const dnf = { name: 'acme', baseurl: 'https://rpm.acme.example/el$releasever/$basearch', key: { file: 'keys/acme.asc' } };
+    const dnf = {
+      name: 'acme',
+      baseurl: 'https://rpm.acme.example/el$releasever/$basearch',
+      key: { file: 'keys/acme.asc' },
+    };
     const script = bundled({ distributions: ['rockylinux-9-x64'], build: { repositories: [dnf] } }, withKey);
     installScript(root, script);
     const r = runBuild(root, ['--root', '/staged', 'repositories']);
@@ -244,10 +347,17 @@ describe('manifest data lands verbatim (printf, never echo)', () => {
     for (const r of [
       { name: 'acme', uris: 'https://x.example/apt\\nTrusted:\\tyes', suites: ['a'], key: { file: 'k' } },
       { name: 'acme', baseurl: 'https://x.example/rpm\\n[evil]\\ngpgcheck=0', key: { file: 'k' } },
-      { name: 'acme', uris: 'https://x.example/apt', suites: ['a'], key: { url: 'https://x.example/k\\n', fingerprint: key.fingerprint } },
+      {
+        name: 'acme',
+        uris: 'https://x.example/apt',
+        suites: ['a'],
+        key: { url: 'https://x.example/k\\n', fingerprint: key.fingerprint },
+      },
     ]) {
       const problems = validateManifest({ ...base, build: { repositories: [r] } }).problems;
-      expect(problems.map((p) => p.message)).toEqual([expect.stringMatching(/^bad URL "https:\/\/x\.example\/.*\\\\n/)]);
+      expect(problems.map((p) => p.message)).toEqual([
+        expect.stringMatching(/^bad URL "https:\/\/x\.example\/.*\\\\n/),
+      ]);
     }
   });
 
@@ -259,22 +369,32 @@ describe('manifest data lands verbatim (printf, never echo)', () => {
       variables: { EDITION: HOSTILE, OTHER: { default: `'${HOSTILE}'`, description: HOSTILE } },
       users: [{ name: 'acme', system: false, home: `/home/acme ${'%s'} $(id)`, shell: '/bin/sh', comment: HOSTILE }],
       directories: [{ path: dir, mode: '0750' }],
-      build: { repositories: {
-        apt: [{ name: 'acme', uris: uri, suites: ['{codename}'], components: ['main'], key: { file: 'keys/acme.asc' } }],
-        dnf: [{ name: 'acme', baseurl: `${uri}/$basearch`, key: { file: 'keys/acme.asc' } }],
-      } },
+      build: {
+        repositories: {
+          apt: [
+            { name: 'acme', uris: uri, suites: ['{codename}'], components: ['main'], key: { file: 'keys/acme.asc' } },
+          ],
+          dnf: [{ name: 'acme', baseurl: `${uri}/$basearch`, key: { file: 'keys/acme.asc' } }],
+        },
+      },
     };
-    expect(validateManifest({ name: 'x', slug: 'acme-wiki', vendor: 'acme', version: '1', ...manifest }).problems).toEqual([]);
+    expect(
+      validateManifest({ name: 'x', slug: 'acme-wiki', vendor: 'acme', version: '1', ...manifest }).problems,
+    ).toEqual([]);
     const script = bundled(manifest, withKey);
     const root = buildRoot();
     const staged = stagedIn(root, 'staged');
     installScript(root, script);
     const r = runBuild(root, ['--root', '/staged', 'users', 'repositories', 'variables'], { MPIMG_SKIP_PACKAGES: '1' });
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(staged, 'etc/passwd'), 'utf8')).toContain(`acme:x:1000:1000:${HOSTILE}:/home/acme %s $(id):/bin/sh\n`);
+    expect(readFileSync(join(staged, 'etc/passwd'), 'utf8')).toContain(
+      `acme:x:1000:1000:${HOSTILE}:/home/acme %s $(id):/bin/sh\n`,
+    );
     expect(statSync(join(staged, 'home/acme %s $(id)')).isDirectory()).toBe(true);
     expect(statSync(join(staged, dir)).isDirectory()).toBe(true);
-    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain(`\nURIs: ${uri}\nSuites: bookworm\n`);
+    expect(readFileSync(join(staged, 'etc/apt/sources.list.d/acme.sources'), 'utf8')).toContain(
+      `\nURIs: ${uri}\nSuites: bookworm\n`,
+    );
     // the variables, as a shell reads them back
     const vars = r.stdout.slice(r.stdout.indexOf('EDITION='));
     const back = spawnSync('sh', ['-c', `${vars}\nprintf '%s\\n' "$EDITION" "$OTHER"`], { encoding: 'utf8' });
@@ -285,6 +405,8 @@ describe('manifest data lands verbatim (printf, never echo)', () => {
     installScript(rocky, script);
     const d = runBuild(rocky, ['--root', '/staged', 'repositories'], { MPIMG_SKIP_PACKAGES: '1' });
     expect(d.code, d.stderr).toBe(0);
-    expect(readFileSync(join(rs, 'etc/yum.repos.d/acme.repo'), 'utf8')).toContain(`\nbaseurl=${uri}/$basearch\nenabled=1\n`);
+    expect(readFileSync(join(rs, 'etc/yum.repos.d/acme.repo'), 'utf8')).toContain(
+      `\nbaseurl=${uri}/$basearch\nenabled=1\n`,
+    );
   });
 });

@@ -150,8 +150,13 @@ let build: Run;
 
 beforeAll(() => {
   for (const tool of ['firewalld', 'firewall-offline-cmd', 'nft', 'dbus-daemon', 'unshare', 'nsenter']) {
-    if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status !== 0) {
-      throw new Error(`${tool} is not installed: these tests run the real firewalld (Debian: apt-get install firewalld nftables dbus util-linux; .ci/run installs them)`);
+    if (
+      spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
+        .status !== 0
+    ) {
+      throw new Error(
+        `${tool} is not installed: these tests run the real firewalld (Debian: apt-get install firewalld nftables dbus util-linux; .ci/run installs them)`,
+      );
     }
   }
   root = hostRoot('rocky');
@@ -159,18 +164,28 @@ beforeAll(() => {
   put(root, 'mpimg-test/bus.conf', BUS);
   put(root, 'mpimg-test/serve.py', SERVE);
   put(root, 'mpimg-test/conn.py', CONN);
-  const dir = makeProject({ manifest: { distributions: ['rockylinux-9-x64'], firewall: FIREWALL, build: { packages: { dnf: ['firewalld'] } } } as Partial<Manifest> });
+  const dir = makeProject({
+    manifest: {
+      distributions: ['rockylinux-9-x64'],
+      firewall: FIREWALL,
+      build: { packages: { dnf: ['firewalld'] } },
+    } as Partial<Manifest>,
+  });
   copyFileSync(writeBundle(loadProject(dir)).build, join(root, 'mpimg-test/build.sh'));
   build = inHostRoot(root, 'sh /mpimg-test/build.sh firewall', { net: true });
 }, 180_000);
 
-describe('the firewalld step, with real firewalld in network namespaces of the test\'s own', () => {
+describe("the firewalld step, with real firewalld in network namespaces of the test's own", () => {
   it('writes the zone with the real firewall-offline-cmd and the per-source limit nft accepts; reads them back', () => {
     expect(build.stderr).toBe('');
     expect(build.code).toBe(0);
-    for (const p of ['22/tcp', '80/tcp', '6000-6010/udp']) expect(build.stdout).toContain(`firewall: firewalld public: port ${p}\n`);
-    for (const s of ['ssh', 'dhcpv6-client']) expect(build.stdout).toContain(`firewall: firewalld public: service ${s} removed`);
-    expect(build.stdout).toContain(`firewall: per-source limit of 22/tcp: a source's new connections beyond 5, then 10/minute, are dropped; ${LIMIT_FILE}, ${LIMIT_UNIT} enabled\n`);
+    for (const p of ['22/tcp', '80/tcp', '6000-6010/udp'])
+      expect(build.stdout).toContain(`firewall: firewalld public: port ${p}\n`);
+    for (const s of ['ssh', 'dhcpv6-client'])
+      expect(build.stdout).toContain(`firewall: firewalld public: service ${s} removed`);
+    expect(build.stdout).toContain(
+      `firewall: per-source limit of 22/tcp: a source's new connections beyond 5, then 10/minute, are dropped; ${LIMIT_FILE}, ${LIMIT_UNIT} enabled\n`,
+    );
     const zone = readFileSync(join(root, 'etc/firewalld/zones/public.xml'), 'utf8');
     expect(zone).toContain('<port port="22" protocol="tcp"/>');
     expect(zone).not.toMatch(/<service |<rule/);
@@ -182,7 +197,9 @@ describe('the firewalld step, with real firewalld in network namespaces of the t
   }, 180_000);
 
   it('the zone loads in a running firewalld; a flood from one address does not stop another (IPv4, IPv6); through a reload and a restart', () => {
-    const r = inHostRoot(root, boot(`
+    const r = inHostRoot(
+      root,
+      boot(`
 limit_unit
 firewalld_start
 echo zone=$(firewall-cmd --get-default-zone)
@@ -201,7 +218,9 @@ firewalld_start
 echo tables_restart=$(tables)
 echo other4_restart=$(conn 10.9.0.3 10.9.0.1 22 1 15)
 echo flood4_restart=$(conn 10.9.0.2 10.9.0.1 22 30 3)
-`), { net: true, timeoutMs: 240_000 });
+`),
+      { net: true, timeoutMs: 240_000 },
+    );
     const v = values(r);
     expect(v.FAILED, r.stdout + r.stderr).toBeUndefined();
     expect(v.done, r.stdout + r.stderr).toBe('yes');
@@ -229,8 +248,11 @@ echo flood4_restart=$(conn 10.9.0.2 10.9.0.1 22 30 3)
 
   it('after a reboot (fresh namespaces; firewalld first, then the unit): still per source; the booted image check reads the loaded table', () => {
     put(root, 'mpimg-test/check.sh', readFileSync(join(process.cwd(), 'templates/droplet/99-img-check.sh')), 0o755);
-    const check = "bash /mpimg-test/check.sh --booted --json --firewall 'limit:22/tcp allow:80/tcp allow:6000:6010/udp' >/var/log/check-$1.json 2>/var/log/check-$1.err || true";
-    const r = inHostRoot(root, boot(`
+    const check =
+      "bash /mpimg-test/check.sh --booted --json --firewall 'limit:22/tcp allow:80/tcp allow:6000:6010/udp' >/var/log/check-$1.json 2>/var/log/check-$1.err || true";
+    const r = inHostRoot(
+      root,
+      boot(`
 check() { ${check}; }
 firewalld_start
 check before
@@ -238,24 +260,36 @@ limit_unit
 echo tables=$(tables)
 check after
 ${FLOOD('boot')}
-`), { net: true, timeoutMs: 240_000 });
+`),
+      { net: true, timeoutMs: 240_000 },
+    );
     const v = values(r);
     expect(v.FAILED, r.stdout + r.stderr).toBeUndefined();
     limited(v, 'boot');
     expect(v.unit).toBe('loaded');
     expect(v.tables).toContain(`table inet ${LIMIT_TABLE}`);
-    const fw = (when: string) => (JSON.parse(readFileSync(join(root, `var/log/check-${when}.json`), 'utf8')) as CheckReport).checks.find((c) => c.id === 'firewall');
+    const fw = (when: string) =>
+      (JSON.parse(readFileSync(join(root, `var/log/check-${when}.json`), 'utf8')) as CheckReport).checks.find(
+        (c) => c.id === 'firewall',
+      );
     // firewalld runs, the unit has not loaded the table yet: the files are right, the kernel has none
     expect(fw('before')?.status).toBe('fail');
-    expect(fw('before')?.evidence).toEqual(expect.arrayContaining(['missing: limit 22/tcp per source (IPv4) (loaded)', 'missing: limit 22/tcp per source (IPv6) (loaded)']));
+    expect(fw('before')?.evidence).toEqual(
+      expect.arrayContaining([
+        'missing: limit 22/tcp per source (IPv4) (loaded)',
+        'missing: limit 22/tcp per source (IPv6) (loaded)',
+      ]),
+    );
     expect(fw('after')?.status, JSON.stringify(fw('after'))).toBe('pass');
   }, 300_000);
 
-  it('leaves nothing behind: no process in the root, no table in this machine\'s own network namespace', () => {
+  it("leaves nothing behind: no process in the root, no table in this machine's own network namespace", () => {
     expect(processesIn(root)).toEqual([]);
     const here = spawnSync('nft', ['list', 'table', 'inet', LIMIT_TABLE], { encoding: 'utf8' });
     expect(here.status).not.toBe(0);
-    expect(execFileSync('sh', ['-c', 'grep -c " $1/" /proc/mounts || true', 'sh', root], { encoding: 'utf8' }).trim()).toBe('0');
+    expect(
+      execFileSync('sh', ['-c', 'grep -c " $1/" /proc/mounts || true', 'sh', root], { encoding: 'utf8' }).trim(),
+    ).toBe('0');
   });
 
   it('the image check passes the built root, and names a per-source limit that is missing or not enabled at boot', () => {
@@ -271,7 +305,9 @@ ${FLOOD('boot')}
     const text = readFileSync(file, 'utf8');
     spawnSync('rm', [file]);
     expect(fw()?.status).toBe('fail');
-    expect(fw()?.evidence).toEqual(expect.arrayContaining(['missing: limit 22/tcp per source (IPv4)', 'missing: limit 22/tcp per source (IPv6)']));
+    expect(fw()?.evidence).toEqual(
+      expect.arrayContaining(['missing: limit 22/tcp per source (IPv4)', 'missing: limit 22/tcp per source (IPv6)']),
+    );
     put(root, LIMIT_FILE.slice(1), text);
     expect(fw()?.status).toBe('pass');
   }, 240_000);

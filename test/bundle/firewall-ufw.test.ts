@@ -28,17 +28,28 @@ beforeAll(() => {
 /** A Debian root with ufw's files as the package installs them (the package's own copies in /usr/share). */
 function ufwRoot(): string {
   const root = hostRoot('debian');
-  for (const f of readdirSync('/usr/share/ufw/iptables')) put(root, `etc/ufw/${f}`, readFileSync(join('/usr/share/ufw/iptables', f)), 0o640);
+  for (const f of readdirSync('/usr/share/ufw/iptables'))
+    put(root, `etc/ufw/${f}`, readFileSync(join('/usr/share/ufw/iptables', f)), 0o640);
   put(root, 'etc/ufw/ufw.conf', readFileSync('/usr/share/ufw/ufw.conf'));
   put(root, 'etc/ufw/sysctl.conf', readFileSync('/etc/ufw/sysctl.conf'));
   // application profiles (ufw refuses to run without the folder); copies of this machine's
-  for (const f of readdirSync('/etc/ufw/applications.d')) put(root, `etc/ufw/applications.d/${f}`, readFileSync(join('/etc/ufw/applications.d', f)));
-  put(root, 'etc/default/ufw', 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\nDEFAULT_FORWARD_POLICY="DROP"\nDEFAULT_APPLICATION_POLICY="SKIP"\nMANAGE_BUILTINS=no\nIPT_SYSCTL=/etc/ufw/sysctl.conf\nIPT_MODULES=""\n');
+  for (const f of readdirSync('/etc/ufw/applications.d'))
+    put(root, `etc/ufw/applications.d/${f}`, readFileSync(join('/etc/ufw/applications.d', f)));
+  put(
+    root,
+    'etc/default/ufw',
+    'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\nDEFAULT_FORWARD_POLICY="DROP"\nDEFAULT_APPLICATION_POLICY="SKIP"\nMANAGE_BUILTINS=no\nIPT_SYSCTL=/etc/ufw/sysctl.conf\nIPT_MODULES=""\n',
+  );
   put(root, 'mpimg-test/build.sh', readFileSync(script), 0o755);
   return root;
 }
 
-const tuples = (root: string, file: string) => readFileSync(join(root, 'etc/ufw', file), 'utf8').split('\n').filter((l) => l.startsWith('### tuple ### ')).map((l) => l.slice(14)).sort();
+const tuples = (root: string, file: string) =>
+  readFileSync(join(root, 'etc/ufw', file), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('### tuple ### '))
+    .map((l) => l.slice(14))
+    .sort();
 
 describe('the ufw step with real ufw', () => {
   it('where ufw can use netfilter: every rule in user.rules and user6.rules; read back; on from the first boot', () => {
@@ -46,16 +57,30 @@ describe('the ufw step with real ufw', () => {
     const r = inHostRoot(root, 'sh /mpimg-test/build.sh firewall', { net: true });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(tuples(root, 'user.rules')).toEqual(['allow any 53 0.0.0.0/0 any 0.0.0.0/0 in', 'allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in', 'limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in']);
-    expect(tuples(root, 'user6.rules')).toEqual(['allow any 53 ::/0 any ::/0 in', 'allow tcp 80 ::/0 any ::/0 in', 'limit tcp 22 ::/0 any ::/0 in']);
-    expect(r.stdout).toContain('firewall: ufw on from the first boot (ENABLED=yes, ufw.service enabled); not switched on here\n');
+    expect(tuples(root, 'user.rules')).toEqual([
+      'allow any 53 0.0.0.0/0 any 0.0.0.0/0 in',
+      'allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in',
+      'limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in',
+    ]);
+    expect(tuples(root, 'user6.rules')).toEqual([
+      'allow any 53 ::/0 any ::/0 in',
+      'allow tcp 80 ::/0 any ::/0 in',
+      'limit tcp 22 ::/0 any ::/0 in',
+    ]);
+    expect(r.stdout).toContain(
+      'firewall: ufw on from the first boot (ENABLED=yes, ufw.service enabled); not switched on here\n',
+    );
     expect(readFileSync(join(root, 'etc/ufw/ufw.conf'), 'utf8')).toMatch(/^ENABLED=yes$/m);
     expect(processesIn(root)).toEqual([]);
   });
 
   it('where ufw cannot probe ip6tables (no CAP_NET_ADMIN) it skips the IPv6 limit rule: the step fails on the spot, naming it', () => {
     const root = ufwRoot();
-    const r = inHostRoot(root, 'setpriv --bounding-set=-net_admin --inh-caps=-net_admin sh /mpimg-test/build.sh firewall', { net: true });
+    const r = inHostRoot(
+      root,
+      'setpriv --bounding-set=-net_admin --inh-caps=-net_admin sh /mpimg-test/build.sh firewall',
+      { net: true },
+    );
     // what real ufw did: the IPv4 half only
     expect(tuples(root, 'user.rules')).toContain('limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in');
     expect(tuples(root, 'user6.rules')).not.toContain('limit tcp 22 ::/0 any ::/0 in');
@@ -63,8 +88,12 @@ describe('the ufw step with real ufw', () => {
     expect(r.stdout).not.toContain('ufw on from the first boot');
     expect(r.stderr).toContain('  missing: limit 22/tcp (IPv6)\n');
     expect(r.stderr).toContain("  ufw said: Skipping unsupported IPv6 'limit' rule\n");
-    expect(r.stderr).toContain('error: firewall: ufw did not write every rule of mpimg.json: limit 22/tcp (IPv6) is missing from /etc/ufw/user6.rules (all listed above)\n');
-    expect(r.stderr).toMatch(/\nfix: ufw leaves out IPv6 'limit' rules where it cannot use ip6tables .*set IPV6=no in \/etc\/default\/ufw/);
+    expect(r.stderr).toContain(
+      'error: firewall: ufw did not write every rule of mpimg.json: limit 22/tcp (IPv6) is missing from /etc/ufw/user6.rules (all listed above)\n',
+    );
+    expect(r.stderr).toMatch(
+      /\nfix: ufw leaves out IPv6 'limit' rules where it cannot use ip6tables .*set IPV6=no in \/etc\/default\/ufw/,
+    );
     // the IPv4 rules and the IPv6 allow rules are there: only the skipped half is named
     expect(r.stderr.match(/ {2}missing: /g)).toHaveLength(1);
   });

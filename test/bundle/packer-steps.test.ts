@@ -13,7 +13,8 @@ import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { BUILD_SCRIPT_COMMANDS, buildOrder, STEPS } from '../../tasks/steps/index.js';
 import { makeProject } from '../helpers/project-fixture.js';
 
-const template = (manifest: Partial<Manifest> = {}): string => readFileSync(writeBundle(loadProject(makeProject({ manifest }))).packer, 'utf8');
+const template = (manifest: Partial<Manifest> = {}): string =>
+  readFileSync(writeBundle(loadProject(makeProject({ manifest }))).packer, 'utf8');
 const stepsIn = (text: string): string[] => [...text.matchAll(/^ {2}# step ([a-z-]+): (.*)$/gm)].map((m) => m[1]);
 
 describe('the Packer template, from the list of build steps', () => {

@@ -24,7 +24,9 @@ let packerHome: string;
 
 beforeAll(async () => {
   if (spawnSync('packer', ['version'], { encoding: 'utf8' }).status !== 0) {
-    throw new Error('packer is not installed, so the generated Packer template cannot be run: install it (Debian: `apt-get install packer`; .ci/run installs it)');
+    throw new Error(
+      'packer is not installed, so the generated Packer template cannot be run: install it (Debian: `apt-get install packer`; .ci/run installs it)',
+    );
   }
   packerHome = tempDir('mpimg-packer-home-');
   sshd = await startSshd();
@@ -39,15 +41,21 @@ function packer(cwd: string, args: string[]) {
     cwd,
     encoding: 'utf8',
     timeout: 180_000,
-    env: { PATH: process.env.PATH, HOME: packerHome, PACKER_PLUGIN_PATH: join(packerHome, 'plugins'), CHECKPOINT_DISABLE: '1' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: packerHome,
+      PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
+      CHECKPOINT_DISABLE: '1',
+    },
   });
 }
 
 /** A folder name and a script name a careless vendor (or an attacker's pull request) could commit. */
-const HOSTILE_DIR = 'build steps; touch PWNED-a $(touch PWNED-b) `touch PWNED-c` \'q\' "dq" & <x> ${var.do_token} %{if} tab-free.';
-const HOSTILE_STEP = "20-it's $(touch PWNED-d); a&b <c> \"$HOME\".sh";
+const HOSTILE_DIR =
+  'build steps; touch PWNED-a $(touch PWNED-b) `touch PWNED-c` \'q\' "dq" & <x> ${var.do_token} %{if} tab-free.';
+const HOSTILE_STEP = '20-it\'s $(touch PWNED-d); a&b <c> "$HOME".sh';
 /** Values the scripts get in their environment: Packer's own quoting must carry them verbatim. */
-const NAME = "Acme's \"Wiki\" $(touch PWNED-e) & <b>";
+const NAME = 'Acme\'s "Wiki" $(touch PWNED-e) & <b>';
 const EDITION = "it's `touch PWNED-f` ${HOME} $PATH \\ %s";
 
 /**
@@ -68,14 +76,18 @@ function hostileProject(log: string, folder = HOSTILE_DIR): { dir: string; text:
   const at = join(dir, folder);
   mkdirSync(at, { recursive: true });
   // each records its name, and (once) the values it got, to compare with mpimg.json's
-  const body = (shell: string) => `#!/bin/${shell}\nset -eu\nbasename "$0" >> '${log}'\nprintf '%s|%s' "$MPIMG_NAME" "$EDITION" > '${log}.env'\n`;
+  const body = (shell: string) =>
+    `#!/bin/${shell}\nset -eu\nbasename "$0" >> '${log}'\nprintf '%s|%s' "$MPIMG_NAME" "$EDITION" > '${log}.env'\n`;
   for (const name of ['10-first.sh', HOSTILE_STEP]) writeFileSync(join(at, name), body('sh'), { mode: 0o755 });
-  for (const name of ['80-our-cleanup.sh', '85-our-check.sh', '90-cleanup.sh', '99-img-check.sh']) writeFileSync(join(at, name), body('bash'), { mode: 0o755 });
+  for (const name of ['80-our-cleanup.sh', '85-our-check.sh', '90-cleanup.sh', '99-img-check.sh'])
+    writeFileSync(join(at, name), body('bash'), { mode: 0o755 });
   writeFileSync(join(at, '.gitkeep'), '');
   return { dir, text: readFileSync(writeBundle(loadProject(dir)).packer, 'utf8') };
 }
 
-/** The template's build-scripts step (from its "# step scripts:" to the next step), run by packer against the test sshd. */
+/**
+ * The template's build-scripts step (from its "# step scripts:" to the next step), run by packer against the test sshd.
+ */
 function runScriptsStep(text: string, project: string, work: string): ReturnType<typeof packer> {
   const from = text.indexOf('\n  # step scripts: ');
   const to = text.indexOf('\n  # step ', from + 1);
@@ -83,7 +95,9 @@ function runScriptsStep(text: string, project: string, work: string): ReturnType
   const step = text.slice(from, to);
   const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
   const runDir = tempDir('mpimg-packer-run-');
-  writeFileSync(join(runDir, 'run.pkr.hcl'), `locals {
+  writeFileSync(
+    join(runDir, 'run.pkr.hcl'),
+    `locals {
   project = ${hcl(project)}
   work    = ${hcl(work)}
 }
@@ -104,14 +118,16 @@ build {
   }
 ${step}
 }
-`);
+`,
+  );
   return packer(runDir, ['build', '-color=false', 'run.pkr.hcl']);
 }
 
-const ran = (log: string): string[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : []);
+const ran = (log: string): string[] =>
+  existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
 const pwned = (...dirs: string[]): string[] => dirs.flatMap((d) => readdirSync(d).filter((n) => n.startsWith('PWNED')));
 
-describe('the Packer template\'s build scripts step, run by real packer', () => {
+describe("the Packer template's build scripts step, run by real packer", () => {
   it('hostile folder and script names stay one shell word each: the scripts run in order, nothing else runs', () => {
     const log = join(tempDir('mpimg-packer-log-'), 'ran');
     const { dir, text } = hostileProject(log);
@@ -134,8 +150,15 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
     const old = text.replace(/^packer \{\n[\s\S]*?\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), old);
     const v = spawnSync('packer', ['validate', 'dist/check.pkr.hcl'], {
-      cwd: dir, encoding: 'utf8', timeout: 60_000,
-      env: { PATH: process.env.PATH, HOME: packerHome, CHECKPOINT_DISABLE: '1', DIGITALOCEAN_TOKEN: 'dop_v1_not-a-real-token' },
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: packerHome,
+        CHECKPOINT_DISABLE: '1',
+        DIGITALOCEAN_TOKEN: 'dop_v1_not-a-real-token',
+      },
     });
     expect(v.stdout + v.stderr, 'packer validate').not.toMatch(/Error/);
     expect(v.status).toBe(0);
@@ -172,7 +195,9 @@ describe('the Packer template\'s build scripts step, run by real packer', () => 
   }
 
   it('apt package names reach the shell as single-quoted words', () => {
-    const dir = makeProject({ manifest: { build: { packages: ['nginx=1.24.0-1~bookworm', 'php8.3-fpm'] } } as Partial<Manifest> });
+    const dir = makeProject({
+      manifest: { build: { packages: ['nginx=1.24.0-1~bookworm', 'php8.3-fpm'] } } as Partial<Manifest>,
+    });
     const text = readFileSync(writeBundle(loadProject(dir)).packer, 'utf8');
     expect(text).toContain("install 'nginx=1.24.0-1~bookworm' 'php8.3-fpm'\",");
   });
@@ -185,7 +210,7 @@ describe('the Packer version the template needs', () => {
     const text = readFileSync(file, 'utf8');
     expect(text).toContain(`required_version = ">= ${PACKER_MIN_VERSION}"`);
     const version = /Packer v(\d+\.\d+\.\d+)/.exec(packer(dir, ['version']).stdout)?.[1];
-    expect(version, 'this machine\'s packer is Debian\'s 1.6.6, older than the template needs').toBe('1.6.6');
+    expect(version, "this machine's packer is Debian's 1.6.6, older than the template needs").toBe('1.6.6');
     const v = packer(dir, ['validate', file]);
     expect(v.status).not.toBe(0);
     expect(v.stdout + v.stderr).toContain('Unsupported Packer Core version');

@@ -20,7 +20,12 @@ async function validateWith(path: string): Promise<{ code: number; out: string; 
   const dir = makeProject();
   writeBundle(loadProject(dir));
   const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
-    cwd: dir, env: { PATH: path, HOME: tempDir('mpimg-home-') }, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal,
+    cwd: dir,
+    env: { PATH: path, HOME: tempDir('mpimg-home-') },
+    stdout: new Capture(),
+    stderr: new Capture(),
+    isTTY: false,
+    signal: new AbortController().signal,
   };
   const code = await validate.run([], ctx);
   return { code, out: ctx.stdout.text, err: ctx.stderr.text };
@@ -38,15 +43,20 @@ function fakePacker(text: string): string {
 const SYSTEM = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 describe('mpimg validate: the Packer on PATH', () => {
-  it('an older packer (this machine\'s real 1.6.6) is a warning that names both versions and the fix; validate still passes', async () => {
+  it("an older packer (this machine's real 1.6.6) is a warning that names both versions and the fix; validate still passes", async () => {
     const r = await validateWith(SYSTEM);
-    expect(r.err).toContain('warning: the packer on PATH is 1.6.6, older than the 1.7.0 that dist/acme-wiki.pkr.hcl needs (its required_version; packer refuses it): install Packer 1.7.0 or newer (https://developer.hashicorp.com/packer/install), or build with `make image`, which needs no Packer\n');
+    expect(r.err).toContain(
+      'warning: the packer on PATH is 1.6.6, older than the 1.7.0 that dist/acme-wiki.pkr.hcl needs (its required_version; packer refuses it): install Packer 1.7.0 or newer (https://developer.hashicorp.com/packer/install), or build with `make image`, which needs no Packer\n',
+    );
     expect(r.code).toBe(0);
     expect(r.out).toContain('mpimg.json: ok');
   });
 
   it('a new enough packer (current output, with its update note) or none on PATH: nothing said', async () => {
-    for (const text of ['Packer v1.7.0', 'Packer v1.11.2\\n\\nYour version of Packer is out of date! The latest version\\nis 1.12.0.']) {
+    for (const text of [
+      'Packer v1.7.0',
+      'Packer v1.11.2\\n\\nYour version of Packer is out of date! The latest version\\nis 1.12.0.',
+    ]) {
       const r = await validateWith(`${fakePacker(text)}:${SYSTEM}`);
       expect(r.err).not.toContain('packer');
       expect(r.code).toBe(0);
@@ -58,7 +68,9 @@ describe('mpimg validate: the Packer on PATH', () => {
 
   it('a packer that does not say its version is named too', async () => {
     const r = await validateWith(`${fakePacker('something else')}:${SYSTEM}`);
-    expect(r.err).toContain('warning: `packer version` did not say which Packer is on PATH; dist/acme-wiki.pkr.hcl needs Packer 1.7.0 or newer');
+    expect(r.err).toContain(
+      'warning: `packer version` did not say which Packer is on PATH; dist/acme-wiki.pkr.hcl needs Packer 1.7.0 or newer',
+    );
   });
 
   it('compares versions by number, not as text', () => {

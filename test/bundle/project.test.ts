@@ -21,7 +21,10 @@ function problemsOf(dir: string): string {
 describe('loading an image project', () => {
   it('finds first-boot/, first-login/, files/ and scripts/ by convention', () => {
     const p = loadProject(makeProject());
-    expect(p.firstBoot.map((s) => [s.order, s.name])).toEqual([[10, 'password'], [20, 'ip']]);
+    expect(p.firstBoot.map((s) => [s.order, s.name])).toEqual([
+      [10, 'password'],
+      [20, 'ip'],
+    ]);
     expect(p.firstLogin?.rel).toBe('first-login/first-login.sh');
     expect(p.motd?.rel).toBe('motd.txt');
     expect(p.files.map((f) => [f.target, f.mode.toString(8)])).toEqual([
@@ -74,7 +77,9 @@ describe('loading an image project', () => {
   it('refuses a link in files/ that climbs out of the image, and a files/ folder that leads outside the project', () => {
     const dir = makeProject();
     fs.symlinkSync('../../../../etc/shadow', path.join(dir, 'files/etc/acme-wiki/shadow'));
-    expect(problemsOf(dir)).toContain('files/etc/acme-wiki/shadow: link points outside files/ (../../../../etc/shadow)');
+    expect(problemsOf(dir)).toContain(
+      'files/etc/acme-wiki/shadow: link points outside files/ (../../../../etc/shadow)',
+    );
     const other = makeProject();
     const outside = tempDir('mpimg-outside-');
     fs.rmSync(path.join(other, 'files'), { recursive: true });
@@ -88,11 +93,30 @@ describe('loading an image project', () => {
     const cases: Case[] = [
       ['first-boot', 'first-boot: first-boot leads outside the project'],
       ['scripts', 'scripts: scripts leads outside the project'],
-      ['first-login', '$.firstLogin.file: first-login/first-login.sh leads outside the project', { firstLogin: { file: 'first-login/first-login.sh' } }],
+      [
+        'first-login',
+        '$.firstLogin.file: first-login/first-login.sh leads outside the project',
+        { firstLogin: { file: 'first-login/first-login.sh' } },
+      ],
       ['first-login', 'first-login/first-login.sh: first-login/first-login.sh leads outside the project'],
-      ['texts', '$.motd.file: texts/motd.txt leads outside the project', { motd: { file: 'texts/motd.txt' } }, 'motd.txt'],
-      ['steps', '$.firstBoot[0].file: steps/10-a.sh leads outside the project', { firstBoot: [{ order: 10, name: 'a', file: 'steps/10-a.sh' }] }, '10-a.sh'],
-      ['own', '$.check.script: own/check.sh leads outside the project', { check: { script: 'own/check.sh' } }, 'check.sh'],
+      [
+        'texts',
+        '$.motd.file: texts/motd.txt leads outside the project',
+        { motd: { file: 'texts/motd.txt' } },
+        'motd.txt',
+      ],
+      [
+        'steps',
+        '$.firstBoot[0].file: steps/10-a.sh leads outside the project',
+        { firstBoot: [{ order: 10, name: 'a', file: 'steps/10-a.sh' }] },
+        '10-a.sh',
+      ],
+      [
+        'own',
+        '$.check.script: own/check.sh leads outside the project',
+        { check: { script: 'own/check.sh' } },
+        'check.sh',
+      ],
     ];
     for (const [folder, expected, manifest, file] of cases) {
       const dir = makeProject({ manifest });
@@ -120,7 +144,11 @@ describe('loading an image project', () => {
     const p = loadProject(dir);
     expect(p.links).toEqual([
       { rel: 'files/etc/localtime', target: '/usr/share/zoneinfo/UTC', path: '/etc/localtime' },
-      { rel: 'files/etc/nginx/sites-enabled/wiki', target: '../sites-available/wiki', path: '/etc/nginx/sites-enabled/wiki' },
+      {
+        rel: 'files/etc/nginx/sites-enabled/wiki',
+        target: '../sites-available/wiki',
+        path: '/etc/nginx/sites-enabled/wiki',
+      },
     ]);
     // a files/ folder that is a link to a folder inside the project is fine
     fs.renameSync(path.join(dir, 'files'), path.join(dir, 'image-files'));
@@ -151,17 +179,27 @@ describe('loading an image project', () => {
   it('names a file name that is not UTF-8 (in files/, scripts/, first-boot/) with printable escapes and how to rename it; no crash', () => {
     const dir = makeProject();
     fs.mkdirSync(path.join(dir, 'files/etc/x'));
-    const bad = (rel: string) => Buffer.concat([Buffer.from(path.join(dir, rel)), Buffer.from([0xff, 0xfe]), Buffer.from('.sh')]);
+    const bad = (rel: string) =>
+      Buffer.concat([Buffer.from(path.join(dir, rel)), Buffer.from([0xff, 0xfe]), Buffer.from('.sh')]);
     fs.writeFileSync(bad('files/etc/x/bad'), 'x\n');
     fs.writeFileSync(bad('scripts/20-'), '#!/bin/sh\n', { mode: 0o755 });
     fs.writeFileSync(bad('first-boot/30-'), '#!/bin/sh\n', { mode: 0o755 });
     const msg = problemsOf(dir);
-    expect(msg).toContain("files/etc/x/bad\\xff\\xfe.sh: file name is not UTF-8 text\n    fix: rename it, e.g. mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/NEW-NAME");
-    expect(msg).toContain("scripts/20-\\xff\\xfe.sh: file name is not UTF-8 text");
-    expect(msg).toContain("first-boot/30-\\xff\\xfe.sh: file name is not UTF-8 text");
+    expect(msg).toContain(
+      "files/etc/x/bad\\xff\\xfe.sh: file name is not UTF-8 text\n    fix: rename it, e.g. mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/NEW-NAME",
+    );
+    expect(msg).toContain('scripts/20-\\xff\\xfe.sh: file name is not UTF-8 text');
+    expect(msg).toContain('first-boot/30-\\xff\\xfe.sh: file name is not UTF-8 text');
     expect(msg).toMatch(/mpimg\.json: 3 problems\n/);
     // the suggested command, run by bash, renames exactly that file
-    const mv = spawnSync('bash', ['-c', "mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/good.sh && mv scripts/$'20-\\xff\\xfe.sh' scripts/20-b.sh && mv first-boot/$'30-\\xff\\xfe.sh' first-boot/30-c.sh"], { cwd: dir, encoding: 'utf8' });
+    const mv = spawnSync(
+      'bash',
+      [
+        '-c',
+        "mv files/etc/x/$'bad\\xff\\xfe.sh' files/etc/x/good.sh && mv scripts/$'20-\\xff\\xfe.sh' scripts/20-b.sh && mv first-boot/$'30-\\xff\\xfe.sh' first-boot/30-c.sh",
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(mv.stderr).toBe('');
     expect(loadProject(dir).files.map((f) => f.target)).toContain('/etc/x/good.sh');
   });

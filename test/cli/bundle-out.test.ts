@@ -12,21 +12,34 @@ import { tempDir } from '../helpers/temp.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const mpimg = (args: string[], cwd: string) =>
-  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 let packerHome: string;
 
 /** The real packer, offline, with a throwaway HOME, from `cwd`. */
 function packerValidate(cwd: string, template: string) {
   return spawnSync('packer', ['validate', template], {
-    cwd, encoding: 'utf8', timeout: 60_000,
-    env: { PATH: process.env.PATH, HOME: packerHome, PACKER_PLUGIN_PATH: path.join(packerHome, 'plugins'), CHECKPOINT_DISABLE: '1', DIGITALOCEAN_TOKEN: TOKEN },
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: packerHome,
+      PACKER_PLUGIN_PATH: path.join(packerHome, 'plugins'),
+      CHECKPOINT_DISABLE: '1',
+      DIGITALOCEAN_TOKEN: TOKEN,
+    },
   });
 }
 
 /**
  * This machine's packer is Debian's 1.6.6, older than the template's target: what it cannot parse
- * (the packer block with required_version and required_plugins, droplet_agent) are taken out of a copy next to the template.
+ * (the packer block with required_version and required_plugins, droplet_agent) are taken out of a copy next to the
+ * template.
  */
 function oldPackerCopy(template: string): string {
   const text = fs.readFileSync(template, 'utf8');
@@ -41,7 +54,9 @@ beforeAll(() => {
   try {
     execFileSync('packer', ['version'], { stdio: 'pipe' });
   } catch {
-    throw new Error('packer is not installed, so the template cannot be checked: install it (Debian: `apt-get install packer`; .ci/run installs it)');
+    throw new Error(
+      'packer is not installed, so the template cannot be checked: install it (Debian: `apt-get install packer`; .ci/run installs it)',
+    );
   }
   packerHome = tempDir('mpimg-packer-home-');
   fs.mkdirSync(path.join(packerHome, 'plugins'));
@@ -92,12 +107,17 @@ describe('mpimg bundle --out DIR', () => {
     expect(mpimg(['bundle'], project).status).toBe(0);
     const text = fs.readFileSync(path.join(project, 'dist/acme-wiki.pkr.hcl'), 'utf8');
     expect(text).toContain('project       = "${path.root}/.."');
-    const v = packerValidate(project, path.relative(project, oldPackerCopy(path.join(project, 'dist/acme-wiki.pkr.hcl'))));
+    const v = packerValidate(
+      project,
+      path.relative(project, oldPackerCopy(path.join(project, 'dist/acme-wiki.pkr.hcl'))),
+    );
     expect(v.stdout + v.stderr).not.toMatch(/Error/);
     expect(v.status).toBe(0);
     // --out the project folder itself
     expect(mpimg(['bundle', '--out', '.'], project).status).toBe(0);
-    expect(fs.readFileSync(path.join(project, 'acme-wiki.pkr.hcl'), 'utf8')).toContain('project       = "${path.root}"');
+    expect(fs.readFileSync(path.join(project, 'acme-wiki.pkr.hcl'), 'utf8')).toContain(
+      'project       = "${path.root}"',
+    );
   });
 
   it('--out that is a file: exit 2, nothing written', () => {

@@ -16,7 +16,10 @@ let home: string;
 
 function mpimg(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], {
-    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
     // No token anywhere (HOME has no doctl config): the DigitalOcean commands stop at the token.
     env: { PATH: process.env.PATH, HOME: home, ...env },
   });
@@ -50,7 +53,10 @@ beforeAll(() => {
   home = tempDir('mpimg-home-');
   repo = tempDir('mpimg-repo-');
   fs.mkdirSync(path.join(repo, 'images'));
-  for (const [dir, name] of [['images/web', 'Acme Web'], ['images/db', 'Acme DB']]) {
+  for (const [dir, name] of [
+    ['images/web', 'Acme Web'],
+    ['images/db', 'Acme DB'],
+  ]) {
     const r = mpimg(['new', dir, '--yes', '--name', name, '--link'], repo);
     expect(r.status, r.stderr).toBe(0);
   }
@@ -63,7 +69,9 @@ describe('--project DIR from the top of a repository with two image projects', (
     expect(v.status, v.stderr).toBe(0);
     const { text: others, count } = withoutOldPacker(v.stderr);
     expect(others).toBe('');
-    expect(v.stdout).toBe(`${path.join(repo, 'images/web/mpimg.json')}: ok (1 first-boot script(s), 1 file(s), ${/(\d+) install/.exec(v.stdout)?.[1]} install operations)${count ? `; ${count} warning(s)` : ''}\n`);
+    expect(v.stdout).toBe(
+      `${path.join(repo, 'images/web/mpimg.json')}: ok (1 first-boot script(s), 1 file(s), ${/(\d+) install/.exec(v.stdout)?.[1]} install operations)${count ? `; ${count} warning(s)` : ''}\n`,
+    );
     expect(mpimg(['validate', 'images/web'], repo).stdout).toBe(v.stdout);
 
     const b = mpimg(['bundle', '--project', 'images/web'], repo);
@@ -96,7 +104,10 @@ describe('--project DIR from the top of a repository with two image projects', (
 
   it('run loads the tasks of the project named and keeps its log there', () => {
     // Nothing listens on port 1: the task fails at the SSH wait, after the project was loaded.
-    const r = mpimg(['run', 'build', '--project', 'images/db', '--host', '127.0.0.1', '--port', '1', '--wait-attempts', '1'], repo);
+    const r = mpimg(
+      ['run', 'build', '--project', 'images/db', '--host', '127.0.0.1', '--port', '1', '--wait-attempts', '1'],
+      repo,
+    );
     expect(r.status).toBe(1);
     const logs = fs.readdirSync(path.join(repo, 'images/db/dist/logs'));
     expect(logs).toHaveLength(1);
@@ -127,7 +138,11 @@ describe('--project DIR from the top of a repository with two image projects', (
       const good = mpimg([cmd, ...args, '--project', 'images/web'], repo);
       expect(good.status, `${cmd}: ${good.stderr}`).toBe(1);
       // (release checks the listing of mpimg.json first: this project has none)
-      expect(good.stderr, cmd).toMatch(cmd === 'release' ? /^error: mpimg\.json names no Marketplace listing/m : /^error: no DigitalOcean API token found/m);
+      expect(good.stderr, cmd).toMatch(
+        cmd === 'release'
+          ? /^error: mpimg\.json names no Marketplace listing/m
+          : /^error: no DigitalOcean API token found/m,
+      );
       // without --project, at the top of the repository: no project there
       const top = mpimg([cmd, ...args], repo);
       expect(top.stderr, cmd).toContain('no mpimg.json in this folder');
@@ -148,14 +163,28 @@ describe('a --project that is no project: exit 2, what it is, nothing written', 
     fs.mkdirSync(path.join(top, 'empty'));
     const cases: Array<[string, RegExp]> = [
       ['notes.txt', /^error: --project "notes\.txt" is a file, not a folder\n/],
-      [path.join('real', 'mpimg.json'), /^error: --project "real\/mpimg\.json" is a file, not a folder\n {2}where: .*\n {2}fix: give the folder that holds mpimg\.json \("real"\)\n$/],
+      [
+        path.join('real', 'mpimg.json'),
+        /^error: --project "real\/mpimg\.json" is a file, not a folder\n {2}where: .*\n {2}fix: give the folder that holds mpimg\.json \("real"\)\n$/,
+      ],
       ['missing', /^error: --project "missing": no such folder\n/],
       ['dangling', /^error: --project "dangling": a link to ".*\/gone", which does not exist\n/],
       ['empty', /^error: --project "empty" is not an image project: it has no mpimg\.json\n/],
       ['', /^error: --project is empty\n/],
     ];
     const before = tree(top);
-    for (const cmd of ['validate', 'bundle', 'tasks', 'upgrade', 'snapshot', 'image', 'verify', 'release', 'run', 'add']) {
+    for (const cmd of [
+      'validate',
+      'bundle',
+      'tasks',
+      'upgrade',
+      'snapshot',
+      'image',
+      'verify',
+      'release',
+      'run',
+      'add',
+    ]) {
       for (const [given, expected] of cases) {
         const extra = cmd === 'run' ? ['build', '--host', '127.0.0.1'] : cmd === 'add' ? ['motd'] : [];
         const r = await cli([cmd, ...extra, '--project', given], top);
@@ -183,7 +212,13 @@ describe('a --project that is no project: exit 2, what it is, nothing written', 
     const made = mpimg(['new', `./${odd}`, '--yes', '--name', 'Acme Wiki', '--link'], top);
     expect(made.status, made.stderr).toBe(0);
     fs.symlinkSync(odd, path.join(top, 'current'));
-    for (const args of [[`--project=${odd}`], ['--project', `./${odd}`], ['--project', path.join(top, odd)], ['--project', 'current'], ['--', odd]]) {
+    for (const args of [
+      [`--project=${odd}`],
+      ['--project', `./${odd}`],
+      ['--project', path.join(top, odd)],
+      ['--project', 'current'],
+      ['--', odd],
+    ]) {
       const r = await cli(['validate', ...args], top);
       expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(0);
       expect(r.out).toContain('mpimg.json: ok (');
@@ -196,7 +231,11 @@ describe('a --project that is no project: exit 2, what it is, nothing written', 
     expect(b.status, b.stderr).toBe(0);
     expect(fs.existsSync(path.join(top, odd, 'dist/acme-wiki.cjs'))).toBe(true);
     // the project's make runs there too
-    const m = spawnSync('make', ['-C', odd, 'validate'], { cwd: top, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: home } });
+    const m = spawnSync('make', ['-C', odd, 'validate'], {
+      cwd: top,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: home },
+    });
     expect(m.status, m.stderr).toBe(0);
     expect(fs.existsSync(path.join(top, 'pwned'))).toBe(false);
     expect(fs.existsSync(path.join(top, odd, 'pwned'))).toBe(false);

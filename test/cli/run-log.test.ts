@@ -54,8 +54,24 @@ afterAll(async () => {
   if (project) fs.rmSync(project, { recursive: true, force: true });
 });
 
-const sshArgs = () => ['--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
-  '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3', '--cloud-init-timeout', '0'];
+const sshArgs = () => [
+  '--host',
+  sshd.host,
+  '--port',
+  String(sshd.port),
+  '--user',
+  sshd.user,
+  '--identity',
+  sshd.identityFile,
+  '--known-hosts',
+  sshd.knownHostsFile,
+  '--ssh-config',
+  sshd.clientConfigFile,
+  '--wait-attempts',
+  '3',
+  '--cloud-init-timeout',
+  '0',
+];
 
 /** `mpimg run` in this process; env is the command's environment (process.env is left alone). */
 async function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = project) {
@@ -64,12 +80,15 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = project) {
   return { code, out: cap.out(), err: cap.err() };
 }
 
-const logsIn = (dir: string): string[] => (fs.existsSync(path.join(dir, 'dist/logs')) ? fs.readdirSync(path.join(dir, 'dist/logs')).sort() : []);
+const logsIn = (dir: string): string[] =>
+  fs.existsSync(path.join(dir, 'dist/logs')) ? fs.readdirSync(path.join(dir, 'dist/logs')).sort() : [];
 
 describe('mpimg run writes a log file and says where', () => {
   it('the real command: every line printed (console.log of the task file too), in a new 0600 file of dist/logs, named first and last; the token masked everywhere', () => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), 'run', 'leak', ...sshArgs()], {
-      cwd: project, encoding: 'utf8', timeout: 120_000,
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 120_000,
       env: { PATH: process.env.PATH, HOME: tempDir('mpimg-home-'), DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
     });
     expect(r.status, r.stderr).toBe(0);
@@ -84,7 +103,11 @@ describe('mpimg run writes a log file and says where', () => {
     expect(fs.statSync(path.join(project, 'dist/logs')).mode & 0o777).toBe(0o700);
 
     const log = fs.readFileSync(file, 'utf8');
-    expect(log).toMatch(new RegExp(`^# mpimg run leak --host 127\\.0\\.0\\.1 .* \\(generator-mpimg [^)]+\\)\\n# project: ${project.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n# started: \\d{4}-`));
+    expect(log).toMatch(
+      new RegExp(
+        `^# mpimg run leak --host 127\\.0\\.0\\.1 .* \\(generator-mpimg [^)]+\\)\\n# project: ${project.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n# started: \\d{4}-`,
+      ),
+    );
     expect(log).toMatch(/# finished: \d{4}-.*, exit code 0\n$/);
     // what went to the terminal is in the log, in order, both streams
     for (const l of [...r.stdout.split('\n'), ...r.stderr.split('\n')].filter(Boolean)) expect(log, l).toContain(l);
@@ -159,7 +182,9 @@ describe('mpimg run writes a log file and says where', () => {
     fs.writeFileSync(path.join(blocked, 'dist/logs'), 'a file where the folder goes\n');
     const r = await run(['hello'], {}, blocked);
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/^warning: cannot write a log in .*dist\/logs \((EEXIST|ENOTDIR)\): this run has no log file\n {2}fix: give one with --log <file> \(or --no-log\)\n/);
+    expect(r.err).toMatch(
+      /^warning: cannot write a log in .*dist\/logs \((EEXIST|ENOTDIR)\): this run has no log file\n {2}fix: give one with --log <file> \(or --no-log\)\n/,
+    );
     expect(fs.readFileSync(path.join(blocked, 'dist/logs'), 'utf8')).toBe('a file where the folder goes\n');
   });
 });
@@ -175,7 +200,10 @@ describe('the log file itself', () => {
     const open = () => openRunLog({ project: dir, task: 'build', cwd: dir, now }) as RunLog;
     const a = open();
     const b = open();
-    expect([a.file, b.file].map((f) => path.basename(f))).toEqual(['build-20300102-030405-2.log', 'build-20300102-030405-3.log']);
+    expect([a.file, b.file].map((f) => path.basename(f))).toEqual([
+      'build-20300102-030405-2.log',
+      'build-20300102-030405-3.log',
+    ]);
     a.write('a\n');
     a.close('end\n');
     b.close('end\n');
@@ -202,7 +230,9 @@ describe('the log file itself', () => {
     expect(seen).toEqual(['1:a [redacted] b\n', '2:a [redacted] b\n', '1:plain\n', '2:plain\n', '2:secret-value-1\n']);
     expect(String(s.read())).toBe('a [redacted] b\nplain\nsecret-value-1\n');
     // short values are never masked (they would hide ordinary words); a longer one wins over one inside it
-    expect(masker(['abc', 'token-1234', 'token-12345678'])('abc token-12345678 token-1234')).toBe('abc [redacted] [redacted]');
+    expect(masker(['abc', 'token-1234', 'token-12345678'])('abc token-12345678 token-1234')).toBe(
+      'abc [redacted] [redacted]',
+    );
   });
 });
 
@@ -217,21 +247,49 @@ describe('a generated password on a droplet made from the image', () => {
   it('the verify task and a task that reads it quietly leave it out of the log, as out of the terminal', async () => {
     proj = verifyProject();
     // A task file without imports: a task reads the credentials file, as a vendor's smoke test might.
-    fs.writeFileSync(path.join(proj, 'mpimgfile.mjs'), [
-      "const mark = Symbol.for('generator-mpimg.task');",
-      'const t = (name, description, fn) => Object.assign(fn, { taskName: name, description, [mark]: true });',
-      `export const creds = t('creds', 'reads the generated credentials quietly', async (c) => {`,
-      `  const r = await c.sudo('cat ${CREDENTIALS}', { quiet: true, echo: false });`,
-      "  c.log('the credentials file holds ' + r.stdout.trim().split('\\n').length + ' line(s), ' + r.stdout.length + ' bytes');",
-      '});', '',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(proj, 'mpimgfile.mjs'),
+      [
+        "const mark = Symbol.for('generator-mpimg.task');",
+        'const t = (name, description, fn) => Object.assign(fn, { taskName: name, description, [mark]: true });',
+        `export const creds = t('creds', 'reads the generated credentials quietly', async (c) => {`,
+        `  const r = await c.sudo('cat ${CREDENTIALS}', { quiet: true, echo: false });`,
+        "  c.log('the credentials file holds ' + r.stdout.trim().split('\\n').length + ' line(s), ' + r.stdout.length + ' bytes');",
+        '});',
+        '',
+      ].join('\n'),
+    );
     d = await testDroplet(proj);
     expect(d.exec(`cat ${CREDENTIALS}`).stdout).toContain(ADMIN_PASSWORD_MARK);
     const log = path.join(tempDir('mpimg-logs-'), 'droplet.log');
     for (const task of ['verify', 'creds']) {
-      const cap = captureContext({ cwd: proj, env: { PATH: process.env.PATH, HOME: proj, DIGITALOCEAN_ACCESS_TOKEN: TOKEN } });
-      const code = await runCaught(runCommand, [task, '--host', d.sshd.host, '--port', String(d.sshd.port), '--identity', d.sshd.identityFile,
-        '--known-hosts', d.sshd.knownHostsFile, '--ssh-config', d.sshd.clientConfigFile, '--wait-attempts', '3', '--cloud-init-timeout', '5', '--log', log], cap.ctx);
+      const cap = captureContext({
+        cwd: proj,
+        env: { PATH: process.env.PATH, HOME: proj, DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
+      });
+      const code = await runCaught(
+        runCommand,
+        [
+          task,
+          '--host',
+          d.sshd.host,
+          '--port',
+          String(d.sshd.port),
+          '--identity',
+          d.sshd.identityFile,
+          '--known-hosts',
+          d.sshd.knownHostsFile,
+          '--ssh-config',
+          d.sshd.clientConfigFile,
+          '--wait-attempts',
+          '3',
+          '--cloud-init-timeout',
+          '5',
+          '--log',
+          log,
+        ],
+        cap.ctx,
+      );
       expect(code, cap.err()).toBe(0);
       for (const text of [cap.out(), cap.err()]) {
         expect(text).not.toContain(ADMIN_PASSWORD_MARK);

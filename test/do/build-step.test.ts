@@ -15,7 +15,9 @@ import { TOKEN, fastClock, tempDir } from './support.js';
 
 let dir: ReturnType<typeof tempDir>;
 let sshd: Server | undefined;
-beforeEach(() => { dir = tempDir('mpimg-build-step-'); });
+beforeEach(() => {
+  dir = tempDir('mpimg-build-step-');
+});
 afterEach(async () => {
   if (sshd) await new Promise<void>((r) => sshd!.close(() => r()));
   sshd = undefined;
@@ -26,12 +28,15 @@ afterEach(async () => {
 function fakeBin(): { bin: string; record: string } {
   const record = join(dir.dir, 'record.json');
   const bin = join(dir.dir, 'fake-mpimg.mjs');
-  writeFileSync(bin, `import { writeFileSync } from 'node:fs';
+  writeFileSync(
+    bin,
+    `import { writeFileSync } from 'node:fs';
 writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), env: process.env }));
 process.stdout.write('fake build output\\n');
 if (process.env.FAKE_SLEEP) setTimeout(() => process.exit(0), 30000);
 else process.exit(Number(process.env.FAKE_EXIT ?? 0));
-`);
+`,
+  );
   return { bin, record };
 }
 
@@ -43,12 +48,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function ctx(env: NodeJS.ProcessEnv, signal?: AbortSignal, knownHostsFile?: string): { c: BuildStepContext; out: () => string } {
+function ctx(
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+  knownHostsFile?: string,
+): { c: BuildStepContext; out: () => string } {
   const stdout = new PassThrough();
   let o = '';
-  stdout.on('data', (b: Buffer) => { o += b.toString(); });
+  stdout.on('data', (b: Buffer) => {
+    o += b.toString();
+  });
   const droplet = { id: 1 } as Droplet;
-  return { c: { ip: '127.0.0.1', droplet, cwd: dir.dir, env, stdout, stderr: new PassThrough(), signal, knownHostsFile }, out: () => o };
+  return {
+    c: { ip: '127.0.0.1', droplet, cwd: dir.dir, env, stdout, stderr: new PassThrough(), signal, knownHostsFile },
+    out: () => o,
+  };
 }
 
 /** Every variable that may hold the token, set to it. */
@@ -60,7 +74,15 @@ describe('default build step: `mpimg run build` in this process', () => {
   it('calls the run command with the droplet as host, root as user, in the project folder', async () => {
     const seen: Array<{ argv: string[]; ctx: CommandContext }> = [];
     let exit = 0;
-    const fake: Command = { name: 'run', summary: '', usage: '', run: async (argv, c) => { seen.push({ argv, ctx: c }); return exit; } };
+    const fake: Command = {
+      name: 'run',
+      summary: '',
+      usage: '',
+      run: async (argv, c) => {
+        seen.push({ argv, ctx: c });
+        return exit;
+      },
+    };
     const step = runTaskBuildStep({ load: async () => ({ default: fake }) });
     const { c } = ctx({ A: '1' });
     await step(c);
@@ -71,13 +93,23 @@ describe('default build step: `mpimg run build` in this process', () => {
     await expect(step(c)).rejects.toThrow('the build task failed on 127.0.0.1 (exit code 4)');
   });
 
-  it('passes the run\'s known_hosts file (an explicit --known-hosts in extraArgs comes later and wins)', async () => {
+  it("passes the run's known_hosts file (an explicit --known-hosts in extraArgs comes later and wins)", async () => {
     const seen: string[][] = [];
-    const fake: Command = { name: 'run', summary: '', usage: '', run: async (argv) => { seen.push(argv); return 0; } };
+    const fake: Command = {
+      name: 'run',
+      summary: '',
+      usage: '',
+      run: async (argv) => {
+        seen.push(argv);
+        return 0;
+      },
+    };
     const kh = join(dir.dir, 'known_hosts');
     await runTaskBuildStep({ load: async () => ({ default: fake }) })(ctx({}, undefined, kh).c);
     expect(seen[0]).toEqual(['build', '--host', '127.0.0.1', '--user', 'root', '--known-hosts', kh]);
-    await runTaskBuildStep({ load: async () => ({ default: fake }), extraArgs: ['--known-hosts', '/x'] })(ctx({}, undefined, kh).c);
+    await runTaskBuildStep({ load: async () => ({ default: fake }), extraArgs: ['--known-hosts', '/x'] })(
+      ctx({}, undefined, kh).c,
+    );
     expect(seen[1].slice(-4)).toEqual(['--known-hosts', kh, '--known-hosts', '/x']);
   });
 
@@ -85,9 +117,14 @@ describe('default build step: `mpimg run build` in this process', () => {
     const saved = Object.fromEntries(TOKEN_VARS.map((k) => [k, process.env[k]]));
     let during: { proc: string[]; ctx: string[] } | undefined;
     const fake: Command = {
-      name: 'run', summary: '', usage: '',
+      name: 'run',
+      summary: '',
+      usage: '',
       run: async (_argv, c) => {
-        during = { proc: TOKEN_VARS.filter((k) => process.env[k] !== undefined), ctx: TOKEN_VARS.filter((k) => c.env[k] !== undefined) };
+        during = {
+          proc: TOKEN_VARS.filter((k) => process.env[k] !== undefined),
+          ctx: TOKEN_VARS.filter((k) => c.env[k] !== undefined),
+        };
         return 0;
       },
     };
@@ -110,14 +147,28 @@ describe('build step in a child process (node bin/mpimg.js run build)', () => {
     const { bin, record } = fakeBin();
     const port = await freePort();
     // sshd comes up a little after the droplet is active.
-    setTimeout(() => { sshd = createServer((s) => s.end()); sshd.listen(port, '127.0.0.1'); }, 40);
+    setTimeout(() => {
+      sshd = createServer((s) => s.end());
+      sshd.listen(port, '127.0.0.1');
+    }, 40);
     const clock = fastClock(5);
     const step = spawnBuildStep({ bin, sshPort: port, sshWait: { timeoutMs: 5000, pollMs: 5 }, clock });
     const kh = join(dir.dir, 'known_hosts');
     const { c, out } = ctx({ PATH: process.env.PATH, ...tokenEnv(), KEEP_ME: '1' }, undefined, kh);
     await step(c);
     const rec = JSON.parse(readFileSync(record, 'utf8'));
-    expect(rec.argv).toEqual(['run', 'build', '--host', '127.0.0.1', '--user', 'root', '--port', String(port), '--known-hosts', kh]);
+    expect(rec.argv).toEqual([
+      'run',
+      'build',
+      '--host',
+      '127.0.0.1',
+      '--user',
+      'root',
+      '--port',
+      String(port),
+      '--known-hosts',
+      kh,
+    ]);
     for (const k of TOKEN_VARS) expect(rec.env[k]).toBeUndefined();
     expect(rec.cwd).toBe(dir.dir);
     expect(rec.env.KEEP_ME).toBe('1');
@@ -130,7 +181,11 @@ describe('build step in a child process (node bin/mpimg.js run build)', () => {
     const { bin } = fakeBin();
     sshd = createServer((s) => s.end());
     await new Promise<void>((r) => sshd!.listen(0, '127.0.0.1', r));
-    const step = spawnBuildStep({ bin, sshPort: (sshd.address() as { port: number }).port, sshWait: { timeoutMs: 1000, pollMs: 5 } });
+    const step = spawnBuildStep({
+      bin,
+      sshPort: (sshd.address() as { port: number }).port,
+      sshWait: { timeoutMs: 1000, pollMs: 5 },
+    });
     const err = await step(ctx({ PATH: process.env.PATH, FAKE_EXIT: '3' }).c).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MpimgError);
     expect((err as MpimgError).message).toBe('the build task failed on 127.0.0.1 (exit code 3)');
@@ -153,7 +208,7 @@ describe('build step in a child process (node bin/mpimg.js run build)', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it('finds the package\'s bin/mpimg.js', () => {
+  it("finds the package's bin/mpimg.js", () => {
     expect(findMpimgBin()).toBe(fileURLToPath(new URL('../../bin/mpimg.js', import.meta.url)));
   });
 });

@@ -9,12 +9,26 @@ import { realSleep, type Clock } from '../../tasks/do/clock.js';
 import { FAST_RETRY, TOKEN, fastClock } from './support.js';
 
 let api: DoApiDouble;
-beforeEach(async () => { api = await DoApiDouble.start(TOKEN); });
-afterEach(async () => { await api.close(); });
+beforeEach(async () => {
+  api = await DoApiDouble.start(TOKEN);
+});
+afterEach(async () => {
+  await api.close();
+});
 
 function client(over: Partial<ConstructorParameters<typeof DoClient>[0]> = {}) {
   const clock = fastClock();
-  return { clock, c: new DoClient({ token: TOKEN, tokenSource: 'DIGITALOCEAN_ACCESS_TOKEN', baseUrl: api.url, clock, retry: FAST_RETRY, ...over }) };
+  return {
+    clock,
+    c: new DoClient({
+      token: TOKEN,
+      tokenSource: 'DIGITALOCEAN_ACCESS_TOKEN',
+      baseUrl: api.url,
+      clock,
+      retry: FAST_RETRY,
+      ...over,
+    }),
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<DoApiError> {
@@ -50,32 +64,74 @@ describe('DoClient against the API double', () => {
 
   it('fails fast on 403 and 404 with what/where/fix', async () => {
     const d = api.addDroplet();
-    api.inject({ path: `/v2/droplets/${d.id}`, status: 403, body: { id: 'forbidden', message: 'You do not have access for the attempted action.' } });
+    api.inject({
+      path: `/v2/droplets/${d.id}`,
+      status: 403,
+      body: { id: 'forbidden', message: 'You do not have access for the attempted action.' },
+    });
     const { c, clock } = client();
     const e403 = await failure(c.getDroplet(d.id));
     expect(e403.status).toBe(403);
-    expect(e403.format()).toMatch(/fix: the token \(from DIGITALOCEAN_ACCESS_TOKEN\) may not do this: a custom-scoped token needs droplet:read for this call/);
+    expect(e403.format()).toMatch(
+      /fix: the token \(from DIGITALOCEAN_ACCESS_TOKEN\) may not do this: a custom-scoped token needs droplet:read for this call/,
+    );
     const e404 = await failure(c.resolveDroplet('999999'));
     expect(e404.status).toBe(404);
     expect(e404.format()).toMatch(/droplet 999999 not found[\s\S]*where: --droplet[\s\S]*fix:/);
     const byName = await failure(c.resolveDroplet('nope'));
     expect(byName.message).toBe('no droplet named "nope"');
     // a name is looked for among GPU droplets too, which a plain listing never holds
-    expect(api.requests.slice(2).map((r) => r.query)).toEqual([{ name: 'nope', page: '1', per_page: '200' }, { name: 'nope', type: 'gpus', page: '1', per_page: '200' }]);
+    expect(api.requests.slice(2).map((r) => r.query)).toEqual([
+      { name: 'nope', page: '1', per_page: '200' },
+      { name: 'nope', type: 'gpus', page: '1', per_page: '200' },
+    ]);
     expect(clock.sleeps).toEqual([]);
   });
 
   it('a 403 of a custom-scoped token names the scopes the refused call needs', async () => {
     api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'k', public_key: 'ssh-ed25519 AAAA k' }];
-    api.inject({ method: 'POST', path: '/v2/droplets', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
-    api.inject({ method: 'GET', path: '/v2/droplets', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
+    api.inject({
+      method: 'POST',
+      path: '/v2/droplets',
+      status: 403,
+      body: { id: 'forbidden', message: 'You are not authorized to perform this operation' },
+    });
+    api.inject({
+      method: 'GET',
+      path: '/v2/droplets',
+      status: 403,
+      body: { id: 'forbidden', message: 'You are not authorized to perform this operation' },
+    });
     const d = api.addDroplet();
-    api.inject({ method: 'POST', path: `/v2/droplets/${d.id}/actions`, status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' } });
+    api.inject({
+      method: 'POST',
+      path: `/v2/droplets/${d.id}/actions`,
+      status: 403,
+      body: { id: 'forbidden', message: 'You are not authorized to perform this operation' },
+    });
     const { c } = client();
-    const create = await failure(c.createDroplet({ name: 'x', region: 'nyc3', size: 's-1vcpu-1gb', image: 'debian-12-x64', ssh_keys: [7], tags: ['mpimg-build'], with_droplet_agent: false, monitoring: false, ipv6: false }));
-    expect(create.hint).toBe('the token (from DIGITALOCEAN_ACCESS_TOKEN) may not do this: a custom-scoped token needs droplet:create, image:read, ssh_key:read, tag:create for this call; add them to the token (or use a full-access token of the team that owns the resources)');
-    expect((await failure(c.listDropletsByTag('mpimg-build'))).hint).toMatch(/needs droplet:read, tag:read for this call/);
-    expect((await failure(c.dropletAction(d.id, { type: 'snapshot', name: 's' }))).hint).toMatch(/needs droplet:update, image:create for this call/);
+    const create = await failure(
+      c.createDroplet({
+        name: 'x',
+        region: 'nyc3',
+        size: 's-1vcpu-1gb',
+        image: 'debian-12-x64',
+        ssh_keys: [7],
+        tags: ['mpimg-build'],
+        with_droplet_agent: false,
+        monitoring: false,
+        ipv6: false,
+      }),
+    );
+    expect(create.hint).toBe(
+      'the token (from DIGITALOCEAN_ACCESS_TOKEN) may not do this: a custom-scoped token needs droplet:create, image:read, ssh_key:read, tag:create for this call; add them to the token (or use a full-access token of the team that owns the resources)',
+    );
+    expect((await failure(c.listDropletsByTag('mpimg-build'))).hint).toMatch(
+      /needs droplet:read, tag:read for this call/,
+    );
+    expect((await failure(c.dropletAction(d.id, { type: 'snapshot', name: 's' }))).hint).toMatch(
+      /needs droplet:update, image:create for this call/,
+    );
   });
 
   it('refuses an ambiguous droplet name', async () => {
@@ -97,7 +153,7 @@ describe('DoClient against the API double', () => {
     expect(clock.sleeps[0]).toBeLessThanOrEqual(30_000);
   });
 
-  it('reads ratelimit-reset on the server\'s clock: a machine clock 10 minutes slow still waits 30 s, not 630 s', async () => {
+  it("reads ratelimit-reset on the server's clock: a machine clock 10 minutes slow still waits 30 s, not 630 s", async () => {
     const d = api.addDroplet();
     const clock = fastClock();
     const slow = { ...clock, now: () => Date.now() - 600_000 };
@@ -115,12 +171,19 @@ describe('DoClient against the API double', () => {
     const srv = createHttpServer((_req, res) => {
       n++;
       res.setHeader('content-type', 'application/json');
-      if (n <= 3) { res.statusCode = 429; res.end(JSON.stringify({ id: 'too_many_requests', message: 'slow down' })); return; }
+      if (n <= 3) {
+        res.statusCode = 429;
+        res.end(JSON.stringify({ id: 'too_many_requests', message: 'slow down' }));
+        return;
+      }
       res.end(JSON.stringify({ droplet: { id: 1, name: 'x' } }));
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
-      const { c, clock } = client({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, retry: { ...FAST_RETRY, backoffMs: 1, maxBackoffMs: 8 } });
+      const { c, clock } = client({
+        baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+        retry: { ...FAST_RETRY, backoffMs: 1, maxBackoffMs: 8 },
+      });
       expect((await c.getDroplet(1)).id).toBe(1);
       expect(clock.sleeps).toEqual([1, 2, 4]);
     } finally {
@@ -159,7 +222,12 @@ describe('DoClient against the API double', () => {
   it('gives up on a persistent 5xx after maxRetries', async () => {
     const d = api.addDroplet();
     const { c } = client({ retry: { ...FAST_RETRY, maxRetries: 3 } });
-    api.inject({ path: `/v2/droplets/${d.id}`, status: 500, times: 100, body: { id: 'server_error', message: 'Server Error' } });
+    api.inject({
+      path: `/v2/droplets/${d.id}`,
+      status: 500,
+      times: 100,
+      body: { id: 'server_error', message: 'Server Error' },
+    });
     const err = await failure(c.getDroplet(d.id));
     expect(err.status).toBe(500);
     expect(err.format()).toContain('status.digitalocean.com');
@@ -169,7 +237,12 @@ describe('DoClient against the API double', () => {
   it('treats 422 "pending event" as wait-and-retry, other 422s as a clear failure', async () => {
     const d = api.addDroplet();
     const { c, clock } = client({ retry: { ...FAST_RETRY, pendingWaitMs: 250 } });
-    api.inject({ path: `/v2/droplets/${d.id}/actions`, status: 422, times: 2, body: { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' } });
+    api.inject({
+      path: `/v2/droplets/${d.id}/actions`,
+      status: 422,
+      times: 2,
+      body: { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' },
+    });
     const a = await c.dropletAction(d.id, { type: 'power_off' });
     expect(a.type).toBe('power_off');
     expect(clock.sleeps).toEqual([250, 250]);
@@ -187,14 +260,22 @@ describe('DoClient against the API double', () => {
     expect(images).toHaveLength(450);
     expect(new Set(images.map((i) => i.id)).size).toBe(450);
     const lists = api.requests.filter((r) => r.path === '/v2/images');
-    expect(lists.map((r) => [r.query.page, r.query.per_page, r.query.private])).toEqual([['1', '200', 'true'], ['2', '200', 'true'], ['3', '200', 'true']]);
+    expect(lists.map((r) => [r.query.page, r.query.per_page, r.query.private])).toEqual([
+      ['1', '200', 'true'],
+      ['2', '200', 'true'],
+      ['3', '200', 'true'],
+    ]);
     const small = await c.listUserImages(7);
     expect(small.map((i) => i.name)).toEqual(images.map((i) => i.name));
   });
 
   it('redacts the token even when the server echoes it back', async () => {
     const d = api.addDroplet();
-    api.inject({ path: `/v2/droplets/${d.id}`, status: 400, body: { id: 'bad_request', message: `bad header Bearer ${TOKEN}` } });
+    api.inject({
+      path: `/v2/droplets/${d.id}`,
+      status: 400,
+      body: { id: 'bad_request', message: `bad header Bearer ${TOKEN}` },
+    });
     const { c } = client();
     const err = await failure(c.getDroplet(d.id));
     expect(err.message).toContain('[redacted]');
@@ -218,7 +299,11 @@ describe('DoClient against the API double', () => {
   it('refuses a token a header cannot carry, without echoing it', () => {
     const bad = `${TOKEN}\nsecond-line`;
     let err: unknown;
-    try { new DoClient({ token: bad, baseUrl: api.url }); } catch (e) { err = e; }
+    try {
+      new DoClient({ token: bad, baseUrl: api.url });
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(MpimgError);
     expect((err as MpimgError).format()).toMatch(/contains spaces, line breaks/);
     expect((err as MpimgError).format()).not.toContain(TOKEN);
@@ -236,7 +321,11 @@ describe('DoClient against the API double', () => {
   it('validates request bodies like the API: unknown create fields and missing fields get 422', async () => {
     const { c } = client();
     api.allowViolations = true;
-    const err = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64', agent: false } }));
+    const err = await failure(
+      c.request('POST', '/v2/droplets', {
+        body: { name: 'x', size: 's-1vcpu-512mb-10gb', image: 'debian-12-x64', agent: false },
+      }),
+    );
     expect(err.status).toBe(422);
     expect(err.message).toContain('unknown field(s): agent');
     const missing = await failure(c.request('POST', '/v2/droplets', { body: { name: 'x', image: 'debian-12-x64' } }));
@@ -255,7 +344,9 @@ describe('DoClient against the API double', () => {
     const { c } = client();
     const err = await failure(c.request('POST', `/v2/droplets/${d.id}/actions`, { body: { type: 'power_off' } }));
     expect(err.unknownEffect).toBe(true);
-    expect(err.format()).toMatch(/POST \/v2\/droplets\/\d+\/actions failed \(500: injected 500\) and it is not known whether DigitalOcean carried it out[\s\S]*fix: it was not sent again/);
+    expect(err.format()).toMatch(
+      /POST \/v2\/droplets\/\d+\/actions failed \(500: injected 500\) and it is not known whether DigitalOcean carried it out[\s\S]*fix: it was not sent again/,
+    );
     expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(api.actions.size).toBe(1);
   });
@@ -295,7 +386,12 @@ describe('DoClient against the API double', () => {
     expect(await c.deleteDroplet(d.id)).toBe(true);
     expect(await c.deleteDroplet(d.id)).toBe(false);
     const e = api.addDroplet();
-    api.inject({ method: 'DELETE', path: `/v2/droplets/${e.id}`, status: 403, body: { id: 'forbidden', message: 'You do not have access for the attempted action.' } });
+    api.inject({
+      method: 'DELETE',
+      path: `/v2/droplets/${e.id}`,
+      status: 403,
+      body: { id: 'forbidden', message: 'You do not have access for the attempted action.' },
+    });
     expect((await failure(c.deleteDroplet(e.id))).status).toBe(403);
   });
 

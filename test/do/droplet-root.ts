@@ -42,21 +42,39 @@ function put(root: string, rel: string, text: string | Buffer, mode = 0o644): vo
 }
 
 /** An image project with a bundle in dist/ (made by the real bundler). */
-export function verifyProject(manifest: Record<string, unknown> = VERIFY_MANIFEST, steps: Record<string, string> = {}): string {
+export function verifyProject(
+  manifest: Record<string, unknown> = VERIFY_MANIFEST,
+  steps: Record<string, string> = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'mpimg-verify-proj-'));
   put(dir, 'mpimg.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  put(dir, 'first-boot/10-setup.sh', steps.setup ?? [
-    '#!/bin/sh', 'set -eu', `. /opt/acme/${SLUG}/lib.sh`,
-    `mpimg_save_credential ADMIN_PASSWORD "${ADMIN_PASSWORD_MARK}$(mpimg_random_password 12)"`,
-    `mkdir -p /var/lib/${SLUG} && echo yes > /var/lib/${SLUG}/ready`, 'echo setup done', '',
-  ].join('\n'), 0o755);
+  put(
+    dir,
+    'first-boot/10-setup.sh',
+    steps.setup ??
+      [
+        '#!/bin/sh',
+        'set -eu',
+        `. /opt/acme/${SLUG}/lib.sh`,
+        `mpimg_save_credential ADMIN_PASSWORD "${ADMIN_PASSWORD_MARK}$(mpimg_random_password 12)"`,
+        `mkdir -p /var/lib/${SLUG} && echo yes > /var/lib/${SLUG}/ready`,
+        'echo setup done',
+        '',
+      ].join('\n'),
+    0o755,
+  );
   put(dir, 'first-boot/20-ip.sh', steps.ip ?? '#!/bin/sh\nset -eu\necho configured\n', 0o755);
   put(dir, 'motd.txt', 'Welcome to {{name}} {{version}}!\nOpen http://{{ip}}/ in a browser.\n');
   // A task file without imports (the standard tasks, verify among them, come from the CLI).
-  put(dir, 'mpimgfile.mjs', [
-    "const mark = Symbol.for('generator-mpimg.task');",
-    "export const hello = Object.assign(async () => {}, { taskName: 'hello', description: 'hello', [mark]: true });", '',
-  ].join('\n'));
+  put(
+    dir,
+    'mpimgfile.mjs',
+    [
+      "const mark = Symbol.for('generator-mpimg.task');",
+      "export const hello = Object.assign(async () => {}, { taskName: 'hello', description: 'hello', [mark]: true });",
+      '',
+    ].join('\n'),
+  );
   writeBundle(loadProject(dir));
   return dir;
 }
@@ -72,33 +90,57 @@ export interface FakeState {
 }
 
 const UFW_ACTIVE = [
-  'Status: active', '', 'To                         Action      From', '--                         ------      ----',
-  '22/tcp                     LIMIT       Anywhere', '80/tcp                     ALLOW       Anywhere',
-  '22/tcp (v6)                LIMIT       Anywhere (v6)', '80/tcp (v6)                ALLOW       Anywhere (v6)', '',
+  'Status: active',
+  '',
+  'To                         Action      From',
+  '--                         ------      ----',
+  '22/tcp                     LIMIT       Anywhere',
+  '80/tcp                     ALLOW       Anywhere',
+  '22/tcp (v6)                LIMIT       Anywhere (v6)',
+  '80/tcp (v6)                ALLOW       Anywhere (v6)',
+  '',
 ].join('\n');
 
 /** /etc/ufw/user.rules as ufw writes it for limit 22/tcp, allow 80/tcp ("### tuple ###" before each rule). */
 const UFW_USER_RULES = [
-  '*filter', ':ufw-user-input - [0:0]', '### RULES ###', '',
-  '### tuple ### limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in', '-A ufw-user-input -p tcp --dport 22 -j ufw-user-limit', '',
-  '### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in', '-A ufw-user-input -p tcp --dport 80 -j ACCEPT', '',
-  '### END RULES ###', 'COMMIT', '',
+  '*filter',
+  ':ufw-user-input - [0:0]',
+  '### RULES ###',
+  '',
+  '### tuple ### limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in',
+  '-A ufw-user-input -p tcp --dport 22 -j ufw-user-limit',
+  '',
+  '### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in',
+  '-A ufw-user-input -p tcp --dport 80 -j ACCEPT',
+  '',
+  '### END RULES ###',
+  'COMMIT',
+  '',
 ].join('\n');
 
 function fakeBin(bin: string): void {
   const f = (name: string, body: string) => put(bin, name, `#!/bin/sh\n${body}\n`, 0o755);
   // Answers from /fake-state/* inside the root, so a test can change them between runs.
-  f('systemctl', [
-    'if [ "$1" = is-active ]; then shift; [ "$1" = -- ] && shift',
-    '  if grep -qx -- "$1" /fake-state/active 2>/dev/null; then echo active; exit 0; fi; echo inactive; exit 3; fi',
-    'exit 0',
-  ].join('\n'));
+  f(
+    'systemctl',
+    [
+      'if [ "$1" = is-active ]; then shift; [ "$1" = -- ] && shift',
+      '  if grep -qx -- "$1" /fake-state/active 2>/dev/null; then echo active; exit 0; fi; echo inactive; exit 3; fi',
+      'exit 0',
+    ].join('\n'),
+  );
   f('ufw', '[ "$1" = status ] && cat /fake-state/ufw; exit 0');
-  f('cloud-init', [
-    'case "$*" in *--version*) echo "/usr/bin/cloud-init 23.1.1" ;;',
-    '  status*) printf "status: done\\nextended_status: done\\nboot_status_code: enabled-by-generator\\n" ;; esac',
-  ].join('\n'));
-  f('curl', 'for a in "$@"; do case $a in *169.254.169.254*) cat /fake-state/metadata-ip; exit 0 ;; esac; done; echo "curl: no network in the test droplet" >&2; exit 7');
+  f(
+    'cloud-init',
+    [
+      'case "$*" in *--version*) echo "/usr/bin/cloud-init 23.1.1" ;;',
+      '  status*) printf "status: done\\nextended_status: done\\nboot_status_code: enabled-by-generator\\n" ;; esac',
+    ].join('\n'),
+  );
+  f(
+    'curl',
+    'for a in "$@"; do case $a in *169.254.169.254*) cat /fake-state/metadata-ip; exit 0 ;; esac; done; echo "curl: no network in the test droplet" >&2; exit 7',
+  );
   f('hostname', `if [ "$1" = -I ]; then echo "${DROPLET_IP} "; else echo acme-wiki-droplet; fi`);
   f('ip', `echo "2: eth0    inet ${DROPLET_IP}/24 brd 198.51.100.255 scope global eth0"`);
   // The image check counts pending security updates with apt-get -s: none here.
@@ -139,20 +181,43 @@ function wrapperScript(root: string, bin: string): string {
  * Installs the project's bundle into a fresh root and boots it once as a new droplet made from the
  * image. `boot.finish: false` leaves out the last first-boot step (so the hold stays).
  */
-export async function testDroplet(project: string, boot: { finish?: boolean; fake?: Partial<FakeState>; seedKey?: boolean } = {}): Promise<TestDroplet> {
+export async function testDroplet(
+  project: string,
+  boot: { finish?: boolean; fake?: Partial<FakeState>; seedKey?: boolean } = {},
+): Promise<TestDroplet> {
   const root = mkdtempSync(join(tmpdir(), 'mpimg-droplet-'));
   chmodSync(root, 0o755);
   const bin = mkdtempSync(join(tmpdir(), 'mpimg-droplet-bin-'));
   chmodSync(bin, 0o755);
   fakeBin(bin);
   for (const l of ['bin', 'sbin', 'lib', 'lib64']) symlinkSync(`usr/${l}`, join(root, l));
-  for (const d of ['usr', 'proc', 'opt', 'srv', 'home', 'var/tmp', 'run/sshd', 'var/cache/apt/archives', 'var/log', 'etc/ssh/sshd_config.d', 'etc/update-motd.d']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of [
+    'usr',
+    'proc',
+    'opt',
+    'srv',
+    'home',
+    'var/tmp',
+    'run/sshd',
+    'var/cache/apt/archives',
+    'var/log',
+    'etc/ssh/sshd_config.d',
+    'etc/update-motd.d',
+  ])
+    mkdirSync(join(root, d), { recursive: true });
   mkdirSync(join(root, 'tmp'), { mode: 0o1777 });
   chmodSync(join(root, 'tmp'), 0o1777);
   mkdirSync(join(root, 'dev'));
   mkdirSync(join(root, 'etc'), { recursive: true });
-  for (const [n, maj, min] of [['null', 1, 3], ['zero', 1, 5], ['urandom', 1, 9], ['random', 1, 8]] as const) {
-    const r = spawnSync('mknod', ['-m', '666', join(root, 'dev', n), 'c', String(maj), String(min)], { encoding: 'utf8' });
+  for (const [n, maj, min] of [
+    ['null', 1, 3],
+    ['zero', 1, 5],
+    ['urandom', 1, 9],
+    ['random', 1, 8],
+  ] as const) {
+    const r = spawnSync('mknod', ['-m', '666', join(root, 'dev', n), 'c', String(maj), String(min)], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`mknod ${n}: ${r.stderr}`);
   }
   symlinkSync('/proc/self/fd', join(root, 'dev/fd'));
@@ -160,31 +225,63 @@ export async function testDroplet(project: string, boot: { finish?: boolean; fak
   spawnSync('cp', ['-a', '/etc/alternatives', join(root, 'etc/alternatives')]);
   // systemd "runs" (systemctl is the fake one).
   mkdirSync(join(root, 'run/systemd/system'), { recursive: true });
-  put(root, 'etc/os-release', 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n');
-  put(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/bash\nsshd:x:105:65534::/run/sshd:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
+  put(
+    root,
+    'etc/os-release',
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+  );
+  put(
+    root,
+    'etc/passwd',
+    'root:x:0:0:root:/root:/bin/bash\nsshd:x:105:65534::/run/sshd:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+  );
   put(root, 'etc/group', 'root:x:0:\nnogroup:x:65534:\n');
   put(root, 'etc/shadow', 'root:*:19700:0:99999:7:::\nsshd:!:19700::::::\nnobody:*:19700:0:99999:7:::\n', 0o640);
   put(root, 'etc/hostname', 'acme-wiki-droplet\n');
-  put(root, 'etc/ssh/sshd_config', 'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n');
+  put(
+    root,
+    'etc/ssh/sshd_config',
+    'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n',
+  );
   put(root, 'etc/ufw/ufw.conf', 'ENABLED=yes\nLOGLEVEL=low\n');
   // What ufw loads at boot, as the build's firewall step left it (the same rules as UFW_ACTIVE).
   put(root, 'etc/default/ufw', 'IPV6=no\nDEFAULT_INPUT_POLICY="DROP"\n');
   put(root, 'etc/ufw/user.rules', UFW_USER_RULES);
-  put(root, 'var/lib/dpkg/status', ['base-files 12.4+deb12u5', 'cloud-init 22.4.2-1+deb12u1', 'openssh-server 1:9.2p1-2+deb12u3', 'ufw 0.36.2-1']
-    .map((p) => { const [n, v] = p.split(' '); return `Package: ${n}\nStatus: install ok installed\nVersion: ${v}\n\n`; }).join(''));
+  put(
+    root,
+    'var/lib/dpkg/status',
+    ['base-files 12.4+deb12u5', 'cloud-init 22.4.2-1+deb12u1', 'openssh-server 1:9.2p1-2+deb12u3', 'ufw 0.36.2-1']
+      .map((p) => {
+        const [n, v] = p.split(' ');
+        return `Package: ${n}\nStatus: install ok installed\nVersion: ${v}\n\n`;
+      })
+      .join(''),
+  );
   put(root, 'root/.bashrc', '# ~/.bashrc\n', 0o644);
   chmodSync(join(root, 'root'), 0o700);
   put(root, 'fake-state/active', '');
 
   // The image, as the build left it: the real sh installer, under --root.
   const slug = (JSON.parse(readFileSync(join(project, 'mpimg.json'), 'utf8')) as { slug: string }).slug;
-  const inst = spawnSync('sh', [join(project, 'dist', `${slug}-install.sh`), 'install', '--root', root], { encoding: 'utf8' });
+  const inst = spawnSync('sh', [join(project, 'dist', `${slug}-install.sh`), 'install', '--root', root], {
+    encoding: 'utf8',
+  });
   if (inst.status !== 0) throw new Error(`install: ${inst.stderr}`);
 
   const wrapper = join(bin, '..', `${bin.split('/').pop()}-session`);
   writeFileSync(wrapper, wrapperScript(root, bin), { mode: 0o755 });
   const exec = (script: string, env: Record<string, string> = {}) => {
-    const r = spawnSync('sh', [wrapper], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env, SSH_ORIGINAL_COMMAND: script }, timeout: 60_000 });
+    const r = spawnSync('sh', [wrapper], {
+      encoding: 'utf8',
+      env: {
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: '/root',
+        LANG: 'C.UTF-8',
+        ...env,
+        SSH_ORIGINAL_COMMAND: script,
+      },
+      timeout: 60_000,
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   const setFake = (s: Partial<FakeState>) => {
@@ -199,25 +296,35 @@ export async function testDroplet(project: string, boot: { finish?: boolean; fak
   // the hold armed early; then the per-instance scripts in name order, as cloud-init runs them.
   const key = readFileSync(`${sshd.identityFile}.pub`, 'utf8').trim();
   put(root, 'root/.ssh/authorized_keys', boot.seedKey === false ? '' : `${key}\n`, 0o600);
-  put(root, 'run/cloud-init/instance-data.json', `${JSON.stringify({ v1: { instance_id: 'i-verify', public_ssh_keys: [key] } })}\n`);
+  put(
+    root,
+    'run/cloud-init/instance-data.json',
+    `${JSON.stringify({ v1: { instance_id: 'i-verify', public_ssh_keys: [key] } })}\n`,
+  );
   put(root, 'var/lib/cloud/instances/i-verify/sem/.keep', '');
   symlinkSync('/var/lib/cloud/instances/i-verify', join(root, 'var/lib/cloud/instance'));
   put(root, 'var/lib/cloud/data/instance-id', 'i-verify\n');
   put(root, 'etc/machine-id', '0123456789abcdef0123456789abcdef\n', 0o444);
-  const first = exec([
-    'set -u',
-    'ssh-keygen -q -A 2>/dev/null || true',
-    `h=/opt/acme/${slug}/login-hold; if [ -x "$h" ]; then "$h" arm; fi`,
-    'for f in /var/lib/cloud/scripts/per-instance/*; do',
-    `  case $f in */zz-*) [ '${boot.finish === false ? 'no' : 'yes'}' = yes ] || continue ;; esac`,
-    '  "$f" || echo "FAILED $f"',
-    'done',
-    'touch /var/lib/cloud/instance/sem/config_scripts_per_instance',
-    'echo "Cloud-init v. 23.1.1 finished" > /var/log/cloud-init.log',
-  ].join('\n'), { MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' });
+  const first = exec(
+    [
+      'set -u',
+      'ssh-keygen -q -A 2>/dev/null || true',
+      `h=/opt/acme/${slug}/login-hold; if [ -x "$h" ]; then "$h" arm; fi`,
+      'for f in /var/lib/cloud/scripts/per-instance/*; do',
+      `  case $f in */zz-*) [ '${boot.finish === false ? 'no' : 'yes'}' = yes ] || continue ;; esac`,
+      '  "$f" || echo "FAILED $f"',
+      'done',
+      'touch /var/lib/cloud/instance/sem/config_scripts_per_instance',
+      'echo "Cloud-init v. 23.1.1 finished" > /var/log/cloud-init.log',
+    ].join('\n'),
+    { MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' },
+  );
   if (first.code !== 0) throw new Error(`first boot: ${first.stdout}\n${first.stderr}`);
   return {
-    root, sshd, exec, setFake,
+    root,
+    sshd,
+    exec,
+    setFake,
     async stop() {
       await sshd.stop();
       rmSync(wrapper, { force: true });

@@ -6,7 +6,17 @@ import { createImageCommand } from '../../tasks/commands/image.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
+import {
+  FAST_RETRY,
+  FAST_TIMINGS,
+  TOKEN,
+  apiEnv,
+  captureContext,
+  fastClock,
+  runCommand,
+  tempDir,
+  writeManifest,
+} from './support.js';
 
 // `mpimg image` end to end on this side of the API: the double plays DigitalOcean and hands out a
 // droplet at 127.0.0.1, a real sshd plays the droplet, and the real `mpimg run build` runs the
@@ -15,8 +25,12 @@ let sshd: Sshd;
 let api: DoApiDouble;
 let project: ReturnType<typeof tempDir>;
 
-beforeAll(async () => { sshd = await startSshd(); });
-afterAll(async () => { await sshd?.stop(); });
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await sshd?.stop();
+});
 beforeEach(async () => {
   api = await DoApiDouble.start(TOKEN);
   api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'test', public_key: 'ssh-ed25519 AAAA test' }];
@@ -32,16 +46,28 @@ afterEach(async () => {
 
 /** A task file without imports: a task is a function carrying the library's shared marker. */
 function writeTaskFile(body: string): void {
-  writeFileSync(join(project.dir, 'mpimgfile.mjs'), `const mark = Symbol.for('generator-mpimg.task');
+  writeFileSync(
+    join(project.dir, 'mpimgfile.mjs'),
+    `const mark = Symbol.for('generator-mpimg.task');
 const task = (name, fn) => Object.assign(fn, { taskName: name, description: name, [mark]: true });
 export const build = task('build', async (c) => { ${body} });
-`);
+`,
+  );
 }
 
 function command() {
   const build = runTaskBuildStep({
     sshPort: sshd.port,
-    extraArgs: ['--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3'],
+    extraArgs: [
+      '--identity',
+      sshd.identityFile,
+      '--known-hosts',
+      sshd.knownHostsFile,
+      '--ssh-config',
+      sshd.clientConfigFile,
+      '--wait-attempts',
+      '3',
+    ],
   });
   return createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
 }
@@ -83,13 +109,21 @@ describe('mpimg image with the real `mpimg run build` over SSH', () => {
     const sshConfig = join(home.dir, 'ssh_config');
     writeFileSync(sshConfig, `UserKnownHostsFile ${userKnownHosts}\n`);
     const realSsh = join(userInfo().homedir, '.ssh');
-    const look = () => (existsSync(realSsh) ? readdirSync(realSsh).map((f) => `${f}:${statSync(join(realSsh, f)).mtimeMs}`).sort() : null);
+    const look = () =>
+      existsSync(realSsh)
+        ? readdirSync(realSsh)
+            .map((f) => `${f}:${statSync(join(realSsh, f)).mtimeMs}`)
+            .sort()
+        : null;
     const realBefore = look();
 
     const first = await startSshd();
     let second: Sshd | undefined;
     const run = async (port: number) => {
-      const build = runTaskBuildStep({ sshPort: port, extraArgs: ['--identity', first.identityFile, '--ssh-config', sshConfig, '--wait-attempts', '3'] });
+      const build = runTaskBuildStep({
+        sshPort: port,
+        extraArgs: ['--identity', first.identityFile, '--ssh-config', sshConfig, '--wait-attempts', '3'],
+      });
       const cmd = createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
       const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, home.dir) });
       return { code: await runCommand(cmd, [], cap.ctx), cap };

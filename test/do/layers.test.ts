@@ -25,8 +25,15 @@ function target(from: string, spec: string): string | undefined {
 
 function graph(): Map<string, string[]> {
   const g = new Map<string, string[]>();
-  for (const f of readdirSync(DO).filter((n) => n.endsWith('.ts')).map((n) => join(DO, n))) {
-    g.set(f, specifiers(readFileSync(f, 'utf8')).map((s) => target(f, s)).filter((t): t is string => t !== undefined));
+  for (const f of readdirSync(DO)
+    .filter((n) => n.endsWith('.ts'))
+    .map((n) => join(DO, n))) {
+    g.set(
+      f,
+      specifiers(readFileSync(f, 'utf8'))
+        .map((s) => target(f, s))
+        .filter((t): t is string => t !== undefined),
+    );
   }
   return g;
 }
@@ -60,11 +67,26 @@ function findCycle(g: Map<string, string[]>): string[] | undefined {
 
 describe('tasks/do: the API library', () => {
   it('reads every kind of import (so the checks below cannot pass by not seeing one)', () => {
-    expect(specifiers("import type { A } from '../commands/types.js';\nexport { b } from './b.js';\nconst c = await import('../commands/run.js');\nimport './side.js';"))
-      .toEqual(['../commands/types.js', './b.js', './side.js', '../commands/run.js']);
-    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', []]]);
+    expect(
+      specifiers(
+        "import type { A } from '../commands/types.js';\nexport { b } from './b.js';\nconst c = await import('../commands/run.js');\nimport './side.js';",
+      ),
+    ).toEqual(['../commands/types.js', './b.js', './side.js', '../commands/run.js']);
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', []],
+    ]);
     expect(findCycle(g)).toEqual(['a', 'b', 'c', 'a']);
-    expect(findCycle(new Map([['a', ['b']], ['b', []]]))).toBeUndefined();
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toBeUndefined();
   });
 
   it('imports nothing of the CLI layer (tasks/commands/, tasks/cli.ts)', () => {

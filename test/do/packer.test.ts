@@ -24,13 +24,24 @@ function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { PATH: process.env.PATH, HOME: packerHome, PACKER_PLUGIN_PATH: join(packerHome, 'plugins'), CHECKPOINT_DISABLE: '1', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: packerHome,
+      PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
+      CHECKPOINT_DISABLE: '1',
+      ...env,
+    },
   });
 }
 
 /** What Packer 1.6.6 cannot parse (or refuses: required_version), and only that. */
 function forOldPacker(text: string): string {
-  const stripped = text.replace(/^packer \{\n(?: {2}#.*\n)* {2}required_version = "[^"\n]*"\n {2}required_plugins \{\n[\s\S]*?\n {2}\}\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
+  const stripped = text
+    .replace(
+      /^packer \{\n(?: {2}#.*\n)* {2}required_version = "[^"\n]*"\n {2}required_plugins \{\n[\s\S]*?\n {2}\}\n\}\n/m,
+      '',
+    )
+    .replace(/^ {2}droplet_agent += false\n/m, '');
   expect(stripped.length).toBeLessThan(text.length - 100);
   return stripped;
 }
@@ -46,7 +57,9 @@ beforeAll(() => {
   try {
     execFileSync('packer', ['version'], { stdio: 'pipe' });
   } catch {
-    throw new Error('packer is not installed, so the generated Packer template cannot be checked: install it (Debian: `apt-get install packer`; .ci/run installs it) and run the tests again');
+    throw new Error(
+      'packer is not installed, so the generated Packer template cannot be checked: install it (Debian: `apt-get install packer`; .ci/run installs it) and run the tests again',
+    );
   }
   packerHome = tempDir('mpimg-packer-home-');
   mkdirSync(join(packerHome, 'plugins'));
@@ -72,7 +85,9 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
 
   it('targets current Packer: the DigitalOcean plugin declared, the droplet agent off', () => {
     const { text } = bundled();
-    expect(text).toMatch(/^packer \{\n(?: {2}#.*\n)* {2}required_version = ">= 1\.7\.0"\n {2}required_plugins \{\n {4}digitalocean = \{\n {6}version = ">= [\d.]+"\n {6}source {2}= "github.com\/digitalocean\/digitalocean"/m);
+    expect(text).toMatch(
+      /^packer \{\n(?: {2}#.*\n)* {2}required_version = ">= 1\.7\.0"\n {2}required_plugins \{\n {4}digitalocean = \{\n {6}version = ">= [\d.]+"\n {6}source {2}= "github.com\/digitalocean\/digitalocean"/m,
+    );
     expect(text).toMatch(/^ {2}droplet_agent += false$/m);
   });
 
@@ -90,7 +105,11 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
   });
 
   it('is written from mpimg.json: a changed manifest and `mpimg bundle` change it', () => {
-    const a = bundled({ version: '1.2.3', droplet: { region: 'fra1', size: 's-1vcpu-1gb' }, build: { packages: ['nginx', 'php-fpm'] } });
+    const a = bundled({
+      version: '1.2.3',
+      droplet: { region: 'fra1', size: 's-1vcpu-1gb' },
+      build: { packages: ['nginx', 'php-fpm'] },
+    });
     expect(a.text).toContain('default = "fra1"');
     expect(a.text).toContain('default = "s-1vcpu-1gb"');
     expect(a.text).toContain("install 'nginx' 'php-fpm'");
@@ -109,12 +128,24 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(again).toContain('"MPIMG_VERSION=2.0.0"');
   });
 
-  it('runs the build task\'s steps in order with the sh twin', () => {
+  it("runs the build task's steps in order with the sh twin", () => {
     const { text } = bundled();
-    const steps = ['cloud-init status', 'rm -rf /opt/digitalocean', 'dist-upgrade', "install 'jq'", 'install --only seeded',
-      "for f in '10-install.sh'; do", 'acme-wiki-install.sh install"', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
+    const steps = [
+      'cloud-init status',
+      'rm -rf /opt/digitalocean',
+      'dist-upgrade',
+      "install 'jq'",
+      'install --only seeded',
+      "for f in '10-install.sh'; do",
+      'acme-wiki-install.sh install"',
+      'acme-wiki-install.sh cleanup',
+      'acme-wiki-install.sh check',
+    ];
     const at = steps.map((s) => text.indexOf(s));
-    expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      JSON.stringify(steps.filter((_, i) => at[i] < 0)),
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     // the wait for cloud-init is bounded, never a bare --wait
     expect(text).not.toContain('status --wait');
@@ -124,7 +155,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(dnf).not.toContain('dnf -y install');
   });
 
-  it('runs the build script\'s catalog steps where the build task does, with the bundle\'s variables; still valid', () => {
+  it("runs the build script's catalog steps where the build task does, with the bundle's variables; still valid", () => {
     const manifest = {
       variables: { APP_VERSION: '2.4.1', GREETING: 'say "hi" ${x}' },
       users: [{ name: 'acme' }],
@@ -132,15 +163,31 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
       build: { packages: ['jq', 'ufw'] },
     } as Partial<Manifest>;
     const { dir, text } = bundled(manifest);
-    const steps = ['dist-upgrade', 'acme-wiki-build.sh repositories', "install 'jq' 'ufw'", 'acme-wiki-build.sh users', 'install --only seeded',
-      'acme-wiki-build.sh owners', "for f in '10-install.sh'; do", 'acme-wiki-install.sh install"', 'acme-wiki-build.sh services',
-      'acme-wiki-build.sh firewall', 'acme-wiki-install.sh cleanup', 'acme-wiki-install.sh check'];
+    const steps = [
+      'dist-upgrade',
+      'acme-wiki-build.sh repositories',
+      "install 'jq' 'ufw'",
+      'acme-wiki-build.sh users',
+      'install --only seeded',
+      'acme-wiki-build.sh owners',
+      "for f in '10-install.sh'; do",
+      'acme-wiki-install.sh install"',
+      'acme-wiki-build.sh services',
+      'acme-wiki-build.sh firewall',
+      'acme-wiki-install.sh cleanup',
+      'acme-wiki-install.sh check',
+    ];
     const at = steps.map((s) => text.indexOf(s));
-    expect(at.every((i) => i >= 0), JSON.stringify(steps.filter((_, i) => at[i] < 0))).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      JSON.stringify(steps.filter((_, i) => at[i] < 0)),
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     // the script is the one `mpimg bundle` wrote next to the template, uploaded before it is used
     expect(text).toContain('source      = "${path.root}/acme-wiki-build.sh"');
-    expect(text.indexOf('destination = "${local.work}/acme-wiki-build.sh"')).toBeLessThan(text.indexOf('acme-wiki-build.sh repositories'));
+    expect(text.indexOf('destination = "${local.work}/acme-wiki-build.sh"')).toBeLessThan(
+      text.indexOf('acme-wiki-build.sh repositories'),
+    );
     // variables: the build scripts' environment, HCL-escaped
     expect(text).toContain('environment_vars = ["APP_VERSION=2.4.1", "GREETING=say \\"hi\\" $${x}", "MPIMG_ROOT=/"');
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
@@ -161,7 +208,12 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
   });
 
   it('keeps a scripts folder of mpimg.json as text: Packer never evaluates `${...}` from it (the snapshot name cannot hold one: schema)', () => {
-    const dir = makeProject({ manifest: { snapshot: { name: 'leak-%-{slug}-{timestamp}' }, build: { packages: ['jq'], scriptsDir: 'steps-${var.do_token}' } } });
+    const dir = makeProject({
+      manifest: {
+        snapshot: { name: 'leak-%-{slug}-{timestamp}' },
+        build: { packages: ['jq'], scriptsDir: 'steps-${var.do_token}' },
+      },
+    });
     mkdirSync(join(dir, 'steps-${var.do_token}'));
     writeFileSync(join(dir, 'steps-${var.do_token}/10-a.sh'), '#!/bin/sh\necho a\n', { mode: 0o755 });
     const text = readFileSync(writeBundle(loadProject(dir)).packer, 'utf8');
@@ -170,8 +222,17 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
     // What Packer makes of it, with a token in the environment: the literal text, no token, no secret marker.
     const c = spawnSync('packer', ['console', 'dist/check.pkr.hcl'], {
-      cwd: dir, encoding: 'utf8', timeout: 60_000, input: 'local.snapshot_name\n',
-      env: { PATH: process.env.PATH, HOME: packerHome, PACKER_PLUGIN_PATH: join(packerHome, 'plugins'), CHECKPOINT_DISABLE: '1', DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      input: 'local.snapshot_name\n',
+      env: {
+        PATH: process.env.PATH,
+        HOME: packerHome,
+        PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
+        CHECKPOINT_DISABLE: '1',
+        DIGITALOCEAN_ACCESS_TOKEN: TOKEN,
+      },
     });
     expect(c.stdout + c.stderr).not.toContain(TOKEN);
     expect(c.stdout.trim()).toMatch(/^leak-%-acme-wiki-\d{8}-\d{6}$/);

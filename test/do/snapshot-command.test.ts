@@ -4,7 +4,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createSnapshotCommand, type Prompt } from '../../tasks/commands/snapshot.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
-import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir, writeManifest } from './support.js';
+import {
+  FAST_RETRY,
+  FAST_TIMINGS,
+  TOKEN,
+  apiEnv,
+  captureContext,
+  fastClock,
+  runCommand,
+  tempDir,
+  writeManifest,
+} from './support.js';
 
 let api: DoApiDouble;
 let project: ReturnType<typeof tempDir>;
@@ -23,7 +33,13 @@ const NOW = new Date('2026-03-04T05:06:07Z');
 
 function setup(opts: { env?: NodeJS.ProcessEnv; isTTY?: boolean; prompt?: Prompt } = {}) {
   const cap = captureContext({ cwd: project.dir, env: opts.env ?? apiEnv(api.url, project.dir), isTTY: opts.isTTY });
-  const cmd = createSnapshotCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW, prompt: opts.prompt });
+  const cmd = createSnapshotCommand({
+    clock: fastClock(),
+    retry: FAST_RETRY,
+    timings: FAST_TIMINGS,
+    now: () => NOW,
+    prompt: opts.prompt,
+  });
   return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
 }
 
@@ -33,7 +49,13 @@ const BUILD = { tags: ['mpimg-build'] };
 /** A prompt that records its questions and gives a fixed answer. */
 function answering(answer: string): Prompt & { questions: string[] } {
   const questions: string[] = [];
-  return Object.assign(async (q: string) => { questions.push(q); return answer; }, { questions });
+  return Object.assign(
+    async (q: string) => {
+      questions.push(q);
+      return answer;
+    },
+    { questions },
+  );
 }
 
 function clean(cap: { out: () => string; err: () => string }): void {
@@ -42,7 +64,7 @@ function clean(cap: { out: () => string; err: () => string }): void {
 }
 
 describe('mpimg snapshot', () => {
-  it('snapshots a droplet by id with the manifest\'s default name and prints the list-user line', async () => {
+  it("snapshots a droplet by id with the manifest's default name and prints the list-user line", async () => {
     const d = api.addDroplet({ name: 'build-1', ...BUILD });
     const { cap, run } = setup();
     expect(await run(['--droplet', String(d.id)])).toBe(0);
@@ -51,7 +73,9 @@ describe('mpimg snapshot', () => {
     const lines = cap.out().trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^ID {4,}Name {4,}Type {4,}Distribution {4,}Slug {4,}Public {4,}Min Disk {4,}Created$/);
-    expect(lines[1]).toBe(`${img.id}    acme-wiki-1.2.0-20260304-050607    snapshot    Debian${' '.repeat(18)}false     10          ${img.created_at}`);
+    expect(lines[1]).toBe(
+      `${img.id}    acme-wiki-1.2.0-20260304-050607    snapshot    Debian${' '.repeat(18)}false     10          ${img.created_at}`,
+    );
     // Plain progress lines off a terminal: phase and elapsed time, no carriage returns.
     expect(cap.err()).toMatch(/^mpimg snapshot: \[00:00\] looking up droplet \d+$/m);
     expect(cap.err()).toMatch(/^mpimg snapshot: \[\d\d:\d\d\] shutting down droplet \d+$/m);
@@ -75,11 +99,14 @@ describe('mpimg snapshot', () => {
     expect(await run(['--droplet', 'gpu-build', '--name', 'gpu snap', '--json']), cap.err()).toBe(0);
     expect(JSON.parse(cap.out())).toMatchObject({ name: 'gpu snap', type: 'snapshot' });
     expect(api.images.get(JSON.parse(cap.out()).id)?.droplet_id).toBe(d.id);
-    expect(api.requests.filter((r) => r.path === '/v2/droplets').map((r) => r.query.type ?? 'plain')).toEqual(['plain', 'gpus']);
+    expect(api.requests.filter((r) => r.path === '/v2/droplets').map((r) => r.query.type ?? 'plain')).toEqual([
+      'plain',
+      'gpus',
+    ]);
     clean(cap);
   });
 
-  it('takes doctl\'s config file from DIGITALOCEAN_CONFIG, and the API endpoint from its api-url', async () => {
+  it("takes doctl's config file from DIGITALOCEAN_CONFIG, and the API endpoint from its api-url", async () => {
     const d = api.addDroplet({ status: 'off', ...BUILD });
     const file = join(project.dir, 'team-b.yaml');
     writeFileSync(file, `access-token: ${TOKEN}\napi-url: ${api.url}\n`);
@@ -91,7 +118,9 @@ describe('mpimg snapshot', () => {
     // DIGITALOCEAN_API_URL still wins over the file's api-url, as with doctl.
     const other = setup({ env: { ...env, DIGITALOCEAN_API_URL: 'http://127.0.0.1:9' } });
     expect(await other.run(['--droplet', String(d.id)])).toBe(1);
-    expect(other.cap.err()).toMatch(/cannot reach the DigitalOcean API[\s\S]*where: GET \/v2\/droplets\/\d+ \(http:\/\/127\.0\.0\.1:9\)[\s\S]*DIGITALOCEAN_API_URL points at the API/);
+    expect(other.cap.err()).toMatch(
+      /cannot reach the DigitalOcean API[\s\S]*where: GET \/v2\/droplets\/\d+ \(http:\/\/127\.0\.0\.1:9\)[\s\S]*DIGITALOCEAN_API_URL points at the API/,
+    );
     clean(cap);
   });
 
@@ -123,12 +152,14 @@ describe('mpimg snapshot', () => {
     api.token = 'another-token';
     const { cap, run } = setup();
     expect(await run(['--droplet', String(d.id)])).toBe(1);
-    expect(cap.err()).toMatch(/refused GET \/v2\/droplets\/\d+ with 401[\s\S]*fix: the token \(from DIGITALOCEAN_ACCESS_TOKEN\) was rejected/);
+    expect(cap.err()).toMatch(
+      /refused GET \/v2\/droplets\/\d+ with 401[\s\S]*fix: the token \(from DIGITALOCEAN_ACCESS_TOKEN\) was rejected/,
+    );
     expect(api.requests).toHaveLength(1);
     clean(cap);
   });
 
-  it('reads the token from doctl\'s config under the HOME passed in, and never prints it', async () => {
+  it("reads the token from doctl's config under the HOME passed in, and never prints it", async () => {
     const d = api.addDroplet({ status: 'off', ...BUILD });
     const cfg = join(project.dir, '.config', 'doctl');
     mkdirSync(cfg, { recursive: true });
@@ -151,7 +182,9 @@ describe('mpimg snapshot', () => {
     expect(cap.err()).toMatch(/missing --droplet/);
     expect(await main(['snapshot', '--droplet', '1', '--bogus'], cap.ctx)).toBe(2);
     expect(await main(['snapshot', '--droplet', '1'], cap.ctx)).toBe(1);
-    expect(cap.err()).toMatch(/no DigitalOcean API token found[\s\S]*DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN and .*doctl\/config\.yaml/);
+    expect(cap.err()).toMatch(
+      /no DigitalOcean API token found[\s\S]*DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN and .*doctl\/config\.yaml/,
+    );
     expect(api.requests).toHaveLength(0);
     expect(await main(['snapshot', '--help'], cap.ctx)).toBe(0);
     expect(cap.out()).toContain('Usage: mpimg snapshot --droplet <id|name>');
@@ -166,7 +199,9 @@ describe('mpimg snapshot', () => {
       const d = api.addDroplet({ name: 'shop-prod', tags: ['web', 'prod'], status: 'active' });
       const { cap, run } = setup();
       expect(await run(['--droplet', String(d.id)])).toBe(1);
-      expect(cap.err()).toContain(`error: refusing to shut down and snapshot droplet ${d.id} "shop-prod" (tags: web, prod; public IPv4: ${d.ip}; status: active) without confirmation`);
+      expect(cap.err()).toContain(
+        `error: refusing to shut down and snapshot droplet ${d.id} "shop-prod" (tags: web, prod; public IPv4: ${d.ip}; status: active) without confirmation`,
+      );
       expect(cap.err()).toContain(`where: --droplet ${d.id}`);
       expect(cap.err()).toMatch(/fix: .*not tagged mpimg-build.*run again with --yes/);
       noActionsSent();
@@ -189,7 +224,9 @@ describe('mpimg snapshot', () => {
         const { cap, run } = setup({ isTTY: true, prompt });
         expect(await run(['--droplet', String(d.id)])).toBe(1);
         expect(prompt.questions).toHaveLength(1);
-        expect(prompt.questions[0]).toContain(`droplet ${d.id} "shop-prod" (tags: prod; public IPv4: ${d.ip}; status: active)`);
+        expect(prompt.questions[0]).toContain(
+          `droplet ${d.id} "shop-prod" (tags: prod; public IPv4: ${d.ip}; status: active)`,
+        );
         expect(prompt.questions[0]).toMatch(/\[y\/N\] $/);
         expect(cap.err()).toContain(`error: not confirmed: droplet ${d.id} was left as it is`);
       }
@@ -212,7 +249,12 @@ describe('mpimg snapshot', () => {
       const { run } = setup({ prompt });
       expect(await run(['--droplet', String(d.id), '--yes'])).toBe(0);
       expect(prompt.questions).toEqual([]);
-      expect(api.calls().filter((c) => c.startsWith('POST')).map((c) => c.split(' ').pop())).toContain('snapshot');
+      expect(
+        api
+          .calls()
+          .filter((c) => c.startsWith('POST'))
+          .map((c) => c.split(' ').pop()),
+      ).toContain('snapshot');
     });
 
     it('a build droplet (tag mpimg-build) is not asked about', async () => {
@@ -239,7 +281,9 @@ describe('mpimg snapshot', () => {
     const { cap, run } = setup();
     expect(await run(['--droplet', String(d.id)])).toBe(1);
     expect(cap.err()).toMatch(/snapshot action \d+ ended as "errored"/);
-    expect(cap.err()).toContain(`note: droplet ${d.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${d.id}\``);
+    expect(cap.err()).toContain(
+      `note: droplet ${d.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${d.id}\``,
+    );
     expect(cap.err()).not.toContain('may still appear');
   });
 
@@ -247,9 +291,16 @@ describe('mpimg snapshot', () => {
     const d = api.addDroplet({ ...BUILD, status: 'off' });
     api.behaviour.actionMs = { snapshot: 60_000 };
     const { cap, run } = setup();
-    const poll = setInterval(() => { if (api.calls().some((c) => c.endsWith('snapshot'))) { clearInterval(poll); cap.abort.abort(); } }, 2);
+    const poll = setInterval(() => {
+      if (api.calls().some((c) => c.endsWith('snapshot'))) {
+        clearInterval(poll);
+        cap.abort.abort();
+      }
+    }, 2);
     expect(await run(['--droplet', String(d.id)])).toBe(130);
-    expect(cap.err()).toContain(`note: a snapshot "acme-wiki-1.2.0-20260304-050607" of droplet ${d.id} was started and may still appear: check \`doctl compute image list-user\``);
+    expect(cap.err()).toContain(
+      `note: a snapshot "acme-wiki-1.2.0-20260304-050607" of droplet ${d.id} was started and may still appear: check \`doctl compute image list-user\``,
+    );
     expect(cap.err()).not.toContain('may now be off');
   });
 });

@@ -22,8 +22,12 @@ export function captureContext(opts: { cwd: string; env: NodeJS.ProcessEnv; isTT
   const stderr = new PassThrough();
   let o = '';
   let e = '';
-  stdout.on('data', (b: Buffer) => { o += b.toString(); });
-  stderr.on('data', (b: Buffer) => { e += b.toString(); });
+  stdout.on('data', (b: Buffer) => {
+    o += b.toString();
+  });
+  stderr.on('data', (b: Buffer) => {
+    e += b.toString();
+  });
   const abort = new AbortController();
   return {
     ctx: { cwd: opts.cwd, env: opts.env, stdout, stderr, isTTY: opts.isTTY ?? false, signal: abort.signal },
@@ -94,5 +98,12 @@ export function writeManifest(dir: string, m: unknown = MANIFEST): void {
 
 /** A clean env for the API: no HOME secrets, the double's URL, the token. */
 export function apiEnv(url: string, home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), PATH: process.env.PATH, DIGITALOCEAN_API_URL: url, DIGITALOCEAN_ACCESS_TOKEN: TOKEN, ...extra };
+  return {
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    PATH: process.env.PATH,
+    DIGITALOCEAN_API_URL: url,
+    DIGITALOCEAN_ACCESS_TOKEN: TOKEN,
+    ...extra,
+  };
 }

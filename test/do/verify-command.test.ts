@@ -10,7 +10,16 @@ import { pickSize } from '../../tasks/do/verify.js';
 import { MpimgError } from '../../tasks/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { ADMIN_PASSWORD_MARK, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
-import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, writeManifest } from './support.js';
+import {
+  FAST_RETRY,
+  FAST_TIMINGS,
+  TOKEN,
+  apiEnv,
+  captureContext,
+  fastClock,
+  runCommand,
+  writeManifest,
+} from './support.js';
 
 let project: string;
 let good: TestDroplet;
@@ -31,7 +40,12 @@ beforeEach(async () => {
   api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'laptop', public_key: 'ssh-ed25519 AAAA laptop' }];
   api.behaviour.activeAfterMs = 10;
   api.behaviour.fromImageIp = good.sshd.host;
-  imageId = api.addImage({ name: 'acme-wiki-1.2.0-20260304-050607', regions: ['fra1', 'ams3'], min_disk_size: 25, distribution: 'Debian' }).id;
+  imageId = api.addImage({
+    name: 'acme-wiki-1.2.0-20260304-050607',
+    regions: ['fra1', 'ams3'],
+    min_disk_size: 25,
+    distribution: 'Debian',
+  }).id;
 });
 afterEach(async () => {
   await api.close();
@@ -40,14 +54,30 @@ afterEach(async () => {
 /** The real `mpimg run verify` against the test droplet's sshd (its own key and config). */
 function realStep(d: TestDroplet) {
   return runTaskBuildStep({
-    task: 'verify', sshPort: d.sshd.port,
-    extraArgs: ['--identity', d.sshd.identityFile, '--ssh-config', d.sshd.clientConfigFile, '--wait-attempts', '3', '--cloud-init-timeout', '5'],
+    task: 'verify',
+    sshPort: d.sshd.port,
+    extraArgs: [
+      '--identity',
+      d.sshd.identityFile,
+      '--ssh-config',
+      d.sshd.clientConfigFile,
+      '--wait-attempts',
+      '3',
+      '--cloud-init-timeout',
+      '5',
+    ],
   });
 }
 
 function setup(deps: Partial<VerifyCommandDeps> = {}, d: TestDroplet = good) {
   const cap = captureContext({ cwd: project, env: apiEnv(api.url, project) });
-  const cmd = createVerifyCommand({ verify: realStep(d), clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, ...deps });
+  const cmd = createVerifyCommand({
+    verify: realStep(d),
+    clock: fastClock(),
+    retry: FAST_RETRY,
+    timings: FAST_TIMINGS,
+    ...deps,
+  });
   return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
 }
 
@@ -68,8 +98,15 @@ describe('mpimg verify --image', () => {
     const runId = /^acme-wiki-verify-\d{8}-\d{6}-([0-9a-f]{12})$/.exec(String(body.name))?.[1];
     expect(runId).toBeDefined();
     expect(body).toEqual({
-      name: body.name, region: 'fra1', size: 's-1vcpu-1gb', image: imageId, ssh_keys: ['aa:bb'], tags: ['mpimg-verify', `mpimg-run:${runId}`],
-      with_droplet_agent: false, monitoring: false, ipv6: false,
+      name: body.name,
+      region: 'fra1',
+      size: 's-1vcpu-1gb',
+      image: imageId,
+      ssh_keys: ['aa:bb'],
+      tags: ['mpimg-verify', `mpimg-run:${runId}`],
+      with_droplet_agent: false,
+      monitoring: false,
+      ipv6: false,
     });
     expect(cap.out()).toMatch(/^\[PASS\] first-boot: every first-boot step succeeded/m);
     expect(cap.out()).toMatch(/^Summary: 8 passed, 0 warnings, 0 failed, 0 skipped$/m);
@@ -83,8 +120,22 @@ describe('mpimg verify --image', () => {
     const { cap, run } = setup();
     expect(await run(['--image', String(imageId), '--json'])).toBe(0);
     const doc = JSON.parse(cap.out());
-    expect(doc).toMatchObject({ image: imageId, result: 'pass', summary: { pass: 8, warn: 0, fail: 0, skip: 0 }, droplet: { size: 's-1vcpu-1gb', destroyed: true } });
-    expect(doc.checks.map((c: { id: string }) => c.id)).toEqual(['first-boot', 'login-hold', 'motd', 'credentials', 'services', 'firewall', 'image-check', 'command-1']);
+    expect(doc).toMatchObject({
+      image: imageId,
+      result: 'pass',
+      summary: { pass: 8, warn: 0, fail: 0, skip: 0 },
+      droplet: { size: 's-1vcpu-1gb', destroyed: true },
+    });
+    expect(doc.checks.map((c: { id: string }) => c.id)).toEqual([
+      'first-boot',
+      'login-hold',
+      'motd',
+      'credentials',
+      'services',
+      'firewall',
+      'image-check',
+      'command-1',
+    ]);
     expect(cap.err()).toMatch(/^\[PASS\] motd: /m);
     clean(cap);
   });
@@ -95,11 +146,19 @@ describe('mpimg verify --image', () => {
     try {
       api.behaviour.fromImageIp = d.sshd.host;
       const cap = captureContext({ cwd: broken, env: apiEnv(api.url, broken) });
-      const cmd = createVerifyCommand({ verify: realStep(d), clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
+      const cmd = createVerifyCommand({
+        verify: realStep(d),
+        clock: fastClock(),
+        retry: FAST_RETRY,
+        timings: FAST_TIMINGS,
+      });
       expect(await runCommand(cmd, ['--image', String(imageId), '--json'], cap.ctx)).toBe(1);
       const doc = JSON.parse(cap.out());
       expect(doc.result).toBe('fail');
-      expect(doc.checks.find((c: { id: string }) => c.id === 'first-boot')).toMatchObject({ status: 'fail', message: expect.stringContaining('20-ip (exit 5)') });
+      expect(doc.checks.find((c: { id: string }) => c.id === 'first-boot')).toMatchObject({
+        status: 'fail',
+        message: expect.stringContaining('20-ip (exit 5)'),
+      });
       expect(cap.err()).toMatch(/error: the verify task failed on 127\.0\.0\.1 \(exit code 1\)/);
       expect(api.droplets.size).toBe(0);
       clean(cap);
@@ -125,11 +184,17 @@ describe('mpimg verify --image', () => {
   });
 
   it('--keep keeps the droplet after a failure and says how to delete it', async () => {
-    const { cap, run } = setup({ verify: async () => { throw new MpimgError('the verify task failed on 127.0.0.1 (exit code 1)'); } });
+    const { cap, run } = setup({
+      verify: async () => {
+        throw new MpimgError('the verify task failed on 127.0.0.1 (exit code 1)');
+      },
+    });
     expect(await run(['--image', String(imageId), '--keep'])).toBe(1);
     expect(api.droplets.size).toBe(1);
     const id = [...api.droplets.keys()][0];
-    expect(cap.err()).toContain(`keeping verify droplet ${id} (127.0.0.1): delete it with \`doctl compute droplet delete ${id}\``);
+    expect(cap.err()).toContain(
+      `keeping verify droplet ${id} (127.0.0.1): delete it with \`doctl compute droplet delete ${id}\``,
+    );
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
   });
 
@@ -142,13 +207,19 @@ describe('mpimg verify --image', () => {
     const { cap, run } = setup({ verify: async () => {} });
     expect(await run(['--image', String(imageId)])).toBe(0);
     expect((creates()[0].body as { size: string }).size).toBe('s-1vcpu-1gb');
-    expect(cap.err()).toContain("$.droplet.size s-1vcpu-512mb-10gb has a 10 GB disk, too small for the image's 25 GB: using s-1vcpu-1gb");
+    expect(cap.err()).toContain(
+      "$.droplet.size s-1vcpu-512mb-10gb has a 10 GB disk, too small for the image's 25 GB: using s-1vcpu-1gb",
+    );
   });
 
   it('refuses an unknown, unfinished or elsewhere image before creating anything', async () => {
     const pending = api.addImage({ status: 'pending', regions: ['fra1'] }).id;
     const away = api.addImage({ regions: ['sfo3'] }).id;
-    for (const [id, why] of [[999_999, /image 999999 was not found in this account/], [pending, /is pending, not available/], [away, /is not in region fra1 \(it is in sfo3\)[\s\S]*doctl compute image-action transfer/]] as const) {
+    for (const [id, why] of [
+      [999_999, /image 999999 was not found in this account/],
+      [pending, /is pending, not available/],
+      [away, /is not in region fra1 \(it is in sfo3\)[\s\S]*doctl compute image-action transfer/],
+    ] as const) {
       const { cap, run } = setup({ verify: async () => {} });
       expect(await run(['--image', String(id)])).toBe(1);
       expect(cap.err()).toMatch(why);
@@ -157,7 +228,10 @@ describe('mpimg verify --image', () => {
   });
 
   it('through the CLI: --help, a missing or bad --image (exit 2), no token (exit 1), without API calls', async () => {
-    const cap = captureContext({ cwd: project, env: { HOME: project, XDG_CONFIG_HOME: project, DIGITALOCEAN_API_URL: api.url } });
+    const cap = captureContext({
+      cwd: project,
+      env: { HOME: project, XDG_CONFIG_HOME: project, DIGITALOCEAN_API_URL: api.url },
+    });
     expect(await main(['verify', '--help'], cap.ctx)).toBe(0);
     expect(cap.out()).toContain('Usage: mpimg verify --image <id> [--keep] [--json]');
     expect(cap.out()).toContain('mpimg run verify --host <ip> [--port N]');

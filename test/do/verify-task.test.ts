@@ -7,14 +7,29 @@ import { afterEach, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
 import { packageRoot } from '../../tasks/paths.js';
 import { TOKEN, captureContext } from './support.js';
-import { ADMIN_PASSWORD_MARK, CREDENTIALS, DROPLET_IP, SLUG, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
+import {
+  ADMIN_PASSWORD_MARK,
+  CREDENTIALS,
+  DROPLET_IP,
+  SLUG,
+  VERIFY_MANIFEST,
+  testDroplet,
+  verifyProject,
+  type TestDroplet,
+} from './droplet-root.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f();
 });
 
-async function setup(opts: { manifest?: Record<string, unknown>; steps?: Record<string, string>; boot?: Parameters<typeof testDroplet>[1] } = {}) {
+async function setup(
+  opts: {
+    manifest?: Record<string, unknown>;
+    steps?: Record<string, string>;
+    boot?: Parameters<typeof testDroplet>[1];
+  } = {},
+) {
   const project = verifyProject(opts.manifest, opts.steps);
   cleanups.push(() => rmSync(project, { recursive: true, force: true }));
   const d = await testDroplet(project, opts.boot);
@@ -23,9 +38,31 @@ async function setup(opts: { manifest?: Record<string, unknown>; steps?: Record<
 }
 
 async function verify(project: string, d: TestDroplet, extra: string[] = []) {
-  const cap = captureContext({ cwd: project, env: { PATH: process.env.PATH, HOME: project, DIGITALOCEAN_ACCESS_TOKEN: TOKEN } });
-  const code = await runCommand.run(['verify', '--host', d.sshd.host, '--port', String(d.sshd.port), '--identity', d.sshd.identityFile,
-    '--known-hosts', d.sshd.knownHostsFile, '--ssh-config', d.sshd.clientConfigFile, '--wait-attempts', '3', '--cloud-init-timeout', '5', ...extra], cap.ctx);
+  const cap = captureContext({
+    cwd: project,
+    env: { PATH: process.env.PATH, HOME: project, DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
+  });
+  const code = await runCommand.run(
+    [
+      'verify',
+      '--host',
+      d.sshd.host,
+      '--port',
+      String(d.sshd.port),
+      '--identity',
+      d.sshd.identityFile,
+      '--known-hosts',
+      d.sshd.knownHostsFile,
+      '--ssh-config',
+      d.sshd.clientConfigFile,
+      '--wait-attempts',
+      '3',
+      '--cloud-init-timeout',
+      '5',
+      ...extra,
+    ],
+    cap.ctx,
+  );
   const out = cap.out();
   const all = out + cap.err();
   expect(all).not.toContain(TOKEN);
@@ -43,11 +80,20 @@ describe('mpimg run verify on a droplet made from the image', () => {
     const v = await verify(project, d);
     expect(v.code, v.out + v.err).toBe(0);
     expect(v.lines.map((l) => l.replace(/: .*/, ''))).toEqual([
-      '[PASS] first-boot', '[PASS] login-hold', '[PASS] motd', '[PASS] credentials', '[PASS] services', '[PASS] firewall', '[PASS] image-check', '[PASS] command-1',
+      '[PASS] first-boot',
+      '[PASS] login-hold',
+      '[PASS] motd',
+      '[PASS] credentials',
+      '[PASS] services',
+      '[PASS] firewall',
+      '[PASS] image-check',
+      '[PASS] command-1',
     ]);
     expect(v.out).toContain(`[PASS] motd: the MOTD renders with the droplet's IP ${DROPLET_IP}`);
     expect(v.out).toContain(`[PASS] credentials: ${CREDENTIALS} is 0600, owned by root`);
-    expect(v.out).toContain('[PASS] firewall: ufw is active with exactly the rules of $.firewall (limit 22/tcp, allow 80/tcp)');
+    expect(v.out).toContain(
+      '[PASS] firewall: ufw is active with exactly the rules of $.firewall (limit 22/tcp, allow 80/tcp)',
+    );
     expect(v.out).toContain('[PASS] command-1: `test -s /var/lib/acme-wiki/ready` exited 0');
     expect(v.out).toMatch(/^Summary: 8 passed, 0 warnings, 0 failed, 0 skipped\nResult: PASS$/m);
     expect(v.err).toMatch(/task "verify" finished on root@127\.0\.0\.1:\d+/);
@@ -63,18 +109,26 @@ describe('mpimg run verify on a droplet made from the image', () => {
     const { project, d } = await setup();
     const pkg = readFileSync(join(packageRoot(), 'templates/droplet/99-img-check.sh'), 'utf8');
     mkdirSync(join(project, 'scripts'), { recursive: true });
-    writeFileSync(join(project, 'scripts/99-img-check.sh'), pkg.replaceAll('--firewall)', '--firewall-not-yet)'), { mode: 0o755 });
+    writeFileSync(join(project, 'scripts/99-img-check.sh'), pkg.replaceAll('--firewall)', '--firewall-not-yet)'), {
+      mode: 0o755,
+    });
     const v = await verify(project, d);
     expect(v.code, v.out + v.err).toBe(0);
-    expect(v.out).toContain("[WARN] firewall: ufw is active; its rules were not compared with $.firewall: the project's scripts/99-img-check.sh has no --firewall option");
-    expect(v.out).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks, the project's scripts\/99-img-check\.sh\)$/m);
+    expect(v.out).toContain(
+      "[WARN] firewall: ufw is active; its rules were not compared with $.firewall: the project's scripts/99-img-check.sh has no --firewall option",
+    );
+    expect(v.out).toMatch(
+      /^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks, the project's scripts\/99-img-check\.sh\)$/m,
+    );
   });
 
   it('fails naming first-boot when a first-boot step failed, and goes on with the other checks', async () => {
     const { project, d } = await setup({ steps: { ip: '#!/bin/sh\necho cannot configure >&2\nexit 5\n' } });
     const v = await verify(project, d);
     expect(v.code).toBe(1);
-    expect(v.out).toContain('[FAIL] first-boot: first-boot step(s) failed: 20-ip (exit 5): see /var/log/mpimg/acme-wiki/ on the droplet');
+    expect(v.out).toContain(
+      '[FAIL] first-boot: first-boot step(s) failed: 20-ip (exit 5): see /var/log/mpimg/acme-wiki/ on the droplet',
+    );
     expect(v.tag('login-hold')).toBe('PASS');
     expect(v.lines).toHaveLength(8);
     expect(v.err).toMatch(/error: verify: 1 check\(s\) failed on root@127\.0\.0\.1:\d+: first-boot/);
@@ -91,16 +145,28 @@ describe('mpimg run verify on a droplet made from the image', () => {
   });
 
   it('names each broken promise: MOTD with another IP, loose credentials, a stopped service, a missing firewall rule, a failing smoke command', async () => {
-    const { project, d } = await setup({ manifest: { ...VERIFY_MANIFEST, firewall: { limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] }, verify: { commands: ['test -s /var/lib/acme-wiki/ready', 'echo no such page >&2; exit 22'] } } });
+    const { project, d } = await setup({
+      manifest: {
+        ...VERIFY_MANIFEST,
+        firewall: { limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] },
+        verify: { commands: ['test -s /var/lib/acme-wiki/ready', 'echo no such page >&2; exit 22'] },
+      },
+    });
     d.setFake({ metadataIp: '203.0.113.99', active: [] });
     d.exec(`chmod 644 ${CREDENTIALS}`);
     const v = await verify(project, d);
     expect(v.code).toBe(1);
-    expect(v.out).toContain(`[FAIL] motd: the MOTD does not show the droplet's IP (${DROPLET_IP}); it shows 203.0.113.99`);
-    expect(v.out).toContain(`[FAIL] credentials: ${CREDENTIALS} has mode 0644, owner root: it holds passwords and must be 0600, owned by root`);
+    expect(v.out).toContain(
+      `[FAIL] motd: the MOTD does not show the droplet's IP (${DROPLET_IP}); it shows 203.0.113.99`,
+    );
+    expect(v.out).toContain(
+      `[FAIL] credentials: ${CREDENTIALS} has mode 0644, owner root: it holds passwords and must be 0600, owned by root`,
+    );
     expect(v.out).toContain('[FAIL] services: declared service(s) not active: acme-wiki.service (inactive)');
     // the image check's own comparison (--firewall from $.firewall), on the firewall line only
-    expect(v.out).toMatch(/^\[FAIL\] firewall: ufw is active, but the firewall's rules differ from mpimg\.json's.*\n {7}- ufw \(ENABLED=yes in \/etc\/ufw\/ufw\.conf\)\n {7}- missing: allow tcp 443$/m);
+    expect(v.out).toMatch(
+      /^\[FAIL\] firewall: ufw is active, but the firewall's rules differ from mpimg\.json's.*\n {7}- ufw \(ENABLED=yes in \/etc\/ufw\/ufw\.conf\)\n {7}- missing: allow tcp 443$/m,
+    );
     expect(v.tag('image-check')).toBe('PASS');
     expect(v.out).toContain('[PASS] command-1:');
     expect(v.out).toContain('[FAIL] command-2: `echo no such page >&2; exit 22` exited 22');
@@ -110,7 +176,9 @@ describe('mpimg run verify on a droplet made from the image', () => {
   });
 
   it('an inactive firewall, a smoke command over its bound, and what the booted image check still fails', async () => {
-    const { project, d } = await setup({ manifest: { ...VERIFY_MANIFEST, verify: { commands: ['sleep 300'], commandTimeoutSeconds: 1 } } });
+    const { project, d } = await setup({
+      manifest: { ...VERIFY_MANIFEST, verify: { commands: ['sleep 300'], commandTimeoutSeconds: 1 } },
+    });
     d.setFake({ ufw: 'Status: inactive\n' });
     // The build left its own cloud-init instance in the image.
     d.exec('mkdir -p /var/lib/cloud/instances/i-build && echo x > /var/lib/cloud/instances/i-build/user-data.txt');
@@ -126,23 +194,29 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(Date.now() - start).toBeLessThan(150_000);
   });
 
-  it('no firewall declared and none running: a warning on the firewall line only, the image check\'s own warning about it not counted twice', async () => {
+  it("no firewall declared and none running: a warning on the firewall line only, the image check's own warning about it not counted twice", async () => {
     const { firewall: _none, ...manifest } = VERIFY_MANIFEST;
     const { project, d } = await setup({ manifest });
     d.setFake({ ufw: 'Status: inactive\n' });
     d.exec("sed -i 's/^ENABLED=yes/ENABLED=no/' /etc/ufw/ufw.conf");
     const v = await verify(project, d);
     expect(v.code, v.out + v.err).toBe(0);
-    expect(v.out).toContain('[WARN] firewall: no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall');
+    expect(v.out).toContain(
+      '[WARN] firewall: no firewall is active: Marketplace review rejects images without one; declare the ports in $.firewall',
+    );
     expect(v.out).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks\)$/m);
     expect(v.out).toMatch(/^Summary: 7 passed, 1 warnings, 0 failed, 0 skipped\nResult: PASS with warnings$/m);
     // ufw runs now but would not come up at the next boot: still a warning, in the image check's words
     d.setFake({ ufw: 'Status: active\n' });
     const once = await verify(project, d);
     expect(once.code).toBe(0);
-    expect(once.out).toMatch(/^\[WARN\] firewall: ufw is active now, but the image check says: no firewall is enabled at boot/m);
+    expect(once.out).toMatch(
+      /^\[WARN\] firewall: ufw is active now, but the image check says: no firewall is enabled at boot/m,
+    );
     d.exec("sed -i 's/^ENABLED=no/ENABLED=yes/' /etc/ufw/ufw.conf");
-    expect((await verify(project, d)).out).toContain('[PASS] firewall: a firewall is active (ufw); $.firewall declares no rules');
+    expect((await verify(project, d)).out).toContain(
+      '[PASS] firewall: a firewall is active (ufw); $.firewall declares no rules',
+    );
   });
 
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {
@@ -166,7 +240,9 @@ describe('mpimg run verify on a droplet made from the image', () => {
     cleanups.push(() => clearTimeout(releaser));
     const later = await verify(project, d, ['--wait-attempts', '10']);
     expect(later.code, later.out + later.err).toBe(0);
-    expect(later.err).toMatch(/waiting for ssh on root@127\.0\.0\.1:\d+ \(attempt 1\/10\)[\s\S]*ssh is up \(attempt \d+\)/);
+    expect(later.err).toMatch(
+      /waiting for ssh on root@127\.0\.0\.1:\d+ \(attempt 1\/10\)[\s\S]*ssh is up \(attempt \d+\)/,
+    );
     expect(readFileSync(join(d.root, `var/lib/mpimg/${SLUG}/first-boot.last`), 'utf8')).toContain('10-setup 0');
   });
 });

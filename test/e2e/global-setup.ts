@@ -28,16 +28,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   }
   const wanted = (process.env.MPIMG_E2E_SUITES ?? Object.keys(SUITES).join(','))
-    .split(',').map((s) => s.trim()).filter(Boolean);
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of wanted) {
-    if (!(s in SUITES)) throw new Error(`MPIMG_E2E_SUITES: unknown suite "${s}"; use ${Object.keys(SUITES).join(', ')}`);
+    if (!(s in SUITES))
+      throw new Error(`MPIMG_E2E_SUITES: unknown suite "${s}"; use ${Object.keys(SUITES).join(', ')}`);
   }
   const runRoot = mkdtempSync(join(tmpdir(), 'mpimg-e2e-'));
   const ctx: E2eContext = { runRoot, bases: {}, rootfs: [], repoRoot };
   const teardown = async () => {
     // Backstop for a worker that died mid-test: whatever still runs inside this run's droplets goes first.
     for (const pid of processesRootedIn(runRoot)) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     await unmountTree(runRoot);
     rmSync(runRoot, { recursive: true, force: true });

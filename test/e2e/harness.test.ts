@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname as hostHostname } from 'node:os';
@@ -16,7 +25,12 @@ import { consoleLogin, makeKeyPair, sshCommand, sshOptions, startDropletSshd } f
 
 // Self-test of the test bed: if these fail, no scenario result can be trusted.
 
-const hostLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(':')[1]?.trim()).filter(Boolean).sort();
+const hostLinks = () =>
+  execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(':')[1]?.trim())
+    .filter(Boolean)
+    .sort();
 
 describe('prerequisites', () => {
   it('are all present on this machine', () => {
@@ -50,12 +64,16 @@ describe('root filesystem cache', () => {
   it('is written atomically: a failed build leaves neither a cache file nor a partial one', async () => {
     const dir = mkdtempSync(join(e2eContext().runRoot, 'cache-'));
     const dest = join(dir, 'bookworm-x.tar.zst');
-    await expect(produceAtomically(dest, async (tmp) => {
-      writeFileSync(tmp, 'half a tarball');
-      throw new Error('debootstrap interrupted');
-    })).rejects.toThrow(/interrupted/);
+    await expect(
+      produceAtomically(dest, async (tmp) => {
+        writeFileSync(tmp, 'half a tarball');
+        throw new Error('debootstrap interrupted');
+      }),
+    ).rejects.toThrow(/interrupted/);
     expect(readdirSync(dir)).toEqual([]);
-    await produceAtomically(dest, async (tmp) => { writeFileSync(tmp, 'whole'); });
+    await produceAtomically(dest, async (tmp) => {
+      writeFileSync(tmp, 'whole');
+    });
     expect(readdirSync(dir)).toEqual(['bookworm-x.tar.zst']);
     expect(readFileSync(dest, 'utf8')).toBe('whole');
   });
@@ -76,7 +94,8 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
     const linksBefore = hostLinks();
     const hostName = hostHostname();
     await withDroplet(work, image, async (d) => {
-      const r = await d.exec(`
+      const r = await d.exec(
+        `
         hostname evil-droplet; echo "name=$(hostname)"
         ip link add mpimge2e0 type dummy 2>&1 && echo NETADMIN-OK || echo netadmin-refused
         mknod /root/disk b 8 0 2>&1 && echo MKNOD-OK || echo mknod-refused
@@ -85,7 +104,9 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
         find /dev -type b | sed 's/^/blockdev=/'
         ls /dev | tr '\\n' ' '; echo
         grep CapBnd /proc/self/status
-      `, { allowFail: true });
+      `,
+        { allowFail: true },
+      );
       const out = r.stdout;
       expect(out).toContain('name=evil-droplet');
       expect(out).toContain('netadmin-refused');
@@ -101,18 +122,21 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
     expect(hostLinks()).toEqual(linksBefore);
   });
 
-  it('a build droplet (nat) has a network of its own: netfilter changes stay inside, this machine\'s 127.0.0.1 is 10.0.2.2 from it, its sshd is reached on 127.0.0.1 here', async () => {
+  it("a build droplet (nat) has a network of its own: netfilter changes stay inside, this machine's 127.0.0.1 is 10.0.2.2 from it, its sshd is reached on 127.0.0.1 here", async () => {
     const server = createServer((_req, res) => res.end('from the host\n'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const linksBefore = hostLinks();
     const d = await Droplet.create(work, image, 'nat', 'nat');
     try {
-      const r = await d.exec(`
+      const r = await d.exec(
+        `
         iptables -N mpimg-e2e-probe && iptables -S mpimg-e2e-probe && echo NETFILTER-OWN
         ip -4 -o addr show tap0 | awk '{print "addr=" $4}'
         curl -sS --max-time 10 http://${NAT_HOST_IP}:${port}/
-      `, { allowFail: true });
+      `,
+        { allowFail: true },
+      );
       expect(r.stdout).toContain('NETFILTER-OWN');
       expect(r.stdout).toContain(`addr=${NAT_GUEST_IP}/24`);
       expect(r.stdout).toContain('from the host');
@@ -122,7 +146,9 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
       d.write('root/.ssh/authorized_keys', keys.publicKey, 0o600);
       const sshd = await startDropletSshd(d);
       expect(sshd.netns).toBeUndefined();
-      const out = execFileSync('ssh', [...sshOptions(sshd.port, keys.privateKey), 'root@127.0.0.1', 'hostname -I'], { encoding: 'utf8' });
+      const out = execFileSync('ssh', [...sshOptions(sshd.port, keys.privateKey), 'root@127.0.0.1', 'hostname -I'], {
+        encoding: 'utf8',
+      });
       expect(out.trim().split(/\s+/)).toContain(NAT_GUEST_IP);
     } finally {
       await d.destroy();
@@ -150,50 +176,77 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
   it('tears everything down after a failing test: no mount, no process, no folder left', async () => {
     let dir = '';
     let pids: number[] = [];
-    await expect(withDroplet(work, image, async (d) => {
-      dir = d.dir;
-      const sleeper = d.spawn('sleep 600');
-      await startDropletSshd(d);
-      pids = [sleeper.child.pid!];
-      expect(mountsUnder(d.dir).length).toBeGreaterThanOrEqual(3);
-      expect(processesRootedIn(d.dir).length).toBeGreaterThanOrEqual(3); // PID 1, sleep, sshd
-      throw new Error('scenario failed');
-    })).rejects.toThrow('scenario failed');
+    await expect(
+      withDroplet(work, image, async (d) => {
+        dir = d.dir;
+        const sleeper = d.spawn('sleep 600');
+        await startDropletSshd(d);
+        pids = [sleeper.child.pid!];
+        expect(mountsUnder(d.dir).length).toBeGreaterThanOrEqual(3);
+        expect(processesRootedIn(d.dir).length).toBeGreaterThanOrEqual(3); // PID 1, sleep, sshd
+        throw new Error('scenario failed');
+      }),
+    ).rejects.toThrow('scenario failed');
     expect(mountsUnder(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(processesRootedIn(dir)).toEqual([]);
   });
 
-  it('a fixture unit that fails ends the wait for first boot at once, naming it with its journal (not after the bound)', async () => {
-    const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));
-    const enable = (d: Droplet, unit: string, text: string) => {
-      d.write(`etc/systemd/system/${unit}`, text);
-      mkdirSync(d.path('etc/systemd/system/multi-user.target.wants'), { recursive: true });
-      symlinkSync(`/etc/systemd/system/${unit}`, d.path(`etc/systemd/system/multi-user.target.wants/${unit}`));
-    };
-    const t0 = Date.now();
-    const err = await SystemdDroplet.start({
-      work, image, name: 'harness-fixture', slug: 'harness', instanceId: 'i-harness-fixture', keys, address: '192.0.2.30/24',
-      fixtures: ['mpimg-e2e-broken.service'],
-      prepare: (d) => {
-        // cloud-init's last stage waits 10 minutes for one unit (as a first-boot step waits for a
-        // database that never comes); the fixture it would need fails at once.
-        enable(d, 'mpimg-e2e-slow.service', '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=multi-user.target\n');
-        enable(d, 'mpimg-e2e-broken.service', '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "echo the fixture broke >&2; exit 3"\n[Install]\nWantedBy=multi-user.target\n');
-      },
-    }).then(() => new Error('the boot was taken as finished'), (e: Error) => e);
-    expect(err.message).toContain("the test's fixture mpimg-e2e-broken.service failed during the first boot");
-    expect(err.message).toContain('the fixture broke');
-    // The first boot would have taken 10 minutes (the bound is 8): seconds to a couple of minutes here.
-    expect(Date.now() - t0).toBeLessThan(4 * 60_000);
-    expect(mountsUnder(work)).toEqual([]);
-  }, 10 * 60_000);
+  it(
+    'a fixture unit that fails ends the wait for first boot at once, naming it with its journal (not after the bound)',
+    async () => {
+      const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));
+      const enable = (d: Droplet, unit: string, text: string) => {
+        d.write(`etc/systemd/system/${unit}`, text);
+        mkdirSync(d.path('etc/systemd/system/multi-user.target.wants'), { recursive: true });
+        symlinkSync(`/etc/systemd/system/${unit}`, d.path(`etc/systemd/system/multi-user.target.wants/${unit}`));
+      };
+      const t0 = Date.now();
+      const err = await SystemdDroplet.start({
+        work,
+        image,
+        name: 'harness-fixture',
+        slug: 'harness',
+        instanceId: 'i-harness-fixture',
+        keys,
+        address: '192.0.2.30/24',
+        fixtures: ['mpimg-e2e-broken.service'],
+        prepare: (d) => {
+          // cloud-init's last stage waits 10 minutes for one unit (as a first-boot step waits for a
+          // database that never comes); the fixture it would need fails at once.
+          enable(
+            d,
+            'mpimg-e2e-slow.service',
+            '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=multi-user.target\n',
+          );
+          enable(
+            d,
+            'mpimg-e2e-broken.service',
+            '[Unit]\nBefore=cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "echo the fixture broke >&2; exit 3"\n[Install]\nWantedBy=multi-user.target\n',
+          );
+        },
+      }).then(
+        () => new Error('the boot was taken as finished'),
+        (e: Error) => e,
+      );
+      expect(err.message).toContain("the test's fixture mpimg-e2e-broken.service failed during the first boot");
+      expect(err.message).toContain('the fixture broke');
+      // The first boot would have taken 10 minutes (the bound is 8): seconds to a couple of minutes here.
+      expect(Date.now() - t0).toBeLessThan(4 * 60_000);
+      expect(mountsUnder(work)).toEqual([]);
+    },
+    10 * 60_000,
+  );
 
   it('boots a new droplet with cloud-init (NoCloud seed), serves ssh with the seed key and a pty console login', async () => {
     const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));
     await withDroplet(work, image, async (d) => {
-      const boot = await bootNewInstance(d, { instanceId: 'i-harness-1', publicKey: keys.publicKey, hostname: 'harness-drop' });
+      const boot = await bootNewInstance(d, {
+        instanceId: 'i-harness-1',
+        publicKey: keys.publicKey,
+        hostname: 'harness-drop',
+      });
       expect(boot.stages.map((s) => s.code)).toEqual([0, 0, 0, 0]);
       const status = await d.exec('cloud-init status --long', { allowFail: true });
       expect(status.stdout).toMatch(/status: done/);

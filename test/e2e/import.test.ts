@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
-import { credentialValues, expectedUfwRules, logsHolding, parseValues, SystemdDroplet, ufwRules } from './harness/examples.js';
+import {
+  credentialValues,
+  expectedUfwRules,
+  logsHolding,
+  parseValues,
+  SystemdDroplet,
+  ufwRules,
+} from './harness/examples.js';
 import { run } from './harness/exec.js';
 import { mountsUnder } from './harness/mounts.js';
 import { hostEnv, type Project } from './harness/project.js';
@@ -36,7 +43,12 @@ beforeAll(async () => {
   keys = await makeKeyPair(work);
   const fixture = join(ctx.repoRoot, 'test/fixtures/import/droplet-1-clicks/acme-wiki-debian-12');
   const dir = join(work, 'acme-wiki');
-  const imp = await run('node', [join(ctx.repoRoot, 'bin/mpimg.js'), 'import', fixture, dir], { env: hostEnv(), timeoutMs: 300_000, input: '', allowFail: true });
+  const imp = await run('node', [join(ctx.repoRoot, 'bin/mpimg.js'), 'import', fixture, dir], {
+    env: hostEnv(),
+    timeoutMs: 300_000,
+    input: '',
+    allowFail: true,
+  });
   if (imp.code !== 0) throw new Error(`mpimg import failed (exit ${imp.code}):\n${imp.stdout}${imp.stderr}`);
   // generator-mpimg as `npm install` would put it (MPIMG_E2E_PACKAGE overrides the repository)
   mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
@@ -44,17 +56,39 @@ beforeAll(async () => {
   symlinkSync('../generator-mpimg/bin/mpimg.js', join(dir, 'node_modules/.bin/mpimg'));
   const mpimg = join(dir, 'node_modules/.bin/mpimg');
   const validate = await run(mpimg, ['validate'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (validate.code !== 0) throw new Error(`mpimg validate failed in the imported project:\n${validate.stdout}${validate.stderr}`);
+  if (validate.code !== 0)
+    throw new Error(`mpimg validate failed in the imported project:\n${validate.stdout}${validate.stderr}`);
   const bundle = await run(mpimg, ['bundle'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (bundle.code !== 0) throw new Error(`mpimg bundle failed in the imported project:\n${bundle.stdout}${bundle.stderr}`);
+  if (bundle.code !== 0)
+    throw new Error(`mpimg bundle failed in the imported project:\n${bundle.stdout}${bundle.stderr}`);
   const manifest = JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')) as Manifest;
   project = {
-    dir, slug: manifest.slug, manifest, cjs: join(dir, `dist/${manifest.slug}.cjs`), sh: join(dir, `dist/${manifest.slug}-install.sh`),
-    log: `${bundle.stdout}${bundle.stderr}`, importOut: imp.stdout, validate: `${validate.stdout}${validate.stderr}`,
+    dir,
+    slug: manifest.slug,
+    manifest,
+    cjs: join(dir, `dist/${manifest.slug}.cjs`),
+    sh: join(dir, `dist/${manifest.slug}-install.sh`),
+    log: `${bundle.stdout}${bundle.stderr}`,
+    importOut: imp.stdout,
+    validate: `${validate.stdout}${validate.stderr}`,
   };
-  built = await buildImage({ work, base: { name: SUITE, lowers: [baseOf(SUITE)] }, project, keys, name: 'import-wiki' });
+  built = await buildImage({
+    work,
+    base: { name: SUITE, lowers: [baseOf(SUITE)] },
+    project,
+    keys,
+    name: 'import-wiki',
+  });
   process.stderr.write(`[e2e] imported acme-wiki: \`mpimg run build\` took ${(built.ms / 1000).toFixed(1)} s\n`);
-  droplet = await SystemdDroplet.start({ work, image: built.image, name: 'import-wiki', slug: project.slug, instanceId: `i-import-wiki-${Date.now().toString(36)}`, keys, address: `${ADDRESS}/24` });
+  droplet = await SystemdDroplet.start({
+    work,
+    image: built.image,
+    name: 'import-wiki',
+    slug: project.slug,
+    instanceId: `i-import-wiki-${Date.now().toString(36)}`,
+    keys,
+    address: `${ADDRESS}/24`,
+  });
 });
 
 afterAll(async () => {
@@ -75,7 +109,7 @@ describe(`an imported droplet-1-clicks project (acme-wiki, Debian 12) built over
     expect(out).not.toMatch(/^\[check\] \[FAIL\]/m);
   });
 
-  it('the site answers on :80 from the nginx config the template shipped; the build script ran with the template\'s environment', async () => {
+  it("the site answers on :80 from the nginx config the template shipped; the build script ran with the template's environment", async () => {
     const out = await droplet.sh(`
       curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
       grep -o 'Your wiki is running.' /tmp/page
@@ -104,7 +138,9 @@ describe(`an imported droplet-1-clicks project (acme-wiki, Debian 12) built over
       stat -c '%U %n' /var/lib/acme-wiki /var/lib/acme-wiki/pages /var/log/acme-wiki
     `);
     expect(out).toContain('uid=system home=/var/lib/acme-wiki shell=/usr/sbin/nologin');
-    expect(out).toContain('acme-wiki /var/lib/acme-wiki\nacme-wiki /var/lib/acme-wiki/pages\nacme-wiki /var/log/acme-wiki\n');
+    expect(out).toContain(
+      'acme-wiki /var/lib/acme-wiki\nacme-wiki /var/lib/acme-wiki/pages\nacme-wiki /var/log/acme-wiki\n',
+    );
   });
 
   it('the password made at first boot is in the credentials file (0600, root) and in no log; the wiki got its hash', async () => {
@@ -113,20 +149,24 @@ describe(`an imported droplet-1-clicks project (acme-wiki, Debian 12) built over
     expect((await droplet.sh(`stat -c '%a %U %G' ${file}`)).trim()).toBe('600 root root');
     const v = parseValues(await droplet.sh(credentialValues(file, ['ACME_WIKI_ADMIN_PASSWORD'])));
     expect(v.ACME_WIKI_ADMIN_PASSWORD).toMatch(/^[A-Za-z0-9]{24}$/);
-    expect((await droplet.sh('cat /var/lib/acme-wiki/admin.sha256')).trim()).toBe(createHash('sha256').update(v.ACME_WIKI_ADMIN_PASSWORD).digest('hex'));
+    expect((await droplet.sh('cat /var/lib/acme-wiki/admin.sha256')).trim()).toBe(
+      createHash('sha256').update(v.ACME_WIKI_ADMIN_PASSWORD).digest('hex'),
+    );
     expect((await droplet.sh(logsHolding(v.ACME_WIKI_ADMIN_PASSWORD))).trim()).toBe('');
   });
 
-  it('the firewall is up with the rules the ufw preset had (now mpimg.json\'s)', async () => {
+  it("the firewall is up with the rules the ufw preset had (now mpimg.json's)", async () => {
     expect(project.manifest.firewall).toEqual({ limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] });
     const st = await droplet.sh('systemctl is-active ufw.service; ufw status');
     expect(st.split('\n')[0]).toBe('active');
     expect(ufwRules(st)).toEqual(expectedUfwRules(project.manifest.firewall!));
   });
 
-  it('root logs in over SSH (the hold was released) and sees the imported MOTD with the droplet\'s address', async () => {
+  it("root logs in over SSH (the hold was released) and sees the imported MOTD with the droplet's address", async () => {
     // (Debian's sshd_config has a commented-out "#\tForceCommand cvs server" example)
-    const sshd = await droplet.sh('grep -rnE "^[[:space:]]*(ForceCommand|Match)" /etc/ssh/sshd_config /etc/ssh/sshd_config.d/ || echo no-force-command');
+    const sshd = await droplet.sh(
+      'grep -rnE "^[[:space:]]*(ForceCommand|Match)" /etc/ssh/sshd_config /etc/ssh/sshd_config.d/ || echo no-force-command',
+    );
     expect(sshd).toContain('no-force-command');
     const login = sshLogin(await droplet.ssh(), keys.privateKey, 'imported wiki login');
     const seen = await login.expect(PROMPT);

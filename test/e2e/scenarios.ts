@@ -10,7 +10,15 @@ import { mountsUnder } from './harness/mounts.js';
 import { SystemdBoot } from './harness/nspawn.js';
 import { createProject, FAIL_FLAG, FIRST_BOOT, PROJECT, RUNS_FILE, runTask, type Project } from './harness/project.js';
 import { SUITES, type Suite } from './harness/rootfs.js';
-import { consoleLogin, makeKeyPair, scpTo, sshCommand, sshLogin, startDropletSshd, type KeyPair } from './harness/ssh.js';
+import {
+  consoleLogin,
+  makeKeyPair,
+  scpTo,
+  sshCommand,
+  sshLogin,
+  startDropletSshd,
+  type KeyPair,
+} from './harness/ssh.js';
 
 /**
  * The user-visible scenarios of issue 7 on one Debian release: generate a project, build an image
@@ -29,7 +37,8 @@ const S = PROJECT.slug;
 const HOLD_START = `# >>> mpimg:${S} login-hold >>>`;
 const HOLD_DROPIN = `etc/ssh/sshd_config.d/00-${S}-login-hold.conf`;
 // sshd -t as sshd would start: with a throw-away host key (cleanup removed the image's own).
-const SSHD_T = 'mkdir -p /run/sshd; k=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $k/k; /usr/sbin/sshd -t -h $k/k; r=$?; rm -rf $k; exit $r';
+const SSHD_T =
+  'mkdir -p /run/sshd; k=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $k/k; /usr/sbin/sshd -t -h $k/k; r=$?; rm -rf $k; exit $r';
 const HOOK_START = `# >>> mpimg:${S} first-login >>>`;
 const CREDENTIALS = `/root/.${S}-credentials`;
 const STATE = `/var/lib/mpimg/${S}`;
@@ -76,7 +85,9 @@ export function imageScenarios(opts: ScenarioOptions): void {
       keys = await makeKeyPair(work);
       baseBashrc = readFileSync(join(baseOf(suite), 'root/.bashrc'));
       project = await createProject({
-        dir: join(work, 'project'), repoRoot: ctx.repoRoot, suite,
+        dir: join(work, 'project'),
+        repoRoot: ctx.repoRoot,
+        suite,
         packages: opts.node ? ['hello', 'nodejs'] : ['hello'],
       });
       built = await buildImage({ work, base: { name: suite, lowers: [baseOf(suite)] }, project, keys, name: suite });
@@ -109,7 +120,8 @@ export function imageScenarios(opts: ScenarioOptions): void {
       expect(out).not.toContain(readFileSync(keys.privateKey, 'utf8').split('\n')[1]);
 
       await withDroplet(work, image, async (d) => {
-        const r = await d.exec(`
+        const r = await d.exec(
+          `
           stat -c '%a %n' /var/lib/cloud/scripts/per-instance/* /etc/update-motd.d/99-${S} /usr/local/bin/${S}-hello
           stat -c '%a %U %n' /etc/${S}/e2e.conf
           hello; /usr/local/bin/${S}-hello
@@ -117,9 +129,17 @@ export function imageScenarios(opts: ScenarioOptions): void {
           ls /root/.ssh/authorized_keys /etc/ssh/ssh_host_*key /var/lib/cloud/instance 2>/dev/null | sed 's/^/left: /'
           find / -xdev \\( -name '${S}.cjs' -o -name '${S}-install.sh' \\) 2>/dev/null | sed 's/^/bundle: /'
           cat /etc/${S}/build-info
-        `, { allowFail: true });
+        `,
+          { allowFail: true },
+        );
         const o = r.stdout;
-        for (const n of ['10-e2e-wiki-setup', '20-e2e-wiki-record', '30-e2e-wiki-flaky', '40-e2e-wiki-last', 'zz-e2e-wiki-finish']) {
+        for (const n of [
+          '10-e2e-wiki-setup',
+          '20-e2e-wiki-record',
+          '30-e2e-wiki-flaky',
+          '40-e2e-wiki-last',
+          'zz-e2e-wiki-finish',
+        ]) {
           expect(o).toContain(`755 /var/lib/cloud/scripts/per-instance/${n}`);
         }
         expect(o).toContain(`755 /etc/update-motd.d/99-${S}`);
@@ -151,7 +171,10 @@ export function imageScenarios(opts: ScenarioOptions): void {
         writeSeed(d, { instanceId: idA, publicKey: keys.publicKey });
         await d.boot();
         const early = await runStages(d, STAGES.slice(0, 3));
-        expect(early.stages.map((s) => s.code), early.result.stdout + early.result.stderr).toEqual([0, 0, 0]);
+        expect(
+          early.stages.map((s) => s.code),
+          early.result.stdout + early.result.stderr,
+        ).toEqual([0, 0, 0]);
         // armed before sshd starts, in a drop-in of its own (Debian reads sshd_config.d), and sshd accepts it
         expect(d.read(HOLD_DROPIN)).toContain('ForceCommand');
         const heldT = await d.exec(SSHD_T, { allowFail: true });
@@ -199,10 +222,18 @@ export function imageScenarios(opts: ScenarioOptions): void {
 
         // The droplet knows its stage: status is happy, install refuses (it would undo first boot).
         const tool = opts.node ? `node /root/${S}.cjs` : `sh /root/${S}-install.sh`;
-        copyFileSync(opts.node ? project.cjs : project.sh, d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`));
+        copyFileSync(
+          opts.node ? project.cjs : project.sh,
+          d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`),
+        );
         const st = await d.exec(`${tool} status --json`, { allowFail: true });
         expect(st.code, st.stdout + st.stderr).toBe(0);
-        expect(JSON.parse(st.stdout)).toMatchObject({ ok: true, stage: 'first-boot-finished', failedSteps: [], firstLogin: 'pending' });
+        expect(JSON.parse(st.stdout)).toMatchObject({
+          ok: true,
+          stage: 'first-boot-finished',
+          failedSteps: [],
+          firstLogin: 'pending',
+        });
         const reinstall = await d.exec(`${tool} install`, { allowFail: true });
         expect(reinstall.code).toBe(1);
         expect(reinstall.stderr).toContain('install refused: this droplet already ran its first boot');
@@ -256,7 +287,10 @@ export function imageScenarios(opts: ScenarioOptions): void {
 
         // Non-interactive uses of root's shell: no hook, clean output, scp works.
         expect(await sshCommand(sshd, keys.privateKey, 'echo cmd-ok')).toMatchObject({ code: 0, stdout: 'cmd-ok\n' });
-        expect(await sshCommand(sshd, keys.privateKey, "bash -lc 'echo login-shell-ok'")).toMatchObject({ code: 0, stdout: 'login-shell-ok\n' });
+        expect(await sshCommand(sshd, keys.privateKey, "bash -lc 'echo login-shell-ok'")).toMatchObject({
+          code: 0,
+          stdout: 'login-shell-ok\n',
+        });
         const local = join(work, 'scp-payload.txt');
         writeFileSync(local, 'scp payload\n');
         expect((await scpTo(sshd, keys.privateKey, local, '/root/scp-payload.txt')).code).toBe(0);
@@ -309,7 +343,10 @@ export function imageScenarios(opts: ScenarioOptions): void {
     it('6. uninstall on a built droplet leaves /root/.bashrc byte-identical to before install', async () => {
       await withDroplet(work, image, async (d) => {
         const tool = opts.node ? `node /root/${S}.cjs` : `sh /root/${S}-install.sh`;
-        copyFileSync(opts.node ? project.cjs : project.sh, d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`));
+        copyFileSync(
+          opts.node ? project.cjs : project.sh,
+          d.path(`root/${opts.node ? `${S}.cjs` : `${S}-install.sh`}`),
+        );
         const status = await d.exec(`${tool} status`, { allowFail: true });
         expect(status.code, status.stdout + status.stderr).toBe(0);
         expect(d.read('root/.bashrc')).toContain(HOOK_START);
@@ -327,13 +364,21 @@ export function imageScenarios(opts: ScenarioOptions): void {
         try {
           await bootNewInstance(d, { instanceId: newId('tb'), publicKey: keys.publicKey });
           let sshd = await startDropletSshd(d);
-          const r = await runTask(project, 'testbuild', { port: sshd.port, key: keys.privateKey, knownHosts: join(d.dir, 'known_hosts') }, { MPIMG_SKIP_PACKAGES: '1' });
+          const r = await runTask(
+            project,
+            'testbuild',
+            { port: sshd.port, key: keys.privateKey, knownHosts: join(d.dir, 'known_hosts') },
+            { MPIMG_SKIP_PACKAGES: '1' },
+          );
           expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
           expect(existsSync(d.path(`etc/cloud/cloud.cfg.d/99-${S}-login-hold.cfg`))).toBe(true);
           // reboot, same instance: cloud-init runs its boot stages again, the hold script sees this
           // instance already ran its first boot and arms nothing
           const again = await cloudInitBoot(d);
-          expect(again.stages.map((x) => x.code), again.result.stdout + again.result.stderr).toEqual([0, 0, 0, 0]);
+          expect(
+            again.stages.map((x) => x.code),
+            again.result.stdout + again.result.stderr,
+          ).toEqual([0, 0, 0, 0]);
           expect(existsSync(d.path(HOLD_DROPIN))).toBe(false);
           sshd = await startDropletSshd(d);
           expect((await sshCommand(sshd, keys.privateKey, 'echo got-a-shell')).stdout).toBe('got-a-shell\n');
@@ -342,7 +387,6 @@ export function imageScenarios(opts: ScenarioOptions): void {
         }
       });
 
-
       it('boots with systemd as PID 1 (systemd-nspawn): cloud-init runs the first boot from its units and releases the hold', async () => {
         await withDroplet(work, image, async (d) => {
           const id = newId('systemd');
@@ -350,7 +394,10 @@ export function imageScenarios(opts: ScenarioOptions): void {
           SystemdBoot.giveAddress(d, '192.0.2.77/24');
           const boot = SystemdBoot.start(d);
           try {
-            const st = await boot.exec('cloud-init status --wait >/dev/null; cloud-init status --long; cat /proc/1/comm', 240_000);
+            const st = await boot.exec(
+              'cloud-init status --wait >/dev/null; cloud-init status --long; cat /proc/1/comm',
+              240_000,
+            );
             expect(st.stdout, `${st.stdout}\n${boot.console()}`).toMatch(/status: done[\s\S]*\nsystemd\n$/);
           } finally {
             expect(await boot.poweroff()).toBe(0);

@@ -23,14 +23,25 @@ const S = PROJECT.slug;
 const DROPLET_IP = '198.51.100.10';
 /** The vendor's smoke command of $.verify.commands: what the build put on the image works. */
 const SMOKE = `/usr/local/bin/${S}-hello | grep -q 'hello from ${S}'`;
-const CHECK_IDS = ['first-boot', 'login-hold', 'motd', 'credentials', 'services', 'firewall', 'image-check', 'command-1'];
+const CHECK_IDS = [
+  'first-boot',
+  'login-hold',
+  'motd',
+  'credentials',
+  'services',
+  'firewall',
+  'image-check',
+  'command-1',
+];
 
 /** The check lines of verify's output, by id. */
 function checkLines(out: string): Map<string, string> {
-  return new Map(out.split('\n').flatMap((l) => {
-    const m = /^\[(PASS|WARN|FAIL|SKIP)\] ([a-z0-9-]+): /.exec(l);
-    return m ? [[m[2], l] as [string, string]] : [];
-  }));
+  return new Map(
+    out.split('\n').flatMap((l) => {
+      const m = /^\[(PASS|WARN|FAIL|SKIP)\] ([a-z0-9-]+): /.exec(l);
+      return m ? [[m[2], l] as [string, string]] : [];
+    }),
+  );
 }
 
 /**
@@ -38,12 +49,18 @@ function checkLines(out: string): Map<string, string> {
  * namespace) from this machine's network, whatever address mpimg was given for the droplet.
  */
 function sshConfigFor(dir: string, sshd: DropletSshd): string {
-  if (!sshd.netns || !/^\/proc\/\d+\/ns\/net$/.test(sshd.netns)) throw new Error(`the verify droplet has no network namespace of its own: ${sshd.netns}`);
+  if (!sshd.netns || !/^\/proc\/\d+\/ns\/net$/.test(sshd.netns))
+    throw new Error(`the verify droplet has no network namespace of its own: ${sshd.netns}`);
   const relay = join(dir, 'relay.cjs');
   // stdin/stdout <-> 127.0.0.1:PORT, run inside the droplet's network (no nc/socat needed on this machine)
-  writeFileSync(relay, "const s = require('net').connect(Number(process.argv[2]), '127.0.0.1');\ns.on('error', (e) => { process.stderr.write(`relay: ${e.message}\\n`); process.exit(1); });\nprocess.stdin.pipe(s); s.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n");
+  writeFileSync(
+    relay,
+    "const s = require('net').connect(Number(process.argv[2]), '127.0.0.1');\ns.on('error', (e) => { process.stderr.write(`relay: ${e.message}\\n`); process.exit(1); });\nprocess.stdin.pipe(s); s.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n",
+  );
   const file = join(dir, 'ssh_config');
-  writeFileSync(file, `Host *\n  ProxyCommand nsenter --net=${sshd.netns} -- ${process.execPath} ${relay} %p\n`, { mode: 0o600 });
+  writeFileSync(file, `Host *\n  ProxyCommand nsenter --net=${sshd.netns} -- ${process.execPath} ${relay} %p\n`, {
+    mode: 0o600,
+  });
   return file;
 }
 
@@ -59,8 +76,14 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
     const d = await Droplet.create(work, built!.image, name);
     droplets.push(d);
     opts.before?.(d);
-    const boot = await bootNewInstance(d, { instanceId: `i-verify-${name}-${Date.now().toString(36)}`, publicKey: keys.publicKey });
-    expect(boot.stages.map((s) => s.code), boot.result.stdout + boot.result.stderr).toEqual([0, 0, 0, opts.finalCode ?? 0]);
+    const boot = await bootNewInstance(d, {
+      instanceId: `i-verify-${name}-${Date.now().toString(36)}`,
+      publicKey: keys.publicKey,
+    });
+    expect(
+      boot.stages.map((s) => s.code),
+      boot.result.stdout + boot.result.stderr,
+    ).toEqual([0, 0, 0, opts.finalCode ?? 0]);
     const sshd = await startDropletSshd(d);
     return { d, sshd, sshConfig: sshConfigFor(d.dir, sshd) };
   }
@@ -69,14 +92,32 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
     const ctx = e2eContext();
     work = mkdtempSync(join(ctx.runRoot, 'verify-'));
     keys = await makeKeyPair(work);
-    project = await createProject({ dir: join(work, 'project'), repoRoot: ctx.repoRoot, suite: 'bookworm', packages: ['hello', 'nodejs'] });
+    project = await createProject({
+      dir: join(work, 'project'),
+      repoRoot: ctx.repoRoot,
+      suite: 'bookworm',
+      packages: ['hello', 'nodejs'],
+    });
     // The vendor's smoke command, then the bundle again (tasks refuse a bundle older than mpimg.json).
     const file = join(project.dir, 'mpimg.json');
     // No $.firewall (new projects declare one): the bed's droplets cannot run one (no CAP_NET_ADMIN).
     const { firewall: _firewall, ...m } = JSON.parse(readFileSync(file, 'utf8'));
-    writeFileSync(file, `${JSON.stringify({ ...m, verify: { commands: [SMOKE], commandTimeoutSeconds: 60 } }, null, 2)}\n`);
-    await run('make', ['bundle'], { cwd: project.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', npm_config_offline: 'true' }, timeoutMs: 120_000 });
-    built = await buildImage({ work, base: { name: 'bookworm', lowers: [baseOf('bookworm')] }, project, keys, name: 'verify-bookworm' });
+    writeFileSync(
+      file,
+      `${JSON.stringify({ ...m, verify: { commands: [SMOKE], commandTimeoutSeconds: 60 } }, null, 2)}\n`,
+    );
+    await run('make', ['bundle'], {
+      cwd: project.dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', npm_config_offline: 'true' },
+      timeoutMs: 120_000,
+    });
+    built = await buildImage({
+      work,
+      base: { name: 'bookworm', lowers: [baseOf('bookworm')] },
+      project,
+      keys,
+      name: 'verify-bookworm',
+    });
     process.stderr.write(`[e2e] verify: \`mpimg run build\` took ${(built.ms / 1000).toFixed(1)} s\n`);
   });
 
@@ -98,10 +139,22 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
       const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
       const cmd = createVerifyCommand({
         verify: runTaskBuildStep({
-          task: 'verify', sshPort: sshd.port,
-          extraArgs: ['--identity', keys.privateKey, '--ssh-config', sshConfig, '--wait-attempts', '20', '--cloud-init-timeout', '120'],
+          task: 'verify',
+          sshPort: sshd.port,
+          extraArgs: [
+            '--identity',
+            keys.privateKey,
+            '--ssh-config',
+            sshConfig,
+            '--wait-attempts',
+            '20',
+            '--cloud-init-timeout',
+            '120',
+          ],
         }),
-        clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS,
+        clock: fastClock(),
+        retry: FAST_RETRY,
+        timings: FAST_TIMINGS,
       });
       const code = await runCommand(cmd, ['--image', String(imageId)], cap.ctx);
       const out = cap.out();
@@ -117,7 +170,9 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
       expect(lines.get('services')).toMatch(/^\[PASS\] services: /);
       // The bed's droplets run without CAP_NET_ADMIN: no firewall can be active, and verify says so.
       expect(lines.get('firewall')).toMatch(/^\[WARN\] firewall: no firewall is active/);
-      expect(lines.get('image-check')).toMatch(/^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks\)$/);
+      expect(lines.get('image-check')).toMatch(
+        /^\[PASS\] image-check: the image check passes on the booted droplet \(\d+ checks\)$/,
+      );
       expect(lines.get('command-1')).toBe(`[PASS] command-1: \`${SMOKE}\` exited 0`);
       expect(out).toMatch(/^Summary: 7 passed, 1 warnings, 0 failed, 0 skipped\nResult: PASS with warnings$/m);
       expect(err).toMatch(/image \d+ verified: passed with warnings, droplet destroyed/);
@@ -132,19 +187,53 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
   it('`mpimg run verify`: a droplet whose first-boot step failed fails verify (exit 1), naming the check and the step', async () => {
     // 30-flaky of the project exits 3 when this file is in the image (as a broken first-boot step would).
     // (cloud-init's final stage itself exits 1: a per-instance script failed)
-    const { sshConfig, sshd } = await bootedDroplet('failed', { before: (d) => d.write(FAIL_FLAG.slice(1), 'fail\n'), finalCode: 1 });
-    const r = await run(join(project.dir, 'node_modules/.bin/mpimg'), [
-      'run', 'verify', '--host', DROPLET_IP, '--port', String(sshd.port), '--user', 'root', '--identity', keys.privateKey,
-      '--ssh-config', sshConfig, '--known-hosts', join(work, 'known_hosts-failed'), '--wait-attempts', '20', '--cloud-init-timeout', '120',
-    ], { cwd: project.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' }, allowFail: true, timeoutMs: 10 * 60_000 });
+    const { sshConfig, sshd } = await bootedDroplet('failed', {
+      before: (d) => d.write(FAIL_FLAG.slice(1), 'fail\n'),
+      finalCode: 1,
+    });
+    const r = await run(
+      join(project.dir, 'node_modules/.bin/mpimg'),
+      [
+        'run',
+        'verify',
+        '--host',
+        DROPLET_IP,
+        '--port',
+        String(sshd.port),
+        '--user',
+        'root',
+        '--identity',
+        keys.privateKey,
+        '--ssh-config',
+        sshConfig,
+        '--known-hosts',
+        join(work, 'known_hosts-failed'),
+        '--wait-attempts',
+        '20',
+        '--cloud-init-timeout',
+        '120',
+      ],
+      {
+        cwd: project.dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' },
+        allowFail: true,
+        timeoutMs: 10 * 60_000,
+      },
+    );
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
     const lines = checkLines(r.stdout);
     expect([...lines.keys()]).toEqual(CHECK_IDS);
-    expect(lines.get('first-boot')).toBe(`[FAIL] first-boot: first-boot step(s) failed: 30-flaky (exit 3): see /var/log/mpimg/${S}/ on the droplet`);
+    expect(lines.get('first-boot')).toBe(
+      `[FAIL] first-boot: first-boot step(s) failed: 30-flaky (exit 3): see /var/log/mpimg/${S}/ on the droplet`,
+    );
     // the hold is released anyway, and the rest is checked
     expect(lines.get('login-hold')).toMatch(/^\[PASS\] /);
     expect(lines.get('command-1')).toMatch(/^\[PASS\] /);
     expect(r.stdout).toMatch(/^Summary: \d+ passed, \d+ warnings, 1 failed, 0 skipped\nResult: FAIL$/m);
-    expect(r.stderr).toMatch(new RegExp(`error: verify: 1 check\\(s\\) failed on root@${DROPLET_IP.replace(/\./g, '\\.')}:${sshd.port}: first-boot`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `error: verify: 1 check\\(s\\) failed on root@${DROPLET_IP.replace(/\./g, '\\.')}:${sshd.port}: first-boot`,
+      ),
+    );
   });
 });

@@ -43,7 +43,11 @@ const EXPECTED_MANIFEST = {
   distributions: ['debian-12-x64'],
   variables: {},
   // the firewall package of each family: the firewall step sets it up, it does not install it
-  build: { repositories: [], packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] }, scriptsDir: 'scripts' },
+  build: {
+    repositories: [],
+    packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] },
+    scriptsDir: 'scripts',
+  },
   users: [],
   directories: [],
   files: { dir: 'files' },
@@ -70,8 +74,17 @@ describe('yo mpimg (app generator)', () => {
     expect(stored).toEqual({ ...FULL_ANSWERS, packages: ['nginx', 'curl'], ports: ['80/tcp', '443/tcp'] });
     // every file the generator wrote, with the sha256 of what it wrote (to tell edits from refreshes later)
     // (not the package's copy in vendor/: that is package.json's, like mpimg.json)
-    expect(Object.keys(generated).sort()).toEqual(tree(dir).map((l) => l.slice(5)).filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p) && !p.startsWith('vendor/')).sort());
-    expect(generated['Makefile']).toBe(createHash('sha256').update(readFileSync(join(dir, 'Makefile'))).digest('hex'));
+    expect(Object.keys(generated).sort()).toEqual(
+      tree(dir)
+        .map((l) => l.slice(5))
+        .filter((p) => !['.yo-rc.json', 'mpimg.json', 'package.json'].includes(p) && !p.startsWith('vendor/'))
+        .sort(),
+    );
+    expect(generated['Makefile']).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'Makefile')))
+        .digest('hex'),
+    );
     expect(read(dir, 'motd.txt').split('\n')[0]).toBe('Hello from {{name}} {{version}}');
     expect(existsSync(join(dir, 'first-login/first-login.sh'))).toBe(true);
   });
@@ -80,7 +93,17 @@ describe('yo mpimg (app generator)', () => {
     const dir = fresh();
     const result = await runIn('app', dir).withAnswers(FULL_ANSWERS);
     expect(result.askedQuestions.map((q) => q.name)).toEqual([
-      'name', 'slug', 'vendor', 'distro', 'packages', 'ports', 'firstLogin', 'loginHold', 'motd', 'region', 'size',
+      'name',
+      'slug',
+      'vendor',
+      'distro',
+      'packages',
+      'ports',
+      'firstLogin',
+      'loginHold',
+      'motd',
+      'region',
+      'size',
     ]);
     expect(json(dir, 'mpimg.json')).toEqual(EXPECTED_MANIFEST);
   });
@@ -90,10 +113,22 @@ describe('yo mpimg (app generator)', () => {
     const result = await runIn('app', dir).withAnswers({ name: 'Zeta Board 2' }, { throwOnMissingAnswer: false });
     const defaults = Object.fromEntries(result.askedQuestions.map((q) => [q.name, q.answer]));
     expect(defaults).toMatchObject({
-      slug: 'zeta-board-2', vendor: 'zeta', distro: 'ubuntu-24-04-x64', packages: '', ports: '', firstLogin: false, loginHold: false,
-      region: 'nyc3', size: 's-1vcpu-512mb-10gb',
+      slug: 'zeta-board-2',
+      vendor: 'zeta',
+      distro: 'ubuntu-24-04-x64',
+      packages: '',
+      ports: '',
+      firstLogin: false,
+      loginHold: false,
+      region: 'nyc3',
+      size: 's-1vcpu-512mb-10gb',
     });
-    expect(json(dir, 'mpimg.json')).toMatchObject({ slug: 'zeta-board-2', vendor: 'zeta', firstLogin: null, loginHold: false });
+    expect(json(dir, 'mpimg.json')).toMatchObject({
+      slug: 'zeta-board-2',
+      vendor: 'zeta',
+      firstLogin: null,
+      loginHold: false,
+    });
   });
 
   it('--yes takes the defaults for what options do not give: no first-login, no login hold', async () => {
@@ -125,14 +160,26 @@ describe('yo mpimg (app generator)', () => {
   it('rejects invalid answers naming each option and the fix, and writes nothing', async () => {
     const dir = fresh();
     const run = runIn('app', dir).withOptions({
-      yes: true, name: 'Acme', slug: 'Bad_Slug', vendor: 'digitalocean', distro: 'windows-x64', packages: 'ok,bad pkg', region: 'NYC 3', ports: '80/tcp,http',
+      yes: true,
+      name: 'Acme',
+      slug: 'Bad_Slug',
+      vendor: 'digitalocean',
+      distro: 'windows-x64',
+      packages: 'ok,bad pkg',
+      region: 'NYC 3',
+      ports: '80/tcp,http',
     });
-    const err = await run.then(() => undefined, (e: Error) => e);
+    const err = await run.then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     const text = `${err!.message}\n${(err as any).hint ?? ''}`;
     expect(text).toMatch(/--slug: bad slug "Bad_Slug"\n\s+fix: .*lower-case letters/);
     expect(text).toMatch(/--vendor: vendor "digitalocean" is reserved\n\s+fix: .*company name/);
-    expect(text).toMatch(/--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64, .*debian-12-x64.* \(or a newer release of one of them\)/);
+    expect(text).toMatch(
+      /--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64, .*debian-12-x64.* \(or a newer release of one of them\)/,
+    );
     expect(text).toMatch(/--ports: bad rule "http"/);
     expect(text).toMatch(/--packages: bad package name "bad pkg"/);
     expect(text).toMatch(/--region: bad region "NYC 3"/);
@@ -145,7 +192,10 @@ describe('yo mpimg (app generator)', () => {
     const dir = fresh();
     const err = await runIn('app', dir)
       .withAnswers({ ...FULL_ANSWERS, vendor: '../etc' })
-      .then(() => undefined, (e: Error) => e);
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     expect(err?.message).toMatch(/--vendor: bad vendor folder name "..\/etc"/);
   });
 
@@ -153,8 +203,13 @@ describe('yo mpimg (app generator)', () => {
     const dir = fresh();
     const err = await runIn('app', dir)
       .withOptions({ 'non-interactive': true, name: 'Acme Wiki', distro: 'debian-12-x64' })
-      .then(() => undefined, (e: Error & { hint?: string }) => e);
-    expect(err?.message).toContain('missing: --slug, --vendor, --packages, --ports, --first-login, --login-hold, --motd, --region, --size');
+      .then(
+        () => undefined,
+        (e: Error & { hint?: string }) => e,
+      );
+    expect(err?.message).toContain(
+      'missing: --slug, --vendor, --packages, --ports, --first-login, --login-hold, --motd, --region, --size',
+    );
     expect((err as { hint?: string }).hint).toMatch(/or --yes/);
     expect(existsSync(join(dir, 'mpimg.json'))).toBe(false);
   });
@@ -189,7 +244,8 @@ describe('yo mpimg (app generator)', () => {
     expect(p.motd?.rel).toBe('motd.txt');
     expect(p.buildScripts.map((s) => s.rel)).toEqual(['scripts/10-configure.sh']);
     for (const f of p.files) expect(f.target).toBe(f.rel.slice('files'.length));
-    for (const f of ['Makefile', 'mpimgfile.mjs', 'package.json', '.gitignore', '.gitattributes', 'README.md']) expect(existsSync(join(dir, f)), f).toBe(true);
+    for (const f of ['Makefile', 'mpimgfile.mjs', 'package.json', '.gitignore', '.gitattributes', 'README.md'])
+      expect(existsSync(join(dir, f)), f).toBe(true);
     const runs = new Set(p.scripts.map((s) => s.rel));
     for (const line of tree(dir)) {
       const [mode, rel] = line.split(' ');
@@ -258,7 +314,7 @@ describe('yo mpimg (app generator)', () => {
       expect(modeOf(dir, 'first-login/first-login.sh')).toBe(0o755);
     });
 
-    it('new answers merge into mpimg.json, keeping the vendor\'s own keys; unedited generated files follow them', async () => {
+    it("new answers merge into mpimg.json, keeping the vendor's own keys; unedited generated files follow them", async () => {
       const dir = fresh();
       await runIn('app', dir).withOptions({ ...ALL_OPTIONS, 'first-login': false });
       const m = json(dir, 'mpimg.json');
@@ -285,7 +341,10 @@ describe('yo mpimg (app generator)', () => {
       writeFileSync(join(dir, 'mpimg.json'), `${JSON.stringify(m, null, 2)}\n`);
       await runIn('app', dir);
       expect(json(dir, 'mpimg.json')).toMatchObject({ name: 'Acme Wiki Pro', build: { packages: ['apache2'] } });
-      expect(json(dir, '.yo-rc.json')['generator-mpimg']).toMatchObject({ name: 'Acme Wiki Pro', packages: ['apache2'] });
+      expect(json(dir, '.yo-rc.json')['generator-mpimg']).toMatchObject({
+        name: 'Acme Wiki Pro',
+        packages: ['apache2'],
+      });
     });
 
     it('--force overwrites edited files with the generated ones', async () => {

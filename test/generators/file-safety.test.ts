@@ -19,7 +19,10 @@ afterAll(() => removeDir(parent));
 /** The bin with stdin closed; `limitKiB` caps the size of any file it writes (ulimit -f). */
 function mpimg(args: string[], cwd: string, limitKiB?: number) {
   const limit = limitKiB === undefined ? '' : `ulimit -f ${limitKiB}; `;
-  return spawnSync('sh', ['-c', `${limit}exec "$0" "$@" 0<&-`, process.execPath, join(REPO, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8' });
+  return spawnSync('sh', ['-c', `${limit}exec "$0" "$@" 0<&-`, process.execPath, join(REPO, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
 }
 const read = (dir: string, rel: string) => readFileSync(join(dir, rel), 'utf8');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -72,10 +75,14 @@ describe('a generated file is never left empty or half written', () => {
     // the record claims the full file, as it did in examples/lamp
     expect(rcOf(dir).generated.Makefile).toBe(sha(current));
     const v = mpimg(['validate'], dir);
-    expect(v.stderr).toContain('warning: Makefile is empty, though generator-mpimg wrote it with content (an interrupted write?): `mpimg upgrade` writes it again');
+    expect(v.stderr).toContain(
+      'warning: Makefile is empty, though generator-mpimg wrote it with content (an interrupted write?): `mpimg upgrade` writes it again',
+    );
     const up = mpimg(['upgrade'], dir);
     expect(up.status, up.stderr).toBe(0);
-    expect(up.stdout).toContain('Written again (they were empty, as an interrupted write leaves a file):\n  Makefile\n');
+    expect(up.stdout).toContain(
+      'Written again (they were empty, as an interrupted write leaves a file):\n  Makefile\n',
+    );
     expect(up.stdout).not.toContain('differ');
     expect(read(dir, 'Makefile')).toBe(current);
     expect(mpimg(['validate'], dir).stderr).not.toContain('is empty');
@@ -84,33 +91,34 @@ describe('a generated file is never left empty or half written', () => {
   it('a symlink where a generated file goes is replaced by the file, never written through', () => {
     const dir = project('linked');
     const outside = join(parent, 'outside.txt');
-    writeFileSync(outside, 'not the project\'s\n');
+    writeFileSync(outside, "not the project's\n");
     const rc = JSON.parse(read(dir, '.yo-rc.json'));
     rc['generator-mpimg'].generated['.editorconfig'] = sha('old\n');
     writeFileSync(join(dir, '.yo-rc.json'), `${JSON.stringify(rc, null, 2)}\n`);
     spawnSync('ln', ['-sf', outside, join(dir, '.editorconfig')]);
     const r = mpimg(['upgrade', '--force'], dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(outside, 'utf8')).toBe('not the project\'s\n');
+    expect(readFileSync(outside, 'utf8')).toBe("not the project's\n");
     expect(statSync(join(dir, '.editorconfig')).isFile()).toBe(true);
   });
 });
 
-describe('mpimg.json stays the vendor\'s text', () => {
+describe("mpimg.json stays the vendor's text", () => {
   // Compact arrays, an odd key order and spacing, as a vendor writes it by hand.
-  const vendorText = (m: Record<string, any>) => [
-    '{',
-    `  "name": ${JSON.stringify(m.name)}, "slug": ${JSON.stringify(m.slug)}, "vendor": ${JSON.stringify(m.vendor)},`,
-    `  "$schema": ${JSON.stringify(m.$schema)},`,
-    '  "version": "2.0.0",',
-    `  "distributions": [${m.distributions.map((d: string) => JSON.stringify(d)).join(',')}],`,
-    '  "build": {"packages": {"all": ["nginx","curl"], "apt": ["ufw"], "dnf": ["firewalld"]}, "scriptsDir": "scripts"},',
-    '  "firewall": {"limit": ["22/tcp"], "allow": ["80/tcp"]},',
-    '  "firstLogin": null, "motd": {"file": "motd.txt"}, "files": {"dir": "files"}, "loginHold": false,',
-    '  "droplet": {"region": "nyc3", "size": "s-1vcpu-512mb-10gb"}',
-    '}',
-    '',
-  ].join('\n');
+  const vendorText = (m: Record<string, any>) =>
+    [
+      '{',
+      `  "name": ${JSON.stringify(m.name)}, "slug": ${JSON.stringify(m.slug)}, "vendor": ${JSON.stringify(m.vendor)},`,
+      `  "$schema": ${JSON.stringify(m.$schema)},`,
+      '  "version": "2.0.0",',
+      `  "distributions": [${m.distributions.map((d: string) => JSON.stringify(d)).join(',')}],`,
+      '  "build": {"packages": {"all": ["nginx","curl"], "apt": ["ufw"], "dnf": ["firewalld"]}, "scriptsDir": "scripts"},',
+      '  "firewall": {"limit": ["22/tcp"], "allow": ["80/tcp"]},',
+      '  "firstLogin": null, "motd": {"file": "motd.txt"}, "files": {"dir": "files"}, "loginHold": false,',
+      '  "droplet": {"region": "nyc3", "size": "s-1vcpu-512mb-10gb"}',
+      '}',
+      '',
+    ].join('\n');
 
   it('upgrade and new . leave it byte-identical and never print "force mpimg.json"; add first-login changes only its key', () => {
     const dir = project('compact');
@@ -127,14 +135,18 @@ describe('mpimg.json stays the vendor\'s text', () => {
 
     const add = mpimg(['add', 'first-login'], dir);
     expect(add.status, add.stderr).toBe(0);
-    expect(read(dir, 'mpimg.json')).toBe(text.replace('"firstLogin": null', '"firstLogin": {"file":"first-login/first-login.sh"}'));
+    expect(read(dir, 'mpimg.json')).toBe(
+      text.replace('"firstLogin": null', '"firstLogin": {"file":"first-login/first-login.sh"}'),
+    );
 
     // a new answer changes its key and nothing else
     const ports = mpimg(['new', '.', '--ports', '80/tcp,443/tcp'], dir);
     expect(ports.status, ports.stderr).toBe(0);
-    expect(read(dir, 'mpimg.json')).toBe(text
-      .replace('"firstLogin": null', '"firstLogin": {"file":"first-login/first-login.sh"}')
-      .replace('"allow": ["80/tcp"]', '"allow": ["80/tcp","443/tcp"]'));
+    expect(read(dir, 'mpimg.json')).toBe(
+      text
+        .replace('"firstLogin": null', '"firstLogin": {"file":"first-login/first-login.sh"}')
+        .replace('"allow": ["80/tcp"]', '"allow": ["80/tcp","443/tcp"]'),
+    );
     expect(existsSync(join(dir, 'mpimg.json'))).toBe(true);
   });
 });

@@ -15,8 +15,15 @@ const parent = tempDir('mpimg-hour-');
 afterAll(() => removeDir(parent));
 
 const mpimg = (args: string[], cwd = parent) =>
-  spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8' });
-const make = (args: string[], cwd: string) => spawnSync('make', ['--no-print-directory', `MPIMG=${process.execPath} ${join(REPO, 'bin/mpimg.js')}`, ...args], { cwd, encoding: 'utf8' });
+  spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
+const make = (args: string[], cwd: string) =>
+  spawnSync('make', ['--no-print-directory', `MPIMG=${process.execPath} ${join(REPO, 'bin/mpimg.js')}`, ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
 const read = (dir: string, rel: string) => readFileSync(join(dir, rel), 'utf8');
 
 describe('scaffolding and editing', () => {
@@ -35,19 +42,25 @@ describe('scaffolding and editing', () => {
     writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
     const none = mpimg(['validate'], dir);
     expect(none.status).toBe(0);
-    expect(none.stderr).toContain('warning: mpimg.json has no $.firewall: DigitalOcean\'s review rejects images without an active firewall');
+    expect(none.stderr).toContain(
+      "warning: mpimg.json has no $.firewall: DigitalOcean's review rejects images without an active firewall",
+    );
     // a firewall without its package (Debian's images lack ufw; Ubuntu's have it)
     m.firewall = { limit: ['22/tcp'] };
     m.distributions = ['debian-12-x64'];
     m.build.packages = ['nginx'];
     writeFileSync(join(dir, 'mpimg.json'), JSON.stringify(m, null, 2));
-    expect(mpimg(['validate'], dir).stderr).toContain('debian-12-x64: the firewall step needs ufw, which build.packages does not install for it');
+    expect(mpimg(['validate'], dir).stderr).toContain(
+      'debian-12-x64: the firewall step needs ufw, which build.packages does not install for it',
+    );
   });
 
   it('a newer distribution release is taken with a warning, by --distro and in mpimg.json alike; an unknown region or size warns', () => {
     const r = mpimg(['new', 'newer', '--yes', '--distro', 'ubuntu-26-04-x64', '--region', 'mars1', '--size', 'huge']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain('warning: distribution "ubuntu-26-04-x64" is newer than the ones this generator-mpimg knows');
+    expect(r.stderr).toContain(
+      'warning: distribution "ubuntu-26-04-x64" is newer than the ones this generator-mpimg knows',
+    );
     expect(r.stderr).toContain('warning: region "mars1" is not one DigitalOcean takes new droplets in');
     expect(r.stderr).toContain('warning: droplet size "huge" does not look like a DigitalOcean size slug');
     const dir = join(parent, 'newer');
@@ -66,7 +79,9 @@ describe('scaffolding and editing', () => {
     expect(asked.status).toBe(1);
     expect(asked.stderr).toContain('--motd: unknown placeholder {{nmae}}');
     expect(asked.stderr).toContain('did you mean {{name}}?');
-    expect(mpimg(['new', 'motd-ok', '--yes', '--motd', 'Welcome to {{name}} {{APP_VERSION}}, see {{credentials}}']).status).toBe(0);
+    expect(
+      mpimg(['new', 'motd-ok', '--yes', '--motd', 'Welcome to {{name}} {{APP_VERSION}}, see {{credentials}}']).status,
+    ).toBe(0);
     const dir = join(parent, 'motd-ok');
     writeFileSync(join(dir, 'motd.txt'), 'Hello {{credential}}\n');
     const v = mpimg(['validate'], dir);
@@ -83,7 +98,7 @@ describe('scaffolding and editing', () => {
 });
 
 describe('output', () => {
-  it('mpimg new, add and upgrade print their own summary, none of Yeoman\'s chatter, and each kept file once', () => {
+  it("mpimg new, add and upgrade print their own summary, none of Yeoman's chatter, and each kept file once", () => {
     const r = mpimg(['new', 'quiet', '--yes']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
@@ -93,15 +108,19 @@ describe('output', () => {
     const dir = join(parent, 'quiet');
     writeFileSync(join(dir, 'motd.txt'), 'mine\n');
     const up = mpimg(['upgrade'], dir);
-    expect(up.stdout.split('\n').filter((l) => l.includes('motd.txt'))).toEqual(['  motd.txt   (review: mpimg upgrade --show motd.txt | diff -u motd.txt -)']);
+    expect(up.stdout.split('\n').filter((l) => l.includes('motd.txt'))).toEqual([
+      '  motd.txt   (review: mpimg upgrade --show motd.txt | diff -u motd.txt -)',
+    ]);
     expect(up.stdout).not.toMatch(/^\s*conflict /m);
     const add = mpimg(['add', 'first-boot', 'db'], dir);
-    expect(add.stdout).toBe('Added first-boot/20-db.sh: it runs once at the first boot of every droplet, after the lower numbers.\n');
+    expect(add.stdout).toBe(
+      'Added first-boot/20-db.sh: it runs once at the first boot of every droplet, after the lower numbers.\n',
+    );
   });
 });
 
 describe('the generated Makefile', () => {
-  it('does not echo its recipes, reads local.mk for the vendor\'s own targets, and refreshes one edited file with FILE=', () => {
+  it("does not echo its recipes, reads local.mk for the vendor's own targets, and refreshes one edited file with FILE=", () => {
     expect(mpimg(['new', 'mk', '--yes']).status).toBe(0);
     const dir = join(parent, 'mk');
     const v = make(['validate'], dir);
@@ -121,7 +140,9 @@ describe('the generated Makefile', () => {
     expect(mpimg(['upgrade'], dir).stdout).toContain('  Makefile   (review:');
     const one = make(['upgrade', 'FILE=./Makefile'], dir);
     expect(one.status, one.stderr).toBe(0);
-    expect(one.stdout).toContain('Replaced with this release\'s version (--force; your edits there are gone):\n  Makefile\n');
+    expect(one.stdout).toContain(
+      "Replaced with this release's version (--force; your edits there are gone):\n  Makefile\n",
+    );
     expect(read(dir, 'Makefile')).toBe(original);
     expect(read(dir, 'README.md')).toBe('# mine\n');
     const wrong = mpimg(['upgrade', '--force', 'notes.txt'], dir);

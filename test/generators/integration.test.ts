@@ -13,13 +13,33 @@ const parent = tempDir('mpimg-integ-');
 afterAll(() => removeDir(parent));
 
 function run(cmd: string, args: string[], cwd: string) {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { ...r, all: `${r.stdout}\n${r.stderr}` };
 }
 
 describe('generated project, end to end on this machine', () => {
   it('mpimg new → make bundle → bundle install --root → status --root', () => {
-    const gen = run(process.execPath, [join(REPO, 'bin/mpimg.js'), 'new', 'acme-wiki', '--yes', '--name', 'Acme Wiki', '--first-login', '--login-hold', '--packages', 'nginx'], parent);
+    const gen = run(
+      process.execPath,
+      [
+        join(REPO, 'bin/mpimg.js'),
+        'new',
+        'acme-wiki',
+        '--yes',
+        '--name',
+        'Acme Wiki',
+        '--first-login',
+        '--login-hold',
+        '--packages',
+        'nginx',
+      ],
+      parent,
+    );
     expect(gen.status, gen.all).toBe(0);
     const dir = join(parent, 'acme-wiki');
 
@@ -40,17 +60,23 @@ describe('generated project, end to end on this machine', () => {
     expect(install.status, install.all).toBe(0);
     const status = run(process.execPath, [cjs, 'status', '--root', root], dir);
     expect(status.status, status.all).toBe(0);
-    expect(status.stdout).toMatch(/^Acme Wiki 1\.0\.0: built, first boot not run here yet, first login pending; \d+ items as planned\n$/);
+    expect(status.stdout).toMatch(
+      /^Acme Wiki 1\.0\.0: built, first boot not run here yet, first login pending; \d+ items as planned\n$/,
+    );
 
     // The generated pieces landed where the design says.
     const perInstance = join(root, 'var/lib/cloud/scripts/per-instance/10-acme-wiki-setup');
     expect(statSync(perInstance).mode & 0o777).toBe(0o755);
     expect(statSync(join(root, 'opt/acme/acme-wiki/first-boot/10-setup')).mode & 0o777).toBe(0o755);
-    expect(readFileSync(join(root, 'etc/acme-wiki/README'), 'utf8')).toBe(readFileSync(join(dir, 'files/etc/acme-wiki/README'), 'utf8'));
+    expect(readFileSync(join(root, 'etc/acme-wiki/README'), 'utf8')).toBe(
+      readFileSync(join(dir, 'files/etc/acme-wiki/README'), 'utf8'),
+    );
     expect(statSync(join(root, 'etc/update-motd.d/99-acme-wiki')).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(root, 'root/.bashrc'), 'utf8')).toContain('# >>> mpimg:acme-wiki first-login >>>');
     // The hold is armed at a new droplet's boot (cloud-init bootcmd and a unit before sshd), not at install.
-    expect(readFileSync(join(root, 'etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg'), 'utf8')).toContain('/opt/acme/acme-wiki/login-hold, arm');
+    expect(readFileSync(join(root, 'etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg'), 'utf8')).toContain(
+      '/opt/acme/acme-wiki/login-hold, arm',
+    );
     expect(existsSync(join(root, 'etc/ssh/sshd_config'))).toBe(false);
   });
 });

@@ -32,13 +32,22 @@ describe('mpimg new', () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8'));
     expect(validateManifest(manifest).problems).toEqual([]);
     expect(manifest).toMatchObject({
-      name: 'Acme Wiki', slug: 'acme-wiki', vendor: 'acme', distributions: ['ubuntu-24-04-x64'],
-      firstLogin: { file: 'first-login/first-login.sh' }, loginHold: false,
-      build: { packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] } }, droplet: { region: 'fra1', size: 's-1vcpu-512mb-10gb' },
+      name: 'Acme Wiki',
+      slug: 'acme-wiki',
+      vendor: 'acme',
+      distributions: ['ubuntu-24-04-x64'],
+      firstLogin: { file: 'first-login/first-login.sh' },
+      loginHold: false,
+      build: { packages: { all: ['nginx', 'curl'], apt: ['ufw'], dnf: ['firewalld'] } },
+      droplet: { region: 'fra1', size: 's-1vcpu-512mb-10gb' },
       firewall: { limit: ['22/tcp'], allow: [] },
     });
     expect(statSync(join(dir, 'first-login/first-login.sh')).mode & 0o777).toBe(0o755);
-    expect(tree(dir).filter((l) => l.endsWith('.sh')).every((l) => l.startsWith('0755 '))).toBe(true);
+    expect(
+      tree(dir)
+        .filter((l) => l.endsWith('.sh'))
+        .every((l) => l.startsWith('0755 ')),
+    ).toBe(true);
     expect(r.stdout).toContain('Image project "Acme Wiki" is ready in acme-wiki. Next steps:');
     expect(r.stdout).toContain('  cd acme-wiki\n');
     expect(r.stdout).toContain('make bundle');
@@ -49,7 +58,9 @@ describe('mpimg new', () => {
   it('without --yes and without a terminal it fails naming the missing options, writing nothing', () => {
     const r = mpimg(['new', 'half', '--name', 'Half Done', '--distro', 'debian-12-x64']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages, --ports');
+    expect(r.stderr).toContain(
+      'error: no terminal to ask on, and these answers are missing: --slug, --vendor, --packages, --ports',
+    );
     expect(r.stderr).toContain('fix: pass --slug');
     expect(r.stderr).toContain('or --yes to take the defaults');
     // the folder it made for the project is gone again
@@ -74,7 +85,21 @@ describe('mpimg new', () => {
   it('--help shows every option under its stable name', () => {
     const r = mpimg(['new', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--name', '--slug', '--vendor', '--distro', '--packages', '--ports', '--first-login', '--login-hold', '--motd', '--region', '--size', '--yes', '--force']) {
+    for (const o of [
+      '--name',
+      '--slug',
+      '--vendor',
+      '--distro',
+      '--packages',
+      '--ports',
+      '--first-login',
+      '--login-hold',
+      '--motd',
+      '--region',
+      '--size',
+      '--yes',
+      '--force',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^ +(-[a-z], )?${o}\\b`, 'm'));
     }
   });
@@ -87,7 +112,9 @@ describe('mpimg new', () => {
     const again = mpimg(['new', 'rerun']);
     expect(again.stderr).not.toMatch(/error/i);
     expect(again.status).toBe(0);
-    expect(again.stdout).toContain('1 file differs from what the generator would write; kept as it is:\n  Makefile   (review: mpimg upgrade --show Makefile | diff -u Makefile -)\n');
+    expect(again.stdout).toContain(
+      '1 file differs from what the generator would write; kept as it is:\n  Makefile   (review: mpimg upgrade --show Makefile | diff -u Makefile -)\n',
+    );
     expect(again.stdout).toContain('run again with --force');
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).toBe(`${original}# vendor edit\n`);
     const forced = mpimg(['new', 'rerun', '--force']);
@@ -121,21 +148,29 @@ describe('mpimg add (the sub-generators without yo, as root, no terminal)', () =
     expect(mpimg(['new', name, '--yes']).status).toBe(0);
     return join(parent, name);
   };
-  const inside = (dir: string, args: string[]) => spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], { cwd: dir, encoding: 'utf8' });
+  const inside = (dir: string, args: string[]) =>
+    spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
 
   it('first-boot <name> adds the next numbered script, 0755', () => {
     const dir = project();
     const r = inside(dir, ['add', 'first-boot', 'database']);
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(join(dir, 'first-boot/20-database.sh')).mode & 0o777).toBe(0o755);
-    expect(inside(dir, ['add', 'first-boot', 'database']).stderr).toContain('a first-boot script named "database" exists already');
+    expect(inside(dir, ['add', 'first-boot', 'database']).stderr).toContain(
+      'a first-boot script named "database" exists already',
+    );
     expect(inside(dir, ['add', 'first-boot']).stderr).toContain('needs one <name>');
   });
 
   it('first-login turns it on in mpimg.json; motd takes --motd', () => {
     const dir = project();
     expect(inside(dir, ['add', 'first-login']).status).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')).firstLogin).toEqual({ file: 'first-login/first-login.sh' });
+    expect(JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')).firstLogin).toEqual({
+      file: 'first-login/first-login.sh',
+    });
     expect(statSync(join(dir, 'first-login/first-login.sh')).mode & 0o777).toBe(0o755);
     expect(inside(dir, ['add', 'motd', '--motd', 'Hi from {{name}}']).status).toBe(0);
     expect(readFileSync(join(dir, 'motd.txt'), 'utf8').split('\n')[0]).toBe('Hi from {{name}}');
@@ -158,9 +193,13 @@ describe('mpimg add (the sub-generators without yo, as root, no terminal)', () =
     const kept = inside(dir, ['add', 'motd', '--motd', 'Hello {{name}}']);
     expect(kept.status).toBe(1);
     expect(kept.stdout).toBe('');
-    expect(kept.stderr).toContain('motd.txt differs from what this would write (you edited it): kept as it is, nothing changed');
+    expect(kept.stderr).toContain(
+      'motd.txt differs from what this would write (you edited it): kept as it is, nothing changed',
+    );
     expect(readFileSync(join(dir, 'motd.txt'), 'utf8')).toBe('my own words\n');
-    expect(JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8'))['generator-mpimg'].motd).not.toBe('Hello {{name}}');
+    expect(JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8'))['generator-mpimg'].motd).not.toBe(
+      'Hello {{name}}',
+    );
     // --force replaces it, and says that too
     const forced = inside(dir, ['add', 'motd', '--motd', 'Hello {{name}}', '--force', '--yes']);
     expect(forced.status, forced.stderr).toBe(0);
@@ -174,7 +213,9 @@ describe('mpimg add (the sub-generators without yo, as root, no terminal)', () =
     const again = inside(dir, ['add', 'first-login', '--yes']);
     expect(again.stdout).toMatch(/^Nothing to do: first-login\/first-login\.sh already holds exactly this/);
     writeFileSync(join(dir, 'first-boot/20-cache.sh'), '#!/bin/sh\necho mine\n');
-    expect(inside(dir, ['add', 'first-boot', 'cache']).stderr).toContain('a first-boot script named "cache" exists already');
+    expect(inside(dir, ['add', 'first-boot', 'cache']).stderr).toContain(
+      'a first-boot script named "cache" exists already',
+    );
     const fb = inside(dir, ['add', 'first-boot', 'cache', '--force']);
     expect(fb.status, fb.stderr).toBe(0);
     expect(fb.stdout).toMatch(/^Replaced your first-boot\/20-cache\.sh/);

@@ -14,8 +14,12 @@ const parent = tempDir('mpimg-source-');
 afterAll(() => removeDir(parent));
 
 const mpimg = (args: string[], cwd: string) =>
-  spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], { cwd, encoding: 'utf8' });
-const npm = (args: string[], cwd: string) => spawnSync('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund'], { cwd, encoding: 'utf8' });
+  spawnSync('sh', ['-c', 'exec "$0" "$@" 0<&-', process.execPath, join(REPO, 'bin/mpimg.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
+const npm = (args: string[], cwd: string) =>
+  spawnSync('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund'], { cwd, encoding: 'utf8' });
 const pkgOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
 
 describe('how a new project gets generator-mpimg', () => {
@@ -56,7 +60,9 @@ describe('how a new project gets generator-mpimg', () => {
       // a relative path is the caller's, as npm reads it
       const b = mpimg(['new', 'from-clone', '--yes', '--package', REPO], parent);
       expect(b.status, b.stderr).toBe(0);
-      expect(pkgOf(join(parent, 'from-clone')).devDependencies['generator-mpimg']).toBe('file:vendor/generator-mpimg-0.1.0.tgz');
+      expect(pkgOf(join(parent, 'from-clone')).devDependencies['generator-mpimg']).toBe(
+        'file:vendor/generator-mpimg-0.1.0.tgz',
+      );
       // a newer copy replaces the older one in vendor/
       const newer = join(packs, 'generator-mpimg-0.1.1.tgz');
       writeFileSync(newer, readFileSync(join(packs, tgz)));
@@ -64,7 +70,9 @@ describe('how a new project gets generator-mpimg', () => {
       expect(readdirSync(join(dirA, 'vendor'))).toEqual(['generator-mpimg-0.1.1.tgz']);
       const spec = mpimg(['new', 'by-spec', '--yes', '--package', 'github:acme/generator-mpimg#v0.1.0'], parent);
       expect(spec.status, spec.stderr).toBe(0);
-      expect(pkgOf(join(parent, 'by-spec')).devDependencies['generator-mpimg']).toBe('github:acme/generator-mpimg#v0.1.0');
+      expect(pkgOf(join(parent, 'by-spec')).devDependencies['generator-mpimg']).toBe(
+        'github:acme/generator-mpimg#v0.1.0',
+      );
       expect(existsSync(join(parent, 'by-spec/vendor'))).toBe(false);
       const notPkg = join(packs, 'notes.txt');
       writeFileSync(notPkg, 'x');

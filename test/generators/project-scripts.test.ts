@@ -14,21 +14,45 @@ let scratch: string;
 beforeAll(async () => {
   dir = tempDir();
   scratch = tempDir('mpimg-scratch-');
-  await runIn('app', dir).withOptions({ yes: true, name: "Acme's Wiki", slug: 'acme-wiki', vendor: 'acme', 'first-login': true });
+  await runIn('app', dir).withOptions({
+    yes: true,
+    name: "Acme's Wiki",
+    slug: 'acme-wiki',
+    vendor: 'acme',
+    'first-login': true,
+  });
 });
 afterAll(() => {
   removeDir(dir);
   removeDir(scratch);
 });
 
-const make = (args: string[]) => spawnSync('make', ['-s', '--no-print-directory', ...args], { cwd: dir, encoding: 'utf8' });
+const make = (args: string[]) =>
+  spawnSync('make', ['-s', '--no-print-directory', ...args], { cwd: dir, encoding: 'utf8' });
 
 describe('generated Makefile', () => {
   it('help lists every target with one line each', () => {
     const r = make(['help']);
     expect(r.status).toBe(0);
-    const targets = r.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
-    expect(targets).toEqual(['help', 'bundle', 'upgrade', 'validate', 'build', 'testbuild', 'cleanup', 'check', 'status', 'snapshot', 'image', 'verify', 'release']);
+    const targets = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('  '))
+      .map((l) => l.trim().split(/\s+/)[0]);
+    expect(targets).toEqual([
+      'help',
+      'bundle',
+      'upgrade',
+      'validate',
+      'build',
+      'testbuild',
+      'cleanup',
+      'check',
+      'status',
+      'snapshot',
+      'image',
+      'verify',
+      'release',
+    ]);
     // `make` with no target is `make help`
     expect(make([]).stdout).toBe(r.stdout);
   });
@@ -46,19 +70,38 @@ describe('generated Makefile', () => {
   }
 
   it('bundle passes each VAR="NAME=value ..." as one --var word (a quote, $ or ; in a value stays in it)', () => {
-    const args = (extra: string[]) => make(['bundle', `MPIMG=${process.execPath} -e "console.log(JSON.stringify(process.argv.slice(1)))"`, ...extra]);
+    const args = (extra: string[]) =>
+      make(['bundle', `MPIMG=${process.execPath} -e "console.log(JSON.stringify(process.argv.slice(1)))"`, ...extra]);
     expect(JSON.parse(args([]).stdout)).toEqual(['bundle']);
-    expect(JSON.parse(args(['VAR=APP_VERSION=2.5.0 EDITION=pro']).stdout)).toEqual(['bundle', '--var', 'APP_VERSION=2.5.0', '--var', 'EDITION=pro']);
+    expect(JSON.parse(args(['VAR=APP_VERSION=2.5.0 EDITION=pro']).stdout)).toEqual([
+      'bundle',
+      '--var',
+      'APP_VERSION=2.5.0',
+      '--var',
+      'EDITION=pro',
+    ]);
     // ($$ is make's own way to write a $)
-    expect(JSON.parse(args(["VAR=A=it's B=x;false C=`id` D=$$(id)"]).stdout)).toEqual(['bundle', '--var', "A=it's", '--var', 'B=x;false', '--var', 'C=`id`', '--var', 'D=$(id)']);
+    expect(JSON.parse(args(["VAR=A=it's B=x;false C=`id` D=$$(id)"]).stdout)).toEqual([
+      'bundle',
+      '--var',
+      "A=it's",
+      '--var',
+      'B=x;false',
+      '--var',
+      'C=`id`',
+      '--var',
+      'D=$(id)',
+    ]);
   });
 
-  it('snapshot needs DROPLET; every target calls the project\'s own mpimg, never npx', () => {
+  it("snapshot needs DROPLET; every target calls the project's own mpimg, never npx", () => {
     const bad = make(['snapshot']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('usage: make snapshot DROPLET=<droplet-id>');
     expect(make(['snapshot', 'DROPLET=42', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42');
-    expect(make(['snapshot', 'DROPLET=42', 'YES=1', 'MPIMG=echo mpimg']).stdout.trim()).toBe('mpimg snapshot --droplet 42 --yes');
+    expect(make(['snapshot', 'DROPLET=42', 'YES=1', 'MPIMG=echo mpimg']).stdout.trim()).toBe(
+      'mpimg snapshot --droplet 42 --yes',
+    );
     expect(readFileSync(join(dir, 'Makefile'), 'utf8')).not.toMatch(/^[^#]*npx/m);
     // node_modules/.bin/mpimg when the project has it (npm install), else mpimg on PATH, else a clear error
     const bin = join(dir, 'node_modules/.bin');
@@ -118,18 +161,26 @@ describe('generated shell scripts', () => {
     const saved = join(scratch, 'credentials');
     const lib = join(scratch, 'lib.sh');
     // Stand-in for the helper library: same functions, fixed values, a file instead of /root.
-    writeFileSync(lib, [
-      'mpimg_random_password() { printf "%s" "S3cretPassw0rdValue12345" | head -c "${1:-24}"; }',
-      `mpimg_save_credential() { printf '%s=%s\\n' "$1" "$2" >> '${saved}'; }`,
-      'mpimg_public_ipv4() { echo 203.0.113.9; }',
-      'mpimg_dbaas() { return 1; }',
-      '',
-    ].join('\n'));
-    const script = redirected('first-boot/10-setup.sh', [['/opt/acme/acme-wiki/lib.sh', lib], ['/etc/acme-wiki', etc]]);
+    writeFileSync(
+      lib,
+      [
+        'mpimg_random_password() { printf "%s" "S3cretPassw0rdValue12345" | head -c "${1:-24}"; }',
+        `mpimg_save_credential() { printf '%s=%s\\n' "$1" "$2" >> '${saved}'; }`,
+        'mpimg_public_ipv4() { echo 203.0.113.9; }',
+        'mpimg_dbaas() { return 1; }',
+        '',
+      ].join('\n'),
+    );
+    const script = redirected('first-boot/10-setup.sh', [
+      ['/opt/acme/acme-wiki/lib.sh', lib],
+      ['/etc/acme-wiki', etc],
+    ]);
     const r = spawnSync(script, [], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readFileSync(saved, 'utf8')).toBe('ADMIN_PASSWORD=S3cretPassw0rdValue12345\nDB_PASSWORD=S3cretPassw0rdValue12345\n');
+    expect(readFileSync(saved, 'utf8')).toBe(
+      'ADMIN_PASSWORD=S3cretPassw0rdValue12345\nDB_PASSWORD=S3cretPassw0rdValue12345\n',
+    );
     const conf = readFileSync(join(etc, 'acme-wiki.conf'), 'utf8');
     expect(conf).toContain('public_ip=203.0.113.9\n');
     expect(conf).toContain('public_url=http://203.0.113.9/\n');
@@ -145,7 +196,14 @@ describe('generated shell scripts', () => {
     expect(text).not.toMatch(/acme-wiki|1\.0\.0|ubuntu-24/);
     const r = spawnSync(join(dir, 'scripts/10-configure.sh'), [], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, MPIMG_ROOT: root, MPIMG_NAME: "Acme's Wiki", MPIMG_SLUG: 'acme-wiki', MPIMG_VERSION: '1.0.0', MPIMG_DISTRO: 'ubuntu-24-04-x64' },
+      env: {
+        PATH: process.env.PATH,
+        MPIMG_ROOT: root,
+        MPIMG_NAME: "Acme's Wiki",
+        MPIMG_SLUG: 'acme-wiki',
+        MPIMG_VERSION: '1.0.0',
+        MPIMG_DISTRO: 'ubuntu-24-04-x64',
+      },
     });
     const etc = join(root, 'etc/acme-wiki');
     expect(r.stderr).toBe('');

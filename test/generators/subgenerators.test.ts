@@ -21,7 +21,11 @@ async function project(extra: Record<string, unknown> = {}): Promise<string> {
 }
 const read = (dir: string, rel: string) => readFileSync(join(dir, rel), 'utf8');
 const manifest = (dir: string) => JSON.parse(read(dir, 'mpimg.json')) as Record<string, any>;
-const failure = (p: PromiseLike<unknown>) => p.then(() => undefined, (e: Error & { hint?: string }) => e);
+const failure = (p: PromiseLike<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: Error & { hint?: string }) => e,
+  );
 
 describe('yo mpimg:first-boot <name>', () => {
   it('adds NN-name.sh with the next free number, mode 0755, touching nothing else', async () => {
@@ -37,10 +41,13 @@ describe('yo mpimg:first-boot <name>', () => {
     await runIn('first-boot', dir).withArguments(['cache']);
     expect(existsSync(join(dir, 'first-boot/30-cache.sh'))).toBe(true);
     const after = tree(dir).filter((l) => !l.endsWith('.yo-rc.json'));
-    expect(after.filter((l) => !before.includes(l))).toEqual(['0755 first-boot/20-database.sh', '0755 first-boot/30-cache.sh']);
+    expect(after.filter((l) => !before.includes(l))).toEqual([
+      '0755 first-boot/20-database.sh',
+      '0755 first-boot/30-cache.sh',
+    ]);
   });
 
-  it('appends to an explicit firstBoot list in mpimg.json, keeping the vendor\'s other keys', async () => {
+  it("appends to an explicit firstBoot list in mpimg.json, keeping the vendor's other keys", async () => {
     const dir = await project();
     const m = manifest(dir);
     m.firstBoot = [{ order: 10, name: 'setup', file: 'first-boot/10-setup.sh' }];
@@ -129,10 +136,18 @@ describe('yo mpimg:motd', () => {
 });
 
 describe('sub-generators outside an image project', () => {
-  for (const [which, args] of [['first-boot', ['db']], ['first-login', []], ['motd', []]] as const) {
+  for (const [which, args] of [
+    ['first-boot', ['db']],
+    ['first-login', []],
+    ['motd', []],
+  ] as const) {
     it(`${which} fails with a message and writes nothing`, async () => {
       const dir = fresh();
-      const err = await failure(runIn(which, dir).withArguments([...args]).withOptions({ motd: 'x' }));
+      const err = await failure(
+        runIn(which, dir)
+          .withArguments([...args])
+          .withOptions({ motd: 'x' }),
+      );
       expect(err?.message).toBe(`${dir} is not an image project (no mpimg.json)`);
       expect(err?.hint).toContain(`yo mpimg:${which}`);
       expect(tree(dir)).toEqual([]);
@@ -146,7 +161,20 @@ describe('yo mpimg --help', () => {
     const ctx = runIn('app', dir) as unknown as { build(): Promise<void>; generator: { help(): string } };
     await ctx.build();
     const help = ctx.generator.help();
-    for (const o of ['name', 'slug', 'vendor', 'distro', 'packages', 'first-login', 'login-hold', 'motd', 'region', 'size', 'yes', 'force']) {
+    for (const o of [
+      'name',
+      'slug',
+      'vendor',
+      'distro',
+      'packages',
+      'first-login',
+      'login-hold',
+      'motd',
+      'region',
+      'size',
+      'yes',
+      'force',
+    ]) {
       expect(help).toMatch(new RegExp(`--${o}\\b`));
     }
   });

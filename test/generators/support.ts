@@ -30,11 +30,19 @@ export interface GenRun extends PromiseLike<RunResult> {
 
 export function runIn<K extends keyof typeof GENERATORS>(which: K, dir: string): GenRun {
   const g = GENERATORS[which];
-  return helpers
-    .run(g.Generator as never, { resolved: g.resolved, namespace: g.namespace, tmpdir: false, cwd: dir, autoCleanup: false })
-    // yeoman-test passes force: true by default; the generators' conflict policy must be seen.
-    .withOptions({ localConfigOnly: true, skipInstall: true, force: false } as Record<string, unknown>)
-    .withAdapterOptions({ throwOnMissingAnswer: true }) as unknown as GenRun;
+  return (
+    helpers
+      .run(g.Generator as never, {
+        resolved: g.resolved,
+        namespace: g.namespace,
+        tmpdir: false,
+        cwd: dir,
+        autoCleanup: false,
+      })
+      // yeoman-test passes force: true by default; the generators' conflict policy must be seen.
+      .withOptions({ localConfigOnly: true, skipInstall: true, force: false } as Record<string, unknown>)
+      .withAdapterOptions({ throwOnMissingAnswer: true }) as unknown as GenRun
+  );
 }
 
 export function tempDir(prefix = 'mpimg-gen-'): string {

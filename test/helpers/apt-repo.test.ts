@@ -37,7 +37,9 @@ describe('local signed apt repository (test helper)', () => {
     const inline = spawnSync('gpgv', ['--keyring', ring, join(dists, 'InRelease')], { encoding: 'utf8' });
     expect(inline.status, inline.stderr).toBe(0);
     expect(inline.stderr).toContain('Good signature');
-    const detached = spawnSync('gpgv', ['--keyring', ring, join(dists, 'Release.gpg'), join(dists, 'Release')], { encoding: 'utf8' });
+    const detached = spawnSync('gpgv', ['--keyring', ring, join(dists, 'Release.gpg'), join(dists, 'Release')], {
+      encoding: 'utf8',
+    });
     expect(detached.status, detached.stderr).toBe(0);
     const tampered = join(tempDir('mpimg-apt-bad-'), 'InRelease');
     writeFileSync(tampered, readFileSync(join(dists, 'InRelease'), 'utf8').replace('Suite: bookworm', 'Suite: evil'));
@@ -59,7 +61,9 @@ describe('local signed apt repository (test helper)', () => {
     expect(packages).toMatch(new RegExp(`^SHA256: ${fileSha256(join(repo.dir, filename))}$`, 'm'));
     const info = execFileSync('dpkg-deb', ['--field', join(repo.dir, filename), 'Package', 'Version']).toString();
     expect(info).toBe(`Package: ${repo.package}\nVersion: ${repo.version}\n`);
-    expect(execFileSync('dpkg-deb', ['--contents', join(repo.dir, filename)]).toString()).toContain(`.${repo.installedFile}`);
+    expect(execFileSync('dpkg-deb', ['--contents', join(repo.dir, filename)]).toString()).toContain(
+      `.${repo.installedFile}`,
+    );
   });
 
   it('serves the same bytes over HTTP', async () => {

@@ -50,10 +50,18 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): Buffer {
   try {
-    return execFileSync(cmd, args, { cwd: opts.cwd, input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+    return execFileSync(cmd, args, {
+      cwd: opts.cwd,
+      input: opts.input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, LC_ALL: 'C' },
+    });
   } catch (e) {
     const err = e as { code?: string; stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new Error(`${cmd} is not installed: the local apt repository needs it (Debian: apt-get install apt-utils dpkg-dev gnupg; .ci/run installs them)`);
+    if (err.code === 'ENOENT')
+      throw new Error(
+        `${cmd} is not installed: the local apt repository needs it (Debian: apt-get install apt-utils dpkg-dev gnupg; .ci/run installs them)`,
+      );
     throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr?.toString() ?? e}`);
   }
 }
@@ -70,10 +78,19 @@ export async function makeAptRepo(opts: AptRepoOptions = {}): Promise<AptRepo> {
   // The package: one file, no maintainer scripts.
   const src = tempDir('mpimg-apt-pkg-');
   mkdirSync(join(src, 'DEBIAN'));
-  writeFileSync(join(src, 'DEBIAN/control'), [
-    `Package: ${pkg}`, `Version: ${version}`, 'Architecture: all', 'Maintainer: generator-mpimg tests <tests@mpimg.invalid>',
-    'Section: misc', 'Priority: optional', `Description: test package of generator-mpimg's local apt repository`, '',
-  ].join('\n'));
+  writeFileSync(
+    join(src, 'DEBIAN/control'),
+    [
+      `Package: ${pkg}`,
+      `Version: ${version}`,
+      'Architecture: all',
+      'Maintainer: generator-mpimg tests <tests@mpimg.invalid>',
+      'Section: misc',
+      'Priority: optional',
+      `Description: test package of generator-mpimg's local apt repository`,
+      '',
+    ].join('\n'),
+  );
   mkdirSync(join(src, `usr/share/${pkg}`), { recursive: true });
   writeFileSync(join(src, installedFile.slice(1)), `hello from ${pkg} ${version}\n`);
   const poolRel = `pool/${component}/${pkg[0]}/${pkg}`;
@@ -89,18 +106,38 @@ export async function makeAptRepo(opts: AptRepoOptions = {}): Promise<AptRepo> {
     writeFileSync(join(at, 'Packages'), packages);
     writeFileSync(join(at, 'Packages.gz'), gzipSync(packages));
   }
-  const release = run('apt-ftparchive', [
-    '-o', `APT::FTPArchive::Release::Origin=generator-mpimg-tests`, '-o', `APT::FTPArchive::Release::Label=mpimg-test`,
-    '-o', `APT::FTPArchive::Release::Suite=${suite}`, '-o', `APT::FTPArchive::Release::Codename=${suite}`,
-    '-o', 'APT::FTPArchive::Release::Architectures=amd64 all', '-o', `APT::FTPArchive::Release::Components=${component}`,
-    'release', '.',
-  ], { cwd: join(dir, `dists/${suite}`) });
+  const release = run(
+    'apt-ftparchive',
+    [
+      '-o',
+      `APT::FTPArchive::Release::Origin=generator-mpimg-tests`,
+      '-o',
+      `APT::FTPArchive::Release::Label=mpimg-test`,
+      '-o',
+      `APT::FTPArchive::Release::Suite=${suite}`,
+      '-o',
+      `APT::FTPArchive::Release::Codename=${suite}`,
+      '-o',
+      'APT::FTPArchive::Release::Architectures=amd64 all',
+      '-o',
+      `APT::FTPArchive::Release::Components=${component}`,
+      'release',
+      '.',
+    ],
+    { cwd: join(dir, `dists/${suite}`) },
+  );
   writeFileSync(join(dir, `dists/${suite}/Release`), release);
 
   const key = makeKey(opts.uid ?? 'generator-mpimg test repository <repo@mpimg.invalid>');
   try {
-    writeFileSync(join(dir, `dists/${suite}/InRelease`), key.gpg(['--digest-algo', 'SHA256', '--clearsign', '--local-user', key.fingerprint], release));
-    writeFileSync(join(dir, `dists/${suite}/Release.gpg`), key.gpg(['--digest-algo', 'SHA256', '--armor', '--detach-sign', '--local-user', key.fingerprint], release));
+    writeFileSync(
+      join(dir, `dists/${suite}/InRelease`),
+      key.gpg(['--digest-algo', 'SHA256', '--clearsign', '--local-user', key.fingerprint], release),
+    );
+    writeFileSync(
+      join(dir, `dists/${suite}/Release.gpg`),
+      key.gpg(['--digest-algo', 'SHA256', '--armor', '--detach-sign', '--local-user', key.fingerprint], release),
+    );
   } finally {
     stopAgent(key);
   }
@@ -109,8 +146,17 @@ export async function makeAptRepo(opts: AptRepoOptions = {}): Promise<AptRepo> {
 
   const server = await serveDir(dir);
   return {
-    url: server.url, suite, component, fingerprint: key.fingerprint, keyFile, keyUrl: `${server.url}/key.asc`,
-    package: pkg, version, installedFile, dir, close: () => server.close(),
+    url: server.url,
+    suite,
+    component,
+    fingerprint: key.fingerprint,
+    keyFile,
+    keyUrl: `${server.url}/key.asc`,
+    package: pkg,
+    version,
+    installedFile,
+    dir,
+    close: () => server.close(),
   };
 }
 

@@ -19,6 +19,9 @@ export function stagedRoot(bashrc = '# ~/.bashrc: user content\nalias ll="ls -l"
   fs.mkdirSync(path.join(root, 'root'), { mode: 0o700 });
   fs.mkdirSync(path.join(root, 'etc/ssh'), { recursive: true });
   fs.writeFileSync(path.join(root, 'root/.bashrc'), bashrc);
-  fs.writeFileSync(path.join(root, 'etc/ssh/sshd_config'), 'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n');
+  fs.writeFileSync(
+    path.join(root, 'etc/ssh/sshd_config'),
+    'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n',
+  );
   return root;
 }

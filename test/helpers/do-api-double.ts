@@ -39,7 +39,10 @@ export interface Fault {
   path?: string | RegExp;
   /** Only a droplet action of this type (the body's `type`). */
   actionType?: string;
-  /** Answer with this status instead of the real answer. Without it (and without `drop`) the real answer is only delayed. */
+  /**
+   * Answer with this status instead of the real answer. Without it (and without `drop`) the real answer is only
+   * delayed.
+   */
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
@@ -145,26 +148,63 @@ export interface DoubleApp {
   reason: string;
 }
 
-/** The droplet sizes the double knows ([memory MiB, vcpus, disk GB]); a size outside it is taken without a disk check. */
+/**
+ * The droplet sizes the double knows ([memory MiB, vcpus, disk GB]); a size outside it is taken without a disk check.
+ */
 const SIZES: Record<string, [number, number, number]> = {
-  's-1vcpu-512mb-10gb': [512, 1, 10], 's-1vcpu-1gb': [1024, 1, 25], 's-1vcpu-2gb': [2048, 1, 50], 's-2vcpu-2gb': [2048, 2, 60],
-  's-2vcpu-4gb': [4096, 2, 80], 's-4vcpu-8gb': [8192, 4, 160], 's-8vcpu-16gb': [16384, 8, 320], 'gpu-h100x1-80gb': [245760, 20, 720],
+  's-1vcpu-512mb-10gb': [512, 1, 10],
+  's-1vcpu-1gb': [1024, 1, 25],
+  's-1vcpu-2gb': [2048, 1, 50],
+  's-2vcpu-2gb': [2048, 2, 60],
+  's-2vcpu-4gb': [4096, 2, 80],
+  's-4vcpu-8gb': [8192, 4, 160],
+  's-8vcpu-16gb': [16384, 8, 320],
+  'gpu-h100x1-80gb': [245760, 20, 720],
 };
 /** Disk (GB) of the droplet sizes the double knows. */
-export const SIZE_DISK_GB: Record<string, number> = Object.fromEntries(Object.entries(SIZES).map(([k, v]) => [k, v[2]]));
+export const SIZE_DISK_GB: Record<string, number> = Object.fromEntries(
+  Object.entries(SIZES).map(([k, v]) => [k, v[2]]),
+);
 
 /** GPU droplets are listed only with type=gpus (and the others only without it). */
 const isGpuSize = (size: string) => size.startsWith('gpu-');
 
 /** The keys each droplet action type takes (backup_policy is required for change_backup_policy). */
 const ACTION_KEYS: Record<string, string[]> = {
-  enable_backups: ['backup_policy'], disable_backups: [], change_backup_policy: ['backup_policy'], reboot: [], power_cycle: [], shutdown: [],
-  power_off: [], power_on: [], restore: ['image'], password_reset: [], resize: ['disk', 'size'], rebuild: ['image'], rename: ['name'],
-  change_kernel: ['kernel'], enable_ipv6: [], snapshot: ['name'],
+  enable_backups: ['backup_policy'],
+  disable_backups: [],
+  change_backup_policy: ['backup_policy'],
+  reboot: [],
+  power_cycle: [],
+  shutdown: [],
+  power_off: [],
+  power_on: [],
+  restore: ['image'],
+  password_reset: [],
+  resize: ['disk', 'size'],
+  rebuild: ['image'],
+  rename: ['name'],
+  change_kernel: ['kernel'],
+  enable_ipv6: [],
+  snapshot: ['name'],
 };
 const CREATE_KEYS = new Set([
-  'name', 'region', 'size', 'image', 'ssh_keys', 'backups', 'backup_policy', 'ipv6', 'private_networking',
-  'vpc_uuid', 'user_data', 'monitoring', 'volumes', 'tags', 'with_droplet_agent', 'public_networking',
+  'name',
+  'region',
+  'size',
+  'image',
+  'ssh_keys',
+  'backups',
+  'backup_policy',
+  'ipv6',
+  'private_networking',
+  'vpc_uuid',
+  'user_data',
+  'monitoring',
+  'volumes',
+  'tags',
+  'with_droplet_agent',
+  'public_networking',
 ]);
 /** A droplet name (droplet_single_create.yml). */
 const DROPLET_NAME_RE = /^[a-zA-Z0-9]?[a-z0-9A-Z.-]*[a-z0-9A-Z]$/;
@@ -179,7 +219,18 @@ function regionJson(slug: string): Record<string, unknown> {
 
 function sizeJson(slug: string, region: string): Record<string, unknown> {
   const [memory, vcpus, disk] = SIZES[slug] ?? [1024, 1, 25];
-  return { slug, memory, vcpus, disk, transfer: 1, price_monthly: 6, price_hourly: 0.00893, regions: [region], available: true, description: isGpuSize(slug) ? 'GPU' : 'Basic' };
+  return {
+    slug,
+    memory,
+    vcpus,
+    disk,
+    transfer: 1,
+    price_monthly: 6,
+    price_hourly: 0.00893,
+    regions: [region],
+    available: true,
+    description: isGpuSize(slug) ? 'GPU' : 'Basic',
+  };
 }
 
 /** A time as the API writes it (seconds, Z). */
@@ -220,7 +271,9 @@ export class DoApiDouble {
   private constructor(token: string) {
     this.token = token;
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.send(res, req, 500, { id: 'server_error', message: String(err) }));
+      this.handle(req, res).catch((err: unknown) =>
+        this.send(res, req, 500, { id: 'server_error', message: String(err) }),
+      );
     });
   }
 
@@ -240,7 +293,9 @@ export class DoApiDouble {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.violations.length && !this.allowViolations) {
-      throw new Error(`the API double saw ${this.violations.length} departure(s) from the DigitalOcean API contract:\n${this.violations.join('\n')}`);
+      throw new Error(
+        `the API double saw ${this.violations.length} departure(s) from the DigitalOcean API contract:\n${this.violations.join('\n')}`,
+      );
     }
   }
 
@@ -249,17 +304,35 @@ export class DoApiDouble {
   }
 
   /** A 429 answer with the rate-limit headers the real API sends. */
-  rateLimit(opts: { path?: string | RegExp; method?: string; resetEpoch?: number; retryAfter?: number; times?: number }): void {
-    const headers: Record<string, string> = { 'ratelimit-limit': '5000', 'ratelimit-remaining': '0', 'ratelimit-reset': String(Math.floor(Date.now() / 1000)) };
+  rateLimit(opts: {
+    path?: string | RegExp;
+    method?: string;
+    resetEpoch?: number;
+    retryAfter?: number;
+    times?: number;
+  }): void {
+    const headers: Record<string, string> = {
+      'ratelimit-limit': '5000',
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': String(Math.floor(Date.now() / 1000)),
+    };
     if (opts.resetEpoch !== undefined) headers['ratelimit-reset'] = String(opts.resetEpoch);
     if (opts.retryAfter !== undefined) headers['retry-after'] = String(opts.retryAfter);
-    this.inject({ path: opts.path, method: opts.method, times: opts.times, status: 429, headers, body: { id: 'too_many_requests', message: 'API Rate limit exceeded.' } });
+    this.inject({
+      path: opts.path,
+      method: opts.method,
+      times: opts.times,
+      status: 429,
+      headers,
+      body: { id: 'too_many_requests', message: 'API Rate limit exceeded.' },
+    });
   }
 
   /** The requests the client made, as "METHOD /path" (plus the action type for actions). */
   calls(): string[] {
     return this.requests.map((r) => {
-      const type = r.body && typeof r.body === 'object' && 'type' in r.body ? ` ${(r.body as { type: string }).type}` : '';
+      const type =
+        r.body && typeof r.body === 'object' && 'type' in r.body ? ` ${(r.body as { type: string }).type}` : '';
       return `${r.method} ${r.path}${type}`;
     });
   }
@@ -268,9 +341,21 @@ export class DoApiDouble {
     const id = p.id ?? this.nextId++;
     const image = p.image ?? 'debian-12-x64';
     const d: DropletState = {
-      id, name: `droplet-${id}`, status: 'active', locked: false, region: 'nyc3', size: 's-1vcpu-512mb-10gb', image,
-      distribution: distributionOf(image), disk: 10, tags: [], snapshot_ids: [], ip: `203.0.113.${(id % 250) + 1}`,
-      created_at: apiTime(), activeAt: 0, ...p,
+      id,
+      name: `droplet-${id}`,
+      status: 'active',
+      locked: false,
+      region: 'nyc3',
+      size: 's-1vcpu-512mb-10gb',
+      image,
+      distribution: distributionOf(image),
+      disk: 10,
+      tags: [],
+      snapshot_ids: [],
+      ip: `203.0.113.${(id % 250) + 1}`,
+      created_at: apiTime(),
+      activeAt: 0,
+      ...p,
     };
     this.droplets.set(id, d);
     return d;
@@ -279,9 +364,21 @@ export class DoApiDouble {
   addImage(p: Partial<DoubleImage> = {}): DoubleImage {
     const id = p.id ?? this.nextId++;
     const img: DoubleImage = {
-      id, name: `image-${id}`, type: 'snapshot', distribution: 'Debian', slug: null, public: false, regions: ['nyc3'],
-      created_at: '2026-01-02T03:04:05Z', min_disk_size: 10, size_gigabytes: 1.2, description: '', tags: [], status: 'available',
-      error_message: '', ...p,
+      id,
+      name: `image-${id}`,
+      type: 'snapshot',
+      distribution: 'Debian',
+      slug: null,
+      public: false,
+      regions: ['nyc3'],
+      created_at: '2026-01-02T03:04:05Z',
+      min_disk_size: 10,
+      size_gigabytes: 1.2,
+      description: '',
+      tags: [],
+      status: 'available',
+      error_message: '',
+      ...p,
     };
     this.images.set(id, img);
     return img;
@@ -289,7 +386,15 @@ export class DoApiDouble {
 
   /** A listing of the Vendor Portal (approved, so it can be updated, unless said otherwise). */
   addApp(p: Partial<DoubleApp> & { appId: string }): DoubleApp {
-    const app: DoubleApp = { name: `app-${p.appId}`, version: 1, status: 'approved', customData: {}, lastUpdated: 0, reason: '', ...p };
+    const app: DoubleApp = {
+      name: `app-${p.appId}`,
+      version: 1,
+      status: 'approved',
+      customData: {},
+      lastUpdated: 0,
+      reason: '',
+      ...p,
+    };
     this.apps.set(app.appId, app);
     return app;
   }
@@ -300,8 +405,15 @@ export class DoApiDouble {
     const region = d?.region ?? 'nyc3';
     const id = this.nextId++;
     this.actions.set(id, {
-      id, status: p.status ?? 'completed', type: p.type, started_at: p.startedAt, completed_at: p.startedAt, resource_id: p.resourceId,
-      resource_type: 'droplet', region_slug: region, doneAt: 0,
+      id,
+      status: p.status ?? 'completed',
+      type: p.type,
+      started_at: p.startedAt,
+      completed_at: p.startedAt,
+      resource_id: p.resourceId,
+      resource_type: 'droplet',
+      region_slug: region,
+      doneAt: 0,
     });
     return id;
   }
@@ -332,8 +444,12 @@ export class DoApiDouble {
     if (a.type === 'power_on' || a.type === 'reboot' || a.type === 'power_cycle') d.status = 'active';
     if (a.type === 'snapshot') {
       const img = this.addImage({
-        name: a.name ?? `${d.name}-${Date.now()}`, distribution: d.distribution, regions: [d.region], min_disk_size: d.disk,
-        created_at: apiTime(), droplet_id: d.id,
+        name: a.name ?? `${d.name}-${Date.now()}`,
+        distribution: d.distribution,
+        regions: [d.region],
+        min_disk_size: d.disk,
+        created_at: apiTime(),
+        droplet_id: d.id,
       });
       d.snapshot_ids.push(img.id);
     }
@@ -345,8 +461,20 @@ export class DoApiDouble {
     if (own) return this.imageJson(own);
     const slug = typeof d.image === 'string' ? d.image : null;
     return {
-      id: typeof d.image === 'number' ? d.image : 100_000 + String(d.image).length, name: String(d.image), type: 'base', distribution: d.distribution, slug, public: true,
-      regions: [d.region], created_at: '2025-01-01T00:00:00Z', min_disk_size: 10, size_gigabytes: 1.5, description: `${d.distribution} base image`, tags: [], status: 'available', error_message: '',
+      id: typeof d.image === 'number' ? d.image : 100_000 + String(d.image).length,
+      name: String(d.image),
+      type: 'base',
+      distribution: d.distribution,
+      slug,
+      public: true,
+      regions: [d.region],
+      created_at: '2025-01-01T00:00:00Z',
+      min_disk_size: 10,
+      size_gigabytes: 1.5,
+      description: `${d.distribution} base image`,
+      tags: [],
+      status: 'available',
+      error_message: '',
     };
   }
 
@@ -359,13 +487,32 @@ export class DoApiDouble {
     const up = d.status !== 'new';
     const [memory, vcpus] = SIZES[d.size] ?? [1024, 1];
     // Every droplet has a private address in its VPC; listed first, as a client must not assume the order.
-    const v4 = up ? [{ ip_address: `10.110.0.${(d.id % 250) + 2}`, netmask: '255.255.240.0', gateway: '<nil>', type: 'private' }] : [];
+    const v4 = up
+      ? [{ ip_address: `10.110.0.${(d.id % 250) + 2}`, netmask: '255.255.240.0', gateway: '<nil>', type: 'private' }]
+      : [];
     if (up && d.ip) v4.push({ ip_address: d.ip, netmask: '255.255.255.0', gateway: '203.0.113.1', type: 'public' });
     return {
-      id: d.id, name: d.name, memory, vcpus, disk: d.disk, locked: d.locked, status: d.status, kernel: null,
-      created_at: d.created_at, features: ['droplet_agent', 'private_networking'], backup_ids: [], next_backup_window: null, snapshot_ids: [...d.snapshot_ids],
-      image: this.dropletImageJson(d), volume_ids: [], size: sizeJson(d.size, d.region), size_slug: d.size,
-      networks: { v4, v6: [] }, region: regionJson(d.region), tags: [...this.tagsOf(d)], vpc_uuid: '00000000-0000-4000-8000-000000000000',
+      id: d.id,
+      name: d.name,
+      memory,
+      vcpus,
+      disk: d.disk,
+      locked: d.locked,
+      status: d.status,
+      kernel: null,
+      created_at: d.created_at,
+      features: ['droplet_agent', 'private_networking'],
+      backup_ids: [],
+      next_backup_window: null,
+      snapshot_ids: [...d.snapshot_ids],
+      image: this.dropletImageJson(d),
+      volume_ids: [],
+      size: sizeJson(d.size, d.region),
+      size_slug: d.size,
+      networks: { v4, v6: [] },
+      region: regionJson(d.region),
+      tags: [...this.tagsOf(d)],
+      vpc_uuid: '00000000-0000-4000-8000-000000000000',
     };
   }
 
@@ -380,11 +527,20 @@ export class DoApiDouble {
   }
 
   private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
     this.timers.add(t);
   }
 
-  private send(res: ServerResponse, req: IncomingMessage, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    req: IncomingMessage,
+    status: number,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const f = this.overrides.get(req);
     this.overrides.delete(req);
     if (f?.status !== undefined) {
@@ -395,14 +551,26 @@ export class DoApiDouble {
     const rec = this.records.get(req);
     // Like the real API, JSON (an empty 204 included) and the rate-limit headers on every answer.
     const all: Record<string, string> = {
-      'content-type': 'application/json; charset=utf-8', 'ratelimit-limit': '5000', 'ratelimit-remaining': '4999',
-      'ratelimit-reset': String(Math.floor(Date.now() / 1000) + 60), ...headers,
+      'content-type': 'application/json; charset=utf-8',
+      'ratelimit-limit': '5000',
+      'ratelimit-remaining': '4999',
+      'ratelimit-reset': String(Math.floor(Date.now() / 1000) + 60),
+      ...headers,
     };
     if (rec) {
       rec.status = f?.drop ? 0 : status;
       rec.headers = all;
       rec.response = body;
-      for (const v of checkExchange({ method: rec.method, path: rec.path, query: rec.query, body: rec.body, status: rec.status, headers: all, response: body })) this.violations.push(v);
+      for (const v of checkExchange({
+        method: rec.method,
+        path: rec.path,
+        query: rec.query,
+        body: rec.body,
+        status: rec.status,
+        headers: all,
+        response: body,
+      }))
+        this.violations.push(v);
     }
     const answer = () => {
       if (f?.drop) {
@@ -421,23 +589,48 @@ export class DoApiDouble {
   }
 
   private notFound(res: ServerResponse, req: IncomingMessage): void {
-    this.send(res, req, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.', request_id: 'req-double' });
+    this.send(res, req, 404, {
+      id: 'not_found',
+      message: 'The resource you were accessing could not be found.',
+      request_id: 'req-double',
+    });
   }
 
-  private paginate<T>(res: ServerResponse, req: IncomingMessage, key: string, all: T[], path: string, query: Record<string, string>): void {
-    // Out-of-range paging is not refused: a page below 1 is the first, per_page is held to 1..200 (the contract flags such a request).
+  private paginate<T>(
+    res: ServerResponse,
+    req: IncomingMessage,
+    key: string,
+    all: T[],
+    path: string,
+    query: Record<string, string>,
+  ): void {
+    // Out-of-range paging is not refused: a page below 1 is the first, per_page is held to 1..200 (the contract flags
+    // such a request).
     const asked = (v: string | undefined, dflt: number) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : dflt);
     const page = Math.max(1, asked(query.page, 1));
     const perPage = Math.min(200, Math.max(1, asked(query.per_page, 20)));
     const items = all.slice((page - 1) * perPage, page * perPage);
     const lastPage = Math.max(1, Math.ceil(all.length / perPage));
-    const extra = Object.entries(query).filter(([k]) => k !== 'page' && k !== 'per_page').map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
+    const extra = Object.entries(query)
+      .filter(([k]) => k !== 'page' && k !== 'per_page')
+      .map(([k, v]) => `&${k}=${encodeURIComponent(v)}`)
+      .join('');
     // Links point at the public host, like the real API: a client must not follow them blindly.
     const link = (p: number) => `${PUBLIC_HOST}${path}?page=${p}&per_page=${perPage}${extra}`;
     const pages: Record<string, string> = {};
-    if (page > 1) { pages.first = link(1); pages.prev = link(page - 1); }
-    if (page < lastPage) { pages.next = link(page + 1); pages.last = link(lastPage); }
-    this.send(res, req, 200, { [key]: items, links: Object.keys(pages).length ? { pages } : {}, meta: { total: all.length } });
+    if (page > 1) {
+      pages.first = link(1);
+      pages.prev = link(page - 1);
+    }
+    if (page < lastPage) {
+      pages.next = link(page + 1);
+      pages.last = link(lastPage);
+    }
+    this.send(res, req, 200, {
+      [key]: items,
+      links: Object.keys(pages).length ? { pages } : {},
+      meta: { total: all.length },
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -466,10 +659,13 @@ export class DoApiDouble {
     record(body);
 
     const type = body && typeof body === 'object' && 'type' in body ? (body as { type: unknown }).type : undefined;
-    const fault = this.faults.find((f) => (!f.method || f.method === method)
-      && (!f.path || (typeof f.path === 'string' ? f.path === path : f.path.test(path)))
-      && (f.actionType === undefined || f.actionType === type)
-      && (f.times ?? 1) > 0);
+    const fault = this.faults.find(
+      (f) =>
+        (!f.method || f.method === method) &&
+        (!f.path || (typeof f.path === 'string' ? f.path === path : f.path.test(path))) &&
+        (f.actionType === undefined || f.actionType === type) &&
+        (f.times ?? 1) > 0,
+    );
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.afterHandling) {
@@ -486,8 +682,17 @@ export class DoApiDouble {
     }
     if (!authorized) {
       // The Vendor API answers a bad token with 403 (its README), /v2 with 401.
-      if (path.startsWith('/api/v1/vendor-portal/')) return this.send(res, req, 403, { id: 'forbidden', message: 'You are not authorized to perform this operation', request_id: 'req-double' });
-      return this.send(res, req, 401, { id: 'unauthorized', message: 'Unable to authenticate you', request_id: 'req-double' });
+      if (path.startsWith('/api/v1/vendor-portal/'))
+        return this.send(res, req, 403, {
+          id: 'forbidden',
+          message: 'You are not authorized to perform this operation',
+          request_id: 'req-double',
+        });
+      return this.send(res, req, 401, {
+        id: 'unauthorized',
+        message: 'Unable to authenticate you',
+        request_id: 'req-double',
+      });
     }
     this.tick();
 
@@ -498,7 +703,11 @@ export class DoApiDouble {
       const now = Date.now();
       const all = [...this.droplets.values()]
         .filter((d) => isGpuSize(d.size) === gpus && now >= (d.listedAt ?? 0))
-        .filter((d) => (query.name === undefined || d.name.toLowerCase() === query.name.toLowerCase()) && (query.tag_name === undefined || this.tagsOf(d).includes(query.tag_name)))
+        .filter(
+          (d) =>
+            (query.name === undefined || d.name.toLowerCase() === query.name.toLowerCase()) &&
+            (query.tag_name === undefined || this.tagsOf(d).includes(query.tag_name)),
+        )
         .map((d) => this.dropletJson(d));
       return this.paginate(res, req, 'droplets', all, path, query);
     }
@@ -512,7 +721,8 @@ export class DoApiDouble {
         return this.send(res, req, 204);
       }
     }
-    if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST') return this.postAction(res, req, Number(m[1]), body);
+    if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST')
+      return this.postAction(res, req, Number(m[1]), body);
     if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'GET') {
       const id = Number(m[1]);
       if (!this.droplets.has(id)) return this.notFound(res, req);
@@ -528,9 +738,18 @@ export class DoApiDouble {
     if ((m = /^\/v2\/droplets\/(\d+)\/snapshots$/.exec(path)) && method === 'GET') {
       const d = this.droplets.get(Number(m[1]));
       if (!d) return this.notFound(res, req);
-      const snaps = d.snapshot_ids.map((id) => this.images.get(id)).filter((i): i is DoubleImage => Boolean(i)).map((i) => ({
-        id: i.id, name: i.name, created_at: i.created_at, regions: i.regions, min_disk_size: i.min_disk_size, size_gigabytes: i.size_gigabytes, type: 'snapshot',
-      }));
+      const snaps = d.snapshot_ids
+        .map((id) => this.images.get(id))
+        .filter((i): i is DoubleImage => Boolean(i))
+        .map((i) => ({
+          id: i.id,
+          name: i.name,
+          created_at: i.created_at,
+          regions: i.regions,
+          min_disk_size: i.min_disk_size,
+          size_gigabytes: i.size_gigabytes,
+          type: 'snapshot',
+        }));
       return this.paginate(res, req, 'snapshots', snaps, path, query);
     }
     if (method === 'GET' && path === '/v2/images') {
@@ -543,14 +762,19 @@ export class DoApiDouble {
       if (!i) return this.notFound(res, req);
       return this.send(res, req, 200, { image: this.imageJson(i) });
     }
-    if (method === 'GET' && path === '/v2/account/keys') return this.paginate(res, req, 'ssh_keys', this.sshKeys, path, query);
-    if ((m = /^\/api\/v1\/vendor-portal\/apps\/([^/]+)$/.exec(path)) && method === 'PATCH') return this.patchApp(res, req, decodeURIComponent(m[1]), body);
+    if (method === 'GET' && path === '/v2/account/keys')
+      return this.paginate(res, req, 'ssh_keys', this.sshKeys, path, query);
+    if ((m = /^\/api\/v1\/vendor-portal\/apps\/([^/]+)$/.exec(path)) && method === 'PATCH')
+      return this.patchApp(res, req, decodeURIComponent(m[1]), body);
     return this.notFound(res, req);
   }
 
   private appJson(a: DoubleApp): Record<string, unknown> {
     return {
-      appId: a.appId, name: a.name, version: a.version, type: 'droplet',
+      appId: a.appId,
+      name: a.name,
+      version: a.version,
+      type: 'droplet',
       status: { value: a.status, lastUpdated: a.lastUpdated, modifiedBy: 'vendor@example.com', reason: a.reason },
       customData: { ...a.customData },
     };
@@ -559,9 +783,14 @@ export class DoApiDouble {
   /** PATCH /api/v1/vendor-portal/apps/{app_id}: the Vendor API's update of a listing (it then goes to review). */
   private patchApp(res: ServerResponse, req: IncomingMessage, appId: string, body: unknown): void {
     const app = this.apps.get(appId);
-    if (!app) return this.send(res, req, 404, { id: 'not_found', message: `app ${appId} not found`, request_id: 'req-double' });
+    if (!app)
+      return this.send(res, req, 404, { id: 'not_found', message: `app ${appId} not found`, request_id: 'req-double' });
     if (app.status === 'pending' || app.status === 'in review') {
-      return this.send(res, req, 400, { id: 'bad_request', message: `app is ${app.status} and cannot be updated until it has been reviewed`, request_id: 'req-double' });
+      return this.send(res, req, 400, {
+        id: 'bad_request',
+        message: `app is ${app.status} and cannot be updated until it has been reviewed`,
+        request_id: 'req-double',
+      });
     }
     // The README's answers: 400 for a bad request, 403 for an image that is not the team's.
     const bad = (message: string) => this.send(res, req, 400, { id: 'bad_request', message, request_id: 'req-double' });
@@ -582,19 +811,32 @@ export class DoApiDouble {
         const unknownKeys = keys.filter((k) => !SOFTWARE_KEYS.includes(k));
         if (unknownKeys.length) return bad(`softwareIncluded[${i}]: unknown field(s) ${unknownKeys.join(', ')}`);
         // Each field is optional: null or left out keeps the listing's value.
-        const notString = keys.filter((k) => (sw as Record<string, unknown>)[k] !== null && typeof (sw as Record<string, unknown>)[k] !== 'string');
+        const notString = keys.filter(
+          (k) => (sw as Record<string, unknown>)[k] !== null && typeof (sw as Record<string, unknown>)[k] !== 'string',
+        );
         if (notString.length) return bad(`softwareIncluded[${i}]: ${notString.join(', ')} must be strings or null`);
       }
     }
     const img = this.images.get(b.imageId);
-    if (!img || img.type !== 'snapshot') return this.send(res, req, 403, { id: 'forbidden', message: `image ${b.imageId} does not belong to the requestor's team`, request_id: 'req-double' });
+    if (!img || img.type !== 'snapshot')
+      return this.send(res, req, 403, {
+        id: 'forbidden',
+        message: `image ${b.imageId} does not belong to the requestor's team`,
+        request_id: 'req-double',
+      });
     app.version += 1;
     app.status = 'pending';
     app.lastUpdated = Date.now();
     app.reason = typeof b.reasonForUpdate === 'string' ? b.reasonForUpdate : app.reason;
     // null leaves a value as it was; anything else (an empty string too) replaces it.
-    const data: Record<string, unknown> = { ...app.customData, imageId: img.id, imageName: img.name, imageLabel: img.name };
-    for (const k of ['reasonForUpdate', 'version', 'osVersion', 'softwareIncluded']) if (b[k] !== undefined && b[k] !== null) data[k] = b[k];
+    const data: Record<string, unknown> = {
+      ...app.customData,
+      imageId: img.id,
+      imageName: img.name,
+      imageLabel: img.name,
+    };
+    for (const k of ['reasonForUpdate', 'version', 'osVersion', 'softwareIncluded'])
+      if (b[k] !== undefined && b[k] !== null) data[k] = b[k];
     app.customData = data;
     this.send(res, req, 200, this.appJson(app));
   }
@@ -602,23 +844,36 @@ export class DoApiDouble {
   private postAction(res: ServerResponse, req: IncomingMessage, id: number, body: unknown): void {
     const d = this.droplets.get(id);
     if (!d) return this.notFound(res, req);
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      return this.unprocessable(res, req, 'request body must be a JSON object');
     const b = body as Record<string, unknown>;
     if (typeof b.type !== 'string') return this.unprocessable(res, req, 'type is required');
     const allowed = Object.hasOwn(ACTION_KEYS, b.type) ? ACTION_KEYS[b.type] : undefined;
     if (!allowed) return this.unprocessable(res, req, `${b.type} is not a valid droplet action type`);
     const unknown = Object.keys(b).filter((k) => k !== 'type' && !allowed.includes(k));
     if (unknown.length) return this.unprocessable(res, req, `unknown field(s) for ${b.type}: ${unknown.join(', ')}`);
-    if (b.type === 'change_backup_policy' && (!b.backup_policy || typeof b.backup_policy !== 'object')) return this.unprocessable(res, req, 'backup_policy is required');
-    if (b.type === 'snapshot' && b.name !== undefined && (typeof b.name !== 'string' || b.name === '')) return this.unprocessable(res, req, 'name must be a non-empty string');
-    if ([...this.actions.values()].some((a) => a.resource_id === id && a.status === 'in-progress') || d.status === 'new') {
+    if (b.type === 'change_backup_policy' && (!b.backup_policy || typeof b.backup_policy !== 'object'))
+      return this.unprocessable(res, req, 'backup_policy is required');
+    if (b.type === 'snapshot' && b.name !== undefined && (typeof b.name !== 'string' || b.name === ''))
+      return this.unprocessable(res, req, 'name must be a non-empty string');
+    if (
+      [...this.actions.values()].some((a) => a.resource_id === id && a.status === 'in-progress') ||
+      d.status === 'new'
+    ) {
       return this.unprocessable(res, req, 'Droplet already has a pending event.');
     }
     const now = Date.now();
     const a: ActionState = {
-      id: this.nextId++, status: 'in-progress', type: b.type, started_at: apiTime(now), completed_at: null,
-      resource_id: id, resource_type: 'droplet', region_slug: d.region,
-      doneAt: now + (this.behaviour.actionMs[b.type] ?? 0), name: typeof b.name === 'string' ? b.name : undefined,
+      id: this.nextId++,
+      status: 'in-progress',
+      type: b.type,
+      started_at: apiTime(now),
+      completed_at: null,
+      resource_id: id,
+      resource_type: 'droplet',
+      region_slug: d.region,
+      doneAt: now + (this.behaviour.actionMs[b.type] ?? 0),
+      name: typeof b.name === 'string' ? b.name : undefined,
     };
     this.actions.set(a.id, a);
     d.locked = true;
@@ -626,26 +881,46 @@ export class DoApiDouble {
   }
 
   private createDroplet(res: ServerResponse, req: IncomingMessage, body: unknown): void {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return this.unprocessable(res, req, 'request body must be a JSON object');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      return this.unprocessable(res, req, 'request body must be a JSON object');
     const b = body as Record<string, unknown>;
     const unknown = Object.keys(b).filter((k) => !CREATE_KEYS.has(k));
     if (unknown.length) return this.unprocessable(res, req, `unknown field(s): ${unknown.join(', ')}`);
-    for (const k of ['name', 'size', 'image']) if (b[k] === undefined || b[k] === '') return this.unprocessable(res, req, `${k} is required`);
-    if (typeof b.name !== 'string' || b.name.length > 255 || !DROPLET_NAME_RE.test(b.name)) return this.unprocessable(res, req, 'name must be a valid hostname');
+    for (const k of ['name', 'size', 'image'])
+      if (b[k] === undefined || b[k] === '') return this.unprocessable(res, req, `${k} is required`);
+    if (typeof b.name !== 'string' || b.name.length > 255 || !DROPLET_NAME_RE.test(b.name))
+      return this.unprocessable(res, req, 'name must be a valid hostname');
     if (typeof b.size !== 'string') return this.unprocessable(res, req, 'size must be a string');
-    if (typeof b.image !== 'string' && typeof b.image !== 'number') return this.unprocessable(res, req, 'image must be a slug or an id');
-    if (b.region !== undefined && typeof b.region !== 'string') return this.unprocessable(res, req, 'region must be a string');
-    for (const k of ['ipv6', 'monitoring', 'with_droplet_agent', 'backups', 'private_networking', 'public_networking']) {
-      if (b[k] !== undefined && typeof b[k] !== 'boolean') return this.unprocessable(res, req, `${k} must be a boolean`);
+    if (typeof b.image !== 'string' && typeof b.image !== 'number')
+      return this.unprocessable(res, req, 'image must be a slug or an id');
+    if (b.region !== undefined && typeof b.region !== 'string')
+      return this.unprocessable(res, req, 'region must be a string');
+    for (const k of [
+      'ipv6',
+      'monitoring',
+      'with_droplet_agent',
+      'backups',
+      'private_networking',
+      'public_networking',
+    ]) {
+      if (b[k] !== undefined && typeof b[k] !== 'boolean')
+        return this.unprocessable(res, req, `${k} must be a boolean`);
     }
-    if (b.ssh_keys !== undefined && (!Array.isArray(b.ssh_keys) || b.ssh_keys.some((k) => typeof k !== 'string' && typeof k !== 'number'))) {
+    if (
+      b.ssh_keys !== undefined &&
+      (!Array.isArray(b.ssh_keys) || b.ssh_keys.some((k) => typeof k !== 'string' && typeof k !== 'number'))
+    ) {
       return this.unprocessable(res, req, 'ssh_keys must be an array of ids or fingerprints');
     }
     if (Array.isArray(b.ssh_keys)) {
       const bad = b.ssh_keys.find((k) => !this.sshKeys.some((s) => s.id === k || s.fingerprint === k));
       if (bad !== undefined) return this.unprocessable(res, req, `ssh key ${String(bad)} not found`);
     }
-    if (b.tags !== undefined && b.tags !== null && (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))) {
+    if (
+      b.tags !== undefined &&
+      b.tags !== null &&
+      (!Array.isArray(b.tags) || b.tags.some((t) => typeof t !== 'string' || !/^[a-zA-Z0-9_:-]{1,255}$/.test(t)))
+    ) {
       return this.unprocessable(res, req, 'tags must be an array of valid tag names');
     }
     const region = (b.region as string | undefined) ?? 'nyc3';
@@ -656,27 +931,50 @@ export class DoApiDouble {
     if (typeof b.image === 'number') {
       from = this.images.get(b.image);
       if (!from) return this.unprocessable(res, req, 'You specified an invalid image for Droplet creation.');
-      if (from.status !== 'available') return this.unprocessable(res, req, `image ${from.id} is ${from.status}, not available`);
-      if (!from.regions.includes(region)) return this.unprocessable(res, req, `image ${from.id} is not available in region ${region}`);
+      if (from.status !== 'available')
+        return this.unprocessable(res, req, `image ${from.id} is ${from.status}, not available`);
+      if (!from.regions.includes(region))
+        return this.unprocessable(res, req, `image ${from.id} is not available in region ${region}`);
       if (disk !== undefined && disk < from.min_disk_size) {
-        return this.unprocessable(res, req, `size ${b.size} has a ${disk} GB disk, smaller than the image's min_disk_size of ${from.min_disk_size} GB`);
+        return this.unprocessable(
+          res,
+          req,
+          `size ${b.size} has a ${disk} GB disk, smaller than the image's min_disk_size of ${from.min_disk_size} GB`,
+        );
       }
     }
     const ip = this.behaviour.noPublicIp ? '' : (from && this.behaviour.fromImageIp) || this.behaviour.createdIp;
     const d = this.addDroplet({
-      name: b.name, size: b.size, image: b.image, region, status: 'new',
-      tags: (b.tags as string[] | undefined) ?? [], activeAt: Date.now() + this.behaviour.activeAfterMs, request: b,
-      listedAt: Date.now() + (this.behaviour.listedAfterMs ?? 0), taggedAt: Date.now() + (this.behaviour.tagsAfterMs ?? 0),
+      name: b.name,
+      size: b.size,
+      image: b.image,
+      region,
+      status: 'new',
+      tags: (b.tags as string[] | undefined) ?? [],
+      activeAt: Date.now() + this.behaviour.activeAfterMs,
+      request: b,
+      listedAt: Date.now() + (this.behaviour.listedAfterMs ?? 0),
+      taggedAt: Date.now() + (this.behaviour.tagsAfterMs ?? 0),
       ...(from ? { distribution: from.distribution } : {}),
       ...(disk !== undefined ? { disk } : {}),
       ...(ip !== undefined ? { ip } : {}),
     });
     // The create event is an action of its own, done when the droplet is up.
     const action: ActionState = {
-      id: this.nextId++, status: 'in-progress', type: 'create', started_at: apiTime(), completed_at: null, resource_id: d.id, resource_type: 'droplet',
-      region_slug: region, doneAt: d.activeAt,
+      id: this.nextId++,
+      status: 'in-progress',
+      type: 'create',
+      started_at: apiTime(),
+      completed_at: null,
+      resource_id: d.id,
+      resource_type: 'droplet',
+      region_slug: region,
+      doneAt: d.activeAt,
     };
     this.actions.set(action.id, action);
-    this.send(res, req, 202, { droplet: this.dropletJson(d), links: { actions: [{ id: action.id, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/${action.id}` }] } });
+    this.send(res, req, 202, {
+      droplet: this.dropletJson(d),
+      links: { actions: [{ id: action.id, rel: 'create', href: `${PUBLIC_HOST}/v2/actions/${action.id}` }] },
+    });
   }
 }

@@ -24,11 +24,21 @@ export function makeKey(uid = 'Acme Repository <repo@acme.example>'): TestKey {
   // No agent sockets in a path too long for them, no keyboxd: a home of its own, settings for batch use.
   writeFileSync(join(home, 'gpg.conf'), 'no-greeting\n');
   const gpg = (args: string[], input?: string | Buffer): Buffer =>
-    execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync(
+      'gpg',
+      ['--homedir', home, '--batch', '--quiet', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args],
+      { input, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
   gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
   const colons = gpg(['--with-colons', '--list-keys', uid]).toString();
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1];
-  return { home, fingerprint, armored: gpg(['--armor', '--export', fingerprint]).toString(), binary: gpg(['--export', fingerprint]), gpg };
+  return {
+    home,
+    fingerprint,
+    armored: gpg(['--armor', '--export', fingerprint]).toString(),
+    binary: gpg(['--export', fingerprint]),
+    gpg,
+  };
 }
 
 /** Stops the gpg-agent a key's home started (signing needs it), so no daemon outlives the test. */
@@ -43,7 +53,9 @@ export function stopAgent(key: TestKey): void {
 /** The primary fingerprints gpg finds in a key file (as the build script checks them). */
 export function fingerprintsOf(file: string): string[] {
   const home = tempDir('mpimg-gnupg-show-');
-  const out = execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', '--show-keys', '--with-colons', file], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const out = execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', '--show-keys', '--with-colons', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).toString();
   const fprs: string[] = [];
   let pub = false;
   for (const line of out.split('\n')) {

@@ -9,6 +9,9 @@ export const OLD_PACKER_WARNING = /^warning: (the packer on PATH is |`packer ver
 /** stderr of `mpimg validate` without the packer-version warning; how many such lines there were. */
 export function withoutOldPacker(stderr: string): { text: string; count: number } {
   let count = 0;
-  const text = stderr.replace(new RegExp(OLD_PACKER_WARNING.source, 'gm'), () => { count++; return ''; });
+  const text = stderr.replace(new RegExp(OLD_PACKER_WARNING.source, 'gm'), () => {
+    count++;
+    return '';
+  });
   return { text, count };
 }

@@ -23,9 +23,18 @@ export function makeProject(opts: { manifest?: Partial<Manifest>; dir?: string; 
     ...opts.manifest,
   };
   w('mpimg.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  w('first-boot/10-password.sh', '#!/bin/sh\nset -eu\n. /opt/acme/acme-wiki/lib.sh\nmpimg_save_credential ADMIN_PASSWORD "$(mpimg_random_password)"\necho password saved\n', 0o755);
+  w(
+    'first-boot/10-password.sh',
+    '#!/bin/sh\nset -eu\n. /opt/acme/acme-wiki/lib.sh\nmpimg_save_credential ADMIN_PASSWORD "$(mpimg_random_password)"\necho password saved\n',
+    0o755,
+  );
   w('first-boot/20-ip.sh', '#!/bin/sh\nset -eu\necho configured\n', 0o755);
-  if (opts.firstLogin !== false) w('first-login/first-login.sh', '#!/bin/sh\nprintf "Domain: "\nread -r domain\necho "domain=$domain" > /root/domain.txt\n', 0o755);
+  if (opts.firstLogin !== false)
+    w(
+      'first-login/first-login.sh',
+      '#!/bin/sh\nprintf "Domain: "\nread -r domain\necho "domain=$domain" > /root/domain.txt\n',
+      0o755,
+    );
   w('motd.txt', 'Welcome to {{name}} {{version}}!\nOpen http://{{ip}}/ in a browser.\n');
   w('files/etc/acme-wiki/wiki.conf', 'port = 8080\n');
   w('files/usr/local/bin/acme-wiki-hello', '#!/bin/sh\necho hello\n', 0o755);

@@ -9,13 +9,29 @@ const MOUNTS = ['/opt', '/root', '/var', '/etc/ssh', '/etc/update-motd.d'];
  * mount namespace: installed scripts use their real absolute paths (/opt/..., /root/.bashrc) while
  * the host's own folders are never written (the mounts vanish with the namespace).
  */
-export function runInSandbox(root: string, script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+export function runInSandbox(
+  root: string,
+  script: string,
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> {
   for (const m of MOUNTS) fs.mkdirSync(`${root}${m}`, { recursive: true });
   // A private /run too: nothing run here can reach this machine's services (systemctl, sshd's pid file).
-  const binds = [...MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`), 'mount -t tmpfs -o mode=755 tmpfs /run'].join(' && ');
-  return spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `set -e; ${binds}; set +e; ${script}`], {
-    encoding: 'utf8',
-    input: opts.input ?? '',
-    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...opts.env },
-  });
+  const binds = [
+    ...MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`),
+    'mount -t tmpfs -o mode=755 tmpfs /run',
+  ].join(' && ');
+  return spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'bash', '-c', `set -e; ${binds}; set +e; ${script}`],
+    {
+      encoding: 'utf8',
+      input: opts.input ?? '',
+      env: {
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: '/root',
+        LANG: 'C.UTF-8',
+        ...opts.env,
+      },
+    },
+  );
 }

@@ -12,7 +12,16 @@
  *                                                 // (halt() stops but keeps the files, to start() again)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  existsSync,
+  rmSync,
+  chmodSync,
+} from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +88,10 @@ export function freePort(): Promise<number> {
 function probe(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
-    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
     sock.setTimeout(1000, () => done(false));
     sock.once('data', (d) => done(d.toString('latin1').startsWith('SSH-')));
     sock.once('error', () => done(false));
@@ -144,9 +156,17 @@ export async function createSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const onExit = () => {
     if (child?.pid) {
       for (const pid of childPids(child.pid)) {
-        try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
       }
-      try { child.kill('SIGTERM'); } catch { /* gone */ }
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   };
@@ -172,10 +192,14 @@ export async function createSshd(opts: SshdOptions = {}): Promise<Sshd> {
         : spawn(SSHD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       child = proc;
       let stderr = '';
-      proc.stderr!.on('data', (d) => { stderr += String(d); });
+      proc.stderr!.on('data', (d) => {
+        stderr += String(d);
+      });
       exited = new Promise((r) => proc.once('exit', () => r()));
       let dead = false;
-      proc.once('exit', () => { dead = true; });
+      proc.once('exit', () => {
+        dead = true;
+      });
       for (let i = 0; i < 200; i++) {
         if (dead) break;
         if (await probe('127.0.0.1', port)) return;
@@ -190,7 +214,11 @@ export async function createSshd(opts: SshdOptions = {}): Promise<Sshd> {
       if (child) {
         // Sessions are forked children of the listener and would outlive it: end them first.
         for (const pid of childPids(child.pid!)) {
-          try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            /* already gone */
+          }
         }
         child.kill('SIGTERM');
         await exited;
@@ -232,7 +260,9 @@ function childPids(ppid: number): number[] {
       // Field 4 is the parent pid; the command name (field 2) may hold spaces, so split after ')'.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[1]) === ppid) out.push(Number(name));
-    } catch { /* process ended meanwhile */ }
+    } catch {
+      /* process ended meanwhile */
+    }
   }
   return out;
 }

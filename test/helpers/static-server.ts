@@ -44,11 +44,12 @@ export function serveDir(dir: string): Promise<Served> {
       child.removeAllListeners('exit');
       resolve({
         url: `http://127.0.0.1:${m[1]}`,
-        close: () => new Promise<void>((res) => {
-          if (child.exitCode !== null) return res();
-          child.once('exit', () => res());
-          child.stdin!.end();
-        }),
+        close: () =>
+          new Promise<void>((res) => {
+            if (child.exitCode !== null) return res();
+            child.once('exit', () => res());
+            child.stdin!.end();
+          }),
       });
     });
   });

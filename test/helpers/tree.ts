@@ -15,7 +15,12 @@ export function treeDigest(dir: string): string[] {
         out.push(`${mode} d ${r}`);
         walk(r);
       } else if (st.isSymbolicLink()) out.push(`${mode} l ${r} -> ${fs.readlinkSync(path.join(dir, r))}`);
-      else out.push(`${mode} f ${r} ${createHash('sha256').update(fs.readFileSync(path.join(dir, r))).digest('hex')}`);
+      else
+        out.push(
+          `${mode} f ${r} ${createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, r)))
+            .digest('hex')}`,
+        );
     }
   };
   walk('');

@@ -30,13 +30,24 @@ describe('reading a shell script as units (never running it)', () => {
     ].join('\n');
     const units = readShell(`${text}\n`);
     expect(units.map((u) => [u.start, u.end, u.kind])).toEqual([
-      [1, 1, 'comment'], [2, 2, 'command'], [3, 3, 'blank'], [4, 6, 'command'], [7, 9, 'compound'], [10, 11, 'command'],
-      [12, 12, 'compound'], [13, 16, 'compound'], [17, 18, 'command'], [19, 21, 'compound'],
+      [1, 1, 'comment'],
+      [2, 2, 'command'],
+      [3, 3, 'blank'],
+      [4, 6, 'command'],
+      [7, 9, 'compound'],
+      [10, 11, 'command'],
+      [12, 12, 'compound'],
+      [13, 16, 'compound'],
+      [17, 18, 'command'],
+      [19, 21, 'compound'],
     ]);
     expect(units.map((u) => u.text).join('\n')).toBe(text);
     const heredoc = commandsOf(units[3])[0].redirects.find((r) => r.heredoc)!;
     expect(heredoc.heredoc).toEqual({ delimiter: 'EOF', quoted: false, body: 'a $HOME' });
-    expect(commandsOf(units[8]).map((c) => argv(c).map((w) => w.text))).toEqual([['apt-get', 'update'], ['apt-get', 'install', '-y', 'nginx']]);
+    expect(commandsOf(units[8]).map((c) => argv(c).map((w) => w.text))).toEqual([
+      ['apt-get', 'update'],
+      ['apt-get', 'install', '-y', 'nginx'],
+    ]);
     expect(shellLines(units[3])).toBe(3);
     expect(shellLines(units[0])).toBe(0);
   });
@@ -44,14 +55,33 @@ describe('reading a shell script as units (never running it)', () => {
   it('takes quotes, $(...) and backquotes as parts of one word, and marks words with expansions', () => {
     const [u] = readShell(`sudo DEBIAN_FRONTEND=x echo 'a b' "c $(echo "d e") f" \`g\` ~/x plain\n`);
     const w = commandsOf(u)[0].words;
-    expect(w.map((x) => x.text)).toEqual(['sudo', 'DEBIAN_FRONTEND=x', 'echo', 'a b', 'c $(echo "d e") f', '`g`', '~/x', 'plain']);
+    expect(w.map((x) => x.text)).toEqual([
+      'sudo',
+      'DEBIAN_FRONTEND=x',
+      'echo',
+      'a b',
+      'c $(echo "d e") f',
+      '`g`',
+      '~/x',
+      'plain',
+    ]);
     expect(w.map((x) => x.plain)).toEqual([true, true, true, true, false, false, false, true]);
-    expect(argv(commandsOf(u)[0]).map((x) => x.text)).toEqual(['echo', 'a b', 'c $(echo "d e") f', '`g`', '~/x', 'plain']);
+    expect(argv(commandsOf(u)[0]).map((x) => x.text)).toEqual([
+      'echo',
+      'a b',
+      'c $(echo "d e") f',
+      '`g`',
+      '~/x',
+      'plain',
+    ]);
   });
 
-  it("reads <<-, quoted delimiters and two here-documents on one line", () => {
+  it('reads <<-, quoted delimiters and two here-documents on one line', () => {
     const units = readShell("cat <<-'A' > x; cat <<B\n\tone $x\n\tA\ntwo\nB\necho after\n");
-    expect(units.map((u) => [u.start, u.end])).toEqual([[1, 5], [6, 6]]);
+    expect(units.map((u) => [u.start, u.end])).toEqual([
+      [1, 5],
+      [6, 6],
+    ]);
     const [a, b] = commandsOf(units[0]).map((c) => c.redirects.find((r) => r.heredoc)!.heredoc!);
     expect(a).toEqual({ delimiter: 'A', quoted: true, body: 'one $x' });
     expect(b).toEqual({ delimiter: 'B', quoted: false, body: 'two' });
@@ -77,6 +107,9 @@ describe('reading a shell script as units (never running it)', () => {
   });
 
   it('keeps CRLF scripts readable and a missing final newline', () => {
-    expect(kinds('echo a\r\necho b')).toEqual([[1, 1, 'command'], [2, 2, 'command']]);
+    expect(kinds('echo a\r\necho b')).toEqual([
+      [1, 1, 'command'],
+      [2, 2, 'command'],
+    ]);
   });
 });

@@ -17,7 +17,13 @@ export interface Run {
 }
 
 export function mpimg(args: string[], cwd = root, env: NodeJS.ProcessEnv = process.env): Run {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/mpimg.js'), ...args], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,14 +42,26 @@ export interface Imported {
 }
 
 /** `mpimg import SRC <temp>/project --json [extra]`; fails the test unless it exits 0. */
-export function importFixture(src: string, extra: string[] = [], opts: { allowFail?: boolean; cwd?: string } = {}): Imported {
+export function importFixture(
+  src: string,
+  extra: string[] = [],
+  opts: { allowFail?: boolean; cwd?: string } = {},
+): Imported {
   const dir = path.join(tempDir('mpimg-import-'), 'project');
   const run = mpimg(['import', src, dir, '--json', ...extra], opts.cwd ?? root);
-  if (run.status !== 0 && !opts.allowFail) throw new Error(`mpimg import ${src} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+  if (run.status !== 0 && !opts.allowFail)
+    throw new Error(`mpimg import ${src} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
   const report = run.status === 0 ? JSON.parse(run.stdout) : undefined;
   return {
-    run, dir, report,
-    manifest: run.status !== 0 ? undefined : extra.includes('--dry-run') ? report.manifest : JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')),
+    run,
+    dir,
+    report,
+    manifest:
+      run.status !== 0
+        ? undefined
+        : extra.includes('--dry-run')
+          ? report.manifest
+          : JSON.parse(fs.readFileSync(path.join(dir, 'mpimg.json'), 'utf8')),
     read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'),
     mode: (rel) => fs.statSync(path.join(dir, rel)).mode & 0o7777,
     exists: (rel) => fs.existsSync(path.join(dir, rel)),

@@ -25,7 +25,11 @@ describe('the runtime bundle', () => {
     const empty = tempDir('mpimg-empty-');
     const copy = path.join(empty, 'acme-wiki.cjs');
     fs.copyFileSync(b.cjs, copy);
-    const r = spawnSync(process.execPath, [copy, 'plan'], { encoding: 'utf8', cwd: empty, env: { PATH: process.env.PATH } });
+    const r = spawnSync(process.execPath, [copy, 'plan'], {
+      encoding: 'utf8',
+      cwd: empty,
+      env: { PATH: process.env.PATH },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('/var/lib/cloud/scripts/per-instance/10-acme-wiki-password');
@@ -66,7 +70,8 @@ describe('the runtime bundle', () => {
       expect(optionsOf(run(['plan', '--help']).stdout)).toEqual(['--root', '--json']);
       // The overview lists every command of the table.
       const overview = run(['--help']).stdout;
-      for (const cmd of ['install', 'status', 'uninstall', 'plan', 'cleanup', 'check']) expect(overview).toMatch(new RegExp(`^ {2}${cmd} `, 'm'));
+      for (const cmd of ['install', 'status', 'uninstall', 'plan', 'cleanup', 'check'])
+        expect(overview).toMatch(new RegExp(`^ {2}${cmd} `, 'm'));
     }
     // --help changes nothing, whatever else is on the line.
     const root = stagedRoot();
@@ -78,7 +83,9 @@ describe('the runtime bundle', () => {
   it('refuses an option the command does not take, in its own words, naming the ones it takes', () => {
     const r = node(['status', '--force']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^error: status does not take the option --force\n {2}fix: status takes --root DIR, --json /);
+    expect(r.stderr).toMatch(
+      /^error: status does not take the option --force\n {2}fix: status takes --root DIR, --json /,
+    );
     expect(r.stderr).not.toMatch(/Unknown option|ERR_PARSE_ARGS/);
     const missing = node(['install', '--root']);
     expect(missing.status).toBe(2);
@@ -92,14 +99,19 @@ describe('the runtime bundle', () => {
   });
 
   it('the bare runtime explains that it has no payload', () => {
-    const r = spawnSync(process.execPath, [runtimeBundlePath(), 'install', '--root', os.tmpdir()], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [runtimeBundlePath(), 'install', '--root', os.tmpdir()], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('without an image payload');
   });
 
   it('refuses an embedded manifest that fails the schema', () => {
     const bad = path.join(tempDir('mpimg-bad-'), 'bad.cjs');
-    fs.writeFileSync(bad, fs.readFileSync(b.cjs, 'utf8').replace('\\"slug\\":\\"acme-wiki\\"', '\\"slug\\":\\"Acme Wiki\\"'));
+    fs.writeFileSync(
+      bad,
+      fs.readFileSync(b.cjs, 'utf8').replace('\\"slug\\":\\"acme-wiki\\"', '\\"slug\\":\\"Acme Wiki\\"'),
+    );
     const root = stagedRoot();
     const r = spawnSync(process.execPath, [bad, 'install', '--root', root], { encoding: 'utf8' });
     expect(r.status).toBe(2);
@@ -120,29 +132,35 @@ describe('install, status, uninstall under --root', () => {
     const r = node(['install', '--root', root]);
     expect(r.status).toBe(0);
     const tree = treeDigest(root).map((l) => l.split(' ').slice(0, 3).join(' '));
-    expect(tree).toEqual(expect.arrayContaining([
-      '0755 f var/lib/cloud/scripts/per-instance/10-acme-wiki-password',
-      '0755 f var/lib/cloud/scripts/per-instance/20-acme-wiki-ip',
-      '0755 f var/lib/cloud/scripts/per-instance/zz-acme-wiki-finish',
-      '0644 f opt/acme/acme-wiki/lib.sh',
-      '0755 f opt/acme/acme-wiki/first-login.sh',
-      '0755 f opt/acme/acme-wiki/first-login-run',
-      '0644 f opt/acme/acme-wiki/installed.json',
-      '0755 f etc/update-motd.d/99-acme-wiki',
-      '0600 f etc/acme-wiki/secret.conf',
-      '0755 f usr/local/bin/acme-wiki-hello',
-    ]));
+    expect(tree).toEqual(
+      expect.arrayContaining([
+        '0755 f var/lib/cloud/scripts/per-instance/10-acme-wiki-password',
+        '0755 f var/lib/cloud/scripts/per-instance/20-acme-wiki-ip',
+        '0755 f var/lib/cloud/scripts/per-instance/zz-acme-wiki-finish',
+        '0644 f opt/acme/acme-wiki/lib.sh',
+        '0755 f opt/acme/acme-wiki/first-login.sh',
+        '0755 f opt/acme/acme-wiki/first-login-run',
+        '0644 f opt/acme/acme-wiki/installed.json',
+        '0755 f etc/update-motd.d/99-acme-wiki',
+        '0600 f etc/acme-wiki/secret.conf',
+        '0755 f usr/local/bin/acme-wiki-hello',
+      ]),
+    );
     const bashrc = fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8');
     expect(bashrc.match(/# >>> mpimg:acme-wiki first-login >>>/g)).toHaveLength(1);
     expect(bashrc.endsWith('export EDITOR=vi\n')).toBe(true);
     // The hold is armed at a new droplet's boot, never at install: sshd_config is left alone.
-    expect(fs.readFileSync(path.join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n');
-    expect(tree).toEqual(expect.arrayContaining([
-      '0755 f opt/acme/acme-wiki/login-hold',
-      '0644 f etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg',
-      '0644 f etc/systemd/system/acme-wiki-login-hold.service',
-      '0777 l etc/systemd/system/multi-user.target.wants/acme-wiki-login-hold.service',
-    ]));
+    expect(fs.readFileSync(path.join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe(
+      'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n',
+    );
+    expect(tree).toEqual(
+      expect.arrayContaining([
+        '0755 f opt/acme/acme-wiki/login-hold',
+        '0644 f etc/cloud/cloud.cfg.d/99-acme-wiki-login-hold.cfg',
+        '0644 f etc/systemd/system/acme-wiki-login-hold.service',
+        '0777 l etc/systemd/system/multi-user.target.wants/acme-wiki-login-hold.service',
+      ]),
+    );
     expect(fs.readdirSync(root).filter((n) => n.includes('mpimg-tmp'))).toEqual([]);
   });
 
@@ -182,12 +200,14 @@ describe('install, status, uninstall under --root', () => {
     expect(r.status).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report.ok).toBe(false);
-    expect(report.drift).toEqual(expect.arrayContaining([
-      { path: '/var/lib/cloud/scripts/per-instance/20-acme-wiki-ip', problem: 'missing' },
-      { path: '/etc/update-motd.d/99-acme-wiki', problem: 'wrong mode', detail: '644 instead of 755' },
-      { path: '/opt/acme/acme-wiki/lib.sh', problem: 'changed content' },
-      { path: '/root/.bashrc', problem: 'hook missing', detail: 'mpimg:acme-wiki first-login' },
-    ]));
+    expect(report.drift).toEqual(
+      expect.arrayContaining([
+        { path: '/var/lib/cloud/scripts/per-instance/20-acme-wiki-ip', problem: 'missing' },
+        { path: '/etc/update-motd.d/99-acme-wiki', problem: 'wrong mode', detail: '644 instead of 755' },
+        { path: '/opt/acme/acme-wiki/lib.sh', problem: 'changed content' },
+        { path: '/root/.bashrc', problem: 'hook missing', detail: 'mpimg:acme-wiki first-login' },
+      ]),
+    );
     // install repairs the drift
     node(['install', '--root', root]);
     expect(node(['status', '--root', root]).status).toBe(0);

@@ -44,7 +44,11 @@ function installedRoot(cjs: string, osRelease = DEBIAN): string {
 function fakeSystemctl(): { bin: string; log: string } {
   const bin = tempDir('mpimg-bin-');
   const log = path.join(bin, 'calls');
-  fs.writeFileSync(path.join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${log}\ncase "$2" in fail-*) echo "Job for $2 failed." >&2; exit 1 ;; esac\nexit 0\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, 'systemctl'),
+    `#!/bin/sh\necho "$*" >> ${log}\ncase "$2" in fail-*) echo "Job for $2 failed." >&2; exit 1 ;; esac\nexit 0\n`,
+    { mode: 0o755 },
+  );
   return { bin, log };
 }
 
@@ -52,25 +56,40 @@ describe('services after the first-boot steps', () => {
   it('are (re)started once the steps ran, before the finish; the units of this distribution only', () => {
     const b = bundle({
       distributions: ['debian-12-x64', 'rockylinux-9-x64'],
-      services: { all: ['app.service'], apt: [{ name: 'nginx.service', firstBoot: 'start' }, { name: 'cron.service', firstBoot: 'none' }], dnf: ['httpd.service'] },
+      services: {
+        all: ['app.service'],
+        apt: [
+          { name: 'nginx.service', firstBoot: 'start' },
+          { name: 'cron.service', firstBoot: 'none' },
+        ],
+        dnf: ['httpd.service'],
+      },
     });
     const root = installedRoot(b.cjs);
     const fake = fakeSystemctl();
-    const r = runInSandbox(root, FIRST_BOOT, { env: { ...NO_METADATA, PATH: `${fake.bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    const r = runInSandbox(root, FIRST_BOOT, {
+      env: { ...NO_METADATA, PATH: `${fake.bin}:/usr/sbin:/usr/bin:/sbin:/bin` },
+    });
     expect(r.stdout).not.toContain('FAILED');
     expect(fs.readFileSync(fake.log, 'utf8')).toBe('restart app.service\nstart nginx.service\n');
     // after the vendor's steps, before the finish (its record lists it last among the steps)
-    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.last'), 'utf8')).toBe('10-password 0\n20-ip 0\nservices 0\n');
+    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.last'), 'utf8')).toBe(
+      '10-password 0\n20-ip 0\nservices 0\n',
+    );
   });
 
   it('a unit that does not start is a first-boot failure, shown at login', () => {
     const b = bundle({ services: ['fail-app.service'] });
     const root = installedRoot(b.cjs);
     const fake = fakeSystemctl();
-    const r = runInSandbox(root, FIRST_BOOT, { env: { ...NO_METADATA, PATH: `${fake.bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    const r = runInSandbox(root, FIRST_BOOT, {
+      env: { ...NO_METADATA, PATH: `${fake.bin}:/usr/sbin:/usr/bin:/sbin:/bin` },
+    });
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/yy-acme-wiki-services`);
     expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'), 'utf8')).toBe('services 1\n');
-    expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/services.log'), 'utf8')).toContain('fail-app.service did not restart');
+    expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/services.log'), 'utf8')).toContain(
+      'fail-app.service did not restart',
+    );
     const motd = runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA });
     expect(motd.stdout).toContain('WARNING: first-boot steps failed; see /var/log/mpimg/acme-wiki:\n  services 1');
   });
@@ -83,7 +102,9 @@ describe('the credentials file', () => {
     const values = ["it's", 'two words', 'dollar $HOME and `cmd` $(id)', 'back\\slash & <>"', ''];
     const script = [
       '. /opt/acme/acme-wiki/lib.sh',
-      ...values.map((v, i) => `mpimg_save_credential K${i} ${JSON.stringify(v).replace(/\$/g, '\\$').replace(/`/g, '\\`')}`),
+      ...values.map(
+        (v, i) => `mpimg_save_credential K${i} ${JSON.stringify(v).replace(/\$/g, '\\$').replace(/`/g, '\\`')}`,
+      ),
       'mpimg_save_credential K0 "$(printf "%s" "it\'s")"',
       '. /root/.digitalocean_passwords',
       ...values.map((_, i) => `printf '%s|' "$K${i}"`),
@@ -100,8 +121,15 @@ describe('the credentials file', () => {
 
 describe('variables and the MOTD', () => {
   it('reach the helper library and the MOTD ({{NAME}}, {{credentials}}); --var and MPIMG_VAR_ override the default', () => {
-    const manifest: Partial<Manifest> = { variables: { APP_VERSION: '2.4.1', CHANNEL: { default: 'stable', description: 'release channel' } }, credentials: { file: '/root/.digitalocean_passwords' } };
-    const edit = (dir: string) => fs.writeFileSync(path.join(dir, 'motd.txt'), 'App {{APP_VERSION}} ({{CHANNEL}}) at {{ip}}\nPasswords: {{credentials}}\n');
+    const manifest: Partial<Manifest> = {
+      variables: { APP_VERSION: '2.4.1', CHANNEL: { default: 'stable', description: 'release channel' } },
+      credentials: { file: '/root/.digitalocean_passwords' },
+    };
+    const edit = (dir: string) =>
+      fs.writeFileSync(
+        path.join(dir, 'motd.txt'),
+        'App {{APP_VERSION}} ({{CHANNEL}}) at {{ip}}\nPasswords: {{credentials}}\n',
+      );
     const b = bundle(manifest, edit, { APP_VERSION: '2.5.0' });
     const root = installedRoot(b.cjs);
     const lib = runInSandbox(root, '. /opt/acme/acme-wiki/lib.sh && printf "%s %s" "$APP_VERSION" "$CHANNEL"');
@@ -113,10 +141,15 @@ describe('variables and the MOTD', () => {
     edit(dir);
     const m = readManifest(dir);
     const env = { MPIMG_VAR_CHANNEL: 'beta' };
-    expect(loadProject(dir, { overrides: variableOverrides(m, [], env) }).variables).toEqual({ APP_VERSION: '2.4.1', CHANNEL: 'beta' });
+    expect(loadProject(dir, { overrides: variableOverrides(m, [], env) }).variables).toEqual({
+      APP_VERSION: '2.4.1',
+      CHANNEL: 'beta',
+    });
     expect(loadProject(dir, { overrides: variableOverrides(m, ['CHANNEL=rc'], env) }).variables.CHANNEL).toBe('rc');
     expect(() => variableOverrides(m, ['NOPE=x'])).toThrow(/--var NOPE: mpimg.json has no variable "NOPE"/);
-    expect(() => loadProject(dir, { overrides: { NOPE: 'x' } })).toThrow(/variable "NOPE": mpimg.json has no such variable/);
+    expect(() => loadProject(dir, { overrides: { NOPE: 'x' } })).toThrow(
+      /variable "NOPE": mpimg.json has no such variable/,
+    );
   });
 
   it('an unknown placeholder is an error naming file and line', () => {
@@ -131,10 +164,16 @@ describe('variables and the MOTD', () => {
       fs.writeFileSync(path.join(dir, 'motd-ready.txt'), '{{name}} is ready at http://{{ip}}/\n');
     });
     const root = installedRoot(b.cjs);
-    expect(runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA }).stdout).toBe('Log in as root to finish the setup of Acme Wiki.\n');
-    const login = runInSandbox(root, "printf 'Domain: x\\n' | /opt/acme/acme-wiki/first-login-run", { env: NO_METADATA });
+    expect(runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA }).stdout).toBe(
+      'Log in as root to finish the setup of Acme Wiki.\n',
+    );
+    const login = runInSandbox(root, "printf 'Domain: x\\n' | /opt/acme/acme-wiki/first-login-run", {
+      env: NO_METADATA,
+    });
     expect(login.stdout).toContain('setup is complete');
-    expect(runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA }).stdout).toMatch(/^Acme Wiki is ready at http:\/\/\S+\/\n$/);
+    expect(runInSandbox(root, '/etc/update-motd.d/99-acme-wiki', { env: NO_METADATA }).stdout).toMatch(
+      /^Acme Wiki is ready at http:\/\/\S+\/\n$/,
+    );
   });
 });
 
@@ -153,7 +192,8 @@ describe('the RHEL family', () => {
     const debian = installedRoot(b.cjs, DEBIAN);
     expect(fs.existsSync(path.join(debian, 'etc/profile.d/zz-acme-wiki-motd.sh'))).toBe(false);
     expect(fs.existsSync(path.join(debian, 'etc/update-motd.d/99-acme-wiki'))).toBe(true);
-    for (const root of [rocky, debian]) expect(spawnSync(process.execPath, [b.cjs, 'status', '--root', root]).status).toBe(0);
+    for (const root of [rocky, debian])
+      expect(spawnSync(process.execPath, [b.cjs, 'status', '--root', root]).status).toBe(0);
     // the sh twin does the same for each family
     for (const osr of [ROCKY, DEBIAN]) {
       const a = installedRoot(b.cjs, osr);
@@ -164,7 +204,9 @@ describe('the RHEL family', () => {
       expect(treeDigest(c)).toEqual(treeDigest(a));
       expect(spawnSync('sh', [b.sh, 'status', '--root', c]).status).toBe(0);
     }
-    expect(spawnSync(process.execPath, [b.cjs, 'plan'], { encoding: 'utf8' }).stdout).toContain('/etc/profile.d/zz-acme-wiki-motd.sh (');
+    expect(spawnSync(process.execPath, [b.cjs, 'plan'], { encoding: 'utf8' }).stdout).toContain(
+      '/etc/profile.d/zz-acme-wiki-motd.sh (',
+    );
   });
 });
 
@@ -172,20 +214,40 @@ describe('the login hold', () => {
   it('says what $.loginHold.message says', () => {
     const b = bundle({ loginHold: { message: 'Acme is setting up your "wiki"; try again in 2 minutes & thanks.' } });
     const root = installedRoot(b.cjs);
-    expect(runInSandbox(root, '/opt/acme/acme-wiki/login-hold wait').stdout).toBe('Acme is setting up your "wiki"; try again in 2 minutes & thanks.\n');
+    expect(runInSandbox(root, '/opt/acme/acme-wiki/login-hold wait').stdout).toBe(
+      'Acme is setting up your "wiki"; try again in 2 minutes & thanks.\n',
+    );
   });
 });
 
 describe('a managed database handed over by DigitalOcean', () => {
   const lib = () => path.join(installedRoot(bundle({}).cjs), 'opt/acme/acme-wiki/lib.sh');
-  const run = (libFile: string, env: NodeJS.ProcessEnv) => spawnSync('sh', ['-c', `. '${libFile}'; if mpimg_dbaas; then printf '%s|%s|%s|%s|%s|%s' "$DB_PROTOCOL" "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" "$DB_NAME"; else echo none; fi`], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  const run = (libFile: string, env: NodeJS.ProcessEnv) =>
+    spawnSync(
+      'sh',
+      [
+        '-c',
+        `. '${libFile}'; if mpimg_dbaas; then printf '%s|%s|%s|%s|%s|%s' "$DB_PROTOCOL" "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" "$DB_NAME"; else echo none; fi`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } },
+    );
 
   it('is read from its hand-over file, or from DATABASE_URL; none is "none"', () => {
     const file = path.join(tempDir('mpimg-dbaas-'), 'creds');
-    fs.writeFileSync(file, 'db_protocol="mysql"\ndb_username="doadmin"\ndb_password="p@ss:w0rd"\ndb_host="db-mysql-nyc3-1.ondigitalocean.com"\ndb_port="25060"\ndb_database="defaultdb"\n');
+    fs.writeFileSync(
+      file,
+      'db_protocol="mysql"\ndb_username="doadmin"\ndb_password="p@ss:w0rd"\ndb_host="db-mysql-nyc3-1.ondigitalocean.com"\ndb_port="25060"\ndb_database="defaultdb"\n',
+    );
     const l = lib();
-    expect(run(l, { MPIMG_DBAAS_FILE: file }).stdout).toBe('mysql|db-mysql-nyc3-1.ondigitalocean.com|25060|doadmin|p@ss:w0rd|defaultdb');
-    expect(run(l, { MPIMG_DBAAS_FILE: '/nonexistent', DATABASE_URL: 'postgresql://app:s3cret@db.example.com:25061/appdb?sslmode=require' }).stdout).toBe('postgresql|db.example.com|25061|app|s3cret|appdb');
+    expect(run(l, { MPIMG_DBAAS_FILE: file }).stdout).toBe(
+      'mysql|db-mysql-nyc3-1.ondigitalocean.com|25060|doadmin|p@ss:w0rd|defaultdb',
+    );
+    expect(
+      run(l, {
+        MPIMG_DBAAS_FILE: '/nonexistent',
+        DATABASE_URL: 'postgresql://app:s3cret@db.example.com:25061/appdb?sslmode=require',
+      }).stdout,
+    ).toBe('postgresql|db.example.com|25061|app|s3cret|appdb');
     expect(run(l, { MPIMG_DBAAS_FILE: path.join(os.tmpdir(), 'nonexistent-dbaas') }).stdout).toBe('none\n');
   });
 });
@@ -197,10 +259,13 @@ describe('the firewall in the image check', () => {
     return report.checks.find((c) => c.id === 'firewall')!;
   }
 
-  it('`check` of the bundle and of its sh twin compares the image with mpimg.json\'s $.firewall', () => {
+  it("`check` of the bundle and of its sh twin compares the image with mpimg.json's $.firewall", () => {
     const b = bundle({ firewall: { limit: ['22/tcp'], allow: ['80/tcp', '53'] } }, usePackageCheck);
     const root = installedRoot(b.cjs);
-    for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+    for (const argv of [
+      [process.execPath, b.cjs],
+      ['sh', b.sh],
+    ]) {
       const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--root', root, '--json'], { encoding: 'utf8' });
       const fw = firewallOf(r);
       // The staged root has no firewall at all: declared, so a failure (not the usual warning).
@@ -213,14 +278,24 @@ describe('the firewall in the image check', () => {
     expect(firewallOf(r).status).toBe('warn');
   });
 
-  it('a vendor\'s own check is given --firewall only when it has the option; their arguments come last', () => {
-    const withFlag = (dir: string) => fs.writeFileSync(path.join(dir, 'scripts/99-img-check.sh'),
-      '#!/bin/bash\n# handles: --firewall) ...\nprintf "check args:"; printf " [%s]" "$@"; echo\n', { mode: 0o755 });
+  it("a vendor's own check is given --firewall only when it has the option; their arguments come last", () => {
+    const withFlag = (dir: string) =>
+      fs.writeFileSync(
+        path.join(dir, 'scripts/99-img-check.sh'),
+        '#!/bin/bash\n# handles: --firewall) ...\nprintf "check args:"; printf " [%s]" "$@"; echo\n',
+        { mode: 0o755 },
+      );
     const knows = bundle({ firewall: { limit: ['22/tcp'] } }, withFlag);
     // The project fixture's check echoes its arguments and has no --firewall option (as 0.1.0's copy).
     const old = bundle({ firewall: { limit: ['22/tcp'] } });
-    for (const [b, expected] of [[knows, 'check args: [--firewall] [limit:22/tcp] [--json]'], [old, 'check args: --json']] as const) {
-      for (const argv of [[process.execPath, b.cjs], ['sh', b.sh]]) {
+    for (const [b, expected] of [
+      [knows, 'check args: [--firewall] [limit:22/tcp] [--json]'],
+      [old, 'check args: --json'],
+    ] as const) {
+      for (const argv of [
+        [process.execPath, b.cjs],
+        ['sh', b.sh],
+      ]) {
         const r = spawnSync(argv[0], [...argv.slice(1), 'check', '--json'], { encoding: 'utf8' });
         expect(r.stdout.trim(), argv.join(' ')).toBe(expected);
       }

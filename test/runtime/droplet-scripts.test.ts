@@ -32,7 +32,9 @@ describe('first boot', () => {
     const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
     expect(r.stdout).not.toContain('FAILED');
     const log = read(root, 'var/log/mpimg/acme-wiki/10-password.log');
-    expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:]+Z\] start 10-password\npassword saved\n\[.*\] end 10-password exit=0\n$/);
+    expect(log).toMatch(
+      /^\[\d{4}-\d\d-\d\dT[\d:]+Z\] start 10-password\npassword saved\n\[.*\] end 10-password exit=0\n$/,
+    );
     expect(read(root, 'var/log/mpimg/acme-wiki/20-ip.log')).toContain('end 20-ip exit=0');
     const cred = path.join(root, 'root/.acme-wiki-credentials');
     expect(fs.statSync(cred).mode & 0o777).toBe(0o600);
@@ -41,19 +43,21 @@ describe('first boot', () => {
     expect(log).not.toContain(password);
     expect(r.stdout + r.stderr).not.toContain(password);
     expect(read(root, 'etc/ssh/sshd_config')).not.toContain('login-hold');
-    expect(read(root, 'etc/ssh/sshd_config')).toBe('Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n');
+    expect(read(root, 'etc/ssh/sshd_config')).toBe(
+      'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n',
+    );
     expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.last')).toBe('10-password 0\n20-ip 0\n');
     expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'))).toBe(false);
   });
 
-  it('keeps its logs and state in folders of its own: a package\'s /var/lib/<slug> and /var/log/<slug> stay as they are', () => {
+  it("keeps its logs and state in folders of its own: a package's /var/lib/<slug> and /var/log/<slug> stay as they are", () => {
     // the slug of a vendor of RabbitMQ or Redis is naturally the package's name: its folders exist
     const root = installed();
     for (const d of ['var/lib/acme-wiki', 'var/log/acme-wiki']) {
       fs.mkdirSync(path.join(root, d), { recursive: true });
       fs.chownSync(path.join(root, d), 4242, 4242);
       fs.chmodSync(path.join(root, d), 0o700);
-      fs.writeFileSync(path.join(root, d, 'data'), 'the package\'s\n');
+      fs.writeFileSync(path.join(root, d, 'data'), "the package's\n");
     }
     const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
     expect(r.stdout).not.toContain('FAILED');
@@ -68,11 +72,16 @@ describe('first boot', () => {
 
   it('a failing step does not stop the others, the hold is still released and the failure is shown', () => {
     const root = installed();
-    fs.writeFileSync(path.join(root, 'opt/acme/acme-wiki/first-boot/10-password'), '#!/bin/sh\necho "db setup broke" >&2\nexit 3\n');
+    fs.writeFileSync(
+      path.join(root, 'opt/acme/acme-wiki/first-boot/10-password'),
+      '#!/bin/sh\necho "db setup broke" >&2\nexit 3\n',
+    );
     const r = runInSandbox(root, RUN_PARTS, { env: NO_METADATA });
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/10-acme-wiki-password`);
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/zz-acme-wiki-finish`);
-    expect(r.stderr).toContain('first-boot step 10-password failed (exit 3); see /var/log/mpimg/acme-wiki/10-password.log');
+    expect(r.stderr).toContain(
+      'first-boot step 10-password failed (exit 3); see /var/log/mpimg/acme-wiki/10-password.log',
+    );
     expect(read(root, 'var/log/mpimg/acme-wiki/10-password.log')).toContain('db setup broke\n');
     expect(read(root, 'var/log/mpimg/acme-wiki/20-ip.log')).toContain('exit=0');
     expect(read(root, 'etc/ssh/sshd_config')).not.toContain('ForceCommand');
@@ -108,8 +117,14 @@ describe('MOTD', () => {
     const port = (server.address() as { port: number }).port;
     const root = installed();
     const r = await new Promise<string>((ok) => {
-      const child = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c',
-        `mount --bind ${root}/opt /opt && . /opt/acme/acme-wiki/lib.sh && MPIMG_METADATA_URL=http://127.0.0.1:${port}/ mpimg_public_ipv4`]);
+      const child = spawn('unshare', [
+        '--mount',
+        '--propagation',
+        'private',
+        'bash',
+        '-c',
+        `mount --bind ${root}/opt /opt && . /opt/acme/acme-wiki/lib.sh && MPIMG_METADATA_URL=http://127.0.0.1:${port}/ mpimg_public_ipv4`,
+      ]);
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d));
       child.on('close', () => ok(out));
@@ -137,7 +152,10 @@ describe('first-login hook in /root/.bashrc', () => {
 
   it('stays after a failure and says it will run again', () => {
     const root = installed(USER_BASHRC);
-    fs.writeFileSync(path.join(root, 'opt/acme/acme-wiki/first-login.sh'), '#!/bin/sh\necho "certbot failed"\nexit 4\n');
+    fs.writeFileSync(
+      path.join(root, 'opt/acme/acme-wiki/first-login.sh'),
+      '#!/bin/sh\necho "certbot failed"\nexit 4\n',
+    );
     const r = runInSandbox(root, interactive('exit\\n'), { env: NO_METADATA });
     expect(r.stdout).toContain('Acme Wiki setup did not finish (exit 4). It will run again at your next login.');
     expect(read(root, 'root/.bashrc')).toContain('# >>> mpimg:acme-wiki first-login >>>');
@@ -147,7 +165,11 @@ describe('first-login hook in /root/.bashrc', () => {
 
   it('stays after Ctrl-C and says it will run again', () => {
     const root = installed(USER_BASHRC);
-    const r = runInSandbox(root, `(sleep 1; printf '\\003'; sleep 1; printf 'exit\\n') | script -qec 'bash -i' /dev/null`, { env: NO_METADATA });
+    const r = runInSandbox(
+      root,
+      `(sleep 1; printf '\\003'; sleep 1; printf 'exit\\n') | script -qec 'bash -i' /dev/null`,
+      { env: NO_METADATA },
+    );
     expect(r.stdout).toContain('Acme Wiki setup did not finish (interrupted). It will run again at your next login.');
     expect(read(root, 'root/.bashrc')).toContain('# >>> mpimg:acme-wiki first-login >>>');
     expect(fs.existsSync(path.join(root, 'root/domain.txt'))).toBe(false);
@@ -155,7 +177,11 @@ describe('first-login hook in /root/.bashrc', () => {
 
   it('never runs for non-interactive shells (ssh host cmd, bash -lc, scp)', () => {
     const root = installed(USER_BASHRC);
-    for (const cmd of ['bash -c "source /root/.bashrc; echo done"', 'bash -lc "echo done"', 'printf "" | script -qec "bash -c \\". /root/.bashrc; echo done\\"" /dev/null']) {
+    for (const cmd of [
+      'bash -c "source /root/.bashrc; echo done"',
+      'bash -lc "echo done"',
+      'printf "" | script -qec "bash -c \\". /root/.bashrc; echo done\\"" /dev/null',
+    ]) {
       const r = runInSandbox(root, cmd, { env: NO_METADATA });
       expect(r.stdout).toContain('done');
       expect(r.stdout).not.toContain('Domain:');

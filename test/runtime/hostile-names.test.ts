@@ -19,7 +19,7 @@ const mark = (n: string) => path.join(PWNED, n);
 const NO_METADATA = { MPIMG_METADATA_URL: 'http://127.0.0.1:9/none', MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' };
 
 const HOSTILE: string[] = [
-  "Ben & Jerry's <Wiki> \"Pro\"",
+  'Ben & Jerry\'s <Wiki> "Pro"',
   `$(touch ${mark('dollar')})`,
   `\`touch ${mark('backtick')}\``,
   `'; touch ${mark('quote')}; echo '`,
@@ -57,7 +57,15 @@ describe.each(HOSTILE.map((n, i) => [i, n] as const))('a hostile name #%i', (i, 
     const greeting = `Hi ${name} at {{ip}}`;
     // the generator in-process (the same code `mpimg new` runs; that path is in the refusals below)
     fs.mkdirSync(dir);
-    await runIn('app', dir).withOptions({ yes: true, name, slug: `hostile-${i}`, vendor: 'acme', 'first-login': true, 'login-hold': true, motd: greeting });
+    await runIn('app', dir).withOptions({
+      yes: true,
+      name,
+      slug: `hostile-${i}`,
+      vendor: 'acme',
+      'first-login': true,
+      'login-hold': true,
+      motd: greeting,
+    });
     // the generated project is well-formed for the tools that read it
     expect(spawnSync(process.execPath, ['--check', path.join(dir, 'mpimgfile.mjs')]).status).toBe(0);
     for (const f of ['first-boot/10-setup.sh', 'first-login/first-login.sh', 'scripts/10-configure.sh']) {
@@ -82,7 +90,9 @@ describe.each(HOSTILE.map((n, i) => [i, n] as const))('a hostile name #%i', (i, 
     expect(shRun.status, shRun.stderr).toBe(0);
     expect(treeDigest(c)).toEqual(treeDigest(a));
     // the plan text of the sh twin is data too
-    expect(spawnSync('sh', [sh, 'plan'], { encoding: 'utf8' }).stdout).toBe(spawnSync(process.execPath, [cjs, 'plan'], { encoding: 'utf8' }).stdout);
+    expect(spawnSync('sh', [sh, 'plan'], { encoding: 'utf8' }).stdout).toBe(
+      spawnSync(process.execPath, [cjs, 'plan'], { encoding: 'utf8' }).stdout,
+    );
 
     // Not HTML: the exact bytes, nowhere an entity.
     const installed = allText(a);
@@ -105,7 +115,13 @@ describe.each(HOSTILE.map((n, i) => [i, n] as const))('a hostile name #%i', (i, 
 });
 
 describe('names that would break a generated file', () => {
-  it.each([['a newline', 'Two\nLines'], ['U+2028', 'Line\u2028Sep'], ['U+2029', 'Para\u2029Sep'], ['a tab', 'Tab\there'], ['an escape', 'Esc\u001b[31m']])('are refused with %s, and nothing is written', (_what, name) => {
+  it.each([
+    ['a newline', 'Two\nLines'],
+    ['U+2028', 'Line\u2028Sep'],
+    ['U+2029', 'Para\u2029Sep'],
+    ['a tab', 'Tab\there'],
+    ['an escape', 'Esc\u001b[31m'],
+  ])('are refused with %s, and nothing is written', (_what, name) => {
     const parent = tempDir('mpimg-hostile-');
     const r = mpimg(['new', 'p', '--yes', '--name', name, '--slug', 'bad-name', '--vendor', 'acme'], parent);
     expect(r.status).not.toBe(0);
@@ -116,7 +132,14 @@ describe('names that would break a generated file', () => {
 
   it('are refused in mpimg.json, naming the field', () => {
     const project = tempDir('mpimg-hostile-');
-    const m = { name: 'Ok', slug: 'ok-image', vendor: 'acme', version: '1.0.0', distributions: ['debian-12-x64'], droplet: { tags: ['a\u2028b'] } };
+    const m = {
+      name: 'Ok',
+      slug: 'ok-image',
+      vendor: 'acme',
+      version: '1.0.0',
+      distributions: ['debian-12-x64'],
+      droplet: { tags: ['a\u2028b'] },
+    };
     fs.writeFileSync(path.join(project, 'mpimg.json'), JSON.stringify(m));
     const r = mpimg(['validate'], project);
     expect(r.status).toBe(1);

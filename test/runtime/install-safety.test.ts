@@ -37,8 +37,14 @@ beforeAll(() => {
 });
 
 type Runner = (args: string[]) => SpawnSyncReturns<string>;
-const nodeOf = (cjs: () => string): Runner => (args) => spawnSync(process.execPath, [cjs(), ...args], { encoding: 'utf8', cwd: os.tmpdir() });
-const shOf = (sh: () => string): Runner => (args) => spawnSync('sh', [sh(), ...args], { encoding: 'utf8', cwd: os.tmpdir() });
+const nodeOf =
+  (cjs: () => string): Runner =>
+  (args) =>
+    spawnSync(process.execPath, [cjs(), ...args], { encoding: 'utf8', cwd: os.tmpdir() });
+const shOf =
+  (sh: () => string): Runner =>
+  (args) =>
+    spawnSync('sh', [sh(), ...args], { encoding: 'utf8', cwd: os.tmpdir() });
 const EXECUTORS: Array<[string, (x: () => ReturnType<typeof bundledFixture>) => Runner]> = [
   ['node', (x) => nodeOf(() => x().cjs)],
   ['sh', (x) => shOf(() => x().sh)],
@@ -47,7 +53,8 @@ const EXECUTORS: Array<[string, (x: () => ReturnType<typeof bundledFixture>) => 
 /** A usr-merged root, as every current Debian and Ubuntu has it. */
 function usrMerged(): string {
   const root = stagedRoot();
-  for (const d of ['usr/lib/systemd/system', 'usr/bin', 'usr/sbin']) fs.mkdirSync(path.join(root, d), { recursive: true });
+  for (const d of ['usr/lib/systemd/system', 'usr/bin', 'usr/sbin'])
+    fs.mkdirSync(path.join(root, d), { recursive: true });
   fs.writeFileSync(path.join(root, 'usr/lib/systemd/system/ssh.service'), '[Unit]\n');
   fs.writeFileSync(path.join(root, 'usr/bin/ls'), 'ls\n', { mode: 0o755 });
   fs.writeFileSync(path.join(root, 'usr/sbin/sshd'), 'sshd\n', { mode: 0o755 });
@@ -68,7 +75,9 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
       expect(fs.lstatSync(path.join(root, d)).isSymbolicLink()).toBe(true);
       expect(fs.readlinkSync(path.join(root, d))).toBe(`usr/${d}`);
     }
-    expect(fs.readFileSync(path.join(root, 'usr/lib/systemd/system/acme-wiki.service'), 'utf8')).toContain('ExecStart=');
+    expect(fs.readFileSync(path.join(root, 'usr/lib/systemd/system/acme-wiki.service'), 'utf8')).toContain(
+      'ExecStart=',
+    );
     expect(fs.readFileSync(path.join(root, 'usr/lib/systemd/system/ssh.service'), 'utf8')).toBe('[Unit]\n');
     expect(fs.statSync(path.join(root, 'usr/bin/acme-tool')).mode & 0o777).toBe(0o755);
     expect(fs.readFileSync(path.join(root, 'usr/bin/ls'), 'utf8')).toBe('ls\n');
@@ -85,18 +94,23 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
 
   it('refuses an empty --root (an unset variable) instead of acting on /', () => {
     // status only: should the refusal ever break, the test reads / and changes nothing.
-    for (const args of [['status', '--root', ''], ['status', '--root=']]) {
+    for (const args of [
+      ['status', '--root', ''],
+      ['status', '--root='],
+    ]) {
       const r = run(args);
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe('error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /\n');
+      expect(r.stderr).toBe(
+        'error: --root is empty\n  fix: pass --root DIR (an unset shell variable gives an empty one), or leave --root out to act on /\n',
+      );
     }
   });
 
   it('never follows a link out of --root: absolute links are re-rooted, `..` stops at the root', () => {
     const host = tempDir('mpimg-host-');
     for (const d of ['host_opt', 'hostroot', 'hostvar', 'hostmotd']) fs.mkdirSync(path.join(host, d));
-    fs.writeFileSync(path.join(host, 'hostroot/.bashrc'), '# the host root\'s bashrc\n');
+    fs.writeFileSync(path.join(host, 'hostroot/.bashrc'), "# the host root's bashrc\n");
     fs.writeFileSync(path.join(host, 'hostvar/keep'), 'keep\n');
     const root = stagedRoot();
     fs.rmSync(path.join(root, 'root'), { recursive: true });
@@ -112,7 +126,9 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
     // what install laid down is inside the root, at the re-rooted places
     expect(fs.existsSync(path.join(root, host, 'host_opt/acme/acme-wiki/lib.sh'))).toBe(true);
     expect(fs.readFileSync(path.join(root, host, 'hostroot/.bashrc'), 'utf8')).toContain('mpimg:acme-wiki first-login');
-    expect(fs.existsSync(path.join(root, host, 'hostvar/lib/cloud/scripts/per-instance/zz-acme-wiki-finish'))).toBe(true);
+    expect(fs.existsSync(path.join(root, host, 'hostvar/lib/cloud/scripts/per-instance/zz-acme-wiki-finish'))).toBe(
+      true,
+    );
     expect(fs.existsSync(path.join(root, host, 'hostmotd/99-acme-wiki'))).toBe(true);
     expect(run(['status', '--root', root]).status).toBe(0);
     expect(run(['uninstall', '--root', root]).status).toBe(0);
@@ -152,7 +168,7 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
     const root = stagedRoot();
     const conf = path.join(root, 'etc/acme-wiki/wiki.conf');
     fs.mkdirSync(path.dirname(conf), { recursive: true });
-    fs.writeFileSync(conf, 'the distribution\'s own config\n', { mode: 0o640 });
+    fs.writeFileSync(conf, "the distribution's own config\n", { mode: 0o640 });
     fs.chownSync(conf, 1234, 2345);
     // identical to what files/ has: install leaves it, uninstall keeps it
     fs.mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
@@ -160,15 +176,17 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
     const pristine = treeDigest(root);
     const r = run(['install', '--root', root]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('updated  /etc/acme-wiki/wiki.conf (the file that was there is kept in /opt/acme/acme-wiki/backup)');
+    expect(r.stdout).toContain(
+      'updated  /etc/acme-wiki/wiki.conf (the file that was there is kept in /opt/acme/acme-wiki/backup)',
+    );
     const kept = path.join(root, 'opt/acme/acme-wiki/backup/etc/acme-wiki/wiki.conf');
-    expect(fs.readFileSync(kept, 'utf8')).toBe('the distribution\'s own config\n');
+    expect(fs.readFileSync(kept, 'utf8')).toBe("the distribution's own config\n");
     expect(fs.statSync(kept).mode & 0o7777).toBe(0o640);
     expect([fs.statSync(kept).uid, fs.statSync(kept).gid]).toEqual([1234, 2345]);
     expect(fs.readFileSync(conf, 'utf8')).toBe('port = 8080\n');
     // a second install does not back up its own file over the original
     run(['install', '--root', root]);
-    expect(fs.readFileSync(kept, 'utf8')).toBe('the distribution\'s own config\n');
+    expect(fs.readFileSync(kept, 'utf8')).toBe("the distribution's own config\n");
     const un = run(['uninstall', '--root', root]);
     expect(un.status).toBe(0);
     expect(un.stdout).toContain('restored /etc/acme-wiki/wiki.conf');
@@ -185,9 +203,11 @@ describe.each(EXECUTORS)('%s executor', (_name, runnerFor) => {
     fs.writeFileSync(motd, '#!/bin/sh\necho "the customer\'s own greeting"\n', { mode: 0o755 });
     const un = run(['uninstall', '--root', root]);
     expect(un.status).toBe(0);
-    expect(un.stdout).toContain('kept     /etc/update-motd.d/99-acme-wiki (changed since install; `uninstall --force` removes it)');
+    expect(un.stdout).toContain(
+      'kept     /etc/update-motd.d/99-acme-wiki (changed since install; `uninstall --force` removes it)',
+    );
     expect(un.stdout).toContain('uninstall: kept 1 file(s) changed since install');
-    expect(fs.readFileSync(motd, 'utf8')).toContain('the customer\'s own greeting');
+    expect(fs.readFileSync(motd, 'utf8')).toContain("the customer's own greeting");
     expect(fs.existsSync(path.join(root, 'opt/acme/acme-wiki/lib.sh'))).toBe(false);
     const forced = run(['uninstall', '--root', root, '--force']);
     expect(forced.status).toBe(0);
@@ -215,7 +235,9 @@ describe('node and sh agree', () => {
     expect(node(['install', '--root', a]).status).toBe(0);
     expect(sh(['install', '--root', c]).status).toBe(0);
     expect(treeDigest(c)).toEqual(treeDigest(a));
-    expect(fs.readFileSync(path.join(a, 'opt/acme/acme-wiki/.journal'), 'utf8')).toContain('backup /etc/acme-wiki/wiki.conf\n');
+    expect(fs.readFileSync(path.join(a, 'opt/acme/acme-wiki/.journal'), 'utf8')).toContain(
+      'backup /etc/acme-wiki/wiki.conf\n',
+    );
     node(['uninstall', '--root', a]);
     sh(['uninstall', '--root', c]);
     expect(treeDigest(c)).toEqual(treeDigest(a));
@@ -228,7 +250,11 @@ describe('node and sh agree', () => {
       expect(run(['install', '--root', root]).status).toBe(0);
       // what an older release left: no journal, the created folders in .created
       const home = path.join(root, 'opt/acme/acme-wiki');
-      const dirs = fs.readFileSync(path.join(home, '.journal'), 'utf8').split('\n').filter((l) => l.startsWith('dir ')).map((l) => l.slice(4));
+      const dirs = fs
+        .readFileSync(path.join(home, '.journal'), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('dir '))
+        .map((l) => l.slice(4));
       fs.rmSync(path.join(home, '.journal'));
       fs.writeFileSync(path.join(home, '.created'), `${dirs.join('\n')}\n`);
       expect(run(['install', '--root', root]).stdout).toBe('install: nothing to change\n');

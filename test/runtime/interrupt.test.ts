@@ -18,12 +18,17 @@ beforeAll(() => {
 function slowPath(): string {
   const bin = tempDir('mpimg-slow-');
   const real = spawnSync('sh', ['-c', 'command -v sha256sum'], { encoding: 'utf8' }).stdout.trim();
-  fs.writeFileSync(path.join(bin, 'sha256sum'), `#!/bin/sh\ntouch "${bin}/started"\nsleep 3\nexec ${real} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'sha256sum'), `#!/bin/sh\ntouch "${bin}/started"\nsleep 3\nexec ${real} "$@"\n`, {
+    mode: 0o755,
+  });
   return bin;
 }
 
 describe('sh installer, interrupted', () => {
-  for (const [signal, code] of [['SIGHUP', 129], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGHUP', 129],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${signal}: exits ${code}, leaves no scratch folder; uninstall then restores the root`, async () => {
       const root = stagedRoot();
       const pristine = treeDigest(root);
@@ -31,10 +36,13 @@ describe('sh installer, interrupted', () => {
       const bin = slowPath();
       const child = spawn('sh', [b.sh, 'install', '--root', root], {
         env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TMPDIR: scratch },
-        detached: true, stdio: 'ignore', cwd: os.tmpdir(),
+        detached: true,
+        stdio: 'ignore',
+        cwd: os.tmpdir(),
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? -1 : null))));
-      for (let i = 0; i < 200 && !fs.existsSync(path.join(bin, 'started')); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !fs.existsSync(path.join(bin, 'started')); i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect(fs.existsSync(path.join(bin, 'started'))).toBe(true);
       process.kill(-child.pid!, signal); // the whole group, as a dropped session does
       expect(await exited).toBe(code);
@@ -49,9 +57,10 @@ describe('sh installer, interrupted', () => {
   it.each([['node'], ['sh']])('%s uninstall removes a half-written temp file next to a planned one', (which) => {
     const root = stagedRoot();
     const pristine = treeDigest(root);
-    const run = (args: string[]) => which === 'node'
-      ? spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8', cwd: os.tmpdir() })
-      : spawnSync('sh', [b.sh, ...args], { encoding: 'utf8', cwd: os.tmpdir() });
+    const run = (args: string[]) =>
+      which === 'node'
+        ? spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8', cwd: os.tmpdir() })
+        : spawnSync('sh', [b.sh, ...args], { encoding: 'utf8', cwd: os.tmpdir() });
     expect(run(['install', '--root', root]).status).toBe(0);
     fs.writeFileSync(path.join(root, 'etc/update-motd.d/99-acme-wiki.mpimg-tmp'), 'half');
     fs.writeFileSync(path.join(root, 'root/.bashrc.mpimg-tmp'), 'half');

@@ -14,7 +14,8 @@ const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
 const NO_METADATA = { MPIMG_METADATA_URL: 'http://127.0.0.1:9/none', MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' };
 const RUN_PARTS = `for f in ${PER_INSTANCE}/*; do "$f" || echo "FAILED $f"; done`;
 // sshd -t needs a host key; a new droplet has none until cloud-init makes them.
-const SSHD_T = 'mkdir -p /run/sshd && k=$(mktemp -d) && ssh-keygen -q -t ed25519 -N "" -f $k/k && /usr/sbin/sshd -t -f /etc/ssh/sshd_config -h $k/k; r=$?; rm -rf $k; exit $r';
+const SSHD_T =
+  'mkdir -p /run/sshd && k=$(mktemp -d) && ssh-keygen -q -t ed25519 -N "" -f $k/k && /usr/sbin/sshd -t -f /etc/ssh/sshd_config -h $k/k; r=$?; rm -rf $k; exit $r';
 
 let b: ReturnType<typeof bundledFixture>;
 beforeAll(() => {
@@ -26,9 +27,11 @@ type Stage = 'new' | 'booted' | 'no-cloud-init';
 /** A staged droplet after install, as a new droplet (cloud-init started, scripts not run) or the build droplet. */
 function droplet(opts: { stage: Stage; dropins: boolean; sshd?: string }): string {
   const root = stagedRoot();
-  const cfg = opts.sshd ?? (opts.dropins
-    ? 'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\n'
-    : 'PasswordAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\n');
+  const cfg =
+    opts.sshd ??
+    (opts.dropins
+      ? 'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\n'
+      : 'PasswordAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\n');
   fs.writeFileSync(path.join(root, 'etc/ssh/sshd_config'), cfg);
   if (opts.dropins) fs.mkdirSync(path.join(root, 'etc/ssh/sshd_config.d'));
   const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
@@ -62,15 +65,17 @@ describe('the login hold', () => {
     const before = sshdConfig(root);
     const armed = runInSandbox(root, `${HOLD} arm && ${SSHD_T}`);
     expect(armed.status, armed.stdout + armed.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(root, DROPIN), 'utf8')).toBe([
-      '# >>> mpimg:acme-wiki login-hold >>>',
-      `# Until this new droplet finished its first boot; removed by ${HOLD} release.`,
-      'Match User root',
-      `\tForceCommand ${HOLD} wait`,
-      'Match all',
-      '# <<< mpimg:acme-wiki login-hold <<<',
-      '',
-    ].join('\n'));
+    expect(fs.readFileSync(path.join(root, DROPIN), 'utf8')).toBe(
+      [
+        '# >>> mpimg:acme-wiki login-hold >>>',
+        `# Until this new droplet finished its first boot; removed by ${HOLD} release.`,
+        'Match User root',
+        `\tForceCommand ${HOLD} wait`,
+        'Match all',
+        '# <<< mpimg:acme-wiki login-hold <<<',
+        '',
+      ].join('\n'),
+    );
     expect(sshdConfig(root)).toBe(before);
     // what a held root login sees
     const wait = runInSandbox(root, `${HOLD} wait`);
@@ -89,7 +94,9 @@ describe('the login hold', () => {
     const root = droplet({ stage: 'new', dropins: false });
     const before = sshdConfig(root);
     expect(runInSandbox(root, `${HOLD} arm`).status).toBe(0);
-    expect(sshdConfig(root)).toBe(`${before}# >>> mpimg:acme-wiki login-hold >>>\n# Until this new droplet finished its first boot; removed by ${HOLD} release.\nMatch User root\n\tForceCommand ${HOLD} wait\nMatch all\n# <<< mpimg:acme-wiki login-hold <<<\n`);
+    expect(sshdConfig(root)).toBe(
+      `${before}# >>> mpimg:acme-wiki login-hold >>>\n# Until this new droplet finished its first boot; removed by ${HOLD} release.\nMatch User root\n\tForceCommand ${HOLD} wait\nMatch all\n# <<< mpimg:acme-wiki login-hold <<<\n`,
+    );
     expect(runInSandbox(root, SSHD_T).status).toBe(0);
     // a global keyword appended while held (e.g. by a first-boot step) keeps sshd starting
     fs.appendFileSync(path.join(root, 'etc/ssh/sshd_config'), 'Subsystem backup /bin/true\n');
@@ -101,7 +108,11 @@ describe('the login hold', () => {
 
   it('is not armed when sshd would refuse the configuration with it', () => {
     // already broken before the hold: the hold must not be what keeps people out
-    const root = droplet({ stage: 'new', dropins: false, sshd: 'Match User nobody\n\tX11Forwarding no\nNotAKeyword yes\n' });
+    const root = droplet({
+      stage: 'new',
+      dropins: false,
+      sshd: 'Match User nobody\n\tX11Forwarding no\nNotAKeyword yes\n',
+    });
     const before = sshdConfig(root);
     const r = runInSandbox(root, `${HOLD} arm`);
     expect(r.stderr).toContain('sshd would not start with the hold: not holding logins');
@@ -135,7 +146,9 @@ describe('the login hold', () => {
     const log = fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/10-password.log'), 'utf8');
     expect(log).toContain('10-password timed out after 2 s and was stopped');
     expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/20-ip.log'), 'utf8')).toContain('exit=0');
-    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'), 'utf8')).toBe('10-password 124\n');
+    expect(fs.readFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.failed'), 'utf8')).toBe(
+      '10-password 124\n',
+    );
     expect(fs.existsSync(path.join(root, DROPIN))).toBe(false);
     expect(spawnSync('pgrep', ['-f', 'sleep 733[12]']).status).toBe(1);
   });

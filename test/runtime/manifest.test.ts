@@ -33,7 +33,9 @@ describe('manifest schema', () => {
 
   it('lists missing required keys and wrong types', () => {
     const r = validateManifest({ name: 'X', slug: 5, loginHold: 'yes' });
-    expect(r.problems.map((p) => p.path).sort()).toEqual(['$.distributions', '$.loginHold', '$.slug', '$.vendor', '$.version'].sort());
+    expect(r.problems.map((p) => p.path).sort()).toEqual(
+      ['$.distributions', '$.loginHold', '$.slug', '$.vendor', '$.version'].sort(),
+    );
     expect(r.problems.find((p) => p.path === '$.loginHold')?.message).toBe('must be boolean or object, got string');
   });
 
@@ -66,7 +68,12 @@ describe('manifest schema', () => {
       firstLogin: { file: 'first-login/../../x.sh' },
       cleanup: { script: 'scripts\\x.sh' },
     });
-    expect(r.problems.map((p) => p.path)).toEqual(['$.firstLogin.file', '$.motd.file', '$.files.dir', '$.cleanup.script']);
+    expect(r.problems.map((p) => p.path)).toEqual([
+      '$.firstLogin.file',
+      '$.motd.file',
+      '$.files.dir',
+      '$.cleanup.script',
+    ]);
     for (const p of r.problems) expect(p.message).toMatch(/^unsafe path/);
   });
 
@@ -89,8 +96,14 @@ describe('manifest schema', () => {
   it('checks distributions, packages and droplet settings', () => {
     expect(paths({ ...good, distributions: [] })).toEqual(['$.distributions']);
     expect(paths({ ...good, distributions: ['Ubuntu 24.04'] })).toEqual(['$.distributions[0]']);
-    expect(paths({ ...good, build: { packages: ['nginx', 'rm -rf /', ''] } })).toEqual(['$.build.packages[1]', '$.build.packages[2]']);
-    expect(paths({ ...good, droplet: { image: 'my image', tags: [''] } }).sort()).toEqual(['$.droplet.image', '$.droplet.tags[0]']);
+    expect(paths({ ...good, build: { packages: ['nginx', 'rm -rf /', ''] } })).toEqual([
+      '$.build.packages[1]',
+      '$.build.packages[2]',
+    ]);
+    expect(paths({ ...good, droplet: { image: 'my image', tags: [''] } }).sort()).toEqual([
+      '$.droplet.image',
+      '$.droplet.tags[0]',
+    ]);
     expect(paths({ ...good, cleanup: { zeroFillMaxMiB: 0 } })).toEqual(['$.cleanup.zeroFillMaxMiB']);
   });
 
@@ -108,7 +121,9 @@ describe('manifest schema', () => {
     for (const name of ['leak-${var.do_access_token}-{slug}', 'x-%{if true}y%{endif}', '{slug}-{date}', 'a}b']) {
       const r = validateManifest({ ...good, snapshot: { name } });
       expect(r.problems.map((p) => p.path)).toEqual(['$.snapshot.name']);
-      expect(formatProblems(r.problems)).toContain('"$", "{" and "}" are only allowed in {slug}, {version} and {timestamp}');
+      expect(formatProblems(r.problems)).toContain(
+        '"$", "{" and "}" are only allowed in {slug}, {version} and {timestamp}',
+      );
     }
     expect(validateManifest({ ...good, snapshot: { name: 'acme_{slug}.{version}@{timestamp}' } }).problems).toEqual([]);
   });

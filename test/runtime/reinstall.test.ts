@@ -67,7 +67,9 @@ describe.each(EXECUTORS)('%s executor, reinstall with a newer bundle', (_name, r
     const r = ok(run(newer, ['install', '--root', root]));
     expect(r.stdout).toContain(`removed  /${STEP} (no longer in the plan)`);
     expect(r.stdout).toContain('removed  /usr/bin/acme-extra (no longer in the plan)');
-    expect(r.stdout).toContain('restored /etc/issue (no longer in the plan: the file that was there before install is back)');
+    expect(r.stdout).toContain(
+      'restored /etc/issue (no longer in the plan: the file that was there before install is back)',
+    );
     expect(fs.existsSync(path.join(root, STEP))).toBe(false);
     expect(fs.existsSync(path.join(root, 'opt/acme/acme-wiki/first-boot/30-extra'))).toBe(false);
     expect(fs.existsSync(path.join(root, 'usr/bin/acme-extra'))).toBe(false);
@@ -85,7 +87,9 @@ describe.each(EXECUTORS)('%s executor, reinstall with a newer bundle', (_name, r
     ok(run(older, ['install', '--root', root]));
     fs.writeFileSync(path.join(root, 'usr/bin/acme-extra'), '#!/bin/sh\necho edited here\n');
     const r = ok(run(newer, ['install', '--root', root]));
-    expect(r.stdout).toContain('kept     /usr/bin/acme-extra (no longer in the plan, but changed since it was laid down; `uninstall --force` removes it)');
+    expect(r.stdout).toContain(
+      'kept     /usr/bin/acme-extra (no longer in the plan, but changed since it was laid down; `uninstall --force` removes it)',
+    );
     expect(r.stdout).toContain('install: kept 1 file(s) changed since install; `uninstall --force` removes them');
     expect(fs.readFileSync(path.join(root, 'usr/bin/acme-extra'), 'utf8')).toBe('#!/bin/sh\necho edited here\n');
     expect(fs.existsSync(path.join(root, STEP))).toBe(false);
@@ -112,9 +116,16 @@ describe.each(EXECUTORS)('%s executor, reinstall with a newer bundle', (_name, r
     const done = path.join(root, 'var/lib/mpimg/acme-wiki/first-login.done');
     fs.mkdirSync(path.dirname(done), { recursive: true });
     fs.writeFileSync(done, '2026-12-01T10:00:00Z\n');
-    fs.writeFileSync(path.join(root, 'root/.bashrc'), fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8').replace(/# >>> mpimg:acme-wiki first-login >>>[\s\S]*?# <<< mpimg:acme-wiki first-login <<<\n/, ''));
+    fs.writeFileSync(
+      path.join(root, 'root/.bashrc'),
+      fs
+        .readFileSync(path.join(root, 'root/.bashrc'), 'utf8')
+        .replace(/# >>> mpimg:acme-wiki first-login >>>[\s\S]*?# <<< mpimg:acme-wiki first-login <<<\n/, ''),
+    );
     const r = ok(run(newer, ['install', '--root', root]));
-    expect(r.stdout).toContain('removed  /var/lib/mpimg/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)');
+    expect(r.stdout).toContain(
+      'removed  /var/lib/mpimg/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)',
+    );
     expect(fs.existsSync(done)).toBe(false);
     expect(fs.readFileSync(path.join(root, 'root/.bashrc'), 'utf8')).toContain('# >>> mpimg:acme-wiki first-login >>>');
     expect(ok(run(newer, ['status', '--root', root])).stdout).toContain('first login pending');

@@ -16,7 +16,11 @@ describe('install and uninstall on /', () => {
     const dir = tempDir('mpimg-nobody-');
     fs.chmodSync(dir, 0o755);
     for (const f of [b.cjs, b.sh]) fs.copyFileSync(f, path.join(dir, path.basename(f)));
-    const asNobody = (cmd: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { encoding: 'utf8', cwd: dir });
+    const asNobody = (cmd: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], {
+        encoding: 'utf8',
+        cwd: dir,
+      });
     const r1 = asNobody([process.execPath, path.join(dir, path.basename(b.cjs)), 'install']);
     expect(r1.status).toBe(2);
     expect(r1.stderr).toContain('refusing to install on / as uid 65534');

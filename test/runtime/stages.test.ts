@@ -26,7 +26,10 @@ type Run = (args: string[]) => SpawnSyncReturns<string>;
 const node: Run = (args) => spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8', cwd: os.tmpdir() });
 const sh: Run = (args) => spawnSync('sh', [b.sh, ...args], { encoding: 'utf8', cwd: os.tmpdir() });
 
-describe.each([['node', () => node], ['sh', () => sh]] as const)('%s executor', (_n, get) => {
+describe.each([
+  ['node', () => node],
+  ['sh', () => sh],
+] as const)('%s executor', (_n, get) => {
   const run: Run = (args) => get()(args);
 
   it('after first boot: status exits 0 with the stage; install refuses; --force never puts the hook back', () => {
@@ -39,21 +42,31 @@ describe.each([['node', () => node], ['sh', () => sh]] as const)('%s executor', 
     runInSandbox(root, FIRST_BOOT, { env: NO_METADATA });
     const booted = run(['status', '--root', root, '--json']);
     expect(booted.status, booted.stdout).toBe(1); // the step we broke is drift of a managed file
-    expect(JSON.parse(booted.stdout)).toMatchObject({ stage: 'first-boot-finished', failedSteps: ['20-ip 5'], firstLogin: 'pending' });
+    expect(JSON.parse(booted.stdout)).toMatchObject({
+      stage: 'first-boot-finished',
+      failedSteps: ['20-ip 5'],
+      firstLogin: 'pending',
+    });
     expect(run(['status', '--root', root]).stdout).not.toContain('run install again');
     // put the step back as the image has it (force: install refuses on a booted droplet)
     expect(run(['install', '--root', root, '--force']).status).toBe(0);
 
     // the first login removes its hook: that is the design, not drift
-    const login = runInSandbox(root, "printf 'Domain: x\\n' | /opt/acme/acme-wiki/first-login-run", { env: NO_METADATA });
+    const login = runInSandbox(root, "printf 'Domain: x\\n' | /opt/acme/acme-wiki/first-login-run", {
+      env: NO_METADATA,
+    });
     expect(login.stdout).toContain('setup is complete');
     const after = run(['status', '--root', root]);
     expect(after.status, after.stdout).toBe(0);
-    expect(after.stdout).toMatch(/^Acme Wiki 1\.2\.3: first boot finished \(failed: 20-ip\), first login done; \d+ items as planned\n$/);
+    expect(after.stdout).toMatch(
+      /^Acme Wiki 1\.2\.3: first boot finished \(failed: 20-ip\), first login done; \d+ items as planned\n$/,
+    );
 
     const again = run(['install', '--root', root]);
     expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/^error: install refused: this droplet already ran its first boot \(first boot finished\)/);
+    expect(again.stderr).toMatch(
+      /^error: install refused: this droplet already ran its first boot \(first boot finished\)/,
+    );
     expect(again.stderr).toContain('`install --force --root');
     const forced = run(['install', '--root', root, '--force']);
     expect(forced.status, forced.stderr).toBe(0);
@@ -71,19 +84,29 @@ describe.each([['node', () => node], ['sh', () => sh]] as const)('%s executor', 
     fs.writeFileSync(path.join(old, 'first-login.done'), '2026-01-01T00:00:00Z\n');
     const inst = run(['install', '--root', root]);
     expect(inst.status, inst.stderr).toBe(0);
-    expect(inst.stdout).toContain('removed  /var/lib/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)');
+    expect(inst.stdout).toContain(
+      'removed  /var/lib/acme-wiki/first-login.done (a first login on this build droplet: the image starts with its first login to come)',
+    );
     expect(fs.existsSync(path.join(old, 'first-login.done'))).toBe(false);
     // its first boot, as the older bundle's helper library recorded it
     fs.writeFileSync(path.join(old, 'first-boot.last'), '10-password 0\n20-ip 4\n');
     fs.writeFileSync(path.join(old, 'first-boot.failed'), '20-ip 4\n');
-    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({ stage: 'first-boot-finished', failedSteps: ['20-ip 4'] });
+    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({
+      stage: 'first-boot-finished',
+      failedSteps: ['20-ip 4'],
+    });
     const again = run(['install', '--root', root]);
     expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/^error: install refused: this droplet already ran its first boot \(first boot finished\)/);
+    expect(again.stderr).toMatch(
+      /^error: install refused: this droplet already ran its first boot \(first boot finished\)/,
+    );
     // where this bundle keeps it wins
     fs.mkdirSync(path.join(root, 'var/lib/mpimg/acme-wiki'), { recursive: true });
     fs.writeFileSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot.status'), '10-password 0\n');
-    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({ stage: 'first-boot-running', failedSteps: [] });
+    expect(JSON.parse(run(['status', '--root', root, '--json']).stdout)).toMatchObject({
+      stage: 'first-boot-running',
+      failedSteps: [],
+    });
   });
 
   it('seeded files/ are laid down before the build scripts; what a script made of them survives install', () => {
@@ -121,7 +144,10 @@ describe('a rebuild with a changed files/', () => {
     fs.writeFileSync(path.join(project, 'files/etc/acme-wiki/wiki.conf'), 'port = 7000\n');
     fs.writeFileSync(path.join(project, 'files/etc/acme-wiki/other.conf'), 'a = 2\n');
     const v2 = writeBundle(loadProject(project), tempDir('mpimg-dist-'));
-    for (const exe of [[process.execPath, v2.cjs], ['sh', v2.sh]]) {
+    for (const exe of [
+      [process.execPath, v2.cjs],
+      ['sh', v2.sh],
+    ]) {
       const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-rebuild-'));
       fs.cpSync(root, copy, { recursive: true, verbatimSymlinks: true });
       const r = spawnSync(exe[0], [exe[1], 'install', '--root', copy, '--only', 'seeded'], { encoding: 'utf8' });
@@ -154,7 +180,9 @@ describe('the sh twin takes the commands and flags of the .cjs', () => {
     const ns = JSON.parse(node(['status', '--root', a, '--json']).stdout);
     const ss = JSON.parse(sh(['status', '--root', c, '--json']).stdout);
     expect({ ...ss, root: '' }).toEqual({ ...ns, root: '' });
-    expect(ss.drift).toEqual([{ path: '/etc/update-motd.d/99-acme-wiki', problem: 'wrong mode', detail: '600 instead of 755' }]);
+    expect(ss.drift).toEqual([
+      { path: '/etc/update-motd.d/99-acme-wiki', problem: 'wrong mode', detail: '600 instead of 755' },
+    ]);
     expect(sh(['plan', '--json']).stdout).toBe(node(['plan', '--json']).stdout);
     const nu = JSON.parse(node(['uninstall', '--root', a, '--json']).stdout);
     const su = JSON.parse(sh(['uninstall', '--root', c, '--json']).stdout);
@@ -173,15 +201,21 @@ describe('the sh twin takes the commands and flags of the .cjs', () => {
     expect(u.stderr).toContain("error: Unknown option '--frob'");
     const m = sh(['install', '--root', '/nonexistent/mpimg-x']);
     expect(m.status).toBe(2);
-    expect(m.stderr).toContain('--root /nonexistent/mpimg-x does not exist\n  fix: create it (mkdir -p /nonexistent/mpimg-x)');
+    expect(m.stderr).toContain(
+      '--root /nonexistent/mpimg-x does not exist\n  fix: create it (mkdir -p /nonexistent/mpimg-x)',
+    );
   });
 });
 
 describe('which files are seeded', () => {
   it('files/ is seeded unless $.files.managed says so; $.seeded marks more, globs with * and **', () => {
-    const project = bundledFixture({ manifest: { files: { dir: 'files', managed: ['/usr/local/bin/**'] }, seeded: ['/etc/update-motd.d/*'] } }).project;
+    const project = bundledFixture({
+      manifest: { files: { dir: 'files', managed: ['/usr/local/bin/**'] }, seeded: ['/etc/update-motd.d/*'] },
+    }).project;
     const r = writeBundle(loadProject(project), tempDir('mpimg-dist-'));
-    const plan = JSON.parse(spawnSync(process.execPath, [r.cjs, 'plan', '--json'], { encoding: 'utf8' }).stdout) as Array<{ path: string; seed?: boolean }>;
+    const plan = JSON.parse(
+      spawnSync(process.execPath, [r.cjs, 'plan', '--json'], { encoding: 'utf8' }).stdout,
+    ) as Array<{ path: string; seed?: boolean }>;
     const seed = (p: string) => plan.find((o) => o.path === p)?.seed === true;
     expect(seed('/etc/acme-wiki/wiki.conf')).toBe(true);
     expect(seed('/usr/local/bin/acme-wiki-hello')).toBe(false);
@@ -193,7 +227,9 @@ describe('which files are seeded', () => {
     fs.appendFileSync(path.join(root, 'etc/update-motd.d/99-acme-wiki'), 'echo "set up by the customer"\n');
     expect(spawnSync(process.execPath, [r.cjs, 'status', '--root', root]).status).toBe(0);
     fs.appendFileSync(path.join(root, 'usr/local/bin/acme-wiki-hello'), 'echo changed\n');
-    const st = JSON.parse(spawnSync(process.execPath, [r.cjs, 'status', '--root', root, '--json'], { encoding: 'utf8' }).stdout);
+    const st = JSON.parse(
+      spawnSync(process.execPath, [r.cjs, 'status', '--root', root, '--json'], { encoding: 'utf8' }).stdout,
+    );
     expect(st.drift).toEqual([{ path: '/usr/local/bin/acme-wiki-hello', problem: 'changed content' }]);
     expect(st.seeded).toEqual([{ path: '/etc/update-motd.d/99-acme-wiki', state: 'changed' }]);
   });

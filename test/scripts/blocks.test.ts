@@ -19,10 +19,19 @@ const ORIGINAL = HEAD + BLOCK + TAIL;
 
 afterAll(cleanupFixtures);
 beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('these tests mount a tmpfs in a private mount namespace and must run as root');
+  if (process.getuid?.() !== 0)
+    throw new Error('these tests mount a tmpfs in a private mount namespace and must run as root');
 });
 
-interface Outcome { rc: number; sha: string; owner: string; mode: string; files: string[]; stderr: string; content?: string }
+interface Outcome {
+  rc: number;
+  sha: string;
+  owner: string;
+  mode: string;
+  files: string[];
+  stderr: string;
+  content?: string;
+}
 
 /**
  * In a private mount namespace: mounts a 64 KiB tmpfs on a fresh temp dir, writes the .bashrc with
@@ -54,14 +63,21 @@ function removeOnTmpfs(opts: { fill: boolean; freePages?: number; shellOpts?: st
     [ "${opts.fill ? 1 : 0}" = 1 ] || { echo "content-begin"; cat "$f"; }
   `;
   const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, BLOCKS], {
-    input: ORIGINAL, encoding: 'utf8', env: { PATH: process.env.PATH, LC_ALL: 'C' },
+    input: ORIGINAL,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, LC_ALL: 'C' },
   });
   expect(r.status, r.stderr).toBe(0);
   const [head, content] = r.stdout.split('content-begin\n');
   const v = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(head)?.[1] ?? '';
   return {
-    rc: Number(v('rc')), sha: v('sha'), owner: v('owner'), mode: v('mode'),
-    files: v('files').trim().split(' ').filter(Boolean).sort(), stderr: r.stderr, content,
+    rc: Number(v('rc')),
+    sha: v('sha'),
+    owner: v('owner'),
+    mode: v('mode'),
+    files: v('files').trim().split(' ').filter(Boolean).sort(),
+    stderr: r.stderr,
+    content,
   };
 }
 
@@ -78,7 +94,11 @@ describe('mpimg_block_remove on a full disk', () => {
     expect(o.owner).toBe('1234:5678');
     expect(o.mode).toBe('640');
     expect(o.files).toEqual(['.bashrc', 'fill']);
-    expect(o.stderr).toMatch(new RegExp(`mpimg: could not remove the block "mpimg:${ID}" from \\S+/\\.bashrc: .*disk full\\?.*\\.bashrc is unchanged`));
+    expect(o.stderr).toMatch(
+      new RegExp(
+        `mpimg: could not remove the block "mpimg:${ID}" from \\S+/\\.bashrc: .*disk full\\?.*\\.bashrc is unchanged`,
+      ),
+    );
   });
 
   it('under set -eu (as in the sh installer) it also fails without touching the file', () => {
@@ -104,14 +124,25 @@ describe('mpimg_block_remove with room on the disk', () => {
   it('is a no-op (exit 0) when the block is gone, and replaces a stale temp file of an interrupted run', () => {
     const dir = tempRoot('mpimg-scripts-blocks-');
     const f = join(dir, '.bashrc');
-    const r = spawnSync('sh', ['-euc', `
+    const r = spawnSync(
+      'sh',
+      [
+        '-euc',
+        `
       . "$1"; f=$2
       printf '%s' "$3" > "$f"
       printf 'half-written' > "$f.mpimg-tmp"
       mpimg_block_remove "$f" '${ID}'
       mpimg_block_remove "$f" '${ID}'
       ls -A "$(dirname "$f")"
-    `, 'sh', BLOCKS, f, ORIGINAL], { encoding: 'utf8' });
+    `,
+        'sh',
+        BLOCKS,
+        f,
+        ORIGINAL,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('.bashrc\n');
     expect(readFileSync(f, 'utf8')).toBe(HEAD + TAIL);

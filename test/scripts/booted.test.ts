@@ -4,7 +4,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  FAKE_PRIVATE_KEY, SLUG, VENDOR, check, checkJson, cleanRoot, cleanupFixtures, leaks, link, put, remove, tagOf, tempRoot,
+  FAKE_PRIVATE_KEY,
+  SLUG,
+  VENDOR,
+  check,
+  checkJson,
+  cleanRoot,
+  cleanupFixtures,
+  leaks,
+  link,
+  put,
+  remove,
+  tagOf,
+  tempRoot,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -17,19 +29,27 @@ const PASSWORD = 'Fake-Admin-Password-0123456789';
 function bootedRoot(): string {
   const root = cleanRoot();
   // The login hold was released by the last first-boot step.
-  put(root, 'etc/ssh/sshd_config', [
-    'Include /etc/ssh/sshd_config.d/*.conf',
-    'PermitRootLogin prohibit-password',
-    'Subsystem sftp /usr/lib/openssh/sftp-server',
-    '',
-  ].join('\n'));
+  put(
+    root,
+    'etc/ssh/sshd_config',
+    [
+      'Include /etc/ssh/sshd_config.d/*.conf',
+      'PermitRootLogin prohibit-password',
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
+      '',
+    ].join('\n'),
+  );
   for (const k of ['rsa', 'ecdsa', 'ed25519']) {
     put(root, `etc/ssh/ssh_host_${k}_key`, FAKE_PRIVATE_KEY, 0o600);
     put(root, `etc/ssh/ssh_host_${k}_key.pub`, `ssh-${k} AAAAFAKE root@new-droplet\n`);
   }
   put(root, 'etc/machine-id', '0123456789abcdef0123456789abcdef\n', 0o444);
   put(root, 'root/.ssh/authorized_keys', `${SEED_KEY}\n`, 0o600);
-  put(root, 'run/cloud-init/instance-data.json', `${JSON.stringify({ v1: { instance_id: 'i-new', public_ssh_keys: [SEED_KEY] } }, null, 1)}\n`);
+  put(
+    root,
+    'run/cloud-init/instance-data.json',
+    `${JSON.stringify({ v1: { instance_id: 'i-new', public_ssh_keys: [SEED_KEY] } }, null, 1)}\n`,
+  );
   put(root, 'var/lib/cloud/instances/i-new/sem/config_scripts_per_instance', '');
   put(root, 'var/lib/cloud/instances/i-new/user-data.txt', '#cloud-config\n');
   link(root, 'var/lib/cloud/instance', '/var/lib/cloud/instances/i-new');
@@ -55,13 +75,21 @@ describe('99-img-check.sh --booted', () => {
     expect(b.run.code, b.run.stdout + b.run.stderr).toBe(0);
     expect(b.report).toMatchObject({ booted: true, result: 'pass', summary: { fail: 0, warn: 0 } });
     expect(b.report.checks.find((c) => c.id === 'authorized-keys')).toMatchObject({
-      status: 'pass', evidence: ['/root/.ssh/authorized_keys: 1 key(s) of the droplet (from /run/cloud-init/instance-data.json /var/lib/cloud/instance/user-data.txt)'],
+      status: 'pass',
+      evidence: [
+        '/root/.ssh/authorized_keys: 1 key(s) of the droplet (from /run/cloud-init/instance-data.json /var/lib/cloud/instance/user-data.txt)',
+      ],
     });
     expect(b.report.checks.find((c) => c.id === 'cloud-init-data')?.evidence).toEqual(['instance i-new']);
     // The same droplet fails the check made for the image before its snapshot: that is the point of --booted.
     const built = checkJson(root);
     expect(built.run.code).toBe(1);
-    expect(built.report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['authorized-keys', 'cloud-init-data', 'ssh-host-keys', 'machine-id']);
+    expect(built.report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'authorized-keys',
+      'cloud-init-data',
+      'ssh-host-keys',
+      'machine-id',
+    ]);
     const text = check(root, ['--booted']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^mpimg image check of .* \(a droplet made from the image, after its first boot\)/m);
@@ -73,18 +101,19 @@ describe('99-img-check.sh --booted', () => {
     expect(leaks(text.stdout + text.stderr + b.run.stdout + b.run.stderr)).toEqual([]);
   });
 
-  it('fails a key in authorized_keys that is not one of the droplet\'s own (it came with the image)', () => {
+  it("fails a key in authorized_keys that is not one of the droplet's own (it came with the image)", () => {
     const root = bootedRoot();
     put(root, 'root/.ssh/authorized_keys', `${SEED_KEY}\n# a comment\n\n${OTHER_KEY}\n`, 0o600);
     const b = booted(root);
     expect(b.run.code).toBe(1);
     expect(b.report.checks.find((c) => c.id === 'authorized-keys')).toMatchObject({
-      status: 'fail', evidence: ['/root/.ssh/authorized_keys: 1 key(s) that are not the droplet\'s own SSH keys'],
+      status: 'fail',
+      evidence: ["/root/.ssh/authorized_keys: 1 key(s) that are not the droplet's own SSH keys"],
     });
     expect(tagOf(check(root, ['--booted']).stdout, 'authorized-keys')).toBe('FAIL');
   });
 
-  it('takes the droplet\'s keys from --seed-keys, from the NoCloud seed, or warns when nothing names them', () => {
+  it("takes the droplet's keys from --seed-keys, from the NoCloud seed, or warns when nothing names them", () => {
     const root = bootedRoot();
     remove(root, 'run/cloud-init');
     remove(root, 'var/lib/cloud/instances/i-new/user-data.txt');
@@ -102,24 +131,36 @@ describe('99-img-check.sh --booted', () => {
     expect(statusOf(booted(root), 'authorized-keys')).toBe('pass');
   });
 
-  it('fails cloud-init data of another instance (the build droplet\'s) and a dangling instance link', () => {
+  it("fails cloud-init data of another instance (the build droplet's) and a dangling instance link", () => {
     const root = bootedRoot();
     put(root, 'var/lib/cloud/instances/i-build/user-data.txt', '#cloud-config\n', 0o600);
     const b = booted(root);
     expect(b.run.code).toBe(1);
     expect(b.report.checks.find((c) => c.id === 'cloud-init-data')).toMatchObject({
-      status: 'fail', evidence: ['/var/lib/cloud/instances/i-build/ (not this droplet\'s instance i-new)'],
+      status: 'fail',
+      evidence: ["/var/lib/cloud/instances/i-build/ (not this droplet's instance i-new)"],
     });
     remove(root, 'var/lib/cloud/instances');
     const dangling = booted(root);
-    expect(dangling.report.checks.find((c) => c.id === 'cloud-init-data')).toMatchObject({ status: 'fail', evidence: ['/var/lib/cloud/instance (dangling link)'] });
+    expect(dangling.report.checks.find((c) => c.id === 'cloud-init-data')).toMatchObject({
+      status: 'fail',
+      evidence: ['/var/lib/cloud/instance (dangling link)'],
+    });
   });
 
   it('fails a login hold that was not released, in sshd_config or as its drop-in', () => {
     for (const where of ['config', 'drop-in'] as const) {
       const root = bootedRoot();
-      const block = [`# >>> mpimg:${SLUG} login-hold >>>`, 'Match User root', `\tForceCommand /opt/${VENDOR}/${SLUG}/login-hold wait`, 'Match all', `# <<< mpimg:${SLUG} login-hold <<<`, ''].join('\n');
-      if (where === 'config') put(root, 'etc/ssh/sshd_config', `${readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8')}${block}`);
+      const block = [
+        `# >>> mpimg:${SLUG} login-hold >>>`,
+        'Match User root',
+        `\tForceCommand /opt/${VENDOR}/${SLUG}/login-hold wait`,
+        'Match all',
+        `# <<< mpimg:${SLUG} login-hold <<<`,
+        '',
+      ].join('\n');
+      if (where === 'config')
+        put(root, 'etc/ssh/sshd_config', `${readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8')}${block}`);
       else put(root, `etc/ssh/sshd_config.d/00-${SLUG}-login-hold.conf`, block);
       const text = check(root, ['--booted']);
       expect(text.code, where).toBe(1);
@@ -136,7 +177,11 @@ describe('99-img-check.sh --booted', () => {
     put(root, 'etc/ssh/sshd_config.d/50-x.conf', 'ForceCommand /bin/false\n');
     const b = booted(root);
     expect(b.run.code).toBe(1);
-    expect(b.report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['private-keys', 'histories', 'login-hold']);
+    expect(b.report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'private-keys',
+      'histories',
+      'login-hold',
+    ]);
     expect(leaks(b.run.stdout)).toEqual([]);
   });
 

@@ -6,29 +6,47 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLEANUP_SCRIPT, FAKE_HASH, checkJson, cleanRoot, cleanup, cleanupFixtures, dirty, exists, put, tempRoot, treeHash,
+  CLEANUP_SCRIPT,
+  FAKE_HASH,
+  checkJson,
+  cleanRoot,
+  cleanup,
+  cleanupFixtures,
+  dirty,
+  exists,
+  put,
+  tempRoot,
+  treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
 beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('these tests mount tmpfs in private mount namespaces and must run as root');
+  if (process.getuid?.() !== 0)
+    throw new Error('these tests mount tmpfs in private mount namespaces and must run as root');
 });
 
-const appendPasswd = (root: string, text: string) => put(root, 'etc/passwd', `${readFileSync(join(root, 'etc/passwd'), 'utf8')}${text}`);
-const fails = (root: string) => checkJson(root).report.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => c.id);
+const appendPasswd = (root: string, text: string) =>
+  put(root, 'etc/passwd', `${readFileSync(join(root, 'etc/passwd'), 'utf8')}${text}`);
+const fails = (root: string) =>
+  checkJson(root)
+    .report.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip')
+    .map((c) => c.id);
 
 describe('odd names', () => {
   it('homes with spaces, quotes and newlines, one home a prefix of another, a passwd without its last newline', () => {
     const root = cleanRoot();
     const homes = [`/home/eve o'neil "x"`, '/home/a', '/home/a b', '/srv/last user'];
-    appendPasswd(root, [
-      `eve:x:1001:1001::${homes[0]}:/bin/bash`,
-      // "/home/a b" listed first: "/home/a" is a prefix of it and must not be taken as seen.
-      `ab:x:1003:1003::${homes[2]}:/bin/bash`,
-      `a:x:1002:1002::${homes[1]}:/bin/bash`,
-      // The last line has no newline: still an account.
-      `last:x:1004:1004::${homes[3]}:/bin/bash`,
-    ].join('\n'));
+    appendPasswd(
+      root,
+      [
+        `eve:x:1001:1001::${homes[0]}:/bin/bash`,
+        // "/home/a b" listed first: "/home/a" is a prefix of it and must not be taken as seen.
+        `ab:x:1003:1003::${homes[2]}:/bin/bash`,
+        `a:x:1002:1002::${homes[1]}:/bin/bash`,
+        // The last line has no newline: still an account.
+        `last:x:1004:1004::${homes[3]}:/bin/bash`,
+      ].join('\n'),
+    );
     const all = [...homes, '/home/new\nline'];
     for (const h of all) {
       put(root, `${h.slice(1)}/.bash_history`, 'history\n', 0o600);
@@ -77,7 +95,8 @@ describe('odd names', () => {
 function lockOnFullDisk(freePages: number) {
   const mnt = tempRoot('mpimg-scripts-full-');
   let shadow = `root:${FAKE_HASH}:19700:0:99999:7:::\n`;
-  for (let i = 0; shadow.length + 29 < 4096 - 20; i++) shadow += `user${String(i).padStart(4, '0')}:!:19700:0:99999:7:::\n`;
+  for (let i = 0; shadow.length + 29 < 4096 - 20; i++)
+    shadow += `user${String(i).padStart(4, '0')}:!:19700:0:99999:7:::\n`;
   const end = ':!:19700:::::\n';
   shadow += `${'z'.repeat(4096 - shadow.length - end.length)}${end}`;
   expect(shadow.length).toBe(4096);
@@ -98,13 +117,28 @@ function lockOnFullDisk(freePages: number) {
     echo "meta=$(stat -c '%u:%g %a' "$R/etc/shadow")"
     echo "shadow-begin"; cat "$R/etc/shadow"
   `;
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, CLEANUP_SCRIPT], {
-    input: shadow, encoding: 'utf8', env: { PATH: process.env.PATH, LC_ALL: 'C' },
-  });
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, CLEANUP_SCRIPT],
+    {
+      input: shadow,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, LC_ALL: 'C' },
+    },
+  );
   expect(r.status, r.stderr).toBe(0);
   const [head, content] = r.stdout.split('shadow-begin\n');
   const v = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(head)?.[1] ?? '';
-  return { shadow, locked: shadow.replace('root:$6$', 'root:!$6$'), rc: Number(v('rc')), etc: v('etc').trim(), meta: v('meta'), content, out: head, err: r.stderr };
+  return {
+    shadow,
+    locked: shadow.replace('root:$6$', 'root:!$6$'),
+    rc: Number(v('rc')),
+    etc: v('etc').trim(),
+    meta: v('meta'),
+    content,
+    out: head,
+    err: r.stderr,
+  };
 }
 
 describe('a full disk', () => {
@@ -138,17 +172,24 @@ describe('interrupted', () => {
     const bin = tempRoot('mpimg-scripts-slow-');
     const marker = join(bin, 'stopped');
     for (const tool of ['awk', 'sed']) {
-      put(bin, tool, [
-        '#!/bin/sh',
-        `for f in "${join(root, 'etc')}"/shadow.mpimg.*; do`,
-        `  if [ -e "$f" ]; then : > "${marker}"; exec sleep 60; fi`,
-        'done',
-        `PATH=/usr/bin:/bin exec ${tool} "$@"`,
-        '',
-      ].join('\n'), 0o755);
+      put(
+        bin,
+        tool,
+        [
+          '#!/bin/sh',
+          `for f in "${join(root, 'etc')}"/shadow.mpimg.*; do`,
+          `  if [ -e "$f" ]; then : > "${marker}"; exec sleep 60; fi`,
+          'done',
+          `PATH=/usr/bin:/bin exec ${tool} "$@"`,
+          '',
+        ].join('\n'),
+        0o755,
+      );
     }
     const child = spawn('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages', '--lock-root-password'], {
-      env: { PATH: `${bin}:${process.env.PATH}`, LC_ALL: 'C' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: `${bin}:${process.env.PATH}`, LC_ALL: 'C' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const done = new Promise<number | null>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 + 15 : null))));
     for (let i = 0; i < 200 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));

@@ -5,7 +5,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  CHECK_SCRIPT, check, checkJson, cleanRoot, cleanupFixtures, dirty, leaks, put, treeHash,
+  CHECK_SCRIPT,
+  check,
+  checkJson,
+  cleanRoot,
+  cleanupFixtures,
+  dirty,
+  leaks,
+  put,
+  treeHash,
 } from './fixture-root.js';
 import { LEFTOVER_IDS, SYSTEM_IDS } from './check-cases.js';
 
@@ -35,10 +43,35 @@ describe('99-img-check.sh on a clean staged root', () => {
     // has its fixture table.
     expect([...SYSTEM_IDS, ...LEFTOVER_IDS, 'security-updates', 'sshd-config'].sort()).toEqual([...ids].sort());
     expect(ids).toEqual([
-      'os', 'cloud-init', 'openssh-server', 'sshd-config', 'sftp', 'firewall', 'security-updates', 'passwords', 'authorized-keys',
-      'private-keys', 'histories', 'logs', 'rotated-logs', 'journal', 'login-records', 'cloud-init-data',
-      'ssh-host-keys', 'revoked-keys', 'machine-id', 'droplet-agent', 'login-hold', 'per-instance',
-      'first-login', 'motd', 'root-run', 'tmp', 'package-caches', 'swap', 'bundle',
+      'os',
+      'cloud-init',
+      'openssh-server',
+      'sshd-config',
+      'sftp',
+      'firewall',
+      'security-updates',
+      'passwords',
+      'authorized-keys',
+      'private-keys',
+      'histories',
+      'logs',
+      'rotated-logs',
+      'journal',
+      'login-records',
+      'cloud-init-data',
+      'ssh-host-keys',
+      'revoked-keys',
+      'machine-id',
+      'droplet-agent',
+      'login-hold',
+      'per-instance',
+      'first-login',
+      'motd',
+      'root-run',
+      'tmp',
+      'package-caches',
+      'swap',
+      'bundle',
     ]);
     for (const c of report.checks) {
       expect(typeof c.message).toBe('string');
@@ -84,7 +117,8 @@ describe('99-img-check.sh on a clean staged root', () => {
     expect(check(root).stdout).not.toContain('\u001b[');
     const tty = (env: NodeJS.ProcessEnv) =>
       spawnSync('script', ['-qec', `bash '${CHECK_SCRIPT}' --root '${root}'`, '/dev/null'], {
-        encoding: 'utf8', env: { PATH: process.env.PATH, ...env },
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, ...env },
       }).stdout;
     expect(tty({})).toContain('\u001b[32m[PASS]');
     const plain = tty({ NO_COLOR: '1' });
@@ -96,7 +130,7 @@ describe('99-img-check.sh on a clean staged root', () => {
     const root = cleanRoot();
     const missing = check(join(root, 'nope'));
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("is not a directory");
+    expect(missing.stderr).toContain('is not a directory');
     const bad = check(root, ['--bogus']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unknown argument '--bogus'");
@@ -111,7 +145,16 @@ describe('99-img-check.sh on a dirty root', () => {
     expect(run.code).toBe(1);
     expect(report.result).toBe('fail');
     const byStatus = (s: string) => report.checks.filter((c) => c.status === s).map((c) => c.id);
-    expect(byStatus('fail')).toEqual(['authorized-keys', 'private-keys', 'histories', 'cloud-init-data', 'ssh-host-keys', 'revoked-keys', 'machine-id', 'bundle']);
+    expect(byStatus('fail')).toEqual([
+      'authorized-keys',
+      'private-keys',
+      'histories',
+      'cloud-init-data',
+      'ssh-host-keys',
+      'revoked-keys',
+      'machine-id',
+      'bundle',
+    ]);
     expect(byStatus('warn')).toEqual(['logs', 'rotated-logs', 'journal', 'login-records', 'tmp', 'package-caches']);
     const text = check(root);
     expect(text.code).toBe(1);
@@ -124,7 +167,9 @@ describe('99-img-check.sh on a dirty root', () => {
 
   it('shows the secrets really are in the fixture (so the leak assertions can fail)', () => {
     const root = dirty(cleanRoot());
-    const all = ['root/.bash_history', 'root/.ssh/id_ecdsa', 'etc/shadow'].map((f) => readFileSync(join(root, f), 'utf8')).join('');
+    const all = ['root/.bash_history', 'root/.ssh/id_ecdsa', 'etc/shadow']
+      .map((f) => readFileSync(join(root, f), 'utf8'))
+      .join('');
     expect(leaks(all).length).toBeGreaterThanOrEqual(3);
     expect(statSync(join(root, 'etc/shadow')).mode & 0o777).toBe(0o640);
   });

@@ -5,7 +5,16 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHECK_SCRIPT, CLEANUP_SCRIPT, type CheckReport, checkJson, cleanup, cleanupFixtures, dirty, fullRoot, leaks, readCalls,
+  CHECK_SCRIPT,
+  CLEANUP_SCRIPT,
+  type CheckReport,
+  checkJson,
+  cleanup,
+  cleanupFixtures,
+  dirty,
+  fullRoot,
+  leaks,
+  readCalls,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -99,16 +108,19 @@ describe('check on a full root filesystem (chroot)', () => {
   });
 
   it('understands the dnf 5 column layout too', () => {
-    const dnf5 = 'Name                  Type        Severity                 Package              Issued\n'
-      + 'RLSA-2025:0001 security    Important  curl-8.12.1-1.el10.x86_64 2025-01-02 00:00:00\n'
-      + 'RLSA-2025:0002 bugfix      None       tzdata-2025a-1.el10.noarch 2025-01-03 00:00:00\n';
+    const dnf5 =
+      'Name                  Type        Severity                 Package              Issued\n' +
+      'RLSA-2025:0001 security    Important  curl-8.12.1-1.el10.x86_64 2025-01-02 00:00:00\n' +
+      'RLSA-2025:0002 bugfix      None       tzdata-2025a-1.el10.noarch 2025-01-03 00:00:00\n';
     const { entry } = security(fullRoot('dnf', dnf5));
     expect(entry?.evidence).toEqual(['curl']);
   });
 
   it('reads the cloud-init version from the command inside the root', () => {
     const { report } = security(fullRoot('apt', APT_NONE));
-    expect(report.checks.find((c) => c.id === 'cloud-init')?.evidence).toEqual(['version 23.1.1 (from cloud-init --version)']);
+    expect(report.checks.find((c) => c.id === 'cloud-init')?.evidence).toEqual([
+      'version 23.1.1 (from cloud-init --version)',
+    ]);
   });
 });
 
@@ -127,7 +139,10 @@ describe('cleanup on a full root filesystem (chroot)', () => {
     expect(readCalls(root).join('\n')).not.toMatch(/--force-yes/);
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
     const { run, report } = checkJson(root);
-    expect(report.checks.filter((c) => c.status === 'fail'), run.stdout).toEqual([]);
+    expect(
+      report.checks.filter((c) => c.status === 'fail'),
+      run.stdout,
+    ).toEqual([]);
   });
 
   it('--no-packages skips upgrade and autoremove', () => {
@@ -148,7 +163,11 @@ describe('cleanup on a full root filesystem (chroot)', () => {
 
 describe('fed to bash on stdin, as the runtime bundle may run them', () => {
   const viaStdin = (script: string, args: string[]) =>
-    spawnSync('bash', ['-s', '--', ...args], { input: readFileSync(script), encoding: 'utf8', env: { PATH: process.env.PATH } });
+    spawnSync('bash', ['-s', '--', ...args], {
+      input: readFileSync(script),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
 
   it('check: package commands do not swallow the rest of the script', () => {
     const root = fullRoot('apt', APT_PENDING);
@@ -174,9 +193,14 @@ describe('check run by an unprivileged user', () => {
   it('reports package-manager checks as skipped: chroot needs root', () => {
     const root = fullRoot('apt', APT_PENDING);
     chmodSync(root, 0o755);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', CHECK_SCRIPT, '--root', root, '--json'], {
-      encoding: 'utf8', env: { PATH: process.env.PATH },
-    });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', CHECK_SCRIPT, '--root', root, '--json'],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      },
+    );
     const report = JSON.parse(r.stdout) as CheckReport;
     expect(report.mode).toBe('staged');
     const entry = report.checks.find((c) => c.id === 'security-updates');

@@ -5,8 +5,20 @@ import { lstatSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  CLEANUP_SCRIPT, FAKE_HASH, FAKE_PRIVATE_KEY, checkJson, cleanRoot, cleanup, cleanupFixtures, dirty, exists, leaks, link, put,
-  spawnScript, treeHash,
+  CLEANUP_SCRIPT,
+  FAKE_HASH,
+  FAKE_PRIVATE_KEY,
+  checkJson,
+  cleanRoot,
+  cleanup,
+  cleanupFixtures,
+  dirty,
+  exists,
+  leaks,
+  link,
+  put,
+  spawnScript,
+  treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -18,25 +30,51 @@ describe('90-cleanup.sh --dry-run', () => {
     const root = dirty(cleanRoot());
     put(root, 'etc/shadow', `root:${FAKE_HASH}:19700:0:99999:7:::\n`, 0o640);
     const before = treeHash(root);
-    const r = cleanup(root, ['--dry-run', '--lock-root-password', '--zero-fill', '--zero-fill-max-mib', '1'], { MPIMG_ZERO_FILL_RESERVE_MIB: '0' });
+    const r = cleanup(root, ['--dry-run', '--lock-root-password', '--zero-fill', '--zero-fill-max-mib', '1'], {
+      MPIMG_ZERO_FILL_RESERVE_MIB: '0',
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(treeHash(root)).toBe(before);
     for (const action of [
-      'would remove /tmp/build.log', 'would remove /tmp/.hidden', 'would remove /tmp/work', 'would remove /var/tmp/cache.bin',
-      'would remove /root/.bash_history', 'would remove /var/lib/postgresql/.psql_history', 'would remove /home/bob/.python_history',
-      'would empty /var/log/syslog', 'would empty /var/log/nginx/access.log', 'would empty /var/log/wtmp', 'would empty /var/log/lastlog',
-      'would remove /var/log/syslog.2.gz', 'would remove /var/log/apt/history.log.1.gz', 'would remove /var/log/dpkg.log-20261120',
+      'would remove /tmp/build.log',
+      'would remove /tmp/.hidden',
+      'would remove /tmp/work',
+      'would remove /var/tmp/cache.bin',
+      'would remove /root/.bash_history',
+      'would remove /var/lib/postgresql/.psql_history',
+      'would remove /home/bob/.python_history',
+      'would empty /var/log/syslog',
+      'would empty /var/log/nginx/access.log',
+      'would empty /var/log/wtmp',
+      'would empty /var/log/lastlog',
+      'would remove /var/log/syslog.2.gz',
+      'would remove /var/log/apt/history.log.1.gz',
+      'would remove /var/log/dpkg.log-20261120',
       'would remove /var/log/journal/0123abcd/system.journal ',
-      'would remove /var/lib/cloud/instances', 'would remove /var/lib/cloud/instance ', 'would remove /var/lib/cloud/data',
-      'would remove /var/lib/cloud/sem', 'would remove /var/lib/cloud/seed', 'would remove /var/log/cloud-init.log',
-      'would remove /root/.ssh/authorized_keys', 'would remove /home/bob/.ssh/authorized_keys', 'would remove /root/.ssh/id_ecdsa',
-      'would remove /home/bob/.ssh/deploy', 'would remove /etc/ssh/ssh_host_ed25519_key ', 'would remove /etc/ssh/ssh_host_ed25519_key.pub',
-      'would create /etc/ssh/revoked_keys (mode 600)', 'would empty /etc/machine-id', "would lock root's password",
-      'would remove /var/cache/apt/archives/nginx_1.22.1-9_amd64.deb', 'would remove /var/cache/apt/pkgcache.bin',
+      'would remove /var/lib/cloud/instances',
+      'would remove /var/lib/cloud/instance ',
+      'would remove /var/lib/cloud/data',
+      'would remove /var/lib/cloud/sem',
+      'would remove /var/lib/cloud/seed',
+      'would remove /var/log/cloud-init.log',
+      'would remove /root/.ssh/authorized_keys',
+      'would remove /home/bob/.ssh/authorized_keys',
+      'would remove /root/.ssh/id_ecdsa',
+      'would remove /home/bob/.ssh/deploy',
+      'would remove /etc/ssh/ssh_host_ed25519_key ',
+      'would remove /etc/ssh/ssh_host_ed25519_key.pub',
+      'would create /etc/ssh/revoked_keys (mode 600)',
+      'would empty /etc/machine-id',
+      "would lock root's password",
+      'would remove /var/cache/apt/archives/nginx_1.22.1-9_amd64.deb',
+      'would remove /var/cache/apt/pkgcache.bin',
       'would write 1 MiB of zeros',
-    ]) expect(r.stdout, action).toContain(action);
+    ])
+      expect(r.stdout, action).toContain(action);
     expect(r.stdout).not.toContain('/var/lib/cloud/scripts ');
-    expect(r.stdout).toMatch(/^Summary: dry run, 11 steps, \d+ change\(s\) and .* would be freed; nothing was changed$/m);
+    expect(r.stdout).toMatch(
+      /^Summary: dry run, 11 steps, \d+ change\(s\) and .* would be freed; nothing was changed$/m,
+    );
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
   });
 
@@ -60,7 +98,10 @@ describe('90-cleanup.sh on a dirty root', () => {
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
 
     const { run, report } = checkJson(root);
-    expect(report.checks.filter((c) => c.status === 'fail'), run.stdout).toEqual([]);
+    expect(
+      report.checks.filter((c) => c.status === 'fail'),
+      run.stdout,
+    ).toEqual([]);
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(run.code).toBe(0);
 
@@ -113,7 +154,9 @@ describe('90-cleanup.sh --lock-root-password', () => {
     expect(checkJson(root).report.checks.find((c) => c.id === 'passwords')?.status).toBe('fail');
     const r = cleanup(root, ['--lock-root-password']);
     expect(r.code).toBe(0);
-    expect(readFileSync(join(root, 'etc/shadow'), 'utf8')).toBe(`root:!${FAKE_HASH}:19700:0:99999:7:::\nbob:!:19700::::::\n`);
+    expect(readFileSync(join(root, 'etc/shadow'), 'utf8')).toBe(
+      `root:!${FAKE_HASH}:19700:0:99999:7:::\nbob:!:19700::::::\n`,
+    );
     expect(statSync(join(root, 'etc/shadow')).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(root, 'etc')).filter((f) => f.includes('mpimg'))).toEqual([]);
     expect(checkJson(root).report.checks.find((c) => c.id === 'passwords')?.status).toBe('pass');
@@ -146,12 +189,15 @@ describe('90-cleanup.sh zero-fill (only inside temp roots, tiny bounds)', () => 
   it('dry run shows the bound: default 4096 MiB, or --zero-fill-max-mib', () => {
     const root = cleanRoot();
     const d = cleanup(root, ['--dry-run', '--zero-fill'], { MPIMG_ZERO_FILL_RESERVE_MIB: '0' });
-    expect(d.stdout).toMatch(/would write \d+ MiB of zeros to \/mpimg-zero-fill\.\d+ \(free \d+ MiB, bound 4096 MiB, reserve 0 MiB\)/);
+    expect(d.stdout).toMatch(
+      /would write \d+ MiB of zeros to \/mpimg-zero-fill\.\d+ \(free \d+ MiB, bound 4096 MiB, reserve 0 MiB\)/,
+    );
     const n = Number(/would write (\d+) MiB/.exec(d.stdout)?.[1]);
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThanOrEqual(4096);
-    expect(cleanup(root, ['--dry-run', '--zero-fill', '--zero-fill-max-mib=3'], { MPIMG_ZERO_FILL_RESERVE_MIB: '0' }).stdout)
-      .toMatch(/would write 3 MiB .*bound 3 MiB/);
+    expect(
+      cleanup(root, ['--dry-run', '--zero-fill', '--zero-fill-max-mib=3'], { MPIMG_ZERO_FILL_RESERVE_MIB: '0' }).stdout,
+    ).toMatch(/would write 3 MiB .*bound 3 MiB/);
     expect(zeroFiles(root)).toEqual([]);
   });
 
@@ -173,12 +219,19 @@ describe('90-cleanup.sh zero-fill (only inside temp roots, tiny bounds)', () => 
 
   it('removes its file when interrupted', async () => {
     const root = cleanRoot();
-    const child = spawnScript(CLEANUP_SCRIPT, root, ['--zero-fill', '--zero-fill-max-mib', '256'], { MPIMG_ZERO_FILL_RESERVE_MIB: '0' });
+    const child = spawnScript(CLEANUP_SCRIPT, root, ['--zero-fill', '--zero-fill-max-mib', '256'], {
+      MPIMG_ZERO_FILL_RESERVE_MIB: '0',
+    });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     let sent = false;
     const w = watch(root, (_e, name) => {
-      if (!sent && String(name).startsWith('mpimg-zero-fill')) { sent = true; child.kill('SIGTERM'); }
+      if (!sent && String(name).startsWith('mpimg-zero-fill')) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
     });
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     w.close();

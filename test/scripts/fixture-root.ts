@@ -3,8 +3,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync,
-  rmSync, symlinkSync, writeFileSync,
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,8 +25,7 @@ export const CLEANUP_SCRIPT = join(repo, 'templates/droplet/90-cleanup.sh');
 
 // Fake secrets planted in fixtures; none may ever show up in script output.
 export const FAKE_KEY_BODY = 'b3BlbnNzaC1rZXktdjEAAAAFAKEFAKEFAKEmpimgTESTKEYbodyDoNotPrint0000';
-export const FAKE_PRIVATE_KEY =
-  `-----BEGIN OPENSSH PRIVATE KEY-----\n${FAKE_KEY_BODY}\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n-----END OPENSSH PRIVATE KEY-----\n`;
+export const FAKE_PRIVATE_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${FAKE_KEY_BODY}\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n-----END OPENSSH PRIVATE KEY-----\n`;
 export const FAKE_HASH = '$6$mpimgsalt$FAKEHASHfakehashFAKEHASHfakehash0123456789abcdefABCDEF';
 export const FAKE_TOKEN = 'dop_v1_fake0token0mpimg0test0000000000000000000000000000000000000';
 export const SECRETS = [FAKE_KEY_BODY, 'BEGIN OPENSSH PRIVATE KEY', FAKE_HASH, 'FAKEHASHfakehash', FAKE_TOKEN];
@@ -25,7 +33,12 @@ export const SECRETS = [FAKE_KEY_BODY, 'BEGIN OPENSSH PRIVATE KEY', FAKE_HASH, '
 export const SLUG = 'acme-app';
 export const VENDOR = 'acme';
 
-export interface Run { code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  signal: NodeJS.Signals | null;
+}
 
 const tmpRoots: string[] = [];
 
@@ -57,7 +70,13 @@ function dpkgEntry(pkg: string, version: string): string {
 }
 
 export function dpkgStatus(root: string, pkgs: Record<string, string>): void {
-  put(root, 'var/lib/dpkg/status', Object.entries(pkgs).map(([p, v]) => dpkgEntry(p, v)).join(''));
+  put(
+    root,
+    'var/lib/dpkg/status',
+    Object.entries(pkgs)
+      .map(([p, v]) => dpkgEntry(p, v))
+      .join(''),
+  );
 }
 
 export const BASE_PACKAGES: Record<string, string> = {
@@ -76,59 +95,85 @@ export const BASE_PACKAGES: Record<string, string> = {
 export function cleanRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'mpimg-scripts-fx-'));
   tmpRoots.push(root);
-  put(root, 'etc/os-release', 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
-  put(root, 'etc/passwd', [
-    'root:x:0:0:root:/root:/bin/bash',
-    'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin',
-    'postgres:x:110:117::/var/lib/postgresql:/bin/bash',
-    'sshd:x:105:65534::/run/sshd:/usr/sbin/nologin',
-    'bob:x:1000:1000:Bob:/home/bob:/bin/bash',
-    'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
-    '',
-  ].join('\n'));
-  put(root, 'etc/shadow', [
-    `root:!${FAKE_HASH}:19700:0:99999:7:::`,
-    'daemon:*:19700:0:99999:7:::',
-    'postgres:!:19700::::::',
-    'bob:!:19700:0:99999:7:::',
-    'nobody:*:19700:0:99999:7:::',
-    '',
-  ].join('\n'), 0o640);
+  put(
+    root,
+    'etc/os-release',
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+  );
+  put(
+    root,
+    'etc/passwd',
+    [
+      'root:x:0:0:root:/root:/bin/bash',
+      'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin',
+      'postgres:x:110:117::/var/lib/postgresql:/bin/bash',
+      'sshd:x:105:65534::/run/sshd:/usr/sbin/nologin',
+      'bob:x:1000:1000:Bob:/home/bob:/bin/bash',
+      'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+      '',
+    ].join('\n'),
+  );
+  put(
+    root,
+    'etc/shadow',
+    [
+      `root:!${FAKE_HASH}:19700:0:99999:7:::`,
+      'daemon:*:19700:0:99999:7:::',
+      'postgres:!:19700::::::',
+      'bob:!:19700:0:99999:7:::',
+      'nobody:*:19700:0:99999:7:::',
+      '',
+    ].join('\n'),
+    0o640,
+  );
   dpkgStatus(root, BASE_PACKAGES);
   put(root, 'usr/sbin/sshd', '#!/bin/sh\nexit 0\n', 0o755);
   put(root, 'etc/ufw/ufw.conf', '# /etc/ufw/ufw.conf\nENABLED=yes\nLOGLEVEL=low\n');
   put(root, 'etc/fstab', 'UUID=0a1b2c3d / ext4 errors=remount-ro 0 1\n');
   put(root, 'etc/machine-id', '');
-  put(root, 'etc/ssh/sshd_config', [
-    'Include /etc/ssh/sshd_config.d/*.conf',
-    'PermitRootLogin prohibit-password',
-    'RevokedKeys /etc/ssh/revoked_keys',
-    'Subsystem sftp /usr/lib/openssh/sftp-server',
-    '# ForceCommand in a comment is not a directive',
-    `# >>> mpimg:${SLUG} login-hold >>>`,
-    'Match User root',
-    `    ForceCommand /opt/${VENDOR}/${SLUG}/login-hold-wait`,
-    `# <<< mpimg:${SLUG} login-hold <<<`,
-    '',
-  ].join('\n'));
+  put(
+    root,
+    'etc/ssh/sshd_config',
+    [
+      'Include /etc/ssh/sshd_config.d/*.conf',
+      'PermitRootLogin prohibit-password',
+      'RevokedKeys /etc/ssh/revoked_keys',
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
+      '# ForceCommand in a comment is not a directive',
+      `# >>> mpimg:${SLUG} login-hold >>>`,
+      'Match User root',
+      `    ForceCommand /opt/${VENDOR}/${SLUG}/login-hold-wait`,
+      `# <<< mpimg:${SLUG} login-hold <<<`,
+      '',
+    ].join('\n'),
+  );
   put(root, 'etc/ssh/revoked_keys', '', 0o600);
   put(root, 'usr/lib/openssh/sftp-server', '#!/bin/sh\nexit 0\n', 0o755);
   put(root, 'etc/ssh/ssh_config', 'Host *\n');
   put(root, 'etc/ssl/private/ssl-cert-snakeoil.key', FAKE_PRIVATE_KEY, 0o600);
   put(root, 'var/lib/cloud/scripts/per-instance/10-acme-app-setup', '#!/bin/sh\nset -eu\necho setup\n', 0o755);
-  put(root, `var/lib/cloud/scripts/per-instance/zz-${SLUG}-finish`, '#!/bin/bash\nset -eu\nif [ -e /x ]; then echo done; fi\n', 0o755);
+  put(
+    root,
+    `var/lib/cloud/scripts/per-instance/zz-${SLUG}-finish`,
+    '#!/bin/bash\nset -eu\nif [ -e /x ]; then echo done; fi\n',
+    0o755,
+  );
   put(root, 'var/lib/cloud/scripts/per-instance/20-acme-app-py', '#!/usr/bin/env python3\nprint("hi")\n', 0o755);
   put(root, `opt/${VENDOR}/${SLUG}/first-login-run`, '#!/bin/sh\nexit 0\n', 0o755);
   put(root, `opt/${VENDOR}/${SLUG}/first-login.sh`, '#!/bin/sh\nexit 0\n', 0o755);
   put(root, `opt/${VENDOR}/${SLUG}/installed.json`, '{"slug":"acme-app"}\n');
-  put(root, 'root/.bashrc', [
-    '# ~/.bashrc',
-    'export PS1="# "',
-    `# >>> mpimg:${SLUG} first-login >>>`,
-    `if [ -t 0 ] && [ -t 1 ]; then /opt/${VENDOR}/${SLUG}/first-login-run; fi`,
-    `# <<< mpimg:${SLUG} first-login <<<`,
-    '',
-  ].join('\n'));
+  put(
+    root,
+    'root/.bashrc',
+    [
+      '# ~/.bashrc',
+      'export PS1="# "',
+      `# >>> mpimg:${SLUG} first-login >>>`,
+      `if [ -t 0 ] && [ -t 1 ]; then /opt/${VENDOR}/${SLUG}/first-login-run; fi`,
+      `# <<< mpimg:${SLUG} first-login <<<`,
+      '',
+    ].join('\n'),
+  );
   put(root, 'root/.ssh/authorized_keys', '# no keys\n', 0o600);
   put(root, 'root/.ssh/id_ed25519.pub', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAKEPUBLICKEY root@build\n');
   put(root, 'home/bob/.ssh/known_hosts', 'example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAKE\n');
@@ -136,7 +181,8 @@ export function cleanRoot(): string {
   put(root, 'home/bob/.bash_history', '');
   put(root, `etc/update-motd.d/99-${SLUG}`, '#!/bin/sh\necho hello\n', 0o755);
   put(root, 'etc/update-motd.d/00-header', '#!/bin/sh\nuname -a\n', 0o755);
-  for (const f of ['syslog', 'auth.log', 'wtmp', 'btmp', 'lastlog', 'apt/history.log', 'nginx/access.log']) put(root, `var/log/${f}`, '');
+  for (const f of ['syslog', 'auth.log', 'wtmp', 'btmp', 'lastlog', 'apt/history.log', 'nginx/access.log'])
+    put(root, `var/log/${f}`, '');
   dir(root, 'var/log/journal');
   dir(root, 'tmp', 0o1777);
   dir(root, 'tmp/.X11-unix', 0o1777);
@@ -223,13 +269,25 @@ export function runScript(script: string, root: string, args: string[] = [], env
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
-export const check = (root: string, args: string[] = [], env?: NodeJS.ProcessEnv) => runScript(CHECK_SCRIPT, root, args, env);
-export const cleanup = (root: string, args: string[] = [], env?: NodeJS.ProcessEnv) => runScript(CLEANUP_SCRIPT, root, args, env);
+export const check = (root: string, args: string[] = [], env?: NodeJS.ProcessEnv) =>
+  runScript(CHECK_SCRIPT, root, args, env);
+export const cleanup = (root: string, args: string[] = [], env?: NodeJS.ProcessEnv) =>
+  runScript(CLEANUP_SCRIPT, root, args, env);
 
-export interface CheckResult { id: string; status: 'pass' | 'warn' | 'fail' | 'skip'; message: string; evidence: string[] }
+export interface CheckResult {
+  id: string;
+  status: 'pass' | 'warn' | 'fail' | 'skip';
+  message: string;
+  evidence: string[];
+}
 export interface CheckReport {
-  tool: string; version: number; root: string; mode: string; result: 'pass' | 'warn' | 'fail';
-  summary: { pass: number; warn: number; fail: number; skip: number }; checks: CheckResult[];
+  tool: string;
+  version: number;
+  root: string;
+  mode: string;
+  result: 'pass' | 'warn' | 'fail';
+  summary: { pass: number; warn: number; fail: number; skip: number };
+  checks: CheckResult[];
 }
 
 export function checkJson(root: string, args: string[] = []): { run: Run; report: CheckReport } {
@@ -265,7 +323,11 @@ export function treeHash(root: string): string {
 
 export const exists = (root: string, rel: string): boolean => existsSync(join(root, rel)) || isLink(root, rel);
 function isLink(root: string, rel: string): boolean {
-  try { return lstatSync(join(root, rel)).isSymbolicLink(); } catch { return false; }
+  try {
+    return lstatSync(join(root, rel)).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 export function spawnScript(script: string, root: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -308,15 +370,20 @@ export function fullRoot(pm: 'apt' | 'dnf', simulation: string): string {
   dir(root, 'dev');
   put(root, 'pm-simulation.txt', simulation);
   const tool = pm === 'apt' ? 'apt-get' : 'dnf';
-  put(root, `usr/bin/${tool}`, [
-    '#!/bin/sh',
-    `echo "${tool} DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> /pm-calls.log`,
-    // Like a real package manager that may prompt, it reads stdin to the end.
-    'cat >> /pm-stdin.log',
-    'case " $* " in *" -s "*|*" updateinfo "*) cat /pm-simulation.txt ;; esac',
-    'exit 0',
-    '',
-  ].join('\n'), 0o755);
+  put(
+    root,
+    `usr/bin/${tool}`,
+    [
+      '#!/bin/sh',
+      `echo "${tool} DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> /pm-calls.log`,
+      // Like a real package manager that may prompt, it reads stdin to the end.
+      'cat >> /pm-stdin.log',
+      'case " $* " in *" -s "*|*" updateinfo "*) cat /pm-simulation.txt ;; esac',
+      'exit 0',
+      '',
+    ].join('\n'),
+    0o755,
+  );
   put(root, 'usr/bin/cloud-init', '#!/bin/sh\necho "/usr/bin/cloud-init 23.1.1"\n', 0o755);
   return root;
 }
@@ -326,7 +393,10 @@ export const readCalls = (root: string): string[] =>
 
 /** Where a command is on this machine (resolved through links, e.g. awk -> mawk). */
 function hostCommand(name: string): string {
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
   const p = r.stdout.trim();
   if (r.status !== 0 || !p.startsWith('/')) throw new Error(`this test needs ${name} installed on this machine`);
   return p;
@@ -334,8 +404,35 @@ function hostCommand(name: string): string {
 
 // What the two scripts run when they run as on a live system.
 const LIVE_TOOLS = [
-  'bash', 'awk', 'cat', 'chmod', 'chown', 'cut', 'curl', 'dd', 'df', 'du', 'find', 'grep', 'head', 'id', 'ls', 'mktemp',
-  'mv', 'readlink', 'rm', 'sed', 'sleep', 'sort', 'ssh-keygen', 'stat', 'sync', 'tail', 'tr', 'truncate', 'wc',
+  'bash',
+  'awk',
+  'cat',
+  'chmod',
+  'chown',
+  'cut',
+  'curl',
+  'dd',
+  'df',
+  'du',
+  'find',
+  'grep',
+  'head',
+  'id',
+  'ls',
+  'mktemp',
+  'mv',
+  'readlink',
+  'rm',
+  'sed',
+  'sleep',
+  'sort',
+  'ssh-keygen',
+  'stat',
+  'sync',
+  'tail',
+  'tr',
+  'truncate',
+  'wc',
 ];
 
 /**
@@ -364,9 +461,25 @@ export function liveRoot(simulation = ''): string {
  * shows the chroot's processes only). `setup` runs first in the namespace (e.g. a bind mount).
  */
 export function chrootCommand(root: string, argv: string[], setup = ':'): [string, string[]] {
-  if (!root || root === '/' || !existsSync(join(root, 'mpimg-test'))) throw new Error('chrootCommand needs a liveRoot()');
-  return ['unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', 'sh', '-c',
-    `r=$1; shift; ${setup} && mount -t proc -o nosuid,nodev,noexec proc "$r/proc" && exec chroot "$r" "$@"`, 'sh', root, ...argv]];
+  if (!root || root === '/' || !existsSync(join(root, 'mpimg-test')))
+    throw new Error('chrootCommand needs a liveRoot()');
+  return [
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--pid',
+      '--fork',
+      '--kill-child',
+      'sh',
+      '-c',
+      `r=$1; shift; ${setup} && mount -t proc -o nosuid,nodev,noexec proc "$r/proc" && exec chroot "$r" "$@"`,
+      'sh',
+      root,
+      ...argv,
+    ],
+  ];
 }
 
 export const CHROOT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
@@ -380,6 +493,10 @@ export function inChroot(root: string, argv: string[], env: NodeJS.ProcessEnv = 
 
 /** The cleanup run inside a liveRoot as on the running system (no --root). */
 export const liveCleanup = (root: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  inChroot(root, ['/usr/bin/bash', '/mpimg-test/90-cleanup.sh', ...args], { MPIMG_METADATA_URL: 'http://127.0.0.1:9/metadata/v1/id', ...env });
+  inChroot(root, ['/usr/bin/bash', '/mpimg-test/90-cleanup.sh', ...args], {
+    MPIMG_METADATA_URL: 'http://127.0.0.1:9/metadata/v1/id',
+    ...env,
+  });
 /** The image check run inside a liveRoot as on the running system (no --root). */
-export const liveCheck = (root: string, args: string[] = []) => inChroot(root, ['/usr/bin/bash', '/mpimg-test/99-img-check.sh', ...args]);
+export const liveCheck = (root: string, args: string[] = []) =>
+  inChroot(root, ['/usr/bin/bash', '/mpimg-test/99-img-check.sh', ...args]);

@@ -43,7 +43,10 @@ describe.each([
 });
 
 it('the cleanup never calls `cloud-init clean` (it deletes /var/lib/cloud/scripts)', () => {
-  const code = readFileSync(CLEANUP_SCRIPT, 'utf8').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+  const code = readFileSync(CLEANUP_SCRIPT, 'utf8')
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n');
   expect(code).not.toMatch(/cloud-init\s+clean/);
 });
 

@@ -12,8 +12,24 @@ import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { templatesDir } from '../../tasks/paths.js';
 import {
-  CHROOT_ENV, CLEANUP_SCRIPT, CHECK_SCRIPT, type Run, chrootCommand, cleanupFixtures, copyLibraries, exists, inChroot, leaks,
-  liveCleanup, liveRoot, put, readCalls, remove, removeLater, tempRoot, treeHash,
+  CHROOT_ENV,
+  CLEANUP_SCRIPT,
+  CHECK_SCRIPT,
+  type Run,
+  chrootCommand,
+  cleanupFixtures,
+  copyLibraries,
+  exists,
+  inChroot,
+  leaks,
+  liveCleanup,
+  liveRoot,
+  put,
+  readCalls,
+  remove,
+  removeLater,
+  tempRoot,
+  treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -22,13 +38,21 @@ beforeAll(() => {
 });
 
 // What a dirty build leaves and a real cleanup removes: proof that it ran (or did not).
-const DIRT = ['root/.ssh/authorized_keys', 'home/bob/.ssh/authorized_keys', 'etc/ssh/ssh_host_rsa_key', 'root/.bash_history', 'var/lib/cloud/instances'];
+const DIRT = [
+  'root/.ssh/authorized_keys',
+  'home/bob/.ssh/authorized_keys',
+  'etc/ssh/ssh_host_rsa_key',
+  'root/.bash_history',
+  'var/lib/cloud/instances',
+];
 const dirtLeft = (root: string) => DIRT.filter((f) => exists(root, f));
 
 function expectRefused(root: string, r: Run, before: string, missing: RegExp): void {
   expect(r.code, r.stdout + r.stderr).toBe(2);
   expect(r.stdout).toBe('');
-  expect(r.stderr).toContain('90-cleanup.sh: refusing to clean the running system: it does not look like a DigitalOcean build droplet.');
+  expect(r.stderr).toContain(
+    '90-cleanup.sh: refusing to clean the running system: it does not look like a DigitalOcean build droplet.',
+  );
   expect(r.stderr).toMatch(missing);
   expect(r.stderr).toContain('pass --root DIR');
   expect(r.stderr).toContain('pass --yes-this-is-a-build-droplet');
@@ -53,27 +77,47 @@ describe('90-cleanup.sh on the running system: refusals', () => {
     remove(root, 'usr/bin/cloud-init');
     put(root, 'sys/class/dmi/id/sys_vendor', 'DigitalOcean\n');
     const before = treeHash(root);
-    expectRefused(root, liveCleanup(root), before, /missing evidence: cloud-init is not installed \(no cloud-init command\)/);
+    expectRefused(
+      root,
+      liveCleanup(root),
+      before,
+      /missing evidence: cloud-init is not installed \(no cloud-init command\)/,
+    );
   });
 
   it('cloud-init but nothing saying DigitalOcean (DMI vendor QEMU, no datasource, metadata port closed)', () => {
     const root = liveRoot();
     put(root, 'sys/class/dmi/id/sys_vendor', 'QEMU\n');
     const before = treeHash(root);
-    expectRefused(root, liveCleanup(root), before, new RegExp([
-      'missing evidence: cloud-init is installed, but nothing says this is a DigitalOcean droplet:',
-      ' /sys/class/dmi/id/sys_vendor is "QEMU", not DigitalOcean;',
-      ' /var/lib/cloud/instance/datasource is missing;',
-      ' the metadata service at http://127\\.0\\.0\\.1:9/metadata/v1/id did not answer with a droplet id',
-    ].join('')));
+    expectRefused(
+      root,
+      liveCleanup(root),
+      before,
+      new RegExp(
+        [
+          'missing evidence: cloud-init is installed, but nothing says this is a DigitalOcean droplet:',
+          ' /sys/class/dmi/id/sys_vendor is "QEMU", not DigitalOcean;',
+          ' /var/lib/cloud/instance/datasource is missing;',
+          ' the metadata service at http://127\\.0\\.0\\.1:9/metadata/v1/id did not answer with a droplet id',
+        ].join(''),
+      ),
+    );
   });
 
   it('a datasource of another cloud and no DMI file are no evidence either', () => {
     const root = liveRoot();
-    put(root, 'var/lib/cloud/instances/123456/datasource', 'DataSourceNoCloud: DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud]\n');
+    put(
+      root,
+      'var/lib/cloud/instances/123456/datasource',
+      'DataSourceNoCloud: DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud]\n',
+    );
     const before = treeHash(root);
-    expectRefused(root, liveCleanup(root), before,
-      /sys_vendor is missing, not DigitalOcean; \/var\/lib\/cloud\/instance\/datasource does not name DigitalOcean;/);
+    expectRefused(
+      root,
+      liveCleanup(root),
+      before,
+      /sys_vendor is missing, not DigitalOcean; \/var\/lib\/cloud\/instance\/datasource does not name DigitalOcean;/,
+    );
   });
 
   it('--dry-run still runs, changes nothing and says a real run would refuse', () => {
@@ -81,7 +125,9 @@ describe('90-cleanup.sh on the running system: refusals', () => {
     const before = treeHash(root);
     const r = liveCleanup(root, ['--dry-run']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^ {4}a real run would refuse: cloud-init is installed, but nothing says .* \(override: --yes-this-is-a-build-droplet\)$/m);
+    expect(r.stdout).toMatch(
+      /^ {4}a real run would refuse: cloud-init is installed, but nothing says .* \(override: --yes-this-is-a-build-droplet\)$/m,
+    );
     expect(r.stdout).toContain('would remove /root/.ssh/authorized_keys');
     expect(treeHash(root)).toBe(before);
   });
@@ -91,7 +137,11 @@ describe('90-cleanup.sh on the running system: evidence and override', () => {
   it('--yes-this-is-a-build-droplet cleans it', () => {
     const root = liveRoot();
     remove(root, 'usr/bin/cloud-init');
-    expectCleaned(root, liveCleanup(root, ['--yes-this-is-a-build-droplet']), 'cleaning the running system: --yes-this-is-a-build-droplet');
+    expectCleaned(
+      root,
+      liveCleanup(root, ['--yes-this-is-a-build-droplet']),
+      'cleaning the running system: --yes-this-is-a-build-droplet',
+    );
     // The package steps ran with the image's (recorded) apt-get, directly: this is the live path.
     expect(readCalls(root)).toHaveLength(4);
   });
@@ -99,13 +149,21 @@ describe('90-cleanup.sh on the running system: evidence and override', () => {
   it('a DMI file saying DigitalOcean cleans it', () => {
     const root = liveRoot();
     put(root, 'sys/class/dmi/id/sys_vendor', 'DigitalOcean\n');
-    expectCleaned(root, liveCleanup(root), 'cleaning the running system: a build droplet (DMI system vendor is DigitalOcean)');
+    expectCleaned(
+      root,
+      liveCleanup(root),
+      'cleaning the running system: a build droplet (DMI system vendor is DigitalOcean)',
+    );
   });
 
   it("cloud-init's recorded datasource DigitalOcean cleans it", () => {
     const root = liveRoot();
     put(root, 'var/lib/cloud/instances/123456/datasource', 'DataSourceDigitalOcean: DataSourceDigitalOcean\n');
-    expectCleaned(root, liveCleanup(root), "cleaning the running system: a build droplet (cloud-init's datasource is DigitalOcean)");
+    expectCleaned(
+      root,
+      liveCleanup(root),
+      "cleaning the running system: a build droplet (cloud-init's datasource is DigitalOcean)",
+    );
   });
 
   describe('the metadata service (a local double on 127.0.0.1)', () => {
@@ -122,26 +180,41 @@ describe('90-cleanup.sh on the running system: evidence and override', () => {
     afterAll(() => new Promise<void>((res) => server.close(() => res())));
 
     // spawn, not spawnSync: the double answers from this process's event loop.
-    const run = (root: string): Promise<Run> => new Promise((res) => {
-      const [cmd, args] = chrootCommand(root, ['/usr/bin/bash', '/mpimg-test/90-cleanup.sh']);
-      const c = spawn(cmd, args, { env: { ...CHROOT_ENV, MPIMG_METADATA_URL: url } });
-      let stdout = ''; let stderr = '';
-      c.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-      c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-      c.on('close', (code, signal) => res({ code, stdout, stderr, signal }));
-    });
+    const run = (root: string): Promise<Run> =>
+      new Promise((res) => {
+        const [cmd, args] = chrootCommand(root, ['/usr/bin/bash', '/mpimg-test/90-cleanup.sh']);
+        const c = spawn(cmd, args, { env: { ...CHROOT_ENV, MPIMG_METADATA_URL: url } });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => {
+          stdout += b.toString();
+        });
+        c.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+        });
+        c.on('close', (code, signal) => res({ code, stdout, stderr, signal }));
+      });
 
     it('answering with a droplet id cleans it', async () => {
       answer = { status: 200, body: '123456789' };
       const root = liveRoot();
-      expectCleaned(root, await run(root), `cleaning the running system: a build droplet (the DigitalOcean metadata service answers at ${url})`);
+      expectCleaned(
+        root,
+        await run(root),
+        `cleaning the running system: a build droplet (the DigitalOcean metadata service answers at ${url})`,
+      );
     });
 
     it('answering something else (another service on that address) is no evidence', async () => {
       answer = { status: 200, body: '<html>hello</html>' };
       const root = liveRoot();
       const before = treeHash(root);
-      expectRefused(root, await run(root), before, /the metadata service at http:\/\/127\.0\.0\.1:\d+\/metadata\/v1\/id did not answer with a droplet id/);
+      expectRefused(
+        root,
+        await run(root),
+        before,
+        /the metadata service at http:\/\/127\.0\.0\.1:\d+\/metadata\/v1\/id did not answer with a droplet id/,
+      );
     });
   });
 });
@@ -154,7 +227,9 @@ describe("the bundle's cleanup command (runtime/main.ts runs the embedded script
     removeLater(b.project, dirname(b.cjs));
     copyFileSync(CLEANUP_SCRIPT, join(b.project, 'scripts/90-cleanup.sh'));
     copyFileSync(CHECK_SCRIPT, join(b.project, 'scripts/99-img-check.sh'));
-    expect(readFileSync(join(templatesDir(), 'droplet/90-cleanup.sh'), 'utf8')).toBe(readFileSync(CLEANUP_SCRIPT, 'utf8'));
+    expect(readFileSync(join(templatesDir(), 'droplet/90-cleanup.sh'), 'utf8')).toBe(
+      readFileSync(CLEANUP_SCRIPT, 'utf8'),
+    );
     cjs = writeBundle(loadProject(b.project), tempRoot('mpimg-scripts-dist-')).cjs;
   });
 
@@ -166,9 +241,13 @@ describe("the bundle's cleanup command (runtime/main.ts runs the embedded script
     put(root, 'mpimg-test/bundle.cjs', readFileSync(cjs));
     return root;
   }
-  const bundleCleanup = (root: string, args: string[]): Run => inChroot(root, ['/usr/bin/node', '/mpimg-test/bundle.cjs', 'cleanup', ...args],
-    { MPIMG_METADATA_URL: 'http://127.0.0.1:9/metadata/v1/id' },
-    `mount --bind '${process.execPath}' "$r/usr/bin/node" && mount -o remount,bind,ro "$r/usr/bin/node"`);
+  const bundleCleanup = (root: string, args: string[]): Run =>
+    inChroot(
+      root,
+      ['/usr/bin/node', '/mpimg-test/bundle.cjs', 'cleanup', ...args],
+      { MPIMG_METADATA_URL: 'http://127.0.0.1:9/metadata/v1/id' },
+      `mount --bind '${process.execPath}' "$r/usr/bin/node" && mount -o remount,bind,ro "$r/usr/bin/node"`,
+    );
 
   it('refuses on a machine that is not a build droplet, exit 2, nothing changed', () => {
     const root = withBundle(liveRoot());

@@ -7,7 +7,18 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHROOT_ENV, type CheckReport, check, checkJson, chrootCommand, cleanupFixtures, fullRoot, leaks, liveCheck, liveRoot, put, tagOf,
+  CHROOT_ENV,
+  type CheckReport,
+  check,
+  checkJson,
+  chrootCommand,
+  cleanupFixtures,
+  fullRoot,
+  leaks,
+  liveCheck,
+  liveRoot,
+  put,
+  tagOf,
   treeHash,
 } from './fixture-root.js';
 
@@ -18,7 +29,10 @@ beforeAll(() => {
 
 const APT_NONE = 'Reading package lists...\n';
 const entry = (report: CheckReport, id: string) => report.checks.find((c) => c.id === id);
-const mountsUnder = (root: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+const mountsUnder = (root: string) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(root));
 
 // The Lessons case: something appended after the login-hold block lands inside its Match.
 const OPEN_MATCH = 'UsePAM yes\n';
@@ -31,10 +45,16 @@ describe('sshd -t on a full root (--root, chroot in a private mount namespace)',
     const before = image();
     const { run, report } = checkJson(root);
     expect(report.mode).toBe('chroot');
-    expect(entry(report, 'sshd-config'), run.stderr).toMatchObject({ status: 'pass', message: 'sshd accepts its configuration (sshd -t)' });
-    expect(entry(report, 'sshd-config')?.evidence[0]).toMatch(/^\/usr\/sbin\/sshd -t -f \/etc\/ssh\/sshd_config with a throw-away host key, inside /);
+    expect(entry(report, 'sshd-config'), run.stderr).toMatchObject({
+      status: 'pass',
+      message: 'sshd accepts its configuration (sshd -t)',
+    });
+    expect(entry(report, 'sshd-config')?.evidence[0]).toMatch(
+      /^\/usr\/sbin\/sshd -t -f \/etc\/ssh\/sshd_config with a throw-away host key, inside /,
+    );
     expect(entry(report, 'sftp')).toMatchObject({
-      status: 'pass', evidence: ['Subsystem sftp /usr/lib/openssh/sftp-server (sshd -T for a root login)'],
+      status: 'pass',
+      evidence: ['Subsystem sftp /usr/lib/openssh/sftp-server (sshd -T for a root login)'],
     });
     expect(run.code).toBe(0);
     // The throw-away key lived in the namespace's tmpfs: the image is byte-identical, no mount is left.
@@ -43,14 +63,16 @@ describe('sshd -t on a full root (--root, chroot in a private mount namespace)',
     expect(run.stdout + run.stderr).not.toMatch(/PRIVATE KEY|mpimg-check\/hostkey/);
   });
 
-  it('a Match block left open before a global keyword: FAIL with sshd\'s reason, exit 1', () => {
+  it("a Match block left open before a global keyword: FAIL with sshd's reason, exit 1", () => {
     const root = fullRoot('apt', APT_NONE);
     appendFileSync(join(root, 'etc/ssh/sshd_config'), OPEN_MATCH);
     const { run, report } = checkJson(root);
     const e = entry(report, 'sshd-config');
     expect(e?.status, JSON.stringify(e)).toBe('fail');
     expect(e?.message).toMatch(/^sshd rejects its configuration \(sshd -t, exit 255\): sshd would not start/);
-    expect(e?.evidence).toEqual(["/etc/ssh/sshd_config line 10: Directive 'UsePAM' is not allowed within a Match block"]);
+    expect(e?.evidence).toEqual([
+      "/etc/ssh/sshd_config line 10: Directive 'UsePAM' is not allowed within a Match block",
+    ]);
     expect(run.code).toBe(1);
     // The text report carries the same verdict.
     const text = check(root);
@@ -83,10 +105,17 @@ describe('sshd -t on a full root (--root, chroot in a private mount namespace)',
 
   it('no sftp subsystem: WARN from sshd -T, exit 0', () => {
     const root = fullRoot('apt', APT_NONE);
-    put(root, 'etc/ssh/sshd_config', readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8').replace(/^Subsystem sftp .*\n/m, ''));
+    put(
+      root,
+      'etc/ssh/sshd_config',
+      readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8').replace(/^Subsystem sftp .*\n/m, ''),
+    );
     const { run, report } = checkJson(root);
     expect(entry(report, 'sshd-config')?.status).toBe('pass');
-    expect(entry(report, 'sftp')).toMatchObject({ status: 'warn', evidence: ['no Subsystem sftp (sshd -T for a root login)'] });
+    expect(entry(report, 'sftp')).toMatchObject({
+      status: 'warn',
+      evidence: ['no Subsystem sftp (sshd -T for a root login)'],
+    });
     expect(entry(report, 'sftp')?.message).toContain('the Marketplace guide recommends sftp');
     expect(run.code).toBe(0);
   });
@@ -114,7 +143,9 @@ describe('sshd -t on the running system (the check run inside a chroot, no --roo
     appendFileSync(join(root, 'etc/ssh/sshd_config'), OPEN_MATCH);
     const r = liveSshd(root);
     expect(tagOf(r.stdout, 'sshd-config')).toBe('FAIL');
-    expect(r.stdout).toContain("       - /etc/ssh/sshd_config line 10: Directive 'UsePAM' is not allowed within a Match block\n");
+    expect(r.stdout).toContain(
+      "       - /etc/ssh/sshd_config line 10: Directive 'UsePAM' is not allowed within a Match block\n",
+    );
     expect(r.code).toBe(1);
     expect(readdirSync(join(root, 'tmp')).filter((f) => f.startsWith('mpimg-check'))).toEqual([]);
   });
@@ -126,7 +157,8 @@ describe('sshd -t on the running system (the check run inside a chroot, no --roo
     const [cmd, args] = chrootCommand(root, ['/usr/bin/bash', '/mpimg-test/99-img-check.sh']);
     const child = spawn(cmd, args, { env: CHROOT_ENV, detached: true, stdio: 'ignore' });
     const exited = new Promise<void>((res) => child.on('exit', () => res()));
-    for (let i = 0; i < 200 && !existsSync(join(root, 'sshd-started')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !existsSync(join(root, 'sshd-started')); i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(join(root, 'sshd-started'))).toBe(true);
     expect(readdirSync(join(root, 'tmp')).filter((f) => f.startsWith('mpimg-check'))).toHaveLength(1);
     // The terminal sends SIGINT to the whole foreground process group.

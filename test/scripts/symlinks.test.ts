@@ -5,8 +5,21 @@ import { existsSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type CheckReport, FAKE_PRIVATE_KEY, FAKE_TOKEN, checkJson, cleanup, cleanupFixtures, dirty, exists, fullRoot, leaks, link, put,
-  remove, tempRoot, treeHash,
+  type CheckReport,
+  FAKE_PRIVATE_KEY,
+  FAKE_TOKEN,
+  checkJson,
+  cleanup,
+  cleanupFixtures,
+  dirty,
+  exists,
+  fullRoot,
+  leaks,
+  link,
+  put,
+  remove,
+  tempRoot,
+  treeHash,
 } from './fixture-root.js';
 
 afterAll(cleanupFixtures);
@@ -83,7 +96,10 @@ describe('--root with links pointing out of the root', () => {
     expect(entry(pre.report, 'bundle')?.evidence).toEqual(['/tmp/acme-app-install.sh']);
     expect(entry(pre.report, 'machine-id')?.status).toBe('pass');
     expect(entry(pre.report, 'logs')?.message).toBe('no /var/log');
-    expect(entry(pre.report, 'sshd-config')).toMatchObject({ status: 'skip', message: 'sshd -t not tested: the image has no /run directory' });
+    expect(entry(pre.report, 'sshd-config')).toMatchObject({
+      status: 'skip',
+      message: 'sshd -t not tested: the image has no /run directory',
+    });
     expect(pre.run.stderr).toMatch(/cannot resolve \/home\/loop\/\.ssh inside .* \(a symlink loop\?\); not checked/);
 
     const r = cleanup(root);
@@ -91,7 +107,8 @@ describe('--root with links pointing out of the root', () => {
     expect(treeHash(host)).toBe(before);
     expect(r.stderr).toMatch(/cannot resolve \/home\/loop\/\.bash_history inside .* \(a symlink loop\?\); skipped/);
     // The links themselves went; what they point to stayed.
-    for (const l of ['etc/ssh/ssh_host_ed25519_key', 'tmp/escape', 'tmp/work', 'root/.ssh/authorized_keys2']) expect(exists(root, l), l).toBe(false);
+    for (const l of ['etc/ssh/ssh_host_ed25519_key', 'tmp/escape', 'tmp/work', 'root/.ssh/authorized_keys2'])
+      expect(exists(root, l), l).toBe(false);
     expect(existsSync(join(host, 'ssh/ssh_host_ed25519_key'))).toBe(true);
     // The dangling RevokedKeys link became the empty file sshd needs, inside the image.
     expect(existsSync(join(host, 'revoked_keys'))).toBe(false);
@@ -134,6 +151,9 @@ describe('--root with links pointing out of the root', () => {
     expect(readFileSync(join(root, 'srv/applogs/app.log'), 'utf8')).toBe('GET /\n');
 
     const post = checkJson(root);
-    expect(post.report.checks.filter((c) => c.status === 'fail'), post.run.stdout).toEqual([]);
+    expect(
+      post.report.checks.filter((c) => c.status === 'fail'),
+      post.run.stdout,
+    ).toEqual([]);
   });
 });

@@ -6,7 +6,17 @@
  * test/bundle/build-script.test.ts). Variables of `mpimg bundle --var` reach the build scripts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,28 +31,55 @@ let sshd: Sshd;
 let project: FixtureProject;
 const roots: string[] = [];
 
-const UNIT = '[Unit]\nDescription=Acme test\n[Service]\nExecStart=/usr/local/bin/acme-hello\n[Install]\nWantedBy=multi-user.target\n';
+const UNIT =
+  '[Unit]\nDescription=Acme test\n[Service]\nExecStart=/usr/local/bin/acme-hello\n[Install]\nWantedBy=multi-user.target\n';
 
 function newRoot(): string {
   const r = mkdtempSync(join(tmpdir(), 'mpimg-catalog-root-'));
   roots.push(r);
   // the accounts of the staged system (made by a package, say): owners looks names up here
   mkdirSync(join(r, 'etc'));
-  writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nacmeapp:x:4242:4243::/var/lib/acmeapp:/usr/sbin/nologin\n');
+  writeFileSync(
+    join(r, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/bash\nacmeapp:x:4242:4243::/var/lib/acmeapp:/usr/sbin/nologin\n',
+  );
   writeFileSync(join(r, 'etc/group'), 'root:x:0:\nacmeapp:x:4243:\n');
   writeFileSync(join(r, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n');
   return r;
 }
 
 async function runTask(name: string, root: string, p: FixtureProject = project) {
-  const ctx: CommandContext & { stdout: Capture; stderr: Capture } = { cwd: p.dir, env: process.env, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal };
+  const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
+    cwd: p.dir,
+    env: process.env,
+    stdout: new Capture(),
+    stderr: new Capture(),
+    isTTY: false,
+    signal: new AbortController().signal,
+  };
   const saved = { ...process.env };
   Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1' });
   try {
-    const code = await runCommand.run([
-      name, '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
-      '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3',
-    ], ctx);
+    const code = await runCommand.run(
+      [
+        name,
+        '--host',
+        sshd.host,
+        '--port',
+        String(sshd.port),
+        '--user',
+        sshd.user,
+        '--identity',
+        sshd.identityFile,
+        '--known-hosts',
+        sshd.knownHostsFile,
+        '--ssh-config',
+        sshd.clientConfigFile,
+        '--wait-attempts',
+        '3',
+      ],
+      ctx,
+    );
     return { code, out: ctx.stdout.text, err: ctx.stderr.text };
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -51,8 +88,15 @@ async function runTask(name: string, root: string, p: FixtureProject = project) 
 }
 
 const bundle = (p: FixtureProject, args: string[], env: NodeJS.ProcessEnv = {}) =>
-  execFileSync(process.execPath, [join(REPO, 'bin/mpimg.js'), 'bundle', ...args], { cwd: p.dir, stdio: 'pipe', env: { ...process.env, ...env } }).toString();
-const scratch = () => readdirSync('/tmp').filter((n) => n.startsWith(`${SLUG}-`)).sort();
+  execFileSync(process.execPath, [join(REPO, 'bin/mpimg.js'), 'bundle', ...args], {
+    cwd: p.dir,
+    stdio: 'pipe',
+    env: { ...process.env, ...env },
+  }).toString();
+const scratch = () =>
+  readdirSync('/tmp')
+    .filter((n) => n.startsWith(`${SLUG}-`))
+    .sort();
 const order = (err: string) => [...err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
 
 beforeAll(async () => {
@@ -85,13 +129,17 @@ describe('catalog steps over SSH (standard tasks)', () => {
     expect(order(r.err)).toEqual(testbuildOrder());
     expect(r.err).toContain('[repositories] mpimg.json lists no build.repositories for debian-12-x64');
     expect(r.err).toContain('[users] mpimg.json lists no users and no directories');
-    expect(r.err).toMatch(/\[firewall\] mpimg\.json has no firewall \(Marketplace review rejects images without an active firewall/);
+    expect(r.err).toMatch(
+      /\[firewall\] mpimg\.json has no firewall \(Marketplace review rejects images without an active firewall/,
+    );
     // owners: after files/, numeric ids of the root's own accounts
     const conf = lstatSync(join(root, 'etc/acme-test/app.conf'));
     expect(`${conf.uid}:${conf.gid}`).toBe('4242:4243');
     expect(r.out).toContain('[owners] owners: /etc/acme-test/app.conf: acmeapp:acmeapp');
     // services: enabled in the root (systemctl --root), with the unit from files/
-    expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/acme-test.service'))).toBe('/etc/systemd/system/acme-test.service');
+    expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/acme-test.service'))).toBe(
+      '/etc/systemd/system/acme-test.service',
+    );
     expect(r.out).toContain('[services] services: service acme-test.service: enabled');
     // the remote copies of the build script are gone
     expect(scratch()).toEqual(before);
@@ -113,9 +161,15 @@ describe('catalog steps over SSH (standard tasks)', () => {
     const mark = `# mpimg:${SLUG} repository acme-old: written by ${SLUG}-build.sh from mpimg.json (edit mpimg.json, not this file)`;
     mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
     mkdirSync(join(root, 'etc/apt/keyrings'), { recursive: true });
-    writeFileSync(join(root, 'etc/apt/sources.list.d/acme-old.sources'), `${mark}\nTypes: deb\nURIs: https://apt.acme.example\nSuites: bookworm\nSigned-By: /etc/apt/keyrings/acme-old.gpg\n`);
+    writeFileSync(
+      join(root, 'etc/apt/sources.list.d/acme-old.sources'),
+      `${mark}\nTypes: deb\nURIs: https://apt.acme.example\nSuites: bookworm\nSigned-By: /etc/apt/keyrings/acme-old.gpg\n`,
+    );
     writeFileSync(join(root, 'etc/apt/keyrings/acme-old.gpg'), 'key');
-    writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), 'Types: deb\nURIs: http://deb.debian.org/debian\n');
+    writeFileSync(
+      join(root, 'etc/apt/sources.list.d/debian.sources'),
+      'Types: deb\nURIs: http://deb.debian.org/debian\n',
+    );
     const r = await runTask('repositories', root);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('[repositories] repositories: repository acme-old: removed (no longer in mpimg.json)');
@@ -123,13 +177,13 @@ describe('catalog steps over SSH (standard tasks)', () => {
     expect(readdirSync(join(root, 'etc/apt/keyrings'))).toEqual([]);
   });
 
-  it('a failing step stops the build with the script\'s error and fix lines (ufw is not in this root)', async () => {
+  it("a failing step stops the build with the script's error and fix lines (ufw is not in this root)", async () => {
     const p = await makeFixtureProject({ manifest: { firewall: { limit: ['22/tcp'], allow: ['80/tcp'] } } });
     try {
       const root = newRoot();
       const r = await runTask('firewall', root, p);
       expect(r.code).toBe(1);
-      expect(r.err).toContain('| error: firewall: ufw is not installed, so the image\'s firewall cannot be set up');
+      expect(r.err).toContain("| error: firewall: ufw is not installed, so the image's firewall cannot be set up");
       expect(r.err).toContain('| fix: add "ufw" to build.packages in mpimg.json');
       expect(r.err).toMatch(/error: remote command failed with exit code 1 in task "firewall"/);
       expect(existsSync(join(root, 'etc/ufw'))).toBe(false);
@@ -139,7 +193,9 @@ describe('catalog steps over SSH (standard tasks)', () => {
   });
 
   it('a bundle without the build script, or bundled with other variables than mpimg.json has: run make bundle', async () => {
-    const p = await makeFixtureProject({ manifest: { variables: { APP_VERSION: '1.0.0' }, services: ['acme-test.service'] } });
+    const p = await makeFixtureProject({
+      manifest: { variables: { APP_VERSION: '1.0.0' }, services: ['acme-test.service'] },
+    });
     try {
       rmSync(join(p.dir, `dist/${SLUG}-build.sh`));
       const gone = await runTask('services', newRoot(), p);
@@ -152,7 +208,9 @@ describe('catalog steps over SSH (standard tasks)', () => {
       writeFileSync(join(p.dir, 'mpimg.json'), JSON.stringify(m));
       const stale = await runTask('scripts', newRoot(), p);
       expect(stale.code).toBe(1);
-      expect(stale.err).toContain(`error: dist/${SLUG}-build.sh was bundled with other variables than mpimg.json has (APP_VERSION, OTHER)`);
+      expect(stale.err).toContain(
+        `error: dist/${SLUG}-build.sh was bundled with other variables than mpimg.json has (APP_VERSION, OTHER)`,
+      );
     } finally {
       rmSync(p.dir, { recursive: true, force: true });
     }

@@ -39,7 +39,9 @@ beforeAll(async () => {
   mkdirSync(records);
   for (const tool of ['ssh', 'tar']) {
     const real = execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
-    writeFileSync(join(wrappers, tool), `#!/bin/sh\nenv > '${records}/${tool}.'$$\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(wrappers, tool), `#!/bin/sh\nenv > '${records}/${tool}.'$$\nexec '${real}' "$@"\n`, {
+      mode: 0o755,
+    });
   }
 });
 
@@ -103,13 +105,41 @@ export const probe = task('probe', 'records what a task and its children see', a
       armEnvironment();
       const out = join(work, 'probe.json');
       process.env.PROBE_OUT = out;
-      const ctx = { cwd: dir, env: process.env, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal };
-      const code = await runCommand.run([
-        'probe', '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
-        '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '2',
-      ], ctx);
+      const ctx = {
+        cwd: dir,
+        env: process.env,
+        stdout: new Capture(),
+        stderr: new Capture(),
+        isTTY: false,
+        signal: new AbortController().signal,
+      };
+      const code = await runCommand.run(
+        [
+          'probe',
+          '--host',
+          sshd.host,
+          '--port',
+          String(sshd.port),
+          '--user',
+          sshd.user,
+          '--identity',
+          sshd.identityFile,
+          '--known-hosts',
+          sshd.knownHostsFile,
+          '--ssh-config',
+          sshd.clientConfigFile,
+          '--wait-attempts',
+          '2',
+        ],
+        ctx,
+      );
       expect(code, ctx.stderr.text).toBe(0);
-      const seen = JSON.parse(readFileSync(out, 'utf8')) as { local: string; remote: string; token: string | null; inEnv: string | null };
+      const seen = JSON.parse(readFileSync(out, 'utf8')) as {
+        local: string;
+        remote: string;
+        token: string | null;
+        inEnv: string | null;
+      };
       expectNoToken(seen.local, 'env spawned by the task');
       expectNoToken(seen.remote, 'the remote command');
       expect(seen.inEnv).toBeNull();

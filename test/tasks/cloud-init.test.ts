@@ -98,7 +98,19 @@ describe('waitCloudInit', () => {
   });
 
   it('running, then done: waits and goes on, with progress lines naming the state and the time', async () => {
-    const r = await wait(['not run||0', 'running|running|0', 'running|running|0', 'running|running|0', 'running|running|0', 'running|running|0', 'running|running|0', 'done|done|0'], { timeoutMs: 50_000 });
+    const r = await wait(
+      [
+        'not run||0',
+        'running|running|0',
+        'running|running|0',
+        'running|running|0',
+        'running|running|0',
+        'running|running|0',
+        'running|running|0',
+        'done|done|0',
+      ],
+      { timeoutMs: 50_000 },
+    );
     expect(r.error).toBeUndefined();
     expect(r.log).toMatch(/waiting for cloud-init to finish the first boot \(up to 50\.0s\)/);
     // (the first poll is an ssh login: seconds on a busy machine)
@@ -112,7 +124,9 @@ describe('waitCloudInit', () => {
 
   it('"running" at the bound fails, naming the state and the bound, within the bound', async () => {
     const r = await wait(['running|running|0'], { timeoutMs: 1500 });
-    expect(r.text).toMatch(/cloud-init is still "running" on root@127\.0\.0\.1:\d+ after 1\.5s \(the bound of the wait\)/);
+    expect(r.text).toMatch(
+      /cloud-init is still "running" on root@127\.0\.0\.1:\d+ after 1\.5s \(the bound of the wait\)/,
+    );
     expect(r.text).toMatch(/--cloud-init-timeout <seconds> or MPIMG_CLOUD_INIT_TIMEOUT/);
     expect(r.ms).toBeGreaterThanOrEqual(1400);
     expect(r.ms).toBeLessThan(5000);
@@ -121,7 +135,9 @@ describe('waitCloudInit', () => {
   it('error (old: status error, exit 1; new: extended "error - done") fails with the logs to read', async () => {
     for (const state of ['error||1', 'error|error - done|1', 'done|done|1']) {
       const r = await wait([state], { timeoutMs: 10_000 });
-      expect(r.text, state).toMatch(/cloud-init reported "(error|error - done|done)" on root@127\.0\.0\.1:\d+ \(exit code 1\)/);
+      expect(r.text, state).toMatch(
+        /cloud-init reported "(error|error - done|done)" on root@127\.0\.0\.1:\d+ \(exit code 1\)/,
+      );
       expect(r.text, state).toMatch(/\/var\/log\/cloud-init-output\.log/);
       expect(r.ms, state).toBeLessThan(5000);
     }
@@ -139,7 +155,9 @@ describe('waitCloudInit', () => {
     for (const state of ['done|degraded done|2', 'done|degraded done|0', 'done||2']) {
       const r = await wait([state], { timeoutMs: 10_000 });
       expect(r.error, state).toBeUndefined();
-      expect(r.log, state).toMatch(/warning: cloud-init finished with recoverable errors \("(degraded done|done)", exit code [02]\)/);
+      expect(r.log, state).toMatch(
+        /warning: cloud-init finished with recoverable errors \("(degraded done|done)", exit code [02]\)/,
+      );
       expect(r.log, state).toMatch(/\[?.*status: done/);
     }
     // "degraded running" is still running: wait on.
@@ -168,12 +186,18 @@ describe('waitCloudInit', () => {
 describe('parseCloudInitStatus', () => {
   it('reads old and new output and exit codes', () => {
     expect(parseCloudInitStatus('status: done\ntime: x\n', 0).state).toBe('done');
-    expect(parseCloudInitStatus('status: done\nextended_status: degraded done\n', 0)).toEqual({ state: 'degraded', reported: 'degraded done' });
+    expect(parseCloudInitStatus('status: done\nextended_status: degraded done\n', 0)).toEqual({
+      state: 'degraded',
+      reported: 'degraded done',
+    });
     expect(parseCloudInitStatus('status: done\n', 2).state).toBe('degraded');
     expect(parseCloudInitStatus('status: running\nextended_status: error - running\n', 1).state).toBe('error');
     expect(parseCloudInitStatus('status: not run\n', 0).state).toBe('not run');
     expect(parseCloudInitStatus('\n..........\nstatus: running\n', 0).state).toBe('running');
-    expect(parseCloudInitStatus('Traceback (most recent call last):\n', 1)).toEqual({ state: 'error', reported: 'exit code 1, no status line' });
+    expect(parseCloudInitStatus('Traceback (most recent call last):\n', 1)).toEqual({
+      state: 'error',
+      reported: 'exit code 1, no status line',
+    });
     expect(parseCloudInitStatus('status: something new\n', 0).state).toBe('unknown');
   });
 });
@@ -187,19 +211,45 @@ export const waitFake = task('wait-fake', 'wait for the fake cloud-init', (c) =>
   waitCloudInit(c, { env: { PATH: process.env.FAKE_CLOUD_INIT_PATH }, pollMs: 100 }));
 `);
   });
-  afterAll(() => { if (project) rmSync(project, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (project) rmSync(project, { recursive: true, force: true });
+  });
 
   async function runWait(flag: string[], env: Record<string, string> = {}) {
     const fake = fakeCloudInit(['running|running|0']);
     const saved = { ...process.env };
     Object.assign(process.env, { FAKE_CLOUD_INIT_PATH: fake.path, ...env });
-    const ctx = { cwd: project, env: process.env, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal };
+    const ctx = {
+      cwd: project,
+      env: process.env,
+      stdout: new Capture(),
+      stderr: new Capture(),
+      isTTY: false,
+      signal: new AbortController().signal,
+    };
     const t0 = Date.now();
     try {
-      const code = await runCommand.run([
-        'wait-fake', '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
-        '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '2', ...flag,
-      ], ctx);
+      const code = await runCommand.run(
+        [
+          'wait-fake',
+          '--host',
+          sshd.host,
+          '--port',
+          String(sshd.port),
+          '--user',
+          sshd.user,
+          '--identity',
+          sshd.identityFile,
+          '--known-hosts',
+          sshd.knownHostsFile,
+          '--ssh-config',
+          sshd.clientConfigFile,
+          '--wait-attempts',
+          '2',
+          ...flag,
+        ],
+        ctx,
+      );
       return { code, err: ctx.stderr.text, ms: Date.now() - t0, envAfter: process.env.MPIMG_CLOUD_INIT_TIMEOUT };
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -222,7 +272,9 @@ export const waitFake = task('wait-fake', 'wait for the fake cloud-init', (c) =>
     expect(r.err).toMatch(/still "running" .* after 1\.0s/);
     const bad = await runWait([], { MPIMG_CLOUD_INIT_TIMEOUT: '10m' });
     expect(bad.err).toMatch(/MPIMG_CLOUD_INIT_TIMEOUT must be a whole number of seconds, got "10m"/);
-    await expect(runWait(['--cloud-init-timeout', 'ten'])).rejects.toThrow(/--cloud-init-timeout must be a whole number/);
+    await expect(runWait(['--cloud-init-timeout', 'ten'])).rejects.toThrow(
+      /--cloud-init-timeout must be a whole number/,
+    );
   });
 
   it('--cloud-init-timeout 0 skips the wait', async () => {
@@ -231,4 +283,3 @@ export const waitFake = task('wait-fake', 'wait for the fake cloud-init', (c) =>
     expect(r.err).toContain('not waiting for cloud-init (timeout 0)');
   });
 });
-

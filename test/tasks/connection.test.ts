@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, readlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  readlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -48,7 +58,12 @@ describe('Connection.run', () => {
 
   it('gives every command the same clean, explicit environment', async () => {
     const r = await c.run('env | sort', { quiet: true, env: { EXTRA_ONE: 'a b $c' } });
-    const env = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     expect(env.DEBIAN_FRONTEND).toBe('noninteractive');
     expect(env.LC_ALL).toBe('C.UTF-8');
     expect(env.PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
@@ -62,7 +77,9 @@ describe('Connection.run', () => {
   it('keeps cd and export within one command, and forgets them in the next', async () => {
     const dir = join(work, 'cd target');
     mkdirSync(dir);
-    const r1 = await c.run(`cd '${dir}' && export MPIMG_MARK=set-in-first && pwd && echo "$MPIMG_MARK"`, { quiet: true });
+    const r1 = await c.run(`cd '${dir}' && export MPIMG_MARK=set-in-first && pwd && echo "$MPIMG_MARK"`, {
+      quiet: true,
+    });
     expect(r1.stdout).toBe(`${dir}\nset-in-first\n`);
     const r2 = await c.run('pwd; echo "mark=${MPIMG_MARK:-unset}"', { quiet: true });
     expect(r2.stdout).toBe('/root\nmark=unset\n');
@@ -73,7 +90,10 @@ describe('Connection.run', () => {
   it('reports a failing command with its exit code, the command and its last lines', async () => {
     // The pause orders the two pipes: lines are kept in arrival order, and stdout and stderr race.
     const cmd = 'for i in $(seq 1 30); do echo "line $i"; done; sleep 0.2; echo "bad thing" >&2; exit 7';
-    const e = await c.run(cmd, { quiet: true }).then(() => null, (x: unknown) => x);
+    const e = await c.run(cmd, { quiet: true }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(CommandError);
     const ce = e as CommandError;
     expect(ce.remoteExitCode).toBe(7);
@@ -101,14 +121,18 @@ describe('Connection.run', () => {
     expect(() => connectTo(sshd, { sshOptions: ['StrictHostKeyChecking=no'] })).toThrow(/managed by mpimg/);
     expect(() => connectTo(sshd, { sshOptions: ['UserKnownHostsFile=/dev/null'] })).toThrow(/managed by mpimg/);
     let policyError: unknown;
-    try { connectTo(sshd, { hostKeys: 'off' as never }); } catch (e) { policyError = e; }
+    try {
+      connectTo(sshd, { hostKeys: 'off' as never });
+    } catch (e) {
+      policyError = e;
+    }
     expect((policyError as MpimgError).format()).toMatch(/unknown host-key policy "off"[\s\S]*cannot be turned off/);
     return expect(c.run('true', { env: { 'A;rm': 'x' } })).rejects.toThrow(/bad environment variable name/);
   });
 });
 
 describe('Connection.sudo', () => {
-  it('runs directly as root, and through `sudo -n` with root\'s identity for another user', async () => {
+  it("runs directly as root, and through `sudo -n` with root's identity for another user", async () => {
     const r = await c.sudo('id -u', { quiet: true });
     expect(r.stdout).toBe('0\n');
     // No second account exists on the test machine (and tests must not add one): check the command line.

@@ -33,10 +33,15 @@ function write(file: string, text: string, mode = 0o644): void {
  */
 export async function installTasksPackage(dir: string): Promise<void> {
   const pkg = join(dir, 'node_modules/generator-mpimg');
-  write(join(pkg, 'package.json'), JSON.stringify({
-    name: 'generator-mpimg', version: '0.0.0-fixture', type: 'module',
-    exports: { './tasks': './tasks.js', './tasks/standard': './standard.js' },
-  }));
+  write(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'generator-mpimg',
+      version: '0.0.0-fixture',
+      type: 'module',
+      exports: { './tasks': './tasks.js', './tasks/standard': './standard.js' },
+    }),
+  );
   // Both entries share one copy of the library (a chunk), as the published package does.
   await build({
     absWorkingDir: REPO,
@@ -91,11 +96,17 @@ mkdir -p "$MPIMG_ROOT/var/lib/acme-build"
 echo ${n} >> "$MPIMG_ROOT/var/lib/acme-build/order"
 `;
   write(join(dir, 'scripts/10-first.sh'), step('10'), 0o755);
-  write(join(dir, 'scripts/20-second.sh'), `${step('20')}env | sort > "$MPIMG_ROOT/var/lib/acme-build/env"
+  write(
+    join(dir, 'scripts/20-second.sh'),
+    `${step('20')}env | sort > "$MPIMG_ROOT/var/lib/acme-build/env"
 test -f "$MPIMG_ROOT/etc/acme-test/app.conf"   # files/ is copied before the build scripts run
-`, 0o755);
+`,
+    0o755,
+  );
   write(join(dir, 'scripts/.gitkeep'), '');
-  write(join(dir, 'scripts/90-cleanup.sh'), `#!/usr/bin/env bash
+  write(
+    join(dir, 'scripts/90-cleanup.sh'),
+    `#!/usr/bin/env bash
 # fixture cleanup: records its arguments under --root, changes nothing else
 set -eu
 args="$*"
@@ -104,8 +115,12 @@ while [ $# -gt 0 ]; do case $1 in --root) root=$2; shift ;; esac; shift; done
 [ "$root" != / ] || { echo "fixture cleanup refuses to run on /" >&2; exit 3; }
 echo "$args" > "$root/cleanup-args"
 echo "[cleanup] done"
-`, 0o755);
-  write(join(dir, 'scripts/99-img-check.sh'), `#!/usr/bin/env bash
+`,
+    0o755,
+  );
+  write(
+    join(dir, 'scripts/99-img-check.sh'),
+    `#!/usr/bin/env bash
 # fixture check: the real contract ([PASS]/[FAIL], exit 1 on failures), decided by a marker file
 set -eu
 root=/
@@ -114,7 +129,9 @@ while [ $# -gt 0 ]; do case $1 in --root) root=$2; shift ;; esac; shift; done
 echo "[PASS] checked root $root"
 if [ -e "$root/fail-marker" ]; then echo "[FAIL] fail-marker present"; echo "1 failure"; exit 1; fi
 echo "0 failures"
-`, 0o755);
+`,
+    0o755,
+  );
   write(join(dir, 'first-boot/10-setup.sh'), '#!/bin/sh\nset -eu\necho first boot\n', 0o755);
   write(join(dir, 'motd.txt'), 'Welcome to {{name}} {{version}} on {{ip}}\n');
 
@@ -127,7 +144,9 @@ echo "0 failures"
     execFileSync(process.execPath, [join(REPO, 'bin/mpimg.js'), 'bundle'], { cwd: dir, stdio: 'pipe' });
   } else {
     // Stand-ins: record argv under --root and remove themselves like the real ones.
-    write(join(dir, `dist/${SLUG}.cjs`), `#!/usr/bin/env node
+    write(
+      join(dir, `dist/${SLUG}.cjs`),
+      `#!/usr/bin/env node
 const fs = require('node:fs');
 const a = process.argv.slice(2);
 const root = a.includes('--root') ? a[a.indexOf('--root') + 1] : '/';
@@ -135,8 +154,12 @@ if (root === '/') { console.error('stand-in refuses /'); process.exit(3); }
 fs.writeFileSync(root + '/stand-in-node-args', a.join(' ') + '\\n');
 if (a.includes('--remove-self')) fs.unlinkSync(__filename);
 console.log('stand-in ' + a[0] + ' done');
-`, 0o755);
-    write(join(dir, `dist/${SLUG}-install.sh`), `#!/bin/sh
+`,
+      0o755,
+    );
+    write(
+      join(dir, `dist/${SLUG}-install.sh`),
+      `#!/bin/sh
 set -eu
 args="$*"
 root=/
@@ -145,7 +168,9 @@ while [ $# -gt 0 ]; do case $1 in --root) root=$2; shift ;; esac; shift; done
 echo "$args" > "$root/stand-in-sh-args"
 case " $args " in *" --remove-self "*) rm -f -- "$0" ;; esac
 echo "stand-in sh done"
-`, 0o755);
+`,
+      0o755,
+    );
   }
   return { dir, realBundle };
 }

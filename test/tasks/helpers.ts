@@ -7,12 +7,17 @@ export class Capture extends PassThrough {
   text = '';
   constructor() {
     super();
-    this.on('data', (d) => { this.text += String(d); });
+    this.on('data', (d) => {
+      this.text += String(d);
+    });
   }
 }
 
 /** A Connection to the test sshd that never touches ~/.ssh (own config and known_hosts). */
-export function connectTo(sshd: Sshd, extra: Partial<ConnectionOptions> = {}): { c: Connection; out: Capture; err: Capture } {
+export function connectTo(
+  sshd: Sshd,
+  extra: Partial<ConnectionOptions> = {},
+): { c: Connection; out: Capture; err: Capture } {
   const out = new Capture();
   const err = new Capture();
   const c = new Connection({

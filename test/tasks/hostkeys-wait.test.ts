@@ -37,7 +37,10 @@ describe('host keys', () => {
     const s = await server();
     const { c, err } = connectTo(s, { hostKeys: 'strict' });
     cleanups.push(() => c.close());
-    const e = await waitForSsh(c, { attempts: 5, delayMs: 2000 }).then(() => null, (x: unknown) => x);
+    const e = await waitForSsh(c, { attempts: 5, delayMs: 2000 }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(HostKeyError);
     expect((e as MpimgError).format()).toMatch(/not known and strict host-key checking is on/);
     expect(err.text).not.toMatch(/waiting for ssh/);
@@ -67,7 +70,10 @@ describe('host keys', () => {
     for (const hostKeys of ['accept-new', 'strict'] as const) {
       const { c } = connectTo(second, { hostKeys });
       cleanups.push(() => c.close());
-      const e = await c.run('true', { quiet: true }).then(() => null, (x: unknown) => x);
+      const e = await c.run('true', { quiet: true }).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(HostKeyError);
       expect((e as MpimgError).format()).toMatch(/CHANGED[\s\S]*ssh-keygen -R/);
     }
@@ -96,8 +102,15 @@ describe('waitForSsh', () => {
   it('connect() waits for ssh and hands back an open connection', async () => {
     const s = await server();
     const c = await connect({
-      host: s.host, port: s.port, user: s.user, identityFile: s.identityFile, knownHostsFile: s.knownHostsFile,
-      sshConfigFile: s.clientConfigFile, stdout: null, stderr: null, wait: { attempts: 2, delayMs: 100 },
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      identityFile: s.identityFile,
+      knownHostsFile: s.knownHostsFile,
+      sshConfigFile: s.clientConfigFile,
+      stdout: null,
+      stderr: null,
+      wait: { attempts: 2, delayMs: 100 },
     });
     cleanups.push(() => c.close());
     expect((await c.run('echo ready', { quiet: true })).stdout).toBe('ready\n');
@@ -110,7 +123,10 @@ describe('waitForSsh', () => {
     const { c } = connectTo(s, { connectTimeout: 1 });
     cleanups.push(() => c.close());
     const t0 = Date.now();
-    const e = await waitForSsh(c, { attempts: 3, delayMs: 100 }).then(() => null, (x: unknown) => x);
+    const e = await waitForSsh(c, { attempts: 3, delayMs: 100 }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect((e as MpimgError).format()).toMatch(/did not answer after 3 attempts[\s\S]*Connection refused/);
     expect(Date.now() - t0).toBeLessThan(20_000);
   });

@@ -1,5 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -26,7 +38,14 @@ function newRoot(): string {
 }
 
 function context(cwd: string): CommandContext & { stdout: Capture; stderr: Capture } {
-  return { cwd, env: process.env, stdout: new Capture(), stderr: new Capture(), isTTY: false, signal: new AbortController().signal };
+  return {
+    cwd,
+    env: process.env,
+    stdout: new Capture(),
+    stderr: new Capture(),
+    isTTY: false,
+    signal: new AbortController().signal,
+  };
 }
 
 async function runTask(name: string, root: string, extraEnv: Record<string, string> = {}) {
@@ -34,10 +53,26 @@ async function runTask(name: string, root: string, extraEnv: Record<string, stri
   const saved = { ...process.env };
   Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ...extraEnv });
   try {
-    const code = await runCommand.run([
-      name, '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile,
-      '--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3',
-    ], ctx);
+    const code = await runCommand.run(
+      [
+        name,
+        '--host',
+        sshd.host,
+        '--port',
+        String(sshd.port),
+        '--user',
+        sshd.user,
+        '--identity',
+        sshd.identityFile,
+        '--known-hosts',
+        sshd.knownHostsFile,
+        '--ssh-config',
+        sshd.clientConfigFile,
+        '--wait-attempts',
+        '3',
+      ],
+      ctx,
+    );
     return { code, out: ctx.stdout.text, err: ctx.stderr.text };
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -46,7 +81,10 @@ async function runTask(name: string, root: string, extraEnv: Record<string, stri
 }
 
 /** Remote scratch dirs the tasks made in /tmp (they must all be gone after a task). */
-const scratch = () => readdirSync('/tmp').filter((n) => n.startsWith(`${SLUG}-`)).sort();
+const scratch = () =>
+  readdirSync('/tmp')
+    .filter((n) => n.startsWith(`${SLUG}-`))
+    .sort();
 const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
 
 beforeAll(async () => {
@@ -79,7 +117,7 @@ describe('mpimg tasks', () => {
   it('the generated mpimgfile is thin: valid JavaScript, the standard tasks re-exported, no manifest value repeated', () => {
     const template = readFileSync(join(REPO, 'templates/project/mpimgfile.mjs.ejs'), 'utf8');
     const file = join(project.dir, 'render-check.mjs');
-    writeFileSync(file, ejs.render(template, { slug: 'x-y', vendor: 'v', name: "O'Brien \"Wiki\"" }));
+    writeFileSync(file, ejs.render(template, { slug: 'x-y', vendor: 'v', name: 'O\'Brien "Wiki"' }));
     const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const text = readFileSync(file, 'utf8');
@@ -101,14 +139,18 @@ describe('mpimg tasks', () => {
     const bare = mkdtempSync(join(tmpdir(), 'mpimg-tasks-bare-'));
     roots.push(bare);
     writeFileSync(join(bare, 'mpimgfile.mjs'), readFileSync(join(project.dir, 'mpimgfile.mjs')));
-    await expect(tasksCommand.run([], context(bare))).rejects.toThrow(/imports generator-mpimg, which is not installed/);
+    await expect(tasksCommand.run([], context(bare))).rejects.toThrow(
+      /imports generator-mpimg, which is not installed/,
+    );
   });
 });
 
 describe('mpimg run', () => {
   it('rejects a missing --host and an unknown task with a usage error', async () => {
     await expect(runCommand.run(['build'], context(project.dir))).rejects.toThrow(/--host is missing/);
-    await expect(runCommand.run(['nope', '--host', '127.0.0.1'], context(project.dir))).rejects.toThrow(/no task "nope"[\s\S]*/);
+    await expect(runCommand.run(['nope', '--host', '127.0.0.1'], context(project.dir))).rejects.toThrow(
+      /no task "nope"[\s\S]*/,
+    );
   });
 
   it('testbuild: files, build scripts in order, bundle install under the temp root, no cleanup, one connection', async () => {
@@ -213,26 +255,36 @@ describe('mpimg run', () => {
     expect(bad.err).toMatch(/ {2}check +[\d.]+m?s +FAILED/);
   });
 
-  it('check gives the check mpimg.json\'s firewall (only when the script has --firewall); an older copy is named', async () => {
+  it("check gives the check mpimg.json's firewall (only when the script has --firewall); an older copy is named", async () => {
     const manifestFile = join(project.dir, 'mpimg.json');
     const checkFile = join(project.dir, 'scripts/99-img-check.sh');
     const [manifest, script] = [readFileSync(manifestFile, 'utf8'), readFileSync(checkFile, 'utf8')];
     try {
-      writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(manifest), firewall: { limit: ['22/tcp'], allow: ['443/tcp'] } }));
+      writeFileSync(
+        manifestFile,
+        JSON.stringify({ ...JSON.parse(manifest), firewall: { limit: ['22/tcp'], allow: ['443/tcp'] } }),
+      );
       const root = newRoot();
       const old = await runTask('check', root);
       expect(old.code, old.err).toBe(0);
-      expect(old.err).toContain('scripts/99-img-check.sh has no --firewall option, so the firewall is not compared with mpimg.json');
-      writeFileSync(checkFile, `#!/usr/bin/env bash
+      expect(old.err).toContain(
+        'scripts/99-img-check.sh has no --firewall option, so the firewall is not compared with mpimg.json',
+      );
+      writeFileSync(
+        checkFile,
+        `#!/usr/bin/env bash
 # knows: --firewall) RULES
 echo "$*" > "\${4:?}/check-args"
 echo "0 failures"
-`);
+`,
+      );
       const r = await runTask('check', root);
       expect(r.code, r.err).toBe(0);
       expect(r.err).not.toContain('has no --firewall option');
       // The rules first, then --root, so the script's own argument parsing sees both.
-      expect(readFileSync(join(root, 'check-args'), 'utf8')).toBe(`--firewall limit:22/tcp allow:443/tcp --root ${root}\n`);
+      expect(readFileSync(join(root, 'check-args'), 'utf8')).toBe(
+        `--firewall limit:22/tcp allow:443/tcp --root ${root}\n`,
+      );
     } finally {
       writeFileSync(manifestFile, manifest);
       writeFileSync(checkFile, script, { mode: 0o755 });
@@ -275,7 +327,9 @@ echo "0 failures"
     try {
       const r = await runTask('scripts', root);
       expect(r.code).toBe(1);
-      expect(r.err).toContain(`error: scripts/15-elsewhere.sh leads outside the project (${realpathSync(outside)}/15-elsewhere.sh)`);
+      expect(r.err).toContain(
+        `error: scripts/15-elsewhere.sh leads outside the project (${realpathSync(outside)}/15-elsewhere.sh)`,
+      );
       expect(r.err).toContain('fix: keep scripts/15-elsewhere.sh inside the project folder');
       expect(existsSync(join(root, 'ran-outside'))).toBe(false);
       expect(existsSync(join(root, 'var/lib/acme-build/order'))).toBe(false);
@@ -289,11 +343,16 @@ echo "0 failures"
     const scriptsDir = join(project.dir, 'own');
     symlinkSync(outside, scriptsDir);
     const m = readFileSync(join(project.dir, 'mpimg.json'), 'utf8');
-    writeFileSync(join(project.dir, 'mpimg.json'), JSON.stringify({ ...JSON.parse(m), check: { script: 'own/99-img-check.sh' } }));
+    writeFileSync(
+      join(project.dir, 'mpimg.json'),
+      JSON.stringify({ ...JSON.parse(m), check: { script: 'own/99-img-check.sh' } }),
+    );
     try {
       const r = await runTask('check', root);
       expect(r.code).toBe(1);
-      expect(r.err).toContain(`error: own/99-img-check.sh leads outside the project (${realpathSync(outside)}/99-img-check.sh)`);
+      expect(r.err).toContain(
+        `error: own/99-img-check.sh leads outside the project (${realpathSync(outside)}/99-img-check.sh)`,
+      );
     } finally {
       rmSync(scriptsDir);
       writeFileSync(join(project.dir, 'mpimg.json'), m);
@@ -307,7 +366,8 @@ echo "0 failures"
     const r = await runTask('status', root, { MPIMG_INSTALLER: 'sh' });
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`using dist/${SLUG}-install.sh (MPIMG_INSTALLER=sh)`);
-    if (project.realBundle) expect(r.out).toMatch(/\[status\] Acme Test 1\.2\.3: built, first boot not run here yet; \d+ items as planned/);
+    if (project.realBundle)
+      expect(r.out).toMatch(/\[status\] Acme Test 1\.2\.3: built, first boot not run here yet; \d+ items as planned/);
   });
 
   it('status runs the bundle status against the root', async () => {
@@ -315,11 +375,12 @@ echo "0 failures"
     expect((await runTask('testbuild', root)).code).toBe(0);
     const r = await runTask('status', root);
     expect(r.code, r.err).toBe(0);
-    if (!project.realBundle) expect(readFileSync(join(root, 'stand-in-node-args'), 'utf8')).toBe(`status --root ${root}\n`);
+    if (!project.realBundle)
+      expect(readFileSync(join(root, 'stand-in-node-args'), 'utf8')).toBe(`status --root ${root}\n`);
   });
 });
 
-describe('the package owns the build; the project holds the vendor\'s choices', () => {
+describe("the package owns the build; the project holds the vendor's choices", () => {
   /** A fixture project with its own mpimgfile.mjs. */
   async function withTaskFile(text: string): Promise<FixtureProject> {
     const p = await makeFixtureProject();
@@ -350,10 +411,17 @@ describe('the package owns the build; the project holds the vendor\'s choices', 
         const units = list.split(',').map((u) => u.trim());
         const scriptsUnit = units.find((u) => /^scripts/.test(u))!;
         const rest = units.filter((u) => u !== scriptsUnit);
-        rest.splice(rest.findIndex((u) => /^files/.test(u)), 0, scriptsUnit);
+        rest.splice(
+          rest.findIndex((u) => /^files/.test(u)),
+          0,
+          scriptsUnit,
+        );
         return `${head}${rest.join(', ')}]`;
       });
-      if (next !== js) { writeFileSync(join(pkg, f), next); patched++; }
+      if (next !== js) {
+        writeFileSync(join(pkg, f), next);
+        patched++;
+      }
     }
     expect(patched).toBe(1);
     // the build script that needs files/ now fails: proof the package's order ran
@@ -399,13 +467,18 @@ export const both = series(smoke, smoke);
     const ctx = context(p.dir);
     await tasksCommand.run(['--json'], ctx);
     const list = JSON.parse(ctx.stdout.text) as Array<{ name: string; standard: boolean; description: string }>;
-    expect(list.find((x) => x.name === 'scripts')).toMatchObject({ standard: false, description: "the vendor's own build steps" });
+    expect(list.find((x) => x.name === 'scripts')).toMatchObject({
+      standard: false,
+      description: "the vendor's own build steps",
+    });
     expect(list.find((x) => x.name === 'build')).toMatchObject({ standard: false });
     expect(list.find((x) => x.name === 'both')).toMatchObject({ standard: false, description: 'series: smoke, smoke' });
     expect(list.find((x) => x.name === 'cleanup')).toMatchObject({ standard: true });
     const text = context(p.dir);
     await tasksCommand.run([], text);
-    expect(text.stdout.text).toMatch(/This project's own tasks \(mpimgfile\.mjs\):\n(.*\n)*  smoke +the vendor's smoke test/);
+    expect(text.stdout.text).toMatch(
+      /This project's own tasks \(mpimgfile\.mjs\):\n(.*\n)*  smoke +the vendor's smoke test/,
+    );
     rmSync(p.dir, { recursive: true, force: true });
   });
 
@@ -422,4 +495,3 @@ export const build = b.with({ after: 'pakages', run: async () => {} });
     rmSync(p.dir, { recursive: true, force: true });
   });
 });
-

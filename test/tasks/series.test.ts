@@ -27,9 +27,11 @@ describe('task() and series()', () => {
     const { c, out, err } = connectTo(sshd);
     const local = join(work, 'payload.txt');
     writeFileSync(local, 'payload\n');
-    const steps = Array.from({ length: 8 }, (_, i) => task(`step-${i}`, `step number ${i}`, async (cx) => {
-      await cx.run(`echo "from step ${i}"`);
-    }));
+    const steps = Array.from({ length: 8 }, (_, i) =>
+      task(`step-${i}`, `step number ${i}`, async (cx) => {
+        await cx.run(`echo "from step ${i}"`);
+      }),
+    );
     const copy = task('copy', 'copy a file', async (cx) => {
       await cx.put(local, join(work, 'dest', 'payload.txt'), { mode: 0o644 });
       await cx.get(join(work, 'dest', 'payload.txt'), join(work, 'back.txt'));
@@ -57,9 +59,16 @@ describe('task() and series()', () => {
   it('stops at the first failing step and records which task failed', async () => {
     const { c, err } = connectTo(sshd);
     const ran: string[] = [];
-    const a = task('first', 'ok', async () => { ran.push('first'); });
-    const b = task('second', 'fails', async (cx) => { ran.push('second'); await cx.run('echo about to fail; exit 4'); });
-    const d = task('third', 'never', async () => { ran.push('third'); });
+    const a = task('first', 'ok', async () => {
+      ran.push('first');
+    });
+    const b = task('second', 'fails', async (cx) => {
+      ran.push('second');
+      await cx.run('echo about to fail; exit 4');
+    });
+    const d = task('third', 'never', async () => {
+      ran.push('third');
+    });
     let e: unknown;
     try {
       await task('chain', 'a chain', series(a, b, d))(c);
@@ -86,7 +95,9 @@ describe('task() and series()', () => {
     expect(isTask(a)).toBe(true);
     expect(isTask(() => undefined)).toBe(false);
     expect(() => task('Bad Name', 'x', () => undefined)).toThrow(/bad task name/);
-    expect(() => collectTasks({ a, other: task('build', 'again', () => undefined) })).toThrow(/two tasks are named "build"/);
+    expect(() => collectTasks({ a, other: task('build', 'again', () => undefined) })).toThrow(
+      /two tasks are named "build"/,
+    );
     expect(() => series(a, 3 as never)).toThrow(/step 2 is not a function/);
   });
 });

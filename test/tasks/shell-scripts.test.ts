@@ -10,14 +10,17 @@ import { LineStream, TailBuffer } from '../../tasks/ssh/output.js';
 // The shell the library sends to hosts: it must parse (sh -n), also with awkward paths, and be
 // shellcheck-clean as POSIX sh. (shellcheck runs on ordinary paths: a path that really holds "$HOME"
 // or quotes makes it warn about exactly the literal text we mean.)
-const ODD = "/tmp/it's a \"dir\" $HOME `x`/-dash\nnl/";
+const ODD = '/tmp/it\'s a "dir" $HOME `x`/-dash\nnl/';
 const PLAIN = '/srv/my app/';
 
 function check(name: string, build: (path: string) => string, excludes: string[] = []): void {
   const syntax = spawnSync('sh', ['-n'], { input: build(ODD), encoding: 'utf8' });
   expect(syntax.status, `${name}: sh -n\n${syntax.stderr}`).toBe(0);
   const script = build(PLAIN);
-  const sc = spawnSync('shellcheck', ['-s', 'sh', ...(excludes.length ? ['-e', excludes.join(',')] : []), '-'], { input: script, encoding: 'utf8' });
+  const sc = spawnSync('shellcheck', ['-s', 'sh', ...(excludes.length ? ['-e', excludes.join(',')] : []), '-'], {
+    input: script,
+    encoding: 'utf8',
+  });
   expect(sc.error, 'shellcheck must be installed (apt-get install shellcheck)').toBeUndefined();
   expect(sc.status, `${name}: shellcheck\n${sc.stdout}${sc.stderr}\n--- script:\n${script}`).toBe(0);
 }
@@ -41,7 +44,12 @@ describe('generated remote shell', () => {
     const wrap = (p: string) => c.wrap('echo "$HOME"', { cwd: p, env: { ODD_VALUE: p }, marker: '0123456789abcdef' });
     check('wrap', wrap, NESTED);
     // The inner script is the last word of the line: the one argument of /bin/sh -c.
-    const inner = (p: string) => spawnSync('sh', ['-c', 'eval "set -- $1"; for a; do last=$a; done; printf %s "$last"', 'sh', wrap(p).replace(/^exec /, '')], { encoding: 'utf8' }).stdout;
+    const inner = (p: string) =>
+      spawnSync(
+        'sh',
+        ['-c', 'eval "set -- $1"; for a; do last=$a; done; printf %s "$last"', 'sh', wrap(p).replace(/^exec /, '')],
+        { encoding: 'utf8' },
+      ).stdout;
     expect(inner(ODD).startsWith('if [ -r /proc/$$/stat ]')).toBe(true);
     expect(inner(ODD)).toContain(`cd '/tmp/it'\\''s a "dir" $HOME \`x\`/-dash\nnl/' || exit 1\necho "$HOME"`);
     check('wrap inner', inner);
@@ -55,7 +63,9 @@ describe('LineStream', () => {
   it('keeps a UTF-8 character that arrives split across two chunks', () => {
     const sink = new PassThrough();
     let text = '';
-    sink.on('data', (d) => { text += String(d); });
+    sink.on('data', (d) => {
+      text += String(d);
+    });
     const tail = new TailBuffer(5);
     const s = new LineStream(sink, () => '[p] ', tail);
     const bytes = Buffer.from('grüße €\n', 'utf8');

@@ -59,25 +59,37 @@ describe('sshOptions guard', () => {
       expect(text, option).toContain('which is managed by mpimg');
       expect(text, option).toMatch(/where: sshOptions\n {2}fix: /);
     }
-    expect(verdict(['StrictHostKeyChecking=no'])).toMatch(/"ask" -> "false"[\s\S]*host-key checking cannot be turned off/);
+    expect(verdict(['StrictHostKeyChecking=no'])).toMatch(
+      /"ask" -> "false"[\s\S]*host-key checking cannot be turned off/,
+    );
   });
 
   it('judges options that act through the ssh config (a Hostname a Match block reacts to)', () => {
     const cfg = join(work, 'match.cfg');
     writeFileSync(cfg, 'Match exec "test %h = evil.example"\n  StrictHostKeyChecking no\n');
-    expect(verdict(['Hostname=evil.example'], { sshConfigFile: cfg })).toMatch(/"Hostname=evil\.example" changes stricthostkeychecking/);
+    expect(verdict(['Hostname=evil.example'], { sshConfigFile: cfg })).toMatch(
+      /"Hostname=evil\.example" changes stricthostkeychecking/,
+    );
     expect(verdict(['Hostname=127.0.0.1'], { sshConfigFile: cfg })).toBe('accepted');
   });
 
   it('says which option ssh itself rejects', () => {
-    expect(verdict(['ServerAliveCountMax=6', 'NoSuchOption=1'])).toMatch(/ssh rejects the option "NoSuchOption=1": .*Bad configuration option: nosuchoption/);
+    expect(verdict(['ServerAliveCountMax=6', 'NoSuchOption=1'])).toMatch(
+      /ssh rejects the option "NoSuchOption=1": .*Bad configuration option: nosuchoption/,
+    );
     expect(verdict(['Include /etc/passwd'])).toMatch(/ssh rejects the option "Include \/etc\/passwd"/);
     expect(verdict(['StrictHostKeyChecking=no\nfoo'])).toMatch(/bad ssh option/);
   });
 
   it('lets other options through, and they work', async () => {
-    expect(verdict(['ProxyJump=bastion.example.com', 'CheckHostIP=yes', 'HostKeyAlias=build-droplet', 'LogLevel=ERROR'])).toBe('accepted');
-    const { c } = connectTo(sshd, { sshOptions: ['ServerAliveCountMax=6', 'LogLevel=ERROR'], stdout: null, stderr: null });
+    expect(
+      verdict(['ProxyJump=bastion.example.com', 'CheckHostIP=yes', 'HostKeyAlias=build-droplet', 'LogLevel=ERROR']),
+    ).toBe('accepted');
+    const { c } = connectTo(sshd, {
+      sshOptions: ['ServerAliveCountMax=6', 'LogLevel=ERROR'],
+      stdout: null,
+      stderr: null,
+    });
     try {
       expect((await c.run('echo through', { quiet: true })).stdout).toBe('through\n');
     } finally {

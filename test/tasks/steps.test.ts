@@ -11,11 +11,16 @@ import { isStandard } from '../../tasks/ssh/task.js';
 import { REPO } from './fixture-project.js';
 
 const schema = JSON.parse(readFileSync(join(REPO, 'mpimg.schema.json'), 'utf8')) as SchemaNode;
-interface SchemaNode { properties?: Record<string, SchemaNode> }
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+}
 
 /** The schema node of a $-path of mpimg.json ($.build.repositories), or undefined. */
 const nodeAt = (p: string): SchemaNode | undefined =>
-  p.replace(/^\$\./, '').split('.').reduce<SchemaNode | undefined>((n, k) => n?.properties?.[k], schema);
+  p
+    .replace(/^\$\./, '')
+    .split('.')
+    .reduce<SchemaNode | undefined>((n, k) => n?.properties?.[k], schema);
 
 describe('the build steps, one list', () => {
   const at = (n: string) => buildOrder().indexOf(n);

@@ -26,7 +26,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Should there be survivors (a regression), end exactly those by pid so they do not linger.
-  for (const cmd of OURS) for (const pid of pids(cmd)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const cmd of OURS)
+    for (const pid of pids(cmd)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   c?.close();
   await sshd?.stop();
 });
@@ -34,7 +41,10 @@ afterAll(async () => {
 describe('RunOptions.timeoutMs', () => {
   it('kills the remote process group and reports a timeout, not an exit code', async () => {
     const t0 = Date.now();
-    const e = await c.run('echo started; sleep 3171 & sleep 3172', { timeoutMs: 1500 }).then(() => null, (x: unknown) => x);
+    const e = await c.run('echo started; sleep 3171 & sleep 3172', { timeoutMs: 1500 }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     const took = Date.now() - t0;
     expect(pids('sleep 3171')).toEqual([]);
     expect(pids('sleep 3172')).toEqual([]);
@@ -74,7 +84,10 @@ describe('RunOptions.timeoutMs', () => {
     try {
       await ca.run('true', { quiet: true });
       setTimeout(() => ac.abort(), 700);
-      const e = await ca.run('sleep 3175 & sleep 3176', { quiet: true }).then(() => null, (x: unknown) => x);
+      const e = await ca.run('sleep 3175 & sleep 3176', { quiet: true }).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(pids('sleep 3175')).toEqual([]);
       expect(pids('sleep 3176')).toEqual([]);
       expect((e as Error)?.name).toBe('AbortError');
@@ -90,15 +103,26 @@ describe('RunOptions.timeoutMs', () => {
     const { c: cs } = connectTo(s, { stdout: null, stderr: null });
     try {
       const t0 = Date.now();
-      const e = await cs.run('echo never', { timeoutMs: 1000 }).then(() => null, (x: unknown) => x);
+      const e = await cs.run('echo never', { timeoutMs: 1000 }).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(Date.now() - t0).toBeLessThan(8000);
       expect(e).toBeInstanceOf(CommandTimeoutError);
       expect((e as CommandTimeoutError).remoteStopped).toBe(false);
-      expect((e as CommandTimeoutError).format()).toMatch(/timed out after 1\.0s\n[\s\S]*may still run[\s\S]*fix: the command could NOT be stopped on the host/);
+      expect((e as CommandTimeoutError).format()).toMatch(
+        /timed out after 1\.0s\n[\s\S]*may still run[\s\S]*fix: the command could NOT be stopped on the host/,
+      );
     } finally {
       cs.close();
       await s.stop();
-      for (const pid of pids('sleep 3179')) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      for (const pid of pids('sleep 3179')) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
   });
 });

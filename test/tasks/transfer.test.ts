@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync,
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +39,8 @@ function usrMergedRoot(): string {
   const root = mkdtempSync(join(work, 'merged-'));
   chmodSync(root, 0o755);
   for (const d of ['usr/lib/systemd/system', 'usr/bin', 'usr/sbin']) mkdirSync(join(root, d), { recursive: true });
-  for (const d of ['usr', 'usr/lib', 'usr/lib/systemd', 'usr/lib/systemd/system', 'usr/bin', 'usr/sbin']) chmodSync(join(root, d), 0o755);
+  for (const d of ['usr', 'usr/lib', 'usr/lib/systemd', 'usr/lib/systemd/system', 'usr/bin', 'usr/sbin'])
+    chmodSync(join(root, d), 0o755);
   write(join(root, 'usr/lib/systemd/system/ssh.service'), '[Unit]\nDescription=existing\n');
   write(join(root, 'usr/lib/os-release'), 'ID=debian\n');
   write(join(root, 'usr/bin/sh-existing'), '#!/bin/sh\n', 0o755);
@@ -50,7 +62,11 @@ function filesTree(): string {
 }
 
 function expectMergedIntact(root: string): void {
-  for (const [link, target] of [['lib', 'usr/lib'], ['bin', 'usr/bin'], ['sbin', 'usr/sbin']]) {
+  for (const [link, target] of [
+    ['lib', 'usr/lib'],
+    ['bin', 'usr/bin'],
+    ['sbin', 'usr/sbin'],
+  ]) {
     expect(lstatSync(join(root, link)).isSymbolicLink(), `${link} is still a link`).toBe(true);
     expect(readlinkSync(join(root, link))).toBe(target);
   }
@@ -62,7 +78,8 @@ function expectMergedIntact(root: string): void {
   expect(readFileSync(join(root, 'usr/lib/os-release'), 'utf8')).toBe('ID=debian\n');
   expect(existsSync(join(root, 'usr/bin/sh-existing'))).toBe(true);
   expect(existsSync(join(root, 'usr/sbin/init-existing'))).toBe(true);
-  for (const d of ['', 'usr', 'usr/lib', 'usr/lib/systemd', 'usr/bin', 'usr/sbin']) expect(mode(join(root, d)), d || '/').toBe('755');
+  for (const d of ['', 'usr', 'usr/lib', 'usr/lib/systemd', 'usr/bin', 'usr/sbin'])
+    expect(mode(join(root, d)), d || '/').toBe('755');
   expect(readdirSync(root).sort()).toEqual(['bin', 'lib', 'sbin', 'usr']);
 }
 
@@ -91,12 +108,21 @@ describe('putDir onto a usr-merged root', () => {
   it('refuses, with a clear error, a host whose tar cannot keep links to folders', async () => {
     // A "tar" without --keep-directory-symlink first on the remote PATH (the real one would work).
     const fake = mkdtempSync(join(work, 'oldtar-'));
-    write(join(fake, 'tar'), '#!/bin/sh\nfor a; do [ "$a" = --keep-directory-symlink ] && { echo "tar: unrecognized option" >&2; exit 64; }; done\nexec /bin/tar "$@"\n', 0o755);
+    write(
+      join(fake, 'tar'),
+      '#!/bin/sh\nfor a; do [ "$a" = --keep-directory-symlink ] && { echo "tar: unrecognized option" >&2; exit 64; }; done\nexec /bin/tar "$@"\n',
+      0o755,
+    );
     const { c: old } = connectTo(sshd, { stdout: null, stderr: null, env: { PATH: `${fake}:${BASE_ENV.PATH}` } });
     const root = usrMergedRoot();
     try {
-      const e = await old.putDir(filesTree(), root).then(() => null, (x: unknown) => x);
-      expect((e as MpimgError).format()).toMatch(/cannot keep links to folders \(--keep-directory-symlink\)[\s\S]*fix: install GNU tar 1\.27/);
+      const e = await old.putDir(filesTree(), root).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect((e as MpimgError).format()).toMatch(
+        /cannot keep links to folders \(--keep-directory-symlink\)[\s\S]*fix: install GNU tar 1\.27/,
+      );
     } finally {
       old.close();
     }
@@ -143,7 +169,10 @@ describe('careless or hostile paths and names', () => {
     mkdirSync(dir);
     symlinkSync('existing-folder', join(work, 'link-to-folder'));
     for (const dest of [dir, join(work, 'link-to-folder')]) {
-      const e = await c.put(src, dest).then(() => null, (x: unknown) => x);
+      const e = await c.put(src, dest).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect((e as MpimgError | null)?.format() ?? 'no error').toMatch(/is a folder on the host/);
     }
     await expect(c.put(src, `${dir}/`)).rejects.toThrow(/needs a file path on the host/);
@@ -164,9 +193,16 @@ describe('careless or hostile paths and names', () => {
     const { c: cut } = connectTo(s, { stdout: null, stderr: null });
     try {
       await cut.run('true', { quiet: true });
-      const put = cut.put(big, dest).then(() => 'done', (e: Error) => e.message);
+      const put = cut.put(big, dest).then(
+        () => 'done',
+        (e: Error) => e.message,
+      );
       // Drop the connection once the temp file is growing.
-      for (let i = 0; i < 200 && !readdirSync(dir).some((n) => n.includes('mpimg-tmp') && statSync(join(dir, n)).size > 0); i++) {
+      for (
+        let i = 0;
+        i < 200 && !readdirSync(dir).some((n) => n.includes('mpimg-tmp') && statSync(join(dir, n)).size > 0);
+        i++
+      ) {
         await new Promise((r) => setTimeout(r, 10));
       }
       await s.halt();
@@ -193,8 +229,15 @@ describe('careless or hostile paths and names', () => {
     const { c: ca } = connectTo(sshd, { stdout: null, stderr: null, signal: ac.signal });
     try {
       await ca.run('true', { quiet: true });
-      const put = ca.put(big, dest).then(() => 'done', (e: Error) => e.name);
-      for (let i = 0; i < 200 && !readdirSync(dir).some((n) => n.includes('mpimg-tmp') && statSync(join(dir, n)).size > 0); i++) {
+      const put = ca.put(big, dest).then(
+        () => 'done',
+        (e: Error) => e.name,
+      );
+      for (
+        let i = 0;
+        i < 200 && !readdirSync(dir).some((n) => n.includes('mpimg-tmp') && statSync(join(dir, n)).size > 0);
+        i++
+      ) {
         await new Promise((r) => setTimeout(r, 10));
       }
       ac.abort();
@@ -260,7 +303,11 @@ describe('careless or hostile paths and names', () => {
 
   it('refuses a user@host, an option-like or spaced host and a bad user, before running ssh', () => {
     const bad = (extra: Record<string, unknown>) => {
-      try { connectTo(sshd, extra); } catch (e) { return (e as MpimgError).format(); }
+      try {
+        connectTo(sshd, extra);
+      } catch (e) {
+        return (e as MpimgError).format();
+      }
       return 'accepted';
     };
     expect(bad({ host: 'root@203.0.113.10' })).toMatch(/bad host "root@203\.0\.113\.10"[\s\S]*--user/);

@@ -12,7 +12,14 @@ import { plainArgs, plainCommands, prog, quietRedirects } from './util.js';
 
 /** What the rules say against these users/directories (empty: accepted). */
 const problemsOf = (extra: Record<string, unknown>): string[] =>
-  validateManifest({ name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], ...extra }).problems.map((p) => p.message);
+  validateManifest({
+    name: 'p',
+    slug: 'probe',
+    vendor: 'probe',
+    version: '1',
+    distributions: ['ubuntu-24-04-x64'],
+    ...extra,
+  }).problems.map((p) => p.message);
 
 /**
  * A line that reads as a user or folder the rules refuse (a system folder, a home of /root, a mode
@@ -21,8 +28,16 @@ const problemsOf = (extra: Record<string, unknown>): string[] =>
  */
 function refusedNote(view: ScriptView, u: Unit, what: string, problems: string[], harmless = false): void {
   // `mkdir -p /usr/local/bin`: the folder is there already and the line changes nothing: only said
-  if (harmless) view.state.info.push({ where: where(view, u), what: `${what}: a system folder, not one of $.directories; the line (which changes nothing there) stays as script` });
-  else view.state.person.push({ where: where(view, u), what: `${what} is refused by mpimg's rules (${[...new Set(problems)].join('; ')}): the line stays as script; check that the image really needs it (Marketplace review may refuse it too)` });
+  if (harmless)
+    view.state.info.push({
+      where: where(view, u),
+      what: `${what}: a system folder, not one of $.directories; the line (which changes nothing there) stays as script`,
+    });
+  else
+    view.state.person.push({
+      where: where(view, u),
+      what: `${what} is refused by mpimg's rules (${[...new Set(problems)].join('; ')}): the line stays as script; check that the image really needs it (Marketplace review may refuse it too)`,
+    });
 }
 
 /** useradd's options → a user, or undefined. */
@@ -93,10 +108,13 @@ export const users: Recognizer = {
     if (!user || view.state.users.some((x) => x.name === user.name)) return undefined;
     if (view.state.refused.has(`user:${user.name}`)) return undefined;
     const alone = problemsOf({ users: [user] });
-    if (alone.length) refusedNote(view, u, `the user ${JSON.stringify(user.name)}${user.home ? ` (home ${user.home})` : ''}`, alone);
+    if (alone.length)
+      refusedNote(view, u, `the user ${JSON.stringify(user.name)}${user.home ? ` (home ${user.home})` : ''}`, alone);
     if (alone.length || problemsOf({ users: [...view.state.users, user] }).length) return undefined;
     view.state.users.push(user);
-    return { became: `users: ${user.name} (${user.system ? 'system, ' : ''}${user.home ? `home ${user.home}, ` : ''}shell ${user.shell ?? '/usr/sbin/nologin'}${user.groups?.length ? `, groups ${user.groups.join(',')}` : ''})` };
+    return {
+      became: `users: ${user.name} (${user.system ? 'system, ' : ''}${user.home ? `home ${user.home}, ` : ''}shell ${user.shell ?? '/usr/sbin/nologin'}${user.groups?.length ? `, groups ${user.groups.join(',')}` : ''})`,
+    };
   },
 };
 
@@ -137,7 +155,14 @@ export const directories: Recognizer = {
     const fresh = dirs.filter((d) => !view.state.directories.some((x) => x.path === d.path));
     const alone = problemsOf({ directories: fresh });
     const harmless = fresh.every((d) => !d.mode && isSystemDir(d.path));
-    if (alone.length) refusedNote(view, u, `the folder${fresh.length > 1 ? 's' : ''} ${fresh.map((d) => d.path + (d.mode ? ` (mode ${d.mode})` : '')).join(', ')}`, alone, harmless);
+    if (alone.length)
+      refusedNote(
+        view,
+        u,
+        `the folder${fresh.length > 1 ? 's' : ''} ${fresh.map((d) => d.path + (d.mode ? ` (mode ${d.mode})` : '')).join(', ')}`,
+        alone,
+        harmless,
+      );
     if (alone.length || problemsOf({ directories: [...view.state.directories, ...fresh] }).length) return undefined;
     view.state.directories.push(...fresh);
     return { became: `directories: ${dirs.map((d) => d.path + (d.mode ? ` (mode ${d.mode})` : '')).join(', ')}` };

@@ -18,7 +18,14 @@ type AptLine = { kind: 'update' | 'upgrade' | 'clean' } | { kind: 'install'; pac
 /** Packages a name list holds when they are valid manifest entries. */
 export function validPackages(names: string[]): boolean {
   if (names.length === 0) return false;
-  const probe = { name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], build: { packages: names } };
+  const probe = {
+    name: 'p',
+    slug: 'probe',
+    vendor: 'probe',
+    version: '1',
+    distributions: ['ubuntu-24-04-x64'],
+    build: { packages: names },
+  };
   return validateManifest(probe).problems.length === 0;
 }
 
@@ -43,11 +50,16 @@ function aptLine(c: SimpleCommand, view: ScriptView): AptLine {
     else rest.push(...v.split(/\s+/).filter(Boolean));
   }
   if (sub === 'update' && rest.length === 0) return { kind: 'update' };
-  if ((sub === 'upgrade' || sub === 'full-upgrade' || sub === 'dist-upgrade' || sub === 'safe-upgrade') && rest.length === 0) return { kind: 'upgrade' };
+  if (
+    (sub === 'upgrade' || sub === 'full-upgrade' || sub === 'dist-upgrade' || sub === 'safe-upgrade') &&
+    rest.length === 0
+  )
+    return { kind: 'upgrade' };
   if ((sub === 'clean' || sub === 'autoclean' || sub === 'autoremove') && rest.length === 0) return { kind: 'clean' };
   // `install` of nothing (an empty apt_packages) does nothing
   if (sub === 'install' && rest.length === 0) return { kind: 'clean' };
-  if (sub === 'install' && rest.every((p) => !p.includes('/') && !p.endsWith('.deb'))) return { kind: 'install', packages: rest };
+  if (sub === 'install' && rest.every((p) => !p.includes('/') && !p.endsWith('.deb')))
+    return { kind: 'install', packages: rest };
   return undefined;
 }
 
@@ -83,16 +95,24 @@ export const apt: Recognizer = {
         for (const p of good) if (!view.state.packages.includes(p)) view.state.packages.push(p);
         const indent = /^[ \t]*/.exec(u.text)![0];
         const redirects = c.redirects.map((r) => `${r.fd ?? ''}${r.op}${r.target?.raw ?? ''}`);
-        return { became: `build.packages: ${good.join(' ')}; kept for apt: ${rest.join(' ')}`, replace: `${indent}${[...head, ...rest.map((p) => `'${p.replace(/'/g, `'\\''`)}'`), ...redirects].join(' ')}`, kept: true };
+        return {
+          became: `build.packages: ${good.join(' ')}; kept for apt: ${rest.join(' ')}`,
+          replace: `${indent}${[...head, ...rest.map((p) => `'${p.replace(/'/g, `'\\''`)}'`), ...redirects].join(' ')}`,
+          kept: true,
+        };
       }
       for (const p of installs) if (!view.state.packages.includes(p)) view.state.packages.push(p);
       const other = lines.filter((l) => l!.kind !== 'install').length;
-      return { became: `build.packages: ${installs.join(' ')}${other ? ' (the update/upgrade/clean with it: the package does them)' : ''}` };
+      return {
+        became: `build.packages: ${installs.join(' ')}${other ? ' (the update/upgrade/clean with it: the package does them)' : ''}`,
+      };
     }
     // After a kept line that changed apt's sources, the update (and upgrade) after it are still needed.
     if (view.state.aptBarrier && lines.some((l) => l!.kind !== 'clean')) return undefined;
     const kinds = [...new Set(lines.map((l) => l!.kind))];
-    const what = kinds.map((k) => (k === 'update' ? 'apt update' : k === 'upgrade' ? 'upgrade' : 'apt clean, or an install of nothing')).join(', ');
+    const what = kinds
+      .map((k) => (k === 'update' ? 'apt update' : k === 'upgrade' ? 'upgrade' : 'apt clean, or an install of nothing'))
+      .join(', ');
     return { became: `dropped (${what}: the package's upgrade and cleanup steps do it)` };
   },
 };

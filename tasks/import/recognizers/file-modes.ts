@@ -39,6 +39,8 @@ export const fileModes: Recognizer = {
       next.set(p, m);
     }
     for (const [p, m] of next) st.fileModes.set(p, m);
-    return { became: `the mode of ${paths.map((p) => st.filesAt.get(p)).join(', ')} (${[...next.values()].map((m) => `0${m.toString(8)}`).join(', ')}): files/ keeps modes` };
+    return {
+      became: `the mode of ${paths.map((p) => st.filesAt.get(p)).join(', ')} (${[...next.values()].map((m) => `0${m.toString(8)}`).join(', ')}): files/ keeps modes`,
+    };
   },
 };

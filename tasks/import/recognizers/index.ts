@@ -13,4 +13,19 @@ import { systemctlEnable } from './systemctl.js';
 import { ufw } from './ufw.js';
 import { writtenFiles } from './written-files.js';
 
-export const RECOGNIZERS: ReadonlyArray<Recognizer> = [repositories, cloudInit, apt, ufw, systemctlEnable, users, directories, holdAtBuild, holdAtFirstBoot, passwords, movedFiles, writtenFiles, fileModes, cleanupLines];
+export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
+  repositories,
+  cloudInit,
+  apt,
+  ufw,
+  systemctlEnable,
+  users,
+  directories,
+  holdAtBuild,
+  holdAtFirstBoot,
+  passwords,
+  movedFiles,
+  writtenFiles,
+  fileModes,
+  cleanupLines,
+];

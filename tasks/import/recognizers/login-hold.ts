@@ -18,7 +18,8 @@ function appendedToSshd(u: Unit, view: ScriptView): string | undefined {
     if (!p || p.length !== 1 || p[0].commands.length !== 2 || u.list!.ops.length) return undefined;
     const [src, tee] = p[0].commands;
     const tw = argv(tee).map((w) => w.text);
-    if (prog(tw) !== 'tee' || !tw.includes('-a') || tw[tw.length - 1] !== SSHD_CONFIG || !quietRedirects(tee)) return undefined;
+    if (prog(tw) !== 'tee' || !tw.includes('-a') || tw[tw.length - 1] !== SSHD_CONFIG || !quietRedirects(tee))
+      return undefined;
     return echoed(argv(src), view);
   }
   const c = cmds[0];
@@ -43,7 +44,10 @@ function echoed(w: ReturnType<typeof argv>, view: ScriptView): string | undefine
 
 /** Lines of an append that only hold root's logins: Match User root and ForceCommand echo "...". */
 function holdMessage(text: string): { message?: string } | undefined {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines.length === 0) return undefined;
   let message: string | undefined;
   for (const l of lines) {
@@ -68,7 +72,9 @@ export const holdAtBuild: Recognizer = {
     const msg = hold.message;
     if (msg && msg.length <= 300 && !/[\u0000-\u001f]/.test(msg)) view.state.loginHold = { message: msg };
     else if (!view.state.loginHold) view.state.loginHold = true;
-    return { became: `loginHold${msg ? ` (message "${msg}")` : ''}: the hold is released after the first boot, also when a step fails` };
+    return {
+      became: `loginHold${msg ? ` (message "${msg}")` : ''}: the hold is released after the first boot, also when a step fails`,
+    };
   },
 };
 
@@ -96,7 +102,8 @@ function restartsSsh(u: Unit): boolean {
   if (!cmds || cmds.length !== 1 || !quietRedirects(cmds[0])) return false;
   const w = argv(cmds[0]).map((x) => x.text);
   const unit = /^(ssh|sshd)(\.service)?$/;
-  if (prog(w) === 'systemctl') return w.length === 3 && /^(restart|reload|reload-or-restart|try-restart)$/.test(w[1]) && unit.test(w[2]);
+  if (prog(w) === 'systemctl')
+    return w.length === 3 && /^(restart|reload|reload-or-restart|try-restart)$/.test(w[1]) && unit.test(w[2]);
   if (prog(w) === 'service') return w.length === 3 && unit.test(w[1]) && /^(restart|reload)$/.test(w[2]);
   return false;
 }
@@ -109,7 +116,8 @@ export const holdAtFirstBoot: Recognizer = {
       if (!view.state.loginHold) view.state.loginHold = true;
       return { became: 'dropped (releasing the login hold: $.loginHold does it, also when a step fails)' };
     }
-    if (restartsSsh(u) && view.units.some(stripsHold)) return { became: 'dropped (the ssh restart after releasing the hold: $.loginHold does it)' };
+    if (restartsSsh(u) && view.units.some(stripsHold))
+      return { became: 'dropped (the ssh restart after releasing the hold: $.loginHold does it)' };
     return undefined;
   },
 };

@@ -22,7 +22,9 @@ export const movedFiles: Recognizer = {
       if (a.length < 2 || !/^([ugoa]*\+x|0?7[57][57])$/.test(a[0])) return undefined;
       const paths = a.slice(1);
       if (!paths.every((x) => view.state.moved.has(x))) return undefined;
-      return { became: `dropped (${paths.map((x) => view.state.moved.get(x)).join(', ')} ${paths.length === 1 ? 'is' : 'are'} installed executable)` };
+      return {
+        became: `dropped (${paths.map((x) => view.state.moved.get(x)).join(', ')} ${paths.length === 1 ? 'is' : 'are'} installed executable)`,
+      };
     }
     if (p === 'sed') {
       // sed -i "s/{{NAME}}/${var}/g" /etc/update-motd.d/99-one-click
@@ -41,7 +43,9 @@ export const movedFiles: Recognizer = {
       }
       if (renames.length === 0) return undefined;
       for (const [from, to] of renames) view.state.motdPlaceholders.set(from, to);
-      return { became: `MOTD placeholders ${renames.map(([f, t]) => `{{${f}}} → {{${t}}}`).join(', ')} (filled in from $.variables)` };
+      return {
+        became: `MOTD placeholders ${renames.map(([f, t]) => `{{${f}}} → {{${t}}}`).join(', ')} (filled in from $.variables)`,
+      };
     }
     return undefined;
   },

@@ -58,7 +58,11 @@ export function codenameText(s: string): string {
         }
       }
       const inner = s.slice(k + (tick ? 1 : 2), j);
-      if (j < s.length && /lsb_release\s+(-[a-z]*c[a-z]*\s*|-c\s+-s|-s\s+-c)|VERSION_CODENAME|UBUNTU_CODENAME/.test(inner) && !/curl|wget|\|\s*(ba)?sh/.test(inner)) {
+      if (
+        j < s.length &&
+        /lsb_release\s+(-[a-z]*c[a-z]*\s*|-c\s+-s|-s\s+-c)|VERSION_CODENAME|UBUNTU_CODENAME/.test(inner) &&
+        !/curl|wget|\|\s*(ba)?sh/.test(inner)
+      ) {
         out += '{codename}';
         k = j + 1;
         continue;
@@ -114,7 +118,16 @@ function keyFetch(u: Unit, view: ScriptView): KeyFetch | undefined {
       if (o >= 0) keyPath = words[o + 1];
       const r = c.redirects.find((x) => x.op === '>' && x.target?.text !== '/dev/null');
       if (r) keyPath = r.target?.plain ? r.target.text : undefined;
-      if (words.slice(1).some((x, i) => x.startsWith('-') ? !/^(--dearmou?r|--yes|--batch|-o|--output|--no-tty|-q|--quiet)$/.test(x) : words[i] !== '-o' && words[i] !== '--output')) return undefined;
+      if (
+        words
+          .slice(1)
+          .some((x, i) =>
+            x.startsWith('-')
+              ? !/^(--dearmou?r|--yes|--batch|-o|--output|--no-tty|-q|--quiet)$/.test(x)
+              : words[i] !== '-o' && words[i] !== '--output',
+          )
+      )
+        return undefined;
     } else if (p === 'tee') {
       const files = words.slice(1).filter((x) => !x.startsWith('-'));
       if (files.length !== 1 || !quietRedirects(c)) return undefined;
@@ -154,9 +167,15 @@ function deb822(text: string): Omit<ListFound, 'file' | 'name'> | undefined {
   const uris = (fields.get('uris') ?? '').trim().split(/\s+/);
   const suites = (fields.get('suites') ?? '').trim().split(/\s+/).filter(Boolean);
   if (uris.length !== 1 || suites.length === 0) return undefined;
-  for (const k of fields.keys()) if (!['types', 'uris', 'suites', 'components', 'signed-by', 'architectures', 'enabled'].includes(k)) return undefined;
+  for (const k of fields.keys())
+    if (!['types', 'uris', 'suites', 'components', 'signed-by', 'architectures', 'enabled'].includes(k))
+      return undefined;
   const signed = fields.get('signed-by') ?? '';
-  const out: Omit<ListFound, 'file' | 'name'> = { uris: uris[0], suites, components: (fields.get('components') ?? '').trim().split(/\s+/).filter(Boolean) };
+  const out: Omit<ListFound, 'file' | 'name'> = {
+    uris: uris[0],
+    suites,
+    components: (fields.get('components') ?? '').trim().split(/\s+/).filter(Boolean),
+  };
   if (signed.includes('BEGIN PGP PUBLIC KEY BLOCK')) out.inlineKey = `${signed.trim()}\n`;
   else if (signed.trim()) out.signedBy = signed.trim();
   if ([out.uris, ...suites, ...out.components].some((x) => /[$`]/.test(x))) return undefined;
@@ -175,7 +194,10 @@ function listWrite(u: Unit): ListFound | undefined {
     const p = prog(w);
     if (p !== 'echo' && p !== 'printf') return undefined;
     // expansions stay as written: only the codename forms are understood
-    const words = w.slice(1).map((x) => x.text).filter((x) => !/^-[ne]+$/.test(x));
+    const words = w
+      .slice(1)
+      .map((x) => x.text)
+      .filter((x) => !/^-[ne]+$/.test(x));
     const t = words.join(' ');
     return (p === 'printf' ? t.replace(/\\n$/, '') : t).trim();
   };
@@ -191,7 +213,12 @@ function listWrite(u: Unit): ListFound | undefined {
       if (hd.heredoc.quoted && /[$`]/.test(text)) return undefined;
     } else if (p === 'tee' && hd?.heredoc) {
       const files = w.slice(1).filter((x) => !x.text.startsWith('-'));
-      if (files.length !== 1 || !files[0].plain || !quietRedirects({ ...c, redirects: c.redirects.filter((r) => !r.heredoc) })) return undefined;
+      if (
+        files.length !== 1 ||
+        !files[0].plain ||
+        !quietRedirects({ ...c, redirects: c.redirects.filter((r) => !r.heredoc) })
+      )
+        return undefined;
       file = files[0].text;
       text = hd.heredoc.body;
     } else if (out?.target?.plain) {
@@ -230,7 +257,12 @@ function listWrite(u: Unit): ListFound | undefined {
  * rules refuse it, since its file would be the distribution's, and the vendor's list was not that file.
  */
 export function repoName(s: string, prefix = 'extra'): string {
-  const n = s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) || 'repository';
+  const n =
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 63) || 'repository';
   return reservedRepository(n) ? `${prefix}-${n}`.slice(0, 63) : n;
 }
 
@@ -240,7 +272,10 @@ function ppaOf(u: Unit): string | undefined {
   if (!cmds || cmds.length !== 1 || !quietRedirects(cmds[0])) return undefined;
   const w = argv(cmds[0]);
   if (prog(w) !== 'add-apt-repository' || !w.every((x) => x.plain)) return undefined;
-  const args = w.slice(1).map((x) => x.text).filter((x) => !/^(-y|--yes|-n|--no-update|-u|--update)$/.test(x));
+  const args = w
+    .slice(1)
+    .map((x) => x.text)
+    .filter((x) => !/^(-y|--yes|-n|--no-update|-u|--update)$/.test(x));
   if (args.length !== 1) return undefined;
   const m = /^ppa:([a-z0-9][a-z0-9.+-]*\/[a-z0-9][a-z0-9.+-]*)$/.exec(args[0]);
   return m?.[1];
@@ -260,12 +295,20 @@ function keyringPrep(u: Unit): { dir?: string; file?: string } | undefined {
     if (p === 'install' && !a.includes('-d')) return undefined;
     return { dir: paths[0].replace(/\/$/, '') };
   }
-  if (p === 'chmod' && KEYRING.test(paths[0]) && a.length === 3 && /^(a\+r|644|0644|go\+r|o\+r)$/.test(a[1])) return { file: paths[0] };
+  if (p === 'chmod' && KEYRING.test(paths[0]) && a.length === 3 && /^(a\+r|644|0644|go\+r|o\+r)$/.test(a[1]))
+    return { file: paths[0] };
   return undefined;
 }
 
 const probeRepo = (r: Repository): boolean =>
-  validateManifest({ name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], build: { repositories: [r] } }).problems.length === 0;
+  validateManifest({
+    name: 'p',
+    slug: 'probe',
+    vendor: 'probe',
+    version: '1',
+    distributions: ['ubuntu-24-04-x64'],
+    build: { repositories: [r] },
+  }).problems.length === 0;
 
 /** An OpenPGP public key (armored or binary), its fingerprints when gpg can tell. */
 export function keyFingerprints(data: Buffer): string[] | undefined {
@@ -273,7 +316,11 @@ export function keyFingerprints(data: Buffer): string[] | undefined {
   if (!armored && !(data.length > 0 && (data[0] & 0x80) !== 0)) return undefined;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-import-gpg-'));
   try {
-    const out = execFileSync('gpg', ['--homedir', home, '--batch', '--no-tty', '--quiet', '--with-colons', '--show-keys'], { input: data, stdio: ['pipe', 'pipe', 'ignore'], timeout: 30_000 }).toString();
+    const out = execFileSync(
+      'gpg',
+      ['--homedir', home, '--batch', '--no-tty', '--quiet', '--with-colons', '--show-keys'],
+      { input: data, stdio: ['pipe', 'pipe', 'ignore'], timeout: 30_000 },
+    ).toString();
     const fprs = [...out.matchAll(/^fpr:+([0-9A-F]{40,64}):/gm)].map((m) => m[1]);
     return out.includes('\npub:') || out.startsWith('pub:') ? fprs : undefined;
   } catch {
@@ -316,7 +363,12 @@ export const repositories: Recognizer = {
     for (const { list, unit } of lists) {
       let name = list.name;
       for (let n = 2; taken.has(name); n++) name = `${list.name}-${n}`;
-      const repo: Repository = { name, uris: list.uris, suites: list.suites, ...(list.components.length ? { components: list.components } : {}) };
+      const repo: Repository = {
+        name,
+        uris: list.uris,
+        suites: list.suites,
+        ...(list.components.length ? { components: list.components } : {}),
+      };
       const units = [unit];
       let keyFrom: string;
       let keyData: Buffer | undefined;
@@ -329,26 +381,38 @@ export const repositories: Recognizer = {
         units.unshift(k.unit);
         keyFrom = k.fetch.url;
         if (!st.options.fetchKeys) {
-          st.person.push({ where: `${view.origin}:${k.unit.start}`, what: `the signing key of repository "${name}" comes from ${k.fetch.url}: run the import again with --fetch-keys to keep it in the project (keys/) and move the repository into build.repositories; its lines were kept as script` });
+          st.person.push({
+            where: `${view.origin}:${k.unit.start}`,
+            what: `the signing key of repository "${name}" comes from ${k.fetch.url}: run the import again with --fetch-keys to keep it in the project (keys/) and move the repository into build.repositories; its lines were kept as script`,
+          });
           continue;
         }
         try {
           keyData = await (st.options.fetch ?? fetchKey)(k.fetch.url);
         } catch (e) {
-          st.person.push({ where: `${view.origin}:${k.unit.start}`, what: `could not fetch the signing key of repository "${name}" from ${k.fetch.url} (${(e as Error).message}); its lines were kept as script` });
+          st.person.push({
+            where: `${view.origin}:${k.unit.start}`,
+            what: `could not fetch the signing key of repository "${name}" from ${k.fetch.url} (${(e as Error).message}); its lines were kept as script`,
+          });
           continue;
         }
       } else if (list.signedBy && st.filesAt.has(list.signedBy)) {
         keyFrom = `${st.filesAt.get(list.signedBy)} (shipped in files/)`;
         repo.key = { file: st.filesAt.get(list.signedBy)! };
       } else {
-        st.person.push({ where: `${view.origin}:${unit.start}`, what: `repository list ${list.file} names ${list.signedBy ? `the key ${list.signedBy}, which this script does not fetch in a way the import understands` : 'no signing key (signed-by)'}: kept as script` });
+        st.person.push({
+          where: `${view.origin}:${unit.start}`,
+          what: `repository list ${list.file} names ${list.signedBy ? `the key ${list.signedBy}, which this script does not fetch in a way the import understands` : 'no signing key (signed-by)'}: kept as script`,
+        });
         continue;
       }
       if (keyData) {
         const fprs = keyFingerprints(keyData);
         if (!fprs) {
-          st.person.push({ where: `${view.origin}:${units[0].start}`, what: `what ${keyFrom} gave is not an OpenPGP public key: repository "${name}" kept as script` });
+          st.person.push({
+            where: `${view.origin}:${units[0].start}`,
+            what: `what ${keyFrom} gave is not an OpenPGP public key: repository "${name}" kept as script`,
+          });
           continue;
         }
         const armored = keyData.subarray(0, 200).toString('latin1').includes('BEGIN PGP');
@@ -359,7 +423,10 @@ export const repositories: Recognizer = {
       }
       if (!probeRepo(repo)) {
         st.keyFiles.delete(repo.key?.file ?? '');
-        st.person.push({ where: `${view.origin}:${unit.start}`, what: `repository ${list.file} does not fit build.repositories (${JSON.stringify(repo.uris)} ${(repo.suites ?? []).join(' ')}): kept as script` });
+        st.person.push({
+          where: `${view.origin}:${unit.start}`,
+          what: `repository ${list.file} does not fit build.repositories (${JSON.stringify(repo.uris)} ${(repo.suites ?? []).join(' ')}): kept as script`,
+        });
         continue;
       }
       taken.add(name);
@@ -368,11 +435,18 @@ export const repositories: Recognizer = {
       for (const u of units) view.claimed.set(u, { became });
     }
     // The keyring folder made for, and the key made readable by, a repository taken over.
-    const absorbedKeys = new Set(st.repositories.filter((r) => r.units.length > 1).map((r) => r.units[0]).map((u) => keyFetch(u, view)?.path));
+    const absorbedKeys = new Set(
+      st.repositories
+        .filter((r) => r.units.length > 1)
+        .map((r) => r.units[0])
+        .map((u) => keyFetch(u, view)?.path),
+    );
     for (const u of view.units) {
       const prep = keyringPrep(u);
       if (!prep) continue;
-      const hit = prep.file ? absorbedKeys.has(prep.file) : [...absorbedKeys].some((p) => p?.startsWith(`${prep.dir}/`));
+      const hit = prep.file
+        ? absorbedKeys.has(prep.file)
+        : [...absorbedKeys].some((p) => p?.startsWith(`${prep.dir}/`));
       if (hit) view.claimed.set(u, { became: 'dropped (the keyring for a repository moved into build.repositories)' });
     }
     for (const u of view.units) {

@@ -24,15 +24,28 @@ export const systemctlEnable: Recognizer = {
       else if (a.startsWith('-')) return undefined;
       else units.push(/\.(service|socket|timer|path)$/.test(a) ? a : `${a}.service`);
     }
-    if (units.length === 0 || units.some((n) => !UNIT_RE.test(n) || view.state.refused.has(`service:${n}`))) return undefined;
+    if (units.length === 0 || units.some((n) => !UNIT_RE.test(n) || view.state.refused.has(`service:${n}`)))
+      return undefined;
     const entries = units.map((name) => ({ name, firstBoot: 'none' as const }));
-    const probe = { name: 'p', slug: 'probe', vendor: 'probe', version: '1', distributions: ['ubuntu-24-04-x64'], services: entries };
+    const probe = {
+      name: 'p',
+      slug: 'probe',
+      vendor: 'probe',
+      version: '1',
+      distributions: ['ubuntu-24-04-x64'],
+      services: entries,
+    };
     if (validateManifest(probe).problems.length) return undefined;
     // The firewall step enables the firewall itself.
     const mine = units.filter((n) => !(view.state.firewallMode === 'map' && n === 'ufw.service'));
     for (const n of mine) if (!view.state.services.includes(n)) view.state.services.push(n);
     const became = `services: ${units.join(' ')}${mine.length < units.length ? ' (ufw.service: the firewall step enables it)' : ''}`;
-    if (now) return { became: `${became}; started here as before`, replace: `${comment(u, became)}\n${/^[ \t]*/.exec(u.text)![0]}systemctl start ${units.join(' ')}`, kept: true };
+    if (now)
+      return {
+        became: `${became}; started here as before`,
+        replace: `${comment(u, became)}\n${/^[ \t]*/.exec(u.text)![0]}systemctl start ${units.join(' ')}`,
+        kept: true,
+      };
     return { became };
   },
 };

@@ -17,7 +17,11 @@ export function plainCommands(u: Unit): SimpleCommand[] | undefined {
 
 /** Only harmless redirections: output to /dev/null, 2>&1. */
 export function quietRedirects(c: SimpleCommand): boolean {
-  return c.redirects.every((r) => (r.op === '>' || r.op === '>>' || r.op === '&>') && r.target?.text === '/dev/null' || (r.op === '>&' && r.target?.text === '1'));
+  return c.redirects.every(
+    (r) =>
+      ((r.op === '>' || r.op === '>>' || r.op === '&>') && r.target?.text === '/dev/null') ||
+      (r.op === '>&' && r.target?.text === '1'),
+  );
 }
 
 /** The words after the program (sudo/env stripped), as text; undefined when one holds an expansion. */
@@ -31,12 +35,16 @@ export function plainArgs(c: SimpleCommand): string[] | undefined {
 export const prog = (w: Word[] | string[]): string => {
   const first = w[0];
   const t = typeof first === 'string' ? first : first?.text;
-  return t ? t.split('/').pop() ?? '' : '';
+  return t ? (t.split('/').pop() ?? '') : '';
 };
 
 /** Assignments before a command only set DEBIAN_FRONTEND-like values: harmless to drop with it. */
 export function onlyEnvAssigns(c: SimpleCommand): boolean {
-  return c.assigns.every((a) => /^(DEBIAN_FRONTEND|DEBCONF_NONINTERACTIVE_SEEN|NEEDRESTART_MODE|NEEDRESTART_SUSPEND|LC_ALL|LANG|LANGUAGE|TZ)=/.test(a.text));
+  return c.assigns.every((a) =>
+    /^(DEBIAN_FRONTEND|DEBCONF_NONINTERACTIVE_SEEN|NEEDRESTART_MODE|NEEDRESTART_SUSPEND|LC_ALL|LANG|LANGUAGE|TZ)=/.test(
+      a.text,
+    ),
+  );
 }
 
 /** A comment line in place of an absorbed unit, indented as the unit was. */

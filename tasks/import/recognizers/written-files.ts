@@ -12,7 +12,8 @@ import { argv, type Unit } from '../shell.js';
 import type { Recognizer, ScriptView } from '../state.js';
 import { plainCommands, prog, quietRedirects } from './util.js';
 
-const NOT_FILES = /^\/(tmp|var\/tmp|proc|sys|dev|run|etc\/apt|usr\/share\/keyrings|var\/lib\/cloud|etc\/update-motd\.d|etc\/ssh\/sshd_config$|root\/\.(bashrc|profile|bash_profile)$)(\/|$)/;
+const NOT_FILES =
+  /^\/(tmp|var\/tmp|proc|sys|dev|run|etc\/apt|usr\/share\/keyrings|var\/lib\/cloud|etc\/update-motd\.d|etc\/ssh\/sshd_config$|root\/\.(bashrc|profile|bash_profile)$)(\/|$)/;
 
 /** Does `text` name `p` itself (not only a path below it)? */
 function names(text: string, p: string): boolean {
@@ -28,11 +29,20 @@ function namedBefore(view: ScriptView, path: string): boolean {
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   const mentions = (text: string) => names(text, path) || (dir !== '/' && names(text, dir));
   if (view.state.buildTexts.some(mentions)) return true;
-  return view.units.slice(0, view.index).some((u) => (u.kind === 'command' || u.kind === 'compound') && mentions(u.text));
+  return view.units
+    .slice(0, view.index)
+    .some((u) => (u.kind === 'command' || u.kind === 'compound') && mentions(u.text));
 }
 
 function usable(path: string, view: ScriptView): boolean {
-  return !unsafeDropletPath(path) && !CONTROL_RE.test(path) && !NOT_FILES.test(path) && !view.state.filesAt.has(path) && !view.state.moved.has(path) && !path.endsWith('/');
+  return (
+    !unsafeDropletPath(path) &&
+    !CONTROL_RE.test(path) &&
+    !NOT_FILES.test(path) &&
+    !view.state.filesAt.has(path) &&
+    !view.state.moved.has(path) &&
+    !path.endsWith('/')
+  );
 }
 
 /** The fixed content a unit writes to one file, or undefined. */
@@ -44,16 +54,41 @@ function written(u: Unit, _view: ScriptView): { path: string; data: string } | u
   const p = prog(w);
   const heredoc = c.redirects.find((r) => r.heredoc)?.heredoc;
   const others = c.redirects.filter((r) => !r.heredoc);
-  if (p === 'cat' && w.length === 1 && heredoc && others.length === 1 && others[0].op === '>' && others[0].target?.plain && !others[0].fd) {
+  if (
+    p === 'cat' &&
+    w.length === 1 &&
+    heredoc &&
+    others.length === 1 &&
+    others[0].op === '>' &&
+    others[0].target?.plain &&
+    !others[0].fd
+  ) {
     if (!heredoc.quoted && /[$`\\]/.test(heredoc.body)) return undefined;
     return { path: others[0].target.text, data: `${heredoc.body}\n` };
   }
-  if (p === 'tee' && heredoc && w.length === 2 && w[1].plain && others.every((r) => r.target?.text === '/dev/null' && (r.op === '>' || r.op === '&>'))) {
+  if (
+    p === 'tee' &&
+    heredoc &&
+    w.length === 2 &&
+    w[1].plain &&
+    others.every((r) => r.target?.text === '/dev/null' && (r.op === '>' || r.op === '&>'))
+  ) {
     if (!heredoc.quoted && /[$`\\]/.test(heredoc.body)) return undefined;
     return { path: w[1].text, data: `${heredoc.body}\n` };
   }
-  if (p === 'echo' && !heredoc && others.length === 1 && others[0].op === '>' && others[0].target?.plain && !others[0].fd && w.slice(1).every((x) => x.plain && !x.text.startsWith('-'))) {
-    const text = w.slice(1).map((x) => x.text).join(' ');
+  if (
+    p === 'echo' &&
+    !heredoc &&
+    others.length === 1 &&
+    others[0].op === '>' &&
+    others[0].target?.plain &&
+    !others[0].fd &&
+    w.slice(1).every((x) => x.plain && !x.text.startsWith('-'))
+  ) {
+    const text = w
+      .slice(1)
+      .map((x) => x.text)
+      .join(' ');
     if (text.includes('\\')) return undefined;
     return { path: others[0].target.text, data: `${text}\n` };
   }
@@ -69,7 +104,12 @@ function linked(u: Unit): { path: string; target: string } | undefined {
   const a = w.slice(1).map((x) => x.text);
   const opts = a.filter((x) => x.startsWith('-'));
   const rest = a.filter((x) => !x.startsWith('-'));
-  if (!opts.some((o) => /^-[a-z]*s/.test(o) || o === '--symbolic') || opts.some((o) => !/^-[sfnv]+$|^--(symbolic|force|no-dereference)$/.test(o)) || rest.length !== 2) return undefined;
+  if (
+    !opts.some((o) => /^-[a-z]*s/.test(o) || o === '--symbolic') ||
+    opts.some((o) => !/^-[sfnv]+$|^--(symbolic|force|no-dereference)$/.test(o)) ||
+    rest.length !== 2
+  )
+    return undefined;
   const [target, path] = rest;
   if (!path.startsWith('/') || CONTROL_RE.test(target) || target === '') return undefined;
   return { path: path.replace(/\/+$/, ''), target };
@@ -82,7 +122,8 @@ export const writtenFiles: Recognizer = {
     const st = view.state;
     const f = written(u, view);
     if (f) {
-      if (!usable(f.path, view) || namedBefore(view, f.path) || CONTROL_RE.test(f.data.replace(/[\n\t]/g, ''))) return undefined;
+      if (!usable(f.path, view) || namedBefore(view, f.path) || CONTROL_RE.test(f.data.replace(/[\n\t]/g, '')))
+        return undefined;
       st.writtenFiles.set(f.path, { data: Buffer.from(f.data) });
       st.filesAt.set(f.path, `files${f.path}`);
       st.fileModes.set(f.path, 0o644);

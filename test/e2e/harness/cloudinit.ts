@@ -30,9 +30,17 @@ export const STAGES = ['init --local', 'init', 'modules --mode=config', 'modules
 
 /** Writes the NoCloud seed of a (new or same) instance and the config drop-in. */
 export function writeSeed(d: Droplet, seed: Seed): void {
-  const host = seed.hostname ?? `droplet-${seed.instanceId.replace(/[^a-z0-9-]/gi, '').slice(-12).toLowerCase()}`;
+  const host =
+    seed.hostname ??
+    `droplet-${seed.instanceId
+      .replace(/[^a-z0-9-]/gi, '')
+      .slice(-12)
+      .toLowerCase()}`;
   d.write(DROP_IN_PATH, DROP_IN);
-  d.write('var/lib/cloud/seed/nocloud/meta-data', `instance-id: ${seed.instanceId}\nlocal-hostname: ${host}\npublic-keys:\n  - ${seed.publicKey.trim()}\n`);
+  d.write(
+    'var/lib/cloud/seed/nocloud/meta-data',
+    `instance-id: ${seed.instanceId}\nlocal-hostname: ${host}\npublic-keys:\n  - ${seed.publicKey.trim()}\n`,
+  );
   d.write('var/lib/cloud/seed/nocloud/user-data', '#cloud-config\n{}\n');
 }
 
@@ -43,7 +51,10 @@ export interface BootResult {
 }
 
 /** Runs cloud-init stages in order within the current boot; each stage's exit code is kept. */
-export async function runStages(d: Droplet, stages: ReadonlyArray<(typeof STAGES)[number]> = STAGES): Promise<BootResult> {
+export async function runStages(
+  d: Droplet,
+  stages: ReadonlyArray<(typeof STAGES)[number]> = STAGES,
+): Promise<BootResult> {
   const script = stages.map((s) => `echo "@@stage ${s}"; cloud-init ${s} </dev/null; echo "@@code $?"`).join('\n');
   const result = await d.exec(script, { timeoutMs: 8 * 60_000, allowFail: true });
   const codes = [...result.stdout.matchAll(/^@@code (\d+)$/gm)].map((m) => Number(m[1]));

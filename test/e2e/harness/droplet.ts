@@ -40,7 +40,11 @@ export class Droplet {
   private slirp: ChildProcess | null = null;
   private destroyed = false;
 
-  private constructor(readonly dir: string, readonly image: Image, readonly network: Network) {
+  private constructor(
+    readonly dir: string,
+    readonly image: Image,
+    readonly network: Network,
+  ) {
     this.root = join(dir, 'root');
     this.layer = join(dir, 'layer');
     this.runDir = join(dir, 'run');
@@ -96,12 +100,15 @@ export class Droplet {
     const m = startMachine(this.spec());
     this.machine = m;
     let err = '';
-    m.stderr!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+    m.stderr!.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+    });
     m.stdout!.resume();
     // PID 1 is ready once unshare's child has exec'd into the chroot (its root is the droplet's).
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (m.exitCode !== null || m.signalCode !== null) throw new Error(`the droplet's namespaces did not start:\n${err}`);
+      if (m.exitCode !== null || m.signalCode !== null)
+        throw new Error(`the droplet's namespaces did not start:\n${err}`);
       const pid = this.childOf(m.pid!);
       if (pid) {
         try {
@@ -110,7 +117,9 @@ export class Droplet {
             if (this.network === 'nat') await this.startSlirp(pid);
             return;
           }
-        } catch { /* still starting */ }
+        } catch {
+          /* still starting */
+        }
       }
       if (Date.now() > deadline) throw new Error(`the droplet's PID 1 did not start within 15 s:\n${err}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -128,34 +137,57 @@ export class Droplet {
    */
   private async startSlirp(pid: number): Promise<void> {
     rmSync(this.apiSocket(), { force: true });
-    const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--ready-fd=3', '--api-socket', this.apiSocket(), String(pid), 'tap0'], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'slirp4netns',
+      ['--configure', '--mtu=65520', '--ready-fd=3', '--api-socket', this.apiSocket(), String(pid), 'tap0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      },
+    );
     this.slirp = child;
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
-    child.stdout!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+    });
+    child.stdout!.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`slirp4netns was not ready within 15 s:\n${err}`)), 15_000);
-      (child.stdio[3] as NodeJS.ReadableStream).once('data', () => { clearTimeout(timer); resolve(); });
-      child.once('error', (e) => { clearTimeout(timer); reject(new Error(`slirp4netns did not start (apt-get install slirp4netns): ${e.message}`)); });
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`slirp4netns ended (exit ${code}):\n${err}`)); });
+      (child.stdio[3] as NodeJS.ReadableStream).once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`slirp4netns did not start (apt-get install slirp4netns): ${e.message}`));
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`slirp4netns ended (exit ${code}):\n${err}`));
+      });
     });
   }
 
   /** Makes this machine's 127.0.0.1:`port` lead to NAT_GUEST_IP:`port` inside a nat droplet. */
   async forward(port: number): Promise<void> {
     if (this.network !== 'nat' || !this.slirp) throw new Error('forward() is for a booted nat droplet');
-    const request = { execute: 'add_hostfwd', arguments: { proto: 'tcp', host_addr: '127.0.0.1', host_port: port, guest_addr: NAT_GUEST_IP, guest_port: port } };
+    const request = {
+      execute: 'add_hostfwd',
+      arguments: { proto: 'tcp', host_addr: '127.0.0.1', host_port: port, guest_addr: NAT_GUEST_IP, guest_port: port },
+    };
     const answer = await new Promise<string>((resolve, reject) => {
       const sock = connect(this.apiSocket());
       let out = '';
-      sock.on('data', (b) => { out += b.toString('utf8'); });
+      sock.on('data', (b) => {
+        out += b.toString('utf8');
+      });
       sock.on('end', () => resolve(out));
       sock.on('error', reject);
       sock.end(JSON.stringify(request));
     });
-    if (!/"return"/.test(answer) || /"error"/.test(answer)) throw new Error(`slirp4netns refused to forward port ${port}: ${answer}`);
+    if (!/"return"/.test(answer) || /"error"/.test(answer))
+      throw new Error(`slirp4netns refused to forward port ${port}: ${answer}`);
   }
 
   private childOf(pid: number): number | undefined {
@@ -164,7 +196,9 @@ export class Droplet {
         const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
         if (kids) return Number(kids.split(' ')[0]);
       }
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
     return undefined;
   }
 
@@ -177,7 +211,9 @@ export class Droplet {
     let hostname = 'localhost';
     try {
       hostname = readFileSync(this.path('etc/hostname'), 'utf8').trim().split('\n')[0] || 'localhost';
-    } catch { /* no /etc/hostname yet */ }
+    } catch {
+      /* no /etc/hostname yet */
+    }
     if (!/^[A-Za-z0-9.-]{1,63}$/.test(hostname)) hostname = 'localhost';
     return { root: this.root, runDir: this.runDir, hostname, network: this.network };
   }
@@ -198,8 +234,12 @@ export class Droplet {
     const child = enterSpawn(this.pid1(), this.network, script);
     this.procs.add(child);
     let out = '';
-    child.stdout!.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-    child.stderr!.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+    });
     const exited = new Promise<number | null>((resolve) => {
       child.on('close', (code) => {
         this.procs.delete(child);
@@ -219,12 +259,13 @@ export class Droplet {
     this.slirp = null;
     this.machinePid = 0;
     const waits = all.map(
-      (c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once('close', () => resolve());
-        // SIGKILL to unshare: --kill-child takes down the namespace's PID 1 and with it every process inside.
-        c.kill('SIGKILL');
-      }),
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('close', () => resolve());
+          // SIGKILL to unshare: --kill-child takes down the namespace's PID 1 and with it every process inside.
+          c.kill('SIGKILL');
+        }),
     );
     await Promise.all(waits);
     this.procs.clear();
@@ -270,7 +311,12 @@ export interface FrozenImage extends Image {
 }
 
 /** Runs `fn` with a fresh droplet and always destroys it, also when `fn` throws. */
-export async function withDroplet<T>(workDir: string, image: Image, fn: (d: Droplet) => Promise<T>, name = 'droplet'): Promise<T> {
+export async function withDroplet<T>(
+  workDir: string,
+  image: Image,
+  fn: (d: Droplet) => Promise<T>,
+  name = 'droplet',
+): Promise<T> {
   const d = await Droplet.create(workDir, image, name);
   try {
     return await fn(d);

@@ -1,4 +1,14 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Manifest } from '../../../runtime/manifest.js';
 import { firewallRules, type Firewall } from '../../../runtime/sections/firewall.js';
@@ -34,7 +44,8 @@ function gitModes(dir: string): void {
 
 /**
  * A copy of examples/<name> as a vendor has it after `git clone` + `npm install`: the project's files
- * (no node_modules/, no dist/, modes as git keeps them), generator-mpimg linked into node_modules (the package under test,
+ * (no node_modules/, no dist/, modes as git keeps them), generator-mpimg linked into node_modules (the package under
+ * test,
  * MPIMG_E2E_PACKAGE overrides the repository), then `mpimg validate` and `mpimg bundle` with `vars`
  * given as `--var NAME=VALUE`. `edit` changes the copy before that (the example itself stays as committed).
  */
@@ -62,7 +73,12 @@ export async function exampleProject(opts: {
 }
 
 /** Edits mpimg.json (when asked), then `mpimg validate` (must pass) and `mpimg bundle [--var ...]`. */
-async function finishProject(dir: string, what: string, vars: Record<string, string> = {}, edit?: (dir: string, manifest: Manifest) => Manifest | void): Promise<ExampleProject> {
+async function finishProject(
+  dir: string,
+  what: string,
+  vars: Record<string, string> = {},
+  edit?: (dir: string, manifest: Manifest) => Manifest | void,
+): Promise<ExampleProject> {
   const manifestPath = join(dir, 'mpimg.json');
   let manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   if (edit) {
@@ -71,10 +87,19 @@ async function finishProject(dir: string, what: string, vars: Record<string, str
   }
   const mpimg = join(dir, 'node_modules/.bin/mpimg');
   const validate = await run(mpimg, ['validate'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (validate.code !== 0) throw new Error(`\`mpimg validate\` failed in ${what} (exit ${validate.code}):\n${validate.stdout}${validate.stderr}`);
+  if (validate.code !== 0)
+    throw new Error(
+      `\`mpimg validate\` failed in ${what} (exit ${validate.code}):\n${validate.stdout}${validate.stderr}`,
+    );
   const args = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}=${v}`]);
-  const bundle = await run(mpimg, ['bundle', ...args], { cwd: dir, env: hostEnv(), timeoutMs: 120_000, allowFail: true });
-  if (bundle.code !== 0) throw new Error(`\`mpimg bundle\` failed in ${what} (exit ${bundle.code}):\n${bundle.stdout}${bundle.stderr}`);
+  const bundle = await run(mpimg, ['bundle', ...args], {
+    cwd: dir,
+    env: hostEnv(),
+    timeoutMs: 120_000,
+    allowFail: true,
+  });
+  if (bundle.code !== 0)
+    throw new Error(`\`mpimg bundle\` failed in ${what} (exit ${bundle.code}):\n${bundle.stdout}${bundle.stderr}`);
   return {
     dir,
     slug: manifest.slug,
@@ -115,17 +140,44 @@ export function viaNat(url: string): string {
  * mpimg.json one apt repository (its key fetched from `repo.keyUrl` and pinned to `fingerprint`)
  * and its package; validated and bundled.
  */
-export async function repositoryProject(opts: { repoRoot: string; dir: string; repo: RepositoryUnderTest; fingerprint: string }): Promise<ExampleProject> {
-  await run('node', [join(opts.repoRoot, 'bin/mpimg.js'), 'new', opts.dir, '--yes', '--name', 'Acme Tools', '--slug', 'acme-tools', '--vendor', 'acme', '--distro', 'debian-12-x64'], { env: hostEnv(), timeoutMs: 120_000, input: '' });
+export async function repositoryProject(opts: {
+  repoRoot: string;
+  dir: string;
+  repo: RepositoryUnderTest;
+  fingerprint: string;
+}): Promise<ExampleProject> {
+  await run(
+    'node',
+    [
+      join(opts.repoRoot, 'bin/mpimg.js'),
+      'new',
+      opts.dir,
+      '--yes',
+      '--name',
+      'Acme Tools',
+      '--slug',
+      'acme-tools',
+      '--vendor',
+      'acme',
+      '--distro',
+      'debian-12-x64',
+    ],
+    { env: hostEnv(), timeoutMs: 120_000, input: '' },
+  );
   linkPackage(opts.dir, opts.repoRoot);
   return finishProject(opts.dir, 'the repository project', {}, (_dir, m) => ({
     ...m,
     build: {
       ...m.build,
-      repositories: [{
-        name: REPOSITORY_NAME, uris: viaNat(opts.repo.url), suites: [opts.repo.suite], components: [opts.repo.component],
-        key: { url: viaNat(opts.repo.keyUrl), fingerprint: opts.fingerprint },
-      }],
+      repositories: [
+        {
+          name: REPOSITORY_NAME,
+          uris: viaNat(opts.repo.url),
+          suites: [opts.repo.suite],
+          components: [opts.repo.component],
+          key: { url: viaNat(opts.repo.keyUrl), fingerprint: opts.fingerprint },
+        },
+      ],
       packages: [opts.repo.package],
     },
   }));
@@ -135,13 +187,27 @@ export async function repositoryProject(opts: { repoRoot: string; dir: string; r
  * `mpimg run build` of `project` on a new build droplet (a DigitalOcean-like first boot, its own sshd),
  * without failing on a failed build: the droplet stays for the caller to look at and destroy.
  */
-export async function buildOn(opts: { work: string; base: Image; project: Project; keys: KeyPair; name: string }): Promise<{ droplet: Droplet; result: RunResult; output: string }> {
+export async function buildOn(opts: {
+  work: string;
+  base: Image;
+  project: Project;
+  keys: KeyPair;
+  name: string;
+}): Promise<{ droplet: Droplet; result: RunResult; output: string }> {
   const d = await Droplet.create(opts.work, opts.base, `build-${opts.name}`, 'nat');
   try {
-    const boot = await bootNewInstance(d, { instanceId: `i-build-${opts.name}-${Date.now()}`, publicKey: opts.keys.publicKey });
-    if (boot.stages.some((st) => st.code !== 0)) throw new Error(`build droplet did not boot: ${JSON.stringify(boot.stages)}\n${tail(boot.result.stdout)}`);
+    const boot = await bootNewInstance(d, {
+      instanceId: `i-build-${opts.name}-${Date.now()}`,
+      publicKey: opts.keys.publicKey,
+    });
+    if (boot.stages.some((st) => st.code !== 0))
+      throw new Error(`build droplet did not boot: ${JSON.stringify(boot.stages)}\n${tail(boot.result.stdout)}`);
     const sshd = await startDropletSshd(d);
-    const result = await runTask(opts.project, 'build', { port: sshd.port, key: opts.keys.privateKey, knownHosts: join(d.dir, 'known_hosts') });
+    const result = await runTask(opts.project, 'build', {
+      port: sshd.port,
+      key: opts.keys.privateKey,
+      knownHosts: join(d.dir, 'known_hosts'),
+    });
     return { droplet: d, result, output: `${result.stdout}${result.stderr}` };
   } catch (e) {
     await d.destroy();
@@ -180,7 +246,10 @@ export interface SystemdDropletOptions {
 const UNIT_RE = /^[A-Za-z0-9][A-Za-z0-9@._-]*\.(service|socket|mount|timer)$/;
 
 export class SystemdDroplet {
-  private constructor(readonly d: Droplet, readonly boot: SystemdBoot) {}
+  private constructor(
+    readonly d: Droplet,
+    readonly boot: SystemdBoot,
+  ) {}
 
   static async start(opts: SystemdDropletOptions): Promise<SystemdDroplet> {
     const fixtures = opts.fixtures ?? [];
@@ -197,8 +266,12 @@ export class SystemdDroplet {
       const st = await s.exec('cloud-init status --long; cat /proc/1/comm');
       if (!/status: done[\s\S]*\nsystemd\n$/.test(st.stdout) || /^\s*errors: \[[^\]]/m.test(st.stdout)) {
         // What a vendor would look at: the first-boot logs and the units that failed.
-        const why = await s.exec(`for f in /var/log/mpimg/${opts.slug}/*.log; do echo "--- $f"; tail -n 40 "$f"; done; systemctl --failed --no-pager`);
-        throw new Error(`${opts.name}: the first boot did not finish cleanly (cloud-init):\n${st.stdout}${st.stderr}\n${why.stdout}${why.stderr}\n--- console ---\n${tail(boot.console(), 30)}`);
+        const why = await s.exec(
+          `for f in /var/log/mpimg/${opts.slug}/*.log; do echo "--- $f"; tail -n 40 "$f"; done; systemctl --failed --no-pager`,
+        );
+        throw new Error(
+          `${opts.name}: the first boot did not finish cleanly (cloud-init):\n${st.stdout}${st.stderr}\n${why.stdout}${why.stderr}\n--- console ---\n${tail(boot.console(), 30)}`,
+        );
       }
       return s;
     } catch (e) {
@@ -217,18 +290,31 @@ export class SystemdDroplet {
     const units = fixtures.join(' ');
     for (;;) {
       const probe = [
-        fixtures.length ? `for u in ${units}; do if systemctl is-failed --quiet "$u"; then echo "failed $u"; fi; done` : ':',
+        fixtures.length
+          ? `for u in ${units}; do if systemctl is-failed --quiet "$u"; then echo "failed $u"; fi; done`
+          : ':',
         'cloud-init status 2>/dev/null | sed -n "s/^status: /cloud-init /p"',
       ].join('\n');
       const r = await this.exec(probe, 60_000);
       const failed = [...r.stdout.matchAll(/^failed (\S+)$/gm)].map((m) => m[1]);
       if (failed.length) {
-        const why = await this.exec(failed.map((u) => `echo "--- ${u}"; systemctl status --no-pager --lines=0 ${u}; journalctl -b --no-pager -n 40 -u ${u}`).join('\n'));
-        throw new Error(`${name}: the test's fixture ${failed.join(', ')} failed during the first boot (so what depends on it could not work):\n${why.stdout}${why.stderr}`);
+        const why = await this.exec(
+          failed
+            .map(
+              (u) =>
+                `echo "--- ${u}"; systemctl status --no-pager --lines=0 ${u}; journalctl -b --no-pager -n 40 -u ${u}`,
+            )
+            .join('\n'),
+        );
+        throw new Error(
+          `${name}: the test's fixture ${failed.join(', ')} failed during the first boot (so what depends on it could not work):\n${why.stdout}${why.stderr}`,
+        );
       }
       if (/^cloud-init (done|error|disabled)/m.test(r.stdout)) return;
       if (Date.now() >= deadline) {
-        throw new Error(`${name}: the first boot did not finish within ${FIRST_BOOT_BOUND_MS / 60_000} min (${r.stdout.trim() || 'cloud-init said nothing'})\n--- console ---\n${tail(this.boot.console(), 30)}`);
+        throw new Error(
+          `${name}: the first boot did not finish within ${FIRST_BOOT_BOUND_MS / 60_000} min (${r.stdout.trim() || 'cloud-init said nothing'})\n--- console ---\n${tail(this.boot.console(), 30)}`,
+        );
       }
       await new Promise((res) => setTimeout(res, 2000));
     }
@@ -241,7 +327,10 @@ export class SystemdDroplet {
   /** Runs `script` inside and fails with its output unless it exits 0. */
   async sh(script: string, timeoutMs = 120_000): Promise<string> {
     const r = await this.exec(script, timeoutMs);
-    if (r.code !== 0) throw new Error(`in the droplet (exit ${r.code}):\n${script}\n--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`);
+    if (r.code !== 0)
+      throw new Error(
+        `in the droplet (exit ${r.code}):\n${script}\n--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`,
+      );
     return r.stdout;
   }
 
@@ -267,12 +356,18 @@ export function ufwRules(status: string): string[] {
   const lines = status.split('\n');
   const start = lines.findIndex((l) => /^--\s+------\s+----/.test(l));
   if (start < 0) return [];
-  return lines.slice(start + 1).map((l) => l.trim().replace(/\s{2,}/g, ' ')).filter(Boolean);
+  return lines
+    .slice(start + 1)
+    .map((l) => l.trim().replace(/\s{2,}/g, ' '))
+    .filter(Boolean);
 }
 
 /** What `ufw status` lists for mpimg.json's firewall: each rule for IPv4, then each for IPv6. */
 export function expectedUfwRules(f: Firewall, ipv6 = true): string[] {
-  const rules = firewallRules(f).map((r) => ({ to: r.proto === 'any' ? r.ports : `${r.ports}/${r.proto}`, action: r.action === 'limit' ? 'LIMIT' : 'ALLOW' }));
+  const rules = firewallRules(f).map((r) => ({
+    to: r.proto === 'any' ? r.ports : `${r.ports}/${r.proto}`,
+    action: r.action === 'limit' ? 'LIMIT' : 'ALLOW',
+  }));
   const v4 = rules.map((r) => `${r.to} ${r.action} Anywhere`);
   const v6 = rules.map((r) => `${r.to} (v6) ${r.action} Anywhere (v6)`);
   return ipv6 ? [...v4, ...v6] : v4;

@@ -24,11 +24,16 @@ export interface RunOptions {
 /** Keeps the last part of long output so error messages stay readable. */
 export function tail(text: string, lines = 40): string {
   const all = text.trimEnd().split('\n');
-  return all.length <= lines ? all.join('\n') : `[... ${all.length - lines} lines cut ...]\n${all.slice(-lines).join('\n')}`;
+  return all.length <= lines
+    ? all.join('\n')
+    : `[... ${all.length - lines} lines cut ...]\n${all.slice(-lines).join('\n')}`;
 }
 
 export class CommandError extends Error {
-  constructor(readonly what: string, readonly result: RunResult) {
+  constructor(
+    readonly what: string,
+    readonly result: RunResult,
+  ) {
     super(
       `${what} failed (exit ${result.code ?? result.signal})\n--- stdout ---\n${tail(result.stdout)}\n--- stderr ---\n${tail(result.stderr)}`,
     );
@@ -55,8 +60,14 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       idle = setTimeout(() => kill(`killed after ${opts.idleTimeoutMs} ms without output`), opts.idleTimeoutMs);
     };
     quiet();
-    child.stdout!.on('data', (b: Buffer) => { out.push(b); quiet(); });
-    child.stderr!.on('data', (b: Buffer) => { err.push(b); quiet(); });
+    child.stdout!.on('data', (b: Buffer) => {
+      out.push(b);
+      quiet();
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      err.push(b);
+      quiet();
+    });
     if (opts.timeoutMs) timer = setTimeout(() => kill(`killed after ${opts.timeoutMs} ms`), opts.timeoutMs);
     const stopTimers = () => {
       if (timer) clearTimeout(timer);
@@ -79,7 +90,9 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       if ((code !== 0 || timedOut) && !opts.allowFail) reject(new CommandError(what, result));
       else resolve(result);
     });
-    child.stdin!.on('error', () => { /* the program may exit before reading its input */ });
+    child.stdin!.on('error', () => {
+      /* the program may exit before reading its input */
+    });
     child.stdin!.end(opts.input ?? '');
   });
 }

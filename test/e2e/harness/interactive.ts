@@ -2,7 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 
 /** Removes terminal escape sequences and CRs so assertions see what a person reads. */
 export function plain(text: string): string {
-  return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1b[()][A-Za-z0-9]/g, '').replace(/\x1b\][^\x07]*\x07/g, '').replace(/\r/g, '');
+  return text
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(/\x1b[()][A-Za-z0-9]/g, '')
+    .replace(/\x1b\][^\x07]*\x07/g, '')
+    .replace(/\r/g, '');
 }
 
 /**
@@ -15,14 +19,19 @@ export class Interactive {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcess, readonly label: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly label: string,
+  ) {
     const onData = (b: Buffer) => {
       this.out += b.toString('utf8');
       for (const w of this.waiters.splice(0)) w();
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.stdin?.on('error', () => { /* closed by the program */ });
+    child.stdin?.on('error', () => {
+      /* closed by the program */
+    });
     this.exited = new Promise((resolve) => {
       child.on('close', (code) => {
         for (const w of this.waiters.splice(0)) w();
@@ -56,7 +65,10 @@ export class Interactive {
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 500));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }

@@ -45,12 +45,15 @@ export async function unmountTree(dir: string): Promise<void> {
 /** Host pids of processes whose root directory is at or below `dir` (they run inside a droplet there). */
 export function processesRootedIn(dir: string): number[] {
   const base = dir.replace(/\/+$/, '');
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
-    try {
-      const root = readlinkSync(`/proc/${n}/root`);
-      return root === base || root.startsWith(`${base}/`);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        const root = readlinkSync(`/proc/${n}/root`);
+        return root === base || root.startsWith(`${base}/`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

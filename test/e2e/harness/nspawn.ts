@@ -13,9 +13,16 @@ export class SystemdBoot {
   private out = '';
   readonly exited: Promise<number | null>;
 
-  private constructor(readonly child: ChildProcess, readonly d: Droplet) {
-    child.stdout!.on('data', (b: Buffer) => { this.out += b.toString('utf8'); });
-    child.stderr!.on('data', (b: Buffer) => { this.out += b.toString('utf8'); });
+  private constructor(
+    readonly child: ChildProcess,
+    readonly d: Droplet,
+  ) {
+    child.stdout!.on('data', (b: Buffer) => {
+      this.out += b.toString('utf8');
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      this.out += b.toString('utf8');
+    });
     this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
   }
 
@@ -25,7 +32,9 @@ export class SystemdBoot {
    * before cloud-init starts; nothing of it reaches the host.
    */
   static giveAddress(d: Droplet, cidr: string): void {
-    d.write('etc/systemd/system/mpimg-e2e-address.service', `[Unit]
+    d.write(
+      'etc/systemd/system/mpimg-e2e-address.service',
+      `[Unit]
 Description=e2e test bed: the droplet's public address (inside the private network namespace)
 DefaultDependencies=no
 Before=cloud-init-local.service network-pre.target
@@ -38,17 +47,32 @@ ExecStart=/bin/sh -c 'ip link add eth0 type veth peer name eth0-peer && ip link 
 
 [Install]
 WantedBy=sysinit.target
-`);
+`,
+    );
     const wants = d.path('etc/systemd/system/sysinit.target.wants');
     mkdirSync(wants, { recursive: true });
     symlinkSync('/etc/systemd/system/mpimg-e2e-address.service', join(wants, 'mpimg-e2e-address.service'));
   }
 
   static start(d: Droplet): SystemdBoot {
-    const child = spawn('systemd-nspawn', [
-      '--quiet', '-b', '-D', d.root, '--register=no', '--keep-unit', '--private-network', '--console=pipe',
-      `--machine=mpimg-e2e-${process.pid}`,
-    ], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+    const child = spawn(
+      'systemd-nspawn',
+      [
+        '--quiet',
+        '-b',
+        '-D',
+        d.root,
+        '--register=no',
+        '--keep-unit',
+        '--private-network',
+        '--console=pipe',
+        `--machine=mpimg-e2e-${process.pid}`,
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+      },
+    );
     return new SystemdBoot(child, d);
   }
 
@@ -62,7 +86,8 @@ WantedBy=sysinit.target
     const hostPidNs = readlinkSync('/proc/self/ns/pid');
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`systemd-nspawn ended (exit ${this.child.exitCode}):\n${this.out}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`systemd-nspawn ended (exit ${this.child.exitCode}):\n${this.out}`);
       for (const name of readdirSync('/proc')) {
         if (!/^\d+$/.test(name)) continue;
         try {
@@ -71,7 +96,9 @@ WantedBy=sysinit.target
           if (ppid !== this.child.pid) continue;
           if (readlinkSync(`/proc/${name}/ns/pid`) === hostPidNs) continue;
           return Number(name);
-        } catch { /* process went away */ }
+        } catch {
+          /* process went away */
+        }
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -81,9 +108,15 @@ WantedBy=sysinit.target
   /** Runs a command inside the booted container (its namespaces and root). */
   async exec(script: string, timeoutMs = 120_000): Promise<RunResult> {
     const pid = await this.leaderPid();
-    return run('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', '/bin/sh', '-c', script], {
-      allowFail: true, timeoutMs, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' },
-    });
+    return run(
+      'nsenter',
+      ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', '/bin/sh', '-c', script],
+      {
+        allowFail: true,
+        timeoutMs,
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' },
+      },
+    );
   }
 
   /** `systemctl poweroff` inside, then waits for systemd-nspawn to end (killed after the timeout). */

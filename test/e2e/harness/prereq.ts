@@ -16,9 +16,13 @@ export const HOST_TOOLS: ReadonlyArray<{ cmd: string; pkg: string; why: string }
   { cmd: 'ssh', pkg: 'openssh-client', why: 'logins into the droplet sshd' },
   { cmd: 'scp', pkg: 'openssh-client', why: 'the scp-does-not-trigger-first-login scenario' },
   { cmd: 'ssh-keygen', pkg: 'openssh-client', why: 'test keys' },
-  { cmd: 'make', pkg: 'make', why: 'runs the generated project\'s Makefile' },
+  { cmd: 'make', pkg: 'make', why: "runs the generated project's Makefile" },
   { cmd: 'ip', pkg: 'iproute2', why: 'proves the host network is left alone' },
-  { cmd: 'slirp4netns', pkg: 'slirp4netns', why: 'build droplets\' own network, carried through this machine\'s sockets' },
+  {
+    cmd: 'slirp4netns',
+    pkg: 'slirp4netns',
+    why: "build droplets' own network, carried through this machine's sockets",
+  },
 ];
 
 function onPath(cmd: string, path: string): boolean {
@@ -27,18 +31,23 @@ function onPath(cmd: string, path: string): boolean {
     try {
       accessSync(join(dir, cmd), constants.X_OK);
       return true;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return false;
 }
 
 /** Every reason the e2e suite cannot run here, each with its fix. Empty means ready. */
-export function prerequisiteProblems(
-  { env = process.env, uid = process.getuid?.() ?? -1 }: { env?: NodeJS.ProcessEnv; uid?: number } = {},
-): string[] {
+export function prerequisiteProblems({
+  env = process.env,
+  uid = process.getuid?.() ?? -1,
+}: { env?: NodeJS.ProcessEnv; uid?: number } = {}): string[] {
   const problems: string[] = [];
   if (uid !== 0) {
-    problems.push('not running as root: the e2e suite mounts overlayfs, creates namespaces and chroots.\n    fix: run it as root, e.g. `sudo npm run test:e2e` (CI runs it as root)');
+    problems.push(
+      'not running as root: the e2e suite mounts overlayfs, creates namespaces and chroots.\n    fix: run it as root, e.g. `sudo npm run test:e2e` (CI runs it as root)',
+    );
   }
   const path = `${env.PATH ?? ''}:/usr/sbin:/sbin`;
   const missing = HOST_TOOLS.filter((t) => !onPath(t.cmd, path));
@@ -49,9 +58,15 @@ export function prerequisiteProblems(
     );
   }
   let fs = '';
-  try { fs = readFileSync('/proc/filesystems', 'utf8'); } catch { /* reported below */ }
+  try {
+    fs = readFileSync('/proc/filesystems', 'utf8');
+  } catch {
+    /* reported below */
+  }
   if (!/\boverlay\b/.test(fs)) {
-    problems.push('the kernel offers no overlayfs (not in /proc/filesystems).\n    fix: `modprobe overlay`, or run on a kernel with overlayfs');
+    problems.push(
+      'the kernel offers no overlayfs (not in /proc/filesystems).\n    fix: `modprobe overlay`, or run on a kernel with overlayfs',
+    );
   }
   return problems;
 }
@@ -59,6 +74,8 @@ export function prerequisiteProblems(
 export function assertPrerequisites(opts: { env?: NodeJS.ProcessEnv; uid?: number } = {}): void {
   const problems = prerequisiteProblems(opts);
   if (problems.length) {
-    throw new Error(`e2e prerequisites missing, the suite cannot run (it never skips):\n  - ${problems.join('\n  - ')}`);
+    throw new Error(
+      `e2e prerequisites missing, the suite cannot run (it never skips):\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }

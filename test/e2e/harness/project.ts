@@ -49,13 +49,37 @@ echo "${name} $(cat /var/lib/cloud/data/instance-id)" >> ${RUNS_FILE}`;
  * scripts, files/ content), generator-mpimg linked into node_modules as `npm install` would, then
  * `make bundle`.
  */
-export async function createProject(opts: { dir: string; repoRoot: string; suite: Suite; packages: string[] }): Promise<Project> {
+export async function createProject(opts: {
+  dir: string;
+  repoRoot: string;
+  suite: Suite;
+  packages: string[];
+}): Promise<Project> {
   const { dir, repoRoot } = opts;
-  const gen = await run('node', [
-    join(repoRoot, 'bin/mpimg.js'), 'new', dir, '--yes', '--first-login', '--login-hold',
-    '--name', PROJECT.name, '--slug', PROJECT.slug, '--vendor', PROJECT.vendor, '--distro', DISTRO[opts.suite],
-    '--packages', opts.packages.join(','), '--motd', MOTD_LINE,
-  ], { env: hostEnv(), timeoutMs: 120_000, input: '' });
+  const gen = await run(
+    'node',
+    [
+      join(repoRoot, 'bin/mpimg.js'),
+      'new',
+      dir,
+      '--yes',
+      '--first-login',
+      '--login-hold',
+      '--name',
+      PROJECT.name,
+      '--slug',
+      PROJECT.slug,
+      '--vendor',
+      PROJECT.vendor,
+      '--distro',
+      DISTRO[opts.suite],
+      '--packages',
+      opts.packages.join(','),
+      '--motd',
+      MOTD_LINE,
+    ],
+    { env: hostEnv(), timeoutMs: 120_000, input: '' },
+  );
 
   // generator-mpimg as a devDependency: the package under test (MPIMG_E2E_PACKAGE overrides the repository).
   const pkg = process.env.MPIMG_E2E_PACKAGE || repoRoot;
@@ -65,7 +89,9 @@ export async function createProject(opts: { dir: string; repoRoot: string; suite
 
   const slug = PROJECT.slug;
   write(join(dir, 'first-boot/20-record.sh'), `#!/bin/sh\nset -eu\n${record('20-record')}\necho recorded\n`, 0o755);
-  write(join(dir, 'first-boot/30-flaky.sh'), `#!/bin/sh
+  write(
+    join(dir, 'first-boot/30-flaky.sh'),
+    `#!/bin/sh
 set -eu
 ${record('30-flaky')}
 if [ -e ${FAIL_FLAG} ]; then
@@ -73,17 +99,23 @@ if [ -e ${FAIL_FLAG} ]; then
   exit 3
 fi
 echo flaky-ok
-`, 0o755);
+`,
+    0o755,
+  );
   write(join(dir, 'first-boot/40-last.sh'), `#!/bin/sh\nset -eu\n${record('40-last')}\necho last\n`, 0o755);
   write(join(dir, `files/etc/${slug}/e2e.conf`), 'listen = 127.0.0.1:8080\n', 0o640);
   write(join(dir, `files/usr/local/bin/${slug}-hello`), `#!/bin/sh\necho "hello from ${slug}"\n`, 0o755);
   // A build script that edits a files/ config and gives it to a service user: both must survive the build.
-  write(join(dir, 'scripts/20-own-config.sh'), `#!/bin/sh
+  write(
+    join(dir, 'scripts/20-own-config.sh'),
+    `#!/bin/sh
 set -eu
 root=\${MPIMG_ROOT:-/}
 echo 'workers = 4' >> "\${root%/}/etc/${slug}/e2e.conf"
 chown nobody:nogroup "\${root%/}/etc/${slug}/e2e.conf"
-`, 0o755);
+`,
+    0o755,
+  );
 
   const bundle = await run('make', ['bundle'], { cwd: dir, env: hostEnv(), timeoutMs: 120_000 });
   return {
@@ -96,15 +128,34 @@ chown nobody:nogroup "\${root%/}/etc/${slug}/e2e.conf"
 }
 
 /** `mpimg run <task>` of the project against the droplet's sshd, as `make build` does. */
-export function runTask(p: Project, task: string, ssh: { port: number; key: string; knownHosts: string }, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return run(join(p.dir, 'node_modules/.bin/mpimg'), [
-    'run', task, '--host', '127.0.0.1', '--port', String(ssh.port), '--user', 'root', '--identity', ssh.key,
-    '--known-hosts', ssh.knownHosts,
-  ], {
-    cwd: p.dir,
-    // The bed's build droplet is not a DigitalOcean droplet: the cleanup refuses those unless told.
-    env: hostEnv({ MPIMG_BUILD_DROPLET: 'yes', ...env }),
-    allowFail: true,
-    timeoutMs: 20 * 60_000,
-  });
+export function runTask(
+  p: Project,
+  task: string,
+  ssh: { port: number; key: string; knownHosts: string },
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  return run(
+    join(p.dir, 'node_modules/.bin/mpimg'),
+    [
+      'run',
+      task,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(ssh.port),
+      '--user',
+      'root',
+      '--identity',
+      ssh.key,
+      '--known-hosts',
+      ssh.knownHosts,
+    ],
+    {
+      cwd: p.dir,
+      // The bed's build droplet is not a DigitalOcean droplet: the cleanup refuses those unless told.
+      env: hostEnv({ MPIMG_BUILD_DROPLET: 'yes', ...env }),
+      allowFail: true,
+      timeoutMs: 20 * 60_000,
+    },
+  );
 }

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { sandboxRun } from './sandbox.js';
@@ -14,8 +23,16 @@ export type Suite = keyof typeof SUITES;
  * from logging "ip: not found" warnings that turn a boot "degraded" on cloud-init 25.1.
  */
 export const INCLUDE = [
-  'cloud-init', 'openssh-server', 'systemd-sysv', 'sudo', 'ufw', 'curl', 'locales', 'python3-cffi-backend',
-  'iproute2', 'procps',
+  'cloud-init',
+  'openssh-server',
+  'systemd-sysv',
+  'sudo',
+  'ufw',
+  'curl',
+  'locales',
+  'python3-cffi-backend',
+  'iproute2',
+  'procps',
 ] as const;
 
 export interface AptSource {
@@ -62,7 +79,13 @@ export function parseDeb822Sources(text: string): AptSource[] {
     }
     const list = (k: string) => (fields.get(k) ?? '').split(/\s+/).filter(Boolean);
     if (!fields.has('uris')) continue;
-    out.push({ types: list('types'), uris: list('uris'), suites: list('suites'), components: list('components'), enabled: !/^(no|false|0)$/i.test(fields.get('enabled') ?? 'yes') });
+    out.push({
+      types: list('types'),
+      uris: list('uris'),
+      suites: list('suites'),
+      components: list('components'),
+      enabled: !/^(no|false|0)$/i.test(fields.get('enabled') ?? 'yes'),
+    });
   }
   return out;
 }
@@ -96,13 +119,20 @@ function aptSourceFiles(etcApt: string): string[] {
  * The Debian mirror the bed builds from: MPIMG_E2E_MIRROR, else the one this machine's own apt uses
  * (so a machine behind its own mirror or proxy never needs the public one written into the code).
  */
-export function resolveMirror(opts: { env?: NodeJS.ProcessEnv; etcApt?: string; osRelease?: string } = {}): { mirror: string; from: string } {
+export function resolveMirror(opts: { env?: NodeJS.ProcessEnv; etcApt?: string; osRelease?: string } = {}): {
+  mirror: string;
+  from: string;
+} {
   const env = opts.env ?? process.env;
   if (env.MPIMG_E2E_MIRROR) return { mirror: env.MPIMG_E2E_MIRROR.replace(/\/+$/, ''), from: 'MPIMG_E2E_MIRROR' };
   const etcApt = opts.etcApt ?? '/etc/apt';
   let osRelease = opts.osRelease;
   if (osRelease === undefined) {
-    try { osRelease = readFileSync('/etc/os-release', 'utf8'); } catch { osRelease = ''; }
+    try {
+      osRelease = readFileSync('/etc/os-release', 'utf8');
+    } catch {
+      osRelease = '';
+    }
   }
   const files = aptSourceFiles(etcApt);
   if (/^ID="?debian"?$/m.test(osRelease)) {
@@ -113,7 +143,9 @@ export function resolveMirror(opts: { env?: NodeJS.ProcessEnv; etcApt?: string; 
     }
   }
   const looked = files.length ? files.join(', ') : `${etcApt}/sources.list and ${etcApt}/sources.list.d/*.sources`;
-  throw new Error(`no Debian mirror for the e2e root filesystems: ${/^ID="?debian"?$/m.test(osRelease) ? `none of ${looked} names one (an enabled "deb" entry over http(s) for a release with "main")` : 'this machine is not Debian, so its apt sources name none'}.\n    fix: set MPIMG_E2E_MIRROR to a Debian mirror, e.g. MPIMG_E2E_MIRROR=http://<your mirror>/debian`);
+  throw new Error(
+    `no Debian mirror for the e2e root filesystems: ${/^ID="?debian"?$/m.test(osRelease) ? `none of ${looked} names one (an enabled "deb" entry over http(s) for a release with "main")` : 'this machine is not Debian, so its apt sources name none'}.\n    fix: set MPIMG_E2E_MIRROR to a Debian mirror, e.g. MPIMG_E2E_MIRROR=http://<your mirror>/debian`,
+  );
 }
 
 let mirrorCache: { mirror: string; from: string } | undefined;
@@ -159,21 +191,44 @@ async function debootstrap(suite: Suite, root: string, log: (line: string) => vo
   const m = mirror();
   log(`debootstrap ${suite} (${SUITES[suite]}) from ${m.mirror} (${m.from}) ...`);
   // Own mount/pid/uts namespaces: the mounts debootstrap makes in the target die with it, even when interrupted.
-  await run('unshare', [
-    '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private',
-    'setpriv', '--bounding-set', '-net_admin,-sys_module,-sys_time,-sys_boot', '--',
-    'debootstrap', '--variant=minbase', `--include=${INCLUDE.join(',')}`, suite, root, m.mirror,
-  // It prints a line per package: on a busy machine it takes long, but never long in silence.
-  ], { idleTimeoutMs: 10 * 60_000, timeoutMs: 90 * 60_000 });
+  await run(
+    'unshare',
+    [
+      '--mount',
+      '--uts',
+      '--ipc',
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      'setpriv',
+      '--bounding-set',
+      '-net_admin,-sys_module,-sys_time,-sys_boot',
+      '--',
+      'debootstrap',
+      '--variant=minbase',
+      `--include=${INCLUDE.join(',')}`,
+      suite,
+      root,
+      m.mirror,
+      // It prints a line per package: on a busy machine it takes long, but never long in silence.
+    ],
+    { idleTimeoutMs: 10 * 60_000, timeoutMs: 90 * 60_000 },
+  );
   // cloud-init's locale module fails unless the locale it sets exists.
   const genPath = join(root, 'etc/locale.gen');
   const gen = readFileSync(genPath, 'utf8');
   writeFileSync(genPath, gen.replace(/^#\s*en_US\.UTF-8 UTF-8$/m, 'en_US.UTF-8 UTF-8'));
   const runDir = mkdtempSync(join(root, '..', 'run-'));
   try {
-    await sandboxRun({ root, runDir, hostname: 'mpimg-rootfs', network: 'private' }, 'locale-gen && apt-get clean && rm -rf /var/lib/apt/lists/*', {
-      timeoutMs: 5 * 60_000,
-    });
+    await sandboxRun(
+      { root, runDir, hostname: 'mpimg-rootfs', network: 'private' },
+      'locale-gen && apt-get clean && rm -rf /var/lib/apt/lists/*',
+      {
+        timeoutMs: 5 * 60_000,
+      },
+    );
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
@@ -182,7 +237,10 @@ async function debootstrap(suite: Suite, root: string, log: (line: string) => vo
 }
 
 /** Returns the cached tarball for `suite`, building it first when missing. */
-export async function ensureRootfsTarball(suite: Suite, log: (line: string) => void = () => {}): Promise<{ path: string; built: boolean; ms: number }> {
+export async function ensureRootfsTarball(
+  suite: Suite,
+  log: (line: string) => void = () => {},
+): Promise<{ path: string; built: boolean; ms: number }> {
   const dest = tarballPath(suite);
   if (existsSync(dest)) return { path: dest, built: false, ms: 0 };
   const t0 = Date.now();
@@ -192,7 +250,9 @@ export async function ensureRootfsTarball(suite: Suite, log: (line: string) => v
     try {
       await debootstrap(suite, root, log);
       log(`packing ${dest} ...`);
-      await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -T0 -6', '-C', root, '-cf', tmp, '.'], { timeoutMs: 30 * 60_000 });
+      await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -T0 -6', '-C', root, '-cf', tmp, '.'], {
+        timeoutMs: 30 * 60_000,
+      });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -212,7 +272,9 @@ export function pointSourcesAt(text: string, uri: string): string {
  */
 export async function extractRootfs(tarball: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: false });
-  await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -d -T0', '-C', dir, '-xpf', tarball], { timeoutMs: 30 * 60_000 });
+  await run('tar', [...TAR_XATTRS, '--use-compress-program=zstd -d -T0', '-C', dir, '-xpf', tarball], {
+    timeoutMs: 30 * 60_000,
+  });
   const sources = join(dir, 'etc/apt/sources.list');
   if (existsSync(sources)) writeFileSync(sources, pointSourcesAt(readFileSync(sources, 'utf8'), mirror().mirror));
 }

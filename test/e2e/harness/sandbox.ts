@@ -19,7 +19,9 @@ export type Network = 'host' | 'private' | 'nat';
  * IPv6 `limit` rules).
  */
 function droppedCaps(network: Network): string {
-  return DROPPED_CAPS.filter((c) => c !== 'net_admin' || network !== 'nat').map((c) => `-${c}`).join(',');
+  return DROPPED_CAPS.filter((c) => c !== 'net_admin' || network !== 'nat')
+    .map((c) => `-${c}`)
+    .join(',');
 }
 
 /** The address a droplet with a private network has (TEST-NET-2: never routed anywhere). */
@@ -98,14 +100,34 @@ export interface SandboxSpec {
 function unshareArgs(spec: SandboxSpec, script: string): string[] {
   const caps = droppedCaps(spec.network);
   return [
-    '--mount', '--uts', '--ipc', '--pid', ...(spec.network === 'host' ? [] : ['--net']),
-    '--fork', '--kill-child', '--propagation', 'private',
-    '/bin/sh', '-c', SETUP, 'mpimg-sandbox', spec.root, spec.runDir, spec.hostname, caps, spec.network, script,
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--pid',
+    ...(spec.network === 'host' ? [] : ['--net']),
+    '--fork',
+    '--kill-child',
+    '--propagation',
+    'private',
+    '/bin/sh',
+    '-c',
+    SETUP,
+    'mpimg-sandbox',
+    spec.root,
+    spec.runDir,
+    spec.hostname,
+    caps,
+    spec.network,
+    script,
   ];
 }
 
 /** Runs `script` with the root filesystem's /bin/sh inside the sandbox and waits for it. */
-export function sandboxRun(spec: SandboxSpec, script: string, opts: Omit<RunOptions, 'env' | 'cwd'> = {}): Promise<RunResult> {
+export function sandboxRun(
+  spec: SandboxSpec,
+  script: string,
+  opts: Omit<RunOptions, 'env' | 'cwd'> = {},
+): Promise<RunResult> {
   return run('unshare', unshareArgs(spec, script), { ...opts, env: CHROOT_ENV, cwd: '/' });
 }
 
@@ -117,20 +139,45 @@ export function sandboxRun(spec: SandboxSpec, script: string, opts: Omit<RunOpti
  */
 export function startMachine(spec: SandboxSpec): ChildProcess {
   return spawn('unshare', unshareArgs(spec, 'while :; do sleep 3600 & wait $!; done'), {
-    env: CHROOT_ENV, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'],
+    env: CHROOT_ENV,
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
 /** Command line that runs `script` with the droplet's /bin/sh inside the machine whose PID 1 is `pid`. */
 export function enterArgs(pid: number, script: string, network: Network): [string, string[]] {
   const caps = droppedCaps(network);
-  return ['setpriv', [
-    '--bounding-set', caps, '--',
-    'nsenter', '-t', String(pid), '-m', '-u', '-i', '-p', '-n', '-r', '-w', '--', '/bin/sh', '-c', script,
-  ]];
+  return [
+    'setpriv',
+    [
+      '--bounding-set',
+      caps,
+      '--',
+      'nsenter',
+      '-t',
+      String(pid),
+      '-m',
+      '-u',
+      '-i',
+      '-p',
+      '-n',
+      '-r',
+      '-w',
+      '--',
+      '/bin/sh',
+      '-c',
+      script,
+    ],
+  ];
 }
 
-export function enterRun(pid: number, network: Network, script: string, opts: Omit<RunOptions, 'env' | 'cwd'> = {}): Promise<RunResult> {
+export function enterRun(
+  pid: number,
+  network: Network,
+  script: string,
+  opts: Omit<RunOptions, 'env' | 'cwd'> = {},
+): Promise<RunResult> {
   const [file, args] = enterArgs(pid, script, network);
   return run(file, args, { ...opts, env: CHROOT_ENV, cwd: '/' });
 }

@@ -15,7 +15,11 @@ export interface KeyPair {
 export async function makeKeyPair(dir: string, name = 'id_e2e'): Promise<KeyPair> {
   const privateKey = join(dir, name);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `mpimg-e2e-${name}`, '-f', privateKey]);
-  return { privateKey, publicKeyFile: `${privateKey}.pub`, publicKey: readFileSync(`${privateKey}.pub`, 'utf8').trim() };
+  return {
+    privateKey,
+    publicKeyFile: `${privateKey}.pub`,
+    publicKey: readFileSync(`${privateKey}.pub`, 'utf8').trim(),
+  };
 }
 
 export interface DropletSshd {
@@ -44,7 +48,9 @@ export async function startDropletSshd(d: Droplet, timeoutMs = 30_000): Promise<
     );
     const deadline = Date.now() + timeoutMs;
     let done = false;
-    void proc.exited.then(() => { done = true; });
+    void proc.exited.then(() => {
+      done = true;
+    });
     while (!done && Date.now() < deadline && !listening.test(proc.output())) {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -68,11 +74,28 @@ export async function startDropletSshd(d: Droplet, timeoutMs = 30_000): Promise<
 /** Host ssh client options: no host config, throw-away known_hosts, only our key. */
 export function sshOptions(port: number, key: string): string[] {
   return [
-    '-F', '/dev/null',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=15',
-    '-o', 'ServerAliveInterval=10',
-    '-i', key, '-p', String(port),
+    '-F',
+    '/dev/null',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'ConnectTimeout=15',
+    '-o',
+    'ServerAliveInterval=10',
+    '-i',
+    key,
+    '-p',
+    String(port),
   ];
 }
 
@@ -114,5 +137,10 @@ export function consoleLogin(d: Droplet): Interactive {
 
 /** The host ssh client gets a plain environment: no agent, a known TERM and locale. */
 function hostClientEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm', LANG: 'C.UTF-8' };
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    TERM: 'xterm',
+    LANG: 'C.UTF-8',
+  };
 }
