@@ -128,21 +128,7 @@ export function validate(
   checks: Record<string, Check>,
   root: Record<string, unknown>,
 ): void {
-  if (s.anyOf) {
-    const pick = s.anyOf.find((alt) => (typeList(alt) ?? []).some((t) => fits(value, t)));
-    if (!pick) {
-      const types = s.anyOf.flatMap((alt) => typeList(alt) ?? []);
-      out.push({
-        path: at,
-        message: `must be ${words(types)}, got ${typeOf(value)}`,
-        hint: s['x-hint'] ?? `see the description of ${at} in mpimg.schema.json`,
-      });
-      return;
-    }
-    validate(pick, value, at, out, checks, root);
-    if (s['x-check'] && typesFit(pick, value)) checks[s['x-check']](value, at, out, root);
-    return;
-  }
+  if (s.anyOf) return validateAnyOf(s, s.anyOf, value, at, out, checks, root);
   const types = typeList(s);
   if (types && !types.some((t) => fits(value, t))) {
     out.push({
@@ -152,6 +138,46 @@ export function validate(
     });
     return;
   }
+  validateScalar(s, value, at, out);
+  if (Array.isArray(value)) {
+    if (s.minItems !== undefined && value.length < s.minItems)
+      fail(s, value, at, out, 'has too few entries', `give at least ${s.minItems}`);
+    if (s.items) value.forEach((v, i) => validate(s.items!, v, `${at}[${i}]`, out, checks, root));
+  }
+  if (typeOf(value) === 'object') {
+    const obj = value as Record<string, unknown>;
+    validateUnknownKeys(s, obj, at, out, checks, root);
+    validateProperties(s, obj, at, out, checks, root);
+  }
+  if (s['x-check'] && typesFit(s, value)) checks[s['x-check']](value, at, out, root);
+}
+
+/** The alternative whose type fits, validated (and the node's x-check run on it); none: one problem. */
+function validateAnyOf(
+  s: Schema,
+  alternatives: Schema[],
+  value: unknown,
+  at: string,
+  out: Problem[],
+  checks: Record<string, Check>,
+  root: Record<string, unknown>,
+): void {
+  const pick = alternatives.find((alt) => (typeList(alt) ?? []).some((t) => fits(value, t)));
+  if (!pick) {
+    const types = alternatives.flatMap((alt) => typeList(alt) ?? []);
+    out.push({
+      path: at,
+      message: `must be ${words(types)}, got ${typeOf(value)}`,
+      hint: s['x-hint'] ?? `see the description of ${at} in mpimg.schema.json`,
+    });
+    return;
+  }
+  validate(pick, value, at, out, checks, root);
+  if (s['x-check'] && typesFit(pick, value)) checks[s['x-check']](value, at, out, root);
+}
+
+/** enum, string lengths and pattern, number range. */
+function validateScalar(s: Schema, value: unknown, at: string, out: Problem[]): void {
   const shown = JSON.stringify(value);
   if (s.enum && !s.enum.includes(value))
     fail(
@@ -175,49 +201,62 @@ export function validate(
       fail(s, value, at, out, `${value} is out of range`, `from ${s.minimum ?? '-∞'} to ${s.maximum ?? '∞'}`);
     }
   }
-  if (Array.isArray(value)) {
-    if (s.minItems !== undefined && value.length < s.minItems)
-      fail(s, value, at, out, 'has too few entries', `give at least ${s.minItems}`);
-    if (s.items) value.forEach((v, i) => validate(s.items!, v, `${at}[${i}]`, out, checks, root));
-  }
-  if (typeOf(value) === 'object') {
-    const obj = value as Record<string, unknown>;
-    const props = s.properties ?? {};
-    for (const key of Object.keys(obj)) {
-      if (key in props) continue;
-      if (s.additionalProperties === false) {
-        const near = closest(key, Object.keys(props));
+}
+
+/** Keys the node does not name: an error (with a did-you-mean), or entries of a map checked by name and value. */
+function validateUnknownKeys(
+  s: Schema,
+  obj: Record<string, unknown>,
+  at: string,
+  out: Problem[],
+  checks: Record<string, Check>,
+  root: Record<string, unknown>,
+): void {
+  const props = s.properties ?? {};
+  for (const key of Object.keys(obj)) {
+    if (key in props) continue;
+    if (s.additionalProperties === false) {
+      const near = closest(key, Object.keys(props));
+      out.push({
+        path: `${at}.${key}`,
+        message: `unknown key "${key}"`,
+        hint: near
+          ? `did you mean "${near}"? Remove or rename it`
+          : `remove it; known keys: ${Object.keys(props).join(', ')}`,
+      });
+    } else if (s.additionalProperties) {
+      if (s.propertyNames && !new RegExp(s.propertyNames.pattern, 'u').test(key)) {
         out.push({
           path: `${at}.${key}`,
-          message: `unknown key "${key}"`,
-          hint: near
-            ? `did you mean "${near}"? Remove or rename it`
-            : `remove it; known keys: ${Object.keys(props).join(', ')}`,
+          message: `bad name "${key}"`,
+          hint: s['x-hint'] ?? `names must match ${s.propertyNames.pattern}`,
         });
-      } else if (s.additionalProperties) {
-        if (s.propertyNames && !new RegExp(s.propertyNames.pattern, 'u').test(key)) {
-          out.push({
-            path: `${at}.${key}`,
-            message: `bad name "${key}"`,
-            hint: s['x-hint'] ?? `names must match ${s.propertyNames.pattern}`,
-          });
-        } else validate(s.additionalProperties, obj[key], `${at}.${key}`, out, checks, root);
-      }
-    }
-    for (const [key, sub] of Object.entries(props)) {
-      if (obj[key] === undefined) {
-        if (s.required?.includes(key))
-          out.push({
-            path: `${at}.${key}`,
-            message: `missing required key "${key}"`,
-            hint: `add "${key}" (${words(typeList(sub) ?? ['string'])})`,
-          });
-        continue;
-      }
-      validate(sub, obj[key], `${at}.${key}`, out, checks, root);
+      } else validate(s.additionalProperties, obj[key], `${at}.${key}`, out, checks, root);
     }
   }
-  if (s['x-check'] && typesFit(s, value)) checks[s['x-check']](value, at, out, root);
+}
+
+/** The keys the node names: missing required ones, and each given one validated. */
+function validateProperties(
+  s: Schema,
+  obj: Record<string, unknown>,
+  at: string,
+  out: Problem[],
+  checks: Record<string, Check>,
+  root: Record<string, unknown>,
+): void {
+  for (const [key, sub] of Object.entries(s.properties ?? {})) {
+    if (obj[key] === undefined) {
+      if (s.required?.includes(key))
+        out.push({
+          path: `${at}.${key}`,
+          message: `missing required key "${key}"`,
+          hint: `add "${key}" (${words(typeList(sub) ?? ['string'])})`,
+        });
+      continue;
+    }
+    validate(sub, obj[key], `${at}.${key}`, out, checks, root);
+  }
 }
 
 /** The schema as published (mpimg.schema.json): our x- keywords taken out. */
