@@ -5,17 +5,28 @@
  */
 
 import { MANIFEST_CHECKS, MANIFEST_SCHEMA } from './manifest-schema.js';
-import { validate, type Problem } from './schema.js';
-import type { Directory, Ownership, User } from './sections/accounts.js';
+import type { Agreed, Mismatches } from './schema-agreement.js';
+import { validate, type Problem, type TypeOf } from './schema.js';
+import type { Directory, User } from './sections/accounts.js';
 import type { BuildSection } from './sections/build.js';
+import type { ImageCheck } from './sections/check.js';
+import type { Cleanup } from './sections/cleanup.js';
+import type { Credentials } from './sections/credentials.js';
+import type { Droplet } from './sections/droplet.js';
+import type { FilesKeys } from './sections/files.js';
 import type { Firewall } from './sections/firewall.js';
+import type { FirstBootKeys } from './sections/first-boot.js';
+import type { Identity } from './sections/identity.js';
 import type { Listing } from './sections/listing.js';
+import type { LoginKeys } from './sections/login.js';
 import type { Service } from './sections/services.js';
+import type { Snapshot } from './sections/snapshot.js';
 import type { Variable } from './sections/variables.js';
 import type { VerifySection } from './sections/verify.js';
 import type { PerDistro } from './sections/common.js';
 
 export type { Problem } from './schema.js';
+export type { FirstBootEntry } from './sections/first-boot.js';
 export {
   SLUG_RE,
   VENDOR_RE,
@@ -26,64 +37,28 @@ export {
   type PerDistro,
 } from './sections/common.js';
 
-export interface FirstBootEntry {
-  /** Run order (cloud-init runs per-instance scripts in alphanumeric order). 0..99 */
-  order: number;
-  /** Short name, used in file names: NN-<slug>-<name>. */
-  name: string;
-  /** Path inside the project, e.g. first-boot/10-setup.sh */
-  file: string;
-  /** Stop the step after this many minutes (default: $.firstBootTimeoutMinutes). */
-  timeoutMinutes?: number;
-}
-
-/** mpimg.json. The rules are in runtime/manifest-schema.ts (one module per section under sections/). */
-export interface Manifest {
-  $schema?: string;
-  name: string;
-  slug: string;
-  vendor: string;
-  version: string;
-  distributions: string[];
-  firstBoot?: FirstBootEntry[];
-  firstBootTimeoutMinutes?: number;
-  firstLogin?: { file: string } | null;
-  motd?: { file: string; afterFirstLogin?: string } | null;
-  files?: { dir: string; managed?: string[]; owners?: Ownership[] };
-  seeded?: string[];
-  loginHold?: boolean | { message?: string };
+/** mpimg.json: each part's type is in its section module (sections/), next to its rules. */
+export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys {
   variables?: Record<string, Variable>;
   users?: User[];
   directories?: Directory[];
   services?: PerDistro<string | Service>;
   firewall?: Firewall;
-  credentials?: { file?: string };
+  credentials?: Credentials;
   build?: BuildSection;
-  cleanup?: {
-    script?: string;
-    lockRootPassword?: boolean;
-    /** Zero-fill free space before the snapshot: off unless asked for. */
-    zeroFill?: boolean;
-    /** Upper bound of the zero-fill file in MiB. */
-    zeroFillMaxMiB?: number;
-  };
-  check?: { script?: string };
-  droplet?: {
-    region?: string;
-    size?: string;
-    /** Base image slug; defaults to distributions[0]. */
-    image?: string;
-    tags?: string[];
-    /** SSH key ids or fingerprints; defaults to every key of the account. */
-    sshKeys?: Array<string | number>;
-  };
-  snapshot?: {
-    /** Snapshot name; `{slug}`, `{version}` and `{timestamp}` are filled in. */
-    name?: string;
-  };
+  cleanup?: Cleanup;
+  check?: ImageCheck;
+  droplet?: Droplet;
+  snapshot?: Snapshot;
   verify?: VerifySection;
   listing?: Listing;
 }
+
+/**
+ * Manifest and the schema agree: every key on both sides, equally optional, of the same types, all
+ * the way down. Otherwise `tsc` (npm run typecheck, npm run build) fails here, naming the path.
+ */
+export type ManifestAgreesWithSchema = Agreed<Mismatches<Manifest, TypeOf<typeof MANIFEST_SCHEMA>>>;
 
 /** First-boot file names: NN-name[.ext], the number gives the order. */
 export const FIRST_BOOT_FILE_RE = /^(\d{2})-([a-z0-9][a-z0-9_-]*)(\.[a-z]+)?$/;

@@ -19,7 +19,7 @@ export interface Schema {
   type?: JsonType | JsonType[];
   description?: string;
   properties?: Record<string, Schema>;
-  required?: string[];
+  required?: readonly string[];
   /** false: unknown keys are errors (with a did-you-mean); a schema: every value of a map. */
   additionalProperties?: false | Schema;
   propertyNames?: { pattern: string };
@@ -39,6 +39,20 @@ export interface Schema {
   'x-hint'?: string;
   'x-check'?: string;
 }
+
+declare const VALUE: unique symbol;
+
+/**
+ * A schema node that carries, at the type level only, the TypeScript type of the values it accepts
+ * (the builders of sections/common.ts make them), so the manifest's interfaces can be checked against
+ * the schema at compile time (schema-agreement.ts). Nothing of it exists at run time.
+ */
+export interface Typed<V> extends Schema {
+  readonly [VALUE]: (v: V) => V;
+}
+
+/** The type of the values a typed schema node accepts. */
+export type TypeOf<S> = S extends { readonly [VALUE]: (v: infer V) => unknown } ? V : never;
 
 export type Check = (value: unknown, at: string, out: Problem[], root: Record<string, unknown>) => void;
 

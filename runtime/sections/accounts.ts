@@ -10,8 +10,8 @@ import {
   rootRunPaths,
   toolDirOf,
 } from '../policy.js';
-import type { Check, Problem, Schema } from '../schema.js';
-import { ACCOUNT_RE, dropletPath, obj, octalMode, push, str, strings } from './common.js';
+import type { Check, Problem } from '../schema.js';
+import { ACCOUNT_RE, bool, dropletPath, obj, octalMode, push, str, strings } from './common.js';
 
 export interface User {
   name: string;
@@ -39,7 +39,7 @@ export interface Ownership {
   group?: string;
 }
 
-const account = (what: string): Schema =>
+const account = (what: string) =>
   str({
     description: what,
     pattern: ACCOUNT_RE.source,
@@ -47,23 +47,20 @@ const account = (what: string): Schema =>
     'x-hint': 'a user or group name: lower-case letters, digits, "_" and "-", starting with a letter or "_"',
   });
 
-const passwdPath = (what: string): Schema =>
+const passwdPath = (what: string) =>
   dropletPath(what, {
     pattern: PASSWD_FIELD_RE.source,
     'x-message': 'bad path {value}: it goes into /etc/passwd, where ":" separates the fields',
     'x-hint': 'a path without ":"',
   });
 
-export const USERS_SCHEMA: Schema = strings(
+export const USERS_SCHEMA = strings(
   obj(
     {
       name: account(
         'The user name; not root (nor another uid-0 name), nor a group that hands root (sudo, shadow, docker, ...: it would be its own group). A base image account (www-data, nobody, systemd-*, _*, ...) gets groups only, no home or shell.',
       ),
-      system: {
-        type: 'boolean',
-        description: 'A system account (default true): no password, no login, a uid below 1000.',
-      },
+      system: bool('A system account (default true): no password, no login, a uid below 1000.'),
       home: passwdPath(
         'Its home folder (made, owned by it); not a system folder, nor where root runs code from (/opt/<vendor>/<slug> and above, /usr, ...).',
       ),
@@ -82,7 +79,7 @@ export const USERS_SCHEMA: Schema = strings(
   },
 );
 
-export const DIRECTORIES_SCHEMA: Schema = strings(
+export const DIRECTORIES_SCHEMA = strings(
   obj(
     {
       path: dropletPath(
@@ -99,7 +96,7 @@ export const DIRECTORIES_SCHEMA: Schema = strings(
   { description: 'Folders made at build time with owner, group and mode (empty ones too).' },
 );
 
-export const OWNERS_SCHEMA: Schema = strings(
+export const OWNERS_SCHEMA = strings(
   obj(
     {
       path: str({

@@ -1,6 +1,6 @@
 /** $.build: what the build droplet installs: repositories first, then packages, then the build scripts. */
 import { reservedRepository, URL_PATTERN } from '../policy.js';
-import type { Check, Schema } from '../schema.js';
+import type { Check } from '../schema.js';
 import { obj, perDistro, projectPath, push, str, strings, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
@@ -32,13 +32,13 @@ export interface BuildSection {
   repositories?: PerDistro<Repository>;
 }
 
-const PACKAGE: Schema = str({
+const PACKAGE = str({
   pattern: '^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$',
   'x-message': 'bad package name {value}',
   'x-hint': 'one package per entry, e.g. "nginx" or "nginx=1.24.*"',
 });
 
-const REPOSITORY: Schema = obj(
+const REPOSITORY = obj(
   {
     name: str({
       description:
@@ -91,7 +91,7 @@ const REPOSITORY: Schema = obj(
   { required: ['name'], 'x-check': 'repository' },
 );
 
-export const BUILD_SCHEMA: Schema = obj(
+export const BUILD_SCHEMA = obj(
   {
     packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
     scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),

@@ -1,6 +1,6 @@
 /** Building blocks the manifest's sections share: schema fragments and the rules only code can state. */
 import { uncanonicalPath } from '../policy.js';
-import type { Check, Problem, Schema } from '../schema.js';
+import type { Check, Problem, Schema, Typed, TypeOf } from '../schema.js';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 export const VENDOR_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -10,19 +10,51 @@ export const DISTRO_SLUG_RE = /^[a-z][a-z0-9-]*-x64$/;
 /** Unix user and group names as useradd takes them (no leading digit or dash). */
 export const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-export const str = (extra: Partial<Schema> = {}): Schema => ({ type: 'string', ...extra });
-export const bool = (description: string): Schema => ({ type: 'boolean', description });
-export const strings = (item: Schema, extra: Partial<Schema> = {}): Schema => ({
-  type: 'array',
-  items: item,
-  ...extra,
-});
-export const obj = (properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema => ({
-  type: 'object',
-  additionalProperties: false,
-  properties,
-  ...extra,
-});
+/*
+ * The builders carry the TypeScript type of what each node accepts (Typed<V>, type level only), so
+ * the manifest's interfaces are checked against the schema at compile time (../schema-agreement.ts).
+ * A node made by hand (a plain object literal) has no type and is refused where a typed one is needed.
+ */
+export const str = (extra: Partial<Schema> = {}): Typed<string> => ({ type: 'string', ...extra }) as Typed<string>;
+export const int = (extra: Partial<Schema> = {}): Typed<number> => ({ type: 'integer', ...extra }) as Typed<number>;
+/** A boolean, with its description when it has one. */
+export const bool = (description?: string): Typed<boolean> =>
+  (description === undefined ? { type: 'boolean' } : { type: 'boolean', description }) as Typed<boolean>;
+export const nil = (): Typed<null> => ({ type: 'null' }) as Typed<null>;
+/** A string that is one of `values`. */
+export const oneOf = <const E extends readonly string[]>(values: E, extra: Partial<Schema> = {}): Typed<E[number]> =>
+  ({ type: 'string', enum: values, ...extra }) as Typed<E[number]>;
+export const strings = <V>(item: Typed<V>, extra: Partial<Schema> = {}): Typed<V[]> =>
+  ({
+    type: 'array',
+    items: item,
+    ...extra,
+  }) as Typed<V[]>;
+/** The first alternative whose type fits is used (see schema.ts): one of the alternatives' types. */
+export const anyOf = <const A extends readonly Typed<any>[]>(
+  alternatives: A,
+  extra: Partial<Schema> = {},
+): Typed<TypeOf<A[number]>> => ({ anyOf: [...alternatives], ...extra }) as Typed<TypeOf<A[number]>>;
+/** An object of named values (keys checked by `extra.propertyNames`), each of them a `value`. */
+export const record = <V>(value: Typed<V>, extra: Partial<Schema> = {}): Typed<Record<string, V>> =>
+  ({ type: 'object', ...extra, additionalProperties: value }) as Schema as Typed<Record<string, V>>;
+
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+/** The object type of `properties`, the `required` keys required and the others optional. */
+export type ObjectOf<P, R extends keyof P> = Flat<
+  { -readonly [K in R]: TypeOf<P[K]> } & { -readonly [K in Exclude<keyof P, R>]?: TypeOf<P[K]> }
+>;
+
+export const obj = <P extends Record<string, Typed<any>>, const R extends keyof P & string = never>(
+  properties: P,
+  extra: Omit<Partial<Schema>, 'required'> & { required?: readonly R[] } = {},
+): Typed<ObjectOf<P, R>> =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    properties,
+    ...extra,
+  }) as Typed<ObjectOf<P, R>>;
 
 /** A path inside the project: relative, no `..`, no backslashes. Returns why not, or null. */
 export function unsafeRelativePath(p: string): string | null {
@@ -45,18 +77,18 @@ export function unsafeDropletPath(p: string): string | null {
   return uncanonicalPath(p);
 }
 
-export const projectPath = (description: string): Schema =>
+export const projectPath = (description: string): Typed<string> =>
   str({
     description: `${description} (A path relative to the project folder, without "..".)`,
     'x-check': 'projectPath',
   });
-export const dropletPath = (description: string, extra: Partial<Schema> = {}): Schema =>
+export const dropletPath = (description: string, extra: Partial<Schema> = {}): Typed<string> =>
   str({
     description: `${description} (An absolute path on the droplet, without "..", "//" or a trailing "/".)`,
     'x-check': 'dropletPath',
     ...extra,
   });
-export const octalMode = (description: string): Schema =>
+export const octalMode = (description: string): Typed<string> =>
   str({
     description,
     pattern: '^0?[0-7]{3,4}$',
@@ -68,18 +100,19 @@ export const octalMode = (description: string): Schema =>
  * A list that may differ per distribution: a plain list, or `{ all, apt, dnf, <distribution slug> }`
  * where the most specific of the slug and the family is added to `all`.
  */
-export const perDistro = (item: Schema, description: string): Schema => ({
-  description: `${description} A list, or {"all": [...], "apt": [...], "dnf": [...], "<distribution slug>": [...]}: on a distribution, "all" plus its own slug's list, else its family's.`,
-  anyOf: [
-    { type: 'array', items: item },
-    {
-      type: 'object',
-      propertyNames: { pattern: `^(all|apt|dnf|${DISTRO_SLUG_RE.source.slice(1, -1)})$` },
-      additionalProperties: { type: 'array', items: item },
-    },
-  ],
-  'x-hint': 'a list, or an object with "all", "apt", "dnf" or distribution slugs as keys, each a list',
-});
+export const perDistro = <V>(item: Typed<V>, description: string): Typed<PerDistro<V>> =>
+  ({
+    description: `${description} A list, or {"all": [...], "apt": [...], "dnf": [...], "<distribution slug>": [...]}: on a distribution, "all" plus its own slug's list, else its family's.`,
+    anyOf: [
+      { type: 'array', items: item },
+      {
+        type: 'object',
+        propertyNames: { pattern: `^(all|apt|dnf|${DISTRO_SLUG_RE.source.slice(1, -1)})$` },
+        additionalProperties: { type: 'array', items: item },
+      },
+    ],
+    'x-hint': 'a list, or an object with "all", "apt", "dnf" or distribution slugs as keys, each a list',
+  }) as Schema as Typed<PerDistro<V>>;
 
 export type PerDistro<T> = T[] | { all?: T[]; apt?: T[]; dnf?: T[]; [slug: string]: T[] | undefined };
 

@@ -1,5 +1,5 @@
 /** $.firewall: the image's allow list (ufw on apt distributions, firewalld on dnf ones), enabled. */
-import type { Check, Schema } from '../schema.js';
+import type { Check } from '../schema.js';
 import { obj, push, strings, str } from './common.js';
 
 export interface Firewall {
@@ -11,13 +11,13 @@ export interface Firewall {
 
 export const RULE_RE = /^(\d{1,5})(?::(\d{1,5}))?(?:\/(tcp|udp))?$/;
 
-const RULE: Schema = str({
+const RULE = str({
   pattern: RULE_RE.source,
   'x-message': 'bad rule {value}',
   'x-hint': 'a port or range with its protocol: "443/tcp", "6000:6010/tcp", "53/udp"',
 });
 
-export const FIREWALL_SCHEMA: Schema = obj(
+export const FIREWALL_SCHEMA = obj(
   {
     allow: strings(RULE, { description: 'Ports let in: "PORT/PROTO" or "LOW:HIGH/PROTO".' }),
     limit: strings(RULE, {

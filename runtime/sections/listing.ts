@@ -1,5 +1,5 @@
 /** $.listing: the Marketplace listing this image updates (`mpimg release`, the Vendor API). */
-import type { Check, Schema } from '../schema.js';
+import type { Check } from '../schema.js';
 import { DISTRO_SLUG_RE, obj, push, str, strings } from './common.js';
 import { VARIABLE_NAME_RE } from './variables.js';
 
@@ -26,9 +26,9 @@ export const APP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** {{NAME}} placeholders of the listing's texts: filled in from $.variables at release. */
 export const PLACEHOLDER_RE = /\{\{([^{}]*)\}\}/g;
 
-const text = (description: string, maxLength: number): Schema =>
+const text = (description: string, maxLength: number) =>
   str({ description: `${description} {{VARIABLE}} is filled in from $.variables.`, maxLength });
-const url = (description: string): Schema =>
+const url = (description: string) =>
   str({
     description: `${description} {{VARIABLE}} is filled in from $.variables.`,
     pattern: '^https?://\\S+$',
@@ -36,7 +36,7 @@ const url = (description: string): Schema =>
     'x-hint': 'a full http(s):// address without spaces',
   });
 
-const SOFTWARE: Schema = obj(
+const SOFTWARE = obj(
   {
     name: str({
       description: 'The software\'s name, e.g. "Nginx".',
@@ -60,7 +60,7 @@ const SOFTWARE: Schema = obj(
   { required: ['name', 'version'] },
 );
 
-export const LISTING_SCHEMA: Schema = obj(
+export const LISTING_SCHEMA = obj(
   {
     appId: str({
       description:

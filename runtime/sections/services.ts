@@ -1,6 +1,5 @@
 /** $.services: systemd units enabled at build, (re)started at first boot after the first-boot steps. */
-import type { Schema } from '../schema.js';
-import { obj, perDistro, str } from './common.js';
+import { anyOf, obj, oneOf, perDistro, str } from './common.js';
 
 export interface Service {
   /** The unit, e.g. "app.service" (from files/ or a package). */
@@ -11,32 +10,28 @@ export interface Service {
 
 export const UNIT_RE = /^[A-Za-z0-9@._-]+\.(service|socket|timer|path)$/;
 
-const SERVICE: Schema = {
-  anyOf: [
-    str({
-      pattern: UNIT_RE.source,
-      'x-message': 'bad unit name {value}',
-      'x-hint': 'a systemd unit such as "app.service"',
-    }),
-    obj(
-      {
-        name: str({
-          pattern: UNIT_RE.source,
-          'x-message': 'bad unit name {value}',
-          'x-hint': 'a systemd unit such as "app.service"',
-        }),
-        firstBoot: {
-          type: 'string',
-          enum: ['restart', 'start', 'none'],
-          description: 'What first boot does with it after the first-boot steps (default restart).',
-        },
-      },
-      { required: ['name'] },
-    ),
-  ],
-};
+const SERVICE = anyOf([
+  str({
+    pattern: UNIT_RE.source,
+    'x-message': 'bad unit name {value}',
+    'x-hint': 'a systemd unit such as "app.service"',
+  }),
+  obj(
+    {
+      name: str({
+        pattern: UNIT_RE.source,
+        'x-message': 'bad unit name {value}',
+        'x-hint': 'a systemd unit such as "app.service"',
+      }),
+      firstBoot: oneOf(['restart', 'start', 'none'], {
+        description: 'What first boot does with it after the first-boot steps (default restart).',
+      }),
+    },
+    { required: ['name'] },
+  ),
+]);
 
-export const SERVICES_SCHEMA: Schema = perDistro(
+export const SERVICES_SCHEMA = perDistro(
   SERVICE,
   'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login.',
 );
