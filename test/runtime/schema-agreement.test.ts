@@ -2,12 +2,12 @@
 // (npm run typecheck, npm run build) when a key is on one side only, differs in optionality or in
 // type. The expectTypeOf lines are checked by `npm run typecheck`; the compiler runs below prove the
 // real files fail to compile once a mismatch is planted in a section module.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { MANIFEST_SCHEMA } from '../../runtime/manifest-schema.js';
+import { MANIFEST_SCHEMA } from '../../runtime/manifest-schema.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import type { Mismatches } from '../../runtime/schema-agreement.js';
 import type { TypeOf } from '../../runtime/schema.js';
@@ -127,5 +127,24 @@ describe('type and schema agreement (the compiler fails on a planted mismatch)',
       plant('  commandTimeoutSeconds?: number;', '  commandTimeoutSeconds?: number;\n  retries?: number;'),
     );
     expect(errors.join('\n')).toContain('$.verify.retries: in the type, not in the schema');
+  });
+});
+
+describe('one module per section', () => {
+  it("every top-level key's rules are an export of a module of runtime/sections/ (none written in manifest-schema.ts)", async () => {
+    const dir = join(ROOT, 'runtime/sections');
+    const owners = new Map<unknown, string>();
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      const mod = (await import(join(dir, f))) as Record<string, unknown>;
+      for (const [name, v] of Object.entries(mod)) {
+        owners.set(v, `${f} ${name}`);
+        // a group of keys (identity, first boot) exports its properties together
+        if (name.endsWith('_PROPERTIES'))
+          for (const [k, p] of Object.entries(v as Record<string, unknown>)) owners.set(p, `${f} ${name}.${k}`);
+      }
+    }
+    const keys = Object.keys(MANIFEST_SCHEMA.properties!);
+    expect(keys.length).toBeGreaterThan(20);
+    expect(keys.filter((k) => !owners.has(MANIFEST_SCHEMA.properties![k]))).toEqual([]);
   });
 });
