@@ -23,6 +23,7 @@ import {
 } from './sections/common.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
 import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
+import { SECRET_CHECKS, SECRETS_SCHEMA, TEMPLATES_SCHEMA } from './sections/secrets.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
 import { VERIFY_SCHEMA } from './sections/verify.js';
@@ -148,6 +149,7 @@ export const MANIFEST_SCHEMA: Schema = {
             'Droplet paths under files/ that the tool manages (status reports their drift); every other files/ path is seeded.',
           ),
           owners: OWNERS_SCHEMA,
+          templates: TEMPLATES_SCHEMA,
         },
         {
           required: ['dir'],
@@ -165,6 +167,7 @@ export const MANIFEST_SCHEMA: Schema = {
           'Hold root SSH logins with a "please wait" until a new droplet\'s first boot has finished (always released).',
       },
       variables: VARIABLES_SCHEMA,
+      secrets: SECRETS_SCHEMA,
       users: USERS_SCHEMA,
       directories: DIRECTORIES_SCHEMA,
       services: SERVICES_SCHEMA,
@@ -275,6 +278,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...FIREWALL_CHECKS,
   ...LISTING_CHECKS,
   ...VARIABLE_CHECKS,
+  ...SECRET_CHECKS,
   vendor(v, at, out) {
     if (typeof v === 'string' && RESERVED_VENDORS.has(v))
       push(
