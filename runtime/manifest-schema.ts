@@ -20,6 +20,7 @@ import { FIRST_BOOT_CHECKS, FIRST_BOOT_PROPERTIES } from './sections/first-boot.
 import { IDENTITY_CHECKS, IDENTITY_PROPERTIES, IDENTITY_REQUIRED } from './sections/identity.js';
 import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { FIRST_LOGIN_SCHEMA, LOGIN_HOLD_SCHEMA, MOTD_SCHEMA } from './sections/login.js';
+import { SECRET_CHECKS, SECRETS_SCHEMA } from './sections/secrets.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { SNAPSHOT_SCHEMA } from './sections/snapshot.js';
 import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
@@ -39,6 +40,7 @@ export const MANIFEST_SCHEMA = obj(
     seeded: SEEDED_SCHEMA,
     loginHold: LOGIN_HOLD_SCHEMA,
     variables: VARIABLES_SCHEMA,
+    secrets: SECRETS_SCHEMA,
     users: USERS_SCHEMA,
     directories: DIRECTORIES_SCHEMA,
     services: SERVICES_SCHEMA,
@@ -75,6 +77,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...CREDENTIALS_CHECKS,
   ...LISTING_CHECKS,
   ...VARIABLE_CHECKS,
+  ...SECRET_CHECKS,
 };
 
 export type { Problem };

@@ -19,6 +19,7 @@ import type { FirstBootKeys } from './sections/first-boot.js';
 import type { Identity } from './sections/identity.js';
 import type { Listing } from './sections/listing.js';
 import type { LoginKeys } from './sections/login.js';
+import type { Secret } from './sections/secrets.js';
 import type { Service } from './sections/services.js';
 import type { Snapshot } from './sections/snapshot.js';
 import type { Variable } from './sections/variables.js';
@@ -40,6 +41,7 @@ export {
 /** mpimg.json: each part's type is in its section module (sections/), next to its rules. */
 export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys {
   variables?: Record<string, Variable>;
+  secrets?: Secret[];
   users?: User[];
   directories?: Directory[];
   services?: PerDistro<string | Service>;

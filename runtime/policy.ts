@@ -14,6 +14,12 @@ const words = (names: string): string[] => names.split(' ');
 /** Vendor folder names that fail Marketplace review by themselves (/opt/digitalocean is the agent's). */
 export const RESERVED_VENDORS: ReadonlySet<string> = new Set(['digitalocean', 'do-agent', 'droplet-agent']);
 
+/**
+ * Characters no secret is drawn from: a quote, backslash, "$" or backtick breaks the quoting of the
+ * shell and config files a secret is written into (KEY='...', "..." strings, .env files).
+ */
+export const UNQUOTABLE_SECRET_CHARS = '\'"`\\$';
+
 /** Names that have uid 0 on some system: never an entry of $.users. */
 export const ROOT_ACCOUNTS: readonly string[] = ['root', 'toor'];
 

@@ -19,6 +19,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/generators/new-command.test.ts',
   'test/runtime/catalog-droplet.test.ts',
   'test/runtime/droplet-scripts.test.ts',
+  'test/runtime/first-boot-secrets.test.ts',
   'test/runtime/hostile-names.test.ts',
   'test/runtime/install-safety.test.ts',
   'test/runtime/login-hold.test.ts',

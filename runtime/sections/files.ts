@@ -5,9 +5,10 @@
  */
 import { OWNERS_SCHEMA, type Ownership } from './accounts.js';
 import { obj, projectPath, str, strings } from './common.js';
+import { TEMPLATES_SCHEMA } from './secrets.js';
 
 export interface FilesKeys {
-  files?: { dir: string; managed?: string[]; owners?: Ownership[] };
+  files?: { dir: string; managed?: string[]; owners?: Ownership[]; templates?: string[] };
   seeded?: string[];
 }
 
@@ -28,6 +29,7 @@ export const FILES_SCHEMA = obj(
       'Droplet paths under files/ that the tool manages (status reports their drift); every other files/ path is seeded.',
     ),
     owners: OWNERS_SCHEMA,
+    templates: TEMPLATES_SCHEMA,
   },
   {
     required: ['dir'],

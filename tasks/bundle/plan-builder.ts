@@ -13,6 +13,7 @@ import { runtimeHome, toolDirs } from '../../runtime/policy.js';
 import { serviceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
+import { prepareOps } from './first-boot-prepare.js';
 
 export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
 
@@ -279,9 +280,11 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
         blocks: readDroplet('blocks.sh'),
         credentials: credentialsFile(m),
         variables: project.variables,
+        secrets: (m.secrets ?? []).map((s) => s.name),
       }),
     ),
   );
+  ops.push(...prepareOps(project, { ...common, timeout: 60 * (m.firstBootTimeoutMinutes ?? 30) }));
   ops.push(...firstBootOps(project, common));
   ops.push(...servicesOps(m, common));
   const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);

@@ -17,6 +17,7 @@ import {
   type Problem,
 } from '../../runtime/manifest.js';
 import { buildVariables } from './variables.js';
+import { templateProblems } from './first-boot-prepare.js';
 import { MpimgError } from '../errors.js';
 import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
@@ -488,6 +489,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const firstLogin = readFirstLogin(dir, manifest, out);
   const { motd, motdAfter } = readMotd(dir, manifest, variables, out);
   const { files, links } = readFiles(dir, manifest, out);
+  templateProblems(manifest, files, variables, out);
 
   // The package's cleanup and check, unless the project has customised copies of them.
   const scriptOf = (s: DropletScript, at: string): ProjectFile | undefined =>

@@ -31,6 +31,7 @@ import type { ImportOptions, ImportState, PersonNote } from './state.js';
 import { readTemplate, textOf, TemplateReadError, type Piece, type Template } from './template.js';
 import { describe, fieldText, hereDocAt, quoteState, resolver, SECRET_NAME, shq, Variables } from './values.js';
 import { hasToken, redactFile, redactValue, TOKEN_PLACEHOLDER, withoutTokens } from './tokens.js';
+import { foundSecrets } from './recognizers/secrets.js';
 
 export interface ImportRequest {
   /** The template file or the folder holding it. */
@@ -584,6 +585,7 @@ async function importOnce(
       ...(state.firewall.allow.length ? { allow: state.firewall.allow } : {}),
     };
   if (state.credentialsFile) m.credentials = { file: state.credentialsFile };
+  if (foundSecrets(state).length) m.secrets = foundSecrets(state);
   m.build = {
     packages: state.packages,
     ...(state.repositories.length ? { repositories: state.repositories.map((r) => r.repo) } : {}),
@@ -643,6 +645,12 @@ async function importOnce(
       field: 'credentials.file',
       value: state.credentialsFile,
       from: 'the first-boot script that writes it',
+    });
+  for (const s of foundSecrets(state))
+    fields.push({
+      field: `secrets.${s.name}`,
+      value: `${s.length} ${s.alphabet}`,
+      from: 'the first-boot line that made it',
     });
   for (const [k, v] of vars.used)
     fields.push({ field: `variables.${k}`, value: JSON.stringify(v.value), from: v.from });

@@ -63,9 +63,13 @@ chown -R www-data: /var/www
     expect(p.files().filter((f) => f.startsWith('scripts/'))).toEqual(['scripts/10-acme-notes.sh']);
   });
 
-  it('turns the per-instance script into a first-boot step: the hold release dropped, the credentials file made 0600, the passwords kept', () => {
+  it('turns the per-instance script into a first-boot step: the hold release dropped, the credentials file made 0600, the passwords first-boot secrets', () => {
     const fb = p.read('first-boot/10-onboot.sh');
-    expect(fb).toContain('admin_pass=$(openssl rand -hex 16)');
+    expect(fb).toContain('admin_pass=$ADMIN_PASS\nnotes_key=$NOTES_KEY\n');
+    expect(p.manifest.secrets).toEqual([
+      { name: 'ADMIN_PASS', length: 32, alphabet: 'hex' },
+      { name: 'NOTES_KEY', length: 64, alphabet: 'hex' },
+    ]);
     expect(fb).toContain(
       'cat > /root/.digitalocean_password <<EOM\nadmin_pass="${admin_pass}"\nEOM\nchmod 0600 /root/.digitalocean_password\n',
     );
@@ -76,12 +80,12 @@ chown -R www-data: /var/www
     expect(e.became).toEqual(
       expect.arrayContaining([
         'first-boot step first-boot/10-onboot.sh',
-        'kept: makes admin_pass (will map to secrets)',
-        'kept: makes notes_key (will map to secrets)',
+        'secrets: ADMIN_PASS (32 hex, made once per droplet)',
+        'secrets: NOTES_KEY (64 hex, made once per droplet)',
       ]),
     );
     expect(e.keptAs).toBe('first-boot/10-onboot.sh');
-    expect(e.absorbed).toBe(4);
+    expect(e.absorbed).toBe(6);
   });
 
   it("makes motd.txt of the MOTD script: {{ip}} where it printed the address, the package's MOTD path in the removal hint", () => {

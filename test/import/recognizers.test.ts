@@ -217,18 +217,47 @@ describe('recognizers, one line at a time', () => {
     expect(keptScript(r)).toContain('mkdir /just-one\nmkdir -p ~/cache\n');
   });
 
-  it('the passwords file: credentials.file, chmod 0600 added after the write, the generators kept as "will map to secrets"', async () => {
+  it('the passwords file: credentials.file, chmod 0600 added after the write; the password a first-boot secret', async () => {
     const r = await importLines([], {
       'files/var/lib/cloud/scripts/per-instance/01-setup':
         '#!/bin/sh\ndb_pass=$(pwgen -s 24 1)\necho "db_pass=${db_pass}" >> /root/.digitalocean_passwords\n',
     });
     expect(r.manifest.credentials).toEqual({ file: '/root/.digitalocean_passwords' });
+    expect(r.manifest.secrets).toEqual([{ name: 'DB_PASS', length: 24, alphabet: 'alnum' }]);
     expect(r.files.get('first-boot/10-setup.sh')!.data.toString()).toBe(
-      '#!/bin/sh\ndb_pass=$(pwgen -s 24 1)\necho "db_pass=${db_pass}" >> /root/.digitalocean_passwords\nchmod 0600 /root/.digitalocean_passwords\n',
+      '#!/bin/sh\ndb_pass=$DB_PASS\necho "db_pass=${db_pass}" >> /root/.digitalocean_passwords\nchmod 0600 /root/.digitalocean_passwords\n',
     );
     expect(entry(r.report, 'files/var/lib/cloud/scripts/per-instance/01-setup').became).toContain(
-      'kept: makes db_pass (will map to secrets)',
+      'secrets: DB_PASS (24 alnum, made once per droplet)',
     );
+  });
+
+  it('first-boot passwords of each generator become $.secrets of the same strength; at build time they stay script', async () => {
+    const r = await importLines(['build_key=$(openssl rand -hex 16)'], {
+      'files/var/lib/cloud/scripts/per-instance/01-setup': [
+        '#!/bin/sh',
+        'a=$(openssl rand -hex 16)',
+        'B_KEY="$(openssl rand -base64 33)"',
+        "c=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 40)",
+        'd=$(head /dev/urandom | tr -dc a-f0-9 | head -c 8)',
+        'e=$(date +%s | sha256sum)',
+        'path=$(pwgen 16 1)',
+        'a=$(pwgen 20 1)',
+        'echo "$a $B_KEY $c $d $e" > /root/.digitalocean_password',
+        '',
+      ].join('\n'),
+    });
+    expect(r.manifest.secrets).toEqual([
+      { name: 'A', length: 32, alphabet: 'hex' },
+      { name: 'B_KEY', length: 44, alphabet: 'base64url' },
+      { name: 'C', length: 40, alphabet: 'alnum' },
+      { name: 'D', length: 12, alphabet: 'hex' },
+    ]);
+    const fb = r.files.get('first-boot/10-setup.sh')!.data.toString();
+    expect(fb).toContain('a=$A\n# B_KEY: $.secrets (made at first boot)\nc=$C\nd=$D\n');
+    // not a generator it knows, a reserved name, a second time: kept as they were
+    expect(fb).toContain('e=$(date +%s | sha256sum)\npath=$(pwgen 16 1)\na=$(pwgen 20 1)\n');
+    expect(keptScript(r)).toContain('build_key=$(openssl rand -hex 16)');
   });
 
   it('a kept line that still names a moved file leaves that file in files/ (and its chmod is then a mode)', async () => {

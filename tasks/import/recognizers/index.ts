@@ -9,6 +9,7 @@ import { holdAtBuild, holdAtFirstBoot } from './login-hold.js';
 import { movedFiles } from './moved.js';
 import { passwords } from './passwords.js';
 import { repositories } from './repositories.js';
+import { secrets } from './secrets.js';
 import { systemctlEnable } from './systemctl.js';
 import { ufw } from './ufw.js';
 import { writtenFiles } from './written-files.js';
@@ -23,6 +24,7 @@ export const RECOGNIZERS: ReadonlyArray<Recognizer> = [
   directories,
   holdAtBuild,
   holdAtFirstBoot,
+  secrets,
   passwords,
   movedFiles,
   writtenFiles,

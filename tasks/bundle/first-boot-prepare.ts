@@ -1,0 +1,152 @@
+/**
+ * $.secrets and $.files.templates (runtime/sections/secrets.ts) at bundle time: the templates'
+ * placeholders checked against what fills them in, and the plan's part: the prepare step that makes
+ * the secrets and fills in the templates at first boot, before every other step.
+ */
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Op } from '../../runtime/plan.js';
+import type { Problem } from '../../runtime/manifest.js';
+import {
+  alphabetChars,
+  DEFAULT_SECRET_LENGTH,
+  reservedPlaceholder,
+  TEMPLATE_PLACEHOLDER_RE,
+  trSet,
+} from '../../runtime/sections/secrets.js';
+import { closest } from '../../runtime/schema.js';
+import type { Project } from './project.js';
+import { renderDroplet } from './render.js';
+
+export const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
+
+/** The placeholders a template of this manifest may hold. */
+function knownPlaceholders(m: Project['manifest'], variables: Record<string, string>): string[] {
+  return ['ip', 'hostname', ...Object.keys(variables), ...(m.secrets ?? []).map((s) => `secret.${s.name}`)];
+}
+
+/**
+ * Each $.files.templates entry is a regular file of files/, UTF-8 text, whose placeholders of
+ * mpimg's form are all known (file and line named), and which is not readable by everyone when it
+ * is to hold a secret.
+ */
+export function templateProblems(
+  m: Project['manifest'],
+  files: Project['files'],
+  variables: Record<string, string>,
+  out: Problem[],
+): void {
+  const known = knownPlaceholders(m, variables);
+  (m.files?.templates ?? []).forEach((target, i) => {
+    const f = files.find((x) => x.target === target);
+    if (!f) {
+      out.push({
+        path: `$.files.templates[${i}]`,
+        message: `${target} is not a regular file of ${m.files?.dir ?? 'files'}/`,
+        hint: `put the template at ${m.files?.dir ?? 'files'}${target}, or remove it from the list`,
+      });
+      return;
+    }
+    const owner = ownedFolder(m, target);
+    if (owner)
+      out.push({
+        path: `$.files.templates[${i}]`,
+        message: `${target} is inside ${owner[0]}, which belongs to "${owner[1]}": root fills it in at first boot, and that user could put a link in its place`,
+        hint: "keep templates in a folder of root's (e.g. /etc/<app>/) and give the file to the service with $.files.owners",
+      });
+    const buf = fs.readFileSync(f.abs);
+    const text = buf.toString('utf8');
+    if (buf.includes(0) || !Buffer.from(text, 'utf8').equals(buf)) {
+      out.push({
+        path: f.rel,
+        message: 'a template must be UTF-8 text',
+        hint: 'templates are config files, not binaries',
+      });
+      return;
+    }
+    text.split('\n').forEach((line, n) => {
+      for (const [, key] of line.matchAll(TEMPLATE_PLACEHOLDER_RE)) {
+        if (!reservedPlaceholder(key) || known.includes(key)) {
+          if (key.startsWith('secret.') && known.includes(key) && f.mode & 0o004)
+            out.push({
+              path: `${f.rel}:${n + 1}`,
+              message: `{{${key}}} would be readable by every user: the file is mode ${(f.mode & 0o777).toString(8).padStart(4, '0')}`,
+              hint: `chmod o-r ${f.rel} (give it to the service's group with $.files.owners)`,
+            });
+          continue;
+        }
+        const near = closest(key, known);
+        out.push({
+          path: `${f.rel}:${n + 1}`,
+          message: `unknown placeholder {{${key}}}`,
+          hint: `${near ? `did you mean {{${near}}}? ` : ''}use one of ${known.map((k) => `{{${k}}}`).join(', ')} (declare secrets in $.secrets, variables in $.variables)`,
+        });
+      }
+    });
+  });
+}
+
+/** The folder of $.directories or home of $.users, owned by another user than root, that holds `p`. */
+function ownedFolder(m: Project['manifest'], p: string): [string, string] | undefined {
+  const owned: Array<[string, string]> = [
+    ...(m.directories ?? [])
+      .filter((d) => d.owner && d.owner !== 'root')
+      .map((d) => [d.path, d.owner!] as [string, string]),
+    ...(m.users ?? []).filter((u) => u.home).map((u) => [u.home!, u.name] as [string, string]),
+  ];
+  return owned.find(([d]) => p.startsWith(`${d}/`));
+}
+
+function fileOp(p: string, mode: number, data: Buffer | string): Op {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  return {
+    kind: 'file',
+    path: p,
+    mode,
+    content: buf.toString('base64'),
+    sha256: createHash('sha256').update(buf).digest('hex'),
+  };
+}
+
+/**
+ * The prepare step (0-<slug>-prepare sorts before every NN- step) and each template's copy in the
+ * home folder (the file in place is filled in; the copy is what a second run starts from).
+ */
+export function prepareOps(
+  project: Project,
+  common: { name: string; slug: string; home: string; timeout: number },
+): Op[] {
+  const m = project.manifest;
+  const secrets = (m.secrets ?? []).map((s) => ({
+    name: s.name,
+    length: s.length ?? DEFAULT_SECRET_LENGTH,
+    set: trSet(alphabetChars(s)),
+  }));
+  const templates = (m.files?.templates ?? []).flatMap((target) => {
+    const f = project.files.find((x) => x.target === target);
+    return f ? [{ target, copy: `${common.home}/templates${target}`, bytes: fs.readFileSync(f.abs) }] : [];
+  });
+  if (!secrets.length && !templates.length) return [];
+  const usesIp = templates.some((t) => t.bytes.toString('utf8').includes('{{ip}}'));
+  const script = `${common.home}/prepare`;
+  return [
+    fileOp(
+      script,
+      0o755,
+      renderDroplet('prepare.sh.ejs', {
+        ...common,
+        secrets,
+        templates: templates.map((t) => ({ ...t, nl: t.bytes.at(-1) === 0x0a })),
+        variables: Object.keys(project.variables),
+        known: knownPlaceholders(m, project.variables),
+        usesIp,
+      }),
+    ),
+    fileOp(
+      `${PER_INSTANCE}/0-${common.slug}-prepare`,
+      0o755,
+      renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'prepare', script, timeout: common.timeout }),
+    ),
+    ...templates.map((t) => fileOp(t.copy, 0o600, t.bytes)),
+  ];
+}

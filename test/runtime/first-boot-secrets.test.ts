@@ -1,0 +1,259 @@
+/**
+ * $.secrets and $.files.templates on a droplet: what install laid down, run for real by sh in a
+ * private mount namespace over a staged root (as cloud-init runs per-instance scripts), with every
+ * program on PATH replaced by a stub that records its arguments and runs the real one.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundledFixture, stagedRoot } from '../helpers/bundled.js';
+import { runInSandbox } from '../helpers/sandbox.js';
+import { serveDir, type Served } from '../helpers/static-server.js';
+import { tempDir } from '../helpers/temp.js';
+import { treeDigest } from '../helpers/tree.js';
+import type { Manifest } from '../../runtime/manifest.js';
+
+const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
+const RUN_PARTS = `for f in ${PER_INSTANCE}/*; do "$f" || echo "FAILED $f"; done`;
+const HOSTILE = `a/b & c \\1 $HOME "q" 'q' {{secret.DB_PASSWORD}} %s`;
+const TEMPLATE = [
+  'server_name {{ip}};',
+  'host = {{hostname}}',
+  'db = {{secret.DB_PASSWORD}} key={{secret.SECRET_KEY}}',
+  'title = {{APP_TITLE}}',
+  'jinja = {{ ip }} {{ user.name }} {% if x %}{{x|e}}{% endif %}',
+  'go = {{.Values.ip}} {{- .Name -}} mustache = {{name}} {{{body}}} {{#list}}{{/list}}',
+  'empty = {{}} half = {{ip} {ip}} {{{{ip}}}}',
+  'no newline at the end: {{hostname}}',
+].join('\n');
+
+const manifest: Partial<Manifest> = {
+  variables: { APP_TITLE: HOSTILE },
+  secrets: [
+    { name: 'DB_PASSWORD', length: 24 },
+    { name: 'SECRET_KEY', length: 50, alphabet: 'base64url' },
+    { name: 'TOKEN', length: 16, alphabet: 'hex' },
+    { name: 'PIN', length: 20, alphabet: '0123456789-[]:^' },
+  ],
+  files: { dir: 'files', templates: ['/opt/app/app.conf'] },
+};
+
+let b: ReturnType<typeof bundledFixture>;
+let server: Served;
+let metadata: Record<string, string>;
+let stubs: string;
+let argvLog: string;
+
+beforeAll(async () => {
+  const dir = tempDir('mpimg-proj-');
+  fs.mkdirSync(path.join(dir, 'files/opt/app'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'files/opt/app/app.conf'), TEMPLATE, { mode: 0o640 });
+  b = bundledFixture({ manifest, dir });
+  // the metadata service, in a child process (spawnSync blocks this one's event loop)
+  const served = tempDir('mpimg-metadata-');
+  fs.chmodSync(served, 0o755);
+  fs.writeFileSync(path.join(served, 'ipv4'), '203.0.113.9');
+  server = await serveDir(served);
+  metadata = {
+    MPIMG_METADATA_URL: `${server.url}/ipv4`,
+    MPIMG_IP_TRIES: '1',
+    MPIMG_IP_DELAY: '0',
+  };
+  stubs = tempDir('mpimg-stubs-');
+  fs.chmodSync(stubs, 0o755);
+  argvLog = path.join(stubs, 'argv.log');
+  const seen = new Set<string>();
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir)) {
+      if (seen.has(name) || !/^[A-Za-z0-9._+-]+$/.test(name)) continue;
+      seen.add(name);
+      fs.writeFileSync(
+        path.join(stubs, name),
+        `#!/bin/sh\nprintf '%s\\n' "$0" "$@" >> '${argvLog}'\nexec '${dir}/${name}' "$@"\n`,
+        { mode: 0o755 },
+      );
+    }
+  }
+});
+afterAll(() => server.close());
+
+/** A staged root with the bundle installed, the template and a first-boot step that uses the secrets. */
+function installed(): string {
+  const root = stagedRoot();
+  const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  fs.writeFileSync(
+    path.join(root, 'opt/acme/acme-wiki/first-boot/20-ip'),
+    // a step that hands the secrets of its environment over to the test (printf is sh's own)
+    '#!/bin/sh\nset -eu\nprintf "%s %s" "$DB_PASSWORD" "$PIN" > /root/seen-by-step\n',
+  );
+  return root;
+}
+
+const run = (root: string) => {
+  fs.rmSync(argvLog, { force: true });
+  return runInSandbox(root, RUN_PARTS, { env: { ...metadata, PATH: `${stubs}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+};
+const read = (root: string, p: string) => fs.readFileSync(path.join(root, p), 'utf8');
+const credentials = (root: string) => read(root, 'root/.acme-wiki-credentials');
+const secretsOf = (root: string) =>
+  Object.fromEntries([...credentials(root).matchAll(/^([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+
+/** Every log first boot wrote, and everything it printed. */
+const allLogs = (root: string) =>
+  fs
+    .readdirSync(path.join(root, 'var/log/mpimg/acme-wiki'))
+    .map((f) => read(root, `var/log/mpimg/acme-wiki/${f}`))
+    .join('\n');
+
+describe('secrets made at first boot', () => {
+  it('are made once per droplet, 0600 root in the credentials file, of their length and alphabet', () => {
+    const root = installed();
+    expect(fs.existsSync(path.join(root, 'root/.acme-wiki-credentials'))).toBe(false);
+    const r = run(root);
+    expect(r.stdout).not.toContain('FAILED');
+    const st = fs.statSync(path.join(root, 'root/.acme-wiki-credentials'));
+    expect(st.mode & 0o777).toBe(0o600);
+    expect([st.uid, st.gid]).toEqual([0, 0]);
+    const s = secretsOf(root);
+    expect(s.DB_PASSWORD).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(s.SECRET_KEY).toMatch(/^[A-Za-z0-9_-]{50}$/);
+    expect(s.TOKEN).toMatch(/^[0-9a-f]{16}$/);
+    expect(s.PIN).toMatch(/^[0-9\-[\]:^]{20}$/);
+    // the step saved its own password too, and got the secrets in its environment
+    expect(Object.keys(s).sort()).toEqual(['ADMIN_PASSWORD', 'DB_PASSWORD', 'PIN', 'SECRET_KEY', 'TOKEN']);
+    expect(read(root, 'root/seen-by-step')).toBe(`${s.DB_PASSWORD} ${s.PIN}`);
+    expect(read(root, 'var/lib/mpimg/acme-wiki/first-boot.last')).toBe('prepare 0\n10-password 0\n20-ip 0\n');
+
+    // first boot again (cloud-init clean, a second boot): the same secrets
+    const again = run(root);
+    expect(again.stdout).not.toContain('FAILED');
+    expect(secretsOf(root)).toEqual({ ...s, ADMIN_PASSWORD: secretsOf(root).ADMIN_PASSWORD });
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain('secret DB_PASSWORD: kept');
+
+    // another droplet of the same image: its own
+    const other = installed();
+    run(other);
+    const o = secretsOf(other);
+    for (const k of ['DB_PASSWORD', 'SECRET_KEY', 'TOKEN', 'PIN']) expect(o[k]).not.toBe(s[k]);
+  });
+
+  it('never reach a log, the output or any command line', () => {
+    const root = installed();
+    const r = run(root);
+    expect(r.stdout).not.toContain('FAILED');
+    const s = secretsOf(root);
+    const logs = allLogs(root);
+    const argv = fs.readFileSync(argvLog, 'utf8');
+    // the stubs did record the tools first boot ran (tr made the secrets, awk filled in the template)
+    expect(argv).toMatch(/\/tr\n-dc\n/);
+    expect(argv).toMatch(/\/awk\n/);
+    expect(argv).toContain('/sed\n');
+    for (const v of Object.values(s)) {
+      expect(v.length).toBeGreaterThanOrEqual(16);
+      expect(r.stdout + r.stderr).not.toContain(v);
+      expect(logs).not.toContain(v);
+      expect(argv).not.toContain(v);
+    }
+    // what the image holds (the bundle's files) never had a value
+    const state = fs.readdirSync(path.join(root, 'var/lib/mpimg/acme-wiki'));
+    for (const f of state)
+      for (const v of Object.values(s)) expect(read(root, `var/lib/mpimg/acme-wiki/${f}`)).not.toContain(v);
+  });
+
+  it('keeps a line the customer changed, and refuses one it cannot read back', () => {
+    const root = installed();
+    run(root);
+    const file = path.join(root, 'root/.acme-wiki-credentials');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^TOKEN='[^']*'$/m, "TOKEN='mine'"));
+    run(root);
+    expect(secretsOf(root).TOKEN).toBe('mine');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^TOKEN='mine'$/m, 'TOKEN=mine'));
+    const r = run(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(r.stderr).toContain('first-boot step prepare failed');
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
+      "TOKEN in /root/.acme-wiki-credentials is not written NAME='value': fix or remove that line",
+    );
+    expect(read(root, 'root/.acme-wiki-credentials')).toContain('TOKEN=mine\n');
+  });
+});
+
+describe('templates filled in at first boot', () => {
+  const expected = (s: Record<string, string>) =>
+    [
+      'server_name 203.0.113.9;',
+      `host = ${os.hostname()}`,
+      `db = ${s.DB_PASSWORD} key=${s.SECRET_KEY}`,
+      `title = ${HOSTILE}`,
+      'jinja = {{ ip }} {{ user.name }} {% if x %}{{x|e}}{% endif %}',
+      'go = {{.Values.ip}} {{- .Name -}} mustache = {{name}} {{{body}}} {{#list}}{{/list}}',
+      'empty = {{}} half = {{ip} {ip}} {{203.0.113.9}}',
+      `no newline at the end: ${os.hostname()}`,
+    ].join('\n');
+
+  it('fills in what the manifest knows, literally, keeps every other {{ }} and the owner and mode', () => {
+    const root = installed();
+    const target = path.join(root, 'opt/app/app.conf');
+    expect(fs.readFileSync(target, 'utf8')).toBe(TEMPLATE);
+    fs.chownSync(target, 4242, 4343);
+    fs.chmodSync(target, 0o640);
+    const r = run(root);
+    expect(r.stdout).not.toContain('FAILED');
+    const s = secretsOf(root);
+    expect(fs.readFileSync(target, 'utf8')).toBe(expected(s));
+    const st = fs.statSync(target);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([4242, 4343, 0o640]);
+    expect(fs.readdirSync(path.join(root, 'opt/app'))).toEqual(['app.conf']);
+
+    // again: the same file; changed by the customer since: kept
+    run(root);
+    expect(fs.readFileSync(target, 'utf8')).toBe(expected(s));
+    fs.writeFileSync(target, 'mine\n');
+    run(root);
+    expect(fs.readFileSync(target, 'utf8')).toBe('mine\n');
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
+      'template /opt/app/app.conf: changed since it was filled in, kept',
+    );
+  });
+
+  it('refuses to fill in a file in a folder another user may change (a link could take its place)', () => {
+    const root = installed();
+    fs.chownSync(path.join(root, 'opt/app'), 4242, 4242);
+    const r = run(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
+      "template /opt/app/app.conf: /opt/app is not root's alone (another user may change it): not filled in",
+    );
+    expect(read(root, 'opt/app/app.conf')).toBe(TEMPLATE);
+  });
+});
+
+describe('the prepare step in the bundle', () => {
+  it('is laid down the same by both executors, and shellcheck-clean POSIX sh', () => {
+    const a = stagedRoot();
+    const c = stagedRoot();
+    expect(spawnSync(process.execPath, [b.cjs, 'install', '--root', a]).status).toBe(0);
+    const r = spawnSync('sh', [b.sh, 'install', '--root', c], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(treeDigest(c)).toEqual(treeDigest(a));
+    const files = [
+      'opt/acme/acme-wiki/prepare',
+      'opt/acme/acme-wiki/lib.sh',
+      `${PER_INSTANCE.slice(1)}/0-acme-wiki-prepare`,
+    ].map((f) => path.join(a, f));
+    expect(fs.statSync(files[0]).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(a, 'opt/acme/acme-wiki/templates/opt/app/app.conf')).mode & 0o777).toBe(0o600);
+    // SC2016 (a "$" in single quotes): the hostile variable's value is meant literally
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', '-e', 'SC2016', ...files], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
+    // the bundle holds names, lengths and alphabets; never a value
+    expect(fs.readFileSync(files[0], 'utf8')).toContain("mpimg__make_secret DB_PASSWORD 24 '\\101\\102");
+  });
+});
