@@ -12,12 +12,13 @@ import {
   FIRST_BOOT_FILE_RE,
   formatProblems,
   unsafeRelativePath,
-  validateManifest,
   type Manifest,
   type Problem,
 } from '../../runtime/manifest.js';
 import { buildVariables } from './variables.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
+import { readManifest } from '../../core/manifest-file.js';
+import { MOTD_PLACEHOLDERS } from '../../core/motd-placeholders.js';
 import { checkScriptOf, cleanupScriptOf, type DropletScript } from './droplet-scripts.js';
 import { syntaxProblems } from './script-check.js';
 import { PLACEHOLDER_NAMES, scriptsDirEntry, STEP_NAME_RE } from './scripts-dir.js';
@@ -70,59 +71,6 @@ export interface Project {
 }
 
 const IGNORED = PLACEHOLDER_NAMES;
-
-/**
- * The text of mpimg.json, or an error that says why there is none: missing, not a file (a folder of
- * that name), or starting with a UTF-8 byte order mark (JSON.parse would only say "Unexpected token").
- */
-export function readManifestText(file: string): string {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    throw new MpimgError('no mpimg.json in this folder', {
-      where: file,
-      hint: 'run this inside an image project (create one with `mpimg new <dir>`)',
-    });
-  }
-  if (!st.isFile()) {
-    throw new MpimgError(`mpimg.json is not a file (it is a ${st.isDirectory() ? 'folder' : 'special file'})`, {
-      where: file,
-      hint: "the project's manifest must be a JSON file named mpimg.json: move that away (e.g. `mv mpimg.json mpimg.json.old`) and put the manifest file there",
-    });
-  }
-  const text = fs.readFileSync(file, 'utf8');
-  if (text.startsWith('\uFEFF')) {
-    throw new MpimgError(
-      'mpimg.json starts with a byte order mark (BOM, the bytes EF BB BF), which JSON does not allow',
-      {
-        where: `${file}:1:1`,
-        hint: "remove it: `sed -i '1s/^\\xEF\\xBB\\xBF//' mpimg.json`, or save the file as UTF-8 without BOM in your editor",
-      },
-    );
-  }
-  return text;
-}
-
-function readManifestJson(file: string): unknown {
-  const text = readManifestText(file);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    let where = file;
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`;
-    }
-    throw new MpimgError(`mpimg.json is not valid JSON: ${msg}`, {
-      where,
-      hint: 'fix the JSON syntax (a trailing comma or a missing quote is common)',
-    });
-  }
-}
 
 function shebangProblem(abs: string, rel: string, out: Problem[]): void {
   const head = fs.readFileSync(abs).subarray(0, 2).toString('latin1');
@@ -292,22 +240,10 @@ function outsideProblem(dir: string, rel: string, out: Problem[], at = rel): boo
   return real !== null;
 }
 
-/** <dir>/mpimg.json, parsed and validated by the one schema; every problem at once. */
-export function readManifest(dir: string): Manifest {
-  const file = path.join(dir, 'mpimg.json');
-  const { manifest, problems } = validateManifest(readManifestJson(file));
-  if (!manifest)
-    throw new MpimgError(formatProblems(problems, file), { hint: 'fix the fields above and run again', problems });
-  return manifest;
-}
-
 export interface LoadOptions {
   /** $.variables given for this build (`mpimg bundle --var`, MPIMG_VAR_<NAME>: see variableOverrides). */
   overrides?: Record<string, string>;
 }
-
-/** Placeholders a MOTD may hold besides the variables: {{ip}} is filled in at login, the rest at bundle time. */
-export const MOTD_PLACEHOLDERS = ['ip', 'name', 'version', 'credentials'];
 
 /** Shell scripts need a shebang and LF line endings. */
 function scriptProblems(f: ProjectFile, out: Problem[]): void {

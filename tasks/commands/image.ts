@@ -19,7 +19,7 @@ import {
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import type { Image } from '../do/types.js';
 import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
-import { MpimgError, UsageError } from '../errors.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
 import { reasonOption, releaseImage } from './release.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { distroFromOsRelease, familyOf, type Distro } from '../../runtime/distro.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import { shellQuote } from '../ssh/quote.js';
-import { outsideMessage, outsideProject, readManifest } from '../bundle/project.js';
+import { readManifest } from '../../core/manifest-file.js';
+import { outsideMessage, outsideProject } from '../bundle/project.js';
 import { fail } from '../ssh/helpers.js';
 import type { Connection } from '../ssh/connection.js';
 
