@@ -22,6 +22,8 @@ describe('the published package', () => {
       'lib/tasks/cli.js',
       'lib/tasks/library.js',
       'lib/generators/app/index.js',
+      'lib/core/app-project.js',
+      'lib/core/manifest-file.js',
       'lib/runtime/mpimg-runtime.cjs',
       'templates/project/gitignore',
       'templates/droplet/lib.sh.ejs',
