@@ -4,7 +4,13 @@ import { SYSTEM_TESTS, UNIT_STUBS } from './test/lanes.js';
 
 // Two lanes (test/lanes.ts): `npm test` runs both, `npm run test:unit` the unit lane alone (no root,
 // no Debian packages), `npm run test:system` the other. The Debian bed is vitest.e2e.config.ts.
-const ALL = ['test/**/*.test.ts', 'generators/**/*.test.ts', 'runtime/**/*.test.ts', 'tasks/**/*.test.ts'];
+const ALL = [
+  'test/**/*.test.ts',
+  'core/**/*.test.ts',
+  'generators/**/*.test.ts',
+  'runtime/**/*.test.ts',
+  'tasks/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {

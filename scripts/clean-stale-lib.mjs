@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'lib');
-for (const top of ['tasks', 'generators', 'runtime']) {
+for (const top of ['core', 'tasks', 'generators', 'runtime']) {
   const dir = join(lib, top);
   if (!existsSync(dir)) continue;
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {

@@ -1,6 +1,6 @@
-import { packageVersion } from './paths.js';
+import { packageVersion } from '../core/paths.js';
 import { closest } from '../runtime/schema.js';
-import { MpimgError, UsageError } from './errors.js';
+import { MpimgError, UsageError } from '../core/errors.js';
 import type { Command, CommandContext } from './commands/types.js';
 
 /** Every command lives in its own module under tasks/commands/, loaded only when used. */

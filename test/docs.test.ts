@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { validateManifest } from '../runtime/manifest.js';
 import { schemaDocument } from '../runtime/manifest-schema.js';
 import { publishedSchema } from '../runtime/schema.js';
-import { MOTD_PLACEHOLDERS } from '../tasks/bundle/project.js';
+import { MOTD_PLACEHOLDERS } from '../core/motd-placeholders.js';
 import { exampleAt, fields, manifestDoc } from '../tasks/docs/manifest-doc.js';
 import { STEPS } from '../tasks/steps/index.js';
 import { stepTable, withStepTable } from '../tasks/steps/table.js';

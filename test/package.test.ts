@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createEnv } from 'yeoman-environment';
 import { gunzipSync } from 'node:zlib';
-import { packDirectory } from '../generators/lib/package-source.js';
+import { packDirectory } from '../core/package-source.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,6 +22,8 @@ describe('the published package', () => {
       'lib/tasks/cli.js',
       'lib/tasks/library.js',
       'lib/generators/app/index.js',
+      'lib/core/app-project.js',
+      'lib/core/manifest-file.js',
       'lib/runtime/mpimg-runtime.cjs',
       'templates/project/gitignore',
       'templates/droplet/lib.sh.ejs',
@@ -81,7 +83,7 @@ describe('the published package', () => {
     // nothing `mpimg` runs in a project loads Yeoman: only the yo entry points import it
     const imports = execFileSync(
       'grep',
-      ['-rlE', "from 'yeoman-(generator|environment)'", 'tasks', 'generators', 'runtime'],
+      ['-rlE', "from 'yeoman-(generator|environment)'", 'core', 'tasks', 'generators', 'runtime'],
       { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     ).trim();
     expect(imports.split('\n').filter(Boolean).sort()).toEqual(['generators/app/index.ts', 'generators/lib/sub.ts']);

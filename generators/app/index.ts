@@ -1,17 +1,17 @@
 /**
- * `yo mpimg`: Yeoman's way into the image project generator (lib/app-core.ts, which `mpimg new`
+ * `yo mpimg`: Yeoman's way into the image project generator (core/app-project.ts, which `mpimg new`
  * runs without Yeoman). Yeoman only parses the options and asks the questions; the project's files
  * and .yo-rc.json are written by the core in one commit (atomically, the record last), so Yeoman's
  * own conflicter and file log stay out of it.
  */
 import { spawnSync } from 'node:child_process';
 import Generator from 'yeoman-generator';
-import { AppProject } from '../lib/app-core.js';
-import { ANSWER_SPECS, EXTRA_OPTIONS } from '../lib/options.js';
-import { nextSteps } from '../lib/next-steps.js';
-import { projectTemplates } from '../lib/paths.js';
-import type { Prompter } from '../lib/questions.js';
-import { generationReport } from '../lib/write.js';
+import { AppProject } from '../../core/app-project.js';
+import { ANSWER_SPECS, EXTRA_OPTIONS } from '../../core/options.js';
+import { nextSteps } from '../../core/next-steps.js';
+import { projectTemplates } from '../../core/paths.js';
+import type { Prompter } from '../../core/questions.js';
+import { generationReport } from '../../core/write.js';
 
 export default class AppGenerator extends Generator {
   core!: AppProject;

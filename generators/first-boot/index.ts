@@ -3,7 +3,7 @@
  * multiple of 10 after the highest one, else the next number), mode 0755. `NN-<name>` asks for NN.
  * The work is lib/pieces.ts's, shared with `mpimg add first-boot`.
  */
-import { addFirstBoot, nextFirstBootNumber, type PieceResult } from '../lib/pieces.js';
+import { addFirstBoot, nextFirstBootNumber, type PieceResult } from '../../core/pieces.js';
 import { SubGenerator } from '../lib/sub.js';
 
 export { nextFirstBootNumber };

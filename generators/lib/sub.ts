@@ -3,8 +3,8 @@
  * says what happened. The work itself is lib/pieces.ts's, which `mpimg add` runs without Yeoman.
  */
 import Generator from 'yeoman-generator';
-import type { PieceOptions, PieceResult } from './pieces.js';
-import { projectTemplates } from './paths.js';
+import type { PieceOptions, PieceResult } from '../../core/pieces.js';
+import { projectTemplates } from '../../core/paths.js';
 
 export abstract class SubGenerator extends Generator {
   abstract result?: PieceResult;

@@ -1,7 +1,7 @@
 /** `yo mpimg:motd [--motd <greeting>]`: writes motd.txt and turns the MOTD on in mpimg.json (lib/pieces.ts). */
-import { addMotd, type PieceResult } from '../lib/pieces.js';
-import { specFor } from '../lib/options.js';
-import type { Prompter } from '../lib/questions.js';
+import { addMotd, type PieceResult } from '../../core/pieces.js';
+import { specFor } from '../../core/options.js';
+import type { Prompter } from '../../core/questions.js';
 import { SubGenerator } from '../lib/sub.js';
 
 export default class MotdGenerator extends SubGenerator {

@@ -25,7 +25,7 @@ import {
 import type { Repository } from '../../runtime/sections/build.js';
 import { firewallRules } from '../../runtime/sections/firewall.js';
 import { serviceOf, type Service } from '../../runtime/sections/services.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import {
   LIMIT_BURST,
   LIMIT_FILE,

@@ -3,11 +3,11 @@
  * from (recorded in .yo-rc.json), so `mpimg validate` can say when the package's own changed since.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONFIG_KEY, generatorConfig, readYoRc, YO_RC } from '../../core/yo-rc.js';
 
 export const CUSTOMISED_KEY = 'customised';
-const YO = 'generator-mpimg';
 
 export interface CustomisedCopy {
   /** generator-mpimg version the copy was made from. */
@@ -16,29 +16,17 @@ export interface CustomisedCopy {
   sha256: string;
 }
 
-function readYoRc(dir: string): Record<string, Record<string, unknown>> {
-  const f = join(dir, '.yo-rc.json');
-  if (!existsSync(f)) return {};
-  try {
-    return JSON.parse(readFileSync(f, 'utf8')) as Record<string, Record<string, unknown>>;
-  } catch {
-    return {};
-  }
-}
-
 export function customisedCopies(dir: string): Record<string, CustomisedCopy> {
-  return ((readYoRc(dir)[YO] ?? {})[CUSTOMISED_KEY] as Record<string, CustomisedCopy> | undefined) ?? {};
+  return (generatorConfig(dir)[CUSTOMISED_KEY] as Record<string, CustomisedCopy> | undefined) ?? {};
 }
 
 export function recordCustomised(dir: string, rel: string, packageBytes: Buffer, version: string): void {
-  const rc = readYoRc(dir);
-  const mine = rc[YO] ?? {};
-  mine[CUSTOMISED_KEY] = {
+  const { rc } = readYoRc(dir);
+  rc[CONFIG_KEY][CUSTOMISED_KEY] = {
     ...customisedCopies(dir),
     [rel]: { from: version, sha256: createHash('sha256').update(packageBytes).digest('hex') },
   };
-  rc[YO] = mine;
-  const f = join(dir, '.yo-rc.json');
+  const f = join(dir, YO_RC);
   writeFileSync(`${f}.mpimg-tmp`, `${JSON.stringify(rc, null, 2)}\n`);
   renameSync(`${f}.mpimg-tmp`, f);
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULTS, type Manifest } from '../../runtime/manifest.js';
-import { templatesDir } from '../paths.js';
+import { templatesDir } from '../../core/paths.js';
 
 export interface DropletScript {
   abs: string;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Op } from '../../runtime/plan.js';
-import type { Problem } from '../../runtime/manifest.js';
+import type { Manifest, Problem } from '../../runtime/manifest.js';
 import {
   alphabetChars,
   DEFAULT_SECRET_LENGTH,
@@ -15,13 +15,25 @@ import {
   trSet,
 } from '../../runtime/sections/secrets.js';
 import { closest } from '../../runtime/schema.js';
-import type { Project } from './project.js';
 import { renderDroplet } from './render.js';
+
+/** What of a project (./project.ts) this module reads: typed here, as project.ts calls templateProblems. */
+interface ProjectFile {
+  target: string;
+  abs: string;
+  rel: string;
+  mode: number;
+}
+interface PreparedProject {
+  manifest: Manifest;
+  files: readonly ProjectFile[];
+  variables: Record<string, string>;
+}
 
 export const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
 
 /** The placeholders a template of this manifest may hold. */
-function knownPlaceholders(m: Project['manifest'], variables: Record<string, string>): string[] {
+function knownPlaceholders(m: Manifest, variables: Record<string, string>): string[] {
   return ['ip', 'hostname', ...Object.keys(variables), ...(m.secrets ?? []).map((s) => `secret.${s.name}`)];
 }
 
@@ -31,8 +43,8 @@ function knownPlaceholders(m: Project['manifest'], variables: Record<string, str
  * is to hold a secret.
  */
 export function templateProblems(
-  m: Project['manifest'],
-  files: Project['files'],
+  m: Manifest,
+  files: readonly ProjectFile[],
   variables: Record<string, string>,
   out: Problem[],
 ): void {
@@ -87,7 +99,7 @@ export function templateProblems(
 }
 
 /** The folder of $.directories or home of $.users, owned by another user than root, that holds `p`. */
-function ownedFolder(m: Project['manifest'], p: string): [string, string] | undefined {
+function ownedFolder(m: Manifest, p: string): [string, string] | undefined {
   const owned: Array<[string, string]> = [
     ...(m.directories ?? [])
       .filter((d) => d.owner && d.owner !== 'root')
@@ -113,7 +125,7 @@ function fileOp(p: string, mode: number, data: Buffer | string): Op {
  * home folder (the file in place is filled in; the copy is what a second run starts from).
  */
 export function prepareOps(
-  project: Project,
+  project: PreparedProject,
   common: { name: string; slug: string; home: string; timeout: number },
 ): Op[] {
   const m = project.manifest;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { FileOp, Op, Plan } from '../../runtime/plan.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { Project } from './project.js';
 import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';

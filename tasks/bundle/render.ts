@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ejs from 'ejs';
-import { templatesDir } from '../paths.js';
+import { templatesDir } from '../../core/paths.js';
 
 /** POSIX single-quoted shell word. */
 export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { PROJECT_FILES } from '../../generators/lib/files.js';
-import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
-import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
-import { RECORD_KEY, renderTemplate } from '../../generators/lib/write.js';
+import { PROJECT_FILES } from '../../core/files.js';
+import { answersFromManifest, templateContext } from '../../core/project.js';
+import { knownAnswers, withDefaults } from '../../core/resolve.js';
+import { RECORD_KEY, renderTemplate } from '../../core/write.js';
+import { generatorConfig } from '../../core/yo-rc.js';
 import { customisedCopies } from './customised.js';
 import { checkScriptOf, cleanupScriptOf, packageScript } from './droplet-scripts.js';
 import { loadProject, type Project } from './project.js';
@@ -60,15 +61,7 @@ export function staleness(project: Project): Staleness {
       });
     }
   }
-  let rc: Record<string, unknown> = {};
-  try {
-    rc =
-      (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
-        'generator-mpimg'
-      ] ?? {};
-  } catch {
-    /* no generator record: nothing to compare with */
-  }
+  const rc = generatorConfig(dir);
   const record = (rc[RECORD_KEY] as Record<string, string> | undefined) ?? {};
   if (Object.keys(record).length) {
     const ctx = templateContext(

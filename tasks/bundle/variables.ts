@@ -6,7 +6,7 @@
  */
 import { CONTROL_RE, type Manifest } from '../../runtime/manifest.js';
 import { resolveVariables, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 const known = (m: Manifest): string => {
   const names = Object.keys(m.variables ?? {});

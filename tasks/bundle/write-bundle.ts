@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAYLOAD_SENTINEL, type Payload } from '../../runtime/payload.js';
-import { MpimgError } from '../errors.js';
-import { packageVersion, runtimeBundlePath } from '../paths.js';
+import { MpimgError } from '../../core/errors.js';
+import { packageVersion, runtimeBundlePath } from '../../core/paths.js';
 import { buildScriptName, renderBuildScript } from './build-script.js';
 import { buildPlan } from './plan-builder.js';
 import type { Project } from './project.js';

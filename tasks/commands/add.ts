@@ -1,23 +1,17 @@
 /**
  * `mpimg add <piece>`: what the sub-generators (`yo mpimg:first-boot` ...) do, through the same
- * code (generators/lib/pieces.ts), without yo: as root and without a terminal. Every piece takes
+ * code (core/pieces.ts), without yo: as root and without a terminal. Every piece takes
  * --yes and --force, and the exit code says whether the piece is there as asked.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEFAULTS } from '../../runtime/manifest.js';
 import { packageScript } from '../bundle/droplet-scripts.js';
-import { readManifest } from '../bundle/project.js';
+import { readManifest } from '../../core/manifest-file.js';
 import { recordCustomised } from '../bundle/customised.js';
-import { MpimgError, UsageError } from '../errors.js';
-import { packageVersion } from '../paths.js';
-import {
-  addFirstBoot,
-  addFirstLogin,
-  addMotd,
-  type PieceOptions,
-  type PieceResult,
-} from '../../generators/lib/pieces.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
+import { packageVersion } from '../../core/paths.js';
+import { addFirstBoot, addFirstLogin, addMotd, type PieceOptions, type PieceResult } from '../../core/pieces.js';
 import { terminalPrompter } from './ask.js';
 import { parseOptions, projectDir, projectHelp, PROJECT_OPTION, type OptionSpec } from './options.js';
 import type { Command, CommandContext } from './types.js';

@@ -4,7 +4,7 @@
  * terminal there is no prompter at all: a missing answer then fails naming its option.
  */
 import { createInterface } from 'node:readline/promises';
-import type { Prompter, Question } from '../../generators/lib/questions.js';
+import type { Prompter, Question } from '../../core/questions.js';
 import type { CommandContext } from './types.js';
 
 const YES = /^(y|yes|true|1|on)$/i;

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadProject, readManifest } from '../bundle/project.js';
+import { readManifest } from '../../core/manifest-file.js';
+import { loadProject } from '../bundle/project.js';
 import { catalogWarnings } from '../bundle/build-script.js';
 import { BUILD_SCRIPT_COMMANDS } from '../steps/index.js';
 import { shellcheckWarnings } from '../bundle/script-check.js';
 import { writeBundle } from '../bundle/write-bundle.js';
 import { variableOverrides } from '../bundle/variables.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { shellcheckNotice, toNotice, writeWarnings } from './notices.js';
 import { parseOptions, projectHelp, PROJECT_OPTION, projectDir } from './options.js';
 import type { Command } from './types.js';

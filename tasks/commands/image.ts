@@ -1,29 +1,19 @@
-import { Writable } from 'node:stream';
 import type { Manifest } from '../../runtime/manifest.js';
-import { runTaskBuildStep } from './task-step.js';
-import { apiBaseUrl, clientFor, printImage, type DoCommandDeps } from './do-support.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
 import type { DoClient } from '../do/client.js';
-import { AbortedError } from '../do/errors.js';
-import { alignColumns, formatListUser } from '../do/format.js';
-import { BuildDropletLeftError, runImagePipeline, type BuildStep, type PipelineTimings } from '../do/pipeline.js';
-import { createProgress, type Progress } from '../do/progress.js';
-import { loadManifest } from '../do/project.js';
 import { imagePlan, renderPlan, snapshotNameFor } from '../do/plan.js';
-import {
-  listingDistribution,
-  releaseBody,
-  releaseVariables,
-  writeImageRecords,
-  type ImageRecord,
-} from '../do/release.js';
+import { createProgress } from '../do/progress.js';
+import { loadManifest } from '../do/project.js';
+import { listingDistribution, releaseBody, releaseVariables, writeImageRecords } from '../do/release.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
-import type { Image } from '../do/types.js';
-import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
-import { MpimgError, UsageError } from '../errors.js';
-import { reasonOption, releaseImage } from './release.js';
+import { apiBaseUrl, clientFor, printImage } from './do-support.js';
+import { runAll } from './image-all.js';
+import { oneImage, recordOf, type ImageCommandDeps, type ImageFlags } from './image-one.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
+import { reasonOption, releaseImage } from './release.js';
 import type { Command, CommandContext } from './types.js';
-import { defaultVerifyStep } from './verify.js';
+
+export type { ImageCommandDeps } from './image-one.js';
 
 const usage = `Usage: mpimg image [--verify] [--release --reason "<text>"] [--all | --distributions a,b] [--parallel N] [--keep] [--dry-run] [--json]
 
@@ -56,151 +46,18 @@ names another config file). A custom-scoped token needs these scopes:
 API endpoint: DIGITALOCEAN_API_URL, else api-url of doctl's config, else DigitalOcean's.
 `;
 
-export interface ImageCommandDeps extends DoCommandDeps {
-  /** Runs the project's build task on the droplet; default: \`mpimg run build --host <ip> --user root\`. */
-  build?: BuildStep;
-  /** Runs the project's verify task (--verify); default: \`mpimg run verify --host <ip> --user root\`. */
-  verify?: BuildStep;
-  timings?: Partial<PipelineTimings>;
-}
-
-interface Flags {
-  keep?: boolean;
-  json?: boolean;
-  verify?: boolean;
-  release?: boolean;
-  reason?: string;
-  all?: boolean;
-  distributions?: string;
-  parallel?: string;
-  'dry-run'?: boolean;
-}
-
-/** Writes every line to `target` with `prefix` in front (partial lines wait for their end). */
-export function prefixLines(target: Writable, prefix: string): Writable {
-  let partial = '';
-  return new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      if (lines.length) target.write(lines.map((l) => `${prefix}${l.replace(/^\r?\x1b\[2K/, '')}\n`).join(''));
-      cb();
-    },
-    final(cb) {
-      if (partial) target.write(`${prefix}${partial}\n`);
-      cb();
-    },
-  });
-}
-
-interface OneOptions {
-  ctx: CommandContext;
-  deps: ImageCommandDeps;
-  /** One client per command, made before any step runs (a build step takes the token out of process.env). */
-  client: DoClient;
-  manifest: Manifest;
-  name: string;
-  keep: boolean;
-  verify: boolean;
-  json: boolean;
-  stdout: Writable;
-  stderr: Writable;
-  progress: Progress;
-  now: Date;
-}
-
-interface OneResult {
-  image?: Image;
-  verify: ImageRecord['verify'];
-  error?: unknown;
-}
-
-/** One image: build (and snapshot) it, then verify the snapshot when asked. */
-async function oneImage(o: OneOptions): Promise<OneResult> {
-  const { ctx, deps, progress, client } = o;
-  const build = deps.build ?? runTaskBuildStep();
-  let image: Image | undefined;
-  try {
-    const res = await runImagePipeline({
-      client,
-      manifest: o.manifest,
-      snapshotName: o.name,
-      keep: o.keep,
-      now: () => o.now,
-      cwd: ctx.cwd,
-      env: ctx.env,
-      stdout: o.stdout,
-      stderr: o.stderr,
-      timings: deps.timings,
-      onPhase: (p) => progress.phase(p),
-      build: async (b) => {
-        progress.suspend();
-        await build(b);
-      },
-    });
-    image = res.image;
-    progress.done(`image ${res.image.id} "${res.image.name}" ready${res.destroyed ? ', build droplet destroyed' : ''}`);
-  } catch (err) {
-    // The image was made but the droplet is left: the image still counts, the run fails.
-    if (err instanceof BuildDropletLeftError && err.result) {
-      progress.done(
-        `image ${err.result.image.id} "${err.result.image.name}" ready, but the build droplet was not destroyed`,
-      );
-      return { image: err.result.image, verify: 'not run', error: err };
-    }
-    return { verify: 'not run', error: err };
-  } finally {
-    progress.suspend();
-  }
-  if (!o.verify) return { image, verify: 'not run' };
-  const step = deps.verify ?? defaultVerifyStep();
-  const collect = checkCollector();
-  try {
-    await collect.run(() =>
-      runVerifyPipeline({
-        client,
-        manifest: o.manifest,
-        imageId: image.id,
-        keep: o.keep,
-        now: () => o.now,
-        cwd: ctx.cwd,
-        env: ctx.env,
-        stdout: o.stdout,
-        stderr: o.stderr,
-        timings: deps.timings,
-        onPhase: (p) => progress.phase(p),
-        prog: 'mpimg image --verify',
-        verify: async (b) => {
-          progress.suspend();
-          await step(b);
-        },
-      }),
-    );
-    progress.done(
-      `image ${image.id} verified: ${summarise(collect.checks()).result === 'warn' ? 'passed with warnings' : 'passed'}`,
-    );
-    return { image, verify: 'passed' };
-  } catch (err) {
-    progress.suspend();
-    if (err instanceof AbortedError) return { image, verify: 'failed', error: err };
-    const failed = collect
-      .checks()
-      .filter((c) => c.status === 'fail')
-      .map((c) => c.id);
-    const e = new MpimgError(
-      `verify failed${failed.length ? ` (${failed.join(', ')})` : ''}: the snapshot ${image.id} "${image.name}" is kept, not ready to submit`,
-      {
-        where: `image ${image.id}`,
-        hint: `${err instanceof MpimgError ? `${err.message}; ` : ''}fix the image and build it again; delete the snapshot with \`doctl compute image delete ${image.id}\``,
-      },
-    );
-    return { image, verify: 'failed', error: e };
-  }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+const OPTIONS = {
+  ...PROJECT_OPTION,
+  keep: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verify: { type: 'boolean' },
+  release: { type: 'boolean' },
+  reason: { type: 'string' },
+  all: { type: 'boolean' },
+  distributions: { type: 'string' },
+  parallel: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+} as const;
 
 function parallelOption(v: string | undefined): number {
   if (v === undefined) return 3;
@@ -209,50 +66,78 @@ function parallelOption(v: string | undefined): number {
   return Number(v);
 }
 
+/** Flags that do not go together, and a release that cannot happen, said before anything is built. */
+function checkFlags(manifest: Manifest, values: ImageFlags): { reason?: string } {
+  if (!values.release) return {};
+  const reason = reasonOption(values.reason);
+  if (!manifest.listing?.appId)
+    throw new MpimgError('--release: mpimg.json names no Marketplace listing', {
+      where: '$.listing.appId in mpimg.json',
+      hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}, or leave out --release',
+    });
+  releaseBody(manifest, 1, reason);
+  return { reason };
+}
+
+function checkUsage(values: ImageFlags): void {
+  if (values.all && values.distributions !== undefined)
+    throw new UsageError(
+      'give --all or --distributions, not both',
+      'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64',
+    );
+  if (values.reason !== undefined && !values.release)
+    throw new UsageError('--reason goes with --release', 'mpimg image --release --reason "..."');
+}
+
+/** The image of $.droplet.image (or the first distribution): built, recorded, printed, released. */
+async function runOne(
+  ctx: CommandContext,
+  deps: ImageCommandDeps,
+  client: DoClient,
+  manifest: Manifest,
+  values: ImageFlags,
+  o: { now: Date; reason?: string },
+): Promise<number> {
+  const json = Boolean(values.json);
+  const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg image', now: deps.clock?.now });
+  const start = Date.now();
+  const one = await oneImage({
+    ctx,
+    deps,
+    client,
+    manifest,
+    name: snapshotNameFor(manifest, o.now),
+    keep: Boolean(values.keep),
+    verify: Boolean(values.verify),
+    json,
+    // --json keeps stdout for the JSON alone.
+    stdout: json ? ctx.stderr : ctx.stdout,
+    stderr: ctx.stderr,
+    progress,
+    now: o.now,
+  });
+  const dist = manifest.droplet?.image ?? manifest.distributions[0];
+  writeImageRecords(ctx.cwd, [recordOf(dist, one, start)], manifest.version);
+  // A verify that failed keeps the snapshot: its id, not the line to submit.
+  if (one.image && one.verify !== 'failed') printImage(ctx, one.image, json);
+  if (one.error) throw one.error;
+  if (values.release) await releaseImage(ctx, deps, { manifest, imageId: one.image!.id, reason: o.reason!, client });
+  return 0;
+}
+
 export function createImageCommand(deps: ImageCommandDeps = {}): Command {
   return {
     name: 'image',
     summary: 'create a build droplet, build, snapshot and destroy it (--verify, --release, --all)',
     usage,
     async run(argv, ctx) {
-      const { values } = parseOptions(
-        argv,
-        {
-          ...PROJECT_OPTION,
-          keep: { type: 'boolean' },
-          json: { type: 'boolean' },
-          verify: { type: 'boolean' },
-          release: { type: 'boolean' },
-          reason: { type: 'string' },
-          all: { type: 'boolean' },
-          distributions: { type: 'string' },
-          parallel: { type: 'string' },
-          'dry-run': { type: 'boolean' },
-        },
-        { command: 'image', usage },
-      );
+      const { values } = parseOptions(argv, OPTIONS, { command: 'image', usage });
       ctx = inProject(ctx, values.project);
-      if (values.all && values.distributions !== undefined)
-        throw new UsageError(
-          'give --all or --distributions, not both',
-          'mpimg image --all, or mpimg image --distributions debian-12-x64,ubuntu-24-04-x64',
-        );
-      if (values.reason !== undefined && !values.release)
-        throw new UsageError('--reason goes with --release', 'mpimg image --release --reason "..."');
+      checkUsage(values);
       const parallel = parallelOption(values.parallel);
       const manifest = loadManifest(ctx.cwd);
       const now = deps.now?.() ?? new Date();
-      let reason: string | undefined;
-      // A release that cannot happen is said before anything is built.
-      if (values.release) {
-        reason = reasonOption(values.reason);
-        if (!manifest.listing?.appId)
-          throw new MpimgError('--release: mpimg.json names no Marketplace listing', {
-            where: '$.listing.appId in mpimg.json',
-            hint: 'add "listing": {"appId": "<the id from the listing\'s URL in the Vendor Portal>"}, or leave out --release',
-          });
-        releaseBody(manifest, 1, reason);
-      }
+      const { reason } = checkFlags(manifest, values);
       const dists =
         values.all || values.distributions !== undefined ? chooseDistributions(manifest, values) : undefined;
       if (values['dry-run']) return printPlan(ctx, manifest, values, { now, reason, dists });
@@ -260,52 +145,13 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
       // takes the token variables out of process.env meanwhile, where a later worker would miss them.
       const client = clientFor(ctx, deps);
       if (dists) return runAll(ctx, deps, client, manifest, values, { now, parallel, reason, dists });
-
-      const json = Boolean(values.json);
-      const progress = createProgress(ctx.stderr, { isTTY: ctx.isTTY, prefix: 'mpimg image', now: deps.clock?.now });
-      const start = Date.now();
-      const one = await oneImage({
-        ctx,
-        deps,
-        client,
-        manifest,
-        name: snapshotNameFor(manifest, now),
-        keep: Boolean(values.keep),
-        verify: Boolean(values.verify),
-        json,
-        // --json keeps stdout for the JSON alone.
-        stdout: json ? ctx.stderr : ctx.stdout,
-        stderr: ctx.stderr,
-        progress,
-        now,
-      });
-      const dist = manifest.droplet?.image ?? manifest.distributions[0];
-      writeImageRecords(
-        ctx.cwd,
-        [
-          {
-            distribution: dist,
-            imageId: one.image?.id,
-            imageName: one.image?.name,
-            verify: one.verify,
-            ok: !one.error,
-            minutes: Math.round((Date.now() - start) / 600) / 100,
-            ...(one.error ? { error: errText(one.error) } : {}),
-          },
-        ],
-        manifest.version,
-      );
-      // A verify that failed keeps the snapshot: its id, not the line to submit.
-      if (one.image && one.verify !== 'failed') printImage(ctx, one.image, json);
-      if (one.error) throw one.error;
-      if (values.release) await releaseImage(ctx, deps, { manifest, imageId: one.image!.id, reason: reason!, client });
-      return 0;
+      return runOne(ctx, deps, client, manifest, values, { now, reason });
     },
   };
 }
 
 /** --all or --distributions: which of $.distributions to build, each once. */
-function chooseDistributions(manifest: Manifest, values: Flags): string[] {
+function chooseDistributions(manifest: Manifest, values: ImageFlags): string[] {
   const dists = values.all
     ? manifest.distributions
     : values
@@ -334,7 +180,7 @@ function chooseDistributions(manifest: Manifest, values: Flags): string[] {
 function printPlan(
   ctx: CommandContext,
   manifest: Manifest,
-  values: Flags,
+  values: ImageFlags,
   o: { now: Date; reason?: string; dists?: string[] },
 ): number {
   const baseUrl = apiBaseUrl(ctx.env);
@@ -364,113 +210,6 @@ function printPlan(
       ctx.stdout.write(
         `\n# [${p.distribution}]${plans.length > 1 ? ' (builds run in parallel, each like this)' : ''}\n${renderPlan(p.requests)}\n`,
       );
-  }
-  return 0;
-}
-
-async function runAll(
-  ctx: CommandContext,
-  deps: ImageCommandDeps,
-  client: DoClient,
-  manifest: Manifest,
-  values: Flags,
-  o: { now: Date; parallel: number; reason?: string; dists: string[] },
-): Promise<number> {
-  const unique = o.dists;
-  const json = Boolean(values.json);
-  const out = json ? ctx.stderr : ctx.stdout;
-  const rows = new Map<string, ImageRecord & { image?: Image }>();
-  const queue = [...unique];
-  const worker = async () => {
-    for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-      const tag = `[${d}] `;
-      const stdout = prefixLines(out, tag);
-      const stderr = prefixLines(ctx.stderr, tag);
-      // Several builds at once: plain progress lines (a ticking line per build would garble the terminal).
-      const progress = createProgress(stderr, { isTTY: false, prefix: 'mpimg image', now: deps.clock?.now });
-      const start = Date.now();
-      const m: Manifest = { ...manifest, droplet: { ...manifest.droplet, image: d } };
-      const one = await oneImage({
-        ctx,
-        deps,
-        client,
-        manifest: m,
-        name: snapshotNameFor(manifest, o.now, d),
-        keep: Boolean(values.keep),
-        verify: Boolean(values.verify),
-        json,
-        stdout,
-        stderr,
-        progress,
-        now: o.now,
-      });
-      if (one.error && !(one.error instanceof AbortedError))
-        stderr.write(`${one.error instanceof MpimgError ? one.error.format() : errText(one.error)}\n`);
-      rows.set(d, {
-        distribution: d,
-        imageId: one.image?.id,
-        imageName: one.image?.name,
-        image: one.image,
-        verify: one.verify,
-        ok: !one.error,
-        minutes: Math.round((Date.now() - start) / 600) / 100,
-        ...(one.error ? { error: errText(one.error) } : {}),
-      });
-      await new Promise<void>((r) => {
-        stdout.end(r);
-      });
-      await new Promise<void>((r) => {
-        stderr.end(r);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(o.parallel, unique.length) }, worker));
-  const records = unique.map((d) => rows.get(d)!);
-  writeImageRecords(
-    ctx.cwd,
-    records.map(({ image: _image, ...r }) => r),
-    manifest.version,
-  );
-  const good = records.filter((r) => r.ok && r.image).map((r) => r.image!);
-  if (json) {
-    ctx.stdout.write(
-      `${JSON.stringify(
-        records.map(({ image: _i, ...r }) => r),
-        null,
-        2,
-      )}\n`,
-    );
-  } else {
-    if (good.length) ctx.stdout.write(`${formatListUser(good)}\n\n`);
-    const table = [
-      ['Distribution', 'Image ID', 'Verify', 'Minutes', 'Result'],
-      ...records.map((r) => [
-        r.distribution,
-        r.imageId === undefined ? '-' : String(r.imageId),
-        values.verify ? r.verify : 'not run',
-        r.minutes.toFixed(1),
-        r.ok ? 'ok' : `FAILED: ${(r.error ?? '').split('\n')[0]}`,
-      ]),
-    ];
-    ctx.stdout.write(`${alignColumns(table)}\n`);
-  }
-  if (ctx.signal.aborted)
-    throw new AbortedError(
-      `aborted; every build and verify droplet of this run was cleaned up as its own run says above`,
-    );
-  const failed = records.filter((r) => !r.ok);
-  if (failed.length) {
-    throw new MpimgError(
-      `${failed.length} of ${records.length} distribution(s) failed: ${failed.map((r) => r.distribution).join(', ')}`,
-      {
-        where: 'mpimg image --all',
-        hint: `the others succeeded; see the lines prefixed [<distribution>] above${values.release ? '; nothing was released' : ''}`,
-      },
-    );
-  }
-  if (values.release) {
-    const imageId = records.find((r) => r.distribution === listingDistribution(manifest))!.imageId!;
-    await releaseImage(ctx, deps, { manifest, imageId, reason: o.reason!, client });
   }
   return 0;
 }

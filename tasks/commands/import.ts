@@ -4,7 +4,7 @@
  * new image project in one command, with a report of what became what (tasks/import/).
  */
 import * as path from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { importTemplate } from '../import/importer.js';
 import { renderReport } from '../import/report.js';
 import { checkTarget, writeProject } from '../import/write.js';

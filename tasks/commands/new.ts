@@ -1,16 +1,16 @@
 /**
- * `mpimg new <dir> [options]`: the `yo mpimg` generator (generators/lib/app-core.ts) without Yeoman,
+ * `mpimg new <dir> [options]`: the `yo mpimg` generator (core/app-project.ts) without Yeoman,
  * so it works where `yo` does not: as root (yo drops privileges) and with no terminal, where it
  * never waits on a prompt (missing answers come from --yes defaults or fail naming the option).
  */
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { AppProject } from '../../generators/lib/app-core.js';
-import { ANSWER_SPECS, optionsHelp } from '../../generators/lib/options.js';
-import { nextSteps } from '../../generators/lib/next-steps.js';
-import { generationReport } from '../../generators/lib/write.js';
-import { UsageError } from '../errors.js';
-import { packageRoot } from '../paths.js';
+import { mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AppProject } from '../../core/app-project.js';
+import { ANSWER_SPECS, optionsHelp } from '../../core/options.js';
+import { nextSteps } from '../../core/next-steps.js';
+import { generationReport } from '../../core/write.js';
+import { UsageError } from '../../core/errors.js';
+import { linkThisPackage } from '../../core/package-link.js';
 import { terminalPrompter } from './ask.js';
 import { parseOptions } from './options.js';
 import type { Command, CommandContext } from './types.js';
@@ -54,21 +54,6 @@ function parse(argv: string[]): { dir: string; values: ParsedValues } {
     );
   }
   return { dir: parsed.positionals[0], values: parsed.values };
-}
-
-/**
- * --link: node_modules/generator-mpimg → this package, plus its bin, so `make bundle` works in the
- * new project without a registry (development, CI, the README's main job).
- */
-export function linkThisPackage(dir: string): void {
-  const nm = join(dir, 'node_modules');
-  mkdirSync(join(nm, '.bin'), { recursive: true });
-  const pkg = join(nm, 'generator-mpimg');
-  rmSync(pkg, { recursive: true, force: true });
-  symlinkSync(packageRoot(), pkg, 'dir');
-  const bin = join(nm, '.bin', 'mpimg');
-  rmSync(bin, { force: true });
-  symlinkSync('../generator-mpimg/bin/mpimg.js', bin);
 }
 
 const command: Command = {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { closest } from '../../runtime/schema.js';
-import { MpimgError, UsageError } from '../errors.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
 import type { CommandContext } from './types.js';
 
 export interface OptionSpec {

@@ -4,10 +4,12 @@
  * or size DigitalOcean is not known to offer, and a generated file that is empty (what an
  * interrupted write of an older release left; `mpimg upgrade` writes it again).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import type { Manifest } from '../../runtime/manifest.js';
+import { RECORD_KEY } from '../../core/write.js';
+import { generatorConfig } from '../../core/yo-rc.js';
 
 export function projectWarnings(project: { dir: string; manifest: Manifest }): string[] {
   const m = project.manifest;
@@ -34,16 +36,8 @@ export function projectWarnings(project: { dir: string; manifest: Manifest }): s
 
 /** Files .yo-rc.json records as generated that are empty now: no generated file is empty. */
 function emptyGenerated(dir: string): string[] {
-  let record: Record<string, unknown> = {};
-  try {
-    const rc = JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<
-      string,
-      { generated?: Record<string, unknown> }
-    >;
-    record = rc['generator-mpimg']?.generated ?? {};
-  } catch {
-    return [];
-  }
+  const generated = generatorConfig(dir)[RECORD_KEY];
+  const record = generated && typeof generated === 'object' ? (generated as Record<string, unknown>) : {};
   const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'; // sha256 of nothing
   return Object.entries(record)
     .filter(

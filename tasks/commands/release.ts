@@ -13,7 +13,7 @@ import {
   releaseVariables,
 } from '../do/release.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
-import { MpimgError, UsageError } from '../errors.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
 import { imageIdOption } from './verify.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 
 export const LOG_PATH_ENV = 'MPIMG_LOG_PATH';
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { MpimgError, UsageError } from '../errors.js';
-import { packageVersion } from '../paths.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
+import { packageVersion } from '../../core/paths.js';
 import { Connection } from '../ssh/connection.js';
 import { formatTimings, formatDuration } from '../ssh/output.js';
 import type { Task } from '../ssh/task.js';

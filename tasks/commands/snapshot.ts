@@ -8,7 +8,7 @@ import { loadManifest } from '../do/project.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
-import { MpimgError, UsageError } from '../errors.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 

@@ -5,7 +5,7 @@
 import { withTokensStashed, childEnv } from '../do/child-env.js';
 import { AbortedError } from '../do/errors.js';
 import type { BuildStep } from '../do/step.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { Command } from './types.js';
 
 export interface RunTaskBuildStepOptions {

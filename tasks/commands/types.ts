@@ -1,16 +1,7 @@
-import type { Writable } from 'node:stream';
+import type { CommandContext } from '../context.js';
 
-/** What a command gets from the CLI: no globals, so tests can drive commands in-process. */
-export interface CommandContext {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: Writable;
-  stderr: Writable;
-  /** true when stdout is a terminal (progress bars, colour); false in CI and pipes. */
-  isTTY: boolean;
-  /** Cancelled on SIGINT/SIGTERM so long-running commands can clean up (e.g. destroy a droplet). */
-  signal: AbortSignal;
-}
+// The context lives below the CLI layer: library code (tasks/import/) takes it too.
+export type { CommandContext };
 
 export interface Command {
   name: string;

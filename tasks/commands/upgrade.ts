@@ -3,18 +3,19 @@
  * vendor never edited are refreshed, files no longer generated are removed, edited ones are kept and
  * listed with the command that compares them (`--show FILE` prints what this release would write).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readManifest } from '../bundle/project.js';
-import { PROJECT_FILES } from '../../generators/lib/files.js';
-import { answersFromManifest, templateContext } from '../../generators/lib/project.js';
-import { knownAnswers, withDefaults } from '../../generators/lib/resolve.js';
-import { generationReport, renderTemplate } from '../../generators/lib/write.js';
-import { MpimgError, UsageError } from '../errors.js';
-import { packageVersion } from '../paths.js';
-import { AppProject } from '../../generators/lib/app-core.js';
+import { readManifest } from '../../core/manifest-file.js';
+import { PROJECT_FILES } from '../../core/files.js';
+import { answersFromManifest, templateContext } from '../../core/project.js';
+import { knownAnswers, withDefaults } from '../../core/resolve.js';
+import { generationReport, renderTemplate } from '../../core/write.js';
+import { MpimgError, UsageError } from '../../core/errors.js';
+import { packageVersion } from '../../core/paths.js';
+import { AppProject } from '../../core/app-project.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
+import { generatorConfig } from '../../core/yo-rc.js';
 
 const usage = `Usage: mpimg upgrade [--force [FILE...]] [--show FILE]
 
@@ -31,17 +32,7 @@ ${projectHelp(16)}
 `;
 
 function show(dir: string, rel: string): string {
-  const stored = (() => {
-    try {
-      return (
-        (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
-          'generator-mpimg'
-        ] ?? {}
-      );
-    } catch {
-      return {};
-    }
-  })();
+  const stored = generatorConfig(dir);
   const answers = withDefaults(
     { ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) },
     basename(dir),
@@ -59,17 +50,7 @@ function show(dir: string, rel: string): string {
 /** FILE as the project path the generator writes (./Makefile → Makefile), or a usage error naming the ones it does. */
 function generatedPath(dir: string, file: string): string {
   const rel = file.replace(/^(\.\/)+/, '');
-  const stored = (() => {
-    try {
-      return (
-        (JSON.parse(readFileSync(join(dir, '.yo-rc.json'), 'utf8')) as Record<string, Record<string, unknown>>)[
-          'generator-mpimg'
-        ] ?? {}
-      );
-    } catch {
-      return {};
-    }
-  })();
+  const stored = generatorConfig(dir);
   const ctx = templateContext(
     withDefaults({ ...knownAnswers({}, stored), ...answersFromManifest(readManifest(dir)) }, basename(dir)),
   );

@@ -5,7 +5,7 @@ import { loadManifest } from '../do/project.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import { checkCollector, runVerifyPipeline, summarise, VERIFY_TAG } from '../do/verify.js';
 import type { BuildStep, PipelineTimings } from '../do/pipeline.js';
-import { type MpimgError, UsageError } from '../errors.js';
+import { type MpimgError, UsageError } from '../../core/errors.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command } from './types.js';
 

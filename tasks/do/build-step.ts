@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { childEnv } from './child-env.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError } from './errors.js';

@@ -1,4 +1,4 @@
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError, DoApiError } from './errors.js';
 import { scopesFor } from './scopes.js';

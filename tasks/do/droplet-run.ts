@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Manifest } from '../../runtime/manifest.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { childEnv, withTokensStashed } from './child-env.js';
 import { isGpuSize, type DoClient } from './client.js';
 import { throwIfAborted } from './clock.js';

@@ -1,4 +1,4 @@
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 
 /** An answer of the DigitalOcean API that we give up on. Never carries the token. */
 export class DoApiError extends MpimgError {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { DEFAULTS, type Manifest } from '../../runtime/manifest.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { DoClient } from './client.js';
 import { throwIfAborted } from './clock.js';
 import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet } from './droplet-run.js';

@@ -9,7 +9,7 @@ import { fillListing, listingPlaceholders } from '../../runtime/sections/listing
 import { resolveVariables } from '../../runtime/sections/variables.js';
 import { buildScriptName } from '../bundle/dist-names.js';
 import { buildVariables, recordedVariables, variableOverrides } from '../bundle/variables.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { DoClient } from './client.js';
 import { DoApiError } from './errors.js';
 import type { Image, VendorApp, VendorAppUpdate, VendorSoftware } from './types.js';

@@ -1,4 +1,4 @@
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { DoClient } from './client.js';
 import { DoApiError } from './errors.js';
 import type { Action, Droplet, DropletSnapshot, Image } from './types.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 
 /** Where the token came from: reported to the user instead of the token itself. */
 export type TokenSource = 'DIGITALOCEAN_ACCESS_TOKEN' | 'DIGITALOCEAN_TOKEN' | 'doctl config';

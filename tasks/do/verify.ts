@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream';
 import { DEFAULTS, type Manifest } from '../../runtime/manifest.js';
 import { collectVerifyChecks, type CheckStatus, type VerifyCheck } from '../standard/verify-results.js';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { DoClient } from './client.js';
 import { checkDropletTags, runDropletStep, sshKeysFor, withRunDroplet, type DropletInfo } from './droplet-run.js';
 import { DoApiError } from './errors.js';

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 
 export interface Located {
   /** Absolute paths of the template file(s). */

@@ -8,13 +8,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppProject } from '../../generators/lib/app-core.js';
-import { PROJECT_FILES } from '../../generators/lib/files.js';
-import { templateContext, toJson } from '../../generators/lib/project.js';
+import { AppProject } from '../../core/app-project.js';
+import { PROJECT_FILES } from '../../core/files.js';
+import { templateContext, toJson } from '../../core/project.js';
 import { loadProject } from '../bundle/project.js';
-import { MpimgError } from '../errors.js';
-import { linkThisPackage } from '../commands/new.js';
-import type { CommandContext } from '../commands/types.js';
+import { MpimgError } from '../../core/errors.js';
+import { linkThisPackage } from '../../core/package-link.js';
+import type { CommandContext } from '../context.js';
 import type { ImportResult } from './importer.js';
 import { renderReport } from './report.js';
 

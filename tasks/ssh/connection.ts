@@ -9,7 +9,7 @@ import { chmodSync, createReadStream, mkdtempSync, rmSync, statSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { childEnv } from '../secrets.js';
 import { CommandError, CommandTimeoutError, HostKeyError, SshError } from './errors.js';
 import type { TaskTiming } from './output.js';

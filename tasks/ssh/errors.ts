@@ -1,4 +1,4 @@
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { formatDuration } from './output.js';
 
 /** A remote command exited non-zero: says which command, its exit code and the last lines it printed. */

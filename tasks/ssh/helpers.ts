@@ -1,4 +1,4 @@
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { Connection } from './connection.js';
 import { shellQuote } from './quote.js';
 

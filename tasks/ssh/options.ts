@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { childEnv } from '../secrets.js';
 
 /** `accept-new`: record the key of a host seen for the first time, refuse a changed one. `strict`: known hosts only. */

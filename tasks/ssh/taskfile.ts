@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { collectTasks, type Task } from './task.js';
 
 export const TASK_FILE = 'mpimgfile.mjs';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { childEnv } from '../secrets.js';
 import { shellQuote } from './quote.js';
 

@@ -3,7 +3,7 @@
  * set (the project's mpimgfile over the standard tasks). So a vendor's own `scripts` task is what
  * `build` and `testbuild` run, and `build.with({ after: 'packages', run: myStep })` inserts a step.
  */
-import { MpimgError } from '../errors.js';
+import { MpimgError } from '../../core/errors.js';
 import type { Connection } from '../ssh/connection.js';
 import { isTask, STANDARD_MARK, task, type Task, type TaskFn } from '../ssh/task.js';
 

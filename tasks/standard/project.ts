@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { distroFromOsRelease, familyOf, type Distro } from '../../runtime/distro.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import { shellQuote } from '../ssh/quote.js';
-import { outsideMessage, outsideProject, readManifest } from '../bundle/project.js';
+import { readManifest } from '../../core/manifest-file.js';
+import { outsideMessage, outsideProject } from '../bundle/project-paths.js';
 import { fail } from '../ssh/helpers.js';
 import type { Connection } from '../ssh/connection.js';
 
@@ -50,7 +51,7 @@ export async function distroOf(c: Connection, m: Manifest = manifestOf(c)): Prom
   return { slug, family: familyOf(slug) };
 }
 
-/** The bundle's rule (tasks/bundle/project.ts): nothing is read through a link leading out of the project. */
+/** The bundle's rule (tasks/bundle/project-paths.ts): nothing is read through a link leading out of the project. */
 export function refuseOutside(project: string, rel: string): void {
   const real = outsideProject(project, rel);
   if (real !== null) {

@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { ancestorsOf, PRIVILEGED_GROUPS, rootRunPaths, SYSTEM_DIRS } from '../../runtime/policy.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { buildRoot, installScript, runBuild, stagedIn } from '../helpers/build-root.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp.js';
 import { loadProject } from '../../tasks/bundle/project.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import type { Manifest } from '../../runtime/manifest.js';
 

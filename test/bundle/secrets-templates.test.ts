@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { validateManifest } from '../../runtime/manifest.js';
 import { alphabetChars, trSet } from '../../runtime/sections/secrets.js';
 import { loadProject } from '../../tasks/bundle/project.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
 import type { Manifest } from '../../runtime/manifest.js';

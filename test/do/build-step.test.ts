@@ -9,7 +9,7 @@ import { findMpimgBin, spawnBuildStep } from '../../tasks/do/build-step.js';
 import type { Command, CommandContext } from '../../tasks/commands/types.js';
 import type { BuildStepContext } from '../../tasks/do/pipeline.js';
 import type { Droplet } from '../../tasks/do/types.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { TOKEN, fastClock, tempDir } from './support.js';
 

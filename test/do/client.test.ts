@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoClient, normaliseBaseUrl } from '../../tasks/do/client.js';
 import { type DoApiError } from '../../tasks/do/errors.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { realSleep, type Clock } from '../../tasks/do/clock.js';
 import { FAST_RETRY, TOKEN, fastClock } from './support.js';

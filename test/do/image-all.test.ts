@@ -10,7 +10,7 @@ import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { reportVerifyCheck } from '../../tasks/standard/verify-results.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { ADMIN_PASSWORD_MARK, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';

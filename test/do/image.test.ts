@@ -6,7 +6,7 @@ import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/
 import type { Command } from '../../tasks/commands/types.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import {

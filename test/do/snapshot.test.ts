@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoClient } from '../../tasks/do/client.js';
 import { snapshotDroplet } from '../../tasks/do/snapshot.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, fastClock } from './support.js';
 

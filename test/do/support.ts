@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { Command, CommandContext } from '../../tasks/commands/types.js';
 import type { Clock } from '../../tasks/do/clock.js';
 import { realSleep } from '../../tasks/do/clock.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 
 /** A token shaped like a real one; tests assert it never shows up in any output. */
 export const TOKEN = 'dop_v1_' + 'a1b2c3d4'.repeat(8);

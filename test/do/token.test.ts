@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DoClient } from '../../tasks/do/client.js';
 import { doctlConfigPath, parseDoctlAccessToken, resolveApiUrl, resolveToken } from '../../tasks/do/token.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { TOKEN, tempDir } from './support.js';
 
 const dirs: Array<() => void> = [];

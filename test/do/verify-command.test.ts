@@ -7,7 +7,7 @@ import { main } from '../../tasks/cli.js';
 import { createVerifyCommand, type VerifyCommandDeps } from '../../tasks/commands/verify.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import { pickSize } from '../../tasks/do/verify.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { ADMIN_PASSWORD_MARK, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
 import {

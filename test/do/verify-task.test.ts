@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
-import { packageRoot } from '../../tasks/paths.js';
+import { packageRoot } from '../../core/paths.js';
 import { TOKEN, captureContext } from './support.js';
 import {
   ADMIN_PASSWORD_MARK,

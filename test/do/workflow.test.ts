@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Command } from '../../tasks/commands/types.js';
 import { createImageCommand } from '../../tasks/commands/image.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
-import { packageRoot } from '../../tasks/paths.js';
+import { packageRoot } from '../../core/paths.js';
 import type { BuildStep } from '../../tasks/do/pipeline.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { removeDir, runIn, tempDir } from '../generators/support.js';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_FILES } from '../../generators/lib/files.js';
+import { PROJECT_FILES } from '../../core/files.js';
 import { REPO } from './support.js';
 
 function files(dir: string): string[] {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import importCommand from '../../tasks/commands/import.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from '../../core/errors.js';
 import { tempDir } from '../helpers/temp.js';
 import { FIXTURES, importFixture, listFiles, mpimg, root, validateAndBundle, type Imported } from './support.js';
 

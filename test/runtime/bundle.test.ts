@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp.js';
-import { runtimeBundlePath, templatesDir } from '../../tasks/paths.js';
+import { runtimeBundlePath, templatesDir } from '../../core/paths.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { bundledFixture, stagedRoot } from '../helpers/bundled.js';

@@ -12,7 +12,7 @@ import { MANIFEST_SCHEMA } from '../../runtime/manifest-schema.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import type { JsonType, Schema } from '../../runtime/schema.js';
 import { ROOT_RUN_PATHS } from '../../runtime/policy.js';
-import { packageRoot } from '../../tasks/paths.js';
+import { packageRoot } from '../../core/paths.js';
 import { makeProject } from '../helpers/project-fixture.js';
 
 const good = {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { schemaDocument } from '../../runtime/manifest-schema.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { publishedSchema } from '../../runtime/schema.js';
-import { packageRoot } from '../../tasks/paths.js';
+import { packageRoot } from '../../core/paths.js';
 
 const published = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'mpimg.schema.json'), 'utf8'));
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledFixture } from '../helpers/bundled.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
-import { templatesDir } from '../../tasks/paths.js';
+import { templatesDir } from '../../core/paths.js';
 import {
   CHROOT_ENV,
   CLEANUP_SCRIPT,

@@ -6,7 +6,7 @@ import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { BASE_ENV } from '../../tasks/ssh/connection.js';
 import { parseCloudInitStatus, waitCloudInit, type WaitCloudInitOptions } from '../../tasks/ssh/wait.js';
 import runCommand from '../../tasks/commands/run.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 import { Capture, connectTo } from './helpers.js';
 import { makeTaskProject } from './fixture-project.js';
 

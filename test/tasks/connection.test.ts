@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { CommandError } from '../../tasks/ssh/errors.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 import type { Connection } from '../../tasks/ssh/connection.js';
 import { connectTo, type Capture } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { HostKeyError } from '../../tasks/ssh/errors.js';
 import { waitForSsh } from '../../tasks/ssh/wait.js';
 import { connect } from '../../tasks/ssh/connect.js';
 import { connectTo } from './helpers.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

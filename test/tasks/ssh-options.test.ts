@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 import { connectTo } from './helpers.js';
 
 // The sshOptions guard asks `ssh -G` (no network) what the options change.

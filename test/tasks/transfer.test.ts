@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSshd, startSshd, type Sshd } from '../helpers/sshd.js';
 import { BASE_ENV, type Connection } from '../../tasks/ssh/connection.js';
-import type { MpimgError } from '../../tasks/errors.js';
+import type { MpimgError } from '../../core/errors.js';
 import { connectTo } from './helpers.js';
 
 // putDir / get / put against the real sshd. The "droplet" is this machine as root: every remote path

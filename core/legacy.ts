@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ejs from 'ejs';
-import { templatesDir } from '../../tasks/paths.js';
+import { templatesDir } from './paths.js';
 import type { TemplateContext } from './project.js';
 import { sha256 } from './write.js';
 

@@ -3,7 +3,7 @@
  * name, shown by --help) and a key in .yo-rc.json. The app generator, `mpimg new` and the tests all
  * read this table, so a question exists in exactly one place.
  */
-import { DEFAULTS, DISTRIBUTIONS } from '../../runtime/manifest.js';
+import { DEFAULTS, DISTRIBUTIONS } from '../runtime/manifest.js';
 import { deriveName, deriveSlug, deriveVendor } from './derive.js';
 
 export interface Answers {

@@ -3,10 +3,10 @@
  * runtime/manifest.ts: answers are checked by building the manifest they produce and running
  * validateManifest on it, then naming the option that fed each failing field.
  */
-import { DISTRIBUTIONS, validateManifest } from '../../runtime/manifest.js';
-import { MOTD_PLACEHOLDERS } from '../../tasks/bundle/project.js';
-import { closest as nearest } from '../../runtime/schema.js';
-import { distributionKind, distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
+import { DISTRIBUTIONS, validateManifest } from '../runtime/manifest.js';
+import { MOTD_PLACEHOLDERS } from './motd-placeholders.js';
+import { closest as nearest } from '../runtime/schema.js';
+import { distributionKind, distributionWarning, regionWarning, sizeWarning } from '../runtime/known-values.js';
 import { ANSWER_SPECS, type AnswerKey, type Answers, type AnswerSpec, specFor } from './options.js';
 import { manifestFromAnswers } from './project.js';
 

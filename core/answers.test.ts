@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, DISTRIBUTIONS } from '../../runtime/manifest.js';
+import { DEFAULTS, DISTRIBUTIONS } from '../runtime/manifest.js';
 import { answerWarnings, coerce, validateAnswers, validateOne } from './answers.js';
 import { deriveName, deriveSlug, deriveVendor } from './derive.js';
 import { ANSWER_SPECS, optionsHelp, specFor } from './options.js';

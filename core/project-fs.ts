@@ -26,7 +26,8 @@ import {
   chmodSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { MpimgError } from '../../tasks/errors.js';
+import { MpimgError } from './errors.js';
+import { CONFIG_KEY, readYoRc, YO_RC } from './yo-rc.js';
 
 const TMP_SUFFIX = '.mpimg-tmp';
 
@@ -38,10 +39,6 @@ function removeLeftovers(abs: string): void {
   for (const f of readdirSync(dir))
     if (f.startsWith(prefix) && f.endsWith(TMP_SUFFIX)) rmSync(join(dir, f), { force: true });
 }
-
-/** Yeoman's file of answers, shared with `yo mpimg`: { "generator-mpimg": { ...answers, generated } }. */
-export const YO_RC = '.yo-rc.json';
-export const CONFIG_KEY = 'generator-mpimg';
 
 /** Writes `data` to `abs` through a temporary file in the same folder, then renames it over. */
 export function writeAtomic(abs: string, data: Buffer | string, mode = 0o644): void {
@@ -76,16 +73,8 @@ export class ProjectFs {
   private readonly rcText: string | undefined;
 
   constructor(readonly root: string) {
-    const file = join(root, YO_RC);
-    this.rcText = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-    let rc: unknown = {};
-    try {
-      rc = this.rcText === undefined ? {} : JSON.parse(this.rcText);
-    } catch {
-      rc = {}; // an unreadable .yo-rc.json holds no answers; it is written anew on commit
-    }
-    this.rc = rc && typeof rc === 'object' && !Array.isArray(rc) ? (rc as Record<string, unknown>) : {};
-    if (!this.rc[CONFIG_KEY] || typeof this.rc[CONFIG_KEY] !== 'object') this.rc[CONFIG_KEY] = {};
+    // an unreadable .yo-rc.json holds no answers; it is written anew on commit
+    ({ text: this.rcText, rc: this.rc } = readYoRc(root));
   }
 
   /** Absolute path of a project path; refuses one that leaves the project. */

@@ -2,8 +2,8 @@
  * What the answers become: the mpimg.json manifest, the project's package.json and the values
  * templates see. Pure functions, so the answers→manifest mapping is tested without a generator.
  */
-import { familyOf } from '../../runtime/distro.js';
-import { DEFAULTS, distroInfo, forDistro, type Manifest } from '../../runtime/manifest.js';
+import { familyOf } from '../runtime/distro.js';
+import { DEFAULTS, distroInfo, forDistro, type Manifest } from '../runtime/manifest.js';
 import type { Answers } from './options.js';
 import { formatJson } from './json-edit.js';
 

@@ -11,8 +11,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { MpimgError } from '../../tasks/errors.js';
-import { packageRoot, packageVersion } from '../../tasks/paths.js';
+import { MpimgError } from './errors.js';
+import { packageRoot, packageVersion } from './paths.js';
 
 /** Whether this release is on the npm registry (set when it is published). */
 export const ON_REGISTRY = false;

@@ -6,9 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { readManifestText } from '../../tasks/bundle/project.js';
-import { validateManifest } from '../../runtime/manifest.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { validateManifest } from '../runtime/manifest.js';
+import { MpimgError } from './errors.js';
 import type { Answers } from './options.js';
 import { answerWarnings, coerce, formatAnswerProblems, validateAnswers, validateOne } from './answers.js';
 import { knownAnswers, missingSpecs, withDefaults } from './resolve.js';
@@ -26,7 +25,7 @@ import {
 import { generatorVersion } from './paths.js';
 import { packageSource, VENDOR_DIR } from './package-source.js';
 import { legacyRecord, RETIRED } from './legacy.js';
-import { parseProjectManifest } from './project-guard.js';
+import { parseProjectManifest, readManifestText } from './manifest-file.js';
 import { ProjectFs } from './project-fs.js';
 import type { Prompter } from './questions.js';
 import { editJson } from './json-edit.js';

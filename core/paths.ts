@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
 
-/** This package's root, from source (tasks/) or compiled (lib/tasks/) code alike. */
+/** This package's root, from source (core/) or compiled (lib/core/) code alike. */
 export function packageRoot(): string {
   if (cached) return cached;
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +19,9 @@ export function packageRoot(): string {
 }
 
 export const templatesDir = (): string => join(packageRoot(), 'templates');
+/** templates/project/: the image project skeleton. */
+export const projectTemplates = (): string => join(templatesDir(), 'project');
 export const runtimeBundlePath = (): string => join(packageRoot(), 'lib', 'runtime', 'mpimg-runtime.cjs');
 export const packageVersion = (): string =>
   (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+export const generatorVersion = packageVersion;

@@ -6,8 +6,8 @@
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, FIRST_BOOT_FILE_RE, NAME_RE, type Manifest } from '../../runtime/manifest.js';
-import { MpimgError } from '../../tasks/errors.js';
+import { DEFAULTS, FIRST_BOOT_FILE_RE, NAME_RE, type Manifest } from '../runtime/manifest.js';
+import { MpimgError } from './errors.js';
 import { answerProblem, validateOne } from './answers.js';
 import { FIRST_BOOT_TEMPLATE, FIRST_LOGIN_TEMPLATE, MOTD_TEMPLATE } from './files.js';
 import { editJson } from './json-edit.js';
