@@ -1,7 +1,9 @@
 import { MpimgError } from '../../core/errors.js';
+import { afterErrorStatus, afterNetworkError, parseAnswer, type Call, type Verdict } from './api-failure.js';
+import { DEFAULT_API_URL, normaliseBaseUrl } from './api-url.js';
 import { realClock, type Clock } from './clock.js';
 import { AbortedError, DoApiError } from './errors.js';
-import { scopesFor } from './scopes.js';
+import { DEFAULT_RETRY, isRepeatable, RetryBudget, type RetryPolicy } from './retry.js';
 import { resolveApiUrl, resolveToken, type TokenSource } from './token.js';
 import type {
   Action,
@@ -14,40 +16,8 @@ import type {
   VendorAppUpdate,
 } from './types.js';
 
-export const DEFAULT_API_URL = 'https://api.digitalocean.com';
-
-export interface RetryPolicy {
-  /** Retries for 429, 5xx and network errors (each kind counts against this). */
-  maxRetries: number;
-  /** First 5xx/network backoff; doubles each time up to maxBackoffMs. */
-  backoffMs: number;
-  maxBackoffMs: number;
-  /** Wait between tries when a droplet "already has a pending event" (422). */
-  pendingWaitMs: number;
-  maxPendingRetries: number;
-  /** A 429 whose reset is further away than this fails instead of waiting. */
-  maxRateLimitWaitMs: number;
-  /** Per request. */
-  requestTimeoutMs: number;
-  /**
-   * After a create whose answer was lost, how often to list by the run's tag and name, and how long
-   * between: a new droplet may take a while to show up in listings.
-   */
-  lookupTries: number;
-  lookupPollMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxRetries: 5,
-  backoffMs: 1000,
-  maxBackoffMs: 30_000,
-  pendingWaitMs: 5000,
-  maxPendingRetries: 36,
-  maxRateLimitWaitMs: 5 * 60_000,
-  requestTimeoutMs: 60_000,
-  lookupTries: 12,
-  lookupPollMs: 5000,
-};
+export { DEFAULT_API_URL, normaliseBaseUrl } from './api-url.js';
+export { DEFAULT_RETRY, rateLimitWaitMs, type RetryPolicy } from './retry.js';
 
 export interface DoClientOptions {
   token: string;
@@ -86,56 +56,8 @@ export interface RequestOptions<T = unknown> {
   onSend?: (serverNow: number) => void;
 }
 
-interface ApiErrorBody {
-  id?: string;
-  message?: string;
-  request_id?: string;
-}
-
-const PENDING_RE = /pending event/i;
-
-/** Failures that happen before a request leaves this machine: the server cannot have acted on it. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
-
 /** An action's started_at has one-second resolution and our estimate of the server's clock is ±1 s. */
 const ACTION_TIME_SLACK_MS = 2000;
-
-function neverSent(err: unknown): boolean {
-  const codes: unknown[] = [];
-  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    codes.push((e as { code?: unknown }).code);
-    // Node tries each address of a host name; all of them must have refused.
-    const list = (e as { errors?: unknown }).errors;
-    if (
-      Array.isArray(list) &&
-      list.length &&
-      list.every((x) => NOT_SENT_CODES.has((x as { code?: string })?.code ?? ''))
-    )
-      return true;
-  }
-  return codes.some((c) => typeof c === 'string' && NOT_SENT_CODES.has(c));
-}
-
-/**
- * Normalises DIGITALOCEAN_API_URL (doctl's form has no /v2) and refuses to send a token in clear text
- * anywhere but loopback.
- */
-export function normaliseBaseUrl(raw: string, where = 'DIGITALOCEAN_API_URL'): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new MpimgError(`bad API URL "${raw}"`, { where, hint: `use a URL such as ${DEFAULT_API_URL}, or unset it` });
-  }
-  const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
-    throw new MpimgError(`refusing to send the API token to ${u.protocol}//${u.host}`, {
-      where,
-      hint: 'use an https:// URL (plain http is only allowed on 127.0.0.1/localhost)',
-    });
-  }
-  return `${u.origin}${u.pathname}`.replace(/\/+$/, '').replace(/\/v2$/, '');
-}
 
 export class DoClient {
   readonly #token: string;
@@ -207,11 +129,8 @@ export class DoClient {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, String(v));
     const outer = opts.signal === null ? undefined : (opts.signal ?? this.signal);
-    const label = `${method} ${url.pathname}`;
-    // GET/PUT/DELETE may be repeated freely; a POST twice can make two droplets or two snapshots.
-    const repeatable = method === 'GET' || method === 'HEAD' || method === 'PUT' || method === 'DELETE';
-    let tries = 0;
-    let pendingTries = 0;
+    const call = this.#call(method, url, opts.body, opts.retryPending !== false);
+    const budget = new RetryBudget(this.retry);
     let firstSentAt: number | undefined;
     /** An earlier try may have been carried out: look before sending again. */
     let maybeDone = false;
@@ -221,157 +140,68 @@ export class DoClient {
         const found = await opts.reconcile(firstSentAt!);
         if (found !== undefined) return found;
       }
-      const attempt = AbortSignal.timeout(this.retry.requestTimeoutMs);
-      const signal = outer && !opts.finishInFlight ? AbortSignal.any([outer, attempt]) : attempt;
       firstSentAt ??= this.serverNow();
       opts.onSend?.(this.serverNow());
-      let res: Response;
-      let text: string;
-      try {
-        res = await fetch(url, {
-          method,
-          headers: {
-            Authorization: `Bearer ${this.#token}`,
-            Accept: 'application/json',
-            ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-            'User-Agent': 'generator-mpimg',
-          },
-          body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-          signal,
-        });
-        text = await res.text();
-      } catch (err) {
+      const answer = await this.#send(call, outer, opts.finishInFlight);
+      let verdict: Verdict;
+      if ('err' in answer) {
         if (outer?.aborted) throw new AbortedError();
-        const why = this.redact(errText(err));
-        if (!repeatable && !neverSent(err)) {
-          maybeDone = true;
-          if (!opts.reconcile || tries >= this.retry.maxRetries)
-            return this.lastLook(opts.reconcile, firstSentAt, this.unknownEffect(label, why, 0));
-        } else if (tries >= this.retry.maxRetries) {
-          throw new DoApiError(`cannot reach the DigitalOcean API: ${why}`, {
-            status: 0,
-            where: `${label} (${this.baseUrl})`,
-            hint:
-              this.baseUrl === DEFAULT_API_URL
-                ? 'check the network'
-                : `check the network, and that ${this.baseUrlSource} points at the API`,
-          });
-        }
-        await this.clock.sleep(this.backoff(tries++), outer);
-        continue;
+        verdict = afterNetworkError(answer.err, call, budget);
+      } else {
+        const date = Date.parse(answer.res.headers.get('date') ?? '');
+        if (Number.isFinite(date)) this.#serverOffsetMs = date - this.clock.now();
+        if (answer.res.ok) return parseAnswer<T>(answer.res, answer.text, call);
+        // Only reachable with finishInFlight: the answer came, it is not a success, and the user wants out.
+        if (outer?.aborted) throw new AbortedError();
+        verdict = afterErrorStatus(answer.res, answer.text, call, budget, this.serverNow());
       }
-      const date = Date.parse(res.headers.get('date') ?? '');
-      if (Number.isFinite(date)) this.#serverOffsetMs = date - this.clock.now();
-      if (res.ok) {
-        if (res.status === 204 || text === '') return undefined as T;
-        try {
-          return JSON.parse(text) as T;
-        } catch {
-          throw new DoApiError(`the API answered ${res.status} with a body that is not JSON`, {
-            status: res.status,
-            where: label,
-            hint: `check ${this.baseUrlSource} (${this.baseUrl})`,
-          });
-        }
+      if ('unknown' in verdict) {
+        maybeDone = true;
+        if (!opts.reconcile || budget.spent) return lastLook(opts.reconcile, firstSentAt, verdict.unknown);
+        verdict = { again: budget.backoff() };
       }
-      // Only reachable with finishInFlight: the answer came, it is not a success, and the user wants out.
-      if (outer?.aborted) throw new AbortedError();
-      const body = parseErrorBody(text);
-      const message = this.redact(body.message ?? res.statusText ?? 'no message');
-      const base = { status: res.status, apiId: body.id, requestId: body.request_id, where: label };
-      if (res.status === 429) {
-        // ratelimit-reset is the server's epoch: compared with the server's clock (this answer's Date), so
-        // a machine whose clock is off neither gives up on a short wait nor hammers the API.
-        // Without either header (the Vendor API names none), the 5xx backoff: growing waits, not five quick tries.
-        const wait = rateLimitWaitMs(res.headers, this.serverNow()) ?? this.backoff(tries);
-        if (tries >= this.retry.maxRetries || wait > this.retry.maxRateLimitWaitMs) {
-          throw new DoApiError(`rate limited by the DigitalOcean API (${message})`, {
-            ...base,
-            hint: `wait ${Math.ceil(wait / 1000)} s (until the rate limit resets) and run the command again`,
-          });
-        }
-        tries++;
-        await this.clock.sleep(wait, outer);
-        continue;
-      }
-      if (res.status >= 500) {
-        if (!repeatable) {
-          maybeDone = true;
-          if (!opts.reconcile || tries >= this.retry.maxRetries)
-            return this.lastLook(
-              opts.reconcile,
-              firstSentAt,
-              this.unknownEffect(label, `${res.status}: ${message}`, res.status, base),
-            );
-        } else if (tries >= this.retry.maxRetries) {
-          throw new DoApiError(`the DigitalOcean API failed with ${res.status}: ${message}`, {
-            ...base,
-            hint: 'a DigitalOcean-side problem: check https://status.digitalocean.com and try again',
-          });
-        }
-        await this.clock.sleep(this.backoff(tries++), outer);
-        continue;
-      }
-      if (res.status === 422 && PENDING_RE.test(message) && opts.retryPending !== false) {
-        if (pendingTries >= this.retry.maxPendingRetries) {
-          throw new DoApiError(`the droplet stayed busy: ${message}`, {
-            ...base,
-            hint: "wait until the droplet's current action ends and try again",
-          });
-        }
-        pendingTries++;
-        await this.clock.sleep(this.retry.pendingWaitMs, outer);
-        continue;
-      }
-      throw new DoApiError(`DigitalOcean API refused ${label} with ${res.status}: ${message}`, {
-        ...base,
-        hint: this.hintFor(res.status, method, url, opts.body),
-      });
+      await this.clock.sleep(verdict.again, outer);
     }
   }
 
-  /** Out of retries after a failure of unknown effect: one more look, then give up without sending again. */
-  private async lastLook<T>(reconcile: RequestOptions<T>['reconcile'], sentAt: number, err: DoApiError): Promise<T> {
-    const found = reconcile ? await reconcile(sentAt) : undefined;
-    if (found !== undefined) return found;
-    throw err;
+  #call(method: string, url: URL, body: unknown, retryPending: boolean): Call {
+    return {
+      method,
+      url,
+      label: `${method} ${url.pathname}`,
+      body,
+      repeatable: isRepeatable(method),
+      retryPending,
+      baseUrl: this.baseUrl,
+      baseUrlSource: this.baseUrlSource,
+      tokenSource: this.tokenSource,
+      redact: (s) => this.redact(s),
+    };
   }
 
-  private unknownEffect(
-    label: string,
-    why: string,
-    status: number,
-    base: { apiId?: string; requestId?: string } = {},
-  ): DoApiError {
-    return new DoApiError(`${label} failed (${why}) and it is not known whether DigitalOcean carried it out`, {
-      ...base,
-      status,
-      where: `${label} (${this.baseUrl})`,
-      unknownEffect: true,
-      hint: 'it was not sent again, so nothing is done twice: check the droplet (control panel or doctl) before running the command again',
-    });
-  }
-
-  private backoff(n: number): number {
-    return Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** n);
-  }
-
-  private hintFor(status: number, method: string, url: URL, body: unknown): string {
-    switch (status) {
-      case 401:
-        return `the token (from ${this.tokenSource}) was rejected: create a new one at https://cloud.digitalocean.com/account/api/tokens`;
-      case 403: {
-        const scopes = scopesFor(method, url.pathname, url.searchParams, body);
-        return scopes
-          ? `the token (from ${this.tokenSource}) may not do this: a custom-scoped token needs ${scopes.join(', ')} for this call; add them to the token (or use a full-access token of the team that owns the resources)`
-          : `the token (from ${this.tokenSource}) may not do this: use a token with write access of the team that owns the resources`;
-      }
-      case 404:
-        return 'check the droplet/image/action id or name (and that it belongs to this account)';
-      case 422:
-        return 'the request was rejected as invalid: check the values in mpimg.json and the flags';
-      default:
-        return 'check the request and try again';
+  /** One try: the answer, or why none came. */
+  async #send(
+    call: Call,
+    outer: AbortSignal | undefined,
+    finishInFlight: boolean | undefined,
+  ): Promise<{ res: Response; text: string } | { err: unknown }> {
+    const attempt = AbortSignal.timeout(this.retry.requestTimeoutMs);
+    const signal = outer && !finishInFlight ? AbortSignal.any([outer, attempt]) : attempt;
+    try {
+      const res = await fetch(call.url, {
+        method: call.method,
+        headers: {
+          Authorization: `Bearer ${this.#token}`,
+          Accept: 'application/json',
+          ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          'User-Agent': 'generator-mpimg',
+        },
+        body: call.body !== undefined ? JSON.stringify(call.body) : undefined,
+        signal,
+      });
+      return { res, text: await res.text() };
+    } catch (err) {
+      return { err };
     }
   }
 
@@ -629,30 +459,9 @@ export function isGpuSize(size: string | undefined): boolean {
   return typeof size === 'string' && /^gpu-/.test(size);
 }
 
-function parseErrorBody(text: string): ApiErrorBody {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' ? (v as ApiErrorBody) : {};
-  } catch {
-    return { message: text.slice(0, 200) || undefined };
-  }
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    if (err.name === 'TimeoutError') return 'request timed out';
-    if (cause instanceof Error) return `${err.message} (${(cause as NodeJS.ErrnoException).code ?? cause.message})`;
-    return err.message;
-  }
-  return String(err);
-}
-
-/** retry-after (seconds) wins; else ratelimit-reset (epoch seconds); undefined when neither is there. */
-export function rateLimitWaitMs(headers: Headers, nowMs: number): number | undefined {
-  const ra = headers.get('retry-after');
-  if (ra && /^\d+(\.\d+)?$/.test(ra.trim())) return Math.max(0, Math.round(Number(ra) * 1000));
-  const reset = headers.get('ratelimit-reset');
-  if (reset && /^\d+$/.test(reset.trim())) return Math.max(0, Number(reset) * 1000 - nowMs);
-  return undefined;
+/** Out of retries after a failure of unknown effect: one more look, then give up without sending again. */
+async function lastLook<T>(reconcile: RequestOptions<T>['reconcile'], sentAt: number, err: DoApiError): Promise<T> {
+  const found = reconcile ? await reconcile(sentAt) : undefined;
+  if (found !== undefined) return found;
+  throw err;
 }

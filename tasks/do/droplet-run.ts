@@ -108,106 +108,128 @@ export async function sshKeysFor(
 
 export async function withRunDroplet<T>(o: RunDropletOptions<T>): Promise<RunDropletResult<T>> {
   const { client, request: req, tag, label, phase } = o;
-  let droplet: Droplet | undefined;
-  let ip = '';
-  let failed: unknown;
-  let destroyedOk = false;
-  let result: T | undefined;
-  let done = false;
-  /** When the (first) create went out, in the API server's time; undefined while it has not. */
-  let sentAt: number | undefined;
+  const run: RunState<T> = { ip: '', failed: undefined, done: false };
   try {
     phase(`creating ${label} ${req.name} (${req.image}, ${req.region}, ${req.size}, tag ${tag})`);
     // finishInFlight: after Ctrl-C the answer still tells which droplet to destroy.
-    droplet = await client.createDroplet(req, {
+    run.droplet = await client.createDroplet(req, {
       findByTag: tag,
       finishInFlight: true,
       onSend: (t) => {
-        sentAt ??= t;
+        run.sentAt ??= t;
       },
     });
     throwIfAborted(client.signal);
-    phase(`waiting for droplet ${droplet.id} to become active`);
-    const start = client.clock.now();
-    for (;;) {
-      droplet = await client.getDroplet(droplet.id);
-      ip = publicIPv4(droplet) ?? '';
-      if (droplet.status === 'active' && ip) break;
-      if (client.clock.now() - start >= o.timings.activeTimeoutMs) {
-        throw new MpimgError(
-          `${label} ${droplet.id} did not become active with a public IPv4 within ${seconds(o.timings.activeTimeoutMs)} (status ${droplet.status}, ${ip ? `IPv4 ${ip}` : 'no public IPv4'})`,
-          {
-            where: `droplet ${droplet.id}`,
-            hint: 'try another region ($.droplet.region) or run again later',
-          },
-        );
-      }
-      await client.clock.sleep(o.timings.pollMs, client.signal);
-    }
-    result = await o.work(droplet, ip);
-    done = true;
+    await waitActive(o, run, run.droplet.id);
+    run.result = await o.work(run.droplet, run.ip);
+    run.done = true;
   } catch (err) {
     // Ctrl-C surfaces as whatever the interrupted step threw; report it as one clear abort.
-    failed = client.signal?.aborted && !(err instanceof AbortedError) ? new AbortedError() : err;
+    run.failed = client.signal?.aborted && !(err instanceof AbortedError) ? new AbortedError() : err;
   }
-  const info = droplet ? { id: droplet.id, name: req.name, ip } : undefined;
+  const info = run.droplet ? { id: run.droplet.id, name: req.name, ip: run.ip } : undefined;
+  const { destroyedOk, notes } = await release(o, run, info);
+  notes.push(...(o.abortNotes?.() ?? []));
+  if (run.failed instanceof AbortedError && (run.droplet || notes.length)) {
+    const parts = ['aborted'];
+    if (run.droplet)
+      parts.push(
+        o.keep
+          ? `${label} ${run.droplet.id} kept`
+          : destroyedOk
+            ? `${label} ${run.droplet.id} destroyed`
+            : `${label} ${run.droplet.id} NOT destroyed`,
+      );
+    parts.push(...notes);
+    run.failed = new AbortedError(parts.join('; '));
+  } else if (run.failed) {
+    for (const n of notes) o.stderr.write(`note: ${n}\n`);
+  }
+  if (run.failed) throw run.failed;
+  return { result: run.result as T, droplet: info!, destroyed: destroyedOk };
+}
+
+/** How far one run got: the droplet (once its create answered), its IPv4, the work's result or failure. */
+interface RunState<T> {
+  droplet?: Droplet;
+  ip: string;
+  /** When the (first) create went out, in the API server's time; undefined while it has not. */
+  sentAt?: number;
+  failed: unknown;
+  done: boolean;
+  result?: T;
+}
+
+/** Polls the new droplet until it is active with a public IPv4 (kept in `run` as it goes, for cleanup). */
+async function waitActive<T>(o: RunDropletOptions<T>, run: RunState<T>, id: number): Promise<void> {
+  const { client, label } = o;
+  o.phase(`waiting for droplet ${id} to become active`);
+  const start = client.clock.now();
+  for (;;) {
+    const droplet = (run.droplet = await client.getDroplet(id));
+    run.ip = publicIPv4(droplet) ?? '';
+    if (droplet.status === 'active' && run.ip) return;
+    if (client.clock.now() - start >= o.timings.activeTimeoutMs) {
+      throw new MpimgError(
+        `${label} ${droplet.id} did not become active with a public IPv4 within ${seconds(o.timings.activeTimeoutMs)} (status ${droplet.status}, ${run.ip ? `IPv4 ${run.ip}` : 'no public IPv4'})`,
+        {
+          where: `droplet ${droplet.id}`,
+          hint: 'try another region ($.droplet.region) or run again later',
+        },
+      );
+    }
+    await client.clock.sleep(o.timings.pollMs, client.signal);
+  }
+}
+
+/**
+ * After the work: keeps the droplet (--keep) or destroys every droplet of the run, also one a lost
+ * create answer may have made. A droplet left behind becomes run.failed (or goes to stderr after an
+ * earlier failure); what the user should know goes into the notes.
+ */
+async function release<T>(
+  o: RunDropletOptions<T>,
+  run: RunState<T>,
+  info: DropletInfo | undefined,
+): Promise<{ destroyedOk: boolean; notes: string[] }> {
+  const { client, request: req, tag, label, phase } = o;
+  const { droplet, sentAt, ip, failed } = run;
   // A create that went out and failed other than by a refusal may have made a droplet we have no id for.
   const unsure = !droplet && sentAt !== undefined && !(failed instanceof DoApiError && !failed.unknownEffect);
   const gpu = isGpuSize(req.size);
   // By name only what a create of ours may have made: nothing when none went out.
   const lookup = { tag, name: sentAt === undefined ? undefined : req.name, sentAt, gpu };
   const notes: string[] = [];
-
   if (o.keep) {
     if (droplet)
       phase(
         `keeping ${label} ${droplet.id} (${ip || 'no IP yet'}): delete it with \`doctl compute droplet delete ${droplet.id}\``,
       );
     else if (unsure) notes.push(leakNote(lookup, '--keep leaves it where it is'));
-  } else {
-    const destroyed = await destroyRunDroplets(client, droplet, lookup, unsure, label, phase);
-    destroyedOk = destroyed.ok;
-    const found = destroyed.destroyed.filter((id) => id !== droplet?.id);
-    if (found.length)
-      notes.push(
-        `${label} ${found.join(', ')} of this run, made by a create whose answer was lost, found and destroyed`,
-      );
-    if (destroyed.unseen)
-      notes.push(
-        leakNote(lookup, `none showed up within ${seconds(client.retry.lookupTries * client.retry.lookupPollMs)}`),
-      );
-    if (!destroyed.ok) {
-      const which = destroyed.left.length ? destroyed.left.join(', ') : `tagged ${tag}`;
-      const msg = `could not destroy ${label}(s) ${which}: ${destroyed.why}`;
-      const opts = {
-        where: `droplet ${which}`,
-        hint: destroyed.left.length
-          ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}`
-          : `check \`${listCommand(lookup)}\` and delete what is left`,
-      };
-      const err = o.leftError?.(msg, opts, done ? result : undefined, info) ?? new MpimgError(msg, opts);
-      if (failed) o.stderr.write(`${err.format()}\n`);
-      else failed = err;
-    }
+    return { destroyedOk: false, notes };
   }
-  notes.push(...(o.abortNotes?.() ?? []));
-  if (failed instanceof AbortedError && (droplet || notes.length)) {
-    const parts = ['aborted'];
-    if (droplet)
-      parts.push(
-        o.keep
-          ? `${label} ${droplet.id} kept`
-          : destroyedOk
-            ? `${label} ${droplet.id} destroyed`
-            : `${label} ${droplet.id} NOT destroyed`,
-      );
-    parts.push(...notes);
-    failed = new AbortedError(parts.join('; '));
-  } else if (failed) {
-    for (const n of notes) o.stderr.write(`note: ${n}\n`);
+  const destroyed = await destroyRunDroplets(client, droplet, lookup, unsure, label, phase);
+  const found = destroyed.destroyed.filter((id) => id !== droplet?.id);
+  if (found.length)
+    notes.push(`${label} ${found.join(', ')} of this run, made by a create whose answer was lost, found and destroyed`);
+  if (destroyed.unseen)
+    notes.push(
+      leakNote(lookup, `none showed up within ${seconds(client.retry.lookupTries * client.retry.lookupPollMs)}`),
+    );
+  if (!destroyed.ok) {
+    const which = destroyed.left.length ? destroyed.left.join(', ') : `tagged ${tag}`;
+    const msg = `could not destroy ${label}(s) ${which}: ${destroyed.why}`;
+    const opts = {
+      where: `droplet ${which}`,
+      hint: destroyed.left.length
+        ? `delete it yourself: doctl compute droplet delete ${destroyed.left.join(' ')}`
+        : `check \`${listCommand(lookup)}\` and delete what is left`,
+    };
+    const err = o.leftError?.(msg, opts, run.done ? run.result : undefined, info) ?? new MpimgError(msg, opts);
+    if (failed) o.stderr.write(`${err.format()}\n`);
+    else run.failed = err;
   }
-  if (failed) throw failed;
-  return { result: result as T, droplet: info!, destroyed: destroyedOk };
+  return { destroyedOk: destroyed.ok, notes };
 }
 
 interface RunLookup {

@@ -94,67 +94,14 @@ export function imagePlan(o: ImagePlanOptions): PlanItem[] {
       ? o.manifest
       : { ...o.manifest, droplet: { ...o.manifest.droplet, image: o.distribution } };
   const name = snapshotNameFor(o.manifest, o.now, o.distribution);
-  const t = DEFAULT_SNAPSHOT_TIMINGS;
   const keys = keysStep(m, url);
   const create = buildDropletRequest(m, buildDropletName(m, o.now, runId), keys.keys, tag);
   const items: PlanItem[] = [
     ...keys.items,
     { kind: 'request', method: 'POST', url: `${url}/v2/droplets`, body: create, note: 'the build droplet' },
-    ...dropletLife(url, 'build droplet', tag, [
-      taskStep('build', o.cwd),
-      {
-        kind: 'request',
-        method: 'POST',
-        url: `${url}/v2/droplets/{droplet_id}/actions`,
-        body: { type: 'shutdown' },
-        note: `again every ${seconds(t.shutdownResendMs)} until the droplet is off; {"type":"power_off"} after ${seconds(t.shutdownTimeoutMs)}`,
-      },
-      { kind: 'request', method: 'GET', url: `${url}/v2/droplets/{droplet_id}`, note: 'until it is off and unlocked' },
-      {
-        kind: 'request',
-        method: 'POST',
-        url: `${url}/v2/droplets/{droplet_id}/actions`,
-        body: { type: 'snapshot', name },
-      },
-      {
-        kind: 'request',
-        method: 'GET',
-        url: `${url}/v2/actions/{action_id}`,
-        note: `until "completed" (at most ${seconds(t.snapshotTimeoutMs)}; "errored" fails)`,
-      },
-      {
-        kind: 'request',
-        method: 'GET',
-        url: `${url}/v2/droplets/{droplet_id}/snapshots`,
-        note: `the new snapshot "${name}"`,
-      },
-      { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}` },
-    ]),
+    ...dropletLife(url, 'build droplet', tag, [taskStep('build', o.cwd), ...snapshotSteps(url, name)]),
   ];
-  if (o.verify) {
-    const disk = SIZES.find((s) => s.slug === create.size)?.diskGb;
-    const size =
-      disk === undefined ? '{the smallest size whose disk fits the image}' : pickSize(disk, m.droplet?.size).size;
-    const vrun = newRunId();
-    const vtag = runTag(vrun);
-    const vkeys = keysStep(m, url);
-    const req = {
-      ...verifyDropletRequest(m, 0, size, vkeys.keys, runDropletName(m, 'verify', o.now, vrun), vtag),
-      image: '{image_id}',
-    };
-    items.push(
-      { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}`, note: `available, in ${req.region}` },
-      ...vkeys.items,
-      {
-        kind: 'request',
-        method: 'POST',
-        url: `${url}/v2/droplets`,
-        body: req,
-        note: 'a droplet made from the new snapshot',
-      },
-      ...dropletLife(url, 'verify droplet', vtag, [taskStep('verify', o.cwd)]),
-    );
-  }
+  if (o.verify) items.push(...verifyPlan(o, m, create.size));
   if (o.release)
     items.push(
       ...releasePlan({
@@ -166,6 +113,67 @@ export function imagePlan(o: ImagePlanOptions): PlanItem[] {
       }),
     );
   return items;
+}
+
+/** Shutting the build droplet down and snapshotting it as `name` (snapshot.ts's flow). */
+function snapshotSteps(url: string, name: string): PlanItem[] {
+  const t = DEFAULT_SNAPSHOT_TIMINGS;
+  return [
+    {
+      kind: 'request',
+      method: 'POST',
+      url: `${url}/v2/droplets/{droplet_id}/actions`,
+      body: { type: 'shutdown' },
+      note: `again every ${seconds(t.shutdownResendMs)} until the droplet is off; {"type":"power_off"} after ${seconds(t.shutdownTimeoutMs)}`,
+    },
+    { kind: 'request', method: 'GET', url: `${url}/v2/droplets/{droplet_id}`, note: 'until it is off and unlocked' },
+    {
+      kind: 'request',
+      method: 'POST',
+      url: `${url}/v2/droplets/{droplet_id}/actions`,
+      body: { type: 'snapshot', name },
+    },
+    {
+      kind: 'request',
+      method: 'GET',
+      url: `${url}/v2/actions/{action_id}`,
+      note: `until "completed" (at most ${seconds(t.snapshotTimeoutMs)}; "errored" fails)`,
+    },
+    {
+      kind: 'request',
+      method: 'GET',
+      url: `${url}/v2/droplets/{droplet_id}/snapshots`,
+      note: `the new snapshot "${name}"`,
+    },
+    { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}` },
+  ];
+}
+
+/** --verify: a droplet made from the new snapshot, of a size whose disk fits the build droplet's. */
+function verifyPlan(o: ImagePlanOptions, m: Manifest, buildSize: string): PlanItem[] {
+  const url = o.baseUrl;
+  const disk = SIZES.find((s) => s.slug === buildSize)?.diskGb;
+  const size =
+    disk === undefined ? '{the smallest size whose disk fits the image}' : pickSize(disk, m.droplet?.size).size;
+  const vrun = newRunId();
+  const vtag = runTag(vrun);
+  const vkeys = keysStep(m, url);
+  const req = {
+    ...verifyDropletRequest(m, 0, size, vkeys.keys, runDropletName(m, 'verify', o.now, vrun), vtag),
+    image: '{image_id}',
+  };
+  return [
+    { kind: 'request', method: 'GET', url: `${url}/v2/images/{image_id}`, note: `available, in ${req.region}` },
+    ...vkeys.items,
+    {
+      kind: 'request',
+      method: 'POST',
+      url: `${url}/v2/droplets`,
+      body: req,
+      note: 'a droplet made from the new snapshot',
+    },
+    ...dropletLife(url, 'verify droplet', vtag, [taskStep('verify', o.cwd)]),
+  ];
 }
 
 /** `mpimg release`: the image check, then the PATCH of the listing. Without an id, {image_id}. */

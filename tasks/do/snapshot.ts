@@ -63,13 +63,6 @@ export async function snapshotDroplet(
   name: string,
   opts: SnapshotOptions = {},
 ): Promise<SnapshotResult> {
-  const t = { ...DEFAULT_SNAPSHOT_TIMINGS, ...opts.timings };
-  const phase = opts.onPhase ?? (() => {});
-  const act = (type: string, o: { retryPending?: boolean } = {}) => {
-    opts.beforeAction?.(type);
-    return client.dropletAction(id, type === 'snapshot' ? { type, name } : { type }, o);
-  };
-  const { clock, signal } = client;
   const id = typeof droplet === 'number' ? droplet : droplet.id;
   if (!name.trim() || name.length > 255) {
     throw new MpimgError(`bad snapshot name "${name}"`, {
@@ -77,51 +70,85 @@ export async function snapshotDroplet(
       hint: 'give a non-empty name of at most 255 characters',
     });
   }
-
-  let d = await client.getDroplet(id);
+  const run: Run = {
+    client,
+    id,
+    name,
+    t: { ...DEFAULT_SNAPSHOT_TIMINGS, ...opts.timings },
+    phase: opts.onPhase ?? (() => {}),
+    act: (type, o = {}) => {
+      opts.beforeAction?.(type);
+      return client.dropletAction(id, type === 'snapshot' ? { type, name } : { type }, o);
+    },
+  };
+  const d = await client.getDroplet(id);
   if (d.status === 'archive') {
     throw new MpimgError(`droplet ${id} is archived and cannot be snapshotted`, {
       where: `droplet ${id}`,
       hint: 'pick a live droplet',
     });
   }
-  let poweredOff = false;
-  if (d.status !== 'off') {
-    phase(`shutting down droplet ${id}`);
-    await act('shutdown');
-    const start = clock.now();
-    let lastSent = start;
-    for (;;) {
-      await clock.sleep(t.pollMs, signal);
-      d = await client.getDroplet(id);
-      if (d.status === 'off') break;
-      const now = clock.now();
-      if (now - start >= t.shutdownTimeoutMs) {
-        phase(`powering off droplet ${id} (graceful shutdown took longer than ${seconds(t.shutdownTimeoutMs)})`);
-        await act('power_off');
-        poweredOff = true;
-        d = await waitFor(client, id, (x) => x.status === 'off', t.powerOffTimeoutMs, t.pollMs, 'power off');
-        break;
-      }
-      if (now - lastSent >= t.shutdownResendMs) {
-        lastSent = now;
-        try {
-          await act('shutdown', { retryPending: false });
-        } catch (err) {
-          // The first shutdown may still be pending; that is the wait we are already doing.
-          if (!(err instanceof DoApiError && err.status === 422)) throw err;
-        }
+  const off = d.status === 'off' ? { d, poweredOff: false } : await shutDown(run);
+  let ready = off.d;
+  if (ready.locked) {
+    run.phase(`waiting for droplet ${id} to unlock`);
+    ready = await waitFor(client, id, (x) => !x.locked, run.t.unlockTimeoutMs, run.t.pollMs, 'unlock');
+  }
+  const before = new Set(ready.snapshot_ids ?? []);
+  const action = await takeSnapshot(run);
+  const image = await findNewImage(run, before);
+  return { image, action, dropletId: id, poweredOff: off.poweredOff };
+}
+
+/** One snapshot run: the droplet, the name, the timings, and how to report and act. */
+interface Run {
+  client: DoClient;
+  id: number;
+  name: string;
+  t: SnapshotTimings;
+  phase: PhaseFn;
+  act: (type: string, o?: { retryPending?: boolean }) => Promise<Action>;
+}
+
+/** shutdown, re-sent while waiting; power_off after a bound. The droplet once off. */
+async function shutDown(run: Run): Promise<{ d: Droplet; poweredOff: boolean }> {
+  const { client, id, t, phase, act } = run;
+  const { clock, signal } = client;
+  phase(`shutting down droplet ${id}`);
+  await act('shutdown');
+  const start = clock.now();
+  let lastSent = start;
+  for (;;) {
+    await clock.sleep(t.pollMs, signal);
+    const d = await client.getDroplet(id);
+    if (d.status === 'off') return { d, poweredOff: false };
+    const now = clock.now();
+    if (now - start >= t.shutdownTimeoutMs) {
+      phase(`powering off droplet ${id} (graceful shutdown took longer than ${seconds(t.shutdownTimeoutMs)})`);
+      await act('power_off');
+      return {
+        d: await waitFor(client, id, (x) => x.status === 'off', t.powerOffTimeoutMs, t.pollMs, 'power off'),
+        poweredOff: true,
+      };
+    }
+    if (now - lastSent >= t.shutdownResendMs) {
+      lastSent = now;
+      try {
+        await act('shutdown', { retryPending: false });
+      } catch (err) {
+        // The first shutdown may still be pending; that is the wait we are already doing.
+        if (!(err instanceof DoApiError && err.status === 422)) throw err;
       }
     }
   }
-  if (d.locked) {
-    phase(`waiting for droplet ${id} to unlock`);
-    d = await waitFor(client, id, (x) => !x.locked, t.unlockTimeoutMs, t.pollMs, 'unlock');
-  }
-  const before = new Set(d.snapshot_ids ?? []);
+}
 
-  phase(`snapshotting droplet ${id} as "${name}"`);
-  let action = await act('snapshot');
+/** The snapshot action, polled until completed (errored fails), then the droplet unlocked again. */
+async function takeSnapshot(run: Run): Promise<Action> {
+  const { client, id, t } = run;
+  const { clock, signal } = client;
+  run.phase(`snapshotting droplet ${id} as "${run.name}"`);
+  let action = await run.act('snapshot');
   const started = clock.now();
   while (action.status === 'in-progress') {
     if (clock.now() - started >= t.snapshotTimeoutMs) {
@@ -139,18 +166,25 @@ export async function snapshotDroplet(
       hint: 'DigitalOcean could not take the snapshot; run the command again, and contact support if it keeps failing',
     });
   }
-  d = await client.getDroplet(id);
-  if (d.locked) d = await waitFor(client, id, (x) => !x.locked, t.unlockTimeoutMs, t.pollMs, 'unlock');
+  const d = await client.getDroplet(id);
+  if (d.locked) await waitFor(client, id, (x) => !x.locked, t.unlockTimeoutMs, t.pollMs, 'unlock');
+  return action;
+}
 
-  phase('looking up the new image');
+/** The image the snapshot made: one of the droplet's snapshots of that name that was not there `before`. */
+async function findNewImage(run: Run, before: Set<number>): Promise<Image> {
+  const { client, id, name, t } = run;
+  const { clock, signal } = client;
+  run.phase('looking up the new image');
   // Only a snapshot that was not there before counts: an older one may carry the same name (a custom
   // --name, a re-run), and the list may lag behind the action for a moment.
   const lookStart = clock.now();
-  let pick: DropletSnapshot | undefined;
   for (;;) {
     const fresh = (await client.dropletSnapshots(id)).filter((s) => s.name === name && !before.has(s.id));
-    pick = fresh.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id)[0];
-    if (pick) break;
+    const pick: DropletSnapshot | undefined = fresh.sort(
+      (a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id,
+    )[0];
+    if (pick) return client.getImage(pick.id);
     if (clock.now() - lookStart >= t.imageTimeoutMs) {
       throw new MpimgError(
         `the snapshot "${name}" completed but did not appear among droplet ${id}'s snapshots within ${seconds(t.imageTimeoutMs)}`,
@@ -162,8 +196,6 @@ export async function snapshotDroplet(
     }
     await clock.sleep(t.pollMs, signal);
   }
-  const image = await client.getImage(pick.id);
-  return { image, action, dropletId: id, poweredOff };
 }
 
 async function waitFor(

@@ -69,21 +69,7 @@ export async function analyzeScript(input: ScriptInput, state: ImportState): Pro
     units = readShell(input.text);
   } catch (e) {
     if (!(e instanceof ShellReadError)) throw e;
-    const lines = input.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length;
-    state.person.push({
-      where: `${input.origin}:${e.line}`,
-      what: `could not be read as shell (${e.message}): kept whole, nothing in it was mapped`,
-    });
-    state.aptBarrier ??= `${input.origin} (not readable as shell)`;
-    return {
-      input,
-      units: [],
-      hits: new Map(),
-      absorbed: 0,
-      kept: lines,
-      keptText: input.text.replace(/\r\n/g, '\n'),
-      readError: e.message,
-    };
+    return unreadable(input, state, e);
   }
   const view: ScriptView = {
     role: input.role,
@@ -151,4 +137,23 @@ export async function analyzeScript(input: ScriptInput, state: ImportState): Pro
     return h.replace ?? comment(u, h.became);
   });
   return { input, units, hits, absorbed, kept, keptText: `${out.join('\n')}\n` };
+}
+
+/** A script that is not shell the reader can follow: kept whole, and later package lines stay too. */
+function unreadable(input: ScriptInput, state: ImportState, e: ShellReadError): ScriptResult {
+  const lines = input.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length;
+  state.person.push({
+    where: `${input.origin}:${e.line}`,
+    what: `could not be read as shell (${e.message}): kept whole, nothing in it was mapped`,
+  });
+  state.aptBarrier ??= `${input.origin} (not readable as shell)`;
+  return {
+    input,
+    units: [],
+    hits: new Map(),
+    absorbed: 0,
+    kept: lines,
+    keptText: input.text.replace(/\r\n/g, '\n'),
+    readError: e.message,
+  };
 }

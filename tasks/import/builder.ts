@@ -65,24 +65,7 @@ export function mapBuilder(
     return t ? resolve(t) : undefined;
   };
 
-  const image = bf('image');
-  let distro = 'ubuntu-24-04-x64';
-  let dropletImage: string | undefined;
-  if (image && DISTRO_SLUG_RE.test(image)) {
-    distro = image;
-    fields.push({ field: 'distributions', value: `["${image}"]`, from: `${builder.at} image` });
-  } else if (image && /^\d+$/.test(image)) {
-    dropletImage = image;
-    person.push({
-      where: `${builder.at} image`,
-      what: `the build starts from image id ${image}: it is droplet.image now; set "distributions" to the distribution that image is (${distro} was assumed)`,
-    });
-  } else {
-    person.push({
-      where: `${builder.at} image`,
-      what: `the base image ${image === undefined ? `"${describe(fieldText(builder.fields.image) ?? [])}" cannot be evaluated` : `"${image}" is not a DigitalOcean image slug`}: ${distro} was assumed; set "distributions" in mpimg.json`,
-    });
-  }
+  const { distro, dropletImage } = mapImage(builder, bf('image'), notes);
   if (!DISTRIBUTIONS.some((d) => d.slug === distro))
     info.push({
       where: `${builder.at} image`,
@@ -106,7 +89,75 @@ export function mapBuilder(
       what: `the size "${describe(fieldText(builder.fields.size) ?? [])}" could not be used: ${DEFAULTS.size} was taken`,
     });
 
-  // The API token: mpimg reads it from the environment, never from a file.
+  noteToken(builder, tmpl, notes);
+  const user = bf('ssh_username');
+  if (user !== undefined && user !== 'root')
+    person.push({
+      where: `${builder.at} ssh_username`,
+      what: `the build logged in as "${user}": mpimg builds as root over SSH`,
+    });
+  const notCarried = Object.keys(builder.fields).filter((k) => !CARRIED.has(k));
+  if (notCarried.length)
+    info.push({
+      where: builder.at,
+      what: `not carried over: ${notCarried.join(', ')} (mpimg's build droplet has its own settings: mpimg.json "droplet")`,
+    });
+  const tags = listOf(builder.fields.tags)
+    .map(textOf)
+    .filter((t): t is string => t !== undefined && /^[a-zA-Z0-9_:-]{1,255}$/.test(t));
+
+  return {
+    builder,
+    distro,
+    family,
+    dropletImage,
+    region: slugOk(region) ? region : undefined,
+    size: slugOk(size) ? size : undefined,
+    tags,
+  };
+}
+
+/** The builder settings the import reads (the rest is named as not carried over). */
+const CARRIED = new Set([
+  'type',
+  'name',
+  'api_token',
+  'image',
+  'region',
+  'size',
+  'ssh_username',
+  'snapshot_name',
+  'droplet_agent',
+  'droplet_name',
+  'tags',
+]);
+
+/** The builder's image: a distribution slug, or an image id the build starts from (droplet.image). */
+function mapImage(builder: Block, image: string | undefined, notes: Notes): { distro: string; dropletImage?: string } {
+  const { person, fields } = notes;
+  let distro = 'ubuntu-24-04-x64';
+  let dropletImage: string | undefined;
+  if (image && DISTRO_SLUG_RE.test(image)) {
+    distro = image;
+    fields.push({ field: 'distributions', value: `["${image}"]`, from: `${builder.at} image` });
+  } else if (image && /^\d+$/.test(image)) {
+    dropletImage = image;
+    person.push({
+      where: `${builder.at} image`,
+      what: `the build starts from image id ${image}: it is droplet.image now; set "distributions" to the distribution that image is (${distro} was assumed)`,
+    });
+  } else {
+    person.push({
+      where: `${builder.at} image`,
+      what: `the base image ${image === undefined ? `"${describe(fieldText(builder.fields.image) ?? [])}" cannot be evaluated` : `"${image}" is not a DigitalOcean image slug`}: ${distro} was assumed; set "distributions" in mpimg.json`,
+    });
+  }
+  return { distro, dropletImage };
+}
+
+/** The API token: mpimg reads it from the environment, never from a file; one written in the template is named. */
+function noteToken(builder: Block, tmpl: Template, notes: Notes): void {
+  const { person, info } = notes;
   const token = fieldText(builder.fields.api_token);
   if (token) {
     const pieces = expandVars(token, tmpl);
@@ -130,46 +181,6 @@ export function mapBuilder(
       });
     }
   }
-  const user = bf('ssh_username');
-  if (user !== undefined && user !== 'root')
-    person.push({
-      where: `${builder.at} ssh_username`,
-      what: `the build logged in as "${user}": mpimg builds as root over SSH`,
-    });
-  const notCarried = Object.keys(builder.fields).filter(
-    (k) =>
-      ![
-        'type',
-        'name',
-        'api_token',
-        'image',
-        'region',
-        'size',
-        'ssh_username',
-        'snapshot_name',
-        'droplet_agent',
-        'droplet_name',
-        'tags',
-      ].includes(k),
-  );
-  if (notCarried.length)
-    info.push({
-      where: builder.at,
-      what: `not carried over: ${notCarried.join(', ')} (mpimg's build droplet has its own settings: mpimg.json "droplet")`,
-    });
-  const tags = listOf(builder.fields.tags)
-    .map(textOf)
-    .filter((t): t is string => t !== undefined && /^[a-zA-Z0-9_:-]{1,255}$/.test(t));
-
-  return {
-    builder,
-    distro,
-    family,
-    dropletImage,
-    region: slugOk(region) ? region : undefined,
-    size: slugOk(size) ? size : undefined,
-    tags,
-  };
 }
 
 export interface Names {
@@ -232,15 +243,7 @@ export function mapNames(
       what: `application_version is ${appVersion === undefined ? 'not a fixed value' : `"${appVersion}"`}: version ${version} was taken; the build scripts still get the template's value as application_version`,
     });
   const slug = req.slug ?? deriveSlug(name);
-  let vendor = req.vendor ?? deriveVendor(slug);
-  if (!req.vendor && RESERVED_VENDORS.has(vendor)) {
-    const words = slug.split('-').filter((w) => !RESERVED_VENDORS.has(w) && /^[a-z0-9]/.test(w));
-    vendor = words[0] ?? 'vendor';
-    person.push({
-      where: tfile,
-      what: `the vendor folder would have been /opt/${deriveVendor(slug)}, which fails the Marketplace check: /opt/${vendor} was taken (--vendor sets it)`,
-    });
-  }
+  const vendor = vendorFor(req.vendor, slug, person, tfile);
   const answers: Answers = {
     name,
     slug,
@@ -264,6 +267,20 @@ export function mapNames(
   }
 
   return { name, version, versionMapped: versionOk(appVersion), slug, vendor, answers };
+}
+
+/** --vendor, else one made from the slug that is not a folder the Marketplace check refuses under /opt. */
+function vendorFor(given: string | undefined, slug: string, person: PersonNote[], tfile: string): string {
+  if (given !== undefined) return given;
+  const vendor = deriveVendor(slug);
+  if (!RESERVED_VENDORS.has(vendor)) return vendor;
+  const words = slug.split('-').filter((w) => !RESERVED_VENDORS.has(w) && /^[a-z0-9]/.test(w));
+  const other = words[0] ?? 'vendor';
+  person.push({
+    where: tfile,
+    what: `the vendor folder would have been /opt/${vendor}, which fails the Marketplace check: /opt/${other} was taken (--vendor sets it)`,
+  });
+  return other;
 }
 
 /** The snapshot name: literal text, {timestamp}, {version} and {slug} where the template had their equivalents. */

@@ -11,27 +11,28 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULTS, validateManifest, type Manifest } from '../../runtime/manifest.js';
-import { MANIFEST_SCHEMA } from '../../runtime/manifest-schema.js';
+import type { Manifest } from '../../runtime/manifest.js';
 import type { Answers } from '../../core/options.js';
-import { manifestFromAnswers, MANIFEST_SCHEMA_REF } from '../../core/project.js';
 import { MpimgError } from '../../core/errors.js';
-import { analyzeScript, type ScriptInput, type ScriptResult } from './analyze.js';
-import { mapBuilder, mapNames, snapshotName } from './builder.js';
-import { classifyDoScript } from './do-scripts.js';
+import { analyzeScript, type ScriptResult } from './analyze.js';
+import { mapBuilder, mapNames, type BuilderMapping } from './builder.js';
+import { entryReader, filesTree, takeFirstBoot, takeMotd, type FilesTree, type FirstBootScript } from './layout.js';
 import { chooseBase, locateTemplate, type Located } from './locate.js';
-import { motdText } from './motd.js';
-import { readProvisioners, type ScriptStep } from './provisioners.js';
-import { MOTD_TARGET } from './recognizers/moved.js';
+import { newManifest } from './new-manifest.js';
+import { projectFiles, type ProjectOutput } from './project-files.js';
+import { readProvisioners, type Step } from './provisioners.js';
 import { planFirewall } from './recognizers/ufw.js';
-import { totals, type Field as ReportField, type FileEntry, type Report } from './report.js';
+import { totals, type Field as ReportField, type Report } from './report.js';
+import { fileEntries, reportFields, type ReportInput } from './report-entries.js';
+import { scriptInputs, type ScriptInfo } from './script-inputs.js';
 import { readShell, ShellReadError } from './shell.js';
-import { Refused, SourceTree } from './source.js';
+import { SourceTree } from './source.js';
 import type { ImportOptions, ImportState, PersonNote } from './state.js';
-import { readTemplate, textOf, TemplateReadError, type Piece, type Template } from './template.js';
-import { describe, fieldText, hereDocAt, quoteState, resolver, SECRET_NAME, shq, Variables } from './values.js';
+import { readTemplate, textOf, TemplateReadError, type Template } from './template.js';
+import { resolver, Variables } from './values.js';
 import { hasToken, redactFile, redactValue, TOKEN_PLACEHOLDER, withoutTokens } from './tokens.js';
-import { foundSecrets } from './recognizers/secrets.js';
+
+export type { ProjectOutput } from './project-files.js';
 
 export interface ImportRequest {
   /** The template file or the folder holding it. */
@@ -44,13 +45,6 @@ export interface ImportRequest {
   options: ImportOptions;
 }
 
-export interface ProjectOutput {
-  data: Buffer;
-  mode: number;
-  /** A symbolic link to this target instead of a file. */
-  link?: string;
-}
-
 export interface ImportResult {
   manifest: Manifest;
   /** What the scaffolder is asked for (mpimg.json then gets the rest of the mapping). */
@@ -60,7 +54,6 @@ export interface ImportResult {
   report: Report;
 }
 
-const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance/';
 const APT_FILES = /^\/(etc\/apt|usr\/share\/keyrings|etc\/dpkg|var\/cache\/debconf)\//;
 
 export async function importTemplate(req: ImportRequest): Promise<ImportResult> {
@@ -156,6 +149,7 @@ function referencedPaths(t: Template): string[] {
   return out;
 }
 
+/** One round of the import: the whole mapping, or what to take back before the next round. */
 async function importOnce(
   req: ImportRequest,
   tmpl: Template,
@@ -171,13 +165,11 @@ async function importOnce(
   // files left in files/ by an earlier round say why
   const info: PersonNote[] = [...excluded.values()];
   const fields: ReportField[] = [];
-  const entries: FileEntry[] = [];
 
   const resolve = resolver(tmpl);
   const notes = { person, info, fields };
-  const b = mapBuilder(tmpl, resolve, notes, tfile);
-  const { builder, distro, family, dropletImage, tags } = b;
-  const { version, versionMapped, slug, answers } = mapNames(req, tmpl, resolve, located.dir, b, notes, tfile);
+  const mapping = mapBuilder(tmpl, resolve, notes, tfile);
+  const { version, versionMapped, slug, answers } = mapNames(req, tmpl, resolve, located.dir, mapping, notes, tfile);
 
   // application_name/version are mpimg.json's name and version: the scripts get them from there
   const special = new Map<string, string>([['application_name', 'MPIMG_NAME']]);
@@ -185,31 +177,93 @@ async function importOnce(
   const vars = new Variables(tmpl, special, resolve, { person, info });
   const steps = readProvisioners(tmpl, tree, resolve, { person, info }, tfile);
 
-  // ---- the files tree ----------------------------------------------------------------------
-  const tree$ = new Map<string, { source: { rel: string } | { data: Buffer }; mode: number; origin: string }>();
-  for (const s of steps) {
-    if (s.kind === 'files')
-      for (const e of s.entries) tree$.set(e.target, { source: e.source, mode: e.mode, origin: s.origin });
+  const files = filesTree(steps);
+  const read = entryReader(tree, person);
+  const state = newState(req, mapping, refused, person, info);
+  for (const [t, e] of files) {
+    state.filesAt.set(t, `files${t}`);
+    state.fileModes.set(t, e.mode || 0o644);
   }
-  const readEntry = (e: {
-    source: { rel: string } | { data: Buffer };
-    mode: number;
-  }): { data: Buffer; mode: number } | undefined => {
-    if ('data' in e.source) return { data: e.source.data, mode: e.mode };
-    try {
-      return tree.read(e.source.rel);
-    } catch (err) {
-      if (!(err instanceof Refused)) throw err;
-      person.push({ where: e.source.rel, what: `refused: ${err.message}` });
-      return undefined;
-    }
-  };
+  const firstBoot = takeFirstBoot(files, read, excluded, state);
+  const motd = takeMotd(files, read, excluded, slug, state);
+  const scripts = scriptInputs(steps, { tmpl, vars, resolve, version, person });
+  decideFirewall(scripts, state);
+  const { results, fbResults } = await analyzeAll(steps, scripts, firstBoot, state);
 
-  // ---- state shared by the recognizers ------------------------------------------------------
-  const state: ImportState = {
+  const unmove = stillNamed(results, fbResults, state, files);
+  if (motd) motdPlaceholders(motd, state, vars, files, unmove);
+  if (unmove.size) return { unmove };
+  noteFilesFirst(steps, scripts, results, state);
+
+  const out = projectFiles({ results, firstBoot, fbResults, motd, tree: files, read, state });
+  pruneVariables(vars, [...out.kept.map(([si, r]) => `${si.header}\n${r.keptText}`), motd?.text ?? '']);
+  const made = newManifest({
+    answers,
+    version,
+    mapping,
+    motd,
+    hasFiles: [...out.files.keys()].some((f) => f.startsWith('files/')),
+    state,
+    vars,
+    tmpl,
+    special,
+    tfile,
+  });
+  if ('refused' in made) return { unmove: new Map(), refused: made.refused };
+
+  const report = importReport(
+    {
+      manifest: made.manifest,
+      state,
+      vars,
+      motd,
+      builderAt: mapping.builder.at,
+      steps,
+      scripts,
+      results,
+      keptAs: out.keptAs,
+      firstBoot,
+      fbResults,
+      tree: files,
+    },
+    { template: templateNames, base: tree.base, baseWhy, fields },
+  );
+  return { result: { manifest: made.manifest, answers, files: out.files, report }, unmove };
+}
+
+/** Variables only for what is still used: a kept script's environment or lines, the MOTD. */
+function pruneVariables(vars: Variables, keptTexts: string[]): void {
+  for (const n of [...vars.used.keys()]) {
+    if (!keptTexts.some((t) => t.includes(`\${${n}}`) || t.includes(`{{${n}}}`))) vars.used.delete(n);
+  }
+}
+
+/** The report: the fields the builder mapping noted first, then the rest; every note once. */
+function importReport(input: ReportInput, head: Pick<Report, 'template' | 'base' | 'baseWhy' | 'fields'>): Report {
+  const fields = [...head.fields, ...reportFields(input)];
+  const entries = fileEntries(input);
+  return {
+    ...head,
+    fields,
+    files: entries,
+    person: dedupeNotes(input.state.person),
+    info: dedupeNotes(input.state.info),
+    totals: totals(entries),
+  };
+}
+
+/** The state the recognizers share, empty but for what the builder and earlier rounds decided. */
+function newState(
+  req: ImportRequest,
+  mapping: BuilderMapping,
+  refused: Set<string>,
+  person: PersonNote[],
+  info: PersonNote[],
+): ImportState {
+  return {
     options: req.options,
-    family,
-    ubuntu: distro.startsWith('ubuntu-'),
+    family: mapping.family,
+    ubuntu: mapping.distro.startsWith('ubuntu-'),
     packages: [],
     repositories: [],
     keyFiles: new Map(),
@@ -228,182 +282,11 @@ async function importOnce(
     person,
     info,
   };
-  for (const [t, e] of tree$) {
-    state.filesAt.set(t, `files${t}`);
-    state.fileModes.set(t, e.mode || 0o644);
-  }
+}
 
-  // first-boot steps: the per-instance scripts
-  const firstBoot: Array<{ target: string; rel: string; text: string; mode: number; origin: string; name: string }> =
-    [];
-  const perInstance = [...tree$.keys()]
-    .filter((t) => t.startsWith(PER_INSTANCE) && !t.slice(PER_INSTANCE.length).includes('/') && !excluded.has(t))
-    .sort();
-  const fbNames = new Set<string>();
-  perInstance.forEach((t) => {
-    const e = tree$.get(t)!;
-    const got = readEntry(e);
-    if (!got) return;
-    const text = got.data.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(got.data)) return;
-    const base = path.posix.basename(t);
-    let name =
-      base
-        .toLowerCase()
-        .replace(/\.[a-z0-9]+$/, '')
-        .replace(/^[\d_.-]+/, '')
-        .replace(/[^a-z0-9_-]+/g, '-')
-        .replace(/^[-_]+|[-_]+$/g, '')
-        .slice(0, 30) || 'step';
-    for (let k = 2; fbNames.has(name); k++) name = `${name.slice(0, 27)}-${k}`;
-    fbNames.add(name);
-    firstBoot.push({
-      target: t,
-      rel: '',
-      text,
-      mode: got.mode,
-      origin: 'source' in e && 'rel' in e.source ? e.source.rel : e.origin,
-      name,
-    });
-  });
-  const step = firstBoot.length <= 9 ? 10 : Math.max(1, Math.floor(90 / firstBoot.length));
-  firstBoot.forEach((f, i) => {
-    const ext = /^#!.*\b(ba|da)?sh\b/.test(f.text) || !f.text.startsWith('#!') ? '.sh' : '';
-    f.rel = `first-boot/${String(Math.min(99, 10 + i * step)).padStart(2, '0')}-${f.name}${ext}`;
-    state.moved.set(f.target, f.rel);
-  });
-  for (const t of [...tree$.keys()].filter((x) => /^\/var\/lib\/cloud\/scripts\/(per-boot|per-once)\//.test(x))) {
-    info.push({
-      where: tree$.get(t)!.origin,
-      what: `${t} stays in files/ (cloud-init runs it ${t.includes('per-boot') ? 'at every boot' : 'once'}; only per-instance scripts become first-boot steps)`,
-    });
-  }
-
-  // the MOTD
-  let motd: { target: string; text: string } | undefined;
-  const motds = [...tree$.keys()].filter((t) => MOTD_TARGET.test(t) && !excluded.has(t));
-  const motdPick =
-    motds.find((t) => t === '/etc/update-motd.d/99-one-click') ?? motds.filter((t) => /\/99-[^/]+$/.test(t)).sort()[0];
-  if (motdPick) {
-    const got = readEntry(tree$.get(motdPick)!);
-    if (got) {
-      const r = motdText(got.data.toString('utf8'), `/etc/update-motd.d/99-${slug}`);
-      if ('text' in r) {
-        motd = { target: motdPick, text: r.text };
-        state.moved.set(motdPick, 'motd.txt');
-      } else info.push({ where: tree$.get(motdPick)!.origin, what: `${motdPick} stays in files/: ${r.why}` });
-    }
-    for (const t of motds.filter((x) => x !== motdPick))
-      info.push({ where: tree$.get(t)!.origin, what: `${t} stays in files/ (only one MOTD becomes motd.txt)` });
-  }
-
-  // ---- scripts: the environment, then the recognizers ----------------------------------------
-  const scriptInputs: Array<{
-    step: ScriptStep;
-    input: ScriptInput;
-    header: string;
-    doScript?: ReturnType<typeof classifyDoScript>;
-  }> = [];
-  for (const s of steps) {
-    if (s.kind !== 'script') continue;
-    const env = new Map<string, string | undefined>();
-    const envVars = new Map<string, string>();
-    const header: string[] = [];
-    for (const e of s.env) {
-      env.set(e.name, resolve(e.value));
-      const shell = e.value
-        .filter((p) => !('lit' in p && p.lit === ''))
-        .map((p) => shellPiece(p, 'none', s.at))
-        .filter((x) => x !== undefined);
-      const only = e.value.filter((p) => !('lit' in p && p.lit === ''));
-      if (only.length === 1 && 'var' in only[0]) {
-        const n = vars.forVar(only[0].var, s.at);
-        if (n) envVars.set(e.name, n);
-      }
-      header.push(`export ${e.name}=${shell.join('') || "''"}`);
-    }
-    let text = s.text;
-    if (!s.inline && !text.startsWith('#!')) {
-      text = `#!/bin/sh\n${text}`;
-      s.shebangAdded = true;
-    }
-    const doScript = s.fileRel ? classifyDoScript(s.text, path.posix.basename(s.fileRel)) : undefined;
-    scriptInputs.push({
-      step: s,
-      input: { role: 'build', origin: s.origin, text, env, envVars },
-      header: header.join('\n'),
-      doScript,
-    });
-  }
-
-  /** One template reference as shell text: the new project's variable, or the raw text with a note. */
-  function shellPiece(
-    p: Piece,
-    q: 'none' | 'single' | 'double',
-    where: string,
-    env?: Map<string, string | undefined>,
-  ): string | undefined {
-    if ('lit' in p) return q === 'none' ? shq(p.lit) : p.lit;
-    let name: string | undefined;
-    if ('var' in p) name = vars.forVar(p.var, where);
-    else if ('env' in p) name = vars.forEnv(p.env, where);
-    else if ('timestamp' in p) return q === 'single' ? `'"$(date +%s)"'` : '"$(date +%s)"';
-    else {
-      person.push({
-        where,
-        what: `the template expression ${p.other} cannot be evaluated at import: it was left as text`,
-      });
-      return q === 'none' ? shq(p.other) : p.other;
-    }
-    if (!name) return q === 'none' ? "''" : '';
-    if (env)
-      env.set(
-        name,
-        name === 'MPIMG_NAME'
-          ? resolve([{ var: 'application_name' }])
-          : name === 'MPIMG_VERSION'
-            ? version
-            : vars.used.get(name)?.value,
-      );
-    return q === 'single' ? `'"\${${name}}"'` : q === 'double' ? `\${${name}}` : `"\${${name}}"`;
-  }
-
-  // inline lines take variables unquoted (Packer pasted the text: `install {{user \`apt_packages\`}}` splits)
-  // In a here-document whose delimiter is quoted the shell expands nothing: the value Packer pasted
-  // there goes in as text (a `${NAME}` would be written to the file as it stands).
-  for (const si of scriptInputs) {
-    const inline = si.step.inline;
-    if (!inline) continue;
-    let done = '';
-    const lines = inline.body.map((t) => {
-      let line = '';
-      for (const p of t) {
-        if ('lit' in p) line += p.lit;
-        else if (hereDocAt(`${done}${line}`) === 'quoted') {
-          const secret = 'var' in p && (tmpl.variables.get(p.var)?.sensitive || SECRET_NAME.test(p.var));
-          const v = secret ? undefined : 'var' in p ? resolve([p]) : undefined;
-          if (v !== undefined) line += v;
-          else {
-            line += shellPiece(p, 'double', si.step.origin, si.input.env) ?? '';
-            if (!secret)
-              person.push({
-                where: si.step.origin,
-                what: `${describe([p])} is inside a here-document with a quoted delimiter and has no value at import: the shell writes the text in its place as it stands; put the value in by hand`,
-              });
-          }
-        } else {
-          const q = quoteState(line);
-          const piece = shellPiece(p, q === 'none' ? 'double' : q, si.step.origin, si.input.env);
-          line += piece ?? '';
-        }
-      }
-      done += `${line}\n`;
-      return line;
-    });
-    si.input.text = `#!${inline.shebang.replace(/^#!/, '')}\n${lines.join('\n')}\n`;
-  }
-
-  const buildUnits = scriptInputs
+/** Whether every ufw line of the build scripts maps onto $.firewall (read before any recognizer runs). */
+function decideFirewall(scripts: ScriptInfo[], state: ImportState): void {
+  const buildUnits = scripts
     .filter((s) => !s.doScript)
     .map((s) => {
       try {
@@ -415,24 +298,32 @@ async function importOnce(
     });
   planFirewall(state, buildUnits);
   if (state.firewallMode === 'keep' && state.firewallWhy)
-    person.push({
+    state.person.push({
       where: 'firewall',
       what: `the ufw lines stay as script (${state.firewallWhy}); add "firewall" to mpimg.json by hand`,
     });
+}
 
+/** The recognizers over every build script in template order, then over the first-boot steps. */
+async function analyzeAll(
+  steps: Step[],
+  scripts: ScriptInfo[],
+  firstBoot: FirstBootScript[],
+  state: ImportState,
+): Promise<{ results: Map<ScriptInfo, ScriptResult>; fbResults: Map<FirstBootScript, ScriptResult> }> {
   // in template order: file steps may stop later package lines from moving, scripts are read
-  const results = new Map<(typeof scriptInputs)[number], ScriptResult>();
+  const results = new Map<ScriptInfo, ScriptResult>();
   for (const s of steps) {
     if (s.kind === 'files') {
       const apt = s.entries.find((e) => APT_FILES.test(e.target));
       if (apt && !state.aptBarrier) state.aptBarrier = `${s.origin} (${apt.target})`;
       continue;
     }
-    const si = scriptInputs.find((x) => x.step === s)!;
+    const si = scripts.find((x) => x.step === s)!;
     if (si.doScript) continue;
     results.set(si, await analyzeScript(si.input, state));
   }
-  const fbResults = new Map<(typeof firstBoot)[number], ScriptResult>();
+  const fbResults = new Map<FirstBootScript, ScriptResult>();
   for (const f of firstBoot) {
     fbResults.set(
       f,
@@ -442,8 +333,16 @@ async function importOnce(
       ),
     );
   }
+  return { results, fbResults };
+}
 
-  // ---- a kept line that names a moved file: leave that file in files/ and do it again ----------
+/** A kept line that names a moved file: that file stays in files/ (the next round leaves it there). */
+function stillNamed(
+  results: Map<ScriptInfo, ScriptResult>,
+  fbResults: Map<FirstBootScript, ScriptResult>,
+  state: ImportState,
+  files: FilesTree,
+): Map<string, PersonNote> {
   const unmove = new Map<string, PersonNote>();
   const keptUnitTexts: string[] = [];
   for (const r of [...results.values(), ...fbResults.values()]) {
@@ -455,309 +354,56 @@ async function importOnce(
   for (const [target] of state.moved) {
     if (keptUnitTexts.some((t) => t.includes(target)))
       unmove.set(target, {
-        where: tree$.get(target)!.origin,
+        where: files.get(target)!.origin,
         what: `${target} stays in files/: a kept build line still uses it there`,
       });
   }
-  if (motd) {
-    let text = motd.text;
-    for (const [from, to] of state.motdPlaceholders) text = text.replaceAll(`{{${from}}}`, `{{${to}}}`);
-    const knownVars = new Set(vars.used.keys());
-    const unknown = [...text.matchAll(/\{\{([^{}]*)\}\}/g)]
-      .map((m) => m[1])
-      .filter((n) => !['ip', 'name', 'version', 'credentials'].includes(n) && !knownVars.has(n));
-    if (unknown.length && !unmove.has(motd.target))
-      unmove.set(motd.target, {
-        where: tree$.get(motd.target)!.origin,
-        what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})`,
-      });
-    motd.text = text;
-  }
-  if (unmove.size) return { unmove };
+  return unmove;
+}
 
-  // files/ is laid down before the build scripts: say so where the template had it the other way
+/** The MOTD's placeholders renamed to the variables that fill them; one nothing fills keeps it in files/. */
+function motdPlaceholders(
+  motd: { target: string; text: string },
+  state: ImportState,
+  vars: Variables,
+  files: FilesTree,
+  unmove: Map<string, PersonNote>,
+): void {
+  let text = motd.text;
+  for (const [from, to] of state.motdPlaceholders) text = text.replaceAll(`{{${from}}}`, `{{${to}}}`);
+  const knownVars = new Set(vars.used.keys());
+  const unknown = [...text.matchAll(/\{\{([^{}]*)\}\}/g)]
+    .map((m) => m[1])
+    .filter((n) => !['ip', 'name', 'version', 'credentials'].includes(n) && !knownVars.has(n));
+  if (unknown.length && !unmove.has(motd.target))
+    unmove.set(motd.target, {
+      where: files.get(motd.target)!.origin,
+      what: `${motd.target} stays in files/: its text has placeholders no variable fills in (${unknown.map((n) => `{{${n}}}`).join(', ')})`,
+    });
+  motd.text = text;
+}
+
+/** files/ is laid down before the build scripts: say so where the template had it the other way. */
+function noteFilesFirst(
+  steps: Step[],
+  scripts: ScriptInfo[],
+  results: Map<ScriptInfo, ScriptResult>,
+  state: ImportState,
+): void {
   let keptBefore: string | undefined;
   for (const s of steps) {
     if (s.kind === 'script') {
-      const si = scriptInputs.find((x) => x.step === s)!;
+      const si = scripts.find((x) => x.step === s)!;
       if (results.get(si)?.keptText !== undefined) keptBefore ??= s.origin;
     } else if (keptBefore && s.entries.some((e) => !state.moved.has(e.target))) {
-      info.push({
+      state.info.push({
         where: s.origin,
         what: `files/ is laid down before the build scripts: these files came after ${keptBefore} in the template (a script that changes them now sees them first)`,
       });
     }
   }
-
-  // ---- the new project's files -------------------------------------------------------------
-  const files = new Map<string, ProjectOutput>();
-  const kept = [...results.entries()].filter(([, r]) => r.keptText !== undefined);
-  const scriptStep = kept.length <= 8 ? 10 : Math.max(1, Math.floor(89 / kept.length));
-  const usedNames = new Set<string>();
-  const scriptName = (si: (typeof scriptInputs)[number], n: number): string => {
-    const fromFile = si.step.fileRel ? path.posix.basename(si.step.fileRel) : 'inline.sh';
-    const ext =
-      /\.(sh|bash)$/.exec(fromFile)?.[0] ??
-      (/^#!.*\b(ba|da)?sh\b/.test(si.input.text) ? '.sh' : path.posix.extname(fromFile));
-    let stem =
-      fromFile
-        .replace(/\.[A-Za-z0-9]+$/, '')
-        .toLowerCase()
-        .replace(/^[\d_.-]+/, '')
-        .replace(/[^a-z0-9_-]+/g, '-')
-        .replace(/^[-_]+|[-_]+$/g, '')
-        .slice(0, 40) || 'script';
-    const nn = String(Math.min(98, 10 + n * scriptStep)).padStart(2, '0');
-    if (`${nn}-${stem}${ext}` === '90-cleanup.sh' || `${nn}-${stem}${ext}` === '99-img-check.sh')
-      stem = `${stem}-steps`;
-    let file = `${DEFAULTS.scriptsDir}/${nn}-${stem}${ext}`;
-    for (let k = 2; usedNames.has(file); k++) file = `${DEFAULTS.scriptsDir}/${nn}-${stem}-${k}${ext}`;
-    usedNames.add(file);
-    return file;
-  };
-  const keptAs = new Map<(typeof scriptInputs)[number], string>();
-  kept.forEach(([si, r], n) => {
-    const rel = scriptName(si, n);
-    keptAs.set(si, rel);
-    let text = r.keptText!;
-    const note = `# mpimg import: from ${si.step.origin}; lines marked "mpimg import" moved into mpimg.json (see IMPORT.md)`;
-    const env = si.header ? `# The environment the template gave this script:\n${si.header}\n` : '';
-    const nl = text.indexOf('\n');
-    text = `${text.slice(0, nl + 1)}${note}\n${env}${text.slice(nl + 1)}`;
-    files.set(rel, { data: Buffer.from(text), mode: 0o755 });
-  });
-  for (const f of firstBoot) {
-    const r = fbResults.get(f)!;
-    let text =
-      r.keptText ??
-      `${f.text.split('\n')[0].startsWith('#!') ? f.text.split('\n')[0] : '#!/bin/sh'}\n# mpimg import: everything ${f.origin} did is done by mpimg.json now\n`;
-    if (!text.startsWith('#!')) {
-      text = `#!/bin/sh\n${text}`;
-      info.push({
-        where: f.origin,
-        what: 'had no #! line: #!/bin/sh was added (cloud-init runs per-instance scripts directly)',
-      });
-    }
-    files.set(f.rel, { data: Buffer.from(text), mode: 0o755 });
-  }
-  if (motd) files.set('motd.txt', { data: Buffer.from(`${motd.text.replace(/\n+$/, '')}\n`), mode: 0o644 });
-  for (const [t, e] of tree$) {
-    if (state.moved.has(t)) continue;
-    const got = readEntry(e);
-    if (!got) continue;
-    files.set(`files${t}`, { data: got.data, mode: state.fileModes.get(t) ?? (got.mode & 0o7777 || 0o644) });
-  }
-  for (const [t, w] of state.writtenFiles) {
-    files.set(
-      `files${t}`,
-      w.link !== undefined
-        ? { data: Buffer.alloc(0), mode: 0o777, link: w.link }
-        : { data: w.data!, mode: state.fileModes.get(t) ?? 0o644 },
-    );
-  }
-  for (const [rel, data] of state.keyFiles) files.set(rel, { data, mode: 0o644 });
-
-  // Variables only for what is still used: a kept script's environment or lines, the MOTD.
-  const keptTexts = [...kept.map(([si, r]) => `${si.header}\n${r.keptText}`), motd?.text ?? ''];
-  for (const n of [...vars.used.keys()]) {
-    if (!keptTexts.some((t) => t.includes(`\${${n}}`) || t.includes(`{{${n}}}`))) vars.used.delete(n);
-  }
-
-  // ---- the manifest ------------------------------------------------------------------------
-  const m = manifestFromAnswers(answers) as Manifest & Record<string, unknown>;
-  m.$schema = MANIFEST_SCHEMA_REF;
-  // The scaffold's empty sections and its default firewall: what the template did decides them here
-  // (a firewall it did not have, or not as $.firewall, would change the image or delete its rules).
-  for (const k of ['variables', 'users', 'directories', 'services', 'firewall'] as const) delete m[k];
-  m.version = version;
-  m.distributions = [distro];
-  m.firstLogin = null;
-  m.motd = motd ? { file: 'motd.txt' } : null;
-  if (![...files.keys()].some((f) => f.startsWith('files/'))) delete m.files;
-  m.loginHold = state.loginHold ?? false;
-  if (vars.used.size) m.variables = Object.fromEntries([...vars.used].map(([k, v]) => [k, v.value]));
-  if (state.users.length) m.users = state.users;
-  if (state.directories.length) m.directories = state.directories;
-  if (state.services.length) m.services = state.services.map((name) => ({ name, firstBoot: 'none' as const }));
-  if (state.firewallMode === 'map')
-    m.firewall = {
-      ...(state.firewall.limit.length ? { limit: state.firewall.limit } : {}),
-      ...(state.firewall.allow.length ? { allow: state.firewall.allow } : {}),
-    };
-  if (state.credentialsFile) m.credentials = { file: state.credentialsFile };
-  if (foundSecrets(state).length) m.secrets = foundSecrets(state);
-  m.build = {
-    packages: state.packages,
-    ...(state.repositories.length ? { repositories: state.repositories.map((r) => r.repo) } : {}),
-    scriptsDir: DEFAULTS.scriptsDir,
-  };
-  if (dropletImage) m.droplet = { ...m.droplet, image: dropletImage };
-  if (tags.length) m.droplet = { ...m.droplet, tags };
-  m.snapshot = { name: snapshotName(fieldText(builder.fields.snapshot_name), tmpl, special, info, builder.at) };
-  const order = Object.keys(MANIFEST_SCHEMA.properties ?? {});
-  const ordered = Object.fromEntries(
-    Object.entries(m).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)),
-  ) as Manifest & Record<string, unknown>;
-  const { problems } = validateManifest(ordered);
-  // An item the rules refuse only in the whole manifest: not taken; its line stays as script.
-  const refusedNow = new Set<string>();
-  for (const p of problems) {
-    const at = /^\$\.(users|directories|services|build\.packages)\[(\d+)\]/.exec(p.path);
-    if (!at) continue;
-    const i = Number(at[2]);
-    if (at[1] === 'users') refusedNow.add(`user:${state.users[i]?.name}`);
-    if (at[1] === 'directories') refusedNow.add(`dir:${state.directories[i]?.path}`);
-    if (at[1] === 'services') refusedNow.add(`service:${state.services[i]}`);
-    if (at[1] === 'build.packages') refusedNow.add(`package:${state.packages[i]}`);
-  }
-  if (refusedNow.size && [...refusedNow].some((x) => !refused.has(x))) {
-    for (const p of problems)
-      info.push({ where: p.path, what: `not taken into mpimg.json: ${p.message} (its line stays as script)` });
-    return { unmove: new Map(), refused: refusedNow };
-  }
-  if (problems.length) {
-    throw new MpimgError(
-      `the import made an mpimg.json that does not validate (a bug of mpimg import; please report it with the template):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
-      { where: tfile },
-    );
-  }
-
-  // ---- the report --------------------------------------------------------------------------
-  if (state.packages.length)
-    fields.push({ field: 'build.packages', value: state.packages.join(' '), from: 'apt install lines' });
-  for (const r of state.repositories)
-    fields.push({
-      field: 'build.repositories',
-      value: `"${r.repo.name}"`,
-      from: `${r.origin}:${r.units.map((u) => u.start).join(',')}`,
-    });
-  if (m.firewall) fields.push({ field: 'firewall', value: JSON.stringify(m.firewall), from: 'ufw lines' });
-  if (state.services.length)
-    fields.push({ field: 'services', value: state.services.join(' '), from: 'systemctl enable lines' });
-  if (state.loginHold)
-    fields.push({
-      field: 'loginHold',
-      value: JSON.stringify(state.loginHold),
-      from: 'the sshd_config ForceCommand "please wait"',
-    });
-  if (state.credentialsFile)
-    fields.push({
-      field: 'credentials.file',
-      value: state.credentialsFile,
-      from: 'the first-boot script that writes it',
-    });
-  for (const s of foundSecrets(state))
-    fields.push({
-      field: `secrets.${s.name}`,
-      value: `${s.length} ${s.alphabet}`,
-      from: 'the first-boot line that made it',
-    });
-  for (const [k, v] of vars.used)
-    fields.push({ field: `variables.${k}`, value: JSON.stringify(v.value), from: v.from });
-  if (motd) fields.push({ field: 'motd.file', value: 'motd.txt', from: motd.target });
-  fields.push({ field: 'snapshot.name', value: m.snapshot.name!, from: `${builder.at} snapshot_name` });
-  if (firstBoot.length)
-    fields.push({ field: 'first-boot/', value: firstBoot.map((f) => f.rel).join(', '), from: 'per-instance scripts' });
-
-  for (const s of steps) {
-    if (s.kind === 'files') {
-      const kept = s.entries.filter((e) => !state.moved.has(e.target));
-      const moved = s.entries.filter((e) => state.moved.has(e.target));
-      entries.push({
-        origin: s.origin,
-        role: 'file provisioner',
-        absorbed: 0,
-        kept: 0,
-        became: [
-          ...(kept.length
-            ? [
-                `files/: ${kept.length} file(s) (${[...new Set(kept.map((e) => e.target.split('/').slice(0, 3).join('/')))].join(', ')})`,
-              ]
-            : []),
-          ...moved.map((e) => `${e.target} → ${state.moved.get(e.target)}`),
-        ],
-      });
-      continue;
-    }
-    const si = scriptInputs.find((x) => x.step === s)!;
-    if (si.doScript) {
-      const d = si.doScript;
-      const lines = s.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length;
-      const what = d.kind === 'cleanup' ? "DigitalOcean's cleanup" : "DigitalOcean's image check";
-      const became = d.version
-        ? [
-            `dropped: ${what} as published (${d.version.where}, ${d.version.date}); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
-          ]
-        : d.added.length
-          ? [
-              `dropped: a modified copy of ${what}; the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
-              'lines no DigitalOcean version has (not carried over):',
-              ...d.added.map((l) => `+ ${l.line}: ${l.text}`),
-            ]
-          : [
-              `dropped: ${what}, cut down or reordered (every line of it is DigitalOcean's, but it matches no published version); the package's ${d.kind === 'cleanup' ? 'cleanup' : 'check'} runs instead`,
-            ];
-      if (!d.version && d.added.length)
-        person.push({
-          where: s.origin,
-          what: `a modified copy of ${what}: ${d.added.length} line(s) of it are not DigitalOcean's and were not carried over (listed above); if they are needed, put them into a build script (or \`mpimg add ${d.kind === 'cleanup' ? 'cleanup' : 'check'}-script\` to own the whole ${d.kind})`,
-        });
-      entries.push({
-        origin: s.origin,
-        role: d.kind === 'cleanup' ? 'cleanup script' : 'image check script',
-        became,
-        absorbed: lines,
-        kept: 0,
-      });
-      continue;
-    }
-    const r = results.get(si)!;
-    const became = dedupe([...r.hits.values()].map((h) => h.became));
-    if (s.shebangAdded && r.keptText) became.push('#!/bin/sh added (the script had none)');
-    entries.push({
-      origin: s.origin,
-      role: s.role,
-      became,
-      keptAs: keptAs.get(si),
-      absorbed: r.absorbed,
-      kept: r.kept,
-    });
-  }
-  for (const f of firstBoot) {
-    const r = fbResults.get(f)!;
-    entries.push({
-      origin: f.origin,
-      role: `per-instance script ${f.target}`,
-      became: dedupe([`first-boot step ${f.rel}`, ...[...r.hits.values()].map((h) => h.became)]),
-      keptAs: f.rel,
-      absorbed: r.absorbed,
-      kept: r.kept,
-    });
-  }
-  if (motd)
-    entries.push({
-      origin: tree$.get(motd.target)!.origin,
-      role: `MOTD script ${motd.target}`,
-      became: [`motd.txt${motd.text.includes('{{ip}}') ? " ({{ip}} where it printed the droplet's address)" : ''}`],
-      keptAs: 'motd.txt',
-      absorbed: 0,
-      kept: 0,
-    });
-
-  const report: Report = {
-    template: templateNames,
-    base: tree.base,
-    baseWhy,
-    fields,
-    files: entries,
-    person: dedupeNotes(person),
-    info: dedupeNotes(info),
-    totals: totals(entries),
-  };
-  return { result: { manifest: ordered, answers, files, report }, unmove };
 }
 
-const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 const dedupeNotes = (xs: PersonNote[]): PersonNote[] => {
   const seen = new Set<string>();
   return xs.filter((x) => {

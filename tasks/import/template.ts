@@ -216,8 +216,11 @@ function bodyFields(body: HclBody, locals: Map<string, HclValue>): Record<string
   return out;
 }
 
-/** Packer reads every *.pkr.hcl of a folder as one template: so does this. */
-function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: string): Template {
+/** Every file's top-level blocks as one body, and which file each block came from. */
+function readHclFiles(files: Array<{ text: string; file: string }>): {
+  body: HclBody;
+  fileOf: Map<HclBlock, string>;
+} {
   const body: HclBody = { attributes: [], blocks: [] };
   const fileOf = new Map<HclBlock, string>();
   for (const { text, file } of files) {
@@ -237,17 +240,11 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
     for (const x of b.blocks) fileOf.set(x, file);
     body.blocks.push(...b.blocks);
   }
-  const where = (b: HclBlock, line = b.line) => `${fileOf.get(b) ?? files[0].file}:${line}`;
-  const ignored: string[] = [];
-  const locals = new Map<string, HclValue>();
-  if (dir !== undefined) locals.set(PATH_ROOT, { kind: 'string', parts: [{ lit: dir }], line: 0 });
-  for (const b of body.blocks) {
-    if (b.type === 'locals') for (const a of b.body.attributes) locals.set(a.name, a.value);
-    if (b.type === 'local' && b.labels[0]) {
-      const e = attr(b.body, 'expression');
-      if (e) locals.set(b.labels[0], e);
-    }
-  }
+  return { body, fileOf };
+}
+
+/** The template's variables with their defaults (text where the import can know it) and sensitivity. */
+function hclVariables(body: HclBody, locals: Map<string, HclValue>): Map<string, TemplateVariable> {
   const variables = new Map<string, TemplateVariable>();
   for (const b of body.blocks) {
     if (b.type === 'variable' && b.labels[0]) {
@@ -276,6 +273,24 @@ function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: str
       }
     }
   }
+  return variables;
+}
+
+/** Packer reads every *.pkr.hcl of a folder as one template: so does this. */
+function readHclTemplate(files: Array<{ text: string; file: string }>, dir?: string): Template {
+  const { body, fileOf } = readHclFiles(files);
+  const where = (b: HclBlock, line = b.line) => `${fileOf.get(b) ?? files[0].file}:${line}`;
+  const ignored: string[] = [];
+  const locals = new Map<string, HclValue>();
+  if (dir !== undefined) locals.set(PATH_ROOT, { kind: 'string', parts: [{ lit: dir }], line: 0 });
+  for (const b of body.blocks) {
+    if (b.type === 'locals') for (const a of b.body.attributes) locals.set(a.name, a.value);
+    if (b.type === 'local' && b.labels[0]) {
+      const e = attr(b.body, 'expression');
+      if (e) locals.set(b.labels[0], e);
+    }
+  }
+  const variables = hclVariables(body, locals);
   const builders: Block[] = [];
   for (const b of body.blocks) {
     if (b.type === 'source')

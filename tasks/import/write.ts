@@ -81,114 +81,132 @@ export async function writeProject(
   try {
     // Ctrl-C aborts the command's signal: checked between the steps, then everything made is removed.
     await stopIfInterrupted(ctx, abs);
-    const a = result.answers;
-    const options: Record<string, unknown> = {
-      yes: true,
-      nonInteractive: true,
-      cwd: ctx.cwd,
-      name: a.name,
-      slug: a.slug,
-      vendor: a.vendor,
-      distro: a.distro,
-      region: a.region,
-      size: a.size,
-      motd: a.motd,
-      packages:
-        result.manifest.build?.packages && Array.isArray(result.manifest.build.packages)
-          ? result.manifest.build.packages.join(',')
-          : '',
-      'first-login': false,
-      'login-hold': Boolean(result.manifest.loginHold),
-    };
-    if (opts.package !== undefined) options.package = opts.package;
     // the scaffold `mpimg new` writes, then the imported parts in place of its examples
-    await new AppProject(staging, options).run();
+    await new AppProject(staging, scaffoldOptions(result, ctx, opts.package)).run();
     await stopIfInterrupted(ctx, abs);
-
-    const tctx = templateContext(a);
-    for (const f of PROJECT_FILES) {
-      if (!EXAMPLES.includes(f.template)) continue;
-      const p = path.join(staging, f.dest(tctx));
-      fs.rmSync(p, { force: true });
-      pruneEmpty(path.dirname(p), staging);
-    }
-    if (!result.manifest.motd) fs.rmSync(path.join(staging, 'motd.txt'), { force: true });
-
-    fs.writeFileSync(path.join(staging, 'mpimg.json'), toJson(result.manifest));
-    let n = 0;
-    for (const [rel, f] of result.files) {
-      if (++n % 64 === 0) await stopIfInterrupted(ctx, abs);
-      const p = path.join(staging, rel);
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      if (f.link !== undefined) {
-        fs.symlinkSync(f.link, p);
-        continue;
-      }
-      fs.writeFileSync(p, f.data, { mode: f.mode });
-      fs.chmodSync(p, f.mode);
-    }
-    fs.writeFileSync(path.join(staging, 'IMPORT.md'), renderReport({ ...result.report, project: abs }));
+    await writeImported(staging, result, ctx, abs);
     if (opts.link) linkThisPackage(staging);
-
-    // The project must load as `mpimg validate` loads it before it is put in place.
-    try {
-      loadProject(staging);
-    } catch (e) {
-      if (e instanceof MpimgError) {
-        throw new MpimgError(
-          `the imported project does not validate, so nothing was written:\n${e.message.replaceAll(staging, abs)}`,
-          {
-            where: abs,
-            hint: 'fix what the lines above name in the original (or report it: the import should have made a valid project)',
-          },
-        );
-      }
-      throw e;
-    }
+    checkLoads(staging, abs);
     // mkdtemp made it 0700: a project folder is as any other folder the user makes
     const umask = process.umask();
     fs.chmodSync(staging, 0o777 & ~umask);
     await stopIfInterrupted(ctx, abs);
-    checkTarget(abs);
-    if (fs.existsSync(abs)) {
-      // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into
-      // it, under a marker made exclusively, so two imports into one folder cannot mix.
-      const marker = path.join(abs, '.mpimg-import-in-progress');
-      try {
-        fs.closeSync(fs.openSync(marker, 'wx'));
-      } catch {
-        throw new MpimgError(`${abs} is not empty any more`, {
-          where: abs,
-          hint: 'another import is writing into it: import into a new folder',
-        });
-      }
-      try {
-        if (fs.readdirSync(abs).length !== 1)
-          throw new MpimgError(`${abs} is not empty any more`, {
-            where: abs,
-            hint: 'something wrote into it while the import ran: import into a new folder',
-          });
-        for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
-      } finally {
-        fs.rmSync(marker, { force: true });
-      }
-      fs.rmdirSync(staging);
-    } else {
-      try {
-        fs.renameSync(staging, abs);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST')
-          throw new MpimgError(`${abs} is not empty any more`, {
-            where: abs,
-            hint: 'something wrote into it while the import ran: import into a new folder',
-          });
-        throw e;
-      }
-    }
+    putInPlace(staging, abs);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     if (madeParent) fs.rmSync(madeParent, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** What the scaffolder is asked, as `mpimg new --yes` would be. */
+function scaffoldOptions(result: ImportResult, ctx: CommandContext, pkg: string | undefined): Record<string, unknown> {
+  const a = result.answers;
+  const options: Record<string, unknown> = {
+    yes: true,
+    nonInteractive: true,
+    cwd: ctx.cwd,
+    name: a.name,
+    slug: a.slug,
+    vendor: a.vendor,
+    distro: a.distro,
+    region: a.region,
+    size: a.size,
+    motd: a.motd,
+    packages:
+      result.manifest.build?.packages && Array.isArray(result.manifest.build.packages)
+        ? result.manifest.build.packages.join(',')
+        : '',
+    'first-login': false,
+    'login-hold': Boolean(result.manifest.loginHold),
+  };
+  if (pkg !== undefined) options.package = pkg;
+  return options;
+}
+
+/** The scaffold's examples out, then mpimg.json, the imported files and IMPORT.md in. */
+async function writeImported(staging: string, result: ImportResult, ctx: CommandContext, abs: string): Promise<void> {
+  const a = result.answers;
+  const tctx = templateContext(a);
+  for (const f of PROJECT_FILES) {
+    if (!EXAMPLES.includes(f.template)) continue;
+    const p = path.join(staging, f.dest(tctx));
+    fs.rmSync(p, { force: true });
+    pruneEmpty(path.dirname(p), staging);
+  }
+  if (!result.manifest.motd) fs.rmSync(path.join(staging, 'motd.txt'), { force: true });
+
+  fs.writeFileSync(path.join(staging, 'mpimg.json'), toJson(result.manifest));
+  let n = 0;
+  for (const [rel, f] of result.files) {
+    if (++n % 64 === 0) await stopIfInterrupted(ctx, abs);
+    const p = path.join(staging, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    if (f.link !== undefined) {
+      fs.symlinkSync(f.link, p);
+      continue;
+    }
+    fs.writeFileSync(p, f.data, { mode: f.mode });
+    fs.chmodSync(p, f.mode);
+  }
+  fs.writeFileSync(path.join(staging, 'IMPORT.md'), renderReport({ ...result.report, project: abs }));
+}
+
+/** The project must load as `mpimg validate` loads it before it is put in place. */
+function checkLoads(staging: string, abs: string): void {
+  try {
+    loadProject(staging);
+  } catch (e) {
+    if (e instanceof MpimgError) {
+      throw new MpimgError(
+        `the imported project does not validate, so nothing was written:\n${e.message.replaceAll(staging, abs)}`,
+        {
+          where: abs,
+          hint: 'fix what the lines above name in the original (or report it: the import should have made a valid project)',
+        },
+      );
+    }
+    throw e;
+  }
+}
+
+/** The staged project into `abs`: renamed there, or moved into an empty folder the user made. */
+function putInPlace(staging: string, abs: string): void {
+  checkTarget(abs);
+  if (fs.existsSync(abs)) {
+    // An empty folder the user made stays theirs (its mode, owner, mount): the project moves into
+    // it, under a marker made exclusively, so two imports into one folder cannot mix.
+    const marker = path.join(abs, '.mpimg-import-in-progress');
+    try {
+      fs.closeSync(fs.openSync(marker, 'wx'));
+    } catch {
+      throw new MpimgError(`${abs} is not empty any more`, {
+        where: abs,
+        hint: 'another import is writing into it: import into a new folder',
+      });
+    }
+    try {
+      if (fs.readdirSync(abs).length !== 1)
+        throw new MpimgError(`${abs} is not empty any more`, {
+          where: abs,
+          hint: 'something wrote into it while the import ran: import into a new folder',
+        });
+      for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(abs, name));
+    } finally {
+      fs.rmSync(marker, { force: true });
+    }
+    fs.rmdirSync(staging);
+  } else {
+    try {
+      fs.renameSync(staging, abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST')
+        throw new MpimgError(`${abs} is not empty any more`, {
+          where: abs,
+          hint: 'something wrote into it while the import ran: import into a new folder',
+        });
+      throw e;
+    }
   }
 }

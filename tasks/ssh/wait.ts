@@ -166,6 +166,18 @@ function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
   return undefined;
 }
 
+/** How long to wait at most (ms): the option, else the environment, else the default; 0 skips the wait. */
+function waitBound(opts: WaitCloudInitOptions): number {
+  const bound = opts.timeoutMs ?? timeoutFromEnv() ?? DEFAULT_CLOUD_INIT_TIMEOUT_MS;
+  if (!Number.isFinite(bound) || bound < 0) {
+    throw new MpimgError(`bad cloud-init timeout ${bound}`, {
+      where: 'waitCloudInit',
+      hint: 'give milliseconds >= 0 (0 skips the wait)',
+    });
+  }
+  return bound;
+}
+
 /**
  * Waits, within a bound, for cloud-init to finish the first boot, so the build does not race it for
  * the apt/dnf locks. Polls `cloud-init status --long` (never `--wait`, which waits forever where
@@ -174,13 +186,7 @@ function finalError(p: CloudInitPoll, where: string): MpimgError | undefined {
  * state, on "error", "disabled", "not run" for longer than the grace, or "running" at the bound.
  */
 export async function waitCloudInit(c: Connection, opts: WaitCloudInitOptions = {}): Promise<void> {
-  const bound = opts.timeoutMs ?? timeoutFromEnv() ?? DEFAULT_CLOUD_INIT_TIMEOUT_MS;
-  if (!Number.isFinite(bound) || bound < 0) {
-    throw new MpimgError(`bad cloud-init timeout ${bound}`, {
-      where: 'waitCloudInit',
-      hint: 'give milliseconds >= 0 (0 skips the wait)',
-    });
-  }
+  const bound = waitBound(opts);
   if (bound === 0) {
     c.log('not waiting for cloud-init (timeout 0)');
     return;
