@@ -21,6 +21,7 @@ import waitBoot from './wait-boot.js';
 import upgrade from './upgrade.js';
 import repositories from './repositories.js';
 import packages from './packages.js';
+import remove from './remove.js';
 import users from './users.js';
 import files from './files.js';
 import owners from './owners.js';
@@ -38,6 +39,7 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   upgrade,
   repositories,
   packages,
+  remove,
   users,
   files,
   owners,
