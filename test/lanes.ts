@@ -15,6 +15,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   // root: chroots, tmpfs mounts, useradd --root, chown, dropping to another uid
   'test/bundle/build-script.test.ts',
   'test/bundle/build-policy.test.ts',
+  'test/bundle/build-remove.test.ts',
   'test/bundle/build-property.test.ts',
   'test/generators/new-command.test.ts',
   'test/runtime/catalog-droplet.test.ts',

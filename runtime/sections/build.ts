@@ -1,7 +1,7 @@
 /** $.build: what the build droplet installs: repositories first, then packages, then the build scripts. */
-import { reservedRepository, URL_PATTERN } from '../policy.js';
+import { isSystemDir, reservedRepository, rootRunOf, rootRunPaths, toolDirOf, URL_PATTERN } from '../policy.js';
 import type { Check } from '../schema.js';
-import { obj, perDistro, projectPath, push, str, strings, type PerDistro } from './common.js';
+import { obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
   /** The signing key shipped in the project (armored or binary). */
@@ -30,6 +30,8 @@ export interface BuildSection {
   packages?: PerDistro<string>;
   scriptsDir?: string;
   repositories?: PerDistro<Repository>;
+  /** Droplet paths the packages install and the image must not ship (the last part may be a glob). */
+  remove?: PerDistro<string>;
 }
 
 const PACKAGE = str({
@@ -91,6 +93,13 @@ const REPOSITORY = obj(
   { required: ['name'], 'x-check': 'repository' },
 );
 
+const REMOVE = str({
+  pattern: '^/',
+  'x-message': 'bad path to remove {value}',
+  'x-hint': 'an absolute droplet path, e.g. "/etc/nginx/sites-enabled/default"',
+  'x-check': 'removal',
+});
+
 export const BUILD_SCHEMA = obj(
   {
     packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
@@ -99,11 +108,57 @@ export const BUILD_SCHEMA = obj(
       REPOSITORY,
       'Package repositories, installed before the packages. Each is a "ppa" (Ubuntu), an apt "uris" with "suites" or a dnf "baseurl", and needs its signing key (a file of the project, or a URL with the fingerprint it must have); a PPA brings its own.',
     ),
+    remove: perDistro(
+      REMOVE,
+      "Droplet paths the packages install and the image must not ship (nginx's /etc/nginx/sites-enabled/default, Debian's /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob (\"/etc/nginx/sites-enabled/*\"). Never a system folder, generator-mpimg's own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.",
+    ),
   },
   { description: 'What the build droplet installs.' },
 );
 
+const GLOB_RE = /[*?[]/;
+
+/** Why the build may not remove droplet path (or glob) `p` of $.build.remove (runtime/policy.ts), or null. */
+function removalProblem(p: string, root: Record<string, unknown>): string | null {
+  const cut = p.lastIndexOf('/');
+  const folder = p.slice(0, cut) || '/';
+  if (GLOB_RE.test(folder)) return `"${p}" has a wildcard in a folder: only its last part may be a glob`;
+  const glob = GLOB_RE.test(p.slice(cut + 1));
+  // A glob is judged by its folder: everything in it may match.
+  const at = glob ? folder : p;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const r = rootRunOf(at, rootRunPaths(str(root.vendor), str(root.slug)));
+  const tool = toolDirOf(at);
+  if (isSystemDir(at))
+    return glob ? `"${p}" would remove what is in ${at}, a system folder` : `${p} is a system folder`;
+  if (tool) return `${p} is in ${tool}, generator-mpimg's own folder on the droplet`;
+  if (r)
+    return r === at || at.startsWith(`${r}/`)
+      ? `${p} is in ${r}, where root runs code from`
+      : `${p} would remove ${r}, where root runs code from`;
+  return null;
+}
+
 export const BUILD_CHECKS: Record<string, Check> = {
+  removal(v, at, out, root) {
+    if (typeof v !== 'string' || !v.startsWith('/')) return;
+    const why = unsafeDropletPath(v);
+    if (why)
+      return push(
+        out,
+        at,
+        `bad path to remove "${v}": ${why}`,
+        'an absolute droplet path written plainly, e.g. /etc/nginx/sites-enabled/default',
+      );
+    const problem = removalProblem(v, root);
+    if (problem)
+      push(
+        out,
+        at,
+        `${problem}: the build never removes it`,
+        "list only what a package installed for the app's service (a default site, a sample page); what root runs is the package's to remove (apt-get purge, dnf remove)",
+      );
+  },
   repository(v, at, out) {
     const r = v as Repository;
     if (typeof r.name === 'string' && reservedRepository(r.name))

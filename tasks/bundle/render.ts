@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ejs from 'ejs';
 import { templatesDir } from '../../core/paths.js';
+import { sq } from './shell-word.js';
 
-/** POSIX single-quoted shell word. */
-export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+export { sq };
 
 /**
  * Renders templates/droplet/<name> with the shell quoting helper available as `sq`. Everything these
@@ -13,10 +13,17 @@ export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  */
 export function renderDroplet(name: string, data: Record<string, unknown>): string {
   const file = path.join(templatesDir(), 'droplet', name);
-  const src = fs.readFileSync(file, 'utf8');
-  if (src.includes('<%='))
-    throw new Error(`templates/droplet/${name} uses <%= (HTML-escaping); use <%- with sq() for shell words`);
-  return ejs.render(src, { sq, ...data }, { filename: file });
+  return renderText(`templates/droplet/${name}`, fs.readFileSync(file, 'utf8'), data, file);
+}
+
+/** An EJS text for the droplet (e.g. a build step's fragment of build.sh), under the same rule. */
+export function renderFragment(name: string, src: string, data: Record<string, unknown>): string {
+  return renderText(name, src, data);
+}
+
+function renderText(name: string, src: string, data: Record<string, unknown>, filename?: string): string {
+  if (src.includes('<%=')) throw new Error(`${name} uses <%= (HTML-escaping); use <%- with sq() for shell words`);
+  return ejs.render(src, { sq, ...data }, filename ? { filename } : {});
 }
 
 export function readDroplet(name: string): string {

@@ -2,13 +2,26 @@
  * THE build order: one unit per step (./<name>.ts), in the order a build runs them. From this list
  * come the standard tasks' `build` and `testbuild` pipelines and `mpimg tasks`' listing, the commands
  * and header of dist/<slug>-build.sh, the Packer template's provisioners and the README's step table.
- * A new step is a new unit here (plus its build.sh fragment when it has one).
+ *
+ * A unit holds everything of its step but its manifest section (runtime/sections/<key>.ts, since
+ * runtime/ never imports tasks/): summary, task, Packer provisioners and, when the step is a command
+ * of dist/<slug>-build.sh, that command's fragment of the script (`buildScript`):
+ * - `shell`: the fragment, EJS defining the sh function named as the step. A long one is a file of
+ *   its own, templates/droplet/build/<name>.sh.ejs (`fragmentFile(name)`); a short one may be its
+ *   text in the unit, written without `${` and backslashes so that it reads as the shell it is.
+ * - `data`: what of mpimg.json the fragment is rendered with (single-quoted words: `sq`).
+ * The script is assembled in tasks/bundle/build-script.ts: templates/droplet/build.sh.ejs holds its
+ * header, the helpers every fragment shares (say/die, at/walk/real, the policy's is_* functions,
+ * put, quiet, in_root, ...) and the dispatch; the fragments go between, in this order.
+ *
+ * A new capability: its section (schema and docs), its unit, and its line here.
  */
 import type { BuildStep } from './types.js';
 import waitBoot from './wait-boot.js';
 import upgrade from './upgrade.js';
 import repositories from './repositories.js';
 import packages from './packages.js';
+import remove from './remove.js';
 import users from './users.js';
 import files from './files.js';
 import owners from './owners.js';
@@ -19,13 +32,14 @@ import firewall from './firewall.js';
 import cleanup from './cleanup.js';
 import check from './check.js';
 
-export type { BuildStep, PackerContext, PackerProvisioner } from './types.js';
+export type { BuildScriptContext, BuildStep, PackerContext, PackerProvisioner } from './types.js';
 
 export const STEPS: readonly BuildStep[] = Object.freeze([
   waitBoot,
   upgrade,
   repositories,
   packages,
+  remove,
   users,
   files,
   owners,

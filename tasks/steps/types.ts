@@ -3,6 +3,12 @@
  * dist/<slug>-build.sh (when it has one), the task that runs it over SSH, and the provisioners the
  * Packer template runs it with. The ordered list of units (./index.ts) generates the rest.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Family } from '../../runtime/distro.js';
+import type { Manifest, PerDistro } from '../../runtime/manifest.js';
+import type { Project } from '../bundle/project.js';
+import { templatesDir } from '../../core/paths.js';
 import type { Task, TaskFn } from '../ssh/task.js';
 
 /** What a unit's Packer part may use of the bundle being rendered (tasks/bundle/packer.ts). */
@@ -32,6 +38,38 @@ export interface PackerContext {
 export type PackerProvisioner =
   { type: 'shell'; env?: string[]; inline: string[] } | { type: 'file'; source: string; destination: string };
 
+/** What a unit's build.sh fragment may use of the bundle being rendered (tasks/bundle/build-script.ts). */
+export interface BuildScriptContext {
+  project: Project;
+  manifest: Manifest;
+  /**
+   * A `case` over the machine's distribution, its branches from `body` (the lines of one
+   * distribution, or of a family for a release mpimg.json does not name); equal branches share one.
+   */
+  distroCase(body: (slug: string | undefined, family: Family) => string[]): string;
+  /** The list of a per-distribution value on a branch of distroCase. */
+  listFor<T>(v: PerDistro<T> | undefined, slug: string | undefined, family: Family): T[];
+}
+
+/** A unit's command of dist/<slug>-build.sh. */
+export interface BuildScriptPart {
+  /** The line build.sh's header shows for it. */
+  help: string;
+  /**
+   * Its fragment of build.sh: EJS (`<%- %>` only, with `sq` for shell words) defining the function
+   * named as the step, which the script's dispatch calls. See ./index.ts for where it lives.
+   */
+  shell: () => string;
+  /** What the fragment is rendered with, besides `sq` (none: it needs nothing of mpimg.json). */
+  data?: (ctx: BuildScriptContext) => Record<string, unknown>;
+}
+
+/** A fragment kept as its own file, templates/droplet/build/<name>.sh.ejs (read when rendered). */
+export const fragmentFile =
+  (name: string): (() => string) =>
+  () =>
+    fs.readFileSync(path.join(templatesDir(), 'droplet', 'build', `${name}.sh.ejs`), 'utf8');
+
 export interface BuildStepDef {
   /** The task's name; also the build script's command, when the step has one. */
   name: string;
@@ -39,8 +77,8 @@ export interface BuildStepDef {
   summary: string;
   /** The parts of mpimg.json it carries out, as $-paths of the schema (none: it needs no settings). */
   sections: readonly string[];
-  /** Its command of dist/<slug>-build.sh: the line build.sh's header shows for it. */
-  buildScript?: { help: string };
+  /** Its command of dist/<slug>-build.sh and the fragment defining it. */
+  buildScript?: BuildScriptPart;
   /** How it runs as a task over SSH (a step with nothing to do in mpimg.json says so and returns). */
   run: TaskFn;
   /**

@@ -67,6 +67,10 @@ const EVERYTHING: Record<string, unknown> = {
   firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] },
   build: {
     packages: ['jq'],
+    remove: {
+      all: ['/var/www/html/index.nginx-debian.html'],
+      apt: ["/etc/nginx/sites-enabled/it's $(x)", '/a/*.conf'],
+    },
     repositories: {
       apt: [
         {

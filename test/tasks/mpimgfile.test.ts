@@ -490,7 +490,7 @@ export const build = b.with({ after: 'pakages', run: async () => {} });
     const ctx = context(p.dir);
     await expect(tasksCommand.run([], ctx)).rejects.toMatchObject({
       message: expect.stringContaining('build.with: no step "pakages"'),
-      hint: expect.stringContaining('wait-boot, upgrade, repositories, packages, users, files'),
+      hint: expect.stringContaining(buildOrder().join(', ')),
     });
     rmSync(p.dir, { recursive: true, force: true });
   });
