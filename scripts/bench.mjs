@@ -125,14 +125,16 @@ try {
   }
 }
 
-// 4. the SSH task library against plain ssh and Fabric 2 (starts its own sshd on 127.0.0.1), and
-// 5. `mpimg image --all` against one distribution (the API double on 127.0.0.1): each writes its
-// targets as JSON lines, which count here like the others.
+// 4. the SSH task library against plain ssh and Fabric 2 (starts its own sshd on 127.0.0.1),
+// 5. `mpimg image --all` against one distribution (the API double on 127.0.0.1), and
+// 6. the unit test lane and the image check it runs most: each writes its targets as JSON lines,
+// which count here like the others.
 const scratch = mkdtempSync(join(tmpdir(), 'mpimg-bench-results-'));
 try {
   for (const [script, what] of [
     ['bench-ssh.mjs', 'ssh benchmark'],
     ['bench-image.mjs', 'image benchmark'],
+    ['bench-unit.mjs', 'unit lane benchmark'],
   ]) {
     const file = join(scratch, `${script}.jsonl`);
     const child = spawnSync(process.execPath, [join(root, 'scripts', script), '--results', file], { stdio: 'inherit' });

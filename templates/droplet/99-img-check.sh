@@ -154,20 +154,24 @@ in_root() {
   IR=$ROOT$done
 }
 
-# at PATH: prints in_root's answer, or nothing when it has none. For tests of
-# a whole path only ([ -r "$(at /etc/x)" ]): never as a prefix, where "" would
-# leave this machine's /.
-at() { if in_root "$1" "${2:-}"; then printf '%s' "$IR"; fi; }
+# at VAR PATH [nofollow]: sets VAR to in_root's answer, or "" when it has none
+# (no subshell: the checks call it often). For tests of a whole path only
+# (at f /etc/x; [ -r "$f" ]): never as a prefix, where "" would leave this
+# machine's /.
+at() { if in_root "$2" "${3:-}"; then printf -v "$1" '%s' "$IR"; else printf -v "$1" ''; fi; }
 
 if [ -n "$ROOT" ]; then
   ROOT_LABEL=$ROOT
   # Commands run inside DIR only when it is a whole root filesystem (a shell
   # to run them with and an os-release); a staged tree gets file-based checks.
-  if [ ! -e "$(at /etc/os-release)" ] && [ ! -e "$(at /usr/lib/os-release)" ]; then
+  _os="" _sh=""
+  at _os /etc/os-release; [ -e "$_os" ] || at _os /usr/lib/os-release
+  if [ -e "$_os" ]; then at _sh /bin/sh; [ -x "$_sh" ] || at _sh /usr/bin/sh; fi
+  if [ ! -e "$_os" ]; then
     MODE=staged; MODE_REASON="$ROOT has no os-release, so it is not a full root filesystem"
-  elif [ ! -x "$(at /bin/sh)" ] && [ ! -x "$(at /usr/bin/sh)" ]; then
+  elif [ ! -x "$_sh" ]; then
     MODE=staged; MODE_REASON="$ROOT has no /bin/sh, so it is not a full root filesystem"
-  elif [ "$(id -u)" != 0 ]; then
+  elif [ "$EUID" != 0 ]; then
     MODE=staged; MODE_REASON="running commands inside $ROOT needs chroot, which needs root"
   elif ! command -v chroot >/dev/null 2>&1; then
     MODE=staged; MODE_REASON="chroot is not available on this machine"
@@ -218,6 +222,7 @@ record() {
   ev_reset
 }
 
+# json_str TEXT prints TEXT as a JSON string (called as is, never in a subshell: one per field).
 json_str() {
   local s=$1
   s=${s//\\/\\\\}
@@ -267,26 +272,45 @@ ver_ge() {
   return 0
 }
 
-# os_field KEY reads one os-release value without sourcing the file.
-os_field() {
-  local f
-  f=$(at /etc/os-release); [ -e "$f" ] || f=$(at /usr/lib/os-release)
+# os_fields sets OS_ID and OS_VER from os-release (the first ID= and VERSION_ID=
+# lines, quotes removed) without sourcing the file.
+OS_ID="" OS_VER=""
+os_fields() {
+  local f out
+  at f /etc/os-release; [ -e "$f" ] || at f /usr/lib/os-release
   [ -r "$f" ] || return 0
-  awk -v k="$1" 'index($0, k "=") == 1 { v = substr($0, length(k) + 2)
-    if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2)
-    print v; exit }' "$f"
+  out=$(awk 'function unq(v) { if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2); return v }
+    !hid && index($0, "ID=") == 1 { hid = 1; id = unq(substr($0, 4)) }
+    !hver && index($0, "VERSION_ID=") == 1 { hver = 1; ver = unq(substr($0, 12)) }
+    END { printf "%s\n%s\nx", id, ver }' "$f")
+  OS_ID=${out%%$'\n'*}; out=${out#*$'\n'}; OS_VER=${out%$'\n'x}
 }
 
-# dpkg_version PKG prints the installed version from the dpkg status file.
+# dpkg_version VAR PKG sets VAR to PKG's installed version from the dpkg status
+# file, or "". The file is read once (one awk), into DPKG_VER. Its locals have
+# names no caller uses, so that printf -v reaches the caller's VAR.
+declare -A DPKG_VER=()
+DPKG_READ=0
 dpkg_version() {
-  local f; f=$(at /var/lib/dpkg/status)
-  [ -r "$f" ] || return 0
-  awk -v want="$1" '
-    /^Package: / { pkg = $2; st = ""; ver = "" }
-    /^Status: / { st = $0 }
-    /^Version: / { ver = $2 }
-    /^$/ { if (pkg == want && st ~ / installed$/ && ver != "") { print ver; done = 1; exit } pkg = "" }
-    END { if (!done && pkg == want && st ~ / installed$/ && ver != "") print ver }' "$f"
+  local _dv_f _dv_pkg _dv_ver _dv_list
+  if [ "$DPKG_READ" = 0 ]; then
+    DPKG_READ=1
+    at _dv_f /var/lib/dpkg/status
+    if [ -r "$_dv_f" ]; then
+      # "PKG VERSION" of every installed package (its first stanza with a version).
+      _dv_list=$(awk '
+        function take() { if (pkg != "" && !(pkg in seen) && st ~ / installed$/ && ver != "") { seen[pkg] = 1; print pkg, ver } }
+        /^Package: / { pkg = $2; st = ""; ver = "" }
+        /^Status: / { st = $0 }
+        /^Version: / { ver = $2 }
+        /^$/ { take(); pkg = "" }
+        END { take() }' "$_dv_f")
+      while read -r _dv_pkg _dv_ver; do
+        [ -n "$_dv_pkg" ] && DPKG_VER[$_dv_pkg]=$_dv_ver
+      done <<< "$_dv_list"
+    fi
+  fi
+  printf -v "$1" '%s' "${DPKG_VER[$2]:-}"
 }
 
 # Every distinct home directory of the image (image paths): passwd entries,
@@ -318,7 +342,7 @@ collect_homes() {
 # --- checks -------------------------------------------------------------------
 check_os() {
   local id ver major row fam listed v newest oldest cmp found=0
-  id=$(os_field ID); ver=$(os_field VERSION_ID)
+  os_fields; id=$OS_ID; ver=$OS_VER
   if [ -z "$id" ]; then
     record fail os "no /etc/os-release: cannot tell which distribution this is"; return
   fi
@@ -362,7 +386,7 @@ check_cloud_init() {
     src="cloud-init --version"
   fi
   if [ -z "$ver" ]; then
-    ver=$(dpkg_version cloud-init)
+    dpkg_version ver cloud-init
     [ -n "$ver" ] && src="/var/lib/dpkg/status"
   fi
   if [ -z "$ver" ] && in_root /usr/lib; then
@@ -387,7 +411,8 @@ check_cloud_init() {
   fi
   # Debian versions carry an epoch and a revision: 1:23.1.1-1+deb12u1 -> 23.1.1
   local plain=${ver#*:}
-  plain=$(printf '%s' "$plain" | sed 's/^\([0-9][0-9.]*\).*/\1/; s/\.$//')
+  if [[ $plain =~ ^[0-9][0-9.]* ]]; then plain=${BASH_REMATCH[0]}; fi
+  plain=${plain%.}
   ev_add "version $ver (from $src)"
   if ver_ge "$plain" 0.7.9; then
     record pass cloud-init "cloud-init $plain is installed (>= 0.7.9)"
@@ -397,11 +422,12 @@ check_cloud_init() {
 }
 
 check_openssh() {
-  local ver
-  ver=$(dpkg_version openssh-server)
-  if [ -x "$(at /usr/sbin/sshd)" ] || [ -n "$ver" ]; then
+  local ver sshd
+  dpkg_version ver openssh-server
+  at sshd /usr/sbin/sshd
+  if [ -x "$sshd" ] || [ -n "$ver" ]; then
     [ -n "$ver" ] && ev_add "openssh-server $ver (from /var/lib/dpkg/status)"
-    [ -x "$(at /usr/sbin/sshd)" ] && ev_add "/usr/sbin/sshd"
+    [ -x "$sshd" ] && ev_add "/usr/sbin/sshd"
     record pass openssh-server "openssh-server is installed"
   else
     record fail openssh-server "openssh-server is not installed (no /usr/sbin/sshd): users could not log in"
@@ -470,7 +496,7 @@ sshd_probe() {
     staged)
       SSHD_WHY="$MODE_REASON"; return ;;
     live)
-      if [ "$(id -u)" != 0 ]; then SSHD_WHY="sshd reads its configuration as root: run the check as root"; return; fi
+      if [ "$EUID" != 0 ]; then SSHD_WHY="sshd reads its configuration as root: run the check as root"; return; fi
       out=$(sshd_live_probe) || true ;;
     chroot)
       if ! command -v unshare >/dev/null 2>&1; then SSHD_WHY="unshare (util-linux) is not available on this machine"; return; fi
@@ -573,7 +599,7 @@ unit_active() {
 
 check_firewall() {
   local f l on="" kind="" FW_DIFF=""
-  f=$(at /etc/ufw/ufw.conf)
+  at f /etc/ufw/ufw.conf
   if [ -r "$f" ] && grep -Eq '^[[:space:]]*ENABLED[[:space:]]*=[[:space:]]*"?yes"?[[:space:]]*$' "$f"; then
     on="ufw (ENABLED=yes in /etc/ufw/ufw.conf)"; kind=ufw
   fi
@@ -587,7 +613,7 @@ check_firewall() {
     on="firewalld (enabled at boot)"; kind=firewalld
   fi
   if [ -z "$on" ] && unit_enabled nftables.service; then
-    f=$(at /etc/nftables.conf)
+    at f /etc/nftables.conf
     if [ -r "$f" ] && grep -Eq 'hook[[:space:]]+input' "$f"; then
       on="nftables (nftables.service enabled, /etc/nftables.conf filters input)"; kind=nftables
     else
@@ -611,7 +637,7 @@ check_firewall() {
     case $kind in
       ufw)
         FW_DIFF=$(firewall_diff "$(fw_expected_ufw)" "$(fw_actual_ufw /etc/ufw/user.rules)" "")
-        f=$(at /etc/default/ufw)
+        at f /etc/default/ufw
         if [ -r "$f" ] && grep -Eq '^[[:space:]]*IPV6[[:space:]]*=[[:space:]]*"?yes"?' "$f"; then
           FW_DIFF+=$'\n'$(firewall_diff "$(fw_expected_ufw)" "$(fw_actual_ufw /etc/ufw/user6.rules)" " (IPv6)")
         fi ;;
@@ -660,7 +686,7 @@ fw_expected_ufw() {
 # so it never passes for an open port.
 fw_actual_ufw() {
   local f
-  f=$(at "$1")
+  at f "$1"
   [ -r "$f" ] || { printf 'no %s\n' "$1"; return; }
   sed -n 's/^### tuple ### //p' "$f" | awk '{
     dir = $NF
@@ -719,7 +745,7 @@ fw_limits_in() {
 fw_limit_diff() {
   local exp f have=""
   exp=$(fw_expected_limits)
-  f=$(at "$FW_LIMIT_FILE")
+  at f "$FW_LIMIT_FILE"
   if [ -r "$f" ]; then have=$(fw_limits_in < "$f"); fi
   [ -n "$exp" ] || [ -n "$have" ] || return 0
   firewall_diff "$exp" "$have" ""
@@ -744,14 +770,14 @@ fw_ports() {
 # the ports their definitions (/etc/firewalld/services, then the package's) list.
 fw_actual_firewalld() {
   local conf zone z="" s sf name f
-  conf=$(at /etc/firewalld/firewalld.conf)
+  at conf /etc/firewalld/firewalld.conf
   zone=public
   if [ -r "$conf" ]; then
     name=$(sed -n 's/^[[:space:]]*DefaultZone[[:space:]]*=[[:space:]]*//p' "$conf" | tail -n 1)
     [ -n "$name" ] && zone=$name
   fi
   for f in /etc/firewalld/zones/$zone.xml /usr/lib/firewalld/zones/$zone.xml; do
-    f=$(at "$f"); if [ -r "$f" ]; then z=$f; break; fi
+    at f "$f"; if [ -r "$f" ]; then z=$f; break; fi
   done
   if [ -z "$z" ]; then printf 'zone %s (no zone file)\n' "$zone"; return; fi
   {
@@ -759,7 +785,7 @@ fw_actual_firewalld() {
     grep -o '<service [^>]*>' "$z" | sed -n 's/.*name="\([^"]*\)".*/\1/p' | while IFS= read -r s; do
       sf=""
       for f in "/etc/firewalld/services/$s.xml" "/usr/lib/firewalld/services/$s.xml"; do
-        f=$(at "$f"); if [ -r "$f" ]; then sf=$f; break; fi
+        at f "$f"; if [ -r "$f" ]; then sf=$f; break; fi
       done
       if [ -n "$sf" ]; then fw_ports "$sf"; else printf 'service %s (no definition)\n' "$s"; fi
     done
@@ -822,7 +848,7 @@ check_security_updates() {
 
 check_passwords() {
   local pw sh user uid pass ok=1 n=0 users=" "
-  pw=$(at /etc/passwd); sh=$(at /etc/shadow)
+  at pw /etc/passwd; at sh /etc/shadow
   if [ ! -r "$pw" ]; then record fail passwords "no readable /etc/passwd"; return; fi
   if [ ! -e "$sh" ]; then record fail passwords "no /etc/shadow: password state of the accounts is unknown"; return; fi
   if [ ! -r "$sh" ]; then record skip passwords "/etc/shadow is not readable (run as root)"; return; fi
@@ -884,16 +910,21 @@ collect_seed_keys() {
   SEED_SRC=${srcs# }
 }
 
-# is_seed_key BLOB: whether BLOB is one of the droplet's own keys.
-is_seed_key() { [ -n "$1" ] && [ -n "$SEED_BLOBS" ] && printf '%s\n' "$SEED_BLOBS" | grep -Fqx -- "$1"; }
+# is_seed_key BLOB: whether BLOB is one of the droplet's own keys (a whole line of SEED_BLOBS).
+is_seed_key() {
+  [ -n "$1" ] && [ -n "$SEED_BLOBS" ] || return 1
+  case $'\n'"$SEED_BLOBS"$'\n' in *$'\n'"$1"$'\n'*) return 0 ;; esac
+  return 1
+}
 
 check_ssh_keys() {
-  local home d f keys line blob own foreign unsure=0 n_own=0 bad_auth=0 bad_priv=0 auth_ev=() priv_ev=()
+  local home d f keys line blob own foreign unsure=0 n_own=0 bad_auth=0 bad_priv=0 auth_ev=() priv_ev=() dirs=()
   [ "$BOOTED" = 1 ] && collect_seed_keys
   for home in ${HOMES[@]+"${HOMES[@]}"}; do
     in_root "${home%/}/.ssh" || continue
     d=$IR
     [ -d "$d" ] || continue
+    dirs+=("$d")
     for f in "$d"/authorized_keys "$d"/authorized_keys2; do
       # A link is read where sshd in the image would read it.
       in_root "${f#"$ROOT"}" || continue
@@ -907,7 +938,8 @@ check_ssh_keys() {
       own=0 foreign=0
       while IFS= read -r line || [ -n "$line" ]; do
         case ${line#"${line%%[![:space:]]*}"} in ''|'#'*) continue ;; esac
-        blob=$(printf '%s\n' "$line" | grep -Eo 'AAAA[A-Za-z0-9+/]{20,}={0,3}' | head -n 1 || true)
+        blob=""
+        if [[ $line =~ AAAA[A-Za-z0-9+/]{20,}={0,3} ]]; then blob=${BASH_REMATCH[0]}; fi
         if is_seed_key "$blob"; then own=$((own + 1)); else foreign=$((foreign + 1)); fi
       done < "$IR"
       n_own=$((n_own + own))
@@ -919,11 +951,14 @@ check_ssh_keys() {
         auth_ev+=("${f#"$ROOT"}: $own key(s) of the droplet (from $SEED_SRC)")
       fi
     done
+  done
+  # Every ~/.ssh in one find (it walks its starting points in order, -xdev from each).
+  if [ "${#dirs[@]}" -gt 0 ]; then
     while IFS= read -r -d '' f; do
       case ${f##*/} in authorized_keys|authorized_keys2|known_hosts|known_hosts.old|config) continue ;; esac
       if is_private_key_file "$f"; then bad_priv=1; priv_ev+=("${f#"$ROOT"}"); fi
-    done < <(find "$d" -xdev -maxdepth 3 -type f -print0 2>/dev/null)
-  done
+    done < <(find "${dirs[@]}" -xdev -maxdepth 3 -type f -print0 2>/dev/null)
+  fi
   EV=(${auth_ev[@]+"${auth_ev[@]}"})
   if [ "$bad_auth" = 1 ] && [ "$BOOTED" = 1 ]; then
     record fail authorized-keys "authorized_keys hold keys that are not this droplet's own SSH keys: they came with the image (remove them from the build; the cleanup does)"
@@ -963,7 +998,7 @@ check_histories() {
 
 check_logs() {
   local dir f bad=0 rot=0 jr=0 rec=0 name rot_ev=() j_ev=() rec_ev=() log_ev=()
-  dir=$(at /var/log)
+  at dir /var/log
   if [ -z "$dir" ] || [ ! -d "$dir" ]; then
     record pass logs "no /var/log"; record pass rotated-logs "no /var/log"
     record pass journal "no /var/log"; record pass login-records "no /var/log"
@@ -1014,13 +1049,14 @@ dir_has_entries() { in_root "$1" && [ -d "$IR" ] && [ -n "$(ls -A -- "$IR" 2>/de
 # instance's (the build droplet's) came with the image.
 check_cloud_init_data_booted() {
   local bad=0 cur="" l t d f n=0
-  l=$(at /var/lib/cloud/instance nofollow)
+  at l /var/lib/cloud/instance nofollow
   if [ -n "$l" ] && [ -L "$l" ]; then
-    if [ ! -e "$(at /var/lib/cloud/instance)" ]; then bad=1; ev_add "/var/lib/cloud/instance (dangling link)"
+    at t /var/lib/cloud/instance
+    if [ ! -e "$t" ]; then bad=1; ev_add "/var/lib/cloud/instance (dangling link)"
     else t=$(readlink -- "$l" || true); cur=${t%/}; cur=${cur##*/}; fi
   fi
   if [ -z "$cur" ] && [ "$bad" = 0 ]; then
-    f=$(at /var/lib/cloud/data/instance-id)
+    at f /var/lib/cloud/data/instance-id
     if [ -n "$f" ] && [ -r "$f" ]; then cur=$(head -n 1 "$f" 2>/dev/null || true); fi
   fi
   if in_root /var/lib/cloud/instances && [ -d "$IR" ]; then
@@ -1041,20 +1077,22 @@ check_cloud_init_data_booted() {
 }
 
 check_cloud_init_data() {
-  local bad=0 warn=0 e f l
+  local bad=0 warn=0 e f l t
   if [ "$BOOTED" = 1 ]; then check_cloud_init_data_booted; return; fi
   for e in instances data sem handlers; do
     if dir_has_entries "/var/lib/cloud/$e"; then bad=1; ev_add "/var/lib/cloud/$e/"; fi
   done
-  l=$(at /var/lib/cloud/instance nofollow)
+  at l /var/lib/cloud/instance nofollow
   if [ -n "$l" ] && { [ -L "$l" ] || [ -e "$l" ]; }; then
     bad=1
     # Dangling as the image sees it, wherever the link would point on this machine.
-    if [ -L "$l" ] && [ ! -e "$(at /var/lib/cloud/instance)" ]; then ev_add "/var/lib/cloud/instance (dangling link)"
+    [ -L "$l" ] && at t /var/lib/cloud/instance
+    if [ -L "$l" ] && [ ! -e "$t" ]; then ev_add "/var/lib/cloud/instance (dangling link)"
     else ev_add "/var/lib/cloud/instance"; fi
   fi
   for f in /var/log/cloud-init.log /var/log/cloud-init-output.log; do
-    if [ -s "$(at "$f")" ]; then bad=1; ev_add "$f"; fi
+    at t "$f"
+    if [ -s "$t" ]; then bad=1; ev_add "$f"; fi
   done
   if dir_has_entries /var/lib/cloud/seed; then warn=1; ev_add "/var/lib/cloud/seed/"; fi
   if [ "$bad" = 1 ]; then
@@ -1096,7 +1134,7 @@ collect_sshd_files() {
 }
 
 check_revoked_keys() {
-  local i path=""
+  local i path="" f
   for i in ${SSHD_FILES[@]+"${!SSHD_FILES[@]}"}; do
     [ -r "${SSHD_FILES[i]}" ] || continue
     path=$(awk 'tolower($1) == "revokedkeys" { print $2; exit }' "${SSHD_FILES[i]}")
@@ -1106,7 +1144,8 @@ check_revoked_keys() {
     record pass revoked-keys "sshd_config sets no RevokedKeys file"; return
   fi
   ev_add "RevokedKeys $path"
-  if [ -f "$(at "$path")" ]; then
+  at f "$path"
+  if [ -f "$f" ]; then
     record pass revoked-keys "the RevokedKeys file exists"
   else
     record fail revoked-keys "sshd_config names RevokedKeys $path but it is missing: sshd would refuse every key (touch it, mode 600)"
@@ -1114,7 +1153,7 @@ check_revoked_keys() {
 }
 
 check_machine_id() {
-  local f; f=$(at /etc/machine-id)
+  local f; at f /etc/machine-id
   if [ "$BOOTED" = 1 ]; then
     if [ -n "$f" ] && [ -s "$f" ]; then record pass machine-id "/etc/machine-id was generated at first boot"
     else record pass machine-id "/etc/machine-id is empty or absent"; fi
@@ -1129,14 +1168,15 @@ check_machine_id() {
 }
 
 check_droplet_agent() {
-  local bad=0 u
-  u=$(at /opt/digitalocean nofollow)
+  local bad=0 u v
+  at u /opt/digitalocean nofollow
   if [ -n "$u" ] && { [ -e "$u" ] || [ -L "$u" ]; }; then bad=1; ev_add "/opt/digitalocean"; fi
   for u in droplet-agent.service do-agent.service; do
     if unit_enabled "$u"; then bad=1; ev_add "$u enabled"; fi
   done
   for u in droplet-agent do-agent; do
-    if [ -n "$(dpkg_version "$u")" ]; then bad=1; ev_add "package $u installed"; fi
+    dpkg_version v "$u"
+    if [ -n "$v" ]; then bad=1; ev_add "package $u installed"; fi
   done
   if [ "$bad" = 1 ]; then
     record fail droplet-agent "the DigitalOcean droplet agent or /opt/digitalocean is on the image: build with the agent off and remove it"
@@ -1164,7 +1204,7 @@ check_login_hold() {
         # First boot has finished here: its last step releases the hold.
         bad=1; released=0; ev_add "$name:$line in the mpimg:$slug login-hold block: still holding root logins"
       elif [ "$kind" = managed ]; then
-        finish=$(at "/var/lib/cloud/scripts/per-instance/zz-$slug-finish")
+        at finish "/var/lib/cloud/scripts/per-instance/zz-$slug-finish"
         if [ -n "$finish" ] && [ -f "$finish" ] && [ -x "$finish" ]; then
           managed=1; ev_add "$name:$line in the mpimg:$slug login-hold block, released by /var/lib/cloud/scripts/per-instance/zz-$slug-finish"
         else
@@ -1186,12 +1226,32 @@ check_login_hold() {
   fi
 }
 
+# refs_of FILE sets REF_STEP to the vendor step an mpimg wrapper runs (its first line
+# "mpimg_run_first_boot 'NAME' 'STEP' ...") and REF_LIB to the library it sources (its first line
+# ". '/PATH'"), or ""; one awk per file, remembered for the next check that asks.
+declare -A REFS=()
+REF_STEP="" REF_LIB=""
+refs_of() {
+  local out
+  if [ -z "${REFS[$1]+x}" ]; then
+    out=$(awk '
+      step == "" && /^mpimg_run_first_boot \047[^\047]*\047 \047[^\047]*\047/ {
+        t = $0; sub(/^mpimg_run_first_boot \047[^\047]*\047 \047/, "", t); sub(/\047.*/, "", t); step = t }
+      lib == "" && /^\. \047\/[^\047]*\047$/ { lib = substr($0, 4, length($0) - 4) }
+      END { printf "%s\n%s\nx", step, lib }' "$1" 2>/dev/null) || out=$'\n\nx'
+    REFS[$1]=$out
+  fi
+  out=${REFS[$1]}
+  REF_STEP=${out%%$'\n'*}; out=${out#*$'\n'}; REF_LIB=${out%$'\n'x}
+}
+
 # script_runs NAME FILE: FILE (shown as NAME) is executable with a #! line its interpreter accepts.
 # Sets bad=1 and adds evidence otherwise.
 script_runs() {
   local name=$1 f=$2 first interp
   if [ ! -x "$f" ]; then bad=1; ev_add "$name: not executable (cloud-init skips it silently)"; return; fi
-  first=$(head -c 256 "$f" 2>/dev/null | head -n 1 || true)
+  first=""
+  IFS= read -r -n 256 first 2>/dev/null < "$f" || true
   case $first in
     '#!'*) ;;
     *) bad=1; ev_add "$name: no #! line"; return ;;
@@ -1221,7 +1281,7 @@ check_per_instance() {
       n=$((n + 1))
       script_runs "$name" "$f"
       # An mpimg wrapper runs the vendor's step: that script must run too.
-      step=$(sed -n "s/^mpimg_run_first_boot '[^']*' '\([^']*\)'.*/\1/p" "$f" 2>/dev/null | head -n 1)
+      refs_of "$f"; step=$REF_STEP
       if [ -n "$step" ]; then
         if in_root "$step" && [ -f "$IR" ]; then script_runs "$step (run by $name)" "$IR"
         else bad=1; ev_add "$name: runs $step, which is missing"; fi
@@ -1296,10 +1356,10 @@ ROOT_RUN_PATHS=(/bin /sbin /lib /lib32 /lib64 /libx32 /usr /boot /root /snap /va
 
 # root_chain PATH WHAT: PATH (a path inside the image) with its links followed, and every folder
 # above it up to /, must be owned by root and not writable by others or by a group other than
-# root's (a sticky folder like /tmp aside). Adds evidence and sets bad=1 otherwise; each folder is
-# looked at once (SEEN).
+# root's (a sticky folder like /tmp aside). Each folder is taken once (SEEN), into CHAIN_* in the
+# order met; chain_verdicts then looks at them all with one stat.
 root_chain() {
-  local d=$1 what=$2 host st uid gid mode
+  local d=$1 what=$2 host
   if [ -z "$ROOT" ]; then
     d=$(readlink -f -- "$d" 2>/dev/null) || return 0
   else
@@ -1312,15 +1372,7 @@ root_chain() {
       SEEN[$d]=1
       host=$ROOT$d
       [ -n "$ROOT" ] || host=$d
-      if [ -e "$host" ] && st=$(stat -c '%u %g %a' -- "$host" 2>/dev/null); then
-        read -r uid gid mode <<< "$st"
-        mode=$((8#$mode))
-        if [ "$uid" != 0 ]; then
-          bad=1; ev_add "$d: owned by uid $uid, not root ($what)"
-        elif [ $((mode & 01000)) = 0 ] && { [ $((mode & 02)) != 0 ] || { [ $((mode & 020)) != 0 ] && [ "$gid" != 0 ]; }; }; then
-          bad=1; ev_add "$d: writable by $( [ $((mode & 02)) != 0 ] && echo others || echo "group $gid") ($what)"
-        fi
-      fi
+      if [ -e "$host" ]; then CHAIN_HOST+=("$host"); CHAIN_D+=("$d"); CHAIN_WHAT+=("$what"); fi
     fi
     [ "$d" != / ] || break
     d=${d%/*}
@@ -1328,9 +1380,36 @@ root_chain() {
   done
 }
 
+# chain_verdicts: owner and mode of every CHAIN_HOST (one stat for all, not one per folder); adds
+# evidence in CHAIN_* order and sets bad=1 where another user can change what root runs.
+chain_verdicts() {
+  local i rec st uid gid mode d what
+  local -A ST=()
+  [ "${#CHAIN_HOST[@]}" -gt 0 ] || return 0
+  # "UID GID MODE NAME", NUL-terminated: a name may hold any byte but NUL. A file gone meanwhile
+  # is left out, as before.
+  while IFS= read -r -d '' rec; do
+    uid=${rec%% *}; rec=${rec#* }; gid=${rec%% *}; rec=${rec#* }; mode=${rec%% *}
+    ST[${rec#* }]="$uid $gid $mode"
+  done < <(stat --printf '%u %g %a %n\0' -- "${CHAIN_HOST[@]}" 2>/dev/null)
+  for i in "${!CHAIN_HOST[@]}"; do
+    st=${ST[${CHAIN_HOST[i]}]:-}
+    [ -n "$st" ] || continue
+    d=${CHAIN_D[i]} what=${CHAIN_WHAT[i]}
+    read -r uid gid mode <<< "$st"
+    mode=$((8#$mode))
+    if [ "$uid" != 0 ]; then
+      bad=1; ev_add "$d: owned by uid $uid, not root ($what)"
+    elif [ $((mode & 01000)) = 0 ] && { [ $((mode & 02)) != 0 ] || { [ $((mode & 020)) != 0 ] && [ "$gid" != 0 ]; }; }; then
+      bad=1; ev_add "$d: writable by $( [ $((mode & 02)) != 0 ] && echo others || echo "group $gid") ($what)"
+    fi
+  done
+}
+
 check_root_run() {
-  local p d e f run step lib bad=0 n=0
+  local p d e f run bad=0 n=0
   local -A SEEN=()
+  local -a CHAIN_HOST=() CHAIN_D=() CHAIN_WHAT=()
   for p in "${ROOT_RUN_PATHS[@]}"; do
     in_root "$p" nofollow || continue
     [ -e "$IR" ] || [ -L "$IR" ] || continue
@@ -1345,9 +1424,8 @@ check_root_run() {
       f=${e#"$ROOT"}
       n=$((n + 1)); root_chain "$f" "root runs $f"
       if ! in_root "$f" || [ ! -f "$IR" ]; then continue; fi
-      step=$(sed -n "s/^mpimg_run_first_boot '[^']*' '\([^']*\)'.*/\1/p" "$IR" 2>/dev/null | head -n 1)
-      lib=$(sed -n "s/^\. '\(\/[^']*\)'\$/\1/p" "$IR" 2>/dev/null | head -n 1)
-      for run in $step $lib; do n=$((n + 1)); root_chain "$run" "root runs it from $f"; done
+      refs_of "$IR"
+      for run in $REF_STEP $REF_LIB; do n=$((n + 1)); root_chain "$run" "root runs it from $f"; done
     done
   done
   for f in /etc/profile /etc/bash.bashrc /etc/bashrc /etc/environment /etc/rc.local /root/.bashrc /root/.profile; do
@@ -1364,6 +1442,7 @@ check_root_run() {
       done
     done < <(grep -o '/opt/[A-Za-z0-9._/-]*first-login-run' "$IR" 2>/dev/null | sort -u)
   fi
+  chain_verdicts
   if [ "$bad" = 1 ]; then
     record fail root-run "root runs code from folders another user can change: give them (and every folder above) back to root (chown root:root, chmod go-w); an app user owning /opt/<vendor> can swap what root runs at login"
   else
@@ -1410,8 +1489,8 @@ check_package_caches() {
 }
 
 check_swap() {
-  local f bad=0 dev type
-  f=$(at /etc/fstab)
+  local f bad=0 dev type t
+  at f /etc/fstab
   if [ -n "$f" ] && [ -r "$f" ]; then
     while read -r dev _ type _; do
       case $dev in ''|'#'*) continue ;; esac
@@ -1419,7 +1498,8 @@ check_swap() {
     done < "$f"
   fi
   for f in /swapfile /swap.img /swap; do
-    [ -f "$(at "$f")" ] && { bad=1; ev_add "$f"; }
+    at t "$f"
+    [ -f "$t" ] && { bad=1; ev_add "$f"; }
   done
   if [ "$bad" = 1 ]; then
     record fail swap "swap is configured on the image: remove the swap file and its /etc/fstab line"
@@ -1429,14 +1509,18 @@ check_swap() {
 }
 
 check_bundle() {
-  local f bad=0 d
+  local f bad=0 d dirs=()
   for d in /root /tmp /var/tmp /opt; do
     in_root "$d" || continue
     [ -d "$IR" ] || continue
+    dirs+=("$IR")
+  done
+  # One find for all of them: it walks its starting points in order.
+  if [ "${#dirs[@]}" -gt 0 ]; then
     while IFS= read -r -d '' f; do
       if grep -q 'mpimg-runtime' "$f" 2>/dev/null; then bad=1; ev_add "${f#"$ROOT"}"; fi
-    done < <(find "$IR" -type f \( -name '*.cjs' -o -name '*-install.sh' \) -print0 2>/dev/null)
-  done
+    done < <(find "${dirs[@]}" -type f \( -name '*.cjs' -o -name '*-install.sh' \) -print0 2>/dev/null)
+  fi
   if [ "$bad" = 1 ]; then
     record fail bundle "the mpimg bundle is left on the image: remove it (install --remove-self does)"
   else
@@ -1488,13 +1572,16 @@ elif [ "$N_WARN" -gt 0 ]; then RESULT=warn
 else RESULT=pass; fi
 
 if [ "$JSON" = 1 ]; then
-  printf '{"tool":"mpimg-img-check","version":1,"root":%s,"mode":%s,"booted":%s,' "$(json_str "$ROOT_LABEL")" "$(json_str "$MODE")" "$([ "$BOOTED" = 1 ] && echo true || echo false)"
+  printf '{"tool":"mpimg-img-check","version":1,"root":'; json_str "$ROOT_LABEL"
+  printf ',"mode":'; json_str "$MODE"
+  if [ "$BOOTED" = 1 ]; then printf ',"booted":true,'; else printf ',"booted":false,'; fi
   printf '"result":"%s","summary":{"pass":%d,"warn":%d,"fail":%d,"skip":%d},"checks":[' \
     "$RESULT" "$N_PASS" "$N_WARN" "$N_FAIL" "$N_SKIP"
   for i in "${!R_ID[@]}"; do
     [ "$i" -gt 0 ] && printf ','
-    printf '{"id":%s,"status":"%s","message":%s,"evidence":[' \
-      "$(json_str "${R_ID[$i]}")" "${R_STATUS[$i]}" "$(json_str "${R_MSG[$i]}")"
+    printf '{"id":'; json_str "${R_ID[$i]}"
+    printf ',"status":"%s","message":' "${R_STATUS[$i]}"; json_str "${R_MSG[$i]}"
+    printf ',"evidence":['
     first=1
     while IFS= read -r item; do
       [ -n "$item" ] || continue
