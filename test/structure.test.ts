@@ -17,7 +17,6 @@ interface Oversized {
  */
 const KNOWN: ReadonlyArray<{ file: string; name?: string }> = [
   // lengthened past the limits by the prettier gate (120 columns): split next, by concern
-  { file: 'tasks/import/known-scripts.ts' },
   { file: 'tasks/standard/verify.ts' },
 ];
 
