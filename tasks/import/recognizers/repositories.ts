@@ -9,15 +9,12 @@
  * key written inline in a deb822 list or shipped in files/ needs no network. A repository whose key
  * is not at hand stays as script.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { validateManifest } from '../../../runtime/manifest.js';
 import { reservedRepository } from '../../../runtime/policy.js';
 import type { Repository } from '../../../runtime/sections/build.js';
 import { argv, type SimpleCommand, type Unit, type Word } from '../shell.js';
 import { wordValue, type Hit, type Recognizer, type ScriptView } from '../state.js';
+import { fetchKey, keyFingerprints } from './repository-keys.js';
 import { plainCommands, prog, quietRedirects } from './util.js';
 
 const KEYRING = /^\/(usr\/share\/keyrings|etc\/apt\/keyrings|etc\/apt\/trusted\.gpg\.d)\/[A-Za-z0-9._@+-]+$/;
@@ -310,157 +307,174 @@ const probeRepo = (r: Repository): boolean =>
     build: { repositories: [r] },
   }).problems.length === 0;
 
-/** An OpenPGP public key (armored or binary), its fingerprints when gpg can tell. */
-export function keyFingerprints(data: Buffer): string[] | undefined {
-  const armored = data.subarray(0, 200).toString('latin1').includes('-----BEGIN PGP PUBLIC KEY BLOCK-----');
-  if (!armored && !(data.length > 0 && (data[0] & 0x80) !== 0)) return undefined;
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mpimg-import-gpg-'));
-  try {
-    const out = execFileSync(
-      'gpg',
-      ['--homedir', home, '--batch', '--no-tty', '--quiet', '--with-colons', '--show-keys'],
-      { input: data, stdio: ['pipe', 'pipe', 'ignore'], timeout: 30_000 },
-    ).toString();
-    const fprs = [...out.matchAll(/^fpr:+([0-9A-F]{40,64}):/gm)].map((m) => m[1]);
-    return out.includes('\npub:') || out.startsWith('pub:') ? fprs : undefined;
-  } catch {
-    return armored ? [] : undefined;
-  } finally {
-    try {
-      execFileSync('gpgconf', ['--homedir', home, '--kill', 'all'], { stdio: 'ignore', timeout: 10_000 });
-    } catch {
-      /* no agent */
+/** The keys fetched and the lists written by one script's units. */
+function sourcesIn(view: ScriptView): {
+  keys: Map<string, { fetch: KeyFetch; unit: Unit }>;
+  lists: Array<{ list: ListFound; unit: Unit }>;
+} {
+  const keys = new Map<string, { fetch: KeyFetch; unit: Unit }>();
+  const lists: Array<{ list: ListFound; unit: Unit }> = [];
+  for (const u of view.units) {
+    const k = keyFetch(u, view);
+    if (k) keys.set(k.path, { fetch: k, unit: u });
+    const l = listWrite(u);
+    if (l) lists.push({ list: l, unit: u });
+  }
+  return { keys, lists };
+}
+
+/** Where a list's signing key comes from: its bytes, or a file already in files/. */
+interface SigningKey {
+  keyFrom: string;
+  data?: Buffer;
+  file?: string;
+  /** The unit that fetched it, absorbed with the list. */
+  fetchedBy?: Unit;
+}
+
+/**
+ * The signing key of one list: written in it, fetched by the script (with --fetch-keys), or shipped
+ * in files/. Undefined, with a note for the person, when the repository stays as script.
+ */
+async function signingKey(
+  view: ScriptView,
+  name: string,
+  { list, unit }: { list: ListFound; unit: Unit },
+  keys: Map<string, { fetch: KeyFetch; unit: Unit }>,
+): Promise<SigningKey | undefined> {
+  const st = view.state;
+  const trusted = [...keys.values()].filter((k) => k.fetch.path.startsWith('/etc/apt/trusted.gpg.d/'));
+  if (list.inlineKey) return { keyFrom: `the key written in ${list.file}`, data: Buffer.from(list.inlineKey) };
+  if (list.signedBy ? keys.has(list.signedBy) : trusted.length === 1) {
+    // signed-by names the keyring; without it, the one key this script put in trusted.gpg.d
+    const k = list.signedBy ? keys.get(list.signedBy)! : trusted[0];
+    if (!st.options.fetchKeys) {
+      st.person.push({
+        where: `${view.origin}:${k.unit.start}`,
+        what: `the signing key of repository "${name}" comes from ${k.fetch.url}: run the import again with --fetch-keys to keep it in the project (keys/) and move the repository into build.repositories; its lines were kept as script`,
+      });
+      return undefined;
     }
-    fs.rmSync(home, { recursive: true, force: true });
+    try {
+      return { keyFrom: k.fetch.url, data: await (st.options.fetch ?? fetchKey)(k.fetch.url), fetchedBy: k.unit };
+    } catch (e) {
+      st.person.push({
+        where: `${view.origin}:${k.unit.start}`,
+        what: `could not fetch the signing key of repository "${name}" from ${k.fetch.url} (${(e as Error).message}); its lines were kept as script`,
+      });
+      return undefined;
+    }
+  }
+  if (list.signedBy && st.filesAt.has(list.signedBy)) {
+    const file = st.filesAt.get(list.signedBy)!;
+    return { keyFrom: `${file} (shipped in files/)`, file };
+  }
+  st.person.push({
+    where: `${view.origin}:${unit.start}`,
+    what: `repository list ${list.file} names ${list.signedBy ? `the key ${list.signedBy}, which this script does not fetch in a way the import understands` : 'no signing key (signed-by)'}: kept as script`,
+  });
+  return undefined;
+}
+
+/**
+ * Keeps fetched or inline key bytes in the project (keys/NAME.asc or .gpg) and names them in the
+ * repository; what the report says of the key, or undefined (with a note) when it is no key.
+ */
+function keepKey(view: ScriptView, repo: Repository, key: SigningKey, at: Unit): string | undefined {
+  const st = view.state;
+  if (!key.data) return key.keyFrom;
+  const fprs = keyFingerprints(key.data);
+  if (!fprs) {
+    st.person.push({
+      where: `${view.origin}:${at.start}`,
+      what: `what ${key.keyFrom} gave is not an OpenPGP public key: repository "${repo.name}" kept as script`,
+    });
+    return undefined;
+  }
+  const armored = key.data.subarray(0, 200).toString('latin1').includes('BEGIN PGP');
+  const rel = `keys/${repo.name}.${armored ? 'asc' : 'gpg'}`;
+  st.keyFiles.set(rel, key.data);
+  repo.key = { file: rel };
+  return `${key.keyFrom} (kept as ${rel}${fprs.length ? `; fingerprint ${fprs.join(', ')}: compare it with the one the vendor publishes` : ''})`;
+}
+
+/** Each list whose key is at hand becomes build.repositories, with the units that made it. */
+async function takeLists(view: ScriptView, taken: Set<string>): Promise<void> {
+  const st = view.state;
+  const { keys, lists } = sourcesIn(view);
+  for (const found of lists) {
+    const { list, unit } = found;
+    let name = list.name;
+    for (let n = 2; taken.has(name); n++) name = `${list.name}-${n}`;
+    const repo: Repository = {
+      name,
+      uris: list.uris,
+      suites: list.suites,
+      ...(list.components.length ? { components: list.components } : {}),
+    };
+    const key = await signingKey(view, name, found, keys);
+    if (!key) continue;
+    if (key.file) repo.key = { file: key.file };
+    const units = key.fetchedBy ? [key.fetchedBy, unit] : [unit];
+    const keyFrom = keepKey(view, repo, key, units[0]);
+    if (keyFrom === undefined) continue;
+    if (!probeRepo(repo)) {
+      st.keyFiles.delete(repo.key?.file ?? '');
+      st.person.push({
+        where: `${view.origin}:${unit.start}`,
+        what: `repository ${list.file} does not fit build.repositories (${JSON.stringify(repo.uris)} ${(repo.suites ?? []).join(' ')}): kept as script`,
+      });
+      continue;
+    }
+    taken.add(name);
+    st.repositories.push({ repo, units, keyFrom, origin: view.origin });
+    const became = `build.repositories "${name}" (${repo.uris} ${(repo.suites ?? []).join(' ')}${repo.components ? ` ${repo.components.join(' ')}` : ''}; key: ${keyFrom})`;
+    for (const u of units) view.claimed.set(u, { became });
   }
 }
 
-/** Fetches a key over http(s), bounded in time and size. */
-export async function fetchKey(url: string): Promise<Buffer> {
-  const res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(30_000) });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const data = Buffer.from(await res.arrayBuffer());
-  if (data.length > 1024 * 1024) throw new Error('larger than 1 MiB: not a signing key');
-  return data;
+/** The keyring folder made for, and the key made readable by, a repository taken over: dropped. */
+function dropKeyringPrep(view: ScriptView): void {
+  const absorbedKeys = new Set(
+    view.state.repositories
+      .filter((r) => r.units.length > 1)
+      .map((r) => r.units[0])
+      .map((u) => keyFetch(u, view)?.path),
+  );
+  for (const u of view.units) {
+    const prep = keyringPrep(u);
+    if (!prep) continue;
+    const hit = prep.file ? absorbedKeys.has(prep.file) : [...absorbedKeys].some((p) => p?.startsWith(`${prep.dir}/`));
+    if (hit) view.claimed.set(u, { became: 'dropped (the keyring for a repository moved into build.repositories)' });
+  }
+}
+
+/** `add-apt-repository ppa:o/n` on Ubuntu becomes build.repositories. */
+function takePpas(view: ScriptView, taken: Set<string>): void {
+  const st = view.state;
+  if (!st.ubuntu) return;
+  for (const u of view.units) {
+    const ppa = ppaOf(u);
+    if (!ppa) continue;
+    let name = repoName(ppa.replace('/', '-'), 'ppa');
+    for (let n = 2; taken.has(name); n++) name = `${repoName(ppa.replace('/', '-'), 'ppa')}-${n}`;
+    const repo: Repository = { name, ppa };
+    if (!probeRepo(repo)) continue;
+    taken.add(name);
+    st.repositories.push({ repo, units: [u], keyFrom: 'the PPA', origin: view.origin });
+    view.claimed.set(u, { became: `build.repositories "${name}" (ppa:${ppa})` });
+  }
 }
 
 export const repositories: Recognizer = {
   name: 'repositories',
   roles: ['build'],
   async prepare(view) {
-    const st = view.state;
-    if (st.family !== 'apt') return;
-    const keys = new Map<string, { fetch: KeyFetch; unit: Unit }>();
-    const lists: Array<{ list: ListFound; unit: Unit }> = [];
-    for (const u of view.units) {
-      const k = keyFetch(u, view);
-      if (k) keys.set(k.path, { fetch: k, unit: u });
-      const l = listWrite(u);
-      if (l) lists.push({ list: l, unit: u });
-    }
-    const taken = new Set(st.repositories.map((r) => r.repo.name));
-    const trusted = [...keys.values()].filter((k) => k.fetch.path.startsWith('/etc/apt/trusted.gpg.d/'));
-    for (const { list, unit } of lists) {
-      let name = list.name;
-      for (let n = 2; taken.has(name); n++) name = `${list.name}-${n}`;
-      const repo: Repository = {
-        name,
-        uris: list.uris,
-        suites: list.suites,
-        ...(list.components.length ? { components: list.components } : {}),
-      };
-      const units = [unit];
-      let keyFrom: string;
-      let keyData: Buffer | undefined;
-      if (list.inlineKey) {
-        keyData = Buffer.from(list.inlineKey);
-        keyFrom = `the key written in ${list.file}`;
-      } else if (list.signedBy ? keys.has(list.signedBy) : trusted.length === 1) {
-        // signed-by names the keyring; without it, the one key this script put in trusted.gpg.d
-        const k = list.signedBy ? keys.get(list.signedBy)! : trusted[0];
-        units.unshift(k.unit);
-        keyFrom = k.fetch.url;
-        if (!st.options.fetchKeys) {
-          st.person.push({
-            where: `${view.origin}:${k.unit.start}`,
-            what: `the signing key of repository "${name}" comes from ${k.fetch.url}: run the import again with --fetch-keys to keep it in the project (keys/) and move the repository into build.repositories; its lines were kept as script`,
-          });
-          continue;
-        }
-        try {
-          keyData = await (st.options.fetch ?? fetchKey)(k.fetch.url);
-        } catch (e) {
-          st.person.push({
-            where: `${view.origin}:${k.unit.start}`,
-            what: `could not fetch the signing key of repository "${name}" from ${k.fetch.url} (${(e as Error).message}); its lines were kept as script`,
-          });
-          continue;
-        }
-      } else if (list.signedBy && st.filesAt.has(list.signedBy)) {
-        keyFrom = `${st.filesAt.get(list.signedBy)} (shipped in files/)`;
-        repo.key = { file: st.filesAt.get(list.signedBy)! };
-      } else {
-        st.person.push({
-          where: `${view.origin}:${unit.start}`,
-          what: `repository list ${list.file} names ${list.signedBy ? `the key ${list.signedBy}, which this script does not fetch in a way the import understands` : 'no signing key (signed-by)'}: kept as script`,
-        });
-        continue;
-      }
-      if (keyData) {
-        const fprs = keyFingerprints(keyData);
-        if (!fprs) {
-          st.person.push({
-            where: `${view.origin}:${units[0].start}`,
-            what: `what ${keyFrom} gave is not an OpenPGP public key: repository "${name}" kept as script`,
-          });
-          continue;
-        }
-        const armored = keyData.subarray(0, 200).toString('latin1').includes('BEGIN PGP');
-        const rel = `keys/${name}.${armored ? 'asc' : 'gpg'}`;
-        st.keyFiles.set(rel, keyData);
-        repo.key = { file: rel };
-        keyFrom = `${keyFrom} (kept as ${rel}${fprs.length ? `; fingerprint ${fprs.join(', ')}: compare it with the one the vendor publishes` : ''})`;
-      }
-      if (!probeRepo(repo)) {
-        st.keyFiles.delete(repo.key?.file ?? '');
-        st.person.push({
-          where: `${view.origin}:${unit.start}`,
-          what: `repository ${list.file} does not fit build.repositories (${JSON.stringify(repo.uris)} ${(repo.suites ?? []).join(' ')}): kept as script`,
-        });
-        continue;
-      }
-      taken.add(name);
-      st.repositories.push({ repo, units, keyFrom, origin: view.origin });
-      const became = `build.repositories "${name}" (${repo.uris} ${(repo.suites ?? []).join(' ')}${repo.components ? ` ${repo.components.join(' ')}` : ''}; key: ${keyFrom})`;
-      for (const u of units) view.claimed.set(u, { became });
-    }
-    // The keyring folder made for, and the key made readable by, a repository taken over.
-    const absorbedKeys = new Set(
-      st.repositories
-        .filter((r) => r.units.length > 1)
-        .map((r) => r.units[0])
-        .map((u) => keyFetch(u, view)?.path),
-    );
-    for (const u of view.units) {
-      const prep = keyringPrep(u);
-      if (!prep) continue;
-      const hit = prep.file
-        ? absorbedKeys.has(prep.file)
-        : [...absorbedKeys].some((p) => p?.startsWith(`${prep.dir}/`));
-      if (hit) view.claimed.set(u, { became: 'dropped (the keyring for a repository moved into build.repositories)' });
-    }
-    for (const u of view.units) {
-      const ppa = ppaOf(u);
-      if (!ppa) continue;
-      if (!st.ubuntu) continue;
-      let name = repoName(ppa.replace('/', '-'), 'ppa');
-      for (let n = 2; taken.has(name); n++) name = `${repoName(ppa.replace('/', '-'), 'ppa')}-${n}`;
-      const repo: Repository = { name, ppa };
-      if (!probeRepo(repo)) continue;
-      taken.add(name);
-      st.repositories.push({ repo, units: [u], keyFrom: 'the PPA', origin: view.origin });
-      view.claimed.set(u, { became: `build.repositories "${name}" (ppa:${ppa})` });
-    }
+    if (view.state.family !== 'apt') return;
+    const taken = new Set(view.state.repositories.map((r) => r.repo.name));
+    await takeLists(view, taken);
+    dropKeyringPrep(view);
+    takePpas(view, taken);
   },
   match(u, view): Hit | undefined {
     return view.claimed.get(u);

@@ -1,0 +1,163 @@
+/**
+ * The verify checks that each read one thing of the booted droplet: the login hold released, the
+ * MOTD rendering with the droplet's IP, the credentials file 0600, the declared services active, and
+ * every command of $.verify.commands exiting 0.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
+import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
+import { serviceOf } from '../../runtime/sections/services.js';
+import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
+import type { Connection } from '../ssh/connection.js';
+import { shellQuote } from '../ssh/quote.js';
+import { distroOf, targetRoot } from './project.js';
+import type { Report } from './verify-report.js';
+
+/** The droplet's IPv4 addresses as it sees them (the fallback when --host is not its public address). */
+async function ownAddresses(c: Connection): Promise<string[]> {
+  const r = await c.run(
+    "{ hostname -I 2>/dev/null; ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, \"/\"); print a[1] }'; } | tr ' ' '\\n'",
+    { quiet: true, echo: false, check: false },
+  );
+  return [...new Set(r.stdout.split(/\s+/).filter((w) => isIPv4(w) && !w.startsWith('127.')))];
+}
+
+/** The MOTD text of the project, when the image has one (as the bundler picks it). */
+function motdText(c: Connection, m: Manifest): string | undefined {
+  if (m.motd === null) return undefined;
+  const rel = m.motd?.file ?? DEFAULTS.motdFile;
+  const abs = join(c.project, rel);
+  if (!existsSync(abs)) return undefined;
+  return readFileSync(abs, 'utf8');
+}
+
+export async function checkLoginHold(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const r = targetRoot() === '/' ? '' : targetRoot();
+  const dropIn = `/etc/ssh/sshd_config.d/00-${m.slug}-login-hold.conf`;
+  const start = `# >>> mpimg:${m.slug} login-hold >>>`;
+  const out = await c.sudo(
+    [
+      `if [ -e ${shellQuote(r + dropIn)} ] || [ -L ${shellQuote(r + dropIn)} ]; then echo drop-in; fi`,
+      `if grep -Fqx -- ${shellQuote(start)} ${shellQuote(`${r}/etc/ssh/sshd_config`)} 2>/dev/null; then echo block; fi`,
+      'true',
+    ].join('\n'),
+    { quiet: true, echo: false },
+  );
+  const found = out.stdout.split('\n').filter(Boolean);
+  if (found.length === 0)
+    rep.add('pass', 'login-hold', 'the login hold is released (no hold drop-in, no hold block in sshd_config)');
+  else
+    rep.add(
+      'fail',
+      'login-hold',
+      'the login hold was not released: root logins still get the wait message',
+      found.map((f) =>
+        f === 'drop-in' ? `${dropIn} is there` : `/etc/ssh/sshd_config holds the mpimg:${m.slug} login-hold block`,
+      ),
+    );
+}
+
+export async function checkMotd(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const text = motdText(c, m);
+  if (text === undefined) return rep.add('pass', 'motd', 'the image has no MOTD');
+  const d = await distroOf(c, m);
+  const script = d.family === 'dnf' ? `/opt/${m.vendor}/${m.slug}/motd` : `/etc/update-motd.d/99-${m.slug}`;
+  const r = await c.sudo(`exec sh ${shellQuote(script)}`, {
+    quiet: true,
+    echo: false,
+    check: false,
+    timeoutMs: 60_000,
+  });
+  if (r.exitCode !== 0 || r.stdout.trim() === '') {
+    return rep.add(
+      'fail',
+      'motd',
+      `the MOTD ${script} did not render (exit code ${r.exitCode}${r.stdout.trim() ? '' : ', no output'})`,
+      r.stderr.trim().split('\n').filter(Boolean).slice(-3),
+    );
+  }
+  if (/\{\{[^{}]*\}\}/.test(r.stdout))
+    return rep.add('fail', 'motd', `the MOTD ${script} still shows a {{placeholder}}`);
+  if (!text.includes('{{ip}}')) return rep.add('pass', 'motd', `the MOTD renders (its text does not show the IP)`);
+  const expected = isIPv4(c.host) && !c.host.startsWith('127.') ? [c.host] : await ownAddresses(c);
+  const shown = [...new Set(r.stdout.match(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g) ?? [])];
+  const hit = expected.find((ip) => shown.includes(ip));
+  if (hit) return rep.add('pass', 'motd', `the MOTD renders with the droplet's IP ${hit}`);
+  rep.add(
+    'fail',
+    'motd',
+    `the MOTD does not show the droplet's IP (${expected.join(', ') || 'unknown'}); it shows ${shown.length ? shown.join(', ') : 'no address'}`,
+  );
+}
+
+export async function checkCredentials(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const r = targetRoot() === '/' ? '' : targetRoot();
+  const file = m.credentials?.file ?? `/root/.${m.slug}-credentials`;
+  const q = shellQuote(r + file);
+  const out = (
+    await c.sudo(`if [ -e ${q} ] || [ -L ${q} ]; then stat -c '%a %U %F' -- ${q}; fi`, { quiet: true, echo: false })
+  ).stdout.trim();
+  if (!out) return rep.add('pass', 'credentials', `no credentials file (${file}): nothing was saved`);
+  const [mode, owner, ...type] = out.split(' ');
+  if (type.join(' ') !== 'regular file')
+    return rep.add('fail', 'credentials', `${file} is a ${type.join(' ')}, not a regular file`);
+  if (mode !== '600' || owner !== 'root')
+    return rep.add(
+      'fail',
+      'credentials',
+      `${file} has mode ${mode.padStart(4, '0')}, owner ${owner}: it holds passwords and must be 0600, owned by root`,
+    );
+  rep.add('pass', 'credentials', `${file} is 0600, owned by root`);
+}
+
+export async function checkServices(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const d = await distroOf(c, m);
+  const units = forDistro(m.services, d.slug, d.family)
+    .map(serviceOf)
+    .map((s) => s.name);
+  if (units.length === 0) return rep.add('pass', 'services', `$.services declares none for ${d.slug}`);
+  const r = await c.sudo(
+    [
+      'if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then echo no-systemd; exit 0; fi',
+      `for u in ${units.map(shellQuote).join(' ')}; do s=$(systemctl is-active -- "$u" 2>/dev/null); printf '%s %s\\n' "$u" "\${s:-unknown}"; done`,
+    ].join('\n'),
+    { quiet: true, echo: false },
+  );
+  if (r.stdout.trim() === 'no-systemd')
+    return rep.add('skip', 'services', `systemd is not running here: ${units.join(', ')} not checked`);
+  const states = new Map(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
+  const bad = units.filter((u) => states.get(u) !== 'active');
+  if (bad.length)
+    rep.add(
+      'fail',
+      'services',
+      `declared service(s) not active: ${bad.map((u) => `${u} (${states.get(u) ?? 'unknown'})`).join(', ')}`,
+      ['see `systemctl status <unit>` and `journalctl -u <unit>` on the droplet'],
+    );
+  else rep.add('pass', 'services', `every declared service is active: ${units.join(', ')}`);
+}
+
+export async function checkCommands(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const commands = m.verify?.commands ?? [];
+  const timeoutS = m.verify?.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S;
+  for (const [i, command] of commands.entries()) {
+    const id = `command-${i + 1}`;
+    await rep.run(id, async () => {
+      const r = await c.sudo(command, { quiet: true, echo: false, check: false, timeoutMs: timeoutS * 1000 });
+      if (r.exitCode === 0) return rep.add('pass', id, `\`${command}\` exited 0`);
+      // The command's own last lines go to the log (stderr), not into the report.
+      for (const l of `${r.stdout}${r.stderr}`.trim().split('\n').filter(Boolean).slice(-5)) c.log(`${id} | ${l}`);
+      rep.add(
+        'fail',
+        id,
+        r.timedOut ? `\`${command}\` did not finish within ${timeoutS} s` : `\`${command}\` exited ${r.exitCode}`,
+      );
+    });
+  }
+}
