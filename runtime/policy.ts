@@ -88,7 +88,8 @@ export const SYSTEM_DIRS: readonly string[] = [
  * manager: these paths, everything below them and every folder above them stay root's alone (owner
  * root, not writable by a group or by others). An app user owning /opt/<vendor> could swap the
  * first-login script root runs; owning /etc/profile.d, a line every root login sources; owning
- * /etc/dpkg, /etc/kernel or /etc/rsyslog.d, a hook or program the package manager or a daemon runs as root.
+ * /etc/dpkg, /etc/kernel or /etc/rsyslog.d, a hook or program the package manager or a daemon runs as root;
+ * /etc/alternatives, the links /usr/bin/awk and the like go through.
  * The runtime home /opt/<vendor>/<slug> is added per image (rootRunPaths).
  */
 export const ROOT_RUN_PATHS: readonly string[] = [
@@ -97,7 +98,7 @@ export const ROOT_RUN_PATHS: readonly string[] = [
   ...list('/var/', 'lib/cloud spool/cron lib/dpkg lib/rpm lib/systemd lib/snapd'),
   ...list(
     '/etc/',
-    'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt',
+    'update-motd.d profile profile.d bash.bashrc bashrc bash_completion.d environment shells crontab cron.d cron.hourly cron.daily cron.weekly cron.monthly anacrontab systemd init.d rc.local rc.d sudoers sudoers.d sudo.conf ssh cloud apt dpkg yum.repos.d dnf yum yum.conf pki ld.so.conf ld.so.conf.d ld.so.preload nsswitch.conf pam.d security sysctl.conf sysctl.d modprobe.d modules-load.d udev logrotate.conf logrotate.d rsyslog.conf rsyslog.d default sysconfig kernel initramfs-tools grub.d needrestart dhcp networkd-dispatcher NetworkManager passwd group shadow gshadow login.defs ufw firewalld network netplan fstab tmpfiles.d selinux letsencrypt alternatives',
   ),
 ];
 

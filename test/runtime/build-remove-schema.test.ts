@@ -47,6 +47,12 @@ describe('$.build.remove', () => {
       ['/var/www/html/', /ends with "\/"/],
       ['var/www/html', /^bad path to remove/],
       ['/usr/share/nginx/html', /is in \/usr, where root runs code from/],
+      // /usr/bin/awk, editor, python3 and the like are links through it: the runtime's own awk too
+      [
+        '/etc/alternatives/*',
+        /would remove what is in \/etc\/alternatives|is in \/etc\/alternatives, where root runs code from/,
+      ],
+      ['/etc/alternatives/awk', /is in \/etc\/alternatives, where root runs code from/],
       ['/var/www/a\nb', /control or line-separator character \(U\+000A\)/],
       ['/var/www/a\u2028b', /control or line-separator character \(U\+2028\)/],
     ];

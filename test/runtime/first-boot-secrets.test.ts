@@ -177,7 +177,7 @@ describe('secrets made at first boot', () => {
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
     expect(r.stderr).toContain('first-boot step prepare failed');
     expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
-      "TOKEN in /root/.acme-wiki-credentials is not written NAME='value': fix or remove that line",
+      "TOKEN in /root/.acme-wiki-credentials is not written NAME='value' (a value without quotes, not empty): fix or remove that line",
     );
     expect(read(root, 'root/.acme-wiki-credentials')).toContain('TOKEN=mine\n');
   });
