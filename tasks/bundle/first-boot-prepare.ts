@@ -4,7 +4,7 @@
  * the secrets and fills in the templates at first boot, before every other step.
  */
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { fileOp } from './file-op.js';
 import type { Op } from '../../runtime/plan.js';
 import type { Manifest, Problem } from '../../runtime/manifest.js';
 import {
@@ -107,17 +107,6 @@ function ownedFolder(m: Manifest, p: string): [string, string] | undefined {
     ...(m.users ?? []).filter((u) => u.home).map((u) => [u.home!, u.name] as [string, string]),
   ];
   return owned.find(([d]) => p.startsWith(`${d}/`));
-}
-
-function fileOp(p: string, mode: number, data: Buffer | string): Op {
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return {
-    kind: 'file',
-    path: p,
-    mode,
-    content: buf.toString('base64'),
-    sha256: createHash('sha256').update(buf).digest('hex'),
-  };
 }
 
 /**

@@ -3,7 +3,7 @@
  * Every installed name derives from the manifest (slug, vendor).
  */
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { fileOp } from './file-op.js';
 import type { FileOp, Op, Plan } from '../../runtime/plan.js';
 import { MpimgError } from '../../core/errors.js';
 import type { Project } from './project.js';
@@ -49,17 +49,6 @@ export function fillMotd(text: string, m: Project['manifest'], variables: Record
 
 /** systemd expands %-specifiers in unit settings: a literal % is written %%. */
 const unitText = (s: string): string => s.replaceAll('%', '%%');
-
-function fileOp(p: string, mode: number, data: Buffer | string): Op {
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return {
-    kind: 'file',
-    path: p,
-    mode,
-    content: buf.toString('base64'),
-    sha256: createHash('sha256').update(buf).digest('hex'),
-  };
-}
 
 type Common = Pick<Plan, 'name' | 'slug' | 'vendor' | 'version' | 'home' | 'state' | 'logs'>;
 
