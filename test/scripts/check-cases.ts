@@ -23,39 +23,8 @@ import {
   remove,
   tagOf,
 } from './fixture-root.js';
+import { type Case, type RoundResult, packRounds, runRound } from './check-rounds.js';
 
-export type Tag = 'PASS' | 'WARN' | 'FAIL' | 'SKIP';
-
-/**
- * Runs the check and asserts the check's tag, the exit code and that no secret
- * leaks; with `json` also runs --json and asserts the same status there.
- */
-function expectCheck(root: string, id: string, tag: Tag, json = false): { text: string; evidence: string[] } {
-  const text = check(root);
-  const ctx = `${id}\n${text.stdout}${text.stderr}`;
-  expect(tagOf(text.stdout, id), ctx).toBe(tag);
-  const failed = [...text.stdout.matchAll(/^\[FAIL\] ([a-z-]+):/gm)].map((m) => m[1]);
-  // The clean fixture passes everything, so one broken thing decides the exit code.
-  expect(failed, ctx).toEqual(tag === 'FAIL' ? [id] : []);
-  expect(text.code, ctx).toBe(tag === 'FAIL' ? 1 : 0);
-  expect(leaks(text.stdout + text.stderr)).toEqual([]);
-  if (!json) return { text: text.stdout, evidence: [] };
-  const { run, report } = checkJson(root);
-  const entry = report.checks.find((c) => c.id === id);
-  expect(entry?.status, ctx).toBe(tag.toLowerCase());
-  expect(run.code).toBe(text.code);
-  expect(leaks(run.stdout + run.stderr)).toEqual([]);
-  return { text: text.stdout, evidence: entry?.evidence ?? [] };
-}
-
-// One fixture per check where it fails or warns, and its passing counterpart.
-interface Case {
-  id: string;
-  name: string;
-  tag: Tag;
-  setup: (root: string) => void;
-  evidence?: RegExp;
-}
 const cases: Case[] = [
   {
     id: 'os',
@@ -714,15 +683,39 @@ export const LEFTOVER_IDS = [
 export function registerCases(group: string, ids: string[]): void {
   afterAll(cleanupFixtures);
   describe(`99-img-check.sh ${group}: each check trips on its own fixture and passes on the clean root`, () => {
-    it.each(cases.filter((c) => ids.includes(c.id)))('$id: $name -> [$tag]', ({ id, tag, setup, evidence }) => {
-      const root = cleanRoot();
-      setup(root);
-      const { evidence: ev } = expectCheck(root, id, tag, evidence !== undefined);
-      if (evidence)
+    let rounds: Case[][] = [];
+    const results = new Map<Case[], RoundResult>();
+    beforeAll(() => {
+      rounds = packRounds(cases.filter((c) => ids.includes(c.id)));
+    });
+    const resultOf = (c: Case): RoundResult => {
+      const round = rounds.find((r) => r.includes(c))!;
+      if (!results.has(round)) results.set(round, runRound(round));
+      return results.get(round)!;
+    };
+
+    it.each(cases.filter((c) => ids.includes(c.id)))('$id: $name -> [$tag]', (c) => {
+      const { cases: round, text, json } = resultOf(c);
+      const ctx = `${c.id}, in a round with ${round.map((o) => `${o.id} [${o.tag}]`).join(', ')}\n${text.stdout}${text.stderr}`;
+      expect(tagOf(text.stdout, c.id), ctx).toBe(c.tag);
+      // The clean fixture passes everything and a round holds one FAIL at most: that one decides the exit code.
+      const failed = [...text.stdout.matchAll(/^\[FAIL\] ([a-z-]+):/gm)].map((m) => m[1]);
+      const fails = round.filter((o) => o.tag === 'FAIL').map((o) => o.id);
+      expect(failed, ctx).toEqual(fails);
+      expect(text.code, ctx).toBe(fails.length > 0 ? 1 : 0);
+      expect(leaks(text.stdout + text.stderr)).toEqual([]);
+      if (!json) return;
+      const entry = json.report.checks.find((e) => e.id === c.id);
+      expect(entry?.status, ctx).toBe(c.tag.toLowerCase());
+      expect(json.run.code).toBe(text.code);
+      expect(leaks(json.run.stdout + json.run.stderr)).toEqual([]);
+      if (c.evidence) {
+        const ev = entry?.evidence ?? [];
         expect(
-          ev.some((e) => evidence.test(e)),
+          ev.some((e) => c.evidence!.test(e)),
           ev.join('\n'),
         ).toBe(true);
+      }
     });
 
     it.each(ids)('%s has a failing or warning fixture', (id) => {
