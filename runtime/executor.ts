@@ -185,7 +185,13 @@ export function install(plan: Plan, root: string, opts: InstallOptions = {}): Ch
     }
   } catch (e) {
     j.rollbackUnwritten();
+    try {
+      j.sync();
+    } catch {
+      /* the step's own error is the one to report */
+    }
     throw e;
   }
+  j.sync();
   return ctx.changes;
 }

@@ -44,13 +44,20 @@ export function rewriteJournal(real: string, entries: JournalEntry[], forget: Se
 }
 
 /**
- * The journal install writes. Entries are appended and synced before the step they describe;
- * until the journal's own folder (the image's home) exists they wait in memory.
+ * The journal install writes. Entries are appended before the step they describe; until the
+ * journal's own folder (the image's home) exists they wait in memory.
+ * Durability, as the sh installer has it (installer.sh.ejs): an appended line is in the page cache at
+ * once, so uninstall after a killed install reads it. Only a power loss drops lines since the last
+ * sync, with the unsynced bytes of the files those steps wrote, and uninstall then keeps such a file
+ * as one that was there before. So the journal is synced when it gets its place, before a backed-up
+ * file is replaced (a lost line there is lost data), and at the end of a run; not per line (an fsync
+ * per line was a fifth of an install's time).
  */
 export class Journal {
   readonly entries: JournalEntry[] = [];
   private written = 0;
   private file?: string;
+  private dirty = false;
 
   constructor(
     private readonly root: string,
@@ -86,6 +93,7 @@ export class Journal {
     this.flush();
     this.entries.splice(0, this.entries.length, ...rewriteJournal(this.file, this.entries, paths));
     this.written = this.entries.length;
+    this.dirty = true;
   }
 
   /** Writes what waits in memory once the image's home exists. */
@@ -100,14 +108,31 @@ export class Journal {
       .slice(this.written)
       .map(([v, p]) => `${v} ${p}\n`)
       .join('');
+    const placed = this.written === 0 && !this.dirty;
     const fd = fs.openSync(this.file, 'a', 0o644);
     try {
       fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
+      if (placed) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
+    this.dirty = !placed;
     this.written = this.entries.length;
+  }
+
+  /** The journal's appended lines (and `files`) on disk. */
+  sync(...files: string[]): void {
+    this.flush();
+    if (this.dirty && this.file) files.push(this.file);
+    this.dirty = false;
+    for (const f of files) {
+      const fd = fs.openSync(f, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
   }
 
   /** Directories made before the journal could be written (install failed that early): undo them. */

@@ -46,6 +46,9 @@ export function backup(root: string, plan: Plan, j: Journal, droplet: string, re
     });
   else throw new StepError(droplet, `${droplet} is in the way: it is not a regular file or a link`, 'EEXIST');
   j.add('backup', droplet);
+  // The copy and its line on disk before the original is replaced: a lost line here is lost data.
+  if (st.isFile()) j.sync(dest.real);
+  else j.sync();
 }
 
 /** Puts back what install kept of `p` in the backup folder; false when there is no copy. */
