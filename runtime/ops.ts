@@ -7,18 +7,21 @@ import * as path from 'node:path';
 import { familyOfOsRelease, type Op, type Plan } from './plan.js';
 import { resolveInRoot, StepError } from './root.js';
 
-/** The operations of the plan for the root's package family (its os-release), in plan order. */
-export function opsFor(plan: Plan, root: string): Op[] {
-  let text = '';
+/** The root's os-release text (/etc, else /usr/lib), or '' when it has none. */
+export function readOsRelease(root: string): string {
   for (const f of ['/etc/os-release', '/usr/lib/os-release']) {
     try {
-      text = fs.readFileSync(resolveInRoot(root, f, { followLast: true }).real, 'utf8');
-      break;
+      return fs.readFileSync(resolveInRoot(root, f, { followLast: true }).real, 'utf8');
     } catch {
       /* try the next one */
     }
   }
-  const family = familyOfOsRelease(text);
+  return '';
+}
+
+/** The operations of the plan for the root's package family (its os-release), in plan order. */
+export function opsFor(plan: Plan, root: string): Op[] {
+  const family = familyOfOsRelease(readOsRelease(root));
   return plan.ops.filter((op) => !op.family || op.family === family);
 }
 

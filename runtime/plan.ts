@@ -5,6 +5,7 @@
  */
 
 import { legacyToolDirs } from './policy.js';
+import type { PerDistro } from './sections/common.js';
 
 export interface DirOp {
   kind: 'dir';
@@ -84,6 +85,8 @@ export interface Plan {
   /** /var/log/mpimg/<slug>: the first-boot steps' logs. */
   logs: string;
   ops: Op[];
+  /** build.remove of mpimg.json: paths the build removed, which `status` reports when they are there. */
+  removed?: PerDistro<string>;
 }
 
 /**

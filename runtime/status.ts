@@ -6,10 +6,12 @@ import { fileSha, latin1, lstat } from './files.js';
 import { journaled, readJournal } from './journal.js';
 import { opsFor } from './ops.js';
 import { readStage, type Stage } from './stage.js';
+import { removedDrift } from './removed.js';
 
 export interface Drift {
   path: string;
-  problem: 'missing' | 'wrong mode' | 'changed content' | 'hook missing' | 'block changed' | 'wrong link';
+  problem:
+    'missing' | 'wrong mode' | 'changed content' | 'hook missing' | 'block changed' | 'wrong link' | 'not removed';
   detail?: string;
 }
 
@@ -54,6 +56,9 @@ function entryDrift(op: Exclude<Op, { kind: 'block' }>, real: string, st: fs.Sta
   return found;
 }
 
+/** The detail of a `not removed` drift (the sh twin prints the same words). */
+export const REMOVED_DETAIL = 'build.remove of mpimg.json lists it; the build removes it';
+
 export function status(plan: Plan, root: string): StatusReport {
   const drift: Drift[] = [];
   const seeded: StatusReport['seeded'] = [];
@@ -85,5 +90,8 @@ export function status(plan: Plan, root: string): StatusReport {
     if (found.length && seed) seeded.push({ path: op.path, state: 'changed' });
     else drift.push(...found);
   }
-  return { drift, checked: ops.length, stage, seeded };
+  // What the build removed (build.remove) and came back: a package reinstalled, a script, a customer.
+  const removed = removedDrift(plan, root);
+  for (const p of removed.there) drift.push({ path: p, problem: 'not removed', detail: REMOVED_DETAIL });
+  return { drift, checked: ops.length + removed.checked, stage, seeded };
 }

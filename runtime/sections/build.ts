@@ -110,7 +110,7 @@ export const BUILD_SCHEMA = obj(
     ),
     remove: perDistro(
       REMOVE,
-      "Droplet paths the packages install and the image must not ship (nginx's /etc/nginx/sites-enabled/default, Debian's /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob (\"/etc/nginx/sites-enabled/*\"). Never a system folder, generator-mpimg's own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.",
+      'Droplet paths the packages install and the image must not ship (nginx\'s /etc/nginx/sites-enabled/default, Debian\'s /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob ("/etc/nginx/sites-enabled/*"). `status` on the droplet reports a listed path that is there again (drift: "not removed"). Never a system folder, generator-mpimg\'s own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.',
     ),
   },
   { description: 'What the build droplet installs.' },

@@ -21,7 +21,7 @@ import {
   TOOL_DIRS,
 } from '../../runtime/policy.js';
 import type { Project } from './project.js';
-import { renderDroplet, renderFragment, sq } from './render.js';
+import { readDroplet, renderDroplet, renderFragment, sq } from './render.js';
 import { OVERRIDES_LINE, VARIABLES_LINE } from './variables.js';
 
 import { buildScriptName } from './dist-names.js';
@@ -120,6 +120,7 @@ export function renderBuildScript(
       .map(([k, v]) => `${k}=${sq(v)}`)
       .join('\n'),
     distributions: scriptDistributions(m).join(' '),
+    distroSlug: readDroplet('distro-slug.sh').trimEnd(),
     policy: {
       systemDirs: shellPattern(SYSTEM_DIRS, false),
       toolDirs: shellPattern(TOOL_DIRS, true),

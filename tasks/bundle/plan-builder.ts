@@ -295,5 +295,7 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
   }
   refuseSharedPaths(ops);
   ops.push(fileOp(`${home}/installed.json`, 0o644, installedRecord(ops, m, generatorVersion)));
-  return { ...common, ops };
+  const removed = m.build?.remove;
+  const anyRemoved = Array.isArray(removed) ? removed.length > 0 : Object.values(removed ?? {}).some((l) => l?.length);
+  return { ...common, ops, ...(anyRemoved ? { removed } : {}) };
 }

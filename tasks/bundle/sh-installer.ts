@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Payload } from '../../runtime/payload.js';
 import { legacyToolDirs } from '../../runtime/policy.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
+import { REMOVED_DETAIL } from '../../runtime/status.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 import { checkArgs } from '../../runtime/sections/firewall.js';
 
@@ -27,6 +28,29 @@ export const planJson = (plan: Plan): string =>
     null,
     2,
   )}\n`;
+
+/**
+ * status lines for build.remove, picked on the target as forDistro does (runtime/sections/common.ts):
+ * "all", then the list of its own slug when mpimg.json has one, else its family's.
+ */
+function removedStatus(removed: Plan['removed']): string[] {
+  const line = (p: string) => `mpimg_st_removed ${sq(p)}`;
+  if (!removed) return [];
+  if (Array.isArray(removed)) return removed.map((p) => `  ${line(p)}`);
+  const out = (removed.all ?? []).map((p) => `  ${line(p)}`);
+  const slugs = Object.keys(removed).filter((k) => !['all', 'apt', 'dnf'].includes(k));
+  const family = (f: 'apt' | 'dnf') => (removed[f] ?? []).map((p) => `if mpimg_for ${f}; then ${line(p)}; fi`);
+  const byFamily = [...family('apt'), ...family('dnf')];
+  if (slugs.length === 0) return [...out, ...byFamily.map((l) => `  ${l}`)];
+  const list = (ls: string[]) => (ls.length ? ls.join('; ') : ':');
+  return [
+    ...out,
+    '  case $(mpimg_root_slug) in',
+    ...slugs.map((s) => `    ${sq(s)}) ${list((removed[s] ?? []).map(line))} ;;`),
+    `    *) ${list(byFamily)} ;;`,
+    '  esac',
+  ];
+}
 
 export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts' | 'manifest'>): string {
   const { plan, generator: generatorVersion } = payload;
@@ -73,6 +97,7 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
   const planned = plan.ops
     .filter((op) => op.kind !== 'dir')
     .map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
+  status.push(...removedStatus(plan.removed));
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   return renderDroplet('installer.sh.ejs', {
     plannedBody: planned.join('\n'),
@@ -100,5 +125,7 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     installBody: install.join('\n'),
     uninstallBody: uninstall.join('\n') || '  :',
     statusBody: status.join('\n'),
+    distroSlug: readDroplet('distro-slug.sh').trimEnd(),
+    removedDetail: REMOVED_DETAIL,
   });
 }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Manifest } from '../../runtime/manifest.js';
 import { bundledFixture, stagedRoot } from '../helpers/bundled.js';
 
 // Everything the runtime writes onto a droplet, and the sh installer itself, is POSIX sh and clean.
@@ -23,5 +24,13 @@ describe('droplet shell scripts', () => {
     expect(r.stdout).toBe('');
     expect(r.status).toBe(0);
     for (const f of files) expect(fs.readFileSync(f).includes(13)).toBe(false);
+  });
+
+  it('the installer with per-distribution build.remove lists (its status picks one) is clean too', () => {
+    const remove = { all: ['/a/*'], 'debian-12-x64': [], 'ubuntu-24-04-x64': ['/u'], apt: ['/b'], dnf: ['/c/[ab]*'] };
+    const b = bundledFixture({ manifest: { build: { packages: ['nginx'], remove } } as Partial<Manifest> });
+    const r = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', b.sh], { encoding: 'utf8' });
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
   });
 });
