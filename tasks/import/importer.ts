@@ -177,7 +177,7 @@ async function importOnce(
   const vars = new Variables(tmpl, special, resolve, { person, info });
   const steps = readProvisioners(tmpl, tree, resolve, { person, info }, tfile);
 
-  const files = filesTree(steps);
+  const files = filesTree(steps, info);
   const read = entryReader(tree, person);
   const state = newState(req, mapping, refused, vars, { person, info });
   for (const [t, e] of files) {
