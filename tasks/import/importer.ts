@@ -177,9 +177,9 @@ async function importOnce(
   const vars = new Variables(tmpl, special, resolve, { person, info });
   const steps = readProvisioners(tmpl, tree, resolve, { person, info }, tfile);
 
-  const files = filesTree(steps);
+  const files = filesTree(steps, info);
   const read = entryReader(tree, person);
-  const state = newState(req, mapping, refused, person, info);
+  const state = newState(req, mapping, refused, vars, { person, info });
   for (const [t, e] of files) {
     state.filesAt.set(t, `files${t}`);
     state.fileModes.set(t, e.mode || 0o644);
@@ -257,8 +257,8 @@ function newState(
   req: ImportRequest,
   mapping: BuilderMapping,
   refused: Set<string>,
-  person: PersonNote[],
-  info: PersonNote[],
+  vars: Variables,
+  { person, info }: { person: PersonNote[]; info: PersonNote[] },
 ): ImportState {
   return {
     options: req.options,
@@ -279,6 +279,9 @@ function newState(
     moved: new Map(),
     motdPlaceholders: new Map(),
     refused,
+    secrets: [],
+    variables: vars.used,
+    firstBootTexts: [],
     person,
     info,
   };
@@ -324,6 +327,7 @@ async function analyzeAll(
     results.set(si, await analyzeScript(si.input, state));
   }
   const fbResults = new Map<FirstBootScript, ScriptResult>();
+  state.firstBootTexts = firstBoot.map((f) => f.text);
   for (const f of firstBoot) {
     fbResults.set(
       f,

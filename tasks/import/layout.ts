@@ -35,11 +35,20 @@ export interface FirstBootScript {
 /** Reads a tree entry's bytes; a file the source tree refuses (a link, outside) is named for a person. */
 export type EntryReader = (e: Omit<TreeEntry, 'origin'>) => { data: Buffer; mode: number } | undefined;
 
-export function filesTree(steps: Step[]): FilesTree {
+export function filesTree(steps: Step[], info: PersonNote[]): FilesTree {
   const tree: FilesTree = new Map();
   for (const s of steps) {
-    if (s.kind === 'files')
-      for (const e of s.entries) tree.set(e.target, { source: e.source, mode: e.mode, origin: s.origin });
+    if (s.kind !== 'files') continue;
+    for (const e of s.entries) {
+      const before = tree.get(e.target);
+      // Packer uploads in order: the later provisioner's file is the one the image has
+      if (before && before.origin !== s.origin)
+        info.push({
+          where: s.origin,
+          what: `${e.target} is laid down by ${before.origin} too: files/ has this one, the later, as the image had`,
+        });
+      tree.set(e.target, { source: e.source, mode: e.mode, origin: s.origin });
+    }
   }
   return tree;
 }
@@ -58,7 +67,7 @@ export function entryReader(source: SourceTree, person: PersonNote[]): EntryRead
 }
 
 /**
- * The per-instance scripts (text only) as first-boot steps, numbered in name order, and recorded as
+ * The per-instance scripts (text only: UTF-8, no NUL) as first-boot steps, numbered in name order, and recorded as
  * moved in `state`. `excluded`: those an earlier round left in files/.
  */
 export function takeFirstBoot(
@@ -77,7 +86,13 @@ export function takeFirstBoot(
     const got = read(e);
     if (!got) continue;
     const text = got.data.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(got.data)) continue;
+    if (got.data.includes(0) || !Buffer.from(text, 'utf8').equals(got.data)) {
+      state.info.push({
+        where: e.origin,
+        what: `${t} is not text: it stays in files/ as it was (cloud-init runs it on a new droplet), not a first-boot step`,
+      });
+      continue;
+    }
     let name = stepName(path.posix.basename(t));
     for (let k = 2; fbNames.has(name); k++) name = `${name.slice(0, 27)}-${k}`;
     fbNames.add(name);

@@ -50,6 +50,10 @@ interface Reader extends Notes {
   resolve: (t: Text) => string | undefined;
 }
 
+/** A field as the template wrote it, for messages (an expression as its text). */
+const shown = (f: Field | undefined): string =>
+  !f ? '' : 'expr' in f ? f.expr : fieldText(f) ? describe(fieldText(f)!) : '';
+
 export function readProvisioners(
   tmpl: Template,
   tree: SourceTree,
@@ -62,6 +66,15 @@ export function readProvisioners(
   const steps: Step[] = [];
   tmpl.provisioners.forEach((p, i) => {
     const at = tmpl.format === 'json' ? `${tfile} provisioners[${i}]` : p.at;
+    // a list or path given by an expression (fileset(...), concat(...)): nothing the import evaluates
+    for (const k of ['sources', 'scripts', 'inline', 'environment_vars']) {
+      const f = p.fields[k];
+      if (f && 'expr' in f)
+        person.push({
+          where: at,
+          what: `"${k}" is an expression (${f.expr}) the import does not evaluate: ${k === 'environment_vars' ? 'that environment is' : 'what it names is'} not carried over; write it out in the template and import again, or add it to the project by hand`,
+        });
+    }
     for (const k of ['only', 'except', 'override'])
       if (p.fields[k])
         info.push({ where: at, what: `"${k}" is not carried over: the step is imported for every build` });
@@ -91,7 +104,7 @@ function fileStep(r: Reader, p: Block, at: string): FilesStep | undefined {
   if (dest === undefined) {
     person.push({
       where: at,
-      what: `the destination "${destT ? describe(destT) : ''}" cannot be evaluated: not carried over`,
+      what: `the destination "${shown(p.fields.destination)}" cannot be evaluated: not carried over`,
     });
     return undefined;
   }
@@ -135,7 +148,7 @@ function sourceEntries(r: Reader, s: Field, dest: string, at: string): FilesStep
   if (src === undefined) {
     person.push({
       where: at,
-      what: `the source "${st ? describe(st) : ''}" cannot be evaluated: not carried over`,
+      what: `the source "${shown(s)}" cannot be evaluated: not carried over`,
     });
     return [];
   }
@@ -253,7 +266,7 @@ function shellSteps(r: Reader, p: Block, at: string): Step[] {
     if (src === undefined) {
       person.push({
         where: at,
-        what: `the script "${st ? describe(st) : ''}" cannot be evaluated: not carried over`,
+        what: `the script "${shown(s)}" cannot be evaluated: not carried over`,
       });
       continue;
     }
@@ -265,6 +278,14 @@ function shellSteps(r: Reader, p: Block, at: string): Step[] {
     } catch (e) {
       if (!(e instanceof Refused)) throw e;
       person.push({ where: at, what: `refused: the script ${JSON.stringify(src)}: ${e.message}` });
+      continue;
+    }
+    // a program (NUL bytes): no shell script to keep or read; Packer would have run it as it is
+    if (data.includes(0)) {
+      person.push({
+        where: rel,
+        what: 'refused: a binary file, not a shell script: not carried over; put the program into files/ and run it from a build script',
+      });
       continue;
     }
     const text = data.toString('utf8');

@@ -10,7 +10,6 @@ import type { Field, FileEntry } from './report.js';
 import type { ScriptInfo } from './script-inputs.js';
 import type { ImportState } from './state.js';
 import type { Variables } from './values.js';
-import { foundSecrets } from './recognizers/secrets.js';
 
 export interface ReportInput {
   manifest: Manifest;
@@ -55,12 +54,8 @@ export function reportFields(o: ReportInput): Field[] {
       value: state.credentialsFile,
       from: 'the first-boot script that writes it',
     });
-  for (const s of foundSecrets(state))
-    fields.push({
-      field: `secrets.${s.name}`,
-      value: `${s.length} ${s.alphabet}`,
-      from: 'the first-boot line that made it',
-    });
+  for (const { secret: s, from } of state.secrets)
+    fields.push({ field: `secrets.${s.name}`, value: `${s.length} ${s.alphabet}`, from });
   for (const [k, v] of o.vars.used)
     fields.push({ field: `variables.${k}`, value: JSON.stringify(v.value), from: v.from });
   if (o.motd) fields.push({ field: 'motd.file', value: 'motd.txt', from: o.motd.target });

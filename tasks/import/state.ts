@@ -4,6 +4,7 @@
  */
 import type { Directory, User } from '../../runtime/sections/accounts.js';
 import type { Repository } from '../../runtime/sections/build.js';
+import type { Secret } from '../../runtime/sections/secrets.js';
 import type { Unit, Word } from './shell.js';
 
 export type Role = 'build' | 'first-boot';
@@ -22,6 +23,13 @@ export interface RepositoryFound {
   keyFrom: string;
   /** The script it was in. */
   origin: string;
+}
+
+/** A first-boot secret found: its entry of $.secrets, the script's own variable, where its line is. */
+export interface FoundSecret {
+  secret: Secret;
+  variable: string;
+  from: string;
 }
 
 export interface ImportOptions {
@@ -56,6 +64,12 @@ export interface ImportState {
   firewallWhy?: string;
   loginHold?: true | { message: string };
   credentialsFile?: string;
+  /** First-boot secrets, in the order found. */
+  secrets: FoundSecret[];
+  /** The project's variables so far (a secret never takes one's name: both reach first boot's environment). */
+  variables: ReadonlyMap<string, unknown>;
+  /** Every first-boot script's text (a secret never takes a name they expand). */
+  firstBootTexts: string[];
   /** Droplet path → project path of every file files/ lays down. */
   filesAt: Map<string, string>;
   /** Droplet paths the import moved out of files/ (per-instance scripts, the MOTD) → where they went. */

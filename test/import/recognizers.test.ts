@@ -252,11 +252,13 @@ describe('recognizers, one line at a time', () => {
       { name: 'B_KEY', length: 44, alphabet: 'base64url' },
       { name: 'C', length: 40, alphabet: 'alnum' },
       { name: 'D', length: 12, alphabet: 'hex' },
+      { name: 'APP_PATH', length: 16, alphabet: 'alnum' },
+      { name: 'A_2', length: 20, alphabet: 'alnum' },
     ]);
     const fb = r.files.get('first-boot/10-setup.sh')!.data.toString();
     expect(fb).toContain('a=$A\n# B_KEY: $.secrets (made at first boot)\nc=$C\nd=$D\n');
-    // not a generator it knows, a reserved name, a second time: kept as they were
-    expect(fb).toContain('e=$(date +%s | sha256sum)\npath=$(pwgen 16 1)\na=$(pwgen 20 1)\n');
+    // not a generator it knows: kept as it was; a reserved name, a second time: a name of their own
+    expect(fb).toContain('e=$(date +%s | sha256sum)\npath=$APP_PATH\na=$A_2\n');
     expect(keptScript(r)).toContain('build_key=$(openssl rand -hex 16)');
   });
 

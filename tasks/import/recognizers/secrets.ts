@@ -5,9 +5,9 @@
  * `admin_pass=$ADMIN_PASS`. Writing it to /root/.digitalocean_password(s) stays (passwords.ts).
  * Only first-boot scripts: a password made at build time would be the same on every droplet.
  */
-import { reservedVariable, VARIABLE_NAME_RE } from '../../../runtime/sections/variables.js';
+import { reservedVariable } from '../../../runtime/sections/variables.js';
 import type { Secret } from '../../../runtime/sections/secrets.js';
-import type { ImportState, Recognizer } from '../state.js';
+import { where, type ImportState, type Recognizer } from '../state.js';
 import { plainCommands } from './util.js';
 
 /** A secret of the manifest: name, length and alphabet of what the command makes; undefined when unknown. */
@@ -33,8 +33,57 @@ export function secretOf(command: string): Omit<Secret, 'name'> | undefined {
 }
 
 /** The first-boot secrets found: put into mpimg.json by the importer. */
-export const foundSecrets = (state: ImportState): Secret[] =>
-  (state as ImportState & { secrets?: Secret[] }).secrets ?? [];
+export const foundSecrets = (state: ImportState): Secret[] => state.secrets.map((s) => s.secret);
+
+/**
+ * Names a shell, sshd or mpimg's first boot gives a meaning (bash keeps an inherited HOSTNAME; IP and
+ * HOSTNAME are what the templates' {{ip}} and {{hostname}} stand for): a secret exported under one
+ * would change what a script reads there, or show the secret where the host name is printed.
+ */
+const SHELL_NAMES = new Set([
+  'IP',
+  'HOSTNAME',
+  'HOSTTYPE',
+  'OSTYPE',
+  'MACHTYPE',
+  'UID',
+  'EUID',
+  'GROUPS',
+  'RANDOM',
+  'SECONDS',
+  'SHLVL',
+  'SHELLOPTS',
+  'CDPATH',
+  'HISTFILE',
+  'MAILPATH',
+  'PROMPT_COMMAND',
+  'REPLY',
+  'COLUMNS',
+  'LINES',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'DISPLAY',
+]);
+const SHELL_PREFIX = /^(BASH|SSH_|XDG_|SYSTEMD_|DEBCONF_|DPKG_)/;
+
+/**
+ * The secret's name for the script's variable `variable`: its capitals, valid in mpimg.json and as a
+ * shell variable, never reserved, never a variable of the project or another secret, and (when not the
+ * script's own name) never one the first-boot scripts expand: `${n}_2`, `${n}_3`... when taken.
+ */
+export function secretName(variable: string, state: ImportState): string {
+  let n = variable.toUpperCase().replace(/^[^A-Z]+/, '') || 'SECRET';
+  if (reservedVariable(n) || SHELL_NAMES.has(n) || SHELL_PREFIX.test(n)) n = `APP_${n}`;
+  n = n.slice(0, 64);
+  const taken = (c: string): boolean =>
+    state.variables.has(c) ||
+    state.secrets.some((s) => s.secret.name === c) ||
+    (c !== variable && state.firstBootTexts.some((t) => new RegExp(`\\$\\{?${c}(?![A-Za-z0-9_])`).test(t)));
+  let cand = n;
+  for (let k = 2; taken(cand); k++) cand = `${n.slice(0, 63 - String(k).length)}_${k}`;
+  return cand;
+}
 
 export const secrets: Recognizer = {
   name: 'secrets',
@@ -45,17 +94,15 @@ export const secrets: Recognizer = {
     const c = cmds[0];
     if (c.words.length || c.redirects.length || c.assigns.length !== 1) return undefined;
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(?:"\$\((.*)\)"|\$\((.*)\))$/s.exec(c.assigns[0].raw);
-    if (!m) return undefined;
-    const made = secretOf(m[2] ?? m[3]);
-    const name = m[1].toUpperCase();
-    const found = foundSecrets(view.state);
-    if (!made || !VARIABLE_NAME_RE.test(name) || reservedVariable(name) || found.some((s) => s.name === name))
-      return undefined;
+    const made = m && secretOf(m[2] ?? m[3]);
+    if (!m || !made) return undefined;
+    const name = secretName(m[1], view.state);
     const length = Math.min(256, Math.max(made.length ?? 32, 12));
-    (view.state as ImportState & { secrets?: Secret[] }).secrets = [
-      ...found,
-      { name, length, alphabet: made.alphabet },
-    ];
+    view.state.secrets.push({
+      secret: { name, length, alphabet: made.alphabet },
+      variable: m[1],
+      from: `${where(view, u)} (${m[1]})`,
+    });
     const indent = /^[ \t]*/.exec(u.text)![0];
     return {
       became: `secrets: ${name} (${length} ${made.alphabet}, made once per droplet)`,
