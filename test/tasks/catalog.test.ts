@@ -220,6 +220,24 @@ describe('catalog steps over SSH (standard tasks)', () => {
     }
   });
 
+  it("packages: entries with versions and variables resolved with the bundle's values, as the Packer template has them", async () => {
+    const p = await makeFixtureProject({
+      manifest: {
+        variables: { DJANGO_VERSION: '4.2.*' },
+        build: { packages: ['nginx=1.24.*', 'python3-django={{DJANGO_VERSION}}'] },
+      },
+    });
+    try {
+      bundle(p, ['--var', 'DJANGO_VERSION=5.0.1-1']);
+      const r = await runTask('packages', newRoot(), p);
+      expect(r.code, r.err).toBe(0);
+      // (MPIMG_SKIP_PACKAGES=1: the arguments apt-get would get, not installed on this machine)
+      expect(r.err).toContain('MPIMG_SKIP_PACKAGES=1: not installing nginx=1.24.* python3-django=5.0.1-1');
+    } finally {
+      rmSync(p.dir, { recursive: true, force: true });
+    }
+  });
+
   it('a bundle without the build script, or bundled with other variables than mpimg.json has: run make bundle', async () => {
     const p = await makeFixtureProject({
       manifest: { variables: { APP_VERSION: '1.0.0' }, services: ['acme-test.service'] },
