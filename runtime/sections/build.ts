@@ -34,11 +34,54 @@ export interface BuildSection {
   remove?: PerDistro<string>;
 }
 
+/*
+ * A package entry: a name, or name=version where the version may hold apt/dnf globs (* and ?) and
+ * {{VARIABLE}}s of $.variables (filled in at bundle time). Nothing a shell or the package manager
+ * would read as more than one word: no space, quote, $, `, ;, &, |, <, >, (, ), [, \ or line break.
+ */
+const NAME_PART = '[A-Za-z0-9][A-Za-z0-9.+_:~-]*';
+const VERSION_CHAR = '[A-Za-z0-9.+_:~*?-]';
+const PLACEHOLDER = '\\{\\{[A-Z][A-Z0-9_]{0,63}\\}\\}';
+export const PACKAGE_RE = new RegExp(`^${NAME_PART}(=(?:${VERSION_CHAR}|${PLACEHOLDER})+)?$`);
+/** A package entry with its variables filled in. */
+const RESOLVED_PACKAGE_RE = new RegExp(`^${NAME_PART}(=${VERSION_CHAR}+)?$`);
+const VERSION_RE = new RegExp(`^${VERSION_CHAR}+$`);
+const PLACEHOLDER_G = /\{\{([A-Z][A-Z0-9_]{0,63})\}\}/g;
+
 const PACKAGE = str({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$',
-  'x-message': 'bad package name {value}',
-  'x-hint': 'one package per entry, e.g. "nginx" or "nginx=1.24.*"',
+  pattern: PACKAGE_RE.source,
+  'x-message': 'bad package entry {value}',
+  'x-hint':
+    'one package per entry: a name, or name=version where the version may have globs and variables, e.g. "nginx", "nginx=1.24.*", "python3-django={{DJANGO_VERSION}}" (no spaces or shell characters)',
+  'x-check': 'packageEntry',
 });
+
+const defaultOf = (v: unknown): string | undefined => {
+  if (typeof v === 'string') return v;
+  const d = (v as { default?: unknown } | null)?.default;
+  return typeof d === 'string' ? d : undefined;
+};
+
+/**
+ * The argument the package manager gets for entry `entry` of build.packages: its {{VARIABLE}}s
+ * filled in from `vars`, and for dnf name=version written as dnf takes it (name-version). Throws,
+ * naming the entry, when a variable is unknown or its value is no package version.
+ */
+export function packageArgument(entry: string, vars: Record<string, string>, family: 'apt' | 'dnf'): string {
+  const filled = entry.replace(PLACEHOLDER_G, (_, name: string) => {
+    const v = vars[name];
+    if (v === undefined)
+      throw new Error(`build.packages entry "${entry}": {{${name}}} is not a variable of $.variables`);
+    if (!VERSION_RE.test(v))
+      throw new Error(
+        `build.packages entry "${entry}": the value of ${name} ("${v}") is no package version (letters, digits, . + _ : ~ - and the globs * ?)`,
+      );
+    return v;
+  });
+  if (!RESOLVED_PACKAGE_RE.test(filled))
+    throw new Error(`build.packages entry "${entry}" becomes "${filled}": not a package name or name=version`);
+  return family === 'dnf' ? filled.replace('=', '-') : filled;
+}
 
 const REPOSITORY = obj(
   {
@@ -102,7 +145,10 @@ const REMOVE = str({
 
 export const BUILD_SCHEMA = obj(
   {
-    packages: perDistro(PACKAGE, 'Packages installed with apt-get or dnf on the build droplet.'),
+    packages: perDistro(
+      PACKAGE,
+      'Packages installed with apt-get or dnf on the build droplet: a name, or name=version, where the version may hold globs ("nginx=1.24.*") and {{VARIABLE}}s of $.variables filled in at bundle time ("python3-django={{DJANGO_VERSION}}"); on the dnf family name=version is installed as name-version.',
+    ),
     scriptsDir: projectPath('Folder of numbered build scripts run in order on the build droplet.'),
     repositories: perDistro(
       REPOSITORY,
@@ -140,6 +186,29 @@ function removalProblem(p: string, root: Record<string, unknown>): string | null
 }
 
 export const BUILD_CHECKS: Record<string, Check> = {
+  packageEntry(v, at, out, root) {
+    if (typeof v !== 'string' || !PACKAGE_RE.test(v)) return;
+    const vars = (root.variables ?? {}) as Record<string, unknown>;
+    for (const [, name] of v.matchAll(PLACEHOLDER_G)) {
+      if (!(name in vars)) {
+        push(
+          out,
+          at,
+          `{{${name}}} in package entry "${v}" is not a variable of $.variables`,
+          `add "${name}" to "variables" in mpimg.json (e.g. "${name}": "1.0.*"), or write the version itself`,
+        );
+        continue;
+      }
+      const value = defaultOf(vars[name]);
+      if (value !== undefined && !VERSION_RE.test(value))
+        push(
+          out,
+          at,
+          `the default of ${name} ("${value}") is no package version, so package entry "${v}" cannot be installed`,
+          'a version has letters, digits, . + _ : ~ - and the globs * ?, e.g. "4.2.*"',
+        );
+    }
+  },
   removal(v, at, out, root) {
     if (typeof v !== 'string' || !v.startsWith('/')) return;
     const why = unsafeDropletPath(v);

@@ -6,6 +6,8 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
+import { packageArgument } from '../../runtime/sections/build.js';
+import { UsageError } from '../../core/errors.js';
 import { STEPS, type PackerContext } from '../steps/index.js';
 import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
@@ -53,6 +55,18 @@ export const PACKER_MIN_VERSION = '1.7.0';
  * `variables`: the resolved $.variables of this bundle, given to the build scripts as in `mpimg run`.
  * `outDir`: where the template is written (the bundle's own files are found next to it).
  */
+/** build.packages as the package manager gets them (runtime/sections/build.ts: packageArgument). */
+function packageArguments(entries: string[], variables: Record<string, string>, family: 'apt' | 'dnf'): string[] {
+  try {
+    return entries.map((e) => packageArgument(e, variables, family));
+  } catch (err) {
+    throw new UsageError(
+      (err as Error).message,
+      'fix build.packages or the variable (--var NAME=VALUE) and bundle again',
+    );
+  }
+}
+
 export function renderPacker(
   project: Project,
   generatorVersion: string,
@@ -76,7 +90,7 @@ export function renderPacker(
   const ctx: PackerContext = {
     slug: m.slug,
     family,
-    packages: forDistro(m.build?.packages, image, familyOf(image)),
+    packages: packageArguments(forDistro(m.build?.packages, image, familyOf(image)), variables, familyOf(image)),
     // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
     buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
     env: [

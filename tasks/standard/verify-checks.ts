@@ -1,13 +1,13 @@
 /**
  * The verify checks that each read one thing of the booted droplet: the login hold released, the
- * MOTD rendering with the droplet's IP, the credentials file 0600, the declared services active, and
- * every command of $.verify.commands exiting 0.
+ * MOTD rendering with the droplet's IP, the credentials file 0600, the declared services active, each
+ * service's config check (services[].check) and every command of $.verify.commands exiting 0.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
-import { serviceOf } from '../../runtime/sections/services.js';
+import { serviceChecks, serviceOf } from '../../runtime/sections/services.js';
 import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
 import type { Connection } from '../ssh/connection.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -141,6 +141,32 @@ export async function checkServices(c: Connection, m: Manifest, rep: Report): Pr
       ['see `systemctl status <unit>` and `journalctl -u <unit>` on the droplet'],
     );
   else rep.add('pass', 'services', `every declared service is active: ${units.join(', ')}`);
+}
+
+/** One result per service check (services[].check), id `check:<unit>`, bound as $.verify.commands are. */
+export async function checkServiceChecks(c: Connection, m: Manifest, rep: Report): Promise<void> {
+  const d = await distroOf(c, m);
+  const timeoutS = m.verify?.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S;
+  const seen = new Map<string, number>();
+  for (const { name, check } of serviceChecks(forDistro(m.services, d.slug, d.family))) {
+    // a unit with two checks: check:app.service, check:app.service#2
+    const n = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n);
+    const id = n === 1 ? `check:${name}` : `check:${name}#${n}`;
+    await rep.run(id, async () => {
+      const r = await c.sudo(check, { quiet: true, echo: false, check: false, timeoutMs: timeoutS * 1000 });
+      if (r.exitCode === 0) return rep.add('pass', id, `${name}: its check \`${check}\` exited 0`);
+      const said = `${r.stdout}${r.stderr}`.trim().split('\n').filter(Boolean).slice(-10);
+      rep.add(
+        'fail',
+        id,
+        r.timedOut
+          ? `${name}: its check \`${check}\` did not finish within ${timeoutS} s`
+          : `${name}: its check \`${check}\` exited ${r.exitCode}: the unit's configuration on the droplet is broken`,
+        said,
+      );
+    });
+  }
 }
 
 export async function checkCommands(c: Connection, m: Manifest, rep: Report): Promise<void> {

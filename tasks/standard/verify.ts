@@ -8,7 +8,8 @@
  * a summary and the result, and fails when a check failed. The checks also go, as data, to the run
  * that collects them (verify-results.ts), and are the task's return value. The checks: every first-boot step
  * succeeded (the bundle's `status --json`), the login hold is released, the MOTD renders with the
- * droplet's IP, the credentials file is 0600, the declared services are active, the firewall is
+ * droplet's IP, the credentials file is 0600, the declared services are active and their checks
+ * (services[].check) exit 0, the firewall is
  * active with the manifest's rules, the image check passes in its --booted mode, and every command
  * of $.verify.commands exits 0. The wait and the first-boot check are in verify-first-boot.ts, the
  * firewall and image check (one run of the image check) in verify-image-check.ts, the other checks in
@@ -17,14 +18,21 @@
 import type { Connection } from '../ssh/connection.js';
 import { fail } from '../ssh/helpers.js';
 import { manifestOf } from './project.js';
-import { checkCommands, checkCredentials, checkLoginHold, checkMotd, checkServices } from './verify-checks.js';
+import {
+  checkCommands,
+  checkCredentials,
+  checkLoginHold,
+  checkMotd,
+  checkServiceChecks,
+  checkServices,
+} from './verify-checks.js';
 import { bootBoundMs, checkFirstBoot, waitFirstBoot } from './verify-first-boot.js';
 import { checkFirewall, checkImage, runImageCheck, type ImageCheckRun } from './verify-image-check.js';
 import { Report } from './verify-report.js';
 import type { VerifyCheck } from './verify-results.js';
 
 export const VERIFY_DESCRIPTION =
-  'check a droplet made from the image after its first boot (first-boot steps, login hold, MOTD, credentials, services, firewall, image check --booted, $.verify.commands)';
+  'check a droplet made from the image after its first boot (first-boot steps, login hold, MOTD, credentials, services and their checks, firewall, image check --booted, $.verify.commands)';
 
 export type { CheckStatus, VerifyCheck } from './verify-results.js';
 
@@ -47,6 +55,7 @@ export async function verifyDroplet(c: Connection): Promise<VerifyCheck[]> {
     await rep.run('motd', () => checkMotd(c, m, rep));
     await rep.run('credentials', () => checkCredentials(c, m, rep));
     await rep.run('services', () => checkServices(c, m, rep));
+    await checkServiceChecks(c, m, rep);
     let ic: Promise<ImageCheckRun> | undefined;
     const image = () => (ic ??= runImageCheck(c, m));
     await rep.run('firewall', () => checkFirewall(c, m, rep, image));

@@ -29,6 +29,7 @@ import scripts from './scripts.js';
 import install from './install.js';
 import services from './services.js';
 import firewall from './firewall.js';
+import configtest from './configtest.js';
 import cleanup from './cleanup.js';
 import check from './check.js';
 
@@ -47,6 +48,7 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   install,
   services,
   firewall,
+  configtest,
   cleanup,
   check,
 ]);

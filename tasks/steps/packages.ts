@@ -1,6 +1,8 @@
 /** packages: build.packages of the distribution being built. */
 import { forDistro } from '../../runtime/manifest.js';
-import { installPackages } from '../ssh/helpers.js';
+import { packageArgument } from '../../runtime/sections/build.js';
+import { bundledVariables } from '../standard/build-script-run.js';
+import { fail, installPackages } from '../ssh/helpers.js';
 import { distroOf, manifestOf, skipPackages } from '../standard/project.js';
 import { defineStep } from './define.js';
 import { APT } from './packer-apt.js';
@@ -12,8 +14,16 @@ export default defineStep({
   run: async (c) => {
     const m = manifestOf(c);
     const d = await distroOf(c, m);
-    const list = forDistro(m.build?.packages, d.slug, d.family);
-    if (list.length === 0) return c.log('mpimg.json lists no build.packages');
+    const entries = forDistro(m.build?.packages, d.slug, d.family);
+    if (entries.length === 0) return c.log('mpimg.json lists no build.packages');
+    // {{VARIABLE}}s filled in with the bundle's values, as the Packer template has them (packer.ts)
+    const vars = entries.some((e) => e.includes('{{')) ? bundledVariables(c, m) : {};
+    let list: string[];
+    try {
+      list = entries.map((e) => packageArgument(e, vars, d.family));
+    } catch (err) {
+      return fail((err as Error).message, 'fix build.packages or $.variables in mpimg.json, then `make bundle`');
+    }
     if (skipPackages()) return c.log(`MPIMG_SKIP_PACKAGES=1: not installing ${list.join(' ')}`);
     await installPackages(c, list);
   },

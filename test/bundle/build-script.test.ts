@@ -63,7 +63,10 @@ const EVERYTHING: Record<string, unknown> = {
   ],
   directories: [{ path: '/var/lib/acme/data', owner: 'acme', group: 'acme', mode: '0750' }],
   files: { dir: 'files', owners: [{ path: '/etc/acme-wiki/**', owner: 'acme', group: 'acme' }] },
-  services: { all: ['acme-wiki.service'], dnf: ['crond.service'] },
+  services: {
+    all: [{ name: 'acme-wiki.service', check: `acme-wiki --check "/etc/acme-wiki/it's.conf" && test -s $HOME/x` }],
+    dnf: ['crond.service'],
+  },
   firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] },
   build: {
     packages: ['jq'],
@@ -366,7 +369,10 @@ describe('services: enabled with systemctl --root, for this distribution', () =>
   it('a unit that does not exist is a clear error; the dnf family gets its own list', () => {
     const script = bundled({
       distributions: ['debian-12-x64', 'rockylinux-9-x64'],
-      services: { all: ['acme-wiki.service'], dnf: ['crond.service'] },
+      services: {
+        all: [{ name: 'acme-wiki.service', check: `acme-wiki --check "/etc/acme-wiki/it's.conf" && test -s $HOME/x` }],
+        dnf: ['crond.service'],
+      },
     });
     const root = buildRoot();
     stagedIn(root, 'staged', 'rocky');

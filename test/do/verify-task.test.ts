@@ -219,6 +219,34 @@ describe('mpimg run verify on a droplet made from the image', () => {
     );
   });
 
+  it("one result per service check (services[].check): the droplet's config passes, a broken one fails naming the unit with its output", async () => {
+    const good = `test -s /var/lib/${SLUG}/ready`;
+    const broken = 'echo "acme-wiki: unknown key \\"lisen\\" in /etc/acme-wiki.conf:3" >&2; exit 1';
+    const { project, d } = await setup({
+      manifest: {
+        ...VERIFY_MANIFEST,
+        services: [{ name: 'acme-wiki.service', check: good }],
+      },
+    });
+    const v = await verify(project, d);
+    expect(v.code, v.out + v.err).toBe(0);
+    expect(v.lines.map((l) => l.replace(/: .*/, ''))).toContain('[PASS] check:acme-wiki.service');
+    expect(v.out).toContain(`[PASS] check:acme-wiki.service: acme-wiki.service: its check \`${good}\` exited 0`);
+    expect(v.lines).toHaveLength(9);
+
+    // the same droplet, the check now one its config fails
+    const m = JSON.parse(readFileSync(join(project, 'mpimg.json'), 'utf8'));
+    m.services = [{ name: 'acme-wiki.service', check: broken }];
+    writeFileSync(join(project, 'mpimg.json'), JSON.stringify(m));
+    const f = await verify(project, d);
+    expect(f.code).toBe(1);
+    expect(f.out).toContain(
+      `[FAIL] check:acme-wiki.service: acme-wiki.service: its check \`${broken}\` exited 1: the unit's configuration on the droplet is broken\n       - acme-wiki: unknown key "lisen" in /etc/acme-wiki.conf:3\n`,
+    );
+    expect(f.tag('services')).toBe('PASS');
+    expect(f.err).toMatch(/error: verify: 1 check\(s\) failed on root@127\.0\.0\.1:\d+: check:acme-wiki\.service/);
+  });
+
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {
     const { project, d } = await setup({ boot: { finish: false } });
     // Held: the droplet's own sshd config makes every root session print the wait message.

@@ -23,7 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
 import type { CommandContext } from '../../tasks/commands/types.js';
 import { testbuildOrder } from '../../tasks/steps/index.js';
+import { buildRoot } from '../helpers/build-root.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { cleanupFixtures } from '../scripts/fixture-root.js';
 import { makeFixtureProject, REPO, SLUG, type FixtureProject } from './fixture-project.js';
 import { Capture } from './helpers.js';
 
@@ -115,6 +117,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  cleanupFixtures();
   await sshd?.stop();
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   if (project) rmSync(project.dir, { recursive: true, force: true });
@@ -187,6 +190,49 @@ describe('catalog steps over SSH (standard tasks)', () => {
       expect(r.err).toContain('| fix: add "ufw" to build.packages in mpimg.json');
       expect(r.err).toMatch(/error: remote command failed with exit code 1 in task "firewall"/);
       expect(existsSync(join(root, 'etc/ufw'))).toBe(false);
+    } finally {
+      rmSync(p.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("configtest: the services' checks run in the target root; a broken config fails the build naming the unit, with its output", async () => {
+    const check = `grep -qx 'listen 80;' /etc/acme-test/app.conf || { echo "acme-test: no 'listen 80;' in /etc/acme-test/app.conf" >&2; exit 4; }`;
+    const p = await makeFixtureProject({ manifest: { services: [{ name: 'acme-test.service', check }] } });
+    try {
+      // a root with a shell and grep of its own (buildRoot): the check runs there, as on the droplet
+      const root = buildRoot();
+      mkdirSync(join(root, 'etc/acme-test'));
+      writeFileSync(join(root, 'etc/acme-test/app.conf'), 'listen 80;\n');
+      const ok = await runTask('configtest', root, p);
+      expect(ok.code, ok.err).toBe(0);
+      expect(ok.out).toContain(`[configtest] configtest: service acme-test.service: check passed: ${check}`);
+
+      writeFileSync(join(root, 'etc/acme-test/app.conf'), 'lisen 80;\n');
+      const bad = await runTask('configtest', root, p);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toContain("|   | acme-test: no 'listen 80;' in /etc/acme-test/app.conf");
+      expect(bad.err).toContain(
+        `| error: configtest: service acme-test.service: its check failed (exit code 4, its output above): ${check}`,
+      );
+      expect(bad.err).toMatch(/error: remote command failed with exit code 1 in task "configtest"/);
+    } finally {
+      rmSync(p.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("packages: entries with versions and variables resolved with the bundle's values, as the Packer template has them", async () => {
+    const p = await makeFixtureProject({
+      manifest: {
+        variables: { DJANGO_VERSION: '4.2.*' },
+        build: { packages: ['nginx=1.24.*', 'python3-django={{DJANGO_VERSION}}'] },
+      },
+    });
+    try {
+      bundle(p, ['--var', 'DJANGO_VERSION=5.0.1-1']);
+      const r = await runTask('packages', newRoot(), p);
+      expect(r.code, r.err).toBe(0);
+      // (MPIMG_SKIP_PACKAGES=1: the arguments apt-get would get, not installed on this machine)
+      expect(r.err).toContain('MPIMG_SKIP_PACKAGES=1: not installing nginx=1.24.* python3-django=5.0.1-1');
     } finally {
       rmSync(p.dir, { recursive: true, force: true });
     }
