@@ -15,7 +15,7 @@ import { describeFailure, type Change } from './ops.js';
 import { StepError } from './root.js';
 import type { Stage } from './stage.js';
 import type { Payload } from './payload.js';
-import { checkArgs } from './sections/firewall.js';
+import { cleanupArgs, imageCheckArgs } from './script-args.js';
 import { ArgsError, commandHelp, parseCommandArgs, usage, type CommandSpec, type Values } from './args.js';
 
 declare const MPIMG_VERSION: string;
@@ -211,7 +211,11 @@ const COMMANDS: readonly Command[] = [
     summary: 'run the image cleanup script (its own options follow)',
     options: {},
     passThrough: true,
-    handler: ({ payload, rest }) => runScript(payload.scripts.cleanup, rest),
+    handler: ({ payload, rest }) =>
+      runScript(payload.scripts.cleanup, [
+        ...cleanupArgs(payload.manifest, Buffer.from(payload.scripts.cleanup, 'base64').toString('utf8')),
+        ...rest,
+      ]),
   },
   {
     name: 'check',
@@ -220,7 +224,7 @@ const COMMANDS: readonly Command[] = [
     passThrough: true,
     handler: ({ payload, rest }) =>
       runScript(payload.scripts.check, [
-        ...checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8')),
+        ...imageCheckArgs(payload.manifest, Buffer.from(payload.scripts.check, 'base64').toString('utf8')),
         ...rest,
       ]),
   },

@@ -6,6 +6,10 @@ export interface Credentials {
   file?: string;
 }
 
+/** The root-only credentials file of an image: $.credentials.file, else /root/.<slug>-credentials. */
+export const credentialsFile = (m: { slug: string; credentials?: Credentials }): string =>
+  m.credentials?.file ?? `/root/.${m.slug}-credentials`;
+
 export const CREDENTIALS_SCHEMA = obj(
   {
     file: dropletPath(

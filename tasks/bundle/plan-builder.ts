@@ -10,6 +10,7 @@ import type { Project } from './project.js';
 import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';
 import { runtimeHome, toolDirs } from '../../runtime/policy.js';
+import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { serviceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
@@ -22,9 +23,7 @@ export const holdDropIn = (slug: string): string => `/etc/ssh/sshd_config.d/00-$
 
 const HOLD_MESSAGE = (name: string) => `${name} is still finishing its first boot. Please log in again in a minute.`;
 
-/** The root-only credentials file of an image. */
-export const credentialsFile = (m: Project['manifest']): string =>
-  m.credentials?.file ?? `/root/.${m.slug}-credentials`;
+export { credentialsFile };
 
 /** `ID VERSION_ID` of /etc/os-release for a DigitalOcean distribution slug, as a sh case pattern. */
 function osReleasePattern(slug: string): string | undefined {

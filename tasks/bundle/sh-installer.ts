@@ -10,7 +10,7 @@ import { legacyToolDirs } from '../../runtime/policy.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { REMOVED_DETAIL } from '../../runtime/status.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
-import { checkArgs } from '../../runtime/sections/firewall.js';
+import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
 const heredoc = (b64: string): string => `<<'MPIMG_B64'\n${b64Lines(b64)}\nMPIMG_B64`;
@@ -114,7 +114,10 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     planJsonB64: b64Lines(Buffer.from(planJson(plan)).toString('base64')),
     cleanupB64: b64Lines(payload.scripts.cleanup),
     checkB64: b64Lines(payload.scripts.check),
-    checkArgs: checkArgs(payload.manifest.firewall, Buffer.from(payload.scripts.check, 'base64').toString('utf8'))
+    checkArgs: imageCheckArgs(payload.manifest, Buffer.from(payload.scripts.check, 'base64').toString('utf8'))
+      .map(sq)
+      .join(' '),
+    cleanupArgs: cleanupArgs(payload.manifest, Buffer.from(payload.scripts.cleanup, 'base64').toString('utf8'))
       .map(sq)
       .join(' '),
     journal: journalFile(plan),

@@ -1,7 +1,7 @@
 /** The cleanup and the image check over SSH: the project's customised copy, else the package's, run with bash. */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { checkArgs, knowsFirewallFlag } from '../../runtime/sections/firewall.js';
+import { cleanupArgs, imageCheckArgs, missingCheckFlags } from '../../runtime/script-args.js';
 import { checkScriptOf, cleanupScriptOf } from '../bundle/droplet-scripts.js';
 import type { Connection } from '../ssh/connection.js';
 import { withRemoteTempDir } from '../ssh/helpers.js';
@@ -18,14 +18,15 @@ export async function runDropletScript(c: Connection, which: 'cleanup' | 'check'
     refuseOutside(c.project, script.rel);
     c.log(`using the project's own ${script.rel}`);
   }
+  const text = readFileSync(script.abs, 'utf8');
   if (which === 'check') {
-    const text = readFileSync(script.abs, 'utf8');
-    if (m.firewall && !knowsFirewallFlag(text))
+    const missing = missingCheckFlags(m, text);
+    if (missing.length)
       c.log(
-        `${script.rel} has no --firewall option, so the firewall is not compared with mpimg.json (compare: mpimg add check-script --show | diff -u ${script.rel} -)`,
+        `${script.rel} has no ${missing.join(', ')} option, so what mpimg.json says there is not checked (compare: mpimg add check-script --show | diff -u ${script.rel} -)`,
       );
-    args = [...checkArgs(m.firewall, text), ...args];
-  }
+    args = [...imageCheckArgs(m, text), ...args];
+  } else args = [...cleanupArgs(m, text), ...args];
   return withRemoteTempDir(
     c,
     async (tmp) => {

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Manifest } from '../../runtime/manifest.js';
 import { checkArgs, firewallCheckArg } from '../../runtime/sections/firewall.js';
+import { imageCheckArgs } from '../../runtime/script-args.js';
 import { checkScriptOf } from '../bundle/droplet-scripts.js';
 import type { Connection, RunResult } from '../ssh/connection.js';
 import { withRemoteTempDir } from '../ssh/helpers.js';
@@ -38,14 +39,14 @@ export interface ImageCheckRun {
 export async function runImageCheck(c: Connection, m: Manifest): Promise<ImageCheckRun> {
   const script = checkScriptOf(c.project, m);
   const text = readFileSync(script.abs, 'utf8');
-  // The rules as the build's check task passes them (one rule source: $.firewall through checkArgs).
+  // The arguments as the build's check task passes them (one rule source: mpimg.json through imageCheckArgs).
   const fw = checkArgs(m.firewall, text);
   const r = await withRemoteTempDir(
     c,
     async (tmp) => {
       const remote = `${tmp}/${basename(script.abs)}`;
       await c.put(script.abs, remote, { mode: 0o700 });
-      return c.sudo(cmdline('bash', remote, ...fw, '--booted', '--json', ...rootArgs()), {
+      return c.sudo(cmdline('bash', remote, ...imageCheckArgs(m, text), '--booted', '--json', ...rootArgs()), {
         quiet: true,
         echo: false,
         check: false,

@@ -10,7 +10,7 @@
 #
 # Usage: 90-cleanup.sh [--dry-run] [--root DIR] [--lock-root-password]
 #                      [--zero-fill] [--zero-fill-max-mib N] [--no-packages]
-#                      [--yes-this-is-a-build-droplet]
+#                      [--credentials FILE] [--yes-this-is-a-build-droplet]
 #   --dry-run             print every action, change nothing
 #   --root DIR            clean the root filesystem at DIR instead of /
 #                         (package-manager steps run with chroot when DIR is a
@@ -25,6 +25,8 @@
 #                         (off by default; bounded by --zero-fill-max-mib)
 #   --zero-fill-max-mib N upper bound of the zero-fill file (default 4096)
 #   --no-packages         skip upgrade/autoremove (caches are still emptied)
+#   --credentials FILE    the file first boot saves secrets to (mpimg.json's
+#                         $.credentials, passed by the bundle): removed
 # Environment: MPIMG_LOCK_TIMEOUT seconds to wait for the package lock (600),
 #              MPIMG_ZERO_FILL_RESERVE_MIB free space left untouched (256),
 #              MPIMG_METADATA_URL where the droplet id is asked
@@ -43,6 +45,7 @@ ZERO=0
 ZERO_MAX=4096
 PACKAGES=1
 FORCE_LIVE=0
+CRED_FILE=""
 LOCK_TIMEOUT=${MPIMG_LOCK_TIMEOUT:-600}
 ZERO_RESERVE=${MPIMG_ZERO_FILL_RESERVE_MIB:-256}
 
@@ -61,6 +64,10 @@ while [ $# -gt 0 ]; do
     --zero-fill) ZERO=1 ;;
     --no-packages) PACKAGES=0 ;;
     --yes-this-is-a-build-droplet) FORCE_LIVE=1 ;;
+    --credentials)
+      [ $# -ge 2 ] || die_usage "--credentials needs the credentials file, e.g. --credentials /root/.app-credentials"
+      CRED_FILE=$2; shift
+      case $CRED_FILE in /*) ;; *) die_usage "--credentials '$CRED_FILE' is not an absolute path" ;; esac ;;
     --zero-fill-max-mib)
       [ $# -ge 2 ] || die_usage "--zero-fill-max-mib needs a number of MiB, e.g. --zero-fill-max-mib 2048"
       ZERO_MAX=$2; shift ;;
@@ -77,6 +84,7 @@ while [ $# -gt 0 ]; do
       printf '  --zero-fill           fill free space with zeros, then remove the file (off by default)\n'
       printf '  --zero-fill-max-mib N upper bound of the zero-fill file in MiB (default 4096)\n'
       printf '  --no-packages         skip upgrade and autoremove (caches are still emptied)\n'
+      printf '  --credentials FILE    remove the file first boot saves secrets to (from mpimg.json)\n'
       printf '  --yes-this-is-a-build-droplet\n'
       printf '                        clean the running system although it does not look like a DigitalOcean droplet\n'
       printf 'The running system is cleaned only on a DigitalOcean build droplet (cloud-init, and the DMI vendor,\n'
@@ -577,6 +585,24 @@ step_ssh() {
   step_done
 }
 
+# What first boot made for one droplet, when it ran on the build droplet: the credentials file and
+# /var/lib/mpimg/<slug>/ (its records, which also decide what it does again). Both are made anew at
+# first boot. Templates it filled in are left as they are: the cleanup cannot know which text was a
+# secret, and first-boot steps may have used the secrets elsewhere too (a database's users), so the
+# image check fails on them and the image is built again from a fresh droplet.
+step_first_boot_secrets() {
+  step "remove the credentials file and first-boot records (first boot makes them per droplet)"
+  local f
+  if [ -n "$CRED_FILE" ] && in_root "$CRED_FILE" nofollow; then rm_path "$IR"; fi
+  if in_root /var/lib/mpimg && [ -d "$IR" ]; then
+    for f in "$IR"/* "$IR"/.[!.]*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      rm_path "$f"
+    done
+  fi
+  step_done
+}
+
 step_machine_id() {
   step "empty /etc/machine-id"
   if in_root /etc/machine-id; then truncate_file "$IR"; fi
@@ -703,6 +729,7 @@ step_histories
 step_logs
 step_cloud_init
 step_ssh
+step_first_boot_secrets
 step_machine_id
 step_root_password
 step_zero_fill

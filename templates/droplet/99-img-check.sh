@@ -24,6 +24,7 @@
 # no private keys or histories, the login hold released, ...).
 #
 # Usage: 99-img-check.sh [--json] [--root DIR] [--refresh] [--firewall RULES]
+#                        [--credentials FILE] [--runtime-home DIR --template FILE ...]
 #                        [--booted [--seed-keys FILE]] [--help]
 #   --json      print one JSON report instead of the tagged lines
 #   --root DIR  check the root filesystem mounted or staged at DIR instead of /
@@ -32,6 +33,11 @@
 #   --firewall RULES  the allow list the image must have, as the bundle passes
 #               it from mpimg.json ("limit:22/tcp allow:80/tcp allow:53"): no
 #               firewall, or other rules, is then a failure
+#   --credentials FILE  the file first boot saves this droplet's secrets to, as
+#               the bundle passes it from mpimg.json ($.credentials)
+#   --runtime-home DIR, --template FILE  (repeated) a file first boot fills in
+#               with the droplet's secrets, and the folder holding its unfilled
+#               copy (DIR/templates/FILE), from mpimg.json ($.files.templates)
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -51,6 +57,9 @@ SEED_KEYS_FILE=""
 FW_EXPECT=""    # --firewall: "ACTION:PORT[/PROTO] ..." from mpimg.json
 FW_SET=0
 FW_RULES=()
+CRED_FILE=""    # --credentials: the project's credentials file (mpimg.json)
+RUNTIME_HOME="" # --runtime-home: its templates/ holds the unfilled copies of TEMPLATES
+TEMPLATES=()    # --template: files first boot fills in (mpimg.json's $.files.templates)
 
 die_usage() {
   printf '%s: %s\n' "$PROG" "$1" >&2
@@ -74,6 +83,18 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die_usage "--firewall needs the rules, e.g. --firewall 'limit:22/tcp allow:80/tcp'"
       FW_EXPECT=$2; FW_SET=1; shift ;;
     --firewall=*) FW_EXPECT=${1#--firewall=}; FW_SET=1 ;;
+    --credentials)
+      [ $# -ge 2 ] || die_usage "--credentials needs the credentials file, e.g. --credentials /root/.app-credentials"
+      CRED_FILE=$2; shift
+      case $CRED_FILE in /*) ;; *) die_usage "--credentials '$CRED_FILE' is not an absolute path" ;; esac ;;
+    --runtime-home)
+      [ $# -ge 2 ] || die_usage "--runtime-home needs the image's runtime folder, e.g. --runtime-home /opt/acme/app"
+      RUNTIME_HOME=$2; shift
+      case $RUNTIME_HOME in /*) ;; *) die_usage "--runtime-home '$RUNTIME_HOME' is not an absolute path" ;; esac ;;
+    --template)
+      [ $# -ge 2 ] || die_usage "--template needs a file first boot fills in, e.g. --template /etc/app/app.conf"
+      case $2 in /*) ;; *) die_usage "--template '$2' is not an absolute path" ;; esac
+      TEMPLATES+=("$2"); shift ;;
     -h|--help)
       printf 'Usage: %s [--json] [--root DIR] [--refresh] [--firewall RULES] [--booted [--seed-keys FILE]]\n' "$PROG"
       printf '  --json      one JSON report on stdout\n'
@@ -84,12 +105,18 @@ while [ $# -gt 0 ]; do
       printf '  --seed-keys FILE  with --booted: the droplet'"'"'s own SSH public keys (default:\n'
       printf '              those of its cloud-init instance data)\n'
       printf '  --firewall RULES  the rules the image must have: "limit:22/tcp allow:80/tcp"\n'
+      printf '  --credentials FILE  the file first boot saves secrets to (from mpimg.json)\n'
+      printf '  --runtime-home DIR --template FILE  a file first boot fills in; its unfilled\n'
+      printf '              copy is DIR/templates/FILE (from mpimg.json)\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
   shift
 done
 
+if [ ${#TEMPLATES[@]} -gt 0 ] && [ -z "$RUNTIME_HOME" ]; then
+  die_usage "--template goes with --runtime-home (the folder holding the templates' unfilled copies)"
+fi
 if [ -n "$SEED_KEYS_FILE" ]; then
   [ "$BOOTED" = 1 ] || die_usage "--seed-keys goes with --booted"
   [ -r "$SEED_KEYS_FILE" ] || die_usage "--seed-keys '$SEED_KEYS_FILE' is not a readable file"
@@ -1528,6 +1555,66 @@ check_bundle() {
   fi
 }
 
+# First boot makes one droplet's secrets: it saves them to the credentials file, records what it did
+# in /var/lib/mpimg/<slug>/ and fills them into the templates. On an image (a snapshot of a droplet
+# whose first boot ran) they would be every droplet's: first boot of a new droplet keeps the secrets
+# it finds and a template that differs from its copy.
+check_first_boot_secrets() {
+  local f c t bad=0
+  if [ "$BOOTED" = 1 ]; then check_first_boot_secrets_booted; return; fi
+  if [ -n "$CRED_FILE" ]; then
+    at f "$CRED_FILE" nofollow
+    if [ -n "$f" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then
+      bad=1; ev_add "$CRED_FILE: the credentials file, where first boot saved its secrets"
+    fi
+  fi
+  if in_root /var/lib/mpimg && [ -d "$IR" ]; then
+    for f in "$IR"/* "$IR"/.[!.]*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      bad=1; ev_add "/var/lib/mpimg/${f##*/}: what first boot recorded (it ran on this system)"
+    done
+  fi
+  for t in ${TEMPLATES[@]+"${TEMPLATES[@]}"}; do
+    at f "$t"; at c "${RUNTIME_HOME%/}/templates$t"
+    if [ -f "$f" ] && [ -f "$c" ] && ! cmp -s -- "$f" "$c"; then
+      bad=1; ev_add "$t: filled in at first boot (it differs from ${RUNTIME_HOME%/}/templates$t)"
+    fi
+  done
+  if [ "$bad" = 1 ]; then
+    record fail first-boot-secrets "first boot already ran here: its secrets would be every droplet's (below). Build the image from a fresh droplet (run the build again): the cleanup removes the credentials file and first-boot records, but cannot undo filled-in templates or what first-boot steps did with the secrets"
+  else
+    record pass first-boot-secrets "no credentials file, first-boot records or filled-in templates: first boot has not run"
+  fi
+}
+
+# Booted: what first boot made is this droplet's own, and only root may read or change it.
+check_first_boot_secrets_booted() {
+  local f s bad=0 n=0
+  if [ -n "$CRED_FILE" ]; then
+    at f "$CRED_FILE" nofollow
+    if [ -L "$f" ]; then bad=1; ev_add "$CRED_FILE is a symbolic link, not the credentials file"
+    elif [ -e "$f" ]; then
+      s=$(stat -c '%u %a %F' -- "$f")
+      if [ "$s" = "0 600 regular file" ] || [ "$s" = "0 600 regular empty file" ]; then n=$((n + 1))
+      else bad=1; ev_add "$CRED_FILE: owner uid ${s%% *}, mode $(printf '%s' "$s" | cut -d' ' -f2); must be root's, mode 600 (chown root:root, chmod 600)"; fi
+    fi
+  fi
+  if in_root /var/lib/mpimg && [ -d "$IR" ]; then
+    for f in "$IR"/*; do
+      [ -d "$f" ] || [ -L "$f" ] || continue
+      s=$(stat -c '%u %a' -- "$f")
+      if [ -L "$f" ]; then bad=1; ev_add "/var/lib/mpimg/${f##*/} is a symbolic link"
+      elif [ "${s%% *}" = 0 ] && [ $((8#${s#* } & 8#077)) = 0 ]; then n=$((n + 1))
+      else bad=1; ev_add "/var/lib/mpimg/${f##*/}: owner uid ${s%% *}, mode ${s#* }; must be root's alone (chown root, chmod 700)"; fi
+    done
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail first-boot-secrets "what first boot made for this droplet's secrets is not root's alone (below)"
+  else
+    record pass first-boot-secrets "the credentials file and first-boot records are root's alone ($n checked)"
+  fi
+}
+
 # --- run ------------------------------------------------------------------------
 collect_homes
 collect_sshd_files
@@ -1566,6 +1653,7 @@ check_tmp
 check_package_caches
 check_swap
 check_bundle
+check_first_boot_secrets
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail
 elif [ "$N_WARN" -gt 0 ]; then RESULT=warn

@@ -1,6 +1,6 @@
 // The image check's --booted mode (what `mpimg verify` runs on a droplet made from the image):
 // what first boot rightly made there is expected; what must still hold does. Real bash on staged roots.
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -62,6 +62,8 @@ function bootedRoot(): string {
   put(root, 'var/log/journal/0123abcd/system.journal', Buffer.alloc(4096, 4), 0o640);
   put(root, `root/.${SLUG}-credentials`, `ADMIN_PASSWORD='${PASSWORD}'\n`, 0o600);
   put(root, `var/lib/mpimg/${SLUG}/first-boot.last`, '10-setup 0\n');
+  // first boot keeps its records root's alone (lib.sh's mpimg_run_first_boot)
+  chmodSync(join(root, `var/lib/mpimg/${SLUG}`), 0o700);
   return root;
 }
 
@@ -89,6 +91,7 @@ describe('99-img-check.sh --booted', () => {
       'cloud-init-data',
       'ssh-host-keys',
       'machine-id',
+      'first-boot-secrets',
     ]);
     const text = check(root, ['--booted']);
     expect(text.code).toBe(0);

@@ -215,7 +215,7 @@ describe('run twice', () => {
     const after = treeHash(root);
     const again = cleanup(root);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/^Summary: 11 steps, 0 change\(s\), 0 B freed, 0 error\(s\)$/m);
+    expect(again.stdout).toMatch(/^Summary: 12 steps, 0 change\(s\), 0 B freed, 0 error\(s\)$/m);
     expect(treeHash(root)).toBe(after);
   });
 });

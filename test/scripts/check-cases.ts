@@ -400,6 +400,13 @@ const cases: Case[] = [
     setup: (r) => put(r, 'etc/machine-id', '0123456789abcdef0123456789abcdef\n'),
   },
   {
+    id: 'first-boot-secrets',
+    name: 'first boot ran on the build droplet (its records in /var/lib/mpimg)',
+    tag: 'FAIL',
+    setup: (r) => put(r, `var/lib/mpimg/${SLUG}/first-boot.last`, '10-setup 0\n', 0o600),
+    evidence: /^\/var\/lib\/mpimg\/acme-app: what first boot recorded \(it ran on this system\)$/,
+  },
+  {
     id: 'droplet-agent',
     name: '/opt/digitalocean present',
     tag: 'FAIL',
@@ -678,6 +685,7 @@ export const LEFTOVER_IDS = [
   'machine-id',
   'tmp',
   'package-caches',
+  'first-boot-secrets',
 ];
 
 export function registerCases(group: string, ids: string[]): void {

@@ -72,6 +72,7 @@ describe('99-img-check.sh on a clean staged root', () => {
       'package-caches',
       'swap',
       'bundle',
+      'first-boot-secrets',
     ]);
     for (const c of report.checks) {
       expect(typeof c.message).toBe('string');

@@ -182,7 +182,7 @@ describe('fed to bash on stdin, as the runtime bundle may run them', () => {
   it('cleanup: runs every step to the summary', () => {
     const root = dirty(fullRoot('apt', APT_NONE));
     const r = viaStdin(CLEANUP_SCRIPT, ['--root', root]);
-    expect(r.stdout).toMatch(/^Summary: 11 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
+    expect(r.stdout).toMatch(/^Summary: 12 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
     expect(r.status).toBe(0);
     expect(readCalls(root)).toHaveLength(4);
     expect(readFileSync(join(root, 'pm-stdin.log'), 'utf8')).toBe('');

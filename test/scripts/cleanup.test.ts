@@ -73,7 +73,7 @@ describe('90-cleanup.sh --dry-run', () => {
       expect(r.stdout, action).toContain(action);
     expect(r.stdout).not.toContain('/var/lib/cloud/scripts ');
     expect(r.stdout).toMatch(
-      /^Summary: dry run, 11 steps, \d+ change\(s\) and .* would be freed; nothing was changed$/m,
+      /^Summary: dry run, 12 steps, \d+ change\(s\) and .* would be freed; nothing was changed$/m,
     );
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
   });
@@ -93,7 +93,7 @@ describe('90-cleanup.sh on a dirty root', () => {
 
     const r = cleanup(root);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Summary: 11 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
+    expect(r.stdout).toMatch(/^Summary: 12 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
     expect(r.stdout).toMatch(/kept \/var\/lib\/cloud\/scripts: 3 file\(s\)/);
     expect(leaks(r.stdout + r.stderr)).toEqual([]);
 
@@ -134,7 +134,7 @@ describe('90-cleanup.sh on a dirty root', () => {
     const after = treeHash(root);
     const again = cleanup(root);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/^Summary: 11 steps, 0 change\(s\), 0 B freed, 0 error\(s\)$/m);
+    expect(again.stdout).toMatch(/^Summary: 12 steps, 0 change\(s\), 0 B freed, 0 error\(s\)$/m);
     expect(treeHash(root)).toBe(after);
   });
 

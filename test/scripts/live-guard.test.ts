@@ -66,7 +66,7 @@ function expectCleaned(root: string, r: Run, note: string): void {
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^mpimg cleanup of \/\n/);
   expect(r.stdout).toContain(`    ${note}\n`);
-  expect(r.stdout).toMatch(/^Summary: 11 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
+  expect(r.stdout).toMatch(/^Summary: 12 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
   expect(dirtLeft(root)).toEqual([]);
   expect(leaks(r.stdout + r.stderr)).toEqual([]);
 }

@@ -115,7 +115,7 @@ describe('--root with links pointing out of the root', () => {
     expect(lstatSync(join(root, 'etc/ssh/revoked_keys')).isFile()).toBe(true);
     expect(statSync(join(root, 'etc/ssh/revoked_keys')).mode & 0o777).toBe(0o600);
     // An unresolvable path (the loop) is skipped, not an error.
-    expect(r.stdout).toMatch(/^Summary: 11 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
+    expect(r.stdout).toMatch(/^Summary: 12 steps, \d+ change\(s\), .* freed, 0 error\(s\)$/m);
     expect(r.code).toBe(0);
 
     checkJson(root);

@@ -1,0 +1,41 @@
+/**
+ * What the cleanup and the image check are told of the project, as arguments made from mpimg.json
+ * whenever they run (never copied into the scripts by hand): the firewall's rules, and where first
+ * boot leaves one droplet's secrets (the credentials file, the templates it fills in). A project's
+ * own copy of a script that has no such option (an older or a hand-written one) is not given it.
+ */
+import type { Manifest } from './manifest.js';
+import { runtimeHome } from './policy.js';
+import { credentialsFile } from './sections/credentials.js';
+import { checkArgs } from './sections/firewall.js';
+
+type Project = Pick<Manifest, 'slug' | 'vendor' | 'credentials' | 'files' | 'firewall'>;
+
+/** The script has this option (its argument parser has a `--flag)` case). */
+export const knowsFlag = (script: string, flag: string): boolean => script.includes(`${flag})`);
+
+/** The credentials file and the runtime home (where each template's unfilled copy is). */
+function secretArgs(m: Project, script: string, withTemplates: boolean): string[] {
+  const out: string[] = [];
+  if (knowsFlag(script, '--credentials')) out.push('--credentials', credentialsFile(m));
+  if (withTemplates && knowsFlag(script, '--template') && m.files?.templates?.length) {
+    out.push('--runtime-home', runtimeHome(m.vendor, m.slug));
+    for (const t of m.files.templates) out.push('--template', t);
+  }
+  return out;
+}
+
+/** The image check's arguments from mpimg.json (before the caller's own). */
+export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
+  ...checkArgs(m.firewall, checkScript),
+  ...secretArgs(m, checkScript, true),
+];
+
+/** The cleanup's arguments from mpimg.json (before the caller's own). */
+export const cleanupArgs = (m: Project, cleanupScript: string): string[] => secretArgs(m, cleanupScript, false);
+
+/** The options of mpimg.json's facts the project's own check lacks (for a note: they are not checked). */
+export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
+  [m.firewall ? '--firewall' : '', '--credentials', m.files?.templates?.length ? '--template' : ''].filter(
+    (f) => f && !knowsFlag(checkScript, f),
+  );
