@@ -22,6 +22,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/runtime/catalog-droplet.test.ts',
   'test/runtime/droplet-scripts.test.ts',
   'test/runtime/first-boot-secrets.test.ts',
+  'test/runtime/first-boot-secrets-image.test.ts',
+  'test/runtime/first-boot-secrets-lock.test.ts',
   'test/runtime/hostile-names.test.ts',
   'test/runtime/install-safety.test.ts',
   'test/runtime/login-hold.test.ts',
