@@ -63,7 +63,7 @@ describe('answers', () => {
       /"debian-10-x64" is not one DigitalOcean offers today/,
     );
     expect(validateOne('distro', 'plan9-4-x64')).toMatch(/unknown distribution/);
-    expect(validateOne('packages', 'nginx,rm -rf')).toMatch(/bad package name "rm -rf"/);
+    expect(validateOne('packages', 'nginx,rm -rf')).toMatch(/bad package entry "rm -rf"/);
     expect(validateOne('motd', '')).toMatch(/one non-empty line/);
   });
 

@@ -181,7 +181,7 @@ describe('yo mpimg (app generator)', () => {
       /--distro: unknown distribution "windows-x64"\n\s+fix: use one of: ubuntu-24-04-x64, .*debian-12-x64.* \(or a newer release of one of them\)/,
     );
     expect(text).toMatch(/--ports: bad rule "http"/);
-    expect(text).toMatch(/--packages: bad package name "bad pkg"/);
+    expect(text).toMatch(/--packages: bad package entry "bad pkg"/);
     expect(text).toMatch(/--region: bad region "NYC 3"/);
     expect(text).toMatch(/nothing was written/);
     expect(existsSync(join(dir, 'mpimg.json'))).toBe(false);
