@@ -23,7 +23,12 @@ export const VARIABLES_SCHEMA = record(
   },
 );
 
-/** Names that already mean something in the environment build scripts run in. */
+/**
+ * Names that already mean something in the environment build and first-boot scripts run in: the
+ * shell's, sshd's and the tools' own (bash keeps an inherited HOSTNAME and shows it where the host
+ * name is printed), and IP and HOSTNAME, what the templates' {{ip}} and {{hostname}} stand for.
+ * One rule for variables, secrets and the names `mpimg import` chooses.
+ */
 const RESERVED = new Set([
   'PATH',
   'HOME',
@@ -53,9 +58,32 @@ const RESERVED = new Set([
   'PPID',
   'LINENO',
   'GNUPGHOME',
+  'IP',
+  'HOSTNAME',
+  'HOSTTYPE',
+  'OSTYPE',
+  'MACHTYPE',
+  'UID',
+  'EUID',
+  'GROUPS',
+  'RANDOM',
+  'SECONDS',
+  'SHLVL',
+  'SHELLOPTS',
+  'CDPATH',
+  'HISTFILE',
+  'MAILPATH',
+  'PROMPT_COMMAND',
+  'REPLY',
+  'COLUMNS',
+  'LINES',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'DISPLAY',
 ]);
-export const reservedVariable = (n: string): boolean =>
-  RESERVED.has(n) || n.startsWith('LC_') || n.startsWith('MPIMG_') || n.startsWith('LD_');
+const RESERVED_PREFIX = /^(LC_|MPIMG_|LD_|BASH|SSH_|XDG_|SYSTEMD_|DEBCONF_|DPKG_)/;
+export const reservedVariable = (n: string): boolean => RESERVED.has(n) || RESERVED_PREFIX.test(n);
 
 export const VARIABLE_CHECKS: Record<string, Check> = {
   variableNames(v, at, out) {
@@ -66,7 +94,7 @@ export const VARIABLE_CHECKS: Record<string, Check> = {
           out,
           `${at}.${name}`,
           `variable name "${name}" is reserved`,
-          'variables reach build scripts as environment variables: PATH, HOME, LC_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)',
+          'variables reach build scripts as environment variables: PATH, HOME, HOSTNAME, LC_*, SSH_*, MPIMG_* and the like mean something there already; rename it (e.g. APP_VERSION)',
         );
     }
   },

@@ -70,13 +70,29 @@ describe('$.secrets', () => {
     expect(
       problems({
         variables: { APP_VERSION: '1' },
-        secrets: [{ name: 'DB' }, { name: 'DB' }, { name: 'PATH' }, { name: 'MPIMG_X' }, { name: 'APP_VERSION' }],
+        secrets: [
+          { name: 'DB' },
+          { name: 'DB' },
+          { name: 'PATH' },
+          { name: 'MPIMG_X' },
+          { name: 'APP_VERSION' },
+          // bash shows an inherited HOSTNAME where the host name is printed; IP is what {{ip}} means
+          { name: 'HOSTNAME' },
+          { name: 'IP' },
+          { name: 'SSH_KEY' },
+          { name: 'BASH_ENV' },
+          { name: 'HOSTNAME_SALT' },
+        ],
       }),
     ).toEqual([
       '$.secrets[1].name: duplicate secret "DB" (also $.secrets[0])',
       '$.secrets[2].name: secret name "PATH" is reserved',
       '$.secrets[3].name: secret name "MPIMG_X" is reserved',
       '$.secrets[4].name: "APP_VERSION" is also a variable of $.variables',
+      '$.secrets[5].name: secret name "HOSTNAME" is reserved',
+      '$.secrets[6].name: secret name "IP" is reserved',
+      '$.secrets[7].name: secret name "SSH_KEY" is reserved',
+      '$.secrets[8].name: secret name "BASH_ENV" is reserved',
     ]);
   });
 

@@ -101,9 +101,9 @@ describe('mpimg bundle --var / MPIMG_VAR_<NAME>', () => {
     expect(
       validateManifest({
         ...JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8')),
-        variables: { LC_ALL: 'C' },
+        variables: { LC_ALL: 'C', UID: '1', SSH_PORT: '22', HOSTNAME_SUFFIX: 'x' },
       }).problems.map((p) => p.path),
-    ).toEqual(['$.variables.LC_ALL']);
+    ).toEqual(['$.variables.LC_ALL', '$.variables.UID', '$.variables.SSH_PORT']);
     const mp = project({ MPIMG_ROOT: '/x' });
     await expect(bundleCommand.run([], ctx(mp))).rejects.toThrow(/variable name "MPIMG_ROOT" is reserved/);
   });

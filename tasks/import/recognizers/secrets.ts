@@ -36,45 +36,13 @@ export function secretOf(command: string): Omit<Secret, 'name'> | undefined {
 export const foundSecrets = (state: ImportState): Secret[] => state.secrets.map((s) => s.secret);
 
 /**
- * Names a shell, sshd or mpimg's first boot gives a meaning (bash keeps an inherited HOSTNAME; IP and
- * HOSTNAME are what the templates' {{ip}} and {{hostname}} stand for): a secret exported under one
- * would change what a script reads there, or show the secret where the host name is printed.
- */
-const SHELL_NAMES = new Set([
-  'IP',
-  'HOSTNAME',
-  'HOSTTYPE',
-  'OSTYPE',
-  'MACHTYPE',
-  'UID',
-  'EUID',
-  'GROUPS',
-  'RANDOM',
-  'SECONDS',
-  'SHLVL',
-  'SHELLOPTS',
-  'CDPATH',
-  'HISTFILE',
-  'MAILPATH',
-  'PROMPT_COMMAND',
-  'REPLY',
-  'COLUMNS',
-  'LINES',
-  'EDITOR',
-  'VISUAL',
-  'PAGER',
-  'DISPLAY',
-]);
-const SHELL_PREFIX = /^(BASH|SSH_|XDG_|SYSTEMD_|DEBCONF_|DPKG_)/;
-
-/**
  * The secret's name for the script's variable `variable`: its capitals, valid in mpimg.json and as a
  * shell variable, never reserved, never a variable of the project or another secret, and (when not the
  * script's own name) never one the first-boot scripts expand: `${n}_2`, `${n}_3`... when taken.
  */
 export function secretName(variable: string, state: ImportState): string {
   let n = variable.toUpperCase().replace(/^[^A-Z]+/, '') || 'SECRET';
-  if (reservedVariable(n) || SHELL_NAMES.has(n) || SHELL_PREFIX.test(n)) n = `APP_${n}`;
+  if (reservedVariable(n)) n = `APP_${n}`;
   n = n.slice(0, 64);
   const taken = (c: string): boolean =>
     state.variables.has(c) ||
