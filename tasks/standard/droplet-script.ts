@@ -11,6 +11,10 @@ import { manifestOf, refuseOutside } from './project.js';
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 
 /** Runs the cleanup or check script with these arguments; its exit code. */
+/** a, b or c */
+const orList = (xs: string[]): string =>
+  xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`;
+
 export async function runDropletScript(c: Connection, which: 'cleanup' | 'check', args: string[]): Promise<number> {
   const m = manifestOf(c);
   const script = which === 'cleanup' ? cleanupScriptOf(c.project, m) : checkScriptOf(c.project, m);
@@ -23,7 +27,7 @@ export async function runDropletScript(c: Connection, which: 'cleanup' | 'check'
     const missing = missingCheckFlags(m, text);
     if (missing.length)
       c.log(
-        `${script.rel} has no ${missing.join(', ')} option, so what mpimg.json says there is not checked (compare: mpimg add check-script --show | diff -u ${script.rel} -)`,
+        `${script.rel} has no ${orList(missing)} option, so what mpimg.json says there is not checked (compare: mpimg add check-script --show | diff -u ${script.rel} -)`,
       );
     args = [...imageCheckArgs(m, text), ...args];
   } else args = [...cleanupArgs(m, text), ...args];

@@ -22,7 +22,7 @@ export function runInSandbox(
   ].join(' && ');
   return spawnSync(
     'unshare',
-    ['--mount', '--propagation', 'private', 'bash', '-c', `set -e; ${binds}; set +e; ${script}`],
+    ['--mount', '--propagation', 'private', 'bash', '--norc', '-c', `set -e; ${binds}; set +e; ${script}`],
     {
       encoding: 'utf8',
       input: opts.input ?? '',

@@ -268,7 +268,7 @@ describe('mpimg run', () => {
       const old = await runTask('check', root);
       expect(old.code, old.err).toBe(0);
       expect(old.err).toContain(
-        'scripts/99-img-check.sh has no --firewall option, so the firewall is not compared with mpimg.json',
+        'scripts/99-img-check.sh has no --firewall or --credentials option, so what mpimg.json says there is not checked',
       );
       writeFileSync(
         checkFile,
@@ -280,7 +280,8 @@ echo "0 failures"
       );
       const r = await runTask('check', root);
       expect(r.code, r.err).toBe(0);
-      expect(r.err).not.toContain('has no --firewall option');
+      // it knows --firewall now; --credentials it still lacks
+      expect(r.err).toContain('scripts/99-img-check.sh has no --credentials option');
       // The rules first, then --root, so the script's own argument parsing sees both.
       expect(readFileSync(join(root, 'check-args'), 'utf8')).toBe(
         `--firewall limit:22/tcp allow:443/tcp --root ${root}\n`,
