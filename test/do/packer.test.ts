@@ -124,7 +124,7 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     const again = readFileSync(writeBundle(loadProject(a.dir)).packer, 'utf8');
     expect(again).toContain('default = "ams3"');
     expect(again).toContain("install 'apache2'");
-    expect(again).not.toContain('nginx');
+    expect(again).not.toContain("'nginx'"); // the package (a step's comment may name nginx -t)
     expect(again).toContain('"MPIMG_VERSION=2.0.0"');
   });
 
