@@ -9,6 +9,7 @@
 //                 (tasks/library.ts, which also offers the CLI's `mpimg run` as a build step): on
 //                 top; nothing else in tasks/ imports them (the API library tasks/do/ included)
 // And no import cycle anywhere. Type-only imports and import() count: an arrow is an arrow.
+// Sources import one another by relative path only (not by the package's name, not createRequire).
 // `node scripts/layers.mjs` lists what breaks the rule (exit 1); test/layers.test.ts keeps it empty.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -73,6 +74,27 @@ function* sources(dir) {
 }
 
 const posix = (p) => p.split(sep).join('/');
+
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).name;
+
+/**
+ * Imports the graph cannot place: the package by its own name ('generator-mpimg/tasks/...', which its
+ * exports map resolves to lib/) and createRequire() (a require under another name). Sources import
+ * one another by relative path only, so every arrow is seen.
+ */
+export function hiddenImports(root = ROOT) {
+  const out = [];
+  for (const d of DIRS) {
+    for (const file of sources(join(root, d))) {
+      const rel = posix(relative(root, file));
+      const text = readFileSync(file, 'utf8');
+      for (const s of specifiers(text, file))
+        if (s === PACKAGE || s.startsWith(`${PACKAGE}/`)) out.push(`${rel}: '${s}' (the package's own name)`);
+      if (/\bcreateRequire\b/.test(text)) out.push(`${rel}: createRequire (a require this check cannot follow)`);
+    }
+  }
+  return out;
+}
 
 /** The import graph of the source folders: file → files it imports (paths relative to `root`). */
 export function importGraph(root = ROOT) {
@@ -140,7 +162,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const graph = importGraph();
   const up = upwardImports(graph);
   const loops = cycles(graph);
+  const hidden = hiddenImports();
   for (const u of up) console.log(`upward import: ${u}`);
   for (const c of loops) console.log(`import cycle: ${c.join(' <-> ')}`);
-  process.exitCode = up.length || loops.length ? 1 : 0;
+  for (const h of hidden) console.log(`import by another way than a relative path: ${h}; import by a relative path`);
+  process.exitCode = up.length || loops.length || hidden.length ? 1 : 0;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
-import { cycles, importGraph, specifiers, upwardImports } from '../scripts/layers.mjs';
+import { cycles, hiddenImports, importGraph, specifiers, upwardImports } from '../scripts/layers.mjs';
 
 type Graph = Map<string, string[]>;
 const graph = importGraph() as Graph;
@@ -54,6 +54,10 @@ describe('layers', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
+  it("imports only by relative path (never the package's own name, never createRequire)", () => {
+    expect(hiddenImports()).toEqual([]);
+  });
+
   describe('fails on what it forbids (a package planted in a temp dir)', () => {
     const root = mkdtempSync(join(tmpdir(), 'mpimg-layers-'));
     afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -72,6 +76,12 @@ describe('layers', () => {
     put('tasks/b.ts', "import { a } from './a.js';\nexport const b = a;\n");
     put('tasks/self.ts', "import * as me from './self.js';\nexport const self = me;\n");
     put('tasks/a.test.ts', "import '../generators/g.js';\n");
+    put('generators/own.ts', "import type { T } from 'generator-mpimg/tasks/t';\nexport type O = T;\n");
+    put('generators/own2.ts', "export const o = () => import('generator-mpimg');\n");
+    put(
+      'tasks/req.ts',
+      "import { createRequire } from 'node:module';\nexport const r = createRequire(import.meta.url)('../generators/g.js');\n",
+    );
     const planted = importGraph(root) as Graph;
 
     it('an upward or sideways arrow of each kind', () => {
@@ -85,6 +95,14 @@ describe('layers', () => {
         ]),
       );
       expect(upwardImports(planted)).toHaveLength(5);
+    });
+
+    it("an import the graph cannot place: the package's own name, createRequire", () => {
+      expect(hiddenImports(root)).toEqual([
+        "generators/own.ts: 'generator-mpimg/tasks/t' (the package's own name)",
+        "generators/own2.ts: 'generator-mpimg' (the package's own name)",
+        'tasks/req.ts: createRequire (a require this check cannot follow)',
+      ]);
     });
 
     it('a cycle within a folder, across folders (type imports and import() too) and of one file', () => {
