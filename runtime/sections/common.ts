@@ -15,28 +15,37 @@ export const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
  * the manifest's interfaces are checked against the schema at compile time (../schema-agreement.ts).
  * A node made by hand (a plain object literal) has no type and is refused where a typed one is needed.
  */
-export const str = (extra: Partial<Schema> = {}): Typed<string> => ({ type: 'string', ...extra }) as Typed<string>;
-export const int = (extra: Partial<Schema> = {}): Typed<number> => ({ type: 'integer', ...extra }) as Typed<number>;
+/**
+ * What a builder's `extra` may add: annotations and constraints, never the keys that give the node
+ * its shape (type, properties, items, ...): those come from the builder, so its type stays true.
+ */
+export type Extra = Omit<
+  Partial<Schema>,
+  'type' | 'properties' | 'items' | 'additionalProperties' | 'anyOf' | 'oneOf' | 'allOf' | 'enum' | 'const'
+>;
+
+export const str = (extra: Extra = {}): Typed<string> => ({ type: 'string', ...extra }) as Typed<string>;
+export const int = (extra: Extra = {}): Typed<number> => ({ type: 'integer', ...extra }) as Typed<number>;
 /** A boolean, with its description when it has one. */
 export const bool = (description?: string): Typed<boolean> =>
   (description === undefined ? { type: 'boolean' } : { type: 'boolean', description }) as Typed<boolean>;
 export const nil = (): Typed<null> => ({ type: 'null' }) as Typed<null>;
 /** A string that is one of `values`. */
-export const oneOf = <const E extends readonly string[]>(values: E, extra: Partial<Schema> = {}): Typed<E[number]> =>
-  ({ type: 'string', enum: values, ...extra }) as Typed<E[number]>;
-export const strings = <V>(item: Typed<V>, extra: Partial<Schema> = {}): Typed<V[]> =>
+export const oneOf = <const E extends readonly string[]>(values: E, extra: Extra = {}): Typed<E[number]> =>
+  ({ type: 'string', enum: values, ...extra }) as Schema as Typed<E[number]>;
+export const strings = <V>(item: Typed<V>, extra: Extra = {}): Typed<V[]> =>
   ({
     type: 'array',
     items: item,
     ...extra,
-  }) as Typed<V[]>;
+  }) as Schema as Typed<V[]>;
 /** The first alternative whose type fits is used (see schema.ts): one of the alternatives' types. */
 export const anyOf = <const A extends readonly Typed<any>[]>(
   alternatives: A,
-  extra: Partial<Schema> = {},
-): Typed<TypeOf<A[number]>> => ({ anyOf: [...alternatives], ...extra }) as Typed<TypeOf<A[number]>>;
+  extra: Extra = {},
+): Typed<TypeOf<A[number]>> => ({ anyOf: [...alternatives], ...extra }) as Schema as Typed<TypeOf<A[number]>>;
 /** An object of named values (keys checked by `extra.propertyNames`), each of them a `value`. */
-export const record = <V>(value: Typed<V>, extra: Partial<Schema> = {}): Typed<Record<string, V>> =>
+export const record = <V>(value: Typed<V>, extra: Extra = {}): Typed<Record<string, V>> =>
   ({ type: 'object', ...extra, additionalProperties: value }) as Schema as Typed<Record<string, V>>;
 
 type Flat<T> = { [K in keyof T]: T[K] } & {};
@@ -47,14 +56,14 @@ export type ObjectOf<P, R extends keyof P> = Flat<
 
 export const obj = <P extends Record<string, Typed<any>>, const R extends keyof P & string = never>(
   properties: P,
-  extra: Omit<Partial<Schema>, 'required'> & { required?: readonly R[] } = {},
+  extra: Omit<Extra, 'required'> & { required?: readonly R[] } = {},
 ): Typed<ObjectOf<P, R>> =>
   ({
     type: 'object',
     additionalProperties: false,
     properties,
     ...extra,
-  }) as Typed<ObjectOf<P, R>>;
+  }) as Schema as Typed<ObjectOf<P, R>>;
 
 /** A path inside the project: relative, no `..`, no backslashes. Returns why not, or null. */
 export function unsafeRelativePath(p: string): string | null {
@@ -82,7 +91,7 @@ export const projectPath = (description: string): Typed<string> =>
     description: `${description} (A path relative to the project folder, without "..".)`,
     'x-check': 'projectPath',
   });
-export const dropletPath = (description: string, extra: Partial<Schema> = {}): Typed<string> =>
+export const dropletPath = (description: string, extra: Extra = {}): Typed<string> =>
   str({
     description: `${description} (An absolute path on the droplet, without "..", "//" or a trailing "/".)`,
     'x-check': 'dropletPath',

@@ -128,6 +128,14 @@ describe('type and schema agreement (the compiler fails on a planted mismatch)',
     );
     expect(errors.join('\n')).toContain('$.verify.retries: in the type, not in the schema');
   });
+
+  it("a builder's extra cannot change the node's shape behind its type (type, properties, items, ...)", () => {
+    const errors = manifestErrors(
+      'runtime/sections/verify.ts',
+      plant('    commandTimeoutSeconds: int({', "    commandTimeoutSeconds: int({ type: 'string',"),
+    );
+    expect(errors.join('\n')).toMatch(/runtime\/sections\/verify\.ts: .*'type' does not exist/);
+  });
 });
 
 describe('one module per section', () => {
