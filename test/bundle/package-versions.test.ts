@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
 import { validateManifest, type Manifest } from '../../runtime/manifest.js';
 import { packageArgument } from '../../runtime/sections/build.js';
 import { loadProject } from '../../tasks/bundle/project.js';
@@ -15,13 +16,7 @@ import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
 
-const BASE = {
-  name: 'Acme Wiki',
-  slug: 'acme-wiki',
-  vendor: 'acme',
-  version: '1.0.0',
-  distributions: ['debian-12-x64'],
-};
+const BASE = MINIMAL_MANIFEST;
 const problems = (packages: unknown, variables: unknown = { DJANGO_VERSION: '4.2.*' }) =>
   validateManifest({ ...BASE, variables, build: { packages } }).problems.filter((p) =>
     p.path.startsWith('$.build.packages'),

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { loadProject } from '../../tasks/bundle/project.js';
@@ -110,13 +111,7 @@ describe('services[].check in the Packer template', () => {
 });
 
 describe('$.services[].check at validate time', () => {
-  const BASE = {
-    name: 'Acme Wiki',
-    slug: 'acme-wiki',
-    vendor: 'acme',
-    version: '1.0.0',
-    distributions: ['debian-12-x64'],
-  };
+  const BASE = MINIMAL_MANIFEST;
   const problems = (check: unknown) =>
     validateManifest({ ...BASE, services: [{ name: 'nginx.service', check }] }).problems;
 

@@ -3,15 +3,10 @@
  * runtime/policy.ts allows, each refusal at its own `$.path`, per distribution like build.packages.
  */
 import { describe, expect, it } from 'vitest';
+import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 
-const BASE = {
-  name: 'Acme Wiki',
-  slug: 'acme-wiki',
-  vendor: 'acme',
-  version: '1.0.0',
-  distributions: ['debian-12-x64'],
-};
+const BASE = MINIMAL_MANIFEST;
 const problems = (remove: unknown) =>
   validateManifest({ ...BASE, build: { packages: ['nginx'], remove } }).problems.filter((p) =>
     p.path.startsWith('$.build.remove'),
