@@ -20,6 +20,7 @@ import { FIRST_BOOT_CHECKS, FIRST_BOOT_PROPERTIES } from './sections/first-boot.
 import { IDENTITY_CHECKS, IDENTITY_PROPERTIES, IDENTITY_REQUIRED } from './sections/identity.js';
 import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { FIRST_LOGIN_SCHEMA, LOGIN_HOLD_SCHEMA, MOTD_SCHEMA } from './sections/login.js';
+import { REGENERATE_CHECKS, REGENERATE_SCHEMA } from './sections/regenerate.js';
 import { SECRET_CHECKS, SECRETS_SCHEMA } from './sections/secrets.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { SNAPSHOT_SCHEMA } from './sections/snapshot.js';
@@ -41,6 +42,7 @@ export const MANIFEST_SCHEMA = obj(
     loginHold: LOGIN_HOLD_SCHEMA,
     variables: VARIABLES_SCHEMA,
     secrets: SECRETS_SCHEMA,
+    regenerate: REGENERATE_SCHEMA,
     users: USERS_SCHEMA,
     directories: DIRECTORIES_SCHEMA,
     services: SERVICES_SCHEMA,
@@ -78,6 +80,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...LISTING_CHECKS,
   ...VARIABLE_CHECKS,
   ...SECRET_CHECKS,
+  ...REGENERATE_CHECKS,
 };
 
 export type { Problem };

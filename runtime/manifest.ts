@@ -19,6 +19,7 @@ import type { FirstBootKeys } from './sections/first-boot.js';
 import type { Identity } from './sections/identity.js';
 import type { Listing } from './sections/listing.js';
 import type { LoginKeys } from './sections/login.js';
+import type { RegenerateEntry } from './sections/regenerate.js';
 import type { Secret } from './sections/secrets.js';
 import type { Service } from './sections/services.js';
 import type { Snapshot } from './sections/snapshot.js';
@@ -42,6 +43,7 @@ export {
 export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys {
   variables?: Record<string, Variable>;
   secrets?: Secret[];
+  regenerate?: RegenerateEntry[];
   users?: User[];
   directories?: Directory[];
   services?: PerDistro<string | Service>;

@@ -1,15 +1,17 @@
 /**
  * What the cleanup and the image check are told of the project, as arguments made from mpimg.json
  * whenever they run (never copied into the scripts by hand): the firewall's rules, and where first
- * boot leaves one droplet's secrets (the credentials file, the templates it fills in). A project's
+ * boot leaves one droplet's secrets (the credentials file, the templates it fills in, the package-made
+ * secrets it makes anew: $.regenerate). A project's
  * own copy of a script that has no such option (an older or a hand-written one) is not given it.
  */
 import type { Manifest } from './manifest.js';
 import { runtimeHome } from './policy.js';
 import { credentialsFile } from './sections/credentials.js';
 import { checkArgs } from './sections/firewall.js';
+import { regeneratedPaths } from './sections/regenerate.js';
 
-type Project = Pick<Manifest, 'slug' | 'vendor' | 'credentials' | 'files' | 'firewall'>;
+type Project = Pick<Manifest, 'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate'>;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
 export const knowsFlag = (script: string, flag: string): boolean => script.includes(`${flag})`);
@@ -18,6 +20,7 @@ export const knowsFlag = (script: string, flag: string): boolean => script.inclu
 function secretArgs(m: Project, script: string, withTemplates: boolean): string[] {
   const out: string[] = [];
   if (knowsFlag(script, '--credentials')) out.push('--credentials', credentialsFile(m));
+  if (knowsFlag(script, '--regenerate')) for (const p of regeneratedPaths(m.regenerate)) out.push('--regenerate', p);
   if (withTemplates && knowsFlag(script, '--template') && m.files?.templates?.length) {
     out.push('--runtime-home', runtimeHome(m.vendor, m.slug));
     for (const t of m.files.templates) out.push('--template', t);

@@ -165,7 +165,7 @@ export const BUILD_SCHEMA = obj(
 const GLOB_RE = /[*?[]/;
 
 /** Why the build may not remove droplet path (or glob) `p` of $.build.remove (runtime/policy.ts), or null. */
-function removalProblem(p: string, root: Record<string, unknown>): string | null {
+export function removalProblem(p: string, root: Record<string, unknown>): string | null {
   const cut = p.lastIndexOf('/');
   const folder = p.slice(0, cut) || '/';
   if (GLOB_RE.test(folder)) return `"${p}" has a wildcard in a folder: only its last part may be a glob`;

@@ -1,5 +1,5 @@
 /**
- * $.secrets and $.files.templates (runtime/sections/secrets.ts) at bundle time: the templates'
+ * $.secrets, $.files.templates (runtime/sections/secrets.ts) and $.regenerate (sections/regenerate.ts) at bundle time: the templates'
  * placeholders checked against what fills them in, and the plan's part: the prepare step that makes
  * the secrets and fills in the templates at first boot, before every other step.
  */
@@ -15,6 +15,7 @@ import {
   trSet,
 } from '../../runtime/sections/secrets.js';
 import { closest } from '../../runtime/schema.js';
+import { PACKAGE_SECRETS, type RegenerateEntry } from '../../runtime/sections/regenerate.js';
 import { renderDroplet } from './render.js';
 
 /** What of a project (./project.ts) this module reads: typed here, as project.ts calls templateProblems. */
@@ -109,6 +110,16 @@ function ownedFolder(m: Manifest, p: string): [string, string] | undefined {
   return owned.find(([d]) => p.startsWith(`${d}/`));
 }
 
+/** What prepare.sh.ejs makes of a $.regenerate entry: a known one's fixed command, or the vendor's. */
+function regenerateEntry(e: RegenerateEntry) {
+  if (typeof e === 'string') {
+    const k = PACKAGE_SECRETS[e];
+    return { id: e, tool: k.tool, command: k.command, files: k.files };
+  }
+  const files = [{ path: e.path, owner: e.owner ?? '', group: e.group ?? '', mode: e.mode ?? '' }];
+  return { id: e.path, tool: '', command: e.command, files };
+}
+
 /**
  * The prepare step (0-<slug>-prepare sorts before every NN- step) and each template's copy in the
  * home folder (the file in place is filled in; the copy is what a second run starts from).
@@ -127,7 +138,8 @@ export function prepareOps(
     const f = project.files.find((x) => x.target === target);
     return f ? [{ target, copy: `${common.home}/templates${target}`, bytes: fs.readFileSync(f.abs) }] : [];
   });
-  if (!secrets.length && !templates.length) return [];
+  const regenerate = (m.regenerate ?? []).map(regenerateEntry);
+  if (!secrets.length && !templates.length && !regenerate.length) return [];
   const usesIp = templates.some((t) => t.bytes.toString('utf8').includes('{{ip}}'));
   const script = `${common.home}/prepare`;
   return [
@@ -137,6 +149,7 @@ export function prepareOps(
       renderDroplet('prepare.sh.ejs', {
         ...common,
         secrets,
+        regenerate,
         templates: templates.map((t) => ({ ...t, nl: t.bytes.at(-1) === 0x0a })),
         variables: Object.keys(project.variables),
         known: knownPlaceholders(m, project.variables),

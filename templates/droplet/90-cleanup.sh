@@ -10,7 +10,8 @@
 #
 # Usage: 90-cleanup.sh [--dry-run] [--root DIR] [--lock-root-password]
 #                      [--zero-fill] [--zero-fill-max-mib N] [--no-packages]
-#                      [--credentials FILE] [--yes-this-is-a-build-droplet]
+#                      [--credentials FILE] [--regenerate FILE]...
+#                      [--yes-this-is-a-build-droplet]
 #   --dry-run             print every action, change nothing
 #   --root DIR            clean the root filesystem at DIR instead of /
 #                         (package-manager steps run with chroot when DIR is a
@@ -27,6 +28,9 @@
 #   --no-packages         skip upgrade/autoremove (caches are still emptied)
 #   --credentials FILE    the file first boot saves secrets to (mpimg.json's
 #                         $.credentials, passed by the bundle): removed
+#   --regenerate FILE     a secret a package made at build time that first
+#                         boot makes anew ($.regenerate, passed by the bundle):
+#                         removed, with the links beside it that lead to it
 # Environment: MPIMG_LOCK_TIMEOUT seconds to wait for the package lock (600),
 #              MPIMG_ZERO_FILL_RESERVE_MIB free space left untouched (256),
 #              MPIMG_METADATA_URL where the droplet id is asked
@@ -46,6 +50,7 @@ ZERO_MAX=4096
 PACKAGES=1
 FORCE_LIVE=0
 CRED_FILE=""
+REGEN_FILES=()
 LOCK_TIMEOUT=${MPIMG_LOCK_TIMEOUT:-600}
 ZERO_RESERVE=${MPIMG_ZERO_FILL_RESERVE_MIB:-256}
 
@@ -68,6 +73,10 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die_usage "--credentials needs the credentials file, e.g. --credentials /root/.app-credentials"
       CRED_FILE=$2; shift
       case $CRED_FILE in /*) ;; *) die_usage "--credentials '$CRED_FILE' is not an absolute path" ;; esac ;;
+    --regenerate)
+      [ $# -ge 2 ] || die_usage "--regenerate needs a file, e.g. --regenerate /etc/ssl/private/ssl-cert-snakeoil.key"
+      case $2 in /*) ;; *) die_usage "--regenerate '$2' is not an absolute path" ;; esac
+      REGEN_FILES+=("$2"); shift ;;
     --zero-fill-max-mib)
       [ $# -ge 2 ] || die_usage "--zero-fill-max-mib needs a number of MiB, e.g. --zero-fill-max-mib 2048"
       ZERO_MAX=$2; shift ;;
@@ -85,6 +94,7 @@ while [ $# -gt 0 ]; do
       printf '  --zero-fill-max-mib N upper bound of the zero-fill file in MiB (default 4096)\n'
       printf '  --no-packages         skip upgrade and autoremove (caches are still emptied)\n'
       printf '  --credentials FILE    remove the file first boot saves secrets to (from mpimg.json)\n'
+      printf '  --regenerate FILE     remove a package-made secret first boot makes anew (from mpimg.json)\n'
       printf '  --yes-this-is-a-build-droplet\n'
       printf '                        clean the running system although it does not look like a DigitalOcean droplet\n'
       printf 'The running system is cleaned only on a DigitalOcean build droplet (cloud-init, and the DMI vendor,\n'
@@ -603,6 +613,25 @@ step_first_boot_secrets() {
   step_done
 }
 
+# Secrets a package made when it was installed ($.regenerate: the snakeoil TLS key, RabbitMQ's
+# Erlang cookie): first boot makes each droplet its own, so the image ships none. Links beside one
+# that lead to it go too (make-ssl-cert's hash link /etc/ssl/certs/<hash>.0 of the snakeoil cert).
+step_package_secrets() {
+  step "remove secrets packages made at build time (first boot makes them anew)"
+  local p f l
+  if [ "${#REGEN_FILES[@]}" = 0 ]; then step_done "none declared (\$.regenerate)"; return; fi
+  for p in "${REGEN_FILES[@]}"; do
+    in_root "$p" nofollow || continue
+    f=$IR
+    if [ -L "$f" ] || [ -f "$f" ]; then rm_path "$f"; fi
+    [ -d "${f%/*}" ] || continue
+    for l in "${f%/*}"/*; do
+      if [ -L "$l" ] && case $(readlink -- "$l") in "${p##*/}" | "$p") true ;; *) false ;; esac; then rm_path "$l"; fi
+    done
+  done
+  step_done
+}
+
 step_machine_id() {
   step "empty /etc/machine-id"
   if in_root /etc/machine-id; then truncate_file "$IR"; fi
@@ -730,6 +759,7 @@ step_logs
 step_cloud_init
 step_ssh
 step_first_boot_secrets
+step_package_secrets
 step_machine_id
 step_root_password
 step_zero_fill

@@ -60,6 +60,7 @@ FW_RULES=()
 CRED_FILE=""    # --credentials: the project's credentials file (mpimg.json)
 RUNTIME_HOME="" # --runtime-home: its templates/ holds the unfilled copies of TEMPLATES
 TEMPLATES=()    # --template: files first boot fills in (mpimg.json's $.files.templates)
+REGEN_FILES=()  # --regenerate: package-made secrets first boot makes anew (mpimg.json's $.regenerate)
 
 die_usage() {
   printf '%s: %s\n' "$PROG" "$1" >&2
@@ -95,6 +96,10 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die_usage "--template needs a file first boot fills in, e.g. --template /etc/app/app.conf"
       case $2 in /*) ;; *) die_usage "--template '$2' is not an absolute path" ;; esac
       TEMPLATES+=("$2"); shift ;;
+    --regenerate)
+      [ $# -ge 2 ] || die_usage "--regenerate needs a file first boot makes anew, e.g. --regenerate /etc/ssl/private/ssl-cert-snakeoil.key"
+      case $2 in /*) ;; *) die_usage "--regenerate '$2' is not an absolute path" ;; esac
+      REGEN_FILES+=("$2"); shift ;;
     -h|--help)
       printf 'Usage: %s [--json] [--root DIR] [--refresh] [--firewall RULES] [--booted [--seed-keys FILE]]\n' "$PROG"
       printf '  --json      one JSON report on stdout\n'
@@ -108,6 +113,7 @@ while [ $# -gt 0 ]; do
       printf '  --credentials FILE  the file first boot saves secrets to (from mpimg.json)\n'
       printf '  --runtime-home DIR --template FILE  a file first boot fills in; its unfilled\n'
       printf '              copy is DIR/templates/FILE (from mpimg.json)\n'
+      printf '  --regenerate FILE  a secret a package made that first boot makes anew (from mpimg.json)\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
@@ -1615,6 +1621,46 @@ check_first_boot_secrets_booted() {
   fi
 }
 
+# Secrets packages make when they are installed: left in the image, every droplet shares them.
+# "name|package|secret file|what comes with it": the known ones of $.regenerate
+# (runtime/sections/regenerate.ts; test/runtime/regenerate.test.ts keeps the two lists equal).
+PACKAGE_SECRETS=(
+  'ssl-cert-snakeoil|ssl-cert|/etc/ssl/private/ssl-cert-snakeoil.key|/etc/ssl/certs/ssl-cert-snakeoil.pem'
+  'erlang-cookie|rabbitmq-server|/var/lib/rabbitmq/.erlang.cookie|'
+)
+
+check_package_secrets() {
+  local e name pkg key more f p bad=0 n=0 declared
+  for e in "${PACKAGE_SECRETS[@]}"; do
+    IFS='|' read -r name pkg key more <<< "$e"
+    at f "$key" nofollow
+    if [ -z "$f" ] || { [ ! -e "$f" ] && [ ! -L "$f" ]; }; then continue; fi
+    n=$((n + 1))
+    declared=0
+    for p in ${REGEN_FILES[@]+"${REGEN_FILES[@]}"}; do [ "$p" = "$key" ] && declared=1; done
+    if [ "$declared" = 1 ]; then
+      ev_add "$key (package $pkg): declared in \$.regenerate, but still here: run the cleanup (it removes it)"
+    else
+      ev_add "$key (package $pkg${more:+, with $more}): declare \"$name\" in \$.regenerate of mpimg.json (first boot then makes each droplet its own)"
+    fi
+    bad=1
+  done
+  for p in ${REGEN_FILES[@]+"${REGEN_FILES[@]}"}; do
+    case " ${PACKAGE_SECRETS[*]} " in *"|$p|"* | *"|$p "*) continue ;; esac
+    at f "$p" nofollow
+    if [ -n "$f" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then
+      n=$((n + 1)); bad=1; ev_add "$p: declared in \$.regenerate, but still here: run the cleanup (it removes it)"
+    fi
+  done
+  if [ "$BOOTED" = 1 ]; then
+    record pass package-secrets "secrets packages make are this droplet's own, made at first boot ($n found)"
+  elif [ "$bad" = 1 ]; then
+    record fail package-secrets "a secret a package made at build time is in the image: every droplet would share it (below)"
+  else
+    record pass package-secrets "no secret a package made at build time is left in the image"
+  fi
+}
+
 # --- run ------------------------------------------------------------------------
 collect_homes
 collect_sshd_files
@@ -1654,6 +1700,7 @@ check_package_caches
 check_swap
 check_bundle
 check_first_boot_secrets
+check_package_secrets
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail
 elif [ "$N_WARN" -gt 0 ]; then RESULT=warn
