@@ -97,9 +97,6 @@ const CUSTOM = obj(
       description:
         'Run as root by sh at first boot, with the file removed, to make it anew (e.g. "app-keygen --out /etc/app/app.key"); its output goes to the first-boot log.',
       minLength: 1,
-      pattern: '^[^\\u0000-\\u001f\\u007f]+$',
-      'x-message': 'bad command {value}',
-      'x-hint': 'one line of shell, without control characters',
     }),
     owner: account('Its owner after the command (default: as the command leaves it).'),
     group: account('Its group after the command (default: as the command leaves it).'),

@@ -1,7 +1,8 @@
 /**
- * $.secrets, $.files.templates (runtime/sections/secrets.ts) and $.regenerate (sections/regenerate.ts) at bundle time: the templates'
- * placeholders checked against what fills them in, and the plan's part: the prepare step that makes
- * the secrets and fills in the templates at first boot, before every other step.
+ * $.secrets, $.files.templates (runtime/sections/secrets.ts) and $.regenerate (sections/regenerate.ts)
+ * at bundle time: the templates' placeholders checked against what fills them in, and the plan's
+ * part: the prepare step that makes the secrets, makes anew what packages made at build time and
+ * fills in the templates at first boot, before every other step.
  */
 import * as fs from 'node:fs';
 import { fileOp } from './file-op.js';

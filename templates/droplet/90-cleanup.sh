@@ -596,14 +596,15 @@ step_ssh() {
 }
 
 # What first boot made for one droplet, when it ran on the build droplet: the credentials file and
-# /var/lib/mpimg/<slug>/ (its records, which also decide what it does again). Both are made anew at
-# first boot. Templates it filled in are left as they are: the cleanup cannot know which text was a
+# /var/lib/mpimg/<slug>/ (its records, which also decide what it does again); and what it makes
+# anew that a package made at build time ($.regenerate). All are made anew at first boot. Templates it filled in are left as they are: the cleanup cannot know which text was a
 # secret, and first-boot steps may have used the secrets elsewhere too (a database's users), so the
 # image check fails on them and the image is built again from a fresh droplet.
 step_first_boot_secrets() {
-  step "remove the credentials file and first-boot records (first boot makes them per droplet)"
+  step "remove the credentials file, first-boot records and secrets packages made (first boot makes them per droplet)"
   local f
   if [ -n "$CRED_FILE" ] && in_root "$CRED_FILE" nofollow; then rm_path "$IR"; fi
+  remove_package_secrets
   if in_root /var/lib/mpimg && [ -d "$IR" ]; then
     for f in "$IR"/* "$IR"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
@@ -616,11 +617,9 @@ step_first_boot_secrets() {
 # Secrets a package made when it was installed ($.regenerate: the snakeoil TLS key, RabbitMQ's
 # Erlang cookie): first boot makes each droplet its own, so the image ships none. Links beside one
 # that lead to it go too (make-ssl-cert's hash link /etc/ssl/certs/<hash>.0 of the snakeoil cert).
-step_package_secrets() {
-  step "remove secrets packages made at build time (first boot makes them anew)"
+remove_package_secrets() {
   local p f l
-  if [ "${#REGEN_FILES[@]}" = 0 ]; then step_done "none declared (\$.regenerate)"; return; fi
-  for p in "${REGEN_FILES[@]}"; do
+  for p in ${REGEN_FILES[@]+"${REGEN_FILES[@]}"}; do
     in_root "$p" nofollow || continue
     f=$IR
     if [ -L "$f" ] || [ -f "$f" ]; then rm_path "$f"; fi
@@ -629,7 +628,6 @@ step_package_secrets() {
       if [ -L "$l" ] && case $(readlink -- "$l") in "${p##*/}" | "$p") true ;; *) false ;; esac; then rm_path "$l"; fi
     done
   done
-  step_done
 }
 
 step_machine_id() {
@@ -759,7 +757,6 @@ step_logs
 step_cloud_init
 step_ssh
 step_first_boot_secrets
-step_package_secrets
 step_machine_id
 step_root_password
 step_zero_fill

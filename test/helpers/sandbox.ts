@@ -12,12 +12,14 @@ const MOUNTS = ['/opt', '/root', '/var', '/etc/ssh', '/etc/update-motd.d'];
 export function runInSandbox(
   root: string,
   script: string,
-  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { input?: string; env?: NodeJS.ProcessEnv; mounts?: string[] } = {},
 ): SpawnSyncReturns<string> {
-  for (const m of MOUNTS) fs.mkdirSync(`${root}${m}`, { recursive: true });
+  // opts.mounts: more droplet folders of the root to bind (e.g. /etc/ssl for make-ssl-cert)
+  const mounts = [...MOUNTS, ...(opts.mounts ?? [])];
+  for (const m of mounts) fs.mkdirSync(`${root}${m}`, { recursive: true });
   // A private /run too: nothing run here can reach this machine's services (systemctl, sshd's pid file).
   const binds = [
-    ...MOUNTS.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`),
+    ...mounts.filter((m) => fs.existsSync(m)).map((m) => `mount --bind '${root}${m}' '${m}'`),
     'mount -t tmpfs -o mode=755 tmpfs /run',
   ].join(' && ');
   return spawnSync(

@@ -407,6 +407,14 @@ const cases: Case[] = [
     evidence: /^\/var\/lib\/mpimg\/acme-app: what first boot recorded \(it ran on this system\)$/,
   },
   {
+    id: 'package-secrets',
+    name: "the ssl-cert package's snakeoil key left as built",
+    tag: 'FAIL',
+    setup: (r) => put(r, 'etc/ssl/private/ssl-cert-snakeoil.key', FAKE_PRIVATE_KEY, 0o640),
+    evidence:
+      /^\/etc\/ssl\/private\/ssl-cert-snakeoil\.key \(package ssl-cert, with \/etc\/ssl\/certs\/ssl-cert-snakeoil\.pem\): declare "ssl-cert-snakeoil" in \$\.regenerate/,
+  },
+  {
     id: 'droplet-agent',
     name: '/opt/digitalocean present',
     tag: 'FAIL',
@@ -686,6 +694,7 @@ export const LEFTOVER_IDS = [
   'tmp',
   'package-caches',
   'first-boot-secrets',
+  'package-secrets',
 ];
 
 export function registerCases(group: string, ids: string[]): void {

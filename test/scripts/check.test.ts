@@ -73,6 +73,7 @@ describe('99-img-check.sh on a clean staged root', () => {
       'swap',
       'bundle',
       'first-boot-secrets',
+      'package-secrets',
     ]);
     for (const c of report.checks) {
       expect(typeof c.message).toBe('string');

@@ -111,7 +111,7 @@ describe('90-cleanup.sh on a dirty root', () => {
     expect(exists(root, 'var/lib/cloud/instance')).toBe(false);
     expect(readFileSync(join(root, 'root/.bashrc'), 'utf8')).toBe(bashrc);
     expect(readFileSync(join(root, 'etc/shadow'), 'utf8')).toBe(shadow);
-    expect(readFileSync(join(root, 'etc/ssl/private/ssl-cert-snakeoil.key'), 'utf8')).toBe(FAKE_PRIVATE_KEY);
+    expect(readFileSync(join(root, 'etc/ssl/private/acme-site.key'), 'utf8')).toBe(FAKE_PRIVATE_KEY);
     expect(exists(root, 'root/.ssh/id_ed25519.pub')).toBe(true);
     expect(exists(root, 'home/bob/.ssh/known_hosts')).toBe(true);
     expect(exists(root, 'tmp/.X11-unix')).toBe(false);

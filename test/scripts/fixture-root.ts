@@ -150,7 +150,7 @@ export function cleanRoot(): string {
   put(root, 'etc/ssh/revoked_keys', '', 0o600);
   put(root, 'usr/lib/openssh/sftp-server', '#!/bin/sh\nexit 0\n', 0o755);
   put(root, 'etc/ssh/ssh_config', 'Host *\n');
-  put(root, 'etc/ssl/private/ssl-cert-snakeoil.key', FAKE_PRIVATE_KEY, 0o600);
+  put(root, 'etc/ssl/private/acme-site.key', FAKE_PRIVATE_KEY, 0o600);
   put(root, 'var/lib/cloud/scripts/per-instance/10-acme-app-setup', '#!/bin/sh\nset -eu\necho setup\n', 0o755);
   put(
     root,
