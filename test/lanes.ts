@@ -25,6 +25,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/runtime/first-boot-secrets-image.test.ts',
   'test/runtime/first-boot-secrets-lock.test.ts',
   'test/runtime/regenerate.test.ts',
+  'test/runtime/credential-lock.test.ts',
   'test/runtime/hostile-names.test.ts',
   'test/runtime/install-safety.test.ts',
   'test/runtime/login-hold.test.ts',

@@ -113,6 +113,11 @@ describe('$.regenerate', () => {
 
   it('the built snakeoil key is removed by the cleanup, made anew at first boot with its owner and mode, and kept on a second first boot', () => {
     const root = installed();
+    // the prepare step as installed: POSIX sh, shellcheck-clean
+    const prepare = path.join(root, 'opt/acme/acme-wiki/prepare');
+    expect(spawnSync('sh', ['-n', prepare]).status).toBe(0);
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-e', 'SC1091', prepare], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
     // the build: the ssl-cert package makes its key (real make-ssl-cert) and a hash link to its cert
     const built = sandbox(root, 'make-ssl-cert generate-default-snakeoil --force-overwrite');
     expect(built.status, built.stderr).toBe(0);
