@@ -4,12 +4,13 @@
 # - A managed MySQL database attached to the droplet (DigitalOcean hands it over in
 #   /root/.digitalocean_dbaas_credentials or DATABASE_URL): the site uses it, the local MariaDB is
 #   stopped and disabled.
-# - Otherwise the local MariaDB: root and the site's user get passwords of their own, saved in the
-#   credentials file of mpimg.json (/root/.digitalocean_passwords, root only).
+# - Otherwise the local MariaDB: root and the site's user get the passwords first boot made for this
+#   droplet ($.secrets of mpimg.json: MARIADB_ROOT_PASSWORD and APP_DB_PASSWORD in this step's
+#   environment, saved in /root/.digitalocean_passwords, root only).
 # Nothing here prints a password: this step's output is kept in /var/log/mpimg/acme-lamp/.
 set -eu
 
-# The helper library: mpimg_random_password, mpimg_save_credential, mpimg_dbaas.
+# The helper library: mpimg_save_credential, mpimg_dbaas.
 # shellcheck source=/dev/null
 . /opt/acme/acme-lamp/lib.sh
 
@@ -71,12 +72,16 @@ if mpimg_dbaas && [ "${DB_PROTOCOL:-mysql}" = mysql ]; then
   # A new managed database may take a few minutes to accept connections.
   wait_for "the managed database at $DB_HOST:$port" 600 mariadb-admin --connect-timeout=5 -h "$DB_HOST" -P "$port" ping
   write_config managed "$DB_HOST" "$port" '' "$DB_USER" "$DB_PASSWORD" "$name" true
+  echo "the site uses the managed database"
+  # -- The local MariaDB is not needed: stopped and disabled. (These lines go once mpimg.json can say
+  # -- it: services[].managedDatabase "disable".)
   if have_systemd; then
     systemctl disable --now mariadb.service
   else
     systemctl disable mariadb.service
   fi
-  echo "the site uses the managed database; the local MariaDB is stopped and disabled"
+  echo "the local MariaDB is stopped and disabled"
+  # -- end of the local MariaDB's part
   exit 0
 fi
 if [ -n "${DB_PROTOCOL:-}" ]; then
@@ -86,13 +91,11 @@ fi
 if have_systemd; then systemctl start mariadb.service; fi
 wait_for "the local MariaDB" 120 mariadb-admin --protocol=socket -S "$socket" ping
 
-root_password=$(mpimg_random_password 32)
-app_password=$(mpimg_random_password 32)
-# Saved before they are set: a step stopped half-way never loses a password already in use.
-mpimg_save_credential MARIADB_ROOT_PASSWORD "$root_password"
+# Made and saved by first boot before this step ($.secrets), the same when first boot runs again.
+root_password=${MARIADB_ROOT_PASSWORD:?not made: see the prepare step in /var/log/mpimg/acme-lamp/}
+app_password=${APP_DB_PASSWORD:?not made: see the prepare step in /var/log/mpimg/acme-lamp/}
 mpimg_save_credential APP_DB_NAME "$app_db"
 mpimg_save_credential APP_DB_USER "$app_user"
-mpimg_save_credential APP_DB_PASSWORD "$app_password"
 
 # As root over the socket (unix_socket authentication); the SQL, passwords included, goes in on
 # stdin, never on a command line. Root keeps logging in with the socket and also gets a password;
