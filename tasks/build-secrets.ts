@@ -94,10 +94,18 @@ export function parseSecretOptions(
 
 /**
  * Sets the build secrets of this run: --secret values, else MPIMG_BUILD_SECRET_<NAME> of `env`
- * (taken out of it, so no child process inherits it). Every declared secret needs a value and
- * every given one must be declared: the build stops here, before anything runs on the droplet.
+ * (taken out of it, so no child process inherits it), else what an outer command (`mpimg image`
+ * running `mpimg run build`) set. Every declared secret needs a value and every given one must be
+ * declared (unless `required` is false: a task that uses none): the build stops here, before anything
+ * runs on a droplet. Returns the function that puts
+ * back what was set before.
  */
-export function loadBuildSecrets(m: Pick<Manifest, 'build'>, given: Map<string, string>, env: NodeJS.ProcessEnv): void {
+export function loadBuildSecrets(
+  m: Pick<Manifest, 'build'>,
+  given: Map<string, string>,
+  env: NodeJS.ProcessEnv,
+  required = true,
+): () => void {
   const declared = declaredBuildSecrets(m);
   const names = new Set(declared.map((s) => s.name));
   for (const name of given.keys())
@@ -106,24 +114,35 @@ export function loadBuildSecrets(m: Pick<Manifest, 'build'>, given: Map<string, 
         `--secret ${name}: mpimg.json declares no build secret ${name}`,
         `declare it in "build": {"secrets": [{"name": "${name}"}]}, or leave the option out`,
       );
+  const before = new Map(store());
   const values = new Map<string, string>();
   const missing: BuildSecret[] = [];
   for (const s of declared) {
-    const fromEnv = env[`${BUILD_SECRET_ENV_PREFIX}${s.name}`];
-    const v =
-      given.get(s.name) ??
-      (fromEnv ? checkedValue(s.name, fromEnv, `from $${BUILD_SECRET_ENV_PREFIX}${s.name}`) : undefined);
+    const envName = `${BUILD_SECRET_ENV_PREFIX}${s.name}`;
+    const fromEnv = env[envName] ? checkedValue(s.name, env[envName], `from $${envName}`) : undefined;
+    const v = given.get(s.name) ?? fromEnv ?? before.get(s.name);
     if (v === undefined) missing.push(s);
     else values.set(s.name, v);
   }
   for (const k of Object.keys(env)) if (k.startsWith(BUILD_SECRET_ENV_PREFIX)) delete env[k];
-  if (missing.length)
+  if (missing.length && required)
     throw new UsageError(
       `the build secret${missing.length > 1 ? 's' : ''} ${missing.map((s) => s.name + (s.description ? ` (${s.description})` : '')).join(', ')} of mpimg.json ($.build.secrets) ${missing.length > 1 ? 'have' : 'has'} no value: nothing was run`,
       `${HOW.replace(/NAME/g, missing[0].name)}; with make: make build HOST=<ip> SSH_OPTS="--secret ${missing[0].name}=@${missing[0].name.toLowerCase()}.txt"`,
     );
   setBuildSecrets(values);
+  return () => setBuildSecrets(before);
 }
+
+/** The standard tasks that use the values: `mpimg run` of these needs every one of them. */
+export const TASKS_USING_SECRETS: ReadonlySet<string> = new Set([
+  'build',
+  'testbuild',
+  'repositories',
+  'scripts',
+  'check',
+  'check-report',
+]);
 
 /** Replaces the values of this process's build secrets (tests, and loadBuildSecrets). */
 export function setBuildSecrets(values: Map<string, string> | Record<string, string>): void {

@@ -7,7 +7,7 @@ import type { Task } from '../ssh/task.js';
 import { projectTasks } from '../standard/index.js';
 import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens, tokenValues } from '../secrets.js';
-import { loadBuildSecrets, parseSecretOptions, secretNeedles, setBuildSecrets } from '../build-secrets.js';
+import { loadBuildSecrets, parseSecretOptions, secretNeedles, TASKS_USING_SECRETS } from '../build-secrets.js';
 import { readManifest } from '../../core/manifest-file.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import { LOG_PATH_ENV, masker, openRunLog, tapWrites, type RunLog } from './run-log.js';
@@ -40,8 +40,9 @@ Options:
                          content (one trailing newline dropped); --secret NAME=env:VAR takes it from
                          the environment variable VAR, and MPIMG_BUILD_SECRET_NAME=<value> in the
                          environment works too. NAME=<value> itself is refused: \`ps\` and the shell's
-                         history would keep it. Repeat for each secret; one without a value stops the
-                         run before it connects. Values are masked (***) in the output and the log.
+                         history would keep it. Repeat for each secret; one without a value stops
+                         build, testbuild, repositories, scripts and check before they connect.
+                         Values are masked (***) in the output and the log.
 ${projectHelp(25)}
 
 The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
@@ -111,7 +112,12 @@ const command: Command = {
       throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
     const project = inProject(ctx, values.project);
     // Before anything connects: a declared build secret without a value stops the run here.
-    loadBuildSecrets(readManifest(project.cwd), parseSecretOptions(values.secret ?? [], ctx.env, ctx.cwd), ctx.env);
+    const restoreSecrets = loadBuildSecrets(
+      readManifest(project.cwd),
+      parseSecretOptions(values.secret ?? [], ctx.env, ctx.cwd),
+      ctx.env,
+      TASKS_USING_SECRETS.has(positionals[0]),
+    );
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
     // code (and everything it spawns with the default environment) cannot pass it on by accident.
@@ -125,7 +131,7 @@ const command: Command = {
       if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
       else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;
       restoreTokens();
-      setBuildSecrets({});
+      restoreSecrets();
     }
   },
 };

@@ -92,6 +92,27 @@ describe('loadBuildSecrets', () => {
       /declares no build secret OTHER/,
     );
   });
+
+  it("a task that uses none runs without values; an outer command's values serve the inner run and come back", () => {
+    const restore = loadBuildSecrets(manifest, new Map(), {}, false);
+    expect(buildSecretValues().size).toBe(0);
+    restore();
+    // `mpimg image` sets them, its in-process `mpimg run build` (no --secret, no variables) uses them
+    const outer = loadBuildSecrets(
+      manifest,
+      new Map([
+        ['LICENSE_KEY', VALUE],
+        ['REPO_TOKEN', 'tok-123456'],
+      ]),
+      {},
+    );
+    const inner = loadBuildSecrets(manifest, new Map(), {});
+    expect(buildSecretValues().get('LICENSE_KEY')).toBe(VALUE);
+    inner();
+    expect(buildSecretValues().get('LICENSE_KEY')).toBe(VALUE);
+    outer();
+    expect(buildSecretValues().size).toBe(0);
+  });
 });
 
 describe('masking', () => {
