@@ -69,6 +69,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/cli-shellcheck.test.ts',
   'test/cli/validate.test.ts',
   'test/bundle/packer-template.test.ts',
+  'test/bundle/packer-build-secrets.test.ts',
   'test/bundle/packer-version.test.ts',
   'test/cli/bundle-out.test.ts',
   'test/cli/project-option.test.ts',

@@ -64,7 +64,7 @@ export const REPOSITORY_AUTH_SCHEMA = obj(
   {
     required: ['username', 'password'],
     description:
-      "Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository, only while the build runs (removed after the build scripts, before the cleanup and the image's snapshot).",
+      "Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository, only while the build runs: after the build scripts the credentials and the repository's list are removed (a build-only repository: its packages stay, and no apt-get update or dnf run of the image fails on a repository it has no credentials for).",
     'x-check': 'repositoryAuth',
   },
 );

@@ -159,22 +159,28 @@ function authRepositories(m: Manifest): Repository[] {
 }
 
 /**
- * Takes the repositories' build credentials off the droplet (the apt file overwritten first where
- * shred exists, the dnf lines deleted): after the build scripts and again before the image check.
+ * Takes the repositories with build credentials off the droplet: the credentials (apt's file
+ * overwritten first where shred exists) and the repository's list itself, since without its
+ * credentials every `apt-get update` or dnf run of the image (the cleanup's, a customer's) would
+ * fail on it. The packages it installed stay. Runs after the build scripts and before the check.
  */
 export async function removeRepositoryAuth(c: Connection): Promise<void> {
   const names = [...new Set(authRepositories(manifestOf(c)).map((r) => r.name))];
   if (names.length === 0) return;
   const lines = names.map((n) => {
-    const apt = shellQuote(`${rootDir()}/etc/apt/auth.conf.d/${n}.conf`);
-    const dnf = shellQuote(`${rootDir()}/etc/yum.repos.d/${n}.repo`);
+    const auth = shellQuote(`${rootDir()}/etc/apt/auth.conf.d/${n}.conf`);
+    const lists = [`${rootDir()}/etc/apt/sources.list.d/${n}.sources`, `${rootDir()}/etc/yum.repos.d/${n}.repo`];
+    const any = [auth, ...lists.map(shellQuote)].map((f) => `[ -f ${f} ]`).join(' || ');
     return [
-      `if [ -f ${apt} ]; then shred -u ${apt} 2>/dev/null || rm -f ${apt}; echo ${shellQuote(n)}; fi`,
-      `if [ -f ${dnf} ] && grep -q '^\(username\|password\)=' ${dnf}; then sed -i '/^username=/d;/^password=/d' ${dnf}; echo ${shellQuote(n)}; fi`,
+      `if ${any}; then`,
+      `  for f in ${auth} ${lists.map(shellQuote).join(' ')}; do [ ! -f "$f" ] || shred -u "$f" 2>/dev/null || rm -f "$f"; done`,
+      `  echo ${shellQuote(n)}`,
+      'fi',
     ].join('\n');
   });
   const r = await c.sudo(lines.join('\n'), { quiet: true, echo: false });
-  for (const n of new Set(r.stdout.split('\n').filter(Boolean))) c.log(`credentials of repository ${n} removed`);
+  for (const n of new Set(r.stdout.split('\n').filter(Boolean)))
+    c.log(`credentials of repository ${n} removed, with its list (a build-only repository: its packages stay)`);
 }
 
 export default defineStep({

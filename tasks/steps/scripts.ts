@@ -44,7 +44,10 @@ function packer(p: PackerContext): PackerProvisioner[] {
     })),
     {
       type: 'shell',
-      env: p.env.map(p.hcl),
+      // A build secret's value is a sensitive Packer variable (masked in Packer's output), sent in
+      // the file Packer sources (use_env_var_file), not on the remote command line.
+      env: [...p.env.map(p.hcl), ...p.buildSecrets.map((n) => `"${n}=\${var.build_secret_${n}}"`)],
+      ...(p.buildSecrets.length ? { envFile: true } : {}),
       inline: [
         '"cd ${local.work}/scripts"',
         p.hcl(

@@ -123,6 +123,7 @@ describe('build secrets over SSH', () => {
     expect(repos.code, repos.err).toBe(0);
     const auth = join(root, 'etc/apt/auth.conf.d/acme-private.conf');
     expect(statSync(auth).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(root, 'etc/apt/sources.list.d/acme-private.sources'))).toBe(true);
     expect(readFileSync(auth, 'utf8')).toContain(`machine http://127.0.0.1:9/apt login builder password ${TOKEN}\n`);
     expect(repos.all).toContain('credentials of repository acme-private in place for the build');
 
@@ -139,6 +140,8 @@ describe('build secrets over SSH', () => {
     // the credentials served the build scripts too, and left with them
     expect(readFileSync(join(built, 'auth-during'), 'utf8')).toBe('present\n');
     expect(existsSync(auth)).toBe(false);
+    // a build-only repository: its list leaves too (no apt-get update of the image fails on it)
+    expect(existsSync(join(root, 'etc/apt/sources.list.d/acme-private.sources'))).toBe(false);
     expect(scripts.all).toContain('credentials of repository acme-private removed');
     for (const r of [repos, scripts]) {
       expect(r.all).not.toContain(LICENSE);
