@@ -82,14 +82,14 @@ export function secretsInput(c: Connection): string {
  * stdin from /dev/null. The "x" keeps a value's own trailing newlines.
  */
 const runWithSecrets = (script: string): string =>
+  // One line: an error shows it as the command that failed, the script's name in it.
   [
     'while IFS= read -r mpimg_l && [ -n "$mpimg_l" ]; do',
-    '  mpimg_v=$(printf \'%s\\n\' "${mpimg_l#* }" | base64 -d && echo x) || exit 1',
-    '  export "${mpimg_l%% *}=${mpimg_v%x}"',
-    'done',
-    'unset mpimg_l mpimg_v',
+    ' mpimg_v=$(printf \'%s\\n\' "${mpimg_l#* }" | base64 -d && echo x) || exit 1;',
+    ' export "${mpimg_l%% *}=${mpimg_v%x}";',
+    'done; unset mpimg_l mpimg_v;',
     `exec ${shellQuote(script)} </dev/null`,
-  ].join('\n');
+  ].join(' ');
 
 export default defineStep({
   name: 'scripts',
