@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { MpimgError, UsageError } from '../../core/errors.js';
 import { packageVersion } from '../../core/paths.js';
@@ -112,8 +113,10 @@ const command: Command = {
       throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
     const project = inProject(ctx, values.project);
     // Before anything connects: a declared build secret without a value stops the run here.
+    // A task folder without mpimg.json (a bare mpimgfile) declares no build secrets.
+    const hasManifest = typeof project.cwd === 'string' && existsSync(path.join(project.cwd, 'mpimg.json'));
     const restoreSecrets = loadBuildSecrets(
-      readManifest(project.cwd),
+      hasManifest ? readManifest(project.cwd) : {},
       parseSecretOptions(values.secret ?? [], ctx.env, ctx.cwd),
       ctx.env,
       TASKS_USING_SECRETS.has(positionals[0]),
