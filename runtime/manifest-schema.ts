@@ -9,6 +9,7 @@
 import type { Check, Problem } from './schema.js';
 import { ACCOUNT_CHECKS, DIRECTORIES_SCHEMA, USERS_SCHEMA } from './sections/accounts.js';
 import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
+import { BUILD_SECRET_CHECKS } from './sections/build-secrets.js';
 import { CHECK_SCHEMA } from './sections/check.js';
 import { CLEANUP_SCHEMA } from './sections/cleanup.js';
 import { COMMON_CHECKS, obj } from './sections/common.js';
@@ -74,6 +75,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...IDENTITY_CHECKS,
   ...FIRST_BOOT_CHECKS,
   ...BUILD_CHECKS,
+  ...BUILD_SECRET_CHECKS,
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
   ...CREDENTIALS_CHECKS,

@@ -26,6 +26,8 @@ const stash: Map<string, string> = holder[STASH_KEY] ?? (holder[STASH_KEY] = new
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
   for (const k of TOKEN_VARS) delete out[k];
+  // Build secret values (tasks/build-secrets.ts) reach the build only the way the tasks send them.
+  for (const k of Object.keys(out)) if (k.startsWith('MPIMG_BUILD_SECRET_')) delete out[k];
   return out;
 }
 

@@ -1,6 +1,12 @@
 /** $.build: what the build droplet installs: repositories first, then packages, then the build scripts. */
 import { isSystemDir, reservedRepository, rootRunOf, rootRunPaths, toolDirOf, URL_PATTERN } from '../policy.js';
 import type { Check } from '../schema.js';
+import {
+  BUILD_SECRETS_SCHEMA,
+  REPOSITORY_AUTH_SCHEMA,
+  type BuildSecret,
+  type RepositoryAuth,
+} from './build-secrets.js';
 import { obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
@@ -24,6 +30,7 @@ export interface Repository {
   /** dnf: the repository's base URL ($releasever and $basearch are dnf's). */
   baseurl?: string;
   key?: RepositoryKey;
+  auth?: RepositoryAuth;
 }
 
 export interface BuildSection {
@@ -32,6 +39,7 @@ export interface BuildSection {
   repositories?: PerDistro<Repository>;
   /** Droplet paths the packages install and the image must not ship (the last part may be a glob). */
   remove?: PerDistro<string>;
+  secrets?: BuildSecret[];
 }
 
 /*
@@ -132,6 +140,7 @@ const REPOSITORY = obj(
       },
       { description: "The repository's signing key." },
     ),
+    auth: REPOSITORY_AUTH_SCHEMA,
   },
   { required: ['name'], 'x-check': 'repository' },
 );
@@ -154,6 +163,7 @@ export const BUILD_SCHEMA = obj(
       REPOSITORY,
       'Package repositories, installed before the packages. Each is a "ppa" (Ubuntu), an apt "uris" with "suites" or a dnf "baseurl", and needs its signing key (a file of the project, or a URL with the fingerprint it must have); a PPA brings its own.',
     ),
+    secrets: BUILD_SECRETS_SCHEMA,
     remove: perDistro(
       REMOVE,
       'Droplet paths the packages install and the image must not ship (nginx\'s /etc/nginx/sites-enabled/default, Debian\'s /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob ("/etc/nginx/sites-enabled/*"). `status` on the droplet reports a listed path that is there again (drift: "not removed"). Never a system folder, generator-mpimg\'s own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.',

@@ -9,6 +9,7 @@ import { COMMAND_SCOPES } from '../do/scopes.js';
 import { apiBaseUrl, clientFor, printImage } from './do-support.js';
 import { runAll } from './image-all.js';
 import { oneImage, recordOf, type ImageCommandDeps, type ImageFlags } from './image-one.js';
+import { loadBuildSecrets, parseSecretOptions } from '../build-secrets.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import { reasonOption, releaseImage } from './release.js';
 import type { Command, CommandContext } from './types.js';
@@ -36,6 +37,8 @@ Options:
   --keep            keep the build droplet (e.g. to debug a failed build); delete it yourself afterwards
   --dry-run         print the exact requests and the steps a run would make, and stop: needs no
                     token, sends nothing ({droplet_id} and the like stand for what the API answers)
+  --secret NAME=@FILE  a build secret's value ($.build.secrets), as \`mpimg run --secret\` takes it
+                    (also NAME=env:VAR, or MPIMG_BUILD_SECRET_NAME); checked before any droplet is made
   --json            print the image object (with --all: the table; with --dry-run: the plan) as JSON
                     instead of the list-user line
 ${projectHelp()}
@@ -57,6 +60,7 @@ const OPTIONS = {
   distributions: { type: 'string' },
   parallel: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  secret: { type: 'string', multiple: true },
 } as const;
 
 function parallelOption(v: string | undefined): number {
@@ -141,11 +145,21 @@ export function createImageCommand(deps: ImageCommandDeps = {}): Command {
       const dists =
         values.all || values.distributions !== undefined ? chooseDistributions(manifest, values) : undefined;
       if (values['dry-run']) return printPlan(ctx, manifest, values, { now, reason, dists });
-      // One token and one client for the whole command, resolved before any build step runs: a step
-      // takes the token variables out of process.env meanwhile, where a later worker would miss them.
-      const client = clientFor(ctx, deps);
-      if (dists) return runAll(ctx, deps, client, manifest, values, { now, parallel, reason, dists });
-      return runOne(ctx, deps, client, manifest, values, { now, reason });
+      // Every build secret has its value before a droplet is made; the builds' `mpimg run` takes them.
+      const restoreSecrets = loadBuildSecrets(
+        manifest,
+        parseSecretOptions(values.secret ?? [], ctx.env, ctx.cwd),
+        ctx.env,
+      );
+      try {
+        // One token and one client for the whole command, resolved before any build step runs: a step
+        // takes the token variables out of process.env meanwhile, where a later worker would miss them.
+        const client = clientFor(ctx, deps);
+        if (dists) return await runAll(ctx, deps, client, manifest, values, { now, parallel, reason, dists });
+        return await runOne(ctx, deps, client, manifest, values, { now, reason });
+      } finally {
+        restoreSecrets();
+      }
     },
   };
 }

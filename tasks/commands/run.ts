@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { MpimgError, UsageError } from '../../core/errors.js';
 import { packageVersion } from '../../core/paths.js';
@@ -7,6 +8,8 @@ import type { Task } from '../ssh/task.js';
 import { projectTasks } from '../standard/index.js';
 import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens, tokenValues } from '../secrets.js';
+import { loadBuildSecrets, parseSecretOptions, secretNeedles, TASKS_USING_SECRETS } from '../build-secrets.js';
+import { readManifest } from '../../core/manifest-file.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import { LOG_PATH_ENV, masker, openRunLog, tapWrites, type RunLog } from './run-log.js';
 import type { Command, CommandContext } from './types.js';
@@ -34,6 +37,13 @@ Options:
                          $MPIMG_CLOUD_INIT_TIMEOUT); 0 skips the wait
   --log <file>           append the log to this file instead (also: $${LOG_PATH_ENV}=<file>)
   --no-log               write no log file
+  --secret NAME=@FILE    the value of build secret NAME of mpimg.json ($.build.secrets) is the file's
+                         content (one trailing newline dropped); --secret NAME=env:VAR takes it from
+                         the environment variable VAR, and MPIMG_BUILD_SECRET_NAME=<value> in the
+                         environment works too. NAME=<value> itself is refused: \`ps\` and the shell's
+                         history would keep it. Repeat for each secret; one without a value stops
+                         build, testbuild, repositories, scripts and check before they connect.
+                         Values are masked (***) in the output and the log.
 ${projectHelp(25)}
 
 The DigitalOcean token variables (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, ...) are taken out
@@ -69,6 +79,7 @@ const command: Command = {
         'cloud-init-timeout': { type: 'string' },
         log: { type: 'string' },
         'no-log': { type: 'boolean' },
+        secret: { type: 'string', multiple: true },
       },
       { command: 'run', usage, positionals: true },
     );
@@ -101,6 +112,15 @@ const command: Command = {
     if (log.given?.value === '')
       throw new UsageError('--log is empty', 'give a file name, e.g. --log build.log (or --no-log)');
     const project = inProject(ctx, values.project);
+    // Before anything connects: a declared build secret without a value stops the run here.
+    // A task folder without mpimg.json (a bare mpimgfile) declares no build secrets.
+    const hasManifest = typeof project.cwd === 'string' && existsSync(path.join(project.cwd, 'mpimg.json'));
+    const restoreSecrets = loadBuildSecrets(
+      hasManifest ? readManifest(project.cwd) : {},
+      parseSecretOptions(values.secret ?? [], ctx.env, ctx.cwd),
+      ctx.env,
+      TASKS_USING_SECRETS.has(positionals[0]),
+    );
 
     // From here on, while the task file loads and runs, the token is out of process.env: the vendor's
     // code (and everything it spawns with the default environment) cannot pass it on by accident.
@@ -114,6 +134,7 @@ const command: Command = {
       if (savedTimeout === undefined) delete process.env[CLOUD_INIT_TIMEOUT_ENV];
       else process.env[CLOUD_INIT_TIMEOUT_ENV] = savedTimeout;
       restoreTokens();
+      restoreSecrets();
     }
   },
 };
@@ -151,7 +172,7 @@ async function withRunLog(
   ctx: CommandContext,
   fn: () => Promise<number>,
 ): Promise<number> {
-  const mask = masker(tokenValues(ctx.env, process.env));
+  const mask = masker([...tokenValues(ctx.env, process.env), ...secretNeedles()]);
   let log: RunLog | undefined;
   if (!choice.off) {
     const opened = openRunLog({ project: ctx.cwd, task: name, given: choice.given, cwd: choice.cwd, now: new Date() });

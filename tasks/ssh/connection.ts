@@ -11,6 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { MpimgError } from '../../core/errors.js';
 import { childEnv } from '../secrets.js';
+import { redact } from '../build-secrets.js';
 import { CommandError, CommandTimeoutError, HostKeyError, SshError } from './errors.js';
 import type { TaskTiming } from './output.js';
 import { envWords, shellQuote } from './quote.js';
@@ -96,7 +97,7 @@ export class Connection {
 
   /** Writes one progress line with the task prefix (to stderr, so stdout stays the remote's). */
   log(message: string): void {
-    this.stderr?.write(`${this.linePrefix()}${message}\n`);
+    this.stderr?.write(`${this.linePrefix()}${redact(message)}\n`);
   }
 
   private linePrefix(): string {

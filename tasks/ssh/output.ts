@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
+import { redact } from '../build-secrets.js';
 
 /**
  * Splits a byte stream into lines and writes each one with a prefix, as it arrives, while keeping the
@@ -29,7 +30,8 @@ export class LineStream {
   }
 
   private emit(line: string): void {
-    const clean = line.replace(/\r$/, '');
+    // A build secret's value a remote command printed is masked before it is shown or kept.
+    const clean = redact(line.replace(/\r$/, ''));
     this.tail.push(clean);
     this.sink?.write(`${this.prefix()}${clean}\n`);
   }

@@ -11,6 +11,9 @@ import type { Connection } from '../ssh/connection.js';
 import { shellQuote } from '../ssh/quote.js';
 import { runBuildScript } from '../standard/build-script-run.js';
 import { distroOf, manifestOf, targetRoot } from '../standard/project.js';
+import { buildSecretRef } from '../../runtime/sections/build-secrets.js';
+import { buildSecretValues } from '../build-secrets.js';
+import { fail } from '../ssh/helpers.js';
 import { defineStep } from './define.js';
 import { bundleCommand, fragmentFile, type BuildScriptContext } from './types.js';
 
@@ -98,6 +101,88 @@ async function ownRepositoryLists(c: Connection, m: Manifest): Promise<boolean> 
   return r.exitCode === 0;
 }
 
+/** A credential field of $.build.repositories[].auth with its build secret filled in. */
+function credential(r: Repository, field: 'username' | 'password'): string {
+  const written = r.auth![field];
+  const ref = buildSecretRef(written);
+  const v = ref === undefined ? written : buildSecretValues().get(ref);
+  if (v === undefined)
+    fail(
+      `repository "${r.name}" needs the build secret ${ref} and it has no value`,
+      `give it to mpimg run as --secret ${ref}=@FILE (or MPIMG_BUILD_SECRET_${ref})`,
+    );
+  if (/\s/.test(v))
+    fail(
+      `the ${field} of repository "${r.name}" (build secret ${ref}) holds a blank or a line break`,
+      'apt and dnf read credentials as one word: give the value without blanks',
+    );
+  return v;
+}
+
+const rootDir = (): string => (targetRoot() === '/' ? '' : targetRoot());
+
+/**
+ * Puts the credentials of the repositories with "auth" on the droplet for the build: apt's as
+ * /etc/apt/auth.conf.d/<name>.conf (0600), dnf's as username/password of /etc/yum.repos.d/<name>.repo.
+ * The values go over stdin, never on a command line. removeRepositoryAuth takes them away again.
+ */
+async function addRepositoryAuth(c: Connection, list: Repository[]): Promise<void> {
+  for (const r of list) {
+    if (!r.auth || r.ppa !== undefined) continue;
+    const user = credential(r, 'username');
+    const password = credential(r, 'password');
+    if (r.uris !== undefined) {
+      const dir = `${rootDir()}/etc/apt/auth.conf.d`;
+      await c.sudo(
+        `umask 077 && mkdir -p ${shellQuote(dir)} && t=$(mktemp ${shellQuote(`${dir}/.mpimg.XXXXXXXX`)}) && cat >"$t" && chmod 0600 "$t" && mv -f "$t" ${shellQuote(`${dir}/${r.name}.conf`)}`,
+        {
+          input: `# mpimg:${manifestOf(c).slug} build credentials, removed before the snapshot\nmachine ${r.uris.replace(/\/+$/, '')} login ${user} password ${password}\n`,
+          echo: false,
+        },
+      );
+    } else {
+      const file = shellQuote(`${rootDir()}/etc/yum.repos.d/${r.name}.repo`);
+      await c.sudo(`[ -f ${file} ] && cat >>${file}`, {
+        input: `username=${user}\npassword=${password}\n`,
+        echo: false,
+      });
+    }
+    c.log(`credentials of repository ${r.name} in place for the build`);
+  }
+}
+
+/** Every repository of mpimg.json with credentials, on any distribution. */
+function authRepositories(m: Manifest): Repository[] {
+  const v = m.build?.repositories;
+  const all = Array.isArray(v) ? v : Object.values(v ?? {}).flat();
+  return all.filter((r): r is Repository => !!r?.auth);
+}
+
+/**
+ * Takes the repositories with build credentials off the droplet: the credentials (apt's file
+ * overwritten first where shred exists) and the repository's list itself, since without its
+ * credentials every `apt-get update` or dnf run of the image (the cleanup's, a customer's) would
+ * fail on it. The packages it installed stay. Runs after the build scripts and before the check.
+ */
+export async function removeRepositoryAuth(c: Connection): Promise<void> {
+  const names = [...new Set(authRepositories(manifestOf(c)).map((r) => r.name))];
+  if (names.length === 0) return;
+  const lines = names.map((n) => {
+    const auth = shellQuote(`${rootDir()}/etc/apt/auth.conf.d/${n}.conf`);
+    const lists = [`${rootDir()}/etc/apt/sources.list.d/${n}.sources`, `${rootDir()}/etc/yum.repos.d/${n}.repo`];
+    const any = [auth, ...lists.map(shellQuote)].map((f) => `[ -f ${f} ]`).join(' || ');
+    return [
+      `if ${any}; then`,
+      `  for f in ${auth} ${lists.map(shellQuote).join(' ')}; do [ ! -f "$f" ] || shred -u "$f" 2>/dev/null || rm -f "$f"; done`,
+      `  echo ${shellQuote(n)}`,
+      'fi',
+    ].join('\n');
+  });
+  const r = await c.sudo(lines.join('\n'), { quiet: true, echo: false });
+  for (const n of new Set(r.stdout.split('\n').filter(Boolean)))
+    c.log(`credentials of repository ${n} removed, with its list (a build-only repository: its packages stay)`);
+}
+
 export default defineStep({
   name: 'repositories',
   summary:
@@ -119,9 +204,18 @@ export default defineStep({
   run: async (c) => {
     const m = manifestOf(c);
     const d = await distroOf(c, m);
-    if (forDistro(m.build?.repositories, d.slug, d.family).length === 0 && !(await ownRepositoryLists(c, m)))
+    const list = forDistro(m.build?.repositories, d.slug, d.family);
+    if (list.length === 0 && !(await ownRepositoryLists(c, m)))
       return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
-    await runBuildScript(c, 'repositories');
+    // apt reads its credentials when it refreshes the lists (in the step), dnf from the .repo file.
+    if (d.family === 'apt') await addRepositoryAuth(c, list);
+    try {
+      await runBuildScript(c, 'repositories');
+    } catch (err) {
+      await removeRepositoryAuth(c);
+      throw err;
+    }
+    if (d.family === 'dnf') await addRepositoryAuth(c, list);
   },
   packer: (p) => [
     {

@@ -8,6 +8,9 @@ import { withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
 import { bundledVariables } from '../standard/build-script-run.js';
 import { manifestOf, refuseOutside, targetRoot } from '../standard/project.js';
+import { buildSecretValues, declaredBuildSecrets } from '../build-secrets.js';
+import { fail } from '../ssh/helpers.js';
+import { removeRepositoryAuth } from './repositories.js';
 import { defineStep } from './define.js';
 import type { PackerContext, PackerProvisioner } from './types.js';
 
@@ -41,7 +44,10 @@ function packer(p: PackerContext): PackerProvisioner[] {
     })),
     {
       type: 'shell',
-      env: p.env.map(p.hcl),
+      // A build secret's value is a sensitive Packer variable (masked in Packer's output), sent in
+      // the file Packer sources (use_env_var_file), not on the remote command line.
+      env: [...p.env.map(p.hcl), ...p.buildSecrets.map((n) => `"${n}=\${var.build_secret_${n}}"`)],
+      ...(p.buildSecrets.length ? { envFile: true } : {}),
       inline: [
         '"cd ${local.work}/scripts"',
         p.hcl(
@@ -52,14 +58,52 @@ function packer(p: PackerContext): PackerProvisioner[] {
   ];
 }
 
+/**
+ * The build secrets a script gets, as stdin lines "NAME BASE64" ended by an empty line: never on a
+ * command line (`ps`) nor in a file. Throws when a declared one has no value.
+ */
+export function secretsInput(c: Connection): string {
+  const values = buildSecretValues();
+  const lines = declaredBuildSecrets(manifestOf(c)).map((s) => {
+    const v = values.get(s.name);
+    if (v === undefined)
+      fail(
+        `the build secret ${s.name} of mpimg.json has no value`,
+        `give it to mpimg run as --secret ${s.name}=@FILE or --secret ${s.name}=env:VAR (or MPIMG_BUILD_SECRET_${s.name})`,
+      );
+    return `${s.name} ${Buffer.from(v, 'utf8').toString('base64')}\n`;
+  });
+  return `${lines.join('')}\n`;
+}
+
+/*
+ * Reads the secrets from stdin into the environment with shell builtins (read, printf, export:
+ * no process has a value in its arguments; base64 reads it from a pipe), then runs the script with
+ * stdin from /dev/null. The "x" keeps a value's own trailing newlines.
+ */
+const runWithSecrets = (script: string): string =>
+  // One line: an error shows it as the command that failed, the script's name in it.
+  [
+    'while IFS= read -r mpimg_l && [ -n "$mpimg_l" ]; do',
+    ' mpimg_v=$(printf \'%s\\n\' "${mpimg_l#* }" | base64 -d && echo x) || exit 1;',
+    ' export "${mpimg_l%% *}=${mpimg_v%x}";',
+    'done; unset mpimg_l mpimg_v;',
+    `exec ${shellQuote(script)} </dev/null`,
+  ].join(' ');
+
 export default defineStep({
   name: 'scripts',
   summary: 'run the build scripts scripts/NN-* in order',
-  sections: ['$.build.scriptsDir', '$.variables'],
+  sections: ['$.build.scriptsDir', '$.variables', '$.build.secrets'],
   run: async (c) => {
     const list = buildScripts(c);
-    if (list.length === 0) return c.log('no build scripts in scripts/');
+    // Repository credentials serve the packages and the build scripts, then leave the droplet.
+    if (list.length === 0) {
+      await removeRepositoryAuth(c);
+      return c.log('no build scripts in scripts/');
+    }
     const m = manifestOf(c);
+    const input = secretsInput(c);
     // mpimg.json's values reach the scripts as environment, so no script has to repeat them; its
     // variables under their own names, with the values of the bundle (as the droplet side has them).
     const env = {
@@ -70,18 +114,27 @@ export default defineStep({
       MPIMG_VERSION: m.version,
       MPIMG_DISTRO: m.droplet?.image ?? m.distributions[0],
     };
-    await withRemoteTempDir(
-      c,
-      async (tmp) => {
-        for (const file of list) {
-          const remote = `${tmp}/${basename(file)}`;
-          await c.put(file, remote, { mode: 0o755 });
-          c.log(`--- ${basename(file)}`);
-          await c.sudo(shellQuote(remote), { env, hint: `fix scripts/${basename(file)} and run the task again` });
-        }
-      },
-      `${m.slug}-build`,
-    );
+    try {
+      await withRemoteTempDir(
+        c,
+        async (tmp) => {
+          for (const file of list) {
+            const remote = `${tmp}/${basename(file)}`;
+            await c.put(file, remote, { mode: 0o755 });
+            c.log(`--- ${basename(file)}`);
+            await c.sudo(runWithSecrets(remote), {
+              env,
+              input,
+              echo: false,
+              hint: `fix scripts/${basename(file)} and run the task again`,
+            });
+          }
+        },
+        `${m.slug}-build`,
+      );
+    } finally {
+      await removeRepositoryAuth(c);
+    }
   },
   packer,
 });

@@ -22,6 +22,8 @@ export interface PackerContext {
   buildScripts: Array<{ rel: string; name: string }>;
   /** The environment of the build scripts (NAME=value). */
   env: string[];
+  /** Names of $.build.secrets: Packer variables build_secret_<NAME>, sensitive, from the environment. */
+  buildSecrets: string[];
   cleanupArgs: string[];
   /** An HCL string literal of text (everything from mpimg.json goes through it). */
   hcl(text: string): string;
@@ -36,7 +38,14 @@ export interface PackerContext {
  * string literals with their quotes (`"sh ${local.work}/x-build.sh users"`, or `hcl(text)`).
  */
 export type PackerProvisioner =
-  { type: 'shell'; env?: string[]; inline: string[] } | { type: 'file'; source: string; destination: string };
+  | {
+      type: 'shell';
+      env?: string[];
+      /** use_env_var_file: the environment goes in a file Packer sources, not on the command line. */
+      envFile?: boolean;
+      inline: string[];
+    }
+  | { type: 'file'; source: string; destination: string };
 
 /** What a unit's build.sh fragment may use of the bundle being rendered (tasks/bundle/build-script.ts). */
 export interface BuildScriptContext {
