@@ -427,6 +427,72 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
   });
 });
 
+describe(`examples/lemp on ${SUITE}: nginx, PHP-FPM and MariaDB from mpimg.json alone (no build script)`, () => {
+  const IP = '192.0.2.25';
+  const s = exampleImage('lemp', { address: `${IP}/24` });
+
+  it("the build removed what build.remove lists and ran the services' checks (nginx -t); the image check found 0 failures", () => {
+    expectCleanBuild(s.built, s.project);
+    expect(s.built.output).toMatch(/\/etc\/nginx\/sites-enabled\/default: removed \(a link; what it points to stays\)/);
+    expect(s.built.output).toMatch(/\/var\/www\/html\/index\.nginx-debian\.html: removed \(a file\)/);
+    expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
+    expect(s.built.output).toContain('service php8.2-fpm.service: check passed: php-fpm8.2 -t');
+    // the image ships the template unfilled: the address and the password are each droplet's own
+    const lower = s.built.image.lowers[0];
+    expect(readFileSync(join(lower, 'etc/nginx/sites-available/acme-lemp'), 'utf8')).toContain('server_name "{{ip}}";');
+    expect(readFileSync(join(lower, 'etc/acme-lemp/database.php'), 'utf8')).toContain("'{{secret.APP_DB_PASSWORD}}'");
+  });
+
+  it("first boot: nginx's server_name is the droplet's own address, Debian's defaults are gone, nginx -t passes", async () => {
+    const out = await s.droplet.sh(`
+      grep -h 'server_name' /etc/nginx/sites-enabled/*
+      nginx -T 2>/dev/null | grep -c '{{' || true
+      ls /etc/nginx/sites-enabled /etc/nginx/sites-available /var/www/html
+      nginx -t 2>&1 && echo nginx-t=ok
+      stat -c '%a %U %G %n' /etc/nginx/sites-available/acme-lemp
+    `);
+    expect(out.match(/^\s*server_name .*$/gm)).toEqual([`  server_name "${IP}";`]);
+    expect(out).toMatch(/^0$/m);
+    expect(out).toContain('/etc/nginx/sites-enabled:\nacme-lemp\n');
+    expect(out).toContain('/etc/nginx/sites-available:\nacme-lemp\n');
+    expect(out).toContain('/var/www/html:\nindex.php\n');
+    expect(out).toContain('syntax is ok');
+    expect(out).toContain('nginx-t=ok');
+    expect(out).toContain('644 root root /etc/nginx/sites-available/acme-lemp\n');
+  });
+
+  it("the PHP page answers through nginx (by the droplet's address and by 127.0.0.1) and reached the database with the password made at first boot (0600, in no log)", async () => {
+    const v = await expectSecretCredentials(s.droplet, s.project, ['APP_DB_PASSWORD']);
+    expect(v.APP_DB_PASSWORD).toMatch(/^[A-Za-z0-9]{32}$/);
+    const out = await s.droplet.sh(`
+      curl -sS -o /tmp/page -w 'page=%{http_code}\\n' -H 'Host: ${IP}' http://127.0.0.1/
+      curl -sS -o /dev/null -w 'again=%{http_code}\\n' http://127.0.0.1/index.php
+      cat /tmp/page
+      systemctl is-active nginx.service php8.2-fpm.service mariadb.service
+      stat -c '%a %U %G %n' /etc/acme-lemp /etc/acme-lemp/database.php
+      as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+      as_nobody cat /etc/acme-lemp/database.php 2>&1 | sed 's/^/nobody: /' || true
+      MYSQL_PWD='${v.APP_DB_PASSWORD}' as_nobody mariadb -u app -N app -e 'SELECT CONCAT("visits=", COUNT(*)) FROM visits'
+      MYSQL_PWD=wrong as_nobody mariadb -u app -N app -e 'SELECT 1' 2>&1 | sed 's/^/wrong: /' || true
+    `);
+    expect(out).toContain('page=200');
+    expect(out).toContain('again=200');
+    expect(out).toContain('Hello from your Acme LEMP droplet!');
+    expect(out).toMatch(/PHP 8\.2\.\d+ through nginx\. Database OK: <code>app<\/code>, server 10\.11\.\d+-MariaDB/);
+    expect(out).toContain('active\nactive\nactive\n');
+    expect(out).toContain('750 root www-data /etc/acme-lemp\n');
+    expect(out).toContain('644 root root /etc/acme-lemp/database.php\n');
+    expect(out).toMatch(/nobody: cat: \/etc\/acme-lemp\/database\.php: Permission denied/);
+    expect(out).toMatch(/visits=[2-9]/);
+    expect(out).toMatch(/wrong: ERROR 1045/);
+    expect(await s.droplet.sh('cat /etc/acme-lemp/database.php')).toContain(`'password' => '${v.APP_DB_PASSWORD}'`);
+  });
+
+  it('the firewall lets in only what mpimg.json says (22/tcp limited, 80 and 443)', async () => {
+    await expectFirewall(s.droplet, s.project);
+  });
+});
+
 describe(`build.repositories on ${SUITE}: a package from a signed apt repository on 127.0.0.1 (test/helpers/apt-repo.ts)`, () => {
   let repo: AptRepo;
   const base = () => ({ name: SUITE, lowers: [baseOf(SUITE)] });
