@@ -32,8 +32,8 @@ function copyOf(name: string): string {
 }
 
 describe('examples/', () => {
-  it('holds the three catalog-style projects', () => {
-    expect(names.sort()).toEqual(['lamp', 'redis', 'webapp']);
+  it('holds the catalog-style projects', () => {
+    expect(names.sort()).toEqual(['django', 'lamp', 'lemp', 'redis', 'webapp']);
   });
 
   for (const name of names) {

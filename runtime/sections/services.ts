@@ -8,7 +8,17 @@ export interface Service {
   firstBoot?: 'restart' | 'start' | 'none';
   /** A command that exits 0 when the unit's config is sound ("nginx -t"): run at the end of the build and by verify. */
   check?: string;
+  /**
+   * What first boot does with the unit when DigitalOcean handed the droplet a managed database (the
+   * rule of lib.sh's mpimg_dbaas): "disable" stops and disables it (a local database the app no longer
+   * uses); without a hand-over the unit is enabled and gets its firstBoot action.
+   */
+  managedDatabase?: ManagedDatabaseAction;
 }
+
+/** The unit's fate when a managed database was handed over; one value today, an enum so more can follow. */
+export const MANAGED_DATABASE_ACTIONS = ['disable'] as const;
+export type ManagedDatabaseAction = (typeof MANAGED_DATABASE_ACTIONS)[number];
 
 export const UNIT_RE = /^[A-Za-z0-9@._-]+\.(service|socket|timer|path)$/;
 
@@ -43,6 +53,12 @@ const SERVICE = anyOf([
         'x-hint':
           'one line of shell (no newline or other control character, at most 2000 characters), e.g. "nginx -t"; several commands: join them with &&',
       }),
+      managedDatabase: oneOf(MANAGED_DATABASE_ACTIONS, {
+        description:
+          'What first boot does with the unit when DigitalOcean handed the droplet a managed database (/root/.digitalocean_dbaas_credentials with db_host and db_username, or DATABASE_URL; the rule of mpimg_dbaas in the helper library): "disable" stops and disables it, so a local database the app no longer needs does not run (and stays off on later boots). Without a hand-over the unit is enabled and gets its firstBoot action. Decided once, by the services step after the first-boot steps.',
+        'x-message': 'bad managedDatabase {value}',
+        'x-hint': '"disable" (stop and disable the unit when a managed database was handed over)',
+      }),
     },
     { required: ['name'] },
   ),
@@ -50,13 +66,20 @@ const SERVICE = anyOf([
 
 export const SERVICES_SCHEMA = perDistro(
   SERVICE,
-  'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login. An object may add the unit\'s config check ("check": "nginx -t"), run at the end of the build and by verify.',
+  'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login. An object may add the unit\'s config check ("check": "nginx -t"), run at the end of the build and by verify, and what first boot does with it when a managed database was handed over ("managedDatabase": "disable").',
 );
 
-export function serviceOf(s: string | Service): Required<Omit<Service, 'check'>> & Pick<Service, 'check'> {
+export type ServiceOf = Required<Pick<Service, 'name' | 'firstBoot'>> & Pick<Service, 'check' | 'managedDatabase'>;
+
+export function serviceOf(s: string | Service): ServiceOf {
   return typeof s === 'string'
     ? { name: s, firstBoot: 'restart' }
-    : { name: s.name, firstBoot: s.firstBoot ?? 'restart', ...(s.check === undefined ? {} : { check: s.check }) };
+    : {
+        name: s.name,
+        firstBoot: s.firstBoot ?? 'restart',
+        ...(s.check === undefined ? {} : { check: s.check }),
+        ...(s.managedDatabase === undefined ? {} : { managedDatabase: s.managedDatabase }),
+      };
 }
 
 /** The config checks of a list of services: each unit and command once, in the list's order. */

@@ -81,11 +81,11 @@ export function templateProblems(
     text.split('\n').forEach((line, n) => {
       for (const [, key] of line.matchAll(TEMPLATE_PLACEHOLDER_RE)) {
         if (!reservedPlaceholder(key) || known.includes(key)) {
-          if (key.startsWith('secret.') && known.includes(key) && f.mode & 0o004)
+          if (key.startsWith('secret.') && known.includes(key) && f.mode & 0o004 && !closedFolder(m, target))
             out.push({
               path: `${f.rel}:${n + 1}`,
               message: `{{${key}}} would be readable by every user: the file is mode ${(f.mode & 0o777).toString(8).padStart(4, '0')}`,
-              hint: `chmod o-r ${f.rel} (give it to the service's group with $.files.owners)`,
+              hint: `chmod o-r ${f.rel} (give it to the service's group with $.files.owners), or keep it in a folder of $.directories that others may not enter (e.g. mode "0750"): git keeps no mode but 0644 and 0755`,
             });
           continue;
         }
@@ -98,6 +98,15 @@ export function templateProblems(
       }
     });
   });
+}
+
+/**
+ * The folder of $.directories that holds `p` and lets others not in (no o+x): a file there is not
+ * readable by everyone, whatever its own mode (git checks files out 0644).
+ */
+function closedFolder(m: Manifest, p: string): string | undefined {
+  return (m.directories ?? []).find((d) => d.mode && !(parseInt(d.mode, 8) & 0o001) && p.startsWith(`${d.path}/`))
+    ?.path;
 }
 
 /** The folder of $.directories or home of $.users, owned by another user than root, that holds `p`. */

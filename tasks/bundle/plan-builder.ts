@@ -11,7 +11,7 @@ import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';
 import { runtimeHome, toolDirs } from '../../runtime/policy.js';
 import { credentialsFile } from '../../runtime/sections/credentials.js';
-import { serviceOf } from '../../runtime/sections/services.js';
+import { serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
 import { prepareOps } from './first-boot-prepare.js';
@@ -72,28 +72,23 @@ function firstBootOps(project: Project, common: Common): Op[] {
 
 /** The services of the manifest, (re)started after the first-boot steps, before the finish. */
 function servicesOps(m: Project['manifest'], common: Common): Op[] {
+  // action:managed:unit, one shell word each (unit names are [A-Za-z0-9@._-]); managed "-" for none
+  const word = (u: ServiceOf): string => `${u.firstBoot}:${u.managedDatabase ?? '-'}:${u.name}`;
   const perDistro = m.distributions.map((slug) => ({
     slug,
     units: forDistro(m.services, slug, familyOf(slug))
       .map(serviceOf)
-      .filter((u) => u.firstBoot !== 'none'),
+      .filter((u) => u.firstBoot !== 'none' || u.managedDatabase !== undefined)
+      .map(word),
   }));
   if (!perDistro.some((d) => d.units.length)) return [];
   const cases = perDistro
-    .map((d) => [osReleasePattern(d.slug), d.units.map((u) => ({ name: u.name, action: u.firstBoot }))] as const)
-    .filter((c): c is readonly [string, Array<{ name: string; action: 'restart' | 'start' }>] => c[0] !== undefined);
+    .map((d) => [osReleasePattern(d.slug), d.units] as const)
+    .filter((c): c is readonly [string, string[]] => c[0] !== undefined);
   const script = `${common.home}/services`;
   const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
   return [
-    fileOp(
-      script,
-      0o755,
-      renderDroplet('services.sh.ejs', {
-        ...common,
-        cases,
-        fallback: perDistro[0].units.map((u) => ({ name: u.name, action: u.firstBoot })),
-      }),
-    ),
+    fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units })),
     fileOp(
       `${PER_INSTANCE_DIR}/yy-${m.slug}-services`,
       0o755,

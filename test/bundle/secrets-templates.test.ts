@@ -142,6 +142,20 @@ describe('$.files.templates', () => {
     ]);
   });
 
+  it('a secret in a 0644 file (as git checks it out) is fine inside a folder of $.directories others may not enter', () => {
+    const file = { 'files/etc/app/app.conf': ['p={{secret.DB_PASSWORD}}\n', 0o644] as [string, number] };
+    const closed = { path: '/etc/app', owner: 'root', group: 'www-data' };
+    expect(loadProblems(file, { ...manifest, directories: [{ ...closed, mode: '0750' }] })).toEqual([]);
+    expect(loadProblems(file, { ...manifest, directories: [{ ...closed, mode: '0751' }] })).toEqual([
+      'files/etc/app/app.conf:1: {{secret.DB_PASSWORD}} would be readable by every user: the file is mode 0644',
+    ]);
+    // a closed folder elsewhere, or one without a mode (made 0755), shields nothing
+    for (const directories of [[{ ...closed, path: '/etc/other', mode: '0700' }], [closed]])
+      expect(loadProblems(file, { ...manifest, directories })).toEqual([
+        'files/etc/app/app.conf:1: {{secret.DB_PASSWORD}} would be readable by every user: the file is mode 0644',
+      ]);
+  });
+
   it('refuses a template that is not in files/, a secret in a file everyone may read, and a folder another user owns', () => {
     expect(loadProblems({}, { ...manifest, files: { dir: 'files', templates: ['/etc/app/none.conf'] } })).toEqual([
       '$.files.templates[0]: /etc/app/none.conf is not a regular file of files/',

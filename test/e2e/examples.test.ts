@@ -24,6 +24,7 @@ import {
 import { tail } from './harness/exec.js';
 import { makeAptRepo, type AptRepo } from '../helpers/apt-repo.js';
 import type { Interactive } from './harness/interactive.js';
+import { managedPostgres, MANAGED_PG_PORT, MANAGED_PG_SOCKETS, MANAGED_PG_UNIT } from './harness/managed-postgres.js';
 import { mountsUnder } from './harness/mounts.js';
 import { mirror, pointSourcesAt, resolveMirror, tarballPath } from './harness/rootfs.js';
 import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
@@ -426,6 +427,215 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       await expectFirewall(s.droplet, s.project);
     });
   });
+});
+
+describe(`examples/lemp on ${SUITE}: nginx, PHP-FPM and MariaDB from mpimg.json alone (no build script)`, () => {
+  const IP = '192.0.2.25';
+  const s = exampleImage('lemp', { address: `${IP}/24` });
+
+  it("the build removed what build.remove lists and ran the services' checks (nginx -t); the image check found 0 failures", () => {
+    expectCleanBuild(s.built, s.project);
+    expect(s.built.output).toMatch(/\/etc\/nginx\/sites-enabled\/default: removed \(a link; what it points to stays\)/);
+    expect(s.built.output).toMatch(/\/var\/www\/html\/index\.nginx-debian\.html: removed \(a file\)/);
+    expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
+    expect(s.built.output).toContain('service php8.2-fpm.service: check passed: php-fpm8.2 -t');
+    // the image ships the template unfilled: the address and the password are each droplet's own
+    const lower = s.built.image.lowers[0];
+    expect(readFileSync(join(lower, 'etc/nginx/sites-available/acme-lemp'), 'utf8')).toContain('server_name "{{ip}}";');
+    expect(readFileSync(join(lower, 'etc/acme-lemp/database.php'), 'utf8')).toContain("'{{secret.APP_DB_PASSWORD}}'");
+  });
+
+  it("first boot: nginx's server_name is the droplet's own address, Debian's defaults are gone, nginx -t passes", async () => {
+    const out = await s.droplet.sh(`
+      grep -h 'server_name' /etc/nginx/sites-enabled/*
+      nginx -T 2>/dev/null | grep -c '{{' || true
+      ls /etc/nginx/sites-enabled /etc/nginx/sites-available /var/www/html
+      nginx -t 2>&1 && echo nginx-t=ok
+      stat -c '%a %U %G %n' /etc/nginx/sites-available/acme-lemp
+    `);
+    expect(out.match(/^\s*server_name .*$/gm)).toEqual([`  server_name "${IP}";`]);
+    expect(out).toMatch(/^0$/m);
+    expect(out).toContain('/etc/nginx/sites-enabled:\nacme-lemp\n');
+    expect(out).toContain('/etc/nginx/sites-available:\nacme-lemp\n');
+    expect(out).toContain('/var/www/html:\nindex.php\n');
+    expect(out).toContain('syntax is ok');
+    expect(out).toContain('nginx-t=ok');
+    expect(out).toContain('644 root root /etc/nginx/sites-available/acme-lemp\n');
+  });
+
+  it("the PHP page answers through nginx (by the droplet's address and by 127.0.0.1) and reached the database with the password made at first boot (0600, in no log)", async () => {
+    const v = await expectSecretCredentials(s.droplet, s.project, ['APP_DB_PASSWORD']);
+    expect(v.APP_DB_PASSWORD).toMatch(/^[A-Za-z0-9]{32}$/);
+    const out = await s.droplet.sh(`
+      curl -sS -o /tmp/page -w 'page=%{http_code}\\n' -H 'Host: ${IP}' http://127.0.0.1/
+      curl -sS -o /dev/null -w 'again=%{http_code}\\n' http://127.0.0.1/index.php
+      cat /tmp/page
+      systemctl is-active nginx.service php8.2-fpm.service mariadb.service
+      stat -c '%a %U %G %n' /etc/acme-lemp /etc/acme-lemp/database.php
+      as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+      as_nobody cat /etc/acme-lemp/database.php 2>&1 | sed 's/^/nobody: /' || true
+      MYSQL_PWD='${v.APP_DB_PASSWORD}' as_nobody mariadb -u app -N app -e 'SELECT CONCAT("visits=", COUNT(*)) FROM visits'
+      MYSQL_PWD=wrong as_nobody mariadb -u app -N app -e 'SELECT 1' 2>&1 | sed 's/^/wrong: /' || true
+    `);
+    expect(out).toContain('page=200');
+    expect(out).toContain('again=200');
+    expect(out).toContain('Hello from your Acme LEMP droplet!');
+    expect(out).toMatch(/PHP 8\.2\.\d+ through nginx\. Database OK: <code>app<\/code>, server 10\.11\.\d+-MariaDB/);
+    expect(out).toContain('active\nactive\nactive\n');
+    expect(out).toContain('750 root www-data /etc/acme-lemp\n');
+    expect(out).toContain('644 root root /etc/acme-lemp/database.php\n');
+    expect(out).toMatch(/nobody: cat: \/etc\/acme-lemp\/database\.php: Permission denied/);
+    expect(out).toMatch(/visits=[2-9]/);
+    expect(out).toMatch(/wrong: ERROR 1045/);
+    expect(await s.droplet.sh('cat /etc/acme-lemp/database.php')).toContain(`'password' => '${v.APP_DB_PASSWORD}'`);
+  });
+
+  it('the firewall lets in only what mpimg.json says (22/tcp limited, 80 and 443)', async () => {
+    await expectFirewall(s.droplet, s.project);
+  });
+});
+
+describe(`examples/django on ${SUITE}: Django, gunicorn, PostgreSQL and nginx; settings filled in at first boot`, () => {
+  const IP = '192.0.2.26';
+  const s = exampleImage('django', { address: `${IP}/24` });
+  const SECRETS = ['DJANGO_SECRET_KEY', 'DJANGO_DB_PASSWORD', 'DJANGO_ADMIN_PASSWORD'];
+
+  it("the build removed nginx's default site, ran nginx -t; the image holds the settings unfilled; 0 failures", () => {
+    expectCleanBuild(s.built, s.project);
+    expect(s.built.output).toMatch(/\/etc\/nginx\/sites-enabled\/default: removed \(a link; what it points to stays\)/);
+    expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
+    const settings = readFileSync(join(s.built.image.lowers[0], 'etc/acme-django/settings.py'), 'utf8');
+    expect(settings).toContain("SECRET_KEY = '{{secret.DJANGO_SECRET_KEY}}'");
+    expect(settings).toContain("'PASSWORD': '{{secret.DJANGO_DB_PASSWORD}}'");
+  });
+
+  it("first boot filled in the settings from the secrets (0600 credentials, in no log) and the droplet's address; only root and the app read them", async () => {
+    const file = s.project.manifest.credentials!.file!;
+    expect((await s.droplet.sh(`stat -c '%a %U %G' ${file}`)).trim()).toBe('600 root root');
+    const v = parseValues(await s.droplet.sh(credentialValues(file, SECRETS)));
+    expect(v.DJANGO_SECRET_KEY).toMatch(/^[A-Za-z0-9_-]{50}$/);
+    expect(v.DJANGO_DB_PASSWORD).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(v.DJANGO_ADMIN_PASSWORD).toMatch(/^[A-Za-z0-9]{24}$/);
+    for (const k of SECRETS)
+      expect((await s.droplet.sh(logsHolding(v[k]))).trim(), `${k} found in these logs`).toBe('');
+    const settings = await s.droplet.sh('cat /etc/acme-django/settings.py');
+    expect(settings).toContain(`SECRET_KEY = '${v.DJANGO_SECRET_KEY}'\n`);
+    expect(settings).toContain(`ALLOWED_HOSTS = ['${IP}', 'localhost', '127.0.0.1']\n`);
+    expect(settings).toContain(`'PASSWORD': '${v.DJANGO_DB_PASSWORD}',\n`);
+    expect(settings).not.toContain('{{');
+    const out = await s.droplet.sh(`
+      stat -c '%a %U %G %n' /etc/acme-django /etc/acme-django/settings.py
+      setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/acme-django/settings.py 2>&1 | sed 's/^/nobody: /' || true
+      test ! -e /etc/acme-django/managed-database.json && echo no-managed-database
+    `);
+    expect(out).toContain('750 root django /etc/acme-django\n');
+    expect(out).toContain('644 root root /etc/acme-django/settings.py\n');
+    expect(out).toMatch(/nobody: cat: \/etc\/acme-django\/settings\.py: Permission denied/);
+    expect(out).toContain('no-managed-database');
+  });
+
+  it("the app answers through nginx (server_name and ALLOWED_HOSTS: the droplet's address) from the local PostgreSQL, run by gunicorn as django", async () => {
+    const v = parseValues(await s.droplet.sh(credentialValues(s.project.manifest.credentials!.file!, SECRETS)));
+    const out = await s.droplet.sh(`
+      curl -sS -o /tmp/page -w 'page=%{http_code}\\n' -H 'Host: ${IP}' http://127.0.0.1/
+      curl -sS -o /dev/null -w 'foreign=%{http_code}\\n' -H 'Host: evil.example' http://127.0.0.1/
+      curl -sS -o /dev/null -w 'static=%{http_code}\\n' http://127.0.0.1/static/admin/css/base.css
+      cat /tmp/page
+      grep -h 'server_name' /etc/nginx/sites-enabled/*
+      ls /etc/nginx/sites-enabled
+      systemctl is-active acme-django.service nginx.service postgresql.service
+      echo "user=$(${unitUser('acme-django.service')})"
+      ss -Hltn 'sport = :8000' | awk '{ print "listen=" $4 }'
+      PGPASSWORD='${v.DJANGO_DB_PASSWORD}' setpriv --reuid=nobody --regid=nogroup --clear-groups psql -h 127.0.0.1 -U django -d acme_django -Atc "SELECT 'admins=' || count(*) FROM auth_user WHERE is_superuser"
+      PGPASSWORD=wrong setpriv --reuid=nobody --regid=nogroup --clear-groups psql -h 127.0.0.1 -U django -d acme_django -Atc 'SELECT 1' 2>&1 | sed 's/^/wrong: /' || true
+    `);
+    expect(out).toContain('page=200');
+    expect(out).toContain('foreign=400');
+    expect(out).toContain('static=200');
+    expect(out).toContain('Hello from your Acme Django droplet!');
+    expect(out).toMatch(
+      /Database OK: PostgreSQL 15\.\d+[^,]*, database <code>acme_django<\/code> on 127\.0\.0\.1, 1 admin user\(s\)/,
+    );
+    expect(out.match(/^\s*server_name .*$/gm)).toEqual([`  server_name "${IP}";`]);
+    expect(out).toContain('\nacme-django\nactive\nactive\nactive\n');
+    expect(out).toContain('user=django');
+    expect(out).toContain('listen=127.0.0.1:8000');
+    expect(out).toContain('admins=1');
+    expect(out).toMatch(/wrong: .*password authentication failed for user "django"/);
+  });
+
+  it('the admin user logs in to /admin/ with the password of the credentials file, not with another', async () => {
+    const v = parseValues(await s.droplet.sh(credentialValues(s.project.manifest.credentials!.file!, SECRETS)));
+    const login = (password: string) => `
+      rm -f /tmp/jar
+      curl -sS -c /tmp/jar -b /tmp/jar -H 'Host: ${IP}' -o /tmp/login http://127.0.0.1/admin/login/
+      tok=$(sed -n 's/.*name="csrfmiddlewaretoken" value="\\([^"]*\\)".*/\\1/p' /tmp/login | head -n 1)
+      printf 'csrfmiddlewaretoken=%s&username=admin&password=%s&next=/admin/' "$tok" '${password}' |
+        curl -sS -c /tmp/jar -b /tmp/jar -H 'Host: ${IP}' --data-binary @- -o /dev/null -w 'login=%{http_code} %{redirect_url}\\n' http://127.0.0.1/admin/login/
+      curl -sS -b /tmp/jar -H 'Host: ${IP}' -o /tmp/admin -w 'admin=%{http_code}\\n' http://127.0.0.1/admin/
+      grep -o 'Site administration' /tmp/admin || true
+    `;
+    const ok = await s.droplet.sh(login(v.DJANGO_ADMIN_PASSWORD));
+    expect(ok).toMatch(/login=302 http:\/\/127\.0\.0\.1\/admin\/\n/);
+    expect(ok).toContain('admin=200');
+    expect(ok).toContain('Site administration');
+    const wrong = await s.droplet.sh(login('not-the-password'));
+    expect(wrong).toContain('login=200');
+    expect(wrong).toMatch(/admin=302/);
+  });
+
+  it('the firewall lets in only what mpimg.json says (22/tcp limited, 80 and 443)', async () => {
+    await expectFirewall(s.droplet, s.project);
+  });
+
+  it(
+    'a second droplet of the same image with a managed PostgreSQL handed over: migrations and the admin go there (over TLS), the local PostgreSQL is stopped and disabled',
+    async () => {
+      const password = randomBytes(18).toString('base64url');
+      const managed = await SystemdDroplet.start({
+        work,
+        image: s.built.image,
+        name: 'ex-django-dbaas',
+        slug: s.project.slug,
+        instanceId: newId('django-dbaas'),
+        keys,
+        address: '192.0.2.27/24',
+        prepare: (d) => managedPostgres(d, password),
+        fixtures: [MANAGED_PG_UNIT],
+      });
+      try {
+        const psql = `runuser -u postgres -- psql -h ${MANAGED_PG_SOCKETS} -p ${MANAGED_PG_PORT} -d defaultdb -At`;
+        const out = await managed.sh(`
+          curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
+          cat /tmp/page
+          echo "local=$(systemctl is-active postgresql.service || true) $(systemctl is-enabled postgresql.service || true)"
+          echo "cluster=$(systemctl is-active 'postgresql@*-main.service' || true)"
+          ss -Hltn 'sport = :5432' | awk '{ print "listen5432=" $4 }'
+          ${psql} -c "SELECT 'admins=' || count(*) FROM auth_user WHERE is_superuser AND username = 'admin'"
+          # the managed database takes TLS only: the app's connections were TLS
+          PGPASSWORD='${password}' PGSSLMODE=disable psql -h 127.0.0.1 -p ${MANAGED_PG_PORT} -U doadmin -d defaultdb -Atc 'SELECT 1' 2>&1 | sed 's/^/plain: /' || true
+          PGPASSWORD='${password}' PGSSLMODE=require psql -h 127.0.0.1 -p ${MANAGED_PG_PORT} -U doadmin -d defaultdb -Atc "SELECT 'tls=' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+          stat -c '%a %U %G %n' /etc/acme-django/managed-database.json
+          systemctl is-active acme-django.service
+        `);
+        expect(out).toContain('page=200');
+        expect(out).toMatch(
+          /Database OK: PostgreSQL 15\.\d+[^,]*, database <code>defaultdb<\/code> on 127\.0\.0\.1, 1 admin user\(s\)/,
+        );
+        expect(out).toContain('local=inactive disabled');
+        expect(out).toMatch(/cluster=(inactive|unknown)?\n/);
+        expect(out).not.toContain('listen5432=');
+        expect(out).toContain('admins=1');
+        expect(out).toMatch(/plain: .*no encryption/);
+        expect(out).toContain('tls=true');
+        expect(out).toContain('640 root django /etc/acme-django/managed-database.json\n');
+        expect((await managed.sh(logsHolding(password))).trim()).toBe('');
+      } finally {
+        expect(await managed.close()).toBe(0);
+      }
+    },
+    12 * 60_000,
+  );
 });
 
 describe(`build.repositories on ${SUITE}: a package from a signed apt repository on 127.0.0.1 (test/helpers/apt-repo.ts)`, () => {
