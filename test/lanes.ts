@@ -52,6 +52,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/do/verify-command.test.ts',
   'test/do/verify-task.test.ts',
   'test/tasks/catalog.test.ts',
+  'test/tasks/record.test.ts',
   'test/tasks/child-env.test.ts',
   'test/tasks/cloud-init.test.ts',
   'test/tasks/connection.test.ts',
