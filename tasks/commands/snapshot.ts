@@ -9,6 +9,7 @@ import { COMMAND_SCOPES } from '../do/scopes.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
 import { MpimgError, UsageError } from '../../core/errors.js';
+import { noteSnapshotInRecord } from '../record/attach.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -123,6 +124,9 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
           beforeAction: (t) => sent.add(t),
         });
         progress.done(`snapshot ${res.image.id} "${res.image.name}" ready`);
+        // the build record of this droplet gets the snapshot (and the base image id the API gave)
+        const ids = { id: droplet.id, ip: publicIPv4(droplet), baseImageId: droplet.image?.id };
+        noteSnapshotInRecord(ctx.cwd, ids, res.image, ctx.stderr, deps.now?.() ?? new Date());
         printImage(ctx, res.image, Boolean(values.json));
         return 0;
       } catch (err) {
