@@ -79,7 +79,7 @@ export async function makeRecord(c: Connection, now: () => Date = () => new Date
 
 /** The record step: checks the records folder first (a bad one fails before anything is read), then writes. */
 export async function recordBuild(c: Connection): Promise<string> {
-  recordsFolder(c.project, false);
+  recordsFolder(c.project, 'check');
   const record = await makeRecord(c);
   if (record.packages.database === null)
     c.log(

@@ -39,12 +39,14 @@ function writeError(what: string, err: unknown, hint: string): MpimgError {
  * The project's records folder, made when missing. A path there that is no folder, or a link leading
  * out of the project, is refused: records stay in the project.
  */
-export function recordsFolder(project: string, create: boolean): { dir: string; made: boolean } {
+export function recordsFolder(project: string, mode: 'read' | 'check' | 'create'): { dir: string; made: boolean } {
+  const create = mode === 'create';
   const dir = join(project, RECORDS_DIR);
+  const what = mode === 'read' ? 'cannot read the build records' : 'cannot write the build record';
   const outside = fs.existsSync(dir) ? outsideProject(project, RECORDS_DIR) : null;
   if (outside !== null) {
     const { message, hint } = outsideMessage(RECORDS_DIR, outside);
-    throw new MpimgError(`cannot write the build record: ${message}`, { where: `${RECORDS_DIR}/`, hint });
+    throw new MpimgError(`${what}: ${message}`, { where: `${RECORDS_DIR}/`, hint });
   }
   let st: fs.Stats | undefined;
   try {
@@ -53,7 +55,7 @@ export function recordsFolder(project: string, create: boolean): { dir: string; 
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(`${RECORDS_DIR} cannot be read`, err, '');
   }
   if (st && !st.isDirectory())
-    throw new MpimgError(`cannot write the build record: ${RECORDS_DIR} in the project is not a folder`, {
+    throw new MpimgError(`${what}: ${RECORDS_DIR} in the project is not a folder`, {
       where: join(project, RECORDS_DIR),
       hint: `move that file away: build records are kept in the folder ${RECORDS_DIR}/ of the project`,
     });
@@ -79,7 +81,7 @@ function writeSynced(file: string, text: string): void {
 /** Writes images/<record.id>/ with the record and the SBOM; its path. Nothing is left behind on failure. */
 export function writeRecord(project: string, record: BuildRecord, sbom: unknown): string {
   if (!ID_RE.test(record.id)) throw new TypeError(`bad record id ${JSON.stringify(record.id)}`);
-  const { dir, made } = recordsFolder(project, true);
+  const { dir, made } = recordsFolder(project, 'create');
   const final = join(dir, record.id);
   const tmp = join(dir, `.${record.id}.tmp-${randomBytes(4).toString('hex')}`);
   try {
@@ -126,7 +128,7 @@ function isRecord(v: unknown): v is BuildRecord {
 
 /** Every record of the project, newest first (none when there is no records folder). */
 export function listRecords(project: string): RecordListing {
-  const { dir } = recordsFolder(project, false);
+  const { dir } = recordsFolder(project, 'read');
   const out: RecordListing = { records: [], problems: [] };
   if (!fs.existsSync(dir)) return out;
   for (const name of fs.readdirSync(dir).sort()) {
