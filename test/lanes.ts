@@ -16,6 +16,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/build-script.test.ts',
   'test/bundle/build-policy.test.ts',
   'test/bundle/build-remove.test.ts',
+  'test/bundle/freshen.test.ts',
   'test/bundle/service-check.test.ts',
   'test/bundle/build-property.test.ts',
   'test/generators/new-command.test.ts',
