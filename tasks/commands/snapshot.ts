@@ -66,6 +66,20 @@ export function describeDroplet(d: Droplet): string {
   return `droplet ${d.id} "${printable(d.name ?? '')}" (tags: ${tags || 'none'}; public IPv4: ${publicIPv4(d) ?? 'none'}; status: ${printable(String(d.status))})`;
 }
 
+/** After a failure: what state the droplet may have been left in. */
+function noteLeftState(ctx: CommandContext, droplet: Droplet, sent: Set<string>, name: string, err: unknown): void {
+  if (droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
+    ctx.stderr.write(
+      `note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`,
+    );
+  }
+  if (sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
+    ctx.stderr.write(
+      `note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`,
+    );
+  }
+}
+
 export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
   return {
     name: 'snapshot',
@@ -131,17 +145,7 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
         return 0;
       } catch (err) {
         progress.suspend();
-        // Say what state the droplet may have been left in.
-        if (droplet && droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
-          ctx.stderr.write(
-            `note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`,
-          );
-        }
-        if (droplet && sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
-          ctx.stderr.write(
-            `note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`,
-          );
-        }
+        if (droplet) noteLeftState(ctx, droplet, sent, name, err);
         throw err;
       } finally {
         progress.suspend();
