@@ -50,6 +50,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
     summary: 'point the Marketplace listing at a snapshot (Vendor API)',
     load: () => import('./commands/release.js'),
   },
+  images: {
+    summary: 'list the build records of this project (images/), newest first',
+    load: () => import('./commands/images.js'),
+  },
 };
 
 function helpText(): string {

@@ -13,6 +13,7 @@ import type { ImageRecord } from '../do/release.js';
 import type { Image } from '../do/types.js';
 import { checkCollector, runVerifyPipeline, summarise } from '../do/verify.js';
 import type { DoCommandDeps } from './do-support.js';
+import { noteSnapshotInRecord } from '../record/attach.js';
 import { runTaskBuildStep } from './task-step.js';
 import type { CommandContext } from './types.js';
 import { defaultVerifyStep } from './verify.js';
@@ -94,6 +95,7 @@ async function buildOne(o: OneOptions): Promise<OneResult> {
       },
     });
     progress.done(`image ${res.image.id} "${res.image.name}" ready${res.destroyed ? ', build droplet destroyed' : ''}`);
+    noteSnapshotInRecord(o.ctx.cwd, res.droplet, res.image, o.stderr);
     return { image: res.image, verify: 'not run' };
   } catch (err) {
     // The image was made but the droplet is left: the image still counts, the run fails.
@@ -101,6 +103,7 @@ async function buildOne(o: OneOptions): Promise<OneResult> {
       progress.done(
         `image ${err.result.image.id} "${err.result.image.name}" ready, but the build droplet was not destroyed`,
       );
+      noteSnapshotInRecord(o.ctx.cwd, err.result.droplet, err.result.image, o.stderr);
       return { image: err.result.image, verify: 'not run', error: err };
     }
     return { verify: 'not run', error: err };

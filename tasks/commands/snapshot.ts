@@ -9,6 +9,7 @@ import { COMMAND_SCOPES } from '../do/scopes.js';
 import { SnapshotErroredError, snapshotDroplet, type SnapshotTimings } from '../do/snapshot.js';
 import type { Droplet } from '../do/types.js';
 import { MpimgError, UsageError } from '../../core/errors.js';
+import { noteSnapshotInRecord } from '../record/attach.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -63,6 +64,20 @@ function printable(s: string): string {
 export function describeDroplet(d: Droplet): string {
   const tags = (d.tags ?? []).map(printable).join(', ');
   return `droplet ${d.id} "${printable(d.name ?? '')}" (tags: ${tags || 'none'}; public IPv4: ${publicIPv4(d) ?? 'none'}; status: ${printable(String(d.status))})`;
+}
+
+/** After a failure: what state the droplet may have been left in. */
+function noteLeftState(ctx: CommandContext, droplet: Droplet, sent: Set<string>, name: string, err: unknown): void {
+  if (droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
+    ctx.stderr.write(
+      `note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`,
+    );
+  }
+  if (sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
+    ctx.stderr.write(
+      `note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`,
+    );
+  }
 }
 
 export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
@@ -123,21 +138,14 @@ export function createSnapshotCommand(deps: SnapshotCommandDeps = {}): Command {
           beforeAction: (t) => sent.add(t),
         });
         progress.done(`snapshot ${res.image.id} "${res.image.name}" ready`);
+        // the build record of this droplet gets the snapshot (and the base image id the API gave)
+        const ids = { id: droplet.id, ip: publicIPv4(droplet), baseImageId: droplet.image?.id };
+        noteSnapshotInRecord(ctx.cwd, ids, res.image, ctx.stderr, deps.now?.() ?? new Date());
         printImage(ctx, res.image, Boolean(values.json));
         return 0;
       } catch (err) {
         progress.suspend();
-        // Say what state the droplet may have been left in.
-        if (droplet && droplet.status !== 'off' && (sent.has('shutdown') || sent.has('power_off'))) {
-          ctx.stderr.write(
-            `note: droplet ${droplet.id} was running and may now be off: power it on with \`doctl compute droplet-action power-on ${droplet.id}\`\n`,
-          );
-        }
-        if (droplet && sent.has('snapshot') && !(err instanceof SnapshotErroredError)) {
-          ctx.stderr.write(
-            `note: a snapshot "${name}" of droplet ${droplet.id} was started and may still appear: check \`doctl compute image list-user\`\n`,
-          );
-        }
+        if (droplet) noteLeftState(ctx, droplet, sent, name, err);
         throw err;
       } finally {
         progress.suspend();

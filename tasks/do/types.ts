@@ -31,6 +31,8 @@ export interface Droplet {
   size_slug?: string;
   tags?: string[];
   created_at?: string;
+  /** The image the droplet was made from (the build record's base image id). */
+  image?: { id: number; slug?: string | null };
 }
 
 export interface Image {

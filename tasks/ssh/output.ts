@@ -63,6 +63,8 @@ export interface TaskTiming {
   ok: boolean;
   /** Nesting depth: 0 for the task that was asked for, 1 for the tasks it called, ... */
   depth: number;
+  /** When it started (ISO 8601, UTC): the build record says when each step ran. */
+  startedAt?: string;
 }
 
 /** A small table: one row per task, indented by nesting, with its wall time and result. */

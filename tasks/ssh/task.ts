@@ -46,7 +46,7 @@ export function task(name: string, description: string, fn: TaskFn): Task {
     c.log(`> ${name}${description ? `: ${description}` : ''}`);
     const start = performance.now();
     // Recorded when the task starts, so the table lists tasks in running order (parents first).
-    const timing = { name, ms: 0, ok: false, depth };
+    const timing = { name, ms: 0, ok: false, depth, startedAt: new Date().toISOString() };
     c.timings.push(timing);
     try {
       await fn(c);

@@ -7,6 +7,7 @@ import type { Connection } from '../ssh/connection.js';
 import { withRemoteTempDir } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
 import { manifestOf, refuseOutside } from './project.js';
+import { noteCheckOutput } from '../record/check-summary.js';
 
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 
@@ -36,7 +37,9 @@ export async function runDropletScript(c: Connection, which: 'cleanup' | 'check'
     async (tmp) => {
       const remote = `${tmp}/${basename(script.abs)}`;
       await c.put(script.abs, remote, { mode: 0o700 });
-      return (await c.sudo(cmdline('bash', remote, ...args), { check: false })).exitCode;
+      const r = await c.sudo(cmdline('bash', remote, ...args), { check: false });
+      if (which === 'check') noteCheckOutput(c, r.stdout); // its counts go into the build record
+      return r.exitCode;
     },
     `${m.slug}-${which}`,
   );

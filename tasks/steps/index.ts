@@ -32,6 +32,8 @@ import firewall from './firewall.js';
 import configtest from './configtest.js';
 import cleanup from './cleanup.js';
 import check from './check.js';
+import freshen from './freshen.js';
+import record from './record.js';
 
 export type { BuildScriptContext, BuildStep, PackerContext, PackerProvisioner } from './types.js';
 
@@ -49,8 +51,10 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   services,
   firewall,
   configtest,
+  freshen,
   cleanup,
   check,
+  record,
 ]);
 
 /** The task names `build` runs, in order. */

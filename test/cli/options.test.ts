@@ -44,6 +44,7 @@ const COMMANDS = [
   'image',
   'verify',
   'release',
+  'images',
 ];
 
 describe('mpimg help <command>', () => {

@@ -182,6 +182,7 @@ describe('a --project that is no project: exit 2, what it is, nothing written', 
       'image',
       'verify',
       'release',
+      'images',
       'run',
       'add',
     ]) {

@@ -25,7 +25,7 @@ const nodeAt = (p: string): SchemaNode | undefined =>
 describe('the build steps, one list', () => {
   const at = (n: string) => buildOrder().indexOf(n);
 
-  it('keeps what the order is for: boot first, sources before packages, files/ before owners and scripts, cleanup then check last', () => {
+  it('keeps what the order is for: boot first, sources before packages, files/ before owners and scripts, the review-day upgrade, cleanup, check, then the record', () => {
     expect(at('wait-boot')).toBe(0);
     expect(at('upgrade')).toBeLessThan(at('repositories'));
     expect(at('repositories')).toBeLessThan(at('packages'));
@@ -34,7 +34,7 @@ describe('the build steps, one list', () => {
     expect(at('owners')).toBeLessThan(at('scripts'));
     expect(at('scripts')).toBeLessThan(at('install'));
     expect(at('install')).toBeLessThan(at('services'));
-    expect(buildOrder().slice(-2)).toEqual(['cleanup', 'check']);
+    expect(buildOrder().slice(-4)).toEqual(['freshen', 'cleanup', 'check', 'record']);
     expect(new Set(buildOrder()).size).toBe(STEPS.length);
   });
 
@@ -54,7 +54,9 @@ describe('the build steps, one list', () => {
     // testbuild: no cleanup, and the check that only reports in the check's place
     expect(testbuildOrder()).not.toContain('cleanup');
     expect(testbuildOrder().at(-1)).toBe('check-report');
-    expect([...BUILD_STEPS, 'cleanup', 'check']).toEqual(buildOrder());
+    expect(testbuildOrder()).not.toContain('freshen');
+    expect(testbuildOrder()).not.toContain('record');
+    expect([...BUILD_STEPS, 'freshen', 'cleanup', 'check', 'record']).toEqual(buildOrder());
     expect([...standardTasks().keys()].slice(0, STEPS.length)).toEqual(buildOrder());
     expect(build.description).toBe(`full build (${buildOrder().join(' → ')})`);
   });
