@@ -26,6 +26,7 @@ export const UNIT_PACKAGES = [
   'ufw',
   'dbus-daemon',
   'iproute2',
+  'ssl-cert',
 ];
 export const E2E_PACKAGES = [
   'debootstrap',
