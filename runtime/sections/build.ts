@@ -1,6 +1,7 @@
 /** $.build: what the build droplet installs: repositories first, then packages, then the build scripts. */
 import { isSystemDir, reservedRepository, rootRunOf, rootRunPaths, toolDirOf, URL_PATTERN } from '../policy.js';
 import type { Check } from '../schema.js';
+import { DEBCONF_CHECKS, DEBCONF_SCHEMA, type DebconfEntry } from './debconf.js';
 import { obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
@@ -32,6 +33,7 @@ export interface BuildSection {
   repositories?: PerDistro<Repository>;
   /** Droplet paths the packages install and the image must not ship (the last part may be a glob). */
   remove?: PerDistro<string>;
+  debconf?: DebconfEntry[];
 }
 
 /*
@@ -158,6 +160,7 @@ export const BUILD_SCHEMA = obj(
       REMOVE,
       'Droplet paths the packages install and the image must not ship (nginx\'s /etc/nginx/sites-enabled/default, Debian\'s /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob ("/etc/nginx/sites-enabled/*"). `status` on the droplet reports a listed path that is there again (drift: "not removed"). Never a system folder, generator-mpimg\'s own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.',
     ),
+    debconf: DEBCONF_SCHEMA,
   },
   { description: 'What the build droplet installs.' },
 );
@@ -186,6 +189,7 @@ function removalProblem(p: string, root: Record<string, unknown>): string | null
 }
 
 export const BUILD_CHECKS: Record<string, Check> = {
+  ...DEBCONF_CHECKS,
   packageEntry(v, at, out, root) {
     if (typeof v !== 'string' || !PACKAGE_RE.test(v)) return;
     const vars = (root.variables ?? {}) as Record<string, unknown>;
