@@ -91,7 +91,6 @@ export function renderPacker(
     slug: m.slug,
     family,
     packages: packageArguments(forDistro(m.build?.packages, image, familyOf(image)), variables, familyOf(image)),
-    debconfAnswers: m.build?.debconf?.length ?? 0,
     // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
     buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
     env: [

@@ -44,8 +44,6 @@ export default defineStep({
     if (d.family !== 'apt') return c.log(`build.debconf is for apt distributions: nothing to preseed on ${d.slug}`);
     await runBuildScript(c, 'debconf');
   },
-  packer: (p) =>
-    p.family === 'apt' && p.debconfAnswers > 0
-      ? [{ type: 'shell', inline: [bundleCommand(p, 'build.sh', 'debconf')] }]
-      : [],
+  // always: the build script says when there is nothing to preseed (no answers, a dnf machine)
+  packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'build.sh', 'debconf')] }],
 });

@@ -18,8 +18,6 @@ export interface PackerContext {
   family: 'apt' | 'dnf';
   /** build.packages for the build base. */
   packages: string[];
-  /** How many answers build.debconf holds. */
-  debconfAnswers: number;
   /** The build scripts `mpimg bundle` listed (tasks/bundle/scripts-dir.ts): path in the project, file name. */
   buildScripts: Array<{ rel: string; name: string }>;
   /** The environment of the build scripts (NAME=value). */
