@@ -38,14 +38,6 @@ mpimg_configtest() {
 }
 
 configtest() {
-  N=$((N + 1))
-  rc=0
-  quiet in_root /bin/sh -c "$2" || rc=$?
-  [ "$rc" = 0 ] || die "service $1: its check failed (exit code $rc, its output above): $2" "fix the configuration of $1 (files/, a build script or build.packages) until its check exits 0, then build again"
-  say "service $1: check passed: $2"
-}
-
-configtest() {
   distro
   configtest_list
   [ "$N" != 0 ] || say "mpimg.json has no service checks (services[].check) for $DSLUG"
