@@ -3,6 +3,7 @@
  * and the package family. Used on the droplet (plans that differ per family) and by the build tasks.
  */
 import { DISTRIBUTIONS } from './manifest.js';
+import { DNF_SLUG_RE } from './sections/common.js';
 
 export type Family = 'apt' | 'dnf';
 
@@ -44,8 +45,5 @@ export function distroFromOsRelease(text: string): Distro | undefined {
 
 /** The family of a distribution slug of the manifest (table first, then the name). */
 export function familyOf(slug: string): Family {
-  return (
-    DISTRIBUTIONS.find((d) => d.slug === slug)?.family ??
-    (/^(rocky|alma|centos|fedora|rhel)/.test(slug) ? 'dnf' : 'apt')
-  );
+  return DISTRIBUTIONS.find((d) => d.slug === slug)?.family ?? (DNF_SLUG_RE.test(slug) ? 'dnf' : 'apt');
 }

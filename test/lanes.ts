@@ -18,6 +18,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/build-remove.test.ts',
   'test/bundle/freshen.test.ts',
   'test/bundle/service-check.test.ts',
+  'test/bundle/debconf.test.ts',
   'test/bundle/build-property.test.ts',
   'test/generators/new-command.test.ts',
   'test/runtime/catalog-droplet.test.ts',

@@ -7,6 +7,7 @@ import {
   type BuildSecret,
   type RepositoryAuth,
 } from './build-secrets.js';
+import { DEBCONF_CHECKS, DEBCONF_SCHEMA, type DebconfEntry } from './debconf.js';
 import { obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
@@ -40,6 +41,7 @@ export interface BuildSection {
   /** Droplet paths the packages install and the image must not ship (the last part may be a glob). */
   remove?: PerDistro<string>;
   secrets?: BuildSecret[];
+  debconf?: DebconfEntry[];
 }
 
 /*
@@ -168,6 +170,7 @@ export const BUILD_SCHEMA = obj(
       REMOVE,
       'Droplet paths the packages install and the image must not ship (nginx\'s /etc/nginx/sites-enabled/default, Debian\'s /var/www/html/index.nginx-debian.html), removed right after the packages: a file, a link (what it points to stays) or a folder with what is in it; a path not there is fine. The last part may be a glob ("/etc/nginx/sites-enabled/*"). `status` on the droplet reports a listed path that is there again (drift: "not removed"). Never a system folder, generator-mpimg\'s own folders or where root runs code from (/etc/systemd, /usr, /opt/<vendor>/<slug>, ...), also not through a link.',
     ),
+    debconf: DEBCONF_SCHEMA,
   },
   { description: 'What the build droplet installs.' },
 );
@@ -196,6 +199,7 @@ export function removalProblem(p: string, root: Record<string, unknown>): string
 }
 
 export const BUILD_CHECKS: Record<string, Check> = {
+  ...DEBCONF_CHECKS,
   packageEntry(v, at, out, root) {
     if (typeof v !== 'string' || !PACKAGE_RE.test(v)) return;
     const vars = (root.variables ?? {}) as Record<string, unknown>;

@@ -7,6 +7,8 @@ export const VENDOR_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 /** DigitalOcean base image slug shape, e.g. ubuntu-24-04-x64, debian-12-x64, rockylinux-9-x64. */
 export const DISTRO_SLUG_RE = /^[a-z][a-z0-9-]*-x64$/;
+/** A distribution slug of the dnf family (Rocky, Alma, CentOS Stream, ...); any other is apt's. */
+export const DNF_SLUG_RE = /^(rocky|alma|centos|fedora|rhel)/;
 /** Unix user and group names as useradd takes them (no leading digit or dash). */
 export const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 

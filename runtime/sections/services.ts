@@ -1,5 +1,5 @@
 /** $.services: systemd units enabled at build, (re)started at first boot after the first-boot steps. */
-import { anyOf, obj, oneOf, perDistro, str } from './common.js';
+import { anyOf, int, obj, oneOf, perDistro, str } from './common.js';
 
 export interface Service {
   /** The unit, e.g. "app.service" (from files/ or a package). */
@@ -8,6 +8,8 @@ export interface Service {
   firstBoot?: 'restart' | 'start' | 'none';
   /** A command that exits 0 when the unit's config is sound ("nginx -t"): run at the end of the build and by verify. */
   check?: string;
+  /** Seconds the build gives its check before stopping it (default DEFAULT_CHECK_TIMEOUT_S). */
+  checkTimeoutSeconds?: number;
   /**
    * What first boot does with the unit when DigitalOcean handed the droplet a managed database (the
    * rule of lib.sh's mpimg_dbaas): "disable" stops and disables it (a local database the app no longer
@@ -19,6 +21,9 @@ export interface Service {
 /** The unit's fate when a managed database was handed over; one value today, an enum so more can follow. */
 export const MANAGED_DATABASE_ACTIONS = ['disable'] as const;
 export type ManagedDatabaseAction = (typeof MANAGED_DATABASE_ACTIONS)[number];
+
+/** How long the build lets a service's check run by default: a config test is quick; a hang is a failure. */
+export const DEFAULT_CHECK_TIMEOUT_S = 120;
 
 export const UNIT_RE = /^[A-Za-z0-9@._-]+\.(service|socket|timer|path)$/;
 
@@ -53,6 +58,12 @@ const SERVICE = anyOf([
         'x-hint':
           'one line of shell (no newline or other control character, at most 2000 characters), e.g. "nginx -t"; several commands: join them with &&',
       }),
+      checkTimeoutSeconds: int({
+        minimum: 1,
+        maximum: 3600,
+        description: `Seconds the build gives "check" before it stops it and fails, naming the unit (default ${DEFAULT_CHECK_TIMEOUT_S}).`,
+        'x-hint': 'a whole number of seconds from 1 to 3600',
+      }),
       managedDatabase: oneOf(MANAGED_DATABASE_ACTIONS, {
         description:
           'What first boot does with the unit when DigitalOcean handed the droplet a managed database (/root/.digitalocean_dbaas_credentials with db_host and db_username, or DATABASE_URL; the rule of mpimg_dbaas in the helper library): "disable" stops and disables it, so a local database the app no longer needs does not run (and stays off on later boots). Without a hand-over the unit is enabled and gets its firstBoot action. Decided once, by the services step after the first-boot steps.',
@@ -69,7 +80,8 @@ export const SERVICES_SCHEMA = perDistro(
   'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login. An object may add the unit\'s config check ("check": "nginx -t"), run at the end of the build and by verify, and what first boot does with it when a managed database was handed over ("managedDatabase": "disable").',
 );
 
-export type ServiceOf = Required<Pick<Service, 'name' | 'firstBoot'>> & Pick<Service, 'check' | 'managedDatabase'>;
+export type ServiceOf = Required<Pick<Service, 'name' | 'firstBoot'>> &
+  Pick<Service, 'check' | 'checkTimeoutSeconds' | 'managedDatabase'>;
 
 export function serviceOf(s: string | Service): ServiceOf {
   return typeof s === 'string'
@@ -78,20 +90,23 @@ export function serviceOf(s: string | Service): ServiceOf {
         name: s.name,
         firstBoot: s.firstBoot ?? 'restart',
         ...(s.check === undefined ? {} : { check: s.check }),
+        ...(s.checkTimeoutSeconds === undefined ? {} : { checkTimeoutSeconds: s.checkTimeoutSeconds }),
         ...(s.managedDatabase === undefined ? {} : { managedDatabase: s.managedDatabase }),
       };
 }
 
-/** The config checks of a list of services: each unit and command once, in the list's order. */
-export function serviceChecks(list: ReadonlyArray<string | Service>): Array<{ name: string; check: string }> {
+/** The config checks of a list of services: each unit and command once, in the list's order, with its time limit. */
+export function serviceChecks(
+  list: ReadonlyArray<string | Service>,
+): Array<{ name: string; check: string; timeoutS: number }> {
   const seen = new Set<string>();
-  const out: Array<{ name: string; check: string }> = [];
+  const out: Array<{ name: string; check: string; timeoutS: number }> = [];
   for (const s of list.map(serviceOf)) {
     if (s.check === undefined) continue;
     const key = `${s.name}\n${s.check}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ name: s.name, check: s.check });
+    out.push({ name: s.name, check: s.check, timeoutS: s.checkTimeoutSeconds ?? DEFAULT_CHECK_TIMEOUT_S });
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
+import { runtimeHome } from '../../runtime/policy.js';
 import { serviceChecks, serviceOf } from '../../runtime/sections/services.js';
 import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
 import type { Connection } from '../ssh/connection.js';
@@ -111,15 +112,23 @@ export async function checkCredentials(c: Connection, m: Manifest, rep: Report):
   rep.add('pass', 'credentials', `${file} is 0600, owned by root`);
 }
 
+/**
+ * The declared units active; those of "managedDatabase": "disable" off instead when the droplet had a
+ * managed database handed over (decided on the droplet by the helper library's mpimg_dbaas).
+ */
 export async function checkServices(c: Connection, m: Manifest, rep: Report): Promise<void> {
   const d = await distroOf(c, m);
-  const units = forDistro(m.services, d.slug, d.family)
-    .map(serviceOf)
-    .map((s) => s.name);
+  const all = forDistro(m.services, d.slug, d.family).map(serviceOf);
+  const units = [...new Set(all.map((s) => s.name))];
   if (units.length === 0) return rep.add('pass', 'services', `$.services declares none for ${d.slug}`);
+  const managed = new Set(all.filter((s) => s.managedDatabase === 'disable').map((s) => s.name));
+  const lib = shellQuote(`${runtimeHome(m.vendor, m.slug)}/lib.sh`);
   const r = await c.sudo(
     [
       'if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then echo no-systemd; exit 0; fi',
+      ...(managed.size
+        ? [`if ( . ${lib} && mpimg_dbaas ) >/dev/null 2>&1; then echo 'dbaas: yes'; else echo 'dbaas: no'; fi`]
+        : []),
       `for u in ${units.map(shellQuote).join(' ')}; do s=$(systemctl is-active -- "$u" 2>/dev/null); printf '%s %s\\n' "$u" "\${s:-unknown}"; done`,
     ].join('\n'),
     { quiet: true, echo: false },
@@ -132,15 +141,33 @@ export async function checkServices(c: Connection, m: Manifest, rep: Report): Pr
       .filter(Boolean)
       .map((l) => l.split(' ') as [string, string]),
   );
-  const bad = units.filter((u) => states.get(u) !== 'active');
-  if (bad.length)
+  const off = states.get('dbaas:') === 'yes' ? units.filter((u) => managed.has(u)) : [];
+  const bad = units.filter((u) => !off.includes(u) && states.get(u) !== 'active');
+  const on = off.filter((u) => states.get(u) === 'active');
+  const said = (u: string) => `${u} (${states.get(u) ?? 'unknown'})`;
+  if (bad.length || on.length)
     rep.add(
       'fail',
       'services',
-      `declared service(s) not active: ${bad.map((u) => `${u} (${states.get(u) ?? 'unknown'})`).join(', ')}`,
+      [
+        ...(bad.length ? [`declared service(s) not active: ${bad.map(said).join(', ')}`] : []),
+        ...(on.length
+          ? [`active though a managed database was handed over ("managedDatabase": "disable"): ${on.join(', ')}`]
+          : []),
+      ].join('; '),
       ['see `systemctl status <unit>` and `journalctl -u <unit>` on the droplet'],
     );
-  else rep.add('pass', 'services', `every declared service is active: ${units.join(', ')}`);
+  else {
+    const active = units.filter((u) => !off.includes(u));
+    rep.add(
+      'pass',
+      'services',
+      [
+        ...(active.length ? [`every declared service is active: ${active.join(', ')}`] : []),
+        ...(off.length ? [`off, as a managed database was handed over: ${off.join(', ')}`] : []),
+      ].join('; '),
+    );
+  }
 }
 
 /** One result per service check (services[].check), id `check:<unit>`, bound as $.verify.commands are. */

@@ -14,13 +14,27 @@ import { bundleCommand } from './types.js';
 // is kept aside and shown only when it fails, under the unit's name.
 const SHELL = `### configtest ###############################################################################
 
-# mpimg_configtest UNIT COMMAND: COMMAND (services[].check) must exit 0.
+# mpimg_configtest UNIT SECONDS COMMAND: COMMAND (services[].check) must exit 0 within SECONDS
+# (services[].checkTimeoutSeconds): a check that hangs is stopped (with what it started) and fails.
 mpimg_configtest() {
   N=$((N + 1))
   rc=0
-  quiet in_root /bin/sh -c "$2" || rc=$?
-  [ "$rc" = 0 ] || die "service $1: its check failed (exit code $rc, its output above): $2" "fix the configuration of $1 (files/, a build script or build.packages) until its check exits 0, then build again"
-  say "service $1: check passed: $2"
+  if command -v timeout >/dev/null 2>&1; then
+    if [ "$R" = / ]; then
+      quiet timeout -k 10 "$2" /bin/sh -c "$3" || rc=$?
+    else
+      quiet timeout -k 10 "$2" chroot "$R" /bin/sh -c "$3" || rc=$?
+    fi
+  else
+    say "note: no timeout command here: the check of $1 runs without its limit of $2 s"
+    quiet in_root /bin/sh -c "$3" || rc=$?
+  fi
+  case $rc in
+    0) ;;
+    124 | 137) die "service $1: its check did not finish within $2 s and was stopped: $3" "make the check quick (a config test, not a start), or give it more time with services[].checkTimeoutSeconds in mpimg.json" ;;
+    *) die "service $1: its check failed (exit code $rc, its output above): $3" "fix the configuration of $1 (files/, a build script or build.packages) until its check exits 0, then build again" ;;
+  esac
+  say "service $1: check passed: $3"
 }
 
 configtest() {
@@ -46,7 +60,7 @@ export default defineStep({
       checksCase: ctx
         .distroCase((slug, family) =>
           serviceChecks(ctx.listFor(ctx.manifest.services, slug, family)).map(
-            (s) => `mpimg_configtest ${sq(s.name)} ${sq(s.check)}`,
+            (s) => `mpimg_configtest ${sq(s.name)} ${s.timeoutS} ${sq(s.check)}`,
           ),
         )
         .split('\n')

@@ -20,6 +20,7 @@ import type { BuildStep } from './types.js';
 import waitBoot from './wait-boot.js';
 import upgrade from './upgrade.js';
 import repositories from './repositories.js';
+import debconf from './debconf.js';
 import packages from './packages.js';
 import remove from './remove.js';
 import users from './users.js';
@@ -41,6 +42,7 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   waitBoot,
   upgrade,
   repositories,
+  debconf,
   packages,
   remove,
   users,

@@ -85,6 +85,25 @@ describe('services[].check, run by the build script on a staged root', () => {
     ]);
   });
 
+  it('a check that hangs is stopped after its time limit and fails the build, naming the unit and the limit', () => {
+    const { root, staged } = nginxRoot('events {}\n');
+    copyBinary(staged, '/usr/bin/sleep', 'usr/bin/sleep');
+    const script = bundled([{ name: 'slow.service', check: 'sleep 300; echo never', checkTimeoutSeconds: 1 }]).build;
+    installScript(root, script);
+    const started = Date.now();
+    const r = runBuild(root, ['--root', '/staged', 'configtest']);
+    // (the harness stops a run after 60 s: well before that, the build's own limit stopped it)
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain('never');
+    expect(r.stderr).toContain(
+      'error: configtest: service slow.service: its check did not finish within 1 s and was stopped: sleep 300; echo never',
+    );
+    expect(r.stderr).toContain('services[].checkTimeoutSeconds');
+    // without a limit of its own a check gets the default, 120 s
+    expect(readFileSync(bundled(SERVICES).build, 'utf8')).toContain("mpimg_configtest 'nginx.service' 120 'nginx -t'");
+  });
+
   it('no check for this distribution: says so; the step sits after services and firewall, before cleanup', () => {
     const root = buildRoot();
     stagedIn(root, 'staged');

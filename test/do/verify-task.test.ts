@@ -251,6 +251,34 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(f.err).toMatch(/error: verify: 1 check\(s\) failed on root@127\.0\.0\.1:\d+: check:acme-wiki\.service/);
   });
 
+  it('a "managedDatabase": "disable" unit must be active without a hand-over and off with one', async () => {
+    const { project, d } = await setup({
+      manifest: {
+        ...VERIFY_MANIFEST,
+        services: ['acme-wiki.service', { name: 'mariadb.service', firstBoot: 'none', managedDatabase: 'disable' }],
+      },
+    });
+    const none = await verify(project, d);
+    expect(none.out).toContain('[FAIL] services: declared service(s) not active: mariadb.service (inactive)');
+    d.setFake({ active: ['acme-wiki.service', 'mariadb.service'] });
+    expect((await verify(project, d)).tag('services')).toBe('PASS');
+
+    // DigitalOcean's hand-over file on the droplet: the unit must be off
+    d.exec(
+      `printf 'db_host="db.example.com"\\ndb_username="doadmin"\\ndb_password="S3CRET"\\n' > /root/.digitalocean_dbaas_credentials`,
+    );
+    const on = await verify(project, d);
+    expect(on.out).toContain(
+      '[FAIL] services: active though a managed database was handed over ("managedDatabase": "disable"): mariadb.service',
+    );
+    expect(on.out + on.err).not.toContain('S3CRET');
+    d.setFake({ active: ['acme-wiki.service'] });
+    const off = await verify(project, d);
+    expect(off.out).toContain(
+      '[PASS] services: every declared service is active: acme-wiki.service; off, as a managed database was handed over: mariadb.service',
+    );
+  });
+
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {
     const { project, d } = await setup({ boot: { finish: false } });
     // Held: the droplet's own sshd config makes every root session print the wait message.

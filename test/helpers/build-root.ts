@@ -39,6 +39,7 @@ const TOOLS = [
   'env',
   'id',
   'stat',
+  'timeout',
   'find',
   'sort',
   'touch',
