@@ -73,15 +73,14 @@ if mpimg_dbaas && [ "${DB_PROTOCOL:-mysql}" = mysql ]; then
   wait_for "the managed database at $DB_HOST:$port" 600 mariadb-admin --connect-timeout=5 -h "$DB_HOST" -P "$port" ping
   write_config managed "$DB_HOST" "$port" '' "$DB_USER" "$DB_PASSWORD" "$name" true
   echo "the site uses the managed database"
-  # -- The local MariaDB is not needed: stopped and disabled. (These lines go once mpimg.json can say
-  # -- it: services[].managedDatabase "disable".)
+  # The local MariaDB is not needed: stopped and disabled. Not services[].managedDatabase: that
+  # disables on any hand-over, and this site keeps its local MariaDB when the managed one is not MySQL.
   if have_systemd; then
     systemctl disable --now mariadb.service
   else
     systemctl disable mariadb.service
   fi
   echo "the local MariaDB is stopped and disabled"
-  # -- end of the local MariaDB's part
   exit 0
 fi
 if [ -n "${DB_PROTOCOL:-}" ]; then
