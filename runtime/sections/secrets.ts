@@ -81,7 +81,7 @@ export const TEMPLATES_SCHEMA = strings(
   dropletPath('A file of files/ by its droplet path, e.g. /etc/nginx/sites-available/app.'),
   {
     description:
-      'Files of files/ filled in per droplet at first boot, before the first-boot steps, keeping owner and mode: {{ip}} (public IPv4), {{hostname}}, {{VARIABLE}} ($.variables) and {{secret.NAME}} ($.secrets). Any other {{...}} (Jinja, Go, Mustache) stays as it is.',
+      'Files of files/ filled in per droplet at first boot, before the first-boot steps, keeping owner and mode: {{ip}} (public IPv4), {{hostname}}, {{VARIABLE}} ($.variables) and {{secret.NAME}} ($.secrets). Any other {{...}} (Jinja, Go, Mustache) stays as it is. The image holds the unfilled file: the build\'s service checks read it as it is (quote a placeholder where the syntax needs it, e.g. nginx\'s server_name "{{ip}}"), and a unit enabled at build starts at boot before first boot fills it in, so a service that must not run on a placeholder secret says so in its unit (ExecCondition=/bin/sh -c \'! grep -qF "{{secret." /etc/app/settings\', as examples/django does).',
     'x-check': 'templates',
   },
 );
