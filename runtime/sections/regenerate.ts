@@ -116,7 +116,7 @@ export const REGENERATE_SCHEMA = strings(
     CUSTOM,
   ]),
   {
-    description: `Secrets a package makes when it is installed, which every droplet of the image would share: removed by the build's cleanup and made anew at first boot, before the first-boot steps and the services' start, with their owner and mode, once per droplet (first boot run again keeps the droplet's own). A known one by name (${PACKAGE_SECRET_NAMES.map((n) => `"${n}"`).join(', ')}; nothing is made on a droplet without its package), or {"path", "command", "owner", "group", "mode"} for another. The image check FAILs on a known one left as built.`,
+    description: `Secrets a package makes when it is installed, which every droplet of the image would share: removed by the build's cleanup and made anew at first boot, before the first-boot steps and the services' start, with their owner and mode, once per droplet (first boot run again keeps the droplet's own). A known one by name (${PACKAGE_SECRET_NAMES.map((n) => `"${n}"`).join(', ')}; nothing is made on a droplet without its package), or {"path", "command", "owner", "group", "mode"} for another. The image check FAILs on a known one left as built. A service that started at boot with the old one (RabbitMQ starts before cloud-init's first boot) reads the new one only once restarted: list its unit in $.services (restarted after the first-boot steps).`,
     'x-check': 'regenerate',
   },
 );
