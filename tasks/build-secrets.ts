@@ -15,6 +15,8 @@ export const BUILD_SECRET_ENV_PREFIX = 'MPIMG_BUILD_SECRET_';
 export const REDACTED = '***';
 /** Shorter values are refused: masking them would hide ordinary words of the output. */
 export const MIN_SECRET_LENGTH = 4;
+/** The lines of a value of several lines at least this long are masked and searched for on their own. */
+const MIN_LINE_LENGTH = 16;
 
 /*
  * Under a global symbol, like the token stash (tasks/secrets.ts): the CLI and the project's
@@ -30,14 +32,28 @@ const HOW =
 /** The declared build secrets of a manifest. */
 export const declaredBuildSecrets = (m: Pick<Manifest, 'build'>): BuildSecret[] => m.build?.secrets ?? [];
 
+/** The lines of a value of several lines that are searched for and masked (a key's armour lines are no secret). */
+const secretLines = (v: string): string[] =>
+  v
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= MIN_LINE_LENGTH && !/^-----/.test(l));
+
 function checkedValue(name: string, value: string, from: string): string {
-  if (value.length < MIN_SECRET_LENGTH)
+  if (value.trim().length < MIN_SECRET_LENGTH)
     throw new UsageError(
       `the build secret ${name} (${from}) is shorter than ${MIN_SECRET_LENGTH} characters`,
       'give the real value: short values cannot be masked in the logs without hiding ordinary words',
     );
   if (value.includes('\0'))
     throw new UsageError(`the build secret ${name} (${from}) holds a NUL byte`, 'give a text value');
+  // A value of several lines is searched for in the image and masked in the output line by line:
+  // one without a long line could be neither (an empty search would flag every file of the image).
+  if (value.includes('\n') && secretLines(value).length === 0)
+    throw new UsageError(
+      `the build secret ${name} (${from}) has several lines and none of ${MIN_LINE_LENGTH} characters or more`,
+      `a value of several lines is masked and searched for by its long lines: give one line, or one secret for each part (e.g. a user name and a password)`,
+    );
   return value;
 }
 
@@ -164,8 +180,7 @@ export function secretNeedles(values: Iterable<string> = store().values()): stri
   const out = new Set<string>();
   for (const v of values) {
     out.add(v);
-    if (v.includes('\n'))
-      for (const line of v.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----/.test(line)) out.add(line.trim());
+    if (v.includes('\n')) for (const line of secretLines(v)) out.add(line);
   }
   return [...out].sort((a, b) => b.length - a.length);
 }

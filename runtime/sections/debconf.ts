@@ -31,8 +31,6 @@ export interface DebconfEntry {
 }
 
 const PLACEHOLDER_G = /\{\{([A-Z][A-Z0-9_]{0,63})\}\}/g;
-/** Exactly one placeholder: what a password value must be (its value given at bundle time). */
-const ONE_PLACEHOLDER_RE = /^\{\{[A-Z][A-Z0-9_]{0,63}\}\}$/;
 
 /**
  * An answer as debconf-set-selections reads it: one line (a newline would start a second selection,
@@ -70,7 +68,7 @@ const ENTRY = obj(
     }),
     value: str({
       description:
-        'The answer, one line (a multiselect: "a, b"); {{VARIABLE}}s of $.variables are filled in at bundle time. boolean and seen take "true" or "false". A password is never written here: "" (none) or "{{NAME}}" of a variable whose value is given at bundle time (MPIMG_VAR_NAME=... make bundle).',
+        'The answer, one line (a multiselect: "a, b"); {{VARIABLE}}s of $.variables are filled in at bundle time. boolean and seen take "true" or "false". A password is always "" (none): one written here or given at bundle time would be in the image and the same on every droplet; a password of its own per droplet is $.secrets, set at first boot.',
     }),
   },
   { required: ['package', 'question', 'type', 'value'], 'x-check': 'debconfEntry' },
@@ -81,12 +79,6 @@ export const DEBCONF_SCHEMA = strings(ENTRY, {
     'Answers to the questions Debian packages ask when they install (postfix\'s mailer type, a database package\'s questions), set with debconf-set-selections right before build.packages, on the apt distributions of "distributions" only (the dnf family has no equivalent: its packages ask nothing), e.g. [{"package": "postfix", "question": "postfix/main_mailer_type", "type": "select", "value": "Internet Site"}]. `debconf-get-selections` (debconf-utils) on a machine with the package shows its questions.',
   'x-check': 'debconfList',
 });
-
-const defaultOf = (v: unknown): string | undefined => {
-  if (typeof v === 'string') return v;
-  const d = (v as { default?: unknown } | null)?.default;
-  return typeof d === 'string' ? d : undefined;
-};
 
 /**
  * The line debconf-set-selections gets for `e`: its value's {{VARIABLE}}s filled in from `vars`.
@@ -142,23 +134,16 @@ export const DEBCONF_CHECKS: Record<string, Check> = {
         );
     if (BOOLEAN_TYPES.includes(e.type) && names.length === 0 && e.value !== 'true' && e.value !== 'false')
       push(out, vAt, `a ${e.type} value is "true" or "false", not "${e.value}"`, 'write "true" or "false"');
-    if (e.type === 'password' && e.value !== '') {
-      if (!ONE_PLACEHOLDER_RE.test(e.value))
-        return push(
-          out,
-          vAt,
-          "a password is written into mpimg.json here: it would be in the project's history and in every image built from it",
-          'write "" (no password: e.g. MariaDB then lets root in by its unix socket) or "{{NAME}}" of a variable with an empty default whose value is given at bundle time (MPIMG_VAR_NAME=... make bundle); a password each droplet needs of its own is made at first boot ($.secrets)',
-        );
-      const name = names[0];
-      const d = name in vars ? defaultOf(vars[name]) : undefined;
-      if (d)
-        push(
-          out,
-          vAt,
-          `the password's variable ${name} has a default in mpimg.json: the password would be written there after all`,
-          `give ${name} an empty default ("${name}": "") and its value at bundle time (MPIMG_VAR_${name}=... make bundle)`,
-        );
-    }
+    // A password given at build time is every droplet's: it stays in the image (debconf's
+    // passwords.dat, the helper library's variables), the bundle and the build record.
+    if (e.type === 'password' && e.value !== '')
+      push(
+        out,
+        vAt,
+        names.length
+          ? `a password from a variable ({{${names.join('}}, {{')}}}) would be in the image (the helper library's variables, debconf's passwords.dat), the bundle and the build record, the same on every droplet`
+          : "a password is written into mpimg.json here: it would be in the project's history and in every image built from it",
+        'write "" (no password: e.g. MariaDB then lets root in by its unix socket; dbconfig-common makes a random one); a password each droplet needs of its own is made at first boot ($.secrets) and set by a first-boot script',
+      );
   },
 };

@@ -78,9 +78,15 @@ export function tapWrites(stream: Writable, tap: WriteTap): () => void {
 /** Shorter values are not masked: they would hide ordinary words (a real token is 71 characters). */
 const MIN_MASKED = 8;
 
-/** Replaces every occurrence of each secret (longest first, so one inside another is masked whole). */
-export function masker(secrets: string[]): (text: string) => string {
-  const list = [...new Set(secrets)].filter((s) => s.length >= MIN_MASKED).sort((a, b) => b.length - a.length);
+/**
+ * Replaces every occurrence of each secret (longest first, so one inside another is masked whole):
+ * `secrets` of MIN_MASKED characters or more, and every one of `exact` (build secrets, whose length
+ * tasks/build-secrets.ts checked when they were given).
+ */
+export function masker(secrets: string[], exact: readonly string[] = []): (text: string) => string {
+  const list = [...new Set([...secrets.filter((s) => s.length >= MIN_MASKED), ...exact.filter(Boolean)])].sort(
+    (a, b) => b.length - a.length,
+  );
   return (text) => list.reduce((t, s) => (t.includes(s) ? t.split(s).join('[redacted]') : t), text);
 }
 

@@ -172,7 +172,8 @@ async function withRunLog(
   ctx: CommandContext,
   fn: () => Promise<number>,
 ): Promise<number> {
-  const mask = masker([...tokenValues(ctx.env, process.env), ...secretNeedles()]);
+  // build secrets whatever their length: the tasks' own output masks them all (redact), so must the rest
+  const mask = masker(tokenValues(ctx.env, process.env), secretNeedles());
   let log: RunLog | undefined;
   if (!choice.off) {
     const opened = openRunLog({ project: ctx.cwd, task: name, given: choice.given, cwd: choice.cwd, now: new Date() });

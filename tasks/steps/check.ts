@@ -35,13 +35,13 @@ const SCAN = [
 export async function scanBuildSecrets(c: Connection): Promise<string[]> {
   await removeRepositoryAuth(c);
   const values = buildSecretValues();
-  if (values.size === 0) return [];
+  // grep -f takes an empty line as a pattern that every file matches
+  const needles = secretNeedles(values.values()).filter((n) => n !== '' && !n.includes('\n'));
+  if (needles.length === 0) return [];
   const root = targetRoot() === '/' ? '' : targetRoot();
   const r = await c.sudo(`sh -c ${shellQuote(SCAN)} mpimg-scan ${shellQuote(root)}`, {
     // grep takes one pattern a line: a value of several lines is searched for by its long lines.
-    input: `${secretNeedles(values.values())
-      .filter((n) => !n.includes('\n'))
-      .join('\n')}\n`,
+    input: `${needles.join('\n')}\n`,
     quiet: true,
     echo: false,
   });

@@ -70,28 +70,21 @@ const ANSWERS: DebconfEntry[] = [
   { package: 'acme-app', question: 'acme-app/empty', type: 'string', value: '' },
   { package: 'acme-app', question: 'acme-app/enable', type: 'boolean', value: 'true' },
   { package: 'acme-app', question: 'acme-app/features', type: 'multiselect', value: 'a, b' },
-  { package: 'mariadb-server', question: 'mysql-server/root_password', type: 'password', value: '{{DB_ROOT_PW}}' },
+  { package: 'mariadb-server', question: 'mysql-server/root_password', type: 'password', value: '' },
 ];
 
 const POSTFIX = ['* postfix/mailname: mail.example.com', '* postfix/main_mailer_type: Internet Site'];
 
 describe('build.debconf on a real debconf database', () => {
-  it('sets every answer exactly as written (variables filled in), the password not in the output', () => {
+  it('sets every answer exactly as written (variables filled in), a password as none', () => {
     const root = debconfRoot();
-    const b = bundled(
-      ANSWERS,
-      { variables: { MAIL_NAME: 'mail.example.com', DB_ROOT_PW: '' } },
-      {
-        DB_ROOT_PW: 'S3cret-Pw',
-      },
-    );
+    const b = bundled(ANSWERS, { variables: { MAIL_NAME: 'mail.example.com' } });
     installScript(root, b.build);
     const r = runBuild(root, ['--root', '/staged', 'debconf']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('debconf: postfix/main_mailer_type (select): Internet Site');
     expect(r.stdout).toContain('debconf: mysql-server/root_password (password): set (not shown)');
     expect(r.stdout).toContain('debconf: 7 answer(s) preseeded before the packages install');
-    expect(r.stdout + r.stderr).not.toContain('S3cret-Pw');
     expect(show(root, 'postfix')).toEqual(POSTFIX);
     expect(show(root, 'acme-app')).toEqual([
       '* acme-app/empty:',
@@ -100,10 +93,10 @@ describe('build.debconf on a real debconf database', () => {
       `* acme-app/motto: ${HOSTILE}`,
     ]);
     expect(existsSync(join(root, 'staged/pwned'))).toBe(false);
-    // the password is in debconf's root-only password store, not in its world-readable one
+    // the (empty) password is in debconf's root-only password store, not in its world-readable one
     const staged = join(root, 'staged/var/cache/debconf');
-    expect(readFileSync(join(staged, 'passwords.dat'), 'utf8')).toContain('Value: S3cret-Pw');
-    expect(readFileSync(join(staged, 'config.dat'), 'utf8')).not.toContain('S3cret-Pw');
+    expect(readFileSync(join(staged, 'passwords.dat'), 'utf8')).toContain('Name: mysql-server/root_password');
+    expect(readFileSync(join(staged, 'config.dat'), 'utf8')).not.toContain('Name: mysql-server/root_password');
     // a second run sets the same again
     const again = runBuild(root, ['--root', '/staged', 'debconf']);
     expect(again.code, again.stderr).toBe(0);
@@ -169,7 +162,7 @@ describe('the debconf step comes before the packages', () => {
   });
 
   it('the generated script passes shellcheck', () => {
-    const b = bundled(ANSWERS, { variables: { MAIL_NAME: 'm', DB_ROOT_PW: '' } });
+    const b = bundled(ANSWERS, { variables: { MAIL_NAME: 'm' } });
     const r = spawnSync('shellcheck', ['-s', 'sh', b.build], { encoding: 'utf8' });
     expect(r.status, r.stdout).toBe(0);
   });
@@ -193,7 +186,6 @@ describe('$.build.debconf at validate time', () => {
       { value: `quotes ' " $(x) \\ back` },
     ])
       expect(problems(ok), JSON.stringify(ok)).toEqual([]);
-    expect(problems({ type: 'password', value: '{{PW}}' }, { variables: { PW: '' } })).toEqual([]);
   });
 
   it('refuses a value a second selection could hide in, at its $.path', () => {
@@ -219,15 +211,25 @@ describe('$.build.debconf at validate time', () => {
     ]);
   });
 
-  it('refuses a password written into mpimg.json, also as a variable default, saying what to do', () => {
+  it('refuses a password written into mpimg.json, saying what to do', () => {
     const p = problems({ type: 'password', value: 'hunter2' });
     expect(p.map((x) => x.path)).toEqual(['$.build.debconf[0].value']);
     expect(p[0].message).toContain('a password is written into mpimg.json');
-    expect(p[0].hint).toContain('MPIMG_VAR_NAME');
-    const d = problems({ type: 'password', value: '{{PW}}' }, { variables: { PW: 'hunter2' } });
-    expect(d.map((x) => x.message)).toEqual([
-      "the password's variable PW has a default in mpimg.json: the password would be written there after all",
-    ]);
+    expect(p[0].hint).toContain('$.secrets');
+  });
+
+  // Regression: "{{PW}}" with the value given at bundle time was taken, and the password went into
+  // the image's helper library (its variables), dist/ and the build record, the same on every droplet.
+  it('refuses a password from a variable, even one given only at bundle time', () => {
+    for (const variables of [{ PW: '' }, { PW: 'hunter2' }, { PW: { default: '' } }]) {
+      const p = problems({ type: 'password', value: '{{PW}}' }, { variables });
+      expect(
+        p.map((x) => `${x.path}: ${x.message}`),
+        JSON.stringify(variables),
+      ).toEqual([
+        "$.build.debconf[0].value: a password from a variable ({{PW}}) would be in the image (the helper library's variables, debconf's passwords.dat), the bundle and the build record, the same on every droplet",
+      ]);
+    }
   });
 
   it('a variable whose value (given at bundle time) would break the line stops the bundle, naming the question', () => {

@@ -233,6 +233,9 @@ describe('the log file itself', () => {
     expect(masker(['abc', 'token-1234', 'token-12345678'])('abc token-12345678 token-1234')).toBe(
       'abc [redacted] [redacted]',
     );
+    // Regression: a build secret of 4 to 7 characters (accepted by --secret) was left unmasked in what
+    // did not come through a task's output lines (an error's message, the log's header).
+    expect(masker(['abc'], ['lic-42', 'k3y!'])('abc lic-42 k3y! lic-4')).toBe('abc [redacted] [redacted] lic-4');
   });
 });
 

@@ -67,6 +67,25 @@ describe('the credentials file under attack', () => {
     expect(r.stderr).toContain('mpimg_save_credential: cannot copy /var/shared/creds: NEW_ONE not saved');
   });
 
+  // Regression: a value with a line break was saved over two lines; saving the key its second line
+  // began with deleted that line, leaving an unbalanced quote in a file scripts source.
+  it('refuses a value with a line break, saving nothing, so no later save can cut it in two', () => {
+    const root = installed();
+    fs.mkdirSync(path.join(root, 'var/shared'), { mode: 0o700 });
+    const r = runInSandbox(
+      root,
+      [
+        `. ${LIB}`,
+        `mpimg_save_credential APP_TOKEN "$(printf 'abc\\nADMIN_PASSWORD=x')"; echo "rc=$?"`,
+        'mpimg_save_credential ADMIN_PASSWORD s3cret; echo "rc=$?"',
+        'cat /var/shared/creds',
+      ].join('\n'),
+    );
+    expect(r.stdout).toBe("rc=2\nrc=0\nADMIN_PASSWORD='s3cret'\n");
+    expect(r.stderr).toContain('mpimg_save_credential: the value of APP_TOKEN holds a line break: not saved');
+    expect(r.stderr).not.toContain('abc');
+  });
+
   it('refuses an empty secret left in the file instead of keeping it', () => {
     const root = installed();
     fs.mkdirSync(path.join(root, 'var/shared'), { mode: 0o700 });

@@ -111,6 +111,24 @@ describe('$.regenerate', () => {
     );
   });
 
+  // Regression: a command with $VAR, $(...) or `...` (single-quoted for sh -c, on purpose) made the
+  // installed prepare step fail shellcheck (SC2016).
+  it('the prepare step stays shellcheck-clean with a command holding $, $(...), backquotes and quotes', () => {
+    const command = `umask 077; app-keygen --host "$(hostname)" --home "$HOME" \`id -u\` > '/etc/app/app.key' && echo 100%`;
+    const hostile = bundledFixture({
+      manifest: { loginHold: false, regenerate: [{ path: '/etc/app/app.key', command }] },
+      firstLogin: false,
+    });
+    const root = stagedRoot();
+    const r = spawnSync(process.execPath, [hostile.cjs, 'install', '--root', root], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const prepare = path.join(root, 'opt/acme/acme-wiki/prepare');
+    expect(fs.readFileSync(prepare, 'utf8')).toContain(`'umask 077; app-keygen --host "$(hostname)"`);
+    expect(spawnSync('sh', ['-n', prepare]).status).toBe(0);
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-e', 'SC1091', prepare], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+  });
+
   it('the built snakeoil key is removed by the cleanup, made anew at first boot with its owner and mode, and kept on a second first boot', () => {
     const root = installed();
     // the prepare step as installed: POSIX sh, shellcheck-clean

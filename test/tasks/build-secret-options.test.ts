@@ -45,8 +45,8 @@ describe('--secret', () => {
     );
     expect(Object.fromEntries(got)).toEqual({ LICENSE_KEY: VALUE, REPO_TOKEN: 'tok-123456' });
     // a value of several lines keeps its inner newlines
-    writeFileSync(join(dir, 'key.pem'), 'line-one-aaaa\nline-two-bbbb\n');
-    expect(parseSecretOptions(['K=@key.pem'], {}, dir).get('K')).toBe('line-one-aaaa\nline-two-bbbb');
+    writeFileSync(join(dir, 'key.pem'), 'line-one-aaaaaaaaaa\nline-two-bbbbbbbbbb\n');
+    expect(parseSecretOptions(['K=@key.pem'], {}, dir).get('K')).toBe('line-one-aaaaaaaaaa\nline-two-bbbbbbbbbb');
   });
 
   it('refuses NAME=value, saying how to give it, without repeating the value', () => {
@@ -64,6 +64,22 @@ describe('--secret', () => {
     expect(errorOf(() => parseSecretOptions(['k=@x'], {}, dir)).message).toMatch(/bad name/);
     expect(errorOf(() => parseSecretOptions(['K=env:A', 'K=env:A'], { A: 'aaaaaaa' }, dir)).message).toMatch(/twice/);
     expect(errorOf(() => parseSecretOptions(['K=env:A'], { A: 'ab' }, dir)).message).toMatch(/shorter than 4/);
+  });
+
+  // Regression: "    " passed (4 characters) and masked every indentation of the output; a value of several
+  // short lines was masked nowhere and made the image check search for "" (every file a [FAIL]).
+  it('refuses a blank value, and one of several lines none of which is long enough to mask', () => {
+    expect(errorOf(() => parseSecretOptions(['K=env:A'], { A: '    ' }, dir)).message).toMatch(/shorter than 4/);
+    writeFileSync(join(dir, 'pair.txt'), 'user: bob\npass: hunter22\n');
+    const e = errorOf(() => parseSecretOptions(['K=@pair.txt'], {}, dir));
+    expect(e.message).toBe('the build secret K (from pair.txt) has several lines and none of 16 characters or more');
+    expect(e.hint).toMatch(/one secret for each part/);
+    expect(`${e.message} ${e.hint}`).not.toContain('hunter22');
+    const env = { MPIMG_BUILD_SECRET_LICENSE_KEY: 'abcd\nefgh' };
+    expect(errorOf(() => loadBuildSecrets(manifest, new Map(), env)).message).toMatch(/LICENSE_KEY .*several lines/);
+    // a key: its long lines carry it
+    writeFileSync(join(dir, 'k.pem'), '-----BEGIN X-----\nAAAABBBBCCCCDDDDEEEE\nkw==\n-----END X-----\n');
+    expect(parseSecretOptions(['K=@k.pem'], {}, dir).get('K')).toContain('AAAABBBBCCCCDDDDEEEE');
   });
 });
 
