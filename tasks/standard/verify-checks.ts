@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULTS, forDistro, type Manifest } from '../../runtime/manifest.js';
-import { runtimeHome } from '../../runtime/policy.js';
+import { runtimeHome, toolDirs } from '../../runtime/policy.js';
 import { serviceChecks, serviceOf } from '../../runtime/sections/services.js';
 import { DEFAULT_COMMAND_TIMEOUT_S } from '../../runtime/sections/verify.js';
 import type { Connection } from '../ssh/connection.js';
@@ -123,11 +123,17 @@ export async function checkServices(c: Connection, m: Manifest, rep: Report): Pr
   if (units.length === 0) return rep.add('pass', 'services', `$.services declares none for ${d.slug}`);
   const managed = new Set(all.filter((s) => s.managedDatabase === 'disable').map((s) => s.name));
   const lib = shellQuote(`${runtimeHome(m.vendor, m.slug)}/lib.sh`);
+  const decided = shellQuote(`${toolDirs(m.slug).state}/managed-database`);
   const r = await c.sudo(
     [
       'if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then echo no-systemd; exit 0; fi',
+      // What first boot decided (recorded by its services step); the hand-over itself only on an image
+      // older than that record.
       ...(managed.size
-        ? [`if ( . ${lib} && mpimg_dbaas ) >/dev/null 2>&1; then echo 'dbaas: yes'; else echo 'dbaas: no'; fi`]
+        ? [
+            `if [ -f ${decided} ]; then case $(cat ${decided}) in yes) echo 'dbaas: yes' ;; *) echo 'dbaas: no' ;; esac`,
+            `elif ( . ${lib} && mpimg_dbaas ) >/dev/null 2>&1; then echo 'dbaas: yes'; else echo 'dbaas: no'; fi`,
+          ]
         : []),
       `for u in ${units.map(shellQuote).join(' ')}; do s=$(systemctl is-active -- "$u" 2>/dev/null); printf '%s %s\\n' "$u" "\${s:-unknown}"; done`,
     ].join('\n'),

@@ -267,6 +267,11 @@ describe('mpimg run verify on a droplet made from the image', () => {
     d.exec(
       `printf 'db_host="db.example.com"\\ndb_username="doadmin"\\ndb_password="S3CRET"\\n' > /root/.digitalocean_dbaas_credentials`,
     );
+    // ... once first boot saw it: its services step recorded "no" when it ran without one, and that
+    // decision stands (the units are as first boot left them)
+    expect(d.exec(`cat /var/lib/mpimg/${SLUG}/managed-database`).stdout).toBe('no\n');
+    expect((await verify(project, d)).tag('services')).toBe('PASS');
+    d.exec(`printf 'yes\\n' > /var/lib/mpimg/${SLUG}/managed-database`);
     const on = await verify(project, d);
     expect(on.out).toContain(
       '[FAIL] services: active though a managed database was handed over ("managedDatabase": "disable"): mariadb.service',
@@ -277,6 +282,9 @@ describe('mpimg run verify on a droplet made from the image', () => {
     expect(off.out).toContain(
       '[PASS] services: every declared service is active: acme-wiki.service; off, as a managed database was handed over: mariadb.service',
     );
+    // The hand-over file gone after first boot: the unit first boot turned off stays expected off.
+    d.exec('rm /root/.digitalocean_dbaas_credentials');
+    expect((await verify(project, d)).tag('services')).toBe('PASS');
   });
 
   it('waits for a login hold to be released, then verifies; a hold never released is reported', async () => {

@@ -23,6 +23,7 @@ const SERVICES_STEP = `${PER_INSTANCE}/yy-acme-wiki-services`;
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
 const HANDOVER = '/root/.digitalocean_dbaas_credentials';
 const PASSWORD = 'pa$$w0rd-S3CRET';
+const DECIDED = 'var/lib/mpimg/acme-wiki/managed-database';
 
 const SERVICES: Manifest['services'] = [
   'apache2.service',
@@ -78,9 +79,12 @@ const HANDOVER_CALLS =
 
 describe('a service whose state depends on the managed database hand-over', () => {
   it('without a hand-over: enabled, then its firstBoot action (none: enabled only)', () => {
-    const r = firstBoot(installedRoot());
+    const root = installedRoot();
+    const r = firstBoot(root);
     expect(r.calls).toBe(NO_HANDOVER_CALLS);
     expect(r.log).toContain('no managed database was handed over to this droplet');
+    // the decision, recorded for verify in the root-only state folder
+    expect(fs.readFileSync(path.join(root, DECIDED), 'utf8')).toBe('no\n');
   });
 
   it("with DigitalOcean's hand-over file: stopped and disabled; the others as usual; no secret in the log", () => {
@@ -92,6 +96,7 @@ describe('a service whose state depends on the managed database hand-over', () =
     const r = firstBoot(root);
     expect(r.calls).toBe(HANDOVER_CALLS);
     expect(r.log).toContain('a managed database was handed over to this droplet');
+    expect(fs.readFileSync(path.join(root, DECIDED), 'utf8')).toBe('yes\n');
     expect(`${r.stdout}${r.stderr}${r.log}`).not.toContain(PASSWORD);
   });
 
