@@ -117,6 +117,9 @@ function credential(r: Repository, field: 'username' | 'password'): string {
       `${what} holds a blank or a line break`,
       'apt reads credentials as one word and dnf drops blanks at their ends: give the value without blanks',
     );
+  // HTTP basic auth (RFC 7617) sends "user:password": a server splits it at the first ':'.
+  if (field === 'username' && v.includes(':'))
+    fail(`${what} holds a ":"`, 'HTTP basic auth ends the user name at its first ":": give a user name without ":"');
   // dnf fills its variables ($basearch, ${releasever}, those of /etc/dnf/vars) into every value of a
   // .repo file, with no way to escape the "$": the server would get another password.
   if (r.baseurl !== undefined && /\$[{A-Za-z0-9_]/.test(v))

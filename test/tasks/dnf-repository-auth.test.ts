@@ -22,7 +22,7 @@ import { Capture } from './helpers.js';
 
 // What dnf's ini reader keeps as written (checked with dnf 4.14): %, ;, #, quotes, backslash, ':'.
 const PASSWORD = `Pw%41;x#y!'"\\:z@7`;
-const USER = 'builder';
+const USER = 'acme-builder-7731';
 let sshd: Sshd;
 let project: FixtureProject;
 let server: Server;
@@ -98,7 +98,7 @@ async function serve(dir: string): Promise<Server> {
   return s;
 }
 
-async function runTask(name: string, root: string, password: string) {
+async function runTask(name: string, root: string, password: string, user = USER) {
   const log = join(temp('mpimg-dnfauth-log-'), 'run.log');
   const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
     cwd: project.dir,
@@ -109,14 +109,22 @@ async function runTask(name: string, root: string, password: string) {
     signal: new AbortController().signal,
   };
   const saved = { ...process.env };
-  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ACME_REPO_PASSWORD: password });
+  const values = { ACME_REPO_PASSWORD: password, ACME_REPO_USER: user };
+  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ...values });
   try {
     const code = await runCommand.run(
       [
         name,
         ...['--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile],
         ...['--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3'],
-        ...['--log', log, '--secret', 'REPO_PASSWORD=env:ACME_REPO_PASSWORD'],
+        ...[
+          '--log',
+          log,
+          '--secret',
+          'REPO_PASSWORD=env:ACME_REPO_PASSWORD',
+          '--secret',
+          'REPO_USER=env:ACME_REPO_USER',
+        ],
       ],
       ctx,
     );
@@ -151,13 +159,13 @@ beforeAll(async () => {
   writeFileSync(join(project.dir, 'acme-rpm.asc'), makeKey().armored);
   const m = JSON.parse(readFileSync(join(project.dir, 'mpimg.json'), 'utf8'));
   m.distributions = ['rockylinux-9-x64'];
-  m.build.secrets = [{ name: 'REPO_PASSWORD' }];
+  m.build.secrets = [{ name: 'REPO_PASSWORD' }, { name: 'REPO_USER' }];
   m.build.repositories = [
     {
       name: 'acme-rpm',
       baseurl,
       key: { file: 'acme-rpm.asc' },
-      auth: { username: USER, password: '{{build.secret.REPO_PASSWORD}}' },
+      auth: { username: '{{build.secret.REPO_USER}}', password: '{{build.secret.REPO_PASSWORD}}' },
     },
   ];
   writeFileSync(join(project.dir, 'mpimg.json'), JSON.stringify(m, null, 2));
@@ -223,7 +231,7 @@ describe('dnf repository credentials over SSH, read by the real dnf', () => {
     expect(existsSync(file)).toBe(false);
     expect(filesHolding(root, PASSWORD)).toEqual([]);
     const check = await runTask('check', root, PASSWORD);
-    expect(check.all).toContain('no value of the 1 build secret(s) in the image');
+    expect(check.all).toContain('no value of the 2 build secret(s) in the image');
     for (const r of [repos, scripts, check]) expect(r.all).not.toContain(PASSWORD);
     expect(filesHolding(join(project.dir, 'dist'), PASSWORD)).toEqual([]);
   }, 600_000);
@@ -244,4 +252,13 @@ describe('dnf repository credentials over SSH, read by the real dnf', () => {
     },
     300_000,
   );
+
+  it('refuses a user name with ":", which basic auth would split, before anything is written', async () => {
+    const root = newRoot();
+    const r = await runTask('repositories', root, PASSWORD, 'acme:builder');
+    expect(r.code).not.toBe(0);
+    expect(r.all).toContain('the username of repository "acme-rpm" (build secret REPO_USER) holds a ":"');
+    expect(r.all).not.toContain(PASSWORD);
+    expect(existsSync(join(root, 'etc/yum.repos.d'))).toBe(false);
+  }, 300_000);
 });
