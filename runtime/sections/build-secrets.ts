@@ -51,9 +51,10 @@ export const BUILD_SECRETS_SCHEMA = strings(BUILD_SECRET, {
 const CREDENTIAL = (what: string) =>
   str({
     description: what,
-    pattern: '^[^\\s"\'\\\\`$]{1,256}$|^\\{\\{build\\.secret\\.[A-Z][A-Z0-9_]{0,63}\\}\\}$',
+    pattern: '^[^\\s"\'\\\\`$:]{1,256}$|^\\{\\{build\\.secret\\.[A-Z][A-Z0-9_]{0,63}\\}\\}$',
     'x-message': 'bad repository credential {value}',
-    'x-hint': 'a name without blanks, quotes, "\\", "`" or "$", or {{build.secret.NAME}} of $.build.secrets',
+    'x-hint':
+      'a name without blanks, quotes, ":" (HTTP basic auth ends the name there), "\\", "`" or "$", or {{build.secret.NAME}} of $.build.secrets',
   });
 
 export const REPOSITORY_AUTH_SCHEMA = obj(
