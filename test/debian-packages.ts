@@ -21,6 +21,8 @@ export const UNIT_PACKAGES = [
   'jq',
   'git',
   'rpm',
+  'dnf',
+  'createrepo-c',
   'firewalld',
   'nftables',
   'ufw',

@@ -58,6 +58,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/do/verify-task.test.ts',
   'test/tasks/catalog.test.ts',
   'test/tasks/build-secrets.test.ts',
+  // also the real dnf, rpmbuild and createrepo_c (a private rpm repository behind basic auth)
+  'test/tasks/dnf-repository-auth.test.ts',
   'test/tasks/record.test.ts',
   'test/tasks/child-env.test.ts',
   'test/tasks/cloud-init.test.ts',
@@ -98,7 +100,8 @@ export const SYSTEM_TESTS: readonly string[] = [
 
 /**
  * Commands a fresh Node machine (Debian's essential packages plus Node) does not have, or that need
- * root: from shellcheck, openssh-client/-server, packer, procps, make, gnupg, apt-utils, dpkg-dev,
+ * root: from shellcheck, openssh-client/-server, packer, procps, make, gnupg, apt-utils, dpkg-dev, dnf, rpm,
+ * createrepo-c,
  * ufw, firewalld, debootstrap, systemd-container, sudo, and util-linux's root-only tools.
  */
 export const SYSTEM_COMMANDS: readonly string[] = [
@@ -123,6 +126,9 @@ export const SYSTEM_COMMANDS: readonly string[] = [
   'gpgconf',
   'apt-ftparchive',
   'dpkg-scanpackages',
+  'dnf',
+  'rpmbuild',
+  'createrepo_c',
   'ufw',
   'firewall-cmd',
   'debootstrap',

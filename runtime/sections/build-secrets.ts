@@ -51,9 +51,10 @@ export const BUILD_SECRETS_SCHEMA = strings(BUILD_SECRET, {
 const CREDENTIAL = (what: string) =>
   str({
     description: what,
-    pattern: '^[^\\s"\'\\\\`$]{1,256}$|^\\{\\{build\\.secret\\.[A-Z][A-Z0-9_]{0,63}\\}\\}$',
+    pattern: '^[^\\s"\'\\\\`$:]{1,256}$|^\\{\\{build\\.secret\\.[A-Z][A-Z0-9_]{0,63}\\}\\}$',
     'x-message': 'bad repository credential {value}',
-    'x-hint': 'a name without blanks, quotes, "\\", "`" or "$", or {{build.secret.NAME}} of $.build.secrets',
+    'x-hint':
+      'a name without blanks, quotes, ":" (HTTP basic auth ends the name there), "\\", "`" or "$", or {{build.secret.NAME}} of $.build.secrets',
   });
 
 export const REPOSITORY_AUTH_SCHEMA = obj(
@@ -64,7 +65,7 @@ export const REPOSITORY_AUTH_SCHEMA = obj(
   {
     required: ['username', 'password'],
     description:
-      "Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository, only while the build runs: after the build scripts the credentials and the repository's list are removed (a build-only repository: its packages stay, and no apt-get update or dnf run of the image fails on a repository it has no credentials for).",
+      'Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository (0600; a value with "$name" or "${" is refused: dnf would put one of its variables there), only while the build runs: after the build scripts the credentials and the repository\'s list are removed (a build-only repository: its packages stay, and no apt-get update or dnf run of the image fails on a repository it has no credentials for).',
     'x-check': 'repositoryAuth',
   },
 );

@@ -111,12 +111,30 @@ function credential(r: Repository, field: 'username' | 'password'): string {
       `repository "${r.name}" needs the build secret ${ref} and it has no value`,
       `give it to mpimg run as --secret ${ref}=@FILE (or MPIMG_BUILD_SECRET_${ref})`,
     );
+  const what = `the ${field} of repository "${r.name}"${ref === undefined ? '' : ` (build secret ${ref})`}`;
   if (/\s/.test(v))
     fail(
-      `the ${field} of repository "${r.name}" (build secret ${ref}) holds a blank or a line break`,
-      'apt and dnf read credentials as one word: give the value without blanks',
+      `${what} holds a blank or a line break`,
+      'apt reads credentials as one word and dnf drops blanks at their ends: give the value without blanks',
+    );
+  // HTTP basic auth (RFC 7617) sends "user:password": a server splits it at the first ':'.
+  if (field === 'username' && v.includes(':'))
+    fail(`${what} holds a ":"`, 'HTTP basic auth ends the user name at its first ":": give a user name without ":"');
+  // dnf fills its variables ($basearch, ${releasever}, those of /etc/dnf/vars) into every value of a
+  // .repo file, with no way to escape the "$": the server would get another password.
+  if (r.baseurl !== undefined && /\$[{A-Za-z0-9_]/.test(v))
+    fail(
+      `${what} holds a "$" followed by a name or "{", which dnf would replace by one of its variables`,
+      'dnf has no escape for "$" in a .repo file: give the repository a password without "$name" or "${"',
     );
   return v;
+}
+
+/** The credentials of the repositories of `list` with "auth", all checked before anything is written. */
+function repositoryCredentials(list: Repository[]): { r: Repository; user: string; password: string }[] {
+  return list
+    .filter((r) => r.auth && r.ppa === undefined)
+    .map((r) => ({ r, user: credential(r, 'username'), password: credential(r, 'password') }));
 }
 
 const rootDir = (): string => (targetRoot() === '/' ? '' : targetRoot());
@@ -126,11 +144,11 @@ const rootDir = (): string => (targetRoot() === '/' ? '' : targetRoot());
  * /etc/apt/auth.conf.d/<name>.conf (0600), dnf's as username/password of /etc/yum.repos.d/<name>.repo.
  * The values go over stdin, never on a command line. removeRepositoryAuth takes them away again.
  */
-async function addRepositoryAuth(c: Connection, list: Repository[]): Promise<void> {
-  for (const r of list) {
-    if (!r.auth || r.ppa !== undefined) continue;
-    const user = credential(r, 'username');
-    const password = credential(r, 'password');
+async function addRepositoryAuth(
+  c: Connection,
+  creds: { r: Repository; user: string; password: string }[],
+): Promise<void> {
+  for (const { r, user, password } of creds) {
     if (r.uris !== undefined) {
       const dir = `${rootDir()}/etc/apt/auth.conf.d`;
       await c.sudo(
@@ -141,8 +159,9 @@ async function addRepositoryAuth(c: Connection, list: Repository[]): Promise<voi
         },
       );
     } else {
+      // 0600 before the password is in it: the list was written 0644, readable by every user.
       const file = shellQuote(`${rootDir()}/etc/yum.repos.d/${r.name}.repo`);
-      await c.sudo(`[ -f ${file} ] && cat >>${file}`, {
+      await c.sudo(`[ -f ${file} ] && chmod 0600 ${file} && cat >>${file}`, {
         input: `username=${user}\npassword=${password}\n`,
         echo: false,
       });
@@ -208,14 +227,16 @@ export default defineStep({
     if (list.length === 0 && !(await ownRepositoryLists(c, m)))
       return c.log(`mpimg.json lists no build.repositories for ${d.slug}`);
     // apt reads its credentials when it refreshes the lists (in the step), dnf from the .repo file.
-    if (d.family === 'apt') await addRepositoryAuth(c, list);
+    // Every value is checked first: a refused one changes nothing.
+    const creds = repositoryCredentials(list);
+    if (d.family === 'apt') await addRepositoryAuth(c, creds);
     try {
       await runBuildScript(c, 'repositories');
     } catch (err) {
       await removeRepositoryAuth(c);
       throw err;
     }
-    if (d.family === 'dnf') await addRepositoryAuth(c, list);
+    if (d.family === 'dnf') await addRepositoryAuth(c, creds);
   },
   packer: (p) => [
     {

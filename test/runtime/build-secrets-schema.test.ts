@@ -84,5 +84,9 @@ describe('$.build.secrets', () => {
       '$.build.repositories[0].auth.username',
     );
     expect(p({ username: 'deploy' })[0].message).toMatch(/password/);
+    // HTTP basic auth sends "user:password": a ':' in the user name would move the rest into the password
+    const colon = p({ username: 'acme:deploy', password: '{{build.secret.REPO_TOKEN}}' });
+    expect(colon.map((x) => x.path)).toEqual(['$.build.repositories[0].auth.username']);
+    expect(colon[0].hint).toMatch(/":" \(HTTP basic auth ends the name there\)/);
   });
 });
