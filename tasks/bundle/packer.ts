@@ -9,6 +9,7 @@ import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import { packageArgument } from '../../runtime/sections/build.js';
 import { UsageError } from '../../core/errors.js';
 import { STEPS, type PackerContext } from '../steps/index.js';
+import { packerSecretChecks } from '../steps/repository-auth.js';
 import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
 
@@ -102,6 +103,7 @@ export function renderPacker(
       `MPIMG_DISTRO=${image}`,
     ],
     buildSecrets: (m.build?.secrets ?? []).map((s) => s.name),
+    repositories: forDistro(m.build?.repositories, image, familyOf(image)),
     cleanupArgs,
     hcl,
     hclInner,
@@ -127,6 +129,8 @@ export function renderPacker(
     buildSteps: steps.filter((s) => !s.boot),
     snapshotExpr,
     buildSecrets: ctx.buildSecrets,
+    // Repository credentials from build secrets: refused by the SSH task's rules at validate.
+    secretChecks: packerSecretChecks(ctx),
     project: projectFromTemplate(project.dir, outDir),
     hcl,
     hclInner,

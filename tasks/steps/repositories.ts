@@ -15,6 +15,16 @@ import { buildSecretRef } from '../../runtime/sections/build-secrets.js';
 import { buildSecretValues } from '../build-secrets.js';
 import { fail } from '../ssh/helpers.js';
 import { defineStep } from './define.js';
+import {
+  authOf,
+  authRepositories,
+  credentialProblem,
+  credentialText,
+  packerPlaceCredentials,
+  placeCredentials,
+  removeCredentials,
+  type CredentialField,
+} from './repository-auth.js';
 import { bundleCommand, fragmentFile, type BuildScriptContext } from './types.js';
 
 const b64Lines = (b64: string): string => (b64.match(/.{1,76}/g) ?? []).join('\n');
@@ -101,8 +111,8 @@ async function ownRepositoryLists(c: Connection, m: Manifest): Promise<boolean> 
   return r.exitCode === 0;
 }
 
-/** A credential field of $.build.repositories[].auth with its build secret filled in. */
-function credential(r: Repository, field: 'username' | 'password'): string {
+/** A credential field of $.build.repositories[].auth with its build secret filled in, checked. */
+function credential(r: Repository, field: CredentialField): string {
   const written = r.auth![field];
   const ref = buildSecretRef(written);
   const v = ref === undefined ? written : buildSecretValues().get(ref);
@@ -111,95 +121,48 @@ function credential(r: Repository, field: 'username' | 'password'): string {
       `repository "${r.name}" needs the build secret ${ref} and it has no value`,
       `give it to mpimg run as --secret ${ref}=@FILE (or MPIMG_BUILD_SECRET_${ref})`,
     );
-  const what = `the ${field} of repository "${r.name}"${ref === undefined ? '' : ` (build secret ${ref})`}`;
-  if (/\s/.test(v))
-    fail(
-      `${what} holds a blank or a line break`,
-      'apt reads credentials as one word and dnf drops blanks at their ends: give the value without blanks',
-    );
-  // HTTP basic auth (RFC 7617) sends "user:password": a server splits it at the first ':'.
-  if (field === 'username' && v.includes(':'))
-    fail(`${what} holds a ":"`, 'HTTP basic auth ends the user name at its first ":": give a user name without ":"');
-  // dnf fills its variables ($basearch, ${releasever}, those of /etc/dnf/vars) into every value of a
-  // .repo file, with no way to escape the "$": the server would get another password.
-  if (r.baseurl !== undefined && /\$[{A-Za-z0-9_]/.test(v))
-    fail(
-      `${what} holds a "$" followed by a name or "{", which dnf would replace by one of its variables`,
-      'dnf has no escape for "$" in a .repo file: give the repository a password without "$name" or "${"',
-    );
+  const problem = credentialProblem(r, field, v);
+  if (problem) fail(problem.message, problem.hint);
   return v;
 }
 
 /** The credentials of the repositories of `list` with "auth", all checked before anything is written. */
 function repositoryCredentials(list: Repository[]): { r: Repository; user: string; password: string }[] {
-  return list
-    .filter((r) => r.auth && r.ppa === undefined)
-    .map((r) => ({ r, user: credential(r, 'username'), password: credential(r, 'password') }));
+  return authOf(list).map((r) => ({ r, user: credential(r, 'username'), password: credential(r, 'password') }));
 }
 
-const rootDir = (): string => (targetRoot() === '/' ? '' : targetRoot());
+const rootWord = (): string => shellQuote(targetRoot() === '/' ? '' : targetRoot());
 
 /**
- * Puts the credentials of the repositories with "auth" on the droplet for the build: apt's as
- * /etc/apt/auth.conf.d/<name>.conf (0600), dnf's as username/password of /etc/yum.repos.d/<name>.repo.
- * The values go over stdin, never on a command line. removeRepositoryAuth takes them away again.
+ * Puts the credentials of the repositories with "auth" on the droplet for the build (./repository-auth.ts
+ * says where and how). The values go over stdin, never on a command line. removeRepositoryAuth takes
+ * them away again.
  */
 async function addRepositoryAuth(
   c: Connection,
   creds: { r: Repository; user: string; password: string }[],
 ): Promise<void> {
   for (const { r, user, password } of creds) {
-    if (r.uris !== undefined) {
-      const dir = `${rootDir()}/etc/apt/auth.conf.d`;
-      await c.sudo(
-        `umask 077 && mkdir -p ${shellQuote(dir)} && t=$(mktemp ${shellQuote(`${dir}/.mpimg.XXXXXXXX`)}) && cat >"$t" && chmod 0600 "$t" && mv -f "$t" ${shellQuote(`${dir}/${r.name}.conf`)}`,
-        {
-          input: `# mpimg:${manifestOf(c).slug} build credentials, removed before the snapshot\nmachine ${r.uris.replace(/\/+$/, '')} login ${user} password ${password}\n`,
-          echo: false,
-        },
-      );
-    } else {
-      // 0600 before the password is in it: the list was written 0644, readable by every user.
-      const file = shellQuote(`${rootDir()}/etc/yum.repos.d/${r.name}.repo`);
-      await c.sudo(`[ -f ${file} ] && chmod 0600 ${file} && cat >>${file}`, {
-        input: `username=${user}\npassword=${password}\n`,
-        echo: false,
-      });
-    }
+    await c.sudo(placeCredentials(r, rootWord()), {
+      input: credentialText(manifestOf(c).slug, r, user, password),
+      echo: false,
+    });
     c.log(`credentials of repository ${r.name} in place for the build`);
   }
 }
 
-/** Every repository of mpimg.json with credentials, on any distribution. */
-function authRepositories(m: Manifest): Repository[] {
-  const v = m.build?.repositories;
-  const all = Array.isArray(v) ? v : Object.values(v ?? {}).flat();
-  return all.filter((r): r is Repository => !!r?.auth);
-}
-
 /**
- * Takes the repositories with build credentials off the droplet: the credentials (apt's file
- * overwritten first where shred exists) and the repository's list itself, since without its
- * credentials every `apt-get update` or dnf run of the image (the cleanup's, a customer's) would
- * fail on it. The packages it installed stay. Runs after the build scripts and before the check.
+ * Takes the repositories with build credentials off the droplet, with their lists (removeCredentials
+ * of ./repository-auth.ts). Runs after the build scripts and before the check.
  */
 export async function removeRepositoryAuth(c: Connection): Promise<void> {
-  const names = [...new Set(authRepositories(manifestOf(c)).map((r) => r.name))];
-  if (names.length === 0) return;
-  const lines = names.map((n) => {
-    const auth = shellQuote(`${rootDir()}/etc/apt/auth.conf.d/${n}.conf`);
-    const lists = [`${rootDir()}/etc/apt/sources.list.d/${n}.sources`, `${rootDir()}/etc/yum.repos.d/${n}.repo`];
-    const any = [auth, ...lists.map(shellQuote)].map((f) => `[ -f ${f} ]`).join(' || ');
-    return [
-      `if ${any}; then`,
-      `  for f in ${auth} ${lists.map(shellQuote).join(' ')}; do [ ! -f "$f" ] || shred -u "$f" 2>/dev/null || rm -f "$f"; done`,
-      `  echo ${shellQuote(n)}`,
-      'fi',
-    ].join('\n');
-  });
-  const r = await c.sudo(lines.join('\n'), { quiet: true, echo: false });
-  for (const n of new Set(r.stdout.split('\n').filter(Boolean)))
-    c.log(`credentials of repository ${n} removed, with its list (a build-only repository: its packages stay)`);
+  const shell = removeCredentials(
+    authRepositories(manifestOf(c)).map((r) => r.name),
+    rootWord(),
+  );
+  if (shell === undefined) return;
+  const r = await c.sudo(shell, { quiet: true, echo: false });
+  for (const line of new Set(r.stdout.split('\n').filter(Boolean))) c.log(line);
 }
 
 export default defineStep({
@@ -238,11 +201,14 @@ export default defineStep({
     }
     if (d.family === 'dnf') await addRepositoryAuth(c, creds);
   },
+  // The credentials as in the task: apt's before the step, dnf's into the .repo the step wrote.
   packer: (p) => [
+    ...(p.family === 'apt' ? packerPlaceCredentials(p) : []),
     {
       type: 'shell',
       ...(p.family === 'apt' ? { env: ['"DEBIAN_FRONTEND=noninteractive"'] } : {}),
       inline: [bundleCommand(p, 'build.sh', 'repositories')],
     },
+    ...(p.family === 'dnf' ? packerPlaceCredentials(p) : []),
   ],
 });

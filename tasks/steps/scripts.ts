@@ -11,6 +11,7 @@ import { manifestOf, refuseOutside, targetRoot } from '../standard/project.js';
 import { buildSecretValues, declaredBuildSecrets } from '../build-secrets.js';
 import { fail } from '../ssh/helpers.js';
 import { removeRepositoryAuth } from './repositories.js';
+import { packerRemoveCredentials } from './repository-auth.js';
 import { defineStep } from './define.js';
 import type { PackerContext, PackerProvisioner } from './types.js';
 
@@ -34,7 +35,8 @@ export function buildScripts(c: Connection): string[] {
  * environment. Names reach the shell only as single-quoted words; the folder's name none at all.
  */
 function packer(p: PackerContext): PackerProvisioner[] {
-  if (p.buildScripts.length === 0) return [];
+  // Repository credentials serve the packages and the build scripts, then leave the droplet (as in the task).
+  if (p.buildScripts.length === 0) return packerRemoveCredentials(p);
   return [
     { type: 'shell', inline: ['"mkdir -m 0700 ${local.work}/scripts"'] },
     ...p.buildScripts.map((s): PackerProvisioner => ({
@@ -55,6 +57,7 @@ function packer(p: PackerContext): PackerProvisioner[] {
         ),
       ],
     },
+    ...packerRemoveCredentials(p),
   ];
 }
 

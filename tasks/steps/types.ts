@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Family } from '../../runtime/distro.js';
 import type { Manifest, PerDistro } from '../../runtime/manifest.js';
+import type { Repository } from '../../runtime/sections/build.js';
 import type { Project } from '../bundle/project.js';
 import { templatesDir } from '../../core/paths.js';
 import type { Task, TaskFn } from '../ssh/task.js';
@@ -24,6 +25,8 @@ export interface PackerContext {
   env: string[];
   /** Names of $.build.secrets: Packer variables build_secret_<NAME>, sensitive, from the environment. */
   buildSecrets: string[];
+  /** build.repositories for the build base. */
+  repositories: Repository[];
   cleanupArgs: string[];
   /** An HCL string literal of text (everything from mpimg.json goes through it). */
   hcl(text: string): string;

@@ -1,0 +1,262 @@
+/**
+ * Private repositories in the Packer template: the credentials come from the sensitive variables of
+ * the build secrets, are refused by `packer validate` by the same rules as the SSH task, and the
+ * template's own provisioners, run by the real packer (over the test sshd, in a staged root), put
+ * them in place 0600 for the build scripts and take them away after them; the value is on no command
+ * line and in nothing Packer prints (its debug log included).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../runtime/manifest.js';
+import type { Repository } from '../../runtime/sections/build.js';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { writeBundle } from '../../tasks/bundle/write-bundle.js';
+import { credentialProblem } from '../../tasks/steps/repository-auth.js';
+import { makeProject } from '../helpers/project-fixture.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { tempDir } from '../helpers/temp.js';
+
+let sshd: Sshd;
+let home: string;
+
+beforeAll(async () => {
+  home = tempDir('mpimg-packer-home-');
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await sshd?.stop();
+});
+
+function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync('packer', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 180_000,
+    env: { PATH: process.env.PATH, HOME: home, CHECKPOINT_DISABLE: '1', ...env },
+  });
+}
+
+const APT_REPO: Repository = {
+  name: 'acme-private',
+  uris: 'https://apt.acme.example/debian/',
+  suites: ['stable'],
+  components: ['main'],
+  key: { file: 'acme.gpg' },
+  auth: { username: 'builder', password: '{{build.secret.REPO_TOKEN}}' },
+};
+const DNF_REPO: Repository = {
+  name: 'acme-rpm',
+  baseurl: 'https://rpm.acme.example/el/$releasever/$basearch/',
+  key: { file: 'acme.gpg' },
+  auth: { username: '{{build.secret.REPO_USER}}', password: '{{build.secret.REPO_PASSWORD}}' },
+};
+
+/** A project building `image` with `repo`, its secrets declared, and a build script that looks at the credentials. */
+function project(
+  image: string,
+  repo: Repository,
+  secrets: string[],
+  seen = '/dev/null',
+): { dir: string; text: string } {
+  const dir = makeProject({
+    manifest: {
+      distributions: [image],
+      build: { packages: ['jq'], secrets: secrets.map((name) => ({ name })), repositories: [repo] },
+    } as Partial<Manifest>,
+  });
+  writeFileSync(join(dir, 'acme.gpg'), 'not read by these tests\n');
+  // The build script records what it finds of the credentials while the build runs, and every
+  // command line of the machine at that moment.
+  const auth = repo.uris !== undefined ? `etc/apt/auth.conf.d/${repo.name}.conf` : `etc/yum.repos.d/${repo.name}.repo`;
+  writeFileSync(
+    join(dir, 'scripts/10-install.sh'),
+    `#!/bin/sh\nset -eu\nf="$MPIMG_ROOT/${auth}"\nstat -c %a "$f" > '${seen}.mode'\ncat "$f" > '${seen}'\nfor p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < "$p" 2>/dev/null || true; echo; done > '${seen}.cmdlines'\n`,
+    { mode: 0o755 },
+  );
+  return { dir, text: readFileSync(writeBundle(loadProject(dir)).packer, 'utf8') };
+}
+
+/** The template as this machine's Packer 1.6.6 reads it (see packer-template.test.ts). */
+const forOldPacker = (text: string): string =>
+  text.replace(/^packer \{\n[\s\S]*?\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
+
+function validate(dir: string, text: string, env: Record<string, string>) {
+  writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
+  const r = packer(dir, ['validate', 'dist/check.pkr.hcl'], { DIGITALOCEAN_TOKEN: 'dop_v1_not-a-real-token', ...env });
+  return { ok: r.status === 0, out: r.stdout + r.stderr };
+}
+
+// Values a shell, HCL or apt could misread; those with blanks and line breaks are refused.
+const HOSTILE = [`q"u'o\`te$(id)\\back`, 'dollar${var.do_token}%{if true}x%{endif}$HOME', 'semi;colon&amp<lt>#hash'];
+const REFUSED_ANY = ['two words', 'line\nbreak-of-a-long-value', 'tab\there', 'ls\u2028sep', 'nbsp\u00a0here', 'end '];
+
+describe('repository credentials in the Packer template', () => {
+  it('the rule refuses exactly what JavaScript calls a blank (the rule of the SSH task before it was shared)', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      const ch = String.fromCharCode(c);
+      const refused = credentialProblem(APT_REPO, 'password', `abcd${ch}efgh`) !== undefined;
+      expect(refused, `U+${c.toString(16)}`).toBe(/\s/.test(ch));
+    }
+  });
+
+  it('apt: packer validate refuses a value where the SSH task refuses it, and takes the others', () => {
+    const { dir, text } = project('debian-12-x64', APT_REPO, ['REPO_TOKEN']);
+    expect(text).toContain('validation {\n    condition     = length([for s in ["\\u0009", "\\u000a", ');
+    for (const v of [...HOSTILE, ...REFUSED_ANY]) {
+      const r = validate(dir, text, { MPIMG_BUILD_SECRET_REPO_TOKEN: v });
+      const ssh = credentialProblem(APT_REPO, 'password', v);
+      expect(r.ok, `${JSON.stringify(v)}: ${r.out}`).toBe(ssh === undefined);
+      if (ssh) {
+        expect(r.out.replace(/\s+/g, ' ')).toContain(
+          'The password of repository "acme-private" (build secret REPO_TOKEN) holds a blank or a line break',
+        );
+        expect(ssh.message).toBe(
+          'the password of repository "acme-private" (build secret REPO_TOKEN) holds a blank or a line break',
+        );
+      }
+    }
+  }, 120_000);
+
+  it('dnf: also a "$name" or "${" in the password and a ":" in the user name, as the SSH task', () => {
+    const { dir, text } = project('rockylinux-9-x64', DNF_REPO, ['REPO_USER', 'REPO_PASSWORD']);
+    const cases: Array<[string, string, string | undefined]> = [
+      ['builder', `q"u'o\`te\\back;&<>#$`, undefined],
+      ['builder', 'pass$basearch-long', 'holds a "$" followed by a name or "{"'],
+      ['builder', 'pass${releasever}x', 'holds a "$" followed by a name or "{"'],
+      ['builder', 'pass\nword-of-a-long-line', 'holds a blank or a line break'],
+      ['build:er', 'fine-password', 'holds a ":"'],
+    ];
+    for (const [user, password, refused] of cases) {
+      const r = validate(dir, text, { MPIMG_BUILD_SECRET_REPO_USER: user, MPIMG_BUILD_SECRET_REPO_PASSWORD: password });
+      const ssh = credentialProblem(DNF_REPO, 'username', user) ?? credentialProblem(DNF_REPO, 'password', password);
+      expect(r.ok, `${JSON.stringify([user, password])}: ${r.out}`).toBe(refused === undefined);
+      const field = user.includes(':') ? 'username' : 'password';
+      if (refused) {
+        const what = `${field} of repository "acme-rpm" (build secret ${field === 'username' ? 'REPO_USER' : 'REPO_PASSWORD'}) ${refused}`;
+        expect(ssh?.message).toMatch(new RegExp(`^the ${what.replace(/[$()"{]/g, '\\$&')}`));
+        expect(r.out.replace(/\s+/g, ' ')).toContain(`The ${what}`);
+      } else expect(ssh).toBeUndefined();
+    }
+  }, 120_000);
+});
+
+/**
+ * The template's repositories step (without the build script's own `repositories` command, which
+ * fetches keys and runs apt-get update: test/bundle/build-script.test.ts covers it) and scripts step,
+ * run by the real packer over the test sshd with MPIMG_ROOT a staged root (the template sets "/").
+ */
+function runSteps(dir: string, text: string, staged: string, env: Record<string, string>) {
+  const step = (name: string): string => {
+    const from = text.indexOf(`\n  # step ${name}: `);
+    return text.slice(from, text.indexOf('\n  # step ', from + 1));
+  };
+  const repositories = step('repositories')
+    .split('\n\n')
+    .filter((b) => !b.includes('acme-wiki-build.sh repositories'))
+    .join('\n\n');
+  const steps = `${repositories}\n${step('scripts')}`.replaceAll(
+    '"MPIMG_ROOT=/"',
+    JSON.stringify(`MPIMG_ROOT=${staged}`),
+  );
+  // nothing of this machine's own /etc: every step writes under the staged root
+  expect(steps).not.toContain('MPIMG_ROOT=/"');
+  expect(steps).toContain('MPIMG_REPO_AUTH_1=');
+  const variables = [...text.matchAll(/^variable "build_secret_[A-Z_]+" \{\n[\s\S]*?\n\}\n/gm)].map((m) => m[0]);
+  const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
+  const runDir = tempDir('mpimg-packer-run-');
+  writeFileSync(
+    join(runDir, 'run.pkr.hcl'),
+    `${variables.join('\n')}
+locals {
+  project = ${hcl(dir)}
+  work    = ${hcl(join(tempDir('mpimg-packer-work-'), 'work'))}
+}
+
+source "null" "sshd" {
+  communicator         = "ssh"
+  ssh_host             = "${sshd.host}"
+  ssh_port             = ${sshd.port}
+  ssh_username         = "${sshd.user}"
+  ssh_private_key_file = ${hcl(sshd.identityFile)}
+}
+
+build {
+  sources = ["source.null.sshd"]
+
+  provisioner "shell" {
+    inline = ["rm -rf \${local.work}", "mkdir -m 0700 \${local.work}"]
+  }
+${steps}
+}
+`,
+  );
+  return packer(runDir, ['build', '-color=false', 'run.pkr.hcl'], { PACKER_LOG: '1', ...env });
+}
+
+describe('repository credentials put in place and taken away by the Packer template', () => {
+  it('apt: auth.conf.d/<name>.conf 0600 for the build scripts, gone after them with the list', () => {
+    const seen = join(tempDir('mpimg-packer-seen-'), 'auth');
+    const token = `q"u'o\`te$(id)\\back;&<>#\${var.do_token}%{ifx}$HOME`;
+    const { dir, text } = project('debian-12-x64', APT_REPO, ['REPO_TOKEN'], seen);
+    const staged = tempDir('mpimg-packer-root-');
+    const list = join(staged, 'etc/apt/sources.list.d/acme-private.sources');
+    mkdirSync(join(staged, 'etc/apt/sources.list.d'), { recursive: true });
+    writeFileSync(list, '# mpimg:acme-wiki repository acme-private: written by acme-wiki-build.sh\n');
+    const r = runSteps(dir, text, staged, { MPIMG_BUILD_SECRET_REPO_TOKEN: token });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    // during the build scripts: apt's file, 0600, in auth.conf(5)'s form, the value exactly as given
+    expect(readFileSync(`${seen}.mode`, 'utf8')).toBe('600\n');
+    expect(readFileSync(seen, 'utf8')).toBe(
+      `# mpimg:acme-wiki build credentials, removed before the snapshot\nmachine https://apt.acme.example/debian login builder password ${token}\n`,
+    );
+    expect(readFileSync(`${seen}.cmdlines`, 'utf8')).toContain('10-install.sh');
+    expect(readFileSync(`${seen}.cmdlines`, 'utf8')).not.toContain(token);
+    expect(r.stdout).toContain('credentials of repository acme-private in place for the build');
+    expect(r.stdout).toContain('credentials of repository acme-private removed, with its list');
+    // after them: neither the credentials nor the list (apt-get update would fail on it), nor a temp file
+    expect(existsSync(join(staged, 'etc/apt/auth.conf.d/acme-private.conf'))).toBe(false);
+    expect(existsSync(list)).toBe(false);
+    expect(spawnSync('ls', ['-A', join(staged, 'etc/apt/auth.conf.d')], { encoding: 'utf8' }).stdout).toBe('');
+    expect(statSync(join(staged, 'etc/apt/auth.conf.d')).mode & 0o777).toBe(0o700);
+    // Packer printed nothing of it, its debug log (PACKER_LOG=1, on stderr) included
+    expect(r.stdout + r.stderr).not.toContain(token);
+    expect(r.stdout + r.stderr).not.toContain('$(id)\\back');
+  }, 240_000);
+
+  it('dnf: username and password in the 0600 .repo for the build scripts, the .repo gone after them', () => {
+    const seen = join(tempDir('mpimg-packer-seen-'), 'auth');
+    const password = `q"u'o\`te\\back;&<>#$-%{ifx}$`;
+    const { dir, text } = project('rockylinux-9-x64', DNF_REPO, ['REPO_USER', 'REPO_PASSWORD'], seen);
+    const staged = tempDir('mpimg-packer-root-');
+    const repo = join(staged, 'etc/yum.repos.d/acme-rpm.repo');
+    mkdirSync(join(staged, 'etc/yum.repos.d'), { recursive: true });
+    // as the build script's repositories command leaves it: 0644, no credentials
+    const written = '# mpimg:acme-wiki repository acme-rpm: written by acme-wiki-build.sh\n[acme-rpm]\nname=acme-rpm\n';
+    writeFileSync(repo, written, { mode: 0o644 });
+    const r = runSteps(dir, text, staged, {
+      MPIMG_BUILD_SECRET_REPO_USER: 'builder-7',
+      PKR_VAR_build_secret_REPO_PASSWORD: password,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(`${seen}.mode`, 'utf8')).toBe('600\n');
+    expect(readFileSync(seen, 'utf8')).toBe(`${written}username=builder-7\npassword=${password}\n`);
+    expect(readFileSync(`${seen}.cmdlines`, 'utf8')).not.toContain(password);
+    expect(existsSync(repo)).toBe(false);
+    expect(r.stdout).toContain('credentials of repository acme-rpm removed, with its list');
+    expect(r.stdout + r.stderr).not.toContain(password);
+  }, 240_000);
+
+  it('dnf: a missing .repo stops the build, naming the repository', () => {
+    const { dir, text } = project('rockylinux-9-x64', DNF_REPO, ['REPO_USER', 'REPO_PASSWORD']);
+    const staged = tempDir('mpimg-packer-root-');
+    const r = runSteps(dir, text, staged, {
+      MPIMG_BUILD_SECRET_REPO_USER: 'builder-7',
+      MPIMG_BUILD_SECRET_REPO_PASSWORD: 'a-good-password',
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('repository acme-rpm: its credentials could not be put in place');
+    expect(existsSync(join(staged, 'etc/yum.repos.d/acme-rpm.repo'))).toBe(false);
+  }, 240_000);
+});
