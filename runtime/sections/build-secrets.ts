@@ -65,7 +65,7 @@ export const REPOSITORY_AUTH_SCHEMA = obj(
   {
     required: ['username', 'password'],
     description:
-      'Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository (0600; a value with "$name" or "${" is refused: dnf would put one of its variables there), only while the build runs: after the build scripts the credentials and the repository\'s list are removed (a build-only repository: its packages stay, and no apt-get update or dnf run of the image fails on a repository it has no credentials for).',
+      'Credentials of a private repository, from $.build.secrets: apt gets them in /etc/apt/auth.conf.d/<name>.conf (0600), dnf as username/password of the repository (0600; a value with "$name" or "${" is refused: dnf would put one of its variables there), only while the build runs: after the build scripts the credentials and the repository\'s list are removed (a build-only repository: its packages stay, and no apt-get update or dnf run of the image fails on a repository it has no credentials for). The same in the Packer template, from its sensitive variables: `packer validate` refuses a value the SSH build refuses. A PPA takes no "auth".',
     'x-check': 'repositoryAuth',
   },
 );

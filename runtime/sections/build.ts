@@ -263,6 +263,14 @@ export const BUILD_CHECKS: Record<string, Check> = {
       push(out, `${at}.suites`, 'an apt repository needs its suites', 'e.g. "suites": ["{codename}"]');
     if (r.ppa !== undefined && r.key)
       push(out, `${at}.key`, 'a PPA brings its own key', 'remove "key" (add-apt-repository fetches it)');
+    // add-apt-repository has no way to take credentials: "auth" on a PPA would be dropped silently.
+    if (r.ppa !== undefined && r.auth !== undefined)
+      push(
+        out,
+        `${at}.auth`,
+        'a PPA takes no "auth": add-apt-repository reaches public PPAs only',
+        'a private PPA is reached by its subscribers at https://private-ppa.launchpadcontent.net/<owner>/<name>/ubuntu with the user name and token of their Launchpad subscription: list it as an apt repository ("uris" with that address, "suites", "components": ["main"], the PPA\'s signing key as "key") with this "auth", or remove "auth"',
+      );
     if (r.ppa === undefined && !r.key)
       push(
         out,

@@ -89,4 +89,25 @@ describe('$.build.secrets', () => {
     expect(colon.map((x) => x.path)).toEqual(['$.build.repositories[0].auth.username']);
     expect(colon[0].hint).toMatch(/":" \(HTTP basic auth ends the name there\)/);
   });
+
+  it('refuses "auth" on a PPA (add-apt-repository would drop it), saying how a private PPA is reached', () => {
+    const ppa = {
+      name: 'acme-ppa',
+      ppa: 'acme/tools',
+      auth: { username: 'deploy', password: '{{build.secret.REPO_TOKEN}}' },
+    };
+    const p = problems({}, { secrets: [{ name: 'REPO_TOKEN' }], repositories: [ppa] });
+    expect(p.map((x) => [x.path, x.message])).toEqual([
+      ['$.build.repositories[0].auth', 'a PPA takes no "auth": add-apt-repository reaches public PPAs only'],
+    ]);
+    expect(p[0].hint).toMatch(/private-ppa\.launchpadcontent\.net\/<owner>\/<name>\/ubuntu/);
+    expect(p[0].hint).toMatch(/"uris"/);
+    // per distribution too, at its own path; without "auth" a PPA stays fine
+    const per = problems(
+      {},
+      { secrets: [{ name: 'REPO_TOKEN' }], repositories: { 'ubuntu-24-04-x64': [repo(undefined), ppa] } },
+    );
+    expect(per.map((x) => x.path)).toEqual(['$.build.repositories.ubuntu-24-04-x64[1].auth']);
+    expect(problems({}, { repositories: [{ name: 'acme-ppa', ppa: 'acme/tools' }] })).toEqual([]);
+  });
 });
