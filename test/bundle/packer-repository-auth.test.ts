@@ -147,7 +147,7 @@ describe('repository credentials in the Packer template', () => {
  * fetches keys and runs apt-get update: test/bundle/build-script.test.ts covers it) and scripts step,
  * run by the real packer over the test sshd with MPIMG_ROOT a staged root (the template sets "/").
  */
-function runSteps(dir: string, text: string, staged: string, env: Record<string, string>) {
+function runSteps(dir: string, text: string, staged: string, env: Record<string, string>, remote: string) {
   const step = (name: string): string => {
     const from = text.indexOf(`\n  # step ${name}: `);
     return text.slice(from, text.indexOf('\n  # step ', from + 1));
@@ -156,10 +156,11 @@ function runSteps(dir: string, text: string, staged: string, env: Record<string,
     .split('\n\n')
     .filter((b) => !b.includes('acme-wiki-build.sh repositories'))
     .join('\n\n');
-  const steps = `${repositories}\n${step('scripts')}`.replaceAll(
-    '"MPIMG_ROOT=/"',
-    JSON.stringify(`MPIMG_ROOT=${staged}`),
-  );
+  // Packer's own files (its script, the environment file with the credentials) in a folder of the
+  // test, not this machine's /tmp: a failed provisioner leaves them behind.
+  const steps = `${repositories}\n${step('scripts')}`
+    .replaceAll('"MPIMG_ROOT=/"', JSON.stringify(`MPIMG_ROOT=${staged}`))
+    .replaceAll('provisioner "shell" {\n', `provisioner "shell" {\n    remote_folder = ${JSON.stringify(remote)}\n`);
   // nothing of this machine's own /etc: every step writes under the staged root
   expect(steps).not.toContain('MPIMG_ROOT=/"');
   expect(steps).toContain('MPIMG_REPO_AUTH_1=');
@@ -204,7 +205,8 @@ describe('repository credentials put in place and taken away by the Packer templ
     const list = join(staged, 'etc/apt/sources.list.d/acme-private.sources');
     mkdirSync(join(staged, 'etc/apt/sources.list.d'), { recursive: true });
     writeFileSync(list, '# mpimg:acme-wiki repository acme-private: written by acme-wiki-build.sh\n');
-    const r = runSteps(dir, text, staged, { MPIMG_BUILD_SECRET_REPO_TOKEN: token });
+    const remote = tempDir('mpimg-packer-remote-');
+    const r = runSteps(dir, text, staged, { MPIMG_BUILD_SECRET_REPO_TOKEN: token }, remote);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     // during the build scripts: apt's file, 0600, in auth.conf(5)'s form, the value exactly as given
     expect(readFileSync(`${seen}.mode`, 'utf8')).toBe('600\n');
@@ -223,6 +225,8 @@ describe('repository credentials put in place and taken away by the Packer templ
     // Packer printed nothing of it, its debug log (PACKER_LOG=1, on stderr) included
     expect(r.stdout + r.stderr).not.toContain(token);
     expect(r.stdout + r.stderr).not.toContain('$(id)\\back');
+    // and took its environment file with the credentials away again
+    expect(spawnSync('ls', ['-A', remote], { encoding: 'utf8' }).stdout).toBe('');
   }, 240_000);
 
   it('dnf: username and password in the 0600 .repo for the build scripts, the .repo gone after them', () => {
@@ -235,10 +239,14 @@ describe('repository credentials put in place and taken away by the Packer templ
     // as the build script's repositories command leaves it: 0644, no credentials
     const written = '# mpimg:acme-wiki repository acme-rpm: written by acme-wiki-build.sh\n[acme-rpm]\nname=acme-rpm\n';
     writeFileSync(repo, written, { mode: 0o644 });
-    const r = runSteps(dir, text, staged, {
-      MPIMG_BUILD_SECRET_REPO_USER: 'builder-7',
-      PKR_VAR_build_secret_REPO_PASSWORD: password,
-    });
+    const remote = tempDir('mpimg-packer-remote-');
+    const r = runSteps(
+      dir,
+      text,
+      staged,
+      { MPIMG_BUILD_SECRET_REPO_USER: 'builder-7', PKR_VAR_build_secret_REPO_PASSWORD: password },
+      remote,
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(readFileSync(`${seen}.mode`, 'utf8')).toBe('600\n');
     expect(readFileSync(seen, 'utf8')).toBe(`${written}username=builder-7\npassword=${password}\n`);
@@ -246,15 +254,19 @@ describe('repository credentials put in place and taken away by the Packer templ
     expect(existsSync(repo)).toBe(false);
     expect(r.stdout).toContain('credentials of repository acme-rpm removed, with its list');
     expect(r.stdout + r.stderr).not.toContain(password);
+    expect(spawnSync('ls', ['-A', remote], { encoding: 'utf8' }).stdout).toBe('');
   }, 240_000);
 
   it('dnf: a missing .repo stops the build, naming the repository', () => {
     const { dir, text } = project('rockylinux-9-x64', DNF_REPO, ['REPO_USER', 'REPO_PASSWORD']);
     const staged = tempDir('mpimg-packer-root-');
-    const r = runSteps(dir, text, staged, {
-      MPIMG_BUILD_SECRET_REPO_USER: 'builder-7',
-      MPIMG_BUILD_SECRET_REPO_PASSWORD: 'a-good-password',
-    });
+    const r = runSteps(
+      dir,
+      text,
+      staged,
+      { MPIMG_BUILD_SECRET_REPO_USER: 'builder-7', MPIMG_BUILD_SECRET_REPO_PASSWORD: 'a-good-password' },
+      tempDir('mpimg-packer-remote-'),
+    );
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('repository acme-rpm: its credentials could not be put in place');
     expect(existsSync(join(staged, 'etc/yum.repos.d/acme-rpm.repo'))).toBe(false);
