@@ -16,7 +16,7 @@ export const REDACTED = '***';
 /** Shorter values are refused: masking them would hide ordinary words of the output. */
 export const MIN_SECRET_LENGTH = 4;
 /** The lines of a value of several lines at least this long are masked and searched for on their own. */
-const MIN_LINE_LENGTH = 16;
+export const MIN_LINE_LENGTH = 16;
 
 /*
  * Under a global symbol, like the token stash (tasks/secrets.ts): the CLI and the project's

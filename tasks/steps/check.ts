@@ -2,7 +2,7 @@
  * check: the Marketplace image check, which decides the build's result. `testbuild` runs
  * check-report in its place: the same check, before cleanup, that only reports.
  */
-import { buildSecretValues, secretNeedles } from '../build-secrets.js';
+import { buildSecretValues, MIN_LINE_LENGTH, secretNeedles } from '../build-secrets.js';
 import type { Connection } from '../ssh/connection.js';
 import { fail } from '../ssh/helpers.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -11,7 +11,7 @@ import { rootArgs, targetRoot } from '../standard/project.js';
 import { removeRepositoryAuth } from './repositories.js';
 import { standard } from '../standard/registry.js';
 import { defineStep } from './define.js';
-import { bundleCommand } from './types.js';
+import { bundleCommand, type PackerContext, type PackerProvisioner } from './types.js';
 
 /*
  * grep over the image's files (not /proc, /sys, /dev, /run: the running machine, not the snapshot),
@@ -55,6 +55,52 @@ export async function scanBuildSecrets(c: Connection): Promise<string[]> {
   return fails;
 }
 
+/*
+ * secretNeedles (../build-secrets.ts) for one value on stdin, in awk: the Packer template has the
+ * values only on the droplet. A value of one line is searched for whole; of several lines, by each
+ * line of MIN_LINE_LENGTH characters or more (blanks at its ends trimmed) that is no armour line.
+ */
+export const NEEDLES_AWK = [
+  '{ l[NR] = $0 }',
+  'END {',
+  '  if (NR == 1) { if (l[1] != "") print l[1]; exit }',
+  '  for (i = 1; i <= NR; i++) {',
+  '    t = l[i]; gsub(/^[ \\t\\r\\v\\f]+|[ \\t\\r\\v\\f]+$/, "", t)',
+  `    if (length(t) >= ${MIN_LINE_LENGTH} && t !~ /^-----/) print t`,
+  '  }',
+  '}',
+].join('\n');
+
+/**
+ * The Packer template's search for the build secrets' values in the image, as scanBuildSecrets:
+ * the values from the file Packer sources (deleted before the script runs), the lines to search for
+ * made by NEEDLES_AWK and handed to SCAN on stdin, never on a command line; [FAIL] lines name the
+ * files, and a value found stops the build.
+ */
+function packerSecretScan(p: PackerContext): PackerProvisioner[] {
+  if (p.buildSecrets.length === 0) return [];
+  const script = [
+    `needles=$({ ${p.buildSecrets.map((n) => `printf '%s\\n' "$${n}" | awk ${shellQuote(NEEDLES_AWK)};`).join(' ')} } | sed '/^$/d')`,
+    `unset ${p.buildSecrets.join(' ')}`,
+    'r=${MPIMG_ROOT%/}',
+    `files=$(printf '%s\\n' "$needles" | sh -c ${shellQuote(SCAN)} mpimg-scan "$r")`,
+    'if [ -n "$files" ]; then',
+    `  printf '%s\\n' "$files" | while IFS= read -r f; do printf '[FAIL] %s holds the value of a build secret ($.build.secrets)\\n' "\${f#"$r"}"; done`,
+    `  echo ${shellQuote(`a build secret's value is in the image (the [FAIL] lines above): ${SECRET_FIX}`)} >&2`,
+    '  exit 1',
+    'fi',
+    `echo '[PASS] no value of the ${p.buildSecrets.length} build secret(s) in the image'`,
+  ].join('\n');
+  return [
+    {
+      type: 'shell',
+      env: ['"MPIMG_ROOT=/"', ...p.buildSecrets.map((n) => `"${n}=\${var.build_secret_${n}}"`)],
+      envFile: true,
+      inline: [p.hcl(script)],
+    },
+  ];
+}
+
 const SECRET_FIX =
   'find what wrote it there (a build script saving its environment, a config written with the key) and have the build remove it before the cleanup, or give the software the value at first boot instead';
 
@@ -75,7 +121,8 @@ export default defineStep({
       );
     if (code !== 0) fail(`the image check could not run (exit code ${code})`, 'see its message above');
   },
-  packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'install.sh', 'check')] }],
+  // The build secrets' values searched for first, as in the task.
+  packer: (p) => [...packerSecretScan(p), { type: 'shell', inline: [bundleCommand(p, 'install.sh', 'check')] }],
 });
 
 export const checkReport = standard('check-report', 'run the image check and only report (never fails)', async (c) => {

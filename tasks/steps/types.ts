@@ -44,7 +44,10 @@ export type PackerProvisioner =
   | {
       type: 'shell';
       env?: string[];
-      /** use_env_var_file: the environment goes in a file Packer sources, not on the command line. */
+      /**
+       * use_env_var_file: the environment goes in a file Packer sources, not on the command line
+       * (deleted once sourced: see the template's envFileCommand).
+       */
       envFile?: boolean;
       inline: string[];
     }

@@ -6,13 +6,15 @@
  * line and in nothing Packer prints (its debug log included).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import type { Repository } from '../../runtime/sections/build.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
+import { secretNeedles } from '../../tasks/build-secrets.js';
+import { NEEDLES_AWK } from '../../tasks/steps/check.js';
 import { credentialProblem } from '../../tasks/steps/repository-auth.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -156,14 +158,26 @@ function runSteps(dir: string, text: string, staged: string, env: Record<string,
     .split('\n\n')
     .filter((b) => !b.includes('acme-wiki-build.sh repositories'))
     .join('\n\n');
+  expect(repositories).toContain('MPIMG_REPO_AUTH_1=');
+  return runProvisioners(dir, text, `${repositories}\n${step('scripts')}`, staged, env, remote);
+}
+
+/** Provisioners of the template run by the real packer over the test sshd, MPIMG_ROOT the staged root. */
+function runProvisioners(
+  dir: string,
+  text: string,
+  provisioners: string,
+  staged: string,
+  env: Record<string, string>,
+  remote: string,
+) {
   // Packer's own files (its script, the environment file with the credentials) in a folder of the
   // test, not this machine's /tmp: a failed provisioner leaves them behind.
-  const steps = `${repositories}\n${step('scripts')}`
+  const steps = provisioners
     .replaceAll('"MPIMG_ROOT=/"', JSON.stringify(`MPIMG_ROOT=${staged}`))
     .replaceAll('provisioner "shell" {\n', `provisioner "shell" {\n    remote_folder = ${JSON.stringify(remote)}\n`);
   // nothing of this machine's own /etc: every step writes under the staged root
   expect(steps).not.toContain('MPIMG_ROOT=/"');
-  expect(steps).toContain('MPIMG_REPO_AUTH_1=');
   const variables = [...text.matchAll(/^variable "build_secret_[A-Z_]+" \{\n[\s\S]*?\n\}\n/gm)].map((m) => m[0]);
   const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
   const runDir = tempDir('mpimg-packer-run-');
@@ -271,4 +285,85 @@ describe('repository credentials put in place and taken away by the Packer templ
     expect(r.stdout + r.stderr).toContain('repository acme-rpm: its credentials could not be put in place');
     expect(existsSync(join(staged, 'etc/yum.repos.d/acme-rpm.repo'))).toBe(false);
   }, 240_000);
+});
+
+describe("the Packer template's search for the build secrets' values in the image", () => {
+  it('names the files that hold a value (never the value), stops the build, and passes a clean image', () => {
+    const cert = `-----BEGIN CERT-----\nMIIBdummy-line-of-a-cert-0123456789\nshort\n-----END CERT-----`;
+    const dir = makeProject({
+      manifest: {
+        build: { packages: ['jq'], secrets: [{ name: 'LICENSE_KEY' }, { name: 'CERT' }] },
+      } as Partial<Manifest>,
+    });
+    const text = readFileSync(writeBundle(loadProject(dir)).packer, 'utf8');
+    const from = text.indexOf('\n  # step check: ');
+    const check = text.slice(from, text.indexOf('\n  # step ', from + 1));
+    const scan = check.split('\n\n').filter((b) => b.includes('mpimg-scan'));
+    expect(scan).toHaveLength(1);
+    const env = { MPIMG_BUILD_SECRET_LICENSE_KEY: `lic"$(id)\\x-4242`, MPIMG_BUILD_SECRET_CERT: cert };
+    const staged = tempDir('mpimg-packer-root-');
+    mkdirSync(join(staged, 'opt/acme'), { recursive: true });
+    mkdirSync(join(staged, 'run'), { recursive: true });
+    writeFileSync(join(staged, 'opt/acme/app.env'), `KEY=${env.MPIMG_BUILD_SECRET_LICENSE_KEY}\n`);
+    writeFileSync(join(staged, 'opt/acme/cert.pem'), 'MIIBdummy-line-of-a-cert-0123456789\n');
+    writeFileSync(join(staged, 'opt/acme/fine.txt'), 'short\n-----BEGIN CERT-----\n');
+    writeFileSync(join(staged, 'run/ignored'), env.MPIMG_BUILD_SECRET_LICENSE_KEY);
+    const remote = tempDir('mpimg-packer-remote-');
+    const leaked = runProvisioners(dir, text, scan[0], staged, env, remote);
+    expect(leaked.status).not.toBe(0);
+    const out = leaked.stdout + leaked.stderr;
+    expect(out).toContain('[FAIL] /opt/acme/app.env holds the value of a build secret ($.build.secrets)');
+    expect(out).toContain('[FAIL] /opt/acme/cert.pem holds the value of a build secret');
+    expect(out).not.toContain('fine.txt');
+    expect(out).not.toContain('/run/ignored');
+    expect(out).toContain("a build secret's value is in the image");
+    expect(out).not.toContain('lic"$(id)');
+    expect(out).not.toContain('MIIBdummy');
+    // the environment file with the values is gone, also when the script failed
+    expect(spawnSync('ls', ['-A', remote], { encoding: 'utf8' }).stdout).not.toMatch(/varfile/);
+    for (const f of ['app.env', 'cert.pem']) rmSync(join(staged, 'opt/acme', f));
+    const clean = runProvisioners(dir, text, scan[0], staged, env, tempDir('mpimg-packer-remote-'));
+    expect(clean.status, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toContain('[PASS] no value of the 2 build secret(s) in the image');
+  }, 240_000);
+
+  it('searches for the lines secretNeedles names (awk on the droplet, the rule of the SSH check)', () => {
+    const values = [
+      `q"u'o\`te$(id)\\back;&<>#`,
+      '  indented value with blanks  ',
+      '-----BEGIN KEY-----\nMIIBdummy-line-of-a-key-0123456789\n   short\n  an indented long line of it  \r\n-----END KEY-----',
+      'two\nshort-line\n',
+    ];
+    for (const v of values) {
+      const r = spawnSync('awk', [NEEDLES_AWK], { input: `${v}\n`, encoding: 'utf8' });
+      expect(r.stdout.split('\n').filter(Boolean).sort(), JSON.stringify(v)).toEqual(
+        secretNeedles([v])
+          .filter((n) => n !== '' && !n.includes('\n'))
+          .sort(),
+      );
+    }
+  });
+});
+
+describe('the shell of these provisioners', () => {
+  it('is shellcheck-clean (the inline lines as Packer runs them)', () => {
+    const texts = [
+      project('debian-12-x64', APT_REPO, ['REPO_TOKEN']).text,
+      project('rockylinux-9-x64', DNF_REPO, ['REPO_USER', 'REPO_PASSWORD']).text,
+    ];
+    const scripts = texts.flatMap((t) =>
+      [...t.matchAll(/^ {6}(".*"),$/gm)]
+        .map((m) => JSON.parse(m[1].replaceAll('$${', '${').replaceAll('%%{', '%{')) as string)
+        .filter((l) => /MPIMG_REPO_AUTH|mpimg-scan|removed, with its list/.test(l)),
+    );
+    // placement, removal and scan, for apt and dnf
+    expect(scripts).toHaveLength(6);
+    const dir = tempDir('mpimg-packer-sc-');
+    scripts.forEach((s, i) => writeFileSync(join(dir, `${i}.sh`), `#!/bin/sh -e\n${s}\n`));
+    const r = spawnSync('shellcheck', ['-s', 'sh', ...scripts.map((_, i) => join(dir, `${i}.sh`))], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
 });
