@@ -367,3 +367,21 @@ describe('the shell of these provisioners', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('without build scripts', () => {
+  it('the scripts step still takes the credentials away (as the task does), and only that', () => {
+    const dir = makeProject({
+      manifest: {
+        build: { packages: ['jq'], secrets: [{ name: 'REPO_TOKEN' }], repositories: [APT_REPO] },
+      } as Partial<Manifest>,
+    });
+    writeFileSync(join(dir, 'acme.gpg'), 'not read by this test\n');
+    rmSync(join(dir, 'scripts'), { recursive: true });
+    const text = readFileSync(writeBundle(loadProject(dir)).packer, 'utf8');
+    const from = text.indexOf('\n  # step scripts: ');
+    const step = text.slice(from, text.indexOf('\n  # step ', from + 1));
+    expect(step.match(/provisioner "/g)).toHaveLength(1);
+    expect(step).toContain("echo 'credentials of repository acme-private removed, with its list");
+    expect(step).not.toContain('${local.work}/scripts');
+  });
+});
