@@ -17,16 +17,21 @@ export function fail(message: string, hint?: string, where?: string): never {
 
 /**
  * Runs `fn` with a fresh private folder on the host (mktemp -d, 0700) and removes it afterwards,
- * also when `fn` fails: copies of scripts and bundles never stay on the image.
+ * also when `fn` fails: copies of scripts and bundles never stay on the image. `exec`: files in it
+ * are executed directly, so not /run, which Debian's and Ubuntu's initramfs mount noexec.
  */
 export async function withRemoteTempDir<T>(
   c: Connection,
   fn: (dir: string) => Promise<T>,
   prefix = 'mpimg',
+  opts: { exec?: boolean } = {},
 ): Promise<T> {
   if (!/^[A-Za-z0-9._-]+$/.test(prefix)) throw new TypeError(`bad temp dir prefix ${JSON.stringify(prefix)}`);
   // /run (a tmpfs, never part of a snapshot) when writable: the image check counts files left in /tmp.
-  const base = 'b=\${TMPDIR:-/tmp}; if [ -d /run ] && [ -w /run ]; then b=/run; fi';
+  // Folders of executables go to /var/tmp (on disk; the cleanup empties it before the snapshot).
+  const base = opts.exec
+    ? 'b=\${TMPDIR:-/tmp}; if [ -d /var/tmp ] && [ -w /var/tmp ]; then b=/var/tmp; fi'
+    : 'b=\${TMPDIR:-/tmp}; if [ -d /run ] && [ -w /run ]; then b=/run; fi';
   const dir = (await c.run(`${base}; mktemp -d "$b/${prefix}.XXXXXXXX"`, { quiet: true, echo: false })).stdout.trim();
   if (!dir.startsWith('/'))
     fail(`mktemp on ${c.target} returned "${dir}"`, 'check that /tmp exists and is writable on the host');

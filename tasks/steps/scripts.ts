@@ -50,8 +50,10 @@ function packer(p: PackerContext): PackerProvisioner[] {
       // the file Packer sources (use_env_var_file), not on the remote command line.
       env: [...p.env.map(p.hcl), ...p.buildSecrets.map((n) => `"${n}=\${var.build_secret_${n}}"`)],
       ...(p.buildSecrets.length ? { envFile: true } : {}),
+      // Run from a copy in /var/tmp: the work folder is in /run, which the initramfs mounts noexec.
       inline: [
-        '"cd ${local.work}/scripts"',
+        p.hcl(`d=$(mktemp -d /var/tmp/${p.slug}-scripts.XXXXXXXX) && trap 'cd / && rm -rf "$d"' EXIT`),
+        '"cp -p ${local.work}/scripts/* \\"$d\\"/ && cd \\"$d\\""',
         p.hcl(
           `for f in ${p.buildScripts.map((s) => p.sq(s.name)).join(' ')}; do echo "--- $f"; chmod 0755 "./$f"; "./$f"; done`,
         ),
@@ -134,6 +136,7 @@ export default defineStep({
           }
         },
         `${m.slug}-build`,
+        { exec: true },
       );
     } finally {
       await removeRepositoryAuth(c);

@@ -5,7 +5,7 @@
  * they must run exactly the build scripts the SSH task `scripts` runs. Also: the template states the
  * oldest Packer it needs, and that Packer (Debian's 1.6.6 here) refuses it.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,26 @@ describe("the Packer template's build scripts step, run by real packer", () => {
     });
     expect(v.stdout + v.stderr, 'packer validate').not.toMatch(/Error/);
     expect(v.status).toBe(0);
+  }, 240_000);
+
+  it('runs the scripts when the work folder is noexec, as /run is on a Debian or Ubuntu droplet (the initramfs mounts it so)', () => {
+    const log = join(tempDir('mpimg-packer-log-'), 'ran');
+    const { dir, text } = hostileProject(log, 'steps');
+    const mnt = tempDir('mpimg-packer-noexec-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'noexec,nosuid,nodev,size=16m', 'mpimg-noexec', mnt]);
+    try {
+      // the mount really refuses to run what is in it
+      writeFileSync(join(mnt, 'probe.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      expect(spawnSync(join(mnt, 'probe.sh')).error).toMatchObject({ code: 'EACCES' });
+      const before = readdirSync('/var/tmp').filter((n) => n.startsWith('acme-wiki-scripts.'));
+      const r = runScriptsStep(text, dir, join(mnt, 'work'));
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(ran(log)).toEqual(['10-first.sh', HOSTILE_STEP]);
+      // the copy the scripts ran from is gone
+      expect(readdirSync('/var/tmp').filter((n) => n.startsWith('acme-wiki-scripts.'))).toEqual(before);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
   }, 240_000);
 
   for (const folder of ['steps', HOSTILE_DIR]) {

@@ -95,7 +95,8 @@ export class Droplet {
   async boot(): Promise<void> {
     await this.killAll();
     await unmountTree(this.runDir);
-    await mountTmpfs(this.runDir, 'mode=0755,nosuid,nodev,size=256m');
+    // noexec as on a droplet: Debian's and Ubuntu's initramfs mount /run so, and it stays so.
+    await mountTmpfs(this.runDir, 'mode=0755,nosuid,nodev,noexec,size=256m');
     mkdirSync(join(this.runDir, 'lock'), { mode: 0o1777 });
     const m = startMachine(this.spec());
     this.machine = m;
