@@ -82,7 +82,7 @@ export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps
   }
   const variables = releaseVariables(ctx.cwd, r.manifest, ctx.env);
   // The image's build record: the installed versions of $.listing.software[].package, and its age.
-  const record = recordOfImage(ctx.cwd, r.imageId);
+  const record = recordOfImage(ctx.cwd, r.imageId, r.manifest, ctx.stderr);
   const installed = installedVersions(r.manifest, r.imageId, record);
   const body = releaseBody(r.manifest, r.imageId, r.reason, variables, installed);
   const now = deps.now?.() ?? new Date();

@@ -12,9 +12,19 @@ import { RECORDS_DIR } from '../record/types.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The build record of a snapshot: the newest record whose snapshot id is the image's, or null. */
-export function recordOfImage(project: string, imageId: number): StoredRecord | null {
-  return listRecords(project).records.find((s) => s.record.snapshot?.id === imageId) ?? null;
+/**
+ * The build record of a snapshot: the newest record whose snapshot id is the image's, or null. An
+ * unreadable records folder stops the release only when a software version depends on it; else the
+ * age is taken from the API and a warning says why.
+ */
+export function recordOfImage(project: string, imageId: number, m: Manifest, stderr: Writable): StoredRecord | null {
+  try {
+    return listRecords(project).records.find((s) => s.record.snapshot?.id === imageId) ?? null;
+  } catch (err) {
+    if ((m.listing?.software ?? []).some((s) => s.package !== undefined)) throw err;
+    stderr.write(`warning: ${(err as Error).message}: the image's age is taken from the snapshot\n`);
+    return null;
+  }
 }
 
 /**

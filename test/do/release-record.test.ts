@@ -1,5 +1,7 @@
 // `mpimg release` and the image's build record: software versions read from the packages installed
 // in the released image, the age warning, and exit status 75 while the listing is pending or in review.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
@@ -206,6 +208,23 @@ describe('mpimg release warns about an old image', () => {
     s = setup();
     expect(await s.run(['--image', String(imageId), '--reason', 'x']), s.cap.err()).toBe(0);
     expect(s.cap.err()).toBe('');
+  });
+});
+
+describe('mpimg release with an unreadable records folder', () => {
+  it('stops when a version depends on it; else warns and releases (the age from the snapshot)', async () => {
+    writeFileSync(join(project.dir, 'images'), 'not a folder');
+    let s = setup();
+    expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(1);
+    expect(s.cap.err()).toContain('error: cannot read the build records: images in the project is not a folder');
+    expect(patches()).toHaveLength(0);
+    writeManifest(project.dir, { ...MANIFEST, listing: { appId: APP } });
+    s = setup();
+    expect(await s.run(['--image', String(imageId), '--reason', 'x']), s.cap.err()).toBe(0);
+    expect(s.cap.err()).toContain(
+      "warning: cannot read the build records: images in the project is not a folder: the image's age is taken from the snapshot",
+    );
+    expect(patches()).toHaveLength(1);
   });
 });
 
