@@ -91,6 +91,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/do/packer.test.ts',
   'test/cli/run-log.test.ts',
   'test/do/workflow.test.ts',
+  'test/do/workflow-refresh.test.ts',
   'test/generators/integration.test.ts',
   'test/generators/project-scripts.test.ts',
   'test/readme.test.ts',

@@ -1,11 +1,14 @@
 /** $.listing: the Marketplace listing this image updates (`mpimg release`, the Vendor API). */
 import type { Check } from '../schema.js';
-import { DISTRO_SLUG_RE, obj, push, str, strings } from './common.js';
+import { DISTRO_SLUG_RE, int, obj, push, str, strings } from './common.js';
 import { VARIABLE_NAME_RE } from './variables.js';
 
 export interface Software {
   name: string;
-  version: string;
+  /** Written in mpimg.json; without it, $.package names the package whose installed version is sent. */
+  version?: string;
+  /** A package of the image: `mpimg release` sends its version from the image's build record. */
+  package?: string;
   releaseNotes?: string;
   website?: string;
   licenseType?: string;
@@ -20,7 +23,13 @@ export interface Listing {
   /** What the listing shows as its OS (default: from the distribution, e.g. "Ubuntu 24.04 LTS"). */
   osVersion?: string;
   software?: Software[];
+  /** `mpimg release` warns about an image older than this many days (default 14). */
+  maxImageAgeDays?: number;
 }
+
+export const DEFAULT_MAX_IMAGE_AGE_DAYS = 14;
+/** A package name as dpkg and rpm write it. */
+export const PACKAGE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9+._~-]{0,99}$/;
 
 export const APP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** {{NAME}} placeholders of the listing's texts: filled in from $.variables at release. */
@@ -52,12 +61,19 @@ const SOFTWARE = obj(
       'x-message': 'bad software version {value}',
       'x-hint': '1-100 characters, e.g. "1.24.0" or "{{APP_VERSION}}"',
     }),
+    package: str({
+      description:
+        'A package of the image (as dpkg or rpm names it, e.g. "nginx") whose installed version `mpimg release` sends as the version, read from the released image\'s build record (images/<id>/record.json). Instead of version.',
+      pattern: PACKAGE_NAME_RE.source,
+      'x-message': 'bad package name {value}',
+      'x-hint': 'the package\'s name as `dpkg -l` or `rpm -qa` shows it, e.g. "nginx"',
+    }),
     releaseNotes: text('Link or text of its release notes.', 2000),
     website: url('Its website.'),
     licenseType: text('Its license, e.g. "MIT" or "GPLv2".', 100),
     licenseLink: url('Where its license is.'),
   },
-  { required: ['name', 'version'] },
+  { required: ['name'] },
 );
 
 export const LISTING_SCHEMA = obj(
@@ -83,7 +99,14 @@ export const LISTING_SCHEMA = obj(
     }),
     software: strings(SOFTWARE, {
       description:
-        'The software included, as the listing shows it (name, version, releaseNotes, website, licenseType, licenseLink).',
+        'The software included, as the listing shows it (name, version, releaseNotes, website, licenseType, licenseLink). Each entry has a version or a package to take it from.',
+    }),
+    maxImageAgeDays: int({
+      description: `\`mpimg release\` warns (and still releases) when the image is older than this many days: since the build's review-day upgrade (freshen) in its build record, else since the snapshot was made. Default ${DEFAULT_MAX_IMAGE_AGE_DAYS}.`,
+      minimum: 1,
+      maximum: 3650,
+      'x-message': 'bad maxImageAgeDays {value}',
+      'x-hint': 'a whole number of days from 1 to 3650, e.g. 14',
     }),
   },
   {
@@ -126,6 +149,23 @@ export const LISTING_CHECKS: Record<string, Check> = {
           `add "${p.name}" to $.variables (e.g. "variables": {"${p.name}": "1.0"}) or write the value itself`,
         );
     }
+    (Array.isArray(l.software) ? l.software : []).forEach((s, i) => {
+      if (typeof s !== 'object' || s === null) return;
+      if (s.version === undefined && s.package === undefined)
+        push(
+          out,
+          `${at}.software[${i}]`,
+          'no version and no package',
+          'add "version": "1.2.3" (or "{{VARIABLE}}"), or "package": "<name>" to send the version installed in the image',
+        );
+      else if (s.version !== undefined && s.package !== undefined)
+        push(
+          out,
+          `${at}.software[${i}]`,
+          'both version and package',
+          'keep one: "version" is sent as written, "package" sends the version installed in the released image',
+        );
+    });
     const dists = Array.isArray(root.distributions) ? root.distributions : [];
     if (typeof l.distribution === 'string' && DISTRO_SLUG_RE.test(l.distribution) && !dists.includes(l.distribution)) {
       push(

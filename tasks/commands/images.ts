@@ -1,4 +1,7 @@
 /** `mpimg images`: the project's build records (images/), newest first. */
+import { MpimgError } from '../../core/errors.js';
+import { loadManifest } from '../do/project.js';
+import { listingDistribution } from '../do/release.js';
 import { listRecords, type StoredRecord } from '../record/store.js';
 import { RECORDS_DIR } from '../record/types.js';
 import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
@@ -14,6 +17,9 @@ and the image check's counts. Beside each record: sbom.cdx.json, the image's Cyc
 Options:
 ${projectHelp()}
   --json            print the list as JSON (one object per record, with its folder)
+  --latest-snapshot print only the snapshot id of the newest record with a snapshot of the listing's
+                    distribution ($.listing.distribution, else the build base); exit 1 when none
+                    (the scheduled refresh of the generated workflow starts from it)
 `;
 
 /** What one line says of a record. */
@@ -69,6 +75,18 @@ function table(lines: ImageLine[]): string {
   return `${[head, ...rows].map(fmt).join('\n')}\n`;
 }
 
+/** The snapshot id of the newest record of the listing's distribution that has one. */
+function latestSnapshot(cwd: string, records: StoredRecord[]): number {
+  const dist = listingDistribution(loadManifest(cwd));
+  const found = records.find((s) => s.record.snapshot !== null && s.record.system.distribution === dist);
+  if (!found)
+    throw new MpimgError(`no build record in ${RECORDS_DIR}/ has a snapshot of ${dist}, the listing's distribution`, {
+      where: `${RECORDS_DIR}/`,
+      hint: 'build and snapshot an image (`mpimg image`), or bring the records of the released image into images/',
+    });
+  return found.record.snapshot!.id;
+}
+
 const command: Command = {
   name: 'images',
   summary: 'list the build records of this project (images/), newest first',
@@ -76,12 +94,16 @@ const command: Command = {
   async run(argv, ctx) {
     const { values } = parseOptions(
       argv,
-      { ...PROJECT_OPTION, json: { type: 'boolean' } },
+      { ...PROJECT_OPTION, json: { type: 'boolean' }, 'latest-snapshot': { type: 'boolean' } },
       { command: 'images', usage },
     );
     const { cwd } = inProject(ctx, values.project);
     const { records, problems } = listRecords(cwd);
     for (const p of problems) ctx.stderr.write(`warning: ${p.path}: ${p.message} (left out)\n`);
+    if (values['latest-snapshot']) {
+      ctx.stdout.write(`${latestSnapshot(cwd, records)}\n`);
+      return 0;
+    }
     const lines = records.map(imageLine);
     if (values.json) ctx.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);
     else if (lines.length === 0)

@@ -12,6 +12,7 @@ import {
   releaseToListing,
   releaseVariables,
 } from '../do/release.js';
+import { imageSince, installedVersions, recordOfImage, warnImageAge } from '../do/release-record.js';
 import { COMMAND_SCOPES } from '../do/scopes.js';
 import { MpimgError, UsageError } from '../../core/errors.js';
 import { imageIdOption } from './verify.js';
@@ -26,7 +27,13 @@ DigitalOcean Vendor API; the update then goes to DigitalOcean's review. The requ
 image id, the reason, the manifest's version, the OS of the listing's distribution and
 $.listing.software (with {{VARIABLE}} filled in: the values dist/<slug>-build.sh was bundled with,
 else mpimg.json's $.variables with MPIMG_VAR_<NAME> of the environment). Only what mpimg.json states
-is sent: without $.listing.software (or a software field) the listing keeps what it shows.
+is sent: without $.listing.software (or a software field) the listing keeps what it shows. An entry
+with "package" instead of "version" sends the version installed in the image, read from the image's
+build record (images/<id>/record.json with its snapshot id): no record, or the package not in it, is
+an error and nothing is sent.
+
+An image older than $.listing.maxImageAgeDays (default 14: since its build's review-day upgrade, else
+since the snapshot was made) gets a warning on stderr and is still released.
 
 Before anything is sent: the image must be a snapshot of this account that is available, and the
 listing fields must be valid. A PATCH is never sent twice: it is repeated only when DigitalOcean
@@ -42,6 +49,9 @@ Options:
   --if-listed       without $.listing.appId, say so and exit 0 (for CI)
   --json            print the listing the Vendor API answers as JSON
 ${projectHelp()}
+
+Exit status: 0 released (or nothing to release with --if-listed), 1 an error, 2 wrong options,
+75 the listing cannot be updated now (an earlier update is pending or in review): try again later.
 
 Token: DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, or doctl's config (access-token; DIGITALOCEAN_CONFIG
 names another config file); it needs ${COMMAND_SCOPES.release.join(', ')} and write access to the
@@ -71,10 +81,15 @@ export async function releaseImage(ctx: CommandContext, deps: ReleaseCommandDeps
     });
   }
   const variables = releaseVariables(ctx.cwd, r.manifest, ctx.env);
-  const body = releaseBody(r.manifest, r.imageId, r.reason, variables);
-  if (r.dryRun) return dryRun(ctx, deps, r, appId, variables);
+  // The image's build record: the installed versions of $.listing.software[].package, and its age.
+  const record = recordOfImage(ctx.cwd, r.imageId, r.manifest, ctx.stderr);
+  const installed = installedVersions(r.manifest, r.imageId, record);
+  const body = releaseBody(r.manifest, r.imageId, r.reason, variables, installed);
+  const now = deps.now?.() ?? new Date();
+  if (r.dryRun) return dryRun(ctx, deps, r, appId, variables, installed, record);
   const client = r.client ?? clientFor(ctx, deps);
   const image = await releasableImage(client, r.imageId);
+  warnImageAge(ctx.stderr, r.manifest, image.id, imageSince(record, image.created_at), now);
   const app = await releaseToListing(client, appId, body);
   if (r.json) ctx.stdout.write(`${JSON.stringify(app, null, 2)}\n`);
   else
@@ -90,6 +105,8 @@ async function dryRun(
   r: ReleaseRequest,
   appId: string,
   variables: Record<string, string>,
+  installed: Record<string, string>,
+  record: ReturnType<typeof recordOfImage>,
 ): Promise<void> {
   const [check, patch] = releasePlan({
     manifest: r.manifest,
@@ -98,9 +115,10 @@ async function dryRun(
     reason: r.reason,
     variables,
     imageId: r.imageId,
+    installed,
   });
   ctx.stdout.write(`${renderPlan([patch])}\n`);
-  const kept = keptListingFields(releaseBody(r.manifest, r.imageId, r.reason, variables));
+  const kept = keptListingFields(releaseBody(r.manifest, r.imageId, r.reason, variables, installed));
   if (kept.length) ctx.stderr.write(`dry run: left out, so the listing keeps them: ${kept.join(', ')}\n`);
   let client = r.client;
   let why = '';
@@ -109,13 +127,16 @@ async function dryRun(
   } catch (err) {
     why = err instanceof Error ? err.message : String(err);
   }
+  const now = deps.now?.() ?? new Date();
   if (!client) {
+    warnImageAge(ctx.stderr, r.manifest, r.imageId, imageSince(record, undefined), now);
     ctx.stderr.write(
       `dry run: the image was not checked (${why}); a release first asks ${renderPlan([check]).split('\n')[0]}; nothing was sent\n`,
     );
     return;
   }
   const image = await releasableImage(client, r.imageId);
+  warnImageAge(ctx.stderr, r.manifest, image.id, imageSince(record, image.created_at), now);
   ctx.stderr.write(`dry run: image ${image.id} "${image.name}" is an available snapshot; nothing was sent\n`);
 }
 

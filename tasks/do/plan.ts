@@ -184,8 +184,10 @@ export function releasePlan(o: {
   reason: string;
   variables: Record<string, string>;
   imageId?: number;
+  /** Installed versions of $.listing.software[].package, from the image's build record. */
+  installed?: Record<string, string>;
 }): PlanItem[] {
-  const body = releaseBody(o.manifest, o.imageId ?? 0, o.reason, o.variables);
+  const body = releaseBody(o.manifest, o.imageId ?? 0, o.reason, o.variables, o.installed);
   return [
     {
       kind: 'request',

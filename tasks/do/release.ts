@@ -15,6 +15,11 @@ import { DoApiError } from './errors.js';
 import type { Image, VendorApp, VendorAppUpdate, VendorSoftware } from './types.js';
 
 export const VENDOR_APP_PATH = '/api/v1/vendor-portal/apps/';
+/**
+ * Exit status of `mpimg release` when the listing cannot be updated now (an earlier update is pending
+ * or in review): EX_TEMPFAIL of sysexits.h, "try again later". CI tells it from a failure by it.
+ */
+export const EXIT_LISTING_BUSY = 75;
 
 /** The distribution the listing's image is built on: $.listing.distribution, else the build base. */
 export function listingDistribution(m: Manifest): string {
@@ -69,6 +74,7 @@ export function releaseBody(
   imageId: number,
   reason: string,
   variables: Record<string, string> = resolveVariables(m.variables),
+  installed?: Record<string, string>,
 ): VendorAppUpdate {
   const values = variables;
   const unknown = listingPlaceholders(m.listing ?? {}).filter((p) => !(p.name in values));
@@ -84,6 +90,9 @@ export function releaseBody(
     body.softwareIncluded = software.map((s) => {
       const entry: VendorSoftware = {};
       for (const k of SOFTWARE_FIELDS) if (s[k] !== undefined) entry[k] = fillListing(s[k], values);
+      // The installed version, from the image's build record (installedVersions); a plan without
+      // the image's record shows where it will come from.
+      if (s.package !== undefined) entry.version = installed?.[s.package] ?? `{installed version of ${s.package}}`;
       return entry;
     });
   }
@@ -153,7 +162,8 @@ export async function releaseToListing(client: DoClient, appId: string, body: Ve
         if (/pending|review/i.test(said)) {
           throw new MpimgError(`listing ${appId} cannot be updated now: ${said}`, {
             where,
-            hint: 'an earlier update is pending or in review: wait until DigitalOcean has reviewed it (Vendor Portal), then run `mpimg release` again',
+            hint: `an earlier update is pending or in review: wait until DigitalOcean has reviewed it (Vendor Portal), then run \`mpimg release\` again (exit status ${EXIT_LISTING_BUSY}: try later)`,
+            exitCode: EXIT_LISTING_BUSY,
           });
         }
         throw new MpimgError(`the Vendor API refused the update of listing ${appId} (400): ${said}`, {

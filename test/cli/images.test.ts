@@ -128,4 +128,35 @@ describe('mpimg images', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('error: cannot read the build records: images in the project is not a folder');
   });
+
+  it("--latest-snapshot prints the newest snapshot of the listing's distribution, and fails clearly without one", async () => {
+    const dir = project();
+    const r0 = await images(dir, '--latest-snapshot');
+    expect(r0.code).toBe(1);
+    expect(r0.err).toContain(
+      "error: no build record in images/ has a snapshot of debian-12-x64, the listing's distribution",
+    );
+    const rec = (id: string, at: string, distribution: string, snap: number | null) => {
+      const r = sampleRecord({ id, createdAt: at, distribution });
+      r.snapshot = snap === null ? null : { id: snap, name: `s${snap}`, at };
+      writeRecord(dir, r, {});
+    };
+    rec('20260301T100000Z-debian-12-x64-aaaaaa', '2026-03-01T10:00:00.000Z', 'debian-12-x64', 170001);
+    rec('20260308T100000Z-debian-12-x64-bbbbbb', '2026-03-08T10:00:00.000Z', 'debian-12-x64', 170005);
+    // newer, but of another distribution, or without a snapshot yet
+    rec('20260309T100000Z-ubuntu-24-04-x64-cccccc', '2026-03-09T10:00:00.000Z', 'ubuntu-24-04-x64', 170009);
+    rec('20260310T100000Z-debian-12-x64-dddddd', '2026-03-10T10:00:00.000Z', 'debian-12-x64', null);
+    let r = await images(dir, '--latest-snapshot');
+    expect(r).toMatchObject({ code: 0, out: '170005\n' });
+    writeManifest(dir, {
+      name: 'Acme Wiki',
+      slug: 'acme-wiki',
+      vendor: 'acme',
+      version: '1.2.0',
+      distributions: ['debian-12-x64', 'ubuntu-24-04-x64'],
+      listing: { distribution: 'ubuntu-24-04-x64' },
+    });
+    r = await images(dir, '--latest-snapshot');
+    expect(r).toMatchObject({ code: 0, out: '170009\n' });
+  });
 });

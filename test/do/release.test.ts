@@ -181,7 +181,7 @@ describe('mpimg release', () => {
   it('a listing in review (400), an unknown app (404), a rejected token (401): clear errors, the token never shown', async () => {
     api.apps.get(APP)!.status = 'in review';
     let s = setup();
-    expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(1);
+    expect(await s.run(['--image', String(imageId), '--reason', 'x'])).toBe(75);
     expect(s.cap.err()).toMatch(
       /error: listing 5f8c0a1b2c3d4e5f6a7b8c9d cannot be updated now: app is in review[\s\S]*fix: an earlier update is pending or in review: wait until DigitalOcean has reviewed it/,
     );

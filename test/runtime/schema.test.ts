@@ -155,7 +155,6 @@ const INVALID: Array<[string, unknown]> = [
   ['a verify timeout out of range', { ...good, verify: { commandTimeoutSeconds: 0 } }],
   ['an unknown verify key', { ...good, verify: { command: ['true'] } }],
   ['a bad app id', { ...good, listing: { appId: 'apps/123' } }],
-  ['software without a version', { ...good, listing: { software: [{ name: 'Nginx' }] } }],
   [
     'a software website that is no URL',
     { ...good, listing: { software: [{ name: 'Nginx', version: '1', website: 'nginx.org' }] } },
@@ -165,6 +164,11 @@ const INVALID: Array<[string, unknown]> = [
 
 /** Rules only code states: the published schema accepts these, validateManifest does not. */
 const CODE_ONLY: Array<[string, unknown, RegExp]> = [
+  [
+    'software without a version or a package',
+    { ...good, listing: { software: [{ name: 'Nginx' }] } },
+    /no version and no package/,
+  ],
   ['a reserved vendor', { ...good, vendor: 'digitalocean' }, /"digitalocean" is reserved/],
   ['an unsafe project path', { ...good, motd: { file: '../x' } }, /\.\. ".*"|without "\.\."/],
   ['a droplet path with ..', { ...good, credentials: { file: '/root/../etc/x' } }, /without|\.\./],
