@@ -55,6 +55,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/do/image-all.test.ts',
   'test/do/image-ssh.test.ts',
   'test/do/verify-command.test.ts',
+  'test/do/outdated-command.test.ts',
   'test/do/verify-task.test.ts',
   'test/tasks/catalog.test.ts',
   'test/tasks/build-secrets.test.ts',

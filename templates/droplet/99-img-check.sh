@@ -969,7 +969,8 @@ check_security_updates() {
   if [ "$n" -gt 0 ]; then
     record fail security-updates "$n package(s) have pending security updates: run the cleanup (it upgrades) or upgrade by hand"
   else
-    line="asked $pm$([ "$MODE" = chroot ] && printf ' inside %s' "$ROOT")"
+    line="asked $pm"
+    [ "$MODE" != chroot ] || line+=" inside $ROOT"
     [ "$REFRESH" = 1 ] || line+=" (from the package indexes as they are; --refresh updates them first)"
     ev_add "$line"
     record pass security-updates "no pending security updates"
