@@ -38,6 +38,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/scripts/blocks.test.ts',
   'test/scripts/careless.test.ts',
   'test/scripts/chroot.test.ts',
+  // the real dnf, rpm, rpmbuild, createrepo_c in a private mount namespace
+  'test/scripts/pending-dnf.test.ts',
   'test/scripts/cleanup.test.ts',
   'test/scripts/live-guard.test.ts',
   'test/scripts/sshd.test.ts',
