@@ -84,6 +84,14 @@ describe('bookworm: mpimg outdated against the distribution security suite (issu
     return { code: r.code ?? -1, json, stderr: r.stderr };
   }
 
+  /** The image check's security-updates line, run on the droplet over SSH. */
+  async function imageCheckLine() {
+    d.write('root/img-check.sh', readFileSync(CHECK, 'utf8'), 0o755);
+    const r = await sshCommand(sshd, keys.privateKey, 'bash /root/img-check.sh --json; rm -f /root/img-check.sh');
+    const report = JSON.parse(r.stdout) as { checks: Array<{ id: string; status: string; evidence: string[] }> };
+    return report.checks.find((c) => c.id === 'security-updates');
+  }
+
   const names = (o: Outdated, security: boolean) =>
     o.packages
       .filter((p) => p.security === security)
@@ -157,11 +165,7 @@ describe('bookworm: mpimg outdated against the distribution security suite (issu
     expect(d.read('usr/share/mpimg-sec/version')).toBe('1.0\n');
     expect((await d.exec('dpkg -s mpimg-newdep', { allowFail: true })).code).not.toBe(0);
 
-    d.write('root/img-check.sh', readFileSync(CHECK, 'utf8'), 0o755);
-    const r = await sshCommand(sshd, keys.privateKey, 'bash /root/img-check.sh --json; rm -f /root/img-check.sh');
-    const entry = (
-      JSON.parse(r.stdout) as { checks: Array<{ id: string; status: string; evidence: string[] }> }
-    ).checks.find((c) => c.id === 'security-updates');
+    const entry = await imageCheckLine();
     expect(entry?.status).toBe('fail');
     expect(entry?.evidence).toEqual(['mpimg-held', 'mpimg-sec']);
   });
@@ -205,7 +209,7 @@ describe('bookworm: mpimg outdated against the distribution security suite (issu
     }
   });
 
-  it('only a non-security update left: exit 3; after the upgrade: exit 0', async () => {
+  it('only a non-security update left: exit 3 (the image check passes); after the upgrade: exit 0', async () => {
     // The security fixes only (held's new dependency comes with it).
     const up = await sshCommand(
       sshd,
@@ -218,6 +222,7 @@ describe('bookworm: mpimg outdated against the distribution security suite (issu
     expect(three.json.pending).toBe(1);
     expect(three.json.security).toBe(0);
     expect(names(three.json, false)).toEqual(['mpimg-plain']);
+    expect((await imageCheckLine())?.status).toBe('pass');
 
     const all = await sshCommand(sshd, keys.privateKey, 'DEBIAN_FRONTEND=noninteractive apt-get dist-upgrade -y');
     expect(all.code, all.stderr).toBe(0);
