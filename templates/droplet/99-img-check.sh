@@ -869,9 +869,10 @@ pending_updates() {
   case $pm in
     apt)
       if [ "$refresh" = 1 ]; then
-        # A new droplet's apt-daily may hold the lists lock for a while: try again, then give up.
+        # A new droplet's apt-daily may hold the lock for a while: wait for it (as the cleanup does),
+        # try again, then give up.
         tries=0
-        until run_in_root env LC_ALL=C apt-get -qq update >/dev/null 2>&1; do
+        until run_in_root env LC_ALL=C apt-get -qq -o DPkg::Lock::Timeout=300 update >/dev/null 2>&1; do
           tries=$((tries + 1))
           [ "$tries" -lt 3 ] || { PU_WHY="apt-get update failed (3 tries): the package indexes could not be refreshed"; return 1; }
           sleep 10
