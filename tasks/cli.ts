@@ -46,6 +46,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
     summary: 'create a droplet from a snapshot, check it after first boot, destroy it',
     load: () => import('./commands/verify.js'),
   },
+  outdated: {
+    summary: 'count pending updates on a droplet or a snapshot and name the security ones (exit 0/3/4)',
+    load: () => import('./commands/outdated.js'),
+  },
   release: {
     summary: 'point the Marketplace listing at a snapshot (Vendor API)',
     load: () => import('./commands/release.js'),

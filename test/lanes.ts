@@ -38,6 +38,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/scripts/blocks.test.ts',
   'test/scripts/careless.test.ts',
   'test/scripts/chroot.test.ts',
+  // the real dnf, rpm, rpmbuild, createrepo_c in a private mount namespace
+  'test/scripts/pending-dnf.test.ts',
   'test/scripts/cleanup.test.ts',
   'test/scripts/live-guard.test.ts',
   'test/scripts/sshd.test.ts',
@@ -55,6 +57,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/do/image-all.test.ts',
   'test/do/image-ssh.test.ts',
   'test/do/verify-command.test.ts',
+  'test/do/outdated-command.test.ts',
   'test/do/verify-task.test.ts',
   'test/tasks/catalog.test.ts',
   'test/tasks/build-secrets.test.ts',

@@ -56,7 +56,7 @@ export function scopesFor(
 }
 
 /** What each command needs of a custom-scoped token, for its usage text and the README. */
-export const COMMAND_SCOPES: Record<'image' | 'verify' | 'snapshot' | 'release', readonly string[]> = {
+export const COMMAND_SCOPES: Record<'image' | 'verify' | 'outdated' | 'snapshot' | 'release', readonly string[]> = {
   image: [
     'droplet:create',
     'droplet:read',
@@ -70,6 +70,16 @@ export const COMMAND_SCOPES: Record<'image' | 'verify' | 'snapshot' | 'release',
     'actions:read',
   ],
   verify: ['droplet:create', 'droplet:read', 'droplet:delete', 'image:read', 'ssh_key:read', 'tag:create', 'tag:read'],
+  // --image boots its droplet the way verify does.
+  outdated: [
+    'droplet:create',
+    'droplet:read',
+    'droplet:delete',
+    'image:read',
+    'ssh_key:read',
+    'tag:create',
+    'tag:read',
+  ],
   snapshot: ['droplet:read', 'droplet:update', 'image:create', 'image:read', 'actions:read'],
   // The Vendor API names no scopes of its own: it wants write access (README "Update your App Image via API").
   release: ['image:read'],

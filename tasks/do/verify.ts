@@ -72,6 +72,11 @@ export interface VerifyPipelineOptions {
   onPhase?: PhaseFn;
   now?: () => Date;
   prog?: string;
+  /**
+   * What the droplet is for, in its name, messages and errors (default "verify"): `mpimg outdated
+   * --image` boots its droplet through this same path.
+   */
+  what?: string;
 }
 
 export interface VerifyPipelineResult {
@@ -151,26 +156,27 @@ export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<Verif
   if (note) phase(note);
   const runId = newRunId();
   const tag = runTag(runId);
+  const what = o.what ?? 'verify';
   const sshKeys = await sshKeysFor(client, m, phase, 'the droplet');
   const req = verifyDropletRequest(
     m,
     image.id,
     size,
     sshKeys,
-    runDropletName(m, 'verify', o.now?.() ?? new Date(), runId),
+    runDropletName(m, what, o.now?.() ?? new Date(), runId),
     tag,
   );
   const out = await withRunDroplet<void>({
     client,
     request: req,
     tag,
-    label: 'verify droplet',
+    label: `${what} droplet`,
     keep: o.keep,
     timings: t,
     phase,
     stderr: o.stderr,
     work: async (droplet, ip) => {
-      phase(`verifying image ${image.id} on ${ip} (droplet ${droplet.id})`);
+      phase(`${what === 'verify' ? 'verifying' : `${what}:`} image ${image.id} on ${ip} (droplet ${droplet.id})`);
       await runDropletStep({
         ip,
         droplet,
@@ -180,8 +186,8 @@ export async function runVerifyPipeline(o: VerifyPipelineOptions): Promise<Verif
         stderr: o.stderr,
         signal: client.signal,
         graceMs: t.abortGraceMs,
-        what: 'verify',
-        prog: o.prog ?? 'mpimg verify',
+        what,
+        prog: o.prog ?? `mpimg ${what}`,
         step: o.verify,
       });
     },

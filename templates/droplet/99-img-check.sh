@@ -30,6 +30,8 @@
 #   --root DIR  check the root filesystem mounted or staged at DIR instead of /
 #   --refresh   refresh the package index (apt-get update / dnf --refresh)
 #               before counting pending security updates
+#   --pending-updates  only list the pending updates, one tab-separated line
+#               each (what `mpimg outdated` runs); no checks, no report
 #   --firewall RULES  the allow list the image must have, as the bundle passes
 #               it from mpimg.json ("limit:22/tcp allow:80/tcp allow:53"): no
 #               firewall, or other rules, is then a failure
@@ -47,6 +49,7 @@ set -eu
 PROG=99-img-check.sh
 JSON=0
 REFRESH=0
+PENDING_ONLY=0  # --pending-updates: only list pending updates (what `mpimg outdated` runs)
 ROOT=""         # path prefix of the checked tree; "" means the live system
 ROOT_SET=0
 ROOT_LABEL="/"
@@ -72,6 +75,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --json) JSON=1 ;;
     --refresh) REFRESH=1 ;;
+    --pending-updates) PENDING_ONLY=1 ;;
     --root)
       [ $# -ge 2 ] || die_usage "--root needs a directory, e.g. --root /mnt/image"
       ROOT=$2; ROOT_SET=1; shift ;;
@@ -105,6 +109,7 @@ while [ $# -gt 0 ]; do
       printf '  --json      one JSON report on stdout\n'
       printf '  --root DIR  check the root filesystem at DIR instead of /\n'
       printf '  --refresh   refresh package indexes before counting security updates\n'
+      printf '  --pending-updates  only list pending updates, tab-separated (mpimg outdated)\n'
       printf '  --booted    a droplet made from the image, after its first boot: what first\n'
       printf '              boot made (host keys, its SSH keys, logs, its cloud-init data) is expected\n'
       printf '  --seed-keys FILE  with --booted: the droplet'"'"'s own SSH public keys (default:\n'
@@ -825,56 +830,150 @@ fw_actual_firewalld() {
   } | LC_ALL=C sort -u
 }
 
+# --- pending updates ----------------------------------------------------------
+# One logic for "which updates are pending, and which are security updates": the
+# security-updates check below and `mpimg outdated` (which runs this script with
+# --pending-updates on the droplet) both count with pending_updates.
+#
+# pending_updates PM REFRESH fills PU_LINES with one line per installed package
+# that has a newer version: NAME<TAB>INSTALLED<TAB>CANDIDATE<TAB>1|0<TAB>SOURCE
+# (1: the candidate comes from the distribution's security suite), and PU_DIST
+# with the distribution. On apt it simulates dist-upgrade, not upgrade: a fix
+# that needs a new dependency is held back by `upgrade` and would go uncounted.
+# A security update is one whose candidate version is in <codename>-security
+# (Debian and Ubuntu), or in Ubuntu's ESM pockets <codename>-{infra,apps}-security;
+# on dnf/yum one named by `updateinfo list --security`. Only simulates: with
+# REFRESH=1 it first refreshes the package indexes, and a failed refresh is an
+# error (stale indexes would undercount). Returns 1 with the reason in PU_WHY
+# when the package manager could not tell.
+PU_LINES="" PU_DIST="" PU_WHY=""
+# Empty cache file names keep apt from (re)writing pkgcache.bin: no side effects.
+PU_APT_OPTS=(-o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+
+pu_codename() {
+  local osf
+  at osf /etc/os-release; [ -e "$osf" ] || at osf /usr/lib/os-release
+  [ -r "$osf" ] || return 0
+  awk 'function unq(v) { if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2); return v }
+    index($0, "VERSION_CODENAME=") == 1 && !c { c = unq(substr($0, 18)) }
+    index($0, "UBUNTU_CODENAME=") == 1 && !u { u = unq(substr($0, 17)) }
+    END { print (c != "" ? c : u) }' "$osf"
+}
+
+pending_updates() {
+  local pm=$1 refresh=$2 out rc=0 tries code
+  PU_LINES="" PU_WHY=""
+  os_fields
+  code=$(pu_codename)
+  PU_DIST="$OS_ID $OS_VER${code:+ ($code)}"
+  case $pm in
+    apt)
+      if [ "$refresh" = 1 ]; then
+        # A new droplet's apt-daily may hold the lock for a while: wait for it (as the cleanup does),
+        # try again, then give up.
+        tries=0
+        until run_in_root env LC_ALL=C apt-get -qq -o DPkg::Lock::Timeout=300 update >/dev/null 2>&1; do
+          tries=$((tries + 1))
+          [ "$tries" -lt 3 ] || { PU_WHY="apt-get update failed (3 tries): the package indexes could not be refreshed"; return 1; }
+          sleep 10
+        done
+      fi
+      out=$(run_in_root env LC_ALL=C apt-get -s "${PU_APT_OPTS[@]}" dist-upgrade 2>/dev/null) || rc=$?
+      [ "$rc" = 0 ] || { PU_WHY="apt-get -s dist-upgrade failed (exit $rc)"; return 1; }
+      # "Inst NAME [INSTALLED] (CANDIDATE ...)": upgrades of installed packages (new dependencies have no [..]).
+      local ups names pol
+      ups=$(printf '%s\n' "$out" | awk '$1 == "Inst" && $3 ~ /^\[/ && $4 ~ /^\(/ {
+        print $2 "\t" substr($3, 2, length($3) - 2) "\t" substr($4, 2) }')
+      [ -n "$ups" ] || return 0
+      names=$(printf '%s\n' "$ups" | cut -f1)
+      # shellcheck disable=SC2086 # package names: no blanks, no globs
+      pol=$(run_in_root env LC_ALL=C apt-cache "${PU_APT_OPTS[@]}" policy $names 2>/dev/null) || rc=$?
+      [ "$rc" = 0 ] || { PU_WHY="apt-cache policy failed (exit $rc)"; return 1; }
+      # Each package's version table: "     VERSION PRIO" (" *** " marks the installed one), then
+      # its sources "        PRIO URI SUITE/COMPONENT ARCH Packages"; the suite says where it is from.
+      PU_LINES=$(printf '%s\n' "$pol" | PU_UPS=$ups awk -v code="$code" '
+        BEGIN { n = split(ENVIRON["PU_UPS"], l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, "\t"); cand[f[1]] = f[3]; inst[f[1]] = f[2]; order[i] = f[1] } }
+        function sec(s) {
+          if (code == "") return s ~ /-security$/
+          return s == code "-security" || s == code "-infra-security" || s == code "-apps-security"
+        }
+        /^[^ ].*:$/ { p = substr($0, 1, length($0) - 1); v = ""; next }
+        /^ (\*\*\*|   ) [^ ]/ { v = ($1 == "***") ? $2 : $1; next }
+        /^        / && p in cand && v == cand[p] && NF >= 3 {
+          s = $3; sub(/\/.*/, "", s)
+          if (!(p in src)) src[p] = s
+          if (sec(s) && !(p in secsrc)) secsrc[p] = s
+        }
+        END { for (i = 1; i <= n; i++) { p = order[i]
+          s = (p in secsrc) ? secsrc[p] : src[p]
+          printf "%s\t%s\t%s\t%d\t%s\n", p, inst[p], cand[p], (p in secsrc), (s != "") ? s : "-" } }')
+      ;;
+    dnf|yum)
+      local flag=-C listed sec rpmq
+      [ "$refresh" = 1 ] && flag=--refresh
+      # check-update: exit 100 when updates are pending, 0 when none, anything else is an error.
+      listed=$(run_in_root env LC_ALL=C "$pm" -q "$flag" check-update 2>/dev/null) || rc=$?
+      [ "$rc" = 0 ] || [ "$rc" = 100 ] || { PU_WHY="$pm check-update failed (exit $rc)"; return 1; }
+      rc=0
+      sec=$(run_in_root env LC_ALL=C "$pm" -q "$flag" updateinfo list --security 2>/dev/null) || rc=$?
+      [ "$rc" = 0 ] || { PU_WHY="$pm updateinfo list --security failed (exit $rc)"; return 1; }
+      rpmq=$(run_in_root rpm -qa --qf '%{NAME}.%{ARCH}\t%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\n' 2>/dev/null) || rc=$?
+      [ "$rc" = 0 ] || { PU_WHY="rpm -qa failed (exit $rc)"; return 1; }
+      # dnf 4 prints "ADVISORY Severity/Sec. NEVRA", dnf 5 "ADVISORY security Severity NEVRA Date":
+      # take the field that ends in an architecture and strip -[epoch:]version-release.arch.
+      sec=$(printf '%s\n' "$sec" | awk '/[Ss]ec/ { for (i = 2; i <= NF; i++) if ($i ~ /\.(x86_64|aarch64|noarch|i686|ppc64le|s390x)$/) {
+        n = $i; sub(/-[^-]+-[^-]+$/, "", n); print n; break } }' | sort -u)
+      # check-update: "NAME.ARCH EVR REPO", a long NAME.ARCH alone on a line with the rest on the next;
+      # "Obsoleting Packages" ends the list.
+      PU_LINES=$(printf '%s\n' "$listed" | PU_SEC=$sec PU_RPM=$rpmq awk '
+        BEGIN { n = split(ENVIRON["PU_SEC"], s, "\n"); for (i = 1; i <= n; i++) if (s[i] != "") S[s[i]] = 1
+                n = split(ENVIRON["PU_RPM"], r, "\n"); for (i = 1; i <= n; i++) { split(r[i], f, "\t"); I[f[1]] = f[2] } }
+        /^Obsoleting/ { exit }
+        NF == 1 && $1 ~ /\./ { held = $1; next }
+        held != "" && NF == 2 { $0 = held " " $0 }
+        { held = "" }
+        NF == 3 && $1 ~ /\.[A-Za-z0-9_]+$/ && $2 ~ /[0-9]/ {
+          na = $1; name = na; sub(/\.[^.]*$/, "", name)
+          if (seen[name]++) next
+          printf "%s\t%s\t%s\t%d\t%s\n", name, (na in I) ? I[na] : "-", $2, (name in S), $3 }')
+      ;;
+  esac
+  return 0
+}
+
+# pending_manager prints the image's package manager: apt, dnf or yum.
+pending_manager() {
+  if have_in_root apt-get; then echo apt
+  elif have_in_root dnf; then echo dnf
+  elif have_in_root yum; then echo yum
+  else return 1; fi
+}
+
 check_security_updates() {
-  local out rc=0 n pm=""
+  local pm="" name sec n=0 line
   if [ "$MODE" = staged ]; then
     record skip security-updates "pending security updates need the package manager inside the image: $MODE_REASON"
     return
   fi
-  if have_in_root apt-get; then pm=apt
-  elif have_in_root dnf; then pm=dnf
-  elif have_in_root yum; then pm=yum
-  else
+  if ! pm=$(pending_manager); then
     record skip security-updates "no apt-get, dnf or yum found in the image"; return
   fi
-  case $pm in
-    apt)
-      if [ "$REFRESH" = 1 ]; then
-        run_in_root apt-get -qq update >/dev/null 2>&1 || ev_add "apt-get update failed; counted from the existing indexes"
-      fi
-      # Empty cache file names keep apt from (re)writing pkgcache.bin: no side effects.
-      out=$(run_in_root env LC_ALL=C apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= \
-        -o Dir::Cache::srcpkgcache= upgrade 2>/dev/null) || rc=$?
-      ;;
-    dnf|yum)
-      if [ "$REFRESH" = 1 ]; then
-        out=$(run_in_root env LC_ALL=C "$pm" -q --refresh updateinfo list --security 2>/dev/null) || rc=$?
-      else
-        out=$(run_in_root env LC_ALL=C "$pm" -q -C updateinfo list --security 2>/dev/null) || rc=$?
-      fi
-      ;;
-  esac
-  if [ "$rc" != 0 ]; then
-    record warn security-updates "could not ask $pm for pending updates (exit $rc); run it by hand or pass --refresh"
+  if ! pending_updates "$pm" "$REFRESH"; then
+    record warn security-updates "could not ask $pm for pending updates: $PU_WHY; run it by hand or pass --refresh"
     return
   fi
-  # Count packages, not lines: one package can show up in several lines.
-  local pkgs
-  if [ "$pm" = apt ]; then
-    pkgs=$(printf '%s\n' "$out" | awk '/^Inst / && /-[Ss]ecurity|[Ss]ecurity:/ { print $2 }' | sort -u)
-  else
-    # dnf 4 prints "ADVISORY Severity/Sec. NEVRA", dnf 5 "ADVISORY security Severity NEVRA Date":
-    # take the field that ends in an architecture and strip -[epoch:]version-release.arch.
-    pkgs=$(printf '%s\n' "$out" | awk '/[Ss]ec/ { for (i = 2; i <= NF; i++) if ($i ~ /\.(x86_64|aarch64|noarch|i686|ppc64le|s390x)$/) {
-      n = $i; sub(/-[^-]+-[^-]+$/, "", n); print n; break } }' | sort -u)
-  fi
-  n=$(printf '%s' "$pkgs" | grep -c . || true)
+  # Packages, not lines: pending_updates names each package once.
+  while IFS=$'\t' read -r name _ _ sec _; do
+    [ "$sec" = 1 ] || continue
+    n=$((n + 1)); ev_add "$name"
+  done <<< "$PU_LINES"
   if [ "$n" -gt 0 ]; then
-    local name
-    while IFS= read -r name; do [ -n "$name" ] && ev_add "$name"; done <<< "$pkgs"
     record fail security-updates "$n package(s) have pending security updates: run the cleanup (it upgrades) or upgrade by hand"
   else
-    ev_add "asked $pm$([ "$MODE" = chroot ] && printf ' inside %s' "$ROOT")"
+    line="asked $pm"
+    [ "$MODE" != chroot ] || line+=" inside $ROOT"
+    [ "$REFRESH" = 1 ] || line+=" (from the package indexes as they are; --refresh updates them first)"
+    ev_add "$line"
     record pass security-updates "no pending security updates"
   fi
 }
@@ -1660,6 +1759,18 @@ check_package_secrets() {
     record pass package-secrets "no secret a package made at build time is left in the image"
   fi
 }
+
+# --pending-updates: the counting of the security-updates check, as data, and nothing else.
+# Lines: "distribution<TAB>TEXT", "manager<TAB>PM", then "update<TAB>" + a pending_updates line
+# each. Exit 0 when the package manager answered, 1 when it could not tell (reason on stderr).
+if [ "$PENDING_ONLY" = 1 ]; then
+  [ "$MODE" != staged ] || { printf '%s: pending updates need the package manager inside the image: %s\n' "$PROG" "$MODE_REASON" >&2; exit 1; }
+  pm=$(pending_manager) || { printf '%s: no apt-get, dnf or yum found\n' "$PROG" >&2; exit 1; }
+  pending_updates "$pm" "$REFRESH" || { printf '%s: %s\n' "$PROG" "$PU_WHY" >&2; exit 1; }
+  printf 'distribution\t%s\nmanager\t%s\n' "$PU_DIST" "$pm"
+  [ -z "$PU_LINES" ] || printf '%s\n' "$PU_LINES" | sed 's/^/update\t/'
+  exit 0
+fi
 
 # --- run ------------------------------------------------------------------------
 collect_homes

@@ -87,6 +87,10 @@ export interface FakeState {
   ufw: string;
   /** What the metadata service gives as the public IPv4. */
   metadataIp: string;
+  /** What `apt-get -s dist-upgrade` and `apt-cache policy` print, and `apt-get update` exits with. */
+  aptSimulation?: string;
+  aptPolicy?: string;
+  aptUpdateExit?: number;
 }
 
 const UFW_ACTIVE = [
@@ -143,8 +147,17 @@ function fakeBin(bin: string): void {
   );
   f('hostname', `if [ "$1" = -I ]; then echo "${DROPLET_IP} "; else echo acme-wiki-droplet; fi`);
   f('ip', `echo "2: eth0    inet ${DROPLET_IP}/24 brd 198.51.100.255 scope global eth0"`);
-  // The image check counts pending security updates with apt-get -s: none here.
-  f('apt-get', 'exit 0');
+  // The image check counts pending updates with apt-get -s dist-upgrade and apt-cache policy: none
+  // here, unless a test puts recorded answers in /fake-state (apt-update-exit: what apt-get update exits with).
+  f(
+    'apt-get',
+    [
+      'case " $* " in *" update "*) exit "$(cat /fake-state/apt-update-exit 2>/dev/null || echo 0)" ;;',
+      '  *" -s "*) cat /fake-state/apt-simulation 2>/dev/null ;; esac',
+      'exit 0',
+    ].join('\n'),
+  );
+  f('apt-cache', 'case " $* " in *" policy "*) cat /fake-state/apt-policy 2>/dev/null ;; esac; exit 0');
 }
 
 export interface TestDroplet {
@@ -288,6 +301,9 @@ export async function testDroplet(
     if (s.active) put(root, 'fake-state/active', s.active.map((u) => `${u}\n`).join(''));
     if (s.ufw !== undefined) put(root, 'fake-state/ufw', s.ufw);
     if (s.metadataIp !== undefined) put(root, 'fake-state/metadata-ip', `${s.metadataIp}\n`);
+    if (s.aptSimulation !== undefined) put(root, 'fake-state/apt-simulation', s.aptSimulation);
+    if (s.aptPolicy !== undefined) put(root, 'fake-state/apt-policy', s.aptPolicy);
+    if (s.aptUpdateExit !== undefined) put(root, 'fake-state/apt-update-exit', `${s.aptUpdateExit}\n`);
   };
   setFake({ active: ['acme-wiki.service'], ufw: UFW_ACTIVE, metadataIp: DROPLET_IP, ...boot.fake });
 

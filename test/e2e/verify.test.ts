@@ -16,7 +16,7 @@ import { Droplet } from './harness/droplet.js';
 import { run } from './harness/exec.js';
 import { mountsUnder } from './harness/mounts.js';
 import { createProject, FAIL_FLAG, PROJECT, type Project } from './harness/project.js';
-import { makeKeyPair, startDropletSshd, type DropletSshd, type KeyPair } from './harness/ssh.js';
+import { makeKeyPair, proxySshConfig, startDropletSshd, type KeyPair } from './harness/ssh.js';
 
 const S = PROJECT.slug;
 /** The address a droplet made from the image has inside its own network namespace (harness/sandbox.ts). */
@@ -44,26 +44,6 @@ function checkLines(out: string): Map<string, string> {
   );
 }
 
-/**
- * An ssh client config that reaches the droplet's sshd (127.0.0.1 inside the droplet's network
- * namespace) from this machine's network, whatever address mpimg was given for the droplet.
- */
-function sshConfigFor(dir: string, sshd: DropletSshd): string {
-  if (!sshd.netns || !/^\/proc\/\d+\/ns\/net$/.test(sshd.netns))
-    throw new Error(`the verify droplet has no network namespace of its own: ${sshd.netns}`);
-  const relay = join(dir, 'relay.cjs');
-  // stdin/stdout <-> 127.0.0.1:PORT, run inside the droplet's network (no nc/socat needed on this machine)
-  writeFileSync(
-    relay,
-    "const s = require('net').connect(Number(process.argv[2]), '127.0.0.1');\ns.on('error', (e) => { process.stderr.write(`relay: ${e.message}\\n`); process.exit(1); });\nprocess.stdin.pipe(s); s.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n",
-  );
-  const file = join(dir, 'ssh_config');
-  writeFileSync(file, `Host *\n  ProxyCommand nsenter --net=${sshd.netns} -- ${process.execPath} ${relay} %p\n`, {
-    mode: 0o600,
-  });
-  return file;
-}
-
 describe('bookworm: mpimg verify on a droplet made from the built image (issue 13)', () => {
   let work: string;
   let keys: KeyPair;
@@ -85,7 +65,7 @@ describe('bookworm: mpimg verify on a droplet made from the built image (issue 1
       boot.result.stdout + boot.result.stderr,
     ).toEqual([0, 0, 0, opts.finalCode ?? 0]);
     const sshd = await startDropletSshd(d);
-    return { d, sshd, sshConfig: sshConfigFor(d.dir, sshd) };
+    return { d, sshd, sshConfig: proxySshConfig(d.dir, sshd) };
   }
 
   beforeAll(async () => {

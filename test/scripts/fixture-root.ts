@@ -360,8 +360,24 @@ export function copyBinary(root: string, hostPath: string, rel: string): void {
  * (apt-get -s upgrade, dnf updateinfo, cloud-init --version) and log how they
  * were called to /pm-calls.log. /run and /dev are empty, as in an unbooted image.
  */
-export function fullRoot(pm: 'apt' | 'dnf', simulation: string): string {
+/**
+ * A full root whose package manager prints recorded answers: `simulation` for apt-get -s and dnf
+ * updateinfo; `more` for apt-cache policy (policy), dnf check-update (checkUpdate, exit 100 when
+ * not empty) and rpm -qa (rpm); os-release names `codename` (default bookworm). Every call is logged
+ * to /pm-calls.log.
+ */
+export function fullRoot(
+  pm: 'apt' | 'dnf',
+  simulation: string,
+  more: { policy?: string; checkUpdate?: string; rpm?: string; codename?: string } = {},
+): string {
   const root = cleanRoot();
+  // The codename names the distribution's security suite (<codename>-security).
+  put(
+    root,
+    'etc/os-release',
+    `${readFileSync(join(root, 'etc/os-release'), 'utf8')}VERSION_CODENAME=${more.codename ?? 'bookworm'}\n`,
+  );
   copyBinary(root, '/usr/bin/dash', 'bin/sh');
   copyBinary(root, '/usr/bin/env', 'usr/bin/env');
   copyBinary(root, '/usr/bin/cat', 'usr/bin/cat');
@@ -369,21 +385,34 @@ export function fullRoot(pm: 'apt' | 'dnf', simulation: string): string {
   dir(root, 'run');
   dir(root, 'dev');
   put(root, 'pm-simulation.txt', simulation);
-  const tool = pm === 'apt' ? 'apt-get' : 'dnf';
-  put(
-    root,
-    `usr/bin/${tool}`,
-    [
-      '#!/bin/sh',
-      `echo "${tool} DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> /pm-calls.log`,
-      // Like a real package manager that may prompt, it reads stdin to the end.
-      'cat >> /pm-stdin.log',
-      'case " $* " in *" -s "*|*" updateinfo "*) cat /pm-simulation.txt ;; esac',
-      'exit 0',
-      '',
-    ].join('\n'),
-    0o755,
-  );
+  put(root, 'pm-policy.txt', more.policy ?? '');
+  put(root, 'pm-check-update.txt', more.checkUpdate ?? '');
+  put(root, 'pm-rpm.txt', more.rpm ?? '');
+  const fake = (tool: string, answer: string) =>
+    put(
+      root,
+      `usr/bin/${tool}`,
+      [
+        '#!/bin/sh',
+        `echo "${tool} DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> /pm-calls.log`,
+        // Like a real package manager that may prompt, it reads stdin to the end.
+        'cat >> /pm-stdin.log',
+        answer,
+        'exit 0',
+        '',
+      ].join('\n'),
+      0o755,
+    );
+  if (pm === 'apt') {
+    fake('apt-get', 'case " $* " in *" -s "*) cat /pm-simulation.txt ;; esac');
+    fake('apt-cache', 'case " $* " in *" policy "*) cat /pm-policy.txt ;; esac');
+  } else {
+    fake(
+      'dnf',
+      'case " $* " in *" updateinfo "*) cat /pm-simulation.txt ;; *" check-update "*) cat /pm-check-update.txt; [ -s /pm-check-update.txt ] && exit 100 ;; esac',
+    );
+    fake('rpm', 'cat /pm-rpm.txt');
+  }
   put(root, 'usr/bin/cloud-init', '#!/bin/sh\necho "/usr/bin/cloud-init 23.1.1"\n', 0o755);
   return root;
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/sshd.js';
 import { run, type RunResult } from './exec.js';
@@ -143,4 +143,25 @@ function hostClientEnv(): NodeJS.ProcessEnv {
     TERM: 'xterm',
     LANG: 'C.UTF-8',
   };
+}
+
+/**
+ * An ssh client config that reaches the droplet's sshd (127.0.0.1 inside the droplet's network
+ * namespace) from this machine's network, whatever address mpimg was given for the droplet (a
+ * private droplet's address, 198.51.100.10, is only reachable inside it).
+ */
+export function proxySshConfig(dir: string, sshd: DropletSshd): string {
+  if (!sshd.netns || !/^\/proc\/\d+\/ns\/net$/.test(sshd.netns))
+    throw new Error(`the droplet has no network namespace of its own: ${sshd.netns}`);
+  const relay = join(dir, 'relay.cjs');
+  // stdin/stdout <-> 127.0.0.1:PORT, run inside the droplet's network (no nc/socat needed on this machine)
+  writeFileSync(
+    relay,
+    "const s = require('net').connect(Number(process.argv[2]), '127.0.0.1');\ns.on('error', (e) => { process.stderr.write(`relay: ${e.message}\\n`); process.exit(1); });\nprocess.stdin.pipe(s); s.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n",
+  );
+  const file = join(dir, 'ssh_config');
+  writeFileSync(file, `Host *\n  ProxyCommand nsenter --net=${sshd.netns} -- ${process.execPath} ${relay} %p\n`, {
+    mode: 0o600,
+  });
+  return file;
 }
