@@ -25,7 +25,7 @@ export const SECURITY_UPDATES_SCHEMA = obj(
     ),
     reboot: str({
       description:
-        'When a droplet reboots after an update that needs it (a new kernel, libc): "never" (the default: the customer decides), "when-needed" (right after the update) or "HH:MM" (that time of the day, droplet time, e.g. "04:30"). dnf-automatic has this only from dnf 4.15 on: the build says so when the image\'s is older.',
+        'When a droplet reboots after an update that needs it (a new kernel, libc): "never" (the default: the customer decides), "when-needed" (right after the update) or "HH:MM" (that time of the day, droplet time, e.g. "04:30"). On the dnf family it needs a dnf-automatic with its reboot option (dnf 4.15 and later; RHEL 9.3+): the build stops, saying so, when the image\'s has none.',
       pattern: REBOOT_RE.source,
       'x-message': 'bad reboot policy {value}',
       'x-hint': '"never", "when-needed" or a time of day as "HH:MM" (24 hours, e.g. "04:30")',
