@@ -21,7 +21,7 @@ import { buildRoot, installScript, runBuild, stagedIn, type Os } from '../helper
 import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
 import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
 import { makeProject } from '../helpers/project-fixture.js';
-import { cleanupFixtures, copyBinary, dir, put } from '../scripts/fixture-root.js';
+import { checkJson, cleanupFixtures, copyBinary, dir, put } from '../scripts/fixture-root.js';
 import { afterAll } from 'vitest';
 
 afterAll(cleanupFixtures);
@@ -190,6 +190,13 @@ function dnfRoot(script: string, withDnfModule: boolean): string {
   return root;
 }
 
+/** The image check's auto-updates result for the root at `dir` (--root: read from its files). */
+function autoUpdatesCheck(dir: string, reboot: string) {
+  const { report } = checkJson(dir, ['--security-updates', reboot]);
+  const c = report.checks.find((x) => x.id === 'auto-updates');
+  return c && { status: c.status, message: c.message, evidence: c.evidence };
+}
+
 /** dnf's own reading of the file (python3-dnf's AutomaticConfig). */
 function dnfReads(file: string): string {
   const r = spawnSync(
@@ -225,6 +232,19 @@ describe('the autoupdates step on the dnf family', () => {
     ).toBe(true);
     const again = runBuild(root, ['--root', '/staged', 'autoupdates']);
     expect(again.stdout).toContain('/etc/dnf/automatic.conf (unchanged)');
+    // the image check reads what the step wrote (the staged root's own files)
+    put(root, 'staged/usr/bin/dnf', '#!/usr/bin/python3\n', 0o755);
+    expect(autoUpdatesCheck(join(root, 'staged'), 'never')).toEqual({
+      status: 'pass',
+      message: 'dnf-automatic installs security updates only, daily, reboot: never',
+      evidence: [],
+    });
+    expect(autoUpdatesCheck(join(root, 'staged'), 'when-needed')).toEqual({
+      status: 'fail',
+      message:
+        "automatic security updates (dnf-automatic) are not as mpimg.json says (below): run the build's autoupdates step again",
+      evidence: ['reboot is "", not when-needed'],
+    });
   });
 
   it('a reboot policy on a dnf-automatic without its reboot option (dnf 4.14) stops the build, saying so', () => {
