@@ -16,6 +16,7 @@ import { COMMON_CHECKS, obj } from './sections/common.js';
 import { CREDENTIALS_CHECKS, CREDENTIALS_SCHEMA } from './sections/credentials.js';
 import { DROPLET_SCHEMA } from './sections/droplet.js';
 import { FILES_SCHEMA, SEEDED_SCHEMA } from './sections/files.js';
+import { FAIL2BAN_CHECKS, FAIL2BAN_SCHEMA } from './sections/fail2ban.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
 import { FIRST_BOOT_CHECKS, FIRST_BOOT_PROPERTIES } from './sections/first-boot.js';
 import { IDENTITY_CHECKS, IDENTITY_PROPERTIES, IDENTITY_REQUIRED } from './sections/identity.js';
@@ -23,6 +24,7 @@ import { LISTING_CHECKS, LISTING_SCHEMA } from './sections/listing.js';
 import { FIRST_LOGIN_SCHEMA, LOGIN_HOLD_SCHEMA, MOTD_SCHEMA } from './sections/login.js';
 import { REGENERATE_CHECKS, REGENERATE_SCHEMA } from './sections/regenerate.js';
 import { SECRET_CHECKS, SECRETS_SCHEMA } from './sections/secrets.js';
+import { SECURITY_UPDATES_CHECKS, SECURITY_UPDATES_SCHEMA } from './sections/security-updates.js';
 import { SERVICES_SCHEMA } from './sections/services.js';
 import { SNAPSHOT_SCHEMA } from './sections/snapshot.js';
 import { VARIABLE_CHECKS, VARIABLES_SCHEMA } from './sections/variables.js';
@@ -48,6 +50,8 @@ export const MANIFEST_SCHEMA = obj(
     directories: DIRECTORIES_SCHEMA,
     services: SERVICES_SCHEMA,
     firewall: FIREWALL_SCHEMA,
+    fail2ban: FAIL2BAN_SCHEMA,
+    securityUpdates: SECURITY_UPDATES_SCHEMA,
     credentials: CREDENTIALS_SCHEMA,
     build: BUILD_SCHEMA,
     cleanup: CLEANUP_SCHEMA,
@@ -78,6 +82,8 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...BUILD_SECRET_CHECKS,
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
+  ...FAIL2BAN_CHECKS,
+  ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,
   ...LISTING_CHECKS,
   ...VARIABLE_CHECKS,

@@ -8,10 +8,15 @@
 import type { Manifest } from './manifest.js';
 import { runtimeHome } from './policy.js';
 import { credentialsFile } from './sections/credentials.js';
+import { fail2banCheckArg } from './sections/fail2ban.js';
 import { checkArgs } from './sections/firewall.js';
 import { regeneratedPaths } from './sections/regenerate.js';
+import { securityUpdatesCheckArg } from './sections/security-updates.js';
 
-type Project = Pick<Manifest, 'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate'>;
+type Project = Pick<
+  Manifest,
+  'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates'
+>;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
 export const knowsFlag = (script: string, flag: string): boolean => script.includes(`${flag})`);
@@ -28,10 +33,20 @@ function secretArgs(m: Project, script: string, withTemplates: boolean): string[
   return out;
 }
 
+/** $.fail2ban's jails and $.securityUpdates' reboot policy, for a check that knows the flags. */
+function hardeningArgs(m: Project, script: string): string[] {
+  const out: string[] = [];
+  if (m.fail2ban?.jails.length && knowsFlag(script, '--fail2ban')) out.push('--fail2ban', fail2banCheckArg(m.fail2ban));
+  if (m.securityUpdates?.automatic && knowsFlag(script, '--security-updates'))
+    out.push('--security-updates', securityUpdatesCheckArg(m.securityUpdates));
+  return out;
+}
+
 /** The image check's arguments from mpimg.json (before the caller's own). */
 export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
   ...checkArgs(m.firewall, checkScript),
   ...secretArgs(m, checkScript, true),
+  ...hardeningArgs(m, checkScript),
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
@@ -39,6 +54,10 @@ export const cleanupArgs = (m: Project, cleanupScript: string): string[] => secr
 
 /** The options of mpimg.json's facts the project's own check lacks (for a note: they are not checked). */
 export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
-  [m.firewall ? '--firewall' : '', '--credentials', m.files?.templates?.length ? '--template' : ''].filter(
-    (f) => f && !knowsFlag(checkScript, f),
-  );
+  [
+    m.firewall ? '--firewall' : '',
+    '--credentials',
+    m.files?.templates?.length ? '--template' : '',
+    m.fail2ban ? '--fail2ban' : '',
+    m.securityUpdates?.automatic ? '--security-updates' : '',
+  ].filter((f) => f && !knowsFlag(checkScript, f));

@@ -29,6 +29,11 @@ export const UNIT_PACKAGES = [
   'dbus-daemon',
   'iproute2',
   'ssl-cert',
+  // $.fail2ban: the jail file tested by the real fail2ban-client (-t, -d) in roots of the tests
+  'fail2ban',
+  'python3-systemd',
+  // $.securityUpdates: the apt files read back by the real unattended-upgrade --dry-run
+  'unattended-upgrades',
 ];
 export const E2E_PACKAGES = [
   'debootstrap',

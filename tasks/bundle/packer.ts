@@ -7,6 +7,7 @@ import { basename, dirname, join, posix, relative } from 'node:path';
 import { familyOf } from '../../runtime/distro.js';
 import { DEFAULTS, distroInfo, forDistro } from '../../runtime/manifest.js';
 import { packageArgument } from '../../runtime/sections/build.js';
+import { withSectionPackages } from '../../runtime/section-packages.js';
 import { UsageError } from '../../core/errors.js';
 import { STEPS, type PackerContext } from '../steps/index.js';
 import { packerSecretChecks } from '../steps/repository-auth.js';
@@ -91,7 +92,11 @@ export function renderPacker(
   const ctx: PackerContext = {
     slug: m.slug,
     family,
-    packages: packageArguments(forDistro(m.build?.packages, image, familyOf(image)), variables, familyOf(image)),
+    packages: packageArguments(
+      withSectionPackages(forDistro(m.build?.packages, image, familyOf(image)), m, familyOf(image)),
+      variables,
+      familyOf(image),
+    ),
     // The bundle's list (tasks/bundle/scripts-dir.ts): exactly the scripts the SSH task runs.
     buildScripts: project.buildScripts.map((f) => ({ rel: f.rel, name: posix.basename(f.rel) })),
     env: [

@@ -30,6 +30,8 @@ import scripts from './scripts.js';
 import install from './install.js';
 import services from './services.js';
 import firewall from './firewall.js';
+import fail2ban from './fail2ban.js';
+import autoupdates from './autoupdates.js';
 import configtest from './configtest.js';
 import cleanup from './cleanup.js';
 import check from './check.js';
@@ -52,6 +54,8 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   install,
   services,
   firewall,
+  fail2ban,
+  autoupdates,
   configtest,
   freshen,
   cleanup,

@@ -1,6 +1,7 @@
 /** packages: build.packages of the distribution being built. */
 import { forDistro } from '../../runtime/manifest.js';
 import { packageArgument } from '../../runtime/sections/build.js';
+import { withSectionPackages } from '../../runtime/section-packages.js';
 import { bundledVariables } from '../standard/build-script-run.js';
 import { fail, installPackages } from '../ssh/helpers.js';
 import { distroOf, manifestOf, skipPackages } from '../standard/project.js';
@@ -9,12 +10,14 @@ import { APT } from './packer-apt.js';
 
 export default defineStep({
   name: 'packages',
-  summary: 'install the build.packages of mpimg.json (for this distribution)',
-  sections: ['$.build.packages'],
+  summary:
+    'install the build.packages of mpimg.json (for this distribution), with those fail2ban and securityUpdates need',
+  sections: ['$.build.packages', '$.fail2ban', '$.securityUpdates'],
   run: async (c) => {
     const m = manifestOf(c);
     const d = await distroOf(c, m);
-    const entries = forDistro(m.build?.packages, d.slug, d.family);
+    // with what $.fail2ban and $.securityUpdates need (runtime/section-packages.ts)
+    const entries = withSectionPackages(forDistro(m.build?.packages, d.slug, d.family), m, d.family);
     if (entries.length === 0) return c.log('mpimg.json lists no build.packages');
     // {{VARIABLE}}s filled in with the bundle's values, as the Packer template has them (packer.ts)
     const vars = entries.some((e) => e.includes('{{')) ? bundledVariables(c, m) : {};

@@ -40,6 +40,12 @@
 #   --runtime-home DIR, --template FILE  (repeated) a file first boot fills in
 #               with the droplet's secrets, and the folder holding its unfilled
 #               copy (DIR/templates/FILE), from mpimg.json ($.files.templates)
+#   --fail2ban JAILS  the fail2ban jails mpimg.json enables ("sshd nginx-http-auth"):
+#               fail2ban must be installed, enabled at boot and configured with
+#               them; with --booted, `fail2ban-client status JAIL` must answer
+#   --security-updates REBOOT  mpimg.json switches automatic security updates on
+#               (reboot policy never, when-needed or HH:MM): unattended-upgrades
+#               or dnf-automatic configured for security updates, its timer on
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -64,6 +70,9 @@ CRED_FILE=""    # --credentials: the project's credentials file (mpimg.json)
 RUNTIME_HOME="" # --runtime-home: its templates/ holds the unfilled copies of TEMPLATES
 TEMPLATES=()    # --template: files first boot fills in (mpimg.json's $.files.templates)
 REGEN_FILES=()  # --regenerate: package-made secrets first boot makes anew (mpimg.json's $.regenerate)
+F2B_JAILS=()    # --fail2ban: the jails mpimg.json enables ($.fail2ban.jails)
+F2B_SET=0
+AU_REBOOT=""    # --security-updates: automatic security updates are on, with this reboot policy ($.securityUpdates)
 
 die_usage() {
   printf '%s: %s\n' "$PROG" "$1" >&2
@@ -104,6 +113,18 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die_usage "--regenerate needs a file first boot makes anew, e.g. --regenerate /etc/ssl/private/ssl-cert-snakeoil.key"
       case $2 in /*) ;; *) die_usage "--regenerate '$2' is not an absolute path" ;; esac
       REGEN_FILES+=("$2"); shift ;;
+    --fail2ban)
+      [ $# -ge 2 ] || die_usage "--fail2ban needs the jails, e.g. --fail2ban 'sshd nginx-http-auth'"
+      read -r -a F2B_JAILS <<< "$2"   # split on blanks, never globbed
+      [ ${#F2B_JAILS[@]} -gt 0 ] || die_usage "--fail2ban needs at least one jail, e.g. --fail2ban sshd"
+      for _j in "${F2B_JAILS[@]}"; do
+        [[ $_j =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ ]] || die_usage "--fail2ban: '$_j' is not a jail name (letters, digits, _ and -)"
+      done
+      F2B_SET=1; shift ;;
+    --security-updates)
+      [ $# -ge 2 ] || die_usage "--security-updates needs the reboot policy: never, when-needed or HH:MM"
+      [[ $2 =~ ^(never|when-needed|([01][0-9]|2[0-3]):[0-5][0-9])$ ]] || die_usage "--security-updates: '$2' is not never, when-needed or HH:MM"
+      AU_REBOOT=$2; shift ;;
     -h|--help)
       printf 'Usage: %s [--json] [--root DIR] [--refresh] [--firewall RULES] [--booted [--seed-keys FILE]]\n' "$PROG"
       printf '  --json      one JSON report on stdout\n'
@@ -119,6 +140,9 @@ while [ $# -gt 0 ]; do
       printf '  --runtime-home DIR --template FILE  a file first boot fills in; its unfilled\n'
       printf '              copy is DIR/templates/FILE (from mpimg.json)\n'
       printf '  --regenerate FILE  a secret a package made that first boot makes anew (from mpimg.json)\n'
+      printf '  --fail2ban JAILS  the fail2ban jails the image enables: "sshd nginx-http-auth"\n'
+      printf '  --security-updates REBOOT  automatic security updates are on, rebooting never,\n'
+      printf '              when-needed or at HH:MM (from mpimg.json)\n'
       exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
@@ -1760,6 +1784,164 @@ check_package_secrets() {
   fi
 }
 
+# --- fail2ban and automatic security updates ($.fail2ban, $.securityUpdates) --------
+
+# f2b_files: fail2ban's jail files in the order it reads them (a later setting wins).
+f2b_files() {
+  local d f
+  at d /etc/fail2ban
+  [ -n "$d" ] && [ -d "$d" ] || return 0
+  for f in "$d/jail.conf" "$d"/jail.d/*.conf "$d/jail.local" "$d"/jail.d/*.local; do
+    [ -f "$f" ] && printf '%s\n' "$f"
+  done
+}
+
+# f2b_jails_of_files: the jails those files enable, one a line (for a root whose fail2ban cannot run).
+f2b_jails_of_files() {
+  local files=()
+  mapfile -t files < <(f2b_files)
+  [ ${#files[@]} -gt 0 ] || return 0
+  awk '
+    /^[[:space:]]*\[[^]]+\][[:space:]]*$/ { s = $0; gsub(/^[[:space:]]*\[|\][[:space:]]*$/, "", s); if (s != "DEFAULT" && s != "INCLUDES") seen[s] = 1; next }
+    /^[[:space:]]*enabled[[:space:]]*[=:]/ {
+      v = tolower($0); sub(/^[^=:]*[=:][[:space:]]*/, "", v); sub(/[[:space:]]+$/, "", v)
+      on[s] = (v == "true" || v == "yes" || v == "1" || v == "on")
+    }
+    END { for (j in seen) if ((j in on) ? on[j] : on["DEFAULT"]) print j }' "${files[@]}" | sort
+}
+
+# f2b_jails: sets F2B_HAVE to the jails fail2ban enables, one a line: its own reading (its config
+# test, then its dump) where it can run, else the files'. Returns 1 when fail2ban refuses its
+# configuration (a jail it does not know, a log file that is not there): it would not start.
+F2B_HOW="" F2B_HAVE=""
+f2b_jails() {
+  local dump rc=0
+  run_in_root fail2ban-client -t > /dev/null 2>&1 || rc=$?
+  if [ "$rc" = 125 ]; then
+    F2B_HOW="its files (fail2ban cannot run here)"
+    F2B_HAVE=$(f2b_jails_of_files)
+    return 0
+  fi
+  [ "$rc" = 0 ] || return 1
+  dump=$(run_in_root fail2ban-client -d 2>/dev/null) || return 1
+  F2B_HOW="fail2ban-client -d"
+  F2B_HAVE=$(sed -n "s/^\['add', '\([^']*\)',.*/\1/p" <<< "$dump" | sort -u)
+}
+
+check_fail2ban() {
+  [ "$F2B_SET" = 1 ] || return 0
+  local j have bad=0 asked=""
+  if ! have_in_root fail2ban-client; then
+    record fail fail2ban "mpimg.json enables fail2ban jails (${F2B_JAILS[*]}), but fail2ban is not installed: run the build's packages and fail2ban steps"
+    return
+  fi
+  unit_enabled fail2ban.service || { bad=1; ev_add "fail2ban.service is not enabled at boot"; }
+  if ! f2b_jails; then
+    record fail fail2ban "fail2ban refuses its configuration (fail2ban-client -t), so it would not start: run fail2ban-client -t on the image"
+    return
+  fi
+  have=$F2B_HAVE
+  for j in "${F2B_JAILS[@]}"; do
+    grep -qxF -- "$j" <<< "$have" || { bad=1; ev_add "jail $j: not enabled (read by $F2B_HOW)"; }
+  done
+  while IFS= read -r j; do
+    [ -n "$j" ] || continue
+    case " ${F2B_JAILS[*]} " in *" $j "*) ;; *) bad=1; ev_add "jail $j: enabled, but not in mpimg.json" ;; esac
+  done <<< "$have"
+  if [ "$BOOTED" = 1 ] && [ "$MODE" = live ]; then
+    for j in "${F2B_JAILS[@]}"; do
+      run_in_root fail2ban-client status "$j" > /dev/null 2>&1 || { bad=1; ev_add "fail2ban-client status $j: no answer (is fail2ban running? systemctl status fail2ban)"; }
+    done
+    asked=", each answering fail2ban-client status"
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail fail2ban "fail2ban is not as mpimg.json says (below): run the build's fail2ban step again"
+  else
+    record pass fail2ban "fail2ban enabled at boot with the jails of mpimg.json (${F2B_JAILS[*]})$asked"
+  fi
+}
+
+# au_on VALUE: an apt or dnf boolean that is on.
+au_on() { case ${1,,} in true | yes | 1 | on) return 0 ;; esac; return 1; }
+
+au_check_apt() {
+  local dump rc=0 k v l n=0
+  have_in_root unattended-upgrade || { record fail auto-updates "mpimg.json switches automatic security updates on, but unattended-upgrades is not installed: run the build's packages and autoupdates steps"; return; }
+  dump=$(run_in_root apt-config dump 2>/dev/null) || rc=$?
+  if [ "$rc" = 125 ]; then record skip auto-updates "apt-config cannot run here ($MODE_REASON): automatic security updates not checked"; return; fi
+  [ "$rc" = 0 ] || { record fail auto-updates "apt-config refuses the image's apt configuration"; return; }
+  au_val() { sed -n "s/^$1 \"\(.*\)\";\$/\1/p" <<< "$dump" | tail -n 1; }
+  for k in APT::Periodic::Update-Package-Lists APT::Periodic::Unattended-Upgrade; do
+    v=$(au_val "$k")
+    [[ $v =~ ^[1-9][0-9]*$ ]] || ev_add "$k is \"$v\": the daily run is off"
+  done
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    n=$((n + 1))
+    case $l in *-security* | *label=Debian-Security*) ;; *) ev_add "unattended-upgrades also installs from: $l" ;; esac
+  done < <(sed -n 's/^Unattended-Upgrade::\(Origins-Pattern\|Allowed-Origins\):: "\(.*\)";$/\2/p' <<< "$dump")
+  [ "$n" -gt 0 ] || ev_add "unattended-upgrades has no origin to install from"
+  v=$(au_val Unattended-Upgrade::Automatic-Reboot)
+  if [ "$AU_REBOOT" = never ]; then
+    ! au_on "$v" || ev_add "Unattended-Upgrade::Automatic-Reboot is \"$v\": mpimg.json says never"
+  else
+    au_on "$v" || ev_add "Unattended-Upgrade::Automatic-Reboot is \"$v\": mpimg.json says $AU_REBOOT"
+    case $AU_REBOOT in *:*) [ "$(au_val Unattended-Upgrade::Automatic-Reboot-Time)" = "$AU_REBOOT" ] || ev_add "Unattended-Upgrade::Automatic-Reboot-Time is not $AU_REBOOT" ;; esac
+  fi
+  au_timers apt-daily.timer apt-daily-upgrade.timer
+  au_verdict "unattended-upgrades"
+}
+
+au_check_dnf() {
+  local f v
+  have_in_root dnf-automatic || { record fail auto-updates "mpimg.json switches automatic security updates on, but dnf-automatic is not installed: run the build's packages and autoupdates steps"; return; }
+  at f /etc/dnf/automatic.conf
+  if [ -z "$f" ] || [ ! -r "$f" ]; then record fail auto-updates "dnf-automatic has no /etc/dnf/automatic.conf: reinstall it and run the build's autoupdates step"; return; fi
+  au_dnf_of() { awk -v k="$1" '
+    /^[[:space:]]*\[/ { s = $0; gsub(/^[[:space:]]*\[|\][[:space:]]*$/, "", s); next }
+    s == "commands" && index($0, "=") {
+      n = $0; sub(/[[:space:]]*=.*/, "", n); gsub(/^[[:space:]]+/, "", n)
+      if (n == k) { v = $0; sub(/^[^=]*=[[:space:]]*/, "", v); sub(/[[:space:]]+$/, "", v) }
+    }
+    END { print v }' "$f"; }
+  v=$(au_dnf_of upgrade_type); [ "$v" = security ] || ev_add "upgrade_type is \"$v\", not security"
+  v=$(au_dnf_of apply_updates); au_on "$v" || ev_add "apply_updates is \"$v\": updates are not installed"
+  v=$(au_dnf_of reboot)
+  if [ "$AU_REBOOT" = never ]; then
+    [ -z "$v" ] || [ "$v" = never ] || ev_add "reboot is \"$v\": mpimg.json says never"
+  else
+    [ "$v" = when-needed ] || ev_add "reboot is \"$v\", not when-needed"
+    case $AU_REBOOT in *:*) case $(au_dnf_of reboot_command) in *" $AU_REBOOT "*) ;; *) ev_add "reboot_command does not reboot at $AU_REBOOT" ;; esac ;; esac
+  fi
+  au_timers dnf-automatic.timer
+  au_verdict "dnf-automatic"
+}
+
+# au_timers UNIT...: each enabled at boot and, on a booted droplet, running.
+au_timers() {
+  local t
+  for t in "$@"; do
+    unit_enabled "$t" || { ev_add "$t is not enabled at boot"; continue; }
+    if [ "$BOOTED" = 1 ] && [ "$MODE" = live ] && ! unit_active "$t"; then ev_add "$t is enabled but not running"; fi
+  done
+}
+
+au_verdict() {
+  if [ ${#EV[@]} -gt 0 ]; then
+    record fail auto-updates "automatic security updates ($1) are not as mpimg.json says (below): run the build's autoupdates step again"
+  else
+    record pass auto-updates "$1 installs security updates only, daily, reboot: $AU_REBOOT"
+  fi
+}
+
+check_auto_updates() {
+  [ -n "$AU_REBOOT" ] || return 0
+  if have_in_root apt-config; then au_check_apt
+  elif have_in_root dnf; then au_check_dnf
+  else record fail auto-updates "mpimg.json switches automatic security updates on, but the image has neither apt nor dnf"
+  fi
+}
+
 # --pending-updates: the counting of the security-updates check, as data, and nothing else.
 # Lines: "distribution<TAB>TEXT", "manager<TAB>PM", then "update<TAB>" + a pending_updates line
 # each. Exit 0 when the package manager answered, 1 when it could not tell (reason on stderr).
@@ -1812,6 +1994,8 @@ check_swap
 check_bundle
 check_first_boot_secrets
 check_package_secrets
+check_fail2ban
+check_auto_updates
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail
 elif [ "$N_WARN" -gt 0 ]; then RESULT=warn

@@ -195,7 +195,7 @@ describe('build.remove in the Packer template', () => {
     const b = bundled({ apt: ['/etc/nginx/sites-enabled/default'] });
     const text = readFileSync(b.packer, 'utf8');
     expect(buildOrder().indexOf('remove')).toBe(buildOrder().indexOf('packages') + 1);
-    const steps = [...text.matchAll(/^ {2}# step ([a-z-]+):/gm)].map((m) => m[1]);
+    const steps = [...text.matchAll(/^ {2}# step ([a-z0-9-]+):/gm)].map((m) => m[1]);
     expect(steps.slice(steps.indexOf('packages'), steps.indexOf('packages') + 2)).toEqual(['packages', 'remove']);
     expect(text).toMatch(
       /# step remove: .*\n  provisioner "shell" \{\n    inline = \[\n      "sh \$\{local\.work\}\/acme-wiki-build\.sh remove",\n/,

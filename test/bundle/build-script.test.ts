@@ -68,6 +68,8 @@ const EVERYTHING: Record<string, unknown> = {
     dnf: ['crond.service'],
   },
   firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] },
+  fail2ban: { jails: ['sshd', 'nginx-http-auth'] },
+  securityUpdates: { automatic: true, reboot: '04:30' },
   build: {
     packages: ['jq'],
     remove: {

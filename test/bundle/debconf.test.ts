@@ -135,7 +135,7 @@ describe('the debconf step comes before the packages', () => {
     expect(order.indexOf('debconf')).toBe(order.indexOf('packages') - 1);
     const b = bundled(ANSWERS.slice(0, 1), { build: { debconf: ANSWERS.slice(0, 1), packages: ['postfix'] } });
     const text = readFileSync(b.packer, 'utf8');
-    const steps = [...text.matchAll(/^ {2}# step ([a-z-]+):/gm)].map((m) => m[1]);
+    const steps = [...text.matchAll(/^ {2}# step ([a-z0-9-]+):/gm)].map((m) => m[1]);
     expect(steps.indexOf('debconf')).toBe(steps.indexOf('packages') - 1);
     expect(text).toMatch(
       /# step debconf: .*\n  provisioner "shell" \{\n    inline = \[\n      "sh \$\{local\.work\}\/acme-wiki-build\.sh debconf",\n/,

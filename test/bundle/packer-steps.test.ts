@@ -17,7 +17,7 @@ const template = (manifest: Partial<Manifest> = {}): string =>
   readFileSync(writeBundle(loadProject(makeProject({ manifest }))).packer, 'utf8');
 // The record step has no Packer part yet (docs/records.md): a Packer build leaves no build record.
 const packerOrder = (): string[] => buildOrder().filter((n) => n !== 'record');
-const stepsIn = (text: string): string[] => [...text.matchAll(/^ {2}# step ([a-z-]+): (.*)$/gm)].map((m) => m[1]);
+const stepsIn = (text: string): string[] => [...text.matchAll(/^ {2}# step ([a-z0-9-]+): (.*)$/gm)].map((m) => m[1]);
 
 describe('the Packer template, from the list of build steps', () => {
   for (const image of ['debian-12-x64', 'rockylinux-9-x64']) {
@@ -31,7 +31,7 @@ describe('the Packer template, from the list of build steps', () => {
       expect(text.indexOf('# step wait-boot:')).toBeLessThan(prepare);
       expect(prepare).toBeLessThan(text.indexOf('# step upgrade:'));
       // the same commands of the build script as the SSH tasks, in the same order; the work folder goes last
-      const calls = [...text.matchAll(/"sh \$\{local\.work\}\/acme-wiki-build\.sh ([a-z-]+)"/g)].map((m) => m[1]);
+      const calls = [...text.matchAll(/"sh \$\{local\.work\}\/acme-wiki-build\.sh ([a-z0-9-]+)"/g)].map((m) => m[1]);
       expect(calls).toEqual([...BUILD_SCRIPT_COMMANDS]);
       expect(text.trimEnd().split('\n').slice(-3)[0]).toBe('    inline = ["cd / && rm -rf ${local.work}"]');
     });

@@ -122,7 +122,7 @@ describe('services[].check, run by the build script on a staged root', () => {
 describe('services[].check in the Packer template', () => {
   it('runs `build.sh configtest` right before cleanup', () => {
     const text = readFileSync(bundled(SERVICES).packer, 'utf8');
-    const steps = [...text.matchAll(/^ {2}# step ([a-z-]+):/gm)].map((m) => m[1]);
+    const steps = [...text.matchAll(/^ {2}# step ([a-z0-9-]+):/gm)].map((m) => m[1]);
     expect(steps.indexOf('configtest')).toBeGreaterThan(steps.indexOf('services'));
     expect(text).toMatch(
       /# step configtest: .*\n  provisioner "shell" \{\n    inline = \[\n      "sh \$\{local\.work\}\/acme-wiki-build\.sh configtest",\n/,

@@ -29,6 +29,7 @@ import { mountsUnder } from './harness/mounts.js';
 import { mirror, pointSourcesAt, resolveMirror, tarballPath } from './harness/rootfs.js';
 import { makeKeyPair, sshLogin, type KeyPair } from './harness/ssh.js';
 import { buildOrder } from '../../tasks/steps/index.js';
+import { imageCheckArgs } from '../../runtime/script-args.js';
 
 /**
  * The example image projects of examples/, each as a vendor uses it: validated and bundled from its
@@ -492,6 +493,42 @@ describe(`examples/lemp on ${SUITE}: nginx, PHP-FPM and MariaDB from mpimg.json 
 
   it('the firewall lets in only what mpimg.json says (22/tcp limited, 80 and 443)', async () => {
     await expectFirewall(s.droplet, s.project);
+  });
+
+  it('fail2ban runs the jails of mpimg.json (sshd from the journal); automatic updates take the security archive only; the booted check agrees', async () => {
+    expect(s.built.output).toContain(
+      'fail2ban: jails nginx-http-auth sshd enabled in /etc/fail2ban/jail.d/acme-lemp.local (written), tested with fail2ban-client -t; fail2ban.service enabled at boot',
+    );
+    expect(s.built.output).toContain('autoupdates: unattended-upgrades: security updates daily, reboot never');
+    const out = await s.droplet.sh(`
+      systemctl is-active fail2ban.service apt-daily-upgrade.timer
+      fail2ban-client status
+      fail2ban-client status sshd
+      fail2ban-client status nginx-http-auth
+      apt-config dump | grep -E '^Unattended-Upgrade::(Origins-Pattern|Allowed-Origins)::'
+    `);
+    expect(out).toContain('active\nactive\n');
+    expect(out).toMatch(/Number of jail:\s+2\n/);
+    expect(out).toMatch(/Jail list:\s+nginx-http-auth, sshd\n/);
+    expect(out).toMatch(/Journal matches:\s+_SYSTEMD_UNIT=sshd\.service \+ _COMM=sshd/);
+    expect(out).toMatch(/File list:\s+\/var\/log\/nginx\/error\.log/);
+    expect(out.match(/^Unattended-Upgrade::.*$/gm)).toEqual([
+      'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";',
+    ]);
+    // the image check as `mpimg verify` runs it on a droplet made from the image
+    const check = readFileSync(join(e2eContext().repoRoot, 'templates/droplet/99-img-check.sh'), 'utf8');
+    const args = imageCheckArgs(s.project.manifest, check);
+    const words = [...args, '--booted', '--json'].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const report = JSON.parse(
+      await s.droplet.sh(
+        `cat > /tmp/mpimg-check.sh <<'MPIMG_CHECK_EOF'\n${check}MPIMG_CHECK_EOF\nbash /tmp/mpimg-check.sh ${words} || true; rm -f /tmp/mpimg-check.sh`,
+      ),
+    ) as { checks: Array<{ id: string; status: string; message: string }> };
+    const ours = report.checks.filter((c) => c.id === 'fail2ban' || c.id === 'auto-updates');
+    expect(ours.map((c) => `${c.id} ${c.status}: ${c.message}`)).toEqual([
+      'fail2ban pass: fail2ban enabled at boot with the jails of mpimg.json (sshd nginx-http-auth), each answering fail2ban-client status',
+      'auto-updates pass: unattended-upgrades installs security updates only, daily, reboot: never',
+    ]);
   });
 });
 

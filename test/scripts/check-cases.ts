@@ -716,7 +716,7 @@ export function registerCases(group: string, ids: string[]): void {
       const ctx = `${c.id}, in a round with ${round.map((o) => `${o.id} [${o.tag}]`).join(', ')}\n${text.stdout}${text.stderr}`;
       expect(tagOf(text.stdout, c.id), ctx).toBe(c.tag);
       // The clean fixture passes everything and a round holds one FAIL at most: that one decides the exit code.
-      const failed = [...text.stdout.matchAll(/^\[FAIL\] ([a-z-]+):/gm)].map((m) => m[1]);
+      const failed = [...text.stdout.matchAll(/^\[FAIL\] ([a-z0-9-]+):/gm)].map((m) => m[1]);
       const fails = round.filter((o) => o.tag === 'FAIL').map((o) => o.id);
       expect(failed, ctx).toEqual(fails);
       expect(text.code, ctx).toBe(fails.length > 0 ? 1 : 0);

@@ -99,7 +99,7 @@ const scratch = () =>
   readdirSync('/tmp')
     .filter((n) => n.startsWith(`${SLUG}-`))
     .sort();
-const order = (err: string) => [...err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
+const order = (err: string) => [...err.matchAll(/^ {4}([a-z0-9-]+) /gm)].map((m) => m[1]);
 
 beforeAll(async () => {
   sshd = await startSshd();

@@ -222,7 +222,7 @@ describe('mpimg run', () => {
     expect(readFileSync(join(root, 'var/lib/acme-build/order'), 'utf8')).toBe('10\n20\n');
     expect(readFileSync(join(root, 'cleanup-args'), 'utf8')).toBe(`--root ${root} --lock-root-password\n`);
     expect(r.out).toContain('[check] 0 failures');
-    const order = [...r.err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
+    const order = [...r.err.matchAll(/^ {4}([a-z0-9-]+) /gm)].map((m) => m[1]);
     expect(order).toEqual(buildOrder());
 
     const failing = newRoot();
@@ -397,7 +397,7 @@ describe("the package owns the build; the project holds the vendor's choices", (
       project = saved;
     }
   }
-  const order = (err: string) => [...err.matchAll(/^ {4}([a-z-]+) /gm)].map((m) => m[1]);
+  const order = (err: string) => [...err.matchAll(/^ {4}([a-z0-9-]+) /gm)].map((m) => m[1]);
 
   it('a change of a standard task inside the package reaches the project with no regeneration', async () => {
     const p = await makeFixtureProject();
