@@ -73,6 +73,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   // ufw and firewalld (network namespaces of the test's own)
   'test/bundle/firewall-ufw.test.ts',
   'test/bundle/firewall-firewalld.test.ts',
+  // the real rpm, rpmsign, createrepo_c and dnf in a root of its own (a signed repository; a login)
+  'test/bundle/dnf-repository-signed.test.ts',
   // shellcheck, packer, make, apt-ftparchive/gpg
   'test/cli-shellcheck.test.ts',
   'test/cli/validate.test.ts',
