@@ -60,6 +60,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/tasks/build-secrets.test.ts',
   // also the real dnf, rpmbuild and createrepo_c (a private rpm repository behind basic auth)
   'test/tasks/dnf-repository-auth.test.ts',
+  'test/tasks/dnf-repository-signed-ssh.test.ts',
   'test/tasks/record.test.ts',
   'test/tasks/child-env.test.ts',
   'test/tasks/cloud-init.test.ts',

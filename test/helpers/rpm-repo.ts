@@ -5,8 +5,18 @@
  * temp HOME and the key's own GNUPGHOME: this machine's ~/.rpmmacros and keyrings are never read.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { stopAgent, type TestKey } from './gpg.js';
 import { tempDir } from './temp.js';
 
@@ -79,4 +89,37 @@ export function makeRpmRepository(rpms: string[]): string {
   for (const f of rpms) copyFileSync(f, join(repo, basename(f)));
   execFileSync('createrepo_c', [repo], { stdio: 'pipe' });
   return repo;
+}
+
+/**
+ * Puts this machine's rpm into staged root `root` (a plain folder, as a Rocky root holds its own rpm):
+ * rpm and rpmkeys (which `rpm --import` runs), the libraries they link, its macros and the bash its %_dbpath asks, so `chroot ROOT rpm`
+ * (what the build script runs with --root) works. Its database is then ROOT/root/.rpmdb (Debian's
+ * rpm keeps it in ~/.rpmdb), which `rpm --root ROOT` and `dnf --installroot ROOT` read too.
+ */
+export function stageRpm(root: string): void {
+  for (const d of ['usr/bin', 'usr/lib', 'usr/lib64', 'root', 'tmp', 'dev'])
+    mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'lib', 'lib64']) if (!existsSync(join(root, d))) symlinkSync(`usr/${d}`, join(root, d));
+  const libs = new Set<string>();
+  for (const bin of ['/usr/bin/rpm', '/usr/bin/rpmkeys', '/usr/bin/bash', '/usr/bin/dash']) {
+    for (const line of execFileSync('ldd', [bin], { encoding: 'utf8' }).split('\n')) {
+      const m = /(\/\S+) \(0x/.exec(line);
+      if (m) libs.add(m[1]);
+    }
+    copyFileSync(bin, join(root, bin));
+    chmodSync(join(root, bin), 0o755);
+  }
+  for (const lib of libs) {
+    const real = realpathSync(lib);
+    mkdirSync(dirname(join(root, real)), { recursive: true });
+    copyFileSync(real, join(root, real));
+    if (real !== lib && !existsSync(join(root, lib))) {
+      mkdirSync(dirname(join(root, lib)), { recursive: true });
+      symlinkSync(real, join(root, lib));
+    }
+  }
+  symlinkSync('dash', join(root, 'usr/bin/sh'));
+  cpSync('/usr/lib/rpm', join(root, 'usr/lib/rpm'), { recursive: true });
+  execFileSync('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);
 }
