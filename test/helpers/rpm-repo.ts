@@ -94,8 +94,9 @@ export function makeRpmRepository(rpms: string[]): string {
 /**
  * Puts this machine's rpm into staged root `root` (a plain folder, as a Rocky root holds its own rpm):
  * rpm and rpmkeys (which `rpm --import` runs), the libraries they link, rpm's macros and the bash
- * its %_dbpath asks, so `chroot ROOT rpm` (what the build script runs with --root) works. Its database is then ROOT/root/.rpmdb (Debian's
- * rpm keeps it in ~/.rpmdb), which `rpm --root ROOT` and `dnf --installroot ROOT` read too.
+ * its %_dbpath asks, so `chroot ROOT rpm` (what the build script runs with --root) works. Its
+ * database is then ROOT/root/.rpmdb (Debian's rpm keeps it in ~/.rpmdb), which `rpm --root ROOT`
+ * and `dnf --installroot ROOT` read too.
  */
 export function stageRpm(root: string): void {
   for (const d of ['usr/bin', 'usr/lib', 'usr/lib64', 'root', 'tmp', 'dev'])
