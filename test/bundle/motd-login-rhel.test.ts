@@ -6,9 +6,10 @@
  * (test/helpers/login-root.ts).
  *
  * Proven: a login shell reads the snippet through /etc/profile's /etc/profile.d/*.sh loop and shows
- * the message once (a nested login shell does not repeat it); a command run without a terminal, as
- * `ssh host cmd`, scp or rsync run it, gets no MOTD in its output; without the snippet the login
- * shows none (so nothing else prints it). Not proven: Rocky's own /etc/profile, /etc/bashrc and PAM
+ * the message once (a nested login shell does not repeat it), and after a real first boot with a
+ * failed step a warning naming it; a command run without a terminal, as `ssh host cmd`, scp or rsync
+ * run it, gets no MOTD in its output; without the snippet the login shows none (nothing else prints
+ * it). Not proven: Rocky's own /etc/profile, /etc/bashrc and PAM
  * stack (these are Debian's; Rocky's /etc/profile has the same profile.d loop), nor a login over sshd.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,7 +22,9 @@ import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
 import { addLogin, login } from '../helpers/login-root.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
+import { put } from '../scripts/fixture-root.js';
 
+const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
 const SNIPPET = 'etc/profile.d/zz-acme-wiki-motd.sh';
 const WELCOME = /Welcome to Acme Wiki 1\.2\.3!\nOpen http:\/\/[^\n/]+\/ in a browser\.\n/g;
 let root: string;
@@ -37,7 +40,10 @@ beforeAll(() => {
   addLogin(root);
   const out = tempDir('mpimg-dist-');
   chmodSync(out, 0o755);
-  const b = writeBundle(loadProject(makeProject({ manifest: { distributions: ['rockylinux-9-x64'] } })), out);
+  const dir = makeProject({ manifest: { distributions: ['rockylinux-9-x64'], loginHold: false }, firstLogin: false });
+  // a first-boot step that fails: the login names it
+  put(dir, 'first-boot/30-mail.sh', '#!/bin/sh\necho "no mail relay" >&2\nexit 3\n', 0o755);
+  const b = writeBundle(loadProject(dir), out);
   const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`install --root failed: ${r.stderr}`);
 }, 120_000);
@@ -60,6 +66,18 @@ describe('the RHEL family MOTD at a real login', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout, shell).toBe('done\n');
     }
+  }, 120_000);
+
+  it('after a first boot with a failed step, the login says so and names it', () => {
+    const boot = inHostRoot(root, `for f in ${PER_INSTANCE}/*; do "$f" || echo "FAILED $f"; done`, {
+      net: true,
+      env: { MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' },
+    });
+    expect(boot.stdout).toContain(`FAILED ${PER_INSTANCE}/30-acme-wiki-mail\n`);
+    const r = login(root, 'echo "typed: $(id -un)"\nexit\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(WELCOME), r.stdout).toHaveLength(1);
+    expect(r.stdout).toMatch(/\nWARNING: first-boot steps failed; see \/var\/log\/mpimg\/acme-wiki:\n {2}30-mail 3\n/);
   }, 120_000);
 
   it('without the snippet the login shows no MOTD: it is what shows it', () => {
