@@ -2,7 +2,8 @@
  * The MOTD of the RHEL family at a REAL login. The RHEL family runs no /etc/update-motd.d, so the
  * bundle installs /etc/profile.d/zz-<slug>-motd.sh, which login shells source. Here the bundle is
  * installed for Rocky Linux 9 into a root of its own (test/helpers/host-root.ts) and root logs in
- * there through this machine's real login(1), PAM session and bash login shell on a pseudo-terminal
+ * there as a customer does: over SSH (this machine's sshd with PAM, and ssh -tt) and at the console
+ * (login(1)), each with a PAM session and a bash login shell on a pseudo-terminal
  * (test/helpers/login-root.ts).
  *
  * Proven: a login shell reads the snippet through /etc/profile's /etc/profile.d/*.sh loop and shows
@@ -10,7 +11,8 @@
  * failed step a warning naming it; a command run without a terminal, as `ssh host cmd`, scp or rsync
  * run it, gets no MOTD in its output; without the snippet the login shows none (nothing else prints
  * it). Not proven: Rocky's own /etc/profile, /etc/bashrc and PAM
- * stack (these are Debian's; Rocky's /etc/profile has the same profile.d loop), nor a login over sshd.
+ * stack and sshd_config (these are Debian's; Rocky's /etc/profile has the same profile.d loop), nor
+ * Rocky's /etc/bashrc, which also sources profile.d in interactive non-login shells.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
-import { addLogin, login } from '../helpers/login-root.js';
+import { addLogin, login, sshLogin } from '../helpers/login-root.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
 import { put } from '../scripts/fixture-root.js';
@@ -57,6 +59,17 @@ describe('the RHEL family MOTD at a real login', () => {
     expect(r.stdout).toMatch(/\nnested: 2\n/);
     // the message comes before what was typed ran
     expect(r.stdout.search(WELCOME)).toBeLessThan(r.stdout.indexOf('\ntyped: root\n'));
+    expect(processesIn(root)).toEqual([]);
+  }, 120_000);
+
+  it('an SSH login (sshd with PAM, ssh -tt) shows it once; `ssh host command` gets none in its output', () => {
+    const r = sshLogin(root, 'echo "typed: $(id -un)"\nexit\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(WELCOME), r.stdout).toHaveLength(1);
+    expect(r.stdout).toMatch(/\ntyped: root\n/);
+    const cmd = sshLogin(root, '', 'echo done');
+    expect(cmd.code, cmd.stderr).toBe(0);
+    expect(cmd.stdout).toBe('done\n');
     expect(processesIn(root)).toEqual([]);
   }, 120_000);
 
