@@ -28,14 +28,19 @@ import { put } from '../scripts/fixture-root.js';
 
 const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
 const SNIPPET = 'etc/profile.d/zz-acme-wiki-motd.sh';
-const WELCOME = /Welcome to Acme Wiki 1\.2\.3!\nOpen http:\/\/[^\n/]+\/ in a browser\.\n/g;
+// A line of the vendor's text that a shell or printf would change if it ever read it as code.
+const HOSTILE = `Try: echo "$(id)" & <b>'x'</b> \\n %s \`id\` $HOME`;
+const WELCOME = new RegExp(
+  `Welcome to Acme Wiki 1\\.2\\.3!\nOpen http://[^\n/]+/ in a browser\\.\n${HOSTILE.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`,
+  'g',
+);
 let root: string;
 
 beforeAll(() => {
-  for (const tool of ['login', 'script', 'bash', 'unshare']) {
+  for (const tool of ['login', 'script', 'bash', 'unshare', 'sshd', 'ssh', 'ssh-keygen', 'ip']) {
     if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { env: { PATH: '/usr/sbin:/usr/bin' } }).status !== 0)
       throw new Error(
-        `${tool} is not installed: these tests log in for real (Debian: apt-get install login bsdutils util-linux bash)`,
+        `${tool} is not installed: these tests log in for real (Debian: apt-get install login bsdutils util-linux openssh-server openssh-client iproute2)`,
       );
   }
   root = hostRoot('rocky');
@@ -44,6 +49,7 @@ beforeAll(() => {
   chmodSync(out, 0o755);
   const dir = makeProject({ manifest: { distributions: ['rockylinux-9-x64'], loginHold: false }, firstLogin: false });
   // a first-boot step that fails: the login names it
+  put(dir, 'motd.txt', `Welcome to {{name}} {{version}}!\nOpen http://{{ip}}/ in a browser.\n${HOSTILE}\n`);
   put(dir, 'first-boot/30-mail.sh', '#!/bin/sh\necho "no mail relay" >&2\nexit 3\n', 0o755);
   const b = writeBundle(loadProject(dir), out);
   const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
