@@ -153,12 +153,51 @@ describe('a signed dnf repository, with the real rpm and dnf', () => {
     expect(inHostRoot(root, 'rpm -e acme-foreign').code).toBe(0);
   }, 300_000);
 
-  it('a re-run changes nothing; once mpimg.json drops the repository its list, key file and rpm key go', () => {
+  it("a new pinned key (the vendor's key rotation) replaces the old one in the rpm database: rpm stops trusting it", () => {
+    const pin = (k: TestKey) =>
+      bundleInto([
+        { name: REPO, baseurl: `${served.url}/`, key: { file: 'keys/acme.asc', fingerprint: k.fingerprint } },
+      ]);
+    pin(other);
+    const rotated = step();
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toContain(`repository ${REPO}: key ${other.fingerprint} checked\n`);
+    expect(rpmKeys()).toEqual([shortId(other)]);
+    // a package signed with the old key no longer installs (dnf reinstall fetches and checks it again) ...
+    const stale = dnf('reinstall', 'acme-hello');
+    expect(stale.code, stale.stdout).not.toBe(0);
+    expect(stale.stdout).toMatch(/not correct for this package\.[^]*Failing package is: acme-hello-1\.0-1\.noarch\n/);
+    // ... and one signed with the new key does
+    const fresh = dnf('install', 'acme-foreign');
+    expect(fresh.code, fresh.stdout).toBe(0);
+    expect(inHostRoot(root, 'rpm -e acme-foreign').code).toBe(0);
+    pin(vendor);
+    const back = step();
+    expect(back.code, back.stderr).toBe(0);
+    expect(rpmKeys()).toEqual([shortId(vendor)]);
+  }, 300_000);
+
+  it('a re-run changes nothing; once mpimg.json drops the repository its list, key file and rpm key go (not a key another repository still uses)', () => {
+    step();
     const again = step();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(
       new RegExp(`repository ${REPO}: /etc/yum.repos.d/${REPO}.repo unchanged .*unchanged\\n`),
     );
+    expect(rpmKeys()).toEqual([shortId(vendor)]);
+    // a second repository signed with the same key: dropping it leaves the key to the first
+    const repo = (name: string) => ({
+      name,
+      baseurl: `${served.url}/`,
+      key: { file: 'keys/acme.asc', fingerprint: vendor.fingerprint },
+    });
+    bundleInto([repo(REPO), repo('acme-rpm-extra')]);
+    expect(step().code).toBe(0);
+    bundleInto([repo(REPO)]);
+    const one = step();
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain('repository acme-rpm-extra: removed (no longer in mpimg.json)');
+    expect(one.stdout).not.toContain('removed from the rpm database');
     expect(rpmKeys()).toEqual([shortId(vendor)]);
     bundleInto([]);
     const gone = step();
