@@ -4,7 +4,9 @@
  * by a test key, in a repository made with createrepo_c and served on 127.0.0.1. The step runs as
  * on a droplet (no --root) inside a root of its own (test/helpers/host-root.ts: private /etc, /var,
  * /root, /opt; /usr read-only), so the .repo file, the key file and `rpm --import` are the step's
- * own, and dnf (gpgcheck=1, as the step writes it) installs only what that key signed.
+ * own, and dnf (gpgcheck=1, as the step writes it) installs only what that key signed. A new pinned
+ * key (a vendor's key rotation) takes the old one out of the rpm database; a dropped repository takes
+ * its key out unless another repository still uses it.
  *
  * Not proven here: Rocky's own rpm 4.16 and dnf (this is Debian's rpm 4.18 and dnf 4.14, which keep
  * the rpm database in ~/.rpmdb where Rocky uses /var/lib/rpm), and repo_gpgcheck (the step does not
