@@ -66,6 +66,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/tasks/build-secrets.test.ts',
   // also the real dnf, rpmbuild and createrepo_c (a private rpm repository behind basic auth)
   'test/tasks/dnf-repository-auth.test.ts',
+  'test/tasks/dnf-repository-signed-ssh.test.ts',
   'test/tasks/record.test.ts',
   'test/tasks/child-env.test.ts',
   'test/tasks/cloud-init.test.ts',
@@ -79,6 +80,9 @@ export const SYSTEM_TESTS: readonly string[] = [
   // ufw and firewalld (network namespaces of the test's own)
   'test/bundle/firewall-ufw.test.ts',
   'test/bundle/firewall-firewalld.test.ts',
+  // the real rpm, rpmsign, createrepo_c and dnf in a root of its own (a signed repository; a login)
+  'test/bundle/dnf-repository-signed.test.ts',
+  'test/bundle/motd-login-rhel.test.ts',
   // shellcheck, packer, make, apt-ftparchive/gpg
   'test/cli-shellcheck.test.ts',
   'test/cli/validate.test.ts',
