@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -90,6 +99,34 @@ function exampleImage(name: ExampleName, opts: { vars?: Record<string, string>; 
     await s.built?.image.release();
   });
   return s as Required<typeof s>;
+}
+
+/** The layers of the image that hold `p` as a regular file (its mode), none when the image has no such file. */
+function inImage(built: BuiltImage, p: string): number[] {
+  return built.image.lowers.flatMap((l) => {
+    try {
+      const st = lstatSync(join(l, p));
+      return st.isFile() ? [st.mode & 0o7777] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * A template that holds a secret is not in the image at its path; only its unfilled copy, root's
+ * alone, in mpimg's folder; the unit that reads it has the drop-in that holds it back until first boot.
+ */
+function expectHeldBack(built: BuiltImage, project: ExampleProject, template: string, unit: string): void {
+  expect(inImage(built, template)).toEqual([]);
+  const home = `/opt/acme/${project.slug}`;
+  expect(inImage(built, `${home}/templates${template}`)).toContain(0o600);
+  const dropIn = `/etc/systemd/system/${unit}.d/zz-${project.slug}-after-first-boot.conf`;
+  expect(inImage(built, dropIn)).toContain(0o644);
+  const text = built.image.lowers.map((l) => join(l, dropIn)).find((f) => existsSync(f));
+  expect(readFileSync(text!, 'utf8')).toContain(
+    `ConditionPathExists=/var/lib/mpimg/${project.slug}/first-boot-ready\n`,
+  );
 }
 
 /** The build ran every standard step and its image check found no failures. */
@@ -203,6 +240,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(s.project.log).toContain('dist/acme-webapp.cjs');
     });
 
+    it('the image holds no webapp.env (only its template, root-only), and webapp.service waits for first boot', () => {
+      expectHeldBack(s.built, s.project, '/etc/webapp/webapp.env', 'webapp.service');
+    });
+
     it('answers HTTP 200 on :80 through nginx, from the app on 127.0.0.1:3000 running as webapp', async () => {
       const out = await s.droplet.sh(`
         curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
@@ -234,7 +275,8 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(out).toContain('750 root webapp /etc/webapp\n');
       expect(out).toContain('750 webapp webapp /var/lib/webapp\n');
       expect(out).toContain('644 root root /etc/webapp/settings.json\n');
-      expect(out).toContain('640 root webapp /etc/webapp/webapp.env\n');
+      // a template of files/ (git keeps 0644) in a folder only root and the group get into
+      expect(out).toContain('644 root webapp /etc/webapp/webapp.env\n');
       expect(out).toMatch(/\n?6[04]4 webapp webapp \/var\/lib\/webapp\/visits\n/);
       expect(out).toContain('644 root root /opt/webapp/server.js\n');
     });
@@ -247,7 +289,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       const motd = await s.droplet.sh('/etc/update-motd.d/99-acme-webapp');
       expect(motd).toContain(`Welcome to Acme Web App 1.0.0 (app ${APP_VERSION})`);
       expect(motd).toContain('http://192.0.2.21/');
-      const secret = /^SESSION_SECRET=(\S+)$/m.exec(await s.droplet.sh('cat /etc/webapp/webapp.env'))?.[1];
+      const env = await s.droplet.sh('cat /etc/webapp/webapp.env');
+      // the template filled in at first boot: the variable, the droplet's address, the secret
+      expect(env).toContain(`APP_VERSION=${APP_VERSION}\nPUBLIC_URL=http://192.0.2.21/\n`);
+      const secret = /^SESSION_SECRET=(\S+)$/m.exec(env)?.[1];
       expect(secret).toMatch(/^[A-Za-z0-9]{48}$/);
       expect((await s.droplet.sh(logsHolding(secret!))).trim()).toBe('');
     });
@@ -393,6 +438,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expectCleanBuild(s.built, s.project);
     });
 
+    it('the image holds no password.conf (only its template, root-only), and redis-server waits for first boot', () => {
+      expectHeldBack(s.built, s.project, '/etc/redis/conf.d/password.conf', 'redis-server.service');
+    });
+
     it('PING with the generated password answers PONG (the service was restarted after the password was set); without it NOAUTH', async () => {
       const v = await expectSecretCredentials(s.droplet, s.project, ['REDIS_PASSWORD']);
       expect(v.REDIS_PASSWORD).toMatch(/^[A-Za-z0-9]{40}$/);
@@ -419,7 +468,8 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(out).toContain('750 redis redis /var/lib/redis\n');
       expect(out).toContain('2750 redis adm /var/log/redis\n');
       expect(out).toContain('750 root redis /etc/redis/conf.d\n');
-      expect(out).toContain('640 root redis /etc/redis/conf.d/password.conf\n');
+      // a template of files/ (git keeps 0644) in a folder only root and the group get into
+      expect(out).toContain('644 root redis /etc/redis/conf.d/password.conf\n');
       expect(out).toContain('644 redis redis /etc/redis/redis.conf\n');
     });
 
