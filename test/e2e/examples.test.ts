@@ -439,7 +439,7 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
     });
 
     it('the image holds no password.conf (only its template, root-only), and redis-server waits for first boot', () => {
-      expectHeldBack(s.built, s.project, '/etc/redis/conf.d/password.conf', 'redis-server.service');
+      expectHeldBack(s.built, s.project, '/etc/acme-redis/password.conf', 'redis-server.service');
     });
 
     it('PING with the generated password answers PONG (the service was restarted after the password was set); without it NOAUTH', async () => {
@@ -462,14 +462,14 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
     it('the user, the folders and the owner of redis.conf (files.owners) are those of mpimg.json; the password file is for the group redis only', async () => {
       const out = await s.droplet.sh(`
         getent passwd redis | awk -F: '{ print "uid=" ($3 < 1000 ? "system" : $3) " home=" $6 " shell=" $7 }'
-        stat -c '%a %U %G %n' /var/lib/redis /var/log/redis /etc/redis/conf.d /etc/redis/conf.d/password.conf /etc/redis/redis.conf
+        stat -c '%a %U %G %n' /var/lib/redis /var/log/redis /etc/acme-redis /etc/acme-redis/password.conf /etc/redis/redis.conf
       `);
       expect(out).toContain('uid=system home=/var/lib/redis shell=/usr/sbin/nologin');
       expect(out).toContain('750 redis redis /var/lib/redis\n');
       expect(out).toContain('2750 redis adm /var/log/redis\n');
-      expect(out).toContain('750 root redis /etc/redis/conf.d\n');
+      expect(out).toContain('750 root redis /etc/acme-redis\n');
       // a template of files/ (git keeps 0644) in a folder only root and the group get into
-      expect(out).toContain('644 root redis /etc/redis/conf.d/password.conf\n');
+      expect(out).toContain('644 root redis /etc/acme-redis/password.conf\n');
       expect(out).toContain('644 redis redis /etc/redis/redis.conf\n');
     });
 

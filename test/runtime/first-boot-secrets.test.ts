@@ -287,6 +287,29 @@ describe('templates filled in at first boot', () => {
   });
 });
 
+describe('status and uninstall with a template that holds a secret', () => {
+  it('status finds nothing missing before or after first boot; uninstall removes the copy and leaves the filled-in file', () => {
+    for (const x of ['node', 'sh'] as const) {
+      const cmd = (args: string[], root: string) =>
+        x === 'node'
+          ? spawnSync(process.execPath, [b.cjs, ...args, '--root', root], { encoding: 'utf8' })
+          : spawnSync('sh', [b.sh, ...args, '--root', root], { encoding: 'utf8' });
+      const root = stagedRoot();
+      expect(cmd(['install'], root).status).toBe(0);
+      const st = cmd(['status'], root);
+      expect(st.status, st.stdout + st.stderr).toBe(0);
+      expect(run(root).stdout).not.toContain('FAILED');
+      const after = cmd(['status'], root);
+      expect(after.status, after.stdout + after.stderr).toBe(0);
+      const u = cmd(['uninstall'], root);
+      expect(u.status, u.stdout + u.stderr).toBe(0);
+      expect(fs.existsSync(path.join(root, 'opt/acme/acme-wiki'))).toBe(false);
+      // this droplet's config with its secrets, as the credentials file: the customer's now
+      expect(read(root, 'opt/app/app.conf')).toContain(`db = ${secretsOf(root).DB_PASSWORD} `);
+    }
+  });
+});
+
 describe('the prepare step in the bundle', () => {
   it('is laid down the same by both executors, and shellcheck-clean POSIX sh', () => {
     const a = stagedRoot();
