@@ -489,10 +489,14 @@ describe(`examples/lemp on ${SUITE}: nginx, PHP-FPM and MariaDB from mpimg.json 
     expect(s.built.output).toMatch(/\/var\/www\/html\/index\.nginx-debian\.html: removed \(a file\)/);
     expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
     expect(s.built.output).toContain('service php8.2-fpm.service: check passed: php-fpm8.2 -t');
-    // the image ships the template unfilled: the address and the password are each droplet's own
+    // the image ships the address template unfilled at its path (nginx -t read it); the one with the
+    // password is not at its path, only in mpimg's root-only folder: each droplet's own at first boot
     const lower = s.built.image.lowers[0];
     expect(readFileSync(join(lower, 'etc/nginx/sites-available/acme-lemp'), 'utf8')).toContain('server_name "{{ip}}";');
-    expect(readFileSync(join(lower, 'etc/acme-lemp/database.php'), 'utf8')).toContain("'{{secret.APP_DB_PASSWORD}}'");
+    expect(inImage(s.built, '/etc/acme-lemp/database.php')).toEqual([]);
+    expect(readFileSync(join(lower, 'opt/acme/acme-lemp/templates/etc/acme-lemp/database.php'), 'utf8')).toContain(
+      "'{{secret.APP_DB_PASSWORD}}'",
+    );
   });
 
   it("first boot: nginx's server_name is the droplet's own address, Debian's defaults are gone, nginx -t passes", async () => {
@@ -554,7 +558,12 @@ describe(`examples/django on ${SUITE}: Django, gunicorn, PostgreSQL and nginx; s
     expectCleanBuild(s.built, s.project);
     expect(s.built.output).toMatch(/\/etc\/nginx\/sites-enabled\/default: removed \(a link; what it points to stays\)/);
     expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
-    const settings = readFileSync(join(s.built.image.lowers[0], 'etc/acme-django/settings.py'), 'utf8');
+    // not at its path: only in mpimg's root-only folder; the app waits for first boot (afterFirstBoot)
+    expectHeldBack(s.built, s.project, '/etc/acme-django/settings.py', 'acme-django.service');
+    const settings = readFileSync(
+      join(s.built.image.lowers[0], 'opt/acme/acme-django/templates/etc/acme-django/settings.py'),
+      'utf8',
+    );
     expect(settings).toContain("SECRET_KEY = '{{secret.DJANGO_SECRET_KEY}}'");
     expect(settings).toContain("'PASSWORD': '{{secret.DJANGO_DB_PASSWORD}}'");
   });
