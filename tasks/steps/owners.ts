@@ -71,13 +71,16 @@ export default defineStep({
     help: 'owner and group of files/ paths (after files/ is laid down)',
     shell: fragmentFile('owners'),
     // A template that holds a secret is not at its path at build: first boot writes it there with its owner.
-    data: (ctx) => ({
-      ownersBody:
-        ownedPaths(ctx.project)
-          .filter((o) => !heldBackTemplates(ctx.project).has(o.path))
-          .map((o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`)
-          .join('\n') || ':',
-    }),
+    data: (ctx) => {
+      const held = heldBackTemplates(ctx.project);
+      return {
+        ownersBody:
+          ownedPaths(ctx.project)
+            .filter((o) => !held.has(o.path))
+            .map((o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`)
+            .join('\n') || ':',
+      };
+    },
   },
   run: async (c) => {
     const m = manifestOf(c);
