@@ -26,6 +26,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/generators/new-command.test.ts',
   'test/runtime/catalog-droplet.test.ts',
   'test/runtime/services-dbaas.test.ts',
+  'test/runtime/after-first-boot.test.ts',
   'test/runtime/droplet-scripts.test.ts',
   'test/runtime/first-boot-secrets.test.ts',
   'test/runtime/first-boot-secrets-image.test.ts',

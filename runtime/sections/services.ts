@@ -1,5 +1,5 @@
 /** $.services: systemd units enabled at build, (re)started at first boot after the first-boot steps. */
-import { anyOf, int, obj, oneOf, perDistro, str } from './common.js';
+import { anyOf, bool, int, obj, oneOf, perDistro, str } from './common.js';
 
 export interface Service {
   /** The unit, e.g. "app.service" (from files/ or a package). */
@@ -16,7 +16,20 @@ export interface Service {
    * uses); without a hand-over the unit is enabled and gets its firstBoot action.
    */
   managedDatabase?: ManagedDatabaseAction;
+  /**
+   * The unit must not start before first boot set this droplet up (its config is a template that holds
+   * a secret, or a first-boot step writes it): a drop-in makes the unit's start conditional on the
+   * record the first-boot services step writes, so a droplet booted from the image skips it until then.
+   */
+  afterFirstBoot?: boolean;
 }
+
+/** The record of this droplet's first boot that lets units marked afterFirstBoot start (in the state folder). */
+export const firstBootReady = (state: string): string => `${state}/first-boot-ready`;
+
+/** The drop-in that holds a unit marked afterFirstBoot back until first boot made `firstBootReady`. */
+export const afterFirstBootDropIn = (slug: string, unit: string): string =>
+  `/etc/systemd/system/${unit}.d/zz-${slug}-after-first-boot.conf`;
 
 /** The unit's fate when a managed database was handed over; one value today, an enum so more can follow. */
 export const MANAGED_DATABASE_ACTIONS = ['disable'] as const;
@@ -70,6 +83,9 @@ const SERVICE = anyOf([
         'x-message': 'bad managedDatabase {value}',
         'x-hint': '"disable" (stop and disable the unit when a managed database was handed over)',
       }),
+      afterFirstBoot: bool(
+        'true: the unit never starts before first boot set the droplet up (its config is a $.files.templates file that holds a secret, which the image does not carry, or a first-boot step writes it). mpimg installs a systemd drop-in, /etc/systemd/system/UNIT.d/zz-SLUG-after-first-boot.conf, with ConditionPathExists= on a record first boot makes in /var/lib/mpimg/SLUG/ just before it (re)starts the services: when a droplet made from the image boots, systemd skips the unit (not a failure) until first boot made its secrets and filled in its templates; a failed prepare step (secrets, templates) keeps it stopped and is shown at login. The record is never in the image (the cleanup removes /var/lib/mpimg/*, the image check fails on it). Default false.',
+      ),
     },
     { required: ['name'] },
   ),
@@ -77,11 +93,11 @@ const SERVICE = anyOf([
 
 export const SERVICES_SCHEMA = perDistro(
   SERVICE,
-  'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login. An object may add the unit\'s config check ("check": "nginx -t"), run at the end of the build and by verify, and what first boot does with it when a managed database was handed over ("managedDatabase": "disable").',
+  'systemd units enabled at build and (re)started at first boot after the first-boot steps; a failed start is a first-boot failure shown at login. An object may add the unit\'s config check ("check": "nginx -t"), run at the end of the build and by verify, what first boot does with it when a managed database was handed over ("managedDatabase": "disable"), and that it must not start before first boot set the droplet up ("afterFirstBoot": true).',
 );
 
 export type ServiceOf = Required<Pick<Service, 'name' | 'firstBoot'>> &
-  Pick<Service, 'check' | 'checkTimeoutSeconds' | 'managedDatabase'>;
+  Pick<Service, 'check' | 'checkTimeoutSeconds' | 'managedDatabase' | 'afterFirstBoot'>;
 
 export function serviceOf(s: string | Service): ServiceOf {
   return typeof s === 'string'
@@ -92,6 +108,7 @@ export function serviceOf(s: string | Service): ServiceOf {
         ...(s.check === undefined ? {} : { check: s.check }),
         ...(s.checkTimeoutSeconds === undefined ? {} : { checkTimeoutSeconds: s.checkTimeoutSeconds }),
         ...(s.managedDatabase === undefined ? {} : { managedDatabase: s.managedDatabase }),
+        ...(s.afterFirstBoot ? { afterFirstBoot: true } : {}),
       };
 }
 

@@ -18,6 +18,7 @@ import {
 import { closest } from '../../runtime/schema.js';
 import { PACKAGE_SECRETS, type RegenerateEntry } from '../../runtime/sections/regenerate.js';
 import { renderDroplet } from './render.js';
+import { globToRegExp } from './glob.js';
 
 /** What of a project (./project.ts) this module reads: typed here, as project.ts calls templateProblems. */
 interface ProjectFile {
@@ -33,6 +34,44 @@ interface PreparedProject {
 }
 
 export const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
+
+/** A template holds a secret: a {{secret.NAME}} placeholder (an unknown NAME is refused by templateProblems). */
+export const holdsSecret = (text: string): boolean =>
+  [...text.matchAll(TEMPLATE_PLACEHOLDER_RE)].some(([, key]) => key.startsWith('secret.'));
+
+/**
+ * The templates the image does not carry at their path: those that hold a secret. They are kept in
+ * the root-only templates folder of the runtime home and first boot writes them into place, filled in,
+ * with the owner, group and mode declared ($.files.owners, the file's mode in files/). Templates of
+ * the droplet's IP, hostname or variables only stay at their path: the build's service checks
+ * (nginx -t) read them, and a placeholder address is no secret.
+ */
+export function heldBackTemplates(project: Pick<PreparedProject, 'manifest' | 'files'>): Set<string> {
+  const out = new Set<string>();
+  for (const target of project.manifest.files?.templates ?? []) {
+    const f = project.files.find((x) => x.target === target);
+    if (f && holdsSecret(fs.readFileSync(f.abs, 'utf8'))) out.add(target);
+  }
+  return out;
+}
+
+/** Owner and group $.files.owners gives `target` (in order: a later entry overrides what it names). */
+function declaredOwner(m: Manifest, target: string): { owner: string; group: string } {
+  let owner = '';
+  let group = '';
+  for (const o of m.files?.owners ?? []) {
+    if (!globToRegExp(o.path).test(target)) continue;
+    if (o.owner) owner = o.owner;
+    if (o.group) group = o.group;
+  }
+  return { owner, group };
+}
+
+/** The record the prepare step leaves when it made every secret and filled in every template. */
+export const preparedRecord = (state: string): string => `${state}/prepared`;
+
+/** The templates folder of the runtime home: root's alone, it holds the unfilled copies. */
+export const templatesDir = (home: string): string => `${home}/templates`;
 
 /** The placeholders a template of this manifest may hold. */
 function knownPlaceholders(m: Manifest, variables: Record<string, string>): string[] {
@@ -132,11 +171,12 @@ function regenerateEntry(e: RegenerateEntry) {
 
 /**
  * The prepare step (0-<slug>-prepare sorts before every NN- step) and each template's copy in the
- * home folder (the file in place is filled in; the copy is what a second run starts from).
+ * root-only templates folder of the home (the file in place is filled in; the copy is what a second
+ * run starts from; a template that holds a secret is only there: see heldBackTemplates).
  */
 export function prepareOps(
   project: PreparedProject,
-  common: { name: string; slug: string; home: string; timeout: number },
+  common: { name: string; slug: string; home: string; state: string; timeout: number },
 ): Op[] {
   const m = project.manifest;
   const secrets = (m.secrets ?? []).map((s) => ({
@@ -144,9 +184,12 @@ export function prepareOps(
     length: s.length ?? DEFAULT_SECRET_LENGTH,
     set: trSet(alphabetChars(s)),
   }));
+  const held = heldBackTemplates(project);
   const templates = (m.files?.templates ?? []).flatMap((target) => {
     const f = project.files.find((x) => x.target === target);
-    return f ? [{ target, copy: `${common.home}/templates${target}`, bytes: fs.readFileSync(f.abs) }] : [];
+    if (!f) return [];
+    const place = held.has(target) ? { ...declaredOwner(m, target), mode: (f.mode & 0o777).toString(8) } : undefined;
+    return [{ target, copy: `${templatesDir(common.home)}${target}`, bytes: fs.readFileSync(f.abs), place }];
   });
   const regenerate = (m.regenerate ?? []).map(regenerateEntry);
   if (!secrets.length && !templates.length && !regenerate.length) return [];
@@ -164,6 +207,7 @@ export function prepareOps(
         variables: Object.keys(project.variables),
         known: knownPlaceholders(m, project.variables),
         usesIp,
+        prepared: preparedRecord(common.state),
       }),
     ),
     fileOp(
@@ -171,6 +215,7 @@ export function prepareOps(
       0o755,
       renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'prepare', script, timeout: common.timeout }),
     ),
+    ...(templates.length ? [{ kind: 'dir' as const, path: templatesDir(common.home), mode: 0o700 }] : []),
     ...templates.map((t) => fileOp(t.copy, 0o600, t.bytes)),
   ];
 }

@@ -11,10 +11,10 @@ import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';
 import { runtimeHome, toolDirs } from '../../runtime/policy.js';
 import { credentialsFile } from '../../runtime/sections/credentials.js';
-import { serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
+import { afterFirstBootDropIn, firstBootReady, serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
-import { prepareOps } from './first-boot-prepare.js';
+import { heldBackTemplates, preparedRecord, prepareOps } from './first-boot-prepare.js';
 
 export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
 
@@ -70,15 +70,25 @@ function firstBootOps(project: Project, common: Common): Op[] {
   return ops;
 }
 
-/** The services of the manifest, (re)started after the first-boot steps, before the finish. */
-function servicesOps(m: Project['manifest'], common: Common): Op[] {
+/** The units of the manifest marked afterFirstBoot, on any of its distributions, each once. */
+function afterFirstBootUnits(m: Project['manifest']): string[] {
+  const units = m.distributions.flatMap((slug) => forDistro(m.services, slug, familyOf(slug)).map(serviceOf));
+  return [...new Set(units.filter((u) => u.afterFirstBoot).map((u) => u.name))];
+}
+
+/**
+ * The services of the manifest, (re)started after the first-boot steps, before the finish; for units
+ * marked afterFirstBoot, the drop-in that keeps them stopped on a booted image until that step (a
+ * plan file: both executors lay it down, status watches it, uninstall removes it).
+ */
+function servicesOps(m: Project['manifest'], common: Common, prepared: boolean): Op[] {
   // action:managed:unit, one shell word each (unit names are [A-Za-z0-9@._-]); managed "-" for none
   const word = (u: ServiceOf): string => `${u.firstBoot}:${u.managedDatabase ?? '-'}:${u.name}`;
   const perDistro = m.distributions.map((slug) => ({
     slug,
     units: forDistro(m.services, slug, familyOf(slug))
       .map(serviceOf)
-      .filter((u) => u.firstBoot !== 'none' || u.managedDatabase !== undefined)
+      .filter((u) => u.firstBoot !== 'none' || u.managedDatabase !== undefined || u.afterFirstBoot)
       .map(word),
   }));
   if (!perDistro.some((d) => d.units.length)) return [];
@@ -87,12 +97,31 @@ function servicesOps(m: Project['manifest'], common: Common): Op[] {
     .filter((c): c is readonly [string, string[]] => c[0] !== undefined);
   const script = `${common.home}/services`;
   const timeout = 60 * (m.firstBootTimeoutMinutes ?? 30);
+  const gated = afterFirstBootUnits(m);
+  const ready = gated.length ? firstBootReady(common.state) : '';
   return [
-    fileOp(script, 0o755, renderDroplet('services.sh.ejs', { ...common, cases, fallback: perDistro[0].units })),
+    fileOp(
+      script,
+      0o755,
+      renderDroplet('services.sh.ejs', {
+        ...common,
+        cases,
+        fallback: perDistro[0].units,
+        ready,
+        prepared: ready && prepared ? preparedRecord(common.state) : '',
+      }),
+    ),
     fileOp(
       `${PER_INSTANCE_DIR}/yy-${m.slug}-services`,
       0o755,
       renderDroplet('first-boot-wrapper.sh.ejs', { ...common, id: 'services', script, timeout }),
+    ),
+    ...gated.map((unit) =>
+      fileOp(
+        afterFirstBootDropIn(m.slug, unit),
+        0o644,
+        renderDroplet('after-first-boot.conf.ejs', { ...common, unit, ready, unitText }),
+      ),
     ),
   ];
 }
@@ -182,11 +211,17 @@ function motdOps(project: Project, motdFile: NonNullable<Project['motd']>, commo
   ];
 }
 
-/** files/: seeded unless the manifest says the tool manages a path. */
+/**
+ * files/: seeded unless the manifest says the tool manages a path. A template that holds a secret is
+ * not laid down at its path (the image would carry a config of placeholders where the software reads
+ * it): the prepare step writes it there at first boot from its copy (first-boot-prepare.ts).
+ */
 function filesOps(project: Project): Op[] {
   const managed = project.manifest.files?.managed;
+  const held = heldBackTemplates(project);
   const ops: Op[] = [];
   for (const f of project.files) {
+    if (held.has(f.target)) continue;
     const op = fileOp(f.target, f.mode & 0o777, fs.readFileSync(f.abs));
     if (!matchesAny(f.target, managed)) (op as FileOp).seed = true;
     ops.push(op);
@@ -267,9 +302,10 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
       }),
     ),
   );
-  ops.push(...prepareOps(project, { ...common, timeout: 60 * (m.firstBootTimeoutMinutes ?? 30) }));
+  const prepare = prepareOps(project, { ...common, timeout: 60 * (m.firstBootTimeoutMinutes ?? 30) });
+  ops.push(...prepare);
   ops.push(...firstBootOps(project, common));
-  ops.push(...servicesOps(m, common));
+  ops.push(...servicesOps(m, common, prepare.length > 0));
   const hold = m.loginHold === true || (typeof m.loginHold === 'object' && m.loginHold !== null);
   // Always present: it sorts last, releases the login hold and records the result for the MOTD.
   ops.push(

@@ -1,6 +1,7 @@
 /** owners: owner and group of the files/ paths of files.owners (after files/ is laid down). */
 import { ROOT_ACCOUNTS, rootRunOf, rootRunPaths } from '../../runtime/policy.js';
 import { globToRegExp } from '../bundle/glob.js';
+import { heldBackTemplates } from '../bundle/first-boot-prepare.js';
 import type { Project } from '../bundle/project.js';
 import { sq } from '../bundle/shell-word.js';
 import { MpimgError } from '../../core/errors.js';
@@ -69,12 +70,17 @@ export default defineStep({
   buildScript: {
     help: 'owner and group of files/ paths (after files/ is laid down)',
     shell: fragmentFile('owners'),
-    data: (ctx) => ({
-      ownersBody:
-        ownedPaths(ctx.project)
-          .map((o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`)
-          .join('\n') || ':',
-    }),
+    // A template that holds a secret is not at its path at build: first boot writes it there with its owner.
+    data: (ctx) => {
+      const held = heldBackTemplates(ctx.project);
+      return {
+        ownersBody:
+          ownedPaths(ctx.project)
+            .filter((o) => !held.has(o.path))
+            .map((o) => `mpimg_owner ${[o.path, o.owner ?? '', o.group ?? ''].map(sq).join(' ')}`)
+            .join('\n') || ':',
+      };
+    },
   },
   run: async (c) => {
     const m = manifestOf(c);

@@ -1705,7 +1705,10 @@ check_first_boot_secrets() {
   fi
   for t in ${TEMPLATES[@]+"${TEMPLATES[@]}"}; do
     at f "$t"; at c "${RUNTIME_HOME%/}/templates$t"
-    if [ -f "$f" ] && [ -f "$c" ] && ! cmp -s -- "$f" "$c"; then
+    # One that holds a secret is not in the image at its path: first boot writes it from its copy.
+    if [ -f "$c" ] && grep -qE '[{][{]secret[.][A-Za-z0-9_.]+[}][}]' -- "$c" && { [ -e "$f" ] || [ -L "$f" ]; }; then
+      bad=1; ev_add "$t: holds a secret, so the image must not carry it at its path (first boot writes it from ${RUNTIME_HOME%/}/templates$t)"
+    elif [ -f "$f" ] && [ -f "$c" ] && ! cmp -s -- "$f" "$c"; then
       bad=1; ev_add "$t: filled in at first boot (it differs from ${RUNTIME_HOME%/}/templates$t)"
     fi
   done

@@ -193,6 +193,33 @@ describe('users and directories: what only the machine knows is refused before a
     expect(snapshot(staged)).toBe(before);
   });
 
+  it('owners: a template that holds a secret is not there at build: left to first boot, the other files owned', () => {
+    const root = buildRoot();
+    const staged = stagedIn(root, 'staged');
+    put(root, 'staged/etc/acme-wiki/wiki.conf', 'port = 8080\n');
+    const manifest = {
+      secrets: [{ name: 'WIKI_KEY' }],
+      files: {
+        dir: 'files',
+        templates: ['/etc/acme-wiki/key.conf'],
+        owners: [
+          { path: '/etc/acme-wiki/wiki.conf', group: 'daemon' },
+          { path: '/etc/acme-wiki/key.conf', group: 'daemon' },
+        ],
+      },
+    };
+    const build = bundled(manifest, (dir) =>
+      writeFileSync(join(dir, 'files/etc/acme-wiki/key.conf'), 'key = {{secret.WIKI_KEY}}\n', { mode: 0o640 }),
+    );
+    installScript(root, build);
+    const r = runBuild(root, ['--root', '/staged', 'owners']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('/etc/acme-wiki/wiki.conf: (owner unchanged):daemon');
+    expect(r.stdout).not.toContain('key.conf');
+    expect(existsSync(join(staged, 'etc/acme-wiki/key.conf'))).toBe(false);
+  });
+
   it('at bundle time, a files.owners glob that matches a file where root runs code from is refused', () => {
     // (a glob whose fixed part is already there, e.g. "/usr/local/**", the schema refuses by itself)
     expect(() =>

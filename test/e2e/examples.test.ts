@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -91,6 +100,34 @@ function exampleImage(name: ExampleName, opts: { vars?: Record<string, string>; 
     await s.built?.image.release();
   });
   return s as Required<typeof s>;
+}
+
+/** The layers of the image that hold `p` as a regular file (its mode), none when the image has no such file. */
+function inImage(built: BuiltImage, p: string): number[] {
+  return built.image.lowers.flatMap((l) => {
+    try {
+      const st = lstatSync(join(l, p));
+      return st.isFile() ? [st.mode & 0o7777] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * A template that holds a secret is not in the image at its path; only its unfilled copy, root's
+ * alone, in mpimg's folder; the unit that reads it has the drop-in that holds it back until first boot.
+ */
+function expectHeldBack(built: BuiltImage, project: ExampleProject, template: string, unit: string): void {
+  expect(inImage(built, template)).toEqual([]);
+  const home = `/opt/acme/${project.slug}`;
+  expect(inImage(built, `${home}/templates${template}`)).toContain(0o600);
+  const dropIn = `/etc/systemd/system/${unit}.d/zz-${project.slug}-after-first-boot.conf`;
+  expect(inImage(built, dropIn)).toContain(0o644);
+  const text = built.image.lowers.map((l) => join(l, dropIn)).find((f) => existsSync(f));
+  expect(readFileSync(text!, 'utf8')).toContain(
+    `ConditionPathExists=/var/lib/mpimg/${project.slug}/first-boot-ready\n`,
+  );
 }
 
 /** The build ran every standard step and its image check found no failures. */
@@ -204,6 +241,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(s.project.log).toContain('dist/acme-webapp.cjs');
     });
 
+    it('the image holds no webapp.env (only its template, root-only), and webapp.service waits for first boot', () => {
+      expectHeldBack(s.built, s.project, '/etc/webapp/webapp.env', 'webapp.service');
+    });
+
     it('answers HTTP 200 on :80 through nginx, from the app on 127.0.0.1:3000 running as webapp', async () => {
       const out = await s.droplet.sh(`
         curl -sS -o /tmp/page -w 'page=%{http_code}\\n' http://127.0.0.1/
@@ -235,7 +276,8 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(out).toContain('750 root webapp /etc/webapp\n');
       expect(out).toContain('750 webapp webapp /var/lib/webapp\n');
       expect(out).toContain('644 root root /etc/webapp/settings.json\n');
-      expect(out).toContain('640 root webapp /etc/webapp/webapp.env\n');
+      // a template of files/ (git keeps 0644) in a folder only root and the group get into
+      expect(out).toContain('644 root webapp /etc/webapp/webapp.env\n');
       expect(out).toMatch(/\n?6[04]4 webapp webapp \/var\/lib\/webapp\/visits\n/);
       expect(out).toContain('644 root root /opt/webapp/server.js\n');
     });
@@ -248,7 +290,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       const motd = await s.droplet.sh('/etc/update-motd.d/99-acme-webapp');
       expect(motd).toContain(`Welcome to Acme Web App 1.0.0 (app ${APP_VERSION})`);
       expect(motd).toContain('http://192.0.2.21/');
-      const secret = /^SESSION_SECRET=(\S+)$/m.exec(await s.droplet.sh('cat /etc/webapp/webapp.env'))?.[1];
+      const env = await s.droplet.sh('cat /etc/webapp/webapp.env');
+      // the template filled in at first boot: the variable, the droplet's address, the secret
+      expect(env).toContain(`APP_VERSION=${APP_VERSION}\nPUBLIC_URL=http://192.0.2.21/\n`);
+      const secret = /^SESSION_SECRET=(\S+)$/m.exec(env)?.[1];
       expect(secret).toMatch(/^[A-Za-z0-9]{48}$/);
       expect((await s.droplet.sh(logsHolding(secret!))).trim()).toBe('');
     });
@@ -394,6 +439,10 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expectCleanBuild(s.built, s.project);
     });
 
+    it('the image holds no password.conf (only its template, root-only), and redis-server waits for first boot', () => {
+      expectHeldBack(s.built, s.project, '/etc/acme-redis/password.conf', 'redis-server.service');
+    });
+
     it('PING with the generated password answers PONG (the service was restarted after the password was set); without it NOAUTH', async () => {
       const v = await expectSecretCredentials(s.droplet, s.project, ['REDIS_PASSWORD']);
       expect(v.REDIS_PASSWORD).toMatch(/^[A-Za-z0-9]{40}$/);
@@ -414,13 +463,14 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
     it('the user, the folders and the owner of redis.conf (files.owners) are those of mpimg.json; the password file is for the group redis only', async () => {
       const out = await s.droplet.sh(`
         getent passwd redis | awk -F: '{ print "uid=" ($3 < 1000 ? "system" : $3) " home=" $6 " shell=" $7 }'
-        stat -c '%a %U %G %n' /var/lib/redis /var/log/redis /etc/redis/conf.d /etc/redis/conf.d/password.conf /etc/redis/redis.conf
+        stat -c '%a %U %G %n' /var/lib/redis /var/log/redis /etc/acme-redis /etc/acme-redis/password.conf /etc/redis/redis.conf
       `);
       expect(out).toContain('uid=system home=/var/lib/redis shell=/usr/sbin/nologin');
       expect(out).toContain('750 redis redis /var/lib/redis\n');
       expect(out).toContain('2750 redis adm /var/log/redis\n');
-      expect(out).toContain('750 root redis /etc/redis/conf.d\n');
-      expect(out).toContain('640 root redis /etc/redis/conf.d/password.conf\n');
+      expect(out).toContain('750 root redis /etc/acme-redis\n');
+      // a template of files/ (git keeps 0644) in a folder only root and the group get into
+      expect(out).toContain('644 root redis /etc/acme-redis/password.conf\n');
       expect(out).toContain('644 redis redis /etc/redis/redis.conf\n');
     });
 
@@ -440,10 +490,14 @@ describe(`examples/lemp on ${SUITE}: nginx, PHP-FPM and MariaDB from mpimg.json 
     expect(s.built.output).toMatch(/\/var\/www\/html\/index\.nginx-debian\.html: removed \(a file\)/);
     expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
     expect(s.built.output).toContain('service php8.2-fpm.service: check passed: php-fpm8.2 -t');
-    // the image ships the template unfilled: the address and the password are each droplet's own
+    // the image ships the address template unfilled at its path (nginx -t read it); the one with the
+    // password is not at its path, only in mpimg's root-only folder: each droplet's own at first boot
     const lower = s.built.image.lowers[0];
     expect(readFileSync(join(lower, 'etc/nginx/sites-available/acme-lemp'), 'utf8')).toContain('server_name "{{ip}}";');
-    expect(readFileSync(join(lower, 'etc/acme-lemp/database.php'), 'utf8')).toContain("'{{secret.APP_DB_PASSWORD}}'");
+    expect(inImage(s.built, '/etc/acme-lemp/database.php')).toEqual([]);
+    expect(readFileSync(join(lower, 'opt/acme/acme-lemp/templates/etc/acme-lemp/database.php'), 'utf8')).toContain(
+      "'{{secret.APP_DB_PASSWORD}}'",
+    );
   });
 
   it("first boot: nginx's server_name is the droplet's own address, Debian's defaults are gone, nginx -t passes", async () => {
@@ -541,7 +595,12 @@ describe(`examples/django on ${SUITE}: Django, gunicorn, PostgreSQL and nginx; s
     expectCleanBuild(s.built, s.project);
     expect(s.built.output).toMatch(/\/etc\/nginx\/sites-enabled\/default: removed \(a link; what it points to stays\)/);
     expect(s.built.output).toContain('service nginx.service: check passed: nginx -t');
-    const settings = readFileSync(join(s.built.image.lowers[0], 'etc/acme-django/settings.py'), 'utf8');
+    // not at its path: only in mpimg's root-only folder; the app waits for first boot (afterFirstBoot)
+    expectHeldBack(s.built, s.project, '/etc/acme-django/settings.py', 'acme-django.service');
+    const settings = readFileSync(
+      join(s.built.image.lowers[0], 'opt/acme/acme-django/templates/etc/acme-django/settings.py'),
+      'utf8',
+    );
     expect(settings).toContain("SECRET_KEY = '{{secret.DJANGO_SECRET_KEY}}'");
     expect(settings).toContain("'PASSWORD': '{{secret.DJANGO_DB_PASSWORD}}'");
   });

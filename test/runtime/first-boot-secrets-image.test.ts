@@ -23,11 +23,15 @@ const RUN_PARTS = `for f in ${PER_INSTANCE}/*; do "$f" || echo "FAILED $f"; done
 const CREDENTIALS = '/root/.acme-wiki-credentials';
 // Under /opt: a folder the sandbox gives the staged root (first boot writes nothing of this machine's)
 const TEMPLATE = '/opt/acme-app/app.conf';
+// A template without a secret: laid down unfilled at its path, filled in at first boot.
+const SITE = '/opt/acme-app/site.conf';
 const manifest: Partial<Manifest> = {
   loginHold: false,
   secrets: [{ name: 'DB_PASSWORD', length: 24 }],
-  files: { dir: 'files', templates: [TEMPLATE] },
+  files: { dir: 'files', templates: [TEMPLATE, SITE] },
 };
+const HELD = `${TEMPLATE}: holds a secret, so the image must not carry it at its path (first boot writes it from /opt/acme/acme-wiki/templates${TEMPLATE})`;
+const FILLED = `${SITE}: filled in at first boot (it differs from /opt/acme/acme-wiki/templates${SITE})`;
 
 let b: BundleResult;
 beforeAll(() => {
@@ -36,6 +40,7 @@ beforeAll(() => {
   fs.writeFileSync(path.join(dir, `files${TEMPLATE}`), 'host = {{hostname}}\npassword = {{secret.DB_PASSWORD}}\n', {
     mode: 0o640,
   });
+  fs.writeFileSync(path.join(dir, `files${SITE}`), 'server_name {{hostname}};\n');
   makeProject({ manifest, dir, firstLogin: false });
   // The fixture project brings stand-ins of its own: the package's cleanup and check are what is tested.
   for (const f of ['scripts/90-cleanup.sh', 'scripts/99-img-check.sh']) fs.rmSync(path.join(dir, f));
@@ -94,7 +99,8 @@ describe('the image check on a droplet whose first boot ran', () => {
       expect(entry?.evidence).toEqual([
         `${CREDENTIALS}: the credentials file, where first boot saved its secrets`,
         '/var/lib/mpimg/acme-wiki: what first boot recorded (it ran on this system)',
-        `${TEMPLATE}: filled in at first boot (it differs from /opt/acme/acme-wiki/templates${TEMPLATE})`,
+        HELD,
+        FILLED,
       ]);
       for (const v of Object.values(secrets)) expect(r.stdout + r.stderr).not.toContain(v);
     }
@@ -115,12 +121,22 @@ describe('the image check on a droplet whose first boot ran', () => {
       expect(fs.readFileSync(path.join(root, TEMPLATE), 'utf8')).toMatch(/^host = .+\npassword = [A-Za-z0-9]{24}\n$/);
       const c = check(x, root);
       expect(c.r.status).toBe(1);
-      expect(c.entry?.evidence).toEqual([
-        `${TEMPLATE}: filled in at first boot (it differs from /opt/acme/acme-wiki/templates${TEMPLATE})`,
-      ]);
+      expect(c.entry?.evidence).toEqual([HELD, FILLED]);
       return c.entry;
     });
     expect(after[1]).toEqual(after[0]);
+  });
+
+  it('FAILs an image that carries a template holding a secret at its path, even unfilled', () => {
+    const root = installed();
+    // what an older bundle laid down: the unfilled template where the software reads it
+    fs.mkdirSync(path.dirname(path.join(root, TEMPLATE)), { recursive: true });
+    fs.copyFileSync(path.join(root, `opt/acme/acme-wiki/templates${TEMPLATE}`), path.join(root, TEMPLATE));
+    for (const x of EXECUTORS) {
+      const c = check(x, root);
+      expect(c.r.status).toBe(1);
+      expect(c.entry?.evidence).toEqual([HELD]);
+    }
   });
 
   it('--booted expects them, with the credentials file 0600 root and the records root-only', () => {

@@ -37,8 +37,17 @@ const manifest: Partial<Manifest> = {
     { name: 'TOKEN', length: 16, alphabet: 'hex' },
     { name: 'PIN', length: 20, alphabet: '0123456789-[]:^' },
   ],
-  files: { dir: 'files', templates: ['/opt/app/app.conf'] },
+  // The template holds secrets: the image does not carry it at its path; first boot writes it there
+  // as daemon:adm (users of this machine's /etc, which the sandbox keeps) with its mode in files/.
+  files: {
+    dir: 'files',
+    templates: ['/opt/app/app.conf'],
+    owners: [{ path: '/opt/app/app.conf', owner: 'daemon', group: 'adm' }],
+  },
 };
+const [DAEMON_UID, ADM_GID] = ['daemon', 'adm'].map((n, i) =>
+  Number(spawnSync('getent', [i ? 'group' : 'passwd', n], { encoding: 'utf8' }).stdout.split(':')[2]),
+);
 
 let b: ReturnType<typeof bundledFixture>;
 let server: Served;
@@ -196,22 +205,30 @@ describe('templates filled in at first boot', () => {
       `no newline at the end: ${os.hostname()}`,
     ].join('\n');
 
-  it('fills in what the manifest knows, literally, keeps every other {{ }} and the owner and mode', () => {
+  it('writes a template that holds a secret into place at first boot only, filled in, owner and mode as declared', () => {
     const root = installed();
     const target = path.join(root, 'opt/app/app.conf');
-    expect(fs.readFileSync(target, 'utf8')).toBe(TEMPLATE);
-    fs.chownSync(target, 4242, 4343);
-    fs.chmodSync(target, 0o640);
+    // the image holds the unfilled template only in the runtime home's root-only folder
+    expect(fs.existsSync(target)).toBe(false);
+    expect(fs.existsSync(path.join(root, 'opt/app'))).toBe(false);
+    const copy = path.join(root, 'opt/acme/acme-wiki/templates/opt/app/app.conf');
+    expect(fs.readFileSync(copy, 'utf8')).toBe(TEMPLATE);
+    expect(fs.statSync(path.join(root, 'opt/acme/acme-wiki/templates')).mode & 0o7777).toBe(0o700);
     const r = run(root);
     expect(r.stdout).not.toContain('FAILED');
     const s = secretsOf(root);
     expect(fs.readFileSync(target, 'utf8')).toBe(expected(s));
     const st = fs.statSync(target);
-    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([4242, 4343, 0o640]);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([DAEMON_UID, ADM_GID, 0o640]);
+    expect(fs.statSync(path.join(root, 'opt/app')).mode & 0o7777).toBe(0o755);
     expect(fs.readdirSync(path.join(root, 'opt/app'))).toEqual(['app.conf']);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(true);
 
-    // again: the same file; changed by the customer since: kept
+    // again: the same file; removed: written again; changed by the customer since: kept
     run(root);
+    expect(fs.readFileSync(target, 'utf8')).toBe(expected(s));
+    fs.rmSync(target);
+    expect(run(root).stdout).not.toContain('FAILED');
     expect(fs.readFileSync(target, 'utf8')).toBe(expected(s));
     fs.writeFileSync(target, 'mine\n');
     run(root);
@@ -221,15 +238,75 @@ describe('templates filled in at first boot', () => {
     );
   });
 
+  it('inserts a secret the customer set with quotes, $(), & and U+2028 as it is; refuses one with a line break', () => {
+    const root = installed();
+    run(root);
+    const file = path.join(root, 'root/.acme-wiki-credentials');
+    const hostile = 'a"b$(touch /root/pwned)`id`&\\1\u2028%s{{ip}}{{secret.PIN}}';
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^DB_PASSWORD='[^']*'$/m, `DB_PASSWORD='${hostile}'`));
+    fs.rmSync(path.join(root, 'opt/app/app.conf'));
+    expect(run(root).stdout).not.toContain('FAILED');
+    const s = { ...secretsOf(root), DB_PASSWORD: hostile };
+    expect(read(root, 'opt/app/app.conf')).toBe(expected(s));
+    expect(fs.existsSync(path.join(root, 'root/pwned'))).toBe(false);
+
+    // a value over two lines is no NAME='value' line: prepare fails, writes nothing, leaves no record
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    fs.writeFileSync(file, lines.map((l) => (l.startsWith('DB_PASSWORD=') ? "DB_PASSWORD='one\ntwo'" : l)).join('\n'));
+    fs.rmSync(path.join(root, 'opt/app/app.conf'));
+    const r = run(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(fs.existsSync(path.join(root, 'opt/app/app.conf'))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+  });
+
   it('refuses to fill in a file in a folder another user may change (a link could take its place)', () => {
     const root = installed();
+    fs.mkdirSync(path.join(root, 'opt/app'));
     fs.chownSync(path.join(root, 'opt/app'), 4242, 4242);
     const r = run(root);
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
     expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
       "template /opt/app/app.conf: /opt/app is not root's alone (another user may change it): not filled in",
     );
-    expect(read(root, 'opt/app/app.conf')).toBe(TEMPLATE);
+    expect(fs.readdirSync(path.join(root, 'opt/app'))).toEqual([]);
+  });
+
+  it('replaces a link put at its path by nothing: refused, the link and what it leads to untouched', () => {
+    const root = installed();
+    fs.mkdirSync(path.join(root, 'opt/app'));
+    fs.writeFileSync(path.join(root, 'root/victim'), 'root only\n', { mode: 0o600 });
+    fs.symlinkSync('/root/victim', path.join(root, 'opt/app/app.conf'));
+    const r = run(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain(
+      'template /opt/app/app.conf is not a regular file: not filled in',
+    );
+    expect(fs.readlinkSync(path.join(root, 'opt/app/app.conf'))).toBe('/root/victim');
+    expect(read(root, 'root/victim')).toBe('root only\n');
+  });
+});
+
+describe('status and uninstall with a template that holds a secret', () => {
+  it('status finds nothing missing before or after first boot; uninstall removes the copy and leaves the filled-in file', () => {
+    for (const x of ['node', 'sh'] as const) {
+      const cmd = (args: string[], root: string) =>
+        x === 'node'
+          ? spawnSync(process.execPath, [b.cjs, ...args, '--root', root], { encoding: 'utf8' })
+          : spawnSync('sh', [b.sh, ...args, '--root', root], { encoding: 'utf8' });
+      const root = stagedRoot();
+      expect(cmd(['install'], root).status).toBe(0);
+      const st = cmd(['status'], root);
+      expect(st.status, st.stdout + st.stderr).toBe(0);
+      expect(run(root).stdout).not.toContain('FAILED');
+      const after = cmd(['status'], root);
+      expect(after.status, after.stdout + after.stderr).toBe(0);
+      const u = cmd(['uninstall'], root);
+      expect(u.status, u.stdout + u.stderr).toBe(0);
+      expect(fs.existsSync(path.join(root, 'opt/acme/acme-wiki'))).toBe(false);
+      // this droplet's config with its secrets, as the credentials file: the customer's now
+      expect(read(root, 'opt/app/app.conf')).toContain(`db = ${secretsOf(root).DB_PASSWORD} `);
+    }
   });
 });
 
