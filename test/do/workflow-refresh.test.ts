@@ -4,8 +4,9 @@
 // leaves it; the real `mpimg outdated --image <id> --json`, whose droplet from the snapshot (the
 // DigitalOcean API double makes it) leads to the test droplet of droplet-root.ts, whose apt prints
 // recorded answers; `mpimg image` in this process against the API double (stand-ins for its SSH
-// steps, as in workflow.test.ts) and `mpimg release` as the real CLI.
-import { execFileSync, spawnSync } from 'node:child_process';
+// steps, as in workflow.test.ts) and `mpimg release` as the real CLI. Also `make outdated` of the
+// generated Makefile against the same droplet.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -411,4 +412,44 @@ describe('the refresh job of .github/workflows/image.yml', () => {
     expect(r.results.records.stdout).toContain('::notice::mpimg.json names no listing ($.listing.appId)');
     expect(droplets()).toHaveLength(1); // the first run's check only
   }, 120_000);
+});
+
+describe("the generated Makefile's outdated target, against the test droplet", () => {
+  const make = (args: string[]) => {
+    const s = droplet.sshd;
+    const opts = `--ssh-config ${s.clientConfigFile} --known-hosts ${s.knownHostsFile} --wait-attempts 3`;
+    return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const p = spawn(
+        'make',
+        [
+          '-s',
+          'outdated',
+          `HOST=${s.host}`,
+          `SSH_PORT=${s.port}`,
+          `SSH_KEY=${s.identityFile}`,
+          `SSH_OPTS=${opts}`,
+          ...args,
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.once('error', reject);
+      p.once('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  };
+
+  it('HOST=: the real mpimg outdated in the project (node_modules/.bin/mpimg); its 4 shows as "Error 4", nothing pending is 0', async () => {
+    droplet.setFake(APT_ANSWERS.security);
+    const r = await make(['JSON=1']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/outdated\] Error 4/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pending: 3, security: 2, distribution: 'debian 12 (bookworm)' });
+    droplet.setFake(APT_ANSWERS.none);
+    const none = await make([]);
+    expect(none.status, none.stderr).toBe(0);
+    expect(none.stdout).toBe('debian 12 (bookworm) (apt): 0 update(s) pending, 0 of them security update(s)\n');
+  }, 60_000);
 });
