@@ -93,6 +93,39 @@ export interface FakeState {
   aptUpdateExit?: number;
 }
 
+/**
+ * Recorded apt answers (`apt-get -s dist-upgrade`, `apt-cache policy`) for the three answers of
+ * `mpimg outdated`. security: a security fix, one held back by `upgrade` (a new dependency comes
+ * with it: no [installed] version) and a stable update (exit 4); other: the stable update alone
+ * (exit 3); none: nothing pending (exit 0).
+ */
+const SIMULATION = `Inst libnew1 (1.0-1 Debian-Security:12/stable-security [amd64])
+Inst libfoo [1.0-1] (1.0-2 Debian-Security:12/stable-security [amd64])
+Inst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])
+Inst tzdata [2024a-0+deb12u1] (2025b-0+deb12u1 Debian:12.11/stable-updates [all])
+Conf libnew1 (1.0-1 Debian-Security:12/stable-security [amd64])
+`;
+const policyTable = (name: string, from: string, to: string, suite: string) => `${name}:
+  Installed: ${from}
+  Candidate: ${to}
+  Version table:
+     ${to} 500
+        500 http://deb.debian.org/debian${suite.endsWith('-security') ? '-security' : ''} ${suite}/main amd64 Packages
+ *** ${from} 100
+        100 /var/lib/dpkg/status
+`;
+const POLICY =
+  policyTable('libfoo', '1.0-1', '1.0-2', 'bookworm-security') +
+  policyTable('openssl', '3.0.11-1~deb12u1', '3.0.11-1~deb12u2', 'bookworm-security') +
+  policyTable('tzdata', '2024a-0+deb12u1', '2025b-0+deb12u1', 'bookworm-updates');
+export const APT_ANSWERS = {
+  security: { aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 0 },
+  other: { aptSimulation: SIMULATION.split('\n').slice(3).join('\n'), aptPolicy: POLICY, aptUpdateExit: 0 },
+  none: { aptSimulation: '', aptPolicy: '', aptUpdateExit: 0 },
+  /** The package indexes cannot be refreshed: `mpimg outdated` cannot tell (exit 1). */
+  noIndexes: { aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 100 },
+} satisfies Record<string, Partial<FakeState>>;
+
 const UFW_ACTIVE = [
   'Status: active',
   '',

@@ -7,30 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createOutdatedCommand } from '../../tasks/commands/outdated.js';
 import { DoApiDouble } from '../helpers/do-api-double.js';
-import { testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
+import { APT_ANSWERS, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
 import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand } from './support.js';
-
-// `apt-get -s dist-upgrade`: a security fix, one held back by `upgrade` (a new dependency comes
-// with it: no [installed] version), and a stable update; `apt-cache policy` of the three.
-const SIMULATION = `Inst libnew1 (1.0-1 Debian-Security:12/stable-security [amd64])
-Inst libfoo [1.0-1] (1.0-2 Debian-Security:12/stable-security [amd64])
-Inst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])
-Inst tzdata [2024a-0+deb12u1] (2025b-0+deb12u1 Debian:12.11/stable-updates [all])
-Conf libnew1 (1.0-1 Debian-Security:12/stable-security [amd64])
-`;
-const table = (name: string, from: string, to: string, suite: string) => `${name}:
-  Installed: ${from}
-  Candidate: ${to}
-  Version table:
-     ${to} 500
-        500 http://deb.debian.org/debian${suite.endsWith('-security') ? '-security' : ''} ${suite}/main amd64 Packages
- *** ${from} 100
-        100 /var/lib/dpkg/status
-`;
-const POLICY =
-  table('libfoo', '1.0-1', '1.0-2', 'bookworm-security') +
-  table('openssl', '3.0.11-1~deb12u1', '3.0.11-1~deb12u2', 'bookworm-security') +
-  table('tzdata', '2024a-0+deb12u1', '2025b-0+deb12u1', 'bookworm-updates');
 
 let project: string;
 let d: TestDroplet;
@@ -55,7 +33,7 @@ async function outdated(extra: string[] = []) {
 
 describe('mpimg outdated --host', () => {
   it('security updates pending (one held back by upgrade): exit 4; --json is one object with every package', async () => {
-    d.setFake({ aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 0 });
+    d.setFake(APT_ANSWERS.security);
     const r = await outdated(['--json']);
     expect(r.code, r.err).toBe(4);
     const json = JSON.parse(r.out) as Record<string, unknown>;
@@ -82,7 +60,7 @@ describe('mpimg outdated --host', () => {
   });
 
   it('without --json: one line per package and a count on stdout, progress on stderr', async () => {
-    d.setFake({ aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 0 });
+    d.setFake(APT_ANSWERS.security);
     const r = await outdated();
     expect(r.code).toBe(4);
     expect(r.out.split('\n')).toEqual([
@@ -95,18 +73,18 @@ describe('mpimg outdated --host', () => {
   });
 
   it('only other updates: exit 3; none: exit 0', async () => {
-    d.setFake({ aptSimulation: SIMULATION.split('\n').slice(3).join('\n'), aptPolicy: POLICY, aptUpdateExit: 0 });
+    d.setFake(APT_ANSWERS.other);
     const three = await outdated(['--json']);
     expect(three.code, three.err).toBe(3);
     expect(JSON.parse(three.out)).toMatchObject({ pending: 1, security: 0 });
-    d.setFake({ aptSimulation: '', aptPolicy: '' });
+    d.setFake(APT_ANSWERS.none);
     const zero = await outdated(['--json']);
     expect(zero.code, zero.err).toBe(0);
     expect(JSON.parse(zero.out)).toMatchObject({ pending: 0, security: 0, packages: [] });
   });
 
   it('indexes that cannot be refreshed: exit 1 (could not tell), nothing on stdout, the reason on stderr', async () => {
-    d.setFake({ aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 100 });
+    d.setFake(APT_ANSWERS.noIndexes);
     const r = await outdated(['--json']);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
@@ -137,7 +115,7 @@ describe('mpimg outdated: usage', () => {
 
 describe('mpimg outdated --image', () => {
   it("boots a droplet from the snapshot as verify does, counts there, destroys it; --json carries the image's id", async () => {
-    d.setFake({ aptSimulation: SIMULATION, aptPolicy: POLICY, aptUpdateExit: 0 });
+    d.setFake(APT_ANSWERS.security);
     const api = await DoApiDouble.start(TOKEN);
     try {
       api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'laptop', public_key: 'ssh-ed25519 AAAA laptop' }];

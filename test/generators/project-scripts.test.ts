@@ -51,6 +51,7 @@ describe('generated Makefile', () => {
       'snapshot',
       'image',
       'verify',
+      'outdated',
       'release',
     ]);
     // `make` with no target is `make help`
@@ -68,6 +69,34 @@ describe('generated Makefile', () => {
       expect(all.stdout.trim()).toBe(`mpimg run ${target} --host h --user ops --port 2222 --identity /k/id`);
     });
   }
+
+  it('outdated takes HOST (with the SSH settings) or IMAGE, not both, JSON=1 for --json; mpimg exits 3 or 4 as make\'s "Error N"', () => {
+    const usage = 'usage: make outdated HOST=<droplet-ip> [SSH_USER=root] [SSH_PORT=22]';
+    for (const args of [[], ['HOST=h', 'IMAGE=42']]) {
+      const bad = make(['outdated', 'MPIMG=echo mpimg', ...args]);
+      expect(bad.status, args.join(' ')).toBe(2);
+      expect(bad.stderr).toContain(usage);
+      expect(bad.stderr).toContain('or make outdated IMAGE=<snapshot-id> [JSON=1]');
+      expect(bad.stdout).toBe('');
+    }
+    const call = (args: string[]) => make(['outdated', 'MPIMG=echo mpimg', ...args]).stdout.trim();
+    expect(call(['HOST=203.0.113.7'])).toBe('mpimg outdated --host 203.0.113.7 --user root --port 22');
+    expect(call(['HOST=h', 'SSH_USER=ops', 'SSH_PORT=2222', 'SSH_KEY=/k/id', 'JSON=1'])).toBe(
+      'mpimg outdated --host h --user ops --port 2222 --identity /k/id --json',
+    );
+    expect(call(['IMAGE=42'])).toBe('mpimg outdated --image 42');
+    expect(call(['IMAGE=42', 'JSON=1'])).toBe('mpimg outdated --image 42 --json');
+    // the status is mpimg outdated's; make reports it and exits 2 (scripts call mpimg itself, as the README says)
+    for (const code of [3, 4]) {
+      const r = make(['outdated', 'IMAGE=42', `MPIMG=sh -c 'exit ${code}' mpimg`]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`outdated\\] Error ${code}`));
+    }
+    expect(make(['outdated', 'IMAGE=42', `MPIMG=sh -c 'exit 0' mpimg`]).status).toBe(0);
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain('`make outdated HOST=...`, or `make outdated IMAGE=<snapshot-id>`');
+    expect(readme).toContain('calls `./node_modules/.bin/mpimg outdated` itself');
+  });
 
   it('bundle passes each VAR="NAME=value ..." as one --var word (a quote, $ or ; in a value stays in it)', () => {
     const args = (extra: string[]) =>
