@@ -19,6 +19,9 @@ import { closest } from '../../runtime/schema.js';
 import { PACKAGE_SECRETS, type RegenerateEntry } from '../../runtime/sections/regenerate.js';
 import { renderDroplet } from './render.js';
 import { globToRegExp } from './glob.js';
+import { heldBackTemplates } from './held-back.js';
+
+export { heldBackTemplates };
 
 /** What of a project (./project.ts) this module reads: typed here, as project.ts calls templateProblems. */
 interface ProjectFile {
@@ -34,26 +37,6 @@ interface PreparedProject {
 }
 
 export const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
-
-/** A template holds a secret: a {{secret.NAME}} placeholder (an unknown NAME is refused by templateProblems). */
-export const holdsSecret = (text: string): boolean =>
-  [...text.matchAll(TEMPLATE_PLACEHOLDER_RE)].some(([, key]) => key.startsWith('secret.'));
-
-/**
- * The templates the image does not carry at their path: those that hold a secret. They are kept in
- * the root-only templates folder of the runtime home and first boot writes them into place, filled in,
- * with the owner, group and mode declared ($.files.owners, the file's mode in files/). Templates of
- * the droplet's IP, hostname or variables only stay at their path: the build's service checks
- * (nginx -t) read them, and a placeholder address is no secret.
- */
-export function heldBackTemplates(project: Pick<PreparedProject, 'manifest' | 'files'>): Set<string> {
-  const out = new Set<string>();
-  for (const target of project.manifest.files?.templates ?? []) {
-    const f = project.files.find((x) => x.target === target);
-    if (f && holdsSecret(fs.readFileSync(f.abs, 'utf8'))) out.add(target);
-  }
-  return out;
-}
 
 /** Owner and group $.files.owners gives `target` (in order: a later entry overrides what it names). */
 function declaredOwner(m: Manifest, target: string): { owner: string; group: string } {

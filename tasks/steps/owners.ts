@@ -1,7 +1,7 @@
 /** owners: owner and group of the files/ paths of files.owners (after files/ is laid down). */
 import { ROOT_ACCOUNTS, rootRunOf, rootRunPaths } from '../../runtime/policy.js';
 import { globToRegExp } from '../bundle/glob.js';
-import { heldBackTemplates } from '../bundle/first-boot-prepare.js';
+import { heldBackTemplates } from '../bundle/held-back.js';
 import type { Project } from '../bundle/project.js';
 import { sq } from '../bundle/shell-word.js';
 import { MpimgError } from '../../core/errors.js';
