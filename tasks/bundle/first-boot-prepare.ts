@@ -42,7 +42,7 @@ export const holdsSecret = (text: string): boolean =>
 /**
  * The templates the image does not carry at their path: those that hold a secret. They are kept in
  * the root-only templates folder of the runtime home and first boot writes them into place, filled in,
- * with the owner, group and mode declared ($.files.owners, the file's mode in files/). Templates of
+ * with the owner, group and mode declared ($.files.owners; else the file's mode in files/). Templates of
  * the droplet's IP, hostname or variables only stay at their path: the build's service checks
  * (nginx -t) read them, and a placeholder address is no secret.
  */
@@ -53,6 +53,19 @@ export function heldBackTemplates(project: Pick<PreparedProject, 'manifest' | 'f
     if (f && holdsSecret(fs.readFileSync(f.abs, 'utf8'))) out.add(target);
   }
   return out;
+}
+
+/**
+ * The mode $.files.owners gives `target` (a later entry overrides an earlier one), as a number, or
+ * undefined when no entry gives one: git keeps no mode but 0644 and 0755, so this is how a file that
+ * holds a secret gets 0640 on the droplet.
+ */
+export function declaredMode(m: Manifest, target: string): number | undefined {
+  let mode: number | undefined;
+  for (const o of m.files?.owners ?? [])
+    if (typeof o.mode === 'string' && /^0?[0-7]{3,4}$/.test(o.mode) && globToRegExp(o.path).test(target))
+      mode = parseInt(o.mode, 8);
+  return mode;
 }
 
 /** Owner and group $.files.owners gives `target` (in order: a later entry overrides what it names). */
@@ -124,7 +137,7 @@ export function templateProblems(
             out.push({
               path: `${f.rel}:${n + 1}`,
               message: `{{${key}}} would be readable by every user: the file is mode ${(f.mode & 0o777).toString(8).padStart(4, '0')}`,
-              hint: `chmod o-r ${f.rel} (give it to the service's group with $.files.owners), or keep it in a folder of $.directories that others may not enter (e.g. mode "0750"): git keeps no mode but 0644 and 0755`,
+              hint: `give it a mode without other read in $.files.owners, e.g. {"path": "${target}", "group": "<the service's group>", "mode": "0640"} (git keeps no mode but 0644 and 0755), or keep it in a folder of $.directories that others may not enter (e.g. mode "0750")`,
             });
           continue;
         }
