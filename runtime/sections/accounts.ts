@@ -37,6 +37,8 @@ export interface Ownership {
   path: string;
   owner?: string;
   group?: string;
+  /** The mode of the files it matches, e.g. "0640" (git keeps only 0644 and 0755). */
+  mode?: string;
 }
 
 const account = (what: string) =>
@@ -106,10 +108,16 @@ export const OWNERS_SCHEMA = strings(
       }),
       owner: account('The owner; only root where root runs code from.'),
       group: account('The group.'),
+      mode: octalMode(
+        'The mode of the files it matches (not of links), e.g. "0640" for a file that holds a secret: git keeps no mode but 0644 and 0755. Replaces their mode in files/ wherever they are laid down (build, install, first boot); no setuid, setgid or sticky bit, no other write, no group write where root runs code from.',
+      ),
     },
     { required: ['path'], 'x-check': 'ownership' },
   ),
-  { description: 'Owner and group of files/ paths, set when files/ is laid down.' },
+  {
+    description:
+      'Owner, group and mode of files/ paths, set when files/ is laid down; a later entry overrides what an earlier one sets on the same path.',
+  },
 );
 
 /** The image's root-run paths, from the manifest's vendor and slug when they are there. */
@@ -160,6 +168,27 @@ function rootRunProblems(
       `${where}: mode ${d.mode} lets a group or others write there`,
       'use a mode without group and other write, e.g. "0755" or "0750"',
     );
+}
+
+/**
+ * A mode $.files.owners gives files: none of the bits that make a file run as its owner or group
+ * (setuid, setgid; sticky means nothing on a file), nothing every user may change, and no group
+ * write where root runs code from (`rootRun` says why, when the glob is there).
+ */
+function fileModeProblems(out: Problem[], at: string, mode: unknown, rootRun: string | null): void {
+  if (typeof mode !== 'string' || !/^0?[0-7]{3,4}$/.test(mode)) return;
+  const bits = parseInt(mode, 8);
+  if (bits & 0o7000)
+    push(
+      out,
+      at,
+      `mode ${mode} sets the setuid, setgid or sticky bit: the files would run with their owner's or group's rights`,
+      'use the permission bits only, e.g. "0640" or "0750"',
+    );
+  else if (bits & 0o002)
+    push(out, at, `mode ${mode} lets every user change the files`, 'take other write off, e.g. "0644" or "0640"');
+  else if (rootRun && bits & 0o020)
+    push(out, at, `${rootRun}: mode ${mode} lets a group write there`, 'take group write off, e.g. "0644" or "0640"');
 }
 
 export const ACCOUNT_CHECKS: Record<string, Check> = {
@@ -223,6 +252,7 @@ export const ACCOUNT_CHECKS: Record<string, Check> = {
     const wild = parts.findIndex((seg) => /[*?[]/.test(seg));
     const fixed = wild < 0 ? o.path : parts.slice(0, wild).join('/') || '/';
     const r = rootRunFor(root).find((x) => fixed === x || fixed.startsWith(`${x}/`));
+    fileModeProblems(out, `${at}.mode`, o.mode, r ? `${o.path} is in ${r}, where root runs code from` : null);
     if (r && notRoot(o.owner))
       push(
         out,

@@ -24,7 +24,9 @@ const glob = (description: string) =>
 
 export const FILES_SCHEMA = obj(
   {
-    dir: projectPath('Folder mirrored onto /, modes kept.'),
+    dir: projectPath(
+      'Folder mirrored onto /, modes kept (git keeps only 0644 and 0755: give any other mode in "owners").',
+    ),
     managed: glob(
       'Droplet paths under files/ that the tool manages (status reports their drift); every other files/ path is seeded.',
     ),

@@ -38,6 +38,19 @@ interface PreparedProject {
 
 export const PER_INSTANCE = '/var/lib/cloud/scripts/per-instance';
 
+/**
+ * The mode $.files.owners gives `target` (a later entry overrides an earlier one), as a number, or
+ * undefined when no entry gives one: git keeps no mode but 0644 and 0755, so this is how a file that
+ * holds a secret gets 0640 on the droplet.
+ */
+export function declaredMode(m: Manifest, target: string): number | undefined {
+  let mode: number | undefined;
+  for (const o of m.files?.owners ?? [])
+    if (typeof o.mode === 'string' && /^0?[0-7]{3,4}$/.test(o.mode) && globToRegExp(o.path).test(target))
+      mode = parseInt(o.mode, 8);
+  return mode;
+}
+
 /** Owner and group $.files.owners gives `target` (in order: a later entry overrides what it names). */
 function declaredOwner(m: Manifest, target: string): { owner: string; group: string } {
   let owner = '';
@@ -107,7 +120,7 @@ export function templateProblems(
             out.push({
               path: `${f.rel}:${n + 1}`,
               message: `{{${key}}} would be readable by every user: the file is mode ${(f.mode & 0o777).toString(8).padStart(4, '0')}`,
-              hint: `chmod o-r ${f.rel} (give it to the service's group with $.files.owners), or keep it in a folder of $.directories that others may not enter (e.g. mode "0750"): git keeps no mode but 0644 and 0755`,
+              hint: `give it a mode without other read in $.files.owners, e.g. {"path": "${target}", "group": "<the service's group>", "mode": "0640"} (git keeps no mode but 0644 and 0755), or keep it in a folder of $.directories that others may not enter (e.g. mode "0750")`,
             });
           continue;
         }

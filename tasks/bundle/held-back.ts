@@ -14,7 +14,7 @@ export const holdsSecret = (text: string): boolean =>
 /**
  * The templates the image does not carry at their path: those that hold a secret. They are kept in
  * the root-only templates folder of the runtime home and first boot writes them into place, filled in,
- * with the owner, group and mode declared ($.files.owners, the file's mode in files/). Templates of
+ * with the owner, group and mode declared ($.files.owners; else the file's mode in files/). Templates of
  * the droplet's IP, hostname or variables only stay at their path: the build's service checks
  * (nginx -t) read them, and a placeholder address is no secret.
  */

@@ -16,7 +16,7 @@ import {
   type Problem,
 } from '../../runtime/manifest.js';
 import { buildVariables } from './variables.js';
-import { templateProblems } from './first-boot-prepare.js';
+import { declaredMode, templateProblems } from './first-boot-prepare.js';
 import { MpimgError } from '../../core/errors.js';
 import { readManifest } from '../../core/manifest-file.js';
 import { MOTD_PLACEHOLDERS } from '../../core/motd-placeholders.js';
@@ -186,6 +186,9 @@ function readFiles(dir: string, manifest: Manifest, out: Problem[]): { files: Pr
   const filesDir = manifest.files?.dir ?? DEFAULTS.filesDir;
   if (fs.existsSync(path.join(dir, filesDir))) {
     if (!outsideProblem(dir, filesDir, out)) walkFiles(dir, filesDir, out, files, links);
+    // The mode of $.files.owners replaces the checked-out one (git keeps only 0644 and 0755): the
+    // plan, both installers, status and first boot's templates all read it from here.
+    for (const f of files) f.mode = declaredMode(manifest, f.target) ?? f.mode;
   } else if (manifest.files)
     out.push({
       path: '$.files.dir',

@@ -1,4 +1,8 @@
-/** owners: owner and group of the files/ paths of files.owners (after files/ is laid down). */
+/**
+ * owners: owner and group of the files/ paths of files.owners (after files/ is laid down). Their
+ * "mode" is no chmod here: files/ is laid down with it (tasks/bundle/project.ts), so install, status
+ * and first boot all agree on it.
+ */
 import { ROOT_ACCOUNTS, rootRunOf, rootRunPaths } from '../../runtime/policy.js';
 import { globToRegExp } from '../bundle/glob.js';
 import { heldBackTemplates } from '../bundle/held-back.js';
@@ -16,14 +20,15 @@ import { bundleCommand, fragmentFile } from './types.js';
  */
 export function ownedPaths(project: Project): Array<{ path: string; owner?: string; group?: string }> {
   const paths = [...project.files.map((f) => f.target), ...project.links.map((l) => l.path)].sort();
+  // The modes the files are laid down with: a declared "mode" already replaced the one of files/.
   const modes = new Map(project.files.map((f) => [f.target, f.mode]));
   const rootRun = rootRunPaths(project.manifest.vendor, project.manifest.slug);
   const out: Array<{ path: string; owner?: string; group?: string }> = [];
   (project.manifest.files?.owners ?? []).forEach((o, i) => {
-    if (!o.owner && !o.group)
-      throw new MpimgError(`$.files.owners[${i}] names neither an owner nor a group`, {
+    if (!o.owner && !o.group && !o.mode)
+      throw new MpimgError(`$.files.owners[${i}] names neither an owner, a group nor a mode`, {
         where: `$.files.owners[${i}]`,
-        hint: 'give "owner", "group" or both',
+        hint: 'give "owner", "group", "mode" (e.g. "0640") or several',
       });
     const re = globToRegExp(o.path);
     const hits = paths.filter((p) => re.test(p));
@@ -36,6 +41,8 @@ export function ownedPaths(project: Project): Array<{ path: string; owner?: stri
         },
       );
     }
+    // An entry of a mode only: the plan lays the files down with it (tasks/bundle/project.ts).
+    if (!o.owner && !o.group) return;
     for (const p of hits) {
       // The policy on what the glob really matched: root's files stay root's (runtime/policy.ts).
       const r = rootRunOf(p, rootRun);

@@ -276,8 +276,8 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(out).toContain('750 root webapp /etc/webapp\n');
       expect(out).toContain('750 webapp webapp /var/lib/webapp\n');
       expect(out).toContain('644 root root /etc/webapp/settings.json\n');
-      // a template of files/ (git keeps 0644) in a folder only root and the group get into
-      expect(out).toContain('644 root webapp /etc/webapp/webapp.env\n');
+      // a template of files/ (git keeps 0644): the mode of $.files.owners, others kept out
+      expect(out).toContain('640 root webapp /etc/webapp/webapp.env\n');
       expect(out).toMatch(/\n?6[04]4 webapp webapp \/var\/lib\/webapp\/visits\n/);
       expect(out).toContain('644 root root /opt/webapp/server.js\n');
     });
@@ -469,8 +469,8 @@ describe(`examples on ${SUITE}: built over SSH with \`mpimg run build\`, booted 
       expect(out).toContain('750 redis redis /var/lib/redis\n');
       expect(out).toContain('2750 redis adm /var/log/redis\n');
       expect(out).toContain('750 root redis /etc/acme-redis\n');
-      // a template of files/ (git keeps 0644) in a folder only root and the group get into
-      expect(out).toContain('644 root redis /etc/acme-redis/password.conf\n');
+      // a template of files/ (git keeps 0644): the mode of $.files.owners, others kept out
+      expect(out).toContain('640 root redis /etc/acme-redis/password.conf\n');
       expect(out).toContain('644 redis redis /etc/redis/redis.conf\n');
     });
 
