@@ -4,7 +4,7 @@ import { MpimgError, UsageError } from '../core/errors.js';
 import type { Command, CommandContext } from './commands/types.js';
 
 /** Every command lives in its own module under tasks/commands/, loaded only when used. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
+const COMMANDS: Record<string, { summary: string; hidden?: boolean; load: () => Promise<{ default: Command }> }> = {
   new: {
     summary: 'scaffold a new image project (works as root and without a TTY)',
     load: () => import('./commands/new.js'),
@@ -58,11 +58,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
     summary: 'list the build records of this project (images/), newest first',
     load: () => import('./commands/images.js'),
   },
+  // Run by the Packer template (dist/<slug>.pkr.hcl), not by hand: left out of the help.
+  record: {
+    summary: "write the build record of a Packer build (run by the bundle's Packer template)",
+    hidden: true,
+    load: () => import('./commands/record.js'),
+  },
 };
 
 function helpText(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);
+  const width = Math.max(...shown.map(([n]) => n.length));
+  const rows = shown.map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
   return [
     'Usage: mpimg <command> [options]',
     '',

@@ -90,6 +90,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/packer-template.test.ts',
   'test/bundle/packer-build-secrets.test.ts',
   'test/bundle/packer-repository-auth.test.ts',
+  'test/bundle/packer-record.test.ts',
   'test/bundle/packer-version.test.ts',
   'test/cli/bundle-out.test.ts',
   'test/cli/project-option.test.ts',

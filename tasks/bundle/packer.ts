@@ -11,6 +11,7 @@ import { withSectionPackages } from '../../runtime/section-packages.js';
 import { UsageError } from '../../core/errors.js';
 import { STEPS, type PackerContext } from '../steps/index.js';
 import { packerSecretChecks } from '../steps/repository-auth.js';
+import { RECORD_LOCAL_SCRIPT } from '../record/packer-scripts.js';
 import type { Project } from './project.js';
 import { renderDroplet, sq } from './render.js';
 
@@ -137,6 +138,7 @@ export function renderPacker(
     // Repository credentials from build secrets: refused by the SSH task's rules at validate.
     secretChecks: packerSecretChecks(ctx),
     project: projectFromTemplate(project.dir, outDir),
+    recordLocal: `set -- --packer-manifest "$MPIMG_MANIFEST"\n${RECORD_LOCAL_SCRIPT}`,
     hcl,
     hclInner,
   });

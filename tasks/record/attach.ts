@@ -19,7 +19,7 @@ export function noteSnapshotInRecord(
     stderr.write(
       found
         ? `build record ${RECORDS_DIR}/${found.record.id}: snapshot ${image.id} "${image.name}" added\n`
-        : `note: no build record of droplet ${droplet.id} in ${RECORDS_DIR}/ (built with Packer, an older generator-mpimg or from another folder): the snapshot has none\n`,
+        : `note: no build record of droplet ${droplet.id} in ${RECORDS_DIR}/ (built with an older generator-mpimg or from another folder): the snapshot has none\n`,
     );
   } catch (err) {
     stderr.write(

@@ -5,11 +5,12 @@ import type { TaskTiming } from '../ssh/output.js';
 import { bundledVariables } from '../standard/build-script-run.js';
 import { manifestOf, targetRoot } from '../standard/project.js';
 import { checkSummaryOf } from './check-summary.js';
-import { machineFacts } from './machine.js';
+import { machineFacts, type MachineFacts } from './machine.js';
 import { generatorVersion, gitState, secretNames } from './project-facts.js';
 import { sbomOf } from './sbom.js';
 import { newRecordId, recordsFolder, writeRecord } from './store.js';
-import { RECORD_FORMAT, type BuildRecord, type StepTiming } from './types.js';
+import { RECORD_FORMAT, type BuildRecord, type CheckSummary, type StepTiming } from './types.js';
+import type { Manifest } from '../../runtime/manifest.js';
 
 /**
  * The steps run before this one in the same pipeline: the earlier timings of the running task's depth,
@@ -38,33 +39,52 @@ export function pipelineTimings(timings: readonly TaskTiming[]): { parent?: Task
   return { parent, steps };
 }
 
-/** The record of the image on `c` (nothing written). */
-export async function makeRecord(c: Connection, now: () => Date = () => new Date()): Promise<BuildRecord> {
-  const m = manifestOf(c);
-  const { parent, steps } = pipelineTimings(c.timings);
-  const variables = bundledVariables(c, m);
-  const git = gitState(c.project);
+/** What a build tells of itself, besides the machine: how it ran and where. */
+export interface BuildFacts {
+  target: string;
+  host: string;
+  root: string;
+  startedAt: string | undefined;
+  steps: StepTiming[];
+  freshen: BuildRecord['build']['freshen'];
+  check: CheckSummary | null;
+  /** The Packer run (PACKER_RUN_UUID) of a Packer build: its snapshot finds the record by it. */
+  packerRun?: string;
+}
+
+/** The base slug of a manifest, and the distribution a machine without os-release is recorded as. */
+export function recordBase(m: Manifest): { base: string; fallback: string } {
   const base = m.droplet?.image ?? m.distributions[0];
-  const machine = await machineFacts(c, /^\d+$/.test(base) ? m.distributions[0] : base);
-  const fresh = steps.find((s) => s.name === 'freshen' && s.ok);
-  const root = targetRoot();
-  const created = now();
+  return { base, fallback: /^\d+$/.test(base) ? m.distributions[0] : base };
+}
+
+/** The record of one build, from the project, the machine's facts and the build's own (both kinds of build). */
+export function assembleRecord(
+  project: string,
+  m: Manifest,
+  variables: Record<string, string>,
+  machine: MachineFacts,
+  b: BuildFacts,
+  created: Date,
+): BuildRecord {
+  const { base } = recordBase(m);
   return {
     format: RECORD_FORMAT,
     id: newRecordId(created, machine.system.distribution),
     createdAt: created.toISOString(),
-    project: { name: m.name, slug: m.slug, version: m.version, variables, ...secretNames(m), git },
+    project: { name: m.name, slug: m.slug, version: m.version, variables, ...secretNames(m), git: gitState(project) },
     generator: { name: 'generator-mpimg', version: generatorVersion() },
     build: {
-      target: c.target,
-      host: c.host,
-      ...(root === '/' ? {} : { root }),
+      target: b.target,
+      host: b.host,
+      ...(b.root === '/' ? {} : { root: b.root }),
+      ...(b.packerRun ? { packerRun: b.packerRun } : {}),
       dropletId: machine.dropletId,
-      startedAt: parent?.startedAt ?? steps[0]?.startedAt ?? c.timings.at(-1)?.startedAt ?? created.toISOString(),
+      startedAt: b.startedAt ?? created.toISOString(),
       finishedAt: created.toISOString(),
-      steps,
-      freshen: fresh ? { ...(fresh.startedAt ? { startedAt: fresh.startedAt } : {}), ms: fresh.ms } : null,
-      check: steps.some((s) => s.name === 'check' || s.name === 'check-report') ? checkSummaryOf(c) : null,
+      steps: b.steps,
+      freshen: b.freshen,
+      check: b.check,
     },
     // The build base: a custom image id of droplet.image, else the distribution the machine runs
     // (`mpimg image --all` builds each distribution from its own slug).
@@ -75,6 +95,32 @@ export async function makeRecord(c: Connection, now: () => Date = () => new Date
     packages: machine.packages,
     snapshot: null,
   };
+}
+
+/** The record of the image on `c` (nothing written). */
+export async function makeRecord(c: Connection, now: () => Date = () => new Date()): Promise<BuildRecord> {
+  const m = manifestOf(c);
+  const { parent, steps } = pipelineTimings(c.timings);
+  const variables = bundledVariables(c, m);
+  const machine = await machineFacts(c, recordBase(m).fallback);
+  const fresh = steps.find((s) => s.name === 'freshen' && s.ok);
+  const created = now();
+  return assembleRecord(
+    c.project,
+    m,
+    variables,
+    machine,
+    {
+      target: c.target,
+      host: c.host,
+      root: targetRoot(),
+      startedAt: parent?.startedAt ?? steps[0]?.startedAt ?? c.timings.at(-1)?.startedAt,
+      steps,
+      freshen: fresh ? { ...(fresh.startedAt ? { startedAt: fresh.startedAt } : {}), ms: fresh.ms } : null,
+      check: steps.some((s) => s.name === 'check' || s.name === 'check-report') ? checkSummaryOf(c) : null,
+    },
+    created,
+  );
 }
 
 /** The record step: checks the records folder first (a bad one fails before anything is read), then writes. */

@@ -20,22 +20,25 @@ const DPKG_FORMAT = 'dpkg\\t${Package}\\t${Version}\\t${Architecture}\\t${db:Sta
 const RPM_FORMAT = 'rpm\\t%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\tinstalled\\n';
 
 /**
- * A POSIX-sh command printing the root's packages in the format above, or nothing when the root has
- * neither database (the caller says so). dpkg first: a Debian system may carry rpm as a tool.
+ * A POSIX-sh script printing the packages of the root given as $1 in the format above, or nothing when
+ * the root has neither database (the caller says so). dpkg first: a Debian system may carry rpm as a
+ * tool. One text for both builds: run over SSH (listPackagesCommand) and by the Packer template's
+ * record step on the droplet (./packer-facts.ts).
  */
+export const LIST_PACKAGES_SCRIPT = [
+  'r=${1%/}',
+  'if [ -f "$r/var/lib/dpkg/status" ] && command -v dpkg-query >/dev/null 2>&1; then',
+  "  printf 'database\\tdpkg\\n'",
+  `  dpkg-query --admindir="$r/var/lib/dpkg" -W -f ${shellQuote(DPKG_FORMAT)}`,
+  'elif command -v rpm >/dev/null 2>&1 && { [ -d "$r/var/lib/rpm" ] || [ -d "$r/usr/lib/sysimage/rpm" ]; }; then',
+  "  printf 'database\\trpm\\n'",
+  `  rpm --root "\${r:-/}" -qa --qf ${shellQuote(RPM_FORMAT)}`,
+  'fi',
+].join('\n');
+
+/** The command printing the packages of `root` (LIST_PACKAGES_SCRIPT with the root as its $1). */
 export function listPackagesCommand(root: string): string {
-  const r = root === '/' ? '' : root.replace(/\/+$/, '');
-  const admin = shellQuote(`${r}/var/lib/dpkg`);
-  const rpmRoot = shellQuote(root);
-  return [
-    `if [ -f ${admin}/status ] && command -v dpkg-query >/dev/null 2>&1; then`,
-    "  printf 'database\\tdpkg\\n'",
-    `  dpkg-query --admindir=${admin} -W -f ${shellQuote(DPKG_FORMAT)}`,
-    `elif command -v rpm >/dev/null 2>&1 && { [ -d ${shellQuote(`${r}/var/lib/rpm`)} ] || [ -d ${shellQuote(`${r}/usr/lib/sysimage/rpm`)} ]; }; then`,
-    "  printf 'database\\trpm\\n'",
-    `  rpm --root ${rpmRoot} -qa --qf ${shellQuote(RPM_FORMAT)}`,
-    'fi',
-  ].join('\n');
+  return `sh -c ${shellQuote(LIST_PACKAGES_SCRIPT)} mpimg-packages ${shellQuote(root)}`;
 }
 
 /** The installed packages in the listing of listPackagesCommand, sorted by name, version, architecture. */

@@ -51,6 +51,8 @@ export interface BuildRecord {
     host: string;
     /** A staged root the build ran against (MPIMG_TARGET_ROOT); absent on a droplet. */
     root?: string;
+    /** A Packer build's run (Packer's PACKER_RUN_UUID): its snapshot finds the record by it. Absent over SSH. */
+    packerRun?: string;
     /** The droplet's id from its metadata service, when it answered. */
     dropletId: number | null;
     startedAt: string;

@@ -16,7 +16,7 @@ import { manifestOf, rootArgs, skipPackages } from './project.js';
 const cmdline = (...words: string[]): string => words.map(shellQuote).join(' ');
 
 /** dist/<slug>-build.sh as `mpimg bundle` wrote it. */
-export function buildScriptOf(c: Connection, m: Manifest = manifestOf(c)): string {
+export function buildScriptOf(c: Pick<Connection, 'project'>, m: Manifest = manifestOf(c)): string {
   const file = join(c.project, 'dist', buildScriptName(m.slug));
   if (!existsSync(file))
     fail(
@@ -31,7 +31,7 @@ export function buildScriptOf(c: Connection, m: Manifest = manifestOf(c)): strin
  * The variables the bundle was made with (mpimg.json's defaults and `mpimg bundle --var`), as the
  * droplet side has them; {} when mpimg.json has none.
  */
-export function bundledVariables(c: Connection, m: Manifest = manifestOf(c)): Record<string, string> {
+export function bundledVariables(c: Pick<Connection, 'project'>, m: Manifest = manifestOf(c)): Record<string, string> {
   const names = Object.keys(m.variables ?? {}).sort();
   if (names.length === 0) return {};
   const file = buildScriptOf(c, m);

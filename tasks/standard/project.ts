@@ -20,7 +20,7 @@ export const skipPackages = (): boolean => process.env.MPIMG_SKIP_PACKAGES === '
 export const rootArgs = (): string[] => (targetRoot() === '/' ? [] : ['--root', targetRoot()]);
 
 /** The project's mpimg.json, validated by the one schema. */
-export function manifestOf(c: Connection): Manifest {
+export function manifestOf(c: Pick<Connection, 'project'>): Manifest {
   return readManifest(c.project);
 }
 

@@ -121,8 +121,18 @@ export default defineStep({
       );
     if (code !== 0) fail(`the image check could not run (exit code ${code})`, 'see its message above');
   },
-  // The build secrets' values searched for first, as in the task.
-  packer: (p) => [...packerSecretScan(p), { type: 'shell', inline: [bundleCommand(p, 'install.sh', 'check')] }],
+  // The build secrets' values searched for first, as in the task. The check's output is kept in
+  // the work folder for the record step (its Summary line), its exit code kept as the build's.
+  packer: (p) => [
+    ...packerSecretScan(p),
+    {
+      type: 'shell',
+      inline: [
+        `"{ rc=0; ${bundleCommand(p, 'install.sh', 'check').slice(1, -1)} || rc=$?; echo $rc > \${local.work}/check.rc; } 2>&1 | tee \${local.work}/check.out"`,
+        '"exit $(cat ${local.work}/check.rc)"',
+      ],
+    },
+  ],
 });
 
 export const checkReport = standard('check-report', 'run the image check and only report (never fails)', async (c) => {

@@ -5,6 +5,7 @@
  * as the day it is built. The build record says when it ran (its step timing).
  */
 import { runBuildScript } from '../standard/build-script-run.js';
+import { NOTE, UTC_NOW } from '../record/packer-scripts.js';
 import { defineStep } from './define.js';
 import { bundleCommand, fragmentFile } from './types.js';
 
@@ -18,5 +19,16 @@ export default defineStep({
     shell: fragmentFile('freshen'),
   },
   run: (c) => runBuildScript(c, 'freshen'),
-  packer: (p) => [{ type: 'shell', inline: [bundleCommand(p, 'build.sh', 'freshen')] }],
+  // Its start and length noted in the work folder for the record step (tasks/record/packer-facts.ts).
+  packer: (p) => [
+    {
+      type: 'shell',
+      inline: [
+        `"${UTC_NOW} > \${local.work}/${NOTE.freshenStarted}"`,
+        '"s=$(date +%s)"',
+        bundleCommand(p, 'build.sh', 'freshen'),
+        `"echo $(( $(date +%s) - s )) > \${local.work}/${NOTE.freshenSeconds}"`,
+      ],
+    },
+  ],
 });

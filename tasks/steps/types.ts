@@ -51,7 +51,9 @@ export type PackerProvisioner =
       envFile?: boolean;
       inline: string[];
     }
-  | { type: 'file'; source: string; destination: string };
+  | { type: 'file'; source: string; destination: string; direction?: 'download' }
+  /** A command run on the vendor's machine (Packer's shell-local). */
+  | { type: 'shell-local'; env?: string[]; inline: string[] };
 
 /** What a unit's build.sh fragment may use of the bundle being rendered (tasks/bundle/build-script.ts). */
 export interface BuildScriptContext {

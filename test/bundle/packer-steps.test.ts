@@ -15,8 +15,8 @@ import { makeProject } from '../helpers/project-fixture.js';
 
 const template = (manifest: Partial<Manifest> = {}): string =>
   readFileSync(writeBundle(loadProject(makeProject({ manifest }))).packer, 'utf8');
-// The record step has no Packer part yet (docs/records.md): a Packer build leaves no build record.
-const packerOrder = (): string[] => buildOrder().filter((n) => n !== 'record');
+// Every step has a Packer part, the record step included (test/bundle/packer-record.test.ts runs it).
+const packerOrder = (): string[] => buildOrder();
 const stepsIn = (text: string): string[] => [...text.matchAll(/^ {2}# step ([a-z0-9-]+): (.*)$/gm)].map((m) => m[1]);
 
 describe('the Packer template, from the list of build steps', () => {
@@ -24,8 +24,7 @@ describe('the Packer template, from the list of build steps', () => {
     it(`runs every step in build order, each named with its summary (${image})`, () => {
       const text = template({ distributions: [image], build: { packages: ['jq'] } });
       expect(stepsIn(text)).toEqual(packerOrder());
-      for (const s of STEPS.filter((x) => x.name !== 'record'))
-        expect(text, s.name).toContain(`  # step ${s.name}: ${s.summary}\n  provisioner "`);
+      for (const s of STEPS) expect(text, s.name).toContain(`  # step ${s.name}: ${s.summary}\n  provisioner "`);
       // the boot wait, then the template's own preparation (droplet agent out, the bundle's files up), then the rest
       const prepare = text.indexOf('droplet-agent.service');
       expect(text.indexOf('# step wait-boot:')).toBeLessThan(prepare);
@@ -33,7 +32,10 @@ describe('the Packer template, from the list of build steps', () => {
       // the same commands of the build script as the SSH tasks, in the same order; the work folder goes last
       const calls = [...text.matchAll(/"sh \$\{local\.work\}\/acme-wiki-build\.sh ([a-z0-9-]+)"/g)].map((m) => m[1]);
       expect(calls).toEqual([...BUILD_SCRIPT_COMMANDS]);
-      expect(text.trimEnd().split('\n').slice(-3)[0]).toBe('    inline = ["cd / && rm -rf ${local.work}"]');
+      // the last provisioner; after it only the post-processors (the snapshot into the build record)
+      const provisioners = text.slice(0, text.indexOf('\n  post-processors {'));
+      const lines = provisioners.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+      expect(lines.slice(-2)[0]).toBe('    inline = ["cd / && rm -rf ${local.work}"]');
     });
   }
 
