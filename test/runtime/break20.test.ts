@@ -1,0 +1,120 @@
+/**
+ * Issue #20 attacked: templates that hold a secret, written into place at first boot, on droplets as
+ * real packages leave them (a config the package installed at the template's path, a folder the
+ * service's user owns). Real sh runs the installed first-boot steps in a private mount namespace.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { writeBundle } from '../../tasks/bundle/write-bundle.js';
+import { makeProject } from '../helpers/project-fixture.js';
+import { stagedRoot } from '../helpers/bundled.js';
+import { runInSandbox } from '../helpers/sandbox.js';
+import { tempDir } from '../helpers/temp.js';
+import { cleanRoot, cleanupFixtures } from '../scripts/fixture-root.js';
+import type { Manifest } from '../../runtime/manifest.js';
+
+const NO_METADATA = { MPIMG_METADATA_URL: 'http://127.0.0.1:9/none', MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' };
+const FIRST_BOOT = 'for f in /var/lib/cloud/scripts/per-instance/*; do "$f" || echo "FAILED $f"; done';
+const CONF = '/opt/kv/kv.conf';
+const TEXT = 'port 6379\nrequirepass {{secret.KV_PASSWORD}}\n';
+
+function bundle(manifest: Partial<Manifest> = {}) {
+  const dir = tempDir('mpimg-proj-');
+  fs.mkdirSync(path.join(dir, 'files/opt/kv'), { recursive: true });
+  fs.writeFileSync(path.join(dir, `files${CONF}`), TEXT, { mode: 0o640 });
+  makeProject({
+    dir,
+    manifest: {
+      secrets: [{ name: 'KV_PASSWORD', length: 32 }],
+      files: { dir: 'files', templates: [CONF] },
+      services: [{ name: 'kv.service', afterFirstBoot: true }],
+      ...manifest,
+    },
+  });
+  // the package's own cleanup and image check, not the fixture's stand-ins
+  for (const f of ['scripts/90-cleanup.sh', 'scripts/99-img-check.sh']) fs.rmSync(path.join(dir, f));
+  const out = tempDir('mpimg-dist-');
+  fs.chmodSync(out, 0o755);
+  return writeBundle(loadProject(dir), out);
+}
+
+function install(b: ReturnType<typeof bundle>, root = stagedRoot()) {
+  const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  return root;
+}
+
+function firstBoot(root: string) {
+  const bin = tempDir('mpimg-bin-');
+  fs.writeFileSync(path.join(bin, 'systemctl'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  return runInSandbox(root, FIRST_BOOT, { env: { ...NO_METADATA, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+}
+const read = (root: string, p: string) => fs.readFileSync(path.join(root, p), 'utf8');
+
+afterAll(cleanupFixtures);
+
+/** The first-boot-secrets entry of the image check, run by the bundle's node runtime and sh installer. */
+function secretsCheck(b: ReturnType<typeof bundle>, root: string) {
+  return [process.execPath, 'sh'].map((cmd) => {
+    const file = cmd === 'sh' ? b.sh : b.cjs;
+    const r = spawnSync(cmd, [file, 'check', '--root', root, '--json'], { encoding: 'utf8' });
+    const report = JSON.parse(r.stdout) as {
+      checks: Array<{ id: string; status: string; message: string; evidence: string[] }>;
+    };
+    return { status: r.status, entry: report.checks.find((c) => c.id === 'first-boot-secrets') };
+  });
+}
+
+describe('a template that holds a secret, on a droplet as packages leave it', () => {
+  // Found: a package's config at the template's path was reported as "first boot already ran here",
+  // which it had not, with no way out named; the vendor's way is build.remove.
+  it("names a package's config left at the template's path, and build.remove", () => {
+    const b = bundle();
+    const root = cleanRoot();
+    fs.mkdirSync(path.join(root, 'opt/kv'), { recursive: true });
+    fs.writeFileSync(path.join(root, CONF), 'port 6379\n# no password\n');
+    install(b, root);
+    expect(read(root, CONF)).toBe('port 6379\n# no password\n');
+    for (const { status, entry } of secretsCheck(b, root)) {
+      expect(status).toBe(1);
+      expect(entry?.status).toBe('fail');
+      expect(entry?.message).not.toContain('first boot already ran');
+      expect(entry?.evidence).toEqual([
+        `${CONF}: holds a secret, so the image must not carry it at its path (first boot writes it from /opt/acme/acme-wiki/templates${CONF}; a package's own config there: list it in build.remove of mpimg.json)`,
+      ]);
+    }
+  });
+
+  // Found: a template in a folder a package gives its service user (Debian's redis-server: /etc/redis,
+  // redis:redis 2770) passed validate, the build and the image check, then failed the prepare step of
+  // every droplet's first boot, its afterFirstBoot units never started.
+  it("FAILs the image when the template's folder is not root's alone, before any droplet boots", () => {
+    const b = bundle();
+    const root = cleanRoot();
+    fs.mkdirSync(path.join(root, 'opt/kv'), { recursive: true });
+    fs.chownSync(path.join(root, 'opt/kv'), 4242, 4242);
+    fs.chmodSync(path.join(root, 'opt/kv'), 0o2770);
+    install(b, root);
+    for (const { status, entry } of secretsCheck(b, root)) {
+      expect(status).toBe(1);
+      expect(entry?.message).toBe(
+        'a template that holds a secret is not where first boot can write it (below): every droplet would run without it',
+      );
+      expect(entry?.evidence).toEqual([
+        `${CONF}: first boot writes it as root in /opt/kv, owned by uid 4242, mode 2770: refused there (another user could put a link in its place); keep the template in a folder of root's (e.g. /etc/<app>/) and give the file to the service with $.files.owners`,
+      ]);
+    }
+    // what the check foretells: the prepare step refuses, the unit stays held
+    const r = firstBoot(root);
+    expect(r.stdout).toContain('FAILED /var/lib/cloud/scripts/per-instance/0-acme-wiki-prepare');
+    expect(read(root, 'var/log/mpimg/acme-wiki/prepare.log')).toContain("/opt/kv is not root's alone");
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/first-boot-ready'))).toBe(false);
+    // a folder of root's: the check passes
+    const ok = cleanRoot();
+    install(b, ok);
+    for (const { entry } of secretsCheck(b, ok)) expect(entry?.status).toBe('pass');
+  });
+});
