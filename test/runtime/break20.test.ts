@@ -14,17 +14,18 @@ import { stagedRoot } from '../helpers/bundled.js';
 import { runInSandbox } from '../helpers/sandbox.js';
 import { tempDir } from '../helpers/temp.js';
 import { cleanRoot, cleanupFixtures } from '../scripts/fixture-root.js';
-import type { Manifest } from '../../runtime/manifest.js';
+import { validateManifest, type Manifest } from '../../runtime/manifest.js';
+import { variableOverrides } from '../../tasks/bundle/variables.js';
 
 const NO_METADATA = { MPIMG_METADATA_URL: 'http://127.0.0.1:9/none', MPIMG_IP_TRIES: '1', MPIMG_IP_DELAY: '0' };
 const FIRST_BOOT = 'for f in /var/lib/cloud/scripts/per-instance/*; do "$f" || echo "FAILED $f"; done';
 const CONF = '/opt/kv/kv.conf';
 const TEXT = 'port 6379\nrequirepass {{secret.KV_PASSWORD}}\n';
 
-function bundle(manifest: Partial<Manifest> = {}) {
+function bundle(manifest: Partial<Manifest> = {}, text = TEXT) {
   const dir = tempDir('mpimg-proj-');
   fs.mkdirSync(path.join(dir, 'files/opt/kv'), { recursive: true });
-  fs.writeFileSync(path.join(dir, `files${CONF}`), TEXT, { mode: 0o640 });
+  fs.writeFileSync(path.join(dir, `files${CONF}`), text, { mode: 0o640 });
   makeProject({
     dir,
     manifest: {
@@ -116,5 +117,43 @@ describe('a template that holds a secret, on a droplet as packages leave it', ()
     const ok = cleanRoot();
     install(b, ok);
     for (const { entry } of secretsCheck(b, ok)) expect(entry?.status).toBe('pass');
+  });
+});
+
+// Found: a variable of 140,000 characters passed validate and bundle, then every droplet's prepare
+// step failed ("uname: Argument list too long": the value is in the environment of every program it
+// starts), its afterFirstBoot units never started.
+describe("a variable too long for a program's environment", () => {
+  const base = { name: 'A', slug: 'acme-a', vendor: 'acme', version: '1.0.0', distributions: ['debian-12-x64'] };
+  it('is refused by the schema, with its path, as a default in either form', () => {
+    for (const v of ['x'.repeat(8193), { default: 'x'.repeat(8193) }]) {
+      const { problems } = validateManifest({ ...base, variables: { BIG: v } });
+      expect(problems.map((p) => [p.path, p.hint])).toContainEqual([
+        typeof v === 'string' ? '$.variables.BIG' : '$.variables.BIG.default',
+        'at most 8192 characters',
+      ]);
+    }
+    expect(validateManifest({ ...base, variables: { BIG: 'x'.repeat(8192) } }).problems).toEqual([]);
+  });
+
+  it('is refused as an override, --var or environment', () => {
+    const m = validateManifest({ ...base, variables: { BIG: 'x' } }).manifest!;
+    expect(() => variableOverrides(m, [`BIG=${'y'.repeat(8193)}`])).toThrow(
+      '--var BIG: the value of BIG is 8193 characters long, more than 8192',
+    );
+    expect(() => variableOverrides(m, [], { MPIMG_VAR_BIG: 'y'.repeat(9000) })).toThrow(
+      'environment variable MPIMG_VAR_BIG: the value of BIG is 9000 characters long, more than 8192',
+    );
+    expect(variableOverrides(m, [`BIG=${'y'.repeat(8192)}`]).BIG).toHaveLength(8192);
+  });
+
+  it('of the largest length allowed, in a template, is filled in at first boot', () => {
+    // three bytes a character in UTF-8: the most 8192 characters can be
+    const big = '€'.repeat(8192);
+    const b = bundle({ variables: { BIG: big } }, `${TEXT}big {{BIG}}\n`);
+    const root = install(b);
+    const r = firstBoot(root);
+    expect(r.stdout).not.toContain('FAILED');
+    expect(read(root, CONF)).toMatch(new RegExp(`^port 6379\\nrequirepass [A-Za-z0-9]{32}\\nbig ${big}\\n$`));
   });
 });
