@@ -157,3 +157,45 @@ describe("a variable too long for a program's environment", () => {
     expect(read(root, CONF)).toMatch(new RegExp(`^port 6379\\nrequirepass [A-Za-z0-9]{32}\\nbig ${big}\\n$`));
   });
 });
+
+describe('a newer bundle that holds back a template the older one laid down', () => {
+  it('takes the older unfilled file off its path on reinstall; first boot then writes it filled in', () => {
+    const older = bundle({ secrets: [{ name: 'KV_PASSWORD', length: 32 }] }, 'port 6379\nhost {{hostname}}\n');
+    const newer = bundle();
+    const root = install(older, cleanRoot());
+    expect(read(root, CONF)).toBe('port 6379\nhost {{hostname}}\n');
+    const r = spawnSync(process.execPath, [newer.cjs, 'install', '--root', root], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(fs.existsSync(path.join(root, CONF))).toBe(false);
+    for (const { entry } of secretsCheck(newer, root)) expect(entry?.status).toBe('pass');
+    const s = spawnSync(process.execPath, [newer.cjs, 'status', '--root', root], { encoding: 'utf8' });
+    expect(s.status, s.stdout + s.stderr).toBe(0);
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    expect(read(root, CONF)).toMatch(/^port 6379\nrequirepass [A-Za-z0-9]{32}\n$/);
+    expect(fs.statSync(path.join(root, CONF)).mode & 0o777).toBe(0o640);
+  });
+});
+
+describe('a prepare step killed while it fills in a template', () => {
+  it('leaves no partial file at its path and no record; a run again finishes it and removes what it left', () => {
+    const b = bundle();
+    const root = install(b);
+    const bin = tempDir('mpimg-bin-');
+    // chown of the temporary file: the step is killed there (as a power cut would stop it)
+    fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nkill -9 $PPID\nexit 1\n', { mode: 0o755 });
+    const prepare = '/var/lib/cloud/scripts/per-instance/0-acme-wiki-prepare';
+    const env = { ...NO_METADATA, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    runInSandbox(root, `/opt/acme/acme-wiki/prepare; echo "rc=$?"`, { env });
+    expect(fs.existsSync(path.join(root, CONF))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+    // the temporary file beside it, root's alone, holds the secrets
+    const [left] = fs.readdirSync(path.join(root, 'opt/kv'));
+    expect(left).toMatch(/^\.mpimg-render\.[A-Za-z0-9]{6}$/);
+    expect(fs.statSync(path.join(root, 'opt/kv', left)).mode & 0o777).toBe(0o600);
+    const again = runInSandbox(root, `${prepare} || echo FAILED`, { env: NO_METADATA });
+    expect(again.stdout).not.toContain('FAILED');
+    expect(read(root, CONF)).toMatch(/^port 6379\nrequirepass [A-Za-z0-9]{32}\n$/);
+    // Found: the killed run's temporary file, with the secrets, stayed there for good.
+    expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual(['kv.conf']);
+  });
+});
