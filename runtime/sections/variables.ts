@@ -4,13 +4,23 @@ import { anyOf, obj, push, record, str } from './common.js';
 
 export const VARIABLE_NAME_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
+/**
+ * The longest value: each one reaches build and first-boot programs as an environment variable, and
+ * Linux refuses to start a program given one over 128 KiB (E2BIG): one this long would have failed
+ * the prepare step of every droplet (its awk, its uname). 8192 characters are 24 KiB at most in UTF-8.
+ */
+export const VARIABLE_MAX_LENGTH = 8192;
+
 export type Variable = string | { default: string; description?: string };
 
 export const VARIABLES_SCHEMA = record(
   anyOf([
-    str({ description: 'The default value.' }),
+    str({ description: 'The default value.', maxLength: VARIABLE_MAX_LENGTH }),
     obj(
-      { default: str({ description: 'The default value.' }), description: str({ description: 'What it is for.' }) },
+      {
+        default: str({ description: 'The default value.', maxLength: VARIABLE_MAX_LENGTH }),
+        description: str({ description: 'What it is for.' }),
+      },
       { required: ['default'] },
     ),
   ]),

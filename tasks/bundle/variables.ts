@@ -5,7 +5,7 @@
  * template), so every part of a build sees the same ones.
  */
 import { CONTROL_RE, type Manifest } from '../../runtime/manifest.js';
-import { resolveVariables, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
+import { resolveVariables, VARIABLE_MAX_LENGTH, VARIABLE_NAME_RE } from '../../runtime/sections/variables.js';
 import { UsageError } from '../../core/errors.js';
 
 const known = (m: Manifest): string => {
@@ -16,6 +16,11 @@ const known = (m: Manifest): string => {
 };
 
 function checkValue(name: string, value: string, where: string): void {
+  if (value.length > VARIABLE_MAX_LENGTH)
+    throw new UsageError(
+      `${where}: the value of ${name} is ${value.length} characters long, more than ${VARIABLE_MAX_LENGTH}`,
+      'programs get it in their environment, where Linux refuses a long one: keep long text in a file of files/',
+    );
   const c = CONTROL_RE.exec(value);
   if (c)
     throw new UsageError(

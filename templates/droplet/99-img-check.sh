@@ -1688,8 +1688,26 @@ check_bundle() {
 # in /var/lib/mpimg/<slug>/ and fills them into the templates. On an image (a snapshot of a droplet
 # whose first boot ran) they would be every droplet's: first boot of a new droplet keeps the secrets
 # it finds and a template that differs from its copy.
+# check_template_folder TARGET: the folders TARGET's first boot writes in are root's alone, as the
+# prepare step requires (mpimg__root_only in lib.sh): a folder a package gives its service user
+# (mode 2770) would fail every droplet's first boot, its units marked afterFirstBoot never started.
+check_template_folder() {
+  local d=$1 f s
+  while d=$(dirname -- "$d"); do
+    at f "$d"
+    if [ -n "$f" ] && [ -d "$f" ]; then
+      s=$(stat -L -c '%u %a' -- "$f")
+      if [ "${s%% *}" != 0 ] || [ $((8#${s#* } & 8#022)) != 0 ]; then
+        ev_add "$1: first boot writes it as root in $d, owned by uid ${s%% *}, mode ${s#* }: refused there (another user could put a link in its place); keep the template in a folder of root's (e.g. /etc/<app>/) and give the file to the service with \$.files.owners"
+        return 1
+      fi
+    fi
+    [ "$d" = / ] && return 0
+  done
+}
+
 check_first_boot_secrets() {
-  local f c t bad=0
+  local f c t bad=0 held=0
   if [ "$BOOTED" = 1 ]; then check_first_boot_secrets_booted; return; fi
   if [ -n "$CRED_FILE" ]; then
     at f "$CRED_FILE" nofollow
@@ -1706,13 +1724,18 @@ check_first_boot_secrets() {
   for t in ${TEMPLATES[@]+"${TEMPLATES[@]}"}; do
     at f "$t"; at c "${RUNTIME_HOME%/}/templates$t"
     # One that holds a secret is not in the image at its path: first boot writes it from its copy.
-    if [ -f "$c" ] && grep -qE '[{][{]secret[.][A-Za-z0-9_.]+[}][}]' -- "$c" && { [ -e "$f" ] || [ -L "$f" ]; }; then
-      bad=1; ev_add "$t: holds a secret, so the image must not carry it at its path (first boot writes it from ${RUNTIME_HOME%/}/templates$t)"
+    if [ -f "$c" ] && grep -qE '[{][{]secret[.][A-Za-z0-9_.]+[}][}]' -- "$c"; then
+      if [ -e "$f" ] || [ -L "$f" ]; then
+        held=1; ev_add "$t: holds a secret, so the image must not carry it at its path (first boot writes it from ${RUNTIME_HOME%/}/templates$t; a package's own config there: list it in build.remove of mpimg.json)"
+      fi
+      check_template_folder "$t" || held=1
     elif [ -f "$f" ] && [ -f "$c" ] && ! cmp -s -- "$f" "$c"; then
       bad=1; ev_add "$t: filled in at first boot (it differs from ${RUNTIME_HOME%/}/templates$t)"
     fi
   done
-  if [ "$bad" = 1 ]; then
+  if [ "$bad" = 0 ] && [ "$held" = 1 ]; then
+    record fail first-boot-secrets "a template that holds a secret is not where first boot can write it (below): every droplet would run without it"
+  elif [ "$bad" = 1 ] || [ "$held" = 1 ]; then
     record fail first-boot-secrets "first boot already ran here: its secrets would be every droplet's (below). Build the image from a fresh droplet (run the build again): the cleanup removes the credentials file and first-boot records, but cannot undo filled-in templates or what first-boot steps did with the secrets"
   else
     record pass first-boot-secrets "no credentials file, first-boot records or filled-in templates: first boot has not run"

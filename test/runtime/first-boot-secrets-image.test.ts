@@ -30,7 +30,7 @@ const manifest: Partial<Manifest> = {
   secrets: [{ name: 'DB_PASSWORD', length: 24 }],
   files: { dir: 'files', templates: [TEMPLATE, SITE] },
 };
-const HELD = `${TEMPLATE}: holds a secret, so the image must not carry it at its path (first boot writes it from /opt/acme/acme-wiki/templates${TEMPLATE})`;
+const HELD = `${TEMPLATE}: holds a secret, so the image must not carry it at its path (first boot writes it from /opt/acme/acme-wiki/templates${TEMPLATE}; a package's own config there: list it in build.remove of mpimg.json)`;
 const FILLED = `${SITE}: filled in at first boot (it differs from /opt/acme/acme-wiki/templates${SITE})`;
 
 let b: BundleResult;
