@@ -17,6 +17,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/build-policy.test.ts',
   'test/bundle/build-remove.test.ts',
   'test/bundle/freshen.test.ts',
+  'test/bundle/break23-freshen.test.ts',
   'test/bundle/service-check.test.ts',
   'test/bundle/debconf.test.ts',
   'test/bundle/fail2ban.test.ts',
@@ -42,6 +43,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/scripts/blocks.test.ts',
   'test/scripts/careless.test.ts',
   'test/scripts/chroot.test.ts',
+  // a real apt-get update in a network namespace of its own; chroots of fixture roots
+  'test/scripts/break23.test.ts',
   // the real dnf, rpm, rpmbuild, createrepo_c in a private mount namespace
   'test/scripts/pending-dnf.test.ts',
   'test/scripts/cleanup.test.ts',

@@ -114,16 +114,43 @@ export interface RecordListing {
   problems: Array<{ path: string; message: string }>;
 }
 
-function isRecord(v: unknown): v is BuildRecord {
-  const r = v as BuildRecord;
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    r.format === RECORD_FORMAT &&
-    typeof r.id === 'string' &&
-    typeof r.createdAt === 'string' &&
-    typeof r.packages?.count === 'number'
-  );
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isId = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
+
+/**
+ * Why a parsed record.json of the folder `folder` is not a build record the readers can use, or null.
+ * Records also arrive from elsewhere (the weekly refresh downloads them as an artifact): every field
+ * `mpimg images`, the snapshot, `--latest-snapshot` and the release read is checked, and the id must
+ * be the folder's (it is printed and named in errors).
+ */
+export function recordProblem(v: unknown, folder: string): string | null {
+  if (!isObj(v) || v.format !== RECORD_FORMAT) return `not a build record of format ${RECORD_FORMAT}`;
+  const { build, system, packages, snapshot, project, base } = v;
+  if (v.id !== folder || !ID_RE.test(folder)) return 'its "id" is not the name of its folder';
+  if (!isStr(v.createdAt) || Number.isNaN(Date.parse(v.createdAt))) return '"createdAt" is not a time';
+  if (snapshot !== null && !(isObj(snapshot) && isId(snapshot.id) && isStr(snapshot.name) && isStr(snapshot.at)))
+    return '"snapshot" is neither null nor {id (a positive whole number), name, at}';
+  if (
+    !isObj(build) ||
+    !isStr(build.host) ||
+    !(build.dropletId === null || isId(build.dropletId)) ||
+    (build.root !== undefined && !isStr(build.root)) ||
+    (build.freshen != null && !isObj(build.freshen)) ||
+    (build.check != null && !isObj(build.check))
+  )
+    return '"build" is incomplete';
+  if (!isObj(system) || !isStr(system.distribution)) return '"system.distribution" is missing';
+  if (
+    !isObj(packages) ||
+    typeof packages.count !== 'number' ||
+    !Array.isArray(packages.list) ||
+    !packages.list.every((p) => isObj(p) && isStr(p.name) && isStr(p.version))
+  )
+    return '"packages" is not {count, list of {name, version}}';
+  if (!isObj(project) || !(project.git === null || isObj(project.git)) || !isObj(base))
+    return '"project" or "base" is incomplete';
+  return null;
 }
 
 /** Every record of the project, newest first (none when there is no records folder). */
@@ -138,13 +165,16 @@ export function listRecords(project: string): RecordListing {
     const rel = `${RECORDS_DIR}/${name}/${RECORD_FILE}`;
     let parsed: unknown;
     try {
+      // A link is not followed: a record folder from elsewhere must not read a file outside it.
+      if (fs.lstatSync(join(sub, RECORD_FILE)).isSymbolicLink()) throw new Error('a symbolic link (not followed)');
       parsed = JSON.parse(fs.readFileSync(join(sub, RECORD_FILE), 'utf8'));
     } catch (err) {
       out.problems.push({ path: rel, message: (err as Error).message });
       continue;
     }
-    if (isRecord(parsed)) out.records.push({ dir: sub, record: parsed });
-    else out.problems.push({ path: rel, message: `not a build record of format ${RECORD_FORMAT}` });
+    const problem = recordProblem(parsed, name);
+    if (problem === null) out.records.push({ dir: sub, record: parsed as BuildRecord });
+    else out.problems.push({ path: rel, message: problem });
   }
   out.records.sort((a, b) =>
     a.record.createdAt === b.record.createdAt

@@ -884,6 +884,13 @@ pu_codename() {
     END { print (c != "" ? c : u) }' "$osf"
 }
 
+# apt-get update that fails when any index could not be fetched (also on an apt that ignores Error-Mode).
+pu_apt_update() {
+  local err
+  err=$(run_in_root env LC_ALL=C apt-get -qq -o DPkg::Lock::Timeout=300 -o APT::Update::Error-Mode=any update 2>&1 >/dev/null) || return 1
+  ! printf '%s\n' "$err" | grep -Eq '^(E: |W: (Failed to fetch|Some index files failed))'
+}
+
 pending_updates() {
   local pm=$1 refresh=$2 out rc=0 tries code
   PU_LINES="" PU_WHY=""
@@ -894,9 +901,12 @@ pending_updates() {
     apt)
       if [ "$refresh" = 1 ]; then
         # A new droplet's apt-daily may hold the lock for a while: wait for it (as the cleanup does),
-        # try again, then give up.
+        # try again, then give up. An index that could not be fetched (no network, a mirror down) is
+        # only a warning to apt-get update, which still exits 0, and the old indexes would count
+        # nothing pending: Error-Mode=any makes it an error (apt 2.1.16+), and an older apt's
+        # "W: Failed to fetch" / "Some index files failed" counts as one too.
         tries=0
-        until run_in_root env LC_ALL=C apt-get -qq -o DPkg::Lock::Timeout=300 update >/dev/null 2>&1; do
+        until pu_apt_update; do
           tries=$((tries + 1))
           [ "$tries" -lt 3 ] || { PU_WHY="apt-get update failed (3 tries): the package indexes could not be refreshed"; return 1; }
           sleep 10

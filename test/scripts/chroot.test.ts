@@ -174,7 +174,9 @@ describe('check on a full root filesystem (chroot)', () => {
   it('refreshes the package index only with --refresh', () => {
     const root = fullRoot('apt', APT_NONE);
     security(root, ['--refresh']);
-    expect(readCalls(root)[0]).toBe('apt-get DEBIAN_FRONTEND= -qq -o DPkg::Lock::Timeout=300 update');
+    expect(readCalls(root)[0]).toBe(
+      'apt-get DEBIAN_FRONTEND= -qq -o DPkg::Lock::Timeout=300 -o APT::Update::Error-Mode=any update',
+    );
   });
 
   it('asks dnf for pending updates and security advisories and counts packages', () => {
