@@ -45,6 +45,7 @@ const COMMANDS = [
   'verify',
   'release',
   'images',
+  'outdated',
 ];
 
 describe('mpimg help <command>', () => {
