@@ -146,6 +146,28 @@ export function parseOptions<const O extends Record<string, OptionSpec>>(
 /** `--project DIR`: the image project a command works on, the same in every command. */
 export const PROJECT_OPTION = { project: { type: 'string' } } as const;
 
+/** The options that reach a droplet over SSH, the same in every command that does (run, outdated). */
+export const SSH_TARGET_OPTIONS = {
+  host: { type: 'string' },
+  user: { type: 'string' },
+  port: { type: 'string' },
+  identity: { type: 'string' },
+  'strict-host-keys': { type: 'boolean' },
+  'known-hosts': { type: 'string' },
+  'ssh-config': { type: 'string' },
+  'wait-attempts': { type: 'string' },
+  'cloud-init-timeout': { type: 'string' },
+} as const;
+
+/** A whole-number option within [min, max], `def` when not given; a usage error otherwise. */
+export function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
+  return n;
+}
+
 /** The line of `--project` in a command's Options list, its text starting at column `at`. */
 export function projectHelp(at = 20): string {
   return `  ${'--project DIR'.padEnd(at - 2)}the image project to work on (default: the current folder)`;

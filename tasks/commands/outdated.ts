@@ -10,7 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { Connection } from '../ssh/connection.js';
 import { waitCloudInit, waitForSsh } from '../ssh/wait.js';
 import { outdatedExit, pendingUpdates, type PendingUpdates } from '../standard/pending-updates.js';
-import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
+import { inProject, intOption, parseOptions, projectHelp, PROJECT_OPTION, SSH_TARGET_OPTIONS } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const usage = `Usage: mpimg outdated (--host <host> | --image <id>) [options] [--json]
@@ -56,26 +56,10 @@ export interface OutdatedCommandDeps extends DoCommandDeps {
 
 const SPEC = {
   ...PROJECT_OPTION,
-  host: { type: 'string' },
+  ...SSH_TARGET_OPTIONS,
   image: { type: 'string' },
   json: { type: 'boolean' },
-  user: { type: 'string' },
-  port: { type: 'string' },
-  identity: { type: 'string' },
-  'ssh-config': { type: 'string' },
-  'strict-host-keys': { type: 'boolean' },
-  'known-hosts': { type: 'string' },
-  'wait-attempts': { type: 'string' },
-  'cloud-init-timeout': { type: 'string' },
 } as const;
-
-function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
-  return n;
-}
 
 interface Target {
   user: string;

@@ -10,7 +10,7 @@ import { waitForSsh, CLOUD_INIT_TIMEOUT_ENV } from '../ssh/wait.js';
 import { stashTokens, tokenValues } from '../secrets.js';
 import { loadBuildSecrets, parseSecretOptions, secretNeedles, TASKS_USING_SECRETS } from '../build-secrets.js';
 import { readManifest } from '../../core/manifest-file.js';
-import { inProject, parseOptions, projectHelp, PROJECT_OPTION } from './options.js';
+import { inProject, intOption, parseOptions, projectHelp, PROJECT_OPTION, SSH_TARGET_OPTIONS } from './options.js';
 import { LOG_PATH_ENV, masker, openRunLog, tapWrites, type RunLog } from './run-log.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -51,14 +51,6 @@ of the environment while the task runs, so no process it starts inherits them; a
 token calls apiToken() from generator-mpimg/tasks.
 `;
 
-function intOption(v: string | undefined, name: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, `e.g. --${name} ${def}`);
-  return n;
-}
-
 const command: Command = {
   name: 'run',
   summary: 'run a task on a droplet over SSH: mpimg run <task> --host <host>',
@@ -68,15 +60,7 @@ const command: Command = {
       argv,
       {
         ...PROJECT_OPTION,
-        host: { type: 'string' },
-        user: { type: 'string' },
-        port: { type: 'string' },
-        identity: { type: 'string' },
-        'strict-host-keys': { type: 'boolean' },
-        'known-hosts': { type: 'string' },
-        'ssh-config': { type: 'string' },
-        'wait-attempts': { type: 'string' },
-        'cloud-init-timeout': { type: 'string' },
+        ...SSH_TARGET_OPTIONS,
         log: { type: 'string' },
         'no-log': { type: 'boolean' },
         secret: { type: 'string', multiple: true },
