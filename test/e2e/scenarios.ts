@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -10,6 +11,7 @@ import { mountsUnder } from './harness/mounts.js';
 import { SystemdBoot } from './harness/nspawn.js';
 import { createProject, FAIL_FLAG, FIRST_BOOT, PROJECT, RUNS_FILE, runTask, type Project } from './harness/project.js';
 import { SUITES, type Suite } from './harness/rootfs.js';
+import type { BuildRecord } from '../../tasks/record/types.js';
 import {
   consoleLogin,
   makeKeyPair,
@@ -161,6 +163,34 @@ export function imageScenarios(opts: ScenarioOptions): void {
         expect(t.code, t.stdout + t.stderr).toBe(0);
         expect(d.read('root/.bashrc')).toContain(HOOK_START);
       });
+    });
+
+    it("2b. the build wrote its record: the package list is the image's dpkg database, the SBOM is valid CycloneDX", async () => {
+      const ids = readdirSync(join(project.dir, 'images'));
+      expect(ids).toHaveLength(1);
+      const dir = join(project.dir, 'images', ids[0]);
+      const rec = JSON.parse(readFileSync(join(dir, 'record.json'), 'utf8')) as BuildRecord;
+      expect(rec.system).toMatchObject({ id: 'debian', family: 'apt' });
+      expect(rec.build.check).toMatchObject({ fail: 0 });
+      expect(rec.build.freshen).not.toBeNull();
+      await withDroplet(work, image, async (d) => {
+        // what the image's own package database says, installed packages only
+        const r = await d.exec("dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Status}\\n'");
+        const installed = r.stdout
+          .split('\n')
+          .filter((l) => l.endsWith('\tinstalled'))
+          .map((l) => l.split('\t').slice(0, 3).join(' '))
+          .sort();
+        expect(installed.length).toBeGreaterThan(100);
+        expect(rec.packages.database).toBe('dpkg');
+        expect(rec.packages.count).toBe(installed.length);
+        expect(rec.packages.list.map((p) => `${p.name} ${p.version} ${p.arch}`).sort()).toEqual(installed);
+      });
+      const sbom = readFileSync(join(dir, 'sbom.cdx.json'), 'utf8');
+      expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(sbom)).toBeNull();
+      const hello = rec.packages.list.find((p) => p.name === 'hello')!;
+      expect(sbom).toContain(`"name": "hello"`);
+      expect(hello.version).toMatch(/^\d/);
     });
 
     it('3. a new droplet: each per-instance script runs once, in order, logged; credentials 0600; hold released; seed key; reboot re-runs nothing; a new id runs again', async () => {
