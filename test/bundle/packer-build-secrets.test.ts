@@ -11,6 +11,7 @@ import type { Manifest } from '../../runtime/manifest.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { makeProject } from '../helpers/project-fixture.js';
+import { hclString, nullBuildDir } from '../helpers/packer-run.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -85,35 +86,12 @@ describe('build secrets in the Packer template', () => {
     const from = text.indexOf('\n  # step scripts: ');
     const to = text.indexOf('\n  # step ', from + 1);
     const variable = /^variable "build_secret_LICENSE_KEY" \{\n[\s\S]*?\n\}\n/m.exec(text)![0];
-    const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
     const work = join(tempDir('mpimg-packer-work-'), 'work');
-    const runDir = tempDir('mpimg-packer-run-');
-    writeFileSync(
-      join(runDir, 'run.pkr.hcl'),
-      `${variable}
-locals {
-  project = ${hcl(dir)}
-  work    = ${hcl(work)}
-}
-
-source "null" "sshd" {
-  communicator         = "ssh"
-  ssh_host             = "${sshd.host}"
-  ssh_port             = ${sshd.port}
-  ssh_username         = "${sshd.user}"
-  ssh_private_key_file = ${hcl(sshd.identityFile)}
-}
-
-build {
-  sources = ["source.null.sshd"]
-
-  provisioner "shell" {
-    inline = ["rm -rf \${local.work}", "mkdir -m 0700 \${local.work}"]
-  }
-${text.slice(from, to)}
-}
-`,
-    );
+    const runDir = nullBuildDir(sshd, {
+      head: variable,
+      locals: { project: hclString(dir), work: hclString(work) },
+      body: text.slice(from, to),
+    });
     const r = packer(runDir, ['build', '-color=false', 'run.pkr.hcl'], { MPIMG_BUILD_SECRET_LICENSE_KEY: VALUE });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(readFileSync(log, 'utf8')).toBe(VALUE);

@@ -11,6 +11,7 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordBuild } from '../../tasks/record/build-record.js';
 import type { BuildRecord } from '../../tasks/record/types.js';
+import { hclString, nullBuildDir } from '../helpers/packer-run.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/temp.js';
 import { makeFixtureProject, REPO, type FixtureProject } from '../tasks/fixture-project.js';
@@ -86,38 +87,17 @@ function runRecordSteps(p: FixtureProject, text: string, root: string, checkExit
     JSON.stringify(`MPIMG_ROOT=${root}`),
   );
   expect(steps).toContain('provisioner "shell-local"');
-  const runDir = tempDir('mpimg-packer-rec-run-');
   const work = join(tempDir('mpimg-packer-rec-work-'), 'work');
   // the bundle's sh twin stands in for the check: its Summary line and exit code
   const twin = `#!/bin/sh\necho '[PASS] checked'\necho 'Summary: 7 passed, 1 warnings, 0 failed, 2 skipped'\nexit ${checkExit}\n`;
-  const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
-  writeFileSync(
-    join(runDir, 'run.pkr.hcl'),
-    `locals {
-  project       = ${hcl(p.dir)}
-  work          = ${hcl(work)}
-  snapshot_name = "acme-test-1.2.3"
-}
-
-source "null" "sshd" {
-  communicator         = "ssh"
-  ssh_host             = "${sshd.host}"
-  ssh_port             = ${sshd.port}
-  ssh_username         = "${sshd.user}"
-  ssh_private_key_file = ${hcl(sshd.identityFile)}
-}
-
-build {
-  sources = ["source.null.sshd"]
-
-  provisioner "shell" {
-    inline = ["rm -rf \${local.work}", "mkdir -m 0700 \${local.work}", "date -u +%Y-%m-%dT%H:%M:%SZ > \${local.work}/started", ${hcl(`printf '%s' '${twin.replace(/'/g, `'\\''`)}' > ${work}/acme-test-install.sh`)}]
-  }
-${steps}
-${post}
-}
-`,
-  );
+  const runDir = nullBuildDir(sshd, {
+    locals: { project: hclString(p.dir), work: hclString(work), snapshot_name: '"acme-test-1.2.3"' },
+    prepare: [
+      '"date -u +%Y-%m-%dT%H:%M:%SZ > ${local.work}/started"',
+      hclString(`printf '%s' '${twin.replace(/'/g, `'\\''`)}' > ${work}/acme-test-install.sh`),
+    ],
+    body: `${steps}\n${post}`,
+  });
   const r = packer(runDir, ['build', '-color=false', 'run.pkr.hcl']);
   return { r, runDir, work };
 }

@@ -17,6 +17,7 @@ import { secretNeedles } from '../../tasks/build-secrets.js';
 import { NEEDLES_AWK } from '../../tasks/steps/check.js';
 import { credentialProblem } from '../../tasks/steps/repository-auth.js';
 import { makeProject } from '../helpers/project-fixture.js';
+import { hclString, nullBuildDir } from '../helpers/packer-run.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -179,34 +180,11 @@ function runProvisioners(
   // nothing of this machine's own /etc: every step writes under the staged root
   expect(steps).not.toContain('MPIMG_ROOT=/"');
   const variables = [...text.matchAll(/^variable "build_secret_[A-Z_]+" \{\n[\s\S]*?\n\}\n/gm)].map((m) => m[0]);
-  const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
-  const runDir = tempDir('mpimg-packer-run-');
-  writeFileSync(
-    join(runDir, 'run.pkr.hcl'),
-    `${variables.join('\n')}
-locals {
-  project = ${hcl(dir)}
-  work    = ${hcl(join(tempDir('mpimg-packer-work-'), 'work'))}
-}
-
-source "null" "sshd" {
-  communicator         = "ssh"
-  ssh_host             = "${sshd.host}"
-  ssh_port             = ${sshd.port}
-  ssh_username         = "${sshd.user}"
-  ssh_private_key_file = ${hcl(sshd.identityFile)}
-}
-
-build {
-  sources = ["source.null.sshd"]
-
-  provisioner "shell" {
-    inline = ["rm -rf \${local.work}", "mkdir -m 0700 \${local.work}"]
-  }
-${steps}
-}
-`,
-  );
+  const runDir = nullBuildDir(sshd, {
+    head: variables.join('\n'),
+    locals: { project: hclString(dir), work: hclString(join(tempDir('mpimg-packer-work-'), 'work')) },
+    body: steps,
+  });
   return packer(runDir, ['build', '-color=false', 'run.pkr.hcl'], { PACKER_LOG: '1', ...env });
 }
 

@@ -15,6 +15,7 @@ import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { scripts } from '../../tasks/standard/index.js';
 import { makeProject } from '../helpers/project-fixture.js';
+import { hclString, nullBuildDir } from '../helpers/packer-run.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/temp.js';
 import { connectTo } from '../tasks/helpers.js';
@@ -92,34 +93,10 @@ function runScriptsStep(text: string, project: string, work: string): ReturnType
   const from = text.indexOf('\n  # step scripts: ');
   const to = text.indexOf('\n  # step ', from + 1);
   expect(from, 'the template has its build scripts step').toBeGreaterThan(0);
-  const step = text.slice(from, to);
-  const hcl = (s: string) => JSON.stringify(s).replace(/\$\{/g, '$${');
-  const runDir = tempDir('mpimg-packer-run-');
-  writeFileSync(
-    join(runDir, 'run.pkr.hcl'),
-    `locals {
-  project = ${hcl(project)}
-  work    = ${hcl(work)}
-}
-
-source "null" "sshd" {
-  communicator         = "ssh"
-  ssh_host             = "${sshd.host}"
-  ssh_port             = ${sshd.port}
-  ssh_username         = "${sshd.user}"
-  ssh_private_key_file = ${hcl(sshd.identityFile)}
-}
-
-build {
-  sources = ["source.null.sshd"]
-
-  provisioner "shell" {
-    inline = ["rm -rf \${local.work}", "mkdir -m 0700 \${local.work}"]
-  }
-${step}
-}
-`,
-  );
+  const runDir = nullBuildDir(sshd, {
+    locals: { project: hclString(project), work: hclString(work) },
+    body: text.slice(from, to),
+  });
   return packer(runDir, ['build', '-color=false', 'run.pkr.hcl']);
 }
 
