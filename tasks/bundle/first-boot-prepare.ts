@@ -21,8 +21,6 @@ import { renderDroplet } from './render.js';
 import { globToRegExp } from './glob.js';
 import { heldBackTemplates } from './held-back.js';
 
-export { heldBackTemplates };
-
 /** What of a project (./project.ts) this module reads: typed here, as project.ts calls templateProblems. */
 interface ProjectFile {
   target: string;

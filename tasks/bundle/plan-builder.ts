@@ -14,7 +14,8 @@ import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { afterFirstBootDropIn, firstBootReady, serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
 import { readDroplet, renderDroplet } from './render.js';
-import { heldBackTemplates, preparedRecord, prepareOps } from './first-boot-prepare.js';
+import { preparedRecord, prepareOps } from './first-boot-prepare.js';
+import { heldBackTemplates } from './held-back.js';
 
 export const PER_INSTANCE_DIR = '/var/lib/cloud/scripts/per-instance';
 
