@@ -7,6 +7,7 @@
  * paths) is an `x-check`, also described in the schema's text.
  */
 import type { Check, Problem } from './schema.js';
+import { ACME_CHECKS } from './sections/acme.js';
 import { ACCOUNT_CHECKS, DIRECTORIES_SCHEMA, USERS_SCHEMA } from './sections/accounts.js';
 import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
 import { BUILD_SECRET_CHECKS } from './sections/build-secrets.js';
@@ -83,6 +84,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
   ...FAIL2BAN_CHECKS,
+  ...ACME_CHECKS,
   ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,
   ...LISTING_CHECKS,
