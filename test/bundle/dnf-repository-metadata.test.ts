@@ -11,7 +11,7 @@
  * Not proven here: Rocky's own dnf (4.14 here; Rocky 9 has 4.14 too, Rocky 8 4.7) and dnf 5.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
@@ -37,16 +37,20 @@ let top: string;
 function repo(dir: string, rpm: string, signer?: TestKey): void {
   const d = join(top, dir);
   cpSync(makeRpmRepository([rpm]), d, { recursive: true });
-  if (!signer) return;
+  if (signer) signRepomd(dir, signer);
+}
+
+/** repodata/repomd.xml.asc of folder `dir`, made by `signer` (gpg --detach-sign). */
+function signRepomd(dir: string, signer: TestKey): void {
+  const d = join(top, dir);
   const repomd = join(d, 'repodata/repomd.xml');
+  rmSync(`${repomd}.asc`, { force: true });
   signer.gpg(['--local-user', signer.fingerprint, '--armor', '--detach-sign', '--output', `${repomd}.asc`, repomd]);
   stopAgent(signer);
 }
 
-/** A Rocky root with dist/<slug>-build.sh of a project with this one repository. */
-function rootWith(dir: string, extra: Record<string, unknown> = {}): string {
-  const root = hostRoot('rocky');
-  mkdirSync(join(root, 'opt'));
+/** dist/<slug>-build.sh of a project with this one repository (pinned to `pin`), into `root`. */
+function bundleInto(root: string, dir: string, extra: Record<string, unknown> = {}, pin: TestKey = vendor): void {
   const project = makeProject({
     manifest: {
       distributions: ['rockylinux-9-x64'],
@@ -55,7 +59,7 @@ function rootWith(dir: string, extra: Record<string, unknown> = {}): string {
           {
             name: REPO,
             baseurl: `${served.url}/${dir}/`,
-            key: { file: 'keys/acme.asc', fingerprint: vendor.fingerprint },
+            key: { file: 'keys/acme.asc', fingerprint: pin.fingerprint },
             ...extra,
           },
         ],
@@ -63,11 +67,18 @@ function rootWith(dir: string, extra: Record<string, unknown> = {}): string {
     } as unknown as Partial<Manifest>,
   });
   mkdirSync(join(project, 'keys'));
-  copyFileSync(keyFile, join(project, 'keys/acme.asc'));
+  // both keys in the vendor's file: only the pinned one may reach rpm and dnf
+  writeFileSync(join(project, 'keys/acme.asc'), `${vendor.armored}${other.armored}`);
   copyFileSync(writeBundle(loadProject(project)).build, join(root, 'mpimg-test/build.sh'));
+}
+
+/** A Rocky root with the build script of bundleInto. */
+function rootWith(dir: string, extra: Record<string, unknown> = {}): string {
+  const root = hostRoot('rocky');
+  mkdirSync(join(root, 'opt'));
+  bundleInto(root, dir, extra);
   return root;
 }
-let keyFile: string;
 
 const step = (root: string): Run => inHostRoot(root, 'sh /mpimg-test/build.sh repositories', { timeoutMs: 180_000 });
 const dnf = (root: string, ...args: string[]): Run =>
@@ -84,8 +95,6 @@ beforeAll(async () => {
   }
   vendor = makeKey('Acme Packages <packages@acme.example>');
   other = makeKey('Someone Else <else@elsewhere.example>');
-  keyFile = join(tempDir('mpimg-acme-key-'), 'acme.asc');
-  spawnSync('sh', ['-c', 'cat >"$1"', 'sh', keyFile], { input: vendor.armored });
   top = tempDir('mpimg-dnf-metadata-');
   served = await serveDir(top);
   const hello = buildRpm('acme-hello');
@@ -93,6 +102,7 @@ beforeAll(async () => {
   repo('signed', hello, vendor);
   repo('unsigned', hello);
   repo('foreign', hello, other);
+  repo('rotating', hello, vendor);
 }, 240_000);
 
 afterAll(async () => {
@@ -166,6 +176,21 @@ describe("a dnf repository's metadata, read by the real dnf when the repositorie
     },
     300_000,
   );
+
+  it("a new pinned key (the vendor's rotation): metadata still signed by the old one is refused, though dnf had taken the old key in for it", () => {
+    const root = rootWith('rotating', { signedMetadata: true });
+    expect(step(root).code).toBe(0);
+    bundleInto(root, 'rotating', { signedMetadata: true }, other);
+    const r = step(root);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('repomd.xml GPG signature verification error: Bad GPG signature');
+    expect(r.stderr).toContain(`error: repositories: repository ${REPO}: dnf cannot read its metadata`);
+    // the vendor signs with the new key: read again
+    signRepomd('rotating', other);
+    const ok = step(root);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('metadata read, its signature checked');
+  }, 300_000);
 
   it('without signedMetadata no repo_gpgcheck: the same unsigned metadata is read (the refusal above is that check)', () => {
     const root = rootWith('unsigned');

@@ -67,8 +67,9 @@ function repo(dir: string, rpms: string[]): void {
  * A Rocky root whose distribution repository is folder `baseos` of the server (its key not yet in
  * the rpm database, as on a fresh droplet), with the build script.
  */
-function rockyRoot(baseos: string): string {
+function rockyRoot(baseos: string, osRelease?: string): string {
   const root = hostRoot('rocky');
+  if (osRelease) put(root, 'etc/os-release', osRelease);
   put(
     root,
     'etc/yum.repos.d/rocky.repo',
@@ -132,6 +133,8 @@ beforeAll(async () => {
   repo('baseos-foreign', [epelRelease('epel-foreign'), python3Systemd]);
   // a distribution without epel-release (RHEL without EPEL set up)
   repo('baseos-noepel', [python3Systemd]);
+  // Fedora: fail2ban in the distribution's own repository, no EPEL
+  repo('fedora', [server(distro), python3Systemd]);
   const dir = makeProject({
     manifest: { distributions: ['rockylinux-9-x64'], fail2ban: { jails: ['sshd'] } } as unknown as Partial<Manifest>,
   });
@@ -228,12 +231,26 @@ describe('the fail2ban step on the dnf family, with the real dnf, rpm and fail2b
       /Import of key\(s\) didn't help, wrong key\(s\)\?\n[^]*Failing package is: fail2ban-server-1\.0-1\.noarch\n/,
     );
     expect(r.stderr).toContain('Error: GPG check FAILED');
-    expect(r.stderr).toContain('error: fail2ban: could not install fail2ban-server python3-systemd from EPEL\n');
+    expect(r.stderr).toContain(
+      "error: fail2ban: could not install fail2ban-server python3-systemd (EPEL's fail2ban)\n",
+    );
     expect(rpmQ(root, 'epel-release')).toBe(true);
     expect(rpmQ(root, 'fail2ban-server')).toBe(false);
     expect(rpmQ(root, 'python3-systemd')).toBe(false);
     expect(rpmKeys(root)).not.toContain(shortId(other));
     expect(existsSync(join(root, 'etc/fail2ban'))).toBe(false);
+  }, 300_000);
+
+  it("on Fedora, fail2ban-server from Fedora's own repository: no epel-release", () => {
+    const root = rockyRoot('fedora', 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\nPLATFORM_ID="platform:f40"\n');
+    const r = step(root);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("fail2ban: installing fail2ban-server python3-systemd (Fedora's fail2ban)\n");
+    expect(r.stdout).not.toContain('epel-release');
+    expect(rpmQ(root, 'epel-release')).toBe(false);
+    expect(signer(root, 'fail2ban-server')).toContain(`Key ID ${distro.fingerprint.slice(-16).toLowerCase()}`);
+    expect(r.stdout).toContain('enabled at boot');
   }, 300_000);
 
   it('installs nothing with MPIMG_SKIP_PACKAGES=1, and says what to do', () => {
