@@ -11,7 +11,7 @@
  * Not proven here: Rocky's own dnf (4.14 here; Rocky 9 has 4.14 too, Rocky 8 4.7) and dnf 5.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
@@ -50,19 +50,27 @@ function signRepomd(dir: string, signer: TestKey): void {
 }
 
 /** dist/<slug>-build.sh of a project with this one repository (pinned to `pin`), into `root`. */
-function bundleInto(root: string, dir: string, extra: Record<string, unknown> = {}, pin: TestKey = vendor): void {
+function bundleInto(
+  root: string,
+  dir: string,
+  extra: Record<string, unknown> = {},
+  pin: TestKey = vendor,
+  listed = true,
+): void {
   const project = makeProject({
     manifest: {
       distributions: ['rockylinux-9-x64'],
       build: {
-        repositories: [
-          {
-            name: REPO,
-            baseurl: `${served.url}/${dir}/`,
-            key: { file: 'keys/acme.asc', fingerprint: pin.fingerprint },
-            ...extra,
-          },
-        ],
+        repositories: listed
+          ? [
+              {
+                name: REPO,
+                baseurl: `${served.url}/${dir}/`,
+                key: { file: 'keys/acme.asc', fingerprint: pin.fingerprint },
+                ...extra,
+              },
+            ]
+          : [],
       },
     } as unknown as Partial<Manifest>,
   });
@@ -190,6 +198,17 @@ describe("a dnf repository's metadata, read by the real dnf when the repositorie
     const ok = step(root);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('metadata read, its signature checked');
+    // once mpimg.json drops it, its cache folder (and the key dnf kept there) goes; not another's
+    const cache = join(root, 'var/cache/dnf');
+    const ours = readdirSync(cache).filter((f) => new RegExp(`^${REPO}-[0-9a-f]{16}$`).test(f));
+    expect(ours).toHaveLength(1);
+    mkdirSync(join(cache, `${REPO}-extra-0123456789abcdef`));
+    bundleInto(root, 'rotating', {}, vendor, false);
+    const gone = step(root);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout).toContain(`repository ${REPO}: removed (no longer in mpimg.json)`);
+    expect(existsSync(join(cache, ours[0]))).toBe(false);
+    expect(existsSync(join(cache, `${REPO}-extra-0123456789abcdef`))).toBe(true);
   }, 300_000);
 
   it('without signedMetadata no repo_gpgcheck: the same unsigned metadata is read (the refusal above is that check)', () => {

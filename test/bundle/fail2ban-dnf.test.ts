@@ -196,7 +196,7 @@ describe('the fail2ban step on the dnf family, with the real dnf, rpm and fail2b
     expect(processesIn(root)).toEqual([]);
   }, 300_000);
 
-  it("without firewalld in the image, EPEL's fail2ban-server alone (no fail2ban-firewalld, which would bring firewalld)", () => {
+  it("without firewalld in the image, EPEL's fail2ban-server alone (no fail2ban-firewalld, which would bring firewalld); with firewalld later, a re-run adds it", () => {
     const root = rockyRoot('baseos');
     const r = step(root);
     expect(r.stderr).toBe('');
@@ -205,6 +205,14 @@ describe('the fail2ban step on the dnf family, with the real dnf, rpm and fail2b
     expect(rpmQ(root, 'fail2ban-server')).toBe(true);
     expect(rpmQ(root, 'fail2ban-firewalld')).toBe(false);
     expect(rpmQ(root, 'firewalld')).toBe(false);
+    // firewalld added later (build.packages, the firewall step): a re-run adds fail2ban-firewalld only
+    expect(inHostRoot(root, 'dnf -y install firewalld >/dev/null 2>&1', { timeoutMs: 180_000 }).code).toBe(0);
+    const again = step(root);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("fail2ban: installing fail2ban-firewalld (EPEL's fail2ban)\n");
+    expect(again.stdout).not.toContain('epel-release');
+    expect(rpmQ(root, 'fail2ban-firewalld')).toBe(true);
   }, 300_000);
 
   it('refuses, explaining, when the distribution offers no epel-release: nothing installed, no jail file', () => {
