@@ -86,6 +86,8 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/firewall-firewalld.test.ts',
   // the real rpm, rpmsign, createrepo_c and dnf in a root of its own (a signed repository; a login)
   'test/bundle/dnf-repository-signed.test.ts',
+  'test/bundle/fail2ban-dnf.test.ts',
+  'test/bundle/dnf-repository-metadata.test.ts',
   'test/bundle/motd-login-rhel.test.ts',
   // shellcheck, packer, make, apt-ftparchive/gpg
   'test/cli-shellcheck.test.ts',

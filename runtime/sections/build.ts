@@ -8,7 +8,7 @@ import {
   type RepositoryAuth,
 } from './build-secrets.js';
 import { DEBCONF_CHECKS, DEBCONF_SCHEMA, type DebconfEntry } from './debconf.js';
-import { obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
+import { bool, obj, perDistro, projectPath, push, str, strings, unsafeDropletPath, type PerDistro } from './common.js';
 
 export interface RepositoryKey {
   /** The signing key shipped in the project (armored or binary). */
@@ -30,6 +30,8 @@ export interface Repository {
   components?: string[];
   /** dnf: the repository's base URL ($releasever and $basearch are dnf's). */
   baseurl?: string;
+  /** dnf: the repository signs its metadata (repodata/repomd.xml.asc) with its key: repo_gpgcheck=1. */
+  signedMetadata?: boolean;
   key?: RepositoryKey;
   auth?: RepositoryAuth;
 }
@@ -124,6 +126,9 @@ const REPOSITORY = obj(
       'x-message': 'bad URL {value}',
       'x-hint': 'an http(s) URL without blanks or "\\"',
     }),
+    signedMetadata: bool(
+      "dnf: the repository signs its metadata (a detached signature repodata/repomd.xml.asc) with its key: the .repo gets repo_gpgcheck=1, so dnf refuses metadata the key did not sign, not only packages (gpgcheck=1, always). Many vendors sign only their packages: switch it on when the vendor's repository has repomd.xml.asc; the build reads the metadata (dnf makecache) and fails if it is not signed by the key.",
+    ),
     key: obj(
       {
         file: projectPath('The signing key, shipped in the project.'),
@@ -261,6 +266,13 @@ export const BUILD_CHECKS: Record<string, Check> = {
       );
     if (r.uris !== undefined && !r.suites)
       push(out, `${at}.suites`, 'an apt repository needs its suites', 'e.g. "suites": ["{codename}"]');
+    if (r.signedMetadata !== undefined && r.baseurl === undefined)
+      push(
+        out,
+        `${at}.signedMetadata`,
+        'only a dnf repository ("baseurl") takes "signedMetadata"',
+        'apt always checks a repository\'s Release file against its key (Signed-By): remove "signedMetadata"',
+      );
     if (r.ppa !== undefined && r.key)
       push(out, `${at}.key`, 'a PPA brings its own key', 'remove "key" (add-apt-repository fetches it)');
     // add-apt-repository has no way to take credentials: "auth" on a PPA would be dropped silently.

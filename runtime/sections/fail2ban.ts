@@ -49,7 +49,7 @@ export const FAIL2BAN_SCHEMA = obj(
   {
     required: ['jails'],
     description:
-      'fail2ban in the image: installed with the packages (fail2ban and python3-systemd on apt distributions; on the dnf family EPEL\'s fail2ban with python3-systemd, installed by the fail2ban step after epel-release), the jails of "jails" enabled in /etc/fail2ban/jail.d/<slug>.local (written by mpimg, read after the distribution\'s files), and fail2ban.service enabled at boot. The image check verifies the jails as fail2ban itself reads its configuration and that the service is enabled, and on a droplet made from the image (`mpimg verify`) that `fail2ban-client status JAIL` answers for each jail.',
+      "fail2ban in the image: installed with the packages (fail2ban and python3-systemd on apt distributions; on the dnf family EPEL's fail2ban-server, with fail2ban-firewalld when the image has firewalld and the distribution's python3-systemd, installed by the fail2ban step after epel-release, not EPEL's fail2ban meta-package, which pulls in a mail server), the jails of \"jails\" enabled in /etc/fail2ban/jail.d/<slug>.local (written by mpimg, read after the distribution's files), and fail2ban.service enabled at boot. The image check verifies the jails as fail2ban itself reads its configuration and that the service is enabled, and on a droplet made from the image (`mpimg verify`) that `fail2ban-client status JAIL` answers for each jail.",
   },
 );
 

@@ -96,7 +96,7 @@ function repositoryLines(
     const keySource = r.key?.file ? 'file' : r.key?.url ? 'url' : 'none';
     const keyArg = r.key?.file ? `mpimg_keyfile_${keys.get(r.key.file)}` : (r.key?.url ?? '');
     const keyShown = r.key?.file ?? r.key?.url ?? '';
-    return `mpimg_repo ${[r.name, kind, source, (r.suites ?? []).join(' '), (r.components ?? []).join(' '), keySource, keyArg, keyShown, (r.key?.fingerprint ?? '').toUpperCase()].map(sq).join(' ')}`;
+    return `mpimg_repo ${[r.name, kind, source, (r.suites ?? []).join(' '), (r.components ?? []).join(' '), keySource, keyArg, keyShown, (r.key?.fingerprint ?? '').toUpperCase(), r.signedMetadata ? '1' : '', r.auth ? '1' : ''].map(sq).join(' ')}`;
   });
 }
 

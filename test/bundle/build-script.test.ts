@@ -669,6 +669,7 @@ describe('repositories: signing keys checked with gpg before anything is written
         'baseurl=https://rpm.acme.example/el$releasever/$basearch',
         'enabled=1',
         'gpgcheck=1',
+        'skip_if_unavailable=False',
         'gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme',
         '',
       ].join('\n'),

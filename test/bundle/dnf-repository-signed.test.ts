@@ -9,8 +9,9 @@
  * its key out unless another repository still uses it.
  *
  * Not proven here: Rocky's own rpm 4.16 and dnf (this is Debian's rpm 4.18 and dnf 4.14, which keep
- * the rpm database in ~/.rpmdb where Rocky uses /var/lib/rpm), and repo_gpgcheck (the step does not
- * set it, so the repository's repomd.xml is not signed here: each package's own signature is checked).
+ * the rpm database in ~/.rpmdb where Rocky uses /var/lib/rpm). repo_gpgcheck is off here (no
+ * "signedMetadata"): each package's own signature is checked; signed metadata is
+ * test/bundle/dnf-repository-metadata.test.ts.
  * The SSH step (`mpimg run repositories`) runs this same command of the same script.
  */
 import { spawnSync } from 'node:child_process';

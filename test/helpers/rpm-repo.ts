@@ -29,11 +29,31 @@ const rpmEnv = (home: string): NodeJS.ProcessEnv => ({
   HOME: home,
 });
 
-/** Builds noarch package `name`-1.0-1 with the real rpmbuild; the path of the .rpm. */
-export function buildRpm(name: string): string {
+/** What a test package holds besides its name: its dependencies, and files (text, or a copy of a folder). */
+export interface RpmContent {
+  requires?: string[];
+  files?: { path: string; text?: string; from?: string }[];
+}
+
+/**
+ * Builds noarch package `name`-1.0-1 with the real rpmbuild; the path of the .rpm. Without `files`
+ * it installs /opt/<name>/hello.txt.
+ */
+export function buildRpm(name: string, content: RpmContent = {}): string {
   const top = tempDir('mpimg-rpmbuild-');
   mkdirSync(join(top, 'SPECS'));
   const spec = join(top, 'SPECS', `${name}.spec`);
+  const files = content.files ?? [{ path: `/opt/${name}/hello.txt`, text: `hello from ${name}\n` }];
+  const install: string[] = [];
+  files.forEach((f, i) => {
+    install.push(`mkdir -p %{buildroot}${dirname(f.path)}`);
+    if (f.from !== undefined) install.push(`cp -a '${f.from}' '%{buildroot}${f.path}'`);
+    else {
+      // the text, kept byte for byte in a source file of its own
+      writeFileSync(join(top, `file${i}`), f.text ?? '');
+      install.push(`cp '${join(top, `file${i}`)}' '%{buildroot}${f.path}'`);
+    }
+  });
   writeFileSync(
     spec,
     [
@@ -43,13 +63,15 @@ export function buildRpm(name: string): string {
       'Summary: a package of a signed test repository',
       'License: MIT',
       'BuildArch: noarch',
+      // only the dependencies given (a copied script's #! would add one on this machine's paths)
+      'AutoReqProv: no',
+      ...(content.requires ?? []).map((r) => `Requires: ${r}`),
       '%description',
       `${HEADER_MARK} ${name}`,
       '%install',
-      `mkdir -p %{buildroot}/opt/${name}`,
-      `echo hello from ${name} > %{buildroot}/opt/${name}/hello.txt`,
+      ...install,
       '%files',
-      `/opt/${name}/hello.txt`,
+      ...files.map((f) => f.path),
       '',
     ].join('\n'),
   );
