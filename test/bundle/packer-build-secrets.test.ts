@@ -6,35 +6,20 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { makeProject } from '../helpers/project-fixture.js';
-import { hclString, nullBuildDir } from '../helpers/packer-run.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { hclString, nullBuildDir, runPacker } from '../helpers/packer-run.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { tempDir } from '../helpers/temp.js';
 
 const VALUE = 'PKR-LIC-5e6f7a8b9c0d-acme';
-let sshd: Sshd;
-let home: string;
+const sshd = sshdPerFile();
+const home = tempDir('mpimg-packer-home-');
 
-beforeAll(async () => {
-  home = tempDir('mpimg-packer-home-');
-  sshd = await startSshd();
-});
-afterAll(async () => {
-  await sshd?.stop();
-});
-
-function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync('packer', args, {
-    cwd,
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: { PATH: process.env.PATH, HOME: home, CHECKPOINT_DISABLE: '1', ...env },
-  });
-}
+const packer = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runPacker(cwd, args, { home, env });
 
 function project(log: string): { dir: string; text: string } {
   const dir = makeProject({

@@ -8,17 +8,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { recordBuild } from '../../tasks/record/build-record.js';
 import type { BuildRecord } from '../../tasks/record/types.js';
-import { hclString, nullBuildDir } from '../helpers/packer-run.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { hclString, nullBuildDir, runPacker } from '../helpers/packer-run.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { tempDir } from '../helpers/temp.js';
 import { makeFixtureProject, REPO, type FixtureProject } from '../tasks/fixture-project.js';
 import { connectTo } from '../tasks/helpers.js';
 
 const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let home: string;
 let bin: string;
 const HOSTILE_NAME = `Acme "q'u\`o$(touch PWNED)\${var.do_token}%{x}&<>`;
@@ -28,20 +28,10 @@ beforeAll(async () => {
   // `mpimg` on PATH, as a vendor without node_modules/.bin/mpimg in the project has it
   bin = tempDir('mpimg-packer-bin-');
   symlinkSync(join(REPO, 'bin/mpimg.js'), join(bin, 'mpimg'));
-  sshd = await startSshd();
-});
-afterAll(async () => {
-  await sshd?.stop();
 });
 
-function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync('packer', args, {
-    cwd,
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: { PATH: `${bin}:${process.env.PATH}`, HOME: home, CHECKPOINT_DISABLE: '1', ...env },
-  });
-}
+const packer = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runPacker(cwd, args, { home, env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
 
 const STATUS = `Package: libcap2
 Status: install ok installed

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import type { Repository } from '../../runtime/sections/build.js';
 import { loadProject } from '../../tasks/bundle/project.js';
@@ -17,29 +17,14 @@ import { secretNeedles } from '../../tasks/build-secrets.js';
 import { NEEDLES_AWK } from '../../tasks/steps/check.js';
 import { credentialProblem } from '../../tasks/steps/repository-auth.js';
 import { makeProject } from '../helpers/project-fixture.js';
-import { hclString, nullBuildDir } from '../helpers/packer-run.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { hclString, nullBuildDir, runPacker } from '../helpers/packer-run.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { tempDir } from '../helpers/temp.js';
 
-let sshd: Sshd;
-let home: string;
+const sshd = sshdPerFile();
+const home = tempDir('mpimg-packer-home-');
 
-beforeAll(async () => {
-  home = tempDir('mpimg-packer-home-');
-  sshd = await startSshd();
-});
-afterAll(async () => {
-  await sshd?.stop();
-});
-
-function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync('packer', args, {
-    cwd,
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: { PATH: process.env.PATH, HOME: home, CHECKPOINT_DISABLE: '1', ...env },
-  });
-}
+const packer = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runPacker(cwd, args, { home, env });
 
 const APT_REPO: Repository = {
   name: 'acme-private',

@@ -8,19 +8,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { PACKER_MIN_VERSION } from '../../tasks/bundle/packer.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { scripts } from '../../tasks/standard/index.js';
 import { makeProject } from '../helpers/project-fixture.js';
-import { hclString, nullBuildDir } from '../helpers/packer-run.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { hclString, nullBuildDir, runPacker } from '../helpers/packer-run.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { tempDir } from '../helpers/temp.js';
 import { connectTo } from '../tasks/helpers.js';
 
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let packerHome: string;
 
 beforeAll(async () => {
@@ -30,26 +30,11 @@ beforeAll(async () => {
     );
   }
   packerHome = tempDir('mpimg-packer-home-');
-  sshd = await startSshd();
-});
-afterAll(async () => {
-  await sshd?.stop();
 });
 
 /** Packer with no network, no checkpoint calls and a throwaway HOME. */
-function packer(cwd: string, args: string[]) {
-  return spawnSync('packer', args, {
-    cwd,
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: packerHome,
-      PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
-      CHECKPOINT_DISABLE: '1',
-    },
-  });
-}
+const packer = (cwd: string, args: string[]) =>
+  runPacker(cwd, args, { home: packerHome, env: { PACKER_PLUGIN_PATH: join(packerHome, 'plugins') } });
 
 /** A folder name and a script name a careless vendor (or an attacker's pull request) could commit. */
 const HOSTILE_DIR =
@@ -126,16 +111,10 @@ describe("the Packer template's build scripts step, run by real packer", () => {
     expect(fmt.stdout + fmt.stderr, 'packer fmt -check').toBe('');
     const old = text.replace(/^packer \{\n[\s\S]*?\n\}\n/m, '').replace(/^ {2}droplet_agent += false\n/m, '');
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), old);
-    const v = spawnSync('packer', ['validate', 'dist/check.pkr.hcl'], {
-      cwd: dir,
-      encoding: 'utf8',
+    const v = runPacker(dir, ['validate', 'dist/check.pkr.hcl'], {
+      home: packerHome,
       timeout: 60_000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: packerHome,
-        CHECKPOINT_DISABLE: '1',
-        DIGITALOCEAN_TOKEN: 'dop_v1_not-a-real-token',
-      },
+      env: { DIGITALOCEAN_TOKEN: 'dop_v1_not-a-real-token' },
     });
     expect(v.stdout + v.stderr, 'packer validate').not.toMatch(/Error/);
     expect(v.status).toBe(0);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN } from '../do/support.js';
+import { runPacker } from '../helpers/packer-run.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -22,17 +23,10 @@ let packerHome: string;
 
 /** The real packer, offline, with a throwaway HOME, from `cwd`. */
 function packerValidate(cwd: string, template: string) {
-  return spawnSync('packer', ['validate', template], {
-    cwd,
-    encoding: 'utf8',
+  return runPacker(cwd, ['validate', template], {
+    home: packerHome,
     timeout: 60_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: packerHome,
-      PACKER_PLUGIN_PATH: path.join(packerHome, 'plugins'),
-      CHECKPOINT_DISABLE: '1',
-      DIGITALOCEAN_TOKEN: TOKEN,
-    },
+    env: { PACKER_PLUGIN_PATH: path.join(packerHome, 'plugins'), DIGITALOCEAN_TOKEN: TOKEN },
   });
 }
 

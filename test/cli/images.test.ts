@@ -4,27 +4,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../tasks/cli.js';
+import { describe, expect, it } from 'vitest';
 import { writeRecord } from '../../tasks/record/store.js';
 import { sampleRecord } from '../helpers/build-record.js';
-import { captureContext, tempDir, writeManifest } from '../do/support.js';
+import { writeManifest } from '../do/support.js';
+import { images, projectsPerTest } from '../helpers/records-project.js';
 
-const dirs: Array<{ cleanup: () => void }> = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
-
-function project(): string {
-  const t = tempDir('mpimg-images-');
-  dirs.push(t);
-  writeManifest(t.dir);
-  return t.dir;
-}
-
-async function images(cwd: string, ...args: string[]) {
-  const cap = captureContext({ cwd, env: { PATH: process.env.PATH } });
-  const code = await main(['images', ...args], cap.ctx);
-  return { code, out: cap.out(), err: cap.err() };
-}
+const project = projectsPerTest('mpimg-images-');
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 

@@ -12,7 +12,7 @@ import runCommand from '../../tasks/commands/run.js';
 import { masker, openRunLog, tapWrites, type RunLog } from '../../tasks/commands/run-log.js';
 import { captureContext, runCommand as runCaught } from '../do/support.js';
 import { ADMIN_PASSWORD_MARK, CREDENTIALS, testDroplet, verifyProject, type TestDroplet } from '../do/droplet-root.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { keyArgs, sshArgs as sshdArgs, sshdPerFile } from '../helpers/sshd-run.js';
 import { tempDir } from '../helpers/temp.js';
 import { makeTaskProject } from '../tasks/fixture-project.js';
 
@@ -36,12 +36,11 @@ export const boom = task('boom', 'fails', async (c) => {
 });
 `;
 
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let project: string;
 const cleanups: Array<() => unknown> = [];
 
 beforeAll(async () => {
-  sshd = await startSshd();
   project = await makeTaskProject(MPIMGFILE);
 }, 120_000);
 
@@ -50,28 +49,10 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   if (project) fs.rmSync(project, { recursive: true, force: true });
 });
 
-const sshArgs = () => [
-  '--host',
-  sshd.host,
-  '--port',
-  String(sshd.port),
-  '--user',
-  sshd.user,
-  '--identity',
-  sshd.identityFile,
-  '--known-hosts',
-  sshd.knownHostsFile,
-  '--ssh-config',
-  sshd.clientConfigFile,
-  '--wait-attempts',
-  '3',
-  '--cloud-init-timeout',
-  '0',
-];
+const sshArgs = () => [...sshdArgs(sshd, 3), '--cloud-init-timeout', '0'];
 
 /** `mpimg run` in this process; env is the command's environment (process.env is left alone). */
 async function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = project) {
@@ -274,22 +255,8 @@ describe('a generated password on a droplet made from the image', () => {
         runCommand,
         [
           task,
-          '--host',
-          d.sshd.host,
-          '--port',
-          String(d.sshd.port),
-          '--identity',
-          d.sshd.identityFile,
-          '--known-hosts',
-          d.sshd.knownHostsFile,
-          '--ssh-config',
-          d.sshd.clientConfigFile,
-          '--wait-attempts',
-          '3',
-          '--cloud-init-timeout',
-          '5',
-          '--log',
-          log,
+          ...['--host', d.sshd.host, '--port', String(d.sshd.port), ...keyArgs(d.sshd)],
+          ...['--wait-attempts', '3', '--cloud-init-timeout', '5', '--log', log],
         ],
         cap.ctx,
       );

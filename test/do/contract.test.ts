@@ -3,13 +3,14 @@
 // and every answer the double gives, for every endpoint the client uses, must agree with it; and the
 // contract has teeth: a drift on either side (a field the client renames, a key the double leaves out)
 // is caught.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createImageCommand } from '../../tasks/commands/image.js';
 import { createSnapshotCommand } from '../../tasks/commands/snapshot.js';
 import { DoClient } from '../../tasks/do/client.js';
 import type { BuildStep } from '../../tasks/do/step.js';
 import { checkExchange, endpointFor, ENDPOINTS, type Exchange } from '../helpers/do-api-contract.js';
-import { DoApiDouble, type RecordedRequest } from '../helpers/do-api-double.js';
+import { type RecordedRequest } from '../helpers/do-api-double.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
 import {
   FAST_RETRY,
   FAST_TIMINGS,
@@ -19,33 +20,28 @@ import {
   captureContext,
   fastClock,
   runCommand,
-  tempDir,
   writeManifest,
 } from './support.js';
 
 const APP = 'acme-wiki-listing';
 const NOW = new Date('2026-03-04T05:06:07Z');
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.sshKeys = [
-    {
-      id: 7,
-      fingerprint: '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa',
-      name: 'laptop',
-      public_key: 'ssh-ed25519 AAAA laptop',
-    },
-  ];
-  api.behaviour.activeAfterMs = 10;
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
-  api.addApp({ appId: APP, name: 'Acme Wiki' });
-  project = tempDir('mpimg-contract-');
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const { api, project } = apiDoublePerTest({
+  prefix: 'mpimg-contract-',
+  manifest: false,
+  prepare: (a) => {
+    a.sshKeys = [
+      {
+        id: 7,
+        fingerprint: '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa',
+        name: 'laptop',
+        public_key: 'ssh-ed25519 AAAA laptop',
+      },
+    ];
+    a.behaviour.activeAfterMs = 10;
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
+    a.addApp({ appId: APP, name: 'Acme Wiki' });
+  },
 });
 
 const passVerify: BuildStep = async (c) => {

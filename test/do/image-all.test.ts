@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
@@ -12,7 +12,7 @@ import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { reportVerifyCheck } from '../../tasks/standard/verify-results.js';
 import { MpimgError } from '../../core/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
 import { ADMIN_PASSWORD_MARK, VERIFY_MANIFEST, testDroplet, verifyProject, type TestDroplet } from './droplet-root.js';
 import {
   FAST_RETRY,
@@ -23,7 +23,6 @@ import {
   captureContext,
   fastClock,
   runCommand,
-  tempDir,
   writeManifest,
 } from './support.js';
 
@@ -31,20 +30,15 @@ const APP = 'acme-wiki-listing';
 const DISTS = ['debian-12-x64', 'ubuntu-24-04-x64', 'rockylinux-9-x64'];
 const NOW = new Date('2026-03-04T05:06:07Z');
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'laptop', public_key: 'ssh-ed25519 AAAA laptop' }];
-  api.behaviour.activeAfterMs = 10;
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
-  api.addApp({ appId: APP, name: 'Acme Wiki' });
-  project = tempDir('mpimg-image-all-');
-  writeManifest(project.dir, { ...MANIFEST, distributions: DISTS, listing: { appId: APP } });
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-image-all-',
+  manifest: { ...MANIFEST, distributions: DISTS, listing: { appId: APP } },
+  prepare: (a) => {
+    a.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'laptop', public_key: 'ssh-ed25519 AAAA laptop' }];
+    a.behaviour.activeAfterMs = 10;
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
+    a.addApp({ appId: APP, name: 'Acme Wiki' });
+  },
 });
 
 /** The slug the droplet was made from (the double answers it in the droplet's image). */
@@ -52,15 +46,9 @@ const distOf = (c: BuildStepContext) =>
   (c.droplet as unknown as { image: { slug: string | null } }).image.slug ?? 'snapshot';
 
 function setup(deps: Partial<ImageCommandDeps>) {
-  const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
-  const cmd = createImageCommand({
-    clock: fastClock(),
-    retry: FAST_RETRY,
-    timings: FAST_TIMINGS,
-    now: () => NOW,
-    ...deps,
-  });
-  return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
+  return runner(
+    createImageCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW, ...deps }),
+  );
 }
 
 /** A verify step that reports and prints what the real task does, passing or failing as told. */

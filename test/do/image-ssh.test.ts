@@ -1,47 +1,25 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createImageCommand } from '../../tasks/commands/image.js';
 import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
+import { keyArgs, sshdPerFile } from '../helpers/sshd-run.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import {
-  FAST_RETRY,
-  FAST_TIMINGS,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir } from './support.js';
 
 // `mpimg image` end to end on this side of the API: the double plays DigitalOcean and hands out a
 // droplet at 127.0.0.1, a real sshd plays the droplet, and the real `mpimg run build` runs the
 // project's build task over SSH. The task only writes inside the test's temp dir.
-let sshd: Sshd;
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-
-beforeAll(async () => {
-  sshd = await startSshd();
-});
-afterAll(async () => {
-  await sshd?.stop();
-});
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'test', public_key: 'ssh-ed25519 AAAA test' }];
-  api.behaviour.createdIp = sshd.host;
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
-  project = tempDir('mpimg-image-ssh-');
-  writeManifest(project.dir);
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const sshd = sshdPerFile();
+const { api, project } = apiDoublePerTest({
+  prefix: 'mpimg-image-ssh-',
+  prepare: (a) => {
+    a.sshKeys = [{ id: 7, fingerprint: 'aa:bb', name: 'test', public_key: 'ssh-ed25519 AAAA test' }];
+    a.behaviour.createdIp = sshd.host;
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
+  },
 });
 
 /** A task file without imports: a task is a function carrying the library's shared marker. */
@@ -58,16 +36,7 @@ export const build = task('build', async (c) => { ${body} });
 function command() {
   const build = runTaskBuildStep({
     sshPort: sshd.port,
-    extraArgs: [
-      '--identity',
-      sshd.identityFile,
-      '--known-hosts',
-      sshd.knownHostsFile,
-      '--ssh-config',
-      sshd.clientConfigFile,
-      '--wait-attempts',
-      '3',
-    ],
+    extraArgs: [...keyArgs(sshd), '--wait-attempts', '3'],
   });
   return createImageCommand({ build, clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS });
 }

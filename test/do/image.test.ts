@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createImageCommand, type ImageCommandDeps } from '../../tasks/commands/image.js';
 import type { Command } from '../../tasks/commands/types.js';
@@ -8,46 +8,29 @@ import { runTaskBuildStep } from '../../tasks/commands/task-step.js';
 import type { BuildStep, BuildStepContext } from '../../tasks/do/pipeline.js';
 import { MpimgError } from '../../core/errors.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
-import {
-  FAST_RETRY,
-  FAST_TIMINGS,
-  MANIFEST,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
+import { FAST_RETRY, FAST_TIMINGS, MANIFEST, TOKEN, captureContext, fastClock, writeManifest } from './support.js';
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.sshKeys = [
-    {
-      id: 11,
-      fingerprint: '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa',
-      name: 'laptop',
-      public_key: 'ssh-ed25519 AAAA laptop',
-    },
-    {
-      id: 12,
-      fingerprint: '4c:27:c0:f5:9c:11:9c:c9:6a:9d:ba:e4:01:2a:56:0b',
-      name: 'ci',
-      public_key: 'ssh-ed25519 AAAA ci',
-    },
-  ];
-  api.behaviour.activeAfterMs = 20;
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
-  project = tempDir('mpimg-image-');
-  writeManifest(project.dir);
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-image-',
+  prepare: (a) => {
+    a.sshKeys = [
+      {
+        id: 11,
+        fingerprint: '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa',
+        name: 'laptop',
+        public_key: 'ssh-ed25519 AAAA laptop',
+      },
+      {
+        id: 12,
+        fingerprint: '4c:27:c0:f5:9c:11:9c:c9:6a:9d:ba:e4:01:2a:56:0b',
+        name: 'ci',
+        public_key: 'ssh-ed25519 AAAA ci',
+      },
+    ];
+    a.behaviour.activeAfterMs = 20;
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 20 };
+  },
 });
 
 const NOW = new Date('2026-03-04T05:06:07Z');
@@ -56,7 +39,6 @@ function setup(
   build: BuildStep,
   opts: { isTTY?: boolean; env?: NodeJS.ProcessEnv; deps?: Partial<ImageCommandDeps> } = {},
 ) {
-  const cap = captureContext({ cwd: project.dir, env: opts.env ?? apiEnv(api.url, project.dir), isTTY: opts.isTTY });
   const cmd = createImageCommand({
     build,
     clock: fastClock(),
@@ -65,7 +47,7 @@ function setup(
     now: () => NOW,
     ...opts.deps,
   });
-  return { cap, run: (argv: string[] = []) => runCommand(cmd, argv, cap.ctx) };
+  return runner(cmd, opts);
 }
 
 const RUN_TAG_RE = /^mpimg-run:[0-9a-f]{12}$/;

@@ -5,7 +5,7 @@
  * things 1.6.6 cannot parse or refuses are taken out, the `packer { required_version, required_plugins }`
  * block and `droplet_agent = false` (checked as text below and in test/bundle/packer-template.test.ts).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,26 +13,19 @@ import type { Manifest } from '../../runtime/manifest.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { makeProject } from '../helpers/project-fixture.js';
+import { runPacker } from '../helpers/packer-run.js';
 import { tempDir } from '../helpers/temp.js';
 import { TOKEN } from './support.js';
 
 let packerHome: string;
 
 /** Packer with no network, no plugin downloads, no checkpoint calls and a throwaway HOME. */
-function packer(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync('packer', args, {
-    cwd,
-    encoding: 'utf8',
+const packer = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runPacker(cwd, args, {
+    home: packerHome,
     timeout: 60_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: packerHome,
-      PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
-      CHECKPOINT_DISABLE: '1',
-      ...env,
-    },
+    env: { PACKER_PLUGIN_PATH: join(packerHome, 'plugins'), ...env },
   });
-}
 
 /** What Packer 1.6.6 cannot parse (or refuses: required_version), and only that. */
 function forOldPacker(text: string): string {
@@ -221,18 +214,11 @@ describe('Packer template (dist/<slug>.pkr.hcl, written by mpimg bundle)', () =>
     expect(text).toContain('source      = "${local.project}/steps-$${var.do_token}/10-a.sh"');
     writeFileSync(join(dir, 'dist/check.pkr.hcl'), forOldPacker(text));
     // What Packer makes of it, with a token in the environment: the literal text, no token, no secret marker.
-    const c = spawnSync('packer', ['console', 'dist/check.pkr.hcl'], {
-      cwd: dir,
-      encoding: 'utf8',
+    const c = runPacker(dir, ['console', 'dist/check.pkr.hcl'], {
+      home: packerHome,
       timeout: 60_000,
       input: 'local.snapshot_name\n',
-      env: {
-        PATH: process.env.PATH,
-        HOME: packerHome,
-        PACKER_PLUGIN_PATH: join(packerHome, 'plugins'),
-        CHECKPOINT_DISABLE: '1',
-        DIGITALOCEAN_ACCESS_TOKEN: TOKEN,
-      },
+      env: { PACKER_PLUGIN_PATH: join(packerHome, 'plugins'), DIGITALOCEAN_ACCESS_TOKEN: TOKEN },
     });
     expect(c.stdout + c.stderr).not.toContain(TOKEN);
     expect(c.stdout.trim()).toMatch(/^leak-%-acme-wiki-\d{8}-\d{6}$/);

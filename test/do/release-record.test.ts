@@ -2,25 +2,15 @@
 // in the released image, the age warning, and exit status 75 while the listing is pending or in review.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
 import { writeRecord } from '../../tasks/record/store.js';
 import type { BuildRecord } from '../../tasks/record/types.js';
 import { validateManifest } from '../../runtime/manifest.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
 import { sampleRecord } from '../helpers/build-record.js';
-import {
-  FAST_RETRY,
-  MANIFEST,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { FAST_RETRY, MANIFEST, apiEnv, captureContext, fastClock, writeManifest } from './support.js';
 
 const APP = 'acme-wiki-app';
 const NOW = new Date('2026-03-20T12:00:00Z');
@@ -37,19 +27,16 @@ const LISTED = {
   },
 };
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-let imageId: number;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.addApp({ appId: APP, name: 'Acme Wiki' });
-  imageId = api.addImage({ name: 'acme-wiki-1.2.0', created_at: '2026-03-18T08:00:00Z' }).id;
-  project = tempDir('mpimg-release-record-');
-  writeManifest(project.dir, LISTED);
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-release-record-',
+  manifest: LISTED,
+  prepare: (a) => {
+    a.addApp({ appId: APP, name: 'Acme Wiki' });
+  },
 });
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+let imageId: number;
+beforeEach(() => {
+  imageId = api.addImage({ name: 'acme-wiki-1.2.0', created_at: '2026-03-18T08:00:00Z' }).id;
 });
 
 /** A record of a build whose snapshot is `snapshotId`, with these packages, freshened at `freshen`. */
@@ -69,9 +56,7 @@ function record(
 }
 
 function setup() {
-  const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
-  const cmd = createReleaseCommand({ clock: fastClock(), retry: FAST_RETRY, now: () => NOW });
-  return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
+  return runner(createReleaseCommand({ clock: fastClock(), retry: FAST_RETRY, now: () => NOW }));
 }
 const patches = () => api.requests.filter((r) => r.method === 'PATCH');
 

@@ -2,25 +2,15 @@
 // sent, the refusals of the API in words that say what to do, the retry rules of a PATCH.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createReleaseCommand } from '../../tasks/commands/release.js';
 import { osVersionOf, releaseBody } from '../../tasks/do/release.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { validateManifest, type Manifest } from '../../runtime/manifest.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
-import {
-  FAST_RETRY,
-  MANIFEST,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
+import { FAST_RETRY, MANIFEST, TOKEN, apiEnv, captureContext, fastClock, writeManifest } from './support.js';
 
 const APP = '5f8c0a1b2c3d4e5f6a7b8c9d';
 const LISTED = {
@@ -42,25 +32,20 @@ const LISTED = {
   },
 };
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-let imageId: number;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.addApp({ appId: APP, name: 'Acme Wiki' });
-  imageId = api.addImage({ name: 'acme-wiki-1.2.0-20260304-050607' }).id;
-  project = tempDir('mpimg-release-');
-  writeManifest(project.dir, LISTED);
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-release-',
+  manifest: LISTED,
+  prepare: (a) => {
+    a.addApp({ appId: APP, name: 'Acme Wiki' });
+  },
 });
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+let imageId: number;
+beforeEach(() => {
+  imageId = api.addImage({ name: 'acme-wiki-1.2.0-20260304-050607' }).id;
 });
 
 function setup(env?: NodeJS.ProcessEnv) {
-  const cap = captureContext({ cwd: project.dir, env: env ?? apiEnv(api.url, project.dir) });
-  const cmd = createReleaseCommand({ clock: fastClock(), retry: FAST_RETRY });
-  return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
+  return runner(createReleaseCommand({ clock: fastClock(), retry: FAST_RETRY }), { env });
 }
 
 const patches = () => api.requests.filter((r) => r.method === 'PATCH');

@@ -1,38 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../tasks/cli.js';
 import { createSnapshotCommand, type Prompt } from '../../tasks/commands/snapshot.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
-import {
-  FAST_RETRY,
-  FAST_TIMINGS,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
+import { FAST_RETRY, FAST_TIMINGS, TOKEN, apiEnv, captureContext, fastClock, runCommand, tempDir } from './support.js';
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 15 };
-  project = tempDir('mpimg-snap-');
-  writeManifest(project.dir);
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-snap-',
+  prepare: (a) => {
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 15 };
+  },
 });
 
 const NOW = new Date('2026-03-04T05:06:07Z');
 
 function setup(opts: { env?: NodeJS.ProcessEnv; isTTY?: boolean; prompt?: Prompt } = {}) {
-  const cap = captureContext({ cwd: project.dir, env: opts.env ?? apiEnv(api.url, project.dir), isTTY: opts.isTTY });
   const cmd = createSnapshotCommand({
     clock: fastClock(),
     retry: FAST_RETRY,
@@ -40,7 +23,7 @@ function setup(opts: { env?: NodeJS.ProcessEnv; isTTY?: boolean; prompt?: Prompt
     now: () => NOW,
     prompt: opts.prompt,
   });
-  return { cap, run: (argv: string[]) => runCommand(cmd, argv, cap.ctx) };
+  return runner(cmd, opts);
 }
 
 /** A build droplet as `mpimg image --keep` leaves it: tagged, so no confirmation is needed. */

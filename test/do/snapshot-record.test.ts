@@ -6,43 +6,27 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSnapshotCommand } from '../../tasks/commands/snapshot.js';
 import { writeRecord } from '../../tasks/record/store.js';
 import type { BuildRecord } from '../../tasks/record/types.js';
 import { sampleRecord } from '../helpers/build-record.js';
-import { DoApiDouble } from '../helpers/do-api-double.js';
-import {
-  FAST_RETRY,
-  FAST_TIMINGS,
-  TOKEN,
-  apiEnv,
-  captureContext,
-  fastClock,
-  runCommand,
-  tempDir,
-  writeManifest,
-} from './support.js';
+import { apiDoublePerTest } from '../helpers/do-api-project.js';
+import { FAST_RETRY, FAST_TIMINGS, fastClock } from './support.js';
 
-let api: DoApiDouble;
-let project: ReturnType<typeof tempDir>;
-beforeEach(async () => {
-  api = await DoApiDouble.start(TOKEN);
-  api.behaviour.actionMs = { shutdown: 10, snapshot: 15 };
-  project = tempDir('mpimg-snaprec-');
-  writeManifest(project.dir);
-});
-afterEach(async () => {
-  await api.close();
-  project.cleanup();
+const { api, project, runner } = apiDoublePerTest({
+  prefix: 'mpimg-snaprec-',
+  prepare: (a) => {
+    a.behaviour.actionMs = { shutdown: 10, snapshot: 15 };
+  },
 });
 
 const NOW = new Date('2026-03-04T05:06:07Z');
 
 async function snapshot(droplet: number) {
-  const cap = captureContext({ cwd: project.dir, env: apiEnv(api.url, project.dir) });
   const cmd = createSnapshotCommand({ clock: fastClock(), retry: FAST_RETRY, timings: FAST_TIMINGS, now: () => NOW });
-  const code = await runCommand(cmd, ['--droplet', String(droplet), '--json'], cap.ctx);
+  const { cap, run } = runner(cmd);
+  const code = await run(['--droplet', String(droplet), '--json']);
   return { code, out: cap.out(), err: cap.err() };
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import runCommand from '../../tasks/commands/run.js';
 import { packageRoot } from '../../core/paths.js';
+import { keyArgs } from '../helpers/sshd-run.js';
 import { TOKEN, captureContext } from './support.js';
 import {
   ADMIN_PASSWORD_MARK,
@@ -45,21 +46,8 @@ async function verify(project: string, d: TestDroplet, extra: string[] = []) {
   const code = await runCommand.run(
     [
       'verify',
-      '--host',
-      d.sshd.host,
-      '--port',
-      String(d.sshd.port),
-      '--identity',
-      d.sshd.identityFile,
-      '--known-hosts',
-      d.sshd.knownHostsFile,
-      '--ssh-config',
-      d.sshd.clientConfigFile,
-      '--wait-attempts',
-      '3',
-      '--cloud-init-timeout',
-      '5',
-      ...extra,
+      ...['--host', d.sshd.host, '--port', String(d.sshd.port), ...keyArgs(d.sshd)],
+      ...['--wait-attempts', '3', '--cloud-init-timeout', '5', ...extra],
     ],
     cap.ctx,
   );

@@ -3,10 +3,29 @@
  * over the test sshd, the template's `local.project` and `local.work` (and any other locals) pointed
  * at folders of the test, and the work folder made first as the template's own first step makes it.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sshd } from './sshd.js';
 import { tempDir } from './temp.js';
+
+/**
+ * The real `packer` in `cwd`: checkpoint calls off, HOME a throwaway folder of the test (its plugins,
+ * its config), and of this process's environment only PATH, plus `env`.
+ */
+export function runPacker(
+  cwd: string,
+  args: string[],
+  opts: { home: string; env?: NodeJS.ProcessEnv; timeout?: number; input?: string },
+) {
+  return spawnSync('packer', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 180_000,
+    input: opts.input,
+    env: { PATH: process.env.PATH, HOME: opts.home, CHECKPOINT_DISABLE: '1', ...opts.env },
+  });
+}
 
 /** A string as an HCL string literal, with `${` kept as text (Packer would evaluate it). */
 export const hclString = (s: string): string => JSON.stringify(s).replace(/\$\{/g, '$${');

@@ -11,16 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
-import runCommand from '../../tasks/commands/run.js';
-import type { CommandContext } from '../../tasks/commands/types.js';
 import { makeKey } from '../helpers/gpg.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { runTaskInRoot, sshdPerFile } from '../helpers/sshd-run.js';
 import { makeFixtureProject, REPO, type FixtureProject } from './fixture-project.js';
-import { Capture } from './helpers.js';
 
 const LICENSE = 'LIC-7d41c0ffee-2026-acme';
 const TOKEN = 'tok_5b9e01d2aa77f3';
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let project: FixtureProject;
 const temps: string[] = [];
 
@@ -39,39 +36,18 @@ function newRoot(): string {
 
 async function runTask(name: string, root: string, extra: string[]) {
   const log = join(temp('mpimg-bsecret-log-'), 'run.log');
-  const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
+  const r = await runTaskInRoot(sshd, name, root, {
     cwd: project.dir,
-    env: process.env,
-    stdout: new Capture(),
-    stderr: new Capture(),
-    isTTY: false,
-    signal: new AbortController().signal,
-  };
-  const saved = { ...process.env };
-  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ACME_TOKEN: TOKEN });
-  try {
-    const code = await runCommand.run(
-      [
-        name,
-        ...['--host', sshd.host, '--port', String(sshd.port), '--user', sshd.user, '--identity', sshd.identityFile],
-        ...['--known-hosts', sshd.knownHostsFile, '--ssh-config', sshd.clientConfigFile, '--wait-attempts', '3'],
-        ...['--log', log],
-        ...extra,
-      ],
-      ctx,
-    );
-    const logText = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    return { code, out: ctx.stdout.text, err: ctx.stderr.text, all: `${ctx.stdout.text}${ctx.stderr.text}${logText}` };
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+    env: { ACME_TOKEN: TOKEN },
+    args: ['--log', log, ...extra],
+  });
+  const logText = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  return { code: r.code, out: r.out, err: r.err, all: `${r.out}${r.err}${logText}` };
 }
 
 const SECRETS = () => ['--secret', 'LICENSE_KEY=@license.txt', '--secret', 'REPO_TOKEN=env:ACME_TOKEN'];
 
 beforeAll(async () => {
-  sshd = await startSshd();
   project = await makeFixtureProject();
   if (!project.realBundle) throw new Error('these tests need the real bundle: run `npm run build` first');
   const key = makeKey();
@@ -111,7 +87,6 @@ if [ -f "$MPIMG_ROOT/etc/apt/auth.conf.d/acme-private.conf" ]; then echo present
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
   if (project) rmSync(project.dir, { recursive: true, force: true });
 });

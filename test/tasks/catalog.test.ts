@@ -20,16 +20,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import runCommand from '../../tasks/commands/run.js';
-import type { CommandContext } from '../../tasks/commands/types.js';
 import { testbuildOrder } from '../../tasks/steps/index.js';
 import { buildRoot } from '../helpers/build-root.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { runTaskInRoot, sshdPerFile } from '../helpers/sshd-run.js';
 import { cleanupFixtures } from '../scripts/fixture-root.js';
 import { makeFixtureProject, REPO, SLUG, type FixtureProject } from './fixture-project.js';
-import { Capture } from './helpers.js';
 
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let project: FixtureProject;
 const roots: string[] = [];
 
@@ -50,44 +47,8 @@ function newRoot(): string {
   return r;
 }
 
-async function runTask(name: string, root: string, p: FixtureProject = project) {
-  const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
-    cwd: p.dir,
-    env: process.env,
-    stdout: new Capture(),
-    stderr: new Capture(),
-    isTTY: false,
-    signal: new AbortController().signal,
-  };
-  const saved = { ...process.env };
-  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1' });
-  try {
-    const code = await runCommand.run(
-      [
-        name,
-        '--host',
-        sshd.host,
-        '--port',
-        String(sshd.port),
-        '--user',
-        sshd.user,
-        '--identity',
-        sshd.identityFile,
-        '--known-hosts',
-        sshd.knownHostsFile,
-        '--ssh-config',
-        sshd.clientConfigFile,
-        '--wait-attempts',
-        '3',
-      ],
-      ctx,
-    );
-    return { code, out: ctx.stdout.text, err: ctx.stderr.text };
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
-}
+const runTask = (name: string, root: string, p: FixtureProject = project) =>
+  runTaskInRoot(sshd, name, root, { cwd: p.dir });
 
 const bundle = (p: FixtureProject, args: string[], env: NodeJS.ProcessEnv = {}) =>
   execFileSync(process.execPath, [join(REPO, 'bin/mpimg.js'), 'bundle', ...args], {
@@ -102,7 +63,6 @@ const scratch = () =>
 const order = (err: string) => [...err.matchAll(/^ {4}([a-z0-9-]+) /gm)].map((m) => m[1]);
 
 beforeAll(async () => {
-  sshd = await startSshd();
   project = await makeFixtureProject({
     manifest: {
       variables: { APP_VERSION: '2.4.1', EDITION: { default: 'community', description: 'which edition' } },
@@ -118,7 +78,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   cleanupFixtures();
-  await sshd?.stop();
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   if (project) rmSync(project.dir, { recursive: true, force: true });
 });

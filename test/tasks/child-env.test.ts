@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { sshArgs, sshdPerFile } from '../helpers/sshd-run.js';
 import runCommand from '../../tasks/commands/run.js';
 import { TOKEN_VARS } from '../../tasks/secrets.js';
 import { Capture, connectTo } from './helpers.js';
@@ -12,7 +12,7 @@ import { makeTaskProject } from './fixture-project.js';
 
 // Token variables must not reach any process the library or a task starts. Wrappers named ssh and tar,
 // first on PATH, record the environment they were started with, then run the real programs.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 let wrappers: string;
 let records: string;
@@ -31,7 +31,6 @@ function expectNoToken(text: string, what: string): void {
 }
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-env-'));
   wrappers = join(work, 'bin');
   records = join(work, 'records');
@@ -52,7 +51,6 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -113,26 +111,7 @@ export const probe = task('probe', 'records what a task and its children see', a
         isTTY: false,
         signal: new AbortController().signal,
       };
-      const code = await runCommand.run(
-        [
-          'probe',
-          '--host',
-          sshd.host,
-          '--port',
-          String(sshd.port),
-          '--user',
-          sshd.user,
-          '--identity',
-          sshd.identityFile,
-          '--known-hosts',
-          sshd.knownHostsFile,
-          '--ssh-config',
-          sshd.clientConfigFile,
-          '--wait-attempts',
-          '2',
-        ],
-        ctx,
-      );
+      const code = await runCommand.run(['probe', ...sshArgs(sshd, 2)], ctx);
       expect(code, ctx.stderr.text).toBe(0);
       const seen = JSON.parse(readFileSync(out, 'utf8')) as {
         local: string;

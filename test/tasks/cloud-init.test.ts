@@ -2,19 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { runTask, sshdPerFile } from '../helpers/sshd-run.js';
 import { BASE_ENV } from '../../tasks/ssh/connection.js';
 import { parseCloudInitStatus, waitCloudInit, type WaitCloudInitOptions } from '../../tasks/ssh/wait.js';
-import runCommand from '../../tasks/commands/run.js';
 import type { MpimgError } from '../../core/errors.js';
-import { Capture, connectTo } from './helpers.js';
+import { connectTo } from './helpers.js';
 import { makeTaskProject } from './fixture-project.js';
 
 // waitCloudInit against the real sshd with a fake `cloud-init` first on the remote PATH (a temp dir).
 // The fake plays a script of states, one per call (the last one repeats), in the output formats of
 // old (status: only) and new (extended_status:) releases, and records how it was called. Like the
 // real one, `status --wait` blocks while the state is "not run"/"running" (bounded to 60 s here).
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 
 const FAKE = `#!/bin/sh
@@ -76,12 +75,10 @@ async function wait(states: string[], opts: WaitCloudInitOptions = {}) {
 }
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-ci-'));
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -217,44 +214,14 @@ export const waitFake = task('wait-fake', 'wait for the fake cloud-init', (c) =>
 
   async function runWait(flag: string[], env: Record<string, string> = {}) {
     const fake = fakeCloudInit(['running|running|0']);
-    const saved = { ...process.env };
-    Object.assign(process.env, { FAKE_CLOUD_INIT_PATH: fake.path, ...env });
-    const ctx = {
-      cwd: project,
-      env: process.env,
-      stdout: new Capture(),
-      stderr: new Capture(),
-      isTTY: false,
-      signal: new AbortController().signal,
-    };
     const t0 = Date.now();
-    try {
-      const code = await runCommand.run(
-        [
-          'wait-fake',
-          '--host',
-          sshd.host,
-          '--port',
-          String(sshd.port),
-          '--user',
-          sshd.user,
-          '--identity',
-          sshd.identityFile,
-          '--known-hosts',
-          sshd.knownHostsFile,
-          '--ssh-config',
-          sshd.clientConfigFile,
-          '--wait-attempts',
-          '2',
-          ...flag,
-        ],
-        ctx,
-      );
-      return { code, err: ctx.stderr.text, ms: Date.now() - t0, envAfter: process.env.MPIMG_CLOUD_INIT_TIMEOUT };
-    } finally {
-      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-      Object.assign(process.env, saved);
-    }
+    const r = await runTask(sshd, 'wait-fake', {
+      cwd: project,
+      env: { FAKE_CLOUD_INIT_PATH: fake.path, ...env },
+      args: flag,
+      waitAttempts: 2,
+    });
+    return { code: r.code, err: r.err, ms: Date.now() - t0, envAfter: r.envAfter.MPIMG_CLOUD_INIT_TIMEOUT };
   }
 
   it('the flag bounds the wait (and wins over the environment)', async () => {

@@ -12,14 +12,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { CommandError } from '../../tasks/ssh/errors.js';
 import type { MpimgError } from '../../core/errors.js';
 import type { Connection } from '../../tasks/ssh/connection.js';
 import { connectTo, type Capture } from './helpers.js';
 
 // Every remote path below lives in `work`, a temp dir: the "remote" is this machine, as root.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 let c: Connection;
 let out: Capture;
@@ -28,14 +28,12 @@ let err: Capture;
 const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-conn-'));
   ({ c, out, err } = connectTo(sshd));
 });
 
 afterAll(async () => {
   c?.close();
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

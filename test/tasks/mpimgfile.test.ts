@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { runTaskInRoot, sshdPerFile } from '../helpers/sshd-run.js';
 import runCommand from '../../tasks/commands/run.js';
 import tasksCommand from '../../tasks/commands/tasks.js';
 import type { CommandContext } from '../../tasks/commands/types.js';
@@ -27,7 +27,7 @@ import { spawnSync } from 'node:child_process';
 // The generated mpimgfile.mjs, driven through `mpimg run` against a real sshd. The "droplet" is this
 // machine as root, so every task is pointed at a temp root (MPIMG_TARGET_ROOT) and the package
 // manager is skipped (MPIMG_SKIP_PACKAGES=1); the fixture's scripts refuse to act on /.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let project: FixtureProject;
 const roots: string[] = [];
 
@@ -48,37 +48,8 @@ function context(cwd: string): CommandContext & { stdout: Capture; stderr: Captu
   };
 }
 
-async function runTask(name: string, root: string, extraEnv: Record<string, string> = {}) {
-  const ctx = context(project.dir);
-  const saved = { ...process.env };
-  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1', ...extraEnv });
-  try {
-    const code = await runCommand.run(
-      [
-        name,
-        '--host',
-        sshd.host,
-        '--port',
-        String(sshd.port),
-        '--user',
-        sshd.user,
-        '--identity',
-        sshd.identityFile,
-        '--known-hosts',
-        sshd.knownHostsFile,
-        '--ssh-config',
-        sshd.clientConfigFile,
-        '--wait-attempts',
-        '3',
-      ],
-      ctx,
-    );
-    return { code, out: ctx.stdout.text, err: ctx.stderr.text };
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
-}
+const runTask = (name: string, root: string, env: Record<string, string> = {}) =>
+  runTaskInRoot(sshd, name, root, { cwd: project.dir, env });
 
 /** Remote scratch dirs the tasks made in /tmp (they must all be gone after a task). */
 const scratch = () =>
@@ -88,12 +59,10 @@ const scratch = () =>
 const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
 
 beforeAll(async () => {
-  sshd = await startSshd();
   project = await makeFixtureProject();
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   if (project) rmSync(project.dir, { recursive: true, force: true });
 });

@@ -20,15 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import runCommand from '../../tasks/commands/run.js';
-import type { CommandContext } from '../../tasks/commands/types.js';
 import type { BuildRecord } from '../../tasks/record/types.js';
 import { buildOrder } from '../../tasks/steps/index.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { runTaskInRoot, sshdPerFile } from '../helpers/sshd-run.js';
 import { makeFixtureProject, type FixtureProject } from './fixture-project.js';
-import { Capture } from './helpers.js';
 
-let sshd: Sshd;
+const sshd = sshdPerFile();
 const temps: string[] = [];
 
 const STATUS = `Package: libcap2
@@ -82,44 +79,7 @@ function newRoot(): string {
   return r;
 }
 
-async function runTask(name: string, root: string, p: FixtureProject) {
-  const ctx: CommandContext & { stdout: Capture; stderr: Capture } = {
-    cwd: p.dir,
-    env: process.env,
-    stdout: new Capture(),
-    stderr: new Capture(),
-    isTTY: false,
-    signal: new AbortController().signal,
-  };
-  const saved = { ...process.env };
-  Object.assign(process.env, { MPIMG_TARGET_ROOT: root, MPIMG_SKIP_PACKAGES: '1' });
-  try {
-    const code = await runCommand.run(
-      [
-        name,
-        '--host',
-        sshd.host,
-        '--port',
-        String(sshd.port),
-        '--user',
-        sshd.user,
-        '--identity',
-        sshd.identityFile,
-        '--known-hosts',
-        sshd.knownHostsFile,
-        '--ssh-config',
-        sshd.clientConfigFile,
-        '--wait-attempts',
-        '3',
-      ],
-      ctx,
-    );
-    return { code, out: ctx.stdout.text, err: ctx.stderr.text };
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
-}
+const runTask = (name: string, root: string, p: FixtureProject) => runTaskInRoot(sshd, name, root, { cwd: p.dir });
 
 const recordDirs = (p: FixtureProject): string[] =>
   existsSync(join(p.dir, 'images')) ? readdirSync(join(p.dir, 'images')).sort() : [];
@@ -134,7 +94,6 @@ const git = (dir: string, ...args: string[]) =>
 let plain: FixtureProject;
 
 beforeAll(async () => {
-  sshd = await startSshd();
   plain = await makeFixtureProject({
     manifest: {
       variables: { APP_VERSION: { default: '4.5.6' } },
@@ -145,7 +104,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 

@@ -2,22 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { task, series, collectTasks, isTask } from '../../tasks/ssh/task.js';
 import { formatTimings } from '../../tasks/ssh/output.js';
 import { CommandError } from '../../tasks/ssh/errors.js';
 import { connectTo } from './helpers.js';
 
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-series-'));
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

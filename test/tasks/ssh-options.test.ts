@@ -2,21 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import type { MpimgError } from '../../core/errors.js';
 import { connectTo } from './helpers.js';
 
 // The sshOptions guard asks `ssh -G` (no network) what the options change.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-sshopt-'));
 });
 
 afterAll(async () => {
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createSshd, startSshd, type Sshd } from '../helpers/sshd.js';
+import { createSshd } from '../helpers/sshd.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { CommandTimeoutError } from '../../tasks/ssh/errors.js';
 import type { Connection } from '../../tasks/ssh/connection.js';
 import { connectTo, type Capture } from './helpers.js';
 
 // A command that outlives its timeoutMs must not keep running on the "droplet" (this machine: the
 // test sshd logs in as root here). The sleeps use odd, unique durations so pgrep finds only ours.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let c: Connection;
 let err: Capture;
 
@@ -20,7 +21,6 @@ function pids(cmd: string): number[] {
 const OURS = ['sleep 3171', 'sleep 3172', 'sleep 3173', 'sleep 3174', 'sleep 3175', 'sleep 3176', 'sleep 3179'];
 
 beforeAll(async () => {
-  sshd = await startSshd();
   ({ c, err } = connectTo(sshd, { stdout: null }));
 });
 
@@ -35,7 +35,6 @@ afterAll(async () => {
       }
     }
   c?.close();
-  await sshd?.stop();
 });
 
 describe('RunOptions.timeoutMs', () => {

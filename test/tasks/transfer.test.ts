@@ -16,14 +16,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSshd, startSshd, type Sshd } from '../helpers/sshd.js';
+import { createSshd } from '../helpers/sshd.js';
+import { sshdPerFile } from '../helpers/sshd-run.js';
 import { BASE_ENV, type Connection } from '../../tasks/ssh/connection.js';
 import type { MpimgError } from '../../core/errors.js';
 import { connectTo } from './helpers.js';
 
 // putDir / get / put against the real sshd. The "droplet" is this machine as root: every remote path
 // is inside `work`, a temp dir; the usr-merged "root" below is a temp tree, never /.
-let sshd: Sshd;
+const sshd = sshdPerFile();
 let work: string;
 let c: Connection;
 
@@ -84,14 +85,12 @@ function expectMergedIntact(root: string): void {
 }
 
 beforeAll(async () => {
-  sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'mpimg-tasks-xfer-'));
   ({ c } = connectTo(sshd, { stdout: null, stderr: null }));
 });
 
 afterAll(async () => {
   c?.close();
-  await sshd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
