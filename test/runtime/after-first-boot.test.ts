@@ -126,11 +126,51 @@ describe('a service marked afterFirstBoot', () => {
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/yy-acme-wiki-services`);
     expect(fs.existsSync(path.join(root, READY))).toBe(false);
     expect(fs.existsSync(path.join(root, 'opt/app/app.env'))).toBe(false);
-    // systemctl is still asked (a unit without the mark starts), the marked one is skipped by systemd
-    expect(r.calls).toBe('restart app.service (not-ready)\nrestart nginx.service (not-ready)\n');
+    // a unit without the mark starts; the marked ones are stopped (whatever their action), as systemd
+    // would skip them at a reboot
+    expect(r.calls).toBe(
+      'stop app.service (not-ready)\nstop worker.service (not-ready)\nrestart nginx.service (not-ready)\n',
+    );
     expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/services.log'), 'utf8')).toContain(
       'the prepare step (secrets, templates) did not finish: units marked afterFirstBoot stay stopped',
     );
+  });
+
+  // Found: on a later first boot (a droplet made from a snapshot, cloud-init run again) a failed
+  // prepare step left the earlier first boot's record, so the units restarted on the earlier configs
+  // while the services step said they stayed stopped.
+  it('on a later first boot whose prepare step fails: the earlier record goes and the units are stopped', () => {
+    const root = installedRoot(true);
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    const env = path.join(root, 'opt/app/app.env');
+    const earlier = fs.readFileSync(env, 'utf8');
+    expect(fs.existsSync(path.join(root, READY))).toBe(true);
+    fs.writeFileSync(path.join(root, 'root/.acme-wiki-credentials'), 'APP_KEY=unquoted\n', { mode: 0o600 });
+    const r = firstBoot(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(fs.existsSync(path.join(root, READY))).toBe(false);
+    expect(r.calls).toBe(
+      'stop app.service (not-ready)\nstop worker.service (not-ready)\nrestart nginx.service (not-ready)\n',
+    );
+    const log = (id: string) => fs.readFileSync(path.join(root, `var/log/mpimg/acme-wiki/${id}.log`), 'utf8');
+    expect(log('prepare')).toContain(
+      'an earlier first boot had set this droplet up: units marked afterFirstBoot stay stopped until this step succeeds (/var/lib/mpimg/acme-wiki/first-boot-ready removed)',
+    );
+    expect(log('services')).toContain('units marked afterFirstBoot stay stopped');
+    // the earlier config is not touched
+    expect(fs.readFileSync(env, 'utf8')).toBe(earlier);
+  });
+
+  it('on a later first boot whose prepare step succeeds: the record is back, also for the step run alone', () => {
+    const root = installedRoot(true);
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    const again = firstBoot(root);
+    expect(again.stdout).not.toContain('FAILED');
+    expect(again.calls).toBe('restart app.service (ready)\nrestart nginx.service (ready)\n');
+    // the prepare step alone (no services step after it) gives back what the earlier first boot gave
+    const alone = runInSandbox(root, `${PER_INSTANCE}/0-acme-wiki-prepare || echo FAILED`, { env: NO_METADATA });
+    expect(alone.stdout + alone.stderr).not.toContain('FAILED');
+    expect(fs.existsSync(path.join(root, READY))).toBe(true);
   });
 
   it('without secrets or templates: the record is made by the services step alone', () => {

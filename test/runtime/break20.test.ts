@@ -199,3 +199,23 @@ describe('a prepare step killed while it fills in a template', () => {
     expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual(['kv.conf']);
   });
 });
+
+// Found: when the rename of the filled-in temporary file into place failed, set -e ended the step
+// there and the temporary file, with the secrets, stayed beside the template's path.
+describe('a prepare step whose rename into place fails', () => {
+  it('removes its temporary file, says which template, and leaves no record', () => {
+    const b = bundle();
+    const root = install(b);
+    // the unfilled template at its path (filled in again), made a mount point: rename(2) refuses it
+    fs.mkdirSync(path.join(root, 'opt/kv'), { recursive: true });
+    fs.writeFileSync(path.join(root, CONF), TEXT, { mode: 0o640 });
+    const r = runInSandbox(root, `mount --bind ${CONF} ${CONF} && /opt/acme/acme-wiki/prepare; echo "rc=$?"`, {
+      env: NO_METADATA,
+    });
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    expect(r.stderr).toContain(`template ${CONF}: could not be put in place`);
+    expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual(['kv.conf']);
+    expect(read(root, CONF)).toBe(TEXT);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+  });
+});
