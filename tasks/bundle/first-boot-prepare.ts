@@ -18,6 +18,7 @@ import {
 import { closest } from '../../runtime/schema.js';
 import { PACKAGE_SECRETS, type RegenerateEntry } from '../../runtime/sections/regenerate.js';
 import { firstBootReady } from '../../runtime/sections/services.js';
+import { templatesDir } from '../../runtime/first-boot-records.js';
 import { renderDroplet } from './render.js';
 import { globToRegExp } from './glob.js';
 import { heldBackTemplates } from './held-back.js';
@@ -64,9 +65,6 @@ function declaredOwner(m: Manifest, target: string): { owner: string; group: str
 
 /** The record the prepare step leaves when it made every secret and filled in every template. */
 export const preparedRecord = (state: string): string => `${state}/prepared`;
-
-/** The templates folder of the runtime home: root's alone, it holds the unfilled copies. */
-export const templatesDir = (home: string): string => `${home}/templates`;
 
 /** The placeholders a template of this manifest may hold. */
 function knownPlaceholders(m: Manifest, variables: Record<string, string>): string[] {

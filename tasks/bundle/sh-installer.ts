@@ -9,6 +9,8 @@ import type { Payload } from '../../runtime/payload.js';
 import { legacyToolDirs } from '../../runtime/policy.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { REMOVED_DETAIL } from '../../runtime/status.js';
+import { heldLine, heldUnits, leftovers, readyRecord } from '../../runtime/first-boot-records.js';
+import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 
@@ -99,7 +101,14 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     .map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
   status.push(...removedStatus(plan.removed));
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
+  const held = heldUnits(plan);
+  const left = leftovers(plan, credentialsFile(payload.manifest));
   return renderDroplet('installer.sh.ejs', {
+    heldUnits: held,
+    ready: readyRecord(plan),
+    heldHeld: heldLine(held, false, readyRecord(plan)),
+    heldReleased: heldLine(held, true, readyRecord(plan)),
+    leftoverBody: left.map((l) => `  mpimg_rm_left ${l.op} ${sq(l.path)} ${sq(l.note)}`).join('\n'),
     plannedBody: planned.join('\n'),
     name: plan.name,
     slug: plan.slug,

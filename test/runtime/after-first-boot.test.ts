@@ -26,6 +26,9 @@ const SERVICES: Manifest['services'] = [
   'nginx.service',
 ];
 
+/** The bundle each staged root was installed from. */
+const installed = new Map<string, ReturnType<typeof writeBundle>>();
+
 /** A staged root the bundle was installed on; with a secret template when `secret` is set. */
 function installedRoot(secret: boolean, executor: 'node' | 'sh' = 'node'): string {
   const dir = tempDir('mpimg-proj-');
@@ -44,6 +47,7 @@ function installedRoot(secret: boolean, executor: 'node' | 'sh' = 'node'): strin
   fs.chmodSync(out, 0o755);
   const b = writeBundle(loadProject(dir), out);
   const root = stagedRoot();
+  installed.set(root, b);
   const [cmd, file] = executor === 'node' ? [process.execPath, b.cjs] : ['sh', b.sh];
   const r = spawnSync(cmd, [file, 'install', '--root', root], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
@@ -171,6 +175,39 @@ describe('a service marked afterFirstBoot', () => {
     const alone = runInSandbox(root, `${PER_INSTANCE}/0-acme-wiki-prepare || echo FAILED`, { env: NO_METADATA });
     expect(alone.stdout + alone.stderr).not.toContain('FAILED');
     expect(fs.existsSync(path.join(root, READY))).toBe(true);
+  });
+
+  // Found: status said nothing of the units first boot holds back, before or after it released them.
+  it('status of both executors lists the units as held until first boot made its record, then released', () => {
+    const root = installedRoot(true);
+    const status = (x: 'node' | 'sh', json: boolean) => {
+      const b = installed.get(root)!;
+      const args = ['status', '--root', root, ...(json ? ['--json'] : [])];
+      const r =
+        x === 'node'
+          ? spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8' })
+          : spawnSync('sh', [b.sh, ...args], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      return json ? JSON.parse(r.stdout).afterFirstBoot : r.stdout.split('\n')[1];
+    };
+    const ready = '/var/lib/mpimg/acme-wiki/first-boot-ready';
+    for (const x of ['node', 'sh'] as const) {
+      expect(status(x, true)).toEqual({ units: ['app.service', 'worker.service'], state: 'held' });
+      expect(status(x, false)).toBe(
+        `  units marked afterFirstBoot, held until first boot set this droplet up (no ${ready}): app.service, worker.service`,
+      );
+    }
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    for (const x of ['node', 'sh'] as const) {
+      expect(status(x, true)).toEqual({ units: ['app.service', 'worker.service'], state: 'released' });
+      expect(status(x, false)).toBe(
+        `  units marked afterFirstBoot, released (first boot made ${ready}): app.service, worker.service`,
+      );
+    }
+    // a later first boot whose prepare step failed holds them again
+    fs.writeFileSync(path.join(root, 'root/.acme-wiki-credentials'), 'APP_KEY=unquoted\n', { mode: 0o600 });
+    expect(firstBoot(root).stdout).toContain('FAILED');
+    for (const x of ['node', 'sh'] as const) expect(status(x, true).state).toBe('held');
   });
 
   it('without secrets or templates: the record is made by the services step alone', () => {
