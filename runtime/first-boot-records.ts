@@ -53,14 +53,18 @@ export function leftovers(plan: Pick<Plan, 'ops' | 'home' | 'state' | 'logs'>, c
     ...templates.map((path) => ({
       op: 'file' as const,
       path,
-      note: "filled in at first boot, it holds this droplet's secrets: `rm` it once nothing uses it",
+      note: "filled in at first boot, it holds this droplet's secrets: remove it (rm) once nothing uses it",
     })),
     {
       op: 'file',
       path: credentials,
-      note: 'the passwords first boot saved: `rm` it once they are kept elsewhere',
+      note: 'the passwords first boot saved: remove it (rm) once they are kept elsewhere',
     },
-    { op: 'dir', path: plan.state, note: "first boot's records of this droplet: `rm -r` it once they are not needed" },
-    { op: 'dir', path: plan.logs, note: "first boot's logs: `rm -r` it once they are not needed" },
+    {
+      op: 'dir',
+      path: plan.state,
+      note: "first boot's records of this droplet: remove it (rm -r) once they are not needed",
+    },
+    { op: 'dir', path: plan.logs, note: "first boot's logs: remove it (rm -r) once they are not needed" },
   ];
 }

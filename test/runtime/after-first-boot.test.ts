@@ -105,6 +105,14 @@ describe('a service marked afterFirstBoot', () => {
     expect(ok.status).toBe(0);
     fs.writeFileSync(dropIn, text.replace('=/var', '=var'));
     expect(verify().stderr).toContain('ConditionPathExists= path is not absolute');
+    // what holds the units (services step), takes the record away (prepare step), names them (status)
+    const scripts = [
+      installed.get(a)!.sh,
+      ...['services', 'prepare'].map((f) => path.join(a, 'opt/acme/acme-wiki', f)),
+    ];
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', ...scripts], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
   });
 
   it('starts only after first boot made its record: after the prepare step filled in its templates', () => {

@@ -307,10 +307,10 @@ describe('status and uninstall with a template that holds a secret', () => {
       // Found: what first boot made was left without a word. Named now, each with how to remove it.
       expect(u.stdout).toContain(
         [
-          "kept     /opt/app/app.conf (filled in at first boot, it holds this droplet's secrets: `rm` it once nothing uses it)",
-          'kept     /root/.acme-wiki-credentials (the passwords first boot saved: `rm` it once they are kept elsewhere)',
-          "kept     /var/lib/mpimg/acme-wiki (first boot's records of this droplet: `rm -r` it once they are not needed)",
-          "kept     /var/log/mpimg/acme-wiki (first boot's logs: `rm -r` it once they are not needed)",
+          "kept     /opt/app/app.conf (filled in at first boot, it holds this droplet's secrets: remove it (rm) once nothing uses it)",
+          'kept     /root/.acme-wiki-credentials (the passwords first boot saved: remove it (rm) once they are kept elsewhere)',
+          "kept     /var/lib/mpimg/acme-wiki (first boot's records of this droplet: remove it (rm -r) once they are not needed)",
+          "kept     /var/log/mpimg/acme-wiki (first boot's logs: remove it (rm -r) once they are not needed)",
           `uninstall: `,
         ].join('\n'),
       );
