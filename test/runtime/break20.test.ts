@@ -219,3 +219,18 @@ describe('a prepare step whose rename into place fails', () => {
     expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
   });
 });
+
+// Found: a prepare step stopped by SIGTERM (the first-boot timeout) while it filled in a template left
+// the temporary file, with the secrets, beside it until a later run.
+describe('a prepare step stopped by SIGTERM while it fills in a template', () => {
+  it('removes its temporary file on the way out, and leaves no record', () => {
+    const root = install(bundle());
+    const bin = tempDir('mpimg-bin-');
+    fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nkill -TERM $PPID\nexit 0\n', { mode: 0o755 });
+    const env = { ...NO_METADATA, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    const r = runInSandbox(root, `/opt/acme/acme-wiki/prepare; echo "rc=$?"`, { env });
+    expect(r.stdout).toContain('rc=143');
+    expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual([]);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+  });
+});
