@@ -11,6 +11,8 @@ import { describeOp, type Plan } from './plan.js';
 import { install } from './executor.js';
 import { status } from './status.js';
 import { uninstall } from './uninstall.js';
+import { heldLine, readyRecord } from './first-boot-records.js';
+import { credentialsFile } from './sections/credentials.js';
 import { describeFailure, type Change } from './ops.js';
 import { StepError } from './root.js';
 import type { Stage } from './stage.js';
@@ -99,12 +101,16 @@ function statusCommand({ plan, root, json }: Context): number {
   const ok = r.drift.length === 0;
   if (json) {
     out(
-      `${JSON.stringify({ image: plan.slug, version: plan.version, root, checked: r.checked, ...r.stage, drift: r.drift, seeded: r.seeded, ok }, null, 2)}\n`,
+      `${JSON.stringify({ image: plan.slug, version: plan.version, root, checked: r.checked, ...r.stage, ...(r.afterFirstBoot ? { afterFirstBoot: r.afterFirstBoot } : {}), drift: r.drift, seeded: r.seeded, ok }, null, 2)}\n`,
     );
     return ok ? 0 : 1;
   }
   const seeded = r.seeded.length ? `; ${r.seeded.length} seeded file(s) changed here (expected)` : '';
-  if (ok) out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.checked} items as planned${seeded}\n`);
+  const held = r.afterFirstBoot
+    ? `${heldLine(r.afterFirstBoot.units, r.afterFirstBoot.state === 'released', readyRecord(plan))}\n`
+    : '';
+  if (ok)
+    out(`${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.checked} items as planned${seeded}\n${held}`);
   else {
     // On a droplet that booted, install refuses (it would undo first boot): never suggest it there.
     const fix =
@@ -112,7 +118,7 @@ function statusCommand({ plan, root, json }: Context): number {
         ? 'run install again to repair'
         : 'these were changed on this droplet after its first boot; compare them with the image (`plan --json`)';
     out(
-      `${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.drift.length} problem(s)${seeded}\n${r.drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: ${fix}\n`,
+      `${plan.name} ${plan.version}: ${describeStage(r.stage)}; ${r.drift.length} problem(s)${seeded}\n${held}${r.drift.map((d) => `  ${d.problem}: ${d.path}${d.detail ? ` (${d.detail})` : ''}`).join('\n')}\n  fix: ${fix}\n`,
     );
   }
   return ok ? 0 : 1;
@@ -131,7 +137,7 @@ function changeCommand(cmd: 'install' | 'uninstall', ctx: Context): number {
     changes =
       cmd === 'install'
         ? install(plan, root, { force: Boolean(values.force), only: values.only === 'seeded' ? 'seeded' : undefined })
-        : uninstall(plan, root, { force: Boolean(values.force) });
+        : uninstall(plan, root, { force: Boolean(values.force), credentials: credentialsFile(ctx.payload.manifest) });
   } catch (e) {
     const again = root === '/' ? '' : ` --root ${root}`;
     if (e instanceof StepError && e.code === 'EBOOTED') {

@@ -7,6 +7,7 @@ import { journaled, readJournal } from './journal.js';
 import { opsFor } from './ops.js';
 import { readStage, type Stage } from './stage.js';
 import { removedDrift } from './removed.js';
+import { heldUnits, readyRecord } from './first-boot-records.js';
 
 export interface Drift {
   path: string;
@@ -21,6 +22,21 @@ export interface StatusReport {
   stage: Stage;
   /** Seeded files that differ from what was laid down (expected: not drift). */
   seeded: Array<{ path: string; state: 'changed' | 'missing' }>;
+  /** The units marked afterFirstBoot (when there are): held until first boot made its record, or released. */
+  afterFirstBoot?: { units: string[]; state: 'held' | 'released' };
+}
+
+/** The units marked afterFirstBoot and whether first boot's record is there (not drift either way). */
+function afterFirstBoot(plan: Plan, root: string): StatusReport['afterFirstBoot'] {
+  const units = heldUnits(plan);
+  if (!units.length) return undefined;
+  let there = false;
+  try {
+    there = lstat(resolveInRoot(root, readyRecord(plan)).real) !== undefined;
+  } catch {
+    // a folder on the way is not a directory: the record is not there
+  }
+  return { units, state: there ? 'released' : 'held' };
 }
 
 /** How a block differs from the plan; nothing when it is as planned (or gone as designed). */
@@ -93,5 +109,6 @@ export function status(plan: Plan, root: string): StatusReport {
   // What the build removed (build.remove) and came back: a package reinstalled, a script, a customer.
   const removed = removedDrift(plan, root);
   for (const p of removed.there) drift.push({ path: p, problem: 'not removed', detail: REMOVED_DETAIL });
-  return { drift, checked: ops.length + removed.checked, stage, seeded };
+  const held = afterFirstBoot(plan, root);
+  return { drift, checked: ops.length + removed.checked, stage, seeded, ...(held ? { afterFirstBoot: held } : {}) };
 }

@@ -10,6 +10,8 @@ import { journaled, parseJournal, rewriteJournal, type JournalEntry } from './jo
 import { asBefore, readLaidDown, restoreBackup, type LaidDown } from './laid-down.js';
 import { removeUnplanned } from './unplanned.js';
 import { opsFor, type Change } from './ops.js';
+import { leftovers } from './first-boot-records.js';
+import { credentialsFile } from './sections/credentials.js';
 
 interface Context {
   plan: Plan;
@@ -101,7 +103,24 @@ function removeMadeDirs(ctx: Context, changes: Change[]): void {
   }
 }
 
-export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = {}): Change[] {
+/**
+ * What first boot made that uninstall leaves (first-boot-records.ts), each one there named with how to
+ * remove it: never silently left behind, never taken from a droplet whose services use it.
+ */
+function reportLeftovers(plan: Plan, root: string, credentials: string | undefined, changes: Change[]): void {
+  for (const l of leftovers(plan, credentials ?? credentialsFile({ slug: plan.slug }))) {
+    let st: fs.Stats | undefined;
+    try {
+      st = lstat(resolveInRoot(root, l.path).real);
+    } catch {
+      continue;
+    }
+    if (l.op === 'file' ? !st?.isFile() : !st?.isDirectory()) continue;
+    changes.push({ op: l.op, path: l.path, action: 'kept', note: l.note });
+  }
+}
+
+export function uninstall(plan: Plan, root: string, opts: { force?: boolean; credentials?: string } = {}): Change[] {
   const changes: Change[] = [];
   const jr = resolveInRoot(root, journalFile(plan));
   const legacy = resolveInRoot(root, `${plan.home}/.created`);
@@ -127,9 +146,11 @@ export function uninstall(plan: Plan, root: string, opts: { force?: boolean } = 
   const unplanned = removeUnplanned(plan, root, ctx.entries, ctx.laid, ctx.force, changes);
   if (ctx.kept + unplanned.kept > 0) {
     rewriteJournal(jr.real, ctx.entries, unplanned.forget);
+    reportLeftovers(plan, root, opts.credentials, changes);
     return changes; // journal and backups stay, so a later `uninstall --force` can finish
   }
   for (const f of [jr.real, legacy.real]) fs.rmSync(f, { force: true });
   removeMadeDirs(ctx, changes);
+  reportLeftovers(plan, root, opts.credentials, changes);
   return changes;
 }

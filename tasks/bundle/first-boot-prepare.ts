@@ -17,6 +17,8 @@ import {
 } from '../../runtime/sections/secrets.js';
 import { closest } from '../../runtime/schema.js';
 import { PACKAGE_SECRETS, type RegenerateEntry } from '../../runtime/sections/regenerate.js';
+import { firstBootReady } from '../../runtime/sections/services.js';
+import { templatesDir } from '../../runtime/first-boot-records.js';
 import { renderDroplet } from './render.js';
 import { globToRegExp } from './glob.js';
 import { heldBackTemplates } from './held-back.js';
@@ -63,9 +65,6 @@ function declaredOwner(m: Manifest, target: string): { owner: string; group: str
 
 /** The record the prepare step leaves when it made every secret and filled in every template. */
 export const preparedRecord = (state: string): string => `${state}/prepared`;
-
-/** The templates folder of the runtime home: root's alone, it holds the unfilled copies. */
-export const templatesDir = (home: string): string => `${home}/templates`;
 
 /** The placeholders a template of this manifest may hold. */
 function knownPlaceholders(m: Manifest, variables: Record<string, string>): string[] {
@@ -167,6 +166,11 @@ function regenerateEntry(e: RegenerateEntry) {
  * The prepare step (0-<slug>-prepare sorts before every NN- step) and each template's copy in the
  * root-only templates folder of the home (the file in place is filled in; the copy is what a second
  * run starts from; a template that holds a secret is only there: see heldBackTemplates).
+ * A later first boot (a droplet made from a snapshot, cloud-init run again) finds the earlier one's
+ * first-boot-ready record: the step takes it away while it runs and gives it back only when it did it
+ * all, so a failed run holds the units marked afterFirstBoot (stopped by the services step, not started
+ * at a reboot) rather than letting them run on configs it did not finish; the customer sees the failed
+ * step at login. A temporary file of a template (it holds secrets) never outlives the run.
  */
 export function prepareOps(
   project: PreparedProject,
@@ -202,6 +206,7 @@ export function prepareOps(
         known: knownPlaceholders(m, project.variables),
         usesIp,
         prepared: preparedRecord(common.state),
+        ready: firstBootReady(common.state),
       }),
     ),
     fileOp(

@@ -109,6 +109,7 @@ function servicesOps(m: Project['manifest'], common: Common, prepared: boolean):
         cases,
         fallback: perDistro[0].units,
         ready,
+        held: gated.join(' '),
         prepared: ready && prepared ? preparedRecord(common.state) : '',
       }),
     ),

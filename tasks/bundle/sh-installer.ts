@@ -9,6 +9,8 @@ import type { Payload } from '../../runtime/payload.js';
 import { legacyToolDirs } from '../../runtime/policy.js';
 import { backupDir, describeOp, journalFile, type Plan } from '../../runtime/plan.js';
 import { REMOVED_DETAIL } from '../../runtime/status.js';
+import { heldLine, heldUnits, leftovers, readyRecord } from '../../runtime/first-boot-records.js';
+import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { readDroplet, renderDroplet, sq } from './render.js';
 import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 
@@ -52,6 +54,28 @@ function removedStatus(removed: Plan['removed']): string[] {
   ];
 }
 
+/** Every path the plan lays a file, link or block at, for this family (mpimg_unplanned). */
+const plannedLines = (plan: Plan): string =>
+  plan.ops
+    .filter((op) => op.kind !== 'dir')
+    .map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`)
+    .join('\n');
+
+/** What status says of the units marked afterFirstBoot, and what uninstall names and leaves (mpimg_rm_left). */
+function firstBootRecords(payload: Pick<Payload, 'plan' | 'manifest'>) {
+  const { plan } = payload;
+  const held = heldUnits(plan);
+  return {
+    heldUnits: held,
+    ready: readyRecord(plan),
+    heldHeld: heldLine(held, false, readyRecord(plan)),
+    heldReleased: heldLine(held, true, readyRecord(plan)),
+    leftoverBody: leftovers(plan, credentialsFile(payload.manifest))
+      .map((l) => `  mpimg_rm_left ${l.op} ${sq(l.path)} ${sq(l.note)}`)
+      .join('\n'),
+  };
+}
+
 export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 'scripts' | 'manifest'>): string {
   const { plan, generator: generatorVersion } = payload;
   const install: string[] = [];
@@ -93,14 +117,11 @@ export function renderShInstaller(payload: Pick<Payload, 'plan' | 'generator' | 
     }
     install.push(FLUSH);
   }
-  // Every path the plan lays a file, link or block at, for this family (mpimg_unplanned).
-  const planned = plan.ops
-    .filter((op) => op.kind !== 'dir')
-    .map((op) => `  ${op.family ? `! mpimg_for ${op.family} || ` : ''}printf '%s\\n' ${sq(op.path)}`);
   status.push(...removedStatus(plan.removed));
   const hook = plan.ops.find((o) => o.kind === 'block' && o.hook === 'first-login');
   return renderDroplet('installer.sh.ejs', {
-    plannedBody: planned.join('\n'),
+    ...firstBootRecords(payload),
+    plannedBody: plannedLines(plan),
     name: plan.name,
     slug: plan.slug,
     version: plan.version,

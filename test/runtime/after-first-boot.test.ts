@@ -26,6 +26,9 @@ const SERVICES: Manifest['services'] = [
   'nginx.service',
 ];
 
+/** The bundle each staged root was installed from. */
+const installed = new Map<string, ReturnType<typeof writeBundle>>();
+
 /** A staged root the bundle was installed on; with a secret template when `secret` is set. */
 function installedRoot(secret: boolean, executor: 'node' | 'sh' = 'node'): string {
   const dir = tempDir('mpimg-proj-');
@@ -44,6 +47,7 @@ function installedRoot(secret: boolean, executor: 'node' | 'sh' = 'node'): strin
   fs.chmodSync(out, 0o755);
   const b = writeBundle(loadProject(dir), out);
   const root = stagedRoot();
+  installed.set(root, b);
   const [cmd, file] = executor === 'node' ? [process.execPath, b.cjs] : ['sh', b.sh];
   const r = spawnSync(cmd, [file, 'install', '--root', root], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
@@ -101,6 +105,14 @@ describe('a service marked afterFirstBoot', () => {
     expect(ok.status).toBe(0);
     fs.writeFileSync(dropIn, text.replace('=/var', '=var'));
     expect(verify().stderr).toContain('ConditionPathExists= path is not absolute');
+    // what holds the units (services step), takes the record away (prepare step), names them (status)
+    const scripts = [
+      installed.get(a)!.sh,
+      ...['services', 'prepare'].map((f) => path.join(a, 'opt/acme/acme-wiki', f)),
+    ];
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', ...scripts], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
   });
 
   it('starts only after first boot made its record: after the prepare step filled in its templates', () => {
@@ -126,11 +138,84 @@ describe('a service marked afterFirstBoot', () => {
     expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/yy-acme-wiki-services`);
     expect(fs.existsSync(path.join(root, READY))).toBe(false);
     expect(fs.existsSync(path.join(root, 'opt/app/app.env'))).toBe(false);
-    // systemctl is still asked (a unit without the mark starts), the marked one is skipped by systemd
-    expect(r.calls).toBe('restart app.service (not-ready)\nrestart nginx.service (not-ready)\n');
+    // a unit without the mark starts; the marked ones are stopped (whatever their action), as systemd
+    // would skip them at a reboot
+    expect(r.calls).toBe(
+      'stop app.service (not-ready)\nstop worker.service (not-ready)\nrestart nginx.service (not-ready)\n',
+    );
     expect(fs.readFileSync(path.join(root, 'var/log/mpimg/acme-wiki/services.log'), 'utf8')).toContain(
       'the prepare step (secrets, templates) did not finish: units marked afterFirstBoot stay stopped',
     );
+  });
+
+  // Found: on a later first boot (a droplet made from a snapshot, cloud-init run again) a failed
+  // prepare step left the earlier first boot's record, so the units restarted on the earlier configs
+  // while the services step said they stayed stopped.
+  it('on a later first boot whose prepare step fails: the earlier record goes and the units are stopped', () => {
+    const root = installedRoot(true);
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    const env = path.join(root, 'opt/app/app.env');
+    const earlier = fs.readFileSync(env, 'utf8');
+    expect(fs.existsSync(path.join(root, READY))).toBe(true);
+    fs.writeFileSync(path.join(root, 'root/.acme-wiki-credentials'), 'APP_KEY=unquoted\n', { mode: 0o600 });
+    const r = firstBoot(root);
+    expect(r.stdout).toContain(`FAILED ${PER_INSTANCE}/0-acme-wiki-prepare`);
+    expect(fs.existsSync(path.join(root, READY))).toBe(false);
+    expect(r.calls).toBe(
+      'stop app.service (not-ready)\nstop worker.service (not-ready)\nrestart nginx.service (not-ready)\n',
+    );
+    const log = (id: string) => fs.readFileSync(path.join(root, `var/log/mpimg/acme-wiki/${id}.log`), 'utf8');
+    expect(log('prepare')).toContain(
+      'an earlier first boot had set this droplet up: units marked afterFirstBoot stay stopped until this step succeeds (/var/lib/mpimg/acme-wiki/first-boot-ready removed)',
+    );
+    expect(log('services')).toContain('units marked afterFirstBoot stay stopped');
+    // the earlier config is not touched
+    expect(fs.readFileSync(env, 'utf8')).toBe(earlier);
+  });
+
+  it('on a later first boot whose prepare step succeeds: the record is back, also for the step run alone', () => {
+    const root = installedRoot(true);
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    const again = firstBoot(root);
+    expect(again.stdout).not.toContain('FAILED');
+    expect(again.calls).toBe('restart app.service (ready)\nrestart nginx.service (ready)\n');
+    // the prepare step alone (no services step after it) gives back what the earlier first boot gave
+    const alone = runInSandbox(root, `${PER_INSTANCE}/0-acme-wiki-prepare || echo FAILED`, { env: NO_METADATA });
+    expect(alone.stdout + alone.stderr).not.toContain('FAILED');
+    expect(fs.existsSync(path.join(root, READY))).toBe(true);
+  });
+
+  // Found: status said nothing of the units first boot holds back, before or after it released them.
+  it('status of both executors lists the units as held until first boot made its record, then released', () => {
+    const root = installedRoot(true);
+    const status = (x: 'node' | 'sh', json: boolean) => {
+      const b = installed.get(root)!;
+      const args = ['status', '--root', root, ...(json ? ['--json'] : [])];
+      const r =
+        x === 'node'
+          ? spawnSync(process.execPath, [b.cjs, ...args], { encoding: 'utf8' })
+          : spawnSync('sh', [b.sh, ...args], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      return json ? JSON.parse(r.stdout).afterFirstBoot : r.stdout.split('\n')[1];
+    };
+    const ready = '/var/lib/mpimg/acme-wiki/first-boot-ready';
+    for (const x of ['node', 'sh'] as const) {
+      expect(status(x, true)).toEqual({ units: ['app.service', 'worker.service'], state: 'held' });
+      expect(status(x, false)).toBe(
+        `  units marked afterFirstBoot, held until first boot set this droplet up (no ${ready}): app.service, worker.service`,
+      );
+    }
+    expect(firstBoot(root).stdout).not.toContain('FAILED');
+    for (const x of ['node', 'sh'] as const) {
+      expect(status(x, true)).toEqual({ units: ['app.service', 'worker.service'], state: 'released' });
+      expect(status(x, false)).toBe(
+        `  units marked afterFirstBoot, released (first boot made ${ready}): app.service, worker.service`,
+      );
+    }
+    // a later first boot whose prepare step failed holds them again
+    fs.writeFileSync(path.join(root, 'root/.acme-wiki-credentials'), 'APP_KEY=unquoted\n', { mode: 0o600 });
+    expect(firstBoot(root).stdout).toContain('FAILED');
+    for (const x of ['node', 'sh'] as const) expect(status(x, true).state).toBe('held');
   });
 
   it('without secrets or templates: the record is made by the services step alone', () => {

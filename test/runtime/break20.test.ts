@@ -199,3 +199,38 @@ describe('a prepare step killed while it fills in a template', () => {
     expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual(['kv.conf']);
   });
 });
+
+// Found: when the rename of the filled-in temporary file into place failed, set -e ended the step
+// there and the temporary file, with the secrets, stayed beside the template's path.
+describe('a prepare step whose rename into place fails', () => {
+  it('removes its temporary file, says which template, and leaves no record', () => {
+    const b = bundle();
+    const root = install(b);
+    // the unfilled template at its path (filled in again), made a mount point: rename(2) refuses it
+    fs.mkdirSync(path.join(root, 'opt/kv'), { recursive: true });
+    fs.writeFileSync(path.join(root, CONF), TEXT, { mode: 0o640 });
+    const r = runInSandbox(root, `mount --bind ${CONF} ${CONF} && /opt/acme/acme-wiki/prepare; echo "rc=$?"`, {
+      env: NO_METADATA,
+    });
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    expect(r.stderr).toContain(`template ${CONF}: could not be put in place`);
+    expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual(['kv.conf']);
+    expect(read(root, CONF)).toBe(TEXT);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+  });
+});
+
+// Found: a prepare step stopped by SIGTERM (the first-boot timeout) while it filled in a template left
+// the temporary file, with the secrets, beside it until a later run.
+describe('a prepare step stopped by SIGTERM while it fills in a template', () => {
+  it('removes its temporary file on the way out, and leaves no record', () => {
+    const root = install(bundle());
+    const bin = tempDir('mpimg-bin-');
+    fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nkill -TERM $PPID\nexit 0\n', { mode: 0o755 });
+    const env = { ...NO_METADATA, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    const r = runInSandbox(root, `/opt/acme/acme-wiki/prepare; echo "rc=$?"`, { env });
+    expect(r.stdout).toContain('rc=143');
+    expect(fs.readdirSync(path.join(root, 'opt/kv'))).toEqual([]);
+    expect(fs.existsSync(path.join(root, 'var/lib/mpimg/acme-wiki/prepared'))).toBe(false);
+  });
+});

@@ -289,6 +289,7 @@ describe('templates filled in at first boot', () => {
 
 describe('status and uninstall with a template that holds a secret', () => {
   it('status finds nothing missing before or after first boot; uninstall removes the copy and leaves the filled-in file', () => {
+    const outputs: string[] = [];
     for (const x of ['node', 'sh'] as const) {
       const cmd = (args: string[], root: string) =>
         x === 'node'
@@ -303,9 +304,36 @@ describe('status and uninstall with a template that holds a secret', () => {
       expect(after.status, after.stdout + after.stderr).toBe(0);
       const u = cmd(['uninstall'], root);
       expect(u.status, u.stdout + u.stderr).toBe(0);
+      // Found: what first boot made was left without a word. Named now, each with how to remove it.
+      expect(u.stdout).toContain(
+        [
+          "kept     /opt/app/app.conf (filled in at first boot, it holds this droplet's secrets: remove it (rm) once nothing uses it)",
+          'kept     /root/.acme-wiki-credentials (the passwords first boot saved: remove it (rm) once they are kept elsewhere)',
+          "kept     /var/lib/mpimg/acme-wiki (first boot's records of this droplet: remove it (rm -r) once they are not needed)",
+          "kept     /var/log/mpimg/acme-wiki (first boot's logs: remove it (rm -r) once they are not needed)",
+          `uninstall: `,
+        ].join('\n'),
+      );
+      outputs.push(u.stdout.replaceAll(root, 'ROOT'));
       expect(fs.existsSync(path.join(root, 'opt/acme/acme-wiki'))).toBe(false);
       // this droplet's config with its secrets, as the credentials file: the customer's now
       expect(read(root, 'opt/app/app.conf')).toContain(`db = ${secretsOf(root).DB_PASSWORD} `);
+    }
+    expect(outputs[1]).toBe(outputs[0]);
+  });
+
+  it('uninstall on the image (first boot not run): names nothing it did not make', () => {
+    for (const x of ['node', 'sh'] as const) {
+      const root = stagedRoot();
+      const cmd = (args: string[]) =>
+        x === 'node'
+          ? spawnSync(process.execPath, [b.cjs, ...args, '--root', root], { encoding: 'utf8' })
+          : spawnSync('sh', [b.sh, ...args, '--root', root], { encoding: 'utf8' });
+      expect(cmd(['install']).status).toBe(0);
+      const u = cmd(['uninstall', '--json']);
+      expect(u.status, u.stderr).toBe(0);
+      const changes = JSON.parse(u.stdout).changes as Array<{ path: string; action: string }>;
+      expect(changes.filter((c) => c.action === 'kept' && !/^\/(opt|var|var\/lib|etc|root)$/.test(c.path))).toEqual([]);
     }
   });
 });

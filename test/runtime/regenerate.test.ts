@@ -210,3 +210,28 @@ describe('$.regenerate', () => {
     );
   });
 });
+
+// Found: a run killed while it wrote the Erlang cookie left its temporary file, with the secret, in
+// the state folder for good (the EXIT trap cannot run after SIGKILL).
+describe('a prepare step killed while it writes a secret of $.regenerate', () => {
+  it('leaves its temporary file root-only in the state folder; the next run removes it', () => {
+    const k = bundledFixture({ manifest: { loginHold: false, regenerate: ['erlang-cookie'] }, firstLogin: false });
+    const root = stagedRoot();
+    const r = spawnSync(process.execPath, [k.cjs, 'install', '--root', root], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const bin = fs.mkdtempSync(path.join(root, 'bin-'));
+    // rabbitmq-server is there (the secret is made); chown of the temporary file: killed there
+    fs.writeFileSync(path.join(bin, 'rabbitmq-server'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nkill -9 $PPID\nexit 1\n', { mode: 0o755 });
+    const state = path.join(root, 'var/lib/mpimg/acme-wiki');
+    runInSandbox(root, '/opt/acme/acme-wiki/prepare', { env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    const left = fs.readdirSync(state).filter((f) => f.startsWith('.regenerate.'));
+    expect(left).toHaveLength(1);
+    expect(fs.statSync(path.join(state, left[0])).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(path.join(state, left[0]), 'utf8')).toMatch(/^[A-Z]{20}$/);
+    // the next run (rabbitmq-server gone: nothing to make) still removes it
+    const again = runInSandbox(root, '/opt/acme/acme-wiki/prepare; echo "rc=$?"');
+    expect(again.stdout).toContain('rc=0');
+    expect(fs.readdirSync(state).filter((f) => f.startsWith('.regenerate.'))).toEqual([]);
+  });
+});
