@@ -213,6 +213,20 @@ describe('the caddy step with the real caddy', () => {
     expect(processesIn(root)).toEqual([]);
   });
 
+  it('takes a hostile product name into its scripts as text only', () => {
+    const name = 'Acme\'s "Wiki" $(touch /pwned) `touch /pwned2` MPIMG_CADDY_SITE';
+    const root = caddyRoot(bundleWith({ root: '/srv' }, { name }).build);
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(root, SCRIPT), 'utf8').split('\n')[1]).toBe(
+      `# ${name}: Caddy's site names on this droplet (written by generator-mpimg).`,
+    );
+    expect(inHostRoot(root, `MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT}`).code).toBe(0);
+    expect(existsSync(join(root, 'pwned'))).toBe(false);
+    expect(existsSync(join(root, 'pwned2'))).toBe(false);
+  });
+
   it("replaces the caddy package's own Caddyfile, and refuses one of the vendor's", () => {
     const b = bundleWith({ root: '/var/www/html' });
     const pkg = caddyRoot(b.build);

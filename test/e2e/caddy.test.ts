@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { imageCheckArgs } from '../../runtime/script-args.js';
+import { CADDY_CERTIFICATES } from '../../runtime/sections/caddy.js';
 import { buildImage, type BuiltImage } from './harness/build.js';
 import { baseOf, e2eContext } from './harness/context.js';
 import { SystemdDroplet } from './harness/examples.js';
@@ -33,7 +34,7 @@ const SITE_ROOT = `/var/www/${SLUG}`;
 const PAGE = 'hello from the caddy e2e site\n';
 const SCRIPT = `/opt/acme/${SLUG}/caddy-site`;
 /** Caddy's storage of pebble's certificates: certificates/<the directory's host, port and path>/<name>/. */
-const STORE = '/var/lib/caddy/.local/share/caddy/certificates/localhost-14000-dir';
+const STORE = `${CADDY_CERTIFICATES}/localhost-14000-dir`;
 
 describe('bookworm: Caddy with automatic HTTPS from a local ACME directory (issue 21, pattern b)', () => {
   let work: string;
