@@ -18,6 +18,7 @@ import { CREDENTIALS_CHECKS, CREDENTIALS_SCHEMA } from './sections/credentials.j
 import { DROPLET_SCHEMA } from './sections/droplet.js';
 import { FILES_SCHEMA, SEEDED_SCHEMA } from './sections/files.js';
 import { FAIL2BAN_CHECKS, FAIL2BAN_SCHEMA } from './sections/fail2ban.js';
+import { CADDY_CHECKS, CADDY_SCHEMA } from './sections/caddy.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
 import { FIRST_BOOT_CHECKS, FIRST_BOOT_PROPERTIES } from './sections/first-boot.js';
 import { IDENTITY_CHECKS, IDENTITY_PROPERTIES, IDENTITY_REQUIRED } from './sections/identity.js';
@@ -52,6 +53,7 @@ export const MANIFEST_SCHEMA = obj(
     services: SERVICES_SCHEMA,
     firewall: FIREWALL_SCHEMA,
     fail2ban: FAIL2BAN_SCHEMA,
+    caddy: CADDY_SCHEMA,
     securityUpdates: SECURITY_UPDATES_SCHEMA,
     credentials: CREDENTIALS_SCHEMA,
     build: BUILD_SCHEMA,
@@ -84,6 +86,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
   ...FAIL2BAN_CHECKS,
+  ...CADDY_CHECKS,
   ...ACME_CHECKS,
   ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,

@@ -15,6 +15,7 @@ import type { Credentials } from './sections/credentials.js';
 import type { Droplet } from './sections/droplet.js';
 import type { FilesKeys } from './sections/files.js';
 import type { Fail2ban } from './sections/fail2ban.js';
+import type { Caddy } from './sections/caddy.js';
 import type { Firewall } from './sections/firewall.js';
 import type { FirstBootKeys } from './sections/first-boot.js';
 import type { Identity } from './sections/identity.js';
@@ -51,6 +52,7 @@ export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys 
   services?: PerDistro<string | Service>;
   firewall?: Firewall;
   fail2ban?: Fail2ban;
+  caddy?: Caddy;
   securityUpdates?: SecurityUpdates;
   credentials?: Credentials;
   build?: BuildSection;

@@ -47,6 +47,8 @@ export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
   ...checkArgs(m.firewall, checkScript),
   ...secretArgs(m, checkScript, true),
   ...hardeningArgs(m, checkScript),
+  // $.caddy (callers pass the whole manifest; Project above names the sections before it)
+  ...((m as Pick<Manifest, 'caddy'>).caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
@@ -60,4 +62,5 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.files?.templates?.length ? '--template' : '',
     m.fail2ban ? '--fail2ban' : '',
     m.securityUpdates?.automatic ? '--security-updates' : '',
+    (m as Pick<Manifest, 'caddy'>).caddy ? '--caddy' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

@@ -6,11 +6,14 @@
 import type { Family } from './distro.js';
 import type { Manifest } from './manifest.js';
 import { fail2banPackages } from './sections/fail2ban.js';
+import { caddyPackages } from './sections/caddy.js';
 import { securityUpdatePackages } from './sections/security-updates.js';
 
 export const sectionPackages = (m: Pick<Manifest, 'fail2ban' | 'securityUpdates'>, family: Family): string[] => [
   ...fail2banPackages(m.fail2ban, family),
   ...securityUpdatePackages(m.securityUpdates, family),
+  // (a Manifest is what every caller passes; the Pick above names the sections before $.caddy)
+  ...caddyPackages((m as Pick<Manifest, 'caddy'>).caddy, family),
 ];
 
 /** build.packages' entries for the distribution, then the sections' packages it does not list already. */

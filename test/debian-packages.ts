@@ -34,6 +34,8 @@ export const UNIT_PACKAGES = [
   'python3-systemd',
   // $.securityUpdates: the apt files read back by the real unattended-upgrade --dry-run
   'unattended-upgrades',
+  // $.caddy: the Caddyfile and the site script's sites read by the real caddy validate and caddy adapt
+  'caddy',
 ];
 export const E2E_PACKAGES = [
   'debootstrap',

@@ -32,6 +32,7 @@ import services from './services.js';
 import firewall from './firewall.js';
 import fail2ban from './fail2ban.js';
 import autoupdates from './autoupdates.js';
+import caddy from './caddy.js';
 import configtest from './configtest.js';
 import cleanup from './cleanup.js';
 import check from './check.js';
@@ -56,6 +57,7 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   firewall,
   fail2ban,
   autoupdates,
+  caddy,
   configtest,
   freshen,
   cleanup,

@@ -46,6 +46,9 @@
 #   --security-updates REBOOT  mpimg.json switches automatic security updates on
 #               (reboot policy never, when-needed or HH:MM): unattended-upgrades
 #               or dnf-automatic configured for security updates, its timer on
+#   --caddy     mpimg.json has Caddy serve the app ($.caddy): caddy installed,
+#               mpimg's Caddyfile valid (`caddy validate`), caddy.service enabled;
+#               with --booted, caddy.service active
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -72,6 +75,7 @@ TEMPLATES=()    # --template: files first boot fills in (mpimg.json's $.files.te
 REGEN_FILES=()  # --regenerate: package-made secrets first boot makes anew (mpimg.json's $.regenerate)
 F2B_JAILS=()    # --fail2ban: the jails mpimg.json enables ($.fail2ban.jails)
 F2B_SET=0
+CADDY_SET=0     # --caddy: Caddy serves the app with automatic HTTPS ($.caddy)
 AU_REBOOT=""    # --security-updates: automatic security updates are on, with this reboot policy ($.securityUpdates)
 
 die_usage() {
@@ -121,6 +125,7 @@ while [ $# -gt 0 ]; do
         [[ $_j =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ ]] || die_usage "--fail2ban: '$_j' is not a jail name (letters, digits, _ and -)"
       done
       F2B_SET=1; shift ;;
+    --caddy) CADDY_SET=1 ;;
     --security-updates)
       [ $# -ge 2 ] || die_usage "--security-updates needs the reboot policy: never, when-needed or HH:MM"
       [[ $2 =~ ^(never|when-needed|([01][0-9]|2[0-3]):[0-5][0-9])$ ]] || die_usage "--security-updates: '$2' is not never, when-needed or HH:MM"
@@ -141,6 +146,7 @@ while [ $# -gt 0 ]; do
       printf '              copy is DIR/templates/FILE (from mpimg.json)\n'
       printf '  --regenerate FILE  a secret a package made that first boot makes anew (from mpimg.json)\n'
       printf '  --fail2ban JAILS  the fail2ban jails the image enables: "sshd nginx-http-auth"\n'
+      printf '  --caddy     Caddy serves the app (from mpimg.json): its config valid, on at boot\n'
       printf '  --security-updates REBOOT  automatic security updates are on, rebooting never,\n'
       printf '              when-needed or at HH:MM (from mpimg.json)\n'
       exit 0 ;;
@@ -1897,6 +1903,36 @@ check_fail2ban() {
   fi
 }
 
+# check_caddy: what the caddy step left (--caddy), modestly: caddy there, the Caddyfile mpimg's and
+# valid as Caddy reads it, on at boot; on a booted droplet, running. Certificates are Caddy's own
+# business at run time (it asks and renews them), so they are not looked for here.
+check_caddy() {
+  [ "$CADDY_SET" = 1 ] || return 0
+  local f bad=0 out rc=0 running=""
+  if ! have_in_root caddy; then
+    record fail caddy "mpimg.json has Caddy serve the app, but caddy is not installed: run the build's packages and caddy steps"
+    return
+  fi
+  at f /etc/caddy/Caddyfile
+  if [ ! -f "$f" ] || ! head -n 1 "$f" | grep -q '^# generator-mpimg: '; then
+    bad=1; ev_add "/etc/caddy/Caddyfile is not mpimg's (the caddy step writes it)"
+  else
+    out=$(run_in_root caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile 2>&1) || rc=$?
+    if [ "$rc" = 125 ]; then :
+    elif [ "$rc" != 0 ]; then bad=1; ev_add "caddy validate refuses /etc/caddy/Caddyfile: $(tail -n 1 <<< "$out")"; fi
+  fi
+  unit_enabled caddy.service || { bad=1; ev_add "caddy.service is not enabled at boot"; }
+  if [ "$BOOTED" = 1 ] && [ "$MODE" = live ]; then
+    unit_active caddy.service || { bad=1; ev_add "caddy.service is not running (systemctl status caddy.service)"; }
+    running=", running"
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail caddy "Caddy is not as mpimg.json says (below): run the build's caddy step again"
+  else
+    record pass caddy "Caddy's configuration of mpimg.json is valid (caddy validate), caddy.service enabled at boot$running"
+  fi
+}
+
 # au_on VALUE: an apt or dnf boolean that is on.
 au_on() { case ${1,,} in true | yes | 1 | on) return 0 ;; esac; return 1; }
 
@@ -2031,6 +2067,7 @@ check_bundle
 check_first_boot_secrets
 check_package_secrets
 check_fail2ban
+check_caddy
 check_auto_updates
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail

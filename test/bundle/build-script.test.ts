@@ -70,6 +70,7 @@ const EVERYTHING: Record<string, unknown> = {
   firewall: { limit: ['22/tcp'], allow: ['80/tcp', '6000:6010/udp', '53'] },
   fail2ban: { jails: ['sshd', 'nginx-http-auth'] },
   securityUpdates: { automatic: true, reboot: '04:30' },
+  caddy: { reverseProxy: '127.0.0.1:3000', root: '/var/www/html', email: 'ops@example.com' },
   build: {
     packages: ['jq'],
     remove: {

@@ -1,0 +1,384 @@
+/**
+ * $.caddy: the schema's errors at their $.path; the generated Caddyfile read by this machine's REAL
+ * Caddy (Debian's 2.6.2: `caddy validate`, `caddy adapt`), with the site files the site script
+ * writes; dist/<slug>-build.sh's `caddy` step run in a root of its own (test/helpers/host-root.ts,
+ * this machine's /usr read-only, so its caddy); the site script refusing hostile names and leaving
+ * everything as it was. No Caddy server runs here (validate and adapt only start nothing).
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../runtime/manifest.js';
+import { validateManifest } from '../../runtime/manifest.js';
+import { sectionPackages } from '../../runtime/section-packages.js';
+import { imageCheckArgs } from '../../runtime/script-args.js';
+import { LETS_ENCRYPT_DIRECTORY } from '../../runtime/sections/acme.js';
+import { caddyfile, type Caddy } from '../../runtime/sections/caddy.js';
+import { loadProject } from '../../tasks/bundle/project.js';
+import { writeBundle } from '../../tasks/bundle/write-bundle.js';
+import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
+import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
+import { makeProject } from '../helpers/project-fixture.js';
+import { tempDir } from '../helpers/temp.js';
+import { CHECK_SCRIPT, put, type CheckReport } from '../scripts/fixture-root.js';
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error('these tests run caddy in roots of their own: run them as root');
+  if (!existsSync('/usr/bin/caddy'))
+    throw new Error("these tests need Debian's caddy installed (apt-get install caddy)");
+});
+
+const problems = (caddy: unknown) =>
+  validateManifest({ ...MINIMAL_MANIFEST, caddy }).problems.map((p) => `${p.path}: ${p.message}`);
+
+const PEBBLE = { directory: 'https://localhost:14000/dir', caRoot: '/etc/acme-wiki/acme-ca.pem' };
+
+describe('$.caddy at validate time', () => {
+  it('takes an app or a folder, an email and the shared acme section', () => {
+    expect(problems({ reverseProxy: '127.0.0.1:3000' })).toEqual([]);
+    expect(problems({ reverseProxy: '[::1]:8080', email: 'ops@example.com' })).toEqual([]);
+    expect(problems({ root: '/var/www/html', ipCertificate: true, acme: PEBBLE })).toEqual([]);
+  });
+
+  it('refuses hostile or wrong values at their $.path, with what to do', () => {
+    const one = (c: unknown) => [...new Set(problems(c).map((p) => p.split(':')[0]))];
+    for (const bad of ['127.0.0.1:3000 {', 'a"b:80', 'x:1\nimport /etc/passwd', '$(id):80', 'http://a:80', 'a:'])
+      expect(one({ reverseProxy: bad }), JSON.stringify(bad)).toEqual(['$.caddy.reverseProxy']);
+    expect(problems({ reverseProxy: 'localhost:70000' })).toEqual([
+      '$.caddy.reverseProxy: port 70000 is not one from 1 to 65535',
+    ]);
+    for (const bad of ['/var/www/my site', '/srv/{$HOME}', '/srv/a"b', '/srv/a\nb', '/srv/$(id)', '/srv/#x'])
+      expect(problems({ root: bad }), JSON.stringify(bad)).toContain(
+        `$.caddy.root: path "${bad}" cannot stand plainly in a Caddyfile`,
+      );
+    expect(problems({ root: 'www' })[0]).toMatch(/^\$\.caddy\.root: bad droplet path "www": is not absolute/);
+    for (const bad of ['a b@example.com', 'ops@example.com\n}', '"x"@example.com', 'ops@localhost', '{$E}@x.com'])
+      expect(one({ root: '/srv', email: bad }), JSON.stringify(bad)).toEqual(['$.caddy.email']);
+    expect(problems({ root: '/srv', acme: { directory: 'https://ca.example/dir', caRoot: '/etc/a ca.pem' } })).toEqual([
+      '$.caddy.acme.caRoot: path "/etc/a ca.pem" cannot stand plainly in a Caddyfile',
+    ]);
+    expect(one({ root: '/srv', acme: { directory: 'https://x/dir {' } })).toEqual(['$.caddy.acme.directory']);
+    expect(problems({})).toEqual(['$.caddy: Caddy serves nothing']);
+    expect(problems({ root: '/srv', reverseProxy: '127.0.0.1:1' })).toEqual([]);
+    expect(problems({ root: '/srv', ipCertificate: true })).toEqual([
+      "$.caddy.ipCertificate: Let's Encrypt issues certificates for IP addresses only under its short-lived profile, which Caddy 2.6 (Debian 12's) cannot ask for",
+    ]);
+    expect(
+      problems({
+        root: '/srv',
+        ipCertificate: true,
+        acme: { directory: 'https://acme-staging-v02.api.letsencrypt.org/directory' },
+      }),
+    ).toEqual([
+      "$.caddy.ipCertificate: Let's Encrypt issues certificates for IP addresses only under its short-lived profile, which Caddy 2.6 (Debian 12's) cannot ask for",
+    ]);
+    expect(problems({ root: '/srv', port: 80 })[0]).toMatch(/^\$\.caddy\.port: /);
+  });
+
+  it("has the packages step install Debian's caddy; the dnf family gets it from the caddy step", () => {
+    expect(sectionPackages({ caddy: { root: '/srv' } } as Manifest, 'apt')).toEqual(['caddy']);
+    expect(sectionPackages({ caddy: { root: '/srv' } } as Manifest, 'dnf')).toEqual([]);
+    expect(sectionPackages({} as Manifest, 'apt')).toEqual([]);
+  });
+});
+
+/** `caddy ARGS` on this machine (validate and adapt: they start no server). */
+function caddy(args: string[]) {
+  return spawnSync('caddy', args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: tempDir('mpimg-caddy-home-') },
+  });
+}
+
+/** The Caddyfile of `c` in a folder, with its site files; adapted to JSON by the real caddy. */
+function adapted(c: Caddy, sites: Record<string, string>) {
+  const dir = tempDir('mpimg-caddyfile-');
+  mkdirSync(join(dir, 'sites'));
+  for (const [f, text] of Object.entries(sites)) writeFileSync(join(dir, 'sites', f), text);
+  writeFileSync(join(dir, 'Caddyfile'), caddyfile(c, join(dir, 'sites')));
+  const v = caddy(['validate', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile']);
+  const a = caddy(['adapt', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile']);
+  expect(a.status, a.stderr).toBe(0);
+  return { dir, validate: v, json: JSON.parse(a.stdout) };
+}
+
+describe('the Caddyfile, read by the real caddy', () => {
+  it("names Let's Encrypt by default; a domain gets an ACME certificate, http redirects, the address plain HTTP", () => {
+    const { validate, json } = adapted(
+      { reverseProxy: '127.0.0.1:3000', email: 'ops@example.com' },
+      {
+        'ip.caddy': 'http://192.0.2.10 {\n\timport mpimg-app\n}\n',
+        'domain.caddy': 'app.example.com {\n\timport mpimg-app\n}\n',
+      },
+    );
+    expect(validate.status, validate.stderr).toBe(0);
+    expect(validate.stdout).toContain('Valid configuration');
+    expect(json.apps.tls.automation.policies).toEqual([
+      {
+        subjects: ['app.example.com'],
+        issuers: [{ module: 'acme', ca: LETS_ENCRYPT_DIRECTORY, email: 'ops@example.com' }],
+      },
+    ]);
+    const servers = Object.values(json.apps.http.servers) as Array<{ listen: string[]; routes: unknown[] }>;
+    const text = JSON.stringify(servers);
+    expect(text).toContain('"dial":"127.0.0.1:3000"');
+    expect(servers.map((s) => s.listen[0]).sort()).toEqual([':443', ':80']);
+    // the address on :80 serves the app; Caddy adds the domain's redirect by itself at run time
+    expect(JSON.stringify(servers.find((s) => s.listen[0] === ':80'))).toContain('"host":["192.0.2.10"]');
+  });
+
+  it('asks a private directory for the address too, trusting its CA, when ipCertificate', () => {
+    const dir = tempDir('mpimg-caddyfile-');
+    mkdirSync(join(dir, 'sites'));
+    writeFileSync(join(dir, 'sites/ip.caddy'), '192.0.2.10 {\n\ttls {\n\t\tissuer acme\n\t}\n\timport mpimg-app\n}\n');
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(
+      join(dir, 'Caddyfile'),
+      caddyfile({ root: '/var/www/html', ipCertificate: true, acme: { ...PEBBLE, caRoot: ca } }, join(dir, 'sites')),
+    );
+    // Caddy reads the CA file when it validates: without it, no
+    const missing = caddy(['validate', '--config', join(dir, 'Caddyfile')]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain(ca);
+    copyFileSync('/etc/ssl/certs/ca-certificates.crt', ca);
+    const ok = caddy(['validate', '--config', join(dir, 'Caddyfile')]);
+    expect(ok.status, ok.stderr).toBe(0);
+    const a = JSON.parse(caddy(['adapt', '--config', join(dir, 'Caddyfile')]).stdout);
+    expect(a.apps.tls.automation.policies).toEqual([
+      { subjects: ['192.0.2.10'], issuers: [{ module: 'acme', ca: PEBBLE.directory, trusted_roots_pem_files: [ca] }] },
+    ]);
+    expect(JSON.stringify(a.apps.http)).toContain('"handler":"file_server"');
+  });
+
+  it('serves the files that are there and passes the rest to the app, with both', () => {
+    const { validate, json } = adapted(
+      { root: '/var/www/app/public', reverseProxy: '127.0.0.1:8000' },
+      { 'domain.caddy': 'app.example.com {\n\timport mpimg-app\n}\n' },
+    );
+    expect(validate.status, validate.stderr).toBe(0);
+    const text = JSON.stringify(json.apps.http);
+    expect(text).toContain('"match":[{"file":{}}]');
+    expect(text).toContain('"handler":"file_server"');
+    expect(text).toContain('"dial":"127.0.0.1:8000"');
+    expect(text).toContain('"root":"/var/www/app/public"');
+  });
+
+  it('is empty without a site (first boot writes the address)', () => {
+    expect(adapted({ reverseProxy: '127.0.0.1:3000' }, {}).json).toEqual({});
+  });
+});
+
+function bundleWith(c: Manifest['caddy'], extra: Partial<Manifest> = {}) {
+  return writeBundle(loadProject(makeProject({ manifest: { caddy: c, ...extra } })));
+}
+function caddyRoot(script: string): string {
+  const root = hostRoot('debian');
+  put(root, 'mpimg-test/build.sh', readFileSync(script), 0o755);
+  return root;
+}
+const SCRIPT = '/opt/acme/acme-wiki/caddy-site';
+const HOOK = 'var/lib/cloud/scripts/per-instance/0-acme-wiki-caddy';
+
+describe('the caddy step with the real caddy', () => {
+  it('writes the Caddyfile, the site script and its hook, validates them with sites, enables caddy; a re-run changes nothing', () => {
+    const b = bundleWith({ reverseProxy: '127.0.0.1:3000', email: 'ops@example.com' });
+    const root = caddyRoot(b.build);
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `caddy: /etc/caddy/Caddyfile (written) validated by caddy with a site for an address and a domain, ACME directory ${LETS_ENCRYPT_DIRECTORY}; sites at first boot by /${HOOK}, domains with ${SCRIPT} DOMAIN; caddy.service enabled at boot\n`,
+    );
+    expect(readFileSync(join(root, 'etc/caddy/Caddyfile'), 'utf8')).toBe(
+      caddyfile({ reverseProxy: '127.0.0.1:3000', email: 'ops@example.com' }),
+    );
+    expect(lstatSync(join(root, 'opt/acme/acme-wiki/caddy-site')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(root, HOOK), 'utf8')).toContain(`\nmpimg_run_first_boot 'caddy' '${SCRIPT}' 300\n`);
+    // the scripts as shellcheck reads them (the build script's heredocs hide them from its own check)
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', join(root, SCRIPT), join(root, HOOK)], {
+      encoding: 'utf8',
+    });
+    expect(sc.stdout + sc.stderr, sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
+    // the check's copies are gone; no site yet (first boot writes the address)
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(root, 'etc/caddy/sites'))).toEqual([]);
+    expect(lstatSync(join(root, 'etc/systemd/system/multi-user.target.wants/caddy.service')).isSymbolicLink()).toBe(
+      true,
+    );
+    const again = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('/etc/caddy/Caddyfile (unchanged)');
+    expect(processesIn(root)).toEqual([]);
+  });
+
+  it('takes a hostile product name into its scripts as text only', () => {
+    const name = 'Acme\'s "Wiki" $(touch /pwned) `touch /pwned2` MPIMG_CADDY_SITE';
+    const root = caddyRoot(bundleWith({ root: '/srv' }, { name }).build);
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(root, SCRIPT), 'utf8').split('\n')[1]).toBe(
+      `# ${name}: Caddy's site names on this droplet (written by generator-mpimg).`,
+    );
+    expect(inHostRoot(root, `MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT}`).code).toBe(0);
+    expect(existsSync(join(root, 'pwned'))).toBe(false);
+    expect(existsSync(join(root, 'pwned2'))).toBe(false);
+  });
+
+  it("replaces the caddy package's own Caddyfile, and refuses one of the vendor's", () => {
+    const b = bundleWith({ root: '/var/www/html' });
+    const pkg = caddyRoot(b.build);
+    mkdirSync(join(pkg, 'var/lib/dpkg'), { recursive: true });
+    copyFileSync('/var/lib/dpkg/status', join(pkg, 'var/lib/dpkg/status'));
+    put(pkg, 'etc/caddy/Caddyfile', readFileSync('/etc/caddy/Caddyfile'));
+    const r = inHostRoot(pkg, 'sh /mpimg-test/build.sh caddy');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(pkg, 'etc/caddy/Caddyfile'), 'utf8')).toBe(caddyfile({ root: '/var/www/html' }));
+
+    const vendor = caddyRoot(b.build);
+    put(vendor, 'etc/caddy/Caddyfile', ':80 {\n\trespond "mine"\n}\n');
+    const v = inHostRoot(vendor, 'sh /mpimg-test/build.sh caddy');
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain(
+      "error: caddy: /etc/caddy/Caddyfile is in the way: neither mpimg's nor the caddy package's own\n",
+    );
+    expect(readFileSync(join(vendor, 'etc/caddy/Caddyfile'), 'utf8')).toBe(':80 {\n\trespond "mine"\n}\n');
+  });
+
+  it('fails the build when the CA file of a private ACME server is not in the image', () => {
+    const b = bundleWith({ root: '/srv', ipCertificate: true, acme: PEBBLE });
+    const root = caddyRoot(b.build);
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: caddy: acme.caRoot /etc/acme-wiki/acme-ca.pem is not in the image\n');
+    expect(existsSync(join(root, 'etc/caddy/Caddyfile'))).toBe(false);
+    // with it (any PEM CA file), Caddy validates the address with an ACME issuer
+    put(root, 'etc/acme-wiki/acme-ca.pem', readFileSync('/etc/ssl/certs/ca-certificates.crt'));
+    const ok = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain(`ACME directory ${PEBBLE.directory};`);
+  });
+});
+
+describe('the site script', () => {
+  const built = () => {
+    const root = caddyRoot(bundleWith({ reverseProxy: '127.0.0.1:3000' }).build);
+    expect(inHostRoot(root, 'sh /mpimg-test/build.sh caddy').code).toBe(0);
+    return root;
+  };
+  const site = (root: string, args: string, ip = '203.0.113.5') =>
+    inHostRoot(root, `MPIMG_CADDY_IP=${ip} ${SCRIPT} ${args}`);
+  const sites = (root: string) =>
+    Object.fromEntries(
+      readdirSync(join(root, 'etc/caddy/sites')).map((f) => [
+        f,
+        readFileSync(join(root, 'etc/caddy/sites', f), 'utf8'),
+      ]),
+    );
+
+  it('writes the address, then a domain (lower-cased), each validated by caddy; again is the same', () => {
+    const root = built();
+    const a = site(root, '');
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toBe('caddy-site: 203.0.113.5 in /etc/caddy/sites/ip.caddy, validated by Caddy\n');
+    const d = site(root, 'App.Example.COM');
+    expect(d.stdout).toBe('caddy-site: app.example.com in /etc/caddy/sites/domain.caddy, validated by Caddy\n');
+    const want = {
+      'ip.caddy': 'http://203.0.113.5 {\n\timport mpimg-app\n}\n',
+      'domain.caddy': 'app.example.com {\n\timport mpimg-app\n}\n',
+    };
+    expect(sites(root)).toEqual(want);
+    expect(site(root, 'app.example.com').code).toBe(0);
+    expect(sites(root)).toEqual(want);
+    const json = caddy(['adapt', '--config', join(root, 'etc/caddy/Caddyfile')]);
+    // (the Caddyfile imports /etc/caddy/sites: read here through the root's path it is empty)
+    expect(json.status).toBe(0);
+  });
+
+  it('refuses hostile names and addresses, changing nothing', () => {
+    const root = built();
+    expect(site(root, 'good.example.org').code).toBe(0);
+    const before = sites(root);
+    for (const bad of [
+      "'a$(touch /pwned).example.com'",
+      "'x.example.com {'",
+      "'x.example.com\nimport /etc/shadow'",
+      "'a b.example.com'",
+      '\'"q".example.com\'',
+      '192.0.2.1',
+      '-x.example.com',
+      'example',
+      'a..example.com',
+      "''",
+      'a.example.com b.example.com',
+      `${'a'.repeat(64)}.example.com`,
+    ]) {
+      const r = site(root, bad);
+      expect(r.code, bad).not.toBe(0);
+      expect(r.stderr, bad).toMatch(/^caddy-site: (not a domain name|usage)/);
+    }
+    for (const ip of ["'1.2.3.4\n}'", "'$(id)'", '1.2.3.256', "'1.2.3.4 5.6.7.8'"]) {
+      const r = site(root, '', ip);
+      expect(r.code, ip).toBe(1);
+      expect(r.stderr, ip).toMatch(/^caddy-site: not an IPv4 address/);
+    }
+    expect(existsSync(join(root, 'pwned'))).toBe(false);
+    expect(sites(root)).toEqual(before);
+  });
+
+  it('puts the old site back when Caddy refuses the configuration with the new one', () => {
+    const root = built();
+    expect(site(root, 'first.example.com').code).toBe(0);
+    // a Caddyfile another hand broke: Caddy refuses it with any site
+    const file = join(root, 'etc/caddy/Caddyfile');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('reverse_proxy', 'no_such_directive'));
+    const r = site(root, 'second.example.com');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no_such_directive');
+    expect(r.stderr).toContain(
+      'caddy-site: Caddy refuses its configuration with second.example.com (caddy validate, above): nothing changed\n',
+    );
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
+  });
+});
+
+describe('the image check of $.caddy (--caddy)', () => {
+  const checkArgs = (m: Partial<Manifest>) =>
+    imageCheckArgs({ slug: 'acme-wiki', vendor: 'acme', ...m }, readFileSync(CHECK_SCRIPT, 'utf8'));
+  /** The check run inside the root as on the droplet (no --root). */
+  function liveCheck(root: string, args: string[]): CheckReport {
+    const r = inHostRoot(root, `bash /mpimg-test/99-img-check.sh --json ${args.join(' ')}`);
+    expect(r.stdout, r.stderr).toMatch(/^\{/);
+    return JSON.parse(r.stdout) as CheckReport;
+  }
+  const pick = (report: CheckReport) => {
+    const c = report.checks.find((x) => x.id === 'caddy');
+    return c && { status: c.status, message: c.message, evidence: c.evidence };
+  };
+
+  it('is passed from mpimg.json; passes what the step left, as caddy validate reads it; fails it broken or off', () => {
+    expect(checkArgs({ caddy: { root: '/srv' } })).toContain('--caddy');
+    expect(checkArgs({})).not.toContain('--caddy');
+    const root = caddyRoot(bundleWith({ reverseProxy: '127.0.0.1:3000' }).build);
+    put(root, 'mpimg-test/99-img-check.sh', readFileSync(CHECK_SCRIPT), 0o755);
+    expect(inHostRoot(root, 'sh /mpimg-test/build.sh caddy').code).toBe(0);
+    expect(pick(liveCheck(root, ['--caddy']))).toMatchObject({
+      status: 'pass',
+      message: "Caddy's configuration of mpimg.json is valid (caddy validate), caddy.service enabled at boot",
+    });
+    expect(pick(liveCheck(root, []))).toBeUndefined();
+    // a site (as first boot writes it), then a Caddyfile another hand broke: Caddy reads the app's
+    // snippet only where a site imports it
+    expect(inHostRoot(root, `MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT}`).code).toBe(0);
+    const file = join(root, 'etc/caddy/Caddyfile');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('reverse_proxy', 'no_such_directive'));
+    inHostRoot(root, 'rm /etc/systemd/system/multi-user.target.wants/caddy.service');
+    const broken = pick(liveCheck(root, ['--caddy']));
+    expect(broken?.status).toBe('fail');
+    expect(broken?.evidence.join('\n')).toMatch(/caddy validate refuses \/etc\/caddy\/Caddyfile: .*no_such_directive/);
+    expect(broken?.evidence).toContain('caddy.service is not enabled at boot');
+  });
+});
