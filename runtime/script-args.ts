@@ -16,7 +16,8 @@ import { securityUpdatesCheckArg } from './sections/security-updates.js';
 type Project = Pick<
   Manifest,
   'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates'
->;
+> &
+  Pick<Manifest, 'caddy'>;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
 export const knowsFlag = (script: string, flag: string): boolean => script.includes(`${flag})`);
@@ -47,8 +48,7 @@ export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
   ...checkArgs(m.firewall, checkScript),
   ...secretArgs(m, checkScript, true),
   ...hardeningArgs(m, checkScript),
-  // $.caddy (callers pass the whole manifest; Project above names the sections before it)
-  ...((m as Pick<Manifest, 'caddy'>).caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
+  ...(m.caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
@@ -62,5 +62,5 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.files?.templates?.length ? '--template' : '',
     m.fail2ban ? '--fail2ban' : '',
     m.securityUpdates?.automatic ? '--security-updates' : '',
-    (m as Pick<Manifest, 'caddy'>).caddy ? '--caddy' : '',
+    m.caddy ? '--caddy' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

@@ -9,16 +9,17 @@ import { fail2banPackages } from './sections/fail2ban.js';
 import { caddyPackages } from './sections/caddy.js';
 import { securityUpdatePackages } from './sections/security-updates.js';
 
-export const sectionPackages = (m: Pick<Manifest, 'fail2ban' | 'securityUpdates'>, family: Family): string[] => [
+/** The sections that bring packages of their own. */
+type PackageSections = Pick<Manifest, 'fail2ban' | 'securityUpdates'> & Pick<Manifest, 'caddy'>;
+
+export const sectionPackages = (m: PackageSections, family: Family): string[] => [
   ...fail2banPackages(m.fail2ban, family),
   ...securityUpdatePackages(m.securityUpdates, family),
-  // (a Manifest is what every caller passes; the Pick above names the sections before $.caddy)
-  ...caddyPackages((m as Pick<Manifest, 'caddy'>).caddy, family),
+  ...caddyPackages(m.caddy, family),
 ];
 
 /** build.packages' entries for the distribution, then the sections' packages it does not list already. */
-export const withSectionPackages = (
-  entries: string[],
-  m: Pick<Manifest, 'fail2ban' | 'securityUpdates'>,
-  family: Family,
-): string[] => [...entries, ...sectionPackages(m, family).filter((p) => !entries.includes(p))];
+export const withSectionPackages = (entries: string[], m: PackageSections, family: Family): string[] => [
+  ...entries,
+  ...sectionPackages(m, family).filter((p) => !entries.includes(p)),
+];

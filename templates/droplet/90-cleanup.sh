@@ -605,6 +605,7 @@ step_first_boot_secrets() {
   local f
   if [ -n "$CRED_FILE" ] && in_root "$CRED_FILE" nofollow; then rm_path "$IR"; fi
   remove_package_secrets
+  remove_caddy_storage
   if in_root /var/lib/mpimg && [ -d "$IR" ]; then
     for f in "$IR"/* "$IR"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
@@ -626,6 +627,24 @@ remove_package_secrets() {
     [ -d "${f%/*}" ] || continue
     for l in "${f%/*}"/*; do
       if [ -L "$l" ] && case $(readlink -- "$l") in "${p##*/}" | "$p") true ;; *) false ;; esac; then rm_path "$l"; fi
+    done
+  done
+}
+
+# Caddy's storage and autosaved config, in every home (Debian's caddy user has /var/lib/caddy; a
+# caddy run as root uses /root): the ACME account keys, certificates and their keys, the local CA's
+# root key and instance.uuid of the build droplet's Caddy (the package's postinst starts it, a
+# vendor's test or caddy-site may have asked for certificates). Each droplet's Caddy makes its own.
+remove_caddy_storage() {
+  local home rel
+  # A running Caddy would store again what it holds (its certificate maintenance, autosave).
+  if [ "$MODE" = live ] && [ -d /run/systemd/system ] && systemctl is-active --quiet caddy.service < /dev/null 2>/dev/null; then
+    act "stop caddy.service (its storage is removed next)" systemctl stop caddy.service
+  fi
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    for rel in .local/share/caddy .config/caddy/autosave.json; do
+      in_root "${home%/}/$rel" nofollow || continue
+      rm_path "$IR"
     done
   done
 }
