@@ -52,7 +52,10 @@ export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
-export const cleanupArgs = (m: Project, cleanupScript: string): string[] => secretArgs(m, cleanupScript, false);
+export const cleanupArgs = (m: Project, cleanupScript: string): string[] => [
+  ...secretArgs(m, cleanupScript, false),
+  ...(m.caddy && knowsFlag(cleanupScript, '--caddy') ? ['--caddy'] : []),
+];
 
 /** The options of mpimg.json's facts the project's own check lacks (for a note: they are not checked). */
 export const missingCheckFlags = (m: Project, checkScript: string): string[] =>

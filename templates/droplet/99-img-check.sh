@@ -1929,6 +1929,11 @@ check_caddy() {
       at f "$s"
       if [ -e "$f" ] || [ -L "$f" ]; then bad=1; ev_add "$s is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again"; fi
     done
+    # the site names are each droplet's own (first boot: its address; the customer: a domain)
+    for s in /etc/caddy/sites/ip.caddy /etc/caddy/sites/domain.caddy; do
+      at f "$s"
+      if [ -e "$f" ] || [ -L "$f" ]; then bad=1; ev_add "$s is in the image (a site of the build droplet, which every droplet would serve and ask certificates for): run the cleanup (90-cleanup.sh) again"; fi
+    done
   fi
   if [ "$BOOTED" = 1 ] && [ "$MODE" = live ]; then
     unit_active caddy.service || { bad=1; ev_add "caddy.service is not running (systemctl status caddy.service)"; }

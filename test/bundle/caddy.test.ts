@@ -21,7 +21,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { sectionPackages } from '../../runtime/section-packages.js';
-import { imageCheckArgs } from '../../runtime/script-args.js';
+import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../../runtime/sections/acme.js';
 import { caddyfile, type Caddy } from '../../runtime/sections/caddy.js';
 import { loadProject } from '../../tasks/bundle/project.js';
@@ -356,7 +356,6 @@ describe('the site script', () => {
       "'x.example.com\nimport /etc/shadow'",
       "'a b.example.com'",
       '\'"q".example.com\'',
-      '192.0.2.1',
       '-x.example.com',
       'example',
       'a..example.com',
@@ -388,6 +387,38 @@ describe('the site script', () => {
     expect(r.stderr).toBe(
       'caddy-site: another caddy-site is still running (it holds /etc/caddy/sites): run this one again when it has finished\n',
     );
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
+  });
+
+  it('takes the DNS form with a trailing dot; says what to give for an international name or an address', () => {
+    const root = built();
+    const d = site(root, 'Shop.Example.COM.');
+    expect(d.stdout).toBe('caddy-site: shop.example.com in /etc/caddy/sites/domain.caddy, validated by Caddy\n');
+    expect(sites(root)).toEqual({ 'domain.caddy': 'shop.example.com {\n\timport mpimg-app\n}\n' });
+    const idn = site(root, 'bücher.example');
+    expect(idn.code).toBe(2);
+    expect(idn.stderr).toBe(
+      'caddy-site: not a domain name: give an international name in its ASCII form (xn--..., e.g. from idn2), e.g. xn--bcher-kva.example\n',
+    );
+    const ip = site(root, '192.0.2.1.');
+    expect(ip.code).toBe(2);
+    expect(ip.stderr).toBe(
+      "caddy-site: 192.0.2.1 is an address, not a domain name: the droplet's address is served already (caddy-site with no name writes it); give a domain whose DNS points here\n",
+    );
+    expect(site(root, 'xn--bcher-kva.example').code).toBe(0);
+    expect(sites(root)).toEqual({ 'domain.caddy': 'xn--bcher-kva.example {\n\timport mpimg-app\n}\n' });
+  });
+
+  it('interrupted while Caddy validates (the first-boot timeout TERMs it), puts the old site back and leaves no temporary file', () => {
+    const root = built();
+    expect(site(root, 'first.example.com').code).toBe(0);
+    // a caddy that is slow enough: the signal arrives while it runs
+    put(root, 'fake/caddy', '#!/bin/sh\nkill -TERM "$PPID"\nexit 0\n', 0o755);
+    const r = inHostRoot(root, `PATH=/fake:$PATH MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT} second.example.com`);
+    expect(r.code).toBe(143);
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
+    const ip = inHostRoot(root, `PATH=/fake:$PATH MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT}`);
+    expect(ip.code).toBe(143);
     expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
   });
 
@@ -457,7 +488,7 @@ describe("Caddy's storage: one droplet's keys and certificates never ship in the
     put(root, 'root/.local/share/caddy/instance.uuid', 'x\n');
   }
 
-  it('the cleanup removes it from every home (links as links), and nothing else of the caddy user', () => {
+  it("the cleanup removes it from every home (links as links), and with --caddy the build droplet's sites", () => {
     const root = tempDir('mpimg-caddy-clean-');
     put(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\ncaddy:x:999:999:Caddy:/var/lib/caddy:/usr/sbin/nologin\n');
     stored(root);
@@ -465,6 +496,10 @@ describe("Caddy's storage: one droplet's keys and certificates never ship in the
     put(root, 'etc/caddy/Caddyfile', 'mine\n');
     mkdirSync(join(root, 'home/app/.local/share'), { recursive: true });
     link(root, 'home/app/.local/share/caddy', '/etc/caddy');
+    put(root, 'etc/caddy/sites/ip.caddy', 'http://192.0.2.7 {\n\timport mpimg-app\n}\n');
+    put(root, 'etc/caddy/sites/domain.caddy', 'test.vendor.example {\n\timport mpimg-app\n}\n');
+    put(root, 'etc/caddy/sites/.caddy-site.AbC123', 'half');
+    put(root, 'etc/caddy/sites/vendor.caddy', "the vendor's own\n");
     const r = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -475,7 +510,25 @@ describe("Caddy's storage: one droplet's keys and certificates never ship in the
     expect(existsSync(join(root, 'home/app/.local/share/caddy'))).toBe(false);
     expect(readFileSync(join(root, 'etc/caddy/Caddyfile'), 'utf8')).toBe('mine\n');
     expect(readFileSync(join(root, 'var/lib/caddy/keep.txt'), 'utf8')).toBe("the vendor's\n");
-    const again = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages'], { encoding: 'utf8' });
+    // the sites only when mpimg.json has $.caddy (as the build passes it)
+    expect(readdirSync(join(root, 'etc/caddy/sites')).sort()).toEqual([
+      '.caddy-site.AbC123',
+      'domain.caddy',
+      'ip.caddy',
+      'vendor.caddy',
+    ]);
+    const args = cleanupArgs(
+      { slug: 'acme-wiki', vendor: 'acme', caddy: { root: '/srv' } },
+      readFileSync(CLEANUP_SCRIPT, 'utf8'),
+    );
+    expect(args).toContain('--caddy');
+    expect(cleanupArgs({ slug: 'acme-wiki', vendor: 'acme' }, readFileSync(CLEANUP_SCRIPT, 'utf8'))).not.toContain(
+      '--caddy',
+    );
+    const sites = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages', ...args], { encoding: 'utf8' });
+    expect(sites.status, sites.stderr).toBe(0);
+    expect(readdirSync(join(root, 'etc/caddy/sites'))).toEqual(['vendor.caddy']);
+    const again = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages', ...args], { encoding: 'utf8' });
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/^Summary: 12 steps, 0 change\(s\)/m);
   });
@@ -485,12 +538,14 @@ describe("Caddy's storage: one droplet's keys and certificates never ship in the
     put(root, 'mpimg-test/99-img-check.sh', readFileSync(CHECK_SCRIPT), 0o755);
     expect(inHostRoot(root, 'sh /mpimg-test/build.sh caddy').code).toBe(0);
     stored(root);
+    put(root, 'etc/caddy/sites/domain.caddy', 'test.vendor.example {\n\timport mpimg-app\n}\n');
     const r = inHostRoot(root, 'bash /mpimg-test/99-img-check.sh --json --caddy');
     const c = (JSON.parse(r.stdout) as CheckReport).checks.find((x) => x.id === 'caddy');
     expect(c?.status).toBe('fail');
     expect(c?.evidence).toEqual([
       "/var/lib/caddy/.local/share/caddy is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again",
       "/root/.local/share/caddy is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again",
+      '/etc/caddy/sites/domain.caddy is in the image (a site of the build droplet, which every droplet would serve and ask certificates for): run the cleanup (90-cleanup.sh) again',
     ]);
     const booted = inHostRoot(root, 'bash /mpimg-test/99-img-check.sh --json --caddy --booted');
     const b = (JSON.parse(booted.stdout) as CheckReport).checks.find((x) => x.id === 'caddy');
