@@ -48,6 +48,8 @@ export const E2E_PACKAGES = [
   'gnupg',
   'apt-utils',
   'dpkg-dev',
+  // the pebble fixture: a local ACME server copied into droplets (certbot and Caddy ask it for certificates)
+  'pebble',
 ];
 
 export function missingPackages(pkgs: readonly string[]): string[] {

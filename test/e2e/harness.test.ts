@@ -19,6 +19,14 @@ import { baseOf, e2eContext } from './harness/context.js';
 import { Droplet, NAT_GUEST_IP, NAT_HOST_IP, withDroplet, type Image } from './harness/droplet.js';
 import { SystemdDroplet } from './harness/examples.js';
 import { mountsUnder, processesRootedIn } from './harness/mounts.js';
+import {
+  pebble,
+  pebbleRoot,
+  PEBBLE_CA_FILE,
+  PEBBLE_DIRECTORY,
+  PEBBLE_ROOT_FILE,
+  PEBBLE_UNIT,
+} from './harness/pebble.js';
 import { assertPrerequisites, prerequisiteProblems } from './harness/prereq.js';
 import { cacheDir, produceAtomically, tarballPath } from './harness/rootfs.js';
 import { consoleLogin, makeKeyPair, sshCommand, sshOptions, startDropletSshd } from './harness/ssh.js';
@@ -234,6 +242,42 @@ describe('sandbox (namespaces + chroot) on bookworm', () => {
       expect(err.message).toContain('the fixture broke');
       // The first boot would have taken 10 minutes (the bound is 8): seconds to a couple of minutes here.
       expect(Date.now() - t0).toBeLessThan(4 * 60_000);
+      expect(mountsUnder(work)).toEqual([]);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    'the pebble fixture: a local ACME directory up before first boot ends, the test names resolving to the droplet, its issuing root at hand',
+    async () => {
+      const keys = await makeKeyPair(mkdtempSync(join(work, 'keys-')));
+      const s = await SystemdDroplet.start({
+        work,
+        image,
+        name: 'harness-pebble',
+        slug: 'harness',
+        instanceId: 'i-harness-pebble',
+        keys,
+        address: '192.0.2.31/24',
+        fixtures: [PEBBLE_UNIT],
+        prepare: (d) => pebble(d, { names: ['shop.e2e.test', 'www.shop.e2e.test'], address: '192.0.2.31' }),
+      });
+      try {
+        const dir = JSON.parse(await s.sh(`curl -fsS --cacert ${PEBBLE_CA_FILE} ${PEBBLE_DIRECTORY}`)) as Record<
+          string,
+          string
+        >;
+        expect(dir.newOrder).toMatch(/^https:\/\/localhost:14000\//);
+        // Without the fixture's CA the directory is not trusted: what caRoot is for.
+        expect((await s.exec(`curl -fsS -o /dev/null ${PEBBLE_DIRECTORY}`)).code).not.toBe(0);
+        expect(await s.sh('getent hosts shop.e2e.test www.shop.e2e.test')).toMatch(
+          /^192\.0\.2\.31\s+shop\.e2e\.test[\s\S]*\n192\.0\.2\.31\s+/,
+        );
+        expect(await pebbleRoot(s)).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+        expect(await s.sh(`head -c 27 ${PEBBLE_ROOT_FILE}`)).toBe('-----BEGIN CERTIFICATE-----');
+      } finally {
+        await s.close();
+      }
       expect(mountsUnder(work)).toEqual([]);
     },
     10 * 60_000,

@@ -23,6 +23,7 @@ export const HOST_TOOLS: ReadonlyArray<{ cmd: string; pkg: string; why: string }
     pkg: 'slirp4netns',
     why: "build droplets' own network, carried through this machine's sockets",
   },
+  { cmd: 'pebble', pkg: 'pebble', why: 'the local ACME server droplets ask for TLS certificates' },
 ];
 
 function onPath(cmd: string, path: string): boolean {
