@@ -137,7 +137,7 @@ describe('the plan of $.certbot', () => {
     expect(readlinkSync(join(root, 'usr/local/sbin/acme-wiki-tls'))).toBe('/opt/acme/acme-wiki/tls');
     expect(existsSync(join(root, 'opt/acme/acme-wiki/first-login.sh'))).toBe(false);
     const run = readFileSync(join(root, 'opt/acme/acme-wiki/first-login-run'), 'utf8');
-    expect(run).toContain('/opt/acme/acme-wiki/tls --first-login\n');
+    expect(run).toContain('  /opt/acme/acme-wiki/tls --first-login\n');
     expect(readFileSync(join(root, 'root/.bashrc'), 'utf8')).toContain('/opt/acme/acme-wiki/first-login-run');
     const tls = readFileSync(join(root, 'opt/acme/acme-wiki/tls'), 'utf8');
     expect(tls).toContain("DIRECTORY='https://acme-v02.api.letsencrypt.org/directory'\n");
@@ -379,8 +379,8 @@ describe('the first login with $.certbot (real login, bash, pty)', () => {
 
   it('skipped with an empty answer: the login goes on, the vendor script runs, the hook goes, the command stays', () => {
     const root = tlsRoot({ server: 'nginx' });
-    // the vendor's first-login script (project-fixture) reads the next line
-    const r = loginTyping(root, '\nwiki.example.com\necho "typed: $(id -un)"\nexit\n');
+    // the vendor's first-login script (project-fixture) reads the first line, the HTTPS step the next
+    const r = loginTyping(root, 'wiki.example.com\n\necho "typed: $(id -un)"\nexit\n');
     expect(r.stdout).toContain("HTTPS for Acme Wiki: a free certificate from Let's Encrypt for your domain.");
     expect(r.stdout).toContain(`First point the domain's DNS A record at this droplet (${DROPLET_IP}).`);
     expect(r.stdout).toContain('Skipped.\nHTTPS is not set up. Run /usr/local/sbin/acme-wiki-tls when you are ready.');
