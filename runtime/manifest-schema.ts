@@ -11,6 +11,7 @@ import { ACME_CHECKS } from './sections/acme.js';
 import { ACCOUNT_CHECKS, DIRECTORIES_SCHEMA, USERS_SCHEMA } from './sections/accounts.js';
 import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
 import { BUILD_SECRET_CHECKS } from './sections/build-secrets.js';
+import { CERTBOT_CHECKS, CERTBOT_SCHEMA } from './sections/certbot.js';
 import { CHECK_SCHEMA } from './sections/check.js';
 import { CLEANUP_SCHEMA } from './sections/cleanup.js';
 import { COMMON_CHECKS, obj } from './sections/common.js';
@@ -54,6 +55,7 @@ export const MANIFEST_SCHEMA = obj(
     firewall: FIREWALL_SCHEMA,
     fail2ban: FAIL2BAN_SCHEMA,
     caddy: CADDY_SCHEMA,
+    certbot: CERTBOT_SCHEMA,
     securityUpdates: SECURITY_UPDATES_SCHEMA,
     credentials: CREDENTIALS_SCHEMA,
     build: BUILD_SCHEMA,
@@ -88,6 +90,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...FAIL2BAN_CHECKS,
   ...CADDY_CHECKS,
   ...ACME_CHECKS,
+  ...CERTBOT_CHECKS,
   ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,
   ...LISTING_CHECKS,

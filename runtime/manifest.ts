@@ -9,6 +9,7 @@ import type { Agreed, Mismatches } from './schema-agreement.js';
 import { validate, type Problem, type TypeOf } from './schema.js';
 import type { Directory, User } from './sections/accounts.js';
 import type { BuildSection } from './sections/build.js';
+import type { Certbot } from './sections/certbot.js';
 import type { ImageCheck } from './sections/check.js';
 import type { Cleanup } from './sections/cleanup.js';
 import type { Credentials } from './sections/credentials.js';
@@ -53,6 +54,7 @@ export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys 
   firewall?: Firewall;
   fail2ban?: Fail2ban;
   caddy?: Caddy;
+  certbot?: Certbot;
   securityUpdates?: SecurityUpdates;
   credentials?: Credentials;
   build?: BuildSection;

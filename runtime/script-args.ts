@@ -7,6 +7,7 @@
  */
 import type { Manifest } from './manifest.js';
 import { runtimeHome } from './policy.js';
+import { certbotCheckArg } from './sections/certbot.js';
 import { credentialsFile } from './sections/credentials.js';
 import { fail2banCheckArg } from './sections/fail2ban.js';
 import { checkArgs } from './sections/firewall.js';
@@ -15,7 +16,16 @@ import { securityUpdatesCheckArg } from './sections/security-updates.js';
 
 type Project = Pick<
   Manifest,
-  'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates'
+  | 'slug'
+  | 'vendor'
+  | 'credentials'
+  | 'files'
+  | 'firewall'
+  | 'regenerate'
+  | 'fail2ban'
+  | 'securityUpdates'
+  | 'certbot'
+  | 'caddy'
 >;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
@@ -37,6 +47,7 @@ function secretArgs(m: Project, script: string, withTemplates: boolean): string[
 function hardeningArgs(m: Project, script: string): string[] {
   const out: string[] = [];
   if (m.fail2ban?.jails.length && knowsFlag(script, '--fail2ban')) out.push('--fail2ban', fail2banCheckArg(m.fail2ban));
+  if (m.certbot && knowsFlag(script, '--certbot')) out.push('--certbot', certbotCheckArg(m.certbot));
   if (m.securityUpdates?.automatic && knowsFlag(script, '--security-updates'))
     out.push('--security-updates', securityUpdatesCheckArg(m.securityUpdates));
   return out;
@@ -48,7 +59,7 @@ export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
   ...secretArgs(m, checkScript, true),
   ...hardeningArgs(m, checkScript),
   // $.caddy (callers pass the whole manifest; Project above names the sections before it)
-  ...((m as Pick<Manifest, 'caddy'>).caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
+  ...(m.caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
@@ -62,5 +73,6 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.files?.templates?.length ? '--template' : '',
     m.fail2ban ? '--fail2ban' : '',
     m.securityUpdates?.automatic ? '--security-updates' : '',
-    (m as Pick<Manifest, 'caddy'>).caddy ? '--caddy' : '',
+    m.caddy ? '--caddy' : '',
+    m.certbot ? '--certbot' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

@@ -49,6 +49,10 @@
 #   --caddy     mpimg.json has Caddy serve the app ($.caddy): caddy installed,
 #               mpimg's Caddyfile valid (`caddy validate`), caddy.service enabled;
 #               with --booted, caddy.service active
+#   --certbot PLUGIN  mpimg.json sets up HTTPS with certbot at first login (nginx
+#               or apache): certbot and its plugin must be installed, and the image
+#               must hold no certificate (each droplet gets its own); with --booted,
+#               a certificate there needs certbot.timer enabled (its renewal)
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -76,6 +80,7 @@ REGEN_FILES=()  # --regenerate: package-made secrets first boot makes anew (mpim
 F2B_JAILS=()    # --fail2ban: the jails mpimg.json enables ($.fail2ban.jails)
 F2B_SET=0
 CADDY_SET=0     # --caddy: Caddy serves the app with automatic HTTPS ($.caddy)
+CB_PLUGIN=""    # --certbot: the web server certbot configures at first login ($.certbot.server)
 AU_REBOOT=""    # --security-updates: automatic security updates are on, with this reboot policy ($.securityUpdates)
 
 die_usage() {
@@ -126,6 +131,10 @@ while [ $# -gt 0 ]; do
       done
       F2B_SET=1; shift ;;
     --caddy) CADDY_SET=1 ;;
+    --certbot)
+      [ $# -ge 2 ] || die_usage "--certbot needs the plugin: nginx or apache"
+      [[ $2 =~ ^(nginx|apache)$ ]] || die_usage "--certbot: '$2' is not nginx or apache"
+      CB_PLUGIN=$2; shift ;;
     --security-updates)
       [ $# -ge 2 ] || die_usage "--security-updates needs the reboot policy: never, when-needed or HH:MM"
       [[ $2 =~ ^(never|when-needed|([01][0-9]|2[0-3]):[0-5][0-9])$ ]] || die_usage "--security-updates: '$2' is not never, when-needed or HH:MM"
@@ -147,6 +156,8 @@ while [ $# -gt 0 ]; do
       printf '  --regenerate FILE  a secret a package made that first boot makes anew (from mpimg.json)\n'
       printf '  --fail2ban JAILS  the fail2ban jails the image enables: "sshd nginx-http-auth"\n'
       printf '  --caddy     Caddy serves the app (from mpimg.json): its config valid, on at boot\n'
+      printf '  --certbot PLUGIN  HTTPS by certbot at first login (nginx or apache): certbot\n'
+      printf '              and its plugin installed, no certificate in the image\n'
       printf '  --security-updates REBOOT  automatic security updates are on, rebooting never,\n'
       printf '              when-needed or at HH:MM (from mpimg.json)\n'
       exit 0 ;;
@@ -1933,6 +1944,37 @@ check_caddy() {
   fi
 }
 
+# check_certbot: $.certbot's certbot and plugin are there; the image holds no certificate (its
+# private key would be every droplet's); on a booted droplet one that is there gets renewed.
+check_certbot() {
+  [ -n "$CB_PLUGIN" ] || return 0
+  local d f certs=0 bad=0
+  if ! have_in_root certbot; then
+    record fail certbot "mpimg.json sets up HTTPS with certbot ($CB_PLUGIN), but certbot is not installed: run the build's packages step"
+    return
+  fi
+  at d "/usr/lib/python3/dist-packages/certbot_$CB_PLUGIN"
+  if [ -z "$d" ] || [ ! -d "$d" ]; then bad=1; ev_add "certbot's $CB_PLUGIN plugin is not installed (python3-certbot-$CB_PLUGIN)"; fi
+  at d /etc/letsencrypt/live
+  if [ -n "$d" ] && [ -d "$d" ]; then
+    for f in "$d"/*/cert.pem; do [ -e "$f" ] && certs=$((certs + 1)); done
+  fi
+  if [ "$BOOTED" = 1 ]; then
+    if [ "$certs" -gt 0 ] && ! unit_enabled certbot.timer; then
+      bad=1; ev_add "certbot.timer is not enabled: nothing renews the certificate (systemctl enable --now certbot.timer)"
+    fi
+  elif [ "$certs" -gt 0 ]; then
+    bad=1; ev_add "/etc/letsencrypt/live holds $certs certificate(s) with their keys: every droplet would share them (remove /etc/letsencrypt/live, archive and renewal)"
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail certbot "certbot is not as mpimg.json needs it (below)"
+  elif [ "$BOOTED" = 1 ] && [ "$certs" -gt 0 ]; then
+    record pass certbot "certbot ($CB_PLUGIN) with $certs certificate(s), renewed by certbot.timer"
+  else
+    record pass certbot "certbot and its $CB_PLUGIN plugin installed; no certificate in the image (the customer gets one at first login)"
+  fi
+}
+
 # au_on VALUE: an apt or dnf boolean that is on.
 au_on() { case ${1,,} in true | yes | 1 | on) return 0 ;; esac; return 1; }
 
@@ -2068,6 +2110,7 @@ check_first_boot_secrets
 check_package_secrets
 check_fail2ban
 check_caddy
+check_certbot
 check_auto_updates
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail

@@ -20,7 +20,7 @@ import { hostEnv, runTask, type Project } from './project.js';
 import { startDropletSshd, type KeyPair, type SshTarget } from './ssh.js';
 
 /** The example image projects of the repository (examples/<name>), each built and booted by examples.test.ts. */
-export const EXAMPLES = ['webapp', 'lamp', 'redis', 'lemp', 'django'] as const;
+export const EXAMPLES = ['webapp', 'lamp', 'redis', 'lemp', 'django', 'static-https'] as const;
 export type ExampleName = (typeof EXAMPLES)[number];
 
 export interface ExampleProject extends Project {
