@@ -16,6 +16,7 @@ import { CLEANUP_SCHEMA } from './sections/cleanup.js';
 import { COMMON_CHECKS, obj } from './sections/common.js';
 import { CREDENTIALS_CHECKS, CREDENTIALS_SCHEMA } from './sections/credentials.js';
 import { DROPLET_SCHEMA } from './sections/droplet.js';
+import { DOCKER_CHECKS, DOCKER_SCHEMA } from './sections/docker.js';
 import { FILES_SCHEMA, SEEDED_SCHEMA } from './sections/files.js';
 import { FAIL2BAN_CHECKS, FAIL2BAN_SCHEMA } from './sections/fail2ban.js';
 import { FIREWALL_CHECKS, FIREWALL_SCHEMA } from './sections/firewall.js';
@@ -52,6 +53,7 @@ export const MANIFEST_SCHEMA = obj(
     services: SERVICES_SCHEMA,
     firewall: FIREWALL_SCHEMA,
     fail2ban: FAIL2BAN_SCHEMA,
+    docker: DOCKER_SCHEMA,
     securityUpdates: SECURITY_UPDATES_SCHEMA,
     credentials: CREDENTIALS_SCHEMA,
     build: BUILD_SCHEMA,
@@ -84,6 +86,7 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...ACCOUNT_CHECKS,
   ...FIREWALL_CHECKS,
   ...FAIL2BAN_CHECKS,
+  ...DOCKER_CHECKS,
   ...ACME_CHECKS,
   ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,

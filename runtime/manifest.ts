@@ -13,6 +13,7 @@ import type { ImageCheck } from './sections/check.js';
 import type { Cleanup } from './sections/cleanup.js';
 import type { Credentials } from './sections/credentials.js';
 import type { Droplet } from './sections/droplet.js';
+import type { Docker } from './sections/docker.js';
 import type { FilesKeys } from './sections/files.js';
 import type { Fail2ban } from './sections/fail2ban.js';
 import type { Firewall } from './sections/firewall.js';
@@ -51,6 +52,7 @@ export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys 
   services?: PerDistro<string | Service>;
   firewall?: Firewall;
   fail2ban?: Fail2ban;
+  docker?: Docker;
   securityUpdates?: SecurityUpdates;
   credentials?: Credentials;
   build?: BuildSection;

@@ -9,13 +9,14 @@ import type { Manifest } from './manifest.js';
 import { runtimeHome } from './policy.js';
 import { credentialsFile } from './sections/credentials.js';
 import { fail2banCheckArg } from './sections/fail2ban.js';
+import { dockerCheckArg } from './sections/docker.js';
 import { checkArgs } from './sections/firewall.js';
 import { regeneratedPaths } from './sections/regenerate.js';
 import { securityUpdatesCheckArg } from './sections/security-updates.js';
 
 type Project = Pick<
   Manifest,
-  'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates'
+  'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates' | 'docker'
 >;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
@@ -39,6 +40,7 @@ function hardeningArgs(m: Project, script: string): string[] {
   if (m.fail2ban?.jails.length && knowsFlag(script, '--fail2ban')) out.push('--fail2ban', fail2banCheckArg(m.fail2ban));
   if (m.securityUpdates?.automatic && knowsFlag(script, '--security-updates'))
     out.push('--security-updates', securityUpdatesCheckArg(m.securityUpdates));
+  if (m.docker && knowsFlag(script, '--docker')) out.push('--docker', dockerCheckArg(m.docker, m.slug));
   return out;
 }
 
@@ -60,4 +62,5 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.files?.templates?.length ? '--template' : '',
     m.fail2ban ? '--fail2ban' : '',
     m.securityUpdates?.automatic ? '--security-updates' : '',
+    m.docker ? '--docker' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

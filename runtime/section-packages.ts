@@ -6,16 +6,21 @@
 import type { Family } from './distro.js';
 import type { Manifest } from './manifest.js';
 import { fail2banPackages } from './sections/fail2ban.js';
+import { dockerPackages } from './sections/docker.js';
 import { securityUpdatePackages } from './sections/security-updates.js';
 
-export const sectionPackages = (m: Pick<Manifest, 'fail2ban' | 'securityUpdates'>, family: Family): string[] => [
+export const sectionPackages = (
+  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'docker'>,
+  family: Family,
+): string[] => [
   ...fail2banPackages(m.fail2ban, family),
+  ...dockerPackages(m.docker, family),
   ...securityUpdatePackages(m.securityUpdates, family),
 ];
 
 /** build.packages' entries for the distribution, then the sections' packages it does not list already. */
 export const withSectionPackages = (
   entries: string[],
-  m: Pick<Manifest, 'fail2ban' | 'securityUpdates'>,
+  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'docker'>,
   family: Family,
 ): string[] => [...entries, ...sectionPackages(m, family).filter((p) => !entries.includes(p))];

@@ -34,6 +34,9 @@ export const UNIT_PACKAGES = [
   'python3-systemd',
   // $.securityUpdates: the apt files read back by the real unattended-upgrade --dry-run
   'unattended-upgrades',
+  // $.docker: the DOCKER-USER rules read by the real iptables-restore, the unit by systemd-analyze verify
+  'iptables',
+  'systemd',
 ];
 export const E2E_PACKAGES = [
   'debootstrap',
