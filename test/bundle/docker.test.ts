@@ -12,7 +12,7 @@ import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { imageCheckArgs } from '../../runtime/script-args.js';
 import { sectionPackages } from '../../runtime/section-packages.js';
-import { composeUnitText, dockerUserRules, ufwAfterBlock } from '../../runtime/sections/docker.js';
+import { composeUnitText, dockerUserRuleArgs, dockerUserRules, ufwAfterBlock } from '../../runtime/sections/docker.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { buildOrder } from '../../tasks/steps/index.js';
@@ -75,6 +75,23 @@ describe('$.docker at validate time', () => {
     };
     expect(problems({ ...GOOD, docker: { engine: 'docker' }, build: { repositories: [repo] } })).toEqual([]);
     expect(problems({ ...GOOD, docker: { engine: 'docker' }, build: { repositories: { apt: [repo] } } })).toEqual([]);
+    // the dnf family: Docker's own engine, from its repository there
+    const centos = {
+      name: 'docker-ce',
+      baseurl: 'https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+      key: {
+        url: 'https://download.docker.com/linux/centos/gpg',
+        fingerprint: '060A61C51B558A7F742B77AAC52FEB6B621E9F35',
+      },
+    };
+    expect(
+      problems({
+        ...GOOD,
+        distributions: ['rockylinux-9-x64'],
+        docker: { engine: 'docker' },
+        build: { repositories: { dnf: [centos] } },
+      }),
+    ).toEqual([]);
   });
 
   it('names what else Docker needs: the engine of Docker on the dnf family, files/, the firewall, the unit in $.services (held until first boot)', () => {
@@ -153,6 +170,14 @@ describe('what the containers step writes', () => {
         .filter((l) => l.startsWith('-A'))
         .join('\n')}\n`,
     );
+    // firewalld's direct rules (dnf family): the same rules, the words after the chain
+    expect(dockerUserRuleArgs(GOOD.firewall)).toEqual(
+      rules
+        .split('\n')
+        .filter((l) => l.startsWith('-A DOCKER-USER '))
+        .map((l) => l.slice('-A DOCKER-USER '.length)),
+    );
+    expect(dockerUserRuleArgs(GOOD.firewall).at(-1)).toBe('-o br-+ -j DROP');
     const block = ufwAfterBlock(GOOD.firewall);
     expect(block.startsWith('# BEGIN generator-mpimg docker')).toBe(true);
     expect(block.endsWith('# END generator-mpimg docker\n')).toBe(true);

@@ -107,6 +107,7 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
       // fails (EXDEV); dockerd renames runtimes/ (the build left it) at every start to make it anew.
       // A droplet's disk renames it; here it goes before the boot, and dockerd makes it.
       prepare: (d) => rmSync(d.path('var/lib/docker/runtimes'), { recursive: true }),
+      // what the test needs running: a failed start ends the boot at once, with its journal
       fixtures: ['docker.service'],
     });
   }, 20 * 60_000);
@@ -122,6 +123,10 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
     expect(out).not.toContain(`image ${IMAGE_REF}: pulling`);
     expect(out).toMatch(/\/etc\/ufw\/after\.rules (written|unchanged): published ports/);
     expect(out).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
+    // the image check (--docker, from mpimg.json) with dockerd running on the build droplet
+    expect(out).toContain(
+      'Docker Engine and acme-compose-compose.service enabled at boot, /opt/acme-compose/compose.yaml valid, its images on the machine; DOCKER-USER rules from the firewall',
+    );
   });
 
   it('the image holds the unit, the DOCKER-USER block and the image, but no .env (first boot writes it)', () => {
@@ -161,7 +166,8 @@ echo "driver=$(docker info --format '{{.Driver}}')"
 echo "site=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/)"
 curl -s http://127.0.0.1/ | grep -c 'Acme Compose runs'
 echo "noauth=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/admin/)"
-echo "auth=$(curl -s -o /dev/null -w '%{http_code}' -u 'admin:${v.ADMIN_PASSWORD}' http://127.0.0.1/admin/)"`);
+. /root/.digitalocean_passwords
+echo "auth=$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$ADMIN_PASSWORD" http://127.0.0.1/admin/)"`);
     expect(out).toContain('active\nactive\n');
     expect(out).toContain('600 root\n');
     // docker ps names an image of Docker Hub's library by its short name
