@@ -14,6 +14,7 @@ import type { ImageCheck } from './sections/check.js';
 import type { Cleanup } from './sections/cleanup.js';
 import type { Credentials } from './sections/credentials.js';
 import type { Droplet } from './sections/droplet.js';
+import type { Docker } from './sections/docker.js';
 import type { FilesKeys } from './sections/files.js';
 import type { Fail2ban } from './sections/fail2ban.js';
 import type { Caddy } from './sections/caddy.js';
@@ -55,6 +56,7 @@ export interface Manifest extends Identity, FirstBootKeys, LoginKeys, FilesKeys 
   fail2ban?: Fail2ban;
   caddy?: Caddy;
   certbot?: Certbot;
+  docker?: Docker;
   securityUpdates?: SecurityUpdates;
   credentials?: Credentials;
   build?: BuildSection;

@@ -10,6 +10,7 @@ import { runtimeHome } from './policy.js';
 import { certbotCheckArg } from './sections/certbot.js';
 import { credentialsFile } from './sections/credentials.js';
 import { fail2banCheckArg } from './sections/fail2ban.js';
+import { dockerCheckArg } from './sections/docker.js';
 import { checkArgs } from './sections/firewall.js';
 import { regeneratedPaths } from './sections/regenerate.js';
 import { securityUpdatesCheckArg } from './sections/security-updates.js';
@@ -26,6 +27,7 @@ type Project = Pick<
   | 'securityUpdates'
   | 'certbot'
   | 'caddy'
+  | 'docker'
 >;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
@@ -50,6 +52,7 @@ function hardeningArgs(m: Project, script: string): string[] {
   if (m.certbot && knowsFlag(script, '--certbot')) out.push('--certbot', certbotCheckArg(m.certbot));
   if (m.securityUpdates?.automatic && knowsFlag(script, '--security-updates'))
     out.push('--security-updates', securityUpdatesCheckArg(m.securityUpdates));
+  if (m.docker && knowsFlag(script, '--docker')) out.push('--docker', dockerCheckArg(m.docker, m.slug));
   return out;
 }
 
@@ -75,4 +78,5 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.securityUpdates?.automatic ? '--security-updates' : '',
     m.caddy ? '--caddy' : '',
     m.certbot ? '--certbot' : '',
+    m.docker ? '--docker' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

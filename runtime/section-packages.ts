@@ -8,13 +8,15 @@ import type { Manifest } from './manifest.js';
 import { certbotPackages } from './sections/certbot.js';
 import { fail2banPackages } from './sections/fail2ban.js';
 import { caddyPackages } from './sections/caddy.js';
+import { dockerPackages } from './sections/docker.js';
 import { securityUpdatePackages } from './sections/security-updates.js';
 
 export const sectionPackages = (
-  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'certbot' | 'caddy'>,
+  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'certbot' | 'caddy' | 'docker'>,
   family: Family,
 ): string[] => [
   ...fail2banPackages(m.fail2ban, family),
+  ...dockerPackages(m.docker, family),
   ...securityUpdatePackages(m.securityUpdates, family),
   ...caddyPackages(m.caddy, family),
   ...certbotPackages(m.certbot, family),
@@ -23,6 +25,6 @@ export const sectionPackages = (
 /** build.packages' entries for the distribution, then the sections' packages it does not list already. */
 export const withSectionPackages = (
   entries: string[],
-  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'certbot' | 'caddy'>,
+  m: Pick<Manifest, 'fail2ban' | 'securityUpdates' | 'certbot' | 'caddy' | 'docker'>,
   family: Family,
 ): string[] => [...entries, ...sectionPackages(m, family).filter((p) => !entries.includes(p))];
