@@ -11,11 +11,13 @@ import { ACME_CHECKS } from './sections/acme.js';
 import { ACCOUNT_CHECKS, DIRECTORIES_SCHEMA, USERS_SCHEMA } from './sections/accounts.js';
 import { BUILD_CHECKS, BUILD_SCHEMA } from './sections/build.js';
 import { BUILD_SECRET_CHECKS } from './sections/build-secrets.js';
+import { CERTBOT_CHECKS, CERTBOT_SCHEMA } from './sections/certbot.js';
 import { CHECK_SCHEMA } from './sections/check.js';
 import { CLEANUP_SCHEMA } from './sections/cleanup.js';
 import { COMMON_CHECKS, obj } from './sections/common.js';
 import { CREDENTIALS_CHECKS, CREDENTIALS_SCHEMA } from './sections/credentials.js';
 import { DROPLET_SCHEMA } from './sections/droplet.js';
+import { DOCKER_CHECKS, DOCKER_SCHEMA } from './sections/docker.js';
 import { FILES_SCHEMA, SEEDED_SCHEMA } from './sections/files.js';
 import { FAIL2BAN_CHECKS, FAIL2BAN_SCHEMA } from './sections/fail2ban.js';
 import { CADDY_CHECKS, CADDY_SCHEMA } from './sections/caddy.js';
@@ -54,6 +56,8 @@ export const MANIFEST_SCHEMA = obj(
     firewall: FIREWALL_SCHEMA,
     fail2ban: FAIL2BAN_SCHEMA,
     caddy: CADDY_SCHEMA,
+    certbot: CERTBOT_SCHEMA,
+    docker: DOCKER_SCHEMA,
     securityUpdates: SECURITY_UPDATES_SCHEMA,
     credentials: CREDENTIALS_SCHEMA,
     build: BUILD_SCHEMA,
@@ -87,7 +91,9 @@ export const MANIFEST_CHECKS: Record<string, Check> = {
   ...FIREWALL_CHECKS,
   ...FAIL2BAN_CHECKS,
   ...CADDY_CHECKS,
+  ...DOCKER_CHECKS,
   ...ACME_CHECKS,
+  ...CERTBOT_CHECKS,
   ...SECURITY_UPDATES_CHECKS,
   ...CREDENTIALS_CHECKS,
   ...LISTING_CHECKS,

@@ -7,17 +7,28 @@
  */
 import type { Manifest } from './manifest.js';
 import { runtimeHome } from './policy.js';
+import { certbotCheckArg } from './sections/certbot.js';
 import { credentialsFile } from './sections/credentials.js';
 import { fail2banCheckArg } from './sections/fail2ban.js';
+import { dockerCheckArg } from './sections/docker.js';
 import { checkArgs } from './sections/firewall.js';
 import { regeneratedPaths } from './sections/regenerate.js';
 import { securityUpdatesCheckArg } from './sections/security-updates.js';
 
 type Project = Pick<
   Manifest,
-  'slug' | 'vendor' | 'credentials' | 'files' | 'firewall' | 'regenerate' | 'fail2ban' | 'securityUpdates'
-> &
-  Pick<Manifest, 'caddy'>;
+  | 'slug'
+  | 'vendor'
+  | 'credentials'
+  | 'files'
+  | 'firewall'
+  | 'regenerate'
+  | 'fail2ban'
+  | 'securityUpdates'
+  | 'certbot'
+  | 'caddy'
+  | 'docker'
+>;
 
 /** The script has this option (its argument parser has a `--flag)` case). */
 export const knowsFlag = (script: string, flag: string): boolean => script.includes(`${flag})`);
@@ -38,8 +49,10 @@ function secretArgs(m: Project, script: string, withTemplates: boolean): string[
 function hardeningArgs(m: Project, script: string): string[] {
   const out: string[] = [];
   if (m.fail2ban?.jails.length && knowsFlag(script, '--fail2ban')) out.push('--fail2ban', fail2banCheckArg(m.fail2ban));
+  if (m.certbot && knowsFlag(script, '--certbot')) out.push('--certbot', certbotCheckArg(m.certbot));
   if (m.securityUpdates?.automatic && knowsFlag(script, '--security-updates'))
     out.push('--security-updates', securityUpdatesCheckArg(m.securityUpdates));
+  if (m.docker && knowsFlag(script, '--docker')) out.push('--docker', dockerCheckArg(m.docker, m.slug));
   return out;
 }
 
@@ -66,4 +79,6 @@ export const missingCheckFlags = (m: Project, checkScript: string): string[] =>
     m.fail2ban ? '--fail2ban' : '',
     m.securityUpdates?.automatic ? '--security-updates' : '',
     m.caddy ? '--caddy' : '',
+    m.certbot ? '--certbot' : '',
+    m.docker ? '--docker' : '',
   ].filter((f) => f && !knowsFlag(checkScript, f));

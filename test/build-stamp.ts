@@ -19,6 +19,7 @@ const INPUT_FILES = [
   'scripts/build-schema.mjs',
   'scripts/build-manifest-doc.mjs',
   'docs/manifest-example.json',
+  'docs/manifest-example-caddy.json',
 ];
 /** What it writes besides lib/ (the stamp lives in lib/, so removing lib/ means a build). */
 const OUTPUT_FILES = ['mpimg.schema.json', 'docs/manifest.md'];

@@ -36,6 +36,9 @@ export const UNIT_PACKAGES = [
   'unattended-upgrades',
   // $.caddy: the Caddyfile and the site script's sites read by the real caddy validate and caddy adapt
   'caddy',
+  // $.docker: the DOCKER-USER rules read by the real iptables-restore, the unit by systemd-analyze verify
+  'iptables',
+  'systemd',
 ];
 export const E2E_PACKAGES = [
   'debootstrap',

@@ -33,7 +33,7 @@ function copyOf(name: string): string {
 
 describe('examples/', () => {
   it('holds the catalog-style projects', () => {
-    expect(names.sort()).toEqual(['django', 'lamp', 'lemp', 'redis', 'webapp']);
+    expect(names.sort()).toEqual(['compose', 'django', 'lamp', 'lemp', 'redis', 'static-https', 'webapp']);
   });
 
   for (const name of names) {

@@ -22,6 +22,7 @@ export const SYSTEM_TESTS: readonly string[] = [
   'test/bundle/debconf.test.ts',
   'test/bundle/fail2ban.test.ts',
   'test/bundle/caddy.test.ts',
+  'test/bundle/docker.test.ts',
   'test/bundle/autoupdates.test.ts',
   'test/scripts/check-hardening.test.ts',
   'test/bundle/build-property.test.ts',

@@ -10,6 +10,13 @@ import type { Project } from './project.js';
 import { familyOf } from '../../runtime/distro.js';
 import { forDistro } from '../../runtime/manifest.js';
 import { runtimeHome, toolDirs } from '../../runtime/policy.js';
+import {
+  certbotCaDropIn,
+  certbotTemplateData,
+  tlsCommand,
+  tlsDomainFile,
+  type Certbot,
+} from '../../runtime/sections/certbot.js';
 import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { afterFirstBootDropIn, firstBootReady, serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
@@ -177,11 +184,42 @@ function holdOps(project: Project, common: Common): Op[] {
   ];
 }
 
-/** The first-login script, its runner and the .bashrc hook that starts it. */
-function firstLoginOps(firstLogin: NonNullable<Project['firstLogin']>, common: Common): Op[] {
+/**
+ * $.certbot: the HTTPS command (in the home folder, linked onto root's PATH), and, for a private ACME
+ * server, the drop-in that lets the renewal (certbot.timer's certbot.service) trust its HTTPS too.
+ */
+function tlsOps(c: Certbot, common: Common): Op[] {
+  const data = certbotTemplateData(c);
+  const script = `${common.home}/tls`;
+  const command = tlsCommand(common.slug);
+  const ops: Op[] = [
+    fileOp(
+      script,
+      0o755,
+      renderDroplet('tls.sh.ejs', { ...common, ...data, command, domainFile: tlsDomainFile(common.state) }),
+    ),
+    { kind: 'link', path: command, target: script },
+  ];
+  if (data.caRoot)
+    ops.push(
+      fileOp(
+        certbotCaDropIn(common.slug),
+        0o644,
+        renderDroplet('certbot-ca.conf.ejs', { ...common, caRoot: unitText(data.caRoot) }),
+      ),
+    );
+  return ops;
+}
+
+/** The first-login script (when there is one), its runner (with the HTTPS step of $.certbot) and the .bashrc hook. */
+function firstLoginOps(firstLogin: Project['firstLogin'], common: Common, tls?: string): Op[] {
   return [
-    fileOp(`${common.home}/first-login.sh`, 0o755, fs.readFileSync(firstLogin.abs)),
-    fileOp(`${common.home}/first-login-run`, 0o755, renderDroplet('first-login-run.sh.ejs', common)),
+    ...(firstLogin ? [fileOp(`${common.home}/first-login.sh`, 0o755, fs.readFileSync(firstLogin.abs))] : []),
+    fileOp(
+      `${common.home}/first-login-run`,
+      0o755,
+      renderDroplet('first-login-run.sh.ejs', { ...common, tls, script: Boolean(firstLogin) }),
+    ),
     {
       kind: 'block',
       path: '/root/.bashrc',
@@ -194,13 +232,21 @@ function firstLoginOps(firstLogin: NonNullable<Project['firstLogin']>, common: C
   ];
 }
 
-function motdOps(project: Project, motdFile: NonNullable<Project['motd']>, common: Common): Op[] {
+function motdOps(project: Project, motdFile: Project['motd'], common: Common): Op[] {
   const m = project.manifest;
-  const text = fillMotd(fs.readFileSync(motdFile.abs, 'utf8'), m, project.variables);
+  const text = motdFile ? fillMotd(fs.readFileSync(motdFile.abs, 'utf8'), m, project.variables) : undefined;
   const after = project.motdAfter
     ? fillMotd(fs.readFileSync(project.motdAfter.abs, 'utf8'), m, project.variables)
     : undefined;
-  const motd = renderDroplet('motd.sh.ejs', { ...common, text, after });
+  // $.certbot: the MOTD says how to set up HTTPS, then names the https:// address.
+  const tls = m.certbot
+    ? {
+        command: tlsCommand(m.slug),
+        domainFile: tlsDomainFile(common.state),
+        caName: certbotTemplateData(m.certbot).caName,
+      }
+    : undefined;
+  const motd = renderDroplet('motd.sh.ejs', { ...common, text, after, tls });
   // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
   // snippet shows the same message to interactive login shells there.
   return [
@@ -318,8 +364,10 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
     ),
   );
   if (hold) ops.push(...holdOps(project, common));
-  if (project.firstLogin) ops.push(...firstLoginOps(project.firstLogin, common));
-  if (project.motd) ops.push(...motdOps(project, project.motd, common));
+  if (m.certbot) ops.push(...tlsOps(m.certbot, common));
+  if (project.firstLogin || m.certbot)
+    ops.push(...firstLoginOps(project.firstLogin, common, m.certbot ? `${home}/tls` : undefined));
+  if (project.motd || m.certbot) ops.push(...motdOps(project, project.motd, common));
   ops.push(...filesOps(project));
   // $.seeded marks more paths seeded.
   for (const op of ops) {

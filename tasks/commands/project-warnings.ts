@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import type { Manifest } from '../../runtime/manifest.js';
+import { certbotWarnings } from '../../runtime/sections/certbot.js';
 import { RECORD_KEY } from '../../core/write.js';
 import { generatorConfig } from '../../core/yo-rc.js';
 
@@ -24,6 +25,7 @@ export function projectWarnings(project: { dir: string; manifest: Manifest }): s
     const w = distributionWarning(d);
     if (w) out.push(`$.distributions: ${w}`);
   }
+  out.push(...certbotWarnings(m));
   const region = m.droplet?.region;
   const rw = region === undefined ? undefined : regionWarning(region);
   if (rw) out.push(`$.droplet.region: ${rw}`);

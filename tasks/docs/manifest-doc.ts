@@ -129,15 +129,25 @@ export function exampleAt(example: Json, path: string): Json | undefined {
 
 const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** The whole page. */
-export function manifestDoc(schema: Schema, example: Json): string {
-  const all = fields(schema).map((f) => ({ ...f, example: exampleAt(example, f.path) }));
+/**
+ * The example file of a section that cannot stand beside another one in one manifest ($.caddy and
+ * $.certbot both want ports 80 and 443): docs/manifest-example-<name>.json, a small manifest of its own.
+ */
+export const ALTERNATIVE_EXAMPLES = ['caddy'] as const;
+
+/** The value at `path` in the complete example, else in the first alternative that has one. */
+export const exampleIn = (examples: readonly Json[], path: string): Json | undefined =>
+  examples.map((e) => exampleAt(e, path)).find((v) => v !== undefined);
+
+/** The whole page: `example` the complete manifest, `alternatives` those of ALTERNATIVE_EXAMPLES, in order. */
+export function manifestDoc(schema: Schema, example: Json, alternatives: readonly Json[] = []): string {
+  const all = fields(schema).map((f) => ({ ...f, example: exampleIn([example, ...alternatives], f.path) }));
   const top = all.filter((f) => !f.path.slice(2).includes('.') && !f.path.slice(2).includes('['));
   const lines = [
     '# mpimg.json reference',
     '',
     '<!-- Written by `npm run build` (tasks/docs/manifest-doc.ts) from runtime/manifest-schema.ts and',
-    '     docs/manifest-example.json: edit those, not this file. -->',
+    '     docs/manifest-example*.json: edit those, not this file. -->',
     '',
     "Every field of an image project's `mpimg.json`, with its type and an example. `mpimg validate`",
     'checks a manifest against the same rules (editors do too, through its `$schema`). Required',
@@ -146,7 +156,7 @@ export function manifestDoc(schema: Schema, example: Json): string {
       .map((f) => `\`${f.path.slice(2)}\``)
       .join(', ')}.`,
     '',
-    'A complete example is [manifest-example.json](manifest-example.json).',
+    `A complete example is [manifest-example.json](manifest-example.json); ${ALTERNATIVE_EXAMPLES.map((n) => `[manifest-example-${n}.json](manifest-example-${n}.json) shows \`${n}\``).join(', ')}, which cannot stand beside \`certbot\` in one manifest.`,
     '',
   ];
   for (const t of top) {

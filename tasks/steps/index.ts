@@ -28,6 +28,7 @@ import files from './files.js';
 import owners from './owners.js';
 import scripts from './scripts.js';
 import install from './install.js';
+import containers from './containers.js';
 import services from './services.js';
 import firewall from './firewall.js';
 import fail2ban from './fail2ban.js';
@@ -53,6 +54,7 @@ export const STEPS: readonly BuildStep[] = Object.freeze([
   owners,
   scripts,
   install,
+  containers,
   services,
   firewall,
   fail2ban,

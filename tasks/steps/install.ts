@@ -7,7 +7,15 @@ import { bundleCommand } from './types.js';
 export default defineStep({
   name: 'install',
   summary: "install the image's own parts with the bundle (first-boot steps, first-login hook, MOTD, hold)",
-  sections: ['$.firstBoot', '$.firstBootTimeoutMinutes', '$.firstLogin', '$.motd', '$.loginHold', '$.credentials'],
+  sections: [
+    '$.firstBoot',
+    '$.firstBootTimeoutMinutes',
+    '$.firstLogin',
+    '$.motd',
+    '$.loginHold',
+    '$.credentials',
+    '$.certbot',
+  ],
   run: async (c) => {
     await runBundle(c, ['install', ...rootArgs(), '--remove-self']);
   },

@@ -11,8 +11,8 @@ import { APT } from './packer-apt.js';
 export default defineStep({
   name: 'packages',
   summary:
-    'install the build.packages of mpimg.json (for this distribution), with those fail2ban and securityUpdates need',
-  sections: ['$.build.packages', '$.fail2ban', '$.securityUpdates'],
+    'install the build.packages of mpimg.json (for this distribution), with those fail2ban, securityUpdates and certbot need',
+  sections: ['$.build.packages', '$.fail2ban', '$.securityUpdates', '$.certbot'],
   run: async (c) => {
     const m = manifestOf(c);
     const d = await distroOf(c, m);

@@ -49,6 +49,15 @@
 #   --caddy     mpimg.json has Caddy serve the app ($.caddy): caddy installed,
 #               mpimg's Caddyfile valid (`caddy validate`), caddy.service enabled;
 #               with --booted, caddy.service active
+#   --certbot PLUGIN  mpimg.json sets up HTTPS with certbot at first login (nginx
+#               or apache): certbot and its plugin must be installed, and the image
+#               must hold no certificate (each droplet gets its own); with --booted,
+#               a certificate there needs certbot.timer enabled (its renewal)
+#   --docker 'UNIT FOLDER'  mpimg.json has Docker with a compose project in FOLDER
+#               brought up by UNIT: the engine installed, docker.service and UNIT
+#               enabled at boot, the compose file valid (compose config), its
+#               images on the machine (where dockerd answers), the DOCKER-USER
+#               rules in /etc/ufw/after.rules
 #   --booted    the system is a droplet made from the image, after first boot
 #   --seed-keys FILE  (with --booted) the droplet's own SSH public keys; default:
 #               the keys in its cloud-init instance data and seed
@@ -76,6 +85,8 @@ REGEN_FILES=()  # --regenerate: package-made secrets first boot makes anew (mpim
 F2B_JAILS=()    # --fail2ban: the jails mpimg.json enables ($.fail2ban.jails)
 F2B_SET=0
 CADDY_SET=0     # --caddy: Caddy serves the app with automatic HTTPS ($.caddy)
+CB_PLUGIN=""    # --certbot: the web server certbot configures at first login ($.certbot.server)
+DK_UNIT="" DK_PROJECT=""  # --docker: the compose unit and project folder ($.docker)
 AU_REBOOT=""    # --security-updates: automatic security updates are on, with this reboot policy ($.securityUpdates)
 
 die_usage() {
@@ -126,6 +137,14 @@ while [ $# -gt 0 ]; do
       done
       F2B_SET=1; shift ;;
     --caddy) CADDY_SET=1 ;;
+    --certbot)
+      [ $# -ge 2 ] || die_usage "--certbot needs the plugin: nginx or apache"
+      [[ $2 =~ ^(nginx|apache)$ ]] || die_usage "--certbot: '$2' is not nginx or apache"
+      CB_PLUGIN=$2; shift ;;
+    --docker)
+      [ $# -ge 2 ] || die_usage "--docker needs the unit and the project folder, e.g. --docker 'app-compose.service /opt/app'"
+      [[ $2 =~ ^([A-Za-z0-9@._-]+\.service)\ ((/[A-Za-z0-9._-]+)+)$ ]] || die_usage "--docker: '$2' is not 'UNIT.service /FOLDER'"
+      DK_UNIT=${BASH_REMATCH[1]} DK_PROJECT=${BASH_REMATCH[2]}; shift ;;
     --security-updates)
       [ $# -ge 2 ] || die_usage "--security-updates needs the reboot policy: never, when-needed or HH:MM"
       [[ $2 =~ ^(never|when-needed|([01][0-9]|2[0-3]):[0-5][0-9])$ ]] || die_usage "--security-updates: '$2' is not never, when-needed or HH:MM"
@@ -147,6 +166,9 @@ while [ $# -gt 0 ]; do
       printf '  --regenerate FILE  a secret a package made that first boot makes anew (from mpimg.json)\n'
       printf '  --fail2ban JAILS  the fail2ban jails the image enables: "sshd nginx-http-auth"\n'
       printf '  --caddy     Caddy serves the app (from mpimg.json): its config valid, on at boot\n'
+      printf '  --certbot PLUGIN  HTTPS by certbot at first login (nginx or apache): certbot\n'
+      printf '              and its plugin installed, no certificate in the image\n'
+      printf '  --docker '"'"'UNIT FOLDER'"'"'  the compose unit and project folder of mpimg.json\n'
       printf '  --security-updates REBOOT  automatic security updates are on, rebooting never,\n'
       printf '              when-needed or at HH:MM (from mpimg.json)\n'
       exit 0 ;;
@@ -1946,6 +1968,87 @@ check_caddy() {
   fi
 }
 
+# check_certbot: $.certbot's certbot and plugin are there; the image holds no certificate (its
+# private key would be every droplet's); on a booted droplet one that is there gets renewed.
+check_certbot() {
+  [ -n "$CB_PLUGIN" ] || return 0
+  local d f certs=0 bad=0
+  if ! have_in_root certbot; then
+    record fail certbot "mpimg.json sets up HTTPS with certbot ($CB_PLUGIN), but certbot is not installed: run the build's packages step"
+    return
+  fi
+  at d "/usr/lib/python3/dist-packages/certbot_$CB_PLUGIN"
+  if [ -z "$d" ] || [ ! -d "$d" ]; then bad=1; ev_add "certbot's $CB_PLUGIN plugin is not installed (python3-certbot-$CB_PLUGIN)"; fi
+  at d /etc/letsencrypt/live
+  if [ -n "$d" ] && [ -d "$d" ]; then
+    for f in "$d"/*/cert.pem; do [ -e "$f" ] && certs=$((certs + 1)); done
+  fi
+  if [ "$BOOTED" = 1 ]; then
+    if [ "$certs" -gt 0 ] && ! unit_enabled certbot.timer; then
+      bad=1; ev_add "certbot.timer is not enabled: nothing renews the certificate (systemctl enable --now certbot.timer)"
+    fi
+  elif [ "$certs" -gt 0 ]; then
+    bad=1; ev_add "/etc/letsencrypt/live holds $certs certificate(s) with their keys: every droplet would share them (remove /etc/letsencrypt/live, archive and renewal)"
+  fi
+  if [ "$bad" = 1 ]; then
+    record fail certbot "certbot is not as mpimg.json needs it (below)"
+  elif [ "$BOOTED" = 1 ] && [ "$certs" -gt 0 ]; then
+    record pass certbot "certbot ($CB_PLUGIN) with $certs certificate(s), renewed by certbot.timer"
+  else
+    record pass certbot "certbot and its $CB_PLUGIN plugin installed; no certificate in the image (the customer gets one at first login)"
+  fi
+}
+
+# --- Docker ($.docker) ----------------------------------------------------------
+
+# dk_compose_in_root ARGS: compose (the plugin, else v1's docker-compose) in the project folder.
+dk_compose_in_root() {
+  # shellcheck disable=SC2016 # the inner shell's
+  run_in_root sh -c 'cd "$1" && shift && if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi' sh "$DK_PROJECT" "$@"
+}
+
+check_docker() {
+  [ -n "$DK_UNIT" ] || return 0
+  local f n file="" rc=0 out img how=""
+  if ! have_in_root docker; then
+    record fail docker "mpimg.json has Docker, but Docker Engine is not installed: run the build's packages step"
+    return
+  fi
+  unit_enabled docker.service || ev_add "docker.service is not enabled at boot"
+  unit_enabled "$DK_UNIT" || ev_add "$DK_UNIT is not enabled at boot"
+  for n in compose.yaml compose.yml docker-compose.yaml docker-compose.yml; do
+    at f "$DK_PROJECT/$n"
+    if [ -n "$f" ] && [ -f "$f" ]; then file=$DK_PROJECT/$n; break; fi
+  done
+  if [ -z "$file" ]; then
+    ev_add "$DK_PROJECT has no compose file"
+  else
+    out=$(dk_compose_in_root --project-name "${DK_UNIT%-compose.service}" --file "$file" config 2>/dev/null) || rc=$?
+    if [ "$rc" = 125 ]; then
+      how=" (compose and dockerd cannot run here: $MODE_REASON)"
+    elif [ "$rc" != 0 ]; then
+      ev_add "compose refuses $file (docker compose config)"
+    elif run_in_root docker info >/dev/null 2>&1; then
+      while IFS= read -r img; do
+        [ -n "$img" ] || continue
+        run_in_root docker image inspect "$img" >/dev/null 2>&1 || ev_add "image $img of $file is not on the machine: a droplet would pull it at boot"
+      done < <(sed -n 's/^    image: *//p' <<< "$out" | sed "s/^[\"']//; s/[\"']\$//")
+      how=", its images on the machine"
+    else
+      how=" (dockerd does not answer: images not checked)"
+    fi
+  fi
+  at f /etc/ufw/after.rules
+  if [ -z "$f" ] || ! grep -qxF '# BEGIN generator-mpimg docker (DOCKER-USER from $.firewall)' "$f" 2>/dev/null; then
+    ev_add "/etc/ufw/after.rules has no DOCKER-USER rules of mpimg.json: published ports would bypass the firewall"
+  fi
+  if [ ${#EV[@]} -gt 0 ]; then
+    record fail docker "Docker is not as mpimg.json says (below): run the build's containers step again"
+  else
+    record pass docker "Docker Engine and $DK_UNIT enabled at boot, $file valid$how; DOCKER-USER rules from the firewall"
+  fi
+}
+
 # au_on VALUE: an apt or dnf boolean that is on.
 au_on() { case ${1,,} in true | yes | 1 | on) return 0 ;; esac; return 1; }
 
@@ -2081,7 +2184,9 @@ check_first_boot_secrets
 check_package_secrets
 check_fail2ban
 check_caddy
+check_certbot
 check_auto_updates
+check_docker
 
 if [ "$N_FAIL" -gt 0 ]; then RESULT=fail
 elif [ "$N_WARN" -gt 0 ]; then RESULT=warn

@@ -219,6 +219,11 @@ export class Droplet {
     return { root: this.root, runDir: this.runDir, hostname, network: this.network };
   }
 
+  /** This machine's pid of the droplet's PID 1 (its namespaces: e.g. a boot that shares its network). */
+  get pid(): number {
+    return this.pid1();
+  }
+
   private pid1(): number {
     if (this.destroyed) throw new Error('droplet already destroyed');
     if (!this.machinePid) throw new Error('droplet is not booted');

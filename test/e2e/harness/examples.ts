@@ -20,7 +20,7 @@ import { hostEnv, runTask, type Project } from './project.js';
 import { startDropletSshd, type KeyPair, type SshTarget } from './ssh.js';
 
 /** The example image projects of the repository (examples/<name>), each built and booted by examples.test.ts. */
-export const EXAMPLES = ['webapp', 'lamp', 'redis', 'lemp', 'django'] as const;
+export const EXAMPLES = ['webapp', 'lamp', 'redis', 'lemp', 'django', 'static-https', 'compose'] as const;
 export type ExampleName = (typeof EXAMPLES)[number];
 
 export interface ExampleProject extends Project {
@@ -240,6 +240,8 @@ export interface SystemdDropletOptions {
    * fails at once with its status and journal, instead of cloud-init waiting out what needed it.
    */
   fixtures?: string[];
+  /** Docker Engine must run inside (SystemdBoot's `containers`). */
+  containers?: boolean;
 }
 
 /** A fixture unit's name: a systemd unit name, nothing a shell would read otherwise. */
@@ -260,7 +262,7 @@ export class SystemdDroplet {
       writeSeed(d, { instanceId: opts.instanceId, publicKey: opts.keys.publicKey });
       SystemdBoot.giveAddress(d, opts.address);
       opts.prepare?.(d);
-      boot = SystemdBoot.start(d);
+      boot = SystemdBoot.start(d, { containers: opts.containers });
       const s = new SystemdDroplet(d, boot);
       await s.waitFirstBoot(opts.name, fixtures);
       const st = await s.exec('cloud-init status --long; cat /proc/1/comm');

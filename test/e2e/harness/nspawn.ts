@@ -4,6 +4,23 @@ import { join } from 'node:path';
 import { run, type RunResult } from './exec.js';
 import type { Droplet } from './droplet.js';
 
+export interface BootOptions {
+  /**
+   * Docker Engine runs inside, as on a droplet (a full VM): the unified cgroup hierarchy a droplet's
+   * systemd mounts (this machine's hybrid one gives the container read-only v1 controllers, where runc
+   * cannot make a container's cgroup), and the calls runc makes that systemd-nspawn filters by default
+   * (the session keyring of each container, the BPF device filter of its cgroup, with CAP_BPF).
+   */
+  containers?: boolean;
+  /**
+   * The network namespace of this process (a nat build droplet's PID 1) instead of a new one: the
+   * boot reaches the Debian mirror through its slirp4netns.
+   */
+  netnsOf?: number;
+}
+
+const CONTAINER_POWERS = ['--system-call-filter=add_key keyctl request_key bpf', '--capability=CAP_BPF'];
+
 /**
  * A real boot with systemd as PID 1 (systemd-nspawn, private network, not registered with machined):
  * cloud-init runs from its systemd units exactly as on a droplet. Powered off with `systemctl poweroff`
@@ -54,25 +71,30 @@ WantedBy=sysinit.target
     symlinkSync('/etc/systemd/system/mpimg-e2e-address.service', join(wants, 'mpimg-e2e-address.service'));
   }
 
-  static start(d: Droplet): SystemdBoot {
-    const child = spawn(
-      'systemd-nspawn',
-      [
-        '--quiet',
-        '-b',
-        '-D',
-        d.root,
-        '--register=no',
-        '--keep-unit',
-        '--private-network',
-        '--console=pipe',
-        `--machine=mpimg-e2e-${process.pid}`,
-      ],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+  static start(d: Droplet, opts: BootOptions = {}): SystemdBoot {
+    const nspawn = [
+      '--quiet',
+      '-b',
+      '-D',
+      d.root,
+      '--register=no',
+      '--keep-unit',
+      // the droplet's own namespace either way (/proc/sys/net writable); a joined one needs CAP_NET_ADMIN named
+      ...(opts.netnsOf
+        ? [`--network-namespace-path=/proc/${opts.netnsOf}/ns/net`, '--capability=CAP_NET_ADMIN']
+        : ['--private-network']),
+      '--console=pipe',
+      `--machine=mpimg-e2e-${process.pid}`,
+      ...(opts.containers ? CONTAINER_POWERS : []),
+    ];
+    const child = spawn('systemd-nspawn', nspawn, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        LANG: 'C.UTF-8',
+        ...(opts.containers ? { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } : {}),
       },
-    );
+    });
     return new SystemdBoot(child, d);
   }
 
