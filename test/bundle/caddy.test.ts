@@ -24,6 +24,7 @@ import { sectionPackages } from '../../runtime/section-packages.js';
 import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../../runtime/sections/acme.js';
 import { caddyfile, type Caddy } from '../../runtime/sections/caddy.js';
+import { projectWarnings } from '../../tasks/commands/project-warnings.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
@@ -83,6 +84,27 @@ describe('$.caddy at validate time', () => {
       "$.caddy.ipCertificate: Let's Encrypt issues certificates for IP addresses only under its short-lived profile, which Caddy 2.6 (Debian 12's) cannot ask for",
     ]);
     expect(problems({ root: '/srv', port: 80 })[0]).toMatch(/^\$\.caddy\.port: /);
+  });
+
+  it('warns (mpimg validate) when $.firewall keeps out 80/tcp or 443/tcp, which Caddy and the ACME server need', () => {
+    const dir = makeProject({});
+    const warn = (firewall: Manifest['firewall'], caddy: Manifest['caddy'] = { root: '/srv' }) =>
+      projectWarnings({ dir, manifest: { ...MINIMAL_MANIFEST, caddy, firewall } as Manifest }).filter((w) =>
+        w.includes('$.caddy'),
+      );
+    expect(warn({ limit: ['22/tcp'], allow: ['80/tcp'] })).toEqual([
+      '$.firewall: Caddy ($.caddy) serves ports 80 and 443, and the ACME server checks the domain through them, but the firewall does not let in "443/tcp": add "443/tcp" to "allow"',
+    ]);
+    expect(warn({ limit: ['22/tcp'], allow: ['443/udp'] })[0]).toContain('does not let in "80/tcp" and "443/tcp"');
+    expect(warn({ limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] })).toEqual([]);
+    expect(warn({ limit: ['22/tcp'], allow: ['80:443/tcp'] })).toEqual([]);
+    expect(warn({ limit: ['22/tcp', '80', '443'] })).toEqual([]);
+    // without $.caddy, no word of it
+    expect(
+      projectWarnings({ dir, manifest: { ...MINIMAL_MANIFEST, firewall: { limit: ['22/tcp'] } } as Manifest }).filter(
+        (w) => w.includes('$.caddy'),
+      ),
+    ).toEqual([]);
   });
 
   it("has the packages step install Debian's caddy; the dnf family gets it from the caddy step", () => {
