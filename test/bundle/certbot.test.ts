@@ -326,7 +326,7 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
     expect(r.stdout).toContain('That is not an email address like you@example.com.');
     expect(r.stdout).toContain('HTTPS is on: https://good.example.com/');
     expect(certbotArgs(root)).toEqual([
-      'argc=13',
+      'argc=12',
       'arg=--nginx',
       'arg=--non-interactive',
       'arg=--agree-tos',
@@ -338,8 +338,7 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
       'arg=good.example.com',
       'arg=--redirect',
       'arg=--keep-until-expiring',
-      'arg=--email',
-      'arg=me+tls@example.com',
+      'arg=--email=me+tls@example.com',
       `ca=${CA_ROOT}`,
     ]);
     expect(readFileSync(join(root, 'var/lib/mpimg/acme-wiki/tls-domain'), 'utf8')).toBe('good.example.com\n');
@@ -350,6 +349,10 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
     const again = tls(root, ['--domain', 'good.example.com', '--no-email']);
     expect(again.code).toBe(0);
     expect(certbotArgs(root)?.slice(-2)).toEqual(['arg=--register-unsafely-without-email', `ca=${CA_ROOT}`]);
+    // an address that starts with "-" stays the value of --email (certbot's argparse would take it for an option)
+    const dash = tls(root, ['--domain', 'good.example.com', '--email', '-me@example.com']);
+    expect(dash.code, dash.stdout + dash.stderr).toBe(0);
+    expect(certbotArgs(root)?.slice(-2)).toEqual(['arg=--email=-me@example.com', `ca=${CA_ROOT}`]);
   });
 
   it('an ACME error: what to do, exit 1, the recorded domain unchanged', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -166,6 +166,37 @@ describe(`examples/static-https on ${SUITE}: HTTPS with certbot at first login, 
     expect(after).not.toContain(before.trim());
     expect(after).toMatch(/^issuer=.*Pebble Intermediate CA/m);
     expect(after).toContain('https=200');
+  });
+
+  it('snapshotted after certbot ran (a vendor who logged in on the build droplet): the cleanup removes the ACME keys, the check refuses the image', async () => {
+    const repo = e2eContext().repoRoot;
+    const check = readFileSync(join(repo, 'templates/droplet/99-img-check.sh'), 'utf8');
+    const cleanup = readFileSync(join(repo, 'templates/droplet/90-cleanup.sh'), 'utf8');
+    // the image check as the build runs it before the snapshot (not --booted), and the cleanup's dry
+    // run (each script written by a command of its own: one argument holds at most 128 KiB)
+    await droplet.sh(`cat > /tmp/mpimg-check.sh <<'MPIMG_CHECK_EOF'\n${check}MPIMG_CHECK_EOF`);
+    await droplet.sh(`cat > /tmp/mpimg-cleanup.sh <<'MPIMG_CLEANUP_EOF'\n${cleanup}MPIMG_CLEANUP_EOF`);
+    const out = await droplet.sh(
+      `bash /tmp/mpimg-check.sh --certbot nginx --json || true
+bash /tmp/mpimg-cleanup.sh --dry-run --no-packages --yes-this-is-a-build-droplet 2>&1 | grep letsencrypt || true
+rm -f /tmp/mpimg-check.sh /tmp/mpimg-cleanup.sh`,
+      120_000,
+    );
+    const json = out.slice(0, out.lastIndexOf('}') + 1);
+    const report = JSON.parse(json) as { checks: Array<{ id: string; status: string; evidence: string[] }> };
+    const certbot = report.checks.find((c) => c.id === 'certbot');
+    expect(certbot?.status).toBe('fail');
+    const ev = certbot?.evidence.join('\n') ?? '';
+    expect(ev).toContain('/etc/letsencrypt/live holds 1 certificate(s) with their keys');
+    expect(ev).toMatch(/\/etc\/letsencrypt\/accounts holds \d+ file\(s\) .*\(the ACME account key\)/);
+    // certbot --nginx put the certificate into Debian's default site (a copy of its default server)
+    expect(ev).toContain('/etc/nginx/sites-available/default uses a certificate of /etc/letsencrypt/live');
+    expect(ev).toContain('/root/.bashrc has no mpimg first-login hook');
+    const tail = out.slice(json.length);
+    for (const d of ['accounts', 'archive', 'live', 'renewal'])
+      expect(tail).toContain(`would remove /etc/letsencrypt/${d} (`);
+    // a dry run: the droplet's certificate is still there
+    expect(await droplet.sh(`test -s /etc/letsencrypt/live/${DOMAIN}/fullchain.pem && echo kept`)).toContain('kept');
   });
 
   it("the MOTD names https://<domain>; the command stays: Enter skips, Ctrl-C skips, another machine's name is refused", async () => {
