@@ -240,3 +240,84 @@ rm -f /tmp/mpimg-check.sh /tmp/mpimg-cleanup.sh`,
     expect(out).toMatch(/Status for the jail: nginx-http-auth/);
   });
 });
+
+/**
+ * The same example with Apache instead of nginx ($.certbot.server "apache", python3-certbot-apache):
+ * the real `certbot --apache` gets pebble's certificate for Debian's default site (no ServerName,
+ * the only *:80 virtual host) and adds its own *:443 one with a redirect. Asked without questions
+ * (`<slug>-tls --domain --no-email`): the first login's questions are the nginx droplet's above.
+ */
+describe(`examples/static-https with Apache on ${SUITE}: certbot --apache against pebble`, () => {
+  const APACHE_ADDRESS = '192.0.2.42';
+  let apacheProject: ExampleProject;
+  let apacheBuilt: BuiltImage;
+  let apache: SystemdDroplet;
+
+  beforeAll(async () => {
+    apacheProject = await exampleProject({
+      name: 'static-https',
+      repoRoot: e2eContext().repoRoot,
+      dir: join(work, 'static-https-apache'),
+      edit: (_dir, m) => ({
+        ...m,
+        build: { ...m.build, packages: ['apache2', 'ufw'] },
+        services: [{ name: 'apache2.service', check: 'apache2ctl configtest' }],
+        fail2ban: undefined,
+        // apache2 brings ssl-cert, whose snakeoil key the image check refuses to ship as it is
+        regenerate: ['ssl-cert-snakeoil'],
+        certbot: { server: 'apache', acme: { directory: PEBBLE_DIRECTORY, caRoot: PEBBLE_CA_FILE } },
+      }),
+    });
+    apacheBuilt = await buildImage({
+      work,
+      base: { name: SUITE, lowers: [baseOf(SUITE)] },
+      project: apacheProject,
+      keys,
+      name: 'tls-apache',
+    });
+    process.stderr.write(`[e2e] tls: the Apache build took ${(apacheBuilt.ms / 1000).toFixed(1)} s\n`);
+    apache = await SystemdDroplet.start({
+      work,
+      image: apacheBuilt.image,
+      name: 'tls-apache',
+      slug: apacheProject.slug,
+      instanceId: `i-tlsa-${Date.now().toString(36)}`,
+      keys,
+      address: `${APACHE_ADDRESS}/24`,
+      fixtures: [PEBBLE_UNIT],
+      prepare: (d) => pebble(d, { names: [DOMAIN], address: APACHE_ADDRESS }),
+    });
+  });
+
+  afterAll(async () => {
+    if (apache) expect(await apache.close()).toBe(0);
+    await apacheBuilt?.image.release();
+  });
+
+  it('the build installed python3-certbot-apache; the command gets the certificate, Apache serves it and redirects', async () => {
+    expect(apacheBuilt.output).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
+    expect(apacheBuilt.output).toContain(
+      '[check] [PASS] certbot: certbot and its apache plugin installed; no certificate in the image (the customer gets one at first login)',
+    );
+    const run = await apache.sh(`${TLS} --domain ${DOMAIN} --no-email 2>&1`, 300_000);
+    expect(run).toContain(`${DOMAIN} resolves to this droplet (${APACHE_ADDRESS}).`);
+    expect(run).toContain(`HTTPS is on: https://${DOMAIN}/`);
+    await pebbleRoot(apache);
+    const out = await apache.sh(`
+      openssl x509 -in /etc/letsencrypt/live/${DOMAIN}/cert.pem -noout -issuer -ext subjectAltName
+      curl -fsS --cacert ${PEBBLE_ROOT_FILE} https://${DOMAIN}/
+      curl -sS -o /dev/null -w 'http=%{http_code} %{redirect_url}\\n' http://${DOMAIN}/
+      ls /etc/apache2/sites-enabled
+      grep -h '^ *ServerName' /etc/apache2/sites-enabled/*.conf
+      apache2ctl configtest 2>&1
+    `);
+    expect(out).toMatch(/^issuer=.*Pebble Intermediate CA/m);
+    expect(out).toContain(`DNS:${DOMAIN}`);
+    expect(out).toContain('<h1>Acme Static is running</h1>');
+    expect(out).toContain(`http=301 https://${DOMAIN}/`);
+    // Debian's default site (no ServerName) got the name and a copy on *:443 with the certificate
+    expect(out).toContain('000-default-le-ssl.conf');
+    expect(out).toMatch(new RegExp(`ServerName ${DOMAIN.replaceAll('.', '\\.')}`));
+    expect(out).toContain('Syntax OK');
+  });
+});
