@@ -84,6 +84,16 @@ describe("$.certbot on the dnf family (its certbot is EPEL's)", () => {
     expect(certbotWarnings({ ...m, distributions: ['debian-12-x64'] })).toEqual([]);
   });
 
+  it('mpimg validate warns of Apache\'s snakeoil key until "regenerate" names it (the image check fails the build)', () => {
+    const apache = { ...MINIMAL_MANIFEST, certbot: { server: 'apache' as const } };
+    expect(certbotWarnings(apache)).toEqual([
+      '$.certbot: Apache comes with ssl-cert, whose snakeoil key would be every droplet\'s: the image check fails the build until "ssl-cert-snakeoil" is in "regenerate" (first boot then makes each droplet its own)',
+    ]);
+    const declared = { ...apache, regenerate: ['ssl-cert-snakeoil' as const] };
+    expect(validateManifest(declared).problems).toEqual([]);
+    expect(certbotWarnings(declared)).toEqual([]);
+  });
+
   it('mpimg bundle refuses a Packer template of one (it would make an image without certbot)', () => {
     const dir = makeProject({ manifest: { distributions: ['rockylinux-9-x64'], certbot: { server: 'nginx' } } });
     const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/mpimg.js'), 'bundle', '--project', dir], {
