@@ -113,13 +113,19 @@ const dnfRefusal = (which: string): string =>
   `$.certbot: certbot on ${which} comes from EPEL, which "certbot" does not add: build those images on an apt distribution (Debian, Ubuntu), or leave "certbot" out and install epel-release, certbot and its plugin in a build script`;
 
 /** `mpimg validate`'s warning for a manifest with $.certbot and dnf distributions (their build refuses it). */
-export function certbotWarnings(m: { certbot?: Certbot; distributions: string[] }): string[] {
+export function certbotWarnings(m: { certbot?: Certbot; distributions: string[]; regenerate?: unknown[] }): string[] {
   const dnf = m.certbot ? m.distributions.filter((d) => DNF_SLUG_RE.test(d)) : [];
-  return dnf.length
+  const out = dnf.length
     ? [
         `${dnfRefusal(dnf.join(', '))}; until then their build stops at the packages step (and \`mpimg bundle\` makes no Packer template for them)`,
       ]
     : [];
+  // apache2 recommends ssl-cert, whose snakeoil key (made at install) the image check refuses to ship.
+  if (m.certbot?.server === 'apache' && !(m.regenerate ?? []).includes('ssl-cert-snakeoil'))
+    out.push(
+      '$.certbot: Apache comes with ssl-cert, whose snakeoil key would be every droplet\'s: the image check fails the build until "ssl-cert-snakeoil" is in "regenerate" (first boot then makes each droplet its own)',
+    );
+  return out;
 }
 
 /**

@@ -611,6 +611,7 @@ step_first_boot_secrets() {
   if [ -n "$CRED_FILE" ] && in_root "$CRED_FILE" nofollow; then rm_path "$IR"; fi
   remove_package_secrets
   remove_caddy_storage
+  remove_acme_state
   if in_root /var/lib/mpimg && [ -d "$IR" ]; then
     for f in "$IR"/* "$IR"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
@@ -618,6 +619,16 @@ step_first_boot_secrets() {
     done
   fi
   step_done
+}
+
+# What certbot made on the build droplet (a first login there, $.certbot): the ACME account's key,
+# certificates with their keys, renewal configs. Every droplet would share them; each gets its own
+# at its first login. (A site certbot edited is the image check's to report: its lines stay.)
+remove_acme_state() {
+  local d
+  for d in accounts archive live renewal keys csr; do
+    if in_root "/etc/letsencrypt/$d" nofollow; then rm_path "$IR"; fi
+  done
 }
 
 # Secrets a package made when it was installed ($.regenerate: the snakeoil TLS key, RabbitMQ's

@@ -1968,6 +1968,32 @@ check_caddy() {
   fi
 }
 
+# What a certbot run on the build droplet leaves in an image besides live/ (ev_add each; bad=1).
+cb_image_leftovers() {
+  local d f n sites=()
+  for d in accounts renewal archive keys; do
+    at f "/etc/letsencrypt/$d"
+    if [ -z "$f" ] || [ ! -d "$f" ]; then continue; fi
+    n=$(find "$f" -type f 2> /dev/null | wc -l)
+    if [ "$n" -gt 0 ]; then
+      bad=1; ev_add "/etc/letsencrypt/$d holds $n file(s) of a certbot run on the build droplet$([ "$d" = accounts ] && echo ' (the ACME account key)'): every droplet would share them (the cleanup removes them)"
+    fi
+  done
+  for d in /etc/nginx /etc/apache2 /etc/httpd; do
+    at f "$d"
+    if [ -z "$f" ] || [ ! -d "$f" ]; then continue; fi
+    while IFS= read -r n; do sites+=("${n#"$f"}"); done < <(grep -rlsI -- '/etc/letsencrypt/live/' "$f" 2> /dev/null | sort)
+    for n in ${sites[@]+"${sites[@]}"}; do
+      bad=1; ev_add "$d$n uses a certificate of /etc/letsencrypt/live (certbot configured it on the build droplet): no droplet has it, so the web server would not start; build from a fresh droplet, or undo certbot's lines (\"# managed by Certbot\")"
+    done
+    sites=()
+  done
+  at f /root/.bashrc
+  if [ -z "$f" ] || ! grep -qsE '^# >>> mpimg:[a-z0-9-]+ first-login >>>' "$f"; then
+    bad=1; ev_add "/root/.bashrc has no mpimg first-login hook (the first login already ran on the build droplet?): no droplet would be asked for its domain; build from a fresh droplet"
+  fi
+}
+
 # check_certbot: $.certbot's certbot and plugin are there; the image holds no certificate (its
 # private key would be every droplet's); on a booted droplet one that is there gets renewed.
 check_certbot() {
@@ -1987,8 +2013,13 @@ check_certbot() {
     if [ "$certs" -gt 0 ] && ! unit_enabled certbot.timer; then
       bad=1; ev_add "certbot.timer is not enabled: nothing renews the certificate (systemctl enable --now certbot.timer)"
     fi
-  elif [ "$certs" -gt 0 ]; then
-    bad=1; ev_add "/etc/letsencrypt/live holds $certs certificate(s) with their keys: every droplet would share them (remove /etc/letsencrypt/live, archive and renewal)"
+  else
+    if [ "$certs" -gt 0 ]; then
+      bad=1; ev_add "/etc/letsencrypt/live holds $certs certificate(s) with their keys: every droplet would share them (remove /etc/letsencrypt/live, archive and renewal)"
+    fi
+    # A certbot run on the build droplet (its first login) leaves more than live/: the ACME account's
+    # key, renewal configs, the site it edited, and no first-login hook, so no droplet would be asked.
+    cb_image_leftovers
   fi
   if [ "$bad" = 1 ]; then
     record fail certbot "certbot is not as mpimg.json needs it (below)"

@@ -84,6 +84,16 @@ describe("$.certbot on the dnf family (its certbot is EPEL's)", () => {
     expect(certbotWarnings({ ...m, distributions: ['debian-12-x64'] })).toEqual([]);
   });
 
+  it('mpimg validate warns of Apache\'s snakeoil key until "regenerate" names it (the image check fails the build)', () => {
+    const apache = { ...MINIMAL_MANIFEST, certbot: { server: 'apache' as const } };
+    expect(certbotWarnings(apache)).toEqual([
+      '$.certbot: Apache comes with ssl-cert, whose snakeoil key would be every droplet\'s: the image check fails the build until "ssl-cert-snakeoil" is in "regenerate" (first boot then makes each droplet its own)',
+    ]);
+    const declared = { ...apache, regenerate: ['ssl-cert-snakeoil' as const] };
+    expect(validateManifest(declared).problems).toEqual([]);
+    expect(certbotWarnings(declared)).toEqual([]);
+  });
+
   it('mpimg bundle refuses a Packer template of one (it would make an image without certbot)', () => {
     const dir = makeProject({ manifest: { distributions: ['rockylinux-9-x64'], certbot: { server: 'nginx' } } });
     const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/mpimg.js'), 'bundle', '--project', dir], {
@@ -178,7 +188,7 @@ function tlsRoot(certbot: Manifest['certbot'], opts: { firstLogin?: boolean } = 
   put(
     root,
     'etc/hosts',
-    `127.0.0.1 localhost\n${DROPLET_IP} good.example.com fail.example.com\n198.51.100.9 other.example.com\n`,
+    `127.0.0.1 localhost\n${DROPLET_IP} good.example.com fail.example.com v6.example.com\n198.51.100.9 other.example.com\n2001:db8::9 v6.example.com\n`,
   );
   put(root, 'mpimg-test/metadata-ip', `${DROPLET_IP}\n`);
   // root's ~/.profile as Debian's base-files ships it: a bash login shell reads ~/.bashrc through it
@@ -189,6 +199,7 @@ function tlsRoot(certbot: Manifest['certbot'], opts: { firstLogin?: boolean } = 
     'mpimg-test/bin/certbot',
     `#!/bin/sh
 { echo "argc=$#"; for a in "$@"; do printf 'arg=%s\\n' "$a"; done; echo "ca=\${REQUESTS_CA_BUNDLE:-}"; } > /mpimg-test/certbot.args
+if { true >&9; } 2>/dev/null; then echo open; else echo closed; fi > /mpimg-test/certbot.fd9
 d=''; prev=''
 for a in "$@"; do if [ "$prev" = -d ]; then d=$a; fi; prev=$a; done
 case $d in fail.*) echo 'An unexpected error occurred: urn:ietf:params:acme:error:connection' >&2; exit 1 ;; esac
@@ -219,12 +230,13 @@ const TEST_ENV = {
 };
 
 /** Runs the command in the root with `args` (as separate words, never through a shell) and `input` on stdin. */
-function tls(root: string, args: string[], input = ''): Run {
+function tls(root: string, args: string[], input = '', before = ''): Run {
   put(root, 'mpimg-test/input', input);
   put(root, 'mpimg-test/args', args.map((a) => `${a}\0`).join(''));
   // each argument one word, whatever it holds (NUL-separated, read by bash's mapfile)
   const run = `${NET}
 rm -f /mpimg-test/certbot.args
+${before}
 exec bash -c 'mapfile -d "" a < /mpimg-test/args; exec /opt/acme/acme-wiki/tls "\${a[@]}" < /mpimg-test/input'`;
   return inHostRoot(root, run, {
     net: true,
@@ -324,7 +336,7 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
     expect(r.stdout).toContain('That is not an email address like you@example.com.');
     expect(r.stdout).toContain('HTTPS is on: https://good.example.com/');
     expect(certbotArgs(root)).toEqual([
-      'argc=13',
+      'argc=12',
       'arg=--nginx',
       'arg=--non-interactive',
       'arg=--agree-tos',
@@ -336,8 +348,7 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
       'arg=good.example.com',
       'arg=--redirect',
       'arg=--keep-until-expiring',
-      'arg=--email',
-      'arg=me+tls@example.com',
+      'arg=--email=me+tls@example.com',
       `ca=${CA_ROOT}`,
     ]);
     expect(readFileSync(join(root, 'var/lib/mpimg/acme-wiki/tls-domain'), 'utf8')).toBe('good.example.com\n');
@@ -348,6 +359,10 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
     const again = tls(root, ['--domain', 'good.example.com', '--no-email']);
     expect(again.code).toBe(0);
     expect(certbotArgs(root)?.slice(-2)).toEqual(['arg=--register-unsafely-without-email', `ca=${CA_ROOT}`]);
+    // an address that starts with "-" stays the value of --email (certbot's argparse would take it for an option)
+    const dash = tls(root, ['--domain', 'good.example.com', '--email', '-me@example.com']);
+    expect(dash.code, dash.stdout + dash.stderr).toBe(0);
+    expect(certbotArgs(root)?.slice(-2)).toEqual(['arg=--email=-me@example.com', `ca=${CA_ROOT}`]);
   });
 
   it('an ACME error: what to do, exit 1, the recorded domain unchanged', () => {
@@ -360,6 +375,40 @@ describe('the HTTPS command, run for real (stand-in certbot)', () => {
     // the email reaches certbot alone: our own output never repeats it
     expect(r.stdout).not.toContain('me@example.com');
     expect(existsSync(join(root, 'etc/letsencrypt/live/fail.example.com'))).toBe(false);
+  });
+
+  it('refuses a name whose AAAA record is another machine (the CA would check there), though its A record is right', () => {
+    // this droplet has no IPv6 address (as by default on DigitalOcean): the AAAA record is still seen
+    const r = tls(root, ['--domain', 'v6.example.com', '--no-email']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain(
+      'v6.example.com also has an IPv6 (AAAA) record, 2001:db8::9, which is not this droplet: the CA checks it too. Remove that AAAA record',
+    );
+    expect(certbotArgs(root)).toBeUndefined();
+    // with that address on this droplet, the name is this droplet's
+    const here = tls(
+      root,
+      ['--domain', 'v6.example.com', '--no-email'],
+      '',
+      'ip addr add 2001:db8::9/64 dev lo nodad || exit 95',
+    );
+    expect(here.code, here.stdout + here.stderr).toBe(0);
+    expect(certbotArgs(root)).toContain('arg=v6.example.com');
+  });
+
+  it('one run at a time: while another holds the lock (a second login), it says so and does not call certbot', () => {
+    const hold =
+      'mkdir -p /var/lib/mpimg/acme-wiki && exec 8> /var/lib/mpimg/acme-wiki/tls.lock && flock -n 8 || exit 95';
+    const r = tls(root, ['--domain', 'good.example.com', '--no-email'], '', hold);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain(
+      'Another run of /usr/local/sbin/acme-wiki-tls is setting up HTTPS right now (another login?): let it finish, then run /usr/local/sbin/acme-wiki-tls again if HTTPS is still not on.',
+    );
+    expect(certbotArgs(root)).toBeUndefined();
+    // certbot never holds the lock (a web server it starts would keep it): its descriptor 9 is closed
+    const ok = tls(root, ['--domain', 'good.example.com', '--no-email']);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(readFileSync(join(root, 'mpimg-test/certbot.fd9'), 'utf8')).toBe('closed\n');
   });
 });
 

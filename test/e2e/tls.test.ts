@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from './harness/build.js';
@@ -168,6 +168,37 @@ describe(`examples/static-https on ${SUITE}: HTTPS with certbot at first login, 
     expect(after).toContain('https=200');
   });
 
+  it('snapshotted after certbot ran (a vendor who logged in on the build droplet): the cleanup removes the ACME keys, the check refuses the image', async () => {
+    const repo = e2eContext().repoRoot;
+    const check = readFileSync(join(repo, 'templates/droplet/99-img-check.sh'), 'utf8');
+    const cleanup = readFileSync(join(repo, 'templates/droplet/90-cleanup.sh'), 'utf8');
+    // the image check as the build runs it before the snapshot (not --booted), and the cleanup's dry
+    // run (each script written by a command of its own: one argument holds at most 128 KiB)
+    await droplet.sh(`cat > /tmp/mpimg-check.sh <<'MPIMG_CHECK_EOF'\n${check}MPIMG_CHECK_EOF`);
+    await droplet.sh(`cat > /tmp/mpimg-cleanup.sh <<'MPIMG_CLEANUP_EOF'\n${cleanup}MPIMG_CLEANUP_EOF`);
+    const out = await droplet.sh(
+      `bash /tmp/mpimg-check.sh --certbot nginx --json || true
+bash /tmp/mpimg-cleanup.sh --dry-run --no-packages --yes-this-is-a-build-droplet 2>&1 | grep letsencrypt || true
+rm -f /tmp/mpimg-check.sh /tmp/mpimg-cleanup.sh`,
+      120_000,
+    );
+    const json = out.slice(0, out.lastIndexOf('}') + 1);
+    const report = JSON.parse(json) as { checks: Array<{ id: string; status: string; evidence: string[] }> };
+    const certbot = report.checks.find((c) => c.id === 'certbot');
+    expect(certbot?.status).toBe('fail');
+    const ev = certbot?.evidence.join('\n') ?? '';
+    expect(ev).toContain('/etc/letsencrypt/live holds 1 certificate(s) with their keys');
+    expect(ev).toMatch(/\/etc\/letsencrypt\/accounts holds \d+ file\(s\) .*\(the ACME account key\)/);
+    // certbot --nginx put the certificate into Debian's default site (a copy of its default server)
+    expect(ev).toContain('/etc/nginx/sites-available/default uses a certificate of /etc/letsencrypt/live');
+    expect(ev).toContain('/root/.bashrc has no mpimg first-login hook');
+    const tail = out.slice(json.length);
+    for (const d of ['accounts', 'archive', 'live', 'renewal'])
+      expect(tail).toContain(`would remove /etc/letsencrypt/${d} (`);
+    // a dry run: the droplet's certificate is still there
+    expect(await droplet.sh(`test -s /etc/letsencrypt/live/${DOMAIN}/fullchain.pem && echo kept`)).toContain('kept');
+  });
+
   it("the MOTD names https://<domain>; the command stays: Enter skips, Ctrl-C skips, another machine's name is refused", async () => {
     const t = await droplet.ssh();
     const login = sshLogin(t, keys.privateKey, 'static-https later login');
@@ -207,5 +238,86 @@ describe(`examples/static-https on ${SUITE}: HTTPS with certbot at first login, 
     const out = await droplet.sh('fail2ban-client status sshd && fail2ban-client status nginx-http-auth');
     expect(out).toMatch(/Status for the jail: sshd/);
     expect(out).toMatch(/Status for the jail: nginx-http-auth/);
+  });
+});
+
+/**
+ * The same example with Apache instead of nginx ($.certbot.server "apache", python3-certbot-apache):
+ * the real `certbot --apache` gets pebble's certificate for Debian's default site (no ServerName,
+ * the only *:80 virtual host) and adds its own *:443 one with a redirect. Asked without questions
+ * (`<slug>-tls --domain --no-email`): the first login's questions are the nginx droplet's above.
+ */
+describe(`examples/static-https with Apache on ${SUITE}: certbot --apache against pebble`, () => {
+  const APACHE_ADDRESS = '192.0.2.42';
+  let apacheProject: ExampleProject;
+  let apacheBuilt: BuiltImage;
+  let apache: SystemdDroplet;
+
+  beforeAll(async () => {
+    apacheProject = await exampleProject({
+      name: 'static-https',
+      repoRoot: e2eContext().repoRoot,
+      dir: join(work, 'static-https-apache'),
+      edit: (_dir, m) => ({
+        ...m,
+        build: { ...m.build, packages: ['apache2', 'ufw'] },
+        services: [{ name: 'apache2.service', check: 'apache2ctl configtest' }],
+        fail2ban: undefined,
+        // apache2 brings ssl-cert, whose snakeoil key the image check refuses to ship as it is
+        regenerate: ['ssl-cert-snakeoil'],
+        certbot: { server: 'apache', acme: { directory: PEBBLE_DIRECTORY, caRoot: PEBBLE_CA_FILE } },
+      }),
+    });
+    apacheBuilt = await buildImage({
+      work,
+      base: { name: SUITE, lowers: [baseOf(SUITE)] },
+      project: apacheProject,
+      keys,
+      name: 'tls-apache',
+    });
+    process.stderr.write(`[e2e] tls: the Apache build took ${(apacheBuilt.ms / 1000).toFixed(1)} s\n`);
+    apache = await SystemdDroplet.start({
+      work,
+      image: apacheBuilt.image,
+      name: 'tls-apache',
+      slug: apacheProject.slug,
+      instanceId: `i-tlsa-${Date.now().toString(36)}`,
+      keys,
+      address: `${APACHE_ADDRESS}/24`,
+      fixtures: [PEBBLE_UNIT],
+      prepare: (d) => pebble(d, { names: [DOMAIN], address: APACHE_ADDRESS }),
+    });
+  });
+
+  afterAll(async () => {
+    if (apache) expect(await apache.close()).toBe(0);
+    await apacheBuilt?.image.release();
+  });
+
+  it('the build installed python3-certbot-apache; the command gets the certificate, Apache serves it and redirects', async () => {
+    expect(apacheBuilt.output).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
+    expect(apacheBuilt.output).toContain(
+      '[check] [PASS] certbot: certbot and its apache plugin installed; no certificate in the image (the customer gets one at first login)',
+    );
+    const run = await apache.sh(`${TLS} --domain ${DOMAIN} --no-email 2>&1`, 300_000);
+    expect(run).toContain(`${DOMAIN} resolves to this droplet (${APACHE_ADDRESS}).`);
+    expect(run).toContain(`HTTPS is on: https://${DOMAIN}/`);
+    await pebbleRoot(apache);
+    const out = await apache.sh(`
+      openssl x509 -in /etc/letsencrypt/live/${DOMAIN}/cert.pem -noout -issuer -ext subjectAltName
+      curl -fsS --cacert ${PEBBLE_ROOT_FILE} https://${DOMAIN}/
+      curl -sS -o /dev/null -w 'http=%{http_code} %{redirect_url}\\n' http://${DOMAIN}/
+      ls /etc/apache2/sites-enabled
+      grep -h '^ *ServerName' /etc/apache2/sites-enabled/*.conf
+      apache2ctl configtest 2>&1
+    `);
+    expect(out).toMatch(/^issuer=.*Pebble Intermediate CA/m);
+    expect(out).toContain(`DNS:${DOMAIN}`);
+    expect(out).toContain('<h1>Acme Static is running</h1>');
+    expect(out).toContain(`http=301 https://${DOMAIN}/`);
+    // Debian's default site (no ServerName) got the name and a copy on *:443 with the certificate
+    expect(out).toContain('000-default-le-ssl.conf');
+    expect(out).toMatch(new RegExp(`ServerName ${DOMAIN.replaceAll('.', '\\.')}`));
+    expect(out).toContain('Syntax OK');
   });
 });
