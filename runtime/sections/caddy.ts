@@ -157,6 +157,9 @@ export function caddyfile(c: Caddy, sitesDir = CADDY_SITES_DIR): string {
   ].join('\n');
 }
 
+/** The customer's domain site (caddy-site NAME writes it: "NAME {", the snippet, "}"). */
+export const CADDY_DOMAIN_SITE = `${CADDY_SITES_DIR}/domain.caddy`;
+
 /** The site script, <home>/caddy-site. */
 export const caddySiteScript = (vendor: string, slug: string): string => `${runtimeHome(vendor, slug)}/caddy-site`;
 

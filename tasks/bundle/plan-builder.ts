@@ -17,6 +17,7 @@ import {
   tlsDomainFile,
   type Certbot,
 } from '../../runtime/sections/certbot.js';
+import { CADDY_DOMAIN_SITE, caddySiteScript } from '../../runtime/sections/caddy.js';
 import { credentialsFile } from '../../runtime/sections/credentials.js';
 import { afterFirstBootDropIn, firstBootReady, serviceOf, type ServiceOf } from '../../runtime/sections/services.js';
 import { matchesAny } from './glob.js';
@@ -246,7 +247,9 @@ function motdOps(project: Project, motdFile: Project['motd'], common: Common): O
         caName: certbotTemplateData(m.certbot).caName,
       }
     : undefined;
-  const motd = renderDroplet('motd.sh.ejs', { ...common, text, after, tls });
+  // $.caddy: the MOTD says how to serve the customer's domain, then names its https:// address.
+  const caddy = m.caddy ? { command: caddySiteScript(m.vendor, m.slug), domainSite: CADDY_DOMAIN_SITE } : undefined;
+  const motd = renderDroplet('motd.sh.ejs', { ...common, text, after, tls, caddy });
   // apt distributions run /etc/update-motd.d at login; the RHEL family does not: a profile.d
   // snippet shows the same message to interactive login shells there.
   return [
@@ -367,7 +370,7 @@ export function buildPlan(project: Project, generatorVersion: string): Plan {
   if (m.certbot) ops.push(...tlsOps(m.certbot, common));
   if (project.firstLogin || m.certbot)
     ops.push(...firstLoginOps(project.firstLogin, common, m.certbot ? `${home}/tls` : undefined));
-  if (project.motd || m.certbot) ops.push(...motdOps(project, project.motd, common));
+  if (project.motd || m.certbot || m.caddy) ops.push(...motdOps(project, project.motd, common));
   ops.push(...filesOps(project));
   // $.seeded marks more paths seeded.
   for (const op of ops) {

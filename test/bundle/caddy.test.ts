@@ -574,3 +574,30 @@ describe("Caddy's storage: one droplet's keys and certificates never ship in the
     expect(b?.evidence.join('\n')).not.toContain('is in the image');
   });
 });
+
+describe("the MOTD of $.caddy: how to serve the customer's domain, then its https:// address", () => {
+  it('says to run caddy-site until a domain is set, then names it; a site file that is not a plain name is not printed', () => {
+    const b = bundleWith({ reverseProxy: '127.0.0.1:3000' });
+    const root = hostRoot('debian');
+    const r = spawnSync(process.execPath, [b.cjs, 'install', '--root', root], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const motdFile = join(root, 'etc/update-motd.d/99-acme-wiki');
+    const sc = spawnSync('shellcheck', ['-s', 'sh', '-S', 'style', motdFile], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+    const motd = () => {
+      const m = inHostRoot(root, '/etc/update-motd.d/99-acme-wiki', { env: { MPIMG_IP_TRIES: '1' } });
+      expect(m.code, m.stderr).toBe(0);
+      return m.stdout;
+    };
+    expect(motd()).toContain(`point its DNS at this droplet, then run ${SCRIPT} example.com\n`);
+    expect(motd()).not.toContain('HTTPS: https://');
+    put(root, 'etc/caddy/sites/domain.caddy', 'shop.example.com {\n\timport mpimg-app\n}\n');
+    expect(motd()).toContain('HTTPS: https://shop.example.com/\n');
+    expect(motd()).not.toContain('caddy-site');
+    for (const bad of ['$(touch /pwned) {\n}\n', 'a b.example.com {\n}\n', '\u001b[2Jx.example.com {\n}\n']) {
+      put(root, 'etc/caddy/sites/domain.caddy', bad);
+      expect(motd()).toContain(`then run ${SCRIPT} example.com\n`);
+      expect(existsSync(join(root, 'pwned'))).toBe(false);
+    }
+  });
+});
