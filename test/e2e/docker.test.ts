@@ -100,11 +100,11 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
         const compose = join(dir, 'files/opt/acme-compose/compose.yaml');
         const text = readFileSync(compose, 'utf8');
         expect(text).toContain("      - '80:80'\n");
-        // and a service of the image only the registry has (it runs /true and is done)
+        // and a service of the image only the registry has (it runs /true and is done), careless with Docker's socket
         writeFileSync(
           compose,
           text.replace("      - '80:80'\n", "      - '80:80'\n      - '8081:80'\n") +
-            `  pulled:\n    image: ${s.pulled}\n    restart: 'no'\n`,
+            `  pulled:\n    image: ${s.pulled}\n    restart: 'no'\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock:ro\n`,
         );
         return {
           ...m,
@@ -152,6 +152,11 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
     expect(out).toContain(`image ${IMAGE_REF}: on this machine (not pulled)`);
     expect(out).not.toContain(`image ${IMAGE_REF}: pulling`);
     expect(out).toContain(`image ${s.pulled}: pulling`);
+    // a careless service: Docker's socket in a container (pulled's, which runs /true), said at build
+    expect(out).toContain(
+      "containers: warning: /opt/acme-compose/compose.yaml mounts Docker's socket into a container: whoever gets into it is root on the droplet",
+    );
+    expect(out).not.toMatch(/warning: .* (is privileged|macvlan)/);
     expect(out).toMatch(/\/etc\/ufw\/after\.rules (written|unchanged): published ports/);
     expect(out).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
     // the image check (--docker, from mpimg.json) with dockerd running on the build droplet
