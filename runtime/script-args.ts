@@ -61,12 +61,14 @@ export const imageCheckArgs = (m: Project, checkScript: string): string[] => [
   ...checkArgs(m.firewall, checkScript),
   ...secretArgs(m, checkScript, true),
   ...hardeningArgs(m, checkScript),
-  // $.caddy (callers pass the whole manifest; Project above names the sections before it)
   ...(m.caddy && knowsFlag(checkScript, '--caddy') ? ['--caddy'] : []),
 ];
 
 /** The cleanup's arguments from mpimg.json (before the caller's own). */
-export const cleanupArgs = (m: Project, cleanupScript: string): string[] => secretArgs(m, cleanupScript, false);
+export const cleanupArgs = (m: Project, cleanupScript: string): string[] => [
+  ...secretArgs(m, cleanupScript, false),
+  ...(m.caddy && knowsFlag(cleanupScript, '--caddy') ? ['--caddy'] : []),
+];
 
 /** The options of mpimg.json's facts the project's own check lacks (for a note: they are not checked). */
 export const missingCheckFlags = (m: Project, checkScript: string): string[] =>

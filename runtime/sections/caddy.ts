@@ -10,6 +10,7 @@ import { runtimeHome } from '../policy.js';
 import type { Check } from '../schema.js';
 import { ACME_SCHEMA, acmeDirectoryOf, type Acme } from './acme.js';
 import { bool, dropletPath, obj, push, str } from './common.js';
+import { RULE_RE, type Firewall } from './firewall.js';
 
 export interface Caddy {
   /** host:port of the app Caddy passes requests to (with root: those for no file), e.g. "127.0.0.1:3000". */
@@ -165,3 +166,24 @@ export const caddyFirstBootHook = (slug: string): string => `/var/lib/cloud/scri
 /** The packages Caddy needs: Debian's caddy; on the dnf family the caddy step installs it (a COPR the vendor adds). */
 export const caddyPackages = (c: Caddy | undefined, family: 'apt' | 'dnf'): string[] =>
   c && family === 'apt' ? ['caddy'] : [];
+
+/** $.firewall lets `port`/tcp in (a rule of allow or limit covering it, tcp or no protocol). */
+const letsIn = (f: Firewall, port: number): boolean =>
+  [...(f.allow ?? []), ...(f.limit ?? [])].some((r) => {
+    const m = r.match(RULE_RE);
+    return m !== null && m[3] !== 'udp' && Number(m[1]) <= port && port <= Number(m[2] ?? m[1]);
+  });
+
+/**
+ * What `mpimg validate` warns about $.caddy: a firewall that keeps out 80/tcp or 443/tcp, which Caddy
+ * serves and through which the ACME server checks the domain (no certificate without them).
+ */
+export function caddyWarnings(m: { caddy?: Caddy; firewall?: Firewall }): string[] {
+  if (!m.caddy || !m.firewall) return [];
+  const shut = [80, 443].filter((p) => !letsIn(m.firewall!, p)).map((p) => `"${p}/tcp"`);
+  return shut.length
+    ? [
+        `$.firewall: Caddy ($.caddy) serves ports 80 and 443, and the ACME server checks the domain through them, but the firewall does not let in ${shut.join(' and ')}: add ${shut.join(' and ')} to "allow"`,
+      ]
+    : [];
+}

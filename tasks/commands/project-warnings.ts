@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { distributionWarning, regionWarning, sizeWarning } from '../../runtime/known-values.js';
 import type { Manifest } from '../../runtime/manifest.js';
 import { certbotWarnings } from '../../runtime/sections/certbot.js';
+import { caddyWarnings } from '../../runtime/sections/caddy.js';
 import { RECORD_KEY } from '../../core/write.js';
 import { generatorConfig } from '../../core/yo-rc.js';
 
@@ -26,6 +27,7 @@ export function projectWarnings(project: { dir: string; manifest: Manifest }): s
     if (w) out.push(`$.distributions: ${w}`);
   }
   out.push(...certbotWarnings(m));
+  out.push(...caddyWarnings(m));
   const region = m.droplet?.region;
   const rw = region === undefined ? undefined : regionWarning(region);
   if (rw) out.push(`$.droplet.region: ${rw}`);

@@ -10,7 +10,7 @@
 #
 # Usage: 90-cleanup.sh [--dry-run] [--root DIR] [--lock-root-password]
 #                      [--zero-fill] [--zero-fill-max-mib N] [--no-packages]
-#                      [--credentials FILE] [--regenerate FILE]...
+#                      [--credentials FILE] [--regenerate FILE]... [--caddy]
 #                      [--yes-this-is-a-build-droplet]
 #   --dry-run             print every action, change nothing
 #   --root DIR            clean the root filesystem at DIR instead of /
@@ -31,6 +31,8 @@
 #   --regenerate FILE     a secret a package made at build time that first
 #                         boot makes anew ($.regenerate, passed by the bundle):
 #                         removed, with the links beside it that lead to it
+#   --caddy               mpimg.json has Caddy ($.caddy): the build droplet's site
+#                         files (/etc/caddy/sites/ip.caddy, domain.caddy) are removed
 # Environment: MPIMG_LOCK_TIMEOUT seconds to wait for the package lock (600),
 #              MPIMG_ZERO_FILL_RESERVE_MIB free space left untouched (256),
 #              MPIMG_METADATA_URL where the droplet id is asked
@@ -51,6 +53,7 @@ PACKAGES=1
 FORCE_LIVE=0
 CRED_FILE=""
 REGEN_FILES=()
+CADDY=0
 LOCK_TIMEOUT=${MPIMG_LOCK_TIMEOUT:-600}
 ZERO_RESERVE=${MPIMG_ZERO_FILL_RESERVE_MIB:-256}
 
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
     --zero-fill) ZERO=1 ;;
     --no-packages) PACKAGES=0 ;;
     --yes-this-is-a-build-droplet) FORCE_LIVE=1 ;;
+    --caddy) CADDY=1 ;;
     --credentials)
       [ $# -ge 2 ] || die_usage "--credentials needs the credentials file, e.g. --credentials /root/.app-credentials"
       CRED_FILE=$2; shift
@@ -95,6 +99,7 @@ while [ $# -gt 0 ]; do
       printf '  --no-packages         skip upgrade and autoremove (caches are still emptied)\n'
       printf '  --credentials FILE    remove the file first boot saves secrets to (from mpimg.json)\n'
       printf '  --regenerate FILE     remove a package-made secret first boot makes anew (from mpimg.json)\n'
+      printf '  --caddy               remove the site files of caddy-site (from mpimg.json: each droplet writes its own)\n'
       printf '  --yes-this-is-a-build-droplet\n'
       printf '                        clean the running system although it does not look like a DigitalOcean droplet\n'
       printf 'The running system is cleaned only on a DigitalOcean build droplet (cloud-init, and the DMI vendor,\n'
@@ -605,6 +610,7 @@ step_first_boot_secrets() {
   local f
   if [ -n "$CRED_FILE" ] && in_root "$CRED_FILE" nofollow; then rm_path "$IR"; fi
   remove_package_secrets
+  remove_caddy_storage
   remove_docker_containers
   if in_root /var/lib/mpimg && [ -d "$IR" ]; then
     for f in "$IR"/* "$IR"/.[!.]*; do
@@ -629,6 +635,34 @@ remove_package_secrets() {
       if [ -L "$l" ] && case $(readlink -- "$l") in "${p##*/}" | "$p") true ;; *) false ;; esac; then rm_path "$l"; fi
     done
   done
+}
+
+# Caddy's storage and autosaved config, in every home (Debian's caddy user has /var/lib/caddy; a
+# caddy run as root uses /root): the ACME account keys, certificates and their keys, the local CA's
+# root key and instance.uuid of the build droplet's Caddy (the package's postinst starts it, a
+# vendor's test or caddy-site may have asked for certificates). Each droplet's Caddy makes its own.
+remove_caddy_storage() {
+  local home rel
+  # A running Caddy would store again what it holds (its certificate maintenance, autosave).
+  if [ "$MODE" = live ] && [ -d /run/systemd/system ] && systemctl is-active --quiet caddy.service < /dev/null 2>/dev/null; then
+    act "stop caddy.service (its storage is removed next)" systemctl stop caddy.service
+  fi
+  for home in ${HOMES[@]+"${HOMES[@]}"}; do
+    for rel in .local/share/caddy .config/caddy/autosave.json; do
+      in_root "${home%/}/$rel" nofollow || continue
+      rm_path "$IR"
+    done
+  done
+  # $.caddy: the site files caddy-site wrote here (every droplet writes its address at first boot, the
+  # customer a domain: the build droplet's would be every droplet's), and what an interrupted run left.
+  [ "$CADDY" = 1 ] || return 0
+  local f
+  if in_root /etc/caddy/sites && [ -d "$IR" ] && [ ! -L "$IR" ]; then
+    for f in "$IR"/ip.caddy "$IR"/domain.caddy "$IR"/.caddy-site.*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      rm_path "$f"
+    done
+  fi
 }
 
 # Docker's containers ($.docker): one the build ran (a vendor trying the app) would go into the image

@@ -1930,7 +1930,7 @@ check_fail2ban() {
 # business at run time (it asks and renews them), so they are not looked for here.
 check_caddy() {
   [ "$CADDY_SET" = 1 ] || return 0
-  local f bad=0 out rc=0 running=""
+  local f s bad=0 out rc=0 running=""
   if ! have_in_root caddy; then
     record fail caddy "mpimg.json has Caddy serve the app, but caddy is not installed: run the build's packages and caddy steps"
     return
@@ -1944,6 +1944,19 @@ check_caddy() {
     elif [ "$rc" != 0 ]; then bad=1; ev_add "caddy validate refuses /etc/caddy/Caddyfile: $(tail -n 1 <<< "$out")"; fi
   fi
   unit_enabled caddy.service || { bad=1; ev_add "caddy.service is not enabled at boot"; }
+  # An image carries no Caddy storage: the build droplet's certificates, keys and ACME account would
+  # be every droplet's (the cleanup removes it; a booted droplet has its own).
+  if [ "$BOOTED" != 1 ]; then
+    for s in /var/lib/caddy/.local/share/caddy /root/.local/share/caddy; do
+      at f "$s"
+      if [ -e "$f" ] || [ -L "$f" ]; then bad=1; ev_add "$s is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again"; fi
+    done
+    # the site names are each droplet's own (first boot: its address; the customer: a domain)
+    for s in /etc/caddy/sites/ip.caddy /etc/caddy/sites/domain.caddy; do
+      at f "$s"
+      if [ -e "$f" ] || [ -L "$f" ]; then bad=1; ev_add "$s is in the image (a site of the build droplet, which every droplet would serve and ask certificates for): run the cleanup (90-cleanup.sh) again"; fi
+    done
+  fi
   if [ "$BOOTED" = 1 ] && [ "$MODE" = live ]; then
     unit_active caddy.service || { bad=1; ev_add "caddy.service is not running (systemctl status caddy.service)"; }
     running=", running"

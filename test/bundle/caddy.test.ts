@@ -6,22 +6,32 @@
  * everything as it was. No Caddy server runs here (validate and adapt only start nothing).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/manifest.js';
 import { validateManifest } from '../../runtime/manifest.js';
 import { sectionPackages } from '../../runtime/section-packages.js';
-import { imageCheckArgs } from '../../runtime/script-args.js';
+import { cleanupArgs, imageCheckArgs } from '../../runtime/script-args.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../../runtime/sections/acme.js';
 import { caddyfile, type Caddy } from '../../runtime/sections/caddy.js';
+import { projectWarnings } from '../../tasks/commands/project-warnings.js';
 import { loadProject } from '../../tasks/bundle/project.js';
 import { writeBundle } from '../../tasks/bundle/write-bundle.js';
 import { hostRoot, inHostRoot, processesIn } from '../helpers/host-root.js';
 import { MINIMAL_MANIFEST } from '../helpers/minimal-manifest.js';
 import { makeProject } from '../helpers/project-fixture.js';
 import { tempDir } from '../helpers/temp.js';
-import { CHECK_SCRIPT, put, type CheckReport } from '../scripts/fixture-root.js';
+import { CHECK_SCRIPT, CLEANUP_SCRIPT, link, put, type CheckReport } from '../scripts/fixture-root.js';
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error('these tests run caddy in roots of their own: run them as root');
@@ -74,6 +84,27 @@ describe('$.caddy at validate time', () => {
       "$.caddy.ipCertificate: Let's Encrypt issues certificates for IP addresses only under its short-lived profile, which Caddy 2.6 (Debian 12's) cannot ask for",
     ]);
     expect(problems({ root: '/srv', port: 80 })[0]).toMatch(/^\$\.caddy\.port: /);
+  });
+
+  it('warns (mpimg validate) when $.firewall keeps out 80/tcp or 443/tcp, which Caddy and the ACME server need', () => {
+    const dir = makeProject({});
+    const warn = (firewall: Manifest['firewall'], caddy: Manifest['caddy'] = { root: '/srv' }) =>
+      projectWarnings({ dir, manifest: { ...MINIMAL_MANIFEST, caddy, firewall } as Manifest }).filter((w) =>
+        w.includes('$.caddy'),
+      );
+    expect(warn({ limit: ['22/tcp'], allow: ['80/tcp'] })).toEqual([
+      '$.firewall: Caddy ($.caddy) serves ports 80 and 443, and the ACME server checks the domain through them, but the firewall does not let in "443/tcp": add "443/tcp" to "allow"',
+    ]);
+    expect(warn({ limit: ['22/tcp'], allow: ['443/udp'] })[0]).toContain('does not let in "80/tcp" and "443/tcp"');
+    expect(warn({ limit: ['22/tcp'], allow: ['80/tcp', '443/tcp'] })).toEqual([]);
+    expect(warn({ limit: ['22/tcp'], allow: ['80:443/tcp'] })).toEqual([]);
+    expect(warn({ limit: ['22/tcp', '80', '443'] })).toEqual([]);
+    // without $.caddy, no word of it
+    expect(
+      projectWarnings({ dir, manifest: { ...MINIMAL_MANIFEST, firewall: { limit: ['22/tcp'] } } as Manifest }).filter(
+        (w) => w.includes('$.caddy'),
+      ),
+    ).toEqual([]);
   });
 
   it("has the packages step install Debian's caddy; the dnf family gets it from the caddy step", () => {
@@ -248,6 +279,45 @@ describe('the caddy step with the real caddy', () => {
     expect(readFileSync(join(vendor, 'etc/caddy/Caddyfile'), 'utf8')).toBe(':80 {\n\trespond "mine"\n}\n');
   });
 
+  it('refuses a link at /etc/caddy/sites (chmod would follow it out of the root), changing nothing', () => {
+    const b = bundleWith({ root: '/srv' });
+    const root = caddyRoot(b.build);
+    mkdirSync(join(root, 'outside'), { mode: 0o700 });
+    link(root, 'etc/caddy/sites', '/outside');
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: caddy: /etc/caddy/sites is in the way: a link or not a folder\n');
+    expect(statSync(join(root, 'outside')).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(root, 'etc/caddy/Caddyfile'))).toBe(false);
+  });
+
+  it('refuses another web server enabled at boot on port 80 or 443, and takes one on another port', () => {
+    const b = bundleWith({ reverseProxy: '127.0.0.1:8080' });
+    const root = caddyRoot(b.build);
+    put(
+      root,
+      'etc/systemd/system/nginx.service',
+      '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
+    );
+    link(root, 'etc/systemd/system/multi-user.target.wants/nginx.service', '/etc/systemd/system/nginx.service');
+    put(root, 'etc/nginx/nginx.conf', 'http {\n\tinclude /etc/nginx/sites-enabled/*;\n}\n');
+    // Debian's layout: the enabled site is an absolute link to sites-available
+    put(root, 'etc/nginx/sites-available/default', 'server {\n\tlisten [::]:80 default_server;\n}\n');
+    link(root, 'etc/nginx/sites-enabled/default', '/etc/nginx/sites-available/default');
+    const r = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'error: caddy: nginx.service is enabled at boot and /etc/nginx/sites-enabled/default listens on port 80 or 443, which Caddy serves',
+    );
+    expect(r.stderr).toContain('have it listen elsewhere (e.g. 127.0.0.1:8080');
+    expect(existsSync(join(root, 'etc/caddy/Caddyfile'))).toBe(false);
+    // the app behind Caddy: nginx on loopback 8080
+    put(root, 'etc/nginx/sites-available/default', 'server {\n\tlisten 127.0.0.1:8080;\n}\n');
+    const ok = inHostRoot(root, 'sh /mpimg-test/build.sh caddy');
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+  });
+
   it('fails the build when the CA file of a private ACME server is not in the image', () => {
     const b = bundleWith({ root: '/srv', ipCertificate: true, acme: PEBBLE });
     const root = caddyRoot(b.build);
@@ -308,7 +378,6 @@ describe('the site script', () => {
       "'x.example.com\nimport /etc/shadow'",
       "'a b.example.com'",
       '\'"q".example.com\'',
-      '192.0.2.1',
       '-x.example.com',
       'example',
       'a..example.com',
@@ -327,6 +396,52 @@ describe('the site script', () => {
     }
     expect(existsSync(join(root, 'pwned'))).toBe(false);
     expect(sites(root)).toEqual(before);
+  });
+
+  it('runs one at a time: another run holding the folder makes it wait, then refuse, changing nothing', () => {
+    const root = built();
+    expect(site(root, 'first.example.com').code).toBe(0);
+    const r = inHostRoot(
+      root,
+      `exec 8</etc/caddy/sites; flock 8; MPIMG_CADDY_LOCK_WAIT=0 MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT} second.example.com`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'caddy-site: another caddy-site is still running (it holds /etc/caddy/sites): run this one again when it has finished\n',
+    );
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
+  });
+
+  it('takes the DNS form with a trailing dot; says what to give for an international name or an address', () => {
+    const root = built();
+    const d = site(root, 'Shop.Example.COM.');
+    expect(d.stdout).toBe('caddy-site: shop.example.com in /etc/caddy/sites/domain.caddy, validated by Caddy\n');
+    expect(sites(root)).toEqual({ 'domain.caddy': 'shop.example.com {\n\timport mpimg-app\n}\n' });
+    const idn = site(root, 'bücher.example');
+    expect(idn.code).toBe(2);
+    expect(idn.stderr).toBe(
+      'caddy-site: not a domain name: give an international name in its ASCII form (xn--..., e.g. from idn2), e.g. xn--bcher-kva.example\n',
+    );
+    const ip = site(root, '192.0.2.1.');
+    expect(ip.code).toBe(2);
+    expect(ip.stderr).toBe(
+      "caddy-site: 192.0.2.1 is an address, not a domain name: the droplet's address is served already (caddy-site with no name writes it); give a domain whose DNS points here\n",
+    );
+    expect(site(root, 'xn--bcher-kva.example').code).toBe(0);
+    expect(sites(root)).toEqual({ 'domain.caddy': 'xn--bcher-kva.example {\n\timport mpimg-app\n}\n' });
+  });
+
+  it('interrupted while Caddy validates (the first-boot timeout TERMs it), puts the old site back and leaves no temporary file', () => {
+    const root = built();
+    expect(site(root, 'first.example.com').code).toBe(0);
+    // a caddy that is slow enough: the signal arrives while it runs
+    put(root, 'fake/caddy', '#!/bin/sh\nkill -TERM "$PPID"\nexit 0\n', 0o755);
+    const r = inHostRoot(root, `PATH=/fake:$PATH MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT} second.example.com`);
+    expect(r.code).toBe(143);
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
+    const ip = inHostRoot(root, `PATH=/fake:$PATH MPIMG_CADDY_IP=203.0.113.5 ${SCRIPT}`);
+    expect(ip.code).toBe(143);
+    expect(sites(root)).toEqual({ 'domain.caddy': 'first.example.com {\n\timport mpimg-app\n}\n' });
   });
 
   it('puts the old site back when Caddy refuses the configuration with the new one', () => {
@@ -380,5 +495,82 @@ describe('the image check of $.caddy (--caddy)', () => {
     expect(broken?.status).toBe('fail');
     expect(broken?.evidence.join('\n')).toMatch(/caddy validate refuses \/etc\/caddy\/Caddyfile: .*no_such_directive/);
     expect(broken?.evidence).toContain('caddy.service is not enabled at boot');
+  });
+});
+
+describe("Caddy's storage: one droplet's keys and certificates never ship in the image", () => {
+  const STORE = 'var/lib/caddy/.local/share/caddy';
+  /** Caddy's storage as a build droplet's Caddy leaves it (the postinst starts it; a test asked for certificates). */
+  function stored(root: string) {
+    put(root, `${STORE}/instance.uuid`, '0f1e2d3c-0000-4000-8000-000000000000\n');
+    put(root, `${STORE}/acme/acme-v02.api.letsencrypt.org-directory/users/ops@example.com/ops.key`, 'KEY', 0o600);
+    put(root, `${STORE}/certificates/x/app.example.com/app.example.com.key`, 'KEY', 0o600);
+    put(root, `${STORE}/pki/authorities/local/root.key`, 'KEY', 0o600);
+    put(root, 'var/lib/caddy/.config/caddy/autosave.json', '{}');
+    put(root, 'root/.local/share/caddy/instance.uuid', 'x\n');
+  }
+
+  it("the cleanup removes it from every home (links as links), and with --caddy the build droplet's sites", () => {
+    const root = tempDir('mpimg-caddy-clean-');
+    put(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\ncaddy:x:999:999:Caddy:/var/lib/caddy:/usr/sbin/nologin\n');
+    stored(root);
+    put(root, 'var/lib/caddy/keep.txt', "the vendor's\n");
+    put(root, 'etc/caddy/Caddyfile', 'mine\n');
+    mkdirSync(join(root, 'home/app/.local/share'), { recursive: true });
+    link(root, 'home/app/.local/share/caddy', '/etc/caddy');
+    put(root, 'etc/caddy/sites/ip.caddy', 'http://192.0.2.7 {\n\timport mpimg-app\n}\n');
+    put(root, 'etc/caddy/sites/domain.caddy', 'test.vendor.example {\n\timport mpimg-app\n}\n');
+    put(root, 'etc/caddy/sites/.caddy-site.AbC123', 'half');
+    put(root, 'etc/caddy/sites/vendor.caddy', "the vendor's own\n");
+    const r = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('remove /var/lib/caddy/.local/share/caddy (');
+    expect(existsSync(join(root, STORE))).toBe(false);
+    expect(existsSync(join(root, 'var/lib/caddy/.config/caddy/autosave.json'))).toBe(false);
+    expect(existsSync(join(root, 'root/.local/share/caddy'))).toBe(false);
+    expect(existsSync(join(root, 'home/app/.local/share/caddy'))).toBe(false);
+    expect(readFileSync(join(root, 'etc/caddy/Caddyfile'), 'utf8')).toBe('mine\n');
+    expect(readFileSync(join(root, 'var/lib/caddy/keep.txt'), 'utf8')).toBe("the vendor's\n");
+    // the sites only when mpimg.json has $.caddy (as the build passes it)
+    expect(readdirSync(join(root, 'etc/caddy/sites')).sort()).toEqual([
+      '.caddy-site.AbC123',
+      'domain.caddy',
+      'ip.caddy',
+      'vendor.caddy',
+    ]);
+    const args = cleanupArgs(
+      { slug: 'acme-wiki', vendor: 'acme', caddy: { root: '/srv' } },
+      readFileSync(CLEANUP_SCRIPT, 'utf8'),
+    );
+    expect(args).toContain('--caddy');
+    expect(cleanupArgs({ slug: 'acme-wiki', vendor: 'acme' }, readFileSync(CLEANUP_SCRIPT, 'utf8'))).not.toContain(
+      '--caddy',
+    );
+    const sites = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages', ...args], { encoding: 'utf8' });
+    expect(sites.status, sites.stderr).toBe(0);
+    expect(readdirSync(join(root, 'etc/caddy/sites'))).toEqual(['vendor.caddy']);
+    const again = spawnSync('bash', [CLEANUP_SCRIPT, '--root', root, '--no-packages', ...args], { encoding: 'utf8' });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/^Summary: 12 steps, 0 change\(s\)/m);
+  });
+
+  it('the image check fails an image that carries it; a booted droplet has its own', () => {
+    const root = caddyRoot(bundleWith({ reverseProxy: '127.0.0.1:3000' }).build);
+    put(root, 'mpimg-test/99-img-check.sh', readFileSync(CHECK_SCRIPT), 0o755);
+    expect(inHostRoot(root, 'sh /mpimg-test/build.sh caddy').code).toBe(0);
+    stored(root);
+    put(root, 'etc/caddy/sites/domain.caddy', 'test.vendor.example {\n\timport mpimg-app\n}\n');
+    const r = inHostRoot(root, 'bash /mpimg-test/99-img-check.sh --json --caddy');
+    const c = (JSON.parse(r.stdout) as CheckReport).checks.find((x) => x.id === 'caddy');
+    expect(c?.status).toBe('fail');
+    expect(c?.evidence).toEqual([
+      "/var/lib/caddy/.local/share/caddy is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again",
+      "/root/.local/share/caddy is in the image (Caddy's certificates, keys and ACME account of the build droplet): run the cleanup (90-cleanup.sh) again",
+      '/etc/caddy/sites/domain.caddy is in the image (a site of the build droplet, which every droplet would serve and ask certificates for): run the cleanup (90-cleanup.sh) again',
+    ]);
+    const booted = inHostRoot(root, 'bash /mpimg-test/99-img-check.sh --json --caddy --booted');
+    const b = (JSON.parse(booted.stdout) as CheckReport).checks.find((x) => x.id === 'caddy');
+    expect(b?.evidence.join('\n')).not.toContain('is in the image');
   });
 });
