@@ -55,6 +55,8 @@ export const E2E_PACKAGES = [
   'dpkg-dev',
   // the pebble fixture: a local ACME server copied into droplets (certbot and Caddy ask it for certificates)
   'pebble',
+  // $.docker: the registry a build droplet pulls a compose project's image from (test/e2e/docker.test.ts)
+  'docker-registry',
 ];
 
 export function missingPackages(pkgs: readonly string[]): string[] {

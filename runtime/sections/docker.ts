@@ -2,7 +2,7 @@
  * $.docker: Docker Engine with a compose project in the image. The engine comes with the packages
  * (the distribution's docker.io and compose, or Docker's docker-ce from its repository, which the
  * vendor lists in build.repositories); the compose project is a folder of $.files; the build step
- * (tasks/steps/docker.ts, templates/droplet/build/docker.sh.ejs) validates it with compose itself,
+ * (tasks/steps/containers.ts, templates/droplet/build/containers.sh.ejs) validates it with compose itself,
  * pulls its images that are not there yet (so a droplet's first boot needs no registry), writes the
  * unit that brings it up at boot and the firewall rules for its published ports.
  *
@@ -12,10 +12,11 @@
  * ufw's forward policy to ACCEPT (and open Docker's API ports), which leaves every published port open
  * to anyone. mpimg keeps ufw's forward policy and fills Docker's DOCKER-USER chain (the chain Docker
  * sends forwarded traffic through first and never flushes) from $.firewall, through a block of
- * /etc/ufw/after.rules, so ufw loads the rules at boot before Docker starts and again on every reload:
- * a new connection from outside to a published port passes only when its port, as the client asked
- * for it (conntrack's original destination port, before Docker's DNAT rewrote it to the container's
- * port), is one $.firewall lets in; replies and the containers' own traffic pass.
+ * /etc/ufw/after.rules and after6.rules, so ufw loads the rules at boot before Docker starts and
+ * again on every reload: a new connection from outside to a published port passes only when its
+ * port, as the client asked for it (conntrack's original destination port, before Docker's DNAT
+ * rewrote it to the container's port), is one $.firewall lets in; replies and the containers' own
+ * traffic pass.
  */
 import type { Check } from '../schema.js';
 import { DNF_SLUG_RE, dropletPath, obj, oneOf, push } from './common.js';
@@ -68,7 +69,7 @@ export const DOCKER_SCHEMA = obj(
   },
   {
     description:
-      'Docker Engine and a compose project in the image. The build installs the engine with the packages, checks the compose file with compose itself (`docker compose config`, or `docker-compose config` where the distribution ships compose v1), pulls each image of it that is not on the build droplet yet (an image a build script made, e.g. with `docker build` or `docker load`, is used as it is), and writes SLUG-compose.service, which brings the project up (`up -d`) after docker.service at boot. List that unit in $.services, with "afterFirstBoot": true when the project holds a $.files.templates file (its .env with secrets): first boot then starts it once the secrets are written. Published ports stay under $.firewall: Docker forwards them around ufw\'s own rules, so the build adds rules to Docker\'s DOCKER-USER chain (through /etc/ufw/after.rules) that let a new connection from outside reach a published port only when $.firewall allows that port (the port the client connects to, not the container\'s); ufw\'s forward policy stays DROP. On the dnf family (engine "docker" only: it ships no Docker Engine) the same rules are firewalld direct rules (firewall-offline-cmd --direct).',
+      'Docker Engine and a compose project in the image. The build installs the engine with the packages, checks the compose file with compose itself (`docker compose config`, or `docker-compose config` where the distribution ships compose v1), pulls each image of it that is not on the build droplet yet (an image a build script made, e.g. with `docker build` or `docker load`, is used as it is), and writes SLUG-compose.service, which brings the project up (`up -d`) after docker.service at boot. List that unit in $.services, with "afterFirstBoot": true when the project holds a $.files.templates file (its .env with secrets): first boot then starts it once the secrets are written. Published ports stay under $.firewall: Docker forwards them around ufw\'s own rules, so the build adds rules to Docker\'s DOCKER-USER chain (through /etc/ufw/after.rules) that let a new connection from outside reach a published port only when $.firewall allows that port (the port the client connects to, not the container\'s), with ufw\'s rate limit for a "limit" port, over IPv4 and IPv6 (after.rules and after6.rules); a container\'s own address reached by routing, not through a published port, gets nothing; ufw\'s forward policy stays DROP. On the dnf family (engine "docker" only: it ships no Docker Engine) the same rules are firewalld direct rules (firewall-offline-cmd --direct).',
     'x-check': 'docker',
   },
 );
@@ -192,9 +193,12 @@ export function composeUnitText(o: {
 }
 
 /**
- * The rules of the DOCKER-USER chain for $.firewall, as iptables-restore reads them (a *filter
- * section of its own in /etc/ufw/after.rules). A rule "limit" is let in without a rate limit here:
- * iptables' recent match would count the container's connections apart from ufw's own.
+ * The rules of the DOCKER-USER chain for $.firewall, as iptables-restore and ip6tables-restore read
+ * them (a *filter section of its own in /etc/ufw/after.rules and after6.rules). Only a connection
+ * Docker's DNAT sent on (a published port) is let in, so one routed straight to a container's
+ * address (a neighbour's route to 172.17.0.0/16 through the droplet) never is. A rule "limit" keeps
+ * ufw's rate limit (a 6th new connection from one address within 30 seconds is dropped), counted
+ * apart from ufw's own (iptables' recent match, a list per port).
  */
 export function dockerUserRules(f: Firewall): string {
   const lines = [
@@ -206,8 +210,17 @@ export function dockerUserRules(f: Firewall): string {
     '-A DOCKER-USER -i br-+ -j RETURN',
   ];
   for (const r of firewallRules(f))
-    for (const proto of r.proto === 'any' ? ['tcp', 'udp'] : [r.proto])
-      lines.push(`-A DOCKER-USER -p ${proto} -m conntrack --ctorigdstport ${r.ports} --ctdir ORIGINAL -j RETURN`);
+    for (const proto of r.proto === 'any' ? ['tcp', 'udp'] : [r.proto]) {
+      const match = `-p ${proto} -m conntrack --ctstate DNAT --ctorigdstport ${r.ports} --ctdir ORIGINAL`;
+      if (r.action === 'limit') {
+        const list = `mpimg-dk-${proto}-${r.ports.replace(':', '-')}`;
+        lines.push(
+          `-A DOCKER-USER ${match} -m recent --set --name ${list}`,
+          `-A DOCKER-USER ${match} -m recent --update --seconds 30 --hitcount 6 --name ${list} -j DROP`,
+        );
+      }
+      lines.push(`-A DOCKER-USER ${match} -j RETURN`);
+    }
   // what else goes to a container is dropped; other forwarded traffic stays ufw's own
   lines.push('-A DOCKER-USER -o docker0 -j DROP', '-A DOCKER-USER -o br-+ -j DROP', 'COMMIT');
   return lines.join('\n');

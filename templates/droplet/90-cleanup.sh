@@ -612,6 +612,7 @@ step_first_boot_secrets() {
   remove_package_secrets
   remove_caddy_storage
   remove_acme_state
+  remove_docker_containers
   if in_root /var/lib/mpimg && [ -d "$IR" ]; then
     for f in "$IR"/* "$IR"/.[!.]*; do
       [ -e "$f" ] || [ -L "$f" ] || continue
@@ -673,6 +674,18 @@ remove_caddy_storage() {
       rm_path "$f"
     done
   fi
+}
+
+# Docker's containers ($.docker): one the build ran (a vendor trying the app) would go into the image
+# with what it ran with (the .env's secrets in its settings) and its writable layer; the compose unit
+# makes the project's anew at boot. Only where dockerd answers (a live system); named volumes are kept
+# (a vendor may seed one on purpose).
+remove_docker_containers() {
+  local ids
+  [ "$MODE" = live ] && have_in_root docker || return 0
+  ids=$(docker ps --all --quiet < /dev/null 2>/dev/null) && [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086 # container ids: hex, one a line
+  act "remove Docker's $(printf '%s\n' "$ids" | wc -l) container(s) (the compose unit makes its own at boot)" docker rm --force --volumes $ids
 }
 
 step_machine_id() {

@@ -2065,6 +2065,9 @@ check_docker() {
         run_in_root docker image inspect "$img" >/dev/null 2>&1 || ev_add "image $img of $file is not on the machine: a droplet would pull it at boot"
       done < <(sed -n 's/^    image: *//p' <<< "$out" | sed "s/^[\"']//; s/[\"']\$//")
       how=", its images on the machine"
+      # a container in the image keeps what it ran with at build (the .env's values in its settings)
+      n=$(run_in_root docker ps --all --quiet 2>/dev/null | wc -l)
+      [ "$n" = 0 ] || ev_add "$n container(s) on the machine: the image would hold them and what they ran with at build (secrets of a .env); docker compose down before the snapshot (cleanup removes them)"
     else
       how=" (dockerd does not answer: images not checked)"
     fi
@@ -2072,6 +2075,10 @@ check_docker() {
   at f /etc/ufw/after.rules
   if [ -z "$f" ] || ! grep -qxF '# BEGIN generator-mpimg docker (DOCKER-USER from $.firewall)' "$f" 2>/dev/null; then
     ev_add "/etc/ufw/after.rules has no DOCKER-USER rules of mpimg.json: published ports would bypass the firewall"
+  fi
+  at f /etc/ufw/after6.rules
+  if [ -n "$f" ] && [ -f "$f" ] && ! grep -qxF '# BEGIN generator-mpimg docker (DOCKER-USER from $.firewall)' "$f"; then
+    ev_add "/etc/ufw/after6.rules has no DOCKER-USER rules of mpimg.json: ports published over IPv6 would bypass the firewall"
   fi
   if [ ${#EV[@]} -gt 0 ]; then
     record fail docker "Docker is not as mpimg.json says (below): run the build's containers step again"

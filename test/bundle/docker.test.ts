@@ -148,28 +148,37 @@ describe('what the containers step writes', () => {
     expect(r.status).toBe(0);
   });
 
-  it('the DOCKER-USER rules: one per allowed port (original, pre-DNAT port; tcp and udp where no protocol is given), read by the real iptables-restore', () => {
+  it('the DOCKER-USER rules: one per allowed port (original, pre-DNAT port; tcp and udp where no protocol is given), ufw\'s rate limit for a "limit" port, read by the real iptables-restore and ip6tables-restore', () => {
     const rules = dockerUserRules(GOOD.firewall);
+    const m = '-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctorigdstport';
     expect(rules.split('\n').filter((l) => l.includes('--ctorigdstport'))).toEqual([
-      '-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 22 --ctdir ORIGINAL -j RETURN',
-      '-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL -j RETURN',
-      '-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 53 --ctdir ORIGINAL -j RETURN',
-      '-A DOCKER-USER -p udp -m conntrack --ctorigdstport 53 --ctdir ORIGINAL -j RETURN',
-      '-A DOCKER-USER -p udp -m conntrack --ctorigdstport 6000:6010 --ctdir ORIGINAL -j RETURN',
+      `${m} 22 --ctdir ORIGINAL -m recent --set --name mpimg-dk-tcp-22`,
+      `${m} 22 --ctdir ORIGINAL -m recent --update --seconds 30 --hitcount 6 --name mpimg-dk-tcp-22 -j DROP`,
+      `${m} 22 --ctdir ORIGINAL -j RETURN`,
+      `${m} 80 --ctdir ORIGINAL -j RETURN`,
+      `${m} 53 --ctdir ORIGINAL -j RETURN`,
+      '-A DOCKER-USER -p udp -m conntrack --ctstate DNAT --ctorigdstport 53 --ctdir ORIGINAL -j RETURN',
+      '-A DOCKER-USER -p udp -m conntrack --ctstate DNAT --ctorigdstport 6000:6010 --ctdir ORIGINAL -j RETURN',
     ]);
-    // loaded for real in a network namespace of the test's own, then read back
-    const r = spawnSync('unshare', ['--net', 'sh', '-c', 'iptables-restore --noflush && iptables -S DOCKER-USER'], {
-      input: `${rules}\n`,
-      encoding: 'utf8',
-    });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(r.stdout).toBe(
-      `-N DOCKER-USER\n${rules
-        .split('\n')
-        .filter((l) => l.startsWith('-A'))
-        .join('\n')}\n`,
-    );
+    // loaded for real in a network namespace of the test's own, then read back (IPv4 and IPv6: the
+    // recent match adds its defaults, the mask of the family and --rsource)
+    for (const [ipt, mask] of [
+      ['iptables', '255.255.255.255'],
+      ['ip6tables', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+    ]) {
+      const r = spawnSync('unshare', ['--net', 'sh', '-c', `${ipt}-restore --noflush && ${ipt} -S DOCKER-USER`], {
+        input: `${rules}\n`,
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.replaceAll(` --mask ${mask} --rsource`, '')).toBe(
+        `-N DOCKER-USER\n${rules
+          .split('\n')
+          .filter((l) => l.startsWith('-A'))
+          .join('\n')}\n`,
+      );
+    }
     // firewalld's direct rules (dnf family): the same rules, the words after the chain
     expect(dockerUserRuleArgs(GOOD.firewall)).toEqual(
       rules
@@ -181,6 +190,92 @@ describe('what the containers step writes', () => {
     const block = ufwAfterBlock(GOOD.firewall);
     expect(block.startsWith('# BEGIN generator-mpimg docker')).toBe(true);
     expect(block.endsWith('# END generator-mpimg docker\n')).toBe(true);
+  });
+});
+
+/**
+ * A droplet with Docker in network namespaces of the test's own: H the droplet (eth0, and docker0 with
+ * a "container" C behind it serving 80 and 22), O a machine outside that also routes the containers'
+ * network through H; the nat and FORWARD rules Docker writes for "80:80", "8081:80" and "2222:22";
+ * then the block of after.rules loaded as ufw loads it. Servers: python3's http.server; clients: curl.
+ */
+const DOCKER_NETNS = `set -u
+block=$1
+# the test's own namespaces: H the droplet, O a machine outside, C a container on H's docker0
+t=mpimg-dk-$$
+H=$t-h O=$t-o C=$t-c
+pids=
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; for n in $H $O $C; do ip netns del "$n" 2>/dev/null; done; }
+trap cleanup EXIT
+set -e
+for n in $H $O $C; do ip netns add "$n"; ip -n "$n" link set lo up; done
+ip link add eth0 netns "$H" type veth peer name eth0 netns "$O"
+ip -n "$H" link add docker0 type bridge
+ip link add veth0 netns "$H" type veth peer name eth0 netns "$C"
+ip -n "$H" link set veth0 master docker0
+ip -n "$H" addr add 10.9.0.1/24 dev eth0
+ip -n "$O" addr add 10.9.0.2/24 dev eth0
+ip -n "$H" addr add 172.30.0.1/24 dev docker0
+ip -n "$C" addr add 172.30.0.2/24 dev eth0
+for l in "$H eth0" "$H docker0" "$H veth0" "$O eth0" "$C eth0"; do set -- $l; ip -n "$1" link set "$2" up; done
+ip -n "$C" route add default via 172.30.0.1
+# a neighbour that routes the containers' network through the droplet
+ip -n "$O" route add 172.30.0.0/24 via 10.9.0.1
+ip netns exec "$H" sysctl -qw net.ipv4.ip_forward=1
+# what Docker does for "8081:80", "80:80" and "2222:22": DNAT, FORWARD through DOCKER-USER, then accept
+ip netns exec "$H" iptables-restore <<'R'
+*nat
+-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 172.30.0.2:80
+-A PREROUTING -p tcp --dport 8081 -j DNAT --to-destination 172.30.0.2:80
+-A PREROUTING -p tcp --dport 2222 -j DNAT --to-destination 172.30.0.2:22
+COMMIT
+*filter
+:FORWARD DROP [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -j ACCEPT
+COMMIT
+R
+# the block of after.rules, as ufw loads it
+ip netns exec "$H" iptables-restore --noflush <"$block"
+for p in 80 22; do
+  ip netns exec "$C" python3 -m http.server --bind 172.30.0.2 "$p" >/dev/null 2>&1 &
+  pids="$pids $!"
+done
+for p in 80 22; do
+  for i in $(seq 100); do ip netns exec "$C" curl -s -o /dev/null http://172.30.0.2:$p/ && break; sleep 0.1; done
+done
+get() { printf '%s=%s\\n' "$1" "$(ip netns exec "$O" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 "$2" || true)"; }
+get published80 http://10.9.0.1/
+get published8081 http://10.9.0.1:8081/
+get routed80 http://172.30.0.2/
+get routed22 http://172.30.0.2:22/
+for i in 1 2 3 4 5 6; do get "limited$i" http://10.9.0.1:2222/; done
+`;
+
+describe('the DOCKER-USER rules on real traffic (network namespaces, iptables, curl)', () => {
+  it('let in a published port $.firewall allows, drop one it does not and a container\'s port reached by routing, and rate-limit a "limit" port like ufw', () => {
+    const dir = tempDir('mpimg-docker-netns-');
+    writeFileSync(join(dir, 'block'), ufwAfterBlock({ limit: ['22/tcp', '2222/tcp'], allow: ['80/tcp'] }));
+    writeFileSync(join(dir, 'netns.sh'), DOCKER_NETNS);
+    const r = spawnSync('bash', [join(dir, 'netns.sh'), join(dir, 'block')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        'published80=200',
+        // published, but not in $.firewall
+        'published8081=000',
+        // straight to the container's address: no DNAT, not a published port (22 and 80 are the droplet's)
+        'routed80=000',
+        'routed22=000',
+        // "limit": ufw's 6 new connections in 30 seconds, the 6th dropped
+        ...[1, 2, 3, 4, 5].map((i) => `limited${i}=200`),
+        'limited6=000',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
@@ -201,7 +296,9 @@ describe('the containers step in the build script', () => {
     expect(sc.stdout).toBe('');
     expect(sc.status).toBe(0);
     const text = readFileSync(b.build, 'utf8');
-    expect(text).toContain('-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL -j RETURN\n');
+    expect(text).toContain(
+      '-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctorigdstport 80 --ctdir ORIGINAL -j RETURN\n',
+    );
     const root = tempDir('mpimg-docker-root-');
     const r = spawnSync('sh', [b.build, '--root', root, 'containers'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
@@ -266,6 +363,24 @@ describe('the image check with --docker (as the bundle passes $.docker)', () => 
     expect(c?.message).toMatch(
       /^Docker Engine and acme-wiki-compose\.service enabled at boot, \/opt\/acme-wiki\/compose\.yaml valid \(compose and dockerd cannot run here: .*\); DOCKER-USER rules from the firewall$/,
     );
+  });
+
+  it("a staged root with ufw's after6.rules: fails while it lacks the DOCKER-USER block (IPv6 published ports), passes with it", () => {
+    const args = ['--docker', 'acme-wiki-compose.service /opt/acme-wiki'];
+    const root = cleanRoot();
+    put(root, 'usr/bin/docker', '#!/bin/sh\n', 0o755);
+    for (const u of ['docker.service', 'acme-wiki-compose.service'])
+      put(root, `etc/systemd/system/multi-user.target.wants/${u}`, '');
+    put(root, 'opt/acme-wiki/compose.yaml', 'services:\n  web:\n    image: busybox\n');
+    put(root, 'etc/ufw/after.rules', `*filter\nCOMMIT\n${ufwAfterBlock({ allow: ['80/tcp'] })}`);
+    put(root, 'etc/ufw/after6.rules', '*filter\nCOMMIT\n');
+    const bad = checkJson(root, args).report.checks.find((c) => c.id === 'docker');
+    expect(bad?.status).toBe('fail');
+    expect(bad?.evidence).toEqual([
+      '/etc/ufw/after6.rules has no DOCKER-USER rules of mpimg.json: ports published over IPv6 would bypass the firewall',
+    ]);
+    put(root, 'etc/ufw/after6.rules', `*filter\nCOMMIT\n${ufwAfterBlock({ allow: ['80/tcp'] })}`);
+    expect(checkJson(root, args).report.checks.find((c) => c.id === 'docker')?.status).toBe('pass');
   });
 
   it('refuses a malformed --docker', () => {

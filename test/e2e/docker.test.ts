@@ -15,6 +15,7 @@ import {
 } from './harness/examples.js';
 import { mountsUnder } from './harness/mounts.js';
 import { makeKeyPair, type KeyPair } from './harness/ssh.js';
+import { startRegistry, type Registry } from './harness/registry.js';
 import { buildWithSystemd } from './harness/systemd-build.js';
 import { composeUnit, UFW_BLOCK_BEGIN } from '../../runtime/sections/docker.js';
 
@@ -34,6 +35,7 @@ const SUITE = 'bookworm';
 const IMAGE_REF = 'docker.io/library/busybox:1.36';
 const ADDRESS = '192.0.2.40';
 const OUTSIDE = '192.0.2.41';
+const LEFTOVER_SECRET = 'e2e-leftover-7f3a9c';
 
 /** The test's build script: the image of compose.yaml, made here (the bed reaches no registry). */
 const MAKE_IMAGE = `#!/bin/sh
@@ -48,6 +50,8 @@ cp /bin/busybox "$d/bin/busybox"
 for a in sh httpd; do ln -s busybox "$d/bin/$a"; done
 tar -C "$d" -c . | docker import --change 'CMD ["sh"]' - "$ref"
 rm -rf "$d"
+# a vendor trying the app before the snapshot: a container, with a secret in its settings, left behind
+docker create --name e2e-leftover --env E2E_LEFTOVER=${LEFTOVER_SECRET} "$ref" httpd -f -p 9 >/dev/null
 `;
 
 let work: string;
@@ -63,9 +67,20 @@ afterAll(() => {
 });
 
 describe(`examples/compose on ${SUITE}: a compose app under Docker, its images in the image, its ports under the firewall`, () => {
-  const s: { project?: ExampleProject; built?: BuiltImage; droplet?: SystemdDroplet } = {};
+  const s: {
+    project?: ExampleProject;
+    built?: BuiltImage;
+    droplet?: SystemdDroplet;
+    registry?: Registry;
+    pulled?: string;
+  } = {};
   beforeAll(async () => {
     const ctx = e2eContext();
+    // the registry of an image the build droplet does not have: pulled at build, through slirp's NAT
+    s.registry = await startRegistry(join(work, 'registry'));
+    const digest = await s.registry.push('e2e/pulled', '1');
+    s.pulled = `10.0.2.2:${s.registry.port}/e2e/pulled:1`;
+    process.stderr.write(`[e2e] examples/compose: ${s.pulled} (${digest}) in a registry on 127.0.0.1\n`);
     s.project = await exampleProject({
       name: 'compose',
       repoRoot: ctx.repoRoot,
@@ -74,11 +89,23 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
         mkdirSync(join(dir, 'scripts'), { recursive: true });
         writeFileSync(join(dir, 'scripts/50-e2e-image.sh'), MAKE_IMAGE, { flag: 'wx' });
         chmodSync(join(dir, 'scripts/50-e2e-image.sh'), 0o755);
+        // dockerd speaks plain HTTP only to a registry it is told of (the test's has no TLS)
+        writeFileSync(
+          join(dir, 'scripts/40-e2e-registry.sh'),
+          `#!/bin/sh\nset -eu\nmkdir -p /etc/docker\nprintf '{"insecure-registries": ["10.0.2.2:${s.registry!.port}"]}\\n' >/etc/docker/daemon.json\nsystemctl restart docker.service\n`,
+          { flag: 'wx' },
+        );
+        chmodSync(join(dir, 'scripts/40-e2e-registry.sh'), 0o755);
         // a second published port that $.firewall does not let in
         const compose = join(dir, 'files/opt/acme-compose/compose.yaml');
         const text = readFileSync(compose, 'utf8');
         expect(text).toContain("      - '80:80'\n");
-        writeFileSync(compose, text.replace("      - '80:80'\n", "      - '80:80'\n      - '8081:80'\n"));
+        // and a service of the image only the registry has (it runs /true and is done), careless with Docker's socket
+        writeFileSync(
+          compose,
+          text.replace("      - '80:80'\n", "      - '80:80'\n      - '8081:80'\n") +
+            `  pulled:\n    image: ${s.pulled}\n    restart: 'no'\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock:ro\n`,
+        );
         return {
           ...m,
           build: { ...m.build, packages: [...((m.build?.packages as string[]) ?? []), 'busybox-static'] },
@@ -94,6 +121,8 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
       containers: true,
     });
     process.stderr.write(`[e2e] examples/compose: \`mpimg run build\` took ${(s.built.ms / 1000).toFixed(1)} s\n`);
+    // gone before the droplet boots: it must need no registry
+    await s.registry.stop();
     s.droplet = await SystemdDroplet.start({
       work,
       image: s.built.image,
@@ -112,6 +141,7 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
     });
   }, 20 * 60_000);
   afterAll(async () => {
+    await s.registry?.stop();
     if (s.droplet) expect(await s.droplet.close()).toBe(0);
     await s.built?.image.release();
   });
@@ -121,6 +151,12 @@ describe(`examples/compose on ${SUITE}: a compose app under Docker, its images i
     expect(out).toContain('[containers] > containers:');
     expect(out).toContain(`image ${IMAGE_REF}: on this machine (not pulled)`);
     expect(out).not.toContain(`image ${IMAGE_REF}: pulling`);
+    expect(out).toContain(`image ${s.pulled}: pulling`);
+    // a careless service: Docker's socket in a container (pulled's, which runs /true), said at build
+    expect(out).toContain(
+      "containers: warning: /opt/acme-compose/compose.yaml mounts Docker's socket into a container: whoever gets into it is root on the droplet",
+    );
+    expect(out).not.toMatch(/warning: .* (is privileged|macvlan)/);
     expect(out).toMatch(/\/etc\/ufw\/after\.rules (written|unchanged): published ports/);
     expect(out).toMatch(/\[check\] Summary: \d+ passed, \d+ warnings, 0 failed/);
     // the image check (--docker, from mpimg.json) with dockerd running on the build droplet
@@ -179,6 +215,13 @@ echo "auth=$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$ADMIN_PASSWORD" h
     expect(await d.sh(logsHolding(v.ADMIN_PASSWORD))).toBe('');
   });
 
+  it('the image pulled at build came up at boot with no registry (stopped after the build; the droplet reaches none)', async () => {
+    const out = await s.droplet!
+      .sh(`docker ps --all --filter label=com.docker.compose.service=pulled --format '{{.Image}} {{.Status}}'
+systemctl is-active ${composeUnit('acme-compose')}`);
+    expect(out).toMatch(new RegExp(`^${s.pulled!.replace(/[.]/g, '\\.')} Exited \\(0\\) .*\\nactive\\n$`));
+  });
+
   it('from outside the droplet, a published port $.firewall allows answers and one it does not is dropped; inside, both answer', async () => {
     const d = s.droplet!;
     expect(ufwRules(await d.sh('ufw status'))).toEqual(expectedUfwRules(s.project!.manifest.firewall!));
@@ -196,10 +239,71 @@ echo "out8081=$(ip netns exec e2e-outside curl -s -o /dev/null -w '%{http_code}'
 echo "in8081=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:8081/)"
 echo "inaddr8081=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://${ADDRESS}:8081/)"`);
     expect(out).toContain('DEFAULT_FORWARD_POLICY="DROP"');
-    expect(out).toContain('-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL -j RETURN');
+    expect(out).toContain(
+      '-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctorigdstport 80 --ctdir ORIGINAL -j RETURN',
+    );
     expect(out).toContain('out80=200');
     expect(out).toContain('out8081=000');
     expect(out).toContain('in8081=200');
     expect(out).toContain('inaddr8081=200');
+  });
+
+  it('the DOCKER-USER rules hold through ufw reload, ufw disable and enable, and a restart of docker.service; IPv6 has them too', async () => {
+    const d = s.droplet!;
+    // the namespace "outside" of the test before: one probe of each published port
+    const out = await d.sh(`set -e
+probe() {
+  for i in $(seq 50); do curl -s -o /dev/null --max-time 1 http://127.0.0.1/ && break; sleep 0.2; done
+  echo "$1 out80=$(ip netns exec e2e-outside curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://${ADDRESS}/ || true) out8081=$(ip netns exec e2e-outside curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 http://${ADDRESS}:8081/ || true) first=$(iptables -S DOCKER-USER | sed -n 2p | tr ' ' _) forward=$(iptables -S FORWARD | sed -n 2p | tr ' ' _)"
+}
+probe boot
+ufw reload >/dev/null
+probe reload
+ufw disable >/dev/null
+probe disabled
+ufw --force enable >/dev/null
+probe enabled
+systemctl restart docker.service
+probe restart
+# a neighbour routing the containers' networks through the droplet: the container's port 80 (one
+# $.firewall allows on the droplet) straight at its address, no DNAT, not a published port
+ip -n e2e-outside route add 172.16.0.0/12 via ${ADDRESS}
+cip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' $(docker ps --quiet | head -n 1))
+echo "routed=$(ip netns exec e2e-outside curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 "http://$cip/" || true) local=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$cip/")"
+ip6tables -S DOCKER-USER`);
+    const first = '-A_DOCKER-USER_-m_conntrack_--ctstate_RELATED,ESTABLISHED_-j_RETURN';
+    for (const when of ['boot', 'reload', 'disabled', 'enabled', 'restart'])
+      expect(out).toContain(`${when} out80=200 out8081=000 first=${first} forward=-A_FORWARD_-j_DOCKER-USER\n`);
+    expect(out).toContain(
+      '-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctorigdstport 80 --ctdir ORIGINAL -j RETURN',
+    );
+    expect(out.split('\n').filter((l) => l.startsWith('-A DOCKER-USER -o docker0 -j DROP'))).toHaveLength(1);
+    expect(out).toContain('routed=000 local=200\n');
+  });
+
+  it('the container the build left behind (a secret in its settings) is not in the image: cleanup removed it; the image check fails on one', async () => {
+    expect(s.built!.output).toContain("remove Docker's 1 container(s)");
+    const out = await s.droplet!.sh(
+      `docker ps --all --format '{{.Names}}'; grep -rl ${LEFTOVER_SECRET} /var/lib/docker/containers || echo no-secret`,
+    );
+    expect(out).not.toContain('e2e-leftover');
+    expect(out).toContain('no-secret');
+    // the image check sees a container that is there (here made after boot), where dockerd answers
+    const d = s.droplet!;
+    writeFileSync(
+      d.d.path('root/e2e-img-check.sh'),
+      readFileSync(join(e2eContext().repoRoot, 'templates/droplet/99-img-check.sh')),
+    );
+    const json = await d.sh(`docker create --name e2e-late ${IMAGE_REF} httpd >/dev/null
+bash /root/e2e-img-check.sh --booted --json --docker '${composeUnit('acme-compose')} /opt/acme-compose' || true
+docker rm e2e-late >/dev/null`);
+    // the project's two and the one made here
+    const c = (JSON.parse(json) as { checks: Array<{ id: string; status: string; evidence?: string[] }> }).checks.find(
+      (x) => x.id === 'docker',
+    );
+    expect(c?.status).toBe('fail');
+    expect(c?.evidence).toEqual([
+      '3 container(s) on the machine: the image would hold them and what they ran with at build (secrets of a .env); docker compose down before the snapshot (cleanup removes them)',
+    ]);
   });
 });
