@@ -81,10 +81,19 @@ function newRoot(): string {
 
 const runTask = (name: string, root: string, p: FixtureProject) => runTaskInRoot(sshd, name, root, { cwd: p.dir });
 
-const recordDirs = (p: FixtureProject): string[] =>
-  existsSync(join(p.dir, 'images')) ? readdirSync(join(p.dir, 'images')).sort() : [];
 const readRecord = (p: FixtureProject, id: string): BuildRecord =>
   JSON.parse(readFileSync(join(p.dir, 'images', id, 'record.json'), 'utf8')) as BuildRecord;
+/**
+ * The records in the order they were made: by createdAt (milliseconds), since the folder names of
+ * builds of one second differ only by their random part.
+ */
+const recordDirs = (p: FixtureProject): string[] =>
+  existsSync(join(p.dir, 'images'))
+    ? readdirSync(join(p.dir, 'images'))
+        .map((id) => ({ id, at: readRecord(p, id).createdAt }))
+        .sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.id < y.id ? -1 : 1))
+        .map((r) => r.id)
+    : [];
 
 const git = (dir: string, ...args: string[]) =>
   execFileSync('git', ['-C', dir, '-c', 'user.name=T', '-c', 'user.email=t@example.org', ...args], {
